@@ -1,0 +1,44 @@
+/*
+ * correlate.h - Sigma correlation rules (event_count, value_count, temporal,
+ * temporal_ordered) over the hits of a compiled rule set.
+ *
+ * State is keyed by (tenant, correlation rule, group-by values), so it can be partitioned
+ * across workers by that key. A correlator is used by one thread; feed events in roughly
+ * ascending time order (out-of-order events within the timespan are handled).
+ */
+#ifndef BANNIN_CORRELATE_H
+#define BANNIN_CORRELATE_H
+
+#include "bannin/common.h"
+#include "bannin/engine.h"
+#include "bannin/event.h"
+
+struct bn_correlator;
+
+struct bn_corr_alert {
+    uint32_t rule;             /* index of the correlation rule in the set */
+    const char *tenant;        /* borrowed */
+    const char *const *group_names;  /* group-by field names (borrowed) */
+    const char *const *group_values; /* their values for this group (borrowed) */
+    size_t ngroup;
+    int64_t first_ns;          /* time of the first event in the window */
+    int64_t last_ns;           /* time of the event that completed the condition */
+    uint64_t count;            /* events (event_count), distinct values (value_count) or rules seen */
+};
+
+/* Called for each correlation alert; a borrowed alert valid only during the call. */
+typedef void (*bn_corr_emit_cb)(void *ctx, const struct bn_corr_alert *a);
+
+/* Returns an owned correlator over rs (borrowed), or NULL. */
+struct bn_correlator *bn_correlator_new(const struct bn_ruleset *rs, bn_corr_emit_cb cb,
+                                        void *ctx);
+void bn_correlator_free(struct bn_correlator *c);
+/* Feeds the hits of one event (as returned by bn_ruleset_match). tenant may be NULL. */
+int bn_correlator_feed(struct bn_correlator *c, const char *tenant, const struct bn_event *ev,
+                       const uint32_t *hits, size_t nhits);
+/* Drops state older than every timespan relative to now_ns. */
+void bn_correlator_expire(struct bn_correlator *c, int64_t now_ns);
+/* Counters: groups live, groups dropped at BN_CORR_GROUPS_MAX, events dropped. */
+void bn_correlator_counts(const struct bn_correlator *c, uint64_t *groups, uint64_t *dropped);
+
+#endif

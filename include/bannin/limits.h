@@ -1,0 +1,47 @@
+/*
+ * limits.h - every hard ceiling of libbannin in one place (curl dynbuf toobig, YARA limits.h).
+ *
+ * Parsers of outside input check against these and fail with BN_ETOOBIG and a diagnostic
+ * naming the limit; nothing grows without bound.
+ */
+#ifndef BANNIN_LIMITS_H
+#define BANNIN_LIMITS_H
+
+/* --- Sigma rules --- */
+#define BN_RULE_FILE_MAX (4u << 20)        /* bytes of one rule file */
+#define BN_RULE_DOCS_MAX 64                /* YAML documents in one rule file */
+#define BN_RULE_DEPTH_MAX 32               /* YAML nesting depth */
+#define BN_RULE_VALUES_MAX 4096            /* values in one detection item */
+#define BN_RULE_STRING_MAX (64u << 10)     /* bytes of one value */
+#define BN_RULE_SEARCHES_MAX 256           /* named searches in one detection */
+#define BN_COND_LEN_MAX (16u << 10)        /* bytes of one condition */
+#define BN_COND_DEPTH_MAX 64               /* nesting of parentheses / not */
+#define BN_RULESET_RULES_MAX 100000        /* rules in one compiled set */
+#define BN_MODIFIERS_MAX 8                 /* modifiers on one field */
+#define BN_EXPAND_VARIANTS_MAX 4096        /* values produced by windash/base64offset/expand */
+#define BN_CORR_GROUPS_MAX 1000000         /* live group-by keys per correlator */
+#define BN_CORR_EVENTS_PER_GROUP_MAX 100000 /* timestamps kept per group */
+
+/* --- log input --- */
+#define BN_RECORD_MAX (16u << 20)          /* bytes of one record (JSON object, line, EVTX record) */
+#define BN_RECORD_FIELDS_MAX 4096          /* key/value pairs in one record */
+#define BN_KEY_MAX 1024                    /* bytes of one (flattened) key */
+#define BN_JSON_DEPTH_MAX 64               /* JSON nesting */
+#define BN_LINE_MAX (1u << 20)             /* bytes of one text line (syslog, auditd) */
+#define BN_AUDIT_PENDING_MAX 4096          /* auditd events waiting for their EOE */
+#define BN_AUDIT_RECORDS_PER_EVENT_MAX 256 /* records joined into one auditd event */
+#define BN_EVTX_CHUNK_SIZE 65536           /* EVTX chunk size (fixed by the format) */
+#define BN_EVTX_TEMPLATE_DEPTH_MAX 16      /* nested BinXML templates */
+#define BN_EVTX_XML_DEPTH_MAX 64           /* nesting of BinXML elements */
+#define BN_DECOMPRESS_RATIO_MAX 1000       /* output/input ratio before a stream is a bomb */
+#define BN_DECOMPRESSED_MAX (64ull << 30)  /* bytes decompressed from one file */
+
+/* --- configuration and mappings --- */
+#define BN_CONFIG_FILE_MAX (1u << 20)
+#define BN_MAPPING_FILE_MAX (1u << 20)
+
+/* --- fields --- */
+#define BN_FIELDS_MAX 65536                /* interned field names in one table */
+#define BN_FIELD_NAME_MAX 256
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * buf.c - bounded growable buffer and JSON string escaping.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bannin/buf.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+void
+bn_buf_init(struct bn_buf *b, size_t max)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->max = max;
+}
+
+void
+bn_buf_release(struct bn_buf *b)
+{
+    bn_free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+void
+bn_buf_reset(struct bn_buf *b)
+{
+    b->len = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
+int
+bn_buf_reserve(struct bn_buf *b, size_t n)
+{
+    if (n > b->max || b->len > b->max - n)
+        return BN_ETOOBIG;
+    size_t need = b->len + n + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
+    char *p = bn_realloc(b->p, cap);
+    if (!p)
+        return BN_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int
+bn_buf_append(struct bn_buf *b, const void *data, size_t n)
+{
+    int rc = bn_buf_reserve(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int
+bn_buf_putc(struct bn_buf *b, char c)
+{
+    return bn_buf_append(b, &c, 1);
+}
+
+int
+bn_buf_puts(struct bn_buf *b, const char *s)
+{
+    return bn_buf_append(b, s, strlen(s));
+}
+
+int
+bn_buf_printf(struct bn_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return BN_EINVAL;
+    if ((size_t)n < sizeof(small))
+        return bn_buf_append(b, small, (size_t)n);
+    int rc = bn_buf_reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0) { len = 2; min = 0x80; c &= 0x1f; }
+    else if ((c & 0xf0) == 0xe0) { len = 3; min = 0x800; c &= 0x0f; }
+    else if ((c & 0xf8) == 0xf0) { len = 4; min = 0x10000; c &= 0x07; }
+    else return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int
+bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    int rc;
+    while (i < n) {
+        unsigned c = u[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            run++;
+            continue;
+        }
+        if (run && (rc = bn_buf_append(b, s + i - run, run)))
+            return rc;
+        run = 0;
+        if (c >= 0x80) {
+            size_t l = utf8_seq(u + i, n - i);
+            if (l) {
+                if ((rc = bn_buf_append(b, s + i, l)))
+                    return rc;
+                i += l;
+            } else {
+                if ((rc = bn_buf_append(b, "\\ufffd", 6)))
+                    return rc;
+                i++;
+            }
+            continue;
+        }
+        char esc[7];
+        size_t el = 2;
+        esc[0] = '\\';
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            el = 6;
+        }
+        if ((rc = bn_buf_append(b, esc, el)))
+            return rc;
+        i++;
+    }
+    if (run && (rc = bn_buf_append(b, s + n - run, run)))
+        return rc;
+    return bn_buf_reserve(b, 0);
+}
+
+char *
+bn_buf_detach(struct bn_buf *b)
+{
+    char *p = b->p;
+    if (!p)
+        p = bn_strdup("");
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
