@@ -41,6 +41,10 @@ int bn_conf_set(const struct bn_conf_def *defs, size_t n, void *obj, const char 
 /* Loads a YAML file of (nested) maps. Unknown keys and bad values are errors with file:line. */
 int bn_conf_load_yaml(const struct bn_conf_def *defs, size_t n, void *obj, const char *path,
                       struct bn_diag *d);
+/* Same as bn_conf_load_yaml for YAML text in memory (borrowed); name is used in d.
+ * Used by tests and fuzz targets. */
+int bn_conf_load_yaml_mem(const struct bn_conf_def *defs, size_t n, void *obj, const char *buf,
+                          size_t len, const char *name, struct bn_diag *d);
 /* Prints every key with its current value and help, as YAML. */
 void bn_conf_dump(const struct bn_conf_def *defs, size_t n, const void *obj, FILE *out);
 /* Frees owned strings of obj. */
