@@ -41,4 +41,34 @@ void bn_correlator_expire(struct bn_correlator *c, int64_t now_ns);
 /* Counters: groups live, groups dropped at BN_CORR_GROUPS_MAX, events dropped. */
 void bn_correlator_counts(const struct bn_correlator *c, uint64_t *groups, uint64_t *dropped);
 
+/* All counters of a correlator (bn_correlator_counts gives the first two). */
+struct bn_corr_stats {
+    uint64_t groups;          /* group states live now */
+    uint64_t groups_evicted;  /* oldest groups dropped to stay under the group limit */
+    uint64_t events_late;     /* hits older than their group's window, ignored */
+    uint64_t events_capped;   /* timestamps dropped at the per-group limit */
+    uint64_t events_nogroup;  /* hits dropped because no group slot could be made */
+    uint64_t alerts;          /* correlation alerts emitted through the callback */
+    uint64_t fired;           /* conditions met, including rules that do not generate */
+};
+void bn_correlator_stats(const struct bn_correlator *c, struct bn_corr_stats *st);
+
+/*
+ * Lowers the group and per-group timestamp limits (0 keeps a limit; values above
+ * BN_CORR_GROUPS_MAX / BN_CORR_EVENTS_PER_GROUP_MAX are clamped). For tests and tuning;
+ * call before the first feed.
+ */
+void bn_correlator_set_limits(struct bn_correlator *c, size_t groups_max,
+                              size_t events_per_group_max);
+
+/*
+ * The partition key of the state a hit of rule hit_rule would update in correlation
+ * corr_rule: a hash, with a fixed seed, of the tenant and the group-by values taken from ev
+ * (aliases applied). Equal for every process, so workers can own correlation state by
+ * key % nworkers. Returns 0 if corr_rule is not a correlation referencing hit_rule.
+ */
+uint64_t bn_correlator_partition_key(const struct bn_correlator *c, uint32_t corr_rule,
+                                     uint32_t hit_rule, const char *tenant,
+                                     const struct bn_event *ev);
+
 #endif
