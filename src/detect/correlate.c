@@ -36,9 +36,9 @@
  * Chaining: when a correlation fires, that is a hit of its own rule for every correlation
  * referencing it (depth at most CHAIN_DEPTH_MAX). The outer group-by values are taken from
  * the inner alert's group when it has a field of the same name, else from the event that
- * completed it (none when it fired at window close: then empty). Alerts are emitted only for
- * correlations bn_ruleset_rule_alerts() allows (generate: false on an outer correlation
- * silences the inner ones).
+ * completed it (none when it fired at window close: then empty). A correlation referenced by
+ * other correlations emits its own alerts only if one of them says `generate: true` (the
+ * rule bn_ruleset_rule_alerts() applies to detection rules); it always feeds them.
  *
  * Bounds: at most groups_max groups (the least recently fed is evicted) and events_max
  * timestamps per group (the oldest is dropped); both are counted.
@@ -75,6 +75,7 @@ struct corr {
     enum sigma_corr_type type;
     bool deferred; /* has lt/lte/eq/neq: decided when the window closes */
     bool alerts;
+    bool generate; /* its referenced rules also alert */
     int64_t span_ns;
     struct sigma_corr_cond conds[4];
     uint32_t nconds;
@@ -292,7 +293,7 @@ corr_init(struct corr *k, uint32_t idx, const struct sigma_rule *r,
     const struct sigma_correlation *sc = &r->corr;
     k->rule = idx;
     k->type = sc->type;
-    k->alerts = src->alerts(src->ctx, idx);
+    k->generate = sc->generate;
     k->span_ns = sc->timespan_ms <= 0                 ? 0
                  : sc->timespan_ms > INT64_MAX / 1000000 ? INT64_MAX
                                                          : sc->timespan_ms * 1000000;
@@ -420,6 +421,19 @@ bn__correlator_new_src(const struct bn__corr_source *src, bn_corr_emit_cb cb, vo
         }
     }
     bn_free(fill);
+    /* A correlation alerts unless every correlation referencing it says generate: false
+     * (the same rule bn_ruleset_rule_alerts() applies to detection rules). */
+    for (uint32_t k = 0; k < c->ncorrs; k++) {
+        uint32_t r = c->corrs[k].rule;
+        bool gen_false = false, gen_true = false;
+        for (uint32_t e = c->rev_start[r]; e < c->rev_start[r + 1]; e++) {
+            if (c->corrs[c->rev[e].corr].generate)
+                gen_true = true;
+            else
+                gen_false = true;
+        }
+        c->corrs[k].alerts = gen_true || !gen_false;
+    }
     c->gbuf = bn_calloc(c->max_ngroup ? c->max_ngroup : 1, sizeof(*c->gbuf));
     c->glen = bn_calloc(c->max_ngroup ? c->max_ngroup : 1, sizeof(*c->glen));
     c->nbuckets = BUCKETS_MIN;

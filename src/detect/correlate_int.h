@@ -18,7 +18,8 @@ struct bn__corr_source {
     size_t (*count)(void *ctx);
     /* The rule at idx (borrowed; must outlive the correlator). */
     const struct sigma_rule *(*rule)(void *ctx, uint32_t idx);
-    /* Whether rule idx produces its own alerts (generate flag). */
+    /* Whether rule idx produces its own alerts (generate flag). Unused for now: whether a
+     * correlation alerts is derived from the correlation graph itself. */
     bool (*alerts)(void *ctx, uint32_t idx);
     /* For a correlation rule: the indices of the referenced rules, in corr.rules order. */
     const uint32_t *(*refs)(void *ctx, uint32_t idx, size_t *n);

@@ -701,7 +701,7 @@ test_chain_and_generate(void **state)
                              (uint32_t[]){failed, END}, gb, SIGMA_CMP_GTE, (int64_t)3, -1);
     uint32_t outer = add_corr(fx, "brute", SIGMA_CORR_TEMPORAL_ORDERED, 600000, NULL,
                               (uint32_t[]){many, ok, END}, gb, -1);
-    fx->alerts[many] = false; /* generate: false on the outer rule (the default) */
+    fx->rules[outer].corr.generate = false; /* the default: the inner rule is silent */
     struct sink s = {0};
     struct bn_correlator *c = mk(fx, &s);
     feed(c, fx, NULL, 1 * NS, ok, "User=u", NULL);
@@ -717,7 +717,7 @@ test_chain_and_generate(void **state)
     assert_string_equal(s.a[0].group, "u");
     assert_int_equal(s.a[0].first, 4 * NS);
     /* With generate: true the inner correlation alerts as well. */
-    fx->alerts[many] = true;
+    fx->rules[outer].corr.generate = true;
     struct sink s2 = {0};
     struct bn_correlator *c2 = mk(fx, &s2);
     for (int i = 2; i <= 4; i++)
