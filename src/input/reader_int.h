@@ -53,4 +53,56 @@ extern const struct bn_reader_ops bn__reader_auditd;
 extern const struct bn_reader_ops bn__reader_syslog;
 extern const struct bn_reader_ops bn__reader_journal;
 
+/* --- byte source (source.c) ---
+ * A source decodes a plain, gzip or zstd file (or memory) and keeps a window of decoded
+ * bytes that readers parse in place: peek at the window, consume what was parsed, fill to
+ * get more. Pointers into the window stay valid until the next fill, line or read call. */
+
+/* Opens path (borrowed) and sniffs gzip/zstd magic. Returns 0 and an owned source, or an
+ * error with d filled. */
+int bn__source_open_file(struct bn_source **out, const char *path, struct bn_diag *d);
+/* Wraps data (borrowed, must outlive the source); compressed data is detected too. */
+int bn__source_open_mem(struct bn_source **out, const void *data, size_t len, const char *name,
+                        struct bn_diag *d);
+void bn__source_free(struct bn_source *s);
+/* Makes at least want bytes available in the window, fewer only at end of input.
+ * Returns 0 or a negative error (see bn__source_error()). */
+int bn__source_fill(struct bn_source *s, size_t want);
+/* Returns the window start (borrowed) and its length in *avail. */
+const char *bn__source_peek(const struct bn_source *s, size_t *avail);
+/* Drops n bytes (n <= avail) from the front of the window. */
+void bn__source_consume(struct bn_source *s, size_t n);
+/* True when no decoded bytes exist beyond the window. */
+bool bn__source_eof(const struct bn_source *s);
+/*
+ * Returns the next line (without its '\n') in *line, borrowed until the next source call.
+ * A line longer than max is consumed without being held in memory and BN_ETOOBIG is
+ * returned; BN_EOF at the end; another negative code when the stream is unreadable.
+ */
+int bn__source_line(struct bn_source *s, size_t max, struct bn_str *line);
+/* Message of the last stream error ("corrupt gzip stream at offset N: ..."), or "". */
+const char *bn__source_error(const struct bn_source *s);
+/* Raw (compressed) bytes consumed and the raw size (0 if unknown). */
+void bn__source_progress(const struct bn_source *s, uint64_t *done, uint64_t *total);
+/* Modification time of the file in seconds since the epoch, or the current time for memory. */
+int64_t bn__source_mtime(const struct bn_source *s);
+/* "plain", "gzip" or "zstd". */
+const char *bn__source_kind(const struct bn_source *s);
+
+/* --- helpers shared by the readers (reader.c) --- */
+
+/*
+ * Parses a timestamp: RFC 3339 / ISO 8601 ("2024-01-02T03:04:05.123456Z", "+01:00" or
+ * "+0100" zones, missing zone = UTC), the same with a space instead of 'T' (Sysmon UtcTime
+ * "2024-01-02 03:04:05.123"), and "YYYY-MM-DD". No locale or timezone state is used.
+ * Returns 0 and *ns, or BN_EPARSE.
+ */
+int bn__time_parse(const char *s, size_t len, int64_t *ns);
+/* Parses a decimal epoch count with an optional fraction in units of 1/per_sec seconds:
+ * per_sec 1 for seconds ("1364481363.243"), 1000000 for microseconds (journald
+ * __REALTIME_TIMESTAMP). per_sec must divide 1e9. Returns 0 and *ns, or BN_EPARSE. */
+int bn__time_parse_epoch(const char *s, size_t len, int64_t per_sec, int64_t *ns);
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t bn__days_from_civil(int64_t y, unsigned m, unsigned d);
+
 #endif
