@@ -1,0 +1,664 @@
+/*
+ * mapping.c - the event builder: turns a reader's record into the event the engine matches,
+ * using a mapping loaded by mapping_load.c.
+ *
+ * This is on the hunt hot path, so each builder (one per thread) caches, per distinct raw
+ * key, everything the mapping says about it: which detect bit it sets, and per source kind
+ * its mapped name, its field id in the rule set's table and its logsource-condition slot.
+ * A record then costs one hash lookup per key, a few mask tests to pick its kind, integer
+ * slot compares for the logsource rules and one bn_event_add per value.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+#include "bannin/limits.h"
+#include "bannin/mapping.h"
+#include "bannin/pool.h"
+#include "bannin/timeutil.h"
+#include "detect/mapping_int.h"
+
+/* Distinct raw keys one builder remembers; past it the cache starts over (between records,
+ * never during one, since events borrow names from it). Bounds memory on hostile input. */
+#define CACHE_KEYS_MAX 65536
+
+enum {
+    OVR_PRODUCT = 1,
+    OVR_CATEGORY,
+    OVR_SERVICE,
+};
+
+/* What one source kind makes of a key. */
+struct kinfo {
+    const char *name;
+    uint32_t name_len;
+    uint32_t fid;
+    uint32_t type_len; /* length of the TYPE. prefix split off (record_type_field), or 0 */
+    uint16_t slot;     /* logsource/host/time slot, MAP_NONE16 if none */
+    uint16_t asrc;     /* alias source index, MAP_NONE16 if none */
+    bool ready;
+};
+
+struct centry {
+    uint64_t hash;
+    const char *key;
+    uint32_t key_len;
+    uint8_t override;  /* OVR_* for logsource.product/category/service */
+    uint8_t has_bit;
+    uint8_t bit;       /* detect bit when has_bit */
+    struct kinfo ki[]; /* nkinds + 1 (the last: no kind recognised) */
+};
+
+struct bn_evbuilder {
+    const struct bn_mapping *m;
+    const struct bn_fieldtab *ft;
+    struct bn_pool *pool;      /* cache entries and names */
+    struct centry **slots;     /* open addressing; NULL = empty */
+    uint32_t nslots;           /* power of two */
+    uint32_t count;
+    uint64_t seed;
+    struct centry **ents;      /* per record: entry of each pair */
+    uint32_t ents_cap;
+    uint32_t *slot_kv;         /* per record: pair index of each slot's first value */
+    uint32_t max_slots;
+    uint32_t **atgt_fid;       /* per kind: field id of each alias target */
+    uint32_t *type_fid;        /* per kind: field id of record_type_field */
+    uint32_t det_kv[MAP_DETECT_KEYS_MAX];
+    char ovr_text[3][128];     /* logsource.* values of the last record, NUL-terminated */
+};
+
+static inline uint64_t
+key_hash(const char *p, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull);
+    uint64_t w;
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+/* --- names ----------------------------------------------------------------------------- */
+
+static const char *
+find_rename(char *const *from, char *const *to, uint32_t n, const char *s, size_t len)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strlen(from[i]) == len && memcmp(from[i], s, len) == 0)
+            return to[i];
+    return NULL;
+}
+
+static bool
+is_type_prefix(const char *s, size_t len)
+{
+    if (!len)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+char *
+bn__mapping_name(const struct map_kind *k, const char *key, size_t len, struct bn_pool *pool,
+                 uint32_t *type_len)
+{
+    *type_len = 0;
+    if (!k)
+        return bn_pool_strndup(pool, key, len);
+    const char *r = find_rename(k->rn_from, k->rn_to, k->nrename, key, len);
+    if (r)
+        return bn_pool_strdup(pool, r);
+
+    const char *cur = key;
+    size_t clen = len;
+    if (k->type_field) {
+        const char *dot = memchr(cur, '.', clen);
+        if (dot && is_type_prefix(cur, (size_t)(dot - cur))) {
+            *type_len = (uint32_t)(dot - cur);
+            clen -= (size_t)(dot - cur) + 1;
+            cur = dot + 1;
+        }
+    }
+    const char *to = "";
+    for (uint32_t i = 0; i < k->nstrips; i++) {
+        const struct map_strip *s = &k->strips[i];
+        if (clen < s->plen || memcmp(cur, s->prefix, s->plen) != 0)
+            continue;
+        cur += s->plen;
+        clen -= s->plen;
+        for (uint32_t j = 0; j < s->skip; j++) {
+            const char *dot = memchr(cur, '.', clen);
+            if (!dot)
+                break;
+            clen -= (size_t)(dot - cur) + 1;
+            cur = dot + 1;
+        }
+        to = s->to;
+        break;
+    }
+    size_t tlen = strlen(to);
+    char *name = bn_pool_alloc(pool, tlen + clen + 1);
+    if (!name)
+        return NULL;
+    memcpy(name, to, tlen);
+    memcpy(name + tlen, cur, clen);
+    size_t nlen = tlen + clen;
+    name[nlen] = 0;
+
+    for (uint32_t i = 0; i < k->nreplaces; i++) {
+        const struct map_replace *rp = &k->replaces[i];
+        size_t tl = strlen(rp->to);
+        if (rp->suffix) {
+            if (nlen >= rp->flen && memcmp(name + nlen - rp->flen, rp->from, rp->flen) == 0 &&
+                nlen > rp->flen) {
+                char *n2 = bn_pool_alloc(pool, nlen - rp->flen + tl + 1);
+                if (!n2)
+                    return NULL;
+                memcpy(n2, name, nlen - rp->flen);
+                memcpy(n2 + nlen - rp->flen, rp->to, tl);
+                nlen = nlen - rp->flen + tl;
+                n2[nlen] = 0;
+                name = n2;
+            }
+            continue;
+        }
+        size_t hits = 0;
+        for (const char *p = name; (p = strstr(p, rp->from)); p += rp->flen)
+            hits++;
+        if (!hits)
+            continue;
+        char *n2 = bn_pool_alloc(pool, nlen - hits * rp->flen + hits * tl + 1);
+        if (!n2)
+            return NULL;
+        char *w = n2;
+        const char *p = name, *q;
+        while ((q = strstr(p, rp->from))) {
+            memcpy(w, p, (size_t)(q - p));
+            w += q - p;
+            memcpy(w, rp->to, tl);
+            w += tl;
+            p = q + rp->flen;
+        }
+        size_t rest = strlen(p);
+        memcpy(w, p, rest);
+        w[rest] = 0;
+        nlen = (size_t)(w - n2) + rest;
+        name = n2;
+    }
+    r = find_rename(k->rn_from, k->rn_to, k->nrename, name, nlen);
+    if (r)
+        return bn_pool_strdup(pool, r);
+    return name;
+}
+
+/* --- cache ----------------------------------------------------------------------------- */
+
+static void
+cache_reset(struct bn_evbuilder *b)
+{
+    memset(b->slots, 0, b->nslots * sizeof(*b->slots));
+    b->count = 0;
+    bn_pool_reset(b->pool);
+}
+
+static int
+cache_grow(struct bn_evbuilder *b)
+{
+    uint32_t n = b->nslots * 2;
+    struct centry **s = bn_calloc(n, sizeof(*s));
+    if (!s)
+        return BN_ENOMEM;
+    for (uint32_t i = 0; i < b->nslots; i++) {
+        struct centry *e = b->slots[i];
+        if (!e)
+            continue;
+        uint32_t j = (uint32_t)e->hash & (n - 1);
+        while (s[j])
+            j = (j + 1) & (n - 1);
+        s[j] = e;
+    }
+    bn_free(b->slots);
+    b->slots = s;
+    b->nslots = n;
+    return 0;
+}
+
+static struct centry *
+cache_add(struct bn_evbuilder *b, const char *key, size_t len, uint64_t h, uint32_t slot)
+{
+    const struct bn_mapping *m = b->m;
+    size_t sz = sizeof(struct centry) + (m->nkinds + 1) * sizeof(struct kinfo);
+    struct centry *e = bn_pool_calloc(b->pool, 1, sz);
+    char *k = e ? bn_pool_strndup(b->pool, key, len) : NULL;
+    if (!k)
+        return NULL;
+    e->hash = h;
+    e->key = k;
+    e->key_len = (uint32_t)len;
+    for (uint32_t i = 0; i < m->ndetect; i++)
+        if (m->detect_lens[i] == len && memcmp(m->detect_keys[i], key, len) == 0) {
+            e->has_bit = 1;
+            e->bit = (uint8_t)i;
+            break;
+        }
+    if (len > 10 && memcmp(key, "logsource.", 10) == 0) {
+        if (len == 17 && memcmp(key + 10, "product", 7) == 0)
+            e->override = OVR_PRODUCT;
+        else if (len == 18 && memcmp(key + 10, "category", 8) == 0)
+            e->override = OVR_CATEGORY;
+        else if (len == 17 && memcmp(key + 10, "service", 7) == 0)
+            e->override = OVR_SERVICE;
+    }
+    b->slots[slot] = e;
+    b->count++;
+    return e;
+}
+
+static inline struct centry *
+cache_get(struct bn_evbuilder *b, const char *key, size_t len, int *rc)
+{
+    uint64_t h = key_hash(key, len, b->seed);
+    uint32_t mask = b->nslots - 1;
+    uint32_t i = (uint32_t)h & mask;
+    for (;;) {
+        struct centry *e = b->slots[i];
+        if (!e)
+            break;
+        if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
+            return e;
+        i = (i + 1) & mask;
+    }
+    if ((b->count + 1) * 2 > b->nslots) {
+        if ((*rc = cache_grow(b)))
+            return NULL;
+        mask = b->nslots - 1;
+        i = (uint32_t)h & mask;
+        while (b->slots[i])
+            i = (i + 1) & mask;
+    }
+    struct centry *e = cache_add(b, key, len, h, i);
+    if (!e)
+        *rc = BN_ENOMEM;
+    return e;
+}
+
+static uint16_t
+name_index(char *const *names, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name))
+            return (uint16_t)i;
+    return MAP_NONE16;
+}
+
+/* Fills what kind kidx (nkinds = none) makes of e. */
+static int
+kinfo_fill(struct bn_evbuilder *b, struct centry *e, uint32_t kidx)
+{
+    const struct map_kind *k = kidx < b->m->nkinds ? &b->m->kinds[kidx] : NULL;
+    struct kinfo *ki = &e->ki[kidx];
+    uint32_t tl;
+    char *name = bn__mapping_name(k, e->key, e->key_len, b->pool, &tl);
+    if (!name)
+        return BN_ENOMEM;
+    ki->name = name;
+    ki->name_len = (uint32_t)strlen(name);
+    ki->type_len = tl;
+    ki->fid = bn_fieldtab_lookup(b->ft, name, ki->name_len);
+    ki->slot = k ? name_index(k->slot_names, k->nslots, name) : MAP_NONE16;
+    ki->asrc = k ? name_index(k->asrc, k->nasrc, name) : MAP_NONE16;
+    ki->ready = true;
+    return 0;
+}
+
+/* --- builder --------------------------------------------------------------------------- */
+
+struct bn_evbuilder *
+bn_evbuilder_new(const struct bn_mapping *m, const struct bn_fieldtab *ft)
+{
+    struct bn_evbuilder *b = bn_calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->m = m;
+    b->ft = ft;
+    b->nslots = 1024;
+    b->pool = bn_pool_new(65536);
+    b->slots = bn_calloc(b->nslots, sizeof(*b->slots));
+    b->atgt_fid = bn_calloc(m->nkinds + 1, sizeof(*b->atgt_fid));
+    b->type_fid = bn_calloc(m->nkinds + 1, sizeof(*b->type_fid));
+    for (uint32_t i = 0; i < m->nkinds; i++)
+        if (m->kinds[i].nslots > b->max_slots)
+            b->max_slots = m->kinds[i].nslots;
+    b->slot_kv = bn_calloc(b->max_slots + 1, sizeof(*b->slot_kv));
+    if (!b->pool || !b->slots || !b->atgt_fid || !b->type_fid || !b->slot_kv)
+        goto fail;
+    for (uint32_t i = 0; i < m->nkinds; i++) {
+        const struct map_kind *k = &m->kinds[i];
+        b->type_fid[i] = k->type_field
+                             ? bn_fieldtab_lookup(ft, k->type_field, strlen(k->type_field))
+                             : BN_FIELD_NONE;
+        b->atgt_fid[i] = bn_calloc(k->natgt + 1, sizeof(uint32_t));
+        if (!b->atgt_fid[i])
+            goto fail;
+        for (uint32_t j = 0; j < k->natgt; j++)
+            b->atgt_fid[i][j] = bn_fieldtab_lookup(ft, k->atgt[j], strlen(k->atgt[j]));
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    b->seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)b;
+    return b;
+fail:
+    bn_evbuilder_free(b);
+    return NULL;
+}
+
+void
+bn_evbuilder_free(struct bn_evbuilder *b)
+{
+    if (!b)
+        return;
+    if (b->atgt_fid)
+        for (uint32_t i = 0; i <= b->m->nkinds; i++)
+            bn_free(b->atgt_fid[i]);
+    bn_free(b->atgt_fid);
+    bn_free(b->type_fid);
+    bn_free(b->slot_kv);
+    bn_free(b->ents);
+    bn_free(b->slots);
+    bn_pool_free(b->pool);
+    bn_free(b);
+}
+
+static inline bool
+eq_nocase(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return false;
+    for (size_t i = 0; i < alen; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y) {
+            if (x >= 'A' && x <= 'Z')
+                x = (unsigned char)(x + 32);
+            if (y >= 'A' && y <= 'Z')
+                y = (unsigned char)(y + 32);
+            if (x != y)
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool
+any_value(const struct bn_kv *kv, const struct map_str *vals, uint32_t n)
+{
+    if (!kv->val)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (eq_nocase(kv->val, kv->val_len, vals[i].s, vals[i].len))
+            return true;
+    return false;
+}
+
+static const struct map_kind *
+pick_kind(struct bn_evbuilder *b, const struct bn_record *rec, uint64_t mask, uint32_t *kidx)
+{
+    const struct bn_mapping *m = b->m;
+    for (uint32_t i = 0; i < m->nkinds; i++) {
+        const struct map_kind *k = &m->kinds[i];
+        for (uint32_t c = 0; c < k->nclauses; c++) {
+            const struct map_clause *cl = &k->clauses[c];
+            if ((mask & cl->mask) != cl->mask)
+                continue;
+            if (cl->format && (!rec->format || strcmp(rec->format, cl->format) != 0))
+                continue;
+            uint32_t v;
+            for (v = 0; v < cl->nvalues; v++)
+                if (!any_value(&rec->kv[b->det_kv[cl->values[v].bit]], cl->values[v].vals,
+                               cl->values[v].nvals))
+                    break;
+            if (v < cl->nvalues)
+                continue;
+            *kidx = i;
+            return k;
+        }
+    }
+    *kidx = m->nkinds;
+    return NULL;
+}
+
+static const struct map_lsrule *
+pick_rule(const struct bn_evbuilder *b, const struct map_kind *k, const struct bn_record *rec)
+{
+    for (uint32_t i = 0; i < k->nrules; i++) {
+        const struct map_lsrule *r = &k->rules[i];
+        uint32_t c;
+        for (c = 0; c < r->nconds; c++) {
+            const struct map_cond *cd = &r->conds[c];
+            uint32_t at = b->slot_kv[cd->slot];
+            if (at == UINT32_MAX)
+                break;
+            if (!cd->exists && !any_value(&rec->kv[at], cd->vals, cd->nvals))
+                break;
+        }
+        if (c == r->nconds)
+            return r;
+    }
+    return NULL;
+}
+
+/* Applies logsource.product/category/service from the record. Known triples keep their
+ * static strings and id; others borrow the record's text and get no id. */
+static void
+apply_override(struct bn_evbuilder *b, const struct bn_record *rec, const uint32_t *ovr,
+               struct bn_event *ev)
+{
+    const struct bn_mapping *m = b->m;
+    const char *s[3];
+    size_t l[3];
+    for (int i = 0; i < 3; i++) {
+        const struct bn_kv *kv = ovr[i] != UINT32_MAX ? &rec->kv[ovr[i]] : NULL;
+        s[i] = kv && kv->val && kv->val_len ? kv->val : NULL;
+        l[i] = s[i] ? kv->val_len : 0;
+    }
+    for (uint32_t t = 0; t < m->ntriples; t++) {
+        const struct map_triple *tr = &m->triples[t];
+        const char *ts[3] = {tr->product, tr->category, tr->service};
+        int i;
+        for (i = 0; i < 3; i++) {
+            if (!ts[i] != !s[i])
+                break;
+            if (s[i] && (strlen(ts[i]) != l[i] || memcmp(ts[i], s[i], l[i]) != 0))
+                break;
+        }
+        if (i == 3) {
+            ev->product = tr->product;
+            ev->category = tr->category;
+            ev->service = tr->service;
+            ev->ls_id = t;
+            return;
+        }
+    }
+    /* Record values need not be NUL-terminated: copy them into the builder (valid until
+     * the next build). Longer than any logsource name is treated as unset. */
+    const char **dst[3] = {&ev->product, &ev->category, &ev->service};
+    for (int i = 0; i < 3; i++) {
+        *dst[i] = NULL;
+        if (s[i] && l[i] < sizeof(b->ovr_text[i]) && !memchr(s[i], 0, l[i])) {
+            memcpy(b->ovr_text[i], s[i], l[i]);
+            b->ovr_text[i][l[i]] = 0;
+            *dst[i] = b->ovr_text[i];
+        }
+    }
+    ev->ls_id = BN_FIELD_NONE;
+}
+
+int
+bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct bn_event *ev)
+{
+    const struct bn_mapping *m = b->m;
+    uint32_t n = rec->n;
+    uint64_t mask = 0;
+    uint32_t ovr[3] = {UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    bool have_ovr = false;
+    int rc = 0;
+
+    bn_event_clear(ev);
+    ev->rec = rec;
+    if (n > BN_RECORD_FIELDS_MAX)
+        return BN_ETOOBIG;
+    if (b->count + n > CACHE_KEYS_MAX)
+        cache_reset(b);
+    if (n > b->ents_cap) {
+        uint32_t cap = BN_MAX(n, 64u);
+        struct centry **e = bn_reallocarray(b->ents, cap, sizeof(*e));
+        if (!e)
+            return BN_ENOMEM;
+        b->ents = e;
+        b->ents_cap = cap;
+    }
+
+    for (uint32_t i = 0; i < n; i++) {
+        const struct bn_kv *kv = &rec->kv[i];
+        struct centry *e = cache_get(b, kv->key, kv->key_len, &rc);
+        if (!e)
+            return rc;
+        b->ents[i] = e;
+        if (BN_UNLIKELY(e->has_bit) && !(mask & (1ull << e->bit))) {
+            mask |= 1ull << e->bit;
+            b->det_kv[e->bit] = i;
+        }
+        if (BN_UNLIKELY(e->override) && ovr[e->override - 1] == UINT32_MAX) {
+            ovr[e->override - 1] = i;
+            have_ovr = true;
+        }
+    }
+
+    uint32_t kidx;
+    const struct map_kind *k = pick_kind(b, rec, mask, &kidx);
+    if (k)
+        memset(b->slot_kv, 0xff, k->nslots * sizeof(*b->slot_kv));
+    for (uint32_t i = 0; i < n; i++) {
+        struct kinfo *ki = &b->ents[i]->ki[kidx];
+        if (BN_UNLIKELY(!ki->ready) && (rc = kinfo_fill(b, b->ents[i], kidx)))
+            return rc;
+        if (ki->slot != MAP_NONE16 && b->slot_kv[ki->slot] == UINT32_MAX)
+            b->slot_kv[ki->slot] = i;
+    }
+
+    const struct map_lsrule *rule = NULL;
+    if (k) {
+        rule = pick_rule(b, k, rec);
+        uint32_t ls = rule ? rule->ls : k->def_ls;
+        if (ls != BN_FIELD_NONE) {
+            ev->product = m->triples[ls].product;
+            ev->category = m->triples[ls].category;
+            ev->service = m->triples[ls].service;
+            ev->ls_id = ls;
+        }
+    }
+    if (have_ovr)
+        apply_override(b, rec, ovr, ev);
+
+    const uint16_t *alias = rule ? rule->alias : NULL;
+    const char *prev_type = NULL;
+    uint32_t prev_tlen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct bn_kv *kv = &rec->kv[i];
+        const struct centry *e = b->ents[i];
+        const struct kinfo *ki = &e->ki[kidx];
+        if (BN_UNLIKELY(ki->type_len) &&
+            (ki->type_len != prev_tlen || memcmp(prev_type, e->key, prev_tlen) != 0)) {
+            prev_type = e->key;
+            prev_tlen = ki->type_len;
+            rc = bn_event_add(ev, b->type_fid[kidx], k->type_field, strlen(k->type_field),
+                              e->key, ki->type_len, BN_VT_STR, i);
+            if (rc)
+                return rc;
+        }
+        rc = bn_event_add(ev, ki->fid, ki->name, ki->name_len, kv->val, kv->val_len,
+                          (enum bn_vtype)kv->type, i);
+        if (rc)
+            return rc;
+        if (alias && ki->asrc != MAP_NONE16 && alias[ki->asrc] != MAP_NONE16) {
+            uint16_t t = alias[ki->asrc];
+            rc = bn_event_add(ev, b->atgt_fid[kidx][t], k->atgt[t], strlen(k->atgt[t]),
+                              kv->val, kv->val_len, (enum bn_vtype)kv->type, i);
+            if (rc)
+                return rc;
+        }
+    }
+
+    ev->ts_ns = rec->ts_ns;
+    if (k) {
+        for (uint32_t i = 0; i < k->nhost; i++) {
+            uint32_t at = b->slot_kv[k->host_slots[i]];
+            if (at != UINT32_MAX && rec->kv[at].val && rec->kv[at].val_len) {
+                ev->host = rec->kv[at].val;
+                ev->host_len = rec->kv[at].val_len;
+                break;
+            }
+        }
+        for (uint32_t i = 0; i < k->ntime && ev->ts_ns == INT64_MIN; i++) {
+            uint32_t at = b->slot_kv[k->time_slots[i]];
+            int64_t ns;
+            if (at != UINT32_MAX && rec->kv[at].val &&
+                bn_time_parse(rec->kv[at].val, rec->kv[at].val_len, &ns) == 0)
+                ev->ts_ns = ns;
+        }
+    }
+    return 0;
+}
+
+/* --- logsource taxonomy ---------------------------------------------------------------- */
+
+static bool
+in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(s, *list))
+            return true;
+    return false;
+}
+
+bool
+bn_logsource_applies(const char *product, const char *category, const char *service,
+                     const char *ev_product, const char *ev_category, const char *ev_service)
+{
+    static const char *const registry[] = {"registry_add", "registry_delete", "registry_set",
+                                           "registry_rename", NULL};
+    static const char *const auth[] = {"sshd", "sudo", "su", "login", "passwd", "auth", NULL};
+
+    if (product && (!ev_product || strcmp(product, ev_product) != 0))
+        return false;
+    if (category) {
+        if (!ev_category)
+            return false;
+        if (strcmp(category, ev_category) != 0 &&
+            !(!strcmp(category, "registry_event") && in_list(ev_category, registry)))
+            return false;
+    }
+    if (service) {
+        if (!ev_service)
+            return false;
+        if (!strcmp(service, ev_service))
+            return true;
+        if (!ev_product || strcmp(ev_product, "linux") != 0)
+            return false;
+        if (!strcmp(service, "syslog"))
+            return strcmp(ev_service, "auditd") != 0;
+        if (!strcmp(service, "auth"))
+            return in_list(ev_service, auth);
+        return false;
+    }
+    return true;
+}
