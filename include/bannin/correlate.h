@@ -13,6 +13,20 @@
 #include "bannin/engine.h"
 #include "bannin/event.h"
 
+/*
+ * Semantics (details in src/detect/correlate.c):
+ *  - gt/gte conditions are checked on every hit over a sliding window [newest - timespan,
+ *    newest] (closed); an alert is emitted at once and the group starts a new window.
+ *  - conditions with lt/lte/eq/neq are decided when a fixed window [first hit, first hit +
+ *    timespan] is over: on a later hit of the group, on the sweep bn_correlator_feed() runs
+ *    as event time advances, or on bn_correlator_expire(). Call bn_correlator_expire(c,
+ *    INT64_MAX) at the end of input.
+ *  - a missing or null group-by field groups as ""; a multi-valued one by its first value;
+ *    a NULL tenant is "" (and reported as NULL).
+ *  - correlations may reference correlations (chains); a referenced correlation alerts only
+ *    if a referencing one has generate: true.
+ * The emit callback must not call back into the correlator.
+ */
 struct bn_correlator;
 
 struct bn_corr_alert {
