@@ -576,7 +576,7 @@ bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct b
         const struct bn_kv *kv = &rec->kv[i];
         const struct centry *e = b->ents[i];
         const struct kinfo *ki = &e->ki[kidx];
-        if (BN_UNLIKELY(ki->type_len) &&
+        if (BN_UNLIKELY(ki->type_len) && k->type_emit &&
             (ki->type_len != prev_tlen || memcmp(prev_type, e->key, prev_tlen) != 0)) {
             prev_type = e->key;
             prev_tlen = ki->type_len;

@@ -105,6 +105,7 @@ struct map_kind {
     struct map_replace *replaces;
     uint32_t nreplaces;
     char *type_field;    /* `record_type_field:` auditd-style TYPE.field split */
+    bool type_emit;      /* `record_type_emit:` add each TYPE as a value of type_field */
 
     char **host;
     uint32_t nhost;

@@ -465,6 +465,8 @@ parse_kind(struct ctx *c, yaml_node_t *root, struct map_kind *k)
                            &k->nreplaces, one_replace);
         } else if (!strcmp(key, "record_type_field")) {
             rc = get_str(c, vn, "record_type_field", &k->type_field, NULL);
+        } else if (!strcmp(key, "record_type_emit")) {
+            rc = get_bool(c, vn, "record_type_emit", &k->type_emit);
         } else if (!strcmp(key, "host")) {
             rc = get_names(c, vn, "host", &k->host, &k->nhost);
         } else if (!strcmp(key, "time")) {
@@ -478,7 +480,8 @@ parse_kind(struct ctx *c, yaml_node_t *root, struct map_kind *k)
         } else {
             return err(c, kn, BN_EPARSE,
                        "unknown key '%s' (source, description, priority, detect, product, "
-                       "category, service, rename, strip, replace, record_type_field, host, "
+                       "category, service, rename, strip, replace, record_type_field, "
+                       "record_type_emit, host, "
                        "time, logsources, logsources_from)", key);
         }
         if (rc)
@@ -533,6 +536,7 @@ add_file(struct bn_mapping *m, const char *buf, size_t len, const char *name, st
     memset(k, 0, sizeof(*k));
     k->order = m->nkinds;
     k->def_ls = BN_FIELD_NONE;
+    k->type_emit = true;
     if (!(k->file = bn_pool_strdup(m->pool, name))) {
         rc = BN_ENOMEM;
         goto out;

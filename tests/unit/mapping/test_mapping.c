@@ -346,6 +346,7 @@ test_auditd(void **state)
     struct bn_record r;
     struct bn_event ev;
     static const char *const kv[] = {
+        "type", "SYSCALL", "type", "EXECVE", "type", "PATH", "serial", "#num:24287",
         "SYSCALL.arch", "c000003e", "SYSCALL.syscall", "59", "SYSCALL.exe", "/usr/bin/getcap",
         "SYSCALL.comm", "getcap", "SYSCALL.key", "exec",
         "EXECVE.argc", "3", "EXECVE.a0", "getcap", "EXECVE.a1", "-r", "EXECVE.a2", "/",
@@ -371,6 +372,28 @@ test_auditd(void **state)
     assert_null(bn_event_next(&ev, v));
     assert_memory_equal(ev.host, "h1", 2);
     done(b, &ev, &r);
+
+    /* A mapping may also derive the type values from the key prefixes. */
+    static const char *const emit =
+        "source: a\ndetect: [ {format: auditd} ]\nproduct: linux\nservice: auditd\n"
+        "record_type_field: type\n";
+    struct bn_mapping *m;
+    struct bn_diag d;
+    assert_int_equal(bn_mapping_load_mem(&m, emit, strlen(emit), "emit.yml", &d), 0);
+    static const char *const kv2[] = {"SYSCALL.exe", "/bin/x", "SYSCALL.comm", "x",
+                                      "EXECVE.a0", "x", "PATH.name", "/a", "PATH.name", "/b",
+                                      NULL};
+    make_record(&r, "auditd", kv2);
+    b = bn_evbuilder_new(m, g_ft);
+    assert_non_null(b);
+    assert_int_equal(bn_event_init(&ev, bn_fieldtab_count(g_ft)), 0);
+    assert_int_equal(bn_evbuilder_build(b, &r, &ev), 0);
+    assert_int_equal(count_values(&ev, "type"), 3);
+    assert_int_equal(ev.nvals, 8);
+    want_value(&ev, "type", "SYSCALL");
+    want_value(&ev, "exe", "/bin/x");
+    done(b, &ev, &r);
+    bn_mapping_free(m);
 }
 
 static void
