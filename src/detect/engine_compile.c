@@ -1,0 +1,1081 @@
+/*
+ * engine_compile.c - compiles parsed Sigma rules into an immutable bn_ruleset.
+ *
+ * Steps: (1) every detection and filter rule becomes the item layer (engine_value.c does the
+ * values) and a condition program over predicates; literal predicates are shared across rules
+ * when field, case and patterns are equal. (2) correlation references are resolved and
+ * filters attached to the rules they name. (3) the literal predicates of each field go into one
+ * Vectorscan database; a pattern Vectorscan rejects is demoted to an on-demand predicate.
+ * (4) each rule learns whether it can be true with no literal hit (then it is evaluated on
+ * every event of its logsource) and each literal learns which rules wait for it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bannin/alloc.h"
+#include "bannin/buf.h"
+#include "bannin/error.h"
+#include "bannin/event.h"
+#include "bannin/pool.h"
+#include "detect/engine_int.h"
+
+/* Program under construction (heap, reused across rules). */
+struct pbuild {
+    struct bn_ruleset *rs;
+    struct bn__crule *cr;
+    struct bn__node *nodes;
+    uint32_t nn, ncap;
+    uint32_t *kids;
+    uint32_t nk, kcap;
+    uint32_t *dedup;   /* hash slot -> literal pred id + 1 */
+    uint32_t dcap;     /* power of two */
+    uint32_t dcount;
+    uint32_t pcap;     /* capacity of rs->preds */
+    struct bn_diag *d;
+};
+
+bool
+bn__name_match(const char *pat, const char *name)
+{
+    while (*pat) {
+        if (*pat == '*') {
+            while (*pat == '*')
+                pat++;
+            if (!*pat)
+                return true;
+            for (; *name; name++)
+                if (bn__name_match(pat, name))
+                    return true;
+            return false;
+        }
+        if (*pat != *name)
+            return false;
+        pat++;
+        name++;
+    }
+    return *name == '\0';
+}
+
+static bool
+attr_match(const char *want, const char *have)
+{
+    if (!want || !*want)
+        return true;
+    return have && strcasecmp(want, have) == 0;
+}
+
+bool
+bn__logsource_match(const struct sigma_rule *r, const char *product, const char *category,
+                    const char *service)
+{
+    return attr_match(r->logsource.product, product) &&
+           attr_match(r->logsource.category, category) &&
+           attr_match(r->logsource.service, service);
+}
+
+static const char *
+rfile(const struct sigma_rule *r)
+{
+    return r->file ? r->file : "<input>";
+}
+
+/* --- item layer --- */
+
+static int
+compile_item(struct bn_ruleset *rs, const struct sigma_rule *r, const struct sigma_item *it,
+             const struct bn_compile_opts *opts, struct bn__citem *ci, struct bn_diag *d)
+{
+    memset(ci, 0, sizeof(*ci));
+    ci->src = it;
+    ci->pred = UINT32_MAX;
+    ci->all = (it->modmask & (1u << SIGMA_MOD_ALL)) != 0;
+    ci->cased = (it->modmask & (1u << SIGMA_MOD_CASED)) != 0;
+    ci->neq = (it->modmask & (1u << SIGMA_MOD_NEQ)) != 0;
+    for (uint8_t m = 0; m < it->nmods; m++)
+        if (it->mods[m] >= SIGMA_MOD_MINUTE && it->mods[m] <= SIGMA_MOD_YEAR && !ci->timepart)
+            ci->timepart = it->mods[m];
+    if (it->field) {
+        int rc = bn_fieldtab_intern(rs->ft, it->field, strlen(it->field), &ci->field);
+        if (rc == BN_ETOOBIG)
+            return bn_diag_set(d, BN_ETOOBIG, rfile(r), it->line, it->col,
+                               "too many fields or field name too long: '%.64s'", it->field);
+        if (rc)
+            return rc;
+    } else {
+        ci->field = BN__KEYWORD;
+    }
+    if (it->nvalues == 0)
+        return bn_diag_set(d, BN_EPARSE, rfile(r), it->line, it->col, "no value for '%s'",
+                           it->field ? it->field : "keywords");
+    ci->vals = bn_pool_calloc(rs->pool, it->nvalues, sizeof(*ci->vals));
+    if (!ci->vals)
+        return BN_ENOMEM;
+    ci->nvals = it->nvalues;
+    for (uint32_t i = 0; i < it->nvalues; i++) {
+        int rc = bn__cval_build(rs, r, it, &it->values[i], opts, &ci->vals[i], d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+compile_searches(struct bn_ruleset *rs, struct bn__crule *cr, const struct bn_compile_opts *opts,
+                 struct bn_diag *d)
+{
+    const struct sigma_rule *r = cr->r;
+    cr->nsearches = r->nsearches;
+    cr->searches = bn_pool_calloc(rs->pool, r->nsearches ? r->nsearches : 1,
+                                  sizeof(*cr->searches));
+    if (!cr->searches)
+        return BN_ENOMEM;
+    for (uint32_t s = 0; s < r->nsearches; s++) {
+        const struct sigma_search *ss = &r->searches[s];
+        struct bn__csearch *cs = &cr->searches[s];
+        cs->name = ss->name ? ss->name : "";
+        cs->nalts = ss->nalts;
+        cs->alts = bn_pool_calloc(rs->pool, ss->nalts ? ss->nalts : 1, sizeof(*cs->alts));
+        if (!cs->alts)
+            return BN_ENOMEM;
+        for (uint32_t a = 0; a < ss->nalts; a++) {
+            const struct sigma_map *m = &ss->alts[a];
+            cs->alts[a].nitems = m->nitems;
+            cs->alts[a].items = bn_pool_calloc(rs->pool, m->nitems ? m->nitems : 1,
+                                               sizeof(*cs->alts[a].items));
+            if (!cs->alts[a].items)
+                return BN_ENOMEM;
+            for (uint32_t i = 0; i < m->nitems; i++) {
+                int rc = compile_item(rs, r, &m->items[i], opts, &cs->alts[a].items[i], d);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* --- predicates --- */
+
+static uint64_t
+lit_hash(uint32_t field, bool cased, const struct bn__cval *cv)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ field ^ ((uint64_t)cased << 40);
+    for (uint32_t v = 0; v < cv->nvars; v++) {
+        for (uint32_t i = 0; i < cv->vars[v].n; i++) {
+            h ^= cv->vars[v].c[i];
+            h *= 0x100000001b3ull;
+        }
+        h ^= 0x1ff;
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static bool
+lit_equal(const struct bn__pred *p, uint32_t field, bool cased, const struct bn__cval *cv)
+{
+    if (p->field != field || p->item->cased != cased || p->val->nvars != cv->nvars)
+        return false;
+    for (uint32_t v = 0; v < cv->nvars; v++) {
+        if (p->val->vars[v].n != cv->vars[v].n ||
+            memcmp(p->val->vars[v].c, cv->vars[v].c, cv->vars[v].n * sizeof(uint16_t)) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* A value Vectorscan can serve: glob variants, each with something besides '*'. */
+static bool
+literal_ok(const struct bn__citem *it, const struct bn__cval *cv)
+{
+    if (cv->kind != BN__V_GLOB || it->neq || cv->nvars == 0)
+        return false;
+    for (uint32_t v = 0; v < cv->nvars; v++) {
+        bool any = false;
+        for (uint32_t i = 0; i < cv->vars[v].n && !any; i++)
+            any = cv->vars[v].c[i] != BN__TOK_STAR;
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+static int
+new_pred(struct pbuild *b, uint8_t kind, const struct bn__citem *it, const struct bn__cval *cv,
+         uint32_t *id)
+{
+    struct bn_ruleset *rs = b->rs;
+    if (rs->npreds == b->pcap) {
+        uint32_t cap = b->pcap ? b->pcap * 2 : 256;
+        struct bn__pred *np = bn_reallocarray(rs->preds, cap, sizeof(*np));
+        if (!np)
+            return BN_ENOMEM;
+        rs->preds = np;
+        b->pcap = cap;
+    }
+    struct bn__pred *p = &rs->preds[rs->npreds];
+    memset(p, 0, sizeof(*p));
+    p->kind = kind;
+    p->field = it->field;
+    p->item = it;
+    p->val = cv;
+    *id = rs->npreds++;
+    return 0;
+}
+
+static int
+dedup_grow(struct pbuild *b)
+{
+    uint32_t cap = b->dcap ? b->dcap * 2 : 1024;
+    uint32_t *nd = bn_calloc(cap, sizeof(*nd));
+    if (!nd)
+        return BN_ENOMEM;
+    for (uint32_t i = 0; i < b->dcap; i++) {
+        if (!b->dedup[i])
+            continue;
+        const struct bn__pred *p = &b->rs->preds[b->dedup[i] - 1];
+        uint32_t h = (uint32_t)lit_hash(p->field, p->item->cased, p->val) & (cap - 1);
+        while (nd[h])
+            h = (h + 1) & (cap - 1);
+        nd[h] = b->dedup[i];
+    }
+    bn_free(b->dedup);
+    b->dedup = nd;
+    b->dcap = cap;
+    return 0;
+}
+
+static int
+val_pred(struct pbuild *b, const struct bn__citem *it, struct bn__cval *cv, uint32_t *id)
+{
+    if (cv->pred != UINT32_MAX) {
+        *id = cv->pred;
+        return 0;
+    }
+    int rc;
+    if (!literal_ok(it, cv)) {
+        if ((rc = new_pred(b, BN__P_VAL, it, cv, id)))
+            return rc;
+        cv->pred = *id;
+        return 0;
+    }
+    if ((b->dcount + 1) * 2 > b->dcap && (rc = dedup_grow(b)))
+        return rc;
+    uint32_t mask = b->dcap - 1;
+    uint32_t h = (uint32_t)lit_hash(it->field, it->cased, cv) & mask;
+    for (; b->dedup[h]; h = (h + 1) & mask) {
+        const struct bn__pred *p = &b->rs->preds[b->dedup[h] - 1];
+        if (lit_equal(p, it->field, it->cased, cv)) {
+            cv->pred = *id = b->dedup[h] - 1;
+            return 0;
+        }
+    }
+    if ((rc = new_pred(b, BN__P_LIT, it, cv, id)))
+        return rc;
+    b->dedup[h] = *id + 1;
+    b->dcount++;
+    cv->pred = *id;
+    return 0;
+}
+
+/* --- condition programs --- */
+
+static int
+push_node(struct pbuild *b, uint8_t op, uint32_t a, uint32_t n, uint32_t *out)
+{
+    if (b->nn == b->ncap) {
+        uint32_t cap = b->ncap ? b->ncap * 2 : 64;
+        struct bn__node *nn = bn_reallocarray(b->nodes, cap, sizeof(*nn));
+        if (!nn)
+            return BN_ENOMEM;
+        b->nodes = nn;
+        b->ncap = cap;
+    }
+    b->nodes[b->nn].op = op;
+    b->nodes[b->nn].a = a;
+    b->nodes[b->nn].n = n;
+    *out = b->nn++;
+    return 0;
+}
+
+/* Cost class for ordering children: literal predicates first, regexes last. */
+static int
+node_cost(const struct pbuild *b, uint32_t node)
+{
+    const struct bn__node *nd = &b->nodes[node];
+    if (nd->op == BN__OP_TRUE || nd->op == BN__OP_FALSE)
+        return 0;
+    if (nd->op != BN__OP_PRED)
+        return 2;
+    const struct bn__pred *p = &b->rs->preds[nd->a];
+    if (p->kind == BN__P_LIT)
+        return 0;
+    if (p->val && p->val->kind == BN__V_RE)
+        return 3;
+    return 1;
+}
+
+/* Adds an n-ary node over kids (a temporary array). */
+static int
+push_nary(struct pbuild *b, uint8_t op, uint32_t *kids, uint32_t n, uint32_t *out)
+{
+    if (n == 0)
+        return push_node(b, op == BN__OP_AND ? BN__OP_TRUE : BN__OP_FALSE, 0, 0, out);
+    if (n == 1) {
+        *out = kids[0];
+        return 0;
+    }
+    /* stable insertion sort by cost: short-circuit skips expensive predicates */
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t k = kids[i];
+        int c = node_cost(b, k);
+        uint32_t j = i;
+        while (j > 0 && node_cost(b, kids[j - 1]) > c) {
+            kids[j] = kids[j - 1];
+            j--;
+        }
+        kids[j] = k;
+    }
+    if (b->nk + n > b->kcap) {
+        uint32_t cap = b->kcap ? b->kcap : 64;
+        while (cap < b->nk + n)
+            cap *= 2;
+        uint32_t *nk = bn_reallocarray(b->kids, cap, sizeof(*nk));
+        if (!nk)
+            return BN_ENOMEM;
+        b->kids = nk;
+        b->kcap = cap;
+    }
+    memcpy(b->kids + b->nk, kids, n * sizeof(*kids));
+    int rc = push_node(b, op, b->nk, n, out);
+    if (rc == 0)
+        b->nk += n;
+    return rc;
+}
+
+static int
+build_item(struct pbuild *b, struct bn__citem *it, uint32_t *out)
+{
+    int rc;
+    uint32_t id;
+    if (it->neq) {
+        if (it->pred == UINT32_MAX) {
+            if ((rc = new_pred(b, BN__P_ITEM, it, NULL, &id)))
+                return rc;
+            it->pred = id;
+        }
+        return push_node(b, BN__OP_PRED, it->pred, 0, out);
+    }
+    uint32_t *kids = bn_calloc(it->nvals, sizeof(*kids));
+    if (!kids)
+        return BN_ENOMEM;
+    for (uint32_t v = 0; v < it->nvals; v++) {
+        if ((rc = val_pred(b, it, &it->vals[v], &id)) ||
+            (rc = push_node(b, BN__OP_PRED, id, 0, &kids[v])))
+            goto out;
+    }
+    rc = push_nary(b, it->all ? BN__OP_AND : BN__OP_OR, kids, it->nvals, out);
+out:
+    bn_free(kids);
+    return rc;
+}
+
+static int
+build_search(struct pbuild *b, struct bn__csearch *cs, uint32_t *out)
+{
+    int rc = 0;
+    uint32_t *alts = bn_calloc(cs->nalts ? cs->nalts : 1, sizeof(*alts));
+    if (!alts)
+        return BN_ENOMEM;
+    for (uint32_t a = 0; a < cs->nalts && rc == 0; a++) {
+        struct bn__calt *alt = &cs->alts[a];
+        uint32_t *items = bn_calloc(alt->nitems ? alt->nitems : 1, sizeof(*items));
+        if (!items) {
+            rc = BN_ENOMEM;
+            break;
+        }
+        for (uint32_t i = 0; i < alt->nitems && rc == 0; i++)
+            rc = build_item(b, &alt->items[i], &items[i]);
+        if (rc == 0)
+            rc = push_nary(b, BN__OP_AND, items, alt->nitems, &alts[a]);
+        bn_free(items);
+    }
+    if (rc == 0)
+        rc = push_nary(b, BN__OP_OR, alts, cs->nalts, out);
+    bn_free(alts);
+    return rc;
+}
+
+static int build_cond(struct pbuild *b, struct bn__crule *cr, const struct sigma_cond *c,
+                      uint32_t *out);
+
+/* Collects the operands of a chain of the same binary operator. */
+static int
+collect_chain(struct pbuild *b, struct bn__crule *cr, const struct sigma_cond *c,
+              enum sigma_cond_op op, uint32_t **kids, uint32_t *n, uint32_t *cap)
+{
+    if (c->op == op && c->a && c->b) {
+        int rc = collect_chain(b, cr, c->a, op, kids, n, cap);
+        return rc ? rc : collect_chain(b, cr, c->b, op, kids, n, cap);
+    }
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 8;
+        uint32_t *nk = bn_reallocarray(*kids, nc, sizeof(*nk));
+        if (!nk)
+            return BN_ENOMEM;
+        *kids = nk;
+        *cap = nc;
+    }
+    return build_cond(b, cr, c, &(*kids)[(*n)++]);
+}
+
+static int
+build_cond(struct pbuild *b, struct bn__crule *cr, const struct sigma_cond *c, uint32_t *out)
+{
+    const struct sigma_rule *r = cr->r;
+    int rc;
+    if (!c)
+        return bn_diag_set(b->d, BN_EPARSE, rfile(r), r->line, 0, "missing condition");
+    switch (c->op) {
+    case SIGMA_C_AND:
+    case SIGMA_C_OR: {
+        uint32_t *kids = NULL, n = 0, cap = 0;
+        rc = collect_chain(b, cr, c, c->op, &kids, &n, &cap);
+        if (rc == 0)
+            rc = push_nary(b, c->op == SIGMA_C_AND ? BN__OP_AND : BN__OP_OR, kids, n, out);
+        bn_free(kids);
+        return rc;
+    }
+    case SIGMA_C_NOT: {
+        uint32_t k;
+        if ((rc = build_cond(b, cr, c->a, &k)))
+            return rc;
+        return push_node(b, BN__OP_NOT, k, 0, out);
+    }
+    case SIGMA_C_ID:
+        for (uint32_t s = 0; s < cr->nsearches; s++)
+            if (c->name && strcmp(cr->searches[s].name, c->name) == 0)
+                return build_search(b, &cr->searches[s], out);
+        return bn_diag_set(b->d, BN_EPARSE, rfile(r), r->line, c->col,
+                           "condition names unknown search identifier '%.64s'",
+                           c->name ? c->name : "");
+    case SIGMA_C_ONE_OF:
+    case SIGMA_C_ALL_OF:
+    case SIGMA_C_ONE_OF_THEM:
+    case SIGMA_C_ALL_OF_THEM: {
+        bool them = c->op == SIGMA_C_ONE_OF_THEM || c->op == SIGMA_C_ALL_OF_THEM;
+        bool all = c->op == SIGMA_C_ALL_OF || c->op == SIGMA_C_ALL_OF_THEM;
+        uint32_t *kids = bn_calloc(cr->nsearches ? cr->nsearches : 1, sizeof(*kids));
+        uint32_t n = 0;
+        if (!kids)
+            return BN_ENOMEM;
+        rc = 0;
+        for (uint32_t s = 0; s < cr->nsearches && rc == 0; s++) {
+            const char *name = cr->searches[s].name;
+            if (them ? name[0] == '_' : !bn__name_match(c->name ? c->name : "", name))
+                continue;
+            rc = build_search(b, &cr->searches[s], &kids[n++]);
+        }
+        if (rc == 0 && n == 0)
+            rc = bn_diag_set(b->d, BN_EPARSE, rfile(r), r->line, c->col,
+                             "'%s' matches no search identifier",
+                             them ? "them" : (c->name ? c->name : ""));
+        if (rc == 0)
+            rc = push_nary(b, all ? BN__OP_AND : BN__OP_OR, kids, n, out);
+        bn_free(kids);
+        return rc;
+    }
+    }
+    return bn_diag_set(b->d, BN_EPARSE, rfile(r), r->line, c->col, "bad condition node");
+}
+
+/* Builds cr's program: its condition AND NOT each applied filter's condition. */
+static int
+build_program(struct pbuild *b, struct bn__crule *cr)
+{
+    b->nn = b->nk = 0;
+    b->cr = cr;
+    uint32_t root;
+    int rc = build_cond(b, cr, cr->r->cond, &root);
+    if (rc)
+        return rc;
+    if (cr->nfilters) {
+        uint32_t *kids = bn_calloc(cr->nfilters + 1, sizeof(*kids));
+        if (!kids)
+            return BN_ENOMEM;
+        kids[0] = root;
+        for (uint32_t f = 0; f < cr->nfilters && rc == 0; f++) {
+            struct bn__crule *fr = &b->rs->rules[cr->filters[f]];
+            uint32_t fk;
+            rc = build_cond(b, fr, fr->r->cond, &fk);
+            if (rc == 0)
+                rc = push_node(b, BN__OP_NOT, fk, 0, &kids[f + 1]);
+        }
+        if (rc == 0)
+            rc = push_nary(b, BN__OP_AND, kids, cr->nfilters + 1, &root);
+        bn_free(kids);
+        if (rc)
+            return rc;
+    }
+    struct bn_ruleset *rs = b->rs;
+    cr->nodes = bn_pool_alloc(rs->pool, (size_t)b->nn * sizeof(*cr->nodes));
+    cr->kids = bn_pool_alloc(rs->pool, ((size_t)b->nk + 1) * sizeof(*cr->kids));
+    if (!cr->nodes || !cr->kids)
+        return BN_ENOMEM;
+    memcpy(cr->nodes, b->nodes, b->nn * sizeof(*cr->nodes));
+    if (b->nk)
+        memcpy(cr->kids, b->kids, b->nk * sizeof(*cr->kids));
+    cr->nnodes = b->nn;
+    cr->root = root;
+    return 0;
+}
+
+/* --- analysis --- */
+
+/* Kleene value of a node with every literal false and everything else unknown: 0 F, 1 U, 2 T */
+static int
+kleene(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node)
+{
+    const struct bn__node *nd = &cr->nodes[node];
+    switch (nd->op) {
+    case BN__OP_PRED:
+        return rs->preds[nd->a].kind == BN__P_LIT ? 0 : 1;
+    case BN__OP_TRUE:
+        return 2;
+    case BN__OP_FALSE:
+        return 0;
+    case BN__OP_NOT:
+        return 2 - kleene(rs, cr, nd->a);
+    case BN__OP_AND: {
+        int v = 2;
+        for (uint32_t i = 0; i < nd->n && v; i++)
+            v = BN_MIN(v, kleene(rs, cr, cr->kids[nd->a + i]));
+        return v;
+    }
+    case BN__OP_OR: {
+        int v = 0;
+        for (uint32_t i = 0; i < nd->n && v < 2; i++)
+            v = BN_MAX(v, kleene(rs, cr, cr->kids[nd->a + i]));
+        return v;
+    }
+    }
+    return 1;
+}
+
+static int
+analyse(struct bn_ruleset *rs)
+{
+    uint32_t *mark = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*mark));
+    uint32_t *tmp = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*tmp));
+    int rc = 0;
+    if (!mark || !tmp) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    for (uint32_t p = 0; p < rs->npreds; p++)
+        rs->preds[p].nrules = 0;
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        struct bn__crule *cr = &rs->rules[r];
+        if (cr->r->kind != SIGMA_KIND_DETECTION)
+            continue;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < cr->nnodes; i++) {
+            const struct bn__node *nd = &cr->nodes[i];
+            if (nd->op != BN__OP_PRED || rs->preds[nd->a].kind != BN__P_LIT ||
+                mark[nd->a] == r + 1)
+                continue;
+            mark[nd->a] = r + 1;
+            tmp[n++] = nd->a;
+            rs->preds[nd->a].nrules++;
+            if (rs->preds[nd->a].field == BN__KEYWORD)
+                cr->keywords = true;
+        }
+        cr->nlits = n;
+        cr->lits = bn_pool_alloc(rs->pool, ((size_t)n + 1) * sizeof(*cr->lits));
+        if (!cr->lits) {
+            rc = BN_ENOMEM;
+            goto out;
+        }
+        memcpy(cr->lits, tmp, n * sizeof(*tmp));
+        cr->always = kleene(rs, cr, cr->root) != 0;
+        if (cr->always)
+            rs->st.always_eval++;
+    }
+    for (uint32_t p = 0; p < rs->npreds; p++) {
+        struct bn__pred *pr = &rs->preds[p];
+        pr->rules = bn_pool_alloc(rs->pool, ((size_t)pr->nrules + 1) * sizeof(*pr->rules));
+        if (!pr->rules) {
+            rc = BN_ENOMEM;
+            goto out;
+        }
+        pr->nrules = 0;
+    }
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        const struct bn__crule *cr = &rs->rules[r];
+        for (uint32_t i = 0; i < cr->nlits; i++) {
+            struct bn__pred *pr = &rs->preds[cr->lits[i]];
+            pr->rules[pr->nrules++] = r;
+        }
+    }
+out:
+    bn_free(mark);
+    bn_free(tmp);
+    return rc;
+}
+
+/* --- Vectorscan databases --- */
+
+static int
+used_lits(struct bn_ruleset *rs, uint8_t *used)
+{
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        const struct bn__crule *cr = &rs->rules[r];
+        if (cr->r->kind != SIGMA_KIND_DETECTION)
+            continue;
+        for (uint32_t i = 0; i < cr->nnodes; i++)
+            if (cr->nodes[i].op == BN__OP_PRED)
+                used[cr->nodes[i].a] = 1;
+    }
+    return 0;
+}
+
+/* Compiles the literals of one field (preds[ids[0..n)]); demotes the ones Vectorscan refuses. */
+static int
+compile_db(struct bn_ruleset *rs, uint32_t *ids, uint32_t n, hs_database_t **db)
+{
+    int rc = 0;
+    size_t npat = 0;
+    for (uint32_t i = 0; i < n; i++)
+        npat += rs->preds[ids[i]].val->nvars;
+    const char **exprs = bn_calloc(npat ? npat : 1, sizeof(*exprs));
+    unsigned *flags = bn_calloc(npat ? npat : 1, sizeof(*flags));
+    unsigned *pids = bn_calloc(npat ? npat : 1, sizeof(*pids));
+    struct bn_buf buf;
+    bn_buf_init(&buf, 1u << 24);
+    if (!exprs || !flags || !pids) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    bn_pool_reset(rs->tmp);
+    for (;;) {
+        size_t k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const struct bn__pred *p = &rs->preds[ids[i]];
+            if (p->kind != BN__P_LIT)
+                continue;
+            for (uint32_t v = 0; v < p->val->nvars; v++) {
+                if ((rc = bn__glob_to_hs(&p->val->vars[v], &buf)))
+                    goto out;
+                char *e = bn_pool_strndup(rs->tmp, buf.p, buf.len);
+                if (!e) {
+                    rc = BN_ENOMEM;
+                    goto out;
+                }
+                exprs[k] = e;
+                flags[k] = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL |
+                           (p->item->cased ? 0 : HS_FLAG_CASELESS);
+                pids[k] = ids[i];
+                k++;
+            }
+        }
+        if (k == 0)
+            goto out;
+        hs_compile_error_t *err = NULL;
+        hs_error_t hr = hs_compile_multi(exprs, flags, pids, (unsigned)k, HS_MODE_BLOCK, NULL, db,
+                                         &err);
+        if (hr == HS_SUCCESS) {
+            rs->st.literals += k;
+            size_t sz = 0;
+            if (hs_database_size(*db, &sz) == HS_SUCCESS)
+                rs->st.db_bytes += sz;
+            goto out;
+        }
+        if (!err || err->expression < 0 || (size_t)err->expression >= k) {
+            /* The whole set failed: serve these literals on demand. */
+            for (uint32_t i = 0; i < n; i++)
+                rs->preds[ids[i]].kind = BN__P_VAL;
+            hs_free_compile_error(err);
+            goto out;
+        }
+        rs->preds[pids[err->expression]].kind = BN__P_VAL;
+        hs_free_compile_error(err);
+        bn_pool_reset(rs->tmp);
+    }
+out:
+    bn_buf_release(&buf);
+    bn_free(exprs);
+    bn_free(flags);
+    bn_free(pids);
+    return rc;
+}
+
+struct fid {
+    uint32_t field;
+    uint32_t id;
+};
+
+static int
+cmp_fid(const void *a, const void *b)
+{
+    const struct fid *x = a, *y = b;
+    if (x->field != y->field)
+        return x->field < y->field ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+build_dbs(struct bn_ruleset *rs)
+{
+    int rc = 0;
+    uint32_t nf = bn_fieldtab_count(rs->ft);
+    uint8_t *used = bn_calloc(rs->npreds ? rs->npreds : 1, 1);
+    struct fid *fids = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*fids));
+    uint32_t *ids = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*ids));
+    rs->dbs = bn_calloc(nf ? nf : 1, sizeof(*rs->dbs));
+    if (rs->dbs)
+        rs->ndbs = nf;
+    if (!used || !ids || !fids || !rs->dbs) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    used_lits(rs, used);
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < rs->npreds; p++) {
+        if (used[p] && rs->preds[p].kind == BN__P_LIT) {
+            fids[n].field = rs->preds[p].field;
+            fids[n].id = p;
+            n++;
+        }
+    }
+    qsort(fids, n, sizeof(*fids), cmp_fid);
+    for (uint32_t i = 0; i < n; i++)
+        ids[i] = fids[i].id;
+    for (uint32_t i = 0; i < n && rc == 0;) {
+        uint32_t f = fids[i].field;
+        uint32_t j = i;
+        while (j < n && fids[j].field == f)
+            j++;
+        hs_database_t **slot = f == BN__KEYWORD ? &rs->kwdb : &rs->dbs[f];
+        rc = compile_db(rs, ids + i, j - i, slot);
+        i = j;
+    }
+out:
+    bn_free(used);
+    bn_free(fids);
+    bn_free(ids);
+    return rc;
+}
+
+/* --- the set --- */
+
+static void
+report(bn_compile_diag_cb cb, void *ctx, const struct sigma_rule *r, struct bn_diag *d, int rc)
+{
+    if (!d->code)
+        bn_diag_set(d, rc, rfile(r), r->line, 0, "rule does not compile: %s", bn_strerror(rc));
+    if (cb)
+        cb(ctx, r, d);
+}
+
+static bool
+names_rule(const char *ref, const struct sigma_rule *r)
+{
+    return ref && ((r->id && strcmp(ref, r->id) == 0) || (r->name && strcmp(ref, r->name) == 0));
+}
+
+static int
+resolve_corr(struct bn_ruleset *rs, struct sigma_rule **in, uint8_t *ok, uint32_t n,
+             bn_compile_diag_cb cb, void *ctx)
+{
+    (void)rs;
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (uint32_t i = 0; i < n; i++) {
+            if (!ok[i] || in[i]->kind != SIGMA_KIND_CORRELATION)
+                continue;
+            const struct sigma_correlation *c = &in[i]->corr;
+            for (uint32_t k = 0; k < c->nrules; k++) {
+                bool found = false;
+                for (uint32_t j = 0; j < n && !found; j++)
+                    found = j != i && ok[j] && in[j]->kind != SIGMA_KIND_FILTER &&
+                            names_rule(c->rules[k], in[j]);
+                if (!found) {
+                    struct bn_diag d;
+                    bn_diag_clear(&d);
+                    bn_diag_set(&d, BN_ENOTFOUND, rfile(in[i]), in[i]->line, 0,
+                                "correlation references unknown rule '%.128s'",
+                                c->rules[k] ? c->rules[k] : "");
+                    report(cb, ctx, in[i], &d, BN_ENOTFOUND);
+                    ok[i] = 0;
+                    changed = true;
+                    break;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+link_rules(struct bn_ruleset *rs)
+{
+    /* correlation references and generate: false */
+    for (uint32_t i = 0; i < rs->nrules; i++)
+        rs->rules[i].alerts = rs->rules[i].r->kind == SIGMA_KIND_DETECTION;
+    uint8_t *gen_true = bn_calloc(rs->nrules ? rs->nrules : 1, 1);
+    uint8_t *gen_false = bn_calloc(rs->nrules ? rs->nrules : 1, 1);
+    int rc = 0;
+    if (!gen_true || !gen_false) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < rs->nrules; i++) {
+        struct bn__crule *cr = &rs->rules[i];
+        if (cr->r->kind != SIGMA_KIND_CORRELATION)
+            continue;
+        const struct sigma_correlation *c = &cr->r->corr;
+        cr->corr_refs = bn_pool_calloc(rs->pool, c->nrules ? c->nrules : 1, sizeof(uint32_t));
+        if (!cr->corr_refs) {
+            rc = BN_ENOMEM;
+            goto out;
+        }
+        for (uint32_t k = 0; k < c->nrules; k++) {
+            for (uint32_t j = 0; j < rs->nrules; j++) {
+                if (j != i && rs->rules[j].r->kind != SIGMA_KIND_FILTER &&
+                    names_rule(c->rules[k], rs->rules[j].r)) {
+                    cr->corr_refs[cr->ncorr_refs++] = j;
+                    (c->generate ? gen_true : gen_false)[j] = 1;
+                    break;
+                }
+            }
+        }
+    }
+    for (uint32_t i = 0; i < rs->nrules; i++)
+        if (gen_false[i] && !gen_true[i])
+            rs->rules[i].alerts = false;
+    /* filters */
+    for (uint32_t f = 0; f < rs->nrules; f++) {
+        const struct sigma_rule *fr = rs->rules[f].r;
+        if (fr->kind != SIGMA_KIND_FILTER)
+            continue;
+        for (uint32_t i = 0; i < rs->nrules; i++) {
+            struct bn__crule *cr = &rs->rules[i];
+            if (cr->r->kind != SIGMA_KIND_DETECTION)
+                continue;
+            bool named = false;
+            for (uint32_t k = 0; k < fr->filter.nrules && !named; k++)
+                named = names_rule(fr->filter.rules[k], cr->r);
+            if (!named || !attr_match(fr->logsource.product, cr->r->logsource.product) ||
+                !attr_match(fr->logsource.category, cr->r->logsource.category) ||
+                !attr_match(fr->logsource.service, cr->r->logsource.service))
+                continue;
+            uint32_t *nfl = bn_pool_alloc(rs->pool, (cr->nfilters + 1) * sizeof(*nfl));
+            if (!nfl) {
+                rc = BN_ENOMEM;
+                goto out;
+            }
+            if (cr->nfilters)
+                memcpy(nfl, cr->filters, cr->nfilters * sizeof(*nfl));
+            nfl[cr->nfilters++] = f;
+            cr->filters = nfl;
+        }
+    }
+out:
+    bn_free(gen_true);
+    bn_free(gen_false);
+    return rc;
+}
+
+void
+bn_ruleset_free(struct bn_ruleset *rs)
+{
+    if (!rs)
+        return;
+    for (uint32_t i = 0; i < rs->ndbs; i++)
+        if (rs->dbs[i])
+            hs_free_database(rs->dbs[i]);
+    if (rs->kwdb)
+        hs_free_database(rs->kwdb);
+    for (uint32_t i = 0; i < rs->nres; i++)
+        pcre2_code_free(rs->res[i]);
+    for (uint32_t i = 0; i < rs->nrules; i++)
+        sigma_rule_free(rs->rules[i].r);
+    bn_free(rs->rules);
+    bn_free(rs->dbs);
+    bn_free(rs->res);
+    bn_free(rs->preds);
+    bn_fieldtab_free(rs->ft);
+    bn_pool_free(rs->tmp);
+    bn_pool_free(rs->pool);
+    bn_free(rs);
+}
+
+int
+bn_ruleset_compile(struct bn_ruleset **out, struct sigma_rule **rules, size_t n,
+                   const struct bn_compile_opts *opts, bn_compile_diag_cb cb, void *ctx)
+{
+    int rc = 0;
+    struct bn_ruleset *rs = NULL;
+    struct bn__crule *tmp = NULL;
+    uint8_t *ok = NULL;
+    struct pbuild b;
+    memset(&b, 0, sizeof(b));
+    struct bn_compile_opts noopts;
+    memset(&noopts, 0, sizeof(noopts));
+    if (!opts)
+        opts = &noopts;
+    *out = NULL;
+
+    rs = bn_calloc(1, sizeof(*rs));
+    if (!rs || !(rs->pool = bn_pool_new(0)) || !(rs->tmp = bn_pool_new(0)) ||
+        !(rs->ft = bn_fieldtab_new())) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    rs->ignore_logsource = opts->ignore_logsource;
+    tmp = bn_calloc(n ? n : 1, sizeof(*tmp));
+    ok = bn_calloc(n ? n : 1, 1);
+    if (!tmp || !ok) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    b.rs = rs;
+    /* 1. item layer and a first program (validates the condition) */
+    for (size_t i = 0; i < n; i++) {
+        struct sigma_rule *r = rules[i];
+        struct bn_diag d;
+        bn_diag_clear(&d);
+        if (!r)
+            continue;
+        tmp[i].r = r;
+        if (i >= BN_RULESET_RULES_MAX) {
+            bn_diag_set(&d, BN_ETOOBIG, rfile(r), r->line, 0,
+                        "more than %u rules in one set", (unsigned)BN_RULESET_RULES_MAX);
+            report(cb, ctx, r, &d, BN_ETOOBIG);
+            continue;
+        }
+        if (r->kind == SIGMA_KIND_CORRELATION) {
+            ok[i] = 1;
+            continue;
+        }
+        b.d = &d;
+        rc = compile_searches(rs, &tmp[i], opts, &d);
+        if (rc == 0)
+            rc = build_program(&b, &tmp[i]);
+        if (rc == BN_ENOMEM)
+            goto out;
+        if (rc) {
+            report(cb, ctx, r, &d, rc);
+            rc = 0;
+            continue;
+        }
+        ok[i] = 1;
+    }
+    /* 2. correlations, final indices, links */
+    resolve_corr(rs, rules, ok, (uint32_t)n, cb, ctx);
+    for (size_t i = 0; i < n; i++) {
+        if (!rules[i])
+            continue;
+        if (ok[i])
+            tmp[rs->nrules++] = tmp[i];
+        else
+            sigma_rule_free(rules[i]);
+        rules[i] = NULL;
+    }
+    rs->rules = tmp;
+    tmp = NULL;
+    if ((rc = link_rules(rs)))
+        goto out;
+    for (uint32_t i = 0; i < rs->nrules; i++) {
+        struct bn__crule *cr = &rs->rules[i];
+        if (cr->nfilters && (rc = build_program(&b, cr))) {
+            /* the filter compiled on its own, so only ENOMEM can fail here */
+            if (rc != BN_ENOMEM)
+                rc = BN_EINTERNAL;
+            goto out;
+        }
+    }
+    /* 3. Vectorscan, 4. analysis */
+    if ((rc = build_dbs(rs)) || (rc = analyse(rs)))
+        goto out;
+    for (uint32_t i = 0; i < rs->nrules; i++) {
+        switch (rs->rules[i].r->kind) {
+        case SIGMA_KIND_DETECTION:
+            rs->st.detection_rules++;
+            break;
+        case SIGMA_KIND_CORRELATION:
+            rs->st.correlation_rules++;
+            break;
+        case SIGMA_KIND_FILTER:
+            rs->st.filter_rules++;
+            break;
+        }
+    }
+    rs->st.rules = rs->nrules;
+    rs->st.fields = bn_fieldtab_count(rs->ft);
+    rs->st.regexes = rs->nres;
+    bn_pool_free(rs->tmp);
+    rs->tmp = NULL;
+    *out = rs;
+    rs = NULL;
+out:
+    if (rc) {
+        /* consume the rules that were not handed to the set yet */
+        for (size_t i = 0; i < n; i++) {
+            if (rules[i]) {
+                sigma_rule_free(rules[i]);
+                rules[i] = NULL;
+            }
+        }
+    }
+    bn_free(tmp);
+    bn_free(ok);
+    bn_free(b.nodes);
+    bn_free(b.kids);
+    bn_free(b.dedup);
+    bn_ruleset_free(rs);
+    return rc;
+}
+
+const struct bn_fieldtab *
+bn_ruleset_fields(const struct bn_ruleset *rs)
+{
+    return rs->ft;
+}
+
+size_t
+bn_ruleset_count(const struct bn_ruleset *rs)
+{
+    return rs->nrules;
+}
+
+const struct sigma_rule *
+bn_ruleset_rule(const struct bn_ruleset *rs, uint32_t idx)
+{
+    return idx < rs->nrules ? rs->rules[idx].r : NULL;
+}
+
+bool
+bn_ruleset_rule_alerts(const struct bn_ruleset *rs, uint32_t idx)
+{
+    return idx < rs->nrules && rs->rules[idx].alerts;
+}
+
+const uint32_t *
+bn_ruleset_corr_refs(const struct bn_ruleset *rs, uint32_t idx, size_t *n)
+{
+    *n = 0;
+    if (idx >= rs->nrules || rs->rules[idx].r->kind != SIGMA_KIND_CORRELATION)
+        return NULL;
+    *n = rs->rules[idx].ncorr_refs;
+    return rs->rules[idx].corr_refs;
+}
+
+void
+bn_ruleset_stats(const struct bn_ruleset *rs, struct bn_ruleset_stats *st)
+{
+    *st = rs->st;
+}

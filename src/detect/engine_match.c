@@ -1,0 +1,468 @@
+/*
+ * engine_match.c - matching events against a compiled set (the fast path) and the value and
+ * item evaluation that both matchers share.
+ *
+ * Per event: find the route of the event's logsource (cached in the scratch), scan each
+ * field some routed rule has literals for with that field's Vectorscan database, collect the
+ * rules whose literals hit plus the route's always-evaluated rules, and run their condition
+ * programs. Predicate states carry the scratch generation, so nothing is cleared per event.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+#include "detect/engine_int.h"
+
+/* --- shared evaluation --- */
+
+static inline uint8_t
+fold(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+static bool
+text_eq(const char *a, size_t alen, const char *b, size_t blen, bool cased)
+{
+    if (alen != blen)
+        return false;
+    if (cased)
+        return memcmp(a, b, alen) == 0;
+    for (size_t i = 0; i < alen; i++)
+        if (fold((uint8_t)a[i]) != fold((uint8_t)b[i]))
+            return false;
+    return true;
+}
+
+/* Iterates the values an item looks at: one field's chain, or every value for keywords. */
+static inline const struct bn_fval *
+vfirst(const struct bn_event *ev, uint32_t field)
+{
+    if (field == BN__KEYWORD)
+        return ev->nvals ? &ev->vals[0] : NULL;
+    return bn_event_first(ev, field);
+}
+
+static inline const struct bn_fval *
+vnext(const struct bn_event *ev, uint32_t field, const struct bn_fval *v)
+{
+    if (field == BN__KEYWORD) {
+        size_t i = (size_t)(v - ev->vals) + 1;
+        return i < ev->nvals ? &ev->vals[i] : NULL;
+    }
+    return bn_event_next(ev, v);
+}
+
+static bool
+match_one(struct bn_scratch *s, const struct bn_event *ev, const struct bn__citem *it,
+          const struct bn__cval *cv, const char *x, size_t len)
+{
+    struct bn__num n;
+    if (it->timepart && (cv->kind == BN__V_NUMEQ || cv->kind == BN__V_NUMCMP)) {
+        int64_t part;
+        if (!bn__timepart(x, len, it->timepart, &part))
+            return false;
+        n.i = part;
+        n.d = (double)part;
+        n.is_int = true;
+        return cv->kind == BN__V_NUMEQ ? bn__num_eq(&n, &cv->num)
+                                       : bn__num_cmp(&n, &cv->num, cv->cmp);
+    }
+    switch (cv->kind) {
+    case BN__V_GLOB:
+        for (uint32_t i = 0; i < cv->nvars; i++)
+            if (bn__glob_match(&cv->vars[i], x, len, it->cased))
+                return true;
+        return false;
+    case BN__V_NUMEQ:
+        if (bn__num_parse(x, len, &n))
+            return bn__num_eq(&n, &cv->num);
+        return text_eq(x, len, cv->text, cv->text_len, false);
+    case BN__V_NUMCMP:
+        return bn__num_parse(x, len, &n) && bn__num_cmp(&n, &cv->num, cv->cmp);
+    case BN__V_RE: {
+        int rc = pcre2_match(cv->re, (PCRE2_SPTR)x, len, 0, 0, s->md, NULL);
+        return rc >= 0;
+    }
+    case BN__V_CIDR: {
+        uint8_t af, addr[16];
+        if (!bn__ip_parse(x, len, &af, addr) || af != cv->af)
+            return false;
+        uint32_t full = cv->bits / 8, rem = cv->bits % 8;
+        if (memcmp(addr, cv->addr, full) != 0)
+            return false;
+        if (rem) {
+            uint8_t mask = (uint8_t)(0xff << (8 - rem));
+            return (addr[full] & mask) == (cv->addr[full] & mask);
+        }
+        return true;
+    }
+    case BN__V_FIELDREF:
+        for (const struct bn_fval *y = bn_event_first(ev, cv->ref_field); y;
+             y = bn_event_next(ev, y))
+            if (y->s && text_eq(x, len, y->s, y->len, it->cased))
+                return true;
+        return false;
+    }
+    return false;
+}
+
+bool
+bn__val_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__citem *it,
+             const struct bn__cval *cv)
+{
+    const struct bn_fval *x = vfirst(ev, it->field);
+    switch (cv->kind) {
+    case BN__V_NULL:
+        if (!x)
+            return true;
+        for (; x; x = vnext(ev, it->field, x))
+            if (!x->s || x->len == 0)
+                return true;
+        return false;
+    case BN__V_EXISTS:
+        return (x != NULL) == cv->exists;
+    default:
+        break;
+    }
+    for (; x; x = vnext(ev, it->field, x))
+        if (x->s && match_one(s, ev, it, cv, x->s, x->len))
+            return true;
+    return false;
+}
+
+/* neq: some value of the field differs from every listed value (and is comparable). */
+static bool
+neq_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__citem *it)
+{
+    for (const struct bn_fval *x = vfirst(ev, it->field); x; x = vnext(ev, it->field, x)) {
+        if (!x->s)
+            continue;
+        bool ok = true;
+        for (uint32_t v = 0; v < it->nvals && ok; v++) {
+            const struct bn__cval *cv = &it->vals[v];
+            struct bn__num n;
+            int64_t part;
+            if (it->timepart && !bn__timepart(x->s, x->len, it->timepart, &part))
+                ok = false;
+            else if (!it->timepart && cv->kind == BN__V_NUMEQ &&
+                     !bn__num_parse(x->s, x->len, &n))
+                ok = false;
+            else if (cv->kind == BN__V_FIELDREF && !bn_event_first(ev, cv->ref_field))
+                ok = false;
+            else if (cv->kind == BN__V_NULL || cv->kind == BN__V_EXISTS)
+                ok = !bn__val_eval(s, ev, it, cv);
+            else if (match_one(s, ev, it, cv, x->s, x->len))
+                ok = false;
+        }
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+bool
+bn__item_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__citem *it)
+{
+    if (it->neq)
+        return neq_eval(s, ev, it);
+    if (it->all) {
+        for (uint32_t v = 0; v < it->nvals; v++)
+            if (!bn__val_eval(s, ev, it, &it->vals[v]))
+                return false;
+        return true;
+    }
+    for (uint32_t v = 0; v < it->nvals; v++)
+        if (bn__val_eval(s, ev, it, &it->vals[v]))
+            return true;
+    return false;
+}
+
+/* --- scratch --- */
+
+static void
+route_release(struct bn__route *rt)
+{
+    bn_free(rt->routed);
+    bn_free(rt->always);
+    bn_free(rt->fields);
+    memset(rt, 0, sizeof(*rt));
+}
+
+void
+bn_scratch_free(struct bn_scratch *s)
+{
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < s->nroutes; i++)
+        route_release(&s->routes[i]);
+    if (s->hs)
+        hs_free_scratch(s->hs);
+    if (s->md)
+        pcre2_match_data_free(s->md);
+    bn_free(s->pred_gen);
+    bn_free(s->pred_val);
+    bn_free(s->rule_gen);
+    bn_free(s->cand);
+    bn_free(s->hits);
+    bn_free(s);
+}
+
+struct bn_scratch *
+bn_scratch_new(const struct bn_ruleset *rs)
+{
+    struct bn_scratch *s = bn_calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->rs = rs;
+    s->gen = 1;
+    size_t np = rs->npreds ? rs->npreds : 1, nr = rs->nrules ? rs->nrules : 1;
+    s->pred_gen = bn_calloc(np, sizeof(*s->pred_gen));
+    s->pred_val = bn_calloc(np, 1);
+    s->rule_gen = bn_calloc(nr, sizeof(*s->rule_gen));
+    s->cand = bn_calloc(nr, sizeof(*s->cand));
+    s->hits = bn_calloc(nr, sizeof(*s->hits));
+    s->md = pcre2_match_data_create(1, NULL);
+    if (!s->pred_gen || !s->pred_val || !s->rule_gen || !s->cand || !s->hits || !s->md)
+        goto fail;
+    for (uint32_t f = 0; f < rs->ndbs; f++)
+        if (rs->dbs[f] && hs_alloc_scratch(rs->dbs[f], &s->hs) != HS_SUCCESS)
+            goto fail;
+    if (rs->kwdb && hs_alloc_scratch(rs->kwdb, &s->hs) != HS_SUCCESS)
+        goto fail;
+    return s;
+fail:
+    bn_scratch_free(s);
+    return NULL;
+}
+
+/* --- routing --- */
+
+static int
+route_build(struct bn_scratch *s, struct bn__route *rt, const struct bn_event *ev)
+{
+    const struct bn_ruleset *rs = s->rs;
+    uint32_t nf = rs->ndbs;
+    memset(rt, 0, sizeof(*rt));
+    rt->product = ev->product;
+    rt->category = ev->category;
+    rt->service = ev->service;
+    rt->routed = bn_calloc(rs->nrules ? rs->nrules : 1, 1);
+    rt->always = bn_calloc(rs->nrules ? rs->nrules : 1, sizeof(*rt->always));
+    rt->fields = bn_calloc(nf ? nf : 1, sizeof(*rt->fields));
+    uint8_t *fseen = bn_calloc(nf ? nf : 1, 1);
+    if (!rt->routed || !rt->always || !rt->fields || !fseen) {
+        bn_free(fseen);
+        route_release(rt);
+        return BN_ENOMEM;
+    }
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        const struct bn__crule *cr = &rs->rules[r];
+        if (cr->r->kind != SIGMA_KIND_DETECTION)
+            continue;
+        if (!rs->ignore_logsource &&
+            !bn__logsource_match(cr->r, ev->product, ev->category, ev->service))
+            continue;
+        rt->routed[r] = 1;
+        if (cr->always)
+            rt->always[rt->nalways++] = r;
+        if (cr->keywords)
+            rt->keywords = true;
+        for (uint32_t i = 0; i < cr->nlits; i++) {
+            uint32_t f = rs->preds[cr->lits[i]].field;
+            if (f < nf && !fseen[f] && rs->dbs[f]) {
+                fseen[f] = 1;
+                rt->fields[rt->nfields++] = f;
+            }
+        }
+    }
+    bn_free(fseen);
+    return 0;
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static const struct bn__route *
+route_get(struct bn_scratch *s, const struct bn_event *ev)
+{
+    const char *p = s->rs->ignore_logsource ? NULL : ev->product;
+    const char *c = s->rs->ignore_logsource ? NULL : ev->category;
+    const char *v = s->rs->ignore_logsource ? NULL : ev->service;
+    for (uint32_t i = 0; i < s->nroutes; i++) {
+        struct bn__route *rt = &s->routes[i];
+        if (rt->product == p && rt->category == c && rt->service == v)
+            return rt;
+    }
+    /* Same strings at other addresses (a caller without static logsource strings). */
+    for (uint32_t i = 0; i < s->nroutes; i++) {
+        struct bn__route *rt = &s->routes[i];
+        if (same_str(rt->product, p) && same_str(rt->category, c) && same_str(rt->service, v))
+            return rt;
+    }
+    struct bn__route *rt;
+    if (s->nroutes < BN__ROUTES_MAX) {
+        rt = &s->routes[s->nroutes++];
+    } else {
+        rt = &s->routes[s->next_evict];
+        s->next_evict = (s->next_evict + 1) % BN__ROUTES_MAX;
+        route_release(rt);
+    }
+    struct bn_event key = *ev;
+    key.product = p;
+    key.category = c;
+    key.service = v;
+    if (route_build(s, rt, &key)) {
+        /* keep the slot consistent: an empty route is retried next time */
+        rt->product = rt->category = rt->service = (const char *)rt;
+        return NULL;
+    }
+    return rt;
+}
+
+/* --- the fast path --- */
+
+static void
+next_gen(struct bn_scratch *s)
+{
+    if (++s->gen == 0) {
+        const struct bn_ruleset *rs = s->rs;
+        memset(s->pred_gen, 0, (rs->npreds ? rs->npreds : 1) * sizeof(*s->pred_gen));
+        memset(s->rule_gen, 0, (rs->nrules ? rs->nrules : 1) * sizeof(*s->rule_gen));
+        s->gen = 1;
+    }
+}
+
+static int
+on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+       void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    struct bn_scratch *s = ctx;
+    if (s->pred_gen[id] == s->gen)
+        return 0;
+    s->pred_gen[id] = s->gen;
+    s->pred_val[id] = 1;
+    const struct bn__pred *p = &s->rs->preds[id];
+    const struct bn__route *rt = s->cur;
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        uint32_t r = p->rules[i];
+        if (s->rule_gen[r] != s->gen && rt->routed[r]) {
+            s->rule_gen[r] = s->gen;
+            s->cand[s->ncand++] = r;
+        }
+    }
+    return 0;
+}
+
+static bool
+pred_eval(struct bn_scratch *s, const struct bn_event *ev, uint32_t id)
+{
+    if (s->pred_gen[id] == s->gen)
+        return s->pred_val[id];
+    const struct bn__pred *p = &s->rs->preds[id];
+    if (p->kind == BN__P_LIT)
+        return false;
+    bool v = p->kind == BN__P_ITEM ? bn__item_eval(s, ev, p->item)
+                                   : bn__val_eval(s, ev, p->item, p->val);
+    s->pred_gen[id] = s->gen;
+    s->pred_val[id] = v;
+    return v;
+}
+
+static bool
+node_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__crule *cr,
+          uint32_t node)
+{
+    const struct bn__node *nd = &cr->nodes[node];
+    switch (nd->op) {
+    case BN__OP_PRED:
+        return pred_eval(s, ev, nd->a);
+    case BN__OP_AND:
+        for (uint32_t i = 0; i < nd->n; i++)
+            if (!node_eval(s, ev, cr, cr->kids[nd->a + i]))
+                return false;
+        return true;
+    case BN__OP_OR:
+        for (uint32_t i = 0; i < nd->n; i++)
+            if (node_eval(s, ev, cr, cr->kids[nd->a + i]))
+                return true;
+        return false;
+    case BN__OP_NOT:
+        return !node_eval(s, ev, cr, nd->a);
+    case BN__OP_TRUE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+bn_ruleset_match(const struct bn_ruleset *rs, struct bn_scratch *s, const struct bn_event *ev,
+                 const uint32_t **hits, size_t *nhits)
+{
+    *hits = s->hits;
+    *nhits = 0;
+    s->nhits = 0;
+    if (s->rs != rs)
+        return BN_EINVAL;
+    const struct bn__route *rt = route_get(s, ev);
+    if (!rt)
+        return BN_ENOMEM;
+    next_gen(s);
+    s->cur = rt;
+    s->ncand = 0;
+    s->ev = ev;
+    for (uint32_t i = 0; i < rt->nfields; i++) {
+        uint32_t f = rt->fields[i];
+        if (f >= ev->nfields)
+            continue;
+        const hs_database_t *db = rs->dbs[f];
+        for (const struct bn_fval *v = bn_event_first(ev, f); v; v = bn_event_next(ev, v)) {
+            if (!v->s || v->len == 0)
+                continue;
+            if (hs_scan(db, v->s, v->len, 0, s->hs, on_hit, s) != HS_SUCCESS)
+                return BN_EINTERNAL;
+        }
+    }
+    if (rt->keywords && rs->kwdb) {
+        for (uint32_t i = 0; i < ev->nvals; i++) {
+            const struct bn_fval *v = &ev->vals[i];
+            if (!v->s || v->len == 0)
+                continue;
+            if (hs_scan(rs->kwdb, v->s, v->len, 0, s->hs, on_hit, s) != HS_SUCCESS)
+                return BN_EINTERNAL;
+        }
+    }
+    for (uint32_t i = 0; i < rt->nalways; i++) {
+        uint32_t r = rt->always[i];
+        if (s->rule_gen[r] != s->gen) {
+            s->rule_gen[r] = s->gen;
+            s->cand[s->ncand++] = r;
+        }
+    }
+    if (s->ncand > 1)
+        qsort(s->cand, s->ncand, sizeof(*s->cand), cmp_u32);
+    for (uint32_t i = 0; i < s->ncand; i++) {
+        const struct bn__crule *cr = &rs->rules[s->cand[i]];
+        if (node_eval(s, ev, cr, cr->root))
+            s->hits[s->nhits++] = s->cand[i];
+    }
+    *nhits = s->nhits;
+    return 0;
+}
