@@ -1628,7 +1628,7 @@ next_record(struct bn_reader *r, struct evtx *x, struct bn_record *rec, struct b
 {
     uint32_t at = x->pos;
     if (x->limit < RECORD_HEADER_SIZE || at > x->limit - RECORD_HEADER_SIZE)
-        return BN_DECLINED;
+        return BN_DECLINED; /* for a partial chunk the caller reports the truncation */
     const unsigned char *p = x->chunk + at;
     uint64_t foff = x->chunk_off + at;
     uint32_t magic = rd32(p);
@@ -1645,6 +1645,9 @@ next_record(struct bn_reader *r, struct evtx *x, struct bn_record *rec, struct b
     }
     uint32_t size = rd32(p + 4);
     uint64_t id = rd64(p + 8);
+    if (x->partial && size >= RECORD_MIN_SIZE && size <= BN_EVTX_CHUNK_SIZE - at &&
+        size > x->limit - at)
+        return BN_DECLINED; /* cut by the end of the file, not damaged */
     if (size < RECORD_MIN_SIZE || size > x->limit - at) {
         x->pos = x->limit;
         x->cnt.records_bad++;
