@@ -1446,7 +1446,7 @@ finish_doc(struct fparse *f)
         return BN_ENOMEM;
     }
     r->pool = pool;
-    r->line = f->doc_line;
+    r->line = doc->line; /* first line of the document's content (after any '---') */
     struct conv c = {.f = f, .r = r, .pool = pool};
     if (!(r->file = bn_pool_strdup(pool, f->name)))
         rc = BN_ENOMEM;
