@@ -118,8 +118,9 @@ struct group {
     uint32_t nseen;     /* temporal: positions with refcnt > 0 */
     int64_t ws;         /* window start (deferred) */
     int64_t newest;
-    struct entry *ent;
-    uint32_t nent, entcap;
+    struct entry *buf;  /* entries live in buf[off .. off + nent), sorted by time */
+    struct entry *ent;  /* buf + off */
+    uint32_t off, nent, entcap;
     struct vent *vt;    /* value_count: values by id */
     uint32_t nvt, vtcap, live;
     uint32_t *vslot;    /* open addressing: id + 1, 0 = empty */
@@ -469,7 +470,7 @@ group_free(struct group *g)
     vt_clear(g);
     bn_free(g->vt);
     bn_free(g->vslot);
-    bn_free(g->ent);
+    bn_free(g->buf);
     bn_free(g);
 }
 
@@ -478,6 +479,8 @@ static void
 group_reset(const struct corr *k, struct group *g)
 {
     g->nent = 0;
+    g->off = 0;
+    g->ent = g->buf;
     vt_clear(g);
     if (g->refcnt)
         memset(g->refcnt, 0, k->nrefs * sizeof(*g->refcnt));
@@ -780,14 +783,15 @@ tag_del(const struct corr *k, struct group *g, uint32_t tag)
     }
 }
 
-/* Drops the n oldest entries. */
+/* Drops the n oldest entries (O(n): the start offset moves, nothing is copied). */
 static void
 drop_front(const struct corr *k, struct group *g, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         tag_del(k, g, g->ent[i].tag);
-    memmove(g->ent, g->ent + n, (g->nent - n) * sizeof(*g->ent));
     g->nent -= n;
+    g->off = g->nent ? g->off + n : 0;
+    g->ent = g->buf + g->off;
 }
 
 /* Inserts (t, tag) in time order, after entries of the same time. 0 or BN_ENOMEM. */
@@ -801,12 +805,19 @@ entry_insert(struct bn_correlator *c, const struct corr *k, struct group *g, int
             return 0;
         drop_front(k, g, 1);
     }
+    if (g->off + g->nent == g->entcap && g->off > 0) {
+        /* Slide the live entries back to the start: amortised O(1) per entry. */
+        memmove(g->buf, g->ent, g->nent * sizeof(*g->ent));
+        g->off = 0;
+        g->ent = g->buf;
+    }
     if (g->nent == g->entcap) {
         size_t cap = g->entcap ? (size_t)g->entcap * 2 : 8;
         cap = BN_MIN(cap, BN_MAX(c->events_max, (size_t)1));
-        struct entry *e = bn_reallocarray(g->ent, cap, sizeof(*e));
+        struct entry *e = bn_reallocarray(g->buf, cap, sizeof(*e));
         if (!e)
             return BN_ENOMEM;
+        g->buf = e;
         g->ent = e;
         g->entcap = (uint32_t)cap;
     }
