@@ -293,5 +293,5 @@ audit_exec(T + 140, 3002, 1650, 33, "/usr/bin/bash", "bash", ["bash", "-c", "bas
 audit_exec(T + 200, 3060, 3003, 33, "/usr/bin/ls", "ls", ["ls", "-la", "/dev/shm"], "/var/www/html/uploads")
 with open(os.path.join(HERE, "audit.log"), "w") as f:
     for l in alines:
-        f.write(l + "\n")
+        f.write("node=web-01 " + l + "\n")
 print("%d agent events, %d auth.log lines, %d audit records" % (len(events), len(lines), len(alines)))

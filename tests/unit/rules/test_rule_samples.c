@@ -5,6 +5,9 @@
  * Events go through the same path as `bannin hunt`: NDJSON reader, default mappings, event
  * builder, compiled rule set. Correlation rules are checked on the whole file instead: the
  * positive sequence must raise at least one correlation alert, the negative one none.
+ *
+ * The demo logs of samples/ (what `make run` shows) are checked too: the intrusion raises
+ * exactly the expected set of rules, and the benign hosts and the benign workload stay quiet.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -273,6 +276,149 @@ test_samples(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* The rules (file stems) the demo logs must raise, per file; nothing else may alert. */
+static const char *const demo_ndjson[] = {
+    "proc_creation_lnx_webserver_spawn_shell",
+    "lnx_discovery_burst",
+    "proc_creation_lnx_download_to_tmp",
+    "proc_creation_lnx_chmod_exec_tmp",
+    "proc_creation_lnx_exec_from_hidden_dir",
+    "proc_creation_lnx_exec_from_tmp",
+    "proc_creation_lnx_reverse_shell_dev_tcp",
+    "net_connection_lnx_shell_outbound",
+    "proc_creation_lnx_crontab_modification",
+    "proc_creation_lnx_ssh_authorized_keys_append",
+    "file_event_lnx_ssh_authorized_keys_write",
+    "proc_creation_lnx_useradd_uid0",
+    "proc_creation_lnx_shadow_file_read",
+    "proc_creation_lnx_security_tool_tampering",
+    "proc_creation_lnx_clear_shell_history",
+    NULL,
+};
+static const char *const demo_auth[] = {
+    "lnx_sshd_brute_force",
+    "lnx_sudo_auth_failure",
+    NULL,
+};
+static const char *const demo_audit[] = {
+    "lnx_auditd_exec_from_tmp",
+    "lnx_auditd_reverse_shell_execve",
+    NULL,
+};
+
+struct demo {
+    struct harness *h;
+    bool *fired;          /* per rule index */
+    int alerts_elsewhere; /* alerts on a host other than the compromised one */
+    const char *victim;
+};
+
+/* Writes the file stem of a rule ("rules/linux/x.yml" -> "x"). */
+static void
+rule_stem(const struct sigma_rule *r, char *out, size_t size)
+{
+    const char *base = strrchr(r->file, '/');
+    base = base ? base + 1 : r->file;
+    size_t len = strlen(base);
+    if (len > 4 && strcmp(base + len - 4, ".yml") == 0)
+        len -= 4;
+    snprintf(out, size, "%.*s", (int)len, base);
+}
+
+static void
+on_demo_corr(void *ctx, const struct bn_corr_alert *a)
+{
+    struct demo *dm = ctx;
+    dm->fired[a->rule] = true;
+    for (size_t i = 0; i < a->ngroup; i++) {
+        if ((strcmp(a->group_names[i], "host") == 0 ||
+             strcmp(a->group_names[i], "Computer") == 0) &&
+            a->group_values[i] && strcmp(a->group_values[i], dm->victim) != 0)
+            dm->alerts_elsewhere++;
+    }
+}
+
+static void
+run_demo(struct harness *h, const char *name, const char *victim, const char *const *want)
+{
+    char path[2048];
+    const char *src = getenv("BN_SOURCE_DIR");
+    snprintf(path, sizeof(path), "%s/samples/%s", src ? src : BN_SOURCE_DIR, name);
+    size_t n = bn_ruleset_count(h->rs);
+    struct demo dm = {.h = h, .fired = calloc(n, sizeof(bool)), .victim = victim};
+    assert_non_null(dm.fired);
+    struct bn_correlator *c = bn_correlator_new(h->rs, on_demo_corr, &dm);
+    assert_non_null(c);
+    struct bn_reader *r = NULL;
+    struct bn_diag d;
+    if (bn_reader_open(&r, path, BN_FMT_AUTO, &d) != 0) {
+        char buf[800];
+        fail_msg("cannot open '%s': %s", path, bn_diag_format(&d, buf, sizeof(buf)));
+    }
+    int records = 0;
+    for (;;) {
+        struct bn_record *rec;
+        int rc = bn_reader_next(r, &rec, &d);
+        if (rc == BN_EOF)
+            break;
+        if (rc != 0) {
+            char buf[800];
+            fail_msg("unreadable demo record: %s", bn_diag_format(&d, buf, sizeof(buf)));
+        }
+        records++;
+        bn_event_clear(&h->ev);
+        assert_int_equal(bn_evbuilder_build(h->b, rec, &h->ev), 0);
+        const uint32_t *hits;
+        size_t nhits;
+        assert_int_equal(bn_ruleset_match(h->rs, h->sc, &h->ev, &hits, &nhits), 0);
+        for (size_t i = 0; i < nhits; i++) {
+            if (!bn_ruleset_rule_alerts(h->rs, hits[i]))
+                continue;
+            dm.fired[hits[i]] = true;
+            if (!h->ev.host || h->ev.host_len != strlen(victim) ||
+                memcmp(h->ev.host, victim, h->ev.host_len) != 0) {
+                print_error("%s: record %d on another host raised '%s'\n", name, records,
+                            bn_ruleset_rule(h->rs, hits[i])->title);
+                dm.alerts_elsewhere++;
+            }
+        }
+        assert_int_equal(bn_correlator_feed(c, NULL, &h->ev, hits, nhits), 0);
+    }
+    bn_correlator_expire(c, INT64_MAX);
+    bn_reader_free(r);
+    bn_correlator_free(c);
+
+    int wrong = 0, fired = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        fired += dm.fired[i];
+        char stem[512];
+        rule_stem(bn_ruleset_rule(h->rs, i), stem, sizeof(stem));
+        bool wanted = false;
+        for (size_t k = 0; want[k]; k++)
+            wanted |= strcmp(want[k], stem) == 0;
+        if (wanted != dm.fired[i]) {
+            print_error("%s: rule %s %s\n", name, stem,
+                        wanted ? "did not fire" : "fired but is not expected");
+            wrong++;
+        }
+    }
+    printf("demo %s: %d records, %d rule(s) fired, %d unexpected result(s)\n", name, records,
+           fired, wrong);
+    free(dm.fired);
+    assert_true(records > 0);
+    assert_int_equal(dm.alerts_elsewhere, 0);
+    assert_int_equal(wrong, 0);
+}
+
+static void
+test_demo_samples(void **state)
+{
+    struct harness *h = *state;
+    run_demo(h, "linux-intrusion.ndjson", "web-01", demo_ndjson);
+    run_demo(h, "auth.log", "bastion-01", demo_auth);
+    run_demo(h, "audit.log", "web-01", demo_audit);
+}
+
 /* Every rule file in rules/ has both sample files, even one the parser would skip. */
 static void
 check_dir(const char *dir, int *files, int *missing)
@@ -325,6 +471,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_rule_has_samples),
         cmocka_unit_test_setup_teardown(test_samples, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_demo_samples, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
