@@ -69,21 +69,50 @@ struct bn_evbuilder {
 };
 
 static inline uint64_t
+load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t
 key_hash(const char *p, size_t n, uint64_t seed)
 {
     uint64_t h = seed ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull);
-    uint64_t w;
-    while (n >= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
+    uint64_t w = 0;
+    if (n >= 8) {
+        /* whole words, then the last 8 bytes (overlapping): no byte-wise tail */
+        const char *end = p + n;
+        for (; n > 8; p += 8, n -= 8) {
+            h = (h ^ load8(p)) * 0xff51afd7ed558ccdull;
+            h = (h << 31) | (h >> 33);
+        }
+        w = load8(end - 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            w |= (uint64_t)(unsigned char)p[i] << (8 * i);
     }
-    w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+    h ^= w;
+    /* murmur3 fmix64: every input bit reaches the low bits the table uses */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/* Equality of two keys of length n without a libc call (keys are short). */
+static inline bool
+key_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load8(a + i) != load8(b + i))
+                return false;
+        return load8(a + n - 8) == load8(b + n - 8);
+    }
+    return memcmp(a, b, n) == 0;
 }
 
 /* --- names ----------------------------------------------------------------------------- */
@@ -274,7 +303,7 @@ cache_get(struct bn_evbuilder *b, const char *key, size_t len, int *rc)
         struct centry *e = b->slots[i];
         if (!e)
             break;
-        if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
+        if (e->hash == h && e->key_len == len && key_eq(e->key, key, len))
             return e;
         i = (i + 1) & mask;
     }
@@ -377,6 +406,48 @@ bn_evbuilder_free(struct bn_evbuilder *b)
     bn_free(b->slots);
     bn_pool_free(b->pool);
     bn_free(b);
+}
+
+/* bn_event_add without the per-call capacity check and call: room for every value of the
+ * record is reserved once per build. Same chaining as bn_event_add (source order). */
+static int
+ev_reserve(struct bn_event *ev, uint32_t need)
+{
+    if (need <= ev->cap)
+        return 0;
+    if (need > BN_RECORD_FIELDS_MAX * 2)
+        return BN_ETOOBIG;
+    uint32_t cap = ev->cap ? ev->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    struct bn_fval *v = bn_reallocarray(ev->vals, cap, sizeof(*v));
+    if (!v)
+        return BN_ENOMEM;
+    ev->vals = v;
+    ev->cap = cap;
+    return 0;
+}
+
+static inline void
+ev_put(struct bn_event *ev, uint32_t field, const char *name, uint32_t name_len, const char *s,
+       uint32_t len, uint8_t type, uint32_t kv)
+{
+    uint32_t idx = ev->nvals++;
+    struct bn_fval *v = &ev->vals[idx];
+    v->s = s;
+    v->len = len;
+    v->field = field < ev->nfields ? field : BN_FIELD_NONE;
+    v->next = 0;
+    v->kv = kv;
+    v->name = name;
+    v->name_len = name_len;
+    v->type = type;
+    if (v->field != BN_FIELD_NONE) {
+        uint32_t *link = &ev->first[v->field];
+        while (*link)
+            link = &ev->vals[*link - 1].next;
+        *link = idx + 1;
+    }
 }
 
 static inline bool
@@ -572,7 +643,12 @@ bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct b
     const uint16_t *alias = rule ? rule->alias : NULL;
     const char *prev_type = NULL;
     uint32_t prev_tlen = 0;
+    if ((rc = ev_reserve(ev, n)))
+        return rc;
     for (uint32_t i = 0; i < n; i++) {
+        /* At most three values per pair: a record type, the value and one alias. */
+        if (BN_UNLIKELY(ev->nvals + 3 > ev->cap) && (rc = ev_reserve(ev, ev->nvals + 3)))
+            return rc;
         const struct bn_kv *kv = &rec->kv[i];
         const struct centry *e = b->ents[i];
         const struct kinfo *ki = &e->ki[kidx];
@@ -580,21 +656,14 @@ bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct b
             (ki->type_len != prev_tlen || memcmp(prev_type, e->key, prev_tlen) != 0)) {
             prev_type = e->key;
             prev_tlen = ki->type_len;
-            rc = bn_event_add(ev, b->type_fid[kidx], k->type_field, strlen(k->type_field),
-                              e->key, ki->type_len, BN_VT_STR, i);
-            if (rc)
-                return rc;
+            ev_put(ev, b->type_fid[kidx], k->type_field, (uint32_t)strlen(k->type_field),
+                   e->key, ki->type_len, BN_VT_STR, i);
         }
-        rc = bn_event_add(ev, ki->fid, ki->name, ki->name_len, kv->val, kv->val_len,
-                          (enum bn_vtype)kv->type, i);
-        if (rc)
-            return rc;
+        ev_put(ev, ki->fid, ki->name, ki->name_len, kv->val, kv->val_len, kv->type, i);
         if (alias && ki->asrc != MAP_NONE16 && alias[ki->asrc] != MAP_NONE16) {
             uint16_t t = alias[ki->asrc];
-            rc = bn_event_add(ev, b->atgt_fid[kidx][t], k->atgt[t], strlen(k->atgt[t]),
-                              kv->val, kv->val_len, (enum bn_vtype)kv->type, i);
-            if (rc)
-                return rc;
+            ev_put(ev, b->atgt_fid[kidx][t], k->atgt[t], (uint32_t)strlen(k->atgt[t]),
+                   kv->val, kv->val_len, kv->type, i);
         }
     }
 
