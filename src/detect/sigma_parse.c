@@ -28,9 +28,11 @@
 /* Nodes a document may expand to through aliases before it is rejected (billion laughs). */
 #define YNODES_MAX (1u << 20)
 /* Key comparisons a global/repeat merge may make. */
-#define MERGE_WORK_MAX (1u << 22)
-/* Anchors in one document. */
-#define ANCHORS_MAX 1024
+#define MERGE_WORK_MAX (1u << 20)
+/* Anchors in one document (looked up linearly by every alias; rules rarely use any). */
+#define ANCHORS_MAX 128
+/* Top-level keys of one rule document (checked for duplicates pairwise). */
+#define TOP_KEYS_MAX 1024
 /* Block size of each rule's pool: a typical rule needs a few kilobytes. */
 #define RULE_POOL_BLOCK 4096
 
@@ -1180,9 +1182,10 @@ parse_correlation(struct conv *c, const struct ynode *root, const struct ynode *
                 return rc;
         }
     }
-    const struct ynode *gen = ymap_get(root, "generate");
-    if (gen && (rc = parse_bool(c, gen, gen, &co->generate)) != 0)
-        return rc;
+    /* The specification lists `generate` at the top level, pySigma inside `correlation`. */
+    for (const struct ynode *k = root->child; k && k->next; k = k->next->next)
+        if (ykey_is(k, "generate") && (rc = parse_bool(c, k, k->next, &co->generate)) != 0)
+            return rc;
 
     if (!type || type->type != Y_SCALAR || ynull(type))
         return cerr(c, BN_EPARSE, type ? type : cv,
@@ -1296,6 +1299,9 @@ convert(struct conv *c, const struct ynode *root)
         return cerr(c, BN_EPARSE, root,
                     "a rule document must be a map (title, logsource, detection, ...), not %s",
                     ytype_name(root));
+    if (root->n / 2 > TOP_KEYS_MAX)
+        return cerr(c, BN_ETOOBIG, root, "rule document has more than %d top-level keys",
+                    TOP_KEYS_MAX);
     for (const struct ynode *k = root->child; k && k->next && !rc; k = k->next->next) {
         const struct ynode *v = k->next;
         if (k->type != Y_SCALAR)
