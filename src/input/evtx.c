@@ -47,7 +47,7 @@
 #define NAME_SLOTS 4096u        /* per-chunk name cache (power of two) */
 #define TPL_SLOTS 1024u         /* per-chunk template cache (power of two) */
 #define CHUNK_COMPILE_MAX (16u * BN_EVTX_CHUNK_SIZE) /* template bytes compiled per chunk */
-#define RENDER_STEPS_MAX (1u << 20) /* nodes visited while rendering one record */
+#define RENDER_STEPS_MAX (1u << 20) /* tokens parsed + nodes rendered for one record */
 #define SUBST_MAX 65535u        /* values in one substitution array (u16 indices) */
 
 /* BinXML tokens (without the 0x40 "more follows" flag). */
@@ -631,13 +631,13 @@ decode_value(struct bn_pool *pool, unsigned t, const unsigned char *p, uint32_t 
                 if (!e)
                     return BN_ENOMEM;
                 int rc = decode_scalar(pool, et, p + start, end - start, e);
+                start = i;
                 if (rc == BN_DECLINED)
                     continue;
                 if (rc)
                     return rc;
                 *tail = e;
                 tail = &e->next;
-                start = i;
             }
         }
     } else {
@@ -1081,6 +1081,12 @@ parse_content(struct ctx *cx, struct cur *cu, struct bn_pool *pool, unsigned dep
                             "offset %u", cu->pos);
             return 0;
         }
+        if (++cx->steps > RENDER_STEPS_MAX)
+            return fail(cx, BN_ETOOBIG, "record expands to more than %u BinXML nodes",
+                        RENDER_STEPS_MAX);
+        if (pool == cx->pool && bn_pool_used(pool) > BN_RECORD_MAX)
+            return fail(cx, BN_ETOOBIG, "record decodes to more than %u bytes (BN_RECORD_MAX)",
+                        BN_RECORD_MAX);
         unsigned tok = c[cu->pos];
         struct cnode *n = NULL;
         switch (tok & 0xbf) {
@@ -1450,6 +1456,9 @@ static int
 render_one(struct ctx *cx, const struct cnode *n, const struct subs *s, unsigned tdepth,
            unsigned xdepth)
 {
+    if (++cx->steps > RENDER_STEPS_MAX)
+        return fail(cx, BN_ETOOBIG, "record expands to more than %u BinXML nodes",
+                    RENDER_STEPS_MAX);
     switch (n->kind) {
     case CN_ELEM:
         return render_elem(cx, n, s, tdepth, xdepth);
