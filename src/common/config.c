@@ -11,6 +11,8 @@
  *
  * Lifecycle: bn_conf_defaults() initialises obj (it does not free what obj held before),
  * bn_conf_set() / bn_conf_load_yaml() replace values, bn_conf_release() frees owned strings.
+ * A load that fails leaves the keys set before the failing one applied: to reload, load into
+ * a fresh object and swap it in only on success (the same rule as compiled rule sets).
  */
 #include <ctype.h>
 #include <errno.h>
