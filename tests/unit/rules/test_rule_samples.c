@@ -159,6 +159,22 @@ on_corr(void *ctx, const struct bn_corr_alert *a)
 }
 
 /*
+ * Runs the naive oracle first (its hits live in the same scratch, so the fast matcher's
+ * result, used afterwards, must come last) and returns a copy of its hits in slow[].
+ */
+static size_t
+naive_hits(struct harness *h, uint32_t *slow, size_t cap, const char *path, int event)
+{
+    const uint32_t *hits;
+    size_t nhits;
+    assert_int_equal(bn_ruleset_match_naive(h->rs, h->sc, &h->ev, &hits, &nhits), 0);
+    if (nhits > cap)
+        fail_msg("%s: event %d fired %zu rules", path, event, nhits);
+    memcpy(slow, hits, nhits * sizeof(*hits));
+    return nhits;
+}
+
+/*
  * Runs every event of path through the set. For a detection rule idx returns how many events
  * it fired on (and the event count in *events); for a correlation rule, how many alerts it
  * raised over the whole file.
@@ -196,7 +212,12 @@ run_file(struct harness *h, uint32_t idx, const char *path, int *events, int *fi
         assert_int_equal(bn_evbuilder_build(h->b, rec, &h->ev), 0);
         const uint32_t *hits;
         size_t nhits;
+        uint32_t slow[64];
+        size_t nslow = naive_hits(h, slow, BN_ARRAY_SIZE(slow), path, *events);
         assert_int_equal(bn_ruleset_match(h->rs, h->sc, &h->ev, &hits, &nhits), 0);
+        if (nslow != nhits || (nhits && memcmp(slow, hits, nhits * sizeof(*hits)) != 0))
+            fail_msg("%s: event %d: matcher and naive oracle disagree (%zu vs %zu hits)", path,
+                     *events, nhits, nslow);
         if (corr) {
             assert_int_equal(bn_correlator_feed(c, NULL, &h->ev, hits, nhits), 0);
             continue;
