@@ -45,7 +45,9 @@ union conf_val {
  * Sets d's code and message but keeps its file, line and column: bn_conf_set() callers
  * (the YAML loader, the command line) say where the text came from.
  */
-BN_PRINTF(3, 4) static int
+static int conf_err(struct bn_diag *d, int code, const char *fmt, ...) BN_PRINTF(3, 4);
+
+static int
 conf_err(struct bn_diag *d, int code, const char *fmt, ...)
 {
     if (!d)
@@ -62,18 +64,12 @@ static const char *
 type_name(enum bn_conf_type t)
 {
     switch (t) {
-    case BN_CONF_BOOL:
-        return "bool";
-    case BN_CONF_INT:
-        return "integer";
-    case BN_CONF_SIZE:
-        return "size";
-    case BN_CONF_DURATION:
-        return "duration";
-    case BN_CONF_STRING:
-        return "string";
-    case BN_CONF_ENUM:
-        return "enum";
+    case BN_CONF_BOOL: return "bool";
+    case BN_CONF_INT: return "integer";
+    case BN_CONF_SIZE: return "size";
+    case BN_CONF_DURATION: return "duration";
+    case BN_CONF_STRING: return "string";
+    case BN_CONF_ENUM: return "enum";
     }
     return "?";
 }
@@ -257,8 +253,7 @@ parse_with_unit(const struct bn_conf_def *def, const char *value, const struct u
         if (!ieq(u, units[i].name))
             continue;
         if (units[i].mult != 0 && num > UINT64_MAX / units[i].mult)
-            return conf_err(d, BN_EINVAL, "%s '%s' of '%s' is too large", what, value,
-                            def->key);
+            return conf_err(d, BN_EINVAL, "%s '%s' of '%s' is too large", what, value, def->key);
         *out = num * units[i].mult;
         return 0;
     }
@@ -279,25 +274,22 @@ parse_value(const struct bn_conf_def *def, const char *value, union conf_val *ou
                             "value '%s' of '%s' is not a boolean: expected true or false", value,
                             def->key);
         return 0;
-    case BN_CONF_INT:
-        return parse_int(def, value, &out->i, d);
+    case BN_CONF_INT: return parse_int(def, value, &out->i, d);
     case BN_CONF_SIZE:
     case BN_CONF_DURATION: {
         uint64_t u;
         if (def->type == BN_CONF_SIZE)
             rc = parse_with_unit(def, value, size_units, BN_ARRAY_SIZE(size_units), &u, d);
         else
-            rc = parse_with_unit(def, value, duration_units, BN_ARRAY_SIZE(duration_units), &u,
-                                 d);
+            rc = parse_with_unit(def, value, duration_units, BN_ARRAY_SIZE(duration_units), &u, d);
         if (rc != 0)
             return rc;
         if (def->type == BN_CONF_DURATION && u > INT64_MAX)
-            return conf_err(d, BN_EINVAL, "duration '%s' of '%s' is too large", value,
-                            def->key);
+            return conf_err(d, BN_EINVAL, "duration '%s' of '%s' is too large", value, def->key);
         if (bounded(def) && (u > INT64_MAX || (int64_t)u < def->min || (int64_t)u > def->max))
             return conf_err(d, BN_EINVAL,
-                            "value '%s' of '%s' is out of range [%" PRId64 ", %" PRId64 "]",
-                            value, def->key, def->min, def->max);
+                            "value '%s' of '%s' is out of range [%" PRId64 ", %" PRId64 "]", value,
+                            def->key, def->min, def->max);
         if (def->type == BN_CONF_SIZE)
             out->u = u;
         else
@@ -319,16 +311,15 @@ parse_value(const struct bn_conf_def *def, const char *value, union conf_val *ou
         {
             char list[256] = "";
             size_t off = 0;
-            for (int i = 0; def->enum_values && def->enum_values[i] && off < sizeof(list);
-                 i++) {
+            for (int i = 0; def->enum_values && def->enum_values[i] && off < sizeof(list); i++) {
                 int w = snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
                                  def->enum_values[i]);
                 if (w < 0)
                     break;
                 off += (size_t)w;
             }
-            return conf_err(d, BN_EINVAL, "value '%s' of '%s' is not one of: %s", value,
-                            def->key, list);
+            return conf_err(d, BN_EINVAL, "value '%s' of '%s' is not one of: %s", value, def->key,
+                            list);
         }
     }
     return conf_err(d, BN_EINVAL, "key '%s' has an unknown type %d", def->key, (int)def->type);
@@ -346,24 +337,16 @@ store(const struct bn_conf_def *def, void *obj, union conf_val *v)
 {
     void *t = target(def, obj);
     switch (def->type) {
-    case BN_CONF_BOOL:
-        *(bool *)t = v->b;
-        break;
+    case BN_CONF_BOOL: *(bool *)t = v->b; break;
     case BN_CONF_INT:
-    case BN_CONF_DURATION:
-        *(int64_t *)t = v->i;
-        break;
-    case BN_CONF_SIZE:
-        *(uint64_t *)t = v->u;
-        break;
+    case BN_CONF_DURATION: *(int64_t *)t = v->i; break;
+    case BN_CONF_SIZE: *(uint64_t *)t = v->u; break;
     case BN_CONF_STRING:
         bn_free(*(char **)t);
         *(char **)t = v->s;
         v->s = NULL;
         break;
-    case BN_CONF_ENUM:
-        *(int *)t = v->e;
-        break;
+    case BN_CONF_ENUM: *(int *)t = v->e; break;
     }
 }
 
@@ -386,22 +369,12 @@ bn_conf_defaults(const struct bn_conf_def *defs, size_t n, void *obj)
     for (size_t i = 0; i < n; i++) {
         void *t = target(&defs[i], obj);
         switch (defs[i].type) {
-        case BN_CONF_BOOL:
-            *(bool *)t = false;
-            break;
+        case BN_CONF_BOOL: *(bool *)t = false; break;
         case BN_CONF_INT:
-        case BN_CONF_DURATION:
-            *(int64_t *)t = 0;
-            break;
-        case BN_CONF_SIZE:
-            *(uint64_t *)t = 0;
-            break;
-        case BN_CONF_STRING:
-            *(char **)t = NULL;
-            break;
-        case BN_CONF_ENUM:
-            *(int *)t = 0;
-            break;
+        case BN_CONF_DURATION: *(int64_t *)t = 0; break;
+        case BN_CONF_SIZE: *(uint64_t *)t = 0; break;
+        case BN_CONF_STRING: *(char **)t = NULL; break;
+        case BN_CONF_ENUM: *(int *)t = 0; break;
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -421,8 +394,8 @@ bn_conf_defaults(const struct bn_conf_def *defs, size_t n, void *obj)
 }
 
 int
-bn_conf_set(const struct bn_conf_def *defs, size_t n, void *obj, const char *key,
-            const char *value, struct bn_diag *d)
+bn_conf_set(const struct bn_conf_def *defs, size_t n, void *obj, const char *key, const char *value,
+            struct bn_diag *d)
 {
     if (!key || !value)
         return conf_err(d, BN_EINVAL, "missing key or value");
@@ -450,8 +423,7 @@ struct loader {
     char path[BN_KEY_MAX];
 };
 
-static int
-node_err(struct loader *l, const yaml_node_t *node, int code, const char *fmt, ...)
+static int node_err(struct loader *l, const yaml_node_t *node, int code, const char *fmt, ...)
     BN_PRINTF(4, 5);
 
 static int
@@ -462,8 +434,8 @@ node_err(struct loader *l, const yaml_node_t *node, int code, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return bn_diag_set(l->d, code, l->name, node->start_mark.line + 1,
-                       node->start_mark.column + 1, "%s", msg);
+    return bn_diag_set(l->d, code, l->name, node->start_mark.line + 1, node->start_mark.column + 1,
+                       "%s", msg);
 }
 
 /* True for the plain scalars YAML reads as null. */
@@ -507,8 +479,8 @@ load_pair(struct loader *l, yaml_node_t *knode, yaml_node_t *vnode, size_t plen,
         return node_err(l, vnode, BN_EINVAL, "'%s' has no value", l->path);
 
     /* bn_conf_set keeps the position we put in d: point it at the value. */
-    bn_diag_set(l->d, 0, l->name, vnode->start_mark.line + 1, vnode->start_mark.column + 1,
-                "%s", "");
+    bn_diag_set(l->d, 0, l->name, vnode->start_mark.line + 1, vnode->start_mark.column + 1, "%s",
+                "");
     int rc;
     if (scalar_is_null(vnode))
         rc = set_null(def, l->obj, l->d);
@@ -716,15 +688,10 @@ dump_value(FILE *out, const struct bn_conf_def *def, const void *obj)
 {
     const void *t = (const char *)obj + def->offset;
     switch (def->type) {
-    case BN_CONF_BOOL:
-        fputs(*(const bool *)t ? "true" : "false", out);
-        break;
-    case BN_CONF_INT:
-        fprintf(out, "%" PRId64, *(const int64_t *)t);
-        break;
+    case BN_CONF_BOOL: fputs(*(const bool *)t ? "true" : "false", out); break;
+    case BN_CONF_INT: fprintf(out, "%" PRId64, *(const int64_t *)t); break;
     case BN_CONF_SIZE:
-        dump_units(out, *(const uint64_t *)t, size_dump_units, BN_ARRAY_SIZE(size_dump_units),
-                   "");
+        dump_units(out, *(const uint64_t *)t, size_dump_units, BN_ARRAY_SIZE(size_dump_units), "");
         break;
     case BN_CONF_DURATION: {
         int64_t v = *(const int64_t *)t;

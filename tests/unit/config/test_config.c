@@ -33,12 +33,12 @@ static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
 static const struct bn_conf_def defs[] = {
     {"verbose", BN_CONF_BOOL, "false", 0, 0, NULL, true, offsetof(struct demo_conf, verbose),
      "print more"},
-    {"engine.workers", BN_CONF_INT, "4", 1, 64, NULL, false,
-     offsetof(struct demo_conf, workers), "matcher threads"},
+    {"engine.workers", BN_CONF_INT, "4", 1, 64, NULL, false, offsetof(struct demo_conf, workers),
+     "matcher threads"},
     {"engine.queue.bytes", BN_CONF_SIZE, "1m", 4096, 1ll << 32, NULL, false,
      offsetof(struct demo_conf, queue_bytes), "queue size"},
-    {"engine.flush", BN_CONF_DURATION, "5s", 0, 0, NULL, true,
-     offsetof(struct demo_conf, flush_ms), "flush interval"},
+    {"engine.flush", BN_CONF_DURATION, "5s", 0, 0, NULL, true, offsetof(struct demo_conf, flush_ms),
+     "flush interval"},
     {"name", BN_CONF_STRING, "bannin", 0, 0, NULL, false, offsetof(struct demo_conf, name),
      "instance name"},
     {"log.file", BN_CONF_STRING, NULL, 0, 0, NULL, true, offsetof(struct demo_conf, log_file),
@@ -169,17 +169,24 @@ test_size_suffixes(void **state)
         const char *text;
         uint64_t want;
     } ok[] = {
-        {"4096", 4096},       {"8k", 8192},          {"8K", 8192},
-        {"8kb", 8192},        {"8KiB", 8192},        {"2m", 2u << 20},
-        {"2 MB", 2u << 20},   {"1g", 1ull << 30},    {"4g", 4ull << 30},
-        {"5000b", 5000},
+        {"4096", 4096},     {"8k", 8192},     {"8K", 8192},       {"8kb", 8192},
+        {"8KiB", 8192},     {"2m", 2u << 20}, {"2 MB", 2u << 20}, {"1g", 1ull << 30},
+        {"4g", 4ull << 30}, {"5000b", 5000},
     };
     for (size_t i = 0; i < BN_ARRAY_SIZE(ok); i++) {
         assert_int_equal(set(&c, "engine.queue.bytes", ok[i].text, &d), 0);
         assert_true(c.queue_bytes == ok[i].want);
     }
-    const char *bad[] = {"4t", "1x", "k", "-1k", "1.5m", "", "1 k b", "4097g",
-                         "99999999999999999999g", "18446744073709551615g"};
+    const char *bad[] = {"4t",
+                         "1x",
+                         "k",
+                         "-1k",
+                         "1.5m",
+                         "",
+                         "1 k b",
+                         "4097g",
+                         "99999999999999999999g",
+                         "18446744073709551615g"};
     for (size_t i = 0; i < BN_ARRAY_SIZE(bad); i++) {
         assert_int_not_equal(set(&c, "engine.queue.bytes", bad[i], &d), 0);
         assert_int_equal(d.code, BN_EINVAL);
@@ -204,9 +211,8 @@ test_duration_suffixes(void **state)
         const char *text;
         int64_t want;
     } ok[] = {
-        {"250", 250},      {"250ms", 250},     {"3s", 3000},   {"2m", 120000},
-        {"2min", 120000},  {"1h", 3600000},    {"1d", 86400000}, {"10 S", 10000},
-        {"0", 0},
+        {"250", 250},    {"250ms", 250},   {"3s", 3000},    {"2m", 120000}, {"2min", 120000},
+        {"1h", 3600000}, {"1d", 86400000}, {"10 S", 10000}, {"0", 0},
     };
     for (size_t i = 0; i < BN_ARRAY_SIZE(ok); i++) {
         assert_int_equal(set(&c, "engine.flush", ok[i].text, &d), 0);
@@ -378,10 +384,11 @@ test_dump_roundtrip(void **state)
     struct demo_conf a, b;
     struct bn_diag d;
     init(&a);
-    assert_int_equal(load(&a, "verbose: on\nengine: {workers: 7, flush: 90s, queue.bytes: 3m}\n"
-                              "name: \"tab\\there \\\"q\\\" \\\\ #x\"\nlog: {level: debug}\n"
-                              "offset: -12\n",
-                         &d),
+    assert_int_equal(load(&a,
+                          "verbose: on\nengine: {workers: 7, flush: 90s, queue.bytes: 3m}\n"
+                          "name: \"tab\\there \\\"q\\\" \\\\ #x\"\nlog: {level: debug}\n"
+                          "offset: -12\n",
+                          &d),
                      0);
     char *text = NULL;
     size_t len = 0;
@@ -444,11 +451,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_bool),
-        cmocka_unit_test(test_int_bounds),      cmocka_unit_test(test_size_suffixes),
+        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_bool),
+        cmocka_unit_test(test_int_bounds),        cmocka_unit_test(test_size_suffixes),
         cmocka_unit_test(test_duration_suffixes), cmocka_unit_test(test_string_enum),
-        cmocka_unit_test(test_yaml_nested),     cmocka_unit_test(test_yaml_errors),
-        cmocka_unit_test(test_yaml_file),       cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_yaml_nested),       cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_yaml_file),         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,8 +254,7 @@ test_samples(void **state)
         sidecar(rule->file, "positive", pos, sizeof(pos));
         sidecar(rule->file, "negative", neg, sizeof(neg));
         if (!file_exists(pos) || !file_exists(neg)) {
-            print_error("%s: missing sample file %s\n", rule->file,
-                        file_exists(pos) ? neg : pos);
+            print_error("%s: missing sample file %s\n", rule->file, file_exists(pos) ? neg : pos);
             failures++;
             continue;
         }
@@ -283,8 +282,7 @@ test_samples(void **state)
                 print_error("%s: '%s' raised %d alert(s) on its negative sequence\n", rule->file,
                             rule->title, nhits);
             else
-                print_error("%s: '%s' fired on negative event %d\n", rule->file, rule->title,
-                            hit);
+                print_error("%s: '%s' fired on negative event %d\n", rule->file, rule->title, hit);
             failures++;
         }
         if (corr)
@@ -299,22 +297,14 @@ test_samples(void **state)
 
 /* The rules (file stems) the demo logs must raise, per file; nothing else may alert. */
 static const char *const demo_ndjson[] = {
-    "proc_creation_lnx_webserver_spawn_shell",
-    "lnx_discovery_burst",
-    "proc_creation_lnx_download_to_tmp",
-    "proc_creation_lnx_chmod_exec_tmp",
-    "proc_creation_lnx_exec_from_hidden_dir",
-    "proc_creation_lnx_exec_from_tmp",
-    "proc_creation_lnx_reverse_shell_dev_tcp",
-    "net_connection_lnx_shell_outbound",
-    "proc_creation_lnx_crontab_modification",
-    "proc_creation_lnx_ssh_authorized_keys_append",
-    "file_event_lnx_ssh_authorized_keys_write",
-    "proc_creation_lnx_useradd_uid0",
-    "proc_creation_lnx_shadow_file_read",
-    "proc_creation_lnx_security_tool_tampering",
-    "proc_creation_lnx_clear_shell_history",
-    NULL,
+    "proc_creation_lnx_webserver_spawn_shell",  "lnx_discovery_burst",
+    "proc_creation_lnx_download_to_tmp",        "proc_creation_lnx_chmod_exec_tmp",
+    "proc_creation_lnx_exec_from_hidden_dir",   "proc_creation_lnx_exec_from_tmp",
+    "proc_creation_lnx_reverse_shell_dev_tcp",  "net_connection_lnx_shell_outbound",
+    "proc_creation_lnx_crontab_modification",   "proc_creation_lnx_ssh_authorized_keys_append",
+    "file_event_lnx_ssh_authorized_keys_write", "proc_creation_lnx_useradd_uid0",
+    "proc_creation_lnx_shadow_file_read",       "proc_creation_lnx_security_tool_tampering",
+    "proc_creation_lnx_clear_shell_history",    NULL,
 };
 static const char *const demo_auth[] = {
     "lnx_sshd_brute_force",
@@ -423,8 +413,8 @@ run_demo(struct harness *h, const char *name, const char *victim, const char *co
             wrong++;
         }
     }
-    printf("demo %s: %d records, %d rule(s) fired, %d unexpected result(s)\n", name, records,
-           fired, wrong);
+    printf("demo %s: %d records, %d rule(s) fired, %d unexpected result(s)\n", name, records, fired,
+           wrong);
     free(dm.fired);
     assert_true(records > 0);
     assert_int_equal(dm.alerts_elsewhere, 0);
