@@ -378,6 +378,20 @@ ytype_name(const struct ynode *y)
     return y->type == Y_MAP ? "a map" : y->type == Y_SEQ ? "a list" : "a plain value";
 }
 
+/* YAML forbids duplicate keys; PyYAML silently keeps the last one. Reject them instead. */
+static int
+check_dup_keys(struct conv *c, const struct ynode *map, const char *where)
+{
+    if (map->n / 2 > TOP_KEYS_MAX)
+        return cerr(c, BN_ETOOBIG, map, "%s has more than %d keys", where, TOP_KEYS_MAX);
+    for (const struct ynode *k = map->child; k && k->next; k = k->next->next)
+        for (const struct ynode *k2 = map->child; k2 != k; k2 = k2->next->next)
+            if (ykey_eq(k, k2))
+                return cerr(c, BN_EPARSE, k, "duplicate key '%.*s' in %s (first at line %u)",
+                            exlen(k), k->s, where, k2->line);
+    return 0;
+}
+
 static int
 get_str(struct conv *c, const struct ynode *k, const struct ynode *v, const char **out)
 {
@@ -971,6 +985,8 @@ parse_detection(struct conv *c, const struct ynode *k, const struct ynode *det, 
     if (n > BN_RULE_SEARCHES_MAX + 3)
         return cerr(c, BN_ETOOBIG, det, "more than BN_RULE_SEARCHES_MAX (%d) searches",
                     BN_RULE_SEARCHES_MAX);
+    if (!skip_rules && (rc = check_dup_keys(c, det, "detection")) != 0)
+        return rc;
     r->searches = bn_pool_calloc(c->pool, n ? n : 1, sizeof(*r->searches));
     if (!r->searches)
         return BN_ENOMEM;
@@ -1053,6 +1069,9 @@ parse_corr_condition(struct conv *c, const struct ynode *cv, struct sigma_correl
         return cerr(c, BN_EPARSE, cv,
                     "correlation condition must be a map such as 'gte: 10', not %s",
                     ytype_name(cv));
+    int drc = check_dup_keys(c, cv, "the correlation condition");
+    if (drc)
+        return drc;
     for (const struct ynode *k = cv->child; k && k->next; k = k->next->next) {
         const struct ynode *v = k->next;
         if (ykey_is(k, "field")) {
@@ -1100,7 +1119,11 @@ parse_aliases(struct conv *c, const struct ynode *av, struct sigma_correlation *
         return 0;
     if (av->type != Y_MAP)
         return cerr(c, BN_EPARSE, av, "'aliases' must map alias names to {rule: field} maps");
+    int rc = check_dup_keys(c, av, "aliases");
+    if (rc)
+        return rc;
     uint32_t n = av->n / 2;
+    co->naliases = 0;
     co->aliases = bn_pool_calloc(c->pool, n ? n : 1, sizeof(*co->aliases));
     if (!co->aliases)
         return BN_ENOMEM;
@@ -1112,6 +1135,8 @@ parse_aliases(struct conv *c, const struct ynode *av, struct sigma_correlation *
                         exlen(k), k->s);
         if (!(a->name = pool_memdup(c->pool, k->s, k->len)))
             return BN_ENOMEM;
+        if ((rc = check_dup_keys(c, m, "an alias")) != 0)
+            return rc;
         uint32_t mn = m->n / 2;
         a->rules = bn_pool_calloc(c->pool, mn ? mn : 1, sizeof(*a->rules));
         a->fields = bn_pool_calloc(c->pool, mn ? mn : 1, sizeof(*a->fields));
@@ -1156,6 +1181,8 @@ parse_correlation(struct conv *c, const struct ynode *root, const struct ynode *
     if (cv->type != Y_MAP)
         return cerr(c, BN_EPARSE, cv, "'correlation' must be a map with type, rules, "
                                       "group-by, timespan and condition");
+    if ((rc = check_dup_keys(c, cv, "correlation")) != 0)
+        return rc;
     for (const struct ynode *k = cv->child; k && k->next; k = k->next->next) {
         const struct ynode *v = k->next;
         if (ykey_is(k, "type"))
@@ -1253,6 +1280,8 @@ parse_filter(struct conv *c, const struct ynode *k, const struct ynode *fv)
     if (fv->type != Y_MAP)
         return cerr(c, BN_EPARSE, fv, "'filter' must be a map with rules, searches and a "
                                       "condition");
+    if ((rc = check_dup_keys(c, fv, "filter")) != 0)
+        return rc;
     const struct ynode *rules = ymap_get(fv, "rules");
     if (!rules || ynull(rules))
         return cerr(c, BN_EPARSE, fv, "filter needs 'rules': the names or ids of the rules "
@@ -1272,6 +1301,8 @@ parse_logsource(struct conv *c, const struct ynode *k, const struct ynode *v)
         return 0;
     if (v->type != Y_MAP)
         return cerr(c, BN_EPARSE, v, "'logsource' must be a map of product, category, service");
+    if ((rc = check_dup_keys(c, v, "logsource")) != 0)
+        return rc;
     for (const struct ynode *lk = v->child; lk && lk->next && !rc; lk = lk->next->next) {
         if (ykey_is(lk, "product"))
             rc = get_str(c, lk, lk->next, &c->r->logsource.product);
@@ -1299,17 +1330,12 @@ convert(struct conv *c, const struct ynode *root)
         return cerr(c, BN_EPARSE, root,
                     "a rule document must be a map (title, logsource, detection, ...), not %s",
                     ytype_name(root));
-    if (root->n / 2 > TOP_KEYS_MAX)
-        return cerr(c, BN_ETOOBIG, root, "rule document has more than %d top-level keys",
-                    TOP_KEYS_MAX);
+    if ((rc = check_dup_keys(c, root, "the rule")) != 0)
+        return rc;
     for (const struct ynode *k = root->child; k && k->next && !rc; k = k->next->next) {
         const struct ynode *v = k->next;
         if (k->type != Y_SCALAR)
             return cerr(c, BN_EPARSE, k, "top-level keys must be plain strings");
-        for (const struct ynode *k2 = root->child; k2 != k; k2 = k2->next->next)
-            if (ykey_eq(k, k2))
-                return cerr(c, BN_EPARSE, k, "duplicate key '%.*s' (first at line %u)",
-                            exlen(k), k->s, k2->line);
         if (ykey_is(k, "title"))
             rc = get_str(c, k, v, &r->title);
         else if (ykey_is(k, "id"))

@@ -643,6 +643,12 @@ test_required_keys(void **state)
     release(&p);
     parse_fail(&p, "title: a\ntitle: b\n", BN_EPARSE, "duplicate key 'title'");
     release(&p);
+    parse_fail(&p, "title: a\nlogsource: {product: x, product: y}\n", BN_EPARSE,
+               "duplicate key 'product' in logsource");
+    release(&p);
+    parse_fail(&p, HEAD "detection:\n    s: {a: 1}\n    condition: s\n    condition: s\n",
+               BN_EPARSE, "duplicate key 'condition' in detection");
+    release(&p);
 }
 
 static void
@@ -1000,6 +1006,19 @@ test_correlation_errors(void **state)
     release(&p);
     parse_fail(&p, "correlation:\n    type: temporal\n    rules: [a]\n    timespan: 5m\n",
                BN_EPARSE, "correlation rule has no 'title'");
+    release(&p);
+    /* found by fuzzing: a repeated key must not be parsed twice into the same arrays */
+    parse_fail(&p, CORR("    type: temporal\n    rules: [a]\n    timespan: 5m\n"
+                        "    aliases:\n        x: {a: f}\n    aliases:\n        y: {a: g}\n"),
+               BN_EPARSE, "duplicate key 'aliases' in correlation");
+    release(&p);
+    parse_fail(&p, CORR("    type: temporal\n    rules: [a]\n    timespan: 5m\n"
+                        "    aliases:\n        x: {a: f, a: g}\n"),
+               BN_EPARSE, "duplicate key 'a' in an alias");
+    release(&p);
+    parse_fail(&p, CORR("    type: event_count\n    rules: [a]\n    timespan: 5m\n"
+                        "    condition: {gte: 1, gte: 2}\n"),
+               BN_EPARSE, "duplicate key 'gte'");
     release(&p);
 #undef CORR
 }
