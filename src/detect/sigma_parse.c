@@ -920,8 +920,9 @@ parse_condition(struct conv *c, const struct ynode *owner, const struct ynode *c
     int rc;
     struct sigma_rule *r = c->r;
     if (!cn)
-        return cerr(c, BN_EPARSE, owner, "detection has no 'condition'; add e.g. 'condition: "
-                                         "selection'");
+        return cerr(c, BN_EPARSE, owner, "'%.*s' has no 'condition'; add e.g. 'condition: "
+                                         "selection'",
+                    owner->type == Y_SCALAR ? exlen(owner) : 0, owner->s ? owner->s : "");
     if (cn->type == Y_SEQ) {
         if (cn->n == 0)
             return cerr(c, BN_EPARSE, cn, "condition is an empty list");
@@ -1014,7 +1015,7 @@ parse_detection(struct conv *c, const struct ynode *k, const struct ynode *det, 
     }
     if (r->nsearches == 0)
         return cerr(c, BN_EPARSE, det, "'%.*s' defines no search", exlen(k), k->s);
-    if ((rc = parse_condition(c, det, cond)) != 0)
+    if ((rc = parse_condition(c, k ? k : det, cond)) != 0)
         return rc;
     if (timeframe)
         return cerr(c, BN_EUNSUP, timeframe,

@@ -304,7 +304,10 @@ test_detection_errors(void **state)
     parse_fail(&p, HEAD "detection:\n    sel:\n        a: 1\n        a: 2\n    condition: sel\n",
                BN_EPARSE, "duplicate key 'a'");
     release(&p);
-    parse_fail(&p, HEAD "detection:\n    sel:\n        a: 1\n", BN_EPARSE, "no 'condition'");
+    const struct bn_diag *d = parse_fail(&p, HEAD "detection:\n    sel:\n        a: 1\n",
+                                         BN_EPARSE, "'detection' has no 'condition'");
+    assert_int_equal(d->line, 4);
+    assert_int_equal(d->col, 1);
     release(&p);
     parse_fail(&p, HEAD "detection:\n    condition: sel\n", BN_EPARSE, "defines no search");
     release(&p);
@@ -1058,7 +1061,7 @@ test_filter(void **state)
     parse_fail(&p,
                "title: f\nlogsource:\n    product: x\nfilter:\n    rules: [x]\n"
                "    selection:\n        a: 1\n",
-               BN_EPARSE, "no 'condition'");
+               BN_EPARSE, "'filter' has no 'condition'");
     release(&p);
 }
 
