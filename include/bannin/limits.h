@@ -11,7 +11,7 @@
 #define BN_RULE_FILE_MAX (4u << 20)        /* bytes of one rule file */
 #define BN_RULE_DOCS_MAX 64                /* YAML documents in one rule file */
 #define BN_RULE_DEPTH_MAX 32               /* YAML nesting depth */
-#define BN_RULE_VALUES_MAX 4096            /* values in one detection item */
+#define BN_RULE_VALUES_MAX 65536           /* values in one detection item */
 #define BN_RULE_STRING_MAX (64u << 10)     /* bytes of one value */
 #define BN_RULE_SEARCHES_MAX 256           /* named searches in one detection */
 #define BN_COND_LEN_MAX (16u << 10)        /* bytes of one condition */
