@@ -158,13 +158,19 @@ compile_searches(struct bn_ruleset *rs, struct bn__crule *cr, const struct bn_co
 
 /* --- predicates --- */
 
+static inline uint16_t
+tok_fold(uint16_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint16_t)(c + 32) : c;
+}
+
 static uint64_t
 lit_hash(uint32_t field, bool cased, const struct bn__cval *cv)
 {
     uint64_t h = 0xcbf29ce484222325ull ^ field ^ ((uint64_t)cased << 40);
     for (uint32_t v = 0; v < cv->nvars; v++) {
         for (uint32_t i = 0; i < cv->vars[v].n; i++) {
-            h ^= cv->vars[v].c[i];
+            h ^= cased ? cv->vars[v].c[i] : tok_fold(cv->vars[v].c[i]);
             h *= 0x100000001b3ull;
         }
         h ^= 0x1ff;
@@ -179,9 +185,13 @@ lit_equal(const struct bn__pred *p, uint32_t field, bool cased, const struct bn_
     if (p->field != field || p->item->cased != cased || p->val->nvars != cv->nvars)
         return false;
     for (uint32_t v = 0; v < cv->nvars; v++) {
-        if (p->val->vars[v].n != cv->vars[v].n ||
-            memcmp(p->val->vars[v].c, cv->vars[v].c, cv->vars[v].n * sizeof(uint16_t)) != 0)
+        if (p->val->vars[v].n != cv->vars[v].n)
             return false;
+        for (uint32_t i = 0; i < cv->vars[v].n; i++) {
+            uint16_t a = p->val->vars[v].c[i], b = cv->vars[v].c[i];
+            if (a != b && (cased || tok_fold(a) != tok_fold(b)))
+                return false;
+        }
     }
     return true;
 }
@@ -534,34 +544,105 @@ build_program(struct pbuild *b, struct bn__crule *cr)
 
 /* --- analysis --- */
 
-/* Kleene value of a node with every literal false and everything else unknown: 0 F, 1 U, 2 T */
+/* A set of literals one of which must hit for a node to be true (a trigger set). */
+struct tset {
+    uint32_t *p;
+    uint32_t n, cap;
+    int score;  /* the weakest literal's length: longer literals hit less often */
+    bool ok;
+};
+
 static int
-kleene(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node)
+lit_strength(const struct bn__pred *p)
+{
+    int best = INT32_MAX;
+    for (uint32_t v = 0; v < p->val->nvars; v++) {
+        int n = 0;
+        for (uint32_t i = 0; i < p->val->vars[v].n; i++)
+            n += p->val->vars[v].c[i] < 256;
+        best = BN_MIN(best, n);
+    }
+    return best;
+}
+
+static int
+tset_add(struct tset *t, const uint32_t *p, uint32_t n)
+{
+    if (t->n + n > t->cap) {
+        uint32_t cap = t->cap ? t->cap : 8;
+        while (cap < t->n + n)
+            cap *= 2;
+        uint32_t *np = bn_reallocarray(t->p, cap, sizeof(*np));
+        if (!np)
+            return BN_ENOMEM;
+        t->p = np;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->n, p, n * sizeof(*p));
+    t->n += n;
+    return 0;
+}
+
+/*
+ * Computes a trigger set of node: literals such that the node can only be true when one of
+ * them hit. AND picks its best operand, OR needs one from each operand; NOT and on-demand
+ * predicates have none (the rule is then evaluated on every event of its logsource).
+ */
+static int
+trig(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node, struct tset *out)
 {
     const struct bn__node *nd = &cr->nodes[node];
+    memset(out, 0, sizeof(*out));
+    int rc = 0;
     switch (nd->op) {
     case BN__OP_PRED:
-        return rs->preds[nd->a].kind == BN__P_LIT ? 0 : 1;
-    case BN__OP_TRUE:
-        return 2;
-    case BN__OP_FALSE:
+        if (rs->preds[nd->a].kind == BN__P_LIT) {
+            out->ok = true;
+            out->score = lit_strength(&rs->preds[nd->a]);
+            return tset_add(out, &nd->a, 1);
+        }
         return 0;
-    case BN__OP_NOT:
-        return 2 - kleene(rs, cr, nd->a);
-    case BN__OP_AND: {
-        int v = 2;
-        for (uint32_t i = 0; i < nd->n && v; i++)
-            v = BN_MIN(v, kleene(rs, cr, cr->kids[nd->a + i]));
-        return v;
+    case BN__OP_FALSE:
+        out->ok = true;
+        out->score = INT32_MAX;
+        return 0;
+    case BN__OP_AND:
+        for (uint32_t i = 0; i < nd->n; i++) {
+            struct tset t;
+            if ((rc = trig(rs, cr, cr->kids[nd->a + i], &t))) {
+                bn_free(t.p);
+                return rc;
+            }
+            if (t.ok && (!out->ok || t.score > out->score ||
+                         (t.score == out->score && t.n < out->n))) {
+                bn_free(out->p);
+                *out = t;
+            } else {
+                bn_free(t.p);
+            }
+        }
+        return 0;
+    case BN__OP_OR:
+        out->ok = true;
+        out->score = INT32_MAX;
+        for (uint32_t i = 0; i < nd->n; i++) {
+            struct tset t;
+            rc = trig(rs, cr, cr->kids[nd->a + i], &t);
+            if (rc == 0 && t.ok)
+                rc = tset_add(out, t.p, t.n);
+            out->score = BN_MIN(out->score, t.score);
+            bool ok = t.ok;
+            bn_free(t.p);
+            if (rc || !ok) {
+                bn_free(out->p);
+                memset(out, 0, sizeof(*out));
+                return rc;
+            }
+        }
+        return 0;
+    default:
+        return 0;
     }
-    case BN__OP_OR: {
-        int v = 0;
-        for (uint32_t i = 0; i < nd->n && v < 2; i++)
-            v = BN_MAX(v, kleene(rs, cr, cr->kids[nd->a + i]));
-        return v;
-    }
-    }
-    return 1;
 }
 
 static int
@@ -588,7 +669,6 @@ analyse(struct bn_ruleset *rs)
                 continue;
             mark[nd->a] = r + 1;
             tmp[n++] = nd->a;
-            rs->preds[nd->a].nrules++;
             if (rs->preds[nd->a].field == BN__KEYWORD)
                 cr->keywords = true;
         }
@@ -599,9 +679,30 @@ analyse(struct bn_ruleset *rs)
             goto out;
         }
         memcpy(cr->lits, tmp, n * sizeof(*tmp));
-        cr->always = kleene(rs, cr, cr->root) != 0;
+        struct tset t;
+        if ((rc = trig(rs, cr, cr->root, &t))) {
+            bn_free(t.p);
+            goto out;
+        }
+        cr->always = !t.ok;
         if (cr->always)
             rs->st.always_eval++;
+        /* the trigger set, deduplicated (mark holds r + 1 for literals seen above) */
+        cr->trig = bn_pool_alloc(rs->pool, ((size_t)t.n + 1) * sizeof(*cr->trig));
+        if (!cr->trig) {
+            bn_free(t.p);
+            rc = BN_ENOMEM;
+            goto out;
+        }
+        cr->ntrig = 0;
+        for (uint32_t i = 0; i < t.n; i++) {
+            if (mark[t.p[i]] == UINT32_MAX - r)
+                continue;
+            mark[t.p[i]] = UINT32_MAX - r;
+            cr->trig[cr->ntrig++] = t.p[i];
+            rs->preds[t.p[i]].nrules++;
+        }
+        bn_free(t.p);
     }
     for (uint32_t p = 0; p < rs->npreds; p++) {
         struct bn__pred *pr = &rs->preds[p];
@@ -614,8 +715,8 @@ analyse(struct bn_ruleset *rs)
     }
     for (uint32_t r = 0; r < rs->nrules; r++) {
         const struct bn__crule *cr = &rs->rules[r];
-        for (uint32_t i = 0; i < cr->nlits; i++) {
-            struct bn__pred *pr = &rs->preds[cr->lits[i]];
+        for (uint32_t i = 0; i < cr->ntrig; i++) {
+            struct bn__pred *pr = &rs->preds[cr->trig[i]];
             pr->rules[pr->nrules++] = r;
         }
     }
@@ -641,73 +742,156 @@ used_lits(struct bn_ruleset *rs, uint8_t *used)
     return 0;
 }
 
-/* Compiles the literals of one field (preds[ids[0..n)]); demotes the ones Vectorscan refuses. */
 static int
-compile_db(struct bn_ruleset *rs, uint32_t *ids, uint32_t n, hs_database_t **db)
+add_pat(struct bn_ruleset *rs, uint32_t pred, uint32_t len, uint8_t anchor, uint32_t *id)
+{
+    if (rs->npats == rs->pats_cap) {
+        uint32_t cap = rs->pats_cap ? rs->pats_cap * 2 : 1024;
+        struct bn__pat *np = bn_reallocarray(rs->pats, cap, sizeof(*np));
+        if (!np)
+            return BN_ENOMEM;
+        rs->pats = np;
+        rs->pats_cap = cap;
+    }
+    rs->pats[rs->npats].pred = pred;
+    rs->pats[rs->npats].len = len;
+    rs->pats[rs->npats].anchor = anchor;
+    *id = rs->npats++;
+    return 0;
+}
+
+struct patlist {
+    const char **exprs;
+    unsigned *flags;
+    unsigned *ids;
+    size_t *lens;
+    size_t n;
+};
+
+static void
+patlist_free(struct patlist *pl)
+{
+    bn_free(pl->exprs);
+    bn_free(pl->flags);
+    bn_free(pl->ids);
+    bn_free(pl->lens);
+}
+
+/*
+ * Compiles the literals of one field (preds[ids[0..n)]). Variants that are plain strings
+ * between optional leading/trailing '*' go to a literal database (fast to build; the
+ * start/end anchors are checked in the match callback); the others become regex patterns.
+ * A pattern Vectorscan refuses demotes its predicate to on-demand evaluation.
+ */
+static int
+compile_db(struct bn_ruleset *rs, uint32_t *ids, uint32_t n, hs_database_t **lit_db,
+           hs_database_t **re_db)
 {
     int rc = 0;
     size_t npat = 0;
+    struct patlist pl[2];
+    memset(pl, 0, sizeof(pl));
     for (uint32_t i = 0; i < n; i++)
         npat += rs->preds[ids[i]].val->nvars;
-    const char **exprs = bn_calloc(npat ? npat : 1, sizeof(*exprs));
-    unsigned *flags = bn_calloc(npat ? npat : 1, sizeof(*flags));
-    unsigned *pids = bn_calloc(npat ? npat : 1, sizeof(*pids));
+    npat = npat ? npat : 1;
     struct bn_buf buf;
     bn_buf_init(&buf, 1u << 24);
-    if (!exprs || !flags || !pids) {
-        rc = BN_ENOMEM;
-        goto out;
+    for (int k = 0; k < 2; k++) {
+        pl[k].exprs = bn_calloc(npat, sizeof(*pl[k].exprs));
+        pl[k].flags = bn_calloc(npat, sizeof(*pl[k].flags));
+        pl[k].ids = bn_calloc(npat, sizeof(*pl[k].ids));
+        pl[k].lens = bn_calloc(npat, sizeof(*pl[k].lens));
+        if (!pl[k].exprs || !pl[k].flags || !pl[k].ids || !pl[k].lens) {
+            rc = BN_ENOMEM;
+            goto out;
+        }
     }
     bn_pool_reset(rs->tmp);
-    for (;;) {
-        size_t k = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            const struct bn__pred *p = &rs->preds[ids[i]];
-            if (p->kind != BN__P_LIT)
-                continue;
-            for (uint32_t v = 0; v < p->val->nvars; v++) {
-                if ((rc = bn__glob_to_hs(&p->val->vars[v], &buf)))
-                    goto out;
-                char *e = bn_pool_strndup(rs->tmp, buf.p, buf.len);
-                if (!e) {
-                    rc = BN_ENOMEM;
-                    goto out;
+    for (int k = 0; k < 2; k++) {
+        for (;;) {
+            struct patlist *p = &pl[k];
+            p->n = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const struct bn__pred *pr = &rs->preds[ids[i]];
+                if (pr->kind != BN__P_LIT)
+                    continue;
+                unsigned cf = pr->item->cased ? 0 : HS_FLAG_CASELESS;
+                for (uint32_t v = 0; v < pr->val->nvars; v++) {
+                    const struct bn__sstr *ss = &pr->val->vars[v];
+                    uint32_t a = 0, e = ss->n;
+                    while (a < e && ss->c[a] == BN__TOK_STAR)
+                        a++;
+                    while (e > a && ss->c[e - 1] == BN__TOK_STAR)
+                        e--;
+                    bool plain = true;
+                    for (uint32_t t = a; t < e && plain; t++)
+                        plain = ss->c[t] < 256;
+                    if (plain != (k == 0))
+                        continue;
+                    uint8_t anchor = (a == 0 ? BN__ANCHOR_START : 0) |
+                                     (e == ss->n ? BN__ANCHOR_END : 0);
+                    uint32_t pid;
+                    if ((rc = add_pat(rs, ids[i], e - a, k == 0 ? anchor : 0, &pid)))
+                        goto out;
+                    char *x;
+                    if (k == 0) {
+                        x = bn_pool_alloc(rs->tmp, (size_t)(e - a) + 1);
+                        if (!x) {
+                            rc = BN_ENOMEM;
+                            goto out;
+                        }
+                        for (uint32_t t = a; t < e; t++)
+                            x[t - a] = (char)ss->c[t];
+                        x[e - a] = '\0';
+                        /* anchored literals must report every occurrence */
+                        p->flags[p->n] = cf | (anchor ? 0 : HS_FLAG_SINGLEMATCH);
+                    } else {
+                        if ((rc = bn__glob_to_hs(ss, &buf)))
+                            goto out;
+                        if (!(x = bn_pool_strndup(rs->tmp, buf.p, buf.len))) {
+                            rc = BN_ENOMEM;
+                            goto out;
+                        }
+                        p->flags[p->n] = cf | HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL;
+                    }
+                    p->exprs[p->n] = x;
+                    p->lens[p->n] = e - a;
+                    p->ids[p->n] = pid;
+                    p->n++;
                 }
-                exprs[k] = e;
-                flags[k] = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL |
-                           (p->item->cased ? 0 : HS_FLAG_CASELESS);
-                pids[k] = ids[i];
-                k++;
             }
-        }
-        if (k == 0)
-            goto out;
-        hs_compile_error_t *err = NULL;
-        hs_error_t hr = hs_compile_multi(exprs, flags, pids, (unsigned)k, HS_MODE_BLOCK, NULL, db,
-                                         &err);
-        if (hr == HS_SUCCESS) {
-            rs->st.literals += k;
-            size_t sz = 0;
-            if (hs_database_size(*db, &sz) == HS_SUCCESS)
-                rs->st.db_bytes += sz;
-            goto out;
-        }
-        if (!err || err->expression < 0 || (size_t)err->expression >= k) {
-            /* The whole set failed: serve these literals on demand. */
-            for (uint32_t i = 0; i < n; i++)
-                rs->preds[ids[i]].kind = BN__P_VAL;
+            if (p->n == 0)
+                break;
+            hs_database_t **db = k == 0 ? lit_db : re_db;
+            hs_compile_error_t *err = NULL;
+            hs_error_t hr = k == 0 ? hs_compile_lit_multi(p->exprs, p->flags, p->ids, p->lens,
+                                                          (unsigned)p->n, HS_MODE_BLOCK, NULL,
+                                                          db, &err)
+                                   : hs_compile_multi(p->exprs, p->flags, p->ids,
+                                                      (unsigned)p->n, HS_MODE_BLOCK, NULL, db,
+                                                      &err);
+            if (hr == HS_SUCCESS) {
+                rs->st.literals += p->n;
+                size_t sz = 0;
+                if (hs_database_size(*db, &sz) == HS_SUCCESS)
+                    rs->st.db_bytes += sz;
+                break;
+            }
+            if (!err || err->expression < 0 || (size_t)err->expression >= p->n) {
+                /* the whole set failed: serve these literals on demand */
+                for (uint32_t i = 0; i < n; i++)
+                    rs->preds[ids[i]].kind = BN__P_VAL;
+                hs_free_compile_error(err);
+                break;
+            }
+            rs->preds[rs->pats[p->ids[err->expression]].pred].kind = BN__P_VAL;
             hs_free_compile_error(err);
-            goto out;
         }
-        rs->preds[pids[err->expression]].kind = BN__P_VAL;
-        hs_free_compile_error(err);
-        bn_pool_reset(rs->tmp);
     }
 out:
     bn_buf_release(&buf);
-    bn_free(exprs);
-    bn_free(flags);
-    bn_free(pids);
+    patlist_free(&pl[0]);
+    patlist_free(&pl[1]);
     return rc;
 }
 
@@ -733,9 +917,9 @@ build_dbs(struct bn_ruleset *rs)
     uint8_t *used = bn_calloc(rs->npreds ? rs->npreds : 1, 1);
     struct fid *fids = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*fids));
     uint32_t *ids = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*ids));
-    rs->dbs = bn_calloc(nf ? nf : 1, sizeof(*rs->dbs));
+    rs->dbs = bn_calloc((size_t)(nf + 1) * 2, sizeof(*rs->dbs));
     if (rs->dbs)
-        rs->ndbs = nf;
+        rs->ndbs = nf + 1;
     if (!used || !ids || !fids || !rs->dbs) {
         rc = BN_ENOMEM;
         goto out;
@@ -757,8 +941,8 @@ build_dbs(struct bn_ruleset *rs)
         uint32_t j = i;
         while (j < n && fids[j].field == f)
             j++;
-        hs_database_t **slot = f == BN__KEYWORD ? &rs->kwdb : &rs->dbs[f];
-        rc = compile_db(rs, ids + i, j - i, slot);
+        uint32_t slot = f == BN__KEYWORD ? nf : f;
+        rc = compile_db(rs, ids + i, j - i, &rs->dbs[2 * slot], &rs->dbs[2 * slot + 1]);
         i = j;
     }
 out:
@@ -894,11 +1078,10 @@ bn_ruleset_free(struct bn_ruleset *rs)
 {
     if (!rs)
         return;
-    for (uint32_t i = 0; i < rs->ndbs; i++)
+    for (uint32_t i = 0; i < rs->ndbs * 2; i++)
         if (rs->dbs[i])
             hs_free_database(rs->dbs[i]);
-    if (rs->kwdb)
-        hs_free_database(rs->kwdb);
+    bn_free(rs->pats);
     for (uint32_t i = 0; i < rs->nres; i++)
         pcre2_code_free(rs->res[i]);
     for (uint32_t i = 0; i < rs->nrules; i++)

@@ -120,8 +120,17 @@ struct bn__pred {
     uint32_t field;
     const struct bn__citem *item;
     const struct bn__cval *val;
-    uint32_t *rules;       /* LIT: rules using it (set-owned) */
+    uint32_t *rules;       /* LIT: rules it triggers (set-owned) */
     uint32_t nrules;
+};
+
+#define BN__ANCHOR_START 1
+#define BN__ANCHOR_END 2
+
+struct bn__pat {
+    uint32_t pred;
+    uint32_t len;     /* literal length (lit databases) */
+    uint8_t anchor;   /* BN__ANCHOR_* to check in the callback */
 };
 
 struct bn__crule {
@@ -138,6 +147,8 @@ struct bn__crule {
     uint32_t ncorr_refs;
     uint32_t *lits;        /* literal predicates of the program */
     uint32_t nlits;
+    uint32_t *trig;        /* literals of which one must hit for the rule to be true */
+    uint32_t ntrig;
     bool alerts;
     bool always;           /* can be true with every literal false */
     bool keywords;         /* uses keyword literals */
@@ -150,9 +161,14 @@ struct bn_ruleset {
     uint32_t nrules;
     struct bn__pred *preds;
     uint32_t npreds;
-    hs_database_t **dbs;   /* per field id (NULL when no literal) */
-    uint32_t ndbs;
-    hs_database_t *kwdb;   /* keyword literals */
+    /* Per field slot (field id, or ndbs-1 for keywords) two databases: [2*slot] pure
+     * literals (hs_compile_lit_multi, anchors checked in the callback), [2*slot+1] patterns
+     * with inner wildcards (regex syntax, anchors in the pattern). NULL when empty. */
+    hs_database_t **dbs;
+    uint32_t ndbs;         /* slots: fields + 1 */
+    struct bn__pat *pats;  /* Vectorscan pattern id -> predicate and anchoring */
+    uint32_t npats;
+    uint32_t pats_cap;
     pcre2_code **res;      /* every regex, for freeing */
     uint32_t nres;
     uint32_t res_cap;
@@ -188,6 +204,7 @@ struct bn_scratch {
     uint32_t nroutes;
     uint32_t next_evict;
     const struct bn_event *ev;
+    size_t cur_len;        /* length of the value being scanned */
 };
 
 /* --- engine_value.c --- */

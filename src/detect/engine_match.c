@@ -226,11 +226,9 @@ bn_scratch_new(const struct bn_ruleset *rs)
     s->md = pcre2_match_data_create(1, NULL);
     if (!s->pred_gen || !s->pred_val || !s->rule_gen || !s->cand || !s->hits || !s->md)
         goto fail;
-    for (uint32_t f = 0; f < rs->ndbs; f++)
+    for (uint32_t f = 0; f < rs->ndbs * 2; f++)
         if (rs->dbs[f] && hs_alloc_scratch(rs->dbs[f], &s->hs) != HS_SUCCESS)
             goto fail;
-    if (rs->kwdb && hs_alloc_scratch(rs->kwdb, &s->hs) != HS_SUCCESS)
-        goto fail;
     return s;
 fail:
     bn_scratch_free(s);
@@ -243,7 +241,7 @@ static int
 route_build(struct bn_scratch *s, struct bn__route *rt, const struct bn_event *ev)
 {
     const struct bn_ruleset *rs = s->rs;
-    uint32_t nf = rs->ndbs;
+    uint32_t nf = rs->ndbs ? rs->ndbs - 1 : 0;
     memset(rt, 0, sizeof(*rt));
     rt->product = ev->product;
     rt->category = ev->category;
@@ -271,7 +269,7 @@ route_build(struct bn_scratch *s, struct bn__route *rt, const struct bn_event *e
             rt->keywords = true;
         for (uint32_t i = 0; i < cr->nlits; i++) {
             uint32_t f = rs->preds[cr->lits[i]].field;
-            if (f < nf && !fseen[f] && rs->dbs[f]) {
+            if (f < nf && !fseen[f] && (rs->dbs[2 * f] || rs->dbs[2 * f + 1])) {
                 fseen[f] = 1;
                 rt->fields[rt->nfields++] = f;
             }
@@ -347,6 +345,12 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned
     (void)to;
     (void)flags;
     struct bn_scratch *s = ctx;
+    const struct bn__pat *pt = &s->rs->pats[id];
+    if ((pt->anchor & BN__ANCHOR_END) && to != s->cur_len)
+        return 0;
+    if ((pt->anchor & BN__ANCHOR_START) && to != pt->len)
+        return 0;
+    id = pt->pred;
     if (s->pred_gen[id] == s->gen)
         return 0;
     s->pred_gen[id] = s->gen;
@@ -360,6 +364,16 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned
             s->cand[s->ncand++] = r;
         }
     }
+    return 0;
+}
+
+static int
+scan_value(struct bn_scratch *s, hs_database_t *const *db, const struct bn_fval *v)
+{
+    s->cur_len = v->len;
+    for (int k = 0; k < 2; k++)
+        if (db[k] && hs_scan(db[k], v->s, v->len, 0, s->hs, on_hit, s) != HS_SUCCESS)
+            return -1;
     return 0;
 }
 
@@ -432,20 +446,15 @@ bn_ruleset_match(const struct bn_ruleset *rs, struct bn_scratch *s, const struct
         uint32_t f = rt->fields[i];
         if (f >= ev->nfields)
             continue;
-        const hs_database_t *db = rs->dbs[f];
-        for (const struct bn_fval *v = bn_event_first(ev, f); v; v = bn_event_next(ev, v)) {
-            if (!v->s || v->len == 0)
-                continue;
-            if (hs_scan(db, v->s, v->len, 0, s->hs, on_hit, s) != HS_SUCCESS)
+        for (const struct bn_fval *v = bn_event_first(ev, f); v; v = bn_event_next(ev, v))
+            if (v->s && v->len && scan_value(s, rs->dbs + 2 * f, v))
                 return BN_EINTERNAL;
-        }
     }
-    if (rt->keywords && rs->kwdb) {
+    if (rt->keywords) {
+        hs_database_t *const *kw = rs->dbs + 2 * (rs->ndbs - 1);
         for (uint32_t i = 0; i < ev->nvals; i++) {
             const struct bn_fval *v = &ev->vals[i];
-            if (!v->s || v->len == 0)
-                continue;
-            if (hs_scan(rs->kwdb, v->s, v->len, 0, s->hs, on_hit, s) != HS_SUCCESS)
+            if (v->s && v->len && scan_value(s, kw, v))
                 return BN_EINTERNAL;
         }
     }
