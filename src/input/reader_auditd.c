@@ -259,6 +259,8 @@ parse_fields(struct bn_record *rec, struct bn_str type, const char *p, const cha
              int depth)
 {
     int rc = 0;
+    while (p < end && is_sep(*p))
+        p++;
     if (end - p >= 4 && memcmp(p, "avc:", 4) == 0 && (rc = parse_avc(rec, type, &p, end)))
         return rc;
     while (p < end) {
@@ -457,7 +459,7 @@ auditd_next(struct bn_reader *r, struct bn_record *rec, struct bn_diag *d)
             continue;
         }
         st->line++;
-        if (rc == BN_ETOOBIG)
+        if (rc == BN_ETOOBIG && !bn__source_failed(r->src))
             return bn_diag_set(d, rc, r->path, st->line, 0,
                                "line longer than %u bytes (BN_LINE_MAX) skipped",
                                (unsigned)BN_LINE_MAX);

@@ -80,6 +80,8 @@ bool bn__source_eof(const struct bn_source *s);
  * returned; BN_EOF at the end; another negative code when the stream is unreadable.
  */
 int bn__source_line(struct bn_source *s, size_t max, struct bn_str *line);
+/* True once the stream failed (corrupt, truncated, bomb, read error): the rest is lost. */
+bool bn__source_failed(const struct bn_source *s);
 /* Message of the last stream error ("corrupt gzip stream at offset N: ..."), or "". */
 const char *bn__source_error(const struct bn_source *s);
 /* Raw (compressed) bytes consumed and the raw size (0 if unknown). */

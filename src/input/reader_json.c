@@ -640,7 +640,7 @@ ndjson_next(struct bn_reader *r, struct bn_record *rec, struct bn_diag *d)
         if (rc == BN_EOF)
             return BN_EOF;
         st->line++;
-        if (rc == BN_ETOOBIG)
+        if (rc == BN_ETOOBIG && !bn__source_failed(r->src))
             return bn_diag_set(d, rc, r->path, st->line, 0,
                                "line longer than %u bytes (BN_RECORD_MAX) skipped",
                                (unsigned)BN_RECORD_MAX);
@@ -813,6 +813,13 @@ concat_next(struct bn_reader *r, struct bn_record *rec, struct bn_diag *d)
         }
         struct jp j;
         if (parse_top(&j, st, rec, p, end) == 0) {
+            if ((size_t)(j.p - p) > BN_RECORD_MAX) {
+                line = (unsigned long)st->line + 1;
+                jconsume(r, st, p, (size_t)(j.p - p));
+                return bn_diag_set(d, BN_ETOOBIG, r->path, line, 1,
+                                   "object longer than %u bytes (BN_RECORD_MAX) skipped",
+                                   (unsigned)BN_RECORD_MAX);
+            }
             uint64_t off = bn__source_offset(r->src);
             rec->raw = p;
             rec->raw_len = (size_t)(j.p - p);

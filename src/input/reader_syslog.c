@@ -19,6 +19,7 @@
  * Year-less RFC 3164 timestamps take the year of the file's modification time (the current
  * year for memory input); a line whose month lies after the mtime month belongs to the
  * year before, and a jump back of six months or more (Dec -> Jan) starts a new year.
+ * Forward jumps never go back a year: a log may span most of a year.
  */
 #include <stdio.h>
 #include <string.h>
@@ -307,8 +308,6 @@ parse_line(struct sstate *st, struct bn_record *rec, const char *p, const char *
             st->year = mon > st->ref_month ? st->ref_year - 1 : st->ref_year;
         } else if (st->prev_month - mon >= 6) {
             st->year++;
-        } else if (mon - st->prev_month >= 6) {
-            st->year--; /* an old line after a roll-over */
         }
         st->prev_month = mon;
         rec->ts_ns = (bn__days_from_civil(st->year, (unsigned)mon, (unsigned)day) * 86400 +
@@ -371,7 +370,7 @@ syslog_next(struct bn_reader *r, struct bn_record *rec, struct bn_diag *d)
         if (rc == BN_EOF)
             return BN_EOF;
         st->line++;
-        if (rc == BN_ETOOBIG)
+        if (rc == BN_ETOOBIG && !bn__source_failed(r->src))
             return bn_diag_set(d, rc, r->path, st->line, 0,
                                "line longer than %u bytes (BN_LINE_MAX) skipped",
                                (unsigned)BN_LINE_MAX);

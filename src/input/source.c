@@ -218,6 +218,8 @@ produce_zstd(struct bn_source *s, char *dst, size_t n)
         if (rc)
             return rc;
         if (avail == 0) {
+            if (s->zret == 0)
+                break; /* the last frame ended: a clean end */
             /* Flush what the decoder still holds, then check the last frame ended. */
             ZSTD_inBuffer ib = {p, 0, 0};
             size_t zr = ZSTD_decompressStream(s->zs, &ob, &ib);
@@ -537,6 +539,12 @@ bn__source_line(struct bn_source *s, size_t max, struct bn_str *line)
         if (rc)
             return rc;
     }
+}
+
+bool
+bn__source_failed(const struct bn_source *s)
+{
+    return s->err != 0;
 }
 
 const char *
