@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -67,7 +68,7 @@ compile_yaml(const char *yaml, const struct bn_compile_opts *opts, struct diagca
 }
 
 /* Adds "name", value pairs (value NULL = null) terminated by a NULL name. */
-static void
+static BN_UNUSED void
 ev_fill(const struct bn_ruleset *rs, struct bn_event *ev, va_list ap)
 {
     const struct bn_fieldtab *ft = bn_ruleset_fields(rs);
@@ -90,7 +91,7 @@ ev_make(const struct bn_ruleset *rs, struct bn_event *ev)
 }
 
 /* Matches ev with both matchers, checks they agree, returns the hit count (and hits). */
-static size_t
+static BN_UNUSED size_t
 match_both(const struct bn_ruleset *rs, const struct bn_event *ev, uint32_t *out, size_t max)
 {
     struct bn_scratch *s = bn_scratch_new(rs);
@@ -117,7 +118,7 @@ match_both(const struct bn_ruleset *rs, const struct bn_event *ev, uint32_t *out
  * Compiles yaml (one rule), matches one event given as name/value pairs (windows /
  * process_creation). Returns 1 when it fires, 0 when not, -code when the rule did not compile.
  */
-static int
+static BN_UNUSED int
 fires_opts(const char *yaml, const struct bn_compile_opts *opts, ...)
 {
     struct diagcap dc;
