@@ -268,6 +268,8 @@ parse_fields(struct bn_record *rec, struct bn_str type, const char *p, const cha
             p++;
         if (p >= end)
             break;
+        if (depth > 0 && *p == '(')
+            p++; /* old user messages: "(hostname=?, addr=?, terminal=cron res=success)" */
         const char *n = p;
         while (p < end && *p != '=' && !is_sep(*p))
             p++;
@@ -294,7 +296,12 @@ parse_fields(struct bn_record *rec, struct bn_str type, const char *p, const cha
             const char *v = p;
             while (p < end && !is_sep(*p))
                 p++;
-            rc = add_value(rec, type, n, nlen, v, (size_t)(p - v), false);
+            const char *ve = p;
+            if (depth > 0 && ve > v && ve[-1] == ',')
+                ve--;
+            if (depth > 0 && ve > v && ve[-1] == ')' && !memchr(v, '(', (size_t)(ve - v)))
+                ve--;
+            rc = add_value(rec, type, n, nlen, v, (size_t)(ve - v), false);
         }
         if (rc)
             return rc;

@@ -13,7 +13,7 @@
  *   pid        the "[pid]" of the tag / PROCID
  *   msgid      the RFC 5424 MSGID
  *   sd.<id>.<param>  RFC 5424 structured data parameters
- *   message    the free text, trailing blanks removed
+ *   message    the free text, leading and trailing blanks removed
  * RFC 5424 nil values ("-") produce no key.
  *
  * Year-less RFC 3164 timestamps take the year of the file's modification time (the current
@@ -163,7 +163,7 @@ tag_and_message(struct bn_record *rec, const char *p, const char *end)
         if (!rc && te > p)
             rc = add(rec, "program", p, (size_t)(te - p));
         p = colon + 1;
-        if (p < end && *p == ' ')
+        while (p < end && *p == ' ')
             p++;
     }
     while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
