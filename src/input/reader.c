@@ -16,12 +16,6 @@
 
 #define PROBE_BYTES (64u << 10)
 
-/*
- * The EVTX reader is written separately; until it is part of the library this weak
- * reference is NULL and EVTX is reported as unsupported instead of failing to link.
- */
-extern const struct bn_reader_ops bn__reader_evtx __attribute__((weak));
-
 static const struct bn_reader_ops *
 ops_for(enum bn_format fmt)
 {
