@@ -31,8 +31,8 @@
 #define MERGE_WORK_MAX (1u << 20)
 /* Anchors in one document (looked up linearly by every alias; rules rarely use any). */
 #define ANCHORS_MAX 128
-/* Top-level keys of one rule document (checked for duplicates pairwise). */
-#define TOP_KEYS_MAX 1024
+/* Keys of any one YAML map (checked for duplicates pairwise, so kept small). */
+#define MAP_KEYS_MAX 1024
 /* Block size of each rule's pool: a typical rule needs a few kilobytes. */
 #define RULE_POOL_BLOCK 4096
 
@@ -382,8 +382,8 @@ ytype_name(const struct ynode *y)
 static int
 check_dup_keys(struct conv *c, const struct ynode *map, const char *where)
 {
-    if (map->n / 2 > TOP_KEYS_MAX)
-        return cerr(c, BN_ETOOBIG, map, "%s has more than %d keys", where, TOP_KEYS_MAX);
+    if (map->n / 2 > MAP_KEYS_MAX)
+        return cerr(c, BN_ETOOBIG, map, "%s has more than %d keys", where, MAP_KEYS_MAX);
     for (const struct ynode *k = map->child; k && k->next; k = k->next->next)
         for (const struct ynode *k2 = map->child; k2 != k; k2 = k2->next->next)
             if (ykey_eq(k, k2))
@@ -703,21 +703,17 @@ static int
 parse_map(struct conv *c, const struct ynode *name, const struct ynode *m, struct sigma_map *out)
 {
     uint32_t n = m->n / 2;
+    char where[128];
     if (n == 0)
         return cerr(c, BN_EPARSE, m, "search '%.*s' has an empty map", exlen(name), name->s);
-    if (n > BN_RULE_VALUES_MAX)
-        return cerr(c, BN_ETOOBIG, m, "search '%.*s' has more than %d fields", exlen(name),
-                    name->s, BN_RULE_VALUES_MAX);
+    snprintf(where, sizeof(where), "search '%.*s'", exlen(name), name->s);
+    int drc = check_dup_keys(c, m, where);
+    if (drc)
+        return drc;
     out->items = bn_pool_calloc(c->pool, n, sizeof(*out->items));
     if (!out->items)
         return BN_ENOMEM;
     for (const struct ynode *k = m->child; k && k->next; k = k->next->next) {
-        for (const struct ynode *k2 = m->child; k2 != k; k2 = k2->next->next)
-            if (ykey_eq(k, k2))
-                return cerr(c, BN_EPARSE, k,
-                            "duplicate key '%.*s' in search '%.*s' (first at line %u); merge "
-                            "the values into one list or use two searches",
-                            exlen(k), k->s, exlen(name), name->s, k2->line);
         struct sigma_item *it = &out->items[out->nitems];
         it->line = k->line;
         it->col = k->col;

@@ -1092,7 +1092,7 @@ test_limits(void **state)
     release(&p);
 
     /* too many values in one item */
-    size_t cap = 16 * (BN_RULE_VALUES_MAX + 10) + 256, len = 0;
+    size_t cap = 32 * (BN_RULE_VALUES_MAX + 10) + 256, len = 0;
     char *big = malloc(cap);
     assert_non_null(big);
     len += (size_t)snprintf(big, cap, HEAD "detection:\n    sel:\n        a:\n");
@@ -1100,6 +1100,14 @@ test_limits(void **state)
         len += (size_t)snprintf(big + len, cap - len, "        - v%d\n", i);
     snprintf(big + len, cap - len, "    condition: sel\n");
     parse_fail(&p, big, BN_ETOOBIG, "BN_RULE_VALUES_MAX");
+    release(&p);
+
+    /* too many fields in one map (duplicate detection is pairwise, so maps stay small) */
+    len = (size_t)snprintf(big, cap, HEAD "detection:\n    sel:\n");
+    for (int i = 0; i <= 1024; i++)
+        len += (size_t)snprintf(big + len, cap - len, "        f%d: 1\n", i);
+    snprintf(big + len, cap - len, "    condition: sel\n");
+    parse_fail(&p, big, BN_ETOOBIG, "search 'sel' has more than 1024 keys");
     release(&p);
 
     /* too many searches */
