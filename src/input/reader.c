@@ -349,6 +349,9 @@ bn__time_parse(const char *s, size_t len, int64_t *ns)
     }
     int64_t days = bn__days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - zone;
+    /* int64 nanoseconds cover 1677..2262. */
+    if (secs >= INT64_MAX / 1000000000 || secs <= INT64_MIN / 1000000000)
+        return BN_EPARSE;
     *ns = secs * 1000000000 + frac;
     return 0;
 }

@@ -310,8 +310,10 @@ parse_line(struct sstate *st, struct bn_record *rec, const char *p, const char *
             st->year++;
         }
         st->prev_month = mon;
-        rec->ts_ns = (bn__days_from_civil(st->year, (unsigned)mon, (unsigned)day) * 86400 +
-                      h * 3600 + mi * 60 + s) * 1000000000;
+        int64_t secs = bn__days_from_civil(st->year, (unsigned)mon, (unsigned)day) * 86400 +
+                       h * 3600 + mi * 60 + s;
+        if (secs < INT64_MAX / 1000000000 - 1 && secs > INT64_MIN / 1000000000 + 1)
+            rec->ts_ns = secs * 1000000000;
         /* Some daemons add fractions: "Mmm dd hh:mm:ss.mmm". */
         if (p + n < end && p[n] == '.') {
             int64_t frac = 0, scale = 100000000;
@@ -321,7 +323,8 @@ parse_line(struct sstate *st, struct bn_record *rec, const char *p, const char *
                 scale /= 10;
                 k++;
             }
-            rec->ts_ns += frac;
+            if (rec->ts_ns != INT64_MIN)
+                rec->ts_ns += frac;
             n = k;
         }
     } else {
