@@ -5,10 +5,19 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config clang
-  libyaml-dev libpcre2-dev libvectorscan-dev libzstd-dev zlib1g-dev
+  libyaml-dev libpcre2-dev libzstd-dev zlib1g-dev
   libcmocka-dev
   zstd gzip python3
 )
+
+# Multi-literal matcher: Intel Hyperscan on x86-64. Debian 12's Vectorscan 5.4.9 misses
+# literal matches at the end of buffers longer than 64 bytes (tests/unit/engine/
+# test_hs_sanity.c reproduces it); other architectures only have Vectorscan.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  PACKAGES+=(libhyperscan-dev)
+else
+  PACKAGES+=(libvectorscan-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,4 +35,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# Hyperscan and Vectorscan conflict; a machine set up with the latter switches here.
+if [[ " ${missing[*]} " == *" libhyperscan-dev "* ]] &&
+   dpkg-query -W -f='${Status}' libvectorscan5 2>/dev/null | grep -q 'install ok installed'; then
+  $SUDO apt-get remove -y -qq libvectorscan-dev libvectorscan5
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -13,6 +13,10 @@
  * Returns 0 and *ns, or BN_EPARSE.
  */
 int bn_time_parse(const char *s, size_t len, int64_t *ns);
+/* Parses a decimal epoch count with an optional fraction in units of 1/per_sec seconds:
+ * per_sec 1 for seconds ("1364481363.243"), 1000000 for microseconds (journald
+ * __REALTIME_TIMESTAMP). per_sec must divide 1e9. Returns 0 and *ns, or BN_EPARSE. */
+int bn_time_parse_epoch(const char *s, size_t len, int64_t per_sec, int64_t *ns);
 /* Formats ns as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (at least 32 bytes). Returns buf. */
 const char *bn_time_format(int64_t ns, char *buf, size_t size);
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bannin/mapping.h"
 #include "bannin/alloc.h"
 #include "bannin/buf.h"
 #include "bannin/error.h"
@@ -58,6 +59,7 @@ bn__name_match(const char *pat, const char *name)
     return *name == '\0';
 }
 
+/* A filter's logsource attribute applies to a rule's when unset or equal. */
 static bool
 attr_match(const char *want, const char *have)
 {
@@ -66,13 +68,14 @@ attr_match(const char *want, const char *have)
     return have && strcasecmp(want, have) == 0;
 }
 
+/* Logsource semantics (including registry_event covering registry_add/set/delete/rename
+ * and the Linux syslog/auth service families) are defined once, by the mapping. */
 bool
 bn__logsource_match(const struct sigma_rule *r, const char *product, const char *category,
                     const char *service)
 {
-    return attr_match(r->logsource.product, product) &&
-           attr_match(r->logsource.category, category) &&
-           attr_match(r->logsource.service, service);
+    return bn_logsource_applies(r->logsource.product, r->logsource.category,
+                                r->logsource.service, product, category, service);
 }
 
 static const char *

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bannin/timeutil.h"
 #include "bannin/alloc.h"
 #include "bannin/buf.h"
 #include "bannin/error.h"
@@ -512,31 +513,19 @@ digits(const char *s, size_t n, int *out)
     return true;
 }
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* ISO 8601 week number (1..53). */
 static int
 iso_week(int y, int m, int d)
 {
-    int64_t days = days_from_civil(y, m, d);
+    int64_t days = bn_days_from_civil(y, (unsigned)m, (unsigned)d);
     int wd = (int)(((days % 7) + 7 + 3) % 7) + 1; /* 1 = Monday; 1970-01-01 was a Thursday */
     /* The week belongs to the year of its Thursday. */
     int64_t thu = days - wd + 4;
-    int64_t jan1 = days_from_civil(y, 1, 1);
+    int64_t jan1 = bn_days_from_civil(y, 1u, 1u);
     if (thu < jan1)
-        jan1 = days_from_civil(y - 1, 1, 1);
-    else if (thu >= days_from_civil(y + 1, 1, 1))
-        jan1 = days_from_civil(y + 1, 1, 1);
+        jan1 = bn_days_from_civil(y - 1, 1u, 1u);
+    else if (thu >= bn_days_from_civil(y + 1, 1u, 1u))
+        jan1 = bn_days_from_civil(y + 1, 1u, 1u);
     return (int)((thu - jan1) / 7) + 1;
 }
 

@@ -9,6 +9,7 @@
  * slot compares for the logsource rules and one bn_event_add per value.
  */
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "bannin/alloc.h"
@@ -707,25 +708,31 @@ bn_logsource_applies(const char *product, const char *category, const char *serv
                                            "registry_rename", NULL};
     static const char *const auth[] = {"sshd", "sudo", "su", "login", "passwd", "auth", NULL};
 
-    if (product && (!ev_product || strcmp(product, ev_product) != 0))
+    if (product && !*product)
+        product = NULL;
+    if (category && !*category)
+        category = NULL;
+    if (service && !*service)
+        service = NULL;
+    if (product && (!ev_product || strcasecmp(product, ev_product) != 0))
         return false;
     if (category) {
         if (!ev_category)
             return false;
-        if (strcmp(category, ev_category) != 0 &&
-            !(!strcmp(category, "registry_event") && in_list(ev_category, registry)))
+        if (strcasecmp(category, ev_category) != 0 &&
+            !(!strcasecmp(category, "registry_event") && in_list(ev_category, registry)))
             return false;
     }
     if (service) {
         if (!ev_service)
             return false;
-        if (!strcmp(service, ev_service))
+        if (!strcasecmp(service, ev_service))
             return true;
-        if (!ev_product || strcmp(ev_product, "linux") != 0)
+        if (!ev_product || strcasecmp(ev_product, "linux") != 0)
             return false;
-        if (!strcmp(service, "syslog"))
+        if (!strcasecmp(service, "syslog"))
             return strcmp(ev_service, "auditd") != 0;
-        if (!strcmp(service, "auth"))
+        if (!strcasecmp(service, "auth"))
             return in_list(ev_service, auth);
         return false;
     }

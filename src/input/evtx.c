@@ -1697,6 +1697,19 @@ next_record(struct bn_reader *r, struct evtx *x, struct bn_record *rec, struct b
         ns = -(int64_t)(116444736000000000ull - ft) * 100;
     else
         ns = INT64_MIN;
+    /* The event's own TimeCreated wins over the record header's written time: they differ
+     * when events were buffered, and Sigma tools time events by TimeCreated. */
+    static const char tc_key[] = "Event.System.TimeCreated.#attributes.SystemTime";
+    for (uint32_t i = 0; i < rec->n; i++) {
+        const struct bn_kv *kv = &rec->kv[i];
+        if (kv->key_len == sizeof(tc_key) - 1 && kv->val &&
+            memcmp(kv->key, tc_key, sizeof(tc_key) - 1) == 0) {
+            int64_t t;
+            if (bn_time_parse(kv->val, kv->val_len, &t) == 0)
+                ns = t;
+            break;
+        }
+    }
     rec->ts_ns = ns;
     rec->format = "evtx";
     rec->file = r->path;

@@ -88,7 +88,7 @@ parse_hdr(const char *p, const char *end, struct ahdr *h)
         p++;
     if (p >= end || *p != ':')
         return false;
-    if (bn__time_parse_epoch(ts, (size_t)(p - ts), 1, &h->ts_ns))
+    if (bn_time_parse_epoch(ts, (size_t)(p - ts), 1, &h->ts_ns))
         return false;
     p++;
     uint64_t serial = 0;

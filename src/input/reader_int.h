@@ -93,18 +93,6 @@ const char *bn__source_kind(const struct bn_source *s);
 
 /* --- helpers shared by the readers (reader.c) --- */
 
-/*
- * Parses a timestamp: RFC 3339 / ISO 8601 ("2024-01-02T03:04:05.123456Z", "+01:00" or
- * "+0100" zones, missing zone = UTC), the same with a space instead of 'T' (Sysmon UtcTime
- * "2024-01-02 03:04:05.123"), and "YYYY-MM-DD". No locale or timezone state is used.
- * Returns 0 and *ns, or BN_EPARSE.
- */
-int bn__time_parse(const char *s, size_t len, int64_t *ns);
-/* Parses a decimal epoch count with an optional fraction in units of 1/per_sec seconds:
- * per_sec 1 for seconds ("1364481363.243"), 1000000 for microseconds (journald
- * __REALTIME_TIMESTAMP). per_sec must divide 1e9. Returns 0 and *ns, or BN_EPARSE. */
-int bn__time_parse_epoch(const char *s, size_t len, int64_t per_sec, int64_t *ns);
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-int64_t bn__days_from_civil(int64_t y, unsigned m, unsigned d);
+#include "bannin/timeutil.h"
 
 #endif

@@ -548,7 +548,7 @@ epoch_any(const char *v, size_t n, int64_t *ns)
     if (ip < 9)
         return BN_EPARSE;
     int64_t per = ip >= 18 ? 1000000000 : ip >= 15 ? 1000000 : ip >= 12 ? 1000 : 1;
-    return bn__time_parse_epoch(v, n, per, ns);
+    return bn_time_parse_epoch(v, n, per, ns);
 }
 
 static void
@@ -565,9 +565,9 @@ set_ts(struct bn_record *rec)
             int64_t ns;
             int rc;
             if (ts_keys[t].kind == TS_USEC)
-                rc = bn__time_parse_epoch(kv->val, kv->val_len, 1000000, &ns);
+                rc = bn_time_parse_epoch(kv->val, kv->val_len, 1000000, &ns);
             else if (ts_keys[t].kind == TS_ISO || kv->type == BN_VT_STR)
-                rc = bn__time_parse(kv->val, kv->val_len, &ns);
+                rc = bn_time_parse(kv->val, kv->val_len, &ns);
             else
                 rc = BN_EPARSE;
             if (rc && ts_keys[t].kind == TS_ANY)

@@ -99,7 +99,7 @@ iso_ts(const char *p, const char *end, int64_t *ns)
     size_t n = sp ? (size_t)(sp - p) : (size_t)(end - p);
     if (n < 19 || p[10] != 'T')
         return 0;
-    if (bn__time_parse(p, n, ns))
+    if (bn_time_parse(p, n, ns))
         return 0;
     return n;
 }
@@ -253,7 +253,7 @@ parse_5424(struct bn_record *rec, const char *p, const char *end)
         if (!(te - p == 1 && *p == '-')) {
             if (i == 0) {
                 int64_t ns;
-                if (bn__time_parse(p, (size_t)(te - p), &ns))
+                if (bn_time_parse(p, (size_t)(te - p), &ns))
                     return BN_EPARSE;
                 rec->ts_ns = ns;
             }
@@ -310,7 +310,7 @@ parse_line(struct sstate *st, struct bn_record *rec, const char *p, const char *
             st->year++;
         }
         st->prev_month = mon;
-        int64_t secs = bn__days_from_civil(st->year, (unsigned)mon, (unsigned)day) * 86400 +
+        int64_t secs = bn_days_from_civil(st->year, (unsigned)mon, (unsigned)day) * 86400 +
                        h * 3600 + mi * 60 + s;
         if (secs < INT64_MAX / 1000000000 - 1 && secs > INT64_MIN / 1000000000 + 1)
             rec->ts_ns = secs * 1000000000;

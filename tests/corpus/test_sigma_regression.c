@@ -28,7 +28,7 @@
 #include "bannin/reader.h"
 #include "bannin/sigma.h"
 
-#define PASS_MIN 95.0
+#define PASS_MIN 100.0
 
 static const char *g_corpora;
 static struct bn_mapping *g_map;

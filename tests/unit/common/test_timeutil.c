@@ -38,7 +38,7 @@ static void
 test_bad(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "2025", "2025-13-01", "2025-11-26X", "2025-11-26T25:00:00",
+    const char *bad[] = {"", "2025-1", "-5", "2025-13-01", "2025-11-26X", "2025-11-26T25:00:00",
                          "2025-11-26T10:00:00Zjunk", "abc", "12.3.4", "2025-11-26T10"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t ns;

@@ -17,6 +17,7 @@
 #include "evtx_build.h"
 #include "input/evtx.h"
 #include "input/reader_int.h"
+#include "bannin/timeutil.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/reader.h"
@@ -320,7 +321,11 @@ test_values_and_layout(void **state)
     assert_int_equal(count_key(rec, "Event.EventData.Data.#text"), 2);
     assert_string_equal(get(rec, "Event.EventData.Data.#text", NULL), "first");
     assert_string_equal(get(rec, "Event.EventData.Nested.Inner.A", NULL), "x");
-    assert_int_equal(rec->ts_ns, (int64_t)(FT_2025 + 1234567 - 116444736000000000ull) * 100);
+    /* The event's TimeCreated (2025-07-26T10:40:00.123456Z), not the header's written time. */
+    int64_t created;
+    assert_int_equal(bn_time_parse("2025-07-26T10:40:00.123456Z", 27, &created), 0);
+    assert_int_equal(rec->ts_ns, created);
+    assert_true(rec->ts_ns != (int64_t)(FT_2025 + 1234567 - 116444736000000000ull) * 100);
     assert_int_equal(rec->offset, 4096 + 512);
     assert_string_equal(rec->format, "evtx");
 

@@ -1,0 +1,47 @@
+/*
+ * main.c - `bannin`: the analyst's and detection engineer's command line.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "bannin/log.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: bannin <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  hunt    run Sigma rules over log files (EVTX, JSON, auditd, syslog, journald)\n"
+            "  rules   check rules (`rules check DIR`) or test them on their samples (`rules test DIR`)\n"
+            "  version print the version\n"
+            "\n"
+            "`bannin <command> --help` describes each command.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "hunt") == 0)
+        return cmd_hunt(argc - 1, argv + 1);
+    if (strcmp(cmd, "rules") == 0)
+        return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("bannin %s\n", BN_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "bannin: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
