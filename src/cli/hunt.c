@@ -34,7 +34,7 @@
 #include "bannin/timeutil.h"
 
 #define SPLIT_MIN_BYTES (32u << 20)  /* files above this are split across workers */
-#define SEGMENT_BYTES (16u << 20)
+#define SEGMENT_BYTES (8u << 20)
 #define DIAG_KEEP 20                 /* skipped-record messages kept for the summary */
 #define TABLE_KEEP 1000000           /* alerts kept for the time-sorted table */
 
@@ -49,7 +49,9 @@ struct unit {
     const unsigned char *map; /* mmap of the whole file for segments, else NULL */
     size_t map_len;
     size_t start, len;    /* segment within map */
+    uint64_t base_line;   /* lines before the segment, so messages name file lines */
     enum bn_format fmt;
+    bool from_walk;       /* found in a directory: a non-log file is skipped, not an error */
 };
 
 /* A hit on a rule some correlation references, kept for the correlation pass. */
@@ -103,7 +105,8 @@ struct hunt {
     struct bn_buf outbuf;
     atomic_uint_fast64_t events, bytes_done, alerts, filtered;
     uint64_t skipped, skipped_parse, skipped_toobig, skipped_other;
-    uint64_t files_ok, files_failed;
+    uint64_t files_ok, files_failed, files_not_logs;
+    bool walking;            /* the walk is below a directory given on the command line */
     struct bn_diag diags[DIAG_KEEP];
     size_t ndiags;
     uint64_t *hits_by_rule;
@@ -154,7 +157,7 @@ hunt_usage(FILE *f)
 
 static int
 add_unit(struct hunt *h, const char *path, const unsigned char *map, size_t map_len, size_t start,
-         size_t len, enum bn_format fmt)
+         size_t len, uint64_t base_line, enum bn_format fmt)
 {
     if (h->nunits == h->units_cap) {
         size_t cap = h->units_cap ? h->units_cap * 2 : 64;
@@ -172,7 +175,9 @@ add_unit(struct hunt *h, const char *path, const unsigned char *map, size_t map_
     u->map_len = map_len;
     u->start = start;
     u->len = len;
+    u->base_line = base_line;
     u->fmt = fmt;
+    u->from_walk = h->walking;
     h->nunits++;
     return 0;
 }
@@ -190,14 +195,14 @@ add_file(struct hunt *h, const char *path, uint64_t size)
 {
     h->total_bytes += size;
     if (size < SPLIT_MIN_BYTES || h->threads < 2)
-        return add_unit(h, path, NULL, 0, 0, 0, h->fmt);
+        return add_unit(h, path, NULL, 0, 0, 0, 0, h->fmt);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return add_unit(h, path, NULL, 0, 0, 0, h->fmt); /* the worker reports the error */
+        return add_unit(h, path, NULL, 0, 0, 0, 0, h->fmt); /* the worker reports the error */
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
-        return add_unit(h, path, NULL, 0, 0, 0, h->fmt);
+        return add_unit(h, path, NULL, 0, 0, 0, 0, h->fmt);
     const unsigned char *p = map;
     enum bn_format fmt = h->fmt;
     if (!is_compressed(p, size) && fmt == BN_FMT_AUTO) {
@@ -213,10 +218,11 @@ add_file(struct hunt *h, const char *path, uint64_t size)
                       (fmt == BN_FMT_NDJSON || fmt == BN_FMT_SYSLOG || fmt == BN_FMT_JOURNAL);
     if (!splittable) {
         munmap(map, size);
-        return add_unit(h, path, NULL, 0, 0, 0, h->fmt);
+        return add_unit(h, path, NULL, 0, 0, 0, 0, h->fmt);
     }
     madvise(map, size, MADV_SEQUENTIAL);
     size_t start = 0;
+    uint64_t lines = 0;
     int rc = 0;
     while (start < size && !rc) {
         size_t end = start + SEGMENT_BYTES;
@@ -226,7 +232,10 @@ add_file(struct hunt *h, const char *path, uint64_t size)
             const unsigned char *nl = memchr(p + end, '\n', size - end);
             end = nl ? (size_t)(nl - p) + 1 : size;
         }
-        rc = add_unit(h, path, p, size, start, end - start, fmt);
+        rc = add_unit(h, path, p, size, start, end - start, lines, fmt);
+        for (const unsigned char *q = p + start, *e = p + end;
+             (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
+            lines++;
         start = end;
     }
     return rc;
@@ -254,6 +263,8 @@ walk(struct hunt *h, const char *path, bool top)
         return 0;
     }
     int rc = 0;
+    bool was_walking = h->walking;
+    h->walking = true;
     for (int i = 0; i < n; i++) {
         const char *name = ents[i]->d_name;
         if (!rc && name[0] != '.') {
@@ -262,7 +273,10 @@ walk(struct hunt *h, const char *path, bool top)
             if (!sub) {
                 rc = BN_ENOMEM;
             } else {
-                snprintf(sub, len, "%s/%s", path, name);
+                size_t pl = strlen(path);
+                while (pl > 1 && path[pl - 1] == '/')
+                    pl--;
+                snprintf(sub, len, "%.*s/%s", (int)pl, path, name);
                 rc = walk(h, sub, false);
                 bn_free(sub);
             }
@@ -270,6 +284,7 @@ walk(struct hunt *h, const char *path, bool top)
         free(ents[i]);
     }
     free(ents);
+    h->walking = was_walking;
     (void)top;
     return rc;
 }
@@ -607,6 +622,15 @@ run_unit(struct hunt *h, struct unit *u, struct bn_evbuilder *eb, struct bn_scra
     bn_diag_clear(&d);
     int rc = u->map ? bn_reader_open_mem(&r, u->map + u->start, u->len, u->path, u->fmt, &d)
                     : bn_reader_open(&r, u->path, u->fmt, &d);
+    if (rc == BN_EFORMAT && u->from_walk && u->fmt == BN_FMT_AUTO) {
+        /* A README or script beside the logs: reported in the summary, not an error. */
+        pthread_mutex_lock(&h->lock);
+        h->files_not_logs++;
+        if (h->ndiags < DIAG_KEEP)
+            h->diags[h->ndiags++] = d;
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
     if (rc) {
         note_file_error(h, &d);
         return;
@@ -619,12 +643,18 @@ run_unit(struct hunt *h, struct unit *u, struct bn_evbuilder *eb, struct bn_scra
         if (rc == BN_EOF)
             break;
         if (rc < 0) {
+            if (u->map && d.line)
+                d.line += u->base_line;
             note_skip(h, rc, &d);
             if (bn_reader_done(r))
                 break;
             continue;
         }
         nev++;
+        if (u->map) {
+            rec->line += u->base_line;
+            rec->offset += u->start;
+        }
         if ((nev & 1023) == 0) {
             uint64_t done, total;
             bn_reader_progress(r, &done, &total);
@@ -670,6 +700,14 @@ run_unit(struct hunt *h, struct unit *u, struct bn_evbuilder *eb, struct bn_scra
     uint64_t done, total;
     bn_reader_progress(r, &done, &total);
     atomic_fetch_add(&h->bytes_done, u->map ? u->len : done - last_bytes);
+    if (u->map) {
+        /* Drop the segment's pages so peak RSS stays near one segment per worker. */
+        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t lo = ((uintptr_t)(u->map + u->start) + pg - 1) & ~(pg - 1);
+        uintptr_t hi = ((uintptr_t)(u->map + u->start + u->len)) & ~(pg - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
     pthread_mutex_lock(&h->lock);
     if (!u->map || u->start == 0)
         h->files_ok++;
@@ -982,19 +1020,24 @@ print_summary(struct hunt *h, double secs)
     if (h->files_failed)
         fprintf(f, "  failed   %llu files could not be read (see messages above)\n",
                 (unsigned long long)h->files_failed);
+    if (h->files_not_logs)
+        fprintf(f, "  ignored  %llu files in the input directories are not logs (listed below)\n",
+                (unsigned long long)h->files_not_logs);
     if (atomic_load(&h->filtered))
         fprintf(f, "  filtered %llu events outside --from/--to\n",
                 (unsigned long long)atomic_load(&h->filtered));
-    if (h->skipped) {
-        fprintf(f, "  skipped  %llu records: %llu malformed, %llu over a size limit, %llu other\n",
-                (unsigned long long)h->skipped, (unsigned long long)h->skipped_parse,
-                (unsigned long long)h->skipped_toobig, (unsigned long long)h->skipped_other);
+    if (h->skipped || h->files_not_logs) {
+        if (h->skipped)
+            fprintf(f, "  skipped  %llu records: %llu malformed, %llu over a size limit, %llu "
+                       "other\n",
+                    (unsigned long long)h->skipped, (unsigned long long)h->skipped_parse,
+                    (unsigned long long)h->skipped_toobig, (unsigned long long)h->skipped_other);
         char msg[1024];
         for (size_t i = 0; i < h->ndiags; i++)
             fprintf(f, "           %s\n", bn_diag_format(&h->diags[i], msg, sizeof(msg)));
-        if (h->skipped > h->ndiags)
+        if (h->skipped + h->files_not_logs > h->ndiags)
             fprintf(f, "           ... and %llu more\n",
-                    (unsigned long long)(h->skipped - h->ndiags));
+                    (unsigned long long)(h->skipped + h->files_not_logs - h->ndiags));
     }
     uint64_t total = atomic_load(&h->alerts) + h->corr_alerts;
     fprintf(f, "  hits     %llu alerts", (unsigned long long)total);
