@@ -26,6 +26,8 @@ int bn_buf_puts(struct bn_buf *b, const char *s);
 int bn_buf_printf(struct bn_buf *b, const char *fmt, ...) BN_PRINTF(2, 3);
 /* Appends s as the body of a JSON string (escaped, without quotes); invalid UTF-8 -> \ufffd. */
 int bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n);
+/* True if s[0..n) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+bool bn_utf8_valid(const char *s, size_t n);
 /* Ensures room for n more bytes. */
 int bn_buf_reserve(struct bn_buf *b, size_t n);
 /* Hands the storage out (caller frees with bn_free) and resets the buffer. */

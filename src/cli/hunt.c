@@ -470,7 +470,9 @@ emit_alert(struct hunt *h, struct bn_buf *b, uint32_t idx, const struct bn_event
         bn_buf_puts(b, ",\"service\":");
         json_str(b, ev->service);
         bn_buf_puts(b, "}},\"event\":");
-        if (rec->raw && rec->raw_len && rec->raw[0] == '{')
+        /* The source object as it was, unless it holds bytes that are not UTF-8: then the
+         * flat pairs, whose strings are escaped, so every output line is valid JSON. */
+        if (rec->raw && rec->raw_len && rec->raw[0] == '{' && bn_utf8_valid(rec->raw, rec->raw_len))
             append_compact_json(b, rec->raw, rec->raw_len);
         else
             bn_record_to_json(rec, b);

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "bannin/alloc.h"
+#include "bannin/correlate.h"
 #include "bannin/error.h"
 #include "bannin/mapping.h"
 #include "bannin/reader.h"
@@ -105,15 +107,46 @@ rules_check(const char *const *paths, size_t n, bool verbose)
 
 /* ---- test ---- */
 
+/*
+ * The whole rule set under the given paths is loaded once, as in production, so a
+ * correlation in one file can reference base rules in another; each sample file is then
+ * judged only by the rules of its own rule file.
+ */
+
 struct test_totals {
     size_t files, passed, failed, no_samples, events;
 };
 
-/* Runs the events of one sample file; counts events that hit (hit) and that did not. */
-static int
-run_samples(const char *path, struct bn_ruleset *rs, struct bn_mapping *m, bool positive,
-            bool verbose, size_t *bad, size_t *events)
+struct test_ctx {
+    struct cli_rules cr;
+    struct bn_mapping *m;
+    char **rule_real;      /* realpath of each compiled rule's file (NULL if unknown) */
+    const char *cur_real;  /* realpath of the rule file under test */
+    uint64_t corr_alerts;  /* correlation alerts of rules of the file under test */
+    bool verbose, require;
+    struct test_totals t;
+};
+
+static bool
+rule_in_file(struct test_ctx *tc, uint32_t idx)
 {
+    return tc->rule_real[idx] && strcmp(tc->rule_real[idx], tc->cur_real) == 0;
+}
+
+static void
+on_test_corr(void *ctx, const struct bn_corr_alert *a)
+{
+    struct test_ctx *tc = ctx;
+    if (rule_in_file(tc, a->rule))
+        tc->corr_alerts++;
+}
+
+/* Runs one sample file; counts the events that break the expectation in *bad. */
+static int
+run_samples(struct test_ctx *tc, const char *path, bool positive, bool has_detection,
+            size_t *bad, size_t *events)
+{
+    struct bn_ruleset *rs = tc->cr.rs;
     struct bn_reader *r;
     struct bn_diag d;
     char msg[1024];
@@ -124,11 +157,13 @@ run_samples(const char *path, struct bn_ruleset *rs, struct bn_mapping *m, bool 
         return rc;
     }
     const struct bn_fieldtab *ft = bn_ruleset_fields(rs);
-    struct bn_evbuilder *eb = bn_evbuilder_new(m, ft);
+    struct bn_evbuilder *eb = bn_evbuilder_new(tc->m, ft);
     struct bn_scratch *s = bn_scratch_new(rs);
+    struct bn_correlator *corr = bn_correlator_new(rs, on_test_corr, tc);
     struct bn_event ev;
     rc = bn_event_init(&ev, bn_fieldtab_count(ft));
-    if (!eb || !s || rc) {
+    tc->corr_alerts = 0;
+    if (!eb || !s || !corr || rc) {
         rc = BN_ENOMEM;
         goto out;
     }
@@ -151,24 +186,37 @@ run_samples(const char *path, struct bn_ruleset *rs, struct bn_mapping *m, bool 
         const uint32_t *hits;
         size_t nhits = 0;
         if ((rc = bn_evbuilder_build(eb, rec, &ev)) != 0 ||
-            (rc = bn_ruleset_match(rs, s, &ev, &hits, &nhits)) != 0)
+            (rc = bn_ruleset_match(rs, s, &ev, &hits, &nhits)) != 0 ||
+            (rc = bn_correlator_feed(corr, NULL, &ev, hits, nhits)) != 0)
             break;
-        size_t alerting = 0;
+        /* A base rule a correlation keeps quiet (generate: false) still has to match. */
+        size_t mine = 0;
         for (size_t i = 0; i < nhits; i++)
-            if (bn_ruleset_rule_alerts(rs, hits[i]))
-                alerting++;
-        bool ok = positive ? alerting > 0 : alerting == 0;
-        if (!ok) {
+            if (rule_in_file(tc, hits[i]))
+                mine++;
+        bool wrong = positive ? (has_detection && mine == 0) : mine > 0;
+        if (wrong) {
             (*bad)++;
             printf("    %s sample %llu (line %llu) %s\n", positive ? "positive" : "negative",
                    (unsigned long long)rec->index + 1, (unsigned long long)rec->line,
                    positive ? "did not fire" : "fired");
-            if (verbose || !positive)
+            if (tc->verbose || !positive)
                 printf("      logsource %s/%s/%s\n", ev.product ? ev.product : "-",
                        ev.category ? ev.category : "-", ev.service ? ev.service : "-");
         }
     }
+    bn_correlator_expire(corr, INT64_MAX);
+    if (!rc && !has_detection && positive && tc->corr_alerts == 0) {
+        (*bad)++;
+        printf("    positive sequence raised no correlation alert\n");
+    }
+    if (!rc && !positive && tc->corr_alerts) {
+        (*bad)++;
+        printf("    negative sequence raised %llu correlation alert(s)\n",
+               (unsigned long long)tc->corr_alerts);
+    }
 out:
+    bn_correlator_free(corr);
     bn_event_release(&ev);
     bn_scratch_free(s);
     bn_evbuilder_free(eb);
@@ -184,24 +232,9 @@ exists(const char *p)
 }
 
 static void
-rule_diag(void *ctx, const struct bn_diag *d)
+test_file(struct test_ctx *tc, const char *path)
 {
-    char msg[1024];
-    (void)ctx;
-    printf("    %s\n", bn_diag_format(d, msg, sizeof(msg)));
-}
-
-static void
-rule_cdiag(void *ctx, const struct sigma_rule *r, const struct bn_diag *d)
-{
-    (void)r;
-    rule_diag(ctx, d);
-}
-
-static void
-test_file(const char *path, struct bn_mapping *m, bool verbose, bool require,
-          struct test_totals *t)
-{
+    struct test_totals *t = &tc->t;
     size_t len = strlen(path);
     const char *ext = len > 5 && strcmp(path + len - 5, ".yaml") == 0 ? ".yaml" : ".yml";
     size_t stem = len - strlen(ext);
@@ -211,44 +244,53 @@ test_file(const char *path, struct bn_mapping *m, bool verbose, bool require,
     bool hp = exists(pos), hn = exists(neg);
     if (!hp && !hn) {
         t->no_samples++;
-        if (require) {
+        if (tc->require) {
             t->failed++;
             printf("FAIL %s: no sample files (%s, %s)\n", path, pos, neg);
-        } else if (verbose) {
+        } else if (tc->verbose) {
             printf("skip %s: no samples\n", path);
         }
         return;
     }
     t->files++;
-    struct sigma_rule **rules = NULL;
-    size_t n = 0;
-    struct bn_ruleset *rs = NULL;
-    size_t bad = 0;
-    int rc = sigma_parse_file(path, &rules, &n, rule_diag, NULL);
-    if (rc == 0 && n) {
-        size_t nrules = n;
-        rc = bn_ruleset_compile(&rs, rules, n, NULL, rule_cdiag, NULL);
-        if (rc == 0 && bn_ruleset_count(rs) != nrules) {
-            bad++;
-            printf("    %zu of %zu rules did not compile\n", nrules - bn_ruleset_count(rs),
-                   nrules);
-        }
-    }
-    bn_free(rules);
-    if (rc || !rs || bn_ruleset_count(rs) == 0) {
+    char *real = realpath(path, NULL);
+    if (!real) {
         t->failed++;
-        printf("FAIL %s: the rule does not load\n", path);
-        bn_ruleset_free(rs);
+        printf("FAIL %s: %s\n", path, strerror(errno));
         return;
     }
-    size_t events = 0;
+    tc->cur_real = real;
+    size_t nmine = 0, ndet = 0;
+    for (uint32_t i = 0; i < bn_ruleset_count(tc->cr.rs); i++) {
+        if (!rule_in_file(tc, i))
+            continue;
+        nmine++;
+        if (bn_ruleset_rule(tc->cr.rs, i)->kind == SIGMA_KIND_DETECTION)
+            ndet++;
+    }
+    size_t bad = 0, events = 0;
+    for (size_t i = 0; i < tc->cr.nissues; i++) {
+        char *ir = realpath(tc->cr.issues[i].diag.file, NULL);
+        if (ir && strcmp(ir, real) == 0) {
+            char msg[1024];
+            printf("    %s\n", bn_diag_format(&tc->cr.issues[i].diag, msg, sizeof(msg)));
+            bad++;
+        }
+        free(ir);
+    }
+    if (nmine == 0) {
+        t->failed++;
+        printf("FAIL %s: the rule does not load\n", path);
+        free(real);
+        return;
+    }
     if (!hp || !hn) {
         bad++;
         printf("    missing %s sample file\n", hp ? "negative" : "positive");
     }
-    if (hp && run_samples(pos, rs, m, true, verbose, &bad, &events))
+    if (hp && run_samples(tc, pos, true, ndet > 0, &bad, &events))
         bad++;
-    if (hn && run_samples(neg, rs, m, false, verbose, &bad, &events))
+    if (hn && run_samples(tc, neg, false, ndet > 0, &bad, &events))
         bad++;
     t->events += events;
     if (bad) {
@@ -256,10 +298,10 @@ test_file(const char *path, struct bn_mapping *m, bool verbose, bool require,
         printf("FAIL %s (%zu problems)\n", path, bad);
     } else {
         t->passed++;
-        if (verbose)
+        if (tc->verbose)
             printf("ok   %s (%zu events)\n", path, events);
     }
-    bn_ruleset_free(rs);
+    free(real);
 }
 
 static int
@@ -269,20 +311,19 @@ cmp_str(const void *a, const void *b)
 }
 
 static void
-test_walk(const char *path, struct bn_mapping *m, bool verbose, bool require,
-          struct test_totals *t)
+test_walk(struct test_ctx *tc, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
         printf("FAIL %s: %s\n", path, strerror(errno));
-        t->failed++;
+        tc->t.failed++;
         return;
     }
     if (S_ISREG(st.st_mode)) {
         size_t l = strlen(path);
         if ((l > 4 && strcmp(path + l - 4, ".yml") == 0) ||
             (l > 5 && strcmp(path + l - 5, ".yaml") == 0))
-            test_file(path, m, verbose, require, t);
+            test_file(tc, path);
         return;
     }
     DIR *d = opendir(path);
@@ -298,17 +339,20 @@ test_walk(const char *path, struct bn_mapping *m, bool verbose, bool require,
         if (!nn)
             break;
         names = nn;
-        size_t l = strlen(path) + strlen(e->d_name) + 2;
+        size_t pl = strlen(path);
+        while (pl > 1 && path[pl - 1] == '/')
+            pl--;
+        size_t l = pl + strlen(e->d_name) + 2;
         names[n] = bn_malloc(l);
         if (!names[n])
             break;
-        snprintf(names[n], l, "%s/%s", path, e->d_name);
+        snprintf(names[n], l, "%.*s/%s", (int)pl, path, e->d_name);
         n++;
     }
     closedir(d);
     qsort(names, n, sizeof(char *), cmp_str);
     for (size_t i = 0; i < n; i++) {
-        test_walk(names[i], m, verbose, require, t);
+        test_walk(tc, names[i]);
         bn_free(names[i]);
     }
     bn_free(names);
@@ -317,23 +361,42 @@ test_walk(const char *path, struct bn_mapping *m, bool verbose, bool require,
 static int
 rules_test(const char *const *paths, size_t n, bool verbose, bool require)
 {
-    struct bn_mapping *m;
+    struct test_ctx tc;
     struct bn_diag d;
     char msg[1024];
+    memset(&tc, 0, sizeof(tc));
+    tc.verbose = verbose;
+    tc.require = require;
     bn_diag_clear(&d);
-    if (bn_mapping_load_default(&m, &d) != 0) {
+    if (bn_mapping_load_default(&tc.m, &d) != 0) {
         fprintf(stderr, "bannin rules test: cannot load mappings: %s\n",
                 bn_diag_format(&d, msg, sizeof(msg)));
         return 2;
     }
-    struct test_totals t = {0};
-    for (size_t i = 0; i < n; i++)
-        test_walk(paths[i], m, verbose, require, &t);
-    bn_mapping_free(m);
+    int rc = cli_rules_load(paths, n, NULL, NULL, &tc.cr);
+    if (rc) {
+        fprintf(stderr, "bannin rules test: cannot load rules: %s\n", bn_strerror(rc));
+        bn_mapping_free(tc.m);
+        return 2;
+    }
+    size_t nr = bn_ruleset_count(tc.cr.rs);
+    tc.rule_real = bn_calloc(nr ? nr : 1, sizeof(char *));
+    for (uint32_t i = 0; tc.rule_real && i < nr; i++) {
+        const char *f = bn_ruleset_rule(tc.cr.rs, i)->file;
+        tc.rule_real[i] = f ? realpath(f, NULL) : NULL;
+    }
+    if (tc.rule_real)
+        for (size_t i = 0; i < n; i++)
+            test_walk(&tc, paths[i]);
+    for (uint32_t i = 0; tc.rule_real && i < nr; i++)
+        free(tc.rule_real[i]);
+    bn_free(tc.rule_real);
+    cli_rules_release(&tc.cr);
+    bn_mapping_free(tc.m);
     printf("\n%zu rule files tested: %zu passed, %zu failed, %zu sample events; %zu files "
            "without samples\n",
-           t.files, t.passed, t.failed, t.events, t.no_samples);
-    return t.failed ? 1 : 0;
+           tc.t.files, tc.t.passed, tc.t.failed, tc.t.events, tc.t.no_samples);
+    return tc.t.failed ? 1 : 0;
 }
 
 int

@@ -126,6 +126,24 @@ utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+bool
+bn_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = utf8_seq(u + i, n - i);
+        if (!l)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
 int
 bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n)
 {
