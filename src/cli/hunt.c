@@ -964,7 +964,8 @@ cmp_row(const void *a, const void *b)
 static void
 print_table(struct hunt *h)
 {
-    qsort(h->rows, h->nrows, sizeof(*h->rows), cmp_row);
+    if (h->nrows > 1)
+        qsort(h->rows, h->nrows, sizeof(*h->rows), cmp_row);
     if (h->nrows)
         fprintf(h->out, "%s%-24s %-13s %-16s %-50s %s%s\n", h->color ? "\033[1m" : "", "time",
                 "level", "host", "rule", "details", CLI_RESET(h->color));
@@ -1065,7 +1066,8 @@ print_summary(struct hunt *h, double secs)
         for (uint32_t i = 0; i < n; i++)
             if (h->hits_by_rule[i])
                 rc[nz++] = (struct rule_count){i, h->hits_by_rule[i]};
-        qsort(rc, nz, sizeof(*rc), cmp_count);
+        if (nz > 1)
+            qsort(rc, nz, sizeof(*rc), cmp_count);
         if (nz)
             fprintf(f, "  by rule  (%zu rules fired)\n", nz);
         for (size_t i = 0; i < nz && i < 15; i++) {

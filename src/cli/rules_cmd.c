@@ -350,7 +350,8 @@ test_walk(struct test_ctx *tc, const char *path)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof(char *), cmp_str);
     for (size_t i = 0; i < n; i++) {
         test_walk(tc, names[i]);
         bn_free(names[i]);
