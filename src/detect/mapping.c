@@ -5,8 +5,14 @@
  * This is on the hunt hot path, so each builder (one per thread) caches, per distinct raw
  * key, everything the mapping says about it: which detect bit it sets, and per source kind
  * its mapped name, its field id in the rule set's table and its logsource-condition slot.
- * A record then costs one hash lookup per key, a few mask tests to pick its kind, integer
- * slot compares for the logsource rules and one bn_event_add per value.
+ *
+ * On top of that it remembers the last few record shapes (the exact key sequence and
+ * format): consecutive records of one file nearly always have the same keys in the same
+ * order. For a known shape the builder keeps the kind and logsource rule it picked, the
+ * values those choices read, and the finished value list with its per-field chains as a
+ * template. A record of a known shape whose deciding values (Channel, EventID, ...) are
+ * byte-equal to the last ones then costs a key compare, a template copy with the record's
+ * values patched in, and the host/time lookups; no hashing, no rule evaluation.
  */
 #include <string.h>
 #include <strings.h>
@@ -51,6 +57,63 @@ struct centry {
     struct kinfo ki[]; /* nkinds + 1 (the last: no kind recognised) */
 };
 
+/* Record shapes (key sequences) one builder remembers, least recently used replaced. Files
+ * that mix event types (evtx_dump JSON: one shape per EventID) use several. */
+#define SHAPES_MAX 8
+/* Larger records are built without remembering their shape. */
+#define SHAPE_PAIRS_MAX 1024
+#define SHAPE_KEY_BYTES_MAX 32768
+/* Bytes of deciding values a shape keeps; past it the decisions are re-evaluated per record. */
+#define SHAPE_VAL_BYTES_MAX 1024
+
+/* A value a shape's decisions read: pair kv, its length (UINT32_MAX = null) and its copy at
+ * off in the shape's dbuf. */
+struct dval {
+    uint32_t kv;
+    uint32_t len;
+    uint32_t off;
+};
+
+/* One record shape and what the builder decided for it. */
+struct shape {
+    bool valid;           /* keys below are a lookup target */
+    bool vals_ok;         /* dv holds every value the decision read */
+    bool plan_ok;         /* tmpl is the output for kidx/rule with nfields fields */
+    bool have_ovr;
+    const char *format;
+    uint32_t n;
+    uint32_t fp;          /* fingerprint of n and the key lengths */
+    uint64_t used;        /* LRU tick */
+    uint32_t *klen;       /* length of each key */
+    uint32_t klen_cap;
+    char *kbytes;         /* keys, concatenated */
+    uint32_t kbytes_cap;
+    struct centry **ents; /* cache entry of each pair */
+    uint32_t ents_cap;
+    uint64_t mask;        /* detect bits present */
+    uint32_t det_kv[MAP_DETECT_KEYS_MAX];
+    uint32_t ovr[3];
+    /* decision */
+    uint32_t kidx;
+    const struct map_lsrule *rule;
+    uint32_t ls;
+    uint32_t *slot_kv;    /* pair index of each slot's first value for kind kidx */
+    struct dval *dv;
+    uint32_t ndv;
+    char *dbuf;           /* SHAPE_VAL_BYTES_MAX */
+    /* plan: the event's values with s/len/type to be taken from the record */
+    uint32_t nfields;
+    struct bn_fval *tmpl;
+    uint32_t ntmpl;
+    uint32_t tmpl_cap;
+    uint32_t *consts;     /* template indices whose value is not a pair's (record types) */
+    uint32_t nconsts;
+    uint32_t consts_cap;
+    uint32_t *firsts;     /* field, index+1 of its first value: pairs */
+    uint32_t nfirsts;
+    uint32_t firsts_cap;  /* uint32_t elements */
+};
+
 struct bn_evbuilder {
     const struct bn_mapping *m;
     const struct bn_fieldtab *ft;
@@ -59,16 +122,20 @@ struct bn_evbuilder {
     uint32_t nslots;           /* power of two */
     uint32_t count;
     uint64_t seed;
-    struct centry **ents;      /* per record: entry of each pair */
-    uint32_t ents_cap;
-    uint32_t *slot_kv;         /* per record: pair index of each slot's first value */
     uint32_t max_slots;
     uint32_t **atgt_fid;       /* per kind: field id of each alias target */
     uint32_t *type_fid;        /* per kind: field id of record_type_field */
-    uint32_t det_kv[MAP_DETECT_KEYS_MAX];
+    uint16_t **vslots;         /* per kind: slots whose values rule conditions compare */
+    uint32_t *nvslots;
+    uint64_t value_bits;       /* detect bits whose values some clause compares */
+    uint32_t *tail;            /* per field: index of its last value while building */
+    uint32_t tail_cap;
+    struct shape shapes[SHAPES_MAX + 1]; /* the last one: records too big to remember */
+    uint32_t mru;
+    uint64_t tick;
+    struct bn__evbuilder_stats st;
     char ovr_text[3][128];     /* logsource.* values of the last record, NUL-terminated */
 };
-
 static inline uint64_t
 load8(const char *p)
 {
@@ -366,22 +433,46 @@ bn_evbuilder_new(const struct bn_mapping *m, const struct bn_fieldtab *ft)
     b->slots = bn_calloc(b->nslots, sizeof(*b->slots));
     b->atgt_fid = bn_calloc(m->nkinds + 1, sizeof(*b->atgt_fid));
     b->type_fid = bn_calloc(m->nkinds + 1, sizeof(*b->type_fid));
+    b->vslots = bn_calloc(m->nkinds + 1, sizeof(*b->vslots));
+    b->nvslots = bn_calloc(m->nkinds + 1, sizeof(*b->nvslots));
     for (uint32_t i = 0; i < m->nkinds; i++)
         if (m->kinds[i].nslots > b->max_slots)
             b->max_slots = m->kinds[i].nslots;
-    b->slot_kv = bn_calloc(b->max_slots + 1, sizeof(*b->slot_kv));
-    if (!b->pool || !b->slots || !b->atgt_fid || !b->type_fid || !b->slot_kv)
+    if (!b->pool || !b->slots || !b->atgt_fid || !b->type_fid || !b->vslots || !b->nvslots)
         goto fail;
+    for (uint32_t i = 0; i <= SHAPES_MAX; i++) {
+        struct shape *sh = &b->shapes[i];
+        sh->slot_kv = bn_calloc(b->max_slots + 1, sizeof(*sh->slot_kv));
+        sh->dbuf = bn_malloc(SHAPE_VAL_BYTES_MAX);
+        sh->dv = bn_calloc(MAP_DETECT_KEYS_MAX + b->max_slots + 1, sizeof(*sh->dv));
+        if (!sh->slot_kv || !sh->dbuf || !sh->dv)
+            goto fail;
+    }
     for (uint32_t i = 0; i < m->nkinds; i++) {
         const struct map_kind *k = &m->kinds[i];
         b->type_fid[i] = k->type_field
                              ? bn_fieldtab_lookup(ft, k->type_field, strlen(k->type_field))
                              : BN_FIELD_NONE;
         b->atgt_fid[i] = bn_calloc(k->natgt + 1, sizeof(uint32_t));
-        if (!b->atgt_fid[i])
+        b->vslots[i] = bn_calloc(k->nslots + 1, sizeof(uint16_t));
+        if (!b->atgt_fid[i] || !b->vslots[i])
             goto fail;
         for (uint32_t j = 0; j < k->natgt; j++)
             b->atgt_fid[i][j] = bn_fieldtab_lookup(ft, k->atgt[j], strlen(k->atgt[j]));
+        for (uint32_t r = 0; r < k->nrules; r++)
+            for (uint32_t c = 0; c < k->rules[r].nconds; c++) {
+                const struct map_cond *cd = &k->rules[r].conds[c];
+                uint32_t j;
+                if (cd->exists)
+                    continue;
+                for (j = 0; j < b->nvslots[i] && b->vslots[i][j] != cd->slot; j++)
+                    ;
+                if (j == b->nvslots[i])
+                    b->vslots[i][b->nvslots[i]++] = cd->slot;
+            }
+        for (uint32_t c = 0; c < k->nclauses; c++)
+            for (uint32_t v = 0; v < k->clauses[c].nvalues; v++)
+                b->value_bits |= 1ull << k->clauses[c].values[v].bit;
     }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -397,16 +488,38 @@ bn_evbuilder_free(struct bn_evbuilder *b)
 {
     if (!b)
         return;
-    if (b->atgt_fid)
-        for (uint32_t i = 0; i <= b->m->nkinds; i++)
+    for (uint32_t i = 0; i <= b->m->nkinds; i++) {
+        if (b->atgt_fid)
             bn_free(b->atgt_fid[i]);
+        if (b->vslots)
+            bn_free(b->vslots[i]);
+    }
+    for (uint32_t i = 0; i <= SHAPES_MAX; i++) {
+        struct shape *sh = &b->shapes[i];
+        bn_free(sh->klen);
+        bn_free(sh->kbytes);
+        bn_free(sh->ents);
+        bn_free(sh->slot_kv);
+        bn_free(sh->dv);
+        bn_free(sh->dbuf);
+        bn_free(sh->tmpl);
+        bn_free(sh->consts);
+        bn_free(sh->firsts);
+    }
     bn_free(b->atgt_fid);
     bn_free(b->type_fid);
-    bn_free(b->slot_kv);
-    bn_free(b->ents);
+    bn_free(b->vslots);
+    bn_free(b->nvslots);
+    bn_free(b->tail);
     bn_free(b->slots);
     bn_pool_free(b->pool);
     bn_free(b);
+}
+
+void
+bn__evbuilder_stats(const struct bn_evbuilder *b, struct bn__evbuilder_stats *st)
+{
+    *st = b->st;
 }
 
 /* bn_event_add without the per-call capacity check and call: room for every value of the
@@ -429,9 +542,11 @@ ev_reserve(struct bn_event *ev, uint32_t need)
     return 0;
 }
 
+/* Appends a value and links it behind the field's last one, kept in b->tail (valid while
+ * ev->first[field] is set), instead of walking the chain. */
 static inline void
-ev_put(struct bn_event *ev, uint32_t field, const char *name, uint32_t name_len, const char *s,
-       uint32_t len, uint8_t type, uint32_t kv)
+ev_put(struct bn_evbuilder *b, struct bn_event *ev, uint32_t field, const char *name,
+       uint32_t name_len, const char *s, uint32_t len, uint8_t type, uint32_t kv)
 {
     uint32_t idx = ev->nvals++;
     struct bn_fval *v = &ev->vals[idx];
@@ -444,10 +559,12 @@ ev_put(struct bn_event *ev, uint32_t field, const char *name, uint32_t name_len,
     v->name_len = name_len;
     v->type = type;
     if (v->field != BN_FIELD_NONE) {
-        uint32_t *link = &ev->first[v->field];
-        while (*link)
-            link = &ev->vals[*link - 1].next;
-        *link = idx + 1;
+        uint32_t f = v->field;
+        if (ev->first[f])
+            ev->vals[b->tail[f]].next = idx + 1;
+        else
+            ev->first[f] = idx + 1;
+        b->tail[f] = idx;
     }
 }
 
@@ -481,8 +598,11 @@ any_value(const struct bn_kv *kv, const struct map_str *vals, uint32_t n)
     return false;
 }
 
+/* Picks the source kind from the detect bits present (mask, with det_kv the pair of each),
+ * the values some clauses compare, and the reader's format. */
 static const struct map_kind *
-pick_kind(struct bn_evbuilder *b, const struct bn_record *rec, uint64_t mask, uint32_t *kidx)
+pick_kind(const struct bn_evbuilder *b, const struct bn_record *rec, uint64_t mask,
+          const uint32_t *det_kv, uint32_t *kidx)
 {
     const struct bn_mapping *m = b->m;
     for (uint32_t i = 0; i < m->nkinds; i++) {
@@ -495,7 +615,7 @@ pick_kind(struct bn_evbuilder *b, const struct bn_record *rec, uint64_t mask, ui
                 continue;
             uint32_t v;
             for (v = 0; v < cl->nvalues; v++)
-                if (!any_value(&rec->kv[b->det_kv[cl->values[v].bit]], cl->values[v].vals,
+                if (!any_value(&rec->kv[det_kv[cl->values[v].bit]], cl->values[v].vals,
                                cl->values[v].nvals))
                     break;
             if (v < cl->nvalues)
@@ -509,14 +629,14 @@ pick_kind(struct bn_evbuilder *b, const struct bn_record *rec, uint64_t mask, ui
 }
 
 static const struct map_lsrule *
-pick_rule(const struct bn_evbuilder *b, const struct map_kind *k, const struct bn_record *rec)
+pick_rule(const struct map_kind *k, const struct bn_record *rec, const uint32_t *slot_kv)
 {
     for (uint32_t i = 0; i < k->nrules; i++) {
         const struct map_lsrule *r = &k->rules[i];
         uint32_t c;
         for (c = 0; c < r->nconds; c++) {
             const struct map_cond *cd = &r->conds[c];
-            uint32_t at = b->slot_kv[cd->slot];
+            uint32_t at = slot_kv[cd->slot];
             if (at == UINT32_MAX)
                 break;
             if (!cd->exists && !any_value(&rec->kv[at], cd->vals, cd->nvals))
@@ -574,104 +694,380 @@ apply_override(struct bn_evbuilder *b, const struct bn_record *rec, const uint32
     ev->ls_id = BN_FIELD_NONE;
 }
 
-int
-bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct bn_event *ev)
+/* --- shapes ---------------------------------------------------------------------------- */
+
+/* Equality of n bytes without a libc call and without reading past either end. */
+static inline bool
+bytes_eq(const char *a, const char *b, size_t n)
 {
-    const struct bn_mapping *m = b->m;
-    uint32_t n = rec->n;
-    uint64_t mask = 0;
-    uint32_t ovr[3] = {UINT32_MAX, UINT32_MAX, UINT32_MAX};
-    bool have_ovr = false;
-    int rc = 0;
-
-    bn_event_clear(ev);
-    ev->rec = rec;
-    if (n > BN_RECORD_FIELDS_MAX)
-        return BN_ETOOBIG;
-    if (b->count + n > CACHE_KEYS_MAX)
-        cache_reset(b);
-    if (n > b->ents_cap) {
-        uint32_t cap = BN_MAX(n, 64u);
-        struct centry **e = bn_reallocarray(b->ents, cap, sizeof(*e));
-        if (!e)
-            return BN_ENOMEM;
-        b->ents = e;
-        b->ents_cap = cap;
+    if (n >= 8)
+        return key_eq(a, b, n);
+    if (n >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return x0 == y0 && x1 == y1;
     }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
 
+/* Fingerprint of a record's shape from its key lengths (touches no key bytes). */
+static inline uint32_t
+shape_fp(const struct bn_record *rec)
+{
+    uint32_t h = rec->n;
+    for (uint32_t i = 0; i < rec->n; i++)
+        h = h * 31 + rec->kv[i].key_len;
+    return h;
+}
+
+static inline bool
+shape_is(const struct shape *sh, const struct bn_record *rec, uint32_t fp)
+{
+    if (!sh->valid || sh->fp != fp || sh->n != rec->n || sh->format != rec->format)
+        return false;
+    const char *p = sh->kbytes;
+    for (uint32_t i = 0; i < sh->n; i++) {
+        const struct bn_kv *kv = &rec->kv[i];
+        if (kv->key_len != sh->klen[i] || !bytes_eq(p, kv->key, kv->key_len))
+            return false;
+        p += kv->key_len;
+    }
+    return true;
+}
+
+static struct shape *
+shape_find(struct bn_evbuilder *b, const struct bn_record *rec, uint32_t fp)
+{
+    struct shape *sh = &b->shapes[b->mru];
+    if (!shape_is(sh, rec, fp)) {
+        uint32_t i;
+        for (i = 0; i < SHAPES_MAX; i++)
+            if (i != b->mru && shape_is(&b->shapes[i], rec, fp))
+                break;
+        if (i == SHAPES_MAX)
+            return NULL;
+        b->mru = i;
+        sh = &b->shapes[i];
+    }
+    sh->used = ++b->tick;
+    return sh;
+}
+
+/* Grows *p (n elements of size sz) to hold need; 0 or BN_ENOMEM. */
+static int
+grow(void **p, uint32_t *cap, uint32_t need, size_t sz)
+{
+    if (need <= *cap && *p)
+        return 0;
+    uint32_t c = BN_MAX(need, 16u);
+    void *q = bn_reallocarray(*p, c, sz);
+    if (!q)
+        return BN_ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* Takes a shape slot for rec's keys (the least recently used, or the spare one for records
+ * too big to remember) and looks every key up in the key cache. */
+static int
+shape_new(struct bn_evbuilder *b, const struct bn_record *rec, uint32_t fp, struct shape **out)
+{
+    uint32_t n = rec->n;
+    size_t kb = 0;
+    for (uint32_t i = 0; i < n; i++)
+        kb += rec->kv[i].key_len;
+    bool keep = n <= SHAPE_PAIRS_MAX && kb <= SHAPE_KEY_BYTES_MAX;
+    struct shape *sh = &b->shapes[SHAPES_MAX];
+    if (keep) {
+        uint32_t v = 0;
+        for (uint32_t i = 0; i < SHAPES_MAX; i++) {
+            if (!b->shapes[i].valid) {
+                v = i;
+                break;
+            }
+            if (b->shapes[i].used < b->shapes[v].used)
+                v = i;
+        }
+        sh = &b->shapes[v];
+        b->mru = v;
+    }
+    sh->valid = sh->vals_ok = sh->plan_ok = false;
+    if (b->count + n > CACHE_KEYS_MAX) {
+        /* shapes point into the cache: forget them with it */
+        cache_reset(b);
+        for (uint32_t i = 0; i < SHAPES_MAX; i++)
+            b->shapes[i].valid = false;
+    }
+    int rc = grow((void **)&sh->ents, &sh->ents_cap, n, sizeof(*sh->ents));
+    if (!rc)
+        rc = grow((void **)&sh->klen, &sh->klen_cap, n, sizeof(*sh->klen));
+    if (!rc && keep)
+        rc = grow((void **)&sh->kbytes, &sh->kbytes_cap, (uint32_t)kb, 1);
+    if (rc)
+        return rc;
+
+    uint64_t mask = 0;
+    sh->ovr[0] = sh->ovr[1] = sh->ovr[2] = UINT32_MAX;
+    sh->have_ovr = false;
+    char *kp = sh->kbytes;
     for (uint32_t i = 0; i < n; i++) {
         const struct bn_kv *kv = &rec->kv[i];
         struct centry *e = cache_get(b, kv->key, kv->key_len, &rc);
         if (!e)
             return rc;
-        b->ents[i] = e;
+        sh->ents[i] = e;
         if (BN_UNLIKELY(e->has_bit) && !(mask & (1ull << e->bit))) {
             mask |= 1ull << e->bit;
-            b->det_kv[e->bit] = i;
+            sh->det_kv[e->bit] = i;
         }
-        if (BN_UNLIKELY(e->override) && ovr[e->override - 1] == UINT32_MAX) {
-            ovr[e->override - 1] = i;
-            have_ovr = true;
+        if (BN_UNLIKELY(e->override) && sh->ovr[e->override - 1] == UINT32_MAX) {
+            sh->ovr[e->override - 1] = i;
+            sh->have_ovr = true;
+        }
+        if (keep) {
+            sh->klen[i] = kv->key_len;
+            memcpy(kp, kv->key, kv->key_len);
+            kp += kv->key_len;
         }
     }
+    sh->n = n;
+    sh->fp = fp;
+    sh->format = rec->format;
+    sh->mask = mask;
+    sh->kidx = UINT32_MAX;
+    sh->rule = NULL;
+    sh->used = ++b->tick;
+    sh->valid = keep;
+    *out = sh;
+    return 0;
+}
 
+static bool
+dvals_equal(const struct shape *sh, const struct bn_record *rec)
+{
+    for (uint32_t j = 0; j < sh->ndv; j++) {
+        const struct dval *d = &sh->dv[j];
+        const struct bn_kv *kv = &rec->kv[d->kv];
+        if (!kv->val) {
+            if (d->len != UINT32_MAX)
+                return false;
+        } else if (kv->val_len != d->len || !bytes_eq(kv->val, sh->dbuf + d->off, d->len)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Remembers the value of pair at as one the decision read; false if dbuf is full. */
+static bool
+dval_add(struct shape *sh, const struct bn_record *rec, uint32_t at, uint32_t *off)
+{
+    for (uint32_t j = 0; j < sh->ndv; j++)
+        if (sh->dv[j].kv == at)
+            return true;
+    const struct bn_kv *kv = &rec->kv[at];
+    struct dval *d = &sh->dv[sh->ndv];
+    d->kv = at;
+    d->off = *off;
+    d->len = UINT32_MAX;
+    if (kv->val) {
+        if (kv->val_len > SHAPE_VAL_BYTES_MAX - *off)
+            return false;
+        d->len = kv->val_len;
+        memcpy(sh->dbuf + *off, kv->val, kv->val_len);
+        *off += kv->val_len;
+    }
+    sh->ndv++;
+    return true;
+}
+
+/* Picks kind and logsource rule for a record of shape sh and remembers the values that
+ * decided them: a later record of the shape with the same values gets the same answer. */
+static int
+shape_decide(struct bn_evbuilder *b, struct shape *sh, const struct bn_record *rec)
+{
     uint32_t kidx;
-    const struct map_kind *k = pick_kind(b, rec, mask, &kidx);
+    int rc;
+    sh->vals_ok = false;
+    b->st.decisions++;
+    const struct map_kind *k = pick_kind(b, rec, sh->mask, sh->det_kv, &kidx);
     if (k)
-        memset(b->slot_kv, 0xff, k->nslots * sizeof(*b->slot_kv));
-    for (uint32_t i = 0; i < n; i++) {
-        struct kinfo *ki = &b->ents[i]->ki[kidx];
-        if (BN_UNLIKELY(!ki->ready) && (rc = kinfo_fill(b, b->ents[i], kidx)))
+        memset(sh->slot_kv, 0xff, k->nslots * sizeof(*sh->slot_kv));
+    for (uint32_t i = 0; i < sh->n; i++) {
+        struct kinfo *ki = &sh->ents[i]->ki[kidx];
+        if (BN_UNLIKELY(!ki->ready) && (rc = kinfo_fill(b, sh->ents[i], kidx)))
             return rc;
-        if (ki->slot != MAP_NONE16 && b->slot_kv[ki->slot] == UINT32_MAX)
-            b->slot_kv[ki->slot] = i;
+        if (ki->slot != MAP_NONE16 && sh->slot_kv[ki->slot] == UINT32_MAX)
+            sh->slot_kv[ki->slot] = i;
     }
+    const struct map_lsrule *rule = k ? pick_rule(k, rec, sh->slot_kv) : NULL;
+    if (kidx != sh->kidx || rule != sh->rule)
+        sh->plan_ok = false;
+    sh->kidx = kidx;
+    sh->rule = rule;
+    sh->ls = rule ? rule->ls : k ? k->def_ls : BN_FIELD_NONE;
 
-    const struct map_lsrule *rule = NULL;
-    if (k) {
-        rule = pick_rule(b, k, rec);
-        uint32_t ls = rule ? rule->ls : k->def_ls;
-        if (ls != BN_FIELD_NONE) {
-            ev->product = m->triples[ls].product;
-            ev->category = m->triples[ls].category;
-            ev->service = m->triples[ls].service;
-            ev->ls_id = ls;
-        }
+    if (sh == &b->shapes[SHAPES_MAX])
+        return 0;
+    uint32_t off = 0;
+    bool ok = true;
+    sh->ndv = 0;
+    for (uint64_t bits = sh->mask & b->value_bits; bits && ok; bits &= bits - 1)
+        ok = dval_add(sh, rec, sh->det_kv[__builtin_ctzll(bits)], &off);
+    for (uint32_t j = 0; k && j < b->nvslots[kidx] && ok; j++) {
+        uint32_t at = sh->slot_kv[b->vslots[kidx][j]];
+        if (at != UINT32_MAX)
+            ok = dval_add(sh, rec, at, &off);
     }
-    if (have_ovr)
-        apply_override(b, rec, ovr, ev);
+    sh->vals_ok = ok;
+    return 0;
+}
 
-    const uint16_t *alias = rule ? rule->alias : NULL;
+/* Builds ev's values pair by pair from the shape's cache entries; with snap, keeps the
+ * result as the shape's template. */
+static int
+emit_direct(struct bn_evbuilder *b, struct shape *sh, const struct bn_record *rec,
+            struct bn_event *ev, bool snap)
+{
+    const struct map_kind *k = sh->kidx < b->m->nkinds ? &b->m->kinds[sh->kidx] : NULL;
+    const uint16_t *alias = sh->rule ? sh->rule->alias : NULL;
     const char *prev_type = NULL;
-    uint32_t prev_tlen = 0;
+    uint32_t prev_tlen = 0, n = sh->n, kidx = sh->kidx;
+    int rc;
+
+    if ((rc = grow((void **)&b->tail, &b->tail_cap, ev->nfields, sizeof(*b->tail))))
+        return rc;
+    if (snap && (rc = grow((void **)&sh->consts, &sh->consts_cap, n, sizeof(*sh->consts))))
+        return rc;
     if ((rc = ev_reserve(ev, n)))
         return rc;
+    sh->plan_ok = false;
+    sh->nconsts = 0;
     for (uint32_t i = 0; i < n; i++) {
         /* At most three values per pair: a record type, the value and one alias. */
         if (BN_UNLIKELY(ev->nvals + 3 > ev->cap) && (rc = ev_reserve(ev, ev->nvals + 3)))
             return rc;
         const struct bn_kv *kv = &rec->kv[i];
-        const struct centry *e = b->ents[i];
+        const struct centry *e = sh->ents[i];
         const struct kinfo *ki = &e->ki[kidx];
         if (BN_UNLIKELY(ki->type_len) && k->type_emit &&
             (ki->type_len != prev_tlen || memcmp(prev_type, e->key, prev_tlen) != 0)) {
             prev_type = e->key;
             prev_tlen = ki->type_len;
-            ev_put(ev, b->type_fid[kidx], k->type_field, (uint32_t)strlen(k->type_field),
+            if (snap)
+                sh->consts[sh->nconsts++] = ev->nvals;
+            ev_put(b, ev, b->type_fid[kidx], k->type_field, (uint32_t)strlen(k->type_field),
                    e->key, ki->type_len, BN_VT_STR, i);
         }
-        ev_put(ev, ki->fid, ki->name, ki->name_len, kv->val, kv->val_len, kv->type, i);
+        ev_put(b, ev, ki->fid, ki->name, ki->name_len, kv->val, kv->val_len, kv->type, i);
         if (alias && ki->asrc != MAP_NONE16 && alias[ki->asrc] != MAP_NONE16) {
             uint16_t t = alias[ki->asrc];
-            ev_put(ev, b->atgt_fid[kidx][t], k->atgt[t], (uint32_t)strlen(k->atgt[t]),
+            ev_put(b, ev, b->atgt_fid[kidx][t], k->atgt[t], (uint32_t)strlen(k->atgt[t]),
                    kv->val, kv->val_len, kv->type, i);
         }
     }
+    if (!snap)
+        return 0;
 
+    /* Without room for a template this time the event itself is still complete. */
+    uint32_t nv = ev->nvals;
+    if (grow((void **)&sh->tmpl, &sh->tmpl_cap, nv, sizeof(*sh->tmpl)) ||
+        grow((void **)&sh->firsts, &sh->firsts_cap, nv * 2, sizeof(*sh->firsts)))
+        return 0;
+    memcpy(sh->tmpl, ev->vals, nv * sizeof(*sh->tmpl));
+    sh->nfirsts = 0;
+    for (uint32_t i = 0; i < nv; i++) {
+        uint32_t f = ev->vals[i].field;
+        if (f != BN_FIELD_NONE && ev->first[f] == i + 1) {
+            sh->firsts[sh->nfirsts * 2] = f;
+            sh->firsts[sh->nfirsts * 2 + 1] = i + 1;
+            sh->nfirsts++;
+        }
+    }
+    sh->ntmpl = nv;
+    sh->nfields = ev->nfields;
+    sh->plan_ok = true;
+    b->st.plans++;
+    return 0;
+}
+
+/* Builds ev's values from the shape's template: the record's values patched in. */
+static inline int
+emit_plan(const struct shape *sh, const struct bn_record *rec, struct bn_event *ev)
+{
+    int rc;
+    if ((rc = ev_reserve(ev, sh->ntmpl)))
+        return rc;
+    struct bn_fval *v = ev->vals;
+    const struct bn_fval *t = sh->tmpl;
+    const struct bn_kv *kv = rec->kv;
+    for (uint32_t j = 0; j < sh->ntmpl; j++) {
+        const struct bn_kv *p = &kv[t[j].kv];
+        v[j] = t[j];
+        v[j].s = p->val;
+        v[j].len = p->val_len;
+        v[j].type = p->type;
+    }
+    for (uint32_t c = 0; c < sh->nconsts; c++) {
+        uint32_t j = sh->consts[c];
+        v[j].s = t[j].s;
+        v[j].len = t[j].len;
+        v[j].type = t[j].type;
+    }
+    for (uint32_t f = 0; f < sh->nfirsts; f++)
+        ev->first[sh->firsts[f * 2]] = sh->firsts[f * 2 + 1];
+    ev->nvals = sh->ntmpl;
+    return 0;
+}
+
+int
+bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct bn_event *ev)
+{
+    const struct bn_mapping *m = b->m;
+    int rc;
+
+    bn_event_clear(ev);
+    ev->rec = rec;
+    if (rec->n > BN_RECORD_FIELDS_MAX)
+        return BN_ETOOBIG;
+    uint32_t fp = shape_fp(rec);
+    struct shape *sh = shape_find(b, rec, fp);
+    if (sh) {
+        b->st.shape_hits++;
+        if ((!sh->vals_ok || !dvals_equal(sh, rec)) && (rc = shape_decide(b, sh, rec)))
+            return rc;
+    } else {
+        b->st.shape_misses++;
+        if ((rc = shape_new(b, rec, fp, &sh)) || (rc = shape_decide(b, sh, rec)))
+            return rc;
+    }
+    if (sh->plan_ok && sh->nfields == ev->nfields)
+        rc = emit_plan(sh, rec, ev);
+    else
+        rc = emit_direct(b, sh, rec, ev, sh->valid);
+    if (rc)
+        return rc;
+
+    if (sh->ls != BN_FIELD_NONE) {
+        ev->product = m->triples[sh->ls].product;
+        ev->category = m->triples[sh->ls].category;
+        ev->service = m->triples[sh->ls].service;
+        ev->ls_id = sh->ls;
+    }
+    if (sh->have_ovr)
+        apply_override(b, rec, sh->ovr, ev);
     ev->ts_ns = rec->ts_ns;
-    if (k) {
+    if (sh->kidx < m->nkinds) {
+        const struct map_kind *k = &m->kinds[sh->kidx];
         for (uint32_t i = 0; i < k->nhost; i++) {
-            uint32_t at = b->slot_kv[k->host_slots[i]];
+            uint32_t at = sh->slot_kv[k->host_slots[i]];
             if (at != UINT32_MAX && rec->kv[at].val && rec->kv[at].val_len) {
                 ev->host = rec->kv[at].val;
                 ev->host_len = rec->kv[at].val_len;
@@ -679,7 +1075,7 @@ bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct b
             }
         }
         for (uint32_t i = 0; i < k->ntime && ev->ts_ns == INT64_MIN; i++) {
-            uint32_t at = b->slot_kv[k->time_slots[i]];
+            uint32_t at = sh->slot_kv[k->time_slots[i]];
             int64_t ns;
             if (at != UINT32_MAX && rec->kv[at].val &&
                 bn_time_parse(rec->kv[at].val, rec->kv[at].val_len, &ns) == 0)
@@ -738,3 +1134,4 @@ bn_logsource_applies(const char *product, const char *category, const char *serv
     }
     return true;
 }
+

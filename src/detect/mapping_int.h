@@ -155,4 +155,15 @@ struct bn_mapping {
 char *bn__mapping_name(const struct map_kind *k, const char *key, size_t len,
                        struct bn_pool *pool, uint32_t *type_len);
 
+/* What a builder's shape cache did, for tests and benchmarks. */
+struct bn__evbuilder_stats {
+    uint64_t shape_hits;   /* records whose key sequence matched a remembered shape */
+    uint64_t shape_misses; /* records whose keys were looked up one by one */
+    uint64_t decisions;    /* kind and logsource rule evaluations */
+    uint64_t plans;        /* value templates made */
+};
+
+/* Copies b's counters into st. */
+void bn__evbuilder_stats(const struct bn_evbuilder *b, struct bn__evbuilder_stats *st);
+
 #endif
