@@ -1,7 +1,8 @@
 /*
  * test_mapping.c - the shipped mapping files (one record of each source kind -> expected
  * logsource, field names and ids), bad mapping files (file:line diagnostics), the logsource
- * taxonomy helper, the builder's key cache and allocation failures.
+ * taxonomy helper, the builder's key cache, its shape cache (records of a remembered key
+ * sequence must come out exactly as a fresh builder makes them) and allocation failures.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "bannin/limits.h"
 #include "bannin/mapping.h"
 #include "bannin/record.h"
+#include "detect/mapping_int.h"
 
 static struct bn_mapping *g_map;
 static struct bn_fieldtab *g_ft;
@@ -540,6 +542,412 @@ test_cache_reset(void **state)
     bn_evbuilder_free(b);
 }
 
+/* --- shape cache ---------------------------------------------------------------------------- */
+
+/* Like make_record, but keys and values are copied: no two records share key addresses. */
+static void
+make_record_copy(struct bn_record *r, const char *format, const char *const *kv)
+{
+    assert_int_equal(bn_record_init(r), 0);
+    r->format = format;
+    for (size_t i = 0; kv[i]; i += 2) {
+        const char *v = kv[i + 1];
+        enum bn_vtype t = BN_VT_STR;
+        if (!strncmp(v, "#num:", 5)) {
+            v += 5;
+            t = BN_VT_NUM;
+        }
+        if (!strcmp(v, "#null")) {
+            assert_int_equal(bn_record_add_copy(r, kv[i], strlen(kv[i]), NULL, 0, BN_VT_NULL),
+                             0);
+            continue;
+        }
+        assert_int_equal(bn_record_add_copy(r, kv[i], strlen(kv[i]), v, strlen(v), t), 0);
+    }
+}
+
+static void
+str_same(const char *a, const char *b)
+{
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+/* Checks that a (from a long-lived builder) is value for value what b (a fresh one) is. */
+static void
+ev_same(const struct bn_event *a, const struct bn_event *b)
+{
+    assert_ptr_equal(a->rec, b->rec);
+    assert_int_equal(a->nfields, b->nfields);
+    assert_int_equal(a->nvals, b->nvals);
+    for (uint32_t i = 0; i < a->nvals; i++) {
+        const struct bn_fval *x = &a->vals[i], *y = &b->vals[i];
+        assert_int_equal(x->len, y->len);
+        if (!x->s || !y->s)
+            assert_ptr_equal(x->s, y->s);
+        else
+            assert_memory_equal(x->s, y->s, x->len);
+        assert_int_equal(x->field, y->field);
+        assert_int_equal(x->next, y->next);
+        assert_int_equal(x->kv, y->kv);
+        assert_int_equal(x->type, y->type);
+        assert_int_equal(x->name_len, y->name_len);
+        assert_memory_equal(x->name, y->name, x->name_len);
+    }
+    for (uint32_t f = 0; f < a->nfields; f++)
+        assert_int_equal(a->first[f], b->first[f]);
+    str_same(a->product, b->product);
+    str_same(a->category, b->category);
+    str_same(a->service, b->service);
+    assert_int_equal(a->ls_id, b->ls_id);
+    assert_true(a->ts_ns == b->ts_ns);
+    assert_ptr_equal(a->host, b->host);
+    assert_int_equal(a->host_len, b->host_len);
+}
+
+/* Builds r with b into ev and checks it against a fresh builder of mapping m. */
+static void
+build_check(const struct bn_mapping *m, struct bn_evbuilder *b, const struct bn_record *r,
+            struct bn_event *ev)
+{
+    struct bn_evbuilder *fresh = bn_evbuilder_new(m, g_ft);
+    struct bn_event ref;
+    assert_non_null(fresh);
+    assert_int_equal(bn_event_init(&ref, ev->nfields), 0);
+    assert_int_equal(bn_evbuilder_build(b, r, ev), 0);
+    assert_int_equal(bn_evbuilder_build(fresh, r, &ref), 0);
+    ev_same(ev, &ref);
+    bn_event_release(&ref);
+    bn_evbuilder_free(fresh);
+}
+
+static struct bn__evbuilder_stats
+stats(const struct bn_evbuilder *b)
+{
+    struct bn__evbuilder_stats st;
+    bn__evbuilder_stats(b, &st);
+    return st;
+}
+
+/* The same keys again: the shape is found, nothing is decided again, values are this
+ * record's; another value of a deciding key changes the logsource with the same shape. */
+static void
+test_shape_reuse(void **state)
+{
+    (void)state;
+    struct bn_evbuilder *b = bn_evbuilder_new(g_map, g_ft);
+    struct bn_event ev;
+    struct bn_record r1, r2, r3, r4;
+    assert_non_null(b);
+    assert_int_equal(bn_event_init(&ev, bn_fieldtab_count(g_ft)), 0);
+    static const char *const a[] = {
+        "Channel", "Linux-Sysmon/Operational", "EventID", "#num:1", "Computer", "web1",
+        "Image", "/usr/bin/curl", "CommandLine", "curl http://x", "UtcTime",
+        "2024-05-06 07:08:09.123", NULL};
+    static const char *const a2[] = {
+        "Channel", "Linux-Sysmon/Operational", "EventID", "#num:1", "Computer", "db22",
+        "Image", "/usr/bin/wget", "CommandLine", "wget -q http://y", "UtcTime",
+        "2024-05-06 07:08:10.000", NULL};
+    static const char *const del[] = {
+        "Channel", "Linux-Sysmon/Operational", "EventID", "#num:23", "Computer", "web1",
+        "Image", "/usr/bin/rm", "CommandLine", "rm /tmp/x", "UtcTime",
+        "2024-05-06 07:08:11.000", NULL};
+    make_record_copy(&r1, "ndjson", a);
+    make_record_copy(&r2, "ndjson", a2);
+    make_record_copy(&r3, "ndjson", del);
+    make_record_copy(&r4, "ndjson", a);
+
+    build_check(g_map, b, &r1, &ev);
+    expect_ls(&ev, "linux", "process_creation", NULL);
+    struct bn__evbuilder_stats st = stats(b);
+    assert_int_equal(st.shape_misses, 1);
+    assert_int_equal(st.shape_hits, 0);
+    assert_int_equal(st.plans, 1);
+
+    build_check(g_map, b, &r2, &ev);
+    expect_ls(&ev, "linux", "process_creation", NULL);
+    want_value(&ev, "Image", "/usr/bin/wget");
+    want_value(&ev, "CommandLine", "wget -q http://y");
+    assert_memory_equal(ev.host, "db22", 4);
+    assert_int_equal(ev.ts_ns, 1714979290000000000LL);
+    st = stats(b);
+    assert_int_equal(st.shape_misses, 1);
+    assert_int_equal(st.shape_hits, 1);
+    assert_int_equal(st.decisions, 1); /* Channel and EventID unchanged */
+    assert_int_equal(st.plans, 1);
+
+    /* EventID 23: same keys, other logsource */
+    build_check(g_map, b, &r3, &ev);
+    expect_ls(&ev, "linux", "file_delete", NULL);
+    want_value(&ev, "Image", "/usr/bin/rm");
+    st = stats(b);
+    assert_int_equal(st.shape_hits, 2);
+    assert_int_equal(st.decisions, 2);
+
+    /* and back */
+    build_check(g_map, b, &r4, &ev);
+    expect_ls(&ev, "linux", "process_creation", NULL);
+    want_value(&ev, "Image", "/usr/bin/curl");
+    st = stats(b);
+    assert_int_equal(st.shape_misses, 1);
+    assert_int_equal(st.shape_hits, 3);
+    assert_int_equal(st.decisions, 3);
+
+    bn_record_release(&r1);
+    bn_record_release(&r2);
+    bn_record_release(&r3);
+    bn_record_release(&r4);
+    bn_event_release(&ev);
+    bn_evbuilder_free(b);
+}
+
+/* Keys of the same lengths but other bytes, one key more or less, another format: each is
+ * another shape and maps as such. */
+static void
+test_shape_change(void **state)
+{
+    (void)state;
+    struct bn_evbuilder *b = bn_evbuilder_new(g_map, g_ft);
+    struct bn_event ev;
+    struct bn_record r;
+    assert_non_null(b);
+    assert_int_equal(bn_event_init(&ev, bn_fieldtab_count(g_ft)), 0);
+    static const char *const base[] = {"Channel", "Security", "EventID", "#num:4688",
+                                       "NewProcessName", "C:\\a.exe", "User", "u", NULL};
+    /* same key lengths (same fingerprint), one byte differs */
+    static const char *const near[] = {"Channel", "Security", "EventID", "#num:4688",
+                                       "NewProcessNamf", "C:\\a.exe", "User", "u", NULL};
+    static const char *const more[] = {"Channel", "Security", "EventID", "#num:4688",
+                                       "NewProcessName", "C:\\a.exe", "User", "u",
+                                       "CommandLine", "a.exe /x", NULL};
+    static const char *const fewer[] = {"Channel", "Security", "EventID", "#num:4688",
+                                        "NewProcessName", "C:\\a.exe", NULL};
+
+    make_record_copy(&r, "ndjson", base);
+    build_check(g_map, b, &r, &ev);
+    expect_ls(&ev, "windows", "process_creation", "security");
+    want_value(&ev, "Image", "C:\\a.exe"); /* 4688 alias */
+    want_value(&ev, "NewProcessName", "C:\\a.exe");
+    bn_record_release(&r);
+
+    make_record_copy(&r, "ndjson", near);
+    build_check(g_map, b, &r, &ev);
+    assert_null(by_name(&ev, "NewProcessName"));
+    assert_null(by_name(&ev, "Image"));
+    assert_non_null(by_name(&ev, "NewProcessNamf"));
+    assert_int_equal(stats(b).shape_misses, 2);
+    bn_record_release(&r);
+
+    make_record_copy(&r, "ndjson", more);
+    build_check(g_map, b, &r, &ev);
+    want_value(&ev, "CommandLine", "a.exe /x");
+    want_value(&ev, "Image", "C:\\a.exe");
+    assert_int_equal(ev.nvals, 6);
+    bn_record_release(&r);
+
+    make_record_copy(&r, "ndjson", fewer);
+    build_check(g_map, b, &r, &ev);
+    assert_null(by_name(&ev, "User"));
+    assert_int_equal(ev.nvals, 4);
+    assert_int_equal(stats(b).shape_misses, 4);
+    assert_int_equal(stats(b).shape_hits, 0);
+    bn_record_release(&r);
+
+    /* base again: remembered; then the same keys from another reader format */
+    make_record_copy(&r, "ndjson", base);
+    build_check(g_map, b, &r, &ev);
+    assert_int_equal(stats(b).shape_hits, 1);
+    bn_record_release(&r);
+    make_record_copy(&r, "json", base);
+    build_check(g_map, b, &r, &ev);
+    assert_int_equal(stats(b).shape_misses, 5);
+    bn_record_release(&r);
+
+    /* an event of another size: the template is made again for it */
+    struct bn_event small;
+    assert_int_equal(bn_event_init(&small, 3), 0);
+    make_record_copy(&r, "ndjson", base);
+    uint64_t plans = stats(b).plans;
+    build_check(g_map, b, &r, &small);
+    assert_int_equal(stats(b).plans, plans + 1);
+    build_check(g_map, b, &r, &ev);
+    bn_record_release(&r);
+    bn_event_release(&small);
+
+    bn_event_release(&ev);
+    bn_evbuilder_free(b);
+}
+
+/* Deciding values that switch kind, logsource rule and alias, null values and logsource.*
+ * overrides, all with one key sequence. */
+static void
+test_shape_deciding_values(void **state)
+{
+    (void)state;
+    struct bn_evbuilder *b = bn_evbuilder_new(g_map, g_ft);
+    struct bn_event ev;
+    struct bn_record r;
+    assert_non_null(b);
+    assert_int_equal(bn_event_init(&ev, bn_fieldtab_count(g_ft)), 0);
+    static const char *const chans[] = {"Microsoft-Windows-Sysmon/Operational", "Security",
+                                        "Linux-Sysmon/Operational", "System", "#null",
+                                        "security", ""};
+    static const char *const ids[] = {"#num:1", "#num:4688", "#num:23", "#num:13", "#null",
+                                      "abc", "#num:4624"};
+    static const char *const prods[] = {"linux", "aws", "windows", "#null", ""};
+    for (size_t c = 0; c < BN_ARRAY_SIZE(chans); c++)
+        for (size_t i = 0; i < BN_ARRAY_SIZE(ids); i++) {
+            const char *kv[] = {"Channel", chans[c], "EventID", ids[i], "NewProcessName",
+                                "C:\\n.exe", "Image", "C:\\i.exe", "Computer", "h", NULL};
+            make_record_copy(&r, "ndjson", kv);
+            build_check(g_map, b, &r, &ev);
+            bn_record_release(&r);
+            for (size_t p = 0; p < BN_ARRAY_SIZE(prods); p++) {
+                const char *ko[] = {"Channel", chans[c], "EventID", ids[i],
+                                    "logsource.product", prods[p], "Image", "x", NULL};
+                make_record_copy(&r, "ndjson", ko);
+                build_check(g_map, b, &r, &ev);
+                if (p == 1)
+                    assert_string_equal(ev.product, "aws");
+                bn_record_release(&r);
+            }
+        }
+    assert_int_equal(stats(b).shape_misses, 2); /* two key sequences */
+    bn_event_release(&ev);
+    bn_evbuilder_free(b);
+}
+
+/* More shapes than the builder remembers, round robin and in random order, EVTX-style
+ * keys, auditd record types (a mapping that emits them): all as a fresh builder makes them. */
+static void
+test_shape_many(void **state)
+{
+    (void)state;
+    struct bn_evbuilder *b = bn_evbuilder_new(g_map, g_ft);
+    struct bn_event ev;
+    struct bn_record r;
+    char keys[24][32];
+    assert_non_null(b);
+    assert_int_equal(bn_event_init(&ev, bn_fieldtab_count(g_ft)), 0);
+    for (int s = 0; s < 24; s++)
+        snprintf(keys[s], sizeof(keys[s]), "Event.EventData.F%d", s);
+    /* 24 shapes: the common System part plus one shape-specific key */
+    for (int round = 0; round < 3; round++)
+        for (int s = 0; s < 24; s++) {
+            const char *kv[] = {"Event.System.Channel", "Microsoft-Windows-Sysmon/Operational",
+                                "Event.System.EventID", s % 2 ? "#num:1" : "#num:3",
+                                "Event.System.Computer", "pc", keys[s], "v",
+                                "Event.EventData.Image", "C:\\x.exe", NULL};
+            make_record_copy(&r, "json", kv);
+            build_check(g_map, b, &r, &ev);
+            expect_ls(&ev, "windows", s % 2 ? "process_creation" : "network_connection",
+                      "sysmon");
+            bn_record_release(&r);
+        }
+    struct bn__evbuilder_stats st = stats(b);
+    assert_int_equal(st.shape_misses, 72); /* round robin over 24 with room for fewer */
+    /* a few shapes alternating: all remembered after the first of each */
+    for (int i = 0; i < 40; i++) {
+        int s = (i * 7) % 5;
+        const char *kv[] = {"Event.System.Channel", "Microsoft-Windows-Sysmon/Operational",
+                            "Event.System.EventID", "#num:1", keys[s], "v", NULL};
+        make_record_copy(&r, "json", kv);
+        build_check(g_map, b, &r, &ev);
+        bn_record_release(&r);
+    }
+    assert_int_equal(stats(b).shape_misses, st.shape_misses + 5);
+
+    /* pseudo-random mix of shapes and values */
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < 400; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int s = (int)(x % 12);
+        const char *kv[] = {"Event.System.Channel", x & 64 ? "Security" : "System",
+                            "Event.System.EventID", x & 128 ? "#num:4688" : "#num:7045",
+                            keys[s], (x >> 8) & 1 ? "#null" : "v",
+                            "Event.EventData.NewProcessName", "C:\\y.exe", NULL};
+        make_record_copy(&r, "json", kv);
+        build_check(g_map, b, &r, &ev);
+        bn_record_release(&r);
+    }
+    bn_event_release(&ev);
+    bn_evbuilder_free(b);
+
+    /* record types derived from key prefixes, through the template */
+    static const char *const emit =
+        "source: a\ndetect: [ {format: auditd} ]\nproduct: linux\nservice: auditd\n"
+        "record_type_field: type\nrecord_type_emit: true\nhost: [node]\n";
+    struct bn_mapping *m;
+    struct bn_diag d;
+    assert_int_equal(bn_mapping_load_mem(&m, emit, strlen(emit), "emit.yml", &d), 0);
+    b = bn_evbuilder_new(m, g_ft);
+    assert_non_null(b);
+    assert_int_equal(bn_event_init(&ev, bn_fieldtab_count(g_ft)), 0);
+    for (int i = 0; i < 3; i++) {
+        const char *kv[] = {"SYSCALL.exe", i ? "/bin/y" : "/bin/x", "SYSCALL.comm", "x",
+                            "EXECVE.a0", "x", "PATH.name", "/a", "PATH.name", "/b",
+                            "node", i == 1 ? "" : "n1", NULL};
+        make_record_copy(&r, "auditd", kv);
+        build_check(m, b, &r, &ev);
+        assert_int_equal(count_values(&ev, "type"), 3);
+        want_value(&ev, "type", "SYSCALL");
+        want_value(&ev, "exe", i ? "/bin/y" : "/bin/x");
+        bn_record_release(&r);
+    }
+    assert_int_equal(stats(b).shape_hits, 2);
+    bn_event_release(&ev);
+    bn_evbuilder_free(b);
+    bn_mapping_free(m);
+}
+
+/* Allocations failing while shapes are made or re-decided leave the builder usable: after
+ * the failure every record still builds as a fresh builder makes it. */
+static void
+test_shape_alloc_failures(void **state)
+{
+    (void)state;
+    static const char *const a[] = {"Channel", "Security", "EventID", "#num:4688",
+                                    "NewProcessName", "C:\\a.exe", "Computer", "c", NULL};
+    static const char *const a2[] = {"Channel", "Microsoft-Windows-Sysmon/Operational",
+                                     "EventID", "#num:1", "NewProcessName", "C:\\b.exe",
+                                     "Computer", "d", NULL};
+    static const char *const c[] = {"Event.System.EventID", "#num:1", "Event.System.Channel",
+                                    "Microsoft-Windows-Sysmon/Operational",
+                                    "Event.EventData.Image", "C:\\x.exe", NULL};
+    struct bn_record r[3];
+    make_record_copy(&r[0], "ndjson", a);
+    make_record_copy(&r[1], "ndjson", a2);
+    make_record_copy(&r[2], "json", c);
+    bool clean = false;
+    for (unsigned long n = 1; n < 100000 && !clean; n++) {
+        struct bn_evbuilder *b = bn_evbuilder_new(g_map, g_ft);
+        struct bn_event ev;
+        assert_non_null(b);
+        assert_int_equal(bn_event_init(&ev, bn_fieldtab_count(g_ft)), 0);
+        bn_alloc_fail_after(n);
+        clean = true;
+        for (int i = 0; i < 6; i++) {
+            int rc = bn_evbuilder_build(b, &r[i % 3], &ev);
+            if (rc) {
+                assert_int_equal(rc, BN_ENOMEM);
+                clean = false;
+            }
+        }
+        bn_alloc_fail_after(0);
+        for (int i = 0; i < 6; i++)
+            build_check(g_map, b, &r[i % 3], &ev);
+        bn_event_release(&ev);
+        bn_evbuilder_free(b);
+    }
+    assert_true(clean);
+    for (int i = 0; i < 3; i++)
+        bn_record_release(&r[i]);
+}
+
 /* --- bad files ---------------------------------------------------------------------------- */
 
 static void
@@ -676,6 +1084,11 @@ main(void)
         cmocka_unit_test(test_unknown_and_override),
         cmocka_unit_test(test_logsource_applies),
         cmocka_unit_test(test_cache_reset),
+        cmocka_unit_test(test_shape_reuse),
+        cmocka_unit_test(test_shape_change),
+        cmocka_unit_test(test_shape_deciding_values),
+        cmocka_unit_test(test_shape_many),
+        cmocka_unit_test(test_shape_alloc_failures),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_env_override),
         cmocka_unit_test(test_alloc_failures),
