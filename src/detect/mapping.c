@@ -726,10 +726,11 @@ shape_fp(const struct bn_record *rec)
     return h;
 }
 
+/* Whether rec has sh's keys in sh's order; fp (0 = not computed) skips most other shapes. */
 static inline bool
 shape_is(const struct shape *sh, const struct bn_record *rec, uint32_t fp)
 {
-    if (!sh->valid || sh->fp != fp || sh->n != rec->n || sh->format != rec->format)
+    if (!sh->valid || sh->n != rec->n || sh->format != rec->format || (fp && sh->fp != fp))
         return false;
     const char *p = sh->kbytes;
     for (uint32_t i = 0; i < sh->n; i++) {
@@ -741,14 +742,16 @@ shape_is(const struct shape *sh, const struct bn_record *rec, uint32_t fp)
     return true;
 }
 
+/* Finds rec's shape: the last one used first (no fingerprint needed), then the others. */
 static struct shape *
-shape_find(struct bn_evbuilder *b, const struct bn_record *rec, uint32_t fp)
+shape_find(struct bn_evbuilder *b, const struct bn_record *rec, uint32_t *fp)
 {
     struct shape *sh = &b->shapes[b->mru];
-    if (!shape_is(sh, rec, fp)) {
+    if (!shape_is(sh, rec, 0)) {
         uint32_t i;
+        *fp = shape_fp(rec);
         for (i = 0; i < SHAPES_MAX; i++)
-            if (i != b->mru && shape_is(&b->shapes[i], rec, fp))
+            if (i != b->mru && shape_is(&b->shapes[i], rec, *fp))
                 break;
         if (i == SHAPES_MAX)
             return NULL;
@@ -1008,9 +1011,9 @@ emit_plan(const struct shape *sh, const struct bn_record *rec, struct bn_event *
     struct bn_fval *v = ev->vals;
     const struct bn_fval *t = sh->tmpl;
     const struct bn_kv *kv = rec->kv;
+    memcpy(v, t, sh->ntmpl * sizeof(*v));
     for (uint32_t j = 0; j < sh->ntmpl; j++) {
         const struct bn_kv *p = &kv[t[j].kv];
-        v[j] = t[j];
         v[j].s = p->val;
         v[j].len = p->val_len;
         v[j].type = p->type;
@@ -1037,14 +1040,16 @@ bn_evbuilder_build(struct bn_evbuilder *b, const struct bn_record *rec, struct b
     ev->rec = rec;
     if (rec->n > BN_RECORD_FIELDS_MAX)
         return BN_ETOOBIG;
-    uint32_t fp = shape_fp(rec);
-    struct shape *sh = shape_find(b, rec, fp);
+    uint32_t fp = 0;
+    struct shape *sh = shape_find(b, rec, &fp);
     if (sh) {
         b->st.shape_hits++;
         if ((!sh->vals_ok || !dvals_equal(sh, rec)) && (rc = shape_decide(b, sh, rec)))
             return rc;
     } else {
         b->st.shape_misses++;
+        if (!fp)
+            fp = shape_fp(rec);
         if ((rc = shape_new(b, rec, fp, &sh)) || (rc = shape_decide(b, sh, rec)))
             return rc;
     }
