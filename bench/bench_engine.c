@@ -247,6 +247,8 @@ main(int argc, char **argv)
         f1 = now();
     } while (f1 - f0 < secs);
     double fast_eps = (double)done / (f1 - f0);
+    struct bn_scratch_stats ss;
+    bn_scratch_stats(s, &ss);
 
     /* naive baseline on a prefix; also checks both agree */
     size_t nn = BN_MIN(naive_n, nev), mismatch = 0, naive_hits = 0;
@@ -281,16 +283,21 @@ main(int argc, char **argv)
     printf("%-34s %14zu\n", "  detection / correlation / filter", st.detection_rules);
     printf("%-34s %6zu / %5zu\n", "", st.correlation_rules, st.filter_rules);
     printf("%-34s %14zu\n", "fields", st.fields);
-    printf("%-34s %14zu\n", "literals (Vectorscan patterns)", st.literals);
+    printf("%-34s %14zu\n", "trigger literals (Hyperscan)", st.literals);
     printf("%-34s %14zu\n", "regexes (PCRE2)", st.regexes);
     printf("%-34s %14zu\n", "always-evaluated rules", st.always_eval);
-    printf("%-34s %14.1f\n", "Vectorscan databases (KiB)", (double)st.db_bytes / 1024);
+    printf("%-34s %14.1f\n", "prefilter database (KiB)", (double)st.db_bytes / 1024);
     printf("%-34s %14.3f\n", "parse time (s)", t1 - t0);
     printf("%-34s %14.3f\n", "compile time (s)", t2 - t1);
     printf("%-34s %14zu\n", "events (distinct)", nev);
     printf("%-34s %14.0f\n", "mean event size (bytes)", (double)bytes / (double)nev);
     printf("%-34s %14.0f\n", "fast events/s (1 core)", fast_eps);
     printf("%-34s %14.3f\n", "fast hits/event", (double)total_hits / (double)done);
+    printf("%-34s %14.3f\n", "fast us/event", 1e6 / fast_eps);
+    printf("%-34s %14.3f\n", "candidates evaluated/event",
+           ss.events ? (double)ss.candidates / (double)ss.events : 0);
+    printf("%-34s %14.3f\n", "prefilter scans/event",
+           ss.events ? (double)ss.scans / (double)ss.events : 0);
     printf("%-34s %14.0f\n", "naive events/s (1 core)", naive_eps);
     printf("%-34s %14.1f\n", "speed-up fast/naive", naive_eps > 0 ? fast_eps / naive_eps : 0);
     printf("%-34s %14zu\n", "fast vs naive mismatches", mismatch);

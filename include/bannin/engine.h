@@ -4,9 +4,10 @@
  *
  * A compiled set is immutable and may be used by any number of threads at once; each thread
  * brings its own bn_scratch. Compilation interns every field name rules use (events are then
- * arrays indexed by those ids), builds logsource routing tables, one Vectorscan database per
- * field holding every literal of every rule, PCRE2 (JIT) programs for `re`, and a condition
- * program per rule that is evaluated only when one of its literals hit.
+ * arrays indexed by those ids), builds logsource routing tables, one Hyperscan prefilter
+ * database of trigger literals (a few per rule, chosen so that the rule can only match when one
+ * of them occurs), PCRE2 (JIT) programs for `re`, and a condition program per rule that is
+ * evaluated exactly only when one of its triggers hit (or always, for rules without one).
  */
 #ifndef BANNIN_ENGINE_H
 #define BANNIN_ENGINE_H
@@ -71,6 +72,15 @@ int bn_ruleset_match(const struct bn_ruleset *rs, struct bn_scratch *s, const st
  * literal prefilter. Used by tests as an oracle and by bench/ as the baseline. */
 int bn_ruleset_match_naive(const struct bn_ruleset *rs, struct bn_scratch *s,
                            const struct bn_event *ev, const uint32_t **hits, size_t *nhits);
+
+/* Work counters of a scratch since it was created (bench/ and `bannin hunt --stats`). */
+struct bn_scratch_stats {
+    uint64_t events;        /* bn_ruleset_match calls */
+    uint64_t scans;         /* prefilter database scans */
+    uint64_t candidates;    /* rule conditions evaluated */
+    uint64_t hits;          /* rules that matched */
+};
+void bn_scratch_stats(const struct bn_scratch *s, struct bn_scratch_stats *st);
 
 /* Statistics of a compiled set for `bannin rules check` and bench/. */
 struct bn_ruleset_stats {

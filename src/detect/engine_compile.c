@@ -4,10 +4,12 @@
  * Steps: (1) every detection and filter rule becomes the item layer (engine_value.c does the
  * values) and a condition program over predicates; literal predicates are shared across rules
  * when field, case and patterns are equal. (2) correlation references are resolved and
- * filters attached to the rules they name. (3) the literal predicates of each field go into one
- * Vectorscan database; a pattern Vectorscan rejects is demoted to an on-demand predicate.
- * (4) each rule learns whether it can be true with no literal hit (then it is evaluated on
- * every event of its logsource) and each literal learns which rules wait for it.
+ * filters attached to the rules they name. (3) each literal predicate gets its direct-match
+ * form and its trigger literals (the longest wildcard-free pieces that any matching value
+ * must contain); each rule gets a cover, a set of literal predicates one of which must be
+ * true for it to be true, chosen to be selective; the trigger literals of all covers form
+ * one caseless Hyperscan database. A rule without a cover is evaluated on every event of its
+ * logsource.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -545,28 +547,314 @@ build_program(struct pbuild *b, struct bn__crule *cr)
     return 0;
 }
 
+/* --- trigger literals --- */
+
+/* Longest trigger literal kept: any piece of a required string is required too. */
+#define FAC_LEN_MAX 48
+
+/* Interned trigger literals (folded to lower case) while compiling. */
+struct factab {
+    uint8_t **s;
+    uint32_t *len;
+    uint32_t *uses;     /* rules naming the literal: a proxy for how common it is in data */
+    uint32_t n, cap;
+    uint32_t *hash;     /* slot -> index + 1 */
+    uint32_t hcap;      /* power of two */
+};
+
+static void
+factab_release(struct factab *t)
+{
+    bn_free(t->s);
+    bn_free(t->len);
+    bn_free(t->uses);
+    bn_free(t->hash);
+    memset(t, 0, sizeof(*t));
+}
+
+static uint32_t
+fac_hash(const uint8_t *s, uint32_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (uint32_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int
+factab_grow(struct factab *t)
+{
+    uint32_t cap = t->cap ? t->cap * 2 : 1024;
+    uint8_t **ns = bn_reallocarray(t->s, cap, sizeof(*ns));
+    if (!ns)
+        return BN_ENOMEM;
+    t->s = ns;
+    uint32_t *nl = bn_reallocarray(t->len, cap, sizeof(*nl));
+    if (!nl)
+        return BN_ENOMEM;
+    t->len = nl;
+    uint32_t *nu = bn_reallocarray(t->uses, cap, sizeof(*nu));
+    if (!nu)
+        return BN_ENOMEM;
+    t->uses = nu;
+    t->cap = cap;
+    uint32_t hcap = cap * 2;
+    uint32_t *nh = bn_calloc(hcap, sizeof(*nh));
+    if (!nh)
+        return BN_ENOMEM;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t h = fac_hash(t->s[i], t->len[i]) & (hcap - 1);
+        while (nh[h])
+            h = (h + 1) & (hcap - 1);
+        nh[h] = i + 1;
+    }
+    bn_free(t->hash);
+    t->hash = nh;
+    t->hcap = hcap;
+    return 0;
+}
+
+/* Interns the folded byte tokens c[0..n) (n <= FAC_LEN_MAX); *id gets the literal's index. */
+static int
+factab_intern(struct bn_ruleset *rs, struct factab *t, const uint16_t *c, uint32_t n,
+              uint32_t *id)
+{
+    uint8_t tmp[FAC_LEN_MAX];
+    for (uint32_t i = 0; i < n; i++)
+        tmp[i] = (uint8_t)tok_fold(c[i]);
+    int rc;
+    if (t->n == t->cap && (rc = factab_grow(t)))
+        return rc;
+    uint32_t mask = t->hcap - 1;
+    uint32_t h = fac_hash(tmp, n) & mask;
+    for (; t->hash[h]; h = (h + 1) & mask) {
+        uint32_t k = t->hash[h] - 1;
+        if (t->len[k] == n && memcmp(t->s[k], tmp, n) == 0) {
+            *id = k;
+            return 0;
+        }
+    }
+    uint8_t *s = bn_pool_alloc(rs->tmp, n ? n : 1);
+    if (!s)
+        return BN_ENOMEM;
+    memcpy(s, tmp, n);
+    t->s[t->n] = s;
+    t->len[t->n] = n;
+    t->uses[t->n] = 0;
+    t->hash[h] = t->n + 1;
+    *id = t->n++;
+    return 0;
+}
+
+/* Whether tokens c[0..n) hold the byte string p[0..m) (caseless). */
+static bool
+toks_contain(const uint16_t *c, uint32_t n, const uint16_t *p, uint32_t m)
+{
+    for (uint32_t i = 0; i + m <= n; i++) {
+        uint32_t k = 0;
+        while (k < m && c[i + k] < 256 && tok_fold(c[i + k]) == tok_fold(p[k]))
+            k++;
+        if (k == m)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a byte separates windash-style variants: the dashes and slashes, UTF-8 bytes. */
+static bool
+dashy(uint16_t c)
+{
+    return c == '-' || c == '/' || c >= 0x80;
+}
+
+/*
+ * Picks the trigger literals of a LIT predicate: one piece of the first variant present in
+ * every variant when there is one of at least BN__FAC_MIN bytes (windash, and expansions that
+ * share a word, get a single literal instead of one per variant), else the longest wildcard-free
+ * run of each variant. Sets p->facs/nfacs, or leaves nfacs 0 when a run is too short.
+ */
+static int
+pred_facs(struct bn_ruleset *rs, struct factab *ft, struct bn__pred *p)
+{
+    const struct bn__cval *cv = p->val;
+    const struct bn__sstr *v0 = &cv->vars[0];
+    uint32_t best_a = 0, best_n = 0;
+    if (cv->nvars > 1) {
+        /* the longest dash-free piece of variant 0 found in all others */
+        for (uint32_t i = 0; i < v0->n;) {
+            if (v0->c[i] >= 256 || dashy(v0->c[i])) {
+                i++;
+                continue;
+            }
+            uint32_t j = i;
+            while (j < v0->n && v0->c[j] < 256 && !dashy(v0->c[j]))
+                j++;
+            uint32_t n = BN_MIN(j - i, FAC_LEN_MAX);
+            if (n > best_n) {
+                bool all = true;
+                for (uint32_t v = 1; v < cv->nvars && all; v++)
+                    all = toks_contain(cv->vars[v].c, cv->vars[v].n, v0->c + i, n);
+                if (all) {
+                    best_a = i;
+                    best_n = n;
+                }
+            }
+            i = j;
+        }
+    }
+    uint32_t nf = best_n >= BN__FAC_MIN ? 1 : cv->nvars;
+    uint32_t *facs = bn_pool_alloc(rs->pool, (size_t)nf * sizeof(*facs));
+    if (!facs)
+        return BN_ENOMEM;
+    int rc;
+    if (best_n >= BN__FAC_MIN) {
+        if ((rc = factab_intern(rs, ft, v0->c + best_a, best_n, &facs[0])))
+            return rc;
+    } else {
+        for (uint32_t v = 0; v < cv->nvars; v++) {
+            const struct bn__sstr *ss = &cv->vars[v];
+            uint32_t ba = 0, bn = 0;
+            for (uint32_t i = 0; i < ss->n;) {
+                if (ss->c[i] >= 256) {
+                    i++;
+                    continue;
+                }
+                uint32_t j = i;
+                while (j < ss->n && ss->c[j] < 256)
+                    j++;
+                if (j - i > bn) {
+                    ba = i;
+                    bn = j - i;
+                }
+                i = j;
+            }
+            if (bn < BN__FAC_MIN)
+                return 0;
+            if ((rc = factab_intern(rs, ft, ss->c + ba, BN_MIN(bn, FAC_LEN_MAX), &facs[v])))
+                return rc;
+        }
+    }
+    /* the same literal twice (variants differing only in case) is one trigger */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < nf; i++) {
+        bool dup = false;
+        for (uint32_t j = 0; j < k && !dup; j++)
+            dup = facs[j] == facs[i];
+        if (!dup)
+            facs[k++] = facs[i];
+    }
+    p->facs = facs;
+    p->nfacs = k;
+    return 0;
+}
+
+/* The direct-evaluation form of each variant of a LIT predicate. */
+static int
+pred_lits(struct bn_ruleset *rs, struct bn__pred *p)
+{
+    const struct bn__cval *cv = p->val;
+    bool cased = p->item->cased;
+    p->lits = bn_pool_calloc(rs->pool, cv->nvars, sizeof(*p->lits));
+    if (!p->lits)
+        return BN_ENOMEM;
+    p->nlits = cv->nvars;
+    for (uint32_t v = 0; v < cv->nvars; v++) {
+        const struct bn__sstr *ss = &cv->vars[v];
+        struct bn__lit *l = &p->lits[v];
+        uint32_t a = 0, e = ss->n;
+        while (a < e && ss->c[a] == BN__TOK_STAR)
+            a++;
+        while (e > a && ss->c[e - 1] == BN__TOK_STAR)
+            e--;
+        bool plain = true;
+        for (uint32_t t = a; t < e && plain; t++)
+            plain = ss->c[t] < 256;
+        if (!plain) {
+            l->glob = ss;
+            continue;
+        }
+        uint8_t *s = bn_pool_alloc(rs->pool, (size_t)(e - a) + 1);
+        if (!s)
+            return BN_ENOMEM;
+        for (uint32_t t = a; t < e; t++)
+            s[t - a] = (uint8_t)(cased ? ss->c[t] : tok_fold(ss->c[t]));
+        l->s = s;
+        l->len = e - a;
+        l->anchor = (uint8_t)((a == 0 ? BN__ANCHOR_START : 0) | (e == ss->n ? BN__ANCHOR_END : 0));
+    }
+    return 0;
+}
+
+/* How selective a predicate's triggers are: short and widely used literals score low. */
+static int
+pred_strength(const struct factab *ft, const struct bn__pred *p)
+{
+    if (p->nfacs == 0)
+        return -1;
+    int best = INT32_MAX;
+    for (uint32_t i = 0; i < p->nfacs; i++) {
+        uint32_t f = p->facs[i];
+        int sc = (int)BN_MIN(ft->len[f], 16u) * 4;
+        uint32_t u = ft->uses[f];
+        while (u > 4) { /* about -4 per doubling past 4 users */
+            sc -= 4;
+            u >>= 1;
+        }
+        best = BN_MIN(best, BN_MAX(sc, 1));
+    }
+    /* many alternatives add up: each may hit */
+    for (uint32_t n = p->nfacs; n > 1; n >>= 1)
+        best = BN_MAX(best - 1, 1);
+    return best;
+}
+
+static int
+prep_lits(struct bn_ruleset *rs, struct factab *ft)
+{
+    int rc;
+    for (uint32_t i = 0; i < rs->npreds; i++) {
+        struct bn__pred *p = &rs->preds[i];
+        if (p->kind != BN__P_LIT)
+            continue;
+        if ((rc = pred_lits(rs, p)) || (rc = pred_facs(rs, ft, p)))
+            return rc;
+    }
+    uint32_t *mark = bn_calloc(ft->n ? ft->n : 1, sizeof(*mark));
+    if (!mark)
+        return BN_ENOMEM;
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        const struct bn__crule *cr = &rs->rules[r];
+        for (uint32_t i = 0; i < cr->nnodes; i++) {
+            if (cr->nodes[i].op != BN__OP_PRED)
+                continue;
+            const struct bn__pred *p = &rs->preds[cr->nodes[i].a];
+            for (uint32_t k = 0; k < p->nfacs; k++) {
+                if (mark[p->facs[k]] != r + 1) {
+                    mark[p->facs[k]] = r + 1;
+                    ft->uses[p->facs[k]]++;
+                }
+            }
+        }
+    }
+    bn_free(mark);
+    for (uint32_t i = 0; i < rs->npreds; i++) {
+        struct bn__pred *p = &rs->preds[i];
+        p->strength = p->kind == BN__P_LIT ? pred_strength(ft, p) : -1;
+    }
+    return 0;
+}
+
 /* --- analysis --- */
 
-/* A set of literals one of which must hit for a node to be true (a trigger set). */
+/* A set of LIT predicates one of which must be true for a node to be true (a cover). */
 struct tset {
     uint32_t *p;
     uint32_t n, cap;
-    int score;  /* the weakest literal's length: longer literals hit less often */
+    int score;  /* the weakest predicate's strength */
     bool ok;
 };
-
-static int
-lit_strength(const struct bn__pred *p)
-{
-    int best = INT32_MAX;
-    for (uint32_t v = 0; v < p->val->nvars; v++) {
-        int n = 0;
-        for (uint32_t i = 0; i < p->val->vars[v].n; i++)
-            n += p->val->vars[v].c[i] < 256;
-        best = BN_MIN(best, n);
-    }
-    return best;
-}
 
 static int
 tset_add(struct tset *t, const uint32_t *p, uint32_t n)
@@ -587,9 +875,9 @@ tset_add(struct tset *t, const uint32_t *p, uint32_t n)
 }
 
 /*
- * Computes a trigger set of node: literals such that the node can only be true when one of
- * them hit. AND picks its best operand, OR needs one from each operand; NOT and on-demand
- * predicates have none (the rule is then evaluated on every event of its logsource).
+ * Computes a cover of node: AND picks its most selective operand, OR needs one from each
+ * operand; NOT and predicates without triggers have none (the rule is then evaluated on
+ * every event of its logsource).
  */
 static int
 trig(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node, struct tset *out)
@@ -599,9 +887,9 @@ trig(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node, str
     int rc = 0;
     switch (nd->op) {
     case BN__OP_PRED:
-        if (rs->preds[nd->a].kind == BN__P_LIT) {
+        if (rs->preds[nd->a].kind == BN__P_LIT && rs->preds[nd->a].strength >= 0) {
             out->ok = true;
-            out->score = lit_strength(&rs->preds[nd->a]);
+            out->score = rs->preds[nd->a].strength;
             return tset_add(out, &nd->a, 1);
         }
         return 0;
@@ -614,6 +902,8 @@ trig(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node, str
             struct tset t;
             if ((rc = trig(rs, cr, cr->kids[nd->a + i], &t))) {
                 bn_free(t.p);
+                bn_free(out->p);
+                memset(out, 0, sizeof(*out));
                 return rc;
             }
             if (t.ok && (!out->ok || t.score > out->score ||
@@ -642,6 +932,9 @@ trig(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node, str
                 return rc;
             }
         }
+        /* many alternatives add up: each may hit */
+        for (uint32_t n = out->n; n > 1; n >>= 1)
+            out->score = BN_MAX(out->score - 1, 0);
         return 0;
     default:
         return 0;
@@ -652,36 +945,13 @@ static int
 analyse(struct bn_ruleset *rs)
 {
     uint32_t *mark = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*mark));
-    uint32_t *tmp = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*tmp));
     int rc = 0;
-    if (!mark || !tmp) {
-        rc = BN_ENOMEM;
-        goto out;
-    }
-    for (uint32_t p = 0; p < rs->npreds; p++)
-        rs->preds[p].nrules = 0;
+    if (!mark)
+        return BN_ENOMEM;
     for (uint32_t r = 0; r < rs->nrules; r++) {
         struct bn__crule *cr = &rs->rules[r];
         if (cr->r->kind != SIGMA_KIND_DETECTION)
             continue;
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < cr->nnodes; i++) {
-            const struct bn__node *nd = &cr->nodes[i];
-            if (nd->op != BN__OP_PRED || rs->preds[nd->a].kind != BN__P_LIT ||
-                mark[nd->a] == r + 1)
-                continue;
-            mark[nd->a] = r + 1;
-            tmp[n++] = nd->a;
-            if (rs->preds[nd->a].field == BN__KEYWORD)
-                cr->keywords = true;
-        }
-        cr->nlits = n;
-        cr->lits = bn_pool_alloc(rs->pool, ((size_t)n + 1) * sizeof(*cr->lits));
-        if (!cr->lits) {
-            rc = BN_ENOMEM;
-            goto out;
-        }
-        memcpy(cr->lits, tmp, n * sizeof(*tmp));
         struct tset t;
         if ((rc = trig(rs, cr, cr->root, &t))) {
             bn_free(t.p);
@@ -690,7 +960,6 @@ analyse(struct bn_ruleset *rs)
         cr->always = !t.ok;
         if (cr->always)
             rs->st.always_eval++;
-        /* the trigger set, deduplicated (mark holds r + 1 for literals seen above) */
         cr->trig = bn_pool_alloc(rs->pool, ((size_t)t.n + 1) * sizeof(*cr->trig));
         if (!cr->trig) {
             bn_free(t.p);
@@ -699,259 +968,136 @@ analyse(struct bn_ruleset *rs)
         }
         cr->ntrig = 0;
         for (uint32_t i = 0; i < t.n; i++) {
-            if (mark[t.p[i]] == UINT32_MAX - r)
+            if (mark[t.p[i]] == r + 1)
                 continue;
-            mark[t.p[i]] = UINT32_MAX - r;
+            mark[t.p[i]] = r + 1;
             cr->trig[cr->ntrig++] = t.p[i];
-            rs->preds[t.p[i]].nrules++;
         }
         bn_free(t.p);
     }
-    for (uint32_t p = 0; p < rs->npreds; p++) {
-        struct bn__pred *pr = &rs->preds[p];
-        pr->rules = bn_pool_alloc(rs->pool, ((size_t)pr->nrules + 1) * sizeof(*pr->rules));
-        if (!pr->rules) {
-            rc = BN_ENOMEM;
-            goto out;
-        }
-        pr->nrules = 0;
-    }
-    for (uint32_t r = 0; r < rs->nrules; r++) {
-        const struct bn__crule *cr = &rs->rules[r];
-        for (uint32_t i = 0; i < cr->ntrig; i++) {
-            struct bn__pred *pr = &rs->preds[cr->trig[i]];
-            pr->rules[pr->nrules++] = r;
-        }
-    }
 out:
     bn_free(mark);
-    bn_free(tmp);
     return rc;
 }
 
-/* --- Vectorscan databases --- */
+/* --- the prefilter database --- */
 
-static int
-used_lits(struct bn_ruleset *rs, uint8_t *used)
+/* Without a prefilter every detection rule is evaluated on each event of its logsource. */
+static void
+no_prefilter(struct bn_ruleset *rs)
 {
+    rs->st.always_eval = 0;
     for (uint32_t r = 0; r < rs->nrules; r++) {
-        const struct bn__crule *cr = &rs->rules[r];
+        struct bn__crule *cr = &rs->rules[r];
         if (cr->r->kind != SIGMA_KIND_DETECTION)
             continue;
-        for (uint32_t i = 0; i < cr->nnodes; i++)
-            if (cr->nodes[i].op == BN__OP_PRED)
-                used[cr->nodes[i].a] = 1;
+        cr->always = true;
+        cr->ntrig = 0;
+        rs->st.always_eval++;
     }
-    return 0;
 }
 
+/* Lists, per trigger literal, the rules whose cover names it, and compiles the database. */
 static int
-add_pat(struct bn_ruleset *rs, uint32_t pred, uint32_t len, uint8_t anchor, uint32_t *id)
-{
-    if (rs->npats == rs->pats_cap) {
-        uint32_t cap = rs->pats_cap ? rs->pats_cap * 2 : 1024;
-        struct bn__pat *np = bn_reallocarray(rs->pats, cap, sizeof(*np));
-        if (!np)
-            return BN_ENOMEM;
-        rs->pats = np;
-        rs->pats_cap = cap;
-    }
-    rs->pats[rs->npats].pred = pred;
-    rs->pats[rs->npats].len = len;
-    rs->pats[rs->npats].anchor = anchor;
-    *id = rs->npats++;
-    return 0;
-}
-
-struct patlist {
-    const char **exprs;
-    unsigned *flags;
-    unsigned *ids;
-    size_t *lens;
-    size_t n;
-};
-
-static void
-patlist_free(struct patlist *pl)
-{
-    bn_free(pl->exprs);
-    bn_free(pl->flags);
-    bn_free(pl->ids);
-    bn_free(pl->lens);
-}
-
-/*
- * Compiles the literals of one field (preds[ids[0..n)]). Variants that are plain strings
- * between optional leading/trailing '*' go to a literal database (fast to build; the
- * start/end anchors are checked in the match callback); the others become regex patterns.
- * A pattern Vectorscan refuses demotes its predicate to on-demand evaluation.
- */
-static int
-compile_db(struct bn_ruleset *rs, uint32_t *ids, uint32_t n, hs_database_t **lit_db,
-           hs_database_t **re_db)
+build_prefilter(struct bn_ruleset *rs, const struct factab *ft)
 {
     int rc = 0;
-    size_t npat = 0;
-    struct patlist pl[2];
-    memset(pl, 0, sizeof(pl));
-    for (uint32_t i = 0; i < n; i++)
-        npat += rs->preds[ids[i]].val->nvars;
-    npat = npat ? npat : 1;
-    struct bn_buf buf;
-    bn_buf_init(&buf, 1u << 24);
-    for (int k = 0; k < 2; k++) {
-        pl[k].exprs = bn_calloc(npat, sizeof(*pl[k].exprs));
-        pl[k].flags = bn_calloc(npat, sizeof(*pl[k].flags));
-        pl[k].ids = bn_calloc(npat, sizeof(*pl[k].ids));
-        pl[k].lens = bn_calloc(npat, sizeof(*pl[k].lens));
-        if (!pl[k].exprs || !pl[k].flags || !pl[k].ids || !pl[k].lens) {
-            rc = BN_ENOMEM;
-            goto out;
-        }
-    }
-    bn_pool_reset(rs->tmp);
-    for (int k = 0; k < 2; k++) {
-        for (;;) {
-            struct patlist *p = &pl[k];
-            p->n = 0;
-            for (uint32_t i = 0; i < n; i++) {
-                const struct bn__pred *pr = &rs->preds[ids[i]];
-                if (pr->kind != BN__P_LIT)
-                    continue;
-                unsigned cf = pr->item->cased ? 0 : HS_FLAG_CASELESS;
-                for (uint32_t v = 0; v < pr->val->nvars; v++) {
-                    const struct bn__sstr *ss = &pr->val->vars[v];
-                    uint32_t a = 0, e = ss->n;
-                    while (a < e && ss->c[a] == BN__TOK_STAR)
-                        a++;
-                    while (e > a && ss->c[e - 1] == BN__TOK_STAR)
-                        e--;
-                    bool plain = true;
-                    for (uint32_t t = a; t < e && plain; t++)
-                        plain = ss->c[t] < 256;
-                    if (plain != (k == 0))
-                        continue;
-                    uint8_t anchor = (a == 0 ? BN__ANCHOR_START : 0) |
-                                     (e == ss->n ? BN__ANCHOR_END : 0);
-                    uint32_t pid;
-                    if ((rc = add_pat(rs, ids[i], e - a, k == 0 ? anchor : 0, &pid)))
-                        goto out;
-                    char *x;
-                    if (k == 0) {
-                        x = bn_pool_alloc(rs->tmp, (size_t)(e - a) + 1);
-                        if (!x) {
-                            rc = BN_ENOMEM;
-                            goto out;
-                        }
-                        for (uint32_t t = a; t < e; t++)
-                            x[t - a] = (char)ss->c[t];
-                        x[e - a] = '\0';
-                        /* anchored literals must report every occurrence */
-                        p->flags[p->n] = cf | (anchor ? 0 : HS_FLAG_SINGLEMATCH);
-                    } else {
-                        if ((rc = bn__glob_to_hs(ss, &buf)))
-                            goto out;
-                        if (!(x = bn_pool_strndup(rs->tmp, buf.p, buf.len))) {
-                            rc = BN_ENOMEM;
-                            goto out;
-                        }
-                        p->flags[p->n] = cf | HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL;
-                    }
-                    p->exprs[p->n] = x;
-                    p->lens[p->n] = e - a;
-                    p->ids[p->n] = pid;
-                    p->n++;
-                }
-            }
-            if (p->n == 0)
-                break;
-            hs_database_t **db = k == 0 ? lit_db : re_db;
-            hs_compile_error_t *err = NULL;
-            hs_error_t hr = k == 0 ? hs_compile_lit_multi(p->exprs, p->flags, p->ids, p->lens,
-                                                          (unsigned)p->n, HS_MODE_BLOCK, NULL,
-                                                          db, &err)
-                                   : hs_compile_multi(p->exprs, p->flags, p->ids,
-                                                      (unsigned)p->n, HS_MODE_BLOCK, NULL, db,
-                                                      &err);
-            if (hr == HS_SUCCESS) {
-                rs->st.literals += p->n;
-                size_t sz = 0;
-                if (hs_database_size(*db, &sz) == HS_SUCCESS)
-                    rs->st.db_bytes += sz;
-                break;
-            }
-            if (!err || err->expression < 0 || (size_t)err->expression >= p->n) {
-                /* the whole set failed: serve these literals on demand */
-                for (uint32_t i = 0; i < n; i++)
-                    rs->preds[ids[i]].kind = BN__P_VAL;
-                hs_free_compile_error(err);
-                break;
-            }
-            rs->preds[rs->pats[p->ids[err->expression]].pred].kind = BN__P_VAL;
-            hs_free_compile_error(err);
-        }
-    }
-out:
-    bn_buf_release(&buf);
-    patlist_free(&pl[0]);
-    patlist_free(&pl[1]);
-    return rc;
-}
-
-struct fid {
-    uint32_t field;
-    uint32_t id;
-};
-
-static int
-cmp_fid(const void *a, const void *b)
-{
-    const struct fid *x = a, *y = b;
-    if (x->field != y->field)
-        return x->field < y->field ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int
-build_dbs(struct bn_ruleset *rs)
-{
-    int rc = 0;
-    uint32_t nf = bn_fieldtab_count(rs->ft);
-    uint8_t *used = bn_calloc(rs->npreds ? rs->npreds : 1, 1);
-    struct fid *fids = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*fids));
-    uint32_t *ids = bn_calloc(rs->npreds ? rs->npreds : 1, sizeof(*ids));
-    rs->dbs = bn_calloc((size_t)(nf + 1) * 2, sizeof(*rs->dbs));
-    if (rs->dbs)
-        rs->ndbs = nf + 1;
-    if (!used || !ids || !fids || !rs->dbs) {
+    uint32_t nf = ft->n;
+    const char **exprs = NULL;
+    unsigned *flags = NULL, *ids = NULL;
+    size_t *lens = NULL;
+    uint32_t *mark = NULL;
+    rs->facs = bn_calloc(nf ? nf : 1, sizeof(*rs->facs));
+    mark = bn_calloc(nf ? nf : 1, sizeof(*mark));
+    if (!rs->facs || !mark) {
         rc = BN_ENOMEM;
         goto out;
     }
-    used_lits(rs, used);
-    uint32_t n = 0;
-    for (uint32_t p = 0; p < rs->npreds; p++) {
-        if (used[p] && rs->preds[p].kind == BN__P_LIT) {
-            fids[n].field = rs->preds[p].field;
-            fids[n].id = p;
-            n++;
+    rs->nfacs = nf;
+    for (int pass = 0; pass < 2; pass++) {
+        memset(mark, 0, (nf ? nf : 1) * sizeof(*mark));
+        for (uint32_t r = 0; r < rs->nrules; r++) {
+            const struct bn__crule *cr = &rs->rules[r];
+            for (uint32_t i = 0; i < cr->ntrig; i++) {
+                const struct bn__pred *p = &rs->preds[cr->trig[i]];
+                for (uint32_t k = 0; k < p->nfacs; k++) {
+                    struct bn__fac *f = &rs->facs[p->facs[k]];
+                    if (mark[p->facs[k]] == r + 1)
+                        continue;
+                    mark[p->facs[k]] = r + 1;
+                    if (pass == 0)
+                        f->nrules++;
+                    else
+                        f->rules[f->nrules++] = r;
+                }
+            }
+        }
+        if (pass == 1)
+            break;
+        for (uint32_t i = 0; i < nf; i++) {
+            struct bn__fac *f = &rs->facs[i];
+            if (!f->nrules)
+                continue;
+            f->rules = bn_pool_alloc(rs->pool, (size_t)f->nrules * sizeof(*f->rules));
+            if (!f->rules) {
+                rc = BN_ENOMEM;
+                goto out;
+            }
+            f->nrules = 0;
         }
     }
-    qsort(fids, n, sizeof(*fids), cmp_fid);
-    for (uint32_t i = 0; i < n; i++)
-        ids[i] = fids[i].id;
-    for (uint32_t i = 0; i < n && rc == 0;) {
-        uint32_t f = fids[i].field;
-        uint32_t j = i;
-        while (j < n && fids[j].field == f)
-            j++;
-        uint32_t slot = f == BN__KEYWORD ? nf : f;
-        rc = compile_db(rs, ids + i, j - i, &rs->dbs[2 * slot], &rs->dbs[2 * slot + 1]);
-        i = j;
+    exprs = bn_calloc(nf ? nf : 1, sizeof(*exprs));
+    flags = bn_calloc(nf ? nf : 1, sizeof(*flags));
+    ids = bn_calloc(nf ? nf : 1, sizeof(*ids));
+    lens = bn_calloc(nf ? nf : 1, sizeof(*lens));
+    if (!exprs || !flags || !ids || !lens) {
+        rc = BN_ENOMEM;
+        goto out;
     }
+    /* the database holds the covers' literals; a predicate all of whose literals are in it
+     * is gated: no literal hit tells the matcher it is false without looking at values */
+    memset(mark, 0, (nf ? nf : 1) * sizeof(*mark));
+    for (uint32_t i = 0; i < nf; i++)
+        mark[i] = rs->facs[i].nrules > 0;
+    for (uint32_t i = 0; i < rs->npreds; i++) {
+        struct bn__pred *p = &rs->preds[i];
+        bool all = p->nfacs > 0;
+        for (uint32_t k = 0; k < p->nfacs && all; k++)
+            all = mark[p->facs[k]];
+        p->gated = all;
+    }
+    unsigned n = 0;
+    for (uint32_t i = 0; i < nf; i++) {
+        if (!mark[i])
+            continue;
+        exprs[n] = (const char *)ft->s[i];
+        lens[n] = ft->len[i];
+        flags[n] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        ids[n] = i;
+        n++;
+    }
+    if (n == 0)
+        goto out;
+    hs_compile_error_t *err = NULL;
+    if (hs_compile_lit_multi(exprs, flags, ids, lens, n, HS_MODE_BLOCK, NULL, &rs->pf, &err) !=
+        HS_SUCCESS) {
+        hs_free_compile_error(err);
+        rs->pf = NULL;
+        no_prefilter(rs);
+        for (uint32_t i = 0; i < rs->npreds; i++)
+            rs->preds[i].gated = false;
+        goto out;
+    }
+    rs->st.literals = n;
+    size_t sz = 0;
+    if (hs_database_size(rs->pf, &sz) == HS_SUCCESS)
+        rs->st.db_bytes = sz;
 out:
-    bn_free(used);
-    bn_free(fids);
+    bn_free(exprs);
+    bn_free(flags);
     bn_free(ids);
+    bn_free(lens);
+    bn_free(mark);
     return rc;
 }
 
@@ -1081,16 +1227,14 @@ bn_ruleset_free(struct bn_ruleset *rs)
 {
     if (!rs)
         return;
-    for (uint32_t i = 0; i < rs->ndbs * 2; i++)
-        if (rs->dbs[i])
-            hs_free_database(rs->dbs[i]);
-    bn_free(rs->pats);
+    if (rs->pf)
+        hs_free_database(rs->pf);
+    bn_free(rs->facs);
     for (uint32_t i = 0; i < rs->nres; i++)
         pcre2_code_free(rs->res[i]);
     for (uint32_t i = 0; i < rs->nrules; i++)
         sigma_rule_free(rs->rules[i].r);
     bn_free(rs->rules);
-    bn_free(rs->dbs);
     bn_free(rs->res);
     bn_free(rs->preds);
     bn_fieldtab_free(rs->ft);
@@ -1109,6 +1253,8 @@ bn_ruleset_compile(struct bn_ruleset **out, struct sigma_rule **rules, size_t n,
     uint8_t *ok = NULL;
     struct pbuild b;
     memset(&b, 0, sizeof(b));
+    struct factab ft;
+    memset(&ft, 0, sizeof(ft));
     struct bn_compile_opts noopts;
     memset(&noopts, 0, sizeof(noopts));
     if (!opts)
@@ -1184,8 +1330,8 @@ bn_ruleset_compile(struct bn_ruleset **out, struct sigma_rule **rules, size_t n,
             goto out;
         }
     }
-    /* 3. Vectorscan, 4. analysis */
-    if ((rc = build_dbs(rs)) || (rc = analyse(rs)))
+    /* 3. trigger literals, covers and the prefilter */
+    if ((rc = prep_lits(rs, &ft)) || (rc = analyse(rs)) || (rc = build_prefilter(rs, &ft)))
         goto out;
     for (uint32_t i = 0; i < rs->nrules; i++) {
         switch (rs->rules[i].r->kind) {
@@ -1222,6 +1368,7 @@ out:
     bn_free(b.nodes);
     bn_free(b.kids);
     bn_free(b.dedup);
+    factab_release(&ft);
     bn_ruleset_free(rs);
     return rc;
 }

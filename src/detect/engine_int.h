@@ -5,10 +5,12 @@
  * A rule compiles in two layers. The item layer (bn__citem / bn__cval) keeps the shape of the
  * Sigma detection - searches, alternatives, items, values - with every value already
  * transformed (escapes, wildcards, windash, base64, utf16, expand...). The naive matcher walks
- * that layer directly. The fast layer turns every value into a predicate (bn__pred): literal
- * predicates are Vectorscan patterns, one database per field, the rest are evaluated on demand
- * by the same item-layer code the naive matcher uses. A rule's condition becomes a small tree
- * of AND/OR/NOT nodes over predicates (bn__node).
+ * that layer directly. The fast layer turns every value into a predicate (bn__pred) and a
+ * rule's condition into a small tree of AND/OR/NOT nodes over predicates (bn__node). Each rule
+ * also gets a cover: literal predicates one of which must be true for the rule to be true. The
+ * trigger literals of the covers (a few per predicate, caseless) form one Hyperscan prefilter
+ * database scanned once per event; rules whose triggers hit, and rules without a cover, are
+ * then evaluated exactly, without Hyperscan.
  */
 #ifndef BANNIN_ENGINE_INT_H
 #define BANNIN_ENGINE_INT_H
@@ -110,9 +112,27 @@ struct bn__node {
 };
 
 enum bn__pkind {
-    BN__P_LIT = 0, /* Vectorscan literal (field + variants); GLOB value */
+    BN__P_LIT = 0, /* GLOB value whose variants all hold a literal byte: prefilter material */
     BN__P_VAL,     /* one value of an item, evaluated on demand */
     BN__P_ITEM,    /* a whole item (neq, null, exists), evaluated on demand */
+};
+
+#define BN__ANCHOR_START 1
+#define BN__ANCHOR_END 2
+
+/* Shortest trigger literal worth a prefilter hit; shorter ones hit nearly every event. */
+#define BN__FAC_MIN 3
+
+/*
+ * One variant of a LIT predicate ready for direct evaluation: a plain string between optional
+ * leading/trailing '*' (s, folded to lower case unless the item is cased, plus the anchors it
+ * must touch), or a general wildcard pattern (glob) for the reference matcher.
+ */
+struct bn__lit {
+    const uint8_t *s;
+    uint32_t len;
+    uint8_t anchor;                /* BN__ANCHOR_* */
+    const struct bn__sstr *glob;   /* non-NULL: inner wildcards */
 };
 
 struct bn__pred {
@@ -120,17 +140,18 @@ struct bn__pred {
     uint32_t field;
     const struct bn__citem *item;
     const struct bn__cval *val;
-    uint32_t *rules;       /* LIT: rules it triggers (set-owned) */
-    uint32_t nrules;
+    struct bn__lit *lits;  /* LIT: one per variant (pool-owned) */
+    uint32_t nlits;
+    uint32_t *facs;        /* LIT: trigger literals, one of which is in any matching value */
+    uint32_t nfacs;
+    bool gated;            /* every trigger literal is in the prefilter: none hit, false */
+    int strength;          /* LIT: how selective facs are (higher is rarer); < 0 none */
 };
 
-#define BN__ANCHOR_START 1
-#define BN__ANCHOR_END 2
-
-struct bn__pat {
-    uint32_t pred;
-    uint32_t len;     /* literal length (lit databases) */
-    uint8_t anchor;   /* BN__ANCHOR_* to check in the callback */
+/* A trigger literal of the prefilter database and the rules a hit makes candidates. */
+struct bn__fac {
+    uint32_t *rules;
+    uint32_t nrules;
 };
 
 struct bn__crule {
@@ -145,13 +166,11 @@ struct bn__crule {
     uint32_t nfilters;
     uint32_t *corr_refs;   /* correlation: referenced rules */
     uint32_t ncorr_refs;
-    uint32_t *lits;        /* literal predicates of the program */
-    uint32_t nlits;
-    uint32_t *trig;        /* literals of which one must hit for the rule to be true */
+    uint32_t *trig;        /* the cover: LIT predicates of which one must be true for the
+                              rule to be true */
     uint32_t ntrig;
     bool alerts;
-    bool always;           /* can be true with every literal false */
-    bool keywords;         /* uses keyword literals */
+    bool always;           /* no cover: evaluated on every event of its logsource */
 };
 
 struct bn_ruleset {
@@ -161,14 +180,11 @@ struct bn_ruleset {
     uint32_t nrules;
     struct bn__pred *preds;
     uint32_t npreds;
-    /* Per field slot (field id, or ndbs-1 for keywords) two databases: [2*slot] pure
-     * literals (hs_compile_lit_multi, anchors checked in the callback), [2*slot+1] patterns
-     * with inner wildcards (regex syntax, anchors in the pattern). NULL when empty. */
-    hs_database_t **dbs;
-    uint32_t ndbs;         /* slots: fields + 1 */
-    struct bn__pat *pats;  /* Vectorscan pattern id -> predicate and anchoring */
-    uint32_t npats;
-    uint32_t pats_cap;
+    /* The prefilter: every trigger literal of every rule's cover, caseless, single-match.
+     * Hyperscan pattern id = index into facs. NULL when no rule has a cover. */
+    hs_database_t *pf;
+    struct bn__fac *facs;
+    uint32_t nfacs;
     pcre2_code **res;      /* every regex, for freeing */
     uint32_t nres;
     uint32_t res_cap;
@@ -182,9 +198,9 @@ struct bn__route {
     uint8_t *routed;       /* per rule: 1 when the logsource applies */
     uint32_t *always;      /* always-evaluated rules, ascending */
     uint32_t nalways;
-    uint32_t *fields;      /* fields holding literals of routed rules */
+    uint32_t *fields;      /* fields of routed rules' predicates with trigger literals */
     uint32_t nfields;
-    bool keywords;
+    bool keywords;         /* a routed rule's cover holds keywords: scan every value */
 };
 
 struct bn_scratch {
@@ -195,6 +211,7 @@ struct bn_scratch {
     uint32_t *pred_gen;
     uint8_t *pred_val;
     uint32_t *rule_gen;
+    uint32_t *fac_gen;     /* == gen: the trigger literal hit in this event's scan */
     uint32_t *cand;
     uint32_t ncand;
     uint32_t *hits;
@@ -204,7 +221,9 @@ struct bn_scratch {
     uint32_t nroutes;
     uint32_t next_evict;
     const struct bn_event *ev;
-    size_t cur_len;        /* length of the value being scanned */
+    char *buf;             /* the values one prefilter scan looks at, separated by '\n' */
+    size_t buf_cap;
+    struct bn_scratch_stats st;
 };
 
 /* --- engine_value.c --- */
@@ -230,6 +249,9 @@ bool bn__timepart(const char *s, size_t len, int part, int64_t *out);
 bool bn__ip_parse(const char *s, size_t len, uint8_t *af, uint8_t addr[16]);
 /* Writes the Vectorscan expression of a glob into buf (NUL-terminated). */
 int bn__glob_to_hs(const struct bn__sstr *p, struct bn_buf *buf);
+/* Finds needle (already folded to lower case unless cased) in hay; ASCII case folding. */
+bool bn__memmem_fold(const char *hay, size_t hlen, const uint8_t *needle, size_t nlen,
+                     bool cased);
 
 /* --- engine_match.c (shared by the naive matcher) --- */
 

@@ -2,13 +2,19 @@
  * engine_match.c - matching events against a compiled set (the fast path) and the value and
  * item evaluation that both matchers share.
  *
- * Per event: find the route of the event's logsource (cached in the scratch), scan each
- * field some routed rule has literals for with that field's Vectorscan database, collect the
- * rules whose literals hit plus the route's always-evaluated rules, and run their condition
- * programs. Predicate states carry the scratch generation, so nothing is cleared per event.
+ * Per event: find the route of the event's logsource (cached in the scratch), copy the values
+ * of the fields that routed rules have trigger literals for into one buffer and scan it once
+ * with the prefilter database; the rules of the literals that hit plus the route's
+ * always-evaluated rules are candidates, and their condition programs are evaluated exactly
+ * (direct caseless comparisons, no Hyperscan). A trigger hit in the wrong field only makes an
+ * extra candidate. Predicate states carry the scratch generation, so nothing is cleared per
+ * event.
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -199,11 +205,13 @@ bn_scratch_free(struct bn_scratch *s)
         route_release(&s->routes[i]);
     if (s->hs)
         hs_free_scratch(s->hs);
+    bn_free(s->buf);
     if (s->md)
         pcre2_match_data_free(s->md);
     bn_free(s->pred_gen);
     bn_free(s->pred_val);
     bn_free(s->rule_gen);
+    bn_free(s->fac_gen);
     bn_free(s->cand);
     bn_free(s->hits);
     bn_free(s);
@@ -221,14 +229,14 @@ bn_scratch_new(const struct bn_ruleset *rs)
     s->pred_gen = bn_calloc(np, sizeof(*s->pred_gen));
     s->pred_val = bn_calloc(np, 1);
     s->rule_gen = bn_calloc(nr, sizeof(*s->rule_gen));
+    s->fac_gen = bn_calloc(rs->nfacs ? rs->nfacs : 1, sizeof(*s->fac_gen));
     s->cand = bn_calloc(nr, sizeof(*s->cand));
     s->hits = bn_calloc(nr, sizeof(*s->hits));
     s->md = pcre2_match_data_create(1, NULL);
-    if (!s->pred_gen || !s->pred_val || !s->rule_gen || !s->cand || !s->hits || !s->md)
+    if (!s->pred_gen || !s->pred_val || !s->rule_gen || !s->fac_gen || !s->cand || !s->hits || !s->md)
         goto fail;
-    for (uint32_t f = 0; f < rs->ndbs * 2; f++)
-        if (rs->dbs[f] && hs_alloc_scratch(rs->dbs[f], &s->hs) != HS_SUCCESS)
-            goto fail;
+    if (rs->pf && hs_alloc_scratch(rs->pf, &s->hs) != HS_SUCCESS)
+        goto fail;
     return s;
 fail:
     bn_scratch_free(s);
@@ -241,7 +249,7 @@ static int
 route_build(struct bn_scratch *s, struct bn__route *rt, const struct bn_event *ev)
 {
     const struct bn_ruleset *rs = s->rs;
-    uint32_t nf = rs->ndbs ? rs->ndbs - 1 : 0;
+    uint32_t nf = bn_fieldtab_count(rs->ft);
     memset(rt, 0, sizeof(*rt));
     rt->product = ev->product;
     rt->category = ev->category;
@@ -265,11 +273,13 @@ route_build(struct bn_scratch *s, struct bn__route *rt, const struct bn_event *e
         rt->routed[r] = 1;
         if (cr->always)
             rt->always[rt->nalways++] = r;
-        if (cr->keywords)
-            rt->keywords = true;
-        for (uint32_t i = 0; i < cr->nlits; i++) {
-            uint32_t f = rs->preds[cr->lits[i]].field;
-            if (f < nf && !fseen[f] && (rs->dbs[2 * f] || rs->dbs[2 * f + 1])) {
+        for (uint32_t i = 0; i < cr->nnodes; i++) {
+            if (cr->nodes[i].op != BN__OP_PRED || !rs->preds[cr->nodes[i].a].gated)
+                continue;
+            uint32_t f = rs->preds[cr->nodes[i].a].field;
+            if (f == BN__KEYWORD) {
+                rt->keywords = true;
+            } else if (f < nf && !fseen[f]) {
                 fseen[f] = 1;
                 rt->fields[rt->nfields++] = f;
             }
@@ -333,6 +343,7 @@ next_gen(struct bn_scratch *s)
         const struct bn_ruleset *rs = s->rs;
         memset(s->pred_gen, 0, (rs->npreds ? rs->npreds : 1) * sizeof(*s->pred_gen));
         memset(s->rule_gen, 0, (rs->nrules ? rs->nrules : 1) * sizeof(*s->rule_gen));
+        memset(s->fac_gen, 0, (rs->nfacs ? rs->nfacs : 1) * sizeof(*s->fac_gen));
         s->gen = 1;
     }
 }
@@ -345,21 +356,12 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned
     (void)to;
     (void)flags;
     struct bn_scratch *s = ctx;
-    const struct bn__pat *pt = &s->rs->pats[id];
-    if ((pt->anchor & BN__ANCHOR_END) && to != s->cur_len)
-        return 0;
-    if ((pt->anchor & BN__ANCHOR_START) && to != pt->len)
-        return 0;
-    id = pt->pred;
-    if (s->pred_gen[id] == s->gen)
-        return 0;
-    s->pred_gen[id] = s->gen;
-    s->pred_val[id] = 1;
-    const struct bn__pred *p = &s->rs->preds[id];
-    const struct bn__route *rt = s->cur;
-    for (uint32_t i = 0; i < p->nrules; i++) {
-        uint32_t r = p->rules[i];
-        if (s->rule_gen[r] != s->gen && rt->routed[r]) {
+    const struct bn__fac *f = &s->rs->facs[id];
+    s->fac_gen[id] = s->gen;
+    const uint8_t *routed = s->cur->routed;
+    for (uint32_t i = 0; i < f->nrules; i++) {
+        uint32_t r = f->rules[i];
+        if (s->rule_gen[r] != s->gen && routed[r]) {
             s->rule_gen[r] = s->gen;
             s->cand[s->ncand++] = r;
         }
@@ -367,14 +369,105 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned
     return 0;
 }
 
-static int
-scan_value(struct bn_scratch *s, hs_database_t *const *db, const struct bn_fval *v)
+/* Compares n bytes of x with the folded needle s. */
+static inline bool
+eq_fold(const uint8_t *x, const uint8_t *s, size_t n)
 {
-    s->cur_len = v->len;
-    for (int k = 0; k < 2; k++)
-        if (db[k] && hs_scan(db[k], v->s, v->len, 0, s->hs, on_hit, s) != HS_SUCCESS)
-            return -1;
-    return 0;
+    for (size_t i = 0; i < n; i++)
+        if (fold(x[i]) != s[i])
+            return false;
+    return true;
+}
+
+static inline uint8_t
+upper(uint8_t c)
+{
+    return c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c;
+}
+
+bool
+bn__memmem_fold(const char *hay, size_t hlen, const uint8_t *needle, size_t nlen, bool cased)
+{
+    if (nlen == 0)
+        return true;
+    if (hlen < nlen)
+        return false;
+    const uint8_t *h = (const uint8_t *)hay;
+    if (cased)
+        return memmem(h, hlen, needle, nlen) != NULL;
+    size_t last = hlen - nlen; /* last start position */
+    size_t i = 0;
+    uint8_t f0 = needle[0], f1 = upper(f0);
+    uint8_t l0 = needle[nlen - 1], l1 = upper(l0);
+#ifdef __SSE2__
+    /* first and last byte of the needle at once, 16 start positions per step */
+    const __m128i vf0 = _mm_set1_epi8((char)f0), vf1 = _mm_set1_epi8((char)f1);
+    const __m128i vl0 = _mm_set1_epi8((char)l0), vl1 = _mm_set1_epi8((char)l1);
+    for (; i + 16 <= last + 1; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(h + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(h + i + nlen - 1));
+        __m128i ea = _mm_or_si128(_mm_cmpeq_epi8(a, vf0), _mm_cmpeq_epi8(a, vf1));
+        __m128i eb = _mm_or_si128(_mm_cmpeq_epi8(b, vl0), _mm_cmpeq_epi8(b, vl1));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(ea, eb));
+        while (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            if (eq_fold(h + i + k + 1, needle + 1, nlen > 2 ? nlen - 2 : 0))
+                return true;
+            m &= m - 1;
+        }
+    }
+#endif
+    for (; i <= last; i++) {
+        uint8_t c = h[i];
+        if ((c == f0 || c == f1) && eq_fold(h + i + 1, needle + 1, nlen - 1))
+            return true;
+    }
+    return false;
+}
+
+/* One variant of a LIT predicate against one value. */
+static inline bool
+lit_match(const struct bn__lit *l, const char *x, size_t len, bool cased)
+{
+    if (l->glob)
+        return bn__glob_match(l->glob, x, len, cased);
+    const uint8_t *u = (const uint8_t *)x;
+    switch (l->anchor) {
+    case BN__ANCHOR_START | BN__ANCHOR_END:
+        return len == l->len &&
+               (cased ? memcmp(u, l->s, len) == 0 : eq_fold(u, l->s, len));
+    case BN__ANCHOR_START:
+        return len >= l->len &&
+               (cased ? memcmp(u, l->s, l->len) == 0 : eq_fold(u, l->s, l->len));
+    case BN__ANCHOR_END:
+        return len >= l->len && (cased ? memcmp(u + len - l->len, l->s, l->len) == 0
+                                       : eq_fold(u + len - l->len, l->s, l->len));
+    default:
+        return bn__memmem_fold(x, len, l->s, l->len, cased);
+    }
+}
+
+/* A LIT predicate: any value of the field matches any variant. */
+static bool
+lit_eval(const struct bn_scratch *s, const struct bn_event *ev, const struct bn__pred *p)
+{
+    if (p->gated) {
+        /* the prefilter saw every value of the field: no trigger hit, no match */
+        bool any = false;
+        for (uint32_t i = 0; i < p->nfacs && !any; i++)
+            any = s->fac_gen[p->facs[i]] == s->gen;
+        if (!any)
+            return false;
+    }
+    bool cased = p->item->cased;
+    for (const struct bn_fval *x = vfirst(ev, p->field); x; x = vnext(ev, p->field, x)) {
+        if (!x->s)
+            continue;
+        for (uint32_t v = 0; v < p->nlits; v++)
+            if (lit_match(&p->lits[v], x->s, x->len, cased))
+                return true;
+    }
+    return false;
 }
 
 static bool
@@ -383,10 +476,9 @@ pred_eval(struct bn_scratch *s, const struct bn_event *ev, uint32_t id)
     if (s->pred_gen[id] == s->gen)
         return s->pred_val[id];
     const struct bn__pred *p = &s->rs->preds[id];
-    if (p->kind == BN__P_LIT)
-        return false;
-    bool v = p->kind == BN__P_ITEM ? bn__item_eval(s, ev, p->item)
-                                   : bn__val_eval(s, ev, p->item, p->val);
+    bool v = p->kind == BN__P_LIT    ? lit_eval(s, ev, p)
+             : p->kind == BN__P_ITEM ? bn__item_eval(s, ev, p->item)
+                                     : bn__val_eval(s, ev, p->item, p->val);
     s->pred_gen[id] = s->gen;
     s->pred_val[id] = v;
     return v;
@@ -426,6 +518,61 @@ cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Appends v and a separator to the scan buffer. */
+static int
+buf_put(struct bn_scratch *s, size_t *at, const struct bn_fval *v)
+{
+    if (*at + v->len + 1 > s->buf_cap) {
+        size_t cap = s->buf_cap ? s->buf_cap : 4096;
+        while (cap < *at + v->len + 1)
+            cap *= 2;
+        char *nb = bn_realloc(s->buf, cap);
+        if (!nb)
+            return BN_ENOMEM;
+        s->buf = nb;
+        s->buf_cap = cap;
+    }
+    memcpy(s->buf + *at, v->s, v->len);
+    *at += v->len;
+    s->buf[(*at)++] = '\n';
+    return 0;
+}
+
+/* Scans the values the route's triggers look at with the prefilter; hits become candidates. */
+static int
+prefilter(const struct bn_ruleset *rs, struct bn_scratch *s, const struct bn__route *rt,
+          const struct bn_event *ev)
+{
+    size_t at = 0;
+    int rc;
+    if (!rs->pf || (!rt->nfields && !rt->keywords))
+        return 0;
+    if (rt->keywords) {
+        for (uint32_t i = 0; i < ev->nvals; i++) {
+            const struct bn_fval *v = &ev->vals[i];
+            if (v->s && v->len && (rc = buf_put(s, &at, v)))
+                return rc;
+        }
+    } else {
+        for (uint32_t i = 0; i < rt->nfields; i++) {
+            uint32_t f = rt->fields[i];
+            if (f >= ev->nfields)
+                continue;
+            for (const struct bn_fval *v = bn_event_first(ev, f); v; v = bn_event_next(ev, v))
+                if (v->s && v->len && (rc = buf_put(s, &at, v)))
+                    return rc;
+        }
+    }
+    if (at == 0)
+        return 0;
+    if (at > UINT32_MAX)
+        return BN_ETOOBIG;
+    s->st.scans++;
+    if (hs_scan(rs->pf, s->buf, (unsigned)at, 0, s->hs, on_hit, s) != HS_SUCCESS)
+        return BN_EINTERNAL;
+    return 0;
+}
+
 int
 bn_ruleset_match(const struct bn_ruleset *rs, struct bn_scratch *s, const struct bn_event *ev,
                  const uint32_t **hits, size_t *nhits)
@@ -442,22 +589,10 @@ bn_ruleset_match(const struct bn_ruleset *rs, struct bn_scratch *s, const struct
     s->cur = rt;
     s->ncand = 0;
     s->ev = ev;
-    for (uint32_t i = 0; i < rt->nfields; i++) {
-        uint32_t f = rt->fields[i];
-        if (f >= ev->nfields)
-            continue;
-        for (const struct bn_fval *v = bn_event_first(ev, f); v; v = bn_event_next(ev, v))
-            if (v->s && v->len && scan_value(s, rs->dbs + 2 * f, v))
-                return BN_EINTERNAL;
-    }
-    if (rt->keywords) {
-        hs_database_t *const *kw = rs->dbs + 2 * (rs->ndbs - 1);
-        for (uint32_t i = 0; i < ev->nvals; i++) {
-            const struct bn_fval *v = &ev->vals[i];
-            if (v->s && v->len && scan_value(s, kw, v))
-                return BN_EINTERNAL;
-        }
-    }
+    s->st.events++;
+    int rc = prefilter(rs, s, rt, ev);
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < rt->nalways; i++) {
         uint32_t r = rt->always[i];
         if (s->rule_gen[r] != s->gen) {
@@ -465,13 +600,29 @@ bn_ruleset_match(const struct bn_ruleset *rs, struct bn_scratch *s, const struct
             s->cand[s->ncand++] = r;
         }
     }
-    if (s->ncand > 1)
+    if (s->ncand > 64) {
         qsort(s->cand, s->ncand, sizeof(*s->cand), cmp_u32);
+    } else {
+        for (uint32_t i = 1; i < s->ncand; i++) {
+            uint32_t x = s->cand[i], j = i;
+            for (; j > 0 && s->cand[j - 1] > x; j--)
+                s->cand[j] = s->cand[j - 1];
+            s->cand[j] = x;
+        }
+    }
+    s->st.candidates += s->ncand;
     for (uint32_t i = 0; i < s->ncand; i++) {
         const struct bn__crule *cr = &rs->rules[s->cand[i]];
         if (node_eval(s, ev, cr, cr->root))
             s->hits[s->nhits++] = s->cand[i];
     }
+    s->st.hits += s->nhits;
     *nhits = s->nhits;
     return 0;
+}
+
+void
+bn_scratch_stats(const struct bn_scratch *s, struct bn_scratch_stats *st)
+{
+    *st = s->st;
 }
