@@ -73,6 +73,9 @@ struct gen {
     size_t used, cap;
 };
 
+static const char *gen_str(struct gen *g, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static const char *
 gen_str(struct gen *g, const char *fmt, ...)
 {
