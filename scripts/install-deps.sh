@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang
   libyaml-dev libpcre2-dev libzstd-dev zlib1g-dev
   libcmocka-dev
+  libbpf-dev bpftool libsystemd-dev libssl-dev libuv1-dev libelf-dev
   zstd gzip python3
 )
 
