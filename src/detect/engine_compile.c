@@ -750,6 +750,190 @@ pred_facs(struct bn_ruleset *rs, struct factab *ft, struct bn__pred *p)
     return 0;
 }
 
+/* --- required literals of regular expressions --- */
+
+/* Skips a character class starting at re[i] == '['; returns the index after ']' or 0. */
+static size_t
+re_skip_class(const char *re, size_t n, size_t i)
+{
+    i++;
+    if (i < n && re[i] == '^')
+        i++;
+    if (i < n && re[i] == ']')
+        i++; /* a leading ']' is literal */
+    while (i < n) {
+        if (re[i] == '\\') {
+            i += 2;
+        } else if (re[i] == '[' && i + 1 < n && re[i + 1] == ':') {
+            const char *e = memmem(re + i + 2, n - i - 2, ":]", 2);
+            if (!e)
+                return 0;
+            i = (size_t)(e - re) + 2;
+        } else if (re[i] == ']') {
+            return i + 1;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* Skips a group starting at re[i] == '('; returns the index after its ')' or 0. */
+static size_t
+re_skip_group(const char *re, size_t n, size_t i)
+{
+    int depth = 0;
+    while (i < n) {
+        char c = re[i];
+        if (c == '\\') {
+            i += 2;
+        } else if (c == '[') {
+            if (!(i = re_skip_class(re, n, i)))
+                return 0;
+        } else if (c == '(') {
+            depth++;
+            i++;
+        } else if (c == ')') {
+            i++;
+            if (--depth == 0)
+                return i;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* Whether re[i..] starts a {n}, {n,}, {n,m} or {,m} quantifier; *end gets the index after '}'. */
+static bool
+re_quant_brace(const char *re, size_t n, size_t i, size_t *end)
+{
+    size_t j = i + 1;
+    bool digits = false;
+    while (j < n && ((re[j] >= '0' && re[j] <= '9') || re[j] == ',' || re[j] == ' ')) {
+        digits |= re[j] >= '0' && re[j] <= '9';
+        j++;
+    }
+    if (j < n && re[j] == '}' && digits) {
+        *end = j + 1;
+        return true;
+    }
+    return false;
+}
+
+uint32_t
+bn__re_required_lit(const char *re, size_t n, uint8_t *out, uint32_t cap)
+{
+    uint8_t run[256];
+    uint32_t rl = 0, best = 0;
+    size_t i = 0;
+#define RE_END_RUN()                                                                             \
+    do {                                                                                         \
+        if (rl > best) {                                                                         \
+            best = BN_MIN(rl, cap);                                                              \
+            memcpy(out, run, best);                                                              \
+        }                                                                                        \
+        rl = 0;                                                                                  \
+    } while (0)
+    if (cap == 0)
+        return 0;
+    while (i < n) {
+        uint8_t c = (uint8_t)re[i];
+        size_t end;
+        switch (c) {
+        case '|':
+        case ')':
+            return 0; /* top-level alternation (or unbalanced) */
+        case '*':
+        case '?':
+            if (rl)
+                rl--; /* the atom before is optional */
+            RE_END_RUN();
+            i++;
+            continue;
+        case '+':
+            RE_END_RUN();
+            i++;
+            continue;
+        case '{':
+            if (re_quant_brace(re, n, i, &end)) {
+                if (rl)
+                    rl--;
+                i = end;
+            } else {
+                i++;
+            }
+            RE_END_RUN();
+            continue;
+        case '.':
+        case '^':
+        case '$':
+            RE_END_RUN();
+            i++;
+            continue;
+        case '[':
+            RE_END_RUN();
+            if (!(i = re_skip_class(re, n, i)))
+                return 0;
+            continue;
+        case '(':
+            RE_END_RUN();
+            if (i + 1 < n && re[i + 1] == '*')
+                return 0; /* verbs such as (*UTF) */
+            if (i + 2 < n && re[i + 1] == '?' && re[i + 2] == '#')
+                return 0; /* comments end at the first ')', escapes or not */
+            if (i + 1 < n && re[i + 1] == '?') {
+                /* an option setting such as (?i) or (?-s); extended mode changes the syntax */
+                size_t j = i + 2;
+                while (j < n && (re[j] == 'i' || re[j] == 'm' || re[j] == 's' || re[j] == '-'))
+                    j++;
+                if (j < n && re[j] == ')' && j > i + 2) {
+                    i = j + 1;
+                    continue;
+                }
+                for (size_t k = i + 2; k < n && re[k] != ':' && re[k] != ')'; k++)
+                    if (re[k] == 'x')
+                        return 0;
+            }
+            if (!(i = re_skip_group(re, n, i)))
+                return 0;
+            continue;
+        case '\\':
+            if (i + 1 >= n)
+                return 0;
+            c = (uint8_t)re[i + 1];
+            if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                              (c >= 'A' && c <= 'Z'))) {
+                if (rl == sizeof(run))
+                    RE_END_RUN();
+                run[rl++] = c; /* an escaped punctuation character stands for itself */
+                i += 2;
+                continue;
+            }
+            if (strchr("bBAzZGdDwWsShHvVRN", c) && c) {
+                RE_END_RUN(); /* assertions and one-character classes */
+                i += 2;
+                continue;
+            }
+            return 0; /* \Q, \x, \p, \k, \g, backreferences...: not understood */
+        default:
+            if (c >= 0x80 || c < 0x20) {
+                RE_END_RUN();
+                i++;
+                continue;
+            }
+            if (rl == sizeof(run))
+                RE_END_RUN();
+            run[rl++] = c;
+            i++;
+            continue;
+        }
+    }
+    RE_END_RUN();
+#undef RE_END_RUN
+    return best;
+}
+
 /* The direct-evaluation form of each variant of a LIT predicate. */
 static int
 pred_lits(struct bn_ruleset *rs, struct bn__pred *p)
@@ -810,12 +994,42 @@ pred_strength(const struct factab *ft, const struct bn__pred *p)
     return best;
 }
 
+/* A regex value's trigger: the literal every match contains, when there is a long one. */
+static int
+re_facs(struct bn_ruleset *rs, struct factab *ft, struct bn__pred *p)
+{
+    const struct bn__citem *it = p->item;
+    size_t vi = (size_t)(p->val - it->vals);
+    if (!it->src || vi >= it->src->nvalues || it->neq || it->timepart)
+        return 0;
+    const struct sigma_value *sv = &it->src->values[vi];
+    if (!sv->s || sv->type == SIGMA_V_BOOL)
+        return 0;
+    uint8_t lit[FAC_LEN_MAX];
+    uint32_t n = bn__re_required_lit(sv->s, sv->len, lit, FAC_LEN_MAX);
+    if (n < BN__FAC_MIN)
+        return 0;
+    uint16_t toks[FAC_LEN_MAX];
+    for (uint32_t i = 0; i < n; i++)
+        toks[i] = lit[i];
+    p->facs = bn_pool_alloc(rs->pool, sizeof(*p->facs));
+    if (!p->facs)
+        return BN_ENOMEM;
+    p->nfacs = 1;
+    return factab_intern(rs, ft, toks, n, &p->facs[0]);
+}
+
 static int
 prep_lits(struct bn_ruleset *rs, struct factab *ft)
 {
     int rc;
     for (uint32_t i = 0; i < rs->npreds; i++) {
         struct bn__pred *p = &rs->preds[i];
+        if (p->kind == BN__P_VAL && p->val && p->val->kind == BN__V_RE) {
+            if ((rc = re_facs(rs, ft, p)))
+                return rc;
+            continue;
+        }
         if (p->kind != BN__P_LIT)
             continue;
         if ((rc = pred_lits(rs, p)) || (rc = pred_facs(rs, ft, p)))
@@ -841,7 +1055,7 @@ prep_lits(struct bn_ruleset *rs, struct factab *ft)
     bn_free(mark);
     for (uint32_t i = 0; i < rs->npreds; i++) {
         struct bn__pred *p = &rs->preds[i];
-        p->strength = p->kind == BN__P_LIT ? pred_strength(ft, p) : -1;
+        p->strength = pred_strength(ft, p); /* -1 without trigger literals */
     }
     return 0;
 }
@@ -887,7 +1101,7 @@ trig(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node, str
     int rc = 0;
     switch (nd->op) {
     case BN__OP_PRED:
-        if (rs->preds[nd->a].kind == BN__P_LIT && rs->preds[nd->a].strength >= 0) {
+        if (rs->preds[nd->a].strength >= 0) {
             out->ok = true;
             out->score = rs->preds[nd->a].strength;
             return tset_add(out, &nd->a, 1);

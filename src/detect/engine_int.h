@@ -142,10 +142,11 @@ struct bn__pred {
     const struct bn__cval *val;
     struct bn__lit *lits;  /* LIT: one per variant (pool-owned) */
     uint32_t nlits;
-    uint32_t *facs;        /* LIT: trigger literals, one of which is in any matching value */
+    uint32_t *facs;        /* LIT, VAL of a regex: trigger literals, one of which is in any
+                              matching value */
     uint32_t nfacs;
     bool gated;            /* every trigger literal is in the prefilter: none hit, false */
-    int strength;          /* LIT: how selective facs are (higher is rarer); < 0 none */
+    int strength;          /* how selective facs are (higher is rarer); < 0 none */
 };
 
 /* A trigger literal of the prefilter database and the rules a hit makes candidates. */
@@ -252,6 +253,17 @@ int bn__glob_to_hs(const struct bn__sstr *p, struct bn_buf *buf);
 /* Finds needle (already folded to lower case unless cased) in hay; ASCII case folding. */
 bool bn__memmem_fold(const char *hay, size_t hlen, const uint8_t *needle, size_t nlen,
                      bool cased);
+
+/* --- engine_compile.c --- */
+
+/*
+ * Finds the longest literal run (caseless, plain ASCII bytes) that every match of the PCRE2
+ * pattern re[0..n) must contain: top-level atoms only, groups, classes and quantified atoms
+ * break runs, and anything not understood (top-level alternation, \Q, \x, backreferences,
+ * verbs, extended mode...) gives no literal. Writes at most cap bytes of the run to out (any
+ * piece of a required run is required too) and returns its length, 0 when there is none.
+ */
+uint32_t bn__re_required_lit(const char *re, size_t n, uint8_t *out, uint32_t cap);
 
 /* --- engine_match.c (shared by the naive matcher) --- */
 

@@ -447,18 +447,23 @@ lit_match(const struct bn__lit *l, const char *x, size_t len, bool cased)
     }
 }
 
+/* Whether one of a predicate's trigger literals hit in this event's scan. */
+static inline bool
+fac_hit(const struct bn_scratch *s, const struct bn__pred *p)
+{
+    for (uint32_t i = 0; i < p->nfacs; i++)
+        if (s->fac_gen[p->facs[i]] == s->gen)
+            return true;
+    return false;
+}
+
 /* A LIT predicate: any value of the field matches any variant. */
 static bool
 lit_eval(const struct bn_scratch *s, const struct bn_event *ev, const struct bn__pred *p)
 {
-    if (p->gated) {
-        /* the prefilter saw every value of the field: no trigger hit, no match */
-        bool any = false;
-        for (uint32_t i = 0; i < p->nfacs && !any; i++)
-            any = s->fac_gen[p->facs[i]] == s->gen;
-        if (!any)
-            return false;
-    }
+    /* the prefilter saw every value of the field: no trigger hit, no match */
+    if (p->gated && !fac_hit(s, p))
+        return false;
     bool cased = p->item->cased;
     for (const struct bn_fval *x = vfirst(ev, p->field); x; x = vnext(ev, p->field, x)) {
         if (!x->s)
@@ -476,6 +481,12 @@ pred_eval(struct bn_scratch *s, const struct bn_event *ev, uint32_t id)
     if (s->pred_gen[id] == s->gen)
         return s->pred_val[id];
     const struct bn__pred *p = &s->rs->preds[id];
+    if (p->gated && p->kind == BN__P_VAL && !fac_hit(s, p)) {
+        /* a regex whose required literal is not in any scanned value */
+        s->pred_gen[id] = s->gen;
+        s->pred_val[id] = 0;
+        return false;
+    }
     bool v = p->kind == BN__P_LIT    ? lit_eval(s, ev, p)
              : p->kind == BN__P_ITEM ? bn__item_eval(s, ev, p->item)
                                      : bn__val_eval(s, ev, p->item, p->val);

@@ -375,6 +375,103 @@ test_windash_single_trigger(void **state)
     bn_ruleset_free(rs);
 }
 
+
+/* Required literals of regexes: what every match must contain, or nothing when unsure. */
+static void
+check_re_lit(const char *re, const char *want)
+{
+    uint8_t out[48];
+    uint32_t n = bn__re_required_lit(re, strlen(re), out, sizeof(out));
+    if (n != strlen(want) || memcmp(out, want, n) != 0)
+        fail_msg("'%s': got '%.*s' (%u), want '%s'", re, (int)n, (const char *)out, n, want);
+}
+
+static void
+test_re_required_lit(void **state)
+{
+    (void)state;
+    check_re_lit("(?i)\\bcmd\\.exe", "cmd.exe");
+    check_re_lit("powershell.*-enc", "powershell");
+    check_re_lit("abc|defgh", "");            /* top-level alternation */
+    check_re_lit("(a|b)longlit", "longlit");  /* alternation inside a group */
+    check_re_lit("abcd?x", "abc");            /* optional atom */
+    check_re_lit("abcd*", "abc");
+    check_re_lit("ab+cd", "ab");
+    check_re_lit("ab{2}cde", "cde");
+    check_re_lit("ab{0,3}cd", "cd");
+    check_re_lit("xy{literal", "literal");    /* '{' that is no quantifier */
+    check_re_lit("[abc]defg", "defg");
+    check_re_lit("[]x|]yyy", "yyy");          /* ']' and '|' inside a class */
+    check_re_lit("[[:alpha:]]zzz", "zzz");
+    check_re_lit("[^\\]]qqq", "qqq");
+    check_re_lit("\\x41bcdef", "");           /* escapes with arguments: give up */
+    check_re_lit("\\Qa.b\\Ecdef", "");
+    check_re_lit("(\\w)\\1abcd", "");         /* backreference */
+    check_re_lit("(?x)a b c d", "");          /* extended mode */
+    check_re_lit("(?ix:abc)defg", "");
+    check_re_lit("foo(?#c)barbaz", "");
+    check_re_lit("(?i:abc)defg", "defg");
+    check_re_lit("(?-i)abcdef", "abcdef");
+    check_re_lit("(*UTF)abcdef", "");
+    check_re_lit("a)bcdef", "");
+    check_re_lit("\\\\\\\\server\\\\share", "\\\\server\\share");
+    check_re_lit("^abc\\sdefg$", "defg");
+    check_re_lit("abc\xc3\xa9xyzw", "xyzw");  /* non-ASCII breaks runs */
+    check_re_lit("(abc", "");
+    check_re_lit("[abc", "");
+    check_re_lit("abc\\", "");
+    check_re_lit("", "");
+    check_re_lit("0123456789012345678901234567890123456789012345678901234567890123456789",
+                 "012345678901234567890123456789012345678901234567");
+}
+
+/* A regex with a required literal gets a trigger instead of being evaluated on every event;
+ * matching stays exact (case, other fields, keywords). */
+static void
+test_re_trigger(void **state)
+{
+    (void)state;
+    static const char *const rule = RULE("    sel:\n"
+                                         "        CommandLine|re: '(?i)\\bcmd\\.exe\\s+/c'\n"
+                                         "    condition: sel\n");
+    struct diagcap dc;
+    memset(&dc, 0, sizeof(dc));
+    struct bn_ruleset *rs = compile_yaml(rule, NULL, &dc);
+    assert_non_null(rs);
+    struct bn_ruleset_stats st;
+    bn_ruleset_stats(rs, &st);
+    assert_int_equal(st.always_eval, 0);
+    assert_int_equal(st.literals, 1);
+    bn_ruleset_free(rs);
+    assert_int_equal(fires(rule, "CommandLine", "C:\\Windows\\CMD.EXE /c whoami"), 1);
+    assert_int_equal(fires(rule, "CommandLine", "C:\\Windows\\xcmd.exe /c whoami"), 0);
+    assert_int_equal(fires(rule, "CommandLine", "cmd.ex /c", "Image", "cmd.exe /c"), 0);
+    assert_int_equal(fires(rule, "Image", "cmd.exe /c"), 0);
+    /* a case-sensitive regex: the caseless trigger hits, the regex decides */
+    static const char *const cased = RULE("    sel:\n"
+                                          "        CommandLine|re: 'Invoke-[A-Z]\\w+Shell'\n"
+                                          "    condition: sel\n");
+    assert_int_equal(fires(cased, "CommandLine", "x Invoke-PowerShell y"), 1);
+    assert_int_equal(fires(cased, "CommandLine", "x invoke-powershell y"), 0);
+    /* keywords: every value is scanned */
+    static const char *const kw = RULE("    kw:\n"
+                                       "        '|re': 'mimi[k]atz'\n"
+                                       "    condition: kw\n");
+    assert_int_equal(fires(kw, "User", "x", "ParentImage", "C:\\mimikatz.exe"), 1);
+    assert_int_equal(fires(kw, "User", "mimi", "ParentImage", "katz"), 0);
+    /* without a usable literal the rule stays always-evaluated and exact */
+    static const char *const alt = RULE("    sel:\n"
+                                        "        CommandLine|re: 'certutil|bitsadmin'\n"
+                                        "    condition: sel\n");
+    rs = compile_yaml(alt, NULL, &dc);
+    assert_non_null(rs);
+    bn_ruleset_stats(rs, &st);
+    assert_int_equal(st.always_eval, 1);
+    bn_ruleset_free(rs);
+    assert_int_equal(fires(alt, "CommandLine", "BITSADMIN /transfer"), 0);
+    assert_int_equal(fires(alt, "CommandLine", "bitsadmin /transfer"), 1);
+}
+
 int
 main(void)
 {
@@ -383,6 +480,8 @@ main(void)
         cmocka_unit_test(test_trigger_edges),
         cmocka_unit_test(test_windash_single_trigger),
         cmocka_unit_test(test_diff_long_values_field_confusion),
+        cmocka_unit_test(test_re_required_lit),
+        cmocka_unit_test(test_re_trigger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
