@@ -1,0 +1,899 @@
+/*
+ * agent.bpf.c - tier 1 of bannin-agent: eBPF CO-RE programs that report process, network,
+ * file, module, BPF and tamper activity into one ring buffer (records in agent_bpf.h).
+ *
+ * Only BTF tracepoints (tp_btf) are used: fentry does not load on every kernel we meet, and
+ * tp_btf needs no tracefs. Process events come from the scheduler tracepoints; the full
+ * argv is copied from the new mm at exec time so processes that exit within a millisecond
+ * still have their command line. Syscall-based events (files, UDP, modules, bpf, tamper)
+ * come from raw_syscalls sys_enter/sys_exit and are x86-64 syscall numbers. File events
+ * pass an in-kernel prefix filter (an LPM trie filled by user space), so bulk file traffic
+ * never reaches user space; relative paths are flagged and filtered by user space, which
+ * knows the process's cwd.
+ *
+ * Accepted TCP connections change state in softirq, where the current task is unrelated:
+ * we attribute them to the task that put the listening socket into LISTEN (remembered per
+ * local port), and say so with owner_known.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "agent_bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define SOCK_DGRAM 2
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define AT_FDCWD -100
+#define O_WRONLY 01
+#define O_RDWR 02
+#define O_CREAT 0100
+#define O_TRUNC 01000
+
+/* x86-64 syscall numbers. */
+#define NR_open 2
+#define NR_close 3
+#define NR_connect 42
+#define NR_sendto 44
+#define NR_sendmsg 46
+#define NR_kill 62
+#define NR_rename 82
+#define NR_creat 85
+#define NR_unlink 87
+#define NR_chmod 90
+#define NR_fchmod 91
+#define NR_chown 92
+#define NR_fchown 93
+#define NR_lchown 94
+#define NR_ptrace 101
+#define NR_init_module 175
+#define NR_tkill 200
+#define NR_tgkill 234
+#define NR_openat 257
+#define NR_fchownat 260
+#define NR_unlinkat 263
+#define NR_renameat 264
+#define NR_fchmodat 268
+#define NR_finit_module 313
+#define NR_renameat2 316
+#define NR_bpf 321
+#define NR_openat2 437
+#define NR_fchmodat2 452
+
+#define BPF_PROG_LOAD_CMD 5
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, AB_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, AB_CNT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, AB_CFG_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} agent_config SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(max_entries, 1024);
+    __type(key, struct ab_prefix_key);
+    __type(value, __u32);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+} prefixes SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ab_exec);
+} exec_scratch SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ab_file);
+} file_scratch SEC(".maps");
+
+/* connect(): the task that moved a socket to SYN_SENT, until it leaves SYN_SENT. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, struct ab_hdr);
+} connecting SEC(".maps");
+
+/* Listening sockets' owners by local port (accepted connections are attributed to them). */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, struct ab_hdr);
+} listeners SEC(".maps");
+
+/* File syscalls between sys_enter and sys_exit, by thread id. */
+struct pending {
+    __u64 id;
+    __u64 args[6];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, struct pending);
+} pending SEC(".maps");
+
+/* fds opened for write (key: tgid << 32 | fd), so close can be reported. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, __u8);
+} wfds SEC(".maps");
+
+/* UDP flows already reported (DNS packets are always reported). */
+struct udp_flow {
+    __u32 tgid;
+    __u16 dport;
+    __u8 family;
+    __u8 pad;
+    __u8 daddr[16];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct udp_flow);
+    __type(value, __u8);
+} udp_seen SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+    __u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+    if (c)
+        *c += 1;
+}
+
+static __always_inline __u64 cfg(__u32 idx)
+{
+    __u64 *v = bpf_map_lookup_elem(&agent_config, &idx);
+
+    return v ? *v : 0;
+}
+
+static __always_inline void submit(void *rec, __u64 size)
+{
+    if (bpf_ringbuf_output(&events, rec, size, 0))
+        count(AB_CNT_DROPS);
+    else
+        count(AB_CNT_EVENTS);
+}
+
+static __always_inline void fill_hdr(struct ab_hdr *h, struct task_struct *t, __u32 type)
+{
+    struct task_struct *parent = BPF_CORE_READ(t, real_parent);
+    const struct cred *cred = BPF_CORE_READ(t, cred);
+
+    h->type = type;
+    h->flags = 0;
+    h->ts_boot_ns = bpf_ktime_get_boot_ns();
+    h->pid = BPF_CORE_READ(t, tgid);
+    h->tid = BPF_CORE_READ(t, pid);
+    h->ppid = BPF_CORE_READ(parent, tgid);
+    h->uid = BPF_CORE_READ(cred, uid.val);
+    h->gid = BPF_CORE_READ(cred, gid.val);
+    h->euid = BPF_CORE_READ(cred, euid.val);
+    h->egid = BPF_CORE_READ(cred, egid.val);
+    if (bpf_core_field_exists(t->loginuid)) {
+        h->loginuid = BPF_CORE_READ(t, loginuid.val);
+        h->sessionid = BPF_CORE_READ(t, sessionid);
+    } else {
+        h->loginuid = (__u32)-1;
+        h->sessionid = (__u32)-1;
+    }
+    h->pad0 = 0;
+    h->start_ns = BPF_CORE_READ(t, start_boottime);
+    h->pstart_ns = BPF_CORE_READ(parent, start_boottime);
+    h->cgroup_id = 0;
+    BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
+}
+
+static __always_inline void fill_current(struct ab_hdr *h, __u32 type)
+{
+    fill_hdr(h, bpf_get_current_task_btf(), type);
+    h->cgroup_id = bpf_get_current_cgroup_id();
+}
+
+/* ---- processes ---- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+    __u32 zero = 0;
+    struct ab_exec *e = bpf_map_lookup_elem(&exec_scratch, &zero);
+    struct tty_struct *tty;
+    struct mm_struct *mm;
+    __u64 as, ae, total, want, got = 0;
+    long n;
+    __u32 pl;
+
+    if (!e)
+        return 0;
+    fill_current(&e->h, AB_EXEC);
+    e->old_pid = old_pid;
+    e->tty[0] = 0;
+    tty = BPF_CORE_READ(p, signal, tty);
+    if (tty)
+        BPF_CORE_READ_STR_INTO(&e->tty, tty, name);
+
+    n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, BPF_CORE_READ(bprm, filename));
+    if (n <= 0) {
+        e->data[0] = 0;
+        n = 1;
+    }
+    pl = (__u32)n;
+    if (pl > AB_PATH_LEN)
+        pl = AB_PATH_LEN;
+    e->path_len = pl;
+
+    mm = BPF_CORE_READ(p, mm);
+    as = BPF_CORE_READ(mm, arg_start);
+    ae = BPF_CORE_READ(mm, arg_end);
+    total = ae > as ? ae - as : 0;
+    if (total > 0xffffffffull)
+        total = 0xffffffffull;
+    e->args_total = (__u32)total;
+    want = total;
+    if (want > AB_ARGS_LEN) {
+        want = AB_ARGS_LEN;
+        e->h.flags |= AB_F_ARGS_TRUNC;
+    }
+    /* Chunks: a page that cannot be read costs that chunk, not the whole argv. */
+    for (__u32 i = 0; i < AB_ARGS_LEN / AB_ARGS_CHUNK; i++) {
+        __u64 off = (__u64)i * AB_ARGS_CHUNK;
+        __u64 len;
+        __u32 dst;
+
+        if (off >= want)
+            break;
+        len = want - off;
+        if (len > AB_ARGS_CHUNK)
+            len = AB_ARGS_CHUNK;
+        dst = pl + (__u32)off;
+        if (dst > AB_PATH_LEN + AB_ARGS_LEN - AB_ARGS_CHUNK)
+            break;
+        if (bpf_probe_read_user(&e->data[dst], len, (const void *)(as + off))) {
+            e->h.flags |= AB_F_ARGS_FAULT;
+            break;
+        }
+        got = off + len;
+    }
+    e->args_len = (__u32)got;
+    if (got > AB_ARGS_LEN)
+        got = AB_ARGS_LEN;
+    submit(e, __builtin_offsetof(struct ab_exec, data) + pl + got);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
+{
+    struct ab_exit *e;
+
+    if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
+        return 0;
+    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(AB_CNT_DROPS);
+        return 0;
+    }
+    fill_hdr(&e->h, p, AB_EXIT);
+    e->exit_code = (__u32)BPF_CORE_READ(p, exit_code);
+    e->pad = 0;
+    bpf_ringbuf_submit(e, 0);
+    count(AB_CNT_EVENTS);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+    struct ab_fork *e;
+
+    if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+        return 0; /* a new thread, not a process */
+    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(AB_CNT_DROPS);
+        return 0;
+    }
+    fill_hdr(&e->h, parent, AB_FORK);
+    e->child_pid = BPF_CORE_READ(child, tgid);
+    e->pad = 0;
+    e->child_start_ns = BPF_CORE_READ(child, start_boottime);
+    bpf_ringbuf_submit(e, 0);
+    count(AB_CNT_EVENTS);
+    return 0;
+}
+
+/* ---- TCP ---- */
+
+static __always_inline void sock_addrs(const struct sock *sk, struct ab_net *e)
+{
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+    e->family = (__u8)family;
+    e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    __builtin_memset(e->saddr, 0, sizeof(e->saddr));
+    __builtin_memset(e->daddr, 0, sizeof(e->daddr));
+    if (family == AF_INET) {
+        __u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+        __u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+        __builtin_memcpy(e->saddr, &s, 4);
+        __builtin_memcpy(e->daddr, &d, 4);
+    } else {
+        BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+        BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+    }
+}
+
+static __always_inline void emit_tcp(const struct sock *sk, const struct ab_hdr *owner, __u8 kind)
+{
+    struct ab_net *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+    if (!e) {
+        count(AB_CNT_DROPS);
+        return;
+    }
+    if (owner) {
+        e->h = *owner;
+        e->owner_known = 1;
+    } else {
+        __builtin_memset(&e->h, 0, sizeof(e->h));
+        e->owner_known = 0;
+    }
+    e->h.type = AB_TCP;
+    e->h.ts_boot_ns = bpf_ktime_get_boot_ns();
+    e->kind = kind;
+    e->proto = IPPROTO_TCP;
+    sock_addrs(sk, e);
+    e->payload_len = 0;
+    e->pad = 0;
+    bpf_ringbuf_submit(e, 0);
+    count(AB_CNT_EVENTS);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+    __u64 key = (__u64)sk;
+    __u16 family;
+
+    if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+        return 0;
+    family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family != AF_INET && family != AF_INET6)
+        return 0;
+
+    if (newstate == TCP_SYN_SENT) {
+        struct ab_hdr h;
+
+        fill_current(&h, AB_TCP);
+        bpf_map_update_elem(&connecting, &key, &h, BPF_ANY);
+    } else if (oldstate == TCP_SYN_SENT) {
+        struct ab_hdr *h = bpf_map_lookup_elem(&connecting, &key);
+
+        emit_tcp(sk, h, newstate == TCP_ESTABLISHED ? AB_TCP_CONNECT : AB_TCP_CONNECT_FAIL);
+        if (h)
+            bpf_map_delete_elem(&connecting, &key);
+    } else if (newstate == TCP_LISTEN) {
+        struct ab_hdr h;
+        __u32 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+        fill_current(&h, AB_TCP);
+        bpf_map_update_elem(&listeners, &port, &h, BPF_ANY);
+        emit_tcp(sk, &h, AB_TCP_LISTEN);
+    } else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+        __u32 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+        emit_tcp(sk, bpf_map_lookup_elem(&listeners, &port), AB_TCP_ACCEPT);
+    }
+    return 0;
+}
+
+/* ---- syscalls ---- */
+
+static __always_inline struct socket *fd_socket(__s64 fd)
+{
+    struct task_struct *t = bpf_get_current_task_btf();
+    struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+    struct file **fds;
+    struct file *f = NULL;
+    __u32 mode;
+
+    if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+        return NULL;
+    fds = BPF_CORE_READ(fdt, fd);
+    if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+        return NULL;
+    mode = BPF_CORE_READ(f, f_inode, i_mode);
+    if ((mode & S_IFMT) != S_IFSOCK)
+        return NULL;
+    return (struct socket *)BPF_CORE_READ(f, private_data);
+}
+
+/* A UDP send or connect: report new flows and every DNS packet with its payload prefix. */
+static __always_inline void udp_send(__s64 fd, const void *uaddr, const void *ubuf, __u64 len)
+{
+    struct socket *so = fd_socket(fd);
+    struct sock *sk;
+    struct ab_net *e;
+    struct udp_flow fl = {};
+    __u8 one = 1;
+    int dns;
+
+    if (!so)
+        return;
+    sk = BPF_CORE_READ(so, sk);
+    if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
+        return;
+    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(AB_CNT_DROPS);
+        return;
+    }
+    sock_addrs(sk, e);
+    if (uaddr) {
+        __u16 fam = 0, port = 0;
+
+        bpf_probe_read_user(&fam, sizeof(fam), uaddr);
+        bpf_probe_read_user(&port, sizeof(port), uaddr + 2);
+        if (fam == AF_INET) {
+            e->family = AF_INET;
+            __builtin_memset(e->daddr, 0, sizeof(e->daddr));
+            bpf_probe_read_user(e->daddr, 4, uaddr + 4);
+            e->dport = bpf_ntohs(port);
+        } else if (fam == AF_INET6) {
+            e->family = AF_INET6;
+            bpf_probe_read_user(e->daddr, 16, uaddr + 8);
+            e->dport = bpf_ntohs(port);
+        }
+    }
+    if (e->family != AF_INET && e->family != AF_INET6) {
+        bpf_ringbuf_discard(e, 0);
+        return;
+    }
+    dns = e->dport == 53;
+    fl.tgid = bpf_get_current_pid_tgid() >> 32;
+    fl.dport = e->dport;
+    fl.family = e->family;
+    __builtin_memcpy(fl.daddr, e->daddr, 16);
+    if (!dns && bpf_map_lookup_elem(&udp_seen, &fl)) {
+        bpf_ringbuf_discard(e, 0);
+        return;
+    }
+    if (!dns)
+        bpf_map_update_elem(&udp_seen, &fl, &one, BPF_ANY);
+    fill_current(&e->h, AB_UDP);
+    e->kind = 0;
+    e->proto = IPPROTO_UDP;
+    e->owner_known = 1;
+    e->payload_len = 0;
+    e->pad = 0;
+    if (dns && ubuf && len) {
+        if (len > AB_PAYLOAD_LEN)
+            len = AB_PAYLOAD_LEN;
+        if (bpf_probe_read_user(e->payload, len, ubuf) == 0)
+            e->payload_len = (__u32)len;
+    }
+    bpf_ringbuf_submit(e, 0);
+    count(AB_CNT_EVENTS);
+}
+
+static __always_inline void udp_sendmsg(__s64 fd, const struct user_msghdr *umsg)
+{
+    struct user_msghdr m;
+    struct iovec iov = {};
+
+    if (bpf_probe_read_user(&m, sizeof(m), umsg))
+        return;
+    if (m.msg_iov && m.msg_iovlen > 0)
+        bpf_probe_read_user(&iov, sizeof(iov), m.msg_iov);
+    udp_send(fd, m.msg_name, iov.iov_base, iov.iov_len);
+}
+
+static __always_inline void tamper(long nr, __u32 target, __u32 arg)
+{
+    __u64 agent = cfg(AB_CFG_AGENT_TGID);
+    struct ab_misc *e;
+
+    if (!agent || target != agent || (bpf_get_current_pid_tgid() >> 32) == agent)
+        return;
+    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(AB_CNT_DROPS);
+        return;
+    }
+    fill_current(&e->h, AB_TAMPER);
+    e->syscall = (__u32)nr;
+    e->fd = -1;
+    e->target_pid = target;
+    e->arg = arg;
+    e->name[0] = 0;
+    bpf_ringbuf_submit(e, 0);
+    count(AB_CNT_EVENTS);
+}
+
+static __always_inline void misc(__u32 type, long nr, __s32 fd, __u32 arg, const void *uname)
+{
+    struct ab_misc *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+    if (!e) {
+        count(AB_CNT_DROPS);
+        return;
+    }
+    fill_current(&e->h, type);
+    e->syscall = (__u32)nr;
+    e->fd = fd;
+    e->target_pid = 0;
+    e->arg = arg;
+    e->name[0] = 0;
+    if (uname)
+        bpf_probe_read_user_str(e->name, sizeof(e->name), uname);
+    bpf_ringbuf_submit(e, 0);
+    count(AB_CNT_EVENTS);
+}
+
+static __always_inline int is_file_syscall(long id)
+{
+    switch (id) {
+    case NR_open: case NR_openat: case NR_openat2: case NR_creat:
+    case NR_unlink: case NR_unlinkat:
+    case NR_rename: case NR_renameat: case NR_renameat2:
+    case NR_chmod: case NR_fchmod: case NR_fchmodat: case NR_fchmodat2:
+    case NR_chown: case NR_fchown: case NR_lchown: case NR_fchownat:
+        return 1;
+    }
+    return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+    __u64 a0, a1, a2, a3, a4;
+
+    if (id != NR_close && id != NR_connect && id != NR_sendto && id != NR_sendmsg &&
+        id != NR_kill && id != NR_tkill && id != NR_tgkill && id != NR_ptrace &&
+        id != NR_init_module && id != NR_finit_module && id != NR_bpf && !is_file_syscall(id))
+        return 0;
+    a0 = BPF_CORE_READ(regs, di);
+    a1 = BPF_CORE_READ(regs, si);
+    a2 = BPF_CORE_READ(regs, dx);
+    a3 = BPF_CORE_READ(regs, r10);
+    a4 = BPF_CORE_READ(regs, r8);
+
+    switch (id) {
+    case NR_close: {
+        __u64 key = (bpf_get_current_pid_tgid() & 0xffffffff00000000ull) | (__u32)a0;
+        struct ab_file *e;
+        __u32 zero = 0;
+
+        if (!bpf_map_lookup_elem(&wfds, &key))
+            return 0;
+        bpf_map_delete_elem(&wfds, &key);
+        e = bpf_map_lookup_elem(&file_scratch, &zero);
+        if (!e)
+            return 0;
+        fill_current(&e->h, AB_FILE);
+        e->op = AB_FOP_CLOSE_WRITE;
+        e->fd = (__s32)a0;
+        e->dirfd = AT_FDCWD;
+        e->mode = 0;
+        e->uid = e->gid = (__u32)-1;
+        e->path_len = e->path2_len = 0;
+        submit(e, __builtin_offsetof(struct ab_file, data));
+        return 0;
+    }
+    case NR_connect:
+        udp_send((__s64)a0, (const void *)a1, NULL, 0);
+        return 0;
+    case NR_sendto:
+        udp_send((__s64)a0, (const void *)a4, (const void *)a1, a2);
+        return 0;
+    case NR_sendmsg:
+        udp_sendmsg((__s64)a0, (const struct user_msghdr *)a1);
+        return 0;
+    case NR_kill:
+    case NR_tkill:
+        tamper(id, (__u32)a0, (__u32)a1);
+        return 0;
+    case NR_tgkill:
+        tamper(id, (__u32)a0, (__u32)a2);
+        return 0;
+    case NR_ptrace:
+        tamper(id, (__u32)a1, (__u32)a0);
+        return 0;
+    case NR_init_module:
+        misc(AB_MODULE, id, -1, 0, (const void *)a2);
+        return 0;
+    case NR_finit_module:
+        misc(AB_MODULE, id, (__s32)a0, 0, (const void *)a1);
+        return 0;
+    case NR_bpf: {
+        __u32 ptype = 0;
+
+        if (a0 != BPF_PROG_LOAD_CMD ||
+            (bpf_get_current_pid_tgid() >> 32) == cfg(AB_CFG_AGENT_TGID))
+            return 0;
+        bpf_probe_read_user(&ptype, sizeof(ptype), (const void *)a1);
+        misc(AB_BPF, id, -1, ptype, (const void *)(a1 + 48)); /* bpf_attr.prog_name */
+        return 0;
+    }
+    }
+
+    /* File syscalls: remember the arguments; the work happens at sys_exit on success. */
+    if ((bpf_get_current_pid_tgid() >> 32) == cfg(AB_CFG_AGENT_TGID))
+        return 0;
+    if (id == NR_open || id == NR_openat) {
+        __u64 flags = id == NR_open ? a1 : a2;
+
+        if (!(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)))
+            return 0; /* read-only opens are the bulk of all file traffic */
+    } else if (id == NR_openat2) {
+        __u64 flags = 0;
+
+        bpf_probe_read_user(&flags, sizeof(flags), (const void *)a2); /* open_how.flags */
+        if (!(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)))
+            return 0;
+    }
+    {
+        struct pending p = {};
+        __u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+        p.id = id;
+        p.args[0] = a0;
+        p.args[1] = a1;
+        p.args[2] = a2;
+        p.args[3] = a3;
+        p.args[4] = a4;
+        if (id == NR_openat2) {
+            __u64 flags = 0;
+
+            bpf_probe_read_user(&flags, sizeof(flags), (const void *)a2);
+            p.args[2] = flags;
+        }
+        bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+    }
+    return 0;
+}
+
+/*
+ * Decides whether an absolute path is of interest from its first AB_PREFIX_LEN bytes:
+ * the longest matching prefix in the trie wins; no match means not interesting.
+ */
+static __always_inline int path_wanted(const char *path, __u32 len)
+{
+    struct ab_prefix_key k;
+    __u32 *v;
+    __u32 n = len;
+
+    if (cfg(AB_CFG_FILE_ALL))
+        return 1;
+    if (n > 0)
+        n--; /* the NUL */
+    if (n > AB_PREFIX_LEN)
+        n = AB_PREFIX_LEN;
+    __builtin_memset(k.data, 0, sizeof(k.data));
+    if (bpf_probe_read_kernel(k.data, sizeof(k.data), path))
+        return 0;
+    k.prefixlen = n * 8;
+    v = bpf_map_lookup_elem(&prefixes, &k);
+    if (!v)
+        return 0;
+    if (*v == AB_PF_HOME_SSH) {
+        /* /home/<user>/.ssh/: find the '/' after the user name, then ".ssh/". */
+        for (__u32 i = 6; i < AB_PREFIX_LEN - 5; i++) {
+            if (k.data[i] == '/')
+                return k.data[i + 1] == '.' && k.data[i + 2] == 's' && k.data[i + 3] == 's' &&
+                       k.data[i + 4] == 'h' && (k.data[i + 5] == '/' || k.data[i + 5] == 0);
+            if (k.data[i] == 0)
+                return 0;
+        }
+        return 0;
+    }
+    return *v == AB_PF_INCLUDE;
+}
+
+/* Reads a user path into the scratch at off; sets flags for relative paths. Returns len. */
+static __always_inline __u32 read_path(struct ab_file *e, __u32 off, const void *upath,
+                                       __s64 dirfd)
+{
+    long n;
+
+    if (off > AB_PATH_LEN)
+        return 0;
+    n = bpf_probe_read_user_str(&e->data[off], AB_PATH_LEN, upath);
+    if (n <= 0) {
+        e->data[off] = 0;
+        return 1;
+    }
+    if (n >= AB_PATH_LEN)
+        e->h.flags |= AB_F_PATH_TRUNC;
+    if (e->data[off] != '/') {
+        if (dirfd == AT_FDCWD)
+            e->h.flags |= AB_F_RELATIVE;
+        else
+            e->h.flags |= AB_F_DIRFD;
+    }
+    return (__u32)n & (AB_PATH_LEN * 2 - 1);
+}
+
+static __always_inline int wanted(struct ab_file *e, __u32 off, __u32 len)
+{
+    if (off > AB_PATH_LEN)
+        return 0;
+    if (e->data[off] != '/')
+        return 1; /* relative: user space resolves the cwd and applies the filter */
+    return path_wanted(&e->data[off], len);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+    struct pending a;
+    struct ab_file *e;
+    __u32 zero = 0, l1 = 0, l2 = 0;
+    int keep = 0;
+
+    if (!p)
+        return 0;
+    a = *p;
+    bpf_map_delete_elem(&pending, &tid);
+    if (ret < 0)
+        return 0;
+    e = bpf_map_lookup_elem(&file_scratch, &zero);
+    if (!e)
+        return 0;
+    fill_current(&e->h, AB_FILE);
+    e->fd = -1;
+    e->dirfd = AT_FDCWD;
+    e->mode = 0;
+    e->uid = e->gid = (__u32)-1;
+
+    switch (a.id) {
+    case NR_open:
+    case NR_creat:
+    case NR_openat:
+    case NR_openat2:
+        if (a.id == NR_open) {
+            l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
+            e->mode = (__u32)a.args[1];
+        } else if (a.id == NR_creat) {
+            l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
+            e->mode = O_CREAT | O_WRONLY | O_TRUNC;
+        } else {
+            e->dirfd = (__s32)a.args[0];
+            l1 = read_path(e, 0, (const void *)a.args[1], (__s64)(__s32)a.args[0]);
+            e->mode = (__u32)a.args[2];
+        }
+        e->op = AB_FOP_OPEN_WRITE;
+        e->fd = (__s32)ret;
+        keep = wanted(e, 0, l1);
+        if (keep && (e->mode & (O_WRONLY | O_RDWR))) {
+            __u64 key = (bpf_get_current_pid_tgid() & 0xffffffff00000000ull) | (__u32)ret;
+            __u8 one = 1;
+
+            bpf_map_update_elem(&wfds, &key, &one, BPF_ANY);
+        }
+        break;
+    case NR_unlink:
+        l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
+        e->op = AB_FOP_DELETE;
+        keep = wanted(e, 0, l1);
+        break;
+    case NR_unlinkat:
+        e->dirfd = (__s32)a.args[0];
+        l1 = read_path(e, 0, (const void *)a.args[1], (__s64)(__s32)a.args[0]);
+        e->op = AB_FOP_DELETE;
+        keep = wanted(e, 0, l1);
+        break;
+    case NR_rename:
+        l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
+        if (l1 > AB_PATH_LEN)
+            l1 = AB_PATH_LEN;
+        l2 = read_path(e, l1, (const void *)a.args[1], AT_FDCWD);
+        e->op = AB_FOP_RENAME;
+        keep = wanted(e, 0, l1) || wanted(e, l1, l2);
+        break;
+    case NR_renameat:
+    case NR_renameat2:
+        e->dirfd = (__s32)a.args[0];
+        l1 = read_path(e, 0, (const void *)a.args[1], (__s64)(__s32)a.args[0]);
+        if (l1 > AB_PATH_LEN)
+            l1 = AB_PATH_LEN;
+        l2 = read_path(e, l1, (const void *)a.args[3], (__s64)(__s32)a.args[2]);
+        e->op = AB_FOP_RENAME;
+        keep = wanted(e, 0, l1) || wanted(e, l1, l2);
+        break;
+    case NR_chmod:
+        l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
+        e->op = AB_FOP_CHMOD;
+        e->mode = (__u32)a.args[1];
+        keep = wanted(e, 0, l1);
+        break;
+    case NR_fchmodat:
+    case NR_fchmodat2:
+        e->dirfd = (__s32)a.args[0];
+        l1 = read_path(e, 0, (const void *)a.args[1], (__s64)(__s32)a.args[0]);
+        e->op = AB_FOP_CHMOD;
+        e->mode = (__u32)a.args[2];
+        keep = wanted(e, 0, l1);
+        break;
+    case NR_fchmod:
+        e->op = AB_FOP_CHMOD;
+        e->fd = (__s32)a.args[0];
+        e->mode = (__u32)a.args[1];
+        keep = 1; /* path known only to user space (/proc/<pid>/fd) */
+        break;
+    case NR_chown:
+    case NR_lchown:
+        l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
+        e->op = AB_FOP_CHOWN;
+        e->uid = (__u32)a.args[1];
+        e->gid = (__u32)a.args[2];
+        keep = wanted(e, 0, l1);
+        break;
+    case NR_fchownat:
+        e->dirfd = (__s32)a.args[0];
+        l1 = read_path(e, 0, (const void *)a.args[1], (__s64)(__s32)a.args[0]);
+        e->op = AB_FOP_CHOWN;
+        e->uid = (__u32)a.args[2];
+        e->gid = (__u32)a.args[3];
+        keep = wanted(e, 0, l1);
+        break;
+    case NR_fchown:
+        e->op = AB_FOP_CHOWN;
+        e->fd = (__s32)a.args[0];
+        e->uid = (__u32)a.args[1];
+        e->gid = (__u32)a.args[2];
+        keep = 1;
+        break;
+    default:
+        return 0;
+    }
+    if (!keep) {
+        count(AB_CNT_FILTERED);
+        return 0;
+    }
+    if (l1 > AB_PATH_LEN)
+        l1 = AB_PATH_LEN;
+    if (l2 > AB_PATH_LEN)
+        l2 = AB_PATH_LEN;
+    e->path_len = l1;
+    e->path2_len = l2;
+    submit(e, __builtin_offsetof(struct ab_file, data) + l1 + l2);
+    return 0;
+}
