@@ -134,4 +134,76 @@ int agent_emit(struct agent *a, const struct agent_event *ev);
 /* Releases the strings an event owns (used by code that built events with heap strings). */
 void agent_event_release(struct agent_event *ev);
 
+/* ---- agent-tiers: tier 2 and 3 collectors (collect_proc.c, collect_fanotify.c,
+ * collect_poll.c, collect_auth.c) ---- */
+extern const struct agent_collector_ops agent_collector_proc_connector;
+extern const struct agent_collector_ops agent_collector_fanotify;
+extern const struct agent_collector_ops agent_collector_proc_poll;
+extern const struct agent_collector_ops agent_collector_auth;
+
+/* Counters of what a tier 2/3 reader could not see in full (for --check and heartbeats). */
+struct agent_tier_proc_stats {
+    uint64_t reads;
+    uint64_t gone;               /* process exited before /proc could be read */
+    uint64_t cmdline_truncated;  /* command lines cut at AGENT_CMDLINE_MAX */
+    uint64_t path_truncated;     /* exe/cwd cut at AGENT_PATH_MAX */
+};
+
+/*
+ * Reads /proc/<pid> (under proc_root, "/proc" when NULL) into p, cleared first: stat (ppid,
+ * comm, start time), status (uids, gids), loginuid, sessionid, exe, cmdline, cwd, cgroup.
+ * Strings in p are owned (agent_tier_proc_release frees them). What cannot be read stays
+ * empty. Returns 0, -ENOENT when the process is gone, -ESRCH when it is a zombie (then p
+ * keeps pid, ppid, comm and start time from its stat), or BN_ENOMEM. st may be NULL.
+ */
+int agent_tier_proc_read(const char *proc_root, pid_t pid, struct agent_proc *p,
+                         struct agent_tier_proc_stats *st);
+/* Frees the strings of p and clears it. */
+void agent_tier_proc_release(struct agent_proc *p);
+
+/* Settings of the fanotify collector; the ops' start() uses agent_fanotify_default_conf. */
+#define AGENT_FANOTIFY_PATHS_MAX 64
+struct agent_fanotify_conf {
+    const char *include[AGENT_FANOTIFY_PATHS_MAX]; /* path prefixes reported (borrowed) */
+    size_t ninclude;
+    const char *exclude[AGENT_FANOTIFY_PATHS_MAX]; /* prefixes never reported (borrowed) */
+    size_t nexclude;
+    bool ignore_self;            /* drop events caused by the agent's own pid */
+};
+extern const struct agent_fanotify_conf agent_fanotify_default_conf;
+/* start() with explicit settings (conf is copied, its strings too). */
+int agent_fanotify_start_conf(struct agent *a, const struct agent_fanotify_conf *conf,
+                              void **state, struct bn_diag *d);
+
+/* Settings of the /proc poller; the ops' start() uses 1000 ms, processes and network. */
+struct agent_poll_conf {
+    unsigned interval_ms;        /* 0 = 1000 */
+    bool procs;                  /* new pid -> create, vanished pid -> terminate */
+    bool net;                    /* /proc/net/{tcp,tcp6,udp,udp6} new sockets */
+    const char *proc_root;       /* "/proc" when NULL (borrowed) */
+};
+int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf, void **state,
+                          struct bn_diag *d);
+
+/*
+ * Parses one auth log message of program ident (e.g. "sshd", "sudo", "su", "login",
+ * "systemd-logind"; pid may be 0) into ev (cleared first) as AGENT_EV_AUTH with extras
+ * user, target_user, source_ip, source_port, method, tty, result ("success"/"failure"),
+ * reason, command, program. Extra values are owned: agent_event_release or
+ * agent_auth_event_release frees them. Returns 0, BN_DECLINED when the line is not an
+ * auth outcome, or BN_ENOMEM.
+ */
+int agent_auth_parse(const char *ident, pid_t pid, const char *msg, struct agent_event *ev);
+/* Frees the extras agent_auth_parse allocated and clears ev. */
+void agent_auth_event_release(struct agent_event *ev);
+/* Settings of the auth collector: journald unless prefer_file, else this file. */
+struct agent_auth_conf {
+    const char *log_path;        /* "/var/log/auth.log" when NULL (borrowed) */
+    bool prefer_file;            /* skip journald */
+    bool from_start;             /* read the file from its start (tests), not its end */
+};
+int agent_auth_start_conf(struct agent *a, const struct agent_auth_conf *conf, void **state,
+                          struct bn_diag *d);
+/* ---- end agent-tiers ---- */
+
 #endif

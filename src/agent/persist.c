@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "bannin/config.h" /* struct bn_conf_def, used by agent.h */
 #include "agent/persist.h"
 #include "bannin/common.h"
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bannin/config.h" /* struct bn_conf_def, used by agent.h */
 #include "agent/persist.h"
 
 /* Defined here so the test does not pull the agent's loop out of the library. */
