@@ -4,7 +4,6 @@
  * non-UTF-8 command lines, deleted executables, pid reuse (start time), and a process
  * in another mount namespace. Tests needing CAP_NET_ADMIN skip without it.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
