@@ -12,10 +12,12 @@
 #define BANNIN_AGENT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bannin/config.h"
 #include "bannin/diag.h"
 
 /* Sysmon-for-Linux event ids where one exists; ours start at 100. */
@@ -205,5 +207,95 @@ struct agent_auth_conf {
 int agent_auth_start_conf(struct agent *a, const struct agent_auth_conf *conf, void **state,
                           struct bn_diag *d);
 /* ---- end agent-tiers ---- */
+
+/* ---- agent-core: the agent object, its settings, queue and loop (agent.c, config.c) ---- */
+/* Settings (config.c holds the table: agent_conf_defs). Lists are comma-separated. */
+struct agent_config {
+    bool out_stdout;             /* output.stdout */
+    char *out_file;              /* output.file: NDJSON file ("" = none) */
+    char *spool_dir;             /* output.spool_dir ("" = no spool) */
+    uint64_t spool_max;          /* output.spool_max */
+    int tier;                    /* collect.tier: 0 auto, else enum agent_tier */
+    bool auth;                   /* collect.auth */
+    bool files;                  /* collect.files */
+    char *files_include;         /* files.include: path prefixes reported */
+    char *files_exclude;         /* files.exclude: path prefixes never reported */
+    int64_t queue_events;        /* limits.queue_events: events waiting for the loop */
+    int64_t bulk_rate;           /* limits.bulk_per_sec: bulk events/s before sampling (0 = off) */
+    int64_t cpu_percent;         /* limits.cpu_percent: CPU budget of one core */
+    uint64_t rss_max;            /* limits.rss_max: memory budget */
+    int64_t budget_ms;           /* limits.check_interval */
+    int64_t heartbeat_ms;        /* heartbeat.interval */
+    bool detect;                 /* detect.enabled */
+    bool builtin_rules;          /* detect.builtin: Bannin's rules/linux */
+    char *rules_dirs;            /* detect.rules: more rule directories */
+    char *sigmahq_dir;           /* detect.sigmahq: SigmaHQ rules/linux ("" = off) */
+    int64_t ancestry_max;        /* detect.ancestry_max: ancestors carried by an alert */
+    bool hash;                   /* process.hash: SHA-256 of executables */
+    uint64_t hash_max;           /* process.hash_max */
+    int64_t proc_keep_ms;        /* process.exited_keep */
+    int64_t proc_max;            /* process.max_entries */
+    char *host;                  /* agent.host ("" = gethostname) */
+};
+extern const struct bn_conf_def agent_conf_defs[];
+extern const size_t agent_conf_ndefs;
+/* Sets every key of c to its default. 0 or BN_ENOMEM. */
+int agent_config_init(struct agent_config *c);
+/* Loads a YAML file over c (unknown keys are errors with file:line in d). */
+int agent_config_load(struct agent_config *c, const char *path, struct bn_diag *d);
+/* Frees the strings of c. */
+void agent_config_release(struct agent_config *c);
+/*
+ * Splits a comma-separated list (blanks trimmed, empty items skipped) into at most max
+ * items pointing into buf (a copy of list; size bytes). Returns the item count.
+ */
+size_t agent_config_split(const char *list, char *buf, size_t size, const char **items,
+                          size_t max);
+
+/* Counters of the agent (heartbeats, --check, tests). */
+struct agent_counters {
+    uint64_t emitted;            /* events handed to agent_emit */
+    uint64_t queued;             /* accepted into the queue */
+    uint64_t processed;          /* taken off the queue by the loop */
+    uint64_t shed;               /* dropped because the queue was full */
+    uint64_t shed_by_prio[4];
+    uint64_t shed_by_kind[AGENT_EV_ALERT + 1];
+    uint64_t sampled;            /* low-priority events sampled away over budget or rate */
+    uint64_t filtered;           /* file events outside include / inside exclude */
+    uint64_t alerts;             /* local detections */
+    uint64_t match_errors;
+    uint64_t output_errors;
+    uint64_t spool_errors;
+    uint32_t queue_depth;        /* events waiting now */
+    uint32_t sample_shift;       /* keep 1 of 2^shift low-priority events (0 = all) */
+    double cpu_percent;          /* last measured */
+    uint64_t rss_bytes;          /* last measured */
+};
+
+/* Returns 0 and an owned agent (conf is copied) with its queue, process table and rules;
+ * nothing runs yet. Errors come with d. */
+int agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d);
+/* Stops what runs and frees; NULL is a no-op. */
+void agent_free(struct agent *a);
+/* The settings of a (borrowed). */
+const struct agent_config *agent_conf(const struct agent *a);
+/* The tier in use (AGENT_TIER_NONE before agent_start). */
+enum agent_tier agent_tier_in_use(const struct agent *a);
+/* Probes collectors, starts the best tier (or the forced one) and the loop thread. */
+int agent_start(struct agent *a, struct bn_diag *d);
+/* Stops collectors, drains the queue through the loop, stops the loop; idempotent. */
+void agent_stop(struct agent *a);
+/* Prints the tier each collector can run at and why not (--check): probes every collector
+ * and calls describe() with a NULL state. 0 if a tier is usable. */
+int agent_check(struct agent *a, FILE *out);
+void agent_counters(struct agent *a, struct agent_counters *c);
+/* Takes the oldest queued event into ev (owned strings). 0 or BN_EOF. For tests and the loop. */
+int agent_queue_pop(struct agent *a, struct agent_event *ev);
+/* The loop's work on one event: enrich, filter, detect, output (ev is consumed). Tests call
+ * it directly on an agent that was not started. Returns 0 or an error (counted). */
+int agent_process(struct agent *a, struct agent_event *ev);
+/* Deep copy of an event (strings owned by dst). 0 or BN_ENOMEM (dst clear). */
+int agent_event_copy(struct agent_event *dst, const struct agent_event *src);
+/* ---- end agent-core ---- */
 
 #endif

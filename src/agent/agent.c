@@ -1,0 +1,1498 @@
+/*
+ * agent.c - the core of bannin-agent: the agent object, the bounded emit queue that every
+ * collector feeds, and the loop thread that enriches each event from the process table,
+ * filters file events, runs local Sigma detection (with correlations) and writes events and
+ * alerts to the spool and to --stdout / --output.
+ *
+ * Queue: one FIFO per priority under one mutex, with a total bound. A full queue evicts the
+ * oldest event of the lowest priority below the incoming one, or refuses the incoming event;
+ * either way the drop is counted by priority and kind. The loop takes events oldest first
+ * across the priorities (an arrival number), so order is kept while nothing is shed.
+ *
+ * Budgets: every limits.check_interval the loop measures its own CPU (getrusage) and RSS;
+ * above a budget it samples bulk and normal events (keep 1 of 2^shift, counted) and emits a
+ * status event; it relaxes step by step when back under. The agent degrades, never exits.
+ *
+ * Tiers: agent_start probes the collectors in tier order (bpf, netlink, poll) or only the
+ * forced one; every tier that cannot be used and every collector that fails is a status
+ * event, so a degraded agent is never silent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bannin/alloc.h"
+#include "bannin/buf.h"
+#include "bannin/correlate.h"
+#include "bannin/engine.h"
+#include "bannin/error.h"
+#include "bannin/log.h"
+#include "bannin/mapping.h"
+#include "bannin/record.h"
+#include "bannin/sigma.h"
+#include "bannin/timeutil.h"
+
+#include "agent/agent.h"
+#include "agent/persist.h"
+#include "agent/proctable.h"
+#include "agent/spool.h"
+
+/* The serializer (event_json.c). Weak until it is in the library: then output is disabled
+ * with a status event rather than a link error. */
+int agent_event_to_json(const struct agent_event *ev, struct bn_buf *out) __attribute__((weak));
+
+/* Collectors: weak, so the agent builds while they are being written; missing ones are
+ * reported by --check and skipped. See agent_collectors_linked below for strong refs. */
+extern const struct agent_collector_ops agent_collector_bpf __attribute__((weak));
+extern const struct agent_collector_ops agent_collector_proc_connector __attribute__((weak));
+extern const struct agent_collector_ops agent_collector_fanotify __attribute__((weak));
+extern const struct agent_collector_ops agent_collector_proc_poll __attribute__((weak));
+extern const struct agent_collector_ops agent_collector_auth __attribute__((weak));
+extern int agent_fanotify_start_conf(struct agent *a, const struct agent_fanotify_conf *conf,
+                                     void **state, struct bn_diag *d) __attribute__((weak));
+extern int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf,
+                                 void **state, struct bn_diag *d) __attribute__((weak));
+
+#define AGENT_COLLECTORS_MAX 8
+#define AGENT_PATHS_MAX 64
+#define AGENT_JSON_MAX (4u << 20)
+#define AGENT_DRAIN_BATCH 256
+#define AGENT_SAMPLE_SHIFT_MAX 6
+#define AGENT_RATE_KEEP_SHIFT 4       /* over the bulk rate, keep 1 of 16 */
+
+struct qent {
+    uint64_t order;
+    struct agent_event ev;
+};
+
+struct qring {
+    struct qent **v;
+    size_t head, n;
+};
+
+struct running {
+    const struct agent_collector_ops *ops;
+    void *state;
+};
+
+struct agent {
+    struct agent_config conf;
+    char host[256];
+
+    /* queue (mu) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct qring q[4];
+    size_t cap, total;
+    uint64_t arrival;
+    struct agent_counters cnt;
+    uint64_t sample_ctr, rate_ctr;
+    int64_t rate_sec;
+    uint64_t rate_count;
+    bool stopping;
+    _Atomic uint32_t sample_shift;
+
+    /* loop thread */
+    pthread_t loop;
+    bool loop_running;
+    bool started;
+
+    /* collectors */
+    struct running col[AGENT_COLLECTORS_MAX];
+    size_t ncol;
+    enum agent_tier tier;
+
+    /* enrichment and filters (loop thread) */
+    struct agent_proctable *pt;
+    char *inc_buf, *exc_buf;
+    const char *inc[AGENT_PATHS_MAX], *exc[AGENT_PATHS_MAX];
+    size_t ninc, nexc;
+    struct agent_fanotify_conf fan;
+
+    /* detection (loop thread) */
+    struct bn_ruleset *rs;
+    struct bn_scratch *scratch;
+    struct bn_mapping *map;
+    struct bn_evbuilder *eb;
+    struct bn_event bev;
+    struct bn_record rec;
+    struct bn_correlator *corr;
+    struct agent_event *cur;       /* the event being matched, for correlation alerts */
+    size_t nrules;
+
+    /* output (loop thread) */
+    FILE *out;
+    bool out_owned;
+    struct bn_buf json;
+    struct agent_spool *spool;
+    bool json_missing_reported;
+
+    /* budgets and heartbeat (loop thread) */
+    int64_t next_budget_ns, next_hb_ns;
+    int64_t last_cpu_ns, last_wall_ns;
+};
+
+/* The agent whose loop runs on this thread (NULL on other threads). */
+static _Thread_local struct agent *tl_loop;
+
+static int64_t
+now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* ---- events ---- */
+
+void
+agent_event_release(struct agent_event *ev)
+{
+    if (!ev)
+        return;
+    struct agent_proc *ps[2] = {&ev->proc, &ev->parent};
+    for (int i = 0; i < 2; i++) {
+        bn_free(ps[i]->exe);
+        bn_free(ps[i]->cmdline);
+        bn_free(ps[i]->cwd);
+        bn_free(ps[i]->tty);
+        bn_free(ps[i]->cgroup);
+        ps[i]->exe = ps[i]->cmdline = ps[i]->cwd = ps[i]->tty = ps[i]->cgroup = NULL;
+    }
+    bn_free(ev->query);
+    bn_free(ev->answers);
+    bn_free(ev->path);
+    bn_free(ev->path2);
+    ev->query = ev->answers = ev->path = ev->path2 = NULL;
+    for (uint32_t i = 0; i < ev->nextra && i < 16; i++) {
+        bn_free(ev->extra_vals[i]);
+        ev->extra_vals[i] = NULL;
+    }
+    ev->nextra = 0;
+}
+
+static int
+dup_str(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (!src)
+        return 0;
+    *dst = bn_strdup(src);
+    return *dst ? 0 : BN_ENOMEM;
+}
+
+int
+agent_event_copy(struct agent_event *dst, const struct agent_event *src)
+{
+    *dst = *src;
+    dst->nextra = src->nextra > 16 ? 16 : src->nextra;
+    struct agent_proc *dp[2] = {&dst->proc, &dst->parent};
+    for (int i = 0; i < 2; i++)
+        dp[i]->exe = dp[i]->cmdline = dp[i]->cwd = dp[i]->tty = dp[i]->cgroup = NULL;
+    dst->query = dst->answers = dst->path = dst->path2 = NULL;
+    for (uint32_t i = 0; i < 16; i++)
+        dst->extra_vals[i] = NULL;
+    int rc = 0;
+    const struct agent_proc *sp[2] = {&src->proc, &src->parent};
+    for (int i = 0; i < 2 && !rc; i++) {
+        rc = dup_str(&dp[i]->exe, sp[i]->exe);
+        if (!rc)
+            rc = dup_str(&dp[i]->cmdline, sp[i]->cmdline);
+        if (!rc)
+            rc = dup_str(&dp[i]->cwd, sp[i]->cwd);
+        if (!rc)
+            rc = dup_str(&dp[i]->tty, sp[i]->tty);
+        if (!rc)
+            rc = dup_str(&dp[i]->cgroup, sp[i]->cgroup);
+    }
+    if (!rc)
+        rc = dup_str(&dst->query, src->query);
+    if (!rc)
+        rc = dup_str(&dst->answers, src->answers);
+    if (!rc)
+        rc = dup_str(&dst->path, src->path);
+    if (!rc)
+        rc = dup_str(&dst->path2, src->path2);
+    for (uint32_t i = 0; i < dst->nextra && !rc; i++)
+        rc = dup_str(&dst->extra_vals[i], src->extra_vals[i]);
+    if (rc) {
+        agent_event_release(dst);
+        memset(dst, 0, sizeof(*dst));
+    }
+    return rc;
+}
+
+/* Adds an owned copy of val under a static key. */
+static int
+add_extra(struct agent_event *ev, const char *key, const char *val)
+{
+    if (ev->nextra >= 16)
+        return BN_ETOOBIG;
+    char *v = bn_strdup(val ? val : "");
+    if (!v)
+        return BN_ENOMEM;
+    ev->extra_keys[ev->nextra] = key;
+    ev->extra_vals[ev->nextra++] = v;
+    return 0;
+}
+
+static int
+add_extra_u64(struct agent_event *ev, const char *key, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    return add_extra(ev, key, buf);
+}
+
+/* ---- the queue ---- */
+
+static void
+count_shed(struct agent *a, const struct agent_event *ev)
+{
+    a->cnt.shed++;
+    a->cnt.shed_by_prio[ev->prio & 3]++;
+    if ((unsigned)ev->kind <= AGENT_EV_ALERT)
+        a->cnt.shed_by_kind[ev->kind]++;
+}
+
+/* Low-priority events are sampled over budget or over the bulk rate. Called with mu held.
+ * Returns true to keep. */
+static bool
+sample_keep(struct agent *a, const struct agent_event *ev)
+{
+    if (ev->prio > AGENT_PRIO_NORMAL)
+        return true;
+    if (ev->prio == AGENT_PRIO_BULK && a->conf.bulk_rate > 0) {
+        int64_t sec = now_ns(CLOCK_MONOTONIC) / 1000000000ll;
+        if (sec != a->rate_sec) {
+            a->rate_sec = sec;
+            a->rate_count = 0;
+        }
+        if (++a->rate_count > (uint64_t)a->conf.bulk_rate &&
+            (a->rate_ctr++ & ((1u << AGENT_RATE_KEEP_SHIFT) - 1)) != 0)
+            return false;
+    }
+    uint32_t shift = atomic_load(&a->sample_shift);
+    if (shift && (a->sample_ctr++ & ((1ull << shift) - 1)) != 0)
+        return false;
+    return true;
+}
+
+int
+agent_emit(struct agent *a, const struct agent_event *ev)
+{
+    if (!a || !ev)
+        return BN_EINVAL;
+    unsigned prio = ev->prio & 3;
+    pthread_mutex_lock(&a->mu);
+    a->cnt.emitted++;
+    bool keep = sample_keep(a, ev);
+    if (!keep)
+        a->cnt.sampled++;
+    pthread_mutex_unlock(&a->mu);
+    if (!keep)
+        return BN_ETOOBIG;
+
+    struct qent *e = bn_malloc(sizeof(*e));
+    if (!e || agent_event_copy(&e->ev, ev) != 0) {
+        bn_free(e);
+        pthread_mutex_lock(&a->mu);
+        count_shed(a, ev);
+        pthread_mutex_unlock(&a->mu);
+        return BN_ETOOBIG;
+    }
+    e->ev.prio = (enum agent_prio)prio;
+
+    struct qent *victim = NULL;
+    pthread_mutex_lock(&a->mu);
+    if (a->total >= a->cap) {
+        for (unsigned p = 0; p < prio; p++) {
+            struct qring *r = &a->q[p];
+            if (r->n) {
+                victim = r->v[r->head];
+                r->head = (r->head + 1) % a->cap;
+                r->n--;
+                a->total--;
+                count_shed(a, &victim->ev);
+                break;
+            }
+        }
+        if (!victim) {
+            count_shed(a, &e->ev);
+            pthread_mutex_unlock(&a->mu);
+            agent_event_release(&e->ev);
+            bn_free(e);
+            return BN_ETOOBIG;
+        }
+    }
+    struct qring *r = &a->q[prio];
+    e->order = a->arrival++;
+    r->v[(r->head + r->n) % a->cap] = e;
+    r->n++;
+    a->total++;
+    a->cnt.queued++;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    if (victim) {
+        agent_event_release(&victim->ev);
+        bn_free(victim);
+    }
+    return 0;
+}
+
+int
+agent_queue_pop(struct agent *a, struct agent_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    pthread_mutex_lock(&a->mu);
+    struct qring *best = NULL;
+    for (unsigned p = 0; p < 4; p++) {
+        struct qring *r = &a->q[p];
+        if (r->n && (!best || r->v[r->head]->order < best->v[best->head]->order))
+            best = r;
+    }
+    if (!best) {
+        pthread_mutex_unlock(&a->mu);
+        return BN_EOF;
+    }
+    struct qent *e = best->v[best->head];
+    best->head = (best->head + 1) % a->cap;
+    best->n--;
+    a->total--;
+    a->cnt.processed++;
+    pthread_mutex_unlock(&a->mu);
+    *ev = e->ev;
+    bn_free(e);
+    return 0;
+}
+
+/* ---- output ---- */
+
+static void
+output_event(struct agent *a, struct agent_event *ev)
+{
+    if (!agent_event_to_json) {
+        if (!a->json_missing_reported) {
+            BN_WARN("agent", "no event serializer linked: events are not written");
+            a->json_missing_reported = true;
+        }
+        return;
+    }
+    if (a->spool) {
+        struct agent_spool_stats st;
+        agent_spool_stats(a->spool, &st);
+        ev->seq = st.next_seq;
+    }
+    bn_buf_reset(&a->json);
+    if (agent_event_to_json(ev, &a->json) != 0) {
+        a->cnt.output_errors++;
+        return;
+    }
+    if (a->spool) {
+        uint64_t seq = 0;
+        if (agent_spool_append(a->spool, a->json.p, a->json.len, ev->prio, &seq) != 0)
+            a->cnt.spool_errors++;
+    }
+    if (a->out) {
+        if (fwrite(a->json.p, 1, a->json.len, a->out) != a->json.len || fputc('\n', a->out) == EOF)
+            a->cnt.output_errors++;
+    }
+}
+
+/* ---- detection ---- */
+
+static const char *
+user_of(uid_t uid, char *buf, size_t size)
+{
+    snprintf(buf, size, "%u", (unsigned)uid);
+    return buf;
+}
+
+/* Adds key=val copied into the record's pool; empty/NULL values are left out. */
+static int
+rec_add(struct bn_record *r, const char *key, const char *val, enum bn_vtype t)
+{
+    if (!val || !*val)
+        return 0;
+    return bn_record_add_copy(r, key, strlen(key), val, strlen(val), t);
+}
+
+static int
+rec_addu(struct bn_record *r, const char *key, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    return rec_add(r, key, buf, BN_VT_NUM);
+}
+
+static void
+ip_text(uint8_t family, const uint8_t *addr, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (family == AF_INET)
+        snprintf(buf, size, "%u.%u.%u.%u", addr[0], addr[1], addr[2], addr[3]);
+    else if (family == AF_INET6) {
+        size_t off = 0;
+        for (int i = 0; i < 16 && off < size; i += 2)
+            off += (size_t)snprintf(buf + off, size - off, "%s%x", i ? ":" : "",
+                                    (unsigned)(addr[i] << 8 | addr[i + 1]));
+    }
+}
+
+/* The event as the Sysmon-for-Linux record the `linux` mapping expects (Channel
+ * Linux-Sysmon/Operational + EventID); auth lines as a journald record (syslog mapping).
+ * File writes, renames and attribute changes are file_event (EventID 11) for rules, with
+ * the final name as TargetFilename. Returns 0, BN_DECLINED (nothing to match) or an error. */
+static int
+event_to_record(struct agent *a, const struct agent_event *ev, struct bn_record *r)
+{
+    char tbuf[40], ubuf[32];
+    int rc = 0;
+    bn_record_reset(r);
+    r->format = "agent";
+    r->ts_ns = ev->ts_ns;
+    bn_time_format(ev->ts_ns, tbuf, sizeof(tbuf));
+    if (ev->kind == AGENT_EV_STATUS || ev->kind == AGENT_EV_ALERT)
+        return BN_DECLINED;
+    if (ev->kind == AGENT_EV_AUTH) {
+        const char *msg = NULL, *prog = NULL;
+        for (uint32_t i = 0; i < ev->nextra && i < 16; i++) {
+            if (!ev->extra_keys[i])
+                continue;
+            if (!strcmp(ev->extra_keys[i], "message"))
+                msg = ev->extra_vals[i];
+            else if (!strcmp(ev->extra_keys[i], "program"))
+                prog = ev->extra_vals[i];
+        }
+        if (!msg)
+            return BN_DECLINED;
+        r->format = "journal";
+        char us[32];
+        snprintf(us, sizeof(us), "%" PRId64, ev->ts_ns / 1000);
+        rc = rec_add(r, "__REALTIME_TIMESTAMP", us, BN_VT_STR);
+        if (!rc)
+            rc = rec_add(r, "MESSAGE", msg, BN_VT_STR);
+        if (!rc)
+            rc = rec_add(r, "SYSLOG_IDENTIFIER", prog ? prog : ev->proc.comm, BN_VT_STR);
+        if (!rc)
+            rc = rec_add(r, "_HOSTNAME", a->host, BN_VT_STR);
+        if (!rc && ev->proc.pid)
+            rc = rec_addu(r, "_PID", (uint64_t)ev->proc.pid);
+        return rc;
+    }
+    unsigned id = ev->kind;
+    const char *target = ev->path;
+    if (ev->kind == AGENT_EV_FILE_WRITE || ev->kind == AGENT_EV_FILE_ATTR)
+        id = AGENT_EV_FILE_CREATE;
+    else if (ev->kind == AGENT_EV_FILE_RENAME) {
+        id = AGENT_EV_FILE_CREATE;
+        if (ev->path2)
+            target = ev->path2;
+    }
+    rc = rec_add(r, "Channel", "Linux-Sysmon/Operational", BN_VT_STR);
+    if (!rc)
+        rc = rec_addu(r, "EventID", id);
+    if (!rc)
+        rc = rec_add(r, "UtcTime", tbuf, BN_VT_STR);
+    if (!rc)
+        rc = rec_add(r, "Computer", a->host, BN_VT_STR);
+    if (!rc && ev->proc.pid)
+        rc = rec_addu(r, "ProcessId", (uint64_t)ev->proc.pid);
+    if (!rc)
+        rc = rec_add(r, "Image", ev->proc.exe, BN_VT_STR);
+    if (!rc)
+        rc = rec_add(r, "CommandLine", ev->proc.cmdline, BN_VT_STR);
+    if (!rc)
+        rc = rec_add(r, "CurrentDirectory", ev->proc.cwd, BN_VT_STR);
+    if (!rc)
+        rc = rec_add(r, "User", user_of(ev->proc.uid, ubuf, sizeof(ubuf)), BN_VT_STR);
+    if (!rc && ev->proc.sha256[0]) {
+        char h[80];
+        snprintf(h, sizeof(h), "SHA256=%s", ev->proc.sha256);
+        rc = rec_add(r, "Hashes", h, BN_VT_STR);
+    }
+    if (!rc && ev->parent.pid)
+        rc = rec_addu(r, "ParentProcessId", (uint64_t)ev->parent.pid);
+    if (!rc)
+        rc = rec_add(r, "ParentImage", ev->parent.exe, BN_VT_STR);
+    if (!rc)
+        rc = rec_add(r, "ParentCommandLine", ev->parent.cmdline, BN_VT_STR);
+    if (!rc)
+        rc = rec_add(r, "TargetFilename", target, BN_VT_STR);
+    if (!rc && ev->kind == AGENT_EV_NET_CONNECT) {
+        char sip[64], dip[64];
+        ip_text(ev->family, ev->saddr, sip, sizeof(sip));
+        ip_text(ev->family, ev->daddr, dip, sizeof(dip));
+        rc = rec_add(r, "Protocol", ev->proto == 17 ? "udp" : "tcp", BN_VT_STR);
+        if (!rc)
+            rc = rec_add(r, "Initiated", ev->initiated ? "true" : "false", BN_VT_BOOL);
+        if (!rc)
+            rc = rec_add(r, "SourceIp", sip, BN_VT_STR);
+        if (!rc)
+            rc = rec_addu(r, "SourcePort", ev->sport);
+        if (!rc)
+            rc = rec_add(r, "DestinationIp", dip, BN_VT_STR);
+        if (!rc)
+            rc = rec_addu(r, "DestinationPort", ev->dport);
+    }
+    if (!rc && ev->kind == AGENT_EV_DNS_QUERY) {
+        rc = rec_add(r, "QueryName", ev->query, BN_VT_STR);
+        if (!rc)
+            rc = rec_add(r, "QueryResults", ev->answers, BN_VT_STR);
+    }
+    for (uint32_t i = 0; !rc && i < ev->nextra && i < 16; i++)
+        if (ev->extra_keys[i])
+            rc = rec_add(r, ev->extra_keys[i], ev->extra_vals[i], BN_VT_STR);
+    return rc;
+}
+
+/* Appends the ancestry of ev's process as a JSON array to b. */
+static void
+ancestry_json(struct agent *a, const struct agent_event *ev, struct bn_buf *b)
+{
+    size_t max = (size_t)a->conf.ancestry_max, n = 0;
+    bn_buf_putc(b, '[');
+    if (max && ev->proc.pid > 0) {
+        struct agent_proc *chain = bn_calloc(max, sizeof(*chain));
+        if (chain && agent_proctable_ancestry(a->pt, ev->proc.pid, ev->proc.start_ns, chain,
+                                              max, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                bn_buf_printf(b, "%s{\"ProcessId\":%d,\"Image\":\"", i ? "," : "",
+                              (int)chain[i].pid);
+                if (chain[i].exe)
+                    bn_buf_json_escape(b, chain[i].exe, strlen(chain[i].exe));
+                bn_buf_puts(b, "\",\"CommandLine\":\"");
+                if (chain[i].cmdline)
+                    bn_buf_json_escape(b, chain[i].cmdline, strlen(chain[i].cmdline));
+                bn_buf_printf(b, "\",\"User\":\"%u\"}", (unsigned)chain[i].uid);
+                agent_proc_release(&chain[i]);
+            }
+        }
+        bn_free(chain);
+    }
+    bn_buf_putc(b, ']');
+}
+
+/* Builds and outputs one alert for rule idx triggered by ev. */
+static void
+raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const char *group,
+            uint64_t count)
+{
+    const struct sigma_rule *rule = bn_ruleset_rule(a->rs, idx);
+    struct agent_event al;
+    memset(&al, 0, sizeof(al));
+    al.kind = AGENT_EV_ALERT;
+    al.prio = AGENT_PRIO_CRITICAL;
+    al.tier = ev ? ev->tier : a->tier;
+    al.ts_ns = now_ns(CLOCK_REALTIME);
+    struct bn_buf tags, trig, anc;
+    bn_buf_init(&tags, 64 << 10);
+    bn_buf_init(&trig, AGENT_JSON_MAX);
+    bn_buf_init(&anc, 1 << 20);
+    for (uint32_t i = 0; i < rule->ntags; i++)
+        bn_buf_printf(&tags, "%s%s", i ? "," : "", rule->tags[i]);
+    int rc = 0;
+    if (ev) {
+        rc = agent_proc_copy(&al.proc, &ev->proc);
+        if (!rc)
+            rc = agent_proc_copy(&al.parent, &ev->parent);
+        if (!rc && ev->path)
+            rc = dup_str(&al.path, ev->path);
+        if (!rc && ev->path2)
+            rc = dup_str(&al.path2, ev->path2);
+        if (!rc && agent_event_to_json)
+            agent_event_to_json(ev, &trig);
+        ancestry_json(a, ev, &anc);
+    }
+    if (!rc)
+        rc = add_extra(&al, "rule_id", rule->id ? rule->id : "");
+    if (!rc)
+        rc = add_extra(&al, "rule_title", rule->title ? rule->title : "");
+    if (!rc)
+        rc = add_extra(&al, "rule_level", sigma_level_name(rule->level));
+    if (!rc)
+        rc = add_extra(&al, "rule_tags", tags.p ? tags.p : "");
+    if (!rc && ev)
+        rc = add_extra_u64(&al, "trigger_kind", (uint64_t)ev->kind);
+    if (!rc && ev && ev->seq)
+        rc = add_extra_u64(&al, "trigger_seq", ev->seq);
+    if (!rc && trig.len)
+        rc = add_extra(&al, "trigger", trig.p);
+    if (!rc && anc.len)
+        rc = add_extra(&al, "ancestry", anc.p);
+    if (!rc && group)
+        rc = add_extra(&al, "group", group);
+    if (!rc && count)
+        rc = add_extra_u64(&al, "count", count);
+    bn_buf_release(&tags);
+    bn_buf_release(&trig);
+    bn_buf_release(&anc);
+    if (rc)
+        a->cnt.match_errors++;
+    a->cnt.alerts++;
+    output_event(a, &al);
+    agent_event_release(&al);
+    agent_proc_release(&al.proc);
+    agent_proc_release(&al.parent);
+}
+
+static void
+on_corr(void *ctx, const struct bn_corr_alert *ca)
+{
+    struct agent *a = ctx;
+    char group[512];
+    size_t off = 0;
+    group[0] = '\0';
+    for (size_t i = 0; i < ca->ngroup && off < sizeof(group); i++)
+        off += (size_t)snprintf(group + off, sizeof(group) - off, "%s%s=%s", i ? "," : "",
+                                ca->group_names[i], ca->group_values[i] ? ca->group_values[i] : "");
+    raise_alert(a, ca->rule, a->cur, group, ca->count);
+}
+
+static void
+detect(struct agent *a, struct agent_event *ev)
+{
+    if (!a->rs)
+        return;
+    int rc = event_to_record(a, ev, &a->rec);
+    if (rc == BN_DECLINED)
+        return;
+    bn_event_clear(&a->bev);
+    if (rc || bn_evbuilder_build(a->eb, &a->rec, &a->bev) != 0) {
+        a->cnt.match_errors++;
+        return;
+    }
+    if (a->bev.ts_ns == INT64_MIN)
+        a->bev.ts_ns = ev->ts_ns;
+    const uint32_t *hits;
+    size_t nhits;
+    if (bn_ruleset_match(a->rs, a->scratch, &a->bev, &hits, &nhits) != 0) {
+        a->cnt.match_errors++;
+        return;
+    }
+    if (!nhits)
+        return;
+    /* hits is borrowed from the scratch: alerts do not match, so it stays valid */
+    for (size_t i = 0; i < nhits; i++)
+        if (bn_ruleset_rule_alerts(a->rs, hits[i]) &&
+            bn_ruleset_rule(a->rs, hits[i])->kind != SIGMA_KIND_FILTER)
+            raise_alert(a, hits[i], ev, NULL, 0);
+    if (a->corr) {
+        a->cur = ev;
+        bn_correlator_feed(a->corr, NULL, &a->bev, hits, nhits);
+        a->cur = NULL;
+    }
+}
+
+/* ---- enrichment and filters ---- */
+
+static bool
+is_file_kind(enum agent_kind k)
+{
+    return k == AGENT_EV_FILE_CREATE || k == AGENT_EV_FILE_DELETE || k == AGENT_EV_FILE_WRITE ||
+           k == AGENT_EV_FILE_RENAME || k == AGENT_EV_FILE_ATTR;
+}
+
+/* Prefix match on whole components; a "*" component matches any one component. */
+static bool
+path_under(const char *path, const char *prefix)
+{
+    const char *p = path, *q = prefix;
+    while (*q) {
+        if (q[0] == '*' && (q[1] == '/' || q[1] == '\0') && (q == prefix || q[-1] == '/')) {
+            while (*p && *p != '/')
+                p++;
+            q++;
+            continue;
+        }
+        if (*p != *q)
+            return false;
+        p++;
+        q++;
+    }
+    return *p == '\0' || *p == '/' || q[-1] == '/';
+}
+
+static bool
+file_wanted(const struct agent *a, const struct agent_event *ev)
+{
+    const char *paths[2] = {ev->path, ev->path2};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; paths[k] && i < a->nexc; i++)
+            if (path_under(paths[k], a->exc[i]))
+                return false;
+    if (ev->category)
+        return true;
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; paths[k] && i < a->ninc; i++)
+            if (path_under(paths[k], a->inc[i]))
+                return true;
+    return a->ninc == 0;
+}
+
+/* Fills what the collector left empty from a table entry. */
+static int
+fill_proc(struct agent_proc *dst, const struct agent_proc *src)
+{
+#define FILL(f)                                                                                    \
+    do {                                                                                       \
+        if (!dst->f && src->f && dup_str(&dst->f, src->f))                                     \
+            return BN_ENOMEM;                                                                  \
+    } while (0)
+    FILL(exe);
+    FILL(cmdline);
+    FILL(cwd);
+    FILL(tty);
+    FILL(cgroup);
+#undef FILL
+    if (!dst->comm[0])
+        memcpy(dst->comm, src->comm, sizeof(dst->comm));
+    if (!dst->sha256[0])
+        memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
+    if (!dst->container_id[0])
+        memcpy(dst->container_id, src->container_id, sizeof(dst->container_id));
+    if (!dst->ppid)
+        dst->ppid = src->ppid;
+    if (!dst->start_ns)
+        dst->start_ns = src->start_ns;
+    if (!dst->cmdline_truncated)
+        dst->cmdline_truncated = src->cmdline_truncated;
+    if (!dst->exe_deleted)
+        dst->exe_deleted = src->exe_deleted;
+    if (!dst->uid && !dst->euid && !dst->gid) {
+        dst->uid = src->uid;
+        dst->euid = src->euid;
+        dst->gid = src->gid;
+        dst->egid = src->egid;
+        dst->loginuid = src->loginuid;
+        dst->sessionid = src->sessionid;
+    }
+    return 0;
+}
+
+static void
+enrich(struct agent *a, struct agent_event *ev)
+{
+    struct agent_proc t;
+    if (ev->proc.pid <= 0)
+        return;
+    if (ev->kind == AGENT_EV_PROCESS_CREATE && (ev->proc.exe || ev->proc.cmdline)) {
+        if (a->conf.hash && !ev->proc.sha256[0]) {
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/%d/exe", (int)ev->proc.pid);
+            if (agent_proctable_sha256(a->pt, path, ev->proc.sha256) != 0 && ev->proc.exe &&
+                !ev->proc.exe_deleted)
+                agent_proctable_sha256(a->pt, ev->proc.exe, ev->proc.sha256);
+        }
+        agent_proctable_update(a->pt, &ev->proc);
+    }
+    if (agent_proctable_get(a->pt, ev->proc.pid, ev->proc.start_ns, &t) == 0) {
+        fill_proc(&ev->proc, &t);
+        agent_proc_release(&t);
+    }
+    if (ev->kind == AGENT_EV_PROCESS_CREATE && ev->proc.exe && !ev->proc.sha256[0] &&
+        a->conf.hash && !ev->proc.exe_deleted)
+        agent_proctable_sha256(a->pt, ev->proc.exe, ev->proc.sha256);
+    pid_t ppid = ev->parent.pid ? ev->parent.pid : ev->proc.ppid;
+    if (ppid > 0 && ppid != ev->proc.pid &&
+        agent_proctable_get(a->pt, ppid, ev->parent.start_ns, &t) == 0) {
+        fill_proc(&ev->parent, &t);
+        ev->parent.pid = ppid;
+        agent_proc_release(&t);
+    }
+}
+
+int
+agent_process(struct agent *a, struct agent_event *ev)
+{
+    if (!ev->ts_ns)
+        ev->ts_ns = now_ns(CLOCK_REALTIME);
+    if (ev->kind != AGENT_EV_STATUS && ev->kind != AGENT_EV_ALERT)
+        enrich(a, ev);
+    if (is_file_kind(ev->kind)) {
+        if (!ev->category)
+            agent_persist_tag(ev);
+        if (!file_wanted(a, ev)) {
+            a->cnt.filtered++;
+            agent_event_release(ev);
+            return 0;
+        }
+    }
+    output_event(a, ev);
+    detect(a, ev);
+    if (ev->kind == AGENT_EV_PROCESS_TERMINATE && ev->proc.pid > 0)
+        agent_proctable_exit(a->pt, ev->proc.pid, ev->proc.start_ns, ev->ts_ns);
+    agent_event_release(ev);
+    return 0;
+}
+
+/* ---- status, budgets, heartbeat ---- */
+
+static void
+status_event(struct agent *a, const char *what, const char *detail)
+{
+    struct agent_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_STATUS;
+    ev.prio = AGENT_PRIO_CRITICAL;
+    ev.tier = a->tier;
+    ev.ts_ns = now_ns(CLOCK_REALTIME);
+    ev.proc.pid = getpid();
+    add_extra(&ev, "status", what);
+    if (detail)
+        add_extra(&ev, "detail", detail);
+    if (tl_loop == a)
+        agent_process(a, &ev); /* on the loop thread: straight to the output */
+    else
+        agent_emit(a, &ev);
+    agent_event_release(&ev);
+}
+
+static const char *
+tier_name(enum agent_tier t)
+{
+    switch (t) {
+    case AGENT_TIER_BPF: return "bpf";
+    case AGENT_TIER_NETLINK: return "netlink";
+    case AGENT_TIER_POLL: return "poll";
+    default: return "none";
+    }
+}
+
+static uint64_t
+rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    unsigned long size = 0, res = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%lu %lu", &size, &res) != 2)
+        res = 0;
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int64_t
+cpu_ns(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ll +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ll;
+}
+
+/* Sanitizer builds carry shadow memory and run several times slower: the budgets are
+ * scaled so a test build measures the same pressure as a release build would. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_BUDGET_SCALE 8
+#define CPU_BUDGET_SCALE 4
+#else
+#define RSS_BUDGET_SCALE 1
+#define CPU_BUDGET_SCALE 1
+#endif
+
+static void
+check_budget(struct agent *a, int64_t mono)
+{
+    int64_t cpu = cpu_ns();
+    double pct = 0;
+    if (a->last_wall_ns && mono > a->last_wall_ns)
+        pct = 100.0 * (double)(cpu - a->last_cpu_ns) / (double)(mono - a->last_wall_ns);
+    a->last_cpu_ns = cpu;
+    a->last_wall_ns = mono;
+    uint64_t rss = rss_bytes();
+    double cpu_budget = (double)a->conf.cpu_percent * CPU_BUDGET_SCALE;
+    bool over = pct > cpu_budget || rss > a->conf.rss_max * RSS_BUDGET_SCALE;
+    bool calm = pct < cpu_budget / 2 &&
+                rss < a->conf.rss_max * RSS_BUDGET_SCALE;
+    uint32_t shift = atomic_load(&a->sample_shift);
+    uint32_t nshift = shift;
+    if (over && shift < AGENT_SAMPLE_SHIFT_MAX)
+        nshift = shift + 1;
+    else if (calm && shift > 0)
+        nshift = shift - 1;
+    atomic_store(&a->sample_shift, nshift);
+    pthread_mutex_lock(&a->mu);
+    a->cnt.cpu_percent = pct;
+    a->cnt.rss_bytes = rss;
+    a->cnt.sample_shift = nshift;
+    pthread_mutex_unlock(&a->mu);
+    if (nshift != shift) {
+        char detail[160];
+        snprintf(detail, sizeof(detail),
+                 "cpu %.1f%% (budget %" PRId64 "%%), rss %" PRIu64 " KiB (budget %" PRIu64
+                 " KiB): keeping 1 of %u bulk and normal events",
+                 pct, (int64_t)cpu_budget, rss >> 10, (a->conf.rss_max * RSS_BUDGET_SCALE) >> 10,
+                 1u << nshift);
+        status_event(a, nshift > shift ? "degraded" : (nshift ? "recovering" : "recovered"),
+                     detail);
+    }
+}
+
+static void
+heartbeat(struct agent *a)
+{
+    struct agent_counters c;
+    agent_counters(a, &c);
+    struct agent_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_STATUS;
+    ev.prio = AGENT_PRIO_CRITICAL;
+    ev.tier = a->tier;
+    ev.ts_ns = now_ns(CLOCK_REALTIME);
+    ev.proc.pid = getpid();
+    char buf[64];
+    add_extra(&ev, "status", "heartbeat");
+    add_extra(&ev, "tier", tier_name(a->tier));
+    add_extra_u64(&ev, "events", c.processed);
+    add_extra_u64(&ev, "shed", c.shed);
+    add_extra_u64(&ev, "sampled", c.sampled);
+    add_extra_u64(&ev, "filtered", c.filtered);
+    add_extra_u64(&ev, "alerts", c.alerts);
+    add_extra_u64(&ev, "queue_depth", c.queue_depth);
+    snprintf(buf, sizeof(buf), "%.2f", c.cpu_percent);
+    add_extra(&ev, "cpu_percent", buf);
+    add_extra_u64(&ev, "rss_bytes", c.rss_bytes);
+    add_extra_u64(&ev, "sample_shift", c.sample_shift);
+    if (a->spool) {
+        struct agent_spool_stats st;
+        agent_spool_stats(a->spool, &st);
+        add_extra_u64(&ev, "spool_bytes", st.bytes);
+        add_extra_u64(&ev, "spool_depth", st.next_seq - 1 - st.acked_seq);
+        add_extra_u64(&ev, "spool_dropped", st.dropped[0] + st.dropped[1] + st.dropped[2] +
+                                            st.dropped[3]);
+    }
+    struct agent_proctable_stats ps;
+    agent_proctable_stats(a->pt, &ps);
+    add_extra_u64(&ev, "processes", ps.entries);
+    add_extra_u64(&ev, "truncated", ps.cmdline_truncated + ps.path_truncated);
+    agent_process(a, &ev);
+}
+
+static void
+timers(struct agent *a)
+{
+    int64_t mono = now_ns(CLOCK_MONOTONIC);
+    if (mono >= a->next_budget_ns) {
+        check_budget(a, mono);
+        agent_proctable_expire(a->pt, now_ns(CLOCK_REALTIME));
+        if (a->corr)
+            bn_correlator_expire(a->corr, now_ns(CLOCK_REALTIME));
+        a->next_budget_ns = mono + a->conf.budget_ms * 1000000ll;
+    }
+    if (a->spool)
+        agent_spool_tick(a->spool);
+    if (mono >= a->next_hb_ns) {
+        heartbeat(a);
+        a->next_hb_ns = mono + a->conf.heartbeat_ms * 1000000ll;
+    }
+}
+
+static void *
+loop_main(void *arg)
+{
+    struct agent *a = arg;
+    struct agent_event ev;
+    tl_loop = a;
+    a->next_budget_ns = now_ns(CLOCK_MONOTONIC) + a->conf.budget_ms * 1000000ll;
+    a->next_hb_ns = now_ns(CLOCK_MONOTONIC) + a->conf.heartbeat_ms * 1000000ll;
+    a->last_cpu_ns = cpu_ns();
+    a->last_wall_ns = now_ns(CLOCK_MONOTONIC);
+    for (;;) {
+        pthread_mutex_lock(&a->mu);
+        if (a->total == 0 && !a->stopping) {
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_nsec += 200 * 1000000l;
+            if (dl.tv_nsec >= 1000000000l) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000l;
+            }
+            pthread_cond_timedwait(&a->cv, &a->mu, &dl);
+        }
+        bool done = a->stopping && a->total == 0;
+        pthread_mutex_unlock(&a->mu);
+        if (done)
+            break;
+        for (int i = 0; i < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; i++)
+            agent_process(a, &ev);
+        if (a->out)
+            fflush(a->out);
+        timers(a);
+    }
+    heartbeat(a);
+    if (a->corr)
+        bn_correlator_expire(a->corr, INT64_MAX);
+    if (a->out)
+        fflush(a->out);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void
+compile_diag(void *ctx, const struct sigma_rule *rule, const struct bn_diag *d)
+{
+    (void)ctx;
+    char buf[700];
+    BN_INFO("agent", "rule '%s' not loaded: %s", rule && rule->title ? rule->title : "?",
+            bn_diag_format(d, buf, sizeof(buf)));
+}
+
+static void
+parse_diag(void *ctx, const struct bn_diag *d)
+{
+    (void)ctx;
+    char buf[700];
+    BN_INFO("agent", "rule not loaded: %s", bn_diag_format(d, buf, sizeof(buf)));
+}
+
+static int
+load_rules(struct agent *a, struct bn_diag *d)
+{
+    const char *paths[AGENT_PATHS_MAX + 2];
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = 0;
+    struct sigma_rule **rules = NULL;
+    size_t nrules = 0;
+    char def[512];
+
+    if (a->conf.builtin_rules) {
+        const char *env = getenv("BANNIN_RULES");
+        struct stat st;
+        if (env && *env)
+            snprintf(def, sizeof(def), "%s", env);
+        else if (stat("/usr/share/bannin/rules/linux", &st) == 0)
+            snprintf(def, sizeof(def), "/usr/share/bannin/rules/linux");
+        else
+            snprintf(def, sizeof(def), "%s/rules/linux", BN_SOURCE_DIR);
+        paths[n++] = def;
+    }
+    if (a->conf.rules_dirs && *a->conf.rules_dirs) {
+        size_t sz = strlen(a->conf.rules_dirs) + 1;
+        buf = bn_malloc(sz);
+        if (!buf)
+            return BN_ENOMEM;
+        n += agent_config_split(a->conf.rules_dirs, buf, sz, paths + n, AGENT_PATHS_MAX - 1);
+    }
+    if (a->conf.sigmahq_dir && *a->conf.sigmahq_dir)
+        paths[n++] = a->conf.sigmahq_dir;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            rc = bn_diag_set(d, BN_ENOTFOUND, paths[i], 0, 0, "cannot open rules '%s': %s",
+                             paths[i], strerror(errno));
+            goto out;
+        }
+    }
+    rc = sigma_parse_paths(paths, n, &rules, &nrules, parse_diag, a);
+    if (rc) {
+        bn_diag_set(d, rc, "<rules>", 0, 0, "cannot parse rules: %s", bn_strerror(rc));
+        goto out;
+    }
+    rc = bn_ruleset_compile(&a->rs, rules, nrules, NULL, compile_diag, a);
+    nrules = 0;
+    if (rc) {
+        bn_diag_set(d, rc, "<rules>", 0, 0, "cannot compile rules: %s", bn_strerror(rc));
+        goto out;
+    }
+    a->nrules = bn_ruleset_count(a->rs);
+    rc = bn_mapping_load_default(&a->map, d);
+    if (rc)
+        goto out;
+    a->scratch = bn_scratch_new(a->rs);
+    a->eb = bn_evbuilder_new(a->map, bn_ruleset_fields(a->rs));
+    a->corr = bn_correlator_new(a->rs, on_corr, a);
+    if (!a->scratch || !a->eb || !a->corr ||
+        bn_event_init(&a->bev, bn_fieldtab_count(bn_ruleset_fields(a->rs))) != 0 ||
+        bn_record_init(&a->rec) != 0) {
+        rc = bn_diag_set(d, BN_ENOMEM, "<rules>", 0, 0, "out of memory loading rules");
+        goto out;
+    }
+out:
+    for (size_t i = 0; i < nrules; i++)
+        sigma_rule_free(rules[i]);
+    bn_free(rules);
+    bn_free(buf);
+    return rc;
+}
+
+static int
+split_owned(const char *list, char **buf, const char **items, size_t *n)
+{
+    *n = 0;
+    size_t sz = (list ? strlen(list) : 0) + 1;
+    *buf = bn_malloc(sz);
+    if (!*buf)
+        return BN_ENOMEM;
+    *n = agent_config_split(list ? list : "", *buf, sz, items, AGENT_PATHS_MAX);
+    return 0;
+}
+
+static int
+dup_config(struct agent_config *dst, const struct agent_config *src)
+{
+    *dst = *src;
+    char **s[] = {&dst->out_file, &dst->spool_dir, &dst->files_include, &dst->files_exclude,
+                  &dst->rules_dirs, &dst->sigmahq_dir, &dst->host};
+    for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++)
+        *s[i] = NULL;
+    char *const *from[] = {&src->out_file, &src->spool_dir, &src->files_include,
+                           &src->files_exclude, &src->rules_dirs, &src->sigmahq_dir,
+                           &src->host};
+    for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++) {
+        if (dup_str(s[i], *from[i] ? *from[i] : "")) {
+            agent_config_release(dst);
+            return BN_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int
+agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d)
+{
+    *out = NULL;
+    int rc;
+    struct agent *a = bn_calloc(1, sizeof(*a));
+    if (!a)
+        return bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory");
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    bn_buf_init(&a->json, AGENT_JSON_MAX);
+    rc = dup_config(&a->conf, conf);
+    if (rc) {
+        bn_free(a);
+        return bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory");
+    }
+    if (*a->conf.host)
+        snprintf(a->host, sizeof(a->host), "%s", a->conf.host);
+    else if (gethostname(a->host, sizeof(a->host) - 1) != 0)
+        snprintf(a->host, sizeof(a->host), "localhost");
+
+    a->cap = (size_t)a->conf.queue_events;
+    for (int p = 0; p < 4; p++) {
+        a->q[p].v = bn_calloc(a->cap, sizeof(*a->q[p].v));
+        if (!a->q[p].v) {
+            rc = bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory for the queue");
+            goto out;
+        }
+    }
+    struct agent_proctable_opts po = {
+        .max_entries = (size_t)a->conf.proc_max,
+        .exited_keep_ns = a->conf.proc_keep_ms * 1000000ll,
+        .hash = a->conf.hash,
+        .hash_max_bytes = a->conf.hash_max,
+    };
+    rc = agent_proctable_new(&a->pt, &po);
+    if (rc) {
+        bn_diag_set(d, rc, "<agent>", 0, 0, "out of memory for the process table");
+        goto out;
+    }
+    if (split_owned(a->conf.files_include, &a->inc_buf, a->inc, &a->ninc) ||
+        split_owned(a->conf.files_exclude, &a->exc_buf, a->exc, &a->nexc)) {
+        rc = bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory");
+        goto out;
+    }
+    a->fan.ignore_self = true;
+    for (size_t i = 0; i < a->ninc && i < AGENT_FANOTIFY_PATHS_MAX; i++)
+        a->fan.include[a->fan.ninclude++] = a->inc[i];
+    for (size_t i = 0; i < a->nexc && i < AGENT_FANOTIFY_PATHS_MAX; i++)
+        a->fan.exclude[a->fan.nexclude++] = a->exc[i];
+
+    if (a->conf.detect) {
+        rc = load_rules(a, d);
+        if (rc)
+            goto out;
+    }
+    if (a->conf.out_stdout) {
+        a->out = stdout;
+    } else if (*a->conf.out_file) {
+        a->out = fopen(a->conf.out_file, "ae");
+        if (!a->out) {
+            rc = bn_diag_set(d, -errno, a->conf.out_file, 0, 0, "cannot open output '%s': %s",
+                             a->conf.out_file, strerror(errno));
+            goto out;
+        }
+        a->out_owned = true;
+    }
+    if (*a->conf.spool_dir) {
+        struct agent_spool_opts so;
+        agent_spool_opts_init(&so);
+        so.dir = a->conf.spool_dir;
+        so.max_bytes = a->conf.spool_max;
+        rc = agent_spool_open(&a->spool, &so);
+        if (rc) {
+            bn_diag_set(d, rc, a->conf.spool_dir, 0, 0, "cannot open spool '%s': %s",
+                        a->conf.spool_dir, bn_strerror(rc));
+            goto out;
+        }
+    }
+    *out = a;
+    a = NULL;
+    rc = 0;
+out:
+    agent_free(a);
+    return rc;
+}
+
+const struct agent_config *
+agent_conf(const struct agent *a)
+{
+    return &a->conf;
+}
+
+enum agent_tier
+agent_tier_in_use(const struct agent *a)
+{
+    return a->tier;
+}
+
+static const struct agent_collector_ops *
+tier_primary(enum agent_tier t)
+{
+    switch (t) {
+    case AGENT_TIER_BPF: return &agent_collector_bpf;
+    case AGENT_TIER_NETLINK: return &agent_collector_proc_connector;
+    case AGENT_TIER_POLL: return &agent_collector_proc_poll;
+    default: return NULL;
+    }
+}
+
+static int
+start_one(struct agent *a, const struct agent_collector_ops *ops, int kind, struct bn_diag *d)
+{
+    void *state = NULL;
+    int rc;
+    if (a->ncol >= AGENT_COLLECTORS_MAX)
+        return BN_ETOOBIG;
+    if (ops->probe && (rc = ops->probe(a, d)) != 0)
+        return rc;
+    if (kind == 1 && agent_fanotify_start_conf)
+        rc = agent_fanotify_start_conf(a, &a->fan, &state, d);
+    else if (kind == 2 && agent_poll_start_conf) {
+        struct agent_poll_conf pc = {.interval_ms = 1000, .procs = true, .net = true};
+        rc = agent_poll_start_conf(a, &pc, &state, d);
+    } else
+        rc = ops->start(a, &state, d);
+    if (rc)
+        return rc;
+    a->col[a->ncol].ops = ops;
+    a->col[a->ncol].state = state;
+    a->ncol++;
+    return 0;
+}
+
+int
+agent_start(struct agent *a, struct bn_diag *d)
+{
+    char detail[BN_DIAG_MSG_MAX + 128];
+    struct bn_diag cd;
+    int rc;
+    a->started = false;
+    /* the loop runs first so status events about tiers flow at once */
+    if (pthread_create(&a->loop, NULL, loop_main, a) != 0)
+        return bn_diag_set(d, BN_EINTERNAL, "<agent>", 0, 0, "cannot start the loop thread");
+    a->loop_running = true;
+    a->started = true;
+
+    enum agent_tier first = a->conf.tier ? (enum agent_tier)a->conf.tier : AGENT_TIER_BPF;
+    enum agent_tier last = a->conf.tier ? (enum agent_tier)a->conf.tier : AGENT_TIER_POLL;
+    for (enum agent_tier t = first; t <= last && a->tier == AGENT_TIER_NONE; t++) {
+        const struct agent_collector_ops *ops = tier_primary(t);
+        bn_diag_clear(&cd);
+        if (!ops) {
+            snprintf(detail, sizeof(detail), "tier %s not available: collector not built in",
+                     tier_name(t));
+            status_event(a, "tier_unavailable", detail);
+            continue;
+        }
+        rc = start_one(a, ops, t == AGENT_TIER_POLL ? 2 : 0, &cd);
+        if (rc) {
+            snprintf(detail, sizeof(detail), "tier %s not available: %s: %s", tier_name(t),
+                     ops->name, cd.msg[0] ? cd.msg : bn_strerror(rc));
+            status_event(a, "tier_unavailable", detail);
+            continue;
+        }
+        a->tier = t;
+    }
+    if (a->tier == AGENT_TIER_NONE) {
+        agent_stop(a);
+        return bn_diag_set(d, BN_EUNSUP, "<agent>", 0, 0,
+                           a->conf.tier ? "the forced tier '%s' is not available here (see "
+                                          "--check)"
+                                        : "no collection tier is available here%s (see --check)",
+                           a->conf.tier ? tier_name((enum agent_tier)a->conf.tier) : "");
+    }
+    if (a->tier != AGENT_TIER_BPF && !a->conf.tier) {
+        snprintf(detail, sizeof(detail), "running at tier %s: the better tiers are unavailable",
+                 tier_name(a->tier));
+        status_event(a, "degraded", detail);
+    }
+    if (a->tier == AGENT_TIER_BPF || a->tier == AGENT_TIER_NETLINK) {
+        const struct agent_collector_ops *extra[2] = {
+            a->conf.files ? &agent_collector_fanotify : NULL,
+            a->conf.auth ? &agent_collector_auth : NULL,
+        };
+        const char *names[2] = {"fanotify", "auth"};
+        for (int i = 0; i < 2; i++) {
+            if ((i == 0 && !a->conf.files) || (i == 1 && !a->conf.auth))
+                continue;
+            bn_diag_clear(&cd);
+            if (!extra[i]) {
+                snprintf(detail, sizeof(detail), "collector %s not built in: no %s events",
+                         names[i], i == 0 ? "file" : "auth");
+                status_event(a, "degraded", detail);
+                continue;
+            }
+            rc = start_one(a, extra[i], i == 0 ? 1 : 0, &cd);
+            if (rc) {
+                snprintf(detail, sizeof(detail), "collector %s unavailable: %s", names[i],
+                         cd.msg[0] ? cd.msg : bn_strerror(rc));
+                status_event(a, "degraded", detail);
+            }
+        }
+    }
+    snprintf(detail, sizeof(detail), "tier %s, %zu collectors, %zu rules", tier_name(a->tier),
+             a->ncol, a->nrules);
+    status_event(a, "started", detail);
+    return 0;
+}
+
+void
+agent_stop(struct agent *a)
+{
+    if (!a)
+        return;
+    for (size_t i = a->ncol; i-- > 0;)
+        if (a->col[i].ops->stop)
+            a->col[i].ops->stop(a, a->col[i].state);
+    a->ncol = 0;
+    if (a->loop_running) {
+        pthread_mutex_lock(&a->mu);
+        a->stopping = true;
+        pthread_cond_signal(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->loop, NULL);
+        a->loop_running = false;
+    }
+}
+
+void
+agent_free(struct agent *a)
+{
+    if (!a)
+        return;
+    agent_stop(a);
+    struct agent_event ev;
+    while (a->q[0].v && a->q[1].v && a->q[2].v && a->q[3].v && agent_queue_pop(a, &ev) == 0)
+        agent_event_release(&ev);
+    for (int p = 0; p < 4; p++)
+        bn_free(a->q[p].v);
+    agent_proctable_free(a->pt);
+    bn_correlator_free(a->corr);
+    bn_evbuilder_free(a->eb);
+    bn_scratch_free(a->scratch);
+    if (a->rs) {
+        bn_event_release(&a->bev);
+        bn_record_release(&a->rec);
+    }
+    bn_mapping_free(a->map);
+    bn_ruleset_free(a->rs);
+    if (a->out_owned && a->out)
+        fclose(a->out);
+    else if (a->out)
+        fflush(a->out);
+    if (a->spool)
+        agent_spool_close(a->spool);
+    bn_buf_release(&a->json);
+    bn_free(a->inc_buf);
+    bn_free(a->exc_buf);
+    agent_config_release(&a->conf);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    bn_free(a);
+}
+
+void
+agent_counters(struct agent *a, struct agent_counters *c)
+{
+    pthread_mutex_lock(&a->mu);
+    *c = a->cnt;
+    c->queue_depth = (uint32_t)a->total;
+    c->sample_shift = atomic_load(&a->sample_shift);
+    pthread_mutex_unlock(&a->mu);
+}
+
+int
+agent_check(struct agent *a, FILE *out)
+{
+    static const struct {
+        const struct agent_collector_ops *ops;
+        const char *name;
+        const char *tiers;
+    } all[] = {
+        {&agent_collector_bpf, "bpf", "1"},
+        {&agent_collector_proc_connector, "proc_connector", "2"},
+        {&agent_collector_fanotify, "fanotify", "1, 2"},
+        {&agent_collector_auth, "auth", "1, 2"},
+        {&agent_collector_proc_poll, "proc_poll", "3"},
+    };
+    enum agent_tier best = AGENT_TIER_NONE;
+    fprintf(out, "collectors:\n");
+    for (size_t i = 0; i < BN_ARRAY_SIZE(all); i++) {
+        struct bn_diag cd;
+        bn_diag_clear(&cd);
+        if (!all[i].ops) {
+            fprintf(out, "  %-15s tier %-5s not built in\n", all[i].name, all[i].tiers);
+            continue;
+        }
+        int rc = all[i].ops->probe ? all[i].ops->probe(a, &cd) : 0;
+        if (rc) {
+            fprintf(out, "  %-15s tier %-5s unavailable: %s\n", all[i].name, all[i].tiers,
+                    cd.msg[0] ? cd.msg : bn_strerror(rc));
+            continue;
+        }
+        char desc[1024] = "";
+        if (all[i].ops->describe)
+            all[i].ops->describe(a, NULL, desc, sizeof(desc));
+        size_t dl = strlen(desc);
+        while (dl && (desc[dl - 1] == '\n' || desc[dl - 1] == ' '))
+            desc[--dl] = '\0';
+        fprintf(out, "  %-15s tier %-5s available%s%s\n", all[i].name, all[i].tiers,
+                desc[0] ? ": " : "", desc);
+        enum agent_tier t = all[i].ops->tier;
+        if (all[i].ops == tier_primary(t) && (best == AGENT_TIER_NONE || t < best))
+            best = t;
+    }
+    if (a->conf.tier && tier_primary((enum agent_tier)a->conf.tier) &&
+        best != (enum agent_tier)a->conf.tier) {
+        /* forced: usable only if that tier's collector probed fine */
+        struct bn_diag cd;
+        bn_diag_clear(&cd);
+        const struct agent_collector_ops *ops = tier_primary((enum agent_tier)a->conf.tier);
+        best = ops->probe && ops->probe(a, &cd) ? AGENT_TIER_NONE
+                                                 : (enum agent_tier)a->conf.tier;
+    }
+    fprintf(out, "tier: %s%s\n", tier_name(best), a->conf.tier ? " (forced)" : "");
+    fprintf(out, "detection: %s, %zu rules\n", a->rs ? "on" : "off", a->nrules);
+    fprintf(out, "output: %s%s%s\n", a->conf.out_stdout ? "stdout " : "",
+            *a->conf.out_file ? a->conf.out_file : "", a->spool ? " + spool" : "");
+    return best == AGENT_TIER_NONE ? BN_EUNSUP : 0;
+}

@@ -1,0 +1,259 @@
+/*
+ * main.c - the bannin-agent program: command line, configuration, signals, and the run of
+ * the agent (agent.c) until SIGTERM/SIGINT or --duration.
+ *
+ *   bannin-agent [--config FILE] [--stdout] [--output FILE] [--tier auto|bpf|netlink|poll]
+ *                [--rules DIR]... [--check] [--dump-config] [--duration SECONDS]
+ *
+ * Command-line options override the configuration file; both go through the one settings
+ * table (config.c), so the same bounds and messages apply.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bannin/alloc.h"
+#include "bannin/config.h"
+#include "bannin/error.h"
+#include "bannin/log.h"
+
+#include "agent/agent.h"
+
+/*
+ * Strong references to the collectors in the library: a static archive member is linked only
+ * when something references it strongly (agent.c's references are weak so the agent builds
+ * while collectors are missing). Add a collector here when it lands.
+ */
+const void *const agent_main_collectors[] = {
+    &agent_collector_proc_connector,
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bannin-agent [options]\n"
+            "  --config FILE        YAML configuration (see --dump-config for every key)\n"
+            "  --stdout             write events as NDJSON to standard output\n"
+            "  --output FILE        append events as NDJSON to FILE\n"
+            "  --tier T             auto, bpf, netlink or poll (forced: no fallback)\n"
+            "  --rules DIR          load Sigma rules from DIR as well (repeatable)\n"
+            "  --no-builtin-rules   do not load Bannin's rules/linux\n"
+            "  --spool DIR          durable spool directory\n"
+            "  --check              print what each collector can see here, then exit\n"
+            "  --dump-config        print the effective configuration as YAML, then exit\n"
+            "  --duration SECONDS   run this long, then stop (tests)\n"
+            "  -v, --verbose        more diagnostics on stderr (repeatable)\n"
+            "  -h, --help\n");
+}
+
+static int
+set_opt(struct agent_config *c, const char *key, const char *val)
+{
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    snprintf(d.file, sizeof(d.file), "<command line>");
+    int rc = bn_conf_set(agent_conf_defs, agent_conf_ndefs, c, key, val, &d);
+    if (rc)
+        fprintf(stderr, "bannin-agent: bad option for '%s': %s\n", key, d.msg);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"stdout", no_argument, NULL, 's'},
+        {"output", required_argument, NULL, 'o'},
+        {"tier", required_argument, NULL, 't'},
+        {"rules", required_argument, NULL, 'r'},
+        {"no-builtin-rules", no_argument, NULL, 'B'},
+        {"spool", required_argument, NULL, 'S'},
+        {"check", no_argument, NULL, 'C'},
+        {"dump-config", no_argument, NULL, 'D'},
+        {"duration", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    bool check = false, dump = false;
+    double duration = 0;
+    int verbose = 0, ret = 2, rc;
+    struct agent_config conf;
+    struct agent *a = NULL;
+    struct bn_diag d;
+    char dbuf[800];
+    bool conf_ok = false;
+
+    /* first pass: the config file, so the command line overrides it */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            config = argv[i] + 9;
+    }
+    if ((rc = agent_config_init(&conf)) != 0) {
+        fprintf(stderr, "bannin-agent: cannot set the default configuration: %s\n",
+                bn_strerror(rc));
+        return 2;
+    }
+    conf_ok = true;
+    bn_diag_clear(&d);
+    if (config && (rc = agent_config_load(&conf, config, &d)) != 0) {
+        fprintf(stderr, "bannin-agent: %s\n", bn_diag_format(&d, dbuf, sizeof(dbuf)));
+        goto out;
+    }
+
+    int opt;
+    while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            break;
+        case 's':
+            if (set_opt(&conf, "output.stdout", "true"))
+                goto out;
+            break;
+        case 'o':
+            if (set_opt(&conf, "output.file", optarg))
+                goto out;
+            break;
+        case 't':
+            if (set_opt(&conf, "collect.tier", optarg))
+                goto out;
+            break;
+        case 'r': {
+            size_t n = strlen(conf.rules_dirs ? conf.rules_dirs : "") + strlen(optarg) + 2;
+            char *v = bn_malloc(n);
+            if (!v)
+                goto out;
+            snprintf(v, n, "%s%s%s", conf.rules_dirs ? conf.rules_dirs : "",
+                     conf.rules_dirs && *conf.rules_dirs ? "," : "", optarg);
+            rc = set_opt(&conf, "detect.rules", v);
+            bn_free(v);
+            if (rc)
+                goto out;
+            break;
+        }
+        case 'B':
+            if (set_opt(&conf, "detect.builtin", "false"))
+                goto out;
+            break;
+        case 'S':
+            if (set_opt(&conf, "output.spool_dir", optarg))
+                goto out;
+            break;
+        case 'C':
+            check = true;
+            break;
+        case 'D':
+            dump = true;
+            break;
+        case 'd': {
+            char *end;
+            errno = 0;
+            duration = strtod(optarg, &end);
+            if (errno || *end || duration <= 0 || duration > 1e7) {
+                fprintf(stderr, "bannin-agent: bad --duration '%s'\n", optarg);
+                goto out;
+            }
+            break;
+        }
+        case 'v':
+            verbose++;
+            break;
+        case 'h':
+            usage(stdout);
+            ret = 0;
+            goto out;
+        default:
+            usage(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bannin-agent: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        goto out;
+    }
+    bn_log_set_level(verbose >= 2 ? BN_LOG_DEBUG : verbose ? BN_LOG_INFO : BN_LOG_WARN);
+
+    if (dump) {
+        bn_conf_dump(agent_conf_defs, agent_conf_ndefs, &conf, stdout);
+        ret = 0;
+        goto out;
+    }
+
+    /* signals are taken synchronously by this thread; every other thread inherits the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    bn_diag_clear(&d);
+    if ((rc = agent_new(&a, &conf, &d)) != 0) {
+        fprintf(stderr, "bannin-agent: %s\n", d.msg[0] ? d.msg : bn_strerror(rc));
+        goto out;
+    }
+    if (check) {
+        ret = agent_check(a, stdout) == 0 ? 0 : 1;
+        goto out;
+    }
+    bn_diag_clear(&d);
+    if ((rc = agent_start(a, &d)) != 0) {
+        fprintf(stderr, "bannin-agent: %s\n", d.msg[0] ? d.msg : bn_strerror(rc));
+        ret = 1;
+        goto out;
+    }
+
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)duration;
+    deadline.tv_nsec += (long)((duration - (double)(time_t)duration) * 1e9);
+    if (deadline.tv_nsec >= 1000000000l) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000l;
+    }
+    for (;;) {
+        struct timespec wait = {1, 0};
+        if (duration > 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t left = (int64_t)(deadline.tv_sec - now.tv_sec) * 1000000000ll +
+                           (deadline.tv_nsec - now.tv_nsec);
+            if (left <= 0)
+                break;
+            if (left < 1000000000ll) {
+                wait.tv_sec = 0;
+                wait.tv_nsec = (long)left;
+            }
+        }
+        int sig = sigtimedwait(&set, NULL, &wait);
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+        /* SIGHUP: reload is not supported yet; keep running */
+    }
+    agent_stop(a);
+    struct agent_counters c;
+    agent_counters(a, &c);
+    if (verbose)
+        fprintf(stderr,
+                "bannin-agent: %llu events, %llu alerts, %llu shed, %llu sampled, %llu filtered\n",
+                (unsigned long long)c.processed, (unsigned long long)c.alerts,
+                (unsigned long long)c.shed, (unsigned long long)c.sampled,
+                (unsigned long long)c.filtered);
+    ret = 0;
+out:
+    agent_free(a);
+    if (conf_ok)
+        agent_config_release(&conf);
+    return ret;
+}

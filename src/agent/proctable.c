@@ -1,0 +1,906 @@
+/*
+ * proctable.c - the agent's process table (see proctable.h): /proc readers with hard limits,
+ * a pid-hashed table of live and recently exited processes keyed by pid + start time, the
+ * ancestry walk, and the SHA-256 cache of executables.
+ *
+ * Entries are chained per pid bucket; several entries may share a pid (a reused pid next to
+ * its exited predecessor). Each entry remembers its parent's start time as it was when the
+ * entry was made, so the ancestry walk follows the right generation of a reused parent pid.
+ * Exited entries sit on a list in exit order and are expired from its head.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+#include "agent/proctable.h"
+
+#define PT_BUCKETS 4096            /* power of two */
+#define PT_STAT_MAX 4096           /* bytes of /proc/<pid>/stat or status we read */
+#define PT_HASH_CHUNK 65536
+
+struct pt_entry {
+    struct agent_proc p;
+    uint64_t parent_start_ns;      /* start of the parent this entry descends from */
+    bool exited;
+    int64_t exit_ns;
+    struct pt_entry *next;         /* bucket chain */
+    struct pt_entry *xprev, *xnext; /* exited list, oldest first */
+};
+
+struct pt_hash_slot {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns;
+    bool used;
+    char hex[65];
+};
+
+struct agent_proctable {
+    pthread_mutex_t mu;
+    struct agent_proctable_opts opts;
+    char proc_root[256];
+    struct pt_entry *buckets[PT_BUCKETS];
+    struct pt_entry *xhead, *xtail;
+    size_t count;
+    struct pt_hash_slot *hslots;
+    struct agent_proctable_stats st;
+};
+
+static uint64_t
+tick_ns(void)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return hz > 0 ? 1000000000ull / (uint64_t)hz : 10000000ull;
+}
+
+bool
+agent_proc_same_start(uint64_t a, uint64_t b)
+{
+    if (a == 0 || b == 0)
+        return true;
+    uint64_t t = tick_ns();
+    return a / t == b / t;
+}
+
+void
+agent_proc_release(struct agent_proc *p)
+{
+    if (!p)
+        return;
+    bn_free(p->exe);
+    bn_free(p->cmdline);
+    bn_free(p->cwd);
+    bn_free(p->tty);
+    bn_free(p->cgroup);
+    memset(p, 0, sizeof(*p));
+}
+
+static int
+dup_field(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (!src)
+        return 0;
+    *dst = bn_strdup(src);
+    return *dst ? 0 : BN_ENOMEM;
+}
+
+int
+agent_proc_copy(struct agent_proc *dst, const struct agent_proc *src)
+{
+    *dst = *src;
+    dst->exe = dst->cmdline = dst->cwd = dst->tty = dst->cgroup = NULL;
+    if (dup_field(&dst->exe, src->exe) || dup_field(&dst->cmdline, src->cmdline) ||
+        dup_field(&dst->cwd, src->cwd) || dup_field(&dst->tty, src->tty) ||
+        dup_field(&dst->cgroup, src->cgroup)) {
+        agent_proc_release(dst);
+        return BN_ENOMEM;
+    }
+    return 0;
+}
+
+/* Reads at most max bytes of a file into an owned NUL-terminated buffer; *trunc says the
+ * file had more. Returns 0 or -errno / BN_ENOMEM. */
+static int
+read_small(const char *path, size_t max, char **out, size_t *len, bool *trunc)
+{
+    *out = NULL;
+    *len = 0;
+    if (trunc)
+        *trunc = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    char *buf = bn_malloc(max + 2);
+    if (!buf) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    size_t n = 0;
+    while (n < max + 1) {
+        ssize_t r = read(fd, buf + n, max + 1 - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > max) {
+        n = max;
+        if (trunc)
+            *trunc = true;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    buf = NULL;
+out:
+    bn_free(buf);
+    close(fd);
+    return rc;
+}
+
+/* readlink into an owned string; *trunc when the target is longer than AGENT_PATH_MAX. */
+static int
+read_link(const char *path, char **out, bool *trunc)
+{
+    *out = NULL;
+    *trunc = false;
+    char *buf = bn_malloc(AGENT_PATH_MAX + 1);
+    if (!buf)
+        return BN_ENOMEM;
+    ssize_t r = readlink(path, buf, AGENT_PATH_MAX + 1);
+    if (r < 0) {
+        int e = -errno;
+        bn_free(buf);
+        return e;
+    }
+    if (r > AGENT_PATH_MAX) {
+        r = AGENT_PATH_MAX;
+        *trunc = true;
+    }
+    buf[r] = '\0';
+    *out = buf;
+    return 0;
+}
+
+/* Takes the first 64-hex-digit run of a cgroup path as the container id (docker, containerd,
+ * cri-o and podman all name the scope after it). */
+static void
+container_id_from_cgroup(const char *cg, char id[65])
+{
+    id[0] = '\0';
+    size_t run = 0;
+    for (const char *c = cg; ; c++) {
+        bool hex = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+        if (hex) {
+            run++;
+            continue;
+        }
+        if (run == 64) {
+            memcpy(id, c - 64, 64);
+            id[64] = '\0';
+            return;
+        }
+        run = 0;
+        if (!*c)
+            return;
+    }
+}
+
+static void
+tty_name(unsigned long tty_nr, char **out)
+{
+    *out = NULL;
+    if (tty_nr == 0)
+        return;
+    unsigned int maj = major((dev_t)tty_nr), min = minor((dev_t)tty_nr);
+    char buf[64];
+    if (maj >= 136 && maj <= 143)
+        snprintf(buf, sizeof(buf), "pts/%u", (maj - 136) * 256 + min);
+    else if (maj == 4 && min < 64)
+        snprintf(buf, sizeof(buf), "tty%u", min);
+    else if (maj == 4)
+        snprintf(buf, sizeof(buf), "ttyS%u", min - 64);
+    else
+        snprintf(buf, sizeof(buf), "tty(%u:%u)", maj, min);
+    *out = bn_strdup(buf);
+}
+
+/* Parses /proc/<pid>/stat: "pid (comm) state ppid pgrp session tty_nr ... starttime(22)". */
+static int
+parse_stat(const char *s, struct agent_proc *p, unsigned long *tty_nr)
+{
+    const char *lp = strchr(s, '(');
+    const char *rp = strrchr(s, ')');
+    if (!lp || !rp || rp < lp)
+        return BN_EFORMAT;
+    size_t clen = BN_MIN((size_t)(rp - lp - 1), sizeof(p->comm) - 1);
+    memcpy(p->comm, lp + 1, clen);
+    p->comm[clen] = '\0';
+    const char *c = rp + 1;
+    /* fields after comm: 3 state, 4 ppid, 5 pgrp, 6 session, 7 tty_nr, ..., 22 starttime */
+    unsigned long long f[23] = {0};
+    int field = 2;
+    while (*c && field < 22) {
+        while (*c == ' ')
+            c++;
+        if (!*c)
+            break;
+        field++;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(c, &end, 10);
+        if (end == c) { /* the state letter */
+            while (*c && *c != ' ')
+                c++;
+            continue;
+        }
+        f[field] = v;
+        c = end;
+    }
+    if (field < 22)
+        return BN_EFORMAT;
+    p->ppid = (pid_t)f[4];
+    *tty_nr = (unsigned long)f[7];
+    p->start_ns = (uint64_t)f[22] * tick_ns();
+    return 0;
+}
+
+static void
+parse_status(const char *s, struct agent_proc *p)
+{
+    const char *u = strstr(s, "\nUid:");
+    const char *g = strstr(s, "\nGid:");
+    if (u) {
+        char *end;
+        unsigned long r = strtoul(u + 5, &end, 10);
+        unsigned long e = strtoul(end, NULL, 10);
+        p->uid = (uid_t)r;
+        p->euid = (uid_t)e;
+    }
+    if (g) {
+        char *end;
+        unsigned long r = strtoul(g + 5, &end, 10);
+        unsigned long e = strtoul(end, NULL, 10);
+        p->gid = (gid_t)r;
+        p->egid = (gid_t)e;
+    }
+}
+
+static int
+proc_path(const struct agent_proctable *pt, char *buf, size_t size, pid_t pid, const char *what)
+{
+    int n = snprintf(buf, size, "%s/%d/%s", pt ? pt->proc_root : "/proc", (int)pid, what);
+    return n < 0 || (size_t)n >= size ? BN_ETOOBIG : 0;
+}
+
+int
+agent_proc_read(struct agent_proctable *pt, pid_t pid, struct agent_proc *p)
+{
+    memset(p, 0, sizeof(*p));
+    char path[320];
+    char *buf = NULL;
+    size_t len;
+    bool trunc;
+    unsigned long tty_nr = 0;
+    int rc;
+
+    if (pt) {
+        pthread_mutex_lock(&pt->mu);
+        pt->st.proc_reads++;
+        pthread_mutex_unlock(&pt->mu);
+    }
+    p->pid = pid;
+    proc_path(pt, path, sizeof(path), pid, "stat");
+    rc = read_small(path, PT_STAT_MAX, &buf, &len, NULL);
+    if (rc)
+        goto out;
+    rc = parse_stat(buf, p, &tty_nr);
+    bn_free(buf);
+    buf = NULL;
+    if (rc)
+        goto out;
+
+    proc_path(pt, path, sizeof(path), pid, "status");
+    if (read_small(path, PT_STAT_MAX, &buf, &len, NULL) == 0)
+        parse_status(buf, p);
+    bn_free(buf);
+    buf = NULL;
+
+    p->loginuid = (uid_t)-1;
+    p->sessionid = UINT32_MAX;
+    proc_path(pt, path, sizeof(path), pid, "loginuid");
+    if (read_small(path, 32, &buf, &len, NULL) == 0)
+        p->loginuid = (uid_t)strtoul(buf, NULL, 10);
+    bn_free(buf);
+    buf = NULL;
+    proc_path(pt, path, sizeof(path), pid, "sessionid");
+    if (read_small(path, 32, &buf, &len, NULL) == 0)
+        p->sessionid = (uint32_t)strtoul(buf, NULL, 10);
+    bn_free(buf);
+    buf = NULL;
+
+    /* argv: NULs become spaces; the bytes themselves are kept as they are (not UTF-8 checked:
+     * the serializer escapes them) */
+    proc_path(pt, path, sizeof(path), pid, "cmdline");
+    rc = read_small(path, AGENT_CMDLINE_MAX, &p->cmdline, &len, &p->cmdline_truncated);
+    if (rc == BN_ENOMEM)
+        goto out;
+    if (rc == 0) {
+        while (len > 0 && p->cmdline[len - 1] == '\0')
+            len--;
+        for (size_t i = 0; i < len; i++)
+            if (p->cmdline[i] == '\0')
+                p->cmdline[i] = ' ';
+        p->cmdline[len] = '\0';
+    }
+    rc = 0;
+
+    proc_path(pt, path, sizeof(path), pid, "exe");
+    rc = read_link(path, &p->exe, &trunc);
+    if (rc == BN_ENOMEM)
+        goto out;
+    if (rc == 0) {
+        static const char del[] = " (deleted)";
+        size_t el = strlen(p->exe);
+        if (el >= sizeof(del) - 1 && strcmp(p->exe + el - (sizeof(del) - 1), del) == 0) {
+            /* a path can end in " (deleted)" legitimately; it is a real file only if that
+             * name is the very inode the process runs */
+            struct stat named, running;
+            if (stat(p->exe, &named) == 0 && stat(path, &running) == 0 &&
+                named.st_dev == running.st_dev && named.st_ino == running.st_ino) {
+                /* keep the name as it is */
+            } else {
+                p->exe[el - (sizeof(del) - 1)] = '\0';
+                p->exe_deleted = true;
+            }
+        }
+        if (pt && trunc) {
+            pthread_mutex_lock(&pt->mu);
+            pt->st.path_truncated++;
+            pthread_mutex_unlock(&pt->mu);
+        }
+        if (pt && pt->opts.hash)
+            agent_proctable_sha256(pt, path, p->sha256); /* through /proc: works if deleted */
+    }
+    rc = 0;
+
+    proc_path(pt, path, sizeof(path), pid, "cwd");
+    rc = read_link(path, &p->cwd, &trunc);
+    if (rc == BN_ENOMEM)
+        goto out;
+    rc = 0;
+
+    proc_path(pt, path, sizeof(path), pid, "cgroup");
+    if (read_small(path, AGENT_PATH_MAX, &buf, &len, NULL) == 0) {
+        /* cgroup v2: "0::/path"; v1: several lines, take the first path */
+        char *c = strstr(buf, "::");
+        char *start = c ? c + 2 : strchr(buf, ':');
+        if (start && !c)
+            start = strchr(start + 1, ':');
+        if (start) {
+            if (*start == ':')
+                start++;
+            char *nl = strchr(start, '\n');
+            if (nl)
+                *nl = '\0';
+            p->cgroup = bn_strdup(start);
+            if (!p->cgroup) {
+                rc = BN_ENOMEM;
+                goto out;
+            }
+            container_id_from_cgroup(p->cgroup, p->container_id);
+        }
+    }
+    bn_free(buf);
+    buf = NULL;
+
+    tty_name(tty_nr, &p->tty);
+    if (pt && p->cmdline_truncated) {
+        pthread_mutex_lock(&pt->mu);
+        pt->st.cmdline_truncated++;
+        pthread_mutex_unlock(&pt->mu);
+    }
+out:
+    bn_free(buf);
+    if (rc) {
+        if (pt) {
+            pthread_mutex_lock(&pt->mu);
+            pt->st.proc_read_errors++;
+            pthread_mutex_unlock(&pt->mu);
+        }
+        agent_proc_release(p);
+        if (rc == -ENOENT || rc == -ESRCH || rc == BN_EFORMAT)
+            rc = -ESRCH;
+    }
+    return rc;
+}
+
+/* ---- the table ---- */
+
+int
+agent_proctable_new(struct agent_proctable **out, const struct agent_proctable_opts *opts)
+{
+    *out = NULL;
+    struct agent_proctable *pt = bn_calloc(1, sizeof(*pt));
+    if (!pt)
+        return BN_ENOMEM;
+    if (opts)
+        pt->opts = *opts;
+    if (!pt->opts.max_entries)
+        pt->opts.max_entries = 65536;
+    if (!pt->opts.exited_keep_ns)
+        pt->opts.exited_keep_ns = 60ll * 1000000000ll;
+    if (!pt->opts.hash_max_bytes)
+        pt->opts.hash_max_bytes = 256ull << 20;
+    if (!pt->opts.hash_cache_slots)
+        pt->opts.hash_cache_slots = 4096;
+    snprintf(pt->proc_root, sizeof(pt->proc_root), "%s",
+             pt->opts.proc_root ? pt->opts.proc_root : "/proc");
+    pt->opts.proc_root = NULL;
+    pt->hslots = bn_calloc(pt->opts.hash_cache_slots, sizeof(*pt->hslots));
+    if (!pt->hslots) {
+        bn_free(pt);
+        return BN_ENOMEM;
+    }
+    pthread_mutex_init(&pt->mu, NULL);
+    *out = pt;
+    return 0;
+}
+
+static void
+entry_free(struct pt_entry *e)
+{
+    agent_proc_release(&e->p);
+    bn_free(e);
+}
+
+void
+agent_proctable_free(struct agent_proctable *pt)
+{
+    if (!pt)
+        return;
+    for (size_t b = 0; b < PT_BUCKETS; b++) {
+        struct pt_entry *e = pt->buckets[b];
+        while (e) {
+            struct pt_entry *next = e->next;
+            entry_free(e);
+            e = next;
+        }
+    }
+    pthread_mutex_destroy(&pt->mu);
+    bn_free(pt->hslots);
+    bn_free(pt);
+}
+
+static size_t
+bucket_of(pid_t pid)
+{
+    return ((uint32_t)pid * 2654435761u) & (PT_BUCKETS - 1);
+}
+
+/* The entry for (pid, start): exact start match first; start 0 = the live one, else newest. */
+static struct pt_entry *
+find(struct agent_proctable *pt, pid_t pid, uint64_t start_ns)
+{
+    struct pt_entry *best = NULL;
+    for (struct pt_entry *e = pt->buckets[bucket_of(pid)]; e; e = e->next) {
+        if (e->p.pid != pid)
+            continue;
+        if (start_ns) {
+            if (agent_proc_same_start(e->p.start_ns, start_ns) &&
+                (!best || (best->exited && !e->exited)))
+                best = e;
+        } else if (!e->exited) {
+            return e;
+        } else if (!best || e->p.start_ns > best->p.start_ns) {
+            best = e;
+        }
+    }
+    return best;
+}
+
+static void
+xlist_remove(struct agent_proctable *pt, struct pt_entry *e)
+{
+    if (e->xprev)
+        e->xprev->xnext = e->xnext;
+    else if (pt->xhead == e)
+        pt->xhead = e->xnext;
+    if (e->xnext)
+        e->xnext->xprev = e->xprev;
+    else if (pt->xtail == e)
+        pt->xtail = e->xprev;
+    e->xprev = e->xnext = NULL;
+}
+
+static void
+mark_exited(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
+{
+    if (e->exited)
+        return;
+    e->exited = true;
+    e->exit_ns = now_ns;
+    e->xprev = pt->xtail;
+    e->xnext = NULL;
+    if (pt->xtail)
+        pt->xtail->xnext = e;
+    else
+        pt->xhead = e;
+    pt->xtail = e;
+    pt->st.exited++;
+}
+
+static void
+unlink_entry(struct agent_proctable *pt, struct pt_entry *e)
+{
+    struct pt_entry **pp = &pt->buckets[bucket_of(e->p.pid)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = e->next;
+    if (e->exited) {
+        xlist_remove(pt, e);
+        pt->st.exited--;
+    }
+    pt->count--;
+    entry_free(e);
+}
+
+static int64_t
+now_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Fills fields of dst that src has and dst lacks or that changed (exec replaces image). */
+static int
+merge(struct agent_proc *dst, const struct agent_proc *src)
+{
+    struct agent_proc tmp;
+    if (agent_proc_copy(&tmp, src))
+        return BN_ENOMEM;
+#define TAKE(f)                                                                                    \
+    do {                                                                                       \
+        if (tmp.f) {                                                                           \
+            bn_free(dst->f);                                                                   \
+            dst->f = tmp.f;                                                                    \
+            tmp.f = NULL;                                                                      \
+        }                                                                                      \
+    } while (0)
+    TAKE(exe);
+    TAKE(cmdline);
+    TAKE(cwd);
+    TAKE(tty);
+    TAKE(cgroup);
+#undef TAKE
+    if (src->exe || src->cmdline) {
+        dst->cmdline_truncated = src->cmdline_truncated;
+        dst->exe_deleted = src->exe_deleted;
+    }
+    if (src->comm[0])
+        memcpy(dst->comm, src->comm, sizeof(dst->comm));
+    if (src->sha256[0])
+        memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
+    if (src->container_id[0])
+        memcpy(dst->container_id, src->container_id, sizeof(dst->container_id));
+    if (src->ppid)
+        dst->ppid = src->ppid;
+    if (!dst->start_ns)
+        dst->start_ns = src->start_ns;
+    dst->uid = src->uid;
+    dst->euid = src->euid;
+    dst->gid = src->gid;
+    dst->egid = src->egid;
+    dst->loginuid = src->loginuid;
+    dst->sessionid = src->sessionid;
+    agent_proc_release(&tmp);
+    return 0;
+}
+
+/* Makes room for one entry: expired first, then the oldest exited, then refuses. */
+static bool
+make_room(struct agent_proctable *pt)
+{
+    if (pt->count < pt->opts.max_entries)
+        return true;
+    if (pt->xhead) {
+        unlink_entry(pt, pt->xhead);
+        pt->st.evicted++;
+        return true;
+    }
+    pt->st.evicted++;
+    return false;
+}
+
+/* Called with the lock held. */
+static int
+update_locked(struct agent_proctable *pt, const struct agent_proc *p)
+{
+    struct pt_entry *e = NULL;
+    for (struct pt_entry *c = pt->buckets[bucket_of(p->pid)]; c; c = c->next) {
+        if (c->p.pid != p->pid)
+            continue;
+        if (agent_proc_same_start(c->p.start_ns, p->start_ns) && !c->exited) {
+            e = c;
+            break;
+        }
+    }
+    if (e)
+        return merge(&e->p, p);
+    /* a live entry with another start time: that process is gone, the pid was reused */
+    for (struct pt_entry *c = pt->buckets[bucket_of(p->pid)]; c; c = c->next) {
+        if (c->p.pid == p->pid && !c->exited) {
+            mark_exited(pt, c, now_wall_ns());
+            pt->st.reused++;
+        }
+    }
+    if (!make_room(pt))
+        return BN_ETOOBIG;
+    e = bn_calloc(1, sizeof(*e));
+    if (!e)
+        return BN_ENOMEM;
+    if (agent_proc_copy(&e->p, p)) {
+        bn_free(e);
+        return BN_ENOMEM;
+    }
+    struct pt_entry *parent = p->ppid ? find(pt, p->ppid, 0) : NULL;
+    e->parent_start_ns = parent ? parent->p.start_ns : 0;
+    size_t b = bucket_of(p->pid);
+    e->next = pt->buckets[b];
+    pt->buckets[b] = e;
+    pt->count++;
+    pt->st.inserts++;
+    return 0;
+}
+
+int
+agent_proctable_update(struct agent_proctable *pt, const struct agent_proc *p)
+{
+    pthread_mutex_lock(&pt->mu);
+    int rc = update_locked(pt, p);
+    pthread_mutex_unlock(&pt->mu);
+    return rc;
+}
+
+/* Reads a process from /proc into the table, its parent first when that is unknown, so
+ * the entry's parent link names the right generation. depth bounds the recursion. */
+static int
+load_from_proc(struct agent_proctable *pt, pid_t pid, int depth)
+{
+    struct agent_proc p;
+    int rc = agent_proc_read(pt, pid, &p);
+    if (rc)
+        return rc;
+    if (depth < 64 && p.ppid > 0 && p.ppid != pid) {
+        pthread_mutex_lock(&pt->mu);
+        bool known = find(pt, p.ppid, 0) != NULL;
+        pthread_mutex_unlock(&pt->mu);
+        if (!known)
+            load_from_proc(pt, p.ppid, depth + 1); /* the parent may be gone: fine */
+    }
+    pthread_mutex_lock(&pt->mu);
+    rc = update_locked(pt, &p);
+    pthread_mutex_unlock(&pt->mu);
+    agent_proc_release(&p);
+    return rc;
+}
+
+int
+agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                    struct agent_proc *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (pid <= 0)
+        return BN_ENOTFOUND;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pthread_mutex_lock(&pt->mu);
+        struct pt_entry *e = find(pt, pid, start_ns);
+        int rc = e ? agent_proc_copy(out, &e->p) : BN_ENOTFOUND;
+        pthread_mutex_unlock(&pt->mu);
+        if (rc != BN_ENOTFOUND || attempt)
+            return rc;
+        rc = load_from_proc(pt, pid, 0);
+        if (rc == BN_ENOMEM)
+            return rc;
+        if (rc)
+            return BN_ENOTFOUND;
+    }
+    return BN_ENOTFOUND;
+}
+
+void
+agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns, int64_t now_ns)
+{
+    pthread_mutex_lock(&pt->mu);
+    for (struct pt_entry *e = pt->buckets[bucket_of(pid)]; e; e = e->next)
+        if (e->p.pid == pid && !e->exited && agent_proc_same_start(e->p.start_ns, start_ns))
+            mark_exited(pt, e, now_ns);
+    pthread_mutex_unlock(&pt->mu);
+}
+
+void
+agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns)
+{
+    pthread_mutex_lock(&pt->mu);
+    while (pt->xhead && now_ns - pt->xhead->exit_ns > pt->opts.exited_keep_ns) {
+        unlink_entry(pt, pt->xhead);
+        pt->st.expired++;
+    }
+    pthread_mutex_unlock(&pt->mu);
+}
+
+int
+agent_proctable_ancestry(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                         struct agent_proc *chain, size_t max, size_t *n)
+{
+    *n = 0;
+    if (max == 0)
+        return 0;
+    memset(chain, 0, max * sizeof(*chain));
+    /* make sure the process and its live ancestors are known */
+    struct agent_proc self;
+    int rc = agent_proctable_get(pt, pid, start_ns, &self);
+    agent_proc_release(&self);
+    if (rc == BN_ENOMEM)
+        return rc;
+    pthread_mutex_lock(&pt->mu);
+    struct pt_entry *e = find(pt, pid, start_ns);
+    size_t k = 0;
+    while (e && k < max && e->p.ppid > 0 && e->p.pid != 1) {
+        struct pt_entry *par = find(pt, e->p.ppid, e->parent_start_ns);
+        if (!par || par == e)
+            break;
+        if (agent_proc_copy(&chain[k], &par->p)) {
+            rc = BN_ENOMEM;
+            break;
+        }
+        k++;
+        e = par;
+    }
+    pthread_mutex_unlock(&pt->mu);
+    if (rc == BN_ENOMEM) {
+        for (size_t i = 0; i < k; i++)
+            agent_proc_release(&chain[i]);
+        return rc;
+    }
+    *n = k;
+    return 0;
+}
+
+/* ---- SHA-256 cache ---- */
+
+static int
+sha256_fd(int fd, uint64_t max, char hex[65])
+{
+    int rc = BN_EINTERNAL;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char *buf = bn_malloc(PT_HASH_CHUNK);
+    uint64_t total = 0;
+    if (!ctx || !buf) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        goto out;
+    for (;;) {
+        ssize_t r = read(fd, buf, PT_HASH_CHUNK);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        total += (uint64_t)r;
+        if (total > max) {
+            rc = BN_ETOOBIG;
+            goto out;
+        }
+        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1)
+            goto out;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+        goto out;
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+    rc = 0;
+out:
+    EVP_MD_CTX_free(ctx);
+    bn_free(buf);
+    return rc;
+}
+
+int
+agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65])
+{
+    hex[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = -errno;
+        pthread_mutex_lock(&pt->mu);
+        pt->st.hash_errors++;
+        pthread_mutex_unlock(&pt->mu);
+        return e;
+    }
+    int rc = 0;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = BN_EINVAL;
+        pthread_mutex_lock(&pt->mu);
+        pt->st.hash_errors++;
+        pthread_mutex_unlock(&pt->mu);
+        goto out;
+    }
+    int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000ll + sb.st_mtim.tv_nsec;
+    uint64_t key = ((uint64_t)sb.st_dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)sb.st_ino *
+                   0xc2b2ae3d27d4eb4full) ^ (uint64_t)mtime;
+    struct pt_hash_slot *slot = &pt->hslots[key % pt->opts.hash_cache_slots];
+    pthread_mutex_lock(&pt->mu);
+    if (slot->used && slot->dev == sb.st_dev && slot->ino == sb.st_ino &&
+        slot->size == sb.st_size && slot->mtime_ns == mtime) {
+        memcpy(hex, slot->hex, 65);
+        pt->st.hash_hits++;
+        pthread_mutex_unlock(&pt->mu);
+        goto out;
+    }
+    pt->st.hash_misses++;
+    pthread_mutex_unlock(&pt->mu);
+    if ((uint64_t)sb.st_size > pt->opts.hash_max_bytes)
+        rc = BN_ETOOBIG;
+    else
+        rc = sha256_fd(fd, pt->opts.hash_max_bytes, hex);
+    pthread_mutex_lock(&pt->mu);
+    if (rc == 0) {
+        slot->used = true;
+        slot->dev = sb.st_dev;
+        slot->ino = sb.st_ino;
+        slot->size = sb.st_size;
+        slot->mtime_ns = mtime;
+        memcpy(slot->hex, hex, 65);
+    } else {
+        hex[0] = '\0';
+        pt->st.hash_errors++;
+    }
+    pthread_mutex_unlock(&pt->mu);
+out:
+    close(fd);
+    return rc;
+}
+
+void
+agent_proctable_stats(struct agent_proctable *pt, struct agent_proctable_stats *st)
+{
+    pthread_mutex_lock(&pt->mu);
+    *st = pt->st;
+    st->entries = pt->count;
+    pthread_mutex_unlock(&pt->mu);
+}

@@ -1,0 +1,106 @@
+/*
+ * proctable.h - the agent's process table: what is known about every process, keyed by pid
+ * and start time, so events can carry the parent and the whole ancestry chain even after
+ * the parents have exited, and pid reuse is never mistaken for the same process.
+ *
+ * Facts come from /proc/<pid>/{stat,status,exe,cmdline,cwd,loginuid,sessionid,cgroup}, read
+ * with hard limits (long command lines are cut at AGENT_CMDLINE_MAX and flagged), and from
+ * collectors that saw the exec. The SHA-256 of executables is cached by device, inode, size
+ * and mtime, so an unchanged binary is hashed once.
+ *
+ * Start times: start_ns is boot-relative (task->start_boottime in BPF, starttime of
+ * /proc/<pid>/stat). /proc only has clock-tick resolution, so two start times are the same
+ * process when they fall in the same tick; 0 means unknown and matches any start time.
+ *
+ * Thread-safety: every function takes the table's own lock, so collectors may use it too.
+ */
+#ifndef BANNIN_AGENT_PROCTABLE_H
+#define BANNIN_AGENT_PROCTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/agent.h"
+
+struct agent_proctable;
+
+struct agent_proctable_opts {
+    size_t max_entries;         /* live + exited processes kept (0 = 65536) */
+    int64_t exited_keep_ns;     /* how long an exited process stays for ancestry (0 = 60 s) */
+    bool hash;                  /* compute SHA-256 of executables */
+    uint64_t hash_max_bytes;    /* larger executables are not hashed (0 = 256 MiB) */
+    size_t hash_cache_slots;    /* SHA-256 cache entries (0 = 4096) */
+    const char *proc_root;      /* "/proc" unless a test says otherwise (borrowed) */
+};
+
+struct agent_proctable_stats {
+    uint64_t entries;           /* processes in the table now */
+    uint64_t exited;            /* of which exited (kept for ancestry) */
+    uint64_t inserts;
+    uint64_t reused;            /* a pid came back with another start time */
+    uint64_t evicted;           /* dropped at max_entries before their time */
+    uint64_t expired;           /* exited entries dropped after exited_keep_ns */
+    uint64_t proc_reads;
+    uint64_t proc_read_errors;  /* processes gone or unreadable */
+    uint64_t cmdline_truncated; /* command lines cut at AGENT_CMDLINE_MAX */
+    uint64_t path_truncated;    /* exe/cwd/cgroup cut at AGENT_PATH_MAX */
+    uint64_t hash_hits;
+    uint64_t hash_misses;
+    uint64_t hash_errors;       /* unreadable or over hash_max_bytes */
+};
+
+/* Returns 0 and an owned table in *out, or BN_ENOMEM. opts may be NULL (defaults). */
+int agent_proctable_new(struct agent_proctable **out, const struct agent_proctable_opts *opts);
+/* Frees the table and every entry; NULL is a no-op. */
+void agent_proctable_free(struct agent_proctable *pt);
+
+/*
+ * Reads /proc/<pid> (under proc_root) into p, which is cleared first; strings in p are
+ * owned (agent_proc_release frees them). Hashes the executable if the table hashes.
+ * Returns 0, -ENOENT / -ESRCH if the process is gone, or BN_ENOMEM. pt may be NULL (no
+ * hashing, default limits, no counters).
+ */
+int agent_proc_read(struct agent_proctable *pt, pid_t pid, struct agent_proc *p);
+/* Frees the strings of p and clears it. */
+void agent_proc_release(struct agent_proc *p);
+/* Deep copy: dst is cleared first and gets owned strings. 0 or BN_ENOMEM (dst left clear). */
+int agent_proc_copy(struct agent_proc *dst, const struct agent_proc *src);
+/* True when a and b may be the same process start (same clock tick, or either unknown). */
+bool agent_proc_same_start(uint64_t a, uint64_t b);
+
+/*
+ * Records what is known of a process (copied; p stays the caller's). An entry with the same
+ * pid and start is updated (fields p leaves empty keep their value); a different start time
+ * for a live pid means the pid was reused: the old entry is marked exited and kept.
+ * Returns 0 or BN_ENOMEM.
+ */
+int agent_proctable_update(struct agent_proctable *pt, const struct agent_proc *p);
+/*
+ * Copies the entry of pid into out (owned strings). start_ns 0 picks the live entry (or the
+ * newest one). If nothing is known and the process is alive, it is read from /proc and
+ * added. Returns 0, BN_ENOTFOUND, or BN_ENOMEM.
+ */
+int agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                        struct agent_proc *out);
+/* Marks a process exited at now_ns; it is kept for exited_keep_ns for ancestry. */
+void agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                          int64_t now_ns);
+/* Drops exited entries older than exited_keep_ns before now_ns. */
+void agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns);
+/*
+ * Fills chain[0..max) with the ancestors of (pid, start_ns): chain[0] is its parent, then
+ * the grandparent, up to pid 1 or the first unknown ancestor (owned strings: release each).
+ * *n is the count. Returns 0 or BN_ENOMEM (then *n is 0 and chain is clear).
+ */
+int agent_proctable_ancestry(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                             struct agent_proc *chain, size_t max, size_t *n);
+/*
+ * SHA-256 of the file at path as 64 hex digits in hex (NUL-terminated), through the
+ * dev+inode+size+mtime cache. Returns 0, or -errno / BN_ETOOBIG / BN_EINTERNAL (hex = "").
+ */
+int agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65]);
+void agent_proctable_stats(struct agent_proctable *pt, struct agent_proctable_stats *st);
+
+#endif
