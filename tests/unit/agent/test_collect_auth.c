@@ -1,0 +1,451 @@
+/*
+ * test_collect_auth.c - the auth line parser on real-looking sshd, sudo, su, login and
+ * logind messages and on the loghub OpenSSH and Linux samples; the auth.log tailer
+ * (appends, rotation, long lines); a journald round trip through logger when journald
+ * runs here.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tiers_sink.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+static const char *
+ex(const struct agent_event *ev, const char *k)
+{
+    for (uint32_t i = 0; i < ev->nextra; i++)
+        if (strcmp(ev->extra_keys[i], k) == 0)
+            return ev->extra_vals[i];
+    return NULL;
+}
+
+/* Parses and checks "k=v" pairs of want (NULL-terminated); v NULL means absent. */
+static void
+expect(const char *ident, const char *msg, const char *const *want)
+{
+    struct agent_event ev;
+    int rc = agent_auth_parse(ident, 123, msg, &ev);
+    if (rc != 0)
+        fail_msg("'%s: %s' declined (%d)", ident, msg, rc);
+    assert_int_equal(ev.kind, AGENT_EV_AUTH);
+    assert_int_equal(ev.prio, AGENT_PRIO_HIGH);
+    assert_int_equal(ev.proc.pid, 123);
+    for (size_t i = 0; want[i]; i += 2) {
+        const char *got = ex(&ev, want[i]);
+        if (want[i + 1] == NULL) {
+            if (got)
+                fail_msg("'%s': %s=%s, expected absent", msg, want[i], got);
+        } else if (!got || strcmp(got, want[i + 1]) != 0) {
+            fail_msg("'%s': %s=%s, expected %s", msg, want[i], got ? got : "(absent)",
+                     want[i + 1]);
+        }
+    }
+    agent_auth_event_release(&ev);
+}
+
+static void
+declined(const char *ident, const char *msg)
+{
+    struct agent_event ev;
+    int rc = agent_auth_parse(ident, 1, msg, &ev);
+    if (rc != BN_DECLINED)
+        fail_msg("'%s: %s' not declined (%d)", ident, msg, rc);
+    assert_int_equal(ev.nextra, 0);
+}
+
+static void
+test_sshd(void **state)
+{
+    (void)state;
+    expect("sshd", "Failed password for root from 183.62.140.253 port 45528 ssh2",
+           (const char *[]){"result", "failure", "user", "root", "source_ip", "183.62.140.253",
+                            "source_port", "45528", "method", "password", "program", "sshd",
+                            "reason", NULL, NULL});
+    expect("sshd", "Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2",
+           (const char *[]){"result", "failure", "user", "webmaster", "reason", "invalid user",
+                            "source_ip", "173.234.31.186", NULL});
+    expect("sshd", "Accepted publickey for alice from 10.0.0.5 port 50022 ssh2: RSA SHA256:abc",
+           (const char *[]){"result", "success", "user", "alice", "method", "publickey",
+                            "source_ip", "10.0.0.5", "source_port", "50022", NULL});
+    expect("sshd", "Accepted password for bob from ::1 port 1234 ssh2",
+           (const char *[]){"result", "success", "source_ip", "::1", NULL});
+    expect("sshd", "Invalid user webmaster from 173.234.31.186",
+           (const char *[]){"result", "failure", "user", "webmaster", "reason", "invalid user",
+                            "source_ip", "173.234.31.186", "source_port", NULL, NULL});
+    expect("sshd", "Invalid user admin from 10.1.1.1 port 22",
+           (const char *[]){"user", "admin", "source_port", "22", NULL});
+    expect("sshd", "Invalid user  from 10.1.1.1 port 22",
+           (const char *[]){"user", "", "source_ip", "10.1.1.1", NULL});
+    expect("sshd", "Failed none for invalid user  from 10.2.2.2 port 5 ssh2",
+           (const char *[]){"user", "", "method", "none", "source_ip", "10.2.2.2", NULL});
+    expect("sshd", "message repeated 5 times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]",
+           (const char *[]){"repeat", "5", "user", "root", "source_port", "42393", "result",
+                            "failure", NULL});
+    expect("sshd", "Disconnecting: Too many authentication failures for root [preauth]",
+           (const char *[]){"user", "root", "result", "failure", NULL});
+    expect("sshd", "User eve from 10.0.0.9 not allowed because not listed in AllowUsers",
+           (const char *[]){"user", "eve", "source_ip", "10.0.0.9", "result", "failure", NULL});
+    /* old-style ident: PAM is the only record of the attempt */
+    expect("sshd(pam_unix)",
+           "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4  user=root",
+           (const char *[]){"user", "root", "source_ip", "218.188.2.4", "method", "pam",
+                            "tty", "NODEVssh", "result", "failure", "program", "sshd", NULL});
+    declined("sshd", "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root");
+    declined("sshd", "Received disconnect from 1.2.3.4: 11: Bye Bye [preauth]");
+    declined("sshd", "pam_unix(sshd:session): session opened for user alice by (uid=0)");
+    declined("sshd", "PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root");
+    declined("sshd", "Failed");
+    declined("sshd", "Accepted publickey");
+    declined("sshd", "message repeated 2 times: [ Received disconnect]");
+    declined("sshd", "message repeated");
+    declined("cron", "Failed password for root from 1.2.3.4 port 1 ssh2");
+}
+
+static void
+test_sudo_su_login(void **state)
+{
+    (void)state;
+    expect("sudo", "   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id -u",
+           (const char *[]){"result", "success", "user", "alice", "target_user", "root", "tty",
+                            "pts/0", "command", "/usr/bin/id -u", "method", "sudo", NULL});
+    expect("sudo", "alice : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh -c a ; b",
+           (const char *[]){"result", "failure", "reason", "3 incorrect password attempts",
+                            "tty", "pts/1", "target_user", "root", "command", "/bin/sh -c a ; b",
+                            NULL});
+    expect("sudo", "mallory : user NOT in sudoers ; TTY=pts/2 ; PWD=/ ; USER=root ; COMMAND=/bin/bash",
+           (const char *[]){"result", "failure", "user", "mallory", "reason", "user NOT in sudoers",
+                            NULL});
+    expect("sudo", "pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice",
+           (const char *[]){"result", "failure", "user", "alice", "target_user", "alice", "tty",
+                            "/dev/pts/0", "source_ip", NULL, NULL});
+    declined("sudo", "pam_unix(sudo:session): session closed for user root");
+    declined("sudo", "alice : some unknown notice ; TTY=pts/0");
+    expect("su", "(to root) alice on pts/0",
+           (const char *[]){"result", "success", "user", "alice", "target_user", "root", "tty",
+                            "pts/0", NULL});
+    expect("su", "FAILED SU (to root) alice on pts/0",
+           (const char *[]){"result", "failure", "user", "alice", "target_user", "root", NULL});
+    expect("su", "pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=pts/0 ruser=alice rhost=  user=root",
+           (const char *[]){"result", "failure", "user", "alice", "target_user", "root", NULL});
+    expect("su", "pam_unix(su:session): session opened for user root(uid=0) by alice(uid=1000)",
+           (const char *[]){"result", "success", "user", "alice", "target_user", "root", NULL});
+    expect("su(pam_unix)", "session opened for user news by (uid=0)",
+           (const char *[]){"result", "success", "target_user", "news", "user", NULL, NULL});
+    declined("su(pam_unix)", "session closed for user news");
+    expect("login", "FAILED LOGIN (1) on '/dev/tty1' FOR 'root', Authentication failure",
+           (const char *[]){"result", "failure", "user", "root", "tty", "/dev/tty1", "reason",
+                            "Authentication failure", NULL});
+    expect("login", "ROOT LOGIN  on '/dev/tty1'",
+           (const char *[]){"result", "success", "user", "root", "tty", "/dev/tty1", NULL});
+    expect("login(pam_unix)", "session opened for user root by LOGIN(uid=0)",
+           (const char *[]){"result", "success", "user", "root", NULL});
+    expect("systemd-logind", "New session 42 of user alice.",
+           (const char *[]){"result", "success", "user", "alice", "session", "42", NULL});
+    declined("systemd-logind", "Removed session 42.");
+    declined("systemd-logind", "New session 42 of");
+    expect("gdm(pam_unix)", "authentication failure; logname= uid=0 euid=0 tty=:0 ruser= rhost=",
+           (const char *[]){"result", "failure", "tty", ":0", "program", "gdm", NULL});
+}
+
+static void
+test_hostile(void **state)
+{
+    (void)state;
+    struct agent_event ev;
+    assert_int_equal(agent_auth_parse(NULL, 0, "x", &ev), BN_EINVAL);
+    assert_int_equal(agent_auth_parse("sshd", 0, NULL, &ev), BN_EINVAL);
+    assert_int_equal(agent_auth_parse("sshd", 0, "x", NULL), BN_EINVAL);
+    /* a huge user name is cut, not copied whole */
+    size_t n = 100000;
+    char *m = malloc(n + 64);
+    assert_non_null(m);
+    memcpy(m, "Failed password for ", 20);
+    memset(m + 20, 'u', n);
+    memcpy(m + 20 + n, " from 1.2.3.4 port 9 ssh2", 26);
+    assert_int_equal(agent_auth_parse("sshd", 0, m, &ev), 0);
+    assert_true(strlen(ex(&ev, "user")) <= 256);
+    agent_auth_event_release(&ev);
+    /* non-UTF-8 bytes are kept as they are */
+    assert_int_equal(agent_auth_parse("sshd", 0, "Invalid user \xff\xfe from 1.2.3.4", &ev), 0);
+    assert_string_equal(ex(&ev, "user"), "\xff\xfe");
+    agent_auth_event_release(&ev);
+    /* a very long ident */
+    memset(m, 's', n);
+    m[n] = '\0';
+    assert_int_equal(agent_auth_parse(m, 0, "Failed password for a from b port 1", &ev),
+                     BN_DECLINED);
+    /* nested "message repeated" */
+    assert_int_equal(agent_auth_parse("sshd", 0,
+                                      "message repeated 2 times: [ message repeated 3 times: [ "
+                                      "Failed password for root from 1.1.1.1 port 2 ssh2]]",
+                                      &ev),
+                     0);
+    agent_auth_event_release(&ev);
+    /* allocation failures propagate and leave nothing behind */
+    for (unsigned long k = 1; k < 12; k++) {
+        bn_alloc_fail_after(k);
+        int rc = agent_auth_parse("sudo", 0,
+                                  "alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/id", &ev);
+        bn_alloc_fail_after(0);
+        if (rc == 0)
+            agent_auth_event_release(&ev);
+        else
+            assert_int_equal(rc, BN_ENOMEM);
+    }
+    free(m);
+}
+
+static char *
+corpus(const char *rel)
+{
+    const char *base = getenv("BN_CORPORA");
+    static char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", base ? base : "../shared/corpora", rel);
+    return path;
+}
+
+struct tally {
+    unsigned lines, events, fail, ok, with_ip, with_user;
+};
+
+/* Runs every line of a loghub syslog file through the splitter-equivalent and parser. */
+static int
+run_corpus(const char *rel, struct tally *t, unsigned *want_fail, unsigned *want_ok)
+{
+    FILE *f = fopen(corpus(rel), "r");
+    if (!f)
+        return -1;
+    char line[8192];
+    memset(t, 0, sizeof(*t));
+    *want_fail = *want_ok = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        t->lines++;
+        /* "Mon dd hh:mm:ss host ident[pid]: msg" */
+        char *p = line;
+        for (int i = 0; i < 4 && p; i++) {
+            p = strchr(p, ' ');
+            while (p && *p == ' ')
+                p++;
+        }
+        if (!p)
+            continue;
+        char *colon = strstr(p, ": ");
+        if (!colon)
+            continue;
+        *colon = '\0';
+        char *msg = colon + 2;
+        char *br = strrchr(p, '[');
+        if (br)
+            *br = '\0';
+        unsigned wf0 = *want_fail, wo0 = *want_ok;
+        /* independent expectation from plain substring tests */
+        if (strcmp(p, "sshd") == 0) {
+            if (strstr(msg, "Failed ") == msg || strstr(msg, "Invalid user ") == msg ||
+                strstr(msg, "Disconnecting: Too many authentication failures") == msg ||
+                (strstr(msg, "message repeated") == msg && strstr(msg, "[ Failed ")))
+                (*want_fail)++;
+            if (strstr(msg, "Accepted ") == msg)
+                (*want_ok)++;
+        } else if (strstr(p, "(pam_unix)")) {
+            if (strstr(msg, "authentication failure;") == msg)
+                (*want_fail)++;
+            if ((strncmp(p, "su(", 3) == 0 || strncmp(p, "login(", 6) == 0) &&
+                strstr(msg, "session opened for user "))
+                (*want_ok)++;
+        }
+        struct agent_event ev;
+        if (agent_auth_parse(p, 0, msg, &ev) == 0) {
+            t->events++;
+            bool failed = strcmp(ex(&ev, "result"), "failure") == 0;
+            if (failed)
+                t->fail++;
+            else
+                t->ok++;
+            if (failed != (*want_fail != wf0) || !failed != (*want_ok != wo0))
+                fprintf(stderr, "unexpected outcome: %s: %s\n", p, msg);
+            if (ex(&ev, "source_ip"))
+                t->with_ip++;
+            if (ex(&ev, "user") || ex(&ev, "target_user"))
+                t->with_user++;
+            agent_auth_event_release(&ev);
+        } else if (*want_fail != wf0 || *want_ok != wo0) {
+            fprintf(stderr, "unexpectedly declined: %s: %s\n", p, msg);
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static void
+test_loghub_openssh(void **state)
+{
+    (void)state;
+    struct tally t;
+    unsigned wf, wo;
+    if (run_corpus("logs/syslog/loghub/OpenSSH/OpenSSH_2k.log", &t, &wf, &wo) < 0) {
+        fprintf(stderr, "skipping: corpus OpenSSH_2k.log not found (BN_CORPORA)\n");
+        skip();
+    }
+    fprintf(stderr, "OpenSSH_2k: %u lines, %u auth events (%u failures, %u successes)\n",
+            t.lines, t.events, t.fail, t.ok);
+    assert_int_equal(t.lines, 2000);
+    assert_int_equal(t.fail, wf);
+    assert_int_equal(t.ok, wo);
+    assert_true(t.fail > 600);
+    /* every sshd outcome names where it came from, except the three "Disconnecting: Too
+     * many authentication failures for X" lines, which carry no address */
+    assert_int_equal(t.with_ip, t.events - 3);
+    assert_int_equal(t.with_user, t.events);
+}
+
+static void
+test_loghub_linux(void **state)
+{
+    (void)state;
+    struct tally t;
+    unsigned wf, wo;
+    if (run_corpus("logs/syslog/loghub/Linux/Linux_2k.log", &t, &wf, &wo) < 0) {
+        fprintf(stderr, "skipping: corpus Linux_2k.log not found (BN_CORPORA)\n");
+        skip();
+    }
+    fprintf(stderr, "Linux_2k: %u lines, %u auth events (%u failures, %u successes)\n",
+            t.lines, t.events, t.fail, t.ok);
+    assert_int_equal(t.fail, wf);
+    assert_int_equal(t.ok, wo);
+    assert_true(t.fail > 400);
+    assert_true(t.ok >= 80); /* su sessions for news and cyrus, login root */
+}
+
+static bool
+is_auth_user(const struct sink_rec *r, const void *arg)
+{
+    char b[128];
+    return r->kind == AGENT_EV_AUTH && sink_extra(r, "user", b, sizeof(b)) &&
+           strcmp(b, (const char *)arg) == 0;
+}
+
+static void
+test_tail_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bn_authlog_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], old[256];
+    snprintf(path, sizeof(path), "%s/auth.log", dir);
+    snprintf(old, sizeof(old), "%s/auth.log.1", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "Nov 25 10:00:00 host sshd[100]: Failed password for early from 1.2.3.4 port 1 ssh2\n");
+    fclose(f);
+    sink_reset();
+    struct agent_auth_conf conf = {.log_path = path, .prefer_file = true, .from_start = true};
+    struct bn_diag d;
+    void *st = NULL;
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), 0);
+    assert_true(sink_wait(is_auth_user, "early", 3000) >= 0);
+
+    /* appended: RFC 3339 stamp, a line cut in two writes, a very long line */
+    f = fopen(path, "a");
+    assert_non_null(f);
+    fprintf(f, "2026-11-25T10:00:01.5+00:00 host sudo[200]: carol : TTY=pts/0 ; PWD=/ ; "
+               "USER=root ; COMMAND=/bin/id\n");
+    fprintf(f, "Nov 25 10:00:02 host su[300]: FAILED SU (to root) da");
+    fflush(f);
+    usleep(300 * 1000);
+    fprintf(f, "ve on pts/3\n");
+    fprintf(f, "Nov 25 10:00:03 host sshd[1]: Failed password for ");
+    for (int i = 0; i < 20000; i++)
+        fputc('L', f);
+    fprintf(f, " from 1.1.1.1 port 2 ssh2\n");
+    fprintf(f, "Nov 25 10:00:04 host sshd[2]: Accepted publickey for after from 9.9.9.9 port 3 ssh2\n");
+    fclose(f);
+    long i = sink_wait(is_auth_user, "carol", 3000);
+    assert_true(i >= 0);
+    assert_int_equal(sink_recs[i].proc.pid, 200);
+    i = sink_wait(is_auth_user, "dave", 3000);
+    assert_true(i >= 0);
+    char b[64];
+    assert_string_equal(sink_extra(&sink_recs[i], "result", b, sizeof(b)), "failure");
+    assert_true(sink_wait(is_auth_user, "after", 3000) >= 0);
+
+    /* rotation: the file is renamed and a new one written */
+    assert_int_equal(rename(path, old), 0);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "Nov 25 10:01:00 host sshd[5]: Invalid user rotated from 4.4.4.4\n");
+    fclose(f);
+    assert_true(sink_wait(is_auth_user, "rotated", 3000) >= 0);
+    char desc[512] = "";
+    agent_collector_auth.describe(NULL, st, desc, sizeof(desc));
+    assert_non_null(strstr(desc, "rotations 1"));
+    assert_non_null(strstr(desc, "long lines cut 1"));
+    agent_collector_auth.stop(NULL, st);
+    unlink(path);
+    unlink(old);
+    rmdir(dir);
+    sink_reset();
+}
+
+static void
+test_probe_and_journal(void **state)
+{
+    (void)state;
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    int rc = agent_collector_auth.probe(NULL, &d);
+    if (rc < 0) {
+        assert_non_null(strstr(d.msg, "auth"));
+        fprintf(stderr, "auth probe: %s\n", d.msg);
+    }
+    if (access("/run/systemd/journal/socket", F_OK) != 0) {
+        fprintf(stderr, "skipping journald round trip: journald is not running here\n");
+        skip();
+    }
+    sink_reset();
+    void *st = NULL;
+    assert_int_equal(agent_collector_auth.start(NULL, &st, &d), 0);
+    usleep(300 * 1000);
+    pid_t c = fork();
+    if (c == 0) {
+        execl("/usr/bin/logger", "logger", "-t", "sudo",
+              "bnjournaluser : 1 incorrect password attempt ; TTY=pts/9 ; PWD=/ ; USER=root ; "
+              "COMMAND=/bin/true",
+              (char *)NULL);
+        _exit(127);
+    }
+    int ws;
+    waitpid(c, &ws, 0);
+    long i = sink_wait(is_auth_user, "bnjournaluser", 5000);
+    agent_collector_auth.stop(NULL, st);
+    assert_true(i >= 0);
+    sink_reset();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sshd),
+        cmocka_unit_test(test_sudo_su_login),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_loghub_openssh),
+        cmocka_unit_test(test_loghub_linux),
+        cmocka_unit_test(test_tail_file),
+        cmocka_unit_test(test_probe_and_journal),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    sink_done();
+    return rc;
+}
