@@ -1273,6 +1273,21 @@ build_prefilter(struct bn_ruleset *rs, const struct factab *ft)
     memset(mark, 0, (nf ? nf : 1) * sizeof(*mark));
     for (uint32_t i = 0; i < nf; i++)
         mark[i] = rs->facs[i].nrules > 0;
+    /* rules without a cover are evaluated on every event: their literal predicates get
+     * their trigger literals in the database too (no rules behind them), so that most are
+     * found false from the scan alone */
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        const struct bn__crule *cr = &rs->rules[r];
+        if (cr->r->kind != SIGMA_KIND_DETECTION || !cr->always)
+            continue;
+        for (uint32_t i = 0; i < cr->nnodes; i++) {
+            if (cr->nodes[i].op != BN__OP_PRED)
+                continue;
+            const struct bn__pred *p = &rs->preds[cr->nodes[i].a];
+            for (uint32_t k = 0; k < p->nfacs; k++)
+                mark[p->facs[k]] = 1;
+        }
+    }
     for (uint32_t i = 0; i < rs->npreds; i++) {
         struct bn__pred *p = &rs->preds[i];
         bool all = p->nfacs > 0;

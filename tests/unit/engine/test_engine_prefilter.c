@@ -472,6 +472,41 @@ test_re_trigger(void **state)
     assert_int_equal(fires(alt, "CommandLine", "bitsadmin /transfer"), 1);
 }
 
+/* A rule without a cover still has its literal predicates answered by the scan: they are in
+ * the database (with no rules behind them) and a miss makes them false. */
+static void
+test_always_rule_gated(void **state)
+{
+    (void)state;
+    static const char *const rule = RULE("    sel:\n"
+                                         "        Image|endswith: '\\evil.exe'\n"
+                                         "        User|contains: 'admin'\n"
+                                         "    other:\n"
+                                         "        CommandLine|re: '^(ab|cd)$'\n"
+                                         "    condition: sel or other\n");
+    struct diagcap dc;
+    memset(&dc, 0, sizeof(dc));
+    struct bn_ruleset *rs = compile_yaml(rule, NULL, &dc);
+    assert_non_null(rs);
+    struct bn_ruleset_stats st;
+    bn_ruleset_stats(rs, &st);
+    assert_int_equal(st.always_eval, 1);
+    assert_int_equal(st.literals, 2);
+    bn_ruleset_free(rs);
+    assert_int_equal(fires(rule, "CommandLine", "xab", "Image", "C:\\EVIL.EXE", "User",
+                           "CORP\\Admin"), 1);
+    assert_int_equal(fires(rule, "CommandLine", "cd", "Image", "x"), 1);
+    /* literals in the wrong fields, at a value's edge, split across values */
+    assert_int_equal(fires(rule, "CommandLine", "ab \\evil.exe", "Image", "admin", "User",
+                           "CORP\\Admin"), 0);
+    assert_int_equal(fires(rule, "CommandLine", "cdx", "Image", "C:\\evil.exe\\x", "User",
+                           "admin"), 0);
+    assert_int_equal(fires(rule, "CommandLine", "cdx", "Image", "C:\\evil.exe", "User", "adm",
+                           "User", "in"), 0);
+    assert_int_equal(fires(rule, "CommandLine", "cdx", "Image", "C:\\evil.exe", "User", "adm",
+                           "User", "admin"), 1);
+}
+
 int
 main(void)
 {
@@ -482,6 +517,7 @@ main(void)
         cmocka_unit_test(test_diff_long_values_field_confusion),
         cmocka_unit_test(test_re_required_lit),
         cmocka_unit_test(test_re_trigger),
+        cmocka_unit_test(test_always_rule_gated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
