@@ -1,0 +1,459 @@
+/*
+ * event_json.c - agent events as Sysmon-for-Linux NDJSON lines (see event_json.h).
+ *
+ * Field names and value forms follow the samples under rules/linux: numbers for ids and
+ * ports, "true"/"false" strings for Initiated, "SHA256=<upper hex>" for Hashes, user names
+ * rather than uids. Our own additions live under "bannin.".
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/event_json.h"
+#include "bannin/error.h"
+
+#define CHANNEL "Linux-Sysmon/Operational"
+
+/* ---- host identity ----------------------------------------------------------------- */
+
+static char host_name[256];
+static uint32_t boot_word; /* first 32 bits of the boot id */
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+static uint32_t
+parse_boot_word(const char *s)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 8 && s[i]; i++) {
+        char c = s[i];
+        uint32_t d = c >= '0' && c <= '9'   ? (uint32_t)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (uint32_t)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (uint32_t)(c - 'A' + 10)
+                                            : 0;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+static void
+host_init(void)
+{
+    char id[64] = "";
+    if (!host_name[0] && gethostname(host_name, sizeof(host_name) - 1) != 0)
+        snprintf(host_name, sizeof(host_name), "localhost");
+    if (!boot_word) {
+        FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+        if (f) {
+            if (!fgets(id, sizeof(id), f))
+                id[0] = '\0';
+            fclose(f);
+        }
+        boot_word = parse_boot_word(id);
+    }
+}
+
+void
+agent_json_set_host(const char *computer, const char *boot_id)
+{
+    pthread_once(&host_once, host_init);
+    if (computer)
+        snprintf(host_name, sizeof(host_name), "%s", computer);
+    if (boot_id)
+        boot_word = parse_boot_word(boot_id);
+}
+
+const char *
+agent_process_guid(pid_t pid, uint64_t start_ns, char *buf, size_t size)
+{
+    pthread_once(&host_once, host_init);
+    /* {boot-start(48 bits of ns, 3 groups)-start low 16 + pid} : unique per boot and process */
+    snprintf(buf, size, "{%08x-%04x-%04x-%04x-%04x%08x}", boot_word,
+             (unsigned)(start_ns >> 48) & 0xffff, (unsigned)(start_ns >> 32) & 0xffff,
+             (unsigned)(start_ns >> 16) & 0xffff, (unsigned)start_ns & 0xffff, (unsigned)pid);
+    return buf;
+}
+
+const char *
+agent_tier_name(enum agent_tier t)
+{
+    switch (t) {
+    case AGENT_TIER_BPF:
+        return "bpf";
+    case AGENT_TIER_NETLINK:
+        return "netlink";
+    case AGENT_TIER_POLL:
+        return "poll";
+    default:
+        return "none";
+    }
+}
+
+/* ---- user names -------------------------------------------------------------------- */
+
+#define USER_CACHE 64
+
+struct user_ent {
+    uid_t uid;
+    bool used;
+    char name[64];
+};
+
+static struct user_ent users[USER_CACHE];
+static unsigned user_next;
+static pthread_mutex_t user_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Writes the name of uid (or the number when it has none) into buf. */
+static void
+user_name(uid_t uid, char *buf, size_t size)
+{
+    pthread_mutex_lock(&user_mu);
+    for (unsigned i = 0; i < USER_CACHE; i++)
+        if (users[i].used && users[i].uid == uid) {
+            snprintf(buf, size, "%s", users[i].name);
+            pthread_mutex_unlock(&user_mu);
+            return;
+        }
+    pthread_mutex_unlock(&user_mu);
+
+    struct passwd pw, *res = NULL;
+    char tmp[4096];
+    if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res && res->pw_name &&
+        strlen(res->pw_name) < 64)
+        snprintf(buf, size, "%s", res->pw_name);
+    else
+        snprintf(buf, size, "%u", (unsigned)uid);
+
+    pthread_mutex_lock(&user_mu);
+    struct user_ent *e = &users[user_next++ % USER_CACHE];
+    e->uid = uid;
+    e->used = true;
+    snprintf(e->name, sizeof(e->name), "%s", buf);
+    pthread_mutex_unlock(&user_mu);
+}
+
+/* ---- writer ------------------------------------------------------------------------ */
+
+struct w {
+    struct bn_buf *b;
+    int rc;
+    bool first;
+};
+
+static void
+raw(struct w *w, const char *s)
+{
+    if (!w->rc)
+        w->rc = bn_buf_puts(w->b, s);
+}
+
+static void
+key(struct w *w, const char *k)
+{
+    if (w->rc)
+        return;
+    if (!w->first)
+        raw(w, ",");
+    w->first = false;
+    raw(w, "\"");
+    if (!w->rc)
+        w->rc = bn_buf_json_escape(w->b, k, strlen(k));
+    raw(w, "\":");
+}
+
+static void
+str_n(struct w *w, const char *k, const char *v, size_t n)
+{
+    key(w, k);
+    raw(w, "\"");
+    if (!w->rc && n)
+        w->rc = bn_buf_json_escape(w->b, v, n);
+    raw(w, "\"");
+}
+
+static void
+str(struct w *w, const char *k, const char *v)
+{
+    str_n(w, k, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void
+num(struct w *w, const char *k, long long v)
+{
+    key(w, k);
+    if (!w->rc)
+        w->rc = bn_buf_printf(w->b, "%lld", v);
+}
+
+static void
+boolean(struct w *w, const char *k, bool v)
+{
+    key(w, k);
+    raw(w, v ? "true" : "false");
+}
+
+static void
+utc_time(struct w *w, int64_t ns)
+{
+    char buf[48];
+    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+    if (rem < 0) {
+        rem += 1000000000;
+        sec--;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        memset(&tm, 0, sizeof(tm));
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(rem / 1000000));
+    str(w, "UtcTime", buf);
+}
+
+static const char *
+image_of(const struct agent_proc *p)
+{
+    if (p->exe && p->exe[0])
+        return p->exe;
+    return p->comm;
+}
+
+static void
+proc_fields(struct w *w, const struct agent_proc *p, bool full)
+{
+    char guid[48], user[64];
+    agent_process_guid(p->pid, p->start_ns, guid, sizeof(guid));
+    str(w, "ProcessGuid", guid);
+    num(w, "ProcessId", p->pid);
+    str(w, "Image", image_of(p));
+    if (full) {
+        str(w, "CommandLine", p->cmdline);
+        str(w, "CurrentDirectory", p->cwd);
+    }
+    user_name(p->uid, user, sizeof(user));
+    str(w, "User", user);
+    if (full) {
+        num(w, "LogonId", (long long)p->loginuid);
+        num(w, "TerminalSessionId", (long long)p->sessionid);
+        if (p->sha256[0]) {
+            char h[80];
+            size_t i;
+            memcpy(h, "SHA256=", 7);
+            for (i = 0; p->sha256[i] && i < 64; i++) {
+                char c = p->sha256[i];
+                h[7 + i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+            }
+            h[7 + i] = '\0';
+            str(w, "Hashes", h);
+        }
+        if (p->euid != p->uid) {
+            user_name(p->euid, user, sizeof(user));
+            str(w, "bannin.EffectiveUser", user);
+        }
+        if (p->tty && p->tty[0])
+            str(w, "bannin.Tty", p->tty);
+    }
+    if (p->container_id[0])
+        str(w, "ContainerId", p->container_id);
+}
+
+static void
+parent_fields(struct w *w, const struct agent_proc *p)
+{
+    char guid[48], user[64];
+    if (!p->pid)
+        return;
+    agent_process_guid(p->pid, p->start_ns, guid, sizeof(guid));
+    str(w, "ParentProcessGuid", guid);
+    num(w, "ParentProcessId", p->pid);
+    str(w, "ParentImage", image_of(p));
+    str(w, "ParentCommandLine", p->cmdline);
+    user_name(p->uid, user, sizeof(user));
+    str(w, "ParentUser", user);
+}
+
+static void
+ip(struct w *w, const char *k, uint8_t family, const uint8_t *a)
+{
+    char buf[INET6_ADDRSTRLEN];
+    if (family == AF_INET6) {
+        /* v4-mapped addresses are written as plain IPv4, as Sysmon does */
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0)
+            inet_ntop(AF_INET, a + 12, buf, sizeof(buf));
+        else
+            inet_ntop(AF_INET6, a, buf, sizeof(buf));
+    } else {
+        inet_ntop(AF_INET, a, buf, sizeof(buf));
+    }
+    str(w, k, buf);
+}
+
+/* logsource of the kinds without a Sysmon id (and DNS, which the mapping does not map). */
+static void
+logsource(struct w *w, const struct agent_event *ev)
+{
+    const char *cat = NULL, *svc = NULL;
+    switch (ev->kind) {
+    case AGENT_EV_DNS_QUERY:
+        cat = "dns_query";
+        break;
+    case AGENT_EV_FILE_WRITE:
+        cat = "file_event"; /* a write is a file event for persistence rules */
+        break;
+    case AGENT_EV_FILE_RENAME:
+        cat = "file_rename";
+        break;
+    case AGENT_EV_FILE_ATTR:
+        cat = "file_change";
+        break;
+    case AGENT_EV_AUTH:
+        svc = "auth";
+        for (uint32_t i = 0; i < ev->nextra && i < 16; i++)
+            if (ev->extra_keys[i] && !strcmp(ev->extra_keys[i], "service") && ev->extra_vals[i] &&
+                ev->extra_vals[i][0])
+                svc = ev->extra_vals[i];
+        break;
+    case AGENT_EV_MODULE_LOAD:
+        cat = "driver_load";
+        break;
+    case AGENT_EV_BPF_LOAD:
+        cat = "bpf_load";
+        break;
+    case AGENT_EV_TAMPER:
+        cat = "agent_tamper";
+        svc = "bannin";
+        break;
+    case AGENT_EV_STATUS:
+        cat = "agent_status";
+        svc = "bannin";
+        break;
+    case AGENT_EV_ALERT:
+        cat = "alert";
+        svc = "bannin";
+        break;
+    default:
+        return;
+    }
+    str(w, "logsource.product", "linux");
+    if (cat)
+        str(w, "logsource.category", cat);
+    if (svc)
+        str(w, "logsource.service", svc);
+}
+
+int
+agent_event_to_json(const struct agent_event *ev, struct bn_buf *out)
+{
+    struct w w = {out, 0, true};
+    size_t start = out->len;
+    char host[256];
+
+    pthread_once(&host_once, host_init);
+    snprintf(host, sizeof(host), "%s", host_name);
+    raw(&w, "{");
+    str(&w, "Channel", CHANNEL);
+    num(&w, "EventID", (long long)ev->kind);
+    logsource(&w, ev);
+    utc_time(&w, ev->ts_ns);
+    str(&w, "Computer", host);
+    if (ev->kind == AGENT_EV_AUTH)
+        str(&w, "host", host); /* the auth rules group by host, as in auth.log records */
+
+    switch (ev->kind) {
+    case AGENT_EV_PROCESS_CREATE:
+        proc_fields(&w, &ev->proc, true);
+        parent_fields(&w, &ev->parent);
+        break;
+    case AGENT_EV_PROCESS_TERMINATE:
+        proc_fields(&w, &ev->proc, false);
+        num(&w, "bannin.ExitCode", ev->exit_code);
+        break;
+    case AGENT_EV_NET_CONNECT:
+        proc_fields(&w, &ev->proc, false);
+        str(&w, "Protocol", ev->proto == IPPROTO_UDP ? "udp" : "tcp");
+        str(&w, "Initiated", ev->initiated ? "true" : "false");
+        str(&w, "SourceIsIpv6", ev->family == AF_INET6 ? "true" : "false");
+        ip(&w, "SourceIp", ev->family, ev->saddr);
+        num(&w, "SourcePort", ev->sport);
+        str(&w, "DestinationIsIpv6", ev->family == AF_INET6 ? "true" : "false");
+        ip(&w, "DestinationIp", ev->family, ev->daddr);
+        num(&w, "DestinationPort", ev->dport);
+        str(&w, "DestinationHostname", "");
+        if (ev->community_id[0])
+            str(&w, "CommunityId", ev->community_id);
+        if (ev->listen)
+            boolean(&w, "bannin.Listen", true);
+        break;
+    case AGENT_EV_DNS_QUERY:
+        proc_fields(&w, &ev->proc, false);
+        str(&w, "QueryName", ev->query);
+        str(&w, "QueryResults", ev->answers);
+        break;
+    case AGENT_EV_FILE_CREATE:
+    case AGENT_EV_FILE_DELETE:
+    case AGENT_EV_FILE_WRITE:
+        proc_fields(&w, &ev->proc, false);
+        str(&w, "TargetFilename", ev->path);
+        break;
+    case AGENT_EV_FILE_RENAME:
+        proc_fields(&w, &ev->proc, false);
+        str(&w, "SourceFilename", ev->path);
+        str(&w, "TargetFilename", ev->path2);
+        break;
+    case AGENT_EV_FILE_ATTR:
+        proc_fields(&w, &ev->proc, false);
+        str(&w, "TargetFilename", ev->path);
+        if (ev->mode) {
+            char m[16];
+            snprintf(m, sizeof(m), "%04o", (unsigned)(ev->mode & 07777));
+            str(&w, "bannin.Mode", m);
+        } else {
+            num(&w, "bannin.OwnerUid", (long long)ev->new_uid);
+            num(&w, "bannin.OwnerGid", (long long)ev->new_gid);
+        }
+        break;
+    case AGENT_EV_ALERT:
+        /* the acting process and its parent, as on the triggering event */
+        if (ev->proc.pid) {
+            proc_fields(&w, &ev->proc, true);
+            parent_fields(&w, &ev->parent);
+        }
+        if (ev->path)
+            str(&w, "TargetFilename", ev->path);
+        break;
+    default:
+        if (ev->proc.pid)
+            proc_fields(&w, &ev->proc, ev->kind != AGENT_EV_STATUS);
+        if (ev->path)
+            str(&w, "TargetFilename", ev->path);
+        break;
+    }
+    if (ev->category && ev->category[0])
+        str(&w, "bannin.category", ev->category);
+    for (uint32_t i = 0; i < ev->nextra && i < 16; i++) {
+        const char *k = ev->extra_keys[i];
+        if (!k || !k[0] || (ev->kind == AGENT_EV_AUTH && !strcmp(k, "service")))
+            continue;
+        str(&w, k, ev->extra_vals[i]);
+    }
+    num(&w, "bannin.seq", (long long)ev->seq);
+    str(&w, "bannin.tier", agent_tier_name(ev->tier));
+    if (ev->proc.cmdline_truncated || ev->parent.cmdline_truncated)
+        boolean(&w, "bannin.truncated", true);
+    if (ev->proc.exe_deleted)
+        boolean(&w, "bannin.exe_deleted", true);
+    raw(&w, "}");
+    if (w.rc) {
+        out->len = start;
+        if (out->p)
+            out->p[start] = '\0';
+    }
+    return w.rc;
+}

@@ -1,0 +1,35 @@
+/*
+ * event_json.h - turns an agent event into one NDJSON line in the Sysmon-for-Linux schema
+ * (Channel "Linux-Sysmon/Operational", EventID, UtcTime, Computer, Image, CommandLine, ...),
+ * the form mappings/linux.yml and the rules under rules/linux expect, so our rules and
+ * SigmaHQ's Linux rules run on agent events unchanged. Events with no Sysmon id (100 and
+ * up) also carry "logsource.product"/"logsource.category"/"logsource.service".
+ */
+#ifndef BANNIN_AGENT_EVENT_JSON_H
+#define BANNIN_AGENT_EVENT_JSON_H
+
+#include "agent/agent.h"
+#include "bannin/buf.h"
+
+/*
+ * Appends ev (borrowed) to out as one JSON object, without a newline. Strings are escaped;
+ * invalid UTF-8 becomes U+FFFD. Thread-safe. Returns 0, or BN_ETOOBIG if the maximum of out
+ * would be exceeded (out is then left as it was) or BN_ENOMEM.
+ */
+int agent_event_to_json(const struct agent_event *ev, struct bn_buf *out);
+
+/*
+ * Sets the "Computer" name and the boot id (36-character UUID text) ProcessGuid is derived
+ * from; both borrowed for the call. NULL keeps the current value. Without a call the host
+ * name and /proc/sys/kernel/random/boot_id are read on first use. Not thread-safe with
+ * concurrent agent_event_to_json calls: call it at start-up (or in tests).
+ */
+void agent_json_set_host(const char *computer, const char *boot_id);
+
+/* Writes the ProcessGuid of (pid, start_ns) into buf (at least 40 bytes). Returns buf. */
+const char *agent_process_guid(pid_t pid, uint64_t start_ns, char *buf, size_t size);
+
+/* Name of a tier as it appears in "bannin.tier": "bpf", "netlink", "poll" or "none". */
+const char *agent_tier_name(enum agent_tier t);
+
+#endif
