@@ -38,18 +38,17 @@
 #include "bannin/error.h"
 #include "bannin/log.h"
 #include "bannin/mapping.h"
+#include "bannin/reader.h"
 #include "bannin/record.h"
 #include "bannin/sigma.h"
 #include "bannin/timeutil.h"
 
 #include "agent/agent.h"
+#include "agent/event_json.h"
 #include "agent/persist.h"
 #include "agent/proctable.h"
 #include "agent/spool.h"
 
-/* The serializer (event_json.c). Weak until it is in the library: then output is disabled
- * with a status event rather than a link error. */
-int agent_event_to_json(const struct agent_event *ev, struct bn_buf *out) __attribute__((weak));
 
 /* Collectors: weak, so the agent builds while they are being written; missing ones are
  * reported by --check and skipped. See agent_collectors_linked below for strong refs. */
@@ -67,6 +66,7 @@ extern int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *
 #define AGENT_PATHS_MAX 64
 #define AGENT_JSON_MAX (4u << 20)
 #define AGENT_DRAIN_BATCH 256
+#define AGENT_ANCESTOR_CMDLINE_MAX 4096 /* bytes of each ancestor command line in an alert */
 #define AGENT_SAMPLE_SHIFT_MAX 6
 #define AGENT_RATE_KEEP_SHIFT 4       /* over the bulk rate, keep 1 of 16 */
 
@@ -125,7 +125,6 @@ struct agent {
     struct bn_mapping *map;
     struct bn_evbuilder *eb;
     struct bn_event bev;
-    struct bn_record rec;
     struct bn_correlator *corr;
     struct agent_event *cur;       /* the event being matched, for correlation alerts */
     size_t nrules;
@@ -133,9 +132,9 @@ struct agent {
     /* output (loop thread) */
     FILE *out;
     bool out_owned;
-    struct bn_buf json;
+    struct bn_buf json;          /* the event being processed, as written */
+    struct bn_buf ajson;         /* alerts */
     struct agent_spool *spool;
-    bool json_missing_reported;
 
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
@@ -378,183 +377,33 @@ agent_queue_pop(struct agent *a, struct agent_event *ev)
 
 /* ---- output ---- */
 
+/* Serializes ev into b (kept there for detection) and writes it to the spool and the output. */
 static void
-output_event(struct agent *a, struct agent_event *ev)
+output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
 {
-    if (!agent_event_to_json) {
-        if (!a->json_missing_reported) {
-            BN_WARN("agent", "no event serializer linked: events are not written");
-            a->json_missing_reported = true;
-        }
-        return;
-    }
+    bn_buf_reset(b);
     if (a->spool) {
         struct agent_spool_stats st;
         agent_spool_stats(a->spool, &st);
         ev->seq = st.next_seq;
     }
-    bn_buf_reset(&a->json);
-    if (agent_event_to_json(ev, &a->json) != 0) {
+    if (agent_event_to_json(ev, b) != 0) {
+        bn_buf_reset(b);
         a->cnt.output_errors++;
         return;
     }
     if (a->spool) {
         uint64_t seq = 0;
-        if (agent_spool_append(a->spool, a->json.p, a->json.len, ev->prio, &seq) != 0)
+        if (agent_spool_append(a->spool, b->p, b->len, ev->prio, &seq) != 0)
             a->cnt.spool_errors++;
     }
     if (a->out) {
-        if (fwrite(a->json.p, 1, a->json.len, a->out) != a->json.len || fputc('\n', a->out) == EOF)
+        if (fwrite(b->p, 1, b->len, a->out) != b->len || fputc('\n', a->out) == EOF)
             a->cnt.output_errors++;
     }
 }
 
 /* ---- detection ---- */
-
-static const char *
-user_of(uid_t uid, char *buf, size_t size)
-{
-    snprintf(buf, size, "%u", (unsigned)uid);
-    return buf;
-}
-
-/* Adds key=val copied into the record's pool; empty/NULL values are left out. */
-static int
-rec_add(struct bn_record *r, const char *key, const char *val, enum bn_vtype t)
-{
-    if (!val || !*val)
-        return 0;
-    return bn_record_add_copy(r, key, strlen(key), val, strlen(val), t);
-}
-
-static int
-rec_addu(struct bn_record *r, const char *key, uint64_t v)
-{
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    return rec_add(r, key, buf, BN_VT_NUM);
-}
-
-static void
-ip_text(uint8_t family, const uint8_t *addr, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    if (family == AF_INET)
-        snprintf(buf, size, "%u.%u.%u.%u", addr[0], addr[1], addr[2], addr[3]);
-    else if (family == AF_INET6) {
-        size_t off = 0;
-        for (int i = 0; i < 16 && off < size; i += 2)
-            off += (size_t)snprintf(buf + off, size - off, "%s%x", i ? ":" : "",
-                                    (unsigned)(addr[i] << 8 | addr[i + 1]));
-    }
-}
-
-/* The event as the Sysmon-for-Linux record the `linux` mapping expects (Channel
- * Linux-Sysmon/Operational + EventID); auth lines as a journald record (syslog mapping).
- * File writes, renames and attribute changes are file_event (EventID 11) for rules, with
- * the final name as TargetFilename. Returns 0, BN_DECLINED (nothing to match) or an error. */
-static int
-event_to_record(struct agent *a, const struct agent_event *ev, struct bn_record *r)
-{
-    char tbuf[40], ubuf[32];
-    int rc = 0;
-    bn_record_reset(r);
-    r->format = "agent";
-    r->ts_ns = ev->ts_ns;
-    bn_time_format(ev->ts_ns, tbuf, sizeof(tbuf));
-    if (ev->kind == AGENT_EV_STATUS || ev->kind == AGENT_EV_ALERT)
-        return BN_DECLINED;
-    if (ev->kind == AGENT_EV_AUTH) {
-        const char *msg = NULL, *prog = NULL;
-        for (uint32_t i = 0; i < ev->nextra && i < 16; i++) {
-            if (!ev->extra_keys[i])
-                continue;
-            if (!strcmp(ev->extra_keys[i], "message"))
-                msg = ev->extra_vals[i];
-            else if (!strcmp(ev->extra_keys[i], "program"))
-                prog = ev->extra_vals[i];
-        }
-        if (!msg)
-            return BN_DECLINED;
-        r->format = "journal";
-        char us[32];
-        snprintf(us, sizeof(us), "%" PRId64, ev->ts_ns / 1000);
-        rc = rec_add(r, "__REALTIME_TIMESTAMP", us, BN_VT_STR);
-        if (!rc)
-            rc = rec_add(r, "MESSAGE", msg, BN_VT_STR);
-        if (!rc)
-            rc = rec_add(r, "SYSLOG_IDENTIFIER", prog ? prog : ev->proc.comm, BN_VT_STR);
-        if (!rc)
-            rc = rec_add(r, "_HOSTNAME", a->host, BN_VT_STR);
-        if (!rc && ev->proc.pid)
-            rc = rec_addu(r, "_PID", (uint64_t)ev->proc.pid);
-        return rc;
-    }
-    unsigned id = ev->kind;
-    const char *target = ev->path;
-    if (ev->kind == AGENT_EV_FILE_WRITE || ev->kind == AGENT_EV_FILE_ATTR)
-        id = AGENT_EV_FILE_CREATE;
-    else if (ev->kind == AGENT_EV_FILE_RENAME) {
-        id = AGENT_EV_FILE_CREATE;
-        if (ev->path2)
-            target = ev->path2;
-    }
-    rc = rec_add(r, "Channel", "Linux-Sysmon/Operational", BN_VT_STR);
-    if (!rc)
-        rc = rec_addu(r, "EventID", id);
-    if (!rc)
-        rc = rec_add(r, "UtcTime", tbuf, BN_VT_STR);
-    if (!rc)
-        rc = rec_add(r, "Computer", a->host, BN_VT_STR);
-    if (!rc && ev->proc.pid)
-        rc = rec_addu(r, "ProcessId", (uint64_t)ev->proc.pid);
-    if (!rc)
-        rc = rec_add(r, "Image", ev->proc.exe, BN_VT_STR);
-    if (!rc)
-        rc = rec_add(r, "CommandLine", ev->proc.cmdline, BN_VT_STR);
-    if (!rc)
-        rc = rec_add(r, "CurrentDirectory", ev->proc.cwd, BN_VT_STR);
-    if (!rc)
-        rc = rec_add(r, "User", user_of(ev->proc.uid, ubuf, sizeof(ubuf)), BN_VT_STR);
-    if (!rc && ev->proc.sha256[0]) {
-        char h[80];
-        snprintf(h, sizeof(h), "SHA256=%s", ev->proc.sha256);
-        rc = rec_add(r, "Hashes", h, BN_VT_STR);
-    }
-    if (!rc && ev->parent.pid)
-        rc = rec_addu(r, "ParentProcessId", (uint64_t)ev->parent.pid);
-    if (!rc)
-        rc = rec_add(r, "ParentImage", ev->parent.exe, BN_VT_STR);
-    if (!rc)
-        rc = rec_add(r, "ParentCommandLine", ev->parent.cmdline, BN_VT_STR);
-    if (!rc)
-        rc = rec_add(r, "TargetFilename", target, BN_VT_STR);
-    if (!rc && ev->kind == AGENT_EV_NET_CONNECT) {
-        char sip[64], dip[64];
-        ip_text(ev->family, ev->saddr, sip, sizeof(sip));
-        ip_text(ev->family, ev->daddr, dip, sizeof(dip));
-        rc = rec_add(r, "Protocol", ev->proto == 17 ? "udp" : "tcp", BN_VT_STR);
-        if (!rc)
-            rc = rec_add(r, "Initiated", ev->initiated ? "true" : "false", BN_VT_BOOL);
-        if (!rc)
-            rc = rec_add(r, "SourceIp", sip, BN_VT_STR);
-        if (!rc)
-            rc = rec_addu(r, "SourcePort", ev->sport);
-        if (!rc)
-            rc = rec_add(r, "DestinationIp", dip, BN_VT_STR);
-        if (!rc)
-            rc = rec_addu(r, "DestinationPort", ev->dport);
-    }
-    if (!rc && ev->kind == AGENT_EV_DNS_QUERY) {
-        rc = rec_add(r, "QueryName", ev->query, BN_VT_STR);
-        if (!rc)
-            rc = rec_add(r, "QueryResults", ev->answers, BN_VT_STR);
-    }
-    for (uint32_t i = 0; !rc && i < ev->nextra && i < 16; i++)
-        if (ev->extra_keys[i])
-            rc = rec_add(r, ev->extra_keys[i], ev->extra_vals[i], BN_VT_STR);
-    return rc;
-}
 
 /* Appends the ancestry of ev's process as a JSON array to b. */
 static void
@@ -572,8 +421,9 @@ ancestry_json(struct agent *a, const struct agent_event *ev, struct bn_buf *b)
                 if (chain[i].exe)
                     bn_buf_json_escape(b, chain[i].exe, strlen(chain[i].exe));
                 bn_buf_puts(b, "\",\"CommandLine\":\"");
-                if (chain[i].cmdline)
-                    bn_buf_json_escape(b, chain[i].cmdline, strlen(chain[i].cmdline));
+                if (chain[i].cmdline) /* the event itself has the full one */
+                    bn_buf_json_escape(b, chain[i].cmdline,
+                                       BN_MIN(strlen(chain[i].cmdline), AGENT_ANCESTOR_CMDLINE_MAX));
                 bn_buf_printf(b, "\",\"User\":\"%u\"}", (unsigned)chain[i].uid);
                 agent_proc_release(&chain[i]);
             }
@@ -610,7 +460,7 @@ raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const c
             rc = dup_str(&al.path, ev->path);
         if (!rc && ev->path2)
             rc = dup_str(&al.path2, ev->path2);
-        if (!rc && agent_event_to_json)
+        if (!rc)
             agent_event_to_json(ev, &trig);
         ancestry_json(a, ev, &anc);
     }
@@ -640,7 +490,7 @@ raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const c
     if (rc)
         a->cnt.match_errors++;
     a->cnt.alerts++;
-    output_event(a, &al);
+    output_event(a, &al, &a->ajson);
     agent_event_release(&al);
     agent_proc_release(&al.proc);
     agent_proc_release(&al.parent);
@@ -659,18 +509,29 @@ on_corr(void *ctx, const struct bn_corr_alert *ca)
     raise_alert(a, ca->rule, a->cur, group, ca->count);
 }
 
+/*
+ * Matches the event as it was written: the NDJSON line in a->json (Sysmon-for-Linux fields,
+ * "Channel": "Linux-Sysmon/Operational" + EventID, logsource.* for our own kinds) read back
+ * as a record, so rules see exactly the fields the output carries.
+ */
 static void
 detect(struct agent *a, struct agent_event *ev)
 {
-    if (!a->rs)
+    if (!a->rs || !a->json.len || ev->kind == AGENT_EV_STATUS || ev->kind == AGENT_EV_ALERT)
         return;
-    int rc = event_to_record(a, ev, &a->rec);
-    if (rc == BN_DECLINED)
-        return;
-    bn_event_clear(&a->bev);
-    if (rc || bn_evbuilder_build(a->eb, &a->rec, &a->bev) != 0) {
+    struct bn_reader *r = NULL;
+    struct bn_record *rec;
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    if (bn_reader_open_mem(&r, a->json.p, a->json.len, "agent", BN_FMT_NDJSON, &d) != 0 ||
+        bn_reader_next(r, &rec, &d) != 0) {
         a->cnt.match_errors++;
-        return;
+        goto out;
+    }
+    bn_event_clear(&a->bev);
+    if (bn_evbuilder_build(a->eb, rec, &a->bev) != 0) {
+        a->cnt.match_errors++;
+        goto out;
     }
     if (a->bev.ts_ns == INT64_MIN)
         a->bev.ts_ns = ev->ts_ns;
@@ -678,20 +539,20 @@ detect(struct agent *a, struct agent_event *ev)
     size_t nhits;
     if (bn_ruleset_match(a->rs, a->scratch, &a->bev, &hits, &nhits) != 0) {
         a->cnt.match_errors++;
-        return;
+        goto out;
     }
-    if (!nhits)
-        return;
-    /* hits is borrowed from the scratch: alerts do not match, so it stays valid */
+    /* hits is borrowed from the scratch: raising an alert does not match, so it stays valid */
     for (size_t i = 0; i < nhits; i++)
         if (bn_ruleset_rule_alerts(a->rs, hits[i]) &&
             bn_ruleset_rule(a->rs, hits[i])->kind != SIGMA_KIND_FILTER)
             raise_alert(a, hits[i], ev, NULL, 0);
-    if (a->corr) {
+    if (a->corr && nhits) {
         a->cur = ev;
         bn_correlator_feed(a->corr, NULL, &a->bev, hits, nhits);
         a->cur = NULL;
     }
+out:
+    bn_reader_free(r);
 }
 
 /* ---- enrichment and filters ---- */
@@ -828,7 +689,7 @@ agent_process(struct agent *a, struct agent_event *ev)
             return 0;
         }
     }
-    output_event(a, ev);
+    output_event(a, ev, &a->json);
     detect(a, ev);
     if (ev->kind == AGENT_EV_PROCESS_TERMINATE && ev->proc.pid > 0)
         agent_proctable_exit(a->pt, ev->proc.pid, ev->proc.start_ns, ev->ts_ns);
@@ -1116,8 +977,7 @@ load_rules(struct agent *a, struct bn_diag *d)
     a->eb = bn_evbuilder_new(a->map, bn_ruleset_fields(a->rs));
     a->corr = bn_correlator_new(a->rs, on_corr, a);
     if (!a->scratch || !a->eb || !a->corr ||
-        bn_event_init(&a->bev, bn_fieldtab_count(bn_ruleset_fields(a->rs))) != 0 ||
-        bn_record_init(&a->rec) != 0) {
+        bn_event_init(&a->bev, bn_fieldtab_count(bn_ruleset_fields(a->rs))) != 0) {
         rc = bn_diag_set(d, BN_ENOMEM, "<rules>", 0, 0, "out of memory loading rules");
         goto out;
     }
@@ -1176,6 +1036,7 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
     pthread_cond_init(&a->cv, &ca);
     pthread_condattr_destroy(&ca);
     bn_buf_init(&a->json, AGENT_JSON_MAX);
+    bn_buf_init(&a->ajson, AGENT_JSON_MAX);
     rc = dup_config(&a->conf, conf);
     if (rc) {
         bn_free(a);
@@ -1409,10 +1270,8 @@ agent_free(struct agent *a)
     bn_correlator_free(a->corr);
     bn_evbuilder_free(a->eb);
     bn_scratch_free(a->scratch);
-    if (a->rs) {
+    if (a->rs)
         bn_event_release(&a->bev);
-        bn_record_release(&a->rec);
-    }
     bn_mapping_free(a->map);
     bn_ruleset_free(a->rs);
     if (a->out_owned && a->out)
@@ -1422,6 +1281,7 @@ agent_free(struct agent *a)
     if (a->spool)
         agent_spool_close(a->spool);
     bn_buf_release(&a->json);
+    bn_buf_release(&a->ajson);
     bn_free(a->inc_buf);
     bn_free(a->exc_buf);
     agent_config_release(&a->conf);

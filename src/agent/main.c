@@ -30,6 +30,7 @@
  */
 const void *const agent_main_collectors[] = {
     &agent_collector_proc_connector,
+    &agent_collector_auth,
 };
 
 static void
