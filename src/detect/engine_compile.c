@@ -1330,6 +1330,52 @@ out:
     return rc;
 }
 
+/* --- evaluation order --- */
+
+/* What a node costs to evaluate once the prefilter is known: gated predicates are mostly
+ * answered by the scan, composites cost their children, regexes the most. */
+static int
+eval_cost(const struct bn_ruleset *rs, const struct bn__crule *cr, uint32_t node)
+{
+    const struct bn__node *nd = &cr->nodes[node];
+    if (nd->op == BN__OP_TRUE || nd->op == BN__OP_FALSE)
+        return 0;
+    if (nd->op != BN__OP_PRED)
+        return 4;
+    const struct bn__pred *p = &rs->preds[nd->a];
+    bool re = p->val && p->val->kind == BN__V_RE;
+    if (p->gated)
+        return re ? 2 : 1;
+    if (p->kind == BN__P_LIT)
+        return 2;
+    if (re)
+        return 5;
+    return 3;
+}
+
+/* Reorders the operands of every AND (stable) so that the cheapest run first: evaluation
+ * stops at the first false one, whichever it is. */
+static void
+order_ands(struct bn_ruleset *rs)
+{
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        struct bn__crule *cr = &rs->rules[r];
+        for (uint32_t i = 0; i < cr->nnodes; i++) {
+            const struct bn__node *nd = &cr->nodes[i];
+            if (nd->op != BN__OP_AND)
+                continue;
+            uint32_t *kids = cr->kids + nd->a;
+            for (uint32_t k = 1; k < nd->n; k++) {
+                uint32_t x = kids[k], j = k;
+                int c = eval_cost(rs, cr, x);
+                for (; j > 0 && eval_cost(rs, cr, kids[j - 1]) > c; j--)
+                    kids[j] = kids[j - 1];
+                kids[j] = x;
+            }
+        }
+    }
+}
+
 /* --- the set --- */
 
 static void
@@ -1562,6 +1608,7 @@ bn_ruleset_compile(struct bn_ruleset **out, struct sigma_rule **rules, size_t n,
     /* 3. trigger literals, covers and the prefilter */
     if ((rc = prep_lits(rs, &ft)) || (rc = analyse(rs)) || (rc = build_prefilter(rs, &ft)))
         goto out;
+    order_ands(rs);
     for (uint32_t i = 0; i < rs->nrules; i++) {
         switch (rs->rules[i].r->kind) {
         case SIGMA_KIND_DETECTION:
