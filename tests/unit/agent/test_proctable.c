@@ -1,0 +1,492 @@
+/*
+ * test_proctable.c - the agent's process table against real processes: the ancestry of a
+ * three-deep chain this test spawns, an exited parent kept for ancestry, pid reuse told
+ * apart by start time, SHA-256 equal to sha256sum with its cache, huge and non-UTF-8
+ * command lines, deleted executables, and /proc text that tries to confuse the parser.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+#include "agent/proctable.h"
+
+static char tmpdir[256];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/bn_pt_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Starts argv with stdout on a pipe; returns the pid and the read end in *fd. */
+static pid_t
+spawn(char *const argv[], int *fd)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    *fd = p[0];
+    return pid;
+}
+
+static long
+read_pid_line(int fd)
+{
+    char buf[64];
+    size_t n = 0;
+    while (n < sizeof(buf) - 1) {
+        ssize_t r = read(fd, buf + n, 1);
+        if (r <= 0 || buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+static void
+reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Waits until /proc/<pid>/exe is readable (the child has exec'd) or times out. */
+static void
+wait_exec(pid_t pid, const char *want)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    for (int i = 0; i < 200; i++) {
+        ssize_t r = readlink(path, buf, sizeof(buf) - 1);
+        if (r > 0) {
+            buf[r] = '\0';
+            if (strstr(buf, want))
+                return;
+        }
+        usleep(10000);
+    }
+}
+
+static void
+test_ancestry_three_deep(void **state)
+{
+    (void)state;
+    /* test -> outer sh -> inner sh -> sleep; the "; true" keeps each shell from exec'ing */
+    char *argv[] = {"/bin/sh", "-c", "/bin/sh -c 'sleep 30 & echo $!; wait'; true", NULL};
+    int fd;
+    pid_t outer = spawn(argv, &fd);
+    assert_true(outer > 0);
+    pid_t sl = (pid_t)read_pid_line(fd);
+    close(fd);
+    assert_true(sl > 0);
+    wait_exec(sl, "sleep");
+
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, NULL), 0);
+    struct agent_proc chain[8];
+    size_t n = 0;
+    assert_int_equal(agent_proctable_ancestry(pt, sl, 0, chain, 8, &n), 0);
+    assert_true(n >= 3);
+    pid_t inner = chain[0].pid;
+    assert_int_not_equal(inner, outer);
+    assert_int_equal(chain[1].pid, outer);
+    assert_int_equal(chain[2].pid, getpid());
+    assert_non_null(chain[0].exe);
+    assert_non_null(strstr(chain[0].cmdline, "sleep 30 & echo"));
+    assert_non_null(strstr(chain[1].cmdline, "; true"));
+    for (size_t i = 0; i < n; i++)
+        agent_proc_release(&chain[i]);
+
+    struct agent_proc self;
+    assert_int_equal(agent_proctable_get(pt, sl, 0, &self), 0);
+    assert_non_null(strstr(self.exe, "sleep"));
+    assert_string_equal(self.cmdline, "sleep 30");
+    assert_int_equal(self.ppid, inner);
+    assert_true(self.start_ns > 0);
+    assert_int_equal(self.uid, getuid());
+    agent_proc_release(&self);
+
+    /* the inner shell dies; the table keeps it for the sleep's ancestry */
+    kill(inner, SIGKILL);
+    for (int i = 0; i < 200 && kill(inner, 0) == 0; i++) {
+        char p[64];
+        struct stat sb;
+        snprintf(p, sizeof(p), "/proc/%d/exe", (int)inner);
+        if (stat(p, &sb) != 0) /* a zombie has no exe */
+            break;
+        usleep(10000);
+    }
+    agent_proctable_exit(pt, inner, 0, 1);
+    assert_int_equal(agent_proctable_ancestry(pt, sl, 0, chain, 8, &n), 0);
+    assert_true(n >= 3);
+    assert_int_equal(chain[0].pid, inner);
+    assert_non_null(strstr(chain[0].cmdline, "sleep 30 & echo"));
+    assert_int_equal(chain[1].pid, outer);
+    for (size_t i = 0; i < n; i++)
+        agent_proc_release(&chain[i]);
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.exited, 1);
+
+    /* expiry drops it once its time is over */
+    agent_proctable_expire(pt, 1 + 61ll * 1000000000ll);
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.exited, 0);
+    assert_int_equal(st.expired, 1);
+
+    kill(sl, SIGKILL);
+    reap(outer);
+    agent_proctable_free(pt);
+}
+
+static void
+test_pid_reuse(void **state)
+{
+    (void)state;
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, NULL), 0);
+    const pid_t pid = 4000000; /* beyond pid_max: never a live process */
+    struct agent_proc p = {.pid = pid, .ppid = 1, .start_ns = 5000000000ull};
+    p.exe = "/usr/bin/old";
+    p.cmdline = "old --arg";
+    assert_int_equal(agent_proctable_update(pt, &p), 0);
+    /* a child of the first generation */
+    struct agent_proc c = {.pid = pid + 1, .ppid = pid, .start_ns = 5100000000ull};
+    c.exe = "/usr/bin/child";
+    assert_int_equal(agent_proctable_update(pt, &c), 0);
+
+    /* same pid, another start time: a new process; the old one is kept as exited */
+    p.start_ns = 9000000000ull;
+    p.exe = "/usr/bin/new";
+    p.cmdline = "new";
+    assert_int_equal(agent_proctable_update(pt, &p), 0);
+
+    struct agent_proc out;
+    assert_int_equal(agent_proctable_get(pt, pid, 5000000000ull, &out), 0);
+    assert_string_equal(out.exe, "/usr/bin/old");
+    agent_proc_release(&out);
+    assert_int_equal(agent_proctable_get(pt, pid, 0, &out), 0);
+    assert_string_equal(out.exe, "/usr/bin/new");
+    agent_proc_release(&out);
+    assert_int_equal(agent_proctable_get(pt, pid, 9000000000ull, &out), 0);
+    assert_string_equal(out.cmdline, "new");
+    agent_proc_release(&out);
+
+    /* the child's parent is the first generation, not the process that reused the pid */
+    struct agent_proc chain[4];
+    size_t n;
+    assert_int_equal(agent_proctable_ancestry(pt, pid + 1, 0, chain, 4, &n), 0);
+    assert_true(n >= 1);
+    assert_string_equal(chain[0].exe, "/usr/bin/old");
+    for (size_t i = 0; i < n; i++)
+        agent_proc_release(&chain[i]);
+
+    /* an update with the same start merges: empty fields keep their value */
+    struct agent_proc u = {.pid = pid, .start_ns = 9000000000ull, .uid = 7};
+    assert_int_equal(agent_proctable_update(pt, &u), 0);
+    assert_int_equal(agent_proctable_get(pt, pid, 0, &out), 0);
+    assert_string_equal(out.exe, "/usr/bin/new");
+    assert_int_equal(out.uid, 7);
+    agent_proc_release(&out);
+
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.reused, 1);
+    assert_int_equal(st.entries, 3);
+    assert_int_equal(agent_proctable_get(pt, 4100000, 0, &out), BN_ENOTFOUND);
+    agent_proctable_free(pt);
+}
+
+static void
+test_max_entries(void **state)
+{
+    (void)state;
+    struct agent_proctable_opts o = {.max_entries = 4};
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, &o), 0);
+    for (int i = 0; i < 4; i++) {
+        struct agent_proc p = {.pid = 4000000 + i, .start_ns = 1000000000ull};
+        assert_int_equal(agent_proctable_update(pt, &p), 0);
+    }
+    struct agent_proc p = {.pid = 4000010, .start_ns = 1000000000ull};
+    assert_int_equal(agent_proctable_update(pt, &p), BN_ETOOBIG); /* all live: refused */
+    agent_proctable_exit(pt, 4000000, 0, 1);
+    assert_int_equal(agent_proctable_update(pt, &p), 0);         /* the exited one goes */
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.entries, 4);
+    assert_int_equal(st.evicted, 2);
+    agent_proctable_free(pt);
+}
+
+static void
+sha256sum(const char *path, char hex[65])
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(hex, 65, f));
+    pclose(f);
+}
+
+static void
+write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static void
+test_sha256_cache(void **state)
+{
+    (void)state;
+    char path[300], want[65], got[65];
+    snprintf(path, sizeof(path), "%s/blob", tmpdir);
+    char *data = malloc(300000);
+    assert_non_null(data);
+    for (size_t i = 0; i < 300000; i++)
+        data[i] = (char)(i * 7 + (i >> 9));
+    write_file(path, data, 300000);
+    free(data);
+
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, NULL), 0);
+    sha256sum(path, want);
+    assert_int_equal(agent_proctable_sha256(pt, path, got), 0);
+    assert_string_equal(got, want);
+    assert_int_equal(agent_proctable_sha256(pt, path, got), 0);
+    assert_string_equal(got, want);
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_misses, 1);
+    assert_int_equal(st.hash_hits, 1);
+
+    /* same size, same inode, new mtime and content: a miss and the new digest */
+    write_file(path, "x", 1);
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {1234567, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    sha256sum(path, want);
+    assert_int_equal(agent_proctable_sha256(pt, path, got), 0);
+    assert_string_equal(got, want);
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_misses, 2);
+
+    /* only the mtime changes: the cache must not answer */
+    ts[1].tv_sec = 7654321;
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    assert_int_equal(agent_proctable_sha256(pt, path, got), 0);
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_misses, 3);
+
+    /* not a regular file, missing file, over the size limit */
+    assert_true(agent_proctable_sha256(pt, "/dev/null", got) != 0);
+    assert_string_equal(got, "");
+    assert_int_equal(agent_proctable_sha256(pt, "/nonexistent/x", got), -ENOENT);
+    agent_proctable_free(pt);
+
+    struct agent_proctable_opts o = {.hash_max_bytes = 10};
+    assert_int_equal(agent_proctable_new(&pt, &o), 0);
+    write_file(path, "0123456789abcdef", 16);
+    assert_int_equal(agent_proctable_sha256(pt, path, got), BN_ETOOBIG);
+    assert_string_equal(got, "");
+    agent_proctable_free(pt);
+}
+
+static void
+test_huge_and_binary_cmdline(void **state)
+{
+    (void)state;
+    size_t big = AGENT_CMDLINE_MAX + 10000;
+    char *arg = malloc(big + 1);
+    assert_non_null(arg);
+    memset(arg, 'A', big);
+    arg[big] = '\0';
+    char bin[] = "x\xff\xfe\x80y";
+    char *argv[] = {"/bin/sh", "-c", "echo $$; sleep 30; true", bin, arg, NULL};
+    int fd;
+    pid_t pid = spawn(argv, &fd);
+    assert_true(pid > 0);
+    read_pid_line(fd);
+    close(fd);
+
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, NULL), 0);
+    struct agent_proc p;
+    assert_int_equal(agent_proc_read(pt, pid, &p), 0);
+    assert_true(p.cmdline_truncated);
+    assert_int_equal(strlen(p.cmdline), AGENT_CMDLINE_MAX);
+    assert_non_null(strstr(p.cmdline, "x\xff\xfe\x80y AAAA")); /* bytes kept as they are */
+    assert_memory_equal(p.cmdline, "/bin/sh -c echo", 15);
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.cmdline_truncated, 1);
+    assert_string_equal(p.comm, "sh");
+    agent_proc_release(&p);
+    reap(pid);
+    free(arg);
+
+    /* a gone process is -ESRCH and counted */
+    assert_int_equal(agent_proc_read(pt, pid, &p), -ESRCH);
+    assert_null(p.exe);
+    agent_proctable_free(pt);
+}
+
+static void
+test_deleted_executable(void **state)
+{
+    (void)state;
+    char exe[300], want[65];
+    snprintf(exe, sizeof(exe), "%s/my sleep", tmpdir);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "cp /bin/sleep '%s'", exe);
+    assert_int_equal(system(cmd), 0);
+    sha256sum(exe, want);
+    char *argv[] = {exe, "30", NULL};
+    int fd;
+    pid_t pid = spawn(argv, &fd);
+    assert_true(pid > 0);
+    close(fd);
+    wait_exec(pid, "my sleep");
+    assert_int_equal(unlink(exe), 0);
+
+    struct agent_proctable_opts o = {.hash = true};
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, &o), 0);
+    struct agent_proc p;
+    assert_int_equal(agent_proc_read(pt, pid, &p), 0);
+    assert_true(p.exe_deleted);
+    assert_string_equal(p.exe, exe);
+    assert_string_equal(p.sha256, want); /* hashed through /proc/<pid>/exe */
+    assert_false(p.cmdline_truncated);
+    assert_non_null(p.cwd);
+    agent_proc_release(&p);
+    reap(pid);
+
+    /* the executable of this test is not deleted */
+    assert_int_equal(agent_proc_read(pt, getpid(), &p), 0);
+    assert_false(p.exe_deleted);
+    assert_true(strlen(p.sha256) == 64);
+    agent_proc_release(&p);
+    agent_proctable_free(pt);
+}
+
+/* A fake /proc with a comm that contains ") (" and a container cgroup. */
+static void
+test_fake_proc(void **state)
+{
+    (void)state;
+    char dir[300], path[400];
+    snprintf(dir, sizeof(dir), "%s/proc/77", tmpdir);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    const char *stat = "77 (a) (b) c) S 5 77 77 34817 0 4194560 0 0 0 0 0 0 0 0 20 0 1 0 "
+                       "12345 1000 100 0";
+    snprintf(path, sizeof(path), "%s/stat", dir);
+    write_file(path, stat, strlen(stat));
+    const char *status = "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t100\t101\t0\t0\n";
+    snprintf(path, sizeof(path), "%s/status", dir);
+    write_file(path, status, strlen(status));
+    const char *cg = "0::/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef"
+                     "0123456789abcdef.scope\n";
+    snprintf(path, sizeof(path), "%s/cgroup", dir);
+    write_file(path, cg, strlen(cg));
+    snprintf(path, sizeof(path), "%s/cmdline", dir);
+    write_file(path, "a\0b\0\0", 5);
+
+    char root[300];
+    snprintf(root, sizeof(root), "%s/proc", tmpdir);
+    struct agent_proctable_opts o = {.proc_root = root};
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, &o), 0);
+    struct agent_proc p;
+    assert_int_equal(agent_proc_read(pt, 77, &p), 0);
+    assert_string_equal(p.comm, "a) (b) c");
+    assert_int_equal(p.ppid, 5);
+    assert_int_equal(p.uid, 1000);
+    assert_int_equal(p.euid, 0);
+    assert_int_equal(p.gid, 100);
+    assert_int_equal(p.egid, 101);
+    assert_string_equal(p.tty, "pts/1");
+    assert_string_equal(p.cmdline, "a b");
+    assert_string_equal(p.container_id,
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_true(p.start_ns > 0);
+    assert_null(p.exe); /* no exe link: left empty, not an error */
+    agent_proc_release(&p);
+
+    /* a truncated stat is a gone/unreadable process, never a crash */
+    snprintf(path, sizeof(path), "%s/stat", dir);
+    write_file(path, "77 (x", 5);
+    assert_int_equal(agent_proc_read(pt, 77, &p), -ESRCH);
+    write_file(path, "77 (x) S 1 2", 12);
+    assert_int_equal(agent_proc_read(pt, 77, &p), -ESRCH);
+    agent_proctable_free(pt);
+}
+
+static void
+test_same_start(void **state)
+{
+    (void)state;
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t tick = 1000000000ull / (uint64_t)hz;
+    assert_true(agent_proc_same_start(0, 123));
+    assert_true(agent_proc_same_start(5 * tick, 5 * tick + tick - 1));
+    assert_false(agent_proc_same_start(5 * tick, 6 * tick));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ancestry_three_deep),
+        cmocka_unit_test(test_pid_reuse),
+        cmocka_unit_test(test_max_entries),
+        cmocka_unit_test(test_sha256_cache),
+        cmocka_unit_test(test_huge_and_binary_cmdline),
+        cmocka_unit_test(test_deleted_executable),
+        cmocka_unit_test(test_fake_proc),
+        cmocka_unit_test(test_same_start),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
