@@ -647,6 +647,17 @@ enrich(struct agent *a, struct agent_event *ev)
     struct agent_proc t;
     if (ev->proc.pid <= 0)
         return;
+    if (ev->kind == AGENT_EV_PROCESS_CREATE && (!ev->proc.ppid || !ev->proc.start_ns)) {
+        /* the collector did not say who the parent is: /proc does (read into the table
+         * first, so the update below merges into a complete entry) */
+        if (agent_proctable_get(a->pt, ev->proc.pid, ev->proc.start_ns, &t) == 0) {
+            if (!ev->proc.ppid)
+                ev->proc.ppid = t.ppid;
+            if (!ev->proc.start_ns)
+                ev->proc.start_ns = t.start_ns;
+            agent_proc_release(&t);
+        }
+    }
     if (ev->kind == AGENT_EV_PROCESS_CREATE && (ev->proc.exe || ev->proc.cmdline)) {
         if (a->conf.hash && !ev->proc.sha256[0]) {
             char path[64];
