@@ -1252,6 +1252,8 @@ agent_stop(struct agent *a)
 {
     if (!a)
         return;
+    if (a->loop_running && !a->stopping)
+        status_event(a, "stopping", a->tier ? tier_name(a->tier) : NULL);
     for (size_t i = a->ncol; i-- > 0;)
         if (a->col[i].ops->stop)
             a->col[i].ops->stop(a, a->col[i].state);
