@@ -234,6 +234,7 @@ new_pred(struct pbuild *b, uint8_t kind, const struct bn__citem *it, const struc
     memset(p, 0, sizeof(*p));
     p->kind = kind;
     p->field = it->field;
+    p->cased = it->cased;
     p->item = it;
     p->val = cv;
     *id = rs->npreds++;

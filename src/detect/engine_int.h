@@ -138,6 +138,7 @@ struct bn__lit {
 struct bn__pred {
     uint8_t kind;
     uint32_t field;
+    bool cased;            /* item->cased, kept here for the hot path */
     const struct bn__citem *item;
     const struct bn__cval *val;
     struct bn__lit *lits;  /* LIT: one per variant (pool-owned) */
@@ -209,8 +210,7 @@ struct bn_scratch {
     hs_scratch_t *hs;
     pcre2_match_data *md;
     uint32_t gen;
-    uint32_t *pred_gen;
-    uint8_t *pred_val;
+    uint32_t *pred_memo;   /* gen << 1 | value: the predicate was evaluated this event */
     uint32_t *rule_gen;
     uint32_t *fac_gen;     /* == gen: the trigger literal hit in this event's scan */
     uint32_t *cand;

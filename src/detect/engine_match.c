@@ -208,8 +208,7 @@ bn_scratch_free(struct bn_scratch *s)
     bn_free(s->buf);
     if (s->md)
         pcre2_match_data_free(s->md);
-    bn_free(s->pred_gen);
-    bn_free(s->pred_val);
+    bn_free(s->pred_memo);
     bn_free(s->rule_gen);
     bn_free(s->fac_gen);
     bn_free(s->cand);
@@ -226,14 +225,13 @@ bn_scratch_new(const struct bn_ruleset *rs)
     s->rs = rs;
     s->gen = 1;
     size_t np = rs->npreds ? rs->npreds : 1, nr = rs->nrules ? rs->nrules : 1;
-    s->pred_gen = bn_calloc(np, sizeof(*s->pred_gen));
-    s->pred_val = bn_calloc(np, 1);
+    s->pred_memo = bn_calloc(np, sizeof(*s->pred_memo));
     s->rule_gen = bn_calloc(nr, sizeof(*s->rule_gen));
     s->fac_gen = bn_calloc(rs->nfacs ? rs->nfacs : 1, sizeof(*s->fac_gen));
     s->cand = bn_calloc(nr, sizeof(*s->cand));
     s->hits = bn_calloc(nr, sizeof(*s->hits));
     s->md = pcre2_match_data_create(1, NULL);
-    if (!s->pred_gen || !s->pred_val || !s->rule_gen || !s->fac_gen || !s->cand || !s->hits || !s->md)
+    if (!s->pred_memo || !s->rule_gen || !s->fac_gen || !s->cand || !s->hits || !s->md)
         goto fail;
     if (rs->pf && hs_alloc_scratch(rs->pf, &s->hs) != HS_SUCCESS)
         goto fail;
@@ -339,9 +337,9 @@ route_get(struct bn_scratch *s, const struct bn_event *ev)
 static void
 next_gen(struct bn_scratch *s)
 {
-    if (++s->gen == 0) {
+    if (++s->gen == 1u << 31) { /* pred_memo keeps gen << 1 */
         const struct bn_ruleset *rs = s->rs;
-        memset(s->pred_gen, 0, (rs->npreds ? rs->npreds : 1) * sizeof(*s->pred_gen));
+        memset(s->pred_memo, 0, (rs->npreds ? rs->npreds : 1) * sizeof(*s->pred_memo));
         memset(s->rule_gen, 0, (rs->nrules ? rs->nrules : 1) * sizeof(*s->rule_gen));
         memset(s->fac_gen, 0, (rs->nfacs ? rs->nfacs : 1) * sizeof(*s->fac_gen));
         s->gen = 1;
@@ -464,7 +462,7 @@ lit_eval(const struct bn_scratch *s, const struct bn_event *ev, const struct bn_
     /* the prefilter saw every value of the field: no trigger hit, no match */
     if (p->gated && !fac_hit(s, p))
         return false;
-    bool cased = p->item->cased;
+    bool cased = p->cased;
     for (const struct bn_fval *x = vfirst(ev, p->field); x; x = vnext(ev, p->field, x)) {
         if (!x->s)
             continue;
@@ -478,20 +476,19 @@ lit_eval(const struct bn_scratch *s, const struct bn_event *ev, const struct bn_
 static bool
 pred_eval(struct bn_scratch *s, const struct bn_event *ev, uint32_t id)
 {
-    if (s->pred_gen[id] == s->gen)
-        return s->pred_val[id];
+    uint32_t m = s->pred_memo[id];
+    if (m >> 1 == s->gen)
+        return m & 1;
     const struct bn__pred *p = &s->rs->preds[id];
     if (p->gated && p->kind == BN__P_VAL && !fac_hit(s, p)) {
         /* a regex whose required literal is not in any scanned value */
-        s->pred_gen[id] = s->gen;
-        s->pred_val[id] = 0;
+        s->pred_memo[id] = s->gen << 1;
         return false;
     }
     bool v = p->kind == BN__P_LIT    ? lit_eval(s, ev, p)
              : p->kind == BN__P_ITEM ? bn__item_eval(s, ev, p->item)
                                      : bn__val_eval(s, ev, p->item, p->val);
-    s->pred_gen[id] = s->gen;
-    s->pred_val[id] = v;
+    s->pred_memo[id] = s->gen << 1 | (uint32_t)v;
     return v;
 }
 

@@ -507,6 +507,42 @@ test_always_rule_gated(void **state)
                            "User", "admin"), 1);
 }
 
+/* The generation counter wraps (predicate memos keep gen << 1): results stay the same. */
+static void
+test_generation_wrap(void **state)
+{
+    (void)state;
+    struct diagcap dc;
+    memset(&dc, 0, sizeof(dc));
+    struct bn_ruleset *rs = compile_yaml(RULE("    sel:\n"
+                                              "        Image|endswith: '\\evil.exe'\n"
+                                              "    condition: sel\n"),
+                                         NULL, &dc);
+    assert_non_null(rs);
+    struct bn_scratch *s = bn_scratch_new(rs);
+    assert_non_null(s);
+    uint32_t im = bn_fieldtab_lookup(bn_ruleset_fields(rs), "Image", 5);
+    struct bn_event yes, no;
+    ev_make(rs, &yes);
+    ev_make(rs, &no);
+    yes.product = no.product = "windows";
+    yes.category = no.category = "process_creation";
+    bn_event_add(&yes, im, "Image", 5, "C:\\evil.exe", 11, BN_VT_STR, 0);
+    bn_event_add(&no, im, "Image", 5, "C:\\good.exe", 11, BN_VT_STR, 0);
+    s->gen = (1u << 31) - 3;
+    const uint32_t *h;
+    size_t n;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(bn_ruleset_match(rs, s, (i & 1) ? &no : &yes, &h, &n), 0);
+        assert_int_equal(n, (i & 1) ? 0 : 1);
+        assert_true(s->gen < 1u << 31);
+    }
+    bn_event_release(&yes);
+    bn_event_release(&no);
+    bn_scratch_free(s);
+    bn_ruleset_free(rs);
+}
+
 int
 main(void)
 {
@@ -518,6 +554,7 @@ main(void)
         cmocka_unit_test(test_re_required_lit),
         cmocka_unit_test(test_re_trigger),
         cmocka_unit_test(test_always_rule_gated),
+        cmocka_unit_test(test_generation_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
