@@ -2,9 +2,8 @@
  * bench_spool.c - appends to the agent's spool with its default fsync policy (every 256
  * records or 200 ms) and reports records/s and MB/s, then reads everything back.
  * Usage: bench_spool [DIR (default: a temp dir under /var/tmp)] [RECORDS] [PAYLOAD_BYTES]
- *
- * Benchmarks link libbannin only (CMakeLists.txt), so the spool is compiled in here.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/spool.c"
+#include "agent/spool.h"
+#include "bannin/error.h"
 
 static double
 now_s(void)

@@ -3,9 +3,8 @@
  * input after a crash or a damaged disk. Any bytes must be walked to the end by the parser,
  * and recovered and read by agent_spool_open/agent_spool_next as the newest segment, without
  * a crash, a leak or an endless loop.
- *
- * Fuzz targets link libbannin only (CMakeLists.txt), so the spool is compiled in here.
  */
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/spool.c"
+#include "agent/spool.h"
+#include "bannin/error.h"
 
 static int
 fuzz_count(void *ctx, const struct agent_spool_rec *rec, size_t off)
