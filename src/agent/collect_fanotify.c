@@ -61,6 +61,7 @@ struct fs_mark {
 };
 
 struct dir_slot {
+    uint64_t gen;                /* valid while equal to the state's dir_gen */
     uint32_t hash;
     uint32_t len;
     unsigned char handle[FAN_HANDLE_MAX];
@@ -83,6 +84,7 @@ struct fan_state {
     size_t nexclude;
     bool ignore_self;
     struct dir_slot dirs[FAN_DIRCACHE];
+    uint64_t dir_gen;            /* bumped when any directory is renamed or deleted */
     atomic_uint_fast64_t events, emitted, filtered, overflows, unresolved, truncated,
         emit_errors;
 };
@@ -137,8 +139,10 @@ dir_remember(struct fan_state *s, const unsigned char *h, size_t n, const char *
     uint32_t hv = hash_bytes(h, n);
     struct dir_slot *d = &s->dirs[hv & (FAN_DIRCACHE - 1)];
     if (d->path && d->hash == hv && d->len == n && memcmp(d->handle, h, n) == 0 &&
-        strcmp(d->path, path) == 0)
+        strcmp(d->path, path) == 0) {
+        d->gen = s->dir_gen;
         return;
+    }
     char *copy = bn_strdup(path);
     if (!copy)
         return;
@@ -146,17 +150,21 @@ dir_remember(struct fan_state *s, const unsigned char *h, size_t n, const char *
     d->path = copy;
     d->hash = hv;
     d->len = (uint32_t)n;
+    d->gen = s->dir_gen;
     memcpy(d->handle, h, n);
 }
 
+/* The remembered path of a directory handle; fresh_only: only if no directory has been
+ * renamed or deleted since it was resolved. */
 static const char *
-dir_recall(struct fan_state *s, const unsigned char *h, size_t n)
+dir_recall(struct fan_state *s, const unsigned char *h, size_t n, bool fresh_only)
 {
     if (n > FAN_HANDLE_MAX)
         return NULL;
     uint32_t hv = hash_bytes(h, n);
     struct dir_slot *d = &s->dirs[hv & (FAN_DIRCACHE - 1)];
-    if (d->path && d->hash == hv && d->len == n && memcmp(d->handle, h, n) == 0)
+    if (d->path && d->hash == hv && d->len == n && memcmp(d->handle, h, n) == 0 &&
+        (!fresh_only || d->gen == s->dir_gen))
         return d->path;
     return NULL;
 }
@@ -186,11 +194,14 @@ resolve(struct fan_state *s, const struct fanotify_event_info_fid *fid, size_t r
     if (nlen == maxname)
         nlen = 0; /* no NUL inside the record: no name */
 
+    /* fast path: resolved before, and no directory moved since (events are in order, so
+     * a path cached before a rename is the right one for the events before it) */
+    dirp = dir_recall(s, (const unsigned char *)fh, hlen, true);
     int mfd = -1;
-    for (size_t i = 0; i < s->nfses; i++)
+    for (size_t i = 0; !dirp && i < s->nfses; i++)
         if (memcmp(&s->fses[i].fsid, &fid->fsid, sizeof(fsid_t)) == 0)
             mfd = s->fses[i].mount_fd;
-    if (mfd >= 0) {
+    if (!dirp && mfd >= 0) {
         /* open_by_handle_at wants a writable handle copy */
         union {
             struct file_handle fh;
@@ -216,7 +227,7 @@ resolve(struct fan_state *s, const struct fanotify_event_info_fid *fid, size_t r
         }
     }
     if (!dirp)
-        dirp = dir_recall(s, (const unsigned char *)fh, hlen);
+        dirp = dir_recall(s, (const unsigned char *)fh, hlen, false);
     int w;
     if (dirp) {
         bool root = strcmp(dirp, "/") == 0;
@@ -287,8 +298,19 @@ emit_overflow(struct fan_state *s)
     (void)agent_emit(s->agent, &ev);
 }
 
+static void handle_event_paths(struct fan_state *s, const struct fanotify_event_metadata *m);
+
 static void
 handle_event(struct fan_state *s, const struct fanotify_event_metadata *m)
+{
+    handle_event_paths(s, m);
+    if ((m->mask & FAN_ONDIR) &&
+        (m->mask & (FAN_RENAME | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE)))
+        s->dir_gen++;
+}
+
+static void
+handle_event_paths(struct fan_state *s, const struct fanotify_event_metadata *m)
 {
     char path[AGENT_PATH_MAX], path2[AGENT_PATH_MAX];
     bool have1 = false, have2 = false, t1 = false, t2 = false, ok1 = false, ok2 = false;

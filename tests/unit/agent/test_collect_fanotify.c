@@ -254,6 +254,43 @@ test_hostile_names(void **state)
     sink_reset();
 }
 
+/* The directory cache must not report old paths after a directory is renamed. */
+static void
+test_dir_rename(void **state)
+{
+    (void)state;
+    if (!can_run())
+        skip();
+    snprintf(dir, sizeof(dir), "/tmp/bn_fan_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char x[256], y[256], f1[300], f2[300], f1y[300];
+    p(x, sizeof(x), "x");
+    p(y, sizeof(y), "y");
+    snprintf(f1, sizeof(f1), "%s/one", x);
+    snprintf(f1y, sizeof(f1y), "%s/one", y);
+    snprintf(f2, sizeof(f2), "%s/two", y);
+    assert_int_equal(mkdir(x, 0755), 0);
+    sink_reset();
+    void *st = start(false);
+    int fd = open(f1, O_CREAT | O_WRONLY, 0644);
+    close(fd);
+    struct want w = {AGENT_EV_FILE_CREATE, getpid(), f1, NULL};
+    assert_true(sink_wait(match, &w, 3000) >= 0); /* x is cached now */
+    assert_int_equal(rename(x, y), 0);
+    fd = open(f2, O_CREAT | O_WRONLY, 0644);
+    close(fd);
+    w = (struct want){AGENT_EV_FILE_RENAME, getpid(), x, y};
+    assert_true(sink_wait(match, &w, 3000) >= 0);
+    w = (struct want){AGENT_EV_FILE_CREATE, getpid(), f2, NULL};
+    assert_true(sink_wait(match, &w, 3000) >= 0);
+    agent_collector_fanotify.stop(NULL, st);
+    unlink(f1y);
+    unlink(f2);
+    rmdir(y);
+    rmdir(dir);
+    sink_reset();
+}
+
 static void
 test_bad_conf(void **state)
 {
@@ -278,6 +315,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_ops),
         cmocka_unit_test(test_hostile_names),
+        cmocka_unit_test(test_dir_rename),
         cmocka_unit_test(test_bad_conf),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
