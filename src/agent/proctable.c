@@ -498,7 +498,8 @@ bucket_of(pid_t pid)
     return ((uint32_t)pid * 2654435761u) & (PT_BUCKETS - 1);
 }
 
-/* The entry for (pid, start): exact start match first; start 0 = the live one, else newest. */
+/* The entry for (pid, start): the one whose start matches (a live one before an exited one);
+ * start 0 = the live one only (an exited process is found by its start time). */
 static struct pt_entry *
 find(struct agent_proctable *pt, pid_t pid, uint64_t start_ns)
 {
@@ -511,9 +512,7 @@ find(struct agent_proctable *pt, pid_t pid, uint64_t start_ns)
                 (!best || (best->exited && !e->exited)))
                 best = e;
         } else if (!e->exited) {
-            return e;
-        } else if (!best || e->p.start_ns > best->p.start_ns) {
-            best = e;
+            return e; /* start unknown: only a live process can be meant */
         }
     }
     return best;

@@ -78,9 +78,10 @@ bool agent_proc_same_start(uint64_t a, uint64_t b);
  */
 int agent_proctable_update(struct agent_proctable *pt, const struct agent_proc *p);
 /*
- * Copies the entry of pid into out (owned strings). start_ns 0 picks the live entry (or the
- * newest one). If nothing is known and the process is alive, it is read from /proc and
- * added. Returns 0, BN_ENOTFOUND, or BN_ENOMEM.
+ * Copies the entry of pid into out (owned strings). start_ns 0 picks the live entry only
+ * (an exited process is found by its start time, so a stale entry is never taken for a new
+ * process). If nothing is known and the process is alive, it is read from /proc and added.
+ * Returns 0, BN_ENOTFOUND, or BN_ENOMEM.
  */
 int agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                         struct agent_proc *out);
