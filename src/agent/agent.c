@@ -69,6 +69,7 @@ extern int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *
 #define AGENT_ANCESTOR_CMDLINE_MAX 4096 /* bytes of each ancestor command line in an alert */
 #define AGENT_SAMPLE_SHIFT_MAX 6
 #define AGENT_RATE_KEEP_SHIFT 4       /* over the bulk rate, keep 1 of 16 */
+#define AGENT_NORMAL_SAMPLE_LAG 2     /* normal events are sampled from this shift on */
 
 struct qent {
     uint64_t order;
@@ -100,6 +101,7 @@ struct agent {
     int64_t rate_sec;
     uint64_t rate_count;
     bool stopping;
+    bool loop_waiting;             /* the loop sleeps on cv: only then is a wakeup needed */
     _Atomic uint32_t sample_shift;
 
     /* loop thread */
@@ -281,7 +283,10 @@ sample_keep(struct agent *a, const struct agent_event *ev)
             (a->rate_ctr++ & ((1u << AGENT_RATE_KEEP_SHIFT) - 1)) != 0)
             return false;
     }
+    /* bulk events are sampled first; normal ones (exits, DNS) only two steps later */
     uint32_t shift = atomic_load(&a->sample_shift);
+    if (ev->prio == AGENT_PRIO_NORMAL)
+        shift = shift > AGENT_NORMAL_SAMPLE_LAG ? shift - AGENT_NORMAL_SAMPLE_LAG : 0;
     if (shift && (a->sample_ctr++ & ((1ull << shift) - 1)) != 0)
         return false;
     return true;
@@ -340,7 +345,8 @@ agent_emit(struct agent *a, const struct agent_event *ev)
     r->n++;
     a->total++;
     a->cnt.queued++;
-    pthread_cond_signal(&a->cv);
+    if (a->loop_waiting)
+        pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
     if (victim) {
         agent_event_release(&victim->ev);
@@ -804,9 +810,10 @@ check_budget(struct agent *a, int64_t mono)
         char detail[160];
         snprintf(detail, sizeof(detail),
                  "cpu %.1f%% (budget %" PRId64 "%%), rss %" PRIu64 " KiB (budget %" PRIu64
-                 " KiB): keeping 1 of %u bulk and normal events",
+                 " KiB): keeping 1 of %u bulk events, 1 of %u normal ones",
                  pct, (int64_t)cpu_budget, rss >> 10, (a->conf.rss_max * RSS_BUDGET_SCALE) >> 10,
-                 1u << nshift);
+                 1u << nshift,
+                 1u << (nshift > AGENT_NORMAL_SAMPLE_LAG ? nshift - AGENT_NORMAL_SAMPLE_LAG : 0));
         status_event(a, nshift > shift ? "degraded" : (nshift ? "recovering" : "recovered"),
                      detail);
     }
@@ -891,7 +898,9 @@ loop_main(void *arg)
                 dl.tv_sec++;
                 dl.tv_nsec -= 1000000000l;
             }
+            a->loop_waiting = true;
             pthread_cond_timedwait(&a->cv, &a->mu, &dl);
+            a->loop_waiting = false;
         }
         bool done = a->stopping && a->total == 0;
         pthread_mutex_unlock(&a->mu);

@@ -182,6 +182,38 @@ test_emit_copies(void **state)
 }
 
 static void
+test_bulk_rate(void **state)
+{
+    (void)state;
+    struct agent_config c;
+    assert_int_equal(agent_config_init(&c), 0);
+    c.detect = false;
+    c.bulk_rate = 10;
+    struct agent *a = new_agent(&c);
+    struct agent_event ev;
+    char path[64];
+    int refused = 0;
+    for (int i = 0; i < 200; i++) {
+        file_event(&ev, AGENT_PRIO_BULK, i, path, sizeof(path));
+        refused += agent_emit(a, &ev) != 0;
+    }
+    for (int i = 0; i < 50; i++) {
+        file_event(&ev, AGENT_PRIO_HIGH, i, path, sizeof(path));
+        assert_int_equal(agent_emit(a, &ev), 0); /* never sampled */
+    }
+    struct agent_counters k;
+    agent_counters(a, &k);
+    assert_int_equal(k.sampled, (uint64_t)refused);
+    assert_int_equal(k.queued + k.sampled, 250);
+    /* over the rate 1 in 16 is kept: at most a second boundary lets another 10 through */
+    assert_true(k.sampled >= 150);
+    assert_true(k.queued >= 50 + 10);
+    assert_int_equal(k.shed, 0);
+    agent_free(a);
+    agent_config_release(&c);
+}
+
+static void
 write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -434,6 +466,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_shedding),
         cmocka_unit_test(test_emit_copies),
+        cmocka_unit_test(test_bulk_rate),
         cmocka_unit_test(test_config_table),
         cmocka_unit_test(test_detection),
         cmocka_unit_test(test_enrichment),
