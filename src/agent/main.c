@@ -32,6 +32,7 @@ const void *const agent_main_collectors[] = {
     &agent_collector_proc_connector,
     &agent_collector_auth,
     &agent_collector_proc_poll,
+    &agent_collector_fanotify,
 };
 
 static void
