@@ -156,7 +156,8 @@ struct agent_tier_proc_stats {
  * comm, start time), status (uids, gids), loginuid, sessionid, exe, cmdline, cwd, cgroup.
  * Strings in p are owned (agent_tier_proc_release frees them). What cannot be read stays
  * empty. Returns 0, -ENOENT when the process is gone, -ESRCH when it is a zombie (then p
- * keeps pid, ppid, comm and start time from its stat), or BN_ENOMEM. st may be NULL.
+ * keeps pid, ppid, comm and start time from its stat); in both cases p keeps the command
+ * line, exe and cwd if they were read before it went. BN_ENOMEM. st may be NULL.
  */
 int agent_tier_proc_read(const char *proc_root, pid_t pid, struct agent_proc *p,
                          struct agent_tier_proc_stats *st);

@@ -128,7 +128,7 @@ ticks_to_ns(uint64_t ticks)
 
 /* Parses /proc/<pid>/stat: comm is between the first '(' and the LAST ')'. */
 static int
-parse_stat(const char *s, struct agent_proc *p)
+parse_stat(const char *s, struct agent_proc *p, bool *zombie)
 {
     const char *lp = strchr(s, '(');
     const char *rp = strrchr(s, ')');
@@ -146,8 +146,7 @@ parse_stat(const char *s, struct agent_proc *p)
         q++;
     if (!*q)
         return BN_EFORMAT;
-    if (*q == 'Z' || *q == 'X')
-        p->exe_deleted = true; /* reused as a marker by the caller, then reset */
+    *zombie = *q == 'Z' || *q == 'X';
     q++; /* state */
     for (int i = 0; field < 22 && i < 19; i++) {
         field++;
@@ -218,6 +217,44 @@ agent_tier_proc_read(const char *proc_root, pid_t pid, struct agent_proc *p,
     p->loginuid = (uid_t)-1;
     p->sessionid = (uint32_t)-1;
 
+    /* The command line first: it is what a process that exits at once takes with it. */
+    snprintf(path, sizeof(path), "%s/%d/cmdline", proc_root, (int)pid);
+    rc = read_file(path, AGENT_CMDLINE_MAX, &buf, &len, &trunc);
+    if (rc == BN_ENOMEM)
+        goto out;
+    if (rc == 0) {
+        while (len > 0 && buf[len - 1] == '\0')
+            len--;
+        for (size_t i = 0; i < len; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        buf[len] = '\0';
+        p->cmdline = buf;
+        buf = NULL;
+        p->cmdline_truncated = trunc;
+        if (trunc && st)
+            st->cmdline_truncated++;
+    }
+    snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
+    rc = read_link(path, &p->exe, &trunc);
+    if (rc == BN_ENOMEM)
+        goto out;
+    if (p->exe) {
+        size_t n = strlen(p->exe);
+        if (n > 10 && strcmp(p->exe + n - 10, " (deleted)") == 0) {
+            p->exe_deleted = true;
+            p->exe[n - 10] = '\0';
+        }
+    }
+    if (trunc && st)
+        st->path_truncated++;
+    snprintf(path, sizeof(path), "%s/%d/cwd", proc_root, (int)pid);
+    rc = read_link(path, &p->cwd, &trunc);
+    if (rc == BN_ENOMEM)
+        goto out;
+    if (trunc && st)
+        st->path_truncated++;
+
     snprintf(path, sizeof(path), "%s/%d/stat", proc_root, (int)pid);
     rc = read_file(path, 4096, &buf, &len, &trunc);
     if (rc == BN_ENOMEM)
@@ -228,17 +265,18 @@ agent_tier_proc_read(const char *proc_root, pid_t pid, struct agent_proc *p,
             st->gone++;
         goto out;
     }
-    rc = parse_stat(buf, p);
+    bool zombie = false;
+    rc = parse_stat(buf, p, &zombie);
     bn_free(buf);
     buf = NULL;
     if (rc < 0) {
-        memset(p, 0, sizeof(*p));
+        agent_tier_proc_release(p);
+        p->pid = pid;
         rc = -ESRCH;
         goto out;
     }
-    if (p->exe_deleted) {
-        /* a zombie: its stat is all that is left */
-        p->exe_deleted = false;
+    if (zombie) {
+        /* a zombie: its stat (and what was read above while it ran) is all there is */
         if (st)
             st->gone++;
         rc = -ESRCH;
@@ -260,43 +298,6 @@ agent_tier_proc_read(const char *proc_root, pid_t pid, struct agent_proc *p,
     bn_free(buf);
     buf = NULL;
 
-    snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
-    rc = read_link(path, &p->exe, &trunc);
-    if (rc == BN_ENOMEM)
-        goto out;
-    if (p->exe) {
-        size_t n = strlen(p->exe);
-        if (n > 10 && strcmp(p->exe + n - 10, " (deleted)") == 0) {
-            p->exe_deleted = true;
-            p->exe[n - 10] = '\0';
-        }
-    }
-    if (trunc && st)
-        st->path_truncated++;
-    snprintf(path, sizeof(path), "%s/%d/cwd", proc_root, (int)pid);
-    rc = read_link(path, &p->cwd, &trunc);
-    if (rc == BN_ENOMEM)
-        goto out;
-    if (trunc && st)
-        st->path_truncated++;
-
-    snprintf(path, sizeof(path), "%s/%d/cmdline", proc_root, (int)pid);
-    rc = read_file(path, AGENT_CMDLINE_MAX, &buf, &len, &trunc);
-    if (rc == BN_ENOMEM)
-        goto out;
-    if (rc == 0) {
-        while (len > 0 && buf[len - 1] == '\0')
-            len--;
-        for (size_t i = 0; i < len; i++)
-            if (buf[i] == '\0')
-                buf[i] = ' ';
-        buf[len] = '\0';
-        p->cmdline = buf;
-        buf = NULL;
-        p->cmdline_truncated = trunc;
-        if (trunc && st)
-            st->cmdline_truncated++;
-    }
     snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)pid);
     rc = read_file(path, AGENT_PATH_MAX, &buf, &len, &trunc);
     if (rc == BN_ENOMEM)
@@ -516,7 +517,8 @@ emit_exit(struct proc_state *s, pid_t pid, pid_t ppid, uint32_t code)
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     if (read_file(path, 4096, &buf, &len, &trunc) == 0) {
         pid_t keep = ev.proc.ppid;
-        if (parse_stat(buf, &ev.proc) < 0 || ev.proc.ppid == 0)
+        bool zombie;
+        if (parse_stat(buf, &ev.proc, &zombie) < 0 || ev.proc.ppid == 0)
             ev.proc.ppid = keep;
     }
     bn_free(buf);
