@@ -112,7 +112,7 @@ struct agent {
     /* collectors */
     struct running col[AGENT_COLLECTORS_MAX];
     size_t ncol;
-    enum agent_tier tier;
+    _Atomic int tier;              /* written by agent_start, read by the loop */
 
     /* enrichment and filters (loop thread) */
     struct agent_proctable *pt;
@@ -449,7 +449,7 @@ raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const c
     memset(&al, 0, sizeof(al));
     al.kind = AGENT_EV_ALERT;
     al.prio = AGENT_PRIO_CRITICAL;
-    al.tier = ev ? ev->tier : a->tier;
+    al.tier = ev ? ev->tier : (enum agent_tier)a->tier;
     al.ts_ns = now_ns(CLOCK_REALTIME);
     struct bn_buf tags, trig, anc;
     bn_buf_init(&tags, 64 << 10);

@@ -5,6 +5,7 @@
  * handed to agent_process() the way the loop does.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,6 +210,84 @@ test_bulk_rate(void **state)
     assert_true(k.sampled >= 150);
     assert_true(k.queued >= 50 + 10);
     assert_int_equal(k.shed, 0);
+    agent_free(a);
+    agent_config_release(&c);
+}
+
+struct emitter {
+    struct agent *a;
+    int id;
+    uint64_t refused;
+};
+
+static void *
+emit_many(void *arg)
+{
+    struct emitter *e = arg;
+    struct agent_event ev;
+    char path[64];
+    for (int i = 0; i < 5000; i++) {
+        file_event(&ev, (enum agent_prio)((i + e->id) % 4), i, path, sizeof(path));
+        if (agent_emit(e->a, &ev) != 0)
+            e->refused++;
+    }
+    return NULL;
+}
+
+/* Four producers against one consumer on a small queue: every event is either taken,
+ * still queued or counted as shed; alerts/status (critical) are never refused while a
+ * lower priority is queued. */
+static void
+test_queue_concurrent(void **state)
+{
+    (void)state;
+    struct agent_config c;
+    assert_int_equal(agent_config_init(&c), 0);
+    c.detect = false;
+    c.bulk_rate = 0;
+    c.queue_events = 64;
+    struct agent *a = new_agent(&c);
+    struct emitter em[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        em[i] = (struct emitter){.a = a, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, emit_many, &em[i]), 0);
+    }
+    uint64_t popped = 0, last_by_thread_ok = 1;
+    struct agent_event ev;
+    for (int spins = 0; spins < 2000000; spins++) {
+        if (agent_queue_pop(a, &ev) == 0) {
+            popped++;
+            if (!ev.path)
+                last_by_thread_ok = 0;
+            agent_event_release(&ev);
+        }
+        if (popped > 0 && spins % 1000 == 0) {
+            struct agent_counters k;
+            agent_counters(a, &k);
+            if (k.emitted == 20000)
+                break;
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    while (agent_queue_pop(a, &ev) == 0) {
+        popped++;
+        agent_event_release(&ev);
+    }
+    struct agent_counters k;
+    agent_counters(a, &k);
+    uint64_t refused = em[0].refused + em[1].refused + em[2].refused + em[3].refused;
+    assert_int_equal(k.emitted, 20000);
+    assert_int_equal(k.processed, popped);
+    assert_int_equal(k.emitted, k.queued + refused);
+    /* shed = refused at the door + evicted after queueing (queued but never popped) */
+    assert_int_equal(k.shed, refused + (k.queued - popped));
+    assert_int_equal(k.queue_depth, 0);
+    assert_int_equal(k.shed_by_prio[0] + k.shed_by_prio[1] + k.shed_by_prio[2] +
+                         k.shed_by_prio[3], k.shed);
+    assert_true(k.shed_by_prio[AGENT_PRIO_CRITICAL] <= k.shed_by_prio[AGENT_PRIO_BULK]);
+    assert_true(last_by_thread_ok);
     agent_free(a);
     agent_config_release(&c);
 }
@@ -467,6 +546,7 @@ main(void)
         cmocka_unit_test(test_queue_shedding),
         cmocka_unit_test(test_emit_copies),
         cmocka_unit_test(test_bulk_rate),
+        cmocka_unit_test(test_queue_concurrent),
         cmocka_unit_test(test_config_table),
         cmocka_unit_test(test_detection),
         cmocka_unit_test(test_enrichment),
