@@ -221,12 +221,14 @@ parse_sshd(const char *m, struct agent_event *ev)
             return rc;
         return add(ev, "result", "failure");
     }
-    if ((p = skip_prefix(m, "User ")) && strstr(p, " not allowed because ")) {
-        if (token(&p, &t, &n) && (rc = add_n(ev, "user", t, n)) < 0)
+    const char *why;
+    if ((p = skip_prefix(m, "User ")) && (why = strstr(p, " not allowed because ")) != NULL) {
+        /* "User eve from 10.0.0.9 not allowed because ...": the user is the first word
+         * only if it comes before the reason */
+        if (token(&p, &t, &n) && t < why && (rc = add_n(ev, "user", t, n)) < 0)
             return rc;
-        if ((rc = ssh_from(ev, p)) < 0)
+        if (p < why && (rc = ssh_from(ev, p)) < 0)
             return rc;
-        const char *why = strstr(p, " not allowed because ");
         if ((rc = add(ev, "reason", why + 1)) < 0)
             return rc;
         return add(ev, "result", "failure");

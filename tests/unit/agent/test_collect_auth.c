@@ -180,6 +180,11 @@ test_hostile(void **state)
     assert_int_equal(agent_auth_parse("sshd", 0, "Invalid user \xff\xfe from 1.2.3.4", &ev), 0);
     assert_string_equal(ex(&ev, "user"), "\xff\xfe");
     agent_auth_event_release(&ev);
+    /* fuzz regression: the reason text where the user name should be */
+    assert_int_equal(agent_auth_parse("sshd", 0, "User  not allowed because \x1b[%", &ev), 0);
+    assert_null(ex(&ev, "user"));
+    assert_string_equal(ex(&ev, "reason"), "not allowed because \x1b[%");
+    agent_auth_event_release(&ev);
     /* a very long ident */
     memset(m, 's', n);
     m[n] = '\0';
