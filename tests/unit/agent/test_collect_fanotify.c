@@ -106,7 +106,7 @@ test_file_ops(void **state)
         if (fd < 0 || write(fd, "hello\n", 6) != 6)
             _exit(1);
         close(fd);
-        if (rename(a, b) < 0 || chmod(b, 0600) < 0)
+        if (rename(a, b) < 0 || chown(b, 1234, 4321) < 0 || chmod(b, 0600) < 0)
             _exit(2);
         char e[300];
         snprintf(e, sizeof(e), "%s/secret", ex);
@@ -135,6 +135,8 @@ test_file_ops(void **state)
     i = sink_wait(match, &w, 3000);
     assert_true(i >= 0);
     assert_int_equal(sink_recs[i].mode, 0600);
+    assert_int_equal(sink_recs[i].new_uid, 1234);
+    assert_int_equal(sink_recs[i].new_gid, 4321);
     w = (struct want){AGENT_EV_FILE_WRITE, c, keys, NULL};
     i = sink_wait(match, &w, 3000);
     assert_true(i >= 0);

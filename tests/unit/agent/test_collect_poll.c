@@ -161,6 +161,42 @@ test_loopback_tcp(void **state)
 }
 
 static void
+test_loopback_udp(void **state)
+{
+    (void)state;
+    sink_reset();
+    void *st = start(NULL, false, true);
+    int u = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (u < 0) {
+        agent_collector_proc_poll.stop(NULL, st);
+        skip();
+    }
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    assert_int_equal(bind(u, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(u, (struct sockaddr *)&sa, &sl);
+    uint16_t port = ntohs(sa.sin6_port);
+    struct want wl = {AGENT_EV_NET_CONNECT, getpid(), 0, port, 0, 1, 0};
+    long i = sink_wait(match, &wl, 3000);
+    assert_true(i >= 0);
+    assert_int_equal(sink_recs[i].proto, IPPROTO_UDP);
+    assert_int_equal(sink_recs[i].family, AF_INET6);
+    assert_memory_equal(sink_recs[i].saddr, in6addr_loopback.s6_addr, 16);
+    /* a connected UDP socket is an outbound flow */
+    int c = socket(AF_INET6, SOCK_DGRAM, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct want wc = {AGENT_EV_NET_CONNECT, getpid(), 0, 0, port, 0, 1};
+    i = sink_wait(match, &wc, 3000);
+    assert_true(i >= 0);
+    assert_int_equal(sink_recs[i].proto, IPPROTO_UDP);
+    close(c);
+    close(u);
+    agent_collector_proc_poll.stop(NULL, st);
+    sink_reset();
+}
+
+static void
 write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -266,6 +302,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_processes),
         cmocka_unit_test(test_loopback_tcp),
+        cmocka_unit_test(test_loopback_udp),
         cmocka_unit_test(test_fake_proc_reuse_and_hostile_net),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

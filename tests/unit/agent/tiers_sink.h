@@ -28,6 +28,8 @@ struct sink_rec {
     const char *category;
     int exit_code;
     uint32_t mode;
+    uid_t new_uid;
+    gid_t new_gid;
     uint8_t proto, family;
     bool initiated, listen;
     uint8_t saddr[16], daddr[16];
@@ -90,6 +92,8 @@ agent_emit(struct agent *a, const struct agent_event *ev)
     r->category = ev->category;
     r->exit_code = ev->exit_code;
     r->mode = ev->mode;
+    r->new_uid = ev->new_uid;
+    r->new_gid = ev->new_gid;
     r->proto = ev->proto;
     r->family = ev->family;
     r->initiated = ev->initiated;
