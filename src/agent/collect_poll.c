@@ -213,9 +213,9 @@ emit_create(struct poll_state *s, const struct pid_entry *e)
         ev.extra_keys[ev.nextra] = "cmdline_truncated";
         ev.extra_vals[ev.nextra++] = "true";
     }
-    if (ev.proc.ppid > 0 &&
-        agent_tier_proc_read(s->proc_root, ev.proc.ppid, &ev.parent, NULL) == BN_ENOMEM)
-        agent_tier_proc_release(&ev.parent);
+    /* the parent by pid only: the agent's loop fills it from the process table, which
+     * knows it from its own exec (or reads /proc once), instead of two /proc reads here */
+    ev.parent.pid = ev.proc.ppid;
     atomic_fetch_add(&s->creates, 1);
     emit(s, &ev);
     agent_tier_proc_release(&ev.proc);

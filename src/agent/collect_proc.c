@@ -486,9 +486,9 @@ emit_exec(struct proc_state *s, pid_t pid)
             ev.extra_vals[ev.nextra++] = "true";
         }
     }
-    if (ev.proc.ppid > 0 &&
-        agent_tier_proc_read(NULL, ev.proc.ppid, &ev.parent, NULL) == BN_ENOMEM)
-        agent_tier_proc_release(&ev.parent);
+    /* the parent by pid only: the agent's loop fills it from the process table, which
+     * knows it from its own exec (or reads /proc once), instead of two /proc reads here */
+    ev.parent.pid = ev.proc.ppid;
     atomic_fetch_add(&s->execs, 1);
     if (agent_emit(s->agent, &ev) < 0)
         atomic_fetch_add(&s->emit_errors, 1);
