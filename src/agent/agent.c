@@ -430,7 +430,7 @@ ancestry_json(struct agent *a, const struct agent_event *ev, struct bn_buf *b)
                 if (chain[i].cmdline) /* the event itself has the full one */
                     bn_buf_json_escape(b, chain[i].cmdline,
                                        BN_MIN(strlen(chain[i].cmdline), AGENT_ANCESTOR_CMDLINE_MAX));
-                bn_buf_printf(b, "\",\"User\":\"%u\"}", (unsigned)chain[i].uid);
+                bn_buf_printf(b, "\",\"UserId\":%u}", (unsigned)chain[i].uid);
                 agent_proc_release(&chain[i]);
             }
         }
@@ -1374,7 +1374,8 @@ agent_check(struct agent *a, FILE *out)
     }
     fprintf(out, "tier: %s%s\n", tier_name(best), a->conf.tier ? " (forced)" : "");
     fprintf(out, "detection: %s, %zu rules\n", a->rs ? "on" : "off", a->nrules);
-    fprintf(out, "output: %s%s%s\n", a->conf.out_stdout ? "stdout " : "",
-            *a->conf.out_file ? a->conf.out_file : "", a->spool ? " + spool" : "");
+    fprintf(out, "output:%s%s%s%s\n", a->conf.out_stdout ? " stdout" : "",
+            *a->conf.out_file ? " " : "", a->conf.out_file,
+            a->spool ? " spool" : (!a->conf.out_stdout && !*a->conf.out_file ? " none" : ""));
     return best == AGENT_TIER_NONE ? BN_EUNSUP : 0;
 }
