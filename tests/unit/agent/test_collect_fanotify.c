@@ -311,13 +311,28 @@ test_bad_conf(void **state)
     assert_non_null(strstr(d.msg, "none of the included paths"));
 }
 
+/* Removes the test's directory even when an assertion failed half-way. */
+static int
+cleanup(void **state)
+{
+    (void)state;
+    if (dir[0] && strncmp(dir, "/tmp/bn_fan_", 12) == 0 && access(dir, F_OK) == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", dir);
+    }
+    dir[0] = '\0';
+    return 0;
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_ops),
-        cmocka_unit_test(test_hostile_names),
-        cmocka_unit_test(test_dir_rename),
+        cmocka_unit_test_teardown(test_file_ops, cleanup),
+        cmocka_unit_test_teardown(test_hostile_names, cleanup),
+        cmocka_unit_test_teardown(test_dir_rename, cleanup),
         cmocka_unit_test(test_bad_conf),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
