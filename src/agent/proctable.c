@@ -838,60 +838,86 @@ out:
     return rc;
 }
 
+static void
+count_hash_error(struct agent_proctable *pt)
+{
+    pthread_mutex_lock(&pt->mu);
+    pt->st.hash_errors++;
+    pthread_mutex_unlock(&pt->mu);
+}
+
+static struct pt_hash_slot *
+hash_slot(struct agent_proctable *pt, const struct stat *sb)
+{
+    int64_t mtime = (int64_t)sb->st_mtim.tv_sec * 1000000000ll + sb->st_mtim.tv_nsec;
+    uint64_t key = ((uint64_t)sb->st_dev * 0x9e3779b97f4a7c15ull) ^
+                   ((uint64_t)sb->st_ino * 0xc2b2ae3d27d4eb4full) ^ (uint64_t)mtime;
+    return &pt->hslots[key % pt->opts.hash_cache_slots];
+}
+
+static bool
+slot_matches(const struct pt_hash_slot *slot, const struct stat *sb)
+{
+    int64_t mtime = (int64_t)sb->st_mtim.tv_sec * 1000000000ll + sb->st_mtim.tv_nsec;
+    return slot->used && slot->dev == sb->st_dev && slot->ino == sb->st_ino &&
+           slot->size == sb->st_size && slot->mtime_ns == mtime;
+}
+
 int
 agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65])
 {
     hex[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
+    /* a cache hit costs one stat() (it follows /proc/<pid>/exe to the executable) */
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
         int e = -errno;
-        pthread_mutex_lock(&pt->mu);
-        pt->st.hash_errors++;
-        pthread_mutex_unlock(&pt->mu);
+        count_hash_error(pt);
         return e;
     }
-    int rc = 0;
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = BN_EINVAL;
-        pthread_mutex_lock(&pt->mu);
-        pt->st.hash_errors++;
-        pthread_mutex_unlock(&pt->mu);
-        goto out;
+    if (!S_ISREG(sb.st_mode)) {
+        count_hash_error(pt);
+        return BN_EINVAL;
     }
-    int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000ll + sb.st_mtim.tv_nsec;
-    uint64_t key = ((uint64_t)sb.st_dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)sb.st_ino *
-                   0xc2b2ae3d27d4eb4full) ^ (uint64_t)mtime;
-    struct pt_hash_slot *slot = &pt->hslots[key % pt->opts.hash_cache_slots];
     pthread_mutex_lock(&pt->mu);
-    if (slot->used && slot->dev == sb.st_dev && slot->ino == sb.st_ino &&
-        slot->size == sb.st_size && slot->mtime_ns == mtime) {
+    struct pt_hash_slot *slot = hash_slot(pt, &sb);
+    if (slot_matches(slot, &sb)) {
         memcpy(hex, slot->hex, 65);
         pt->st.hash_hits++;
         pthread_mutex_unlock(&pt->mu);
-        goto out;
+        return 0;
     }
     pt->st.hash_misses++;
     pthread_mutex_unlock(&pt->mu);
-    if ((uint64_t)sb.st_size > pt->opts.hash_max_bytes)
+
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = -errno;
+        count_hash_error(pt);
+        return e;
+    }
+    int rc;
+    /* the file read is the one to key the result by (it may have changed since stat) */
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        rc = BN_EINVAL;
+    else if ((uint64_t)sb.st_size > pt->opts.hash_max_bytes)
         rc = BN_ETOOBIG;
     else
         rc = sha256_fd(fd, pt->opts.hash_max_bytes, hex);
+    close(fd);
     pthread_mutex_lock(&pt->mu);
     if (rc == 0) {
+        slot = hash_slot(pt, &sb);
         slot->used = true;
         slot->dev = sb.st_dev;
         slot->ino = sb.st_ino;
         slot->size = sb.st_size;
-        slot->mtime_ns = mtime;
+        slot->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000ll + sb.st_mtim.tv_nsec;
         memcpy(slot->hex, hex, 65);
     } else {
         hex[0] = '\0';
         pt->st.hash_errors++;
     }
     pthread_mutex_unlock(&pt->mu);
-out:
-    close(fd);
     return rc;
 }
 
