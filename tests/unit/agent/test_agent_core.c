@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -524,17 +525,68 @@ test_start_forced_missing_tier(void **state)
     struct agent_config c;
     assert_int_equal(agent_config_init(&c), 0);
     c.detect = false;
-    c.tier = AGENT_TIER_POLL;
+    c.tier = AGENT_TIER_BPF;
     struct agent *a = new_agent(&c);
-    /* the unit test links no collector: a forced tier fails with a reason, never silently */
+    /* this test does not link the eBPF collector: a forced tier fails with a reason */
     struct bn_diag d;
     bn_diag_clear(&d);
     assert_int_equal(agent_start(a, &d), BN_EUNSUP);
-    assert_non_null(strstr(d.msg, "poll"));
+    assert_non_null(strstr(d.msg, "bpf"));
     struct agent_counters k;
     agent_counters(a, &k);
     assert_true(k.processed >= 1); /* the tier_unavailable status went through the loop */
     agent_free(a);
+    agent_config_release(&c);
+}
+
+/* The poller is linked on purpose (agent.c refers to collectors weakly). */
+const void *const test_linked_collectors[] = {&agent_collector_proc_poll};
+
+/* The whole path with a real collector and the loop thread: tier 3 is forced (it needs no
+ * privileges), a child with a distinctive command line runs, and its exec, the status
+ * events and a heartbeat come out of the output file. */
+static void
+test_start_poll_end_to_end(void **state)
+{
+    (void)state;
+    struct agent_config c;
+    char out[400];
+    assert_int_equal(agent_config_init(&c), 0);
+    snprintf(out, sizeof(out), "%s/e2e.ndjson", tmpdir);
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    assert_int_equal(bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "output.file", out, &d),
+                     0);
+    assert_int_equal(bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "collect.tier", "poll",
+                                 &d), 0);
+    assert_int_equal(bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "heartbeat.interval",
+                                 "300ms", &d), 0);
+    struct agent *a = new_agent(&c);
+    bn_diag_clear(&d);
+    assert_int_equal(agent_start(a, &d), 0);
+    assert_int_equal(agent_tier_in_use(a), AGENT_TIER_POLL);
+    usleep(700 * 1000); /* the poller's first scan is its baseline: start the child after it */
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sleep", "sleep", "2.25", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    waitpid(pid, NULL, 0);
+    usleep(1200 * 1000); /* one more poll sees it gone */
+    agent_stop(a);
+    struct agent_counters k;
+    agent_counters(a, &k);
+    assert_int_equal(k.shed, 0);
+    agent_free(a);
+    const char *text = slurp(out);
+    if (!strstr(text, "\"CommandLine\":\"sleep 2.25\""))
+        fprintf(stderr, "%s\n", text);
+    assert_non_null(strstr(text, "\"CommandLine\":\"sleep 2.25\""));
+    assert_non_null(strstr(text, "\"status\":\"started\""));
+    assert_non_null(strstr(text, "\"status\":\"heartbeat\""));
+    assert_non_null(strstr(text, "\"status\":\"stopping\""));
+    assert_non_null(strstr(text, "\"bannin.tier\":\"poll\""));
     agent_config_release(&c);
 }
 
@@ -551,6 +603,7 @@ main(void)
         cmocka_unit_test(test_detection),
         cmocka_unit_test(test_enrichment),
         cmocka_unit_test(test_start_forced_missing_tier),
+        cmocka_unit_test(test_start_poll_end_to_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
