@@ -682,11 +682,19 @@ enrich(struct agent *a, struct agent_event *ev)
         a->conf.hash && !ev->proc.exe_deleted)
         agent_proctable_sha256(a->pt, ev->proc.exe, ev->proc.sha256);
     pid_t ppid = ev->parent.pid ? ev->parent.pid : ev->proc.ppid;
-    if (ppid > 0 && ppid != ev->proc.pid &&
-        agent_proctable_get(a->pt, ppid, ev->parent.start_ns, &t) == 0) {
-        fill_proc(&ev->parent, &t);
+    if (ppid > 0 && ppid != ev->proc.pid) {
+        size_t n = 0;
+        if (agent_proctable_get(a->pt, ppid, ev->parent.start_ns, &t) == 0) {
+            fill_proc(&ev->parent, &t);
+            agent_proc_release(&t);
+        } else if (agent_proctable_ancestry(a->pt, ev->proc.pid, ev->proc.start_ns, &t, 1,
+                                            &n) == 0 && n == 1) {
+            /* the parent is gone: the table remembers who it was */
+            if (t.pid == ppid)
+                fill_proc(&ev->parent, &t);
+            agent_proc_release(&t);
+        }
         ev->parent.pid = ppid;
-        agent_proc_release(&t);
     }
 }
 

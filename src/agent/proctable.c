@@ -518,6 +518,24 @@ find(struct agent_proctable *pt, pid_t pid, uint64_t start_ns)
     return best;
 }
 
+/* The process pid most likely is the parent of a process seen now: the live one, else the
+ * one that exited last (a parent that exits right after forking is the common case; its pid
+ * being reused in between is not). */
+static struct pt_entry *
+find_parent(struct agent_proctable *pt, pid_t pid)
+{
+    struct pt_entry *best = NULL;
+    for (struct pt_entry *e = pt->buckets[bucket_of(pid)]; e; e = e->next) {
+        if (e->p.pid != pid)
+            continue;
+        if (!e->exited)
+            return e;
+        if (!best || e->exit_ns > best->exit_ns)
+            best = e;
+    }
+    return best;
+}
+
 static void
 xlist_remove(struct agent_proctable *pt, struct pt_entry *e)
 {
@@ -664,7 +682,7 @@ update_locked(struct agent_proctable *pt, const struct agent_proc *p)
         bn_free(e);
         return BN_ENOMEM;
     }
-    struct pt_entry *parent = p->ppid ? find(pt, p->ppid, 0) : NULL;
+    struct pt_entry *parent = p->ppid ? find_parent(pt, p->ppid) : NULL;
     e->parent_start_ns = parent ? parent->p.start_ns : 0;
     size_t b = bucket_of(p->pid);
     e->next = pt->buckets[b];

@@ -234,6 +234,35 @@ test_pid_reuse(void **state)
     agent_proctable_free(pt);
 }
 
+/* A parent that exited before its child was seen is still the child's parent. */
+static void
+test_parent_exited_first(void **state)
+{
+    (void)state;
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, NULL), 0);
+    struct agent_proc p = {.pid = 4000100, .ppid = 1, .start_ns = 7000000000ull};
+    p.exe = "/usr/bin/dash";
+    assert_int_equal(agent_proctable_update(pt, &p), 0);
+    agent_proctable_exit(pt, p.pid, p.start_ns, 10);
+    struct agent_proc c = {.pid = 4000101, .ppid = 4000100, .start_ns = 7100000000ull};
+    c.exe = "/usr/bin/curl";
+    assert_int_equal(agent_proctable_update(pt, &c), 0);
+    struct agent_proc chain[2];
+    size_t n;
+    assert_int_equal(agent_proctable_ancestry(pt, c.pid, c.start_ns, chain, 2, &n), 0);
+    assert_true(n >= 1);
+    assert_string_equal(chain[0].exe, "/usr/bin/dash");
+    for (size_t i = 0; i < n; i++)
+        agent_proc_release(&chain[i]);
+    /* without a start time only a live process is returned: the exited one is not */
+    struct agent_proc out;
+    assert_int_equal(agent_proctable_get(pt, p.pid, 0, &out), BN_ENOTFOUND);
+    assert_int_equal(agent_proctable_get(pt, p.pid, p.start_ns, &out), 0);
+    agent_proc_release(&out);
+    agent_proctable_free(pt);
+}
+
 static void
 test_max_entries(void **state)
 {
@@ -481,6 +510,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ancestry_three_deep),
         cmocka_unit_test(test_pid_reuse),
+        cmocka_unit_test(test_parent_exited_first),
         cmocka_unit_test(test_max_entries),
         cmocka_unit_test(test_sha256_cache),
         cmocka_unit_test(test_huge_and_binary_cmdline),
