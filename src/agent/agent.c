@@ -140,7 +140,8 @@ struct agent {
 
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
-    int64_t last_cpu_ns, last_wall_ns;
+    int64_t last_cpu_ns, last_wall_ns, last_loop_cpu_ns;
+    bool collectors_over;          /* over the CPU budget outside the loop (reported once) */
 };
 
 /* The agent whose loop runs on this thread (NULL on other threads). */
@@ -788,20 +789,32 @@ cpu_ns(void)
 #define CPU_BUDGET_SCALE 1
 #endif
 
+/*
+ * Sampling only saves what happens after agent_emit: the loop's work (enrichment, JSON,
+ * spool, detection). When the process is over its CPU budget but the loop itself uses less
+ * than half of it, the cost is in the collectors and dropping events would lose data for
+ * nothing: that is reported (once per episode) instead of escalating.
+ */
 static void
 check_budget(struct agent *a, int64_t mono)
 {
-    int64_t cpu = cpu_ns();
-    double pct = 0;
-    if (a->last_wall_ns && mono > a->last_wall_ns)
-        pct = 100.0 * (double)(cpu - a->last_cpu_ns) / (double)(mono - a->last_wall_ns);
+    int64_t cpu = cpu_ns(), loop_cpu = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    double pct = 0, loop_pct = 0;
+    if (a->last_wall_ns && mono > a->last_wall_ns) {
+        double wall = (double)(mono - a->last_wall_ns);
+        pct = 100.0 * (double)(cpu - a->last_cpu_ns) / wall;
+        loop_pct = 100.0 * (double)(loop_cpu - a->last_loop_cpu_ns) / wall;
+    }
     a->last_cpu_ns = cpu;
+    a->last_loop_cpu_ns = loop_cpu;
     a->last_wall_ns = mono;
     uint64_t rss = rss_bytes();
     double cpu_budget = (double)a->conf.cpu_percent * CPU_BUDGET_SCALE;
-    bool over = pct > cpu_budget || rss > a->conf.rss_max * RSS_BUDGET_SCALE;
-    bool calm = pct < cpu_budget / 2 &&
-                rss < a->conf.rss_max * RSS_BUDGET_SCALE;
+    uint64_t rss_budget = a->conf.rss_max * RSS_BUDGET_SCALE;
+    bool cpu_over = pct > cpu_budget;
+    bool helps = loop_pct >= cpu_budget / 2;
+    bool over = (cpu_over && helps) || rss > rss_budget;
+    bool calm = (pct < cpu_budget / 2 || !helps) && rss < rss_budget;
     uint32_t shift = atomic_load(&a->sample_shift);
     uint32_t nshift = shift;
     if (over && shift < AGENT_SAMPLE_SHIFT_MAX)
@@ -814,17 +827,26 @@ check_budget(struct agent *a, int64_t mono)
     a->cnt.rss_bytes = rss;
     a->cnt.sample_shift = nshift;
     pthread_mutex_unlock(&a->mu);
+    char detail[200];
     if (nshift != shift) {
-        char detail[160];
         snprintf(detail, sizeof(detail),
-                 "cpu %.1f%% (budget %" PRId64 "%%), rss %" PRIu64 " KiB (budget %" PRIu64
-                 " KiB): keeping 1 of %u bulk events, 1 of %u normal ones",
-                 pct, (int64_t)cpu_budget, rss >> 10, (a->conf.rss_max * RSS_BUDGET_SCALE) >> 10,
-                 1u << nshift,
+                 "cpu %.1f%% (loop %.1f%%, budget %" PRId64 "%%), rss %" PRIu64
+                 " KiB (budget %" PRIu64 " KiB): keeping 1 of %u bulk events, 1 of %u normal "
+                 "ones",
+                 pct, loop_pct, (int64_t)cpu_budget, rss >> 10, rss_budget >> 10, 1u << nshift,
                  1u << (nshift > AGENT_NORMAL_SAMPLE_LAG ? nshift - AGENT_NORMAL_SAMPLE_LAG : 0));
         status_event(a, nshift > shift ? "degraded" : (nshift ? "recovering" : "recovered"),
                      detail);
     }
+    bool collectors_over = cpu_over && !helps;
+    if (collectors_over && !a->collectors_over) {
+        snprintf(detail, sizeof(detail),
+                 "cpu %.1f%% over the budget of %" PRId64 "%% in the collectors (loop %.1f%%): "
+                 "events are kept, sampling would not lower it",
+                 pct, (int64_t)cpu_budget, loop_pct);
+        status_event(a, "over_budget", detail);
+    }
+    a->collectors_over = collectors_over;
 }
 
 static void
@@ -895,6 +917,7 @@ loop_main(void *arg)
     a->next_budget_ns = now_ns(CLOCK_MONOTONIC) + a->conf.budget_ms * 1000000ll;
     a->next_hb_ns = now_ns(CLOCK_MONOTONIC) + a->conf.heartbeat_ms * 1000000ll;
     a->last_cpu_ns = cpu_ns();
+    a->last_loop_cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID);
     a->last_wall_ns = now_ns(CLOCK_MONOTONIC);
     for (;;) {
         pthread_mutex_lock(&a->mu);
