@@ -61,6 +61,10 @@ extern int agent_fanotify_start_conf(struct agent *a, const struct agent_fanotif
                                      void **state, struct bn_diag *d) __attribute__((weak));
 extern int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf,
                                  void **state, struct bn_diag *d) __attribute__((weak));
+#ifdef AGENT_BPF_PATHS_MAX /* the eBPF collector's settings are declared in agent.h */
+extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf,
+                                void **state, struct bn_diag *d) __attribute__((weak));
+#endif
 
 #define AGENT_COLLECTORS_MAX 8
 #define AGENT_PATHS_MAX 64
@@ -120,6 +124,8 @@ struct agent {
     const char *inc[AGENT_PATHS_MAX], *exc[AGENT_PATHS_MAX];
     size_t ninc, nexc;
     struct agent_fanotify_conf fan;
+    char bpf_paths[2 * AGENT_PATHS_MAX][64]; /* prefixes handed to the eBPF collector */
+    bool bpf_files;                /* the eBPF collector traces file operations */
 
     /* detection (loop thread) */
     struct bn_ruleset *rs;
@@ -1187,6 +1193,52 @@ tier_primary(enum agent_tier t)
     }
 }
 
+/*
+ * Starts the eBPF collector with the file filters pushed into the kernel side: include
+ * prefixes become "<dir>/" entries of its prefix map (longer than its limit, or with a '*'
+ * it does not understand: left to the loop's filter, which sees every event anyway).
+ * Sets a->bpf_files when the kernel side traces file operations.
+ */
+static int
+start_bpf(struct agent *a, const struct agent_collector_ops *ops, void **state,
+          struct bn_diag *d)
+{
+#ifdef AGENT_BPF_PATHS_MAX
+    if (agent_bpf_start_conf) {
+        struct agent_bpf_conf bc;
+        memset(&bc, 0, sizeof(bc));
+        bc.files = a->conf.files;
+        for (size_t i = 0; i < a->ninc && bc.ninclude < AGENT_BPF_PATHS_MAX; i++) {
+            size_t n = strlen(a->inc[i]);
+            if (n == 0 || n + 2 > sizeof(a->bpf_paths[0]))
+                continue;
+            snprintf(a->bpf_paths[bc.ninclude], sizeof(a->bpf_paths[0]), "%s%s", a->inc[i],
+                     a->inc[i][n - 1] == '/' ? "" : "/");
+            bc.include[bc.ninclude] = a->bpf_paths[bc.ninclude];
+            bc.ninclude++;
+        }
+        for (size_t i = 0; i < a->nexc && bc.nexclude < AGENT_BPF_PATHS_MAX; i++) {
+            size_t n = strlen(a->exc[i]);
+            if (n == 0 || strchr(a->exc[i], '*') ||
+                n + 2 > sizeof(a->bpf_paths[0]))
+                continue;
+            char *dst = a->bpf_paths[AGENT_BPF_PATHS_MAX + bc.nexclude];
+            snprintf(dst, sizeof(a->bpf_paths[0]), "%s", a->exc[i]);
+            bc.exclude[bc.nexclude++] = dst;
+        }
+        bc.files = bc.files && bc.ninclude > 0;
+        int rc = agent_bpf_start_conf(a, &bc, state, d);
+        if (rc == 0)
+            a->bpf_files = bc.files;
+        return rc;
+    }
+#endif
+    int rc = ops->start(a, state, d);
+    if (rc == 0)
+        a->bpf_files = a->conf.files;
+    return rc;
+}
+
 static int
 start_one(struct agent *a, const struct agent_collector_ops *ops, int kind, struct bn_diag *d)
 {
@@ -1196,7 +1248,9 @@ start_one(struct agent *a, const struct agent_collector_ops *ops, int kind, stru
         return BN_ETOOBIG;
     if (ops->probe && (rc = ops->probe(a, d)) != 0)
         return rc;
-    if (kind == 1 && agent_fanotify_start_conf)
+    if (kind == 3) {
+        rc = start_bpf(a, ops, &state, d);
+    } else if (kind == 1 && agent_fanotify_start_conf)
         rc = agent_fanotify_start_conf(a, &a->fan, &state, d);
     else if (kind == 2 && agent_poll_start_conf) {
         struct agent_poll_conf pc = {.interval_ms = 1000, .procs = true, .net = true};
@@ -1235,7 +1289,7 @@ agent_start(struct agent *a, struct bn_diag *d)
             status_event(a, "tier_unavailable", detail);
             continue;
         }
-        rc = start_one(a, ops, t == AGENT_TIER_POLL ? 2 : 0, &cd);
+        rc = start_one(a, ops, t == AGENT_TIER_POLL ? 2 : t == AGENT_TIER_BPF ? 3 : 0, &cd);
         if (rc) {
             snprintf(detail, sizeof(detail), "tier %s not available: %s: %s", tier_name(t),
                      ops->name, cd.msg[0] ? cd.msg : bn_strerror(rc));
@@ -1258,13 +1312,17 @@ agent_start(struct agent *a, struct bn_diag *d)
         status_event(a, "degraded", detail);
     }
     if (a->tier == AGENT_TIER_BPF || a->tier == AGENT_TIER_NETLINK) {
+        /* at tier 1 the eBPF programs report file events; fanotify as well would report
+         * each of them twice (and alert twice), unless asked for */
+        bool fan = a->conf.files &&
+                   (a->tier != AGENT_TIER_BPF || !a->bpf_files || a->conf.fanotify_with_bpf);
         const struct agent_collector_ops *extra[2] = {
-            a->conf.files ? &agent_collector_fanotify : NULL,
+            fan ? &agent_collector_fanotify : NULL,
             a->conf.auth ? &agent_collector_auth : NULL,
         };
         const char *names[2] = {"fanotify", "auth"};
         for (int i = 0; i < 2; i++) {
-            if ((i == 0 && !a->conf.files) || (i == 1 && !a->conf.auth))
+            if ((i == 0 && !fan) || (i == 1 && !a->conf.auth))
                 continue;
             bn_diag_clear(&cd);
             if (!extra[i]) {

@@ -219,6 +219,7 @@ struct agent_config {
     int tier;                    /* collect.tier: 0 auto, else enum agent_tier */
     bool auth;                   /* collect.auth */
     bool files;                  /* collect.files */
+    bool fanotify_with_bpf;      /* collect.fanotify_with_bpf */
     char *files_include;         /* files.include: path prefixes reported */
     char *files_exclude;         /* files.exclude: path prefixes never reported */
     int64_t queue_events;        /* limits.queue_events: events waiting for the loop */
@@ -298,5 +299,47 @@ int agent_process(struct agent *a, struct agent_event *ev);
 /* Deep copy of an event (strings owned by dst). 0 or BN_ENOMEM (dst clear). */
 int agent_event_copy(struct agent_event *dst, const struct agent_event *src);
 /* ---- end agent-core ---- */
+
+/* ---- agent-bpf: tier 1 eBPF collector (collect_bpf.c, bpf/agent.bpf.c) ---- */
+extern const struct agent_collector_ops agent_collector_bpf;
+
+/* Settings of the eBPF collector; the ops' start() uses agent_bpf_default_conf. */
+#define AGENT_BPF_PATHS_MAX 64
+struct agent_bpf_conf {
+    /* File path prefixes (absolute, borrowed; at most 64 bytes; "<dir>/" + "*" + "/.ssh/"
+     * is the one wildcard form). The longest matching prefix decides; no match = dropped. */
+    const char *include[AGENT_BPF_PATHS_MAX];
+    size_t ninclude;
+    const char *exclude[AGENT_BPF_PATHS_MAX];
+    size_t nexclude;
+    bool files;                  /* false: no file syscalls are traced */
+    bool files_all;              /* true: every file operation, no prefix filter */
+};
+extern const struct agent_bpf_conf agent_bpf_default_conf;
+/* start() with explicit settings (conf is read during the call only). */
+int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **state,
+                         struct bn_diag *d);
+
+/* What the eBPF collector saw and lost (for --check, heartbeats and tests). */
+struct agent_bpf_stats {
+    uint64_t records;            /* ring-buffer records read */
+    uint64_t kernel_events;      /* records the kernel side wrote */
+    uint64_t drops;              /* records lost: ring buffer full (summed over CPUs) */
+    uint64_t filtered;           /* file operations outside the prefixes */
+    uint64_t bad_records;        /* malformed records (never expected) */
+    uint64_t emit_errors;        /* agent_emit() refused (shed) */
+    uint64_t unresolved;         /* relative paths / fds whose process was already gone */
+    uint64_t forks;              /* process forks seen */
+};
+/* Fills st from a started collector's state (NULL state: zeros). */
+void agent_bpf_stats(void *state, struct agent_bpf_stats *st);
+
+/*
+ * Copies the first question name of the DNS message msg (len bytes, borrowed) into out as
+ * dotted text (non-printable bytes become '?'). Returns 0, BN_DECLINED for a response or
+ * no question, BN_ETRUNC / BN_EFORMAT for a malformed message, BN_ETOOBIG if out is small.
+ */
+int agent_bpf_dns_question(const uint8_t *msg, size_t len, char *out, size_t size);
+/* ---- end agent-bpf ---- */
 
 #endif

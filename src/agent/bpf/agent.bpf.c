@@ -688,6 +688,32 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
     return 0;
 }
 
+/* State of the <dir>/<user>/.ssh/ scan over a prefix key (see path_wanted). */
+struct ssh_scan {
+    struct ab_prefix_key *k;
+    __u32 i;
+    int result;
+};
+
+static long ssh_step(__u32 idx, void *arg)
+{
+    struct ssh_scan *c = arg;
+    __u32 i = c->i;
+    __u8 *d = c->k->data;
+
+    if (i >= AB_PREFIX_LEN - 5)
+        return 1;
+    if (d[i] == 0)
+        return 1;
+    if (d[i] == '/') {
+        c->result = d[i + 1] == '.' && d[i + 2] == 's' && d[i + 3] == 's' && d[i + 4] == 'h' &&
+                    (d[i + 5] == '/' || d[i + 5] == 0);
+        return 1;
+    }
+    c->i = i + 1;
+    return 0;
+}
+
 /*
  * Decides whether an absolute path is of interest from its first AB_PREFIX_LEN bytes:
  * the longest matching prefix in the trie wins; no match means not interesting.
@@ -711,18 +737,14 @@ static __always_inline int path_wanted(const char *path, __u32 len)
     v = bpf_map_lookup_elem(&prefixes, &k);
     if (!v)
         return 0;
-    if (*v == AB_PF_HOME_SSH) {
-        /* /home/<user>/.ssh/: find the '/' after the user name, then ".ssh/". */
-        for (__u32 i = 6; i < AB_PREFIX_LEN - 5; i++) {
-            if (k.data[i] == '/')
-                return k.data[i + 1] == '.' && k.data[i + 2] == 's' && k.data[i + 3] == 's' &&
-                       k.data[i + 4] == 'h' && (k.data[i + 5] == '/' || k.data[i + 5] == 0);
-            if (k.data[i] == 0)
-                return 0;
-        }
-        return 0;
+    if ((*v & 0xff) == AB_PF_HOME_SSH) {
+        struct ssh_scan c = {.k = &k, .i = (*v >> 8) + 1, .result = 0};
+
+        /* bpf_loop: the callback is verified once, not once per byte and call site */
+        bpf_loop(AB_PREFIX_LEN, ssh_step, &c, 0);
+        return c.result;
     }
-    return *v == AB_PF_INCLUDE;
+    return (*v & 0xff) == AB_PF_INCLUDE;
 }
 
 /* Reads a user path into the scratch at off; sets flags for relative paths. Returns len. */

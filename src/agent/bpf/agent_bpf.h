@@ -143,7 +143,8 @@ struct ab_prefix_key {
 /* Values of the prefix filter: the longest matching prefix decides. */
 #define AB_PF_EXCLUDE 0
 #define AB_PF_INCLUDE 1
-#define AB_PF_HOME_SSH 2         /* include only <prefix><name>/.ssh/... (for /home/) */
+#define AB_PF_HOME_SSH 2         /* include only <prefix><name>/.ssh/...: "/home/" + "*" + "/.ssh/"; */
+                                 /* the value's bits 8.. hold the prefix length in bytes */
 
 /* Indices of the per-CPU counters map. */
 enum ab_counter {

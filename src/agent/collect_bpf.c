@@ -1,0 +1,939 @@
+/*
+ * collect_bpf.c - tier 1 of bannin-agent: loads the eBPF CO-RE programs of bpf/agent.bpf.c
+ * (a libbpf skeleton built with the agent), fills their maps (the agent's own pid, the file
+ * path prefixes of interest) and turns each ring-buffer record into a struct agent_event.
+ *
+ * One thread polls the ring buffer and calls agent_emit(); the agent's loop enriches what
+ * a record does not carry (cwd, cgroup path, hashes, ancestry) from its process table.
+ * Records are checked against their size before anything is read: a record comes from
+ * the kernel, but we still never trust a length we did not bound.
+ *
+ * File paths: the kernel filters absolute paths by prefix; relative paths (and fchmod /
+ * fchown, which only know an fd) are resolved here through /proc/<pid>/cwd or /fd and then
+ * run through the same prefix map, so include/exclude mean the same thing for both. A
+ * process that is gone before we resolve its relative path is reported with the relative
+ * path as it was given. Close-after-write needs the path of the fd: the kernel sends the
+ * path once at open time and we keep it in a bounded, direct-mapped table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/types.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/agent.h"
+#include "agent/community_id.h"
+#include "agent/persist.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+#if BN_HAVE_BPF
+#include "agent.skel.h"
+#include "agent/bpf/agent_bpf.h"
+#endif
+
+/* Default file paths of interest (persistence, credentials, staging and binary dirs). */
+const struct agent_bpf_conf agent_bpf_default_conf = {
+    .include = {"/etc/", "/root/", "/home/*/.ssh/", "/var/spool/cron/", "/usr/lib/systemd/",
+                "/lib/systemd/", "/etc/systemd/", "/tmp/", "/dev/shm/", "/var/tmp/",
+                "/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/lib/modules/",
+                "/usr/lib/modules/", "/usr/local/bin/", "/usr/local/sbin/"},
+    .ninclude = 18,
+    .nexclude = 0,
+    .files = true,
+    .files_all = false,
+};
+
+#if BN_HAVE_BPF
+
+#define WFD_SLOTS 16384 /* remembered fd -> path for close-after-write (power of two) */
+
+struct wfd_slot {
+    uint32_t pid;
+    int32_t fd;
+    char *path;
+};
+
+struct bpf_state {
+    struct agent *a;
+    struct agent_bpf *skel;
+    struct ring_buffer *rb;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+    int64_t boot_to_real_ns;
+    bool files;
+    struct wfd_slot wfds[WFD_SLOTS];
+    atomic_uint_fast64_t records, bad, emit_errors, unresolved, wfd_evicted, forks;
+    atomic_uint_fast64_t filtered_user;
+};
+
+static int64_t
+clock_ns(clockid_t c)
+{
+    struct timespec ts;
+
+    clock_gettime(c, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- prefix filter ---- */
+
+/* Adds one pattern ("/etc/", or "/home/" + star + "/.ssh/") to the LPM map with action. */
+static int
+prefix_add(int mapfd, const char *pat, uint32_t action, struct bn_diag *d)
+{
+    struct ab_prefix_key k;
+    const char *star = strstr(pat, "/*/");
+    size_t n = strlen(pat);
+    uint32_t val = action;
+
+    memset(&k, 0, sizeof(k));
+    if (n == 0 || pat[0] != '/')
+        return bn_diag_set(d, BN_EINVAL, "<bpf>", 0, 0,
+                           "file path prefix '%s' is not absolute", pat);
+    if (star) {
+        /* only "<dir>/", a star, "/.ssh/" is understood by the kernel side */
+        if (strcmp(star + 3, ".ssh/") != 0 && strcmp(star + 3, ".ssh") != 0)
+            return bn_diag_set(d, BN_EUNSUP, "<bpf>", 0, 0,
+                               "file path prefix '%s': a '*' is only supported as "
+                               "<dir>/*/.ssh/", pat);
+        n = (size_t)(star - pat) + 1;
+        val = AB_PF_HOME_SSH | ((uint32_t)n << 8);
+    }
+    if (n > AB_PREFIX_LEN)
+        return bn_diag_set(d, BN_ETOOBIG, "<bpf>", 0, 0,
+                           "file path prefix '%s' is longer than %d bytes", pat, AB_PREFIX_LEN);
+    memcpy(k.data, pat, n);
+    k.prefixlen = (uint32_t)n * 8;
+    if (bpf_map_update_elem(mapfd, &k, &val, BPF_ANY))
+        return bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot add file path prefix '%s': %s",
+                           pat, strerror(errno));
+    return 0;
+}
+
+/* The user-space twin of the kernel's path_wanted(), on the same map. */
+static bool
+path_wanted(struct bpf_state *s, const char *path)
+{
+    struct ab_prefix_key k;
+    size_t n = strlen(path);
+    uint32_t v = 0, start;
+
+    if (path[0] != '/')
+        return false;
+    memset(&k, 0, sizeof(k));
+    if (n > AB_PREFIX_LEN)
+        n = AB_PREFIX_LEN;
+    memcpy(k.data, path, n);
+    k.prefixlen = (uint32_t)n * 8;
+    if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.prefixes), &k, &v))
+        return false;
+    if ((v & 0xff) != AB_PF_HOME_SSH)
+        return (v & 0xff) == AB_PF_INCLUDE;
+    start = v >> 8;
+    for (size_t i = start + 1; i + 5 < AB_PREFIX_LEN; i++) {
+        if (k.data[i] == '/')
+            return memcmp(k.data + i + 1, ".ssh", 4) == 0 &&
+                   (k.data[i + 5] == '/' || k.data[i + 5] == 0);
+        if (k.data[i] == 0)
+            return false;
+    }
+    return false;
+}
+
+/* ---- helpers ---- */
+
+/* Reads the target of /proc/<pid>/<what> into buf. Returns its length or -1. */
+static ssize_t
+proc_link(uint32_t pid, const char *what, char *buf, size_t size)
+{
+    char p[64];
+    ssize_t n;
+
+    snprintf(p, sizeof(p), "/proc/%" PRIu32 "/%s", pid, what);
+    n = readlink(p, buf, size - 1);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+/*
+ * Makes rel absolute against the process's cwd (dirfd < 0 or AT_FDCWD) or a directory fd.
+ * Returns true and fills out, or false when the process or fd is gone.
+ */
+static bool
+resolve(uint32_t pid, int dirfd, bool use_dirfd, const char *rel, char *out, size_t size)
+{
+    char base[AGENT_PATH_MAX];
+    char what[32];
+    int n;
+
+    if (use_dirfd)
+        snprintf(what, sizeof(what), "fd/%d", dirfd);
+    else
+        snprintf(what, sizeof(what), "cwd");
+    if (proc_link(pid, what, base, sizeof(base)) <= 0 || base[0] != '/')
+        return false;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    n = snprintf(out, size, "%s%s%s", base, strcmp(base, "/") == 0 ? "" : "/", rel);
+    return n > 0 && (size_t)n < size;
+}
+
+/* Copies a NUL-terminated string of at most len bytes from a record into buf. */
+static void
+rec_str(const char *src, uint32_t len, char *buf, size_t size)
+{
+    size_t n = len;
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, src, n);
+    buf[n] = '\0';
+    /* the kernel's length counts the NUL; cut at the first one anyway */
+    buf[strnlen(buf, n)] = '\0';
+}
+
+static void
+fill_proc(struct bpf_state *s, const struct ab_hdr *h, struct agent_event *ev)
+{
+    ev->tier = AGENT_TIER_BPF;
+    ev->ts_ns = (int64_t)h->ts_boot_ns + s->boot_to_real_ns;
+    ev->proc.pid = (pid_t)h->pid;
+    ev->proc.ppid = (pid_t)h->ppid;
+    ev->proc.start_ns = h->start_ns;
+    ev->proc.uid = h->uid;
+    ev->proc.euid = h->euid;
+    ev->proc.gid = h->gid;
+    ev->proc.egid = h->egid;
+    ev->proc.loginuid = h->loginuid;
+    ev->proc.sessionid = h->sessionid;
+    memcpy(ev->proc.comm, h->comm, AGENT_COMM_MAX);
+    ev->proc.comm[AGENT_COMM_MAX - 1] = '\0';
+    ev->parent.pid = (pid_t)h->ppid;
+    ev->parent.start_ns = h->pstart_ns;
+}
+
+static void
+emit(struct bpf_state *s, struct agent_event *ev)
+{
+    if (agent_emit(s->a, ev) != 0)
+        atomic_fetch_add(&s->emit_errors, 1);
+}
+
+/* ---- records ---- */
+
+static void
+on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
+{
+    static __thread char cmd[AGENT_CMDLINE_MAX];
+    static __thread char exe[AGENT_PATH_MAX];
+    char tty[AB_TTY_LEN + 8];
+    struct agent_event ev;
+    size_t base = offsetof(struct ab_exec, data);
+    uint32_t pl = r->path_len, al = r->args_len;
+    size_t n;
+
+    if (pl > AB_PATH_LEN || al > AB_ARGS_LEN || base + pl + al > size) {
+        atomic_fetch_add(&s->bad, 1);
+        return;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_PROCESS_CREATE;
+    ev.prio = AGENT_PRIO_HIGH;
+    fill_proc(s, &r->h, &ev);
+    rec_str(r->data, pl, exe, sizeof(exe));
+    if (exe[0] != '/' && proc_link(r->h.pid, "exe", exe, sizeof(exe)) < 0)
+        rec_str(r->data, pl, exe, sizeof(exe));
+    ev.proc.exe = exe;
+    /* argv: NUL-separated -> joined by spaces; a trailing NUL ends it */
+    n = al < sizeof(cmd) - 1 ? al : sizeof(cmd) - 1;
+    memcpy(cmd, r->data + pl, n);
+    while (n > 0 && cmd[n - 1] == '\0')
+        n--;
+    for (size_t i = 0; i < n; i++)
+        if (cmd[i] == '\0')
+            cmd[i] = ' ';
+    cmd[n] = '\0';
+    ev.proc.cmdline = cmd;
+    ev.proc.cmdline_truncated = (r->h.flags & (AB_F_ARGS_TRUNC | AB_F_ARGS_FAULT)) != 0 ||
+                                r->args_total > al;
+    tty[0] = '\0';
+    if (r->tty[0]) {
+        char name[AB_TTY_LEN];
+
+        rec_str(r->tty, AB_TTY_LEN, name, sizeof(name));
+        if (strncmp(name, "pts", 3) == 0 && name[3] >= '0' && name[3] <= '9')
+            snprintf(tty, sizeof(tty), "pts/%s", name + 3);
+        else
+            snprintf(tty, sizeof(tty), "%s", name);
+        ev.proc.tty = tty;
+    }
+    emit(s, &ev);
+}
+
+static void
+on_exit_rec(struct bpf_state *s, const struct ab_exit *r)
+{
+    struct agent_event ev;
+    uint32_t st = r->exit_code;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_PROCESS_TERMINATE;
+    ev.prio = AGENT_PRIO_NORMAL;
+    fill_proc(s, &r->h, &ev);
+    /* wait status: killed by a signal -> 128 + signal, the shell's convention */
+    if (st & 0x7f)
+        ev.exit_code = 128 + (int)(st & 0x7f);
+    else
+        ev.exit_code = (int)((st >> 8) & 0xff);
+    emit(s, &ev);
+}
+
+static void
+on_net(struct bpf_state *s, const struct ab_net *r)
+{
+    struct agent_event ev;
+    char query[256];
+    const uint8_t *la, *ra;
+    uint16_t lp, rp;
+
+    if (r->family != AF_INET && r->family != AF_INET6) {
+        atomic_fetch_add(&s->bad, 1);
+        return;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_NET_CONNECT;
+    ev.prio = AGENT_PRIO_HIGH;
+    fill_proc(s, &r->h, &ev);
+    if (!r->owner_known) {
+        ev.proc.pid = 0; /* accept on a listener we did not see being set up */
+        ev.parent.pid = 0;
+    }
+    ev.proto = r->proto;
+    ev.family = r->family;
+    /* The acting process's side is the source for outbound, the destination for inbound. */
+    la = r->saddr;
+    ra = r->daddr;
+    lp = r->sport;
+    rp = r->dport;
+    if (r->proto == IPPROTO_TCP && r->kind == AB_TCP_ACCEPT) {
+        ev.initiated = false;
+        memcpy(ev.saddr, ra, 16);
+        memcpy(ev.daddr, la, 16);
+        ev.sport = rp;
+        ev.dport = lp;
+    } else {
+        ev.initiated = r->kind != AB_TCP_LISTEN;
+        ev.listen = r->kind == AB_TCP_LISTEN;
+        memcpy(ev.saddr, la, 16);
+        memcpy(ev.daddr, ra, 16);
+        ev.sport = lp;
+        ev.dport = rp;
+    }
+    if (!ev.listen)
+        agent_community_id(0, ev.family, ev.proto, ev.saddr, ev.daddr, ev.sport, ev.dport,
+                           ev.community_id, sizeof(ev.community_id));
+    if (r->proto == IPPROTO_TCP && r->kind == AB_TCP_CONNECT_FAIL) {
+        ev.extra_keys[ev.nextra] = "result";
+        ev.extra_vals[ev.nextra++] = (char *)"failed";
+    }
+    emit(s, &ev);
+
+    /* DNS question from the copied payload prefix */
+    if (r->proto == IPPROTO_UDP && r->dport == 53 && r->payload_len >= 12 &&
+        r->payload_len <= AB_PAYLOAD_LEN) {
+        if (agent_bpf_dns_question(r->payload, r->payload_len, query, sizeof(query)) == 0) {
+            struct agent_event q = ev;
+
+            q.kind = AGENT_EV_DNS_QUERY;
+            q.prio = AGENT_PRIO_NORMAL;
+            memcpy(q.community_id, ev.community_id, sizeof(q.community_id));
+            q.query = query;
+            q.nextra = 0;
+            emit(s, &q);
+        }
+    }
+}
+
+static void
+wfd_put(struct bpf_state *s, uint32_t pid, int32_t fd, const char *path)
+{
+    struct wfd_slot *w = &s->wfds[(pid * 2654435761u + (uint32_t)fd) & (WFD_SLOTS - 1)];
+    char *p = bn_strdup(path);
+
+    if (!p)
+        return;
+    if (w->path)
+        atomic_fetch_add(&s->wfd_evicted, 1);
+    bn_free(w->path);
+    w->pid = pid;
+    w->fd = fd;
+    w->path = p;
+}
+
+/* Returns the owned path remembered for (pid, fd), removing it, or NULL. */
+static char *
+wfd_take(struct bpf_state *s, uint32_t pid, int32_t fd)
+{
+    struct wfd_slot *w = &s->wfds[(pid * 2654435761u + (uint32_t)fd) & (WFD_SLOTS - 1)];
+    char *p;
+
+    if (!w->path || w->pid != pid || w->fd != fd)
+        return NULL;
+    p = w->path;
+    w->path = NULL;
+    return p;
+}
+
+static void
+on_file(struct bpf_state *s, const struct ab_file *r, size_t size)
+{
+    static __thread char p1[AGENT_PATH_MAX], p2[AGENT_PATH_MAX], tmp[AGENT_PATH_MAX];
+    struct agent_event ev;
+    size_t base = offsetof(struct ab_file, data);
+    uint32_t l1 = r->path_len, l2 = r->path2_len;
+    bool use_dirfd = (r->h.flags & AB_F_DIRFD) != 0;
+    char *owned = NULL;
+
+    if (l1 > AB_PATH_LEN || l2 > AB_PATH_LEN || base + l1 + l2 > size) {
+        atomic_fetch_add(&s->bad, 1);
+        return;
+    }
+    rec_str(r->data, l1, p1, sizeof(p1));
+    rec_str(r->data + l1, l2, p2, sizeof(p2));
+    memset(&ev, 0, sizeof(ev));
+    ev.prio = AGENT_PRIO_BULK;
+    fill_proc(s, &r->h, &ev);
+
+    /* fd-only operations: the path comes from /proc/<pid>/fd */
+    if ((r->op == AB_FOP_CHMOD || r->op == AB_FOP_CHOWN) && l1 == 0) {
+        char what[32];
+
+        snprintf(what, sizeof(what), "fd/%d", r->fd);
+        if (proc_link(r->h.pid, what, p1, sizeof(p1)) <= 0) {
+            atomic_fetch_add(&s->unresolved, 1);
+            return;
+        }
+        if (!path_wanted(s, p1)) {
+            atomic_fetch_add(&s->filtered_user, 1);
+            return;
+        }
+    } else if (r->op != AB_FOP_CLOSE_WRITE &&
+               (r->h.flags & (AB_F_RELATIVE | AB_F_DIRFD))) {
+        bool keep = false, any = false;
+
+        if (p1[0] && p1[0] != '/' && resolve(r->h.pid, r->dirfd, use_dirfd, p1, tmp, sizeof(tmp))) {
+            memcpy(p1, tmp, sizeof(p1));
+            any = true;
+        }
+        /* renameat's second dirfd is not sent; resolve the target against the cwd or the
+         * first dirfd, which is what callers use in practice */
+        if (p2[0] && p2[0] != '/' && resolve(r->h.pid, r->dirfd, use_dirfd, p2, tmp, sizeof(tmp))) {
+            memcpy(p2, tmp, sizeof(p2));
+            any = true;
+        }
+        if (!any)
+            atomic_fetch_add(&s->unresolved, 1);
+        keep = (p1[0] == '/' && path_wanted(s, p1)) || (p2[0] == '/' && path_wanted(s, p2)) ||
+               (p1[0] && p1[0] != '/'); /* unresolved: report as given */
+        if (!keep) {
+            atomic_fetch_add(&s->filtered_user, 1);
+            return;
+        }
+    }
+
+    switch (r->op) {
+    case AB_FOP_OPEN_WRITE:
+        if (r->mode & (O_WRONLY | O_RDWR))
+            wfd_put(s, r->h.pid, r->fd, p1);
+        if (!(r->mode & O_CREAT))
+            return;
+        ev.kind = AGENT_EV_FILE_CREATE;
+        ev.path = p1;
+        break;
+    case AB_FOP_CLOSE_WRITE:
+        owned = wfd_take(s, r->h.pid, r->fd);
+        if (!owned) {
+            atomic_fetch_add(&s->unresolved, 1);
+            return;
+        }
+        ev.kind = AGENT_EV_FILE_WRITE;
+        ev.path = owned;
+        break;
+    case AB_FOP_DELETE:
+        ev.kind = AGENT_EV_FILE_DELETE;
+        ev.path = p1;
+        break;
+    case AB_FOP_RENAME:
+        ev.kind = AGENT_EV_FILE_RENAME;
+        ev.path = p1;
+        ev.path2 = p2;
+        break;
+    case AB_FOP_CHMOD:
+        ev.kind = AGENT_EV_FILE_ATTR;
+        ev.path = p1;
+        ev.mode = r->mode & 07777;
+        ev.new_uid = (uid_t)-1;
+        ev.new_gid = (gid_t)-1;
+        break;
+    case AB_FOP_CHOWN:
+        ev.kind = AGENT_EV_FILE_ATTR;
+        ev.path = p1;
+        ev.new_uid = r->uid;
+        ev.new_gid = r->gid;
+        ev.extra_keys[ev.nextra] = "operation";
+        ev.extra_vals[ev.nextra++] = (char *)"chown";
+        break;
+    default:
+        atomic_fetch_add(&s->bad, 1);
+        return;
+    }
+    if (r->op == AB_FOP_CHMOD) {
+        ev.extra_keys[ev.nextra] = "operation";
+        ev.extra_vals[ev.nextra++] = (char *)"chmod";
+    }
+    if (r->h.flags & AB_F_PATH_TRUNC) {
+        ev.extra_keys[ev.nextra] = "path_truncated";
+        ev.extra_vals[ev.nextra++] = (char *)"true";
+    }
+    agent_persist_tag(&ev);
+    emit(s, &ev);
+    bn_free(owned);
+}
+
+static void
+on_misc(struct bpf_state *s, const struct ab_misc *r)
+{
+    struct agent_event ev;
+    char name[sizeof(r->name)], num[32], num2[32], fdpath[AGENT_PATH_MAX];
+
+    memset(&ev, 0, sizeof(ev));
+    fill_proc(s, &r->h, &ev);
+    rec_str(r->name, sizeof(r->name), name, sizeof(name));
+    snprintf(num, sizeof(num), "%" PRIu32, r->syscall);
+    ev.extra_keys[ev.nextra] = "syscall";
+    ev.extra_vals[ev.nextra++] = num;
+    switch (r->h.type) {
+    case AB_MODULE:
+        ev.kind = AGENT_EV_MODULE_LOAD;
+        ev.prio = AGENT_PRIO_HIGH;
+        ev.category = "persistence.kernel_module";
+        if (r->fd >= 0) {
+            char what[32];
+
+            snprintf(what, sizeof(what), "fd/%d", r->fd);
+            if (proc_link(r->h.pid, what, fdpath, sizeof(fdpath)) > 0)
+                ev.path = fdpath;
+        }
+        ev.extra_keys[ev.nextra] = "params";
+        ev.extra_vals[ev.nextra++] = name;
+        break;
+    case AB_BPF:
+        ev.kind = AGENT_EV_BPF_LOAD;
+        ev.prio = AGENT_PRIO_HIGH;
+        snprintf(num2, sizeof(num2), "%" PRIu32, r->arg);
+        ev.extra_keys[ev.nextra] = "prog_type";
+        ev.extra_vals[ev.nextra++] = num2;
+        ev.extra_keys[ev.nextra] = "prog_name";
+        ev.extra_vals[ev.nextra++] = name;
+        break;
+    case AB_TAMPER:
+        ev.kind = AGENT_EV_TAMPER;
+        ev.prio = AGENT_PRIO_CRITICAL;
+        ev.category = "tamper.agent";
+        snprintf(num2, sizeof(num2), "%" PRIu32, r->arg);
+        ev.extra_keys[ev.nextra] = r->syscall == 101 ? "ptrace_request" : "signal";
+        ev.extra_vals[ev.nextra++] = num2;
+        snprintf(fdpath, sizeof(fdpath), "%" PRIu32, r->target_pid);
+        ev.extra_keys[ev.nextra] = "target_pid";
+        ev.extra_vals[ev.nextra++] = fdpath;
+        break;
+    default:
+        atomic_fetch_add(&s->bad, 1);
+        return;
+    }
+    emit(s, &ev);
+}
+
+static int
+on_record(void *ctx, void *data, size_t size)
+{
+    struct bpf_state *s = ctx;
+    const struct ab_hdr *h = data;
+
+    atomic_fetch_add(&s->records, 1);
+    if (size < sizeof(*h))
+        goto bad;
+    switch (h->type) {
+    case AB_EXEC:
+        if (size < offsetof(struct ab_exec, data))
+            goto bad;
+        on_exec(s, data, size);
+        break;
+    case AB_EXIT:
+        if (size < sizeof(struct ab_exit))
+            goto bad;
+        on_exit_rec(s, data);
+        break;
+    case AB_FORK:
+        /* the process table learns parents from exec records; forks are only counted */
+        atomic_fetch_add(&s->forks, 1);
+        break;
+    case AB_TCP:
+    case AB_UDP:
+        if (size < sizeof(struct ab_net))
+            goto bad;
+        on_net(s, data);
+        break;
+    case AB_FILE:
+        if (size < offsetof(struct ab_file, data))
+            goto bad;
+        on_file(s, data, size);
+        break;
+    case AB_MODULE:
+    case AB_BPF:
+    case AB_TAMPER:
+        if (size < sizeof(struct ab_misc))
+            goto bad;
+        on_misc(s, data);
+        break;
+    default:
+        goto bad;
+    }
+    return 0;
+bad:
+    atomic_fetch_add(&s->bad, 1);
+    return 0;
+}
+
+static void *
+poll_thread(void *arg)
+{
+    struct bpf_state *s = arg;
+
+    while (!atomic_load(&s->stop)) {
+        int rc = ring_buffer__poll(s->rb, 100);
+
+        if (rc < 0 && rc != -EINTR)
+            break;
+    }
+    /* whatever is still in the buffer */
+    ring_buffer__consume(s->rb);
+    return NULL;
+}
+
+static uint64_t
+counter_sum(struct bpf_state *s, uint32_t idx)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    uint64_t *vals, sum = 0;
+
+    if (ncpu <= 0)
+        return 0;
+    vals = bn_calloc((size_t)ncpu, sizeof(*vals));
+    if (!vals)
+        return 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.counters), &idx, vals) == 0)
+        for (int i = 0; i < ncpu; i++)
+            sum += vals[i];
+    bn_free(vals);
+    return sum;
+}
+
+void
+agent_bpf_stats(void *state, struct agent_bpf_stats *st)
+{
+    struct bpf_state *s = state;
+
+    memset(st, 0, sizeof(*st));
+    if (!s)
+        return;
+    st->records = atomic_load(&s->records);
+    st->bad_records = atomic_load(&s->bad);
+    st->emit_errors = atomic_load(&s->emit_errors);
+    st->unresolved = atomic_load(&s->unresolved);
+    st->forks = atomic_load(&s->forks);
+    st->filtered = counter_sum(s, AB_CNT_FILTERED) + atomic_load(&s->filtered_user);
+    st->drops = counter_sum(s, AB_CNT_DROPS);
+    st->kernel_events = counter_sum(s, AB_CNT_EVENTS);
+}
+
+static void
+bpf_stop(struct agent *a, void *state)
+{
+    struct bpf_state *s = state;
+
+    (void)a;
+    if (!s)
+        return;
+    atomic_store(&s->stop, true);
+    if (s->thread_started)
+        pthread_join(s->thread, NULL);
+    ring_buffer__free(s->rb);
+    agent_bpf__destroy(s->skel);
+    for (size_t i = 0; i < WFD_SLOTS; i++)
+        bn_free(s->wfds[i].path);
+    bn_free(s);
+}
+
+static int
+silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    (void)level;
+    (void)fmt;
+    (void)ap;
+    return 0;
+}
+
+int
+agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **state,
+                     struct bn_diag *d)
+{
+    struct bpf_state *s = NULL;
+    uint32_t key;
+    uint64_t val;
+    int rc = 0;
+
+    *state = NULL;
+    if (!conf)
+        conf = &agent_bpf_default_conf;
+    if (conf->ninclude > AGENT_BPF_PATHS_MAX || conf->nexclude > AGENT_BPF_PATHS_MAX)
+        return bn_diag_set(d, BN_EINVAL, "<bpf>", 0, 0, "too many file path prefixes");
+    s = bn_calloc(1, sizeof(*s));
+    if (!s)
+        return BN_ENOMEM;
+    s->a = a;
+    s->files = conf->files;
+    s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+    libbpf_set_print(silent_print);
+    s->skel = agent_bpf__open();
+    if (!s->skel) {
+        rc = bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF skeleton: %s",
+                         strerror(errno));
+        goto out;
+    }
+    if (!conf->files)
+        bpf_program__set_autoload(s->skel->progs.on_sys_exit, false);
+    rc = agent_bpf__load(s->skel);
+    if (rc) {
+        rc = bn_diag_set(d, rc, "<bpf>", 0, 0, "cannot load the eBPF programs: %s",
+                         strerror(-rc));
+        goto out;
+    }
+    key = AB_CFG_AGENT_TGID;
+    val = (uint64_t)getpid();
+    bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
+    key = AB_CFG_FILE_ALL;
+    val = conf->files_all ? 1 : 0;
+    bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
+    for (size_t i = 0; i < conf->ninclude; i++)
+        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->include[i],
+                             AB_PF_INCLUDE, d)))
+            goto out;
+    for (size_t i = 0; i < conf->nexclude; i++)
+        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->exclude[i],
+                             AB_PF_EXCLUDE, d)))
+            goto out;
+    s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
+    if (!s->rb) {
+        rc = bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF ring buffer: %s",
+                         strerror(errno));
+        goto out;
+    }
+    rc = agent_bpf__attach(s->skel);
+    if (rc) {
+        rc = bn_diag_set(d, rc, "<bpf>", 0, 0, "cannot attach the eBPF programs: %s",
+                         strerror(-rc));
+        goto out;
+    }
+    rc = pthread_create(&s->thread, NULL, poll_thread, s);
+    if (rc) {
+        rc = bn_diag_set(d, -rc, "<bpf>", 0, 0, "cannot start the eBPF reader thread");
+        goto out;
+    }
+    s->thread_started = true;
+    *state = s;
+    s = NULL;
+out:
+    bpf_stop(a, s);
+    return rc;
+}
+
+static int
+bpf_start(struct agent *a, void **state, struct bn_diag *d)
+{
+    return agent_bpf_start_conf(a, &agent_bpf_default_conf, state, d);
+}
+
+static int
+bpf_probe(struct agent *a, struct bn_diag *d)
+{
+    struct agent_bpf *skel;
+    int rc;
+
+    (void)a;
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+        return bn_diag_set(d, BN_EUNSUP, "<bpf>", 0, 0,
+                           "no kernel BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
+    libbpf_set_print(silent_print);
+    skel = agent_bpf__open();
+    if (!skel)
+        return bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF skeleton: %s",
+                           strerror(errno));
+    rc = agent_bpf__load(skel);
+    agent_bpf__destroy(skel);
+    if (rc)
+        return bn_diag_set(d, rc, "<bpf>", 0, 0,
+                           "cannot load the eBPF programs (%s): needs root or CAP_BPF + "
+                           "CAP_PERFMON and a kernel with BTF tracepoints", strerror(-rc));
+    return 0;
+}
+
+static void
+bpf_describe(struct agent *a, void *state, char *buf, size_t size)
+{
+    struct agent_bpf_stats st;
+    size_t len = strnlen(buf, size);
+
+    (void)a;
+    if (len >= size)
+        return;
+    len += (size_t)snprintf(buf + len, size - len,
+        "bpf: tier 1, eBPF CO-RE (tp_btf): exec with full argv (%d bytes kept), exe, "
+        "uids, loginuid, session, tty, cgroup id; exit codes; TCP connect/accept/listen "
+        "with 5-tuple and Community ID (accepts attributed to the listener's owner); "
+        "UDP flows and DNS questions; file create, close-after-write, rename, delete, "
+        "chmod/chown under the configured prefixes (filtered in the kernel); kernel module "
+        "and BPF program loads; signals and ptrace aimed at the agent. Not seen: DNS "
+        "answers, cwd (from /proc), x86-64 syscalls only.\n", AB_ARGS_LEN);
+    if (state && len < size) {
+        agent_bpf_stats(state, &st);
+        snprintf(buf + len, size - len,
+                 "bpf: records %" PRIu64 ", ring buffer drops %" PRIu64 ", filtered %" PRIu64
+                 ", bad %" PRIu64 ", emit errors %" PRIu64 "\n",
+                 st.records, st.drops, st.filtered, st.bad_records, st.emit_errors);
+    }
+}
+
+#else /* !BN_HAVE_BPF */
+
+int
+agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **state,
+                     struct bn_diag *d)
+{
+    (void)a;
+    (void)conf;
+    *state = NULL;
+    return bn_diag_set(d, BN_EUNSUP, "<bpf>", 0, 0,
+                       "built without the eBPF tier (no clang, bpftool or kernel BTF at build time)");
+}
+
+void
+agent_bpf_stats(void *state, struct agent_bpf_stats *st)
+{
+    (void)state;
+    memset(st, 0, sizeof(*st));
+}
+
+static int
+bpf_probe(struct agent *a, struct bn_diag *d)
+{
+    (void)a;
+    return bn_diag_set(d, BN_EUNSUP, "<bpf>", 0, 0,
+                       "built without the eBPF tier (no clang, bpftool or kernel BTF at build time)");
+}
+
+static int
+bpf_start(struct agent *a, void **state, struct bn_diag *d)
+{
+    return agent_bpf_start_conf(a, NULL, state, d);
+}
+
+static void
+bpf_stop(struct agent *a, void *state)
+{
+    (void)a;
+    (void)state;
+}
+
+static void
+bpf_describe(struct agent *a, void *state, char *buf, size_t size)
+{
+    size_t len = strnlen(buf, size);
+
+    (void)a;
+    (void)state;
+    if (len < size)
+        snprintf(buf + len, size - len, "bpf: not built (no clang, bpftool or BTF)\n");
+}
+
+#endif
+
+/* Reads the first question of a DNS message (RFC 1035 4.1.2) as a dotted name. */
+int
+agent_bpf_dns_question(const uint8_t *msg, size_t len, char *out, size_t size)
+{
+    size_t off = 12, n = 0;
+
+    if (size)
+        out[0] = '\0';
+    if (!msg || len < 12 || size < 2)
+        return BN_EINVAL;
+    if (msg[2] & 0x80)
+        return BN_DECLINED; /* a response, not a query */
+    if (((uint16_t)msg[4] << 8 | msg[5]) == 0)
+        return BN_DECLINED; /* no question */
+    for (;;) {
+        uint8_t l;
+
+        if (off >= len)
+            return BN_ETRUNC;
+        l = msg[off++];
+        if (l == 0)
+            break;
+        if (l & 0xc0)
+            return BN_EFORMAT; /* no compression in a question's first name */
+        if (off + l > len)
+            return BN_ETRUNC;
+        if (n + l + 2 > size)
+            return BN_ETOOBIG;
+        if (n)
+            out[n++] = '.';
+        for (uint8_t i = 0; i < l; i++) {
+            uint8_t c = msg[off + i];
+
+            out[n++] = (c >= 0x21 && c <= 0x7e) ? (char)c : '?';
+        }
+        off += l;
+    }
+    out[n] = '\0';
+    if (n == 0) {
+        out[0] = '.';
+        out[1] = '\0';
+    }
+    return 0;
+}
+
+const struct agent_collector_ops agent_collector_bpf = {
+    .name = "bpf",
+    .tier = AGENT_TIER_BPF,
+    .probe = bpf_probe,
+    .start = bpf_start,
+    .stop = bpf_stop,
+    .describe = bpf_describe,
+};
