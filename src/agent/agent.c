@@ -61,10 +61,8 @@ extern int agent_fanotify_start_conf(struct agent *a, const struct agent_fanotif
                                      void **state, struct bn_diag *d) __attribute__((weak));
 extern int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf,
                                  void **state, struct bn_diag *d) __attribute__((weak));
-#ifdef AGENT_BPF_PATHS_MAX /* the eBPF collector's settings are declared in agent.h */
 extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf,
                                 void **state, struct bn_diag *d) __attribute__((weak));
-#endif
 
 #define AGENT_COLLECTORS_MAX 8
 #define AGENT_PATHS_MAX 64
@@ -124,7 +122,7 @@ struct agent {
     const char *inc[AGENT_PATHS_MAX], *exc[AGENT_PATHS_MAX];
     size_t ninc, nexc;
     struct agent_fanotify_conf fan;
-    char bpf_paths[2 * AGENT_PATHS_MAX][64]; /* prefixes handed to the eBPF collector */
+    char bpf_paths[2 * AGENT_BPF_PATHS_MAX][64]; /* prefixes handed to the eBPF collector */
     bool bpf_files;                /* the eBPF collector traces file operations */
 
     /* detection (loop thread) */
@@ -1203,7 +1201,6 @@ static int
 start_bpf(struct agent *a, const struct agent_collector_ops *ops, void **state,
           struct bn_diag *d)
 {
-#ifdef AGENT_BPF_PATHS_MAX
     if (agent_bpf_start_conf) {
         struct agent_bpf_conf bc;
         memset(&bc, 0, sizeof(bc));
@@ -1232,7 +1229,6 @@ start_bpf(struct agent *a, const struct agent_collector_ops *ops, void **state,
             a->bpf_files = bc.files;
         return rc;
     }
-#endif
     int rc = ops->start(a, state, d);
     if (rc == 0)
         a->bpf_files = a->conf.files;

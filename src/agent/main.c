@@ -33,6 +33,7 @@ const void *const agent_main_collectors[] = {
     &agent_collector_auth,
     &agent_collector_proc_poll,
     &agent_collector_fanotify,
+    &agent_collector_bpf,
 };
 
 static void
