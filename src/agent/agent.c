@@ -669,6 +669,16 @@ enrich(struct agent *a, struct agent_event *ev)
             agent_proc_release(&t);
         }
     }
+    if (ev->kind == AGENT_EV_PROCESS_CREATE && !ev->proc.cwd) {
+        /* the eBPF exec record has no working directory: one readlink while it lives */
+        char path[64], buf[AGENT_PATH_MAX + 1];
+        snprintf(path, sizeof(path), "/proc/%d/cwd", (int)ev->proc.pid);
+        ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+        if (n > 0) {
+            buf[n] = '\0';
+            ev->proc.cwd = bn_strdup(buf);
+        }
+    }
     if (ev->kind == AGENT_EV_PROCESS_CREATE && (ev->proc.exe || ev->proc.cmdline)) {
         if (a->conf.hash && !ev->proc.sha256[0]) {
             char path[64];
