@@ -277,7 +277,7 @@ parse_value(const struct bn_conf_def *def, const char *value, union conf_val *ou
     case BN_CONF_INT: return parse_int(def, value, &out->i, d);
     case BN_CONF_SIZE:
     case BN_CONF_DURATION: {
-        uint64_t u;
+        uint64_t u = 0;
         if (def->type == BN_CONF_SIZE)
             rc = parse_with_unit(def, value, size_units, BN_ARRAY_SIZE(size_units), &u, d);
         else

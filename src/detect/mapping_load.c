@@ -126,7 +126,7 @@ get_names(struct ctx *c, yaml_node_t *n, const char *what, char ***out, uint32_t
 static int
 get_int(struct ctx *c, yaml_node_t *n, const char *what, long lo, long hi, long *out)
 {
-    char *s;
+    char *s = NULL;
     int rc = get_str(c, n, what, &s, NULL);
     if (rc)
         return rc;
@@ -142,7 +142,7 @@ get_int(struct ctx *c, yaml_node_t *n, const char *what, long lo, long hi, long 
 static int
 get_bool(struct ctx *c, yaml_node_t *n, const char *what, bool *out)
 {
-    char *s;
+    char *s = NULL;
     int rc = get_str(c, n, what, &s, NULL);
     if (rc)
         return rc;
@@ -655,7 +655,7 @@ compile_kind(struct bn_mapping *m, struct map_kind *k, struct bn_diag *d)
 
     for (uint32_t i = 0; i < k->nclauses; i++) {
         struct map_clause *cl = &k->clauses[i];
-        uint32_t bit;
+        uint32_t bit = 0;
         for (uint32_t j = 0; j < cl->nkeys; j++) {
             if ((rc = detect_bit(m, k, cl->line, cl->keys[j], &bit, d)))
                 return rc;

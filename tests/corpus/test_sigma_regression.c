@@ -207,7 +207,7 @@ test_regression(void **state)
         } forms[] = {{"json", BN_FMT_JSON}, {"evtx", BN_FMT_EVTX}};
         for (size_t fi = 0; fi < 2; fi++) {
             struct tally *t = fi == 0 ? &json : &evtx;
-            char epath[4096], why[700] = "";
+            char epath[16384], why[700] = "";
             struct seen seen = {0};
             long hits = -1;
             snprintf(epath, sizeof(epath), "%s/sigma/regression/%s/%s.%s", g_corpora, dir,

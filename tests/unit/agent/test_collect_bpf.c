@@ -317,7 +317,7 @@ test_exec_argv_exit(void **st)
     char *argv[400];
     char *joined;
     size_t len = 0, nargs = 0;
-    struct rec r;
+    struct rec r = {0};
     struct pid_kind pk;
     int status;
     pid_t pid;
@@ -377,7 +377,7 @@ test_exec_truncated(void **st)
 {
     char *argv[3];
     char *big;
-    struct rec r;
+    struct rec r = {0};
     struct pid_kind pk;
     int status;
     pid_t pid;
@@ -424,7 +424,7 @@ test_chain(void **st)
     /* "; true" keeps each shell from exec'ing its last command in place */
     char *argv[] = {"/bin/sh", "-c", "/bin/sh -c '/bin/sleep 0.01; true'; true", NULL};
     struct chain c;
-    struct rec r1, r2, r3;
+    struct rec r1 = {0}, r2 = {0}, r3 = {0};
     int status;
     pid_t pid;
 
@@ -534,7 +534,7 @@ test_dns_udp(void **st)
     struct sockaddr_in to;
     uint8_t q[512];
     size_t n = dns_query(q, "bpf-test.bannin.invalid");
-    struct rec r;
+    struct rec r = {0};
     int s;
 
     (void)st;
@@ -575,7 +575,7 @@ test_files(void **st)
 {
     char a[128], b[128], rel[128], outside[128];
     struct file_match f;
-    struct rec r;
+    struct rec r = {0};
     struct agent_bpf_stats bs;
     struct pid_kind tk;
     int fd, dfd, gate[2], status;

@@ -110,7 +110,7 @@ test_ancestry_three_deep(void **state)
     (void)state;
     /* test -> outer sh -> inner sh -> sleep; the "; true" keeps each shell from exec'ing */
     char *argv[] = {"/bin/sh", "-c", "/bin/sh -c 'sleep 30 & echo $!; wait'; true", NULL};
-    int fd;
+    int fd = -1;
     pid_t outer = spawn(argv, &fd);
     assert_true(outer > 0);
     pid_t sl = (pid_t)read_pid_line(fd);
@@ -372,7 +372,7 @@ test_huge_and_binary_cmdline(void **state)
     arg[big] = '\0';
     char bin[] = "x\xff\xfe\x80y";
     char *argv[] = {"/bin/sh", "-c", "echo $$; sleep 30; true", bin, arg, NULL};
-    int fd;
+    int fd = -1;
     pid_t pid = spawn(argv, &fd);
     assert_true(pid > 0);
     read_pid_line(fd);
@@ -411,7 +411,7 @@ test_deleted_executable(void **state)
     assert_int_equal(system(cmd), 0);
     sha256sum(exe, want);
     char *argv[] = {exe, "30", NULL};
-    int fd;
+    int fd = -1;
     pid_t pid = spawn(argv, &fd);
     assert_true(pid > 0);
     close(fd);
