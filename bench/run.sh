@@ -23,12 +23,12 @@ hunt() { # hunt LABEL THREADS FILE RULES...
   /usr/bin/time -f "%e %M" -o "$out/time.txt" "$build/bannin" hunt --no-progress -j"$j" "$@" \
     --json -o /dev/null "$file" 2> "$out/summary.txt"
   local ev rate rss wall load
-  read -r wall rss < "$out/time.txt"
+  read -r wall rss < <(tail -n 1 "$out/time.txt")
   rate=$(grep -oE '\(([0-9,]+) events/s' "$out/summary.txt" | tr -dc '0-9')
   load=$(grep -oE 'in [0-9.]+ s;|in [0-9.]+ s$' "$out/summary.txt" | head -1)
   ev=$(grep -oE '[0-9,]+ events,' "$out/summary.txt" | head -1)
   printf '   %-44s %2s thr  %10s events/s  wall %6.2f s  peak RSS %6.1f MB  (%s rules %s)\n' \
-    "$label" "$j" "$(printf "%'d" "$rate")" "$wall" "$(echo "$rss / 1024" | bc -l)" \
+    "$label" "$j" "$(printf "%'d" "$rate")" "$wall" "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" \
     "$(grep -oE '^  rules +[0-9]+' "$out/summary.txt" | tr -dc '0-9')" "$load"
 }
 
@@ -41,7 +41,7 @@ if [ -d "$sig/rules" ]; then
   echo "== rule load + compile (all SigmaHQ rules)"
   for i in 1 2 3; do
     /usr/bin/time -f "%e %M" -o "$out/time.txt" "$build/bannin" rules check "${all_rules[@]}" > "$out/check.txt" 2>&1
-    read -r wall rss < "$out/time.txt"
+    read -r wall rss < <(tail -n 1 "$out/time.txt")
     echo "   run $i: $(tail -n +2 "$out/check.txt" | grep -E '^[0-9]+ rules:' ) wall ${wall} s, peak RSS $((rss / 1024)) MB"
   done
   echo "== matcher only, fast vs naive (bench_engine)"

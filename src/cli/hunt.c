@@ -189,6 +189,17 @@ is_compressed(const unsigned char *p, size_t n)
            (n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd);
 }
 
+/* Releases the resident pages wholly inside [p, p + len) of a file mapping. */
+static void
+drop_pages(const unsigned char *p, size_t len)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+    uintptr_t hi = ((uintptr_t)(p + len)) & ~(pg - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* Large uncompressed line-based files are cut at line boundaries so both cores work. */
 static int
 add_file(struct hunt *h, const char *path, uint64_t size)
@@ -236,6 +247,8 @@ add_file(struct hunt *h, const char *path, uint64_t size)
         for (const unsigned char *q = p + start, *e = p + end;
              (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
             lines++;
+        /* Counting touched the pages: give them back, the worker maps them again. */
+        drop_pages(p + start, end - start);
         start = end;
     }
     return rc;
@@ -702,14 +715,8 @@ run_unit(struct hunt *h, struct unit *u, struct bn_evbuilder *eb, struct bn_scra
     uint64_t done, total;
     bn_reader_progress(r, &done, &total);
     atomic_fetch_add(&h->bytes_done, u->map ? u->len : done - last_bytes);
-    if (u->map) {
-        /* Drop the segment's pages so peak RSS stays near one segment per worker. */
-        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-        uintptr_t lo = ((uintptr_t)(u->map + u->start) + pg - 1) & ~(pg - 1);
-        uintptr_t hi = ((uintptr_t)(u->map + u->start + u->len)) & ~(pg - 1);
-        if (hi > lo)
-            madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    }
+    if (u->map)
+        drop_pages(u->map + u->start, u->len); /* peak RSS: about one segment per worker */
     pthread_mutex_lock(&h->lock);
     if (!u->map || u->start == 0)
         h->files_ok++;

@@ -418,6 +418,8 @@ cmd_rules(int argc, char **argv)
             verbose = true;
         else if (strcmp(argv[i], "--require-samples") == 0)
             require = true;
+        else if (strcmp(argv[i], "-r") == 0 || strcmp(argv[i], "--rules") == 0)
+            continue; /* `-r PATH` as in `bannin hunt`: the next word is a path */
         else
             paths[n++] = argv[i];
     }
