@@ -1,0 +1,157 @@
+#!/bin/bash
+# test_agent_events.sh - bannin-agent against real activity, once per collection tier
+# (bpf, netlink, poll, each forced with --tier): start the agent, wait for its "started"
+# status event, run a workload, stop it with SIGTERM and check the NDJSON with python3
+# (agent/check_events.py) against what each tier promises in docs/AGENT.md:
+#   - /bin/echo with 40 distinct arguments (tier 1: full argv; tier 2: argv or proc_gone;
+#     tier 3: may miss it), with its exit;
+#   - a three-deep chain sh -c "sh -c 'sleep ...'": Parent* fields and Guid links;
+#   - a TCP connect to a loopback listener opened here: both ends, owning pids, CommunityId;
+#   - file create/modify/rename/delete in a temp dir, with the acting ProcessId;
+#   - persistence: /etc/cron.d/bannin-itest-$$ (a comment line only, removed by the trap)
+#     and <tmp>/home/u/.ssh/authorized_keys (classified by basename: the real
+#     /root/.ssh is never touched);
+#   - a kernel module load attempt (finit_module on an empty file: fails, tier 1 reports it);
+#   - login failures: this host has neither journald nor /var/log/auth.log and no sudo, so
+#     the auth collector cannot run: we check that the agent says so (status "degraded")
+#     instead of staying silent, and skip the failed-sudo step with a message.
+# Usage: test_agent_events.sh BUILD_DIR (CTest passes it). TIERS="bpf netlink" limits the
+# tiers; KEEP=1 keeps the temp dir (events and facts per tier) for a look afterwards.
+set -u
+BUILD=${1:?build dir}
+HERE=$(cd "$(dirname "$0")" && pwd)
+AGENT=$BUILD/bannin-agent
+HELP=$HERE/agent/itest_helpers.py
+CHECK=$HERE/agent/check_events.py
+skip() { echo "skip: $*"; exit 77; }
+[ -x "$AGENT" ] || skip "$AGENT not built"
+[ "$(id -u)" = 0 ] || skip "needs root (eBPF, proc connector, fanotify)"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3) || skip "python3 missing"
+[ "$(uname -m)" = x86_64 ] || skip "the module-load step uses the x86-64 syscall number"
+
+WORK=$(mktemp -d /tmp/bn-agent-ev-XXXXXX)
+CRON=/etc/cron.d/bannin-itest-$$
+APID=
+SPID=
+cleanup() {
+    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+    if [ -n "$APID" ]; then
+        kill "$APID" 2>/dev/null
+        wait "$APID" 2>/dev/null
+    fi
+    rm -f "$CRON"
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+fail() { echo "FAIL: $*"; exit 1; }
+
+# Start the agent for one tier; returns once it reported "started" (or fails).
+start_agent() {
+    local tier=$1 out=$2
+    # --duration is a backstop; the test stops it with SIGTERM. timeout(1) bounds it too.
+    # Functional test, not a budget test: the host may be busy (parallel builds), so the
+    # CPU budget and bulk sampling are lifted and files are watched only where we write.
+    cat > "$WORK/agent.yml" <<CONF
+files:
+  include: $WORK, /etc/cron.d
+limits:
+  cpu_percent: 800
+  bulk_per_sec: 0
+detect:
+  enabled: false
+CONF
+    timeout -k 5 90 "$AGENT" --config "$WORK/agent.yml" --stdout --tier "$tier" --duration 60 -v \
+        > "$out" 2> "$out.err" &
+    APID=$!
+    local i
+    for i in $(seq 1 150); do
+        grep -q '"status":"started"' "$out" 2>/dev/null && return 0
+        kill -0 "$APID" 2>/dev/null || { cat "$out.err"; fail "agent ($tier) exited before starting"; }
+        sleep 0.1
+    done
+    fail "agent ($tier) did not report started within 15 s"
+}
+
+stop_agent() {
+    kill -TERM "$APID" 2>/dev/null
+    local rc=0
+    wait "$APID" || rc=$?
+    APID=
+    [ "$rc" = 0 ] || { tail -20 "$1.err"; fail "agent exited with status $rc"; }
+}
+
+run_tier() {
+    local tier=$1
+    local out=$WORK/$tier.ndjson facts=$WORK/$tier.facts d=$WORK/$tier
+    mkdir -p "$d" "$d/home/u/.ssh"
+    : > "$facts"
+    start_agent "$tier" "$out"
+    # Give the collectors a moment after "started" (tier 3 takes its first /proc snapshot).
+    sleep 1.2
+
+    # 1. short-lived process with 40 distinct arguments
+    local args=() i
+    for i in $(seq -w 1 40); do args+=("bn-$tier-arg$i"); done
+    /bin/echo "${args[@]}" > /dev/null &
+    local epid=$!
+    wait "$epid"
+    echo "{\"what\":\"echo\",\"pid\":$epid,\"shell\":$$,\"cmdline\":\"/bin/echo ${args[*]}\"}" >> "$facts"
+
+    # 2. three-deep chain; tier 3 polls every second, so its chain lives longer
+    local nap=0.3
+    [ "$tier" = poll ] && nap=2.5
+    sh -c "sh -c 'sleep $nap && : bn-chain-$tier'; : bn-chain-$tier" &
+    local cpid=$!
+    wait "$cpid"
+    echo "{\"what\":\"chain\",\"pid\":$cpid,\"shell\":$$,\"marker\":\"bn-chain-$tier\",\"nap\":\"$nap\"}" >> "$facts"
+
+    # 3. TCP connect to a loopback listener opened here (held 2.5 s for the poller)
+    "$PY" "$HELP" tcp-server "$d/port" 2.5 > "$d/server.json" &
+    SPID=$!
+    for i in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.05; done
+    [ -s "$d/port" ] || fail "tcp server did not start"
+    local port
+    port=$(cut -d' ' -f1 "$d/port")
+    "$PY" "$HELP" tcp-client "$port" 2.5 > "$d/client.json" || fail "tcp client failed"
+    wait "$SPID" || fail "tcp server failed"
+    SPID=
+    echo "{\"what\":\"tcp_server\",$(cut -c2- "$d/server.json")" >> "$facts"
+    echo "{\"what\":\"tcp_client\",$(cut -c2- "$d/client.json")" >> "$facts"
+
+    # 4. file create / modify / rename / delete
+    "$PY" "$HELP" files "$d" > "$d/files.json" || fail "file workload failed"
+    echo "{\"what\":\"files\",$(cut -c2- "$d/files.json")" >> "$facts"
+
+    # 5. persistence: a cron file (comment only) and an authorized_keys line, written by
+    #    this shell itself
+    echo "# bannin integration test $$ - no schedule" > "$CRON"
+    echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBannintestkeyonlyBannintestkeyonly0000 itest" \
+        >> "$d/home/u/.ssh/authorized_keys"
+    echo "{\"what\":\"persist\",\"pid\":$$,\"cron\":\"$CRON\",\"keys\":\"$d/home/u/.ssh/authorized_keys\"}" >> "$facts"
+
+    # 6. kernel module load attempt on an empty file (fails with EINVAL/ENOEXEC)
+    : > "$d/not-a-module.ko"
+    "$PY" "$HELP" finit-module "$d/not-a-module.ko" > "$d/mod.json" || fail "finit-module helper failed"
+    echo "{\"what\":\"module\",$(cut -c2- "$d/mod.json")" >> "$facts"
+
+    # 7. failed sudo: no sudo, and no journald / auth.log for the auth collector here
+    if command -v sudo > /dev/null && { [ -S /run/systemd/journal/socket ] || [ -r /var/log/auth.log ]; }; then
+        echo "note: sudo and an auth source exist here, but this test does not type passwords; failed-sudo step skipped"
+    else
+        echo "note: failed-sudo step skipped: $(command -v sudo > /dev/null || echo 'no sudo;') auth source: $( [ -S /run/systemd/journal/socket ] && echo journald || ([ -r /var/log/auth.log ] && echo auth.log) || echo none)"
+    fi
+
+    # Let the loop drain (tier 3 needs one more poll to see the exits), then stop.
+    sleep 1.5
+    stop_agent "$out"
+    rm -f "$CRON"
+    "$PY" "$CHECK" "$tier" "$out" "$facts" || fail "tier $tier: events do not match (output kept in the log above)"
+}
+
+for tier in ${TIERS:-bpf netlink poll}; do
+    echo "== tier $tier"
+    run_tier "$tier"
+done
+echo "PASS: agent events checked at tiers ${TIERS:-bpf netlink poll}"
