@@ -9,6 +9,12 @@ so the test can check the agent's events against what actually happened.
                              accept one connection, hold it HOLD s
   tcp-client PORT HOLD       connect to 127.0.0.1:PORT, send a line, hold HOLD s
   finit-module PATH          finit_module(2) on PATH (expected to fail: not a module)
+  http-serve DIR PORTFILE ADDR SECONDS
+                             serve DIR over HTTP on ADDR (ephemeral port, written to
+                             PORTFILE) for at most SECONDS
+  accept-close PORTFILE ADDR SECONDS
+                             listen on ADDR, accept and at once close every connection,
+                             for at most SECONDS (a reverse shell's listener that hangs up)
 """
 import ctypes
 import json
@@ -80,6 +86,44 @@ def finit_module(path):
     out(result=r, errno=err)
 
 
+def write_port(portfile, port):
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d %d\n" % (port, os.getpid()))
+    os.rename(portfile + ".tmp", portfile)
+
+
+def http_serve(d, portfile, addr, seconds):
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=d)
+    srv = http.server.ThreadingHTTPServer((addr, 0), handler)
+    write_port(portfile, srv.server_address[1])
+    threading.Timer(seconds, srv.shutdown).start()
+    srv.serve_forever()
+
+
+def accept_close(portfile, addr, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((addr, 0))
+    s.listen(8)
+    write_port(portfile, s.getsockname()[1])
+    end = time.time() + seconds
+    while time.time() < end:
+        s.settimeout(max(0.1, end - time.time()))
+        try:
+            c, _ = s.accept()
+        except OSError:
+            break
+        c.close()
+    s.close()
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "files":
@@ -90,6 +134,10 @@ def main():
         tcp_client(int(sys.argv[2]), float(sys.argv[3]))
     elif cmd == "finit-module":
         finit_module(sys.argv[2])
+    elif cmd == "http-serve":
+        http_serve(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+    elif cmd == "accept-close":
+        accept_close(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
         sys.exit(__doc__)
 
