@@ -38,8 +38,12 @@ add_n(struct agent_event *ev, const char *key, const char *val, size_t len)
 {
     if (ev->nextra >= BN_ARRAY_SIZE(ev->extra_keys))
         return 0;
-    if (len > AUTH_TOKEN_MAX && strcmp(key, "command") != 0)
+    if (strcmp(key, "message") == 0) {
+        if (len > AUTH_LINE_MAX)
+            len = AUTH_LINE_MAX;
+    } else if (len > AUTH_TOKEN_MAX && strcmp(key, "command") != 0) {
         len = AUTH_TOKEN_MAX;
+    }
     char *v = bn_strndup(val, len);
     if (!v)
         return BN_ENOMEM;
@@ -503,6 +507,9 @@ agent_auth_parse(const char *ident, pid_t pid, const char *msg, struct agent_eve
         rc = BN_DECLINED;
     if (rc == 0)
         rc = add(ev, "program", prog);
+    /* the log text as written: Sigma keyword rules for sshd / sudo / su match on it */
+    if (rc == 0)
+        rc = add(ev, "message", msg);
     if (rc < 0) {
         agent_auth_event_release(ev);
         return rc;

@@ -18,7 +18,9 @@
 #include <cmocka.h>
 
 #include "tiers_sink.h"
+#include "agent/event_json.h"
 #include "bannin/alloc.h"
+#include "bannin/buf.h"
 #include "bannin/error.h"
 
 static const char *
@@ -438,12 +440,63 @@ test_probe_and_journal(void **state)
     sink_reset();
 }
 
+/*
+ * The log text rides along as "message" (keyword rules such as "incorrect password attempt"
+ * or "user NOT in sudoers" match on it), in the JSON line too; it is cut at AUTH_LINE_MAX
+ * (8192 bytes), not at the token limit.
+ */
+static void
+test_message(void **state)
+{
+    (void)state;
+    struct agent_event ev;
+    const char *line = "alice : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/tmp ; "
+                       "USER=root ; COMMAND=/usr/bin/cat /etc/shadow";
+    char padded[256];
+    snprintf(padded, sizeof(padded), "   %s", line);
+    assert_int_equal(agent_auth_parse("sudo", 77, padded, &ev), 0);
+    assert_string_equal(ex(&ev, "message"), line);
+    assert_string_equal(ex(&ev, "program"), "sudo");
+    struct bn_buf b;
+    bn_buf_init(&b, 1 << 20);
+    assert_int_equal(agent_event_to_json(&ev, &b), 0);
+    assert_non_null(strstr(b.p, "\"message\":\"alice : 3 incorrect password attempts ; "));
+    assert_non_null(strstr(b.p, "\"program\":\"sudo\""));
+    bn_buf_release(&b);
+    agent_auth_event_release(&ev);
+
+    assert_int_equal(agent_auth_parse("sshd", 0, "Failed password for invalid user admin "
+                                                 "from 203.0.113.9 port 50022 ssh2", &ev), 0);
+    assert_string_equal(ex(&ev, "message"),
+                        "Failed password for invalid user admin from 203.0.113.9 port 50022 ssh2");
+    agent_auth_event_release(&ev);
+
+    /* a 20 KB sudo command: the command extra keeps it whole, message is cut at 8192 */
+    size_t n = 20000;
+    char *big = bn_malloc(n + 1);
+    assert_non_null(big);
+    int h = snprintf(big, n + 1, "mallory : user NOT in sudoers ; TTY=pts/2 ; PWD=/ ; "
+                                 "USER=root ; COMMAND=/bin/echo ");
+    memset(big + h, 'x', n - (size_t)h);
+    big[n] = '\0';
+    assert_int_equal(agent_auth_parse("sudo", 5, big, &ev), 0);
+    assert_int_equal(strlen(ex(&ev, "message")), 8192);
+    assert_memory_equal(ex(&ev, "message"), big, 8192);
+    assert_string_equal(ex(&ev, "reason"), "user NOT in sudoers");
+    agent_auth_event_release(&ev);
+    bn_free(big);
+
+    /* declined lines carry nothing */
+    declined("sudo", "pam_unix(sudo:session): session closed for user root");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sshd),
         cmocka_unit_test(test_sudo_su_login),
+        cmocka_unit_test(test_message),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_loghub_openssh),
         cmocka_unit_test(test_loghub_linux),
