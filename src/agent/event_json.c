@@ -17,6 +17,7 @@
 
 #include "agent/event_json.h"
 #include "bannin/error.h"
+#include "bannin/limits.h"
 
 #define CHANNEL "Linux-Sysmon/Operational"
 
@@ -135,6 +136,176 @@ user_name(uid_t uid, char *buf, size_t size)
     e->used = true;
     snprintf(e->name, sizeof(e->name), "%s", buf);
     pthread_mutex_unlock(&user_mu);
+}
+
+/* ---- embedded JSON ------------------------------------------------------------------ */
+
+/*
+ * Alerts carry the triggering event and the ancestry as JSON text built by the agent; they
+ * are written as nested values only when the text is one well-formed JSON value (strings
+ * valid UTF-8 with no raw control bytes, nesting at most BN_JSON_DEPTH_MAX), else as a
+ * string, so a bad value can never break the line.
+ */
+static const char *json_value(const char *p, int depth);
+
+static const char *
+json_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+static const char *
+json_string(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p + 1;
+    for (;;) {
+        unsigned c = *u;
+        if (c == '"')
+            return (const char *)u + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c == '\\') {
+            u++;
+            if (*u == 'u') {
+                for (int i = 1; i <= 4; i++) {
+                    unsigned h = u[i];
+                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') ||
+                          (h >= 'A' && h <= 'F')))
+                        return NULL;
+                }
+                u += 5;
+            } else if (*u && strchr("\"\\/bfnrt", *u)) {
+                u++;
+            } else {
+                return NULL;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            u++;
+            continue;
+        }
+        /* UTF-8: lead byte, continuation count, no overlongs or surrogates */
+        int n;
+        unsigned cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return NULL;
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((u[i] & 0xc0) != 0x80)
+                return NULL;
+            cp = cp << 6 | (u[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return NULL;
+        u += n + 1;
+    }
+}
+
+static const char *
+json_number(const char *p)
+{
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return NULL;
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return NULL;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return NULL;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return p;
+}
+
+static const char *
+json_container(const char *p, int depth)
+{
+    char close = *p == '{' ? '}' : ']';
+    bool obj = *p == '{';
+    if (depth >= BN_JSON_DEPTH_MAX)
+        return NULL;
+    p = json_ws(p + 1);
+    if (*p == close)
+        return p + 1;
+    for (;;) {
+        if (obj) {
+            if (*p != '"' || !(p = json_string(p)))
+                return NULL;
+            p = json_ws(p);
+            if (*p != ':')
+                return NULL;
+            p = json_ws(p + 1);
+        }
+        if (!(p = json_value(p, depth + 1)))
+            return NULL;
+        p = json_ws(p);
+        if (*p == close)
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = json_ws(p + 1);
+    }
+}
+
+static const char *
+json_value(const char *p, int depth)
+{
+    switch (*p) {
+    case '{':
+    case '[':
+        return json_container(p, depth);
+    case '"':
+        return json_string(p);
+    case 't':
+        return strncmp(p, "true", 4) ? NULL : p + 4;
+    case 'f':
+        return strncmp(p, "false", 5) ? NULL : p + 5;
+    case 'n':
+        return strncmp(p, "null", 4) ? NULL : p + 4;
+    default:
+        return json_number(p);
+    }
+}
+
+/* True if s is exactly one JSON object or array (blanks around it allowed). */
+static bool
+json_embeddable(const char *s)
+{
+    if (!s)
+        return false;
+    s = json_ws(s);
+    if (*s != '{' && *s != '[')
+        return false;
+    const char *e = json_value(s, 0);
+    return e && *json_ws(e) == '\0';
 }
 
 /* ---- writer ------------------------------------------------------------------------ */
@@ -441,6 +612,12 @@ agent_event_to_json(const struct agent_event *ev, struct bn_buf *out)
         const char *k = ev->extra_keys[i];
         if (!k || !k[0] || (ev->kind == AGENT_EV_AUTH && !strcmp(k, "service")))
             continue;
+        if (ev->kind == AGENT_EV_ALERT && (!strcmp(k, "trigger") || !strcmp(k, "ancestry")) &&
+            json_embeddable(ev->extra_vals[i])) {
+            key(&w, k);
+            raw(&w, ev->extra_vals[i]);
+            continue;
+        }
         str(&w, k, ev->extra_vals[i]);
     }
     num(&w, "bannin.seq", (long long)ev->seq);

@@ -283,6 +283,82 @@ test_bound(void **state)
     }
 }
 
+/*
+ * Alerts embed the triggering event and the ancestry as nested JSON (not strings); text
+ * that is not exactly one well-formed object or array stays a string, so the line is
+ * always valid JSON.
+ */
+static void
+test_alert_nested(void **state)
+{
+    (void)state;
+    struct agent_event trig, al;
+    struct bn_buf tb, b;
+    char buf[4096];
+    base_event(&trig, AGENT_EV_PROCESS_CREATE);
+    bn_buf_init(&tb, 1 << 20);
+    assert_int_equal(agent_event_to_json(&trig, &tb), 0);
+    char anc[] = "[{\"ProcessId\":4014,\"Image\":\"/usr/sbin/apache2\",\"CommandLine\":"
+                 "\"/usr/sbin/apache2 -k start\",\"UserId\":33},{\"ProcessId\":1,\"Image\":"
+                 "\"/sbin/init\",\"CommandLine\":\"caf\xc3\xa9 \\u00e9\",\"UserId\":0}]";
+    char title[] = "Reverse Shell";
+    base_event(&al, AGENT_EV_ALERT);
+    al.extra_keys[0] = "rule_title";
+    al.extra_vals[0] = title;
+    al.extra_keys[1] = "trigger";
+    al.extra_vals[1] = tb.p;
+    al.extra_keys[2] = "ancestry";
+    al.extra_vals[2] = anc;
+    al.nextra = 3;
+    bn_buf_init(&b, 1 << 20);
+    assert_int_equal(agent_event_to_json(&al, &b), 0);
+    /* the trigger is the event's own line, verbatim, as an object */
+    snprintf(buf, sizeof(buf), "\"trigger\":%s,", tb.p);
+    assert_non_null(strstr(b.p, buf));
+    snprintf(buf, sizeof(buf), "\"ancestry\":%s,", anc);
+    assert_non_null(strstr(b.p, buf));
+    expect(b.p, "EventID", "140");
+    expect(b.p, "rule_title", "Reverse Shell");
+    expect(b.p, "bannin.seq", "42");
+    bn_buf_reset(&b);
+
+    /* not one well-formed value: kept as (escaped) strings */
+    static const char *const bad[] = {
+        "{\"a\":1",          "{\"a\":1}}",        "[1,]",           "{\"a\" 1}",
+        "[\"\xff\"]",          "[\"\xed\xa0\x80\"]",  "[\"a\nb\"]",       "[01]",
+        "[1.]",             "[\"\\x\"]",          "{} {}",          "text",
+        "[tru]",            "[\"\\u12g4\"]",      "",               "\"just a string\"",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        al.extra_vals[1] = (char *)bad[i];
+        al.extra_vals[2] = (char *)bad[i];
+        bn_buf_reset(&b);
+        assert_int_equal(agent_event_to_json(&al, &b), 0);
+        assert_non_null(strstr(b.p, "\"trigger\":\""));
+        assert_non_null(strstr(b.p, "\"ancestry\":\""));
+        assert_true(bn_utf8_valid(b.p, b.len));
+        expect(b.p, "rule_title", "Reverse Shell"); /* still one parseable object */
+    }
+    /* nesting deeper than BN_JSON_DEPTH_MAX stays a string */
+    char deep[300];
+    memset(deep, '[', 149);
+    deep[149] = '1';
+    memset(deep + 150, ']', 149);
+    deep[299] = '\0';
+    al.extra_vals[1] = deep;
+    bn_buf_reset(&b);
+    assert_int_equal(agent_event_to_json(&al, &b), 0);
+    assert_non_null(strstr(b.p, "\"trigger\":\"[[["));
+    /* the same nesting on another kind is never embedded */
+    al.kind = AGENT_EV_TAMPER;
+    al.extra_vals[1] = tb.p;
+    bn_buf_reset(&b);
+    assert_int_equal(agent_event_to_json(&al, &b), 0);
+    assert_non_null(strstr(b.p, "\"trigger\":\"{"));
+    bn_buf_release(&b);
+    bn_buf_release(&tb);
+}
+
 int
 main(void)
 {
@@ -291,6 +367,7 @@ main(void)
         cmocka_unit_test(test_process_create), cmocka_unit_test(test_hostile_bytes),
         cmocka_unit_test(test_network),        cmocka_unit_test(test_files_dns),
         cmocka_unit_test(test_auth),           cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_alert_nested),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
