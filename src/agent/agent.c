@@ -633,6 +633,8 @@ fill_proc(struct agent_proc *dst, const struct agent_proc *src)
         memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
     if (!dst->container_id[0])
         memcpy(dst->container_id, src->container_id, sizeof(dst->container_id));
+    if (!dst->container_id[0] && dst->cgroup)
+        agent_container_id_from_cgroup(dst->cgroup, dst->container_id);
     if (!dst->ppid)
         dst->ppid = src->ppid;
     if (!dst->start_ns)

@@ -27,6 +27,7 @@
 
 #include "bannin/config.h" /* struct bn_conf_def, used by agent.h */
 #include "agent/agent.h"
+#include "agent/proctable.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 
@@ -314,6 +315,7 @@ agent_tier_proc_read(const char *proc_root, pid_t pid, struct agent_proc *p,
                 rc = BN_ENOMEM;
                 goto out;
             }
+            agent_container_id_from_cgroup(p->cgroup, p->container_id);
         }
     }
     rc = 0;

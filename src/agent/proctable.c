@@ -184,8 +184,8 @@ read_link(const char *path, char **out, bool *trunc)
 
 /* Takes the first 64-hex-digit run of a cgroup path as the container id (docker, containerd,
  * cri-o and podman all name the scope after it). */
-static void
-container_id_from_cgroup(const char *cg, char id[65])
+void
+agent_container_id_from_cgroup(const char *cg, char id[65])
 {
     id[0] = '\0';
     size_t run = 0;
@@ -408,7 +408,7 @@ agent_proc_read(struct agent_proctable *pt, pid_t pid, struct agent_proc *p)
                 rc = BN_ENOMEM;
                 goto out;
             }
-            container_id_from_cgroup(p->cgroup, p->container_id);
+            agent_container_id_from_cgroup(p->cgroup, p->container_id);
         }
     }
     bn_free(buf);
@@ -622,6 +622,8 @@ merge(struct agent_proc *dst, const struct agent_proc *src)
         memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
     if (src->container_id[0])
         memcpy(dst->container_id, src->container_id, sizeof(dst->container_id));
+    else if (!dst->container_id[0] && dst->cgroup)
+        agent_container_id_from_cgroup(dst->cgroup, dst->container_id); /* a collector's */
     if (src->ppid)
         dst->ppid = src->ppid;
     if (!dst->start_ns)
