@@ -35,9 +35,16 @@ def check(ok, what, detail=""):
     return ok
 
 
+def nested(v, empty):
+    """Alerts carry trigger and ancestry as JSON objects (older agents: as JSON text)."""
+    if v is None:
+        return empty
+    return json.loads(v) if isinstance(v, str) else v
+
+
 def pids(a):
     try:
-        anc = json.loads(a.get("ancestry") or "[]")
+        anc = nested(a.get("ancestry"), [])
     except ValueError:
         anc = []
     return [a.get("ProcessId")] + [x.get("ProcessId") for x in anc if isinstance(x, dict)]
@@ -58,8 +65,10 @@ def under(pid):
 malformed = []
 for a in alerts:
     try:
-        t = json.loads(a["trigger"])
-        anc = json.loads(a["ancestry"])
+        t = nested(a["trigger"], {})
+        anc = nested(a["ancestry"], [])
+        if not isinstance(t, dict):
+            raise TypeError("trigger is not an object")
         ok = (a.get("rule_id") and a.get("rule_title") and a.get("rule_level")
               and str(t.get("EventID")) == str(a.get("trigger_kind")) and isinstance(anc, list))
     except (KeyError, TypeError, ValueError):
@@ -75,7 +84,8 @@ print("attack phase: %d alerts on its processes" % len(mine))
 for a in mine:
     print("  " + line(a))
 for title, text in att["want"]:
-    hits = [a for a in mine if a.get("rule_title") == title and text in a.get("trigger", "")]
+    hits = [a for a in mine if a.get("rule_title") == title
+            and text in json.dumps(nested(a.get("trigger"), {}), ensure_ascii=False, separators=(",", ":"))]
     check(bool(hits), "attack: '%s' fired (trigger with %r)" % (title, text),
           "alerts with that title: " + "; ".join(line(a) for a in alerts if a.get("rule_title") == title)[:600])
 
