@@ -32,6 +32,7 @@
 
 #include "bannin/config.h" /* struct bn_conf_def, used by agent.h */
 #include "agent/agent.h"
+#include "agent/worker.h"
 #include "agent/persist.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -71,9 +72,7 @@ struct dir_slot {
 struct fan_state {
     struct agent *agent;
     int fd;
-    int stopfd;
-    pthread_t thread;
-    bool running;
+    struct agent_worker w;     /* reader thread and its stop eventfd */
     bool have_rename;            /* FAN_RENAME accepted by the kernel */
     pid_t self;
     struct fs_mark fses[FAN_FSES_MAX];
@@ -380,7 +379,8 @@ fan_thread(void *arg)
     struct fan_state *s = arg;
     static _Thread_local char buf[65536];
     static _Thread_local char one[8192] __attribute__((aligned(8)));
-    struct pollfd pfd[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->stopfd, .events = POLLIN}};
+    struct pollfd pfd[2] = {{.fd = s->fd, .events = POLLIN},
+                            {.fd = s->w.stopfd, .events = POLLIN}};
 
     for (;;) {
         if (poll(pfd, 2, -1) < 0) {
@@ -506,7 +506,7 @@ agent_fanotify_start_conf(struct agent *a, const struct agent_fanotify_conf *con
         return bn_diag_set(d, BN_ENOMEM, "fanotify", 0, 0, "out of memory");
     s->agent = a;
     s->fd = -1;
-    s->stopfd = -1;
+    agent_worker_init(&s->w);
     s->self = getpid();
     s->have_rename = true;
     s->ignore_self = conf->ignore_self;
@@ -539,17 +539,9 @@ agent_fanotify_start_conf(struct agent *a, const struct agent_fanotify_conf *con
                          "fanotify: none of the included paths exists");
         goto out;
     }
-    s->stopfd = eventfd(0, EFD_CLOEXEC);
-    if (s->stopfd < 0) {
-        rc = bn_diag_set(d, -errno, "fanotify", 0, 0, "eventfd failed: %s", strerror(errno));
+    rc = agent_worker_start(&s->w, "fanotify", fan_thread, s, d);
+    if (rc < 0)
         goto out;
-    }
-    rc = -pthread_create(&s->thread, NULL, fan_thread, s);
-    if (rc < 0) {
-        bn_diag_set(d, rc, "fanotify", 0, 0, "cannot start thread: %s", strerror(-rc));
-        goto out;
-    }
-    s->running = true;
     *state = s;
     s = NULL;
 out:
@@ -571,16 +563,9 @@ fan_stop(struct agent *a, void *state)
     (void)a;
     if (!s)
         return;
-    if (s->running) {
-        uint64_t one = 1;
-        if (write(s->stopfd, &one, sizeof(one)) < 0)
-            pthread_cancel(s->thread);
-        pthread_join(s->thread, NULL);
-    }
+    agent_worker_stop(&s->w);
     if (s->fd >= 0)
         close(s->fd);
-    if (s->stopfd >= 0)
-        close(s->stopfd);
     for (size_t i = 0; i < s->nfses; i++)
         if (s->fses[i].mount_fd >= 0)
             close(s->fses[i].mount_fd);

@@ -29,6 +29,7 @@
 
 #include "bannin/config.h" /* struct bn_conf_def, used by agent.h */
 #include "agent/agent.h"
+#include "agent/worker.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 
@@ -61,9 +62,7 @@ struct poll_state {
     struct agent *agent;
     struct agent_poll_conf conf;
     char proc_root[AGENT_PATH_MAX];
-    int stopfd;
-    pthread_t thread;
-    bool running;
+    struct agent_worker w;     /* reader thread and its stop eventfd */
     bool baseline_done;
     struct vec pids;            /* struct pid_entry, sorted by pid */
     struct vec socks;           /* struct sock_entry, sorted by inode */
@@ -538,7 +537,7 @@ static void *
 poll_thread(void *arg)
 {
     struct poll_state *s = arg;
-    struct pollfd pfd = {.fd = s->stopfd, .events = POLLIN};
+    struct pollfd pfd = {.fd = s->w.stopfd, .events = POLLIN};
     for (;;) {
         if (s->conf.procs)
             (void)scan_procs(s);
@@ -582,7 +581,7 @@ agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf, void 
     if (!s)
         return bn_diag_set(d, BN_ENOMEM, "proc_poll", 0, 0, "out of memory");
     s->agent = a;
-    s->stopfd = -1;
+    agent_worker_init(&s->w);
     s->pids.size = sizeof(struct pid_entry);
     s->socks.size = sizeof(struct sock_entry);
     if (conf) {
@@ -598,17 +597,9 @@ agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf, void 
     snprintf(s->proc_root, sizeof(s->proc_root), "%s",
              s->conf.proc_root ? s->conf.proc_root : "/proc");
     s->conf.proc_root = s->proc_root;
-    s->stopfd = eventfd(0, EFD_CLOEXEC);
-    if (s->stopfd < 0) {
-        rc = bn_diag_set(d, -errno, "proc_poll", 0, 0, "eventfd failed: %s", strerror(errno));
+    rc = agent_worker_start(&s->w, "proc_poll", poll_thread, s, d);
+    if (rc < 0)
         goto out;
-    }
-    rc = -pthread_create(&s->thread, NULL, poll_thread, s);
-    if (rc < 0) {
-        bn_diag_set(d, rc, "proc_poll", 0, 0, "cannot start thread: %s", strerror(-rc));
-        goto out;
-    }
-    s->running = true;
     *state = s;
     s = NULL;
 out:
@@ -630,14 +621,7 @@ poll_stop(struct agent *a, void *state)
     (void)a;
     if (!s)
         return;
-    if (s->running) {
-        uint64_t one = 1;
-        if (write(s->stopfd, &one, sizeof(one)) < 0)
-            pthread_cancel(s->thread);
-        pthread_join(s->thread, NULL);
-    }
-    if (s->stopfd >= 0)
-        close(s->stopfd);
+    agent_worker_stop(&s->w);
     vec_release(&s->pids);
     vec_release(&s->socks);
     bn_free(s);

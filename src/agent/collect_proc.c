@@ -27,6 +27,7 @@
 
 #include "bannin/config.h" /* struct bn_conf_def, used by agent.h */
 #include "agent/agent.h"
+#include "agent/worker.h"
 #include "agent/proctable.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -337,9 +338,7 @@ struct fork_slot {
 struct proc_state {
     struct agent *agent;
     int sock;
-    int stopfd;
-    pthread_t thread;
-    bool running;
+    struct agent_worker w;     /* reader thread and its stop eventfd */
     struct fork_slot forks[FORK_SLOTS];
     struct agent_tier_proc_stats st;
     atomic_uint_fast64_t execs, exits, forks_seen, overruns, emit_errors;
@@ -589,7 +588,8 @@ proc_thread(void *arg)
 {
     struct proc_state *s = arg;
     char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
-    struct pollfd pfd[2] = {{.fd = s->sock, .events = POLLIN}, {.fd = s->stopfd, .events = POLLIN}};
+    struct pollfd pfd[2] = {{.fd = s->sock, .events = POLLIN},
+                            {.fd = s->w.stopfd, .events = POLLIN}};
 
     for (;;) {
         if (poll(pfd, 2, -1) < 0) {
@@ -641,7 +641,7 @@ proc_start(struct agent *a, void **state, struct bn_diag *d)
         return bn_diag_set(d, BN_ENOMEM, "proc_connector", 0, 0, "out of memory");
     s->agent = a;
     s->sock = -1;
-    s->stopfd = -1;
+    agent_worker_init(&s->w);
     mntns_of(0, s->self_mntns, sizeof(s->self_mntns));
     rc = nl_open(&s->sock, d);
     if (rc < 0)
@@ -652,18 +652,9 @@ proc_start(struct agent *a, void **state, struct bn_diag *d)
                     "netlink proc connector: subscribe failed: %s", strerror(-rc));
         goto out;
     }
-    s->stopfd = eventfd(0, EFD_CLOEXEC);
-    if (s->stopfd < 0) {
-        rc = bn_diag_set(d, -errno, "proc_connector", 0, 0, "eventfd failed: %s",
-                         strerror(errno));
+    rc = agent_worker_start(&s->w, "proc_connector", proc_thread, s, d);
+    if (rc < 0)
         goto out;
-    }
-    rc = -pthread_create(&s->thread, NULL, proc_thread, s);
-    if (rc < 0) {
-        bn_diag_set(d, rc, "proc_connector", 0, 0, "cannot start thread: %s", strerror(-rc));
-        goto out;
-    }
-    s->running = true;
     *state = s;
     s = NULL;
 out:
@@ -679,18 +670,11 @@ proc_stop(struct agent *a, void *state)
     (void)a;
     if (!s)
         return;
-    if (s->running) {
-        uint64_t one = 1;
-        if (write(s->stopfd, &one, sizeof(one)) < 0)
-            pthread_cancel(s->thread);
-        pthread_join(s->thread, NULL);
-    }
+    agent_worker_stop(&s->w);
     if (s->sock >= 0) {
         nl_listen(s->sock, PROC_CN_MCAST_IGNORE);
         close(s->sock);
     }
-    if (s->stopfd >= 0)
-        close(s->stopfd);
     bn_free(s);
 }
 
