@@ -394,6 +394,53 @@ csv_field(struct bn_buf *b, const char *s, size_t n)
     bn_buf_putc(b, '"');
 }
 
+/* One CSV row: time,level,rule_id,rule_title,host,file,record,details. */
+static void
+csv_row(struct bn_buf *b, const char *ts, const struct sigma_rule *r, const char *host,
+        const char *file, uint64_t index, const char *details, size_t dlen)
+{
+    const char *lvl = sigma_level_name(r->level);
+    csv_field(b, ts, strlen(ts));
+    bn_buf_putc(b, ',');
+    csv_field(b, lvl, strlen(lvl));
+    bn_buf_putc(b, ',');
+    csv_field(b, r->id ? r->id : "", r->id ? strlen(r->id) : 0);
+    bn_buf_putc(b, ',');
+    csv_field(b, r->title ? r->title : "", r->title ? strlen(r->title) : 0);
+    bn_buf_putc(b, ',');
+    csv_field(b, host, strlen(host));
+    bn_buf_putc(b, ',');
+    csv_field(b, file, strlen(file));
+    bn_buf_printf(b, ",%llu,", (unsigned long long)index);
+    csv_field(b, details ? details : "", details ? dlen : 0);
+    bn_buf_putc(b, '\n');
+}
+
+/* Keeps a row for the time-sorted table, taking d's text; false when the table is full.
+ * Called with h->lock held. */
+static bool
+table_add(struct hunt *h, int64_t ts, uint32_t rule, const char *host, struct bn_buf *d,
+          uint64_t index)
+{
+    if (h->nrows == h->rows_cap && h->rows_cap < TABLE_KEEP) {
+        size_t cap = h->rows_cap ? h->rows_cap * 2 : 256;
+        struct table_row *nr = bn_reallocarray(h->rows, cap, sizeof(*nr));
+        if (nr) {
+            h->rows = nr;
+            h->rows_cap = cap;
+        }
+    }
+    if (h->nrows >= h->rows_cap)
+        return false;
+    struct table_row *row = &h->rows[h->nrows++];
+    row->ts = ts;
+    row->rule = rule;
+    row->host = bn_strdup(host);
+    row->details = bn_buf_detach(d);
+    row->index = index;
+    return true;
+}
+
 /* The fields an analyst wants to see first, in order. */
 static const char *const key_fields[] = {
     "CommandLine", "Image", "TargetFilename", "TargetObject", "ScriptBlockText",
@@ -491,25 +538,11 @@ emit_alert(struct hunt *h, struct bn_buf *b, uint32_t idx, const struct bn_event
             bn_record_to_json(rec, b);
         bn_buf_puts(b, "}\n");
     } else if (h->mode == OUT_CSV) {
-        csv_field(b, ts, strlen(ts));
-        bn_buf_putc(b, ',');
-        const char *lvl = sigma_level_name(r->level);
-        csv_field(b, lvl, strlen(lvl));
-        bn_buf_putc(b, ',');
-        csv_field(b, r->id ? r->id : "", r->id ? strlen(r->id) : 0);
-        bn_buf_putc(b, ',');
-        csv_field(b, r->title ? r->title : "", r->title ? strlen(r->title) : 0);
-        bn_buf_putc(b, ',');
-        csv_field(b, host, strlen(host));
-        bn_buf_putc(b, ',');
-        csv_field(b, rec->file, strlen(rec->file));
-        bn_buf_printf(b, ",%llu,", (unsigned long long)rec->index);
         struct bn_buf d;
         bn_buf_init(&d, 4096);
         details(ev, &d, 1000);
-        csv_field(b, d.p ? d.p : "", d.len);
+        csv_row(b, ts, r, host, rec->file, rec->index, d.p, d.len);
         bn_buf_release(&d);
-        bn_buf_putc(b, '\n');
     }
 
     pthread_mutex_lock(&h->lock);
@@ -521,22 +554,7 @@ emit_alert(struct hunt *h, struct bn_buf *b, uint32_t idx, const struct bn_event
         struct bn_buf d;
         bn_buf_init(&d, 4096);
         details(ev, &d, 400);
-        if (h->nrows == h->rows_cap && h->rows_cap < TABLE_KEEP) {
-            size_t cap = h->rows_cap ? h->rows_cap * 2 : 256;
-            struct table_row *nr = bn_reallocarray(h->rows, cap, sizeof(*nr));
-            if (nr) {
-                h->rows = nr;
-                h->rows_cap = cap;
-            }
-        }
-        if (h->nrows < h->rows_cap) {
-            struct table_row *row = &h->rows[h->nrows++];
-            row->ts = ev->ts_ns;
-            row->rule = idx;
-            row->host = bn_strdup(host);
-            row->details = bn_buf_detach(&d);
-            row->index = rec->index;
-        } else {
+        if (!table_add(h, ev->ts_ns, idx, host, &d, rec->index)) {
             /* Past the sort buffer: print at once rather than drop. */
             h->rows_unsorted++;
             fprintf(h->out, "%s %s%-13s%s %s  %s  %s\n", ts, cli_level_color(r->level, h->color),
@@ -829,45 +847,22 @@ on_corr_alert(void *ctx, const struct bn_corr_alert *a)
         }
         bn_buf_puts(b, "}}}\n");
     } else if (h->mode == OUT_CSV) {
-        bn_time_format(a->last_ns, t1, sizeof(t1));
-        csv_field(b, t1, strlen(t1));
-        bn_buf_putc(b, ',');
-        csv_field(b, sigma_level_name(r->level), strlen(sigma_level_name(r->level)));
-        bn_buf_putc(b, ',');
-        csv_field(b, r->id ? r->id : "", r->id ? strlen(r->id) : 0);
-        bn_buf_putc(b, ',');
-        csv_field(b, r->title ? r->title : "", r->title ? strlen(r->title) : 0);
-        bn_buf_puts(b, ",\"-\",\"\",0,");
         struct bn_buf d;
         bn_buf_init(&d, 4096);
         bn_buf_printf(&d, "correlation count=%llu", (unsigned long long)a->count);
         for (size_t i = 0; i < a->ngroup; i++)
             bn_buf_printf(&d, " %s=%s", a->group_names[i], a->group_values[i]);
-        csv_field(b, d.p, d.len);
+        csv_row(b, bn_time_format(a->last_ns, t1, sizeof(t1)), r, "-", "", 0, d.p, d.len);
         bn_buf_release(&d);
-        bn_buf_putc(b, '\n');
     } else {
         struct bn_buf d;
         bn_buf_init(&d, 4096);
         bn_buf_printf(&d, "[correlation] count=%llu", (unsigned long long)a->count);
         for (size_t i = 0; i < a->ngroup; i++)
             bn_buf_printf(&d, "  %s=%s", a->group_names[i], a->group_values[i]);
-        if (h->nrows == h->rows_cap) {
-            size_t cap = h->rows_cap ? h->rows_cap * 2 : 256;
-            struct table_row *nr = bn_reallocarray(h->rows, cap, sizeof(*nr));
-            if (nr) {
-                h->rows = nr;
-                h->rows_cap = cap;
-            }
-        }
-        if (h->nrows < h->rows_cap) {
-            struct table_row *row = &h->rows[h->nrows++];
-            row->ts = a->last_ns;
-            row->rule = a->rule;
-            row->host = bn_strdup("-");
-            row->details = bn_buf_detach(&d);
-            row->index = 0;
-        }
+        if (!table_add(h, a->last_ns, a->rule, "-", &d, 0))
+            fprintf(h->out, "%s %s %s\n", bn_time_format(a->last_ns, t1, sizeof(t1)),
+                    r->title ? r->title : "", d.p ? d.p : "");
         bn_buf_release(&d);
         return;
     }
