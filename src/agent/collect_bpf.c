@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,7 +79,21 @@ struct bpf_state {
     struct wfd_slot wfds[WFD_SLOTS];
     atomic_uint_fast64_t records, bad, emit_errors, unresolved, wfd_evicted, forks;
     atomic_uint_fast64_t filtered_user;
+    uint32_t self_mnt_ns, self_pid_ns; /* the agent's own namespaces (inode numbers) */
 };
+
+/* Inode number of /proc/self/ns/<what>, 0 when unknown. */
+static uint32_t
+self_ns(const char *what)
+{
+    char path[64];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "/proc/self/ns/%s", what);
+    if (stat(path, &st) != 0)
+        return 0;
+    return (uint32_t)st.st_ino;
+}
 
 static int64_t
 clock_ns(clockid_t c)
@@ -235,6 +250,34 @@ emit(struct bpf_state *s, struct agent_event *ev)
         atomic_fetch_add(&s->emit_errors, 1);
 }
 
+/*
+ * Joins a kernel-walked path (components leaf first) into out as an absolute path. A
+ * pseudo file (memfd, anon inode) is "/<name>", as /proc/<pid>/exe shows it. Returns
+ * false when the record holds no usable path (no file, no component, walk truncated).
+ */
+static bool
+dpath_join(const struct ab_dpath *dp, char *out, size_t size)
+{
+    size_t off = 0;
+    uint32_t n = dp->n;
+
+    out[0] = '\0';
+    if (!(dp->flags & AB_DP_VALID) || (dp->flags & AB_DP_TRUNC) || n == 0 ||
+        n > AB_DPATH_DEPTH || size < 2)
+        return false;
+    for (uint32_t i = n; i-- > 0;) {
+        size_t len = strnlen(dp->comp[i], AB_DNAME_LEN);
+
+        if (off + 1 + len + 1 > size)
+            return false;
+        out[off++] = '/';
+        memcpy(out + off, dp->comp[i], len);
+        off += len;
+    }
+    out[off] = '\0';
+    return true;
+}
+
 /* ---- records ---- */
 
 static void
@@ -242,8 +285,10 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
 {
     static __thread char cmd[AGENT_CMDLINE_MAX];
     static __thread char exe[AGENT_PATH_MAX];
-    char tty[AB_TTY_LEN + 8];
+    static __thread char real[AGENT_PATH_MAX];
+    char tty[AB_TTY_LEN + 8], mntns[32], pidns[32];
     struct agent_event ev;
+    bool pseudo, memfd, deleted;
     size_t base = offsetof(struct ab_exec, data);
     uint32_t pl = r->path_len, al = r->args_len;
     size_t n;
@@ -257,9 +302,33 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
     ev.prio = AGENT_PRIO_HIGH;
     fill_proc(s, &r->h, &ev);
     rec_str(r->data, pl, exe, sizeof(exe));
-    if (exe[0] != '/' && proc_link(r->h.pid, "exe", exe, sizeof(exe)) < 0)
+    /* the file really executed, from bprm->file: used when the exec'd name does not say
+     * what ran (fd / memfd / deleted file) */
+    pseudo = (r->file.flags & AB_DP_PSEUDO) != 0;
+    memfd = pseudo && r->file.n > 0 && strncmp(r->file.comp[0], "memfd:", 6) == 0;
+    deleted = (r->file.flags & AB_DP_VALID) && ((r->file.flags & AB_DP_UNLINKED) || memfd);
+    if ((deleted || pseudo || exe[0] != '/' || strncmp(exe, "/proc/", 6) == 0 ||
+         strncmp(exe, "/dev/fd/", 8) == 0) &&
+        dpath_join(&r->file, real, sizeof(real)))
+        memcpy(exe, real, strlen(real) + 1);
+    else if (exe[0] != '/' && proc_link(r->h.pid, "exe", exe, sizeof(exe)) < 0)
         rec_str(r->data, pl, exe, sizeof(exe));
     ev.proc.exe = exe;
+    ev.proc.exe_deleted = deleted;
+    if (memfd || pseudo) {
+        ev.extra_keys[ev.nextra] = "fileless";
+        ev.extra_vals[ev.nextra++] = memfd ? (char *)"memfd" : (char *)"pseudo";
+    }
+    if (r->mnt_ns && s->self_mnt_ns && r->mnt_ns != s->self_mnt_ns) {
+        snprintf(mntns, sizeof(mntns), "mnt:[%" PRIu32 "]", r->mnt_ns);
+        ev.extra_keys[ev.nextra] = "mnt_ns";
+        ev.extra_vals[ev.nextra++] = mntns;
+    }
+    if (r->pid_ns && s->self_pid_ns && r->pid_ns != s->self_pid_ns) {
+        snprintf(pidns, sizeof(pidns), "pid:[%" PRIu32 "]", r->pid_ns);
+        ev.extra_keys[ev.nextra] = "pid_ns";
+        ev.extra_vals[ev.nextra++] = pidns;
+    }
     /* argv: NUL-separated -> joined by spaces; a trailing NUL ends it */
     n = al < sizeof(cmd) - 1 ? al : sizeof(cmd) - 1;
     memcpy(cmd, r->data + pl, n);
@@ -533,7 +602,15 @@ on_misc(struct bpf_state *s, const struct ab_misc *r)
         ev.kind = AGENT_EV_MODULE_LOAD;
         ev.prio = AGENT_PRIO_HIGH;
         ev.category = "persistence.kernel_module";
-        if (r->fd >= 0) {
+        /* the kernel read the module file's path at the syscall: the loader may close
+         * the fd (or exit) before /proc/<pid>/fd could be read */
+        if (r->fd >= 0 && dpath_join(&r->file, fdpath, sizeof(fdpath))) {
+            ev.path = fdpath;
+            if (r->file.flags & AB_DP_UNLINKED) {
+                ev.extra_keys[ev.nextra] = "file_deleted";
+                ev.extra_vals[ev.nextra++] = (char *)"true";
+            }
+        } else if (r->fd >= 0) {
             char what[32];
 
             snprintf(what, sizeof(what), "fd/%d", r->fd);
@@ -720,6 +797,8 @@ agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **
     s->a = a;
     s->files = conf->files;
     s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+    s->self_mnt_ns = self_ns("mnt");
+    s->self_pid_ns = self_ns("pid");
     libbpf_set_print(silent_print);
     s->skel = agent_bpf__open();
     if (!s->skel) {

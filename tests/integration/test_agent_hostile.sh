@@ -266,15 +266,10 @@ fx = [e for e in evs if e.get("EventID") == 1 and "0.7" in e.get("CommandLine", 
 fx = fx or [e for e in evs if e.get("EventID") == 1 and e.get("CommandLine", "").endswith(" 0.7 hostile_fdexec")]
 fd7 = [e for e in evs if e.get("EventID") == 1 and e.get("Image") == "/proc/self/fd/7"
        and e.get("CommandLine", "").endswith(" 0.7 hostile_fdexec")]
-if fx and fx[0].get("bannin.exe_deleted") is True:
+if fx and fx[0].get("bannin.exe_deleted") is True and "/proc/self/fd/" not in fx[0].get("Image", ""):
     ok("exec of a deleted binary via /proc/self/fd: flagged exe_deleted (Image %s)" % fx[0].get("Image"))
-elif fd7 and tier == "bpf":
-    # Known gap (reported, not yet fixed in collect_bpf.c): tier 1 takes Image from the
-    # execve file name, so a fileless exec shows as /proc/self/fd/7, not flagged deleted.
-    print("GAP  tier %s: exec of a deleted binary via /proc/self/fd: event is there but Image is %r and bannin.exe_deleted is %r"
-          % (tier, fd7[0].get("Image"), fd7[0].get("bannin.exe_deleted")))
 else:
-    fail("exec of a deleted binary via /proc/self/fd: %r" % [(e.get("Image"), e.get("bannin.exe_deleted")) for e in fx])
+    fail("exec of a deleted binary via /proc/self/fd: %r" % [(e.get("Image"), e.get("bannin.exe_deleted")) for e in fx + fd7])
 
 # 5. pid reuse: exit events name the process their (last) exec event named. One process
 # may exec several times under one ProcessGuid (sh -c 'exec ...'), so the check follows
@@ -334,13 +329,16 @@ if nsdone:
     else:
         e = ns[0]
         ok("process in its own PID/mount namespace: exec event with host pid %d" % e["ProcessId"])
-        if e.get("mnt_ns"):
+        if e.get("mnt_ns", "").startswith("mnt:["):
             ok("namespaced process flagged mnt_ns %s" % e["mnt_ns"])
-        elif tier == "netlink":
-            fail("namespaced process not flagged with its mount namespace")
         else:
-            # Known gap: tier 1 events carry no namespace flag yet.
-            print("GAP  tier %s: namespaced process has no mnt_ns / namespace flag" % tier)
+            fail("namespaced process not flagged with its mount namespace: %r" % e.get("mnt_ns"))
+        if tier == "bpf":
+            # tier 1 reads the pid namespace from the task (tier 2 only has mnt_ns)
+            if e.get("pid_ns", "").startswith("pid:["):
+                ok("namespaced process flagged pid_ns %s" % e["pid_ns"])
+            else:
+                fail("namespaced process not flagged with its pid namespace: %r" % e.get("pid_ns"))
         if nsdone == 2:
             if e.get("ContainerId") == cid:
                 ok("process in a container-like cgroup: ContainerId %s" % cid[:12])

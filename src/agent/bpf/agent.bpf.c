@@ -223,6 +223,73 @@ static __always_inline void fill_current(struct ab_hdr *h, __u32 type)
     h->cgroup_id = bpf_get_current_cgroup_id();
 }
 
+/* ---- file paths from the kernel's own objects ---- */
+
+/*
+ * Walks a struct file's dentry up to the root, crossing mounts, and stores the component
+ * names leaf first (struct ab_dpath). Used where the name a syscall was given does not say
+ * what the file is: exec through /proc/self/fd/N or execveat(AT_EMPTY_PATH) of a deleted
+ * or memfd file, and finit_module, whose fd the loader may close before user space looks.
+ */
+static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
+{
+    struct vfsmount *vmnt;
+    struct mount *mnt;
+    struct dentry *d, *root;
+    struct inode *ino;
+    __u32 n = 0;
+    int done = 0;
+
+    dp->flags = 0;
+    dp->n = 0;
+    if (!f)
+        return;
+    d = BPF_CORE_READ(f, f_path.dentry);
+    vmnt = BPF_CORE_READ(f, f_path.mnt);
+    if (!d || !vmnt)
+        return;
+    dp->flags = AB_DP_VALID;
+    mnt = container_of(vmnt, struct mount, mnt);
+    ino = BPF_CORE_READ(d, d_inode);
+    if ((ino && BPF_CORE_READ(ino, i_nlink) == 0) ||
+        (!BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d))
+        dp->flags |= AB_DP_UNLINKED;
+#pragma unroll
+    for (int i = 0; i < AB_DPATH_DEPTH + 4; i++) {
+        struct dentry *parent;
+
+        root = BPF_CORE_READ(mnt, mnt.mnt_root);
+        if (d == root) {
+            struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+
+            if (!mp || mp == mnt) {
+                done = 1; /* the root of the tree (or of an internal mount) */
+                break;
+            }
+            d = BPF_CORE_READ(mnt, mnt_mountpoint);
+            mnt = mp;
+            continue;
+        }
+        if (n >= AB_DPATH_DEPTH)
+            break;
+        if (bpf_probe_read_kernel_str(dp->comp[n], AB_DNAME_LEN,
+                                      BPF_CORE_READ(d, d_name.name)) <= 0)
+            dp->comp[n][0] = 0;
+        n++;
+        parent = BPF_CORE_READ(d, d_parent);
+        if (!parent || parent == d) {
+            /* a root dentry that is not a mount root: pseudo file (memfd, anon inode) */
+            dp->flags |= AB_DP_PSEUDO;
+            done = 1;
+            break;
+        }
+        d = parent;
+    }
+    if (!done)
+        dp->flags |= AB_DP_TRUNC;
+    dp->n = n;
+}
+
 /* ---- processes ---- */
 
 SEC("tp_btf/sched_process_exec")
@@ -244,6 +311,18 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     tty = BPF_CORE_READ(p, signal, tty);
     if (tty)
         BPF_CORE_READ_STR_INTO(&e->tty, tty, name);
+    e->mnt_ns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
+    e->pid_ns = 0;
+    {
+        struct pid *tp = BPF_CORE_READ(p, thread_pid);
+        unsigned int lvl = BPF_CORE_READ(tp, level);
+        struct pid_namespace *pns = NULL;
+
+        if (tp && lvl < 64 &&
+            bpf_probe_read_kernel(&pns, sizeof(pns), &tp->numbers[lvl].ns) == 0 && pns)
+            e->pid_ns = BPF_CORE_READ(pns, ns.inum);
+    }
+    dpath_fill(&e->file, BPF_CORE_READ(bprm, file));
 
     n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, BPF_CORE_READ(bprm, filename));
     if (n <= 0) {
@@ -541,8 +620,26 @@ static __always_inline void tamper(long nr, __u32 target, __u32 arg)
     e->target_pid = target;
     e->arg = arg;
     e->name[0] = 0;
+    e->file.flags = 0;
+    e->file.n = 0;
     bpf_ringbuf_submit(e, 0);
     count(AB_CNT_EVENTS);
+}
+
+/* The current task's struct file for fd, or NULL. */
+static __always_inline struct file *fd_file(__s64 fd)
+{
+    struct task_struct *t = bpf_get_current_task_btf();
+    struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+    struct file **fds;
+    struct file *f = NULL;
+
+    if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+        return NULL;
+    fds = BPF_CORE_READ(fdt, fd);
+    if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+        return NULL;
+    return f;
 }
 
 static __always_inline void misc(__u32 type, long nr, __s32 fd, __u32 arg, const void *uname)
@@ -561,6 +658,10 @@ static __always_inline void misc(__u32 type, long nr, __s32 fd, __u32 arg, const
     e->name[0] = 0;
     if (uname)
         bpf_probe_read_user_str(e->name, sizeof(e->name), uname);
+    e->file.flags = 0;
+    e->file.n = 0;
+    if (type == AB_MODULE && fd >= 0)
+        dpath_fill(&e->file, fd_file(fd));
     bpf_ringbuf_submit(e, 0);
     count(AB_CNT_EVENTS);
 }

@@ -19,6 +19,8 @@
 #define AB_PAYLOAD_LEN 512       /* UDP payload prefix copied for DNS parsing */
 #define AB_PREFIX_LEN 64         /* bytes of a path used for the prefix filter */
 #define AB_RINGBUF_BYTES (4u << 20)
+#define AB_DNAME_LEN 64          /* bytes kept of one path component (dentry name) */
+#define AB_DPATH_DEPTH 12        /* path components walked up from a struct file */
 
 enum ab_type {
     AB_EXEC = 1,
@@ -38,6 +40,24 @@ enum ab_type {
 #define AB_F_ARGS_FAULT 0x4      /* part of argv could not be read */
 #define AB_F_RELATIVE 0x8        /* path is relative to the process's cwd (dirfd AT_FDCWD) */
 #define AB_F_DIRFD 0x10          /* path is relative to a directory fd (ab_file.dirfd) */
+
+/* Flags in ab_dpath.flags. */
+#define AB_DP_VALID 0x1          /* a struct file was there and was walked */
+#define AB_DP_UNLINKED 0x2       /* inode i_nlink == 0 or the dentry is unhashed (deleted) */
+#define AB_DP_TRUNC 0x4          /* more than AB_DPATH_DEPTH components: the top is missing */
+#define AB_DP_PSEUDO 0x8         /* no parent mount: pseudo file system (memfd, anon inode) */
+
+/*
+ * The path of a struct file as the kernel sees it, from its dentry and mount: up to
+ * AB_DPATH_DEPTH component names, leaf first (comp[0] is the file's own name), each
+ * NUL-terminated and cut at AB_DNAME_LEN - 1 bytes. User space joins them with '/'.
+ * Read at event time, so it is there even when the file is gone or the fd closed.
+ */
+struct ab_dpath {
+    __u32 flags;                 /* AB_DP_* */
+    __u32 n;                     /* components filled */
+    char comp[AB_DPATH_DEPTH][AB_DNAME_LEN];
+};
 
 /* The acting task, filled by every program. */
 struct ab_hdr {
@@ -64,6 +84,9 @@ struct ab_exec {
     __u32 args_total;            /* arg_end - arg_start (what the process really had) */
     __u32 old_pid;
     char tty[AB_TTY_LEN];        /* "" when there is no controlling tty */
+    __u32 mnt_ns;                /* inode number of the task's mount namespace */
+    __u32 pid_ns;                /* inode number of the task's (active) pid namespace */
+    struct ab_dpath file;        /* bprm->file: the file really executed */
     /* bprm->filename (path_len bytes), then argv (args_len bytes); the record ends there */
     char data[AB_PATH_LEN + AB_ARGS_LEN];
 };
@@ -132,6 +155,7 @@ struct ab_misc {
     __u32 target_pid;            /* tamper: the signalled/traced pid */
     __u32 arg;                   /* tamper: signal or ptrace request; bpf: prog type */
     char name[64];               /* module params or BPF program name */
+    struct ab_dpath file;        /* finit_module: the module file behind fd */
 };
 
 /* Key of the path prefix filter (LPM trie over the first AB_PREFIX_LEN bytes of a path). */
