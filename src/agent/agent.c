@@ -68,6 +68,11 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
 #define AGENT_PATHS_MAX 64
 #define AGENT_JSON_MAX (4u << 20)
 #define AGENT_DRAIN_BATCH 256
+/* After a wakeup the loop lingers this long before draining, so that a burst of events costs
+ * one wakeup (and one output write) per batch instead of one per event: at a few thousand
+ * events per second the per-event futex wakeups and context switches of the loop thread cost
+ * more CPU than the processing itself. It bounds the added latency of an event. */
+#define AGENT_LINGER_NS (2 * 1000000l)
 #define AGENT_ANCESTOR_CMDLINE_MAX 4096 /* bytes of each ancestor command line in an alert */
 #define AGENT_SAMPLE_SHIFT_MAX 6
 #define AGENT_RATE_KEEP_SHIFT 4       /* over the bulk rate, keep 1 of 16 */
@@ -935,6 +940,7 @@ loop_main(void *arg)
     a->last_cpu_ns = cpu_ns();
     a->last_loop_cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID);
     a->last_wall_ns = now_ns(CLOCK_MONOTONIC);
+    bool linger = false;
     for (;;) {
         pthread_mutex_lock(&a->mu);
         if (a->total == 0 && !a->stopping) {
@@ -948,11 +954,19 @@ loop_main(void *arg)
             a->loop_waiting = true;
             pthread_cond_timedwait(&a->cv, &a->mu, &dl);
             a->loop_waiting = false;
+            linger = a->total > 0 && a->total < AGENT_DRAIN_BATCH && !a->stopping;
         }
         bool done = a->stopping && a->total == 0;
         pthread_mutex_unlock(&a->mu);
         if (done)
             break;
+        if (linger) {
+            /* woken by the first event of a burst: let the burst gather (emitters do not
+             * signal while the loop is not waiting) */
+            struct timespec ls = {0, AGENT_LINGER_NS};
+            nanosleep(&ls, NULL);
+            linger = false;
+        }
         for (int i = 0; i < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; i++)
             agent_process(a, &ev);
         if (a->out)
