@@ -127,6 +127,18 @@ run_tier() { # TIER
         rm -f "$d/delsleep2"
         /proc/self/fd/7 0.7 hostile_fdexec 2> /dev/null || /proc/self/fd/7 0.7
     )
+    # fileless exec from a memfd; then a module load whose loader exits at once (the fd is
+    # gone before user space could read /proc/<pid>/fd)
+    python3 -c 'import os, sys
+m = os.memfd_create("bnhostile", 0)
+os.write(m, open("/bin/true", "rb").read())
+if os.fork() == 0:
+    os.execv("/proc/self/fd/%d" % m, ["true", "hostile_memfd_" + sys.argv[1]])
+os.wait()
+import ctypes
+open(sys.argv[2], "wb").close()
+f = os.open(sys.argv[2], os.O_RDONLY)
+ctypes.CDLL(None).syscall(313, f, b"", 0)' "$tier" "$d/hostile-mod.ko" 2> /dev/null || true
 
     # 5. pid reuse forced through ns_last_pid, then a burst of short processes
     local i pa pb reused=0
@@ -270,6 +282,19 @@ if fx and fx[0].get("bannin.exe_deleted") is True and "/proc/self/fd/" not in fx
     ok("exec of a deleted binary via /proc/self/fd: flagged exe_deleted (Image %s)" % fx[0].get("Image"))
 else:
     fail("exec of a deleted binary via /proc/self/fd: %r" % [(e.get("Image"), e.get("bannin.exe_deleted")) for e in fx + fd7])
+
+if tier == "bpf":
+    mf = [e for e in evs if e.get("EventID") == 1 and e.get("CommandLine", "") == "true hostile_memfd_bpf"]
+    if mf and mf[0].get("Image", "").startswith("/memfd:bnhostile") and mf[0].get("fileless") == "memfd" \
+            and mf[0].get("bannin.exe_deleted") is True:
+        ok("fileless exec from a memfd: Image %s, fileless=memfd, exe_deleted" % mf[0]["Image"])
+    else:
+        fail("fileless exec from a memfd: %r" % [(e.get("Image"), e.get("fileless"), e.get("bannin.exe_deleted")) for e in mf])
+    md = [e for e in evs if e.get("EventID") == 120 and e.get("TargetFilename", "").endswith("/hostile-mod.ko")]
+    if md:
+        ok("module load by a loader that exits at once: TargetFilename %s" % md[0]["TargetFilename"])
+    else:
+        fail("module load by a loader that exits at once: no EventID 120 with the module file")
 
 # 5. pid reuse: exit events name the process their (last) exec event named. One process
 # may exec several times under one ProcessGuid (sh -c 'exec ...'), so the check follows
