@@ -68,6 +68,7 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
 #define AGENT_PATHS_MAX 64
 #define AGENT_JSON_MAX (4u << 20)
 #define AGENT_DRAIN_BATCH 256
+#define AGENT_OUT_BUF (256u << 10) /* stdio buffer of an --output file */
 /* After a wakeup the loop lingers this long before draining, so that a burst of events costs
  * one wakeup (and one output write) per batch instead of one per event: at a few thousand
  * events per second the per-event futex wakeups and context switches of the loop thread cost
@@ -150,6 +151,7 @@ struct agent {
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
     int64_t last_cpu_ns, last_wall_ns, last_loop_cpu_ns;
+    bool cur_gone;                 /* the event being processed: its process has exited */
     bool collectors_over;          /* over the CPU budget outside the loop (reported once) */
 };
 
@@ -676,7 +678,7 @@ enrich(struct agent *a, struct agent_event *ev)
             agent_proc_release(&t);
         }
     }
-    if (ev->kind == AGENT_EV_PROCESS_CREATE && !ev->proc.cwd) {
+    if (ev->kind == AGENT_EV_PROCESS_CREATE && !ev->proc.cwd && !a->cur_gone) {
         /* the eBPF exec record has no working directory: one readlink while it lives */
         char path[64], buf[AGENT_PATH_MAX + 1];
         snprintf(path, sizeof(path), "/proc/%d/cwd", (int)ev->proc.pid);
@@ -941,6 +943,7 @@ loop_main(void *arg)
     a->last_loop_cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID);
     a->last_wall_ns = now_ns(CLOCK_MONOTONIC);
     bool linger = false;
+    struct agent_event *batch = bn_malloc(AGENT_DRAIN_BATCH * sizeof(*batch));
     for (;;) {
         pthread_mutex_lock(&a->mu);
         if (a->total == 0 && !a->stopping) {
@@ -967,8 +970,25 @@ loop_main(void *arg)
             nanosleep(&ls, NULL);
             linger = false;
         }
-        for (int i = 0; i < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; i++)
-            agent_process(a, &ev);
+        if (batch) {
+            size_t n = 0;
+            while (n < AGENT_DRAIN_BATCH && agent_queue_pop(a, &batch[n]) == 0)
+                n++;
+            for (size_t i = 0; i < n; i++) {
+                /* a process whose exit is already queued behind its exec has no
+                 * /proc/<pid>/cwd left to read: skip the readlink */
+                a->cur_gone = false;
+                if (batch[i].kind == AGENT_EV_PROCESS_CREATE && !batch[i].proc.cwd)
+                    for (size_t j = i + 1; j < n && !a->cur_gone; j++)
+                        a->cur_gone = batch[j].kind == AGENT_EV_PROCESS_TERMINATE &&
+                                      batch[j].proc.pid == batch[i].proc.pid;
+                agent_process(a, &batch[i]);
+                a->cur_gone = false;
+            }
+        } else {
+            for (int i = 0; i < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; i++)
+                agent_process(a, &ev);
+        }
         if (a->out)
             fflush(a->out);
         timers(a);
@@ -978,6 +998,7 @@ loop_main(void *arg)
         bn_correlator_expire(a->corr, INT64_MAX);
     if (a->out)
         fflush(a->out);
+    bn_free(batch);
     return NULL;
 }
 
@@ -1173,6 +1194,8 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
             goto out;
         }
         a->out_owned = true;
+        /* the loop flushes once per batch: a buffer that holds a batch makes that one write */
+        setvbuf(a->out, NULL, _IOFBF, AGENT_OUT_BUF);
     }
     if (*a->conf.spool_dir) {
         struct agent_spool_opts so;
