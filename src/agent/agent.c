@@ -139,6 +139,10 @@ struct agent {
     struct bn_event bev;
     struct bn_correlator *corr;
     struct agent_event *cur;       /* the event being matched, for correlation alerts */
+    /* per event kind whose logsource is fixed: does any detection rule apply to it?
+     * (0 = not known yet, learned from the first event of the kind; 1 = yes; 2 = no:
+     * such events are not read back and matched at all) */
+    uint8_t kind_routed[AGENT_EV_ALERT + 1];
     size_t nrules;
 
     /* output (loop thread) */
@@ -532,10 +536,31 @@ on_corr(void *ctx, const struct bn_corr_alert *ca)
  * "Channel": "Linux-Sysmon/Operational" + EventID, logsource.* for our own kinds) read back
  * as a record, so rules see exactly the fields the output carries.
  */
+/* Whether any detection rule of the set applies to the logsource the mapping gave bev. */
+static bool
+any_rule_applies(const struct agent *a, const struct bn_event *bev)
+{
+    size_t n = bn_ruleset_count(a->rs);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct sigma_rule *r = bn_ruleset_rule(a->rs, i);
+        /* correlation rules only see the hits of detection rules; filters only narrow them */
+        if (r && r->kind == SIGMA_KIND_DETECTION &&
+            bn_logsource_applies(r->logsource.product, r->logsource.category,
+                                 r->logsource.service, bev->product, bev->category,
+                                 bev->service))
+            return true;
+    }
+    return false;
+}
+
 static void
 detect(struct agent *a, struct agent_event *ev)
 {
     if (!a->rs || !a->json.len || ev->kind == AGENT_EV_STATUS || ev->kind == AGENT_EV_ALERT)
+        return;
+    /* the logsource of an auth event depends on its service; every other kind has one */
+    bool fixed = (unsigned)ev->kind <= AGENT_EV_ALERT && ev->kind != AGENT_EV_AUTH;
+    if (fixed && a->kind_routed[ev->kind] == 2)
         return;
     struct bn_reader *r = NULL;
     struct bn_record *rec;
@@ -553,6 +578,11 @@ detect(struct agent *a, struct agent_event *ev)
     }
     if (a->bev.ts_ns == INT64_MIN)
         a->bev.ts_ns = ev->ts_ns;
+    if (fixed && !a->kind_routed[ev->kind]) {
+        a->kind_routed[ev->kind] = any_rule_applies(a, &a->bev) ? 1 : 2;
+        if (a->kind_routed[ev->kind] == 2)
+            goto out;
+    }
     const uint32_t *hits;
     size_t nhits;
     if (bn_ruleset_match(a->rs, a->scratch, &a->bev, &hits, &nhits) != 0) {
