@@ -139,6 +139,7 @@ struct agent {
     struct bn_event bev;
     struct bn_correlator *corr;
     struct agent_event *cur;       /* the event being matched, for correlation alerts */
+    const struct agent_event *matching; /* the event whose NDJSON line a->json holds */
     /* per event kind whose logsource is fixed: does any detection rule apply to it?
      * (0 = not known yet, learned from the first event of the kind; 1 = yes; 2 = no:
      * such events are not read back and matched at all) */
@@ -482,8 +483,13 @@ raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const c
             rc = dup_str(&al.path, ev->path);
         if (!rc && ev->path2)
             rc = dup_str(&al.path2, ev->path2);
-        if (!rc)
-            agent_event_to_json(ev, &trig);
+        if (!rc) {
+            /* the event being matched was just serialized into a->json: reuse it */
+            if (ev == a->matching && a->json.len)
+                rc = bn_buf_append(&trig, a->json.p, a->json.len);
+            else
+                agent_event_to_json(ev, &trig);
+        }
         ancestry_json(a, ev, &anc);
     }
     if (!rc)
@@ -590,6 +596,7 @@ detect(struct agent *a, struct agent_event *ev)
         goto out;
     }
     /* hits is borrowed from the scratch: raising an alert does not match, so it stays valid */
+    a->matching = ev;
     for (size_t i = 0; i < nhits; i++)
         if (bn_ruleset_rule_alerts(a->rs, hits[i]) &&
             bn_ruleset_rule(a->rs, hits[i])->kind != SIGMA_KIND_FILTER)
@@ -600,6 +607,7 @@ detect(struct agent *a, struct agent_event *ev)
         a->cur = NULL;
     }
 out:
+    a->matching = NULL;
     bn_reader_free(r);
 }
 
