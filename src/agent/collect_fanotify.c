@@ -278,23 +278,8 @@ emit_file(struct fan_state *s, enum agent_kind kind, pid_t pid, const char *path
 static void
 emit_overflow(struct fan_state *s)
 {
-    struct agent_event ev;
-    char n[32];
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = AGENT_EV_STATUS;
-    ev.prio = AGENT_PRIO_CRITICAL;
-    ev.tier = AGENT_TIER_NETLINK;
-    ev.ts_ns = now_ns();
-    ev.proc.pid = s->self;
-    snprintf(n, sizeof(n), "%" PRIuFAST64, atomic_load(&s->overflows));
-    ev.extra_keys[0] = "collector";
-    ev.extra_vals[0] = "fanotify";
-    ev.extra_keys[1] = "status";
-    ev.extra_vals[1] = "events lost: fanotify queue overflow";
-    ev.extra_keys[2] = "overflows";
-    ev.extra_vals[2] = n;
-    ev.nextra = 3;
-    (void)agent_emit(s->agent, &ev);
+    agent_collector_lost(s->agent, AGENT_TIER_NETLINK, "fanotify", "events lost: fanotify queue overflow", "overflows",
+                         (uint64_t)atomic_load(&s->overflows));
 }
 
 static void handle_event_paths(struct fan_state *s, const struct fanotify_event_metadata *m);

@@ -540,24 +540,8 @@ emit_exit(struct proc_state *s, pid_t pid, pid_t ppid, uint32_t code)
 static void
 emit_overrun(struct proc_state *s)
 {
-    struct agent_event ev;
-    char n[32];
-
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = AGENT_EV_STATUS;
-    ev.prio = AGENT_PRIO_CRITICAL;
-    ev.tier = AGENT_TIER_NETLINK;
-    ev.ts_ns = now_ns();
-    ev.proc.pid = getpid();
-    snprintf(n, sizeof(n), "%" PRIuFAST64, atomic_load(&s->overruns));
-    ev.extra_keys[0] = "collector";
-    ev.extra_vals[0] = "proc_connector";
-    ev.extra_keys[1] = "status";
-    ev.extra_vals[1] = "events lost: netlink socket overrun";
-    ev.extra_keys[2] = "overruns";
-    ev.extra_vals[2] = n;
-    ev.nextra = 3;
-    (void)agent_emit(s->agent, &ev);
+    agent_collector_lost(s->agent, AGENT_TIER_NETLINK, "proc_connector", "events lost: netlink socket overrun", "overruns",
+                         (uint64_t)atomic_load(&s->overruns));
 }
 
 static void

@@ -1,11 +1,15 @@
 /*
- * worker.c - collector threads: start with a stop eventfd, stop by signalling and joining.
+ * worker.c - what collectors share: their reader thread (started with a stop eventfd,
+ * stopped by signalling and joining) and the status event that reports lost events.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/worker.h"
@@ -44,4 +48,29 @@ agent_worker_stop(struct agent_worker *w)
     if (w->stopfd >= 0)
         close(w->stopfd);
     w->stopfd = -1;
+}
+
+void
+agent_collector_lost(struct agent *a, enum agent_tier tier, const char *collector,
+                     const char *why, const char *counter, uint64_t count)
+{
+    struct agent_event ev;
+    struct timespec ts;
+    char n[32];
+    memset(&ev, 0, sizeof(ev));
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ev.kind = AGENT_EV_STATUS;
+    ev.prio = AGENT_PRIO_CRITICAL;
+    ev.tier = tier;
+    ev.ts_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    ev.proc.pid = getpid();
+    snprintf(n, sizeof(n), "%" PRIu64, count);
+    ev.extra_keys[0] = "collector";
+    ev.extra_vals[0] = (char *)collector;
+    ev.extra_keys[1] = "status";
+    ev.extra_vals[1] = (char *)why;
+    ev.extra_keys[2] = counter;
+    ev.extra_vals[2] = n;
+    ev.nextra = 3;
+    (void)agent_emit(a, &ev); /* a critical event; if even it is refused, it was counted */
 }

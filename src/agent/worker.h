@@ -7,7 +7,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "agent/agent.h"
 #include "bannin/diag.h"
 
 struct agent_worker {
@@ -15,6 +17,15 @@ struct agent_worker {
     int stopfd;     /* readable once agent_worker_stop() asks the thread to return */
     bool running;
 };
+
+struct agent;
+
+/*
+ * Reports that a collector lost events (a queue overflow, a socket overrun): a critical
+ * status event naming the collector, why, and the running count under `counter`.
+ */
+void agent_collector_lost(struct agent *a, enum agent_tier tier, const char *collector,
+                          const char *why, const char *counter, uint64_t count);
 
 /* Prepares an embedded worker (no thread, no descriptor). */
 void agent_worker_init(struct agent_worker *w);
