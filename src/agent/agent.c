@@ -75,6 +75,8 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
  * more CPU than the processing itself. It bounds the added latency of an event. */
 #define AGENT_LINGER_NS (2 * 1000000l)
 #define AGENT_ANCESTOR_CMDLINE_MAX 4096 /* bytes of each ancestor command line in an alert */
+#define ALERT_RECENT_SLOTS 1024           /* remembered (rule, process, file) alerts */
+#define ALERT_REPEAT_NS 2000000000LL      /* a file alert repeated within this is not re-raised */
 #define AGENT_SAMPLE_SHIFT_MAX 6
 #define AGENT_RATE_KEEP_SHIFT 4       /* over the bulk rate, keep 1 of 16 */
 #define AGENT_NORMAL_SAMPLE_LAG 2     /* normal events are sampled from this shift on */
@@ -144,6 +146,12 @@ struct agent {
      * (0 = not known yet, learned from the first event of the kind; 1 = yes; 2 = no:
      * such events are not read back and matched at all) */
     uint8_t kind_routed[AGENT_EV_ALERT + 1];
+    /* Recent alerts by (rule, process, file), so that one write seen as create and as
+     * close-after-write raises one alert: direct-mapped, newest wins. */
+    struct {
+        uint64_t key;
+        int64_t ts_ns;
+    } recent[ALERT_RECENT_SLOTS];
     size_t nrules;
 
     /* output (loop thread) */
@@ -456,6 +464,33 @@ ancestry_json(struct agent *a, const struct agent_event *ev, struct bn_buf *b)
     bn_buf_putc(b, ']');
 }
 
+/* True if rule idx already alerted on this process and file within ALERT_REPEAT_NS; else
+ * remembers this one. Correlation alerts are not passed here. */
+static bool
+alert_repeated(struct agent *a, uint32_t idx, const struct agent_event *ev)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const uint64_t parts[3] = {idx, (uint64_t)ev->proc.pid, ev->proc.start_ns};
+    for (size_t i = 0; i < 3; i++) {
+        h ^= parts[i];
+        h *= 0x100000001b3ull;
+    }
+    for (const char *c = ev->path ? ev->path : ""; *c; c++) {
+        h ^= (unsigned char)*c;
+        h *= 0x100000001b3ull;
+    }
+    h |= 1; /* 0 marks an empty slot */
+    size_t slot = (size_t)(h >> 32) % ALERT_RECENT_SLOTS;
+    if (a->recent[slot].key == h && ev->ts_ns - a->recent[slot].ts_ns >= 0 &&
+        ev->ts_ns - a->recent[slot].ts_ns < ALERT_REPEAT_NS) {
+        a->cnt.alerts_repeated++;
+        return true;
+    }
+    a->recent[slot].key = h;
+    a->recent[slot].ts_ns = ev->ts_ns;
+    return false;
+}
+
 /* Builds and outputs one alert for rule idx triggered by ev. */
 static void
 raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const char *group,
@@ -599,7 +634,8 @@ detect(struct agent *a, struct agent_event *ev)
     a->matching = ev;
     for (size_t i = 0; i < nhits; i++)
         if (bn_ruleset_rule_alerts(a->rs, hits[i]) &&
-            bn_ruleset_rule(a->rs, hits[i])->kind != SIGMA_KIND_FILTER)
+            bn_ruleset_rule(a->rs, hits[i])->kind != SIGMA_KIND_FILTER &&
+            !(ev->path && alert_repeated(a, hits[i], ev)))
             raise_alert(a, hits[i], ev, NULL, 0);
     if (a->corr && nhits) {
         a->cur = ev;

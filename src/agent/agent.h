@@ -265,6 +265,7 @@ struct agent_counters {
     uint64_t sampled;            /* low-priority events sampled away over budget or rate */
     uint64_t filtered;           /* file events outside include / inside exclude */
     uint64_t alerts;             /* local detections */
+    uint64_t alerts_repeated;    /* the same rule, process and file again within 2 s: not re-raised */
     uint64_t match_errors;
     uint64_t output_errors;
     uint64_t spool_errors;

@@ -451,10 +451,25 @@ test_detection(void **state)
     ev.prio = AGENT_PRIO_BULK;
     ev.proc.pid = getpid();
     ev.path = "/etc/cron.d/.sysupdate";
+    ev.ts_ns = 1764000000000000000LL;
     assert_int_equal(process(a, &ev), 0);
     agent_counters(a, &k);
     assert_int_equal(k.alerts, 2);
     assert_int_equal(k.filtered, 0);
+
+    /* the same write seen again as close-after-write: one alert, the repeat counted */
+    ev.kind = AGENT_EV_FILE_WRITE;
+    ev.ts_ns += 100000000LL;
+    assert_int_equal(process(a, &ev), 0);
+    agent_counters(a, &k);
+    assert_int_equal(k.alerts, 2);
+    assert_int_equal(k.alerts_repeated, 1);
+    /* written again 3 s later: a new alert */
+    ev.ts_ns += 3000000000LL;
+    assert_int_equal(process(a, &ev), 0);
+    agent_counters(a, &k);
+    assert_int_equal(k.alerts, 3);
+    assert_int_equal(k.alerts_repeated, 1);
 
     /* outside the include list, and inside an exclude pattern: filtered and counted */
     memset(&ev, 0, sizeof(ev));
@@ -471,8 +486,9 @@ test_detection(void **state)
     agent_free(a);
 
     const char *text = slurp(out);
-    assert_int_equal(count(text, "\n"), 6); /* 2 exec + 1 alert + 1 cron + 1 alert + 1 file */
-    assert_int_equal(count(text, "\"EventID\":140"), 2);
+    /* 2 exec + 1 alert + 3 cron events + 2 alerts + 1 file */
+    assert_int_equal(count(text, "\n"), 9);
+    assert_int_equal(count(text, "\"EventID\":140"), 3);
     assert_non_null(strstr(text, "\"rule_title\":\"Remote Script Downloaded And Piped To A Shell\""));
     assert_non_null(strstr(text, "\"rule_level\":\"medium\""));
     assert_non_null(strstr(text, "attack.t1059.004"));
