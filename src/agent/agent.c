@@ -57,6 +57,9 @@ extern const struct agent_collector_ops agent_collector_proc_connector __attribu
 extern const struct agent_collector_ops agent_collector_fanotify __attribute__((weak));
 extern const struct agent_collector_ops agent_collector_proc_poll __attribute__((weak));
 extern const struct agent_collector_ops agent_collector_auth __attribute__((weak));
+/* Weak too: reading the eBPF counters must not pull the collector into programs (tests)
+ * that do not link it. */
+#pragma weak agent_bpf_stats
 extern int agent_fanotify_start_conf(struct agent *a, const struct agent_fanotify_conf *conf,
                                      void **state, struct bn_diag *d) __attribute__((weak));
 extern int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf,
@@ -200,7 +203,7 @@ agent_event_release(struct agent_event *ev)
     bn_free(ev->path);
     bn_free(ev->path2);
     ev->query = ev->answers = ev->path = ev->path2 = NULL;
-    for (uint32_t i = 0; i < ev->nextra && i < 16; i++) {
+    for (uint32_t i = 0; i < ev->nextra && i < AGENT_EXTRAS_MAX; i++) {
         bn_free(ev->extra_vals[i]);
         ev->extra_vals[i] = NULL;
     }
@@ -221,7 +224,7 @@ int
 agent_event_copy(struct agent_event *dst, const struct agent_event *src)
 {
     *dst = *src;
-    dst->nextra = src->nextra > 16 ? 16 : src->nextra;
+    dst->nextra = src->nextra > AGENT_EXTRAS_MAX ? AGENT_EXTRAS_MAX : src->nextra;
     struct agent_proc *dp[2] = {&dst->proc, &dst->parent};
     for (int i = 0; i < 2; i++)
         dp[i]->exe = dp[i]->cmdline = dp[i]->cwd = dp[i]->tty = dp[i]->cgroup = NULL;
@@ -262,7 +265,7 @@ agent_event_copy(struct agent_event *dst, const struct agent_event *src)
 static int
 add_extra(struct agent_event *ev, const char *key, const char *val)
 {
-    if (ev->nextra >= 16)
+    if (ev->nextra >= AGENT_EXTRAS_MAX)
         return BN_ETOOBIG;
     char *v = bn_strdup(val ? val : "");
     if (!v)
@@ -966,6 +969,7 @@ heartbeat(struct agent *a)
     add_extra_u64(&ev, "sampled", c.sampled);
     add_extra_u64(&ev, "filtered", c.filtered);
     add_extra_u64(&ev, "alerts", c.alerts);
+    add_extra_u64(&ev, "alerts_repeated", c.alerts_repeated);
     add_extra_u64(&ev, "queue_depth", c.queue_depth);
     snprintf(buf, sizeof(buf), "%.2f", c.cpu_percent);
     add_extra(&ev, "cpu_percent", buf);
@@ -983,6 +987,14 @@ heartbeat(struct agent *a)
     agent_proctable_stats(a->pt, &ps);
     add_extra_u64(&ev, "processes", ps.entries);
     add_extra_u64(&ev, "truncated", ps.cmdline_truncated + ps.path_truncated);
+    for (size_t i = 0; i < a->ncol; i++) {
+        if (agent_bpf_stats && &agent_collector_bpf && a->col[i].ops == &agent_collector_bpf) {
+            /* events the kernel side could not hand over (ring buffer full) */
+            struct agent_bpf_stats bs;
+            agent_bpf_stats(a->col[i].state, &bs);
+            add_extra_u64(&ev, "bpf_drops", bs.drops);
+        }
+    }
     agent_process(a, &ev);
 }
 

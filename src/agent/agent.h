@@ -57,6 +57,7 @@ enum agent_tier {
 #define AGENT_PATH_MAX 4096
 #define AGENT_CMDLINE_MAX 32768   /* longer command lines are truncated and flagged */
 #define AGENT_COMM_MAX 16
+#define AGENT_EXTRAS_MAX 24       /* free-form key/value extras of one event */
 
 /* Process identity and the context every event carries (filled by the process table). */
 struct agent_proc {
@@ -105,8 +106,8 @@ struct agent_event {
     /* process exit */
     int exit_code;
     /* auth, module, bpf, tamper, status: free-form key/value extras */
-    const char *extra_keys[16];
-    char *extra_vals[16];
+    const char *extra_keys[AGENT_EXTRAS_MAX];
+    char *extra_vals[AGENT_EXTRAS_MAX];
     uint32_t nextra;
     const char *category;        /* e.g. "persistence" for a persistence-path write */
 };
