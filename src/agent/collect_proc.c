@@ -387,21 +387,22 @@ nl_open(int *out, struct bn_diag *d)
 static int
 nl_listen(int fd, enum proc_cn_mcast_op op)
 {
-    struct {
-        struct nlmsghdr nl;
-        struct cn_msg cn;
-        enum proc_cn_mcast_op op;
-    } __attribute__((packed)) msg;
+    /* nlmsghdr, cn_msg, then the op, packed: laid out by hand because cn_msg ends in a
+     * flexible array, which a struct may not follow in ISO C (clang rejects it). */
+    enum { LEN = sizeof(struct nlmsghdr) + sizeof(struct cn_msg) + sizeof(op) };
+    _Alignas(struct nlmsghdr) unsigned char msg[LEN];
+    struct nlmsghdr *nl = (struct nlmsghdr *)msg;
+    struct cn_msg *cn = (struct cn_msg *)(msg + sizeof(*nl));
 
-    memset(&msg, 0, sizeof(msg));
-    msg.nl.nlmsg_len = sizeof(msg);
-    msg.nl.nlmsg_type = NLMSG_DONE;
-    msg.nl.nlmsg_pid = (uint32_t)getpid();
-    msg.cn.id.idx = CN_IDX_PROC;
-    msg.cn.id.val = CN_VAL_PROC;
-    msg.cn.len = sizeof(enum proc_cn_mcast_op);
-    msg.op = op;
-    if (send(fd, &msg, sizeof(msg), 0) < 0)
+    memset(msg, 0, sizeof(msg));
+    nl->nlmsg_len = LEN;
+    nl->nlmsg_type = NLMSG_DONE;
+    nl->nlmsg_pid = (uint32_t)getpid();
+    cn->id.idx = CN_IDX_PROC;
+    cn->id.val = CN_VAL_PROC;
+    cn->len = sizeof(op);
+    memcpy(msg + sizeof(*nl) + sizeof(*cn), &op, sizeof(op));
+    if (send(fd, msg, sizeof(msg), 0) < 0)
         return -errno;
     return 0;
 }
@@ -572,17 +573,8 @@ proc_thread(void *arg)
 {
     struct proc_state *s = arg;
     char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
-    struct pollfd pfd[2] = {{.fd = s->sock, .events = POLLIN},
-                            {.fd = s->w.stopfd, .events = POLLIN}};
 
-    for (;;) {
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (pfd[1].revents)
-            break;
+    while (agent_worker_wait(&s->w, s->sock)) {
         ssize_t n = recv(s->sock, buf, sizeof(buf), MSG_DONTWAIT);
         if (n < 0) {
             if (errno == ENOBUFS) {
