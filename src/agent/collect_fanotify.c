@@ -364,17 +364,8 @@ fan_thread(void *arg)
     struct fan_state *s = arg;
     static _Thread_local char buf[65536];
     static _Thread_local char one[8192] __attribute__((aligned(8)));
-    struct pollfd pfd[2] = {{.fd = s->fd, .events = POLLIN},
-                            {.fd = s->w.stopfd, .events = POLLIN}};
 
-    for (;;) {
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (pfd[1].revents)
-            break;
+    while (agent_worker_wait(&s->w, s->fd)) {
         ssize_t n = read(s->fd, buf, sizeof(buf));
         if (n <= 0)
             continue;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -33,6 +34,20 @@ agent_worker_start(struct agent_worker *w, const char *name, void *(*fn)(void *)
         return bn_diag_set(d, -rc, name, 0, 0, "cannot start thread: %s", strerror(rc));
     w->running = true;
     return 0;
+}
+
+bool
+agent_worker_wait(struct agent_worker *w, int fd)
+{
+    struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = w->stopfd, .events = POLLIN}};
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        return pfd[1].revents == 0;
+    }
 }
 
 void

@@ -32,6 +32,9 @@ void agent_worker_init(struct agent_worker *w);
 /* Creates the stop eventfd and starts fn(arg). 0, or -errno with d naming who (`name`). */
 int agent_worker_start(struct agent_worker *w, const char *name, void *(*fn)(void *), void *arg,
                        struct bn_diag *d);
+/* In the worker's thread: blocks until fd is readable (true) or a stop was asked for or
+ * poll failed (false). EINTR is retried. */
+bool agent_worker_wait(struct agent_worker *w, int fd);
 /* Signals the thread, joins it and closes the eventfd. Safe on a worker never started. */
 void agent_worker_stop(struct agent_worker *w);
 
