@@ -8,6 +8,9 @@ PACKAGES=(
   libyaml-dev libpcre2-dev libzstd-dev zlib1g-dev
   libcmocka-dev
   libbpf-dev bpftool libsystemd-dev libssl-dev libuv1-dev libelf-dev
+  libpcap-dev libsqlite3-dev sqlite3 libsodium-dev libcurl4-openssl-dev libjansson-dev
+  libmicrohttpd-dev libyara-dev
+  libndpi-bin openssl iproute2 nftables
   zstd gzip python3
 )
 

@@ -20,6 +20,10 @@ enum bn_err {
     BN_ETRUNC = -10009,   /* input ended early */
     BN_EEXIST = -10010,   /* already exists */
     BN_EINTERNAL = -10011, /* a library we use failed in an unexpected way */
+    BN_ECORRUPT = -10012, /* stored data failed an integrity check */
+    BN_EDENIED = -10013,  /* not allowed: role, tenant, policy or credentials */
+    BN_EFULL = -10014,    /* out of space (disk or a bound that stops accepting) */
+    BN_EPROTO = -10015,   /* a peer broke the protocol (bad frame, signature, sequence) */
     /* States, not errors (nginx NGX_AGAIN / NGX_DECLINED): */
     BN_AGAIN = -10100,    /* need more bytes */
     BN_DECLINED = -10101, /* not mine / nothing to do */

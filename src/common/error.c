@@ -22,6 +22,10 @@ bn_strerror(int err)
     case BN_ETRUNC: return "truncated input";
     case BN_EEXIST: return "already exists";
     case BN_EINTERNAL: return "internal library error";
+    case BN_ECORRUPT: return "stored data is corrupt";
+    case BN_EDENIED: return "not allowed";
+    case BN_EFULL: return "out of space";
+    case BN_EPROTO: return "protocol violation";
     case BN_AGAIN: return "need more input";
     case BN_DECLINED: return "declined";
     case BN_EOF: return "end of input";
