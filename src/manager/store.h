@@ -158,6 +158,38 @@ struct store_incident {
     int notified_severity;      /* the severity the last notification carried (-1 none) */
 };
 
+/* ---- core operations (the link, ingest and enrolment depend on these) ------------------ */
+
+int store_tenant_create(struct store *st, const struct store_tenant *t, int64_t *id);
+int store_tenant_get(struct store *st, int64_t id, struct store_tenant *out);
+int store_tenant_by_name(struct store *st, const char *name, struct store_tenant *out);
+
+/* Enrolment tokens: only the SHA-256 (hex) of a token is stored. */
+int store_token_create(struct store *st, int64_t tenant_id, const char *hash_hex, int uses,
+                       int64_t expires_ns, const char *created_by, int64_t *id);
+/* Uses one use of a token: BN_EDENIED when unknown, expired, revoked or used up. */
+int store_token_consume(struct store *st, const char *hash_hex, int64_t now_ns,
+                        int64_t *tenant_id);
+int store_token_revoke(struct store *st, int64_t tenant_id, int64_t id);
+
+int store_agent_create(struct store *st, const struct store_agent *a, int64_t *id);
+int store_agent_get(struct store *st, int64_t id, struct store_agent *out);
+int store_agent_by_uid(struct store *st, const char *uid, struct store_agent *out);
+int store_agent_by_cert(struct store *st, const char *cert_fp, struct store_agent *out);
+int store_agent_revoke(struct store *st, int64_t tenant_id, int64_t id);
+int store_agent_seen(struct store *st, int64_t id, int64_t now_ns, int tier,
+                     const char *health_json);
+/* Agents whose last_seen_ns + 3 x heartbeat interval < now_ns (silent: outage or tampering). */
+int store_agent_silent(struct store *st, int64_t now_ns, int64_t *ids, size_t max, size_t *n);
+
+/*
+ * Inserts a batch of events inside the caller's transaction. An event whose (agent_id, seq)
+ * is already stored is skipped and counted in *dups. Updates the agent's last_seq.
+ */
+int store_events_insert(struct store *st, const struct store_event *ev, size_t n,
+                        size_t *inserted, size_t *dups);
+int64_t store_events_count(struct store *st, int64_t tenant_id);
+
 /* ---- audit ------------------------------------------------------------------------- */
 
 /* Appends an audit entry whose hash chains to the previous one (SHA-256, hex). */
