@@ -44,4 +44,15 @@
 #define BN_FIELDS_MAX 65536                /* interned field names in one table */
 #define BN_FIELD_NAME_MAX 256
 
+/* --- IOC sets and triage (M4 triage: include/bannin/ioc.h, src/manager/detect|triage|notify) --- */
+#define BN_IOC_FILE_MAX (256u << 20)       /* bytes of one CSV file or STIX bundle */
+#define BN_IOC_ENTRIES_MAX 8000000         /* indicators in one set */
+#define BN_IOC_VALUE_MAX 4096              /* bytes of one indicator value (URLs) */
+#define BN_IOC_TEXT_MAX 1024               /* bytes of a source or comment */
+#define BN_IOC_CSV_LINE_MAX 16384          /* bytes of one CSV line */
+#define BN_IOC_STIX_PATTERN_MAX 65536      /* bytes of one STIX pattern */
+#define BN_IOC_STIX_TERMS_MAX 1024         /* comparisons OR-ed in one STIX pattern */
+#define BN_TRIAGE_OPEN_MAX 200000          /* de-duplication keys / open incidents kept in memory */
+#define BN_NOTIFY_BODY_MAX (256u << 10)    /* bytes of one rendered notification */
+
 #endif
