@@ -55,4 +55,18 @@
 #define BN_TRIAGE_OPEN_MAX 200000          /* de-duplication keys / open incidents kept in memory */
 #define BN_NOTIFY_BODY_MAX (256u << 10)    /* bytes of one rendered notification */
 
+/* --- api (M3: src/manager/api*.c, auth.c; the `bannin` admin client) --- */
+#define BN_API_BODY_MAX (1u << 20)         /* bytes of one JSON request body */
+#define BN_API_IMPORT_BODY_MAX (32u << 20) /* bytes of an IOC import or rule upload body */
+#define BN_API_JSON_DEPTH_MAX 16           /* nesting of a request body */
+#define BN_API_JSON_VALUES_MAX 100000      /* values (scalars, arrays, objects) in one body */
+#define BN_API_STRING_MAX (16u << 20)      /* bytes of one string value */
+#define BN_API_URL_MAX 4096                /* bytes of the URL (path + query) */
+#define BN_API_QUERY_ARGS_MAX 64           /* query arguments in one request */
+#define BN_API_HEADER_MAX 8192             /* bytes of the request headers (libmicrohttpd) */
+#define BN_API_PAGE_MAX 1000               /* items in one page of a list */
+#define BN_API_RESPONSE_MAX (64u << 20)    /* bytes of one response body */
+#define BN_API_CONNECTIONS_MAX 512         /* concurrent API connections */
+#define BN_API_CLIENT_RESPONSE_MAX (64u << 20) /* bytes the CLI accepts from the server */
+
 #endif
