@@ -35,7 +35,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/agent.h"
-#include "agent/community_id.h"
+#include "bannin/community_id.h"
 #include "agent/persist.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -415,8 +415,8 @@ on_net(struct bpf_state *s, const struct ab_net *r)
         ev.dport = rp;
     }
     if (!ev.listen)
-        agent_community_id(0, ev.family, ev.proto, ev.saddr, ev.daddr, ev.sport, ev.dport,
-                           ev.community_id, sizeof(ev.community_id));
+        bn_community_id(0, ev.family, ev.proto, ev.saddr, ev.daddr, ev.sport, ev.dport,
+                        ev.community_id, sizeof(ev.community_id));
     if (r->proto == IPPROTO_TCP && r->kind == AB_TCP_CONNECT_FAIL) {
         ev.extra_keys[ev.nextra] = "result";
         ev.extra_vals[ev.nextra++] = (char *)"failed";

@@ -29,7 +29,7 @@
 
 #include "bannin/config.h" /* struct bn_conf_def, used by agent.h */
 #include "agent/agent.h"
-#include "agent/community_id.h"
+#include "bannin/community_id.h"
 #include "bannin/error.h"
 
 /* ---- the sink ---- */
@@ -146,36 +146,36 @@ test_community_id_vectors(void **st)
     /* from the Community ID specification's examples */
     inet_pton(AF_INET, "128.232.110.120", a);
     inet_pton(AF_INET, "66.35.250.204", b);
-    assert_int_equal(agent_community_id(0, AF_INET, IPPROTO_TCP, a, b, 34855, 80, id,
-                                        sizeof(id)), 0);
+    assert_int_equal(bn_community_id(0, AF_INET, IPPROTO_TCP, a, b, 34855, 80, id,
+                                     sizeof(id)), 0);
     assert_string_equal(id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
     /* the reverse direction gives the same id */
-    assert_int_equal(agent_community_id(0, AF_INET, IPPROTO_TCP, b, a, 80, 34855, id2,
-                                        sizeof(id2)), 0);
+    assert_int_equal(bn_community_id(0, AF_INET, IPPROTO_TCP, b, a, 80, 34855, id2,
+                                     sizeof(id2)), 0);
     assert_string_equal(id2, id);
-    assert_int_equal(agent_community_id(1, AF_INET, IPPROTO_TCP, a, b, 34855, 80, id,
-                                        sizeof(id)), 0);
+    assert_int_equal(bn_community_id(1, AF_INET, IPPROTO_TCP, a, b, 34855, 80, id,
+                                     sizeof(id)), 0);
     assert_string_equal(id, "1:3V71V58M3Ksw/yuFALMcW0LAHvc=");
     inet_pton(AF_INET, "192.168.1.52", a);
     inet_pton(AF_INET, "8.8.8.8", b);
-    assert_int_equal(agent_community_id(0, AF_INET, IPPROTO_UDP, a, b, 54585, 53, id,
-                                        sizeof(id)), 0);
+    assert_int_equal(bn_community_id(0, AF_INET, IPPROTO_UDP, a, b, 54585, 53, id,
+                                     sizeof(id)), 0);
     assert_string_equal(id, "1:d/FP5EW3wiY1vCndhwleRRKHowQ=");
     /* IPv6: symmetric and well-formed */
     inet_pton(AF_INET6, "fe80::1", c6);
     inet_pton(AF_INET6, "fe80::2", d6);
-    assert_int_equal(agent_community_id(0, AF_INET6, IPPROTO_TCP, c6, d6, 1000, 22, id,
-                                        sizeof(id)), 0);
-    assert_int_equal(agent_community_id(0, AF_INET6, IPPROTO_TCP, d6, c6, 22, 1000, id2,
-                                        sizeof(id2)), 0);
+    assert_int_equal(bn_community_id(0, AF_INET6, IPPROTO_TCP, c6, d6, 1000, 22, id,
+                                     sizeof(id)), 0);
+    assert_int_equal(bn_community_id(0, AF_INET6, IPPROTO_TCP, d6, c6, 22, 1000, id2,
+                                     sizeof(id2)), 0);
     assert_string_equal(id, id2);
-    assert_int_equal(strlen(id), AGENT_COMMUNITY_ID_LEN - 1);
+    assert_int_equal(strlen(id), BN_COMMUNITY_ID_LEN - 1);
     /* bad arguments */
-    assert_int_equal(agent_community_id(0, 99, IPPROTO_TCP, c6, d6, 1, 2, id, sizeof(id)),
-                     BN_EINVAL);
+    assert_int_equal(bn_community_id(0, 99, IPPROTO_TCP, c6, d6, 1, 2, id, sizeof(id)),
+                  BN_EINVAL);
     assert_string_equal(id, "");
-    assert_int_equal(agent_community_id(0, AF_INET, IPPROTO_TCP, a, b, 1, 2, id, 10),
-                     BN_EINVAL);
+    assert_int_equal(bn_community_id(0, AF_INET, IPPROTO_TCP, a, b, 1, 2, id, 10),
+                  BN_EINVAL);
 }
 
 /* ---- DNS question ---- */
@@ -512,8 +512,8 @@ test_tcp_loopback(void **st)
     t.sport = ntohs(ca.sin_port);
     t.dport = ntohs(la.sin_port);
     assert_true(wait_for(m_tcp, &t, &ra));
-    assert_int_equal(agent_community_id(0, AF_INET, IPPROTO_TCP, lo, lo, ntohs(ca.sin_port),
-                                        ntohs(la.sin_port), id, sizeof(id)), 0);
+    assert_int_equal(bn_community_id(0, AF_INET, IPPROTO_TCP, lo, lo, ntohs(ca.sin_port),
+                                     ntohs(la.sin_port), id, sizeof(id)), 0);
     assert_string_equal(rc.community_id, id);
     assert_string_equal(ra.community_id, id);
     close(as);
