@@ -698,13 +698,21 @@ bad:
     return 0;
 }
 
+#define AB_POLL_MS 10
+
 static void *
 poll_thread(void *arg)
 {
     struct bpf_state *s = arg;
 
     while (!atomic_load(&s->stop)) {
-        int rc = ring_buffer__poll(s->rb, 100);
+        /* The BPF side wakes us only when the ring holds AB_WAKEUP_BYTES; below that, records
+         * wait at most AB_POLL_MS (the bound on event latency at a low rate). */
+        int rc = ring_buffer__poll(s->rb, AB_POLL_MS);
+
+        /* A timed-out poll processes nothing: take what was submitted without a wakeup. */
+        if (rc == 0)
+            rc = ring_buffer__consume(s->rb);
 
         if (rc < 0 && rc != -EINTR)
             break;

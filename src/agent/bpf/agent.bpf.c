@@ -180,9 +180,23 @@ static __always_inline __u64 cfg(__u32 idx)
     return v ? *v : 0;
 }
 
+/*
+ * Wakeups are batched: a record only wakes the agent's reader when at least AB_WAKEUP_BYTES
+ * wait in the ring; otherwise the reader finds it on its next timed poll (AB_POLL_MS in
+ * collect_bpf.c). One wakeup per record cost a context switch per exec, fork and exit.
+ */
+#define AB_WAKEUP_BYTES (64 * 1024)
+
+static __always_inline __u64 rb_flags(void)
+{
+    return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= AB_WAKEUP_BYTES
+               ? BPF_RB_FORCE_WAKEUP
+               : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void submit(void *rec, __u64 size)
 {
-    if (bpf_ringbuf_output(&events, rec, size, 0))
+    if (bpf_ringbuf_output(&events, rec, size, rb_flags()))
         count(AB_CNT_DROPS);
     else
         count(AB_CNT_EVENTS);
@@ -388,7 +402,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
     fill_hdr(&e->h, p, AB_EXIT);
     e->exit_code = (__u32)BPF_CORE_READ(p, exit_code);
     e->pad = 0;
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
     return 0;
 }
@@ -409,7 +423,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
     e->child_pid = BPF_CORE_READ(child, tgid);
     e->pad = 0;
     e->child_start_ns = BPF_CORE_READ(child, start_boottime);
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
     return 0;
 }
@@ -459,7 +473,7 @@ static __always_inline void emit_tcp(const struct sock *sk, const struct ab_hdr 
     sock_addrs(sk, e);
     e->payload_len = 0;
     e->pad = 0;
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
 }
 
@@ -586,7 +600,7 @@ static __always_inline void udp_send(__s64 fd, const void *uaddr, const void *ub
         if (bpf_probe_read_user(e->payload, len, ubuf) == 0)
             e->payload_len = (__u32)len;
     }
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
 }
 
@@ -622,7 +636,7 @@ static __always_inline void tamper(long nr, __u32 target, __u32 arg)
     e->name[0] = 0;
     e->file.flags = 0;
     e->file.n = 0;
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
 }
 
@@ -662,7 +676,7 @@ static __always_inline void misc(__u32 type, long nr, __s32 fd, __u32 arg, const
     e->file.n = 0;
     if (type == AB_MODULE && fd >= 0)
         dpath_fill(&e->file, fd_file(fd));
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
 }
 
