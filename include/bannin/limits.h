@@ -69,4 +69,13 @@
 #define BN_API_CONNECTIONS_MAX 512         /* concurrent API connections */
 #define BN_API_CLIENT_RESPONSE_MAX (64u << 20) /* bytes the CLI accepts from the server */
 
+/* --- manager store (src/manager/store_sqlite*.c) --- */
+#define BN_STORE_QUERY_ROWS_MAX 10000       /* rows one list or search call returns */
+#define BN_STORE_FIELD_FILTERS_MAX 16       /* JSON field filters in one event search */
+#define BN_STORE_FILTER_VALUE_MAX 4096      /* bytes of one search value or field name */
+#define BN_STORE_ALERT_EVENTS_MAX 256       /* events linked to one alert (timeline) */
+#define BN_STORE_RETENTION_TX_ROWS 2000     /* rows deleted per retention transaction */
+#define BN_STORE_TEXT_MAX (1u << 20)        /* bytes of a stored JSON/YAML/text column */
+#define BN_STORE_IOC_BATCH_MAX 1000000      /* entries in one bulk IOC insert */
+
 #endif

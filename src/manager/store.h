@@ -25,6 +25,43 @@ struct store_err {
 
 /* Opens (creating and migrating) the store in dir: dir/bannin.db. */
 int store_open(struct store **out, const char *dir, struct store_err *err);
+
+/*
+ * Durability: the database runs in WAL mode. With sync_full = 0 (synchronous=NORMAL, the
+ * default) a committed transaction survives a kill -9 of the process (it is in the WAL, in
+ * the kernel's page cache) but the last transactions may be lost on power loss; sync_full = 1
+ * (synchronous=FULL) fsyncs the WAL on every commit. docs/MANAGER.md "Store" has the figures.
+ */
+struct store_opts {
+    int sync_full;              /* 1: synchronous=FULL; 0: NORMAL */
+    int64_t busy_timeout_ms;    /* waiting for another handle's write lock; 0 = 10 s */
+    int64_t cache_kib;          /* page cache per handle; 0 = 16 MiB */
+    int64_t max_pages;          /* test seam: PRAGMA max_page_count (0 = no limit) */
+    int max_version;            /* test seam: migrate only up to this version (0 = latest) */
+};
+int store_open_ex(struct store **out, const char *dir, const struct store_opts *opts,
+                  struct store_err *err);
+/* The schema version this build migrates to. */
+int store_schema_latest(void);
+/* A description of the last error on this handle (never NULL). */
+const char *store_errmsg(struct store *st);
+
+/*
+ * Disk-full alarm. A write or commit that fails with SQLITE_FULL (or an I/O error with
+ * ENOSPC/EDQUOT) is rolled back, returns BN_EFULL and raises the alarm on the handle: the
+ * caller must not acknowledge. The alarm clears on the next successful commit.
+ */
+struct store_health {
+    int full;                   /* the alarm: last write failed for lack of space */
+    int io_error;               /* last write failed with another I/O error */
+    int64_t alarm_ns;           /* when the alarm was raised */
+    char alarm[256];            /* what failed */
+    int64_t db_bytes;           /* bannin.db size */
+    int64_t wal_bytes;          /* bannin.db-wal size */
+    int64_t fs_free_bytes;      /* free space for unprivileged users on the data filesystem */
+    int64_t full_count;         /* writes refused for lack of space since open */
+};
+int store_health(struct store *st, struct store_health *out);
 void store_close(struct store *st);
 int store_schema_version(struct store *st);
 /* PRAGMA integrity_check (and foreign_key_check): 0 when ok, BN_ECORRUPT with the first problem. */
@@ -197,5 +234,442 @@ int store_audit(struct store *st, int64_t tenant_id, const char *actor, const ch
                 const char *object, const char *detail_json);
 /* Walks the chain: 0 when every entry's hash matches, BN_ECORRUPT with the first bad id. */
 int store_audit_verify(struct store *st, int64_t *bad_id);
+
+/* ==== API (M3) and triage (M4) operations ============================================== */
+/*
+ * Tenant scope. Every list, search and by-id access from the API takes the caller's scope:
+ * the tenant ids it may see, or all = 1 (provider roles only: the caller decides). A row of
+ * a tenant outside the scope is never returned and never written: by-id calls answer
+ * BN_ENOTFOUND, exactly as for a row that does not exist. n = 0 and all = 0 sees nothing.
+ * Rows of tenant 0 (provider users, global IOC lists and rules, provider audit entries) are
+ * visible only with all = 1.
+ */
+struct store_scope {
+    int all;
+    const int64_t *ids;
+    size_t n;
+};
+
+/*
+ * List callbacks: called once per row; the row and its strings are borrowed for the call.
+ * Return 0 to go on, 1 to stop (the list then returns 0), a negative BN_E* to abort (the list
+ * returns it).
+ */
+
+/* Paging: rows come newest first; pass the last row's cursor to get the next page. */
+struct store_cursor {
+    int64_t ts_ns;              /* 0 = from the newest */
+    int64_t id;
+};
+
+/* ---- tenants ---- */
+typedef int (*store_tenant_cb)(void *ctx, const struct store_tenant *t);
+int store_tenant_list(struct store *st, const struct store_scope *sc, store_tenant_cb cb,
+                      void *ctx);
+/* Updates name, mode, notify_min_severity, retention_days and retention_bytes of t->id. */
+int store_tenant_update(struct store *st, const struct store_scope *sc,
+                        const struct store_tenant *t);
+
+/* ---- users ---- */
+typedef int (*store_user_cb)(void *ctx, const struct store_user *u);
+/* BN_EEXIST when the name is taken (names are unique across tenants: they log in by name). */
+int store_user_create(struct store *st, const struct store_user *u, int64_t *id);
+int store_user_get(struct store *st, const struct store_scope *sc, int64_t id,
+                   struct store_user *out);
+/* Unscoped: for the login. */
+int store_user_by_name(struct store *st, const char *name, struct store_user *out);
+int store_user_list(struct store *st, const struct store_scope *sc, store_user_cb cb,
+                    void *ctx);
+/* Updates role, pwhash and disabled of u->id (tenant and name do not change). */
+int store_user_update(struct store *st, const struct store_scope *sc,
+                      const struct store_user *u);
+/* Deletes the user and revokes its sessions and API tokens. */
+int store_user_delete(struct store *st, const struct store_scope *sc, int64_t id);
+
+/* ---- sessions and API tokens: only the SHA-256 (hex) of the secret is stored ---- */
+enum store_auth_kind {
+    STORE_AUTH_SESSION = 0,
+    STORE_AUTH_API_TOKEN = 1,
+};
+struct store_auth {
+    int64_t id;
+    int64_t user_id;
+    int64_t tenant_id;          /* the user's */
+    int kind;                   /* enum store_auth_kind */
+    char name[128];             /* API token label; "" for sessions */
+    int64_t created_ns;
+    int64_t expires_ns;         /* 0 = never */
+    int64_t last_used_ns;
+    int revoked;
+};
+typedef int (*store_auth_cb)(void *ctx, const struct store_auth *a);
+int store_auth_create(struct store *st, int kind, int64_t user_id, const char *hash_hex,
+                      const char *name, int64_t now_ns, int64_t expires_ns, int64_t *id);
+/*
+ * Finds a live session or token by hash and its user: BN_EDENIED when unknown, expired,
+ * revoked, or the user is disabled or deleted. Updates last_used_ns (at most once a minute).
+ */
+int store_auth_lookup(struct store *st, const char *hash_hex, int64_t now_ns,
+                      struct store_auth *auth, struct store_user *user);
+int store_auth_revoke(struct store *st, const struct store_scope *sc, int64_t id);
+int store_auth_revoke_hash(struct store *st, const char *hash_hex);   /* logout */
+/* Lists the sessions and tokens of users in scope (user_id 0 = all such users). */
+int store_auth_list(struct store *st, const struct store_scope *sc, int64_t user_id,
+                    store_auth_cb cb, void *ctx);
+/* Deletes sessions and tokens expired before now_ns; *n = how many. */
+int store_auth_expire(struct store *st, int64_t now_ns, int64_t *n);
+
+/* ---- enrolment tokens ---- */
+struct store_token {
+    int64_t id;
+    int64_t tenant_id;
+    int uses_left;
+    int64_t expires_ns;
+    int revoked;
+    char created_by[128];
+    int64_t created_ns;
+};
+typedef int (*store_token_cb)(void *ctx, const struct store_token *t);
+int store_token_list(struct store *st, const struct store_scope *sc, store_token_cb cb,
+                     void *ctx);
+
+/* ---- agents ---- */
+typedef int (*store_agent_cb)(void *ctx, const struct store_agent *a);
+int store_agent_list(struct store *st, const struct store_scope *sc, store_agent_cb cb,
+                     void *ctx);
+int store_agent_get_scoped(struct store *st, const struct store_scope *sc, int64_t id,
+                           struct store_agent *out);
+int store_agent_set_criticality(struct store *st, const struct store_scope *sc, int64_t id,
+                                int criticality);
+
+/* ---- event search ---- */
+enum store_field_op {
+    STORE_FIELD_EQ = 0,         /* json_extract(event, path) = value */
+    STORE_FIELD_CONTAINS,       /* value is a substring (case-sensitive) */
+};
+struct store_field_filter {
+    const char *field;          /* "CommandLine", nested with dots: "process.parent.name" */
+    const char *value;
+    int op;                     /* enum store_field_op */
+};
+struct store_event_query {
+    struct store_scope scope;
+    int64_t from_ns;            /* event time >= from_ns (0 = open) */
+    int64_t to_ns;              /* event time < to_ns (0 = open) */
+    int64_t agent_id;           /* 0 = any */
+    const char *host;           /* exact, NULL = any */
+    int event_id;               /* 0 = any */
+    const char *image_sub;      /* substring of the image, NULL = any */
+    const char *user;           /* exact, NULL = any */
+    const struct store_field_filter *fields;
+    size_t nfields;             /* <= BN_STORE_FIELD_FILTERS_MAX */
+    size_t limit;               /* 0 = 100; at most BN_STORE_QUERY_ROWS_MAX */
+    struct store_cursor after;  /* paging: rows older than this (ts_ns, id) */
+};
+typedef int (*store_event_cb)(void *ctx, const struct store_event *ev);
+/*
+ * Calls cb for the matching events, newest first. *next (when given) is the cursor of the
+ * last row returned, and *more is 1 when the page was full (there may be more).
+ */
+int store_event_search(struct store *st, const struct store_event_query *q, store_event_cb cb,
+                       void *ctx, struct store_cursor *next, int *more);
+/* One event by (agent_id, seq) within scope. json is valid until the next call on st. */
+int store_event_get(struct store *st, const struct store_scope *sc, int64_t agent_id,
+                    int64_t seq, struct store_event *out);
+
+/* ---- alerts ---- */
+/*
+ * Stores an alert, or merges it into the alert of the same tenant and dedupe_key whose
+ * last_ns is within window_ns before a->first_ns: count += a->count (1 when 0), last_ns and
+ * score/level raised to the max. *id is the stored alert; *merged = 1 when merged.
+ */
+int store_alert_upsert(struct store *st, const struct store_alert *a, int64_t window_ns,
+                       int64_t *id, int *merged);
+/* out->json is valid until the next call on st. */
+int store_alert_get(struct store *st, const struct store_scope *sc, int64_t id,
+                    struct store_alert *out);
+struct store_alert_query {
+    struct store_scope scope;
+    int64_t from_ns;            /* last_ns >= from_ns */
+    int64_t to_ns;              /* first_ns < to_ns (0 = open) */
+    const char *rule_id;
+    const char *host;
+    const char *source;
+    int min_level;
+    int64_t incident_id;        /* -1 = any, 0 = not grouped, else that incident */
+    int64_t agent_id;           /* 0 = any */
+    size_t limit;               /* 0 = 100; at most BN_STORE_QUERY_ROWS_MAX */
+    struct store_cursor after;  /* cursor over (last_ns, id) */
+};
+typedef int (*store_alert_cb)(void *ctx, const struct store_alert *a);
+int store_alert_list(struct store *st, const struct store_alert_query *q, store_alert_cb cb,
+                     void *ctx, struct store_cursor *next, int *more);
+int store_alert_set_incident(struct store *st, const struct store_scope *sc, int64_t alert_id,
+                             int64_t incident_id);
+/*
+ * Links an event (agent_id, seq) to the alert, for the incident timeline. At most
+ * BN_STORE_ALERT_EVENTS_MAX per alert: past it the link is not stored and BN_DECLINED is
+ * returned (the alert's count still counts every repeat).
+ */
+int store_alert_add_event(struct store *st, int64_t alert_id, int64_t agent_id, int64_t seq);
+
+/* ---- incidents ---- */
+int store_incident_create(struct store *st, const struct store_incident *inc, int64_t *id);
+int store_incident_get(struct store *st, const struct store_scope *sc, int64_t id,
+                       struct store_incident *out);
+/*
+ * Writes title, severity, status, assignee_id, group_key, tactics, alert_count, first_ns,
+ * last_ns, acknowledged_ns, resolved_ns and notified_severity of inc->id.
+ */
+int store_incident_update(struct store *st, const struct store_scope *sc,
+                          const struct store_incident *inc);
+/*
+ * Sets the status; the first move out of NEW stamps acknowledged_ns, the first move to
+ * RESOLVED or FALSE_POSITIVE stamps resolved_ns (MTTA, MTTR).
+ */
+int store_incident_set_status(struct store *st, const struct store_scope *sc, int64_t id,
+                              int status, int64_t now_ns);
+int store_incident_set_assignee(struct store *st, const struct store_scope *sc, int64_t id,
+                                int64_t assignee_id);
+int store_incident_set_notified(struct store *st, int64_t id, int notified_severity);
+/* The newest open (not resolved / false positive) incident of tenant + group_key whose
+ * last_ns >= since_ns: for grouping. BN_ENOTFOUND when none. */
+int store_incident_find_open(struct store *st, int64_t tenant_id, const char *group_key,
+                             int64_t since_ns, struct store_incident *out);
+struct store_incident_query {
+    struct store_scope scope;
+    int status;                 /* -1 = any, -2 = open (not resolved/false positive) */
+    int min_severity;
+    int64_t assignee_id;        /* 0 = any */
+    int64_t from_ns;            /* last_ns >= from_ns */
+    int64_t to_ns;              /* first_ns < to_ns (0 = open) */
+    size_t limit;
+    struct store_cursor after;  /* cursor over (last_ns, id) */
+};
+typedef int (*store_incident_cb)(void *ctx, const struct store_incident *inc);
+int store_incident_list(struct store *st, const struct store_incident_query *q,
+                        store_incident_cb cb, void *ctx, struct store_cursor *next, int *more);
+struct store_note {
+    int64_t id;
+    int64_t incident_id;
+    char author[128];
+    const char *text;
+    int64_t created_ns;
+};
+typedef int (*store_note_cb)(void *ctx, const struct store_note *n);
+int store_incident_note_add(struct store *st, const struct store_scope *sc, int64_t incident_id,
+                            const char *author, const char *text, int64_t now_ns, int64_t *id);
+int store_incident_notes(struct store *st, const struct store_scope *sc, int64_t incident_id,
+                         store_note_cb cb, void *ctx);
+/*
+ * Timeline: the incident's alerts (oldest first), each followed by its linked events
+ * (event_cb may be NULL).
+ */
+int store_incident_timeline(struct store *st, const struct store_scope *sc, int64_t incident_id,
+                            store_alert_cb alert_cb, store_event_cb event_cb, void *ctx);
+typedef int (*store_host_cb)(void *ctx, const char *host, int64_t alerts, int64_t first_ns,
+                             int64_t last_ns);
+int store_incident_hosts(struct store *st, const struct store_scope *sc, int64_t incident_id,
+                         store_host_cb cb, void *ctx);
+
+/* ---- suppressions ---- */
+struct store_suppression {
+    int64_t id;
+    int64_t tenant_id;
+    char host[256];             /* "" = any host */
+    char rule_id[64];           /* "" = any rule */
+    const char *fields_json;    /* {"field": "value", ...} all must match; "{}" or NULL = any */
+    int64_t expires_ns;         /* 0 = never */
+    char reason[512];
+    char author[128];
+    int64_t created_ns;
+    int64_t hits;
+};
+typedef int (*store_suppression_cb)(void *ctx, const struct store_suppression *s);
+int store_suppression_create(struct store *st, const struct store_suppression *s, int64_t *id);
+int store_suppression_list(struct store *st, const struct store_scope *sc, int include_expired,
+                           int64_t now_ns, store_suppression_cb cb, void *ctx);
+int store_suppression_delete(struct store *st, const struct store_scope *sc, int64_t id);
+/* The unexpired suppressions of the tenant that apply to rule_id (theirs or any rule). */
+int store_suppression_active(struct store *st, int64_t tenant_id, const char *rule_id,
+                             int64_t now_ns, store_suppression_cb cb, void *ctx);
+int store_suppression_hit(struct store *st, int64_t id, int64_t n);
+
+/* ---- IOC lists ---- */
+struct store_ioc_list {
+    int64_t id;
+    int64_t tenant_id;          /* 0 = global (all tenants) */
+    char name[128];
+    char source[128];
+    int64_t created_ns;
+    int64_t entries;
+};
+struct store_ioc {
+    const char *type;           /* "md5" "sha1" "sha256" "ip" "domain" "url" ... */
+    const char *value;          /* normalised by the caller (lower-case hashes, domains) */
+    const char *source;         /* where it came from (feed, STIX id), may be NULL */
+    int64_t list_id;            /* filled on lookup and iteration */
+};
+typedef int (*store_ioc_list_cb)(void *ctx, const struct store_ioc_list *l);
+typedef int (*store_ioc_cb)(void *ctx, const struct store_ioc *e);
+/* BN_EEXIST when the tenant already has a list of that name. */
+int store_ioc_list_create(struct store *st, int64_t tenant_id, const char *name,
+                          const char *source, int64_t now_ns, int64_t *id);
+int store_ioc_list_list(struct store *st, const struct store_scope *sc, store_ioc_list_cb cb,
+                        void *ctx);
+int store_ioc_list_delete(struct store *st, const struct store_scope *sc, int64_t id);
+/* Bulk insert into a list in one transaction; existing (type, value) are skipped. */
+int store_ioc_add(struct store *st, const struct store_scope *sc, int64_t list_id,
+                  const struct store_ioc *e, size_t n, size_t *added);
+/* Lookup in the tenant's and the global lists: 0 and *out filled, or BN_ENOTFOUND. */
+int store_ioc_lookup(struct store *st, int64_t tenant_id, const char *type, const char *value,
+                     struct store_ioc *out);
+/* Every entry the tenant sees (its lists and the global ones), for an in-memory matcher. */
+int store_ioc_each(struct store *st, int64_t tenant_id, store_ioc_cb cb, void *ctx);
+int store_ioc_entries(struct store *st, const struct store_scope *sc, int64_t list_id,
+                      store_ioc_cb cb, void *ctx);
+
+/* ---- notification channels and outbox ---- */
+struct store_channel {
+    int64_t id;
+    int64_t tenant_id;
+    char name[128];
+    char type[16];              /* webhook slack teams smtp syslog */
+    const char *config_json;
+    int enabled;
+    int64_t created_ns;
+};
+typedef int (*store_channel_cb)(void *ctx, const struct store_channel *c);
+int store_channel_create(struct store *st, const struct store_channel *c, int64_t *id);
+/* config_json is valid until the next call on st. */
+int store_channel_get(struct store *st, const struct store_scope *sc, int64_t id,
+                      struct store_channel *out);
+/* Updates name, type, config_json and enabled of c->id. */
+int store_channel_update(struct store *st, const struct store_scope *sc,
+                         const struct store_channel *c);
+int store_channel_delete(struct store *st, const struct store_scope *sc, int64_t id);
+int store_channel_list(struct store *st, const struct store_scope *sc, store_channel_cb cb,
+                       void *ctx);
+
+enum store_outbox_state {
+    STORE_OUTBOX_PENDING = 0,
+    STORE_OUTBOX_SENT = 1,
+    STORE_OUTBOX_DEAD = 2,
+};
+struct store_outbox {
+    int64_t id;
+    int64_t tenant_id;
+    int64_t channel_id;
+    int64_t incident_id;        /* 0 for a "send test" */
+    const char *payload;
+    int64_t created_ns;
+    int64_t next_attempt_ns;
+    int attempts;
+    int state;                  /* enum store_outbox_state */
+    int64_t sent_ns;
+    char last_error[256];
+};
+typedef int (*store_outbox_cb)(void *ctx, const struct store_outbox *o);
+/*
+ * Enqueues a message. With collapse = 1 and a pending message for the same channel and
+ * incident, that message's payload is replaced instead (updates collapse into one); *id is
+ * the message either way.
+ */
+int store_outbox_enqueue(struct store *st, const struct store_outbox *o, int collapse,
+                         int64_t *id);
+/* Pending messages with next_attempt_ns <= now_ns, oldest first, at most max. */
+int store_outbox_due(struct store *st, int64_t now_ns, size_t max, store_outbox_cb cb,
+                     void *ctx);
+int store_outbox_sent(struct store *st, int64_t id, int64_t now_ns);
+/* Counts a failed attempt; DEAD once attempts reaches max_attempts, else retried then. */
+int store_outbox_failed(struct store *st, int64_t id, int64_t next_attempt_ns,
+                        const char *error, int max_attempts);
+int store_outbox_list(struct store *st, const struct store_scope *sc, int state,
+                      size_t limit, store_outbox_cb cb, void *ctx);
+
+/* ---- rules state ---- */
+struct store_rule_state {
+    int64_t tenant_id;          /* 0 = all tenants */
+    char rule_id[64];
+    int enabled;
+    char updated_by[128];
+    int64_t updated_ns;
+};
+typedef int (*store_rule_state_cb)(void *ctx, const struct store_rule_state *r);
+int store_rule_set_enabled(struct store *st, int64_t tenant_id, const char *rule_id,
+                           int enabled, const char *by, int64_t now_ns);
+int store_rule_states(struct store *st, const struct store_scope *sc, store_rule_state_cb cb,
+                      void *ctx);
+struct store_rule_upload {
+    int64_t id;
+    int64_t tenant_id;          /* 0 = all tenants */
+    char rule_id[64];
+    char title[256];
+    const char *yaml;
+    char author[128];
+    int64_t created_ns;
+};
+typedef int (*store_rule_upload_cb)(void *ctx, const struct store_rule_upload *r);
+/* Stores (or replaces, same tenant + rule_id) an uploaded rule's YAML, validated by the caller. */
+int store_rule_upload(struct store *st, const struct store_rule_upload *r, int64_t *id);
+int store_rule_uploads(struct store *st, const struct store_scope *sc,
+                       store_rule_upload_cb cb, void *ctx);
+int store_rule_upload_delete(struct store *st, const struct store_scope *sc, int64_t id);
+
+/* ---- SOC metrics ---- */
+struct store_metric_stats {
+    int64_t n;
+    int64_t avg_ns;
+    int64_t p50_ns;
+    int64_t p90_ns;
+};
+struct store_metrics {
+    int64_t tenant_id;
+    char rule_id[64];           /* "" for the tenant's totals */
+    struct store_metric_stats mttd;   /* alert first_ns - event_ts_ns, alerts in range */
+    struct store_metric_stats mtta;   /* acknowledged_ns - created_ns, incidents in range */
+    struct store_metric_stats mttr;   /* resolved_ns - created_ns */
+};
+typedef int (*store_metrics_cb)(void *ctx, const struct store_metrics *m);
+/*
+ * Metrics of alerts and incidents created in [from_ns, to_ns), one row per tenant in scope
+ * and, with per_rule, one more per tenant and rule (an incident counts for each rule of its
+ * alerts).
+ */
+int store_metrics(struct store *st, const struct store_scope *sc, int64_t from_ns,
+                  int64_t to_ns, int per_rule, store_metrics_cb cb, void *ctx);
+
+/* ---- audit list ---- */
+struct store_audit_entry {
+    int64_t id;
+    int64_t ts_ns;
+    int64_t tenant_id;
+    const char *actor;
+    const char *action;
+    const char *object;
+    const char *detail_json;
+    char hash[65];
+};
+typedef int (*store_audit_cb)(void *ctx, const struct store_audit_entry *e);
+/* Newest first; before_id 0 = from the newest; limit 0 = 100. */
+int store_audit_list(struct store *st, const struct store_scope *sc, int64_t before_id,
+                     size_t limit, store_audit_cb cb, void *ctx);
+
+/* ---- retention ---- */
+struct store_retention_stats {
+    int64_t deleted_age;        /* events older than the tenant's retention_days */
+    int64_t deleted_size;       /* oldest events over the tenant's retention_bytes */
+    int64_t tenants;            /* tenants examined */
+    int more;                   /* 1 when the budget ran out before all work was done */
+};
+/*
+ * One step of retention: deletes at most budget events (0 = 20000), in transactions of at
+ * most BN_STORE_RETENTION_TX_ROWS rows so ingest is never held up for long. Call it
+ * periodically, and again soon while stats->more is set.
+ */
+int store_retention_step(struct store *st, int64_t now_ns, int64_t budget,
+                         struct store_retention_stats *stats);
+/* Stored event bytes of a tenant (what retention_bytes is compared with). */
+int64_t store_events_bytes(struct store *st, int64_t tenant_id);
 
 #endif
