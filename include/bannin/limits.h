@@ -69,6 +69,17 @@
 #define BN_API_CONNECTIONS_MAX 512         /* concurrent API connections */
 #define BN_API_CLIENT_RESPONSE_MAX (64u << 20) /* bytes the CLI accepts from the server */
 
+/* --- wire: the agent <-> manager link (M1: include/bannin/wire.h, src/wire/) --- */
+#define BN_WIRE_FRAME_MAX (8u << 20)        /* payload bytes of one frame */
+#define BN_WIRE_BATCH_EVENTS_MAX 16384      /* events in one batch */
+#define BN_WIRE_BATCH_RAW_MAX (16u << 20)   /* decompressed bytes of one batch body */
+#define BN_WIRE_EVENT_MAX (1u << 20)        /* bytes of one event (the spool's record bound) */
+#define BN_WIRE_TOKEN_MAX 256               /* bytes of an enrolment token */
+#define BN_WIRE_PEM_MAX (16u << 10)         /* bytes of one PEM CSR or certificate */
+#define BN_WIRE_NAME_MAX 255                /* host names, versions, uids */
+#define BN_WIRE_HEALTH_MAX 1000             /* bytes of a heartbeat's health JSON */
+#define BN_WIRE_ERRMSG_MAX 512              /* bytes of an ERROR frame's reason */
+
 /* --- manager store (src/manager/store_sqlite*.c) --- */
 #define BN_STORE_QUERY_ROWS_MAX 10000       /* rows one list or search call returns */
 #define BN_STORE_FIELD_FILTERS_MAX 16       /* JSON field filters in one event search */
