@@ -1,0 +1,218 @@
+/*
+ * wire.h - the agent <-> manager protocol (docs/MANAGER.md, "The link and ingest").
+ *
+ * Everything travels inside TLS 1.3 as frames: a 12-byte header (magic "BNW1", type, flags,
+ * reserved, payload length; big-endian) and a payload of fixed-order fields (u8/u32/u64
+ * big-endian; strings and byte strings as a u32 length then the bytes). Event batches are
+ * zstd-compressed and signed with the agent's Ed25519 key over the session nonce the manager
+ * handed out, so a batch recorded in one session fails verification in any other.
+ *
+ * Decoders take untrusted bytes: every length is checked against include/bannin/limits.h
+ * ("wire" section) and a refusal says what was wrong and where in bn_wire_err.
+ */
+#ifndef BANNIN_WIRE_H
+#define BANNIN_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bannin/buf.h"
+#include "bannin/common.h"
+#include "bannin/limits.h"
+
+#define BN_WIRE_MAGIC 0x424e5731u /* "BNW1" */
+#define BN_WIRE_HDR 12u
+#define BN_WIRE_NONCE 32u
+#define BN_WIRE_PK 32u             /* Ed25519 public key */
+#define BN_WIRE_SK 64u             /* Ed25519 secret key (libsodium layout) */
+#define BN_WIRE_SIG 64u
+
+enum bn_wire_type {
+    BN_WIRE_ENROLL = 1,    /* agent -> manager: token, CSR, signing key, host name */
+    BN_WIRE_ENROLL_OK = 2, /* manager -> agent: certificate, CAs, agent uid and id */
+    BN_WIRE_HELLO = 3,     /* agent -> manager, first frame of a session */
+    BN_WIRE_WELCOME = 4,   /* manager -> agent: session nonce, last stored seq */
+    BN_WIRE_BATCH = 5,     /* agent -> manager: signed, compressed events */
+    BN_WIRE_ACK = 6,       /* manager -> agent: the batch is durable */
+    BN_WIRE_HEARTBEAT = 7, /* agent -> manager: health */
+    BN_WIRE_ERROR = 8,     /* either way: code and reason, then the sender closes */
+};
+
+enum bn_wire_codec {
+    BN_WIRE_CODEC_NONE = 0,
+    BN_WIRE_CODEC_ZSTD = 1,
+};
+
+/* Why a frame was refused (what, where, why), for logs and the ERROR frame. */
+struct bn_wire_err {
+    char msg[200];
+};
+
+/* Name of a frame type ("batch"), or "unknown". */
+const char *bn_wire_type_name(int type);
+
+/*
+ * Checks the 12-byte header at p (n >= BN_WIRE_HDR): magic, type, reserved bits and the
+ * length bound. Returns 0 with *type and *len, or BN_EPROTO / BN_ETOOBIG with e.
+ */
+int bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len,
+                       struct bn_wire_err *e);
+/* Writes a header for a payload of len bytes into p (BN_WIRE_HDR bytes). */
+void bn_wire_hdr_encode(uint8_t *p, int type, uint32_t len);
+
+/* ---- control messages ----------------------------------------------------------------- */
+
+/* Strings point into the decoded payload (borrowed) and are not NUL-terminated: use len. */
+struct bn_wire_enroll {
+    struct bn_str token;
+    struct bn_str csr_pem;
+    const uint8_t *sign_pk; /* BN_WIRE_PK bytes */
+    struct bn_str hostname;
+    struct bn_str version;
+};
+
+struct bn_wire_enroll_ok {
+    struct bn_str cert_pem;      /* the agent's client certificate */
+    struct bn_str server_ca_pem; /* the CA the manager's server certificate chains to */
+    struct bn_str uid;
+    uint64_t tenant_id;
+    uint64_t agent_id;
+};
+
+struct bn_wire_hello {
+    struct bn_str hostname;
+    struct bn_str version;
+    uint64_t heartbeat_ms;
+    uint64_t acked_seq;          /* the agent's highest acknowledged seq */
+    uint64_t next_seq;           /* the seq its next event gets */
+};
+
+struct bn_wire_welcome {
+    const uint8_t *nonce;        /* BN_WIRE_NONCE bytes */
+    uint64_t agent_id;
+    uint64_t last_seq;           /* highest seq the manager has stored for this agent */
+};
+
+struct bn_wire_ack {
+    uint64_t first_seq, last_seq;
+    uint32_t inserted, dups;
+};
+
+struct bn_wire_heartbeat {
+    uint64_t ts_ns;
+    uint32_t tier;
+    struct bn_str health_json;   /* at most BN_WIRE_HEALTH_MAX bytes */
+};
+
+struct bn_wire_error {
+    uint32_t code;               /* -BN_E* */
+    struct bn_str msg;
+};
+
+/*
+ * Encoders append one whole frame (header and payload) to out. Return 0, BN_ETOOBIG when a
+ * field is over its limit or out is full, BN_ENOMEM.
+ */
+int bn_wire_enroll_encode(struct bn_buf *out, const struct bn_wire_enroll *m);
+int bn_wire_enroll_ok_encode(struct bn_buf *out, const struct bn_wire_enroll_ok *m);
+int bn_wire_hello_encode(struct bn_buf *out, const struct bn_wire_hello *m);
+int bn_wire_welcome_encode(struct bn_buf *out, const struct bn_wire_welcome *m);
+int bn_wire_ack_encode(struct bn_buf *out, const struct bn_wire_ack *m);
+int bn_wire_heartbeat_encode(struct bn_buf *out, const struct bn_wire_heartbeat *m);
+int bn_wire_error_encode(struct bn_buf *out, int code, const char *msg);
+
+/*
+ * Decoders take a payload (the bytes after the header, borrowed; the result points into
+ * them). Trailing bytes, short fields and over-limit lengths are refused: BN_EPROTO or
+ * BN_ETOOBIG with e.
+ */
+int bn_wire_enroll_decode(const uint8_t *p, size_t n, struct bn_wire_enroll *m,
+                          struct bn_wire_err *e);
+int bn_wire_enroll_ok_decode(const uint8_t *p, size_t n, struct bn_wire_enroll_ok *m,
+                             struct bn_wire_err *e);
+int bn_wire_hello_decode(const uint8_t *p, size_t n, struct bn_wire_hello *m,
+                         struct bn_wire_err *e);
+int bn_wire_welcome_decode(const uint8_t *p, size_t n, struct bn_wire_welcome *m,
+                           struct bn_wire_err *e);
+int bn_wire_ack_decode(const uint8_t *p, size_t n, struct bn_wire_ack *m,
+                       struct bn_wire_err *e);
+int bn_wire_heartbeat_decode(const uint8_t *p, size_t n, struct bn_wire_heartbeat *m,
+                             struct bn_wire_err *e);
+int bn_wire_error_decode(const uint8_t *p, size_t n, struct bn_wire_error *m,
+                         struct bn_wire_err *e);
+
+/* ---- event batches ------------------------------------------------------------------- */
+
+/*
+ * BATCH payload: u64 first_seq, u64 last_seq, u32 count, u8 codec, u32 raw_len, body (u32
+ * length + bytes), signature (64 bytes). The body decompresses to exactly raw_len bytes of
+ * count records "u64 seq, u32 len, bytes" with strictly increasing seqs from first_seq to
+ * last_seq. The signature is Ed25519 over "BNB1" || session nonce || the payload up to the
+ * signature.
+ */
+struct bn_wire_batch {
+    uint64_t first_seq, last_seq;
+    uint32_t count;
+    uint8_t codec;
+    uint32_t raw_len;
+    const uint8_t *body;
+    uint32_t body_len;
+    const uint8_t *sig;
+    const uint8_t *signed_part;  /* the payload up to the signature */
+    size_t signed_len;
+};
+
+/* One event of a batch: data borrowed from the unpacker, valid until its next use. */
+struct bn_wire_event {
+    uint64_t seq;
+    const char *data;
+    uint32_t len;
+};
+
+/* Parses the BATCH payload's fields (nothing is decompressed or verified yet). */
+int bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b,
+                        struct bn_wire_err *e);
+/* Checks the signature with the agent's public key and the session nonce: 0 or BN_EPROTO. */
+int bn_wire_batch_verify(const struct bn_wire_batch *b, const uint8_t *nonce,
+                         const uint8_t *pk);
+
+/* Decompresses and splits batches; reusable (keeps its buffers). */
+struct bn_wire_unpacker;
+int bn_wire_unpacker_new(struct bn_wire_unpacker **out);
+void bn_wire_unpacker_free(struct bn_wire_unpacker *u);
+/*
+ * Decompresses b's body and splits it into events. Returns 0 with *ev (borrowed until the
+ * next call) and *n == b->count, or BN_EPROTO / BN_ETOOBIG with e (size mismatch, bad
+ * record framing, seqs out of order or not matching first/last, a record too long).
+ */
+int bn_wire_unpack(struct bn_wire_unpacker *u, const struct bn_wire_batch *b,
+                   const struct bn_wire_event **ev, size_t *n, struct bn_wire_err *e);
+
+/* Builds batches: add events, then seal one signed BATCH frame. Reusable. */
+struct bn_wire_packer;
+int bn_wire_packer_new(struct bn_wire_packer **out, int zstd_level);
+void bn_wire_packer_free(struct bn_wire_packer *p);
+/* Starts a new batch (forgets the events added so far). */
+void bn_wire_packer_reset(struct bn_wire_packer *p);
+/* Events and raw bytes in the batch being built. */
+size_t bn_wire_packer_count(const struct bn_wire_packer *p);
+size_t bn_wire_packer_raw_len(const struct bn_wire_packer *p);
+uint64_t bn_wire_packer_last_seq(const struct bn_wire_packer *p);
+/*
+ * Adds one event (data borrowed, copied). seq must be greater than the previous one's.
+ * BN_ETOOBIG when the event or the batch would go over the limits (the batch is unchanged:
+ * seal it and start another), BN_EINVAL for a seq out of order.
+ */
+int bn_wire_packer_add(struct bn_wire_packer *p, uint64_t seq, const void *data, size_t len);
+/* Compresses, signs (sk: BN_WIRE_SK bytes) and appends the BATCH frame to out. */
+int bn_wire_packer_seal(struct bn_wire_packer *p, const uint8_t *nonce, const uint8_t *sk,
+                        struct bn_buf *out);
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes). Returns out. */
+char *bn_wire_hex(const uint8_t *p, size_t n, char *out);
+/* Parses 2n hex digits into out. 0 or BN_EINVAL. */
+int bn_wire_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
+
+#endif

@@ -1,0 +1,823 @@
+/*
+ * frame.c - frames of the agent <-> manager link (include/bannin/wire.h): headers, control
+ * messages, and event batches (zstd body, Ed25519 signature over the session nonce).
+ *
+ * Both programs use it: the manager decodes what agents send (untrusted: every length is
+ * bounded by limits.h and refusals say what and where), the agent encodes batches from its
+ * spool.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zstd.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+#include "bannin/wire.h"
+
+/* ---- byte order ---------------------------------------------------------------------- */
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static int
+fail(struct bn_wire_err *e, int code, const char *fmt, ...) BN_PRINTF(3, 4);
+
+static int
+fail(struct bn_wire_err *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+const char *
+bn_wire_type_name(int type)
+{
+    static const char *const names[] = {"?",     "enroll",    "enroll_ok", "hello", "welcome",
+                                        "batch", "ack",       "heartbeat", "error"};
+    if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_ERROR)
+        return names[type];
+    return "unknown";
+}
+
+void
+bn_wire_hdr_encode(uint8_t *p, int type, uint32_t len)
+{
+    put32(p, BN_WIRE_MAGIC);
+    p[4] = (uint8_t)type;
+    p[5] = 0;
+    p[6] = p[7] = 0;
+    put32(p + 8, len);
+}
+
+int
+bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len, struct bn_wire_err *e)
+{
+    *type = 0;
+    *len = 0;
+    if (n < BN_WIRE_HDR)
+        return fail(e, BN_EPROTO, "frame header: %zu bytes, need %u", n, BN_WIRE_HDR);
+    if (get32(p) != BN_WIRE_MAGIC)
+        return fail(e, BN_EPROTO, "frame header: bad magic 0x%08x (not a Bannin link peer?)",
+                    get32(p));
+    if (p[4] < BN_WIRE_ENROLL || p[4] > BN_WIRE_ERROR)
+        return fail(e, BN_EPROTO, "frame header: unknown frame type %u", p[4]);
+    if (p[5] || p[6] || p[7])
+        return fail(e, BN_EPROTO, "frame header: flags/reserved bytes must be zero");
+    uint32_t l = get32(p + 8);
+    if (l > BN_WIRE_FRAME_MAX)
+        return fail(e, BN_ETOOBIG, "%s frame of %u bytes is over the limit of %u",
+                    bn_wire_type_name(p[4]), l, BN_WIRE_FRAME_MAX);
+    *type = p[4];
+    *len = l;
+    return 0;
+}
+
+/* ---- field writer -------------------------------------------------------------------- */
+
+struct wr {
+    struct bn_buf *out;
+    size_t start;  /* where the frame's header begins */
+    int rc;
+};
+
+static void
+wr_begin(struct wr *w, struct bn_buf *out, int type)
+{
+    uint8_t h[BN_WIRE_HDR];
+    w->out = out;
+    w->start = out->len;
+    bn_wire_hdr_encode(h, type, 0);
+    w->rc = bn_buf_append(out, h, sizeof(h));
+}
+
+static void
+wr_bytes(struct wr *w, const void *p, size_t n)
+{
+    if (!w->rc && n)
+        w->rc = bn_buf_append(w->out, p, n);
+}
+
+static void
+wr_u8(struct wr *w, uint8_t v)
+{
+    wr_bytes(w, &v, 1);
+}
+
+static void
+wr_u32(struct wr *w, uint32_t v)
+{
+    uint8_t b[4];
+    put32(b, v);
+    wr_bytes(w, b, 4);
+}
+
+static void
+wr_u64(struct wr *w, uint64_t v)
+{
+    uint8_t b[8];
+    put64(b, v);
+    wr_bytes(w, b, 8);
+}
+
+static void
+wr_str(struct wr *w, struct bn_str s, size_t max)
+{
+    if (!w->rc && s.len > max)
+        w->rc = BN_ETOOBIG;
+    wr_u32(w, (uint32_t)s.len);
+    wr_bytes(w, s.p, s.len);
+}
+
+static int
+wr_end(struct wr *w)
+{
+    if (w->rc) {
+        if (w->out->len > w->start)
+            w->out->len = w->start;
+        return w->rc;
+    }
+    size_t len = w->out->len - w->start - BN_WIRE_HDR;
+    if (len > BN_WIRE_FRAME_MAX) {
+        w->out->len = w->start;
+        return BN_ETOOBIG;
+    }
+    put32((uint8_t *)w->out->p + w->start + 8, (uint32_t)len);
+    return 0;
+}
+
+/* ---- field reader -------------------------------------------------------------------- */
+
+struct rd {
+    const uint8_t *p;
+    size_t n, off;
+    const char *what;      /* frame name for messages */
+    struct bn_wire_err *e;
+    int rc;
+};
+
+static void
+rd_init(struct rd *r, const uint8_t *p, size_t n, const char *what, struct bn_wire_err *e)
+{
+    r->p = p;
+    r->n = n;
+    r->off = 0;
+    r->what = what;
+    r->e = e;
+    r->rc = 0;
+}
+
+static const uint8_t *
+rd_take(struct rd *r, size_t k, const char *field)
+{
+    if (r->rc)
+        return NULL;
+    if (r->n - r->off < k) {
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: field '%s' at byte %zu: %zu bytes left, need %zu",
+                     r->what, field, r->off, r->n - r->off, k);
+        return NULL;
+    }
+    const uint8_t *q = r->p + r->off;
+    r->off += k;
+    return q;
+}
+
+static uint8_t
+rd_u8(struct rd *r, const char *field)
+{
+    const uint8_t *q = rd_take(r, 1, field);
+    return q ? q[0] : 0;
+}
+
+static uint32_t
+rd_u32(struct rd *r, const char *field)
+{
+    const uint8_t *q = rd_take(r, 4, field);
+    return q ? get32(q) : 0;
+}
+
+static uint64_t
+rd_u64(struct rd *r, const char *field)
+{
+    const uint8_t *q = rd_take(r, 8, field);
+    return q ? get64(q) : 0;
+}
+
+static struct bn_str
+rd_str(struct rd *r, const char *field, size_t max)
+{
+    struct bn_str s = {"", 0};
+    size_t at = r->off;
+    uint32_t len = rd_u32(r, field);
+    if (r->rc)
+        return s;
+    if (len > max) {
+        r->rc = fail(r->e, BN_ETOOBIG, "%s frame: field '%s' at byte %zu: %u bytes, limit %zu",
+                     r->what, field, at, len, max);
+        return s;
+    }
+    const uint8_t *q = rd_take(r, len, field);
+    if (q) {
+        s.p = (const char *)q;
+        s.len = len;
+    }
+    return s;
+}
+
+static int
+rd_end(struct rd *r)
+{
+    if (!r->rc && r->off != r->n)
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: %zu trailing bytes after the last field",
+                     r->what, r->n - r->off);
+    return r->rc;
+}
+
+/* Text fields that end up in logs and the store must be UTF-8 without NULs. */
+static void
+rd_text(struct rd *r, struct bn_str s, const char *field)
+{
+    if (r->rc)
+        return;
+    if (memchr(s.p, '\0', s.len) || !bn_utf8_valid(s.p, s.len))
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: field '%s' is not UTF-8 text", r->what, field);
+}
+
+/* ---- control messages ---------------------------------------------------------------- */
+
+int
+bn_wire_enroll_encode(struct bn_buf *out, const struct bn_wire_enroll *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_ENROLL);
+    wr_str(&w, m->token, BN_WIRE_TOKEN_MAX);
+    wr_str(&w, m->csr_pem, BN_WIRE_PEM_MAX);
+    wr_bytes(&w, m->sign_pk, BN_WIRE_PK);
+    wr_str(&w, m->hostname, BN_WIRE_NAME_MAX);
+    wr_str(&w, m->version, BN_WIRE_NAME_MAX);
+    return wr_end(&w);
+}
+
+int
+bn_wire_enroll_decode(const uint8_t *p, size_t n, struct bn_wire_enroll *m, struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "enroll", e);
+    m->token = rd_str(&r, "token", BN_WIRE_TOKEN_MAX);
+    rd_text(&r, m->token, "token");
+    m->csr_pem = rd_str(&r, "csr", BN_WIRE_PEM_MAX);
+    rd_text(&r, m->csr_pem, "csr");
+    m->sign_pk = rd_take(&r, BN_WIRE_PK, "sign_pk");
+    m->hostname = rd_str(&r, "hostname", BN_WIRE_NAME_MAX);
+    rd_text(&r, m->hostname, "hostname");
+    m->version = rd_str(&r, "version", BN_WIRE_NAME_MAX);
+    rd_text(&r, m->version, "version");
+    return rd_end(&r);
+}
+
+int
+bn_wire_enroll_ok_encode(struct bn_buf *out, const struct bn_wire_enroll_ok *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_ENROLL_OK);
+    wr_str(&w, m->cert_pem, BN_WIRE_PEM_MAX);
+    wr_str(&w, m->server_ca_pem, BN_WIRE_PEM_MAX);
+    wr_str(&w, m->uid, BN_WIRE_NAME_MAX);
+    wr_u64(&w, m->tenant_id);
+    wr_u64(&w, m->agent_id);
+    return wr_end(&w);
+}
+
+int
+bn_wire_enroll_ok_decode(const uint8_t *p, size_t n, struct bn_wire_enroll_ok *m,
+                         struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "enroll_ok", e);
+    m->cert_pem = rd_str(&r, "cert", BN_WIRE_PEM_MAX);
+    rd_text(&r, m->cert_pem, "cert");
+    m->server_ca_pem = rd_str(&r, "server_ca", BN_WIRE_PEM_MAX);
+    rd_text(&r, m->server_ca_pem, "server_ca");
+    m->uid = rd_str(&r, "uid", BN_WIRE_NAME_MAX);
+    rd_text(&r, m->uid, "uid");
+    m->tenant_id = rd_u64(&r, "tenant_id");
+    m->agent_id = rd_u64(&r, "agent_id");
+    return rd_end(&r);
+}
+
+int
+bn_wire_hello_encode(struct bn_buf *out, const struct bn_wire_hello *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_HELLO);
+    wr_str(&w, m->hostname, BN_WIRE_NAME_MAX);
+    wr_str(&w, m->version, BN_WIRE_NAME_MAX);
+    wr_u64(&w, m->heartbeat_ms);
+    wr_u64(&w, m->acked_seq);
+    wr_u64(&w, m->next_seq);
+    return wr_end(&w);
+}
+
+int
+bn_wire_hello_decode(const uint8_t *p, size_t n, struct bn_wire_hello *m, struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "hello", e);
+    m->hostname = rd_str(&r, "hostname", BN_WIRE_NAME_MAX);
+    rd_text(&r, m->hostname, "hostname");
+    m->version = rd_str(&r, "version", BN_WIRE_NAME_MAX);
+    rd_text(&r, m->version, "version");
+    m->heartbeat_ms = rd_u64(&r, "heartbeat_ms");
+    m->acked_seq = rd_u64(&r, "acked_seq");
+    m->next_seq = rd_u64(&r, "next_seq");
+    if (!r.rc && (m->heartbeat_ms < 100 || m->heartbeat_ms > 86400000ull))
+        r.rc = fail(e, BN_EPROTO, "hello frame: heartbeat interval %llu ms outside 100..86400000",
+                    (unsigned long long)m->heartbeat_ms);
+    return rd_end(&r);
+}
+
+int
+bn_wire_welcome_encode(struct bn_buf *out, const struct bn_wire_welcome *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_WELCOME);
+    wr_bytes(&w, m->nonce, BN_WIRE_NONCE);
+    wr_u64(&w, m->agent_id);
+    wr_u64(&w, m->last_seq);
+    return wr_end(&w);
+}
+
+int
+bn_wire_welcome_decode(const uint8_t *p, size_t n, struct bn_wire_welcome *m,
+                       struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "welcome", e);
+    m->nonce = rd_take(&r, BN_WIRE_NONCE, "nonce");
+    m->agent_id = rd_u64(&r, "agent_id");
+    m->last_seq = rd_u64(&r, "last_seq");
+    return rd_end(&r);
+}
+
+int
+bn_wire_ack_encode(struct bn_buf *out, const struct bn_wire_ack *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_ACK);
+    wr_u64(&w, m->first_seq);
+    wr_u64(&w, m->last_seq);
+    wr_u32(&w, m->inserted);
+    wr_u32(&w, m->dups);
+    return wr_end(&w);
+}
+
+int
+bn_wire_ack_decode(const uint8_t *p, size_t n, struct bn_wire_ack *m, struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "ack", e);
+    m->first_seq = rd_u64(&r, "first_seq");
+    m->last_seq = rd_u64(&r, "last_seq");
+    m->inserted = rd_u32(&r, "inserted");
+    m->dups = rd_u32(&r, "dups");
+    if (!r.rc && m->last_seq < m->first_seq)
+        r.rc = fail(e, BN_EPROTO, "ack frame: last_seq %llu before first_seq %llu",
+                    (unsigned long long)m->last_seq, (unsigned long long)m->first_seq);
+    return rd_end(&r);
+}
+
+int
+bn_wire_heartbeat_encode(struct bn_buf *out, const struct bn_wire_heartbeat *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_HEARTBEAT);
+    wr_u64(&w, m->ts_ns);
+    wr_u32(&w, m->tier);
+    wr_str(&w, m->health_json, BN_WIRE_HEALTH_MAX);
+    return wr_end(&w);
+}
+
+int
+bn_wire_heartbeat_decode(const uint8_t *p, size_t n, struct bn_wire_heartbeat *m,
+                         struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "heartbeat", e);
+    m->ts_ns = rd_u64(&r, "ts_ns");
+    m->tier = rd_u32(&r, "tier");
+    m->health_json = rd_str(&r, "health", BN_WIRE_HEALTH_MAX);
+    rd_text(&r, m->health_json, "health");
+    if (!r.rc && m->tier > 3)
+        r.rc = fail(e, BN_EPROTO, "heartbeat frame: tier %u is not 0..3", m->tier);
+    return rd_end(&r);
+}
+
+int
+bn_wire_error_encode(struct bn_buf *out, int code, const char *msg)
+{
+    struct wr w;
+    struct bn_str s = {msg, strlen(msg)};
+    if (s.len > BN_WIRE_ERRMSG_MAX)
+        s.len = BN_WIRE_ERRMSG_MAX;
+    wr_begin(&w, out, BN_WIRE_ERROR);
+    wr_u32(&w, (uint32_t)(code < 0 ? -code : code));
+    wr_str(&w, s, BN_WIRE_ERRMSG_MAX);
+    return wr_end(&w);
+}
+
+int
+bn_wire_error_decode(const uint8_t *p, size_t n, struct bn_wire_error *m, struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "error", e);
+    m->code = rd_u32(&r, "code");
+    m->msg = rd_str(&r, "message", BN_WIRE_ERRMSG_MAX);
+    return rd_end(&r);
+}
+
+/* ---- batches --------------------------------------------------------------------------- */
+
+#define SIG_DOMAIN "BNB1"
+
+int
+bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b, struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(b, 0, sizeof(*b));
+    rd_init(&r, p, n, "batch", e);
+    b->first_seq = rd_u64(&r, "first_seq");
+    b->last_seq = rd_u64(&r, "last_seq");
+    b->count = rd_u32(&r, "count");
+    b->codec = rd_u8(&r, "codec");
+    b->raw_len = rd_u32(&r, "raw_len");
+    if (r.rc)
+        return r.rc;
+    if (b->count == 0 || b->count > BN_WIRE_BATCH_EVENTS_MAX)
+        return fail(e, b->count ? BN_ETOOBIG : BN_EPROTO,
+                    "batch frame: %u events (must be 1..%u)", b->count, BN_WIRE_BATCH_EVENTS_MAX);
+    if (b->first_seq == 0 || b->last_seq < b->first_seq ||
+        b->last_seq - b->first_seq < (uint64_t)b->count - 1)
+        return fail(e, BN_EPROTO, "batch frame: seqs %llu..%llu cannot hold %u events",
+                    (unsigned long long)b->first_seq, (unsigned long long)b->last_seq, b->count);
+    if (b->codec != BN_WIRE_CODEC_NONE && b->codec != BN_WIRE_CODEC_ZSTD)
+        return fail(e, BN_EUNSUP, "batch frame: unknown codec %u", b->codec);
+    if (b->raw_len > BN_WIRE_BATCH_RAW_MAX)
+        return fail(e, BN_ETOOBIG, "batch frame: %u decompressed bytes over the limit of %u",
+                    b->raw_len, BN_WIRE_BATCH_RAW_MAX);
+    if (b->raw_len < (uint64_t)b->count * 12)
+        return fail(e, BN_EPROTO, "batch frame: %u raw bytes cannot hold %u records",
+                    b->raw_len, b->count);
+    struct bn_str body = rd_str(&r, "body", BN_WIRE_FRAME_MAX);
+    b->body = (const uint8_t *)body.p;
+    b->body_len = (uint32_t)body.len;
+    if (!r.rc && b->codec == BN_WIRE_CODEC_NONE && b->body_len != b->raw_len)
+        return fail(e, BN_EPROTO, "batch frame: uncompressed body of %u bytes, raw_len says %u",
+                    b->body_len, b->raw_len);
+    b->signed_part = p;
+    b->signed_len = r.off;
+    b->sig = rd_take(&r, BN_WIRE_SIG, "signature");
+    return rd_end(&r);
+}
+
+int
+bn_wire_batch_verify(const struct bn_wire_batch *b, const uint8_t *nonce, const uint8_t *pk)
+{
+    crypto_sign_state st;
+    crypto_sign_init(&st);
+    crypto_sign_update(&st, (const uint8_t *)SIG_DOMAIN, 4);
+    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
+    crypto_sign_update(&st, b->signed_part, b->signed_len);
+    if (crypto_sign_final_verify(&st, b->sig, pk) != 0)
+        return BN_EPROTO;
+    return 0;
+}
+
+struct bn_wire_unpacker {
+    ZSTD_DCtx *z;
+    uint8_t *raw;
+    size_t raw_cap;
+    struct bn_wire_event *ev;
+    size_t ev_cap;
+};
+
+int
+bn_wire_unpacker_new(struct bn_wire_unpacker **out)
+{
+    struct bn_wire_unpacker *u = bn_calloc(1, sizeof(*u));
+    *out = NULL;
+    if (sodium_init() < 0) {
+        bn_free(u);
+        return BN_EINTERNAL;
+    }
+    if (!u)
+        return BN_ENOMEM;
+    u->z = ZSTD_createDCtx();
+    if (!u->z) {
+        bn_free(u);
+        return BN_ENOMEM;
+    }
+    *out = u;
+    return 0;
+}
+
+void
+bn_wire_unpacker_free(struct bn_wire_unpacker *u)
+{
+    if (!u)
+        return;
+    ZSTD_freeDCtx(u->z);
+    bn_free(u->raw);
+    bn_free(u->ev);
+    bn_free(u);
+}
+
+int
+bn_wire_unpack(struct bn_wire_unpacker *u, const struct bn_wire_batch *b,
+               const struct bn_wire_event **ev, size_t *n, struct bn_wire_err *e)
+{
+    *ev = NULL;
+    *n = 0;
+    const uint8_t *raw;
+    if (b->codec == BN_WIRE_CODEC_ZSTD) {
+        unsigned long long fsz = ZSTD_getFrameContentSize(b->body, b->body_len);
+        if (fsz == ZSTD_CONTENTSIZE_ERROR)
+            return fail(e, BN_EPROTO, "batch body: not a zstd frame");
+        if (fsz != ZSTD_CONTENTSIZE_UNKNOWN && fsz != b->raw_len)
+            return fail(e, BN_EPROTO, "batch body: zstd frame says %llu bytes, raw_len %u", fsz,
+                        b->raw_len);
+        if (u->raw_cap < (size_t)b->raw_len + 1) {
+            uint8_t *nr = bn_realloc(u->raw, (size_t)b->raw_len + 1);
+            if (!nr)
+                return BN_ENOMEM;
+            u->raw = nr;
+            u->raw_cap = (size_t)b->raw_len + 1;
+        }
+        /* one byte of room more than announced: a body that decompresses to more is caught */
+        size_t got = ZSTD_decompressDCtx(u->z, u->raw, (size_t)b->raw_len + 1, b->body,
+                                         b->body_len);
+        if (ZSTD_isError(got))
+            return fail(e, BN_EPROTO, "batch body: zstd: %s", ZSTD_getErrorName(got));
+        if (got != b->raw_len)
+            return fail(e, BN_EPROTO, "batch body: decompressed to %zu bytes, raw_len says %u",
+                        got, b->raw_len);
+        raw = u->raw;
+    } else {
+        raw = b->body;
+    }
+    if (u->ev_cap < b->count) {
+        struct bn_wire_event *ne = bn_reallocarray(u->ev, b->count, sizeof(*ne));
+        if (!ne)
+            return BN_ENOMEM;
+        u->ev = ne;
+        u->ev_cap = b->count;
+    }
+    size_t off = 0;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < b->count; i++) {
+        if (b->raw_len - off < 12)
+            return fail(e, BN_EPROTO, "batch body: record %u at byte %zu: header cut short", i,
+                        off);
+        uint64_t seq = get64(raw + off);
+        uint32_t len = get32(raw + off + 8);
+        off += 12;
+        if (len > BN_WIRE_EVENT_MAX)
+            return fail(e, BN_ETOOBIG, "batch body: record %u (seq %llu): %u bytes over %u", i,
+                        (unsigned long long)seq, len, BN_WIRE_EVENT_MAX);
+        if (b->raw_len - off < len)
+            return fail(e, BN_EPROTO, "batch body: record %u at byte %zu: %u bytes, %zu left", i,
+                        off - 12, len, b->raw_len - off);
+        if (i == 0 ? seq != b->first_seq : seq <= prev)
+            return fail(e, BN_EPROTO, "batch body: record %u: seq %llu out of order", i,
+                        (unsigned long long)seq);
+        u->ev[i].seq = seq;
+        u->ev[i].data = (const char *)raw + off;
+        u->ev[i].len = len;
+        off += len;
+        prev = seq;
+    }
+    if (prev != b->last_seq)
+        return fail(e, BN_EPROTO, "batch body: last record has seq %llu, the header says %llu",
+                    (unsigned long long)prev, (unsigned long long)b->last_seq);
+    if (off != b->raw_len)
+        return fail(e, BN_EPROTO, "batch body: %zu bytes after the last record",
+                    (size_t)b->raw_len - off);
+    *ev = u->ev;
+    *n = b->count;
+    return 0;
+}
+
+struct bn_wire_packer {
+    ZSTD_CCtx *z;
+    int level;
+    struct bn_buf raw;
+    size_t count;
+    uint64_t first_seq, last_seq;
+    uint8_t *cbuf;
+    size_t ccap;
+};
+
+int
+bn_wire_packer_new(struct bn_wire_packer **out, int zstd_level)
+{
+    struct bn_wire_packer *p = bn_calloc(1, sizeof(*p));
+    *out = NULL;
+    if (sodium_init() < 0) {
+        bn_free(p);
+        return BN_EINTERNAL;
+    }
+    if (!p)
+        return BN_ENOMEM;
+    p->z = ZSTD_createCCtx();
+    if (!p->z) {
+        bn_free(p);
+        return BN_ENOMEM;
+    }
+    p->level = zstd_level;
+    bn_buf_init(&p->raw, BN_WIRE_BATCH_RAW_MAX);
+    *out = p;
+    return 0;
+}
+
+void
+bn_wire_packer_free(struct bn_wire_packer *p)
+{
+    if (!p)
+        return;
+    ZSTD_freeCCtx(p->z);
+    bn_buf_release(&p->raw);
+    bn_free(p->cbuf);
+    bn_free(p);
+}
+
+void
+bn_wire_packer_reset(struct bn_wire_packer *p)
+{
+    bn_buf_reset(&p->raw);
+    p->count = 0;
+    p->first_seq = p->last_seq = 0;
+}
+
+size_t
+bn_wire_packer_count(const struct bn_wire_packer *p)
+{
+    return p->count;
+}
+
+size_t
+bn_wire_packer_raw_len(const struct bn_wire_packer *p)
+{
+    return p->raw.len;
+}
+
+uint64_t
+bn_wire_packer_last_seq(const struct bn_wire_packer *p)
+{
+    return p->last_seq;
+}
+
+int
+bn_wire_packer_add(struct bn_wire_packer *p, uint64_t seq, const void *data, size_t len)
+{
+    if (seq == 0 || (p->count && seq <= p->last_seq))
+        return BN_EINVAL;
+    if (len > BN_WIRE_EVENT_MAX || p->count >= BN_WIRE_BATCH_EVENTS_MAX ||
+        p->raw.len + 12 + len > BN_WIRE_BATCH_RAW_MAX)
+        return BN_ETOOBIG;
+    uint8_t h[12];
+    put64(h, seq);
+    put32(h + 8, (uint32_t)len);
+    size_t at = p->raw.len;
+    int rc = bn_buf_append(&p->raw, h, sizeof(h));
+    if (!rc)
+        rc = bn_buf_append(&p->raw, data, len);
+    if (rc) {
+        p->raw.len = at;
+        return rc;
+    }
+    if (!p->count)
+        p->first_seq = seq;
+    p->last_seq = seq;
+    p->count++;
+    return 0;
+}
+
+int
+bn_wire_packer_seal(struct bn_wire_packer *p, const uint8_t *nonce, const uint8_t *sk,
+                    struct bn_buf *out)
+{
+    if (!p->count)
+        return BN_EINVAL;
+    size_t bound = ZSTD_compressBound(p->raw.len);
+    if (p->ccap < bound) {
+        uint8_t *nc = bn_realloc(p->cbuf, bound);
+        if (!nc)
+            return BN_ENOMEM;
+        p->cbuf = nc;
+        p->ccap = bound;
+    }
+    size_t clen = ZSTD_compressCCtx(p->z, p->cbuf, p->ccap, p->raw.p, p->raw.len, p->level);
+    if (ZSTD_isError(clen))
+        return BN_EINTERNAL;
+    if (clen > BN_WIRE_FRAME_MAX - 256)
+        return BN_ETOOBIG;
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_BATCH);
+    wr_u64(&w, p->first_seq);
+    wr_u64(&w, p->last_seq);
+    wr_u32(&w, (uint32_t)p->count);
+    wr_u8(&w, BN_WIRE_CODEC_ZSTD);
+    wr_u32(&w, (uint32_t)p->raw.len);
+    wr_u32(&w, (uint32_t)clen);
+    wr_bytes(&w, p->cbuf, clen);
+    if (w.rc)
+        return wr_end(&w);
+    uint8_t sig[BN_WIRE_SIG];
+    crypto_sign_state st;
+    crypto_sign_init(&st);
+    crypto_sign_update(&st, (const uint8_t *)SIG_DOMAIN, 4);
+    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
+    crypto_sign_update(&st, (const uint8_t *)out->p + w.start + BN_WIRE_HDR,
+                       out->len - w.start - BN_WIRE_HDR);
+    crypto_sign_final_create(&st, sig, NULL, sk);
+    wr_bytes(&w, sig, sizeof(sig));
+    return wr_end(&w);
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+char *
+bn_wire_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return out;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+bn_wire_unhex(const char *s, size_t slen, uint8_t *out, size_t n)
+{
+    if (slen != 2 * n)
+        return BN_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return BN_EINVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
