@@ -73,7 +73,7 @@ const struct bn_conf_def agent_conf_defs[] = {
      "SHA-256 of executables (cached by device, inode, size and mtime)"},
     {"process.hash_max", BN_CONF_SIZE, "256m", 0, 0, NULL, false, OFF(hash_max),
      "executables larger than this are not hashed"},
-    {"process.exited_keep", BN_CONF_DURATION, "60s", 1000, 86400000, NULL, false,
+    {"process.exited_keep", BN_CONF_DURATION, "5s", 1000, 86400000, NULL, false,
      OFF(proc_keep_ms), "how long exited processes stay in the table for ancestry"},
     {"process.max_entries", BN_CONF_INT, "65536", 1024, 4194304, NULL, false, OFF(proc_max),
      "processes (live and recently exited) in the table"},

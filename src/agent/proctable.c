@@ -34,6 +34,8 @@ struct pt_entry {
     struct agent_proc p;
     uint64_t parent_start_ns;      /* start of the parent this entry descends from */
     bool exited;
+    bool parked;                   /* exited, off the expiry list while descendants remain */
+    uint32_t children;             /* entries in the table whose parent this is */
     int64_t exit_ns;
     struct pt_entry *next;         /* bucket chain */
     struct pt_entry *xprev, *xnext; /* exited list, oldest first */
@@ -449,7 +451,7 @@ agent_proctable_new(struct agent_proctable **out, const struct agent_proctable_o
     if (!pt->opts.max_entries)
         pt->opts.max_entries = 65536;
     if (!pt->opts.exited_keep_ns)
-        pt->opts.exited_keep_ns = 60ll * 1000000000ll;
+        pt->opts.exited_keep_ns = 5ll * 1000000000ll;
     if (!pt->opts.hash_max_bytes)
         pt->opts.hash_max_bytes = 256ull << 20;
     if (!pt->opts.hash_cache_slots)
@@ -551,11 +553,8 @@ xlist_remove(struct agent_proctable *pt, struct pt_entry *e)
 }
 
 static void
-mark_exited(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
+xlist_append(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
 {
-    if (e->exited)
-        return;
-    e->exited = true;
     e->exit_ns = now_ns;
     e->xprev = pt->xtail;
     e->xnext = NULL;
@@ -564,11 +563,40 @@ mark_exited(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
     else
         pt->xhead = e;
     pt->xtail = e;
-    pt->st.exited++;
 }
 
 static void
-unlink_entry(struct agent_proctable *pt, struct pt_entry *e)
+mark_exited(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
+{
+    if (e->exited)
+        return;
+    e->exited = true;
+    xlist_append(pt, e, now_ns);
+    pt->st.exited++;
+}
+
+/*
+ * An entry leaves the table: its parent has one child less, and a parked (exited) parent
+ * with no child left goes back on the expiry list for exited_keep_ns.
+ */
+static void
+drop_child_ref(struct agent_proctable *pt, const struct pt_entry *e, int64_t now_ns)
+{
+    if (!e->p.ppid || !e->parent_start_ns)
+        return;
+    for (struct pt_entry *c = pt->buckets[bucket_of(e->p.ppid)]; c; c = c->next) {
+        if (c->p.pid != e->p.ppid || c->p.start_ns != e->parent_start_ns || !c->children)
+            continue;
+        if (--c->children == 0 && c->parked) {
+            c->parked = false;
+            xlist_append(pt, c, now_ns);
+        }
+        return;
+    }
+}
+
+static void
+unlink_entry(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
 {
     struct pt_entry **pp = &pt->buckets[bucket_of(e->p.pid)];
     while (*pp && *pp != e)
@@ -579,6 +607,7 @@ unlink_entry(struct agent_proctable *pt, struct pt_entry *e)
         xlist_remove(pt, e);
         pt->st.exited--;
     }
+    drop_child_ref(pt, e, now_ns);
     pt->count--;
     entry_free(e);
 }
@@ -645,7 +674,7 @@ make_room(struct agent_proctable *pt)
     if (pt->count < pt->opts.max_entries)
         return true;
     if (pt->xhead) {
-        unlink_entry(pt, pt->xhead);
+        unlink_entry(pt, pt->xhead, now_wall_ns());
         pt->st.evicted++;
         return true;
     }
@@ -686,6 +715,8 @@ update_locked(struct agent_proctable *pt, const struct agent_proc *p)
     }
     struct pt_entry *parent = p->ppid ? find_parent(pt, p->ppid) : NULL;
     e->parent_start_ns = parent ? parent->p.start_ns : 0;
+    if (parent)
+        parent->children++;
     size_t b = bucket_of(p->pid);
     e->next = pt->buckets[b];
     pt->buckets[b] = e;
@@ -764,7 +795,14 @@ agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns)
 {
     pthread_mutex_lock(&pt->mu);
     while (pt->xhead && now_ns - pt->xhead->exit_ns > pt->opts.exited_keep_ns) {
-        unlink_entry(pt, pt->xhead);
+        struct pt_entry *e = pt->xhead;
+        if (e->children) {
+            /* still an ancestor of something in the table: kept while that lasts */
+            xlist_remove(pt, e);
+            e->parked = true;
+            continue;
+        }
+        unlink_entry(pt, e, now_ns);
         pt->st.expired++;
     }
     pthread_mutex_unlock(&pt->mu);

@@ -28,7 +28,9 @@ struct agent_proctable;
 
 struct agent_proctable_opts {
     size_t max_entries;         /* live + exited processes kept (0 = 65536) */
-    int64_t exited_keep_ns;     /* how long an exited process stays for ancestry (0 = 60 s) */
+    int64_t exited_keep_ns;     /* how long an exited process without descendants in the
+                                   table stays (0 = 5 s); one with descendants stays while
+                                   they do */
     bool hash;                  /* compute SHA-256 of executables */
     uint64_t hash_max_bytes;    /* larger executables are not hashed (0 = 256 MiB) */
     size_t hash_cache_slots;    /* SHA-256 cache entries (0 = 4096) */

@@ -165,11 +165,18 @@ test_ancestry_three_deep(void **state)
     agent_proctable_stats(pt, &st);
     assert_int_equal(st.exited, 1);
 
-    /* expiry drops it once its time is over */
+    /* an exited ancestor of a live process is kept however long that one runs */
     agent_proctable_expire(pt, 1 + 61ll * 1000000000ll);
     agent_proctable_stats(pt, &st);
+    assert_int_equal(st.exited, 1);
+    assert_int_equal(st.expired, 0);
+    /* once the descendant has gone too, both expire */
+    agent_proctable_exit(pt, sl, 0, 62ll * 1000000000ll);
+    agent_proctable_expire(pt, 68ll * 1000000000ll);
+    agent_proctable_expire(pt, 74ll * 1000000000ll);
+    agent_proctable_stats(pt, &st);
     assert_int_equal(st.exited, 0);
-    assert_int_equal(st.expired, 1);
+    assert_true(st.expired >= 2);
 
     kill(sl, SIGKILL);
     reap(outer);
@@ -260,6 +267,53 @@ test_parent_exited_first(void **state)
     assert_int_equal(agent_proctable_get(pt, p.pid, 0, &out), BN_ENOTFOUND);
     assert_int_equal(agent_proctable_get(pt, p.pid, p.start_ns, &out), 0);
     agent_proc_release(&out);
+    agent_proctable_free(pt);
+}
+
+/* An exited leaf leaves after exited_keep; an exited ancestor stays while a descendant does. */
+static void
+test_exited_ancestor_kept(void **state)
+{
+    (void)state;
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, NULL), 0); /* exited_keep: 5 s */
+    struct agent_proc par = {.pid = 4000200, .ppid = 1, .start_ns = 8000000000ull};
+    par.exe = "/usr/bin/bash";
+    struct agent_proc kid = {.pid = 4000201, .ppid = 4000200, .start_ns = 8100000000ull};
+    kid.exe = "/usr/bin/sleep";
+    struct agent_proc leaf = {.pid = 4000202, .ppid = 1, .start_ns = 8200000000ull};
+    leaf.exe = "/usr/bin/true";
+    assert_int_equal(agent_proctable_update(pt, &par), 0);
+    assert_int_equal(agent_proctable_update(pt, &kid), 0);
+    assert_int_equal(agent_proctable_update(pt, &leaf), 0);
+    const int64_t s = 1000000000ll;
+    agent_proctable_exit(pt, par.pid, par.start_ns, 10 * s);
+    agent_proctable_exit(pt, leaf.pid, leaf.start_ns, 10 * s);
+    agent_proctable_expire(pt, 16 * s);
+    struct agent_proc out;
+    assert_int_equal(agent_proctable_get(pt, leaf.pid, leaf.start_ns, &out), BN_ENOTFOUND);
+    assert_int_equal(agent_proctable_get(pt, par.pid, par.start_ns, &out), 0);
+    agent_proc_release(&out);
+    agent_proctable_expire(pt, 3600 * s); /* an hour later the child still runs */
+    struct agent_proc chain[2];
+    size_t n;
+    assert_int_equal(agent_proctable_ancestry(pt, kid.pid, kid.start_ns, chain, 2, &n), 0);
+    assert_true(n >= 1);
+    assert_string_equal(chain[0].exe, "/usr/bin/bash");
+    for (size_t i = 0; i < n; i++)
+        agent_proc_release(&chain[i]);
+    /* the child exits and expires; then the parent goes exited_keep later */
+    agent_proctable_exit(pt, kid.pid, kid.start_ns, 3601 * s);
+    agent_proctable_expire(pt, 3607 * s);
+    assert_int_equal(agent_proctable_get(pt, kid.pid, kid.start_ns, &out), BN_ENOTFOUND);
+    assert_int_equal(agent_proctable_get(pt, par.pid, par.start_ns, &out), 0);
+    agent_proc_release(&out);
+    agent_proctable_expire(pt, 3613 * s);
+    assert_int_equal(agent_proctable_get(pt, par.pid, par.start_ns, &out), BN_ENOTFOUND);
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.exited, 0);
+    assert_int_equal(st.expired, 3);
     agent_proctable_free(pt);
 }
 
@@ -511,6 +565,7 @@ main(void)
         cmocka_unit_test(test_ancestry_three_deep),
         cmocka_unit_test(test_pid_reuse),
         cmocka_unit_test(test_parent_exited_first),
+        cmocka_unit_test(test_exited_ancestor_kept),
         cmocka_unit_test(test_max_entries),
         cmocka_unit_test(test_sha256_cache),
         cmocka_unit_test(test_huge_and_binary_cmdline),
