@@ -1,0 +1,101 @@
+/*
+ * detect.h - central detection in the manager: every stored event of every agent runs through
+ * the libbannin engine (SigmaHQ and rules/linux), Sigma correlation keyed by tenant (so a
+ * correlation spans the hosts of one tenant, never two tenants), IOC matching of event fields
+ * (file hashes, DestinationIp, SourceIp, QueryName, QueryResults, URLs), and the alerts agents
+ * raised locally (EventID 140) turned into alerts. Results go out as struct triage_alert_in
+ * through a callback (normally straight into triage_alert()).
+ *
+ * struct detect_rules is compiled once and shared read-only by all workers; a struct detect
+ * is one worker's state (Vectorscan scratch, event builder, a correlator, reusable buffers)
+ * and is used by one thread. Batches are matched without per-event allocation: the batch's
+ * events are joined into one reused NDJSON buffer and read by one reader. Correlation state
+ * of a tenant must always go through the same worker (partition tenants by id % workers).
+ */
+#ifndef BANNIN_MANAGER_DETECT_H
+#define BANNIN_MANAGER_DETECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bannin/common.h"
+#include "bannin/diag.h"
+#include "bannin/ioc.h"
+#include "manager/store.h"
+#include "manager/triage.h"
+
+struct mgr_metrics;
+
+struct detect_rules;
+
+struct detect_load_stats {
+    size_t rules;                /* compiled rules of all kinds */
+    size_t failed;               /* rules that did not parse or compile (reported, skipped) */
+    struct bn_diag first;        /* the first failure */
+};
+
+/*
+ * Parses and compiles the rules under paths (files or directories of Sigma YAML) and loads
+ * the default field mappings ($BANNIN_MAPPINGS or the shipped mappings/). Rules that fail are
+ * counted and skipped. Returns 0 and an owned, immutable set, or an error with st->first.
+ */
+int detect_rules_load(struct detect_rules **out, const char *const *paths, size_t npaths,
+                      struct detect_load_stats *st);
+/* The same from rule YAML held in memory (tests, uploaded rules). buf is borrowed. */
+int detect_rules_load_mem(struct detect_rules **out, const char *buf, size_t len,
+                          const char *name, struct detect_load_stats *st);
+void detect_rules_free(struct detect_rules *r);
+size_t detect_rules_count(const struct detect_rules *r);
+
+/*
+ * Validates one uploaded Sigma rule (the API's rule upload): it must parse and compile
+ * against the shipped mappings. Fills id and title (of the first rule in the document).
+ * Returns 0, or BN_EPARSE / BN_EUNSUP / BN_ETOOBIG with d naming line and column.
+ */
+int detect_rule_validate(const char *yaml, size_t len, char *id, size_t id_size, char *title,
+                         size_t title_size, struct bn_diag *d);
+
+/* Called for each alert; a borrowed alert valid only during the call. Non-zero aborts. */
+typedef int (*detect_emit_cb)(void *ctx, const struct triage_alert_in *a);
+
+struct detect;
+
+/* Returns 0 and an owned worker over rules (borrowed, must outlive it). */
+int detect_new(struct detect **out, const struct detect_rules *rules, detect_emit_cb cb,
+               void *ctx, struct mgr_metrics *metrics);
+void detect_free(struct detect *d);
+
+/*
+ * IOC set of a tenant (tenant 0: the global set every tenant sees); borrowed until replaced
+ * with another call (NULL removes it). At most 4096 tenants with their own set.
+ */
+int detect_set_iocs(struct detect *d, int64_t tenant_id, const struct bn_ioc_set *set);
+/* Disables (or re-enables) a rule for a tenant (tenant 0: for every tenant). */
+int detect_set_rule_enabled(struct detect *d, int64_t tenant_id, const char *rule_id,
+                            bool enabled);
+
+/*
+ * Runs a batch of one tenant's stored events (as given to store_events_insert; json is the
+ * agent's NDJSON object) through rules, correlation, IOCs and agent-alert conversion, calling
+ * the emit callback for every alert. now_ns is the manager's clock. Events that cannot be read
+ * are counted (detect_get_stats) and skipped. Returns 0, or the first non-zero emit result.
+ */
+int detect_batch(struct detect *d, int64_t tenant_id, const struct store_event *ev, size_t n,
+                 int64_t now_ns);
+/* Closes correlation windows that ended before now_ns (call about once a second). */
+void detect_tick(struct detect *d, int64_t now_ns);
+
+struct detect_stats {
+    uint64_t events;             /* events matched */
+    uint64_t unreadable;         /* not JSON / not an object: skipped */
+    uint64_t rule_hits;          /* detection rule hits (before disable filtering) */
+    uint64_t disabled_hits;      /* hits of rules disabled for the tenant */
+    uint64_t corr_alerts;
+    uint64_t ioc_matches;
+    uint64_t agent_alerts;       /* EventID 140 turned into alerts */
+    uint64_t alerts;             /* emitted in total */
+    uint64_t match_errors;
+};
+void detect_get_stats(const struct detect *d, struct detect_stats *st);
+
+#endif
