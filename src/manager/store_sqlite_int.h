@@ -1,0 +1,79 @@
+/*
+ * store_sqlite_int.h - private to store_sqlite*.c: the handle, the statement cache, error
+ * mapping and small binding helpers shared by the areas of the SQLite store.
+ */
+#ifndef BANNIN_MANAGER_STORE_SQLITE_INT_H
+#define BANNIN_MANAGER_STORE_SQLITE_INT_H
+
+#include <limits.h>
+#include <sqlite3.h>
+
+#include "bannin/buf.h"
+#include "manager/store.h"
+
+#define STORE_STMT_CACHE     128
+#define STORE_LATEST_VERSION 2
+
+struct store_stmt_slot {
+    const char *sql; /* identity: the static SQL text's address */
+    sqlite3_stmt *s;
+};
+
+struct store {
+    sqlite3 *db;
+    char dir[PATH_MAX];
+    char path[PATH_MAX];
+    struct store_opts opts;
+    struct store_stmt_slot stmts[STORE_STMT_CACHE];
+    size_t nstmts;
+    char errmsg[320];
+    struct store_health health;
+    struct bn_buf scratch; /* json returned by *_get, valid until the next call */
+};
+
+/* A cached prepared statement for static SQL text, reset and unbound; NULL on error. */
+sqlite3_stmt *bn__store_prep(struct store *st, const char *sql, int *rc);
+/* Resets a cached statement after use (ends its read). */
+void bn__store_done(sqlite3_stmt *s);
+/* Maps a SQLite result to a BN_E* code, records the message, raises the disk alarm. */
+int bn__store_err(struct store *st, int rc, const char *what);
+/* Steps a write statement to completion: 0 or a mapped error. */
+int bn__store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
+/* Runs SQL text without results. */
+int bn__store_exec(struct store *st, const char *sql, const char *what);
+/* Starts a write transaction unless one is open; *owned tells st_tx_end to commit. */
+int bn__store_tx_begin(struct store *st, int *owned);
+/* Commits (rc == 0) or rolls back an owned transaction; returns rc or the commit's error. */
+int bn__store_tx_end(struct store *st, int owned, int rc);
+/* Fills st->errmsg. */
+void bn__store_seterr(struct store *st, const char *fmt, ...) BN_PRINTF(2, 3);
+
+/* Appends "col IN (1,2,3)" / "1" (all) / "0" (nothing) for a tenant scope. */
+int bn__store_scope_sql(struct bn_buf *b, const char *col, const struct store_scope *sc);
+/* True when tenant_id is inside the scope (tenant 0 only with all). */
+int bn__store_in_scope(const struct store_scope *sc, int64_t tenant_id);
+/* Row callback of bn__store_run_list: cb is the caller's typed callback. */
+typedef int (*bn__store_row_fn)(sqlite3_stmt *s, void *cb, void *ctx);
+/* Runs the dynamic SELECT in sql (released), calling row() per row; 1 from row() stops. */
+int bn__store_run_list(struct store *st, struct bn_buf *sql, bn__store_row_fn row, void *cb,
+                       void *ctx);
+/* Initialises b with head, the scope clause on col, and tail. */
+int bn__store_build_sql(struct bn_buf *b, const char *head, const char *col,
+                        const struct store_scope *sc, const char *tail);
+/* Prepares a dynamic statement (not cached). */
+int bn__store_prepare_dyn(struct store *st, const char *sql, sqlite3_stmt **out);
+
+int bn__store_bind_text(sqlite3_stmt *s, int i, const char *v);
+void bn__store_col_copy(sqlite3_stmt *s, int col, char *dst, size_t size);
+const char *bn__store_col_text(sqlite3_stmt *s, int col);
+/* Copies a text column into st->scratch (at offset off) and returns it there. */
+int bn__store_scratch_text(struct store *st, sqlite3_stmt *s, int col, const char **out);
+
+/* Migrations (store_sqlite_schema.c). */
+int bn__store_migrate(struct store *st, int target);
+
+int64_t bn__store_now_ns(void);
+/* Clamps a list limit: 0 -> 100, at most BN_STORE_QUERY_ROWS_MAX. */
+size_t bn__store_limit(size_t limit);
+
+#endif

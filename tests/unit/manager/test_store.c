@@ -1,0 +1,621 @@
+/*
+ * test_store.c - the manager's SQLite store, core operations: opening an empty data
+ * directory, migrations (from empty and from version 1), tenants, enrolment tokens, agents,
+ * batched event inserts with (agent, seq) de-duplication, the audit chain and its tamper
+ * detection through a raw connection, concurrent handles from two threads, and a full disk
+ * (PRAGMA max_page_count, and a real 2 MB tmpfs when we may mount one).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "bannin/error.h"
+#include "manager/store.h"
+
+static char tdir[256];
+
+static void
+rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' || (de->d_name[1] && de->d_name[1] != '.')) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            char p[512];
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    snprintf(tdir, sizeof(tdir), "/tmp/bn-store-test-XXXXXX");
+    assert_non_null(mkdtemp(tdir));
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    rm_dir(tdir);
+    return 0;
+}
+
+static struct store *
+open_store(void)
+{
+    struct store *st = NULL;
+    struct store_err err;
+    int rc = store_open(&st, tdir, &err);
+    if (rc != 0)
+        fail_msg("store_open: %s", err.msg);
+    return st;
+}
+
+static int64_t
+mk_tenant(struct store *st, const char *name)
+{
+    struct store_tenant t = {
+        .mode = STORE_MODE_SEMI, .notify_min_severity = 3, .retention_days = 30};
+    snprintf(t.name, sizeof(t.name), "%s", name);
+    int64_t id = 0;
+    assert_int_equal(store_tenant_create(st, &t, &id), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static int64_t
+mk_agent(struct store *st, int64_t tenant, const char *uid)
+{
+    struct store_agent a = {.tenant_id = tenant, .tier = 1, .heartbeat_interval_ms = 1000};
+    snprintf(a.uid, sizeof(a.uid), "%s", uid);
+    snprintf(a.hostname, sizeof(a.hostname), "host-%s", uid);
+    snprintf(a.cert_fp, sizeof(a.cert_fp), "fp-%s", uid);
+    snprintf(a.sign_pk, sizeof(a.sign_pk), "pk-%s", uid);
+    int64_t id = 0;
+    assert_int_equal(store_agent_create(st, &a, &id), 0);
+    return id;
+}
+
+static void
+test_open_empty(void **state)
+{
+    (void)state;
+    char sub[300];
+    snprintf(sub, sizeof(sub), "%s/data", tdir);
+    struct store *st = NULL;
+    struct store_err err;
+    assert_int_equal(store_open(&st, sub, &err), 0);
+    assert_int_equal(store_schema_version(st), store_schema_latest());
+    assert_int_equal(store_check(st, &err), 0);
+    assert_int_equal(store_events_count(st, 1), 0);
+    int64_t bad = -1;
+    assert_int_equal(store_audit_verify(st, &bad), 0);
+    store_close(st);
+    /* Reopening an up-to-date store changes nothing. */
+    assert_int_equal(store_open(&st, sub, &err), 0);
+    assert_int_equal(store_schema_version(st), store_schema_latest());
+    store_close(st);
+    rm_dir(sub);
+    /* No directory given, or a path that cannot be a directory. */
+    assert_int_equal(store_open(&st, "", &err), BN_EINVAL);
+    assert_null(st);
+    assert_true(store_open(&st, "/proc/self/status/x", &err) < 0);
+    assert_true(strlen(err.msg) > 0);
+}
+
+static void
+test_migrate_from_v1(void **state)
+{
+    (void)state;
+    struct store_opts o = {.max_version = 1};
+    struct store *st = NULL;
+    struct store_err err;
+    assert_int_equal(store_open_ex(&st, tdir, &o, &err), 0);
+    assert_int_equal(store_schema_version(st), 1);
+    int64_t t = mk_tenant(st, "acme");
+    int64_t a = mk_agent(st, t, "a1");
+    struct store_event ev = {
+        .tenant_id = t, .agent_id = a, .seq = 1, .ts_ns = 10, .json = "{\"x\":1}", .json_len = 7};
+    size_t ins = 0, dups = 0;
+    assert_int_equal(store_events_insert(st, &ev, 1, &ins, &dups), 0);
+    assert_int_equal(store_audit(st, t, "alice", "tenant.create", "tenant/1", "{}"), 0);
+    store_close(st);
+
+    assert_int_equal(store_open(&st, tdir, &err), 0);
+    assert_int_equal(store_schema_version(st), store_schema_latest());
+    struct store_tenant tt;
+    assert_int_equal(store_tenant_get(st, t, &tt), 0);
+    assert_string_equal(tt.name, "acme");
+    assert_int_equal(store_events_count(st, t), 1);
+    int64_t bad = 0;
+    assert_int_equal(store_audit_verify(st, &bad), 0);
+    assert_int_equal(store_check(st, &err), 0);
+    store_close(st);
+
+    /* A database from a newer build is refused, not downgraded. */
+    sqlite3 *db = NULL;
+    char path[300];
+    snprintf(path, sizeof(path), "%s/bannin.db", tdir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES(99, 0)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&st, tdir, &err), BN_EUNSUP);
+    assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void
+test_tenants_tokens(void **state)
+{
+    (void)state;
+    struct store *st = open_store();
+    int64_t t = mk_tenant(st, "acme");
+    struct store_tenant dup = {.retention_days = 1};
+    snprintf(dup.name, sizeof(dup.name), "acme");
+    assert_int_equal(store_tenant_create(st, &dup, NULL), BN_EEXIST);
+    struct store_tenant got;
+    assert_int_equal(store_tenant_by_name(st, "acme", &got), 0);
+    assert_int_equal(got.id, t);
+    assert_int_equal(got.retention_days, 30);
+    assert_int_equal(store_tenant_by_name(st, "nope", &got), BN_ENOTFOUND);
+    assert_int_equal(store_tenant_get(st, 999, &got), BN_ENOTFOUND);
+
+    const char *h1 = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *h2 = "2222222222222222222222222222222222222222222222222222222222222222";
+    const char *h3 = "3333333333333333333333333333333333333333333333333333333333333333";
+    int64_t id1, id2, id3, tid;
+    assert_int_equal(store_token_create(st, t, h1, 2, 0, "alice", &id1), 0);
+    assert_int_equal(store_token_create(st, t, h2, 5, 1000, "alice", &id2), 0);
+    assert_int_equal(store_token_create(st, t, h3, 5, 0, "alice", &id3), 0);
+    assert_int_equal(store_token_create(st, t, h1, 1, 0, "alice", NULL), BN_EEXIST);
+    assert_int_equal(store_token_create(st, 424242, "44", 1, 0, "x", NULL), BN_EINVAL);
+    /* Two uses, then used up. */
+    assert_int_equal(store_token_consume(st, h1, 10, &tid), 0);
+    assert_int_equal(tid, t);
+    assert_int_equal(store_token_consume(st, h1, 10, &tid), 0);
+    assert_int_equal(store_token_consume(st, h1, 10, &tid), BN_EDENIED);
+    assert_int_equal(tid, 0);
+    /* Expiry. */
+    assert_int_equal(store_token_consume(st, h2, 999, &tid), 0);
+    assert_int_equal(store_token_consume(st, h2, 1000, &tid), BN_EDENIED);
+    /* Revocation, scoped to the tenant. */
+    assert_int_equal(store_token_revoke(st, t + 1, id3), BN_ENOTFOUND);
+    assert_int_equal(store_token_consume(st, h3, 10, &tid), 0);
+    assert_int_equal(store_token_revoke(st, t, id3), 0);
+    assert_int_equal(store_token_consume(st, h3, 10, &tid), BN_EDENIED);
+    assert_int_equal(store_token_consume(st, "ffff", 10, &tid), BN_EDENIED);
+    store_close(st);
+}
+
+static void
+test_agents(void **state)
+{
+    (void)state;
+    struct store *st = open_store();
+    int64_t t = mk_tenant(st, "acme");
+    int64_t a1 = mk_agent(st, t, "u1");
+    int64_t a2 = mk_agent(st, t, "u2");
+    struct store_agent dup = {.tenant_id = t};
+    snprintf(dup.uid, sizeof(dup.uid), "u1");
+    snprintf(dup.cert_fp, sizeof(dup.cert_fp), "other");
+    assert_int_equal(store_agent_create(st, &dup, NULL), BN_EEXIST);
+    struct store_agent a;
+    assert_int_equal(store_agent_by_uid(st, "u2", &a), 0);
+    assert_int_equal(a.id, a2);
+    assert_string_equal(a.hostname, "host-u2");
+    assert_int_equal(store_agent_by_cert(st, "fp-u1", &a), 0);
+    assert_int_equal(a.id, a1);
+    assert_int_equal(a.tier, 1);
+    assert_string_equal(a.health_json, "{}");
+    assert_int_equal(store_agent_by_cert(st, "fp-zz", &a), BN_ENOTFOUND);
+
+    assert_int_equal(store_agent_seen(st, a1, 5000000000LL, 2, "{\"drops\":3}"), 0);
+    assert_int_equal(store_agent_seen(st, a2, 1000000000LL, 1, NULL), 0);
+    assert_int_equal(store_agent_seen(st, 999, 1, 1, NULL), BN_ENOTFOUND);
+    assert_int_equal(store_agent_get(st, a1, &a), 0);
+    assert_int_equal(a.tier, 2);
+    assert_int_equal(a.last_seen_ns, 5000000000LL);
+    assert_string_equal(a.health_json, "{\"drops\":3}");
+    char big[2000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(store_agent_seen(st, a1, 1, 1, big), BN_ETOOBIG);
+
+    /* Heartbeat 1 s: silent past 3 s. a2 last seen at 1 s, a1 at 5 s. */
+    int64_t ids[4];
+    size_t n = 9;
+    assert_int_equal(store_agent_silent(st, 4500000000LL, ids, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], a2);
+    assert_int_equal(store_agent_silent(st, 9000000000LL, ids, 1, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_agent_silent(st, 9000000000LL, ids, 4, &n), 0);
+    assert_int_equal(n, 2);
+    /* A revoked agent is no longer reported silent. */
+    assert_int_equal(store_agent_revoke(st, t + 7, a2), BN_ENOTFOUND);
+    assert_int_equal(store_agent_revoke(st, t, a2), 0);
+    assert_int_equal(store_agent_get(st, a2, &a), 0);
+    assert_int_equal(a.revoked, 1);
+    assert_int_equal(store_agent_silent(st, 9000000000LL, ids, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], a1);
+    store_close(st);
+}
+
+static void
+fill_events(struct store_event *ev, size_t n, int64_t t, int64_t a, int64_t seq0, char *buf,
+            size_t bufsz)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *j = buf + off;
+        int len = snprintf(j, bufsz - off,
+                           "{\"EventID\":1,\"Image\":\"/usr/bin/cmd%zu\",\"seq\":%" PRId64 "}",
+                           i % 7, seq0 + (int64_t)i);
+        ev[i] = (struct store_event){.tenant_id = t,
+                                     .agent_id = a,
+                                     .seq = seq0 + (int64_t)i,
+                                     .ts_ns = 1000 + seq0 + (int64_t)i,
+                                     .received_ns = 5,
+                                     .event_id = 1,
+                                     .host = "h1",
+                                     .image = "/usr/bin/cmd",
+                                     .user = "root",
+                                     .json = j,
+                                     .json_len = (size_t)len};
+        off += (size_t)len + 1;
+    }
+}
+
+static void
+test_events_insert_dedupe(void **state)
+{
+    (void)state;
+    struct store *st = open_store();
+    int64_t t = mk_tenant(st, "acme");
+    int64_t t2 = mk_tenant(st, "other");
+    int64_t a = mk_agent(st, t, "u1");
+    int64_t b = mk_agent(st, t2, "u2");
+    struct store_event ev[100];
+    static char buf[100 * 96];
+    fill_events(ev, 100, t, a, 1, buf, sizeof(buf));
+    size_t ins = 0, dups = 0;
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_begin(st), BN_EINVAL); /* no nesting */
+    assert_int_equal(store_events_insert(st, ev, 100, &ins, &dups), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(ins, 100);
+    assert_int_equal(dups, 0);
+    assert_int_equal(store_events_count(st, t), 100);
+    int64_t bytes = store_events_bytes(st, t);
+    assert_true(bytes > 100 * 40);
+
+    /* A replayed batch overlapping the stored one: only the new tail is inserted. */
+    fill_events(ev, 100, t, a, 51, buf, sizeof(buf));
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_events_insert(st, ev, 100, &ins, &dups), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(ins, 50);
+    assert_int_equal(dups, 50);
+    assert_int_equal(store_events_count(st, t), 150);
+    struct store_agent ag;
+    assert_int_equal(store_agent_get(st, a, &ag), 0);
+    assert_int_equal(ag.last_seq, 150);
+
+    /* A rolled-back batch leaves nothing behind: not the rows, not the counters. */
+    fill_events(ev, 10, t2, b, 1, buf, sizeof(buf));
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_events_insert(st, ev, 10, &ins, &dups), 0);
+    assert_int_equal(store_rollback(st), 0);
+    assert_int_equal(store_events_count(st, t2), 0);
+    assert_int_equal(store_agent_get(st, b, &ag), 0);
+    assert_int_equal(ag.last_seq, 0);
+    /* Outside a transaction each statement commits on its own. */
+    assert_int_equal(store_events_insert(st, ev, 10, &ins, &dups), 0);
+    assert_int_equal(store_events_count(st, t2), 10);
+    assert_int_equal(store_events_count(st, t), 150);
+
+    /* Bad events refuse the whole batch before anything is written. */
+    struct store_event bad = ev[0];
+    bad.json = NULL;
+    assert_int_equal(store_events_insert(st, &bad, 1, &ins, &dups), BN_EINVAL);
+    bad = ev[0];
+    bad.agent_id = 0;
+    assert_int_equal(store_events_insert(st, &bad, 1, &ins, &dups), BN_EINVAL);
+    assert_int_equal(store_commit(st), BN_EINVAL); /* nothing open */
+    assert_int_equal(store_rollback(st), 0);
+    struct store_err err;
+    assert_int_equal(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void
+test_audit_chain_tamper(void **state)
+{
+    (void)state;
+    struct store *st = open_store();
+    for (int i = 0; i < 20; i++) {
+        char obj[32];
+        snprintf(obj, sizeof(obj), "user/%d", i);
+        assert_int_equal(store_audit(st, i % 3, "alice", "user.create", obj, "{\"role\":1}"), 0);
+    }
+    assert_int_equal(store_audit(st, 1, "alice", "", "x", NULL), BN_EINVAL);
+    int64_t bad = -1;
+    assert_int_equal(store_audit_verify(st, &bad), 0);
+    assert_int_equal(bad, 0);
+    store_close(st);
+
+    char path[300];
+    snprintf(path, sizeof(path), "%s/bannin.db", tdir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    /* The triggers refuse edits and deletes. */
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE audit SET actor='mallory' WHERE id=7", NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_non_null(strstr(sqlite3_errmsg(db), "append-only"));
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit WHERE id=7", NULL, NULL, NULL),
+                         SQLITE_OK);
+    /* Someone with the file drops the triggers and edits entry 7. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
+                                  "UPDATE audit SET actor='mallory' WHERE id=7",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    assert_int_equal(store_audit_verify(st, &bad), BN_ECORRUPT);
+    assert_non_null(strstr(store_errmsg(st), "triggers"));
+    store_close(st);
+
+    /* With the triggers put back, the chain names the edited entry. */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+                                  "BEGIN SELECT RAISE(ABORT, 'x'); END;"
+                                  "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+                                  "BEGIN SELECT RAISE(ABORT, 'x'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    assert_int_equal(store_audit_verify(st, &bad), BN_ECORRUPT);
+    assert_int_equal(bad, 7);
+    assert_non_null(strstr(store_errmsg(st), "entry 7"));
+    store_close(st);
+
+    /* A deleted entry in the middle, its hash recomputed by the attacker or not: found. */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
+                                  "UPDATE audit SET actor='alice' WHERE id=7;"
+                                  "DELETE FROM audit WHERE id=12;"
+                                  "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+                                  "BEGIN SELECT RAISE(ABORT, 'x'); END;"
+                                  "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+                                  "BEGIN SELECT RAISE(ABORT, 'x'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    assert_int_equal(store_audit_verify(st, &bad), BN_ECORRUPT);
+    assert_int_equal(bad, 13);
+    store_close(st);
+}
+
+/* ---- two handles, two threads ---- */
+
+struct writer_arg {
+    int64_t tenant, agent;
+    int64_t seq0;
+    int rc;
+};
+
+static void *
+writer(void *p)
+{
+    struct writer_arg *w = p;
+    struct store *st = NULL;
+    struct store_err err;
+    w->rc = store_open(&st, tdir, &err);
+    if (w->rc)
+        return NULL;
+    static _Thread_local char buf[50 * 96];
+    struct store_event ev[50];
+    for (int b = 0; b < 40 && w->rc == 0; b++) {
+        fill_events(ev, 50, w->tenant, w->agent, w->seq0 + b * 50, buf, sizeof(buf));
+        size_t ins, dups;
+        w->rc = store_begin(st);
+        if (w->rc == 0)
+            w->rc = store_events_insert(st, ev, 50, &ins, &dups);
+        if (w->rc == 0)
+            w->rc = store_commit(st);
+        if (w->rc == 0 && ins != 50)
+            w->rc = -1;
+        if (w->rc == 0)
+            w->rc = store_audit(st, w->tenant, "ingest", "batch", "events", NULL);
+    }
+    store_close(st);
+    return NULL;
+}
+
+static void
+test_two_threads(void **state)
+{
+    (void)state;
+    struct store *st = open_store();
+    int64_t t1 = mk_tenant(st, "t1"), t2 = mk_tenant(st, "t2");
+    struct writer_arg w[2] = {{t1, mk_agent(st, t1, "a"), 1, 0}, {t2, mk_agent(st, t2, "b"), 1, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, writer, &w[i]), 0);
+    /* Meanwhile this handle reads. */
+    for (int i = 0; i < 50; i++)
+        assert_true(store_events_count(st, t1) >= 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(w[0].rc, 0);
+    assert_int_equal(w[1].rc, 0);
+    assert_int_equal(store_events_count(st, t1), 2000);
+    assert_int_equal(store_events_count(st, t2), 2000);
+    int64_t bad;
+    assert_int_equal(store_audit_verify(st, &bad), 0);
+    struct store_err err;
+    assert_int_equal(store_check(st, &err), 0);
+    store_close(st);
+}
+
+/* ---- full disk ---- */
+
+/* Fills the store until a batch is refused; returns the events acknowledged. */
+static int64_t
+fill_until_full(struct store *st, int64_t t, int64_t a, int *full_rc)
+{
+    static char buf[200 * 600];
+    struct store_event ev[200];
+    int64_t acked = 0, seq = 1;
+    for (int b = 0; b < 100000; b++) {
+        size_t off = 0;
+        for (int i = 0; i < 200; i++) {
+            char *j = buf + off;
+            int len = snprintf(j, 600, "{\"seq\":%" PRId64 ",\"pad\":\"%0500d\"}", seq, i);
+            ev[i] = (struct store_event){.tenant_id = t,
+                                         .agent_id = a,
+                                         .seq = seq++,
+                                         .ts_ns = seq,
+                                         .host = "h",
+                                         .json = j,
+                                         .json_len = (size_t)len};
+            off += (size_t)len + 1;
+        }
+        size_t ins = 0, dups = 0;
+        int rc = store_begin(st);
+        if (rc == 0)
+            rc = store_events_insert(st, ev, 200, &ins, &dups);
+        if (rc == 0)
+            rc = store_commit(st);
+        if (rc != 0) {
+            store_rollback(st);
+            *full_rc = rc;
+            return acked;
+        }
+        acked += (int64_t)ins;
+    }
+    *full_rc = 0;
+    return acked;
+}
+
+static void
+check_full(struct store *st, int64_t t, int64_t a, int64_t acked)
+{
+    struct store_health h;
+    assert_int_equal(store_health(st, &h), 0);
+    assert_int_equal(h.full, 1);
+    assert_true(h.full_count >= 1);
+    assert_true(strlen(h.alarm) > 0);
+    /* Nothing acknowledged was lost, nothing unacknowledged was kept. */
+    assert_int_equal(store_events_count(st, t), acked);
+    struct store_agent ag;
+    assert_int_equal(store_agent_get(st, a, &ag), 0);
+    assert_int_equal(ag.last_seq, acked);
+    struct store_err err;
+    assert_int_equal(store_check(st, &err), 0);
+}
+
+static void
+test_disk_full_max_pages(void **state)
+{
+    (void)state;
+    struct store_opts o = {.max_pages = 600};
+    struct store *st = NULL;
+    struct store_err err;
+    assert_int_equal(store_open_ex(&st, tdir, &o, &err), 0);
+    int64_t t = mk_tenant(st, "acme");
+    int64_t a = mk_agent(st, t, "u1");
+    int full_rc = 0;
+    int64_t acked = fill_until_full(st, t, a, &full_rc);
+    assert_int_equal(full_rc, BN_EFULL);
+    assert_true(acked > 0);
+    check_full(st, t, a, acked);
+    store_close(st);
+    /* Reopened: the acknowledged events are all there and the database is sound. */
+    assert_int_equal(store_open(&st, tdir, &err), 0);
+    assert_int_equal(store_events_count(st, t), acked);
+    assert_int_equal(store_check(st, &err), 0);
+    struct store_health h;
+    assert_int_equal(store_health(st, &h), 0);
+    assert_int_equal(h.full, 0);
+    store_close(st);
+}
+
+static void
+test_disk_full_tmpfs(void **state)
+{
+    (void)state;
+    char mnt[300];
+    snprintf(mnt, sizeof(mnt), "%s/small", tdir);
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0) {
+        rmdir(mnt);
+        print_message("skipped: cannot mount a 2 MB tmpfs (%s)\n", strerror(errno));
+        skip();
+    }
+    struct store *st = NULL;
+    struct store_err err;
+    int rc = store_open(&st, mnt, &err);
+    assert_int_equal(rc, 0);
+    int64_t t = mk_tenant(st, "acme");
+    int64_t a = mk_agent(st, t, "u1");
+    int full_rc = 0;
+    int64_t acked = fill_until_full(st, t, a, &full_rc);
+    assert_int_equal(full_rc, BN_EFULL);
+    assert_true(acked > 0);
+    check_full(st, t, a, acked);
+    store_close(st);
+    assert_int_equal(store_open(&st, mnt, &err), 0);
+    assert_int_equal(store_events_count(st, t), acked);
+    assert_int_equal(store_check(st, &err), 0);
+    store_close(st);
+    assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+    rmdir(mnt);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenants_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_insert_dedupe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_chain_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_max_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_tmpfs, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
