@@ -13,7 +13,9 @@
 #include <microhttpd.h>
 
 #include "manager/api_int.h"
+#include "manager/notify.h"
 #include "manager/store.h"
+#include "manager/triage.h"
 #include "bannin/alloc.h"
 #include "bannin/engine.h"
 #include "bannin/error.h"
@@ -206,6 +208,30 @@ api_h_event_search(struct api_req *r)
     return api_reply(r, 200, page_reply(c.arr, &next, more));
 }
 
+struct find_sup {
+    int64_t id;
+    int64_t tenant_id;
+    char rule_id[64];
+    int found;
+    json_t *json;
+};
+
+static json_t *suppression_json(const struct store_suppression *s);
+
+static int
+find_sup_cb(void *ctx, const struct store_suppression *s)
+{
+    struct find_sup *f = ctx;
+    if (s->id != f->id)
+        return 0;
+    f->found = 1;
+    f->tenant_id = s->tenant_id;
+    snprintf(f->rule_id, sizeof(f->rule_id), "%s", s->rule_id);
+    json_decref(f->json);
+    f->json = suppression_json(s);
+    return 1;
+}
+
 /* ---- alerts ---------------------------------------------------------------------------- */
 
 static json_t *
@@ -294,8 +320,7 @@ suppression_json(const struct store_suppression *s)
 int
 api_h_alert_suppress(struct api_req *r)
 {
-    static const char *const keys[] = {"reason", "expires_in_s", "any_host", "any_rule",
-                                       "fields", NULL};
+    static const char *const keys[] = {"reason", "expires_in_s", "with_host", "fields", NULL};
     struct store_alert a;
     if (alert_load(r, &a) < 0)
         return BN_EINVAL;
@@ -305,61 +330,64 @@ api_h_alert_suppress(struct api_req *r)
     struct api_error e = {0};
     const char *reason;
     int64_t ttl = 0;
-    int any_host = 0, any_rule = 0, rc = 0;
-    char *fields = NULL;
+    int with_host = 1, rc = 0;
+    const char *names[32];
+    size_t nnames = 0;
     if (api_body_str(b, "reason", 1, 511, &reason, &e) < 0 ||
         api_body_int(b, "expires_in_s", 0, 0, 3660 * 86400LL, &ttl, &e) < 0 ||
-        api_body_bool(b, "any_host", 0, &any_host, &e) < 0 ||
-        api_body_bool(b, "any_rule", 0, &any_rule, &e) < 0) {
+        api_body_bool(b, "with_host", 0, &with_host, &e) < 0) {
         rc = api_fail(r, e.status, e.code, e.field, "%s", e.message);
         goto out;
     }
     json_t *f = json_object_get(b, "fields");
     if (f) {
-        const char *k;
+        size_t i;
         json_t *v;
-        if (!json_is_object(f) || json_object_size(f) > 32) {
+        if (!json_is_array(f) || json_array_size(f) > BN_ARRAY_SIZE(names)) {
             rc = api_fail(r, 400, "invalid_field", "fields",
-                          "field 'fields' must be an object of at most 32 field: value pairs");
+                          "field 'fields' must be an array of at most %zu field names",
+                          BN_ARRAY_SIZE(names));
             goto out;
         }
-        json_object_foreach(f, k, v) {
-            if (!json_is_string(v) || strlen(k) == 0 || strlen(k) > BN_FIELD_NAME_MAX) {
+        json_array_foreach(f, i, v) {
+            const char *nm = json_string_value(v);
+            if (!nm || !*nm || strlen(nm) > BN_FIELD_NAME_MAX) {
                 rc = api_fail(r, 400, "invalid_field", "fields",
-                              "field 'fields': '%.64s' must name a field and map to a string", k);
+                              "fields[%zu] must be a field name of 1..%u bytes", i,
+                              (unsigned)BN_FIELD_NAME_MAX);
                 goto out;
             }
+            names[nnames++] = nm;
         }
-        fields = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
     }
-    if (any_host && any_rule && !fields) {
-        rc = api_fail(r, 400, "invalid_field", "any_rule",
-                      "a suppression of any rule on any host needs field values");
+    /* Triage builds the suppression (tenant, rule, host, the event's values of the named
+     * fields) and audits it as "suppression.create". */
+    int64_t idb, id, now = api__now_ns();
+    struct store_scope sc;
+    api_scope_caller(r, &sc, &idb);
+    char err[256] = "";
+    rc = triage_suppress_from_alert(r->st, &sc, a.id, nnames ? names : NULL, nnames, with_host,
+                                    ttl ? now + ttl * NS_PER_S : 0, reason, r->who.name, now,
+                                    &id, err, sizeof(err));
+    if (rc == BN_EINVAL) {
+        rc = api_fail(r, 400, "invalid_field", "fields", "%s",
+                      err[0] ? err : "the alert cannot be suppressed so");
         goto out;
     }
-    struct store_suppression s;
-    memset(&s, 0, sizeof(s));
-    s.tenant_id = a.tenant_id;
-    if (!any_host)
-        snprintf(s.host, sizeof(s.host), "%s", a.host);
-    if (!any_rule)
-        snprintf(s.rule_id, sizeof(s.rule_id), "%s", a.rule_id);
-    s.fields_json = fields ? fields : "{}";
-    s.created_ns = api__now_ns();
-    s.expires_ns = ttl ? s.created_ns + ttl * NS_PER_S : 0;
-    snprintf(s.reason, sizeof(s.reason), "%s", reason);
-    snprintf(s.author, sizeof(s.author), "%s", r->who.name);
-    if ((rc = store_suppression_create(r->st, &s, &s.id)) < 0) {
+    if (rc < 0) {
         rc = api_fail_rc(r, rc, "suppression");
         goto out;
     }
-    api_audit(r, s.tenant_id, "suppression.create", a.rule_id,
-              json_pack("{s:I,s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)s.id, "alert_id",
-                        (json_int_t)a.id, "host", s.host, "rule_id", s.rule_id, "fields",
-                        s.fields_json, "reason", s.reason));
-    rc = api_reply(r, 201, suppression_json(&s));
+    /* Read it back through the list to answer with what was stored. */
+    struct find_sup fs = {.id = id};
+    rc = store_suppression_list(r->st, &sc, 1, now, find_sup_cb, &fs);
+    if (rc < 0 || !fs.found) {
+        rc = api_fail_rc(r, rc < 0 ? rc : BN_ENOTFOUND, "suppression");
+        goto out;
+    }
+    rc = api_reply(r, 201, fs.json);
+    fs.json = NULL;
 out:
-    free(fields);
     json_decref(b);
     return rc;
 }
@@ -846,25 +874,6 @@ api_h_suppression_list(struct api_req *r)
     return api_reply(r, 200, json_pack("{s:o}", "items", c.arr));
 }
 
-struct find_sup {
-    int64_t id;
-    int64_t tenant_id;
-    char rule_id[64];
-    int found;
-};
-
-static int
-find_sup_cb(void *ctx, const struct store_suppression *s)
-{
-    struct find_sup *f = ctx;
-    if (s->id != f->id)
-        return 0;
-    f->found = 1;
-    f->tenant_id = s->tenant_id;
-    snprintf(f->rule_id, sizeof(f->rule_id), "%s", s->rule_id);
-    return 1;
-}
-
 int
 api_h_suppression_delete(struct api_req *r)
 {
@@ -879,6 +888,7 @@ api_h_suppression_delete(struct api_req *r)
         rc = BN_ENOTFOUND;
     if (rc == 0)
         rc = store_suppression_delete(r->st, &sc, id);
+    json_decref(f.json);
     if (rc < 0)
         return api_fail_rc(r, rc, "suppression");
     api_audit(r, f.tenant_id, "suppression.delete", f.rule_id, json_pack("{s:I}", "id", id));
@@ -958,115 +968,228 @@ api_h_ioc_list_entries(struct api_req *r)
     return api_reply(r, 200, json_pack("{s:I,s:o}", "list_id", (json_int_t)id, "items", p.arr));
 }
 
+/* Indicators of an import, normalised by libbannin's IOC set: owned strings in keep. */
+struct ioc_collect {
+    struct store_ioc *e;
+    size_t n;
+    size_t cap;
+    json_t *seen;                /* "type\tvalue" -> true, and owns the strings */
+    const char *source;
+};
+
+static int
+ioc_collect_add(struct ioc_collect *c, const struct bn_ioc_match *m)
+{
+    char key[BN_IOC_VALUE_MAX + 32];
+    snprintf(key, sizeof(key), "%s\t%s", bn_ioc_type_name(m->type), m->value);
+    if (json_object_get(c->seen, key))
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        struct store_ioc *p = bn_reallocarray(c->e, cap, sizeof(*p));
+        if (!p)
+            return BN_ENOMEM;
+        c->e = p;
+        c->cap = cap;
+    }
+    json_t *pair = json_pack("[s,s,s]", bn_ioc_type_name(m->type), m->value,
+                             m->source && m->source[0] ? m->source : c->source);
+    if (!pair || json_object_set_new(c->seen, key, pair) < 0)
+        return BN_ENOMEM;
+    c->e[c->n].type = json_string_value(json_array_get(pair, 0));
+    c->e[c->n].value = json_string_value(json_array_get(pair, 1));
+    c->e[c->n].source = json_string_value(json_array_get(pair, 2));
+    c->n++;
+    return 0;
+}
+
+/* Looks a literal up in the set under every type; adds what it finds. */
+static int
+ioc_collect_token(struct ioc_collect *c, const struct bn_ioc_set *set, const char *t, size_t n)
+{
+    static const int types[] = {BN_IOC_IP,  BN_IOC_DOMAIN, BN_IOC_URL,
+                                BN_IOC_SNI, BN_IOC_JA3,    BN_IOC_JA4};
+    struct bn_ioc_match m;
+    if (n == 0 || n > BN_IOC_VALUE_MAX)
+        return 0;
+    if (bn_ioc_match_hash(set, t, n, &m))
+        return ioc_collect_add(c, &m);
+    for (size_t i = 0; i < BN_ARRAY_SIZE(types); i++) {
+        if (bn_ioc_match(set, types[i], t, n, &m)) {
+            int rc = ioc_collect_add(c, &m);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    /* A CIDR literal: its network address finds the range. */
+    const char *slash = memchr(t, '/', n);
+    if (slash && bn_ioc_match(set, BN_IOC_IP, t, (size_t)(slash - t), &m))
+        return ioc_collect_add(c, &m);
+    return 0;
+}
+
 /*
- * Entries of an import, validated and normalised by libbannin's IOC set (the matcher's own
- * rules): each value is added to a scratch set and read back in its normalised form.
+ * The loaders keep indicators in a set that cannot be walked, so the stored entries are
+ * recovered by looking every literal of the upload up in the set: what the loader accepted
+ * is found under its normalised value. Anything not recovered is counted (not_stored).
  */
 static int
-ioc_entries_from_json(struct api_req *r, json_t *arr, const char *source,
-                      struct store_ioc **out, size_t *nout, json_t **values_keep)
+ioc_collect_content(struct ioc_collect *c, const struct bn_ioc_set *set, const char *p, size_t n)
 {
-    size_t n = json_array_size(arr);
-    *out = NULL;
-    *nout = 0;
-    if (!json_is_array(arr) || n == 0 || n > BN_STORE_IOC_BATCH_MAX)
-        return api_fail(r, 400, "invalid_field", "entries",
-                        "field 'entries' must be an array of 1..%u {type, value} objects",
-                        (unsigned)BN_STORE_IOC_BATCH_MAX);
-    struct bn_ioc_set *set = bn_ioc_set_new();
-    struct store_ioc *e = bn_calloc(n, sizeof(*e));
-    json_t *keep = json_array();
-    if (!set || !e || !keep) {
-        bn_ioc_set_free(set);
-        bn_free(e);
-        json_decref(keep);
-        return api_fail_rc(r, BN_ENOMEM, "IOC import");
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && strchr(" \t\r\n,'\"", p[i]))
+            i++;
+        size_t st = i;
+        while (i < n && !strchr(" \t\r\n,'\"", p[i]))
+            i++;
+        /* Strip the brackets of STIX patterns ("[ipv4-addr:value"). */
+        size_t a = st, b = i;
+        while (a < b && (p[a] == '[' || p[a] == '('))
+            a++;
+        while (b > a && (p[b - 1] == ']' || p[b - 1] == ')'))
+            b--;
+        int rc = ioc_collect_token(c, set, p + a, b - a);
+        if (rc < 0)
+            return rc;
     }
-    size_t k = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        json_t *it = json_array_get(arr, i);
-        const char *ts = json_string_value(json_object_get(it, "type"));
-        const char *vs = json_string_value(json_object_get(it, "value"));
-        char field[48];
-        snprintf(field, sizeof(field), "entries[%zu]", i);
-        if (!ts || !vs) {
-            rc = api_fail(r, 400, "invalid_field", field, "%s needs string 'type' and 'value'",
-                          field);
-            break;
-        }
-        int type = bn_ioc_type_parse(ts, strlen(ts));
-        if (type == -1) {
-            rc = api_fail(r, 400, "invalid_field", field, "%s: unknown IOC type '%.32s'", field,
-                          ts);
-            break;
-        }
-        struct bn_diag d;
-        bn_diag_clear(&d);
-        int arc = bn_ioc_add(set, type, vs, strlen(vs), source, NULL, &d);
-        if (arc == BN_EEXIST)
-            continue;
-        if (arc < 0) {
-            rc = api_fail(r, 400, "invalid_field", field, "%s: %s", field,
-                          d.msg[0] ? d.msg : bn_strerror(arc));
-            break;
-        }
-        struct bn_ioc_match m;
-        bool hit = type == -2 ? bn_ioc_match_hash(set, vs, strlen(vs), &m)
-                              : bn_ioc_match(set, type, vs, strlen(vs), &m);
-        if (!hit) {
-            rc = api_fail(r, 400, "invalid_field", field, "%s: value not usable", field);
-            break;
-        }
-        json_t *tv = json_string(bn_ioc_type_name(m.type));
-        json_t *vv = json_string(m.value);
-        if (!tv || !vv || json_array_append_new(keep, tv) < 0 ||
-            json_array_append_new(keep, vv) < 0) {
-            rc = api_fail_rc(r, BN_ENOMEM, "IOC import");
-            break;
-        }
-        e[k].type = json_string_value(tv);
-        e[k].value = json_string_value(vv);
-        e[k].source = source;
-        k++;
-    }
-    bn_ioc_set_free(set);
-    if (rc < 0) {
-        bn_free(e);
-        json_decref(keep);
-        return rc;
-    }
-    *out = e;
-    *nout = k;
-    *values_keep = keep;
     return 0;
+}
+
+static int
+ioc_import(struct api_req *r, json_t *b, const char *format, const char *source,
+           struct ioc_collect *c, struct bn_ioc_load_stats *ls, uint64_t *in_set)
+{
+    struct bn_ioc_set *set = bn_ioc_set_new();
+    if (!set)
+        return api_fail_rc(r, BN_ENOMEM, "IOC import");
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    int rc = 0;
+    if (strcmp(format, "entries") == 0) {
+        json_t *arr = json_object_get(b, "entries");
+        size_t n = json_array_size(arr);
+        if (!json_is_array(arr) || n == 0 || n > BN_STORE_IOC_BATCH_MAX) {
+            rc = api_fail(r, 400, "invalid_field", "entries",
+                          "field 'entries' must be an array of 1..%u {type, value} objects",
+                          (unsigned)BN_STORE_IOC_BATCH_MAX);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *it = json_array_get(arr, i);
+            const char *ts = json_string_value(json_object_get(it, "type"));
+            const char *vs = json_string_value(json_object_get(it, "value"));
+            char field[48];
+            snprintf(field, sizeof(field), "entries[%zu]", i);
+            ls->records++;
+            int type = ts ? bn_ioc_type_parse(ts, strlen(ts)) : -1;
+            if (!vs || type == -1) {
+                rc = api_fail(r, 400, "invalid_field", field,
+                              "%s needs a known 'type' (sha256, ip, domain, url, ...) and a "
+                              "string 'value'",
+                              field);
+                goto out;
+            }
+            int arc = bn_ioc_add(set, type, vs, strlen(vs), source, NULL, &d);
+            if (arc == BN_EEXIST) {
+                ls->duplicates++;
+                continue;
+            }
+            if (arc < 0) {
+                rc = api_fail(r, 400, "invalid_field", field, "%s: %s", field,
+                              d.msg[0] ? d.msg : bn_strerror(arc));
+                goto out;
+            }
+            ls->added++;
+            if ((rc = ioc_collect_token(c, set, vs, strlen(vs))) < 0) {
+                rc = api_fail_rc(r, rc, "IOC import");
+                goto out;
+            }
+        }
+    } else {
+        const char *content;
+        struct api_error e = {0};
+        if (api_body_str(b, "content", 1, BN_API_IMPORT_BODY_MAX, &content, &e) < 0) {
+            rc = api_fail(r, e.status, e.code, e.field, "%s", e.message);
+            goto out;
+        }
+        size_t n = strlen(content);
+        if (strcmp(format, "csv") == 0)
+            rc = bn_ioc_load_csv(set, content, n, "content", source, ls, &d);
+        else
+            rc = bn_ioc_load_stix(set, content, n, "content", source, api__now_ns(), ls, &d);
+        if (rc < 0) {
+            char buf[BN_DIAG_MSG_MAX + 64];
+            rc = api_fail(r, 400, "invalid_field", "content", "%s",
+                          bn_diag_format(&d, buf, sizeof(buf)));
+            goto out;
+        }
+        if (ls->added == 0) {
+            char buf[BN_DIAG_MSG_MAX + 64];
+            rc = api_fail(r, 400, "invalid_field", "content", "no indicator loaded%s%s",
+                          d.msg[0] ? ": " : "", d.msg[0] ? bn_diag_format(&d, buf, sizeof(buf))
+                                                      : "");
+            goto out;
+        }
+        if ((rc = ioc_collect_content(c, set, content, n)) < 0) {
+            rc = api_fail_rc(r, rc, "IOC import");
+            goto out;
+        }
+    }
+    *in_set = bn_ioc_count(set, BN_IOC_TYPES);
+out:
+    bn_ioc_set_free(set);
+    return rc;
 }
 
 int
 api_h_ioc_list_create(struct api_req *r)
 {
-    static const char *const keys[] = {"name", "tenant_id", "source", "entries", NULL};
+    static const char *const keys[] = {"name", "tenant_id", "source", "format", "entries",
+                                       "content", NULL};
     json_t *b = api_body(r, keys);
     if (!b)
         return BN_EINVAL;
     struct api_error e = {0};
-    const char *name, *source;
+    const char *name, *source, *format;
     int64_t tid = 0;
-    struct store_ioc *ents = NULL;
-    size_t n = 0, added = 0;
-    json_t *keep = NULL;
+    struct ioc_collect c = {0};
+    c.seen = json_object();
+    struct bn_ioc_load_stats ls;
+    memset(&ls, 0, sizeof(ls));
+    uint64_t in_set = 0;
+    size_t added = 0;
     int rc;
+    if (!c.seen) {
+        rc = api_fail_rc(r, BN_ENOMEM, "IOC import");
+        goto out;
+    }
     if (api_body_str(b, "name", 1, 127, &name, &e) < 0 ||
         api_body_str(b, "source", 0, 127, &source, &e) < 0 ||
+        api_body_str(b, "format", 1, 16, &format, &e) < 0 ||
         api_body_int(b, "tenant_id", 0, 0, INT64_MAX, &tid, &e) < 0) {
         rc = api_fail(r, e.status, e.code, e.field, "%s", e.message);
+        goto out;
+    }
+    if (strcmp(format, "entries") != 0 && strcmp(format, "csv") != 0 &&
+        strcmp(format, "stix") != 0) {
+        rc = api_fail(r, 400, "invalid_field", "format",
+                      "format must be \"csv\", \"stix\" (STIX 2.1 bundle) or \"entries\"");
         goto out;
     }
     /* Global lists (tenant 0) are for providers; customers import into their own tenant. */
     if ((!auth_is_provider(&r->who) || tid != 0) && (rc = api_tenant_arg(r, tid, &tid)) < 0)
         goto out;
-    if ((rc = ioc_entries_from_json(r, json_object_get(b, "entries"), source ? source : name,
-                                    &ents, &n, &keep)) < 0)
+    if (tid != 0) {
+        struct store_tenant t;
+        if (store_tenant_get(r->st, tid, &t) < 0) {
+            rc = api_fail(r, 400, "invalid_field", "tenant_id",
+                          "tenant %" PRId64 " does not exist", tid);
+            goto out;
+        }
+    }
+    c.source = source ? source : name;
+    if ((rc = ioc_import(r, b, format, c.source, &c, &ls, &in_set)) < 0)
         goto out;
     int64_t id;
     if ((rc = store_ioc_list_create(r->st, tid, name, source ? source : "", api__now_ns(),
@@ -1077,20 +1200,28 @@ api_h_ioc_list_create(struct api_req *r)
     int64_t idb;
     struct store_scope sc;
     api_scope_caller(r, &sc, &idb);
-    if ((rc = store_ioc_add(r->st, &sc, id, ents, n, &added)) < 0) {
+    if (c.n > 0 && (rc = store_ioc_add(r->st, &sc, id, c.e, c.n, &added)) < 0) {
         rc = api_fail_rc(r, rc, "IOC entries");
         goto out;
     }
+    uint64_t not_stored = in_set > c.n ? in_set - c.n : 0;
+    json_t *skipped = json_pack("{s:I,s:I,s:I,s:I,s:I}", "type", (json_int_t)ls.skipped_type,
+                                "value", (json_int_t)ls.skipped_value, "syntax",
+                                (json_int_t)ls.skipped_syntax, "expired",
+                                (json_int_t)ls.skipped_expired, "other",
+                                (json_int_t)ls.skipped_other);
     api_audit(r, tid, "ioc_list.create", name,
-              json_pack("{s:I,s:I}", "id", id, "entries", (json_int_t)added));
-    rc = api_reply(r, 201, json_pack("{s:I,s:I,s:s,s:I,s:I}", "id", (json_int_t)id,
-                                     "tenant_id", (json_int_t)tid, "name", name, "entries",
-                                     (json_int_t)added, "duplicates",
-                                     (json_int_t)(json_array_size(json_object_get(b, "entries")) -
-                                                  added)));
+              json_pack("{s:I,s:s,s:I,s:I}", "id", id, "format", format, "entries",
+                        (json_int_t)added, "not_stored", (json_int_t)not_stored));
+    rc = api_reply(r, 201,
+                   json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:I}", "id", (json_int_t)id,
+                             "tenant_id", (json_int_t)tid, "name", name, "format", format,
+                             "records", (json_int_t)ls.records, "entries", (json_int_t)added,
+                             "duplicates", (json_int_t)ls.duplicates, "skipped", skipped,
+                             "not_stored", (json_int_t)not_stored));
 out:
-    bn_free(ents);
-    json_decref(keep);
+    bn_free(c.e);
+    json_decref(c.seen);
     json_decref(b);
     return rc;
 }
@@ -1260,34 +1391,21 @@ api_h_channel_test(struct api_req *r)
     int64_t idb;
     if (channel_load(r, &c, &sc, &idb) < 0)
         return BN_EINVAL;
-    /* The test goes through the outbox like any notification: the notifier delivers it with
-     * the same retries, and its outcome shows in the outbox. */
-    int64_t now = api__now_ns();
-    char when[40];
-    json_t *p = json_pack("{s:b,s:s,s:s,s:s,s:s}", "test", 1, "title",
-                          "Bannin test notification", "message",
-                          "This is a test of the notification channel.", "channel", c.name,
-                          "time", bn_time_format(now, when, sizeof(when)));
-    char *payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
-    json_decref(p);
-    if (!payload)
-        return api_fail_rc(r, BN_ENOMEM, "test notification");
-    struct store_outbox o;
-    memset(&o, 0, sizeof(o));
-    o.tenant_id = c.tenant_id;
-    o.channel_id = c.id;
-    o.payload = payload;
-    o.created_ns = now;
-    o.next_attempt_ns = now;
-    int64_t id;
-    int rc = store_outbox_enqueue(r->st, &o, 0, &id);
-    free(payload);
+    char name[sizeof(c.name)];
+    snprintf(name, sizeof(name), "%s", c.name);
+    /* Delivered at once (no outbox) so the caller sees whether the channel works. */
+    char err[256] = "";
+    int rc = notify_send_test(r->st, &sc, c.id, api__now_ns(), err, sizeof(err));
+    api_audit(r, c.tenant_id, "channel.test", name,
+              json_pack("{s:I,s:b,s:s}", "channel_id", (json_int_t)c.id, "delivered", rc == 0,
+                        "error", err));
+    if (rc == BN_ENOTFOUND)
+        return api_fail_rc(r, rc, "channel");
     if (rc < 0)
-        return api_fail_rc(r, rc, "test notification");
-    api_audit(r, c.tenant_id, "channel.test", c.name,
-              json_pack("{s:I,s:I}", "channel_id", (json_int_t)c.id, "outbox_id", id));
-    return api_reply(r, 202, json_pack("{s:I,s:s}", "outbox_id", (json_int_t)id, "state",
-                                       "pending"));
+        return api_fail(r, 502, "delivery_failed", NULL, "test notification not delivered: %s",
+                        err[0] ? err : bn_strerror(rc));
+    return api_reply(r, 200, json_pack("{s:I,s:b}", "channel_id", (json_int_t)c.id,
+                                       "delivered", 1));
 }
 
 /* ---- SOC metrics ----------------------------------------------------------------------- */
