@@ -23,6 +23,7 @@
 
 /* ---- limits (bytes include the terminating NUL) ---- */
 #define NET_DNS_NAME_MAX 256        /* a presentation-form name: 253 chars + escapes cut */
+#define NET_DNS_QNAME_MAX 1026      /* a question name (compression can make it long: flagged) */
 #define NET_DNS_RDATA_MAX 512       /* rdata rendered as text (TXT strings, hex for others) */
 #define NET_DNS_QUERIES_MAX 8       /* questions kept per message (qdcount may say more) */
 #define NET_DNS_RRS_MAX 64          /* resource records kept per message, all sections */
@@ -57,6 +58,8 @@
 #define NET_TLS_RECORD_MAX (16384 + 2048) /* a TLS record: 2^14 plus expansion */
 #define NET_TLS_HS_MAX (1u << 18)   /* a reassembled handshake message (certificate chains) */
 #define NET_TLS_CERTS_MAX 10        /* certificates fingerprinted in one chain */
+#define NET_TLS_SHA256_MAX 65       /* SHA-256 hex (Zeek cert_chain_fps) */
+#define NET_TLS_SAN_N 32            /* subjectAltName DNS names kept */
 
 #define NET_SSH_BANNER_MAX 256      /* RFC 4253: at most 255 bytes incl. CR LF */
 #define NET_SSH_HASSH_STR_MAX 2048
@@ -72,9 +75,10 @@ enum net_dns_section {
 };
 
 struct net_dns_query {
-    char name[NET_DNS_NAME_MAX];
     uint16_t type;
     uint16_t qclass;
+    uint8_t name_truncated;     /* eve rrname_truncated */
+    char name[NET_DNS_QNAME_MAX];
 };
 
 /*
@@ -85,6 +89,7 @@ struct net_dns_query {
  */
 struct net_dns_rr {
     uint8_t section;            /* enum net_dns_section */
+    uint8_t name_truncated;
     uint16_t type;
     uint16_t rclass;
     uint32_t ttl;
@@ -182,8 +187,10 @@ struct net_tls_rec {
     char ja3s_hash[NET_TLS_HASH_MAX];
     char ja4[NET_TLS_JA4_MAX];
     uint8_t n_chain;            /* certificates in the server's chain (fingerprinted) */
-    char chain_fp[NET_TLS_CERTS_MAX][NET_TLS_FP_MAX];
+    char chain_fp[NET_TLS_CERTS_MAX][NET_TLS_SHA256_MAX]; /* SHA-256 of each DER cert */
     struct net_tls_cert cert;   /* the server's (first) certificate */
+    uint8_t n_san;
+    char san[NET_TLS_SAN_N][NET_TLS_SNI_MAX]; /* its subjectAltName DNS names */
 };
 
 /* ---- SSH ---- */
@@ -196,11 +203,6 @@ struct net_ssh_side {
     char software_version[NET_SSH_BANNER_MAX];/* "OpenSSH_8.4p1" (comments excluded) */
     char hassh[NET_TLS_HASH_MAX];
     char hassh_string[NET_SSH_HASSH_STR_MAX];
-    char kex_alg[NET_SSH_ALG_MAX];            /* first entry of each name-list */
-    char host_key_alg[NET_SSH_ALG_MAX];
-    char cipher_alg[NET_SSH_ALG_MAX];
-    char mac_alg[NET_SSH_ALG_MAX];
-    char compression_alg[NET_SSH_ALG_MAX];
 };
 
 /*
@@ -211,6 +213,12 @@ struct net_ssh_rec {
     uint8_t truncated;
     struct net_ssh_side client;
     struct net_ssh_side server;
+    /* negotiated (client-to-server direction), set when both KEXINITs were seen */
+    char kex_alg[NET_SSH_ALG_MAX];
+    char host_key_alg[NET_SSH_ALG_MAX];
+    char cipher_alg[NET_SSH_ALG_MAX];
+    char mac_alg[NET_SSH_ALG_MAX];
+    char compression_alg[NET_SSH_ALG_MAX];
 };
 
 /* ---- statistics ---- */
@@ -260,7 +268,7 @@ int net_app_stats_json(const struct net_app_stats *s, struct bn_buf *out);
 int net_app_identify(uint8_t proto, const uint8_t *d, size_t n, enum net_dir dir);
 /* The protocol a well-known port suggests (a hint only), NET_APP_UNKNOWN if none. */
 enum net_app net_app_port_hint(uint8_t proto, uint16_t port);
-/* The parser for a protocol and transport, or NULL (SMB, RDP, SMTP, FTP: identified only). */
+/* The parser for a protocol and transport, or NULL (SMB, RDP, SMTP, FTP: stateless). */
 const struct net_app_parser *net_app_parser_for(enum net_app app, uint8_t proto);
 
 /* ---- rendering ---- */

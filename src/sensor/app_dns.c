@@ -1,0 +1,559 @@
+/*
+ * app_dns.c - DNS over UDP (one message per datagram) and TCP (2-byte length framing,
+ * RFC 1035 4.2.2): header, questions and resource records of all three sections, emitted as
+ * one struct net_dns_rec per message.
+ *
+ * Names follow compression pointers in any direction (forward pointers exist in the wild)
+ * but at most NET_DNS_PTRS_MAX of them, which also ends loops; a name longer than its field
+ * is cut and flagged. Every message that cannot be parsed is counted by reason.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "sensor/app_int.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+#define DNS_HDR 12
+#define DNS_PENDING_MAX 32 /* queries remembered per flow for tx ids and rtt */
+
+struct dns_pending {
+    uint16_t id;
+    uint32_t tx_id;
+    uint64_t ts_ns;
+};
+
+struct dns_state {
+    bool tcp;
+    uint32_t next_tx;
+    struct dns_pending pending[DNS_PENDING_MAX];
+    size_t n_pending;
+    struct app_acc acc[2];  /* TCP: bytes of an incomplete message per direction */
+    bool skip[2];           /* TCP: lost framing after a gap, waiting for a plausible start */
+};
+
+/*
+ * Reads the name at *off of msg[0..len) into out[osz] (NULL: only skip it). On return *off
+ * is past the name where it started (not where pointers led). Returns 0, BN_EPARSE for a
+ * bad label or a name running off the message, BN_ETOOBIG for too many pointers.
+ */
+static int
+dns_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t osz, uint8_t *trunc)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t pos = *off, end = 0, o = 0;
+    unsigned jumps = 0;
+    bool jumped = false, cut = false, any = false;
+    for (;;) {
+        if (pos >= len)
+            return BN_EPARSE;
+        uint8_t l = msg[pos];
+        if ((l & 0xc0) == 0xc0) {
+            if (pos + 1 >= len)
+                return BN_EPARSE;
+            if (!jumped)
+                end = pos + 2;
+            jumped = true;
+            if (++jumps > NET_DNS_PTRS_MAX)
+                return BN_ETOOBIG;
+            pos = ((size_t)(l & 0x3f) << 8) | msg[pos + 1];
+            continue;
+        }
+        if (l & 0xc0)
+            return BN_EPARSE; /* 0x40 / 0x80: extended label types, obsolete */
+        if (l == 0) {
+            if (!jumped)
+                end = pos + 1;
+            break;
+        }
+        if (pos + 1 + l > len)
+            return BN_EPARSE;
+        if (out) {
+            if (any && !cut) {
+                if (o + 1 < osz)
+                    out[o++] = '.';
+                else
+                    cut = true;
+            }
+            for (size_t i = 0; i < l && !cut; i++) {
+                uint8_t c = msg[pos + 1 + i];
+                if (c > 0x20 && c < 0x7f) {
+                    if (o + 1 < osz)
+                        out[o++] = (char)c;
+                    else
+                        cut = true;
+                } else {
+                    if (o + 4 < osz) {
+                        out[o++] = '\\';
+                        out[o++] = 'x';
+                        out[o++] = hexd[c >> 4];
+                        out[o++] = hexd[c & 15];
+                    } else {
+                        cut = true;
+                    }
+                }
+            }
+        }
+        any = true;
+        pos += 1 + l;
+    }
+    if (out) {
+        if (!any && osz > 6) {
+            memcpy(out, "<root>", 6);
+            o = 6;
+        }
+        out[o] = '\0';
+        if (cut) {
+            net_app_stats()->truncated_fields++;
+            if (trunc)
+                *trunc = 1;
+        }
+    }
+    *off = end;
+    return 0;
+}
+
+static int
+name_err(int rc)
+{
+    app_err(NET_APP_DNS, rc == BN_ETOOBIG ? NET_APP_ERR_NAME_LOOP : NET_APP_ERR_MALFORMED);
+    return rc;
+}
+
+/* Renders character-strings (TXT, HINFO) joined without separator, like Suricata. */
+static void
+dns_strings(const uint8_t *d, size_t n, struct net_dns_rr *rr, uint8_t *trunc)
+{
+    uint8_t tmp[NET_DNS_RDATA_MAX];
+    size_t t = 0;
+    bool cut = false;
+    for (size_t i = 0; i < n;) {
+        size_t l = d[i];
+        size_t take = BN_MIN(l, n - i - 1);
+        if (t + take > sizeof(tmp)) {
+            take = sizeof(tmp) - t;
+            cut = true;
+        }
+        memcpy(tmp + t, d + i + 1, take);
+        t += take;
+        i += 1 + l;
+        if (cut)
+            break;
+    }
+    app_copy(rr->rdata, sizeof(rr->rdata), tmp, t, trunc);
+    if (cut && !*trunc) {
+        *trunc = 1;
+        net_app_stats()->truncated_fields++;
+    }
+}
+
+/* Parses the rdata of rr at msg[off..off+rdlen). Returns 0 or BN_EPARSE. */
+static int
+dns_rdata(const uint8_t *msg, size_t len, size_t off, size_t rdlen, struct net_dns_rr *rr,
+          uint8_t *trunc)
+{
+    const uint8_t *d = msg + off;
+    size_t p = off;
+    int rc = 0;
+    rr->rdata[0] = rr->rdata2[0] = '\0';
+    if (off + rdlen > len)
+        return BN_EPARSE;
+    switch (rr->type) {
+    case 1: /* A */
+        if (rdlen != 4)
+            return BN_EPARSE;
+        inet_ntop(AF_INET, d, rr->rdata, sizeof(rr->rdata));
+        return 0;
+    case 28: { /* AAAA: Suricata prints all eight groups with leading zeros */
+        if (rdlen != 16)
+            return BN_EPARSE;
+        size_t o = 0;
+        static const char hexd[] = "0123456789abcdef";
+        for (size_t i = 0; i < 16; i++) {
+            if (i && !(i & 1))
+                rr->rdata[o++] = ':';
+            rr->rdata[o++] = hexd[d[i] >> 4];
+            rr->rdata[o++] = hexd[d[i] & 15];
+        }
+        rr->rdata[o] = '\0';
+        return 0;
+    }
+    case 2:  /* NS */
+    case 5:  /* CNAME */
+    case 12: /* PTR */
+    case 39: /* DNAME */
+        rc = dns_name(msg, off + rdlen, &p, rr->rdata, sizeof(rr->rdata), trunc);
+        return rc ? rc : 0;
+    case 15: /* MX */
+        if (rdlen < 3)
+            return BN_EPARSE;
+        rr->n[0] = app_be16(d);
+        p += 2;
+        return dns_name(msg, off + rdlen, &p, rr->rdata, sizeof(rr->rdata), trunc);
+    case 33: /* SRV */
+        if (rdlen < 7)
+            return BN_EPARSE;
+        rr->n[0] = app_be16(d);
+        rr->n[1] = app_be16(d + 2);
+        rr->n[2] = app_be16(d + 4);
+        p += 6;
+        return dns_name(msg, off + rdlen, &p, rr->rdata, sizeof(rr->rdata), trunc);
+    case 6: /* SOA */
+        rc = dns_name(msg, off + rdlen, &p, rr->rdata, sizeof(rr->rdata), trunc);
+        if (!rc)
+            rc = dns_name(msg, off + rdlen, &p, rr->rdata2, sizeof(rr->rdata2), trunc);
+        if (rc)
+            return rc;
+        if (p + 20 > off + rdlen)
+            return BN_EPARSE;
+        for (size_t i = 0; i < 5; i++)
+            rr->n[i] = app_be32(msg + p + 4 * i);
+        return 0;
+    case 16: /* TXT */
+    case 99: /* SPF */
+        dns_strings(d, rdlen, rr, trunc);
+        return 0;
+    case 44: /* SSHFP: algorithm, type, fingerprint (hex) */
+        if (rdlen < 2)
+            return BN_EPARSE;
+        rr->n[0] = d[0];
+        rr->n[1] = d[1];
+        if (!app_hex(rr->rdata, sizeof(rr->rdata), d + 2, rdlen - 2, ':', false) && rdlen > 2) {
+            *trunc = 1;
+            net_app_stats()->truncated_fields++;
+        }
+        return 0;
+    default: /* NULL and everything else: the raw bytes, as Suricata logs them */
+        app_copy(rr->rdata, sizeof(rr->rdata), d, rdlen, trunc);
+        return 0;
+    }
+}
+
+/*
+ * Parses one DNS message into rec. Returns 0, or a negative code when the header or the
+ * questions are unusable (nothing to report). Damage in the record sections ends the list
+ * there: what was parsed is kept, the error is counted.
+ */
+static int
+dns_parse(const uint8_t *msg, size_t len, struct net_dns_rec *rec)
+{
+    if (len < DNS_HDR) {
+        app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);
+        return BN_ETRUNC;
+    }
+    rec->id = app_be16(msg);
+    rec->flags = app_be16(msg + 2);
+    rec->is_response = (rec->flags >> 15) & 1;
+    rec->opcode = (rec->flags >> 11) & 0xf;
+    rec->aa = (rec->flags >> 10) & 1;
+    rec->tc = (rec->flags >> 9) & 1;
+    rec->rd = (rec->flags >> 8) & 1;
+    rec->ra = (rec->flags >> 7) & 1;
+    rec->z = (rec->flags >> 6) & 1;
+    rec->ad = (rec->flags >> 5) & 1;
+    rec->cd = (rec->flags >> 4) & 1;
+    rec->rcode = rec->flags & 0xf;
+    rec->qdcount = app_be16(msg + 4);
+    rec->ancount = app_be16(msg + 6);
+    rec->nscount = app_be16(msg + 8);
+    rec->arcount = app_be16(msg + 10);
+    rec->n_queries = rec->n_rrs = 0;
+    rec->truncated = 0;
+
+    size_t off = DNS_HDR;
+    for (unsigned i = 0; i < rec->qdcount; i++) {
+        struct net_dns_query *q = rec->n_queries < NET_DNS_QUERIES_MAX
+                                      ? &rec->queries[rec->n_queries] : NULL;
+        uint8_t qt = 0;
+        int rc = q ? dns_name(msg, len, &off, q->name, sizeof(q->name), &qt)
+                   : dns_name(msg, len, &off, NULL, 0, NULL);
+        if (rc)
+            return name_err(rc);
+        if (off + 4 > len) {
+            app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);
+            return BN_ETRUNC;
+        }
+        if (q) {
+            q->type = app_be16(msg + off);
+            q->qclass = app_be16(msg + off + 2);
+            q->name_truncated = qt;
+            rec->truncated |= qt;
+            rec->n_queries++;
+        } else {
+            app_dropped(1);
+            rec->truncated = 1;
+        }
+        off += 4;
+    }
+
+    const uint16_t counts[3] = {rec->ancount, rec->nscount, rec->arcount};
+    for (unsigned s = 0; s < 3; s++) {
+        for (unsigned i = 0; i < counts[s]; i++) {
+            if (rec->n_rrs >= NET_DNS_RRS_MAX) {
+                app_dropped(1);
+                rec->truncated = 1;
+                goto skip_rr;
+            }
+            struct net_dns_rr *rr = &rec->rrs[rec->n_rrs];
+            memset(rr->n, 0, sizeof(rr->n));
+            rr->section = (uint8_t)s;
+            rr->name_truncated = 0;
+            int rc = dns_name(msg, len, &off, rr->name, sizeof(rr->name), &rr->name_truncated);
+            if (rc) {
+                name_err(rc);
+                return 0;
+            }
+            if (off + 10 > len) {
+                app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);
+                return 0;
+            }
+            rr->type = app_be16(msg + off);
+            rr->rclass = app_be16(msg + off + 2);
+            rr->ttl = app_be32(msg + off + 4);
+            size_t rdlen = app_be16(msg + off + 8);
+            off += 10;
+            if (off + rdlen > len) {
+                app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);
+                return 0;
+            }
+            if (rr->type == 41) { /* OPT pseudo-record: EDNS, not an answer */
+                off += rdlen;
+                continue;
+            }
+            uint8_t t = 0;
+            if (dns_rdata(msg, len, off, rdlen, rr, &t)) {
+                app_err(NET_APP_DNS, NET_APP_ERR_MALFORMED);
+                rr->rdata[0] = '\0';
+            }
+            rec->truncated |= t | rr->name_truncated;
+            rec->n_rrs++;
+            off += rdlen;
+            continue;
+        skip_rr:
+            rc = dns_name(msg, len, &off, NULL, 0, NULL);
+            if (rc || off + 10 > len || off + 10 + app_be16(msg + off + 8) > len) {
+                app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);
+                return 0;
+            }
+            off += 10 + app_be16(msg + off + 8);
+        }
+    }
+    return 0;
+}
+
+static void
+dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t len,
+            uint64_t ts_ns, struct net_sink *sink)
+{
+    struct net_dns_rec *rec = bn_malloc(sizeof(*rec));
+    if (!rec) {
+        app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
+        return;
+    }
+    if (dns_parse(msg, len, rec) == 0) {
+        rec->tcp = st->tcp;
+        rec->rtt_ns = 0;
+        if (!rec->is_response) {
+            rec->tx_id = st->next_tx++;
+            if (st->n_pending == DNS_PENDING_MAX) {
+                memmove(st->pending, st->pending + 1,
+                        (DNS_PENDING_MAX - 1) * sizeof(st->pending[0]));
+                st->n_pending--;
+            }
+            st->pending[st->n_pending++] = (struct dns_pending){rec->id, rec->tx_id, ts_ns};
+        } else {
+            size_t i = 0;
+            while (i < st->n_pending && st->pending[i].id != rec->id)
+                i++;
+            if (i < st->n_pending) {
+                rec->tx_id = st->pending[i].tx_id;
+                rec->rtt_ns = ts_ns >= st->pending[i].ts_ns ? ts_ns - st->pending[i].ts_ns : 0;
+                memmove(st->pending + i, st->pending + i + 1,
+                        (st->n_pending - i - 1) * sizeof(st->pending[0]));
+                st->n_pending--;
+            } else {
+                rec->tx_id = st->next_tx++;
+            }
+        }
+        app_emit(sink, NET_REC_DNS, ts_ns, f, rec);
+    }
+    bn_free(rec);
+}
+
+/* ---- probes ---- */
+
+/* Does msg look like a DNS message? 1 yes, 0 no, -1 cut short before deciding. */
+static int
+dns_plausible(const uint8_t *msg, size_t len)
+{
+    if (len < DNS_HDR)
+        return -1;
+    uint16_t flags = app_be16(msg + 2);
+    unsigned opcode = (flags >> 11) & 0xf;
+    uint16_t qd = app_be16(msg + 4), an = app_be16(msg + 6), ns = app_be16(msg + 8);
+    uint16_t ar = app_be16(msg + 10);
+    bool resp = flags & 0x8000;
+    if (opcode > 6 || qd > 16 || (!resp && (an > 16 || ns > 16)) || ar > 512)
+        return 0;
+    if (qd == 0)
+        return resp && an + ns + ar > 0 ? 1 : 0;
+    size_t off = DNS_HDR;
+    char name[NET_DNS_QNAME_MAX];
+    int rc = dns_name(msg, len, &off, name, sizeof(name), NULL);
+    if (rc == BN_EPARSE)
+        return -1; /* ran off the bytes offered (or malformed: the UDP probe says no) */
+    if (rc)
+        return 0;
+    if (off + 4 > len)
+        return -1;
+    uint16_t qclass = app_be16(msg + off + 2);
+    return (qclass == 1 || qclass == 3 || qclass == 4 || qclass == 255 ||
+            (qclass & 0x7fff) == 1) ? 1 : 0;
+}
+
+int
+app_dns_probe_udp(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    int r = dns_plausible(d, n);
+    return r < 0 ? 0 : r; /* a datagram is whole: no more bytes will come */
+}
+
+int
+app_dns_probe_tcp(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    if (n < 2)
+        return -1;
+    size_t l = app_be16(d);
+    if (l < DNS_HDR)
+        return 0;
+    return dns_plausible(d + 2, BN_MIN(n - 2, l));
+}
+
+/* ---- parser callbacks ---- */
+
+static void *
+dns_open_common(bool tcp)
+{
+    struct dns_state *st = bn_calloc(1, sizeof(*st));
+    if (!st) {
+        app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    st->tcp = tcp;
+    return st;
+}
+
+static void *
+dns_open_udp(struct net_flow *f)
+{
+    (void)f;
+    return dns_open_common(false);
+}
+
+static void *
+dns_open_tcp(struct net_flow *f)
+{
+    (void)f;
+    return dns_open_common(true);
+}
+
+static void
+dns_data_udp(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+             uint64_t ts_ns, struct net_sink *sink)
+{
+    (void)dir;
+    if (vst)
+        dns_message(vst, f, d, n, ts_ns, sink);
+}
+
+static void
+dns_data_tcp(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+             uint64_t ts_ns, struct net_sink *sink)
+{
+    struct dns_state *st = vst;
+    if (!st || (unsigned)dir > 1)
+        return;
+    struct app_acc *a = &st->acc[dir];
+    if (st->skip[dir]) {
+        /* after a gap: accept the chunk only if it starts like a framed message */
+        if (app_dns_probe_tcp(d, n, dir) != 1) {
+            app_err(NET_APP_DNS, NET_APP_ERR_GAP);
+            return;
+        }
+        st->skip[dir] = false;
+    }
+    /* whole messages straight from the chunk when nothing is pending */
+    while (a->len == 0 && n >= 2 && (size_t)app_be16(d) + 2 <= n) {
+        size_t l = app_be16(d);
+        dns_message(st, f, d + 2, l, ts_ns, sink);
+        d += 2 + l;
+        n -= 2 + l;
+    }
+    if (n == 0)
+        return;
+    if (app_acc_add(a, d, n, NET_DNS_TCP_MSG_MAX + 2) != 0) {
+        app_err(NET_APP_DNS, NET_APP_ERR_LIMIT);
+        a->len = 0;
+        st->skip[dir] = true;
+        return;
+    }
+    while (a->len >= 2 && (size_t)app_be16(a->p) + 2 <= a->len) {
+        size_t l = app_be16(a->p);
+        dns_message(st, f, a->p + 2, l, ts_ns, sink);
+        app_acc_consume(a, 2 + l);
+    }
+}
+
+static void
+dns_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
+{
+    struct dns_state *st = vst;
+    (void)f, (void)n;
+    if (!st || !st->tcp || (unsigned)dir > 1)
+        return;
+    app_err(NET_APP_DNS, NET_APP_ERR_GAP);
+    st->acc[dir].len = 0;
+    st->skip[dir] = true;
+}
+
+static void
+dns_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    struct dns_state *st = vst;
+    (void)f, (void)ts_ns, (void)sink;
+    if (!st)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (st->acc[i].len)
+            app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);
+        app_acc_release(&st->acc[i]);
+    }
+    bn_free(st);
+}
+
+const struct net_app_parser net_app_dns_udp = {
+    .name = "dns",
+    .app = NET_APP_DNS,
+    .proto = IPPROTO_UDP,
+    .ports = {53, 5353, 5355, 0},
+    .probe = app_dns_probe_udp,
+    .open = dns_open_udp,
+    .data = dns_data_udp,
+    .gap = dns_gap,
+    .close = dns_close,
+};
+
+const struct net_app_parser net_app_dns_tcp = {
+    .name = "dns",
+    .app = NET_APP_DNS,
+    .proto = IPPROTO_TCP,
+    .ports = {53, 0, 0, 0},
+    .probe = app_dns_probe_tcp,
+    .open = dns_open_tcp,
+    .data = dns_data_tcp,
+    .gap = dns_gap,
+    .close = dns_close,
+};

@@ -1,0 +1,753 @@
+/*
+ * app_eve.c - renders application records: the protocol member of a Suricata eve record
+ * (Suricata 8 shapes: eve dns version 3, http, tls, ssh) and flat Zeek-named objects
+ * (dns.log, http.log, ssl.log, ssh.log fields) for Sigma's zeek mapping.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sensor/app_int.h"
+#include "bannin/error.h"
+#include "bannin/timeutil.h"
+
+/* ---- a tiny JSON writer over bn_buf: first error sticks ---- */
+
+struct jw {
+    struct bn_buf *b;
+    int rc;
+    bool comma;
+};
+
+static void
+jw_raw(struct jw *w, const char *s)
+{
+    if (!w->rc)
+        w->rc = bn_buf_puts(w->b, s);
+}
+
+static void
+jw_sep(struct jw *w)
+{
+    if (w->comma)
+        jw_raw(w, ",");
+    w->comma = true;
+}
+
+static void
+jw_key(struct jw *w, const char *k)
+{
+    jw_sep(w);
+    jw_raw(w, "\"");
+    if (!w->rc)
+        w->rc = bn_buf_json_escape(w->b, k, strlen(k));
+    jw_raw(w, "\":");
+}
+
+static void
+jw_strval(struct jw *w, const char *v)
+{
+    jw_raw(w, "\"");
+    if (!w->rc)
+        w->rc = bn_buf_json_escape(w->b, v, strlen(v));
+    jw_raw(w, "\"");
+}
+
+static void
+jw_str(struct jw *w, const char *k, const char *v)
+{
+    jw_key(w, k);
+    jw_strval(w, v);
+}
+
+/* A string member only when v is not empty. */
+static void
+jw_str_ne(struct jw *w, const char *k, const char *v)
+{
+    if (v[0])
+        jw_str(w, k, v);
+}
+
+static void
+jw_u64(struct jw *w, const char *k, uint64_t v)
+{
+    jw_key(w, k);
+    if (!w->rc)
+        w->rc = bn_buf_printf(w->b, "%" PRIu64, v);
+}
+
+static void
+jw_bool(struct jw *w, const char *k, bool v)
+{
+    jw_key(w, k);
+    jw_raw(w, v ? "true" : "false");
+}
+
+static void
+jw_open(struct jw *w, const char *k, char c)
+{
+    if (k)
+        jw_key(w, k);
+    else
+        jw_sep(w);
+    jw_raw(w, c == '{' ? "{" : "[");
+    w->comma = false;
+}
+
+static void
+jw_close(struct jw *w, char c)
+{
+    jw_raw(w, c == '}' ? "}" : "]");
+    w->comma = true;
+}
+
+/* An array element string. */
+static void
+jw_elem(struct jw *w, const char *v)
+{
+    jw_sep(w);
+    jw_strval(w, v);
+}
+
+/* Seconds with microseconds, Zeek's ts. */
+static void
+jw_ts(struct jw *w, const char *k, uint64_t ns)
+{
+    jw_key(w, k);
+    if (!w->rc)
+        w->rc = bn_buf_printf(w->b, "%" PRIu64 ".%06" PRIu64, ns / 1000000000u,
+                              (ns % 1000000000u) / 1000u);
+}
+
+/* "2016-09-29T09:01:48" as Suricata prints certificate times (UTC). */
+static void
+jw_time(struct jw *w, const char *k, int64_t secs)
+{
+    struct tm tm;
+    time_t t = (time_t)secs;
+    char buf[32];
+    if (!gmtime_r(&t, &tm))
+        return;
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    jw_str(w, k, buf);
+}
+
+/* ---- names ---- */
+
+const char *
+net_dns_rrtype_name(uint16_t type, char *buf, size_t size)
+{
+    static const char *const names[] = {
+        [1] = "A",        [2] = "NS",        [3] = "MD",      [4] = "MF",
+        [5] = "CNAME",    [6] = "SOA",       [7] = "MB",      [8] = "MG",
+        [9] = "MR",       [10] = "NULL",     [11] = "WKS",    [12] = "PTR",
+        [13] = "HINFO",   [14] = "MINFO",    [15] = "MX",     [16] = "TXT",
+        [17] = "RP",      [18] = "AFSDB",    [19] = "X25",    [20] = "ISDN",
+        [21] = "RT",      [22] = "NSAP",     [23] = "NSAPPTR", [24] = "SIG",
+        [25] = "KEY",     [26] = "PX",       [27] = "GPOS",   [28] = "AAAA",
+        [29] = "LOC",     [30] = "NXT",      [33] = "SRV",    [34] = "ATMA",
+        [35] = "NAPTR",   [36] = "KX",       [37] = "CERT",   [38] = "A6",
+        [39] = "DNAME",   [41] = "OPT",      [42] = "APL",    [43] = "DS",
+        [44] = "SSHFP",   [45] = "IPSECKEY", [46] = "RRSIG",  [47] = "NSEC",
+        [48] = "DNSKEY",  [49] = "DHCID",    [50] = "NSEC3",  [51] = "NSEC3PARAM",
+        [52] = "TLSA",    [55] = "HIP",      [59] = "CDS",    [60] = "CDNSKEY",
+        [64] = "SVCB",    [65] = "HTTPS",    [99] = "SPF",
+    };
+    const char *n = NULL;
+    if (type < BN_ARRAY_SIZE(names))
+        n = names[type];
+    else if (type == 249)
+        n = "TKEY";
+    else if (type == 250)
+        n = "TSIG";
+    else if (type == 251)
+        n = "IXFR";
+    else if (type == 252)
+        n = "AXFR";
+    else if (type == 255)
+        n = "ANY";
+    else if (type == 256)
+        n = "URI";
+    else if (type == 257)
+        n = "CAA";
+    if (n)
+        return n;
+    snprintf(buf, size, "%u", type);
+    return buf;
+}
+
+const char *
+net_dns_rcode_name(uint8_t rcode, char *buf, size_t size)
+{
+    static const char *const names[] = {
+        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+        "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE",
+    };
+    if (rcode < BN_ARRAY_SIZE(names))
+        return names[rcode];
+    snprintf(buf, size, "%u", rcode);
+    return buf;
+}
+
+/* ---- DNS ---- */
+
+static void
+dns_soa(struct jw *w, const char *k, const struct net_dns_rr *rr)
+{
+    jw_open(w, k, '{');
+    jw_str(w, "mname", rr->rdata);
+    jw_str(w, "rname", rr->rdata2);
+    jw_u64(w, "serial", rr->n[0]);
+    jw_u64(w, "refresh", rr->n[1]);
+    jw_u64(w, "retry", rr->n[2]);
+    jw_u64(w, "expire", rr->n[3]);
+    jw_u64(w, "minimum", rr->n[4]);
+    jw_close(w, '}');
+}
+
+static void
+dns_srv(struct jw *w, const char *k, const struct net_dns_rr *rr)
+{
+    jw_open(w, k, '{');
+    jw_u64(w, "priority", rr->n[0]);
+    jw_u64(w, "weight", rr->n[1]);
+    jw_u64(w, "port", rr->n[2]);
+    jw_str(w, "name", rr->rdata);
+    jw_close(w, '}');
+}
+
+static void
+dns_sshfp(struct jw *w, const char *k, const struct net_dns_rr *rr)
+{
+    jw_open(w, k, '{');
+    jw_str(w, "fingerprint", rr->rdata);
+    jw_u64(w, "algo", rr->n[0]);
+    jw_u64(w, "type", rr->n[1]);
+    jw_close(w, '}');
+}
+
+static void
+dns_rrs(struct jw *w, const struct net_dns_rec *r, unsigned section, const char *key)
+{
+    char tb[16];
+    bool open = false;
+    for (size_t i = 0; i < r->n_rrs; i++) {
+        const struct net_dns_rr *rr = &r->rrs[i];
+        if (rr->section != section)
+            continue;
+        if (!open) {
+            jw_open(w, key, '[');
+            open = true;
+        }
+        jw_open(w, NULL, '{');
+        jw_str(w, "rrname", rr->name);
+        if (rr->name_truncated)
+            jw_bool(w, "rrname_truncated", true);
+        jw_str(w, "rrtype", net_dns_rrtype_name(rr->type, tb, sizeof(tb)));
+        jw_u64(w, "ttl", rr->ttl);
+        if (rr->type == 6)
+            dns_soa(w, "soa", rr);
+        else if (rr->type == 33)
+            dns_srv(w, "srv", rr);
+        else if (rr->type == 44)
+            dns_sshfp(w, "sshfp", rr);
+        else
+            jw_str(w, "rdata", rr->rdata);
+        jw_close(w, '}');
+    }
+    if (open)
+        jw_close(w, ']');
+}
+
+/* "grouped": answers by type, in order of first appearance. */
+static void
+dns_grouped(struct jw *w, const struct net_dns_rec *r)
+{
+    uint16_t seen[NET_DNS_RRS_MAX];
+    size_t n_seen = 0;
+    char tb[16];
+    bool open = false;
+    for (size_t i = 0; i < r->n_rrs; i++) {
+        const struct net_dns_rr *rr = &r->rrs[i];
+        if (rr->section != NET_DNS_ANSWER)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < n_seen; j++)
+            dup |= seen[j] == rr->type;
+        if (dup)
+            continue;
+        seen[n_seen++] = rr->type;
+        if (!open) {
+            jw_open(w, "grouped", '{');
+            open = true;
+        }
+        jw_open(w, net_dns_rrtype_name(rr->type, tb, sizeof(tb)), '[');
+        for (size_t k = i; k < r->n_rrs; k++) {
+            const struct net_dns_rr *x = &r->rrs[k];
+            if (x->section != NET_DNS_ANSWER || x->type != rr->type)
+                continue;
+            if (x->type == 6)
+                dns_soa(w, NULL, x);
+            else if (x->type == 33)
+                dns_srv(w, NULL, x);
+            else if (x->type == 44)
+                dns_sshfp(w, NULL, x);
+            else
+                jw_elem(w, x->rdata);
+        }
+        jw_close(w, ']');
+    }
+    if (open)
+        jw_close(w, '}');
+}
+
+static void
+dns_eve(struct jw *w, const struct net_dns_rec *r)
+{
+    char tb[16], fl[8];
+    jw_open(w, "dns", '{');
+    jw_u64(w, "version", 3);
+    jw_str(w, "type", r->is_response ? "response" : "request");
+    jw_u64(w, "tx_id", r->tx_id);
+    jw_u64(w, "id", r->id);
+    snprintf(fl, sizeof(fl), "%x", r->flags);
+    jw_str(w, "flags", fl);
+    if (r->is_response)
+        jw_bool(w, "qr", true);
+    if (r->aa)
+        jw_bool(w, "aa", true);
+    if (r->tc)
+        jw_bool(w, "tc", true);
+    if (r->rd)
+        jw_bool(w, "rd", true);
+    if (r->ra)
+        jw_bool(w, "ra", true);
+    if (r->z)
+        jw_bool(w, "z", true);
+    jw_u64(w, "opcode", r->opcode);
+    jw_str(w, "rcode", net_dns_rcode_name(r->rcode, tb, sizeof(tb)));
+    if (r->n_queries) {
+        jw_open(w, "queries", '[');
+        for (size_t i = 0; i < r->n_queries; i++) {
+            jw_open(w, NULL, '{');
+            jw_str(w, "rrname", r->queries[i].name);
+            jw_str(w, "rrtype", net_dns_rrtype_name(r->queries[i].type, tb, sizeof(tb)));
+            if (r->queries[i].name_truncated)
+                jw_bool(w, "rrname_truncated", true);
+            jw_close(w, '}');
+        }
+        jw_close(w, ']');
+    }
+    dns_rrs(w, r, NET_DNS_ANSWER, "answers");
+    dns_grouped(w, r);
+    dns_rrs(w, r, NET_DNS_AUTHORITY, "authorities");
+    dns_rrs(w, r, NET_DNS_ADDITIONAL, "additionals");
+    jw_close(w, '}');
+}
+
+/* Zeek's qclass names. */
+static const char *
+zeek_qclass(uint16_t c)
+{
+    switch (c) {
+    case 1: return "C_INTERNET";
+    case 3: return "C_CHAOS";
+    case 4: return "C_HESIOD";
+    case 254: return "C_NONE";
+    case 255: return "C_ANY";
+    default: return NULL;
+    }
+}
+
+static void
+dns_zeek(struct jw *w, const struct net_dns_rec *r)
+{
+    char tb[24];
+    jw_str(w, "proto", r->tcp ? "tcp" : "udp");
+    jw_u64(w, "trans_id", r->id);
+    if (r->rtt_ns) {
+        jw_key(w, "rtt");
+        if (!w->rc)
+            w->rc = bn_buf_printf(w->b, "%.6f", (double)r->rtt_ns / 1e9);
+    }
+    if (r->n_queries) {
+        const struct net_dns_query *q = &r->queries[0];
+        jw_str(w, "query", q->name);
+        jw_u64(w, "qclass", q->qclass);
+        const char *cn = zeek_qclass(q->qclass);
+        if (cn)
+            jw_str(w, "qclass_name", cn);
+        jw_u64(w, "qtype", q->type);
+        const char *tn = net_dns_rrtype_name(q->type, tb, sizeof(tb));
+        if (tn == tb)
+            snprintf(tb, sizeof(tb), "query-%u", q->type);
+        jw_str(w, "qtype_name", tn);
+    }
+    if (r->is_response) {
+        jw_u64(w, "rcode", r->rcode);
+        jw_str(w, "rcode_name", net_dns_rcode_name(r->rcode, tb, sizeof(tb)));
+    }
+    jw_bool(w, "AA", r->aa);
+    jw_bool(w, "TC", r->tc);
+    jw_bool(w, "RD", r->rd);
+    jw_bool(w, "RA", r->ra);
+    jw_u64(w, "Z", (uint64_t)(r->z << 2 | r->ad << 1 | r->cd));
+    bool any = false;
+    for (size_t i = 0; i < r->n_rrs; i++)
+        any |= r->rrs[i].section == NET_DNS_ANSWER;
+    if (any) {
+        jw_open(w, "answers", '[');
+        for (size_t i = 0; i < r->n_rrs; i++) {
+            const struct net_dns_rr *rr = &r->rrs[i];
+            if (rr->section != NET_DNS_ANSWER)
+                continue;
+            if (rr->type == 16 || rr->type == 99) {
+                char t[NET_DNS_RDATA_MAX + 16];
+                snprintf(t, sizeof(t), "%s %zu %s", rr->type == 16 ? "TXT" : "SPF",
+                         strlen(rr->rdata), rr->rdata);
+                jw_elem(w, t);
+            } else {
+                jw_elem(w, rr->rdata);
+            }
+        }
+        jw_close(w, ']');
+        jw_open(w, "TTLs", '[');
+        for (size_t i = 0; i < r->n_rrs; i++) {
+            if (r->rrs[i].section != NET_DNS_ANSWER)
+                continue;
+            jw_sep(w);
+            if (!w->rc)
+                w->rc = bn_buf_printf(w->b, "%u.0", r->rrs[i].ttl);
+        }
+        jw_close(w, ']');
+    }
+    jw_bool(w, "rejected", r->is_response && r->rcode == 5);
+    jw_u64(w, "opcode", r->opcode);
+}
+
+
+/* ---- HTTP ---- */
+
+static void
+http_eve(struct jw *w, const struct net_http_rec *r)
+{
+    jw_open(w, "http", '{');
+    jw_str_ne(w, "hostname", r->host);
+    if (r->port)
+        jw_u64(w, "http_port", r->port);
+    if (r->has_request)
+        jw_str(w, "url", r->uri);
+    jw_str_ne(w, "http_user_agent", r->user_agent);
+    jw_str_ne(w, "xff", r->xff);
+    jw_str_ne(w, "http_content_type", r->content_type);
+    jw_str_ne(w, "http_refer", r->referer);
+    jw_str_ne(w, "http_method", r->method);
+    jw_str_ne(w, "protocol", r->protocol);
+    if (r->has_response && r->status)
+        jw_u64(w, "status", (uint64_t)r->status);
+    jw_str_ne(w, "redirect", r->location);
+    jw_u64(w, "length", r->response_body_len);
+    if (r->truncated)
+        jw_bool(w, "truncated", true);
+    jw_close(w, '}');
+}
+
+static void
+http_zeek(struct jw *w, const struct net_http_rec *r)
+{
+    jw_u64(w, "trans_depth", r->trans_depth);
+    jw_str_ne(w, "method", r->method);
+    jw_str_ne(w, "host", r->host);
+    if (r->has_request)
+        jw_str(w, "uri", r->uri);
+    jw_str_ne(w, "referrer", r->referer);
+    const char *v = r->protocol;
+    if (strncmp(v, "HTTP/", 5) == 0)
+        jw_str(w, "version", v + 5);
+    jw_str_ne(w, "user_agent", r->user_agent);
+    jw_u64(w, "request_body_len", r->request_body_len);
+    jw_u64(w, "response_body_len", r->response_body_len);
+    if (r->has_response && r->status) {
+        jw_u64(w, "status_code", (uint64_t)r->status);
+        jw_str_ne(w, "status_msg", r->status_msg);
+    }
+    if (r->content_type[0]) {
+        /* the MIME type without parameters, like Zeek's file analysis reports it */
+        char mt[NET_HTTP_CTYPE_MAX];
+        size_t n = strcspn(r->content_type, "; ");
+        memcpy(mt, r->content_type, n);
+        mt[n] = '\0';
+        jw_open(w, "resp_mime_types", '[');
+        jw_elem(w, mt);
+        jw_close(w, ']');
+    }
+}
+
+/* ---- TLS ---- */
+
+const char *
+net_tls_version_name(uint16_t v, char *buf, size_t size)
+{
+    switch (v) {
+    case 0: return "UNDETERMINED";
+    case 0x0200: return "SSLv2";
+    case 0x0300: return "SSLv3";
+    case 0x0301: return "TLSv1";
+    case 0x0302: return "TLS 1.1";
+    case 0x0303: return "TLS 1.2";
+    case 0x0304: return "TLS 1.3";
+    case 0xfeff: return "DTLS 1.0";
+    case 0xfefd: return "DTLS 1.2";
+    case 0xfefc: return "DTLS 1.3";
+    default: break;
+    }
+    if ((v & 0xff00) == 0x7f00) {
+        if ((v & 0xff) < 16)
+            return "TLS 1.3 draft-<16";
+        snprintf(buf, size, "TLS 1.3 draft-%u", v & 0xff);
+        return buf;
+    }
+    if (v == 0xfb1a)
+        return "TLS 1.3 draft-23-fb";
+    snprintf(buf, size, "0x%04x", v);
+    return buf;
+}
+
+static const char *
+zeek_tls_version(uint16_t v, char *buf, size_t size)
+{
+    switch (v) {
+    case 0x0200: return "SSLv2";
+    case 0x0300: return "SSLv3";
+    case 0x0301: return "TLSv10";
+    case 0x0302: return "TLSv11";
+    case 0x0303: return "TLSv12";
+    case 0x0304: return "TLSv13";
+    case 0xfeff: return "DTLSv10";
+    case 0xfefd: return "DTLSv12";
+    case 0xfefc: return "DTLSv13";
+    default: break;
+    }
+    if ((v & 0xff00) == 0x7f00) {
+        snprintf(buf, size, "TLSv13-draft%u", v & 0xff);
+        return buf;
+    }
+    snprintf(buf, size, "unknown-%u", v);
+    return buf;
+}
+
+static const char *
+zeek_curve(uint16_t c)
+{
+    switch (c) {
+    case 23: return "secp256r1";
+    case 24: return "secp384r1";
+    case 25: return "secp521r1";
+    case 29: return "x25519";
+    case 30: return "x448";
+    case 256: return "ffdhe2048";
+    case 257: return "ffdhe3072";
+    case 258: return "ffdhe4096";
+    case 0x11ec: return "X25519MLKEM768";
+    default: return NULL;
+    }
+}
+
+static void
+tls_eve(struct jw *w, const struct net_tls_rec *r)
+{
+    char vb[32];
+    jw_open(w, "tls", '{');
+    if (r->has_cert) {
+        jw_str(w, "subject", r->cert.subject);
+        jw_str(w, "issuerdn", r->cert.issuer);
+        jw_str(w, "serial", r->cert.serial);
+        jw_str(w, "fingerprint", r->cert.fingerprint);
+    }
+    if (r->resumed)
+        jw_bool(w, "session_resumed", true);
+    jw_str_ne(w, "sni", r->sni);
+    jw_str(w, "version", net_tls_version_name(r->version, vb, sizeof(vb)));
+    if (r->has_cert) {
+        jw_time(w, "notbefore", r->cert.not_before);
+        jw_time(w, "notafter", r->cert.not_after);
+    }
+    if (r->n_san) {
+        jw_open(w, "subjectaltname", '[');
+        for (size_t i = 0; i < r->n_san; i++)
+            jw_elem(w, r->san[i]);
+        jw_close(w, ']');
+    }
+    if (r->ja3_hash[0]) {
+        jw_open(w, "ja3", '{');
+        jw_str(w, "hash", r->ja3_hash);
+        jw_str(w, "string", r->ja3);
+        jw_close(w, '}');
+    }
+    if (r->ja3s_hash[0]) {
+        jw_open(w, "ja3s", '{');
+        jw_str(w, "hash", r->ja3s_hash);
+        jw_str(w, "string", r->ja3s);
+        jw_close(w, '}');
+    }
+    jw_str_ne(w, "ja4", r->ja4);
+    if (r->n_client_alpn) {
+        jw_open(w, "client_alpns", '[');
+        for (size_t i = 0; i < r->n_client_alpn; i++)
+            jw_elem(w, r->client_alpn[i]);
+        jw_close(w, ']');
+    }
+    if (r->server_alpn[0]) {
+        jw_open(w, "server_alpns", '[');
+        jw_elem(w, r->server_alpn);
+        jw_close(w, ']');
+    }
+    if (r->truncated)
+        jw_bool(w, "truncated", true);
+    jw_close(w, '}');
+}
+
+static void
+tls_zeek(struct jw *w, const struct net_tls_rec *r)
+{
+    char vb[32], cb[NET_TLS_CIPHER_NAME_MAX];
+    if (r->has_server_hello) {
+        jw_str(w, "version", zeek_tls_version(r->version, vb, sizeof(vb)));
+        jw_str(w, "cipher", net_tls_cipher_name(r->cipher, cb, sizeof(cb)));
+    }
+    const char *curve = zeek_curve(r->curve);
+    if (curve)
+        jw_str(w, "curve", curve);
+    jw_str_ne(w, "server_name", r->sni);
+    jw_bool(w, "resumed", r->resumed);
+    jw_str_ne(w, "next_protocol", r->server_alpn);
+    jw_bool(w, "established", r->established);
+    if (r->n_chain) {
+        jw_open(w, "cert_chain_fps", '[');
+        for (size_t i = 0; i < r->n_chain; i++)
+            jw_elem(w, r->chain_fp[i]);
+        jw_close(w, ']');
+    }
+    if (r->has_cert) {
+        jw_str(w, "subject", r->cert.subject);
+        jw_str(w, "issuer", r->cert.issuer);
+    }
+    jw_str_ne(w, "ja3", r->ja3_hash);
+    jw_str_ne(w, "ja3s", r->ja3s_hash);
+    jw_str_ne(w, "ja4", r->ja4);
+}
+
+/* ---- SSH ---- */
+
+static void
+ssh_side_eve(struct jw *w, const char *k, const struct net_ssh_side *s)
+{
+    if (!s->has_banner && !s->has_kexinit)
+        return;
+    jw_open(w, k, '{');
+    if (s->has_banner) {
+        jw_str(w, "proto_version", s->proto_version);
+        jw_str(w, "software_version", s->software_version);
+    }
+    if (s->has_kexinit) {
+        jw_open(w, "hassh", '{');
+        jw_str(w, "hash", s->hassh);
+        jw_str(w, "string", s->hassh_string);
+        jw_close(w, '}');
+    }
+    jw_close(w, '}');
+}
+
+static void
+ssh_eve(struct jw *w, const struct net_ssh_rec *r)
+{
+    jw_open(w, "ssh", '{');
+    ssh_side_eve(w, "client", &r->client);
+    ssh_side_eve(w, "server", &r->server);
+    jw_close(w, '}');
+}
+
+static void
+ssh_zeek(struct jw *w, const struct net_ssh_rec *r)
+{
+    const char *pv = r->server.has_banner ? r->server.proto_version : r->client.proto_version;
+    if (pv[0])
+        jw_u64(w, "version", pv[0] == '1' && strcmp(pv, "1.99") != 0 ? 1 : 2);
+    jw_str_ne(w, "client", r->client.banner);
+    jw_str_ne(w, "server", r->server.banner);
+    jw_str_ne(w, "cipher_alg", r->cipher_alg);
+    jw_str_ne(w, "mac_alg", r->mac_alg);
+    jw_str_ne(w, "compression_alg", r->compression_alg);
+    jw_str_ne(w, "kex_alg", r->kex_alg);
+    jw_str_ne(w, "host_key_alg", r->host_key_alg);
+    jw_str_ne(w, "hassh", r->client.hassh);
+    jw_str_ne(w, "hasshServer", r->server.hassh);
+}
+
+/* ---- entry points ---- */
+
+int
+net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out)
+{
+    struct jw w = {out, 0, false};
+    if (!body)
+        return BN_EINVAL;
+    switch (t) {
+    case NET_REC_DNS:
+        dns_eve(&w, body);
+        break;
+    case NET_REC_HTTP:
+        http_eve(&w, body);
+        break;
+    case NET_REC_TLS:
+        tls_eve(&w, body);
+        break;
+    case NET_REC_SSH:
+        ssh_eve(&w, body);
+        break;
+    default:
+        return BN_EINVAL;
+    }
+    return w.rc;
+}
+
+int
+net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns, const void *body,
+             struct bn_buf *out)
+{
+    static const char *const paths[NET_REC__COUNT] = {
+        [NET_REC_DNS] = "dns", [NET_REC_HTTP] = "http", [NET_REC_TLS] = "ssl",
+        [NET_REC_SSH] = "ssh",
+    };
+    if (!body || !f || (unsigned)t >= NET_REC__COUNT || !paths[t])
+        return BN_EINVAL;
+    if (t == NET_REC_DNS && !((const struct net_dns_rec *)body)->is_response)
+        return BN_DECLINED; /* Zeek logs a transaction once: with its response */
+    struct jw w = {out, 0, false};
+    char a[64];
+    jw_open(&w, NULL, '{');
+    jw_str(&w, "_path", paths[t]);
+    jw_ts(&w, "ts", ts_ns);
+    jw_str(&w, "uid", f->community_id);
+    jw_str(&w, "id.orig_h", net_addr_str(&f->cli, a, sizeof(a)));
+    jw_u64(&w, "id.orig_p", f->cport);
+    jw_str(&w, "id.resp_h", net_addr_str(&f->srv, a, sizeof(a)));
+    jw_u64(&w, "id.resp_p", f->sport);
+    switch (t) {
+    case NET_REC_DNS:
+        dns_zeek(&w, body);
+        break;
+    case NET_REC_HTTP:
+        http_zeek(&w, body);
+        break;
+    case NET_REC_TLS:
+        tls_zeek(&w, body);
+        break;
+    default:
+        ssh_zeek(&w, body);
+        break;
+    }
+    jw_close(&w, '}');
+    return w.rc;
+}

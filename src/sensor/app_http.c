@@ -1,0 +1,591 @@
+/*
+ * app_http.c - HTTP/1.0 and 1.1: request and status lines, the headers we report, bodies
+ * framed by Content-Length, chunked transfer coding or connection close (skipped, only
+ * counted), pipelined requests matched to responses in order, interim 1xx responses, HEAD
+ * and CONNECT. One struct net_http_rec per transaction, emitted when its response ends (or
+ * at flow end for requests never answered). Lines, header counts and the queue of pending
+ * requests are bounded; what exceeds them is counted.
+ */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor/app_int.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+enum hstate {
+    H_START = 0,    /* request or status line */
+    H_HEADERS,
+    H_BODY_LEN,     /* Content-Length bytes left */
+    H_CHUNK_SIZE,
+    H_CHUNK_DATA,
+    H_CHUNK_END,    /* CRLF after chunk data */
+    H_TRAILERS,
+    H_BODY_CLOSE,   /* response body until the connection closes */
+    H_TUNNEL,       /* CONNECT accepted / Upgrade: opaque from here */
+    H_DEAD,
+};
+
+struct hdir {
+    enum hstate state;
+    struct app_acc line;
+    uint64_t left;          /* body or chunk bytes left */
+    unsigned n_headers;
+    bool chunked;
+    bool have_len;
+    uint64_t clen;
+    bool interim;           /* a 1xx response */
+    struct net_http_rec *tx; /* the transaction being filled by this direction */
+};
+
+struct http_state {
+    struct hdir d[2];
+    struct net_http_rec *queue[NET_HTTP_PENDING_MAX]; /* requests waiting for a response */
+    size_t n_queue;
+    uint32_t depth;
+};
+
+static const char *const methods[] = {
+    "GET",    "POST",   "HEAD",     "PUT",       "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    "PATCH",  "PROPFIND", "PROPPATCH", "MKCOL",  "COPY",   "MOVE",    "LOCK",    "UNLOCK",
+    "SEARCH", "REPORT", "CHECKOUT", "MERGE",     "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE",
+};
+
+int
+app_http_probe(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    if (dir == NET_TOCLIENT) {
+        static const char h[] = "HTTP/";
+        size_t k = BN_MIN(n, sizeof(h) - 1);
+        if (memcmp(d, h, k) != 0)
+            return 0;
+        return n >= sizeof(h) - 1 ? 1 : -1;
+    }
+    bool partial = false;
+    for (size_t i = 0; i < BN_ARRAY_SIZE(methods); i++) {
+        size_t ml = strlen(methods[i]);
+        if (n > ml) {
+            if (!memcmp(d, methods[i], ml) && d[ml] == ' ')
+                return 1;
+        } else if (!memcmp(d, methods[i], n)) {
+            partial = true;
+        }
+    }
+    return partial ? -1 : 0;
+}
+
+static struct net_http_rec *
+tx_new(struct http_state *st)
+{
+    struct net_http_rec *tx = bn_calloc(1, sizeof(*tx));
+    if (!tx) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    tx->trans_depth = ++st->depth;
+    return tx;
+}
+
+static void
+tx_emit(struct net_http_rec *tx, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    app_emit(sink, NET_REC_HTTP, ts_ns, f, tx);
+    bn_free(tx);
+}
+
+/* Trims spaces and tabs at both ends of s[0..*n). */
+static const uint8_t *
+trim(const uint8_t *s, size_t *n)
+{
+    while (*n && (s[0] == ' ' || s[0] == '\t'))
+        s++, (*n)--;
+    while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t' || s[*n - 1] == '\r'))
+        (*n)--;
+    return s;
+}
+
+static bool
+parse_u64(const uint8_t *s, size_t n, int base, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    if (!n)
+        return false;
+    for (; i < n; i++) {
+        unsigned dgt;
+        uint8_t c = s[i];
+        if (c >= '0' && c <= '9')
+            dgt = c - '0';
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            dgt = c - 'a' + 10;
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            dgt = c - 'A' + 10;
+        else
+            break;
+        if (v > (UINT64_MAX - dgt) / (unsigned)base)
+            return false;
+        v = v * (unsigned)base + dgt;
+    }
+    if (i == 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void
+request_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
+{
+    const uint8_t *sp1 = memchr(s, ' ', n);
+    if (!sp1) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED);
+        hd->state = H_DEAD;
+        return;
+    }
+    struct net_http_rec *tx = tx_new(st);
+    if (!tx) {
+        hd->state = H_DEAD;
+        return;
+    }
+    tx->has_request = 1;
+    app_copy(tx->method, sizeof(tx->method), s, (size_t)(sp1 - s), &tx->truncated);
+    const uint8_t *u = sp1;
+    while (u < s + n && *u == ' ')
+        u++;
+    const uint8_t *end = s + n;
+    const uint8_t *sp2 = end;
+    /* the protocol is the last word when it starts with HTTP/ */
+    for (const uint8_t *p = end; p > u; p--) {
+        if (p[-1] == ' ') {
+            if (end - p >= 5 && !memcmp(p, "HTTP/", 5))
+                sp2 = p - 1;
+            break;
+        }
+    }
+    const uint8_t *ue = sp2;
+    while (ue > u && ue[-1] == ' ')
+        ue--;
+    app_copy(tx->uri, sizeof(tx->uri), u, (size_t)(ue - u), &tx->truncated);
+    if (sp2 < end)
+        app_copy(tx->protocol, sizeof(tx->protocol), sp2 + 1, (size_t)(end - sp2 - 1),
+                 &tx->truncated);
+    /* absolute-form URI (proxies): the host comes from it */
+    if ((size_t)(ue - u) > 7 && app_prefix_ci(u, (size_t)(ue - u), "http://")) {
+        const uint8_t *h = u + 7;
+        size_t hl = 0;
+        while (h + hl < ue && h[hl] != '/' && h[hl] != ':' && h[hl] != '?')
+            hl++;
+        app_copy(tx->host, sizeof(tx->host), h, hl, &tx->truncated);
+    }
+    hd->tx = tx;
+    hd->state = H_HEADERS;
+    hd->n_headers = 0;
+    hd->chunked = hd->have_len = false;
+    hd->clen = 0;
+}
+
+static void
+status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
+{
+    const uint8_t *sp1 = memchr(s, ' ', n);
+    uint64_t code = 0;
+    if (!sp1 || !parse_u64(sp1 + 1, (size_t)(s + n - sp1 - 1), 10, &code) || code > 999) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED);
+        hd->state = H_DEAD;
+        return;
+    }
+    hd->interim = code >= 100 && code < 200 && code != 101;
+    struct net_http_rec *tx = NULL;
+    if (!hd->interim) {
+        if (st->n_queue) {
+            tx = st->queue[0];
+            memmove(st->queue, st->queue + 1, (st->n_queue - 1) * sizeof(st->queue[0]));
+            st->n_queue--;
+        } else {
+            tx = tx_new(st); /* a response without a request we saw */
+            if (!tx) {
+                hd->state = H_DEAD;
+                return;
+            }
+        }
+        tx->has_response = 1;
+        tx->status = (int)code;
+        if (!tx->protocol[0])
+            app_copy(tx->protocol, sizeof(tx->protocol), s, (size_t)(sp1 - s), &tx->truncated);
+        const uint8_t *m = sp1 + 1;
+        while (m < s + n && *m != ' ')
+            m++;
+        if (m < s + n)
+            app_copy(tx->status_msg, sizeof(tx->status_msg), m + 1, (size_t)(s + n - m - 1),
+                     &tx->truncated);
+    }
+    hd->tx = tx;
+    hd->state = H_HEADERS;
+    hd->n_headers = 0;
+    hd->chunked = hd->have_len = false;
+    hd->clen = 0;
+}
+
+static void
+header(struct hdir *hd, enum net_dir dir, const uint8_t *s, size_t n)
+{
+    struct net_http_rec *tx = hd->tx;
+    if (++hd->n_headers > NET_HTTP_HEADERS_MAX) {
+        if (hd->n_headers == NET_HTTP_HEADERS_MAX + 1) {
+            app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
+            app_dropped(1);
+        }
+        return;
+    }
+    const uint8_t *colon = memchr(s, ':', n);
+    if (!colon)
+        return; /* obs-fold continuation or junk: nothing we report */
+    size_t kl = (size_t)(colon - s), vl = n - kl - 1;
+    const uint8_t *v = trim(colon + 1, &vl);
+    while (kl && (s[kl - 1] == ' ' || s[kl - 1] == '\t'))
+        kl--;
+#define IS(name) (kl == sizeof(name) - 1 && app_prefix_ci(s, kl, name))
+    if (IS("content-length")) {
+        uint64_t l;
+        if (parse_u64(v, vl, 10, &l)) {
+            hd->have_len = true;
+            hd->clen = l;
+        }
+    } else if (IS("transfer-encoding")) {
+        for (size_t i = 0; i + 7 <= vl; i++)
+            if (app_prefix_ci(v + i, vl - i, "chunked"))
+                hd->chunked = true;
+    }
+    if (!tx)
+        return;
+    if (dir == NET_TOSERVER) {
+        if (IS("host") && !tx->host[0]) {
+            size_t hl = vl;
+            const uint8_t *c = NULL;
+            if (vl && v[0] == '[') { /* [v6]:port */
+                const uint8_t *rb = memchr(v, ']', vl);
+                if (rb) {
+                    hl = (size_t)(rb - v) + 1;
+                    if (hl < vl && v[hl] == ':')
+                        c = v + hl;
+                }
+            } else {
+                c = memchr(v, ':', vl);
+                if (c)
+                    hl = (size_t)(c - v);
+            }
+            char lower[NET_HTTP_HOST_MAX];
+            size_t ll = BN_MIN(hl, sizeof(lower));
+            for (size_t i = 0; i < ll; i++)
+                lower[i] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
+            app_copy(tx->host, sizeof(tx->host), lower, ll, &tx->truncated);
+            if (hl > ll) {
+                tx->truncated = 1;
+                net_app_stats()->truncated_fields++;
+            }
+            uint64_t port;
+            if (c && parse_u64(c + 1, (size_t)(v + vl - c - 1), 10, &port) && port < 65536)
+                tx->port = (uint16_t)port;
+        } else if (IS("user-agent")) {
+            app_copy(tx->user_agent, sizeof(tx->user_agent), v, vl, &tx->truncated);
+        } else if (IS("referer")) {
+            app_copy(tx->referer, sizeof(tx->referer), v, vl, &tx->truncated);
+        } else if (IS("content-type")) {
+            app_copy(tx->req_content_type, sizeof(tx->req_content_type), v, vl, &tx->truncated);
+        } else if (IS("x-forwarded-for")) {
+            app_copy(tx->xff, sizeof(tx->xff), v, vl, &tx->truncated);
+        }
+    } else {
+        if (IS("content-type"))
+            app_copy(tx->content_type, sizeof(tx->content_type), v, vl, &tx->truncated);
+        else if (IS("location"))
+            app_copy(tx->location, sizeof(tx->location), v, vl, &tx->truncated);
+    }
+#undef IS
+}
+
+/* The message of this direction ended: queue the request or emit the transaction. */
+static void
+message_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct net_flow *f,
+             uint64_t ts_ns, struct net_sink *sink)
+{
+    struct net_http_rec *tx = hd->tx;
+    hd->tx = NULL;
+    hd->state = H_START;
+    if (!tx)
+        return;
+    if (dir == NET_TOSERVER) {
+        if (st->n_queue == NET_HTTP_PENDING_MAX) {
+            /* the oldest request will never be matched: report it alone */
+            app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
+            struct net_http_rec *old = st->queue[0];
+            memmove(st->queue, st->queue + 1, (st->n_queue - 1) * sizeof(st->queue[0]));
+            st->n_queue--;
+            tx_emit(old, f, ts_ns, sink);
+        }
+        st->queue[st->n_queue++] = tx;
+    } else {
+        tx_emit(tx, f, ts_ns, sink);
+    }
+}
+
+/* End of headers: decide how the body is framed. */
+static void
+headers_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct net_flow *f,
+             uint64_t ts_ns, struct net_sink *sink)
+{
+    struct net_http_rec *tx = hd->tx;
+    if (dir == NET_TOCLIENT) {
+        if (hd->interim) {
+            hd->state = H_START;
+            return;
+        }
+        /* the request this answers is the one just dequeued: HEAD / CONNECT matter */
+        bool head = tx && !strcmp(tx->method, "HEAD");
+        bool connect = tx && !strcmp(tx->method, "CONNECT");
+        int status = tx ? tx->status : 0;
+        if (tx)
+            tx->resp_chunked = hd->chunked;
+        if ((connect && status >= 200 && status < 300) || status == 101) {
+            message_done(st, hd, dir, f, ts_ns, sink);
+            hd->state = H_TUNNEL;
+            st->d[NET_TOSERVER].state = H_TUNNEL;
+            return;
+        }
+        if (head || status == 204 || status == 304) {
+            message_done(st, hd, dir, f, ts_ns, sink);
+            return;
+        }
+        if (hd->chunked) {
+            hd->state = H_CHUNK_SIZE;
+        } else if (hd->have_len) {
+            hd->left = hd->clen;
+            hd->state = H_BODY_LEN;
+            if (!hd->left)
+                message_done(st, hd, dir, f, ts_ns, sink);
+        } else {
+            hd->state = H_BODY_CLOSE;
+        }
+        return;
+    }
+    if (tx)
+        tx->req_chunked = hd->chunked;
+    if (hd->chunked) {
+        hd->state = H_CHUNK_SIZE;
+    } else if (hd->have_len && hd->clen) {
+        hd->left = hd->clen;
+        hd->state = H_BODY_LEN;
+    } else {
+        message_done(st, hd, dir, f, ts_ns, sink);
+    }
+}
+
+static void
+body_bytes(struct hdir *hd, enum net_dir dir, size_t k)
+{
+    if (!hd->tx)
+        return;
+    if (dir == NET_TOSERVER)
+        hd->tx->request_body_len += k;
+    else
+        hd->tx->response_body_len += k;
+}
+
+/* Handles one complete line (without the LF) in the current state. */
+static void
+line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s, size_t n,
+     struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    if (n && s[n - 1] == '\r')
+        n--;
+    switch (hd->state) {
+    case H_START:
+        if (n == 0)
+            return; /* stray CRLF between messages */
+        if (dir == NET_TOSERVER)
+            request_line(st, hd, s, n);
+        else if (n >= 5 && !memcmp(s, "HTTP/", 5))
+            status_line(st, hd, s, n);
+        else {
+            app_err(NET_APP_HTTP, NET_APP_ERR_UNEXPECTED);
+            hd->state = H_DEAD;
+        }
+        return;
+    case H_HEADERS:
+        if (n == 0)
+            headers_done(st, hd, dir, f, ts_ns, sink);
+        else
+            header(hd, dir, s, n);
+        return;
+    case H_CHUNK_SIZE: {
+        uint64_t sz;
+        if (!parse_u64(s, n, 16, &sz)) {
+            app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED);
+            hd->state = H_DEAD;
+            return;
+        }
+        if (sz == 0) {
+            hd->state = H_TRAILERS;
+        } else {
+            hd->left = sz;
+            hd->state = H_CHUNK_DATA;
+        }
+        return;
+    }
+    case H_CHUNK_END:
+        hd->state = H_CHUNK_SIZE;
+        return;
+    case H_TRAILERS:
+        if (n == 0)
+            message_done(st, hd, dir, f, ts_ns, sink);
+        return;
+    default:
+        return;
+    }
+}
+
+static void
+http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+          uint64_t ts_ns, struct net_sink *sink)
+{
+    struct http_state *st = vst;
+    if (!st || (unsigned)dir > 1)
+        return;
+    struct hdir *hd = &st->d[dir];
+    while (n > 0) {
+        switch (hd->state) {
+        case H_DEAD:
+        case H_TUNNEL:
+            return;
+        case H_BODY_CLOSE:
+            body_bytes(hd, dir, n);
+            return;
+        case H_BODY_LEN:
+        case H_CHUNK_DATA: {
+            size_t k = (size_t)BN_MIN((uint64_t)n, hd->left);
+            body_bytes(hd, dir, k);
+            hd->left -= k;
+            d += k;
+            n -= k;
+            if (hd->left == 0) {
+                if (hd->state == H_CHUNK_DATA)
+                    hd->state = H_CHUNK_END;
+                else
+                    message_done(st, hd, dir, f, ts_ns, sink);
+            }
+            continue;
+        }
+        default:
+            break;
+        }
+        /* line-oriented states */
+        const uint8_t *lf = memchr(d, '\n', n);
+        size_t take = lf ? (size_t)(lf - d) + 1 : n;
+        if (hd->line.len + take > NET_HTTP_LINE_MAX) {
+            app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
+            hd->state = H_DEAD;
+            hd->line.len = 0;
+            return;
+        }
+        if (!lf) {
+            if (app_acc_add(&hd->line, d, n, NET_HTTP_LINE_MAX) != 0) {
+                app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+                hd->state = H_DEAD;
+            }
+            return;
+        }
+        if (hd->line.len) {
+            if (app_acc_add(&hd->line, d, take - 1, NET_HTTP_LINE_MAX) != 0) {
+                app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+                hd->state = H_DEAD;
+                return;
+            }
+            line(st, hd, dir, hd->line.p, hd->line.len, f, ts_ns, sink);
+            hd->line.len = 0;
+        } else {
+            line(st, hd, dir, d, take - 1, f, ts_ns, sink);
+        }
+        d += take;
+        n -= take;
+    }
+}
+
+static void *
+http_open(struct net_flow *f)
+{
+    (void)f;
+    struct http_state *st = bn_calloc(1, sizeof(*st));
+    if (!st)
+        app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+    return st;
+}
+
+static void
+http_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
+{
+    struct http_state *st = vst;
+    (void)f;
+    if (!st || (unsigned)dir > 1)
+        return;
+    struct hdir *hd = &st->d[dir];
+    /* a hole inside a counted body is harmless: count it as body and go on */
+    if ((hd->state == H_BODY_LEN || hd->state == H_CHUNK_DATA) && n <= hd->left) {
+        body_bytes(hd, dir, n);
+        hd->left -= n;
+        if (hd->left == 0)
+            hd->state = hd->state == H_CHUNK_DATA ? H_CHUNK_END : hd->state;
+        if (hd->left || hd->state == H_CHUNK_END)
+            return;
+    }
+    if (hd->state == H_BODY_CLOSE) {
+        body_bytes(hd, dir, n);
+        return;
+    }
+    if (hd->state != H_DEAD && hd->state != H_TUNNEL) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_GAP);
+        hd->state = H_DEAD;
+    }
+}
+
+static void
+http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    struct http_state *st = vst;
+    if (!st)
+        return;
+    /* a response read until close ends here; then requests never answered */
+    struct hdir *rs = &st->d[NET_TOCLIENT];
+    if (rs->tx) {
+        if (rs->state != H_BODY_CLOSE)
+            app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
+        tx_emit(rs->tx, f, ts_ns, sink);
+        rs->tx = NULL;
+    }
+    struct hdir *rq = &st->d[NET_TOSERVER];
+    if (rq->tx) {
+        /* a request whose headers or body did not complete */
+        app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
+        if (st->n_queue < NET_HTTP_PENDING_MAX)
+            st->queue[st->n_queue++] = rq->tx;
+        else
+            tx_emit(rq->tx, f, ts_ns, sink);
+        rq->tx = NULL;
+    }
+    for (size_t i = 0; i < st->n_queue; i++)
+        tx_emit(st->queue[i], f, ts_ns, sink);
+    for (int i = 0; i < 2; i++)
+        app_acc_release(&st->d[i].line);
+    bn_free(st);
+}
+
+const struct net_app_parser net_app_http = {
+    .name = "http",
+    .app = NET_APP_HTTP,
+    .proto = IPPROTO_TCP,
+    .ports = {80, 8080, 8000, 3128},
+    .probe = app_http_probe,
+    .open = http_open,
+    .data = http_data,
+    .gap = http_gap,
+    .close = http_close,
+};

@@ -1,0 +1,84 @@
+/*
+ * app_int.h - helpers shared by the application parsers (app_*.c), private to src/sensor.
+ */
+#ifndef BANNIN_SENSOR_APP_INT_H
+#define BANNIN_SENSOR_APP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sensor/app.h"
+
+/* Counts a parse error of a protocol under a reason. */
+void app_err(enum net_app app, enum net_app_err e);
+/* Counts items (queries, RRs, ALPN entries, certificates) dropped at a limit. */
+void app_dropped(uint64_t n);
+/* Emits a record and counts it. */
+void app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns,
+              const struct net_flow *f, const void *body);
+
+/*
+ * Copies n bytes of src into dst[dsz] as a NUL-terminated string. A NUL byte in src becomes
+ * the text "\x00" so the value is not cut short. When the value does not fit it is cut at
+ * a UTF-8 character boundary, *trunc is set and the cut is counted. Returns the length.
+ */
+size_t app_copy(char *dst, size_t dsz, const void *src, size_t n, uint8_t *trunc);
+
+/* Lower-case hex of n bytes, sep between bytes when not 0. Returns the length or 0 if cut. */
+size_t app_hex(char *dst, size_t dsz, const uint8_t *b, size_t n, char sep, bool upper);
+
+/* MD5 of s[0..n) as 32 lower-case hex digits into out[33]. Returns 0 or BN_EINTERNAL. */
+int app_md5_hex(const void *s, size_t n, char out[33]);
+/* SHA-256 of s[0..n), the first 12 hex digits into out[13] (JA4 parts). */
+int app_sha256_12(const void *s, size_t n, char out[13]);
+
+/* Case-insensitive: does s[0..n) start with the NUL-terminated prefix p? */
+bool app_prefix_ci(const uint8_t *s, size_t n, const char *p);
+
+/* Big-endian readers (callers check bounds). */
+static inline uint16_t
+app_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t
+app_be24(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+}
+
+static inline uint32_t
+app_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* A per-direction byte accumulator for framed protocols, bounded by max. */
+struct app_acc {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+};
+
+/* Appends n bytes; BN_ETOOBIG past max (nothing appended), BN_ENOMEM. */
+int app_acc_add(struct app_acc *a, const uint8_t *d, size_t n, size_t max);
+/* Drops the first n bytes. */
+void app_acc_consume(struct app_acc *a, size_t n);
+void app_acc_release(struct app_acc *a);
+
+/* Probes for the identified-only protocols (app.c). */
+int app_probe_smb(const uint8_t *d, size_t n, enum net_dir dir);
+int app_probe_rdp(const uint8_t *d, size_t n, enum net_dir dir);
+int app_probe_smtp(const uint8_t *d, size_t n, enum net_dir dir);
+int app_probe_ftp(const uint8_t *d, size_t n, enum net_dir dir);
+
+/* Content probes of the parsers (also used by net_app_identify). */
+int app_dns_probe_udp(const uint8_t *d, size_t n, enum net_dir dir);
+int app_dns_probe_tcp(const uint8_t *d, size_t n, enum net_dir dir);
+int app_http_probe(const uint8_t *d, size_t n, enum net_dir dir);
+int app_tls_probe(const uint8_t *d, size_t n, enum net_dir dir);
+int app_ssh_probe(const uint8_t *d, size_t n, enum net_dir dir);
+
+
+#endif

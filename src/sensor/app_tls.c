@@ -1,0 +1,907 @@
+/*
+ * app_tls.c - TLS handshake metadata: the record layer (records and handshake messages
+ * reassembled across segment and record boundaries, each bounded), ClientHello (SNI, ALPN,
+ * versions, ciphers, extensions -> JA3 and JA4), ServerHello (chosen version and cipher,
+ * JA3S, ALPN, key share group), the server's Certificate (TLS <= 1.2: subject, issuer,
+ * serial, SHA-1 fingerprint, validity, subjectAltName, chain SHA-256 fingerprints, decoded
+ * by OpenSSL) and ServerKeyExchange's named curve. One struct net_tls_rec per flow, emitted
+ * when the handshake is over (first application data) or when the flow ends.
+ *
+ * JA3/JA3S: https://github.com/salesforce/ja3 ; JA4: https://github.com/FoxIO-LLC/ja4
+ * (GREASE values excluded from every list, as both specifications say).
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "sensor/app_int.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+#define TLS_HDR 5
+#define TLS_LIST_MAX 256 /* ciphers / extensions / groups / sigalgs kept for fingerprints */
+
+enum {
+    REC_CCS = 20,
+    REC_ALERT = 21,
+    REC_HANDSHAKE = 22,
+    REC_APPDATA = 23,
+};
+
+enum {
+    HS_CLIENT_HELLO = 1,
+    HS_SERVER_HELLO = 2,
+    HS_CERTIFICATE = 11,
+    HS_SERVER_KEY_EXCHANGE = 12,
+};
+
+struct tls_dir {
+    struct app_acc rec;   /* bytes of an incomplete record */
+    struct app_acc hs;    /* bytes of incomplete handshake messages */
+    bool encrypted;       /* ChangeCipherSpec seen (TLS <= 1.2): handshake records opaque */
+    bool appdata;
+    bool dead;            /* not TLS any more (or lost sync): ignore the rest */
+};
+
+struct tls_state {
+    struct tls_dir d[2];
+    struct net_tls_rec rec;
+    bool emitted;
+    bool server_ccs_before_cert;
+    uint8_t cli_sid[32];
+    uint8_t cli_sid_len;
+};
+
+static bool
+grease(uint16_t v)
+{
+    return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
+}
+
+/* A cursor over a bounded byte range. */
+struct cur {
+    const uint8_t *p;
+    size_t n;
+    bool bad;
+};
+
+static bool
+cur_take(struct cur *c, size_t k, const uint8_t **out)
+{
+    if (c->bad || c->n < k) {
+        c->bad = true;
+        return false;
+    }
+    if (out)
+        *out = c->p;
+    c->p += k;
+    c->n -= k;
+    return true;
+}
+
+static unsigned
+cur_u8(struct cur *c)
+{
+    const uint8_t *p;
+    return cur_take(c, 1, &p) ? p[0] : 0;
+}
+
+static unsigned
+cur_u16(struct cur *c)
+{
+    const uint8_t *p;
+    return cur_take(c, 2, &p) ? app_be16(p) : 0;
+}
+
+/* A sub-cursor of len bytes (the vector that follows a length prefix). */
+static struct cur
+cur_sub(struct cur *c, size_t len)
+{
+    struct cur s = {NULL, 0, true};
+    const uint8_t *p;
+    if (cur_take(c, len, &p)) {
+        s.p = p;
+        s.n = len;
+        s.bad = false;
+    }
+    return s;
+}
+
+/* Appends "%u" values joined by sep to a string with bound; sets *cut when it overflows. */
+static void
+join_u16(char *dst, size_t dsz, size_t *o, const uint16_t *v, size_t n, char sep, bool *cut)
+{
+    for (size_t i = 0; i < n; i++) {
+        char tmp[8];
+        int k = snprintf(tmp, sizeof(tmp), "%s%u", i ? (sep == '-' ? "-" : ",") : "", v[i]);
+        if (*o + (size_t)k + 1 > dsz) {
+            *cut = true;
+            return;
+        }
+        memcpy(dst + *o, tmp, (size_t)k);
+        *o += (size_t)k;
+        dst[*o] = '\0';
+    }
+}
+
+static int
+cmp_u16(const void *a, const void *b)
+{
+    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* "abcd,0a0b,..." of n values into buf (4 hex digits each). */
+static size_t
+hex_list(char *buf, size_t o, const uint16_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(buf + o, 8, "%s%04x", i ? "," : "", v[i]);
+    return o;
+}
+
+static const char *
+ja4_version(uint16_t v)
+{
+    switch (v) {
+    case 0x0304: return "13";
+    case 0x0303: return "12";
+    case 0x0302: return "11";
+    case 0x0301: return "10";
+    case 0x0300: return "s3";
+    case 0x0200: return "s2";
+    case 0xfeff: return "d1";
+    case 0xfefd: return "d2";
+    case 0xfefc: return "d3";
+    default: return "00";
+    }
+}
+
+static bool
+alnum(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static void
+client_hello(struct tls_state *st, const uint8_t *d, size_t n)
+{
+    struct net_tls_rec *r = &st->rec;
+    struct cur c = {d, n, false};
+    uint16_t ciphers[TLS_LIST_MAX], exts[TLS_LIST_MAX], groups[TLS_LIST_MAX];
+    uint16_t sigalgs[TLS_LIST_MAX];
+    uint8_t pfs[TLS_LIST_MAX];
+    size_t n_ciphers = 0, n_exts = 0, n_groups = 0, n_sigalgs = 0, n_pfs = 0;
+    uint16_t maxver = 0;
+    bool have_sni = false;
+    uint8_t alpn0[256];
+    size_t alpn0_len = 0;
+    bool have_alpn = false;
+
+    r->has_client_hello = 1;
+    r->client_version = (uint16_t)cur_u16(&c);
+    cur_take(&c, 32, NULL);
+    size_t sid_len = cur_u8(&c);
+    const uint8_t *sid;
+    if (cur_take(&c, sid_len, &sid) && sid_len <= 32) {
+        memcpy(st->cli_sid, sid, sid_len);
+        st->cli_sid_len = (uint8_t)sid_len;
+    }
+    struct cur cs = cur_sub(&c, cur_u16(&c));
+    while (cs.n >= 2) {
+        uint16_t v = (uint16_t)cur_u16(&cs);
+        if (grease(v))
+            continue;
+        if (n_ciphers < TLS_LIST_MAX)
+            ciphers[n_ciphers++] = v;
+        else
+            app_dropped(1);
+    }
+    struct cur comp = cur_sub(&c, cur_u8(&c));
+    (void)comp;
+    if (c.bad) {
+        app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+        return;
+    }
+    struct cur ex = {NULL, 0, true};
+    if (c.n >= 2)
+        ex = cur_sub(&c, cur_u16(&c));
+    while (!ex.bad && ex.n >= 4) {
+        uint16_t type = (uint16_t)cur_u16(&ex);
+        struct cur e = cur_sub(&ex, cur_u16(&ex));
+        if (ex.bad)
+            break;
+        if (grease(type))
+            continue;
+        if (n_exts < TLS_LIST_MAX)
+            exts[n_exts++] = type;
+        else
+            app_dropped(1);
+        switch (type) {
+        case 0: { /* server_name */
+            struct cur l = cur_sub(&e, cur_u16(&e));
+            while (!l.bad && l.n >= 3) {
+                unsigned nt = cur_u8(&l);
+                struct cur nm = cur_sub(&l, cur_u16(&l));
+                if (!l.bad && nt == 0 && !have_sni) {
+                    app_copy(r->sni, sizeof(r->sni), nm.p, nm.n, &r->truncated);
+                    have_sni = true;
+                }
+            }
+            have_sni = true;
+            break;
+        }
+        case 16: { /* ALPN */
+            struct cur l = cur_sub(&e, cur_u16(&e));
+            while (!l.bad && l.n >= 1) {
+                struct cur p = cur_sub(&l, cur_u8(&l));
+                if (l.bad)
+                    break;
+                if (!have_alpn) {
+                    memcpy(alpn0, p.p, p.n);
+                    alpn0_len = p.n;
+                    have_alpn = true;
+                }
+                if (r->n_client_alpn < NET_TLS_ALPN_N)
+                    app_copy(r->client_alpn[r->n_client_alpn++], NET_TLS_ALPN_MAX, p.p, p.n,
+                             &r->truncated);
+                else
+                    app_dropped(1);
+            }
+            break;
+        }
+        case 10: { /* supported_groups */
+            struct cur l = cur_sub(&e, cur_u16(&e));
+            while (!l.bad && l.n >= 2) {
+                uint16_t g = (uint16_t)cur_u16(&l);
+                if (!grease(g) && n_groups < TLS_LIST_MAX)
+                    groups[n_groups++] = g;
+            }
+            break;
+        }
+        case 11: { /* ec_point_formats */
+            struct cur l = cur_sub(&e, cur_u8(&e));
+            while (!l.bad && l.n >= 1 && n_pfs < TLS_LIST_MAX)
+                pfs[n_pfs++] = (uint8_t)cur_u8(&l);
+            break;
+        }
+        case 13: { /* signature_algorithms */
+            struct cur l = cur_sub(&e, cur_u16(&e));
+            while (!l.bad && l.n >= 2) {
+                uint16_t a = (uint16_t)cur_u16(&l);
+                if (!grease(a) && n_sigalgs < TLS_LIST_MAX)
+                    sigalgs[n_sigalgs++] = a;
+            }
+            break;
+        }
+        case 43: { /* supported_versions */
+            struct cur l = cur_sub(&e, cur_u8(&e));
+            while (!l.bad && l.n >= 2) {
+                uint16_t v = (uint16_t)cur_u16(&l);
+                if (!grease(v) && v > maxver && (v & 0xff00) != 0x7f00)
+                    maxver = v;
+                else if (!grease(v) && !maxver)
+                    maxver = v;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    r->client_max_version = maxver ? maxver : r->client_version;
+
+    /* JA3: version,ciphers,extensions,groups,point formats */
+    size_t o = 0;
+    bool cut = false;
+    o = (size_t)snprintf(r->ja3, sizeof(r->ja3), "%u,", r->client_version);
+    join_u16(r->ja3, sizeof(r->ja3), &o, ciphers, n_ciphers, '-', &cut);
+    if (o + 2 < sizeof(r->ja3))
+        r->ja3[o++] = ',', r->ja3[o] = '\0';
+    join_u16(r->ja3, sizeof(r->ja3), &o, exts, n_exts, '-', &cut);
+    if (o + 2 < sizeof(r->ja3))
+        r->ja3[o++] = ',', r->ja3[o] = '\0';
+    join_u16(r->ja3, sizeof(r->ja3), &o, groups, n_groups, '-', &cut);
+    if (o + 2 < sizeof(r->ja3))
+        r->ja3[o++] = ',', r->ja3[o] = '\0';
+    for (size_t i = 0; i < n_pfs && !cut; i++) {
+        char tmp[8];
+        int k = snprintf(tmp, sizeof(tmp), "%s%u", i ? "-" : "", pfs[i]);
+        if (o + (size_t)k + 1 > sizeof(r->ja3)) {
+            cut = true;
+            break;
+        }
+        memcpy(r->ja3 + o, tmp, (size_t)k + 1);
+        o += (size_t)k;
+    }
+    if (cut) {
+        /* a cut string would give a wrong hash: report neither */
+        r->ja3[0] = r->ja3_hash[0] = '\0';
+        r->truncated = 1;
+        net_app_stats()->truncated_fields++;
+    } else {
+        app_md5_hex(r->ja3, o, r->ja3_hash);
+    }
+
+    /* JA4_a */
+    char a[16], alpn[3] = "00";
+    if (have_alpn && alpn0_len > 0) {
+        if (alnum(alpn0[0]) && alnum(alpn0[alpn0_len - 1])) {
+            alpn[0] = (char)alpn0[0];
+            alpn[1] = (char)alpn0[alpn0_len - 1];
+        } else {
+            static const char hexd[] = "0123456789abcdef";
+            alpn[0] = hexd[alpn0[0] >> 4];
+            alpn[1] = hexd[alpn0[alpn0_len - 1] & 15];
+        }
+    }
+    snprintf(a, sizeof(a), "%c%.2s%c%02u%02u%.2s", r->quic ? 'q' : 't',
+             ja4_version(r->client_max_version), have_sni ? 'd' : 'i',
+             (unsigned)BN_MIN(n_ciphers, 99u), (unsigned)BN_MIN(n_exts, 99u), alpn);
+    /* JA4_b: sorted ciphers */
+    char b[13] = "000000000000", cc[13] = "000000000000";
+    static _Thread_local char list[TLS_LIST_MAX * 5 * 2 + 8];
+    if (n_ciphers) {
+        qsort(ciphers, n_ciphers, sizeof(ciphers[0]), cmp_u16);
+        size_t l = hex_list(list, 0, ciphers, n_ciphers);
+        app_sha256_12(list, l, b);
+    }
+    /* JA4_c: sorted extensions without SNI and ALPN, "_", signature algorithms in order */
+    size_t n_e = 0;
+    for (size_t i = 0; i < n_exts; i++)
+        if (exts[i] != 0x0000 && exts[i] != 0x0010)
+            exts[n_e++] = exts[i];
+    if (n_e) {
+        qsort(exts, n_e, sizeof(exts[0]), cmp_u16);
+        size_t l = hex_list(list, 0, exts, n_e);
+        if (n_sigalgs) {
+            list[l++] = '_';
+            l = hex_list(list, l, sigalgs, n_sigalgs);
+        }
+        app_sha256_12(list, l, cc);
+    }
+    snprintf(r->ja4, sizeof(r->ja4), "%.10s_%.12s_%.12s", a, b, cc);
+}
+
+static void
+server_hello(struct tls_state *st, const uint8_t *d, size_t n)
+{
+    struct net_tls_rec *r = &st->rec;
+    struct cur c = {d, n, false};
+    uint16_t exts[TLS_LIST_MAX];
+    size_t n_exts = 0;
+    r->has_server_hello = 1;
+    uint16_t legacy = (uint16_t)cur_u16(&c);
+    r->version = legacy;
+    cur_take(&c, 32, NULL);
+    size_t sid_len = cur_u8(&c);
+    const uint8_t *sid = NULL;
+    cur_take(&c, sid_len, &sid);
+    r->cipher = (uint16_t)cur_u16(&c);
+    cur_u8(&c);
+    if (c.bad) {
+        app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+        return;
+    }
+    if (sid && sid_len && sid_len == st->cli_sid_len && !memcmp(sid, st->cli_sid, sid_len))
+        r->resumed = 1; /* cleared again if a Certificate follows */
+    struct cur ex = {NULL, 0, true};
+    if (c.n >= 2)
+        ex = cur_sub(&c, cur_u16(&c));
+    while (!ex.bad && ex.n >= 4) {
+        uint16_t type = (uint16_t)cur_u16(&ex);
+        struct cur e = cur_sub(&ex, cur_u16(&ex));
+        if (ex.bad)
+            break;
+        if (!grease(type) && n_exts < TLS_LIST_MAX)
+            exts[n_exts++] = type;
+        switch (type) {
+        case 43:
+            if (e.n >= 2)
+                r->version = (uint16_t)cur_u16(&e);
+            break;
+        case 16: {
+            struct cur l = cur_sub(&e, cur_u16(&e));
+            struct cur p = cur_sub(&l, cur_u8(&l));
+            if (!l.bad)
+                app_copy(r->server_alpn, sizeof(r->server_alpn), p.p, p.n, &r->truncated);
+            break;
+        }
+        case 51:
+            if (e.n >= 2)
+                r->curve = (uint16_t)cur_u16(&e);
+            break;
+        case 41: /* pre_shared_key accepted: TLS 1.3 resumption */
+            r->resumed = 1;
+            break;
+        default:
+            break;
+        }
+    }
+    size_t o = (size_t)snprintf(r->ja3s, sizeof(r->ja3s), "%u,%u,", legacy, r->cipher);
+    bool cut = false;
+    join_u16(r->ja3s, sizeof(r->ja3s), &o, exts, n_exts, '-', &cut);
+    if (cut) {
+        r->ja3s[0] = r->ja3s_hash[0] = '\0';
+        r->truncated = 1;
+        net_app_stats()->truncated_fields++;
+    } else {
+        app_md5_hex(r->ja3s, o, r->ja3s_hash);
+    }
+}
+
+/* Formats an X509_NAME the way Suricata prints it: "C=US, O=Org, CN=name". */
+static void
+dn_text(const X509_NAME *nm, char *dst, size_t dsz, uint8_t *trunc)
+{
+    dst[0] = '\0';
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio)
+        return;
+    unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | ASN1_STRFLGS_UTF8_CONVERT |
+                          XN_FLAG_DUMP_UNKNOWN_FIELDS;
+    if (X509_NAME_print_ex(bio, nm, 0, flags) >= 0) {
+        char *p = NULL;
+        long len = BIO_get_mem_data(bio, &p);
+        if (len > 0 && p)
+            app_copy(dst, dsz, p, (size_t)len, trunc);
+    }
+    BIO_free(bio);
+}
+
+static int64_t
+asn1_secs(const ASN1_TIME *t)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+static void
+leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    if (!x) {
+        app_err(NET_APP_TLS, NET_APP_ERR_CERT);
+        return;
+    }
+    struct net_tls_cert *c = &r->cert;
+    r->has_cert = 1;
+    dn_text(X509_get_subject_name(x), c->subject, sizeof(c->subject), &r->truncated);
+    dn_text(X509_get_issuer_name(x), c->issuer, sizeof(c->issuer), &r->truncated);
+    /* the INTEGER's content octets as encoded (with the sign byte), like Suricata */
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    unsigned char *enc = NULL;
+    int el = sn ? i2d_ASN1_INTEGER(sn, &enc) : 0;
+    if (el > 2 && enc) {
+        size_t hl = 2;
+        if (enc[1] & 0x80)
+            hl += enc[1] & 0x7f;
+        if ((size_t)el > hl)
+            app_hex(c->serial, sizeof(c->serial), enc + hl, (size_t)el - hl, ':', true);
+    }
+    OPENSSL_free(enc);
+    if (EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL) == 1)
+        app_hex(c->fingerprint, sizeof(c->fingerprint), md, mdlen, ':', false);
+    c->not_before = asn1_secs(X509_get0_notBefore(x));
+    c->not_after = asn1_secs(X509_get0_notAfter(x));
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS)
+            continue;
+        if (r->n_san >= NET_TLS_SAN_N) {
+            app_dropped(1);
+            continue;
+        }
+        const ASN1_IA5STRING *s = g->d.dNSName;
+        app_copy(r->san[r->n_san++], NET_TLS_SNI_MAX, ASN1_STRING_get0_data(s),
+                 (size_t)ASN1_STRING_length(s), &r->truncated);
+    }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+}
+
+static void
+certificate(struct tls_state *st, const uint8_t *d, size_t n)
+{
+    struct net_tls_rec *r = &st->rec;
+    struct cur c = {d, n, false};
+    const uint8_t *p;
+    if (r->version == 0x0304 || (r->version & 0xff00) == 0x7f00) {
+        /* TLS 1.3 (plaintext only in odd captures): a context byte precedes the list */
+        size_t ctx = cur_u8(&c);
+        cur_take(&c, ctx, NULL);
+    }
+    if (!cur_take(&c, 3, &p))
+        goto bad;
+    struct cur l = cur_sub(&c, app_be24(p));
+    if (l.bad)
+        goto bad;
+    bool first = !r->has_cert;
+    while (l.n >= 3) {
+        cur_take(&l, 3, &p);
+        size_t clen = app_be24(p);
+        const uint8_t *der;
+        if (!cur_take(&l, clen, &der))
+            goto bad;
+        if (first) {
+            leaf_cert(r, der, clen);
+            first = false;
+        }
+        if (r->n_chain < NET_TLS_CERTS_MAX) {
+            uint8_t md[EVP_MAX_MD_SIZE];
+            unsigned mdlen = 0;
+            if (EVP_Digest(der, clen, md, &mdlen, EVP_sha256(), NULL) == 1)
+                app_hex(r->chain_fp[r->n_chain++], NET_TLS_SHA256_MAX, md, mdlen, 0, false);
+        } else {
+            app_dropped(1);
+        }
+        if (r->version == 0x0304 || (r->version & 0xff00) == 0x7f00) {
+            struct cur e = cur_sub(&l, cur_u16(&l)); /* per-certificate extensions */
+            (void)e;
+        }
+    }
+    if (!st->server_ccs_before_cert)
+        r->resumed = 0;
+    return;
+bad:
+    app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+}
+
+static void
+handshake(struct tls_state *st, enum net_dir dir, unsigned type, const uint8_t *d, size_t n)
+{
+    switch (type) {
+    case HS_CLIENT_HELLO:
+        if (dir == NET_TOSERVER && !st->rec.has_client_hello)
+            client_hello(st, d, n);
+        break;
+    case HS_SERVER_HELLO:
+        if (dir == NET_TOCLIENT)
+            server_hello(st, d, n);
+        break;
+    case HS_CERTIFICATE:
+        if (dir == NET_TOCLIENT && !st->rec.has_cert)
+            certificate(st, d, n);
+        break;
+    case HS_SERVER_KEY_EXCHANGE:
+        /* ECDHE: curve_type named_curve (3), then the group */
+        if (dir == NET_TOCLIENT && !st->rec.curve && n >= 3 && d[0] == 3) {
+            char cb[NET_TLS_CIPHER_NAME_MAX];
+            if (strstr(net_tls_cipher_name(st->rec.cipher, cb, sizeof(cb)), "ECDH"))
+                st->rec.curve = app_be16(d + 1);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+tls_finish(struct tls_state *st, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    if (st->emitted || !(st->rec.has_client_hello || st->rec.has_server_hello))
+        return;
+    st->emitted = true;
+    app_emit(sink, NET_REC_TLS, ts_ns, f, &st->rec);
+}
+
+static void
+record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type,
+       const uint8_t *d, size_t n, uint64_t ts_ns, struct net_sink *sink)
+{
+    struct tls_dir *td = &st->d[dir];
+    switch (type) {
+    case REC_CCS:
+        td->encrypted = true;
+        if (dir == NET_TOCLIENT && !st->rec.has_cert)
+            st->server_ccs_before_cert = true;
+        return;
+    case REC_ALERT:
+        return;
+    case REC_APPDATA:
+        td->appdata = true;
+        if (st->d[0].appdata && st->d[1].appdata)
+            st->rec.established = 1;
+        /* the handshake is over (or encrypted from here, TLS 1.3): report it */
+        if (st->rec.has_server_hello || dir == NET_TOSERVER)
+            tls_finish(st, f, ts_ns, sink);
+        return;
+    case REC_HANDSHAKE:
+        break;
+    default:
+        app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+        td->dead = true;
+        return;
+    }
+    if (td->encrypted)
+        return; /* Finished and later handshake messages are encrypted */
+    const uint8_t *p = d;
+    size_t left = n;
+    if (td->hs.len) {
+        if (app_acc_add(&td->hs, d, n, NET_TLS_HS_MAX) != 0) {
+            app_err(NET_APP_TLS, NET_APP_ERR_LIMIT);
+            td->dead = true;
+            return;
+        }
+        p = td->hs.p;
+        left = td->hs.len;
+    }
+    size_t used = 0;
+    while (left - used >= 4) {
+        size_t mlen = app_be24(p + used + 1);
+        if (mlen > NET_TLS_HS_MAX) {
+            app_err(NET_APP_TLS, NET_APP_ERR_LIMIT);
+            td->dead = true;
+            return;
+        }
+        if (left - used < 4 + mlen)
+            break;
+        handshake(st, dir, p[used], p + used + 4, mlen);
+        used += 4 + mlen;
+    }
+    if (td->hs.len) {
+        app_acc_consume(&td->hs, used);
+    } else if (used < left) {
+        if (app_acc_add(&td->hs, p + used, left - used, NET_TLS_HS_MAX) != 0) {
+            app_err(NET_APP_TLS, NET_APP_ERR_LIMIT);
+            td->dead = true;
+        }
+    }
+}
+
+/* ---- parser callbacks ---- */
+
+static bool
+record_header_ok(const uint8_t *h)
+{
+    return h[0] >= REC_CCS && h[0] <= 24 && (h[1] == 3 || (h[1] == 0xfe)) &&
+           app_be16(h + 3) <= NET_TLS_RECORD_MAX;
+}
+
+int
+app_tls_probe(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    if (n < 1)
+        return -1;
+    if (d[0] != REC_HANDSHAKE)
+        return 0;
+    if (n < 6)
+        return -1;
+    if (!record_header_ok(d) || d[2] > 4)
+        return 0;
+    /* a ClientHello to the server, a ServerHello to the client */
+    return d[5] == (dir == NET_TOSERVER ? HS_CLIENT_HELLO : HS_SERVER_HELLO) ? 1 : 0;
+}
+
+static void *
+tls_open(struct net_flow *f)
+{
+    struct tls_state *st = bn_calloc(1, sizeof(*st));
+    if (!st) {
+        app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    st->rec.quic = f && f->proto == IPPROTO_UDP;
+    return st;
+}
+
+static void
+tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+         uint64_t ts_ns, struct net_sink *sink)
+{
+    struct tls_state *st = vst;
+    if (!st || (unsigned)dir > 1)
+        return;
+    struct tls_dir *td = &st->d[dir];
+    if (td->dead)
+        return;
+    /* whole records straight from the chunk while nothing is pending */
+    while (td->rec.len == 0 && n >= TLS_HDR) {
+        if (!record_header_ok(d)) {
+            app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+            td->dead = true;
+            tls_finish(st, f, ts_ns, sink);
+            return;
+        }
+        size_t rl = app_be16(d + 3);
+        if (n < TLS_HDR + rl)
+            break;
+        record(st, f, dir, d[0], d + TLS_HDR, rl, ts_ns, sink);
+        d += TLS_HDR + rl;
+        n -= TLS_HDR + rl;
+        if (td->dead)
+            return;
+    }
+    if (n == 0)
+        return;
+    if (app_acc_add(&td->rec, d, n, TLS_HDR + NET_TLS_RECORD_MAX) != 0) {
+        /* more bytes than one record can hold: bulk data we do not need, keep framing */
+        size_t room = TLS_HDR + NET_TLS_RECORD_MAX - td->rec.len;
+        if (app_acc_add(&td->rec, d, room, TLS_HDR + NET_TLS_RECORD_MAX) != 0) {
+            app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
+            td->dead = true;
+            return;
+        }
+        d += room;
+        n -= room;
+    } else {
+        n = 0;
+    }
+    for (;;) {
+        while (td->rec.len >= TLS_HDR) {
+            if (!record_header_ok(td->rec.p)) {
+                app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+                td->dead = true;
+                app_acc_release(&td->rec);
+                tls_finish(st, f, ts_ns, sink);
+                return;
+            }
+            size_t rl = app_be16(td->rec.p + 3);
+            if (td->rec.len < TLS_HDR + rl)
+                break;
+            record(st, f, dir, td->rec.p[0], td->rec.p + TLS_HDR, rl, ts_ns, sink);
+            app_acc_consume(&td->rec, TLS_HDR + rl);
+            if (td->dead)
+                return;
+        }
+        if (n == 0)
+            return;
+        size_t room = TLS_HDR + NET_TLS_RECORD_MAX - td->rec.len;
+        size_t k = BN_MIN(room, n);
+        if (app_acc_add(&td->rec, d, k, TLS_HDR + NET_TLS_RECORD_MAX) != 0) {
+            app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
+            td->dead = true;
+            return;
+        }
+        d += k;
+        n -= k;
+    }
+}
+
+static void
+tls_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
+{
+    struct tls_state *st = vst;
+    (void)f, (void)n;
+    if (!st || (unsigned)dir > 1)
+        return;
+    struct tls_dir *td = &st->d[dir];
+    app_err(NET_APP_TLS, NET_APP_ERR_GAP);
+    /* record framing is lost: handshake metadata after a gap would be guesswork */
+    td->dead = true;
+    app_acc_release(&td->rec);
+    app_acc_release(&td->hs);
+}
+
+static void
+tls_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    struct tls_state *st = vst;
+    if (!st)
+        return;
+    tls_finish(st, f, ts_ns, sink);
+    for (int i = 0; i < 2; i++) {
+        app_acc_release(&st->d[i].rec);
+        app_acc_release(&st->d[i].hs);
+    }
+    bn_free(st);
+}
+
+const struct net_app_parser net_app_tls = {
+    .name = "tls",
+    .app = NET_APP_TLS,
+    .proto = IPPROTO_TCP,
+    .ports = {443, 8443, 993, 995},
+    .probe = app_tls_probe,
+    .open = tls_open,
+    .data = tls_data,
+    .gap = tls_gap,
+    .close = tls_close,
+};
+
+/* IANA names of the cipher suites seen in practice (Zeek's ssl.log cipher). */
+static const struct {
+    uint16_t id;
+    const char *name;
+} cipher_names[] = {
+    {0x0000, "TLS_NULL_WITH_NULL_NULL"},
+    {0x0001, "TLS_RSA_WITH_NULL_MD5"},
+    {0x0002, "TLS_RSA_WITH_NULL_SHA"},
+    {0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5"},
+    {0x0004, "TLS_RSA_WITH_RC4_128_MD5"},
+    {0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
+    {0x0006, "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"},
+    {0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"},
+    {0x0009, "TLS_RSA_WITH_DES_CBC_SHA"},
+    {0x000a, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"},
+    {0x0011, "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA"},
+    {0x0012, "TLS_DHE_DSS_WITH_DES_CBC_SHA"},
+    {0x0013, "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA"},
+    {0x0014, "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"},
+    {0x0015, "TLS_DHE_RSA_WITH_DES_CBC_SHA"},
+    {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+    {0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA"},
+    {0x0032, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"},
+    {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"},
+    {0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"},
+    {0x0038, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"},
+    {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"},
+    {0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256"},
+    {0x003d, "TLS_RSA_WITH_AES_256_CBC_SHA256"},
+    {0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"},
+    {0x0045, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"},
+    {0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"},
+    {0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"},
+    {0x0084, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"},
+    {0x0088, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"},
+    {0x008c, "TLS_PSK_WITH_AES_128_CBC_SHA"},
+    {0x008d, "TLS_PSK_WITH_AES_256_CBC_SHA"},
+    {0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256"},
+    {0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384"},
+    {0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"},
+    {0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"},
+    {0x00ff, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"},
+    {0x1301, "TLS_AES_128_GCM_SHA256"},
+    {0x1302, "TLS_AES_256_GCM_SHA384"},
+    {0x1303, "TLS_CHACHA20_POLY1305_SHA256"},
+    {0x1304, "TLS_AES_128_CCM_SHA256"},
+    {0x1305, "TLS_AES_128_CCM_8_SHA256"},
+    {0x5600, "TLS_FALLBACK_SCSV"},
+    {0xc002, "TLS_ECDH_ECDSA_WITH_RC4_128_SHA"},
+    {0xc004, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA"},
+    {0xc005, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA"},
+    {0xc007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"},
+    {0xc008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"},
+    {0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"},
+    {0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"},
+    {0xc00c, "TLS_ECDH_RSA_WITH_RC4_128_SHA"},
+    {0xc00e, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA"},
+    {0xc00f, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA"},
+    {0xc011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"},
+    {0xc012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+    {0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
+    {0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
+    {0xc023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"},
+    {0xc024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"},
+    {0xc027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"},
+    {0xc028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"},
+    {0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
+    {0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
+    {0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+    {0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+    {0xc09c, "TLS_RSA_WITH_AES_128_CCM"},
+    {0xc09d, "TLS_RSA_WITH_AES_256_CCM"},
+    {0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM"},
+    {0xc0ad, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM"},
+    {0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+    {0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+    {0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+    {0xcc13, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256_OLD"},
+    {0xcc14, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256_OLD"},
+};
+
+const char *
+net_tls_cipher_name(uint16_t cs, char *buf, size_t size)
+{
+    for (size_t i = 0; i < BN_ARRAY_SIZE(cipher_names); i++)
+        if (cipher_names[i].id == cs)
+            return cipher_names[i].name;
+    snprintf(buf, size, "unknown-%u", cs);
+    return buf;
+}
