@@ -130,7 +130,7 @@ struct ndr_config {
     int64_t brute_window_ms;
     int64_t brute_attempts;        /* short connections from one client to one server */
     int64_t brute_short_ms;        /* a connection shorter than this counts */
-    int64_t brute_max_bytes;       /* ... and carrying fewer bytes server->client than this */
+    uint64_t brute_max_bytes;      /* ... and carrying fewer bytes server->client than this */
     /* beaconing */
     bool beacon_enabled;
     int64_t beacon_min_conns;      /* connections needed before scoring */
@@ -140,6 +140,7 @@ struct ndr_config {
     int64_t beacon_score;          /* alert at or above this score (0..100) */
     int64_t beacon_pairs_max;      /* (client, server, port) pairs tracked */
     bool beacon_external_only;     /* only servers outside the internal networks */
+    char *beacon_ignore_ports;     /* comma-separated server ports never scored (NTP, ...) */
     /* DNS tunnelling and DGA */
     bool dns_enabled;
     int64_t dns_window_ms;
@@ -153,7 +154,8 @@ struct ndr_config {
     int64_t lateral_window_ms;
     int64_t lateral_hosts;         /* distinct new internal servers on lateral ports */
     char *lateral_ports;           /* comma-separated ports: SMB, RDP, SSH, WinRM, RPC */
-    int64_t lateral_known_max;     /* (client, server, port) pairs remembered as known */
+    int64_t lateral_known_max;     /* (client, server) pairs remembered as known */
+    int64_t lateral_learn_ms;      /* from the first packet: learn pairs, never alert */
     /* large outbound */
     bool exfil_enabled;
     int64_t exfil_window_ms;
@@ -187,6 +189,7 @@ struct ndr_stats {
     uint64_t evictions;                 /* entries evicted to respect a table bound */
     uint64_t alerts[NDR_SIG__COUNT];    /* alerts emitted, by signature */
     uint64_t suppressed[NDR_SIG__COUNT]; /* triggers folded into an earlier alert */
+    uint64_t nomem;                     /* state not created for lack of memory */
     uint64_t ioc_lookups;
 };
 
@@ -208,7 +211,7 @@ void ndr_packet(struct ndr *d, const struct net_pkt *pkt, struct net_sink *sink)
 void ndr_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink);
 /* Advances the clock to now_ns (capture time): windows close, beacons are scored. */
 void ndr_tick(struct ndr *d, uint64_t now_ns, struct net_sink *sink);
-/* Scores what is pending as if every window closed now (end of capture). */
+/* End of capture: runs the time-driven work at the last packet's time. */
 void ndr_flush(struct ndr *d, struct net_sink *sink);
 /* Copies the counters into st. */
 void ndr_stats(const struct ndr *d, struct ndr_stats *st);
