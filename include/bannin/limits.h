@@ -88,5 +88,6 @@
 #define BN_STORE_RETENTION_TX_ROWS 2000     /* rows deleted per retention transaction */
 #define BN_STORE_TEXT_MAX (1u << 20)        /* bytes of a stored JSON/YAML/text column */
 #define BN_STORE_IOC_BATCH_MAX 1000000      /* entries in one bulk IOC insert */
+#define BN_STORE_METRIC_SAMPLES_MAX 1000000 /* alert/incident times one metrics query sorts */
 
 #endif
