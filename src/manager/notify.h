@@ -66,6 +66,9 @@ struct notify_render_opts {
 int notify_render(int fmt, const char *payload, const struct notify_render_opts *o,
                   struct bn_buf *out);
 
+/* Initialises libcurl once per process (thread-safe; notify_deliver and notify_start call it). */
+void notify_global_init(void);
+
 /*
  * Delivers payload on channel c now (no outbox, no retry). Returns 0 when the peer accepted
  * it, else a negative BN_E* with a reason in err ("HTTP 503 from https://...",
