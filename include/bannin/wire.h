@@ -69,6 +69,7 @@ struct bn_wire_enroll {
     const uint8_t *sign_pk; /* BN_WIRE_PK bytes */
     struct bn_str hostname;
     struct bn_str version;
+    uint64_t heartbeat_ms;       /* the agent's heartbeat interval (silence = 3 of them) */
 };
 
 struct bn_wire_enroll_ok {
@@ -214,5 +215,67 @@ int bn_wire_packer_seal(struct bn_wire_packer *p, const uint8_t *nonce, const ui
 char *bn_wire_hex(const uint8_t *p, size_t n, char *out);
 /* Parses 2n hex digits into out. 0 or BN_EINVAL. */
 int bn_wire_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
+
+/* ---- the agent's side of the link (src/wire/client.c) ------------------------------------ */
+
+/*
+ * A blocking TLS 1.3 client connection to a manager. Used by the agent's uplink thread and
+ * by tests. Socket timeouts bound every call.
+ */
+struct bn_wire_conn;
+
+struct bn_wire_tls {
+    const char *ca_file;         /* sessions: the server CA from enrolment (PEM) */
+    const char *pin_fp;          /* enrolment: SHA-256 hex of a CA in the server's chain */
+    const char *cert_file;       /* client certificate (PEM), NULL for enrolment */
+    const char *key_file;
+};
+
+/* Connects to "host:port" ("[v6]:port") and completes the handshake. Errors with a reason
+ * in err: -errno, BN_EDENIED (pin or chain), BN_EPROTO (TLS). */
+int bn_wire_connect(struct bn_wire_conn **out, const char *hostport, const struct bn_wire_tls *t,
+                    int timeout_ms, char *err, size_t errsz);
+void bn_wire_close(struct bn_wire_conn *c);
+int bn_wire_fd(const struct bn_wire_conn *c);
+/* Sends bytes (whole frames). 0 or BN_EIO. */
+int bn_wire_send(struct bn_wire_conn *c, const void *p, size_t n);
+/*
+ * Receives one frame: waits up to timeout_ms (0 = only what is buffered), returns 0 with
+ * *type and the payload (borrowed until the next call), BN_AGAIN when nothing came in time,
+ * BN_EOF when the peer closed, BN_EPROTO/BN_ETOOBIG with e for a bad frame, BN_EIO.
+ */
+int bn_wire_recv(struct bn_wire_conn *c, int timeout_ms, int *type, const uint8_t **payload,
+                 uint32_t *len, struct bn_wire_err *e);
+
+/* What enrolment left in the agent's link directory. */
+struct bn_wire_ident {
+    char dir[3800];
+    char server[300];            /* host:port enrolled with */
+    char uid[64];
+    int64_t tenant_id, agent_id;
+    uint8_t pk[BN_WIRE_PK];
+    uint8_t sk[BN_WIRE_SK];
+};
+
+/*
+ * Enrols with the manager at hostport using token: creates the TLS key and CSR and the
+ * Ed25519 signing key, pins the server CA by the token's fingerprint, and writes into dir
+ * (created 0700): agent.key, agent.crt, server-ca.crt, sign.key, enrolment. Fills *id.
+ * Errors with a sentence in err (BN_EDENIED for a refused token, with the manager's reason).
+ */
+int bn_wire_enroll_run(const char *hostport, const char *token, const char *dir,
+                       const char *hostname, uint64_t heartbeat_ms, int timeout_ms,
+                       struct bn_wire_ident *id, char *err, size_t errsz);
+/* Loads an enrolment from dir. BN_ENOTFOUND when dir holds none, else errors with err. */
+int bn_wire_ident_load(const char *dir, struct bn_wire_ident *id, char *err, size_t errsz);
+
+/*
+ * Opens a session: connects with the agent's certificate, sends HELLO, waits for WELCOME.
+ * server NULL = the enrolled one. Returns 0 with *out, the session nonce and the manager's
+ * last stored seq; errors with err (the manager's ERROR reason when it refused).
+ */
+int bn_wire_session_open(struct bn_wire_conn **out, const struct bn_wire_ident *id,
+                         const char *server, const struct bn_wire_hello *hello, int timeout_ms,
+                         uint8_t *nonce, uint64_t *last_seq, char *err, size_t errsz);
 
 #endif

@@ -287,7 +287,16 @@ bn_wire_enroll_encode(struct bn_buf *out, const struct bn_wire_enroll *m)
     wr_bytes(&w, m->sign_pk, BN_WIRE_PK);
     wr_str(&w, m->hostname, BN_WIRE_NAME_MAX);
     wr_str(&w, m->version, BN_WIRE_NAME_MAX);
+    wr_u64(&w, m->heartbeat_ms);
     return wr_end(&w);
+}
+
+static void
+rd_interval(struct rd *r, uint64_t ms)
+{
+    if (!r->rc && (ms < 100 || ms > 86400000ull))
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: heartbeat interval %llu ms outside 100..86400000",
+                     r->what, (unsigned long long)ms);
 }
 
 int
@@ -305,6 +314,8 @@ bn_wire_enroll_decode(const uint8_t *p, size_t n, struct bn_wire_enroll *m, stru
     rd_text(&r, m->hostname, "hostname");
     m->version = rd_str(&r, "version", BN_WIRE_NAME_MAX);
     rd_text(&r, m->version, "version");
+    m->heartbeat_ms = rd_u64(&r, "heartbeat_ms");
+    rd_interval(&r, m->heartbeat_ms);
     return rd_end(&r);
 }
 
@@ -365,9 +376,7 @@ bn_wire_hello_decode(const uint8_t *p, size_t n, struct bn_wire_hello *m, struct
     m->heartbeat_ms = rd_u64(&r, "heartbeat_ms");
     m->acked_seq = rd_u64(&r, "acked_seq");
     m->next_seq = rd_u64(&r, "next_seq");
-    if (!r.rc && (m->heartbeat_ms < 100 || m->heartbeat_ms > 86400000ull))
-        r.rc = fail(e, BN_EPROTO, "hello frame: heartbeat interval %llu ms outside 100..86400000",
-                    (unsigned long long)m->heartbeat_ms);
+    rd_interval(&r, m->heartbeat_ms);
     return rd_end(&r);
 }
 
@@ -494,7 +503,7 @@ bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b, struct 
     if (b->count == 0 || b->count > BN_WIRE_BATCH_EVENTS_MAX)
         return fail(e, b->count ? BN_ETOOBIG : BN_EPROTO,
                     "batch frame: %u events (must be 1..%u)", b->count, BN_WIRE_BATCH_EVENTS_MAX);
-    if (b->first_seq == 0 || b->last_seq < b->first_seq ||
+    if (b->first_seq == 0 || b->last_seq < b->first_seq || b->last_seq > (uint64_t)INT64_MAX ||
         b->last_seq - b->first_seq < (uint64_t)b->count - 1)
         return fail(e, BN_EPROTO, "batch frame: seqs %llu..%llu cannot hold %u events",
                     (unsigned long long)b->first_seq, (unsigned long long)b->last_seq, b->count);

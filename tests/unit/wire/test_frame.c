@@ -67,7 +67,7 @@ test_control_roundtrip(void **state)
 
     uint8_t pk[BN_WIRE_PK];
     memset(pk, 7, sizeof(pk));
-    struct bn_wire_enroll en = {{"tok", 3}, {"-----BEGIN", 10}, pk, {"host1", 5}, {"0.1", 3}};
+    struct bn_wire_enroll en = {{"tok", 3}, {"-----BEGIN", 10}, pk, {"host1", 5}, {"0.1", 3}, 60000};
     assert_int_equal(bn_wire_enroll_encode(&b, &en), 0);
     p = payload(&b, BN_WIRE_ENROLL, &len);
     struct bn_wire_enroll en2;
@@ -76,6 +76,7 @@ test_control_roundtrip(void **state)
     assert_memory_equal(en2.token.p, "tok", 3);
     assert_memory_equal(en2.sign_pk, pk, BN_WIRE_PK);
     assert_memory_equal(en2.hostname.p, "host1", 5);
+    assert_int_equal(en2.heartbeat_ms, 60000);
     /* cut anywhere: refused with the field named */
     for (uint32_t cut = 0; cut < len; cut++) {
         assert_int_equal(bn_wire_enroll_decode(p, cut, &en2, &e), BN_EPROTO);

@@ -1,0 +1,410 @@
+/*
+ * ingest.c - verified agent batches into the store with group commit, duplicate and gap
+ * accounting, and the hooks triage plugs into (see ingest.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+#include "bannin/log.h"
+#include "bannin/timeutil.h"
+
+#include "manager/ingest.h"
+
+#define CHUNK 256          /* events converted and inserted per store call */
+#define SCRATCH 2048       /* bytes of unescaped index columns per event */
+#define GROUP_BATCHES_MAX 256
+
+struct ingest {
+    struct store *st;
+    struct ingest_hooks hooks;
+    bool open;
+    size_t group_batches;
+    struct ingest_counters cnt;
+    struct store_event ev[CHUNK];
+    char *scratch;             /* CHUNK * SCRATCH */
+    struct store_event *stored; /* the inserted events of the batch, for the hook */
+    size_t stored_cap;
+};
+
+const char *
+ingest_health_name(enum ingest_health kind)
+{
+    static const char *const names[] = {"gap",       "replay", "bad_signature", "malformed",
+                                        "silent",    "revoked", "back"};
+    return (unsigned)kind < BN_ARRAY_SIZE(names) ? names[kind] : "unknown";
+}
+
+int
+ingest_new(struct ingest **out, struct store *st, const struct ingest_hooks *hooks)
+{
+    *out = NULL;
+    struct ingest *in = bn_calloc(1, sizeof(*in));
+    if (!in)
+        return BN_ENOMEM;
+    in->scratch = bn_malloc((size_t)CHUNK * SCRATCH);
+    if (!in->scratch) {
+        bn_free(in);
+        return BN_ENOMEM;
+    }
+    in->st = st;
+    if (hooks)
+        in->hooks = *hooks;
+    *out = in;
+    return 0;
+}
+
+void
+ingest_free(struct ingest *in)
+{
+    if (!in)
+        return;
+    ingest_rollback(in);
+    bn_free(in->scratch);
+    bn_free(in->stored);
+    bn_free(in);
+}
+
+struct store *
+ingest_store(struct ingest *in)
+{
+    return in->st;
+}
+
+bool
+ingest_pending(const struct ingest *in)
+{
+    return in->open;
+}
+
+size_t
+ingest_pending_batches(const struct ingest *in)
+{
+    return in->group_batches;
+}
+
+void
+ingest_counters(const struct ingest *in, struct ingest_counters *c)
+{
+    *c = in->cnt;
+}
+
+void
+ingest_health(struct ingest *in, const struct ingest_agent *a, enum ingest_health kind,
+              const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    if ((unsigned)kind <= INGEST_HEALTH_BACK)
+        in->cnt.health[kind]++;
+    BN_WARN("ingest", "agent %lld '%s' (%s): %s: %s", a ? (long long)a->id : 0LL,
+            a && a->hostname ? a->hostname : "?", a && a->uid ? a->uid : "?",
+            ingest_health_name(kind), detail);
+    if (in->hooks.on_health)
+        in->hooks.on_health(in->hooks.ctx, a, kind, detail);
+}
+
+/* ---- the indexed columns of one event ------------------------------------------------ */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at the opening quote; returns the position after the closing quote, or NULL. */
+static const char *
+skip_string(const char *p, const char *end, bool *escaped)
+{
+    *escaped = false;
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            *escaped = true;
+            p++;
+        } else if (*p == '"') {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Skips one value (object, array, string, number, literal); NULL when malformed. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+    bool esc;
+    if (p >= end)
+        return NULL;
+    if (*p == '"')
+        return skip_string(p, end, &esc);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < end) {
+            if (*p == '"') {
+                p = skip_string(p, end, &esc);
+                if (!p)
+                    return NULL;
+                continue;
+            }
+            if (*p == '{' || *p == '[') {
+                if (++depth > BN_JSON_DEPTH_MAX)
+                    return NULL;
+            } else if (*p == '}' || *p == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return NULL;
+    }
+    const char *s = p;
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+           *p != '\t' && *p != '\r')
+        p++;
+    return p > s ? p : NULL;
+}
+
+/* Copies the JSON string body [s, e) into out, undoing simple escapes; returns out. */
+static const char *
+unescape(const char *s, const char *e, char *out, size_t size)
+{
+    size_t o = 0;
+    for (const char *p = s; p < e && o + 1 < size; p++) {
+        char c = *p;
+        if (c == '\\' && p + 1 < e) {
+            c = *++p;
+            switch (c) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u':
+                /* kept as the escape text: index columns only, the JSON keeps the truth */
+                c = '?';
+                p += BN_MIN(4, e - p - 1);
+                break;
+            default: break;
+            }
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int
+ingest_event_fields(const char *json, size_t len, struct store_event *ev, char *scratch,
+                    size_t size)
+{
+    const char *p = json, *end = json + len;
+    size_t part = size / 4;
+    char *hs = scratch, *is = scratch + part, *us = scratch + 2 * part, *ts = scratch + 3 * part;
+    ev->event_id = -1;
+    ev->ts_ns = 0;
+    ev->host = ev->image = ev->user = NULL;
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{')
+        return -1;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        goto done;
+    for (;;) {
+        bool esc;
+        if (p >= end || *p != '"')
+            return -1;
+        const char *ks = p + 1;
+        const char *ke = skip_string(p, end, &esc);
+        if (!ke)
+            return -1;
+        size_t klen = (size_t)(ke - 1 - ks);
+        p = skip_ws(ke, end);
+        if (p >= end || *p != ':')
+            return -1;
+        p = skip_ws(p + 1, end);
+        const char *vs = p;
+        const char *ve = skip_value(p, end);
+        if (!ve)
+            return -1;
+        bool str = *vs == '"';
+        const char *ss = vs + 1, *se = ve - 1;
+#define KEY(k) (klen == sizeof(k) - 1 && memcmp(ks, k, sizeof(k) - 1) == 0)
+        if (KEY("EventID") && !str) {
+            long v = 0;
+            const char *q = vs;
+            bool neg = q < ve && *q == '-';
+            for (q += neg; q < ve && *q >= '0' && *q <= '9' && v < 100000000; q++)
+                v = v * 10 + (*q - '0');
+            ev->event_id = (int)(neg ? -v : v);
+        } else if (KEY("UtcTime") && str) {
+            int64_t ns;
+            unescape(ss, se, ts, part);
+            if (bn_time_parse(ts, strlen(ts), &ns) == 0)
+                ev->ts_ns = ns;
+        } else if (KEY("Computer") && str) {
+            ev->host = unescape(ss, se, hs, part);
+        } else if (KEY("Image") && str) {
+            ev->image = unescape(ss, se, is, part);
+        } else if (KEY("User") && str) {
+            ev->user = unescape(ss, se, us, part);
+        }
+#undef KEY
+        p = skip_ws(ve, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == '}')
+            break;
+        return -1;
+    }
+done:
+    if (ev->event_id < 0)
+        ev->event_id = 0;
+    return 0;
+}
+
+/* ---- batches ----------------------------------------------------------------------------- */
+
+int
+ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
+             const struct bn_wire_event *ev, size_t n, int64_t received_ns,
+             struct bn_wire_ack *ack)
+{
+    int rc;
+    memset(ack, 0, sizeof(*ack));
+    if (!n)
+        return BN_EINVAL;
+    ack->first_seq = ev[0].seq;
+    ack->last_seq = ev[n - 1].seq;
+    in->cnt.batches++;
+    in->cnt.events += n;
+
+    /* gaps: before the batch (the agent's spool shed events, or someone removed them) and
+     * inside it */
+    uint64_t missing = 0;
+    if (*last_seq > 0 && ev[0].seq > (uint64_t)*last_seq + 1)
+        missing += ev[0].seq - (uint64_t)*last_seq - 1;
+    uint64_t inside = (ev[n - 1].seq - ev[0].seq + 1) - n;
+    missing += inside;
+    if (missing) {
+        in->cnt.gaps++;
+        in->cnt.missing += missing;
+        ingest_health(in, a, INGEST_HEALTH_GAP,
+                      "%llu events missing before seq %llu (last stored %lld, batch %llu..%llu)",
+                      (unsigned long long)missing, (unsigned long long)ev[n - 1].seq,
+                      (long long)*last_seq, (unsigned long long)ev[0].seq,
+                      (unsigned long long)ev[n - 1].seq);
+    }
+
+    if (!in->open) {
+        if ((rc = store_begin(in->st)) != 0) {
+            in->cnt.store_errors++;
+            return rc;
+        }
+        in->open = true;
+        in->group_batches = 0;
+    }
+    in->group_batches++;
+    if (in->stored_cap < n) {
+        struct store_event *ns = bn_reallocarray(in->stored, n, sizeof(*ns));
+        if (!ns) {
+            ingest_rollback(in);
+            return BN_ENOMEM;
+        }
+        in->stored = ns;
+        in->stored_cap = n;
+    }
+    size_t nstored = 0, i = 0;
+    int64_t max_seq = *last_seq;
+    while (i < n) {
+        size_t k = 0;
+        for (; i < n && k < CHUNK; i++) {
+            if ((int64_t)ev[i].seq <= *last_seq) {
+                ack->dups++;
+                continue;
+            }
+            struct store_event *e = &in->ev[k];
+            memset(e, 0, sizeof(*e));
+            e->tenant_id = a->tenant_id;
+            e->agent_id = a->id;
+            e->seq = (int64_t)ev[i].seq;
+            e->received_ns = received_ns;
+            e->json = ev[i].data;
+            e->json_len = ev[i].len;
+            if (ingest_event_fields(ev[i].data, ev[i].len, e, in->scratch + k * SCRATCH,
+                                    SCRATCH) != 0) {
+                e->event_id = -1; /* kept as received, counted */
+                in->cnt.bad_events++;
+            }
+            if (!e->ts_ns)
+                e->ts_ns = received_ns;
+            if (!e->host)
+                e->host = a->hostname;
+            k++;
+        }
+        if (!k)
+            continue;
+        size_t ins = 0, dups = 0;
+        rc = store_events_insert(in->st, in->ev, k, &ins, &dups);
+        if (rc) {
+            in->cnt.store_errors++;
+            ingest_rollback(in);
+            return rc;
+        }
+        ack->inserted += (uint32_t)ins;
+        ack->dups += (uint32_t)dups;
+        /* the hook gets the events the store took (a dup here is rare: another session) */
+        if (!dups) {
+            memcpy(in->stored + nstored, in->ev, k * sizeof(*in->ev));
+            nstored += k;
+        }
+        if (in->ev[k - 1].seq > max_seq)
+            max_seq = in->ev[k - 1].seq;
+        /* the strings of in->ev point into scratch, reused by the next chunk: hand them to
+         * the hook now */
+        if (in->hooks.on_batch_stored && nstored) {
+            in->hooks.on_batch_stored(in->hooks.ctx, a, in->stored, nstored);
+            nstored = 0;
+        }
+    }
+    *last_seq = max_seq;
+    in->cnt.inserted += ack->inserted;
+    in->cnt.dups += ack->dups;
+    return 0;
+}
+
+int
+ingest_commit(struct ingest *in)
+{
+    if (!in->open)
+        return 0;
+    int rc = store_commit(in->st);
+    in->open = false;
+    in->group_batches = 0;
+    if (rc) {
+        in->cnt.store_errors++;
+        store_rollback(in->st);
+        return rc;
+    }
+    in->cnt.commits++;
+    return 0;
+}
+
+void
+ingest_rollback(struct ingest *in)
+{
+    if (!in->open)
+        return;
+    store_rollback(in->st);
+    in->open = false;
+    in->group_batches = 0;
+}

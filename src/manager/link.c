@@ -1,0 +1,1069 @@
+/*
+ * link.c - the agent link server (see link.h): libuv TCP, OpenSSL TLS 1.3 through memory
+ * BIOs, one state machine per connection, group commit of batches with acks after the
+ * commit, heartbeats, revocation and silence checks.
+ *
+ * A connection goes HANDSHAKE -> FIRST (enrolment without a client certificate, HELLO with
+ * one) -> SESSION (batches, heartbeats). While its batch waits for the group commit the
+ * connection stops reading (TCP pushes back on the agent) and resumes after its ACK.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "bannin/alloc.h"
+#include "bannin/buf.h"
+#include "bannin/error.h"
+#include "bannin/log.h"
+#include "bannin/wire.h"
+
+#include "manager/link.h"
+
+#define READ_CHUNK (64u << 10)
+#define GROUP_BATCHES 128          /* batches per group commit at most */
+#define SILENT_MAX 65536           /* silent agents remembered (reported once) */
+
+enum conn_state {
+    C_HANDSHAKE = 0,
+    C_FIRST,
+    C_SESSION,
+    C_WAIT_COMMIT,
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    struct link *l;
+    SSL *ssl;
+    BIO *rbio, *wbio;
+    enum conn_state state;
+    bool closing;
+    bool reading;
+    bool has_cert;
+    char peer[64];
+    struct bn_buf in;              /* plaintext bytes not yet parsed */
+    int64_t opened_ms, last_rx_ms;
+    /* the agent of a session */
+    struct ingest_agent ia;
+    char uid[64];
+    char hostname[256];
+    uint8_t pk[BN_WIRE_PK];
+    int64_t last_seq;              /* highest stored seq */
+    uint64_t session_last;         /* last seq of the last batch of this session */
+    int64_t heartbeat_ms;
+    int tier;
+    uint8_t nonce[BN_WIRE_NONCE];
+    struct bn_wire_ack ack;        /* waiting for the group commit */
+    struct conn *next_pending;
+    struct conn *prev, *next;      /* all connections */
+};
+
+struct wreq {
+    uv_write_t req;
+    uv_buf_t buf;
+};
+
+struct link {
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t stop_async;
+    uv_timer_t house;
+    uv_check_t check;
+    uv_idle_t idle;
+    bool idle_on;
+    bool stopping;
+    struct link_opts o;
+    int port;
+    SSL_CTX *ctx;
+    struct store *st;
+    struct enroll *en;
+    struct ingest *in;
+    struct conn *conns;
+    size_t nconns;
+    struct conn *pending;          /* sessions whose batch waits for the commit */
+    char rbuf[READ_CHUNK];
+    struct bn_buf out;             /* frame being built */
+    struct bn_wire_unpacker *unpacker;
+    int64_t *silent;               /* agents reported silent */
+    size_t nsilent;
+
+    pthread_mutex_t mu;            /* guards cnt for link_counters */
+    struct link_counters cnt;
+};
+
+#define CNT(l, f) (l)->cnt.f
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void
+cnt_add(struct link *l, uint64_t *f, uint64_t n)
+{
+    pthread_mutex_lock(&l->mu);
+    *f += n;
+    pthread_mutex_unlock(&l->mu);
+}
+
+#define COUNT(l, f) cnt_add((l), &(l)->cnt.f, 1)
+
+static void conn_pump(struct conn *c);
+static void conn_close(struct conn *c);
+static void group_flush(struct link *l);
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+static void
+on_write(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    bn_free(w->buf.base);
+    bn_free(w);
+}
+
+/* Moves what TLS produced to the socket. */
+static int
+flush_wbio(struct conn *c)
+{
+    for (;;) {
+        size_t n = BIO_ctrl_pending(c->wbio);
+        if (!n)
+            return 0;
+        struct wreq *w = bn_malloc(sizeof(*w));
+        char *p = bn_malloc(n);
+        if (!w || !p) {
+            bn_free(w);
+            bn_free(p);
+            return BN_ENOMEM;
+        }
+        int got = BIO_read(c->wbio, p, (int)n);
+        if (got <= 0) {
+            bn_free(w);
+            bn_free(p);
+            return 0;
+        }
+        w->buf = uv_buf_init(p, (unsigned)got);
+        if (c->closing || uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write) != 0) {
+            bn_free(w);
+            bn_free(p);
+            return BN_EIO;
+        }
+    }
+}
+
+/* Sends the frame in l->out. */
+static int
+send_out(struct conn *c)
+{
+    struct link *l = c->l;
+    int rc = 0;
+    if (l->out.len && SSL_write(c->ssl, l->out.p, (int)l->out.len) <= 0)
+        rc = BN_EIO;
+    ERR_clear_error();
+    bn_buf_reset(&l->out);
+    if (!rc)
+        rc = flush_wbio(c);
+    return rc;
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->data;
+    bn_free(req);
+    conn_close(c);
+}
+
+/* Sends an ERROR frame, then closes once it is written. */
+static void unpend(struct conn *c);
+static void on_idle(uv_idle_t *h);
+static void
+conn_refuse(struct conn *c, int code, const char *fmt, ...) BN_PRINTF(3, 4);
+
+static void
+conn_refuse(struct conn *c, int code, const char *fmt, ...)
+{
+    char msg[BN_WIRE_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->closing)
+        return;
+    unpend(c);
+    BN_INFO("link", "refusing %s%s%s: %s", c->peer, c->uid[0] ? " agent " : "", c->uid, msg);
+    bn_buf_reset(&c->l->out);
+    if (bn_wire_error_encode(&c->l->out, code, msg) == 0)
+        send_out(c);
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    uv_shutdown_t *req = bn_malloc(sizeof(*req));
+    if (req) {
+        req->data = c;
+        if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
+            c->state = C_HANDSHAKE;
+            c->closing = true; /* no more frames; on_shutdown closes */
+            return;
+        }
+        bn_free(req);
+    }
+    conn_close(c);
+}
+
+/* ---- connections --------------------------------------------------------------------- */
+
+static void
+on_closed(uv_handle_t *h)
+{
+    struct conn *c = (struct conn *)h;
+    struct link *l = c->l;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (l->conns == c)
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    l->nconns--;
+    pthread_mutex_lock(&l->mu);
+    l->cnt.conns_open = l->nconns;
+    pthread_mutex_unlock(&l->mu);
+    SSL_free(c->ssl); /* frees the BIOs */
+    bn_buf_release(&c->in);
+    bn_free(c);
+}
+
+static void
+unpend(struct conn *c)
+{
+    struct conn **pp = &c->l->pending;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next_pending;
+    if (*pp)
+        *pp = c->next_pending;
+    c->next_pending = NULL;
+}
+
+static void
+conn_close(struct conn *c)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    c->closing = true;
+    unpend(c);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void
+set_reading(struct conn *c, bool on);
+
+static void
+alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = (struct conn *)h;
+    /* one buffer for every connection: read_cb consumes it before the next read */
+    buf->base = c->l->rbuf;
+    buf->len = sizeof(c->l->rbuf);
+}
+
+static void
+read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = (struct conn *)s;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (nread == 0 || c->closing)
+        return;
+    if (BIO_write(c->rbio, buf->base, (int)nread) != (int)nread) {
+        conn_close(c);
+        return;
+    }
+    c->last_rx_ms = now_ms();
+    conn_pump(c);
+}
+
+static void
+set_reading(struct conn *c, bool on)
+{
+    if (c->closing || on == c->reading)
+        return;
+    if (on)
+        c->reading = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0;
+    else {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+    struct link *l = server->data;
+    if (status < 0)
+        return;
+    struct conn *c = bn_calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->l = l;
+    uv_tcp_init(&l->loop, &c->tcp);
+    c->next = l->conns;
+    if (l->conns)
+        l->conns->prev = c;
+    l->conns = c;
+    l->nconns++;
+    bn_buf_init(&c->in, BN_WIRE_HDR + BN_WIRE_FRAME_MAX + READ_CHUNK);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    COUNT(l, accepted);
+    pthread_mutex_lock(&l->mu);
+    l->cnt.conns_open = l->nconns;
+    pthread_mutex_unlock(&l->mu);
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char host[48] = "?";
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+            snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host,
+                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+            snprintf(c->peer, sizeof(c->peer), "%s:%d", host,
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        }
+    }
+    if (l->nconns > l->o.max_conns || l->stopping) {
+        COUNT(l, refused_full);
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->ssl = SSL_new(l->ctx);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (!c->ssl || !c->rbio || !c->wbio) {
+        BIO_free(c->rbio);
+        BIO_free(c->wbio);
+        c->rbio = c->wbio = NULL;
+        conn_close(c);
+        return;
+    }
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    SSL_set_accept_state(c->ssl);
+    c->opened_ms = c->last_rx_ms = now_ms();
+    set_reading(c, true);
+}
+
+/* ---- frames ------------------------------------------------------------------------------ */
+
+static int
+ssl_fp(X509 *x, char fp[ENROLL_FP_HEX])
+{
+    return enroll_cert_fp(x, fp);
+}
+
+/* The handshake is done: find the agent of the client certificate, if any. */
+static void
+on_handshake(struct conn *c)
+{
+    struct link *l = c->l;
+    X509 *peer = SSL_get1_peer_certificate(c->ssl);
+    c->state = C_FIRST;
+    if (!peer)
+        return; /* enrolment only */
+    char fp[ENROLL_FP_HEX];
+    int rc = ssl_fp(peer, fp);
+    X509_free(peer);
+    if (rc || SSL_get_verify_result(c->ssl) != X509_V_OK) {
+        COUNT(l, tls_failures);
+        conn_refuse(c, BN_EDENIED, "client certificate not verified");
+        return;
+    }
+    struct store_agent a;
+    rc = store_agent_by_cert(l->st, fp, &a);
+    if (rc == BN_ENOTFOUND) {
+        COUNT(l, unknown_cert);
+        conn_refuse(c, BN_EDENIED, "no agent has this certificate (%.16s...)", fp);
+        return;
+    }
+    if (rc) {
+        conn_refuse(c, BN_EIO, "store unavailable: %s", bn_strerror(rc));
+        return;
+    }
+    snprintf(c->uid, sizeof(c->uid), "%s", a.uid);
+    snprintf(c->hostname, sizeof(c->hostname), "%s", a.hostname);
+    c->ia.id = a.id;
+    c->ia.tenant_id = a.tenant_id;
+    c->ia.uid = c->uid;
+    c->ia.hostname = c->hostname;
+    if (a.revoked) {
+        COUNT(l, revoked_refused);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_REVOKED, "revoked agent tried to connect from %s",
+                      c->peer);
+        conn_refuse(c, BN_EDENIED, "agent %s is revoked", a.uid);
+        return;
+    }
+    if (bn_wire_unhex(a.sign_pk, strlen(a.sign_pk), c->pk, BN_WIRE_PK) != 0) {
+        conn_refuse(c, BN_ECORRUPT, "stored signing key of agent %s is unreadable", a.uid);
+        return;
+    }
+    c->has_cert = true;
+    c->last_seq = a.last_seq;
+    c->tier = a.tier;
+    c->heartbeat_ms = a.heartbeat_interval_ms > 0 ? a.heartbeat_interval_ms : 60000;
+}
+
+static void
+handle_enroll(struct conn *c, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    struct bn_wire_enroll m;
+    struct bn_wire_err e;
+    struct bn_diag d;
+    char hash[ENROLL_FP_HEX], pin[ENROLL_FP_HEX];
+    int rc = bn_wire_enroll_decode(p, len, &m, &e);
+    if (rc) {
+        COUNT(l, enroll_refused);
+        COUNT(l, bad_frames);
+        conn_refuse(c, rc, "%s", e.msg);
+        return;
+    }
+    if (enroll_token_parse(m.token.p, m.token.len, hash, pin) != 0) {
+        COUNT(l, enroll_refused);
+        conn_refuse(c, BN_EDENIED, "enrolment token is not in the form bnt1.<secret>.<ca sha256>");
+        return;
+    }
+    if (strcmp(pin, enroll_server_ca_fp(l->en)) != 0) {
+        COUNT(l, enroll_refused);
+        conn_refuse(c, BN_EDENIED, "enrolment token was made by another manager (CA pin differs)");
+        return;
+    }
+    group_flush(l); /* enrolment writes in its own transaction */
+    int64_t tenant = 0;
+    if ((rc = store_begin(l->st)) != 0) {
+        conn_refuse(c, rc, "store unavailable");
+        return;
+    }
+    rc = store_token_consume(l->st, hash, wall_ns(), &tenant);
+    if (rc) {
+        store_rollback(l->st);
+        COUNT(l, enroll_refused);
+        conn_refuse(c, BN_EDENIED, "enrolment token unknown, expired, revoked or used up");
+        return;
+    }
+    uint8_t h[32];
+    unsigned int hl = 0;
+    EVP_Digest(m.sign_pk, BN_WIRE_PK, h, &hl, EVP_sha256(), NULL);
+    struct store_agent a;
+    memset(&a, 0, sizeof(a));
+    bn_wire_hex(h, 16, a.uid);
+    a.tenant_id = tenant;
+    snprintf(a.hostname, sizeof(a.hostname), "%.*s", (int)m.hostname.len, m.hostname.p);
+    bn_wire_hex(m.sign_pk, BN_WIRE_PK, a.sign_pk);
+    a.heartbeat_interval_ms = (int64_t)m.heartbeat_ms;
+    a.enrolled_ns = wall_ns();
+    char *cert = NULL;
+    bn_diag_clear(&d);
+    rc = enroll_sign_csr(l->en, tenant, m.csr_pem.p, m.csr_pem.len, a.uid, &cert, a.cert_fp, &d);
+    int64_t id = 0;
+    if (!rc)
+        rc = store_agent_create(l->st, &a, &id);
+    if (!rc) {
+        char detail[400];
+        snprintf(detail, sizeof(detail), "{\"uid\":\"%s\",\"peer\":\"%s\"}", a.uid, c->peer);
+        rc = store_audit(l->st, tenant, "link", "agent.enroll", a.uid, detail);
+    }
+    if (!rc)
+        rc = store_commit(l->st);
+    if (rc) {
+        store_rollback(l->st);
+        bn_free(cert);
+        COUNT(l, enroll_refused);
+        conn_refuse(c, rc, "enrolment failed: %s", d.msg[0] ? d.msg : bn_strerror(rc));
+        return;
+    }
+    struct bn_wire_enroll_ok ok = {
+        {cert, strlen(cert)},
+        {enroll_server_ca_pem(l->en), strlen(enroll_server_ca_pem(l->en))},
+        {a.uid, strlen(a.uid)},
+        (uint64_t)tenant,
+        (uint64_t)id,
+    };
+    bn_buf_reset(&l->out);
+    rc = bn_wire_enroll_ok_encode(&l->out, &ok);
+    bn_free(cert);
+    COUNT(l, enrolled);
+    BN_INFO("link", "enrolled agent %s '%s' of tenant %lld from %s", a.uid, a.hostname,
+            (long long)tenant, c->peer);
+    if (!rc)
+        send_out(c);
+    /* done: the agent reconnects with its certificate */
+    conn_refuse(c, 0, "enrolled");
+}
+
+static void
+close_older_sessions(struct conn *c)
+{
+    for (struct conn *o = c->l->conns; o; o = o->next)
+        if (o != c && !o->closing && o->has_cert && o->ia.id == c->ia.id &&
+            (o->state == C_SESSION || o->state == C_WAIT_COMMIT))
+            conn_refuse(o, BN_EPROTO, "a newer session of this agent replaced this one");
+}
+
+static void
+handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    struct bn_wire_hello m;
+    struct bn_wire_err e;
+    int rc = bn_wire_hello_decode(p, len, &m, &e);
+    if (rc) {
+        COUNT(l, bad_frames);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        conn_refuse(c, rc, "%s", e.msg);
+        return;
+    }
+    RAND_bytes(c->nonce, sizeof(c->nonce));
+    c->heartbeat_ms = (int64_t)m.heartbeat_ms;
+    c->session_last = 0;
+    close_older_sessions(c);
+    struct bn_wire_welcome w = {c->nonce, (uint64_t)c->ia.id, (uint64_t)c->last_seq};
+    bn_buf_reset(&l->out);
+    if (bn_wire_welcome_encode(&l->out, &w) != 0 || send_out(c) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = C_SESSION;
+    COUNT(l, sessions);
+    store_agent_seen(l->st, c->ia.id, wall_ns(), c->tier, NULL);
+    for (size_t i = 0; i < l->nsilent; i++)
+        if (l->silent[i] == c->ia.id) {
+            l->silent[i] = l->silent[--l->nsilent];
+            ingest_health(l->in, &c->ia, INGEST_HEALTH_BACK, "agent connected again from %s",
+                          c->peer);
+            break;
+        }
+    BN_INFO("link", "session of agent %s '%s' from %s (acked %llu, next %llu, stored %lld)",
+            c->uid, c->hostname, c->peer, (unsigned long long)m.acked_seq,
+            (unsigned long long)m.next_seq, (long long)c->last_seq);
+}
+
+static void
+handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    struct bn_wire_batch b;
+    struct bn_wire_err e;
+    int rc = bn_wire_batch_parse(p, len, &b, &e);
+    if (!rc && bn_wire_batch_verify(&b, c->nonce, c->pk) != 0) {
+        COUNT(l, bad_signatures);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_BAD_SIGNATURE,
+                      "batch %llu..%llu: signature does not verify for this session",
+                      (unsigned long long)b.first_seq, (unsigned long long)b.last_seq);
+        conn_refuse(c, BN_EPROTO, "batch %llu..%llu: bad signature",
+                    (unsigned long long)b.first_seq, (unsigned long long)b.last_seq);
+        return;
+    }
+    if (!rc && b.first_seq <= c->session_last) {
+        COUNT(l, replays);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_REPLAY,
+                      "batch %llu..%llu after %llu in the same session",
+                      (unsigned long long)b.first_seq, (unsigned long long)b.last_seq,
+                      (unsigned long long)c->session_last);
+        conn_refuse(c, BN_EPROTO, "batch %llu..%llu replayed", (unsigned long long)b.first_seq,
+                    (unsigned long long)b.last_seq);
+        return;
+    }
+    const struct bn_wire_event *ev = NULL;
+    size_t n = 0;
+    if (!rc)
+        rc = bn_wire_unpack(l->unpacker, &b, &ev, &n, &e);
+    if (rc) {
+        if (rc == BN_ETOOBIG)
+            COUNT(l, oversized);
+        COUNT(l, bad_frames);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        conn_refuse(c, rc, "%s", e.msg);
+        return;
+    }
+    rc = ingest_batch(l->in, &c->ia, &c->last_seq, ev, n, wall_ns(), &c->ack);
+    if (rc) {
+        /* the group was rolled back: every session in it gets nothing and resends */
+        for (struct conn *o = l->pending; o; o = l->pending) {
+            l->pending = o->next_pending;
+            o->next_pending = NULL;
+            conn_refuse(o, BN_EIO, "store write failed: %s", bn_strerror(rc));
+        }
+        conn_refuse(c, BN_EIO, "store write failed: %s", bn_strerror(rc));
+        return;
+    }
+    c->session_last = b.last_seq;
+    c->state = C_WAIT_COMMIT;
+    set_reading(c, false);
+    c->next_pending = l->pending;
+    l->pending = c;
+    if (!l->idle_on) {
+        uv_idle_start(&l->idle, on_idle);
+        l->idle_on = true;
+    }
+    if (ingest_pending_batches(l->in) >= GROUP_BATCHES)
+        group_flush(l);
+}
+
+static void
+handle_heartbeat(struct conn *c, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    struct bn_wire_heartbeat m;
+    struct bn_wire_err e;
+    int rc = bn_wire_heartbeat_decode(p, len, &m, &e);
+    if (rc) {
+        COUNT(l, bad_frames);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        conn_refuse(c, rc, "%s", e.msg);
+        return;
+    }
+    char health[BN_WIRE_HEALTH_MAX + 1];
+    memcpy(health, m.health_json.p, m.health_json.len);
+    health[m.health_json.len] = '\0';
+    c->tier = (int)m.tier;
+    rc = store_agent_seen(l->st, c->ia.id, wall_ns(), (int)m.tier, health);
+    if (rc)
+        BN_WARN("link", "cannot record the heartbeat of agent %s: %s", c->uid, bn_strerror(rc));
+    COUNT(l, heartbeats);
+    for (size_t i = 0; i < l->nsilent; i++)
+        if (l->silent[i] == c->ia.id) {
+            l->silent[i] = l->silent[--l->nsilent];
+            ingest_health(l->in, &c->ia, INGEST_HEALTH_BACK, "heartbeat received again");
+            break;
+        }
+}
+
+static void
+handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    COUNT(l, frames_in);
+    if (c->state == C_FIRST) {
+        if (type == BN_WIRE_ENROLL && !c->has_cert)
+            handle_enroll(c, p, len);
+        else if (type == BN_WIRE_HELLO && c->has_cert)
+            handle_hello(c, p, len);
+        else {
+            COUNT(l, bad_frames);
+            conn_refuse(c, BN_EPROTO, "%s frame where %s was expected", bn_wire_type_name(type),
+                        c->has_cert ? "hello" : "enroll (no client certificate)");
+        }
+        return;
+    }
+    if (type == BN_WIRE_BATCH)
+        handle_batch(c, p, len);
+    else if (type == BN_WIRE_HEARTBEAT)
+        handle_heartbeat(c, p, len);
+    else {
+        COUNT(l, bad_frames);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "unexpected %s frame in a session",
+                      bn_wire_type_name(type));
+        conn_refuse(c, BN_EPROTO, "%s frame in a session", bn_wire_type_name(type));
+    }
+}
+
+/* Parses whole frames from c->in while the connection may take them. */
+static void
+parse_frames(struct conn *c)
+{
+    struct link *l = c->l;
+    size_t off = 0;
+    while (!c->closing && (c->state == C_FIRST || c->state == C_SESSION)) {
+        if (c->in.len - off < BN_WIRE_HDR)
+            break;
+        int type;
+        uint32_t len;
+        struct bn_wire_err e;
+        const uint8_t *h = (const uint8_t *)c->in.p + off;
+        int rc = bn_wire_hdr_decode(h, BN_WIRE_HDR, &type, &len, &e);
+        if (rc) {
+            if (rc == BN_ETOOBIG)
+                COUNT(l, oversized);
+            COUNT(l, bad_frames);
+            if (c->has_cert && c->state == C_SESSION)
+                ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+            conn_refuse(c, rc, "%s", e.msg);
+            break;
+        }
+        if (c->in.len - off - BN_WIRE_HDR < len)
+            break;
+        off += BN_WIRE_HDR + len;
+        handle_frame(c, type, h + BN_WIRE_HDR, len);
+    }
+    if (off && !c->closing) {
+        memmove(c->in.p, c->in.p + off, c->in.len - off);
+        c->in.len -= off;
+    }
+}
+
+static void
+conn_pump(struct conn *c)
+{
+    struct link *l = c->l;
+    if (c->closing)
+        return;
+    if (c->state == C_HANDSHAKE) {
+        int r = SSL_do_handshake(c->ssl);
+        flush_wbio(c);
+        if (r != 1) {
+            int err = SSL_get_error(c->ssl, r);
+            if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+                return;
+            char buf[200];
+            unsigned long e = ERR_get_error();
+            ERR_error_string_n(e, buf, sizeof(buf));
+            ERR_clear_error();
+            COUNT(l, tls_failures);
+            BN_INFO("link", "TLS handshake with %s failed: %s", c->peer, e ? buf : "closed");
+            conn_close(c);
+            return;
+        }
+        on_handshake(c);
+        if (c->closing)
+            return;
+    }
+    if (c->state == C_WAIT_COMMIT)
+        return;
+    for (;;) {
+        if (bn_buf_reserve(&c->in, READ_CHUNK) != 0) {
+            /* a peer that sends more than a frame ahead of our parsing */
+            COUNT(l, oversized);
+            conn_refuse(c, BN_ETOOBIG, "too many bytes ahead of the frame being parsed");
+            return;
+        }
+        int r = SSL_read(c->ssl, c->in.p + c->in.len, READ_CHUNK);
+        if (r > 0) {
+            c->in.len += (size_t)r;
+            parse_frames(c);
+            if (c->closing || c->state == C_WAIT_COMMIT)
+                break;
+            continue;
+        }
+        int err = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+            break;
+        conn_close(c); /* close_notify or a TLS error */
+        return;
+    }
+    if (!c->closing)
+        flush_wbio(c);
+}
+
+/* ---- group commit -------------------------------------------------------------------- */
+
+static void
+publish_ingest(struct link *l)
+{
+    struct ingest_counters ic;
+    ingest_counters(l->in, &ic);
+    pthread_mutex_lock(&l->mu);
+    l->cnt.ingest = ic;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void
+group_flush(struct link *l)
+{
+    if (!ingest_pending(l->in) && !l->pending)
+        return;
+    int rc = ingest_commit(l->in);
+    struct conn *list = l->pending;
+    l->pending = NULL;
+    while (list) {
+        struct conn *c = list;
+        list = c->next_pending;
+        c->next_pending = NULL;
+        if (c->closing)
+            continue;
+        if (rc) {
+            conn_refuse(c, BN_EIO, "store commit failed: %s", bn_strerror(rc));
+            continue;
+        }
+        bn_buf_reset(&l->out);
+        if (bn_wire_ack_encode(&l->out, &c->ack) != 0 || send_out(c) != 0) {
+            conn_close(c);
+            continue;
+        }
+        COUNT(l, acks);
+        c->state = C_SESSION;
+        set_reading(c, true);
+        /* frames that came with the batch */
+        parse_frames(c);
+        if (!c->closing && c->state == C_SESSION)
+            conn_pump(c);
+    }
+    if (rc)
+        BN_ERROR("link", "group commit failed: %s (nothing acknowledged)", bn_strerror(rc));
+    publish_ingest(l);
+}
+
+static void
+on_check(uv_check_t *h)
+{
+    struct link *l = h->data;
+    /* batches of this loop turn: one commit, then their acks */
+    while (l->pending || ingest_pending(l->in))
+        group_flush(l);
+    if (l->idle_on) {
+        uv_idle_stop(&l->idle);
+        l->idle_on = false;
+    }
+}
+
+static void
+on_idle(uv_idle_t *h)
+{
+    (void)h; /* only keeps the loop from sleeping while a group waits */
+}
+
+/* ---- housekeeping -------------------------------------------------------------------------- */
+
+static void
+on_house(uv_timer_t *t)
+{
+    struct link *l = t->data;
+    int64_t now = now_ms();
+    for (struct conn *c = l->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->closing)
+            continue;
+        if (c->state == C_HANDSHAKE || c->state == C_FIRST) {
+            if (now - c->opened_ms > l->o.handshake_ms) {
+                COUNT(l, idle_closed);
+                conn_close(c);
+            }
+            continue;
+        }
+        int64_t idle = l->o.idle_ms ? l->o.idle_ms : 3 * c->heartbeat_ms + 30000;
+        if (c->state == C_SESSION && now - c->last_rx_ms > idle) {
+            COUNT(l, idle_closed);
+            conn_refuse(c, BN_EPROTO, "nothing received for %lld ms", (long long)idle);
+            continue;
+        }
+        /* revocation takes effect on live sessions too */
+        struct store_agent a;
+        if (store_agent_get(l->st, c->ia.id, &a) == 0 && a.revoked) {
+            COUNT(l, revoked_closed);
+            ingest_health(l->in, &c->ia, INGEST_HEALTH_REVOKED, "session closed: agent revoked");
+            conn_refuse(c, BN_EDENIED, "agent %s is revoked", c->uid);
+        }
+    }
+    /* silent agents: reported once until heard from again */
+    int64_t ids[256];
+    size_t n = 0;
+    if (store_agent_silent(l->st, wall_ns(), ids, BN_ARRAY_SIZE(ids), &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            bool known = false;
+            for (size_t k = 0; k < l->nsilent && !known; k++)
+                known = l->silent[k] == ids[i];
+            if (known || l->nsilent >= SILENT_MAX)
+                continue;
+            l->silent[l->nsilent++] = ids[i];
+            struct store_agent a;
+            if (store_agent_get(l->st, ids[i], &a) != 0)
+                continue;
+            struct ingest_agent ia = {a.id, a.tenant_id, a.uid, a.hostname};
+            ingest_health(l->in, &ia, INGEST_HEALTH_SILENT,
+                          "no heartbeat for %lld ms (interval %lld ms): outage or tampering",
+                          (long long)((wall_ns() - a.last_seen_ns) / 1000000),
+                          (long long)a.heartbeat_interval_ms);
+        }
+    }
+    publish_ingest(l);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+static void
+on_stop(uv_async_t *h)
+{
+    struct link *l = h->data;
+    l->stopping = true;
+    while (l->pending || ingest_pending(l->in))
+        group_flush(l);
+    for (struct conn *c = l->conns; c; c = c->next)
+        conn_close(c);
+    uv_close((uv_handle_t *)&l->listener, NULL);
+    uv_close((uv_handle_t *)&l->stop_async, NULL);
+    uv_close((uv_handle_t *)&l->house, NULL);
+    uv_close((uv_handle_t *)&l->check, NULL);
+    uv_close((uv_handle_t *)&l->idle, NULL);
+}
+
+static int
+ssl_fail(struct bn_diag *d, const char *what)
+{
+    char buf[256];
+    unsigned long e = ERR_get_error();
+    ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    return bn_diag_set(d, BN_EINTERNAL, "<link>", 0, 0, "%s: %s", what, buf);
+}
+
+int
+link_new(struct link **out, const struct link_opts *o, struct store *st, struct enroll *en,
+         const struct ingest_hooks *hooks, struct bn_diag *d)
+{
+    *out = NULL;
+    struct link *l = bn_calloc(1, sizeof(*l));
+    if (!l)
+        return BN_ENOMEM;
+    int rc;
+    l->o = *o;
+    if (!l->o.housekeeping_ms)
+        l->o.housekeeping_ms = 1000;
+    if (!l->o.handshake_ms)
+        l->o.handshake_ms = 10000;
+    if (!l->o.max_conns)
+        l->o.max_conns = 8192;
+    if (!l->o.backlog)
+        l->o.backlog = 1024;
+    l->st = st;
+    l->en = en;
+    pthread_mutex_init(&l->mu, NULL);
+    bn_buf_init(&l->out, BN_WIRE_HDR + BN_WIRE_FRAME_MAX);
+    l->silent = bn_calloc(SILENT_MAX, sizeof(*l->silent));
+    if (!l->silent || (rc = bn_wire_unpacker_new(&l->unpacker)) != 0 ||
+        (rc = ingest_new(&l->in, st, hooks)) != 0) {
+        rc = BN_ENOMEM;
+        goto fail_early;
+    }
+    l->ctx = SSL_CTX_new(TLS_server_method());
+    if (!l->ctx) {
+        rc = ssl_fail(d, "cannot create the TLS context");
+        goto fail_early;
+    }
+    SSL_CTX_set_min_proto_version(l->ctx, TLS1_3_VERSION);
+    SSL_CTX_set_max_proto_version(l->ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(l->ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, NULL);
+    SSL_CTX_set_num_tickets(l->ctx, 0);
+    SSL_CTX_set_session_cache_mode(l->ctx, SSL_SESS_CACHE_OFF);
+    if ((rc = enroll_configure_tls(en, l->ctx, d)) != 0)
+        goto fail_early;
+
+    if ((rc = uv_loop_init(&l->loop)) != 0) {
+        rc = bn_diag_set(d, BN_EINTERNAL, "<link>", 0, 0, "uv_loop_init: %s", uv_strerror(rc));
+        goto fail_early;
+    }
+    uv_tcp_init(&l->loop, &l->listener);
+    l->listener.data = l;
+    struct sockaddr_storage ss;
+    const char *host = o->host && *o->host ? o->host : "127.0.0.1";
+    if (uv_ip4_addr(host, o->port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, o->port, (struct sockaddr_in6 *)&ss) != 0) {
+        rc = bn_diag_set(d, BN_EINVAL, "<link>", 0, 0, "bad listen address '%s'", host);
+        goto fail_loop;
+    }
+    if ((rc = uv_tcp_bind(&l->listener, (struct sockaddr *)&ss, 0)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)&l->listener, l->o.backlog, on_connection)) != 0) {
+        rc = bn_diag_set(d, BN_EIO, "<link>", 0, 0, "cannot listen on %s:%d: %s", host, o->port,
+                         uv_strerror(rc));
+        goto fail_loop;
+    }
+    int sl = sizeof(ss);
+    uv_tcp_getsockname(&l->listener, (struct sockaddr *)&ss, &sl);
+    l->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    uv_async_init(&l->loop, &l->stop_async, on_stop);
+    l->stop_async.data = l;
+    uv_timer_init(&l->loop, &l->house);
+    l->house.data = l;
+    uv_timer_start(&l->house, on_house, (uint64_t)l->o.housekeeping_ms,
+                   (uint64_t)l->o.housekeeping_ms);
+    uv_check_init(&l->loop, &l->check);
+    l->check.data = l;
+    uv_check_start(&l->check, on_check);
+    uv_idle_init(&l->loop, &l->idle);
+    l->idle.data = l;
+    *out = l;
+    return 0;
+
+fail_loop:
+    uv_close((uv_handle_t *)&l->listener, NULL);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&l->loop);
+fail_early:
+    SSL_CTX_free(l->ctx);
+    ingest_free(l->in);
+    bn_wire_unpacker_free(l->unpacker);
+    bn_free(l->silent);
+    bn_buf_release(&l->out);
+    pthread_mutex_destroy(&l->mu);
+    bn_free(l);
+    return rc;
+}
+
+int
+link_run(struct link *l)
+{
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+void
+link_stop(struct link *l)
+{
+    uv_async_send(&l->stop_async);
+}
+
+void
+link_free(struct link *l)
+{
+    if (!l)
+        return;
+    uv_loop_close(&l->loop);
+    SSL_CTX_free(l->ctx);
+    ingest_free(l->in);
+    bn_wire_unpacker_free(l->unpacker);
+    bn_free(l->silent);
+    bn_buf_release(&l->out);
+    pthread_mutex_destroy(&l->mu);
+    bn_free(l);
+}
+
+int
+link_port(const struct link *l)
+{
+    return l->port;
+}
+
+void
+link_counters(struct link *l, struct link_counters *c)
+{
+    pthread_mutex_lock(&l->mu);
+    *c = l->cnt;
+    pthread_mutex_unlock(&l->mu);
+}
