@@ -1,0 +1,168 @@
+/*
+ * store_sqlite_retention.c - per-tenant retention of events by age (retention_days) and by
+ * size (retention_bytes, compared with the tenant's usage counter kept by the inserts).
+ *
+ * Ingest never stops for it: each transaction deletes at most BN_STORE_RETENTION_TX_ROWS of
+ * the oldest rows and commits, so the write lock is held for milliseconds and an ingest
+ * handle waiting on it (busy timeout) gets in between two steps. Freed pages are reused by
+ * new events; the file does not shrink (no VACUUM while running).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+#include "bannin/limits.h"
+#include "manager/store_sqlite_int.h"
+
+#define DAY_NS (86400LL * 1000000000LL)
+
+/* Deletes up to n of the tenant's oldest events (older than cutoff when cutoff > 0) in one
+ * transaction and takes them off the usage counter. */
+static int
+delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_t *deleted)
+{
+    static const char DEL_AGE[] =
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE tenant_id = ?1"
+        " AND ts_ns < ?2 ORDER BY ts_ns LIMIT ?3)"
+        " RETURNING length(CAST(json AS BLOB)) + COALESCE(length(CAST(host AS BLOB)), 0)"
+        " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"
+        " + 64";
+    static const char DEL_OLD[] =
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE tenant_id = ?1"
+        " ORDER BY ts_ns LIMIT ?3)"
+        " RETURNING length(CAST(json AS BLOB)) + COALESCE(length(CAST(host AS BLOB)), 0)"
+        " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"
+        " + 64";
+    static const char USAGE[] = "UPDATE tenant_usage SET events = MAX(events - ?, 0),"
+                                " bytes = MAX(bytes - ?, 0) WHERE tenant_id = ?";
+    *deleted = 0;
+    int rc = bn__store_exec(st, "BEGIN IMMEDIATE", "retention");
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = bn__store_prep(st, cutoff > 0 ? DEL_AGE : DEL_OLD, &rc);
+    int64_t rows = 0, bytes = 0;
+    if (s) {
+        sqlite3_bind_int64(s, 1, tenant);
+        if (cutoff > 0)
+            sqlite3_bind_int64(s, 2, cutoff);
+        sqlite3_bind_int64(s, 3, n);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            rows++;
+            bytes += sqlite3_column_int64(s, 0);
+        }
+        if (r != SQLITE_DONE)
+            rc = bn__store_err(st, r, "retention delete");
+        bn__store_done(s);
+    }
+    if (rc == 0 && rows > 0 && (s = bn__store_prep(st, USAGE, &rc))) {
+        sqlite3_bind_int64(s, 1, rows);
+        sqlite3_bind_int64(s, 2, bytes);
+        sqlite3_bind_int64(s, 3, tenant);
+        rc = bn__store_step_done(st, s, "retention usage");
+    }
+    if (rc == 0)
+        rc = store_commit(st);
+    else
+        store_rollback(st);
+    if (rc == 0)
+        *deleted = rows;
+    return rc;
+}
+
+struct tenant_ret {
+    int64_t id, days, bytes;
+};
+
+int
+store_retention_step(struct store *st, int64_t now_ns, int64_t budget,
+                     struct store_retention_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (!sqlite3_get_autocommit(st->db)) {
+        bn__store_seterr(st, "retention step inside an open transaction");
+        return BN_EINVAL;
+    }
+    if (budget <= 0)
+        budget = 20000;
+    /* Read the tenants first: no statement stays open across the delete transactions. */
+    sqlite3_stmt *s = NULL;
+    int rc = bn__store_prepare_dyn(st,
+                                   "SELECT id, retention_days, retention_bytes FROM tenants"
+                                   " WHERE retention_days > 0 OR retention_bytes > 0 ORDER BY id",
+                                   &s);
+    if (rc != 0)
+        return rc;
+    struct tenant_ret *ts = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct tenant_ret *p = bn_reallocarray(ts, ncap, sizeof(*p));
+            if (!p) {
+                rc = BN_ENOMEM;
+                break;
+            }
+            ts = p;
+            cap = ncap;
+        }
+        ts[n].id = sqlite3_column_int64(s, 0);
+        ts[n].days = sqlite3_column_int64(s, 1);
+        ts[n++].bytes = sqlite3_column_int64(s, 2);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = bn__store_err(st, r, "retention tenants");
+    sqlite3_finalize(s);
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        stats->tenants++;
+        if (ts[i].days > 0) {
+            int64_t cutoff = now_ns - ts[i].days * DAY_NS;
+            for (;;) {
+                if (budget <= 0) {
+                    stats->more = 1;
+                    break;
+                }
+                int64_t want = BN_MIN(budget, (int64_t)BN_STORE_RETENTION_TX_ROWS), got = 0;
+                rc = delete_batch(st, ts[i].id, cutoff, want, &got);
+                if (rc != 0)
+                    break;
+                stats->deleted_age += got;
+                budget -= got;
+                if (got < want)
+                    break;
+            }
+        }
+        while (rc == 0 && ts[i].bytes > 0) {
+            int64_t used = store_events_bytes(st, ts[i].id);
+            int64_t count = store_events_count(st, ts[i].id);
+            if (used < 0 || count < 0) {
+                rc = used < 0 ? (int)used : (int)count;
+                break;
+            }
+            if (used <= ts[i].bytes || count == 0)
+                break;
+            if (budget <= 0) {
+                stats->more = 1;
+                break;
+            }
+            /* Rows to free the excess at the tenant's average event size, at least one. */
+            int64_t avg = used / count > 0 ? used / count : 1;
+            int64_t want = (used - ts[i].bytes + avg - 1) / avg;
+            want = BN_MAX(want, (int64_t)1);
+            want = BN_MIN(want, BN_MIN(budget, (int64_t)BN_STORE_RETENTION_TX_ROWS));
+            int64_t got = 0;
+            rc = delete_batch(st, ts[i].id, 0, want, &got);
+            if (rc != 0)
+                break;
+            stats->deleted_size += got;
+            budget -= got;
+            if (got == 0)
+                break;
+        }
+    }
+    bn_free(ts);
+    return rc;
+}
