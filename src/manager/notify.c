@@ -278,7 +278,7 @@ render_email(const struct pl *p, const struct notify_render_opts *o, struct bn_b
                            "%s\r\n\r\nTenant:     %s\r\nSeverity:   %s\r\nStatus:     %s\r\n"
                            "Alerts:     %" PRId64 "\r\nHosts:      %s\r\nTactics:    %s\r\n"
                            "First seen: %s\r\nLast seen:  %s\r\n%s%s%s",
-                           head, p->tenant, p->severity, p->status, p->alert_count, p->hosts,
+                           subj, p->tenant, p->severity, p->status, p->alert_count, p->hosts,
                            p->tactics, p->first, p->last, p->url[0] ? "\r\n" : "", p->url,
                            p->url[0] ? "\r\n" : "");
     return rc;
