@@ -482,21 +482,48 @@ enroll_token_parse(const char *tok, size_t len, char hash[ENROLL_FP_HEX],
 }
 
 int
-enroll_token_new(struct enroll *e, struct store *st, int64_t tenant_id, int uses,
-                 int64_t expires_ns, const char *created_by, char *out, size_t size, int64_t *id)
+enroll_token_make(const char *ca_fp, char *token, size_t size, char hash[ENROLL_FP_HEX])
 {
     uint8_t secret[16];
-    char hex[33], hash[ENROLL_FP_HEX];
-    if (size < ENROLL_TOKEN_MAX || uses < 1)
+    char hex[33];
+    token[0] = hash[0] = '\0';
+    if (size < ENROLL_TOKEN_MAX || strlen(ca_fp) != 64)
         return BN_EINVAL;
-    out[0] = '\0';
     if (RAND_bytes(secret, sizeof(secret)) != 1)
         return BN_EINTERNAL;
     bn_wire_hex(secret, sizeof(secret), hex);
     sha256_hex(hex, 32, hash);
-    int rc = store_token_create(st, tenant_id, hash, uses, expires_ns, created_by, id);
-    if (rc)
-        return rc;
-    snprintf(out, size, "bnt1.%s.%s", hex, e->server_ca_fp);
+    snprintf(token, size, "bnt1.%s.%s", hex, ca_fp);
     return 0;
+}
+
+int
+enroll_server_fp_read(const char *data_dir, char fp[ENROLL_FP_HEX])
+{
+    char path[4200];
+    fp[0] = '\0';
+    snprintf(path, sizeof(path), "%s/pki/server-ca.crt", data_dir);
+    X509 *x = load_cert(path);
+    if (!x) {
+        ERR_clear_error();
+        return access(path, F_OK) == 0 ? BN_EPARSE : -ENOENT;
+    }
+    int rc = enroll_cert_fp(x, fp);
+    X509_free(x);
+    return rc;
+}
+
+int
+enroll_token_new(struct enroll *e, struct store *st, int64_t tenant_id, int uses,
+                 int64_t expires_ns, const char *created_by, char *out, size_t size, int64_t *id)
+{
+    char hash[ENROLL_FP_HEX];
+    if (uses < 1)
+        return BN_EINVAL;
+    int rc = enroll_token_make(e->server_ca_fp, out, size, hash);
+    if (!rc)
+        rc = store_token_create(st, tenant_id, hash, uses, expires_ns, created_by, id);
+    if (rc)
+        out[0] = '\0';
+    return rc;
 }

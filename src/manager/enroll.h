@@ -63,6 +63,18 @@ int enroll_token_new(struct enroll *e, struct store *st, int64_t tenant_id, int 
                      int64_t expires_ns, const char *created_by, char *out, size_t size,
                      int64_t *id);
 
+/*
+ * For other threads and processes (the API): reads the server CA fingerprint from
+ * data_dir/pki/server-ca.crt (the link creates it at bannind's first start) into fp.
+ * 0, or -ENOENT / BN_EPARSE.
+ */
+int enroll_server_fp_read(const char *data_dir, char fp[ENROLL_FP_HEX]);
+/*
+ * Makes a fresh token pinning ca_fp into token (ENROLL_TOKEN_MAX bytes) and the hash the
+ * store keeps (store_token_create) into hash. 0 or BN_EINTERNAL.
+ */
+int enroll_token_make(const char *ca_fp, char *token, size_t size, char hash[ENROLL_FP_HEX]);
+
 /* Splits a token into the hash of its secret and the pinned CA fingerprint. 0 or BN_EINVAL. */
 int enroll_token_parse(const char *tok, size_t len, char hash[ENROLL_FP_HEX],
                        char ca_fp[ENROLL_FP_HEX]);

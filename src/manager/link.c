@@ -127,6 +127,11 @@ cnt_add(struct link *l, uint64_t *f, uint64_t n)
 }
 
 #define COUNT(l, f) cnt_add((l), &(l)->cnt.f, 1)
+#define COUNTM(l, f, m)                                                                        \
+    do {                                                                                       \
+        cnt_add((l), &(l)->cnt.f, 1);                                                          \
+        mgr_metric_add((l)->o.metrics, (m), 1);                                                \
+    } while (0)
 
 static void conn_pump(struct conn *c);
 static void conn_close(struct conn *c);
@@ -247,6 +252,7 @@ on_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     l->nconns--;
+    mgr_metric_sub(l->o.metrics, MGR_M_LINK_CONNECTIONS_OPEN, 1);
     pthread_mutex_lock(&l->mu);
     l->cnt.conns_open = l->nconns;
     pthread_mutex_unlock(&l->mu);
@@ -335,12 +341,13 @@ on_connection(uv_stream_t *server, int status)
         l->conns->prev = c;
     l->conns = c;
     l->nconns++;
+    mgr_metric_add(l->o.metrics, MGR_M_LINK_CONNECTIONS_OPEN, 1);
     bn_buf_init(&c->in, BN_WIRE_HDR + BN_WIRE_FRAME_MAX + READ_CHUNK);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
     }
-    COUNT(l, accepted);
+    COUNTM(l, accepted, MGR_M_LINK_CONNECTIONS);
     pthread_mutex_lock(&l->mu);
     l->cnt.conns_open = l->nconns;
     pthread_mutex_unlock(&l->mu);
@@ -401,14 +408,14 @@ on_handshake(struct conn *c)
     int rc = ssl_fp(peer, fp);
     X509_free(peer);
     if (rc || SSL_get_verify_result(c->ssl) != X509_V_OK) {
-        COUNT(l, tls_failures);
+        COUNTM(l, tls_failures, MGR_M_LINK_REFUSED_CERT);
         conn_refuse(c, BN_EDENIED, "client certificate not verified");
         return;
     }
     struct store_agent a;
     rc = store_agent_by_cert(l->st, fp, &a);
     if (rc == BN_ENOTFOUND) {
-        COUNT(l, unknown_cert);
+        COUNTM(l, unknown_cert, MGR_M_LINK_REFUSED_CERT);
         conn_refuse(c, BN_EDENIED, "no agent has this certificate (%.16s...)", fp);
         return;
     }
@@ -423,7 +430,7 @@ on_handshake(struct conn *c)
     c->ia.uid = c->uid;
     c->ia.hostname = c->hostname;
     if (a.revoked) {
-        COUNT(l, revoked_refused);
+        COUNTM(l, revoked_refused, MGR_M_LINK_REFUSED_CERT);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_REVOKED, "revoked agent tried to connect from %s",
                       c->peer);
         conn_refuse(c, BN_EDENIED, "agent %s is revoked", a.uid);
@@ -449,18 +456,18 @@ handle_enroll(struct conn *c, const uint8_t *p, uint32_t len)
     char hash[ENROLL_FP_HEX], pin[ENROLL_FP_HEX];
     int rc = bn_wire_enroll_decode(p, len, &m, &e);
     if (rc) {
-        COUNT(l, enroll_refused);
-        COUNT(l, bad_frames);
+        COUNTM(l, enroll_refused, MGR_M_ENROLLMENTS_REFUSED);
+        COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         conn_refuse(c, rc, "%s", e.msg);
         return;
     }
     if (enroll_token_parse(m.token.p, m.token.len, hash, pin) != 0) {
-        COUNT(l, enroll_refused);
+        COUNTM(l, enroll_refused, MGR_M_ENROLLMENTS_REFUSED);
         conn_refuse(c, BN_EDENIED, "enrolment token is not in the form bnt1.<secret>.<ca sha256>");
         return;
     }
     if (strcmp(pin, enroll_server_ca_fp(l->en)) != 0) {
-        COUNT(l, enroll_refused);
+        COUNTM(l, enroll_refused, MGR_M_ENROLLMENTS_REFUSED);
         conn_refuse(c, BN_EDENIED, "enrolment token was made by another manager (CA pin differs)");
         return;
     }
@@ -473,7 +480,7 @@ handle_enroll(struct conn *c, const uint8_t *p, uint32_t len)
     rc = store_token_consume(l->st, hash, wall_ns(), &tenant);
     if (rc) {
         store_rollback(l->st);
-        COUNT(l, enroll_refused);
+        COUNTM(l, enroll_refused, MGR_M_ENROLLMENTS_REFUSED);
         conn_refuse(c, BN_EDENIED, "enrolment token unknown, expired, revoked or used up");
         return;
     }
@@ -504,7 +511,7 @@ handle_enroll(struct conn *c, const uint8_t *p, uint32_t len)
     if (rc) {
         store_rollback(l->st);
         bn_free(cert);
-        COUNT(l, enroll_refused);
+        COUNTM(l, enroll_refused, MGR_M_ENROLLMENTS_REFUSED);
         conn_refuse(c, rc, "enrolment failed: %s", d.msg[0] ? d.msg : bn_strerror(rc));
         return;
     }
@@ -518,7 +525,7 @@ handle_enroll(struct conn *c, const uint8_t *p, uint32_t len)
     bn_buf_reset(&l->out);
     rc = bn_wire_enroll_ok_encode(&l->out, &ok);
     bn_free(cert);
-    COUNT(l, enrolled);
+    COUNTM(l, enrolled, MGR_M_ENROLLMENTS);
     BN_INFO("link", "enrolled agent %s '%s' of tenant %lld from %s", a.uid, a.hostname,
             (long long)tenant, c->peer);
     if (!rc)
@@ -544,7 +551,7 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     struct bn_wire_err e;
     int rc = bn_wire_hello_decode(p, len, &m, &e);
     if (rc) {
-        COUNT(l, bad_frames);
+        COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
         conn_refuse(c, rc, "%s", e.msg);
         return;
@@ -582,7 +589,7 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
     struct bn_wire_err e;
     int rc = bn_wire_batch_parse(p, len, &b, &e);
     if (!rc && bn_wire_batch_verify(&b, c->nonce, c->pk) != 0) {
-        COUNT(l, bad_signatures);
+        COUNTM(l, bad_signatures, MGR_M_LINK_BAD_SIGNATURE);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_BAD_SIGNATURE,
                       "batch %llu..%llu: signature does not verify for this session",
                       (unsigned long long)b.first_seq, (unsigned long long)b.last_seq);
@@ -591,7 +598,7 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
         return;
     }
     if (!rc && b.first_seq <= c->session_last) {
-        COUNT(l, replays);
+        COUNTM(l, replays, MGR_M_LINK_REPLAYS);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_REPLAY,
                       "batch %llu..%llu after %llu in the same session",
                       (unsigned long long)b.first_seq, (unsigned long long)b.last_seq,
@@ -607,7 +614,7 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
     if (rc) {
         if (rc == BN_ETOOBIG)
             COUNT(l, oversized);
-        COUNT(l, bad_frames);
+        COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
         conn_refuse(c, rc, "%s", e.msg);
         return;
@@ -644,7 +651,7 @@ handle_heartbeat(struct conn *c, const uint8_t *p, uint32_t len)
     struct bn_wire_err e;
     int rc = bn_wire_heartbeat_decode(p, len, &m, &e);
     if (rc) {
-        COUNT(l, bad_frames);
+        COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
         conn_refuse(c, rc, "%s", e.msg);
         return;
@@ -656,7 +663,7 @@ handle_heartbeat(struct conn *c, const uint8_t *p, uint32_t len)
     rc = store_agent_seen(l->st, c->ia.id, wall_ns(), (int)m.tier, health);
     if (rc)
         BN_WARN("link", "cannot record the heartbeat of agent %s: %s", c->uid, bn_strerror(rc));
-    COUNT(l, heartbeats);
+    COUNTM(l, heartbeats, MGR_M_LINK_HEARTBEATS);
     for (size_t i = 0; i < l->nsilent; i++)
         if (l->silent[i] == c->ia.id) {
             l->silent[i] = l->silent[--l->nsilent];
@@ -669,14 +676,14 @@ static void
 handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
 {
     struct link *l = c->l;
-    COUNT(l, frames_in);
+    COUNTM(l, frames_in, MGR_M_LINK_FRAMES);
     if (c->state == C_FIRST) {
         if (type == BN_WIRE_ENROLL && !c->has_cert)
             handle_enroll(c, p, len);
         else if (type == BN_WIRE_HELLO && c->has_cert)
             handle_hello(c, p, len);
         else {
-            COUNT(l, bad_frames);
+            COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
             conn_refuse(c, BN_EPROTO, "%s frame where %s was expected", bn_wire_type_name(type),
                         c->has_cert ? "hello" : "enroll (no client certificate)");
         }
@@ -687,7 +694,7 @@ handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
     else if (type == BN_WIRE_HEARTBEAT)
         handle_heartbeat(c, p, len);
     else {
-        COUNT(l, bad_frames);
+        COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "unexpected %s frame in a session",
                       bn_wire_type_name(type));
         conn_refuse(c, BN_EPROTO, "%s frame in a session", bn_wire_type_name(type));
@@ -711,7 +718,7 @@ parse_frames(struct conn *c)
         if (rc) {
             if (rc == BN_ETOOBIG)
                 COUNT(l, oversized);
-            COUNT(l, bad_frames);
+            COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
             if (c->has_cert && c->state == C_SESSION)
                 ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
             conn_refuse(c, rc, "%s", e.msg);
@@ -745,7 +752,7 @@ conn_pump(struct conn *c)
             unsigned long e = ERR_get_error();
             ERR_error_string_n(e, buf, sizeof(buf));
             ERR_clear_error();
-            COUNT(l, tls_failures);
+            COUNTM(l, tls_failures, MGR_M_LINK_REFUSED_CERT);
             BN_INFO("link", "TLS handshake with %s failed: %s", c->peer, e ? buf : "closed");
             conn_close(c);
             return;
@@ -789,6 +796,12 @@ publish_ingest(struct link *l)
 {
     struct ingest_counters ic;
     ingest_counters(l->in, &ic);
+    struct mgr_metrics *m = l->o.metrics;
+    mgr_metric_add(m, MGR_M_INGEST_EVENTS, ic.inserted - l->cnt.ingest.inserted);
+    mgr_metric_add(m, MGR_M_INGEST_DUPLICATES, ic.dups - l->cnt.ingest.dups);
+    mgr_metric_add(m, MGR_M_LINK_GAPS, ic.gaps - l->cnt.ingest.gaps);
+    mgr_metric_add(m, MGR_M_AGENTS_SILENT,
+                   ic.health[INGEST_HEALTH_SILENT] - l->cnt.ingest.health[INGEST_HEALTH_SILENT]);
     pthread_mutex_lock(&l->mu);
     l->cnt.ingest = ic;
     pthread_mutex_unlock(&l->mu);
@@ -817,7 +830,7 @@ group_flush(struct link *l)
             conn_close(c);
             continue;
         }
-        COUNT(l, acks);
+        COUNTM(l, acks, MGR_M_INGEST_BATCHES);
         c->state = C_SESSION;
         set_reading(c, true);
         /* frames that came with the batch */
@@ -825,8 +838,11 @@ group_flush(struct link *l)
         if (!c->closing && c->state == C_SESSION)
             conn_pump(c);
     }
-    if (rc)
+    if (rc) {
         BN_ERROR("link", "group commit failed: %s (nothing acknowledged)", bn_strerror(rc));
+        if (rc == BN_EFULL)
+            mgr_metric_add(l->o.metrics, MGR_M_INGEST_FULL, 1);
+    }
     publish_ingest(l);
 }
 

@@ -15,6 +15,7 @@
 #include "bannin/diag.h"
 #include "manager/enroll.h"
 #include "manager/ingest.h"
+#include "manager/metrics.h"
 
 struct link_opts {
     const char *host;            /* listen address ("127.0.0.1", "0.0.0.0", "::") */
@@ -24,6 +25,7 @@ struct link_opts {
     int64_t idle_ms;             /* a session silent this long is closed; 0 = 3 x heartbeat + 30 s */
     size_t max_conns;            /* 0 = 8192 */
     int backlog;                 /* 0 = 1024 */
+    struct mgr_metrics *metrics; /* shared Prometheus counters (borrowed, may be NULL) */
 };
 
 struct link_counters {

@@ -1,0 +1,337 @@
+/*
+ * main.c - bannind, the manager: one data directory (SQLite store, PKI), the agent link
+ * (link.c: enrolment, mutual TLS, ingest) and the HTTP API (api.c), until SIGINT/SIGTERM.
+ *
+ *   bannind --data DIR [--listen HOST:PORT] [--api HOST:PORT|off] [--init]
+ *           [--new-token TENANT [--uses N] [--ttl SECONDS]] [--check] [-v]
+ *
+ * --init creates the first tenant ("default") and a provider_admin ("admin") and prints the
+ * password once. --new-token prints an enrolment token for a tenant and exits (the API does
+ * the same for operators). --check opens everything, verifies the store and exits.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bannin/error.h"
+#include "bannin/log.h"
+
+#include "manager/api.h"
+#include "manager/enroll.h"
+#include "manager/ingest.h"
+#include "manager/link.h"
+#include "manager/metrics.h"
+#include "manager/store.h"
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bannind --data DIR [options]\n"
+            "  --data DIR            data directory (SQLite store, PKI); created if missing\n"
+            "  --listen HOST:PORT    agent link (TLS 1.3, mutual) [127.0.0.1:7443]\n"
+            "  --api HOST:PORT|off   HTTP API [127.0.0.1:8080]\n"
+            "  --init                create tenant 'default' and user 'admin' (password printed "
+            "once)\n"
+            "  --new-token TENANT    print an enrolment token for TENANT (name or id), then exit\n"
+            "  --uses N              uses of that token [1]\n"
+            "  --ttl SECONDS         lifetime of that token [86400]\n"
+            "  --sync normal|full    SQLite durability of acknowledged batches [full]\n"
+            "  --check               open and verify the data directory, then exit\n"
+            "  -v, --verbose         more diagnostics on stderr (repeatable)\n"
+            "  -h, --help\n");
+}
+
+static int
+split_hp(const char *hp, char *host, size_t hsize, int *port)
+{
+    const char *colon = strrchr(hp, ':');
+    if (!colon || colon == hp)
+        return BN_EINVAL;
+    size_t hl = (size_t)(colon - hp);
+    if (hp[0] == '[' && hl > 2 && hp[hl - 1] == ']') {
+        hp++;
+        hl -= 2;
+    }
+    if (hl >= hsize)
+        return BN_EINVAL;
+    memcpy(host, hp, hl);
+    host[hl] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535)
+        return BN_EINVAL;
+    *port = (int)p;
+    return 0;
+}
+
+static int64_t
+wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Health findings reach triage through here once central detection is wired (M4); until then
+ * they are counted by ingest and logged. */
+static void
+on_health(void *ctx, const struct ingest_agent *a, enum ingest_health kind, const char *detail)
+{
+    (void)ctx;
+    (void)a;
+    (void)kind;
+    (void)detail;
+}
+
+static void *
+link_thread(void *arg)
+{
+    link_run(arg);
+    return NULL;
+}
+
+static int
+new_token(const char *data, struct enroll *en, const char *tenant, int uses, int64_t ttl_s)
+{
+    struct store *st;
+    struct store_err se;
+    int rc = store_open(&st, data, &se);
+    if (rc) {
+        fprintf(stderr, "bannind: cannot open the store in '%s': %s\n", data, se.msg);
+        return 1;
+    }
+    struct store_tenant t;
+    char *end;
+    long long id = strtoll(tenant, &end, 10);
+    rc = *end ? store_tenant_by_name(st, tenant, &t) : store_tenant_get(st, id, &t);
+    if (rc) {
+        fprintf(stderr, "bannind: no tenant '%s' (run bannind --init first)\n", tenant);
+        store_close(st);
+        return 1;
+    }
+    char tok[ENROLL_TOKEN_MAX];
+    int64_t tid;
+    rc = enroll_token_new(en, st, t.id, uses, wall_ns() + ttl_s * 1000000000ll, "bannind", tok,
+                          sizeof(tok), &tid);
+    store_close(st);
+    if (rc) {
+        fprintf(stderr, "bannind: cannot create a token: %s\n", bn_strerror(rc));
+        return 1;
+    }
+    printf("%s\n", tok);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"api", required_argument, NULL, 'a'},
+        {"init", no_argument, NULL, 'I'},
+        {"new-token", required_argument, NULL, 'T'},
+        {"uses", required_argument, NULL, 'u'},
+        {"ttl", required_argument, NULL, 't'},
+        {"sync", required_argument, NULL, 's'},
+        {"check", no_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data = NULL, *listen_hp = "127.0.0.1:7443", *api_hp = "127.0.0.1:8080";
+    const char *token_tenant = NULL;
+    bool init = false, check = false, sync_full = true;
+    int verbose = 0, uses = 1, opt;
+    int64_t ttl = 86400;
+    while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': data = optarg; break;
+        case 'l': listen_hp = optarg; break;
+        case 'a': api_hp = optarg; break;
+        case 'I': init = true; break;
+        case 'T': token_tenant = optarg; break;
+        case 'u': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000000) {
+                fprintf(stderr, "bannind: bad --uses '%s' (1..1000000)\n", optarg);
+                return 2;
+            }
+            uses = (int)v;
+            break;
+        }
+        case 't': {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*end || v < 60 || v > 365ll * 86400) {
+                fprintf(stderr, "bannind: bad --ttl '%s' (60..31536000 seconds)\n", optarg);
+                return 2;
+            }
+            ttl = v;
+            break;
+        }
+        case 's':
+            if (strcmp(optarg, "full") && strcmp(optarg, "normal")) {
+                fprintf(stderr, "bannind: --sync is 'full' or 'normal'\n");
+                return 2;
+            }
+            sync_full = !strcmp(optarg, "full");
+            break;
+        case 'C': check = true; break;
+        case 'v': verbose++; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc || !data) {
+        if (optind < argc)
+            fprintf(stderr, "bannind: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "bannind: --data DIR is required\n");
+        usage(stderr);
+        return 2;
+    }
+    bn_log_set_level(verbose >= 2 ? BN_LOG_DEBUG : verbose ? BN_LOG_INFO : BN_LOG_WARN);
+    char lhost[256], ahost[256];
+    int lport = 0, aport = 0;
+    bool api_on = strcmp(api_hp, "off") != 0;
+    if (split_hp(listen_hp, lhost, sizeof(lhost), &lport) != 0 ||
+        (api_on && split_hp(api_hp, ahost, sizeof(ahost), &aport) != 0)) {
+        fprintf(stderr, "bannind: addresses are HOST:PORT\n");
+        return 2;
+    }
+    if (mkdir(data, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bannind: cannot create '%s': %s\n", data, strerror(errno));
+        return 1;
+    }
+
+    int ret = 1, rc;
+    struct store *st = NULL;
+    struct enroll *en = NULL;
+    struct link *link = NULL;
+    struct api *api = NULL;
+    struct store_err se;
+    struct bn_diag d;
+    static struct mgr_metrics metrics;
+
+    struct store_opts so;
+    memset(&so, 0, sizeof(so));
+    so.sync_full = sync_full;
+    if ((rc = store_open_ex(&st, data, &so, &se)) != 0) {
+        fprintf(stderr, "bannind: cannot open the store in '%s': %s\n", data, se.msg);
+        goto out;
+    }
+    bn_diag_clear(&d);
+    if ((rc = enroll_open(&en, data, &d)) != 0) {
+        char buf[800];
+        fprintf(stderr, "bannind: %s\n", bn_diag_format(&d, buf, sizeof(buf)));
+        goto out;
+    }
+    if (check) {
+        if ((rc = store_check(st, &se)) != 0) {
+            fprintf(stderr, "bannind: store check failed: %s\n", se.msg);
+            goto out;
+        }
+        printf("data %s: store schema %d ok, server CA %s\n", data, store_schema_version(st),
+               enroll_server_ca_fp(en));
+        ret = 0;
+        goto out;
+    }
+    if (init) {
+        char pw[64];
+        rc = api_bootstrap(data, "default", "admin", pw, sizeof(pw));
+        if (rc == BN_EEXIST) {
+            printf("bannind: user 'admin' exists already (nothing changed)\n");
+        } else if (rc) {
+            fprintf(stderr, "bannind: --init failed: %s\n", bn_strerror(rc));
+            goto out;
+        } else {
+            printf("tenant: default\nuser: admin\npassword: %s\n"
+                   "(shown once; change it with the API)\n",
+                   pw);
+        }
+        fflush(stdout);
+    }
+    if (token_tenant) {
+        ret = new_token(data, en, token_tenant, uses, ttl);
+        goto out;
+    }
+
+    /* signals are taken by this thread; the link and API threads inherit the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct ingest_hooks hooks = {NULL, NULL, on_health};
+    struct link_opts lo;
+    memset(&lo, 0, sizeof(lo));
+    lo.host = lhost;
+    lo.port = lport;
+    lo.metrics = &metrics;
+    bn_diag_clear(&d);
+    if ((rc = link_new(&link, &lo, st, en, &hooks, &d)) != 0) {
+        fprintf(stderr, "bannind: %s\n", d.msg);
+        goto out;
+    }
+    if (api_on) {
+        struct api_config ac;
+        memset(&ac, 0, sizeof(ac));
+        ac.data_dir = data;
+        ac.listen_host = ahost;
+        ac.port = (uint16_t)aport;
+        ac.metrics = &metrics;
+        if ((rc = api_start(&ac, &api)) != 0) {
+            fprintf(stderr, "bannind: cannot start the API on %s: %s\n", api_hp,
+                    bn_strerror(rc));
+            goto out;
+        }
+    }
+    pthread_t thr;
+    if (pthread_create(&thr, NULL, link_thread, link) != 0) {
+        fprintf(stderr, "bannind: cannot start the link thread\n");
+        goto out;
+    }
+    printf("bannind: agents on %s:%d (server CA %s)", lhost, link_port(link),
+           enroll_server_ca_fp(en));
+    if (api)
+        printf(", API on http://%s:%u/api/v1/", ahost, api_port(api));
+    printf("\n");
+    fflush(stdout);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+    }
+    link_stop(link);
+    pthread_join(thr, NULL);
+    struct link_counters c;
+    link_counters(link, &c);
+    if (verbose)
+        fprintf(stderr,
+                "bannind: %llu connections, %llu sessions, %llu batches, %llu events stored, "
+                "%llu duplicates, %llu refused frames\n",
+                (unsigned long long)c.accepted, (unsigned long long)c.sessions,
+                (unsigned long long)c.ingest.batches, (unsigned long long)c.ingest.inserted,
+                (unsigned long long)c.ingest.dups, (unsigned long long)c.bad_frames);
+    ret = 0;
+out:
+    api_stop(api);
+    link_free(link);
+    enroll_free(en);
+    store_close(st);
+    return ret;
+}
