@@ -162,7 +162,7 @@ const struct bn_conf_def ndr_conf_defs[] = {
      "detect unusually large outbound transfers"},
     {"ndr.exfil.window", BN_CONF_DURATION, "1h", 1000, 7 * MS_DAY, NULL, false,
      OFF(exfil_window_ms), "window in which bytes to one external host are summed"},
-    {"ndr.exfil.bytes", BN_CONF_SIZE, "1g", 1024, 0, NULL, false, OFF(exfil_bytes),
+    {"ndr.exfil.bytes", BN_CONF_SIZE, "1g", 1024, 1ll << 50, NULL, false, OFF(exfil_bytes),
      "bytes one internal host sends to one external host in the window"},
     {"ndr.exfil.ratio", BN_CONF_INT, "10", 1, 1000000, NULL, false, OFF(exfil_ratio),
      "... and at least this many times what it received from it"},
