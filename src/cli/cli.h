@@ -56,5 +56,7 @@ double cli_now(void);
 
 int cmd_hunt(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+/* `bannin pcap`: offline network analysis (src/cli/pcap.c, links bannin_sensor). */
+int cmd_pcap(int argc, char **argv);
 
 #endif

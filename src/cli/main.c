@@ -15,6 +15,7 @@ usage(FILE *out)
             "\n"
             "commands:\n"
             "  hunt    run Sigma rules over log files (EVTX, JSON, auditd, syslog, journald)\n"
+            "  pcap    analyse capture files: flows, DNS/HTTP/TLS/SSH records, alerts (eve, Zeek)\n"
             "  rules   check rules (`rules check DIR`) or test them on their samples (`rules test DIR`)\n"
             "  version print the version\n"
             "\n"
@@ -33,6 +34,8 @@ main(int argc, char **argv)
         return cmd_hunt(argc - 1, argv + 1);
     if (strcmp(cmd, "rules") == 0)
         return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "pcap") == 0)
+        return cmd_pcap(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("bannin %s\n", BN_VERSION);
         return 0;

@@ -74,6 +74,13 @@ struct net_pkt {
     uint32_t ip_len;        /* IP total length (header + payload) as counted in flows */
     const uint8_t *payload; /* transport payload */
     uint32_t payload_len;
+    /* added by decode.c (append only) */
+    uint8_t ip_v;           /* 4 or 6 */
+    uint8_t layer;          /* 0 = outermost IP layer of the frame, 1 = first tunnel inside */
+    uint8_t l4_ok;          /* the transport header was decoded (ports/flags are valid) */
+    uint32_t pkt_len;       /* bytes this packet counts for in its flow (Suricata's packet
+                             * length: the whole frame for layer 0, from the tunnelled header
+                             * on for inner layers, the datagram for reassembled fragments) */
 };
 
 /* Decode counters: every packet not turned into a net_pkt is counted under a reason. */
@@ -87,6 +94,23 @@ struct net_decode_stats {
     uint64_t frag_pending;     /* fragments held for reassembly */
     uint64_t frag_dropped;     /* fragments dropped: overlap, limits, timeout */
     uint64_t tunnel_too_deep;
+    /* Invariant: packets == decoded + truncated + malformed + unsupported + frag_pending +
+     * frag_dropped + tunnel_too_deep. The counters below break these down further. */
+    uint64_t arp;              /* decoded ARP frames (part of decoded) */
+    uint64_t non_ip;           /* link payloads that are not IP or ARP (part of unsupported) */
+    uint64_t ipv4;
+    uint64_t ipv6;
+    uint64_t tcp;
+    uint64_t udp;
+    uint64_t icmp;             /* ICMP and ICMPv6 */
+    uint64_t other_l4;         /* IP packets of another protocol (flows without ports) */
+    uint64_t vlan;             /* frames with at least one VLAN tag */
+    uint64_t tunnelled;        /* inner packets decoded out of GRE/VXLAN/ERSPAN/IP-in-IP */
+    uint64_t tunnel_bad;       /* a tunnel whose inner packet did not decode (outer kept) */
+    uint64_t l4_truncated;     /* IP fine, transport header cut (flow counted without ports) */
+    uint64_t frag_reassembled; /* datagrams rebuilt from fragments */
+    uint64_t frag_overlap;     /* fragments overlapping earlier data (first copy kept) */
+    uint64_t frag_timeout;     /* datagrams that never completed (timed out or evicted) */
 };
 
 /* Which direction of a flow a packet or stream chunk travels. */
@@ -128,6 +152,18 @@ enum net_tcp_state {
     NET_TCP_FIN_WAIT,
     NET_TCP_CLOSING,
     NET_TCP_CLOSED,
+    /* added (Suricata's full set; NET_TCP_FIN_WAIT is its fin_wait1) */
+    NET_TCP_FIN_WAIT2,
+    NET_TCP_TIME_WAIT,
+    NET_TCP_LAST_ACK,
+    NET_TCP_CLOSE_WAIT,
+};
+
+/* eve flow.state */
+enum net_flow_state {
+    NET_FLOW_NEW = 0,
+    NET_FLOW_ESTABLISHED,
+    NET_FLOW_CLOSED,
 };
 
 struct net_app_parser;
@@ -150,7 +186,7 @@ struct net_flow {
     uint64_t first_ns;
     uint64_t last_ns;
     uint64_t pkts[2];
-    uint64_t bytes[2];           /* IP bytes, as eve counts them */
+    uint64_t bytes[2];           /* packet bytes as eve counts them (struct net_pkt pkt_len) */
     uint64_t payload_bytes[2];
     char community_id[32];       /* "1:..." */
     uint8_t app;                 /* enum net_app */
@@ -158,6 +194,20 @@ struct net_flow {
     void *app_state;
     void *stream[2];             /* TCP reassembly state (stream.c) */
     uint32_t gaps[2];            /* bytes never seen (missing segments) */
+    /* added by flow.c (append only) */
+    uint8_t state;               /* enum net_flow_state */
+    uint8_t alerted;             /* an alert was raised on this flow */
+    uint8_t ip_v;                /* 4 or 6 */
+    uint8_t layer;               /* tunnel depth of the packets (0 = not tunnelled) */
+    uint8_t tunnel;              /* enum net_tunnel of the inner packets */
+    uint8_t icmp_type[2];        /* first ICMP type/code seen each way (ICMP flows) */
+    uint8_t icmp_code[2];
+    uint8_t app_dir_done[2];     /* pipeline: content identification finished this way */
+    uint64_t first_pcap_cnt;     /* packet that opened the flow */
+    uint64_t last_pcap_cnt;      /* latest packet of the flow */
+    uint64_t ooo_dropped[2];     /* TCP segments the reassembler could not keep */
+    char history[16];            /* Zeek conn history: first S h A D F R (client upper case,
+                                  * server lower case) in the order seen */
 };
 
 struct net_sink;
@@ -230,5 +280,219 @@ static inline void net_emit(struct net_sink *sink, enum net_rec_type type, uint6
 
 /* Formats an address as text (inet_ntop); returns buf. */
 const char *net_addr_str(const struct net_addr *a, char *buf, size_t size);
+/* Formats an address the way Suricata's eve does: IPv6 fully expanded
+ * ("2001:0db8:0000:...:7334"), IPv4 dotted. Returns buf (at least 40 bytes). */
+const char *net_addr_eve(const struct net_addr *a, char *buf, size_t size);
+/* "TCP", "UDP", "ICMP", "IPv6-ICMP", "GRE", ... or the number as text in buf. */
+const char *net_proto_name(uint8_t proto, char *buf, size_t size);
+/* "none", "syn_sent", ... "closed" (eve tcp.state). */
+const char *net_tcp_state_name(uint8_t state);
+/* "new", "established", "closed" (eve flow.state). */
+const char *net_flow_state_name(uint8_t state);
+/* "timeout", "forced", "shutdown" (eve flow.reason). */
+const char *net_flow_end_name(uint8_t end);
+
+/* ---- decoding (decode.c, defrag.c) ---- */
+
+/* pcap link types (DLT_* values as pcap_datalink() returns them) the decoder accepts. */
+#define NET_LINK_NULL 0
+#define NET_LINK_ETHERNET 1
+#define NET_LINK_RAW 12        /* DLT_RAW on Linux (also 14 and LINKTYPE_RAW 101) */
+#define NET_LINK_LOOP 108
+#define NET_LINK_SLL 113
+#define NET_LINK_IPV4 228
+#define NET_LINK_IPV6 229
+#define NET_LINK_SLL2 276
+
+#define NET_LAYERS_MAX 4       /* IP layers decoded from one frame (outer + tunnels) */
+
+struct net_defrag;
+
+/* One capture's decoder: link type, fragment reassembly and counters. */
+struct net_decoder {
+    int linktype;
+    struct net_defrag *defrag;
+    struct net_decode_stats st;
+};
+
+/* Returns true if net_decode understands the link type. */
+bool net_link_supported(int linktype);
+/* Initialises d for linktype with its own fragment reassembler. 0, BN_EUNSUP, BN_ENOMEM. */
+int net_decoder_init(struct net_decoder *d, int linktype);
+void net_decoder_release(struct net_decoder *d);
+
+/*
+ * Decodes one captured frame (borrowed) into up to NET_LAYERS_MAX packets, outermost IP layer
+ * first (a GRE or VXLAN frame gives the outer packet and the tunnelled one). Packets borrow
+ * the frame or the reassembler's buffer until the next call. A frame that gives no packet is
+ * counted in d->st under its reason. Returns the number of packets (0..NET_LAYERS_MAX).
+ */
+size_t net_decode(struct net_decoder *d, const uint8_t *frame, uint32_t caplen,
+                  uint32_t wirelen, uint64_t ts_ns, uint64_t pcap_cnt,
+                  struct net_pkt out[NET_LAYERS_MAX]);
+
+/* One IP fragment handed to the reassembler (addresses borrowed). */
+struct net_frag {
+    uint8_t fam;              /* 4 or 6 */
+    const uint8_t *src;
+    const uint8_t *dst;
+    uint32_t id;              /* IPv4: 16 bits; IPv6: the fragment header's 32 bits */
+    uint8_t proto;            /* transport protocol (IPv6: next header after the fragment) */
+    uint8_t ttl;
+    uint32_t off;             /* byte offset of data in the datagram's payload */
+    bool more;                /* more fragments follow */
+    const uint8_t *data;
+    uint32_t len;
+};
+
+#define NET_DEFRAG_DATAGRAMS 256            /* datagrams reassembled at once per decoder */
+#define NET_DEFRAG_TIMEOUT_NS (60ull * 1000000000ull) /* Suricata's default */
+
+/* Returns a reassembler holding at most max datagrams, or NULL. */
+struct net_defrag *net_defrag_new(size_t max, uint64_t timeout_ns);
+void net_defrag_free(struct net_defrag *df);
+/*
+ * Adds a fragment. Returns 1 when it completes its datagram: *out is a rebuilt IP packet
+ * (minimal header, no options or extension headers, then the whole payload) borrowed until
+ * the next call; 0 when the fragment is held; BN_EINVAL or BN_EFULL when it is dropped.
+ * Counts in st: frag_overlap, frag_timeout, frag_reassembled.
+ */
+int net_defrag_add(struct net_defrag *df, const struct net_frag *fr, uint64_t ts_ns,
+                   struct net_decode_stats *st, const uint8_t **out, uint32_t *out_len);
+
+/* Adds the counters of a to total. */
+void net_decode_stats_add(struct net_decode_stats *total, const struct net_decode_stats *a);
+
+/* ---- flows (flow.c) ---- */
+
+/* Flow table settings. Timeouts are Suricata's defaults (flow-timeouts in suricata.yaml). */
+struct net_flow_cfg {
+    size_t max_flows;            /* bound: when full the least recently seen flow is evicted */
+    uint64_t tcp_new_ns;
+    uint64_t tcp_est_ns;
+    uint64_t tcp_closed_ns;
+    uint64_t udp_new_ns;         /* UDP, ICMP and other protocols */
+    uint64_t udp_est_ns;
+    uint16_t cid_seed;           /* Community ID seed (Suricata community-id-seed) */
+};
+
+#define NET_FLOWS_DEFAULT 65536
+#define NET_FLOWS_MAX (16u << 20)
+
+/* Fills c with the defaults. */
+void net_flow_cfg_default(struct net_flow_cfg *c);
+
+struct net_flow_stats {
+    uint64_t packets;            /* packets given to the table */
+    uint64_t no_flow;            /* packets that belong to no flow (ARP) */
+    uint64_t created;
+    uint64_t ended_timeout;
+    uint64_t ended_forced;       /* evicted to respect max_flows */
+    uint64_t ended_shutdown;
+    uint64_t active;
+    uint64_t active_max;
+    uint64_t tcp_midstream;      /* TCP flows whose first packet was not a SYN */
+    uint64_t tcp_reversed;       /* TCP flows whose first packet was the SYN-ACK */
+};
+
+struct net_flowtab;
+
+/* Called for each flow as it ends (f->end set), before its slot is reused. */
+typedef void (*net_flow_end_cb)(void *ctx, struct net_flow *f);
+
+/* Returns a table (cfg borrowed, NULL = defaults) calling end for each ending flow, or NULL. */
+struct net_flowtab *net_flowtab_new(const struct net_flow_cfg *cfg, net_flow_end_cb end,
+                                    void *ctx);
+/* Frees the table without ending its flows (call net_flow_flush first). */
+void net_flowtab_free(struct net_flowtab *t);
+/*
+ * Finds or creates the flow of pkt (borrowed), updates its counters and TCP state and sets
+ * *dir. May end (evict) the oldest flow first. Returns the flow (valid until the next call
+ * that can end flows), or NULL for packets that make no flow (ARP).
+ */
+struct net_flow *net_flow_packet(struct net_flowtab *t, const struct net_pkt *pkt,
+                                 enum net_dir *dir);
+/* Ends the flows idle past their timeout at now_ns (capture time). */
+void net_flow_expire(struct net_flowtab *t, uint64_t now_ns);
+/* Ends every flow with reason end (NET_END_SHUTDOWN at the end of a capture). */
+void net_flow_flush(struct net_flowtab *t, uint8_t end);
+void net_flowtab_stats(const struct net_flowtab *t, struct net_flow_stats *st);
+
+/* ---- TCP reassembly (stream.c) ---- */
+
+#define NET_STREAM_SEGS_MAX 16           /* out-of-order segments kept per direction */
+#define NET_STREAM_OOO_MAX (256u << 10)  /* out-of-order bytes kept per direction */
+
+struct net_stream_seg {
+    uint32_t seq;
+    uint32_t len;
+    uint8_t *data;                       /* owned */
+};
+
+/* One direction of a TCP connection. */
+struct net_stream {
+    uint32_t next;                       /* next sequence number expected */
+    uint8_t init;                        /* next is known */
+    uint8_t nseg;
+    uint32_t ooo_bytes;
+    uint64_t delivered;                  /* bytes handed on in order */
+    uint64_t gap_bytes;                  /* bytes given up on */
+    uint64_t ooo_dropped;                /* segments that could not be kept (bound) */
+    struct net_stream_seg seg[NET_STREAM_SEGS_MAX];
+};
+
+/* Where in-order bytes and holes go. */
+struct net_stream_out {
+    void (*data)(void *ctx, const uint8_t *d, size_t n);
+    void (*gap)(void *ctx, size_t n);
+    void *ctx;
+};
+
+void net_stream_init(struct net_stream *s);
+/* Frees the buffered segments. */
+void net_stream_release(struct net_stream *s);
+/* A SYN with sequence number seq: data starts at seq + 1. */
+void net_stream_syn(struct net_stream *s, uint32_t seq);
+/*
+ * Adds a segment (d borrowed). In-order bytes go straight to out->data without a copy, then
+ * any buffered segments they make contiguous; a segment ahead of the stream is copied and
+ * kept while the bounds allow; when they do not, the hole before the earliest kept byte is
+ * given up (out->gap) and the stream goes on from there. Retransmitted bytes are trimmed.
+ */
+void net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
+                    const struct net_stream_out *out);
+/* End of the connection: hands on everything buffered, reporting the holes as gaps. */
+void net_stream_flush(struct net_stream *s, const struct net_stream_out *out);
+
+/* ---- capture (capture.c, libpcap) ---- */
+
+#define NET_SNAPLEN 262144
+#define NET_CAPTURE_BUFFER (64u << 20)   /* kernel ring for live capture */
+
+struct net_capture;
+
+/* Opens a pcap or pcapng file (nanosecond timestamps). err gets a sentence on failure.
+ * Returns 0, BN_EIO or BN_EUNSUP (a link type the decoder does not know). */
+int net_capture_open_file(struct net_capture **out, const char *path, char *err,
+                          size_t errsz);
+/* Opens an interface for live capture (promiscuous, 100 ms read timeout). */
+int net_capture_open_live(struct net_capture **out, const char *iface, char *err,
+                          size_t errsz);
+/* Applies a BPF filter (tcpdump syntax). 0 or BN_EINVAL with the compiler's message. */
+int net_capture_filter(struct net_capture *c, const char *filter, char *err, size_t errsz);
+int net_capture_linktype(const struct net_capture *c);
+/*
+ * Reads the next frame (borrowed until the next call). Returns 1 with a frame, 0 when a
+ * live read timed out, BN_EOF at the end of a file or after net_capture_break, BN_EIO.
+ */
+int net_capture_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen,
+                     uint32_t *wirelen, uint64_t *ts_ns);
+/* Makes a blocked or later net_capture_next return BN_EOF (async-signal-safe). */
+void net_capture_break(struct net_capture *c);
+/* Kernel counters of a live capture: received, dropped by the kernel (ring full), dropped
+ * by the interface. Files: zeros. */
+void net_capture_kstats(struct net_capture *c, uint64_t *recv, uint64_t *drop,
+                        uint64_t *ifdrop);
+void net_capture_close(struct net_capture *c);
 
 #endif

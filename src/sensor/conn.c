@@ -1,0 +1,122 @@
+/*
+ * conn.c - a flow as a Zeek conn.log record (flat JSON with Zeek's field names).
+ *
+ * This is what SigmaHQ's network rules (logsource product zeek, service conn) and Zeek
+ * tooling expect. uid is the flow's Community ID, so conn, dns, http, ssl and ssh records of
+ * one flow share it, and the agent's socket events join on it too. conn_state follows Zeek's
+ * definitions from the TCP flags each side sent.
+ */
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bannin/buf.h"
+#include "sensor/app.h"
+#include "sensor/pipeline.h"
+
+#define TRY(x)                                                                                 \
+    do {                                                                                       \
+        int rc_ = (x);                                                                         \
+        if (rc_)                                                                               \
+            return rc_;                                                                        \
+    } while (0)
+
+const char *
+net_conn_state(const struct net_flow *f)
+{
+    uint8_t o = f->tcp_flags[NET_TOSERVER], r = f->tcp_flags[NET_TOCLIENT];
+    bool syn = (o & NET_TCP_SYN) != 0, synack = (r & NET_TCP_SYN) != 0;
+
+    if (f->proto != IPPROTO_TCP)
+        return f->pkts[NET_TOCLIENT] ? "SF" : "S0";
+    if (syn && !synack) {
+        if (o & NET_TCP_RST)
+            return "RSTOS0";
+        if (o & NET_TCP_FIN)
+            return "SH";
+        if (r & NET_TCP_RST)
+            return "REJ";
+        return "S0";
+    }
+    if (!syn && synack) {
+        if (r & NET_TCP_RST)
+            return "RSTRH";
+        if (r & NET_TCP_FIN)
+            return "SHR";
+        return "OTH";
+    }
+    if (!syn && !synack)
+        return "OTH";
+    if (o & NET_TCP_RST)
+        return "RSTO";
+    if (r & NET_TCP_RST)
+        return "RSTR";
+    if ((o & NET_TCP_FIN) && (r & NET_TCP_FIN))
+        return "SF";
+    if (o & NET_TCP_FIN)
+        return "S2";
+    if (r & NET_TCP_FIN)
+        return "S3";
+    return "S1";
+}
+
+static const char *
+zeek_proto(uint8_t proto)
+{
+    switch (proto) {
+    case IPPROTO_TCP: return "tcp";
+    case IPPROTO_UDP: return "udp";
+    case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6: return "icmp";
+    default: return "unknown_transport";
+    }
+}
+
+static const char *
+zeek_service(uint8_t app)
+{
+    switch (app) {
+    case NET_APP_UNKNOWN:
+    case NET_APP_FAILED: return NULL;
+    case NET_APP_TLS: return "ssl";
+    default: return net_app_name((enum net_app)app);
+    }
+}
+
+int
+net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
+{
+    char a1[48], a2[48];
+    const char *svc = zeek_service(f->app);
+    bool icmp = f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6;
+    uint64_t dur = f->last_ns - f->first_ns;
+
+    TRY(bn_buf_printf(b, "{\"_path\":\"conn\",\"ts\":%" PRIu64 ".%06" PRIu64 ",\"uid\":\"",
+                      (uint64_t)(f->first_ns / 1000000000u),
+                      (uint64_t)((f->first_ns / 1000u) % 1000000u)));
+    TRY(bn_buf_json_escape(b, f->community_id, strlen(f->community_id)));
+    TRY(bn_buf_printf(b, "\",\"id.orig_h\":\"%s\",\"id.orig_p\":%u,\"id.resp_h\":\"%s\","
+                         "\"id.resp_p\":%u,\"proto\":\"%s\"",
+                      net_addr_str(&f->cli, a1, sizeof(a1)),
+                      icmp ? f->icmp_type[NET_TOSERVER] : f->cport,
+                      net_addr_str(&f->srv, a2, sizeof(a2)),
+                      icmp ? f->icmp_code[NET_TOSERVER] : f->sport, zeek_proto(f->proto)));
+    if (svc)
+        TRY(bn_buf_printf(b, ",\"service\":\"%s\"", svc));
+    TRY(bn_buf_printf(b,
+                      ",\"duration\":%" PRIu64 ".%06" PRIu64 ",\"orig_bytes\":%" PRIu64
+                      ",\"resp_bytes\":%" PRIu64 ",\"conn_state\":\"%s\",\"missed_bytes\":%" PRIu64
+                      ",\"history\":\"%s\",\"orig_pkts\":%" PRIu64 ",\"orig_ip_bytes\":%" PRIu64
+                      ",\"resp_pkts\":%" PRIu64 ",\"resp_ip_bytes\":%" PRIu64,
+                      (uint64_t)(dur / 1000000000u), (uint64_t)((dur / 1000u) % 1000000u),
+                      f->payload_bytes[0], f->payload_bytes[1], net_conn_state(f),
+                      (uint64_t)f->gaps[0] + f->gaps[1], f->history, f->pkts[0], f->bytes[0],
+                      f->pkts[1], f->bytes[1]));
+    if (f->vlan[0])
+        TRY(bn_buf_printf(b, ",\"vlan\":%u", f->vlan[0]));
+    if (f->vlan[1])
+        TRY(bn_buf_printf(b, ",\"inner_vlan\":%u", f->vlan[1]));
+    TRY(bn_buf_printf(b, ",\"community_id\":\"%s\"}", f->community_id));
+    return 0;
+}

@@ -1,0 +1,586 @@
+/*
+ * flow.c - the bounded flow table: packets to flows, counters each way, TCP state, timeouts
+ * and the Community ID of every flow.
+ *
+ * Storage is allocated once: an array of max_flows entries and an open-addressing index
+ * (linear probing, power-of-two size at least twice max_flows, backward-shift deletion) of
+ * (hash, entry) pairs. Nothing allocates per packet. The hash is symmetric (both directions
+ * of a flow hash alike) and keyed with a random seed so crafted traffic cannot aim at one
+ * bucket. The key is what Suricata's is: protocol, both endpoints, VLAN ids and the tunnel
+ * depth.
+ *
+ * Every flow sits on one of five idle lists by timeout class (TCP new / established /
+ * closed, other new / established), least recently seen first, so timeouts and the
+ * eviction of the oldest flow when the table is full cost O(1) per flow ended. Time comes
+ * from packets only.
+ *
+ * TCP state follows Suricata's stream engine closely enough for its eve fields (tcp.state,
+ * flow.state): SYN, SYN-ACK, ACK -> established; a FIN to the server -> close_wait, a FIN to
+ * the client -> fin_wait1, and so on to closed; a RST closes.
+ */
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "bannin/alloc.h"
+#include "bannin/community_id.h"
+#include "bannin/error.h"
+#include "sensor/sensor.h"
+
+#define NS 1000000000ull
+#define NIL UINT32_MAX
+
+enum cls {
+    C_TCP_NEW = 0,
+    C_TCP_EST,
+    C_TCP_CLOSED,
+    C_NEW,
+    C_EST,
+    C__COUNT,
+};
+
+struct ent {
+    struct net_flow f;
+    uint32_t hash;
+    uint32_t prev;
+    uint32_t next;
+    uint8_t cls;
+    uint8_t used;
+};
+
+struct islot {
+    uint32_t hash;
+    uint32_t idx;  /* entry index + 1; 0 = empty */
+};
+
+struct lru {
+    uint32_t head;
+    uint32_t tail;
+};
+
+struct net_flowtab {
+    struct net_flow_cfg cfg;
+    struct ent *e;
+    uint32_t nent;
+    uint32_t free_head;
+    struct islot *ix;
+    uint32_t mask;
+    struct lru lists[C__COUNT];
+    uint64_t to[C__COUNT];
+    uint64_t seed;
+    uint64_t next_id;
+    uint64_t last_expire_ns;
+    net_flow_end_cb end;
+    void *ctx;
+    struct net_flow_stats st;
+};
+
+void
+net_flow_cfg_default(struct net_flow_cfg *c)
+{
+    c->max_flows = NET_FLOWS_DEFAULT;
+    c->tcp_new_ns = 60 * NS;
+    c->tcp_est_ns = 600 * NS;
+    c->tcp_closed_ns = 60 * NS;
+    c->udp_new_ns = 30 * NS;
+    c->udp_est_ns = 300 * NS;
+}
+
+struct net_flowtab *
+net_flowtab_new(const struct net_flow_cfg *cfg, net_flow_end_cb end, void *ctx)
+{
+    struct net_flowtab *t = bn_calloc(1, sizeof(*t));
+    size_t cap = 16;
+
+    if (!t)
+        return NULL;
+    if (cfg)
+        t->cfg = *cfg;
+    else
+        net_flow_cfg_default(&t->cfg);
+    if (t->cfg.max_flows < 1)
+        t->cfg.max_flows = 1;
+    if (t->cfg.max_flows > NET_FLOWS_MAX)
+        t->cfg.max_flows = NET_FLOWS_MAX;
+    while (cap < t->cfg.max_flows * 2)
+        cap *= 2;
+    t->nent = (uint32_t)t->cfg.max_flows;
+    t->e = bn_calloc(t->nent, sizeof(*t->e));
+    t->ix = bn_calloc(cap, sizeof(*t->ix));
+    if (!t->e || !t->ix) {
+        net_flowtab_free(t);
+        return NULL;
+    }
+    t->mask = (uint32_t)cap - 1;
+    for (uint32_t i = 0; i < t->nent; i++)
+        t->e[i].next = i + 1 < t->nent ? i + 1 : NIL;
+    t->free_head = 0;
+    for (int i = 0; i < C__COUNT; i++)
+        t->lists[i].head = t->lists[i].tail = NIL;
+    t->to[C_TCP_NEW] = t->cfg.tcp_new_ns;
+    t->to[C_TCP_EST] = t->cfg.tcp_est_ns;
+    t->to[C_TCP_CLOSED] = t->cfg.tcp_closed_ns;
+    t->to[C_NEW] = t->cfg.udp_new_ns;
+    t->to[C_EST] = t->cfg.udp_est_ns;
+    if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
+        t->seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)t;
+    t->end = end;
+    t->ctx = ctx;
+    return t;
+}
+
+void
+net_flowtab_free(struct net_flowtab *t)
+{
+    if (!t)
+        return;
+    bn_free(t->e);
+    bn_free(t->ix);
+    bn_free(t);
+}
+
+/* ---- hashing ---- */
+
+static inline uint64_t
+mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t
+addr_word(const struct net_addr *a, int i)
+{
+    uint64_t w;
+    memcpy(&w, a->a + i * 8, 8);
+    return w;
+}
+
+/* Orders two endpoints so both directions hash alike: <0 if (a,pa) < (b,pb). */
+static int
+ep_cmp(const struct net_addr *a, uint16_t pa, const struct net_addr *b, uint16_t pb)
+{
+    int c = memcmp(a->a, b->a, a->fam == 6 ? 16 : 4);
+    if (c)
+        return c;
+    return (int)pa - (int)pb;
+}
+
+static uint32_t
+pkt_hash(const struct net_flowtab *t, const struct net_pkt *p, uint16_t sp, uint16_t dp)
+{
+    const struct net_addr *a = &p->src, *b = &p->dst;
+    uint16_t pa = sp, pb = dp;
+    uint64_t h = t->seed;
+
+    if (ep_cmp(a, pa, b, pb) > 0) {
+        a = &p->dst;
+        b = &p->src;
+        pa = dp;
+        pb = sp;
+    }
+    h = mix(h, addr_word(a, 0));
+    h = mix(h, addr_word(a, 1));
+    h = mix(h, addr_word(b, 0));
+    h = mix(h, addr_word(b, 1));
+    h = mix(h, ((uint64_t)pa << 48) | ((uint64_t)pb << 32) | ((uint64_t)p->proto << 24) |
+                   ((uint64_t)p->layer << 16) | p->ip_v);
+    h = mix(h, ((uint64_t)p->vlan[0] << 16) | p->vlan[1]);
+    return (uint32_t)(h ^ (h >> 29));
+}
+
+static bool
+addr_eq(const struct net_addr *a, const struct net_addr *b)
+{
+    return a->fam == b->fam && memcmp(a->a, b->a, a->fam == 6 ? 16 : 4) == 0;
+}
+
+/* 0: not this flow; 1: to server; 2: to client. */
+static int
+match(const struct net_flow *f, const struct net_pkt *p, uint16_t sp, uint16_t dp)
+{
+    if (f->proto != p->proto || f->layer != p->layer || f->vlan[0] != p->vlan[0] ||
+        f->vlan[1] != p->vlan[1])
+        return 0;
+    if (f->cport == sp && f->sport == dp && addr_eq(&f->cli, &p->src) &&
+        addr_eq(&f->srv, &p->dst))
+        return 1;
+    if (f->cport == dp && f->sport == sp && addr_eq(&f->cli, &p->dst) &&
+        addr_eq(&f->srv, &p->src))
+        return 2;
+    return 0;
+}
+
+/* ---- lists ---- */
+
+static void
+lru_unlink(struct net_flowtab *t, uint32_t i)
+{
+    struct ent *e = &t->e[i];
+    struct lru *l = &t->lists[e->cls];
+
+    if (e->prev != NIL)
+        t->e[e->prev].next = e->next;
+    else
+        l->head = e->next;
+    if (e->next != NIL)
+        t->e[e->next].prev = e->prev;
+    else
+        l->tail = e->prev;
+    e->prev = e->next = NIL;
+}
+
+static void
+lru_push(struct net_flowtab *t, uint32_t i, uint8_t cls)
+{
+    struct ent *e = &t->e[i];
+    struct lru *l = &t->lists[cls];
+
+    e->cls = cls;
+    e->next = NIL;
+    e->prev = l->tail;
+    if (l->tail != NIL)
+        t->e[l->tail].next = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+static uint8_t
+class_of(const struct net_flow *f)
+{
+    if (f->proto == IPPROTO_TCP)
+        return f->state == NET_FLOW_NEW ? C_TCP_NEW
+               : f->state == NET_FLOW_ESTABLISHED ? C_TCP_EST
+                                                 : C_TCP_CLOSED;
+    return f->state == NET_FLOW_NEW ? C_NEW : C_EST;
+}
+
+/* ---- ending flows ---- */
+
+static void
+ix_remove(struct net_flowtab *t, uint32_t entry)
+{
+    uint32_t i = t->e[entry].hash & t->mask;
+
+    while (t->ix[i].idx != entry + 1) {
+        if (t->ix[i].idx == 0)
+            return; /* not indexed: cannot happen */
+        i = (i + 1) & t->mask;
+    }
+    /* backward-shift deletion keeps probe sequences unbroken */
+    for (;;) {
+        uint32_t j = (i + 1) & t->mask;
+        t->ix[i].idx = 0;
+        for (;;) {
+            if (t->ix[j].idx == 0)
+                return;
+            uint32_t home = t->ix[j].hash & t->mask;
+            /* can the entry at j move to i? yes unless home lies cyclically in (i, j] */
+            bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!stays)
+                break;
+            j = (j + 1) & t->mask;
+        }
+        t->ix[i] = t->ix[j];
+        i = j;
+    }
+}
+
+static void
+end_flow(struct net_flowtab *t, uint32_t i, uint8_t why)
+{
+    struct ent *e = &t->e[i];
+
+    e->f.end = why;
+    if (why == NET_END_TIMEOUT)
+        t->st.ended_timeout++;
+    else if (why == NET_END_FORCED)
+        t->st.ended_forced++;
+    else
+        t->st.ended_shutdown++;
+    if (t->end)
+        t->end(t->ctx, &e->f);
+    lru_unlink(t, i);
+    ix_remove(t, i);
+    e->used = 0;
+    e->next = t->free_head;
+    t->free_head = i;
+    t->st.active--;
+}
+
+void
+net_flow_expire(struct net_flowtab *t, uint64_t now_ns)
+{
+    for (int c = 0; c < C__COUNT; c++) {
+        uint32_t i;
+        while ((i = t->lists[c].head) != NIL && t->e[i].f.last_ns + t->to[c] < now_ns)
+            end_flow(t, i, NET_END_TIMEOUT);
+    }
+}
+
+void
+net_flow_flush(struct net_flowtab *t, uint8_t end)
+{
+    for (int c = 0; c < C__COUNT; c++) {
+        uint32_t i;
+        while ((i = t->lists[c].head) != NIL)
+            end_flow(t, i, end);
+    }
+}
+
+static void
+evict_oldest(struct net_flowtab *t)
+{
+    uint32_t best = NIL;
+
+    for (int c = 0; c < C__COUNT; c++) {
+        uint32_t i = t->lists[c].head;
+        if (i != NIL && (best == NIL || t->e[i].f.last_ns < t->e[best].f.last_ns))
+            best = i;
+    }
+    if (best != NIL)
+        end_flow(t, best, NET_END_FORCED);
+}
+
+/* ---- TCP state ---- */
+
+static void
+tcp_update(struct net_flow *f, enum net_dir dir, uint8_t fl)
+{
+    uint8_t s = f->tcp_state;
+    bool ts = dir == NET_TOSERVER;
+
+    if (fl & NET_TCP_RST) {
+        if (s != NET_TCP_NONE)
+            f->tcp_state = NET_TCP_CLOSED;
+        goto out;
+    }
+    switch (s) {
+    case NET_TCP_NONE:
+        if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN && ts)
+            f->tcp_state = NET_TCP_SYN_SENT;
+        else if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == (NET_TCP_SYN | NET_TCP_ACK) && !ts)
+            f->tcp_state = NET_TCP_SYN_RECV;
+        break;
+    case NET_TCP_SYN_SENT:
+        if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == (NET_TCP_SYN | NET_TCP_ACK) && !ts)
+            f->tcp_state = NET_TCP_SYN_RECV;
+        break;
+    case NET_TCP_SYN_RECV:
+        if (ts && (fl & NET_TCP_ACK) && !(fl & NET_TCP_SYN))
+            f->tcp_state = (fl & NET_TCP_FIN) ? NET_TCP_CLOSE_WAIT : NET_TCP_ESTABLISHED;
+        break;
+    case NET_TCP_ESTABLISHED:
+        if (fl & NET_TCP_FIN)
+            f->tcp_state = ts ? NET_TCP_CLOSE_WAIT : NET_TCP_FIN_WAIT;
+        break;
+    case NET_TCP_FIN_WAIT: /* the server sent its FIN */
+        if (ts && (fl & NET_TCP_FIN))
+            f->tcp_state = (fl & NET_TCP_ACK) ? NET_TCP_TIME_WAIT : NET_TCP_CLOSING;
+        else if (ts && (fl & NET_TCP_ACK))
+            f->tcp_state = NET_TCP_FIN_WAIT2;
+        break;
+    case NET_TCP_FIN_WAIT2:
+        if (ts && (fl & NET_TCP_FIN))
+            f->tcp_state = NET_TCP_TIME_WAIT;
+        break;
+    case NET_TCP_CLOSING:
+        if (fl & NET_TCP_ACK)
+            f->tcp_state = NET_TCP_TIME_WAIT;
+        break;
+    case NET_TCP_CLOSE_WAIT: /* the client sent its FIN */
+        if (!ts && (fl & NET_TCP_FIN))
+            f->tcp_state = NET_TCP_LAST_ACK;
+        break;
+    case NET_TCP_LAST_ACK:
+        if (ts && (fl & NET_TCP_ACK))
+            f->tcp_state = NET_TCP_CLOSED;
+        break;
+    case NET_TCP_TIME_WAIT:
+        if (!ts && (fl & NET_TCP_ACK))
+            f->tcp_state = NET_TCP_CLOSED;
+        break;
+    default:
+        break;
+    }
+out:
+    switch (f->tcp_state) {
+    case NET_TCP_ESTABLISHED:
+    case NET_TCP_FIN_WAIT:
+    case NET_TCP_FIN_WAIT2:
+    case NET_TCP_CLOSING:
+    case NET_TCP_CLOSE_WAIT:
+        f->state = NET_FLOW_ESTABLISHED;
+        break;
+    case NET_TCP_LAST_ACK:
+    case NET_TCP_TIME_WAIT:
+    case NET_TCP_CLOSED:
+        f->state = NET_FLOW_CLOSED;
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- packets ---- */
+
+static void
+history_add(struct net_flow *f, char c)
+{
+    size_t n = strnlen(f->history, sizeof(f->history));
+
+    if (memchr(f->history, c, n) || n + 1 >= sizeof(f->history))
+        return;
+    f->history[n] = c;
+    f->history[n + 1] = '\0';
+}
+
+/* Zeek's conn history letters for one packet. */
+static void
+history(struct net_flow *f, enum net_dir dir, const struct net_pkt *p)
+{
+    int up = dir == NET_TOSERVER ? 0 : 'a' - 'A';
+    uint8_t fl = p->tcp_flags;
+
+    if (p->proto != IPPROTO_TCP) {
+        if (p->payload_len)
+            history_add(f, (char)('D' + up));
+        return;
+    }
+    if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN)
+        history_add(f, (char)('S' + up));
+    else if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == (NET_TCP_SYN | NET_TCP_ACK))
+        history_add(f, (char)('H' + up));
+    else if ((fl & NET_TCP_ACK) && !p->payload_len && !(fl & (NET_TCP_FIN | NET_TCP_RST)))
+        history_add(f, (char)('A' + up));
+    if (p->payload_len)
+        history_add(f, (char)('D' + up));
+    if (fl & NET_TCP_FIN)
+        history_add(f, (char)('F' + up));
+    if (fl & NET_TCP_RST)
+        history_add(f, (char)('R' + up));
+}
+
+static void
+init_flow(struct net_flowtab *t, struct net_flow *f, const struct net_pkt *p, uint16_t sp,
+          uint16_t dp, bool reverse)
+{
+    memset(f, 0, sizeof(*f));
+    f->id = ++t->next_id;
+    f->cli = reverse ? p->dst : p->src;
+    f->srv = reverse ? p->src : p->dst;
+    f->cport = reverse ? dp : sp;
+    f->sport = reverse ? sp : dp;
+    f->proto = p->proto;
+    f->vlan[0] = p->vlan[0];
+    f->vlan[1] = p->vlan[1];
+    f->ip_v = p->ip_v;
+    f->layer = p->layer;
+    f->tunnel = p->tunnel;
+    f->first_ns = p->ts_ns;
+    f->first_pcap_cnt = p->pcap_cnt;
+    int fam = p->ip_v == 6 ? AF_INET6 : AF_INET;
+    if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
+        bn_community_id(t->cfg.cid_seed, fam, p->proto, p->src.a, p->dst.a, p->sport,
+                        p->dport, f->community_id, sizeof(f->community_id));
+    else
+        bn_community_id(t->cfg.cid_seed, fam, p->proto, f->cli.a, f->srv.a, f->cport,
+                        f->sport, f->community_id, sizeof(f->community_id));
+}
+
+struct net_flow *
+net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *dir)
+{
+    uint16_t sp = 0, dp = 0;
+    uint32_t h, i, entry = NIL;
+    int m = 0;
+    struct net_flow *f;
+
+    t->st.packets++;
+    if (p->is_arp || !p->ip_v) {
+        t->st.no_flow++;
+        return NULL;
+    }
+    if (p->l4_ok && p->proto != IPPROTO_ICMP && p->proto != IPPROTO_ICMPV6) {
+        sp = p->sport;
+        dp = p->dport;
+    }
+    if (p->ts_ns >= t->last_expire_ns + NS) {
+        net_flow_expire(t, p->ts_ns);
+        t->last_expire_ns = p->ts_ns;
+    }
+    h = pkt_hash(t, p, sp, dp);
+    for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {
+        if (t->ix[i].hash != h)
+            continue;
+        m = match(&t->e[t->ix[i].idx - 1].f, p, sp, dp);
+        if (m) {
+            entry = t->ix[i].idx - 1;
+            break;
+        }
+    }
+    if (entry == NIL) {
+        bool reverse = false;
+        if (t->free_head == NIL) {
+            evict_oldest(t);
+            /* the index may have shifted: find the insertion slot again below */
+        }
+        entry = t->free_head;
+        t->free_head = t->e[entry].next;
+        if (p->proto == IPPROTO_TCP) {
+            uint8_t fl = p->tcp_flags & (NET_TCP_SYN | NET_TCP_ACK);
+            if (fl == (NET_TCP_SYN | NET_TCP_ACK)) {
+                reverse = true;
+                t->st.tcp_reversed++;
+            } else if (fl != NET_TCP_SYN) {
+                t->st.tcp_midstream++;
+            }
+        }
+        init_flow(t, &t->e[entry].f, p, sp, dp, reverse);
+        t->e[entry].hash = h;
+        t->e[entry].used = 1;
+        for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask)
+            ;
+        t->ix[i].hash = h;
+        t->ix[i].idx = entry + 1;
+        lru_push(t, entry, p->proto == IPPROTO_TCP ? C_TCP_NEW : C_NEW);
+        t->st.created++;
+        t->st.active++;
+        if (t->st.active > t->st.active_max)
+            t->st.active_max = t->st.active;
+        m = reverse ? 2 : 1;
+    }
+    f = &t->e[entry].f;
+    *dir = m == 1 ? NET_TOSERVER : NET_TOCLIENT;
+    f->pkts[*dir]++;
+    f->bytes[*dir] += p->pkt_len;
+    f->payload_bytes[*dir] += p->payload_len;
+    if (p->ts_ns > f->last_ns)
+        f->last_ns = p->ts_ns;
+    f->last_pcap_cnt = p->pcap_cnt;
+    history(f, *dir, p);
+    if (p->proto == IPPROTO_TCP) {
+        f->tcp_flags[*dir] |= p->tcp_flags;
+        tcp_update(f, *dir, p->tcp_flags);
+    } else {
+        if ((p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) && f->pkts[*dir] == 1) {
+            f->icmp_type[*dir] = (uint8_t)p->sport;
+            f->icmp_code[*dir] = (uint8_t)p->dport;
+        }
+        if (f->pkts[NET_TOSERVER] && f->pkts[NET_TOCLIENT])
+            f->state = NET_FLOW_ESTABLISHED;
+    }
+    /* to the tail of its (possibly new) idle list */
+    lru_unlink(t, entry);
+    lru_push(t, entry, class_of(f));
+    return f;
+}
+
+void
+net_flowtab_stats(const struct net_flowtab *t, struct net_flow_stats *st)
+{
+    *st = t->st;
+}

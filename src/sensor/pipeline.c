@@ -1,0 +1,728 @@
+/*
+ * pipeline.c - one capture's packet path (see pipeline.h).
+ *
+ *   frame -> net_decode (one packet per IP layer) -> ndr_packet -> net_flow_packet
+ *     -> TCP: net_stream per direction (in order, gaps reported) / UDP: each datagram
+ *     -> content identification (net_app_identify on the first bytes of each direction,
+ *        the port only as a fallback) -> the protocol's parser -> records
+ *   records -> fan-out sink: Sigma (over the Zeek-named rendering) and the detections
+ *     first, so a flow's own alerts mark it alerted, then the eve and Zeek writers.
+ *
+ * Per-flow pipeline state (the two reassembly streams and the identification buffers) is
+ * allocated when a flow first carries payload and freed when it ends: nothing allocates per
+ * packet. Parser callbacks do not see packets, so the sink stamps records with the number
+ * of the packet being processed.
+ */
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+#include "bannin/log.h"
+#include "bannin/sigma.h"
+#include "bannin/reader.h"
+#include "bannin/record.h"
+#include "sensor/app.h"
+#include "sensor/ndr.h"
+#include "sensor/pipeline.h"
+
+#define NS 1000000000ull
+
+/* Pipeline state of one flow with payload (f->stream[0]). */
+struct pflow {
+    struct net_stream st[2];
+    uint16_t probe_len[2];
+    uint8_t probe[2][NET_PROBE_MAX];
+};
+
+struct net_pipeline {
+    struct net_pipeline_cfg cfg;
+    struct net_decoder dec;
+    struct net_flowtab *flows;
+    struct net_sink sink;
+    struct net_eve eve;
+    struct net_eve zeek_eve;     /* only its buffer and counters are used */
+    struct bn_buf zb;            /* Zeek rendering for the writer and Sigma */
+    struct ndr *ndr;
+    struct net_app_stats app_stats;
+    /* Sigma */
+    struct bn_scratch *scratch;
+    struct bn_evbuilder *eb;
+    struct bn_event ev;
+    bool ev_ready;
+    /* clock and current packet */
+    uint64_t now_ns;
+    uint64_t cur_pcap_cnt;
+    uint64_t last_tick_ns;
+    bool quiet;                  /* freeing: flows end without records */
+    struct net_pipeline_stats st;
+};
+
+/* Where stream callbacks deliver: the flow and direction being fed. */
+struct feed {
+    struct net_pipeline *p;
+    struct net_flow *f;
+    enum net_dir dir;
+};
+
+/* ---- Sigma over Zeek-named records ---- */
+
+static uint8_t
+severity(enum sigma_level l)
+{
+    switch (l) {
+    case SIGMA_LEVEL_CRITICAL:
+    case SIGMA_LEVEL_HIGH: return 1;
+    case SIGMA_LEVEL_MEDIUM: return 2;
+    case SIGMA_LEVEL_LOW: return 3;
+    default: return 4;
+    }
+}
+
+/* A stable signature id for a Sigma rule: 9200000 + 24 bits of FNV-1a of its id. */
+static uint32_t
+sigma_sid(const struct sigma_rule *r)
+{
+    const char *s = r->id ? r->id : r->title ? r->title : "";
+    uint32_t h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return 9200000u + (h & 0xffffffu);
+}
+
+static void
+sigma_alert(struct net_pipeline *p, const struct net_record *rec, uint32_t idx)
+{
+    const struct sigma_rule *r = bn_ruleset_rule(p->cfg.rules, idx);
+    struct net_alert a;
+    char mitre[16] = "";
+
+    memset(&a, 0, sizeof(a));
+    for (uint32_t i = 0; i < r->ntags; i++) {
+        const char *t = r->tags[i];
+        if (strncmp(t, "attack.t", 8) == 0 && strlen(t) < sizeof(mitre) + 7) {
+            snprintf(mitre, sizeof(mitre), "T%s", t + 8);
+            for (char *c = mitre; *c; c++)
+                if (*c >= 'a' && *c <= 'z')
+                    *c = (char)(*c - 'a' + 'A');
+            break;
+        }
+    }
+    a.signature_id = sigma_sid(r);
+    a.signature = r->title ? r->title : "(untitled Sigma rule)";
+    a.category = "Sigma";
+    a.severity = severity(r->level);
+    a.mitre = mitre[0] ? mitre : NULL;
+    a.sig = NDR_SIG__COUNT; /* not a built-in detection */
+    a.count = 1;
+    a.score = 100;
+    if (rec->flow) {
+        const struct net_flow *f = rec->flow;
+        a.src = f->cli;
+        a.dst = f->srv;
+        a.has_dst = 1;
+        a.proto = f->proto;
+        a.has_ports = f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP;
+        a.sport = f->cport;
+        a.dport = f->sport;
+        a.first_ns = f->first_ns;
+        a.last_ns = f->last_ns;
+    }
+    snprintf(a.detail, sizeof(a.detail), "sigma rule %s on a %s record",
+             r->id ? r->id : "(no id)", rec->type == NET_REC_FLOW ? "conn" : "protocol");
+    p->st.alerts_sigma++;
+    net_emit(&p->sink, NET_REC_ALERT, rec->ts_ns, rec->flow, rec->pcap_cnt, &a);
+}
+
+static void
+sigma_match(struct net_pipeline *p, const struct net_record *rec, const struct bn_buf *json)
+{
+    struct bn_reader *r = NULL;
+    struct bn_record *brec;
+    struct bn_diag d;
+    const uint32_t *hits;
+    size_t nhits;
+
+    bn_diag_clear(&d);
+    if (bn_reader_open_mem(&r, json->p, json->len, "sensor", BN_FMT_NDJSON, &d) != 0 ||
+        bn_reader_next(r, &brec, &d) != 0) {
+        p->st.sigma_errors++;
+        goto out;
+    }
+    bn_event_clear(&p->ev);
+    if (bn_evbuilder_build(p->eb, brec, &p->ev) != 0) {
+        p->st.sigma_errors++;
+        goto out;
+    }
+    if (p->ev.ts_ns == INT64_MIN)
+        p->ev.ts_ns = (int64_t)rec->ts_ns;
+    if (bn_ruleset_match(p->cfg.rules, p->scratch, &p->ev, &hits, &nhits) != 0) {
+        p->st.sigma_errors++;
+        goto out;
+    }
+    for (size_t i = 0; i < nhits; i++) {
+        const struct sigma_rule *sr = bn_ruleset_rule(p->cfg.rules, hits[i]);
+        if (bn_ruleset_rule_alerts(p->cfg.rules, hits[i]) && sr->kind != SIGMA_KIND_FILTER)
+            sigma_alert(p, rec, hits[i]);
+    }
+out:
+    bn_reader_free(r);
+}
+
+/* ---- the fan-out sink ---- */
+
+static void
+sink_emit(struct net_sink *self, const struct net_record *in)
+{
+    struct net_pipeline *p = (struct net_pipeline *)((char *)self -
+                                                     offsetof(struct net_pipeline, sink));
+    struct net_record rec = *in;
+    bool zeek_ok = false;
+
+    if (p->quiet)
+        return;
+    if (!rec.pcap_cnt && rec.type != NET_REC_FLOW)
+        rec.pcap_cnt = p->cur_pcap_cnt;
+    if (rec.type == NET_REC_ALERT) {
+        if (rec.flow)
+            ((struct net_flow *)rec.flow)->alerted = 1;
+        if (rec.body && ((const struct net_alert *)rec.body)->sig < NDR_SIG__COUNT)
+            p->st.alerts_ndr++;
+        net_eve_write(&p->eve, &rec);
+        return;
+    }
+    /* Zeek-named rendering: for the Zeek writer and for Sigma */
+    if (p->cfg.zeek || p->ev_ready) {
+        bn_buf_reset(&p->zb);
+        int rc = rec.type == NET_REC_FLOW
+                     ? net_conn_zeek(rec.flow, &p->zb)
+                     : net_app_zeek(rec.type, rec.flow, rec.ts_ns, rec.body, &p->zb);
+        zeek_ok = rc == 0;
+        if (!zeek_ok)
+            p->st.zeek_errors++;
+    }
+    if (zeek_ok && p->ev_ready)
+        sigma_match(p, &rec, &p->zb);
+    if (p->ndr)
+        ndr_record(p->ndr, &rec, &p->sink);
+    net_eve_write(&p->eve, &rec);
+    if (zeek_ok && p->cfg.zeek) {
+        if (bn_buf_putc(&p->zb, '\n') == 0 &&
+            fwrite(p->zb.p, 1, p->zb.len, p->cfg.zeek) == p->zb.len)
+            p->st.zeek_lines++;
+        else
+            p->st.zeek_errors++;
+    }
+}
+
+/* ---- application layer ---- */
+
+static void
+app_feed(struct net_pipeline *p, struct net_flow *f, enum net_dir dir, const uint8_t *d,
+         size_t n)
+{
+    if (f->parser && f->app_state && f->parser->data)
+        f->parser->data(f->app_state, f, dir, d, n, p->now_ns, &p->sink);
+}
+
+static void
+app_start(struct net_pipeline *p, struct net_flow *f, enum net_app app)
+{
+    f->app = (uint8_t)app;
+    f->parser = net_app_parser_for(app, f->proto);
+    if (f->parser && f->parser->open) {
+        f->app_state = f->parser->open(f);
+        if (!f->app_state)
+            f->parser = NULL; /* out of memory: identified, not parsed */
+    }
+}
+
+/* Identification from the first bytes of a direction, then parsing. */
+static void
+on_data(void *ctx, const uint8_t *d, size_t n)
+{
+    struct feed *fd = ctx;
+    struct net_pipeline *p = fd->p;
+    struct net_flow *f = fd->f;
+    struct pflow *pf = f->stream[0];
+    enum net_dir dir = fd->dir;
+    int r;
+
+    if (f->app != NET_APP_UNKNOWN) {
+        app_feed(p, f, dir, d, n);
+        return;
+    }
+    if (f->proto == IPPROTO_UDP || !pf) {
+        /* a datagram is a whole message: identify it alone */
+        r = net_app_identify(f->proto, d, n, dir);
+        if (r > 0) {
+            app_start(p, f, (enum net_app)r);
+            app_feed(p, f, dir, d, n);
+            return;
+        }
+        enum net_app hint = net_app_port_hint(f->proto, f->sport);
+        const struct net_app_parser *hp = net_app_parser_for(hint, f->proto);
+        if (hint != NET_APP_UNKNOWN && hp && hp->probe && hp->probe(d, n, dir) == 1) {
+            app_start(p, f, hint);
+            app_feed(p, f, dir, d, n);
+            return;
+        }
+        p->st.probe_bytes_dropped += n;
+        if (f->pkts[0] + f->pkts[1] >= 8)
+            f->app = NET_APP_FAILED;
+        return;
+    }
+    /* TCP: accumulate up to NET_PROBE_MAX bytes per direction */
+    size_t room = NET_PROBE_MAX - pf->probe_len[dir];
+    size_t take = BN_MIN(room, n);
+    memcpy(pf->probe[dir] + pf->probe_len[dir], d, take);
+    pf->probe_len[dir] = (uint16_t)(pf->probe_len[dir] + take);
+    r = net_app_identify(f->proto, pf->probe[dir], pf->probe_len[dir], dir);
+    if (r < 0 && pf->probe_len[dir] < NET_PROBE_MAX)
+        return; /* more bytes may decide */
+    if (r <= 0) {
+        enum net_app hint = net_app_port_hint(f->proto, f->sport);
+        const struct net_app_parser *hp = net_app_parser_for(hint, f->proto);
+        if (hint != NET_APP_UNKNOWN && hp && hp->probe &&
+            hp->probe(pf->probe[dir], pf->probe_len[dir], dir) == 1)
+            r = (int)hint;
+    }
+    if (r <= 0) {
+        f->app_dir_done[dir] = 1;
+        f->app = NET_APP_FAILED;
+        p->st.probe_bytes_dropped += n - take;
+        return;
+    }
+    app_start(p, f, (enum net_app)r);
+    /* what this direction sent so far, then what the other one had buffered */
+    app_feed(p, f, dir, pf->probe[dir], pf->probe_len[dir]);
+    if (n > take)
+        app_feed(p, f, dir, d + take, n - take);
+    enum net_dir o = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
+    if (pf->probe_len[o])
+        app_feed(p, f, o, pf->probe[o], pf->probe_len[o]);
+}
+
+static void
+on_gap(void *ctx, size_t n)
+{
+    struct feed *fd = ctx;
+    struct net_flow *f = fd->f;
+
+    fd->p->st.stream_gaps++;
+    fd->p->st.stream_gap_bytes += n;
+    f->gaps[fd->dir] += (uint32_t)BN_MIN(n, UINT32_MAX - f->gaps[fd->dir]);
+    if (f->parser && f->app_state && f->parser->gap)
+        f->parser->gap(f->app_state, f, fd->dir, n);
+    else if (f->app == NET_APP_UNKNOWN)
+        f->app_dir_done[fd->dir] = 1;
+}
+
+static struct pflow *
+pflow_get(struct net_pipeline *p, struct net_flow *f)
+{
+    struct pflow *pf = f->stream[0];
+
+    if (pf)
+        return pf;
+    pf = bn_malloc(sizeof(*pf));
+    if (!pf) {
+        p->st.stream_alloc_failed++;
+        return NULL;
+    }
+    net_stream_init(&pf->st[0]);
+    net_stream_init(&pf->st[1]);
+    pf->probe_len[0] = pf->probe_len[1] = 0;
+    f->stream[0] = pf;
+    return pf;
+}
+
+static void
+app_packet(struct net_pipeline *p, struct net_flow *f, enum net_dir dir,
+           const struct net_pkt *k)
+{
+    struct feed fd = {p, f, dir};
+
+    if (f->app == NET_APP_FAILED || (f->app != NET_APP_UNKNOWN && !f->parser))
+        return;
+    if (k->proto == IPPROTO_TCP) {
+        if (!k->payload_len && !(k->tcp_flags & NET_TCP_SYN))
+            return;
+        struct pflow *pf = pflow_get(p, f);
+        if (!pf)
+            return;
+        struct net_stream_out out = {on_data, on_gap, &fd};
+        if (k->tcp_flags & NET_TCP_SYN)
+            net_stream_syn(&pf->st[dir], k->tcp_seq);
+        if (k->payload_len)
+            net_stream_add(&pf->st[dir], k->tcp_seq + ((k->tcp_flags & NET_TCP_SYN) ? 1 : 0),
+                           k->payload, k->payload_len, &out);
+    } else if (k->proto == IPPROTO_UDP && k->payload_len) {
+        on_data(&fd, k->payload, k->payload_len);
+    }
+}
+
+/* ---- flow end ---- */
+
+static void
+on_flow_end(void *ctx, struct net_flow *f)
+{
+    struct net_pipeline *p = ctx;
+    struct pflow *pf = f->stream[0];
+
+    if (pf) {
+        for (int d = 0; d < 2; d++) {
+            struct feed fd = {p, f, (enum net_dir)d};
+            struct net_stream_out out = {on_data, on_gap, &fd};
+            net_stream_flush(&pf->st[d], &out);
+            f->ooo_dropped[d] = pf->st[d].ooo_dropped;
+            net_stream_release(&pf->st[d]);
+        }
+        bn_free(pf);
+        f->stream[0] = NULL;
+    }
+    if (f->parser && f->app_state && f->parser->close)
+        f->parser->close(f->app_state, f, f->last_ns, &p->sink);
+    f->app_state = NULL;
+    p->st.app_flows[f->app < NET_APP__COUNT ? f->app : 0]++;
+    net_emit(&p->sink, NET_REC_FLOW, f->last_ns, f, 0, f);
+}
+
+/* ---- lifecycle ---- */
+
+int
+net_pipeline_new(struct net_pipeline **out, const struct net_pipeline_cfg *cfg, int linktype)
+{
+    struct net_pipeline *p;
+    int rc;
+
+    *out = NULL;
+    p = bn_calloc(1, sizeof(*p));
+    if (!p)
+        return BN_ENOMEM;
+    p->cfg = *cfg;
+    if (!p->cfg.flow.max_flows)
+        net_flow_cfg_default(&p->cfg.flow);
+    rc = net_decoder_init(&p->dec, linktype);
+    if (rc) {
+        bn_free(p);
+        return rc;
+    }
+    p->sink.emit = sink_emit;
+    net_eve_init(&p->eve, cfg->eve, cfg->iface);
+    bn_buf_init(&p->zb, NET_EVE_LINE_MAX);
+    p->flows = net_flowtab_new(&p->cfg.flow, on_flow_end, p);
+    if (!p->flows)
+        goto nomem;
+    if (cfg->ndr) {
+        p->ndr = ndr_new(NULL);
+        if (!p->ndr)
+            BN_WARN("sensor", "network detections disabled: they could not start");
+    }
+    if (cfg->rules && cfg->mapping) {
+        p->scratch = bn_scratch_new(cfg->rules);
+        p->eb = bn_evbuilder_new(cfg->mapping, bn_ruleset_fields(cfg->rules));
+        if (!p->scratch || !p->eb ||
+            bn_event_init(&p->ev, bn_fieldtab_count(bn_ruleset_fields(cfg->rules))) != 0)
+            goto nomem;
+        p->ev_ready = true;
+    }
+    net_app_stats_bind(&p->app_stats);
+    *out = p;
+    return 0;
+nomem:
+    net_pipeline_free(p);
+    return BN_ENOMEM;
+}
+
+void
+net_pipeline_free(struct net_pipeline *p)
+{
+    if (!p)
+        return;
+    if (p->flows) {
+        /* flows still open (no net_pipeline_finish) end without records */
+        p->quiet = true;
+        net_flow_flush(p->flows, NET_END_SHUTDOWN);
+        net_flowtab_free(p->flows);
+    }
+    net_decoder_release(&p->dec);
+    net_eve_release(&p->eve);
+    bn_buf_release(&p->zb);
+    ndr_free(p->ndr);
+    if (p->ev_ready)
+        bn_event_release(&p->ev);
+    bn_evbuilder_free(p->eb);
+    bn_scratch_free(p->scratch);
+    net_app_stats_bind(NULL);
+    bn_free(p);
+}
+
+static void
+clock_to(struct net_pipeline *p, uint64_t ts_ns)
+{
+    if (ts_ns > p->now_ns)
+        p->now_ns = ts_ns;
+    if (!p->st.first_ns || ts_ns < p->st.first_ns)
+        p->st.first_ns = ts_ns;
+    if (ts_ns > p->st.last_ns)
+        p->st.last_ns = ts_ns;
+    if (p->now_ns >= p->last_tick_ns + NS) {
+        p->last_tick_ns = p->now_ns;
+        net_flow_expire(p->flows, p->now_ns);
+        if (p->ndr)
+            ndr_tick(p->ndr, p->now_ns, &p->sink);
+    }
+}
+
+void
+net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen,
+                   uint32_t wirelen, uint64_t ts_ns)
+{
+    struct net_pkt pk[NET_LAYERS_MAX];
+    size_t n;
+
+    n = net_decode(&p->dec, frame, caplen, wirelen, ts_ns, p->dec.st.packets + 1, pk);
+    p->cur_pcap_cnt = p->dec.st.packets;
+    clock_to(p, ts_ns);
+    for (size_t i = 0; i < n; i++) {
+        struct net_pkt *k = &pk[i];
+        enum net_dir dir;
+        struct net_flow *f;
+
+        if (p->ndr)
+            ndr_packet(p->ndr, k, &p->sink);
+        f = net_flow_packet(p->flows, k, &dir);
+        if (!f || p->cfg.no_app)
+            continue;
+        /* a tunnel's carrier packet: its payload is the next layer, not an application */
+        if (i + 1 < n && pk[i + 1].layer > k->layer)
+            continue;
+        app_packet(p, f, dir, k);
+    }
+}
+
+void
+net_pipeline_tick(struct net_pipeline *p, uint64_t now_ns)
+{
+    clock_to(p, now_ns);
+}
+
+void
+net_pipeline_finish(struct net_pipeline *p)
+{
+    net_flow_flush(p->flows, NET_END_SHUTDOWN);
+    if (p->ndr)
+        ndr_flush(p->ndr, &p->sink);
+    net_pipeline_flush_out(p);
+}
+
+void
+net_pipeline_flush_out(struct net_pipeline *p)
+{
+    if (p->cfg.eve)
+        fflush(p->cfg.eve);
+    if (p->cfg.zeek)
+        fflush(p->cfg.zeek);
+}
+
+void
+net_pipeline_stats(const struct net_pipeline *p, struct net_pipeline_stats *st)
+{
+    *st = p->st;
+    st->dec = p->dec.st;
+    net_flowtab_stats(p->flows, &st->flow);
+    memcpy(st->records, p->sink.emitted, sizeof(st->records));
+    st->eve_lines = p->eve.lines;
+    st->eve_errors = p->eve.errors;
+}
+
+#define J(name, v) bn_buf_printf(b, "%s\"%s\":%" PRIu64, first++ ? "," : "", name, (uint64_t)(v))
+
+int
+net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
+{
+    struct net_pipeline_stats s;
+    int first = 0, rc = 0;
+    static const char *const rec_names[NET_REC__COUNT] = {"flow", "dns", "http",
+                                                          "tls",  "ssh", "alert"};
+
+    net_pipeline_stats(p, &s);
+    rc |= bn_buf_puts(b, "{\"decoder\":{");
+    rc |= J("packets", s.dec.packets);
+    rc |= J("bytes", s.dec.bytes);
+    rc |= J("decoded", s.dec.decoded);
+    rc |= J("truncated", s.dec.truncated);
+    rc |= J("malformed", s.dec.malformed);
+    rc |= J("unsupported", s.dec.unsupported);
+    rc |= J("frag_pending", s.dec.frag_pending);
+    rc |= J("frag_dropped", s.dec.frag_dropped);
+    rc |= J("tunnel_too_deep", s.dec.tunnel_too_deep);
+    rc |= J("arp", s.dec.arp);
+    rc |= J("non_ip", s.dec.non_ip);
+    rc |= J("ipv4", s.dec.ipv4);
+    rc |= J("ipv6", s.dec.ipv6);
+    rc |= J("tcp", s.dec.tcp);
+    rc |= J("udp", s.dec.udp);
+    rc |= J("icmp", s.dec.icmp);
+    rc |= J("other_l4", s.dec.other_l4);
+    rc |= J("vlan", s.dec.vlan);
+    rc |= J("tunnelled", s.dec.tunnelled);
+    rc |= J("tunnel_bad", s.dec.tunnel_bad);
+    rc |= J("l4_truncated", s.dec.l4_truncated);
+    rc |= J("frag_reassembled", s.dec.frag_reassembled);
+    rc |= J("frag_overlap", s.dec.frag_overlap);
+    rc |= J("frag_timeout", s.dec.frag_timeout);
+    first = 0;
+    rc |= bn_buf_puts(b, "},\"flow\":{");
+    rc |= J("created", s.flow.created);
+    rc |= J("active", s.flow.active);
+    rc |= J("active_max", s.flow.active_max);
+    rc |= J("ended_timeout", s.flow.ended_timeout);
+    rc |= J("ended_forced", s.flow.ended_forced);
+    rc |= J("ended_shutdown", s.flow.ended_shutdown);
+    rc |= J("no_flow", s.flow.no_flow);
+    rc |= J("tcp_midstream", s.flow.tcp_midstream);
+    rc |= J("tcp_reversed", s.flow.tcp_reversed);
+    first = 0;
+    rc |= bn_buf_puts(b, "},\"stream\":{");
+    rc |= J("gaps", s.stream_gaps);
+    rc |= J("gap_bytes", s.stream_gap_bytes);
+    rc |= J("alloc_failed", s.stream_alloc_failed);
+    rc |= J("probe_bytes_dropped", s.probe_bytes_dropped);
+    first = 0;
+    rc |= bn_buf_puts(b, "},\"app_flows\":{");
+    for (int a = 0; a < NET_APP__COUNT; a++)
+        if (s.app_flows[a])
+            rc |= J(net_app_name((enum net_app)a), s.app_flows[a]);
+    first = 0;
+    rc |= bn_buf_puts(b, "},\"records\":{");
+    for (int t = 0; t < NET_REC__COUNT; t++)
+        rc |= J(rec_names[t], s.records[t]);
+    first = 0;
+    rc |= bn_buf_puts(b, "},\"alerts\":{");
+    rc |= J("sigma", s.alerts_sigma);
+    rc |= J("ndr", s.alerts_ndr);
+    rc |= J("sigma_errors", s.sigma_errors);
+    first = 0;
+    rc |= bn_buf_puts(b, "},\"output\":{");
+    rc |= J("eve_lines", s.eve_lines);
+    rc |= J("eve_errors", s.eve_errors);
+    rc |= J("zeek_lines", s.zeek_lines);
+    rc |= J("zeek_errors", s.zeek_errors);
+    rc |= bn_buf_puts(b, "},\"app\":");
+    rc |= net_app_stats_json(&p->app_stats, b);
+    rc |= bn_buf_putc(b, '}');
+    return rc ? BN_ETOOBIG : 0;
+}
+
+/* ---- rules ---- */
+
+static void
+rule_diag(void *ctx, const struct bn_diag *d)
+{
+    struct net_rules *r = ctx;
+    char buf[700];
+
+    r->failed++;
+    BN_INFO("sensor", "rule not loaded: %s", bn_diag_format(d, buf, sizeof(buf)));
+}
+
+static void
+compile_diag(void *ctx, const struct sigma_rule *rule, const struct bn_diag *d)
+{
+    (void)rule;
+    rule_diag(ctx, d);
+}
+
+int
+net_rules_load(struct net_rules *r, const char *const *paths, size_t n, struct bn_diag *d)
+{
+    struct sigma_rule **rules = NULL;
+    size_t nrules = 0;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    rc = sigma_parse_paths(paths, n, &rules, &nrules, rule_diag, r);
+    if (rc) {
+        bn_diag_set(d, rc, paths[0], 0, 0, "cannot read rules: %s", bn_strerror(rc));
+        goto out;
+    }
+    rc = bn_ruleset_compile(&r->rs, rules, nrules, NULL, compile_diag, r);
+    nrules = 0;
+    if (rc) {
+        bn_diag_set(d, rc, paths[0], 0, 0, "cannot compile rules: %s", bn_strerror(rc));
+        goto out;
+    }
+    r->loaded = bn_ruleset_count(r->rs);
+    rc = bn_mapping_load_default(&r->map, d);
+out:
+    for (size_t i = 0; i < nrules; i++)
+        sigma_rule_free(rules[i]);
+    bn_free(rules);
+    if (rc)
+        net_rules_release(r);
+    return rc;
+}
+
+void
+net_rules_release(struct net_rules *r)
+{
+    bn_ruleset_free(r->rs);
+    bn_mapping_free(r->map);
+    r->rs = NULL;
+    r->map = NULL;
+}
+
+/* ---- summaries ---- */
+
+void
+net_pipeline_stats_add(struct net_pipeline_stats *t, const struct net_pipeline_stats *a)
+{
+    uint64_t f = t->first_ns, l = t->last_ns;
+    const uint64_t *s = (const uint64_t *)a;
+    uint64_t *o = (uint64_t *)t;
+
+    /* every member is a uint64_t counter (or an array of them) */
+    for (size_t i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
+        o[i] += s[i];
+    t->first_ns = f && (!a->first_ns || f < a->first_ns) ? f : a->first_ns;
+    t->last_ns = BN_MAX(l, a->last_ns);
+    t->flow.active_max = BN_MAX(t->flow.active_max - a->flow.active_max, a->flow.active_max);
+}
+
+void
+net_pipeline_summary(const struct net_pipeline_stats *s, double seconds, FILE *out)
+{
+    static const char *const rec_names[NET_REC__COUNT] = {"flow", "dns", "http",
+                                                          "tls",  "ssh", "alert"};
+    const struct net_decode_stats *d = &s->dec;
+
+    fprintf(out, "packets      %" PRIu64 " (%" PRIu64 " bytes), decoded %" PRIu64 "\n",
+            d->packets, d->bytes, d->decoded);
+    fprintf(out, "flows        %" PRIu64 " (ended: %" PRIu64 " timeout, %" PRIu64
+                 " evicted, %" PRIu64 " at end)\n",
+            s->flow.created, s->flow.ended_timeout, s->flow.ended_forced,
+            s->flow.ended_shutdown);
+    fprintf(out, "records     ");
+    for (int t = 0; t < NET_REC__COUNT; t++)
+        fprintf(out, " %s %" PRIu64, rec_names[t], s->records[t]);
+    fprintf(out, "\n");
+    fprintf(out, "alerts       %" PRIu64 " (sigma %" PRIu64 ", detections %" PRIu64 ")\n",
+            s->records[NET_REC_ALERT], s->alerts_sigma, s->alerts_ndr);
+    fprintf(out, "drops        truncated %" PRIu64 ", malformed %" PRIu64 ", unsupported %" PRIu64
+                 " (non-IP %" PRIu64 "), fragments held %" PRIu64 " dropped %" PRIu64
+                 " timed out %" PRIu64 ", tunnel too deep %" PRIu64 ", bad tunnel %" PRIu64
+                 ", stream gaps %" PRIu64 " (%" PRIu64 " bytes), unparsed probe bytes %" PRIu64
+                 ", sigma errors %" PRIu64 ", output errors %" PRIu64 "\n",
+            d->truncated, d->malformed, d->unsupported, d->non_ip, d->frag_pending,
+            d->frag_dropped, d->frag_timeout, d->tunnel_too_deep, d->tunnel_bad,
+            s->stream_gaps, s->stream_gap_bytes, s->probe_bytes_dropped, s->sigma_errors,
+            s->eve_errors + s->zeek_errors);
+    if (seconds > 0)
+        fprintf(out, "speed        %.0f packets/s, %.1f Mbit/s (%.3f s)\n",
+                (double)d->packets / seconds, (double)d->bytes * 8 / seconds / 1e6, seconds);
+}

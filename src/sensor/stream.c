@@ -1,0 +1,169 @@
+/*
+ * stream.c - TCP reassembly for one direction of a connection.
+ *
+ * In-order segments are handed on without a copy. A segment that arrives ahead of the stream
+ * is copied into a small per-direction set of out-of-order segments, bounded in count
+ * (NET_STREAM_SEGS_MAX) and bytes (NET_STREAM_OOO_MAX). When a segment cannot be kept, the
+ * stream stops waiting for the hole: the missing bytes are reported as a gap (the parser
+ * resynchronises or gives up) and what was buffered is handed on. Overlapping bytes keep the
+ * first copy seen, as most stacks do. Sequence numbers compare modulo 2^32.
+ */
+#include <string.h>
+
+#include "bannin/alloc.h"
+#include "sensor/sensor.h"
+
+static inline int32_t
+sdiff(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b);
+}
+
+void
+net_stream_init(struct net_stream *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void
+net_stream_release(struct net_stream *s)
+{
+    for (unsigned i = 0; i < s->nseg; i++)
+        bn_free(s->seg[i].data);
+    s->nseg = 0;
+    s->ooo_bytes = 0;
+}
+
+void
+net_stream_syn(struct net_stream *s, uint32_t seq)
+{
+    if (s->init)
+        return;
+    s->next = seq + 1;
+    s->init = 1;
+}
+
+static void
+remove_seg(struct net_stream *s, unsigned i)
+{
+    s->ooo_bytes -= s->seg[i].len;
+    bn_free(s->seg[i].data);
+    s->seg[i] = s->seg[s->nseg - 1];
+    s->nseg--;
+}
+
+/* Hands on bytes from seq on (trimming what was already delivered). */
+static void
+deliver(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
+        const struct net_stream_out *out)
+{
+    int32_t rel = sdiff(seq, s->next);
+
+    if (rel > 0)
+        return;
+    if ((int64_t)n + rel <= 0)
+        return;
+    d += (uint32_t)-rel;
+    n -= (uint32_t)-rel;
+    s->next += n;
+    s->delivered += n;
+    if (out->data)
+        out->data(out->ctx, d, n);
+}
+
+/* Hands on buffered segments that have become contiguous. */
+static void
+drain(struct net_stream *s, const struct net_stream_out *out)
+{
+    bool again = true;
+
+    while (again && s->nseg) {
+        again = false;
+        for (unsigned i = 0; i < s->nseg; i++) {
+            if (sdiff(s->seg[i].seq, s->next) <= 0) {
+                struct net_stream_seg g = s->seg[i];
+                s->seg[i].data = NULL;
+                remove_seg(s, i);
+                deliver(s, g.seq, g.data, g.len, out);
+                bn_free(g.data);
+                again = true;
+                break;
+            }
+        }
+    }
+}
+
+/* Gives up the hole before the earliest buffered byte. */
+static void
+skip_hole(struct net_stream *s, const struct net_stream_out *out)
+{
+    unsigned lo = 0;
+
+    if (!s->nseg)
+        return;
+    for (unsigned i = 1; i < s->nseg; i++)
+        if (sdiff(s->seg[i].seq, s->seg[lo].seq) < 0)
+            lo = i;
+    uint32_t n = (uint32_t)sdiff(s->seg[lo].seq, s->next);
+    s->gap_bytes += n;
+    s->next = s->seg[lo].seq;
+    if (out->gap)
+        out->gap(out->ctx, n);
+    drain(s, out);
+}
+
+void
+net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
+               const struct net_stream_out *out)
+{
+    if (n == 0)
+        return;
+    if (!s->init) {
+        s->next = seq; /* picked up mid-stream */
+        s->init = 1;
+    }
+    if (sdiff(seq, s->next) <= 0) {
+        deliver(s, seq, d, n, out);
+        drain(s, out);
+        return;
+    }
+    /* ahead of the stream: keep a copy if the bounds allow */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (s->nseg < NET_STREAM_SEGS_MAX && s->ooo_bytes + n <= NET_STREAM_OOO_MAX) {
+            uint8_t *c = bn_malloc(n);
+            if (c) {
+                memcpy(c, d, n);
+                s->seg[s->nseg].seq = seq;
+                s->seg[s->nseg].len = n;
+                s->seg[s->nseg].data = c;
+                s->nseg++;
+                s->ooo_bytes += n;
+                return;
+            }
+        }
+        if (!s->nseg)
+            break;
+        /* full: stop waiting for the earliest hole */
+        skip_hole(s, out);
+        if (sdiff(seq, s->next) <= 0) {
+            deliver(s, seq, d, n, out);
+            drain(s, out);
+            return;
+        }
+    }
+    /* nothing buffered and this segment still cannot be kept: jump to it */
+    uint32_t hole = (uint32_t)sdiff(seq, s->next);
+    s->gap_bytes += hole;
+    s->next = seq;
+    if (out->gap)
+        out->gap(out->ctx, hole);
+    deliver(s, seq, d, n, out);
+    drain(s, out);
+}
+
+void
+net_stream_flush(struct net_stream *s, const struct net_stream_out *out)
+{
+    while (s->nseg)
+        skip_hole(s, out);
+}
