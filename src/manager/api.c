@@ -600,12 +600,12 @@ api_start(const struct api_config *cfg, struct api **out)
     }
     unsigned threads = cfg->threads ? cfg->threads : 2;
     api->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, &ss,
+        flags, cfg->port, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        api, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)BN_API_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(BN_API_HEADER_MAX + 16384),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        api, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_END);
     if (!api->daemon) {
         BN_ERROR(MOD, "cannot start the API server on %s:%u", host, (unsigned)cfg->port);
         api_stop(api);

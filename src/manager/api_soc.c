@@ -734,7 +734,7 @@ api_h_rule_upload(struct api_req *r)
     size_t n = 0;
     struct bn_ruleset *rs = NULL;
     struct rule_diags rd = {json_array(), 0};
-    int rc;
+    int rc, consumed = 0;
     if (api_body_str(b, "yaml", 1, BN_RULE_FILE_MAX, &yaml, &e) < 0 ||
         api_body_int(b, "tenant_id", 0, 0, INT64_MAX, &tid, &e) < 0) {
         rc = api_fail(r, e.status, e.code, e.field, "%s", e.message);
@@ -752,6 +752,10 @@ api_h_rule_upload(struct api_req *r)
         struct bn_compile_opts opts;
         memset(&opts, 0, sizeof(opts));
         rc = bn_ruleset_compile(&rs, rules, n, &opts, rule_compile_diag_cb, &rd);
+        consumed = 1; /* the set owns (or has freed) the rules now */
+        if (rc == 0 && rd.n == 0 && (!rs || bn_ruleset_count(rs) != 1))
+            rule_diag_cb(&rd, &(struct bn_diag){.code = BN_EUNSUP,
+                                                .msg = "the rule did not compile"});
         if (rc < 0 && rd.n == 0)
             rule_diag_cb(&rd, &(struct bn_diag){.code = rc, .msg = "the rule does not compile"});
     }
@@ -772,7 +776,7 @@ api_h_rule_upload(struct api_req *r)
         rc = api_fail(r, 422, "invalid_rule", "yaml", "%s", msg);
         goto out;
     }
-    const struct sigma_rule *sr = rules[0];
+    const struct sigma_rule *sr = bn_ruleset_rule(rs, 0);
     struct store_rule_upload up;
     memset(&up, 0, sizeof(up));
     up.tenant_id = tid;
@@ -798,7 +802,7 @@ api_h_rule_upload(struct api_req *r)
                                      sigma_level_name(sr->level)));
 out:
     bn_ruleset_free(rs);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; !consumed && i < n; i++)
         sigma_rule_free(rules[i]);
     bn_free(rules);
     json_decref(rd.arr);

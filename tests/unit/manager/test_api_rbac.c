@@ -1,0 +1,475 @@
+/*
+ * test_api_rbac.c - holds the API to docs/openapi.yaml. For every operation in the spec and
+ * every caller (no credentials, provider_admin, analyst, customer_admin and customer_viewer
+ * of tenant A, customer_admin and customer_viewer of tenant B) it sends a real request to a
+ * running server against fresh objects of tenant A and checks the status against x-roles and
+ * x-tenant-scoped: 401 without credentials, 403 for a role not listed, success for a listed
+ * role of tenant A or a provider, and for tenant B's callers no access to tenant A (403/404
+ * when the request names A's objects, and never a row of A in a reply). A refused request
+ * must not write (the audit log does not move). The server's own route list must equal the
+ * spec's operations, so a new endpoint cannot escape this test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_api_common.h"
+
+enum { C_NONE = -1 };
+
+struct fixtures {
+    int64_t agent, alert, incident, suppression, ioc_list, channel, enroll, user, token;
+};
+
+static int
+make_fixtures(struct tenv *e, int caller, struct fixtures *f)
+{
+    int64_t a = e->tenant_a, now = tenv_now();
+    unsigned k = ++e->counter;
+    int rc;
+    memset(f, 0, sizeof(*f));
+
+    struct store_agent ag;
+    memset(&ag, 0, sizeof(ag));
+    ag.tenant_id = a;
+    snprintf(ag.uid, sizeof(ag.uid), "rbac-agent-%u", k);
+    snprintf(ag.hostname, sizeof(ag.hostname), "host-%s-%u", TENV_MARK_A, k);
+    snprintf(ag.cert_fp, sizeof(ag.cert_fp), "%064u", k);
+    ag.heartbeat_interval_ms = 30000;
+    ag.enrolled_ns = now;
+    ag.last_seen_ns = now;
+    if ((rc = store_agent_create(e->st, &ag, &f->agent)) < 0)
+        return rc;
+
+    struct store_alert al;
+    memset(&al, 0, sizeof(al));
+    al.tenant_id = a;
+    al.agent_id = f->agent;
+    snprintf(al.rule_id, sizeof(al.rule_id), "rbac-rule");
+    snprintf(al.rule_title, sizeof(al.rule_title), "rule %s", TENV_MARK_A);
+    al.level = 3;
+    al.score = 70;
+    snprintf(al.tactics, sizeof(al.tactics), "execution");
+    snprintf(al.dedupe_key, sizeof(al.dedupe_key), "rbac-%u", k);
+    al.count = 1;
+    al.first_ns = al.last_ns = now;
+    al.event_ts_ns = now - 1000000;
+    snprintf(al.host, sizeof(al.host), "%s", ag.hostname);
+    snprintf(al.source, sizeof(al.source), "central");
+    al.json = "{\"CommandLine\":\"cat /etc/shadow\",\"User\":\"root\"}";
+    int merged;
+    if ((rc = store_alert_upsert(e->st, &al, 0, &f->alert, &merged)) < 0)
+        return rc;
+
+    struct store_incident inc;
+    memset(&inc, 0, sizeof(inc));
+    inc.tenant_id = a;
+    snprintf(inc.title, sizeof(inc.title), "incident %s %u", TENV_MARK_A, k);
+    inc.severity = 3;
+    snprintf(inc.group_key, sizeof(inc.group_key), "%s", ag.hostname);
+    snprintf(inc.tactics, sizeof(inc.tactics), "execution");
+    inc.alert_count = 1;
+    inc.first_ns = inc.last_ns = inc.created_ns = now;
+    inc.notified_severity = -1;
+    if ((rc = store_incident_create(e->st, &inc, &f->incident)) < 0)
+        return rc;
+    struct store_scope all = {.all = 1};
+    if ((rc = store_alert_set_incident(e->st, &all, f->alert, f->incident)) < 0)
+        return rc;
+
+    struct store_suppression s;
+    memset(&s, 0, sizeof(s));
+    s.tenant_id = a;
+    snprintf(s.host, sizeof(s.host), "%s", ag.hostname);
+    snprintf(s.rule_id, sizeof(s.rule_id), "rbac-rule");
+    s.fields_json = "{}";
+    snprintf(s.reason, sizeof(s.reason), "reason %s", TENV_MARK_A);
+    snprintf(s.author, sizeof(s.author), "test");
+    s.created_ns = now;
+    if ((rc = store_suppression_create(e->st, &s, &f->suppression)) < 0)
+        return rc;
+
+    char name[128];
+    snprintf(name, sizeof(name), "iocs-%s-%u", TENV_MARK_A, k);
+    if ((rc = store_ioc_list_create(e->st, a, name, "test", now, &f->ioc_list)) < 0)
+        return rc;
+    struct store_ioc ioc = {"ip", "203.0.113.9", "test", 0};
+    size_t added;
+    if ((rc = store_ioc_add(e->st, &all, f->ioc_list, &ioc, 1, &added)) < 0)
+        return rc;
+
+    struct store_channel ch;
+    memset(&ch, 0, sizeof(ch));
+    ch.tenant_id = a;
+    snprintf(ch.name, sizeof(ch.name), "chan-%s-%u", TENV_MARK_A, k);
+    snprintf(ch.type, sizeof(ch.type), "webhook");
+    ch.config_json = "{\"url\":\"http://127.0.0.1:9/hook\"}";
+    ch.enabled = 1;
+    ch.created_ns = now;
+    if ((rc = store_channel_create(e->st, &ch, &f->channel)) < 0)
+        return rc;
+
+    char hash[AUTH_HASH_HEX_LEN + 1];
+    snprintf(name, sizeof(name), "enroll-%u", k);
+    auth_sha256_hex(name, strlen(name), hash);
+    if ((rc = store_token_create(e->st, a, hash, 3, now + 3600000000000LL, "test", &f->enroll)) <
+        0)
+        return rc;
+
+    snprintf(name, sizeof(name), "fixture-%s-%u", TENV_MARK_A, k);
+    if ((rc = tenv_user(e, name, STORE_ROLE_CUSTOMER_VIEWER, a, &f->user)) < 0)
+        return rc;
+
+    /* A token the caller may revoke when in scope: its own; for tenant B, one of A's. */
+    int64_t owner = caller == C_NONE || caller >= T_CA_B ? e->uid[T_CA_A] : e->uid[caller];
+    snprintf(name, sizeof(name), "fixture-token-%u", k);
+    auth_sha256_hex(name, strlen(name), hash);
+    return store_auth_create(e->st, STORE_AUTH_API_TOKEN, owner, hash, "fixture", now, 0,
+                             &f->token);
+}
+
+static int64_t
+param_value(const struct tenv *e, const struct fixtures *f, const char *name)
+{
+    if (strcmp(name, "tenant_id") == 0)
+        return e->tenant_a;
+    if (strcmp(name, "user_id") == 0)
+        return f->user;
+    if (strcmp(name, "agent_id") == 0)
+        return f->agent;
+    if (strcmp(name, "alert_id") == 0)
+        return f->alert;
+    if (strcmp(name, "incident_id") == 0)
+        return f->incident;
+    if (strcmp(name, "suppression_id") == 0)
+        return f->suppression;
+    if (strcmp(name, "list_id") == 0)
+        return f->ioc_list;
+    if (strcmp(name, "channel_id") == 0)
+        return f->channel;
+    return -1;
+}
+
+/* Fills the path template; token_id depends on the route (API token or enrolment token). */
+static int
+build_path(const struct tenv *e, const struct fixtures *f, const char *tmpl, char *out,
+           size_t size, int *names_a)
+{
+    size_t o = 0;
+    *names_a = 0;
+    for (const char *p = tmpl; *p && o + 32 < size;) {
+        if (*p != '{') {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *q = strchr(p, '}');
+        if (!q)
+            return -1;
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(q - p - 1), p + 1);
+        *names_a = 1;
+        int w;
+        if (strcmp(name, "rule_id") == 0)
+            w = snprintf(out + o, size - o, "rbac-rule");
+        else if (strcmp(name, "token_id") == 0)
+            w = snprintf(out + o, size - o, "%lld",
+                         (long long)(strstr(tmpl, "enrollment") ? f->enroll : f->token));
+        else {
+            int64_t v = param_value(e, f, name);
+            if (v < 0) {
+                fprintf(stderr, "no fixture for path parameter '%s'\n", name);
+                return -1;
+            }
+            w = snprintf(out + o, size - o, "%lld", (long long)v);
+        }
+        o += (size_t)w;
+        p = q + 1;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int
+has_query_param(json_t *op, json_t *path_item, const char *name, json_t *spec)
+{
+    json_t *lists[2] = {json_object_get(op, "parameters"),
+                        json_object_get(path_item, "parameters")};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(lists[l], i, p) {
+            const char *ref = json_string_value(json_object_get(p, "$ref"));
+            if (ref && strncmp(ref, "#/components/parameters/", 24) == 0)
+                p = json_object_get(json_object_get(json_object_get(spec, "components"),
+                                                    "parameters"),
+                                    ref + 24);
+            const char *n = json_string_value(json_object_get(p, "name"));
+            const char *in = json_string_value(json_object_get(p, "in"));
+            if (n && in && strcmp(n, name) == 0 && strcmp(in, "query") == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+role_listed(json_t *roles, const char *role)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(roles, i, r) {
+        if (json_is_string(r) && strcmp(json_string_value(r), role) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+status_listed(json_t *arr, long status)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (json_is_integer(v) && json_integer_value(v) == status)
+            return 1;
+    }
+    return 0;
+}
+
+/* True when a reply holds something of tenant A: a tenant_id of A or A's marker text. */
+static int
+leaks_tenant_a(const struct tenv *e, const char *body)
+{
+    if (strstr(body, TENV_MARK_A))
+        return 1;
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"tenant_id\":%lld,", (long long)e->tenant_a);
+    if (strstr(body, pat))
+        return 1;
+    snprintf(pat, sizeof(pat), "\"tenant_id\":%lld}", (long long)e->tenant_a);
+    return strstr(body, pat) != NULL;
+}
+
+static int
+audit_last_cb(void *ctx, const struct store_audit_entry *en)
+{
+    *(int64_t *)ctx = en->id;
+    return 1;
+}
+
+static int64_t
+audit_last(struct tenv *e)
+{
+    struct store_scope all = {.all = 1};
+    int64_t id = 0;
+    store_audit_list(e->st, &all, 0, 1, audit_last_cb, &id);
+    return id;
+}
+
+/* The example body of the operation, adapted: tenant A, unique names, real credentials. */
+static char *
+build_body(struct tenv *e, json_t *op, const char *path, int *names_a)
+{
+    json_t *rb = json_object_get(op, "requestBody");
+    if (!rb)
+        return NULL;
+    json_t *ex = json_object_get(
+        json_object_get(json_object_get(json_object_get(rb, "content"), "application/json"),
+                        "example"),
+        NULL);
+    ex = json_object_get(json_object_get(json_object_get(rb, "content"), "application/json"),
+                         "example");
+    json_t *b = ex ? json_deep_copy(ex) : json_object();
+    if (json_object_get(b, "tenant_id")) {
+        json_object_set_new(b, "tenant_id", json_integer(e->tenant_a));
+        *names_a = 1;
+    }
+    char uniq[160];
+    const char *keys[] = {"username", "name"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = json_string_value(json_object_get(b, keys[i]));
+        if (v) {
+            snprintf(uniq, sizeof(uniq), "%s-%u", v, ++e->counter);
+            json_object_set_new(b, keys[i], json_string(uniq));
+        }
+    }
+    if (strcmp(path, "/api/v1/auth/login") == 0) {
+        json_object_set_new(b, "username", json_string("pa"));
+        json_object_set_new(b, "password", json_string(TENV_PASSWORD));
+    }
+    char *s = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    return s;
+}
+
+static void
+test_rbac_from_spec(void **state)
+{
+    (void)state;
+    struct tenv e;
+    int rc = tenv_setup(&e);
+    if (rc < 0) {
+        fprintf(stderr, "setup failed: %s\n", bn_strerror(rc));
+        fail();
+    }
+    json_t *spec = load_openapi();
+    assert_non_null(spec);
+    json_t *paths = json_object_get(spec, "paths");
+    assert_true(json_object_size(paths) > 10);
+
+    /* 1. The server's routes and the spec's operations are the same set. */
+    char tok[128];
+    assert_int_equal(tenv_token(&e, e.uid[T_PA], tok, sizeof(tok)), 0);
+    struct tresp r;
+    assert_int_equal(tenv_http(&e, "GET", "/api/v1/_routes", tok, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    json_t *routes = json_loads(r.body, 0, NULL);
+    free(r.body);
+    json_t *items = json_object_get(routes, "items");
+    size_t nroutes = json_array_size(items), nops = 0;
+    size_t i;
+    json_t *it;
+    int missing = 0;
+    json_array_foreach(items, i, it) {
+        const char *m = json_string_value(json_object_get(it, "method"));
+        const char *p = json_string_value(json_object_get(it, "path"));
+        char lower[16];
+        size_t k;
+        for (k = 0; m[k] && k < sizeof(lower) - 1; k++)
+            lower[k] = (char)(m[k] | 0x20);
+        lower[k] = '\0';
+        if (!json_object_get(json_object_get(paths, p), lower)) {
+            fprintf(stderr, "route %s %s is not in docs/openapi.yaml\n", m, p);
+            missing++;
+        }
+    }
+    const char *path;
+    json_t *item;
+    json_object_foreach(paths, path, item) {
+        const char *method;
+        json_t *op;
+        json_object_foreach(item, method, op) {
+            if (strcmp(method, "parameters") == 0)
+                continue;
+            nops++;
+            if (!json_object_get(op, "x-roles") || !json_object_get(op, "x-tenant-scoped")) {
+                fprintf(stderr, "%s %s lacks x-roles or x-tenant-scoped\n", method, path);
+                missing++;
+            }
+        }
+    }
+    if (nops != nroutes)
+        fprintf(stderr, "spec has %zu operations, the server %zu routes\n", nops, nroutes);
+    assert_int_equal(missing, 0);
+    assert_int_equal(nops, nroutes);
+    json_decref(routes);
+
+    /* 2. Every operation x every caller. */
+    static const char *const role_names[T_USERS] = {"provider_admin", "analyst",
+                                                    "customer_admin", "customer_viewer",
+                                                    "customer_admin", "customer_viewer"};
+    int failures = 0;
+    size_t requests = 0;
+    json_object_foreach(paths, path, item) {
+        const char *method;
+        json_t *op;
+        json_object_foreach(item, method, op) {
+            if (strcmp(method, "parameters") == 0)
+                continue;
+            json_t *roles = json_object_get(op, "x-roles");
+            int public_op = role_listed(roles, "public");
+            int scoped = json_is_true(json_object_get(op, "x-tenant-scoped"));
+            json_t *ok_status = json_object_get(op, "x-test-ok-status");
+            char upper[16];
+            size_t k;
+            for (k = 0; method[k] && k < sizeof(upper) - 1; k++)
+                upper[k] = (char)(method[k] & ~0x20);
+            upper[k] = '\0';
+            for (int caller = C_NONE; caller < T_USERS; caller++) {
+                struct fixtures f;
+                rc = make_fixtures(&e, caller, &f);
+                if (rc < 0) {
+                    fprintf(stderr, "fixtures: %s (%s)\n", bn_strerror(rc),
+                            store_errmsg(e.st));
+                    fail();
+                }
+                int names_a = 0, body_names_a = 0;
+                char url[1024];
+                assert_int_equal(build_path(&e, &f, path, url, sizeof(url) - 64, &names_a), 0);
+                if (has_query_param(op, item, "tenant_id", spec)) {
+                    size_t n = strlen(url);
+                    snprintf(url + n, sizeof(url) - n, "?tenant_id=%lld",
+                             (long long)e.tenant_a);
+                    names_a = 1;
+                }
+                char *body = build_body(&e, op, path, &body_names_a);
+                names_a |= body_names_a;
+                char *tp = NULL;
+                if (caller != C_NONE) {
+                    assert_int_equal(tenv_token(&e, e.uid[caller], tok, sizeof(tok)), 0);
+                    tp = tok;
+                }
+                int64_t audit_before = audit_last(&e);
+                rc = tenv_http(&e, upper, url, tp, body, body ? strlen(body) : 0, &r);
+                assert_int_equal(rc, 0);
+                requests++;
+                int64_t audit_after = audit_last(&e);
+                const char *who = caller == C_NONE ? "anonymous" : tenv_user_names[caller];
+                char why[200] = "";
+                long st = r.status;
+                int ok2xx = st >= 200 && st < 300;
+                if (public_op) {
+                    if (st == 401 || st == 403 || st >= 500)
+                        snprintf(why, sizeof(why), "public operation answered %ld", st);
+                } else if (caller == C_NONE) {
+                    if (st != 401)
+                        snprintf(why, sizeof(why), "no credentials: want 401, got %ld", st);
+                } else if (!role_listed(roles, role_names[caller])) {
+                    if (st != 403)
+                        snprintf(why, sizeof(why), "role not in x-roles: want 403, got %ld",
+                                 st);
+                } else if (caller >= T_CA_B && scoped && names_a) {
+                    if (st != 403 && st != 404)
+                        snprintf(why, sizeof(why),
+                                 "tenant B on tenant A's objects: want 403/404, got %ld", st);
+                } else if (!ok2xx && !status_listed(ok_status, st)) {
+                    snprintf(why, sizeof(why), "allowed caller: want 2xx, got %ld", st);
+                }
+                if (!why[0] && caller >= T_CA_B && ok2xx && leaks_tenant_a(&e, r.body))
+                    snprintf(why, sizeof(why), "tenant B's reply holds tenant A's data");
+                if (!why[0] && (st == 401 || st == 403 || st == 404) && !public_op &&
+                    audit_after != audit_before)
+                    snprintf(why, sizeof(why), "refused request (%ld) wrote to the audit log",
+                             st);
+                if (getenv("BN_RBAC_VERBOSE"))
+                    fprintf(stderr, "%ld %s %s as %s\n", st, upper, url, who);
+                if (why[0]) {
+                    fprintf(stderr, "FAIL %s %s as %s: %s\n  body: %.300s\n", upper, url, who,
+                            why, r.body);
+                    failures++;
+                }
+                free(r.body);
+                free(body);
+            }
+        }
+    }
+    fprintf(stderr, "rbac: %zu operations, %zu requests, %d failures\n", nops, requests,
+            failures);
+    assert_int_equal(failures, 0);
+    json_decref(spec);
+    tenv_teardown(&e);
+}
+
+int
+main(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rbac_from_spec),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
