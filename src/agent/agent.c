@@ -48,6 +48,7 @@
 #include "agent/persist.h"
 #include "agent/proctable.h"
 #include "agent/spool.h"
+#include "agent/uplink.h"
 
 
 /* Collectors: weak, so the agent builds while they are being written; missing ones are
@@ -163,6 +164,8 @@ struct agent {
     struct bn_buf json;          /* the event being processed, as written */
     struct bn_buf ajson;         /* alerts */
     struct agent_spool *spool;
+    pthread_mutex_t spool_mu;      /* the spool is shared with the uplink thread */
+    struct uplink *uplink;
 
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
@@ -418,7 +421,9 @@ output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
     bn_buf_reset(b);
     if (a->spool) {
         struct agent_spool_stats st;
+        pthread_mutex_lock(&a->spool_mu);
         agent_spool_stats(a->spool, &st);
+        pthread_mutex_unlock(&a->spool_mu);
         ev->seq = st.next_seq;
     }
     if (agent_event_to_json(ev, b) != 0) {
@@ -428,7 +433,10 @@ output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
     }
     if (a->spool) {
         uint64_t seq = 0;
-        if (agent_spool_append(a->spool, b->p, b->len, ev->prio, &seq) != 0)
+        pthread_mutex_lock(&a->spool_mu);
+        int src = agent_spool_append(a->spool, b->p, b->len, ev->prio, &seq);
+        pthread_mutex_unlock(&a->spool_mu);
+        if (src != 0)
             a->cnt.spool_errors++;
     }
     if (a->out) {
@@ -977,7 +985,9 @@ heartbeat(struct agent *a)
     add_extra_u64(&ev, "sample_shift", c.sample_shift);
     if (a->spool) {
         struct agent_spool_stats st;
+        pthread_mutex_lock(&a->spool_mu);
         agent_spool_stats(a->spool, &st);
+        pthread_mutex_unlock(&a->spool_mu);
         add_extra_u64(&ev, "spool_bytes", st.bytes);
         add_extra_u64(&ev, "spool_depth", st.next_seq - 1 - st.acked_seq);
         add_extra_u64(&ev, "spool_dropped", st.dropped[0] + st.dropped[1] + st.dropped[2] +
@@ -1009,8 +1019,11 @@ timers(struct agent *a)
             bn_correlator_expire(a->corr, now_ns(CLOCK_REALTIME));
         a->next_budget_ns = mono + a->conf.budget_ms * 1000000ll;
     }
-    if (a->spool)
+    if (a->spool) {
+        pthread_mutex_lock(&a->spool_mu);
         agent_spool_tick(a->spool);
+        pthread_mutex_unlock(&a->spool_mu);
+    }
     if (mono >= a->next_hb_ns) {
         heartbeat(a);
         a->next_hb_ns = mono + a->conf.heartbeat_ms * 1000000ll;
@@ -1194,12 +1207,13 @@ dup_config(struct agent_config *dst, const struct agent_config *src)
 {
     *dst = *src;
     char **s[] = {&dst->out_file, &dst->spool_dir, &dst->files_include, &dst->files_exclude,
-                  &dst->rules_dirs, &dst->sigmahq_dir, &dst->host};
+                  &dst->rules_dirs, &dst->sigmahq_dir, &dst->host, &dst->server,
+                  &dst->link_dir};
     for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++)
         *s[i] = NULL;
     char *const *from[] = {&src->out_file, &src->spool_dir, &src->files_include,
                            &src->files_exclude, &src->rules_dirs, &src->sigmahq_dir,
-                           &src->host};
+                           &src->host, &src->server, &src->link_dir};
     for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++) {
         if (dup_str(s[i], *from[i] ? *from[i] : "")) {
             agent_config_release(dst);
@@ -1218,6 +1232,7 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
     if (!a)
         return bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory");
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->spool_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1396,6 +1411,8 @@ start_one(struct agent *a, const struct agent_collector_ops *ops, int kind, stru
     return 0;
 }
 
+static int start_uplink(struct agent *a, struct bn_diag *d);
+
 int
 agent_start(struct agent *a, struct bn_diag *d)
 {
@@ -1473,6 +1490,60 @@ agent_start(struct agent *a, struct bn_diag *d)
     snprintf(detail, sizeof(detail), "tier %s, %zu collectors, %zu rules", tier_name(a->tier),
              a->ncol, a->nrules);
     status_event(a, "started", detail);
+    return start_uplink(a, d);
+}
+
+/* ---- the manager link ---- */
+
+/* Health for the link's heartbeats (uplink thread). */
+static void
+uplink_health(void *ctx, struct bn_buf *out, int *tier)
+{
+    struct agent *a = ctx;
+    struct agent_counters c;
+    struct agent_spool_stats st;
+    agent_counters(a, &c);
+    pthread_mutex_lock(&a->spool_mu);
+    agent_spool_stats(a->spool, &st);
+    pthread_mutex_unlock(&a->spool_mu);
+    *tier = a->tier;
+    bn_buf_printf(out,
+                  "{\"tier\":\"%s\",\"events\":%" PRIu64 ",\"shed\":%" PRIu64
+                  ",\"sampled\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"queue_depth\":%u"
+                  ",\"cpu_percent\":%.2f,\"rss_bytes\":%" PRIu64 ",\"spool_depth\":%" PRIu64
+                  ",\"spool_bytes\":%" PRIu64 ",\"spool_dropped\":%" PRIu64
+                  ",\"spool_corrupt\":%" PRIu64 "}",
+                  tier_name(a->tier), c.processed, c.shed, c.sampled, c.alerts, c.queue_depth,
+                  c.cpu_percent, c.rss_bytes, st.next_seq - 1 - st.acked_seq, st.bytes,
+                  st.dropped[0] + st.dropped[1] + st.dropped[2] + st.dropped[3], st.corrupt);
+}
+
+/* Starts the uplink when the agent is enrolled (server.dir) or a server is named. */
+static int
+start_uplink(struct agent *a, struct bn_diag *d)
+{
+    const char *dir = a->conf.link_dir;
+    if (!*dir && !*a->conf.server)
+        return 0;
+    if (!*dir)
+        dir = UPLINK_DIR_DEFAULT;
+    if (!a->spool)
+        return bn_diag_set(d, BN_EINVAL, "<agent>", 0, 0,
+                           "the manager link needs a spool: set output.spool_dir (--spool)");
+    struct uplink_conf uc;
+    memset(&uc, 0, sizeof(uc));
+    uc.link_dir = dir;
+    uc.server = a->conf.server;
+    uc.hostname = a->host;
+    uc.heartbeat_ms = a->conf.heartbeat_ms;
+    uc.spool = a->spool;
+    uc.spool_mu = &a->spool_mu;
+    uc.health = uplink_health;
+    uc.health_ctx = a;
+    char err[512];
+    int rc = uplink_start(&a->uplink, &uc, err, sizeof(err));
+    if (rc)
+        return bn_diag_set(d, rc, dir, 0, 0, "manager link: %s", err);
     return 0;
 }
 
@@ -1495,6 +1566,8 @@ agent_stop(struct agent *a)
         pthread_join(a->loop, NULL);
         a->loop_running = false;
     }
+    uplink_stop(a->uplink);
+    a->uplink = NULL;
 }
 
 void
@@ -1522,6 +1595,7 @@ agent_free(struct agent *a)
         fflush(a->out);
     if (a->spool)
         agent_spool_close(a->spool);
+    pthread_mutex_destroy(&a->spool_mu);
     bn_buf_release(&a->json);
     bn_buf_release(&a->ajson);
     bn_free(a->inc_buf);

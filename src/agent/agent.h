@@ -239,6 +239,8 @@ struct agent_config {
     int64_t proc_keep_ms;        /* process.exited_keep */
     int64_t proc_max;            /* process.max_entries */
     char *host;                  /* agent.host ("" = gethostname) */
+    char *server;                /* server.address: manager HOST:PORT ("" = the enrolled one) */
+    char *link_dir;              /* server.dir: enrolment directory ("" = no link) */
 };
 extern const struct bn_conf_def agent_conf_defs[];
 extern const size_t agent_conf_ndefs;

@@ -79,6 +79,12 @@ const struct bn_conf_def agent_conf_defs[] = {
      "processes (live and recently exited) in the table"},
     {"agent.host", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(host),
      "host name put on events (\"\" = the system's)"},
+    {"server.address", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(server),
+     "manager HOST:PORT for the link (\"\" = the one enrolled with; set alone, the enrolment "
+     "in /var/lib/bannin-agent/link is used)"},
+    {"server.dir", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(link_dir),
+     "enrolment directory of the manager link, written by 'bannin-agent enroll' (\"\" = no "
+     "link unless server.address is set)"},
 };
 const size_t agent_conf_ndefs = sizeof(agent_conf_defs) / sizeof(agent_conf_defs[0]);
 

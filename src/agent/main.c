@@ -3,7 +3,9 @@
  * the agent (agent.c) until SIGTERM/SIGINT or --duration.
  *
  *   bannin-agent [--config FILE] [--stdout] [--output FILE] [--tier auto|bpf|netlink|poll]
- *                [--rules DIR]... [--check] [--dump-config] [--duration SECONDS]
+ *                [--rules DIR]... [--spool DIR] [--server HOST:PORT] [--link-dir DIR]
+ *                [--check] [--dump-config] [--duration SECONDS]
+ *   bannin-agent enroll --server HOST:PORT --token T [--dir DIR] [--host NAME]
  *
  * Command-line options override the configuration file; both go through the one settings
  * table (config.c), so the same bounds and messages apply.
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bannin/alloc.h"
 #include "bannin/config.h"
@@ -22,6 +25,8 @@
 #include "bannin/log.h"
 
 #include "agent/agent.h"
+#include "agent/uplink.h"
+#include "bannin/wire.h"
 
 /*
  * Strong references to the collectors in the library: a static archive member is linked only
@@ -48,11 +53,77 @@ usage(FILE *f)
             "  --rules DIR          load Sigma rules from DIR as well (repeatable)\n"
             "  --no-builtin-rules   do not load Bannin's rules/linux\n"
             "  --spool DIR          durable spool directory\n"
+            "  --server HOST:PORT   send events to this manager (needs --spool and enrolment)\n"
+            "  --link-dir DIR       enrolment directory [" UPLINK_DIR_DEFAULT "]\n"
             "  --check              print what each collector can see here, then exit\n"
             "  --dump-config        print the effective configuration as YAML, then exit\n"
             "  --duration SECONDS   run this long, then stop (tests)\n"
             "  -v, --verbose        more diagnostics on stderr (repeatable)\n"
-            "  -h, --help\n");
+            "  -h, --help\n"
+            "       bannin-agent enroll --server HOST:PORT --token TOKEN [--dir DIR] "
+            "[--host NAME]\n"
+            "                           [--heartbeat MS]\n");
+}
+
+/* bannin-agent enroll: keys, CSR, CA pinned by the token, files in the link directory. */
+static int
+enroll_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'},
+        {"token", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},
+        {"host", required_argument, NULL, 'H'},
+        {"heartbeat", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *server = NULL, *token = NULL, *dir = UPLINK_DIR_DEFAULT, *host = NULL;
+    long long hb = 60000;
+    char hostbuf[256];
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's': server = optarg; break;
+        case 't': token = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'H': host = optarg; break;
+        case 'b': {
+            char *end;
+            hb = strtoll(optarg, &end, 10);
+            if (*end || hb < 100 || hb > 86400000) {
+                fprintf(stderr, "bannin-agent enroll: bad --heartbeat '%s' (100..86400000 ms)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!server || !token || optind < argc) {
+        fprintf(stderr, "bannin-agent enroll: --server HOST:PORT and --token TOKEN are needed\n");
+        return 2;
+    }
+    if (!host) {
+        if (gethostname(hostbuf, sizeof(hostbuf) - 1) != 0)
+            snprintf(hostbuf, sizeof(hostbuf), "localhost");
+        hostbuf[sizeof(hostbuf) - 1] = '\0';
+        host = hostbuf;
+    }
+    struct bn_wire_ident id;
+    char err[512];
+    int rc = bn_wire_enroll_run(server, token, dir, host, (uint64_t)hb, 15000, &id, err,
+                                sizeof(err));
+    if (rc) {
+        fprintf(stderr, "bannin-agent enroll: %s\n", err);
+        return 1;
+    }
+    printf("enrolled as agent %lld (uid %s) of tenant %lld with %s; link directory %s\n",
+           (long long)id.agent_id, id.uid, (long long)id.tenant_id, server, dir);
+    return 0;
 }
 
 static int
@@ -78,6 +149,8 @@ main(int argc, char **argv)
         {"rules", required_argument, NULL, 'r'},
         {"no-builtin-rules", no_argument, NULL, 'B'},
         {"spool", required_argument, NULL, 'S'},
+        {"server", required_argument, NULL, 'M'},
+        {"link-dir", required_argument, NULL, 'L'},
         {"check", no_argument, NULL, 'C'},
         {"dump-config", no_argument, NULL, 'D'},
         {"duration", required_argument, NULL, 'd'},
@@ -94,6 +167,9 @@ main(int argc, char **argv)
     struct bn_diag d;
     char dbuf[800];
     bool conf_ok = false;
+
+    if (argc > 1 && strcmp(argv[1], "enroll") == 0)
+        return enroll_main(argc - 1, argv + 1);
 
     /* first pass: the config file, so the command line overrides it */
     for (int i = 1; i < argc; i++) {
@@ -150,6 +226,14 @@ main(int argc, char **argv)
             break;
         case 'S':
             if (set_opt(&conf, "output.spool_dir", optarg))
+                goto out;
+            break;
+        case 'M':
+            if (set_opt(&conf, "server.address", optarg))
+                goto out;
+            break;
+        case 'L':
+            if (set_opt(&conf, "server.dir", optarg))
                 goto out;
             break;
         case 'C':
