@@ -52,7 +52,7 @@ static const int tenv_user_roles[T_USERS] = {STORE_ROLE_PROVIDER_ADMIN, STORE_RO
 #define TENV_PASSWORD "rbac-test-password-1"
 #define TENV_MARK_A "zz-tenant-a-zz"
 
-static int64_t
+static inline int64_t
 tenv_now(void)
 {
     struct timespec ts;
@@ -60,7 +60,7 @@ tenv_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int
+static inline int
 tenv_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -69,7 +69,7 @@ tenv_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
     return remove(p);
 }
 
-static int
+static inline int
 tenv_tenant(struct tenv *e, const char *name, int64_t *id)
 {
     struct store_tenant t;
@@ -81,7 +81,7 @@ tenv_tenant(struct tenv *e, const char *name, int64_t *id)
     return store_tenant_create(e->st, &t, id);
 }
 
-static int
+static inline int
 tenv_user(struct tenv *e, const char *name, int role, int64_t tenant, int64_t *id)
 {
     struct store_user u;
@@ -95,7 +95,7 @@ tenv_user(struct tenv *e, const char *name, int role, int64_t tenant, int64_t *i
 }
 
 /* Sets up the directory, tenants A and B, one user per role, and starts the API. */
-static int
+static inline int
 tenv_setup(struct tenv *e)
 {
     memset(e, 0, sizeof(*e));
@@ -131,7 +131,7 @@ tenv_setup(struct tenv *e)
     return 0;
 }
 
-static void
+static inline void
 tenv_teardown(struct tenv *e)
 {
     api_stop(e->api);
@@ -141,7 +141,7 @@ tenv_teardown(struct tenv *e)
 }
 
 /* Mints a fresh API token for user uid straight into the store. */
-static int
+static inline int
 tenv_token(struct tenv *e, int64_t uid, char *tok, size_t size)
 {
     char hash[AUTH_HASH_HEX_LEN + 1];
@@ -159,7 +159,7 @@ struct tresp {
     size_t len;
 };
 
-static size_t
+static inline size_t
 tenv_write(char *p, size_t sz, size_t n, void *ud)
 {
     struct tresp *r = ud;
@@ -175,7 +175,7 @@ tenv_write(char *p, size_t sz, size_t n, void *ud)
 }
 
 /* Sends method path with an optional bearer token and body; fills out (body owned). */
-static int
+static inline int
 tenv_http(struct tenv *e, const char *method, const char *path, const char *token,
           const char *body, size_t body_len, struct tresp *out)
 {
@@ -218,7 +218,7 @@ tenv_http(struct tenv *e, const char *method, const char *path, const char *toke
 
 /* ---- YAML (libyaml document) to jansson --------------------------------------------- */
 
-static json_t *
+static inline json_t *
 yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 {
     if (!n || depth > 64)
@@ -264,7 +264,7 @@ yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
     return NULL;
 }
 
-static json_t *
+static inline json_t *
 load_openapi(void)
 {
     const char *src = getenv("BN_SOURCE_DIR");

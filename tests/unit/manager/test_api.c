@@ -1,0 +1,613 @@
+/*
+ * test_api.c - the API's behaviour beyond roles: the JSON body limits and their errors,
+ * credentials (Argon2id, tokens stored hashed, login/logout, expiry of revoked tokens),
+ * privilege escalation attempts, audit entries for state changes, the counters on /metrics,
+ * the incident workflow, rule upload validation and IOC import from CSV and STIX.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_api_common.h"
+#include "manager/api_int.h"
+#include "bannin/limits.h"
+
+/* ---- body parser (no server) ---------------------------------------------------------- */
+
+static void
+test_body_parse_limits(void **state)
+{
+    (void)state;
+    struct api_error e;
+    json_t *j = api_body_parse("{\"a\":1}", 7, 100, &e);
+    assert_non_null(j);
+    json_decref(j);
+
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse("{\"a\":1", 6, 100, &e));
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.code, "invalid_json");
+    assert_non_null(strstr(e.message, "body:1:"));
+
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse("[1,2]", 5, 100, &e));
+    assert_string_equal(e.code, "invalid_json");
+    assert_non_null(strstr(e.message, "object"));
+
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse("{\"a\":1}", 7, 3, &e));
+    assert_int_equal(e.status, 413);
+
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse("", 0, 100, &e));
+    assert_int_equal(e.status, 400);
+
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse("{\"a\":1,\"a\":2}", 13, 100, &e));
+    assert_string_equal(e.code, "invalid_json");
+
+    /* Nesting past the limit is refused with its line and column. */
+    char deep[256];
+    size_t n = 0;
+    deep[n++] = '{';
+    deep[n++] = '"';
+    deep[n++] = 'a';
+    deep[n++] = '"';
+    deep[n++] = ':';
+    for (int i = 0; i < BN_API_JSON_DEPTH_MAX + 2; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < BN_API_JSON_DEPTH_MAX + 2; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse(deep, n, sizeof(deep), &e));
+    assert_string_equal(e.code, "invalid_json");
+    assert_non_null(strstr(e.message, "deeper"));
+
+    /* Brackets inside strings do not count as nesting. */
+    const char *s = "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}";
+    j = api_body_parse(s, strlen(s), 1000, &e);
+    assert_non_null(j);
+    json_decref(j);
+
+    /* Invalid UTF-8 and NUL bytes are refused. */
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse("{\"a\":\"\xff\"}", 9, 100, &e));
+    memset(&e, 0, sizeof(e));
+    assert_null(api_body_parse("{\"a\":\"\\u0000\"}", 14, 100, &e));
+}
+
+static void
+test_body_fields(void **state)
+{
+    (void)state;
+    struct api_error e;
+    json_t *j = json_loads("{\"name\":\"x\",\"n\":5,\"b\":true,\"s\":3,\"e\":\"\"}", 0, NULL);
+    const char *str;
+    int64_t v = 0;
+    int b = 0;
+    static const char *const keys[] = {"name", "n", "b", "s", "e", NULL};
+    static const char *const fewer[] = {"name", NULL};
+    assert_int_equal(api_body_keys(j, keys, &e), 0);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(api_body_keys(j, fewer, &e), BN_EINVAL);
+    assert_string_equal(e.code, "unknown_field");
+    assert_true(strlen(e.field) > 0);
+
+    assert_int_equal(api_body_str(j, "name", 1, 10, &str, &e), 0);
+    assert_string_equal(str, "x");
+    assert_int_equal(api_body_str(j, "missing", 0, 10, &str, &e), 0);
+    assert_null(str);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(api_body_str(j, "missing", 1, 10, &str, &e), BN_EINVAL);
+    assert_string_equal(e.code, "missing_field");
+    assert_string_equal(e.field, "missing");
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(api_body_str(j, "s", 1, 10, &str, &e), BN_EINVAL);
+    assert_string_equal(e.code, "invalid_field");
+    assert_int_equal(api_body_str(j, "e", 1, 10, &str, &e), BN_EINVAL);
+
+    assert_int_equal(api_body_int(j, "n", 1, 0, 10, &v, &e), 0);
+    assert_int_equal(v, 5);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(api_body_int(j, "n", 1, 6, 10, &v, &e), BN_EINVAL);
+    assert_non_null(strstr(e.message, "6..10"));
+    assert_int_equal(api_body_int(j, "name", 1, 0, 10, &v, &e), BN_EINVAL);
+    assert_int_equal(api_body_bool(j, "b", 1, &b, &e), 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(api_body_bool(j, "n", 1, &b, &e), BN_EINVAL);
+    json_decref(j);
+}
+
+static void
+test_auth_helpers(void **state)
+{
+    (void)state;
+    char h[AUTH_PWHASH_MAX];
+    assert_int_equal(auth_password_hash("correct horse battery", h, sizeof(h)), 0);
+    assert_non_null(strstr(h, "$argon2id$"));
+    assert_int_equal(auth_password_verify(h, "correct horse battery"), 0);
+    assert_int_equal(auth_password_verify(h, "correct horse batterY"), BN_EDENIED);
+    assert_int_equal(auth_password_verify("", "x"), BN_EDENIED);
+    const char *why;
+    assert_int_equal(auth_password_policy("short", &why), BN_EINVAL);
+    assert_non_null(why);
+    assert_int_equal(auth_password_policy("long enough pass", &why), 0);
+
+    char t1[AUTH_TOKEN_LEN + 1], t2[AUTH_TOKEN_LEN + 1];
+    assert_int_equal(auth_token_new('a', t1, sizeof(t1)), 0);
+    assert_int_equal(auth_token_new('a', t2, sizeof(t2)), 0);
+    assert_int_equal(strlen(t1), AUTH_TOKEN_LEN);
+    assert_memory_equal(t1, "bna_", 4);
+    assert_string_not_equal(t1, t2);
+    assert_int_equal(auth_token_new('x', t1, sizeof(t1)), BN_EINVAL);
+    char hex[AUTH_HASH_HEX_LEN + 1];
+    auth_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+    struct auth_principal p = {.tenant_id = 0, .role = STORE_ROLE_ANALYST};
+    assert_true(auth_tenant_allowed(&p, 7));
+    p.tenant_id = 3;
+    p.role = STORE_ROLE_CUSTOMER_ADMIN;
+    assert_true(auth_tenant_allowed(&p, 3));
+    assert_false(auth_tenant_allowed(&p, 7));
+    assert_false(auth_tenant_allowed(&p, 0));
+}
+
+/* ---- against a running server --------------------------------------------------------- */
+
+static json_t *
+call(struct tenv *e, const char *method, const char *path, const char *tok, const char *body,
+     long want)
+{
+    struct tresp r;
+    assert_int_equal(tenv_http(e, method, path, tok, body, body ? strlen(body) : 0, &r), 0);
+    if (r.status != want)
+        fprintf(stderr, "%s %s: want %ld, got %ld: %s\n", method, path, want, r.status, r.body);
+    assert_int_equal(r.status, want);
+    json_t *j = json_loads(r.body, 0, NULL);
+    if (!j)
+        j = json_string(r.body);
+    free(r.body);
+    return j;
+}
+
+static const char *
+err_code(json_t *j)
+{
+    return json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+}
+
+static uint64_t
+metric(struct tenv *e, enum mgr_metric m)
+{
+    return mgr_metric_get(&e->metrics, m);
+}
+
+static void
+test_login_logout(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    json_t *j = call(&e, "POST", "/api/v1/auth/login", NULL,
+                     "{\"username\":\"ca_a\",\"password\":\"" TENV_PASSWORD "\"}", 200);
+    const char *tok = json_string_value(json_object_get(j, "token"));
+    assert_non_null(tok);
+    char session[128];
+    snprintf(session, sizeof(session), "%s", tok);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "user"), "role")),
+                        "customer_admin");
+    json_decref(j);
+
+    j = call(&e, "GET", "/api/v1/me", session, NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "username")), "ca_a");
+    json_decref(j);
+
+    /* Only the SHA-256 of the session is stored: the token itself is nowhere in the DB. */
+    char dbpath[128];
+    snprintf(dbpath, sizeof(dbpath), "%s/bannin.db", e.dir);
+    FILE *f = fopen(dbpath, "rb");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    assert_null(memmem(buf, n, session, strlen(session)));
+
+    uint64_t auth_failed = metric(&e, MGR_M_API_AUTH_FAILED);
+    j = call(&e, "POST", "/api/v1/auth/login", NULL,
+             "{\"username\":\"ca_a\",\"password\":\"wrong-password-123\"}", 401);
+    assert_string_equal(err_code(j), "unauthorized");
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/auth/login", NULL,
+             "{\"username\":\"nobody\",\"password\":\"wrong-password-123\"}", 401);
+    json_decref(j);
+    assert_int_equal(metric(&e, MGR_M_API_AUTH_FAILED), auth_failed + 2);
+
+    j = call(&e, "POST", "/api/v1/auth/logout", session, NULL, 200);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/me", session, NULL, 401);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/me", "bna_not-a-real-token", NULL, 401);
+    json_decref(j);
+
+    /* A disabled user's tokens stop working at once. */
+    char tok2[128];
+    assert_int_equal(tenv_token(&e, e.uid[T_CV_A], tok2, sizeof(tok2)), 0);
+    j = call(&e, "GET", "/api/v1/me", tok2, NULL, 200);
+    json_decref(j);
+    char admin[128], path[64];
+    assert_int_equal(tenv_token(&e, e.uid[T_CA_A], admin, sizeof(admin)), 0);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", (long long)e.uid[T_CV_A]);
+    j = call(&e, "PATCH", path, admin, "{\"disabled\":true}", 200);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/me", tok2, NULL, 401);
+    json_decref(j);
+
+    /* An API token created through the API works and can be revoked by its owner. */
+    j = call(&e, "POST", "/api/v1/tokens", admin, "{\"name\":\"ci\",\"expires_in_s\":3600}", 201);
+    char api_tok[128];
+    snprintf(api_tok, sizeof(api_tok), "%s", json_string_value(json_object_get(j, "token")));
+    json_int_t tid = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/me", api_tok, NULL, 200);
+    assert_true(json_is_true(json_object_get(j, "via_api_token")));
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/tokens/%lld", (long long)tid);
+    j = call(&e, "DELETE", path, admin, NULL, 200);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/me", api_tok, NULL, 401);
+    json_decref(j);
+    tenv_teardown(&e);
+}
+
+static void
+test_bad_bodies_counted(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    char tok[128];
+    assert_int_equal(tenv_token(&e, e.uid[T_PA], tok, sizeof(tok)), 0);
+    uint64_t bad = metric(&e, MGR_M_API_BAD_BODY);
+
+    json_t *j = call(&e, "POST", "/api/v1/tenants", tok, "{\"name\": \"x\",", 400);
+    assert_string_equal(err_code(j), "invalid_json");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "error"),
+                                                             "message")),
+                            "body:1:"));
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/tenants", tok, "{\"name\":\"x\",\"colour\":\"red\"}", 400);
+    assert_string_equal(err_code(j), "unknown_field");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "error"), "field")), "colour");
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/tenants", tok, "{\"name\":\"x\",\"notify_min_severity\":9}",
+             400);
+    assert_string_equal(err_code(j), "invalid_field");
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/tenants", tok, "{}", 400);
+    assert_string_equal(err_code(j), "missing_field");
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/tenants", tok, NULL, 400);
+    json_decref(j);
+
+    /* Over the 1 MiB limit: refused before the body is parsed. */
+    size_t big = BN_API_BODY_MAX + 10;
+    char *body = malloc(big + 1);
+    memset(body, ' ', big);
+    body[0] = '{';
+    body[big - 1] = '}';
+    body[big] = '\0';
+    struct tresp r;
+    assert_int_equal(tenv_http(&e, "POST", "/api/v1/tenants", tok, body, big, &r), 0);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body, "body_too_large"));
+    free(r.body);
+    free(body);
+    assert_int_equal(metric(&e, MGR_M_API_BAD_BODY), bad + 6);
+
+    /* The counters are on /metrics. */
+    j = call(&e, "GET", "/metrics", tok, NULL, 200);
+    const char *text = json_string_value(j);
+    assert_non_null(text);
+    char want[64];
+    snprintf(want, sizeof(want), "bannin_api_bad_body_total %llu",
+             (unsigned long long)(bad + 6));
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "# TYPE bannin_ingest_events_total counter"));
+    assert_non_null(strstr(text, "bannin_store_disk_full 0"));
+    json_decref(j);
+
+    j = call(&e, "GET", "/api/v1/nope", tok, NULL, 404);
+    json_decref(j);
+    j = call(&e, "PUT", "/api/v1/tenants", tok, "{}", 405);
+    assert_string_equal(err_code(j), "method_not_allowed");
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/agents?limit=x", tok, NULL, 200); /* unknown arg: ignored */
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/alerts?limit=0", tok, NULL, 400);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "error"), "field")), "limit");
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/events?from=yesterday", tok, NULL, 400);
+    json_decref(j);
+    tenv_teardown(&e);
+}
+
+static void
+test_no_escalation(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    char ca[128], an[128], pa[128], path[128], body[512];
+    assert_int_equal(tenv_token(&e, e.uid[T_CA_A], ca, sizeof(ca)), 0);
+    assert_int_equal(tenv_token(&e, e.uid[T_AN], an, sizeof(an)), 0);
+    assert_int_equal(tenv_token(&e, e.uid[T_PA], pa, sizeof(pa)), 0);
+
+    /* A customer admin cannot create provider users, nor users of another tenant. */
+    json_t *j = call(&e, "POST", "/api/v1/users", ca,
+                     "{\"username\":\"evil\",\"password\":\"long-enough-pass\",\"role\":"
+                     "\"provider_admin\"}",
+                     403);
+    json_decref(j);
+    snprintf(body, sizeof(body),
+             "{\"username\":\"evil2\",\"password\":\"long-enough-pass\",\"role\":"
+             "\"customer_admin\",\"tenant_id\":%lld}",
+             (long long)e.tenant_b);
+    j = call(&e, "POST", "/api/v1/users", ca, body, 403);
+    json_decref(j);
+    /* ... nor promote anyone (itself included) to a provider role. */
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", (long long)e.uid[T_CV_A]);
+    j = call(&e, "PATCH", path, ca, "{\"role\":\"analyst\"}", 403);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", (long long)e.uid[T_CA_A]);
+    j = call(&e, "PATCH", path, ca, "{\"role\":\"provider_admin\"}", 403);
+    json_decref(j);
+    /* ... nor touch provider users (not even visible). */
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", (long long)e.uid[T_PA]);
+    j = call(&e, "PATCH", path, ca, "{\"disabled\":true}", 404);
+    json_decref(j);
+    j = call(&e, "DELETE", path, ca, NULL, 404);
+    json_decref(j);
+    /* Weak passwords are refused, and the user cannot delete itself. */
+    j = call(&e, "POST", "/api/v1/users", ca,
+             "{\"username\":\"weak\",\"password\":\"short\",\"role\":\"customer_viewer\"}", 400);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "error"), "field")), "password");
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", (long long)e.uid[T_CA_A]);
+    j = call(&e, "DELETE", path, ca, NULL, 409);
+    json_decref(j);
+    /* A customer admin creates a viewer of its own tenant without naming it. */
+    j = call(&e, "POST", "/api/v1/users", ca,
+             "{\"username\":\"viewer2\",\"password\":\"long-enough-pass\",\"role\":"
+             "\"customer_viewer\"}",
+             201);
+    assert_int_equal(json_integer_value(json_object_get(j, "tenant_id")), e.tenant_a);
+    json_decref(j);
+    /* Analysts do no user or tenant administration. */
+    j = call(&e, "GET", "/api/v1/users", an, NULL, 403);
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/tenants", an, "{\"name\":\"t\"}", 403);
+    json_decref(j);
+    /* The provider admin sees both tenants; a customer only its own. */
+    j = call(&e, "GET", "/api/v1/tenants", pa, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 2);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/tenants", ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+
+    /* Every state change above left an audit entry naming its actor. */
+    j = call(&e, "GET", "/api/v1/audit", pa, NULL, 200);
+    json_t *items = json_object_get(j, "items");
+    int found = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        if (strcmp(json_string_value(json_object_get(it, "action")), "user.create") == 0 &&
+            strstr(json_string_value(json_object_get(it, "actor")), "ca_a"))
+            found = 1;
+    }
+    assert_true(found);
+    json_decref(j);
+    int64_t bad_id = 0;
+    assert_int_equal(store_audit_verify(e.st, &bad_id), 0);
+    tenv_teardown(&e);
+}
+
+static void
+test_workflow(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    char an[128], ca[128], path[160], body[2048];
+    assert_int_equal(tenv_token(&e, e.uid[T_AN], an, sizeof(an)), 0);
+    assert_int_equal(tenv_token(&e, e.uid[T_CA_A], ca, sizeof(ca)), 0);
+    int64_t now = tenv_now();
+    char *dump;
+
+    /* An incident of tenant A with one alert. */
+    struct store_incident inc;
+    memset(&inc, 0, sizeof(inc));
+    inc.tenant_id = e.tenant_a;
+    snprintf(inc.title, sizeof(inc.title), "credential access on web1");
+    inc.severity = 3;
+    snprintf(inc.group_key, sizeof(inc.group_key), "web1");
+    snprintf(inc.tactics, sizeof(inc.tactics), "execution,credential_access");
+    inc.first_ns = inc.last_ns = inc.created_ns = now - 60000000000LL;
+    inc.notified_severity = -1;
+    int64_t iid, aid;
+    assert_int_equal(store_incident_create(e.st, &inc, &iid), 0);
+    struct store_alert al;
+    memset(&al, 0, sizeof(al));
+    al.tenant_id = e.tenant_a;
+    snprintf(al.rule_id, sizeof(al.rule_id), "r-shadow");
+    snprintf(al.rule_title, sizeof(al.rule_title), "shadow read");
+    al.level = 3;
+    snprintf(al.dedupe_key, sizeof(al.dedupe_key), "k1");
+    al.count = 1;
+    al.first_ns = al.last_ns = now - 50000000000LL;
+    al.event_ts_ns = now - 51000000000LL;
+    al.incident_id = iid;
+    snprintf(al.host, sizeof(al.host), "web1");
+    snprintf(al.source, sizeof(al.source), "central");
+    al.json = "{\"CommandLine\":\"cat /etc/shadow\"}";
+    int merged;
+    assert_int_equal(store_alert_upsert(e.st, &al, 0, &aid, &merged), 0);
+    struct store_scope all = {.all = 1};
+    assert_int_equal(store_alert_set_incident(e.st, &all, aid, iid), 0);
+
+    /* Status and assignee; MTTA is stamped by the first move out of "new". */
+    snprintf(path, sizeof(path), "/api/v1/incidents/%lld", (long long)iid);
+    snprintf(body, sizeof(body), "{\"status\":\"acknowledged\",\"assignee_id\":%lld}",
+             (long long)e.uid[T_AN]);
+    json_t *j = call(&e, "PATCH", path, an, body, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "acknowledged");
+    assert_int_equal(json_integer_value(json_object_get(j, "assignee_id")), e.uid[T_AN]);
+    assert_false(json_is_null(json_object_get(j, "acknowledged_at")));
+    json_decref(j);
+    /* A user of tenant B cannot be assigned A's incident. */
+    snprintf(body, sizeof(body), "{\"assignee_id\":%lld}", (long long)e.uid[T_CA_B]);
+    j = call(&e, "PATCH", path, an, body, 400);
+    json_decref(j);
+    j = call(&e, "PATCH", path, an, "{\"status\":\"closed\"}", 400);
+    json_decref(j);
+
+    snprintf(path, sizeof(path), "/api/v1/incidents/%lld/notes", (long long)iid);
+    j = call(&e, "POST", path, ca, "{\"text\":\"rotated the root password\"}", 201);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/incidents/%lld", (long long)iid);
+    j = call(&e, "GET", path, ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "notes")), 1);
+    assert_int_equal(json_array_size(json_object_get(j, "tactics")), 2);
+    assert_true(json_array_size(json_object_get(j, "hosts")) >= 1);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/incidents/%lld/timeline", (long long)iid);
+    j = call(&e, "GET", path, ca, NULL, 200);
+    json_t *first = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "kind")), "alert");
+    assert_string_equal(json_string_value(json_object_get(first, "rule_id")), "r-shadow");
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/incidents?status=open", ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+
+    /* Suppression from the alert in one call. */
+    snprintf(path, sizeof(path), "/api/v1/alerts/%lld/suppress", (long long)aid);
+    j = call(&e, "POST", path, ca, "{\"reason\":\"admin's nightly audit\",\"expires_in_s\":600}",
+             201);
+    assert_string_equal(json_string_value(json_object_get(j, "rule_id")), "r-shadow");
+    assert_string_equal(json_string_value(json_object_get(j, "host")), "web1");
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/suppressions", ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+
+    /* Rule upload: validated by the Sigma parser and compiler, errors with line:column. */
+    j = call(&e, "POST", "/api/v1/rules", an,
+             "{\"yaml\":\"title: t\\nid: bad-rule-1\\nlogsource: {product: linux}\\n"
+             "detection:\\n  sel:\\n    Image|endswith: /nc\\n  condition: sel and nope\\n\"}",
+             422);
+    assert_string_equal(err_code(j), "invalid_rule");
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/rules", an,
+             "{\"yaml\":\"title: netcat\\nid: good-rule-1\\nlevel: high\\nlogsource: {product: "
+             "linux, category: process_creation}\\ndetection:\\n  sel:\\n    Image|endswith: "
+             "/nc\\n  condition: sel\\n\"}",
+             201);
+    assert_string_equal(json_string_value(json_object_get(j, "rule_id")), "good-rule-1");
+    json_decref(j);
+    j = call(&e, "PATCH", "/api/v1/rules/good-rule-1", ca, "{\"enabled\":false}", 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "tenant_id")), e.tenant_a);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/rules", ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "states")), 1);
+    json_decref(j);
+
+    /* IOC import from CSV and from a STIX bundle; skips are counted. */
+    j = call(&e, "POST", "/api/v1/ioc-lists", ca,
+             "{\"name\":\"feed\",\"format\":\"csv\",\"content\":\"type,value\\nip,203.0.113.7\\n"
+             "domain,Evil.Example.\\nsha256,E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495"
+             "991B7852B855\\nip,10.0.0.0/8\\nbogus,1\\n\"}",
+             201);
+    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "not_stored")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "skipped"), "type")), 1);
+    json_int_t lid = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/ioc-lists/%lld/entries", (long long)lid);
+    j = call(&e, "GET", path, ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 4);
+    dump = json_dumps(j, 0);
+    assert_non_null(strstr(dump, "\"evil.example\""));
+    assert_non_null(strstr(dump, "10.0.0.0/8"));
+    free(dump);
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/ioc-lists", ca,
+             "{\"name\":\"stix\",\"format\":\"stix\",\"content\":\"{\\\"type\\\":\\\"bundle\\\","
+             "\\\"id\\\":\\\"bundle--1\\\",\\\"objects\\\":[{\\\"type\\\":\\\"indicator\\\","
+             "\\\"spec_version\\\":\\\"2.1\\\",\\\"id\\\":\\\"indicator--1\\\",\\\"pattern\\\":"
+             "\\\"[ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'bad.example']\\\","
+             "\\\"pattern_type\\\":\\\"stix\\\",\\\"valid_from\\\":\\\"2024-01-01T00:00:00Z\\\"}"
+             "]}\"}",
+             201);
+    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 2);
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/ioc-lists", ca,
+             "{\"name\":\"bad\",\"format\":\"stix\",\"content\":\"not json\"}", 400);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "error"), "field")), "content");
+    json_decref(j);
+    /* Customers cannot create global lists: tenant 0 becomes their own tenant or is refused. */
+    j = call(&e, "POST", "/api/v1/ioc-lists", ca,
+             "{\"name\":\"g\",\"tenant_id\":0,\"format\":\"entries\",\"entries\":[{\"type\":"
+             "\"ip\",\"value\":\"192.0.2.1\"}]}",
+             201);
+    assert_int_equal(json_integer_value(json_object_get(j, "tenant_id")), e.tenant_a);
+    json_decref(j);
+
+    /* Enrolment token: shown once, listed without the secret. */
+    j = call(&e, "POST", "/api/v1/enrollment-tokens", ca, "{\"uses\":2}", 201);
+    const char *et = json_string_value(json_object_get(j, "token"));
+    assert_non_null(et);
+    char secret[128];
+    snprintf(secret, sizeof(secret), "%s", et);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/enrollment-tokens", ca, NULL, 200);
+    dump = json_dumps(j, 0);
+    assert_null(strstr(dump, secret));
+    free(dump);
+    json_decref(j);
+    char hash[AUTH_HASH_HEX_LEN + 1];
+    auth_sha256_hex(secret, strlen(secret), hash);
+    int64_t tenant = 0;
+    assert_int_equal(store_token_consume(e.st, hash, tenv_now(), &tenant), 0);
+    assert_int_equal(tenant, e.tenant_a);
+
+    j = call(&e, "GET", "/api/v1/soc-metrics?per_rule=1", an, NULL, 200);
+    assert_true(json_is_array(json_object_get(j, "items")));
+    json_decref(j);
+    tenv_teardown(&e);
+}
+
+int
+main(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_body_parse_limits), cmocka_unit_test(test_body_fields),
+        cmocka_unit_test(test_auth_helpers),      cmocka_unit_test(test_login_logout),
+        cmocka_unit_test(test_bad_bodies_counted), cmocka_unit_test(test_no_escalation),
+        cmocka_unit_test(test_workflow),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
