@@ -854,9 +854,12 @@ store_metrics(struct store *st, const struct store_scope *sc, int64_t from_ns, i
 {
     if (to_ns <= 0)
         to_ns = INT64_MAX;
-    struct bn_buf sa, si, scope;
+    struct bn_buf sa, si, scope, iscope;
     bn_buf_init(&scope, 1u << 20);
+    bn_buf_init(&iscope, 1u << 20);
     int rc = bn__store_scope_sql(&scope, "tenant_id", sc);
+    if (rc == 0)
+        rc = bn__store_scope_sql(&iscope, "i.tenant_id", sc);
     bn_buf_init(&sa, 1u << 20);
     bn_buf_init(&si, 1u << 20);
     if (rc == 0)
@@ -872,9 +875,9 @@ store_metrics(struct store *st, const struct store_scope *sc, int64_t from_ns, i
                            " i.acknowledged_ns, i.resolved_ns FROM incidents i"
                            " LEFT JOIN (SELECT DISTINCT incident_id, rule_id FROM alerts"
                            "   WHERE incident_id > 0) r ON r.incident_id = i.id"
-                           " WHERE i.%s AND i.created_ns >= %lld AND i.created_ns < %lld"
+                           " WHERE %s AND i.created_ns >= %lld AND i.created_ns < %lld"
                            " ORDER BY i.id",
-                           scope.p, (long long)from_ns, (long long)to_ns);
+                           iscope.p, (long long)from_ns, (long long)to_ns);
     struct samples ss = {0};
     if (rc == 0)
         rc = collect(st, sa.p, &ss, per_rule, 0);
@@ -883,6 +886,7 @@ store_metrics(struct store *st, const struct store_scope *sc, int64_t from_ns, i
     bn_buf_release(&sa);
     bn_buf_release(&si);
     bn_buf_release(&scope);
+    bn_buf_release(&iscope);
     if (rc == 0 && ss.n)
         qsort(ss.p, ss.n, sizeof(*ss.p), cmp_sample);
     for (size_t i = 0; rc == 0 && i < ss.n;) {
