@@ -3,8 +3,10 @@
  *
  * Tunnelling: a client sends data in the names it asks for, so under one registered domain
  * it asks for many distinct, long, high-entropy names (often TXT or NULL, whose answers carry
- * the most bytes back). Per (client, domain) in a window: distinct names, mean length and
- * entropy of the part left of the domain, TXT/NULL queries for distinct long names.
+ * the most bytes back). Per (client, domain) in a window: distinct names, mean length,
+ * entropy and randomness (the letter-pair model below: encoded data reads like no language,
+ * cloud host names such as shop-api-prod-7.eu-west-1.elb do) of the part left of the
+ * domain, and TXT/NULL queries for distinct long names.
  *
  * DGA: malware computes many domain names a day and tries them until one resolves, so a
  * client looks up many distinct registered domains whose label reads like no language
@@ -28,6 +30,7 @@
 #define BASE_SHOWN 64
 #define EXAMPLE_SHOWN 96
 #define TUNNEL_ENTROPY_MIN 3.5  /* bits per character of the subdomain part, on average */
+#define TUNNEL_RANDOM_MIN 0.5 /* mean ndr_dga_score of the subdomain parts: encoded data */
 #define TUNNEL_TXT_SUB_MIN 8    /* a TXT/NULL query counts when its subdomain is this long */
 #define DGA_LIKE 0.5            /* ndr_dga_score at or above: machine-generated */
 
@@ -186,6 +189,7 @@ struct dom_counts {
     uint32_t max_sub;
     uint64_t sub_len;   /* over distinct names */
     double entropy;     /* sum over distinct names with a subdomain part */
+    double random;      /* sum of ndr_dga_score of the subdomain parts */
     struct ndr_distinct seen;
 };
 
@@ -293,6 +297,7 @@ tunnel_query(struct ndr *d, const struct net_record *rec, const char *name, size
     v->c.sub_len += sub;
     v->c.max_sub = BN_MAX(v->c.max_sub, (uint32_t)sub);
     v->c.entropy += ndr_entropy(buf, m);
+    v->c.random += ndr_dga_score(buf, m);
     if ((qtype == 16 || qtype == 10) && sub >= TUNNEL_TXT_SUB_MIN)
         v->c.txt++;
     if (sub > strlen(v->example))
@@ -301,10 +306,11 @@ tunnel_query(struct ndr *d, const struct net_record *rec, const char *name, size
         return;
     double mean_len = (double)v->c.sub_len / v->c.names;
     double mean_h = v->c.entropy / v->c.names;
+    double mean_r = v->c.random / v->c.names;
+    bool encoded = mean_h >= TUNNEL_ENTROPY_MIN && mean_r >= TUNNEL_RANDOM_MIN;
     bool by_names = v->c.names >= (uint64_t)d->cfg.dns_tunnel_names &&
-                    mean_len >= (double)d->cfg.dns_tunnel_label_len &&
-                    mean_h >= TUNNEL_ENTROPY_MIN;
-    bool by_txt = v->c.txt >= (uint64_t)d->cfg.dns_tunnel_txt && mean_h >= TUNNEL_ENTROPY_MIN;
+                    mean_len >= (double)d->cfg.dns_tunnel_label_len && encoded;
+    bool by_txt = v->c.txt >= (uint64_t)d->cfg.dns_tunnel_txt && encoded;
     if (!by_names && !by_txt)
         return;
     v->w.alerted = 1;
@@ -322,9 +328,9 @@ tunnel_query(struct ndr *d, const struct net_record *rec, const char *name, size
                                 20 * BN_MIN(1.0, v->c.names / (2.0 * d->cfg.dns_tunnel_names)));
     ndr_alert_detail(&a,
                      "%u distinct names under %s in %.0f s (%u queries, %u TXT/NULL), mean "
-                     "subdomain %.0f chars (max %u), %.2f bits/char, e.g. %.60s",
+                     "subdomain %.0f chars (max %u), %.2f bits/char, randomness %.2f, e.g. %.60s",
                      v->c.names, v->base, (double)(now - v->w.start_ns) / 1e9, v->c.queries,
-                     v->c.txt, mean_len, v->c.max_sub, mean_h, v->example);
+                     v->c.txt, mean_len, v->c.max_sub, mean_h, mean_r, v->example);
     ndr_alert_emit(d, sink, &a, k.base_hash, f, rec->pcap_cnt);
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bannin/ioc.h"
 
@@ -34,11 +35,16 @@ ioc_alert(struct ndr *d, const struct net_record *rec, enum ndr_sig sig,
     a.first_ns = f->first_ns;
     a.last_ns = rec->ts_ns ? rec->ts_ns : d->now_ns;
     a.score = 100;
-    ndr_alert_detail(&a, "%s '%.80s' is listed as %s '%.80s'%s%.40s%s%s%.60s",
-                     bn_ioc_type_name(m->type), seen, bn_ioc_type_name(m->type), m->value,
-                     m->source && m->source[0] ? " (source " : "", m->source ? m->source : "",
-                     m->source && m->source[0] ? ")" : "",
-                     m->comment && m->comment[0] ? ": " : "", m->comment ? m->comment : "");
+    const char *src = m->source && m->source[0] ? m->source : NULL;
+    const char *why = m->comment && m->comment[0] ? m->comment : NULL;
+    if (strcasecmp(seen, m->value) == 0)
+        ndr_alert_detail(&a, "%s '%.80s' is listed%s%.40s%s%s%.60s", bn_ioc_type_name(m->type),
+                         seen, src ? " (source " : "", src ? src : "", src ? ")" : "",
+                         why ? ": " : "", why ? why : "");
+    else
+        ndr_alert_detail(&a, "%s '%.80s' is listed as '%.80s'%s%.40s%s%s%.60s",
+                         bn_ioc_type_name(m->type), seen, m->value, src ? " (source " : "",
+                         src ? src : "", src ? ")" : "", why ? ": " : "", why ? why : "");
     uint64_t disc = ndr_hash(d, m->value, strlen(m->value)) ^ (uint64_t)sig;
     ndr_alert_emit(d, sink, &a, disc, f, rec->pcap_cnt);
 }
