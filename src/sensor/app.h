@@ -133,6 +133,7 @@ struct net_http_rec {
     uint16_t port;              /* port from the Host header (0 = none) */
     int status;                 /* 0 = no response */
     uint32_t trans_depth;       /* 1-based position in the flow (Zeek trans_depth) */
+    uint32_t tx_id;             /* 0-based (eve tx_id; restarts inside a CONNECT tunnel) */
     uint64_t request_body_len;  /* body bytes seen (decoded from chunks) */
     uint64_t response_body_len;
     char method[NET_HTTP_METHOD_MAX];
@@ -173,7 +174,8 @@ struct net_tls_rec {
     uint8_t truncated;
     uint8_t quic;               /* JA4 'q' instead of 't' */
     uint16_t client_version;    /* legacy_version of the ClientHello */
-    uint16_t client_max_version;/* highest non-GREASE supported_versions entry, else legacy */
+    uint16_t client_max_version;/* highest non-GREASE of legacy and supported_versions (JA4) */
+    uint16_t client_tls_version;/* first TLS 1.3 flavour in supported_versions, else legacy */
     uint16_t version;           /* negotiated (supported_versions in ServerHello, else legacy) */
     uint16_t cipher;            /* chosen cipher suite */
     uint16_t curve;             /* key_share group of the ServerHello (TLS 1.3), 0 = unknown */
@@ -274,9 +276,13 @@ const struct net_app_parser *net_app_parser_for(enum net_app app, uint8_t proto)
 /* ---- rendering ---- */
 
 /*
- * Appends the protocol member of an eve record, Suricata 8 shapes: "dns":{...} (eve dns
+ * Appends the protocol member of an eve record, Suricata 8/9 shapes: "dns":{...} (eve dns
  * version 3), "http":{...}, "tls":{...}, "ssh":{...}, including the leading key but no
- * comma. Returns 0, BN_EINVAL for a type without body, or a bn_buf error.
+ * comma. For HTTP the top-level "tx_id":N member comes first ("tx_id":0,"http":{...}), as
+ * Suricata prints it. Returns 0, BN_EINVAL for a type without body, or a bn_buf error.
+ *
+ * Direction: a DNS response (is_response) travels server -> client, so its eve src_ip is
+ * the server (Suricata 8); the other records are written client -> server.
  */
 int net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out);
 

@@ -148,6 +148,43 @@ dns_strings(const uint8_t *d, size_t n, struct net_dns_rr *rr, uint8_t *trunc)
     }
 }
 
+/* TXT: one entry per character-string, the record's header repeated (an empty TXT: one ""). */
+static void
+dns_txt(const uint8_t *d, size_t n, struct net_dns_rec *rec)
+{
+    struct net_dns_rr *first = &rec->rrs[rec->n_rrs];
+    size_t i = 0;
+    bool one = false;
+    while (i < n || !one) {
+        if (rec->n_rrs >= NET_DNS_RRS_MAX) {
+            app_dropped(1);
+            rec->truncated = 1;
+            return;
+        }
+        struct net_dns_rr *rr = &rec->rrs[rec->n_rrs];
+        if (rr != first) {
+            memcpy(rr->name, first->name, sizeof(rr->name));
+            rr->section = first->section;
+            rr->name_truncated = first->name_truncated;
+            rr->type = first->type;
+            rr->rclass = first->rclass;
+            rr->ttl = first->ttl;
+            memset(rr->n, 0, sizeof(rr->n));
+        }
+        rr->rdata2[0] = '\0';
+        size_t l = i < n ? d[i] : 0;
+        size_t take = i < n ? BN_MIN(l, n - i - 1) : 0;
+        if (take < l)
+            app_err(NET_APP_DNS, NET_APP_ERR_MALFORMED);
+        uint8_t t = 0;
+        app_copy(rr->rdata, sizeof(rr->rdata), i < n ? d + i + 1 : d, take, &t);
+        rec->truncated |= t | rr->name_truncated;
+        rec->n_rrs++;
+        one = true;
+        i += 1 + l;
+    }
+}
+
 /* Parses the rdata of rr at msg[off..off+rdlen). Returns 0 or BN_EPARSE. */
 static int
 dns_rdata(const uint8_t *msg, size_t len, size_t off, size_t rdlen, struct net_dns_rr *rr,
@@ -322,6 +359,12 @@ dns_parse(const uint8_t *msg, size_t len, struct net_dns_rec *rec)
                 continue;
             }
             uint8_t t = 0;
+            if (rr->type == 16) {
+                /* Suricata logs each character-string of a TXT record as its own answer */
+                dns_txt(msg + off, rdlen, rec);
+                off += rdlen;
+                continue;
+            }
             if (dns_rdata(msg, len, off, rdlen, rr, &t)) {
                 app_err(NET_APP_DNS, NET_APP_ERR_MALFORMED);
                 rr->rdata[0] = '\0';
@@ -354,8 +397,8 @@ dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t
     if (dns_parse(msg, len, rec) == 0) {
         rec->tcp = st->tcp;
         rec->rtt_ns = 0;
+        rec->tx_id = st->next_tx++; /* Suricata 8: every message is its own transaction */
         if (!rec->is_response) {
-            rec->tx_id = st->next_tx++;
             if (st->n_pending == DNS_PENDING_MAX) {
                 memmove(st->pending, st->pending + 1,
                         (DNS_PENDING_MAX - 1) * sizeof(st->pending[0]));
@@ -367,13 +410,10 @@ dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t
             while (i < st->n_pending && st->pending[i].id != rec->id)
                 i++;
             if (i < st->n_pending) {
-                rec->tx_id = st->pending[i].tx_id;
                 rec->rtt_ns = ts_ns >= st->pending[i].ts_ns ? ts_ns - st->pending[i].ts_ns : 0;
                 memmove(st->pending + i, st->pending + i + 1,
                         (st->n_pending - i - 1) * sizeof(st->pending[0]));
                 st->n_pending--;
-            } else {
-                rec->tx_id = st->next_tx++;
             }
         }
         app_emit(sink, NET_REC_DNS, ts_ns, f, rec);

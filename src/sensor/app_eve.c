@@ -432,6 +432,7 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
 static void
 http_eve(struct jw *w, const struct net_http_rec *r)
 {
+    jw_u64(w, "tx_id", r->tx_id);
     jw_open(w, "http", '{');
     jw_str_ne(w, "hostname", r->host);
     if (r->port)
@@ -440,7 +441,16 @@ http_eve(struct jw *w, const struct net_http_rec *r)
         jw_str(w, "url", r->uri);
     jw_str_ne(w, "http_user_agent", r->user_agent);
     jw_str_ne(w, "xff", r->xff);
-    jw_str_ne(w, "http_content_type", r->content_type);
+    if (r->content_type[0]) {
+        /* the media type only, as Suricata logs it ("text/html; charset=x" -> "text/html") */
+        char mt[NET_HTTP_CTYPE_MAX];
+        size_t n = strcspn(r->content_type, ";");
+        while (n && (r->content_type[n - 1] == ' ' || r->content_type[n - 1] == '\t'))
+            n--;
+        memcpy(mt, r->content_type, n);
+        mt[n] = '\0';
+        jw_str(w, "http_content_type", mt);
+    }
     jw_str_ne(w, "http_refer", r->referer);
     jw_str_ne(w, "http_method", r->method);
     jw_str_ne(w, "protocol", r->protocol);
@@ -568,7 +578,9 @@ tls_eve(struct jw *w, const struct net_tls_rec *r)
     if (r->resumed)
         jw_bool(w, "session_resumed", true);
     jw_str_ne(w, "sni", r->sni);
-    jw_str(w, "version", net_tls_version_name(r->version, vb, sizeof(vb)));
+    /* Suricata reports the server's version, or the client's offer when no ServerHello */
+    uint16_t v = r->has_server_hello ? r->version : r->client_tls_version;
+    jw_str(w, "version", net_tls_version_name(v, vb, sizeof(vb)));
     if (r->has_cert) {
         jw_time(w, "notbefore", r->cert.not_before);
         jw_time(w, "notafter", r->cert.not_after);

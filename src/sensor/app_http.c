@@ -23,7 +23,8 @@ enum hstate {
     H_CHUNK_END,    /* CRLF after chunk data */
     H_TRAILERS,
     H_BODY_CLOSE,   /* response body until the connection closes */
-    H_TUNNEL,       /* CONNECT accepted / Upgrade: opaque from here */
+    H_TUNNEL,       /* CONNECT accepted / Upgrade: the tunnel's bytes go to st->inner */
+    H_RESYNC,       /* after a gap: skip lines until a request / status line */
     H_DEAD,
 };
 
@@ -36,11 +37,16 @@ struct hdir {
     bool have_len;
     uint64_t clen;
     bool interim;           /* a 1xx response */
+    bool gap_tx;            /* tx is a response cut by a gap, emitted at the next message */
     struct net_http_rec *tx; /* the transaction being filled by this direction */
 };
 
 struct http_state {
     struct hdir d[2];
+    /* a CONNECT tunnel: TLS inside gets the TLS parser (plain HTTP restarts this one) */
+    const struct net_app_parser *inner;
+    void *inner_st;
+    bool tunnel_probed;
     struct net_http_rec *queue[NET_HTTP_PENDING_MAX]; /* requests waiting for a response */
     size_t n_queue;
     uint32_t depth;
@@ -83,6 +89,7 @@ tx_new(struct http_state *st)
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return NULL;
     }
+    tx->tx_id = st->depth;
     tx->trans_depth = ++st->depth;
     return tx;
 }
@@ -185,7 +192,8 @@ request_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
 }
 
 static void
-status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
+status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n,
+            struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
     const uint8_t *sp1 = memchr(s, ' ', n);
     uint64_t code = 0;
@@ -195,6 +203,11 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
         return;
     }
     hd->interim = code >= 100 && code < 200 && code != 101;
+    if (hd->tx && hd->gap_tx) {
+        tx_emit(hd->tx, f, ts_ns, sink);
+        hd->tx = NULL;
+        hd->gap_tx = false;
+    }
     struct net_http_rec *tx = NULL;
     if (!hd->interim) {
         if (st->n_queue) {
@@ -405,7 +418,7 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
         if (dir == NET_TOSERVER)
             request_line(st, hd, s, n);
         else if (n >= 5 && !memcmp(s, "HTTP/", 5))
-            status_line(st, hd, s, n);
+            status_line(st, hd, s, n, f, ts_ns, sink);
         else {
             app_err(NET_APP_HTTP, NET_APP_ERR_UNEXPECTED);
             hd->state = H_DEAD;
@@ -439,9 +452,51 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
         if (n == 0)
             message_done(st, hd, dir, f, ts_ns, sink);
         return;
+    case H_RESYNC: {
+        /* a request line ending in HTTP/x, or a status line, starts the next message */
+        bool ok = dir == NET_TOSERVER
+                      ? app_http_probe(s, n, dir) == 1 && n > 9 && !memcmp(s + n - 8, "HTTP/", 5)
+                      : n > 8 && !memcmp(s, "HTTP/1.", 7);
+        if (ok) {
+            hd->state = H_START;
+            line(st, hd, dir, s, n, f, ts_ns, sink);
+        }
+        return;
+    }
     default:
         return;
     }
+}
+
+static void http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d,
+                      size_t n, uint64_t ts_ns, struct net_sink *sink);
+
+/*
+ * Bytes inside an accepted CONNECT (or protocol upgrade). The first bytes decide: a TLS
+ * ClientHello starts the TLS parser for the rest of the flow (and the flow becomes TLS, as
+ * Suricata reports it); an HTTP request restarts HTTP parsing with transaction ids from 0.
+ */
+static void
+tunnel_data(struct http_state *st, struct net_flow *f, enum net_dir dir, const uint8_t *d,
+            size_t n, uint64_t ts_ns, struct net_sink *sink)
+{
+    if (!st->tunnel_probed) {
+        if (app_tls_probe(d, n, dir) == 1) {
+            st->inner = &net_app_tls;
+            st->inner_st = net_app_tls.open(f);
+            if (f)
+                f->app = NET_APP_TLS;
+        } else if (dir == NET_TOSERVER && app_http_probe(d, n, dir) == 1) {
+            st->depth = 0;
+            st->d[0].state = st->d[1].state = H_START;
+            st->tunnel_probed = true;
+            http_data(st, f, dir, d, n, ts_ns, sink);
+            return;
+        }
+        st->tunnel_probed = true;
+    }
+    if (st->inner && st->inner_st)
+        st->inner->data(st->inner_st, f, dir, d, n, ts_ns, sink);
 }
 
 static void
@@ -455,7 +510,9 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
     while (n > 0) {
         switch (hd->state) {
         case H_DEAD:
+            return;
         case H_TUNNEL:
+            tunnel_data(st, f, dir, d, n, ts_ns, sink);
             return;
         case H_BODY_CLOSE:
             body_bytes(hd, dir, n);
@@ -541,10 +598,27 @@ http_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
         body_bytes(hd, dir, n);
         return;
     }
-    if (hd->state != H_DEAD && hd->state != H_TUNNEL) {
-        app_err(NET_APP_HTTP, NET_APP_ERR_GAP);
-        hd->state = H_DEAD;
+    if (hd->state == H_TUNNEL) {
+        if (st->inner && st->inner_st)
+            st->inner->gap(st->inner_st, f, dir, n);
+        return;
     }
+    if (hd->state == H_DEAD || hd->state == H_RESYNC)
+        return;
+    /* framing is lost: the message in progress ends here, look for the next one */
+    app_err(NET_APP_HTTP, NET_APP_ERR_GAP);
+    if (hd->tx) {
+        hd->tx->truncated = 1;
+        if (dir == NET_TOSERVER && st->n_queue < NET_HTTP_PENDING_MAX) {
+            st->queue[st->n_queue++] = hd->tx;
+            hd->tx = NULL;
+        } else if (dir == NET_TOCLIENT) {
+            /* no sink here: keep it until the next message or the flow's end emits it */
+            hd->gap_tx = true;
+        }
+    }
+    hd->line.len = 0;
+    hd->state = H_RESYNC;
 }
 
 static void
@@ -561,6 +635,8 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
         tx_emit(rs->tx, f, ts_ns, sink);
         rs->tx = NULL;
     }
+    if (st->inner && st->inner_st)
+        st->inner->close(st->inner_st, f, ts_ns, sink);
     struct hdir *rq = &st->d[NET_TOSERVER];
     if (rq->tx) {
         /* a request whose headers or body did not complete */

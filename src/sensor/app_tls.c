@@ -180,7 +180,7 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
     uint16_t sigalgs[TLS_LIST_MAX];
     uint8_t pfs[TLS_LIST_MAX];
     size_t n_ciphers = 0, n_exts = 0, n_groups = 0, n_sigalgs = 0, n_pfs = 0;
-    uint16_t maxver = 0;
+    uint16_t maxver = 0, tls13 = 0;
     bool have_sni = false;
     uint8_t alpn0[256];
     size_t alpn0_len = 0;
@@ -286,10 +286,12 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
             struct cur l = cur_sub(&e, cur_u8(&e));
             while (!l.bad && l.n >= 2) {
                 uint16_t v = (uint16_t)cur_u16(&l);
-                if (!grease(v) && v > maxver && (v & 0xff00) != 0x7f00)
-                    maxver = v;
-                else if (!grease(v) && !maxver)
-                    maxver = v;
+                if (grease(v))
+                    continue;
+                if (v > maxver)
+                    maxver = v; /* JA4: the numerically highest */
+                if (!tls13 && (v == 0x0304 || (v & 0xff00) == 0x7f00 || v == 0xfb1a))
+                    tls13 = v; /* Suricata's version: the first TLS 1.3 flavour offered */
             }
             break;
         }
@@ -297,7 +299,10 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
             break;
         }
     }
-    r->client_max_version = maxver ? maxver : r->client_version;
+    r->client_max_version = BN_MAX(maxver, r->client_version);
+    /* 0x0304 in the legacy field is how drafts before 16 spoke TLS 1.3 (Suricata: "<16") */
+    r->client_tls_version = tls13 ? tls13 : r->client_version == 0x0304 ? 0x7f00
+                                                                       : r->client_version;
 
     /* JA3: version,ciphers,extensions,groups,point formats */
     size_t o = 0;
@@ -362,10 +367,9 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
     if (n_e) {
         qsort(exts, n_e, sizeof(exts[0]), cmp_u16);
         size_t l = hex_list(list, 0, exts, n_e);
-        if (n_sigalgs) {
-            list[l++] = '_';
-            l = hex_list(list, l, sigalgs, n_sigalgs);
-        }
+        /* Suricata (and FoxIO's reference code) keep the '_' even without algorithms */
+        list[l++] = '_';
+        l = hex_list(list, l, sigalgs, n_sigalgs);
         app_sha256_12(list, l, cc);
     }
     snprintf(r->ja4, sizeof(r->ja4), "%.10s_%.12s_%.12s", a, b, cc);
@@ -380,7 +384,7 @@ server_hello(struct tls_state *st, const uint8_t *d, size_t n)
     size_t n_exts = 0;
     r->has_server_hello = 1;
     uint16_t legacy = (uint16_t)cur_u16(&c);
-    r->version = legacy;
+    r->version = legacy == 0x0304 ? 0x7f00 : legacy; /* see client_hello */
     cur_take(&c, 32, NULL);
     size_t sid_len = cur_u8(&c);
     const uint8_t *sid = NULL;
