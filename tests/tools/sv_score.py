@@ -171,8 +171,12 @@ def truthy(v):
 class EveOut:
     """One eve-log output of a test's config: enabled types and their options."""
 
-    def __init__(self, filename, types):
+    def __init__(self, filename, types, opts=None):
+        opts = opts or {}
         self.filename = filename
+        self.ethernet = truthy(opts.get("ethernet", False))
+        self.ipv6_compress = truthy(opts.get("ipv6-compress", False))
+        self.cid_seed = opts.get("community-id-seed")
         self.types = {}  # event type -> options dict
         for t in types or []:
             if isinstance(t, str):
@@ -191,7 +195,7 @@ def eve_outputs(cfg):
         if "enabled" in e and not truthy(e["enabled"]):
             continue
         fn = e.get("filename", "eve.json")
-        outs[fn] = EveOut(fn, e.get("types"))
+        outs[fn] = EveOut(fn, e.get("types"), e)
     return outs
 
 
@@ -227,6 +231,9 @@ def output_reason(outs, filename, etype):
     o = outs.get(filename)
     if o is None:
         return "check reads %s, not an eve output of the test's config" % filename
+    if o.ipv6_compress:
+        return "eve 'ipv6-compress: yes' configured; we print IPv6 as Suricata's default does"
+
     if etype not in o.types:
         return "event type %s not enabled in the test's eve config (a config check)" % etype
     opts = o.types[etype] or {}
@@ -265,6 +272,24 @@ def signature_field(match):
                 return "suricata_version is Suricata's own metadata"
             if kk.startswith("metadata.entropy"):
                 return "entropy metadata comes from a Suricata rule keyword"
+            if kk == "ether" or kk.startswith("ether."):
+                return "MAC addresses (eve 'ethernet: yes'): bannin pcap has no such output"
+    return None
+
+
+def drops_reason(checks):
+    """Tests in which Suricata (IPS or firewall mode) drops traffic: a passive sensor cannot."""
+    for c in checks or []:
+        flt = c.get("filter") if isinstance(c, dict) else None
+        if not flt:
+            continue
+        m = flt.get("match") or {}
+        if m.get("event_type") == "drop" and flt.get("count", 0) > 0:
+            return "Suricata drops packets in this test (drop events expected): a passive " \
+                "sensor does not"
+        if m.get("alert.action") in ("blocked", "drop") and flt.get("count", 0) > 0:
+            return "Suricata blocks traffic in this test (alert.action blocked): a passive " \
+                "sensor does not"
     return None
 
 
@@ -350,8 +375,11 @@ def run_bannin(bannin, pcap, out_path, extra):
                            timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired:
         return None, "timeout after %d s" % RUN_TIMEOUT
+    stderr = p.stderr.decode("utf-8", "replace")
+    if p.returncode < 0 or re.search(r"Sanitizer|runtime error:", stderr):
+        return None, "CRASH (exit %d): %s" % (p.returncode, stderr.strip()[-300:])
     if p.returncode != 0:
-        err = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        err = stderr.strip().splitlines()
         return None, "exit %d: %s" % (p.returncode, err[-1] if err else "")
     events, bad = [], 0
     try:
@@ -382,7 +410,9 @@ def main():
     ap.add_argument("--min", default="", help="minimum shares, e.g. dns=95,tls=95,http=90,flow=90")
     ap.add_argument("--test", help="only tests whose name matches this regex")
     ap.add_argument("--keep", help="keep eve outputs in this directory")
-    ap.add_argument("--extra", default="", help="extra arguments for `bannin pcap`")
+    ap.add_argument("--extra", default="--no-ndr",
+                    help="extra arguments for `bannin pcap` (default --no-ndr: Suricata ran "
+                    "with the test's rules only, so our detections would set flow.alerted)")
     ap.add_argument("--version", default=EMULATED_VERSION, help="Suricata version to emulate")
     ap.add_argument("--top", type=int, default=12, help="mismatch categories shown per protocol")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every failed check")
@@ -437,7 +467,7 @@ def main():
         notes, areason = classify_args(y.get("args"))
         reason = reason or areason
         args_text = " ".join(str(x) for x in y.get("args") or [])
-        reason = reason or rules_reason(tdir, args_text)
+        reason = reason or rules_reason(tdir, args_text) or drops_reason(y.get("checks"))
         cfg = load_config(os.path.join(tdir, "suricata.yaml"))
         creason, proto_reason = config_reasons(cfg, y.get("env"))
         reason = reason or creason
@@ -456,23 +486,29 @@ def main():
                 keep.append((i, et, flt))
         if keep:
             pcap = os.path.join(a.corpus, ent["pcap"])
-            plans.append({"test": name, "pcap": pcap, "checks": keep, "notes": notes})
+            run_args = []
+            seed = outs["eve.json"].cid_seed if "eve.json" in outs else None
+            if seed is not None:
+                run_args = ["--community-id-seed", str(seed)]
+            plans.append({"test": name, "pcap": pcap, "args": tuple(run_args), "checks": keep,
+                          "notes": notes})
 
     # ---- run bannin once per distinct pcap ---------------------------------------------------
     extra = shlex.split(a.extra)
     tmp = a.keep or tempfile.mkdtemp(prefix="sv_score.")
     os.makedirs(tmp, exist_ok=True)
-    pcaps = sorted({p["pcap"] for p in plans})
+    runs = sorted({(p["pcap"], p["args"]) for p in plans})
+    pcaps = {p["pcap"] for p in plans}
     results = {}
 
-    def job(idx_pcap):
-        idx, pcap = idx_pcap
+    def job(idx_run):
+        idx, (pcap, args) = idx_run
         out = os.path.join(tmp, "%04d-%s.json" % (idx, os.path.basename(pcap)))
-        return pcap, run_bannin(a.bannin, pcap, out, extra)
+        return (pcap, args), run_bannin(a.bannin, pcap, out, extra + list(args))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
-        for pcap, res in ex.map(job, enumerate(pcaps)):
-            results[pcap] = res
+        for key, res in ex.map(job, enumerate(runs)):
+            results[key] = res
 
     # ---- evaluate ----------------------------------------------------------------------------
     stats = {p: collections.Counter() for p in PROTOS}
@@ -484,7 +520,7 @@ def main():
     for plan in plans:
         test_fail = collections.Counter()
         test_protos = set()
-        events, err = results[plan["pcap"]]
+        events, err = results[(plan["pcap"], plan["args"])]
         if err:
             run_errors.append({"test": plan["test"], "pcap": plan["pcap"], "error": err})
         for i, et, flt in plan["checks"]:

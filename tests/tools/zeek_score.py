@@ -48,7 +48,7 @@ RUN_TIMEOUT = 120
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CORPUS = os.path.normpath(
     os.path.join(HERE, "..", "..", "..", "shared", "corpora", "network", "zeek"))
-DEFAULT_CMD = "{bannin} pcap --zeek {out} {pcap}"
+DEFAULT_CMD = "{bannin} pcap --no-ndr -q --zeek {out} {pcap}"
 
 
 def zeek_unescape(s):
@@ -129,8 +129,11 @@ def run(cmd_tpl, bannin, pcap, out):
                            timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired:
         return None, "timeout after %d s" % RUN_TIMEOUT
+    stderr = p.stderr.decode("utf-8", "replace")
+    if p.returncode < 0 or re.search(r"Sanitizer|runtime error:", stderr):
+        return None, "CRASH (exit %d): %s" % (p.returncode, stderr.strip()[-300:])
     if p.returncode != 0:
-        err = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        err = stderr.strip().splitlines()
         return None, "exit %d: %s" % (p.returncode, err[-1] if err else "")
     recs, bad = collections.defaultdict(list), 0
     try:
@@ -259,6 +262,8 @@ def main():
         st[k]["matched"] += m
         if m == len(b["rows"]):
             st[k]["logs_ok"] += 1
+        st[k]["tuple_found"] += m + sum(
+            1 for miss in misses if miss[0][0] != "no record with this 4-tuple")
         for miss in misses:
             for f, e, o in miss:
                 fields[k][f] += 1
@@ -269,20 +274,24 @@ def main():
 
     print("zeek: %d distinct baselines (%d repeats skipped), %d traces" % (
         len(baselines), sum(dup.values()), len(traces)))
-    print("%-5s %6s %6s %8s %8s %9s %8s" % ("log", "rows", "ok", "share", "records",
-                                           "logs ok", "min"))
+    print("%-5s %6s %6s %8s %8s %8s %9s %8s" % ("log", "rows", "ok", "share", "4-tuple",
+                                                "records", "logs ok", "min"))
+    print("(ok: rows matched on all key fields; 4-tuple: rows for which we have a record with "
+          "the same 4-tuple)")
     summary = {"corpus": a.corpus, "keys": KEYS, "logs": {}, "errors": errors,
                "details": details}
     below = []
     for k in KINDS:
         s = st[k]
         share = 100.0 * s["matched"] / s["rows"] if s["rows"] else 0.0
-        print("%-5s %6d %6d %7.1f%% %8d %9s %8s" % (
-            k, s["rows"], s["matched"], share, s["ours"], "%d/%d" % (s["logs_ok"], s["logs"]),
+        print("%-5s %6d %6d %7.1f%% %8d %8d %9s %8s" % (
+            k, s["rows"], s["matched"], share, s["tuple_found"], s["ours"],
+            "%d/%d" % (s["logs_ok"], s["logs"]),
             ("%.1f%%" % mins[k]) if k in mins else "-"))
         summary["logs"][k] = {
             "baselines": s["logs"], "rows": s["rows"], "matched": s["matched"],
-            "share": round(share, 2), "our_records": s["ours"], "baselines_fully_matched":
+            "share": round(share, 2), "rows_with_4tuple_found": s["tuple_found"],
+            "our_records": s["ours"], "baselines_fully_matched":
             s["logs_ok"], "top_mismatches": [
                 {"field": f, "rows": n, "example_test": examples[(k, f)][0],
                  "expected": examples[(k, f)][1], "ours": examples[(k, f)][2]}
