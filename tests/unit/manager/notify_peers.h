@@ -39,7 +39,7 @@ struct http_peer {
     int nreq;
 };
 
-static int
+static inline int
 peer_listen(int type, int port)
 {
     int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
@@ -57,7 +57,7 @@ peer_listen(int type, int port)
     return fd;
 }
 
-static int
+static inline int
 peer_port(int fd)
 {
     struct sockaddr_in a;
@@ -67,7 +67,7 @@ peer_port(int fd)
 }
 
 /* Reads until the predicate-terminated message is complete or 5 s pass. */
-static ssize_t
+static inline ssize_t
 peer_read(int fd, char *buf, size_t cap, size_t have)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -79,7 +79,7 @@ peer_read(int fd, char *buf, size_t cap, size_t have)
     return r;
 }
 
-static void
+static inline void
 http_serve_one(struct http_peer *h, int c)
 {
     char buf[65536];
@@ -124,7 +124,7 @@ http_serve_one(struct http_peer *h, int c)
     (void)!write(c, resp, (size_t)n);
 }
 
-static void *
+static inline void *
 http_main(void *arg)
 {
     struct http_peer *h = arg;
@@ -142,7 +142,7 @@ http_main(void *arg)
 }
 
 /* Starts an HTTP peer on port (0 = any free port). Returns 0 or -1. */
-static int
+static inline int
 http_peer_start(struct http_peer *h, int port, int status)
 {
     memset(h, 0, sizeof(*h));
@@ -165,7 +165,7 @@ http_peer_count(struct http_peer *h)
 }
 
 /* Stops the peer (its port is closed: the channel is "down"); requests stay readable. */
-static void
+static inline void
 http_peer_stop(struct http_peer *h)
 {
     atomic_store(&h->stop, 1);
@@ -173,7 +173,7 @@ http_peer_stop(struct http_peer *h)
     close(h->fd);
 }
 
-static void
+static inline void
 http_peer_free(struct http_peer *h)
 {
     for (int i = 0; i < h->nreq; i++)
@@ -194,7 +194,7 @@ struct smtp_peer {
     int done;
 };
 
-static int
+static inline int
 smtp_line(int c, char *buf, size_t cap, size_t *have, char *line, size_t lcap)
 {
     for (;;) {
@@ -215,13 +215,13 @@ smtp_line(int c, char *buf, size_t cap, size_t *have, char *line, size_t lcap)
     }
 }
 
-static void
+static inline void
 smtp_say(int c, const char *s)
 {
     (void)!write(c, s, strlen(s));
 }
 
-static void *
+static inline void *
 smtp_main(void *arg)
 {
     struct smtp_peer *s = arg;
@@ -274,7 +274,7 @@ smtp_main(void *arg)
     return NULL;
 }
 
-static int
+static inline int
 smtp_peer_start(struct smtp_peer *s)
 {
     memset(s, 0, sizeof(*s));
@@ -285,7 +285,7 @@ smtp_peer_start(struct smtp_peer *s)
     return pthread_create(&s->th, NULL, smtp_main, s) == 0 ? 0 : -1;
 }
 
-static void
+static inline void
 smtp_peer_stop(struct smtp_peer *s)
 {
     pthread_join(s->th, NULL);
