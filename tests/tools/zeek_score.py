@@ -276,8 +276,6 @@ def main():
         len(baselines), sum(dup.values()), len(traces)))
     print("%-5s %6s %6s %8s %8s %8s %9s %8s" % ("log", "rows", "ok", "share", "4-tuple",
                                                 "records", "logs ok", "min"))
-    print("(ok: rows matched on all key fields; 4-tuple: rows for which we have a record with "
-          "the same 4-tuple)")
     summary = {"corpus": a.corpus, "keys": KEYS, "logs": {}, "errors": errors,
                "details": details}
     below = []
@@ -298,6 +296,8 @@ def main():
                 for f, n in fields[k].most_common(a.top)]}
         if k in mins and share < mins[k]:
             below.append("%s %.1f%% < %.1f%%" % (k, share, mins[k]))
+    print("(ok: rows matched on all key fields; 4-tuple: rows for which we have a record with "
+          "the same 4-tuple)")
     for k in KINDS:
         if fields[k]:
             print("\ntop %s mismatches (field: unmatched rows; example expected vs ours):" % k)
