@@ -14,6 +14,7 @@ usage(FILE *out)
             "usage: bannin <command> [options]\n"
             "\n"
             "commands:\n"
+            "  api     administer a manager over its HTTP API (tenants, users, tokens, agents, ...)\n"
             "  hunt    run Sigma rules over log files (EVTX, JSON, auditd, syslog, journald)\n"
             "  pcap    analyse capture files: flows, DNS/HTTP/TLS/SSH records, alerts (eve, Zeek)\n"
             "  rules   check rules (`rules check DIR`) or test them on their samples (`rules test DIR`)\n"
@@ -21,6 +22,8 @@ usage(FILE *out)
             "\n"
             "`bannin <command> --help` describes each command.\n");
 }
+
+int cmd_admin(int argc, char **argv); /* admin.c */
 
 int
 main(int argc, char **argv)
@@ -30,6 +33,8 @@ main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "api") == 0)
+        return cmd_admin(argc - 1, argv + 1);
     if (strcmp(cmd, "hunt") == 0)
         return cmd_hunt(argc - 1, argv + 1);
     if (strcmp(cmd, "rules") == 0)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/wait.h>
 
 #include "test_api_common.h"
 #include "manager/api_int.h"
@@ -597,15 +598,127 @@ test_workflow(void **state)
     tenv_teardown(&e);
 }
 
-int
-main(void)
+/* ---- the `bannin api` client against the same server ---------------------------------- */
+
+static char cli_path[4096];
+
+/* Runs `bannin api ARGS` with env assignments; returns the exit status, output in out. */
+static int
+cli(const char *env, const char *args, char *out, size_t size)
 {
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "%s '%s' api %s 2>&1", env, cli_path, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+test_cli(void **state)
+{
+    (void)state;
+    if (access(cli_path, X_OK) != 0) {
+        fprintf(stderr, "skipping: no bannin binary at '%s'\n", cli_path);
+        skip();
+    }
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    char pa[128], cv[128], env[1024], out[65536], args[1024];
+    assert_int_equal(tenv_token(&e, e.uid[T_PA], pa, sizeof(pa)), 0);
+    assert_int_equal(tenv_token(&e, e.uid[T_CV_A], cv, sizeof(cv)), 0);
+
+    snprintf(env, sizeof(env), "BANNIN_SERVER=%s BANNIN_TOKEN=%s", e.base, pa);
+    assert_int_equal(cli(env, "tenants list", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "tenant-b"));
+    assert_non_null(strstr(out, "retention_days"));
+    assert_int_equal(cli(env, "tenants create acme --mode full --notify-min 2", out, sizeof(out)),
+                     0);
+    assert_non_null(strstr(out, "\"acme\""));
+    assert_int_equal(cli(env, "tenants create acme", out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "409"));
+    assert_int_equal(cli(env, "tenants create bad --notify-min 9", out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "notify_min_severity"));
+
+    /* Users: the new password comes from the environment, never argv. */
+    char env2[1200];
+    snprintf(env2, sizeof(env2), "%s BANNIN_NEW_PASSWORD=cli-user-password-1", env);
+    snprintf(args, sizeof(args), "users create bob --role customer_admin --tenant %lld",
+             (long long)e.tenant_a);
+    assert_int_equal(cli(env2, args, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"bob\""));
+    assert_int_equal(cli(env, "users list", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "bob"));
+
+    /* Login prints a session token usable as BANNIN_TOKEN. */
+    snprintf(env2, sizeof(env2), "BANNIN_SERVER=%s BANNIN_PASSWORD=cli-user-password-1",
+             e.base);
+    assert_int_equal(cli(env2, "login bob", out, sizeof(out)), 0);
+    out[strcspn(out, "\n")] = '\0';
+    assert_memory_equal(out, "bns_", 4);
+    assert_true(strlen(out) < 100);
+    char session[100];
+    memcpy(session, out, strlen(out) + 1);
+    snprintf(env2, sizeof(env2), "BANNIN_SERVER=%s BANNIN_TOKEN=%s", e.base, session);
+    assert_int_equal(cli(env2, "whoami", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "customer_admin"));
+    assert_int_equal(cli(env2, "enroll create --uses 3", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"token\": \"bne_"));
+    assert_int_equal(cli(env2, "enroll list", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "uses_left"));
+
+    /* A viewer is refused administration, with the server's reason. */
+    snprintf(env2, sizeof(env2), "BANNIN_SERVER=%s BANNIN_TOKEN=%s", e.base, cv);
+    assert_int_equal(cli(env2, "tenants create nope", out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "403 forbidden"));
+    assert_int_equal(cli(env2, "--json incidents list", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"items\""));
+
+    /* Rules: upload from a file, then disable. */
+    char rule[128];
+    snprintf(rule, sizeof(rule), "%s/rule.yml", e.dir);
+    FILE *f = fopen(rule, "w");
+    assert_non_null(f);
+    fputs("title: curl to a raw IP\nid: cli-rule-1\nlevel: medium\nlogsource:\n  product: "
+          "linux\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: "
+          "/curl\n  condition: sel\n",
+          f);
+    fclose(f);
+    snprintf(args, sizeof(args), "rules upload %s", rule);
+    assert_int_equal(cli(env, args, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "cli-rule-1"));
+    assert_int_equal(cli(env, "rules disable cli-rule-1", out, sizeof(out)), 0);
+    assert_int_equal(cli(env, "rules list", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "cli-rule-1"));
+    assert_int_equal(cli(env, "agents list", out, sizeof(out)), 0);
+    assert_int_equal(cli(env, "audit list --limit 5", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "rule.disable"));
+    assert_int_equal(cli(env, "raw GET /api/v1/health", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"ok\""));
+    assert_int_equal(cli(env, "users get notanid", out, sizeof(out)), 2);
+    assert_int_equal(cli("BANNIN_SERVER=http://127.0.0.1:1", "whoami", out, sizeof(out)), 2);
+    tenv_teardown(&e);
+}
+
+int
+main(int argc, char **argv)
+{
+    (void)argc;
+    /* The bannin binary is built next to this test. */
+    snprintf(cli_path, sizeof(cli_path), "%s", argv[0]);
+    char *slash = strrchr(cli_path, '/');
+    if (slash)
+        snprintf(slash + 1, sizeof(cli_path) - (size_t)(slash + 1 - cli_path), "bannin");
+    else
+        snprintf(cli_path, sizeof(cli_path), "./bannin");
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_parse_limits), cmocka_unit_test(test_body_fields),
         cmocka_unit_test(test_auth_helpers),      cmocka_unit_test(test_login_logout),
         cmocka_unit_test(test_bad_bodies_counted), cmocka_unit_test(test_no_escalation),
-        cmocka_unit_test(test_workflow),
+        cmocka_unit_test(test_workflow),          cmocka_unit_test(test_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
