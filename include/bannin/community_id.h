@@ -27,4 +27,8 @@ int bn_community_id(uint16_t seed, int family, uint8_t proto, const uint8_t *sad
                     const uint8_t *daddr, uint16_t sport, uint16_t dport, char *out,
                     size_t size);
 
+/* The type of an ICMP (proto IPPROTO_ICMP) or ICMPv6 message's counterpart (echo request ->
+ * echo reply, ...), or -1 for messages without one (the spec's icmp_port_equivalents). */
+int bn_icmp_peer_type(uint8_t proto, uint8_t type);
+
 #endif

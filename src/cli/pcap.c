@@ -31,6 +31,7 @@ usage(FILE *out)
             "  --max-flows N     flow table bound (default %u; oldest evicted, counted)\n"
             "  --no-app          flows only: no protocol parsing\n"
             "  --no-ndr          no built-in network detections\n"
+            "  --midstream       TCP picked up without a handshake counts as established\n"
             "  --community-id-seed N  seed of the flows' Community IDs (default 0)\n"
             "  --stats FILE      counters as JSON to FILE at the end\n"
             "  -q, --quiet       no summary\n",
@@ -105,7 +106,7 @@ out:
 int
 cmd_pcap(int argc, char **argv)
 {
-    enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED };
+    enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED, O_MIDSTREAM };
     static const struct option opts[] = {
         {"eve", required_argument, NULL, O_EVE},
         {"zeek", required_argument, NULL, O_ZEEK},
@@ -116,6 +117,7 @@ cmd_pcap(int argc, char **argv)
         {"no-ndr", no_argument, NULL, O_NONDR},
         {"stats", required_argument, NULL, O_STATS},
         {"community-id-seed", required_argument, NULL, O_SEED},
+        {"midstream", no_argument, NULL, O_MIDSTREAM},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -162,6 +164,7 @@ cmd_pcap(int argc, char **argv)
         case O_NOAPP: cfg.no_app = true; break;
         case O_NONDR: cfg.ndr = false; break;
         case O_STATS: stats_path = optarg; break;
+        case O_MIDSTREAM: cfg.flow.midstream = true; break;
         case O_SEED: {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);

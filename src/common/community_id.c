@@ -49,6 +49,16 @@ icmp6_peer(uint16_t type)
 }
 
 int
+bn_icmp_peer_type(uint8_t proto, uint8_t type)
+{
+    if (proto == IPPROTO_ICMP)
+        return icmp4_peer(type);
+    if (proto == IPPROTO_ICMPV6)
+        return icmp6_peer(type);
+    return -1;
+}
+
+int
 bn_community_id(uint16_t seed, int family, uint8_t proto, const uint8_t *saddr,
                 const uint8_t *daddr, uint16_t sport, uint16_t dport, char *out, size_t size)
 {

@@ -41,9 +41,12 @@ enum why {
 #define ETH_ERSPAN2 0x88be
 #define ETH_ERSPAN3 0x22eb
 #define ETH_PPP 0x880b
+#define ETH_NSH 0x894f
 
 #define VXLAN_PORT 4789
-#define ETH_DEPTH_MAX 8 /* VLAN/MPLS/PPPoE headers in one Ethernet frame */
+#define GENEVE_PORT 6081
+#define ETH_DEPTH_MAX 8
+#define LINK_CHDLC 104 /* VLAN/MPLS/PPPoE headers in one Ethernet frame */
 
 struct dctx {
     struct net_decoder *d;
@@ -57,6 +60,8 @@ struct dctx {
     uint16_t vlan[2];
     uint8_t vlan_n;
     uint8_t defrag_depth;
+    uint8_t nsh_depth;
+    uint8_t eth_depth;        /* Ethernet headers nested through tunnels */
     enum why why;             /* first reason a layer failed */
 };
 
@@ -107,6 +112,38 @@ decode_l3(struct dctx *c, uint16_t type, const uint8_t *p, uint32_t n, uint32_t 
     case ETH_IPV6:
         decode_ipv6(c, p, n, pkt_len, tunnel, false);
         return;
+    case ETH_NSH: {
+        /* Network Service Header (RFC 8300): length in 4-byte words, next protocol */
+        uint32_t hl;
+        if (n < 8) {
+            fail(c, W_TRUNC);
+            return;
+        }
+        hl = (uint32_t)(p[1] & 0x3f) * 4;
+        if (hl < 8 || (p[0] >> 6) != 0) {
+            fail(c, W_MALFORMED);
+            return;
+        }
+        if (n < hl) {
+            fail(c, W_TRUNC);
+            return;
+        }
+        if (c->nsh_depth++ >= 2) {
+            fail(c, W_MALFORMED);
+            return;
+        }
+        if (p[3] == 1)
+            decode_ipv4(c, p + hl, n - hl, pkt_len, tunnel, false);
+        else if (p[3] == 2)
+            decode_ipv6(c, p + hl, n - hl, pkt_len, tunnel, false);
+        else if (p[3] == 3)
+            decode_eth(c, p + hl, n - hl, pkt_len, tunnel);
+        else {
+            c->d->st.non_ip += c->n == 0;
+            fail(c, W_UNSUP);
+        }
+        return;
+    }
     default:
         c->d->st.non_ip += c->n == 0;
         fail(c, W_UNSUP);
@@ -182,6 +219,10 @@ decode_eth(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint8
 
     if (n < 14) {
         fail(c, W_TRUNC);
+        return;
+    }
+    if (++c->eth_depth > 2 * NET_LAYERS_MAX) {
+        fail(c, W_MALFORMED);
         return;
     }
     type = be16(p + 12);
@@ -456,6 +497,24 @@ decode_l4(struct dctx *c, struct net_pkt *k, const uint8_t *p, uint32_t n)
         k->l4_ok = 1;
         st->udp++;
         c->n++;
+        if (k->dport == GENEVE_PORT && k->payload_len >= 8) {
+            /* GENEVE (RFC 8926): version 0, options length in 4-byte words, protocol */
+            const uint8_t *g = k->payload;
+            uint32_t gl = 8 + (uint32_t)(g[0] & 0x3f) * 4;
+            size_t before = c->n;
+            if ((g[0] >> 6) == 0 && k->payload_len > gl) {
+                const uint8_t *in = g + gl;
+                uint32_t inl = k->payload_len - gl;
+                uint16_t gp = be16(g + 2);
+                if (gp == ETH_TEB)
+                    decode_eth(c, in, inl, len_from(c, in, inl), NET_TUN_GENEVE);
+                else
+                    decode_l3(c, gp, in, inl, len_from(c, in, inl), NET_TUN_GENEVE);
+            }
+            if (c->n == before)
+                st->tunnel_bad++;
+            return;
+        }
         if (k->dport == VXLAN_PORT && k->payload_len >= 8 + 14 && (k->payload[0] & 0x08)) {
             size_t before = c->n;
             const uint8_t *e = k->payload + 8;
@@ -737,6 +796,7 @@ net_link_supported(int lt)
     case NET_LINK_IPV4:
     case NET_LINK_IPV6:
     case NET_LINK_SLL2:
+    case LINK_CHDLC:
         return true;
     default:
         return false;
@@ -807,6 +867,12 @@ net_decode(struct net_decoder *d, const uint8_t *frame, uint32_t caplen, uint32_
             decode_l3(&c, be16(frame + 18), frame + 20, caplen - 20, caplen, 0);
         } else
             decode_l3(&c, be16(frame + 14), frame + 16, caplen - 16, caplen, 0);
+        break;
+    case LINK_CHDLC: /* Cisco HDLC: address, control, then an ethertype */
+        if (caplen < 4)
+            fail(&c, W_TRUNC);
+        else
+            decode_l3(&c, be16(frame + 2), frame + 4, caplen - 4, caplen, 0);
         break;
     case NET_LINK_SLL2:
         if (caplen < 20)
@@ -903,7 +969,7 @@ net_proto_name(uint8_t proto, char *buf, size_t size)
     case IPPROTO_ICMP: return "ICMP";
     case IPPROTO_ICMPV6: return "IPv6-ICMP";
     case IPPROTO_GRE: return "GRE";
-    case IPPROTO_IPIP: return "IPv4";
+    case IPPROTO_IPIP: return "IP-in-IP";
     case IPPROTO_IPV6: return "IPv6";
     case IPPROTO_SCTP: return "SCTP";
     case IPPROTO_ESP: return "ESP";

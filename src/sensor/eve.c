@@ -109,12 +109,15 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
         TRY(bn_buf_putc(b, ']'));
     }
     if (f) {
-        TRY(bn_buf_printf(b, ",\"src_ip\":\"%s\"", net_addr_eve(&f->cli, a1, sizeof(a1))));
+        /* DNS records carry the packet's direction (a response comes from the server) */
+        bool rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
+        const struct net_addr *sa = rev ? &f->srv : &f->cli, *da = rev ? &f->cli : &f->srv;
+        TRY(bn_buf_printf(b, ",\"src_ip\":\"%s\"", net_addr_eve(sa, a1, sizeof(a1))));
         if (has_ports(f->proto))
-            TRY(bn_buf_printf(b, ",\"src_port\":%u", f->cport));
-        TRY(bn_buf_printf(b, ",\"dest_ip\":\"%s\"", net_addr_eve(&f->srv, a2, sizeof(a2))));
+            TRY(bn_buf_printf(b, ",\"src_port\":%u", rev ? f->sport : f->cport));
+        TRY(bn_buf_printf(b, ",\"dest_ip\":\"%s\"", net_addr_eve(da, a2, sizeof(a2))));
         if (has_ports(f->proto))
-            TRY(bn_buf_printf(b, ",\"dest_port\":%u", f->sport));
+            TRY(bn_buf_printf(b, ",\"dest_port\":%u", rev ? f->cport : f->sport));
         TRY(bn_buf_printf(b, ",\"proto\":\"%s\",\"ip_v\":%u",
                           net_proto_name(f->proto, pbuf, sizeof(pbuf)), f->ip_v));
     } else if (r->type == NET_REC_ALERT && r->body) {

@@ -348,7 +348,7 @@ evict_oldest(struct net_flowtab *t)
 /* ---- TCP state ---- */
 
 static void
-tcp_update(struct net_flow *f, enum net_dir dir, uint8_t fl)
+tcp_update(struct net_flow *f, enum net_dir dir, uint8_t fl, bool midstream)
 {
     uint8_t s = f->tcp_state;
     bool ts = dir == NET_TOSERVER;
@@ -364,6 +364,9 @@ tcp_update(struct net_flow *f, enum net_dir dir, uint8_t fl)
             f->tcp_state = NET_TCP_SYN_SENT;
         else if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == (NET_TCP_SYN | NET_TCP_ACK) && !ts)
             f->tcp_state = NET_TCP_SYN_RECV;
+        else if (midstream && !(fl & NET_TCP_SYN))
+            f->tcp_state = (fl & NET_TCP_FIN) ? (ts ? NET_TCP_CLOSE_WAIT : NET_TCP_FIN_WAIT)
+                                              : NET_TCP_ESTABLISHED;
         break;
     case NET_TCP_SYN_SENT:
         if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == (NET_TCP_SYN | NET_TCP_ACK) && !ts)
@@ -500,11 +503,18 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     struct net_flow *f;
 
     t->st.packets++;
-    if (p->is_arp || !p->ip_v) {
+    /* GRE carriers make no flow of their own (as in Suricata); their inner packets do */
+    if (p->is_arp || !p->ip_v || p->proto == IPPROTO_GRE) {
         t->st.no_flow++;
         return NULL;
     }
-    if (p->l4_ok && p->proto != IPPROTO_ICMP && p->proto != IPPROTO_ICMPV6) {
+    if (p->l4_ok && (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)) {
+        /* Suricata's ICMP key: this message's type/code and its counterpart's, so a request
+         * and its reply share a flow but two requests the other way round do not */
+        int peer = bn_icmp_peer_type(p->proto, (uint8_t)p->sport);
+        sp = (uint16_t)(p->sport << 8 | p->dport);
+        dp = peer < 0 ? sp : (uint16_t)(peer << 8 | p->dport);
+    } else if (p->l4_ok) {
         sp = p->sport;
         dp = p->dport;
     }
@@ -564,7 +574,7 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     history(f, *dir, p);
     if (p->proto == IPPROTO_TCP) {
         f->tcp_flags[*dir] |= p->tcp_flags;
-        tcp_update(f, *dir, p->tcp_flags);
+        tcp_update(f, *dir, p->tcp_flags, t->cfg.midstream);
     } else {
         if ((p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) && f->pkts[*dir] == 1) {
             f->icmp_type[*dir] = (uint8_t)p->sport;
@@ -577,6 +587,31 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     lru_unlink(t, entry);
     lru_push(t, entry, class_of(f));
     return f;
+}
+
+#define SWAP(a, b)                                                                             \
+    do {                                                                                       \
+        __typeof__(a) tmp_ = (a);                                                              \
+        (a) = (b);                                                                             \
+        (b) = tmp_;                                                                            \
+    } while (0)
+
+void
+net_flow_swap(struct net_flow *f)
+{
+    SWAP(f->cli, f->srv);
+    SWAP(f->cport, f->sport);
+    SWAP(f->tcp_flags[0], f->tcp_flags[1]);
+    SWAP(f->pkts[0], f->pkts[1]);
+    SWAP(f->bytes[0], f->bytes[1]);
+    SWAP(f->payload_bytes[0], f->payload_bytes[1]);
+    SWAP(f->gaps[0], f->gaps[1]);
+    SWAP(f->icmp_type[0], f->icmp_type[1]);
+    SWAP(f->icmp_code[0], f->icmp_code[1]);
+    SWAP(f->app_dir_done[0], f->app_dir_done[1]);
+    SWAP(f->ooo_dropped[0], f->ooo_dropped[1]);
+    for (char *c = f->history; *c; c++)
+        *c = (char)(*c >= 'a' ? *c - ('a' - 'A') : *c + ('a' - 'A'));
 }
 
 void

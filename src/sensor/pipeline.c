@@ -55,6 +55,7 @@ struct net_pipeline {
     /* clock and current packet */
     uint64_t now_ns;
     uint64_t cur_pcap_cnt;
+    uint8_t cur_dir;             /* direction being fed to a parser */
     uint64_t last_tick_ns;
     bool quiet;                  /* freeing: flows end without records */
     struct net_pipeline_stats st;
@@ -186,6 +187,8 @@ sink_emit(struct net_sink *self, const struct net_record *in)
         return;
     if (!rec.pcap_cnt && rec.type != NET_REC_FLOW)
         rec.pcap_cnt = p->cur_pcap_cnt;
+    if (rec.type != NET_REC_FLOW && rec.type != NET_REC_ALERT)
+        rec.dir = p->cur_dir;
     if (rec.type == NET_REC_ALERT) {
         if (rec.flow)
             ((struct net_flow *)rec.flow)->alerted = 1;
@@ -224,8 +227,11 @@ static void
 app_feed(struct net_pipeline *p, struct net_flow *f, enum net_dir dir, const uint8_t *d,
          size_t n)
 {
-    if (f->parser && f->app_state && f->parser->data)
+    if (f->parser && f->app_state && f->parser->data) {
+        p->cur_dir = (uint8_t)dir;
         f->parser->data(f->app_state, f, dir, d, n, p->now_ns, &p->sink);
+        p->cur_dir = NET_TOSERVER;
+    }
 }
 
 static void
@@ -238,6 +244,45 @@ app_start(struct net_pipeline *p, struct net_flow *f, enum net_app app)
         if (!f->app_state)
             f->parser = NULL; /* out of memory: identified, not parsed */
     }
+}
+
+/*
+ * A flow whose first payload is a reply (the capture began mid-conversation, or the
+ * request was lost) is turned around, as Suricata's probing parsers do: the parser's probe
+ * must accept the bytes as server-to-client and refuse them as client-to-server. TCP flows
+ * only when no SYN was seen (the handshake says who the client is).
+ */
+static bool
+maybe_reverse(struct net_pipeline *p, struct feed *fd, enum net_app app, const uint8_t *d,
+              size_t n)
+{
+    struct net_flow *f = fd->f;
+    const struct net_app_parser *ap = net_app_parser_for(app, f->proto);
+    struct pflow *pf = f->stream[0];
+
+    if (fd->dir != NET_TOSERVER || f->payload_bytes[NET_TOCLIENT] || !ap || !ap->probe)
+        return false;
+    if (f->proto == IPPROTO_TCP &&
+        ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
+        return false;
+    if (ap->probe(d, n, NET_TOSERVER) != 0 || ap->probe(d, n, NET_TOCLIENT) != 1)
+        return false;
+    net_flow_swap(f);
+    if (pf) {
+        struct net_stream t = pf->st[0];
+        uint16_t l = pf->probe_len[0];
+        uint8_t tmp[NET_PROBE_MAX];
+        pf->st[0] = pf->st[1];
+        pf->st[1] = t;
+        memcpy(tmp, pf->probe[0], NET_PROBE_MAX);
+        memcpy(pf->probe[0], pf->probe[1], NET_PROBE_MAX);
+        memcpy(pf->probe[1], tmp, NET_PROBE_MAX);
+        pf->probe_len[0] = pf->probe_len[1];
+        pf->probe_len[1] = l;
+    }
+    fd->dir = NET_TOCLIENT;
+    p->st.flows_reversed++;
+    return true;
 }
 
 /* Identification from the first bytes of a direction, then parsing. */
@@ -258,20 +303,22 @@ on_data(void *ctx, const uint8_t *d, size_t n)
     if (f->proto == IPPROTO_UDP || !pf) {
         /* a datagram is a whole message: identify it alone */
         r = net_app_identify(f->proto, d, n, dir);
+        if (r <= 0) {
+            enum net_app hint = net_app_port_hint(f->proto, f->sport);
+            const struct net_app_parser *hp = net_app_parser_for(hint, f->proto);
+            if (hint != NET_APP_UNKNOWN && hp && hp->probe && hp->probe(d, n, dir) == 1)
+                r = (int)hint;
+        }
         if (r > 0) {
+            maybe_reverse(p, fd, (enum net_app)r, d, n);
             app_start(p, f, (enum net_app)r);
-            app_feed(p, f, dir, d, n);
+            app_feed(p, f, fd->dir, d, n);
             return;
         }
-        enum net_app hint = net_app_port_hint(f->proto, f->sport);
-        const struct net_app_parser *hp = net_app_parser_for(hint, f->proto);
-        if (hint != NET_APP_UNKNOWN && hp && hp->probe && hp->probe(d, n, dir) == 1) {
-            app_start(p, f, hint);
-            app_feed(p, f, dir, d, n);
-            return;
-        }
+        /* Suricata: unknown after the first datagram each way means detection failed */
         p->st.probe_bytes_dropped += n;
-        if (f->pkts[0] + f->pkts[1] >= 8)
+        f->app_dir_done[dir] = 1;
+        if (f->app_dir_done[0] && f->app_dir_done[1])
             f->app = NET_APP_FAILED;
         return;
     }
@@ -296,6 +343,8 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         p->st.probe_bytes_dropped += n - take;
         return;
     }
+    if (maybe_reverse(p, fd, (enum net_app)r, pf->probe[dir], pf->probe_len[dir]))
+        dir = fd->dir;
     app_start(p, f, (enum net_app)r);
     /* what this direction sent so far, then what the other one had buffered */
     app_feed(p, f, dir, pf->probe[dir], pf->probe_len[dir]);
@@ -593,6 +642,7 @@ net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
     rc |= J("gap_bytes", s.stream_gap_bytes);
     rc |= J("alloc_failed", s.stream_alloc_failed);
     rc |= J("probe_bytes_dropped", s.probe_bytes_dropped);
+    rc |= J("flows_reversed", s.flows_reversed);
     first = 0;
     rc |= bn_buf_puts(b, "},\"app_flows\":{");
     for (int a = 0; a < NET_APP__COUNT; a++)

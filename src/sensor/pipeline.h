@@ -79,6 +79,7 @@ struct net_pipeline_stats {
     uint64_t stream_gap_bytes;
     uint64_t stream_alloc_failed;       /* TCP flows not reassembled: out of memory */
     uint64_t app_flows[NET_APP__COUNT]; /* flows by identified protocol */
+    uint64_t flows_reversed;            /* flows turned around: first payload was a reply */
     uint64_t probe_bytes_dropped;       /* payload seen before identification, beyond
                                          * NET_PROBE_MAX, not given to a parser */
     uint64_t first_ns;

@@ -34,6 +34,7 @@ enum net_tunnel {
     NET_TUN_ERSPAN,
     NET_TUN_IPIP,
     NET_TUN_TEREDO,
+    NET_TUN_GENEVE,   /* added */
 };
 
 /* TCP flags as on the wire. */
@@ -259,6 +260,10 @@ struct net_record {
     const struct net_flow *flow;
     uint64_t pcap_cnt;
     const void *body;
+    /* added: the direction of the packet that completed the record (the pipeline's sink
+     * fills it in while a parser is fed; eve writes DNS records with the packet's
+     * source and destination, as Suricata does) */
+    uint8_t dir;
 };
 
 /*
@@ -374,6 +379,8 @@ struct net_flow_cfg {
     uint64_t udp_new_ns;         /* UDP, ICMP and other protocols */
     uint64_t udp_est_ns;
     uint16_t cid_seed;           /* Community ID seed (Suricata community-id-seed) */
+    bool midstream;              /* TCP picked up without a SYN counts as established
+                                  * (Suricata stream.midstream: true) */
 };
 
 #define NET_FLOWS_DEFAULT 65536
@@ -417,6 +424,9 @@ void net_flow_expire(struct net_flowtab *t, uint64_t now_ns);
 /* Ends every flow with reason end (NET_END_SHUTDOWN at the end of a capture). */
 void net_flow_flush(struct net_flowtab *t, uint8_t end);
 void net_flowtab_stats(const struct net_flowtab *t, struct net_flow_stats *st);
+/* Turns a flow around: the server becomes the client (counters, flags and history follow).
+ * For flows whose first packet was a reply (the application layer can tell). */
+void net_flow_swap(struct net_flow *f);
 
 /* ---- TCP reassembly (stream.c) ---- */
 
