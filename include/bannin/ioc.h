@@ -101,6 +101,11 @@ int bn_ioc_load_stix(struct bn_ioc_set *set, const char *buf, size_t len, const 
 int bn_ioc_load_file(struct bn_ioc_set *set, const char *path, int64_t now_ns,
                      struct bn_ioc_load_stats *st, struct bn_diag *d);
 
+/* Calls cb for every indicator in the order they were added; a non-zero return stops the walk
+ * and is returned. The match is borrowed for the call. */
+typedef int (*bn_ioc_each_cb)(void *ctx, const struct bn_ioc_match *m);
+int bn_ioc_foreach(const struct bn_ioc_set *set, bn_ioc_each_cb cb, void *ctx);
+
 /* Number of indicators of one type (BN_IOC_TYPES = all). */
 size_t bn_ioc_count(const struct bn_ioc_set *set, int type);
 

@@ -153,6 +153,21 @@ bn_ioc_count(const struct bn_ioc_set *set, int type)
     return (type >= 0 && type < BN_IOC_TYPES) ? set->count[type] : 0;
 }
 
+int
+bn_ioc_foreach(const struct bn_ioc_set *set, bn_ioc_each_cb cb, void *ctx)
+{
+    if (!set || !cb)
+        return 0;
+    for (size_t i = 0; i < set->nents; i++) {
+        const struct ioc_ent *en = &set->ents[i];
+        struct bn_ioc_match m = {en->type, en->value, en->source, en->comment};
+        int rc = cb(ctx, &m);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* ---- normalisation ----------------------------------------------------------------------- */
 
 static int

@@ -318,6 +318,30 @@ test_file_and_alloc(void **state)
     }
 }
 
+static int
+each_cb(void *ctx, const struct bn_ioc_match *m)
+{
+    char *out = ctx;
+    size_t l = strlen(out);
+    snprintf(out + l, 512 - l, "%s=%s;", bn_ioc_type_name(m->type), m->value);
+    return strcmp(m->value, "stop.test") == 0 ? 7 : 0;
+}
+
+static void
+test_foreach(void **state)
+{
+    (void)state;
+    struct bn_ioc_set *set = bn_ioc_set_new();
+    char out[512] = "";
+    assert_int_equal(bn_ioc_add(set, BN_IOC_IP, S("10.0.0.0/8"), NULL, NULL, NULL), 0);
+    assert_int_equal(bn_ioc_add(set, BN_IOC_DOMAIN, S("A.test"), NULL, NULL, NULL), 0);
+    assert_int_equal(bn_ioc_add(set, BN_IOC_DOMAIN, S("stop.test"), NULL, NULL, NULL), 0);
+    assert_int_equal(bn_ioc_add(set, BN_IOC_IP, S("1.2.3.4"), NULL, NULL, NULL), 0);
+    assert_int_equal(bn_ioc_foreach(set, each_cb, out), 7);
+    assert_string_equal(out, "ip=10.0.0.0/8;domain=a.test;domain=stop.test;");
+    bn_ioc_set_free(set);
+}
+
 static void
 test_many(void **state)
 {
@@ -351,6 +375,7 @@ main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_stix),
         cmocka_unit_test(test_file_and_alloc),
+        cmocka_unit_test(test_foreach),
         cmocka_unit_test(test_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
