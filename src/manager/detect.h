@@ -98,4 +98,57 @@ struct detect_stats {
 };
 void detect_get_stats(const struct detect *d, struct detect_stats *st);
 
+/* ---- the manager pipeline: ingest -> detection -> triage -> outbox (detect_ingest.c) ---- */
+
+struct ingest_hooks;
+struct notify;
+
+struct detect_ingest_opts {
+    const struct detect_rules *rules;  /* borrowed, must outlive the pipeline */
+    struct store *st;                  /* the link thread's store (ingest_store()) */
+    struct notify *notify;             /* kicked when messages were enqueued; may be NULL */
+    struct mgr_metrics *metrics;       /* may be NULL */
+    int64_t dedupe_window_ns;          /* 0 = triage default (10 min) */
+    int64_t incident_window_ns;        /* 0 = triage default (1 h) */
+};
+
+struct detect_ingest;
+
+/*
+ * The pipeline the link's ingest calls (ingest.h hooks): every stored batch runs through
+ * detection, and each alert through triage with the same store handle inside the batch's
+ * transaction, so alerts commit atomically with their events (p99 receipt -> alert is the
+ * batch's commit). Agent health findings (gaps, replays, bad signatures, silence) become
+ * "health" alerts. IOC sets are loaded per tenant from the store's IOC lists on first use and
+ * reloaded after detect_ingest_changed(); rules disabled per tenant come from the store's rule
+ * states. Runs on the link's thread.
+ */
+int detect_ingest_new(struct detect_ingest **out, const struct detect_ingest_opts *o);
+void detect_ingest_free(struct detect_ingest *di);
+/* Fills hooks (ctx, on_batch_stored, on_health) for ingest_new/link_new. */
+void detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks);
+/* Housekeeping (correlation windows, reloads, notify kick); also run from batches, at most
+ * once a second. */
+void detect_ingest_tick(struct detect_ingest *di, int64_t now_ns);
+/* The API changed IOC lists or rule states: reload before the next batch. Any thread. */
+void detect_ingest_changed(struct detect_ingest *di);
+struct detect_ingest_stats {
+    struct detect_stats detect;
+    struct triage_stats triage;
+    uint64_t health_alerts;
+    uint64_t ioc_reloads;
+    uint64_t ioc_load_errors;
+};
+void detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_stats *st);
+
+/*
+ * Imports an IOC file (CSV or STIX 2.1, told apart by the first non-blank byte) into IOC list
+ * list_id of the store (within scope): every value is validated and normalised by
+ * bn_ioc_load_*, skips are counted in lst and the first problem is in d; *added is how many
+ * new entries the list got. For the API's IOC import. buf is borrowed.
+ */
+int detect_ioc_import(struct store *st, const struct store_scope *sc, int64_t list_id,
+                      const char *buf, size_t len, const char *name, int64_t now_ns,
+                      struct bn_ioc_load_stats *lst, size_t *added, struct bn_diag *d);
+
 #endif

@@ -1,0 +1,380 @@
+/*
+ * detect_ingest.c - the manager's detection pipeline behind the ingest hooks (see detect.h):
+ * stored batch -> detect_batch() -> triage_alert() in the batch's transaction; agent health
+ * findings -> "health" alerts; per-tenant IOC sets and rule states loaded from the store; and
+ * the IOC import the API calls.
+ */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bannin/alloc.h"
+#include "bannin/buf.h"
+#include "bannin/error.h"
+#include "bannin/ioc.h"
+#include "bannin/limits.h"
+#include "bannin/log.h"
+#include "manager/detect.h"
+#include "manager/ingest.h"
+#include "manager/metrics.h"
+#include "manager/notify.h"
+#include "manager/triage.h"
+
+#define NS_PER_SEC ((int64_t)1000000000)
+#define TENANT_SETS_MAX 4096
+
+struct tenant_set {
+    int64_t tenant_id;
+    struct bn_ioc_set *set;
+};
+
+struct detect_ingest {
+    struct detect_ingest_opts o;
+    struct detect *det;
+    struct triage *tri;
+    struct tenant_set *sets;
+    size_t nsets;
+    atomic_int changed;
+    int64_t last_tick_ns;
+    int64_t now_ns;              /* of the batch being processed */
+    uint64_t enqueued_since_kick;
+    uint64_t health_alerts;
+    uint64_t ioc_reloads;
+    uint64_t ioc_load_errors;
+};
+
+static int64_t
+clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+static int
+on_alert(void *ctx, const struct triage_alert_in *a)
+{
+    struct detect_ingest *di = ctx;
+    struct triage_result r;
+    /* a store failure is counted by triage; detection goes on with the next alert */
+    if (triage_alert(di->tri, a, di->now_ns, &r) == 0 && r.enqueued)
+        di->enqueued_since_kick += (uint64_t)r.enqueued;
+    return 0;
+}
+
+static void
+drop_sets(struct detect_ingest *di)
+{
+    for (size_t i = 0; i < di->nsets; i++) {
+        detect_set_iocs(di->det, di->sets[i].tenant_id, NULL);
+        bn_ioc_set_free(di->sets[i].set);
+    }
+    di->nsets = 0;
+}
+
+struct rs_ctx {
+    struct detect *det;
+};
+
+static int
+on_rule_state(void *ctx, const struct store_rule_state *r)
+{
+    struct rs_ctx *c = ctx;
+    detect_set_rule_enabled(c->det, r->tenant_id, r->rule_id, r->enabled != 0);
+    return 0;
+}
+
+static void
+reload(struct detect_ingest *di)
+{
+    drop_sets(di);
+    struct store_scope all = {.all = 1};
+    struct rs_ctx c = {di->det};
+    int rc = store_rule_states(di->o.st, &all, on_rule_state, &c);
+    if (rc)
+        BN_WARN("detect", "cannot read rule states: %s", bn_strerror(rc));
+}
+
+struct load_ctx {
+    struct bn_ioc_set *set;
+    uint64_t bad;
+};
+
+static int
+on_ioc(void *ctx, const struct store_ioc *e)
+{
+    struct load_ctx *c = ctx;
+    int type = bn_ioc_type_parse(e->type ? e->type : "", e->type ? strlen(e->type) : 0);
+    int rc = type == -1 ? BN_EINVAL
+                        : bn_ioc_add(c->set, type, e->value ? e->value : "",
+                                     e->value ? strlen(e->value) : 0, e->source, NULL, NULL);
+    if (rc == BN_ENOMEM || (rc == BN_ETOOBIG && bn_ioc_count(c->set, BN_IOC_TYPES) > 0 &&
+                            bn_ioc_count(c->set, BN_IOC_TYPES) >= BN_IOC_ENTRIES_MAX))
+        return rc;
+    if (rc && rc != BN_EEXIST)
+        c->bad++;
+    return 0;
+}
+
+/* The IOC set of a tenant (its lists and the global ones), loaded on first use. */
+static void
+ensure_set(struct detect_ingest *di, int64_t tenant)
+{
+    for (size_t i = 0; i < di->nsets; i++)
+        if (di->sets[i].tenant_id == tenant)
+            return;
+    if (di->nsets >= TENANT_SETS_MAX)
+        drop_sets(di);
+    struct tenant_set *n = bn_reallocarray(di->sets, di->nsets + 1, sizeof(*n));
+    if (!n)
+        return;
+    di->sets = n;
+    struct load_ctx c = {bn_ioc_set_new(), 0};
+    if (!c.set)
+        return;
+    int rc = store_ioc_each(di->o.st, tenant, on_ioc, &c);
+    di->ioc_reloads++;
+    if (rc || c.bad) {
+        di->ioc_load_errors += c.bad + (rc ? 1 : 0);
+        BN_WARN("detect", "tenant %" PRId64 " IOC lists: %s, %" PRIu64 " entries not loadable",
+                tenant, rc ? bn_strerror(rc) : "loaded", c.bad);
+    }
+    di->sets[di->nsets++] = (struct tenant_set){tenant, c.set};
+    /* an empty set costs nothing to match: keep it so the store is not asked again */
+    detect_set_iocs(di->det, tenant, bn_ioc_count(c.set, BN_IOC_TYPES) ? c.set : NULL);
+}
+
+void
+detect_ingest_tick(struct detect_ingest *di, int64_t now_ns)
+{
+    di->last_tick_ns = now_ns;
+    detect_tick(di->det, now_ns);
+    if (atomic_exchange(&di->changed, 0))
+        reload(di);
+    if (di->enqueued_since_kick && di->o.notify) {
+        notify_kick(di->o.notify);
+        di->enqueued_since_kick = 0;
+    }
+}
+
+static void
+on_batch_stored(void *ctx, const struct ingest_agent *agent, const struct store_event *ev,
+                size_t n)
+{
+    struct detect_ingest *di = ctx;
+    int64_t now = clock_ns();
+    if (now - di->last_tick_ns >= NS_PER_SEC || atomic_load(&di->changed))
+        detect_ingest_tick(di, now);
+    di->now_ns = now;
+    ensure_set(di, agent->tenant_id);
+    int rc = detect_batch(di->det, agent->tenant_id, ev, n, now);
+    if (rc)
+        BN_WARN("detect", "batch of agent %" PRId64 " not fully matched: %s", agent->id,
+                bn_strerror(rc));
+}
+
+static void
+on_health(void *ctx, const struct ingest_agent *agent, enum ingest_health kind,
+          const char *detail)
+{
+    static const struct {
+        const char *title;
+        int level;
+        const char *tags;
+    } h[] = {
+        [INGEST_HEALTH_GAP] = {"Agent events missing (sequence gap)", 2,
+                               "attack.defense_evasion,attack.t1562.001"},
+        [INGEST_HEALTH_REPLAY] = {"Agent batch replayed", 3, "attack.defense_evasion"},
+        [INGEST_HEALTH_BAD_SIGNATURE] = {"Agent batch with a bad signature", 3,
+                                         "attack.defense_evasion,attack.t1562.001"},
+        [INGEST_HEALTH_MALFORMED] = {"Agent sent malformed data", 1, ""},
+        [INGEST_HEALTH_SILENT] = {"Agent silent (outage or tampering)", 3,
+                                  "attack.defense_evasion,attack.t1562.001"},
+        [INGEST_HEALTH_REVOKED] = {"Revoked agent tried to connect", 2, ""},
+        [INGEST_HEALTH_BACK] = {"Agent heard from again", 0, ""},
+    };
+    struct detect_ingest *di = ctx;
+    if ((unsigned)kind >= BN_ARRAY_SIZE(h) || !h[kind].title)
+        return;
+    char rid[64], json[1024];
+    snprintf(rid, sizeof(rid), "agent.health.%s", ingest_health_name(kind));
+    struct bn_buf b;
+    bn_buf_init(&b, sizeof(json));
+    bn_buf_printf(&b, "{\"source\":\"health\",\"health\":{\"kind\":\"%s\",\"agent_uid\":\"",
+                  ingest_health_name(kind));
+    bn_buf_json_escape(&b, agent->uid ? agent->uid : "", agent->uid ? strlen(agent->uid) : 0);
+    bn_buf_puts(&b, "\",\"detail\":\"");
+    bn_buf_json_escape(&b, detail ? detail : "", detail ? strnlen(detail, 600) : 0);
+    if (bn_buf_puts(&b, "\"}}") != 0) {
+        bn_buf_reset(&b);
+        bn_buf_puts(&b, "{\"source\":\"health\"}");
+    }
+    snprintf(json, sizeof(json), "%s", b.p ? b.p : "{}");
+    bn_buf_release(&b);
+    struct triage_alert_in a = {
+        .tenant_id = agent->tenant_id,
+        .agent_id = agent->id,
+        .seq = -1,
+        .rule_id = rid,
+        .rule_title = h[kind].title,
+        .level = h[kind].level,
+        .confidence = 80,
+        .tags = h[kind].tags,
+        .host = agent->hostname,
+        .key = ingest_health_name(kind),
+        .source = "health",
+        .json = json,
+    };
+    di->health_alerts++;
+    di->now_ns = clock_ns();
+    on_alert(di, &a);
+}
+
+int
+detect_ingest_new(struct detect_ingest **out, const struct detect_ingest_opts *o)
+{
+    *out = NULL;
+    if (!o || !o->rules || !o->st)
+        return BN_EINVAL;
+    struct detect_ingest *di = bn_calloc(1, sizeof(*di));
+    if (!di)
+        return BN_ENOMEM;
+    di->o = *o;
+    struct triage_opts to = {
+        .dedupe_window_ns = o->dedupe_window_ns,
+        .incident_window_ns = o->incident_window_ns,
+        .own_transactions = 0, /* the batch's transaction */
+        .metrics = o->metrics,
+    };
+    di->tri = triage_new(o->st, &to);
+    int rc = di->tri ? detect_new(&di->det, o->rules, on_alert, di, o->metrics) : BN_ENOMEM;
+    if (rc) {
+        detect_ingest_free(di);
+        return rc;
+    }
+    reload(di);
+    *out = di;
+    return 0;
+}
+
+void
+detect_ingest_free(struct detect_ingest *di)
+{
+    if (!di)
+        return;
+    if (di->det)
+        drop_sets(di);
+    bn_free(di->sets);
+    detect_free(di->det);
+    triage_free(di->tri);
+    bn_free(di);
+}
+
+void
+detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks)
+{
+    hooks->ctx = di;
+    hooks->on_batch_stored = on_batch_stored;
+    hooks->on_health = on_health;
+}
+
+void
+detect_ingest_changed(struct detect_ingest *di)
+{
+    if (di)
+        atomic_store(&di->changed, 1);
+}
+
+void
+detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    detect_get_stats(di->det, &st->detect);
+    triage_get_stats(di->tri, &st->triage);
+    st->health_alerts = di->health_alerts;
+    st->ioc_reloads = di->ioc_reloads;
+    st->ioc_load_errors = di->ioc_load_errors;
+}
+
+/* ---- IOC import -------------------------------------------------------------------------- */
+
+#define IMPORT_CHUNK 4096
+
+struct import_ctx {
+    struct store *st;
+    const struct store_scope *sc;
+    int64_t list_id;
+    struct store_ioc e[IMPORT_CHUNK];
+    size_t n;
+    size_t added;
+};
+
+static int
+import_flush(struct import_ctx *c)
+{
+    if (c->n == 0)
+        return 0;
+    size_t added = 0;
+    int rc = store_ioc_add(c->st, c->sc, c->list_id, c->e, c->n, &added);
+    c->added += added;
+    c->n = 0;
+    return rc;
+}
+
+static int
+import_each(void *ctx, const struct bn_ioc_match *m)
+{
+    struct import_ctx *c = ctx;
+    c->e[c->n++] = (struct store_ioc){
+        .type = bn_ioc_type_name(m->type),
+        .value = m->value,
+        .source = m->source,
+        .list_id = c->list_id,
+    };
+    return c->n == IMPORT_CHUNK ? import_flush(c) : 0;
+}
+
+int
+detect_ioc_import(struct store *st, const struct store_scope *sc, int64_t list_id,
+                  const char *buf, size_t len, const char *name, int64_t now_ns,
+                  struct bn_ioc_load_stats *lst, size_t *added, struct bn_diag *d)
+{
+    struct bn_ioc_load_stats dummy;
+    if (!lst)
+        lst = &dummy;
+    if (added)
+        *added = 0;
+    struct bn_ioc_set *set = bn_ioc_set_new();
+    if (!set)
+        return BN_ENOMEM;
+    size_t i = 0;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    int rc = (i < len && buf[i] == '{')
+                 ? bn_ioc_load_stix(set, buf, len, name, name, now_ns, lst, d)
+                 : bn_ioc_load_csv(set, buf, len, name, name, lst, d);
+    struct import_ctx *c = NULL;
+    if (rc == 0) {
+        c = bn_calloc(1, sizeof(*c));
+        if (!c)
+            rc = BN_ENOMEM;
+    }
+    if (rc == 0) {
+        c->st = st;
+        c->sc = sc;
+        c->list_id = list_id;
+        rc = bn_ioc_foreach(set, import_each, c);
+        if (rc == 0)
+            rc = import_flush(c);
+        if (added)
+            *added = c->added;
+        if (rc && d && !d->msg[0])
+            bn_diag_set(d, rc, name ? name : "<import>", 0, 0, "cannot store the IOC list: %s",
+                        bn_strerror(rc));
+    }
+    bn_free(c);
+    bn_ioc_set_free(set);
+    return rc;
+}
