@@ -36,7 +36,8 @@ struct dns_state {
 /*
  * Reads the name at *off of msg[0..len) into out[osz] (NULL: only skip it). On return *off
  * is past the name where it started (not where pointers led). Returns 0, BN_EPARSE for a
- * bad label or a name running off the message, BN_ETOOBIG for too many pointers.
+ * bad label type, BN_ETRUNC for a name running off the bytes, BN_ETOOBIG for too many
+ * pointers (which also ends loops).
  */
 static int
 dns_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t osz, uint8_t *trunc)
@@ -47,11 +48,11 @@ dns_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t osz, uin
     bool jumped = false, cut = false, any = false;
     for (;;) {
         if (pos >= len)
-            return BN_EPARSE;
+            return BN_ETRUNC;
         uint8_t l = msg[pos];
         if ((l & 0xc0) == 0xc0) {
             if (pos + 1 >= len)
-                return BN_EPARSE;
+                return BN_ETRUNC;
             if (!jumped)
                 end = pos + 2;
             jumped = true;
@@ -68,7 +69,7 @@ dns_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t osz, uin
             break;
         }
         if (pos + 1 + l > len)
-            return BN_EPARSE;
+            return BN_ETRUNC;
         if (out) {
             if (any && !cut) {
                 if (o + 1 < osz)
@@ -97,6 +98,8 @@ dns_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t osz, uin
         }
         any = true;
         pos += 1 + l;
+        if (cut && jumped)
+            break; /* the field is full and the end is known: the rest would be dropped */
     }
     if (out) {
         if (!any && osz > 6) {
@@ -434,17 +437,19 @@ dns_plausible(const uint8_t *msg, size_t len)
     uint16_t qd = app_be16(msg + 4), an = app_be16(msg + 6), ns = app_be16(msg + 8);
     uint16_t ar = app_be16(msg + 10);
     bool resp = flags & 0x8000;
-    if (opcode > 6 || qd > 16 || (!resp && (an > 16 || ns > 16)) || ar > 512)
+    if (opcode > 6 || (!resp && (an > 16 || ns > 16)) || ar > 512)
         return 0;
     if (qd == 0)
         return resp && an + ns + ar > 0 ? 1 : 0;
     size_t off = DNS_HDR;
     char name[NET_DNS_QNAME_MAX];
     int rc = dns_name(msg, len, &off, name, sizeof(name), NULL);
+    if (rc == BN_ETRUNC) /* ran off the bytes offered: all labels so far were fine */
+        return len + 2 >= NET_PROBE_MAX ? 1 : -1;
     if (rc == BN_EPARSE)
-        return -1; /* ran off the bytes offered (or malformed: the UDP probe says no) */
-    if (rc)
         return 0;
+    if (rc)
+        return 1; /* a pointer loop in a well-formed header: hostile DNS, still DNS */
     if (off + 4 > len)
         return -1;
     uint16_t qclass = app_be16(msg + off + 2);

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include <openssl/asn1.h>
-#include <openssl/bio.h>
+#include <openssl/objects.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -442,23 +442,48 @@ server_hello(struct tls_state *st, const uint8_t *d, size_t n)
     }
 }
 
-/* Formats an X509_NAME the way Suricata prints it: "C=US, O=Org, CN=name". */
+/*
+ * Formats an X509_NAME the way Suricata (x509-parser) prints it: "C=US, O=Org, CN=name",
+ * short attribute names, emailAddress as "Email", unknown attributes by OID.
+ */
 static void
 dn_text(const X509_NAME *nm, char *dst, size_t dsz, uint8_t *trunc)
 {
-    dst[0] = '\0';
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (!bio)
-        return;
-    unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | ASN1_STRFLGS_UTF8_CONVERT |
-                          XN_FLAG_DUMP_UNKNOWN_FIELDS;
-    if (X509_NAME_print_ex(bio, nm, 0, flags) >= 0) {
-        char *p = NULL;
-        long len = BIO_get_mem_data(bio, &p);
-        if (len > 0 && p)
-            app_copy(dst, dsz, p, (size_t)len, trunc);
+    char tmp[NET_TLS_DN_MAX * 2];
+    size_t o = 0;
+    bool cut = false;
+    int n = X509_NAME_entry_count(nm);
+    for (int i = 0; i < n && !cut; i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(nm, i);
+        const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
+        int nid = OBJ_obj2nid(obj);
+        char key[80];
+        const char *k = NULL;
+        if (nid == NID_pkcs9_emailAddress)
+            k = "Email";
+        else if (nid != NID_undef)
+            k = OBJ_nid2sn(nid);
+        if (!k) {
+            OBJ_obj2txt(key, sizeof(key), obj, 1);
+            k = key;
+        }
+        unsigned char *val = NULL;
+        int vl = ASN1_STRING_to_UTF8(&val, X509_NAME_ENTRY_get_data(e));
+        int w = snprintf(tmp + o, sizeof(tmp) - o, "%s%s=%.*s", i ? ", " : "", k,
+                         vl > 0 ? vl : 0, vl > 0 ? (const char *)val : "");
+        OPENSSL_free(val);
+        if (w < 0 || (size_t)w >= sizeof(tmp) - o) {
+            cut = true;
+            o = sizeof(tmp) - 1;
+        } else {
+            o += (size_t)w;
+        }
     }
-    BIO_free(bio);
+    app_copy(dst, dsz, tmp, o, trunc);
+    if (cut && !*trunc) {
+        *trunc = 1;
+        net_app_stats()->truncated_fields++;
+    }
 }
 
 static int64_t
