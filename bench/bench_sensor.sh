@@ -6,7 +6,8 @@
 #
 # Environment: BUILD (release build dir, default build/bench-sensor), WORK (captures and logs,
 # default /tmp/bn-bench-sensor), PACKETS (mix size, default 3000000), FLOWS (flows capture,
-# default 1000000), RUNS (alternating runs per tool, default 3; the median is reported).
+# default 1000000), RUNS (alternating runs per tool, default 3; the median is reported),
+# CMAKE_ARGS (extra configure arguments, e.g. -DBN_WERROR=OFF).
 #
 # Captures (bench/make_bench_pcap.py, built once into $WORK):
 #   mix.pcap          real corpus traffic (suricata-verify dns/tls/http pcaps + Zeek dns/http/tls
@@ -18,7 +19,9 @@
 # sleeping at exit, so CPU time is the fair clock); wall-clock figures are printed too.
 # Memory per million flows = (peak RSS on flows.pcap - peak RSS on flows-small.pcap) scaled.
 # bannin writes its eve NDJSON to a file in $WORK (the records are the point), ndpiReader
-# runs with -q (no per-flow printout).
+# prints its summary (to a log; no per-flow listing without -v). bannin runs with its default
+# flow table bound on the mix (evictions are reported) and with room for every flow on the
+# flows captures.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,8 +38,9 @@ command -v ndpiReader >/dev/null || { echo "bench_sensor: ndpiReader missing (ap
 mkdir -p "$WORK"
 
 echo "== release build in $BUILD" >&2
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBN_SANITIZE=OFF >/dev/null
-cmake --build "$BUILD" -j2 --target bannin >/dev/null
+# shellcheck disable=SC2086
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBN_SANITIZE=OFF ${CMAKE_ARGS:-} >/dev/null
+cmake --build "$BUILD" -j2 --target bannin-cli >/dev/null
 BANNIN=$BUILD/bannin
 [ -x "$BANNIN" ] || BANNIN=$(find "$BUILD" -maxdepth 2 -name bannin -type f -perm -u+x | head -1)
 [ -x "$BANNIN" ] || { echo "bench_sensor: no bannin in $BUILD" >&2; exit 2; }
@@ -54,15 +58,16 @@ make_pcap flows-small flows --flows $((FLOWS / 100))
 
 jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 
-# run TOOL PCAP TAG: one timed run; prints "wall cpu rss_kb"
+# run TOOL PCAP TAG [bannin options...]: one timed run; prints "wall cpu rss_kb"
 run() {
     local tool=$1 pcap=$2 tag=$3 log=$WORK/$3.log
+    shift 3
     cat "$pcap" > /dev/null  # page cache warm for both tools
     if [ "$tool" = bannin ]; then
-        /usr/bin/time -v -o "$log.time" "$BANNIN" pcap --eve "$WORK/$tag.eve.json" "$pcap" \
+        /usr/bin/time -v -o "$log.time" "$BANNIN" pcap "$@" --eve "$WORK/$tag.eve.json" "$pcap" \
             > "$log" 2>&1 || { echo "bench_sensor: bannin failed, see $log" >&2; exit 1; }
     else
-        /usr/bin/time -v -o "$log.time" ndpiReader -q -i "$pcap" > "$log" 2>&1 \
+        /usr/bin/time -v -o "$log.time" ndpiReader -i "$pcap" > "$log" 2>&1 \
             || { echo "bench_sensor: ndpiReader failed, see $log" >&2; exit 1; }
     fi
     python3 - "$log.time" <<'EOF'
@@ -90,8 +95,10 @@ for i in $(seq 1 "$RUNS"); do
     done
 done
 echo "== flows captures (memory per flow)" >&2
-read -r _ _ bf < <(run bannin "$WORK/flows.pcap" flows-bannin)
-read -r _ _ bs < <(run bannin "$WORK/flows-small.pcap" flows-small-bannin)
+# room for every flow (the default table bound, 65,536, would evict and cap memory)
+MF=$((FLOWS * 2)); [ "$MF" -gt 16777216 ] && MF=16777216
+read -r _ _ bf < <(run bannin "$WORK/flows.pcap" flows-bannin --max-flows "$MF")
+read -r _ _ bs < <(run bannin "$WORK/flows-small.pcap" flows-small-bannin --max-flows "$MF")
 read -r _ _ nf < <(run ndpi "$WORK/flows.pcap" flows-ndpi)
 read -r _ _ ns < <(run ndpi "$WORK/flows-small.pcap" flows-small-ndpi)
 
@@ -118,13 +125,15 @@ try:
             types[m.group(1) if m else "?"] += 1
 except OSError:
     pass
-def ndpi_self(log):
+def grab(log, rx):
     try:
         t = open(log).read()
     except OSError:
         return "-"
-    m = re.search(r"nDPI throughput:\s+(.*)", t)
+    m = re.search(rx, t)
     return m.group(1).strip() if m else "-"
+def ndpi_self(log):
+    return grab(log, r"nDPI throughput:\s+(.*)")
 def rate(c): return pk / c
 def gbps(c): return by * 8 / c / 1e9
 bcm, ncm, bwm, nwm = med(bc), med(nc), med(bw), med(nw)
@@ -142,13 +151,21 @@ print("| tool | packets/s per core (CPU) | Gbit/s per core | wall-clock packets/
 print("|---|---|---|---|---|")
 print("| `bannin pcap --eve` | **%s** | %.2f | %s | %.0f MB |" % (
     format(int(rate(bcm)), ","), gbps(bcm), format(int(pk / bwm), ","), med(br) / 1024))
-print("| `ndpiReader -q` (nDPI 4.2) | %s | %.2f | %s | %.0f MB |" % (
+print("| `ndpiReader` (nDPI 4.2) | %s | %.2f | %s | %.0f MB |" % (
     format(int(rate(ncm)), ","), gbps(ncm), format(int(pk / nwm), ","), med(nr) / 1024))
 print()
 print("- bannin / ndpiReader (CPU time): **%.2fx** (goal >= 2x); bannin packets/s per core: "
       "%s (goal >= 2,000,000)" % (ncm / bcm, format(int(rate(bcm)), ",")))
 print("- ndpiReader's own figure (processing only, mix run 1): %s" % ndpi_self(
     os.path.join(work, "mix-ndpi-1.log")))
+print("- bannin on the mix: flows %s; drops %s" % (
+    grab(os.path.join(work, "mix-bannin-1.log"), r"\nflows\s+(.*)"),
+    grab(os.path.join(work, "mix-bannin-1.log"), r"\ndrops\s+(.*)")))
+print("- ndpiReader on the mix: %s unique flows" % grab(
+    os.path.join(work, "mix-ndpi-1.log"), r"Unique flows:\s+(\d+)"))
+print("- flows capture: bannin flows %s; ndpiReader %s unique flows" % (
+    grab(os.path.join(work, "flows-bannin.log"), r"\nflows\s+(.*)"),
+    grab(os.path.join(work, "flows-ndpi.log"), r"Unique flows:\s+(\d+)")))
 print("- bannin eve records on the mix: %s" % (", ".join(
     "%s %s" % (k, format(v, ",")) for k, v in types.most_common()) or "none"))
 print("- memory per million concurrent flows (peak RSS, %s vs %s flows): bannin **%.0f MB**, "
