@@ -536,6 +536,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 /* ---- start / stop ---------------------------------------------------------------------- */
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) BN_PRINTF(2, 0);
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
