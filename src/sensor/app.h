@@ -145,6 +145,7 @@ struct net_http_rec {
     char content_type[NET_HTTP_CTYPE_MAX];  /* response Content-Type */
     char protocol[NET_HTTP_PROTO_MAX];      /* "HTTP/1.1" (request line; else status line) */
     char status_msg[NET_HTTP_STATUS_MSG_MAX];
+    char status_string[16];     /* the status token when it is not a number (eve) */
     char location[NET_HTTP_LOCATION_MAX];
     char xff[NET_HTTP_XFF_MAX];
 };

@@ -456,6 +456,8 @@ http_eve(struct jw *w, const struct net_http_rec *r)
     jw_str_ne(w, "protocol", r->protocol);
     if (r->has_response && r->status)
         jw_u64(w, "status", (uint64_t)r->status);
+    else if (r->has_response)
+        jw_str_ne(w, "status_string", r->status_string);
     jw_str_ne(w, "redirect", r->location);
     jw_u64(w, "length", r->response_body_len);
     if (r->truncated)

@@ -47,6 +47,7 @@ struct http_state {
     const struct net_app_parser *inner;
     void *inner_st;
     bool tunnel_probed;
+    struct app_acc tunnel_buf; /* first tunnel bytes until a probe decides */
     struct net_http_rec *queue[NET_HTTP_PENDING_MAX]; /* requests waiting for a response */
     size_t n_queue;
     uint32_t depth;
@@ -197,10 +198,19 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n,
 {
     const uint8_t *sp1 = memchr(s, ' ', n);
     uint64_t code = 0;
-    if (!sp1 || !parse_u64(sp1 + 1, (size_t)(s + n - sp1 - 1), 10, &code) || code > 999) {
+    if (!sp1) {
         app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED);
         hd->state = H_DEAD;
         return;
+    }
+    const uint8_t *tok = sp1 + 1, *e = s + n;
+    size_t tl = 0;
+    while (tok + tl < e && tok[tl] != ' ')
+        tl++;
+    bool numeric = tl == 3 && parse_u64(tok, tl, 10, &code);
+    if (!numeric) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED); /* kept: status_string says what */
+        code = 0;
     }
     hd->interim = code >= 100 && code < 200 && code != 101;
     if (hd->tx && hd->gap_tx) {
@@ -223,6 +233,8 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n,
         }
         tx->has_response = 1;
         tx->status = (int)code;
+        if (!numeric)
+            app_copy(tx->status_string, sizeof(tx->status_string), tok, tl, &tx->truncated);
         if (!tx->protocol[0])
             app_copy(tx->protocol, sizeof(tx->protocol), s, (size_t)(sp1 - s), &tx->truncated);
         const uint8_t *m = sp1 + 1;
@@ -481,19 +493,44 @@ tunnel_data(struct http_state *st, struct net_flow *f, enum net_dir dir, const u
             size_t n, uint64_t ts_ns, struct net_sink *sink)
 {
     if (!st->tunnel_probed) {
-        if (app_tls_probe(d, n, dir) == 1) {
+        /* the first bytes may come in pieces: keep them until the probes can decide */
+        struct app_acc *b = &st->tunnel_buf;
+        size_t take = BN_MIN(n, (size_t)NET_PROBE_MAX - b->len);
+        if (app_acc_add(b, d, take, NET_PROBE_MAX) != 0) {
+            app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+            st->tunnel_probed = true;
+            return;
+        }
+        int tls = app_tls_probe(b->p, b->len, dir);
+        int http = dir == NET_TOSERVER ? app_http_probe(b->p, b->len, dir) : 0;
+        if (tls == 1) {
             st->inner = &net_app_tls;
             st->inner_st = net_app_tls.open(f);
             if (f)
                 f->app = NET_APP_TLS;
-        } else if (dir == NET_TOSERVER && app_http_probe(d, n, dir) == 1) {
+        } else if (http == 1) {
             st->depth = 0;
             st->d[0].state = st->d[1].state = H_START;
-            st->tunnel_probed = true;
+        } else if ((tls < 0 || http < 0) && b->len < NET_PROBE_MAX) {
+            return; /* wait for more */
+        }
+        st->tunnel_probed = true;
+        /* replay what was kept, then the rest of this chunk */
+        struct app_acc held = *b;
+        memset(b, 0, sizeof(*b));
+        if (http == 1)
+            http_data(st, f, dir, held.p, held.len, ts_ns, sink);
+        else if (st->inner && st->inner_st)
+            st->inner->data(st->inner_st, f, dir, held.p, held.len, ts_ns, sink);
+        app_acc_release(&held);
+        if (n == take)
+            return;
+        d += take;
+        n -= take;
+        if (http == 1) {
             http_data(st, f, dir, d, n, ts_ns, sink);
             return;
         }
-        st->tunnel_probed = true;
     }
     if (st->inner && st->inner_st)
         st->inner->data(st->inner_st, f, dir, d, n, ts_ns, sink);
@@ -651,6 +688,7 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
         tx_emit(st->queue[i], f, ts_ns, sink);
     for (int i = 0; i < 2; i++)
         app_acc_release(&st->d[i].line);
+    app_acc_release(&st->tunnel_buf);
     bn_free(st);
 }
 
