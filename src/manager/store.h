@@ -36,6 +36,8 @@ struct store_opts {
     int sync_full;              /* 1: synchronous=FULL; 0: NORMAL */
     int64_t busy_timeout_ms;    /* waiting for another handle's write lock; 0 = 10 s */
     int64_t cache_kib;          /* page cache per handle; 0 = 16 MiB */
+    int64_t autocheckpoint;     /* WAL pages before a commit checkpoints; 0 = 16384 (64 MiB),
+                                 * -1 = never (a maintenance thread calls store_checkpoint) */
     int64_t max_pages;          /* test seam: PRAGMA max_page_count (0 = no limit) */
     int max_version;            /* test seam: migrate only up to this version (0 = latest) */
 };
@@ -62,6 +64,12 @@ struct store_health {
     int64_t full_count;         /* writes refused for lack of space since open */
 };
 int store_health(struct store *st, struct store_health *out);
+/*
+ * Copies committed WAL pages into the database (PASSIVE: never waits for, nor blocks, the
+ * writers), so the ingest thread does not pay for checkpoints; with truncate = 1 it waits for
+ * the writers and truncates the WAL (for idle moments). *wal_pages and *done when given.
+ */
+int store_checkpoint(struct store *st, int truncate, int64_t *wal_pages, int64_t *done);
 void store_close(struct store *st);
 int store_schema_version(struct store *st);
 /* PRAGMA integrity_check (and foreign_key_check): 0 when ok, BN_ECORRUPT with the first problem. */

@@ -373,8 +373,11 @@ store_errmsg(struct store *st)
 static void
 set_err(struct store_err *err, const char *msg)
 {
-    if (err)
-        snprintf(err->msg, sizeof(err->msg), "%s", msg);
+    if (err) {
+        size_t n = strnlen(msg, sizeof(err->msg) - 1);
+        memcpy(err->msg, msg, n);
+        err->msg[n] = '\0';
+    }
 }
 
 int
@@ -444,6 +447,10 @@ store_open_ex(struct store **out, const char *dir, const struct store_opts *opts
             rc = BN_EUNSUP;
             goto out;
         }
+    }
+    {
+        int64_t ac = st->opts.autocheckpoint == 0 ? 16384 : st->opts.autocheckpoint;
+        sqlite3_wal_autocheckpoint(st->db, ac < 0 ? 0 : (int)BN_MIN(ac, INT32_MAX));
     }
     if (st->opts.max_pages > 0) {
         snprintf(pragmas, sizeof(pragmas), "PRAGMA max_page_count=%lld;",
@@ -561,6 +568,22 @@ store_health(struct store *st, struct store_health *out)
     if (statvfs(st->dir, &vfs) == 0)
         out->fs_free_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
     return 0;
+}
+
+int
+store_checkpoint(struct store *st, int truncate, int64_t *wal_pages, int64_t *done)
+{
+    int log = 0, ckpt = 0;
+    int r = sqlite3_wal_checkpoint_v2(
+        st->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, &log,
+        &ckpt);
+    if (wal_pages)
+        *wal_pages = log;
+    if (done)
+        *done = ckpt;
+    if (r == SQLITE_BUSY)
+        return 0; /* a writer or reader kept it from finishing: the next call goes on */
+    return r == SQLITE_OK ? 0 : bn__store_err(st, r, "checkpoint");
 }
 
 /* ---- roles ---------------------------------------------------------------------------- */

@@ -286,7 +286,9 @@ store_event_search(struct store *st, const struct store_event_query *q, store_ev
     if (q->agent_id)
         rc = rc ? rc : bn_buf_puts(&sql, " AND agent_id = :agent");
     if (q->host)
-        rc = rc ? rc : bn_buf_puts(&sql, " AND host = :host");
+        rc = rc ? rc
+                : bn_buf_puts(&sql, " AND agent_id IN (SELECT id FROM agents WHERE hostname ="
+                                    " :host) AND host = :host");
     if (q->event_id)
         rc = rc ? rc : bn_buf_puts(&sql, " AND event_id = :eid");
     if (q->image_sub)

@@ -472,9 +472,13 @@ test_two_threads(void **state)
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&th[i], NULL, writer, &w[i]), 0);
-    /* Meanwhile this handle reads. */
-    for (int i = 0; i < 50; i++)
+    /* Meanwhile this handle reads and checkpoints (PASSIVE: never blocks the writers). */
+    for (int i = 0; i < 50; i++) {
         assert_true(store_events_count(st, t1) >= 0);
+        int64_t wal = -1, done = -1;
+        assert_int_equal(store_checkpoint(st, 0, &wal, &done), 0);
+        assert_true(done <= wal);
+    }
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(w[0].rc, 0);
@@ -485,6 +489,15 @@ test_two_threads(void **state)
     assert_int_equal(store_audit_verify(st, &bad), 0);
     struct store_err err;
     assert_int_equal(store_check(st, &err), 0);
+    /* Idle: a truncating checkpoint empties the WAL. */
+    int64_t wal = -1;
+    assert_int_equal(store_checkpoint(st, 1, &wal, NULL), 0);
+    struct store_health h;
+    assert_int_equal(store_health(st, &h), 0);
+    assert_int_equal(h.wal_bytes, 0);
+    assert_true(h.db_bytes > 0);
+    assert_true(h.fs_free_bytes > 0);
+    assert_int_equal(h.full, 0);
     store_close(st);
 }
 
