@@ -311,6 +311,51 @@ api_routes(size_t *n)
     return route_info;
 }
 
+/* ---- login throttle -------------------------------------------------------------------- */
+
+static uint64_t
+name_key(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h | 1;
+}
+
+int64_t
+api_login_wait(struct api *api, const char *name, int64_t now_ns)
+{
+    uint64_t k = name_key(name);
+    struct api_login_slot *sl = &api->login[k % API_LOGIN_SLOTS];
+    int64_t wait = 0;
+    pthread_mutex_lock(&api->login_mu);
+    if (sl->key == k && sl->fails >= API_LOGIN_FAILS_MAX &&
+        now_ns - sl->window_start_ns < API_LOGIN_WINDOW_NS)
+        wait = (sl->window_start_ns + API_LOGIN_WINDOW_NS - now_ns) / 1000000000 + 1;
+    pthread_mutex_unlock(&api->login_mu);
+    return wait;
+}
+
+void
+api_login_result(struct api *api, const char *name, int ok, int64_t now_ns)
+{
+    uint64_t k = name_key(name);
+    struct api_login_slot *sl = &api->login[k % API_LOGIN_SLOTS];
+    pthread_mutex_lock(&api->login_mu);
+    if (ok) {
+        if (sl->key == k)
+            memset(sl, 0, sizeof(*sl));
+    } else {
+        if (sl->key != k || now_ns - sl->window_start_ns >= API_LOGIN_WINDOW_NS) {
+            sl->key = k;
+            sl->window_start_ns = now_ns;
+            sl->fails = 0;
+        }
+        sl->fails++;
+    }
+    pthread_mutex_unlock(&api->login_mu);
+}
+
 /* ---- authentication -------------------------------------------------------------------- */
 
 static int
@@ -560,6 +605,7 @@ api_start(const struct api_config *cfg, struct api **out)
     if (!api)
         return BN_ENOMEM;
     pthread_mutex_init(&api->mu, NULL);
+    pthread_mutex_init(&api->login_mu, NULL);
     api->m = cfg->metrics ? cfg->metrics : &api->own_metrics;
     api->session_ttl_ns = (cfg->session_ttl_s > 0 ? cfg->session_ttl_s : 8 * 3600) *
                           (int64_t)1000000000;
@@ -631,6 +677,7 @@ api_stop(struct api *api)
         store_close(api->stores[i]);
     bn_free(api->stores);
     pthread_mutex_destroy(&api->mu);
+    pthread_mutex_destroy(&api->login_mu);
     bn_free(api->data_dir);
     bn_free(api->rules_dir);
     bn_free(api);

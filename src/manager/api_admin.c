@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "manager/api_int.h"
+#include "manager/enroll.h"
 #include "manager/store.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
@@ -104,6 +105,15 @@ api_h_login(struct api_req *r)
         return api_fail(r, e.status, e.code, e.field, "%s", e.message);
     }
     snprintf(r->who.name, sizeof(r->who.name), "%s", name);
+    int64_t now = api__now_ns();
+    int64_t wait = api_login_wait(r->api, name, now);
+    if (wait > 0) {
+        json_decref(b);
+        mgr_metric_add(r->api->m, MGR_M_API_AUTH_FAILED, 1);
+        return api_fail(r, 429, "too_many_attempts", "username",
+                        "%d failed logins for this user: try again in %lld s",
+                        API_LOGIN_FAILS_MAX, (long long)wait);
+    }
     struct store_user u;
     int rc = store_user_by_name(r->st, name, &u);
     if (rc < 0 && rc != BN_ENOTFOUND) {
@@ -113,6 +123,7 @@ api_h_login(struct api_req *r)
     /* Unknown users cost the same Argon2id work as known ones. */
     int ok = auth_password_verify(rc == 0 ? u.pwhash : "", pw) == 0 && rc == 0 && !u.disabled;
     json_decref(b);
+    api_login_result(r->api, r->who.name, ok, now);
     if (!ok) {
         mgr_metric_add(r->api->m, MGR_M_API_AUTH_FAILED, 1);
         api_audit(r, rc == 0 ? u.tenant_id : 0, "auth.login_failed", r->who.name, NULL);
@@ -124,8 +135,10 @@ api_h_login(struct api_req *r)
     if (rc < 0)
         return api_fail_rc(r, rc, "session");
     auth_sha256_hex(tok, strlen(tok), hash);
-    int64_t now = api__now_ns(), id;
+    int64_t id, expired;
     int64_t exp = now + r->api->session_ttl_ns;
+    /* Logins are rare: a good moment to drop expired sessions and tokens. */
+    (void)store_auth_expire(r->st, now, &expired);
     rc = store_auth_create(r->st, STORE_AUTH_SESSION, u.id, hash, "", now, exp, &id);
     if (rc < 0)
         return api_fail_rc(r, rc, "session");
@@ -669,6 +682,25 @@ api_h_enroll_list(struct api_req *r)
     return list_reply(r, rc, c.arr, "enrollment tokens");
 }
 
+/* The server CA fingerprint; the PKI is created when bannind's link has not made it yet. */
+static int
+server_ca_fp(struct api_req *r, char fp[ENROLL_FP_HEX])
+{
+    if (enroll_server_fp_read(r->api->data_dir, fp) == 0)
+        return 0;
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    struct enroll *e = NULL;
+    int rc = enroll_open(&e, r->api->data_dir, &d);
+    if (rc == 0) {
+        snprintf(fp, ENROLL_FP_HEX, "%s", enroll_server_ca_fp(e));
+        enroll_free(e);
+        return 0;
+    }
+    return api_fail(r, 503, "unavailable", NULL, "the manager's PKI is not usable: %s",
+                    d.msg[0] ? d.msg : bn_strerror(rc));
+}
+
 int
 api_h_enroll_create(struct api_req *r)
 {
@@ -692,10 +724,13 @@ api_h_enroll_create(struct api_req *r)
     if (store_tenant_get(r->st, tid, &t) < 0)
         return api_fail(r, 400, "invalid_field", "tenant_id",
                         "tenant %" PRId64 " does not exist", tid);
-    char tok[AUTH_TOKEN_LEN + 1], hash[AUTH_HASH_HEX_LEN + 1];
-    if ((rc = auth_token_new('e', tok, sizeof(tok))) < 0)
+    /* The token pins the manager's server CA (M1's format "bnt1.<secret>.<CA SHA-256>"), so
+     * the agent can check the server before it sends anything. */
+    char fp[ENROLL_FP_HEX], tok[ENROLL_TOKEN_MAX], hash[ENROLL_FP_HEX];
+    if ((rc = server_ca_fp(r, fp)) < 0)
+        return rc;
+    if ((rc = enroll_token_make(fp, tok, sizeof(tok), hash)) < 0)
         return api_fail_rc(r, rc, "enrollment token");
-    auth_sha256_hex(tok, strlen(tok), hash);
     int64_t exp = api__now_ns() + ttl * NS_PER_S, id;
     rc = store_token_create(r->st, tid, hash, (int)uses, exp, r->who.name, &id);
     if (rc < 0)

@@ -21,6 +21,17 @@ struct MHD_Daemon;
 struct MHD_Connection;
 struct store;
 
+/* Failed logins per user name (hashed into slots): past the limit, logins wait. */
+#define API_LOGIN_SLOTS 1024
+#define API_LOGIN_FAILS_MAX 5
+#define API_LOGIN_WINDOW_NS (300 * (int64_t)1000000000)
+
+struct api_login_slot {
+    uint64_t key;
+    int64_t window_start_ns;
+    unsigned fails;
+};
+
 struct api {
     struct MHD_Daemon *daemon;
     char *data_dir;
@@ -33,6 +44,8 @@ struct api {
     struct store **stores;       /* idle store handles */
     size_t nstores;
     size_t stores_cap;
+    pthread_mutex_t login_mu;
+    struct api_login_slot login[API_LOGIN_SLOTS];
 };
 
 /* A refused request: HTTP status and the JSON error object. */
@@ -121,6 +134,11 @@ int api_query_time(struct api_req *r, const char *name, int64_t *out);
 /* RFC 3339 string, or JSON null for 0. */
 json_t *api_jtime(int64_t ns);
 int64_t api__now_ns(void);
+
+/* Login throttle: 0 when name may try now, else the seconds to wait. */
+int64_t api_login_wait(struct api *api, const char *name, int64_t now_ns);
+/* Records the outcome of a login attempt for name. */
+void api_login_result(struct api *api, const char *name, int ok, int64_t now_ns);
 
 /* ---- JSON bodies (api_json.c) --------------------------------------------------------- */
 

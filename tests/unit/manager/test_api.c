@@ -13,6 +13,7 @@
 
 #include "test_api_common.h"
 #include "manager/api_int.h"
+#include "manager/enroll.h"
 #include "bannin/limits.h"
 
 /* ---- body parser (no server) ---------------------------------------------------------- */
@@ -226,6 +227,17 @@ test_login_logout(void **state)
              "{\"username\":\"nobody\",\"password\":\"wrong-password-123\"}", 401);
     json_decref(j);
     assert_int_equal(metric(&e, MGR_M_API_AUTH_FAILED), auth_failed + 2);
+
+    /* Five wrong passwords for a user hold its logins back, even with the right one. */
+    for (int k = 0; k < 5; k++) {
+        j = call(&e, "POST", "/api/v1/auth/login", NULL,
+                 "{\"username\":\"cv_b\",\"password\":\"guess-guess-guess\"}", 401);
+        json_decref(j);
+    }
+    j = call(&e, "POST", "/api/v1/auth/login", NULL,
+             "{\"username\":\"cv_b\",\"password\":\"" TENV_PASSWORD "\"}", 429);
+    assert_string_equal(err_code(j), "too_many_attempts");
+    json_decref(j);
 
     j = call(&e, "POST", "/api/v1/auth/logout", session, NULL, 200);
     json_decref(j);
@@ -586,8 +598,11 @@ test_workflow(void **state)
     assert_null(strstr(dump, secret));
     free(dump);
     json_decref(j);
-    char hash[AUTH_HASH_HEX_LEN + 1];
-    auth_sha256_hex(secret, strlen(secret), hash);
+    /* The token pins the server CA and carries the secret whose hash the store keeps. */
+    char hash[ENROLL_FP_HEX], fp[ENROLL_FP_HEX], server_fp[ENROLL_FP_HEX];
+    assert_int_equal(enroll_token_parse(secret, strlen(secret), hash, fp), 0);
+    assert_int_equal(enroll_server_fp_read(e.dir, server_fp), 0);
+    assert_string_equal(fp, server_fp);
     int64_t tenant = 0;
     assert_int_equal(store_token_consume(e.st, hash, tenv_now(), &tenant), 0);
     assert_int_equal(tenant, e.tenant_a);
@@ -665,7 +680,7 @@ test_cli(void **state)
     assert_int_equal(cli(env2, "whoami", out, sizeof(out)), 0);
     assert_non_null(strstr(out, "customer_admin"));
     assert_int_equal(cli(env2, "enroll create --uses 3", out, sizeof(out)), 0);
-    assert_non_null(strstr(out, "\"token\": \"bne_"));
+    assert_non_null(strstr(out, "\"token\": \"bnt1."));
     assert_int_equal(cli(env2, "enroll list", out, sizeof(out)), 0);
     assert_non_null(strstr(out, "uses_left"));
 
