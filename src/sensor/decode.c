@@ -62,6 +62,7 @@ struct dctx {
     uint8_t defrag_depth;
     uint8_t nsh_depth;
     uint8_t eth_depth;        /* Ethernet headers nested through tunnels */
+    const uint8_t *eth;       /* the latest Ethernet header */
     enum why why;             /* first reason a layer failed */
 };
 
@@ -208,6 +209,7 @@ decode_arp(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len)
     k->vlan[1] = c->vlan[1];
     k->vlan_n = c->vlan_n;
     k->pkt_len = pkt_len;
+    k->eth = c->eth;
     c->d->st.arp++;
 }
 
@@ -225,6 +227,7 @@ decode_eth(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint8
         fail(c, W_MALFORMED);
         return;
     }
+    c->eth = p;
     type = be16(p + 12);
     for (int depth = 0; depth < ETH_DEPTH_MAX; depth++) {
         switch (type) {
@@ -433,6 +436,7 @@ new_layer(struct dctx *c, uint8_t ipv, uint32_t pkt_len, uint8_t tunnel, bool re
     k->ip_v = ipv;
     k->layer = (uint8_t)c->n;
     k->pkt_len = c->n == 0 && !reassembled ? c->caplen : pkt_len;
+    k->eth = c->eth;
     return k;
 }
 
@@ -538,6 +542,21 @@ decode_l4(struct dctx *c, struct net_pkt *k, const uint8_t *p, uint32_t n)
         k->payload_len = n >= 8 ? n - 8 : 0;
         k->l4_ok = 1;
         st->icmp++;
+        c->n++;
+        return;
+    case IPPROTO_ESP:
+        if (n < 8) {
+            fail(c, W_TRUNC);
+            st->l4_truncated++;
+            return;
+        }
+        k->spi = be32(p);
+        k->sport = (uint16_t)(k->spi >> 16);
+        k->dport = (uint16_t)k->spi;
+        k->payload = p + 8;
+        k->payload_len = n - 8;
+        k->l4_ok = 1;
+        st->other_l4++;
         c->n++;
         return;
     case IPPROTO_SCTP:

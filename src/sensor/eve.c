@@ -87,6 +87,13 @@ type_name(enum net_rec_type t)
     }
 }
 
+static const char *
+mac_str(const uint8_t *m, char *buf)
+{
+    snprintf(buf, 24, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return buf;
+}
+
 /* The common header: endpoints from the flow, or from the alert when there is no flow. */
 static int
 header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
@@ -134,6 +141,19 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
             TRY(bn_buf_printf(b, ",\"proto\":\"%s\"",
                               net_proto_name(a->proto, pbuf, sizeof(pbuf))));
         TRY(bn_buf_printf(b, ",\"ip_v\":%u", a->src.fam == 6 ? 6 : 4));
+    }
+    if (r->eth && r->type != NET_REC_FLOW && f) {
+        /* oriented like src_ip/dest_ip: swap when the packet went the other way */
+        bool pkt_rev = r->dir == NET_TOCLIENT;
+        bool hdr_rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
+        const uint8_t *src = r->eth + 6, *dst = r->eth;
+        char m1[24], m2[24];
+        if (pkt_rev != hdr_rev) {
+            src = r->eth;
+            dst = r->eth + 6;
+        }
+        TRY(bn_buf_printf(b, ",\"ether\":{\"src_mac\":\"%s\",\"dest_mac\":\"%s\"}",
+                          mac_str(src, m1), mac_str(dst, m2)));
     }
     if (r->pcap_cnt && r->type != NET_REC_FLOW)
         TRY(bn_buf_printf(b, ",\"pcap_cnt\":%" PRIu64, r->pcap_cnt));
@@ -193,6 +213,18 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
                       f->alerted ? "true" : "false"));
     if (f->community_id[0])
         TRY(put_str(b, "community_id", f->community_id));
+    if (f->nmacs[0] || f->nmacs[1]) {
+        char m[24];
+        TRY(bn_buf_puts(b, ",\"ether\":{\"src_macs\":["));
+        for (unsigned i = 0; i < f->nmacs[0]; i++)
+            TRY(bn_buf_printf(b, "%s\"%s\"", i ? "," : "", mac_str(f->macs[0][i], m)));
+        TRY(bn_buf_puts(b, "],\"dest_macs\":["));
+        for (unsigned i = 0; i < f->nmacs[1]; i++)
+            TRY(bn_buf_printf(b, "%s\"%s\"", i ? "," : "", mac_str(f->macs[1][i], m)));
+        TRY(bn_buf_puts(b, "]}"));
+    }
+    if (f->proto == IPPROTO_ESP)
+        TRY(bn_buf_printf(b, ",\"spi\":%u", (unsigned)f->cport << 16 | f->sport));
     if (f->proto == IPPROTO_TCP)
         TRY(tcp_member(f, b));
     return 0;

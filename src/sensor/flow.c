@@ -431,6 +431,26 @@ out:
 /* ---- packets ---- */
 
 static void
+mac_add(struct net_flow *f, int side, const uint8_t *mac)
+{
+    for (unsigned i = 0; i < f->nmacs[side]; i++)
+        if (memcmp(f->macs[side][i], mac, 6) == 0)
+            return;
+    if (f->nmacs[side] < NET_FLOW_MACS)
+        memcpy(f->macs[side][f->nmacs[side]++], mac, 6);
+}
+
+/* A SYN opening a new connection on the tuple of a closed (or closing) one. */
+static bool
+tcp_reused(const struct net_flow *f, const struct net_pkt *p)
+{
+    if ((p->tcp_flags & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) != NET_TCP_SYN)
+        return false;
+    return f->tcp_state == NET_TCP_CLOSED || f->tcp_state == NET_TCP_TIME_WAIT ||
+           f->tcp_state == NET_TCP_LAST_ACK;
+}
+
+static void
 history_add(struct net_flow *f, char c)
 {
     size_t n = strnlen(f->history, sizeof(f->history));
@@ -532,6 +552,12 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
             break;
         }
     }
+    if (entry != NIL && p->proto == IPPROTO_TCP && tcp_reused(&t->e[entry].f, p)) {
+        /* a new connection on the tuple of a finished one: the old flow ends here */
+        t->st.tcp_reused++;
+        end_flow(t, entry, NET_END_SHUTDOWN);
+        entry = NIL;
+    }
     if (entry == NIL) {
         bool reverse = false;
         if (t->free_head == NIL) {
@@ -572,6 +598,11 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         f->last_ns = p->ts_ns;
     f->last_pcap_cnt = p->pcap_cnt;
     history(f, *dir, p);
+    if (p->eth) {
+        /* the packet's source MAC is on its sender's side, the destination on the other */
+        mac_add(f, *dir == NET_TOSERVER ? 0 : 1, p->eth + 6);
+        mac_add(f, *dir == NET_TOSERVER ? 1 : 0, p->eth);
+    }
     if (p->proto == IPPROTO_TCP) {
         f->tcp_flags[*dir] |= p->tcp_flags;
         tcp_update(f, *dir, p->tcp_flags, t->cfg.midstream);
@@ -610,6 +641,11 @@ net_flow_swap(struct net_flow *f)
     SWAP(f->icmp_code[0], f->icmp_code[1]);
     SWAP(f->app_dir_done[0], f->app_dir_done[1]);
     SWAP(f->ooo_dropped[0], f->ooo_dropped[1]);
+    SWAP(f->nmacs[0], f->nmacs[1]);
+    uint8_t m[NET_FLOW_MACS][6];
+    memcpy(m, f->macs[0], sizeof(m));
+    memcpy(f->macs[0], f->macs[1], sizeof(m));
+    memcpy(f->macs[1], m, sizeof(m));
     for (char *c = f->history; *c; c++)
         *c = (char)(*c >= 'a' ? *c - ('a' - 'A') : *c + ('a' - 'A'));
 }

@@ -56,6 +56,7 @@ struct net_pipeline {
     uint64_t now_ns;
     uint64_t cur_pcap_cnt;
     uint8_t cur_dir;             /* direction being fed to a parser */
+    const uint8_t *cur_eth;      /* Ethernet header of the packet being processed */
     uint64_t last_tick_ns;
     bool quiet;                  /* freeing: flows end without records */
     struct net_pipeline_stats st;
@@ -189,6 +190,8 @@ sink_emit(struct net_sink *self, const struct net_record *in)
         rec.pcap_cnt = p->cur_pcap_cnt;
     if (rec.type != NET_REC_FLOW && rec.type != NET_REC_ALERT)
         rec.dir = p->cur_dir;
+    if (rec.type != NET_REC_FLOW && !rec.eth)
+        rec.eth = p->cur_eth;
     if (rec.type == NET_REC_ALERT) {
         if (rec.flow)
             ((struct net_flow *)rec.flow)->alerted = 1;
@@ -265,7 +268,13 @@ maybe_reverse(struct net_pipeline *p, struct feed *fd, enum net_app app, const u
     if (f->proto == IPPROTO_TCP &&
         ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
         return false;
-    if (ap->probe(d, n, NET_TOSERVER) != 0 || ap->probe(d, n, NET_TOCLIENT) != 1)
+    bool reply = ap->probe(d, n, NET_TOSERVER) == 0 && ap->probe(d, n, NET_TOCLIENT) == 1;
+    /* DNS says it in the header: QR set is a response (the DNS probe takes both ways) */
+    if (!reply && app == NET_APP_DNS) {
+        size_t off = f->proto == IPPROTO_TCP ? 2 : 0;
+        reply = n > off + 2 && (d[off + 2] & 0x80);
+    }
+    if (!reply)
         return false;
     net_flow_swap(f);
     if (pf) {
@@ -547,11 +556,13 @@ net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen
         f = net_flow_packet(p->flows, k, &dir);
         if (!f || p->cfg.no_app)
             continue;
+        p->cur_eth = k->eth;
         /* a tunnel's carrier packet: its payload is the next layer, not an application */
         if (i + 1 < n && pk[i + 1].layer > k->layer)
             continue;
         app_packet(p, f, dir, k);
     }
+    p->cur_eth = NULL;
 }
 
 void
@@ -636,6 +647,7 @@ net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
     rc |= J("no_flow", s.flow.no_flow);
     rc |= J("tcp_midstream", s.flow.tcp_midstream);
     rc |= J("tcp_reversed", s.flow.tcp_reversed);
+    rc |= J("tcp_reused", s.flow.tcp_reused);
     first = 0;
     rc |= bn_buf_puts(b, "},\"stream\":{");
     rc |= J("gaps", s.stream_gaps);

@@ -82,6 +82,9 @@ struct net_pkt {
     uint32_t pkt_len;       /* bytes this packet counts for in its flow (Suricata's packet
                              * length: the whole frame for layer 0, from the tunnelled header
                              * on for inner layers, the datagram for reassembled fragments) */
+    const uint8_t *eth;     /* the Ethernet header the IP layer came in (destination MAC,
+                             * then source MAC), NULL on other links */
+    uint32_t spi;           /* ESP: security parameter index (also the flow's "ports") */
 };
 
 /* Decode counters: every packet not turned into a net_pkt is counted under a reason. */
@@ -169,6 +172,8 @@ enum net_flow_state {
 
 struct net_app_parser;
 
+#define NET_FLOW_MACS 4              /* MAC addresses kept per side of a flow (eve ether) */
+
 /*
  * One flow. The client is the side that sent the first packet (the SYN for TCP when seen).
  * Counters are indexed by enum net_dir.
@@ -209,6 +214,8 @@ struct net_flow {
     uint64_t ooo_dropped[2];     /* TCP segments the reassembler could not keep */
     char history[16];            /* Zeek conn history: first S h A D F R (client upper case,
                                   * server lower case) in the order seen */
+    uint8_t nmacs[2];            /* MAC addresses seen on the client [0] / server [1] side */
+    uint8_t macs[2][NET_FLOW_MACS][6];
 };
 
 struct net_sink;
@@ -264,6 +271,7 @@ struct net_record {
      * fills it in while a parser is fed; eve writes DNS records with the packet's
      * source and destination, as Suricata does) */
     uint8_t dir;
+    const uint8_t *eth;     /* that packet's Ethernet header (eve ether), or NULL */
 };
 
 /*
@@ -400,6 +408,7 @@ struct net_flow_stats {
     uint64_t active_max;
     uint64_t tcp_midstream;      /* TCP flows whose first packet was not a SYN */
     uint64_t tcp_reversed;       /* TCP flows whose first packet was the SYN-ACK */
+    uint64_t tcp_reused;         /* closed TCP flows ended by a new SYN on their tuple */
 };
 
 struct net_flowtab;
