@@ -208,6 +208,12 @@ def config_reasons(cfg, env):
         return "suricata.yaml unreadable: %s" % cfg["__error__"], per_proto
     if truthy(get_path(cfg, "firewall.enabled", False)):
         return "Suricata firewall mode (drops traffic)", per_proto
+    for path in ("exception-policy", "stream.midstream-policy", "stream.reassembly.memcap-policy",
+                 "flow.memcap-policy", "app-layer.error-policy", "defrag.memcap-policy",
+                 "host.memcap-policy", "stream.memcap-policy"):
+        v = get_path(cfg, path)
+        if v is not None and str(v).lower() not in ("ignore", "none"):
+            return "exception policy configured (%s: %s)" % (path, v), per_proto
     for proto in ("dns", "http", "tls"):
         base = "app-layer.protocols." + proto
         if str(get_path(cfg, base + ".enabled", "yes")).lower() in ("no", "false", "detection-only"):
@@ -295,10 +301,17 @@ def drops_reason(checks):
 
 def rules_reason(test_dir, args_text):
     path = os.path.join(test_dir, "test.rules")
-    if "--simulate-ips" not in args_text or not os.path.exists(path):
+    if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8", errors="replace") as f:
         rules = f.read()
+    rules = "\n".join(l for l in rules.splitlines() if not l.lstrip().startswith("#"))
+    if re.search(r"\bconfig\s*:\s*logging\s+disable", rules):
+        return "the test's rules switch logging off (Suricata 'config: logging disable')"
+    if re.search(r"(^|;)\s*bypass\s*;", rules, re.M):
+        return "the test's rules bypass flows (Suricata 'bypass' keyword)"
+    if "--simulate-ips" not in args_text:
+        return None
     if re.search(r"^\s*(drop|reject\w*)\b", rules, re.M):
         return "IPS mode with drop/reject rules: Suricata drops packets, a passive sensor does not"
     return None
@@ -460,7 +473,10 @@ def main():
             for i, et, _ in checks:
                 excluded.append({"test": name, "check": i, "proto": et, "reason": reason})
 
-        reason = requires_reason(y.get("requires"), "test") or \
+        reason = None
+        if name.startswith("tests/firewall/"):
+            reason = "Suricata firewall-mode test (firewall rules decide what is seen and logged)"
+        reason = reason or requires_reason(y.get("requires"), "test") or \
             requires_reason(y.get("requirements"), "test")
         if reason is None and "exit-code" in y:
             reason = "test expects Suricata to exit with code %s" % y["exit-code"]
