@@ -1007,62 +1007,15 @@ ioc_collect_add(struct ioc_collect *c, const struct bn_ioc_match *m)
     return 0;
 }
 
-/* Looks a literal up in the set under every type; adds what it finds. */
 static int
-ioc_collect_token(struct ioc_collect *c, const struct bn_ioc_set *set, const char *t, size_t n)
+ioc_collect_cb(void *ctx, const struct bn_ioc_match *m)
 {
-    static const int types[] = {BN_IOC_IP,  BN_IOC_DOMAIN, BN_IOC_URL,
-                                BN_IOC_SNI, BN_IOC_JA3,    BN_IOC_JA4};
-    struct bn_ioc_match m;
-    if (n == 0 || n > BN_IOC_VALUE_MAX)
-        return 0;
-    if (bn_ioc_match_hash(set, t, n, &m))
-        return ioc_collect_add(c, &m);
-    for (size_t i = 0; i < BN_ARRAY_SIZE(types); i++) {
-        if (bn_ioc_match(set, types[i], t, n, &m)) {
-            int rc = ioc_collect_add(c, &m);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    /* A CIDR literal: its network address finds the range. */
-    const char *slash = memchr(t, '/', n);
-    if (slash && bn_ioc_match(set, BN_IOC_IP, t, (size_t)(slash - t), &m))
-        return ioc_collect_add(c, &m);
-    return 0;
-}
-
-/*
- * The loaders keep indicators in a set that cannot be walked, so the stored entries are
- * recovered by looking every literal of the upload up in the set: what the loader accepted
- * is found under its normalised value. Anything not recovered is counted (not_stored).
- */
-static int
-ioc_collect_content(struct ioc_collect *c, const struct bn_ioc_set *set, const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && strchr(" \t\r\n,'\"", p[i]))
-            i++;
-        size_t st = i;
-        while (i < n && !strchr(" \t\r\n,'\"", p[i]))
-            i++;
-        /* Strip the brackets of STIX patterns ("[ipv4-addr:value"). */
-        size_t a = st, b = i;
-        while (a < b && (p[a] == '[' || p[a] == '('))
-            a++;
-        while (b > a && (p[b - 1] == ']' || p[b - 1] == ')'))
-            b--;
-        int rc = ioc_collect_token(c, set, p + a, b - a);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return ioc_collect_add(ctx, m);
 }
 
 static int
 ioc_import(struct api_req *r, json_t *b, const char *format, const char *source,
-           struct ioc_collect *c, struct bn_ioc_load_stats *ls, uint64_t *in_set)
+           struct ioc_collect *c, struct bn_ioc_load_stats *ls)
 {
     struct bn_ioc_set *set = bn_ioc_set_new();
     if (!set)
@@ -1105,10 +1058,6 @@ ioc_import(struct api_req *r, json_t *b, const char *format, const char *source,
                 goto out;
             }
             ls->added++;
-            if ((rc = ioc_collect_token(c, set, vs, strlen(vs))) < 0) {
-                rc = api_fail_rc(r, rc, "IOC import");
-                goto out;
-            }
         }
     } else {
         const char *content;
@@ -1135,12 +1084,11 @@ ioc_import(struct api_req *r, json_t *b, const char *format, const char *source,
                                                       : "");
             goto out;
         }
-        if ((rc = ioc_collect_content(c, set, content, n)) < 0) {
-            rc = api_fail_rc(r, rc, "IOC import");
-            goto out;
-        }
     }
-    *in_set = bn_ioc_count(set, BN_IOC_TYPES);
+    if ((rc = bn_ioc_foreach(set, ioc_collect_cb, c)) < 0) {
+        rc = api_fail_rc(r, rc, "IOC import");
+        goto out;
+    }
 out:
     bn_ioc_set_free(set);
     return rc;
@@ -1161,7 +1109,6 @@ api_h_ioc_list_create(struct api_req *r)
     c.seen = json_object();
     struct bn_ioc_load_stats ls;
     memset(&ls, 0, sizeof(ls));
-    uint64_t in_set = 0;
     size_t added = 0;
     int rc;
     if (!c.seen) {
@@ -1193,7 +1140,7 @@ api_h_ioc_list_create(struct api_req *r)
         }
     }
     c.source = source ? source : name;
-    if ((rc = ioc_import(r, b, format, c.source, &c, &ls, &in_set)) < 0)
+    if ((rc = ioc_import(r, b, format, c.source, &c, &ls)) < 0)
         goto out;
     int64_t id;
     if ((rc = store_ioc_list_create(r->st, tid, name, source ? source : "", api__now_ns(),
@@ -1208,21 +1155,19 @@ api_h_ioc_list_create(struct api_req *r)
         rc = api_fail_rc(r, rc, "IOC entries");
         goto out;
     }
-    uint64_t not_stored = in_set > c.n ? in_set - c.n : 0;
     json_t *skipped = json_pack("{s:I,s:I,s:I,s:I,s:I}", "type", (json_int_t)ls.skipped_type,
                                 "value", (json_int_t)ls.skipped_value, "syntax",
                                 (json_int_t)ls.skipped_syntax, "expired",
                                 (json_int_t)ls.skipped_expired, "other",
                                 (json_int_t)ls.skipped_other);
     api_audit(r, tid, "ioc_list.create", name,
-              json_pack("{s:I,s:s,s:I,s:I}", "id", id, "format", format, "entries",
-                        (json_int_t)added, "not_stored", (json_int_t)not_stored));
+              json_pack("{s:I,s:s,s:I}", "id", id, "format", format, "entries",
+                        (json_int_t)added));
     rc = api_reply(r, 201,
-                   json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:I}", "id", (json_int_t)id,
+                   json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o}", "id", (json_int_t)id,
                              "tenant_id", (json_int_t)tid, "name", name, "format", format,
                              "records", (json_int_t)ls.records, "entries", (json_int_t)added,
-                             "duplicates", (json_int_t)ls.duplicates, "skipped", skipped,
-                             "not_stored", (json_int_t)not_stored));
+                             "duplicates", (json_int_t)ls.duplicates, "skipped", skipped));
 out:
     bn_free(c.e);
     json_decref(c.seen);
