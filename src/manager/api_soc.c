@@ -538,10 +538,8 @@ api_h_incident_update(struct api_req *r)
         /* The assignee is a provider user or a user of the incident's tenant. */
         struct store_scope all = {.all = 1};
         struct store_user u;
-        if (store_user_get(r->st, &all, assignee, &u) < 0 ||
-            (u.tenant_id != 0 && u.tenant_id != inc.tenant_id) ||
-            (u.tenant_id == 0 && !auth_is_provider(&r->who) && assignee != r->who.user_id &&
-             0)) {
+        if (store_user_get(r->st, &all, assignee, &u) < 0 || u.disabled ||
+            (u.tenant_id != 0 && u.tenant_id != inc.tenant_id)) {
             rc = api_fail(r, 400, "invalid_field", "assignee_id",
                           "user %" PRId64 " cannot be assigned this incident", assignee);
             goto out;

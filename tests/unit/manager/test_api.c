@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "test_api_common.h"
@@ -612,6 +613,62 @@ test_workflow(void **state)
     tenv_teardown(&e);
 }
 
+/* ---- concurrent clients --------------------------------------------------------------- */
+
+struct conc {
+    struct tenv *e;
+    char tok[128];
+    int errors;
+    int n;
+};
+
+static void *
+conc_main(void *arg)
+{
+    struct conc *c = arg;
+    for (int i = 0; i < c->n; i++) {
+        struct tresp r;
+        const char *path = i % 3 == 0 ? "/api/v1/me" : i % 3 == 1 ? "/api/v1/tenants"
+                                                                  : "/api/v1/incidents";
+        if (tenv_http(c->e, "GET", path, c->tok, NULL, 0, &r) < 0 || r.status != 200)
+            c->errors++;
+        free(r.body);
+        if (i % 10 == 0) {
+            char body[128];
+            snprintf(body, sizeof(body), "{\"name\":\"t-%p-%d\"}", (void *)c, i);
+            if (tenv_http(c->e, "POST", "/api/v1/tokens", c->tok, body, strlen(body), &r) < 0 ||
+                r.status != 201)
+                c->errors++;
+            free(r.body);
+        }
+    }
+    return NULL;
+}
+
+static void
+test_concurrent_clients(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    struct conc c[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&c[i], 0, sizeof(c[i]));
+        c[i].e = &e;
+        c[i].n = 60;
+        assert_int_equal(tenv_token(&e, e.uid[i], c[i].tok, sizeof(c[i].tok)), 0);
+        assert_int_equal(pthread_create(&th[i], NULL, conc_main, &c[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].errors, 0);
+    }
+    assert_true(mgr_metric_get(&e.metrics, MGR_M_API_REQUESTS) >= 4 * 66);
+    assert_int_equal(mgr_metric_get(&e.metrics, MGR_M_API_5XX), 0);
+    tenv_teardown(&e);
+}
+
 /* ---- the `bannin api` client against the same server ---------------------------------- */
 
 static char cli_path[4096];
@@ -732,7 +789,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_body_parse_limits), cmocka_unit_test(test_body_fields),
         cmocka_unit_test(test_auth_helpers),      cmocka_unit_test(test_login_logout),
         cmocka_unit_test(test_bad_bodies_counted), cmocka_unit_test(test_no_escalation),
-        cmocka_unit_test(test_workflow),          cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_workflow),          cmocka_unit_test(test_concurrent_clients),
+        cmocka_unit_test(test_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
