@@ -48,8 +48,9 @@ struct bn_ioc_set {
     struct bn_pool *pool;
     struct ioc_ent *ents;
     size_t nents, capents;
-    uint32_t *slots;       /* entry index + 1, 0 = empty */
+    uint64_t *slots;       /* high 32 bits: hash tag; low 32: entry index + 1, 0 = empty */
     size_t nslots;         /* power of two */
+    uint64_t *bloom;       /* nslots * 8 bits, two per key: most misses stay in cache */
     uint64_t seed;
     struct trie_node *nodes;
     size_t nnodes, capnodes;
@@ -119,9 +120,10 @@ bn_ioc_set_new(void)
     set->pool = bn_pool_new(64 << 10);
     set->nslots = 1024;
     set->slots = bn_calloc(set->nslots, sizeof(*set->slots));
+    set->bloom = bn_calloc(set->nslots / 8, sizeof(*set->bloom));
     set->capnodes = 64;
     set->nodes = bn_calloc(set->capnodes, sizeof(*set->nodes));
-    if (!set->pool || !set->slots || !set->nodes) {
+    if (!set->pool || !set->slots || !set->bloom || !set->nodes) {
         bn_ioc_set_free(set);
         return NULL;
     }
@@ -139,6 +141,7 @@ bn_ioc_set_free(struct bn_ioc_set *set)
     bn_pool_free(set->pool);
     bn_free(set->ents);
     bn_free(set->slots);
+    bn_free(set->bloom);
     bn_free(set->nodes);
     bn_free(set);
 }
@@ -365,15 +368,38 @@ ent_hash(const struct bn_ioc_set *set, int type, const uint8_t *k, size_t klen)
     return bn__hash(k, klen, set->seed ^ ((uint64_t)type * 0x9e3779b97f4a7c15ull));
 }
 
+static void
+bloom_set(uint64_t *bloom, size_t nslots, uint64_t h)
+{
+    size_t bits = nslots * 8 - 1;
+    size_t a = (size_t)(h >> 17) & bits, b = (size_t)((h >> 41) ^ (h << 7)) & bits;
+    bloom[a / 64] |= 1ull << (a % 64);
+    bloom[b / 64] |= 1ull << (b % 64);
+}
+
+static bool
+bloom_has(const uint64_t *bloom, size_t nslots, uint64_t h)
+{
+    size_t bits = nslots * 8 - 1;
+    size_t a = (size_t)(h >> 17) & bits, b = (size_t)((h >> 41) ^ (h << 7)) & bits;
+    return (bloom[a / 64] >> (a % 64) & 1) && (bloom[b / 64] >> (b % 64) & 1);
+}
+
+/* A slot keeps the high half of the hash: most mismatches never touch the entry. */
 static const struct ioc_ent *
 table_find(const struct bn_ioc_set *set, int type, const uint8_t *k, size_t klen)
 {
     size_t mask = set->nslots - 1;
-    for (size_t i = ent_hash(set, type, k, klen) & mask;; i = (i + 1) & mask) {
-        uint32_t e = set->slots[i];
-        if (e == 0)
+    uint64_t h = ent_hash(set, type, k, klen), tag = h >> 32;
+    if (!bloom_has(set->bloom, set->nslots, h))
+        return NULL;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        uint64_t sl = set->slots[i];
+        if (sl == 0)
             return NULL;
-        const struct ioc_ent *en = &set->ents[e - 1];
+        if ((sl >> 32) != tag)
+            continue;
+        const struct ioc_ent *en = &set->ents[(uint32_t)sl - 1];
         if (en->type == type && en->klen == klen && memcmp(en->key, k, klen) == 0)
             return en;
     }
@@ -383,23 +409,29 @@ static int
 table_grow(struct bn_ioc_set *set)
 {
     size_t n = set->nslots * 2;
-    uint32_t *slots = bn_calloc(n, sizeof(*slots));
-    if (!slots)
+    uint64_t *slots = bn_calloc(n, sizeof(*slots));
+    uint64_t *bloom = bn_calloc(n / 8, sizeof(*bloom));
+    if (!slots || !bloom) {
+        bn_free(slots);
+        bn_free(bloom);
         return BN_ENOMEM;
+    }
     for (size_t i = 0; i < set->nslots; i++) {
-        uint32_t e = set->slots[i];
+        uint64_t e = set->slots[i];
         if (e == 0)
             continue;
-        const struct ioc_ent *en = &set->ents[e - 1];
-        if (en->klen == 0)
-            continue; /* CIDR entries live in the trie only */
-        size_t j = ent_hash(set, en->type, en->key, en->klen) & (n - 1);
+        const struct ioc_ent *en = &set->ents[(uint32_t)e - 1];
+        uint64_t h = ent_hash(set, en->type, en->key, en->klen);
+        size_t j = h & (n - 1);
         while (slots[j])
             j = (j + 1) & (n - 1);
         slots[j] = e;
+        bloom_set(bloom, n, h);
     }
     bn_free(set->slots);
+    bn_free(set->bloom);
     set->slots = slots;
+    set->bloom = bloom;
     set->nslots = n;
     return 0;
 }
@@ -459,10 +491,12 @@ table_add(struct bn_ioc_set *set, int type, const uint8_t *k, size_t klen, const
     if (rc)
         return rc;
     size_t mask = set->nslots - 1;
-    size_t i = ent_hash(set, type, k, klen) & mask;
+    uint64_t h = ent_hash(set, type, k, klen);
+    size_t i = h & mask;
     while (set->slots[i])
         i = (i + 1) & mask;
-    set->slots[i] = (uint32_t)(idx + 1);
+    set->slots[i] = (h >> 32) << 32 | (uint64_t)(idx + 1);
+    bloom_set(set->bloom, set->nslots, h);
     return 0;
 }
 

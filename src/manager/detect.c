@@ -274,6 +274,8 @@ struct detect {
     /* the event being processed (for correlation alerts raised while feeding it) */
     const struct store_event *cur;
     const struct bn_record *cur_rec;
+    const struct bn_record *fields_rec; /* the event whose fields alerts carry (lazy) */
+    bool fields_ready;
     int64_t cur_tenant;
     int64_t now_ns;
     int emit_rc;
@@ -566,10 +568,21 @@ actx_fill(struct actx *c, const struct store_event *se, const struct bn_event *e
     }
 }
 
+static int fields_fill(struct detect *d, const struct bn_record *rec, size_t *n);
+
 static int
 emit(struct detect *d, struct triage_alert_in *a)
 {
     d->stats.alerts++;
+    /* the event's fields (for suppressions) are gathered only when an alert needs them */
+    if (!a->fields && d->fields_rec) {
+        size_t n = 0;
+        if (d->fields_ready || fields_fill(d, d->fields_rec, &n) == 0) {
+            d->fields_ready = true;
+            a->fields = d->fields;
+            a->nfields = d->fields_rec->n;
+        }
+    }
     int rc = d->cb(d->ctx, a);
     if (rc && !d->emit_rc)
         d->emit_rc = rc;
@@ -754,33 +767,39 @@ enum ioc_field {
     IF_JA4,
 };
 
+#define KN(s) s, sizeof(s) - 1
+
 static enum ioc_field
 ioc_field_kind(const char *k, size_t n)
 {
+    /* by length first: most keys of an event are rejected without a compare */
     static const struct {
         const char *name;
+        size_t len;
         enum ioc_field kind;
     } names[] = {
-        {"Hashes", IF_HASHES},          {"Hash", IF_HASH},
-        {"sha256", IF_HASH},            {"sha1", IF_HASH},
-        {"md5", IF_HASH},               {"SHA256", IF_HASH},
-        {"DestinationIp", IF_IP},       {"SourceIp", IF_IP},
-        {"source_ip", IF_IP},           {"src_ip", IF_IP},
-        {"dest_ip", IF_IP},             {"dst_ip", IF_IP},
-        {"IpAddress", IF_IP},           {"id.resp_h", IF_IP},
-        {"id.orig_h", IF_IP},           {"QueryResults", IF_IP_LIST},
-        {"QueryName", IF_DOMAIN},       {"DestinationHostname", IF_DOMAIN},
-        {"query", IF_DOMAIN},           {"dns.question.name", IF_DOMAIN},
-        {"server_name", IF_SNI},        {"sni", IF_SNI},
-        {"url", IF_URL},                {"URL", IF_URL},
-        {"ja3", IF_JA3},                {"ja3s", IF_JA3},
-        {"ja4", IF_JA4},
+        {KN("md5"), IF_HASH},           {KN("ja3"), IF_JA3},
+        {KN("ja4"), IF_JA4},            {KN("sni"), IF_SNI},
+        {KN("url"), IF_URL},            {KN("URL"), IF_URL},
+        {KN("Hash"), IF_HASH},          {KN("sha1"), IF_HASH},
+        {KN("ja3s"), IF_JA3},           {KN("query"), IF_DOMAIN},
+        {KN("Hashes"), IF_HASHES},      {KN("sha256"), IF_HASH},
+        {KN("SHA256"), IF_HASH},        {KN("src_ip"), IF_IP},
+        {KN("dst_ip"), IF_IP},          {KN("dest_ip"), IF_IP},
+        {KN("SourceIp"), IF_IP},        {KN("source_ip"), IF_IP},
+        {KN("IpAddress"), IF_IP},       {KN("id.resp_h"), IF_IP},
+        {KN("id.orig_h"), IF_IP},       {KN("QueryName"), IF_DOMAIN},
+        {KN("server_name"), IF_SNI},    {KN("QueryResults"), IF_IP_LIST},
+        {KN("DestinationIp"), IF_IP},   {KN("dns.question.name"), IF_DOMAIN},
+        {KN("DestinationHostname"), IF_DOMAIN},
     };
-    if (n < 3 || n > 19)
+    static const uint32_t lens = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |
+                                 (1u << 8) | (1u << 9) | (1u << 11) | (1u << 12) | (1u << 13) |
+                                 (1u << 17) | (1u << 19);
+    if (n < 3 || n > 19 || !(lens & (1u << n)))
         return IF_NONE;
     for (size_t i = 0; i < BN_ARRAY_SIZE(names); i++)
-        if (names[i].name[0] == k[0] && strlen(names[i].name) == n &&
-            memcmp(names[i].name, k, n) == 0)
+        if (names[i].len == n && names[i].name[0] == k[0] && memcmp(names[i].name, k, n) == 0)
             return names[i].kind;
     return IF_NONE;
 }
@@ -1008,14 +1027,14 @@ one_event(struct detect *d, const struct store_event *se, const struct bn_record
           const struct bn_ioc_set *iocs, const struct bn_ioc_set *global)
 {
     d->stats.events++;
-    size_t nfields = 0;
-    int rc = fields_fill(d, rec, &nfields);
-    if (rc)
-        return rc;
+    d->fields_rec = rec;
+    d->fields_ready = false;
+    const size_t nfields = 0;
+    int rc = 0;
     if (se->event_id == 140 || (se->event_id == 0 && bn_record_get(rec, "rule_id") &&
                                 bn_record_get(rec, "trigger_kind"))) {
         /* the agent already matched this one: take its alert, match nothing again */
-        return agent_alert(d, se, rec, d->fields, nfields);
+        return agent_alert(d, se, rec, NULL, nfields);
     }
     bn_event_clear(&d->ev);
     if (bn_evbuilder_build(d->eb, rec, &d->ev) != 0) {
@@ -1035,7 +1054,7 @@ one_event(struct detect *d, const struct store_event *se, const struct bn_record
             const struct sigma_rule *r = bn_ruleset_rule(d->rules->rs, hits[i]);
             if (r && r->kind == SIGMA_KIND_DETECTION &&
                 bn_ruleset_rule_alerts(d->rules->rs, hits[i]))
-                rc = rule_alert(d, hits[i], se, rec, d->fields, nfields);
+                rc = rule_alert(d, hits[i], se, rec, NULL, nfields);
         }
         if (rc == 0) {
             char tenant[24];
@@ -1050,9 +1069,9 @@ one_event(struct detect *d, const struct store_event *se, const struct bn_record
         }
     }
     if (rc == 0 && iocs)
-        rc = ioc_scan(d, iocs, se, rec, d->fields, nfields);
+        rc = ioc_scan(d, iocs, se, rec, NULL, nfields);
     if (rc == 0 && global && global != iocs)
-        rc = ioc_scan(d, global, se, rec, d->fields, nfields);
+        rc = ioc_scan(d, global, se, rec, NULL, nfields);
     return rc;
 }
 
@@ -1083,9 +1102,6 @@ detect_batch(struct detect *d, int64_t tenant_id, const struct store_event *ev, 
         for (char *nl = memchr(p, '\n', ev[i].json_len); nl;
              nl = memchr(nl + 1, '\n', ev[i].json_len - (size_t)(nl + 1 - p)))
             *nl = ' ';
-        for (char *cr = memchr(p, '\r', ev[i].json_len); cr;
-             cr = memchr(cr + 1, '\r', ev[i].json_len - (size_t)(cr + 1 - p)))
-            *cr = ' ';
     }
     struct bn_reader *r = NULL;
     struct bn_diag dg;
@@ -1118,6 +1134,7 @@ detect_batch(struct detect *d, int64_t tenant_id, const struct store_event *ev, 
     }
     if (rc == 0 && seen < n)
         d->stats.unreadable += n - seen;
+    d->fields_rec = NULL; /* it lived in the reader */
     bn_reader_free(r);
     mgr_metric_add(d->metrics, MGR_M_DETECT_EVENTS, n);
     return rc;
@@ -1128,5 +1145,6 @@ detect_tick(struct detect *d, int64_t now_ns)
 {
     d->now_ns = now_ns;
     d->cur = NULL;
+    d->fields_rec = NULL;
     bn_correlator_expire(d->corr, now_ns);
 }
