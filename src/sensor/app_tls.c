@@ -644,7 +644,8 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
         return;
     case REC_APPDATA:
         td->appdata = true;
-        if (st->d[0].appdata && st->d[1].appdata)
+        /* both sides switched to protected records: the handshake completed (Zeek) */
+        if ((st->d[0].encrypted || st->d[0].appdata) && (st->d[1].encrypted || st->d[1].appdata))
             st->rec.established = 1;
         /* the handshake is over (or encrypted from here, TLS 1.3): report it */
         if (st->rec.has_server_hello || dir == NET_TOSERVER)
