@@ -191,6 +191,10 @@ store_events_bytes(struct store *st, int64_t tenant_id)
 
 /* ---- search ---------------------------------------------------------------------------- */
 
+/* Events are stored as received: one that is not valid JSON must not make json_extract fail
+ * the whole search, it just matches no field filter. */
+#define VALID_JSON "CASE WHEN json_valid(json) THEN json ELSE '{}' END"
+
 /* '$."a"."b"' for "a.b"; field names with quotes or backslashes are refused. */
 static int
 json_path(struct bn_buf *b, const char *field)
@@ -305,9 +309,10 @@ store_event_search(struct store *st, const struct store_event_query *q, store_ev
         if (rc == 0)
             rc = bn_buf_printf(&sql,
                                q->fields[i].op == STORE_FIELD_EQ
-                                   ? " AND CAST(json_extract(json, :p%zu) AS TEXT) = :v%zu"
-                                   : " AND instr(CAST(json_extract(json, :p%zu) AS TEXT),"
-                                     " :v%zu) > 0",
+                                   ? " AND CAST(json_extract(" VALID_JSON ", :p%zu) AS TEXT)"
+                                     " = :v%zu"
+                                   : " AND instr(CAST(json_extract(" VALID_JSON ", :p%zu) AS"
+                                     " TEXT), :v%zu) > 0",
                                i, i);
     }
     if (q->after.ts_ns || q->after.id)

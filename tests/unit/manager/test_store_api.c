@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "manager/store.h"
 
@@ -991,6 +992,77 @@ test_triage_tables(void **state)
     assert_int_equal(c.n, 5);
 }
 
+/* Every allocation of a search, a list and the metrics fails in turn: each attempt fails
+ * cleanly (no crash, no leak under ASan) until one succeeds with the full answer. */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    add_events();
+    S_ONE(s1, t1);
+    struct store_alert a = mk_alert(t1, "r1", "k", 10000, 2);
+    assert_int_equal(store_alert_upsert(st, &a, 0, NULL, NULL), 0);
+    struct store_field_filter f = {"CommandLine", "cmd", STORE_FIELD_CONTAINS};
+    struct store_event_query q = {.scope = s1, .fields = &f, .nfields = 1, .image_sub = "bin"};
+    int ok = 0;
+    for (unsigned long n = 1; n < 200 && !ok; n++) {
+        struct collect c = {0};
+        bn_alloc_fail_after(n);
+        int rc = store_event_search(st, &q, ev_collect, &c, NULL, NULL);
+        bn_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_int_equal(c.n, 30);
+            ok = 1;
+        } else {
+            assert_int_equal(rc, BN_ENOMEM);
+        }
+    }
+    assert_true(ok);
+    ok = 0;
+    for (unsigned long n = 1; n < 200 && !ok; n++) {
+        struct metrics_out mo = {0};
+        bn_alloc_fail_after(n);
+        int rc = store_metrics(st, &s1, 0, 0, 1, metrics_collect, &mo);
+        bn_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_int_equal(mo.n, 2);
+            ok = 1;
+        } else {
+            assert_int_equal(rc, BN_ENOMEM);
+        }
+    }
+    assert_true(ok);
+    ok = 0;
+    for (unsigned long n = 1; n < 200 && !ok; n++) {
+        int cnt = 0;
+        bn_alloc_fail_after(n);
+        int rc = store_tenant_list(st, &s1, tenant_count, &cnt);
+        bn_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_int_equal(cnt, 1);
+            ok = 1;
+        } else {
+            assert_int_equal(rc, BN_ENOMEM);
+        }
+    }
+    assert_true(ok);
+    ok = 0;
+    for (unsigned long n = 1; n < 200 && !ok; n++) {
+        struct store_alert got;
+        int64_t id = 1;
+        bn_alloc_fail_after(n);
+        int rc = store_alert_get(st, &s1, id, &got);
+        bn_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_string_equal(got.json, "{\"x\":1}");
+            ok = 1;
+        } else {
+            assert_int_equal(rc, BN_ENOMEM);
+        }
+    }
+    assert_true(ok);
+}
+
 int
 main(void)
 {
@@ -1000,6 +1072,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_alerts_incidents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_percentiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_triage_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
