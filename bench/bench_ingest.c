@@ -1,0 +1,292 @@
+/*
+ * bench_ingest.c - simulated agents over mutual TLS against a running bannind: enrols N
+ * agents with one multi-use token, opens one session each, and sends signed zstd batches of
+ * Sysmon-like events from T threads (each thread drives N/T sessions, one batch in flight
+ * per session), counting acknowledged events per second. Also the client of
+ * tests/integration/test_manager_kill9.sh: with --acked FILE it appends every acknowledged
+ * range "first last" to FILE, reconnects when the manager goes away and resends from the
+ * last acknowledged seq (the same seq always carries the same event), until --events or
+ * SIGTERM.
+ *
+ *   bench_ingest --server 127.0.0.1:7443 --token T --dir /tmp/bench-agents
+ *                [--agents 100] [--threads 2] [--batch 1000] [--events 1000000]
+ *                [--seconds 0] [--acked FILE]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bannin/buf.h"
+#include "bannin/error.h"
+#include "bannin/wire.h"
+
+struct agent_sim {
+    struct bn_wire_ident id;
+    struct bn_wire_conn *conn;
+    uint8_t nonce[BN_WIRE_NONCE];
+    uint64_t acked;            /* last acknowledged seq */
+    uint64_t sent_last;        /* last seq of the batch in flight (0 = none) */
+};
+
+static const char *server, *token, *dir, *acked_path;
+static int nagents = 100, nthreads = 2, batch = 1000;
+static uint64_t total_events = 1000000;
+static double seconds;
+static struct agent_sim *agents;
+static _Atomic uint64_t acked_events, reconnects, refusals;
+static _Atomic bool stop;
+static FILE *acked_file;
+static pthread_mutex_t acked_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+open_session(struct agent_sim *a)
+{
+    char err[512];
+    uint64_t last = 0;
+    struct bn_wire_hello h = {{"bench", 5}, {"bench", 5}, 60000, a->acked, a->acked + 1};
+    bn_wire_close(a->conn);
+    a->conn = NULL;
+    a->sent_last = 0;
+    int rc = bn_wire_session_open(&a->conn, &a->id, server, &h, 5000, a->nonce, &last, err,
+                                  sizeof(err));
+    if (rc && !acked_path)
+        fprintf(stderr, "bench_ingest: agent %s: %s\n", a->id.uid, err);
+    return rc;
+}
+
+/* Event seq of agent a: always the same bytes for the same seq. */
+static int
+event(char *buf, size_t size, const struct agent_sim *a, uint64_t seq)
+{
+    static const char *const images[] = {"/usr/bin/bash", "/usr/bin/curl", "/usr/sbin/sshd",
+                                         "/usr/bin/python3", "/usr/bin/cat", "/usr/bin/id"};
+    return snprintf(buf, size,
+                    "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,"
+                    "\"UtcTime\":\"2026-11-26 00:00:%02llu.%03llu\",\"Computer\":\"bench-%s\","
+                    "\"ProcessId\":%llu,\"Image\":\"%s\",\"CommandLine\":\"%s -c echo %llu\","
+                    "\"User\":\"root\",\"ParentImage\":\"/usr/bin/bash\",\"seq\":%llu}",
+                    (unsigned long long)(seq % 60), (unsigned long long)(seq % 1000), a->id.uid,
+                    (unsigned long long)(1000 + seq % 30000), images[seq % 6], images[seq % 6],
+                    (unsigned long long)seq, (unsigned long long)seq);
+}
+
+static int
+send_batch(struct agent_sim *a, struct bn_wire_packer *p, struct bn_buf *f)
+{
+    char ev[1024];
+    bn_wire_packer_reset(p);
+    for (int i = 1; i <= batch; i++) {
+        uint64_t seq = a->acked + (uint64_t)i;
+        int n = event(ev, sizeof(ev), a, seq);
+        if (bn_wire_packer_add(p, seq, ev, (size_t)n) != 0)
+            return BN_EINTERNAL;
+    }
+    bn_buf_reset(f);
+    int rc = bn_wire_packer_seal(p, a->nonce, a->id.sk, f);
+    if (!rc)
+        rc = bn_wire_send(a->conn, f->p, f->len);
+    if (!rc)
+        a->sent_last = a->acked + (uint64_t)batch;
+    return rc;
+}
+
+static int
+take_ack(struct agent_sim *a)
+{
+    int type;
+    const uint8_t *pl;
+    uint32_t len;
+    struct bn_wire_err e;
+    int rc = bn_wire_recv(a->conn, 10000, &type, &pl, &len, &e);
+    if (rc)
+        return rc;
+    if (type == BN_WIRE_ERROR) {
+        atomic_fetch_add(&refusals, 1);
+        return BN_EDENIED;
+    }
+    struct bn_wire_ack ack;
+    if (type != BN_WIRE_ACK || bn_wire_ack_decode(pl, len, &ack, &e) != 0 ||
+        ack.last_seq != a->sent_last)
+        return BN_EPROTO;
+    if (acked_file) {
+        pthread_mutex_lock(&acked_mu);
+        fprintf(acked_file, "%s %llu %llu\n", a->id.uid, (unsigned long long)ack.first_seq,
+                (unsigned long long)ack.last_seq);
+        fflush(acked_file);
+        pthread_mutex_unlock(&acked_mu);
+    }
+    atomic_fetch_add(&acked_events, ack.last_seq - a->acked);
+    a->acked = ack.last_seq;
+    a->sent_last = 0;
+    return 0;
+}
+
+static void *
+worker(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    struct bn_wire_packer *p;
+    struct bn_buf f;
+    if (bn_wire_packer_new(&p, 1) != 0)
+        return NULL;
+    bn_buf_init(&f, BN_WIRE_HDR + BN_WIRE_FRAME_MAX);
+    while (!atomic_load(&stop) && atomic_load(&acked_events) < total_events) {
+        for (int i = t; i < nagents; i += nthreads) {
+            struct agent_sim *a = &agents[i];
+            if (!a->conn) {
+                if (open_session(a) != 0) {
+                    usleep(100000);
+                    continue;
+                }
+                atomic_fetch_add(&reconnects, 1);
+            }
+            if (send_batch(a, p, &f) != 0) {
+                bn_wire_close(a->conn);
+                a->conn = NULL;
+            }
+        }
+        for (int i = t; i < nagents; i += nthreads) {
+            struct agent_sim *a = &agents[i];
+            if (a->conn && a->sent_last && take_ack(a) != 0) {
+                bn_wire_close(a->conn);
+                a->conn = NULL;
+            }
+        }
+    }
+    bn_buf_release(&f);
+    bn_wire_packer_free(p);
+    return NULL;
+}
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop, true);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'}, {"token", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},    {"agents", required_argument, NULL, 'a'},
+        {"threads", required_argument, NULL, 'T'}, {"batch", required_argument, NULL, 'b'},
+        {"events", required_argument, NULL, 'e'}, {"seconds", required_argument, NULL, 'S'},
+        {"acked", required_argument, NULL, 'A'},  {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's': server = optarg; break;
+        case 't': token = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'a': nagents = (int)strtol(optarg, NULL, 10); break;
+        case 'T': nthreads = (int)strtol(optarg, NULL, 10); break;
+        case 'b': batch = (int)strtol(optarg, NULL, 10); break;
+        case 'e': total_events = strtoull(optarg, NULL, 10); break;
+        case 'S': seconds = strtod(optarg, NULL); break;
+        case 'A': acked_path = optarg; break;
+        default: return 2;
+        }
+    }
+    if (!server || !token || !dir || nagents < 1 || nthreads < 1 || batch < 1 ||
+        batch > BN_WIRE_BATCH_EVENTS_MAX) {
+        fprintf(stderr, "usage: bench_ingest --server H:P --token T --dir D [--agents N] "
+                        "[--threads T] [--batch B] [--events E] [--seconds S] [--acked FILE]\n");
+        return 2;
+    }
+    if (nthreads > nagents)
+        nthreads = nagents;
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    mkdir(dir, 0700);
+    agents = calloc((size_t)nagents, sizeof(*agents));
+    if (acked_path && !(acked_file = fopen(acked_path, "a"))) {
+        fprintf(stderr, "bench_ingest: cannot open '%s': %s\n", acked_path, strerror(errno));
+        return 1;
+    }
+    double t0 = now_s();
+    for (int i = 0; i < nagents; i++) {
+        char adir[4096], err[512];
+        snprintf(adir, sizeof(adir), "%s/agent-%d", dir, i);
+        if (bn_wire_ident_load(adir, &agents[i].id, err, sizeof(err)) == 0)
+            continue; /* enrolled by an earlier run */
+        char host[64];
+        snprintf(host, sizeof(host), "bench-%d", i);
+        int rc;
+        while ((rc = bn_wire_enroll_run(server, token, adir, host, 60000, 10000, &agents[i].id,
+                                        err, sizeof(err))) != 0) {
+            if (!acked_path || rc == BN_EDENIED || atomic_load(&stop)) {
+                fprintf(stderr, "bench_ingest: enrolment %d failed: %s\n", i, err);
+                return 1;
+            }
+            usleep(100000); /* the manager is restarting */
+        }
+    }
+    double t1 = now_s();
+    fprintf(stderr, "bench_ingest: %d agents enrolled in %.2f s\n", nagents, t1 - t0);
+    if (acked_path) {
+        /* resume after the last acknowledged range of each agent */
+        FILE *f = fopen(acked_path, "r");
+        char uid[64];
+        unsigned long long a, b;
+        while (f && fscanf(f, "%63s %llu %llu", uid, &a, &b) == 3)
+            for (int i = 0; i < nagents; i++)
+                if (!strcmp(agents[i].id.uid, uid) && b > agents[i].acked)
+                    agents[i].acked = b;
+        if (f)
+            fclose(f);
+    }
+    pthread_t thr[64];
+    if (nthreads > 64)
+        nthreads = 64;
+    t1 = now_s();
+    for (int t = 0; t < nthreads; t++)
+        pthread_create(&thr[t], NULL, worker, (void *)(intptr_t)t);
+    uint64_t last = 0;
+    double tl = t1;
+    while (!atomic_load(&stop) && atomic_load(&acked_events) < total_events) {
+        usleep(1000000);
+        double tn = now_s();
+        uint64_t v = atomic_load(&acked_events);
+        fprintf(stderr, "bench_ingest: %.0f events/s (%llu acked)\n", (v - last) / (tn - tl),
+                (unsigned long long)v);
+        last = v;
+        tl = tn;
+        if (seconds > 0 && tn - t1 >= seconds)
+            atomic_store(&stop, true);
+    }
+    atomic_store(&stop, true);
+    for (int t = 0; t < nthreads; t++)
+        pthread_join(thr[t], NULL);
+    double t2 = now_s();
+    uint64_t v = atomic_load(&acked_events);
+    printf("agents %d threads %d batch %d: %llu events acknowledged in %.2f s = %.0f events/s "
+           "(sessions opened %llu, refusals %llu)\n",
+           nagents, nthreads, batch, (unsigned long long)v, t2 - t1, v / (t2 - t1),
+           (unsigned long long)atomic_load(&reconnects), (unsigned long long)atomic_load(&refusals));
+    for (int i = 0; i < nagents; i++)
+        bn_wire_close(agents[i].conn);
+    free(agents);
+    if (acked_file)
+        fclose(acked_file);
+    return 0;
+}
