@@ -38,20 +38,28 @@
 struct detect_rules {
     struct bn_ruleset *rs;
     struct bn_mapping *map;
+    int64_t *tenant_of;          /* per rule index: owning tenant of an upload, 0 = all */
+    bool has_owned;              /* some rule belongs to one tenant */
 };
+
+#define UPLOAD_PREFIX "upload:"
 
 /* ---- loading ----------------------------------------------------------------------------- */
 
 struct load_ctx {
     struct detect_load_stats *st;
+    const char *name;            /* the upload being parsed, for diagnostics without a file */
 };
 
 static void
 on_parse_diag(void *ctx, const struct bn_diag *d)
 {
     struct load_ctx *c = ctx;
-    if (c->st->failed++ == 0)
+    if (c->st->failed++ == 0) {
         c->st->first = *d;
+        if (!d->file[0] && c->name)
+            snprintf(c->st->first.file, sizeof(c->st->first.file), "%s", c->name);
+    }
 }
 
 static void
@@ -78,8 +86,10 @@ rules_finish(struct detect_rules **out, struct sigma_rule **rules, size_t n,
         return BN_ENOMEM;
     }
     int rc = bn_ruleset_compile(&r->rs, rules, n, NULL, on_compile_diag, lc);
-    if (rc == 0)
-        rc = bn_mapping_load_default(&r->map, &st->first);
+    struct bn_diag md;
+    bn_diag_clear(&md);
+    if (rc == 0 && (rc = bn_mapping_load_default(&r->map, &md)) != 0)
+        st->first = md;
     if (rc) {
         if (!st->first.msg[0])
             bn_diag_set(&st->first, rc, "<rules>", 0, 0, "cannot compile rules: %s",
@@ -88,13 +98,31 @@ rules_finish(struct detect_rules **out, struct sigma_rule **rules, size_t n,
         return rc;
     }
     st->rules = bn_ruleset_count(r->rs);
+    r->tenant_of = bn_calloc(st->rules ? st->rules : 1, sizeof(*r->tenant_of));
+    if (!r->tenant_of) {
+        detect_rules_free(r);
+        return BN_ENOMEM;
+    }
+    /* uploads were parsed under the name "upload:<tenant>:<rule id>" */
+    for (uint32_t i = 0; i < st->rules; i++) {
+        const struct sigma_rule *sr = bn_ruleset_rule(r->rs, i);
+        if (sr && sr->file && strncmp(sr->file, UPLOAD_PREFIX, strlen(UPLOAD_PREFIX)) == 0)
+            r->tenant_of[i] = strtoll(sr->file + strlen(UPLOAD_PREFIX), NULL, 10);
+        r->has_owned |= r->tenant_of[i] != 0;
+    }
     *out = r;
     return 0;
 }
 
+int64_t
+detect_rules_tenant(const struct detect_rules *r, uint32_t idx)
+{
+    return (r && idx < bn_ruleset_count(r->rs)) ? r->tenant_of[idx] : 0;
+}
+
 int
-detect_rules_load(struct detect_rules **out, const char *const *paths, size_t npaths,
-                  struct detect_load_stats *st)
+detect_rules_load_ex(struct detect_rules **out, const char *const *paths, size_t npaths,
+                     const struct detect_upload *up, size_t nup, struct detect_load_stats *st)
 {
     struct detect_load_stats dummy;
     if (!st)
@@ -123,7 +151,7 @@ detect_rules_load(struct detect_rules **out, const char *const *paths, size_t np
             return bn_diag_set(&st->first, -errno, paths[i], 0, 0, "cannot open rules '%s': %s",
                                paths[i], strerror(errno));
     }
-    struct load_ctx lc = {st};
+    struct load_ctx lc = {st, NULL};
     struct sigma_rule **rules = NULL;
     size_t n = 0;
     int rc = sigma_parse_paths(paths, npaths, &rules, &n, on_parse_diag, &lc);
@@ -134,10 +162,33 @@ detect_rules_load(struct detect_rules **out, const char *const *paths, size_t np
         return bn_diag_set(&st->first, rc, "<rules>", 0, 0, "cannot parse rules: %s",
                            bn_strerror(rc));
     }
+    for (size_t i = 0; i < nup; i++) {
+        char name[160];
+        snprintf(name, sizeof(name), UPLOAD_PREFIX "%" PRId64 ":%.120s", up[i].tenant_id,
+                 up[i].rule_id ? up[i].rule_id : "");
+        lc.name = name;
+        rc = sigma_parse_mem(up[i].yaml, up[i].len, name, &rules, &n, on_parse_diag, &lc);
+        lc.name = NULL;
+        if (rc) {
+            for (size_t k = 0; k < n; k++)
+                sigma_rule_free(rules[k]);
+            bn_free(rules);
+            return bn_diag_set(&st->first, rc, name, 0, 0, "cannot parse rules: %s",
+                               bn_strerror(rc));
+        }
+    }
     rc = rules_finish(out, rules, n, st, &lc);
     bn_free(rules);
     return rc;
 }
+
+int
+detect_rules_load(struct detect_rules **out, const char *const *paths, size_t npaths,
+                  struct detect_load_stats *st)
+{
+    return detect_rules_load_ex(out, paths, npaths, NULL, 0, st);
+}
+
 
 int
 detect_rules_load_mem(struct detect_rules **out, const char *buf, size_t len, const char *name,
@@ -148,7 +199,7 @@ detect_rules_load_mem(struct detect_rules **out, const char *buf, size_t len, co
         st = &dummy;
     memset(st, 0, sizeof(*st));
     *out = NULL;
-    struct load_ctx lc = {st};
+    struct load_ctx lc = {st, NULL};
     struct sigma_rule **rules = NULL;
     size_t n = 0;
     int rc = sigma_parse_mem(buf, len, name ? name : "<rules>", &rules, &n, on_parse_diag, &lc);
@@ -170,6 +221,7 @@ detect_rules_free(struct detect_rules *r)
         return;
     bn_ruleset_free(r->rs);
     bn_mapping_free(r->map);
+    bn_free(r->tenant_of);
     bn_free(r);
 }
 
@@ -269,6 +321,7 @@ struct detect {
     size_t cap_fields;
     struct tenant_iocs *iocs;
     size_t niocs;
+    uint32_t *hitbuf;            /* hits of the current tenant's rules (uploads of others out) */
     uint64_t *disabled;          /* hashes of (tenant, rule id), open addressing, 0 = empty */
     size_t ndisabled, cap_disabled;
     /* the event being processed (for correlation alerts raised while feeding it) */
@@ -304,7 +357,8 @@ detect_new(struct detect **out, const struct detect_rules *rules, detect_emit_cb
     d->scratch = bn_scratch_new(rules->rs);
     d->eb = bn_evbuilder_new(rules->map, bn_ruleset_fields(rules->rs));
     d->corr = bn_correlator_new(rules->rs, on_corr, d);
-    if (!d->scratch || !d->eb || !d->corr ||
+    d->hitbuf = bn_calloc(bn_ruleset_count(rules->rs) + 1, sizeof(*d->hitbuf));
+    if (!d->scratch || !d->eb || !d->corr || !d->hitbuf ||
         bn_event_init(&d->ev, bn_fieldtab_count(bn_ruleset_fields(rules->rs))) != 0) {
         detect_free(d);
         return BN_ENOMEM;
@@ -327,6 +381,7 @@ detect_free(struct detect *d)
     bn_buf_release(&d->json);
     bn_buf_release(&d->tags);
     bn_free(d->fields);
+    bn_free(d->hitbuf);
     bn_free(d->iocs);
     bn_free(d->disabled);
     bn_free(d);
@@ -644,6 +699,9 @@ rule_alert(struct detect *d, uint32_t idx, const struct store_event *se,
     const struct sigma_rule *r = bn_ruleset_rule(d->rules->rs, idx);
     if (!r)
         return 0;
+    int64_t owner = d->rules->tenant_of[idx];
+    if (owner && owner != d->cur_tenant)
+        return 0; /* another tenant's uploaded rule */
     if (rule_disabled(d, d->cur_tenant, r->id)) {
         d->stats.disabled_hits++;
         return 0;
@@ -690,6 +748,9 @@ on_corr(void *ctx, const struct bn_corr_alert *ca)
     if (!r || d->emit_rc)
         return;
     int64_t tenant = ca->tenant ? strtoll(ca->tenant, NULL, 10) : d->cur_tenant;
+    int64_t owner = d->rules->tenant_of[ca->rule];
+    if (owner && owner != tenant)
+        return;
     if (rule_disabled(d, tenant, r->id)) {
         d->stats.disabled_hits++;
         return;
@@ -1048,6 +1109,17 @@ one_event(struct detect *d, const struct store_event *se, const struct bn_record
     if (bn_ruleset_match(d->rules->rs, d->scratch, &d->ev, &hits, &nhits) != 0) {
         d->stats.match_errors++;
     } else if (nhits) {
+        if (d->rules->has_owned) {
+            /* another tenant's uploaded rules neither alert nor feed correlations here */
+            size_t k = 0;
+            for (size_t i = 0; i < nhits; i++) {
+                int64_t owner = d->rules->tenant_of[hits[i]];
+                if (!owner || owner == d->cur_tenant)
+                    d->hitbuf[k++] = hits[i];
+            }
+            hits = d->hitbuf;
+            nhits = k;
+        }
         d->stats.rule_hits += nhits;
         /* hits are borrowed from the scratch; emitting does not match, so they stay valid */
         for (size_t i = 0; i < nhits && rc == 0; i++) {

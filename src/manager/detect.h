@@ -47,6 +47,24 @@ int detect_rules_load_mem(struct detect_rules **out, const char *buf, size_t len
 void detect_rules_free(struct detect_rules *r);
 size_t detect_rules_count(const struct detect_rules *r);
 
+/* A rule uploaded by a tenant (tenant 0: for every tenant); yaml borrowed for the call. */
+struct detect_upload {
+    int64_t tenant_id;
+    const char *rule_id;         /* for diagnostics */
+    const char *yaml;
+    size_t len;
+};
+/*
+ * detect_rules_load() plus uploaded rules: an upload of tenant T alerts only for events of
+ * T (its correlations count only T's events). Uploads that fail are counted in st->failed and
+ * skipped. Returns 0 and an owned set, or an error with st->first.
+ */
+int detect_rules_load_ex(struct detect_rules **out, const char *const *paths, size_t npaths,
+                         const struct detect_upload *up, size_t nup,
+                         struct detect_load_stats *st);
+/* Tenant a rule of the set belongs to: 0 for shipped rules and uploads for all tenants. */
+int64_t detect_rules_tenant(const struct detect_rules *r, uint32_t idx);
+
 /*
  * Validates one uploaded Sigma rule (the API's rule upload): it must parse and compile
  * against the shipped mappings. Fills id and title (of the first rule in the document).
@@ -125,6 +143,17 @@ struct detect_ingest;
  */
 int detect_ingest_new(struct detect_ingest **out, const struct detect_ingest_opts *o);
 void detect_ingest_free(struct detect_ingest *di);
+/*
+ * Loads the shipped rules (paths as for detect_rules_load) with every rule uploaded through
+ * the API (store_rule_uploads). For bannind's start and for reloads after an upload.
+ */
+int detect_rules_load_store(struct detect_rules **out, const char *const *paths, size_t npaths,
+                            struct store *st, struct detect_load_stats *stats);
+/*
+ * Switches the pipeline to another rule set (borrowed; the old one may be freed after the
+ * call). Correlation windows in progress start again. Link thread only.
+ */
+int detect_ingest_set_rules(struct detect_ingest *di, const struct detect_rules *rules);
 /* Fills hooks (ctx, on_batch_stored, on_health) for ingest_new/link_new. */
 void detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks);
 /* Housekeeping (correlation windows, reloads, notify kick); also run from batches, at most

@@ -272,6 +272,82 @@ detect_ingest_free(struct detect_ingest *di)
     bn_free(di);
 }
 
+struct up_ctx {
+    struct detect_upload *up;
+    char **copies;
+    size_t n, cap;
+    int rc;
+};
+
+static int
+on_upload(void *ctx, const struct store_rule_upload *r)
+{
+    struct up_ctx *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct detect_upload *u = bn_reallocarray(c->up, cap, sizeof(*u));
+        if (u)
+            c->up = u;
+        char **cp = bn_reallocarray(c->copies, cap, sizeof(*cp));
+        if (cp)
+            c->copies = cp;
+        if (!u || !cp)
+            return c->rc = BN_ENOMEM;
+        c->cap = cap;
+    }
+    /* the row's strings are borrowed for the call */
+    size_t yl = r->yaml ? strlen(r->yaml) : 0, il = strlen(r->rule_id);
+    char *copy = bn_malloc(yl + il + 2);
+    if (!copy)
+        return c->rc = BN_ENOMEM;
+    memcpy(copy, r->yaml ? r->yaml : "", yl);
+    copy[yl] = '\0';
+    memcpy(copy + yl + 1, r->rule_id, il + 1);
+    c->copies[c->n] = copy;
+    c->up[c->n] = (struct detect_upload){r->tenant_id, copy + yl + 1, copy, yl};
+    c->n++;
+    return 0;
+}
+
+int
+detect_rules_load_store(struct detect_rules **out, const char *const *paths, size_t npaths,
+                        struct store *st, struct detect_load_stats *stats)
+{
+    struct detect_load_stats dummy;
+    if (!stats)
+        stats = &dummy;
+    struct up_ctx c = {0};
+    struct store_scope all = {.all = 1};
+    int rc = store_rule_uploads(st, &all, on_upload, &c);
+    if (rc == 0 && c.rc)
+        rc = c.rc;
+    if (rc == 0)
+        rc = detect_rules_load_ex(out, paths, npaths, c.up, c.n, stats);
+    else
+        bn_diag_set(&stats->first, rc, "<store>", 0, 0, "cannot read uploaded rules: %s",
+                    bn_strerror(rc));
+    for (size_t i = 0; i < c.n; i++)
+        bn_free(c.copies[i]);
+    bn_free(c.copies);
+    bn_free(c.up);
+    return rc;
+}
+
+int
+detect_ingest_set_rules(struct detect_ingest *di, const struct detect_rules *rules)
+{
+    struct detect *d;
+    int rc = detect_new(&d, rules, on_alert, di, di->o.metrics);
+    if (rc)
+        return rc;
+    drop_sets(di);
+    detect_free(di->det);
+    di->det = d;
+    di->o.rules = rules;
+    reload(di); /* rule states and IOC sets onto the new worker */
+    return 0;
+}
+
 void
 detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks)
 {

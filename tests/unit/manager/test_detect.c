@@ -452,6 +452,53 @@ test_agent_alerts(void **state)
 }
 
 static void
+test_uploads(void **state)
+{
+    (void)state;
+    static const char up5[] =
+        "title: Frobnicate Run\nid: up-5-1\nname: frob_run\nlogsource:\n  product: linux\n"
+        "  category: process_creation\ndetection:\n  s:\n    Image|endswith: /frobnicate\n"
+        "  condition: s\nlevel: high\n";
+    static const char up0[] =
+        "title: Everyone Quux\nid: up-0-1\nlogsource:\n  product: linux\n"
+        "  category: process_creation\ndetection:\n  s:\n    Image|endswith: /quux\n"
+        "  condition: s\nlevel: low\n";
+    static const char bad[] = "title: broken\nid: up-5-2\ndetection: [\n";
+    struct detect_upload up[] = {
+        {5, "up-5-1", up5, sizeof(up5) - 1},
+        {0, "up-0-1", up0, sizeof(up0) - 1},
+        {5, "up-5-2", bad, sizeof(bad) - 1},
+    };
+    struct detect_rules *r;
+    struct detect_load_stats ls;
+    assert_int_equal(detect_rules_load_ex(&r, NULL, 0, up, 3, &ls), 0);
+    assert_int_equal(ls.failed, 1);
+    if (!strstr(ls.first.file, "upload:5:up-5-2"))
+        fail_msg("first failure: %s:%lu: %s (%d)", ls.first.file, ls.first.line, ls.first.msg, ls.first.code);
+    assert_int_equal(detect_rules_count(r), detect_rules_count(rules) + 2);
+    static struct got g;
+    g.n = 0;
+    struct detect *d;
+    assert_int_equal(detect_new(&d, r, collect, &g, NULL), 0);
+    struct evs e = {.n = 0};
+    evs_add(&e, "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,\"Computer\":\"h\","
+                "\"Image\":\"/opt/frobnicate\",\"CommandLine\":\"frobnicate\"}", 1);
+    evs_add(&e, "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,\"Computer\":\"h\","
+                "\"Image\":\"/opt/quux\",\"CommandLine\":\"quux\"}", 1);
+    /* tenant 5 owns up-5-1; everyone gets up-0-1 */
+    assert_int_equal(detect_batch(d, 5, e.ev, 2, 1764064800000000000LL), 0);
+    assert_int_equal(count_rule(&g, "up-5-1"), 1);
+    assert_int_equal(count_rule(&g, "up-0-1"), 1);
+    g.n = 0;
+    assert_int_equal(detect_batch(d, 6, e.ev, 2, 1764064800000000000LL), 0);
+    assert_int_equal(count_rule(&g, "up-5-1"), 0);
+    assert_int_equal(count_rule(&g, "up-0-1"), 1);
+    detect_free(d);
+    detect_rules_free(r);
+    evs_free(&e);
+}
+
+static void
 test_validate(void **state)
 {
     (void)state;
@@ -484,7 +531,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_samples), cmocka_unit_test(test_alert_fields),
         cmocka_unit_test(test_correlation_tenants), cmocka_unit_test(test_iocs),
-        cmocka_unit_test(test_agent_alerts), cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_agent_alerts), cmocka_unit_test(test_uploads),
+        cmocka_unit_test(test_validate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

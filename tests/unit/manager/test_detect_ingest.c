@@ -197,6 +197,29 @@ test_pipeline(void **state)
     detect_ingest_get_stats(di, &ds);
     assert_int_equal(ds.detect.events, 7);
     assert_int_equal(ds.triage.errors, 0);
+    assert_true(ds.detect.disabled_hits >= 1);
+
+    /* an uploaded rule of the tenant, loaded from the store into a new set */
+    static const char yaml[] =
+        "title: Shell To Known C2\nid: up-1\nlogsource:\n  product: linux\n"
+        "  category: process_creation\ndetection:\n  s:\n    CommandLine|contains: "
+        "203.0.113.50\n  condition: s\nlevel: medium\n";
+    struct store_rule_upload ru = {.tenant_id = tenant, .yaml = yaml};
+    snprintf(ru.rule_id, sizeof(ru.rule_id), "up-1");
+    snprintf(ru.title, sizeof(ru.title), "Shell To Known C2");
+    int64_t ruid;
+    assert_int_equal(store_rule_upload(st, &ru, &ruid), 0);
+    struct detect_rules *rules2;
+    assert_int_equal(detect_rules_load_store(&rules2, NULL, 0, st, &rl), 0);
+    assert_int_equal(detect_rules_count(rules2), detect_rules_count(rules) + 1);
+    assert_int_equal(detect_ingest_set_rules(di, rules2), 0);
+    detect_rules_free(rules);
+    rules = rules2;
+    batch(st, &h, &ag, 60);
+    alerts(st, tenant, &g);
+    assert_true(find(&g, "up-1") >= 0);
+    /* rule states survived the switch: the disabled IOC rule stays quiet */
+    assert_int_equal(g.count[find(&g, "ioc.domain")], 2);
     assert_int_equal(ds.health_alerts, 1);
     assert_true(ds.ioc_reloads >= 1);
     assert_int_equal(ds.ioc_load_errors, 0);
