@@ -207,7 +207,9 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n,
     size_t tl = 0;
     while (tok + tl < e && tok[tl] != ' ')
         tl++;
-    bool numeric = tl == 3 && parse_u64(tok, tl, 10, &code);
+    bool numeric = tl == 3 && tok[0] >= '0' && tok[0] <= '9' && tok[1] >= '0' &&
+                   tok[1] <= '9' && tok[2] >= '0' && tok[2] <= '9' &&
+                   parse_u64(tok, tl, 10, &code);
     if (!numeric) {
         app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED); /* kept: status_string says what */
         code = 0;
