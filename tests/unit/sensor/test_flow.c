@@ -127,7 +127,8 @@ test_tcp_session(void **st)
                                  "\"bytes_toserver\":370,\"bytes_toclient\":662,"
                                  "\"start\":\"1970-01-01T00:00:01.000000+0000\","
                                  "\"end\":\"1970-01-01T00:00:03.000000+0000\",\"age\":2,"
-                                 "\"state\":\"closed\",\"reason\":\"shutdown\",\"alerted\":false}"));
+                                 "\"state\":\"closed\",\"reason\":\"shutdown\","
+                                 "\"alerted\":false}"));
     assert_non_null(strstr(b1.p, "\"tcp\":{\"tcp_flags\":\"1b\",\"tcp_flags_ts\":\"1b\","
                                  "\"tcp_flags_tc\":\"1b\",\"syn\":true,\"fin\":true,"
                                  "\"psh\":true,\"ack\":true,\"state\":\"closed\"}"));
@@ -203,7 +204,8 @@ test_icmp_keys_and_community_id(void **st)
     uint8_t a[4], b[4];
     inet_pton(AF_INET, "128.232.110.120", a);
     inet_pton(AF_INET, "66.35.250.204", b);
-    assert_int_equal(bn_community_id(0, AF_INET, IPPROTO_TCP, a, b, 34855, 80, id, sizeof(id)),
+    int rc = bn_community_id(0, AF_INET, IPPROTO_TCP, a, b, 34855, 80, id, sizeof(id));
+    assert_int_equal(rc,
                      0);
     assert_string_equal(id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
     bn_community_id(0, AF_INET, IPPROTO_TCP, b, a, 80, 34855, id2, sizeof(id2));
