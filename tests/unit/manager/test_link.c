@@ -449,6 +449,34 @@ test_revoked(void **state)
 }
 
 static void
+test_silent(void **state)
+{
+    struct fixture *f = *state;
+    char tok[ENROLL_TOKEN_MAX], err[512] = "";
+    struct bn_wire_ident id;
+    token(f, 1, tok);
+    /* heartbeats every 100 ms: silent after 3 missed */
+    assert_int_equal(bn_wire_enroll_run(f->server, tok, f->agent_dir, "quiet", 100, 5000, &id,
+                                        err, sizeof(err)),
+                     0);
+    uint8_t nonce[BN_WIRE_NONCE];
+    uint64_t last;
+    struct bn_wire_conn *c = session(f, &id, nonce, &last);
+    bn_wire_close(c);
+    for (int i = 0; i < 50 && !seen_health(f, INGEST_HEALTH_SILENT); i++)
+        usleep(100000);
+    assert_int_equal(seen_health(f, INGEST_HEALTH_SILENT), 1);
+    assert_non_null(strstr(f->seen.last_detail, "outage or tampering"));
+    /* reported once, not every housekeeping turn */
+    usleep(500000);
+    assert_int_equal(seen_health(f, INGEST_HEALTH_SILENT), 1);
+    /* heard from again */
+    c = session(f, &id, nonce, &last);
+    bn_wire_close(c);
+    assert_int_equal(seen_health(f, INGEST_HEALTH_BACK), 1);
+}
+
+static void
 test_event_fields(void **state)
 {
     (void)state;
@@ -478,6 +506,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_replay_gap_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_ca_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
