@@ -714,7 +714,7 @@ cmd_admin(int argc, char **argv)
         }
     }
     if (!a.server)
-        a.server = "http://127.0.0.1:8443";
+        a.server = "http://127.0.0.1:8080"; /* bannind's default --api */
     if (argc - i < 1) {
         admin_usage(stderr);
         return 2;
