@@ -4,6 +4,7 @@
  * disk-full alarm. The areas live in store_sqlite_<area>.c.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -380,10 +381,19 @@ set_err(struct store_err *err, const char *msg)
     }
 }
 
+/* SQLite's allocation statistics take a global mutex on every malloc; we never read them. */
+static void
+sqlite_global_config(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* SQLITE_MISUSE when already initialised */
+}
+
 int
 store_open_ex(struct store **out, const char *dir, const struct store_opts *opts,
               struct store_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_config);
     *out = NULL;
     if (!dir || !*dir) {
         set_err(err, "no data directory given");
