@@ -217,6 +217,8 @@ config_copy(struct ndr_config *dst, const struct ndr_config *src)
 
 /* ---- CIDR and port lists ---- */
 
+static int list_err(char *err, size_t size, const char *fmt, ...) BN_PRINTF(3, 4);
+
 static int
 list_err(char *err, size_t size, const char *fmt, ...)
 {

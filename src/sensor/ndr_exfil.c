@@ -78,6 +78,7 @@ ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
     ndr_alert_init(&a, NDR_SIG_EXFIL, &p->src);
     a.dst = ndr_addr(&p->dst);
     a.has_dst = 1;
+    a.sport = p->sport;
     a.dport = p->dport;
     a.has_ports = 1;
     a.proto = p->proto;
