@@ -463,6 +463,27 @@ ndr_stats(const struct ndr *d, struct ndr_stats *st)
     }
 }
 
+int
+ndr_stats_json(const struct ndr_stats *st, struct bn_buf *b)
+{
+    int rc = bn_buf_printf(b,
+                           "{\"packets\":%llu,\"records\":%llu,\"entries\":%llu,"
+                           "\"evictions\":%llu,\"nomem\":%llu,\"ioc_lookups\":%llu",
+                           (unsigned long long)st->packets, (unsigned long long)st->records,
+                           (unsigned long long)st->entries, (unsigned long long)st->evictions,
+                           (unsigned long long)st->nomem, (unsigned long long)st->ioc_lookups);
+    for (int part = 0; part < 2 && !rc; part++) {
+        const uint64_t *v = part ? st->suppressed : st->alerts;
+        rc = bn_buf_puts(b, part ? ",\"suppressed\":{" : ",\"alerts\":{");
+        for (size_t i = 0; i < NDR_SIG__COUNT && !rc; i++)
+            rc = bn_buf_printf(b, "%s\"%s\":%llu", i ? "," : "", sig_info[i].key,
+                               (unsigned long long)v[i]);
+        if (!rc)
+            rc = bn_buf_putc(b, '}');
+    }
+    return rc ? rc : bn_buf_putc(b, '}');
+}
+
 /* ---- clock and dispatch ---- */
 
 static uint64_t
@@ -541,8 +562,8 @@ ndr_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink)
     d->st.records++;
     advance(d, rec->ts_ns);
     const struct net_flow *f = rec->flow;
-    if (rec->type == NET_REC_FLOW && rec->body) {
-        f = rec->body;
+    if (rec->type == NET_REC_FLOW && (rec->body || rec->flow)) {
+        f = rec->body ? rec->body : rec->flow;
         if (!ndr_ignored(d, &f->cli)) {
             if (d->cfg.brute_enabled)
                 ndr_brute_flow(d, f, rec->ts_ns, sink);

@@ -215,6 +215,12 @@ void ndr_tick(struct ndr *d, uint64_t now_ns, struct net_sink *sink);
 void ndr_flush(struct ndr *d, struct net_sink *sink);
 /* Copies the counters into st. */
 void ndr_stats(const struct ndr *d, struct ndr_stats *st);
+/*
+ * Appends the counters as one JSON object: packets, records, entries, evictions, nomem,
+ * ioc_lookups, and "alerts" / "suppressed" objects keyed by detection ("scan_vertical", ...).
+ * 0 or BN_ETOOBIG.
+ */
+int ndr_stats_json(const struct ndr_stats *st, struct bn_buf *b);
 
 /*
  * IOC matching uses the manager's lists (include/bannin/ioc.h); the detector borrows the set

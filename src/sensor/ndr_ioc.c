@@ -78,7 +78,9 @@ ndr_ioc_record(struct ndr *d, const struct net_record *rec, struct net_sink *sin
 {
     switch (rec->type) {
     case NET_REC_FLOW: {
-        const struct net_flow *f = rec->body;
+        const struct net_flow *f = rec->body ? rec->body : rec->flow;
+        if (!f)
+            break;
         struct net_record r = *rec;
         r.flow = f;
         if (!ndr_ignored(d, &f->cli)) {

@@ -200,6 +200,17 @@ test_bounds(void **state)
     assert_true(st.evictions >= 5 * 90000);
     assert_int_equal(st.packets, 200000);
     assert_int_equal(ng_total(&g), 0);
+    struct bn_buf b;
+    bn_buf_init(&b, 1 << 16);
+    assert_int_equal(ndr_stats_json(&st, &b), 0);
+    json_error_t je;
+    json_t *j = json_loads(b.p, 0, &je);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "packets")), 200000);
+    assert_int_equal(json_integer_value(json_object_get(j, "evictions")), st.evictions);
+    assert_non_null(json_object_get(json_object_get(j, "suppressed"), "ioc_ja4"));
+    json_decref(j);
+    bn_buf_release(&b);
     ng_release(&g);
     ndr_config_release(&c);
 }
