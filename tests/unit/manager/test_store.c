@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -616,6 +619,93 @@ test_disk_full_tmpfs(void **state)
     rmdir(mnt);
 }
 
+/* ---- kill -9 during ingest ---- */
+
+/* Child: ingests batches from seq `from` on and writes each acknowledged last seq to fd. */
+static void
+kill9_child(int fd, int64_t t, int64_t a, int64_t from)
+{
+    struct store *st = NULL;
+    struct store_err err;
+    if (store_open(&st, tdir, &err))
+        _exit(3);
+    static char buf[200 * 96];
+    struct store_event ev[200];
+    for (int64_t seq = from;; seq += 200) {
+        fill_events(ev, 200, t, a, seq, buf, sizeof(buf));
+        size_t ins, dups;
+        if (store_begin(st) || store_events_insert(st, ev, 200, &ins, &dups) || store_commit(st))
+            _exit(4);
+        int64_t acked = seq + 199;
+        if (write(fd, &acked, sizeof(acked)) != (ssize_t)sizeof(acked))
+            _exit(5);
+    }
+}
+
+static int
+count_agent_rows(void *ctx, const struct store_event *e)
+{
+    (void)e;
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
+static void
+test_kill9_during_ingest(void **state)
+{
+    (void)state;
+    struct store *st = open_store();
+    int64_t t = mk_tenant(st, "acme");
+    int64_t a = mk_agent(st, t, "u1");
+    store_close(st);
+    int64_t acked = 0;
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 20; round++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        /* Like an agent after a reconnect: resend from a little before the last ack. */
+        int64_t from = acked > 300 ? acked - 300 + 1 : 1;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            kill9_child(p[1], t, a, from);
+        }
+        close(p[1]);
+        usleep(30000 + (useconds_t)(rand() % 50000));
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        assert_true(WIFSIGNALED(status));
+        int64_t v;
+        while (read(p[0], &v, sizeof(v)) == (ssize_t)sizeof(v))
+            if (v > acked)
+                acked = v;
+        close(p[0]);
+    }
+    assert_true(acked > 0);
+    st = open_store();
+    struct store_err err;
+    assert_int_equal(store_check(st, &err), 0);
+    struct store_agent ag;
+    assert_int_equal(store_agent_get(st, a, &ag), 0);
+    assert_true(ag.last_seq >= acked);
+    /* Every acknowledged event is there exactly once, with no gap below the last one. */
+    int64_t rows = 0;
+    struct store_event_query q = {.scope = {.ids = &t, .n = 1}, .limit = 10000};
+    struct store_cursor next;
+    int more = 1;
+    while (more) {
+        assert_int_equal(store_event_search(st, &q, count_agent_rows, &rows, &next, &more), 0);
+        q.after = next;
+    }
+    assert_int_equal(rows, ag.last_seq);
+    assert_int_equal(store_events_count(st, t), ag.last_seq);
+    print_message("kill -9 x 20: %" PRId64 " events acknowledged, %" PRId64 " stored\n", acked,
+                  ag.last_seq);
+    store_close(st);
+}
+
 int
 main(void)
 {
@@ -627,6 +717,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_events_insert_dedupe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_during_ingest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_max_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_tmpfs, setup, teardown),
     };
