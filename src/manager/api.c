@@ -311,6 +311,13 @@ api_routes(size_t *n)
     return route_info;
 }
 
+void
+api_changed(struct api *api, unsigned what)
+{
+    if (api->on_change)
+        api->on_change(api->on_change_ctx, what);
+}
+
 /* ---- login throttle -------------------------------------------------------------------- */
 
 static uint64_t
@@ -610,13 +617,9 @@ api_start(const struct api_config *cfg, struct api **out)
     api->session_ttl_ns = (cfg->session_ttl_s > 0 ? cfg->session_ttl_s : 8 * 3600) *
                           (int64_t)1000000000;
     api->data_dir = bn_strdup(cfg->data_dir);
-    struct bn_buf rd;
-    bn_buf_init(&rd, 4096);
-    int rc = cfg->rules_dir ? bn_buf_puts(&rd, cfg->rules_dir)
-                            : bn_buf_printf(&rd, "%s/rules", cfg->data_dir);
-    api->rules_dir = rc == 0 ? bn_buf_detach(&rd) : NULL;
-    bn_buf_release(&rd);
-    if (!api->data_dir || !api->rules_dir) {
+    api->on_change = cfg->on_change;
+    api->on_change_ctx = cfg->on_change_ctx;
+    if (!api->data_dir) {
         api_stop(api);
         return BN_ENOMEM;
     }
@@ -679,7 +682,6 @@ api_stop(struct api *api)
     pthread_mutex_destroy(&api->mu);
     pthread_mutex_destroy(&api->login_mu);
     bn_free(api->data_dir);
-    bn_free(api->rules_dir);
     bn_free(api);
 }
 

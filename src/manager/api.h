@@ -18,6 +18,20 @@
 
 struct api;
 
+/* What an API call changed, for the components that cache it (detection, the link). */
+enum api_change {
+    API_CHANGE_IOC = 1 << 0,          /* IOC lists or entries */
+    API_CHANGE_RULE_STATE = 1 << 1,   /* a rule enabled or disabled */
+    API_CHANGE_RULES = 1 << 2,        /* a Sigma rule uploaded */
+    API_CHANGE_SUPPRESSIONS = 1 << 3,
+    API_CHANGE_CHANNELS = 1 << 4,
+    API_CHANGE_AGENTS = 1 << 5,       /* revoked, or asset criticality changed */
+    API_CHANGE_TENANTS = 1 << 6,      /* mode, notification threshold, retention */
+};
+/* Called on the API's threads after the change is committed; must be quick and thread-safe
+ * (e.g. detect_ingest_changed, which sets a flag). */
+typedef void (*api_change_cb)(void *ctx, unsigned what);
+
 struct api_config {
     const char *data_dir;         /* the store's directory (borrowed for api_start only) */
     const char *listen_host;      /* numeric IPv4/IPv6 address; NULL = "127.0.0.1" */
@@ -26,8 +40,8 @@ struct api_config {
     int64_t session_ttl_s;        /* session lifetime; 0 = 8 hours */
     struct mgr_metrics *metrics;  /* shared counters (borrowed, may be NULL: the API keeps
                                      its own) */
-    const char *rules_dir;        /* where uploaded Sigma rules are written; NULL =
-                                     data_dir/rules */
+    api_change_cb on_change;      /* may be NULL */
+    void *on_change_ctx;
 };
 
 /* Starts the API server. Returns 0 and an owned *out, or a negative BN_E* code. */

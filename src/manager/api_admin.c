@@ -325,8 +325,10 @@ api_h_tenant_update(struct api_req *r)
         rc = store_tenant_update(r->st, &sc, &t);
         if (rc < 0)
             api_fail_rc(r, rc, "tenant");
-        else
+        else {
+            api_changed(r->api, API_CHANGE_TENANTS);
             api_audit(r, t.id, "tenant.update", t.name, json_deep_copy(b));
+        }
     }
     json_decref(b);
     return rc < 0 ? rc : api_reply(r, 200, tenant_json(&t));
@@ -845,6 +847,7 @@ api_h_agent_update(struct api_req *r)
     if (rc < 0)
         return api_fail_rc(r, rc, "agent");
     a.asset_criticality = (int)crit;
+    api_changed(r->api, API_CHANGE_AGENTS);
     api_audit(r, a.tenant_id, "agent.update", a.hostname,
               json_pack("{s:I,s:I}", "id", (json_int_t)a.id, "asset_criticality", crit));
     return api_reply(r, 200, agent_json(&a));
@@ -860,6 +863,7 @@ api_h_agent_revoke(struct api_req *r)
     if (rc < 0)
         return api_fail_rc(r, rc, "agent");
     a.revoked = 1;
+    api_changed(r->api, API_CHANGE_AGENTS);
     api_audit(r, a.tenant_id, "agent.revoke", a.hostname,
               json_pack("{s:I,s:s}", "id", (json_int_t)a.id, "uid", a.uid));
     return api_reply(r, 200, agent_json(&a));

@@ -35,7 +35,8 @@ struct api_login_slot {
 struct api {
     struct MHD_Daemon *daemon;
     char *data_dir;
-    char *rules_dir;
+    api_change_cb on_change;
+    void *on_change_ctx;
     struct mgr_metrics own_metrics;
     struct mgr_metrics *m;
     int64_t session_ttl_ns;
@@ -135,6 +136,8 @@ int api_query_time(struct api_req *r, const char *name, int64_t *out);
 json_t *api_jtime(int64_t ns);
 int64_t api__now_ns(void);
 
+/* Tells the on_change callback what a call changed. */
+void api_changed(struct api *api, unsigned what);
 /* Login throttle: 0 when name may try now, else the seconds to wait. */
 int64_t api_login_wait(struct api *api, const char *name, int64_t now_ns);
 /* Records the outcome of a login attempt for name. */

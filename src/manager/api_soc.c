@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "manager/api_int.h"
+#include "manager/detect.h"
 #include "manager/notify.h"
 #include "manager/store.h"
 #include "manager/triage.h"
@@ -378,6 +379,7 @@ api_h_alert_suppress(struct api_req *r)
         rc = api_fail_rc(r, rc, "suppression");
         goto out;
     }
+    api_changed(r->api, API_CHANGE_SUPPRESSIONS);
     /* Read it back through the list to answer with what was stored. */
     struct find_sup fs = {.id = id};
     rc = store_suppression_list(r->st, &sc, 1, now, find_sup_cb, &fs);
@@ -679,30 +681,6 @@ api_h_rule_list(struct api_req *r)
     return api_reply(r, 200, json_pack("{s:o,s:o}", "states", states.arr, "uploads", ups.arr));
 }
 
-struct rule_diags {
-    json_t *arr;
-    size_t n;
-};
-
-static void
-rule_diag_cb(void *ctx, const struct bn_diag *d)
-{
-    struct rule_diags *rd = ctx;
-    rd->n++;
-    if (json_array_size(rd->arr) < 20)
-        json_array_append_new(rd->arr,
-                              json_pack("{s:i,s:i,s:s,s:b}", "line", (int)d->line, "column",
-                                        (int)d->col, "message", d->msg, "unsupported",
-                                        d->code == BN_EUNSUP));
-}
-
-static void
-rule_compile_diag_cb(void *ctx, const struct sigma_rule *rule, const struct bn_diag *d)
-{
-    (void)rule;
-    rule_diag_cb(ctx, d);
-}
-
 static int
 valid_rule_id(const char *s)
 {
@@ -728,11 +706,7 @@ api_h_rule_upload(struct api_req *r)
     struct api_error e = {0};
     const char *yaml;
     int64_t tid = 0;
-    struct sigma_rule **rules = NULL;
-    size_t n = 0;
-    struct bn_ruleset *rs = NULL;
-    struct rule_diags rd = {json_array(), 0};
-    int rc, consumed = 0;
+    int rc;
     if (api_body_str(b, "yaml", 1, BN_RULE_FILE_MAX, &yaml, &e) < 0 ||
         api_body_int(b, "tenant_id", 0, 0, INT64_MAX, &tid, &e) < 0) {
         rc = api_fail(r, e.status, e.code, e.field, "%s", e.message);
@@ -740,51 +714,38 @@ api_h_rule_upload(struct api_req *r)
     }
     if (tid != 0 && (rc = api_tenant_arg(r, tid, &tid)) < 0)
         goto out;
-    /* The real parser and compiler: what loads here loads in detection. */
-    rc = sigma_parse_mem(yaml, strlen(yaml), "upload.yml", &rules, &n, rule_diag_cb, &rd);
-    if (rc < 0) {
+    if (tid != 0) {
+        struct store_tenant t;
+        if (store_tenant_get(r->st, tid, &t) < 0) {
+            rc = api_fail(r, 400, "invalid_field", "tenant_id",
+                          "tenant %" PRId64 " does not exist", tid);
+            goto out;
+        }
+    }
+    /* Detection's own validation: it parses and compiles against the shipped mappings, so
+     * what is accepted here loads in the pipeline. */
+    struct store_rule_upload up;
+    memset(&up, 0, sizeof(up));
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    rc = detect_rule_validate(yaml, strlen(yaml), up.rule_id, sizeof(up.rule_id), up.title,
+                              sizeof(up.title), &d);
+    if (rc == BN_ENOMEM) {
         rc = api_fail_rc(r, rc, "rule");
         goto out;
     }
-    if (rd.n == 0 && n == 1) {
-        struct bn_compile_opts opts;
-        memset(&opts, 0, sizeof(opts));
-        rc = bn_ruleset_compile(&rs, rules, n, &opts, rule_compile_diag_cb, &rd);
-        consumed = 1; /* the set owns (or has freed) the rules now */
-        if (rc == 0 && rd.n == 0 && (!rs || bn_ruleset_count(rs) != 1))
-            rule_diag_cb(&rd, &(struct bn_diag){.code = BN_EUNSUP,
-                                                .msg = "the rule did not compile"});
-        if (rc < 0 && rd.n == 0)
-            rule_diag_cb(&rd, &(struct bn_diag){.code = rc, .msg = "the rule does not compile"});
-    }
-    if (rd.n > 0 || n != 1) {
-        const char *why = n == 0 && rd.n == 0 ? "no rule in the upload"
-                          : n > 1            ? "upload one rule per call"
-                                             : NULL;
-        json_t *d0 = json_array_get(rd.arr, 0);
-        char msg[256];
-        if (why)
-            snprintf(msg, sizeof(msg), "%s", why);
-        else
-            snprintf(msg, sizeof(msg), "yaml:%d:%d: %s",
-                     (int)json_integer_value(json_object_get(d0, "line")),
-                     (int)json_integer_value(json_object_get(d0, "column")),
-                     json_string_value(json_object_get(d0, "message")));
+    if (rc < 0) {
         mgr_metric_add(r->api->m, MGR_M_API_BAD_BODY, 1);
-        rc = api_fail(r, 422, "invalid_rule", "yaml", "%s", msg);
+        rc = api_fail(r, 422, "invalid_rule", "yaml", "yaml:%lu:%lu: %s", d.line, d.col,
+                      d.msg[0] ? d.msg : bn_strerror(rc));
         goto out;
     }
-    const struct sigma_rule *sr = bn_ruleset_rule(rs, 0);
-    struct store_rule_upload up;
-    memset(&up, 0, sizeof(up));
-    up.tenant_id = tid;
-    if (!sr->id || !valid_rule_id(sr->id)) {
+    if (!valid_rule_id(up.rule_id)) {
         rc = api_fail(r, 422, "invalid_rule", "yaml",
-                      "the rule needs an 'id' of 1..63 letters, digits, '-', '_' or '.'");
+                      "the rule's id must be 1..63 letters, digits, '-', '_' or '.'");
         goto out;
     }
-    snprintf(up.rule_id, sizeof(up.rule_id), "%s", sr->id);
-    snprintf(up.title, sizeof(up.title), "%s", sr->title ? sr->title : "");
+    up.tenant_id = tid;
     snprintf(up.author, sizeof(up.author), "%s", r->who.name);
     up.yaml = yaml;
     up.created_ns = api__now_ns();
@@ -792,18 +753,13 @@ api_h_rule_upload(struct api_req *r)
         rc = api_fail_rc(r, rc, "rule");
         goto out;
     }
+    api_changed(r->api, API_CHANGE_RULES);
     api_audit(r, tid, "rule.upload", up.rule_id,
               json_pack("{s:I,s:s}", "id", (json_int_t)up.id, "title", up.title));
-    rc = api_reply(r, 201, json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)up.id,
-                                     "tenant_id", (json_int_t)tid, "rule_id", up.rule_id,
-                                     "title", up.title, "level",
-                                     sigma_level_name(sr->level)));
+    rc = api_reply(r, 201, json_pack("{s:I,s:I,s:s,s:s}", "id", (json_int_t)up.id, "tenant_id",
+                                     (json_int_t)tid, "rule_id", up.rule_id, "title",
+                                     up.title));
 out:
-    bn_ruleset_free(rs);
-    for (size_t i = 0; !consumed && i < n; i++)
-        sigma_rule_free(rules[i]);
-    bn_free(rules);
-    json_decref(rd.arr);
     json_decref(b);
     return rc;
 }
@@ -843,6 +799,7 @@ api_h_rule_update(struct api_req *r)
     rc = store_rule_set_enabled(r->st, tid, rule_id, enabled, r->who.name, now);
     if (rc < 0)
         return api_fail_rc(r, rc, "rule");
+    api_changed(r->api, API_CHANGE_RULE_STATE);
     api_audit(r, tid, enabled ? "rule.enable" : "rule.disable", rule_id, NULL);
     return api_reply(r, 200, json_pack("{s:I,s:s,s:b,s:s,s:o}", "tenant_id", (json_int_t)tid,
                                        "rule_id", rule_id, "enabled", enabled, "updated_by",
@@ -893,6 +850,7 @@ api_h_suppression_delete(struct api_req *r)
     json_decref(f.json);
     if (rc < 0)
         return api_fail_rc(r, rc, "suppression");
+    api_changed(r->api, API_CHANGE_SUPPRESSIONS);
     api_audit(r, f.tenant_id, "suppression.delete", f.rule_id, json_pack("{s:I}", "id", id));
     return api_reply(r, 200, json_pack("{s:b}", "deleted", 1));
 }
@@ -1158,6 +1116,7 @@ api_h_ioc_list_create(struct api_req *r)
                                 (json_int_t)ls.skipped_syntax, "expired",
                                 (json_int_t)ls.skipped_expired, "other",
                                 (json_int_t)ls.skipped_other);
+    api_changed(r->api, API_CHANGE_IOC);
     api_audit(r, tid, "ioc_list.create", name,
               json_pack("{s:I,s:s,s:I}", "id", id, "format", format, "entries",
                         (json_int_t)added));
@@ -1185,6 +1144,7 @@ api_h_ioc_list_delete(struct api_req *r)
     int rc = store_ioc_list_delete(r->st, &sc, id);
     if (rc < 0)
         return api_fail_rc(r, rc, "IOC list");
+    api_changed(r->api, API_CHANGE_IOC);
     api_audit(r, auth_is_provider(&r->who) ? 0 : r->who.tenant_id, "ioc_list.delete", "list",
               json_pack("{s:I}", "id", id));
     return api_reply(r, 200, json_pack("{s:b}", "deleted", 1));
@@ -1293,6 +1253,7 @@ api_h_channel_create(struct api_req *r)
         rc = api_fail_rc(r, rc, "channel");
         goto out;
     }
+    api_changed(r->api, API_CHANGE_CHANNELS);
     api_audit(r, tid, "channel.create", ch.name,
               json_pack("{s:I,s:s}", "id", (json_int_t)ch.id, "type", ch.type));
     rc = api_reply(r, 201, channel_json(&ch, 1));
@@ -1326,6 +1287,7 @@ api_h_channel_delete(struct api_req *r)
     int rc = store_channel_delete(r->st, &sc, c.id);
     if (rc < 0)
         return api_fail_rc(r, rc, "channel");
+    api_changed(r->api, API_CHANGE_CHANNELS);
     api_audit(r, c.tenant_id, "channel.delete", name, json_pack("{s:I}", "id", c.id));
     return api_reply(r, 200, json_pack("{s:b}", "deleted", 1));
 }

@@ -537,7 +537,9 @@ test_workflow(void **state)
              201);
     assert_string_equal(json_string_value(json_object_get(j, "rule_id")), "good-rule-1");
     json_decref(j);
+    assert_true(atomic_load(&e.changed) & API_CHANGE_RULES);
     j = call(&e, "PATCH", "/api/v1/rules/good-rule-1", ca, "{\"enabled\":false}", 200);
+    assert_true(atomic_load(&e.changed) & API_CHANGE_RULE_STATE);
     assert_int_equal(json_integer_value(json_object_get(j, "tenant_id")), e.tenant_a);
     json_decref(j);
     j = call(&e, "GET", "/api/v1/rules", ca, NULL, 200);
@@ -573,6 +575,7 @@ test_workflow(void **state)
              201);
     assert_int_equal(json_integer_value(json_object_get(j, "entries")), 2);
     json_decref(j);
+    assert_true(atomic_load(&e.changed) & API_CHANGE_IOC);
     j = call(&e, "POST", "/api/v1/ioc-lists", ca,
              "{\"name\":\"bad\",\"format\":\"stix\",\"content\":\"not json\"}", 400);
     assert_string_equal(

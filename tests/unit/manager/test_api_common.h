@@ -7,6 +7,7 @@
 #define TEST_API_COMMON_H
 
 #include <ftw.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,15 @@ struct tenv {
     char pwhash[192];
     char base[64];
     unsigned counter;
+    _Atomic unsigned changed;     /* api_change bits reported by on_change */
 };
+
+static inline void
+tenv_on_change(void *ctx, unsigned what)
+{
+    struct tenv *e = ctx;
+    atomic_fetch_or(&e->changed, what);
+}
 
 static const char *const tenv_user_names[T_USERS] = {"pa", "an", "ca_a", "cv_a", "ca_b", "cv_b"};
 static const int tenv_user_roles[T_USERS] = {STORE_ROLE_PROVIDER_ADMIN, STORE_ROLE_ANALYST,
@@ -125,6 +134,8 @@ tenv_setup(struct tenv *e)
     cfg.port = 0;
     cfg.threads = 2;
     cfg.metrics = &e->metrics;
+    cfg.on_change = tenv_on_change;
+    cfg.on_change_ctx = e;
     if ((rc = api_start(&cfg, &e->api)) < 0)
         return rc;
     snprintf(e->base, sizeof(e->base), "http://127.0.0.1:%u", (unsigned)api_port(e->api));
