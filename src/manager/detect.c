@@ -514,8 +514,8 @@ rule_disabled(const struct detect *d, int64_t tenant, const char *rule_id)
 
 /* ---- record helpers ---------------------------------------------------------------------- */
 
-/* The first value of key in rec, NUL-terminated in the record's storage? Not guaranteed: we
- * copy into the caller's buffer. Returns out, or NULL when absent. */
+/* Copies the first value of key in rec into out (NUL-terminated, cut to fit): record values
+ * are not NUL-terminated. Returns out, or NULL when the key is absent. */
 static const char *
 rec_get(const struct bn_record *rec, const char *key, char *out, size_t size)
 {

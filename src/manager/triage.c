@@ -4,23 +4,12 @@
  * flow (dedupe, grouping, notify) is in triage_store.c.
  */
 #include <fnmatch.h>
-#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "bannin/alloc.h"
-#include "bannin/buf.h"
-#include "bannin/error.h"
-#include "bannin/limits.h"
-#include "bannin/log.h"
-#include "common/hash.h"
-#include "manager/metrics.h"
-#include "manager/notify.h"
 #include "manager/triage.h"
-
-#define NS_PER_SEC 1000000000LL
 
 /* ---- tactics, levels, scores ------------------------------------------------------------- */
 
