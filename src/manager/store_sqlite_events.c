@@ -237,6 +237,19 @@ event_row(sqlite3_stmt *s, struct store_event *e)
     e->json_len = (size_t)sqlite3_column_bytes(s, 10);
 }
 
+/* True when value appears verbatim in any JSON text holding it: printable ASCII that no
+ * encoder escapes (not the quote, the backslash, the slash some escape, nor <>&'). */
+static int
+raw_safe(const char *value)
+{
+    if (!*value)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p < 0x20 || *p > 0x7e || strchr("\"\\/<>&'", *p))
+            return 0;
+    return 1;
+}
+
 static int
 check_value(struct store *st, const char *what, const char *v)
 {
@@ -306,6 +319,12 @@ store_event_search(struct store *st, const struct store_event_query *q, store_ev
         if (rc == BN_EINVAL)
             bn__store_seterr(st, "event search: field name '%.100s' is not a field path",
                              q->fields[i].field);
+        /* Cheap prefilter on the raw text before parsing the JSON (memmem, not a parse):
+         * only for values any JSON writer leaves unescaped, and not for numbers compared
+         * for equality (1e0 equals 1.0 once parsed). */
+        if (rc == 0 && raw_safe(q->fields[i].value) &&
+            !(q->fields[i].op == STORE_FIELD_EQ && strchr("-0123456789", q->fields[i].value[0])))
+            rc = bn_buf_printf(&sql, " AND instr(json, :v%zu) > 0", i);
         if (rc == 0)
             rc = bn_buf_printf(&sql,
                                q->fields[i].op == STORE_FIELD_EQ
