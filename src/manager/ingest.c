@@ -93,6 +93,13 @@ ingest_counters(const struct ingest *in, struct ingest_counters *c)
 }
 
 void
+ingest_tick(struct ingest *in, int64_t now_ns)
+{
+    if (in->hooks.on_tick)
+        in->hooks.on_tick(in->hooks.ctx, now_ns);
+}
+
+void
 ingest_health(struct ingest *in, const struct ingest_agent *a, enum ingest_health kind,
               const char *fmt, ...)
 {

@@ -53,6 +53,8 @@ struct ingest_hooks {
                             const struct store_event *ev, size_t n);
     void (*on_health)(void *ctx, const struct ingest_agent *agent, enum ingest_health kind,
                       const char *detail);
+    /* Housekeeping on the link's thread, every link_opts.housekeeping_ms (may be NULL). */
+    void (*on_tick)(void *ctx, int64_t now_ns);
 };
 
 struct ingest_counters {
@@ -92,6 +94,9 @@ size_t ingest_pending_batches(const struct ingest *in);
 int ingest_commit(struct ingest *in);
 /* Rolls back the group transaction, if any. */
 void ingest_rollback(struct ingest *in);
+
+/* Calls the on_tick hook, if any. */
+void ingest_tick(struct ingest *in, int64_t now_ns);
 
 /* Counts a health finding, logs it and calls the hook. */
 void ingest_health(struct ingest *in, const struct ingest_agent *a, enum ingest_health kind,

@@ -560,14 +560,6 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     c->heartbeat_ms = (int64_t)m.heartbeat_ms;
     c->session_last = 0;
     close_older_sessions(c);
-    struct bn_wire_welcome w = {c->nonce, (uint64_t)c->ia.id, (uint64_t)c->last_seq};
-    bn_buf_reset(&l->out);
-    if (bn_wire_welcome_encode(&l->out, &w) != 0 || send_out(c) != 0) {
-        conn_close(c);
-        return;
-    }
-    c->state = C_SESSION;
-    COUNT(l, sessions);
     store_agent_seen(l->st, c->ia.id, wall_ns(), c->tier, NULL);
     for (size_t i = 0; i < l->nsilent; i++)
         if (l->silent[i] == c->ia.id) {
@@ -576,6 +568,14 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
                           c->peer);
             break;
         }
+    struct bn_wire_welcome w = {c->nonce, (uint64_t)c->ia.id, (uint64_t)c->last_seq};
+    bn_buf_reset(&l->out);
+    if (bn_wire_welcome_encode(&l->out, &w) != 0 || send_out(c) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = C_SESSION;
+    COUNT(l, sessions);
     BN_INFO("link", "session of agent %s '%s' from %s (acked %llu, next %llu, stored %lld)",
             c->uid, c->hostname, c->peer, (unsigned long long)m.acked_seq,
             (unsigned long long)m.next_seq, (long long)c->last_seq);
@@ -897,6 +897,9 @@ on_house(uv_timer_t *t)
             conn_refuse(c, BN_EDENIED, "agent %s is revoked", c->uid);
         }
     }
+    /* the hooks' housekeeping (correlation windows, reloads) outside any group */
+    if (!ingest_pending(l->in))
+        ingest_tick(l->in, wall_ns());
     /* silent agents: reported once until heard from again */
     int64_t ids[256];
     size_t n = 0;

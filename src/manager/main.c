@@ -2,8 +2,9 @@
  * main.c - bannind, the manager: one data directory (SQLite store, PKI), the agent link
  * (link.c: enrolment, mutual TLS, ingest) and the HTTP API (api.c), until SIGINT/SIGTERM.
  *
- *   bannind --data DIR [--listen HOST:PORT] [--api HOST:PORT|off] [--init]
- *           [--new-token TENANT [--uses N] [--ttl SECONDS]] [--check] [-v]
+ *   bannind --data DIR [--listen HOST:PORT] [--api HOST:PORT|off] [--rules DIR]...
+ *           [--no-detect] [--init] [--new-token TENANT [--uses N] [--ttl SECONDS]]
+ *           [--check] [-v]
  *
  * --init creates the first tenant ("default") and a provider_admin ("admin") and prints the
  * password once. --new-token prints an enrolment token for a tenant and exits (the API does
@@ -23,10 +24,12 @@
 #include "bannin/log.h"
 
 #include "manager/api.h"
+#include "manager/detect.h"
 #include "manager/enroll.h"
 #include "manager/ingest.h"
 #include "manager/link.h"
 #include "manager/metrics.h"
+#include "manager/notify.h"
 #include "manager/store.h"
 
 static void
@@ -37,6 +40,9 @@ usage(FILE *f)
             "  --data DIR            data directory (SQLite store, PKI); created if missing\n"
             "  --listen HOST:PORT    agent link (TLS 1.3, mutual) [127.0.0.1:7443]\n"
             "  --api HOST:PORT|off   HTTP API [127.0.0.1:8080]\n"
+            "  --rules PATH          Sigma rules for central detection (repeatable) [the "
+            "shipped rules/linux]\n"
+            "  --no-detect           store events without central detection and triage\n"
             "  --init                create tenant 'default' and user 'admin' (password printed "
             "once)\n"
             "  --new-token TENANT    print an enrolment token for TENANT (name or id), then exit\n"
@@ -79,15 +85,11 @@ wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-/* Health findings reach triage through here once central detection is wired (M4); until then
- * they are counted by ingest and logged. */
+/* The detection pipeline's housekeeping, from the link's timer. */
 static void
-on_health(void *ctx, const struct ingest_agent *a, enum ingest_health kind, const char *detail)
+pipeline_tick(void *ctx, int64_t now_ns)
 {
-    (void)ctx;
-    (void)a;
-    (void)kind;
-    (void)detail;
+    detect_ingest_tick(ctx, now_ns);
 }
 
 static void *
@@ -142,13 +144,17 @@ main(int argc, char **argv)
         {"ttl", required_argument, NULL, 't'},
         {"sync", required_argument, NULL, 's'},
         {"check", no_argument, NULL, 'C'},
+        {"rules", required_argument, NULL, 'r'},
+        {"no-detect", no_argument, NULL, 'N'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data = NULL, *listen_hp = "127.0.0.1:7443", *api_hp = "127.0.0.1:8080";
     const char *token_tenant = NULL;
-    bool init = false, check = false, sync_full = true;
+    bool init = false, check = false, sync_full = true, detect_on = true;
+    const char *rule_paths[64];
+    size_t nrule_paths = 0;
     int verbose = 0, uses = 1, opt;
     int64_t ttl = 86400;
     while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -186,6 +192,14 @@ main(int argc, char **argv)
             sync_full = !strcmp(optarg, "full");
             break;
         case 'C': check = true; break;
+        case 'r':
+            if (nrule_paths == BN_ARRAY_SIZE(rule_paths)) {
+                fprintf(stderr, "bannind: at most 64 --rules\n");
+                return 2;
+            }
+            rule_paths[nrule_paths++] = optarg;
+            break;
+        case 'N': detect_on = false; break;
         case 'v': verbose++; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -218,6 +232,9 @@ main(int argc, char **argv)
     struct enroll *en = NULL;
     struct link *link = NULL;
     struct api *api = NULL;
+    struct detect_rules *rules = NULL;
+    struct detect_ingest *di = NULL;
+    struct notify *notify = NULL;
     struct store_err se;
     struct bn_diag d;
     static struct mgr_metrics metrics;
@@ -274,7 +291,42 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct ingest_hooks hooks = {NULL, NULL, on_health};
+    struct ingest_hooks hooks = {NULL, NULL, NULL, NULL};
+    if (detect_on) {
+        /* central detection and triage in the batch's transaction (detect.h), notifications
+         * from the outbox on their own thread */
+        struct detect_load_stats ls;
+        memset(&ls, 0, sizeof(ls));
+        if ((rc = detect_rules_load_store(&rules, rule_paths, nrule_paths, st, &ls)) != 0) {
+            char buf[800];
+            fprintf(stderr, "bannind: cannot load rules: %s\n",
+                    bn_diag_format(&ls.first, buf, sizeof(buf)));
+            goto out;
+        }
+        if (ls.failed)
+            BN_WARN("bannind", "%zu rules did not load (first: %s)", ls.failed, ls.first.msg);
+        struct notify_opts no;
+        memset(&no, 0, sizeof(no));
+        no.data_dir = data;
+        if ((rc = notify_start(&notify, &no)) != 0) {
+            fprintf(stderr, "bannind: cannot start notifications: %s\n", bn_strerror(rc));
+            goto out;
+        }
+        struct detect_ingest_opts dio;
+        memset(&dio, 0, sizeof(dio));
+        dio.rules = rules;
+        dio.st = st;
+        dio.notify = notify;
+        dio.metrics = &metrics;
+        if ((rc = detect_ingest_new(&di, &dio)) != 0) {
+            fprintf(stderr, "bannind: cannot start central detection: %s\n", bn_strerror(rc));
+            goto out;
+        }
+        detect_ingest_hooks(di, &hooks);
+        if (!hooks.on_tick)
+            hooks.on_tick = pipeline_tick;
+        BN_INFO("bannind", "central detection: %zu rules", detect_rules_count(rules));
+    }
     struct link_opts lo;
     memset(&lo, 0, sizeof(lo));
     lo.host = lhost;
@@ -331,6 +383,9 @@ main(int argc, char **argv)
 out:
     api_stop(api);
     link_free(link);
+    detect_ingest_free(di);
+    notify_stop(notify);
+    detect_rules_free(rules);
     enroll_free(en);
     store_close(st);
     return ret;
