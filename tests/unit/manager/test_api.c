@@ -229,6 +229,18 @@ test_login_logout(void **state)
     json_decref(j);
     assert_int_equal(metric(&e, MGR_M_API_AUTH_FAILED), auth_failed + 2);
 
+    /* An expired token is refused. */
+    char old_tok[AUTH_TOKEN_LEN + 1], old_hash[AUTH_HASH_HEX_LEN + 1];
+    int64_t old_id;
+    assert_int_equal(auth_token_new('s', old_tok, sizeof(old_tok)), 0);
+    auth_sha256_hex(old_tok, strlen(old_tok), old_hash);
+    assert_int_equal(store_auth_create(e.st, STORE_AUTH_SESSION, e.uid[T_PA], old_hash, "",
+                                       tenv_now() - 7200000000000LL,
+                                       tenv_now() - 3600000000000LL, &old_id),
+                     0);
+    j = call(&e, "GET", "/api/v1/me", old_tok, NULL, 401);
+    json_decref(j);
+
     /* Five wrong passwords for a user hold its logins back, even with the right one. */
     for (int k = 0; k < 5; k++) {
         j = call(&e, "POST", "/api/v1/auth/login", NULL,
@@ -616,6 +628,99 @@ test_workflow(void **state)
     tenv_teardown(&e);
 }
 
+static void
+test_event_search(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    char ca[128], cvb[128], an[128];
+    assert_int_equal(tenv_token(&e, e.uid[T_CA_A], ca, sizeof(ca)), 0);
+    assert_int_equal(tenv_token(&e, e.uid[T_CV_B], cvb, sizeof(cvb)), 0);
+    assert_int_equal(tenv_token(&e, e.uid[T_AN], an, sizeof(an)), 0);
+    struct store_agent ag;
+    memset(&ag, 0, sizeof(ag));
+    ag.tenant_id = e.tenant_a;
+    snprintf(ag.uid, sizeof(ag.uid), "search-agent");
+    snprintf(ag.hostname, sizeof(ag.hostname), "web1");
+    snprintf(ag.cert_fp, sizeof(ag.cert_fp), "fp-search");
+    ag.enrolled_ns = tenv_now();
+    int64_t agent;
+    assert_int_equal(store_agent_create(e.st, &ag, &agent), 0);
+
+    /* 25 process events, every fifth one running curl. */
+    static char js[25][256];
+    struct store_event ev[25];
+    int64_t t0 = 1700000000LL * 1000000000LL;
+    for (int i = 0; i < 25; i++) {
+        memset(&ev[i], 0, sizeof(ev[i]));
+        snprintf(js[i], sizeof(js[i]),
+                 "{\"EventID\":1,\"Image\":\"/usr/bin/%s\",\"CommandLine\":\"%s %d\","
+                 "\"User\":\"root\",\"Computer\":\"web1\"}",
+                 i % 5 == 0 ? "curl" : "ls", i % 5 == 0 ? "curl" : "ls", i);
+        ev[i].tenant_id = e.tenant_a;
+        ev[i].agent_id = agent;
+        ev[i].seq = i + 1;
+        ev[i].ts_ns = t0 + (int64_t)i * 1000000000LL;
+        ev[i].received_ns = ev[i].ts_ns + 1000000;
+        ev[i].event_id = 1;
+        ev[i].host = "web1";
+        ev[i].image = i % 5 == 0 ? "/usr/bin/curl" : "/usr/bin/ls";
+        ev[i].user = "root";
+        ev[i].json = js[i];
+        ev[i].json_len = strlen(js[i]);
+    }
+    size_t ins, dups;
+    assert_int_equal(store_begin(e.st), 0);
+    assert_int_equal(store_events_insert(e.st, ev, 25, &ins, &dups), 0);
+    assert_int_equal(store_commit(e.st), 0);
+    assert_int_equal(ins, 25);
+
+    json_t *j = call(&e, "GET", "/api/v1/events?host=web1&image=curl", ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 5);
+    json_t *first = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(first, "event"), "CommandLine")),
+                        "curl 20"); /* newest first */
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/events?field.CommandLine=ls%203", ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/events?contains.CommandLine=curl&from=1700000005&to=1700000016",
+             ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 3); /* curl 5, 10, 15 */
+    json_decref(j);
+
+    /* Paging: 25 events in pages of 10 come back whole, once each. */
+    char path[256] = "/api/v1/events?limit=10";
+    int seen = 0, pages = 0;
+    for (;;) {
+        j = call(&e, "GET", path, an, NULL, 200);
+        seen += (int)json_array_size(json_object_get(j, "items"));
+        pages++;
+        const char *next = json_string_value(json_object_get(j, "next_cursor"));
+        if (!next) {
+            json_decref(j);
+            break;
+        }
+        snprintf(path, sizeof(path), "/api/v1/events?limit=10&cursor=%s", next);
+        json_decref(j);
+        assert_true(pages < 10);
+    }
+    assert_int_equal(seen, 25);
+
+    /* Tenant B sees none of it, and may not ask for tenant A. */
+    j = call(&e, "GET", "/api/v1/events?host=web1", cvb, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/events?tenant_id=%lld", (long long)e.tenant_a);
+    j = call(&e, "GET", path, cvb, NULL, 403);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/events?cursor=garbage", ca, NULL, 400);
+    json_decref(j);
+    tenv_teardown(&e);
+}
+
 /* ---- concurrent clients --------------------------------------------------------------- */
 
 struct conc {
@@ -792,7 +897,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_body_parse_limits), cmocka_unit_test(test_body_fields),
         cmocka_unit_test(test_auth_helpers),      cmocka_unit_test(test_login_logout),
         cmocka_unit_test(test_bad_bodies_counted), cmocka_unit_test(test_no_escalation),
-        cmocka_unit_test(test_workflow),          cmocka_unit_test(test_concurrent_clients),
+        cmocka_unit_test(test_workflow),          cmocka_unit_test(test_event_search),
+        cmocka_unit_test(test_concurrent_clients),
         cmocka_unit_test(test_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
