@@ -373,10 +373,12 @@ read_file(const char *dir, const char *name, char *buf, size_t size)
     if (fd < 0)
         return -errno;
     ssize_t n = read(fd, buf, size - 1);
-    int rc = n < 0 ? -errno : 0;
-    close(fd);
-    if (rc)
+    if (n < 0) {
+        int rc = -errno;
+        close(fd);
         return rc;
+    }
+    close(fd);
     buf[n] = '\0';
     return n;
 }
