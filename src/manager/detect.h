@@ -154,7 +154,7 @@ int detect_rules_load_store(struct detect_rules **out, const char *const *paths,
  * call). Correlation windows in progress start again. Link thread only.
  */
 int detect_ingest_set_rules(struct detect_ingest *di, const struct detect_rules *rules);
-/* Fills hooks (ctx, on_batch_stored, on_health) for ingest_new/link_new. */
+/* Fills hooks (ctx, on_batch_stored, on_health, on_tick) for ingest_new/link_new. */
 void detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks);
 /* Housekeeping (correlation windows, reloads, notify kick); also run from batches, at most
  * once a second. */

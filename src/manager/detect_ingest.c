@@ -348,12 +348,19 @@ detect_ingest_set_rules(struct detect_ingest *di, const struct detect_rules *rul
     return 0;
 }
 
+static void
+on_tick(void *ctx, int64_t now_ns)
+{
+    detect_ingest_tick(ctx, now_ns);
+}
+
 void
 detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks)
 {
     hooks->ctx = di;
     hooks->on_batch_stored = on_batch_stored;
     hooks->on_health = on_health;
+    hooks->on_tick = on_tick;
 }
 
 void
