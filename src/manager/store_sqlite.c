@@ -54,7 +54,9 @@ raise_alarm(struct store *st, int full, const char *what)
         h->io_error = 1;
     }
     h->alarm_ns = bn__store_now_ns();
-    snprintf(h->alarm, sizeof(h->alarm), "%s", what);
+    size_t n = strnlen(what, sizeof(h->alarm) - 1);
+    memcpy(h->alarm, what, n);
+    h->alarm[n] = '\0';
     BN_ERROR("store", "%s", what);
 }
 
