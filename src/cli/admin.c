@@ -50,6 +50,8 @@ admin_usage(FILE *f)
         "  incidents list [--tenant ID] [--status S] [--limit N] | get ID | timeline ID\n"
         "            | update ID [--status S] [--assignee USER_ID] | note ID TEXT\n"
         "  alerts list [--tenant ID] [--limit N] | get ID | suppress ID --reason TEXT\n"
+        "  events search [--tenant ID] [--host H] [--from T] [--to T] [--event-id N]\n"
+        "         [--image SUBSTR] [--user U] [--field NAME=VALUE]... [--limit N]\n"
         "  rules list | upload FILE [--tenant ID] | enable RULE_ID [--tenant ID]\n"
         "        | disable RULE_ID [--tenant ID]\n"
         "  audit list [--tenant ID] [--limit N]\n"
@@ -583,6 +585,35 @@ alerts(const struct admin *a, const char *verb, int argc, char **argv)
     return bad("alerts: unknown verb");
 }
 
+static const char *const event_cols[] = {"id", "time", "tenant_id", "host", "event_id", "image",
+                                        "user", NULL};
+
+static int
+events(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    if (strcmp(verb, "search") != 0)
+        return bad("events: the verb is search");
+    char path[BN_API_URL_MAX] = "/api/v1/events";
+    static const char *const map[][2] = {{"--tenant", "tenant_id"}, {"--host", "host"},
+                                         {"--from", "from"},        {"--to", "to"},
+                                         {"--event-id", "event_id"}, {"--image", "image"},
+                                         {"--user", "user"},        {"--limit", "limit"},
+                                         {"--cursor", "cursor"}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        query_add(path, sizeof(path), map[i][1], opt(argc, argv, map[i][0]));
+    for (int i = 0; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--field") != 0)
+            continue;
+        const char *eq = strchr(argv[i + 1], '=');
+        if (!eq || eq == argv[i + 1])
+            return bad("events search: --field takes NAME=VALUE");
+        char key[300];
+        snprintf(key, sizeof(key), "field.%.*s", (int)(eq - argv[i + 1]), argv[i + 1]);
+        query_add(path, sizeof(path), key, eq + 1);
+    }
+    return run(a, "GET", path, NULL, event_cols);
+}
+
 static int
 rules(const struct admin *a, const char *verb, int argc, char **argv)
 {
@@ -764,6 +795,8 @@ cmd_admin(int argc, char **argv)
             rc = alerts(&a, verb, rest, args);
         else if (strcmp(noun, "rules") == 0)
             rc = rules(&a, verb, rest, args);
+        else if (strcmp(noun, "events") == 0)
+            rc = events(&a, verb, rest, args);
         else if (strcmp(noun, "audit") == 0 && strcmp(verb, "list") == 0) {
             char path[256] = "/api/v1/audit";
             query_add(path, sizeof(path), "tenant_id", opt(rest, args, "--tenant"));

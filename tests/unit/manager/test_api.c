@@ -872,6 +872,11 @@ test_cli(void **state)
     assert_int_equal(cli(env, "rules list", out, sizeof(out)), 0);
     assert_non_null(strstr(out, "cli-rule-1"));
     assert_int_equal(cli(env, "agents list", out, sizeof(out)), 0);
+    assert_int_equal(cli(env, "events search --host web1 --field CommandLine=x --limit 5", out,
+                         sizeof(out)),
+                     0);
+    assert_non_null(strstr(out, "event_id"));
+    assert_int_equal(cli(env, "events search --field broken", out, sizeof(out)), 2);
     assert_int_equal(cli(env, "audit list --limit 5", out, sizeof(out)), 0);
     assert_non_null(strstr(out, "rule.disable"));
     assert_int_equal(cli(env, "raw GET /api/v1/health", out, sizeof(out)), 0);
