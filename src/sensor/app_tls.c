@@ -694,6 +694,37 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
     }
 }
 
+/*
+ * An SSLv2-framed ClientHello (old clients open that way and then speak TLS records):
+ * 2-byte length with the high bit set, msg type 1, version. Returns the bytes it used, 0
+ * when more are needed, -1 when p is not one.
+ */
+static long
+sslv2_hello(struct tls_state *st, const uint8_t *p, size_t n)
+{
+    if (n < 2)
+        return 0;
+    size_t len = ((size_t)(p[0] & 0x7f) << 8) | p[1];
+    if (len < 9)
+        return -1;
+    if (n < 3)
+        return 0;
+    if (p[2] != 1)
+        return -1;
+    if (n < 2 + len)
+        return 0;
+    st->rec.has_client_hello = 1;
+    uint16_t v = app_be16(p + 3);
+    st->rec.client_version = st->rec.client_tls_version = st->rec.client_max_version = v;
+    return (long)(2 + len);
+}
+
+static bool
+sslv2_start(const struct tls_state *st, enum net_dir dir, const uint8_t *p)
+{
+    return dir == NET_TOSERVER && !st->rec.has_client_hello && (p[0] & 0x80);
+}
+
 /* ---- parser callbacks ---- */
 
 static bool
@@ -709,6 +740,12 @@ app_tls_probe(const uint8_t *d, size_t n, enum net_dir dir)
     (void)dir;
     if (n < 1)
         return -1;
+    if (dir == NET_TOSERVER && (d[0] & 0x80)) {
+        /* SSLv2-framed ClientHello offering SSL 3.0 or a TLS version */
+        if (n < 5)
+            return -1;
+        return d[2] == 1 && d[3] == 3 && d[4] <= 4 ? 1 : 0;
+    }
     if (d[0] != REC_HANDSHAKE)
         return 0;
     if (n < 6)
@@ -743,6 +780,16 @@ tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size
         return;
     /* whole records straight from the chunk while nothing is pending */
     while (td->rec.len == 0 && n >= TLS_HDR) {
+        if (sslv2_start(st, dir, d)) {
+            long used = sslv2_hello(st, d, n);
+            if (used == 0)
+                break;
+            if (used > 0) {
+                d += used;
+                n -= (size_t)used;
+                continue;
+            }
+        }
         if (!record_header_ok(d)) {
             app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
             td->dead = true;
@@ -775,6 +822,15 @@ tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size
     }
     for (;;) {
         while (td->rec.len >= TLS_HDR) {
+            if (sslv2_start(st, dir, td->rec.p)) {
+                long used = sslv2_hello(st, td->rec.p, td->rec.len);
+                if (used == 0)
+                    break;
+                if (used > 0) {
+                    app_acc_consume(&td->rec, (size_t)used);
+                    continue;
+                }
+            }
             if (!record_header_ok(td->rec.p)) {
                 app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
                 td->dead = true;
