@@ -106,6 +106,12 @@ token_count(void *c, const struct store_token *t)
     return count_cb(c, t);
 }
 
+static int
+channel_count(void *c, const struct store_channel *ch)
+{
+    return count_cb(c, ch);
+}
+
 static const char H1[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char H2[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
@@ -888,6 +894,12 @@ test_triage_tables(void **state)
     assert_string_equal(cg.config_json, "{\"url\":\"http://x\"}");
     assert_int_equal(store_channel_get(st, &s1, c2, &cg), BN_ENOTFOUND);
     assert_int_equal(store_channel_get(st, &s2, c2, &cg), 0);
+    int nch = 0;
+    assert_int_equal(store_channel_list(st, &s1, channel_count, &nch), 0);
+    assert_int_equal(nch, 1);
+    nch = 0;
+    assert_int_equal(store_channel_list(st, &all, channel_count, &nch), 0);
+    assert_int_equal(nch, 2);
     cg.enabled = 0;
     cg.config_json = "{}";
     assert_int_equal(store_channel_update(st, &s1, &cg), BN_ENOTFOUND);
