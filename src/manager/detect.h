@@ -128,6 +128,11 @@ struct detect_ingest_opts {
     struct mgr_metrics *metrics;       /* may be NULL */
     int64_t dedupe_window_ns;          /* 0 = triage default (10 min) */
     int64_t incident_window_ns;        /* 0 = triage default (1 h) */
+    /* for detect_ingest_rules_changed(): where the store is and which rule paths were
+     * loaded (copied); without data_dir uploads take effect at the next start only */
+    const char *data_dir;
+    const char *const *rule_paths;
+    size_t nrule_paths;
 };
 
 struct detect_ingest;
@@ -161,12 +166,20 @@ void detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks);
 void detect_ingest_tick(struct detect_ingest *di, int64_t now_ns);
 /* The API changed IOC lists or rule states: reload before the next batch. Any thread. */
 void detect_ingest_changed(struct detect_ingest *di);
+/*
+ * A rule was uploaded or deleted: a background thread (its own store handle) compiles the
+ * shipped rules with every upload and the next tick switches to the new set, so ingest never
+ * waits for a compile. Any thread; calls during a compile start another one after it.
+ */
+void detect_ingest_rules_changed(struct detect_ingest *di);
 struct detect_ingest_stats {
     struct detect_stats detect;
     struct triage_stats triage;
     uint64_t health_alerts;
     uint64_t ioc_reloads;
     uint64_t ioc_load_errors;
+    uint64_t rule_reloads;             /* rule sets compiled and switched to */
+    uint64_t rule_reload_errors;
 };
 void detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_stats *st);
 

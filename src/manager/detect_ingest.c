@@ -5,6 +5,7 @@
  * the IOC import the API calls.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,18 @@ struct detect_ingest {
     uint64_t health_alerts;
     uint64_t ioc_reloads;
     uint64_t ioc_load_errors;
+    /* rule reloads: compiled on a thread, switched to on the link thread */
+    char *data_dir;
+    char **paths;
+    size_t npaths;
+    atomic_int rules_changed;
+    bool compiling;
+    pthread_t compiler;
+    struct detect_rules *_Atomic ready;  /* compiled, waiting for the switch */
+    atomic_int compile_failed;
+    struct detect_rules *owned;          /* a set this pipeline loaded (freed by it) */
+    uint64_t rule_reloads;
+    uint64_t rule_reload_errors;
 };
 
 static int64_t
@@ -146,10 +159,73 @@ ensure_set(struct detect_ingest *di, int64_t tenant)
     detect_set_iocs(di->det, tenant, bn_ioc_count(c.set, BN_IOC_TYPES) ? c.set : NULL);
 }
 
+static void *
+compile_main(void *arg)
+{
+    struct detect_ingest *di = arg;
+    struct store *st = NULL;
+    struct store_err se;
+    struct detect_rules *r = NULL;
+    struct detect_load_stats ls;
+    int rc = store_open(&st, di->data_dir, &se);
+    if (rc)
+        BN_WARN("detect", "rule reload: cannot open the store: %s", se.msg);
+    else if ((rc = detect_rules_load_store(&r, (const char *const *)di->paths, di->npaths, st,
+                                           &ls)) != 0)
+        BN_WARN("detect", "rule reload failed: %s:%lu: %s", ls.first.file, ls.first.line,
+                ls.first.msg);
+    store_close(st);
+    if (rc) {
+        atomic_store(&di->compile_failed, 1);
+        return NULL;
+    }
+    if (ls.failed)
+        BN_WARN("detect", "rule reload: %zu rules skipped (first: %s:%lu: %s)", ls.failed,
+                ls.first.file, ls.first.line, ls.first.msg);
+    atomic_store(&di->ready, r);
+    return NULL;
+}
+
+static void
+rules_housekeeping(struct detect_ingest *di)
+{
+    if (di->compiling) {
+        struct detect_rules *r = atomic_exchange(&di->ready, NULL);
+        bool failed = atomic_exchange(&di->compile_failed, 0);
+        if (!r && !failed)
+            return; /* still compiling */
+        pthread_join(di->compiler, NULL);
+        di->compiling = false;
+        if (r && detect_ingest_set_rules(di, r) == 0) {
+            detect_rules_free(di->owned);
+            di->owned = r;
+            di->rule_reloads++;
+            BN_INFO("detect", "switched to %zu rules", detect_rules_count(r));
+        } else {
+            detect_rules_free(r);
+            di->rule_reload_errors++;
+        }
+    }
+    if (!di->compiling && di->data_dir && atomic_exchange(&di->rules_changed, 0)) {
+        if (pthread_create(&di->compiler, NULL, compile_main, di) == 0)
+            di->compiling = true;
+        else
+            di->rule_reload_errors++;
+    }
+}
+
+void
+detect_ingest_rules_changed(struct detect_ingest *di)
+{
+    if (di)
+        atomic_store(&di->rules_changed, 1);
+}
+
 void
 detect_ingest_tick(struct detect_ingest *di, int64_t now_ns)
 {
     di->last_tick_ns = now_ns;
+    rules_housekeeping(di);
     detect_tick(di->det, now_ns);
     if (atomic_exchange(&di->changed, 0))
         reload(di);
@@ -165,7 +241,8 @@ on_batch_stored(void *ctx, const struct ingest_agent *agent, const struct store_
 {
     struct detect_ingest *di = ctx;
     int64_t now = clock_ns();
-    if (now - di->last_tick_ns >= NS_PER_SEC || atomic_load(&di->changed))
+    if (now - di->last_tick_ns >= NS_PER_SEC || atomic_load(&di->changed) ||
+        atomic_load(&di->ready))
         detect_ingest_tick(di, now);
     di->now_ns = now;
     ensure_set(di, agent->tenant_id);
@@ -242,6 +319,22 @@ detect_ingest_new(struct detect_ingest **out, const struct detect_ingest_opts *o
     if (!di)
         return BN_ENOMEM;
     di->o = *o;
+    di->o.rule_paths = NULL;
+    di->o.data_dir = NULL;
+    if (o->data_dir && !(di->data_dir = bn_strdup(o->data_dir))) {
+        bn_free(di);
+        return BN_ENOMEM;
+    }
+    if (o->nrule_paths) {
+        di->paths = bn_calloc(o->nrule_paths, sizeof(*di->paths));
+        for (size_t i = 0; di->paths && i < o->nrule_paths; i++)
+            if ((di->paths[i] = bn_strdup(o->rule_paths[i])))
+                di->npaths++;
+        if (di->npaths != o->nrule_paths) {
+            detect_ingest_free(di);
+            return BN_ENOMEM;
+        }
+    }
     struct triage_opts to = {
         .dedupe_window_ns = o->dedupe_window_ns,
         .incident_window_ns = o->incident_window_ns,
@@ -264,11 +357,19 @@ detect_ingest_free(struct detect_ingest *di)
 {
     if (!di)
         return;
+    if (di->compiling)
+        pthread_join(di->compiler, NULL);
+    detect_rules_free(atomic_exchange(&di->ready, NULL));
     if (di->det)
         drop_sets(di);
     bn_free(di->sets);
     detect_free(di->det);
     triage_free(di->tri);
+    detect_rules_free(di->owned);
+    for (size_t i = 0; i < di->npaths; i++)
+        bn_free(di->paths[i]);
+    bn_free(di->paths);
+    bn_free(di->data_dir);
     bn_free(di);
 }
 
@@ -379,6 +480,8 @@ detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_sta
     st->health_alerts = di->health_alerts;
     st->ioc_reloads = di->ioc_reloads;
     st->ioc_load_errors = di->ioc_load_errors;
+    st->rule_reloads = di->rule_reloads;
+    st->rule_reload_errors = di->rule_reload_errors;
 }
 
 /* ---- IOC import -------------------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "bannin/error.h"
@@ -140,7 +141,7 @@ test_pipeline(void **state)
     struct detect_load_stats rl;
     assert_int_equal(detect_rules_load(&rules, NULL, 0, &rl), 0);
     struct detect_ingest *di;
-    struct detect_ingest_opts o = {.rules = rules, .st = st};
+    struct detect_ingest_opts o = {.rules = rules, .st = st, .data_dir = dir};
     assert_int_equal(detect_ingest_new(&di, &o), 0);
     struct ingest_hooks h;
     detect_ingest_hooks(di, &h);
@@ -198,6 +199,7 @@ test_pipeline(void **state)
     assert_int_equal(ds.detect.events, 7);
     assert_int_equal(ds.triage.errors, 0);
     assert_true(ds.detect.disabled_hits >= 1);
+    assert_int_equal(ds.health_alerts, 1);
 
     /* an uploaded rule of the tenant, loaded from the store into a new set */
     static const char yaml[] =
@@ -220,6 +222,32 @@ test_pipeline(void **state)
     assert_true(find(&g, "up-1") >= 0);
     /* rule states survived the switch: the disabled IOC rule stays quiet */
     assert_int_equal(g.count[find(&g, "ioc.domain")], 2);
+
+    /* a second upload while running: compiled in the background, switched to on a tick */
+    static const char yaml2[] =
+        "title: Curl Seen\nid: up-2\nlogsource:\n  product: linux\n"
+        "  category: process_creation\ndetection:\n  s:\n    ParentImage|endswith: apache2\n"
+        "  condition: s\nlevel: low\n";
+    struct store_rule_upload ru2 = {.tenant_id = tenant, .yaml = yaml2};
+    snprintf(ru2.rule_id, sizeof(ru2.rule_id), "up-2");
+    snprintf(ru2.title, sizeof(ru2.title), "Curl Seen");
+    assert_int_equal(store_rule_upload(st, &ru2, &ruid), 0);
+    detect_ingest_rules_changed(di);
+    for (int i = 0; i < 1000; i++) {
+        detect_ingest_tick(di, 1764064900000000000LL + i);
+        detect_ingest_get_stats(di, &ds);
+        if (ds.rule_reloads == 1)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(ds.rule_reloads, 1);
+    assert_int_equal(ds.rule_reload_errors, 0);
+    batch(st, &h, &ag, 70);
+    alerts(st, tenant, &g);
+    assert_true(find(&g, "up-2") >= 0);
+    assert_true(find(&g, "up-1") >= 0);
+    assert_int_equal(g.count[find(&g, "ioc.domain")], 2); /* still disabled */
+    detect_ingest_get_stats(di, &ds);
     assert_int_equal(ds.health_alerts, 1);
     assert_true(ds.ioc_reloads >= 1);
     assert_int_equal(ds.ioc_load_errors, 0);
