@@ -75,7 +75,9 @@ static void
 set_error(struct uplink *u, const char *msg)
 {
     pthread_mutex_lock(&u->mu);
-    snprintf(u->st.last_error, sizeof(u->st.last_error), "%s", msg);
+    size_t n = strnlen(msg, sizeof(u->st.last_error) - 1); /* cut long reasons */
+    memcpy(u->st.last_error, msg, n);
+    u->st.last_error[n] = '\0';
     pthread_mutex_unlock(&u->mu);
 }
 
