@@ -66,7 +66,7 @@ ARG_RULES = [
     (r"^--set (exception-policy|flow\.memcap-policy|stream\.reassembly\.memcap-policy|"
      r"app-layer\.error-policy|stream\.midstream-policy)=", "exclude",
      "exception policy (what Suricata does after an error or memcap hit)"),
-    (r"^--set stream\.midstream=", "ok", "midstream pickup: our fixed behaviour is scored"),
+    (r"^--set stream\.midstream=", "ok", "midstream pickup: bannin pcap --midstream"),
     (r"^--set stream\.async-oneside=", "ok", "one-sided streams: our fixed behaviour is scored"),
     (r"^--set stream\.reassembly\.depth=", "ok", "reassembly depth: we parse whole streams"),
     (r"^--set app-layer\.protocols\.[a-z0-9]+\.(tcp\.|udp\.)?detection-ports", "ok",
@@ -278,8 +278,9 @@ def signature_field(match):
                 return "suricata_version is Suricata's own metadata"
             if kk.startswith("metadata.entropy"):
                 return "entropy metadata comes from a Suricata rule keyword"
-            if kk == "ether" or kk.startswith("ether."):
-                return "MAC addresses (eve 'ethernet: yes'): bannin pcap has no such output"
+            if k == "not-has-key" and (kk == "ether" or kk.startswith("ether.")):
+                return "checks MACs are absent (Suricata's default eve config); bannin always " \
+                    "writes them"
     return None
 
 
@@ -297,6 +298,15 @@ def drops_reason(checks):
             return "Suricata blocks traffic in this test (alert.action blocked): a passive " \
                 "sensor does not"
     return None
+
+
+def midstream_on(args, cfg):
+    """Suricata's stream.midstream as the test sets it (default off), last setting wins."""
+    on = truthy(get_path(cfg or {}, "stream.midstream", False))
+    for a in args or []:
+        for m in re.finditer(r"stream\.midstream=(\S+)", str(a)):
+            on = truthy(m.group(1))
+    return on
 
 
 def rules_reason(test_dir, args_text):
@@ -475,7 +485,7 @@ def main():
 
         reason = None
         if name.startswith("tests/firewall/"):
-            reason = "Suricata firewall-mode test (firewall rules decide what is seen and logged)"
+            reason = "Suricata firewall-mode test: its firewall rules (not in the corpus copy) decide what is seen and logged"
         reason = reason or requires_reason(y.get("requires"), "test") or \
             requires_reason(y.get("requirements"), "test")
         if reason is None and "exit-code" in y:
@@ -505,7 +515,9 @@ def main():
             run_args = []
             seed = outs["eve.json"].cid_seed if "eve.json" in outs else None
             if seed is not None:
-                run_args = ["--community-id-seed", str(seed)]
+                run_args += ["--community-id-seed", str(seed)]
+            if midstream_on(y.get("args"), cfg):
+                run_args += ["--midstream"]
             plans.append({"test": name, "pcap": pcap, "args": tuple(run_args), "checks": keep,
                           "notes": notes})
 
