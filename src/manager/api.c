@@ -187,6 +187,18 @@ api_query_int(struct api_req *r, const char *name, int64_t min, int64_t max, int
     return 0;
 }
 
+int
+api_tx(struct api_req *r)
+{
+    if (r->in_tx)
+        return 0;
+    int rc = store_begin(r->st);
+    if (rc < 0)
+        return api_fail_rc(r, rc, "transaction");
+    r->in_tx = 1;
+    return 0;
+}
+
 void
 api_audit(struct api_req *r, int64_t tenant_id, const char *action, const char *object,
           json_t *detail)
@@ -199,6 +211,7 @@ api_audit(struct api_req *r, int64_t tenant_id, const char *action, const char *
     if (rc < 0) {
         BN_ERROR(MOD, "cannot write the audit entry for '%s %s': %s", action, object,
                  bn_strerror(rc));
+        api_fail_rc(r, rc, "audit entry");
     }
     free(d);
     json_decref(detail);
@@ -522,6 +535,16 @@ dispatch(struct api_req *r)
     int rc = r->route->fn(r);
     if (rc < 0 && !r->failed)
         api_fail_rc(r, rc, r->route->path);
+    if (r->in_tx) {
+        r->in_tx = 0;
+        if (r->failed) {
+            store_rollback(r->st);
+        } else if ((rc = store_commit(r->st)) < 0) {
+            json_decref(r->resp);
+            r->resp = NULL;
+            api_fail_rc(r, rc, "commit");
+        }
+    }
     if (r->failed && (strcmp(r->err.code, "invalid_json") == 0 ||
                       strcmp(r->err.code, "body_too_large") == 0 ||
                       strcmp(r->err.code, "unknown_field") == 0 ||

@@ -137,6 +137,8 @@ api_h_login(struct api_req *r)
     auth_sha256_hex(tok, strlen(tok), hash);
     int64_t id, expired;
     int64_t exp = now + r->api->session_ttl_ns;
+    if (api_tx(r) < 0)
+        return BN_EINVAL;
     /* Logins are rare: a good moment to drop expired sessions and tokens. */
     (void)store_auth_expire(r->st, now, &expired);
     rc = store_auth_create(r->st, STORE_AUTH_SESSION, u.id, hash, "", now, exp, &id);
@@ -160,7 +162,7 @@ api_h_logout(struct api_req *r)
         return api_fail(r, 400, "bad_request", NULL, "no bearer token to revoke");
     char hash[AUTH_HASH_HEX_LEN + 1];
     auth_sha256_hex(h, strlen(h), hash);
-    int rc = store_auth_revoke_hash(r->st, hash);
+    int rc = api_tx(r) < 0 ? BN_EINVAL : store_auth_revoke_hash(r->st, hash);
     if (rc < 0)
         return api_fail_rc(r, rc, "logout");
     api_audit(r, r->who.tenant_id, "auth.logout", r->who.name, NULL);
@@ -282,6 +284,8 @@ api_h_tenant_create(struct api_req *r)
     json_decref(b);
     if (rc < 0)
         return rc;
+    if (api_tx(r) < 0)
+        return BN_EINVAL;
     rc = store_tenant_create(r->st, &t, &t.id);
     if (rc < 0)
         return api_fail_rc(r, rc, "tenant");
@@ -322,7 +326,7 @@ api_h_tenant_update(struct api_req *r)
         int64_t idb;
         struct store_scope sc;
         api_scope_caller(r, &sc, &idb);
-        rc = store_tenant_update(r->st, &sc, &t);
+        rc = api_tx(r) < 0 ? BN_EINVAL : store_tenant_update(r->st, &sc, &t);
         if (rc < 0)
             api_fail_rc(r, rc, "tenant");
         else {
@@ -434,7 +438,7 @@ api_h_user_create(struct api_req *r)
     snprintf(u.name, sizeof(u.name), "%s", name);
     u.tenant_id = tid;
     u.created_ns = api__now_ns();
-    if ((rc = auth_password_hash(pw, u.pwhash, sizeof(u.pwhash))) < 0 ||
+    if ((rc = auth_password_hash(pw, u.pwhash, sizeof(u.pwhash))) < 0 || (rc = api_tx(r)) < 0 ||
         (rc = store_user_create(r->st, &u, &u.id)) < 0) {
         rc = api_fail_rc(r, rc, "user");
         goto out;
@@ -518,7 +522,7 @@ api_h_user_update(struct api_req *r)
     int64_t idb;
     struct store_scope sc;
     api_scope_caller(r, &sc, &idb);
-    if ((rc = store_user_update(r->st, &sc, &u)) < 0) {
+    if ((rc = api_tx(r)) < 0 || (rc = store_user_update(r->st, &sc, &u)) < 0) {
         rc = api_fail_rc(r, rc, "user");
         goto out;
     }
@@ -542,7 +546,7 @@ api_h_user_delete(struct api_req *r)
     int64_t idb;
     struct store_scope sc;
     api_scope_caller(r, &sc, &idb);
-    int rc = store_user_delete(r->st, &sc, u.id);
+    int rc = api_tx(r) < 0 ? BN_EINVAL : store_user_delete(r->st, &sc, u.id);
     if (rc < 0)
         return api_fail_rc(r, rc, "user");
     api_audit(r, u.tenant_id, "user.delete", u.name, json_pack("{s:I}", "id", (json_int_t)u.id));
@@ -600,8 +604,9 @@ api_h_token_create(struct api_req *r)
     int64_t exp = ttl ? now + ttl * NS_PER_S : 0;
     if (rc == 0) {
         auth_sha256_hex(tok, strlen(tok), hash);
-        rc = store_auth_create(r->st, STORE_AUTH_API_TOKEN, r->who.user_id, hash, name, now,
-                               exp, &id);
+        rc = api_tx(r) < 0 ? BN_EINVAL
+                           : store_auth_create(r->st, STORE_AUTH_API_TOKEN, r->who.user_id,
+                                               hash, name, now, exp, &id);
     }
     if (rc < 0) {
         json_decref(b);
@@ -648,7 +653,7 @@ api_h_token_delete(struct api_req *r)
         return api_fail_rc(r, rc, "token");
     if (!f.found)
         return api_fail(r, 404, "not_found", NULL, "token %" PRId64 " not found", id);
-    rc = store_auth_revoke(r->st, &sc, id);
+    rc = api_tx(r) < 0 ? BN_EINVAL : store_auth_revoke(r->st, &sc, id);
     if (rc < 0)
         return api_fail_rc(r, rc, "token");
     api_audit(r, r->who.tenant_id, "token.revoke", "token", json_pack("{s:I}", "id", id));
@@ -734,7 +739,8 @@ api_h_enroll_create(struct api_req *r)
     if ((rc = enroll_token_make(fp, tok, sizeof(tok), hash)) < 0)
         return api_fail_rc(r, rc, "enrollment token");
     int64_t exp = api__now_ns() + ttl * NS_PER_S, id;
-    rc = store_token_create(r->st, tid, hash, (int)uses, exp, r->who.name, &id);
+    rc = api_tx(r) < 0 ? BN_EINVAL
+                       : store_token_create(r->st, tid, hash, (int)uses, exp, r->who.name, &id);
     if (rc < 0)
         return api_fail_rc(r, rc, "enrollment token");
     api_audit(r, tid, "enrollment_token.create", t.name,
@@ -776,7 +782,7 @@ api_h_enroll_delete(struct api_req *r)
         return api_fail_rc(r, rc, "enrollment token");
     if (!f.found)
         return api_fail(r, 404, "not_found", NULL, "enrollment token %" PRId64 " not found", id);
-    rc = store_token_revoke(r->st, f.t.tenant_id, id);
+    rc = api_tx(r) < 0 ? BN_EINVAL : store_token_revoke(r->st, f.t.tenant_id, id);
     if (rc < 0)
         return api_fail_rc(r, rc, "enrollment token");
     api_audit(r, f.t.tenant_id, "enrollment_token.revoke", "token", json_pack("{s:I}", "id", id));
@@ -843,7 +849,7 @@ api_h_agent_update(struct api_req *r)
     int64_t idb;
     struct store_scope sc;
     api_scope_caller(r, &sc, &idb);
-    rc = store_agent_set_criticality(r->st, &sc, a.id, (int)crit);
+    rc = api_tx(r) < 0 ? BN_EINVAL : store_agent_set_criticality(r->st, &sc, a.id, (int)crit);
     if (rc < 0)
         return api_fail_rc(r, rc, "agent");
     a.asset_criticality = (int)crit;
@@ -859,7 +865,7 @@ api_h_agent_revoke(struct api_req *r)
     struct store_agent a;
     if (agent_load(r, &a) < 0)
         return BN_EINVAL;
-    int rc = store_agent_revoke(r->st, a.tenant_id, a.id);
+    int rc = api_tx(r) < 0 ? BN_EINVAL : store_agent_revoke(r->st, a.tenant_id, a.id);
     if (rc < 0)
         return api_fail_rc(r, rc, "agent");
     a.revoked = 1;

@@ -75,6 +75,7 @@ struct api_req {
     int authenticated;
     const char *bearer;          /* the caller's token (borrowed from the request headers) */
     struct store *st;            /* checked out from the pool for the handler's run */
+    int in_tx;                   /* api_tx opened a transaction: committed after the handler */
     int status;                  /* reply status (200 unless set) */
     json_t *resp;                /* reply body (owned) */
     struct bn_buf text;          /* or a text reply (/metrics) */
@@ -113,7 +114,15 @@ int api_param_id(struct api_req *r, const char *name, int64_t *out);
 const char *api_query(struct api_req *r, const char *name);
 int api_query_int(struct api_req *r, const char *name, int64_t min, int64_t max, int64_t dflt,
                   int64_t *out);
-/* Writes an audit entry for a state-changing call (failures are logged and counted). */
+/*
+ * Opens the request's write transaction (BEGIN IMMEDIATE) just before its first write; the
+ * dispatcher commits it after the handler, or rolls it back when the request failed, so a
+ * change and its audit entry are stored together or not at all. Slow work (password hashing,
+ * network) goes before it: the write lock holds up ingest.
+ */
+int api_tx(struct api_req *r);
+/* Writes an audit entry for a state-changing call; a failure fails the request (and so rolls
+ * back its transaction). Consumes detail. */
 void api_audit(struct api_req *r, int64_t tenant_id, const char *action, const char *object,
                json_t *detail);
 /* Tenant of a list/create request: customers get their own, providers ?tenant_id= or 0 (all).

@@ -536,6 +536,8 @@ api_h_incident_update(struct api_req *r)
                       "false_positive");
         goto out;
     }
+    if ((rc = api_tx(r)) < 0)
+        goto out;
     if (assignee > 0) {
         /* The assignee is a provider user or a user of the incident's tenant. */
         struct store_scope all = {.all = 1};
@@ -591,7 +593,8 @@ api_h_incident_note(struct api_req *r)
         return api_fail(r, e.status, e.code, e.field, "%s", e.message);
     }
     int64_t now = api__now_ns(), id;
-    rc = store_incident_note_add(r->st, &sc, inc.id, r->who.name, text, now, &id);
+    rc = api_tx(r) < 0 ? BN_EINVAL
+                       : store_incident_note_add(r->st, &sc, inc.id, r->who.name, text, now, &id);
     if (rc < 0) {
         json_decref(b);
         return api_fail_rc(r, rc, "note");
@@ -749,7 +752,7 @@ api_h_rule_upload(struct api_req *r)
     snprintf(up.author, sizeof(up.author), "%s", r->who.name);
     up.yaml = yaml;
     up.created_ns = api__now_ns();
-    if ((rc = store_rule_upload(r->st, &up, &up.id)) < 0) {
+    if ((rc = api_tx(r)) < 0 || (rc = store_rule_upload(r->st, &up, &up.id)) < 0) {
         rc = api_fail_rc(r, rc, "rule");
         goto out;
     }
@@ -796,7 +799,8 @@ api_h_rule_update(struct api_req *r)
                             "tenant %" PRId64 " does not exist", tid);
     }
     int64_t now = api__now_ns();
-    rc = store_rule_set_enabled(r->st, tid, rule_id, enabled, r->who.name, now);
+    rc = api_tx(r) < 0 ? BN_EINVAL
+                       : store_rule_set_enabled(r->st, tid, rule_id, enabled, r->who.name, now);
     if (rc < 0)
         return api_fail_rc(r, rc, "rule");
     api_changed(r->api, API_CHANGE_RULE_STATE);
@@ -846,7 +850,7 @@ api_h_suppression_delete(struct api_req *r)
     if (rc == 0 && !f.found)
         rc = BN_ENOTFOUND;
     if (rc == 0)
-        rc = store_suppression_delete(r->st, &sc, id);
+        rc = api_tx(r) < 0 ? BN_EINVAL : store_suppression_delete(r->st, &sc, id);
     json_decref(f.json);
     if (rc < 0)
         return api_fail_rc(r, rc, "suppression");
@@ -1099,7 +1103,8 @@ api_h_ioc_list_create(struct api_req *r)
     if ((rc = ioc_import(r, b, format, c.source, &c, &ls)) < 0)
         goto out;
     int64_t id;
-    if ((rc = store_ioc_list_create(r->st, tid, name, source ? source : "", api__now_ns(),
+    if ((rc = api_tx(r)) < 0 ||
+        (rc = store_ioc_list_create(r->st, tid, name, source ? source : "", api__now_ns(),
                                     &id)) < 0) {
         rc = api_fail_rc(r, rc, "IOC list");
         goto out;
@@ -1141,7 +1146,7 @@ api_h_ioc_list_delete(struct api_req *r)
     struct store_scope sc;
     api_scope_caller(r, &sc, &idb);
     /* Customers may not delete global lists: their scope does not include tenant 0. */
-    int rc = store_ioc_list_delete(r->st, &sc, id);
+    int rc = api_tx(r) < 0 ? BN_EINVAL : store_ioc_list_delete(r->st, &sc, id);
     if (rc < 0)
         return api_fail_rc(r, rc, "IOC list");
     api_changed(r->api, API_CHANGE_IOC);
@@ -1249,7 +1254,7 @@ api_h_channel_create(struct api_req *r)
     ch.config_json = cfg ? cfg : "{}";
     ch.enabled = enabled;
     ch.created_ns = api__now_ns();
-    if ((rc = store_channel_create(r->st, &ch, &ch.id)) < 0) {
+    if ((rc = api_tx(r)) < 0 || (rc = store_channel_create(r->st, &ch, &ch.id)) < 0) {
         rc = api_fail_rc(r, rc, "channel");
         goto out;
     }
@@ -1284,7 +1289,7 @@ api_h_channel_delete(struct api_req *r)
         return BN_EINVAL;
     char name[sizeof(c.name)];
     snprintf(name, sizeof(name), "%s", c.name);
-    int rc = store_channel_delete(r->st, &sc, c.id);
+    int rc = api_tx(r) < 0 ? BN_EINVAL : store_channel_delete(r->st, &sc, c.id);
     if (rc < 0)
         return api_fail_rc(r, rc, "channel");
     api_changed(r->api, API_CHANGE_CHANNELS);
