@@ -384,6 +384,13 @@ def diff_fields(event, match):
                 out.append((k + ":" + str(v), k, "no" if k == "has-key" else "present"))
             else:
                 ours = find_value(k, event)
+                if isinstance(v, dict) and isinstance(ours, dict):
+                    # A whole object compared (run.py: ==): name the members that differ.
+                    for sub in sorted(set(v) | set(ours)):
+                        if v.get(sub, _MISSING) != ours.get(sub, _MISSING):
+                            out.append(("%s.%s (object)" % (k, sub),
+                                        v.get(sub, "<absent>"), ours.get(sub, "<absent>")))
+                    continue
                 out.append((k, v, "<absent>" if ours is _MISSING else ours))
     return out
 
