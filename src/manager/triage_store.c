@@ -278,6 +278,27 @@ on_pending(void *ctx, const struct store_outbox *o)
     return 0;
 }
 
+struct hosts_ctx {
+    char names[16][256];
+    const char *ptr[16];
+    size_t n;
+};
+
+static int
+on_host(void *ctx, const char *host, int64_t alerts, int64_t first_ns, int64_t last_ns)
+{
+    (void)alerts;
+    (void)first_ns;
+    (void)last_ns;
+    struct hosts_ctx *h = ctx;
+    if (h->n >= BN_ARRAY_SIZE(h->names))
+        return 1;
+    copy_str(h->names[h->n], sizeof(h->names[0]), host);
+    h->ptr[h->n] = h->names[h->n];
+    h->n++;
+    return 0;
+}
+
 /* Enqueues (or collapses into the pending message) the notification of an incident. */
 static int
 notify_incident(struct triage *t, struct store_incident *inc, const char *host, int64_t now_ns,
@@ -289,8 +310,20 @@ notify_incident(struct triage *t, struct store_incident *inc, const char *host, 
         return rc;
     if (inc->severity < ten.notify_min_severity)
         return 0;
-    const char *hosts[1] = {host};
-    rc = notify_payload(inc, ten.name, hosts, host && host[0] ? 1 : 0, NULL, 0, &t->payload);
+    /* the incident's hosts (first 16), this alert's when the store has none yet */
+    struct hosts_ctx *hc = bn_calloc(1, sizeof(*hc));
+    if (!hc)
+        return BN_ENOMEM;
+    struct store_scope all = {.all = 1};
+    rc = store_incident_hosts(t->st, &all, inc->id, on_host, hc);
+    if (rc == 0 && hc->n == 0 && host && host[0]) {
+        copy_str(hc->names[0], sizeof(hc->names[0]), host);
+        hc->ptr[0] = hc->names[0];
+        hc->n = 1;
+    }
+    if (rc == 0)
+        rc = notify_payload(inc, ten.name, hc->ptr, hc->n, NULL, 0, &t->payload);
+    bn_free(hc);
     if (rc)
         return rc;
     struct store_scope sc = {.all = 0, .ids = &inc->tenant_id, .n = 1};

@@ -280,6 +280,7 @@ test_flow(void **state)
     /* the pending message took every update: the web-9 alert made it four */
     assert_non_null(strstr(f->peer.reqs[crit].body, "\"alert_count\":4"));
     assert_non_null(strstr(f->peer.reqs[crit].body, "\"tenant\":\"acme\""));
+    assert_non_null(strstr(f->peer.reqs[crit].body, "\"hosts\":[\"web-1\",\"web-9\"]"));
     memset(&ob, 0, sizeof(ob));
     assert_int_equal(store_outbox_list(f->st, &sc, STORE_OUTBOX_SENT, 100, on_outbox, &ob), 0);
     assert_int_equal(ob.n, 2);
