@@ -43,7 +43,7 @@ cpu_s(void)
 
 struct ckpt {
     const char *dir;
-    volatile int stop;
+    _Atomic int stop;
     long long runs;
 };
 
