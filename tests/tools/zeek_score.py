@@ -52,7 +52,10 @@ DEFAULT_CMD = "{bannin} pcap --no-ndr -q --zeek {out} {pcap}"
 
 
 def zeek_unescape(s):
-    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), s)
+    """Zeek's TSV writer escapes separators and non-printable bytes as \\xNN; its JSON writer
+    (which our Zeek-named records follow) escapes only the non-printable ones that way. So only
+    the separators (tab, comma) are turned back into characters before comparing."""
+    return re.sub(r"\\x(09|2c|2C)", lambda m: chr(int(m.group(1), 16)), s)
 
 
 def read_tsv(path):
@@ -64,7 +67,8 @@ def read_tsv(path):
             line = line.rstrip("\n")
             if line.startswith("#"):
                 if line.startswith("#separator"):
-                    sep = zeek_unescape(line.split(" ", 1)[1])
+                    sep = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)),
+                             line.split(" ", 1)[1])
                     continue
                 name, _, rest = line[1:].partition(sep)
                 if name == "set_separator":
