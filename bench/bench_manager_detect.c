@@ -13,6 +13,7 @@
  * with store_events_insert(), the detection hook (detect_ingest: detection, triage, alerts
  * and incidents written in the same transaction) and the commit (synchronous=FULL, WAL).
  *
+ * BENCH_RULES=dir[:dir...] adds rule directories to rules/linux (e.g. SigmaHQ's rules/linux).
  * With threads > 1 each thread owns its tenants (detection state is per worker), as bannind
  * partitions tenants over workers. Prints events/s and the p50/p99/max time of one batch,
  * which bounds what detection adds to receipt -> alert.
@@ -44,6 +45,28 @@ cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* rules/linux plus the directories in $BENCH_RULES */
+static int
+load_rules(struct detect_rules **out, struct detect_load_stats *ls)
+{
+    static char buf[8192], def[4096];
+    const char *paths[32];
+    size_t n = 0;
+    snprintf(def, sizeof(def), "%s/rules/linux", BN_SOURCE_DIR);
+    paths[n++] = def;
+    const char *env = getenv("BENCH_RULES");
+    if (env && *env) {
+        snprintf(buf, sizeof(buf), "%s", env);
+        for (char *p = buf, *c; p && *p && n < 32; p = c) {
+            c = strchr(p, ':');
+            if (c)
+                *c++ = '\0';
+            paths[n++] = p;
+        }
+    }
+    return detect_rules_load(out, paths, n, ls);
 }
 
 static char **samples;
@@ -219,7 +242,7 @@ run_store(const char *dir, uint64_t events, uint64_t batch)
         return 1;
     struct detect_rules *rules;
     struct detect_load_stats ls;
-    if (detect_rules_load(&rules, NULL, 0, &ls) != 0)
+    if (load_rules(&rules, &ls) != 0)
         return 1;
     struct detect_ingest *di;
     struct detect_ingest_opts o = {.rules = rules, .st = st};
@@ -287,7 +310,7 @@ main(int argc, char **argv)
     load_samples();
     struct detect_rules *rules;
     struct detect_load_stats ls;
-    if (detect_rules_load(&rules, NULL, 0, &ls) != 0) {
+    if (load_rules(&rules, &ls) != 0) {
         fprintf(stderr, "cannot load rules: %s\n", ls.first.msg);
         return 1;
     }
