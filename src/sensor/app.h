@@ -83,13 +83,17 @@ struct net_dns_query {
 
 /*
  * One resource record. rdata holds the text form: the address for A/AAAA, the name for
- * CNAME/NS/PTR/MX (exchange)/SRV (target)/SOA (mname), the TXT strings (joined), hex for
- * NULL and unknown types. n[] carries the numbers: MX preference in n[0]; SRV priority,
- * weight, port in n[0..2]; SOA serial, refresh, retry, expire, minimum in n[0..4].
+ * CNAME/NS/PTR/MX (exchange)/SRV (target)/SOA (mname), one TXT character-string (each
+ * string is its own entry, txt_more marks the followers), the fingerprint for SSHFP, the raw
+ * bytes for NULL and other types (Suricata's rendering). n[] carries the numbers: MX
+ * preference in n[0]; SRV priority, weight, port in n[0..2]; SOA serial, refresh, retry,
+ * expire, minimum in n[0..4]; SSHFP algorithm, type; RRSIG type covered (signer in rdata2);
+ * DS algorithm, digest type; DNSKEY algorithm (Zeek's renderings of the DNSSEC types).
  */
 struct net_dns_rr {
     uint8_t section;            /* enum net_dns_section */
     uint8_t name_truncated;
+    uint8_t txt_more;           /* TXT: another character-string of the previous record */
     uint16_t type;
     uint16_t rclass;
     uint32_t ttl;

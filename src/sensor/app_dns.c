@@ -174,6 +174,7 @@ dns_txt(const uint8_t *d, size_t n, struct net_dns_rec *rec)
             rr->ttl = first->ttl;
             memset(rr->n, 0, sizeof(rr->n));
         }
+        rr->txt_more = rr != first;
         rr->rdata2[0] = '\0';
         size_t l = i < n ? d[i] : 0;
         size_t take = i < n ? BN_MIN(l, n - i - 1) : 0;
@@ -264,6 +265,27 @@ dns_rdata(const uint8_t *msg, size_t len, size_t off, size_t rdlen, struct net_d
             net_app_stats()->truncated_fields++;
         }
         return 0;
+    case 46: /* RRSIG: type covered ... signer (for Zeek); raw bytes for eve */
+        if (rdlen >= 18) {
+            rr->n[0] = app_be16(d);
+            size_t q = off + 18;
+            if (dns_name(msg, off + rdlen, &q, rr->rdata2, sizeof(rr->rdata2), trunc))
+                rr->rdata2[0] = '\0';
+        }
+        app_copy(rr->rdata, sizeof(rr->rdata), d, rdlen, trunc);
+        return 0;
+    case 43: /* DS: key tag, algorithm, digest type */
+        if (rdlen >= 4) {
+            rr->n[0] = d[2];
+            rr->n[1] = d[3];
+        }
+        app_copy(rr->rdata, sizeof(rr->rdata), d, rdlen, trunc);
+        return 0;
+    case 48: /* DNSKEY: flags, protocol, algorithm */
+        if (rdlen >= 4)
+            rr->n[0] = d[3];
+        app_copy(rr->rdata, sizeof(rr->rdata), d, rdlen, trunc);
+        return 0;
     default: /* NULL and everything else: the raw bytes, as Suricata logs them */
         app_copy(rr->rdata, sizeof(rr->rdata), d, rdlen, trunc);
         return 0;
@@ -339,6 +361,7 @@ dns_parse(const uint8_t *msg, size_t len, struct net_dns_rec *rec)
             memset(rr->n, 0, sizeof(rr->n));
             rr->section = (uint8_t)s;
             rr->name_truncated = 0;
+            rr->txt_more = 0;
             int rc = dns_name(msg, len, &off, rr->name, sizeof(rr->name), &rr->name_truncated);
             if (rc) {
                 name_err(rc);

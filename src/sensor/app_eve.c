@@ -3,7 +3,9 @@
  * (Suricata 8 shapes: eve dns version 3, http, tls, ssh) and flat Zeek-named objects
  * (dns.log, http.log, ssl.log, ssh.log fields) for Sigma's zeek mapping.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -360,6 +362,86 @@ zeek_qclass(uint16_t c)
     }
 }
 
+/* Lower-cases s in place (Zeek logs names in lower case). */
+static char *
+lower(char *s)
+{
+    for (char *p = s; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    return s;
+}
+
+/* Zeek's text for answer i (a TXT record: all its character-strings). */
+static void
+zeek_rdata(const struct net_dns_rec *r, size_t i, char *t, size_t tsz)
+{
+    const struct net_dns_rr *rr = &r->rrs[i];
+    char tb[24];
+    uint8_t a6[16];
+    switch (rr->type) {
+    case 16:
+    case 99: {
+        size_t o = 0;
+        for (size_t k = i; k < r->n_rrs && (k == i || r->rrs[k].txt_more); k++) {
+            int n = snprintf(t + o, tsz - o, "%s%s %zu %s", k == i ? "" : " ",
+                             rr->type == 16 ? "TXT" : "SPF", strlen(r->rrs[k].rdata),
+                             r->rrs[k].rdata);
+            if (n < 0 || (size_t)n >= tsz - o)
+                break;
+            o += (size_t)n;
+        }
+        return;
+    }
+    case 28:
+        if (inet_pton(AF_INET6, rr->rdata, a6) == 1 && inet_ntop(AF_INET6, a6, t, (socklen_t)tsz))
+            return;
+        break;
+    case 2:
+    case 5:
+    case 12:
+    case 15:
+    case 33:
+    case 39:
+    case 6:
+        snprintf(t, tsz, "%s", rr->rdata);
+        lower(t);
+        return;
+    case 44: {
+        static const char pre[] = "SSHFP: ";
+        size_t o = BN_MIN(sizeof(pre) - 1, tsz - 1);
+        memcpy(t, pre, o);
+        for (const char *p = rr->rdata; *p && o + 1 < tsz; p++)
+            if (*p != ':')
+                t[o++] = *p;
+        t[o] = '\0';
+        return;
+    }
+    case 46: {
+        char signer[NET_DNS_NAME_MAX];
+        snprintf(signer, sizeof(signer), "%s", rr->rdata2);
+        snprintf(t, tsz, "RRSIG %u %s", rr->n[0], lower(signer));
+        return;
+    }
+    case 43:
+        snprintf(t, tsz, "DS %u %u", rr->n[0], rr->n[1]);
+        return;
+    case 48:
+        snprintf(t, tsz, "DNSKEY %u", rr->n[0]);
+        return;
+    case 51:
+        snprintf(t, tsz, "NSEC3PARAM");
+        return;
+    case 65534:
+        snprintf(t, tsz, "BIND9 signing signal");
+        return;
+    default:
+        break;
+    }
+    (void)tb;
+    snprintf(t, tsz, "%s", rr->rdata);
+}
+
 static void
 dns_zeek(struct jw *w, const struct net_dns_rec *r)
 {
@@ -373,7 +455,9 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
     }
     if (r->n_queries) {
         const struct net_dns_query *q = &r->queries[0];
-        jw_str(w, "query", q->name);
+        char qn[NET_DNS_QNAME_MAX];
+        snprintf(qn, sizeof(qn), "%s", q->name);
+        jw_str(w, "query", lower(qn));
         jw_u64(w, "qclass", q->qclass);
         const char *cn = zeek_qclass(q->qclass);
         if (cn)
@@ -400,21 +484,16 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
         jw_open(w, "answers", '[');
         for (size_t i = 0; i < r->n_rrs; i++) {
             const struct net_dns_rr *rr = &r->rrs[i];
-            if (rr->section != NET_DNS_ANSWER)
+            if (rr->section != NET_DNS_ANSWER || rr->txt_more)
                 continue;
-            if (rr->type == 16 || rr->type == 99) {
-                char t[NET_DNS_RDATA_MAX + 16];
-                snprintf(t, sizeof(t), "%s %zu %s", rr->type == 16 ? "TXT" : "SPF",
-                         strlen(rr->rdata), rr->rdata);
-                jw_elem(w, t);
-            } else {
-                jw_elem(w, rr->rdata);
-            }
+            char t[NET_DNS_RDATA_MAX * 2 + 64];
+            zeek_rdata(r, i, t, sizeof(t));
+            jw_elem(w, t);
         }
         jw_close(w, ']');
         jw_open(w, "TTLs", '[');
         for (size_t i = 0; i < r->n_rrs; i++) {
-            if (r->rrs[i].section != NET_DNS_ANSWER)
+            if (r->rrs[i].section != NET_DNS_ANSWER || r->rrs[i].txt_more)
                 continue;
             jw_sep(w);
             if (!w->rc)
@@ -470,7 +549,13 @@ http_zeek(struct jw *w, const struct net_http_rec *r)
 {
     jw_u64(w, "trans_depth", r->trans_depth);
     jw_str_ne(w, "method", r->method);
-    jw_str_ne(w, "host", r->host);
+    if (r->host[0] && r->port) {
+        char hp[NET_HTTP_HOST_MAX + 8];
+        snprintf(hp, sizeof(hp), "%s:%u", r->host, r->port);
+        jw_str(w, "host", hp); /* Zeek logs the Host header as sent */
+    } else {
+        jw_str_ne(w, "host", r->host);
+    }
     if (r->has_request)
         jw_str(w, "uri", r->uri);
     jw_str_ne(w, "referrer", r->referer);

@@ -212,7 +212,8 @@ test_rdata_types(void **state)
     assert_int_equal(at_int(e, "dns.authorities[0].soa.serial"), 2024010101);
     assert_true(at_has(e, "dns.aa"));
     const char *z = run.sink.zeek[0];
-    assert_string_equal(at_str(z, "answers[3]"), "TXT 5 hello");
+    assert_string_equal(at_str(z, "answers[3]"), "TXT 5 hello TXT 0 "); /* one per record */
+    assert_string_equal(at_str(z, "answers[0]"), "2001:db8::1");
     assert_true(at_int(z, "opcode") == 0);
 }
 
