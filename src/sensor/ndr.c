@@ -297,6 +297,11 @@ ndr_cidrs_parse(struct ndr_cidrs *out, const char *list, char *err, size_t err_s
             return list_err(err, err_size, "'%s' is not an IPv4 or IPv6 address", item);
         }
         c->bits = (uint8_t)bits;
+        if (c->fam == 4) {
+            c->mask4 = bits ? 0xffffffffu << (32 - bits) : 0;
+            c->net4 = ((uint32_t)c->a[0] << 24 | (uint32_t)c->a[1] << 16 |
+                       (uint32_t)c->a[2] << 8 | c->a[3]) & c->mask4;
+        }
         out->n++;
     }
     return 0;
@@ -317,6 +322,14 @@ prefix_match(const uint8_t *a, const uint8_t *net, unsigned bits)
 bool
 ndr_cidrs_match(const struct ndr_cidrs *c, const struct net_addr *a)
 {
+    if (a->fam == 4) {
+        uint32_t v = (uint32_t)a->a[0] << 24 | (uint32_t)a->a[1] << 16 |
+                     (uint32_t)a->a[2] << 8 | a->a[3];
+        for (size_t i = 0; i < c->n; i++)
+            if (c->v[i].fam == 4 && (v & c->v[i].mask4) == c->v[i].net4)
+                return true;
+        return false;
+    }
     for (size_t i = 0; i < c->n; i++) {
         const struct ndr_cidr *r = &c->v[i];
         if (r->fam == a->fam && prefix_match(a->a, r->a, r->bits))
@@ -439,6 +452,7 @@ ndr_free(struct ndr *d)
     struct ndr_tab *tabs[] = {ALL_TABLES(d)};
     for (size_t i = 0; i < BN_ARRAY_SIZE(tabs); i++)
         ndr_tab_release(tabs[i]);
+    ndr_exfil_release(d);
     ndr_config_release(&d->cfg);
     bn_free(d);
 }
@@ -500,9 +514,10 @@ expire(struct ndr_tab *t, uint64_t now, uint64_t keep_ns)
 }
 
 static void
-housekeep(struct ndr *d)
+housekeep(struct ndr *d, struct net_sink *sink)
 {
     uint64_t now = d->now_ns;
+    ndr_exfil_flush(d, sink);
     const struct ndr_config *c = &d->cfg;
     d->housekept_ns = now;
     expire(&d->dedup, now, ms(c->dedup_ms));
@@ -522,7 +537,7 @@ housekeep(struct ndr *d)
 }
 
 static void
-advance(struct ndr *d, uint64_t ts_ns)
+advance(struct ndr *d, uint64_t ts_ns, struct net_sink *sink)
 {
     if (ts_ns == 0)
         return;
@@ -531,14 +546,14 @@ advance(struct ndr *d, uint64_t ts_ns)
     if (ts_ns > d->now_ns)
         d->now_ns = ts_ns;
     if (d->now_ns - d->housekept_ns >= NDR_HOUSEKEEP_NS)
-        housekeep(d);
+        housekeep(d, sink);
 }
 
 void
 ndr_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
 {
     d->st.packets++;
-    advance(d, p->ts_ns);
+    advance(d, p->ts_ns, sink);
     if (ndr_ignored(d, &p->src))
         return;
     if (p->is_arp) {
@@ -560,7 +575,7 @@ ndr_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink)
     if (rec->type == NET_REC_ALERT)
         return; /* our own alerts (and Sigma's) come back through a fan-out sink */
     d->st.records++;
-    advance(d, rec->ts_ns);
+    advance(d, rec->ts_ns, sink);
     const struct net_flow *f = rec->flow;
     if (rec->type == NET_REC_FLOW && (rec->body || rec->flow)) {
         f = rec->body ? rec->body : rec->flow;
@@ -583,16 +598,14 @@ ndr_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink)
 void
 ndr_tick(struct ndr *d, uint64_t now_ns, struct net_sink *sink)
 {
-    (void)sink;
-    advance(d, now_ns);
+    advance(d, now_ns, sink);
 }
 
 void
 ndr_flush(struct ndr *d, struct net_sink *sink)
 {
-    (void)sink;
     if (d->now_ns)
-        housekeep(d);
+        housekeep(d, sink);
 }
 
 /* ---- alerts ---- */

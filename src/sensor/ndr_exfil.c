@@ -4,12 +4,21 @@
  * to one external host in a window, against what it received from it. Backups and uploads
  * to internal hosts never count; uploads to cloud storage do (see docs/SENSOR.md).
  *
+ * Per packet the cost is two prefix checks and a direct-mapped accumulator slot per
+ * (internal, external) pair: bytes gather in the slot and reach the table when a slot holds
+ * NDR_EXFIL_FLUSH bytes, when another pair takes the slot, and at every housekeeping pass
+ * (each second of capture time). An alert is therefore at most that much or that late.
+ * Packets without payload (bare ACKs) carry no transfer and are not counted.
+ *
  * State: exfil (internal host, external host) holds the window counters.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "bannin/alloc.h"
+#include "bannin/error.h"
 
 #include "sensor/ndr_int.h"
 
@@ -22,74 +31,139 @@ struct exfil_counts {
     uint64_t sent;
     uint64_t received;
     uint64_t pkts;
-    uint16_t port;        /* the external side's port of the latest packet */
-    uint8_t proto;
 };
 
 struct exfil_val {
     struct ndr_window w;
     struct exfil_counts c;
+    uint16_t in_port;     /* ports and protocol of the latest outbound packet */
+    uint16_t out_port;
+    uint8_t proto;
+};
+
+struct ndr_exfil_slot {
+    uint64_t fp;          /* 0 = empty */
+    struct exfil_key k;
+    uint64_t sent;
+    uint64_t received;
+    uint64_t pkts;
+    uint64_t pcap_cnt;
+    uint16_t in_port;
+    uint16_t out_port;
+    uint8_t proto;
 };
 
 int
 ndr_exfil_init(struct ndr *d)
 {
+    d->exfil_slots = bn_calloc(NDR_EXFIL_SLOTS, sizeof(*d->exfil_slots));
+    if (!d->exfil_slots)
+        return BN_ENOMEM;
     return ndr_tab_init(&d->exfil, "exfil", sizeof(struct exfil_key), sizeof(struct exfil_val),
                         (size_t)d->cfg.max_sources, d->hkey);
 }
 
 void
-ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
+ndr_exfil_release(struct ndr *d)
 {
-    if (p->proto != 6 && p->proto != 17)
+    bn_free(d->exfil_slots);
+    d->exfil_slots = NULL;
+}
+
+/* Adds a slot's bytes to the pair's window and alerts when the window crosses the bar. */
+static void
+drain(struct ndr *d, struct ndr_exfil_slot *s, struct net_sink *sink)
+{
+    if (!s->fp)
         return;
-    bool src_in = ndr_internal(d, &p->src), dst_in = ndr_internal(d, &p->dst);
-    if (src_in == dst_in)
-        return;
-    struct exfil_key k;
-    memset(&k, 0, sizeof(k));
-    k.in = ndr_addr(src_in ? &p->src : &p->dst);
-    k.out = ndr_addr(src_in ? &p->dst : &p->src);
-    struct exfil_val *v;
-    uint64_t bytes = p->ip_len ? p->ip_len : p->wirelen;
-    if (!src_in) {
-        /* Inbound: only worth a table entry when the pair is already tracked. */
-        v = ndr_tab_get(&d->exfil, &k);
-        if (v && v->w.start_ns)
-            v->c.received += bytes;
-        return;
-    }
-    v = ndr_tab_put(&d->exfil, &k, d->now_ns, NULL);
+    struct exfil_key k = s->k;
+    uint64_t sent = s->sent, received = s->received, pkts = s->pkts;
+    s->fp = 0;
+    s->sent = s->received = s->pkts = 0;
+    struct exfil_val *v = ndr_tab_put(&d->exfil, &k, d->now_ns, NULL);
     if (!v)
         return;
     uint64_t now = d->now_ns;
     ndr_window_roll(&v->w, now, (uint64_t)d->cfg.exfil_window_ms * NDR_NS_PER_MS, &v->c,
                     sizeof(v->c));
-    v->c.sent += bytes;
-    v->c.pkts++;
-    v->c.port = p->dport;
-    v->c.proto = p->proto;
+    v->c.sent += sent;
+    v->c.received += received;
+    v->c.pkts += pkts;
+    if (sent) {
+        v->in_port = s->in_port;
+        v->out_port = s->out_port;
+        v->proto = s->proto;
+    }
     if (v->w.alerted || v->c.sent < d->cfg.exfil_bytes ||
         v->c.sent < (uint64_t)d->cfg.exfil_ratio * v->c.received)
         return;
     v->w.alerted = 1;
     struct net_alert a;
     char out[64];
-    ndr_alert_init(&a, NDR_SIG_EXFIL, &p->src);
-    a.dst = ndr_addr(&p->dst);
+    ndr_alert_init(&a, NDR_SIG_EXFIL, &k.in);
+    a.dst = k.out;
     a.has_dst = 1;
-    a.sport = p->sport;
-    a.dport = p->dport;
+    a.sport = v->in_port;
+    a.dport = v->out_port;
     a.has_ports = 1;
-    a.proto = p->proto;
+    a.proto = v->proto;
     a.first_ns = v->w.start_ns;
     a.last_ns = now;
     a.score = BN_MIN(100.0, 50.0 * (double)v->c.sent / (double)d->cfg.exfil_bytes);
     double secs = (double)(now - v->w.start_ns) / 1e9;
     ndr_alert_detail(&a,
                      "%.2f GB sent to external %s:%u in %.0f s (%.1f MB/s), %.2f MB received",
-                     (double)v->c.sent / 1e9, net_addr_str(&p->dst, out, sizeof(out)), p->dport,
-                     secs, secs > 0 ? (double)v->c.sent / 1e6 / secs : 0,
+                     (double)v->c.sent / 1e9, net_addr_str(&k.out, out, sizeof(out)),
+                     v->out_port, secs, secs > 0 ? (double)v->c.sent / 1e6 / secs : 0,
                      (double)v->c.received / 1e6);
-    ndr_alert_emit(d, sink, &a, ndr_hash(d, &k.out, sizeof(k.out)), NULL, p->pcap_cnt);
+    ndr_alert_emit(d, sink, &a, ndr_hash(d, &k.out, sizeof(k.out)), NULL, s->pcap_cnt);
+}
+
+void
+ndr_exfil_flush(struct ndr *d, struct net_sink *sink)
+{
+    if (!d->exfil_slots)
+        return;
+    for (size_t i = 0; i < NDR_EXFIL_SLOTS; i++)
+        drain(d, &d->exfil_slots[i], sink);
+}
+
+void
+ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
+{
+    if ((p->proto != 6 && p->proto != 17) || p->payload_len == 0)
+        return;
+    bool src_in = ndr_internal(d, &p->src), dst_in = ndr_internal(d, &p->dst);
+    if (src_in == dst_in)
+        return;
+    const struct net_addr *in = src_in ? &p->src : &p->dst, *out = src_in ? &p->dst : &p->src;
+    uint64_t x[4];
+    memcpy(x, in->a, 16);
+    memcpy(x + 2, out->a, 16);
+    if (in->fam == 4)
+        x[0] &= 0xffffffffu, x[1] = 0;
+    if (out->fam == 4)
+        x[2] &= 0xffffffffu, x[3] = 0;
+    uint64_t fp = ndr_mix(x[0] ^ ndr_mix(x[1] ^ ndr_mix(x[2] ^ ndr_mix(x[3])))) | 1;
+    struct ndr_exfil_slot *s = &d->exfil_slots[fp % NDR_EXFIL_SLOTS];
+    if (s->fp != fp) {
+        drain(d, s, sink); /* another pair held the slot */
+        s->fp = fp;
+        memset(&s->k, 0, sizeof(s->k));
+        s->k.in = ndr_addr(in);
+        s->k.out = ndr_addr(out);
+    }
+    uint64_t bytes = p->ip_len ? p->ip_len : p->wirelen;
+    if (src_in) {
+        s->sent += bytes;
+        s->pkts++;
+        s->in_port = p->sport;
+        s->out_port = p->dport;
+        s->proto = p->proto;
+        s->pcap_cnt = p->pcap_cnt;
+    } else {
+        s->received += bytes;
+    }
+    if (s->sent + s->received >= NDR_EXFIL_FLUSH)
+        drain(d, s, sink);
 }

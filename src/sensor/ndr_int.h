@@ -18,20 +18,40 @@
 #define NDR_PORTS_MAX 32          /* entries in one port list */
 #define NDR_BEACON_RING 64        /* connection starts kept per beacon pair */
 #define NDR_HOUSEKEEP_NS NDR_NS_PER_S
+#define NDR_ANSWERED_SLOTS 4096   /* direct-mapped cache of answered connections */
+#define NDR_EXFIL_SLOTS 1024      /* direct-mapped accumulators of bulk bytes */
+#define NDR_EXFIL_FLUSH (1u << 20) /* bytes gathered in a slot before it reaches the table */
+
+struct ndr_exfil_slot;
+
+/* A cheap, unkeyed mix for direct-mapped caches (collisions only cost a table lookup). */
+static inline uint64_t
+ndr_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
 
 /* ---- bounded LRU hash table ---- */
 
 /*
  * Entries are fixed-size: a header, the key (key_size bytes, compared with memcmp, so keys
  * are built from zeroed structs) and the value (val_size bytes, zeroed when created). The
- * LRU list is ordered by the last ndr_tab_put (or ndr_tab_touch); when the table is full the
- * least recently used entry is reused and counted in evictions.
+ * list is in order of creation; a later ndr_tab_put or ndr_tab_touch only records the time
+ * (seen_ns), and the entry moves to the young end when expiry or eviction reaches it (second
+ * chance, as CLOCK does): a lookup of a live entry touches no other entry's memory. When the
+ * table is full the oldest entry not seen since it was queued is reused (evictions).
  */
 struct ndr_ent {
     struct ndr_ent *hnext;
     struct ndr_ent *prev;
     struct ndr_ent *next;
-    uint64_t t_ns;
+    uint64_t t_ns;     /* the time the entry was queued at (list order) */
+    uint64_t seen_ns;  /* the last put or touch */
     uint64_t hash;
 };
 
@@ -67,7 +87,7 @@ void *ndr_tab_put(struct ndr_tab *t, const void *key, uint64_t now_ns, bool *cre
 void ndr_tab_touch(struct ndr_tab *t, void *val, uint64_t now_ns);
 /* Removes the entry of val. */
 void ndr_tab_del(struct ndr_tab *t, void *val);
-/* Removes every entry last put before cutoff_ns. Returns how many. */
+/* Removes every entry last put or touched before cutoff_ns. Returns how many. */
 size_t ndr_tab_expire(struct ndr_tab *t, uint64_t cutoff_ns);
 /* The key of an entry given its value. */
 const void *ndr_tab_key(const struct ndr_tab *t, const void *val);
@@ -81,6 +101,8 @@ struct ndr_cidr {
     uint8_t fam;
     uint8_t bits;
     uint8_t a[16];
+    uint32_t net4;   /* IPv4: network and mask in host order (the per-packet fast path) */
+    uint32_t mask4;
 };
 
 struct ndr_cidrs {
@@ -179,6 +201,10 @@ struct ndr {
     struct ndr_tab lat_known;
     struct ndr_tab lat_src;
     struct ndr_tab exfil;
+    /* Connections whose probe is known answered: spares the per-data-packet lookup. */
+    uint64_t scan_answered[NDR_ANSWERED_SLOTS];
+    /* Outbound bytes gathered per (internal, external) pair before they reach the table. */
+    struct ndr_exfil_slot *exfil_slots;
     const struct bn_ioc_set *ioc;
 };
 
@@ -224,6 +250,9 @@ void ndr_lateral_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns,
                       struct net_sink *sink);
 int ndr_exfil_init(struct ndr *d);
 void ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink);
+/* Moves every gathered byte into the table (housekeeping, end of capture). */
+void ndr_exfil_flush(struct ndr *d, struct net_sink *sink);
+void ndr_exfil_release(struct ndr *d);
 void ndr_ioc_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink);
 
 /* Helpers the DNS family exports for tests (ndr_dnstun.c). */

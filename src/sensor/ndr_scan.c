@@ -166,10 +166,27 @@ new_probe(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
     }
 }
 
+/* A fingerprint of (client, server, port) for the answered-connection cache. */
+static uint64_t
+conn_fp(const struct net_addr *cli, const struct net_addr *srv, uint16_t port)
+{
+    uint64_t c[2] = {0, 0}, v[2] = {0, 0};
+    memcpy(c, cli->a, cli->fam == 6 ? 16 : 4);
+    memcpy(v, srv->a, srv->fam == 6 ? 16 : 4);
+    uint64_t x = c[0] ^ (c[1] << 17 | c[1] >> 47) ^ (v[0] << 31 | v[0] >> 33) ^
+                 (v[1] << 47 | v[1] >> 17) ^ (uint64_t)port * 0x9e3779b97f4a7c15ull;
+    return ndr_mix(x) | 1;
+}
+
 /* The probe (client, server, port) was answered: count it once in both windows. */
 static void
 answered(struct ndr *d, const struct net_addr *cli, const struct net_addr *srv, uint16_t port)
 {
+    uint64_t fp = conn_fp(cli, srv, port);
+    uint64_t *slot = &d->scan_answered[fp % NDR_ANSWERED_SLOTS];
+    if (*slot == fp)
+        return; /* this connection's data again: settled on its first packet */
+    *slot = fp;
     struct probe_key k;
     probe_key(&k, cli, srv, port);
     struct probe_val *pv = ndr_tab_get(&d->scan_probe, &k);
@@ -196,6 +213,10 @@ ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
         if (!pv || !created)
             return; /* a retransmitted SYN is the same probe */
         pv->first_ns = d->now_ns;
+        /* A new probe of a connection the cache remembers (port reuse) must be answered anew. */
+        uint64_t fp = conn_fp(&p->src, &p->dst, p->dport);
+        if (d->scan_answered[fp % NDR_ANSWERED_SLOTS] == fp)
+            d->scan_answered[fp % NDR_ANSWERED_SLOTS] = 0;
         new_probe(d, p, sink);
     } else if ((fl & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) == (NET_TCP_SYN | NET_TCP_ACK)) {
         answered(d, &p->dst, &p->src, p->sport);

@@ -4,7 +4,8 @@
  *
  * Chained buckets keyed by SipHash-2-4 with a per-detector random key, so an attacker who
  * picks addresses and ports cannot aim at one chain. The table doubles its buckets up to
- * its entry bound; at the bound, the least recently used entry is reused (evictions).
+ * its entry bound; at the bound, the oldest entry not seen since it was queued is reused
+ * (evictions; approximate LRU with second chances, see ndr_int.h).
  */
 #include <math.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "sensor/ndr_int.h"
 
 #define INITIAL_BUCKETS 64
+#define SECOND_CHANCES 8 /* entries requeued before one is evicted regardless */
 
 static size_t
 align16(size_t n)
@@ -136,6 +138,15 @@ lru_append(struct ndr_tab *t, struct ndr_ent *e)
     t->lru.prev = e;
 }
 
+/* Moves e to the young end, queued at the time it was last seen. */
+static void
+requeue(struct ndr_tab *t, struct ndr_ent *e)
+{
+    lru_unlink(e);
+    e->t_ns = e->seen_ns;
+    lru_append(t, e);
+}
+
 static void
 bucket_unlink(struct ndr_tab *t, struct ndr_ent *e)
 {
@@ -173,13 +184,16 @@ ndr_tab_put(struct ndr_tab *t, const void *key, uint64_t now_ns, bool *created)
     if (created)
         *created = false;
     if (e) {
-        lru_unlink(e);
-        e->t_ns = now_ns;
-        lru_append(t, e);
+        if (now_ns > e->seen_ns)
+            e->seen_ns = now_ns;
         return ent_val(t, e);
     }
     if (t->n >= t->max) {
-        e = t->lru.next; /* the least recently used */
+        e = t->lru.next; /* the oldest; seen since it was queued: a second chance */
+        for (int i = 0; i < SECOND_CHANCES && e->seen_ns > e->t_ns; i++) {
+            requeue(t, e);
+            e = t->lru.next;
+        }
         lru_unlink(e);
         bucket_unlink(t, e);
         t->n--;
@@ -198,7 +212,7 @@ ndr_tab_put(struct ndr_tab *t, const void *key, uint64_t now_ns, bool *created)
     memset(e, 0, t->val_off + t->val_size);
     memcpy(ent_key(t, e), key, t->key_size);
     e->hash = h;
-    e->t_ns = now_ns;
+    e->t_ns = e->seen_ns = now_ns;
     size_t i = h & (t->nbuckets - 1);
     e->hnext = t->buckets[i];
     t->buckets[i] = e;
@@ -214,9 +228,8 @@ void
 ndr_tab_touch(struct ndr_tab *t, void *val, uint64_t now_ns)
 {
     struct ndr_ent *e = val_ent(t, val);
-    lru_unlink(e);
-    e->t_ns = now_ns;
-    lru_append(t, e);
+    if (now_ns > e->seen_ns)
+        e->seen_ns = now_ns;
 }
 
 void
@@ -236,7 +249,12 @@ ndr_tab_expire(struct ndr_tab *t, uint64_t cutoff_ns)
 {
     size_t n = 0;
     while (t->lru.next != &t->lru && t->lru.next->t_ns < cutoff_ns) {
-        ndr_tab_del(t, ent_val(t, t->lru.next));
+        struct ndr_ent *e = t->lru.next;
+        if (e->seen_ns >= cutoff_ns) {
+            requeue(t, e); /* still in use: now queued at or after the cutoff */
+            continue;
+        }
+        ndr_tab_del(t, ent_val(t, e));
         n++;
     }
     /* Keep the spare list from pinning memory after a burst: free beyond a quarter. */
