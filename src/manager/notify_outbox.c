@@ -130,6 +130,11 @@ outbox_pass(struct notify *n, struct store *st)
     for (size_t i = 0; i < d.n; i++) {
         struct due_msg *m = &d.msgs[i];
         char err[256] = "";
+        pthread_mutex_lock(&n->mu);
+        bool stop = n->stop;
+        pthread_mutex_unlock(&n->mu);
+        if (stop)
+            break; /* the rest stays pending for the next start */
         struct store_channel c;
         int drc = store_channel_get(st, &all, m->channel_id, &c);
         char *cfg = NULL;
