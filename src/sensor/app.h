@@ -110,6 +110,7 @@ struct net_dns_rec {
     uint8_t rcode;              /* the 4-bit header rcode (extended rcode not merged) */
     uint8_t aa, tc, rd, ra, z, ad, cd;
     uint8_t truncated;          /* a name, rdata or the record list was cut (see stats) */
+    uint8_t unanswered;         /* a query never answered, reported at flow end: Zeek only */
     uint16_t id;
     uint16_t flags;             /* the header's flags word as sent */
     uint16_t qdcount, ancount, nscount, arcount; /* counts as sent */
@@ -284,7 +285,9 @@ const struct net_app_parser *net_app_parser_for(enum net_app app, uint8_t proto)
  * Appends the protocol member of an eve record, Suricata 8/9 shapes: "dns":{...} (eve dns
  * version 3), "http":{...}, "tls":{...}, "ssh":{...}, including the leading key but no
  * comma. For HTTP the top-level "tx_id":N member comes first ("tx_id":0,"http":{...}), as
- * Suricata prints it. Returns 0, BN_EINVAL for a type without body, or a bn_buf error.
+ * Suricata prints it. Returns 0, BN_DECLINED for a record that has no eve form (a DNS query
+ * never answered, reported at flow end for Zeek: the caller writes nothing, it is not an
+ * error), BN_EINVAL for a type without body, or a bn_buf error.
  *
  * Direction: a DNS response (is_response) travels server -> client, so its eve src_ip is
  * the server (Suricata 8); the other records are written client -> server.
@@ -294,7 +297,10 @@ int net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out);
 /*
  * Appends one flat JSON object with Zeek's field names (dns.log, http.log, ssl.log,
  * ssh.log): _path, ts, uid (the flow's community id), id.orig_h, id.orig_p, id.resp_h,
- * id.resp_p and the log's fields. ts_ns is the record's time. Returns 0 or a bn_buf error.
+ * id.resp_p and the log's fields. ts_ns is the record's time. Returns 0, BN_DECLINED when
+ * the record has no Zeek line of its own (a DNS query: Zeek logs the transaction once, with
+ * its response, or as unanswered at flow end; the caller writes nothing, not an error), or a
+ * bn_buf error.
  */
 int net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns,
                  const void *body, struct bn_buf *out);

@@ -8,6 +8,7 @@
  * is cut and flagged. Every message that cannot be parsed is counted by reason.
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -20,8 +21,12 @@
 
 struct dns_pending {
     uint16_t id;
+    uint16_t flags;
+    uint16_t qtype;
+    uint16_t qclass;
     uint32_t tx_id;
     uint64_t ts_ns;
+    char *qname;            /* owned; NULL when the query had no question */
 };
 
 struct dns_state {
@@ -411,6 +416,42 @@ dns_parse(const uint8_t *msg, size_t len, struct net_dns_rec *rec)
     return 0;
 }
 
+/*
+ * Reports the query pending at index i as never answered (a record for Zeek's dns.log, which
+ * logs such queries; it has no eve form: the request was written when seen) and removes it.
+ */
+static void
+dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_sink *sink)
+{
+    struct dns_pending *pd = &st->pending[i];
+    struct net_dns_rec *rec = bn_malloc(sizeof(*rec));
+    if (rec) {
+        memset(rec, 0, offsetof(struct net_dns_rec, queries));
+        rec->unanswered = 1;
+        rec->tcp = st->tcp;
+        rec->id = pd->id;
+        rec->flags = pd->flags;
+        rec->rd = (pd->flags >> 8) & 1;
+        rec->opcode = (pd->flags >> 11) & 0xf;
+        rec->tx_id = pd->tx_id;
+        if (pd->qname) {
+            struct net_dns_query *q = &rec->queries[0];
+            app_copy(q->name, sizeof(q->name), pd->qname, strlen(pd->qname), NULL);
+            q->type = pd->qtype;
+            q->qclass = pd->qclass;
+            q->name_truncated = 0;
+            rec->n_queries = 1;
+        }
+        app_emit(sink, NET_REC_DNS, pd->ts_ns, f, rec);
+        bn_free(rec);
+    } else {
+        app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
+    }
+    bn_free(pd->qname);
+    memmove(st->pending + i, st->pending + i + 1, (st->n_pending - i - 1) * sizeof(*pd));
+    st->n_pending--;
+}
+
 static void
 dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t len,
             uint64_t ts_ns, struct net_sink *sink)
@@ -423,20 +464,27 @@ dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t
     if (dns_parse(msg, len, rec) == 0) {
         rec->tcp = st->tcp;
         rec->rtt_ns = 0;
+        rec->unanswered = 0;
         rec->tx_id = st->next_tx++; /* Suricata 8: every message is its own transaction */
         if (!rec->is_response) {
-            if (st->n_pending == DNS_PENDING_MAX) {
-                memmove(st->pending, st->pending + 1,
-                        (DNS_PENDING_MAX - 1) * sizeof(st->pending[0]));
-                st->n_pending--;
+            if (st->n_pending == DNS_PENDING_MAX)
+                dns_unanswered(st, f, 0, sink); /* the oldest never will be */
+            struct dns_pending *pd = &st->pending[st->n_pending++];
+            *pd = (struct dns_pending){rec->id, rec->flags, 0, 0, rec->tx_id, ts_ns, NULL};
+            if (rec->n_queries) {
+                pd->qtype = rec->queries[0].type;
+                pd->qclass = rec->queries[0].qclass;
+                pd->qname = bn_strdup(rec->queries[0].name);
+                if (!pd->qname)
+                    app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
             }
-            st->pending[st->n_pending++] = (struct dns_pending){rec->id, rec->tx_id, ts_ns};
         } else {
             size_t i = 0;
             while (i < st->n_pending && st->pending[i].id != rec->id)
                 i++;
             if (i < st->n_pending) {
                 rec->rtt_ns = ts_ns >= st->pending[i].ts_ns ? ts_ns - st->pending[i].ts_ns : 0;
+                bn_free(st->pending[i].qname);
                 memmove(st->pending + i, st->pending + i + 1,
                         (st->n_pending - i - 1) * sizeof(st->pending[0]));
                 st->n_pending--;
@@ -591,9 +639,11 @@ static void
 dns_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
     struct dns_state *st = vst;
-    (void)f, (void)ts_ns, (void)sink;
+    (void)ts_ns;
     if (!st)
         return;
+    while (st->n_pending)
+        dns_unanswered(st, f, 0, sink);
     for (int i = 0; i < 2; i++) {
         if (st->acc[i].len)
             app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);

@@ -486,7 +486,7 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
             const struct net_dns_rr *rr = &r->rrs[i];
             if (rr->section != NET_DNS_ANSWER || rr->txt_more)
                 continue;
-            char t[NET_DNS_RDATA_MAX * 2 + 64];
+            char t[8192];
             zeek_rdata(r, i, t, sizeof(t));
             jw_elem(w, t);
         }
@@ -794,6 +794,8 @@ net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out)
         return BN_EINVAL;
     switch (t) {
     case NET_REC_DNS:
+        if (((const struct net_dns_rec *)body)->unanswered)
+            return BN_DECLINED; /* already written as a request when it was seen */
         dns_eve(&w, body);
         break;
     case NET_REC_HTTP:
@@ -821,7 +823,8 @@ net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns, cons
     };
     if (!body || !f || (unsigned)t >= NET_REC__COUNT || !paths[t])
         return BN_EINVAL;
-    if (t == NET_REC_DNS && !((const struct net_dns_rec *)body)->is_response)
+    if (t == NET_REC_DNS && !((const struct net_dns_rec *)body)->is_response &&
+        !((const struct net_dns_rec *)body)->unanswered)
         return BN_DECLINED; /* Zeek logs a transaction once: with its response */
     struct jw w = {out, 0, false};
     char a[64];

@@ -405,6 +405,31 @@ test_probes(void **state)
     assert_int_equal(net_app_port_hint(IPPROTO_UDP, 53), NET_APP_DNS);
 }
 
+/* A query never answered is reported at flow end for Zeek only (no second eve record). */
+static void
+test_unanswered(void **state)
+{
+    (void)state;
+    struct at_bytes q;
+    hdr(&q, 77, 0x0100, 1, 0, 0, 0);
+    question(&q, "Lost.Example", 28);
+    at_open(&run, &net_app_dns_udp, IPPROTO_UDP, 53);
+    at_feed(&run, NET_TOSERVER, q.b, q.n);
+    assert_int_equal(run.sink.n, 1);
+    at_close(&run);
+    assert_int_equal(run.sink.n, 2);
+    const struct net_dns_rec *r = run.sink.body[1];
+    assert_true(r->unanswered);
+    assert_null(run.sink.eve[1]);
+    const char *z = run.sink.zeek[1];
+    assert_non_null(z);
+    assert_string_equal(at_str(z, "query"), "lost.example");
+    assert_int_equal(at_int(z, "qtype"), 28);
+    assert_int_equal(at_int(z, "trans_id"), 77);
+    assert_false(at_has(z, "rcode"));
+    assert_false(at_has(z, "answers"));
+}
+
 /* Allocation failures at every step: the message is lost and counted, nothing leaks. */
 static void
 test_alloc_failures(void **state)
@@ -439,6 +464,7 @@ main(void)
         cmocka_unit_test_teardown(test_tcp_framing, teardown),
         cmocka_unit_test_teardown(test_limits, teardown),
         cmocka_unit_test_teardown(test_probes, teardown),
+        cmocka_unit_test_teardown(test_unanswered, teardown),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
