@@ -544,6 +544,46 @@ http_eve(struct jw *w, const struct net_http_rec *r)
     jw_close(w, '}');
 }
 
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Zeek logs the URI %-decoded, with the bytes that are not printable ASCII written as \xNN
+ * (our stored URI may already hold \xNN escapes for bytes that were not UTF-8: kept).
+ */
+static void
+zeek_unescape_uri(const char *in, char *out, size_t osz)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; in[i] && o + 5 < osz; i++) {
+        unsigned c = (uint8_t)in[i];
+        int h1, h2;
+        if (c == '%' && (h1 = hexval(in[i + 1])) >= 0 && (h2 = hexval(in[i + 2])) >= 0) {
+            c = (unsigned)(h1 << 4 | h2);
+            i += 2;
+        }
+        if (c < 0x20 || c >= 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hexd[c >> 4];
+            out[o++] = hexd[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void
 http_zeek(struct jw *w, const struct net_http_rec *r)
 {
@@ -556,8 +596,11 @@ http_zeek(struct jw *w, const struct net_http_rec *r)
     } else {
         jw_str_ne(w, "host", r->host);
     }
-    if (r->has_request)
-        jw_str(w, "uri", r->uri);
+    if (r->has_request) {
+        char u[NET_HTTP_URI_MAX * 4];
+        zeek_unescape_uri(r->uri, u, sizeof(u));
+        jw_str(w, "uri", u);
+    }
     jw_str_ne(w, "referrer", r->referer);
     const char *v = r->protocol;
     if (strncmp(v, "HTTP/", 5) == 0)

@@ -93,7 +93,7 @@ check_pipelined(struct at_sink *s)
     const char *z = s->zeek[0];
     assert_string_equal(at_str(z, "_path"), "http");
     assert_string_equal(at_str(z, "method"), "GET");
-    assert_string_equal(at_str(z, "host"), "www.example.com");
+    assert_string_equal(at_str(z, "host"), "www.example.com:8080"); /* as sent */
     assert_string_equal(at_str(z, "uri"), "/index.html?a=1");
     assert_string_equal(at_str(z, "version"), "1.1");
     assert_string_equal(at_str(z, "user_agent"), "curl/8.0");
@@ -316,6 +316,19 @@ test_malformed(void **state)
     }
 }
 
+/* Zeek logs the URI %-decoded, non-printable bytes as \xNN; eve keeps it as sent. */
+static void
+test_zeek_uri(void **state)
+{
+    (void)state;
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, S("GET /a%20b%fc%zz HTTP/1.1\r\n\r\n"));
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    assert_string_equal(at_str(run.sink.eve[0], "http.url"), "/a%20b%fc%zz");
+    assert_string_equal(at_str(run.sink.zeek[0], "uri"), "/a b\\xfc%zz");
+}
+
 static void
 test_probe(void **state)
 {
@@ -342,6 +355,7 @@ main(void)
         cmocka_unit_test_teardown(test_gap_resync, teardown),
         cmocka_unit_test_teardown(test_limits, teardown),
         cmocka_unit_test_teardown(test_malformed, teardown),
+        cmocka_unit_test_teardown(test_zeek_uri, teardown),
         cmocka_unit_test(test_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
