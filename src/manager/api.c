@@ -467,8 +467,10 @@ send_reply(struct api_req *r)
     const char *ctype = "application/json";
     if (r->failed) {
         status = r->err.status;
-        json_t *e = json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", r->err.code, "message",
-                              r->err.message, "field", r->err.field[0] ? r->err.field : NULL);
+        json_t *inner = json_pack("{s:s,s:s}", "code", r->err.code, "message", r->err.message);
+        if (inner && r->err.field[0])
+            json_object_set_new(inner, "field", json_string(r->err.field));
+        json_t *e = inner ? json_pack("{s:o}", "error", inner) : NULL;
         body = e ? json_dumps(e, JSON_COMPACT) : NULL;
         json_decref(e);
         if (status >= 500)

@@ -268,6 +268,117 @@ audit_last(struct tenv *e)
     return id;
 }
 
+/* ---- responses against the spec's schemas ---------------------------------------------- */
+
+static json_t *
+resolve(json_t *spec, json_t *schema)
+{
+    for (int i = 0; i < 8 && schema; i++) {
+        const char *ref = json_string_value(json_object_get(schema, "$ref"));
+        if (!ref || strncmp(ref, "#/components/", 13) != 0)
+            return schema;
+        char kind[32], name[96];
+        if (sscanf(ref + 13, "%31[^/]/%95s", kind, name) != 2)
+            return NULL;
+        schema = json_object_get(json_object_get(json_object_get(spec, "components"), kind),
+                                 name);
+    }
+    return schema;
+}
+
+/* Checks v against schema: types, nullable, enums, and no undocumented object keys. */
+static int
+check_schema(json_t *spec, json_t *schema, json_t *v, const char *where, char *why, size_t n)
+{
+    schema = resolve(spec, schema);
+    if (!schema)
+        return 0;
+    if (json_is_null(v))
+        return json_is_true(json_object_get(schema, "nullable"))
+                   ? 0
+                   : (snprintf(why, n, "%s is null, not nullable", where), -1);
+    const char *type = json_string_value(json_object_get(schema, "type"));
+    int ok = !type || (strcmp(type, "integer") == 0 && json_is_integer(v)) ||
+             (strcmp(type, "number") == 0 && json_is_number(v)) ||
+             (strcmp(type, "string") == 0 && json_is_string(v)) ||
+             (strcmp(type, "boolean") == 0 && json_is_boolean(v)) ||
+             (strcmp(type, "array") == 0 && json_is_array(v)) ||
+             (strcmp(type, "object") == 0 && json_is_object(v));
+    if (!ok) {
+        snprintf(why, n, "%s is not of type %s", where, type);
+        return -1;
+    }
+    json_t *en = json_object_get(schema, "enum");
+    if (en && json_is_string(v)) {
+        size_t i;
+        json_t *x;
+        int found = 0;
+        json_array_foreach(en, i, x) {
+            found |= json_is_string(x) && strcmp(json_string_value(x), json_string_value(v)) == 0;
+        }
+        if (!found) {
+            snprintf(why, n, "%s = '%s' is not in its enum", where, json_string_value(v));
+            return -1;
+        }
+    }
+    char sub[256];
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            snprintf(sub, sizeof(sub), "%s[%zu]", where, i);
+            if (check_schema(spec, json_object_get(schema, "items"), x, sub, why, n) < 0)
+                return -1;
+        }
+    } else if (json_is_object(v)) {
+        json_t *props = json_object_get(schema, "properties");
+        if (!props)
+            return 0; /* free-form object */
+        int open = json_is_true(json_object_get(schema, "additionalProperties"));
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            json_t *ps = json_object_get(props, k);
+            snprintf(sub, sizeof(sub), "%s.%s", where, k);
+            if (!ps) {
+                if (open)
+                    continue;
+                snprintf(why, n, "%s is not documented", sub);
+                return -1;
+            }
+            if (check_schema(spec, ps, x, sub, why, n) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The reply's status must be declared by the operation, and a JSON reply must match the
+ * declared schema (error replies: the Error schema). */
+static int
+check_response(json_t *spec, json_t *op, long status, const char *body, char *why, size_t n)
+{
+    char code[8];
+    snprintf(code, sizeof(code), "%ld", status);
+    json_t *resp = resolve(spec, json_object_get(json_object_get(op, "responses"), code));
+    if (!resp && status != 401 && status != 403 && status != 429) {
+        snprintf(why, n, "status %ld is not declared in the spec", status);
+        return -1;
+    }
+    json_t *schema = json_object_get(
+        json_object_get(json_object_get(resp, "content"), "application/json"), "schema");
+    if (!schema)
+        return 0;
+    json_t *j = json_loads(body, 0, NULL);
+    if (!j) {
+        snprintf(why, n, "status %ld: the reply is not JSON", status);
+        return -1;
+    }
+    int rc = check_schema(spec, schema, j, "reply", why, n);
+    json_decref(j);
+    return rc;
+}
+
 /* The example body of the operation, adapted: tenant A, unique names, real credentials. */
 static char *
 build_body(struct tenv *e, json_t *op, const char *path, int *names_a)
@@ -275,11 +386,7 @@ build_body(struct tenv *e, json_t *op, const char *path, int *names_a)
     json_t *rb = json_object_get(op, "requestBody");
     if (!rb)
         return NULL;
-    json_t *ex = json_object_get(
-        json_object_get(json_object_get(json_object_get(rb, "content"), "application/json"),
-                        "example"),
-        NULL);
-    ex = json_object_get(json_object_get(json_object_get(rb, "content"), "application/json"),
+    json_t *ex = json_object_get(json_object_get(json_object_get(rb, "content"), "application/json"),
                          "example");
     json_t *b = ex ? json_deep_copy(ex) : json_object();
     if (json_object_get(b, "tenant_id")) {
@@ -437,6 +544,8 @@ test_rbac_from_spec(void **state)
                 } else if (!ok2xx && !status_listed(ok_status, st)) {
                     snprintf(why, sizeof(why), "allowed caller: want 2xx, got %ld", st);
                 }
+                if (!why[0] && !(r.status == 401 || r.status == 403))
+                    check_response(spec, op, r.status, r.body, why, sizeof(why));
                 if (!why[0] && caller >= T_CA_B && ok2xx && leaks_tenant_a(&e, r.body))
                     snprintf(why, sizeof(why), "tenant B's reply holds tenant A's data");
                 if (!why[0] && (st == 401 || st == 403 || st == 404) && !public_op &&
