@@ -6,8 +6,9 @@
  * x-tenant-scoped: 401 without credentials, 403 for a role not listed, success for a listed
  * role of tenant A or a provider, and for tenant B's callers no access to tenant A (403/404
  * when the request names A's objects, and never a row of A in a reply). A refused request
- * must not write (the audit log does not move). The server's own route list must equal the
- * spec's operations, so a new endpoint cannot escape this test.
+ * must not write (the audit log does not move). Every reply's status must be declared by the
+ * operation and its JSON must match the declared schema. The server's own route list must
+ * equal the spec's operations, so a new endpoint cannot escape this test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
