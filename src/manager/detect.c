@@ -853,10 +853,15 @@ ioc_field_kind(const char *k, size_t n)
         {KN("server_name"), IF_SNI},    {KN("QueryResults"), IF_IP_LIST},
         {KN("DestinationIp"), IF_IP},   {KN("dns.question.name"), IF_DOMAIN},
         {KN("DestinationHostname"), IF_DOMAIN},
+        /* the sensor's EVE records */
+        {KN("tls.sni"), IF_SNI},        {KN("tls.ja4"), IF_JA4},
+        {KN("dns.rrname"), IF_DOMAIN},  {KN("tls.ja3.hash"), IF_JA3},
+        {KN("tls.ja3s.hash"), IF_JA3},  {KN("http.hostname"), IF_DOMAIN},
+        {KN("dns.query.rrname"), IF_DOMAIN},
     };
     static const uint32_t lens = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |
-                                 (1u << 8) | (1u << 9) | (1u << 11) | (1u << 12) | (1u << 13) |
-                                 (1u << 17) | (1u << 19);
+                                 (1u << 8) | (1u << 9) | (1u << 10) | (1u << 11) | (1u << 12) |
+                                 (1u << 13) | (1u << 16) | (1u << 17) | (1u << 19);
     if (n < 3 || n > 19 || !(lens & (1u << n)))
         return IF_NONE;
     for (size_t i = 0; i < BN_ARRAY_SIZE(names); i++)
@@ -1081,6 +1086,78 @@ agent_alert(struct detect *d, const struct store_event *se, const struct bn_reco
     return emit(d, &a);
 }
 
+/* ---- the sensor's alerts (EVE "alert" records) ------------------------------------------- */
+
+static bool
+kv_is(const struct bn_record *rec, const char *key, const char *val)
+{
+    const struct bn_kv *kv = bn_record_get(rec, key);
+    size_t l = strlen(val);
+    return kv && kv->val && kv->val_len == l && memcmp(kv->val, val, l) == 0;
+}
+
+static int
+sensor_alert(struct detect *d, const struct store_event *se, const struct bn_record *rec)
+{
+    char sid[32], rid[48], title[256], sev[8], score[16], src[64], dst[64], tags[512];
+    struct actx c;
+    memset(&c, 0, sizeof(c));
+    rec_get(rec, "alert.signature_id", sid, sizeof(sid));
+    snprintf(rid, sizeof(rid), "sensor.%s", sid);
+    if (rule_disabled(d, d->cur_tenant, rid)) {
+        d->stats.disabled_hits++;
+        return 0;
+    }
+    if (!rec_get(rec, "alert.signature", title, sizeof(title)))
+        snprintf(title, sizeof(title), "%s", rid);
+    /* Suricata orders severity 1 (high) .. 4 (informational) */
+    long sv = rec_get(rec, "alert.severity", sev, sizeof(sev)) ? strtol(sev, NULL, 10) : 3;
+    int level = sv <= 1 ? 3 : sv == 2 ? 2 : sv == 3 ? 1 : 0;
+    long conf = rec_get(rec, "alert.score", score, sizeof(score)) ? strtol(score, NULL, 10) : 0;
+    /* ATT&CK techniques of the signature as Sigma tags */
+    tags[0] = '\0';
+    size_t tl = 0;
+    for (uint32_t i = 0; i < rec->n && tl < sizeof(tags) - 40; i++) {
+        const struct bn_kv *kv = &rec->kv[i];
+        if (kv->key_len != 33 || memcmp(kv->key, "alert.metadata.mitre_technique_id", 33) != 0 ||
+            !kv->val || kv->val_len == 0 || kv->val_len > 20)
+            continue;
+        tl += (size_t)snprintf(tags + tl, sizeof(tags) - tl, "%sattack.%.*s", tl ? "," : "",
+                               (int)kv->val_len, kv->val);
+    }
+    for (char *p = tags; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    /* the actor (scanner, beaconing client) is the host the incident is about */
+    if (!rec_get(rec, "src_ip", src, sizeof(src)))
+        src[0] = '\0';
+    if (!rec_get(rec, "dest_ip", dst, sizeof(dst)))
+        dst[0] = '\0';
+    snprintf(c.host, sizeof(c.host), "%s", src[0] ? src : (se && se->host ? se->host : ""));
+    snprintf(c.key, sizeof(c.key), "%s>%s", src, dst);
+    int rc = ctx_json(d, "sensor", NULL, NULL, se);
+    if (rc)
+        return rc;
+    d->stats.sensor_alerts++;
+    struct triage_alert_in a = {
+        .tenant_id = d->cur_tenant,
+        .agent_id = se ? se->agent_id : 0,
+        .seq = se ? se->seq : -1,
+        .rule_id = rid,
+        .rule_title = title,
+        .level = level,
+        .confidence = conf > 0 && conf <= 100 ? (int)conf : 60,
+        .tags = tags,
+        .host = c.host,
+        .key = c.key,
+        .source = "sensor",
+        .event_ts_ns = se ? se->ts_ns : 0,
+        .received_ns = se ? se->received_ns : 0,
+        .json = d->json.p,
+    };
+    return emit(d, &a);
+}
+
 /* ---- batches ----------------------------------------------------------------------------- */
 
 static int
@@ -1097,6 +1174,8 @@ one_event(struct detect *d, const struct store_event *se, const struct bn_record
         /* the agent already matched this one: take its alert, match nothing again */
         return agent_alert(d, se, rec, NULL, nfields);
     }
+    if (kv_is(rec, "event_type", "alert") && bn_record_get(rec, "alert.signature_id"))
+        return sensor_alert(d, se, rec); /* the sensor's own detection */
     bn_event_clear(&d->ev);
     if (bn_evbuilder_build(d->eb, rec, &d->ev) != 0) {
         d->stats.match_errors++;

@@ -2,8 +2,9 @@
  * detect.h - central detection in the manager: every stored event of every agent runs through
  * the libbannin engine (SigmaHQ and rules/linux), Sigma correlation keyed by tenant (so a
  * correlation spans the hosts of one tenant, never two tenants), IOC matching of event fields
- * (file hashes, DestinationIp, SourceIp, QueryName, QueryResults, URLs), and the alerts agents
- * raised locally (EventID 140) turned into alerts. Results go out as struct triage_alert_in
+ * (file hashes, DestinationIp, SourceIp, QueryName, QueryResults, URLs; the sensor's EVE
+ * src_ip, dest_ip, dns.rrname, tls.sni, tls.ja3.hash, tls.ja4, http.hostname), and the alerts
+ * agents raised locally (EventID 140) and the sensor raised (EVE "alert") turned into alerts. Results go out as struct triage_alert_in
  * through a callback (normally straight into triage_alert()).
  *
  * struct detect_rules is compiled once and shared read-only by all workers; a struct detect
@@ -111,6 +112,7 @@ struct detect_stats {
     uint64_t corr_alerts;
     uint64_t ioc_matches;
     uint64_t agent_alerts;       /* EventID 140 turned into alerts */
+    uint64_t sensor_alerts;      /* the sensor's EVE "alert" records turned into alerts */
     uint64_t alerts;             /* emitted in total */
     uint64_t match_errors;
 };

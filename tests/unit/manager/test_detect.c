@@ -452,6 +452,53 @@ test_agent_alerts(void **state)
 }
 
 static void
+test_sensor(void **state)
+{
+    (void)state;
+    static struct got g;
+    g.n = 0;
+    struct detect *d;
+    assert_int_equal(detect_new(&d, rules, collect, &g, NULL), 0);
+    struct bn_ioc_set *set = bn_ioc_set_new();
+    assert_int_equal(bn_ioc_add(set, BN_IOC_DOMAIN, "c2.test", 7, "feed", NULL, NULL), 0);
+    assert_int_equal(bn_ioc_add(set, BN_IOC_JA3, "e7d705a3286e19ea42f587b344ee6865", 32, "feed",
+                                NULL, NULL), 0);
+    assert_int_equal(detect_set_iocs(d, 4, set), 0);
+    struct evs e = {.n = 0};
+    evs_add(&e, "{\"timestamp\":\"2026-11-25T10:00:00.000000+0000\",\"event_type\":\"alert\","
+                "\"src_ip\":\"10.0.0.5\",\"dest_ip\":\"10.0.0.0\",\"proto\":\"TCP\","
+                "\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":9000001,"
+                "\"rev\":1,\"signature\":\"Vertical port scan\",\"category\":\"scan\","
+                "\"severity\":2,\"metadata\":{\"mitre_technique_id\":[\"T1046\"]},"
+                "\"score\":80,\"count\":3}}", 0);
+    evs_add(&e, "{\"timestamp\":\"2026-11-25T10:00:01.000000+0000\",\"event_type\":\"dns\","
+                "\"src_ip\":\"10.0.0.7\",\"dest_ip\":\"10.0.0.53\",\"dns\":{\"type\":"
+                "\"query\",\"rrname\":\"www.C2.test\"}}", 0);
+    evs_add(&e, "{\"timestamp\":\"2026-11-25T10:00:02.000000+0000\",\"event_type\":\"tls\","
+                "\"src_ip\":\"10.0.0.7\",\"dest_ip\":\"198.51.100.1\",\"tls\":{\"sni\":"
+                "\"cdn.c2.test\",\"ja3\":{\"hash\":\"e7d705a3286e19ea42f587b344ee6865\"}}}", 0);
+    assert_int_equal(detect_batch(d, 4, e.ev, e.n, 1764064800000000000LL), 0);
+    int i = 0;
+    while (i < g.n && strcmp(g.rule[i], "sensor.9000001") != 0)
+        i++;
+    assert_true(i < g.n);
+    assert_string_equal(g.source[i], "sensor");
+    assert_string_equal(g.host[i], "10.0.0.5");
+    assert_string_equal(g.key[i], "10.0.0.5>10.0.0.0");
+    assert_int_equal(g.level[i], 2);
+    /* dns.rrname, and tls.sni against the domain list (a listed domain covers its names) */
+    assert_int_equal(count_rule(&g, "ioc.domain"), 2);
+    assert_int_equal(count_rule(&g, "ioc.ja3"), 1);
+    struct detect_stats st;
+    detect_get_stats(d, &st);
+    assert_int_equal(st.sensor_alerts, 1);
+    assert_int_equal(st.ioc_matches, 3); /* rrname; sni (domain list) and ja3 in one record */
+    detect_free(d);
+    bn_ioc_set_free(set);
+    evs_free(&e);
+}
+
+static void
 test_uploads(void **state)
 {
     (void)state;
@@ -570,7 +617,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_samples), cmocka_unit_test(test_alert_fields),
         cmocka_unit_test(test_correlation_tenants), cmocka_unit_test(test_iocs),
-        cmocka_unit_test(test_agent_alerts), cmocka_unit_test(test_uploads),
+        cmocka_unit_test(test_agent_alerts), cmocka_unit_test(test_sensor),
+        cmocka_unit_test(test_uploads),
         cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_validate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
