@@ -39,6 +39,10 @@ trap 'rm -rf "$tmp"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
 fails=0
 
+# The scorers' own matching rules first (hand-made records with known answers).
+python3 tests/tools/sv_score.py --self-test || fails=$((fails + 1))
+python3 tests/tools/zeek_score.py --self-test || fails=$((fails + 1))
+
 echo "== suricata-verify (goal: $SV_GOAL; regression floor: $SV_MIN)"
 python3 tests/tools/sv_score.py --bannin "$bannin" --corpus "$sv" --jobs "$jobs" \
     --min "$SV_MIN" --json "$tmp/sv.json"

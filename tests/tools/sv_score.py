@@ -15,6 +15,7 @@ the summary gives the counts.
 Usage:
   sv_score.py --bannin build/x/bannin [--corpus DIR] [--json OUT] [--jobs N]
               [--min dns=95,tls=95,http=90,flow=90] [--test REGEX] [--keep DIR] [-v]
+  sv_score.py --self-test      (the matching rules on hand-made records)
 Exit status: 0 all shares >= --min, 1 a share is below its minimum, 2 usage/setup error.
 Needs python3-yaml (PyYAML).
 """
@@ -430,8 +431,52 @@ def run_bannin(bannin, pcap, out_path, extra):
 
 
 # ---------------------------------------------------------------------------------------------
+def self_test():
+    """The matching rules on hand-made records (run by the integration test first)."""
+    ev = {"event_type": "dns", "src_ip": "10.0.0.1", "flow": {"alerted": False, "age": 0},
+          "dns": {"answers": [{"rrname": "a.b", "ttl": 60}], "grouped": {"A": ["1.2.3.4"]}},
+          "tcp": {"syn": True}}
+    cases = [
+        ({"event_type": "dns"}, True),
+        ({"dns.answers[0].rrname": "a.b", "dns.answers[0].ttl": 60}, True),
+        ({"dns.answers[1].rrname": "a.b"}, False),
+        ({"dns.grouped.A[0]": "1.2.3.4"}, True),
+        ({"dns.answers.__len": 1}, True),
+        ({"dns.answers.__len": 2}, False),
+        ({"flow.alerted": False}, True),
+        ({"flow.age": False}, True),   # Python ==, as run.py: 0 == False
+        ({"tcp.syn": 1}, True),
+        ({"has-key": "dns.grouped"}, True),
+        ({"has-key": "dns.authorities"}, False),
+        ({"not-has-key": "ether"}, True),
+        ({"not-has-key": ["ether", "tcp.syn"]}, False),
+        ({"flow": {"alerted": False}}, False),  # a whole object must be equal
+        ({"flow": {"alerted": False, "age": 0}}, True),
+        ({"src_ip": "10.0.0.2"}, False),
+        ({"missing.path": None}, False),
+    ]
+    bad = [(m, want) for m, want in cases if event_matches(ev, m) != want]
+    for m, want in bad:
+        print("self-test FAILED: %r should %smatch" % (m, "" if want else "not "))
+    if requires_reason({"min-version": "8.0.4"}, "t") or \
+            not requires_reason({"lt-version": "8"}, "t") or \
+            requires_reason({"version": "9"}, "t") or \
+            not requires_reason({"features": ["HAVE_LUA"]}, "t") or \
+            requires_reason({"features": ["HAVE_JA3"]}, "t"):
+        print("self-test FAILED: version/feature requirements")
+        bad.append(None)
+    if classify_args(["-k none --set stream.midstream=true"])[1] or \
+            not classify_args(["--simulate-packet-flow-memcap=6"])[1]:
+        print("self-test FAILED: argument classification")
+        bad.append(None)
+    print("sv_score self-test: %d cases, %d failed" % (len(cases) + 2, len(bad)))
+    return 1 if bad else 0
+
+
 def main():
     global EMULATED_VERSION
+    if "--self-test" in sys.argv[1:]:
+        return self_test()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bannin", required=True, help="path to the bannin executable")
     ap.add_argument("--corpus", default=DEFAULT_CORPUS)
@@ -482,6 +527,11 @@ def main():
                 continue
             et = (flt.get("match") or {}).get("event_type")
             if et in PROTOS:
+                if not isinstance(flt.get("count"), int):
+                    excluded.append({"test": name, "check": i, "proto": et,
+                                     "reason": "count form %r not supported by the scorer"
+                                               % (flt.get("count"),)})
+                    continue
                 checks.append((i, et, flt))
         if not checks:
             continue

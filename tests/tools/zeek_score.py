@@ -193,7 +193,41 @@ def score_log(kind, rows, ours):
     return matched, misses
 
 
+def self_test():
+    """TSV reading and row matching on a hand-made log (run by the integration test first)."""
+    tsv = ("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+           "#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\t"
+           "query\tqtype\trcode\tanswers\n"
+           "#types\ttime\tstring\taddr\tport\taddr\tport\tstring\tcount\tcount\t"
+           "vector[string]\n"
+           "1.0\tC1\t10.0.0.1\t5353\t10.0.0.2\t53\ta.example\t1\t0\t1.2.3.4,a\\x2cb\n"
+           "1.0\tC2\t10.0.0.1\t5354\t10.0.0.2\t53\tb.example\t28\t-\t-\n"
+           "1.0\tC3\t10.0.0.1\t5355\t10.0.0.2\t53\tc\\x00d\t1\t3\t(empty)\n")
+    fd, path = tempfile.mkstemp(suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(tsv)
+    rows = read_tsv(path)
+    os.unlink(path)
+    ours = [
+        {"_path": "dns", "id.orig_h": "10.0.0.1", "id.orig_p": 5353, "id.resp_h": "10.0.0.2",
+         "id.resp_p": 53, "query": "a.example", "qtype": 1, "rcode": 0,
+         "answers": ["1.2.3.4", "a,b"]},
+        {"_path": "dns", "id.orig_h": "10.0.0.1", "id.orig_p": 5354, "id.resp_h": "10.0.0.2",
+         "id.resp_p": 53, "query": "b.example", "qtype": 28},
+        {"_path": "dns", "id.orig_h": "10.0.0.1", "id.orig_p": 5355, "id.resp_h": "10.0.0.2",
+         "id.resp_p": 53, "query": "c\\x00d", "qtype": 1, "rcode": 2, "answers": []},
+    ]
+    matched, misses = score_log("dns", rows, ours)
+    ok = (len(rows) == 3 and rows[0]["answers"] == ["1.2.3.4", "a,b"] and rows[1]["rcode"] is None
+          and matched == 2 and len(misses) == 1 and misses[0] == [("rcode", "3", "2")])
+    print("zeek_score self-test: %s" % ("ok" if ok else "FAILED %r %r %r" % (rows, matched,
+                                                                            misses)))
+    return 0 if ok else 1
+
+
 def main():
+    if "--self-test" in sys.argv[1:]:
+        return self_test()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bannin", required=True)
     ap.add_argument("--corpus", default=DEFAULT_CORPUS)
