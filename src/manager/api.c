@@ -608,6 +608,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (!r->failed)
         dispatch(r);
+    /* The handle goes back before the reply is sent: a slow reader does not hold one, so
+     * the pool never grows past the number of server threads. */
+    api_store_put(api, r->st);
+    r->st = NULL;
     return send_reply(r);
 }
 

@@ -85,9 +85,16 @@ list_reply(struct api_req *r, int rc, json_t *arr, const char *what)
 int
 api_h_health(struct api_req *r)
 {
+    struct store_health h;
+    memset(&h, 0, sizeof(h));
+    int rc = store_health(r->st, &h);
+    if (rc < 0)
+        return api_fail_rc(r, rc, "store health");
+    /* "degraded" while the store refuses writes for lack of space (acks are withheld). */
     return api_reply(r, 200,
-                     json_pack("{s:s,s:s,s:i}", "status", "ok", "version", BN_VERSION,
-                               "schema_version", store_schema_version(r->st)));
+                     json_pack("{s:s,s:s,s:i,s:b}", "status", h.full ? "degraded" : "ok",
+                               "version", BN_VERSION, "schema_version",
+                               store_schema_version(r->st), "disk_full", h.full));
 }
 
 int
