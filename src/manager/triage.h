@@ -8,9 +8,10 @@
  *   2. scores it (rule level, confidence, asset criticality, ATT&CK tactic);
  *   3. stores it, merged into the alert of the same rule, host and key seen within the
  *      de-duplication window (one alert with a count);
- *   4. groups a new alert into the open incident of its host (or, without a host, its user;
- *      or of the incident its process tree already belongs to) active within the incident
- *      window, else opens one; progression through ATT&CK tactics raises the severity;
+ *   4. groups a new alert into the open incident its process tree already belongs to, else
+ *      of its host, else the one its named user was seen in on another host (or, without a
+ *      host, of its user), active within the incident window, else opens one; progression
+ *      through ATT&CK tactics raises the severity;
  *   5. once an incident reaches the tenant's notify threshold, enqueues one notification per
  *      enabled channel in the outbox; later updates collapse into the pending message, and an
  *      incident is notified once.

@@ -468,6 +468,14 @@ triage_one(struct triage *t, const struct triage_alert_in *a, int64_t now_ns,
         else if (rc != BN_ENOTFOUND)
             return rc;
     }
+    /* the same (named) user active in an open incident on another host: one campaign */
+    char ukey[160] = "";
+    if (!generic_user(a->user))
+        snprintf(ukey, sizeof(ukey), "\x01user:%s", a->user);
+    if (!have && ukey[0] && (found = tree_lookup(t, a->tenant_id, ukey, since)) != 0 &&
+        store_incident_get(t->st, &all, found, &inc) == 0 &&
+        inc.status != STORE_INC_RESOLVED && inc.status != STORE_INC_FALSE_POSITIVE)
+        have = true;
     if (have) {
         int maxl = level_get(t, inc.id, level);
         if (level > maxl)
@@ -516,6 +524,8 @@ triage_one(struct triage *t, const struct triage_alert_in *a, int64_t now_ns,
         return rc;
     tree_put(t, a->tenant_id, a->process_guid, inc.id, now_ns);
     tree_put(t, a->tenant_id, a->parent_guid, inc.id, now_ns);
+    if (ukey[0])
+        tree_put(t, a->tenant_id, ukey, inc.id, now_ns);
     r->incident_id = inc.id;
     r->severity = inc.severity;
 

@@ -203,12 +203,23 @@ test_flow(void **state)
     assert_non_null(strstr(ob.payload, "\"alert_count\":3"));
     assert_non_null(strstr(ob.payload, "\"severity\":\"critical\""));
 
-    /* another host: another incident (high: notified on its own) */
+    /* another host, another user: another incident (high: notified on its own) */
     struct triage_alert_in d = alert(f, "r-exec", 3, "attack.execution", "db-1", "/bin/sh");
+    d.user = "carol";
     assert_int_equal(triage_alert(t, &d, now + 4000, &r5), 0);
     assert_int_equal(r5.incident_new, 1);
     assert_true(r5.incident_id != r1.incident_id);
     assert_int_equal(r5.enqueued, 1);
+    /* alice (of the first incident) on a third host: the same campaign, the same incident;
+     * root on a fourth host is nobody in particular: a new one */
+    struct triage_result ru;
+    struct triage_alert_in u = alert(f, "r-lat", 2, "attack.lateral_movement", "app-3", "/x");
+    assert_int_equal(triage_alert(t, &u, now + 4100, &ru), 0);
+    assert_int_equal(ru.incident_id, r1.incident_id);
+    u.user = "root";
+    u.host = "app-4";
+    assert_int_equal(triage_alert(t, &u, now + 4200, &ru), 0);
+    assert_int_equal(ru.incident_new, 1);
 
     /* suppression from the first alert, scoped to its host and Image: audited */
     int64_t sid;
@@ -254,11 +265,11 @@ test_flow(void **state)
 
     struct triage_stats ts;
     triage_get_stats(t, &ts);
-    assert_int_equal(ts.alerts, 8);
+    assert_int_equal(ts.alerts, 10);
     assert_int_equal(ts.suppressed, 1);
     assert_int_equal(ts.merged, 2);
     /* the web-9 alert carries process {proc-1}: it joined the first incident */
-    assert_int_equal(ts.incidents, 2);
+    assert_int_equal(ts.incidents, 3);
     assert_int_equal(ts.errors, 0);
     triage_free(t);
 
@@ -277,10 +288,10 @@ test_flow(void **state)
         if (strstr(f->peer.reqs[i].body, "\"severity\":\"critical\""))
             crit = i;
     assert_true(crit >= 0);
-    /* the pending message took every update: the web-9 alert made it four */
-    assert_non_null(strstr(f->peer.reqs[crit].body, "\"alert_count\":4"));
+    /* the pending message took every update: app-3 and web-9 made it five */
+    assert_non_null(strstr(f->peer.reqs[crit].body, "\"alert_count\":5"));
     assert_non_null(strstr(f->peer.reqs[crit].body, "\"tenant\":\"acme\""));
-    assert_non_null(strstr(f->peer.reqs[crit].body, "\"hosts\":[\"web-1\",\"web-9\"]"));
+    assert_non_null(strstr(f->peer.reqs[crit].body, "\"hosts\":[\"web-1\",\"app-3\",\"web-9\"]"));
     memset(&ob, 0, sizeof(ob));
     assert_int_equal(store_outbox_list(f->st, &sc, STORE_OUTBOX_SENT, 100, on_outbox, &ob), 0);
     assert_int_equal(ob.n, 2);
