@@ -42,6 +42,7 @@ enum cls {
 
 struct ent {
     struct net_flow f;
+    uint64_t queued_ns;  /* last_ns when the entry was put at its list's tail */
     uint32_t hash;
     uint32_t prev;
     uint32_t next;
@@ -239,6 +240,7 @@ lru_push(struct net_flowtab *t, uint32_t i, uint8_t cls)
     struct lru *l = &t->lists[cls];
 
     e->cls = cls;
+    e->queued_ns = e->f.last_ns;
     e->next = NIL;
     e->prev = l->tail;
     if (l->tail != NIL)
@@ -311,13 +313,32 @@ end_flow(struct net_flowtab *t, uint32_t i, uint8_t why)
     t->st.active--;
 }
 
+/*
+ * The idle lists are ordered by the time each flow was queued, not by its latest packet: a
+ * packet only moves its flow when the timeout class changes, so the common case touches no
+ * neighbouring entries. A head that has seen packets since it was queued is re-queued when
+ * it comes up (amortised O(1) per packet).
+ */
+static void
+requeue(struct net_flowtab *t, uint32_t i)
+{
+    uint8_t c = t->e[i].cls;
+
+    lru_unlink(t, i);
+    lru_push(t, i, c);
+}
+
 void
 net_flow_expire(struct net_flowtab *t, uint64_t now_ns)
 {
     for (int c = 0; c < C__COUNT; c++) {
         uint32_t i;
-        while ((i = t->lists[c].head) != NIL && t->e[i].f.last_ns + t->to[c] < now_ns)
-            end_flow(t, i, NET_END_TIMEOUT);
+        while ((i = t->lists[c].head) != NIL && t->e[i].queued_ns + t->to[c] < now_ns) {
+            if (t->e[i].f.last_ns + t->to[c] < now_ns)
+                end_flow(t, i, NET_END_TIMEOUT);
+            else
+                requeue(t, i);
+        }
     }
 }
 
@@ -337,7 +358,13 @@ evict_oldest(struct net_flowtab *t)
     uint32_t best = NIL;
 
     for (int c = 0; c < C__COUNT; c++) {
-        uint32_t i = t->lists[c].head;
+        uint32_t i;
+        /* bring each list's head up to date: heads seen since they were queued go back */
+        for (uint32_t n = 0; (i = t->lists[c].head) != NIL && n < t->nent; n++) {
+            if (t->e[i].f.last_ns == t->e[i].queued_ns)
+                break;
+            requeue(t, i);
+        }
         if (i != NIL && (best == NIL || t->e[i].f.last_ns < t->e[best].f.last_ns))
             best = i;
     }
@@ -614,9 +641,13 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         if (f->pkts[NET_TOSERVER] && f->pkts[NET_TOCLIENT])
             f->state = NET_FLOW_ESTABLISHED;
     }
-    /* to the tail of its (possibly new) idle list */
-    lru_unlink(t, entry);
-    lru_push(t, entry, class_of(f));
+    /* a new timeout class moves the flow to the tail of that list; otherwise it stays and
+     * is re-queued lazily when it reaches the head (see net_flow_expire) */
+    uint8_t cls = class_of(f);
+    if (cls != t->e[entry].cls) {
+        lru_unlink(t, entry);
+        lru_push(t, entry, cls);
+    }
     return f;
 }
 

@@ -29,9 +29,11 @@
 #include "sensor/pipeline.h"
 
 #define NS 1000000000ull
+#define PF_FREE_MAX 4096 /* per-flow states kept for reuse instead of freed */
 
 /* Pipeline state of one flow with payload (f->stream[0]). */
 struct pflow {
+    struct pflow *next_free;     /* on the pipeline's free list */
     struct net_stream st[2];
     uint16_t probe_len[2];
     uint8_t probe[2][NET_PROBE_MAX];
@@ -59,6 +61,8 @@ struct net_pipeline {
     const uint8_t *cur_eth;      /* Ethernet header of the packet being processed */
     uint64_t last_tick_ns;
     bool quiet;                  /* freeing: flows end without records */
+    struct pflow *pf_free;       /* recycled per-flow state */
+    size_t pf_nfree;
     struct net_pipeline_stats st;
 };
 
@@ -386,10 +390,16 @@ pflow_get(struct net_pipeline *p, struct net_flow *f)
 
     if (pf)
         return pf;
-    pf = bn_malloc(sizeof(*pf));
-    if (!pf) {
-        p->st.stream_alloc_failed++;
-        return NULL;
+    if (p->pf_free) {
+        pf = p->pf_free;
+        p->pf_free = pf->next_free;
+        p->pf_nfree--;
+    } else {
+        pf = bn_malloc(sizeof(*pf));
+        if (!pf) {
+            p->st.stream_alloc_failed++;
+            return NULL;
+        }
     }
     net_stream_init(&pf->st[0]);
     net_stream_init(&pf->st[1]);
@@ -439,7 +449,13 @@ on_flow_end(void *ctx, struct net_flow *f)
             f->ooo_dropped[d] = pf->st[d].ooo_dropped;
             net_stream_release(&pf->st[d]);
         }
-        bn_free(pf);
+        if (p->pf_nfree < PF_FREE_MAX) {
+            pf->next_free = p->pf_free;
+            p->pf_free = pf;
+            p->pf_nfree++;
+        } else {
+            bn_free(pf);
+        }
         f->stream[0] = NULL;
     }
     if (f->parser && f->app_state && f->parser->close)
@@ -515,6 +531,11 @@ net_pipeline_free(struct net_pipeline *p)
         bn_event_release(&p->ev);
     bn_evbuilder_free(p->eb);
     bn_scratch_free(p->scratch);
+    while (p->pf_free) {
+        struct pflow *n = p->pf_free->next_free;
+        bn_free(p->pf_free);
+        p->pf_free = n;
+    }
     net_app_stats_bind(NULL);
     bn_free(p);
 }
