@@ -45,6 +45,8 @@ EMULATED_VERSION = "9.0.0"
 # Features in `requires: features` we provide ourselves (JA3/JA4 are always computed).
 SUPPORTED_FEATURES = {"HAVE_JA3", "HAVE_JA4"}
 RUN_TIMEOUT = 120
+# Options of `bannin pcap` found in its --help (main() fills this in).
+CAPS = {"dns_v2": False}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CORPUS = os.path.normpath(
@@ -224,7 +226,7 @@ def config_reasons(cfg, env):
                 v = get_path(cfg, base + "." + l4 + ".enabled", "yes")
                 if str(v).lower() in ("no", "false"):
                     per_proto["dns"] = "dns over %s disabled in the test's config" % l4
-    if str((env or {}).get("SURICATA_EVE_DNS_VERSION", "")) == "2":
+    if str((env or {}).get("SURICATA_EVE_DNS_VERSION", "")) == "2" and not CAPS["dns_v2"]:
         per_proto["dns"] = "eve DNS format version 2 requested (env); we render version 3"
     return None, per_proto
 
@@ -245,7 +247,7 @@ def output_reason(outs, filename, etype):
         return "event type %s not enabled in the test's eve config (a config check)" % etype
     opts = o.types[etype] or {}
     if etype == "dns":
-        if str(opts.get("version", "3")) == "2":
+        if str(opts.get("version", "3")) == "2" and not CAPS["dns_v2"]:
             return "eve DNS format version 2 configured; we render version 3"
         for k in ("requests", "responses", "query", "answer", "types", "formats"):
             if k in opts:
@@ -299,6 +301,13 @@ def drops_reason(checks):
             return "Suricata blocks traffic in this test (alert.action blocked): a passive " \
                 "sensor does not"
     return None
+
+
+def dns_v2_wanted(env, outs):
+    if str((env or {}).get("SURICATA_EVE_DNS_VERSION", "")) == "2":
+        return True
+    o = outs.get("eve.json")
+    return bool(o and str((o.types.get("dns") or {}).get("version", "3")) == "2")
 
 
 def midstream_on(args, cfg):
@@ -509,6 +518,12 @@ def main():
         return 2
     with open(manifest_path) as f:
         manifest = json.load(f)
+    try:
+        helptext = subprocess.run([a.bannin, "pcap", "--help"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=30).stdout.decode()
+    except (OSError, subprocess.TimeoutExpired):
+        helptext = ""
+    CAPS["dns_v2"] = "--eve-dns-version" in helptext
 
     # ---- plan: per test, the checks in scope and what is excluded --------------------------
     plans = []
@@ -575,6 +590,8 @@ def main():
                 run_args += ["--community-id-seed", str(seed)]
             if midstream_on(y.get("args"), cfg):
                 run_args += ["--midstream"]
+            if CAPS["dns_v2"] and dns_v2_wanted(y.get("env"), outs):
+                run_args += ["--eve-dns-version", "2"]
             plans.append({"test": name, "pcap": pcap, "args": tuple(run_args), "checks": keep,
                           "notes": notes})
 
