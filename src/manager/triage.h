@@ -166,6 +166,7 @@ struct triage_stats {
     uint64_t grouped;            /* new alerts that joined an open incident */
     uint64_t enqueued;
     uint64_t errors;             /* store failures (the alert is lost only if the store is) */
+    uint64_t index_resets;       /* process-tree / user index cleared at BN_TRIAGE_OPEN_MAX */
 };
 void triage_get_stats(const struct triage *t, struct triage_stats *st);
 

@@ -87,6 +87,7 @@ void
 triage_get_stats(const struct triage *t, struct triage_stats *st)
 {
     *st = t->stats;
+    st->index_resets = t->tree_resets;
 }
 
 static uint64_t
