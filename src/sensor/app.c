@@ -4,7 +4,8 @@
  *
  * DNS, HTTP, TLS and SSH have full parsers (app_dns.c, app_http.c, app_tls.c, app_ssh.c).
  * SMB, RDP, SMTP and FTP are identified from their first bytes only: their registry entries
- * claim the flow (so flow records say what it is) and keep no state.
+ * claim the flow (so flow records say what it is); SMTP, FTP and RDP flows that switch to
+ * TLS get the TLS parser from that point.
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -386,33 +387,63 @@ app_probe_ftp(const uint8_t *d, size_t n, enum net_dir dir)
     return app_prefix_ci(d, n, "USER ") ? 1 : 0;
 }
 
-/* Flows of identified-only protocols keep no state: open() returns this marker. */
-static char ident_marker;
+/*
+ * Flows of identified-only protocols: nothing is parsed, except that SMTP, FTP and RDP may
+ * switch to TLS (STARTTLS, AUTH TLS, RDP's TLS security): a chunk that starts with a TLS
+ * hello hands the rest of the flow to the TLS parser, so the session's tls record (and
+ * Zeek's ssl.log line) is still produced. SMB flows keep no state.
+ */
+struct ident_state {
+    void *tls; /* the TLS parser's state once the flow switched */
+};
+
+static char ident_marker; /* open() result for SMB: no state */
 
 static void *
 ident_open(struct net_flow *f)
 {
-    (void)f;
-    return &ident_marker;
+    if (f && f->app == NET_APP_SMB)
+        return &ident_marker;
+    struct ident_state *st = bn_calloc(1, sizeof(*st));
+    if (!st)
+        app_err((enum net_app)(f ? f->app : NET_APP_UNKNOWN), NET_APP_ERR_NOMEM);
+    return st;
 }
 
 static void
-ident_data(void *st, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+ident_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
            uint64_t ts_ns, struct net_sink *sink)
 {
-    (void)st, (void)f, (void)dir, (void)d, (void)n, (void)ts_ns, (void)sink;
+    if (!vst || vst == &ident_marker)
+        return;
+    struct ident_state *st = vst;
+    if (!st->tls) {
+        if (app_tls_probe(d, n, dir) != 1)
+            return;
+        st->tls = net_app_tls.open(f);
+        if (!st->tls)
+            return;
+    }
+    net_app_tls.data(st->tls, f, dir, d, n, ts_ns, sink);
 }
 
 static void
-ident_gap(void *st, struct net_flow *f, enum net_dir dir, size_t n)
+ident_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
 {
-    (void)st, (void)f, (void)dir, (void)n;
+    struct ident_state *st = vst;
+    if (st && vst != &ident_marker && st->tls)
+        net_app_tls.gap(st->tls, f, dir, n);
 }
 
 static void
-ident_close(void *st, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+ident_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
-    (void)st, (void)f, (void)ts_ns, (void)sink;
+    struct ident_state *st = vst;
+    if (!st || vst == &ident_marker)
+        return;
+    if (st->tls)
+        net_app_tls.close(st->tls, f, ts_ns, sink);
+    bn_free(st);
 }
 
 #define IDENT_PARSER(var, nm, appid, probefn, p0, p1)                                           \

@@ -252,6 +252,29 @@ test_ident_probes(void **state)
     assert_string_equal(net_app_name((enum net_app)200), "unknown");
 }
 
+/* SMTP STARTTLS: the TLS that follows gets the TLS parser and its record. */
+static void
+test_starttls(void **state)
+{
+    (void)state;
+    static const uint8_t hello[] = {
+        22, 3, 1, 0, 45, 1, 0, 0, 41, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x13, 0x01, 1, 0,
+    };
+    const struct net_app_parser *smtp = net_app_parser_for(NET_APP_SMTP, IPPROTO_TCP);
+    assert_non_null(smtp);
+    at_open(&run, smtp, IPPROTO_TCP, 25);
+    at_feed(&run, NET_TOCLIENT, "220 mx ESMTP\r\n", 14);
+    at_feed(&run, NET_TOSERVER, "EHLO a\r\nSTARTTLS\r\n", 18);
+    at_feed(&run, NET_TOCLIENT, "220 2.0.0 Ready to start TLS\r\n", 30);
+    assert_int_equal(run.sink.n, 0);
+    at_feed(&run, NET_TOSERVER, hello, sizeof(hello));
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    assert_int_equal(run.sink.type[0], NET_REC_TLS);
+    assert_string_equal(at_str(run.sink.eve[0], "tls.ja3.string"), "771,4865,,,");
+}
+
 static void
 test_stats_json(void **state)
 {
@@ -287,6 +310,7 @@ main(void)
         cmocka_unit_test_teardown(test_banners_only, teardown),
         cmocka_unit_test_teardown(test_hostile, teardown),
         cmocka_unit_test(test_ident_probes),
+        cmocka_unit_test_teardown(test_starttls, teardown),
         cmocka_unit_test_teardown(test_stats_json, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
