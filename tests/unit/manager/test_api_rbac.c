@@ -354,6 +354,37 @@ check_schema(json_t *spec, json_t *schema, json_t *v, const char *where, char *w
     return 0;
 }
 
+/* Every schema property is an object: a prose comma in a YAML flow mapping makes a bogus
+ * property with an empty value, which this catches. */
+static int
+lint_properties(json_t *x, const char *where)
+{
+    int bad = 0;
+    if (json_is_object(x)) {
+        const char *k;
+        json_t *v;
+        json_t *props = json_object_get(x, "properties");
+        if (json_is_object(props)) {
+            json_object_foreach(props, k, v) {
+                if (!json_is_object(v)) {
+                    fprintf(stderr, "spec: %s: property '%s' is not a schema\n", where, k);
+                    bad++;
+                }
+            }
+        }
+        json_object_foreach(x, k, v) {
+            bad += lint_properties(v, k);
+        }
+    } else if (json_is_array(x)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(x, i, v) {
+            bad += lint_properties(v, where);
+        }
+    }
+    return bad;
+}
+
 /* The reply's status must be declared by the operation, and a JSON reply must match the
  * declared schema (error replies: the Error schema). */
 static int
@@ -426,6 +457,7 @@ test_rbac_from_spec(void **state)
     assert_non_null(spec);
     json_t *paths = json_object_get(spec, "paths");
     assert_true(json_object_size(paths) > 10);
+    assert_int_equal(lint_properties(spec, "spec"), 0);
 
     /* 1. The server's routes and the spec's operations are the same set. */
     char tok[128];
