@@ -6,7 +6,8 @@
  * Inserts EVENTS realistic process-creation events (about 450 bytes of JSON each, NDJSON as
  * agents send it) from AGENTS agents in batches of BATCH, one transaction per batch (what
  * ingest does before it acknowledges), on one thread and one handle; then times the API's
- * typical searches. --full runs with synchronous=FULL (fsync per commit) instead of NORMAL.
+ * typical searches. -z LEVEL compresses the stored JSON (zstd with a trained dictionary,
+ * store_opts.compress). --full runs with synchronous=FULL (fsync per commit) instead of NORMAL.
  * --host-index adds a (tenant, host, ts) index first, to show what one more index costs.
  * --checkpointer also runs PASSIVE WAL checkpoints every 20 ms on a second thread and handle
  * maintenance thread does) instead of in the committing thread.
@@ -64,6 +65,17 @@ checkpointer(void *p)
     return NULL;
 }
 
+/* splitmix64: hash-like hex that does not compress (real SHA-256 values do not). */
+static unsigned long long
+mix(long long g, int k)
+{
+    unsigned long long z = (unsigned long long)g * 4 + (unsigned long long)k;
+    z += 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
 static const char *const images[] = {"/usr/bin/bash",  "/usr/bin/curl", "/usr/bin/python3.11",
                                      "/usr/sbin/sshd", "/usr/bin/find", "/usr/lib/systemd/systemd",
                                      "/usr/bin/git",   "/usr/bin/gcc"};
@@ -104,12 +116,14 @@ main(int argc, char **argv)
 {
     long long total = 1000000, batch = 1000, agents = 50;
     const char *dir = NULL;
-    int full = 0, host_index = 0, use_ckpt = 0;
+    int full = 0, host_index = 0, use_ckpt = 0, zlevel = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
             total = strtoll(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "-b") && i + 1 < argc)
             batch = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-z") && i + 1 < argc)
+            zlevel = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "-a") && i + 1 < argc)
             agents = strtoll(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "-d") && i + 1 < argc)
@@ -122,7 +136,7 @@ main(int argc, char **argv)
             host_index = 1;
         else {
             fprintf(stderr,
-                    "usage: %s [-n EVENTS] [-b BATCH] [-a AGENTS] [-d DIR] [--full] "
+                    "usage: %s [-n EVENTS] [-b BATCH] [-a AGENTS] [-d DIR] [-z LEVEL] [--full] "
                     "[--host-index] [--checkpointer]\n",
                     argv[0]);
             return 2;
@@ -139,7 +153,7 @@ main(int argc, char **argv)
         own_dir = 1;
     }
     rm_store(dir);
-    struct store_opts o = {.sync_full = full};
+    struct store_opts o = {.sync_full = full, .compress = zlevel};
     struct store *st;
     struct store_err err;
     int rc = store_open_ex(&st, dir, &o, &err);
@@ -200,9 +214,9 @@ main(int argc, char **argv)
                 "/var/lib/data/file-%lld.txt\",\"CurrentDirectory\":"
                 "\"/home/%s\",\"User\":\"%s\",\"LogonId\":\"0x3e7\",\"ParentProcessId\":%lld,"
                 "\"ParentImage\":\"/usr/bin/bash\",\"ParentCommandLine\":\"-bash\",\"Hashes\":"
-                "\"SHA256=%064llx\",\"host\":\"%s\"}",
+                "\"SHA256=%016llx%016llx%016llx%016llx\",\"host\":\"%s\"}",
                 g % 1000000, g, 1000 + g % 30000, img, img, g, g, user, user, 900 + g % 100,
-                (unsigned long long)g * 2654435761ULL, hosts[ag]);
+                mix(g, 1), mix(g, 2), mix(g, 3), mix(g, 4), hosts[ag]);
             ev[i] = (struct store_event){.tenant_id = tid,
                                          .agent_id = aid[ag],
                                          .seq = ++seq[ag],
@@ -250,12 +264,13 @@ main(int argc, char **argv)
     store_health(st, &h);
     printf("store insert: %lld events, %.2f s wall (%.2f s in store calls) = %.0f events/s; "
            "store CPU %.2f us/event = %.0f events/s per core\n"
-           "  batch %lld, %lld agents, synchronous=%s%s%s; worst batch %.1f ms; db %.0f MB, "
+           "  batch %lld, %lld agents, synchronous=%s%s%s, zstd level %d; worst batch %.1f ms; db "
+           "%.0f MB, "
            "wal %.0f MB\n",
            done, dt, in_store, (double)done / in_store, cpu * 1e6 / (double)done,
            (double)done / cpu, batch, agents, full ? "FULL" : "NORMAL",
            host_index ? ", with a host index" : "",
-           use_ckpt ? ", checkpoints on a second thread" : "", worst * 1e3,
+           use_ckpt ? ", checkpoints on a second thread" : "", zlevel, worst * 1e3,
            (double)h.db_bytes / 1e6, (double)h.wal_bytes / 1e6);
 
     struct store_event_query q = {.scope = {.ids = &tid, .n = 1}, .limit = 100};

@@ -40,6 +40,8 @@ struct store_opts {
                                  * -1 = never (a maintenance thread calls store_checkpoint) */
     int64_t max_pages;          /* test seam: PRAGMA max_page_count (0 = no limit) */
     int max_version;            /* test seam: migrate only up to this version (0 = latest) */
+    int compress;               /* zstd level 1..19 for stored event JSON, with a dictionary
+                                 * trained on the first events; 0 = plain text */
 };
 int store_open_ex(struct store **out, const char *dir, const struct store_opts *opts,
                   struct store_err *err);

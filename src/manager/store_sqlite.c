@@ -471,6 +471,9 @@ store_open_ex(struct store **out, const char *dir, const struct store_opts *opts
         if (rc != 0)
             goto out;
     }
+    rc = bn__store_z_open(st);
+    if (rc != 0)
+        goto out;
     rc = bn__store_migrate(st,
                            st->opts.max_version > 0 ? st->opts.max_version : STORE_LATEST_VERSION);
 out:
@@ -501,6 +504,7 @@ store_close(struct store *st)
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(st->db);
     }
+    bn__store_z_close(st);
     bn_buf_release(&st->scratch);
     bn_free(st);
 }

@@ -697,10 +697,10 @@ store_incident_timeline(struct store *st, const struct store_scope *sc, int64_t 
                 .host = (const char *)sqlite3_column_text(es, 7),
                 .image = (const char *)sqlite3_column_text(es, 8),
                 .user = (const char *)sqlite3_column_text(es, 9),
-                .json = bn__store_col_text(es, 10),
-                .json_len = (size_t)sqlite3_column_bytes(es, 10),
             };
-            rc = event_cb(ctx, &e);
+            rc = bn__store_z_text(st, es, 10, &e.json, &e.json_len);
+            if (rc == 0)
+                rc = event_cb(ctx, &e);
         }
         if (rc == 0 && er != SQLITE_DONE)
             rc = bn__store_err(st, er, "timeline events");

@@ -11,9 +11,9 @@
 
 /* Bytes an event counts for retention_bytes: its text plus a row's overhead. */
 static int64_t
-event_bytes(const struct store_event *e)
+event_bytes(const struct store_event *e, size_t stored)
 {
-    return (int64_t)e->json_len + (e->host ? (int64_t)strlen(e->host) : 0) +
+    return (int64_t)stored + (e->host ? (int64_t)strlen(e->host) : 0) +
            (e->image ? (int64_t)strlen(e->image) : 0) + (e->user ? (int64_t)strlen(e->user) : 0) +
            64;
 }
@@ -85,7 +85,9 @@ store_events_insert(struct store *st, const struct store_event *ev, size_t n, si
             return BN_ETOOBIG;
         }
     }
-    int rc = 0;
+    int rc = bn__store_z_batch(st);
+    if (rc != 0)
+        return rc;
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
@@ -103,7 +105,15 @@ store_events_insert(struct store *st, const struct store_event *ev, size_t n, si
         bn__store_bind_text(s, 7, e->host);
         bn__store_bind_text(s, 8, e->image);
         bn__store_bind_text(s, 9, e->user);
-        sqlite3_bind_text(s, 10, e->json, (int)e->json_len, SQLITE_STATIC);
+        const void *z = NULL;
+        size_t zn = 0;
+        rc = bn__store_z_pack(st, e->json, e->json_len, &z, &zn);
+        if (rc != 0)
+            break;
+        if (z)
+            sqlite3_bind_blob(s, 10, z, (int)zn, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(s, 10, e->json, (int)e->json_len, SQLITE_STATIC);
         int r = sqlite3_step(s);
         sqlite3_reset(s);
         if (r != SQLITE_DONE) {
@@ -142,7 +152,7 @@ store_events_insert(struct store *st, const struct store_event *ev, size_t n, si
             tn[ntn++].bytes = 0;
         }
         tn[k].events++;
-        tn[k].bytes += event_bytes(e);
+        tn[k].bytes += event_bytes(e, zn ? zn : e->json_len);
         if (rc != 0)
             break;
     }
@@ -193,7 +203,7 @@ store_events_bytes(struct store *st, int64_t tenant_id)
 
 /* Events are stored as received: one that is not valid JSON must not make json_extract fail
  * the whole search, it just matches no field filter. */
-#define VALID_JSON "CASE WHEN json_valid(json) THEN json ELSE '{}' END"
+#define VALID_JSON "CASE WHEN json_valid(bn_ev(json)) THEN bn_ev(json) ELSE '{}' END"
 
 /* '$."a"."b"' for "a.b"; field names with quotes or backslashes are refused. */
 static int
@@ -219,8 +229,8 @@ json_path(struct bn_buf *b, const char *field)
     "id, tenant_id, agent_id, seq, ts_ns, received_ns, event_id, host, image, "                    \
     "user, json"
 
-static void
-event_row(sqlite3_stmt *s, struct store_event *e)
+static int
+event_row(struct store *st, sqlite3_stmt *s, struct store_event *e)
 {
     memset(e, 0, sizeof(*e));
     e->id = sqlite3_column_int64(s, 0);
@@ -233,8 +243,7 @@ event_row(sqlite3_stmt *s, struct store_event *e)
     e->host = (const char *)sqlite3_column_text(s, 7);
     e->image = (const char *)sqlite3_column_text(s, 8);
     e->user = (const char *)sqlite3_column_text(s, 9);
-    e->json = bn__store_col_text(s, 10);
-    e->json_len = (size_t)sqlite3_column_bytes(s, 10);
+    return bn__store_z_text(st, s, 10, &e->json, &e->json_len);
 }
 
 /* True when value appears verbatim in any JSON text holding it: printable ASCII that no
@@ -324,7 +333,7 @@ store_event_search(struct store *st, const struct store_event_query *q, store_ev
          * for equality (1e0 equals 1.0 once parsed). */
         if (rc == 0 && raw_safe(q->fields[i].value) &&
             !(q->fields[i].op == STORE_FIELD_EQ && strchr("-0123456789", q->fields[i].value[0])))
-            rc = bn_buf_printf(&sql, " AND instr(json, :v%zu) > 0", i);
+            rc = bn_buf_printf(&sql, " AND instr(bn_ev(json), :v%zu) > 0", i);
         if (rc == 0)
             rc = bn_buf_printf(&sql,
                                q->fields[i].op == STORE_FIELD_EQ
@@ -378,7 +387,9 @@ store_event_search(struct store *st, const struct store_event_query *q, store_ev
     int r;
     struct store_event e;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        event_row(s, &e);
+        rc = event_row(st, s, &e);
+        if (rc != 0)
+            break;
         rows++;
         if (next) {
             next->ts_ns = e.ts_ns;
@@ -417,7 +428,7 @@ store_event_get(struct store *st, const struct store_scope *sc, int64_t agent_id
     if (r == SQLITE_ROW && bn__store_in_scope(sc, sqlite3_column_int64(s, 1))) {
         /* Copy what the caller keeps: the row goes away with the reset. */
         struct store_event e;
-        event_row(s, &e);
+        rc = event_row(st, s, &e);
         bn_buf_reset(&st->scratch);
         const char *parts[4] = {e.host, e.image, e.user, e.json};
         size_t offs[4];

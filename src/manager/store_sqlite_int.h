@@ -12,11 +12,32 @@
 #include "manager/store.h"
 
 #define STORE_STMT_CACHE     128
-#define STORE_LATEST_VERSION 2
+#define STORE_LATEST_VERSION 3
 
 struct store_stmt_slot {
     const char *sql; /* identity: the static SQL text's address */
     sqlite3_stmt *s;
+};
+
+/* Event JSON compression (store_sqlite_zstd.c). */
+struct store_zdict {
+    int64_t id;
+    void *ddict; /* ZSTD_DDict */
+};
+
+struct store_z {
+    void *cctx, *dctx; /* ZSTD_CCtx, ZSTD_DCtx */
+    void *cdict;       /* ZSTD_CDict of the newest dictionary, NULL before one */
+    int64_t cdict_id;
+    int cdict_ready; /* its row is committed: events may use it */
+    struct store_zdict dd[8];
+    size_t ndd;
+    struct bn_buf samples; /* JSON of the first events, to train the dictionary */
+    size_t *sizes;
+    size_t nsamples;
+    int no_dict;       /* training failed: compress without a dictionary */
+    struct bn_buf out; /* one compressed event */
+    struct bn_buf txt; /* one decompressed event */
 };
 
 struct store {
@@ -29,6 +50,7 @@ struct store {
     char errmsg[320];
     struct store_health health;
     struct bn_buf scratch; /* json returned by *_get, valid until the next call */
+    struct store_z z;
 };
 
 /* A cached prepared statement for static SQL text, reset and unbound; NULL on error. */
@@ -68,6 +90,17 @@ void bn__store_col_copy(sqlite3_stmt *s, int col, char *dst, size_t size);
 const char *bn__store_col_text(sqlite3_stmt *s, int col);
 /* Copies a text column into st->scratch (at offset off) and returns it there. */
 int bn__store_scratch_text(struct store *st, sqlite3_stmt *s, int col, const char **out);
+
+/* Compression (store_sqlite_zstd.c). Registers bn_ev(json) -> text on the connection. */
+int bn__store_z_open(struct store *st);
+void bn__store_z_close(struct store *st);
+/* Before a batch: finds the newest committed dictionary, trains one from the samples. */
+int bn__store_z_batch(struct store *st);
+/* Compresses one event's JSON into st->z.out (out and n point there), or sets out to NULL
+ * to store the text as it is. */
+int bn__store_z_pack(struct store *st, const char *json, size_t len, const void **out, size_t *n);
+/* The text of a json column (decompressed into st->z.txt when it is a compressed blob). */
+int bn__store_z_text(struct store *st, sqlite3_stmt *s, int col, const char **p, size_t *n);
 
 /* Migrations (store_sqlite_schema.c). */
 int bn__store_migrate(struct store *st, int target);

@@ -231,6 +231,13 @@ static const char V2[] =
     "  created_ns INTEGER NOT NULL,"
     "  UNIQUE(tenant_id, rule_id));";
 
+/* Version 3: zstd dictionaries for event JSON (store_opts.compress). */
+static const char V3[] = "CREATE TABLE zdicts("
+                         "  id INTEGER PRIMARY KEY,"
+                         "  dict BLOB NOT NULL,"
+                         "  samples INTEGER NOT NULL,"
+                         "  created_ns INTEGER NOT NULL);";
+
 struct migration {
     int version;
     const char *sql;
@@ -239,6 +246,7 @@ struct migration {
 static const struct migration migrations[] = {
     {1, V1},
     {2, V2},
+    {3, V3},
 };
 
 int

@@ -706,6 +706,162 @@ test_kill9_during_ingest(void **state)
     store_close(st);
 }
 
+/* ---- compressed event JSON ---- */
+
+static int
+mk_rich(char *buf, size_t size, int64_t seq)
+{
+    static const char *const img[] = {"/usr/bin/bash", "/usr/bin/curl", "/usr/sbin/sshd",
+                                      "/usr/bin/python3"};
+    return snprintf(buf, size,
+                    "{\"EventID\":1,\"UtcTime\":\"2026-11-26 00:00:%02d.%06d\",\"ProcessId\":%d,"
+                    "\"Image\":\"%s\",\"CommandLine\":\"%s -c 'job %" PRId64 "'\","
+                    "\"CurrentDirectory\":\"/srv/app\",\"User\":\"svc%d\",\"ParentImage\":"
+                    "\"/usr/lib/systemd/systemd\",\"Hashes\":\"SHA256=%016llx%016llx\"}",
+                    (int)(seq % 60), (int)(seq % 1000000), (int)(1000 + seq % 30000), img[seq % 4],
+                    img[seq % 4], seq, (int)(seq % 7),
+                    (unsigned long long)seq * 0x9E3779B97F4A7C15ULL,
+                    (unsigned long long)seq * 0xC2B2AE3D27D4EB4FULL);
+}
+
+static int
+insert_rich(struct store *st, int64_t t, int64_t a, int64_t seq0, int n, int commit)
+{
+    static char buf[200][400];
+    struct store_event ev[200];
+    for (int i = 0; i < n; i++) {
+        int len = mk_rich(buf[i], sizeof(buf[i]), seq0 + i);
+        ev[i] = (struct store_event){.tenant_id = t,
+                                     .agent_id = a,
+                                     .seq = seq0 + i,
+                                     .ts_ns = seq0 + i,
+                                     .host = "h",
+                                     .json = buf[i],
+                                     .json_len = (size_t)len};
+    }
+    size_t ins, dups;
+    int rc = store_begin(st);
+    if (rc == 0)
+        rc = store_events_insert(st, ev, (size_t)n, &ins, &dups);
+    if (rc == 0 && commit)
+        rc = store_commit(st);
+    else
+        store_rollback(st);
+    return rc;
+}
+
+struct check_ctx {
+    int64_t rows;
+    int bad;
+};
+
+static int
+check_rich(void *ctx, const struct store_event *e)
+{
+    struct check_ctx *c = ctx;
+    char want[400];
+    int len = mk_rich(want, sizeof(want), e->seq);
+    if ((size_t)len != e->json_len || memcmp(want, e->json, e->json_len) != 0)
+        c->bad++;
+    c->rows++;
+    return 0;
+}
+
+static int64_t
+sql_int(const char *sql)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/bannin.db", tdir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void
+test_compressed_events(void **state)
+{
+    (void)state;
+    struct store_opts o = {.compress = 3};
+    struct store *st = NULL;
+    struct store_err err;
+    assert_int_equal(store_open_ex(&st, tdir, &o, &err), 0);
+    int64_t t = mk_tenant(st, "acme");
+    int64_t a = mk_agent(st, t, "u1");
+    int64_t seq = 1;
+    /* 1000 events of samples, then the batch that trains the dictionary rolls back. */
+    for (int b = 0; b < 5; b++, seq += 200)
+        assert_int_equal(insert_rich(st, t, a, seq, 200, 1), 0);
+    assert_int_equal(insert_rich(st, t, a, seq, 200, 0), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM zdicts"), 0);
+    /* Ingest goes on: a new dictionary from new samples, then compressed rows. */
+    for (int b = 0; b < 25; b++, seq += 200)
+        assert_int_equal(insert_rich(st, t, a, seq, 200, 1), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM zdicts"), 1);
+    int64_t blobs = sql_int("SELECT count(*) FROM events WHERE typeof(json) = 'blob'");
+    int64_t total = sql_int("SELECT count(*) FROM events");
+    assert_int_equal(total, 30 * 200);
+    assert_true(blobs >= 3000);
+    int64_t raw = sql_int("SELECT sum(length(CAST(json AS BLOB))) FROM events WHERE typeof(json) "
+                          "= 'text'") /
+                  (total - blobs);
+    int64_t packed =
+        sql_int("SELECT sum(length(json)) FROM events WHERE typeof(json) = 'blob'") / blobs;
+    print_message("compressed events: %" PRId64 " of %" PRId64 ", %" PRId64 " -> %" PRId64
+                  " bytes on average\n",
+                  blobs, total, raw, packed);
+    assert_true(packed * 2 < raw);
+
+    /* Every event reads back byte for byte, through this handle and a plain one. */
+    for (int h = 0; h < 2; h++) {
+        struct store *rd = st;
+        if (h == 1)
+            assert_int_equal(store_open(&rd, tdir, &err), 0);
+        struct store_event_query q = {.scope = {.ids = &t, .n = 1}, .limit = 10000};
+        struct check_ctx c = {0};
+        assert_int_equal(store_event_search(rd, &q, check_rich, &c, NULL, NULL), 0);
+        assert_int_equal(c.rows, total);
+        assert_int_equal(c.bad, 0);
+        /* Field filters see the text of compressed rows. */
+        struct store_field_filter f = {"CommandLine", "job 5555'", STORE_FIELD_CONTAINS};
+        q.fields = &f;
+        q.nfields = 1;
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(store_event_search(rd, &q, check_rich, &c, NULL, NULL), 0);
+        assert_int_equal(c.rows, 1);
+        struct store_event e;
+        assert_int_equal(store_event_get(rd, &q.scope, a, 5555, &e), 0);
+        assert_non_null(strstr(e.json, "job 5555'"));
+        if (h == 1)
+            store_close(rd);
+    }
+    /* Usage counts stored bytes, so retention by size stays exact. */
+    int64_t usage = store_events_bytes(st, t);
+    int64_t rows_bytes = sql_int("SELECT sum(length(CAST(json AS BLOB)) + length(CAST(host AS "
+                                 "BLOB)) + 64) FROM events");
+    assert_int_equal(usage, rows_bytes);
+    struct store_tenant tt;
+    assert_int_equal(store_tenant_get(st, t, &tt), 0);
+    tt.retention_bytes = usage / 2;
+    struct store_scope all = {.all = 1};
+    assert_int_equal(store_tenant_update(st, &all, &tt), 0);
+    struct store_retention_stats rs;
+    do
+        assert_int_equal(store_retention_step(st, 0, 0, &rs), 0);
+    while (rs.more);
+    assert_true(store_events_bytes(st, t) <= usage / 2);
+    assert_int_equal(store_events_bytes(st, t),
+                     sql_int("SELECT sum(length(CAST(json AS BLOB)) + length(CAST(host AS BLOB))"
+                             " + 64) FROM events"));
+    assert_int_equal(store_check(st, &err), 0);
+    store_close(st);
+}
+
 int
 main(void)
 {
@@ -718,6 +874,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit_chain_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_during_ingest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_max_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_tmpfs, setup, teardown),
     };
