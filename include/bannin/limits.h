@@ -89,5 +89,8 @@
 #define BN_STORE_TEXT_MAX (1u << 20)        /* bytes of a stored JSON/YAML/text column */
 #define BN_STORE_IOC_BATCH_MAX 1000000      /* entries in one bulk IOC insert */
 #define BN_STORE_METRIC_SAMPLES_MAX 1000000 /* alert/incident times one metrics query sorts */
+#define BN_STORE_ZSAMPLE_BYTES_MAX (8u << 20) /* event JSON kept to train the zstd dictionary */
+#define BN_STORE_ZSAMPLES_MAX 8192         /* events kept to train it */
+#define BN_STORE_ZDICT_MAX (64u << 10)     /* bytes of a trained dictionary */
 
 #endif
