@@ -211,7 +211,7 @@ sink_emit(struct net_sink *self, const struct net_record *in)
                      ? net_conn_zeek(rec.flow, &p->zb)
                      : net_app_zeek(rec.type, rec.flow, rec.ts_ns, rec.body, &p->zb);
         zeek_ok = rc == 0;
-        if (!zeek_ok)
+        if (rc && rc != BN_DECLINED) /* declined: Zeek logs that transaction elsewhere */
             p->st.zeek_errors++;
     }
     if (zeek_ok && p->ev_ready)

@@ -101,8 +101,27 @@ with open(sys.argv[1], "wb") as f:
     for ts, fr, wl in pk:
         f.write(struct.pack("<IIII", int(ts), int(round((ts % 1) * 1e6)), len(fr), wl) + fr)
 PY
-"$bannin" pcap --no-ndr --eve "$tmp/gen.eve" --zeek "$tmp/gen.zeek" --stats "$tmp/gen.stats" \
-    "$tmp/gen.pcap" > "$tmp/gen.summary" 2>&1 || fail "bannin pcap on the generated capture"
+# a Sigma rule over Zeek conn records (what SigmaHQ's rules/network/zeek rules look at)
+mkdir -p "$tmp/rules"
+cat > "$tmp/rules/conn.yml" <<'YML'
+title: Test web connection completed
+id: 3f0c6c1e-6a52-4c1b-9d0e-b7b1f1d8a001
+status: test
+logsource:
+    product: zeek
+    service: conn
+detection:
+    selection:
+        id.resp_p: 80
+        conn_state: SF
+    condition: selection
+level: high
+tags:
+    - attack.t1071.001
+YML
+"$bannin" pcap --no-ndr --rules "$tmp/rules" --eve "$tmp/gen.eve" --zeek "$tmp/gen.zeek" \
+    --stats "$tmp/gen.stats" "$tmp/gen.pcap" > "$tmp/gen.summary" 2>&1 ||
+    fail "bannin pcap on the generated capture"
 python3 - "$tmp" <<'PY' || fails=$((fails + 1))
 import json, sys
 d = sys.argv[1]
@@ -145,6 +164,13 @@ check(dec["packets"] == 16 and dec["truncated"] == 1 and dec["unsupported"] == 1
 check(dec["packets"] == dec["decoded"] + dec["truncated"] + dec["malformed"] + dec["unsupported"]
       + dec["frag_pending"] + dec["frag_dropped"], "every packet accounted for")
 check("truncated 1" in summary and "packets/s" in summary, "summary lists drops and speed")
+al = [e for e in ev if e["event_type"] == "alert"]
+check(len(al) == 1 and al[0]["alert"]["signature"] == "Test web connection completed"
+      and al[0]["alert"]["severity"] == 1 and al[0]["dest_port"] == 80
+      and al[0].get("community_id") == (t or {}).get("community_id"),
+      "one Sigma alert on the port-80 conn record: %s" % al)
+check(t and t["flow"]["alerted"] is True, "the alerted flow says so")
+check(st["output"]["zeek_errors"] == 0 and st["output"]["eve_errors"] == 0, "no output errors")
 for b in bad: print("FAIL generated capture:", b)
 sys.exit(1 if bad else 0)
 PY
