@@ -115,7 +115,8 @@ struct net_dns_rec {
     uint16_t flags;             /* the header's flags word as sent */
     uint16_t qdcount, ancount, nscount, arcount; /* counts as sent */
     uint32_t tx_id;             /* transaction number within the flow */
-    uint64_t rtt_ns;            /* response: time since the matching query, 0 if unseen */
+    uint64_t rtt_ns;            /* response: time since the matching query */
+    uint8_t query_seen;         /* response: the query it answers was seen (other direction) */
     uint16_t n_queries;
     uint16_t n_rrs;
     struct net_dns_query queries[NET_DNS_QUERIES_MAX];

@@ -24,6 +24,7 @@ struct dns_pending {
     uint16_t flags;
     uint16_t qtype;
     uint16_t qclass;
+    uint8_t dir;            /* the direction the query went (a reply comes the other way) */
     uint32_t tx_id;
     uint64_t ts_ns;
     char *qname;            /* owned; NULL when the query had no question */
@@ -453,8 +454,8 @@ dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_si
 }
 
 static void
-dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t len,
-            uint64_t ts_ns, struct net_sink *sink)
+dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const uint8_t *msg,
+            size_t len, uint64_t ts_ns, struct net_sink *sink)
 {
     struct net_dns_rec *rec = bn_malloc(sizeof(*rec));
     if (!rec) {
@@ -464,13 +465,15 @@ dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t
     if (dns_parse(msg, len, rec) == 0) {
         rec->tcp = st->tcp;
         rec->rtt_ns = 0;
+        rec->query_seen = 0;
         rec->unanswered = 0;
         rec->tx_id = st->next_tx++; /* Suricata 8: every message is its own transaction */
         if (!rec->is_response) {
             if (st->n_pending == DNS_PENDING_MAX)
                 dns_unanswered(st, f, 0, sink); /* the oldest never will be */
             struct dns_pending *pd = &st->pending[st->n_pending++];
-            *pd = (struct dns_pending){rec->id, rec->flags, 0, 0, rec->tx_id, ts_ns, NULL};
+            *pd = (struct dns_pending){rec->id, rec->flags, 0, 0, (uint8_t)dir, rec->tx_id, ts_ns,
+                                       NULL};
             if (rec->n_queries) {
                 pd->qtype = rec->queries[0].type;
                 pd->qclass = rec->queries[0].qclass;
@@ -480,9 +483,11 @@ dns_message(struct dns_state *st, struct net_flow *f, const uint8_t *msg, size_t
             }
         } else {
             size_t i = 0;
-            while (i < st->n_pending && st->pending[i].id != rec->id)
+            while (i < st->n_pending &&
+                   (st->pending[i].id != rec->id || st->pending[i].dir == (uint8_t)dir))
                 i++;
             if (i < st->n_pending) {
+                rec->query_seen = 1;
                 rec->rtt_ns = ts_ns >= st->pending[i].ts_ns ? ts_ns - st->pending[i].ts_ns : 0;
                 bn_free(st->pending[i].qname);
                 memmove(st->pending + i, st->pending + i + 1,
@@ -582,7 +587,7 @@ dns_data_udp(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, 
 {
     (void)dir;
     if (vst)
-        dns_message(vst, f, d, n, ts_ns, sink);
+        dns_message(vst, f, dir, d, n, ts_ns, sink);
 }
 
 static void
@@ -604,7 +609,7 @@ dns_data_tcp(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, 
     /* whole messages straight from the chunk when nothing is pending */
     while (a->len == 0 && n >= 2 && (size_t)app_be16(d) + 2 <= n) {
         size_t l = app_be16(d);
-        dns_message(st, f, d + 2, l, ts_ns, sink);
+        dns_message(st, f, dir, d + 2, l, ts_ns, sink);
         d += 2 + l;
         n -= 2 + l;
     }
@@ -618,7 +623,7 @@ dns_data_tcp(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, 
     }
     while (a->len >= 2 && (size_t)app_be16(a->p) + 2 <= a->len) {
         size_t l = app_be16(a->p);
-        dns_message(st, f, a->p + 2, l, ts_ns, sink);
+        dns_message(st, f, dir, a->p + 2, l, ts_ns, sink);
         app_acc_consume(a, 2 + l);
     }
 }

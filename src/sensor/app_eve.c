@@ -448,12 +448,28 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
     char tb[24];
     jw_str(w, "proto", r->tcp ? "tcp" : "udp");
     jw_u64(w, "trans_id", r->id);
-    if (r->rtt_ns) {
+    if (r->query_seen) {
         jw_key(w, "rtt");
         if (!w->rc)
             w->rc = bn_buf_printf(w->b, "%.6f", (double)r->rtt_ns / 1e9);
     }
-    if (r->n_queries) {
+    /* Zeek knows qclass/qtype from the query; a reply it cannot pair gets only a name */
+    bool qinfo = !r->is_response || r->query_seen;
+    if (!r->n_queries && r->is_response) {
+        for (size_t i = 0; i < r->n_rrs; i++) {
+            if (r->rrs[i].section == NET_DNS_ANSWER) {
+                char qn[NET_DNS_NAME_MAX];
+                snprintf(qn, sizeof(qn), "%s", r->rrs[i].name);
+                jw_str(w, "query", lower(qn));
+                break;
+            }
+        }
+    }
+    if (r->n_queries && !qinfo) {
+        char qn[NET_DNS_QNAME_MAX];
+        snprintf(qn, sizeof(qn), "%s", r->queries[0].name);
+        jw_str(w, "query", lower(qn));
+    } else if (r->n_queries) {
         const struct net_dns_query *q = &r->queries[0];
         char qn[NET_DNS_QNAME_MAX];
         snprintf(qn, sizeof(qn), "%s", q->name);
