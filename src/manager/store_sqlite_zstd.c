@@ -22,9 +22,9 @@
 
 #define Z_SAMPLES_MIN      1000 /* events before training */
 #define Z_SAMPLE_BYTES_MIN (256u << 10)
-#define Z_SAMPLES_MAX      8192
-#define Z_SAMPLE_BYTES_MAX (8u << 20)
-#define Z_DICT_CAPACITY    (64u << 10)
+#define Z_SAMPLES_MAX      BN_STORE_ZSAMPLES_MAX
+#define Z_SAMPLE_BYTES_MAX BN_STORE_ZSAMPLE_BYTES_MAX
+#define Z_DICT_CAPACITY    BN_STORE_ZDICT_MAX
 
 static ZSTD_DDict *
 ddict_get(struct store *st, unsigned id)
