@@ -509,6 +509,20 @@ send_reply(struct api_req *r)
     return ret;
 }
 
+/* Authenticates the caller and checks its role for the route. */
+static int
+check_caller(struct api_req *r)
+{
+    if (authenticate(r) < 0)
+        return BN_EDENIED;
+    if (!(r->route->roles & (1u << r->who.role))) {
+        mgr_metric_add(r->api->m, MGR_M_API_DENIED, 1);
+        return api_fail(r, 403, "forbidden", NULL, "role %s may not %s %s",
+                        store_role_name(r->who.role), r->route->method, r->route->path);
+    }
+    return 0;
+}
+
 /* Runs the route once the whole body is in. */
 static void
 dispatch(struct api_req *r)
@@ -524,16 +538,8 @@ dispatch(struct api_req *r)
         api_fail(r, 503, "unavailable", NULL, "the store cannot be opened");
         return;
     }
-    if (!(r->route->flags & API_F_PUBLIC)) {
-        if (authenticate(r) < 0)
-            return;
-        if (!(r->route->roles & (1u << r->who.role))) {
-            mgr_metric_add(api->m, MGR_M_API_DENIED, 1);
-            api_fail(r, 403, "forbidden", NULL, "role %s may not %s %s",
-                     store_role_name(r->who.role), r->route->method, r->route->path);
-            return;
-        }
-    }
+    if (!(r->route->flags & API_F_PUBLIC) && !r->authenticated && check_caller(r) < 0)
+        return;
     int rc = r->route->fn(r);
     if (rc < 0 && !r->failed)
         api_fail_rc(r, rc, r->route->path);
@@ -593,9 +599,20 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
                                                                    : BN_API_BODY_MAX;
         bn_buf_init(&r->body, r->body_max);
         bn_buf_init(&r->text, BN_API_RESPONSE_MAX);
+        /* Credentials and role are checked on the headers, before any body is read: an
+         * unauthenticated or unauthorised caller cannot make the server buffer a body. */
+        if (!r->failed && !(r->route->flags & API_F_PUBLIC)) {
+            r->st = api_store_get(api);
+            if (!r->st)
+                api_fail(r, 503, "unavailable", NULL, "the store cannot be opened");
+            else
+                (void)check_caller(r);
+            api_store_put(api, r->st);
+            r->st = NULL;
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > r->body_max)
+        if (!r->failed && cl && strtoull(cl, NULL, 10) > r->body_max)
             r->body_too_big = 1;
         return MHD_YES;
     }
