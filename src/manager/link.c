@@ -30,8 +30,8 @@
 #include "manager/link.h"
 
 #define READ_CHUNK (64u << 10)
-#define GROUP_BATCHES 128          /* batches per group commit at most */
 #define SILENT_MAX 65536           /* silent agents remembered (reported once) */
+#define LAZY_COMMIT_MS 100         /* small writes wait this long for a group commit */
 
 enum conn_state {
     C_HANDSHAKE = 0,
@@ -49,6 +49,7 @@ struct conn {
     bool closing;
     bool reading;
     bool has_cert;
+    bool parsing;                  /* parse_frames is on the stack for this connection */
     char peer[64];
     struct bn_buf in;              /* plaintext bytes not yet parsed */
     int64_t opened_ms, last_rx_ms;
@@ -79,6 +80,8 @@ struct link {
     uv_timer_t house;
     uv_check_t check;
     uv_idle_t idle;
+    uv_timer_t lazy;               /* commits a group of small writes (no batch waits on it) */
+    bool lazy_on;
     bool idle_on;
     bool stopping;
     struct link_opts o;
@@ -560,7 +563,9 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     c->heartbeat_ms = (int64_t)m.heartbeat_ms;
     c->session_last = 0;
     close_older_sessions(c);
-    store_agent_seen(l->st, c->ia.id, wall_ns(), c->tier, NULL);
+    /* last seen: committed with the next group */
+    if (ingest_begin(l->in) == 0)
+        store_agent_seen(l->st, c->ia.id, wall_ns(), c->tier, NULL);
     for (size_t i = 0; i < l->nsilent; i++)
         if (l->silent[i] == c->ia.id) {
             l->silent[i] = l->silent[--l->nsilent];
@@ -639,8 +644,9 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
         uv_idle_start(&l->idle, on_idle);
         l->idle_on = true;
     }
-    if (ingest_pending_batches(l->in) >= GROUP_BATCHES)
-        group_flush(l);
+    /* no flush from here: the frame is still in c->in (parse_frames consumes it after this
+     * returns) and a flush re-parses the connections it acknowledges; the group is committed
+     * in on_check, after every connection of this loop turn was read */
 }
 
 static void
@@ -660,7 +666,9 @@ handle_heartbeat(struct conn *c, const uint8_t *p, uint32_t len)
     memcpy(health, m.health_json.p, m.health_json.len);
     health[m.health_json.len] = '\0';
     c->tier = (int)m.tier;
-    rc = store_agent_seen(l->st, c->ia.id, wall_ns(), (int)m.tier, health);
+    rc = ingest_begin(l->in);
+    if (!rc)
+        rc = store_agent_seen(l->st, c->ia.id, wall_ns(), (int)m.tier, health);
     if (rc)
         BN_WARN("link", "cannot record the heartbeat of agent %s: %s", c->uid, bn_strerror(rc));
     COUNTM(l, heartbeats, MGR_M_LINK_HEARTBEATS);
@@ -707,6 +715,9 @@ parse_frames(struct conn *c)
 {
     struct link *l = c->l;
     size_t off = 0;
+    if (c->parsing)
+        return; /* the outer call goes on with the next frame */
+    c->parsing = true;
     while (!c->closing && (c->state == C_FIRST || c->state == C_SESSION)) {
         if (c->in.len - off < BN_WIRE_HDR)
             break;
@@ -729,6 +740,7 @@ parse_frames(struct conn *c)
         off += BN_WIRE_HDR + len;
         handle_frame(c, type, h + BN_WIRE_HDR, len);
     }
+    c->parsing = false;
     if (off && !c->closing) {
         memmove(c->in.p, c->in.p + off, c->in.len - off);
         c->in.len -= off;
@@ -833,7 +845,10 @@ group_flush(struct link *l)
         COUNTM(l, acks, MGR_M_INGEST_BATCHES);
         c->state = C_SESSION;
         set_reading(c, true);
-        /* frames that came with the batch */
+        /* frames that came with the batch (unless this connection is being parsed further
+         * up the stack: that loop goes on) */
+        if (c->parsing)
+            continue;
         parse_frames(c);
         if (!c->closing && c->state == C_SESSION)
             conn_pump(c);
@@ -847,12 +862,27 @@ group_flush(struct link *l)
 }
 
 static void
+on_lazy(uv_timer_t *t)
+{
+    struct link *l = t->data;
+    l->lazy_on = false;
+    if (ingest_pending(l->in) || l->pending)
+        group_flush(l);
+}
+
+static void
 on_check(uv_check_t *h)
 {
     struct link *l = h->data;
     /* batches of this loop turn: one commit, then their acks */
-    while (l->pending || ingest_pending(l->in))
+    while (l->pending)
         group_flush(l);
+    /* only small writes (heartbeats, last seen): they wait up to LAZY_COMMIT_MS for company
+     * instead of an fsync each */
+    if (ingest_pending(l->in) && !l->lazy_on && !l->stopping) {
+        uv_timer_start(&l->lazy, on_lazy, LAZY_COMMIT_MS, 0);
+        l->lazy_on = true;
+    }
     if (l->idle_on) {
         uv_idle_stop(&l->idle);
         l->idle_on = false;
@@ -940,6 +970,7 @@ on_stop(uv_async_t *h)
     uv_close((uv_handle_t *)&l->house, NULL);
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->idle, NULL);
+    uv_close((uv_handle_t *)&l->lazy, NULL);
 }
 
 static int
@@ -1027,6 +1058,8 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
     uv_check_start(&l->check, on_check);
     uv_idle_init(&l->loop, &l->idle);
     l->idle.data = l;
+    uv_timer_init(&l->loop, &l->lazy);
+    l->lazy.data = l;
     *out = l;
     return 0;
 

@@ -231,8 +231,35 @@ test_enrol_send_ack_dups(void **state)
     assert_int_equal(ack.dups, 0);
     assert_int_equal(send_batch(c, nonce, id.sk, 501, 1000, 0, &ack), BN_WIRE_ACK);
     assert_int_equal(ack.inserted, 500);
+    /* three batches in one write (the agent's window): three acks, in order */
+    {
+        struct bn_wire_packer *p;
+        struct bn_buf b3;
+        assert_int_equal(bn_wire_packer_new(&p, 1), 0);
+        bn_buf_init(&b3, 3 * (BN_WIRE_HDR + BN_WIRE_FRAME_MAX));
+        for (uint64_t first = 1001; first < 1300; first += 100) {
+            bn_wire_packer_reset(p);
+            for (uint64_t s = first; s < first + 100; s++)
+                assert_int_equal(bn_wire_packer_add(p, s, "{\"EventID\":5}", 13), 0);
+            assert_int_equal(bn_wire_packer_seal(p, nonce, id.sk, &b3), 0);
+        }
+        assert_int_equal(bn_wire_send(c, b3.p, b3.len), 0);
+        for (uint64_t first = 1001; first < 1300; first += 100) {
+            int type;
+            const uint8_t *pl;
+            uint32_t len;
+            struct bn_wire_err e;
+            assert_int_equal(bn_wire_recv(c, 5000, &type, &pl, &len, &e), 0);
+            assert_int_equal(type, BN_WIRE_ACK);
+            assert_int_equal(bn_wire_ack_decode(pl, len, &ack, &e), 0);
+            assert_int_equal(ack.first_seq, first);
+            assert_int_equal(ack.inserted, 100);
+        }
+        bn_buf_release(&b3);
+        bn_wire_packer_free(p);
+    }
     /* acknowledged means stored: another handle sees them */
-    assert_int_equal(store_events_count(f->st2, f->tenant), 1000);
+    assert_int_equal(store_events_count(f->st2, f->tenant), 1300);
 
     /* heartbeat: health recorded */
     struct bn_buf b;
@@ -246,25 +273,25 @@ test_enrol_send_ack_dups(void **state)
     assert_int_equal(store_agent_get(f->st2, id.agent_id, &a), 0);
     assert_non_null(strstr(a.health_json, "spool_depth"));
     assert_int_equal(a.tier, 2);
-    assert_int_equal(a.last_seq, 1000);
+    assert_int_equal(a.last_seq, 1300);
     bn_wire_close(c);
 
-    /* a new session resends 901..1100 (its ack was lost): 901..1000 are dropped as dups */
+    /* a new session resends 1201..1400 (its ack was lost): 1201..1300 are dropped as dups */
     c = session(f, &id, nonce, &last);
-    assert_int_equal(last, 1000);
-    assert_int_equal(send_batch(c, nonce, id.sk, 901, 1100, 0, &ack), BN_WIRE_ACK);
+    assert_int_equal(last, 1300);
+    assert_int_equal(send_batch(c, nonce, id.sk, 1201, 1400, 0, &ack), BN_WIRE_ACK);
     assert_int_equal(ack.inserted, 100);
     assert_int_equal(ack.dups, 100);
-    assert_int_equal(store_events_count(f->st2, f->tenant), 1100);
+    assert_int_equal(store_events_count(f->st2, f->tenant), 1400);
     bn_wire_close(c);
 
     struct link_counters lc = counters(f);
     assert_int_equal(lc.enrolled, 1);
     assert_int_equal(lc.sessions, 2);
-    assert_int_equal(lc.acks, 3);
-    assert_int_equal(lc.ingest.inserted, 1100);
+    assert_int_equal(lc.acks, 6);
+    assert_int_equal(lc.ingest.inserted, 1400);
     assert_int_equal(lc.ingest.dups, 100);
-    assert_int_equal(f->seen.stored, 1100);
+    assert_int_equal(f->seen.stored, 1400);
     assert_int_equal(lc.ingest.gaps, 0);
 }
 
