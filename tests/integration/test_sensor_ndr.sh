@@ -451,38 +451,50 @@ else
     find "$net/suricata-verify" "$net/zeek" -type f \( -name '*.pcap' -o -name '*.pcapng' \
         -o -name '*.trace' -o -name '*.cap' \) | sort >"$tmp/corpus.list"
     total=$(wc -l <"$tmp/corpus.list")
-    # One run over every file (a pipeline and detector per file), counters per file.
-    xargs -a "$tmp/corpus.list" -d '\n' "$bannin" pcap -q --eve "$tmp/corpus.json" \
-        --stats "$tmp/corpus.stats" 2>"$tmp/corpus.err" >/dev/null
+    # Two runs over half the files each, side by side (a pipeline and detector per file),
+    # counters per file.
+    split -n l/2 "$tmp/corpus.list" "$tmp/part."
+    for part in "$tmp"/part.*; do
+        xargs -a "$part" -d '\n' "$bannin" pcap -q --eve "$part.json" --stats "$part.stats" \
+            2>"$part.err" >/dev/null &
+    done
+    wait
     printf '%s\n' "${ALLOW[@]}" >"$tmp/allow"
-    python3 - "$tmp/corpus.stats" "$tmp/corpus.json" "$tmp/allow" "$net" "$total" <<'EOF'
+    python3 - "$tmp/allow" "$net" "$total" "$tmp"/part.?? <<'EOF'
 import json, os, sys
-stats, eve, allowf, net, total = sys.argv[1:6]
+allowf, net, total = sys.argv[1:4]
+parts = sys.argv[4:]
 allow = {}
 for l in open(allowf):
     if l.strip():
         p, det = l.split()
         allow[os.path.normpath(os.path.join(net, p))] = det
+# Alerts are attributed to files by each file's NDR counter, in the order of its run.
 per_file = {}
-for l in open(stats):
-    s = json.loads(l)
-    per_file[os.path.normpath(s['file'])] = s['stats']
-# Alerts are attributed to files by the per-file NDR counter, in file order.
-dets = []
-for l in open(eve):
-    e = json.loads(l)
-    if e.get('event_type') == 'alert':
-        d = e['alert'].get('metadata', {}).get('bannin_detection')
-        if d:
-            dets.append((d[0], e['alert'].get('detail', '')))
+dets = {}
+for part in parts:
+    order = []
+    for l in open(part + '.stats'):
+        s = json.loads(l)
+        f = os.path.normpath(s['file'])
+        per_file[f] = s['stats']
+        order.append(f)
+    alerts = []
+    for l in open(part + '.json'):
+        e = json.loads(l)
+        if e.get('event_type') == 'alert':
+            d = e['alert'].get('metadata', {}).get('bannin_detection')
+            if d:
+                alerts.append((d[0], e['alert'].get('detail', '')))
+    i = 0
+    for f in order:
+        n = per_file[f].get('alerts', {}).get('ndr', 0)
+        dets[f] = alerts[i:i + n]
+        i += n
 bad = 0
 seen_allowed = set()
-i = 0
-for f, st in per_file.items():
-    n = st.get('alerts', {}).get('ndr', 0) if isinstance(st.get('alerts'), dict) else st.get('ndr', 0)
-    mine = dets[i:i + n]
-    i += n
-    for det, detail in mine:
+for f in per_file:
+    for det, detail in dets[f]:
         if allow.get(f) == det:
             seen_allowed.add(f)
             print('ok   allowed %s in %s' % (det, os.path.relpath(f, net)))
