@@ -92,5 +92,6 @@
 #define BN_STORE_ZSAMPLE_BYTES_MAX (8u << 20) /* event JSON kept to train the zstd dictionary */
 #define BN_STORE_ZSAMPLES_MAX 8192         /* events kept to train it */
 #define BN_STORE_ZDICT_MAX (64u << 10)     /* bytes of a trained dictionary */
+#define BN_STORE_DISK_LOW_BYTES (64ll << 20) /* free space below which the store alarm is up */
 
 #endif
