@@ -40,6 +40,8 @@ struct store_opts {
                                  * -1 = never (a maintenance thread calls store_checkpoint) */
     int64_t max_pages;          /* test seam: PRAGMA max_page_count (0 = no limit) */
     int max_version;            /* test seam: migrate only up to this version (0 = latest) */
+    int64_t low_space_bytes;    /* store_health raises the alarm below this much free space
+                                 * on the data filesystem; 0 = 64 MiB, -1 = never */
     int compress;               /* zstd level 1..19 for stored event JSON, with a dictionary
                                  * trained on the first events; 0 = plain text */
 };
@@ -53,10 +55,13 @@ const char *store_errmsg(struct store *st);
 /*
  * Disk-full alarm. A write or commit that fails with SQLITE_FULL (or an I/O error with
  * ENOSPC/EDQUOT) is rolled back, returns BN_EFULL and raises the alarm on the handle: the
- * caller must not acknowledge. The alarm clears on the next successful commit.
+ * caller must not acknowledge. The alarm clears on the next successful commit. Every handle
+ * (the API's too) also reports the alarm while the data filesystem has less free space than
+ * store_opts.low_space_bytes, so it shows wherever it is asked for, and before writes fail.
  */
 struct store_health {
-    int full;                   /* the alarm: last write failed for lack of space */
+    int full;                   /* the alarm: a write failed for lack of space, or space low */
+    int low_space;              /* raised (also) because free space is below the threshold */
     int io_error;               /* last write failed with another I/O error */
     int64_t alarm_ns;           /* when the alarm was raised */
     char alarm[256];            /* what failed */

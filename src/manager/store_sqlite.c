@@ -581,8 +581,20 @@ store_health(struct store *st, struct store_health *out)
     snprintf(wal, sizeof(wal), "%s-wal", st->path);
     out->wal_bytes = file_size(wal);
     struct statvfs vfs;
-    if (statvfs(st->dir, &vfs) == 0)
+    if (statvfs(st->dir, &vfs) == 0) {
         out->fs_free_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+        int64_t low = st->opts.low_space_bytes ? st->opts.low_space_bytes : BN_STORE_DISK_LOW_BYTES;
+        if (low > 0 && out->fs_free_bytes < low) {
+            out->low_space = 1;
+            if (!out->full) {
+                out->full = 1;
+                out->alarm_ns = bn__store_now_ns();
+                snprintf(out->alarm, sizeof(out->alarm),
+                         "only %lld bytes free on the filesystem of '%.100s' (alarm below %lld)",
+                         (long long)out->fs_free_bytes, st->dir, (long long)low);
+            }
+        }
+    }
     return 0;
 }
 

@@ -599,10 +599,18 @@ test_disk_full_tmpfs(void **state)
         print_message("skipped: cannot mount a 2 MB tmpfs (%s)\n", strerror(errno));
         skip();
     }
-    struct store *st = NULL;
+    struct store *st = NULL, *api = NULL;
     struct store_err err;
-    int rc = store_open(&st, mnt, &err);
+    /* No free-space threshold: the alarm comes from the failing write first. */
+    struct store_opts o = {.low_space_bytes = -1};
+    int rc = store_open_ex(&st, mnt, &o, &err);
     assert_int_equal(rc, 0);
+    /* Another handle, as the API has: it sees the alarm through the free space. */
+    struct store_opts ao = {.low_space_bytes = 64 << 10};
+    assert_int_equal(store_open_ex(&api, mnt, &ao, &err), 0);
+    struct store_health h;
+    assert_int_equal(store_health(api, &h), 0);
+    assert_int_equal(h.full, 0);
     int64_t t = mk_tenant(st, "acme");
     int64_t a = mk_agent(st, t, "u1");
     int full_rc = 0;
@@ -610,6 +618,11 @@ test_disk_full_tmpfs(void **state)
     assert_int_equal(full_rc, BN_EFULL);
     assert_true(acked > 0);
     check_full(st, t, a, acked);
+    assert_int_equal(store_health(api, &h), 0);
+    assert_int_equal(h.full, 1);
+    assert_int_equal(h.low_space, 1);
+    assert_non_null(strstr(h.alarm, "free"));
+    store_close(api);
     store_close(st);
     assert_int_equal(store_open(&st, mnt, &err), 0);
     assert_int_equal(store_events_count(st, t), acked);
