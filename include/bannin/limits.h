@@ -58,6 +58,7 @@
 /* --- api (M3: src/manager/api*.c, auth.c; the `bannin` admin client) --- */
 #define BN_API_BODY_MAX (1u << 20)         /* bytes of one JSON request body */
 #define BN_API_IMPORT_BODY_MAX (32u << 20) /* bytes of an IOC import or rule upload body */
+#define BN_API_PUBLIC_BODY_MAX 4096        /* bytes of a body before authentication (login) */
 #define BN_API_JSON_DEPTH_MAX 16           /* nesting of a request body */
 #define BN_API_JSON_VALUES_MAX 100000      /* values (scalars, arrays, objects) in one body */
 #define BN_API_STRING_MAX (16u << 20)      /* bytes of one string value */

@@ -595,8 +595,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
                               BN_API_QUERY_ARGS_MAX)
             api_fail(r, 400, "invalid_parameter", NULL, "more than %u query arguments",
                      (unsigned)BN_API_QUERY_ARGS_MAX);
-        r->body_max = r->route && (r->route->flags & API_F_IMPORT) ? BN_API_IMPORT_BODY_MAX
-                                                                   : BN_API_BODY_MAX;
+        /* Public routes (login) take small bodies: nobody is known yet. */
+        r->body_max = !r->route                           ? BN_API_BODY_MAX
+                      : (r->route->flags & API_F_PUBLIC) ? BN_API_PUBLIC_BODY_MAX
+                      : (r->route->flags & API_F_IMPORT) ? BN_API_IMPORT_BODY_MAX
+                                                         : BN_API_BODY_MAX;
         bn_buf_init(&r->body, r->body_max);
         bn_buf_init(&r->text, BN_API_RESPONSE_MAX);
         /* Credentials and role are checked on the headers, before any body is read: an
