@@ -1,10 +1,11 @@
 /*
  * ndr_sweep.c - host sweeps, seen per packet: ICMP (and ICMPv6) echo requests from one
- * source to many addresses, and ARP who-has requests from one sender for many addresses.
- * Replies are counted for the evidence only: a sweep of a live subnet is answered too.
+ * source to many addresses, and ARP who-has requests (IPv6: neighbour solicitations) from
+ * one sender for many addresses. Replies are counted for the evidence only: a sweep of a
+ * live subnet is answered too.
  *
- * Not counted: gratuitous ARP (sender = target) and ARP probes from 0.0.0.0 (address
- * conflict detection), which every host sends when it joins a network.
+ * Not counted: gratuitous ARP (sender = target) and ARP probes from 0.0.0.0, IPv6 duplicate
+ * address detection (solicitations from ::), which every host sends when it joins a network.
  *
  * State: sweep_pair (kind, source, target) remembers each target once per window;
  * sweep_src (kind, source) holds the window counters.
@@ -88,10 +89,11 @@ addr_cmp(const struct net_addr *x, const struct net_addr *y)
 }
 
 static void
-request(struct ndr *d, enum sweep_kind kind, const struct net_pkt *p, struct net_sink *sink)
+request(struct ndr *d, enum sweep_kind kind, const struct net_pkt *p,
+        const struct net_addr *target, struct net_sink *sink)
 {
     struct sweep_pair_key k;
-    pair_key(&k, kind, &p->src, &p->dst);
+    pair_key(&k, kind, &p->src, target);
     bool created;
     if (!ndr_tab_put(&d->sweep_pair, &k, d->now_ns, &created) || !created)
         return;
@@ -101,7 +103,7 @@ request(struct ndr *d, enum sweep_kind kind, const struct net_pkt *p, struct net
     uint64_t now = d->now_ns;
     ndr_window_roll(&v->w, now, (uint64_t)d->cfg.sweep_window_ms * NDR_NS_PER_MS, &v->c,
                     sizeof(v->c));
-    struct net_addr t = ndr_addr(&p->dst);
+    struct net_addr t = ndr_addr(target);
     if (v->c.hosts == 0 || addr_cmp(&t, &v->c.lo) < 0)
         v->c.lo = t;
     if (v->c.hosts == 0 || addr_cmp(&t, &v->c.hi) > 0)
@@ -118,8 +120,10 @@ request(struct ndr *d, enum sweep_kind kind, const struct net_pkt *p, struct net
     a.first_ns = v->w.start_ns;
     a.last_ns = now;
     a.score = BN_MIN(100.0, 50.0 * v->c.hosts / (double)thr);
-    ndr_alert_detail(&a, "%s to %u hosts in %.1f s (%s .. %s), %u replied",
-                     kind == SWEEP_ARP ? "ARP who-has" : "ICMP echo request", v->c.hosts,
+    const char *what = kind == SWEEP_ICMP        ? "ICMP echo request"
+                       : p->proto == 58 ? "IPv6 neighbour solicitation"
+                                                 : "ARP who-has";
+    ndr_alert_detail(&a, "%s to %u hosts in %.1f s (%s .. %s), %u replied", what, v->c.hosts,
                      (double)(now - v->w.start_ns) / 1e9,
                      net_addr_str(&v->c.lo, lo, sizeof(lo)),
                      net_addr_str(&v->c.hi, hi, sizeof(hi)), v->c.replies);
@@ -149,19 +153,42 @@ unspecified(const struct net_addr *a)
     return memcmp(a->a, zero, a->fam == 6 ? 16 : 4) == 0;
 }
 
+/* The target address of an IPv6 neighbour solicitation or advertisement (after the 8-byte
+ * ICMPv6 header the decoder skips). False when the packet is too short to hold one. */
+static bool
+nd_target(const struct net_pkt *p, struct net_addr *t)
+{
+    if (!p->payload || p->payload_len < 16)
+        return false;
+    memset(t, 0, sizeof(*t));
+    t->fam = 6;
+    memcpy(t->a, p->payload, 16);
+    return true;
+}
+
 void
 ndr_sweep_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
 {
     if (p->is_arp) {
         if (p->arp_op == 1 && !ndr_addr_eq(&p->src, &p->dst) && !unspecified(&p->src))
-            request(d, SWEEP_ARP, p, sink);
+            request(d, SWEEP_ARP, p, &p->dst, sink);
         else if (p->arp_op == 2)
             reply(d, SWEEP_ARP, &p->dst, &p->src);
         return;
     }
+    struct net_addr t;
+    if (p->proto == 58 && p->sport == 135 && !unspecified(&p->src) && nd_target(p, &t)) {
+        if (!ndr_addr_eq(&p->src, &t))
+            request(d, SWEEP_ARP, p, &t, sink);
+        return;
+    }
+    if (p->proto == 58 && p->sport == 136 && nd_target(p, &t)) {
+        reply(d, SWEEP_ARP, &p->dst, &t);
+        return;
+    }
     /* ICMP type travels in sport. */
     if ((p->proto == 1 && p->sport == 8) || (p->proto == 58 && p->sport == 128))
-        request(d, SWEEP_ICMP, p, sink);
+        request(d, SWEEP_ICMP, p, &p->dst, sink);
     else if ((p->proto == 1 && p->sport == 0) || (p->proto == 58 && p->sport == 129))
         reply(d, SWEEP_ICMP, &p->dst, &p->src);
 }

@@ -213,6 +213,29 @@ ng_icmp_echo(struct netgen *g, uint64_t ts, const struct net_addr *src,
     ng_packet(g, ts, src, type, dst, 0, proto, 0, 56);
 }
 
+/* IPv6 neighbour solicitation (135) or advertisement (136) for target. */
+static inline void
+ng_nd(struct netgen *g, uint64_t ts, const struct net_addr *src, const struct net_addr *dst,
+      const struct net_addr *target, uint8_t type)
+{
+    struct net_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_ns = ts;
+    p.pcap_cnt = ++g->pcap_cnt;
+    p.src = *src;
+    p.dst = *dst;
+    p.proto = 58;
+    p.ttl = 255;
+    p.sport = type;
+    p.payload = target->a;
+    p.payload_len = 24; /* target and a link-layer address option */
+    p.ip_len = 40 + 8 + 24;
+    p.wirelen = p.caplen = p.ip_len + 14;
+    g->packets++;
+    ndr_packet(g->d, &p, &g->sink);
+    ndr_tick(g->d, ts, &g->sink);
+}
+
 /* ARP: op 1 request (sender asks for target), 2 reply (sender is target's owner). */
 static inline void
 ng_arp(struct netgen *g, uint64_t ts, const struct net_addr *sender,

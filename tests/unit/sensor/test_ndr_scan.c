@@ -216,6 +216,44 @@ test_arp_sweep(void **state)
     ng_release(&g);
 }
 
+/* IPv6: neighbour solicitations for 100 addresses of a /64 (the ARP sweep's equivalent). */
+static void
+test_nd_sweep(void **state)
+{
+    (void)state;
+    struct netgen g;
+    assert_int_equal(ng_init(&g, NULL), 0);
+    struct net_addr atk = ng_ip("fe80::66"), any = ng_ip("::");
+    uint64_t t = 1700000000 * NG_S;
+    /* Joining hosts' duplicate address detection (from ::) and a host asking for its
+     * router now and then do not count. */
+    struct net_addr router = ng_ip("2001:db8::1");
+    for (unsigned h = 1; h <= 150; h++) {
+        struct net_addr me = ng_ip("2001:db8::");
+        me.a[14] = 1;
+        me.a[15] = (uint8_t)h;
+        struct net_addr sn = ng_ip("ff02::1:ff00:0");
+        ng_nd(&g, t + h * NG_MS, &any, &sn, &me, 135);
+        ng_nd(&g, t + h * NG_MS + 1, &me, &sn, &router, 135);
+    }
+    assert_int_equal(ng_total(&g), 0);
+    for (unsigned h = 1; h <= 100; h++) {
+        struct net_addr tgt = ng_ip("2001:db8::");
+        tgt.a[15] = (uint8_t)h;
+        struct net_addr sn = ng_ip("ff02::1:ff00:0");
+        sn.a[15] = (uint8_t)h;
+        ng_nd(&g, t + 10 * NG_S + h * 5 * NG_MS, &atk, &sn, &tgt, 135);
+        if (h % 10 == 0)
+            ng_nd(&g, t + 10 * NG_S + h * 5 * NG_MS + 100000, &tgt, &atk, &tgt, 136);
+    }
+    assert_int_equal(ng_count(&g, NDR_SIG_SWEEP_ARP), 1);
+    assert_int_equal(ng_total(&g), 1);
+    const struct net_alert *a = ng_find(&g, NDR_SIG_SWEEP_ARP);
+    assert_non_null(strstr(a->detail, "IPv6 neighbour solicitation to 64 hosts"));
+    assert_non_null(strstr(a->detail, "6 replied"));
+    ng_release(&g);
+}
+
 static void
 test_benign_sweeps(void **state)
 {
@@ -274,6 +312,7 @@ main(void)
         cmocka_unit_test(test_scan_dedup),
         cmocka_unit_test(test_icmp_sweep),
         cmocka_unit_test(test_arp_sweep),
+        cmocka_unit_test(test_nd_sweep),
         cmocka_unit_test(test_benign_sweeps),
         cmocka_unit_test(test_ignore_src),
     };
