@@ -984,7 +984,8 @@ emit_direct(struct bn_evbuilder *b, struct shape *sh, const struct bn_record *re
     if (grow((void **)&sh->tmpl, &sh->tmpl_cap, nv, sizeof(*sh->tmpl)) ||
         grow((void **)&sh->firsts, &sh->firsts_cap, nv * 2, sizeof(*sh->firsts)))
         return 0;
-    memcpy(sh->tmpl, ev->vals, nv * sizeof(*sh->tmpl));
+    if (nv)
+        memcpy(sh->tmpl, ev->vals, nv * sizeof(*sh->tmpl));
     sh->nfirsts = 0;
     for (uint32_t i = 0; i < nv; i++) {
         uint32_t f = ev->vals[i].field;
@@ -1011,7 +1012,8 @@ emit_plan(const struct shape *sh, const struct bn_record *rec, struct bn_event *
     struct bn_fval *v = ev->vals;
     const struct bn_fval *t = sh->tmpl;
     const struct bn_kv *kv = rec->kv;
-    memcpy(v, t, sh->ntmpl * sizeof(*v));
+    if (sh->ntmpl)
+        memcpy(v, t, sh->ntmpl * sizeof(*v));
     for (uint32_t j = 0; j < sh->ntmpl; j++) {
         const struct bn_kv *p = &kv[t[j].kv];
         v[j].s = p->val;
