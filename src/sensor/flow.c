@@ -457,6 +457,24 @@ out:
 
 /* ---- packets ---- */
 
+static bool
+flow_proto(uint8_t proto)
+{
+    switch (proto) {
+    case IPPROTO_TCP:
+    case IPPROTO_UDP:
+    case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6:
+    case IPPROTO_SCTP:
+    case IPPROTO_ESP:
+    case IPPROTO_IPIP:
+    case IPPROTO_IPV6:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void
 mac_add(struct net_flow *f, int side, const uint8_t *mac)
 {
@@ -550,8 +568,9 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     struct net_flow *f;
 
     t->st.packets++;
-    /* GRE carriers make no flow of their own (as in Suricata); their inner packets do */
-    if (p->is_arp || !p->ip_v || p->proto == IPPROTO_GRE) {
+    /* As in Suricata, flows are made for TCP, UDP, ICMP, SCTP, ESP and IP-in-IP carriers;
+     * GRE carriers and other protocols (IGMP, OSPF, PIM, ...) make none (counted) */
+    if (p->is_arp || !p->ip_v || !flow_proto(p->proto)) {
         t->st.no_flow++;
         return NULL;
     }

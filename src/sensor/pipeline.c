@@ -273,8 +273,10 @@ maybe_reverse(struct net_pipeline *p, struct feed *fd, enum net_app app, const u
         ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
         return false;
     bool reply = ap->probe(d, n, NET_TOSERVER) == 0 && ap->probe(d, n, NET_TOCLIENT) == 1;
-    /* DNS says it in the header: QR set is a response (the DNS probe takes both ways) */
-    if (!reply && app == NET_APP_DNS) {
+    /* DNS says it in the header: QR set is a response (the DNS probe takes both ways); the
+     * sender's port must be DNS's too, so a misread payload does not turn a flow round */
+    if (!reply && app == NET_APP_DNS && net_app_port_hint(f->proto, f->cport) == app &&
+        net_app_port_hint(f->proto, f->sport) != app) {
         size_t off = f->proto == IPPROTO_TCP ? 2 : 0;
         reply = n > off + 2 && (d[off + 2] & 0x80);
     }
@@ -298,6 +300,42 @@ maybe_reverse(struct net_pipeline *p, struct feed *fd, enum net_app app, const u
     return true;
 }
 
+/*
+ * The first payload of a flow picked up without its start (UDP, or TCP without a SYN) comes
+ * from a well-known service port to a port that is not one: the sender is the server, so
+ * the flow is turned round before its bytes are identified (Suricata gets there through its
+ * probing parsers; the port is the evidence we have before any parser has spoken).
+ */
+static bool
+reverse_by_port(struct net_pipeline *p, struct feed *fd, size_t n)
+{
+    struct net_flow *f = fd->f;
+    struct pflow *pf = f->stream[0];
+    enum net_app hc;
+    /* only the flow's very first payload (this chunk) */
+    bool first = pf ? pf->st[NET_TOSERVER].delivered == n && !pf->probe_len[NET_TOSERVER]
+                    : f->payload_bytes[NET_TOSERVER] == n;
+
+    if (fd->dir != NET_TOSERVER || f->payload_bytes[NET_TOCLIENT] || !first)
+        return false;
+    if (f->proto == IPPROTO_TCP && ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
+        return false;
+    hc = net_app_port_hint(f->proto, f->cport);
+    /* the receiving port must look like a client's: no service, not privileged */
+    if (hc == NET_APP_UNKNOWN || net_app_port_hint(f->proto, f->sport) != NET_APP_UNKNOWN ||
+        f->sport < 1024)
+        return false;
+    net_flow_swap(f);
+    if (pf) {
+        struct net_stream t = pf->st[0];
+        pf->st[0] = pf->st[1];
+        pf->st[1] = t;
+    }
+    fd->dir = NET_TOCLIENT;
+    p->st.flows_reversed++;
+    return true;
+}
+
 /* Identification from the first bytes of a direction, then parsing. */
 static void
 on_data(void *ctx, const uint8_t *d, size_t n)
@@ -313,6 +351,8 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         app_feed(p, f, dir, d, n);
         return;
     }
+    if (reverse_by_port(p, fd, n))
+        dir = fd->dir;
     if (f->proto == IPPROTO_UDP || !pf) {
         /* a datagram is a whole message: identify it alone */
         r = net_app_identify(f->proto, d, n, dir);
