@@ -270,8 +270,9 @@ decode_eth(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint8
                 fail(c, W_TRUNC);
                 return;
             }
-            uint16_t pp = be16(p + off + 6);
-            off += 8;
+            /* the PPP protocol field may be compressed to one byte (RFC 1661 6.5) */
+            uint16_t pp = (p[off + 6] & 1) ? p[off + 6] : be16(p + off + 6);
+            off += (p[off + 6] & 1) ? 7 : 8;
             if (pp == 0x0021)
                 decode_ipv4(c, p + off, n - off, pkt_len, tunnel, false);
             else if (pp == 0x0057)

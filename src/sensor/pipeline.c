@@ -368,10 +368,13 @@ on_data(void *ctx, const uint8_t *d, size_t n)
             app_feed(p, f, fd->dir, d, n);
             return;
         }
-        /* Suricata: unknown after the first datagram each way means detection failed */
+        /* Suricata: unknown after the first datagram each way means detection failed; on a
+         * port a parser is registered for, a few more datagrams get their chance */
         p->st.probe_bytes_dropped += n;
         f->app_dir_done[dir] = 1;
-        if (f->app_dir_done[0] && f->app_dir_done[1])
+        bool hinted = net_app_parser_for(net_app_port_hint(f->proto, f->sport), f->proto);
+        if (f->app_dir_done[0] && f->app_dir_done[1] &&
+            (!hinted || f->pkts[0] + f->pkts[1] >= 8))
             f->app = NET_APP_FAILED;
         return;
     }
