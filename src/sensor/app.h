@@ -318,5 +318,6 @@ extern const struct net_app_parser net_app_dns_tcp;
 extern const struct net_app_parser net_app_http;
 extern const struct net_app_parser net_app_tls;
 extern const struct net_app_parser net_app_ssh;
+extern const struct net_app_parser net_app_quic; /* TLS inside QUIC Initials (UDP) */
 
 #endif

@@ -67,6 +67,16 @@ int app_acc_add(struct app_acc *a, const uint8_t *d, size_t n, size_t max);
 void app_acc_consume(struct app_acc *a, size_t n);
 void app_acc_release(struct app_acc *a);
 
+/*
+ * The TLS handshake parser without the record layer, for QUIC (app_quic.c): open, feed the
+ * in-order CRYPTO bytes of each direction, ask whether the hello of a side was parsed,
+ * close (emits the tls record once, then frees).
+ */
+void *app_tls_hs_open(bool quic);
+void app_tls_hs_data(void *st, enum net_dir dir, const uint8_t *d, size_t n);
+bool app_tls_hs_seen(void *st, enum net_dir dir);
+void app_tls_hs_close(void *st, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink);
+
 /* Probes for the identified-only protocols (app.c). */
 int app_probe_smb(const uint8_t *d, size_t n, enum net_dir dir);
 int app_probe_rdp(const uint8_t *d, size_t n, enum net_dir dir);
@@ -79,6 +89,7 @@ int app_dns_probe_tcp(const uint8_t *d, size_t n, enum net_dir dir);
 int app_http_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_tls_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_ssh_probe(const uint8_t *d, size_t n, enum net_dir dir);
+int app_quic_probe(const uint8_t *d, size_t n, enum net_dir dir);
 
 
 #endif

@@ -629,6 +629,8 @@ tls_finish(struct tls_state *st, struct net_flow *f, uint64_t ts_ns, struct net_
     app_emit(sink, NET_REC_TLS, ts_ns, f, &st->rec);
 }
 
+static void hs_stream(struct tls_state *st, enum net_dir dir, const uint8_t *d, size_t n);
+
 static void
 record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type,
        const uint8_t *d, size_t n, uint64_t ts_ns, struct net_sink *sink)
@@ -660,6 +662,16 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
     }
     if (td->encrypted)
         return; /* Finished and later handshake messages are encrypted */
+    hs_stream(st, dir, d, n);
+}
+
+/* Handshake bytes in order (record payloads, or QUIC CRYPTO frames): complete messages. */
+static void
+hs_stream(struct tls_state *st, enum net_dir dir, const uint8_t *d, size_t n)
+{
+    struct tls_dir *td = &st->d[dir];
+    if (td->dead)
+        return;
     const uint8_t *p = d;
     size_t left = n;
     if (td->hs.len) {
@@ -900,6 +912,48 @@ const struct net_app_parser net_app_tls = {
     .gap = tls_gap,
     .close = tls_close,
 };
+
+/* ---- the handshake parser for QUIC (app_quic.c): CRYPTO streams instead of records ---- */
+
+void *
+app_tls_hs_open(bool quic)
+{
+    struct tls_state *st = bn_calloc(1, sizeof(*st));
+    if (!st) {
+        app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    st->rec.quic = quic;
+    return st;
+}
+
+void
+app_tls_hs_data(void *vst, enum net_dir dir, const uint8_t *d, size_t n)
+{
+    if (vst && (unsigned)dir <= 1)
+        hs_stream(vst, dir, d, n);
+}
+
+bool
+app_tls_hs_seen(void *vst, enum net_dir dir)
+{
+    const struct tls_state *st = vst;
+    return st && (dir == NET_TOSERVER ? st->rec.has_client_hello : st->rec.has_server_hello);
+}
+
+void
+app_tls_hs_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    struct tls_state *st = vst;
+    if (!st)
+        return;
+    if (st->rec.has_server_hello)
+        st->rec.established = 1; /* QUIC: the rest of the handshake is encrypted */
+    tls_finish(st, f, ts_ns, sink);
+    for (int i = 0; i < 2; i++)
+        app_acc_release(&st->d[i].hs);
+    bn_free(st);
+}
 
 /* IANA names of the cipher suites seen in practice (Zeek's ssl.log cipher). */
 static const struct {
