@@ -528,6 +528,10 @@ static void
 dispatch(struct api_req *r)
 {
     struct api *api = r->api;
+    if (r->body_nomem) {
+        api_fail(r, 503, "unavailable", NULL, "out of memory reading the body");
+        return;
+    }
     if (r->body_too_big) {
         mgr_metric_add(api->m, MGR_M_API_BAD_BODY, 1);
         api_fail(r, 413, "body_too_large", NULL, "body is larger than %zu bytes", r->body_max);
@@ -620,9 +624,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!r->body_too_big && !r->failed &&
-            bn_buf_append(&r->body, upload_data, *upload_data_size) < 0)
-            r->body_too_big = 1;
+        if (!r->body_too_big && !r->body_nomem && !r->failed) {
+            int rc = bn_buf_append(&r->body, upload_data, *upload_data_size);
+            if (rc == BN_ETOOBIG)
+                r->body_too_big = 1;
+            else if (rc < 0)
+                r->body_nomem = 1;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }

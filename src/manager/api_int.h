@@ -67,6 +67,7 @@ struct api_req {
     struct bn_buf body;
     size_t body_max;
     int body_too_big;
+    int body_nomem;              /* the body could not be buffered: out of memory */
     const struct api_route *route;
     char pnames[API_PARAMS_MAX][48]; /* path parameters ({incident_id} -> "12") */
     char pvals[API_PARAMS_MAX][128];

@@ -15,6 +15,7 @@
 #include "test_api_common.h"
 #include "manager/api_int.h"
 #include "manager/enroll.h"
+#include "bannin/alloc.h"
 #include "bannin/limits.h"
 
 /* ---- body parser (no server) ---------------------------------------------------------- */
@@ -725,6 +726,51 @@ test_event_search(void **state)
     tenv_teardown(&e);
 }
 
+/* Every allocation of a request, in turn, fails: the server answers 5xx or drops the
+ * connection, never crashes or leaks, and serves the next request normally. */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    char tok[128];
+    assert_int_equal(tenv_token(&e, e.uid[T_CA_A], tok, sizeof(tok)), 0);
+    static const char *const paths[][3] = {
+        {"GET", "/api/v1/incidents", NULL},
+        {"POST", "/api/v1/tokens", "{\"name\":\"alloc\"}"},
+        {"GET", "/metrics", NULL},
+    };
+    for (size_t p = 0; p < BN_ARRAY_SIZE(paths); p++) {
+        const char *t = p == 2 ? NULL : tok;
+        char pa[128];
+        if (p == 2) {
+            assert_int_equal(tenv_token(&e, e.uid[T_PA], pa, sizeof(pa)), 0);
+            t = pa;
+        }
+        int ok_at = 0;
+        for (unsigned long n = 1; n < 400 && !ok_at; n++) {
+            struct tresp r;
+            bn_alloc_fail_after(n);
+            int rc = tenv_http(&e, paths[p][0], paths[p][1], t, paths[p][2],
+                               paths[p][2] ? strlen(paths[p][2]) : 0, &r);
+            bn_alloc_fail_after(0);
+            if (rc == 0 && r.status >= 200 && r.status < 300)
+                ok_at = (int)n;
+            else if (rc == 0 && !(r.status >= 500 || r.status == 401))
+                fail_msg("allocation %lu failing: %s %s answered %ld %s", n, paths[p][0],
+                         paths[p][1], r.status, r.body);
+            free(r.body);
+            /* the server is still fine */
+            assert_int_equal(tenv_http(&e, "GET", "/api/v1/health", NULL, NULL, 0, &r), 0);
+            assert_int_equal(r.status, 200);
+            free(r.body);
+        }
+        assert_true(ok_at > 0);
+    }
+    tenv_teardown(&e);
+}
+
 /* ---- concurrent clients --------------------------------------------------------------- */
 
 struct conc {
@@ -907,7 +953,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_auth_helpers),      cmocka_unit_test(test_login_logout),
         cmocka_unit_test(test_bad_bodies_counted), cmocka_unit_test(test_no_escalation),
         cmocka_unit_test(test_workflow),          cmocka_unit_test(test_event_search),
-        cmocka_unit_test(test_concurrent_clients),
+        cmocka_unit_test(test_concurrent_clients), cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
