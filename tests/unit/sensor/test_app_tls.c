@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "unit/sensor/app_test.h"
 
@@ -351,6 +352,111 @@ test_gap(void **state)
     assert_false(at_has(run.sink.eve[0], "tls.ja3s"));
 }
 
+/* ---- QUIC: an Initial built here with the keys RFC 9001 appendix A.1 lists ---- */
+
+static const uint8_t rfc_dcid[8] = {0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08};
+static const uint8_t rfc_key[16] = {0x1f, 0x36, 0x96, 0x13, 0xdd, 0x76, 0xd5, 0x46,
+                                    0x77, 0x30, 0xef, 0xcb, 0xe3, 0xb1, 0xa2, 0x2d};
+static const uint8_t rfc_iv[12] = {0xfa, 0x04, 0x4b, 0x2f, 0x42, 0xa3,
+                                   0xfd, 0x3b, 0x46, 0xfb, 0x25, 0x5c};
+static const uint8_t rfc_hp[16] = {0x9f, 0x50, 0x44, 0x9e, 0x04, 0xa0, 0xe8, 0x10,
+                                   0x28, 0x3a, 0x1e, 0x99, 0x33, 0xad, 0xed, 0xd2};
+
+static void
+crypto_frame(struct at_bytes *m, size_t off, const uint8_t *d, size_t n)
+{
+    at_u8(m, 0x06);
+    at_u16(m, 0x4000 | (unsigned)off); /* 2-byte varints */
+    at_u16(m, 0x4000 | (unsigned)n);
+    at_put(m, d, n);
+}
+
+/* A protected client Initial carrying the ClientHello in two CRYPTO frames, out of order. */
+static size_t
+quic_initial(uint8_t *out)
+{
+    struct at_bytes pl, pkt;
+    pl.n = pkt.n = 0;
+    size_t half = sizeof(client_hello) / 2;
+    crypto_frame(&pl, half, client_hello + half, sizeof(client_hello) - half);
+    crypto_frame(&pl, 0, client_hello, half);
+    while (pl.n < 1170)
+        at_u8(&pl, 0); /* PADDING up to the 1200-byte minimum */
+    at_u8(&pkt, 0xc3); /* long header, Initial, 4-byte packet number */
+    at_u32(&pkt, 1);
+    at_u8(&pkt, sizeof(rfc_dcid));
+    at_put(&pkt, rfc_dcid, sizeof(rfc_dcid));
+    at_u8(&pkt, 0); /* no SCID */
+    at_u8(&pkt, 0); /* no token */
+    at_u16(&pkt, 0x4000 | (unsigned)(4 + pl.n + 16));
+    size_t pn_off = pkt.n;
+    at_u32(&pkt, 2); /* packet number 2 */
+    uint8_t nonce[12];
+    memcpy(nonce, rfc_iv, 12);
+    nonce[11] ^= 2;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int l = 0;
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, NULL, NULL), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL), 1);
+    assert_int_equal(EVP_EncryptInit_ex(c, NULL, NULL, rfc_key, nonce), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, NULL, &l, pkt.b, (int)pkt.n), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, pkt.b + pkt.n, &l, pl.b, (int)pl.n), 1);
+    pkt.n += (size_t)l;
+    assert_int_equal(EVP_EncryptFinal_ex(c, pkt.b + pkt.n, &l), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, pkt.b + pkt.n), 1);
+    pkt.n += 16;
+    EVP_CIPHER_CTX_free(c);
+    /* header protection: AES-ECB of the sample 4 bytes after the packet number start */
+    uint8_t mask[16];
+    c = EVP_CIPHER_CTX_new();
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, rfc_hp, NULL), 1);
+    EVP_CIPHER_CTX_set_padding(c, 0);
+    assert_int_equal(EVP_EncryptUpdate(c, mask, &l, pkt.b + pn_off + 4, 16), 1);
+    EVP_CIPHER_CTX_free(c);
+    pkt.b[0] ^= mask[0] & 0x0f;
+    for (int i = 0; i < 4; i++)
+        pkt.b[pn_off + (size_t)i] ^= mask[1 + i];
+    memcpy(out, pkt.b, pkt.n);
+    return pkt.n;
+}
+
+static void
+test_quic_initial(void **state)
+{
+    (void)state;
+    static uint8_t dgram[2048];
+    size_t n = quic_initial(dgram);
+    assert_true(n >= 1200);
+    assert_int_equal(app_quic_probe(dgram, NET_PROBE_MAX, NET_TOSERVER), 1);
+    assert_int_equal(net_app_identify(IPPROTO_UDP, dgram, n, NET_TOSERVER), NET_APP_TLS);
+    at_open(&run, &net_app_quic, IPPROTO_UDP, 443);
+    at_feed(&run, NET_TOSERVER, dgram, n);
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    const char *e = run.sink.eve[0];
+    assert_string_equal(at_str(e, "tls.sni"), "www.example.com");
+    assert_string_equal(at_str(e, "tls.ja3.hash"), JA3_HASH);
+    char ja4[64];
+    snprintf(ja4, sizeof(ja4), "q%s", JA4_STR + 1);
+    assert_string_equal(at_str(e, "tls.ja4"), ja4);
+    at_done(&run);
+
+    /* a flipped ciphertext byte: the tag check fails, counted, no hello */
+    uint64_t mal = net_app_stats()->errors[NET_APP_TLS][NET_APP_ERR_MALFORMED];
+    dgram[100] ^= 1;
+    at_open(&run, &net_app_quic, IPPROTO_UDP, 443);
+    at_feed(&run, NET_TOSERVER, dgram, n);
+    at_close(&run);
+    assert_int_equal(run.sink.n, 0);
+    assert_true(net_app_stats()->errors[NET_APP_TLS][NET_APP_ERR_MALFORMED] > mal);
+    /* every prefix of the datagram */
+    for (size_t k = 0; k < n; k += 37) {
+        at_done(&run);
+        at_open(&run, &net_app_quic, IPPROTO_UDP, 443);
+        at_feed(&run, NET_TOSERVER, dgram, k);
+    }
+}
+
 static void
 test_names(void **state)
 {
@@ -374,6 +480,7 @@ main(void)
         cmocka_unit_test(test_probe),
         cmocka_unit_test_teardown(test_hostile, teardown),
         cmocka_unit_test_teardown(test_gap, teardown),
+        cmocka_unit_test_teardown(test_quic_initial, teardown),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
