@@ -17,7 +17,8 @@
     "curve25519-sha256,diffie-hellman-group14-sha256;aes128-ctr,aes256-gcm@openssh.com;"       \
     "hmac-sha2-256;none,zlib@openssh.com"
 #define CLI_HASSH "7b3f76e580e44aea1e396d8af55a8228"   /* python3 hashlib.md5 */
-#define SRV_HASSH_STR "curve25519-sha256;aes256-gcm@openssh.com,aes128-ctr;hmac-sha2-512,hmac-sha2-256;none"
+#define SRV_HASSH_STR                                                                          \
+    "curve25519-sha256;aes256-gcm@openssh.com,aes128-ctr;hmac-sha2-512,hmac-sha2-256;none"
 #define SRV_HASSH "6366fa3d29b08bc22455979d272a023f"
 
 static struct at_run run;
