@@ -99,6 +99,34 @@ test_benign(void **state)
     ndr_config_release(&cfg);
 }
 
+/* The last bytes of an upload still gathered in the accumulator are counted at the end. */
+static void
+test_flush_at_end(void **state)
+{
+    (void)state;
+    struct ndr_config cfg;
+    assert_int_equal(ndr_config_init(&cfg), 0);
+    cfg.exfil_bytes = 100ull << 20;
+    struct netgen g;
+    assert_int_equal(ng_init(&g, &cfg), 0);
+    struct net_addr in = ng_ip("192.168.1.10"), out = ng_ip("198.51.100.20");
+    uint64_t t = 1700000000 * NG_S;
+    /* 100 MiB + 500 KB in 200 ms: no housekeeping pass, the tail stays in the slot. */
+    uint64_t total = (100ull << 20) + 500000, sent = 0;
+    for (unsigned i = 0; sent < total; i++) {
+        uint32_t len = (uint32_t)BN_MIN((uint64_t)8960, total - sent);
+        ng_packet(&g, t + i * 10000, &in, 50000, &out, 443, 6, NET_TCP_ACK, len);
+        sent += len + 52; /* the detector counts IP bytes */
+        if (sent >= total)
+            break;
+    }
+    assert_int_equal(ng_count(&g, NDR_SIG_EXFIL), 0);
+    ndr_flush(g.d, &g.sink);
+    assert_int_equal(ng_count(&g, NDR_SIG_EXFIL), 1);
+    ng_release(&g);
+    ndr_config_release(&cfg);
+}
+
 int
 main(void)
 {
@@ -106,6 +134,7 @@ main(void)
         cmocka_unit_test(test_upload_2gb),
         cmocka_unit_test(test_pulled_from_inside),
         cmocka_unit_test(test_benign),
+        cmocka_unit_test(test_flush_at_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
