@@ -4,7 +4,8 @@
  * sent, including the fuzz input itself stored as an event.
  *
  * Input: lines "field\nvalue\nop\nhost\nimage\nuser\nrest" (missing lines = no filter); the
- * whole input is also inserted as an event's JSON. A search returns 0 or a clear error (bad
+ * whole input is also inserted as an event's JSON (compressed once the store has trained its
+ * dictionary on the first inputs). A search returns 0 or a clear error (bad
  * field path, over a limit), never crashes, and never sees another tenant's events.
  */
 #include <stdint.h>
@@ -40,7 +41,10 @@ init(void)
     if (!mkdtemp(dir))
         abort();
     struct store_err err;
-    if (store_open(&st, dir, &err))
+    /* Compressed storage too: after the first events, inputs are stored as zstd frames and
+     * every field filter decompresses them. */
+    struct store_opts o = {.compress = 1};
+    if (store_open_ex(&st, dir, &o, &err))
         abort();
     atexit(cleanup);
     struct store_tenant t = {.retention_days = 1};
@@ -64,9 +68,15 @@ init(void)
         "{\"EventID\":\"1\",\"User\":null}",
     };
     for (size_t i = 0; i < 4; i++) {
-        struct store_event e = {.tenant_id = i % 2 ? t2 : t1, .agent_id = i % 2 ? a2 : a1,
-                                .seq = ++seq, .ts_ns = (int64_t)i, .event_id = 1, .host = "h1",
-                                .image = "/bin/sh", .user = "root", .json = seeds[i],
+        struct store_event e = {.tenant_id = i % 2 ? t2 : t1,
+                                .agent_id = i % 2 ? a2 : a1,
+                                .seq = ++seq,
+                                .ts_ns = (int64_t)i,
+                                .event_id = 1,
+                                .host = "h1",
+                                .image = "/bin/sh",
+                                .user = "root",
+                                .json = seeds[i],
                                 .json_len = strlen(seeds[i])};
         store_events_insert(st, &e, 1, NULL, NULL);
     }
@@ -94,8 +104,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data, size);
     buf[size] = '\0';
     /* Store the input as an event of tenant 1 (strings end at the first NUL). */
-    struct store_event e = {.tenant_id = t1, .agent_id = a1, .seq = ++seq, .ts_ns = 5,
-                            .json = buf, .json_len = strlen(buf), .host = "h1"};
+    struct store_event e = {.tenant_id = t1,
+                            .agent_id = a1,
+                            .seq = ++seq,
+                            .ts_ns = 5,
+                            .json = buf,
+                            .json_len = strlen(buf),
+                            .host = "h1"};
     store_events_insert(st, &e, 1, NULL, NULL);
 
     const char *part[7] = {NULL};
