@@ -168,9 +168,11 @@ struct net_tls_cert {
 };
 
 /*
- * One TLS session's handshake metadata, emitted once per flow: when the server's
- * certificate (or, for TLS 1.3 / resumption, the first encrypted record) has been seen,
- * or at flow end with whatever was collected.
+ * One TLS session's handshake metadata, emitted once per flow: at the server's
+ * ServerHelloDone (TLS <= 1.2, as Suricata logs it), else at the first application data
+ * record (TLS 1.3, resumption), at the ServerHello for QUIC, or at flow end with whatever
+ * was collected. established is set only when protected records were seen both ways before
+ * the record was emitted.
  */
 struct net_tls_rec {
     uint8_t has_client_hello;

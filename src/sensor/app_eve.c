@@ -780,7 +780,8 @@ tls_zeek(struct jw *w, const struct net_tls_rec *r)
     jw_str_ne(w, "server_name", r->sni);
     jw_bool(w, "resumed", r->resumed);
     jw_str_ne(w, "next_protocol", r->server_alpn);
-    jw_bool(w, "established", r->established);
+    if (r->established) /* unknown when reported at ServerHelloDone: left out, not false */
+        jw_bool(w, "established", true);
     if (r->n_chain) {
         jw_open(w, "cert_chain_fps", '[');
         for (size_t i = 0; i < r->n_chain; i++)

@@ -41,6 +41,7 @@ enum {
     HS_SERVER_HELLO = 2,
     HS_CERTIFICATE = 11,
     HS_SERVER_KEY_EXCHANGE = 12,
+    HS_SERVER_HELLO_DONE = 14,
 };
 
 struct tls_dir {
@@ -55,6 +56,7 @@ struct tls_state {
     struct tls_dir d[2];
     struct net_tls_rec rec;
     bool emitted;
+    bool hello_done;          /* ServerHelloDone seen: the metadata is complete (TLS <= 1.2) */
     bool server_ccs_before_cert;
     uint8_t cli_sid[32];
     uint8_t cli_sid_len;
@@ -607,6 +609,10 @@ handshake(struct tls_state *st, enum net_dir dir, unsigned type, const uint8_t *
         if (dir == NET_TOCLIENT && !st->rec.has_cert)
             certificate(st, d, n);
         break;
+    case HS_SERVER_HELLO_DONE:
+        if (dir == NET_TOCLIENT)
+            st->hello_done = true;
+        break;
     case HS_SERVER_KEY_EXCHANGE:
         /* ECDHE: curve_type named_curve (3), then the group */
         if (dir == NET_TOCLIENT && !st->rec.curve && n >= 3 && d[0] == 3) {
@@ -663,6 +669,9 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
     if (td->encrypted)
         return; /* Finished and later handshake messages are encrypted */
     hs_stream(st, dir, d, n);
+    /* like Suricata, report once the server's first flight is complete */
+    if (st->hello_done)
+        tls_finish(st, f, ts_ns, sink);
 }
 
 /* Handshake bytes in order (record payloads, or QUIC CRYPTO frames): complete messages. */
@@ -947,8 +956,6 @@ app_tls_hs_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink 
     struct tls_state *st = vst;
     if (!st)
         return;
-    if (st->rec.has_server_hello)
-        st->rec.established = 1; /* QUIC: the rest of the handshake is encrypted */
     tls_finish(st, f, ts_ns, sink);
     for (int i = 0; i < 2; i++)
         app_acc_release(&st->d[i].hs);
