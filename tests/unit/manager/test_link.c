@@ -6,7 +6,9 @@
  * certificate from another manager refused, a revoked agent disconnected and refused, bad
  * tokens refused, malformed frames refused.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -349,6 +352,47 @@ test_replay_gap_signature(void **state)
     lc = counters(f);
     assert_true(lc.bad_frames >= 1);
     assert_true(seen_health(f, INGEST_HEALTH_MALFORMED) >= 1);
+
+    /* a frame announcing more than BN_WIRE_FRAME_MAX: refused from its header, counted */
+    c = session(f, &id, nonce, &last);
+    uint8_t big[BN_WIRE_HDR];
+    bn_wire_hdr_encode(big, BN_WIRE_BATCH, BN_WIRE_FRAME_MAX + 1);
+    assert_int_equal(bn_wire_send(c, big, sizeof(big)), 0);
+    assert_int_equal(bn_wire_recv(c, 5000, &type, &pl, &len, &e), 0);
+    assert_int_equal(type, BN_WIRE_ERROR);
+    struct bn_wire_error er;
+    assert_int_equal(bn_wire_error_decode(pl, len, &er, &e), 0);
+    assert_non_null(memmem(er.msg.p, er.msg.len, "over the limit", 14));
+    bn_wire_close(c);
+    lc = counters(f);
+    assert_int_equal(lc.oversized, 1);
+}
+
+/* Something that is not a TLS client: the handshake fails, counted; the link goes on. */
+static void
+test_not_tls(void **state)
+{
+    struct fixture *f = *state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)link_port(f->link));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+    assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        ; /* the link answers with a TLS alert at most, then closes */
+    close(fd);
+    struct link_counters lc = counters(f);
+    assert_int_equal(lc.tls_failures, 1);
+    assert_int_equal(lc.conns_open, 0);
+    /* and serves the next agent */
+    struct bn_wire_ident id;
+    enrol(f, f->agent_dir, &id);
 }
 
 static void
@@ -534,6 +578,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wrong_ca_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_tls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
