@@ -24,11 +24,11 @@
 
 /* ---- signatures ---- */
 
-#define CAT_SCAN "Detection of a Network Scan"
-#define CAT_BRUTE "Attempted User Privilege Gain"
+#define CAT_SCAN   "Detection of a Network Scan"
+#define CAT_BRUTE  "Attempted User Privilege Gain"
 #define CAT_TROJAN "A Network Trojan was detected"
-#define CAT_BAD "Potentially Bad Traffic"
-#define CAT_IOC "Known Bad Indicator"
+#define CAT_BAD    "Potentially Bad Traffic"
+#define CAT_IOC    "Known Bad Indicator"
 
 #define SIG(e, name, cat, sev, mitre, key) [e] = {NDR_SID_BASE + e, name, cat, sev, mitre, key}
 
@@ -39,26 +39,19 @@ static const struct ndr_sig_info sig_info[NDR_SIG__COUNT] = {
         "scan_horizontal"),
     SIG(NDR_SIG_SWEEP_ICMP, "BANNIN NDR ICMP host sweep", CAT_SCAN, 3, "T1018", "sweep_icmp"),
     SIG(NDR_SIG_SWEEP_ARP, "BANNIN NDR ARP host sweep", CAT_SCAN, 3, "T1018", "sweep_arp"),
-    SIG(NDR_SIG_BRUTE_SSH, "BANNIN NDR SSH brute force", CAT_BRUTE, 2, "T1110.001",
-        "brute_ssh"),
-    SIG(NDR_SIG_BRUTE_RDP, "BANNIN NDR RDP brute force", CAT_BRUTE, 2, "T1110.001",
-        "brute_rdp"),
+    SIG(NDR_SIG_BRUTE_SSH, "BANNIN NDR SSH brute force", CAT_BRUTE, 2, "T1110.001", "brute_ssh"),
+    SIG(NDR_SIG_BRUTE_RDP, "BANNIN NDR RDP brute force", CAT_BRUTE, 2, "T1110.001", "brute_rdp"),
     SIG(NDR_SIG_BEACON, "BANNIN NDR periodic beaconing", CAT_TROJAN, 2, "T1071", "beacon"),
-    SIG(NDR_SIG_DNS_TUNNEL, "BANNIN NDR DNS tunnelling", CAT_TROJAN, 2, "T1071.004",
-        "dns_tunnel"),
+    SIG(NDR_SIG_DNS_TUNNEL, "BANNIN NDR DNS tunnelling", CAT_TROJAN, 2, "T1071.004", "dns_tunnel"),
     SIG(NDR_SIG_DNS_DGA, "BANNIN NDR DGA-like domain lookups", CAT_TROJAN, 2, "T1568.002",
         "dns_dga"),
-    SIG(NDR_SIG_LATERAL, "BANNIN NDR new internal lateral fan-out", CAT_BAD, 2, "T1021",
-        "lateral"),
+    SIG(NDR_SIG_LATERAL, "BANNIN NDR new internal lateral fan-out", CAT_BAD, 2, "T1021", "lateral"),
     SIG(NDR_SIG_EXFIL, "BANNIN NDR large outbound transfer", CAT_BAD, 2, "T1048", "exfil"),
     SIG(NDR_SIG_IOC_IP, "BANNIN NDR IOC IP address", CAT_IOC, 1, "T1071", "ioc_ip"),
     SIG(NDR_SIG_IOC_DOMAIN, "BANNIN NDR IOC domain", CAT_IOC, 1, "T1071", "ioc_domain"),
-    SIG(NDR_SIG_IOC_SNI, "BANNIN NDR IOC TLS server name", CAT_IOC, 1, "T1071.001",
-        "ioc_sni"),
-    SIG(NDR_SIG_IOC_JA3, "BANNIN NDR IOC JA3 fingerprint", CAT_IOC, 1, "T1071.001",
-        "ioc_ja3"),
-    SIG(NDR_SIG_IOC_JA4, "BANNIN NDR IOC JA4 fingerprint", CAT_IOC, 1, "T1071.001",
-        "ioc_ja4"),
+    SIG(NDR_SIG_IOC_SNI, "BANNIN NDR IOC TLS server name", CAT_IOC, 1, "T1071.001", "ioc_sni"),
+    SIG(NDR_SIG_IOC_JA3, "BANNIN NDR IOC JA3 fingerprint", CAT_IOC, 1, "T1071.001", "ioc_ja3"),
+    SIG(NDR_SIG_IOC_JA4, "BANNIN NDR IOC JA4 fingerprint", CAT_IOC, 1, "T1071.001", "ioc_ja4"),
 };
 
 const struct ndr_sig_info *
@@ -73,8 +66,8 @@ ndr_sig_info(enum ndr_sig sig)
 #define MS_DAY 86400000ll
 
 const struct bn_conf_def ndr_conf_defs[] = {
-    {"ndr.internal", BN_CONF_STRING, "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", 0, 0,
-     NULL, false, OFF(internal),
+    {"ndr.internal", BN_CONF_STRING, "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", 0, 0, NULL,
+     false, OFF(internal),
      "comma-separated CIDRs of the internal networks (lateral movement, outbound transfers, "
      "beacons)"},
     {"ndr.ignore_src", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(ignore_src),
@@ -86,10 +79,10 @@ const struct bn_conf_def ndr_conf_defs[] = {
      "entries in each per-source table; the least recently seen is evicted and counted"},
     {"ndr.scan.enabled", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(scan_enabled),
      "detect TCP SYN port scans"},
-    {"ndr.scan.window", BN_CONF_DURATION, "60s", 1000, MS_DAY, NULL, false,
-     OFF(scan_window_ms), "window in which probes are counted"},
-    {"ndr.scan.vertical_ports", BN_CONF_INT, "100", 2, 65536, NULL, false,
-     OFF(scan_vertical_ports), "distinct ports probed on one host"},
+    {"ndr.scan.window", BN_CONF_DURATION, "60s", 1000, MS_DAY, NULL, false, OFF(scan_window_ms),
+     "window in which probes are counted"},
+    {"ndr.scan.vertical_ports", BN_CONF_INT, "100", 2, 65536, NULL, false, OFF(scan_vertical_ports),
+     "distinct ports probed on one host"},
     {"ndr.scan.horizontal_hosts", BN_CONF_INT, "64", 2, 16777216, NULL, false,
      OFF(scan_horizontal_hosts), "distinct hosts probed on one port"},
     {"ndr.scan.fail_percent", BN_CONF_INT, "80", 0, 100, NULL, false, OFF(scan_fail_pct),
@@ -98,16 +91,16 @@ const struct bn_conf_def ndr_conf_defs[] = {
      OFF(scan_probes_max), "(source, target, port) probes remembered"},
     {"ndr.sweep.enabled", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(sweep_enabled),
      "detect ICMP echo and ARP host sweeps"},
-    {"ndr.sweep.window", BN_CONF_DURATION, "60s", 1000, MS_DAY, NULL, false,
-     OFF(sweep_window_ms), "window in which swept hosts are counted"},
-    {"ndr.sweep.icmp_hosts", BN_CONF_INT, "64", 2, 16777216, NULL, false,
-     OFF(sweep_icmp_hosts), "distinct hosts sent an ICMP echo request"},
+    {"ndr.sweep.window", BN_CONF_DURATION, "60s", 1000, MS_DAY, NULL, false, OFF(sweep_window_ms),
+     "window in which swept hosts are counted"},
+    {"ndr.sweep.icmp_hosts", BN_CONF_INT, "64", 2, 16777216, NULL, false, OFF(sweep_icmp_hosts),
+     "distinct hosts sent an ICMP echo request"},
     {"ndr.sweep.arp_hosts", BN_CONF_INT, "64", 2, 16777216, NULL, false, OFF(sweep_arp_hosts),
      "distinct addresses asked for with ARP who-has"},
     {"ndr.brute.enabled", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(brute_enabled),
      "detect SSH and RDP brute force"},
-    {"ndr.brute.window", BN_CONF_DURATION, "5m", 1000, MS_DAY, NULL, false,
-     OFF(brute_window_ms), "window in which short connections are counted"},
+    {"ndr.brute.window", BN_CONF_DURATION, "5m", 1000, MS_DAY, NULL, false, OFF(brute_window_ms),
+     "window in which short connections are counted"},
     {"ndr.brute.attempts", BN_CONF_INT, "20", 2, 1000000, NULL, false, OFF(brute_attempts),
      "short established connections from one client to one server"},
     {"ndr.brute.short", BN_CONF_DURATION, "30s", 100, MS_DAY, NULL, false, OFF(brute_short_ms),
@@ -126,26 +119,26 @@ const struct bn_conf_def ndr_conf_defs[] = {
      OFF(beacon_min_span_ms), "time from the first to the last connection scored"},
     {"ndr.beacon.score", BN_CONF_INT, "70", 1, 100, NULL, false, OFF(beacon_score),
      "alert at or above this periodicity score"},
-    {"ndr.beacon.pairs_max", BN_CONF_INT, "16384", 64, 16777216, NULL, false,
-     OFF(beacon_pairs_max), "(client, server, port) pairs tracked"},
-    {"ndr.beacon.external_only", BN_CONF_BOOL, "true", 0, 0, NULL, false,
-     OFF(beacon_external_only), "score only servers outside the internal networks"},
+    {"ndr.beacon.pairs_max", BN_CONF_INT, "16384", 64, 16777216, NULL, false, OFF(beacon_pairs_max),
+     "(client, server, port) pairs tracked"},
+    {"ndr.beacon.external_only", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(beacon_external_only),
+     "score only servers outside the internal networks"},
     {"ndr.beacon.ignore_ports", BN_CONF_STRING, "53,123,5353", 0, 0, NULL, false,
      OFF(beacon_ignore_ports), "server ports whose periodic traffic is expected (DNS, NTP)"},
     {"ndr.dns.enabled", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(dns_enabled),
      "detect DNS tunnelling and DGA-like lookups"},
     {"ndr.dns.window", BN_CONF_DURATION, "5m", 1000, MS_DAY, NULL, false, OFF(dns_window_ms),
      "window in which queries are counted"},
-    {"ndr.dns.tunnel_names", BN_CONF_INT, "50", 2, 1000000, NULL, false,
-     OFF(dns_tunnel_names), "distinct names under one domain from one client"},
-    {"ndr.dns.tunnel_label_len", BN_CONF_INT, "24", 1, 253, NULL, false,
-     OFF(dns_tunnel_label_len), "... with subdomain parts at least this long on average"},
+    {"ndr.dns.tunnel_names", BN_CONF_INT, "50", 2, 1000000, NULL, false, OFF(dns_tunnel_names),
+     "distinct names under one domain from one client"},
+    {"ndr.dns.tunnel_label_len", BN_CONF_INT, "24", 1, 253, NULL, false, OFF(dns_tunnel_label_len),
+     "... with subdomain parts at least this long on average"},
     {"ndr.dns.tunnel_txt", BN_CONF_INT, "30", 2, 1000000, NULL, false, OFF(dns_tunnel_txt),
      "TXT/NULL queries for distinct long names under one domain from one client"},
     {"ndr.dns.dga_names", BN_CONF_INT, "10", 2, 1000000, NULL, false, OFF(dns_dga_names),
      "distinct machine-generated-looking domains looked up by one client"},
-    {"ndr.dns.domains_max", BN_CONF_INT, "65536", 64, 16777216, NULL, false,
-     OFF(dns_domains_max), "(client, domain) entries tracked"},
+    {"ndr.dns.domains_max", BN_CONF_INT, "65536", 64, 16777216, NULL, false, OFF(dns_domains_max),
+     "(client, domain) entries tracked"},
     {"ndr.lateral.enabled", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(lateral_enabled),
      "detect new internal fan-out over remote-administration ports"},
     {"ndr.lateral.window", BN_CONF_DURATION, "10m", 1000, MS_DAY, NULL, false,
@@ -156,8 +149,8 @@ const struct bn_conf_def ndr_conf_defs[] = {
      OFF(lateral_ports), "lateral-movement ports: SSH, RPC, SMB, RDP, WinRM"},
     {"ndr.lateral.known_max", BN_CONF_INT, "262144", 1024, 67108864, NULL, false,
      OFF(lateral_known_max), "(client, server) pairs remembered as already seen"},
-    {"ndr.lateral.learn", BN_CONF_DURATION, "0", 0, 30 * MS_DAY, NULL, false,
-     OFF(lateral_learn_ms), "from the first packet on, only learn pairs for this long"},
+    {"ndr.lateral.learn", BN_CONF_DURATION, "0", 0, 30 * MS_DAY, NULL, false, OFF(lateral_learn_ms),
+     "from the first packet on, only learn pairs for this long"},
     {"ndr.exfil.enabled", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(exfil_enabled),
      "detect unusually large outbound transfers"},
     {"ndr.exfil.window", BN_CONF_DURATION, "1h", 1000, 7 * MS_DAY, NULL, false,
@@ -208,8 +201,7 @@ config_copy(struct ndr_config *dst, const struct ndr_config *src)
     dst->internal = bn_strdup(src->internal ? src->internal : "");
     dst->ignore_src = bn_strdup(src->ignore_src ? src->ignore_src : "");
     dst->lateral_ports = bn_strdup(src->lateral_ports ? src->lateral_ports : "");
-    dst->beacon_ignore_ports =
-        bn_strdup(src->beacon_ignore_ports ? src->beacon_ignore_ports : "");
+    dst->beacon_ignore_ports = bn_strdup(src->beacon_ignore_ports ? src->beacon_ignore_ports : "");
     if (!dst->internal || !dst->ignore_src || !dst->lateral_ports || !dst->beacon_ignore_ports)
         return BN_ENOMEM;
     return 0;
@@ -272,35 +264,36 @@ ndr_cidrs_parse(struct ndr_cidrs *out, const char *list, char *err, size_t err_s
             *slash = '\0';
             char *end;
             if (!isdigit((unsigned char)slash[1]))
-                return list_err(err, err_size, "CIDR '%s/%s': prefix length is not a number",
-                                item, slash + 1);
+                return list_err(err, err_size, "CIDR '%s/%s': prefix length is not a number", item,
+                                slash + 1);
             bits = strtol(slash + 1, &end, 10);
             if (*end)
-                return list_err(err, err_size, "CIDR '%s/%s': prefix length is not a number",
-                                item, slash + 1);
+                return list_err(err, err_size, "CIDR '%s/%s': prefix length is not a number", item,
+                                slash + 1);
         }
         if (inet_pton(AF_INET, item, c->a) == 1) {
             c->fam = 4;
             if (bits < 0)
                 bits = 32;
             if (bits > 32)
-                return list_err(err, err_size, "CIDR '%s/%ld': an IPv4 prefix is at most 32",
-                                item, bits);
+                return list_err(err, err_size, "CIDR '%s/%ld': an IPv4 prefix is at most 32", item,
+                                bits);
         } else if (inet_pton(AF_INET6, item, c->a) == 1) {
             c->fam = 6;
             if (bits < 0)
                 bits = 128;
             if (bits > 128)
-                return list_err(err, err_size,
-                                "CIDR '%s/%ld': an IPv6 prefix is at most 128", item, bits);
+                return list_err(err, err_size, "CIDR '%s/%ld': an IPv6 prefix is at most 128", item,
+                                bits);
         } else {
             return list_err(err, err_size, "'%s' is not an IPv4 or IPv6 address", item);
         }
         c->bits = (uint8_t)bits;
         if (c->fam == 4) {
             c->mask4 = bits ? 0xffffffffu << (32 - bits) : 0;
-            c->net4 = ((uint32_t)c->a[0] << 24 | (uint32_t)c->a[1] << 16 |
-                       (uint32_t)c->a[2] << 8 | c->a[3]) & c->mask4;
+            c->net4 = ((uint32_t)c->a[0] << 24 | (uint32_t)c->a[1] << 16 | (uint32_t)c->a[2] << 8 |
+                       c->a[3]) &
+                      c->mask4;
         }
         out->n++;
     }
@@ -323,8 +316,8 @@ bool
 ndr_cidrs_match(const struct ndr_cidrs *c, const struct net_addr *a)
 {
     if (a->fam == 4) {
-        uint32_t v = (uint32_t)a->a[0] << 24 | (uint32_t)a->a[1] << 16 |
-                     (uint32_t)a->a[2] << 8 | a->a[3];
+        uint32_t v =
+            (uint32_t)a->a[0] << 24 | (uint32_t)a->a[1] << 16 | (uint32_t)a->a[2] << 8 | a->a[3];
         for (size_t i = 0; i < c->n; i++)
             if (c->v[i].fam == 4 && (v & c->v[i].mask4) == c->v[i].net4)
                 return true;
@@ -353,8 +346,7 @@ ndr_ports_parse(uint16_t *ports, size_t max, const char *list, char *err, size_t
     while (next_item(&p, item, sizeof(item), &len)) {
         char *end;
         long v = strtol(item, &end, 10);
-        if (len >= sizeof(item) || !isdigit((unsigned char)item[0]) || *end || v < 1 ||
-            v > 65535)
+        if (len >= sizeof(item) || !isdigit((unsigned char)item[0]) || *end || v < 1 || v > 65535)
             return list_err(err, err_size, "port '%s' is not a number in 1..65535", item);
         if (n >= max)
             return list_err(err, err_size, "more than %zu ports in one list", max);
@@ -376,8 +368,8 @@ ndr_check_config(const struct ndr_config *cfg, char *err, size_t err_size)
         return list_err(err, err_size, "ndr.ignore_src: %s", msg);
     if ((rc = ndr_ports_parse(ports, NDR_PORTS_MAX, cfg->lateral_ports, msg, sizeof(msg))) < 0)
         return list_err(err, err_size, "ndr.lateral.ports: %s", msg);
-    if ((rc = ndr_ports_parse(ports, NDR_PORTS_MAX, cfg->beacon_ignore_ports, msg,
-                              sizeof(msg))) < 0)
+    if ((rc = ndr_ports_parse(ports, NDR_PORTS_MAX, cfg->beacon_ignore_ports, msg, sizeof(msg))) <
+        0)
         return list_err(err, err_size, "ndr.beacon.ignore_ports: %s", msg);
     if (cfg->beacon_min_period_ms > cfg->beacon_max_period_ms)
         return list_err(err, err_size, "ndr.beacon.min_period is above ndr.beacon.max_period");
@@ -439,10 +431,10 @@ out:
     return d;
 }
 
-#define ALL_TABLES(d)                                                                          \
-    &(d)->dedup, &(d)->scan_probe, &(d)->scan_v, &(d)->scan_h, &(d)->sweep_pair,               \
-        &(d)->sweep_src, &(d)->brute, &(d)->beacon, &(d)->dns_dom, &(d)->dns_cli,              \
-        &(d)->lat_known, &(d)->lat_src, &(d)->exfil
+#define ALL_TABLES(d)                                                                              \
+    &(d)->dedup, &(d)->scan_probe, &(d)->scan_v, &(d)->scan_h, &(d)->sweep_pair, &(d)->sweep_src,  \
+        &(d)->brute, &(d)->beacon, &(d)->dns_dom, &(d)->dns_cli, &(d)->lat_known, &(d)->lat_src,   \
+        &(d)->exfil
 
 void
 ndr_free(struct ndr *d)
@@ -693,8 +685,8 @@ net_alert_eve(const struct net_alert *a, struct bn_buf *b)
     const struct ndr_sig_info *info =
         a->signature_id == NDR_SID_BASE + a->sig ? ndr_sig_info((enum ndr_sig)a->sig) : NULL;
     if (!rc && info)
-        rc = bn_buf_printf(b, "%s\"bannin_detection\":[\"%s\"]",
-                           a->mitre && a->mitre[0] ? "," : "", info->key);
+        rc = bn_buf_printf(b, "%s\"bannin_detection\":[\"%s\"]", a->mitre && a->mitre[0] ? "," : "",
+                           info->key);
     if (!rc)
         rc = bn_buf_printf(b, "},\"score\":%.1f,\"count\":%u,\"detail\":\"", a->score,
                            (unsigned)a->count);

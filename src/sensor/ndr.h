@@ -33,22 +33,22 @@
 
 /* Signature ids of the built-in detections (eve alert.signature_id), gid 1, rev 1. */
 enum ndr_sig {
-    NDR_SIG_SCAN_VERTICAL = 0,   /* one source, one target, many ports */
-    NDR_SIG_SCAN_HORIZONTAL,     /* one source, one port, many targets */
-    NDR_SIG_SWEEP_ICMP,          /* ICMP echo to many hosts */
-    NDR_SIG_SWEEP_ARP,           /* ARP who-has for many addresses */
-    NDR_SIG_BRUTE_SSH,           /* many short SSH connections to one server */
-    NDR_SIG_BRUTE_RDP,           /* many short RDP connections to one server */
-    NDR_SIG_BEACON,              /* periodic connections with small jitter */
-    NDR_SIG_DNS_TUNNEL,          /* long, high-entropy, numerous queries under one domain */
-    NDR_SIG_DNS_DGA,             /* many random-looking domains, mostly NXDOMAIN */
-    NDR_SIG_LATERAL,             /* new internal fan-out over SMB, RDP, SSH, WinRM */
-    NDR_SIG_EXFIL,               /* unusually large outbound transfer */
-    NDR_SIG_IOC_IP,              /* connection to or from an IP on an IOC list */
-    NDR_SIG_IOC_DOMAIN,          /* DNS query or HTTP host on an IOC list */
-    NDR_SIG_IOC_SNI,             /* TLS server name on an IOC list */
-    NDR_SIG_IOC_JA3,             /* TLS client fingerprint (JA3/JA3S) on an IOC list */
-    NDR_SIG_IOC_JA4,             /* TLS client fingerprint (JA4) on an IOC list */
+    NDR_SIG_SCAN_VERTICAL = 0, /* one source, one target, many ports */
+    NDR_SIG_SCAN_HORIZONTAL,   /* one source, one port, many targets */
+    NDR_SIG_SWEEP_ICMP,        /* ICMP echo to many hosts */
+    NDR_SIG_SWEEP_ARP,         /* ARP who-has for many addresses */
+    NDR_SIG_BRUTE_SSH,         /* many short SSH connections to one server */
+    NDR_SIG_BRUTE_RDP,         /* many short RDP connections to one server */
+    NDR_SIG_BEACON,            /* periodic connections with small jitter */
+    NDR_SIG_DNS_TUNNEL,        /* long, high-entropy, numerous queries under one domain */
+    NDR_SIG_DNS_DGA,           /* many random-looking domains, mostly NXDOMAIN */
+    NDR_SIG_LATERAL,           /* new internal fan-out over SMB, RDP, SSH, WinRM */
+    NDR_SIG_EXFIL,             /* unusually large outbound transfer */
+    NDR_SIG_IOC_IP,            /* connection to or from an IP on an IOC list */
+    NDR_SIG_IOC_DOMAIN,        /* DNS query or HTTP host on an IOC list */
+    NDR_SIG_IOC_SNI,           /* TLS server name on an IOC list */
+    NDR_SIG_IOC_JA3,           /* TLS client fingerprint (JA3/JA3S) on an IOC list */
+    NDR_SIG_IOC_JA4,           /* TLS client fingerprint (JA4) on an IOC list */
     NDR_SIG__COUNT,
 };
 
@@ -57,11 +57,11 @@ enum ndr_sig {
 /* Static description of one signature. */
 struct ndr_sig_info {
     uint32_t sid;
-    const char *name;      /* "BANNIN NDR vertical port scan" */
-    const char *category;  /* "Attempted Information Leak", ... (Suricata classtypes) */
-    uint8_t severity;      /* default severity, 1 (high) .. 4 (informational) */
-    const char *mitre;     /* ATT&CK technique id, "T1046" */
-    const char *key;       /* short config/stats key, "scan_vertical" */
+    const char *name;     /* "BANNIN NDR vertical port scan" */
+    const char *category; /* "Attempted Information Leak", ... (Suricata classtypes) */
+    uint8_t severity;     /* default severity, 1 (high) .. 4 (informational) */
+    const char *mitre;    /* ATT&CK technique id, "T1046" */
+    const char *key;      /* short config/stats key, "scan_vertical" */
 };
 
 /* Returns the static description of sig (NULL when out of range). */
@@ -75,22 +75,22 @@ const struct ndr_sig_info *ndr_sig_info(enum ndr_sig sig);
  */
 struct net_alert {
     uint32_t signature_id;
-    const char *signature;     /* name */
+    const char *signature; /* name */
     const char *category;
-    uint8_t severity;          /* 1 (high) .. 4 (informational), as Suricata orders them */
-    const char *mitre;         /* ATT&CK technique id */
-    uint8_t sig;               /* enum ndr_sig (built-in detections) */
-    uint8_t has_dst;           /* dst is meaningful (a scan of one host, a beacon, ...) */
-    uint8_t has_ports;         /* sport/dport are meaningful */
-    uint8_t proto;             /* IPPROTO_* or 0 */
-    struct net_addr src;       /* the actor: scanner, client, querier */
+    uint8_t severity;    /* 1 (high) .. 4 (informational), as Suricata orders them */
+    const char *mitre;   /* ATT&CK technique id */
+    uint8_t sig;         /* enum ndr_sig (built-in detections) */
+    uint8_t has_dst;     /* dst is meaningful (a scan of one host, a beacon, ...) */
+    uint8_t has_ports;   /* sport/dport are meaningful */
+    uint8_t proto;       /* IPPROTO_* or 0 */
+    struct net_addr src; /* the actor: scanner, client, querier */
     struct net_addr dst;
     uint16_t sport;
     uint16_t dport;
-    uint64_t first_ns;         /* evidence window */
+    uint64_t first_ns; /* evidence window */
     uint64_t last_ns;
-    uint32_t count;            /* triggers folded into this alert by de-duplication (>= 1) */
-    double score;              /* 0..100: how strongly the evidence matches */
+    uint32_t count;              /* triggers folded into this alert by de-duplication (>= 1) */
+    double score;                /* 0..100: how strongly the evidence matches */
     char detail[NDR_DETAIL_MAX]; /* evidence: counts, ports, periods */
 };
 
@@ -109,10 +109,10 @@ int net_alert_eve(const struct net_alert *a, struct bn_buf *b);
  */
 struct ndr_config {
     /* general */
-    char *internal;              /* CIDR list of internal networks (RFC 1918 + ULA) */
-    char *ignore_src;            /* CIDR list of sources never alerted on (scanners, monitors) */
-    int64_t dedup_ms;            /* one alert per source+signature per this window */
-    int64_t max_sources;         /* entries per per-source table */
+    char *internal;      /* CIDR list of internal networks (RFC 1918 + ULA) */
+    char *ignore_src;    /* CIDR list of sources never alerted on (scanners, monitors) */
+    int64_t dedup_ms;    /* one alert per source+signature per this window */
+    int64_t max_sources; /* entries per per-source table */
     /* scans (TCP SYN probes, per packet) */
     bool scan_enabled;
     int64_t scan_window_ms;
@@ -123,44 +123,44 @@ struct ndr_config {
     /* sweeps */
     bool sweep_enabled;
     int64_t sweep_window_ms;
-    int64_t sweep_icmp_hosts;      /* distinct hosts sent an echo request */
-    int64_t sweep_arp_hosts;       /* distinct addresses asked for */
+    int64_t sweep_icmp_hosts; /* distinct hosts sent an echo request */
+    int64_t sweep_arp_hosts;  /* distinct addresses asked for */
     /* brute force */
     bool brute_enabled;
     int64_t brute_window_ms;
-    int64_t brute_attempts;        /* short connections from one client to one server */
-    int64_t brute_short_ms;        /* a connection shorter than this counts */
-    uint64_t brute_max_bytes;      /* ... and carrying fewer bytes server->client than this */
+    int64_t brute_attempts;   /* short connections from one client to one server */
+    int64_t brute_short_ms;   /* a connection shorter than this counts */
+    uint64_t brute_max_bytes; /* ... and carrying fewer bytes server->client than this */
     /* beaconing */
     bool beacon_enabled;
-    int64_t beacon_min_conns;      /* connections needed before scoring */
-    int64_t beacon_min_period_ms;  /* shorter median intervals are not beacons */
+    int64_t beacon_min_conns;     /* connections needed before scoring */
+    int64_t beacon_min_period_ms; /* shorter median intervals are not beacons */
     int64_t beacon_max_period_ms;
-    int64_t beacon_min_span_ms;    /* first to last connection */
-    int64_t beacon_score;          /* alert at or above this score (0..100) */
-    int64_t beacon_pairs_max;      /* (client, server, port) pairs tracked */
-    bool beacon_external_only;     /* only servers outside the internal networks */
-    char *beacon_ignore_ports;     /* comma-separated server ports never scored (NTP, ...) */
+    int64_t beacon_min_span_ms; /* first to last connection */
+    int64_t beacon_score;       /* alert at or above this score (0..100) */
+    int64_t beacon_pairs_max;   /* (client, server, port) pairs tracked */
+    bool beacon_external_only;  /* only servers outside the internal networks */
+    char *beacon_ignore_ports;  /* comma-separated server ports never scored (NTP, ...) */
     /* DNS tunnelling and DGA */
     bool dns_enabled;
     int64_t dns_window_ms;
-    int64_t dns_tunnel_names;      /* distinct names under one domain in the window */
-    int64_t dns_tunnel_label_len;  /* mean length of the subdomain part */
-    int64_t dns_tunnel_txt;        /* TXT/NULL queries under one domain in the window */
-    int64_t dns_dga_names;         /* distinct DGA-like domains from one client */
-    int64_t dns_domains_max;       /* (client, domain) entries tracked */
+    int64_t dns_tunnel_names;     /* distinct names under one domain in the window */
+    int64_t dns_tunnel_label_len; /* mean length of the subdomain part */
+    int64_t dns_tunnel_txt;       /* TXT/NULL queries under one domain in the window */
+    int64_t dns_dga_names;        /* distinct DGA-like domains from one client */
+    int64_t dns_domains_max;      /* (client, domain) entries tracked */
     /* lateral fan-out */
     bool lateral_enabled;
     int64_t lateral_window_ms;
-    int64_t lateral_hosts;         /* distinct new internal servers on lateral ports */
-    char *lateral_ports;           /* comma-separated ports: SMB, RDP, SSH, WinRM, RPC */
-    int64_t lateral_known_max;     /* (client, server) pairs remembered as known */
-    int64_t lateral_learn_ms;      /* from the first packet: learn pairs, never alert */
+    int64_t lateral_hosts;     /* distinct new internal servers on lateral ports */
+    char *lateral_ports;       /* comma-separated ports: SMB, RDP, SSH, WinRM, RPC */
+    int64_t lateral_known_max; /* (client, server) pairs remembered as known */
+    int64_t lateral_learn_ms;  /* from the first packet: learn pairs, never alert */
     /* large outbound */
     bool exfil_enabled;
     int64_t exfil_window_ms;
-    uint64_t exfil_bytes;          /* client->server bytes to one external server */
-    int64_t exfil_ratio;           /* ... and at least this many times the bytes received */
+    uint64_t exfil_bytes; /* client->server bytes to one external server */
+    int64_t exfil_ratio;  /* ... and at least this many times the bytes received */
     /* IOC lists */
     bool ioc_enabled;
 };
@@ -185,11 +185,11 @@ void ndr_config_release(struct ndr_config *c);
 struct ndr_stats {
     uint64_t packets;
     uint64_t records;
-    uint64_t entries;                   /* live state entries over all tables */
-    uint64_t evictions;                 /* entries evicted to respect a table bound */
-    uint64_t alerts[NDR_SIG__COUNT];    /* alerts emitted, by signature */
+    uint64_t entries;                    /* live state entries over all tables */
+    uint64_t evictions;                  /* entries evicted to respect a table bound */
+    uint64_t alerts[NDR_SIG__COUNT];     /* alerts emitted, by signature */
     uint64_t suppressed[NDR_SIG__COUNT]; /* triggers folded into an earlier alert */
-    uint64_t nomem;                     /* state not created for lack of memory */
+    uint64_t nomem;                      /* state not created for lack of memory */
     uint64_t ioc_lookups;
 };
 

@@ -31,20 +31,20 @@ struct beacon_key {
 };
 
 struct beacon_val {
-    uint64_t base_ns;            /* starts are kept as ms after base_ns */
-    uint64_t total;              /* connections seen */
-    uint32_t n;                  /* starts in the ring */
-    uint32_t head;               /* next slot */
-    uint32_t since_alert;        /* connections since the last alert (UINT32_MAX: none) */
-    uint64_t bytes;              /* payload bytes, both directions, for the evidence */
+    uint64_t base_ns;     /* starts are kept as ms after base_ns */
+    uint64_t total;       /* connections seen */
+    uint32_t n;           /* starts in the ring */
+    uint32_t head;        /* next slot */
+    uint32_t since_alert; /* connections since the last alert (UINT32_MAX: none) */
+    uint64_t bytes;       /* payload bytes, both directions, for the evidence */
     uint32_t starts_ms[NDR_BEACON_RING];
 };
 
 int
 ndr_beacon_init(struct ndr *d)
 {
-    return ndr_tab_init(&d->beacon, "beacon", sizeof(struct beacon_key),
-                        sizeof(struct beacon_val), (size_t)d->cfg.beacon_pairs_max, d->hkey);
+    return ndr_tab_init(&d->beacon, "beacon", sizeof(struct beacon_key), sizeof(struct beacon_val),
+                        (size_t)d->cfg.beacon_pairs_max, d->hkey);
 }
 
 static int
@@ -189,8 +189,8 @@ ndr_beacon_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns, struct 
     ndr_alert_detail(&a,
                      "%zu connections to %s:%u over %.0f s, period %.1f s (MAD %.1f s, %.0f%% "
                      "within 25%%, skew %.2f), %llu connections in all",
-                     s.n, net_addr_str(&f->srv, srv, sizeof(srv)), f->sport, s.span_s,
-                     s.median_s, s.mad_s, 100 * s.hits, s.skew, (unsigned long long)v->total);
+                     s.n, net_addr_str(&f->srv, srv, sizeof(srv)), f->sport, s.span_s, s.median_s,
+                     s.mad_s, 100 * s.hits, s.skew, (unsigned long long)v->total);
     uint64_t disc = ndr_hash(d, &k, sizeof(k));
     ndr_alert_emit(d, sink, &a, disc, f, 0);
 }

@@ -23,8 +23,8 @@
 #include "sensor/ndr_int.h"
 
 struct exfil_key {
-    struct net_addr in;   /* the internal host */
-    struct net_addr out;  /* the external host */
+    struct net_addr in;  /* the internal host */
+    struct net_addr out; /* the external host */
 };
 
 struct exfil_counts {
@@ -36,13 +36,13 @@ struct exfil_counts {
 struct exfil_val {
     struct ndr_window w;
     struct exfil_counts c;
-    uint16_t in_port;     /* ports and protocol of the latest outbound packet */
+    uint16_t in_port; /* ports and protocol of the latest outbound packet */
     uint16_t out_port;
     uint8_t proto;
 };
 
 struct ndr_exfil_slot {
-    uint64_t fp;          /* 0 = empty */
+    uint64_t fp; /* 0 = empty */
     struct exfil_key k;
     uint64_t sent;
     uint64_t received;
@@ -111,10 +111,9 @@ drain(struct ndr *d, struct ndr_exfil_slot *s, struct net_sink *sink)
     a.last_ns = now;
     a.score = BN_MIN(100.0, 50.0 * (double)v->c.sent / (double)d->cfg.exfil_bytes);
     double secs = (double)(now - v->w.start_ns) / 1e9;
-    ndr_alert_detail(&a,
-                     "%.2f GB sent to external %s:%u in %.0f s (%.1f MB/s), %.2f MB received",
-                     (double)v->c.sent / 1e9, net_addr_str(&k.out, out, sizeof(out)),
-                     v->out_port, secs, secs > 0 ? (double)v->c.sent / 1e6 / secs : 0,
+    ndr_alert_detail(&a, "%.2f GB sent to external %s:%u in %.0f s (%.1f MB/s), %.2f MB received",
+                     (double)v->c.sent / 1e9, net_addr_str(&k.out, out, sizeof(out)), v->out_port,
+                     secs, secs > 0 ? (double)v->c.sent / 1e6 / secs : 0,
                      (double)v->c.received / 1e6);
     ndr_alert_emit(d, sink, &a, ndr_hash(d, &k.out, sizeof(k.out)), NULL, s->pcap_cnt);
 }

@@ -12,15 +12,15 @@
 
 #include "sensor/ndr.h"
 
-#define NDR_NS_PER_MS 1000000ull
-#define NDR_NS_PER_S 1000000000ull
-#define NDR_CIDR_MAX 64           /* entries in one CIDR list */
-#define NDR_PORTS_MAX 32          /* entries in one port list */
-#define NDR_BEACON_RING 64        /* connection starts kept per beacon pair */
-#define NDR_HOUSEKEEP_NS NDR_NS_PER_S
-#define NDR_ANSWERED_SLOTS 4096   /* direct-mapped cache of answered connections */
-#define NDR_EXFIL_SLOTS 1024      /* direct-mapped accumulators of bulk bytes */
-#define NDR_EXFIL_FLUSH (1u << 20) /* bytes gathered in a slot before it reaches the table */
+#define NDR_NS_PER_MS      1000000ull
+#define NDR_NS_PER_S       1000000000ull
+#define NDR_CIDR_MAX       64 /* entries in one CIDR list */
+#define NDR_PORTS_MAX      32 /* entries in one port list */
+#define NDR_BEACON_RING    64 /* connection starts kept per beacon pair */
+#define NDR_HOUSEKEEP_NS   NDR_NS_PER_S
+#define NDR_ANSWERED_SLOTS 4096       /* direct-mapped cache of answered connections */
+#define NDR_EXFIL_SLOTS    1024       /* direct-mapped accumulators of bulk bytes */
+#define NDR_EXFIL_FLUSH    (1u << 20) /* bytes gathered in a slot before it reaches the table */
 
 struct ndr_exfil_slot;
 
@@ -50,8 +50,8 @@ struct ndr_ent {
     struct ndr_ent *hnext;
     struct ndr_ent *prev;
     struct ndr_ent *next;
-    uint64_t t_ns;     /* the time the entry was queued at (list order) */
-    uint64_t seen_ns;  /* the last put or touch */
+    uint64_t t_ns;    /* the time the entry was queued at (list order) */
+    uint64_t seen_ns; /* the last put or touch */
     uint64_t hash;
 };
 
@@ -59,22 +59,22 @@ struct ndr_tab {
     const char *name;
     size_t key_size;
     size_t val_size;
-    size_t key_off;         /* offset of the key in an entry */
-    size_t val_off;         /* offset of the value in an entry */
+    size_t key_off; /* offset of the key in an entry */
+    size_t val_off; /* offset of the value in an entry */
     size_t max;
     size_t n;
-    size_t nbuckets;        /* power of two */
+    size_t nbuckets; /* power of two */
     struct ndr_ent **buckets;
-    struct ndr_ent lru;     /* sentinel: lru.next is the oldest */
-    struct ndr_ent *spare;  /* freed entries, reused before allocating */
+    struct ndr_ent lru;    /* sentinel: lru.next is the oldest */
+    struct ndr_ent *spare; /* freed entries, reused before allocating */
     size_t nspare;
     uint64_t evictions;
-    uint64_t nomem;         /* puts that failed for lack of memory */
-    const uint8_t *hkey;    /* SipHash key (the detector's) */
+    uint64_t nomem;      /* puts that failed for lack of memory */
+    const uint8_t *hkey; /* SipHash key (the detector's) */
 };
 
-int ndr_tab_init(struct ndr_tab *t, const char *name, size_t key_size, size_t val_size,
-                 size_t max, const uint8_t *hkey);
+int ndr_tab_init(struct ndr_tab *t, const char *name, size_t key_size, size_t val_size, size_t max,
+                 const uint8_t *hkey);
 void ndr_tab_release(struct ndr_tab *t);
 /* Returns the value for key or NULL; does not touch the LRU order. */
 void *ndr_tab_get(struct ndr_tab *t, const void *key);
@@ -101,7 +101,7 @@ struct ndr_cidr {
     uint8_t fam;
     uint8_t bits;
     uint8_t a[16];
-    uint32_t net4;   /* IPv4: network and mask in host order (the per-packet fast path) */
+    uint32_t net4; /* IPv4: network and mask in host order (the per-packet fast path) */
     uint32_t mask4;
 };
 
@@ -114,8 +114,7 @@ struct ndr_cidrs {
 int ndr_cidrs_parse(struct ndr_cidrs *out, const char *list, char *err, size_t err_size);
 bool ndr_cidrs_match(const struct ndr_cidrs *c, const struct net_addr *a);
 /* Parses "445,3389" into ports; returns the count or BN_EINVAL with err. */
-int ndr_ports_parse(uint16_t *ports, size_t max, const char *list, char *err,
-                    size_t err_size);
+int ndr_ports_parse(uint16_t *ports, size_t max, const char *list, char *err, size_t err_size);
 
 /* A net_addr with the unused bytes zeroed, usable inside table keys. */
 static inline struct net_addr
@@ -156,9 +155,9 @@ uint64_t ndr_hash(const struct ndr *d, const void *p, size_t n);
 /* ---- per-family state ---- */
 
 struct ndr_window {
-    uint64_t start_ns;    /* 0 = no window open */
+    uint64_t start_ns; /* 0 = no window open */
     uint64_t last_ns;
-    uint8_t alerted;      /* the threshold already fired in this window */
+    uint8_t alerted; /* the threshold already fired in this window */
 };
 
 /* Opens a new window when none is open or the current one is older than len_ns. */
@@ -176,7 +175,7 @@ ndr_window_roll(struct ndr_window *w, uint64_t now_ns, uint64_t len_ns, void *co
 }
 
 struct ndr {
-    struct ndr_config cfg;           /* strings owned */
+    struct ndr_config cfg; /* strings owned */
     struct ndr_cidrs internal;
     struct ndr_cidrs ignore;
     uint16_t lateral_ports[NDR_PORTS_MAX];
@@ -184,8 +183,8 @@ struct ndr {
     uint16_t beacon_ignore[NDR_PORTS_MAX];
     size_t n_beacon_ignore;
     uint8_t hkey[16];
-    uint64_t first_ns;               /* first packet or record time */
-    uint64_t now_ns;                 /* latest time seen */
+    uint64_t first_ns; /* first packet or record time */
+    uint64_t now_ns;   /* latest time seen */
     uint64_t housekept_ns;
     struct ndr_stats st;
     struct ndr_tab dedup;
@@ -238,8 +237,7 @@ void ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *si
 int ndr_sweep_init(struct ndr *d);
 void ndr_sweep_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink);
 int ndr_brute_init(struct ndr *d);
-void ndr_brute_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns,
-                    struct net_sink *sink);
+void ndr_brute_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns, struct net_sink *sink);
 int ndr_beacon_init(struct ndr *d);
 void ndr_beacon_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns,
                      struct net_sink *sink);

@@ -50,8 +50,8 @@ ioc_alert(struct ndr *d, const struct net_record *rec, enum ndr_sig sig,
 }
 
 static void
-match_str(struct ndr *d, const struct net_record *rec, int type, enum ndr_sig sig,
-          const char *s, size_t max, struct net_sink *sink)
+match_str(struct ndr *d, const struct net_record *rec, int type, enum ndr_sig sig, const char *s,
+          size_t max, struct net_sink *sink)
 {
     size_t n = strnlen(s, max);
     if (n == 0)
@@ -102,8 +102,7 @@ ndr_ioc_record(struct ndr *d, const struct net_record *rec, struct net_sink *sin
     case NET_REC_HTTP: {
         const struct net_http_rec *r = rec->body;
         if (rec->flow && r->has_request)
-            match_str(d, rec, BN_IOC_DOMAIN, NDR_SIG_IOC_DOMAIN, r->host, NET_HTTP_HOST_MAX,
-                      sink);
+            match_str(d, rec, BN_IOC_DOMAIN, NDR_SIG_IOC_DOMAIN, r->host, NET_HTTP_HOST_MAX, sink);
         break;
     }
     case NET_REC_TLS: {
@@ -116,7 +115,6 @@ ndr_ioc_record(struct ndr *d, const struct net_record *rec, struct net_sink *sin
         match_str(d, rec, BN_IOC_JA4, NDR_SIG_IOC_JA4, r->ja4, NET_TLS_JA4_MAX, sink);
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }

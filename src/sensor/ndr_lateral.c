@@ -29,8 +29,8 @@ struct fan_key {
 };
 
 struct fan_counts {
-    uint32_t servers;   /* new (client, server) pairs */
-    uint32_t ports;     /* bits of the lateral ports used */
+    uint32_t servers; /* new (client, server) pairs */
+    uint32_t ports;   /* bits of the lateral ports used */
     uint32_t conns;
 };
 
@@ -75,8 +75,7 @@ port_list(const struct ndr *d, uint32_t bits, char *out, size_t size)
 }
 
 void
-ndr_lateral_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns,
-                 struct net_sink *sink)
+ndr_lateral_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
     if (f->proto != 6 || ndr_addr_eq(&f->cli, &f->srv))
         return;

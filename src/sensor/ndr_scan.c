@@ -138,8 +138,7 @@ new_probe(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
             a.score = fail_score(v);
             ndr_alert_detail(&a, "%u ports probed on %s in %.1f s (ports %u-%u), %u answered",
                              v->c.probes, net_addr_str(&p->dst, dst, sizeof(dst)),
-                             (double)(now - v->w.start_ns) / 1e9, v->c.lo, v->c.hi,
-                             v->c.answered);
+                             (double)(now - v->w.start_ns) / 1e9, v->c.lo, v->c.hi, v->c.answered);
             ndr_alert_emit(d, sink, &a, 0, NULL, p->pcap_cnt);
         }
     }
@@ -158,9 +157,8 @@ new_probe(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
             a.first_ns = h->w.start_ns;
             a.last_ns = now;
             a.score = fail_score(h);
-            ndr_alert_detail(&a, "%u hosts probed on port %u in %.1f s, %u answered",
-                             h->c.probes, p->dport, (double)(now - h->w.start_ns) / 1e9,
-                             h->c.answered);
+            ndr_alert_detail(&a, "%u hosts probed on port %u in %.1f s, %u answered", h->c.probes,
+                             p->dport, (double)(now - h->w.start_ns) / 1e9, h->c.answered);
             ndr_alert_emit(d, sink, &a, 0, NULL, p->pcap_cnt);
         }
     }

@@ -40,7 +40,7 @@ struct sweep_src_key {
 struct sweep_counts {
     uint32_t hosts;
     uint32_t replies;
-    struct net_addr lo;  /* lowest and highest target, for the evidence */
+    struct net_addr lo; /* lowest and highest target, for the evidence */
     struct net_addr hi;
 };
 
@@ -53,8 +53,7 @@ int
 ndr_sweep_init(struct ndr *d)
 {
     int rc = ndr_tab_init(&d->sweep_pair, "sweep_pair", sizeof(struct sweep_pair_key),
-                          sizeof(struct sweep_pair_val), (size_t)d->cfg.scan_probes_max,
-                          d->hkey);
+                          sizeof(struct sweep_pair_val), (size_t)d->cfg.scan_probes_max, d->hkey);
     if (!rc)
         rc = ndr_tab_init(&d->sweep_src, "sweep_src", sizeof(struct sweep_src_key),
                           sizeof(struct sweep_src_val), (size_t)d->cfg.max_sources, d->hkey);
@@ -89,8 +88,8 @@ addr_cmp(const struct net_addr *x, const struct net_addr *y)
 }
 
 static void
-request(struct ndr *d, enum sweep_kind kind, const struct net_pkt *p,
-        const struct net_addr *target, struct net_sink *sink)
+request(struct ndr *d, enum sweep_kind kind, const struct net_pkt *p, const struct net_addr *target,
+        struct net_sink *sink)
 {
     struct sweep_pair_key k;
     pair_key(&k, kind, &p->src, target);
@@ -120,12 +119,11 @@ request(struct ndr *d, enum sweep_kind kind, const struct net_pkt *p,
     a.first_ns = v->w.start_ns;
     a.last_ns = now;
     a.score = BN_MIN(100.0, 50.0 * v->c.hosts / (double)thr);
-    const char *what = kind == SWEEP_ICMP        ? "ICMP echo request"
-                       : p->proto == 58 ? "IPv6 neighbour solicitation"
-                                                 : "ARP who-has";
+    const char *what = kind == SWEEP_ICMP ? "ICMP echo request"
+                       : p->proto == 58   ? "IPv6 neighbour solicitation"
+                                          : "ARP who-has";
     ndr_alert_detail(&a, "%s to %u hosts in %.1f s (%s .. %s), %u replied", what, v->c.hosts,
-                     (double)(now - v->w.start_ns) / 1e9,
-                     net_addr_str(&v->c.lo, lo, sizeof(lo)),
+                     (double)(now - v->w.start_ns) / 1e9, net_addr_str(&v->c.lo, lo, sizeof(lo)),
                      net_addr_str(&v->c.hi, hi, sizeof(hi)), v->c.replies);
     ndr_alert_emit(d, sink, &a, 0, NULL, p->pcap_cnt);
 }

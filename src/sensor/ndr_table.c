@@ -20,7 +20,7 @@
 #include "sensor/ndr_int.h"
 
 #define INITIAL_BUCKETS 64
-#define SECOND_CHANCES 8 /* entries requeued before one is evicted regardless */
+#define SECOND_CHANCES  8 /* entries requeued before one is evicted regardless */
 
 static size_t
 align16(size_t n)
@@ -67,8 +67,8 @@ val_ent(const struct ndr_tab *t, const void *val)
 }
 
 int
-ndr_tab_init(struct ndr_tab *t, const char *name, size_t key_size, size_t val_size,
-             size_t max, const uint8_t *hkey)
+ndr_tab_init(struct ndr_tab *t, const char *name, size_t key_size, size_t val_size, size_t max,
+             const uint8_t *hkey)
 {
     memset(t, 0, sizeof(*t));
     t->name = name;

@@ -182,9 +182,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ndr_record(d, &r, &sink);
             break;
         }
-        default:
-            ndr_tick(d, now, &sink);
-            break;
+        default: ndr_tick(d, now, &sink); break;
         }
     }
     ndr_flush(d, &sink);

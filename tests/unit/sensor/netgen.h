@@ -31,12 +31,12 @@
 #include "sensor/ndr.h"
 
 #define NG_ALERTS_MAX 512
-#define NG_S 1000000000ull
-#define NG_MS 1000000ull
-#define NG_MSS 1448u
+#define NG_S          1000000000ull
+#define NG_MS         1000000ull
+#define NG_MSS        1448u
 
 struct netgen {
-    struct net_sink sink;          /* first: the emit callback casts back */
+    struct net_sink sink; /* first: the emit callback casts back */
     struct ndr *d;
     uint64_t pcap_cnt;
     uint64_t flow_id;
@@ -45,7 +45,7 @@ struct netgen {
     size_t n_alerts;
     uint64_t by_sig[NDR_SIG__COUNT];
     struct net_alert alerts[NG_ALERTS_MAX];
-    struct net_dns_rec *dns;       /* scratch (large) */
+    struct net_dns_rec *dns; /* scratch (large) */
     struct net_tls_rec *tls;
 };
 
@@ -205,8 +205,8 @@ ng_packet(struct netgen *g, uint64_t ts, const struct net_addr *src, uint16_t sp
 
 /* ICMP echo request (reply = false) or reply; type travels in sport as the decoder does. */
 static inline void
-ng_icmp_echo(struct netgen *g, uint64_t ts, const struct net_addr *src,
-             const struct net_addr *dst, bool reply)
+ng_icmp_echo(struct netgen *g, uint64_t ts, const struct net_addr *src, const struct net_addr *dst,
+             bool reply)
 {
     uint8_t proto = src->fam == 6 ? 58 : 1;
     uint16_t type = src->fam == 6 ? (reply ? 129 : 128) : (reply ? 0 : 8);
@@ -238,8 +238,8 @@ ng_nd(struct netgen *g, uint64_t ts, const struct net_addr *src, const struct ne
 
 /* ARP: op 1 request (sender asks for target), 2 reply (sender is target's owner). */
 static inline void
-ng_arp(struct netgen *g, uint64_t ts, const struct net_addr *sender,
-       const struct net_addr *target, uint8_t op)
+ng_arp(struct netgen *g, uint64_t ts, const struct net_addr *sender, const struct net_addr *target,
+       uint8_t op)
 {
     struct net_pkt p;
     memset(&p, 0, sizeof(p));
@@ -258,9 +258,9 @@ ng_arp(struct netgen *g, uint64_t ts, const struct net_addr *sender,
 /* ---- flows ---- */
 
 enum ng_answer {
-    NG_OPEN = 0,    /* SYN-ACK, data, FIN */
-    NG_CLOSED,      /* RST-ACK */
-    NG_FILTERED,    /* nothing */
+    NG_OPEN = 0, /* SYN-ACK, data, FIN */
+    NG_CLOSED,   /* RST-ACK */
+    NG_FILTERED, /* nothing */
 };
 
 struct ng_conn {
@@ -268,15 +268,15 @@ struct ng_conn {
     struct net_addr srv;
     uint16_t cport;
     uint16_t sport;
-    uint8_t proto;           /* 6 or 17 */
-    uint8_t app;             /* enum net_app, as content identification would say */
+    uint8_t proto; /* 6 or 17 */
+    uint8_t app;   /* enum net_app, as content identification would say */
     enum ng_answer answer;
     uint64_t start;
-    uint64_t dur;            /* ns */
-    uint64_t up;             /* payload bytes client -> server */
-    uint64_t down;           /* payload bytes server -> client */
-    bool packets;            /* also generate the packets (default: the flow record only) */
-    uint32_t mss;            /* 0 = NG_MSS */
+    uint64_t dur;  /* ns */
+    uint64_t up;   /* payload bytes client -> server */
+    uint64_t down; /* payload bytes server -> client */
+    bool packets;  /* also generate the packets (default: the flow record only) */
+    uint32_t mss;  /* 0 = NG_MSS */
 };
 
 /* Emits the flow record of a connection (at its end). */
@@ -350,8 +350,7 @@ ng_conn(struct netgen *g, const struct ng_conn *c)
             if (c->answer == NG_OPEN) {
                 ng_packet(g, t + 200000, &c->srv, c->sport, &c->cli, c->cport, 6,
                           NET_TCP_SYN | NET_TCP_ACK, 0);
-                ng_packet(g, t + 400000, &c->cli, c->cport, &c->srv, c->sport, 6,
-                          NET_TCP_ACK, 0);
+                ng_packet(g, t + 400000, &c->cli, c->cport, &c->srv, c->sport, 6, NET_TCP_ACK, 0);
             }
         }
         if (c->answer == NG_OPEN || proto != 6) {
@@ -376,8 +375,8 @@ ng_conn(struct netgen *g, const struct ng_conn *c)
             }
             if (proto == 6) {
                 uint64_t e = c->start + c->dur;
-                ng_packet(g, e, &c->cli, c->cport, &c->srv, c->sport, 6,
-                          NET_TCP_FIN | NET_TCP_ACK, 0);
+                ng_packet(g, e, &c->cli, c->cport, &c->srv, c->sport, 6, NET_TCP_FIN | NET_TCP_ACK,
+                          0);
                 ng_packet(g, e + 100000, &c->srv, c->sport, &c->cli, c->cport, 6,
                           NET_TCP_FIN | NET_TCP_ACK, 0);
             }
@@ -462,22 +461,65 @@ ng_tls(struct netgen *g, uint64_t ts, const struct net_addr *cli, const struct n
 /* ---- benign traffic: an hour of an office network ---- */
 
 static const char *const ng_popular[] = {
-    "www.google.com", "fonts.gstatic.com", "www.wikipedia.org", "en.wikipedia.org",
-    "upload.wikimedia.org", "github.com", "api.github.com", "avatars.githubusercontent.com",
-    "stackoverflow.com", "cdn.sstatic.net", "www.youtube.com", "i.ytimg.com",
-    "login.microsoftonline.com", "outlook.office365.com", "teams.microsoft.com",
-    "www.bbc.co.uk", "static.files.bbci.co.uk", "d1x2y3z4abcd.cloudfront.net",
-    "e1234.dscb.akamaiedge.net", "ocsp.digicert.com", "deb.debian.org",
-    "security.debian.org", "www.mozilla.org", "incoming.telemetry.mozilla.org",
-    "slack.com", "edgeapi.slack.com", "zoom.us", "www.dropbox.com", "api.dropboxapi.com",
-    "www.linkedin.com", "static.licdn.com", "www.amazon.com", "m.media-amazon.com",
-    "s3.eu-west-1.amazonaws.com", "my-elb-1234567890.eu-west-1.elb.amazonaws.com",
-    "www.nytimes.com", "static01.nyt.com", "www.theguardian.com", "i.guim.co.uk",
-    "news.ycombinator.com", "www.reddit.com", "www.redditstatic.com", "docs.python.org",
-    "pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "www.googleapis.com",
-    "accounts.google.com", "mail.google.com", "calendar.google.com", "xkcd.com",
-    "imgs.xkcd.com", "weather.com", "www.booking.com", "www.spotify.com",
-    "open.spotify.com", "www.salesforce.com", "www.paypal.com", "www.ebay.com",
+    "www.google.com",
+    "fonts.gstatic.com",
+    "www.wikipedia.org",
+    "en.wikipedia.org",
+    "upload.wikimedia.org",
+    "github.com",
+    "api.github.com",
+    "avatars.githubusercontent.com",
+    "stackoverflow.com",
+    "cdn.sstatic.net",
+    "www.youtube.com",
+    "i.ytimg.com",
+    "login.microsoftonline.com",
+    "outlook.office365.com",
+    "teams.microsoft.com",
+    "www.bbc.co.uk",
+    "static.files.bbci.co.uk",
+    "d1x2y3z4abcd.cloudfront.net",
+    "e1234.dscb.akamaiedge.net",
+    "ocsp.digicert.com",
+    "deb.debian.org",
+    "security.debian.org",
+    "www.mozilla.org",
+    "incoming.telemetry.mozilla.org",
+    "slack.com",
+    "edgeapi.slack.com",
+    "zoom.us",
+    "www.dropbox.com",
+    "api.dropboxapi.com",
+    "www.linkedin.com",
+    "static.licdn.com",
+    "www.amazon.com",
+    "m.media-amazon.com",
+    "s3.eu-west-1.amazonaws.com",
+    "my-elb-1234567890.eu-west-1.elb.amazonaws.com",
+    "www.nytimes.com",
+    "static01.nyt.com",
+    "www.theguardian.com",
+    "i.guim.co.uk",
+    "news.ycombinator.com",
+    "www.reddit.com",
+    "www.redditstatic.com",
+    "docs.python.org",
+    "pypi.org",
+    "files.pythonhosted.org",
+    "registry.npmjs.org",
+    "www.googleapis.com",
+    "accounts.google.com",
+    "mail.google.com",
+    "calendar.google.com",
+    "xkcd.com",
+    "imgs.xkcd.com",
+    "weather.com",
+    "www.booking.com",
+    "www.spotify.com",
+    "open.spotify.com",
+    "www.salesforce.com",
+    "www.paypal.com",
+    "www.ebay.com",
 };
 
 /*
@@ -537,8 +579,8 @@ ng_benign_hour(struct netgen *g, uint64_t start)
         else if (i % 41 == 0)
             ng_dns(g, ts, &user2, &resolver, txt[(i / 41) % 5], 16, 0);
         else
-            ng_dns(g, ts, &user2, &resolver, ng_popular[ng_range(g, 0, npop - 1)],
-                   i % 2 ? 1 : 28, 0);
+            ng_dns(g, ts, &user2, &resolver, ng_popular[ng_range(g, 0, npop - 1)], i % 2 ? 1 : 28,
+                   0);
     }
 
     /* One interactive SSH session: 45 minutes, a few MB. */

@@ -16,8 +16,8 @@
 
 /* n connections every period +- jitter (fraction, uniform) from cli to srv:port. */
 static void
-beacon(struct netgen *g, uint64_t t, const char *cli, const char *srv, uint16_t port,
-       uint8_t proto, unsigned n, double period_s, double jitter)
+beacon(struct netgen *g, uint64_t t, const char *cli, const char *srv, uint16_t port, uint8_t proto,
+       unsigned n, double period_s, double jitter)
 {
     for (unsigned i = 0; i < n; i++) {
         double off = period_s * (double)i + period_s * jitter * (2 * ng_unit(g) - 1);

@@ -41,8 +41,7 @@ test_ssh_brute(void **state)
     struct netgen g;
     assert_int_equal(ng_init(&g, NULL), 0);
     uint64_t t = 1700000000 * NG_S;
-    short_conns(&g, t, "203.0.113.9", "192.168.1.22", 22, NET_APP_SSH, 50, 2 * NG_S, 3200,
-                NG_OPEN);
+    short_conns(&g, t, "203.0.113.9", "192.168.1.22", 22, NET_APP_SSH, 50, 2 * NG_S, 3200, NG_OPEN);
     assert_int_equal(ng_count(&g, NDR_SIG_BRUTE_SSH), 1);
     assert_int_equal(ng_total(&g), 1);
     const struct net_alert *a = ng_find(&g, NDR_SIG_BRUTE_SSH);
@@ -90,17 +89,17 @@ test_benign(void **state)
     s.packets = true;
     ng_conn(&g, &s);
     /* A dozen quick commands (under the threshold). */
-    short_conns(&g, t + 10 * NG_S, "192.168.1.10", "10.0.0.6", 22, NET_APP_SSH, 12, 10 * NG_S,
-                6000, NG_OPEN);
+    short_conns(&g, t + 10 * NG_S, "192.168.1.10", "10.0.0.6", 22, NET_APP_SSH, 12, 10 * NG_S, 6000,
+                NG_OPEN);
     /* 40 scp copies of 2 MB each: short but large. */
     short_conns(&g, t + 300 * NG_S, "192.168.1.10", "10.0.0.7", 22, NET_APP_SSH, 40, 5 * NG_S,
                 2000000, NG_OPEN);
     /* 60 refused connections (a port closed): nothing established. */
-    short_conns(&g, t + 600 * NG_S, "192.168.1.11", "10.0.0.8", 22, NET_APP_UNKNOWN, 60,
-                NG_S, 0, NG_CLOSED);
+    short_conns(&g, t + 600 * NG_S, "192.168.1.11", "10.0.0.8", 22, NET_APP_UNKNOWN, 60, NG_S, 0,
+                NG_CLOSED);
     /* HTTP on port 22 is not SSH. */
-    short_conns(&g, t + 900 * NG_S, "192.168.1.12", "10.0.0.9", 22, NET_APP_HTTP, 60, NG_S,
-                900, NG_OPEN);
+    short_conns(&g, t + 900 * NG_S, "192.168.1.12", "10.0.0.9", 22, NET_APP_HTTP, 60, NG_S, 900,
+                NG_OPEN);
     assert_int_equal(ng_total(&g), 0);
     ng_release(&g);
 }

@@ -102,8 +102,15 @@ test_defs_at(void **state)
 {
     (void)state;
     struct bn_conf_def defs[128];
-    defs[0] = (struct bn_conf_def){"capture.snaplen", BN_CONF_INT, "65535", 64, 262144, NULL,
-                                   false, offsetof(struct host_config, other), "snap length"};
+    defs[0] = (struct bn_conf_def){"capture.snaplen",
+                                   BN_CONF_INT,
+                                   "65535",
+                                   64,
+                                   262144,
+                                   NULL,
+                                   false,
+                                   offsetof(struct host_config, other),
+                                   "snap length"};
     size_t n = 1 + ndr_conf_defs_at(defs + 1, 127, offsetof(struct host_config, ndr));
     assert_int_equal(n, 1 + ndr_conf_ndefs);
     struct host_config h;
@@ -125,8 +132,8 @@ test_eve(void **state)
     assert_int_equal(ng_init(&g, NULL), 0);
     struct net_addr atk = ng_ip("203.0.113.50"), tgt = ng_ip("192.168.1.10");
     for (unsigned p = 1; p <= 200; p++)
-        ng_packet(&g, 1700000000 * NG_S + p * NG_MS, &atk, 5555, &tgt, (uint16_t)p, 6,
-                  NET_TCP_SYN, 0);
+        ng_packet(&g, 1700000000 * NG_S + p * NG_MS, &atk, 5555, &tgt, (uint16_t)p, 6, NET_TCP_SYN,
+                  0);
     assert_int_equal(g.n_alerts, 1);
     /* A detail with quotes and a control character still renders valid JSON. */
     struct net_alert a = g.alerts[0];
@@ -187,8 +194,7 @@ test_bounds(void **state)
     for (unsigned i = 0; i < 100000; i++) {
         struct net_addr src = ng_ip4(100, 64 + (i >> 16), (i >> 8) & 255, i & 255);
         struct net_addr dst = ng_ip4(10, 0, (i >> 8) & 255, i & 255);
-        ng_packet(&g, t + i * 10000, &src, 1234, &dst, (uint16_t)(1 + i % 1000), 6,
-                  NET_TCP_SYN, 0);
+        ng_packet(&g, t + i * 10000, &src, 1234, &dst, (uint16_t)(1 + i % 1000), 6, NET_TCP_SYN, 0);
         ng_icmp_echo(&g, t + i * 10000 + 1, &src, &dst, false);
     }
     struct ndr_stats st;
@@ -231,8 +237,8 @@ drive(struct netgen *g)
     }
     for (unsigned i = 0; i < 60; i++) {
         char name[96];
-        snprintf(name, sizeof(name), "%016llx%016llx.t.example.com",
-                 (unsigned long long)ng_rand(g), (unsigned long long)ng_rand(g));
+        snprintf(name, sizeof(name), "%016llx%016llx.t.example.com", (unsigned long long)ng_rand(g),
+                 (unsigned long long)ng_rand(g));
         ng_dns(g, t + 2 * NG_S + i * NG_MS, &tgt, &res, name, 16, 3);
     }
     for (unsigned i = 0; i < 25; i++) {
@@ -350,12 +356,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_defs_at),
-        cmocka_unit_test(test_eve),
-        cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_oom),
-        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_config),      cmocka_unit_test(test_defs_at),
+        cmocka_unit_test(test_eve),         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_oom),         cmocka_unit_test(test_table),
         cmocka_unit_test(test_benign_hour),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

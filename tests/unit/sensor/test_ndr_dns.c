@@ -66,7 +66,7 @@ test_a_tunnel(void **state)
     }
     assert_int_equal(ng_count(&g, NDR_SIG_DNS_TUNNEL), 1);
     assert_non_null(strstr(ng_find(&g, NDR_SIG_DNS_TUNNEL)->detail, "50 distinct names under "
-                                                                      "example.co.uk"));
+                                                                    "example.co.uk"));
     assert_int_equal(ng_count(&g, NDR_SIG_DNS_DGA), 0);
     ng_release(&g);
 }
@@ -157,11 +157,11 @@ test_helpers(void **state)
 
     /* Registered-domain labels of real sites read as language; random ones do not. */
     static const char *const real[] = {
-        "stackoverflow", "googlesyndication", "githubusercontent", "doubleclick",
-        "cloudfront", "wikipedia", "microsoft", "amazonaws", "akamaiedge", "salesforce",
-        "letsencrypt", "washingtonpost", "theguardian", "windowsupdate", "fedoraproject",
-        "tripadvisor", "instagram", "googleapis", "bloomberg", "kaspersky", "symantec",
-        "xn--bcher-kva", "spotify", "booking", "facebook"};
+        "stackoverflow", "googlesyndication", "githubusercontent", "doubleclick",   "cloudfront",
+        "wikipedia",     "microsoft",         "amazonaws",         "akamaiedge",    "salesforce",
+        "letsencrypt",   "washingtonpost",    "theguardian",       "windowsupdate", "fedoraproject",
+        "tripadvisor",   "instagram",         "googleapis",        "bloomberg",     "kaspersky",
+        "symantec",      "xn--bcher-kva",     "spotify",           "booking",       "facebook"};
     for (size_t i = 0; i < sizeof(real) / sizeof(real[0]); i++) {
         double s = ndr_dga_score(real[i], strlen(real[i]));
         if (s >= 0.5)
@@ -185,10 +185,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_txt_tunnel),
-        cmocka_unit_test(test_a_tunnel),
-        cmocka_unit_test(test_dga),
-        cmocka_unit_test(test_benign),
+        cmocka_unit_test(test_txt_tunnel), cmocka_unit_test(test_a_tunnel),
+        cmocka_unit_test(test_dga),        cmocka_unit_test(test_benign),
         cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,8 @@
 #include "netgen.h"
 
 static void
-transfer(struct netgen *g, uint64_t t, const char *cli, const char *srv, uint16_t port,
-         uint64_t up, uint64_t down, uint64_t dur, uint32_t mss)
+transfer(struct netgen *g, uint64_t t, const char *cli, const char *srv, uint16_t port, uint64_t up,
+         uint64_t down, uint64_t dur, uint32_t mss)
 {
     struct ng_conn c = {0};
     c.cli = ng_ip(cli);
@@ -75,13 +75,12 @@ test_benign(void **state)
     struct netgen g;
     assert_int_equal(ng_init(&g, NULL), 0);
     uint64_t t = 1700000000 * NG_S;
-    transfer(&g, t, "192.168.1.20", "192.168.1.30", 445, 20ull << 30, 40ull << 20,
-             3000 * NG_S, 65000);
-    transfer(&g, t, "192.168.1.10", "151.101.1.1", 443, 30ull << 20, 3ull << 30, 1800 * NG_S,
-             9000);
+    transfer(&g, t, "192.168.1.20", "192.168.1.30", 445, 20ull << 30, 40ull << 20, 3000 * NG_S,
+             65000);
+    transfer(&g, t, "192.168.1.10", "151.101.1.1", 443, 30ull << 20, 3ull << 30, 1800 * NG_S, 9000);
     /* Two-way sync: 1.2 GB up, 600 MB down (ratio 2, not an upload). */
-    transfer(&g, t, "192.168.1.11", "52.95.150.11", 443, 1200ull << 20, 600ull << 20,
-             1800 * NG_S, 9000);
+    transfer(&g, t, "192.168.1.11", "52.95.150.11", 443, 1200ull << 20, 600ull << 20, 1800 * NG_S,
+             9000);
     transfer(&g, t, "192.168.1.12", "52.95.150.12", 443, 150ull << 20, 2ull << 20, 120 * NG_S,
              9000);
     assert_int_equal(ng_total(&g), 0);

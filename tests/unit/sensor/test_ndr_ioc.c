@@ -16,14 +16,13 @@
 #include "bannin/diag.h"
 #include "bannin/ioc.h"
 
-static const char csv[] =
-    "type,value,source,comment\n"
-    "ip,198.51.100.66,feed-a,c2 server\n"
-    "cidr,203.0.113.128/25,feed-a,bulletproof hosting\n"
-    "domain,evil.example,feed-b,phishing kit\n"
-    "sni,c2.example.net,feed-b,\n"
-    "ja3,e35df3e00ca4ef31d42b34bebaa2f86e,feed-c,malware tls client\n"
-    "ja4,t13d190900_9dc949149365_97f8aa674fd9,feed-c,\n";
+static const char csv[] = "type,value,source,comment\n"
+                          "ip,198.51.100.66,feed-a,c2 server\n"
+                          "cidr,203.0.113.128/25,feed-a,bulletproof hosting\n"
+                          "domain,evil.example,feed-b,phishing kit\n"
+                          "sni,c2.example.net,feed-b,\n"
+                          "ja3,e35df3e00ca4ef31d42b34bebaa2f86e,feed-c,malware tls client\n"
+                          "ja4,t13d190900_9dc949149365_97f8aa674fd9,feed-c,\n";
 
 static struct bn_ioc_set *
 load(void)

@@ -274,8 +274,7 @@ test_benign_sweeps(void **state)
         for (unsigned i = 0; i < 30; i++) {
             struct net_addr srv = ng_ip4(192, 168, 2, 10 + i);
             ng_icmp_echo(&g, t + 20 * NG_S + s * 10 * NG_S + i * NG_MS, &mon, &srv, false);
-            ng_icmp_echo(&g, t + 20 * NG_S + s * 10 * NG_S + i * NG_MS + 200000, &srv, &mon,
-                         true);
+            ng_icmp_echo(&g, t + 20 * NG_S + s * 10 * NG_S + i * NG_MS + 200000, &srv, &mon, true);
         }
     assert_int_equal(ng_total(&g), 0);
     ng_release(&g);
@@ -294,8 +293,7 @@ test_ignore_src(void **state)
     assert_int_equal(ng_init(&g, &cfg), 0);
     struct net_addr atk = ng_ip("203.0.113.50"), tgt = ng_ip("192.168.1.10");
     for (unsigned p = 1; p <= 500; p++)
-        syn_probe(&g, 1700000000 * NG_S + p * NG_MS, &atk, 61000, &tgt, (uint16_t)p,
-                  NG_CLOSED);
+        syn_probe(&g, 1700000000 * NG_S + p * NG_MS, &atk, 61000, &tgt, (uint16_t)p, NG_CLOSED);
     assert_int_equal(ng_total(&g), 0);
     ng_release(&g);
     ndr_config_release(&cfg);
@@ -305,16 +303,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vertical_scan),
-        cmocka_unit_test(test_horizontal_scan),
-        cmocka_unit_test(test_benign_many_servers),
-        cmocka_unit_test(test_benign_one_direction),
-        cmocka_unit_test(test_scan_dedup),
-        cmocka_unit_test(test_icmp_sweep),
-        cmocka_unit_test(test_arp_sweep),
-        cmocka_unit_test(test_nd_sweep),
-        cmocka_unit_test(test_benign_sweeps),
-        cmocka_unit_test(test_ignore_src),
+        cmocka_unit_test(test_vertical_scan),       cmocka_unit_test(test_horizontal_scan),
+        cmocka_unit_test(test_benign_many_servers), cmocka_unit_test(test_benign_one_direction),
+        cmocka_unit_test(test_scan_dedup),          cmocka_unit_test(test_icmp_sweep),
+        cmocka_unit_test(test_arp_sweep),           cmocka_unit_test(test_nd_sweep),
+        cmocka_unit_test(test_benign_sweeps),       cmocka_unit_test(test_ignore_src),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
