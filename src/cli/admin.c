@@ -52,7 +52,8 @@ admin_usage(FILE *f)
         "  alerts list [--tenant ID] [--limit N] | get ID | suppress ID --reason TEXT\n"
         "  events search [--tenant ID] [--host H] [--from T] [--to T] [--event-id N]\n"
         "         [--image SUBSTR] [--user U] [--field NAME=VALUE]... [--limit N]\n"
-        "  rules list | upload FILE [--tenant ID] | enable RULE_ID [--tenant ID]\n"
+        "  rules list [--tenant ID] [--search TEXT] | upload FILE [--tenant ID]\n"
+        "        | enable RULE_ID [--tenant ID]\n"
         "        | disable RULE_ID [--tenant ID]\n"
         "  audit list [--tenant ID] [--limit N]\n"
         "  raw METHOD PATH [JSON_BODY]\n"
@@ -618,8 +619,9 @@ static int
 rules(const struct admin *a, const char *verb, int argc, char **argv)
 {
     if (strcmp(verb, "list") == 0) {
-        char path[256] = "/api/v1/rules";
+        char path[512] = "/api/v1/rules";
         query_add(path, sizeof(path), "tenant_id", opt(argc, argv, "--tenant"));
+        query_add(path, sizeof(path), "q", opt(argc, argv, "--search"));
         struct resp r;
         if (http(a, "GET", path, NULL, &r) < 0) {
             bn_buf_release(&r.body);
@@ -635,10 +637,17 @@ rules(const struct admin *a, const char *verb, int argc, char **argv)
         } else {
             static const char *const up_cols[] = {"id", "rule_id", "tenant_id", "title",
                                                   "author", "created_at", NULL};
-            printf("rule states:\n");
-            print_table(json_object_get(j, "states"), state_cols);
-            printf("\nuploaded rules:\n");
-            print_table(json_object_get(j, "uploads"), up_cols);
+            static const char *const rule_cols[] = {"rule_id", "level", "kind", "enabled",
+                                                    "title", NULL};
+            print_table(json_object_get(j, "rules"), rule_cols);
+            if (json_array_size(json_object_get(j, "states"))) {
+                printf("\nstate set by hand:\n");
+                print_table(json_object_get(j, "states"), state_cols);
+            }
+            if (json_array_size(json_object_get(j, "uploads"))) {
+                printf("\nuploaded rules:\n");
+                print_table(json_object_get(j, "uploads"), up_cols);
+            }
         }
         json_decref(j);
         bn_buf_release(&r.body);

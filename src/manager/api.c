@@ -23,6 +23,7 @@
 #include "bannin/error.h"
 #include "bannin/limits.h"
 #include "bannin/log.h"
+#include "bannin/sigma.h"
 #include "bannin/timeutil.h"
 
 #define MOD "api"
@@ -643,6 +644,77 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     return send_reply(r);
 }
 
+/* ---- the shipped rules (metadata for GET /api/v1/rules) -------------------------------- */
+
+static void
+rules_diag(void *ctx, const struct bn_diag *d)
+{
+    (void)d;
+    (*(size_t *)ctx)++;
+}
+
+static int
+meta_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct api_rule_meta *)a)->id, ((const struct api_rule_meta *)b)->id);
+}
+
+static void
+rules_meta_free(struct api *api)
+{
+    for (size_t i = 0; i < api->nrules; i++) {
+        struct api_rule_meta *m = &api->rules[i];
+        bn_free(m->id);
+        bn_free(m->title);
+        bn_free(m->level);
+        bn_free(m->tags);
+        bn_free(m->kind);
+    }
+    bn_free(api->rules);
+    api->rules = NULL;
+    api->nrules = 0;
+}
+
+/* Parses the rules once (metadata only: detection compiles its own copy). */
+static int
+rules_meta_load(struct api *api, const char *const *paths, size_t npaths)
+{
+    struct sigma_rule **rules = NULL;
+    size_t n = 0;
+    int rc = sigma_parse_paths(paths, npaths, &rules, &n, rules_diag, &api->rules_failed);
+    if (rc == 0 && n > 0 && !(api->rules = bn_calloc(n, sizeof(*api->rules))))
+        rc = BN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct sigma_rule *r = rules[i];
+        if (rc == 0 && r->id && r->id[0]) {
+            struct api_rule_meta *m = &api->rules[api->nrules];
+            struct bn_buf tags;
+            bn_buf_init(&tags, 4096);
+            for (uint32_t t = 0; t < r->ntags && tags.len < 3800; t++)
+                (void)bn_buf_printf(&tags, "%s%s", t ? "," : "", r->tags[t]);
+            m->id = bn_strdup(r->id);
+            m->title = bn_strdup(r->title ? r->title : "");
+            m->level = bn_strdup(sigma_level_name(r->level));
+            m->tags = bn_strdup(tags.p ? tags.p : "");
+            m->kind = bn_strdup(r->kind == SIGMA_KIND_CORRELATION ? "correlation"
+                                : r->kind == SIGMA_KIND_FILTER    ? "filter"
+                                                             : "detection");
+            bn_buf_release(&tags);
+            api->nrules++;
+            if (!m->id || !m->title || !m->level || !m->tags || !m->kind)
+                rc = BN_ENOMEM;
+        }
+        sigma_rule_free(rules[i]);
+    }
+    bn_free(rules);
+    if (rc == 0 && api->nrules > 1)
+        qsort(api->rules, api->nrules, sizeof(*api->rules), meta_cmp);
+    if (rc == 0)
+        BN_INFO(MOD, "%zu rules listed, %zu rule documents did not parse", api->nrules,
+                api->rules_failed);
+    return rc;
+}
+
 /* ---- start / stop ---------------------------------------------------------------------- */
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) BN_PRINTF(2, 0);
@@ -679,6 +751,14 @@ api_start(const struct api_config *cfg, struct api **out)
     if (!api->data_dir) {
         api_stop(api);
         return BN_ENOMEM;
+    }
+    if (cfg->rule_paths && cfg->nrule_paths > 0) {
+        int rc = rules_meta_load(api, cfg->rule_paths, cfg->nrule_paths);
+        if (rc < 0) {
+            BN_ERROR(MOD, "cannot list the rules: %s", bn_strerror(rc));
+            api_stop(api);
+            return rc;
+        }
     }
     /* Open one handle now: a store that cannot open fails the start, not the first call. */
     struct store *st = api_store_get(api);
@@ -738,6 +818,7 @@ api_stop(struct api *api)
     bn_free(api->stores);
     pthread_mutex_destroy(&api->mu);
     pthread_mutex_destroy(&api->login_mu);
+    rules_meta_free(api);
     bn_free(api->data_dir);
     bn_free(api);
 }

@@ -42,6 +42,10 @@ struct api_config {
                                      its own) */
     api_change_cb on_change;      /* may be NULL */
     void *on_change_ctx;
+    const char *const *rule_paths; /* the shipped rules detection loads (files or
+                                      directories), listed by GET /api/v1/rules; borrowed
+                                      for api_start only; may be NULL */
+    size_t nrule_paths;
 };
 
 /* Starts the API server. Returns 0 and an owned *out, or a negative BN_E* code. */

@@ -32,6 +32,15 @@ struct api_login_slot {
     unsigned fails;
 };
 
+/* What GET /api/v1/rules shows of a shipped rule (parsed once at start). */
+struct api_rule_meta {
+    char *id;
+    char *title;
+    char *level;
+    char *tags;                  /* comma separated */
+    char *kind;                  /* "detection", "correlation" or "filter" */
+};
+
 struct api {
     struct MHD_Daemon *daemon;
     char *data_dir;
@@ -45,6 +54,9 @@ struct api {
     struct store **stores;       /* idle store handles */
     size_t nstores;
     size_t stores_cap;
+    struct api_rule_meta *rules; /* sorted by id */
+    size_t nrules;
+    size_t rules_failed;         /* rule documents that did not parse */
     pthread_mutex_t login_mu;
     struct api_login_slot login[API_LOGIN_SLOTS];
 };

@@ -646,21 +646,56 @@ api_h_incident_timeline(struct api_req *r)
 
 /* ---- rules ----------------------------------------------------------------------------- */
 
+/* Effective state of each rule for one tenant: its own row, else the all-tenants row. */
+struct rule_states {
+    json_t *arr;                 /* rows for the reply */
+    json_t *own;                 /* rule_id -> enabled, rows of the tenant */
+    json_t *global;              /* rule_id -> enabled, rows of tenant 0 */
+    int64_t tenant;
+};
+
 static int
-rule_state_cb(void *ctx, const struct store_rule_state *s)
+rule_state_cb(void *ctx, const struct store_rule_state *st)
 {
-    return push(ctx, json_pack("{s:I,s:s,s:b,s:s,s:o}", "tenant_id", (json_int_t)s->tenant_id,
-                               "rule_id", s->rule_id, "enabled", s->enabled, "updated_by",
-                               s->updated_by, "updated_at", api_jtime(s->updated_ns)));
+    struct rule_states *rs = ctx;
+    if (!rs->arr) {
+        /* only the all-tenants rows, for the effective state */
+        if (st->tenant_id == 0 &&
+            json_object_set_new(rs->global, st->rule_id, json_boolean(st->enabled)) < 0)
+            return BN_ENOMEM;
+        return 0;
+    }
+    json_t *row = json_pack("{s:I,s:s,s:b,s:s,s:o}", "tenant_id", (json_int_t)st->tenant_id,
+                            "rule_id", st->rule_id, "enabled", st->enabled, "updated_by",
+                            st->updated_by, "updated_at", api_jtime(st->updated_ns));
+    if (!row || json_array_append_new(rs->arr, row) < 0)
+        return BN_ENOMEM;
+    json_t *map = st->tenant_id == 0 ? rs->global
+                  : st->tenant_id == rs->tenant ? rs->own
+                                                : NULL;
+    if (map && json_object_set_new(map, st->rule_id, json_boolean(st->enabled)) < 0)
+        return BN_ENOMEM;
+    return 0;
 }
 
 static int
 rule_upload_cb(void *ctx, const struct store_rule_upload *u)
 {
-    return push(ctx, json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)u->id,
-                               "tenant_id", (json_int_t)u->tenant_id, "rule_id", u->rule_id,
-                               "title", u->title, "author", u->author, "created_at",
-                               api_jtime(u->created_ns), "yaml", u->yaml ? u->yaml : ""));
+    struct collect *c = ctx;
+    return push(c, json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)u->id,
+                             "tenant_id", (json_int_t)u->tenant_id, "rule_id", u->rule_id,
+                             "title", u->title, "author", u->author, "created_at",
+                             api_jtime(u->created_ns), "yaml", u->yaml ? u->yaml : ""));
+}
+
+static int
+icontains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return n == 0;
 }
 
 int
@@ -670,18 +705,48 @@ api_h_rule_list(struct api_req *r)
     struct store_scope sc;
     if (api_scope(r, &sc, &idb) < 0)
         return BN_EINVAL;
-    struct collect states = {json_array(), r}, ups = {json_array(), r};
-    int rc = states.arr && ups.arr ? 0 : BN_ENOMEM;
+    const char *q = api_query(r, "q");
+    struct rule_states rs = {json_array(), json_object(), json_object(), sc.all ? 0 : idb};
+    struct collect ups = {json_array(), r};
+    json_t *shipped = json_array();
+    int rc = rs.arr && rs.own && rs.global && ups.arr && shipped ? 0 : BN_ENOMEM;
     if (rc == 0)
-        rc = store_rule_states(r->st, &sc, rule_state_cb, &states);
+        rc = store_rule_states(r->st, &sc, rule_state_cb, &rs);
+    if (rc == 0 && !sc.all) {
+        /* The all-tenants rows (tenant 0) apply to the tenant too; a customer's scope does not
+         * return them, so they are read for the effective state only, not listed. */
+        struct store_scope all = {.all = 1};
+        struct rule_states g = {NULL, NULL, rs.global, -1};
+        rc = store_rule_states(r->st, &all, rule_state_cb, &g);
+    }
     if (rc == 0)
         rc = store_rule_uploads(r->st, &sc, rule_upload_cb, &ups);
+    /* The shipped rules with their effective state for the tenant in view (providers with no
+     * tenant_id: the all-tenants state). */
+    for (size_t i = 0; rc == 0 && i < r->api->nrules; i++) {
+        const struct api_rule_meta *m = &r->api->rules[i];
+        if (q && !icontains(m->id, q) && !icontains(m->title, q) && !icontains(m->tags, q))
+            continue;
+        json_t *en = json_object_get(rs.own, m->id);
+        if (!en)
+            en = json_object_get(rs.global, m->id);
+        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:o,s:b}", "rule_id", m->id, "title",
+                                m->title, "level", m->level, "kind", m->kind, "tags",
+                                csv_array(m->tags), "enabled", en ? json_is_true(en) : 1);
+        if (!row || json_array_append_new(shipped, row) < 0)
+            rc = BN_ENOMEM;
+    }
+    json_decref(rs.own);
+    json_decref(rs.global);
     if (rc < 0) {
-        json_decref(states.arr);
+        json_decref(rs.arr);
         json_decref(ups.arr);
+        json_decref(shipped);
         return api_fail_rc(r, rc, "rules");
     }
-    return api_reply(r, 200, json_pack("{s:o,s:o}", "states", states.arr, "uploads", ups.arr));
+    return api_reply(r, 200, json_pack("{s:o,s:I,s:o,s:o}", "rules", shipped, "rules_failed",
+                                       (json_int_t)r->api->rules_failed, "states", rs.arr,
+                                       "uploads", ups.arr));
 }
 
 static int

@@ -563,6 +563,34 @@ test_workflow(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "states")), 1);
     json_decref(j);
 
+    /* Shipped rules show their effective state: the tenant's row, else the all-tenants row. */
+    j = call(&e, "GET", "/api/v1/rules?q=NETCAT", ca, NULL, 200);
+    json_t *rl = json_array_get(json_object_get(j, "rules"), 0);
+    assert_string_equal(json_string_value(json_object_get(rl, "rule_id")), "shipped-rule-1");
+    assert_string_equal(json_string_value(json_object_get(rl, "level")), "high");
+    assert_true(json_is_true(json_object_get(rl, "enabled")));
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/rules?q=no-such-rule", ca, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "rules")), 0);
+    json_decref(j);
+    j = call(&e, "PATCH", "/api/v1/rules/shipped-rule-1", an, "{\"enabled\":false}", 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "tenant_id")), 0);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/rules", ca, NULL, 200);
+    rl = json_array_get(json_object_get(j, "rules"), 0);
+    assert_false(json_is_true(json_object_get(rl, "enabled")));
+    json_decref(j);
+    j = call(&e, "PATCH", "/api/v1/rules/shipped-rule-1", ca, "{\"enabled\":true}", 200);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/rules", ca, NULL, 200);
+    rl = json_array_get(json_object_get(j, "rules"), 0);
+    assert_true(json_is_true(json_object_get(rl, "enabled")));
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/rules", an, NULL, 200); /* all-tenants view */
+    rl = json_array_get(json_object_get(j, "rules"), 0);
+    assert_false(json_is_true(json_object_get(rl, "enabled")));
+    json_decref(j);
+
     /* IOC import from CSV and from a STIX bundle; skips are counted. */
     j = call(&e, "POST", "/api/v1/ioc-lists", ca,
              "{\"name\":\"feed\",\"format\":\"csv\",\"content\":\"type,value\\nip,203.0.113.7\\n"
@@ -921,6 +949,9 @@ test_cli(void **state)
     assert_int_equal(cli(env, "rules disable cli-rule-1", out, sizeof(out)), 0);
     assert_int_equal(cli(env, "rules list", out, sizeof(out)), 0);
     assert_non_null(strstr(out, "cli-rule-1"));
+    assert_non_null(strstr(out, "shipped-rule-1"));
+    assert_int_equal(cli(env, "rules list --search zzz", out, sizeof(out)), 0);
+    assert_null(strstr(out, "shipped-rule-1"));
     assert_int_equal(cli(env, "agents list", out, sizeof(out)), 0);
     assert_int_equal(cli(env, "events search --host web1 --field CommandLine=x --limit 5", out,
                          sizeof(out)),

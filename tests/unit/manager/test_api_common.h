@@ -7,6 +7,7 @@
 #define TEST_API_COMMON_H
 
 #include <ftw.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,8 +128,23 @@ tenv_setup(struct tenv *e)
         if ((rc = tenv_user(e, tenv_user_names[i], tenv_user_roles[i], tid, &e->uid[i])) < 0)
             return rc;
     }
+    /* One shipped rule for GET /api/v1/rules. */
+    char rdir[128], rfile[160];
+    snprintf(rdir, sizeof(rdir), "%s/shipped", e->dir);
+    snprintf(rfile, sizeof(rfile), "%s/r1.yml", rdir);
+    FILE *rf = mkdir(rdir, 0700) == 0 ? fopen(rfile, "w") : NULL;
+    if (!rf)
+        return -1;
+    fputs("title: Shipped netcat listener\nid: shipped-rule-1\nlevel: high\n"
+          "tags: [attack.command_and_control]\nlogsource: {product: linux, category: "
+          "process_creation}\ndetection:\n  sel:\n    Image|endswith: /nc\n  condition: sel\n",
+          rf);
+    fclose(rf);
+    const char *rule_paths[] = {rdir};
     struct api_config cfg;
     memset(&cfg, 0, sizeof(cfg));
+    cfg.rule_paths = rule_paths;
+    cfg.nrule_paths = 1;
     cfg.data_dir = e->dir;
     cfg.listen_host = "127.0.0.1";
     cfg.port = 0;
