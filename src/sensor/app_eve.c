@@ -619,13 +619,15 @@ http_zeek(struct jw *w, const struct net_http_rec *r)
     }
     jw_str_ne(w, "referrer", r->referer);
     const char *v = r->protocol;
-    if (strncmp(v, "HTTP/", 5) == 0)
+    if (r->http09)
+        jw_str(w, "version", "0.9");
+    else if (strncmp(v, "HTTP/", 5) == 0)
         jw_str(w, "version", v + 5);
     jw_str_ne(w, "user_agent", r->user_agent);
     jw_u64(w, "request_body_len", r->request_body_len);
     jw_u64(w, "response_body_len", r->response_body_len);
-    if (r->has_response && r->status) {
-        jw_u64(w, "status_code", (uint64_t)r->status);
+    if (r->has_response && (r->status || r->http09)) {
+        jw_u64(w, "status_code", (uint64_t)r->status); /* 0 for HTTP/0.9, as Zeek logs it */
         jw_str_ne(w, "status_msg", r->status_msg);
     }
     if (r->content_type[0]) {

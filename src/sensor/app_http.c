@@ -177,6 +177,8 @@ request_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
     if (sp2 < end)
         app_copy(tx->protocol, sizeof(tx->protocol), sp2 + 1, (size_t)(end - sp2 - 1),
                  &tx->truncated);
+    else
+        tx->http09 = 1; /* no headers follow; the answer is the body, until close */
     /* absolute-form URI (proxies): the host comes from it */
     if ((size_t)(ue - u) > 7 && app_prefix_ci(u, (size_t)(ue - u), "http://")) {
         const uint8_t *h = u + 7;
@@ -429,8 +431,11 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
     case H_START:
         if (n == 0)
             return; /* stray CRLF between messages */
-        if (dir == NET_TOSERVER)
+        if (dir == NET_TOSERVER) {
             request_line(st, hd, s, n);
+            if (hd->tx && hd->tx->http09)
+                message_done(st, hd, dir, f, ts_ns, sink);
+        }
         else if (n >= 5 && !memcmp(s, "HTTP/", 5))
             status_line(st, hd, s, n, f, ts_ns, sink);
         else {
@@ -573,6 +578,17 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
         }
         default:
             break;
+        }
+        /* an HTTP/0.9 request is answered by the bare body, read until the close */
+        if (dir == NET_TOCLIENT && hd->state == H_START && hd->line.len == 0 && st->n_queue &&
+            st->queue[0]->http09 && memcmp(d, "HTTP/", BN_MIN(n, (size_t)5)) != 0) {
+            struct net_http_rec *tx = st->queue[0];
+            memmove(st->queue, st->queue + 1, (st->n_queue - 1) * sizeof(st->queue[0]));
+            st->n_queue--;
+            tx->has_response = 1;
+            hd->tx = tx;
+            hd->state = H_BODY_CLOSE;
+            continue;
         }
         /* line-oriented states */
         const uint8_t *lf = memchr(d, '\n', n);

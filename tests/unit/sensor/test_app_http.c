@@ -330,6 +330,25 @@ test_zeek_uri(void **state)
 }
 
 static void
+test_http09(void **state)
+{
+    (void)state;
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, S("GET /old.html\r\n"));
+    at_feed(&run, NET_TOCLIENT, S("<html>no status line</html>\n"));
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    const struct net_http_rec *r = run.sink.body[0];
+    assert_true(r->http09);
+    assert_string_equal(r->uri, "/old.html");
+    assert_int_equal(r->response_body_len, 28);
+    const char *z = run.sink.zeek[0];
+    assert_string_equal(at_str(z, "version"), "0.9");
+    assert_int_equal(at_int(z, "status_code"), 0);
+    assert_false(at_has(run.sink.eve[0], "http.status"));
+}
+
+static void
 test_probe(void **state)
 {
     (void)state;
@@ -356,6 +375,7 @@ main(void)
         cmocka_unit_test_teardown(test_limits, teardown),
         cmocka_unit_test_teardown(test_malformed, teardown),
         cmocka_unit_test_teardown(test_zeek_uri, teardown),
+        cmocka_unit_test_teardown(test_http09, teardown),
         cmocka_unit_test(test_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
