@@ -134,5 +134,8 @@ sqlite3 "$DB" "UPDATE agents SET revoked = 1 WHERE id = $AID;"
 grep -q "revoked" "$WORK/agent2.log" || fail "the revoked agent was not told: $(cat "$WORK/agent2.log")"
 n2=$(sqlite3 "$DB" "SELECT count(*) FROM events;")
 [ "$n2" = "$n" ] || fail "a revoked agent's events were stored ($n2 > $n)"
+kill -TERM "$MPID"
+wait "$MPID"
+MPID=
 echo "PASS: enrolment, $n events 1..$hi stored once, spooled across a manager outage," \
     "used-up token and revoked agent refused"
