@@ -504,7 +504,7 @@ api_h_user_update(struct api_req *r)
     if ((rc = check_grant(r, u.role)) < 0)
         goto out;
     if (role_s) {
-        int role;
+        int role = -1;
         if ((rc = parse_role(r, role_s, &role)) < 0 || (rc = check_grant(r, role)) < 0)
             goto out;
         if (is_customer_role(role) != is_customer_role(u.role)) {

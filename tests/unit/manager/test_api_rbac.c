@@ -557,7 +557,7 @@ test_rbac_from_spec(void **state)
                 requests++;
                 int64_t audit_after = audit_last(&e);
                 const char *who = caller == C_NONE ? "anonymous" : tenv_user_names[caller];
-                char why[200] = "";
+                char why[512] = "";
                 long st = r.status;
                 int ok2xx = st >= 200 && st < 300;
                 if (public_op) {
