@@ -31,6 +31,7 @@
 
 #define READ_CHUNK (64u << 10)
 #define SILENT_MAX 65536           /* silent agents remembered (reported once) */
+#define IN_KEEP_MAX (1u << 20)     /* input buffer kept per idle connection at most */
 #define LAZY_COMMIT_MS 100         /* small writes wait this long for a group commit */
 
 enum conn_state {
@@ -560,6 +561,10 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
         return;
     }
     RAND_bytes(c->nonce, sizeof(c->nonce));
+    if ((int64_t)m.heartbeat_ms != c->heartbeat_ms)
+        BN_WARN("link", "agent %s heartbeats every %llu ms, enrolled with %lld ms: silence is "
+                "judged by the enrolled interval",
+                c->uid, (unsigned long long)m.heartbeat_ms, (long long)c->heartbeat_ms);
     c->heartbeat_ms = (int64_t)m.heartbeat_ms;
     c->session_last = 0;
     close_older_sessions(c);
@@ -744,6 +749,12 @@ parse_frames(struct conn *c)
     if (off && !c->closing) {
         memmove(c->in.p, c->in.p + off, c->in.len - off);
         c->in.len -= off;
+        /* a big batch leaves a big buffer: give it back when drained (1,000 connections) */
+        if (c->in.len == 0 && c->in.cap > IN_KEEP_MAX) {
+            size_t max = c->in.max;
+            bn_buf_release(&c->in);
+            bn_buf_init(&c->in, max);
+        }
     }
 }
 

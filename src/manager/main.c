@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -282,6 +283,12 @@ main(int argc, char **argv)
         goto out;
     }
 
+    /* one descriptor per agent connection: raise the soft limit to the hard one */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     /* signals are taken by this thread; the link and API threads inherit the mask */
     sigset_t set;
     sigemptyset(&set);
