@@ -192,12 +192,13 @@ print_table(json_t *items, const char *const *cols)
                 w[c] = n;
         }
     }
+    /* The last column is not padded: no trailing blanks. */
     for (size_t c = 0; c < ncol; c++)
-        printf("%-*s%s", (int)w[c], cols[c], c + 1 < ncol ? "  " : "\n");
+        printf("%-*s%s", c + 1 < ncol ? (int)w[c] : 0, cols[c], c + 1 < ncol ? "  " : "\n");
     json_array_foreach(items, i, it) {
         for (size_t c = 0; c < ncol; c++) {
             cell(json_object_get(it, cols[c]), buf, 48);
-            printf("%-*s%s", (int)w[c], buf, c + 1 < ncol ? "  " : "\n");
+            printf("%-*s%s", c + 1 < ncol ? (int)w[c] : 0, buf, c + 1 < ncol ? "  " : "\n");
         }
     }
 }
