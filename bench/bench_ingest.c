@@ -34,7 +34,14 @@ struct agent_sim {
     uint8_t nonce[BN_WIRE_NONCE];
     uint64_t acked;            /* last acknowledged seq */
     uint64_t sent_last;        /* last seq of the batch in flight (0 = none) */
+    double sent_at;            /* when it was sent */
 };
+
+/* send -> ack latencies of the timed run (a sample of at most LAT_MAX) */
+#define LAT_MAX 1000000
+static double *lat;
+static _Atomic size_t nlat;
+static _Atomic bool timing;
 
 static const char *server, *token, *dir, *acked_path;
 static int nagents = 100, nthreads = 2, batch = 1000;
@@ -101,8 +108,10 @@ send_batch(struct agent_sim *a, struct bn_wire_packer *p, struct bn_buf *f)
     int rc = bn_wire_packer_seal(p, a->nonce, a->id.sk, f);
     if (!rc)
         rc = bn_wire_send(a->conn, f->p, f->len);
-    if (!rc)
+    if (!rc) {
         a->sent_last = a->acked + (uint64_t)batch;
+        a->sent_at = now_s();
+    }
     return rc;
 }
 
@@ -132,6 +141,11 @@ take_ack(struct agent_sim *a)
         pthread_mutex_unlock(&acked_mu);
     }
     atomic_fetch_add(&acked_events, ack.last_seq - a->acked);
+    if (atomic_load(&timing)) {
+        size_t k = atomic_fetch_add(&nlat, 1);
+        if (k < LAT_MAX)
+            lat[k] = now_s() - a->sent_at;
+    }
     a->acked = ack.last_seq;
     a->sent_last = 0;
     return 0;
@@ -183,6 +197,13 @@ worker(void *arg)
     bn_buf_release(&f);
     bn_wire_packer_free(p);
     return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 static void
@@ -277,6 +298,8 @@ main(int argc, char **argv)
         pthread_join(thr[t], NULL);
     fprintf(stderr, "bench_ingest: %llu sessions open in %.2f s\n",
             (unsigned long long)atomic_load(&reconnects), now_s() - t_open);
+    lat = calloc(LAT_MAX, sizeof(*lat));
+    atomic_store(&timing, lat != NULL);
     t1 = now_s();
     for (int t = 0; t < nthreads; t++)
         pthread_create(&thr[t], NULL, worker, (void *)(intptr_t)t);
@@ -302,6 +325,14 @@ main(int argc, char **argv)
            "(sessions opened %llu, refusals %llu)\n",
            nagents, nthreads, batch, (unsigned long long)v, t2 - t1, v / (t2 - t1),
            (unsigned long long)atomic_load(&reconnects), (unsigned long long)atomic_load(&refusals));
+    size_t nl = BN_MIN(atomic_load(&nlat), (size_t)LAT_MAX);
+    if (nl) {
+        qsort(lat, nl, sizeof(*lat), cmp_double);
+        printf("batch send -> ack (commit included): p50 %.1f ms, p99 %.1f ms, max %.1f ms "
+               "over %zu batches\n",
+               lat[nl / 2] * 1e3, lat[(size_t)(nl * 0.99)] * 1e3, lat[nl - 1] * 1e3, nl);
+    }
+    free(lat);
     for (int i = 0; i < nagents; i++)
         bn_wire_close(agents[i].conn);
     free(agents);
