@@ -655,8 +655,31 @@ test_workflow(void **state)
     assert_int_equal(store_token_consume(e.st, hash, tenv_now(), &tenant), 0);
     assert_int_equal(tenant, e.tenant_a);
 
+    /* SOC metrics: the alert came 1 s after its event (MTTD), the incident was acknowledged
+     * about 60 s after it opened (MTTA), and it is not resolved (no MTTR yet). */
     j = call(&e, "GET", "/api/v1/soc-metrics?per_rule=1", an, NULL, 200);
-    assert_true(json_is_array(json_object_get(j, "items")));
+    json_t *items = json_object_get(j, "items");
+    json_t *tot = NULL, *per = NULL;
+    size_t k;
+    json_t *row;
+    json_array_foreach(items, k, row) {
+        if (json_integer_value(json_object_get(row, "tenant_id")) != e.tenant_a)
+            continue;
+        if (json_is_null(json_object_get(row, "rule_id")) || !json_object_get(row, "rule_id"))
+            tot = row;
+        else if (strcmp(json_string_value(json_object_get(row, "rule_id")), "r-shadow") == 0)
+            per = row;
+    }
+    assert_non_null(tot);
+    assert_non_null(per);
+    json_t *mttd = json_object_get(tot, "mttd"), *mtta = json_object_get(tot, "mtta");
+    assert_true(json_integer_value(json_object_get(mttd, "n")) >= 1);
+    double d = json_real_value(json_object_get(mttd, "avg_s"));
+    assert_true(d > 0.5 && d < 1.5);
+    assert_int_equal(json_integer_value(json_object_get(mtta, "n")), 1);
+    double a = json_real_value(json_object_get(mtta, "avg_s"));
+    assert_true(a > 50 && a < 120);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(tot, "mttr"), "n")), 0);
     json_decref(j);
     tenv_teardown(&e);
 }
