@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "test_api_common.h"
+#include "notify_peers.h"
 #include "manager/api_int.h"
 #include "manager/enroll.h"
 #include "bannin/alloc.h"
@@ -822,6 +823,49 @@ test_alloc_failures(void **state)
     tenv_teardown(&e);
 }
 
+/* "Send test" delivers at once to a real loopback webhook, and reports a refusal. */
+static void
+test_channel_send_test(void **state)
+{
+    (void)state;
+    struct tenv e;
+    assert_int_equal(tenv_setup(&e), 0);
+    struct http_peer h;
+    assert_int_equal(http_peer_start(&h, 0, 200), 0);
+    char ca[128], cv[128], body[512], path[128];
+    assert_int_equal(tenv_token(&e, e.uid[T_CA_A], ca, sizeof(ca)), 0);
+    assert_int_equal(tenv_token(&e, e.uid[T_CV_A], cv, sizeof(cv)), 0);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"soc\",\"type\":\"webhook\",\"config\":{\"url\":"
+             "\"http://127.0.0.1:%d/hook\"}}",
+             h.port);
+    json_t *j = call(&e, "POST", "/api/v1/channels", ca, body, 201);
+    json_int_t cid = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/channels/%lld/test", (long long)cid);
+    j = call(&e, "POST", path, ca, NULL, 200);
+    assert_true(json_is_true(json_object_get(j, "delivered")));
+    json_decref(j);
+    assert_int_equal(http_peer_count(&h), 1);
+    pthread_mutex_lock(&h.mu);
+    assert_non_null(h.reqs[0].body);
+    assert_non_null(strstr(h.reqs[0].body, "\"test\""));
+    pthread_mutex_unlock(&h.mu);
+    /* The channel refuses: 502 with its answer; viewers may not send tests. */
+    atomic_store(&h.status, 503);
+    j = call(&e, "POST", path, ca, NULL, 502);
+    assert_string_equal(err_code(j), "delivery_failed");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "error"),
+                                                             "message")),
+                           "503"));
+    json_decref(j);
+    j = call(&e, "POST", path, cv, NULL, 403);
+    json_decref(j);
+    http_peer_stop(&h);
+    http_peer_free(&h);
+    tenv_teardown(&e);
+}
+
 /* ---- concurrent clients --------------------------------------------------------------- */
 
 struct conc {
@@ -1007,6 +1051,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_auth_helpers),      cmocka_unit_test(test_login_logout),
         cmocka_unit_test(test_bad_bodies_counted), cmocka_unit_test(test_no_escalation),
         cmocka_unit_test(test_workflow),          cmocka_unit_test(test_event_search),
+        cmocka_unit_test(test_channel_send_test),
         cmocka_unit_test(test_concurrent_clients), cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_cli),
     };
