@@ -572,6 +572,8 @@ ndr_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink)
     if (rec->type == NET_REC_FLOW && (rec->body || rec->flow)) {
         f = rec->body ? rec->body : rec->flow;
         if (!ndr_ignored(d, &f->cli)) {
+            if (d->cfg.scan_enabled)
+                ndr_scan_flow(d, f, rec->ts_ns, sink);
             if (d->cfg.brute_enabled)
                 ndr_brute_flow(d, f, rec->ts_ns, sink);
             if (d->cfg.beacon_enabled)

@@ -1,13 +1,18 @@
 /*
- * ndr_scan.c - TCP port scans, seen per packet: a SYN is a probe of (target, port); a
- * SYN-ACK back, or the client later sending data on it, answers the probe. A vertical scan is
- * one source probing many ports of one target; a horizontal scan is one source probing one
- * port on many targets. Either fires when the distinct probes in the window reach the
- * threshold and most of them went unanswered (a closed port answers RST, a filtered one
- * nothing) - a browser opening connections to many servers gets its SYN-ACKs.
+ * ndr_scan.c - port scans. TCP is seen per packet: a SYN is a probe of (target, port); a
+ * SYN-ACK back, or the client later sending data on it, answers the probe. UDP is seen at
+ * flow end (only the flow knows who spoke first): a flow is a probe of its server port,
+ * answered when the server sent anything back (an ICMP port unreachable is not an answer).
+ * A vertical scan is one source probing many ports of one target; a horizontal scan is one
+ * source probing one port on many targets. Either fires when the distinct probes in the
+ * window reach the threshold and most of them went unanswered (a closed TCP port answers
+ * RST, a filtered one nothing) - a browser opening connections to many servers gets its
+ * SYN-ACKs. UDP to multicast and broadcast addresses and to the traceroute ports
+ * (33434-33534) is not a probe.
  *
- * State: scan_probe (source, target, port) remembers each probe once per window; scan_v
- * (source, target) and scan_h (source, port) hold the window counters.
+ * State: scan_probe (source, target, port, protocol) remembers each probe once per window;
+ * scan_v (source, target, protocol) and scan_h (source, port, protocol) hold the window
+ * counters.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +25,7 @@ struct probe_key {
     struct net_addr src;
     struct net_addr dst;
     uint16_t port;
+    uint8_t proto;
 };
 
 struct probe_val {
@@ -30,6 +36,7 @@ struct probe_val {
 struct vert_key {
     struct net_addr src;
     struct net_addr dst;
+    uint8_t proto;
 };
 
 struct scan_counts {
@@ -47,6 +54,7 @@ struct scan_val {
 struct horiz_key {
     struct net_addr src;
     uint16_t port;
+    uint8_t proto;
 };
 
 int
@@ -66,31 +74,35 @@ ndr_scan_init(struct ndr *d)
 
 static void
 probe_key(struct probe_key *k, const struct net_addr *src, const struct net_addr *dst,
-          uint16_t port)
+          uint16_t port, uint8_t proto)
 {
     memset(k, 0, sizeof(*k));
     k->src = ndr_addr(src);
     k->dst = ndr_addr(dst);
     k->port = port;
+    k->proto = proto;
 }
 
 static struct scan_val *
-vert(struct ndr *d, const struct net_addr *src, const struct net_addr *dst, bool create)
+vert(struct ndr *d, const struct net_addr *src, const struct net_addr *dst, uint8_t proto,
+     bool create)
 {
     struct vert_key k;
     memset(&k, 0, sizeof(k));
     k.src = ndr_addr(src);
     k.dst = ndr_addr(dst);
+    k.proto = proto;
     return create ? ndr_tab_put(&d->scan_v, &k, d->now_ns, NULL) : ndr_tab_get(&d->scan_v, &k);
 }
 
 static struct scan_val *
-horiz(struct ndr *d, const struct net_addr *src, uint16_t port, bool create)
+horiz(struct ndr *d, const struct net_addr *src, uint16_t port, uint8_t proto, bool create)
 {
     struct horiz_key k;
     memset(&k, 0, sizeof(k));
     k.src = ndr_addr(src);
     k.port = port;
+    k.proto = proto;
     return create ? ndr_tab_put(&d->scan_h, &k, d->now_ns, NULL) : ndr_tab_get(&d->scan_h, &k);
 }
 
@@ -111,13 +123,25 @@ fail_score(const struct scan_val *v)
     return v->c.probes ? 100.0 * failed / v->c.probes : 0;
 }
 
+/* A probe seen for the first time in the window (answered: already known to be). */
+struct probe {
+    const struct net_addr *src;
+    const struct net_addr *dst;
+    uint16_t dport;
+    uint8_t proto;
+    bool answered;
+    const struct net_flow *flow;
+    uint64_t pcap_cnt;
+};
+
 static void
-new_probe(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
+new_probe(struct ndr *d, const struct probe *p, struct net_sink *sink)
 {
     uint64_t win = (uint64_t)d->cfg.scan_window_ms * NDR_NS_PER_MS;
     uint64_t now = d->now_ns;
+    const char *pname = p->proto == 17 ? "UDP" : "TCP";
 
-    struct scan_val *v = vert(d, &p->src, &p->dst, true);
+    struct scan_val *v = vert(d, p->src, p->dst, p->proto, true);
     if (v) {
         ndr_window_roll(&v->w, now, win, &v->c, sizeof(v->c));
         if (v->c.probes == 0 || p->dport < v->c.lo)
@@ -125,41 +149,44 @@ new_probe(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
         if (p->dport > v->c.hi)
             v->c.hi = p->dport;
         v->c.probes++;
+        v->c.answered += p->answered;
         if (scan_fires(d, v, d->cfg.scan_vertical_ports)) {
             v->w.alerted = 1;
             struct net_alert a;
             char dst[64];
-            ndr_alert_init(&a, NDR_SIG_SCAN_VERTICAL, &p->src);
-            a.dst = ndr_addr(&p->dst);
+            ndr_alert_init(&a, NDR_SIG_SCAN_VERTICAL, p->src);
+            a.dst = ndr_addr(p->dst);
             a.has_dst = 1;
-            a.proto = 6;
+            a.proto = p->proto;
             a.first_ns = v->w.start_ns;
             a.last_ns = now;
             a.score = fail_score(v);
-            ndr_alert_detail(&a, "%u ports probed on %s in %.1f s (ports %u-%u), %u answered",
-                             v->c.probes, net_addr_str(&p->dst, dst, sizeof(dst)),
+            ndr_alert_detail(&a, "%u %s ports probed on %s in %.1f s (ports %u-%u), %u answered",
+                             v->c.probes, pname, net_addr_str(p->dst, dst, sizeof(dst)),
                              (double)(now - v->w.start_ns) / 1e9, v->c.lo, v->c.hi, v->c.answered);
-            ndr_alert_emit(d, sink, &a, 0, NULL, p->pcap_cnt);
+            ndr_alert_emit(d, sink, &a, 0, p->flow, p->pcap_cnt);
         }
     }
 
-    struct scan_val *h = horiz(d, &p->src, p->dport, true);
+    struct scan_val *h = horiz(d, p->src, p->dport, p->proto, true);
     if (h) {
         ndr_window_roll(&h->w, now, win, &h->c, sizeof(h->c));
         h->c.probes++;
+        h->c.answered += p->answered;
         if (scan_fires(d, h, d->cfg.scan_horizontal_hosts)) {
             h->w.alerted = 1;
             struct net_alert a;
-            ndr_alert_init(&a, NDR_SIG_SCAN_HORIZONTAL, &p->src);
+            ndr_alert_init(&a, NDR_SIG_SCAN_HORIZONTAL, p->src);
             a.dport = p->dport;
             a.has_ports = 1;
-            a.proto = 6;
+            a.proto = p->proto;
             a.first_ns = h->w.start_ns;
             a.last_ns = now;
             a.score = fail_score(h);
-            ndr_alert_detail(&a, "%u hosts probed on port %u in %.1f s, %u answered", h->c.probes,
-                             p->dport, (double)(now - h->w.start_ns) / 1e9, h->c.answered);
-            ndr_alert_emit(d, sink, &a, 0, NULL, p->pcap_cnt);
+            ndr_alert_detail(&a, "%u hosts probed on %s port %u in %.1f s, %u answered",
+                             h->c.probes, pname, p->dport, (double)(now - h->w.start_ns) / 1e9,
+                             h->c.answered);
+            ndr_alert_emit(d, sink, &a, 0, p->flow, p->pcap_cnt);
         }
     }
 }
@@ -186,15 +213,15 @@ answered(struct ndr *d, const struct net_addr *cli, const struct net_addr *srv, 
         return; /* this connection's data again: settled on its first packet */
     *slot = fp;
     struct probe_key k;
-    probe_key(&k, cli, srv, port);
+    probe_key(&k, cli, srv, port, 6);
     struct probe_val *pv = ndr_tab_get(&d->scan_probe, &k);
     if (!pv || pv->answered)
         return;
     pv->answered = 1;
-    struct scan_val *v = vert(d, cli, srv, false);
+    struct scan_val *v = vert(d, cli, srv, 6, false);
     if (v && v->w.start_ns <= pv->first_ns && v->c.answered < v->c.probes)
         v->c.answered++;
-    struct scan_val *h = horiz(d, cli, port, false);
+    struct scan_val *h = horiz(d, cli, port, 6, false);
     if (h && h->w.start_ns <= pv->first_ns && h->c.answered < h->c.probes)
         h->c.answered++;
 }
@@ -205,7 +232,7 @@ ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
     uint8_t fl = p->tcp_flags;
     if ((fl & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) == NET_TCP_SYN) {
         struct probe_key k;
-        probe_key(&k, &p->src, &p->dst, p->dport);
+        probe_key(&k, &p->src, &p->dst, p->dport, 6);
         bool created;
         struct probe_val *pv = ndr_tab_put(&d->scan_probe, &k, d->now_ns, &created);
         if (!pv || !created)
@@ -215,7 +242,8 @@ ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
         uint64_t fp = conn_fp(&p->src, &p->dst, p->dport);
         if (d->scan_answered[fp % NDR_ANSWERED_SLOTS] == fp)
             d->scan_answered[fp % NDR_ANSWERED_SLOTS] = 0;
-        new_probe(d, p, sink);
+        struct probe pr = {&p->src, &p->dst, p->dport, 6, false, NULL, p->pcap_cnt};
+        new_probe(d, &pr, sink);
     } else if ((fl & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) == (NET_TCP_SYN | NET_TCP_ACK)) {
         answered(d, &p->dst, &p->src, p->sport);
     } else if ((fl & (NET_TCP_SYN | NET_TCP_RST)) == 0 && (fl & NET_TCP_ACK) &&
@@ -224,4 +252,46 @@ ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
          * captured (asymmetric routing, a capture of one direction). */
         answered(d, &p->src, &p->dst, p->dport);
     }
+}
+
+/* Multicast and broadcast destinations: discovery protocols, never a probe of one host. */
+static bool
+group_addr(const struct net_addr *a)
+{
+    if (a->fam == 6)
+        return a->a[0] == 0xff;
+    return a->a[0] >= 224 || (a->a[0] == 255 && a->a[1] == 255 && a->a[2] == 255);
+}
+
+void
+ndr_scan_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    (void)ts_ns;
+    if (f->proto != 17 || group_addr(&f->srv) || (f->sport >= 33434 && f->sport <= 33534) ||
+        f->pkts[NET_TOSERVER] == 0)
+        return;
+    struct probe_key k;
+    probe_key(&k, &f->cli, &f->srv, f->sport, 17);
+    bool created;
+    struct probe_val *pv = ndr_tab_put(&d->scan_probe, &k, d->now_ns, &created);
+    if (!pv)
+        return;
+    bool ans = f->pkts[NET_TOCLIENT] > 0;
+    if (!created) {
+        /* The same probe again in the window (a retry): an answer now still counts. */
+        if (ans && !pv->answered) {
+            pv->answered = 1;
+            struct scan_val *v = vert(d, &f->cli, &f->srv, 17, false);
+            if (v && v->c.answered < v->c.probes)
+                v->c.answered++;
+            struct scan_val *h = horiz(d, &f->cli, f->sport, 17, false);
+            if (h && h->c.answered < h->c.probes)
+                h->c.answered++;
+        }
+        return;
+    }
+    pv->first_ns = d->now_ns;
+    pv->answered = ans;
+    struct probe pr = {&f->cli, &f->srv, f->sport, 17, ans, f, 0};
+    new_probe(d, &pr, sink);
 }

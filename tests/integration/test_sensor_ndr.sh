@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_sensor_ndr.sh - the built-in network detections (src/sensor/ndr*.c) end to end through
 # `bannin pcap`: a pcap writer below (python3 + struct, no scapy) builds one capture per
-# attack (vertical and horizontal scans, ICMP and ARP sweeps, SSH brute force, a 60 s beacon
-# over an hour, a DNS TXT tunnel, DGA lookups, an SMB fan-out, a 1.2 GB upload) and benign
+# attack (vertical and horizontal TCP scans, a UDP scan answered by ICMP port unreachable,
+# ICMP and ARP sweeps, SSH brute force, a 60 s beacon over an hour, a DNS TXT tunnel, DGA
+# lookups, an SMB fan-out, a 1.2 GB upload) and benign
 # captures (bursty browsing, normal DNS, an SSH session, monitoring pings, ARP; a 1.5 GB
 # backup to an internal host). Each attack must raise its detection and nothing else; the
 # benign captures nothing. Gigabyte captures go through a FIFO, never to disk.
@@ -260,6 +261,22 @@ for h in range(1, 255):
                 'open' if h % 25 == 0 else 'filtered')
 n.close()
 
+n = Net(out + '/scan_udp.pcap')
+for p in range(1, 1001):
+    t = T0 + p * 0.002
+    q = b'\0' * 32
+    n.udp(t, '203.0.113.50', '192.168.1.10', 53000, p, q)
+    if p in (53, 123, 161):
+        n.udp(t + 0.0003, '192.168.1.10', '203.0.113.50', p, 53000, b'\1' * 48)
+    else:
+        # ICMP port unreachable quoting the probe's IP header and first 8 bytes.
+        orig = ipv4('203.0.113.50', '192.168.1.10', 17, udp('203.0.113.50', '192.168.1.10',
+                                                              53000, p, q))[:28]
+        body = struct.pack('!BBHI', 3, 3, 0, 0) + orig
+        body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
+        n.ip(t + 0.0003, '192.168.1.10', '203.0.113.50', 1, body)
+n.close()
+
 n = Net(out + '/sweep_icmp.pcap')
 for h in range(1, 255):
     n.icmp_echo(T0 + h * 0.01, '192.168.1.66', '192.168.1.%d' % h, False, h)
@@ -289,7 +306,8 @@ n.close()
 n = Net(out + '/dns_tunnel.pcap')
 for i in range(200):
     name = '%s.%s.%d.t.evil-tunnel.com' % (rand_label(60), rand_label(30), i)
-    dns(T0 + i * 0.5, n, '192.168.1.77', '192.168.1.1', name, 16, 0, os.urandom(40).hex()[:60].encode())
+    dns(T0 + i * 0.5, n, '192.168.1.77', '192.168.1.1', name, 16, 0,
+        os.urandom(40).hex()[:60].encode())
 n.close()
 
 n = Net(out + '/dga.pcap')
@@ -341,12 +359,14 @@ n.conn(T0 + 1, '192.168.1.10', '10.0.0.5', 51000, 22,
        1500)
 for ts, kind, arg, p in events:
     if kind == 'dns':
-        dns(ts, n, '192.168.1.10', '192.168.1.1', arg, 1, 0, '151.101.%d.%d' % (1, 1 + popular.index(arg)))
+        dns(ts, n, '192.168.1.10', '192.168.1.1', arg, 1, 0,
+            '151.101.1.%d' % (1 + popular.index(arg)))
     elif kind == 'dns2':
         dns(ts, n, '192.168.1.11', '192.168.1.1', arg, 28 if rng.random() < 0.5 else 1, 0, None)
     elif kind == 'https':
         n.conn(ts, '192.168.1.10', '151.101.1.%d' % (1 + arg), p, 443,
-               [('up', b'\x16\x03\x01' + os.urandom(500)), ('down', os.urandom(rng.randint(5000, 80000)))],
+               [('up', b'\x16\x03\x01' + os.urandom(500)),
+                ('down', os.urandom(rng.randint(5000, 80000)))],
                rng.uniform(0.2, 30))
     elif kind == 'ping':
         for i in range(8):
@@ -415,6 +435,7 @@ check() {
 
 check scan_vertical "scan_vertical=1"
 check scan_horizontal "scan_horizontal=1"
+check scan_udp "scan_vertical=1"
 check sweep_icmp "sweep_icmp=1"
 check sweep_arp "sweep_arp=1"
 check brute_ssh "brute_ssh=1"

@@ -150,11 +150,13 @@ test_benign(void **state)
 int
 main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_beacon_60s),
         cmocka_unit_test(test_beacon_5min_udp),
         cmocka_unit_test(test_beacon_missed),
         cmocka_unit_test(test_benign),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,11 +120,13 @@ test_slow_below_window(void **state)
 int
 main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ssh_brute),
         cmocka_unit_test(test_rdp_brute),
         cmocka_unit_test(test_benign),
         cmocka_unit_test(test_slow_below_window),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

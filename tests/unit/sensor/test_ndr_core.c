@@ -157,7 +157,7 @@ test_eve(void **state)
     assert_true(json_is_array(mt));
     assert_string_equal(json_string_value(json_array_get(mt, 0)), "T1046");
     assert_int_equal(json_integer_value(json_object_get(al, "count")), 1);
-    assert_non_null(strstr(json_string_value(json_object_get(al, "detail")), "100 ports"));
+    assert_non_null(strstr(json_string_value(json_object_get(al, "detail")), "100 TCP ports"));
     json_decref(j);
 
     bn_buf_reset(&b);
@@ -355,11 +355,16 @@ test_benign_hour(void **state)
 int
 main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),      cmocka_unit_test(test_defs_at),
-        cmocka_unit_test(test_eve),         cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_oom),         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_defs_at),
+        cmocka_unit_test(test_eve),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_table),
         cmocka_unit_test(test_benign_hour),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

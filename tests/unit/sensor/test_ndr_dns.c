@@ -184,10 +184,14 @@ test_helpers(void **state)
 int
 main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_txt_tunnel), cmocka_unit_test(test_a_tunnel),
-        cmocka_unit_test(test_dga),        cmocka_unit_test(test_benign),
+        cmocka_unit_test(test_txt_tunnel),
+        cmocka_unit_test(test_a_tunnel),
+        cmocka_unit_test(test_dga),
+        cmocka_unit_test(test_benign),
         cmocka_unit_test(test_helpers),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

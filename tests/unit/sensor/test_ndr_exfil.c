@@ -129,11 +129,13 @@ test_flush_at_end(void **state)
 int
 main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upload_2gb),
         cmocka_unit_test(test_pulled_from_inside),
         cmocka_unit_test(test_benign),
         cmocka_unit_test(test_flush_at_end),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

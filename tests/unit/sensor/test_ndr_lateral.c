@@ -102,10 +102,12 @@ test_benign(void **state)
 int
 main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smb_fan_out),
         cmocka_unit_test(test_mixed_ports),
         cmocka_unit_test(test_benign),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,7 +49,7 @@ test_vertical_scan(void **state)
     assert_int_equal(a->signature_id, NDR_SID_BASE + NDR_SIG_SCAN_VERTICAL);
     assert_string_equal(a->mitre, "T1046");
     assert_int_equal(a->severity, 3);
-    assert_non_null(strstr(a->detail, "100 ports probed on 192.168.1.10"));
+    assert_non_null(strstr(a->detail, "100 TCP ports probed on 192.168.1.10"));
     assert_true(a->score >= 95);
     /* The rest of the scan is in the same window: no second alert, nothing suppressed. */
     struct ndr_stats st;
@@ -75,7 +75,7 @@ test_horizontal_scan(void **state)
     assert_int_equal(ng_count(&g, NDR_SIG_SCAN_VERTICAL), 0);
     const struct net_alert *a = ng_find(&g, NDR_SIG_SCAN_HORIZONTAL);
     assert_int_equal(a->dport, 445);
-    assert_non_null(strstr(a->detail, "64 hosts probed on port 445"));
+    assert_non_null(strstr(a->detail, "64 hosts probed on TCP port 445"));
     ng_release(&g);
 }
 
@@ -280,6 +280,93 @@ test_benign_sweeps(void **state)
     ng_release(&g);
 }
 
+/* One UDP flow: a datagram of 40 bytes, answered with one of 60 when reply. */
+static void
+udp_flow(struct netgen *g, uint64_t t, const struct net_addr *cli, uint16_t cport,
+         const struct net_addr *srv, uint16_t sport, bool reply)
+{
+    struct ng_conn c = {0};
+    c.cli = *cli;
+    c.srv = *srv;
+    c.cport = cport;
+    c.sport = sport;
+    c.proto = 17;
+    c.start = t;
+    c.dur = reply ? 20 * NG_MS : 0;
+    c.up = 40;
+    c.down = reply ? 60 : 0;
+    ng_conn(g, &c);
+}
+
+static void
+test_udp_scans(void **state)
+{
+    (void)state;
+    struct netgen g;
+    assert_int_equal(ng_init(&g, NULL), 0);
+    struct net_addr atk = ng_ip("203.0.113.50"), tgt = ng_ip("192.168.1.10");
+    uint64_t t = 1700000000 * NG_S;
+    /* 1,000 UDP ports; closed ones answer ICMP port unreachable (not a UDP reply). */
+    for (unsigned p = 1; p <= 1000; p++)
+        udp_flow(&g, t + p * 2 * NG_MS, &atk, 53000, &tgt, (uint16_t)p,
+                 p == 53 || p == 123 || p == 161);
+    assert_int_equal(ng_count(&g, NDR_SIG_SCAN_VERTICAL), 1);
+    const struct net_alert *a = ng_find(&g, NDR_SIG_SCAN_VERTICAL);
+    assert_int_equal(a->proto, 17);
+    assert_non_null(strstr(a->detail, "100 UDP ports probed on 192.168.1.10"));
+    /* SNMP over a /24 from another source, a few devices answering. */
+    struct net_addr mgr = ng_ip("10.0.0.99");
+    for (unsigned h = 1; h <= 254; h++) {
+        struct net_addr dev = ng_ip4(10, 0, 5, h);
+        udp_flow(&g, t + 10 * NG_S + h * 5 * NG_MS, &mgr, 50161, &dev, 161, h % 20 == 0);
+    }
+    assert_int_equal(ng_count(&g, NDR_SIG_SCAN_HORIZONTAL), 1);
+    assert_non_null(strstr(ng_find(&g, NDR_SIG_SCAN_HORIZONTAL)->detail, "UDP port 161"));
+    assert_int_equal(ng_total(&g), 2);
+    ng_release(&g);
+}
+
+static void
+test_udp_benign(void **state)
+{
+    (void)state;
+    struct netgen g;
+    assert_int_equal(ng_init(&g, NULL), 0);
+    uint64_t t = 1700000000 * NG_S;
+    struct net_addr cli = ng_ip("192.168.1.10"), res = ng_ip("192.168.1.1");
+    /* A busy client: 500 lookups from random ports, all answered. */
+    for (unsigned i = 0; i < 500; i++)
+        udp_flow(&g, t + i * 50 * NG_MS, &cli, (uint16_t)(20000 + i * 7), &res, 53, true);
+    /* The resolver asking 200 authoritative servers, 10% of them lame. */
+    for (unsigned i = 0; i < 200; i++) {
+        struct net_addr ns = ng_ip4(198, 51, 100 + i / 100, i % 100 + 1);
+        udp_flow(&g, t + i * 100 * NG_MS, &res, (uint16_t)(30000 + i), &ns, 53, i % 10 != 0);
+    }
+    /* traceroute: 90 probes to the traceroute ports of one host, none answered by UDP. */
+    struct net_addr far = ng_ip("203.0.113.200");
+    for (unsigned i = 0; i < 90; i++)
+        udp_flow(&g, t + i * 10 * NG_MS, &cli, (uint16_t)(40000 + i), &far, (uint16_t)(33434 + i),
+                 false);
+    /* QUIC to 120 servers, SSDP and NetBIOS to group addresses, a DHT node's chatter. */
+    for (unsigned i = 0; i < 120; i++) {
+        struct net_addr srv = ng_ip4(142, 250, i / 50, i % 50 + 1);
+        udp_flow(&g, t + i * 300 * NG_MS, &cli, (uint16_t)(50000 + i), &srv, 443, true);
+    }
+    struct net_addr ssdp = ng_ip("239.255.255.250"), bcast = ng_ip("255.255.255.255");
+    for (unsigned h = 1; h <= 100; h++) {
+        struct net_addr host = ng_ip4(192, 168, 1, h);
+        udp_flow(&g, t + h * NG_MS, &host, 1900, &ssdp, 1900, false);
+        udp_flow(&g, t + h * NG_MS, &host, 68, &bcast, 67, false);
+    }
+    for (unsigned i = 0; i < 300; i++) {
+        struct net_addr peer = ng_ip4(100, 64 + i % 50, i / 50, (i * 37) % 250 + 1);
+        udp_flow(&g, t + i * 150 * NG_MS, &cli, 6881, &peer, (uint16_t)(10000 + i * 131 % 50000),
+                 i % 2 == 0);
+    }
+    assert_int_equal(ng_total(&g), 0);
+    ng_release(&g);
+}
+
 /* A source in ndr.ignore_src is never alerted on. */
 static void
 test_ignore_src(void **state)
@@ -302,12 +389,21 @@ test_ignore_src(void **state)
 int
 main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vertical_scan),       cmocka_unit_test(test_horizontal_scan),
-        cmocka_unit_test(test_benign_many_servers), cmocka_unit_test(test_benign_one_direction),
-        cmocka_unit_test(test_scan_dedup),          cmocka_unit_test(test_icmp_sweep),
-        cmocka_unit_test(test_arp_sweep),           cmocka_unit_test(test_nd_sweep),
-        cmocka_unit_test(test_benign_sweeps),       cmocka_unit_test(test_ignore_src),
+        cmocka_unit_test(test_vertical_scan),
+        cmocka_unit_test(test_horizontal_scan),
+        cmocka_unit_test(test_benign_many_servers),
+        cmocka_unit_test(test_benign_one_direction),
+        cmocka_unit_test(test_scan_dedup),
+        cmocka_unit_test(test_icmp_sweep),
+        cmocka_unit_test(test_arp_sweep),
+        cmocka_unit_test(test_nd_sweep),
+        cmocka_unit_test(test_benign_sweeps),
+        cmocka_unit_test(test_ignore_src),
+        cmocka_unit_test(test_udp_scans),
+        cmocka_unit_test(test_udp_benign),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
