@@ -110,9 +110,10 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
                       ",\"history\":\"%s\",\"orig_pkts\":%" PRIu64 ",\"orig_ip_bytes\":%" PRIu64
                       ",\"resp_pkts\":%" PRIu64 ",\"resp_ip_bytes\":%" PRIu64,
                       (uint64_t)(dur / 1000000000u), (uint64_t)((dur / 1000u) % 1000000u),
-                      f->payload_bytes[0], f->payload_bytes[1], net_conn_state(f),
-                      (uint64_t)f->gaps[0] + f->gaps[1], f->history, f->pkts[0], f->bytes[0],
-                      f->pkts[1], f->bytes[1]));
+                      net_flow_app_bytes(f, NET_TOSERVER), net_flow_app_bytes(f, NET_TOCLIENT),
+                      net_conn_state(f),
+                      (uint64_t)f->gaps[0] + f->gaps[1], f->history, f->pkts[0],
+                      f->ip_bytes[0], f->pkts[1], f->ip_bytes[1]));
     if (f->vlan[0])
         TRY(bn_buf_printf(b, ",\"vlan\":%u", f->vlan[0]));
     if (f->vlan[1])

@@ -42,11 +42,15 @@ enum why {
 #define ETH_ERSPAN3 0x22eb
 #define ETH_PPP 0x880b
 #define ETH_NSH 0x894f
+#define ETH_FABRICPATH 0x8903
+#define ETH_PBB 0x88e7
 
 #define VXLAN_PORT 4789
 #define GENEVE_PORT 6081
+#define TEREDO_PORT 3544
 #define ETH_DEPTH_MAX 8
-#define LINK_CHDLC 104 /* VLAN/MPLS/PPPoE headers in one Ethernet frame */
+#define LINK_CHDLC 104
+#define LINK_PPP 9 /* VLAN/MPLS/PPPoE headers in one Ethernet frame */
 
 struct dctx {
     struct net_decoder *d;
@@ -286,6 +290,20 @@ decode_eth(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint8
         case ETH_ARP:
             decode_arp(c, p + off, n - off, pkt_len);
             return;
+        case ETH_FABRICPATH: /* Cisco FabricPath: FTag/TTL, then the inner Ethernet frame */
+            if (n < off + 2 + 14) {
+                fail(c, W_TRUNC);
+                return;
+            }
+            decode_eth(c, p + off + 2, n - off - 2, pkt_len, tunnel);
+            return;
+        case ETH_PBB: /* 802.1ah provider backbone: I-TAG, then the customer's frame */
+            if (n < off + 4 + 14) {
+                fail(c, W_TRUNC);
+                return;
+            }
+            decode_eth(c, p + off + 4, n - off - 4, pkt_len, tunnel);
+            return;
         default:
             if (type < 0x0600) { /* 802.3 length: LLC/SNAP, STP, ... */
                 c->d->st.non_ip += c->n == 0;
@@ -330,8 +348,12 @@ decode_ppp(struct dctx *c, const uint8_t *p, uint32_t n, uint8_t tunnel)
         decode_ipv4(c, p, n, len_from(c, p, n), tunnel, false);
     else if (proto == 0x57)
         decode_ipv6(c, p, n, len_from(c, p, n), tunnel, false);
-    else
+    else if (tunnel)
         c->d->st.tunnel_bad++; /* LCP, CCP, compressed data: the outer packet stands */
+    else {
+        c->d->st.non_ip++;
+        fail(c, W_UNSUP);
+    }
 }
 
 static void
@@ -519,6 +541,25 @@ decode_l4(struct dctx *c, struct net_pkt *k, const uint8_t *p, uint32_t n)
             if (c->n == before)
                 st->tunnel_bad++;
             return;
+        }
+        if ((k->dport == TEREDO_PORT || k->sport == TEREDO_PORT) && c->n < NET_LAYERS_MAX) {
+            /* Teredo (RFC 4380): optional authentication and origin indication, then an
+             * IPv6 packet filling the datagram exactly (else it is not Teredo) */
+            const uint8_t *t = k->payload;
+            uint32_t tl = k->payload_len;
+            if (tl >= 4 && t[0] == 0 && t[1] == 1) {
+                uint32_t al = 4 + (uint32_t)t[2] + t[3] + 8 + 1;
+                t = tl >= al ? t + al : t;
+                tl = tl >= al ? tl - al : 0;
+            }
+            if (tl >= 8 && t[0] == 0 && t[1] == 0) {
+                t += 8;
+                tl -= 8;
+            }
+            if (tl >= 40 && (t[0] >> 4) == 6 && 40u + be16(t + 4) == tl) {
+                decode_ipv6(c, t, tl, len_from(c, t, tl), NET_TUN_TEREDO, false);
+                return;
+            }
         }
         if (k->dport == VXLAN_PORT && k->payload_len >= 8 + 14 && (k->payload[0] & 0x08)) {
             size_t before = c->n;
@@ -817,6 +858,7 @@ net_link_supported(int lt)
     case NET_LINK_IPV6:
     case NET_LINK_SLL2:
     case LINK_CHDLC:
+    case LINK_PPP:
         return true;
     default:
         return false;
@@ -887,6 +929,9 @@ net_decode(struct net_decoder *d, const uint8_t *frame, uint32_t caplen, uint32_
             decode_l3(&c, be16(frame + 18), frame + 20, caplen - 20, caplen, 0);
         } else
             decode_l3(&c, be16(frame + 14), frame + 16, caplen - 16, caplen, 0);
+        break;
+    case LINK_PPP:
+        decode_ppp(&c, frame, caplen, 0);
         break;
     case LINK_CHDLC: /* Cisco HDLC: address, control, then an ethertype */
         if (caplen < 4)

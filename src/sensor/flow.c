@@ -640,6 +640,7 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     f->pkts[*dir]++;
     f->bytes[*dir] += p->pkt_len;
     f->payload_bytes[*dir] += p->payload_len;
+    f->ip_bytes[*dir] += p->ip_len;
     if (p->ts_ns > f->last_ns)
         f->last_ns = p->ts_ns;
     f->last_pcap_cnt = p->pcap_cnt;
@@ -650,6 +651,17 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         mac_add(f, *dir == NET_TOSERVER ? 1 : 0, p->eth);
     }
     if (p->proto == IPPROTO_TCP) {
+        uint32_t start = p->tcp_seq + ((p->tcp_flags & NET_TCP_SYN) ? 1 : 0);
+        uint32_t end = start + p->payload_len;
+        if (!(p->tcp_flags & NET_TCP_RST)) {
+            if (!f->seq_init[*dir]) {
+                f->seq_first[*dir] = start;
+                f->seq_end[*dir] = end;
+                f->seq_init[*dir] = 1;
+            } else if (p->payload_len && (int32_t)(end - f->seq_end[*dir]) > 0) {
+                f->seq_end[*dir] = end;
+            }
+        }
         f->tcp_flags[*dir] |= p->tcp_flags;
         tcp_update(f, *dir, p->tcp_flags, t->cfg.midstream);
     } else {
@@ -686,6 +698,10 @@ net_flow_swap(struct net_flow *f)
     SWAP(f->pkts[0], f->pkts[1]);
     SWAP(f->bytes[0], f->bytes[1]);
     SWAP(f->payload_bytes[0], f->payload_bytes[1]);
+    SWAP(f->ip_bytes[0], f->ip_bytes[1]);
+    SWAP(f->seq_first[0], f->seq_first[1]);
+    SWAP(f->seq_end[0], f->seq_end[1]);
+    SWAP(f->seq_init[0], f->seq_init[1]);
     SWAP(f->gaps[0], f->gaps[1]);
     SWAP(f->icmp_type[0], f->icmp_type[1]);
     SWAP(f->icmp_code[0], f->icmp_code[1]);
@@ -698,6 +714,16 @@ net_flow_swap(struct net_flow *f)
     memcpy(f->macs[1], m, sizeof(m));
     for (char *c = f->history; *c; c++)
         *c = (char)(*c >= 'a' ? *c - ('a' - 'A') : *c + ('a' - 'A'));
+}
+
+uint64_t
+net_flow_app_bytes(const struct net_flow *f, enum net_dir dir)
+{
+    if (f->proto != IPPROTO_TCP || !f->seq_init[dir])
+        return f->payload_bytes[dir];
+    /* a span larger than what was seen is a wild sequence number: trust the count */
+    uint32_t span = f->seq_end[dir] - f->seq_first[dir];
+    return span <= f->payload_bytes[dir] + 65536u ? span : f->payload_bytes[dir];
 }
 
 void

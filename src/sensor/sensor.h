@@ -216,7 +216,15 @@ struct net_flow {
                                   * server lower case) in the order seen */
     uint8_t nmacs[2];            /* MAC addresses seen on the client [0] / server [1] side */
     uint8_t macs[2][NET_FLOW_MACS][6];
+    uint64_t ip_bytes[2];        /* IP-level bytes (Zeek orig_ip_bytes / resp_ip_bytes) */
+    uint32_t seq_first[2];       /* TCP: first data sequence number seen each way */
+    uint32_t seq_end[2];         /* TCP: highest sequence number + length seen */
+    uint8_t seq_init[2];
 };
+
+/* TCP bytes a direction sent by sequence numbers (retransmissions counted once), as Zeek's
+ * orig_bytes / resp_bytes; other protocols: payload bytes. */
+uint64_t net_flow_app_bytes(const struct net_flow *f, enum net_dir dir);
 
 struct net_sink;
 

@@ -86,10 +86,13 @@ test_tcp_session(void **st)
     feed(t, mk(c, 40000, s, 80, IPPROTO_TCP, NET_TCP_ACK, 0, 1 * S), NET_TOSERVER);
     assert_int_equal(f->tcp_state, NET_TCP_ESTABLISHED);
     assert_int_equal(f->state, NET_FLOW_ESTABLISHED);
-    feed(t, mk(c, 40000, s, 80, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_PSH, 100, 2 * S),
-         NET_TOSERVER);
-    feed(t, mk(s, 80, c, 40000, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_PSH, 500, 2 * S),
-         NET_TOCLIENT);
+    struct net_pkt d1 = mk(c, 40000, s, 80, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_PSH, 100, 2 * S);
+    struct net_pkt d2 = mk(s, 80, c, 40000, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_PSH, 500, 2 * S);
+    d1.tcp_seq = 1; /* after the SYN at 0 */
+    d2.tcp_seq = 1;
+    feed(t, d1, NET_TOSERVER);
+    feed(t, d1, NET_TOSERVER); /* a retransmission: counted as a packet, not as new bytes */
+    feed(t, d2, NET_TOCLIENT);
     /* the client closes first: close_wait, then last_ack, then closed */
     feed(t, mk(c, 40000, s, 80, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_FIN, 0, 3 * S),
          NET_TOSERVER);
@@ -100,9 +103,11 @@ test_tcp_session(void **st)
     assert_int_equal(f->state, NET_FLOW_CLOSED);
     feed(t, mk(c, 40000, s, 80, IPPROTO_TCP, NET_TCP_ACK, 0, 3 * S), NET_TOSERVER);
     assert_int_equal(f->tcp_state, NET_TCP_CLOSED);
-    assert_int_equal(f->pkts[NET_TOSERVER], 5);
+    assert_int_equal(f->pkts[NET_TOSERVER], 6);
     assert_int_equal(f->pkts[NET_TOCLIENT], 3);
-    assert_int_equal(f->bytes[NET_TOSERVER], 5 * 54 + 100);
+    assert_int_equal(f->bytes[NET_TOSERVER], 6 * 54 + 200);
+    assert_int_equal(net_flow_app_bytes(f, NET_TOSERVER), 100);
+    assert_int_equal(net_flow_app_bytes(f, NET_TOCLIENT), 500);
     assert_int_equal(f->payload_bytes[NET_TOCLIENT], 500);
     assert_int_equal(f->tcp_flags[NET_TOSERVER], 0x1b);
     assert_int_equal(f->tcp_flags[NET_TOCLIENT], 0x1b);
@@ -123,8 +128,8 @@ test_tcp_session(void **st)
     assert_non_null(strstr(b1.p, "\"event_type\":\"flow\",\"src_ip\":\"10.0.0.1\","
                                  "\"src_port\":40000,\"dest_ip\":\"10.0.0.2\",\"dest_port\":80,"
                                  "\"proto\":\"TCP\""));
-    assert_non_null(strstr(b1.p, "\"flow\":{\"pkts_toserver\":5,\"pkts_toclient\":3,"
-                                 "\"bytes_toserver\":370,\"bytes_toclient\":662,"
+    assert_non_null(strstr(b1.p, "\"flow\":{\"pkts_toserver\":6,\"pkts_toclient\":3,"
+                                 "\"bytes_toserver\":524,\"bytes_toclient\":662,"
                                  "\"start\":\"1970-01-01T00:00:01.000000+0000\","
                                  "\"end\":\"1970-01-01T00:00:03.000000+0000\",\"age\":2,"
                                  "\"state\":\"closed\",\"reason\":\"shutdown\","
