@@ -302,6 +302,11 @@ datagram(struct quic_state *st, enum net_dir dir, const uint8_t *d, size_t n)
         struct quic_dir *qd = &st->d[dir];
         if (st->have_dcid && !qd->keys_ok && derive(st, dir) != 0)
             app_err(NET_APP_TLS, NET_APP_ERR_CERT);
+        if (qd->keys_ok && qd->initials == NET_QUIC_INITIALS_MAX &&
+            !app_tls_hs_seen(st->tls, dir)) {
+            qd->initials++; /* counted once: the hello never completed within the limit */
+            app_err(NET_APP_TLS, NET_APP_ERR_LIMIT);
+        }
         if (qd->keys_ok && qd->initials < NET_QUIC_INITIALS_MAX && !app_tls_hs_seen(st->tls, dir)) {
             qd->initials++;
             uint8_t mask[16];
