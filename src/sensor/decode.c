@@ -50,7 +50,10 @@ enum why {
 #define TEREDO_PORT 3544
 #define ETH_DEPTH_MAX 8
 #define LINK_CHDLC 104
-#define LINK_PPP 9 /* VLAN/MPLS/PPPoE headers in one Ethernet frame */
+#define LINK_PPP 9
+#define LINK_IEEE802_11 105
+#define LINK_RADIOTAP 127
+#define LINK_NFLOG 239 /* VLAN/MPLS/PPPoE headers in one Ethernet frame */
 
 struct dctx {
     struct net_decoder *d;
@@ -819,6 +822,67 @@ decode_ipv6(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint
     decode_l4(c, k, p + off, n - off);
 }
 
+/* An 802.11 frame: data frames carry LLC/SNAP and an ethertype; others are not IP. */
+static void
+decode_80211(struct dctx *c, const uint8_t *p, uint32_t n)
+{
+    uint32_t hl = 24;
+    uint16_t fc;
+
+    if (n < 24) {
+        fail(c, W_TRUNC);
+        return;
+    }
+    fc = (uint16_t)(p[0] | p[1] << 8);
+    if (((fc >> 2) & 3) != 2 || (fc & 0x4000)) { /* not data, or protected */
+        c->d->st.non_ip += c->n == 0;
+        fail(c, W_UNSUP);
+        return;
+    }
+    if ((fc & 0x0300) == 0x0300) /* to and from DS: a fourth address */
+        hl += 6;
+    if (fc & 0x0080) /* QoS data */
+        hl += 2;
+    if (n < hl + 8) {
+        fail(c, W_TRUNC);
+        return;
+    }
+    if (p[hl] != 0xaa || p[hl + 1] != 0xaa || p[hl + 2] != 0x03) {
+        c->d->st.non_ip += c->n == 0;
+        fail(c, W_UNSUP);
+        return;
+    }
+    decode_l3(c, be16(p + hl + 6), p + hl + 8, n - hl - 8, n, 0);
+}
+
+/* Linux NFLOG: a 4-byte header, then TLVs (little-endian length and type, 4-aligned);
+ * NFULA_PAYLOAD (9) holds the IP packet. */
+static void
+decode_nflog(struct dctx *c, const uint8_t *p, uint32_t n)
+{
+    uint32_t off = 4;
+
+    if (n < 4) {
+        fail(c, W_TRUNC);
+        return;
+    }
+    while (off + 4 <= n) {
+        uint32_t tl = (uint32_t)(p[off] | p[off + 1] << 8);
+        uint32_t type = (uint32_t)(p[off + 2] | p[off + 3] << 8) & 0x7fff;
+        if (tl < 4 || off + tl > n) {
+            fail(c, tl < 4 ? W_MALFORMED : W_TRUNC);
+            return;
+        }
+        if (type == 9) {
+            decode_ip_guess(c, p + off + 4, tl - 4, n, 0);
+            return;
+        }
+        off += (tl + 3) & ~3u;
+    }
+    c->d->st.non_ip += c->n == 0;
+    fail(c, W_UNSUP);
+}
+
 static void
 decode_null(struct dctx *c, const uint8_t *p, uint32_t n, bool loop)
 {
@@ -859,6 +923,9 @@ net_link_supported(int lt)
     case NET_LINK_SLL2:
     case LINK_CHDLC:
     case LINK_PPP:
+    case LINK_IEEE802_11:
+    case LINK_RADIOTAP:
+    case LINK_NFLOG:
         return true;
     default:
         return false;
@@ -932,6 +999,22 @@ net_decode(struct net_decoder *d, const uint8_t *frame, uint32_t caplen, uint32_
         break;
     case LINK_PPP:
         decode_ppp(&c, frame, caplen, 0);
+        break;
+    case LINK_IEEE802_11:
+        decode_80211(&c, frame, caplen);
+        break;
+    case LINK_RADIOTAP: { /* radiotap: its own length (little-endian), then 802.11 */
+        uint32_t rl = caplen >= 4 ? (uint32_t)(frame[2] | frame[3] << 8) : 0;
+        if (caplen < 4 || rl > caplen)
+            fail(&c, W_TRUNC);
+        else if (rl < 8)
+            fail(&c, W_MALFORMED);
+        else
+            decode_80211(&c, frame + rl, caplen - rl);
+        break;
+    }
+    case LINK_NFLOG:
+        decode_nflog(&c, frame, caplen);
         break;
     case LINK_CHDLC: /* Cisco HDLC: address, control, then an ethertype */
         if (caplen < 4)

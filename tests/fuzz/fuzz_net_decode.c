@@ -16,8 +16,10 @@
 #include "sensor/sensor.h"
 
 static const int links[] = {
-    NET_LINK_ETHERNET, NET_LINK_RAW, NET_LINK_NULL, NET_LINK_LOOP,
+    NET_LINK_ETHERNET, NET_LINK_RAW,  NET_LINK_NULL, NET_LINK_LOOP,
     NET_LINK_SLL,      NET_LINK_SLL2, NET_LINK_IPV4, NET_LINK_IPV6,
+    9 /* PPP */,       104 /* Cisco HDLC */, 105 /* 802.11 */, 127 /* radiotap */,
+    239 /* NFLOG */,
 };
 
 int
