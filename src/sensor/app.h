@@ -111,6 +111,8 @@ struct net_dns_rec {
     uint8_t aa, tc, rd, ra, z, ad, cd;
     uint8_t truncated;          /* a name, rdata or the record list was cut (see stats) */
     uint8_t unanswered;         /* a query never answered, reported at flow end: Zeek only */
+    uint8_t link_local;         /* mDNS / LLMNR (UDP 5353 / 5355): Zeek logs them as DNS,
+                                 * Suricata does not (eve declines them) */
     uint16_t id;
     uint16_t flags;             /* the header's flags word as sent */
     uint16_t qdcount, ancount, nscount, arcount; /* counts as sent */
@@ -290,8 +292,9 @@ const struct net_app_parser *net_app_parser_for(enum net_app app, uint8_t proto)
  * version 3), "http":{...}, "tls":{...}, "ssh":{...}, including the leading key but no
  * comma. For HTTP the top-level "tx_id":N member comes first ("tx_id":0,"http":{...}), as
  * Suricata prints it. Returns 0, BN_DECLINED for a record that has no eve form (a DNS query
- * never answered, reported at flow end for Zeek: the caller writes nothing, it is not an
- * error), BN_EINVAL for a type without body, or a bn_buf error.
+ * never answered, reported at flow end for Zeek; mDNS and LLMNR, which Suricata does not log
+ * as DNS: the caller writes nothing, it is not an error), BN_EINVAL for a type without body,
+ * or a bn_buf error.
  *
  * Direction: a DNS response (is_response) travels server -> client, so its eve src_ip is
  * the server (Suricata 8); the other records are written client -> server.

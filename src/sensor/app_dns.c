@@ -32,6 +32,7 @@ struct dns_pending {
 
 struct dns_state {
     bool tcp;
+    bool link_local; /* mDNS or LLMNR */
     uint32_t next_tx;
     struct dns_pending pending[DNS_PENDING_MAX];
     size_t n_pending;
@@ -430,6 +431,7 @@ dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_si
         memset(rec, 0, offsetof(struct net_dns_rec, queries));
         rec->unanswered = 1;
         rec->tcp = st->tcp;
+        rec->link_local = st->link_local;
         rec->id = pd->id;
         rec->flags = pd->flags;
         rec->rd = (pd->flags >> 8) & 1;
@@ -464,6 +466,7 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
     }
     if (dns_parse(msg, len, rec) == 0) {
         rec->tcp = st->tcp;
+        rec->link_local = st->link_local;
         rec->rtt_ns = 0;
         rec->query_seen = 0;
         rec->unanswered = 0;
@@ -570,8 +573,11 @@ dns_open_common(bool tcp)
 static void *
 dns_open_udp(struct net_flow *f)
 {
-    (void)f;
-    return dns_open_common(false);
+    struct dns_state *st = dns_open_common(false);
+    if (st && f)
+        st->link_local = f->sport == 5353 || f->sport == 5355 || f->cport == 5353 ||
+                         f->cport == 5355;
+    return st;
 }
 
 static void *

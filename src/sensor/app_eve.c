@@ -858,6 +858,8 @@ net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out)
     case NET_REC_DNS:
         if (((const struct net_dns_rec *)body)->unanswered)
             return BN_DECLINED; /* already written as a request when it was seen */
+        if (((const struct net_dns_rec *)body)->link_local)
+            return BN_DECLINED; /* Suricata parses DNS on port 53 only */
         dns_eve(&w, body);
         break;
     case NET_REC_HTTP:

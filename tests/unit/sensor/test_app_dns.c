@@ -430,6 +430,24 @@ test_unanswered(void **state)
     assert_false(at_has(z, "answers"));
 }
 
+/* mDNS / LLMNR: parsed and rendered for Zeek, no eve form (Suricata does not log them). */
+static void
+test_link_local(void **state)
+{
+    (void)state;
+    struct at_bytes q;
+    hdr(&q, 0, 0x0000, 1, 0, 0, 0);
+    question(&q, "printer.local", 1);
+    at_open(&run, &net_app_dns_udp, IPPROTO_UDP, 5353);
+    at_feed(&run, NET_TOSERVER, q.b, q.n);
+    assert_int_equal(run.sink.n, 1);
+    assert_true(((const struct net_dns_rec *)run.sink.body[0])->link_local);
+    assert_null(run.sink.eve[0]);
+    at_close(&run);
+    assert_int_equal(run.sink.n, 2);
+    assert_string_equal(at_str(run.sink.zeek[1], "query"), "printer.local");
+}
+
 /* Allocation failures at every step: the message is lost and counted, nothing leaks. */
 static void
 test_alloc_failures(void **state)
@@ -465,6 +483,7 @@ main(void)
         cmocka_unit_test_teardown(test_limits, teardown),
         cmocka_unit_test_teardown(test_probes, teardown),
         cmocka_unit_test_teardown(test_unanswered, teardown),
+        cmocka_unit_test_teardown(test_link_local, teardown),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
