@@ -507,6 +507,11 @@ api_h_user_update(struct api_req *r)
         int role = -1;
         if ((rc = parse_role(r, role_s, &role)) < 0 || (rc = check_grant(r, role)) < 0)
             goto out;
+        /* Nobody locks themselves out: another admin changes one's own role. */
+        if (u.id == r->who.user_id && role != u.role) {
+            rc = api_fail(r, 409, "conflict", "role", "you cannot change your own role");
+            goto out;
+        }
         if (is_customer_role(role) != is_customer_role(u.role)) {
             rc = api_fail(r, 400, "invalid_field", "role",
                           "a user cannot move between provider and customer roles");
@@ -524,6 +529,10 @@ api_h_user_update(struct api_req *r)
             rc = api_fail_rc(r, rc, "password");
             goto out;
         }
+    }
+    if (u.id == r->who.user_id && disabled != u.disabled) {
+        rc = api_fail(r, 409, "conflict", "disabled", "you cannot disable yourself");
+        goto out;
     }
     u.disabled = disabled;
     int64_t idb;

@@ -414,6 +414,12 @@ test_no_escalation(void **state)
     snprintf(path, sizeof(path), "/api/v1/users/%lld", (long long)e.uid[T_CA_A]);
     j = call(&e, "DELETE", path, ca, NULL, 409);
     json_decref(j);
+    j = call(&e, "PATCH", path, ca, "{\"disabled\":true}", 409);
+    json_decref(j);
+    j = call(&e, "PATCH", path, ca, "{\"role\":\"customer_viewer\"}", 409);
+    json_decref(j);
+    j = call(&e, "PATCH", path, ca, "{\"password\":\"a-new-long-password\"}", 200);
+    json_decref(j);
     /* A customer admin creates a viewer of its own tenant without naming it. */
     j = call(&e, "POST", "/api/v1/users", ca,
              "{\"username\":\"viewer2\",\"password\":\"long-enough-pass\",\"role\":"
