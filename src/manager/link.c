@@ -32,7 +32,8 @@
 #define READ_CHUNK (64u << 10)
 #define SILENT_MAX 65536           /* silent agents remembered (reported once) */
 #define IN_KEEP_MAX (1u << 20)     /* input buffer kept per idle connection at most */
-#define LAZY_COMMIT_MS 100         /* small writes wait this long for a group commit */
+#define LAZY_COMMIT_MS 100
+#define SLOW_COMMIT_MS 500         /* a group commit slower than this is logged */         /* small writes wait this long for a group commit */
 
 enum conn_state {
     C_HANDSHAKE = 0,
@@ -835,7 +836,12 @@ group_flush(struct link *l)
 {
     if (!ingest_pending(l->in) && !l->pending)
         return;
+    int64_t t0 = now_ms();
+    size_t nb = ingest_pending_batches(l->in);
     int rc = ingest_commit(l->in);
+    int64_t took = now_ms() - t0;
+    if (took > SLOW_COMMIT_MS)
+        BN_WARN("link", "group commit of %zu batches took %lld ms", nb, (long long)took);
     struct conn *list = l->pending;
     l->pending = NULL;
     while (list) {

@@ -93,6 +93,53 @@ pipeline_tick(void *ctx, int64_t now_ns)
     detect_ingest_tick(ctx, now_ns);
 }
 
+/* WAL checkpoints on their own thread and store handle, so the link's commits never stall on
+ * one (the link's handle runs with autocheckpoint off). */
+struct maint {
+    const char *data;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+};
+
+static void *
+maint_thread(void *arg)
+{
+    struct maint *m = arg;
+    struct store *st = NULL;
+    struct store_err se;
+    struct store_opts so;
+    memset(&so, 0, sizeof(so));
+    so.autocheckpoint = -1;
+    if (store_open_ex(&st, m->data, &so, &se) != 0) {
+        BN_ERROR("bannind", "checkpoint thread: cannot open the store: %s", se.msg);
+        return NULL;
+    }
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_nsec += 500 * 1000000l;
+        if (dl.tv_nsec >= 1000000000l) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000l;
+        }
+        pthread_cond_timedwait(&m->cv, &m->mu, &dl);
+        if (m->stop)
+            break;
+        pthread_mutex_unlock(&m->mu);
+        int64_t pages = 0, done = 0;
+        int rc = store_checkpoint(st, 0, &pages, &done);
+        if (rc && rc != BN_AGAIN)
+            BN_WARN("bannind", "checkpoint: %s", bn_strerror(rc));
+        pthread_mutex_lock(&m->mu);
+    }
+    pthread_mutex_unlock(&m->mu);
+    store_checkpoint(st, 1, NULL, NULL);
+    store_close(st);
+    return NULL;
+}
+
 static void *
 link_thread(void *arg)
 {
@@ -243,6 +290,7 @@ main(int argc, char **argv)
     struct store_opts so;
     memset(&so, 0, sizeof(so));
     so.sync_full = sync_full;
+    so.autocheckpoint = -1; /* the checkpoint thread does it */
     if ((rc = store_open_ex(&st, data, &so, &se)) != 0) {
         fprintf(stderr, "bannind: cannot open the store in '%s': %s\n", data, se.msg);
         goto out;
@@ -357,6 +405,14 @@ main(int argc, char **argv)
             goto out;
         }
     }
+    static struct maint maint = {NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                                 false};
+    maint.data = data;
+    pthread_t mthr;
+    if (pthread_create(&mthr, NULL, maint_thread, &maint) != 0) {
+        fprintf(stderr, "bannind: cannot start the checkpoint thread\n");
+        goto out;
+    }
     pthread_t thr;
     if (pthread_create(&thr, NULL, link_thread, link) != 0) {
         fprintf(stderr, "bannind: cannot start the link thread\n");
@@ -377,6 +433,11 @@ main(int argc, char **argv)
     }
     link_stop(link);
     pthread_join(thr, NULL);
+    pthread_mutex_lock(&maint.mu);
+    maint.stop = true;
+    pthread_cond_signal(&maint.cv);
+    pthread_mutex_unlock(&maint.mu);
+    pthread_join(mthr, NULL);
     struct link_counters c;
     link_counters(link, &c);
     if (verbose)
