@@ -42,7 +42,8 @@ admin_usage(FILE *f)
         "          [--retention-days N] | update ID [same options]\n"
         "  users list [--tenant ID] | get ID | create NAME --role ROLE [--tenant ID]\n"
         "        | update ID [--role ROLE] [--disable|--enable] [--password] | delete ID\n"
-        "        (new passwords: BANNIN_NEW_PASSWORD or the first line of stdin)\n"
+        "        (new passwords: BANNIN_NEW_PASSWORD or the first line of stdin; changing\n"
+        "        your own also needs the current one in BANNIN_PASSWORD)\n"
         "  tokens list | create NAME [--expires-in SECONDS] | revoke ID\n"
         "  enroll list [--tenant ID] | create [--tenant ID] [--uses N] [--expires-in S]\n"
         "         | revoke ID\n"
@@ -440,6 +441,10 @@ users(const struct admin *a, const char *verb, int argc, char **argv)
                 return bad("users update: no password (BANNIN_NEW_PASSWORD or stdin)");
             }
             json_object_set_new(b, "password", json_string(pw));
+            /* one's own password change needs the current one */
+            const char *cur = getenv("BANNIN_PASSWORD");
+            if (cur && *cur)
+                json_object_set_new(b, "current_password", json_string(cur));
         }
         return run(a, "PATCH", path, b, NULL);
     }

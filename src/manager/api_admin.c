@@ -485,7 +485,8 @@ api_h_user_get(struct api_req *r)
 int
 api_h_user_update(struct api_req *r)
 {
-    static const char *const keys[] = {"role", "password", "disabled", NULL};
+    static const char *const keys[] = {"role", "password", "current_password", "disabled",
+                                       NULL};
     struct store_user u;
     if (user_load(r, &u) < 0)
         return BN_EINVAL;
@@ -520,7 +521,18 @@ api_h_user_update(struct api_req *r)
         u.role = role;
     }
     if (pw) {
-        const char *why;
+        const char *why, *cur = NULL;
+        /* A stolen session cannot take the account over: one's own password change needs
+         * the current one. */
+        if (u.id == r->who.user_id) {
+            if (api_body_str(b, "current_password", 0, AUTH_PASSWORD_MAX, &cur, &e) < 0 ||
+                !cur || auth_password_verify(u.pwhash, cur) != 0) {
+                mgr_metric_add(r->api->m, MGR_M_API_AUTH_FAILED, 1);
+                rc = api_fail(r, 403, "forbidden", "current_password",
+                              "changing your own password needs the current one");
+                goto out;
+            }
+        }
         if (auth_password_policy(pw, &why) < 0) {
             rc = api_fail(r, 400, "invalid_field", "password", "%s", why);
             goto out;

@@ -418,7 +418,19 @@ test_no_escalation(void **state)
     json_decref(j);
     j = call(&e, "PATCH", path, ca, "{\"role\":\"customer_viewer\"}", 409);
     json_decref(j);
-    j = call(&e, "PATCH", path, ca, "{\"password\":\"a-new-long-password\"}", 200);
+    j = call(&e, "PATCH", path, ca, "{\"password\":\"a-new-long-password\"}", 403);
+    json_decref(j);
+    j = call(&e, "PATCH", path, ca,
+             "{\"password\":\"a-new-long-password\",\"current_password\":\"wrong-one-123\"}",
+             403);
+    json_decref(j);
+    j = call(&e, "PATCH", path, ca,
+             "{\"password\":\"a-new-long-password\",\"current_password\":\"" TENV_PASSWORD
+             "\"}",
+             200);
+    json_decref(j);
+    j = call(&e, "POST", "/api/v1/auth/login", NULL,
+             "{\"username\":\"ca_a\",\"password\":\"a-new-long-password\"}", 200);
     json_decref(j);
     /* A customer admin creates a viewer of its own tenant without naming it. */
     j = call(&e, "POST", "/api/v1/users", ca,
