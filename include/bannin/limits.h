@@ -72,6 +72,7 @@
 
 /* --- wire: the agent <-> manager link (M1: include/bannin/wire.h, src/wire/) --- */
 #define BN_WIRE_FRAME_MAX (8u << 20)        /* payload bytes of one frame */
+#define BN_WIRE_UNAUTH_FRAME_MAX (64u << 10) /* ... from a peer without a client certificate */
 #define BN_WIRE_BATCH_EVENTS_MAX 16384      /* events in one batch */
 #define BN_WIRE_BATCH_RAW_MAX (16u << 20)   /* decompressed bytes of one batch body */
 #define BN_WIRE_EVENT_MAX (1u << 20)        /* bytes of one event (the spool's record bound) */

@@ -741,6 +741,14 @@ parse_frames(struct conn *c)
             conn_refuse(c, rc, "%s", e.msg);
             break;
         }
+        if (!c->has_cert && len > BN_WIRE_UNAUTH_FRAME_MAX) {
+            /* enrolment needs little: an unauthenticated peer gets no 8 MiB buffers */
+            COUNTM(l, oversized, MGR_M_LINK_FRAMES_BAD);
+            conn_refuse(c, BN_ETOOBIG, "%s frame of %u bytes from a peer without a certificate "
+                        "(limit %u)",
+                        bn_wire_type_name(type), len, BN_WIRE_UNAUTH_FRAME_MAX);
+            break;
+        }
         if (c->in.len - off - BN_WIRE_HDR < len)
             break;
         off += BN_WIRE_HDR + len;

@@ -390,6 +390,24 @@ test_not_tls(void **state)
     struct link_counters lc = counters(f);
     assert_int_equal(lc.tls_failures, 1);
     assert_int_equal(lc.conns_open, 0);
+    /* a peer without a certificate gets no big frames, even at enrolment */
+    struct bn_wire_conn *c;
+    char err[512], pin[ENROLL_FP_HEX];
+    snprintf(pin, sizeof(pin), "%s", enroll_server_ca_fp(f->en));
+    struct bn_wire_tls t = {NULL, pin, NULL, NULL};
+    assert_int_equal(bn_wire_connect(&c, f->server, &t, 5000, err, sizeof(err)), 0);
+    uint8_t h[BN_WIRE_HDR];
+    bn_wire_hdr_encode(h, BN_WIRE_ENROLL, BN_WIRE_UNAUTH_FRAME_MAX + 1);
+    assert_int_equal(bn_wire_send(c, h, sizeof(h)), 0);
+    int type;
+    const uint8_t *pl;
+    uint32_t len;
+    struct bn_wire_err e;
+    assert_int_equal(bn_wire_recv(c, 5000, &type, &pl, &len, &e), 0);
+    assert_int_equal(type, BN_WIRE_ERROR);
+    bn_wire_close(c);
+    lc = counters(f);
+    assert_int_equal(lc.oversized, 1);
     /* and serves the next agent */
     struct bn_wire_ident id;
     enrol(f, f->agent_dir, &id);
