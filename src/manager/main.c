@@ -6,8 +6,8 @@
  *           [--no-detect] [--init] [--new-token TENANT [--uses N] [--ttl SECONDS]]
  *           [--check] [-v]
  *
- * --init creates the first tenant ("default") and a provider_admin ("admin") and prints the
- * password once. --new-token prints an enrolment token for a tenant and exits (the API does
+ * --init creates the first tenant ("default") and a provider_admin ("admin"), prints the
+ * password once and exits. --new-token prints an enrolment token for a tenant and exits (the API does
  * the same for operators). --check opens everything, verifies the store and exits.
  */
 #include <errno.h>
@@ -45,7 +45,7 @@ usage(FILE *f)
             "shipped rules/linux]\n"
             "  --no-detect           store events without central detection and triage\n"
             "  --init                create tenant 'default' and user 'admin' (password printed "
-            "once)\n"
+            "once), then exit\n"
             "  --new-token TENANT    print an enrolment token for TENANT (name or id), then exit\n"
             "  --uses N              uses of that token [1]\n"
             "  --ttl SECONDS         lifetime of that token [86400]\n"
@@ -328,6 +328,10 @@ main(int argc, char **argv)
     }
     if (token_tenant) {
         ret = new_token(data, en, token_tenant, uses, ttl);
+        goto out;
+    }
+    if (init) {
+        ret = 0; /* initialised: start it again without --init to serve */
         goto out;
     }
 
