@@ -32,9 +32,9 @@ struct agent_sim {
     struct bn_wire_ident id;
     struct bn_wire_conn *conn;
     uint8_t nonce[BN_WIRE_NONCE];
-    uint64_t acked;            /* last acknowledged seq */
-    uint64_t sent_last;        /* last seq of the batch in flight (0 = none) */
-    double sent_at;            /* when it was sent */
+    uint64_t acked;     /* last acknowledged seq */
+    uint64_t sent_last; /* last seq of the batch in flight (0 = none) */
+    double sent_at;     /* when it was sent */
 };
 
 /* send -> ack latencies of the timed run (a sample of at most LAT_MAX) */
@@ -70,8 +70,8 @@ open_session(struct agent_sim *a)
     bn_wire_close(a->conn);
     a->conn = NULL;
     a->sent_last = 0;
-    int rc = bn_wire_session_open(&a->conn, &a->id, server, &h, 5000, a->nonce, &last, err,
-                                  sizeof(err));
+    int rc =
+        bn_wire_session_open(&a->conn, &a->id, server, &h, 5000, a->nonce, &last, err, sizeof(err));
     if (rc && !acked_path)
         fprintf(stderr, "bench_ingest: agent %s: %s\n", a->id.uid, err);
     return rc;
@@ -81,8 +81,8 @@ open_session(struct agent_sim *a)
 static int
 event(char *buf, size_t size, const struct agent_sim *a, uint64_t seq)
 {
-    static const char *const images[] = {"/usr/bin/bash", "/usr/bin/curl", "/usr/sbin/sshd",
-                                         "/usr/bin/python3", "/usr/bin/cat", "/usr/bin/id"};
+    static const char *const images[] = {"/usr/bin/bash",    "/usr/bin/curl", "/usr/sbin/sshd",
+                                         "/usr/bin/python3", "/usr/bin/cat",  "/usr/bin/id"};
     return snprintf(buf, size,
                     "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,"
                     "\"UtcTime\":\"2026-11-26 00:00:%02llu.%03llu\",\"Computer\":\"bench-%s\","
@@ -217,11 +217,11 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'}, {"token", required_argument, NULL, 't'},
-        {"dir", required_argument, NULL, 'd'},    {"agents", required_argument, NULL, 'a'},
+        {"server", required_argument, NULL, 's'},  {"token", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},     {"agents", required_argument, NULL, 'a'},
         {"threads", required_argument, NULL, 'T'}, {"batch", required_argument, NULL, 'b'},
-        {"events", required_argument, NULL, 'e'}, {"seconds", required_argument, NULL, 'S'},
-        {"acked", required_argument, NULL, 'A'},  {NULL, 0, NULL, 0},
+        {"events", required_argument, NULL, 'e'},  {"seconds", required_argument, NULL, 'S'},
+        {"acked", required_argument, NULL, 'A'},   {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -264,8 +264,8 @@ main(int argc, char **argv)
         char host[64];
         snprintf(host, sizeof(host), "bench-%d", i);
         int rc;
-        while ((rc = bn_wire_enroll_run(server, token, adir, host, 60000, 10000, &agents[i].id,
-                                        err, sizeof(err))) != 0) {
+        while ((rc = bn_wire_enroll_run(server, token, adir, host, 60000, 10000, &agents[i].id, err,
+                                        sizeof(err))) != 0) {
             if (!acked_path || rc == BN_EDENIED || atomic_load(&stop)) {
                 fprintf(stderr, "bench_ingest: enrolment %d failed: %s\n", i, err);
                 return 1;
@@ -324,7 +324,8 @@ main(int argc, char **argv)
     printf("agents %d threads %d batch %d: %llu events acknowledged in %.2f s = %.0f events/s "
            "(sessions opened %llu, refusals %llu)\n",
            nagents, nthreads, batch, (unsigned long long)v, t2 - t1, v / (t2 - t1),
-           (unsigned long long)atomic_load(&reconnects), (unsigned long long)atomic_load(&refusals));
+           (unsigned long long)atomic_load(&reconnects),
+           (unsigned long long)atomic_load(&refusals));
     size_t nl = BN_MIN(atomic_load(&nlat), (size_t)LAT_MAX);
     if (nl) {
         qsort(lat, nl, sizeof(*lat), cmp_double);

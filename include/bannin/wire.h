@@ -21,11 +21,11 @@
 #include "bannin/limits.h"
 
 #define BN_WIRE_MAGIC 0x424e5731u /* "BNW1" */
-#define BN_WIRE_HDR 12u
+#define BN_WIRE_HDR   12u
 #define BN_WIRE_NONCE 32u
-#define BN_WIRE_PK 32u             /* Ed25519 public key */
-#define BN_WIRE_SK 64u             /* Ed25519 secret key (libsodium layout) */
-#define BN_WIRE_SIG 64u
+#define BN_WIRE_PK    32u /* Ed25519 public key */
+#define BN_WIRE_SK    64u /* Ed25519 secret key (libsodium layout) */
+#define BN_WIRE_SIG   64u
 
 enum bn_wire_type {
     BN_WIRE_ENROLL = 1,    /* agent -> manager: token, CSR, signing key, host name */
@@ -55,8 +55,7 @@ const char *bn_wire_type_name(int type);
  * Checks the 12-byte header at p (n >= BN_WIRE_HDR): magic, type, reserved bits and the
  * length bound. Returns 0 with *type and *len, or BN_EPROTO / BN_ETOOBIG with e.
  */
-int bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len,
-                       struct bn_wire_err *e);
+int bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len, struct bn_wire_err *e);
 /* Writes a header for a payload of len bytes into p (BN_WIRE_HDR bytes). */
 void bn_wire_hdr_encode(uint8_t *p, int type, uint32_t len);
 
@@ -69,7 +68,7 @@ struct bn_wire_enroll {
     const uint8_t *sign_pk; /* BN_WIRE_PK bytes */
     struct bn_str hostname;
     struct bn_str version;
-    uint64_t heartbeat_ms;       /* the agent's heartbeat interval (silence = 3 of them) */
+    uint64_t heartbeat_ms; /* the agent's heartbeat interval (silence = 3 of them) */
 };
 
 struct bn_wire_enroll_ok {
@@ -84,14 +83,14 @@ struct bn_wire_hello {
     struct bn_str hostname;
     struct bn_str version;
     uint64_t heartbeat_ms;
-    uint64_t acked_seq;          /* the agent's highest acknowledged seq */
-    uint64_t next_seq;           /* the seq its next event gets */
+    uint64_t acked_seq; /* the agent's highest acknowledged seq */
+    uint64_t next_seq;  /* the seq its next event gets */
 };
 
 struct bn_wire_welcome {
-    const uint8_t *nonce;        /* BN_WIRE_NONCE bytes */
+    const uint8_t *nonce; /* BN_WIRE_NONCE bytes */
     uint64_t agent_id;
-    uint64_t last_seq;           /* highest seq the manager has stored for this agent */
+    uint64_t last_seq; /* highest seq the manager has stored for this agent */
 };
 
 struct bn_wire_ack {
@@ -102,11 +101,11 @@ struct bn_wire_ack {
 struct bn_wire_heartbeat {
     uint64_t ts_ns;
     uint32_t tier;
-    struct bn_str health_json;   /* at most BN_WIRE_HEALTH_MAX bytes */
+    struct bn_str health_json; /* at most BN_WIRE_HEALTH_MAX bytes */
 };
 
 struct bn_wire_error {
-    uint32_t code;               /* -BN_E* */
+    uint32_t code; /* -BN_E* */
     struct bn_str msg;
 };
 
@@ -135,8 +134,7 @@ int bn_wire_hello_decode(const uint8_t *p, size_t n, struct bn_wire_hello *m,
                          struct bn_wire_err *e);
 int bn_wire_welcome_decode(const uint8_t *p, size_t n, struct bn_wire_welcome *m,
                            struct bn_wire_err *e);
-int bn_wire_ack_decode(const uint8_t *p, size_t n, struct bn_wire_ack *m,
-                       struct bn_wire_err *e);
+int bn_wire_ack_decode(const uint8_t *p, size_t n, struct bn_wire_ack *m, struct bn_wire_err *e);
 int bn_wire_heartbeat_decode(const uint8_t *p, size_t n, struct bn_wire_heartbeat *m,
                              struct bn_wire_err *e);
 int bn_wire_error_decode(const uint8_t *p, size_t n, struct bn_wire_error *m,
@@ -159,7 +157,7 @@ struct bn_wire_batch {
     const uint8_t *body;
     uint32_t body_len;
     const uint8_t *sig;
-    const uint8_t *signed_part;  /* the payload up to the signature */
+    const uint8_t *signed_part; /* the payload up to the signature */
     size_t signed_len;
 };
 
@@ -171,11 +169,9 @@ struct bn_wire_event {
 };
 
 /* Parses the BATCH payload's fields (nothing is decompressed or verified yet). */
-int bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b,
-                        struct bn_wire_err *e);
+int bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b, struct bn_wire_err *e);
 /* Checks the signature with the agent's public key and the session nonce: 0 or BN_EPROTO. */
-int bn_wire_batch_verify(const struct bn_wire_batch *b, const uint8_t *nonce,
-                         const uint8_t *pk);
+int bn_wire_batch_verify(const struct bn_wire_batch *b, const uint8_t *nonce, const uint8_t *pk);
 
 /* Decompresses and splits batches; reusable (keeps its buffers). */
 struct bn_wire_unpacker;
@@ -225,9 +221,9 @@ int bn_wire_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
 struct bn_wire_conn;
 
 struct bn_wire_tls {
-    const char *ca_file;         /* sessions: the server CA from enrolment (PEM) */
-    const char *pin_fp;          /* enrolment: SHA-256 hex of a CA in the server's chain */
-    const char *cert_file;       /* client certificate (PEM), NULL for enrolment */
+    const char *ca_file;   /* sessions: the server CA from enrolment (PEM) */
+    const char *pin_fp;    /* enrolment: SHA-256 hex of a CA in the server's chain */
+    const char *cert_file; /* client certificate (PEM), NULL for enrolment */
     const char *key_file;
 };
 
@@ -250,7 +246,7 @@ int bn_wire_recv(struct bn_wire_conn *c, int timeout_ms, int *type, const uint8_
 /* What enrolment left in the agent's link directory. */
 struct bn_wire_ident {
     char dir[3800];
-    char server[300];            /* host:port enrolled with */
+    char server[300]; /* host:port enrolled with */
     char uid[64];
     int64_t tenant_id, agent_id;
     uint8_t pk[BN_WIRE_PK];

@@ -27,7 +27,7 @@ struct uplink {
     pthread_t thr;
     bool running;
     _Atomic bool stop;
-    pthread_mutex_t mu;            /* stats, stop wait */
+    pthread_mutex_t mu; /* stats, stop wait */
     pthread_cond_t cv;
     struct uplink_stats st;
     struct bn_wire_packer *packer;
@@ -64,8 +64,7 @@ nap(struct uplink *u, int64_t ms)
         dl.tv_nsec -= 1000000000l;
     }
     pthread_mutex_lock(&u->mu);
-    while (!atomic_load(&u->stop) &&
-           pthread_cond_timedwait(&u->cv, &u->mu, &dl) != ETIMEDOUT)
+    while (!atomic_load(&u->stop) && pthread_cond_timedwait(&u->cv, &u->mu, &dl) != ETIMEDOUT)
         ;
     pthread_mutex_unlock(&u->mu);
     return atomic_load(&u->stop);
@@ -81,11 +80,11 @@ set_error(struct uplink *u, const char *msg)
     pthread_mutex_unlock(&u->mu);
 }
 
-#define STAT_ADD(u, f, n)                                                                      \
-    do {                                                                                       \
-        pthread_mutex_lock(&(u)->mu);                                                          \
-        (u)->st.f += (n);                                                                      \
-        pthread_mutex_unlock(&(u)->mu);                                                        \
+#define STAT_ADD(u, f, n)                                                                          \
+    do {                                                                                           \
+        pthread_mutex_lock(&(u)->mu);                                                              \
+        (u)->st.f += (n);                                                                          \
+        pthread_mutex_unlock(&(u)->mu);                                                            \
     } while (0)
 
 /* Fills the packer from the spool (under its lock). Returns the number of events. */
@@ -126,7 +125,8 @@ send_heartbeat(struct uplink *u, struct bn_wire_conn *conn)
         u->c.health(u->c.health_ctx, &u->health, &tier);
     if (!u->health.len)
         bn_buf_puts(&u->health, "{}");
-    struct bn_wire_heartbeat hb = {(uint64_t)wall_ns(), (uint32_t)(tier < 0 || tier > 3 ? 0 : tier),
+    struct bn_wire_heartbeat hb = {(uint64_t)wall_ns(),
+                                   (uint32_t)(tier < 0 || tier > 3 ? 0 : tier),
                                    {u->health.p, u->health.len}};
     bn_buf_reset(&u->frame);
     int rc = bn_wire_heartbeat_encode(&u->frame, &hb);

@@ -22,31 +22,31 @@
 #define UPLINK_DIR_DEFAULT "/var/lib/bannin-agent/link"
 
 struct uplink_conf {
-    const char *link_dir;        /* enrolment (bannin-agent enroll); borrowed */
-    const char *server;          /* HOST:PORT, NULL or "" = the enrolled one; borrowed */
-    const char *hostname;        /* borrowed */
+    const char *link_dir; /* enrolment (bannin-agent enroll); borrowed */
+    const char *server;   /* HOST:PORT, NULL or "" = the enrolled one; borrowed */
+    const char *hostname; /* borrowed */
     int64_t heartbeat_ms;
-    size_t batch_events;         /* 0 = 2000 */
-    size_t batch_bytes;          /* raw bytes per batch; 0 = 1 MiB */
-    unsigned window;             /* batches in flight; 0 = 4 */
-    int64_t backoff_min_ms;      /* 0 = 250 */
-    int64_t backoff_max_ms;      /* 0 = 30000 */
-    int64_t ack_timeout_ms;      /* no ack this long with batches in flight: reconnect; 0 = 30000 */
-    struct agent_spool *spool;   /* borrowed, shared with the loop */
-    pthread_mutex_t *spool_mu;   /* guards spool */
+    size_t batch_events;       /* 0 = 2000 */
+    size_t batch_bytes;        /* raw bytes per batch; 0 = 1 MiB */
+    unsigned window;           /* batches in flight; 0 = 4 */
+    int64_t backoff_min_ms;    /* 0 = 250 */
+    int64_t backoff_max_ms;    /* 0 = 30000 */
+    int64_t ack_timeout_ms;    /* no ack this long with batches in flight: reconnect; 0 = 30000 */
+    struct agent_spool *spool; /* borrowed, shared with the loop */
+    pthread_mutex_t *spool_mu; /* guards spool */
     /* Health for heartbeats: appends a JSON object to out and sets *tier. */
     void (*health)(void *ctx, struct bn_buf *out, int *tier);
     void *health_ctx;
 };
 
 struct uplink_stats {
-    uint64_t connects;           /* sessions opened */
+    uint64_t connects; /* sessions opened */
     uint64_t connect_failures;
     uint64_t batches_sent;
     uint64_t batches_acked;
     uint64_t events_acked;
     uint64_t heartbeats;
-    uint64_t refusals;           /* ERROR frames from the manager */
+    uint64_t refusals; /* ERROR frames from the manager */
     uint64_t acked_seq;
     bool connected;
     char last_error[256];

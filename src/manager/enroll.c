@@ -36,7 +36,7 @@ struct tenant_ca {
 };
 
 struct enroll {
-    char dir[4096];          /* DATA/pki */
+    char dir[4096]; /* DATA/pki */
     X509 *server_ca;
     EVP_PKEY *server_ca_key;
     X509 *server_cert;
@@ -110,8 +110,8 @@ save_pem(const char *path, X509 *x, EVP_PKEY *k)
     BIO *b = BIO_new(BIO_s_mem());
     if (!b)
         return BN_ENOMEM;
-    int ok = x ? PEM_write_bio_X509(b, x) : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL,
-                                                                      NULL);
+    int ok =
+        x ? PEM_write_bio_X509(b, x) : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
     char *p;
     long n = BIO_get_mem_data(b, &p);
     int rc = ok && n > 0 ? write_atomic(path, p, (size_t)n, x ? 0644 : 0600) : BN_EINTERNAL;
@@ -179,8 +179,7 @@ make_cert(EVP_PKEY *pub, const char *cn, enum cert_kind kind, X509 *issuer, EVP_
     ok = ok &&
          X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Bannin", -1,
                                     -1, 0) &&
-         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-                                    0);
+         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     ok = ok && X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
     X509 *iss = issuer ? issuer : x;
     if (ok) {
@@ -219,8 +218,8 @@ cert_pem(X509 *x)
 
 /* Loads path/<name>.crt and .key, or creates them (CA self-signed, others by issuer). */
 static int
-load_or_make(struct enroll *e, const char *name, const char *cn, enum cert_kind kind,
-             X509 *issuer, EVP_PKEY *issuer_key, X509 **cert, EVP_PKEY **key, struct bn_diag *d)
+load_or_make(struct enroll *e, const char *name, const char *cn, enum cert_kind kind, X509 *issuer,
+             EVP_PKEY *issuer_key, X509 **cert, EVP_PKEY **key, struct bn_diag *d)
 {
     char cp[4200], kp[4200];
     snprintf(cp, sizeof(cp), "%s/%s.crt", e->dir, name);
@@ -229,8 +228,8 @@ load_or_make(struct enroll *e, const char *name, const char *cn, enum cert_kind 
     *key = load_key(kp);
     if (*cert && *key) {
         if (X509_check_private_key(*cert, *key) != 1)
-            return bn_diag_set(d, BN_ECORRUPT, cp, 0, 0,
-                               "certificate does not match its key '%s'", kp);
+            return bn_diag_set(d, BN_ECORRUPT, cp, 0, 0, "certificate does not match its key '%s'",
+                               kp);
         return 0;
     }
     if (*cert || *key) {
@@ -321,8 +320,7 @@ enroll_open(struct enroll **out, const char *data_dir, struct bn_diag *d)
     int rc;
     snprintf(e->dir, sizeof(e->dir), "%s/pki", data_dir);
     if (mkdir(e->dir, 0700) != 0 && errno != EEXIST) {
-        rc = bn_diag_set(d, -errno, e->dir, 0, 0, "cannot create directory: %s",
-                         strerror(errno));
+        rc = bn_diag_set(d, -errno, e->dir, 0, 0, "cannot create directory: %s", strerror(errno));
         goto fail;
     }
     rc = load_or_make(e, "server-ca", "Bannin manager CA", CERT_CA, NULL, NULL, &e->server_ca,
@@ -427,10 +425,10 @@ enroll_sign_csr(struct enroll *e, int64_t tenant_id, const char *csr_pem, size_t
                          "certificate request is not signed by its own key");
         goto out;
     }
-    if (EVP_PKEY_get_bits(pub) < 256 || (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC &&
-                                         EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519 &&
-                                         (EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA ||
-                                          EVP_PKEY_get_bits(pub) < 2048))) {
+    if (EVP_PKEY_get_bits(pub) < 256 ||
+        (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC &&
+         EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519 &&
+         (EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pub) < 2048))) {
         rc = bn_diag_set(d, BN_EDENIED, "<csr>", 0, 0,
                          "certificate request key must be EC, Ed25519 or RSA >= 2048 bits");
         goto out;
@@ -463,8 +461,7 @@ sha256_hex(const void *p, size_t n, char out[ENROLL_FP_HEX])
 }
 
 int
-enroll_token_parse(const char *tok, size_t len, char hash[ENROLL_FP_HEX],
-                   char ca_fp[ENROLL_FP_HEX])
+enroll_token_parse(const char *tok, size_t len, char hash[ENROLL_FP_HEX], char ca_fp[ENROLL_FP_HEX])
 {
     /* bnt1.<32 hex>.<64 hex> */
     uint8_t tmp[32];

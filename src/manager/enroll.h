@@ -27,10 +27,10 @@
 struct store;
 struct enroll;
 
-#define ENROLL_FP_HEX 65          /* SHA-256 hex + NUL */
+#define ENROLL_FP_HEX    65 /* SHA-256 hex + NUL */
 #define ENROLL_TOKEN_MAX 160
-#define ENROLL_CERT_DAYS 825      /* agent certificates */
-#define ENROLL_CA_DAYS 3650
+#define ENROLL_CERT_DAYS 825 /* agent certificates */
+#define ENROLL_CA_DAYS   3650
 
 /* Opens DATA/pki (created, with the server CA and certificate, when missing). Errors with d. */
 int enroll_open(struct enroll **out, const char *data_dir, struct bn_diag *d);

@@ -14,8 +14,8 @@
 
 #include "manager/ingest.h"
 
-#define CHUNK 256          /* events converted and inserted per store call */
-#define SCRATCH 2048       /* bytes of unescaped index columns per event */
+#define CHUNK             256  /* events converted and inserted per store call */
+#define SCRATCH           2048 /* bytes of unescaped index columns per event */
 #define GROUP_BATCHES_MAX 256
 
 struct ingest {
@@ -25,7 +25,7 @@ struct ingest {
     size_t group_batches;
     struct ingest_counters cnt;
     struct store_event ev[CHUNK];
-    char *scratch;             /* CHUNK * SCRATCH */
+    char *scratch;              /* CHUNK * SCRATCH */
     struct store_event *stored; /* the inserted events of the batch, for the hook */
     size_t stored_cap;
 };
@@ -33,8 +33,8 @@ struct ingest {
 const char *
 ingest_health_name(enum ingest_health kind)
 {
-    static const char *const names[] = {"gap",       "replay", "bad_signature", "malformed",
-                                        "silent",    "revoked", "back"};
+    static const char *const names[] = {"gap",    "replay",  "bad_signature", "malformed",
+                                        "silent", "revoked", "back"};
     return (unsigned)kind < BN_ARRAY_SIZE(names) ? names[kind] : "unknown";
 }
 
@@ -283,8 +283,7 @@ done:
 
 int
 ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
-             const struct bn_wire_event *ev, size_t n, int64_t received_ns,
-             struct bn_wire_ack *ack)
+             const struct bn_wire_event *ev, size_t n, int64_t received_ns, struct bn_wire_ack *ack)
 {
     int rc;
     memset(ack, 0, sizeof(*ack));
@@ -312,14 +311,8 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
                       (unsigned long long)ev[n - 1].seq);
     }
 
-    if (!in->open) {
-        if ((rc = store_begin(in->st)) != 0) {
-            in->cnt.store_errors++;
-            return rc;
-        }
-        in->open = true;
-        in->group_batches = 0;
-    }
+    if ((rc = ingest_begin(in)) != 0)
+        return rc;
     in->group_batches++;
     if (in->stored_cap < n) {
         struct store_event *ns = bn_reallocarray(in->stored, n, sizeof(*ns));
@@ -347,8 +340,8 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
             e->received_ns = received_ns;
             e->json = ev[i].data;
             e->json_len = ev[i].len;
-            if (ingest_event_fields(ev[i].data, ev[i].len, e, in->scratch + k * SCRATCH,
-                                    SCRATCH) != 0) {
+            if (ingest_event_fields(ev[i].data, ev[i].len, e, in->scratch + k * SCRATCH, SCRATCH) !=
+                0) {
                 e->event_id = -1; /* kept as received, counted */
                 in->cnt.bad_events++;
             }
@@ -386,6 +379,21 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
     *last_seq = max_seq;
     in->cnt.inserted += ack->inserted;
     in->cnt.dups += ack->dups;
+    return 0;
+}
+
+int
+ingest_begin(struct ingest *in)
+{
+    if (in->open)
+        return 0;
+    int rc = store_begin(in->st);
+    if (rc) {
+        in->cnt.store_errors++;
+        return rc;
+    }
+    in->open = true;
+    in->group_batches = 0;
     return 0;
 }
 

@@ -28,13 +28,13 @@ struct ingest_agent {
 };
 
 enum ingest_health {
-    INGEST_HEALTH_GAP = 0,          /* seqs missing: spool shed events, or tampering */
-    INGEST_HEALTH_REPLAY,           /* a batch at or before one already received this session */
-    INGEST_HEALTH_BAD_SIGNATURE,    /* batch signature does not verify (or another session's) */
-    INGEST_HEALTH_MALFORMED,        /* undecodable frame or event from an authenticated agent */
-    INGEST_HEALTH_SILENT,           /* no heartbeat for 3 intervals: outage or tampering */
-    INGEST_HEALTH_REVOKED,          /* a revoked agent tried to connect or was disconnected */
-    INGEST_HEALTH_BACK,             /* a silent agent was heard from again */
+    INGEST_HEALTH_GAP = 0,       /* seqs missing: spool shed events, or tampering */
+    INGEST_HEALTH_REPLAY,        /* a batch at or before one already received this session */
+    INGEST_HEALTH_BAD_SIGNATURE, /* batch signature does not verify (or another session's) */
+    INGEST_HEALTH_MALFORMED,     /* undecodable frame or event from an authenticated agent */
+    INGEST_HEALTH_SILENT,        /* no heartbeat for 3 intervals: outage or tampering */
+    INGEST_HEALTH_REVOKED,       /* a revoked agent tried to connect or was disconnected */
+    INGEST_HEALTH_BACK,          /* a silent agent was heard from again */
 };
 
 /* Name of a health kind ("gap"). */
@@ -58,15 +58,15 @@ struct ingest_hooks {
 };
 
 struct ingest_counters {
-    uint64_t batches;         /* batches taken */
-    uint64_t events;          /* events in them */
-    uint64_t inserted;        /* events stored */
-    uint64_t dups;            /* duplicates dropped (already stored) */
-    uint64_t bad_events;      /* events that are not JSON objects: stored with event_id -1 */
-    uint64_t commits;         /* group transactions committed */
-    uint64_t store_errors;    /* failed inserts or commits (nothing acknowledged) */
-    uint64_t gaps;            /* batches that skipped seqs */
-    uint64_t missing;         /* seqs skipped */
+    uint64_t batches;      /* batches taken */
+    uint64_t events;       /* events in them */
+    uint64_t inserted;     /* events stored */
+    uint64_t dups;         /* duplicates dropped (already stored) */
+    uint64_t bad_events;   /* events that are not JSON objects: stored with event_id -1 */
+    uint64_t commits;      /* group transactions committed */
+    uint64_t store_errors; /* failed inserts or commits (nothing acknowledged) */
+    uint64_t gaps;         /* batches that skipped seqs */
+    uint64_t missing;      /* seqs skipped */
     uint64_t health[INGEST_HEALTH_BACK + 1]; /* findings by kind */
 };
 
@@ -86,6 +86,9 @@ struct store *ingest_store(struct ingest *in);
 int ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
                  const struct bn_wire_event *ev, size_t n, int64_t received_ns,
                  struct bn_wire_ack *ack);
+/* Opens the group transaction if none is open, so small writes (heartbeats, last seen) join
+ * the next group commit instead of paying for their own. 0 or a store error. */
+int ingest_begin(struct ingest *in);
 /* True while a group transaction is open. */
 bool ingest_pending(const struct ingest *in);
 /* Batches in the open group transaction. */

@@ -29,11 +29,13 @@
 
 #include "manager/link.h"
 
-#define READ_CHUNK (64u << 10)
-#define SILENT_MAX 65536           /* silent agents remembered (reported once) */
-#define IN_KEEP_MAX (1u << 20)     /* input buffer kept per idle connection at most */
+#define READ_CHUNK     (64u << 10)
+#define SILENT_MAX     65536      /* silent agents remembered (reported once) */
+#define IN_KEEP_MAX    (1u << 20) /* input buffer kept per idle connection at most */
 #define LAZY_COMMIT_MS 100
-#define SLOW_COMMIT_MS 500         /* a group commit slower than this is logged */         /* small writes wait this long for a group commit */
+#define SLOW_COMMIT_MS                                                                             \
+    500 /* a group commit slower than this is logged */ /* small writes wait this long for a group \
+                                                           commit */
 
 enum conn_state {
     C_HANDSHAKE = 0,
@@ -51,23 +53,23 @@ struct conn {
     bool closing;
     bool reading;
     bool has_cert;
-    bool parsing;                  /* parse_frames is on the stack for this connection */
+    bool parsing; /* parse_frames is on the stack for this connection */
     char peer[64];
-    struct bn_buf in;              /* plaintext bytes not yet parsed */
+    struct bn_buf in; /* plaintext bytes not yet parsed */
     int64_t opened_ms, last_rx_ms;
     /* the agent of a session */
     struct ingest_agent ia;
     char uid[64];
     char hostname[256];
     uint8_t pk[BN_WIRE_PK];
-    int64_t last_seq;              /* highest stored seq */
-    uint64_t session_last;         /* last seq of the last batch of this session */
+    int64_t last_seq;      /* highest stored seq */
+    uint64_t session_last; /* last seq of the last batch of this session */
     int64_t heartbeat_ms;
     int tier;
     uint8_t nonce[BN_WIRE_NONCE];
-    struct bn_wire_ack ack;        /* waiting for the group commit */
+    struct bn_wire_ack ack; /* waiting for the group commit */
     struct conn *next_pending;
-    struct conn *prev, *next;      /* all connections */
+    struct conn *prev, *next; /* all connections */
 };
 
 struct wreq {
@@ -82,7 +84,7 @@ struct link {
     uv_timer_t house;
     uv_check_t check;
     uv_idle_t idle;
-    uv_timer_t lazy;               /* commits a group of small writes (no batch waits on it) */
+    uv_timer_t lazy; /* commits a group of small writes (no batch waits on it) */
     bool lazy_on;
     bool idle_on;
     bool stopping;
@@ -94,14 +96,14 @@ struct link {
     struct ingest *in;
     struct conn *conns;
     size_t nconns;
-    struct conn *pending;          /* sessions whose batch waits for the commit */
+    struct conn *pending; /* sessions whose batch waits for the commit */
     char rbuf[READ_CHUNK];
-    struct bn_buf out;             /* frame being built */
+    struct bn_buf out; /* frame being built */
     struct bn_wire_unpacker *unpacker;
-    int64_t *silent;               /* agents reported silent */
+    int64_t *silent; /* agents reported silent */
     size_t nsilent;
 
-    pthread_mutex_t mu;            /* guards cnt for link_counters */
+    pthread_mutex_t mu; /* guards cnt for link_counters */
     struct link_counters cnt;
 };
 
@@ -132,10 +134,10 @@ cnt_add(struct link *l, uint64_t *f, uint64_t n)
 }
 
 #define COUNT(l, f) cnt_add((l), &(l)->cnt.f, 1)
-#define COUNTM(l, f, m)                                                                        \
-    do {                                                                                       \
-        cnt_add((l), &(l)->cnt.f, 1);                                                          \
-        mgr_metric_add((l)->o.metrics, (m), 1);                                                \
+#define COUNTM(l, f, m)                                                                            \
+    do {                                                                                           \
+        cnt_add((l), &(l)->cnt.f, 1);                                                              \
+        mgr_metric_add((l)->o.metrics, (m), 1);                                                    \
     } while (0)
 
 static void conn_pump(struct conn *c);
@@ -208,8 +210,7 @@ on_shutdown(uv_shutdown_t *req, int status)
 /* Sends an ERROR frame, then closes once it is written. */
 static void unpend(struct conn *c);
 static void on_idle(uv_idle_t *h);
-static void
-conn_refuse(struct conn *c, int code, const char *fmt, ...) BN_PRINTF(3, 4);
+static void conn_refuse(struct conn *c, int code, const char *fmt, ...) BN_PRINTF(3, 4);
 
 static void
 conn_refuse(struct conn *c, int code, const char *fmt, ...)
@@ -287,8 +288,7 @@ conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-static void
-set_reading(struct conn *c, bool on);
+static void set_reading(struct conn *c, bool on);
 
 static void
 alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -436,8 +436,8 @@ on_handshake(struct conn *c)
     c->ia.hostname = c->hostname;
     if (a.revoked) {
         COUNTM(l, revoked_refused, MGR_M_LINK_REFUSED_CERT);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_REVOKED, "revoked agent tried to connect from %s",
-                      c->peer);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_REVOKED,
+                      "revoked agent tried to connect from %s", c->peer);
         conn_refuse(c, BN_EDENIED, "agent %s is revoked", a.uid);
         return;
     }
@@ -521,10 +521,8 @@ handle_enroll(struct conn *c, const uint8_t *p, uint32_t len)
         return;
     }
     struct bn_wire_enroll_ok ok = {
-        {cert, strlen(cert)},
-        {enroll_server_ca_pem(l->en), strlen(enroll_server_ca_pem(l->en))},
-        {a.uid, strlen(a.uid)},
-        (uint64_t)tenant,
+        {cert, strlen(cert)},   {enroll_server_ca_pem(l->en), strlen(enroll_server_ca_pem(l->en))},
+        {a.uid, strlen(a.uid)}, (uint64_t)tenant,
         (uint64_t)id,
     };
     bn_buf_reset(&l->out);
@@ -563,7 +561,8 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     }
     RAND_bytes(c->nonce, sizeof(c->nonce));
     if ((int64_t)m.heartbeat_ms != c->heartbeat_ms)
-        BN_WARN("link", "agent %s heartbeats every %llu ms, enrolled with %lld ms: silence is "
+        BN_WARN("link",
+                "agent %s heartbeats every %llu ms, enrolled with %lld ms: silence is "
                 "judged by the enrolled interval",
                 c->uid, (unsigned long long)m.heartbeat_ms, (long long)c->heartbeat_ms);
     c->heartbeat_ms = (int64_t)m.heartbeat_ms;
@@ -587,9 +586,9 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     }
     c->state = C_SESSION;
     COUNT(l, sessions);
-    BN_INFO("link", "session of agent %s '%s' from %s (acked %llu, next %llu, stored %lld)",
-            c->uid, c->hostname, c->peer, (unsigned long long)m.acked_seq,
-            (unsigned long long)m.next_seq, (long long)c->last_seq);
+    BN_INFO("link", "session of agent %s '%s' from %s (acked %llu, next %llu, stored %lld)", c->uid,
+            c->hostname, c->peer, (unsigned long long)m.acked_seq, (unsigned long long)m.next_seq,
+            (long long)c->last_seq);
 }
 
 static void
@@ -744,7 +743,8 @@ parse_frames(struct conn *c)
         if (!c->has_cert && len > BN_WIRE_UNAUTH_FRAME_MAX) {
             /* enrolment needs little: an unauthenticated peer gets no 8 MiB buffers */
             COUNTM(l, oversized, MGR_M_LINK_FRAMES_BAD);
-            conn_refuse(c, BN_ETOOBIG, "%s frame of %u bytes from a peer without a certificate "
+            conn_refuse(c, BN_ETOOBIG,
+                        "%s frame of %u bytes from a peer without a certificate "
                         "(limit %u)",
                         bn_wire_type_name(type), len, BN_WIRE_UNAUTH_FRAME_MAX);
             break;

@@ -18,35 +18,35 @@
 #include "manager/metrics.h"
 
 struct link_opts {
-    const char *host;            /* listen address ("127.0.0.1", "0.0.0.0", "::") */
-    int port;                    /* 0 = any free port (link_port tells) */
-    int64_t housekeeping_ms;     /* silence and revocation checks; 0 = 1000 */
-    int64_t handshake_ms;        /* TLS handshake and first frame; 0 = 10000 */
-    int64_t idle_ms;             /* a session silent this long is closed; 0 = 3 x heartbeat + 30 s */
-    size_t max_conns;            /* 0 = 8192 */
-    int backlog;                 /* 0 = 1024 */
+    const char *host;        /* listen address ("127.0.0.1", "0.0.0.0", "::") */
+    int port;                /* 0 = any free port (link_port tells) */
+    int64_t housekeeping_ms; /* silence and revocation checks; 0 = 1000 */
+    int64_t handshake_ms;    /* TLS handshake and first frame; 0 = 10000 */
+    int64_t idle_ms;         /* a session silent this long is closed; 0 = 3 x heartbeat + 30 s */
+    size_t max_conns;        /* 0 = 8192 */
+    int backlog;             /* 0 = 1024 */
     struct mgr_metrics *metrics; /* shared Prometheus counters (borrowed, may be NULL) */
 };
 
 struct link_counters {
-    uint64_t accepted;           /* TCP connections accepted */
-    uint64_t refused_full;       /* refused over max_conns */
-    uint64_t tls_failures;       /* handshakes that failed (wrong CA, not TLS 1.3, garbage) */
-    uint64_t unknown_cert;       /* valid chain but no agent with that certificate */
-    uint64_t revoked_refused;    /* revoked agents refused at connect */
-    uint64_t revoked_closed;     /* sessions closed because the agent was revoked */
-    uint64_t enrolled;           /* agents enrolled */
-    uint64_t enroll_refused;     /* bad tokens, CSRs */
-    uint64_t sessions;           /* HELLOs accepted */
+    uint64_t accepted;        /* TCP connections accepted */
+    uint64_t refused_full;    /* refused over max_conns */
+    uint64_t tls_failures;    /* handshakes that failed (wrong CA, not TLS 1.3, garbage) */
+    uint64_t unknown_cert;    /* valid chain but no agent with that certificate */
+    uint64_t revoked_refused; /* revoked agents refused at connect */
+    uint64_t revoked_closed;  /* sessions closed because the agent was revoked */
+    uint64_t enrolled;        /* agents enrolled */
+    uint64_t enroll_refused;  /* bad tokens, CSRs */
+    uint64_t sessions;        /* HELLOs accepted */
     uint64_t frames_in;
-    uint64_t bad_frames;         /* malformed or unexpected frames (connection closed) */
-    uint64_t oversized;          /* frames or batches over the limits */
+    uint64_t bad_frames; /* malformed or unexpected frames (connection closed) */
+    uint64_t oversized;  /* frames or batches over the limits */
     uint64_t bad_signatures;
     uint64_t replays;
     uint64_t heartbeats;
     uint64_t acks;
     uint64_t idle_closed;
-    uint64_t conns_open;         /* now */
+    uint64_t conns_open; /* now */
     struct ingest_counters ingest;
 };
 

@@ -7,8 +7,8 @@
  *           [--check] [-v]
  *
  * --init creates the first tenant ("default") and a provider_admin ("admin"), prints the
- * password once and exits. --new-token prints an enrolment token for a tenant and exits (the API does
- * the same for operators). --check opens everything, verifies the store and exits.
+ * password once and exits. --new-token prints an enrolment token for a tenant and exits (the API
+ * does the same for operators). --check opens everything, verifies the store and exits.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -404,13 +404,11 @@ main(int argc, char **argv)
         ac.port = (uint16_t)aport;
         ac.metrics = &metrics;
         if ((rc = api_start(&ac, &api)) != 0) {
-            fprintf(stderr, "bannind: cannot start the API on %s: %s\n", api_hp,
-                    bn_strerror(rc));
+            fprintf(stderr, "bannind: cannot start the API on %s: %s\n", api_hp, bn_strerror(rc));
             goto out;
         }
     }
-    static struct maint maint = {NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                                 false};
+    static struct maint maint = {NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
     maint.data = data;
     pthread_t mthr;
     if (pthread_create(&mthr, NULL, maint_thread, &maint) != 0) {

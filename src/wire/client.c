@@ -37,11 +37,10 @@ struct bn_wire_conn {
     SSL_CTX *ctx;
     SSL *ssl;
     struct bn_buf in;
-    size_t consumed;   /* bytes of in handed out by the last recv */
+    size_t consumed; /* bytes of in handed out by the last recv */
 };
 
-static int
-seterr(char *err, size_t errsz, int code, const char *fmt, ...) BN_PRINTF(4, 5);
+static int seterr(char *err, size_t errsz, int code, const char *fmt, ...) BN_PRINTF(4, 5);
 
 static int
 seterr(char *err, size_t errsz, int code, const char *fmt, ...)
@@ -98,12 +97,10 @@ tcp_connect(const char *hp, int timeout_ms, char *err, size_t errsz)
     hints.ai_socktype = SOCK_STREAM;
     int g = getaddrinfo(host, port, &hints, &res);
     if (g != 0)
-        return seterr(err, errsz, BN_ENOTFOUND, "cannot resolve '%s': %s", host,
-                      gai_strerror(g));
+        return seterr(err, errsz, BN_ENOTFOUND, "cannot resolve '%s': %s", host, gai_strerror(g));
     int fd = -1, rc = -ECONNREFUSED;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0) {
             rc = -errno;
             continue;
@@ -156,8 +153,7 @@ check_pin(SSL *ssl, const char *pin, char *err, size_t errsz)
         if (strcasecmp(fp, pin) != 0)
             continue;
         EVP_PKEY *capub = X509_get0_pubkey(x);
-        if (capub && X509_verify(leaf, capub) == 1 &&
-            X509_check_issued(x, leaf) == X509_V_OK &&
+        if (capub && X509_verify(leaf, capub) == 1 && X509_check_issued(x, leaf) == X509_V_OK &&
             X509_cmp_current_time(X509_get0_notAfter(leaf)) > 0)
             return 0;
         ERR_clear_error();
@@ -206,8 +202,8 @@ bn_wire_connect(struct bn_wire_conn **out, const char *hostport, const struct bn
         (SSL_CTX_use_certificate_file(c->ctx, t->cert_file, SSL_FILETYPE_PEM) != 1 ||
          SSL_CTX_use_PrivateKey_file(c->ctx, t->key_file, SSL_FILETYPE_PEM) != 1 ||
          SSL_CTX_check_private_key(c->ctx) != 1)) {
-        rc = seterr(err, errsz, BN_EIO, "cannot load the agent certificate '%s': %s",
-                    t->cert_file, ossl_reason(why, sizeof(why)));
+        rc = seterr(err, errsz, BN_EIO, "cannot load the agent certificate '%s': %s", t->cert_file,
+                    ossl_reason(why, sizeof(why)));
         goto fail;
     }
     c->fd = tcp_connect(hostport, timeout_ms, err, errsz);
@@ -439,9 +435,9 @@ expect(struct bn_wire_conn *c, int want, int timeout_ms, const uint8_t **p, uint
 }
 
 int
-bn_wire_enroll_run(const char *hostport, const char *token, const char *dir,
-                   const char *hostname, uint64_t heartbeat_ms, int timeout_ms,
-                   struct bn_wire_ident *id, char *err, size_t errsz)
+bn_wire_enroll_run(const char *hostport, const char *token, const char *dir, const char *hostname,
+                   uint64_t heartbeat_ms, int timeout_ms, struct bn_wire_ident *id, char *err,
+                   size_t errsz)
 {
     memset(id, 0, sizeof(*id));
     /* bnt1.<32 hex>.<64 hex CA fingerprint> */
@@ -542,11 +538,12 @@ bn_wire_ident_load(const char *dir, struct bn_wire_ident *id, char *err, size_t 
     memset(id, 0, sizeof(*id));
     ssize_t n = read_file(dir, "enrolment", buf, sizeof(buf));
     if (n == -ENOENT)
-        return seterr(err, errsz, BN_ENOTFOUND, "'%s' holds no enrolment (run bannin-agent "
-                      "enroll)", dir);
+        return seterr(err, errsz, BN_ENOTFOUND,
+                      "'%s' holds no enrolment (run bannin-agent "
+                      "enroll)",
+                      dir);
     if (n < 0)
-        return seterr(err, errsz, (int)n, "cannot read '%s/enrolment': %s", dir,
-                      strerror((int)-n));
+        return seterr(err, errsz, (int)n, "cannot read '%s/enrolment': %s", dir, strerror((int)-n));
     snprintf(id->dir, sizeof(id->dir), "%s", dir);
     for (char *line = buf, *nl; line && *line; line = nl) {
         nl = strchr(line, '\n');
@@ -568,14 +565,11 @@ bn_wire_ident_load(const char *dir, struct bn_wire_ident *id, char *err, size_t 
     }
     n = read_file(dir, "sign.key", buf, sizeof(buf));
     if (n < 0)
-        return seterr(err, errsz, (int)n, "cannot read '%s/sign.key': %s", dir,
-                      strerror((int)-n));
+        return seterr(err, errsz, (int)n, "cannot read '%s/sign.key': %s", dir, strerror((int)-n));
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         n--;
-    if (!id->server[0] || !id->uid[0] ||
-        bn_wire_unhex(buf, (size_t)n, id->sk, BN_WIRE_SK) != 0)
-        return seterr(err, errsz, BN_ECORRUPT, "enrolment in '%s' is incomplete or damaged",
-                      dir);
+    if (!id->server[0] || !id->uid[0] || bn_wire_unhex(buf, (size_t)n, id->sk, BN_WIRE_SK) != 0)
+        return seterr(err, errsz, BN_ECORRUPT, "enrolment in '%s' is incomplete or damaged", dir);
     sodium_memzero(buf, sizeof(buf));
     if (sodium_init() < 0)
         return BN_EINTERNAL;
@@ -584,9 +578,9 @@ bn_wire_ident_load(const char *dir, struct bn_wire_ident *id, char *err, size_t 
 }
 
 int
-bn_wire_session_open(struct bn_wire_conn **out, const struct bn_wire_ident *id,
-                     const char *server, const struct bn_wire_hello *hello, int timeout_ms,
-                     uint8_t *nonce, uint64_t *last_seq, char *err, size_t errsz)
+bn_wire_session_open(struct bn_wire_conn **out, const struct bn_wire_ident *id, const char *server,
+                     const struct bn_wire_hello *hello, int timeout_ms, uint8_t *nonce,
+                     uint64_t *last_seq, char *err, size_t errsz)
 {
     char ca[4096], crt[4096], key[4096];
     snprintf(ca, sizeof(ca), "%s/server-ca.crt", id->dir);
@@ -595,8 +589,8 @@ bn_wire_session_open(struct bn_wire_conn **out, const struct bn_wire_ident *id,
     struct bn_wire_tls t = {ca, NULL, crt, key};
     struct bn_wire_conn *c = NULL;
     *out = NULL;
-    int rc = bn_wire_connect(&c, server && *server ? server : id->server, &t, timeout_ms, err,
-                             errsz);
+    int rc =
+        bn_wire_connect(&c, server && *server ? server : id->server, &t, timeout_ms, err, errsz);
     if (rc)
         return rc;
     struct bn_buf b;

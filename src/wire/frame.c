@@ -47,8 +47,7 @@ get64(const uint8_t *p)
     return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
-static int
-fail(struct bn_wire_err *e, int code, const char *fmt, ...) BN_PRINTF(3, 4);
+static int fail(struct bn_wire_err *e, int code, const char *fmt, ...) BN_PRINTF(3, 4);
 
 static int
 fail(struct bn_wire_err *e, int code, const char *fmt, ...)
@@ -65,8 +64,8 @@ fail(struct bn_wire_err *e, int code, const char *fmt, ...)
 const char *
 bn_wire_type_name(int type)
 {
-    static const char *const names[] = {"?",     "enroll",    "enroll_ok", "hello", "welcome",
-                                        "batch", "ack",       "heartbeat", "error"};
+    static const char *const names[] = {"?",     "enroll", "enroll_ok", "hello", "welcome",
+                                        "batch", "ack",    "heartbeat", "error"};
     if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_ERROR)
         return names[type];
     return "unknown";
@@ -109,7 +108,7 @@ bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len, struct 
 
 struct wr {
     struct bn_buf *out;
-    size_t start;  /* where the frame's header begins */
+    size_t start; /* where the frame's header begins */
     int rc;
 };
 
@@ -183,7 +182,7 @@ wr_end(struct wr *w)
 struct rd {
     const uint8_t *p;
     size_t n, off;
-    const char *what;      /* frame name for messages */
+    const char *what; /* frame name for messages */
     struct bn_wire_err *e;
     int rc;
 };
@@ -260,8 +259,8 @@ static int
 rd_end(struct rd *r)
 {
     if (!r->rc && r->off != r->n)
-        r->rc = fail(r->e, BN_EPROTO, "%s frame: %zu trailing bytes after the last field",
-                     r->what, r->n - r->off);
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: %zu trailing bytes after the last field", r->what,
+                     r->n - r->off);
     return r->rc;
 }
 
@@ -392,8 +391,7 @@ bn_wire_welcome_encode(struct bn_buf *out, const struct bn_wire_welcome *m)
 }
 
 int
-bn_wire_welcome_decode(const uint8_t *p, size_t n, struct bn_wire_welcome *m,
-                       struct bn_wire_err *e)
+bn_wire_welcome_decode(const uint8_t *p, size_t n, struct bn_wire_welcome *m, struct bn_wire_err *e)
 {
     struct rd r;
     memset(m, 0, sizeof(*m));
@@ -501,8 +499,8 @@ bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b, struct 
     if (r.rc)
         return r.rc;
     if (b->count == 0 || b->count > BN_WIRE_BATCH_EVENTS_MAX)
-        return fail(e, b->count ? BN_ETOOBIG : BN_EPROTO,
-                    "batch frame: %u events (must be 1..%u)", b->count, BN_WIRE_BATCH_EVENTS_MAX);
+        return fail(e, b->count ? BN_ETOOBIG : BN_EPROTO, "batch frame: %u events (must be 1..%u)",
+                    b->count, BN_WIRE_BATCH_EVENTS_MAX);
     if (b->first_seq == 0 || b->last_seq < b->first_seq || b->last_seq > (uint64_t)INT64_MAX ||
         b->last_seq - b->first_seq < (uint64_t)b->count - 1)
         return fail(e, BN_EPROTO, "batch frame: seqs %llu..%llu cannot hold %u events",
@@ -513,8 +511,8 @@ bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b, struct 
         return fail(e, BN_ETOOBIG, "batch frame: %u decompressed bytes over the limit of %u",
                     b->raw_len, BN_WIRE_BATCH_RAW_MAX);
     if (b->raw_len < (uint64_t)b->count * 12)
-        return fail(e, BN_EPROTO, "batch frame: %u raw bytes cannot hold %u records",
-                    b->raw_len, b->count);
+        return fail(e, BN_EPROTO, "batch frame: %u raw bytes cannot hold %u records", b->raw_len,
+                    b->count);
     struct bn_str body = rd_str(&r, "body", BN_WIRE_FRAME_MAX);
     b->body = (const uint8_t *)body.p;
     b->body_len = (uint32_t)body.len;
@@ -601,13 +599,13 @@ bn_wire_unpack(struct bn_wire_unpacker *u, const struct bn_wire_batch *b,
             u->raw_cap = (size_t)b->raw_len + 1;
         }
         /* one byte of room more than announced: a body that decompresses to more is caught */
-        size_t got = ZSTD_decompressDCtx(u->z, u->raw, (size_t)b->raw_len + 1, b->body,
-                                         b->body_len);
+        size_t got =
+            ZSTD_decompressDCtx(u->z, u->raw, (size_t)b->raw_len + 1, b->body, b->body_len);
         if (ZSTD_isError(got))
             return fail(e, BN_EPROTO, "batch body: zstd: %s", ZSTD_getErrorName(got));
         if (got != b->raw_len)
-            return fail(e, BN_EPROTO, "batch body: decompressed to %zu bytes, raw_len says %u",
-                        got, b->raw_len);
+            return fail(e, BN_EPROTO, "batch body: decompressed to %zu bytes, raw_len says %u", got,
+                        b->raw_len);
         raw = u->raw;
     } else {
         raw = b->body;

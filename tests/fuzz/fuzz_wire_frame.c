@@ -49,8 +49,7 @@ message(int type, const uint8_t *p, size_t n)
     }
     case BN_WIRE_HEARTBEAT: {
         struct bn_wire_heartbeat m;
-        if (bn_wire_heartbeat_decode(p, n, &m, &e) == 0 &&
-            m.health_json.len > BN_WIRE_HEALTH_MAX)
+        if (bn_wire_heartbeat_decode(p, n, &m, &e) == 0 && m.health_json.len > BN_WIRE_HEALTH_MAX)
             abort();
         break;
     }
@@ -76,8 +75,7 @@ message(int type, const uint8_t *p, size_t n)
         }
         break;
     }
-    default:
-        abort(); /* the header check lets no other type through */
+    default: abort(); /* the header check lets no other type through */
     }
 }
 

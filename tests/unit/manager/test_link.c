@@ -44,8 +44,8 @@ struct hooks_seen {
 struct fixture {
     char dir[64];
     char agent_dir[128];
-    struct store *st;        /* the link's */
-    struct store *st2;       /* the test's own handle */
+    struct store *st;  /* the link's */
+    struct store *st2; /* the test's own handle */
     struct enroll *en;
     struct link *link;
     pthread_t thr;
@@ -138,9 +138,8 @@ static void
 token(struct fixture *f, int uses, char *out)
 {
     int64_t id;
-    assert_int_equal(enroll_token_new(f->en, f->st2, f->tenant, uses, 0, "test", out,
-                                      ENROLL_TOKEN_MAX, &id),
-                     0);
+    assert_int_equal(
+        enroll_token_new(f->en, f->st2, f->tenant, uses, 0, "test", out, ENROLL_TOKEN_MAX, &id), 0);
 }
 
 static void
@@ -148,8 +147,7 @@ enrol(struct fixture *f, const char *dir, struct bn_wire_ident *id)
 {
     char tok[ENROLL_TOKEN_MAX], err[512] = "";
     token(f, 1, tok);
-    int rc = bn_wire_enroll_run(f->server, tok, dir, "host-a", 60000, 5000, id, err,
-                                sizeof(err));
+    int rc = bn_wire_enroll_run(f->server, tok, dir, "host-a", 60000, 5000, id, err, sizeof(err));
     if (rc)
         fail_msg("enrolment failed: %s", err);
 }
@@ -436,14 +434,12 @@ test_wrong_ca_and_tokens(void **state)
     char forged[ENROLL_TOKEN_MAX];
     snprintf(forged, sizeof(forged), "%s", tok);
     forged[6] = forged[6] == 'a' ? 'b' : 'a';
-    rc = bn_wire_enroll_run(f->server, forged, other_dir, "x", 60000, 5000, &id, err,
-                            sizeof(err));
+    rc = bn_wire_enroll_run(f->server, forged, other_dir, "x", 60000, 5000, &id, err, sizeof(err));
     assert_int_equal(rc, BN_EDENIED);
     assert_non_null(strstr(err, "token"));
     /* a one-use token works once */
-    assert_int_equal(bn_wire_enroll_run(f->server, tok, other_dir, "x", 60000, 5000, &id, err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        bn_wire_enroll_run(f->server, tok, other_dir, "x", 60000, 5000, &id, err, sizeof(err)), 0);
     rc = bn_wire_enroll_run(f->server, tok, other_dir, "x", 60000, 5000, &id, err, sizeof(err));
     assert_int_equal(rc, BN_EDENIED);
 
@@ -473,18 +469,16 @@ test_wrong_ca_and_tokens(void **state)
     assert_int_equal(enroll_token_new(en2, st3, tid, 1, 0, "t", tok2, sizeof(tok2), &tokid), 0);
     snprintf(dir2, sizeof(dir2), "%s/agent2", f->dir);
     struct bn_wire_ident id2;
-    assert_int_equal(bn_wire_enroll_run(server2, tok2, dir2, "y", 60000, 5000, &id2, err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        bn_wire_enroll_run(server2, tok2, dir2, "y", 60000, 5000, &id2, err, sizeof(err)), 0);
     /* agent of manager 2 against manager 1 (its CA file is manager 2's: the client refuses
      * manager 1's server certificate) */
     uint8_t nonce[BN_WIRE_NONCE];
     uint64_t last;
     struct bn_wire_conn *c = NULL;
     struct bn_wire_hello h = {{"y", 1}, {"t", 1}, 60000, 0, 1};
-    assert_int_not_equal(bn_wire_session_open(&c, &id2, f->server, &h, 5000, nonce, &last, err,
-                                              sizeof(err)),
-                         0);
+    assert_int_not_equal(
+        bn_wire_session_open(&c, &id2, f->server, &h, 5000, nonce, &last, err, sizeof(err)), 0);
     /* same, but trusting manager 1's server CA: manager 1 refuses the client certificate */
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "cp '%s/pki/server-ca.crt' '%s/server-ca.crt'", f->dir, dir2);
@@ -545,9 +539,9 @@ test_silent(void **state)
     struct bn_wire_ident id;
     token(f, 1, tok);
     /* heartbeats every 100 ms: silent after 3 missed */
-    assert_int_equal(bn_wire_enroll_run(f->server, tok, f->agent_dir, "quiet", 100, 5000, &id,
-                                        err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        bn_wire_enroll_run(f->server, tok, f->agent_dir, "quiet", 100, 5000, &id, err, sizeof(err)),
+        0);
     uint8_t nonce[BN_WIRE_NONCE];
     uint64_t last;
     struct bn_wire_conn *c = session(f, &id, nonce, &last);

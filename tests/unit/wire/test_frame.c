@@ -67,7 +67,8 @@ test_control_roundtrip(void **state)
 
     uint8_t pk[BN_WIRE_PK];
     memset(pk, 7, sizeof(pk));
-    struct bn_wire_enroll en = {{"tok", 3}, {"-----BEGIN", 10}, pk, {"host1", 5}, {"0.1", 3}, 60000};
+    struct bn_wire_enroll en = {{"tok", 3},   {"-----BEGIN", 10}, pk,
+                                {"host1", 5}, {"0.1", 3},         60000};
     assert_int_equal(bn_wire_enroll_encode(&b, &en), 0);
     p = payload(&b, BN_WIRE_ENROLL, &len);
     struct bn_wire_enroll en2;
