@@ -91,12 +91,23 @@ ndr_ioc_record(struct ndr *d, const struct net_record *rec, struct net_sink *sin
     }
     case NET_REC_DNS: {
         const struct net_dns_rec *r = rec->body;
-        if (r->is_response || !rec->flow)
+        if (!rec->flow)
             break;
-        size_t nq = BN_MIN((size_t)r->n_queries, (size_t)NET_DNS_QUERIES_MAX);
-        for (size_t i = 0; i < nq; i++)
-            match_str(d, rec, BN_IOC_DOMAIN, NDR_SIG_IOC_DOMAIN, r->queries[i].name,
-                      NET_DNS_NAME_MAX, sink);
+        if (!r->is_response) {
+            size_t nq = BN_MIN((size_t)r->n_queries, (size_t)NET_DNS_QUERIES_MAX);
+            for (size_t i = 0; i < nq; i++)
+                match_str(d, rec, BN_IOC_DOMAIN, NDR_SIG_IOC_DOMAIN, r->queries[i].name,
+                          NET_DNS_NAME_MAX, sink);
+            break;
+        }
+        /* A name resolving to a listed address: the host is about to connect (or would have,
+         * had something not stopped it). */
+        size_t nr = BN_MIN((size_t)r->n_rrs, (size_t)NET_DNS_RRS_MAX);
+        for (size_t i = 0; i < nr; i++)
+            if (r->rrs[i].section == NET_DNS_ANSWER &&
+                (r->rrs[i].type == 1 || r->rrs[i].type == 28))
+                match_str(d, rec, BN_IOC_IP, NDR_SIG_IOC_IP, r->rrs[i].rdata, NET_DNS_RDATA_MAX,
+                          sink);
         break;
     }
     case NET_REC_HTTP: {

@@ -95,6 +95,43 @@ test_matches(void **state)
     bn_ioc_set_free(set);
 }
 
+/* A DNS answer resolving to a listed address. */
+static void
+test_dns_answer(void **state)
+{
+    (void)state;
+    struct bn_ioc_set *set = load();
+    struct netgen g;
+    assert_int_equal(ng_init(&g, NULL), 0);
+    ndr_set_ioc(g.d, set);
+    struct net_flow f;
+    memset(&f, 0, sizeof(f));
+    f.cli = ng_ip("192.168.1.10");
+    f.srv = ng_ip("192.168.1.1");
+    f.cport = 40000;
+    f.sport = 53;
+    f.proto = 17;
+    struct net_dns_rec *r = g.dns;
+    memset(r, 0, sizeof(*r));
+    r->is_response = 1;
+    r->n_queries = 1;
+    snprintf(r->queries[0].name, sizeof(r->queries[0].name), "updates.harmless.example");
+    r->n_rrs = 2;
+    r->rrs[0].section = NET_DNS_ANSWER;
+    r->rrs[0].type = 1;
+    snprintf(r->rrs[0].rdata, sizeof(r->rrs[0].rdata), "192.0.2.10");
+    r->rrs[1].section = NET_DNS_ANSWER;
+    r->rrs[1].type = 1;
+    snprintf(r->rrs[1].rdata, sizeof(r->rrs[1].rdata), "203.0.113.140");
+    struct net_record rec = {NET_REC_DNS, 1700000000 * NG_S, &f, 0, r};
+    ndr_record(g.d, &rec, &g.sink);
+    assert_int_equal(ng_count(&g, NDR_SIG_IOC_IP), 1);
+    assert_int_equal(ng_total(&g), 1);
+    assert_non_null(strstr(ng_find(&g, NDR_SIG_IOC_IP)->detail, "203.0.113.128/25"));
+    ng_release(&g);
+    bn_ioc_set_free(set);
+}
+
 static void
 test_benign_with_set(void **state)
 {
@@ -119,6 +156,7 @@ main(void)
     /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches),
+        cmocka_unit_test(test_dns_answer),
         cmocka_unit_test(test_benign_with_set),
     };
     /* clang-format on */
