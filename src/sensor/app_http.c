@@ -38,6 +38,7 @@ struct hdir {
     uint64_t clen;
     bool interim;           /* a 1xx response */
     bool gap_tx;            /* tx is a response cut by a gap, emitted at the next message */
+    bool maybe09;           /* request line without version: the next line decides */
     struct net_http_rec *tx; /* the transaction being filled by this direction */
 };
 
@@ -433,8 +434,8 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
             return; /* stray CRLF between messages */
         if (dir == NET_TOSERVER) {
             request_line(st, hd, s, n);
-            if (hd->tx && hd->tx->http09)
-                message_done(st, hd, dir, f, ts_ns, sink);
+            /* no version: HTTP/0.9 unless header lines follow (libhtp's rule) */
+            hd->maybe09 = hd->tx && hd->tx->http09;
         }
         else if (n >= 5 && !memcmp(s, "HTTP/", 5))
             status_line(st, hd, s, n, f, ts_ns, sink);
@@ -444,6 +445,13 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
         }
         return;
     case H_HEADERS:
+        if (hd->maybe09) {
+            hd->maybe09 = false;
+            if (n > 0 && hd->tx) {
+                hd->tx->http09 = 0; /* headers: a request that forgot its version */
+                app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED);
+            }
+        }
         if (n == 0)
             headers_done(st, hd, dir, f, ts_ns, sink);
         else
@@ -580,6 +588,12 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
             break;
         }
         /* an HTTP/0.9 request is answered by the bare body, read until the close */
+        struct hdir *rq = &st->d[NET_TOSERVER];
+        if (dir == NET_TOCLIENT && rq->maybe09 && !st->n_queue &&
+            memcmp(d, "HTTP/", BN_MIN(n, (size_t)5)) != 0) {
+            rq->maybe09 = false; /* the server answered before any header line: 0.9 */
+            message_done(st, rq, NET_TOSERVER, f, ts_ns, sink);
+        }
         if (dir == NET_TOCLIENT && hd->state == H_START && hd->line.len == 0 && st->n_queue &&
             st->queue[0]->http09 && memcmp(d, "HTTP/", BN_MIN(n, (size_t)5)) != 0) {
             struct net_http_rec *tx = st->queue[0];

@@ -346,6 +346,16 @@ test_http09(void **state)
     assert_string_equal(at_str(z, "version"), "0.9");
     assert_int_equal(at_int(z, "status_code"), 0);
     assert_false(at_has(run.sink.eve[0], "http.status"));
+    at_done(&run);
+
+    /* no version but header lines: an HTTP/1.x request that forgot it (libhtp's rule) */
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, S("GET /\nFakeHeader\nHost: localhost\nUser-Agent: myscript\n\n"));
+    at_feed(&run, NET_TOCLIENT, S("<!DOCTYPE HTML>\n<html></html>\n"));
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    assert_string_equal(at_str(run.sink.eve[0], "http.http_user_agent"), "myscript");
+    assert_string_equal(at_str(run.sink.eve[0], "http.hostname"), "localhost");
 }
 
 static void
