@@ -312,6 +312,7 @@ route_info_init(void)
     for (size_t i = 0; i < n; i++) {
         route_info[i].method = api_route_table[i].method;
         route_info[i].path = api_route_table[i].path;
+        route_info[i].operation = api_route_table[i].name;
     }
     route_info_n = n;
 }

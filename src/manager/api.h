@@ -67,6 +67,7 @@ int api_bootstrap(const char *data_dir, const char *tenant_name, const char *adm
 struct api_route_info {
     const char *method;
     const char *path;             /* OpenAPI template: /api/v1/incidents/{incident_id} */
+    const char *operation;        /* the spec's operationId (the handler's name) */
 };
 /* The routes the server registers (a static table); *n receives the count. */
 const struct api_route_info *api_routes(size_t *n);

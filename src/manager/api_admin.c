@@ -199,8 +199,8 @@ api_h_routes(struct api_req *r)
     const struct api_route_info *ri = api_routes(&n);
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "method", ri[i].method, "path",
-                                             ri[i].path));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "method", ri[i].method, "path",
+                                             ri[i].path, "operation", ri[i].operation));
     return api_reply(r, 200, json_pack("{s:o}", "items", arr));
 }
 

@@ -110,6 +110,7 @@ struct api_route {
     unsigned roles;              /* AUTH_R_* allowed to call it */
     unsigned flags;
     api_handler fn;
+    const char *name;            /* the handler's name = the spec's operationId */
 };
 
 /* ---- replies (api.c) ------------------------------------------------------------------ */

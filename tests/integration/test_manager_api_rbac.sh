@@ -31,7 +31,10 @@ fail() {
 DATA=$WORK/data
 LPORT=$((20000 + RANDOM % 20000))
 APORT=$((LPORT + 1))
-"$MGR" --data "$DATA" --init --listen "127.0.0.1:$LPORT" --api "127.0.0.1:$APORT" \
+"$MGR" --data "$DATA" --init > "$WORK/init.txt" 2>&1 || fail "bannind --init: $(cat "$WORK/init.txt")"
+PW=$(sed -n 's/^password: //p' "$WORK/init.txt")
+[ -n "$PW" ] || fail "--init printed no password"
+"$MGR" --data "$DATA" --listen "127.0.0.1:$LPORT" --api "127.0.0.1:$APORT" \
     > "$WORK/mgr.log" 2>&1 &
 MPID=$!
 for _ in $(seq 1 100); do
@@ -39,8 +42,6 @@ for _ in $(seq 1 100); do
     kill -0 "$MPID" 2>/dev/null || fail "bannind exited at start"
     sleep 0.05
 done
-PW=$(sed -n 's/^password: //p' "$WORK/mgr.log")
-[ -n "$PW" ] || fail "--init printed no password"
 export BANNIN_SERVER=http://127.0.0.1:$APORT
 
 ADMIN=$(BANNIN_PASSWORD=$PW "$CLI" api login admin) || fail "admin login"

@@ -477,8 +477,16 @@ test_rbac_from_spec(void **state)
         for (k = 0; m[k] && k < sizeof(lower) - 1; k++)
             lower[k] = (char)(m[k] | 0x20);
         lower[k] = '\0';
-        if (!json_object_get(json_object_get(paths, p), lower)) {
+        json_t *sop = json_object_get(json_object_get(paths, p), lower);
+        const char *opname = json_string_value(json_object_get(it, "operation"));
+        const char *sopid = json_string_value(json_object_get(sop, "operationId"));
+        if (!sop) {
             fprintf(stderr, "route %s %s is not in docs/openapi.yaml\n", m, p);
+            missing++;
+        } else if (!opname || !sopid || strcmp(opname, sopid) != 0) {
+            fprintf(stderr, "route %s %s: the server's operation '%s' is not the spec's "
+                            "operationId '%s'\n",
+                    m, p, opname ? opname : "", sopid ? sopid : "");
             missing++;
         }
     }
