@@ -73,6 +73,9 @@ const struct bn_conf_def ndr_conf_defs[] = {
     {"ndr.ignore_src", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(ignore_src),
      "comma-separated CIDRs whose traffic is never alerted on (vulnerability scanners, "
      "monitoring, backup servers)"},
+    {"ndr.ignore_dst", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(ignore_dst),
+     "comma-separated CIDRs never alerted on as a destination (your update servers, backup "
+     "provider, scanned test ranges); IOC matches still alert"},
     {"ndr.dedup_window", BN_CONF_DURATION, "1h", 1000, 7 * MS_DAY, NULL, false, OFF(dedup_ms),
      "one alert per source and signature in this window; repeats are counted in the next"},
     {"ndr.max_sources", BN_CONF_INT, "65536", 64, 16777216, NULL, false, OFF(max_sources),
@@ -197,12 +200,15 @@ static int
 config_copy(struct ndr_config *dst, const struct ndr_config *src)
 {
     *dst = *src;
-    dst->internal = dst->ignore_src = dst->lateral_ports = dst->beacon_ignore_ports = NULL;
+    dst->internal = dst->ignore_src = dst->ignore_dst = NULL;
+    dst->lateral_ports = dst->beacon_ignore_ports = NULL;
     dst->internal = bn_strdup(src->internal ? src->internal : "");
     dst->ignore_src = bn_strdup(src->ignore_src ? src->ignore_src : "");
+    dst->ignore_dst = bn_strdup(src->ignore_dst ? src->ignore_dst : "");
     dst->lateral_ports = bn_strdup(src->lateral_ports ? src->lateral_ports : "");
     dst->beacon_ignore_ports = bn_strdup(src->beacon_ignore_ports ? src->beacon_ignore_ports : "");
-    if (!dst->internal || !dst->ignore_src || !dst->lateral_ports || !dst->beacon_ignore_ports)
+    if (!dst->internal || !dst->ignore_src || !dst->ignore_dst || !dst->lateral_ports ||
+        !dst->beacon_ignore_ports)
         return BN_ENOMEM;
     return 0;
 }
@@ -366,6 +372,8 @@ ndr_check_config(const struct ndr_config *cfg, char *err, size_t err_size)
         return list_err(err, err_size, "ndr.internal: %s", msg);
     if ((rc = ndr_cidrs_parse(&c, cfg->ignore_src, msg, sizeof(msg))) < 0)
         return list_err(err, err_size, "ndr.ignore_src: %s", msg);
+    if ((rc = ndr_cidrs_parse(&c, cfg->ignore_dst, msg, sizeof(msg))) < 0)
+        return list_err(err, err_size, "ndr.ignore_dst: %s", msg);
     if ((rc = ndr_ports_parse(ports, NDR_PORTS_MAX, cfg->lateral_ports, msg, sizeof(msg))) < 0)
         return list_err(err, err_size, "ndr.lateral.ports: %s", msg);
     if ((rc = ndr_ports_parse(ports, NDR_PORTS_MAX, cfg->beacon_ignore_ports, msg, sizeof(msg))) <
@@ -410,6 +418,7 @@ ndr_new(const struct ndr_config *cfg)
         goto fail;
     ndr_cidrs_parse(&d->internal, d->cfg.internal, NULL, 0);
     ndr_cidrs_parse(&d->ignore, d->cfg.ignore_src, NULL, 0);
+    ndr_cidrs_parse(&d->ignore_dst, d->cfg.ignore_dst, NULL, 0);
     d->n_lateral_ports =
         (size_t)ndr_ports_parse(d->lateral_ports, NDR_PORTS_MAX, d->cfg.lateral_ports, NULL, 0);
     d->n_beacon_ignore = (size_t)ndr_ports_parse(d->beacon_ignore, NDR_PORTS_MAX,
@@ -478,9 +487,10 @@ ndr_stats_json(const struct ndr_stats *st, struct bn_buf *b)
                            (unsigned long long)st->packets, (unsigned long long)st->records,
                            (unsigned long long)st->entries, (unsigned long long)st->evictions,
                            (unsigned long long)st->nomem, (unsigned long long)st->ioc_lookups);
-    for (int part = 0; part < 2 && !rc; part++) {
-        const uint64_t *v = part ? st->suppressed : st->alerts;
-        rc = bn_buf_puts(b, part ? ",\"suppressed\":{" : ",\"alerts\":{");
+    static const char *const names[] = {",\"alerts\":{", ",\"suppressed\":{", ",\"ignored\":{"};
+    for (int part = 0; part < 3 && !rc; part++) {
+        const uint64_t *v = part == 0 ? st->alerts : part == 1 ? st->suppressed : st->ignored;
+        rc = bn_buf_puts(b, names[part]);
         for (size_t i = 0; i < NDR_SIG__COUNT && !rc; i++)
             rc = bn_buf_printf(b, "%s\"%s\":%llu", i ? "," : "", sig_info[i].key,
                                (unsigned long long)v[i]);
@@ -629,6 +639,11 @@ ndr_alert_emit(struct ndr *d, struct net_sink *sink, struct net_alert *a, uint64
     const struct ndr_sig_info *info = ndr_sig_info((enum ndr_sig)a->sig);
     if (!info || ndr_ignored(d, &a->src))
         return;
+    if (a->has_dst && a->sig < NDR_SIG_IOC_IP && d->ignore_dst.n > 0 &&
+        ndr_cidrs_match(&d->ignore_dst, &a->dst)) {
+        d->st.ignored[a->sig]++;
+        return;
+    }
     struct dedup_key k;
     memset(&k, 0, sizeof(k));
     k.src = ndr_addr(&a->src);

@@ -111,6 +111,7 @@ struct ndr_config {
     /* general */
     char *internal;      /* CIDR list of internal networks (RFC 1918 + ULA) */
     char *ignore_src;    /* CIDR list of sources never alerted on (scanners, monitors) */
+    char *ignore_dst;    /* CIDR list of destinations never alerted on (IOC matches excepted) */
     int64_t dedup_ms;    /* one alert per source+signature per this window */
     int64_t max_sources; /* entries per per-source table */
     /* scans (TCP SYN probes, per packet) */
@@ -189,6 +190,7 @@ struct ndr_stats {
     uint64_t evictions;                  /* entries evicted to respect a table bound */
     uint64_t alerts[NDR_SIG__COUNT];     /* alerts emitted, by signature */
     uint64_t suppressed[NDR_SIG__COUNT]; /* triggers folded into an earlier alert */
+    uint64_t ignored[NDR_SIG__COUNT];    /* triggers not raised: destination in ignore_dst */
     uint64_t nomem;                      /* state not created for lack of memory */
     uint64_t ioc_lookups;
 };
@@ -217,7 +219,8 @@ void ndr_flush(struct ndr *d, struct net_sink *sink);
 void ndr_stats(const struct ndr *d, struct ndr_stats *st);
 /*
  * Appends the counters as one JSON object: packets, records, entries, evictions, nomem,
- * ioc_lookups, and "alerts" / "suppressed" objects keyed by detection ("scan_vertical", ...).
+ * ioc_lookups, and "alerts" / "suppressed" / "ignored" objects keyed by detection
+ * ("scan_vertical", ...).
  * 0 or BN_ETOOBIG.
  */
 int ndr_stats_json(const struct ndr_stats *st, struct bn_buf *b);

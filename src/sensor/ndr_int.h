@@ -178,6 +178,7 @@ struct ndr {
     struct ndr_config cfg; /* strings owned */
     struct ndr_cidrs internal;
     struct ndr_cidrs ignore;
+    struct ndr_cidrs ignore_dst;
     uint16_t lateral_ports[NDR_PORTS_MAX];
     size_t n_lateral_ports;
     uint16_t beacon_ignore[NDR_PORTS_MAX];

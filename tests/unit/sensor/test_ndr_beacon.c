@@ -147,6 +147,26 @@ test_benign(void **state)
     ng_release(&g);
 }
 
+/* A destination in ndr.ignore_dst (an update server of one's own) raises nothing, counted. */
+static void
+test_ignore_dst(void **state)
+{
+    (void)state;
+    struct ndr_config cfg;
+    assert_int_equal(ndr_config_init(&cfg), 0);
+    bn_free(cfg.ignore_dst);
+    cfg.ignore_dst = bn_strdup("198.51.100.0/28");
+    struct netgen g;
+    assert_int_equal(ng_init(&g, &cfg), 0);
+    beacon(&g, 1700000000 * NG_S, "192.168.1.10", "198.51.100.7", 443, 6, 60, 60, 0.10);
+    assert_int_equal(ng_total(&g), 0);
+    struct ndr_stats st;
+    ndr_stats(g.d, &st);
+    assert_true(st.ignored[NDR_SIG_BEACON] >= 1);
+    ng_release(&g);
+    ndr_config_release(&cfg);
+}
+
 int
 main(void)
 {
@@ -156,6 +176,7 @@ main(void)
         cmocka_unit_test(test_beacon_5min_udp),
         cmocka_unit_test(test_beacon_missed),
         cmocka_unit_test(test_benign),
+        cmocka_unit_test(test_ignore_dst),
     };
     /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);

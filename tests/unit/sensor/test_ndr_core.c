@@ -215,6 +215,7 @@ test_bounds(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "packets")), 200000);
     assert_int_equal(json_integer_value(json_object_get(j, "evictions")), st.evictions);
     assert_non_null(json_object_get(json_object_get(j, "suppressed"), "ioc_ja4"));
+    assert_non_null(json_object_get(json_object_get(j, "ignored"), "beacon"));
     json_decref(j);
     bn_buf_release(&b);
     ng_release(&g);
