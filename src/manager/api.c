@@ -420,6 +420,7 @@ authenticate(struct api_req *r)
     r->who.tenant_id = u.tenant_id;
     r->who.role = u.role;
     r->who.via_api_token = a.kind == STORE_AUTH_API_TOKEN;
+    r->who.auth_id = a.id;
     snprintf(r->who.name, sizeof(r->who.name), "%s", u.name);
     /* A provider role bound to a tenant, or a customer role without one, is a broken
      * record: it gets nothing rather than a guess. */

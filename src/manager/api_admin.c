@@ -482,6 +482,35 @@ api_h_user_get(struct api_req *r)
     return api_reply(r, 200, user_json(&u));
 }
 
+struct sessions {
+    int64_t user_id;
+    int64_t keep;
+    int64_t ids[256];
+    size_t n;
+};
+
+static int
+session_cb(void *ctx, const struct store_auth *a)
+{
+    struct sessions *s = ctx;
+    if (a->user_id == s->user_id && a->kind == STORE_AUTH_SESSION && !a->revoked &&
+        a->id != s->keep && s->n < BN_ARRAY_SIZE(s->ids))
+        s->ids[s->n++] = a->id;
+    return 0;
+}
+
+/* Revokes user_id's sessions but the caller's own; *n = how many. */
+static int
+end_sessions(struct api_req *r, const struct store_scope *sc, int64_t user_id, int64_t *n)
+{
+    struct sessions s = {user_id, r->who.auth_id, {0}, 0};
+    int rc = store_auth_list(r->st, sc, user_id, session_cb, &s);
+    for (size_t i = 0; rc == 0 && i < s.n; i++)
+        rc = store_auth_revoke(r->st, sc, s.ids[i]);
+    *n = (int64_t)s.n;
+    return rc;
+}
+
 int
 api_h_user_update(struct api_req *r)
 {
@@ -554,9 +583,17 @@ api_h_user_update(struct api_req *r)
         rc = api_fail_rc(r, rc, "user");
         goto out;
     }
+    /* A new password ends the user's other sessions (API tokens stay: they are revoked one
+     * by one). */
+    int64_t ended = 0;
+    if (pw && (rc = end_sessions(r, &sc, u.id, &ended)) < 0) {
+        rc = api_fail_rc(r, rc, "sessions");
+        goto out;
+    }
     api_audit(r, u.tenant_id, "user.update", u.name,
-              json_pack("{s:I,s:s?,s:b,s:b}", "id", (json_int_t)u.id, "role", role_s,
-                        "password_changed", pw != NULL, "disabled", u.disabled));
+              json_pack("{s:I,s:s?,s:b,s:b,s:I}", "id", (json_int_t)u.id, "role", role_s,
+                        "password_changed", pw != NULL, "disabled", u.disabled,
+                        "sessions_ended", (json_int_t)ended));
     rc = api_reply(r, 200, user_json(&u));
 out:
     json_decref(b);

@@ -35,6 +35,7 @@ struct auth_principal {
     int role;                      /* enum store_role */
     char name[128];
     int via_api_token;             /* 1 = API token, 0 = session */
+    int64_t auth_id;               /* the session or token of this request */
 };
 
 /* True when the principal may see and act on tenant_id (provider roles: every tenant). */

@@ -424,10 +424,20 @@ test_no_escalation(void **state)
              "{\"password\":\"a-new-long-password\",\"current_password\":\"wrong-one-123\"}",
              403);
     json_decref(j);
+    /* A session of ca_a opened before the change ends with it; the caller's own goes on. */
+    j = call(&e, "POST", "/api/v1/auth/login", NULL,
+             "{\"username\":\"ca_a\",\"password\":\"" TENV_PASSWORD "\"}", 200);
+    char other[128];
+    snprintf(other, sizeof(other), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
     j = call(&e, "PATCH", path, ca,
              "{\"password\":\"a-new-long-password\",\"current_password\":\"" TENV_PASSWORD
              "\"}",
              200);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/me", other, NULL, 401);
+    json_decref(j);
+    j = call(&e, "GET", "/api/v1/me", ca, NULL, 200);
     json_decref(j);
     j = call(&e, "POST", "/api/v1/auth/login", NULL,
              "{\"username\":\"ca_a\",\"password\":\"a-new-long-password\"}", 200);
