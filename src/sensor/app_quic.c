@@ -252,6 +252,7 @@ bad:
 static bool
 is_initial(const uint8_t *d, size_t n, uint32_t *version)
 {
+    *version = 0;
     if (n < 7 || (d[0] & 0xc0) != 0xc0)
         return false;
     uint32_t v = app_be32(d + 1);
@@ -265,10 +266,12 @@ static void
 datagram(struct quic_state *st, enum net_dir dir, const uint8_t *d, size_t n)
 {
     while (n > 0) {
-        uint32_t version;
+        uint32_t version = 0;
         if (!is_initial(d, n, &version)) {
             /* a Retry: the client's next Initial picks a new DCID, hence new keys */
             unsigned type = (d[0] >> 4) & 3;
+            if (n >= 5)
+                version = app_be32(d + 1);
             if (dir == NET_TOCLIENT && n >= 5 && (d[0] & 0xc0) == 0xc0 &&
                 ((version == QUIC_V1 && type == 3) || (version == QUIC_V2 && type == 0))) {
                 st->have_dcid = false;
