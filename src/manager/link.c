@@ -33,6 +33,7 @@
 #define SILENT_MAX     65536      /* silent agents remembered (reported once) */
 #define IN_KEEP_MAX    (1u << 20) /* input buffer kept per idle connection at most */
 #define LAZY_COMMIT_MS 100
+#define SHUTDOWN_MS    5000 /* an ERROR not flushed by then: the connection is closed */
 #define SLOW_COMMIT_MS                                                                             \
     500 /* a group commit slower than this is logged */ /* small writes wait this long for a group \
                                                            commit */
@@ -53,7 +54,9 @@ struct conn {
     bool closing;
     bool reading;
     bool has_cert;
-    bool parsing; /* parse_frames is on the stack for this connection */
+    bool parsing;  /* parse_frames is on the stack for this connection */
+    bool shutting; /* an ERROR is being flushed before the close */
+    int64_t shutting_ms;
     char peer[64];
     struct bn_buf in; /* plaintext bytes not yet parsed */
     int64_t opened_ms, last_rx_ms;
@@ -237,6 +240,8 @@ conn_refuse(struct conn *c, int code, const char *fmt, ...)
         if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
             c->state = C_HANDSHAKE;
             c->closing = true; /* no more frames; on_shutdown closes */
+            c->shutting = true;
+            c->shutting_ms = now_ms();
             return;
         }
         bn_free(req);
@@ -929,8 +934,12 @@ on_house(uv_timer_t *t)
     int64_t now = now_ms();
     for (struct conn *c = l->conns, *next; c; c = next) {
         next = c->next;
-        if (c->closing)
+        if (c->closing) {
+            /* a peer that never reads its ERROR does not keep the connection */
+            if (c->shutting && now - c->shutting_ms > SHUTDOWN_MS)
+                conn_close(c);
             continue;
+        }
         if (c->state == C_HANDSHAKE || c->state == C_FIRST) {
             if (now - c->opened_ms > l->o.handshake_ms) {
                 COUNT(l, idle_closed);
