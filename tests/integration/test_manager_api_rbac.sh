@@ -29,19 +29,20 @@ fail() {
 }
 
 DATA=$WORK/data
-LPORT=$((20000 + RANDOM % 20000))
-APORT=$((LPORT + 1))
 "$MGR" --data "$DATA" --init > "$WORK/init.txt" 2>&1 || fail "bannind --init: $(cat "$WORK/init.txt")"
 PW=$(sed -n 's/^password: //p' "$WORK/init.txt")
 [ -n "$PW" ] || fail "--init printed no password"
-"$MGR" --data "$DATA" --listen "127.0.0.1:$LPORT" --api "127.0.0.1:$APORT" \
-    > "$WORK/mgr.log" 2>&1 &
+# port 0: the system picks free ports, and bannind prints where the API is
+"$MGR" --data "$DATA" --listen 127.0.0.1:0 --api 127.0.0.1:0 > "$WORK/mgr.log" 2>&1 &
 MPID=$!
-for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$APORT") 2>/dev/null && break
+APORT=
+for _ in $(seq 1 200); do
+    APORT=$(sed -n 's|.*API on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$WORK/mgr.log")
+    [ -n "$APORT" ] && break
     kill -0 "$MPID" 2>/dev/null || fail "bannind exited at start"
     sleep 0.05
 done
+[ -n "$APORT" ] || fail "bannind printed no API address"
 export BANNIN_SERVER=http://127.0.0.1:$APORT
 
 ADMIN=$(BANNIN_PASSWORD=$PW "$CLI" api login admin) || fail "admin login"
