@@ -30,30 +30,39 @@ jw_raw(struct jw *w, const char *s)
 }
 
 static void
+jw_c(struct jw *w, char c)
+{
+    if (!w->rc)
+        w->rc = bn_buf_putc(w->b, c);
+}
+
+static void
 jw_sep(struct jw *w)
 {
     if (w->comma)
-        jw_raw(w, ",");
+        jw_c(w, ',');
     w->comma = true;
 }
 
+/* Keys are our own literals: no escaping needed. */
 static void
 jw_key(struct jw *w, const char *k)
 {
     jw_sep(w);
-    jw_raw(w, "\"");
+    jw_c(w, '"');
     if (!w->rc)
-        w->rc = bn_buf_json_escape(w->b, k, strlen(k));
-    jw_raw(w, "\":");
+        w->rc = bn_buf_append(w->b, k, strlen(k));
+    if (!w->rc)
+        w->rc = bn_buf_append(w->b, "\":", 2);
 }
 
 static void
 jw_strval(struct jw *w, const char *v)
 {
-    jw_raw(w, "\"");
+    jw_c(w, '"');
     if (!w->rc)
         w->rc = bn_buf_json_escape(w->b, v, strlen(v));
-    jw_raw(w, "\"");
+    jw_c(w, '"');
 }
 
 static void
@@ -74,9 +83,15 @@ jw_str_ne(struct jw *w, const char *k, const char *v)
 static void
 jw_u64(struct jw *w, const char *k, uint64_t v)
 {
+    char t[24];
+    size_t i = sizeof(t);
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
     jw_key(w, k);
     if (!w->rc)
-        w->rc = bn_buf_printf(w->b, "%" PRIu64, v);
+        w->rc = bn_buf_append(w->b, t + i, sizeof(t) - i);
 }
 
 static void
@@ -93,14 +108,14 @@ jw_open(struct jw *w, const char *k, char c)
         jw_key(w, k);
     else
         jw_sep(w);
-    jw_raw(w, c == '{' ? "{" : "[");
+    jw_c(w, c == '{' ? '{' : '[');
     w->comma = false;
 }
 
 static void
 jw_close(struct jw *w, char c)
 {
-    jw_raw(w, c == '}' ? "}" : "]");
+    jw_c(w, c == '}' ? '}' : ']');
     w->comma = true;
 }
 
