@@ -996,6 +996,16 @@ heartbeat(struct agent *a)
     struct agent_proctable_stats ps;
     agent_proctable_stats(a->pt, &ps);
     add_extra_u64(&ev, "processes", ps.entries);
+    if (a->uplink) {
+        /* the manager link: connected or not, how far acknowledged, the last refusal */
+        struct uplink_stats us;
+        uplink_stats(a->uplink, &us);
+        add_extra(&ev, "link", us.connected ? "connected" : "disconnected");
+        add_extra_u64(&ev, "link_acked_seq", us.acked_seq);
+        add_extra_u64(&ev, "link_events_acked", us.events_acked);
+        if (!us.connected && us.last_error[0])
+            add_extra(&ev, "link_error", us.last_error);
+    }
     add_extra_u64(&ev, "truncated", ps.cmdline_truncated + ps.path_truncated);
     for (size_t i = 0; i < a->ncol; i++) {
         if (agent_bpf_stats && &agent_collector_bpf && a->col[i].ops == &agent_collector_bpf) {
