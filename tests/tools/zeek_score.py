@@ -126,6 +126,16 @@ def get(rec, field):
     return cur
 
 
+def crash_summary(stderr):
+    """The sanitizer's verdict and the first frames, not the shadow-byte legend."""
+    lines = stderr.splitlines()
+    for i, line in enumerate(lines):
+        if re.search(r"ERROR: \w+Sanitizer|runtime error:", line):
+            frames = [l.strip() for l in lines[i + 1:i + 12] if re.match(r"\s*#[0-4] ", l)]
+            return " | ".join([line.strip()] + frames)[:600]
+    return stderr.strip()[-300:]
+
+
 def run(cmd_tpl, bannin, pcap, out):
     cmd = [x.format(bannin=bannin, out=out, pcap=pcap) for x in shlex.split(cmd_tpl)]
     try:
@@ -135,7 +145,7 @@ def run(cmd_tpl, bannin, pcap, out):
         return None, "timeout after %d s" % RUN_TIMEOUT
     stderr = p.stderr.decode("utf-8", "replace")
     if p.returncode < 0 or re.search(r"Sanitizer|runtime error:", stderr):
-        return None, "CRASH (exit %d): %s" % (p.returncode, stderr.strip()[-300:])
+        return None, "CRASH (exit %d): %s" % (p.returncode, crash_summary(stderr))
     if p.returncode != 0:
         err = stderr.strip().splitlines()
         return None, "exit %d: %s" % (p.returncode, err[-1] if err else "")
