@@ -358,6 +358,25 @@ test_http09(void **state)
     assert_string_equal(at_str(run.sink.eve[0], "http.hostname"), "localhost");
 }
 
+/* The N-th allocation fails, for every N until the session goes through: no crash, no leak. */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    for (unsigned long n = 1; n < 40; n++) {
+        struct at_run r;
+        bn_alloc_fail_after(n);
+        at_open(&r, &net_app_http, IPPROTO_TCP, 80);
+        at_feed_steps(&r, NET_TOSERVER, S(req2), 9);
+        at_feed_steps(&r, NET_TOCLIENT, S(resp2), 9);
+        at_feed(&r, NET_TOSERVER, S("CONNECT x:443 HTTP/1.1\r\n\r\n"));
+        at_feed(&r, NET_TOCLIENT, S("HTTP/1.1 200 OK\r\n\r\n"));
+        at_feed(&r, NET_TOSERVER, S("\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"));
+        bn_alloc_fail_after(0);
+        at_done(&r);
+    }
+}
+
 static void
 test_probe(void **state)
 {
@@ -386,6 +405,7 @@ main(void)
         cmocka_unit_test_teardown(test_malformed, teardown),
         cmocka_unit_test_teardown(test_zeek_uri, teardown),
         cmocka_unit_test_teardown(test_http09, teardown),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

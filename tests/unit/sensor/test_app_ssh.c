@@ -276,6 +276,21 @@ test_starttls(void **state)
     assert_string_equal(at_str(run.sink.eve[0], "tls.ja3.string"), "771,4865,,,");
 }
 
+/* The N-th allocation fails, for every N: no crash, no leak. */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    for (unsigned long n = 1; n < 20; n++) {
+        struct at_run r;
+        bn_alloc_fail_after(n);
+        at_open(&r, &net_app_ssh, IPPROTO_TCP, 22);
+        session(&r, 13);
+        bn_alloc_fail_after(0);
+        at_done(&r);
+    }
+}
+
 static void
 test_stats_json(void **state)
 {
@@ -312,6 +327,7 @@ main(void)
         cmocka_unit_test_teardown(test_hostile, teardown),
         cmocka_unit_test(test_ident_probes),
         cmocka_unit_test_teardown(test_starttls, teardown),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test_teardown(test_stats_json, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

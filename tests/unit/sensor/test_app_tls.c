@@ -458,6 +458,28 @@ test_quic_initial(void **state)
     }
 }
 
+/* The N-th allocation fails, for every N: TLS over TCP and inside QUIC. No crash, no leak. */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    static uint8_t dgram[2048];
+    size_t dn = quic_initial(dgram);
+    for (unsigned long n = 1; n < 40; n++) {
+        struct at_run r;
+        bn_alloc_fail_after(n);
+        at_open(&r, &net_app_tls, IPPROTO_TCP, 443);
+        feed_handshake(&r, 100);
+        bn_alloc_fail_after(0);
+        at_done(&r);
+        bn_alloc_fail_after(n);
+        at_open(&r, &net_app_quic, IPPROTO_UDP, 443);
+        at_feed(&r, NET_TOSERVER, dgram, dn);
+        bn_alloc_fail_after(0);
+        at_done(&r);
+    }
+}
+
 static void
 test_names(void **state)
 {
@@ -482,6 +504,7 @@ main(void)
         cmocka_unit_test_teardown(test_hostile, teardown),
         cmocka_unit_test_teardown(test_gap, teardown),
         cmocka_unit_test_teardown(test_quic_initial, teardown),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
