@@ -18,6 +18,7 @@
 #include "bannin/alloc.h"
 #include "bannin/buf.h"
 #include "bannin/config.h"
+#include "bannin/diag.h"
 #include "bannin/error.h"
 
 #include "sensor/ndr_int.h"
@@ -185,6 +186,19 @@ ndr_config_init(struct ndr_config *c)
     int rc = bn_conf_defaults(ndr_conf_defs, ndr_conf_ndefs, c);
     if (rc)
         ndr_config_release(c);
+    return rc;
+}
+
+int
+ndr_config_load(struct ndr_config *c, const char *path, struct bn_diag *d)
+{
+    int rc = bn_conf_load_yaml(ndr_conf_defs, ndr_conf_ndefs, c, path, d);
+    if (rc)
+        return rc;
+    char err[BN_DIAG_MSG_MAX / 2];
+    rc = ndr_check_config(c, err, sizeof(err));
+    if (rc)
+        bn_diag_set(d, rc, path, 0, 0, "%s", err);
     return rc;
 }
 

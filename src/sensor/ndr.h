@@ -177,6 +177,14 @@ extern const size_t ndr_conf_ndefs;
  */
 size_t ndr_conf_defs_at(struct bn_conf_def *out, size_t max, size_t base);
 
+/*
+ * Loads a YAML file of ndr.* keys over c (filled by ndr_config_init) and checks the lists.
+ * 0, or an error with d (file:line for YAML errors, the key for a bad list). For a file that
+ * also holds other components' keys, merge the table instead (ndr_conf_defs_at).
+ */
+struct bn_diag;
+int ndr_config_load(struct ndr_config *c, const char *path, struct bn_diag *d);
+
 /* Fills c with the defaults. 0 or BN_ENOMEM. Release with ndr_config_release. */
 int ndr_config_init(struct ndr_config *c);
 /* Frees the strings c owns. */

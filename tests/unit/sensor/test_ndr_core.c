@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -88,6 +89,35 @@ test_config(void **state)
     c.lateral_ports = bn_strdup("445, 70000");
     assert_int_equal(ndr_check_config(&c, err, sizeof(err)), BN_EINVAL);
     assert_string_equal(err, "ndr.lateral.ports: port '70000' is not a number in 1..65535");
+    ndr_config_release(&c);
+}
+
+/* A file of ndr.* keys, as `bannin pcap --ndr-config` would load it. */
+static void
+test_config_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/bn-ndr-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("ndr:\n  exfil:\n    bytes: 100m\n  ignore_dst: 198.51.100.0/24\n", f);
+    fclose(f);
+    struct ndr_config c;
+    struct bn_diag d;
+    assert_int_equal(ndr_config_init(&c), 0);
+    assert_int_equal(ndr_config_load(&c, path, &d), 0);
+    assert_int_equal(c.exfil_bytes, 100ull << 20);
+    assert_string_equal(c.ignore_dst, "198.51.100.0/24");
+    f = fopen(path, "w");
+    fputs("ndr:\n  ignore_dst: 198.51.100.0/24, nonsense\n", f);
+    fclose(f);
+    assert_int_equal(ndr_config_load(&c, path, &d), BN_EINVAL);
+    char msg[600];
+    bn_diag_format(&d, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "ndr.ignore_dst: 'nonsense' is not an IPv4 or IPv6 address"));
+    assert_non_null(strstr(msg, path));
+    unlink(path);
     ndr_config_release(&c);
 }
 
@@ -359,6 +389,7 @@ main(void)
     /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_defs_at),
         cmocka_unit_test(test_eve),
         cmocka_unit_test(test_bounds),
