@@ -32,6 +32,8 @@ usage(FILE *out)
             "  --no-app          flows only: no protocol parsing\n"
             "  --no-ndr          no built-in network detections\n"
             "  --midstream       TCP picked up without a handshake counts as established\n"
+            "  --ips             parse TCP bytes as they arrive (Suricata IPS mode), not once\n"
+            "                    the other side acknowledged them (IDS mode, the default)\n"
             "  --community-id-seed N  seed of the flows' Community IDs (default 0)\n"
             "  --stats FILE      counters as JSON to FILE at the end\n"
             "  -q, --quiet       no summary\n",
@@ -106,7 +108,8 @@ out:
 int
 cmd_pcap(int argc, char **argv)
 {
-    enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED, O_MIDSTREAM };
+    enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED, O_MIDSTREAM,
+           O_IPS };
     static const struct option opts[] = {
         {"eve", required_argument, NULL, O_EVE},
         {"zeek", required_argument, NULL, O_ZEEK},
@@ -118,6 +121,7 @@ cmd_pcap(int argc, char **argv)
         {"stats", required_argument, NULL, O_STATS},
         {"community-id-seed", required_argument, NULL, O_SEED},
         {"midstream", no_argument, NULL, O_MIDSTREAM},
+        {"ips", no_argument, NULL, O_IPS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -165,6 +169,7 @@ cmd_pcap(int argc, char **argv)
         case O_NONDR: cfg.ndr = false; break;
         case O_STATS: stats_path = optarg; break;
         case O_MIDSTREAM: cfg.flow.midstream = true; break;
+        case O_IPS: cfg.ips = true; break;
         case O_SEED: {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);

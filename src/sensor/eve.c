@@ -144,7 +144,7 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
     }
     if (r->eth && r->type != NET_REC_FLOW && f) {
         /* oriented like src_ip/dest_ip: swap when the packet went the other way */
-        bool pkt_rev = r->dir == NET_TOCLIENT;
+        bool pkt_rev = r->eth_dir == NET_TOCLIENT;
         bool hdr_rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
         const uint8_t *src = r->eth + 6, *dst = r->eth;
         char m1[24], m2[24];

@@ -52,6 +52,7 @@ usage(FILE *out)
             "      --rules PATH       Sigma rules (file or directory, repeatable)\n"
             "      --max-flows N      flow table bound (default %u)\n"
             "      --midstream        TCP without a handshake counts as established\n"
+            "      --ips              parse TCP bytes as they arrive, not once acknowledged\n"
             "      --community-id-seed N\n"
             "      --no-app           flows only\n"
             "      --no-ndr           no built-in network detections\n"
@@ -90,7 +91,8 @@ report(struct net_pipeline *p, struct net_capture *cap, const char *why)
 int
 main(int argc, char **argv)
 {
-    enum { O_EVE = 256, O_ZEEK, O_RULES, O_MAXF, O_NOAPP, O_NONDR, O_SEED, O_MIDSTREAM };
+    enum { O_EVE = 256, O_ZEEK, O_RULES, O_MAXF, O_NOAPP, O_NONDR, O_SEED, O_MIDSTREAM,
+           O_IPS };
     static const struct option opts[] = {
         {"interface", required_argument, NULL, 'i'},
         {"filter", required_argument, NULL, 'f'},
@@ -103,6 +105,7 @@ main(int argc, char **argv)
         {"no-ndr", no_argument, NULL, O_NONDR},
         {"community-id-seed", required_argument, NULL, O_SEED},
         {"midstream", no_argument, NULL, O_MIDSTREAM},
+        {"ips", no_argument, NULL, O_IPS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -156,6 +159,7 @@ main(int argc, char **argv)
             break;
         }
         case O_MIDSTREAM: cfg.flow.midstream = true; break;
+        case O_IPS: cfg.ips = true; break;
         case O_NOAPP: cfg.no_app = true; break;
         case O_NONDR: cfg.ndr = false; break;
         case 'v': bn_log_set_level(BN_LOG_DEBUG); break;

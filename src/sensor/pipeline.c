@@ -34,10 +34,17 @@
 /* Pipeline state of one flow with payload (f->stream[0]). */
 struct pflow {
     struct pflow *next_free;     /* on the pipeline's free list */
-    struct net_stream st[2];
-    uint16_t probe_len[2];
-    uint8_t probe[2][NET_PROBE_MAX];
+    uint8_t flip;                /* the flow was turned round: direction d is slot d ^ flip */
+    struct net_stream st_[2];
+    uint16_t plen_[2];
+    uint8_t probe_[2][NET_PROBE_MAX];
 };
+
+/* Per-direction state by the flow's current orientation (reversal only flips the index, so
+ * a stream being delivered from stays where it is). */
+#define ST(pf, d) (&(pf)->st_[(d) ^ (pf)->flip])
+#define PLEN(pf, d) ((pf)->plen_[(d) ^ (pf)->flip])
+#define PROBE(pf, d) ((pf)->probe_[(d) ^ (pf)->flip])
 
 struct net_pipeline {
     struct net_pipeline_cfg cfg;
@@ -59,6 +66,7 @@ struct net_pipeline {
     uint64_t cur_pcap_cnt;
     uint8_t cur_dir;             /* direction being fed to a parser */
     const uint8_t *cur_eth;      /* Ethernet header of the packet being processed */
+    uint8_t cur_pkt_dir;         /* and its direction in its flow */
     uint64_t last_tick_ns;
     bool quiet;                  /* freeing: flows end without records */
     struct pflow *pf_free;       /* recycled per-flow state */
@@ -194,8 +202,10 @@ sink_emit(struct net_sink *self, const struct net_record *in)
         rec.pcap_cnt = p->cur_pcap_cnt;
     if (rec.type != NET_REC_FLOW && rec.type != NET_REC_ALERT)
         rec.dir = p->cur_dir;
-    if (rec.type != NET_REC_FLOW && !rec.eth)
+    if (rec.type != NET_REC_FLOW && !rec.eth) {
         rec.eth = p->cur_eth;
+        rec.eth_dir = p->cur_pkt_dir;
+    }
     if (rec.type == NET_REC_ALERT) {
         if (rec.flow)
             ((struct net_flow *)rec.flow)->alerted = 1;
@@ -253,6 +263,17 @@ app_start(struct net_pipeline *p, struct net_flow *f, enum net_app app)
     }
 }
 
+/* Has the server side handed any payload to the application layer yet? */
+static bool
+other_sent(const struct net_flow *f)
+{
+    const struct pflow *pf = f->stream[0];
+
+    if (!pf)
+        return f->payload_bytes[NET_TOCLIENT] != 0;
+    return ST(pf, NET_TOCLIENT)->delivered != 0 || PLEN(pf, NET_TOCLIENT) != 0;
+}
+
 /*
  * A flow whose first payload is a reply (the capture began mid-conversation, or the
  * request was lost) is turned around, as Suricata's probing parsers do: the parser's probe
@@ -267,7 +288,7 @@ maybe_reverse(struct net_pipeline *p, struct feed *fd, enum net_app app, const u
     const struct net_app_parser *ap = net_app_parser_for(app, f->proto);
     struct pflow *pf = f->stream[0];
 
-    if (fd->dir != NET_TOSERVER || f->payload_bytes[NET_TOCLIENT] || !ap || !ap->probe)
+    if (fd->dir != NET_TOSERVER || other_sent(f) || !ap || !ap->probe)
         return false;
     if (f->proto == IPPROTO_TCP &&
         ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
@@ -283,18 +304,8 @@ maybe_reverse(struct net_pipeline *p, struct feed *fd, enum net_app app, const u
     if (!reply)
         return false;
     net_flow_swap(f);
-    if (pf) {
-        struct net_stream t = pf->st[0];
-        uint16_t l = pf->probe_len[0];
-        uint8_t tmp[NET_PROBE_MAX];
-        pf->st[0] = pf->st[1];
-        pf->st[1] = t;
-        memcpy(tmp, pf->probe[0], NET_PROBE_MAX);
-        memcpy(pf->probe[0], pf->probe[1], NET_PROBE_MAX);
-        memcpy(pf->probe[1], tmp, NET_PROBE_MAX);
-        pf->probe_len[0] = pf->probe_len[1];
-        pf->probe_len[1] = l;
-    }
+    if (pf)
+        pf->flip ^= 1;
     fd->dir = NET_TOCLIENT;
     p->st.flows_reversed++;
     return true;
@@ -313,10 +324,10 @@ reverse_by_port(struct net_pipeline *p, struct feed *fd, size_t n)
     struct pflow *pf = f->stream[0];
     enum net_app hc;
     /* only the flow's very first payload (this chunk) */
-    bool first = pf ? pf->st[NET_TOSERVER].delivered == n && !pf->probe_len[NET_TOSERVER]
+    bool first = pf ? ST(pf, NET_TOSERVER)->delivered == n && !PLEN(pf, NET_TOSERVER)
                     : f->payload_bytes[NET_TOSERVER] == n;
 
-    if (fd->dir != NET_TOSERVER || f->payload_bytes[NET_TOCLIENT] || !first)
+    if (fd->dir != NET_TOSERVER || other_sent(f) || !first)
         return false;
     if (f->proto == IPPROTO_TCP && ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
         return false;
@@ -326,11 +337,8 @@ reverse_by_port(struct net_pipeline *p, struct feed *fd, size_t n)
         f->sport < 1024)
         return false;
     net_flow_swap(f);
-    if (pf) {
-        struct net_stream t = pf->st[0];
-        pf->st[0] = pf->st[1];
-        pf->st[1] = t;
-    }
+    if (pf)
+        pf->flip ^= 1;
     fd->dir = NET_TOCLIENT;
     p->st.flows_reversed++;
     return true;
@@ -379,18 +387,18 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         return;
     }
     /* TCP: accumulate up to NET_PROBE_MAX bytes per direction */
-    size_t room = NET_PROBE_MAX - pf->probe_len[dir];
+    size_t room = NET_PROBE_MAX - PLEN(pf, dir);
     size_t take = BN_MIN(room, n);
-    memcpy(pf->probe[dir] + pf->probe_len[dir], d, take);
-    pf->probe_len[dir] = (uint16_t)(pf->probe_len[dir] + take);
-    r = net_app_identify(f->proto, pf->probe[dir], pf->probe_len[dir], dir);
-    if (r < 0 && pf->probe_len[dir] < NET_PROBE_MAX)
+    memcpy(PROBE(pf, dir) + PLEN(pf, dir), d, take);
+    PLEN(pf, dir) = (uint16_t)(PLEN(pf, dir) + take);
+    r = net_app_identify(f->proto, PROBE(pf, dir), PLEN(pf, dir), dir);
+    if (r < 0 && PLEN(pf, dir) < NET_PROBE_MAX)
         return; /* more bytes may decide */
     if (r <= 0) {
         enum net_app hint = net_app_port_hint(f->proto, f->sport);
         const struct net_app_parser *hp = net_app_parser_for(hint, f->proto);
         if (hint != NET_APP_UNKNOWN && hp && hp->probe &&
-            hp->probe(pf->probe[dir], pf->probe_len[dir], dir) == 1)
+            hp->probe(PROBE(pf, dir), PLEN(pf, dir), dir) == 1)
             r = (int)hint;
     }
     if (r <= 0) {
@@ -399,16 +407,16 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         p->st.probe_bytes_dropped += n - take;
         return;
     }
-    if (maybe_reverse(p, fd, (enum net_app)r, pf->probe[dir], pf->probe_len[dir]))
+    if (maybe_reverse(p, fd, (enum net_app)r, PROBE(pf, dir), PLEN(pf, dir)))
         dir = fd->dir;
     app_start(p, f, (enum net_app)r);
     /* what this direction sent so far, then what the other one had buffered */
-    app_feed(p, f, dir, pf->probe[dir], pf->probe_len[dir]);
+    app_feed(p, f, dir, PROBE(pf, dir), PLEN(pf, dir));
     if (n > take)
         app_feed(p, f, dir, d + take, n - take);
     enum net_dir o = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
-    if (pf->probe_len[o])
-        app_feed(p, f, o, pf->probe[o], pf->probe_len[o]);
+    if (PLEN(pf, o))
+        app_feed(p, f, o, PROBE(pf, o), PLEN(pf, o));
 }
 
 static void
@@ -444,9 +452,11 @@ pflow_get(struct net_pipeline *p, struct net_flow *f)
             return NULL;
         }
     }
-    net_stream_init(&pf->st[0]);
-    net_stream_init(&pf->st[1]);
-    pf->probe_len[0] = pf->probe_len[1] = 0;
+    pf->flip = 0;
+    net_stream_init(&pf->st_[0]);
+    net_stream_init(&pf->st_[1]);
+    pf->st_[0].ack_mode = pf->st_[1].ack_mode = !p->cfg.ips;
+    pf->plen_[0] = pf->plen_[1] = 0;
     f->stream[0] = pf;
     return pf;
 }
@@ -460,17 +470,40 @@ app_packet(struct net_pipeline *p, struct net_flow *f, enum net_dir dir,
     if (f->app == NET_APP_FAILED || (f->app != NET_APP_UNKNOWN && !f->parser))
         return;
     if (k->proto == IPPROTO_TCP) {
+        struct pflow *pf = f->stream[0];
+        enum net_dir o = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
+        /* what this packet acknowledges of the other direction goes to the parser now, as
+         * in Suricata's IDS mode (records then carry the acknowledging packet's number) */
+        if (pf && (k->tcp_flags & (NET_TCP_ACK | NET_TCP_RST))) {
+            struct feed fo = {p, f, o};
+            struct net_stream_out oo = {on_data, on_gap, &fo};
+            if (k->tcp_flags & NET_TCP_RST)
+                net_stream_flush(ST(pf, o), &oo);
+            else
+                net_stream_ack(ST(pf, o), k->tcp_ack, &oo);
+            if (f->app == NET_APP_FAILED || (f->app != NET_APP_UNKNOWN && !f->parser))
+                return;
+            if (fo.dir != o) { /* the flow was turned round: so is this packet */
+                dir = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
+                fd.dir = dir;
+                p->cur_pkt_dir = (uint8_t)dir;
+            }
+        }
         if (!k->payload_len && !(k->tcp_flags & NET_TCP_SYN))
             return;
-        struct pflow *pf = pflow_get(p, f);
+        pf = pflow_get(p, f);
         if (!pf)
             return;
         struct net_stream_out out = {on_data, on_gap, &fd};
         if (k->tcp_flags & NET_TCP_SYN)
-            net_stream_syn(&pf->st[dir], k->tcp_seq);
+            net_stream_syn(ST(pf, dir), k->tcp_seq);
         if (k->payload_len)
-            net_stream_add(&pf->st[dir], k->tcp_seq + ((k->tcp_flags & NET_TCP_SYN) ? 1 : 0),
+            net_stream_add(ST(pf, dir), k->tcp_seq + ((k->tcp_flags & NET_TCP_SYN) ? 1 : 0),
                            k->payload, k->payload_len, &out);
+        if (k->tcp_flags & NET_TCP_RST) {
+            struct net_stream_out o2 = {on_data, on_gap, &fd};
+            net_stream_flush(ST(pf, fd.dir), &o2);
+        }
     } else if (k->proto == IPPROTO_UDP && k->payload_len) {
         on_data(&fd, k->payload, k->payload_len);
     }
@@ -488,9 +521,10 @@ on_flow_end(void *ctx, struct net_flow *f)
         for (int d = 0; d < 2; d++) {
             struct feed fd = {p, f, (enum net_dir)d};
             struct net_stream_out out = {on_data, on_gap, &fd};
-            net_stream_flush(&pf->st[d], &out);
-            f->ooo_dropped[d] = pf->st[d].ooo_dropped;
-            net_stream_release(&pf->st[d]);
+            net_stream_flush(ST(pf, d), &out);
+            f->ooo_dropped[d] = ST(pf, d)->ooo_dropped;
+            p->st.stream_hold_forced += ST(pf, d)->hold_forced;
+            net_stream_release(ST(pf, d));
         }
         if (p->pf_nfree < PF_FREE_MAX) {
             pf->next_free = p->pf_free;
@@ -621,6 +655,7 @@ net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen
         if (!f || p->cfg.no_app)
             continue;
         p->cur_eth = k->eth;
+        p->cur_pkt_dir = (uint8_t)dir;
         /* a tunnel's carrier packet: its payload is the next layer, not an application */
         if (i + 1 < n && pk[i + 1].layer > k->layer)
             continue;
@@ -717,6 +752,7 @@ net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
     rc |= J("gaps", s.stream_gaps);
     rc |= J("gap_bytes", s.stream_gap_bytes);
     rc |= J("alloc_failed", s.stream_alloc_failed);
+    rc |= J("hold_forced", s.stream_hold_forced);
     rc |= J("probe_bytes_dropped", s.probe_bytes_dropped);
     rc |= J("flows_reversed", s.flows_reversed);
     first = 0;

@@ -62,6 +62,9 @@ struct net_pipeline_cfg {
     const struct bn_mapping *mapping;   /* needed with rules (borrowed) */
     bool no_app;                        /* skip application parsing */
     bool ndr;                           /* run the built-in detections */
+    bool ips;                           /* TCP bytes go to the parsers as they arrive (Suricata
+                                         * IPS mode); default: once the other side has
+                                         * acknowledged them (IDS mode) */
 };
 
 struct net_pipeline_stats {
@@ -78,6 +81,8 @@ struct net_pipeline_stats {
     uint64_t stream_gaps;               /* holes given up on in TCP streams */
     uint64_t stream_gap_bytes;
     uint64_t stream_alloc_failed;       /* TCP flows not reassembled: out of memory */
+    uint64_t stream_hold_forced;        /* bytes parsed before their acknowledgement (the
+                                         * per-direction hold was full) */
     uint64_t app_flows[NET_APP__COUNT]; /* flows by identified protocol */
     uint64_t flows_reversed;            /* flows turned around: first payload was a reply */
     uint64_t probe_bytes_dropped;       /* payload seen before identification, beyond

@@ -280,6 +280,7 @@ struct net_record {
      * source and destination, as Suricata does) */
     uint8_t dir;
     const uint8_t *eth;     /* that packet's Ethernet header (eve ether), or NULL */
+    uint8_t eth_dir;        /* and the direction that packet travelled */
 };
 
 /*
@@ -466,7 +467,16 @@ struct net_stream {
     uint64_t gap_bytes;                  /* bytes given up on */
     uint64_t ooo_dropped;                /* segments that could not be kept (bound) */
     struct net_stream_seg seg[NET_STREAM_SEGS_MAX];
+    /* added: acknowledgement-driven delivery (Suricata's IDS mode): in-order bytes are held
+     * (copied) until the other side acknowledges them, net_stream_ack() hands them on */
+    uint8_t ack_mode;
+    uint32_t hold_len;
+    uint32_t hold_cap;
+    uint8_t *hold;                       /* owned */
+    uint64_t hold_forced;                /* bytes handed on unacknowledged: hold full */
 };
+
+#define NET_STREAM_HOLD_MAX (256u << 10) /* unacknowledged bytes held per direction */
 
 /* Where in-order bytes and holes go. */
 struct net_stream_out {
@@ -490,6 +500,8 @@ void net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32
                     const struct net_stream_out *out);
 /* End of the connection: hands on everything buffered, reporting the holes as gaps. */
 void net_stream_flush(struct net_stream *s, const struct net_stream_out *out);
+/* ack_mode: the other side acknowledged up to ack; held bytes before it are handed on. */
+void net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *out);
 
 /* ---- capture (capture.c, libpcap) ---- */
 

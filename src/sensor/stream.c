@@ -32,6 +32,94 @@ net_stream_release(struct net_stream *s)
         bn_free(s->seg[i].data);
     s->nseg = 0;
     s->ooo_bytes = 0;
+    bn_free(s->hold);
+    s->hold = NULL;
+    s->hold_len = s->hold_cap = 0;
+}
+
+/* Hands n held bytes on (the callback must not touch s's hold). */
+static void
+hand_on(struct net_stream *s, const uint8_t *d, size_t n, const struct net_stream_out *out)
+{
+    s->delivered += n;
+    if (out->data && n)
+        out->data(out->ctx, d, n);
+}
+
+static void
+hold_flush(struct net_stream *s, const struct net_stream_out *out)
+{
+    uint32_t n = s->hold_len;
+
+    if (!n)
+        return;
+    s->hold_len = 0;
+    hand_on(s, s->hold, n, out);
+}
+
+/* Keeps in-order bytes until they are acknowledged; past the bound they go on unacked. */
+static void
+hold_add(struct net_stream *s, const uint8_t *d, uint32_t n, const struct net_stream_out *out)
+{
+    if (s->hold_len + (uint64_t)n > NET_STREAM_HOLD_MAX) {
+        s->hold_forced += s->hold_len;
+        hold_flush(s, out);
+    }
+    if (n > NET_STREAM_HOLD_MAX) {
+        s->hold_forced += n;
+        hand_on(s, d, n, out);
+        return;
+    }
+    if (s->hold_len + n > s->hold_cap) {
+        uint32_t cap = s->hold_cap ? s->hold_cap : 4096;
+        while (cap < s->hold_len + n)
+            cap *= 2;
+        if (cap > NET_STREAM_HOLD_MAX)
+            cap = NET_STREAM_HOLD_MAX;
+        uint8_t *nb = bn_realloc(s->hold, cap);
+        if (!nb) { /* no memory: hand on now rather than lose bytes */
+            s->hold_forced += s->hold_len + n;
+            hold_flush(s, out);
+            hand_on(s, d, n, out);
+            return;
+        }
+        s->hold = nb;
+        s->hold_cap = cap;
+    }
+    memcpy(s->hold + s->hold_len, d, n);
+    s->hold_len += n;
+}
+
+void
+net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *out)
+{
+    uint32_t start, k;
+    int32_t rel;
+
+    if (!s->hold_len)
+        return;
+    start = s->next - s->hold_len;
+    rel = (int32_t)(ack - start);
+    if (rel <= 0)
+        return;
+    k = (uint32_t)rel < s->hold_len ? (uint32_t)rel : s->hold_len;
+    /* the callback may feed parsers that emit records: take the bytes out first */
+    uint8_t *buf = s->hold;
+    uint32_t len = s->hold_len, cap = s->hold_cap;
+    s->hold = NULL;
+    s->hold_len = s->hold_cap = 0;
+    hand_on(s, buf, k, out);
+    if (!s->hold) { /* the usual case: nothing was held meanwhile */
+        memmove(buf, buf + k, len - k);
+        s->hold = buf;
+        s->hold_len = len - k;
+        s->hold_cap = cap;
+        return;
+    }
+    /* the callback held new bytes (it cannot, today): keep order by handing ours on */
+    if (k < len)
+        hand_on(s, buf + k, len - k, out);
+    bn_free(buf);
 }
 
 void
@@ -66,9 +154,10 @@ deliver(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
     d += (uint32_t)-rel;
     n -= (uint32_t)-rel;
     s->next += n;
-    s->delivered += n;
-    if (out->data)
-        out->data(out->ctx, d, n);
+    if (s->ack_mode)
+        hold_add(s, d, n, out);
+    else
+        hand_on(s, d, n, out);
 }
 
 /* Hands on buffered segments that have become contiguous. */
@@ -107,6 +196,7 @@ skip_hole(struct net_stream *s, const struct net_stream_out *out)
     uint32_t n = (uint32_t)sdiff(s->seg[lo].seq, s->next);
     s->gap_bytes += n;
     s->next = s->seg[lo].seq;
+    hold_flush(s, out); /* what came before the hole goes first */
     if (out->gap)
         out->gap(out->ctx, n);
     drain(s, out);
@@ -155,6 +245,7 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
     uint32_t hole = (uint32_t)sdiff(seq, s->next);
     s->gap_bytes += hole;
     s->next = seq;
+    hold_flush(s, out);
     if (out->gap)
         out->gap(out->ctx, hole);
     deliver(s, seq, d, n, out);
@@ -164,6 +255,8 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
 void
 net_stream_flush(struct net_stream *s, const struct net_stream_out *out)
 {
+    hold_flush(s, out);
     while (s->nseg)
         skip_hole(s, out);
+    hold_flush(s, out);
 }

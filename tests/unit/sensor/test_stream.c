@@ -184,6 +184,70 @@ test_alloc_failure(void **state)
     }
 }
 
+static void
+count_data(void *ctx, const uint8_t *d, size_t n)
+{
+    (void)d;
+    *(size_t *)ctx += n;
+}
+
+/* IDS mode: in-order bytes wait for the other side's acknowledgement. */
+static void
+test_ack_mode(void **state)
+{
+    struct net_stream st;
+    struct sink s = {0};
+    struct net_stream_out o = {on_data, on_gap, &s};
+    char big[300];
+
+    (void)state;
+    net_stream_init(&st);
+    st.ack_mode = 1;
+    net_stream_syn(&st, 0);
+    add(&st, 1, "GET / HTTP/1.1\r\n", &o);
+    add(&st, 17, "Host: x\r\n\r\n", &o);
+    assert_int_equal(s.n, 0);                 /* nothing acknowledged yet */
+    net_stream_ack(&st, 1, &o);               /* acknowledges nothing new */
+    assert_int_equal(s.n, 0);
+    net_stream_ack(&st, 17, &o);              /* the first segment */
+    assert_int_equal(s.n, 16);
+    assert_memory_equal(s.out, "GET / HTTP/1.1\r\n", 16);
+    net_stream_ack(&st, 1000, &o);            /* past what was sent: all of it */
+    assert_int_equal(s.n, 27);
+    assert_int_equal(st.hold_len, 0);
+    /* a hole given up on hands on what was held before it, then the gap */
+    for (size_t i = 0; i < sizeof(big) - 1; i++)
+        big[i] = 'b';
+    big[sizeof(big) - 1] = '\0';
+    add(&st, 28, "held", &o);
+    for (int i = 0; i < NET_STREAM_SEGS_MAX + 1; i++)
+        add(&st, 100 + (uint32_t)i * 10, "x", &o);
+    assert_int_equal(s.gaps, 1);
+    assert_memory_equal(s.out + 27, "held", 4);
+    assert_int_equal(s.out[31], '_');
+    /* end of connection: whatever is still held goes on */
+    net_stream_flush(&st, &o);
+    assert_int_equal(st.hold_len, 0);
+    assert_int_equal(s.out[s.n - 1], 'x');
+    /* the hold is bounded: past it, bytes go on unacknowledged (counted) */
+    struct net_stream st2;
+    size_t counted = 0;
+    struct net_stream_out o2 = {count_data, NULL, &counted};
+    net_stream_init(&st2);
+    st2.ack_mode = 1;
+    net_stream_syn(&st2, 0);
+    uint32_t seq = 1;
+    while (seq < NET_STREAM_HOLD_MAX + 1000) {
+        add(&st2, seq, big, &o2);
+        seq += sizeof(big) - 1;
+    }
+    assert_true(st2.hold_forced > 0);
+    assert_int_equal(counted + st2.hold_len, seq - 1);
+    assert_true(st2.hold_len <= NET_STREAM_HOLD_MAX);
+    net_stream_release(&st2);
+    net_stream_release(&st);
+}
+
 int
 main(void)
 {
@@ -194,6 +258,7 @@ main(void)
         cmocka_unit_test(test_flush_reports_holes),
         cmocka_unit_test(test_wraparound_and_midstream),
         cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_ack_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
