@@ -11,7 +11,7 @@ PACKAGES=(
   libpcap-dev libsqlite3-dev sqlite3 libsodium-dev libcurl4-openssl-dev libjansson-dev
   libmicrohttpd-dev libyara-dev
   libndpi-bin openssl iproute2 nftables
-  zstd gzip python3 python3-yaml
+  zstd gzip python3 python3-yaml curl
 )
 
 # Multi-literal matcher: Intel Hyperscan on x86-64. Debian 12's Vectorscan 5.4.9 misses
