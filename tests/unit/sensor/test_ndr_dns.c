@@ -168,6 +168,30 @@ test_helpers(void **state)
             fprintf(stderr, "%s scored %.2f\n", real[i], s);
         assert_true(s < 0.5);
     }
+    /* Service names of the web's plumbing (ad-tech, CDNs, software sites): few look random. */
+    static const char *const plumbing[] = {
+        "trafficmanager", "azurewebsites",      "cloudapp",         "googleusercontent",
+        "doubleverify",   "pubmatic",           "rubiconproject",   "taboola",
+        "outbrain",       "scorecardresearch",  "everesttech",      "bidswitch",
+        "casalemedia",    "sharethrough",       "smartadserver",    "exelator",
+        "crwdcntrl",      "optimizely",         "newrelic",         "intercomcdn",
+        "salesloft",      "mktoresp",           "qualtrics",        "vimeocdn",
+        "jsdelivr",       "bootstrapcdn",       "fontawesome",      "gravatar",
+        "wordpress",      "myshopify",          "squarespace",      "wixstatic",
+        "parastorage",    "cdninstagram",       "googletagmanager", "googleadservices",
+        "recaptcha",      "cloudflareinsights", "usertrust",        "comodoca",
+        "globalsign",     "msftconnecttest",    "playstation",      "steampowered",
+        "steamcontent",   "epicgames",          "riotgames",        "stackexchange",
+        "githubassets",   "pythonhosted",       "kubernetes",       "terraform",
+        "hashicorp",      "sonarcloud",         "dependabot",       "thunderbird",
+        "libreoffice",    "archlinux",          "rockylinux",       "torproject"};
+    unsigned odd = 0;
+    for (size_t i = 0; i < sizeof(plumbing) / sizeof(plumbing[0]); i++)
+        odd += ndr_dga_score(plumbing[i], strlen(plumbing[i])) >= 0.5;
+    fprintf(stderr, "real service labels judged DGA-like: %u of %zu\n", odd,
+            sizeof(plumbing) / sizeof(plumbing[0]));
+    assert_true(odd <= 2);
+
     struct netgen g;
     assert_int_equal(ng_init(&g, NULL), 0);
     unsigned hits = 0;
