@@ -84,7 +84,8 @@ struct bn_wire_hello {
     struct bn_str version;
     uint64_t heartbeat_ms;
     uint64_t acked_seq; /* the agent's highest acknowledged seq */
-    uint64_t next_seq;  /* the seq its next event gets */
+    uint64_t next_seq; /* the seq its next event gets (0 = not told); at or below the stored seq the
+                          session is refused */
 };
 
 struct bn_wire_welcome {

@@ -564,6 +564,20 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
         conn_refuse(c, rc, "%s", e.msg);
         return;
     }
+    if (m.next_seq > 0 && (int64_t)m.next_seq <= c->last_seq) {
+        /* the agent numbers below what it already sent: its spool was reset, or its keys run
+         * on a second host. Its new events would all look like duplicates: refuse the session
+         * (they wait in its spool) and raise it; re-enrolling the agent starts a new series */
+        COUNTM(l, replays, MGR_M_LINK_REPLAYS);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_REPLAY,
+                      "sequence went back: next seq %llu, already stored up to %lld (spool reset "
+                      "or the agent's keys on a second host); re-enrol the agent",
+                      (unsigned long long)m.next_seq, (long long)c->last_seq);
+        conn_refuse(c, BN_EPROTO,
+                    "sequence went back (next %llu, stored up to %lld): re-enrol this agent",
+                    (unsigned long long)m.next_seq, (long long)c->last_seq);
+        return;
+    }
     RAND_bytes(c->nonce, sizeof(c->nonce));
     if ((int64_t)m.heartbeat_ms != c->heartbeat_ms)
         BN_WARN("link",

@@ -155,7 +155,7 @@ enrol(struct fixture *f, const char *dir, struct bn_wire_ident *id)
 static struct bn_wire_conn *
 session(struct fixture *f, const struct bn_wire_ident *id, uint8_t *nonce, uint64_t *last)
 {
-    struct bn_wire_hello h = {{"host-a", 6}, {"test", 4}, 60000, 0, 1};
+    struct bn_wire_hello h = {{"host-a", 6}, {"test", 4}, 60000, 0, 0}; /* next seq 0: not told */
     struct bn_wire_conn *c = NULL;
     char err[512] = "";
     int rc = bn_wire_session_open(&c, id, f->server, &h, 5000, nonce, last, err, sizeof(err));
@@ -317,6 +317,17 @@ test_replay_gap_signature(void **state)
     assert_int_equal(seen_health(f, INGEST_HEALTH_REPLAY), 1);
     bn_wire_close(c);
 
+    /* a session whose seqs start below what is stored (spool reset, cloned keys): refused */
+    {
+        struct bn_wire_hello h = {{"host-a", 6}, {"t", 1}, 60000, 0, 5};
+        char err[512];
+        struct bn_wire_conn *c2 = NULL;
+        assert_int_equal(
+            bn_wire_session_open(&c2, &id, f->server, &h, 5000, nonce, &last, err, sizeof(err)),
+            BN_EPROTO);
+        assert_non_null(strstr(err, "re-enrol"));
+        assert_int_equal(seen_health(f, INGEST_HEALTH_REPLAY), 2);
+    }
     /* a batch signed for an earlier session (a recording played back): bad signature */
     c = session(f, &id, nonce, &last);
     assert_int_equal(send_batch(c, old_nonce, id.sk, 31, 40, 0, &ack), BN_WIRE_ERROR);
@@ -331,7 +342,7 @@ test_replay_gap_signature(void **state)
     assert_int_equal(store_events_count(f->st2, f->tenant), 20);
 
     struct link_counters lc = counters(f);
-    assert_int_equal(lc.replays, 1);
+    assert_int_equal(lc.replays, 2);
     assert_int_equal(lc.bad_signatures, 2);
     assert_int_equal(lc.ingest.gaps, 1);
     assert_int_equal(lc.ingest.missing, 10);
