@@ -467,7 +467,8 @@ IDENT_PARSER(ident_ftp, "ftp", NET_APP_FTP, app_probe_ftp, 21, 0);
 /* Probe order: the most specific signatures first, DNS over TCP (a length word) last. */
 const struct net_app_parser *const net_app_parsers[] = {
     &net_app_tls, &net_app_ssh, &net_app_http, &ident_smb, &ident_rdp,
-    &ident_smtp,  &ident_ftp,   &net_app_dns_tcp, &net_app_quic, &net_app_dns_udp,
+    &ident_smtp,  &ident_ftp,   &net_app_dns_tcp, &net_app_quic, &net_app_dtls,
+    &net_app_dns_udp,
 };
 const size_t net_app_parser_count = BN_ARRAY_SIZE(net_app_parsers);
 

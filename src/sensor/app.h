@@ -185,6 +185,7 @@ struct net_tls_rec {
     uint8_t established;        /* both sides switched to encrypted application data */
     uint8_t truncated;
     uint8_t quic;               /* JA4 'q' instead of 't' */
+    uint8_t dtls;               /* JA4 'd' instead of 't' */
     uint16_t client_version;    /* legacy_version of the ClientHello */
     uint16_t client_max_version;/* highest non-GREASE of legacy and supported_versions (JA4) */
     uint16_t client_tls_version;/* first TLS 1.3 flavour in supported_versions, else legacy */
@@ -325,5 +326,6 @@ extern const struct net_app_parser net_app_http;
 extern const struct net_app_parser net_app_tls;
 extern const struct net_app_parser net_app_ssh;
 extern const struct net_app_parser net_app_quic; /* TLS inside QUIC Initials (UDP) */
+extern const struct net_app_parser net_app_dtls; /* DTLS 1.0/1.2/1.3 hellos (UDP) */
 
 #endif

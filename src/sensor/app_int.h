@@ -90,6 +90,7 @@ int app_http_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_tls_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_ssh_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_quic_probe(const uint8_t *d, size_t n, enum net_dir dir);
+int app_dtls_probe(const uint8_t *d, size_t n, enum net_dir dir);
 
 
 #endif

@@ -197,6 +197,8 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
         memcpy(st->cli_sid, sid, sid_len);
         st->cli_sid_len = (uint8_t)sid_len;
     }
+    if (r->dtls) /* DTLS: the cookie of a HelloVerifyRequest round trip */
+        cur_take(&c, cur_u8(&c), NULL);
     struct cur cs = cur_sub(&c, cur_u16(&c));
     while (cs.n >= 2) {
         uint16_t v = (uint16_t)cur_u16(&cs);
@@ -350,7 +352,7 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
             alpn[1] = hexd[alpn0[alpn0_len - 1] & 15];
         }
     }
-    snprintf(a, sizeof(a), "%c%.2s%c%02u%02u%.2s", r->quic ? 'q' : 't',
+    snprintf(a, sizeof(a), "%c%.2s%c%02u%02u%.2s", r->quic ? 'q' : r->dtls ? 'd' : 't',
              ja4_version(r->client_max_version), have_sni ? 'd' : 'i',
              (unsigned)BN_MIN(n_ciphers, 99u), (unsigned)BN_MIN(n_exts, 99u), alpn);
     /* JA4_b: sorted ciphers */
@@ -785,7 +787,7 @@ tls_open(struct net_flow *f)
         app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
         return NULL;
     }
-    st->rec.quic = f && f->proto == IPPROTO_UDP;
+    (void)f;
     return st;
 }
 
@@ -961,6 +963,100 @@ app_tls_hs_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink 
         app_acc_release(&st->d[i].hs);
     bn_free(st);
 }
+
+/* ---- DTLS (RFC 6347, 9147): the unencrypted hellos of each datagram ---- */
+
+#define DTLS_HDR 13
+#define DTLS_HS_HDR 12
+
+int
+app_dtls_probe(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    if (n < DTLS_HDR + DTLS_HS_HDR)
+        return 0; /* datagrams are whole */
+    if (d[0] != REC_HANDSHAKE || d[1] != 0xfe || (d[2] != 0xff && d[2] != 0xfd && d[2] != 0xfc))
+        return 0;
+    if (d[3] || d[4]) /* epoch 0: the hellos are not protected */
+        return 0;
+    unsigned hs = d[DTLS_HDR];
+    return dir == NET_TOSERVER ? hs == HS_CLIENT_HELLO
+                               : hs == HS_SERVER_HELLO || hs == 3 /* HelloVerifyRequest */;
+}
+
+static void *
+dtls_open(struct net_flow *f)
+{
+    (void)f;
+    struct tls_state *st = app_tls_hs_open(false);
+    if (st)
+        st->rec.dtls = 1;
+    return st;
+}
+
+/*
+ * One datagram: records of epoch 0 carry handshake fragments. A message in one fragment
+ * goes to the handshake parser; fragmented hellos (rare: very large ClientHellos) are
+ * counted and skipped. Protected records mean the hellos are over.
+ */
+static void
+dtls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+          uint64_t ts_ns, struct net_sink *sink)
+{
+    struct tls_state *st = vst;
+    if (!st || (unsigned)dir > 1 || st->emitted)
+        return;
+    while (n >= DTLS_HDR) {
+        unsigned type = d[0];
+        bool epoch0 = !d[3] && !d[4];
+        size_t rl = app_be16(d + 11);
+        if (d[1] != 0xfe || rl > n - DTLS_HDR) {
+            app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+            return;
+        }
+        const uint8_t *p = d + DTLS_HDR;
+        if (type == REC_HANDSHAKE && epoch0) {
+            size_t o = 0;
+            while (rl - o >= DTLS_HS_HDR) {
+                unsigned ht = p[o];
+                size_t len = app_be24(p + o + 1), foff = app_be24(p + o + 6);
+                size_t flen = app_be24(p + o + 9);
+                if (flen > rl - o - DTLS_HS_HDR) {
+                    app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
+                    break;
+                }
+                if (foff == 0 && flen == len)
+                    handshake(st, dir, ht, p + o + DTLS_HS_HDR, len);
+                else if (ht == HS_CLIENT_HELLO || ht == HS_SERVER_HELLO)
+                    app_err(NET_APP_TLS, NET_APP_ERR_UNEXPECTED); /* fragmented hello */
+                o += DTLS_HS_HDR + flen;
+            }
+        } else if (type == REC_APPDATA || type == REC_CCS || !epoch0) {
+            st->d[dir].encrypted = true;
+        }
+        d += DTLS_HDR + rl;
+        n -= DTLS_HDR + rl;
+    }
+    if (st->hello_done || (st->rec.has_server_hello && (st->d[0].encrypted || st->d[1].encrypted)))
+        tls_finish(st, f, ts_ns, sink);
+}
+
+static void
+dtls_gap(void *st, struct net_flow *f, enum net_dir dir, size_t n)
+{
+    (void)st, (void)f, (void)dir, (void)n; /* datagrams: no gaps */
+}
+
+const struct net_app_parser net_app_dtls = {
+    .name = "tls",
+    .app = NET_APP_TLS,
+    .proto = IPPROTO_UDP,
+    .ports = {443, 4433, 5684, 0},
+    .probe = app_dtls_probe,
+    .open = dtls_open,
+    .data = dtls_data,
+    .gap = dtls_gap,
+    .close = app_tls_hs_close,
+};
 
 /* IANA names of the cipher suites seen in practice (Zeek's ssl.log cipher). */
 static const struct {

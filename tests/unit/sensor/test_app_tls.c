@@ -458,6 +458,68 @@ test_quic_initial(void **state)
     }
 }
 
+/* A DTLS record of epoch 0 carrying one unfragmented handshake message. */
+static void
+dtls_record(struct at_bytes *m, const uint8_t *hs, size_t n, unsigned seq)
+{
+    at_u8(m, 22);
+    at_u16(m, 0xfefd);
+    at_u16(m, 0); /* epoch */
+    at_u16(m, 0);
+    at_u32(m, seq);
+    at_u16(m, (unsigned)(n + 8)); /* TLS's 4-byte header becomes DTLS's 12 */
+    at_u8(m, hs[0]);
+    at_put(m, hs + 1, 3);         /* length */
+    at_u16(m, seq);               /* message_seq */
+    at_u24(m, 0);                 /* fragment_offset */
+    at_put(m, hs + 1, 3);         /* fragment_length = length */
+    at_put(m, hs + 4, n - 4);
+}
+
+static void
+test_dtls(void **state)
+{
+    (void)state;
+    /* the ClientHello with an empty cookie after the session id */
+    struct at_bytes ch, sh, c, s;
+    ch.n = sh.n = c.n = s.n = 0;
+    size_t sid_end = 4 + 2 + 32 + 1 + client_hello[4 + 2 + 32];
+    at_put(&ch, client_hello, sid_end);
+    at_u8(&ch, 0);
+    at_put(&ch, client_hello + sid_end, sizeof(client_hello) - sid_end);
+    at_patch24(&ch, 1, (unsigned)(ch.n - 4));
+    at_put(&sh, server_hello, sizeof(server_hello));
+    sh.b[4] = 0xfe; /* DTLS 1.2 */
+    sh.b[5] = 0xfd;
+    static const uint8_t done[4] = {14, 0, 0, 0};
+    dtls_record(&c, ch.b, ch.n, 0);
+    dtls_record(&s, sh.b, sh.n, 0);
+    dtls_record(&s, done, sizeof(done), 1);
+    assert_int_equal(app_dtls_probe(c.b, c.n, NET_TOSERVER), 1);
+    assert_int_equal(app_dtls_probe(s.b, s.n, NET_TOCLIENT), 1);
+    assert_int_equal(app_dtls_probe(c.b, c.n, NET_TOCLIENT), 0);
+    assert_int_equal(net_app_identify(IPPROTO_UDP, c.b, c.n, NET_TOSERVER), NET_APP_TLS);
+    at_open(&run, &net_app_dtls, IPPROTO_UDP, 4433);
+    at_feed(&run, NET_TOSERVER, c.b, c.n);
+    at_feed(&run, NET_TOCLIENT, s.b, s.n); /* ServerHelloDone: reported */
+    assert_int_equal(run.sink.n, 1);
+    const char *e = run.sink.eve[0];
+    assert_string_equal(at_str(e, "tls.sni"), "www.example.com");
+    assert_string_equal(at_str(e, "tls.version"), "DTLS 1.2");
+    char ja4[64];
+    snprintf(ja4, sizeof(ja4), "d%s", JA4_STR + 1);
+    assert_string_equal(at_str(e, "tls.ja4"), ja4);
+    assert_string_equal(at_str(run.sink.zeek[0], "version"), "DTLSv12");
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    /* a record length past the datagram is counted */
+    uint64_t mal = net_app_stats()->errors[NET_APP_TLS][NET_APP_ERR_MALFORMED];
+    at_done(&run);
+    at_open(&run, &net_app_dtls, IPPROTO_UDP, 4433);
+    at_feed(&run, NET_TOSERVER, c.b, c.n - 1);
+    assert_int_equal(net_app_stats()->errors[NET_APP_TLS][NET_APP_ERR_MALFORMED], mal + 1);
+}
+
 /* The N-th allocation fails, for every N: TLS over TCP and inside QUIC. No crash, no leak. */
 static void
 test_alloc_failures(void **state)
@@ -504,6 +566,7 @@ main(void)
         cmocka_unit_test_teardown(test_hostile, teardown),
         cmocka_unit_test_teardown(test_gap, teardown),
         cmocka_unit_test_teardown(test_quic_initial, teardown),
+        cmocka_unit_test_teardown(test_dtls, teardown),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_names),
     };
