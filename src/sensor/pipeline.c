@@ -69,6 +69,7 @@ struct net_pipeline {
     uint8_t cur_pkt_dir;         /* and its direction in its flow */
     uint64_t last_tick_ns;
     bool quiet;                  /* freeing: flows end without records */
+    struct net_stream_mem smem;  /* budget of all held and out-of-order TCP bytes */
     struct pflow *pf_free;       /* recycled per-flow state */
     size_t pf_nfree;
     struct net_pipeline_stats st;
@@ -456,6 +457,7 @@ pflow_get(struct net_pipeline *p, struct net_flow *f)
     net_stream_init(&pf->st_[0]);
     net_stream_init(&pf->st_[1]);
     pf->st_[0].ack_mode = pf->st_[1].ack_mode = !p->cfg.ips;
+    pf->st_[0].mem = pf->st_[1].mem = &p->smem;
     pf->plen_[0] = pf->plen_[1] = 0;
     f->stream[0] = pf;
     return pf;
@@ -563,6 +565,7 @@ net_pipeline_new(struct net_pipeline **out, const struct net_pipeline_cfg *cfg, 
         return rc;
     }
     p->sink.emit = sink_emit;
+    p->smem.cap = cfg->stream_memcap ? cfg->stream_memcap : NET_STREAM_MEMCAP;
     net_eve_init(&p->eve, cfg->eve, cfg->iface);
     bn_buf_init(&p->zb, NET_EVE_LINE_MAX);
     p->flows = net_flowtab_new(&p->cfg.flow, on_flow_end, p);
@@ -753,6 +756,8 @@ net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
     rc |= J("gap_bytes", s.stream_gap_bytes);
     rc |= J("alloc_failed", s.stream_alloc_failed);
     rc |= J("hold_forced", s.stream_hold_forced);
+    rc |= J("memcap_refused", p->smem.refused);
+    rc |= J("mem_used", p->smem.used);
     rc |= J("probe_bytes_dropped", s.probe_bytes_dropped);
     rc |= J("flows_reversed", s.flows_reversed);
     first = 0;

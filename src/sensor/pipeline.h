@@ -62,6 +62,8 @@ struct net_pipeline_cfg {
     const struct bn_mapping *mapping;   /* needed with rules (borrowed) */
     bool no_app;                        /* skip application parsing */
     bool ndr;                           /* run the built-in detections */
+    uint64_t stream_memcap;             /* held + out-of-order TCP bytes, all flows (0 =
+                                         * NET_STREAM_MEMCAP) */
     bool ips;                           /* TCP bytes go to the parsers as they arrive (Suricata
                                          * IPS mode); default: once the other side has
                                          * acknowledged them (IDS mode) */

@@ -474,7 +474,18 @@ struct net_stream {
     uint32_t hold_cap;
     uint8_t *hold;                       /* owned */
     uint64_t hold_forced;                /* bytes handed on unacknowledged: hold full */
+    struct net_stream_mem *mem;          /* shared memory budget (NULL = none), borrowed */
 };
+
+/* A memory budget shared by all streams of one pipeline: held and out-of-order bytes count
+ * against it; past it, bytes are handed on at once and segments ahead are not kept. */
+struct net_stream_mem {
+    uint64_t used;
+    uint64_t cap;
+    uint64_t refused;                    /* times the budget said no */
+};
+
+#define NET_STREAM_MEMCAP (128ull << 20) /* default budget per pipeline */
 
 #define NET_STREAM_HOLD_MAX (256u << 10) /* unacknowledged bytes held per direction */
 

@@ -13,6 +13,27 @@
 #include "bannin/alloc.h"
 #include "sensor/sensor.h"
 
+/* Takes n bytes from the shared budget; false when it is spent. */
+static bool
+mem_take(struct net_stream *s, uint64_t n)
+{
+    if (!s->mem)
+        return true;
+    if (s->mem->used + n > s->mem->cap) {
+        s->mem->refused++;
+        return false;
+    }
+    s->mem->used += n;
+    return true;
+}
+
+static void
+mem_give(struct net_stream *s, uint64_t n)
+{
+    if (s->mem)
+        s->mem->used -= BN_MIN(n, s->mem->used);
+}
+
 static inline int32_t
 sdiff(uint32_t a, uint32_t b)
 {
@@ -30,6 +51,7 @@ net_stream_release(struct net_stream *s)
 {
     for (unsigned i = 0; i < s->nseg; i++)
         bn_free(s->seg[i].data);
+    mem_give(s, s->ooo_bytes + s->hold_cap);
     s->nseg = 0;
     s->ooo_bytes = 0;
     bn_free(s->hold);
@@ -76,8 +98,11 @@ hold_add(struct net_stream *s, const uint8_t *d, uint32_t n, const struct net_st
             cap *= 2;
         if (cap > NET_STREAM_HOLD_MAX)
             cap = NET_STREAM_HOLD_MAX;
-        uint8_t *nb = bn_realloc(s->hold, cap);
-        if (!nb) { /* no memory: hand on now rather than lose bytes */
+        bool took = mem_take(s, cap - s->hold_cap);
+        uint8_t *nb = took ? bn_realloc(s->hold, cap) : NULL;
+        if (!nb) { /* no memory or over budget: hand on now rather than lose bytes */
+            if (took)
+                mem_give(s, cap - s->hold_cap);
             s->hold_forced += s->hold_len + n;
             hold_flush(s, out);
             hand_on(s, d, n, out);
@@ -119,6 +144,7 @@ net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *
     /* the callback held new bytes (it cannot, today): keep order by handing ours on */
     if (k < len)
         hand_on(s, buf + k, len - k, out);
+    mem_give(s, cap);
     bn_free(buf);
 }
 
@@ -135,6 +161,7 @@ static void
 remove_seg(struct net_stream *s, unsigned i)
 {
     s->ooo_bytes -= s->seg[i].len;
+    mem_give(s, s->seg[i].len);
     bn_free(s->seg[i].data);
     s->seg[i] = s->seg[s->nseg - 1];
     s->nseg--;
@@ -219,8 +246,11 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
     }
     /* ahead of the stream: keep a copy if the bounds allow */
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (s->nseg < NET_STREAM_SEGS_MAX && s->ooo_bytes + n <= NET_STREAM_OOO_MAX) {
+        if (s->nseg < NET_STREAM_SEGS_MAX && s->ooo_bytes + n <= NET_STREAM_OOO_MAX &&
+            mem_take(s, n)) {
             uint8_t *c = bn_malloc(n);
+            if (!c)
+                mem_give(s, n);
             if (c) {
                 memcpy(c, d, n);
                 s->seg[s->nseg].seq = seq;

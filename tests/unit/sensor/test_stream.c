@@ -246,6 +246,27 @@ test_ack_mode(void **state)
     assert_true(st2.hold_len <= NET_STREAM_HOLD_MAX);
     net_stream_release(&st2);
     net_stream_release(&st);
+
+    /* a shared budget: past it, bytes ahead are not kept and held bytes go on at once */
+    struct net_stream_mem mem = {0, 6000, 0};
+    struct net_stream a, b;
+    struct sink sa = {0};
+    struct net_stream_out oa = {on_data, on_gap, &sa};
+    net_stream_init(&a);
+    net_stream_init(&b);
+    a.mem = b.mem = &mem;
+    a.ack_mode = b.ack_mode = 1;
+    net_stream_syn(&a, 0);
+    net_stream_syn(&b, 0);
+    add(&a, 1, "first", &oa);                  /* takes a 4096-byte hold */
+    assert_int_equal(mem.used, 4096);
+    add(&b, 1, "second", &oa);                 /* a second hold would pass the budget */
+    assert_int_equal(mem.refused, 1);
+    assert_int_equal(b.hold_forced, 6);
+    assert_int_equal(sa.n, 6);                 /* handed on unacknowledged rather than lost */
+    net_stream_release(&a);
+    net_stream_release(&b);
+    assert_int_equal(mem.used, 0);             /* everything given back */
 }
 
 int
