@@ -271,6 +271,7 @@ for _ in range(50):
 s.sendall(b"ping"); print(s.recv(100).decode()); s.close()' > "$tmp/live.client" || fail "TCP exchange"
         wait "$server_pid" 2>/dev/null; server_pid=
         sleep 0.5
+        kill -USR1 "$sensor_pid"; sleep 0.5   # counters on demand, capture goes on
         kill -TERM "$sensor_pid"; wait "$sensor_pid"; rc=$?; sensor_pid=
         [ $rc -eq 0 ] || fail "bannin-sensor exited $rc: $(tail -3 "$tmp/live.err")"
         python3 - "$tmp" <<'PY' || fails=$((fails + 1))
@@ -290,6 +291,8 @@ if not (tcp and tcp[0]["src_ip"] == "10.251.7.1" and tcp[0]["flow"]["state"] == 
     bad.append("TCP flow to 8080, closed, from 10.251.7.1: %s" % tcp)
 if tcp and tcp[0]["flow"]["bytes_toserver"] <= 0:
     bad.append("TCP bytes counted")
+if not any(x["reason"] == "signal" for x in stats):
+    bad.append("counters on SIGUSR1")
 if not stats or stats[-1]["reason"] != "exit" or "kernel_dropped" not in stats[-1]["capture"]:
     bad.append("exit counters with kernel drops on stderr")
 elif stats[-1]["stats"]["decoder"]["packets"] < 10:
