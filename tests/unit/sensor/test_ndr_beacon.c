@@ -1,8 +1,8 @@
 /*
  * test_ndr_beacon.c - beaconing (ndr_beacon.c): a 60 s beacon with 10% jitter over an hour,
- * a 5-minute beacon over two hours, a beacon with sleeps (missed check-ins); benign: a
- * browser's bursty visits to one server, NTP, an internal agent polling its server, and a
- * 50%-jitter beacon (beyond what the score is built to catch: documented).
+ * a 5-minute beacon over two hours, a beacon with sleeps (missed check-ins), 20% jitter over
+ * ten seeds; benign: a browser's bursty visits to one server (20 seeds), NTP, an internal
+ * agent polling its server, an ignored destination.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +75,25 @@ test_beacon_5min_udp(void **state)
     ng_release(&g);
 }
 
+/* +-20% jitter: caught in most runs (docs/SENSOR.md has the rates by jitter). */
+static void
+test_beacon_jitter20(void **state)
+{
+    (void)state;
+    unsigned caught = 0;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        struct netgen g;
+        assert_int_equal(ng_init(&g, NULL), 0);
+        ng_seed(&g, seed * 104729);
+        beacon(&g, 1700000000 * NG_S, "192.168.1.10", "198.51.100.7", 443, 6, 60, 60, 0.20);
+        caught += ng_count(&g, NDR_SIG_BEACON) > 0;
+        assert_int_equal(ng_total(&g), ng_count(&g, NDR_SIG_BEACON));
+        ng_release(&g);
+    }
+    fprintf(stderr, "20%% jitter beacons caught: %u of 10\n", caught);
+    assert_true(caught >= 7);
+}
+
 /* Every fifth check-in missed (the implant slept): most intervals still match. */
 static void
 test_beacon_missed(void **state)
@@ -141,8 +160,6 @@ test_benign(void **state)
     /* NTP every 64 s and an internal agent polling its manager every 60 s: expected. */
     beacon(&g, t, "192.168.1.10", "162.159.200.1", 123, 17, 60, 64, 0.0);
     beacon(&g, t, "192.168.1.10", "192.168.5.5", 8443, 6, 60, 60, 0.02);
-    /* Half-period jitter: not periodic enough for this score (see docs/SENSOR.md). */
-    beacon(&g, t, "192.168.1.11", "198.51.100.77", 443, 6, 60, 60, 0.5);
     assert_int_equal(ng_total(&g), 0);
     ng_release(&g);
 }
@@ -175,6 +192,7 @@ main(void)
         cmocka_unit_test(test_beacon_60s),
         cmocka_unit_test(test_beacon_5min_udp),
         cmocka_unit_test(test_beacon_missed),
+        cmocka_unit_test(test_beacon_jitter20),
         cmocka_unit_test(test_benign),
         cmocka_unit_test(test_ignore_dst),
     };
