@@ -229,6 +229,7 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART; /* a report request must not look like a capture error */
     sigaction(SIGUSR1, &sa, NULL);
     if (iface)
         fprintf(stderr, "bannin-sensor: capturing on %s%s%s\n", iface,

@@ -271,7 +271,8 @@ for _ in range(50):
 s.sendall(b"ping"); print(s.recv(100).decode()); s.close()' > "$tmp/live.client" || fail "TCP exchange"
         wait "$server_pid" 2>/dev/null; server_pid=
         sleep 0.5
-        kill -USR1 "$sensor_pid"; sleep 0.5   # counters on demand, capture goes on
+        kill -USR1 "$sensor_pid"   # counters on demand, capture goes on
+        for _ in $(seq 50); do grep -q '"reason":"signal"' "$tmp/live.err" && break; sleep 0.1; done
         kill -TERM "$sensor_pid"; wait "$sensor_pid"; rc=$?; sensor_pid=
         [ $rc -eq 0 ] || fail "bannin-sensor exited $rc: $(tail -3 "$tmp/live.err")"
         python3 - "$tmp" <<'PY' || fails=$((fails + 1))
