@@ -81,20 +81,27 @@ open_session(struct agent_sim *a)
     return rc;
 }
 
-/* Event seq of agent a: always the same bytes for the same seq. */
+/* Event seq of agent a: always the same bytes for the same seq. Event times follow the seqs
+ * from a fixed start (one event per millisecond per agent), increasing like a real agent's. */
 static int
 event(char *buf, size_t size, const struct agent_sim *a, uint64_t seq)
 {
-    static const char *const images[] = {"/usr/bin/bash",    "/usr/bin/curl", "/usr/sbin/sshd",
-                                         "/usr/bin/python3", "/usr/bin/cat",  "/usr/bin/id"};
+    static const char *const images[] = {"/usr/bin/bash", "/usr/bin/curl", "/usr/sbin/sshd",
+                                         "/usr/bin/python3", "/usr/bin/cat", "/usr/bin/id"};
+    static const int64_t start = 1795000000; /* 2026-11-18 */
+    int64_t ms = (int64_t)seq;
+    time_t t = (time_t)(start + ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
     return snprintf(buf, size,
                     "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,"
-                    "\"UtcTime\":\"2026-11-26 00:00:%02llu.%03llu\",\"Computer\":\"bench-%s\","
+                    "\"UtcTime\":\"%04d-%02d-%02d %02d:%02d:%02d.%03d\",\"Computer\":\"bench-%s\","
                     "\"ProcessId\":%llu,\"Image\":\"%s\",\"CommandLine\":\"%s -c echo %llu\","
                     "\"User\":\"root\",\"ParentImage\":\"/usr/bin/bash\",\"seq\":%llu}",
-                    (unsigned long long)(seq % 60), (unsigned long long)(seq % 1000), a->id.uid,
-                    (unsigned long long)(1000 + seq % 30000), images[seq % 6], images[seq % 6],
-                    (unsigned long long)seq, (unsigned long long)seq);
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                    (int)(ms % 1000), a->id.uid, (unsigned long long)(1000 + seq % 30000),
+                    images[seq % 6], images[seq % 6], (unsigned long long)seq,
+                    (unsigned long long)seq);
 }
 
 static int

@@ -291,6 +291,7 @@ main(int argc, char **argv)
     memset(&so, 0, sizeof(so));
     so.sync_full = sync_full;
     so.autocheckpoint = -1; /* the checkpoint thread does it */
+    so.cache_kib = 65536; /* the ingest handle: index pages of a busy day stay cached */
     if ((rc = store_open_ex(&st, data, &so, &se)) != 0) {
         fprintf(stderr, "bannind: cannot open the store in '%s': %s\n", data, se.msg);
         goto out;
