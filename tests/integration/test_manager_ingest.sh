@@ -111,6 +111,16 @@ before=$(sqlite3 "$DB" "SELECT max(seq) FROM events;")
 sleep 4
 start_mgr
 wait_sql "SELECT count(*) > 0 FROM events WHERE json LIKE '%bannin-itest-$MARK2%';" 1 30
+# kill -9 the agent in the middle of its work, start it again: what it spooled is sent once
+kill -9 "$APID"
+wait "$APID" 2>/dev/null
+"$AGENT" --config "$WORK/agent.yml" --spool "$WORK/spool" --link-dir "$WORK/link" -v \
+    >> "$WORK/agent.out" 2>> "$WORK/agent.log" &
+APID=$!
+MARK3=$((RANDOM + 300000))
+sleep 1
+( exec -a "bannin-itest-$MARK3" sleep 3 ) &
+wait_sql "SELECT count(*) > 0 FROM events WHERE json LIKE '%bannin-itest-$MARK3%';" 1 30
 # stop the agent: it drains its spool before it exits
 kill -TERM "$APID"
 wait "$APID"
@@ -138,4 +148,4 @@ kill -TERM "$MPID"
 wait "$MPID"
 MPID=
 echo "PASS: enrolment, $n events 1..$hi stored once, spooled across a manager outage," \
-    "used-up token and revoked agent refused"
+    "agent killed -9 and restarted, used-up token and revoked agent refused"
