@@ -39,6 +39,7 @@ struct hdir {
     bool interim;           /* a 1xx response */
     bool gap_tx;            /* tx is a response cut by a gap, emitted at the next message */
     bool maybe09;           /* request line without version: the next line decides */
+    bool shared;            /* request side: its tx is answered already (the response owns it) */
     struct net_http_rec *tx; /* the transaction being filled by this direction */
 };
 
@@ -101,6 +102,18 @@ tx_emit(struct net_http_rec *tx, struct net_flow *f, uint64_t ts_ns, struct net_
 {
     app_emit(sink, NET_REC_HTTP, ts_ns, f, tx);
     bn_free(tx);
+}
+
+/* Emits a transaction the response side owns; the request side may still point at it. */
+static void
+resp_emit(struct http_state *st, struct net_http_rec *tx, struct net_flow *f, uint64_t ts_ns,
+          struct net_sink *sink)
+{
+    if (st->d[NET_TOSERVER].tx == tx) {
+        st->d[NET_TOSERVER].tx = NULL; /* the rest of its body is only skipped */
+        st->d[NET_TOSERVER].shared = false;
+    }
+    tx_emit(tx, f, ts_ns, sink);
 }
 
 /* Trims spaces and tabs at both ends of s[0..*n). */
@@ -219,16 +232,20 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n,
     }
     hd->interim = code >= 100 && code < 200 && code != 101;
     if (hd->tx && hd->gap_tx) {
-        tx_emit(hd->tx, f, ts_ns, sink);
+        resp_emit(st, hd->tx, f, ts_ns, sink);
         hd->tx = NULL;
         hd->gap_tx = false;
     }
     struct net_http_rec *tx = NULL;
     if (!hd->interim) {
+        struct hdir *rq = &st->d[NET_TOSERVER];
         if (st->n_queue) {
             tx = st->queue[0];
             memmove(st->queue, st->queue + 1, (st->n_queue - 1) * sizeof(st->queue[0]));
             st->n_queue--;
+        } else if (rq->tx && !rq->tx->has_response && !rq->shared) {
+            tx = rq->tx; /* answered before the request's body ended: the same transaction */
+            rq->shared = true;
         } else {
             tx = tx_new(st); /* a response without a request we saw */
             if (!tx) {
@@ -344,6 +361,10 @@ message_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
     hd->state = H_START;
     if (!tx)
         return;
+    if (dir == NET_TOSERVER && hd->shared) {
+        hd->shared = false; /* the response side has it and will report it */
+        return;
+    }
     if (dir == NET_TOSERVER) {
         if (st->n_queue == NET_HTTP_PENDING_MAX) {
             /* the oldest request will never be matched: report it alone */
@@ -355,7 +376,7 @@ message_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
         }
         st->queue[st->n_queue++] = tx;
     } else {
-        tx_emit(tx, f, ts_ns, sink);
+        resp_emit(st, tx, f, ts_ns, sink);
     }
 }
 
@@ -676,7 +697,11 @@ http_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
         return;
     /* framing is lost: the message in progress ends here, look for the next one */
     app_err(NET_APP_HTTP, NET_APP_ERR_GAP);
-    if (hd->tx) {
+    if (hd->tx && dir == NET_TOSERVER && hd->shared) {
+        hd->tx->truncated = 1;
+        hd->tx = NULL; /* the response side reports it */
+        hd->shared = false;
+    } else if (hd->tx) {
         hd->tx->truncated = 1;
         if (dir == NET_TOSERVER && st->n_queue < NET_HTTP_PENDING_MAX) {
             st->queue[st->n_queue++] = hd->tx;
@@ -701,7 +726,7 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     if (rs->tx) {
         if (rs->state != H_BODY_CLOSE)
             app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
-        tx_emit(rs->tx, f, ts_ns, sink);
+        resp_emit(st, rs->tx, f, ts_ns, sink);
         rs->tx = NULL;
     }
     if (st->inner && st->inner_st)

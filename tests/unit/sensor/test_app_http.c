@@ -329,6 +329,35 @@ test_zeek_uri(void **state)
     assert_string_equal(at_str(run.sink.zeek[0], "uri"), "/a b\\xfc%zz");
 }
 
+/* The server answers before the request body is complete (uploads refused early). */
+static void
+test_early_response(void **state)
+{
+    (void)state;
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, S("POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+    at_feed(&run, NET_TOCLIENT, S("HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n"));
+    assert_int_equal(run.sink.n, 1);
+    const struct net_http_rec *r = run.sink.body[0];
+    assert_string_equal(r->method, "POST");
+    assert_int_equal(r->status, 413);
+    at_feed(&run, NET_TOSERVER, S("defghij")); /* the rest of the body: skipped */
+    at_feed(&run, NET_TOSERVER, S("GET /next HTTP/1.1\r\n\r\n"));
+    at_feed(&run, NET_TOCLIENT, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    assert_int_equal(run.sink.n, 2);
+    assert_string_equal(((const struct net_http_rec *)run.sink.body[1])->uri, "/next");
+    /* same, with a gap in the body after the answer, and the flow ending mid-body */
+    at_done(&run);
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, S("PUT /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\nab"));
+    at_feed(&run, NET_TOCLIENT, S("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\n"));
+    run.p->gap(run.st, &run.f, NET_TOSERVER, 200000);
+    at_feed(&run, NET_TOCLIENT, S("no"));
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    assert_int_equal(((const struct net_http_rec *)run.sink.body[0])->status, 403);
+}
+
 static void
 test_http09(void **state)
 {
@@ -404,6 +433,7 @@ main(void)
         cmocka_unit_test_teardown(test_limits, teardown),
         cmocka_unit_test_teardown(test_malformed, teardown),
         cmocka_unit_test_teardown(test_zeek_uri, teardown),
+        cmocka_unit_test_teardown(test_early_response, teardown),
         cmocka_unit_test_teardown(test_http09, teardown),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_probe),
