@@ -300,8 +300,11 @@ app_probe_smb(const uint8_t *d, size_t n, enum net_dir dir)
     static const uint8_t magic[3] = {'S', 'M', 'B'};
     if (n < 1)
         return -1;
+    if (n >= 4 && d[1] == 0 && ((d[0] == 0x81 && app_be16(d + 2) == 68) ||
+                                (d[0] == 0x82 && app_be16(d + 2) == 0)))
+        return 1; /* NetBIOS session request (two encoded names) / positive answer: TCP 139 */
     if (d[0] != 0x00)
-        return 0;
+        return (d[0] == 0x81 || d[0] == 0x82) && n < 4 ? -1 : 0;
     if (n < 8)
         return -1;
     uint32_t len = app_be24(d + 1);

@@ -203,6 +203,12 @@ test_ident_probes(void **state)
     assert_int_equal(app_probe_smb(smb2, sizeof(smb2), NET_TOCLIENT), 1);
     assert_int_equal(app_probe_smb(notsmb, sizeof(notsmb), NET_TOSERVER), 0);
     assert_int_equal(app_probe_smb(smb1, 4, NET_TOSERVER), -1);
+    uint8_t nbss[72] = {0x81, 0, 0, 68};
+    assert_int_equal(app_probe_smb(nbss, sizeof(nbss), NET_TOSERVER), 1);
+    static const uint8_t nbss_ok[4] = {0x82, 0, 0, 0};
+    assert_int_equal(app_probe_smb(nbss_ok, sizeof(nbss_ok), NET_TOCLIENT), 1);
+    nbss[3] = 67;
+    assert_int_equal(app_probe_smb(nbss, sizeof(nbss), NET_TOSERVER), 0);
     assert_int_equal(net_app_identify(IPPROTO_TCP, smb2, sizeof(smb2), NET_TOSERVER),
                      NET_APP_SMB);
 
