@@ -84,9 +84,33 @@ zeek_service(uint8_t app)
     }
 }
 
+/*
+ * Zeek turns a connection round when it did not see it begin (no SYN either way, or UDP)
+ * and the originator's port is one a service listens on while the responder's is not
+ * (likely_server_ports); the eve record keeps Suricata's orientation (first packet's
+ * sender), the conn rendering follows Zeek so conn.log consumers and rules see Zeek's view.
+ */
+static bool
+zeek_flips(const struct net_flow *f)
+{
+    if (f->proto == IPPROTO_TCP && ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
+        return false;
+    if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
+        return false;
+    return net_app_port_hint(f->proto, f->cport) != NET_APP_UNKNOWN &&
+           net_app_port_hint(f->proto, f->sport) == NET_APP_UNKNOWN;
+}
+
 int
 net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
 {
+    struct net_flow turned;
+
+    if (zeek_flips(f)) {
+        turned = *f;
+        net_flow_swap(&turned);
+        f = &turned;
+    }
     char a1[48], a2[48];
     const char *svc = zeek_service(f->app);
     bool icmp = f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6;
