@@ -486,7 +486,7 @@ logsource(struct w *w, const struct agent_event *ev)
         break;
     case AGENT_EV_AUTH:
         svc = "auth";
-        for (uint32_t i = 0; i < ev->nextra && i < 16; i++)
+        for (uint32_t i = 0; i < ev->nextra && i < AGENT_EXTRAS_MAX; i++)
             if (ev->extra_keys[i] && !strcmp(ev->extra_keys[i], "service") && ev->extra_vals[i] &&
                 ev->extra_vals[i][0])
                 svc = ev->extra_vals[i];
@@ -608,7 +608,7 @@ agent_event_to_json(const struct agent_event *ev, struct bn_buf *out)
     }
     if (ev->category && ev->category[0])
         str(&w, "bannin.category", ev->category);
-    for (uint32_t i = 0; i < ev->nextra && i < 16; i++) {
+    for (uint32_t i = 0; i < ev->nextra && i < AGENT_EXTRAS_MAX; i++) {
         const char *k = ev->extra_keys[i];
         if (!k || !k[0] || (ev->kind == AGENT_EV_AUTH && !strcmp(k, "service")))
             continue;

@@ -93,8 +93,10 @@ pipeline_tick(void *ctx, int64_t now_ns)
     detect_ingest_tick(ctx, now_ns);
 }
 
-/* WAL checkpoints on their own thread and store handle, so the link's commits never stall on
- * one (the link's handle runs with autocheckpoint off). */
+/* Store maintenance on its own thread and store handle: WAL checkpoints every 100 ms (the
+ * link's handle runs with autocheckpoint off, so its commits never stall on one), retention
+ * by age and size every 10 s (again at once while a step reports more), and expired sessions
+ * and API tokens every minute. */
 struct maint {
     const char *data;
     pthread_mutex_t mu;
@@ -115,11 +117,12 @@ maint_thread(void *arg)
         BN_ERROR("bannind", "checkpoint thread: cannot open the store: %s", se.msg);
         return NULL;
     }
+    int64_t next_retention = 0, next_expire = 0;
     pthread_mutex_lock(&m->mu);
     while (!m->stop) {
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_nsec += 500 * 1000000l;
+        dl.tv_nsec += 100 * 1000000l;
         if (dl.tv_nsec >= 1000000000l) {
             dl.tv_sec++;
             dl.tv_nsec -= 1000000000l;
@@ -132,12 +135,43 @@ maint_thread(void *arg)
         int rc = store_checkpoint(st, 0, &pages, &done);
         if (rc && rc != BN_AGAIN)
             BN_WARN("bannind", "checkpoint: %s", bn_strerror(rc));
+        int64_t now = wall_ns();
+        if (now >= next_retention) {
+            struct store_retention_stats rs;
+            memset(&rs, 0, sizeof(rs));
+            rc = store_retention_step(st, now, 0, &rs);
+            if (rc)
+                BN_WARN("bannind", "retention: %s", bn_strerror(rc));
+            else if (rs.deleted_age || rs.deleted_size)
+                BN_INFO("bannind", "retention: %lld events past their age, %lld over size",
+                        (long long)rs.deleted_age, (long long)rs.deleted_size);
+            next_retention = now + (rs.more ? 0 : 10ll * 1000000000ll);
+        }
+        if (now >= next_expire) {
+            int64_t n = 0;
+            if ((rc = store_auth_expire(st, now, &n)) != 0)
+                BN_WARN("bannind", "session expiry: %s", bn_strerror(rc));
+            next_expire = now + 60ll * 1000000000ll;
+        }
         pthread_mutex_lock(&m->mu);
     }
     pthread_mutex_unlock(&m->mu);
     store_checkpoint(st, 1, NULL, NULL);
     store_close(st);
     return NULL;
+}
+
+/* What an API call changed reaches central detection (ctx: the pipeline, or NULL). */
+static void
+on_api_change(void *ctx, unsigned what)
+{
+    struct detect_ingest *di = ctx;
+    if (!di)
+        return;
+    if (what & (API_CHANGE_IOC | API_CHANGE_RULE_STATE))
+        detect_ingest_changed(di);
+    if (what & API_CHANGE_RULES)
+        detect_ingest_rules_changed(di);
 }
 
 static void *
@@ -378,6 +412,9 @@ main(int argc, char **argv)
         dio.st = st;
         dio.notify = notify;
         dio.metrics = &metrics;
+        dio.data_dir = data;
+        dio.rule_paths = rule_paths;
+        dio.nrule_paths = nrule_paths;
         if ((rc = detect_ingest_new(&di, &dio)) != 0) {
             fprintf(stderr, "bannind: cannot start central detection: %s\n", bn_strerror(rc));
             goto out;
@@ -404,6 +441,10 @@ main(int argc, char **argv)
         ac.listen_host = ahost;
         ac.port = (uint16_t)aport;
         ac.metrics = &metrics;
+        ac.rule_paths = rule_paths;
+        ac.nrule_paths = nrule_paths;
+        ac.on_change = on_api_change;
+        ac.on_change_ctx = di;
         if ((rc = api_start(&ac, &api)) != 0) {
             fprintf(stderr, "bannind: cannot start the API on %s: %s\n", api_hp, bn_strerror(rc));
             goto out;
