@@ -44,10 +44,13 @@ enum why {
 #define ETH_NSH 0x894f
 #define ETH_FABRICPATH 0x8903
 #define ETH_PBB 0x88e7
+#define ETH_VNTAG 0x8926
 
 #define VXLAN_PORT 4789
 #define GENEVE_PORT 6081
 #define TEREDO_PORT 3544
+#define AYIYA_PORT 5072
+#define GTPU_PORT 2152
 #define ETH_DEPTH_MAX 8
 #define LINK_CHDLC 104
 #define LINK_PPP 9
@@ -300,6 +303,14 @@ decode_eth(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint8
             }
             decode_eth(c, p + off + 2, n - off - 2, pkt_len, tunnel);
             return;
+        case ETH_VNTAG: /* Cisco VN-Tag: 4 bytes, then the ethertype */
+            if (n < off + 6) {
+                fail(c, W_TRUNC);
+                return;
+            }
+            type = be16(p + off + 4);
+            off += 6;
+            continue;
         case ETH_PBB: /* 802.1ah provider backbone: I-TAG, then the customer's frame */
             if (n < off + 4 + 14) {
                 fail(c, W_TRUNC);
@@ -561,6 +572,54 @@ decode_l4(struct dctx *c, struct net_pkt *k, const uint8_t *p, uint32_t n)
             }
             if (tl >= 40 && (t[0] >> 4) == 6 && 40u + be16(t + 4) == tl) {
                 decode_ipv6(c, t, tl, len_from(c, t, tl), NET_TUN_TEREDO, false);
+                return;
+            }
+        }
+        if ((k->dport == AYIYA_PORT || k->sport == AYIYA_PORT) && k->payload_len >= 8 &&
+            c->n < NET_LAYERS_MAX) {
+            /* AYIYA: identity and signature lengths in the header, next header 4 or 41 */
+            const uint8_t *a = k->payload;
+            uint32_t hl = 8 + (1u << (a[0] >> 4)) + (uint32_t)(a[1] >> 4) * 4;
+            if ((a[2] & 0x0f) == 1 && (a[3] == IPPROTO_IPV6 || a[3] == IPPROTO_IPIP) &&
+                k->payload_len > hl) {
+                size_t before = c->n;
+                const uint8_t *in = a + hl;
+                uint32_t inl = k->payload_len - hl;
+                if (a[3] == IPPROTO_IPV6)
+                    decode_ipv6(c, in, inl, len_from(c, in, inl), NET_TUN_IPIP, false);
+                else
+                    decode_ipv4(c, in, inl, len_from(c, in, inl), NET_TUN_IPIP, false);
+                if (c->n == before)
+                    st->tunnel_bad++;
+                return;
+            }
+        }
+        if ((k->dport == GTPU_PORT || k->sport == GTPU_PORT) && k->payload_len >= 8 &&
+            (k->payload[0] >> 5) == 1 && (k->payload[0] & 0x10) && k->payload[1] == 0xff &&
+            c->n < NET_LAYERS_MAX) {
+            /* GTP-U T-PDU: 8 bytes, 4 more with any of E/S/PN, extension headers */
+            const uint8_t *g = k->payload;
+            uint32_t gl = 8, gn = k->payload_len;
+            bool ok = true;
+            if (g[0] & 0x07) {
+                gl = 12;
+                uint8_t next = gn >= 12 ? g[11] : 0;
+                for (int i = 0; ok && next && i < 8; i++) {
+                    if (gn < gl + 1 || g[gl] == 0 || gn < gl + (uint32_t)g[gl] * 4) {
+                        ok = false;
+                        break;
+                    }
+                    gl += (uint32_t)g[gl] * 4;
+                    next = g[gl - 1];
+                }
+                ok = ok && gn >= 12 && !next;
+            }
+            if (ok && gn > gl) {
+                size_t before = c->n;
+                decode_ip_guess(c, g + gl, gn - gl, len_from(c, g + gl, gn - gl),
+                                NET_TUN_IPIP);
+                if (c->n == before)
+                    st->tunnel_bad++;
                 return;
             }
         }

@@ -510,6 +510,80 @@ test_malformed(void **st)
     net_decoder_release(&d);
 }
 
+/* Tunnels in UDP that Zeek decodes too: GTP-U, Teredo, AYIYA; VN-Tag and FabricPath. */
+static void
+test_udp_tunnels_and_tags(void **st)
+{
+    struct net_decoder d;
+    struct net_pkt k[NET_LAYERS_MAX];
+    struct fb g = {0}, t = {0}, a = {0}, v = {0}, fp = {0}, nt = {0};
+
+    (void)st;
+    assert_int_equal(net_decoder_init(&d, NET_LINK_ETHERNET), 0);
+    /* GTP-U with a sequence number: 12-byte header, then IPv4/UDP */
+    eth(&g, 0x0800);
+    ipv4(&g, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 8 + 12 + 20 + 8, 1, 0);
+    put16(&g, 2152);
+    put16(&g, 2152);
+    put16(&g, 8 + 12 + 20 + 8);
+    put16(&g, 0);
+    put8(&g, 0x32); /* version 1, PT, S */
+    put8(&g, 0xff);
+    put16(&g, 4 + 20 + 8);
+    put32(&g, 0x1234);
+    put32(&g, 0x00010000);
+    ipv4(&g, "100.64.0.1", "8.8.8.8", IPPROTO_UDP, 8, 2, 0);
+    udp(&g, 5000, 53, NULL, 0);
+    assert_int_equal(dec(&d, &g, k), 2);
+    assert_int_equal(k[1].dport, 53);
+    /* Teredo with an origin indication, then IPv6/ICMPv6 */
+    eth(&t, 0x0800);
+    ipv4(&t, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 8 + 8 + 40 + 8, 1, 0);
+    put16(&t, 3544);
+    put16(&t, 40000);
+    put16(&t, 8 + 8 + 40 + 8);
+    put16(&t, 0);
+    put(&t, "\0\0\x12\x34\1\2\3\4", 8);
+    ipv6(&t, "2001::1", "2001::2", IPPROTO_ICMPV6, 8);
+    put(&t, "\x80\0\0\0\0\1\0\1", 8);
+    assert_int_equal(dec(&d, &t, k), 2);
+    assert_int_equal(k[1].tunnel, NET_TUN_TEREDO);
+    assert_int_equal(k[1].sport, 128);
+    /* AYIYA: identity 16 bytes (IDLen 4), no signature, forward, next header IPv6 */
+    eth(&a, 0x0800);
+    ipv4(&a, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 8 + 24 + 40 + 8, 1, 0);
+    put16(&a, 5072);
+    put16(&a, 5072);
+    put16(&a, 8 + 24 + 40 + 8);
+    put16(&a, 0);
+    put(&a, "\x41\x00\x01\x29\0\0\0\0", 8);
+    put(&a, "0123456789abcdef", 16);
+    ipv6(&a, "2001::3", "2001::4", IPPROTO_UDP, 8);
+    udp(&a, 1, 2, NULL, 0);
+    assert_int_equal(dec(&d, &a, k), 2);
+    assert_int_equal(k[1].ip_v, 6);
+    /* VN-Tag and FabricPath in front of the IP payload */
+    eth(&v, 0x8926);
+    put32(&v, 0);
+    put16(&v, 0x0800);
+    ipv4(&v, "1.1.1.1", "1.1.2.1", IPPROTO_UDP, 8, 1, 0);
+    udp(&v, 1, 2, NULL, 0);
+    assert_int_equal(dec(&d, &v, k), 1);
+    eth(&fp, 0x8903);
+    put16(&fp, 0);
+    eth(&fp, 0x0800);
+    ipv4(&fp, "1.1.1.2", "1.1.2.2", IPPROTO_UDP, 8, 1, 0);
+    udp(&fp, 1, 2, NULL, 0);
+    assert_int_equal(dec(&d, &fp, k), 1);
+    /* UDP to the Teredo port that is not Teredo stays a plain UDP packet */
+    eth(&nt, 0x0800);
+    ipv4(&nt, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 8 + 4, 1, 0);
+    udp(&nt, 1000, 3544, "abcd", 4);
+    assert_int_equal(dec(&d, &nt, k), 1);
+    check_invariant(&d.st);
+    net_decoder_release(&d);
+}
+
 int
 main(void)
 {
@@ -522,6 +596,7 @@ main(void)
         cmocka_unit_test(test_tunnels),
         cmocka_unit_test(test_link_types_and_arp),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_udp_tunnels_and_tags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
