@@ -142,6 +142,14 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
                               net_proto_name(a->proto, pbuf, sizeof(pbuf))));
         TRY(bn_buf_printf(b, ",\"ip_v\":%u", a->src.fam == 6 ? 6 : 4));
     }
+    if (!r->eth && r->type != NET_REC_FLOW && f && f->nmacs[0] && f->nmacs[1]) {
+        /* emitted without a packet (flow end): the flow's first MAC on each side */
+        bool hdr_rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
+        char m1[24], m2[24];
+        TRY(bn_buf_printf(b, ",\"ether\":{\"src_mac\":\"%s\",\"dest_mac\":\"%s\"}",
+                          mac_str(f->macs[hdr_rev ? 1 : 0][0], m1),
+                          mac_str(f->macs[hdr_rev ? 0 : 1][0], m2)));
+    }
     if (r->eth && r->type != NET_REC_FLOW && f) {
         /* oriented like src_ip/dest_ip: swap when the packet went the other way */
         bool pkt_rev = r->eth_dir == NET_TOCLIENT;
