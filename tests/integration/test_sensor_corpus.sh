@@ -16,10 +16,12 @@ zk="$corpora/network/zeek"
 
 # Goals from issue 6, and the regression floors in force now (measured minus a margin).
 SV_GOAL="dns=95,tls=95,http=90,flow=90"
-# Measured 2026-11-26 00:50: suricata-verify dns 54.5 tls 81.8 http 68.3 flow 57.9;
-# Zeek conn 1.1 dns 12.5 ssl 55.3 http 42.9 (docs/SENSOR.md, "Corpus scores").
-SV_MIN=${BN_SV_MIN:-"dns=50,tls=78,http=64,flow=54"}
-ZEEK_MIN=${BN_ZEEK_MIN:-"conn=0,dns=9,ssl=50,http=38"}
+# Measured 2026-11-26 01:30: suricata-verify dns 95.8 tls 95.7 http 80.7 flow 76.2;
+# Zeek conn 55.3 dns 65.6 ssl 84.2 http 75.5 (docs/SENSOR.md, "Corpus scores"). DNS and TLS
+# have reached the goal, which is now their floor; the others sit a few checks lower (one
+# check is 1-2 points of these small denominators).
+SV_MIN=${BN_SV_MIN:-"dns=95,tls=95,http=77,flow=72"}
+ZEEK_MIN=${BN_ZEEK_MIN:-"conn=50,dns=59,ssl=78,http=70"}
 
 if [ ! -f "$sv/MANIFEST.json" ] || [ ! -f "$zk/MANIFEST.json" ]; then
     echo "SKIP: corpora not found under $corpora/network (set BN_CORPORA)"
