@@ -94,6 +94,9 @@ for i in $(seq 1 "$RUNS"); do
         WALL[$tool]+=" $w"; CPU[$tool]+=" $c"; RSS[$tool]+=" $r"
     done
 done
+echo "== bannin modes on mix.pcap (one run each)" >&2
+read -r _ mode_flows _ < <(run bannin "$WORK/mix.pcap" mix-flows-only --no-app --no-ndr)
+read -r _ mode_app _ < <(run bannin "$WORK/mix.pcap" mix-no-ndr --no-ndr)
 echo "== flows captures (memory per flow)" >&2
 # room for every flow (the default table bound, 65,536, would evict and cap memory)
 MF=$((FLOWS * 2)); [ "$MF" -gt 16777216 ] && MF=16777216
@@ -110,12 +113,14 @@ EVE=$WORK/mix-bannin-1.eve.json
 
 python3 - "$PK" "$BY" "$NFL" "$NFS" "$bf" "$bs" "$nf" "$ns" "$EVE" "$WORK" "$RUNS" \
     "${WALL[bannin]}" "${CPU[bannin]}" "${RSS[bannin]}" \
-    "${WALL[ndpi]}" "${CPU[ndpi]}" "${RSS[ndpi]}" > "$WORK/result.md" <<'EOF'
+    "${WALL[ndpi]}" "${CPU[ndpi]}" "${RSS[ndpi]}" "$mode_flows" "$mode_app" \
+    > "$WORK/result.md" <<'EOF'
 import collections, json, re, statistics, sys, datetime, os
 (pk, by, nfl, nfs, bf, bs, nf, ns) = [int(x) for x in sys.argv[1:9]]
 eve, work, runs = sys.argv[9], sys.argv[10], int(sys.argv[11])
 def fl(s): return [float(x) for x in s.split()]
 bw, bc, br, nw, nc, nr = (fl(x) for x in sys.argv[12:18])
+mode_flows, mode_app = float(sys.argv[18]), float(sys.argv[19])
 med = statistics.median
 types = collections.Counter()
 try:
@@ -158,6 +163,10 @@ print("- bannin / ndpiReader (CPU time): **%.2fx** (goal >= 2x); bannin packets/
       "%s (goal >= 2,000,000)" % (ncm / bcm, format(int(rate(bcm)), ",")))
 print("- ndpiReader's own figure (processing only, mix run 1): %s" % ndpi_self(
     os.path.join(work, "mix-ndpi-1.log")))
+print("- bannin modes (packets/s per core): flows only (`--no-app --no-ndr`) %s; flows + "
+      "protocol metadata (`--no-ndr`) %s; everything %s" % (
+          format(int(pk / mode_flows), ","), format(int(pk / mode_app), ","),
+          format(int(rate(bcm)), ",")))
 print("- bannin on the mix: flows %s; drops %s" % (
     grab(os.path.join(work, "mix-bannin-1.log"), r"\nflows\s+(.*)"),
     grab(os.path.join(work, "mix-bannin-1.log"), r"\ndrops\s+(.*)")))
