@@ -188,6 +188,8 @@ struct net_flow {
     uint8_t tcp_state;           /* enum net_tcp_state */
     uint8_t tcp_flags[2];        /* OR of flags seen per direction */
     uint8_t end;                 /* enum net_flow_end, set when the flow is closed */
+    uint8_t layer;               /* tunnel depth of the packets (0 = not tunnelled); here, in
+                                  * a padding byte, so the whole key shares a cache line */
     uint16_t vlan[2];
     uint64_t first_ns;
     uint64_t last_ns;
@@ -204,7 +206,6 @@ struct net_flow {
     uint8_t state;               /* enum net_flow_state */
     uint8_t alerted;             /* an alert was raised on this flow */
     uint8_t ip_v;                /* 4 or 6 */
-    uint8_t layer;               /* tunnel depth of the packets (0 = not tunnelled) */
     uint8_t tunnel;              /* enum net_tunnel of the inner packets */
     uint8_t icmp_type[2];        /* first ICMP type/code seen each way (ICMP flows) */
     uint8_t icmp_code[2];
