@@ -96,4 +96,15 @@
 #define BN_STORE_ZDICT_MAX (64u << 10)     /* bytes of a trained dictionary */
 #define BN_STORE_DISK_LOW_BYTES (64ll << 20) /* free space below which the store alarm is up */
 
+/* --- network sensor packet path (S1 netcore: src/sensor/decode|defrag|flow|stream|eve.c);
+ * sensor.h names them NET_* --- */
+#define BN_NET_LAYERS_MAX 4                /* IP layers decoded from one frame (tunnels) */
+#define BN_NET_DEFRAG_DATAGRAMS 256        /* datagrams being reassembled per capture */
+#define BN_NET_FLOWS_MAX (16u << 20)       /* --max-flows ceiling (default 65536) */
+#define BN_NET_STREAM_SEGS_MAX 16          /* out-of-order TCP segments kept per direction */
+#define BN_NET_STREAM_OOO_MAX (256u << 10) /* out-of-order TCP bytes kept per direction */
+#define BN_NET_STREAM_HOLD_MAX (256u << 10) /* unacknowledged TCP bytes held per direction */
+#define BN_NET_STREAM_MEMCAP (128ull << 20) /* held + out-of-order bytes, all flows of a capture */
+#define BN_NET_EVE_LINE_MAX (1u << 20)     /* bytes of one eve or Zeek-named line */
+
 #endif

@@ -20,7 +20,7 @@
 
 /* ---- eve NDJSON (eve.c) ---- */
 
-#define NET_EVE_LINE_MAX (1u << 20)  /* bytes of one eve line */
+#define NET_EVE_LINE_MAX BN_NET_EVE_LINE_MAX /* bytes of one eve line */
 
 struct net_eve {
     FILE *fp;                  /* borrowed */

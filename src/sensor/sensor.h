@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "bannin/common.h"
+#include "bannin/limits.h"
 
 /* An IP address: fam is 4 or 6; a IPv4 uses the first 4 bytes of a. */
 struct net_addr {
@@ -327,7 +328,7 @@ const char *net_flow_end_name(uint8_t end);
 #define NET_LINK_IPV6 229
 #define NET_LINK_SLL2 276
 
-#define NET_LAYERS_MAX 4       /* IP layers decoded from one frame (outer + tunnels) */
+#define NET_LAYERS_MAX BN_NET_LAYERS_MAX /* IP layers decoded from one frame (outer + tunnels) */
 
 struct net_defrag;
 
@@ -368,7 +369,7 @@ struct net_frag {
     uint32_t len;
 };
 
-#define NET_DEFRAG_DATAGRAMS 256            /* datagrams reassembled at once per decoder */
+#define NET_DEFRAG_DATAGRAMS BN_NET_DEFRAG_DATAGRAMS /* datagrams reassembled at once */
 #define NET_DEFRAG_TIMEOUT_NS (60ull * 1000000000ull) /* Suricata's default */
 
 /* Returns a reassembler holding at most max datagrams, or NULL. */
@@ -402,7 +403,7 @@ struct net_flow_cfg {
 };
 
 #define NET_FLOWS_DEFAULT 65536
-#define NET_FLOWS_MAX (16u << 20)
+#define NET_FLOWS_MAX BN_NET_FLOWS_MAX
 
 /* Fills c with the defaults. */
 void net_flow_cfg_default(struct net_flow_cfg *c);
@@ -449,8 +450,8 @@ void net_flow_swap(struct net_flow *f);
 
 /* ---- TCP reassembly (stream.c) ---- */
 
-#define NET_STREAM_SEGS_MAX 16           /* out-of-order segments kept per direction */
-#define NET_STREAM_OOO_MAX (256u << 10)  /* out-of-order bytes kept per direction */
+#define NET_STREAM_SEGS_MAX BN_NET_STREAM_SEGS_MAX /* out-of-order segments per direction */
+#define NET_STREAM_OOO_MAX BN_NET_STREAM_OOO_MAX /* out-of-order bytes per direction */
 
 struct net_stream_seg {
     uint32_t seq;
@@ -486,9 +487,9 @@ struct net_stream_mem {
     uint64_t refused;                    /* times the budget said no */
 };
 
-#define NET_STREAM_MEMCAP (128ull << 20) /* default budget per pipeline */
+#define NET_STREAM_MEMCAP BN_NET_STREAM_MEMCAP /* default budget per pipeline */
 
-#define NET_STREAM_HOLD_MAX (256u << 10) /* unacknowledged bytes held per direction */
+#define NET_STREAM_HOLD_MAX BN_NET_STREAM_HOLD_MAX /* unacknowledged bytes per direction */
 
 /* Where in-order bytes and holes go. */
 struct net_stream_out {
