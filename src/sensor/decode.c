@@ -67,7 +67,7 @@ struct dctx {
     uint64_t pcap_cnt;
     struct net_pkt *out;
     size_t n;
-    uint16_t vlan[2];
+    uint16_t vlan[3];
     uint8_t vlan_n;
     uint8_t defrag_depth;
     uint8_t nsh_depth;
@@ -217,6 +217,7 @@ decode_arp(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len)
     memcpy(k->dst.a, p + 24, 4);
     k->vlan[0] = c->vlan[0];
     k->vlan[1] = c->vlan[1];
+    k->vlan3 = c->vlan[2];
     k->vlan_n = c->vlan_n;
     k->pkt_len = pkt_len;
     k->eth = c->eth;
@@ -248,7 +249,7 @@ decode_eth(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint8
                 fail(c, W_TRUNC);
                 return;
             }
-            if (c->vlan_n < 2)
+            if (c->vlan_n < 3)
                 c->vlan[c->vlan_n] = be16(p + off) & 0x0fff;
             if (c->vlan_n < 255)
                 c->vlan_n++;
@@ -467,6 +468,7 @@ new_layer(struct dctx *c, uint8_t ipv, uint32_t pkt_len, uint8_t tunnel, bool re
     k->wirelen = c->wirelen;
     k->vlan[0] = c->vlan[0];
     k->vlan[1] = c->vlan[1];
+    k->vlan3 = c->vlan[2];
     k->vlan_n = c->vlan_n;
     k->tunnel = tunnel;
     k->fragmented = reassembled;

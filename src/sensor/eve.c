@@ -113,6 +113,8 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
         TRY(bn_buf_printf(b, ",\"vlan\":[%u", f->vlan[0]));
         if (f->vlan[1])
             TRY(bn_buf_printf(b, ",%u", f->vlan[1]));
+        if (f->vlan[1] && f->vlan3)
+            TRY(bn_buf_printf(b, ",%u", f->vlan3));
         TRY(bn_buf_putc(b, ']'));
     }
     if (f) {

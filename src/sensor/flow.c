@@ -188,7 +188,7 @@ pkt_hash(const struct net_flowtab *t, const struct net_pkt *p, uint16_t sp, uint
     h = mix(h, addr_word(b, 1));
     h = mix(h, ((uint64_t)pa << 48) | ((uint64_t)pb << 32) | ((uint64_t)p->proto << 24) |
                    ((uint64_t)p->layer << 16) | p->ip_v);
-    h = mix(h, ((uint64_t)p->vlan[0] << 16) | p->vlan[1]);
+    h = mix(h, ((uint64_t)p->vlan3 << 32) | ((uint64_t)p->vlan[0] << 16) | p->vlan[1]);
     return (uint32_t)(h ^ (h >> 29));
 }
 
@@ -203,7 +203,7 @@ static int
 match(const struct net_flow *f, const struct net_pkt *p, uint16_t sp, uint16_t dp)
 {
     if (f->proto != p->proto || f->layer != p->layer || f->vlan[0] != p->vlan[0] ||
-        f->vlan[1] != p->vlan[1])
+        f->vlan[1] != p->vlan[1] || f->vlan3 != p->vlan3)
         return 0;
     if (f->cport == sp && f->sport == dp && addr_eq(&f->cli, &p->src) &&
         addr_eq(&f->srv, &p->dst))
@@ -545,6 +545,7 @@ init_flow(struct net_flowtab *t, struct net_flow *f, const struct net_pkt *p, ui
     f->proto = p->proto;
     f->vlan[0] = p->vlan[0];
     f->vlan[1] = p->vlan[1];
+    f->vlan3 = p->vlan3;
     f->ip_v = p->ip_v;
     f->layer = p->layer;
     f->tunnel = p->tunnel;

@@ -86,6 +86,7 @@ struct net_pkt {
     const uint8_t *eth;     /* the Ethernet header the IP layer came in (destination MAC,
                              * then source MAC), NULL on other links */
     uint32_t spi;           /* ESP: security parameter index (also the flow's "ports") */
+    uint16_t vlan3;         /* a third VLAN id (0 = none) */
 };
 
 /* Decode counters: every packet not turned into a net_pkt is counted under a reason. */
@@ -222,6 +223,7 @@ struct net_flow {
     uint32_t seq_first[2];       /* TCP: first data sequence number seen each way */
     uint32_t seq_end[2];         /* TCP: highest sequence number + length seen */
     uint8_t seq_init[2];
+    uint16_t vlan3;              /* a third VLAN id (part of the key) */
 };
 
 /* TCP bytes a direction sent by sequence numbers (retransmissions counted once), as Zeek's
