@@ -300,8 +300,8 @@ app_probe_smb(const uint8_t *d, size_t n, enum net_dir dir)
     static const uint8_t magic[3] = {'S', 'M', 'B'};
     if (n < 1)
         return -1;
-    if (n >= 4 && d[1] == 0 && ((d[0] == 0x81 && app_be16(d + 2) == 68) ||
-                                (d[0] == 0x82 && app_be16(d + 2) == 0)))
+    if (n >= 4 && d[1] == 0 &&
+        ((d[0] == 0x81 && app_be16(d + 2) == 68) || (d[0] == 0x82 && app_be16(d + 2) == 0)))
         return 1; /* NetBIOS session request (two encoded names) / positive answer: TCP 139 */
     if (d[0] != 0x00)
         return (d[0] == 0x81 || d[0] == 0x82) && n < 4 ? -1 : 0;
@@ -449,17 +449,17 @@ ident_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink
     bn_free(st);
 }
 
-#define IDENT_PARSER(var, nm, appid, probefn, p0, p1)                                           \
-    static const struct net_app_parser var = {                                                  \
-        .name = nm,                                                                             \
-        .app = appid,                                                                           \
-        .proto = IPPROTO_TCP,                                                                   \
-        .ports = {p0, p1, 0, 0},                                                                \
-        .probe = probefn,                                                                       \
-        .open = ident_open,                                                                     \
-        .data = ident_data,                                                                     \
-        .gap = ident_gap,                                                                       \
-        .close = ident_close,                                                                   \
+#define IDENT_PARSER(var, nm, appid, probefn, p0, p1)                                              \
+    static const struct net_app_parser var = {                                                     \
+        .name = nm,                                                                                \
+        .app = appid,                                                                              \
+        .proto = IPPROTO_TCP,                                                                      \
+        .ports = {p0, p1, 0, 0},                                                                   \
+        .probe = probefn,                                                                          \
+        .open = ident_open,                                                                        \
+        .data = ident_data,                                                                        \
+        .gap = ident_gap,                                                                          \
+        .close = ident_close,                                                                      \
     }
 
 IDENT_PARSER(ident_smb, "smb", NET_APP_SMB, app_probe_smb, 445, 139);
@@ -469,9 +469,8 @@ IDENT_PARSER(ident_ftp, "ftp", NET_APP_FTP, app_probe_ftp, 21, 0);
 
 /* Probe order: the most specific signatures first, DNS over TCP (a length word) last. */
 const struct net_app_parser *const net_app_parsers[] = {
-    &net_app_tls, &net_app_ssh, &net_app_http, &ident_smb, &ident_rdp,
-    &ident_smtp,  &ident_ftp,   &net_app_dns_tcp, &net_app_quic, &net_app_dtls,
-    &net_app_dns_udp,
+    &net_app_tls, &net_app_ssh,     &net_app_http, &ident_smb,    &ident_rdp,       &ident_smtp,
+    &ident_ftp,   &net_app_dns_tcp, &net_app_quic, &net_app_dtls, &net_app_dns_udp,
 };
 const size_t net_app_parser_count = BN_ARRAY_SIZE(net_app_parsers);
 

@@ -22,49 +22,49 @@
 #include "sensor/sensor.h"
 
 /* ---- limits (bytes include the terminating NUL) ---- */
-#define NET_DNS_NAME_MAX 256        /* a presentation-form name: 253 chars + escapes cut */
-#define NET_DNS_QNAME_MAX 1026      /* a question name (compression can make it long: flagged) */
-#define NET_DNS_RDATA_MAX 512       /* rdata rendered as text (TXT strings, hex for others) */
-#define NET_DNS_QUERIES_MAX 8       /* questions kept per message (qdcount may say more) */
-#define NET_DNS_RRS_MAX 64          /* resource records kept per message, all sections */
-#define NET_DNS_TCP_MSG_MAX 65535   /* a DNS-over-TCP message (the 2-byte length) */
-#define NET_DNS_PTRS_MAX 64         /* compression pointers followed for one name */
+#define NET_DNS_NAME_MAX    256   /* a presentation-form name: 253 chars + escapes cut */
+#define NET_DNS_QNAME_MAX   1026  /* a question name (compression can make it long: flagged) */
+#define NET_DNS_RDATA_MAX   512   /* rdata rendered as text (TXT strings, hex for others) */
+#define NET_DNS_QUERIES_MAX 8     /* questions kept per message (qdcount may say more) */
+#define NET_DNS_RRS_MAX     64    /* resource records kept per message, all sections */
+#define NET_DNS_TCP_MSG_MAX 65535 /* a DNS-over-TCP message (the 2-byte length) */
+#define NET_DNS_PTRS_MAX    64    /* compression pointers followed for one name */
 
-#define NET_HTTP_METHOD_MAX 32
-#define NET_HTTP_URI_MAX 2048
-#define NET_HTTP_HOST_MAX 256
-#define NET_HTTP_UA_MAX 512
-#define NET_HTTP_REFERER_MAX 1024
-#define NET_HTTP_CTYPE_MAX 128
-#define NET_HTTP_PROTO_MAX 16
+#define NET_HTTP_METHOD_MAX     32
+#define NET_HTTP_URI_MAX        2048
+#define NET_HTTP_HOST_MAX       256
+#define NET_HTTP_UA_MAX         512
+#define NET_HTTP_REFERER_MAX    1024
+#define NET_HTTP_CTYPE_MAX      128
+#define NET_HTTP_PROTO_MAX      16
 #define NET_HTTP_STATUS_MSG_MAX 64
-#define NET_HTTP_LOCATION_MAX 1024
-#define NET_HTTP_XFF_MAX 256
-#define NET_HTTP_LINE_MAX 8192      /* one request/status/header line */
-#define NET_HTTP_HEADERS_MAX 100    /* header lines in one message */
-#define NET_HTTP_PENDING_MAX 32     /* pipelined requests waiting for their response */
+#define NET_HTTP_LOCATION_MAX   1024
+#define NET_HTTP_XFF_MAX        256
+#define NET_HTTP_LINE_MAX       8192 /* one request/status/header line */
+#define NET_HTTP_HEADERS_MAX    100  /* header lines in one message */
+#define NET_HTTP_PENDING_MAX    32   /* pipelined requests waiting for their response */
 
-#define NET_TLS_SNI_MAX 256
-#define NET_TLS_DN_MAX 512          /* subject / issuer in X509_NAME_print_ex form */
-#define NET_TLS_SERIAL_MAX 128      /* "0A:1B:..." */
-#define NET_TLS_FP_MAX 64           /* SHA-1 "aa:bb:..." (59 chars) */
-#define NET_TLS_JA3_STR_MAX 2048
-#define NET_TLS_JA3S_STR_MAX 512
-#define NET_TLS_HASH_MAX 33         /* MD5 hex */
-#define NET_TLS_JA4_MAX 40          /* "t13d1516h2_8daaf6152771_b186095e22b6" */
-#define NET_TLS_ALPN_N 8
-#define NET_TLS_ALPN_MAX 32
+#define NET_TLS_SNI_MAX         256
+#define NET_TLS_DN_MAX          512 /* subject / issuer in X509_NAME_print_ex form */
+#define NET_TLS_SERIAL_MAX      128 /* "0A:1B:..." */
+#define NET_TLS_FP_MAX          64  /* SHA-1 "aa:bb:..." (59 chars) */
+#define NET_TLS_JA3_STR_MAX     2048
+#define NET_TLS_JA3S_STR_MAX    512
+#define NET_TLS_HASH_MAX        33 /* MD5 hex */
+#define NET_TLS_JA4_MAX         40 /* "t13d1516h2_8daaf6152771_b186095e22b6" */
+#define NET_TLS_ALPN_N          8
+#define NET_TLS_ALPN_MAX        32
 #define NET_TLS_CIPHER_NAME_MAX 64
-#define NET_TLS_RECORD_MAX (16384 + 2048) /* a TLS record: 2^14 plus expansion */
-#define NET_TLS_HS_MAX (1u << 18)   /* a reassembled handshake message (certificate chains) */
-#define NET_TLS_CERTS_MAX 10        /* certificates fingerprinted in one chain */
-#define NET_TLS_SHA256_MAX 65       /* SHA-256 hex (Zeek cert_chain_fps) */
-#define NET_TLS_SAN_N 32            /* subjectAltName DNS names kept */
+#define NET_TLS_RECORD_MAX      (16384 + 2048) /* a TLS record: 2^14 plus expansion */
+#define NET_TLS_HS_MAX          (1u << 18) /* a reassembled handshake message (cert chains) */
+#define NET_TLS_CERTS_MAX       10         /* certificates fingerprinted in one chain */
+#define NET_TLS_SHA256_MAX      65         /* SHA-256 hex (Zeek cert_chain_fps) */
+#define NET_TLS_SAN_N           32         /* subjectAltName DNS names kept */
 
-#define NET_SSH_BANNER_MAX 256      /* RFC 4253: at most 255 bytes incl. CR LF */
+#define NET_SSH_BANNER_MAX    256 /* RFC 4253: at most 255 bytes incl. CR LF */
 #define NET_SSH_HASSH_STR_MAX 2048
-#define NET_SSH_ALG_MAX 64          /* the first algorithm of a name-list (Zeek's *_alg) */
-#define NET_SSH_PKT_MAX 35000       /* an SSH binary packet (RFC 4253 6.1) */
+#define NET_SSH_ALG_MAX       64    /* the first algorithm of a name-list (Zeek's *_alg) */
+#define NET_SSH_PKT_MAX       35000 /* an SSH binary packet (RFC 4253 6.1) */
 
 /* ---- DNS ---- */
 
@@ -77,7 +77,7 @@ enum net_dns_section {
 struct net_dns_query {
     uint16_t type;
     uint16_t qclass;
-    uint8_t name_truncated;     /* eve rrname_truncated */
+    uint8_t name_truncated; /* eve rrname_truncated */
     char name[NET_DNS_QNAME_MAX];
 };
 
@@ -91,9 +91,9 @@ struct net_dns_query {
  * DS algorithm, digest type; DNSKEY algorithm (Zeek's renderings of the DNSSEC types).
  */
 struct net_dns_rr {
-    uint8_t section;            /* enum net_dns_section */
+    uint8_t section; /* enum net_dns_section */
     uint8_t name_truncated;
-    uint8_t txt_more;           /* TXT: another character-string of the previous record */
+    uint8_t txt_more; /* TXT: another character-string of the previous record */
     uint16_t type;
     uint16_t rclass;
     uint32_t ttl;
@@ -105,20 +105,20 @@ struct net_dns_rr {
 
 struct net_dns_rec {
     uint8_t is_response;
-    uint8_t tcp;                /* carried over TCP */
+    uint8_t tcp; /* carried over TCP */
     uint8_t opcode;
-    uint8_t rcode;              /* the 4-bit header rcode (extended rcode not merged) */
+    uint8_t rcode; /* the 4-bit header rcode (extended rcode not merged) */
     uint8_t aa, tc, rd, ra, z, ad, cd;
-    uint8_t truncated;          /* a name, rdata or the record list was cut (see stats) */
-    uint8_t unanswered;         /* a query never answered, reported at flow end: Zeek only */
-    uint8_t link_local;         /* mDNS / LLMNR (UDP 5353 / 5355): Zeek logs them as DNS,
-                                 * Suricata does not (eve declines them) */
+    uint8_t truncated;  /* a name, rdata or the record list was cut (see stats) */
+    uint8_t unanswered; /* a query never answered, reported at flow end: Zeek only */
+    uint8_t link_local; /* mDNS / LLMNR (UDP 5353 / 5355): Zeek logs them as DNS,
+                         * Suricata does not (eve declines them) */
     uint16_t id;
-    uint16_t flags;             /* the header's flags word as sent */
+    uint16_t flags;                              /* the header's flags word as sent */
     uint16_t qdcount, ancount, nscount, arcount; /* counts as sent */
-    uint32_t tx_id;             /* transaction number within the flow */
-    uint64_t rtt_ns;            /* response: time since the matching query */
-    uint8_t query_seen;         /* response: the query it answers was seen (other direction) */
+    uint32_t tx_id;                              /* transaction number within the flow */
+    uint64_t rtt_ns;                             /* response: time since the matching query */
+    uint8_t query_seen; /* response: the query it answers was seen (other direction) */
     uint16_t n_queries;
     uint16_t n_rrs;
     struct net_dns_query queries[NET_DNS_QUERIES_MAX];
@@ -138,12 +138,12 @@ struct net_http_rec {
     uint8_t truncated;
     uint8_t req_chunked;
     uint8_t resp_chunked;
-    uint8_t http09;             /* HTTP/0.9: a request line without version, a bare response */
-    uint16_t port;              /* port from the Host header (0 = none) */
-    int status;                 /* 0 = no response */
-    uint32_t trans_depth;       /* 1-based position in the flow (Zeek trans_depth) */
-    uint32_t tx_id;             /* 0-based (eve tx_id; restarts inside a CONNECT tunnel) */
-    uint64_t request_body_len;  /* body bytes seen (decoded from chunks) */
+    uint8_t http09;            /* HTTP/0.9: a request line without version, a bare response */
+    uint16_t port;             /* port from the Host header (0 = none) */
+    int status;                /* 0 = no response */
+    uint32_t trans_depth;      /* 1-based position in the flow (Zeek trans_depth) */
+    uint32_t tx_id;            /* 0-based (eve tx_id; restarts inside a CONNECT tunnel) */
+    uint64_t request_body_len; /* body bytes seen (decoded from chunks) */
     uint64_t response_body_len;
     char method[NET_HTTP_METHOD_MAX];
     char uri[NET_HTTP_URI_MAX];
@@ -151,10 +151,10 @@ struct net_http_rec {
     char user_agent[NET_HTTP_UA_MAX];
     char referer[NET_HTTP_REFERER_MAX];
     char req_content_type[NET_HTTP_CTYPE_MAX];
-    char content_type[NET_HTTP_CTYPE_MAX];  /* response Content-Type */
-    char protocol[NET_HTTP_PROTO_MAX];      /* "HTTP/1.1" (request line; else status line) */
+    char content_type[NET_HTTP_CTYPE_MAX]; /* response Content-Type */
+    char protocol[NET_HTTP_PROTO_MAX];     /* "HTTP/1.1" (request line; else status line) */
     char status_msg[NET_HTTP_STATUS_MSG_MAX];
-    char status_string[16];     /* the status token when it is not a number (eve) */
+    char status_string[16]; /* the status token when it is not a number (eve) */
     char location[NET_HTTP_LOCATION_MAX];
     char xff[NET_HTTP_XFF_MAX];
 };
@@ -166,7 +166,7 @@ struct net_tls_cert {
     char issuer[NET_TLS_DN_MAX];
     char serial[NET_TLS_SERIAL_MAX];
     char fingerprint[NET_TLS_FP_MAX];
-    int64_t not_before;         /* seconds since the epoch */
+    int64_t not_before; /* seconds since the epoch */
     int64_t not_after;
 };
 
@@ -181,17 +181,17 @@ struct net_tls_rec {
     uint8_t has_client_hello;
     uint8_t has_server_hello;
     uint8_t has_cert;
-    uint8_t resumed;            /* abbreviated handshake: session id or ticket reused */
-    uint8_t established;        /* both sides switched to encrypted application data */
+    uint8_t resumed;     /* abbreviated handshake: session id or ticket reused */
+    uint8_t established; /* both sides switched to encrypted application data */
     uint8_t truncated;
-    uint8_t quic;               /* JA4 'q' instead of 't' */
-    uint8_t dtls;               /* JA4 'd' instead of 't' */
-    uint16_t client_version;    /* legacy_version of the ClientHello */
-    uint16_t client_max_version;/* highest non-GREASE of legacy and supported_versions (JA4) */
-    uint16_t client_tls_version;/* first TLS 1.3 flavour in supported_versions, else legacy */
-    uint16_t version;           /* negotiated (supported_versions in ServerHello, else legacy) */
-    uint16_t cipher;            /* chosen cipher suite */
-    uint16_t curve;             /* key_share group of the ServerHello (TLS 1.3), 0 = unknown */
+    uint8_t quic;                /* JA4 'q' instead of 't' */
+    uint8_t dtls;                /* JA4 'd' instead of 't' */
+    uint16_t client_version;     /* legacy_version of the ClientHello */
+    uint16_t client_max_version; /* highest non-GREASE of legacy and supported_versions (JA4) */
+    uint16_t client_tls_version; /* first TLS 1.3 flavour in supported_versions, else legacy */
+    uint16_t version;            /* negotiated (supported_versions in ServerHello, else legacy) */
+    uint16_t cipher;             /* chosen cipher suite */
+    uint16_t curve;              /* key_share group of the ServerHello (TLS 1.3), 0 = unknown */
     uint8_t n_client_alpn;
     char client_alpn[NET_TLS_ALPN_N][NET_TLS_ALPN_MAX];
     char server_alpn[NET_TLS_ALPN_MAX];
@@ -201,9 +201,9 @@ struct net_tls_rec {
     char ja3s[NET_TLS_JA3S_STR_MAX];
     char ja3s_hash[NET_TLS_HASH_MAX];
     char ja4[NET_TLS_JA4_MAX];
-    uint8_t n_chain;            /* certificates in the server's chain (fingerprinted) */
+    uint8_t n_chain; /* certificates in the server's chain (fingerprinted) */
     char chain_fp[NET_TLS_CERTS_MAX][NET_TLS_SHA256_MAX]; /* SHA-256 of each DER cert */
-    struct net_tls_cert cert;   /* the server's (first) certificate */
+    struct net_tls_cert cert;                             /* the server's (first) certificate */
     uint8_t n_san;
     char san[NET_TLS_SAN_N][NET_TLS_SNI_MAX]; /* its subjectAltName DNS names */
 };
@@ -213,9 +213,9 @@ struct net_tls_rec {
 struct net_ssh_side {
     uint8_t has_banner;
     uint8_t has_kexinit;
-    char banner[NET_SSH_BANNER_MAX];          /* the identification line without CR LF */
-    char proto_version[16];                   /* "2.0" */
-    char software_version[NET_SSH_BANNER_MAX];/* "OpenSSH_8.4p1" (comments excluded) */
+    char banner[NET_SSH_BANNER_MAX];           /* the identification line without CR LF */
+    char proto_version[16];                    /* "2.0" */
+    char software_version[NET_SSH_BANNER_MAX]; /* "OpenSSH_8.4p1" (comments excluded) */
     char hassh[NET_TLS_HASH_MAX];
     char hassh_string[NET_SSH_HASSH_STR_MAX];
 };
@@ -239,13 +239,13 @@ struct net_ssh_rec {
 /* ---- statistics ---- */
 
 enum net_app_err {
-    NET_APP_ERR_TRUNCATED = 0,  /* message ended before its declared length (flow ended) */
-    NET_APP_ERR_MALFORMED,      /* impossible length, count or encoding */
-    NET_APP_ERR_LIMIT,          /* a size limit above was exceeded: message skipped */
-    NET_APP_ERR_NAME_LOOP,      /* DNS compression loop or pointer limit */
-    NET_APP_ERR_GAP,            /* bytes missing in the stream: parser gave up or resynced */
-    NET_APP_ERR_UNEXPECTED,     /* valid bytes in a state where they make no sense */
-    NET_APP_ERR_CERT,           /* a certificate OpenSSL could not decode */
+    NET_APP_ERR_TRUNCATED = 0, /* message ended before its declared length (flow ended) */
+    NET_APP_ERR_MALFORMED,     /* impossible length, count or encoding */
+    NET_APP_ERR_LIMIT,         /* a size limit above was exceeded: message skipped */
+    NET_APP_ERR_NAME_LOOP,     /* DNS compression loop or pointer limit */
+    NET_APP_ERR_GAP,           /* bytes missing in the stream: parser gave up or resynced */
+    NET_APP_ERR_UNEXPECTED,    /* valid bytes in a state where they make no sense */
+    NET_APP_ERR_CERT,          /* a certificate OpenSSL could not decode */
     NET_APP_ERR_NOMEM,
     NET_APP_ERR__COUNT,
 };
@@ -255,11 +255,11 @@ enum net_app_err {
  * with net_app_stats_bind() before feeding parsers and reads it when reporting.
  */
 struct net_app_stats {
-    uint64_t records[NET_REC__COUNT];      /* records emitted by type */
-    uint64_t truncated_fields;             /* text values cut to fit a field */
-    uint64_t dropped_items;                /* queries / RRs / ALPNs / certs beyond the limits */
+    uint64_t records[NET_REC__COUNT]; /* records emitted by type */
+    uint64_t truncated_fields;        /* text values cut to fit a field */
+    uint64_t dropped_items;           /* queries / RRs / ALPNs / certs beyond the limits */
     uint64_t errors[NET_APP__COUNT][NET_APP_ERR__COUNT]; /* parse errors by protocol, reason */
-    uint64_t probes[NET_APP__COUNT];       /* flows identified per protocol */
+    uint64_t probes[NET_APP__COUNT];                     /* flows identified per protocol */
 };
 
 /* Binds s (borrowed) as the calling thread's parser counters; NULL restores a private one. */
@@ -310,8 +310,8 @@ int net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out);
  * its response, or as unanswered at flow end; the caller writes nothing, not an error), or a
  * bn_buf error.
  */
-int net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns,
-                 const void *body, struct bn_buf *out);
+int net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns, const void *body,
+                 struct bn_buf *out);
 
 /* Names used by both renderers. */
 const char *net_dns_rrtype_name(uint16_t type, char *buf, size_t size); /* "A", "TYPE65" */

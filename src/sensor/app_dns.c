@@ -16,7 +16,7 @@
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 
-#define DNS_HDR 12
+#define DNS_HDR         12
 #define DNS_PENDING_MAX 32 /* queries remembered per flow for tx ids and rtt */
 
 struct dns_pending {
@@ -24,10 +24,10 @@ struct dns_pending {
     uint16_t flags;
     uint16_t qtype;
     uint16_t qclass;
-    uint8_t dir;            /* the direction the query went (a reply comes the other way) */
+    uint8_t dir; /* the direction the query went (a reply comes the other way) */
     uint32_t tx_id;
     uint64_t ts_ns;
-    char *qname;            /* owned; NULL when the query had no question */
+    char *qname; /* owned; NULL when the query had no question */
 };
 
 struct dns_state {
@@ -36,8 +36,8 @@ struct dns_state {
     uint32_t next_tx;
     struct dns_pending pending[DNS_PENDING_MAX];
     size_t n_pending;
-    struct app_acc acc[2];  /* TCP: bytes of an incomplete message per direction */
-    bool skip[2];           /* TCP: lost framing after a gap, waiting for a plausible start */
+    struct app_acc acc[2]; /* TCP: bytes of an incomplete message per direction */
+    bool skip[2];          /* TCP: lost framing after a gap, waiting for a plausible start */
 };
 
 /*
@@ -259,9 +259,7 @@ dns_rdata(const uint8_t *msg, size_t len, size_t off, size_t rdlen, struct net_d
             rr->n[i] = app_be32(msg + p + 4 * i);
         return 0;
     case 16: /* TXT */
-    case 99: /* SPF */
-        dns_strings(d, rdlen, rr, trunc);
-        return 0;
+    case 99: /* SPF */ dns_strings(d, rdlen, rr, trunc); return 0;
     case 44: /* SSHFP: algorithm, type, fingerprint (hex) */
         if (rdlen < 2)
             return BN_EPARSE;
@@ -332,8 +330,8 @@ dns_parse(const uint8_t *msg, size_t len, struct net_dns_rec *rec)
 
     size_t off = DNS_HDR;
     for (unsigned i = 0; i < rec->qdcount; i++) {
-        struct net_dns_query *q = rec->n_queries < NET_DNS_QUERIES_MAX
-                                      ? &rec->queries[rec->n_queries] : NULL;
+        struct net_dns_query *q =
+            rec->n_queries < NET_DNS_QUERIES_MAX ? &rec->queries[rec->n_queries] : NULL;
         uint8_t qt = 0;
         int rc = q ? dns_name(msg, len, &off, q->name, sizeof(q->name), &qt)
                    : dns_name(msg, len, &off, NULL, 0, NULL);
@@ -475,8 +473,8 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
             if (st->n_pending == DNS_PENDING_MAX)
                 dns_unanswered(st, f, 0, sink); /* the oldest never will be */
             struct dns_pending *pd = &st->pending[st->n_pending++];
-            *pd = (struct dns_pending){rec->id, rec->flags, 0, 0, (uint8_t)dir, rec->tx_id, ts_ns,
-                                       NULL};
+            *pd = (struct dns_pending){rec->id,      rec->flags, 0,     0,
+                                       (uint8_t)dir, rec->tx_id, ts_ns, NULL};
             if (rec->n_queries) {
                 pd->qtype = rec->queries[0].type;
                 pd->qclass = rec->queries[0].qclass;
@@ -532,8 +530,9 @@ dns_plausible(const uint8_t *msg, size_t len)
     if (off + 4 > len)
         return -1;
     uint16_t qclass = app_be16(msg + off + 2);
-    return (qclass == 1 || qclass == 3 || qclass == 4 || qclass == 255 ||
-            (qclass & 0x7fff) == 1) ? 1 : 0;
+    return (qclass == 1 || qclass == 3 || qclass == 4 || qclass == 255 || (qclass & 0x7fff) == 1)
+               ? 1
+               : 0;
 }
 
 int
@@ -575,8 +574,8 @@ dns_open_udp(struct net_flow *f)
 {
     struct dns_state *st = dns_open_common(false);
     if (st && f)
-        st->link_local = f->sport == 5353 || f->sport == 5355 || f->cport == 5353 ||
-                         f->cport == 5355;
+        st->link_local =
+            f->sport == 5353 || f->sport == 5355 || f->cport == 5353 || f->cport == 5355;
     return st;
 }
 

@@ -156,20 +156,17 @@ const char *
 net_dns_rrtype_name(uint16_t type, char *buf, size_t size)
 {
     static const char *const names[] = {
-        [1] = "A",        [2] = "NS",        [3] = "MD",      [4] = "MF",
-        [5] = "CNAME",    [6] = "SOA",       [7] = "MB",      [8] = "MG",
-        [9] = "MR",       [10] = "NULL",     [11] = "WKS",    [12] = "PTR",
-        [13] = "HINFO",   [14] = "MINFO",    [15] = "MX",     [16] = "TXT",
-        [17] = "RP",      [18] = "AFSDB",    [19] = "X25",    [20] = "ISDN",
-        [21] = "RT",      [22] = "NSAP",     [23] = "NSAPPTR", [24] = "SIG",
-        [25] = "KEY",     [26] = "PX",       [27] = "GPOS",   [28] = "AAAA",
-        [29] = "LOC",     [30] = "NXT",      [33] = "SRV",    [34] = "ATMA",
-        [35] = "NAPTR",   [36] = "KX",       [37] = "CERT",   [38] = "A6",
-        [39] = "DNAME",   [41] = "OPT",      [42] = "APL",    [43] = "DS",
-        [44] = "SSHFP",   [45] = "IPSECKEY", [46] = "RRSIG",  [47] = "NSEC",
-        [48] = "DNSKEY",  [49] = "DHCID",    [50] = "NSEC3",  [51] = "NSEC3PARAM",
-        [52] = "TLSA",    [55] = "HIP",      [59] = "CDS",    [60] = "CDNSKEY",
-        [64] = "SVCB",    [65] = "HTTPS",    [99] = "SPF",
+        [1] = "A",      [2] = "NS",        [3] = "MD",          [4] = "MF",     [5] = "CNAME",
+        [6] = "SOA",    [7] = "MB",        [8] = "MG",          [9] = "MR",     [10] = "NULL",
+        [11] = "WKS",   [12] = "PTR",      [13] = "HINFO",      [14] = "MINFO", [15] = "MX",
+        [16] = "TXT",   [17] = "RP",       [18] = "AFSDB",      [19] = "X25",   [20] = "ISDN",
+        [21] = "RT",    [22] = "NSAP",     [23] = "NSAPPTR",    [24] = "SIG",   [25] = "KEY",
+        [26] = "PX",    [27] = "GPOS",     [28] = "AAAA",       [29] = "LOC",   [30] = "NXT",
+        [33] = "SRV",   [34] = "ATMA",     [35] = "NAPTR",      [36] = "KX",    [37] = "CERT",
+        [38] = "A6",    [39] = "DNAME",    [41] = "OPT",        [42] = "APL",   [43] = "DS",
+        [44] = "SSHFP", [45] = "IPSECKEY", [46] = "RRSIG",      [47] = "NSEC",  [48] = "DNSKEY",
+        [49] = "DHCID", [50] = "NSEC3",    [51] = "NSEC3PARAM", [52] = "TLSA",  [55] = "HIP",
+        [59] = "CDS",   [60] = "CDNSKEY",  [64] = "SVCB",       [65] = "HTTPS", [99] = "SPF",
     };
     const char *n = NULL;
     if (type < BN_ARRAY_SIZE(names))
@@ -198,8 +195,8 @@ const char *
 net_dns_rcode_name(uint8_t rcode, char *buf, size_t size)
 {
     static const char *const names[] = {
-        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-        "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE",
+        "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+        "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE",
     };
     if (rcode < BN_ARRAY_SIZE(names))
         return names[rcode];
@@ -399,9 +396,9 @@ zeek_rdata(const struct net_dns_rec *r, size_t i, char *t, size_t tsz)
     case 99: {
         size_t o = 0;
         for (size_t k = i; k < r->n_rrs && (k == i || r->rrs[k].txt_more); k++) {
-            int n = snprintf(t + o, tsz - o, "%s%s %zu %s", k == i ? "" : " ",
-                             rr->type == 16 ? "TXT" : "SPF", strlen(r->rrs[k].rdata),
-                             r->rrs[k].rdata);
+            int n =
+                snprintf(t + o, tsz - o, "%s%s %zu %s", k == i ? "" : " ",
+                         rr->type == 16 ? "TXT" : "SPF", strlen(r->rrs[k].rdata), r->rrs[k].rdata);
             if (n < 0 || (size_t)n >= tsz - o)
                 break;
             o += (size_t)n;
@@ -438,20 +435,11 @@ zeek_rdata(const struct net_dns_rec *r, size_t i, char *t, size_t tsz)
         snprintf(t, tsz, "RRSIG %u %s", rr->n[0], lower(signer));
         return;
     }
-    case 43:
-        snprintf(t, tsz, "DS %u %u", rr->n[0], rr->n[1]);
-        return;
-    case 48:
-        snprintf(t, tsz, "DNSKEY %u", rr->n[0]);
-        return;
-    case 51:
-        snprintf(t, tsz, "NSEC3PARAM");
-        return;
-    case 65534:
-        snprintf(t, tsz, "BIND9 signing signal");
-        return;
-    default:
-        break;
+    case 43: snprintf(t, tsz, "DS %u %u", rr->n[0], rr->n[1]); return;
+    case 48: snprintf(t, tsz, "DNSKEY %u", rr->n[0]); return;
+    case 51: snprintf(t, tsz, "NSEC3PARAM"); return;
+    case 65534: snprintf(t, tsz, "BIND9 signing signal"); return;
+    default: break;
     }
     (void)tb;
     snprintf(t, tsz, "%s", rr->rdata);
@@ -535,7 +523,6 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
     jw_bool(w, "rejected", r->is_response && r->rcode == 5);
     jw_u64(w, "opcode", r->opcode);
 }
-
 
 /* ---- HTTP ---- */
 
@@ -877,17 +864,10 @@ net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out)
             return BN_DECLINED; /* Suricata parses DNS on port 53 only */
         dns_eve(&w, body);
         break;
-    case NET_REC_HTTP:
-        http_eve(&w, body);
-        break;
-    case NET_REC_TLS:
-        tls_eve(&w, body);
-        break;
-    case NET_REC_SSH:
-        ssh_eve(&w, body);
-        break;
-    default:
-        return BN_EINVAL;
+    case NET_REC_HTTP: http_eve(&w, body); break;
+    case NET_REC_TLS: tls_eve(&w, body); break;
+    case NET_REC_SSH: ssh_eve(&w, body); break;
+    default: return BN_EINVAL;
     }
     return w.rc;
 }
@@ -897,7 +877,9 @@ net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns, cons
              struct bn_buf *out)
 {
     static const char *const paths[NET_REC__COUNT] = {
-        [NET_REC_DNS] = "dns", [NET_REC_HTTP] = "http", [NET_REC_TLS] = "ssl",
+        [NET_REC_DNS] = "dns",
+        [NET_REC_HTTP] = "http",
+        [NET_REC_TLS] = "ssl",
         [NET_REC_SSH] = "ssh",
     };
     if (!body || !f || (unsigned)t >= NET_REC__COUNT || !paths[t])
@@ -916,18 +898,10 @@ net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns, cons
     jw_str(&w, "id.resp_h", net_addr_str(&f->srv, a, sizeof(a)));
     jw_u64(&w, "id.resp_p", f->sport);
     switch (t) {
-    case NET_REC_DNS:
-        dns_zeek(&w, body);
-        break;
-    case NET_REC_HTTP:
-        http_zeek(&w, body);
-        break;
-    case NET_REC_TLS:
-        tls_zeek(&w, body);
-        break;
-    default:
-        ssh_zeek(&w, body);
-        break;
+    case NET_REC_DNS: dns_zeek(&w, body); break;
+    case NET_REC_HTTP: http_zeek(&w, body); break;
+    case NET_REC_TLS: tls_zeek(&w, body); break;
+    default: ssh_zeek(&w, body); break;
     }
     jw_close(&w, '}');
     return w.rc;

@@ -15,31 +15,31 @@
 #include "bannin/error.h"
 
 enum hstate {
-    H_START = 0,    /* request or status line */
+    H_START = 0, /* request or status line */
     H_HEADERS,
-    H_BODY_LEN,     /* Content-Length bytes left */
+    H_BODY_LEN, /* Content-Length bytes left */
     H_CHUNK_SIZE,
     H_CHUNK_DATA,
-    H_CHUNK_END,    /* CRLF after chunk data */
+    H_CHUNK_END, /* CRLF after chunk data */
     H_TRAILERS,
-    H_BODY_CLOSE,   /* response body until the connection closes */
-    H_TUNNEL,       /* CONNECT accepted / Upgrade: the tunnel's bytes go to st->inner */
-    H_RESYNC,       /* after a gap: skip lines until a request / status line */
+    H_BODY_CLOSE, /* response body until the connection closes */
+    H_TUNNEL,     /* CONNECT accepted / Upgrade: the tunnel's bytes go to st->inner */
+    H_RESYNC,     /* after a gap: skip lines until a request / status line */
     H_DEAD,
 };
 
 struct hdir {
     enum hstate state;
     struct app_acc line;
-    uint64_t left;          /* body or chunk bytes left */
+    uint64_t left; /* body or chunk bytes left */
     unsigned n_headers;
     bool chunked;
     bool have_len;
     uint64_t clen;
-    bool interim;           /* a 1xx response */
-    bool gap_tx;            /* tx is a response cut by a gap, emitted at the next message */
-    bool maybe09;           /* request line without version: the next line decides */
-    bool shared;            /* request side: its tx is answered already (the response owns it) */
+    bool interim;            /* a 1xx response */
+    bool gap_tx;             /* tx is a response cut by a gap, emitted at the next message */
+    bool maybe09;            /* request line without version: the next line decides */
+    bool shared;             /* request side: its tx is answered already (the response owns it) */
     struct net_http_rec *tx; /* the transaction being filled by this direction */
 };
 
@@ -49,16 +49,16 @@ struct http_state {
     const struct net_app_parser *inner;
     void *inner_st;
     bool tunnel_probed;
-    struct app_acc tunnel_buf; /* first tunnel bytes until a probe decides */
+    struct app_acc tunnel_buf;                        /* first tunnel bytes until a probe decides */
     struct net_http_rec *queue[NET_HTTP_PENDING_MAX]; /* requests waiting for a response */
     size_t n_queue;
     uint32_t depth;
 };
 
 static const char *const methods[] = {
-    "GET",    "POST",   "HEAD",     "PUT",       "DELETE", "OPTIONS", "CONNECT", "TRACE",
-    "PATCH",  "PROPFIND", "PROPPATCH", "MKCOL",  "COPY",   "MOVE",    "LOCK",    "UNLOCK",
-    "SEARCH", "REPORT", "CHECKOUT", "MERGE",     "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE",
+    "GET",    "POST",     "HEAD",      "PUT",   "DELETE", "OPTIONS",   "CONNECT",     "TRACE",
+    "PATCH",  "PROPFIND", "PROPPATCH", "MKCOL", "COPY",   "MOVE",      "LOCK",        "UNLOCK",
+    "SEARCH", "REPORT",   "CHECKOUT",  "MERGE", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE",
 };
 
 int
@@ -209,8 +209,8 @@ request_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
 }
 
 static void
-status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n,
-            struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n, struct net_flow *f,
+            uint64_t ts_ns, struct net_sink *sink)
 {
     const uint8_t *sp1 = memchr(s, ' ', n);
     uint64_t code = 0;
@@ -223,9 +223,8 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n,
     size_t tl = 0;
     while (tok + tl < e && tok[tl] != ' ')
         tl++;
-    bool numeric = tl == 3 && tok[0] >= '0' && tok[0] <= '9' && tok[1] >= '0' &&
-                   tok[1] <= '9' && tok[2] >= '0' && tok[2] <= '9' &&
-                   parse_u64(tok, tl, 10, &code);
+    bool numeric = tl == 3 && tok[0] >= '0' && tok[0] <= '9' && tok[1] >= '0' && tok[1] <= '9' &&
+                   tok[2] >= '0' && tok[2] <= '9' && parse_u64(tok, tl, 10, &code);
     if (!numeric) {
         app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED); /* kept: status_string says what */
         code = 0;
@@ -457,8 +456,7 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
             request_line(st, hd, s, n);
             /* no version: HTTP/0.9 unless header lines follow (libhtp's rule) */
             hd->maybe09 = hd->tx && hd->tx->http09;
-        }
-        else if (n >= 5 && !memcmp(s, "HTTP/", 5))
+        } else if (n >= 5 && !memcmp(s, "HTTP/", 5))
             status_line(st, hd, s, n, f, ts_ns, sink);
         else {
             app_err(NET_APP_HTTP, NET_APP_ERR_UNEXPECTED);
@@ -493,9 +491,7 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
         }
         return;
     }
-    case H_CHUNK_END:
-        hd->state = H_CHUNK_SIZE;
-        return;
+    case H_CHUNK_END: hd->state = H_CHUNK_SIZE; return;
     case H_TRAILERS:
         if (n == 0)
             message_done(st, hd, dir, f, ts_ns, sink);
@@ -511,13 +507,12 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
         }
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }
 
-static void http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d,
-                      size_t n, uint64_t ts_ns, struct net_sink *sink);
+static void http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+                      uint64_t ts_ns, struct net_sink *sink);
 
 /*
  * Bytes inside an accepted CONNECT (or protocol upgrade). The first bytes decide: a TLS
@@ -525,8 +520,8 @@ static void http_data(void *vst, struct net_flow *f, enum net_dir dir, const uin
  * Suricata reports it); an HTTP request restarts HTTP parsing with transaction ids from 0.
  */
 static void
-tunnel_data(struct http_state *st, struct net_flow *f, enum net_dir dir, const uint8_t *d,
-            size_t n, uint64_t ts_ns, struct net_sink *sink)
+tunnel_data(struct http_state *st, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+            uint64_t ts_ns, struct net_sink *sink)
 {
     if (!st->tunnel_probed) {
         /* the first bytes may come in pieces: keep them until the probes can decide */
@@ -582,14 +577,9 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
     struct hdir *hd = &st->d[dir];
     while (n > 0) {
         switch (hd->state) {
-        case H_DEAD:
-            return;
-        case H_TUNNEL:
-            tunnel_data(st, f, dir, d, n, ts_ns, sink);
-            return;
-        case H_BODY_CLOSE:
-            body_bytes(hd, dir, n);
-            return;
+        case H_DEAD: return;
+        case H_TUNNEL: tunnel_data(st, f, dir, d, n, ts_ns, sink); return;
+        case H_BODY_CLOSE: body_bytes(hd, dir, n); return;
         case H_BODY_LEN:
         case H_CHUNK_DATA: {
             size_t k = (size_t)BN_MIN((uint64_t)n, hd->left);
@@ -605,8 +595,7 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
             }
             continue;
         }
-        default:
-            break;
+        default: break;
         }
         /* an HTTP/0.9 request is answered by the bare body, read until the close */
         struct hdir *rq = &st->d[NET_TOSERVER];

@@ -14,8 +14,8 @@ void app_err(enum net_app app, enum net_app_err e);
 /* Counts items (queries, RRs, ALPN entries, certificates) dropped at a limit. */
 void app_dropped(uint64_t n);
 /* Emits a record and counts it. */
-void app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns,
-              const struct net_flow *f, const void *body);
+void app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns, const struct net_flow *f,
+              const void *body);
 
 /*
  * Copies n bytes of src into dst[dsz] as a NUL-terminated string. A NUL byte in src becomes
@@ -91,6 +91,5 @@ int app_tls_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_ssh_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_quic_probe(const uint8_t *d, size_t n, enum net_dir dir);
 int app_dtls_probe(const uint8_t *d, size_t n, enum net_dir dir);
-
 
 #endif

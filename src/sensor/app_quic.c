@@ -22,10 +22,10 @@
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 
-#define NET_QUIC_CRYPTO_MAX 65536 /* CRYPTO stream bytes kept per direction */
-#define NET_QUIC_INITIALS_MAX 16  /* Initial packets opened per direction */
-#define QUIC_V1 0x00000001u
-#define QUIC_V2 0x6b3343cfu
+#define NET_QUIC_CRYPTO_MAX   65536 /* CRYPTO stream bytes kept per direction */
+#define NET_QUIC_INITIALS_MAX 16    /* Initial packets opened per direction */
+#define QUIC_V1               0x00000001u
+#define QUIC_V2               0x6b3343cfu
 
 struct quic_keys {
     uint8_t key[16];
@@ -34,9 +34,9 @@ struct quic_keys {
 };
 
 struct quic_dir {
-    uint8_t *buf;       /* CRYPTO bytes by offset */
-    uint8_t *have;      /* one bit per byte of buf */
-    size_t next;        /* bytes [0, next) handed to the handshake parser */
+    uint8_t *buf;  /* CRYPTO bytes by offset */
+    uint8_t *have; /* one bit per byte of buf */
+    size_t next;   /* bytes [0, next) handed to the handshake parser */
     unsigned initials;
     bool keys_ok;
     struct quic_keys k;
@@ -215,8 +215,7 @@ frames(struct quic_state *st, enum net_dir dir, const uint8_t *p, size_t n)
             goto bad;
         switch (type) {
         case 0x00: /* PADDING */
-        case 0x01: /* PING */
-            break;
+        case 0x01: /* PING */ break;
         case 0x02: /* ACK */
         case 0x03: {
             uint64_t ranges;
@@ -237,10 +236,8 @@ frames(struct quic_state *st, enum net_dir dir, const uint8_t *p, size_t n)
             crypto_frame(st, dir, a, p + o, (size_t)b);
             o += (size_t)b;
             break;
-        case 0x1c: /* CONNECTION_CLOSE */
-            return;
-        default:
-            return; /* nothing else belongs in an Initial: stop here */
+        case 0x1c: /* CONNECTION_CLOSE */ return;
+        default: return; /* nothing else belongs in an Initial: stop here */
         }
     }
     return;

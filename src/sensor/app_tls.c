@@ -26,7 +26,7 @@
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 
-#define TLS_HDR 5
+#define TLS_HDR      5
 #define TLS_LIST_MAX 256 /* ciphers / extensions / groups / sigalgs kept for fingerprints */
 
 enum {
@@ -45,18 +45,18 @@ enum {
 };
 
 struct tls_dir {
-    struct app_acc rec;   /* bytes of an incomplete record */
-    struct app_acc hs;    /* bytes of incomplete handshake messages */
-    bool encrypted;       /* ChangeCipherSpec seen (TLS <= 1.2): handshake records opaque */
+    struct app_acc rec; /* bytes of an incomplete record */
+    struct app_acc hs;  /* bytes of incomplete handshake messages */
+    bool encrypted;     /* ChangeCipherSpec seen (TLS <= 1.2): handshake records opaque */
     bool appdata;
-    bool dead;            /* not TLS any more (or lost sync): ignore the rest */
+    bool dead; /* not TLS any more (or lost sync): ignore the rest */
 };
 
 struct tls_state {
     struct tls_dir d[2];
     struct net_tls_rec rec;
     bool emitted;
-    bool hello_done;          /* ServerHelloDone seen: the metadata is complete (TLS <= 1.2) */
+    bool hello_done; /* ServerHelloDone seen: the metadata is complete (TLS <= 1.2) */
     bool server_ccs_before_cert;
     uint8_t cli_sid[32];
     uint8_t cli_sid_len;
@@ -299,14 +299,14 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
             }
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
     r->client_max_version = BN_MAX(maxver, r->client_version);
     /* 0x0304 in the legacy field is how drafts before 16 spoke TLS 1.3 (Suricata: "<16") */
-    r->client_tls_version = tls13 ? tls13 : r->client_version == 0x0304 ? 0x7f00
-                                                                       : r->client_version;
+    r->client_tls_version = tls13                         ? tls13
+                            : r->client_version == 0x0304 ? 0x7f00
+                                                          : r->client_version;
 
     /* JA3: version,ciphers,extensions,groups,point formats */
     size_t o = 0;
@@ -352,7 +352,10 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
             alpn[1] = hexd[alpn0[alpn0_len - 1] & 15];
         }
     }
-    snprintf(a, sizeof(a), "%c%.2s%c%02u%02u%.2s", r->quic ? 'q' : r->dtls ? 'd' : 't',
+    snprintf(a, sizeof(a), "%c%.2s%c%02u%02u%.2s",
+             r->quic   ? 'q'
+             : r->dtls ? 'd'
+                       : 't',
              ja4_version(r->client_max_version), have_sni ? 'd' : 'i',
              (unsigned)BN_MIN(n_ciphers, 99u), (unsigned)BN_MIN(n_exts, 99u), alpn);
     /* JA4_b: sorted ciphers */
@@ -427,11 +430,8 @@ server_hello(struct tls_state *st, const uint8_t *d, size_t n)
             if (e.n >= 2)
                 r->curve = (uint16_t)cur_u16(&e);
             break;
-        case 41: /* pre_shared_key accepted: TLS 1.3 resumption */
-            r->resumed = 1;
-            break;
-        default:
-            break;
+        case 41: /* pre_shared_key accepted: TLS 1.3 resumption */ r->resumed = 1; break;
+        default: break;
         }
     }
     size_t o = (size_t)snprintf(r->ja3s, sizeof(r->ja3s), "%u,%u,", legacy, r->cipher);
@@ -473,8 +473,8 @@ dn_text(const X509_NAME *nm, char *dst, size_t dsz, uint8_t *trunc)
         }
         unsigned char *val = NULL;
         int vl = ASN1_STRING_to_UTF8(&val, X509_NAME_ENTRY_get_data(e));
-        int w = snprintf(tmp + o, sizeof(tmp) - o, "%s%s=%.*s", i ? ", " : "", k,
-                         vl > 0 ? vl : 0, vl > 0 ? (const char *)val : "");
+        int w = snprintf(tmp + o, sizeof(tmp) - o, "%s%s=%.*s", i ? ", " : "", k, vl > 0 ? vl : 0,
+                         vl > 0 ? (const char *)val : "");
         OPENSSL_free(val);
         if (w < 0 || (size_t)w >= sizeof(tmp) - o) {
             cut = true;
@@ -623,8 +623,7 @@ handshake(struct tls_state *st, enum net_dir dir, unsigned type, const uint8_t *
                 st->rec.curve = app_be16(d + 1);
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -640,8 +639,8 @@ tls_finish(struct tls_state *st, struct net_flow *f, uint64_t ts_ns, struct net_
 static void hs_stream(struct tls_state *st, enum net_dir dir, const uint8_t *d, size_t n);
 
 static void
-record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type,
-       const uint8_t *d, size_t n, uint64_t ts_ns, struct net_sink *sink)
+record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type, const uint8_t *d,
+       size_t n, uint64_t ts_ns, struct net_sink *sink)
 {
     struct tls_dir *td = &st->d[dir];
     switch (type) {
@@ -650,8 +649,7 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
         if (dir == NET_TOCLIENT && !st->rec.has_cert)
             st->server_ccs_before_cert = true;
         return;
-    case REC_ALERT:
-        return;
+    case REC_ALERT: return;
     case REC_APPDATA:
         td->appdata = true;
         /* both sides switched to protected records: the handshake completed (Zeek) */
@@ -661,8 +659,7 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
         if (st->rec.has_server_hello || dir == NET_TOSERVER)
             tls_finish(st, f, ts_ns, sink);
         return;
-    case REC_HANDSHAKE:
-        break;
+    case REC_HANDSHAKE: break;
     default:
         app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
         td->dead = true;
@@ -966,7 +963,7 @@ app_tls_hs_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink 
 
 /* ---- DTLS (RFC 6347, 9147): the unencrypted hellos of each datagram ---- */
 
-#define DTLS_HDR 13
+#define DTLS_HDR    13
 #define DTLS_HS_HDR 12
 
 int

@@ -386,8 +386,7 @@ test_limits(void **state)
     assert_int_equal(r->n_queries, NET_DNS_QUERIES_MAX);
     assert_int_equal(r->n_rrs, NET_DNS_RRS_MAX);
     assert_true(r->truncated);
-    assert_int_equal(net_app_stats()->dropped_items - dropped,
-                     (10 - NET_DNS_QUERIES_MAX) + 6);
+    assert_int_equal(net_app_stats()->dropped_items - dropped, (10 - NET_DNS_QUERIES_MAX) + 6);
 }
 
 static void
@@ -398,8 +397,7 @@ test_probes(void **state)
     hdr(&q, 1, 0x0100, 1, 0, 0, 0);
     question(&q, "example.org", 1);
     assert_int_equal(app_dns_probe_udp(q.b, q.n, NET_TOSERVER), 1);
-    assert_int_equal(app_dns_probe_udp((const uint8_t *)"GET / HTTP/1.1\r\n", 16,
-                                       NET_TOSERVER), 0);
+    assert_int_equal(app_dns_probe_udp((const uint8_t *)"GET / HTTP/1.1\r\n", 16, NET_TOSERVER), 0);
     assert_int_equal(app_dns_probe_udp(q.b, 5, NET_TOSERVER), 0);
     assert_int_equal(net_app_identify(IPPROTO_UDP, q.b, q.n, NET_TOSERVER), NET_APP_DNS);
     assert_int_equal(net_app_port_hint(IPPROTO_UDP, 53), NET_APP_DNS);

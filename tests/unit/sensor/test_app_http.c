@@ -25,34 +25,32 @@ teardown(void **state)
 
 #define S(x) (const uint8_t *)(x), sizeof(x) - 1
 
-static const char req2[] =
-    "GET /index.html?a=1 HTTP/1.1\r\n"
-    "Host: www.Example.COM:8080\r\n"
-    "User-Agent: curl/8.0\r\n"
-    "Referer: http://ref.example/\r\n"
-    "X-Forwarded-For: 1.2.3.4\r\n"
-    "\r\n"
-    "POST /upload HTTP/1.1\r\n"
-    "Host: up.example\r\n"
-    "Content-Type: application/octet-stream\r\n"
-    "Content-Length: 20\r\n"
-    "\r\n"
-    "GET / HTTP/1.1\r\n\r\nxx"; /* a body that looks like a request */
+static const char req2[] = "GET /index.html?a=1 HTTP/1.1\r\n"
+                           "Host: www.Example.COM:8080\r\n"
+                           "User-Agent: curl/8.0\r\n"
+                           "Referer: http://ref.example/\r\n"
+                           "X-Forwarded-For: 1.2.3.4\r\n"
+                           "\r\n"
+                           "POST /upload HTTP/1.1\r\n"
+                           "Host: up.example\r\n"
+                           "Content-Type: application/octet-stream\r\n"
+                           "Content-Length: 20\r\n"
+                           "\r\n"
+                           "GET / HTTP/1.1\r\n\r\nxx"; /* a body that looks like a request */
 
-static const char resp2[] =
-    "HTTP/1.1 100 Continue\r\n\r\n"
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Type: text/html; charset=utf-8\r\n"
-    "Transfer-Encoding: chunked\r\n"
-    "\r\n"
-    "5\r\nHTTP/\r\n"
-    "1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n"
-    "0\r\nTrailer: x\r\n\r\n"
-    "HTTP/1.1 302 Found\r\n"
-    "Location: /elsewhere\r\n"
-    "Content-Length: 3\r\n"
-    "\r\n"
-    "abc";
+static const char resp2[] = "HTTP/1.1 100 Continue\r\n\r\n"
+                            "HTTP/1.1 200 OK\r\n"
+                            "Content-Type: text/html; charset=utf-8\r\n"
+                            "Transfer-Encoding: chunked\r\n"
+                            "\r\n"
+                            "5\r\nHTTP/\r\n"
+                            "1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+                            "0\r\nTrailer: x\r\n\r\n"
+                            "HTTP/1.1 302 Found\r\n"
+                            "Location: /elsewhere\r\n"
+                            "Content-Length: 3\r\n"
+                            "\r\n"
+                            "abc";
 
 static void
 check_pipelined(struct at_sink *s)
@@ -135,14 +133,16 @@ test_head_204_close(void **state)
 {
     (void)state;
     at_open(&run, &net_app_http, IPPROTO_TCP, 80);
-    at_feed(&run, NET_TOSERVER, S("HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n"
-                                  "DELETE /b HTTP/1.1\r\nHost: h\r\n\r\n"
-                                  "GET /c HTTP/1.0\r\n\r\n"));
+    at_feed(&run, NET_TOSERVER,
+            S("HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n"
+              "DELETE /b HTTP/1.1\r\nHost: h\r\n\r\n"
+              "GET /c HTTP/1.0\r\n\r\n"));
     /* HEAD: Content-Length describes a body that is not sent */
-    at_feed(&run, NET_TOCLIENT, S("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
-                                  "HTTP/1.1 204 No Content\r\n\r\n"
-                                  "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
-                                  "body until the connection closes"));
+    at_feed(&run, NET_TOCLIENT,
+            S("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+              "HTTP/1.1 204 No Content\r\n\r\n"
+              "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+              "body until the connection closes"));
     assert_int_equal(run.sink.n, 2);
     at_close(&run);
     assert_int_equal(run.sink.n, 3);
@@ -176,12 +176,13 @@ test_connect_tls(void **state)
 {
     (void)state;
     static const uint8_t hello[] = {
-        22, 3, 1, 0, 45, 1, 0, 0, 41, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x13, 0x01, 1, 0,
+        22, 3, 1, 0, 45, 1, 0, 0, 41, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    0,    0, 0,
+        0,  0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x13, 0x01, 1, 0,
     };
     at_open(&run, &net_app_http, IPPROTO_TCP, 3128);
-    at_feed(&run, NET_TOSERVER, S("CONNECT example.com:443 HTTP/1.1\r\n"
-                                  "Host: example.com:443\r\n\r\n"));
+    at_feed(&run, NET_TOSERVER,
+            S("CONNECT example.com:443 HTTP/1.1\r\n"
+              "Host: example.com:443\r\n\r\n"));
     at_feed(&run, NET_TOCLIENT, S("HTTP/1.1 200 Connection established\r\n\r\n"));
     assert_int_equal(run.sink.n, 1);
     assert_string_equal(at_str(run.sink.eve[0], "http.http_method"), "CONNECT");

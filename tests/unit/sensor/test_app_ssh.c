@@ -13,11 +13,11 @@
 
 #include "unit/sensor/app_test.h"
 
-#define CLI_HASSH_STR                                                                          \
-    "curve25519-sha256,diffie-hellman-group14-sha256;aes128-ctr,aes256-gcm@openssh.com;"       \
+#define CLI_HASSH_STR                                                                              \
+    "curve25519-sha256,diffie-hellman-group14-sha256;aes128-ctr,aes256-gcm@openssh.com;"           \
     "hmac-sha2-256;none,zlib@openssh.com"
-#define CLI_HASSH "7b3f76e580e44aea1e396d8af55a8228"   /* python3 hashlib.md5 */
-#define SRV_HASSH_STR                                                                          \
+#define CLI_HASSH "7b3f76e580e44aea1e396d8af55a8228" /* python3 hashlib.md5 */
+#define SRV_HASSH_STR                                                                              \
     "curve25519-sha256;aes256-gcm@openssh.com,aes128-ctr;hmac-sha2-512,hmac-sha2-256;none"
 #define SRV_HASSH "6366fa3d29b08bc22455979d272a023f"
 
@@ -60,14 +60,28 @@ kexinit(struct at_bytes *m, const char *const lists[10])
 }
 
 static const char *const cli_lists[10] = {
-    "curve25519-sha256,diffie-hellman-group14-sha256", "ssh-ed25519,rsa-sha2-512",
-    "aes128-ctr,aes256-gcm@openssh.com", "aes128-ctr,aes256-gcm@openssh.com",
-    "hmac-sha2-256", "hmac-sha2-256", "none,zlib@openssh.com", "none,zlib@openssh.com", "", "",
+    "curve25519-sha256,diffie-hellman-group14-sha256",
+    "ssh-ed25519,rsa-sha2-512",
+    "aes128-ctr,aes256-gcm@openssh.com",
+    "aes128-ctr,aes256-gcm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-256",
+    "none,zlib@openssh.com",
+    "none,zlib@openssh.com",
+    "",
+    "",
 };
 static const char *const srv_lists[10] = {
-    "curve25519-sha256", "rsa-sha2-512,ssh-ed25519", "aes256-gcm@openssh.com,aes128-ctr",
-    "aes256-gcm@openssh.com,aes128-ctr", "hmac-sha2-512,hmac-sha2-256",
-    "hmac-sha2-512,hmac-sha2-256", "none", "none", "", "",
+    "curve25519-sha256",
+    "rsa-sha2-512,ssh-ed25519",
+    "aes256-gcm@openssh.com,aes128-ctr",
+    "aes256-gcm@openssh.com,aes128-ctr",
+    "hmac-sha2-512,hmac-sha2-256",
+    "hmac-sha2-512,hmac-sha2-256",
+    "none",
+    "none",
+    "",
+    "",
 };
 
 static void
@@ -209,8 +223,7 @@ test_ident_probes(void **state)
     assert_int_equal(app_probe_smb(nbss_ok, sizeof(nbss_ok), NET_TOCLIENT), 1);
     nbss[3] = 67;
     assert_int_equal(app_probe_smb(nbss, sizeof(nbss), NET_TOSERVER), 0);
-    assert_int_equal(net_app_identify(IPPROTO_TCP, smb2, sizeof(smb2), NET_TOSERVER),
-                     NET_APP_SMB);
+    assert_int_equal(net_app_identify(IPPROTO_TCP, smb2, sizeof(smb2), NET_TOSERVER), NET_APP_SMB);
 
     /* TPKT + X.224 Connection Request with an RDP cookie */
     static const uint8_t rdp_cr[] = {3, 0, 0, 0x2b, 0x26, 0xe0, 0, 0, 0, 0, 0, 'C', 'o', 'o'};
@@ -236,10 +249,11 @@ test_ident_probes(void **state)
     assert_int_equal(app_probe_smtp((const uint8_t *)"EHLO client\r\n", 13, NET_TOSERVER), 1);
     assert_int_equal(app_probe_ftp((const uint8_t *)"USER anonymous\r\n", 16, NET_TOSERVER), 1);
     assert_int_equal(app_probe_ftp((const uint8_t *)"EHLO client\r\n", 13, NET_TOSERVER), 0);
-    assert_int_equal(net_app_identify(IPPROTO_TCP, (const uint8_t *)"EHLO x\r\n", 8,
-                                      NET_TOSERVER), NET_APP_SMTP);
-    assert_int_equal(net_app_identify(IPPROTO_TCP, (const uint8_t *)"SSH-2.0-x\r\n", 11,
-                                      NET_TOCLIENT), NET_APP_SSH);
+    assert_int_equal(net_app_identify(IPPROTO_TCP, (const uint8_t *)"EHLO x\r\n", 8, NET_TOSERVER),
+                     NET_APP_SMTP);
+    assert_int_equal(
+        net_app_identify(IPPROTO_TCP, (const uint8_t *)"SSH-2.0-x\r\n", 11, NET_TOCLIENT),
+        NET_APP_SSH);
     uint8_t ones[20];
     memset(ones, 1, sizeof(ones));
     assert_int_equal(net_app_identify(IPPROTO_TCP, ones, sizeof(ones), NET_TOSERVER),
@@ -265,8 +279,8 @@ test_starttls(void **state)
 {
     (void)state;
     static const uint8_t hello[] = {
-        22, 3, 1, 0, 45, 1, 0, 0, 41, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x13, 0x01, 1, 0,
+        22, 3, 1, 0, 45, 1, 0, 0, 41, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    0,    0, 0,
+        0,  0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x13, 0x01, 1, 0,
     };
     const struct net_app_parser *smtp = net_app_parser_for(NET_APP_SMTP, IPPROTO_TCP);
     assert_non_null(smtp);

@@ -87,12 +87,12 @@ static const uint8_t cert_der[] = {
     0x4d, 0x82, 0xdc, 0x3a, 0xe7, 0xf7, 0x86, 0x46, 0x11, 0xd6, 0x7c,
 };
 
-#define JA3_STR                                                                                \
-    "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,"        \
+#define JA3_STR                                                                                    \
+    "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,"            \
     "0-23-65281-10-11-35-16-5-13-18-51-45-43,29-23-24,0"
-#define JA3_HASH "fc2c7908e8da0d57385d66926b4b9e92"
-#define JA4_STR "t13d1513h2_8daaf6152771_1eb89897b454"
-#define JA3S_STR "771,49199,65281-11-16"
+#define JA3_HASH  "fc2c7908e8da0d57385d66926b4b9e92"
+#define JA4_STR   "t13d1513h2_8daaf6152771_1eb89897b454"
+#define JA3S_STR  "771,49199,65281-11-16"
 #define JA3S_HASH "1089ea6f0461a29006cc96dfe7a11d80"
 static const uint8_t client_hello_plain[] = {
     0x01, 0x00, 0x00, 0xe0, 0x03, 0x03, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
@@ -114,12 +114,12 @@ static const uint8_t client_hello_plain[] = {
 
 #define JA4_PLAIN "t12i151100_8daaf6152771_1eb89897b454"
 /* From `openssl x509 -noout -serial -fingerprint -sha1 -dates -subject` and sha256sum. */
-#define CERT_SUBJECT "C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS, Email=a@b.c"
-#define CERT_SERIAL "5A:33:EE:4C:44:86:2F:36:D6:DC:18:67:26:DF:41:72:F0:24:E5:C0"
-#define CERT_SHA1 "b9:a8:59:6a:7c:8d:66:f4:67:36:d6:50:49:2e:90:39:4b:29:cb:40"
+#define CERT_SUBJECT   "C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS, Email=a@b.c"
+#define CERT_SERIAL    "5A:33:EE:4C:44:86:2F:36:D6:DC:18:67:26:DF:41:72:F0:24:E5:C0"
+#define CERT_SHA1      "b9:a8:59:6a:7c:8d:66:f4:67:36:d6:50:49:2e:90:39:4b:29:cb:40"
 #define CERT_NOTBEFORE "2026-11-26T00:42:29"
-#define CERT_NOTAFTER "2027-11-26T00:42:29"
-#define CERT_SHA256 "ffa52ec1cc7b89ca0285b1f2e34ddeebd52efae48ae72d61f5ab17b391ed0197"
+#define CERT_NOTAFTER  "2027-11-26T00:42:29"
+#define CERT_SHA256    "ffa52ec1cc7b89ca0285b1f2e34ddeebd52efae48ae72d61f5ab17b391ed0197"
 
 static struct at_run run;
 
@@ -469,10 +469,10 @@ dtls_record(struct at_bytes *m, const uint8_t *hs, size_t n, unsigned seq)
     at_u32(m, seq);
     at_u16(m, (unsigned)(n + 8)); /* TLS's 4-byte header becomes DTLS's 12 */
     at_u8(m, hs[0]);
-    at_put(m, hs + 1, 3);         /* length */
-    at_u16(m, seq);               /* message_seq */
-    at_u24(m, 0);                 /* fragment_offset */
-    at_put(m, hs + 1, 3);         /* fragment_length = length */
+    at_put(m, hs + 1, 3); /* length */
+    at_u16(m, seq);       /* message_seq */
+    at_u24(m, 0);         /* fragment_offset */
+    at_put(m, hs + 1, 3); /* fragment_length = length */
     at_put(m, hs + 4, n - 4);
 }
 
