@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "sensor/app_int.h"
@@ -770,6 +771,38 @@ tls_eve(struct jw *w, const struct net_tls_rec *r)
     jw_close(w, '}');
 }
 
+/* Case-insensitive host name match; "*.example.com" stands for exactly one label. */
+static bool
+host_match(const char *pattern, const char *host)
+{
+    if (pattern[0] == '*' && pattern[1] == '.') {
+        const char *dot = strchr(host, '.');
+        if (!dot || dot == host)
+            return false;
+        return strcasecmp(pattern + 1, dot) == 0;
+    }
+    return strcasecmp(pattern, host) == 0;
+}
+
+/* Zeek's sni_matches_cert: the SNI against the subjectAltName names, else the subject CN. */
+static bool
+sni_matches_cert(const struct net_tls_rec *r)
+{
+    for (size_t i = 0; i < r->n_san; i++)
+        if (host_match(r->san[i], r->sni))
+            return true;
+    if (r->n_san)
+        return false;
+    const char *cn = strstr(r->cert.subject, "CN=");
+    if (!cn || (cn != r->cert.subject && cn[-1] != ' '))
+        return false;
+    char name[NET_TLS_DN_MAX];
+    size_t n = strcspn(cn + 3, ",");
+    memcpy(name, cn + 3, n);
+    name[n] = '\0';
+    return host_match(name, r->sni);
+}
+
 static void
 tls_zeek(struct jw *w, const struct net_tls_rec *r)
 {
@@ -796,6 +829,8 @@ tls_zeek(struct jw *w, const struct net_tls_rec *r)
         jw_str(w, "subject", r->cert.subject);
         jw_str(w, "issuer", r->cert.issuer);
     }
+    if (r->has_cert && r->sni[0])
+        jw_bool(w, "sni_matches_cert", sni_matches_cert(r));
     jw_str_ne(w, "ja3", r->ja3_hash);
     jw_str_ne(w, "ja3s", r->ja3s_hash);
     jw_str_ne(w, "ja4", r->ja4);

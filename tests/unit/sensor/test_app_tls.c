@@ -213,6 +213,9 @@ test_full_handshake(void **state)
     assert_string_equal(at_str(z, "next_protocol"), "h2");
     assert_string_equal(at_str(z, "cert_chain_fps[0]"), CERT_SHA256);
     assert_string_equal(at_str(z, "subject"), CERT_SUBJECT);
+    json_t *m = at_json_path(z, "sni_matches_cert"); /* www.example.com vs *selks.example */
+    assert_true(json_is_false(m));
+    json_decref(m);
     /* reported at ServerHelloDone, like Suricata: completion is not known yet */
     assert_false(at_has(z, "established"));
 
@@ -542,6 +545,40 @@ test_alloc_failures(void **state)
     }
 }
 
+static bool
+zeek_sni_match(const struct net_tls_rec *r)
+{
+    struct net_flow f;
+    at_flow(&f, IPPROTO_TCP, "10.0.0.1", 1, "10.0.0.2", 443);
+    struct bn_buf b;
+    bn_buf_init(&b, 1 << 16);
+    assert_int_equal(net_app_zeek(NET_REC_TLS, &f, 1, r, &b), 0);
+    json_t *m = at_json_path(b.p, "sni_matches_cert");
+    bool v = json_is_true(m);
+    json_decref(m);
+    bn_buf_release(&b);
+    return v;
+}
+
+static void
+test_sni_matches_cert(void **state)
+{
+    (void)state;
+    struct net_tls_rec *r = calloc(1, sizeof(*r));
+    r->has_cert = 1;
+    r->n_san = 1;
+    snprintf(r->san[0], sizeof(r->san[0]), "*.example.com");
+    snprintf(r->sni, sizeof(r->sni), "www.Example.com");
+    assert_true(zeek_sni_match(r));
+    snprintf(r->sni, sizeof(r->sni), "a.b.example.com"); /* a wildcard is one label */
+    assert_false(zeek_sni_match(r));
+    r->n_san = 0;
+    snprintf(r->cert.subject, sizeof(r->cert.subject), "C=US, CN=host.example");
+    snprintf(r->sni, sizeof(r->sni), "HOST.example");
+    assert_true(zeek_sni_match(r));
+    free(r);
+}
+
 static void
 test_names(void **state)
 {
@@ -568,6 +605,7 @@ main(void)
         cmocka_unit_test_teardown(test_quic_initial, teardown),
         cmocka_unit_test_teardown(test_dtls, teardown),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_sni_matches_cert),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
