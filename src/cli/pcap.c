@@ -5,6 +5,7 @@
  * per type, alerts, drops by reason and packets per second.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@ usage(FILE *out)
             "  --max-flows N     flow table bound (default %u; oldest evicted, counted)\n"
             "  --no-app          flows only: no protocol parsing\n"
             "  --no-ndr          no built-in network detections\n"
+            "  --ndr-config FILE YAML of ndr.* keys: thresholds, internal networks, ignore lists\n"
+            "  --ioc FILE        IOC list (CSV or STIX 2.1, repeatable) for the detections\n"
             "  --midstream       TCP picked up without a handshake counts as established\n"
             "  --ips             parse TCP bytes as they arrive (Suricata IPS mode), not once\n"
             "                    the other side acknowledged them (IDS mode, the default)\n"
@@ -109,7 +112,7 @@ int
 cmd_pcap(int argc, char **argv)
 {
     enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED, O_MIDSTREAM,
-           O_IPS };
+           O_IPS, O_NDRCONF, O_IOC };
     static const struct option opts[] = {
         {"eve", required_argument, NULL, O_EVE},
         {"zeek", required_argument, NULL, O_ZEEK},
@@ -122,6 +125,8 @@ cmd_pcap(int argc, char **argv)
         {"community-id-seed", required_argument, NULL, O_SEED},
         {"midstream", no_argument, NULL, O_MIDSTREAM},
         {"ips", no_argument, NULL, O_IPS},
+        {"ndr-config", required_argument, NULL, O_NDRCONF},
+        {"ioc", required_argument, NULL, O_IOC},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -130,8 +135,9 @@ cmd_pcap(int argc, char **argv)
     struct net_pipeline_stats total;
     struct net_rules rules;
     const char *eve_path = NULL, *zeek_path = NULL, *filter = NULL, *stats_path = NULL;
-    const char *rule_paths[64];
-    size_t nrule_paths = 0;
+    const char *rule_paths[64], *ioc_paths[64], *ndr_conf = NULL;
+    size_t nrule_paths = 0, nioc = 0;
+    struct net_detect_setup det;
     bool quiet = false, have_rules = false;
     FILE *stats_out = NULL;
     int c, rc = 0, failed = 0;
@@ -140,6 +146,7 @@ cmd_pcap(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     memset(&total, 0, sizeof(total));
     memset(&rules, 0, sizeof(rules));
+    memset(&det, 0, sizeof(det));
     net_flow_cfg_default(&cfg.flow);
     cfg.ndr = true;
     optind = 1;
@@ -170,6 +177,14 @@ cmd_pcap(int argc, char **argv)
         case O_STATS: stats_path = optarg; break;
         case O_MIDSTREAM: cfg.flow.midstream = true; break;
         case O_IPS: cfg.ips = true; break;
+        case O_NDRCONF: ndr_conf = optarg; break;
+        case O_IOC:
+            if (nioc >= BN_ARRAY_SIZE(ioc_paths)) {
+                fprintf(stderr, "bannin pcap: too many --ioc\n");
+                return 2;
+            }
+            ioc_paths[nioc++] = optarg;
+            break;
         case O_SEED: {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -189,8 +204,23 @@ cmd_pcap(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (eve_path && !(cfg.eve = open_out(eve_path, "eve output")))
+    if (ndr_conf || nioc) {
+        char msg[800];
+        if (net_detect_setup_load(&det, "bannin pcap", ndr_conf, ioc_paths, nioc, msg,
+                                  sizeof(msg)) != 0) {
+            fprintf(stderr, "bannin pcap: %s\n", msg);
+            return 2;
+        }
+        cfg.ndr_cfg = det.cfg;
+        cfg.iocs = det.iocs;
+        if (!quiet && nioc)
+            fprintf(stderr, "iocs         %" PRIu64 " loaded, %" PRIu64 " skipped\n",
+                    det.iocs_added, det.iocs_skipped);
+    }
+    if (eve_path && !(cfg.eve = open_out(eve_path, "eve output"))) {
+        net_detect_setup_release(&det);
         return 1;
+    }
     if (zeek_path && !(cfg.zeek = open_out(zeek_path, "Zeek output"))) {
         rc = 1;
         goto out;
@@ -239,5 +269,6 @@ out:
         fclose(stats_out);
     if (have_rules)
         net_rules_release(&rules);
+    net_detect_setup_release(&det);
     return rc;
 }

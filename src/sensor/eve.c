@@ -276,7 +276,10 @@ net_eve_write(struct net_eve *e, const struct net_record *r)
     if (!e->fp)
         return;
     bn_buf_reset(&e->b);
-    if (net_eve_render(e, r, &e->b) != 0 || bn_buf_putc(&e->b, '\n') != 0) {
+    int rc = net_eve_render(e, r, &e->b);
+    if (rc == BN_DECLINED)
+        return; /* a record with no eve form (app.h: unanswered queries, mDNS, LLMNR) */
+    if (rc != 0 || bn_buf_putc(&e->b, '\n') != 0) {
         e->errors++;
         return;
     }

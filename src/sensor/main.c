@@ -56,6 +56,8 @@ usage(FILE *out)
             "      --community-id-seed N\n"
             "      --no-app           flows only\n"
             "      --no-ndr           no built-in network detections\n"
+            "      --ndr-config FILE  YAML of ndr.* keys (thresholds, internal networks, ignores)\n"
+            "      --ioc FILE         IOC list (CSV or STIX 2.1, repeatable) for the detections\n"
             "  -v, --verbose          log more\n"
             "\n"
             "Counters are printed to stderr as JSON on exit and on SIGUSR1.\n",
@@ -92,7 +94,7 @@ int
 main(int argc, char **argv)
 {
     enum { O_EVE = 256, O_ZEEK, O_RULES, O_MAXF, O_NOAPP, O_NONDR, O_SEED, O_MIDSTREAM,
-           O_IPS };
+           O_IPS, O_NDRCONF, O_IOC };
     static const struct option opts[] = {
         {"interface", required_argument, NULL, 'i'},
         {"filter", required_argument, NULL, 'f'},
@@ -106,6 +108,8 @@ main(int argc, char **argv)
         {"community-id-seed", required_argument, NULL, O_SEED},
         {"midstream", no_argument, NULL, O_MIDSTREAM},
         {"ips", no_argument, NULL, O_IPS},
+        {"ndr-config", required_argument, NULL, O_NDRCONF},
+        {"ioc", required_argument, NULL, O_IOC},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -114,14 +118,16 @@ main(int argc, char **argv)
     struct net_pipeline *p = NULL;
     struct net_rules rules;
     const char *iface = NULL, *filter = NULL, *file = NULL, *eve = NULL, *zeek = NULL;
-    const char *rule_paths[64];
-    size_t nrule_paths = 0;
+    const char *rule_paths[64], *ioc_paths[64], *ndr_conf = NULL;
+    size_t nrule_paths = 0, nioc = 0;
+    struct net_detect_setup det;
     bool have_rules = false;
     char err[512] = "";
     int c, rc = 1;
 
     memset(&cfg, 0, sizeof(cfg));
     memset(&rules, 0, sizeof(rules));
+    memset(&det, 0, sizeof(det));
     net_flow_cfg_default(&cfg.flow);
     cfg.ndr = true;
     while ((c = getopt_long(argc, argv, "i:f:r:vh", opts, NULL)) != -1) {
@@ -162,6 +168,14 @@ main(int argc, char **argv)
         case O_IPS: cfg.ips = true; break;
         case O_NOAPP: cfg.no_app = true; break;
         case O_NONDR: cfg.ndr = false; break;
+        case O_NDRCONF: ndr_conf = optarg; break;
+        case O_IOC:
+            if (nioc >= BN_ARRAY_SIZE(ioc_paths)) {
+                fprintf(stderr, "bannin-sensor: too many --ioc\n");
+                return 2;
+            }
+            ioc_paths[nioc++] = optarg;
+            break;
         case 'v': bn_log_set_level(BN_LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -172,11 +186,21 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (ndr_conf || nioc) {
+        char msg[800];
+        if (net_detect_setup_load(&det, "bannin-sensor", ndr_conf, ioc_paths, nioc, msg,
+                                  sizeof(msg)) != 0) {
+            fprintf(stderr, "bannin-sensor: %s\n", msg);
+            return 2;
+        }
+        cfg.ndr_cfg = det.cfg;
+        cfg.iocs = det.iocs;
+    }
     if (eve) {
         cfg.eve = strcmp(eve, "-") == 0 ? stdout : fopen(eve, "a");
         if (!cfg.eve) {
             fprintf(stderr, "bannin-sensor: cannot open '%s': %s\n", eve, strerror(errno));
-            return 1;
+            goto out;
         }
         if (cfg.eve == stdout && iface)
             setvbuf(stdout, NULL, _IOLBF, 0); /* live: records as they happen */
@@ -270,5 +294,6 @@ out:
         fclose(cfg.zeek);
     if (have_rules)
         net_rules_release(&rules);
+    net_detect_setup_release(&det);
     return rc;
 }

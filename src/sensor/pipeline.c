@@ -17,9 +17,11 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bannin/alloc.h"
 #include "bannin/error.h"
+#include "bannin/ioc.h"
 #include "bannin/log.h"
 #include "bannin/sigma.h"
 #include "bannin/reader.h"
@@ -572,9 +574,11 @@ net_pipeline_new(struct net_pipeline **out, const struct net_pipeline_cfg *cfg, 
     if (!p->flows)
         goto nomem;
     if (cfg->ndr) {
-        p->ndr = ndr_new(NULL);
+        p->ndr = ndr_new(cfg->ndr_cfg);
         if (!p->ndr)
             BN_WARN("sensor", "network detections disabled: they could not start");
+        else if (cfg->iocs)
+            ndr_set_ioc(p->ndr, cfg->iocs);
     }
     if (cfg->rules && cfg->mapping) {
         p->scratch = bn_scratch_new(cfg->rules);
@@ -782,6 +786,12 @@ net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
     rc |= J("zeek_errors", s.zeek_errors);
     rc |= bn_buf_puts(b, "},\"app\":");
     rc |= net_app_stats_json(&p->app_stats, b);
+    if (p->ndr) {
+        struct ndr_stats ns;
+        ndr_stats(p->ndr, &ns);
+        rc |= bn_buf_puts(b, ",\"ndr_state\":");
+        rc |= ndr_stats_json(&ns, b);
+    }
     rc |= bn_buf_putc(b, '}');
     return rc ? BN_ETOOBIG : 0;
 }
@@ -892,4 +902,71 @@ net_pipeline_summary(const struct net_pipeline_stats *s, double seconds, FILE *o
     if (seconds > 0)
         fprintf(out, "speed        %.0f packets/s, %.1f Mbit/s (%.3f s)\n",
                 (double)d->packets / seconds, (double)d->bytes * 8 / seconds / 1e6, seconds);
+}
+
+/* ---- detection setup ---- */
+
+int
+net_detect_setup_load(struct net_detect_setup *s, const char *prog, const char *ndr_config,
+                      const char *const *ioc_paths, size_t nioc, char *msg, size_t msglen)
+{
+    struct bn_diag d;
+    char buf[700];
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    bn_diag_clear(&d);
+    if (ndr_config) {
+        if (!(s->cfg = bn_calloc(1, sizeof(*s->cfg))) || ndr_config_init(s->cfg) != 0) {
+            bn_free(s->cfg);
+            s->cfg = NULL;
+            snprintf(msg, msglen, "out of memory");
+            return BN_ENOMEM;
+        }
+        if ((rc = ndr_config_load(s->cfg, ndr_config, &d)) != 0) {
+            snprintf(msg, msglen, "%s", bn_diag_format(&d, buf, sizeof(buf)));
+            net_detect_setup_release(s);
+            return rc;
+        }
+    }
+    if (nioc) {
+        if (!(s->iocs = bn_ioc_set_new())) {
+            snprintf(msg, msglen, "out of memory");
+            net_detect_setup_release(s);
+            return BN_ENOMEM;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+        for (size_t i = 0; i < nioc; i++) {
+            struct bn_ioc_load_stats st;
+            memset(&st, 0, sizeof(st));
+            bn_diag_clear(&d);
+            if ((rc = bn_ioc_load_file(s->iocs, ioc_paths[i], now, &st, &d)) != 0) {
+                snprintf(msg, msglen, "%s", bn_diag_format(&d, buf, sizeof(buf)));
+                net_detect_setup_release(s);
+                return rc;
+            }
+            uint64_t skipped = st.skipped_type + st.skipped_value + st.skipped_syntax +
+                               st.skipped_expired + st.skipped_other;
+            s->iocs_added += st.added;
+            s->iocs_skipped += skipped;
+            if (skipped)
+                fprintf(stderr, "%s: %s: %" PRIu64 " indicators loaded, %" PRIu64
+                        " entries skipped (first: %s)\n", prog, ioc_paths[i], st.added, skipped,
+                        bn_diag_format(&d, buf, sizeof(buf)));
+        }
+    }
+    return 0;
+}
+
+void
+net_detect_setup_release(struct net_detect_setup *s)
+{
+    if (s->cfg) {
+        ndr_config_release(s->cfg);
+        bn_free(s->cfg);
+    }
+    bn_ioc_set_free(s->iocs);
+    memset(s, 0, sizeof(*s));
 }

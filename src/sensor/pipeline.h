@@ -53,6 +53,9 @@ const char *net_conn_state(const struct net_flow *f);
 
 /* ---- the pipeline (pipeline.c) ---- */
 
+struct ndr_config;
+struct bn_ioc_set;
+
 struct net_pipeline_cfg {
     struct net_flow_cfg flow;
     FILE *eve;                          /* eve NDJSON out, NULL = none (borrowed) */
@@ -62,6 +65,9 @@ struct net_pipeline_cfg {
     const struct bn_mapping *mapping;   /* needed with rules (borrowed) */
     bool no_app;                        /* skip application parsing */
     bool ndr;                           /* run the built-in detections */
+    const struct ndr_config *ndr_cfg;   /* detection settings (borrowed; NULL = defaults) */
+    const struct bn_ioc_set *iocs;      /* IOC lists for the detections (borrowed; NULL =
+                                         * none) */
     uint64_t stream_memcap;             /* held + out-of-order TCP bytes, all flows (0 =
                                          * NET_STREAM_MEMCAP) */
     bool ips;                           /* TCP bytes go to the parsers as they arrive (Suricata
@@ -131,5 +137,22 @@ void net_pipeline_summary(const struct net_pipeline_stats *s, double seconds, FI
 /* Adds the counters of a to total (several files or threads). */
 void net_pipeline_stats_add(struct net_pipeline_stats *total,
                             const struct net_pipeline_stats *a);
+
+/*
+ * What a program run gives the network detections: an ndr.* YAML file and IOC lists (CSV or
+ * STIX 2.1). Loaded once, borrowed by every pipeline (cfg.ndr_cfg, cfg.iocs), released at
+ * exit. Skipped IOC lines are counted and reported on stderr with the first one's place.
+ */
+struct net_detect_setup {
+    struct ndr_config *cfg;             /* NULL = defaults */
+    struct bn_ioc_set *iocs;            /* NULL = none */
+    uint64_t iocs_added;
+    uint64_t iocs_skipped;
+};
+
+/* 0, or an error with msg ("FILE:LINE:COL: why"). prog prefixes the skip report. */
+int net_detect_setup_load(struct net_detect_setup *s, const char *prog, const char *ndr_config,
+                          const char *const *ioc_paths, size_t nioc, char *msg, size_t msglen);
+void net_detect_setup_release(struct net_detect_setup *s);
 
 #endif
