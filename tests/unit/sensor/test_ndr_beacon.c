@@ -46,6 +46,7 @@ test_beacon_60s(void **state)
     assert_int_equal(ng_count(&g, NDR_SIG_BEACON), 1);
     assert_int_equal(ng_total(&g), 1);
     const struct net_alert *a = ng_find(&g, NDR_SIG_BEACON);
+    assert_non_null(a);
     assert_true(a->score >= 70);
     assert_int_equal(a->dport, 443);
     assert_non_null(strstr(a->detail, "to 198.51.100.7:443"));

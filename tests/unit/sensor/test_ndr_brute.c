@@ -45,6 +45,7 @@ test_ssh_brute(void **state)
     assert_int_equal(ng_count(&g, NDR_SIG_BRUTE_SSH), 1);
     assert_int_equal(ng_total(&g), 1);
     const struct net_alert *a = ng_find(&g, NDR_SIG_BRUTE_SSH);
+    assert_non_null(a);
     assert_true(ng_addr_eq(&a->src, &(struct net_addr){0}) == false);
     assert_int_equal(a->dport, 22);
     assert_true(a->has_dst);

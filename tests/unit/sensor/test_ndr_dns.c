@@ -89,6 +89,7 @@ test_dga(void **state)
     assert_int_equal(ng_count(&g, NDR_SIG_DNS_DGA), 1);
     assert_int_equal(ng_total(&g), 1);
     const struct net_alert *a = ng_find(&g, NDR_SIG_DNS_DGA);
+    assert_non_null(a);
     assert_string_equal(a->mitre, "T1568.002");
     assert_non_null(strstr(a->detail, "answered NXDOMAIN"));
     ng_release(&g);

@@ -44,6 +44,7 @@ test_upload_2gb(void **state)
     assert_int_equal(ng_count(&g, NDR_SIG_EXFIL), 1);
     assert_int_equal(ng_total(&g), 1);
     const struct net_alert *a = ng_find(&g, NDR_SIG_EXFIL);
+    assert_non_null(a);
     assert_true(ng_addr_eq(&a->src, &(struct net_addr){4, {192, 168, 1, 10}}));
     assert_int_equal(a->dport, 443);
     assert_non_null(strstr(a->detail, "GB sent to external 198.51.100.20:443"));
@@ -64,6 +65,7 @@ test_pulled_from_inside(void **state)
              600 * NG_S, 9000);
     assert_int_equal(ng_count(&g, NDR_SIG_EXFIL), 1);
     const struct net_alert *a = ng_find(&g, NDR_SIG_EXFIL);
+    assert_non_null(a);
     assert_true(ng_addr_eq(&a->src, &(struct net_addr){4, {10, 0, 0, 80}}));
     ng_release(&g);
 }

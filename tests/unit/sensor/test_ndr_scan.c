@@ -74,6 +74,7 @@ test_horizontal_scan(void **state)
     assert_int_equal(ng_count(&g, NDR_SIG_SCAN_HORIZONTAL), 1);
     assert_int_equal(ng_count(&g, NDR_SIG_SCAN_VERTICAL), 0);
     const struct net_alert *a = ng_find(&g, NDR_SIG_SCAN_HORIZONTAL);
+    assert_non_null(a);
     assert_int_equal(a->dport, 445);
     assert_non_null(strstr(a->detail, "64 hosts probed on TCP port 445"));
     ng_release(&g);
@@ -312,6 +313,7 @@ test_udp_scans(void **state)
                  p == 53 || p == 123 || p == 161);
     assert_int_equal(ng_count(&g, NDR_SIG_SCAN_VERTICAL), 1);
     const struct net_alert *a = ng_find(&g, NDR_SIG_SCAN_VERTICAL);
+    assert_non_null(a);
     assert_int_equal(a->proto, 17);
     assert_non_null(strstr(a->detail, "100 UDP ports probed on 192.168.1.10"));
     /* SNMP over a /24 from another source, a few devices answering. */
