@@ -1,0 +1,23 @@
+/*
+ * respond_scan.h - the agent's `scan` action: YARA rules over paths on the host.
+ *
+ * params: {"paths":["/tmp", ...],           required, files or directories
+ *          "rules":"rule x { ... }",        inline rule text, or
+ *          "rule_dir":"/path",              rule files/directory (default state_dir/yara),
+ *          "max_size":N, "timeout":S, "max_files":N, "max_matches":N}   optional limits
+ * result: {"ok":true,"rules":N,"rule_errors":N,"matches":[{"rule","namespace","tags","file"}],
+ *          "files_scanned":N,"files_matched":N,"skipped_size":N,"errors":N,"timeouts":N,
+ *          "matches_dropped":N,"max_files_hit":bool,"seconds":F}
+ */
+#ifndef BANNIN_AGENT_RESPOND_SCAN_H
+#define BANNIN_AGENT_RESPOND_SCAN_H
+
+#include "agent/respond.h"
+
+struct resp_scan;
+
+int resp_scan_new(struct resp_scan **out, const struct respond_paths *paths);
+void resp_scan_free(struct resp_scan *m);
+int resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *out);
+
+#endif
