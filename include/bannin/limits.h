@@ -81,6 +81,9 @@
 #define BN_WIRE_NAME_MAX 255                /* host names, versions, uids */
 #define BN_WIRE_HEALTH_MAX 1000             /* bytes of a heartbeat's health JSON */
 #define BN_WIRE_ERRMSG_MAX 512              /* bytes of an ERROR frame's reason */
+#define BN_WIRE_ACTION_TYPE_MAX 32          /* bytes of an ACTION's type name */
+#define BN_WIRE_ACTION_PARAMS_MAX (64u << 10) /* bytes of an ACTION's params JSON */
+#define BN_WIRE_RESULT_MAX (1u << 20)       /* bytes of a RESULT's result JSON */
 
 /* --- manager store (src/manager/store_sqlite*.c) --- */
 #define BN_STORE_QUERY_ROWS_MAX 10000       /* rows one list or search call returns */
@@ -106,5 +109,33 @@
 #define BN_NET_STREAM_HOLD_MAX (256u << 10) /* unacknowledged TCP bytes held per direction */
 #define BN_NET_STREAM_MEMCAP (128ull << 20) /* held + out-of-order bytes, all flows of a capture */
 #define BN_NET_EVE_LINE_MAX (1u << 20)     /* bytes of one eve or Zeek-named line */
+
+/* --- respond: the actions plumbing (R4: src/agent/respond.c, manager actions) --- */
+#define BN_RESPOND_TYPE_MAX 32              /* bytes of an action type name */
+#define BN_RESPOND_PARAMS_MAX (64u << 10)   /* bytes of one action's params JSON */
+#define BN_RESPOND_RESULT_MAX (1u << 20)    /* bytes of one action's result JSON */
+#define BN_RESPOND_PENDING_MAX 4096         /* unacknowledged results kept in the state dir */
+#define BN_ACTIONS_REASON_MAX 1000          /* bytes of a request/approval reason (manager) */
+
+/* --- YARA scanning and forensic packages (R5: src/detect/yara.c, src/agent/respond_scan.c,
+ * src/agent/respond_forensic.c) --- */
+#define BN_YARA_RULE_FILES_MAX 10000       /* rule files in one compile (dirs, bundles) */
+#define BN_YARA_RULE_FILE_MAX (16u << 20)  /* bytes of one rule file or bundle member */
+#define BN_YARA_BUNDLE_MAX (256u << 20)    /* bytes of a .tar.gz rule bundle, unpacked */
+#define BN_YARA_ISSUES_MAX 1000            /* compile issues kept (all are counted) */
+#define BN_YARA_FILE_SIZE_DEFAULT (64ull << 20) /* scan: files larger are skipped, counted */
+#define BN_YARA_TIMEOUT_DEFAULT 30         /* scan: seconds per file */
+#define BN_YARA_FILES_DEFAULT 1000000      /* scan: files per run */
+#define BN_YARA_DEPTH_MAX 64               /* scan: directory depth */
+#define BN_RESP_SCAN_MATCHES_MAX 10000     /* scan action: matches listed in one result */
+#define BN_RESP_SCAN_PATHS_MAX 256         /* scan action: paths in one request */
+#define BN_RESP_RULES_TEXT_MAX (4u << 20)  /* scan action: bytes of inline rule text */
+#define BN_FOR_FILES_MAX 256               /* forensics: chosen files in one package */
+#define BN_FOR_FILE_SIZE_MAX (32u << 20)   /* forensics: bytes of one chosen file */
+#define BN_FOR_EVENTS_MAX 100000           /* forensics: recent event lines */
+#define BN_FOR_MEMBER_MAX (64u << 20)      /* forensics: bytes of one generated member */
+#define BN_FOR_PROCS_MAX 65536             /* forensics: processes listed */
+#define BN_FOR_FDS_MAX 4096                /* forensics: open files listed per process */
+#define BN_FOR_PACKAGE_MAX (1ull << 30)    /* forensics: bytes of the uncompressed archive */
 
 #endif
