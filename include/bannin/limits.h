@@ -138,4 +138,20 @@
 #define BN_FOR_FDS_MAX 4096                /* forensics: open files listed per process */
 #define BN_FOR_PACKAGE_MAX (1ull << 30)    /* forensics: bytes of the uncompressed archive */
 
+/* --- response: quarantine vault and configuration baselines (src/agent/respond_vault.c,
+ * respond_baseline.c) --- */
+#define BN_RESP_PARAMS_MAX (64u << 10)      /* bytes of one action's params JSON */
+#define BN_VAULT_ITEM_MAX (256ull << 20)    /* bytes of one quarantined file */
+#define BN_VAULT_ITEMS_MAX 10000            /* items kept in one vault */
+#define BN_VAULT_META_MAX (64u << 10)       /* bytes of one item's metadata JSON */
+#define BN_VAULT_CHUNK (64u << 10)          /* plaintext bytes per secretstream message */
+#define BN_VAULT_TEXT_MAX 1024              /* bytes of a reason or actor string */
+#define BN_BASELINE_FILES_MAX 20000         /* files one baseline covers */
+#define BN_BASELINE_FILE_MAX (16u << 20)    /* bytes of one baselined file */
+#define BN_BASELINE_INDEX_MAX (32u << 20)   /* bytes of the baseline index JSON */
+#define BN_BASELINE_DEPTH_MAX 8             /* directory depth of a recursive watch */
+#define BN_BASELINE_DIFF_LINES_MAX 200000   /* lines per side a diff compares */
+#define BN_BASELINE_DIFF_D_MAX 2000         /* edit distance searched before a full replace */
+#define BN_BASELINE_DIFF_MAX (1u << 20)     /* bytes of one diff text in a result */
+
 #endif
