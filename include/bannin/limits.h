@@ -154,4 +154,17 @@
 #define BN_BASELINE_DIFF_D_MAX 2000         /* edit distance searched before a full replace */
 #define BN_BASELINE_DIFF_MAX (1u << 20)     /* bytes of one diff text in a result */
 
+/* respond: exec blocking and process actions (respond_block.c, respond_proc.c) */
+#define BN_RESP_BLOCK_RULES_MAX 4096          /* rules in the block list */
+#define BN_RESP_BLOCK_LIST_MAX (4u << 20)     /* bytes of the persisted block list JSON */
+#define BN_RESP_BLOCK_PATH_MAX 4096           /* bytes of a path rule */
+#define BN_RESP_BLOCK_COMMENT_MAX 1024        /* bytes of a rule's comment */
+#define BN_RESP_BLOCK_YARA_MAX (256u << 10)   /* bytes of one YARA rule text */
+#define BN_RESP_BLOCK_MARKS_MAX 64            /* marked mounts / directories */
+#define BN_RESP_BLOCK_DEADLINE_US 20000       /* default answer deadline of an exec event */
+#define BN_RESP_BLOCK_HASH_MAX (512ull << 20) /* bytes hashed per file; larger: policy */
+#define BN_RESP_BLOCK_CACHE_SLOTS 8192        /* default decision cache slots */
+#define BN_RESP_BLOCK_CACHE_SLOTS_MAX (1u << 20)
+#define BN_RESP_PROC_TREE_MAX 4096            /* processes one tree action acts on */
+
 #endif
