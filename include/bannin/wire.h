@@ -36,6 +36,15 @@ enum bn_wire_type {
     BN_WIRE_ACK = 6,       /* manager -> agent: the batch is durable */
     BN_WIRE_HEARTBEAT = 7, /* agent -> manager: health */
     BN_WIRE_ERROR = 8,     /* either way: code and reason, then the sender closes */
+    BN_WIRE_ACTION = 9,    /* manager -> agent: a response action to execute (docs/RESPONSE.md) */
+    BN_WIRE_RESULT = 10,   /* agent -> manager: the outcome of an action */
+};
+
+/* Outcome of an action in a RESULT frame. */
+enum bn_wire_action_status {
+    BN_WIRE_ACT_DONE = 0,    /* ran; its own ok/error is in the result JSON */
+    BN_WIRE_ACT_FAILED = 1,  /* refused by the agent (bad parameters, unknown type) */
+    BN_WIRE_ACT_EXPIRED = 2, /* arrived after its expiry: not run */
 };
 
 enum bn_wire_codec {
@@ -110,6 +119,21 @@ struct bn_wire_error {
     struct bn_str msg;
 };
 
+/* ACTION: the manager asks the agent to run one response action (respond.h). */
+struct bn_wire_action {
+    uint64_t action_id;  /* the manager's id, echoed in the RESULT */
+    struct bn_str type;  /* [a-z_], at most BN_WIRE_ACTION_TYPE_MAX bytes */
+    struct bn_str params; /* JSON object text, at most BN_WIRE_ACTION_PARAMS_MAX bytes */
+    uint64_t expires_ns; /* unix ns after which the agent must not run it (0 = never) */
+};
+
+/* RESULT: what came of an action. */
+struct bn_wire_result {
+    uint64_t action_id;
+    uint32_t status;      /* enum bn_wire_action_status */
+    struct bn_str result; /* JSON object text, at most BN_WIRE_RESULT_MAX bytes */
+};
+
 /*
  * Encoders append one whole frame (header and payload) to out. Return 0, BN_ETOOBIG when a
  * field is over its limit or out is full, BN_ENOMEM.
@@ -121,6 +145,8 @@ int bn_wire_welcome_encode(struct bn_buf *out, const struct bn_wire_welcome *m);
 int bn_wire_ack_encode(struct bn_buf *out, const struct bn_wire_ack *m);
 int bn_wire_heartbeat_encode(struct bn_buf *out, const struct bn_wire_heartbeat *m);
 int bn_wire_error_encode(struct bn_buf *out, int code, const char *msg);
+int bn_wire_action_encode(struct bn_buf *out, const struct bn_wire_action *m);
+int bn_wire_result_encode(struct bn_buf *out, const struct bn_wire_result *m);
 
 /*
  * Decoders take a payload (the bytes after the header, borrowed; the result points into
@@ -140,6 +166,10 @@ int bn_wire_heartbeat_decode(const uint8_t *p, size_t n, struct bn_wire_heartbea
                              struct bn_wire_err *e);
 int bn_wire_error_decode(const uint8_t *p, size_t n, struct bn_wire_error *m,
                          struct bn_wire_err *e);
+int bn_wire_action_decode(const uint8_t *p, size_t n, struct bn_wire_action *m,
+                          struct bn_wire_err *e);
+int bn_wire_result_decode(const uint8_t *p, size_t n, struct bn_wire_result *m,
+                          struct bn_wire_err *e);
 
 /* ---- event batches ------------------------------------------------------------------- */
 

@@ -65,8 +65,8 @@ const char *
 bn_wire_type_name(int type)
 {
     static const char *const names[] = {"?",     "enroll", "enroll_ok", "hello", "welcome",
-                                        "batch", "ack",    "heartbeat", "error"};
-    if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_ERROR)
+                                        "batch", "ack",    "heartbeat", "error", "action", "result"};
+    if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_RESULT)
         return names[type];
     return "unknown";
 }
@@ -91,7 +91,7 @@ bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len, struct 
     if (get32(p) != BN_WIRE_MAGIC)
         return fail(e, BN_EPROTO, "frame header: bad magic 0x%08x (not a Bannin link peer?)",
                     get32(p));
-    if (p[4] < BN_WIRE_ENROLL || p[4] > BN_WIRE_ERROR)
+    if (p[4] < BN_WIRE_ENROLL || p[4] > BN_WIRE_RESULT)
         return fail(e, BN_EPROTO, "frame header: unknown frame type %u", p[4]);
     if (p[5] || p[6] || p[7])
         return fail(e, BN_EPROTO, "frame header: flags/reserved bytes must be zero");
@@ -478,6 +478,86 @@ bn_wire_error_decode(const uint8_t *p, size_t n, struct bn_wire_error *m, struct
     rd_init(&r, p, n, "error", e);
     m->code = rd_u32(&r, "code");
     m->msg = rd_str(&r, "message", BN_WIRE_ERRMSG_MAX);
+    return rd_end(&r);
+}
+
+/* ---- response actions ------------------------------------------------------------------ */
+
+int
+bn_wire_action_encode(struct bn_buf *out, const struct bn_wire_action *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_ACTION);
+    wr_u64(&w, m->action_id);
+    wr_str(&w, m->type, BN_WIRE_ACTION_TYPE_MAX);
+    wr_str(&w, m->params, BN_WIRE_ACTION_PARAMS_MAX);
+    wr_u64(&w, m->expires_ns);
+    return wr_end(&w);
+}
+
+/* An action type is a short name of [a-z_] (it selects an executor; never free text). */
+static void
+rd_type_name(struct rd *r, struct bn_str s)
+{
+    if (r->rc)
+        return;
+    if (s.len == 0) {
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: field 'type' is empty", r->what);
+        return;
+    }
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (!((c >= 'a' && c <= 'z') || c == '_')) {
+            r->rc = fail(r->e, BN_EPROTO,
+                         "%s frame: field 'type' byte %zu is 0x%02x (only a-z and _ allowed)",
+                         r->what, i, (unsigned char)c);
+            return;
+        }
+    }
+}
+
+int
+bn_wire_action_decode(const uint8_t *p, size_t n, struct bn_wire_action *m, struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "action", e);
+    m->action_id = rd_u64(&r, "action_id");
+    m->type = rd_str(&r, "type", BN_WIRE_ACTION_TYPE_MAX);
+    rd_type_name(&r, m->type);
+    m->params = rd_str(&r, "params", BN_WIRE_ACTION_PARAMS_MAX);
+    rd_text(&r, m->params, "params");
+    m->expires_ns = rd_u64(&r, "expires_ns");
+    if (!r.rc && m->action_id == 0)
+        r.rc = fail(e, BN_EPROTO, "action frame: action_id 0 is not a valid id");
+    return rd_end(&r);
+}
+
+int
+bn_wire_result_encode(struct bn_buf *out, const struct bn_wire_result *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_RESULT);
+    wr_u64(&w, m->action_id);
+    wr_u32(&w, m->status);
+    wr_str(&w, m->result, BN_WIRE_RESULT_MAX);
+    return wr_end(&w);
+}
+
+int
+bn_wire_result_decode(const uint8_t *p, size_t n, struct bn_wire_result *m, struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "result", e);
+    m->action_id = rd_u64(&r, "action_id");
+    m->status = rd_u32(&r, "status");
+    m->result = rd_str(&r, "result", BN_WIRE_RESULT_MAX);
+    rd_text(&r, m->result, "result");
+    if (!r.rc && m->status > BN_WIRE_ACT_EXPIRED)
+        r.rc = fail(e, BN_EPROTO, "result frame: status %u is not 0..2", m->status);
+    if (!r.rc && m->action_id == 0)
+        r.rc = fail(e, BN_EPROTO, "result frame: action_id 0 is not a valid id");
     return rd_end(&r);
 }
 

@@ -58,6 +58,21 @@ message(int type, const uint8_t *p, size_t n)
         bn_wire_error_decode(p, n, &m, &e);
         break;
     }
+    case BN_WIRE_ACTION: {
+        struct bn_wire_action m;
+        if (bn_wire_action_decode(p, n, &m, &e) == 0 &&
+            (m.type.len > BN_WIRE_ACTION_TYPE_MAX || m.params.len > BN_WIRE_ACTION_PARAMS_MAX ||
+             m.action_id == 0))
+            abort();
+        break;
+    }
+    case BN_WIRE_RESULT: {
+        struct bn_wire_result m;
+        if (bn_wire_result_decode(p, n, &m, &e) == 0 &&
+            (m.result.len > BN_WIRE_RESULT_MAX || m.status > BN_WIRE_ACT_EXPIRED))
+            abort();
+        break;
+    }
     case BN_WIRE_BATCH: {
         struct bn_wire_batch b;
         static const uint8_t nonce[BN_WIRE_NONCE], pk[BN_WIRE_PK];
