@@ -6,6 +6,7 @@
  *                [--rules DIR]... [--spool DIR] [--server HOST:PORT] [--link-dir DIR]
  *                [--check] [--dump-config] [--duration SECONDS]
  *   bannin-agent enroll --server HOST:PORT --token T [--dir DIR] [--host NAME]
+ *   bannin-agent action TYPE [JSON] [--state-dir DIR] [--vault-dir DIR] [--baseline-dir DIR]
  *
  * Command-line options override the configuration file; both go through the one settings
  * table (config.c), so the same bounds and messages apply.
@@ -25,6 +26,8 @@
 #include "bannin/log.h"
 
 #include "agent/agent.h"
+#include "agent/respond.h"
+#include "agent/respond_log.h"
 #include "agent/uplink.h"
 #include "bannin/wire.h"
 
@@ -62,7 +65,96 @@ usage(FILE *f)
             "  -h, --help\n"
             "       bannin-agent enroll --server HOST:PORT --token TOKEN [--dir DIR] "
             "[--host NAME]\n"
-            "                           [--heartbeat MS]\n");
+            "                           [--heartbeat MS]\n"
+            "       bannin-agent action TYPE ['{JSON params}'] [--state-dir DIR] "
+            "[--vault-dir DIR]\n"
+            "                           [--baseline-dir DIR] [--events]   run one response "
+            "action\n");
+}
+
+#define RESPOND_STATE_DEFAULT "/var/lib/bannin-agent/respond"
+
+static void
+print_event(void *arg, const char *json, size_t len)
+{
+    (void)arg;
+    fprintf(stderr, "%.*s\n", (int)len, json);
+}
+
+/*
+ * bannin-agent action TYPE [JSON]: runs one response action here, through the same
+ * agent_respond the manager's ACTION frames use, and prints its result JSON. Exit 0 when the
+ * action ran and its result says ok, 1 when it ran and failed, 2 when it was refused.
+ */
+static int
+action_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state-dir", required_argument, NULL, 's'},
+        {"vault-dir", required_argument, NULL, 'v'},
+        {"baseline-dir", required_argument, NULL, 'b'},
+        {"events", no_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct respond_paths paths = {RESPOND_STATE_DEFAULT, NULL, NULL};
+    bool events = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            paths.state_dir = optarg;
+            break;
+        case 'v':
+            paths.vault_dir = optarg;
+            break;
+        case 'b':
+            paths.baseline_dir = optarg;
+            break;
+        case 'e':
+            events = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc || argc - optind > 2) {
+        fprintf(stderr, "bannin-agent action: need TYPE and at most one JSON argument\n");
+        usage(stderr);
+        return 2;
+    }
+    const char *type = argv[optind];
+    const char *params = optind + 1 < argc ? argv[optind + 1] : "{}";
+    struct respond *r = NULL;
+    int rc = respond_new(&r, &paths);
+    if (rc) {
+        fprintf(stderr, "bannin-agent action: cannot start the responders (state %s): %s\n",
+                paths.state_dir, bn_strerror(rc));
+        return 2;
+    }
+    if (events)
+        respond_set_event_cb(r, print_event, NULL);
+    struct bn_buf out;
+    bn_buf_init(&out, BN_RESPOND_RESULT_MAX);
+    rc = agent_respond_ex(r, 0, "cli", type, params, strlen(params), &out);
+    if (out.len)
+        printf("%.*s\n", (int)out.len, out.p);
+    int ret = 2;
+    if (rc == 0) {
+        struct respond_stats st;
+        respond_get_stats(r, &st);
+        ret = st.failed_ok_false ? 1 : 0;
+    } else if (!out.len) {
+        fprintf(stderr, "bannin-agent action: %s: %s\n", type, bn_strerror(rc));
+    }
+    bn_buf_release(&out);
+    respond_free(r);
+    return ret;
 }
 
 /* bannin-agent enroll: keys, CSR, CA pinned by the token, files in the link directory. */
@@ -170,6 +262,8 @@ main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "enroll") == 0)
         return enroll_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "action") == 0)
+        return action_main(argc - 1, argv + 1);
 
     /* first pass: the config file, so the command line overrides it */
     for (int i = 1; i < argc; i++) {
