@@ -607,7 +607,8 @@ def main():
 
     # ---- run bannin once per distinct pcap ---------------------------------------------------
     extra = shlex.split(a.extra)
-    tmp = a.keep or tempfile.mkdtemp(prefix="sv_score.")
+    tmpdir = None if a.keep else tempfile.TemporaryDirectory(prefix="sv_score.")
+    tmp = a.keep or tmpdir.name
     os.makedirs(tmp, exist_ok=True)
     runs = sorted({(p["pcap"], p["args"]) for p in plans})
     pcaps = {p["pcap"] for p in plans}

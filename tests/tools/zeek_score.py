@@ -280,7 +280,8 @@ def main():
         baselines.append({"test": ent["test"], "trace": os.path.join(a.corpus, ent["trace"]),
                           "kind": kind, "rows": rows, "flags": ent.get("zeek_flags", [])})
 
-    tmp = a.keep or tempfile.mkdtemp(prefix="zeek_score.")
+    tmpdir = None if a.keep else tempfile.TemporaryDirectory(prefix="zeek_score.")
+    tmp = a.keep or tmpdir.name
     os.makedirs(tmp, exist_ok=True)
     traces = sorted({b["trace"] for b in baselines})
     results = {}
