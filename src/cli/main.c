@@ -18,12 +18,14 @@ usage(FILE *out)
             "  hunt    run Sigma rules over log files (EVTX, JSON, auditd, syslog, journald)\n"
             "  pcap    analyse capture files: flows, DNS/HTTP/TLS/SSH records, alerts (eve, Zeek)\n"
             "  rules   check rules (`rules check DIR`) or test them on their samples (`rules test DIR`)\n"
+            "  scan    scan files and directories with YARA rules\n"
             "  version print the version\n"
             "\n"
             "`bannin <command> --help` describes each command.\n");
 }
 
 int cmd_admin(int argc, char **argv); /* admin.c */
+int cmd_scan(int argc, char **argv);  /* scan.c */
 
 int
 main(int argc, char **argv)
@@ -39,6 +41,8 @@ main(int argc, char **argv)
         return cmd_hunt(argc - 1, argv + 1);
     if (strcmp(cmd, "rules") == 0)
         return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "scan") == 0)
+        return cmd_scan(argc - 1, argv + 1);
     if (strcmp(cmd, "pcap") == 0)
         return cmd_pcap(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
