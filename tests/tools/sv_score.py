@@ -46,7 +46,7 @@ EMULATED_VERSION = "9.0.0"
 SUPPORTED_FEATURES = {"HAVE_JA3", "HAVE_JA4"}
 RUN_TIMEOUT = 120
 # Options of `bannin pcap` found in its --help (main() fills this in).
-CAPS = {"dns_v2": False}
+CAPS = {"dns_v2": False, "inline": False}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CORPUS = os.path.normpath(
@@ -61,7 +61,8 @@ ARG_RULES = [
     (r"^-k none$", "ok", "checksum validation off: we never drop on checksums"),
     (r"^--runmode=single$", "ok", "single-threaded run"),
     (r"^--no-random$", "ok", "no randomness"),
-    (r"^--simulate-ips$", "ok", "IPS mode matters only with drop rules (checked separately)"),
+    (r"^--simulate-ips$", "ok", "IPS mode: drop rules checked separately; TCP data parsed on "
+     "arrival (bannin pcap --inline when it has one)"),
     (r"^--simulate-", "exclude", "fault injection (--simulate-*) we do not have"),
     (r"^--set (threshold-file|reputation-|security\.lua|stats\.|detect\.)", "ok",
      "signature/alert or stats setting: alert checks are out of scope"),
@@ -534,6 +535,7 @@ def main():
     except (OSError, subprocess.TimeoutExpired):
         helptext = ""
     CAPS["dns_v2"] = "--eve-dns-version" in helptext
+    CAPS["inline"] = re.search(r"--inline\b", helptext) is not None
 
     # ---- plan: per test, the checks in scope and what is excluded --------------------------
     plans = []
@@ -602,6 +604,11 @@ def main():
                 run_args += ["--midstream"]
             if CAPS["dns_v2"] and dns_v2_wanted(y.get("env"), outs):
                 run_args += ["--eve-dns-version", "2"]
+            # IPS mode parses TCP data as it arrives, IDS mode once the other side ACKs it
+            # (visible in pcap_cnt); bannin's --inline, when it has one, does the former.
+            if CAPS["inline"] and ("--simulate-ips" in args_text or
+                                   truthy(get_path(cfg or {}, "stream.inline", False))):
+                run_args += ["--inline"]
             plans.append({"test": name, "pcap": pcap, "args": tuple(run_args), "checks": keep,
                           "notes": notes})
 
