@@ -151,7 +151,7 @@
 #define BN_BASELINE_INDEX_MAX (32u << 20)   /* bytes of the baseline index JSON */
 #define BN_BASELINE_DEPTH_MAX 8             /* directory depth of a recursive watch */
 #define BN_BASELINE_DIFF_LINES_MAX 200000   /* lines per side a diff compares */
-#define BN_BASELINE_DIFF_D_MAX 2000         /* edit distance searched before a full replace */
+#define BN_BASELINE_DIFF_D_MAX 1000         /* edits searched before a full replace (8 MB) */
 #define BN_BASELINE_DIFF_MAX (1u << 20)     /* bytes of one diff text in a result */
 
 /* respond: exec blocking and process actions (respond_block.c, respond_proc.c) */
