@@ -687,4 +687,99 @@ int store_retention_step(struct store *st, int64_t now_ns, int64_t budget,
 /* Stored event bytes of a tenant (what retention_bytes is compared with). */
 int64_t store_events_bytes(struct store *st, int64_t tenant_id);
 
+
+/* ==== response actions (issue 5, R4: store_sqlite_actions.c) ============================ */
+/*
+ * An action is asked for (API, playbook), waits for approval or is queued at once, is sent
+ * to its agent when the agent is connected, and ends done/failed (the agent's result),
+ * rejected (an approver said no) or expired (not sent, or not approved, before expires_ns).
+ */
+enum store_action_state {
+    STORE_ACT_PENDING_APPROVAL = 0,
+    STORE_ACT_QUEUED = 1,
+    STORE_ACT_SENT = 2,
+    STORE_ACT_DONE = 3,
+    STORE_ACT_FAILED = 4,
+    STORE_ACT_REJECTED = 5,
+    STORE_ACT_EXPIRED = 6,
+};
+const char *store_action_state_name(int state);
+int store_action_state_parse(const char *name); /* -1 when unknown */
+
+/* Per tenant and action type: what a request leads to. */
+enum store_action_policy {
+    STORE_POLICY_AUTO = 0,      /* queued at once */
+    STORE_POLICY_APPROVAL = 1,  /* pending until a customer_admin or provider_admin approves */
+    STORE_POLICY_FORBIDDEN = 2, /* refused */
+};
+const char *store_action_policy_name(int policy);
+int store_action_policy_parse(const char *name); /* -1 when unknown */
+
+struct store_action {
+    int64_t id;
+    int64_t tenant_id;
+    int64_t agent_id;
+    int64_t incident_id; /* 0 = none */
+    char type[40];
+    const char *params_json; /* borrowed */
+    int state;               /* enum store_action_state */
+    char requested_by[128];  /* user name, or "playbook" */
+    char approved_by[128];   /* who approved or rejected ("" = nobody yet) */
+    const char *reason;      /* why it was asked for (borrowed) */
+    const char *decision_reason; /* why it was approved or rejected (borrowed) */
+    int64_t created_ns, decided_ns, sent_ns, done_ns, expires_ns;
+    const char *result_json; /* the agent's result ("" before one; borrowed) */
+};
+typedef int (*store_action_cb)(void *ctx, const struct store_action *a);
+
+/* Inserts a (id ignored; state as given, PENDING_APPROVAL or QUEUED). */
+int store_action_create(struct store *st, const struct store_action *a, int64_t *id);
+/* Calls cb once with the action; BN_ENOTFOUND when it does not exist or is out of scope. */
+int store_action_get(struct store *st, const struct store_scope *sc, int64_t id,
+                     store_action_cb cb, void *ctx);
+/* Newest first; agent_id 0 = all, state -1 = all, incident_id 0 = all. */
+int store_action_list(struct store *st, const struct store_scope *sc, int64_t agent_id,
+                      int64_t incident_id, int state, size_t limit, store_action_cb cb,
+                      void *ctx);
+/*
+ * Approves (to QUEUED) or rejects (to REJECTED) a pending action. BN_ENOTFOUND out of scope,
+ * BN_EINVAL (with the current state in the message) when it is not pending approval.
+ */
+int store_action_decide(struct store *st, const struct store_scope *sc, int64_t id, int approve,
+                        const char *by, const char *reason);
+/* QUEUED -> SENT. */
+int store_action_mark_sent(struct store *st, int64_t id);
+/*
+ * The agent's result: SENT/QUEUED -> DONE (ok) or FAILED. BN_ENOTFOUND when the action is not
+ * this agent's; BN_EEXIST when it already has a result (a resent RESULT: nothing changes).
+ */
+int store_action_set_result(struct store *st, int64_t agent_id, int64_t id, int ok,
+                            int expired, const char *result_json);
+/* Queued actions of an agent, oldest first (what to send on connect). */
+int store_action_queued(struct store *st, int64_t agent_id, size_t limit, store_action_cb cb,
+                        void *ctx);
+/*
+ * Moves PENDING_APPROVAL and QUEUED actions past expires_ns to EXPIRED, and calls cb for each
+ * (for the audit log and escalation). *n: how many.
+ */
+int store_action_expire(struct store *st, int64_t now_ns, store_action_cb cb, void *ctx,
+                        int64_t *n);
+
+/* Tenant action policy. Types with no row: APPROVAL in semi-managed, AUTO in fully-managed. */
+int store_action_policy_get(struct store *st, int64_t tenant_id, const char *type, int *policy,
+                            int *explicit_row);
+int store_action_policy_set(struct store *st, int64_t tenant_id, const char *type, int policy);
+typedef int (*store_policy_cb)(void *ctx, const char *type, int policy);
+int store_action_policy_list(struct store *st, int64_t tenant_id, store_policy_cb cb, void *ctx);
+
+/* Tenant response settings. */
+struct store_response_conf {
+    int64_t approval_timeout_s; /* pending approvals escalate (and expire) after this */
+    int full_min_severity;      /* fully-managed: playbooks run at or above (0..4) */
+    int64_t queue_expiry_s;     /* queued actions for an offline host expire after this */
+};
+int store_response_conf_get(struct store *st, int64_t tenant_id, struct store_response_conf *c);
+int store_response_conf_set(struct store *st, int64_t tenant_id,
+                            const struct store_response_conf *c);
+
 #endif

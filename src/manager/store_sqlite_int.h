@@ -12,7 +12,7 @@
 #include "manager/store.h"
 
 #define STORE_STMT_CACHE     128
-#define STORE_LATEST_VERSION 3
+#define STORE_LATEST_VERSION 4
 
 struct store_stmt_slot {
     const char *sql; /* identity: the static SQL text's address */

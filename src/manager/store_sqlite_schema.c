@@ -238,6 +238,39 @@ static const char V3[] = "CREATE TABLE zdicts("
                          "  samples INTEGER NOT NULL,"
                          "  created_ns INTEGER NOT NULL);";
 
+/* Version 4: response actions (issue 5): the actions, per tenant and type policy, and the
+ * tenant's approval timeout, playbook severity and offline queue expiry. */
+static const char V4[] = "CREATE TABLE actions("
+                         "  id INTEGER PRIMARY KEY,"
+                         "  tenant_id INTEGER NOT NULL,"
+                         "  agent_id INTEGER NOT NULL,"
+                         "  incident_id INTEGER NOT NULL DEFAULT 0,"
+                         "  type TEXT NOT NULL,"
+                         "  params_json TEXT NOT NULL DEFAULT '{}',"
+                         "  state INTEGER NOT NULL,"
+                         "  requested_by TEXT NOT NULL DEFAULT '',"
+                         "  approved_by TEXT NOT NULL DEFAULT '',"
+                         "  reason TEXT NOT NULL DEFAULT '',"
+                         "  decision_reason TEXT NOT NULL DEFAULT '',"
+                         "  created_ns INTEGER NOT NULL,"
+                         "  decided_ns INTEGER NOT NULL DEFAULT 0,"
+                         "  sent_ns INTEGER NOT NULL DEFAULT 0,"
+                         "  done_ns INTEGER NOT NULL DEFAULT 0,"
+                         "  expires_ns INTEGER NOT NULL DEFAULT 0,"
+                         "  result_json TEXT NOT NULL DEFAULT '');"
+                         "CREATE INDEX actions_tenant ON actions(tenant_id, created_ns);"
+                         "CREATE INDEX actions_agent_state ON actions(agent_id, state);"
+                         "CREATE TABLE action_policy("
+                         "  tenant_id INTEGER NOT NULL,"
+                         "  type TEXT NOT NULL,"
+                         "  policy INTEGER NOT NULL,"
+                         "  PRIMARY KEY(tenant_id, type));"
+                         "CREATE TABLE tenant_response("
+                         "  tenant_id INTEGER PRIMARY KEY,"
+                         "  approval_timeout_s INTEGER NOT NULL DEFAULT 3600,"
+                         "  full_min_severity INTEGER NOT NULL DEFAULT 4,"
+                         "  queue_expiry_s INTEGER NOT NULL DEFAULT 86400);";
+
 struct migration {
     int version;
     const char *sql;
@@ -247,6 +280,7 @@ static const struct migration migrations[] = {
     {1, V1},
     {2, V2},
     {3, V3},
+    {4, V4},
 };
 
 int
