@@ -38,6 +38,7 @@ enum bn_wire_type {
     BN_WIRE_ERROR = 8,     /* either way: code and reason, then the sender closes */
     BN_WIRE_ACTION = 9,    /* manager -> agent: a response action to execute (docs/RESPONSE.md) */
     BN_WIRE_RESULT = 10,   /* agent -> manager: the outcome of an action */
+    BN_WIRE_RESULT_ACK = 11, /* manager -> agent: the result is stored (the agent forgets it) */
 };
 
 /* Outcome of an action in a RESULT frame. */
@@ -147,6 +148,7 @@ int bn_wire_heartbeat_encode(struct bn_buf *out, const struct bn_wire_heartbeat 
 int bn_wire_error_encode(struct bn_buf *out, int code, const char *msg);
 int bn_wire_action_encode(struct bn_buf *out, const struct bn_wire_action *m);
 int bn_wire_result_encode(struct bn_buf *out, const struct bn_wire_result *m);
+int bn_wire_result_ack_encode(struct bn_buf *out, uint64_t action_id);
 
 /*
  * Decoders take a payload (the bytes after the header, borrowed; the result points into
@@ -170,6 +172,9 @@ int bn_wire_action_decode(const uint8_t *p, size_t n, struct bn_wire_action *m,
                           struct bn_wire_err *e);
 int bn_wire_result_decode(const uint8_t *p, size_t n, struct bn_wire_result *m,
                           struct bn_wire_err *e);
+/* RESULT_ACK payload: u64 action_id (not 0). */
+int bn_wire_result_ack_decode(const uint8_t *p, size_t n, uint64_t *action_id,
+                              struct bn_wire_err *e);
 
 /* ---- event batches ------------------------------------------------------------------- */
 

@@ -65,8 +65,8 @@ const char *
 bn_wire_type_name(int type)
 {
     static const char *const names[] = {"?",     "enroll", "enroll_ok", "hello", "welcome",
-                                        "batch", "ack",    "heartbeat", "error", "action", "result"};
-    if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_RESULT)
+                                        "batch", "ack",    "heartbeat", "error", "action", "result", "result_ack"};
+    if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_RESULT_ACK)
         return names[type];
     return "unknown";
 }
@@ -91,7 +91,7 @@ bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len, struct 
     if (get32(p) != BN_WIRE_MAGIC)
         return fail(e, BN_EPROTO, "frame header: bad magic 0x%08x (not a Bannin link peer?)",
                     get32(p));
-    if (p[4] < BN_WIRE_ENROLL || p[4] > BN_WIRE_RESULT)
+    if (p[4] < BN_WIRE_ENROLL || p[4] > BN_WIRE_RESULT_ACK)
         return fail(e, BN_EPROTO, "frame header: unknown frame type %u", p[4]);
     if (p[5] || p[6] || p[7])
         return fail(e, BN_EPROTO, "frame header: flags/reserved bytes must be zero");
@@ -558,6 +558,26 @@ bn_wire_result_decode(const uint8_t *p, size_t n, struct bn_wire_result *m, stru
         r.rc = fail(e, BN_EPROTO, "result frame: status %u is not 0..2", m->status);
     if (!r.rc && m->action_id == 0)
         r.rc = fail(e, BN_EPROTO, "result frame: action_id 0 is not a valid id");
+    return rd_end(&r);
+}
+
+int
+bn_wire_result_ack_encode(struct bn_buf *out, uint64_t action_id)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_RESULT_ACK);
+    wr_u64(&w, action_id);
+    return wr_end(&w);
+}
+
+int
+bn_wire_result_ack_decode(const uint8_t *p, size_t n, uint64_t *action_id, struct bn_wire_err *e)
+{
+    struct rd r;
+    rd_init(&r, p, n, "result_ack", e);
+    *action_id = rd_u64(&r, "action_id");
+    if (!r.rc && *action_id == 0)
+        r.rc = fail(e, BN_EPROTO, "result_ack frame: action_id 0 is not a valid id");
     return rd_end(&r);
 }
 

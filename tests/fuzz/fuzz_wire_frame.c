@@ -66,6 +66,12 @@ message(int type, const uint8_t *p, size_t n)
             abort();
         break;
     }
+    case BN_WIRE_RESULT_ACK: {
+        uint64_t id;
+        if (bn_wire_result_ack_decode(p, n, &id, &e) == 0 && id == 0)
+            abort();
+        break;
+    }
     case BN_WIRE_RESULT: {
         struct bn_wire_result m;
         if (bn_wire_result_decode(p, n, &m, &e) == 0 &&

@@ -136,6 +136,18 @@ test_result_roundtrip(void **state)
     p = payload(&b, BN_WIRE_RESULT, &len);
     assert_int_equal(bn_wire_result_decode(p, len, &d, &e), BN_EPROTO);
     assert_non_null(strstr(e.msg, "UTF-8"));
+
+    bn_buf_reset(&b);
+    assert_int_equal(bn_wire_result_ack_encode(&b, 99), 0);
+    p = payload(&b, BN_WIRE_RESULT_ACK, &len);
+    uint64_t id = 0;
+    assert_int_equal(bn_wire_result_ack_decode(p, len, &id, &e), 0);
+    assert_int_equal(id, 99);
+    assert_int_equal(bn_wire_result_ack_decode(p, len - 1, &id, &e), BN_EPROTO);
+    bn_buf_reset(&b);
+    assert_int_equal(bn_wire_result_ack_encode(&b, 0), 0);
+    p = payload(&b, BN_WIRE_RESULT_ACK, &len);
+    assert_int_equal(bn_wire_result_ack_decode(p, len, &id, &e), BN_EPROTO);
     bn_buf_release(&b);
 }
 
