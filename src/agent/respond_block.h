@@ -77,6 +77,7 @@ struct resp_block_stats {
     uint64_t hashed;        /* files hashed */
     uint64_t timeouts;      /* answers given by policy because the deadline passed */
     uint64_t errors;        /* events that could not be examined (answered by policy) */
+    uint64_t too_big;       /* files over the hash / YARA size limit (answered by policy) */
     uint64_t watchdog_trips;
     uint64_t queue_overflows; /* FAN_Q_OVERFLOW seen */
 };
@@ -96,6 +97,14 @@ void resp_block_stats(struct resp_block *m, struct resp_block_stats *out);
 bool resp_block_listening(struct resp_block *m);
 /* Copies up to max of the recorded decision latencies (ns, oldest first); returns the count. */
 size_t resp_block_latencies(struct resp_block *m, uint32_t *ns, size_t max);
+
+/*
+ * Parses a persisted block list (the block_list.json format, len bytes) and appends its rules
+ * to m. On failure err (errlen bytes) says where and why, and the rules before the bad one
+ * stay. Returns 0, BN_EPARSE, BN_ETOOBIG or BN_ENOMEM. Used at start-up and by the fuzzer.
+ */
+int resp_block_load_text(struct resp_block *m, const char *text, size_t len, char *err,
+                         size_t errlen);
 
 /* Actions: params is a JSON object of len bytes (borrowed); the result is appended to out. */
 int resp_block_add(struct resp_block *m, const char *params, size_t len, struct bn_buf *out);
