@@ -777,12 +777,14 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
         return wrc == BN_ENOMEM ? wrc : BN_EINVAL;
     }
     c.since = (int64_t)time(NULL);
+    uint64_t t0 = mono_us();
 
     pthread_mutex_lock(&m->mu);
     bool was = m->isolated;
+    char *rs = NULL;
     if (!was) {
-        /* Save the ruleset as it is now (without our table) for release. */
-        char *rs = nft_list(m, "list ruleset", true);
+        /* The ruleset as it is now (without our table), kept for release. */
+        rs = nft_list(m, "list ruleset", true);
         if (!rs) {
             snprintf(why, sizeof(why), "cannot list the ruleset: %s", m->last_error);
             goto fail;
@@ -790,14 +792,6 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
         if (strlen(rs) > BN_RESP_ISO_RULESET_MAX) {
             snprintf(why, sizeof(why), "the current ruleset is larger than %u bytes",
                      BN_RESP_ISO_RULESET_MAX);
-            bn_free(rs);
-            goto fail;
-        }
-        rc = write_file_atomic(m->ruleset_path, rs, strlen(rs));
-        bn_free(rs);
-        if (rc != 0) {
-            snprintf(why, sizeof(why), "cannot save the ruleset to '%s': %s", m->ruleset_path,
-                     bn_strerror(rc));
             goto fail;
         }
     } else {
@@ -805,32 +799,54 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
     }
     struct iso_conf prev = m->conf;
     m->conf = c;
-    /* State first: a crash between the two leaves "isolated", and the restart re-applies. */
-    rc = save_state(m);
-    if (rc != 0) {
-        snprintf(why, sizeof(why), "cannot write '%s': %s", m->state_path, bn_strerror(rc));
-        m->conf = prev;
-        goto fail;
-    }
     m->isolated = true;
+    /* Containment first, bookkeeping second: the table is in effect before the state files
+     * are written (two fsyncs), so a slow disk does not delay isolation. */
     rc = apply_locked(m);
+    uint64_t effective_us = mono_us() - t0;
     if (rc != 0) {
         snprintf(why, sizeof(why), "%s", m->last_error);
         if (!was) {
             m->isolated = false;
-            unlink(m->state_path);
-            unlink(m->ruleset_path);
             nft_run(m, "table " TABLE "\ndelete table " TABLE "\n", false);
         } else {
             m->conf = prev;
-            save_state(m);
             apply_locked(m);
         }
         goto fail;
     }
-    BN_INFO("isolate", "host isolated (by '%s', reason '%s'): table applied and verified in "
-                       "%" PRIu64 " us", c.by, c.reason, m->last_apply_us);
-    rc = bn_buf_printf(out, "{\"ok\":true,\"already\":%s,", was ? "true" : "false");
+    /* Persist: a failure here leaves the host isolated (safer than undoing containment
+     * because a disk is full) and says that isolation will not survive a restart. */
+    char perr[300] = "";
+    if (rs) {
+        int wrc = write_file_atomic(m->ruleset_path, rs, strlen(rs));
+        if (wrc != 0)
+            snprintf(perr, sizeof(perr), "cannot save the earlier ruleset to '%s': %s",
+                     m->ruleset_path, bn_strerror(wrc));
+    }
+    if (!perr[0]) {
+        int wrc = save_state(m);
+        if (wrc != 0)
+            snprintf(perr, sizeof(perr), "cannot write '%s': %s", m->state_path,
+                     bn_strerror(wrc));
+    }
+    bn_free(rs);
+    rs = NULL;
+    if (perr[0])
+        BN_ERROR("isolate", "host isolated but not persisted (a restart ends it): %s", perr);
+    BN_INFO("isolate", "host isolated (by '%s', reason '%s'): table in effect and verified in "
+                       "%" PRIu64 " us", c.by, c.reason, effective_us);
+    rc = bn_buf_printf(out, "{\"ok\":true,\"already\":%s,\"effective_us\":%" PRIu64
+                            ",\"total_us\":%" PRIu64 ",\"persisted\":%s,",
+                       was ? "true" : "false", effective_us, mono_us() - t0,
+                       perr[0] ? "false" : "true");
+    if (rc == 0 && perr[0]) {
+        rc = bn_buf_puts(out, "\"persist_error\":\"");
+        if (rc == 0)
+            rc = bn_buf_json_escape(out, perr, strlen(perr));
+        if (rc == 0)
+            rc = bn_buf_puts(out, "\",");
+    }
     if (rc == 0)
         rc = put_state(m, out);
     if (rc == 0)
@@ -839,6 +855,7 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
     return rc;
 fail:
     pthread_mutex_unlock(&m->mu);
+    bn_free(rs);
     BN_ERROR("isolate", "isolate failed: %s", why);
     rc = put_error(out, why);
     return rc == BN_ENOMEM ? rc : 0;
