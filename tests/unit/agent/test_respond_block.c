@@ -26,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -353,6 +354,51 @@ test_block_deadline_policy(void **st)
     bn_buf_release(&out);
 }
 
+/* A deny callback that stalls the listener thread (as a wedged listener would). */
+static void
+on_deny_stall(void *ctx, const struct resp_block_denial *d)
+{
+    (void)ctx;
+    (void)d;
+    sleep(2);
+}
+
+static void
+test_block_watchdog(void **st)
+{
+    (void)st;
+    struct bn_buf out;
+    bn_buf_init(&out, 1 << 20);
+    const char *marks[] = {mnt};
+    struct resp_block_conf conf = {
+        .marks = marks,
+        .n_marks = 1,
+        .watchdog_ms = 300,
+        .on_deny = on_deny_stall,
+    };
+    struct resp_block *m = NULL;
+    assert_int_equal(resp_block_new_conf(&m, NULL, &conf), 0);
+    char params[256];
+    snprintf(params, sizeof(params), "{\"path\":\"%s\"}", f_path);
+    assert_int_equal(act(resp_block_add, m, params, &out), 0);
+    assert_int_equal(run(f_path), EPERM); /* answered, then the listener stalls 2 s */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(run(f_path), 0); /* the watchdog answers by policy (fail-open) */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    fprintf(stderr, "  exec released by the watchdog after %.3f s\n", waited);
+    assert_true(waited < 1.5);
+    struct resp_block_stats s;
+    resp_block_stats(m, &s);
+    assert_int_equal(s.watchdog_trips, 1);
+    assert_false(resp_block_listening(m));
+    assert_int_equal(act(resp_block_list, m, "{}", &out), 0);
+    assert_non_null(strstr(out.p, "\"watchdog_tripped\":true"));
+    resp_block_free(m);
+    bn_buf_release(&out);
+}
+
 static void
 test_block_bad_params(void **st)
 {
@@ -413,6 +459,7 @@ main(void)
         cmocka_unit_test(test_block_sha_path),
         cmocka_unit_test(test_block_prefix_yara),
         cmocka_unit_test(test_block_deadline_policy),
+        cmocka_unit_test(test_block_watchdog),
         cmocka_unit_test(test_block_bad_params),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
