@@ -120,6 +120,14 @@ start_tree(const char *cg)
     return t;
 }
 
+/* Sleeping or running (a thawed task may briefly show R). */
+static bool
+running(pid_t pid)
+{
+    char s = state_of(pid);
+    return s == 'S' || s == 'R';
+}
+
 static bool
 gone(pid_t pid)
 {
@@ -227,9 +235,9 @@ check_suspend_resume(const char *cg, const char *method_suspend, const char *met
     assert_int_equal(act(resp_resume, m, params, &out), 0);
     assert_non_null(strstr(out.p, "\"ok\":true"));
     assert_non_null(strstr(out.p, method_resume));
-    assert_int_equal(state_of(t.a), 'S');
-    assert_int_equal(state_of(t.b), 'S');
-    assert_int_equal(state_of(t.c), 'S');
+    assert_true(running(t.a));
+    assert_true(running(t.b));
+    assert_true(running(t.c));
     assert_int_equal(act(resp_kill_tree, m, params, &out), 0);
     assert_non_null(strstr(out.p, "\"ok\":true"));
     reap(t.a);
@@ -267,9 +275,6 @@ test_suspend_resume_cgroup(void **state)
         skip();
     }
     check_suspend_resume(cg_dir, "\"method\":\"cgroup\"", "\"method\":\"cgroup\"");
-    for (int i = 0; i < 1000 && rmdir(cg_dir) < 0 && errno == EBUSY; i++)
-        nap_ms(2);
-    cg_dir[0] = '\0';
 }
 
 static void
@@ -319,6 +324,27 @@ test_kill_guards(void **state)
     resp_proc_free(m);
 }
 
+/* Whatever happened, kill what is left in the test cgroup and remove it. */
+static int
+cgroup_teardown(void **state)
+{
+    (void)state;
+    if (!cg_dir[0])
+        return 0;
+    char p[192];
+    snprintf(p, sizeof(p), "%s/cgroup.kill", cg_dir);
+    int fd = open(p, O_WRONLY);
+    if (fd >= 0) {
+        if (write(fd, "1", 1) != 1)
+            fprintf(stderr, "cannot kill the test cgroup\n");
+        close(fd);
+    }
+    for (int i = 0; i < 1000 && rmdir(cg_dir) < 0 && errno == EBUSY; i++)
+        nap_ms(2);
+    cg_dir[0] = '\0';
+    return 0;
+}
+
 static void
 on_alarm(int sig)
 {
@@ -343,7 +369,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_tree),
         cmocka_unit_test(test_suspend_resume_signals),
-        cmocka_unit_test(test_suspend_resume_cgroup),
+        cmocka_unit_test_teardown(test_suspend_resume_cgroup, cgroup_teardown),
         cmocka_unit_test(test_kill_guards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
