@@ -48,6 +48,9 @@
 #include "agent/persist.h"
 #include "agent/proctable.h"
 #include "agent/spool.h"
+#include "agent/action_queue.h"
+#include "agent/respond.h"
+#include "agent/respond_log.h"
 #include "agent/uplink.h"
 
 
@@ -166,6 +169,10 @@ struct agent {
     struct agent_spool *spool;
     pthread_mutex_t spool_mu;      /* the spool is shared with the uplink thread */
     struct uplink *uplink;
+    /* response actions (respond.c) run by the manager through the uplink */
+    struct respond *respond;
+    struct action_queue *actions;
+    char respond_dir[4096];
 
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
@@ -1528,6 +1535,61 @@ uplink_health(void *ctx, struct bn_buf *out, int *tier)
                   st.dropped[0] + st.dropped[1] + st.dropped[2] + st.dropped[3], st.corrupt);
 }
 
+/*
+ * EventID 150/151 of response actions (worker thread): to the spool, so the manager's audit
+ * trail has the endpoint's side, and to the output.
+ */
+static void
+respond_event_sink(void *arg, const char *json, size_t len)
+{
+    struct agent *a = arg;
+    if (a->spool) {
+        uint64_t seq = 0;
+        pthread_mutex_lock(&a->spool_mu);
+        int src = agent_spool_append(a->spool, json, len, AGENT_PRIO_CRITICAL, &seq);
+        pthread_mutex_unlock(&a->spool_mu);
+        if (src != 0)
+            BN_WARN("agent", "response event not spooled: %s", bn_strerror(src));
+    }
+    if (a->out) {
+        flockfile(a->out);
+        fwrite(json, 1, len, a->out);
+        fputc('\n', a->out);
+        funlockfile(a->out);
+    }
+}
+
+/* The response executors and the queue of the manager's actions. State beside the link
+ * directory: <link dir>/../respond (/var/lib/bannin-agent/respond by default). */
+static int
+start_respond(struct agent *a, const char *link_dir, struct bn_diag *d)
+{
+    char base[4000];
+    snprintf(base, sizeof(base), "%s", link_dir);
+    size_t n = strlen(base);
+    while (n > 1 && base[n - 1] == '/')
+        base[--n] = '\0';
+    char *slash = strrchr(base, '/');
+    if (slash && slash != base)
+        *slash = '\0';
+    else if (slash)
+        base[1] = '\0';
+    else
+        snprintf(base, sizeof(base), ".");
+    snprintf(a->respond_dir, sizeof(a->respond_dir), "%s/respond", base);
+    struct respond_paths rp = {a->respond_dir, NULL, NULL};
+    int rc = respond_new(&a->respond, &rp);
+    if (!rc) {
+        respond_set_host(a->respond, a->host);
+        respond_set_event_cb(a->respond, respond_event_sink, a);
+        rc = action_queue_new(&a->actions, a->respond, a->respond_dir);
+    }
+    if (rc)
+        return bn_diag_set(d, rc, a->respond_dir, 0, 0, "response actions: %s",
+                           bn_strerror(rc));
+    return 0;
+}
+
 /* Starts the uplink when the agent is enrolled (server.dir) or a server is named. */
 static int
 start_uplink(struct agent *a, struct bn_diag *d)
@@ -1550,6 +1612,10 @@ start_uplink(struct agent *a, struct bn_diag *d)
     uc.spool_mu = &a->spool_mu;
     uc.health = uplink_health;
     uc.health_ctx = a;
+    int rrc = start_respond(a, dir, d);
+    if (rrc)
+        return rrc;
+    uc.actions = a->actions;
     char err[512];
     int rc = uplink_start(&a->uplink, &uc, err, sizeof(err));
     if (rc)
@@ -1578,6 +1644,11 @@ agent_stop(struct agent *a)
     }
     uplink_stop(a->uplink);
     a->uplink = NULL;
+    /* after the uplink (it hands actions over); waits for the action running */
+    action_queue_free(a->actions);
+    a->actions = NULL;
+    respond_free(a->respond);
+    a->respond = NULL;
 }
 
 void

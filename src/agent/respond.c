@@ -33,6 +33,7 @@ struct respond {
     void *ev_arg;
     struct respond_stats st;
     char state_dir[1024];
+    char host[256];
 };
 
 /* ---- built-in actions -------------------------------------------------------------- */
@@ -123,6 +124,14 @@ respond_set_event_cb(struct respond *r, respond_event_fn fn, void *arg)
 }
 
 void
+respond_set_host(struct respond *r, const char *host)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(r->host, sizeof(r->host), "%s", host ? host : "");
+    pthread_mutex_unlock(&r->lock);
+}
+
+void
 respond_get_stats(struct respond *r, struct respond_stats *s)
 {
     pthread_mutex_lock(&r->lock);
@@ -181,6 +190,11 @@ emit(struct respond *r, int id, uint64_t action_id, const char *source, const ch
                            id, ts, (unsigned long long)action_id);
     if (!rc)
         rc = bn_buf_json_escape(&b, source, strlen(source));
+    if (!rc && r->host[0]) {
+        rc = bn_buf_puts(&b, "\",\"Computer\":\"");
+        if (!rc)
+            rc = bn_buf_json_escape(&b, r->host, strlen(r->host));
+    }
     if (!rc)
         rc = bn_buf_puts(&b, "\",\"Action\":\"");
     if (!rc)

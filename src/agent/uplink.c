@@ -137,6 +137,57 @@ send_heartbeat(struct uplink *u, struct bn_wire_conn *conn)
     return rc;
 }
 
+#define RESULT_RESEND_MS 5000 /* an unacknowledged result is sent again after this */
+
+static int
+send_result(void *ctx, uint64_t id, uint32_t status, const char *json, size_t len)
+{
+    void **a = ctx;
+    struct uplink *u = a[0];
+    struct bn_wire_conn *conn = a[1];
+    struct bn_wire_result m = {id, status, {json, len}};
+    bn_buf_reset(&u->frame);
+    int rc = bn_wire_result_encode(&u->frame, &m);
+    if (rc == BN_ETOOBIG) {
+        /* never over the limit in practice (executors bound their results): say so */
+        static const char big[] = "{\"ok\":false,\"error\":\"result over the frame limit\"}";
+        struct bn_wire_result m2 = {id, BN_WIRE_ACT_FAILED, {big, sizeof(big) - 1}};
+        rc = bn_wire_result_encode(&u->frame, &m2);
+    }
+    if (!rc)
+        rc = bn_wire_send(conn, u->frame.p, u->frame.len);
+    if (!rc)
+        STAT_ADD(u, results_sent, 1);
+    return rc;
+}
+
+/* An ACTION frame: handed to the worker (never run here). A bad frame ends the session. */
+static int
+on_action(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *p, uint32_t len,
+          char *err, size_t errsz)
+{
+    struct bn_wire_action m;
+    struct bn_wire_err e;
+    int rc = bn_wire_action_decode(p, len, &m, &e);
+    if (rc) {
+        snprintf(err, errsz, "bad action frame from the manager: %s", e.msg);
+        return rc;
+    }
+    STAT_ADD(u, actions_received, 1);
+    if (!u->c.actions) {
+        static const char no[] = "{\"ok\":false,\"error\":\"response actions are not enabled on "
+                                 "this agent\"}";
+        void *a[2] = {u, conn};
+        return send_result(a, m.action_id, BN_WIRE_ACT_FAILED, no, sizeof(no) - 1);
+    }
+    rc = action_queue_push(u->c.actions, m.action_id, m.type.p, m.type.len, m.params.p,
+                           m.params.len, m.expires_ns);
+    if (rc)
+        BN_WARN("uplink", "action %llu not queued: %s", (unsigned long long)m.action_id,
+                bn_strerror(rc));
+    return 0;
+}
+
 /* One session: returns when the connection fails or the uplink stops. */
 static void
 session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
@@ -145,8 +196,16 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
     unsigned head = 0, count = 0;
     int64_t next_hb = 0, last_progress = mono_ms();
     char err[300];
+    void *rctx[2] = {u, conn};
+    if (u->c.actions)
+        action_queue_session(u->c.actions);
     while (!atomic_load(&u->stop)) {
         int64_t now = mono_ms();
+        if (u->c.actions && action_queue_results(u->c.actions, RESULT_RESEND_MS, send_result,
+                                                 rctx) != 0) {
+            set_error(u, "sending an action result failed");
+            return;
+        }
         if (now >= next_hb) {
             if (send_heartbeat(u, conn) != 0) {
                 set_error(u, "heartbeat: send failed");
@@ -175,6 +234,13 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
             STAT_ADD(u, batches_sent, 1);
         }
         int wait = count ? 500 : 200;
+        if (u->c.actions) {
+            /* an action may be running: look for its result soon */
+            struct action_queue_stats as;
+            action_queue_get_stats(u->c.actions, &as);
+            if (as.received > as.ran + as.expired + as.refused_full + as.duplicates)
+                wait = 20;
+        }
         int64_t to_hb = next_hb - mono_ms();
         if (to_hb < wait)
             wait = to_hb < 0 ? 0 : (int)to_hb;
@@ -205,6 +271,24 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
             set_error(u, err);
             STAT_ADD(u, refusals, 1);
             return;
+        }
+        if (type == BN_WIRE_ACTION) {
+            if (on_action(u, conn, p, len, err, sizeof(err)) != 0) {
+                set_error(u, err);
+                return;
+            }
+            continue;
+        }
+        if (type == BN_WIRE_RESULT_ACK) {
+            uint64_t aid;
+            if (bn_wire_result_ack_decode(p, len, &aid, &e) != 0) {
+                snprintf(err, sizeof(err), "bad result_ack frame: %s", e.msg);
+                set_error(u, err);
+                return;
+            }
+            if (u->c.actions && action_queue_ack(u->c.actions, aid) == 0)
+                STAT_ADD(u, results_acked, 1);
+            continue;
         }
         struct bn_wire_ack ack;
         if (type != BN_WIRE_ACK || bn_wire_ack_decode(p, len, &ack, &e) != 0 || !count ||

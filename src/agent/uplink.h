@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/action_queue.h"
 #include "agent/spool.h"
 #include "bannin/buf.h"
 
@@ -37,6 +38,9 @@ struct uplink_conf {
     /* Health for heartbeats: appends a JSON object to out and sets *tier. */
     void (*health)(void *ctx, struct bn_buf *out, int *tier);
     void *health_ctx;
+    /* Response actions (ACTION frames) are handed to this queue, its results sent as RESULT
+     * frames until acknowledged; NULL = this agent refuses actions with a failed result. */
+    struct action_queue *actions;
 };
 
 struct uplink_stats {
@@ -47,6 +51,7 @@ struct uplink_stats {
     uint64_t events_acked;
     uint64_t heartbeats;
     uint64_t refusals; /* ERROR frames from the manager */
+    uint64_t actions_received, results_sent, results_acked;
     uint64_t acked_seq;
     bool connected;
     char last_error[256];

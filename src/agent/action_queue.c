@@ -1,0 +1,401 @@
+/*
+ * action_queue.c - the manager's actions on a worker thread, results kept until acknowledged
+ * (action_queue.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bannin/alloc.h"
+#include "bannin/buf.h"
+#include "bannin/error.h"
+#include "bannin/limits.h"
+#include "bannin/log.h"
+#include "bannin/wire.h"
+
+#include "agent/action_queue.h"
+#include "agent/respond_log.h"
+
+struct job {
+    uint64_t id, expires_ns;
+    char type[BN_RESPOND_TYPE_MAX + 1];
+    char *params;
+    size_t params_len;
+};
+
+struct res {
+    uint64_t id;
+    uint32_t status;
+    char *json;
+    size_t len;
+    int64_t sent_ms; /* 0 = not sent in this session */
+};
+
+struct action_queue {
+    struct respond *r;
+    char dir[1100];
+    pthread_t thr;
+    bool started, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job inbox[ACTION_QUEUE_INBOX];
+    size_t head, n;
+    uint64_t running; /* id of the action running, 0 none */
+    struct res *res;
+    size_t nres, capres;
+    struct action_queue_stats st;
+};
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct res *
+find_res(struct action_queue *q, uint64_t id)
+{
+    for (size_t i = 0; i < q->nres; i++)
+        if (q->res[i].id == id)
+            return &q->res[i];
+    return NULL;
+}
+
+/* Writes <id>.res = "<status>\n<json>" atomically (tmp, fsync, rename). Called unlocked. */
+static int
+write_res(struct action_queue *q, uint64_t id, uint32_t status, const char *json, size_t len)
+{
+    char tmp[1200], path[1200];
+    snprintf(tmp, sizeof(tmp), "%s/%llu.tmp", q->dir, (unsigned long long)id);
+    snprintf(path, sizeof(path), "%s/%llu.res", q->dir, (unsigned long long)id);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    char head[16];
+    int hl = snprintf(head, sizeof(head), "%u\n", status);
+    int rc = 0;
+    if (write(fd, head, (size_t)hl) != hl || write(fd, json, len) != (ssize_t)len ||
+        fsync(fd) != 0)
+        rc = BN_EIO;
+    close(fd);
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+/* Records a result in memory and on disk. */
+static void
+add_result(struct action_queue *q, uint64_t id, uint32_t status, const char *json, size_t len)
+{
+    int wrc = write_res(q, id, status, json, len);
+    pthread_mutex_lock(&q->mu);
+    if (wrc) {
+        q->st.write_errors++;
+        BN_WARN("actions", "result of action %llu not kept on disk (%s): it is kept in memory "
+                "until acknowledged", (unsigned long long)id, bn_strerror(wrc));
+    }
+    char *copy = bn_malloc(len + 1);
+    if (copy && q->nres == q->capres) {
+        size_t cap = q->capres ? q->capres * 2 : 16;
+        struct res *nr = bn_realloc(q->res, cap * sizeof(*nr));
+        if (nr) {
+            q->res = nr;
+            q->capres = cap;
+        }
+    }
+    if (copy && q->nres < q->capres) {
+        memcpy(copy, json, len);
+        copy[len] = '\0';
+        q->res[q->nres++] = (struct res){id, status, copy, len, 0};
+        q->st.results_pending = q->nres;
+    } else {
+        bn_free(copy);
+        BN_ERROR("actions", "out of memory keeping the result of action %llu (on disk: %s)",
+                 (unsigned long long)id, wrc ? "no" : "yes");
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void
+simple_result(struct action_queue *q, uint64_t id, uint32_t status, const char *err)
+{
+    struct bn_buf b;
+    bn_buf_init(&b, 1024);
+    bn_buf_puts(&b, "{\"ok\":false,\"error\":\"");
+    bn_buf_json_escape(&b, err, strlen(err));
+    bn_buf_puts(&b, "\"}");
+    add_result(q, id, status, b.p, b.len);
+    bn_buf_release(&b);
+}
+
+static void *
+worker(void *arg)
+{
+    struct action_queue *q = arg;
+    struct bn_buf out;
+    bn_buf_init(&out, BN_RESPOND_RESULT_MAX);
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->stop && q->n == 0)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->stop)
+            break;
+        struct job j = q->inbox[q->head];
+        q->head = (q->head + 1) % ACTION_QUEUE_INBOX;
+        q->n--;
+        q->running = j.id;
+        pthread_mutex_unlock(&q->mu);
+
+        if (j.expires_ns && wall_ns() > j.expires_ns) {
+            simple_result(q, j.id, BN_WIRE_ACT_EXPIRED, "expired before it could run");
+            pthread_mutex_lock(&q->mu);
+            q->st.expired++;
+        } else {
+            bn_buf_reset(&out);
+            int rc = agent_respond_ex(q->r, j.id, "manager", j.type, j.params, j.params_len, &out);
+            uint32_t status = rc == 0 ? BN_WIRE_ACT_DONE : BN_WIRE_ACT_FAILED;
+            if (out.len)
+                add_result(q, j.id, status, out.p, out.len);
+            else
+                simple_result(q, j.id, BN_WIRE_ACT_FAILED, bn_strerror(rc));
+            pthread_mutex_lock(&q->mu);
+            q->st.ran++;
+        }
+        bn_free(j.params);
+        q->running = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+    bn_buf_release(&out);
+    return NULL;
+}
+
+static void
+load_results(struct action_queue *q)
+{
+    DIR *d = opendir(q->dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    size_t n = 0;
+    while ((de = readdir(d)) != NULL && n < BN_RESPOND_PENDING_MAX) {
+        char *end = NULL;
+        unsigned long long id = strtoull(de->d_name, &end, 10);
+        if (!id || !end || strcmp(end, ".res") != 0)
+            continue;
+        char path[1400];
+        snprintf(path, sizeof(path), "%s/%s", q->dir, de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        struct bn_buf b;
+        bn_buf_init(&b, BN_RESPOND_RESULT_MAX + 16);
+        char chunk[8192];
+        size_t k;
+        int rc = 0;
+        while (!rc && (k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            rc = bn_buf_append(&b, chunk, k);
+        fclose(f);
+        char *nl = b.p ? memchr(b.p, '\n', b.len) : NULL;
+        if (!rc && nl && (b.p[0] >= '0' && b.p[0] <= '2')) {
+            uint32_t status = (uint32_t)(b.p[0] - '0');
+            size_t off = (size_t)(nl - b.p) + 1;
+            char *copy = bn_malloc(b.len - off + 1);
+            if (copy && q->nres == q->capres) {
+                size_t cap = q->capres ? q->capres * 2 : 16;
+                struct res *nr = bn_realloc(q->res, cap * sizeof(*nr));
+                if (nr) {
+                    q->res = nr;
+                    q->capres = cap;
+                }
+            }
+            if (copy && q->nres < q->capres) {
+                memcpy(copy, b.p + off, b.len - off);
+                copy[b.len - off] = '\0';
+                q->res[q->nres++] = (struct res){id, status, copy, b.len - off, 0};
+                n++;
+            } else {
+                bn_free(copy);
+            }
+        } else {
+            BN_WARN("actions", "'%s' is not a result file: ignored", path);
+        }
+        bn_buf_release(&b);
+    }
+    closedir(d);
+    q->st.results_pending = q->nres;
+    if (q->nres)
+        BN_INFO("actions", "%zu action results wait for the manager's acknowledgement",
+                q->nres);
+}
+
+int
+action_queue_new(struct action_queue **out, struct respond *r, const char *state_dir)
+{
+    *out = NULL;
+    struct action_queue *q = bn_calloc(1, sizeof(*q));
+    if (!q)
+        return BN_ENOMEM;
+    q->r = r;
+    snprintf(q->dir, sizeof(q->dir), "%s/actions", state_dir);
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        int rc = -errno;
+        bn_free(q);
+        return rc;
+    }
+    if (mkdir(q->dir, 0700) != 0 && errno != EEXIST) {
+        int rc = -errno;
+        bn_free(q);
+        return rc;
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    load_results(q);
+    if (pthread_create(&q->thr, NULL, worker, q) != 0) {
+        action_queue_free(q);
+        return BN_EINTERNAL;
+    }
+    q->started = true;
+    *out = q;
+    return 0;
+}
+
+void
+action_queue_free(struct action_queue *q)
+{
+    if (!q)
+        return;
+    if (q->started) {
+        pthread_mutex_lock(&q->mu);
+        q->stop = true;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+        pthread_join(q->thr, NULL);
+    }
+    while (q->n) {
+        bn_free(q->inbox[q->head].params);
+        q->head = (q->head + 1) % ACTION_QUEUE_INBOX;
+        q->n--;
+    }
+    for (size_t i = 0; i < q->nres; i++)
+        bn_free(q->res[i].json);
+    bn_free(q->res);
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+    bn_free(q);
+}
+
+int
+action_queue_push(struct action_queue *q, uint64_t id, const char *type, size_t type_len,
+                  const char *params, size_t params_len, uint64_t expires_ns)
+{
+    pthread_mutex_lock(&q->mu);
+    q->st.received++;
+    bool dup = find_res(q, id) != NULL || q->running == id;
+    for (size_t i = 0; !dup && i < q->n; i++)
+        dup = q->inbox[(q->head + i) % ACTION_QUEUE_INBOX].id == id;
+    if (dup) {
+        q->st.duplicates++;
+        pthread_mutex_unlock(&q->mu);
+        return 0;
+    }
+    if (q->n >= ACTION_QUEUE_INBOX) {
+        q->st.refused_full++;
+        pthread_mutex_unlock(&q->mu);
+        simple_result(q, id, BN_WIRE_ACT_FAILED, "agent busy: too many actions waiting to run");
+        return 0;
+    }
+    struct job *j = &q->inbox[(q->head + q->n) % ACTION_QUEUE_INBOX];
+    memset(j, 0, sizeof(*j));
+    j->params = bn_malloc(params_len + 1);
+    if (!j->params) {
+        pthread_mutex_unlock(&q->mu);
+        return BN_ENOMEM;
+    }
+    memcpy(j->params, params, params_len);
+    j->params[params_len] = '\0';
+    j->params_len = params_len;
+    j->id = id;
+    j->expires_ns = expires_ns;
+    size_t tl = type_len < sizeof(j->type) ? type_len : sizeof(j->type) - 1;
+    memcpy(j->type, type, tl);
+    j->type[tl] = '\0';
+    q->n++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+int
+action_queue_results(struct action_queue *q, int64_t resend_ms, action_result_fn cb, void *ctx)
+{
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&q->mu);
+    int rc = 0;
+    for (size_t i = 0; i < q->nres && rc == 0; i++) {
+        struct res *r = &q->res[i];
+        if (r->sent_ms && now - r->sent_ms < resend_ms)
+            continue;
+        rc = cb(ctx, r->id, r->status, r->json, r->len);
+        if (rc == 0)
+            r->sent_ms = now;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+void
+action_queue_session(struct action_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; i < q->nres; i++)
+        q->res[i].sent_ms = 0;
+    pthread_mutex_unlock(&q->mu);
+}
+
+int
+action_queue_ack(struct action_queue *q, uint64_t id)
+{
+    pthread_mutex_lock(&q->mu);
+    struct res *r = find_res(q, id);
+    if (!r) {
+        pthread_mutex_unlock(&q->mu);
+        return BN_ENOTFOUND;
+    }
+    bn_free(r->json);
+    *r = q->res[--q->nres];
+    q->st.acked++;
+    q->st.results_pending = q->nres;
+    pthread_mutex_unlock(&q->mu);
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%llu.res", q->dir, (unsigned long long)id);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+void
+action_queue_get_stats(struct action_queue *q, struct action_queue_stats *s)
+{
+    pthread_mutex_lock(&q->mu);
+    *s = q->st;
+    pthread_mutex_unlock(&q->mu);
+}

@@ -1,0 +1,51 @@
+/*
+ * action_queue.h - actions the manager sends (ACTION frames) run here on a worker thread,
+ * never on the uplink's I/O path; their results are kept in the state directory
+ * (state_dir/actions/<id>.res, written atomically) until the manager acknowledges them
+ * (RESULT_ACK), so a result survives a disconnect or a restart and is sent again.
+ */
+#ifndef BANNIN_AGENT_ACTION_QUEUE_H
+#define BANNIN_AGENT_ACTION_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/respond.h"
+
+#define ACTION_QUEUE_INBOX 64 /* actions waiting to run; more are refused with a result */
+
+struct action_queue;
+
+struct action_queue_stats {
+    uint64_t received, ran, expired, refused_full, duplicates, results_pending, acked;
+    uint64_t write_errors;
+};
+
+/* r borrowed. Creates state_dir/actions (0700) and loads the unacknowledged results. */
+int action_queue_new(struct action_queue **out, struct respond *r, const char *state_dir);
+/* Stops the worker (waits for the action running, bounded by its executor) and frees. */
+void action_queue_free(struct action_queue *q);
+
+/*
+ * Hands one action over (copied); returns at once. An action whose id already has a result
+ * is not run again; one past expires_ns (unix ns, 0 = never) gets an "expired" result; a
+ * full inbox gets a "busy" failure result. 0, or BN_ENOMEM/BN_EIO.
+ */
+int action_queue_push(struct action_queue *q, uint64_t id, const char *type, size_t type_len,
+                      const char *params, size_t params_len, uint64_t expires_ns);
+
+/*
+ * Calls cb for each unacknowledged result not sent in the last resend_ms (status: enum
+ * bn_wire_action_status). cb returns 0 when it sent it (the time is noted), else stops.
+ */
+typedef int (*action_result_fn)(void *ctx, uint64_t id, uint32_t status, const char *json,
+                                size_t len);
+int action_queue_results(struct action_queue *q, int64_t resend_ms, action_result_fn cb,
+                         void *ctx);
+/* A new session: every pending result is due again. */
+void action_queue_session(struct action_queue *q);
+/* The manager stored the result: forget it (file removed). */
+int action_queue_ack(struct action_queue *q, uint64_t id);
+void action_queue_get_stats(struct action_queue *q, struct action_queue_stats *s);
+
+#endif
