@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #define TABLE "inet bannin_isolate"
 #define STATE_FILE "isolation.json"
 #define RULESET_FILE "isolation.ruleset"
+#define LOCK_FILE "isolation.lock"
 #define NFT_TEXT_MAX (64u << 10) /* bytes of the table definition we generate */
 
 struct endpoint {
@@ -56,6 +58,9 @@ struct resp_isolate {
     struct nft_ctx *nft;
     char *state_path;
     char *ruleset_path;
+    int lock_fd;           /* flock: one writer of the isolation state across processes */
+    struct stat seen;      /* isolation.json as this process last wrote or read it */
+    bool seen_exists;
     bool isolated;
     bool verified;
     struct iso_conf conf;
@@ -550,6 +555,9 @@ static int put_state(struct resp_isolate *m, struct bn_buf *out)
     return rc;
 }
 
+static void sync_locked(struct resp_isolate *m);
+static void unlock_state(struct resp_isolate *m);
+
 /* ---- watchdog ------------------------------------------------------------------------- */
 
 static void *watch_main(void *arg)
@@ -557,7 +565,11 @@ static void *watch_main(void *arg)
     struct resp_isolate *m = arg;
     pthread_mutex_lock(&m->mu);
     while (!m->stop) {
-        if (m->isolated) {
+        /* Another process holding the lock is changing the state: skip this tick. */
+        bool locked = flock(m->lock_fd, LOCK_EX | LOCK_NB) == 0;
+        if (locked)
+            sync_locked(m);
+        if (locked && m->isolated) {
             char *l = nft_list(m, "list table " TABLE, true);
             bool intact = l && m->expect && strcmp(l, m->expect) == 0;
             bn_free(l);
@@ -574,6 +586,8 @@ static void *watch_main(void *arg)
                 }
             }
         }
+        if (locked)
+            unlock_state(m);
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += (long)BN_RESP_ISO_WATCH_MS * 1000000L;
@@ -602,9 +616,11 @@ static char *join_path(const char *dir, const char *name)
     return p;
 }
 
-/* Loads isolation.json into m (isolated when it says so). */
-static int load_state(struct resp_isolate *m)
+/* Reads isolation.json into *c and *isolated (false when there is no file). */
+static int load_state(struct resp_isolate *m, struct iso_conf *c, bool *isolated)
 {
+    *isolated = false;
+    memset(c, 0, sizeof(*c));
     char *s = NULL;
     size_t n = 0;
     int rc = read_file(m->state_path, BN_RESP_ISO_STATE_MAX, &s, &n);
@@ -621,34 +637,105 @@ static int load_state(struct resp_isolate *m)
     if (rc == 0) {
         json_t *iso = json_object_get(o, "isolated");
         if (json_is_true(iso)) {
-            rc = parse_list(json_object_get(o, "manager"), "manager", true, m->conf.mgr,
-                            BN_RESP_ISO_ENDPOINTS_MAX, &m->conf.n_mgr, why, sizeof(why));
+            rc = parse_list(json_object_get(o, "manager"), "manager", true, c->mgr,
+                            BN_RESP_ISO_ENDPOINTS_MAX, &c->n_mgr, why, sizeof(why));
             if (rc == 0)
-                rc = parse_list(json_object_get(o, "dns"), "dns", false, m->conf.dns,
-                                BN_RESP_ISO_DNS_MAX, &m->conf.n_dns, why, sizeof(why));
+                rc = parse_list(json_object_get(o, "dns"), "dns", false, c->dns,
+                                BN_RESP_ISO_DNS_MAX, &c->n_dns, why, sizeof(why));
             if (rc == 0)
-                rc = text_field(o, "by", m->conf.by, sizeof(m->conf.by), why, sizeof(why));
+                rc = text_field(o, "by", c->by, sizeof(c->by), why, sizeof(why));
             if (rc == 0)
-                rc = text_field(o, "reason", m->conf.reason, sizeof(m->conf.reason), why,
-                                sizeof(why));
-            if (rc == 0 && m->conf.n_mgr == 0) {
+                rc = text_field(o, "reason", c->reason, sizeof(c->reason), why, sizeof(why));
+            if (rc == 0 && c->n_mgr == 0) {
                 snprintf(why, sizeof(why), "no manager endpoint");
                 rc = BN_EINVAL;
             }
             json_t *since = json_object_get(o, "since");
-            m->conf.since = json_is_integer(since) ? (int64_t)json_integer_value(since) : 0;
+            c->since = json_is_integer(since) ? (int64_t)json_integer_value(since) : 0;
             if (rc == 0)
-                m->isolated = true;
+                *isolated = true;
         }
     }
     json_decref(o);
     if (rc != 0) {
-        /* A damaged state file must not silently un-isolate: isolate with no manager link
-         * would cut the agent off, so it is reported and left for an operator. */
+        /* A damaged state file is reported and left for an operator (isolating with no
+         * known manager link would cut the agent off). */
         BN_ERROR("isolate", "'%s': %s", m->state_path, why);
         return BN_ECORRUPT;
     }
     return 0;
+}
+
+/* Remembers isolation.json as it is now (after this process wrote, removed or read it). */
+static void note_state_file(struct resp_isolate *m)
+{
+    m->seen_exists = stat(m->state_path, &m->seen) == 0;
+}
+
+/* Takes up our table as it is when it matches the state, else loads it. Caller holds mu. */
+static int adopt_locked(struct resp_isolate *m)
+{
+    struct bn_buf b;
+    bn_buf_init(&b, NFT_TEXT_MAX);
+    size_t n_rules = 0;
+    int rc = build_table(&m->conf, &b, &n_rules);
+    bn_buf_release(&b);
+    char *l = rc == 0 ? nft_list(m, "list table " TABLE, true) : NULL;
+    if (l && listing_ok(m, l, n_rules)) {
+        bn_free(m->expect);
+        m->expect = l;
+        m->expect_rules = n_rules;
+        m->verified = true;
+        return 0;
+    }
+    bn_free(l);
+    return apply_locked(m);
+}
+
+/*
+ * Follows isolation.json when another process (`bannin-agent action` next to the running
+ * agent) changed it: isolated there -> watch that table; removed -> stop watching (that
+ * process released and restored the ruleset). Caller holds mu and the flock.
+ */
+static void sync_locked(struct resp_isolate *m)
+{
+    struct stat st;
+    bool exists = stat(m->state_path, &st) == 0;
+    if (exists == m->seen_exists &&
+        (!exists || (st.st_ino == m->seen.st_ino && st.st_size == m->seen.st_size &&
+                     st.st_mtim.tv_sec == m->seen.st_mtim.tv_sec &&
+                     st.st_mtim.tv_nsec == m->seen.st_mtim.tv_nsec)))
+        return;
+    note_state_file(m);
+    struct iso_conf c;
+    bool iso = false;
+    if (load_state(m, &c, &iso) != 0)
+        return; /* reported; keep what we have */
+    if (iso) {
+        m->conf = c;
+        m->isolated = true;
+        int rc = adopt_locked(m);
+        BN_INFO("isolate", "isolation state changed by another process: isolated (%s)",
+                rc == 0 ? "table verified" : m->last_error);
+    } else if (m->isolated) {
+        m->isolated = false;
+        m->verified = false;
+        bn_free(m->expect);
+        m->expect = NULL;
+        BN_INFO("isolate", "isolation state changed by another process: released");
+    }
+}
+
+static void lock_state(struct resp_isolate *m)
+{
+    while (flock(m->lock_fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    sync_locked(m);
+}
+
+static void unlock_state(struct resp_isolate *m)
+{
+    flock(m->lock_fd, LOCK_UN);
 }
 
 int resp_isolate_new(struct resp_isolate **out, const struct respond_paths *paths)
@@ -668,10 +755,20 @@ int resp_isolate_new(struct resp_isolate **out, const struct respond_paths *path
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->cv, &ca);
     pthread_condattr_destroy(&ca);
+    m->lock_fd = -1;
     m->state_path = join_path(paths->state_dir, STATE_FILE);
     m->ruleset_path = join_path(paths->state_dir, RULESET_FILE);
-    if (!m->state_path || !m->ruleset_path)
+    char *lock_path = join_path(paths->state_dir, LOCK_FILE);
+    if (!m->state_path || !m->ruleset_path || !lock_path) {
+        bn_free(lock_path);
         goto fail;
+    }
+    m->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    bn_free(lock_path);
+    if (m->lock_fd < 0) {
+        rc = BN_EIO;
+        goto fail;
+    }
     m->nft = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!m->nft) {
         rc = BN_EINTERNAL;
@@ -681,15 +778,21 @@ int resp_isolate_new(struct resp_isolate **out, const struct respond_paths *path
         rc = BN_EINTERNAL;
         goto fail;
     }
-    rc = load_state(m);
+    pthread_mutex_lock(&m->mu);
+    while (flock(m->lock_fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    bool iso = false;
+    rc = load_state(m, &m->conf, &iso);
+    note_state_file(m);
+    m->isolated = rc == 0 && iso;
+    int arc = m->isolated ? apply_locked(m) : 0;
+    unlock_state(m);
+    pthread_mutex_unlock(&m->mu);
     if (rc == BN_ECORRUPT)
         rc = 0; /* reported; the agent runs, isolation_status says not isolated */
     if (rc != 0)
         goto fail;
     if (m->isolated) {
-        pthread_mutex_lock(&m->mu);
-        int arc = apply_locked(m);
-        pthread_mutex_unlock(&m->mu);
         if (arc != 0)
             BN_ERROR("isolate", "cannot re-apply isolation at start: %s (the watchdog retries)",
                      m->last_error);
@@ -722,6 +825,8 @@ void resp_isolate_free(struct resp_isolate *m)
     }
     if (m->nft)
         nft_ctx_free(m->nft);
+    if (m->lock_fd >= 0)
+        close(m->lock_fd);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
     bn_free(m->expect);
@@ -780,6 +885,7 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
     uint64_t t0 = mono_us();
 
     pthread_mutex_lock(&m->mu);
+    lock_state(m);
     bool was = m->isolated;
     char *rs = NULL;
     if (!was) {
@@ -851,9 +957,13 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
         rc = put_state(m, out);
     if (rc == 0)
         rc = bn_buf_putc(out, '}');
+    note_state_file(m);
+    unlock_state(m);
     pthread_mutex_unlock(&m->mu);
     return rc;
 fail:
+    note_state_file(m);
+    unlock_state(m);
     pthread_mutex_unlock(&m->mu);
     bn_free(rs);
     BN_ERROR("isolate", "isolate failed: %s", why);
@@ -879,6 +989,7 @@ int resp_release(struct resp_isolate *m, const char *params, size_t len, struct 
         return wrc == BN_ENOMEM ? wrc : BN_EINVAL;
     }
     pthread_mutex_lock(&m->mu);
+    lock_state(m);
     uint64_t t0 = mono_us();
     bool was = m->isolated;
     bool restored = false, same = true;
@@ -942,11 +1053,15 @@ int resp_release(struct resp_isolate *m, const char *params, size_t len, struct 
         rc = put_state(m, out);
     if (rc == 0)
         rc = bn_buf_putc(out, '}');
+    note_state_file(m);
+    unlock_state(m);
     pthread_mutex_unlock(&m->mu);
     bn_free(saved);
     bn_free(now);
     return rc;
 fail:
+    note_state_file(m);
+    unlock_state(m);
     pthread_mutex_unlock(&m->mu);
     bn_free(saved);
     bn_free(now);
@@ -969,6 +1084,7 @@ int resp_isolation_status(struct resp_isolate *m, const char *params, size_t len
         return wrc == BN_ENOMEM ? wrc : BN_EINVAL;
     }
     pthread_mutex_lock(&m->mu);
+    lock_state(m);
     /* Check the table now rather than report the watchdog's last view. */
     if (m->isolated) {
         char *l = nft_list(m, "list table " TABLE, true);
@@ -987,6 +1103,7 @@ int resp_isolation_status(struct resp_isolate *m, const char *params, size_t len
     }
     if (rc == 0)
         rc = bn_buf_putc(out, '}');
+    unlock_state(m);
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -538,6 +539,38 @@ static void test_cycle(void **st)
     assert_int_equal(run(resp_release, "{}", &out), 0); /* not isolated: harmless */
     assert_non_null(strstr(out.p, "\"was_isolated\":false"));
 
+    /* Two executors on one state dir (the agent, and `bannin-agent action` next to it): the
+     * running one follows what the other did, and never re-applies after its release. */
+    struct resp_isolate *cli = NULL, *agent = iso;
+    assert_int_equal(resp_isolate_new(&cli, &paths), 0);
+    iso = cli;
+    assert_int_equal(run(resp_isolate, "{\"manager\":\"" MGR4 ":7443\"}", &out), 0);
+    assert_non_null(strstr(out.p, "\"verified\":true"));
+    resp_isolate_free(cli); /* the command exits */
+    iso = agent;
+    usleep(400000);
+    assert_int_equal(run(resp_isolation_status, "{}", &out), 0);
+    assert_non_null(strstr(out.p, "\"isolated\":true"));
+    assert_non_null(strstr(out.p, "\"verified\":true"));
+    before = resp_isolate_reapplied(agent);
+    free(nft("flush ruleset", false));
+    usleep(600000);
+    assert_true(table_present()); /* the agent's watchdog repaired it */
+    assert_true(resp_isolate_reapplied(agent) > before);
+    assert_int_equal(resp_isolate_new(&cli, &paths), 0);
+    iso = cli;
+    assert_int_equal(run(resp_release, "{}", &out), 0);
+    assert_non_null(strstr(out.p, "\"restored\":true"));
+    resp_isolate_free(cli);
+    iso = agent;
+    usleep(600000);
+    assert_false(table_present()); /* the agent saw the release */
+    assert_int_equal(run(resp_isolation_status, "{}", &out), 0);
+    assert_non_null(strstr(out.p, "\"isolated\":false"));
+    now = nft("list ruleset", true);
+    assert_string_equal(now, baseline);
+    free(now);
+
     resp_isolate_free(iso);
     iso = NULL;
     bn_buf_release(&out);
@@ -585,8 +618,38 @@ static void test_bad_params(void **st)
     bn_buf_release(&out);
 }
 
-int main(void)
+/*
+ * --hold STATE_DIR: runs the executor (start-up re-apply + watchdog) in the current namespace
+ * until SIGTERM/SIGINT, the way the agent hosts it; test_response_isolate.sh uses it as the
+ * long-running side while `bannin-agent action` changes the state next to it.
+ */
+static int hold(const char *dir)
 {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct respond_paths paths = {.state_dir = dir};
+    struct resp_isolate *m;
+    int rc = resp_isolate_new(&m, &paths);
+    if (rc != 0) {
+        fprintf(stderr, "resp_isolate_new: %s\n", bn_strerror(rc));
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    printf("reapplied %llu\n", (unsigned long long)resp_isolate_reapplied(m));
+    resp_isolate_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--hold") == 0)
+        return hold(argv[2]);
     if (geteuid() != 0) {
         fprintf(stderr, "skipping: needs root for network namespaces\n");
         return 77;
