@@ -500,8 +500,8 @@ asn1_secs(const ASN1_TIME *t)
     return (int64_t)timegm(&tm);
 }
 
-static void
-leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
+static bool
+leaf_cert_decode(struct net_tls_rec *r, const uint8_t *der, size_t len)
 {
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -509,7 +509,7 @@ leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
     unsigned mdlen = 0;
     if (!x) {
         app_err(NET_APP_TLS, NET_APP_ERR_CERT);
-        return;
+        return false;
     }
     struct net_tls_cert *c = &r->cert;
     r->has_cert = 1;
@@ -546,6 +546,73 @@ leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
     }
     GENERAL_NAMES_free(gens);
     X509_free(x);
+    return true;
+}
+
+
+/*
+ * Leaf certificates come back again and again (every connection to a server sends the same
+ * chain), and decoding one with OpenSSL 3 (d2i_X509 decodes the public key through its
+ * provider lookups) was a third of the sensor's CPU. A small direct-mapped cache per thread,
+ * keyed by the DER's SHA-1 and length, keeps the logged fields; a hit replays the counters
+ * the decode added (truncations, dropped names), so statistics do not depend on the cache.
+ */
+#define TLS_CERT_CACHE 64
+
+struct cert_cache_entry {
+    bool used;
+    size_t len;
+    uint8_t sha1[20];
+    struct net_tls_cert cert;
+    uint8_t truncated;
+    uint8_t n_san;
+    char san[NET_TLS_SAN_N][NET_TLS_SNI_MAX];
+    uint64_t trunc_fields;
+    uint64_t dropped;
+};
+
+static __thread struct cert_cache_entry cert_cache[TLS_CERT_CACHE];
+
+static void
+leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
+{
+    uint8_t sha1[20];
+    unsigned mdlen = 0;
+    if (EVP_Digest(der, len, sha1, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != sizeof(sha1)) {
+        leaf_cert_decode(r, der, len);
+        return;
+    }
+    struct cert_cache_entry *e = &cert_cache[sha1[0] % TLS_CERT_CACHE];
+    struct net_app_stats *stats = net_app_stats();
+    if (e->used && e->len == len && memcmp(e->sha1, sha1, sizeof(sha1)) == 0 &&
+        r->n_san == 0) {
+        r->has_cert = 1;
+        r->cert = e->cert;
+        if (e->truncated)
+            r->truncated = 1;
+        r->n_san = e->n_san;
+        memcpy(r->san, e->san, (size_t)e->n_san * NET_TLS_SNI_MAX);
+        stats->truncated_fields += e->trunc_fields;
+        stats->dropped_items += e->dropped;
+        return;
+    }
+    uint64_t tf0 = stats->truncated_fields, dr0 = stats->dropped_items;
+    uint8_t tr0 = r->truncated, san0 = r->n_san;
+    r->truncated = 0;
+    bool ok = leaf_cert_decode(r, der, len);
+    uint8_t tr = r->truncated;
+    r->truncated = tr0 | tr;
+    if (!ok || san0 != 0)
+        return; /* failures are not cached; nor a record that already had names */
+    e->used = true;
+    e->len = len;
+    memcpy(e->sha1, sha1, sizeof(sha1));
+    e->cert = r->cert;
+    e->truncated = tr;
+    e->n_san = r->n_san;
+    memcpy(e->san, r->san, (size_t)r->n_san * NET_TLS_SNI_MAX);
+    e->trunc_fields = stats->truncated_fields - tf0;
+    e->dropped = stats->dropped_items - dr0;
 }
 
 static void
