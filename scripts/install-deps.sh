@@ -10,7 +10,7 @@ PACKAGES=(
   libbpf-dev bpftool libsystemd-dev libssl-dev libuv1-dev libelf-dev
   libpcap-dev libsqlite3-dev sqlite3 libsodium-dev libcurl4-openssl-dev libjansson-dev
   libmicrohttpd-dev libyara-dev libnftables-dev
-  libndpi-bin openssl iproute2 nftables
+  libndpi-bin openssl iproute2 nftables time
   zstd gzip python3 python3-yaml curl
 )
 
