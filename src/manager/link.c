@@ -28,6 +28,7 @@
 #include "bannin/wire.h"
 
 #include "manager/link.h"
+#include "manager/playbook.h"
 
 #define READ_CHUNK     (64u << 10)
 #define SILENT_MAX     65536      /* silent agents remembered (reported once) */
@@ -88,6 +89,7 @@ struct link {
     uv_check_t check;
     uv_idle_t idle;
     uv_timer_t lazy; /* commits a group of small writes (no batch waits on it) */
+    uv_timer_t actions; /* sends queued response actions to connected agents */
     bool lazy_on;
     bool idle_on;
     bool stopping;
@@ -294,6 +296,7 @@ conn_close(struct conn *c)
 }
 
 static void set_reading(struct conn *c, bool on);
+static void dispatch_actions(struct link *l, struct conn *only);
 
 static void
 alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -605,6 +608,8 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     }
     c->state = C_SESSION;
     COUNT(l, sessions);
+    /* what was queued while it was offline */
+    dispatch_actions(l, c);
     BN_INFO("link", "session of agent %s '%s' from %s (acked %llu, next %llu, stored %lld)", c->uid,
             c->hostname, c->peer, (unsigned long long)m.acked_seq, (unsigned long long)m.next_seq,
             (long long)c->last_seq);
@@ -704,6 +709,111 @@ handle_heartbeat(struct conn *c, const uint8_t *p, uint32_t len)
         }
 }
 
+/* ---- response actions (playbook.h, docs/RESPONSE.md) ----------------------------------- */
+
+#define ACTIONS_POLL_MS 100 /* queued actions reach a connected agent within this */
+
+struct act_send {
+    struct link *l;
+    struct conn *only; /* NULL: any connected session */
+    int sent;
+};
+
+static struct conn *
+session_of(struct link *l, int64_t agent_id)
+{
+    for (struct conn *c = l->conns; c; c = c->next)
+        if (!c->closing && c->has_cert && c->ia.id == agent_id &&
+            (c->state == C_SESSION || c->state == C_WAIT_COMMIT))
+            return c;
+    return NULL;
+}
+
+static int
+send_action(void *ctx, const struct store_action *a)
+{
+    struct act_send *x = ctx;
+    struct link *l = x->l;
+    struct conn *c = x->only ? (x->only->ia.id == a->agent_id ? x->only : NULL)
+                             : session_of(l, a->agent_id);
+    if (!c)
+        return 0; /* offline: stays queued until it connects or expires */
+    struct bn_wire_action m = {(uint64_t)a->id,
+                               {a->type, strlen(a->type)},
+                               {a->params_json, strlen(a->params_json)},
+                               (uint64_t)(a->expires_ns > 0 ? a->expires_ns : 0)};
+    bn_buf_reset(&l->out);
+    int rc = bn_wire_action_encode(&l->out, &m);
+    if (rc) {
+        BN_ERROR("link", "action %lld cannot be encoded: %s", (long long)a->id, bn_strerror(rc));
+        return 0;
+    }
+    if (send_out(c) != 0) {
+        conn_close(c);
+        return 0;
+    }
+    rc = store_action_mark_sent(l->st, a->id);
+    if (rc)
+        BN_WARN("link", "action %lld sent but not marked sent: %s", (long long)a->id,
+                bn_strerror(rc));
+    BN_INFO("link", "action %lld (%s) sent to agent %s", (long long)a->id, a->type, c->uid);
+    x->sent++;
+    return 0;
+}
+
+static void
+dispatch_actions(struct link *l, struct conn *only)
+{
+    struct act_send x = {l, only, 0};
+    int rc = only ? store_action_queued(l->st, only->ia.id, 1000, send_action, &x)
+                  : store_action_queued_all(l->st, 1000, send_action, &x);
+    if (rc)
+        BN_WARN("link", "cannot read queued actions: %s", bn_strerror(rc));
+}
+
+static void
+on_actions(uv_timer_t *t)
+{
+    struct link *l = t->data;
+    if (l->conns)
+        dispatch_actions(l, NULL);
+}
+
+static void
+handle_result(struct conn *c, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    struct bn_wire_result m;
+    struct bn_wire_err e;
+    int rc = bn_wire_result_decode(p, len, &m, &e);
+    if (rc) {
+        COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        conn_refuse(c, rc, "%s", e.msg);
+        return;
+    }
+    /* Acknowledged only once durable: written on its own (autocommit) when no group is open;
+     * inside an open group it is committed with the group and acknowledged when the agent
+     * sends it again (a duplicate then). */
+    bool in_group = ingest_pending(l->in);
+    rc = actions_result(l->st, c->ia.id, (int64_t)m.action_id, (int)m.status, m.result.p,
+                        m.result.len);
+    if (rc == BN_ENOTFOUND) {
+        BN_WARN("link", "agent %s sent a result for action %llu, which is not its own", c->uid,
+                (unsigned long long)m.action_id);
+        /* nothing to keep: acknowledge so the agent forgets it */
+    } else if (rc && rc != BN_EEXIST) {
+        BN_WARN("link", "result of action %llu from agent %s not stored: %s",
+                (unsigned long long)m.action_id, c->uid, bn_strerror(rc));
+        return;
+    }
+    if (in_group)
+        return;
+    bn_buf_reset(&l->out);
+    if (bn_wire_result_ack_encode(&l->out, m.action_id) != 0 || send_out(c) != 0)
+        conn_close(c);
+}
+
 static void
 handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
 {
@@ -725,6 +835,8 @@ handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
         handle_batch(c, p, len);
     else if (type == BN_WIRE_HEARTBEAT)
         handle_heartbeat(c, p, len);
+    else if (type == BN_WIRE_RESULT)
+        handle_result(c, p, len);
     else {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "unexpected %s frame in a session",
@@ -975,6 +1087,15 @@ on_house(uv_timer_t *t)
             conn_refuse(c, BN_EDENIED, "agent %s is revoked", c->uid);
         }
     }
+    /* response actions past their expiry (pending approvals escalate) */
+    if (!ingest_pending(l->in)) {
+        int64_t nexp = 0;
+        int erc = actions_expire(l->st, wall_ns(), &nexp);
+        if (erc)
+            BN_WARN("link", "action expiry: %s", bn_strerror(erc));
+        else if (nexp)
+            BN_INFO("link", "%lld response actions expired", (long long)nexp);
+    }
     /* the hooks' housekeeping (correlation windows, reloads) outside any group */
     if (!ingest_pending(l->in))
         ingest_tick(l->in, wall_ns());
@@ -1019,6 +1140,7 @@ on_stop(uv_async_t *h)
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->idle, NULL);
     uv_close((uv_handle_t *)&l->lazy, NULL);
+    uv_close((uv_handle_t *)&l->actions, NULL);
 }
 
 static int
@@ -1108,6 +1230,9 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
     l->idle.data = l;
     uv_timer_init(&l->loop, &l->lazy);
     l->lazy.data = l;
+    uv_timer_init(&l->loop, &l->actions);
+    l->actions.data = l;
+    uv_timer_start(&l->actions, on_actions, ACTIONS_POLL_MS, ACTIONS_POLL_MS);
     *out = l;
     return 0;
 

@@ -755,6 +755,8 @@ int store_action_mark_sent(struct store *st, int64_t id);
  */
 int store_action_set_result(struct store *st, int64_t agent_id, int64_t id, int ok,
                             int expired, const char *result_json);
+/* Queued actions of all agents, oldest first (the link sends those of connected agents). */
+int store_action_queued_all(struct store *st, size_t limit, store_action_cb cb, void *ctx);
 /* Queued actions of an agent, oldest first (what to send on connect). */
 int store_action_queued(struct store *st, int64_t agent_id, size_t limit, store_action_cb cb,
                         void *ctx);

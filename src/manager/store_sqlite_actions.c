@@ -297,6 +297,20 @@ store_action_set_result(struct store *st, int64_t agent_id, int64_t id, int ok, 
 }
 
 int
+store_action_queued_all(struct store *st, size_t limit, store_action_cb cb, void *ctx)
+{
+    struct bn_buf b;
+    bn_buf_init(&b, 4096);
+    int rc = bn_buf_printf(&b, "SELECT " ACT_COLS " FROM actions WHERE state = 1 ORDER BY id LIMIT %zu",
+                           bn__store_limit(limit));
+    if (rc != 0) {
+        bn_buf_release(&b);
+        return rc;
+    }
+    return bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
+}
+
+int
 store_action_queued(struct store *st, int64_t agent_id, size_t limit, store_action_cb cb,
                     void *ctx)
 {
