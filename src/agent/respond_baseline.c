@@ -895,11 +895,11 @@ emit_line(struct bn_buf *o, char sign, const struct line *l, bool redact)
     return rc;
 }
 
-/* Unified diff of a -> b into o; *approx set when the diff is not minimal. */
-static int
-unified_diff(const char *ad, size_t an, const char *bd, size_t bn, const char *label,
-             bool redact, struct bn_buf *o, bool *approx)
+int
+resp_baseline_udiff(const char *ad, size_t an, const char *bd, size_t bn, const char *label,
+                    bool redact, struct bn_buf *o, bool *approx)
 {
+    *approx = false;
     struct line *a = NULL, *b = NULL;
     size_t na, nb;
     char *ops = NULL;
@@ -1082,7 +1082,7 @@ resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len, stru
     bool binary = (bdata && memchr(bdata, '\0', bn)) || (s.data && memchr(s.data, '\0', s.n));
     bool approx = false, truncated = false;
     if (!binary) {
-        rc = unified_diff(bdata ? bdata : "", bn, s.data ? s.data : "", s.n, path,
+        rc = resp_baseline_udiff(bdata ? bdata : "", bn, s.data ? s.data : "", s.n, path,
                           redacted(path), &d, &approx);
         if (rc == BN_ETOOBIG) {
             truncated = true;

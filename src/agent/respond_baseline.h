@@ -19,6 +19,7 @@
 #ifndef BANNIN_AGENT_RESPOND_BASELINE_H
 #define BANNIN_AGENT_RESPOND_BASELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent/respond.h"
@@ -48,5 +49,15 @@ int resp_baseline_restore(struct resp_baseline *m, const char *params, size_t le
                           struct bn_buf *out);
 int resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len,
                           struct bn_buf *out);
+
+/*
+ * Appends the unified diff (3 lines of context, "--- label (baseline)" / "+++ label
+ * (current)" header) turning a[0..an) into b[0..bn) to out; nothing when they are equal.
+ * Sets *approx when more than BN_BASELINE_DIFF_D_MAX edits made it a (valid, non-minimal)
+ * full replace. redact hides the second ':' field of every line (shadow password hashes).
+ * Returns 0, BN_ETOOBIG (more than BN_BASELINE_DIFF_LINES_MAX lines, or out is full), BN_ENOMEM.
+ */
+int resp_baseline_udiff(const char *a, size_t an, const char *b, size_t bn, const char *label,
+                        bool redact, struct bn_buf *out, bool *approx);
 
 #endif
