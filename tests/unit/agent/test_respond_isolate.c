@@ -646,10 +646,42 @@ static int hold(const char *dir)
     return 0;
 }
 
+/* --do TYPE STATE_DIR JSON: one action, result on stdout; exit 0 ok, 1 failed, 2 refused
+ * (the same contract as `bannin-agent action`, for when that does not run isolate yet). */
+static int do_action(const char *type, const char *dir, const char *params)
+{
+    int (*fn)(struct resp_isolate *, const char *, size_t, struct bn_buf *) =
+        strcmp(type, "isolate") == 0   ? resp_isolate
+        : strcmp(type, "release") == 0 ? resp_release
+        : strcmp(type, "isolation_status") == 0 ? resp_isolation_status
+                                                 : NULL;
+    if (!fn) {
+        fprintf(stderr, "unknown action '%s'\n", type);
+        return 2;
+    }
+    struct respond_paths paths = {.state_dir = dir};
+    int rc = resp_isolate_new(&iso, &paths);
+    if (rc != 0) {
+        fprintf(stderr, "resp_isolate_new: %s\n", bn_strerror(rc));
+        return 2;
+    }
+    struct bn_buf out;
+    bn_buf_init(&out, 1u << 20);
+    rc = fn(iso, params, strlen(params), &out);
+    printf("%s\n", out.len ? out.p : "");
+    int ret = rc != 0 ? 2 : strstr(out.p, "\"ok\":true") ? 0 : 1;
+    bn_buf_release(&out);
+    resp_isolate_free(iso);
+    iso = NULL;
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--hold") == 0)
         return hold(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "--do") == 0)
+        return do_action(argv[2], argv[3], argv[4]);
     if (geteuid() != 0) {
         fprintf(stderr, "skipping: needs root for network namespaces\n");
         return 77;
