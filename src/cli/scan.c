@@ -44,7 +44,7 @@ usage(FILE *out)
             "      --max-files N      stop after N files\n"
             "      --follow           follow symbolic links below directories\n"
             "      --one-fs           stay on the file system of each PATH\n"
-            "      --show-rule-errors list every rule file that did not compile\n"
+            "      --show-rule-errors list every rule error and warning\n"
             "exit: 0 no match, 1 matches, 2 errors\n");
 }
 
@@ -208,13 +208,14 @@ cmd_scan(int argc, char **argv)
     size_t shown = 0;
     for (size_t i = 0; i < rep.nissues; i++) {
         const struct bn_yara_issue *is = &rep.issues[i];
-        if (is->warning || (!show_errors && shown >= 10))
+        if ((is->warning && !show_errors) || (!show_errors && shown >= 10))
             continue;
-        shown++;
+        shown += !is->warning;
+        const char *kind = is->warning ? "warning" : "error";
         if (is->line)
-            fprintf(stderr, "%s:%d: error: %s\n", is->file, is->line, is->message);
+            fprintf(stderr, "%s:%d: %s: %s\n", is->file, is->line, kind, is->message);
         else
-            fprintf(stderr, "%s: error: %s\n", is->file, is->message);
+            fprintf(stderr, "%s: %s: %s\n", is->file, kind, is->message);
     }
     if (rep.errors > shown)
         fprintf(stderr, "bannin scan: %zu more rule errors (--show-rule-errors lists them)\n",

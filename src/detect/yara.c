@@ -1,11 +1,11 @@
 /*
  * yara.c - YARA rule sets and scanning over libyara (see bannin/yara.h).
  *
- * Compiling file by file: libyara's compiler cannot take more rules after an error, so each
- * rule file is first compiled alone in a scratch compiler (its errors and warnings go to the
- * report); the files that compiled are then added to one final compiler, each under its own
- * namespace. A file that compiles alone but clashes in the final set (should not happen with
- * one namespace per file) is reported and the final set is rebuilt without it.
+ * Compiling file by file: libyara's compiler cannot take more rules after an error, so the
+ * files go one by one into a running compiler, each under its own namespace; a file that
+ * fails has its errors and warnings in the report, the compiler is dropped and a new one
+ * goes on with the next file. When a file failed, a final pass compiles the good ones
+ * together (see build_final).
  *
  * Includes are disabled: rule text comes from operators, bundles and the manager, and an
  * include would read arbitrary files of the host.
@@ -110,7 +110,7 @@ struct compile_ctx {
     size_t nok, capok;
     size_t files;
     const char *label;        /* file being compiled (for the callback) */
-    bool record;              /* scratch pass records issues; final pass does not */
+    bool record;              /* the running pass records issues; the final pass does not */
     int errors;               /* errors of the current add */
     int err;                  /* fatal (BN_ENOMEM, BN_ETOOBIG) */
 };
@@ -169,7 +169,7 @@ base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-/* Compiles text alone; keeps it (consumes text) when it compiled. */
+/* Queues a rule file for compiling (consumes text). */
 static int
 add_source(struct compile_ctx *c, const char *label, char *text, size_t len)
 {
@@ -182,25 +182,6 @@ add_source(struct compile_ctx *c, const char *label, char *text, size_t len)
         c->rep->files++;
     if (memchr(text, '\0', len)) {
         report_add(c->rep, label, 0, false, "rule file contains a NUL byte");
-        if (c->rep)
-            c->rep->files_failed++;
-        bn_free(text);
-        return 0;
-    }
-    YR_COMPILER *comp;
-    int rc = compiler_new(c, &comp);
-    if (rc) {
-        bn_free(text);
-        return rc;
-    }
-    c->label = label;
-    c->record = true;
-    c->errors = 0;
-    int nerr = yr_compiler_add_string(comp, text, NULL);
-    yr_compiler_destroy(comp);
-    if (nerr > 0 || c->errors > 0) {
-        if (c->errors == 0)
-            report_add(c->rep, label, 0, false, "did not compile");
         if (c->rep)
             c->rep->files_failed++;
         bn_free(text);
@@ -371,6 +352,12 @@ gunzip_file(const char *path, char **out, size_t *outlen)
         gzclose(gz);
         return BN_ENOMEM;
     }
+    char peek;
+    if (gzread(gz, &peek, 0) < 0 || gzdirect(gz)) { /* zlib would pass plain data through */
+        bn_free(buf);
+        gzclose(gz);
+        return BN_EFORMAT;
+    }
     for (;;) {
         if (len == cap) {
             if (cap >= BN_YARA_BUNDLE_MAX) {
@@ -530,6 +517,10 @@ add_bundle(struct compile_ctx *c, const char *path)
         }
         off += 512 + (size_t)((size + 511) / 512 * 512);
     }
+    if (rc == 0 && off == 0) {
+        report_add(c->rep, path, 0, false, "not a tar archive (no member header)");
+        rc = BN_EFORMAT;
+    }
     bn_free(tar);
     return rc;
 }
@@ -633,21 +624,82 @@ src_files_free(struct compile_ctx *c)
     c->nok = c->capok = 0;
 }
 
-/* Builds the final set from c->ok; drops (and reports) files that clash. */
+static int
+rules_wrap(struct compile_ctx *c, YR_COMPILER *comp, size_t nfiles, struct bn_yara_rules **out)
+{
+    YR_RULES *rules = NULL;
+    int yr = yr_compiler_get_rules(comp, &rules);
+    yr_compiler_destroy(comp);
+    if (yr != ERROR_SUCCESS)
+        return yr == ERROR_INSUFFICIENT_MEMORY ? BN_ENOMEM : BN_EINTERNAL;
+    struct bn_yara_rules *r = bn_calloc(1, sizeof(*r));
+    if (!r) {
+        yr_rules_destroy(rules);
+        return BN_ENOMEM;
+    }
+    r->rules = rules;
+    r->externals = c->opts && c->opts->externals;
+    YR_RULE *rule;
+    yr_rules_foreach(rules, rule) r->count++;
+    if (c->rep) {
+        c->rep->files_ok = nfiles;
+        c->rep->rules = r->count;
+    }
+    *out = r;
+    return 0;
+}
+
+/*
+ * Builds the set from the queued files. One running compiler takes the files in order; when
+ * a file fails, its errors are in the report, the compiler (now unusable) is dropped and a new
+ * one goes on from the next file. When no file failed, that compiler is the set; otherwise a
+ * final pass compiles the files that did. Creating a compiler is the expensive part (large
+ * zeroed tables), so this costs 1 + failures (+1) compilers rather than one per file.
+ */
 static int
 build_final(struct compile_ctx *c, struct bn_yara_rules **out)
 {
-    bool *skip = c->nok ? bn_calloc(c->nok, sizeof(bool)) : NULL;
-    if (c->nok && !skip)
+    bool *skip = bn_calloc(c->nok, sizeof(bool));
+    if (!skip)
         return BN_ENOMEM;
+    YR_COMPILER *comp = NULL;
+    size_t nfailed = 0;
     int rc = 0;
+    c->record = true;
+    for (size_t i = 0; i < c->nok; i++) {
+        if (!comp && (rc = compiler_new(c, &comp)) != 0)
+            goto out;
+        c->errors = 0;
+        c->label = c->ok[i].label;
+        if (yr_compiler_add_string(comp, c->ok[i].text, c->ok[i].ns) > 0 || c->errors) {
+            if (c->errors == 0)
+                report_add(c->rep, c->label, 0, false, "did not compile");
+            skip[i] = true;
+            nfailed++;
+            if (c->rep)
+                c->rep->files_failed++;
+            yr_compiler_destroy(comp);
+            comp = NULL;
+        }
+    }
+    if (nfailed == c->nok) {
+        if (comp)
+            yr_compiler_destroy(comp);
+        rc = BN_EPARSE;
+        goto out;
+    }
+    if (nfailed == 0) {
+        rc = rules_wrap(c, comp, c->nok, out);
+        goto out;
+    }
+    if (comp)
+        yr_compiler_destroy(comp);
+    /* final pass over the files that compiled (in their running compiler) */
+    c->record = false;
     for (;;) {
-        YR_COMPILER *comp;
-        rc = compiler_new(c, &comp);
-        if (rc)
-            break;
-        c->record = false;
-        size_t bad = SIZE_MAX;
+        if ((rc = compiler_new(c, &comp)) != 0)
+            goto out;
+        size_t bad = SIZE_MAX, nfiles = 0;
         for (size_t i = 0; i < c->nok; i++) {
             if (skip[i])
                 continue;
@@ -657,49 +709,25 @@ build_final(struct compile_ctx *c, struct bn_yara_rules **out)
                 bad = i;
                 break;
             }
+            nfiles++;
         }
-        if (bad != SIZE_MAX) {
-            yr_compiler_destroy(comp);
-            skip[bad] = true;
-            report_add(c->rep, c->ok[bad].label, 0, false,
-                       "compiles alone but not together with the earlier files");
-            if (c->rep) {
-                c->rep->files_failed++;
+        if (bad == SIZE_MAX) {
+            if (nfiles == 0) {
+                yr_compiler_destroy(comp);
+                rc = BN_EPARSE;
+                goto out;
             }
-            continue;
+            rc = rules_wrap(c, comp, nfiles, out);
+            goto out;
         }
-        size_t nfiles = 0;
-        for (size_t i = 0; i < c->nok; i++)
-            nfiles += !skip[i];
-        if (nfiles == 0) {
-            yr_compiler_destroy(comp);
-            rc = BN_EPARSE;
-            break;
-        }
-        YR_RULES *rules = NULL;
-        int yr = yr_compiler_get_rules(comp, &rules);
         yr_compiler_destroy(comp);
-        if (yr != ERROR_SUCCESS) {
-            rc = yr == ERROR_INSUFFICIENT_MEMORY ? BN_ENOMEM : BN_EINTERNAL;
-            break;
-        }
-        struct bn_yara_rules *r = bn_calloc(1, sizeof(*r));
-        if (!r) {
-            yr_rules_destroy(rules);
-            rc = BN_ENOMEM;
-            break;
-        }
-        r->rules = rules;
-        r->externals = c->opts && c->opts->externals;
-        YR_RULE *rule;
-        yr_rules_foreach(rules, rule) r->count++;
-        if (c->rep) {
-            c->rep->files_ok = nfiles;
-            c->rep->rules = r->count;
-        }
-        *out = r;
-        break;
+        skip[bad] = true;
+        report_add(c->rep, c->ok[bad].label, 0, false,
+                   "compiled in order but clashes with the final set");
+        if (c->rep)
+            c->rep->files_failed++;
     }
+out:
     bn_free(skip);
     return rc;
 }

@@ -1,0 +1,1 @@
+rule { strings: $a = "x" condition: $a and 

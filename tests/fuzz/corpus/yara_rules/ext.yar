@@ -1,0 +1,1 @@
+rule e { condition: filename matches /x/ }

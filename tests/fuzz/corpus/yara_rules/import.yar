@@ -1,0 +1,2 @@
+import "pe"
+rule d { condition: pe.is_pe }
