@@ -11,6 +11,16 @@
 #define CA AUTH_R_CUSTOMER_ADMIN
 #define CV AUTH_R_CUSTOMER_VIEWER
 #define ANY AUTH_R_ANY
+/* Response actions (api_actions.c). The handlers check the roles themselves (x-roles in
+ * docs/openapi.yaml say who succeeds) so a refusal is audited. */
+int api_h_action_request(struct api_req *r);
+int api_h_action_list(struct api_req *r);
+int api_h_action_get(struct api_req *r);
+int api_h_action_approve(struct api_req *r);
+int api_h_action_reject(struct api_req *r);
+int api_h_response_policy_get(struct api_req *r);
+int api_h_response_policy_set(struct api_req *r);
+
 /* One route; its handler api_h_<name> and the spec's operationId are the same name. */
 #define R(method, path, roles, flags, name) {method, path, roles, flags, api_h_##name, #name}
 
@@ -77,6 +87,14 @@ const struct api_route api_route_table[] = {
 
     R("GET", "/api/v1/audit", PA | CA, 0, audit_list),
     R("GET", "/api/v1/soc-metrics", ANY, 0, soc_metrics),
+
+    R("POST", "/api/v1/agents/{agent_id}/actions", ANY, 0, action_request),
+    R("GET", "/api/v1/actions", ANY, 0, action_list),
+    R("GET", "/api/v1/actions/{action_id}", ANY, 0, action_get),
+    R("POST", "/api/v1/actions/{action_id}/approve", ANY, 0, action_approve),
+    R("POST", "/api/v1/actions/{action_id}/reject", ANY, 0, action_reject),
+    R("GET", "/api/v1/tenants/{tenant_id}/response-policy", ANY, 0, response_policy_get),
+    R("PUT", "/api/v1/tenants/{tenant_id}/response-policy", PA | CA, 0, response_policy_set),
 };
 
 const size_t api_route_count = sizeof(api_route_table) / sizeof(api_route_table[0]);

@@ -300,6 +300,13 @@ actions_decide(struct store *st, const struct store_scope *sc, const struct acti
     const char *what = approve ? "action.approve" : "action.reject";
     struct one o;
     memset(&o, 0, sizeof(o));
+    if (who->role != STORE_ROLE_PROVIDER_ADMIN && who->role != STORE_ROLE_CUSTOMER_ADMIN) {
+        int drc = set_err(e, 403, BN_EDENIED, "role %s may not %s actions",
+                          store_role_name(who->role), approve ? "approve" : "reject");
+        audit(st, who->tenant_id, who->name, "action.refused", id, "", 0, "error", e->msg,
+              reason);
+        return drc;
+    }
     int rc = store_action_get(st, sc, id, keep_one, &o);
     if (rc == BN_ENOTFOUND) {
         set_err(e, 404, rc, "no action %lld in your tenant(s)", (long long)id);

@@ -25,7 +25,7 @@ enum { C_NONE = -1 };
 static int webhook_port;
 
 struct fixtures {
-    int64_t agent, alert, incident, suppression, ioc_list, channel, enroll, user, token;
+    int64_t agent, alert, incident, suppression, ioc_list, channel, enroll, user, token, action;
 };
 
 static int
@@ -66,6 +66,21 @@ make_fixtures(struct tenv *e, int caller, struct fixtures *f)
     al.json = "{\"CommandLine\":\"cat /etc/shadow\",\"User\":\"root\"}";
     int merged;
     if ((rc = store_alert_upsert(e->st, &al, 0, &f->alert, &merged)) < 0)
+        return rc;
+
+    /* a response action waiting for approval (approve / reject / get) */
+    struct store_action act;
+    memset(&act, 0, sizeof(act));
+    act.tenant_id = a;
+    act.agent_id = f->agent;
+    snprintf(act.type, sizeof(act.type), "kill_tree");
+    act.params_json = "{\"pid\":4242}";
+    act.state = STORE_ACT_PENDING_APPROVAL;
+    snprintf(act.requested_by, sizeof(act.requested_by), "an");
+    act.reason = "rbac";
+    act.created_ns = now;
+    act.expires_ns = now + 3600 * 1000000000ll;
+    if ((rc = store_action_create(e->st, &act, &f->action)) < 0)
         return rc;
 
     struct store_incident inc;
@@ -156,6 +171,8 @@ param_value(const struct tenv *e, const struct fixtures *f, const char *name)
         return f->ioc_list;
     if (strcmp(name, "channel_id") == 0)
         return f->channel;
+    if (strcmp(name, "action_id") == 0)
+        return f->action;
     return -1;
 }
 
@@ -247,9 +264,15 @@ leaks_tenant_a(const struct tenv *e, const char *body)
     return strstr(body, pat) != NULL;
 }
 
+/* The newest audit entry that records a change. Refusals that are audited on purpose
+ * ("*.refused": response actions asked for or approved by someone who may not) are not
+ * changes. */
 static int
 audit_last_cb(void *ctx, const struct store_audit_entry *en)
 {
+    size_t n = strlen(en->action);
+    if (n > 8 && strcmp(en->action + n - 8, ".refused") == 0)
+        return 0;
     *(int64_t *)ctx = en->id;
     return 1;
 }
@@ -259,7 +282,7 @@ audit_last(struct tenv *e)
 {
     struct store_scope all = {.all = 1};
     int64_t id = 0;
-    store_audit_list(e->st, &all, 0, 1, audit_last_cb, &id);
+    store_audit_list(e->st, &all, 0, 1000, audit_last_cb, &id);
     return id;
 }
 
