@@ -211,6 +211,38 @@ atomic_write(const char *path, const void *data, size_t n, mode_t mode, long uid
     return fsync_parent(path);
 }
 
+/* Replaces path by a symbolic link to target[0..n) atomically (a temp link renamed over). */
+static int
+atomic_symlink(const char *path, const char *target, size_t n, long uid, long gid)
+{
+    char tgt[PATH_MAX], tmp[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash || n >= sizeof tgt || memchr(target, '\0', n))
+        return BN_EINVAL;
+    memcpy(tgt, target, n);
+    tgt[n] = '\0';
+    unsigned char rnd[6];
+    randombytes_buf(rnd, sizeof rnd);
+    char hex[13];
+    hexify(hex, rnd, sizeof rnd);
+    int l = snprintf(tmp, sizeof tmp, "%.*s/.%s.bnbase.%s", (int)(slash - path), path, slash + 1,
+                     hex);
+    if (l < 0 || (size_t)l >= sizeof tmp)
+        return BN_ETOOBIG;
+    if (symlink(tgt, tmp) < 0)
+        return -errno;
+    int rc = 0;
+    if (uid >= 0 && lchown(tmp, (uid_t)uid, (gid_t)gid) < 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    return fsync_parent(path);
+}
+
 /* Reads a regular file (not following a final symlink) up to max bytes; returns owned data. */
 static int
 read_file(const char *path, size_t max, char **data, size_t *n, struct stat *st)
@@ -263,6 +295,34 @@ out:
         *n = 0;
     }
     return rc;
+}
+
+/*
+ * Reads a watched entry: a regular file's bytes, or a symbolic link's target (st from
+ * lstat, S_ISLNK) - links under systemd/system (*.wants/, aliases) enable units.
+ */
+static int
+read_entry(const char *path, char **data, size_t *n, struct stat *st)
+{
+    *data = NULL;
+    *n = 0;
+    if (lstat(path, st) < 0)
+        return -errno;
+    if (!S_ISLNK(st->st_mode))
+        return read_file(path, BN_BASELINE_FILE_MAX, data, n, st);
+    *data = bn_malloc(PATH_MAX);
+    if (!*data)
+        return BN_ENOMEM;
+    ssize_t r = readlink(path, *data, PATH_MAX - 1);
+    if (r < 0) {
+        int rc = -errno;
+        bn_free(*data);
+        *data = NULL;
+        return rc;
+    }
+    (*data)[r] = '\0';
+    *n = (size_t)r;
+    return 0;
 }
 
 static void
@@ -358,8 +418,10 @@ skip(struct scan *s, const char *hpath, const char *why)
 static json_t *
 meta_of(const struct stat *st, const char *sha)
 {
-    return json_pack("{s:s,s:I,s:I,s:I,s:I}", "sha256", sha, "uid", (json_int_t)st->st_uid, "gid",
-                     (json_int_t)st->st_gid, "mode", (json_int_t)(st->st_mode & 07777), "size",
+    bool link = S_ISLNK(st->st_mode);
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "type", link ? "link" : "file", "sha256", sha,
+                     "uid", (json_int_t)st->st_uid, "gid", (json_int_t)st->st_gid, "mode",
+                     (json_int_t)(link ? 0777 : st->st_mode & 07777), "size",
                      (json_int_t)st->st_size);
 }
 
@@ -380,7 +442,7 @@ scan_file(struct scan *s, const char *hpath)
     char *data;
     size_t n;
     struct stat st;
-    int rc = read_file(real, BN_BASELINE_FILE_MAX, &data, &n, &st);
+    int rc = read_entry(real, &data, &n, &st);
     if (rc == -ENOENT)
         return;
     if (rc == BN_ENOMEM) {
@@ -388,8 +450,7 @@ scan_file(struct scan *s, const char *hpath)
         return;
     }
     if (rc < 0) {
-        skip(s, hpath, rc == -ELOOP ? "symbolic link (not baselined)" :
-                       rc == BN_EFORMAT ? "not a regular file" : bn_strerror(rc));
+        skip(s, hpath, rc == BN_EFORMAT ? "not a regular file" : bn_strerror(rc));
         return;
     }
     char sha[65];
@@ -436,13 +497,9 @@ scan_dir(struct scan *s, const char *hdir, bool recurse, int depth)
         if (t == DT_DIR) {
             if (recurse)
                 scan_dir(s, hp, true, depth + 1);
-        } else if (t == DT_REG) {
-            scan_file(s, hp);
-        } else if (t == DT_LNK && !recurse) {
-            skip(s, hp, "symbolic link (not baselined)");
+        } else if (t == DT_REG || t == DT_LNK) {
+            scan_file(s, hp); /* a link is baselined as a link (its target), not followed */
         }
-        /* symlinks under systemd/system are unit enablement (wants/, alias); they point at
-         * baselined or packaged units and are not copied */
     }
     closedir(d);
 }
@@ -687,12 +744,16 @@ resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len,
 static json_t *
 meta_changes(json_t *b, json_t *c)
 {
-    static const char *const fields[] = {"uid", "gid", "mode"};
+    static const char *const fields[] = {"uid", "gid", "mode", "type"};
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < BN_ARRAY_SIZE(fields); i++) {
         json_t *bv = json_object_get(b, fields[i]), *cv = json_object_get(c, fields[i]);
         if (!json_equal(bv, cv)) {
-            if (i == 2) {
+            if (i == 3) {
+                json_array_append_new(arr, json_pack("{s:s,s:O,s:O}", "field", fields[i],
+                                                     "baseline", bv ? bv : json_null(),
+                                                     "current", cv ? cv : json_null()));
+            } else if (i == 2) {
                 char bs[16], cs[16];
                 snprintf(bs, sizeof bs, "%04llo", (unsigned long long)json_integer_value(bv));
                 snprintf(cs, sizeof cs, "%04llo", (unsigned long long)json_integer_value(cv));
@@ -1012,7 +1073,7 @@ path_state(struct resp_baseline *m, json_t *p, struct state *s, struct bn_buf *o
         put_fail(out, "path too long");
         return BN_EINVAL;
     }
-    s->cur_err = read_file(s->real, BN_BASELINE_FILE_MAX, &s->data, &s->n, &s->st);
+    s->cur_err = read_entry(s->real, &s->data, &s->n, &s->st);
     if (s->cur_err == BN_ENOMEM)
         return BN_ENOMEM;
     if (s->cur_err == 0) {
@@ -1134,7 +1195,7 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len,
     }
     if (!s.base) { /* added since the baseline: take it away */
         char id[40] = "";
-        if (m->vault) {
+        if (m->vault && !S_ISLNK(s.st.st_mode)) { /* a link holds no content to keep */
             rc = resp_vault_put(m->vault, s.real, "baseline_restore: added since the baseline",
                                 "baseline", id, msg, sizeof msg);
             if (rc < 0) {
@@ -1163,10 +1224,14 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len,
         rc = rc == BN_ENOMEM ? rc : put_fail(out, msg);
         goto out;
     }
-    rc = atomic_write(s.real, bdata, bn, (mode_t)json_integer_value(json_object_get(s.base,
-                                                                                    "mode")),
-                      (long)json_integer_value(json_object_get(s.base, "uid")),
-                      (long)json_integer_value(json_object_get(s.base, "gid")));
+    const char *type = json_string_value(json_object_get(s.base, "type"));
+    long uid = (long)json_integer_value(json_object_get(s.base, "uid"));
+    long gid = (long)json_integer_value(json_object_get(s.base, "gid"));
+    if (type && strcmp(type, "link") == 0)
+        rc = atomic_symlink(s.real, bdata, bn, uid, gid);
+    else
+        rc = atomic_write(s.real, bdata, bn,
+                          (mode_t)json_integer_value(json_object_get(s.base, "mode")), uid, gid);
     if (rc < 0) {
         snprintf(msg, sizeof msg, "cannot restore '%s': %s", path, bn_strerror(rc));
         rc = put_fail(out, msg);

@@ -417,6 +417,61 @@ test_vault_and_secrets(void **state)
     resp_vault_free(v);
 }
 
+static void
+test_symlinks(void **state)
+{
+    (void)state;
+    char wants[256], link[512], evil[512], got[512];
+    snprintf(wants, sizeof wants, "%s/etc/systemd/system/multi-user.target.wants", root);
+    assert_int_equal(mkdir(wants, 0755), 0);
+    snprintf(link, sizeof link, "%s/app.service", wants);
+    assert_int_equal(symlink("/etc/systemd/system/app.service", link), 0);
+    struct resp_baseline *m = open_store();
+    struct respond_paths vp = {.state_dir = tmp, .vault_dir = vdir};
+    struct resp_vault *v;
+    assert_int_equal(resp_vault_new(&v, &vp), 0);
+    resp_baseline_set_vault(m, v);
+    json_decref(run(m, resp_baseline_snapshot, "{}", 0));
+
+    /* the attacker re-points an enablement link and enables a new timer by a link */
+    unlink(link);
+    assert_int_equal(symlink("/tmp/.x/evil.service", link), 0);
+    snprintf(evil, sizeof evil, "%s/etc/systemd/system/timers.target.wants", root);
+    assert_int_equal(mkdir(evil, 0755), 0);
+    snprintf(evil, sizeof evil, "%s/etc/systemd/system/timers.target.wants/evil.timer", root);
+    assert_int_equal(symlink("/tmp/.x/evil.timer", evil), 0);
+
+    json_t *r = run(m, resp_baseline_list, "{}", 0);
+    assert_true(in_array(json_object_get(r, "changed"),
+                         "/etc/systemd/system/multi-user.target.wants/app.service"));
+    assert_true(in_array(json_object_get(r, "added"),
+                         "/etc/systemd/system/timers.target.wants/evil.timer"));
+    json_decref(r);
+    r = run_path(m, resp_baseline_diff, "/etc/systemd/system/multi-user.target.wants/app.service");
+    char lines[1024];
+    changed_lines(json_string_value(json_object_get(r, "diff")), lines, sizeof lines);
+    assert_string_equal(lines, "-/etc/systemd/system/app.service\n+/tmp/.x/evil.service\n");
+    json_decref(r);
+
+    json_decref(run_path(m, resp_baseline_restore,
+                         "/etc/systemd/system/multi-user.target.wants/app.service"));
+    ssize_t n = readlink(link, got, sizeof got - 1);
+    assert_true(n > 0);
+    got[n] = '\0';
+    assert_string_equal(got, "/etc/systemd/system/app.service");
+    r = run_path(m, resp_baseline_restore, "/etc/systemd/system/timers.target.wants/evil.timer");
+    assert_string_equal(json_string_value(json_object_get(r, "action")), "removed");
+    json_decref(r);
+    struct stat st;
+    assert_int_equal(lstat(evil, &st), -1);
+    r = run(m, resp_baseline_list, "{}", 0);
+    assert_int_equal(json_array_size(json_object_get(r, "changed")), 0);
+    assert_int_equal(json_array_size(json_object_get(r, "added")), 0);
+    json_decref(r);
+    resp_baseline_free(m);
+    resp_vault_free(v);
+}
+
 /* Applies a unified diff to a; returns the result (malloc) or NULL when it does not apply. */
 static char *
 apply(const char *a, const char *diff)
@@ -537,6 +592,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_attack_and_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_approve_and_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vault_and_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diff_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
     };
