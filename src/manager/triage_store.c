@@ -20,6 +20,7 @@
 #include "common/hash.h"
 #include "manager/metrics.h"
 #include "manager/notify.h"
+#include "manager/playbook.h"
 #include "manager/triage.h"
 
 #define NS_PER_SEC ((int64_t)1000000000)
@@ -367,6 +368,32 @@ dedupe_key(const struct triage_alert_in *a, char *out, size_t size)
     snprintf(out, size, "%.60s|%.120s|#%016" PRIx64, a->rule_id, a->host ? a->host : "", h);
 }
 
+static json_t *ctx_field(json_t *root, const char *name);
+
+/* Response playbook (playbook.c): containment proposed (semi-managed) or queued
+ * (fully-managed) for an incident on an agent's host at the tenant's threshold. */
+static int
+run_playbook(struct triage *t, const struct triage_alert_in *a, const struct store_incident *inc)
+{
+    if (a->agent_id <= 0 || inc->severity < 3)
+        return 0;
+    int64_t pid = 0;
+    json_t *root = a->json ? json_loads(a->json, 0, NULL) : NULL;
+    json_t *v = root ? ctx_field(root, "ProcessId") : NULL;
+    if (json_is_integer(v))
+        pid = json_integer_value(v);
+    else if (json_is_string(v))
+        pid = strtoll(json_string_value(v), NULL, 10);
+    json_decref(root);
+    struct playbook_target tg = {a->agent_id, pid > 1 ? pid : 0};
+    int n = 0;
+    int rc = playbook_incident(t->st, a->tenant_id, inc->id, inc->severity, &tg, 1, &n);
+    if (rc)
+        BN_WARN("triage", "incident %lld: response playbook failed: %s", (long long)inc->id,
+                bn_strerror(rc));
+    return rc;
+}
+
 static int
 triage_one(struct triage *t, const struct triage_alert_in *a, int64_t now_ns,
            struct triage_result *r)
@@ -529,6 +556,7 @@ triage_one(struct triage *t, const struct triage_alert_in *a, int64_t now_ns,
         tree_put(t, a->tenant_id, ukey, inc.id, now_ns);
     r->incident_id = inc.id;
     r->severity = inc.severity;
+    run_playbook(t, a, &inc); /* a failure is logged; the alert still stands */
 
     /* 5. notify */
     rc = notify_incident(t, &inc, a->host, now_ns, &r->enqueued);
