@@ -70,6 +70,7 @@ struct bn_yara_scan_opts {
     size_t max_files;   /* files scanned before stopping (0 = BN_YARA_FILES_DEFAULT) */
     bool follow_links;  /* follow symbolic links below directories (never by default) */
     bool one_fs;        /* stay on each root's file system (default false) */
+    int max_seconds;    /* whole run: stop before the next file after this (0 = no bound) */
 };
 
 struct bn_yara_match {
@@ -95,6 +96,7 @@ struct bn_yara_scan_stats {
     uint64_t timeouts;
     uint64_t errors;          /* open/read/scan failures */
     bool max_files_hit;       /* stopped at max_files */
+    bool deadline_hit;        /* stopped at max_seconds */
     bool stopped;             /* the callback asked to stop */
 };
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yara.h>
@@ -930,6 +931,7 @@ struct walk {
     uint64_t max_files;
     dev_t root_dev;
     bool done;
+    struct timespec deadline; /* tv_sec 0: none */
 };
 
 static void
@@ -963,6 +965,16 @@ scan_one(struct walk *w, const char *path, bool top)
         w->st->max_files_hit = true;
         w->done = true;
         return;
+    }
+    if (w->deadline.tv_sec) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > w->deadline.tv_sec ||
+            (now.tv_sec == w->deadline.tv_sec && now.tv_nsec >= w->deadline.tv_nsec)) {
+            w->st->deadline_hit = true;
+            w->done = true;
+            return;
+        }
     }
     int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     if (!top && !(w->opts && w->opts->follow_links))
@@ -1097,6 +1109,10 @@ bn_yara_scan_paths(struct bn_yara_rules *r, const char *const *paths, size_t npa
     };
     w.s.fn = fn;
     w.s.ud = ud;
+    if (opts && opts->max_seconds > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &w.deadline);
+        w.deadline.tv_sec += opts->max_seconds;
+    }
     int rc = scanner_new(r, opts, &w.s, &w.sc);
     if (rc)
         return rc;

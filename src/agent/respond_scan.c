@@ -1,0 +1,317 @@
+/*
+ * respond_scan.c - the `scan` action: YARA rules (inline text, or the configured rule
+ * directory state_dir/yara, or a rule_dir given by the request) over files and directory
+ * trees of the host, bounded in files, bytes per file, seconds per file and seconds in all.
+ * See respond_scan.h for params and result.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "agent/respond_scan.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+#include "bannin/limits.h"
+#include "bannin/yara.h"
+
+#define SCAN_MAX_SECONDS_DEFAULT 300
+#define SCAN_MAX_SECONDS_MAX 3600
+#define SCAN_ISSUES_SHOWN 20
+
+struct resp_scan {
+    char *rule_dir; /* default rule directory */
+};
+
+int
+resp_scan_new(struct resp_scan **out, const struct respond_paths *paths)
+{
+    *out = NULL;
+    struct resp_scan *m = bn_calloc(1, sizeof(*m));
+    if (!m)
+        return BN_ENOMEM;
+    const char *sd = paths && paths->state_dir ? paths->state_dir : "/var/lib/bannin-agent";
+    size_t n = strlen(sd) + sizeof("/yara");
+    m->rule_dir = bn_malloc(n);
+    if (!m->rule_dir) {
+        bn_free(m);
+        return BN_ENOMEM;
+    }
+    snprintf(m->rule_dir, n, "%s/yara", sd);
+    *out = m;
+    return 0;
+}
+
+void
+resp_scan_free(struct resp_scan *m)
+{
+    if (!m)
+        return;
+    bn_free(m->rule_dir);
+    bn_free(m);
+}
+
+static int
+put_fail(struct bn_buf *out, const char *msg)
+{
+    int rc = bn_buf_puts(out, "{\"ok\":false,\"error\":\"");
+    if (rc == 0)
+        rc = bn_buf_json_escape(out, msg, strlen(msg));
+    if (rc == 0)
+        rc = bn_buf_puts(out, "\"}");
+    return rc;
+}
+
+/* Reads an optional positive integer param within [1, max]; 0 when absent. */
+static int
+get_uint(json_t *o, const char *key, json_int_t max, json_int_t *val, struct bn_buf *out)
+{
+    *val = 0;
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "params: '%s' must be an integer 1..%lld", key,
+                 (long long)max);
+        put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    *val = json_integer_value(v);
+    return 0;
+}
+
+struct collect {
+    json_t *matches;
+    size_t cap;
+    size_t kept;
+    uint64_t dropped;
+    json_t *errors; /* first files that could not be scanned */
+    uint64_t errors_dropped;
+    bool oom;
+};
+
+static int
+on_match(const struct bn_yara_match *mt, void *ud)
+{
+    struct collect *c = ud;
+    if (c->kept >= c->cap) {
+        c->dropped++;
+        return 0;
+    }
+    json_t *tags = json_array();
+    for (size_t i = 0; tags && i < mt->ntags; i++)
+        json_array_append_new(tags, json_string(mt->tags[i]));
+    json_t *m = json_pack("{s:s, s:s, s:o?, s:s?}", "rule", mt->rule, "namespace", mt->ns,
+                          "tags", tags, "file", mt->file);
+    if (!m || json_array_append_new(c->matches, m) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    c->kept++;
+    return 0;
+}
+
+static void
+on_error(const char *file, int err, const char *reason, void *ud)
+{
+    struct collect *c = ud;
+    if (json_array_size(c->errors) >= 100) {
+        c->errors_dropped++;
+        return;
+    }
+    json_array_append_new(c->errors, json_pack("{s:s, s:s}", "file", file, "reason", reason));
+}
+
+static double
+now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static json_t *
+issues_json(const struct bn_yara_report *rep)
+{
+    json_t *a = json_array();
+    size_t shown = 0;
+    for (size_t i = 0; a && i < rep->nissues && shown < SCAN_ISSUES_SHOWN; i++) {
+        const struct bn_yara_issue *is = &rep->issues[i];
+        if (is->warning)
+            continue;
+        char line[900];
+        if (is->line)
+            snprintf(line, sizeof(line), "%s:%d: %s", is->file, is->line, is->message);
+        else
+            snprintf(line, sizeof(line), "%s: %s", is->file, is->message);
+        json_array_append_new(a, json_string(line));
+        shown++;
+    }
+    return a;
+}
+
+int
+resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *out)
+{
+    char msg[512];
+    if (len > BN_RESP_PARAMS_MAX) {
+        snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
+        put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    json_error_t jerr;
+    json_t *o = params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!o || !json_is_object(o)) {
+        if (o)
+            snprintf(msg, sizeof(msg), "params: not a JSON object");
+        else if (!params || !len)
+            snprintf(msg, sizeof(msg), "params: missing (need {\"paths\":[...]})");
+        else
+            snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
+        json_decref(o);
+        put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    int rc = BN_EINVAL;
+    const char **paths = NULL;
+    struct bn_yara_rules *rules = NULL;
+    struct bn_yara_report rep = {0};
+    struct collect col = {0};
+
+    json_t *jp = json_object_get(o, "paths");
+    size_t npaths = json_is_array(jp) ? json_array_size(jp) : 0;
+    if (npaths == 0 || npaths > BN_RESP_SCAN_PATHS_MAX) {
+        snprintf(msg, sizeof(msg), "params: 'paths' must be an array of 1..%u absolute paths",
+                 BN_RESP_SCAN_PATHS_MAX);
+        put_fail(out, msg);
+        goto done;
+    }
+    paths = bn_calloc(npaths, sizeof(*paths));
+    if (!paths) {
+        rc = BN_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < npaths; i++) {
+        json_t *v = json_array_get(jp, i);
+        if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            snprintf(msg, sizeof(msg), "params: paths[%zu] is not an absolute path", i);
+            put_fail(out, msg);
+            goto done;
+        }
+        paths[i] = json_string_value(v);
+    }
+    json_int_t max_size, timeout, max_files, max_matches, max_seconds;
+    if (get_uint(o, "max_size", (json_int_t)1 << 40, &max_size, out) ||
+        get_uint(o, "timeout", 3600, &timeout, out) ||
+        get_uint(o, "max_files", 100000000, &max_files, out) ||
+        get_uint(o, "max_matches", BN_RESP_SCAN_MATCHES_MAX, &max_matches, out) ||
+        get_uint(o, "max_seconds", SCAN_MAX_SECONDS_MAX, &max_seconds, out))
+        goto done;
+    json_t *jrules = json_object_get(o, "rules");
+    json_t *jdir = json_object_get(o, "rule_dir");
+    if ((jrules && !json_is_string(jrules)) || (jdir && !json_is_string(jdir)) ||
+        (jrules && jdir)) {
+        put_fail(out, "params: give 'rules' (rule text) or 'rule_dir' (a path), as strings");
+        goto done;
+    }
+    double t0 = now_s();
+    struct bn_yara_compile_opts copts = {.externals = true};
+    const char *source;
+    int crc;
+    if (jrules) {
+        source = "inline";
+        crc = bn_yara_compile_text(json_string_value(jrules), json_string_length(jrules),
+                                   "inline", &copts, &rules, &rep);
+    } else {
+        source = jdir ? json_string_value(jdir) : m->rule_dir;
+        crc = bn_yara_compile_paths(&source, 1, &copts, &rules, &rep);
+    }
+    double t1 = now_s();
+    if (crc) {
+        if (crc == BN_ENOMEM) {
+            rc = crc;
+            goto done;
+        }
+        json_t *r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:o}", "ok", 0, "error",
+                              crc == BN_ENOTFOUND ? "rule source not found"
+                                                  : "no rule compiled",
+                              "rule_source", source, "rule_files", (json_int_t)rep.files,
+                              "rule_errors", (json_int_t)rep.errors, "rule_issues",
+                              issues_json(&rep));
+        char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        json_decref(r);
+        rc = s ? bn_buf_puts(out, s) : BN_ENOMEM;
+        free(s);
+        if (rc == 0)
+            rc = jrules ? BN_EINVAL : 0; /* bad inline rules are bad params */
+        goto done;
+    }
+    col.cap = max_matches ? (size_t)max_matches : BN_RESP_SCAN_MATCHES_MAX;
+    col.matches = json_array();
+    col.errors = json_array();
+    if (!col.matches || !col.errors) {
+        rc = BN_ENOMEM;
+        goto done;
+    }
+    struct bn_yara_scan_opts sopts = {
+        .max_size = (uint64_t)max_size,
+        .timeout_s = (int)timeout,
+        .max_files = (size_t)max_files,
+        .max_seconds = max_seconds ? (int)max_seconds : SCAN_MAX_SECONDS_DEFAULT,
+        .one_fs = false,
+    };
+    struct bn_yara_scan_stats st;
+    rc = bn_yara_scan_paths(rules, paths, npaths, &sopts, on_match, on_error, &col, &st);
+    if (rc || col.oom) {
+        rc = rc ? rc : BN_ENOMEM;
+        goto done;
+    }
+    double t2 = now_s();
+    json_t *r = json_object();
+    if (!r) {
+        rc = BN_ENOMEM;
+        goto done;
+    }
+    json_object_set_new(r, "ok", json_true());
+    json_object_set_new(r, "rule_source", json_string(source));
+    json_object_set_new(r, "rules", json_integer((json_int_t)rep.rules));
+    json_object_set_new(r, "rule_files", json_integer((json_int_t)rep.files));
+    json_object_set_new(r, "rule_files_skipped", json_integer((json_int_t)rep.files_failed));
+    json_object_set_new(r, "rule_errors", json_integer((json_int_t)rep.errors));
+    if (rep.errors)
+        json_object_set_new(r, "rule_issues", issues_json(&rep));
+    json_object_set_new(r, "matches", col.matches);
+    col.matches = NULL;
+    json_object_set_new(r, "matches_dropped", json_integer((json_int_t)col.dropped));
+    json_object_set_new(r, "files_scanned", json_integer((json_int_t)st.files_scanned));
+    json_object_set_new(r, "files_matched", json_integer((json_int_t)st.files_matched));
+    json_object_set_new(r, "bytes_scanned", json_integer((json_int_t)st.bytes_scanned));
+    json_object_set_new(r, "skipped_size", json_integer((json_int_t)st.skipped_size));
+    json_object_set_new(r, "skipped_special", json_integer((json_int_t)st.skipped_special));
+    json_object_set_new(r, "timeouts", json_integer((json_int_t)st.timeouts));
+    json_object_set_new(r, "errors", json_integer((json_int_t)st.errors));
+    json_object_set_new(r, "error_files", col.errors);
+    col.errors = NULL;
+    json_object_set_new(r, "error_files_dropped", json_integer((json_int_t)col.errors_dropped));
+    json_object_set_new(r, "max_files_hit", json_boolean(st.max_files_hit));
+    json_object_set_new(r, "deadline_hit", json_boolean(st.deadline_hit));
+    json_object_set_new(r, "compile_seconds", json_real(t1 - t0));
+    json_object_set_new(r, "scan_seconds", json_real(t2 - t1));
+    char *s = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    rc = s ? bn_buf_puts(out, s) : BN_ENOMEM;
+    free(s);
+done:
+    json_decref(col.matches);
+    json_decref(col.errors);
+    bn_yara_rules_free(rules);
+    bn_yara_report_release(&rep);
+    bn_free(paths);
+    json_decref(o);
+    return rc;
+}
