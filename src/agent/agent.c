@@ -43,6 +43,8 @@
 #include "bannin/sigma.h"
 #include "bannin/timeutil.h"
 
+#include "bannin/wire.h"
+
 #include "agent/agent.h"
 #include "agent/event_json.h"
 #include "agent/persist.h"
@@ -1580,6 +1582,17 @@ start_respond(struct agent *a, const char *link_dir, struct bn_diag *d)
     struct respond_paths rp = {a->respond_dir, NULL, NULL};
     int rc = respond_new(&a->respond, &rp);
     if (!rc) {
+        /* isolation keeps the manager reachable: the named server, else the enrolled one */
+        struct bn_wire_ident *id = bn_calloc(1, sizeof(*id));
+        char ierr[256];
+        if (*a->conf.server)
+            respond_set_manager(a->respond, a->conf.server);
+        else if (id && bn_wire_ident_load(link_dir, id, ierr, sizeof(ierr)) == 0)
+            respond_set_manager(a->respond, id->server);
+        if (id) {
+            memset(id->sk, 0, sizeof(id->sk));
+            bn_free(id);
+        }
         respond_set_host(a->respond, a->host);
         respond_set_event_cb(a->respond, respond_event_sink, a);
         rc = action_queue_new(&a->actions, a->respond, a->respond_dir);

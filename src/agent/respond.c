@@ -11,9 +11,12 @@
  * its actions answer "unavailable" with the reason), free it in respond_free, and add one
  * wrapper and one table row per action type.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -25,7 +28,12 @@
 #include "bannin/timeutil.h"
 
 #include "agent/respond.h"
+#include "agent/respond_baseline.h"
+#include "agent/respond_block.h"
+#include "agent/respond_isolate.h"
 #include "agent/respond_log.h"
+#include "agent/respond_proc.h"
+#include "agent/respond_vault.h"
 
 struct respond {
     pthread_mutex_t lock;
@@ -34,7 +42,77 @@ struct respond {
     struct respond_stats st;
     char state_dir[1024];
     char host[256];
+    char manager[300]; /* the enrolled manager "host:port": isolate keeps it reachable */
+    /* executor modules: NULL when it could not start here (the reason in *_err) */
+    struct resp_proc *proc;
+    struct resp_isolate *iso;
+    struct resp_block *block;
+    struct resp_vault *vault;
+    struct resp_baseline *base;
+    char proc_err[120], iso_err[120], block_err[120], vault_err[120], base_err[120];
 };
+
+static int refuse(struct bn_buf *out, const char *msg);
+
+/* An action of a module that did not start: a failed result with the reason. */
+static int
+unavailable(struct bn_buf *out, const char *module, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof(msg), "%s actions are unavailable on this host: %s", module, why);
+    int rc = refuse(out, msg);
+    return rc == BN_EINVAL ? 0 : rc;
+}
+
+#define WRAP(type, mod, fn, name)                                                                  \
+    static int act_##type(struct respond *r, const char *p, size_t n, struct bn_buf *out)          \
+    {                                                                                              \
+        if (!r->mod)                                                                               \
+            return unavailable(out, name, r->mod##_err);                                           \
+        return fn(r->mod, p, n, out);                                                              \
+    }
+
+WRAP(kill, proc, resp_kill, "process")
+WRAP(kill_tree, proc, resp_kill_tree, "process")
+WRAP(suspend, proc, resp_suspend, "process")
+WRAP(resume, proc, resp_resume, "process")
+WRAP(release, iso, resp_release, "isolation")
+WRAP(isolation_status, iso, resp_isolation_status, "isolation")
+WRAP(block_add, block, resp_block_add, "exec blocking")
+WRAP(block_remove, block, resp_block_remove, "exec blocking")
+WRAP(block_list, block, resp_block_list, "exec blocking")
+WRAP(quarantine, vault, resp_quarantine, "vault")
+WRAP(unquarantine, vault, resp_unquarantine, "vault")
+WRAP(vault_list, vault, resp_vault_list, "vault")
+WRAP(baseline_snapshot, base, resp_baseline_snapshot, "baseline")
+WRAP(baseline_list, base, resp_baseline_list, "baseline")
+WRAP(baseline_diff, base, resp_baseline_diff, "baseline")
+WRAP(baseline_restore, base, resp_baseline_restore, "baseline")
+WRAP(baseline_approve, base, resp_baseline_approve, "baseline")
+
+/*
+ * isolate: the manager the agent is enrolled with stays reachable. A request without a
+ * "manager" list gets the enrolled endpoint added (the manager's playbook does not know
+ * which of its addresses this agent uses).
+ */
+static int
+act_isolate(struct respond *r, const char *p, size_t n, struct bn_buf *out)
+{
+    if (!r->iso)
+        return unavailable(out, "isolation", r->iso_err);
+    json_t *o = json_loadb(p, n, 0, NULL);
+    int rc;
+    if (o && json_is_object(o) && !json_object_get(o, "manager") && r->manager[0]) {
+        json_object_set_new(o, "manager", json_string(r->manager));
+        char *s = json_dumps(o, JSON_COMPACT);
+        rc = s ? resp_isolate(r->iso, s, strlen(s), out) : BN_ENOMEM;
+        free(s);
+    } else {
+        rc = resp_isolate(r->iso, p, n, out);
+    }
+    json_decref(o);
+    return rc;
+}
 
 /* ---- built-in actions -------------------------------------------------------------- */
 
@@ -61,6 +139,24 @@ struct action_def {
 
 static const struct action_def actions[] = {
     {"capabilities", act_capabilities},
+    {"kill", act_kill},
+    {"kill_tree", act_kill_tree},
+    {"suspend", act_suspend},
+    {"resume", act_resume},
+    {"isolate", act_isolate},
+    {"release", act_release},
+    {"isolation_status", act_isolation_status},
+    {"block_add", act_block_add},
+    {"block_remove", act_block_remove},
+    {"block_list", act_block_list},
+    {"quarantine", act_quarantine},
+    {"unquarantine", act_unquarantine},
+    {"vault_list", act_vault_list},
+    {"baseline_snapshot", act_baseline_snapshot},
+    {"baseline_list", act_baseline_list},
+    {"baseline_diff", act_baseline_diff},
+    {"baseline_restore", act_baseline_restore},
+    {"baseline_approve", act_baseline_approve},
 };
 
 #define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
@@ -101,6 +197,31 @@ respond_new(struct respond **out, const struct respond_paths *paths)
     }
     if (paths && paths->state_dir)
         snprintf(r->state_dir, sizeof(r->state_dir), "%s", paths->state_dir);
+    /* Each module in its own subdirectory of the state dir unless told otherwise. */
+    char sd[1100], vd[1100], bd[1100];
+    const char *base = r->state_dir[0] ? r->state_dir : ".";
+    snprintf(sd, sizeof(sd), "%s", base);
+    snprintf(vd, sizeof(vd), "%s/vault", base);
+    snprintf(bd, sizeof(bd), "%s/baseline", base);
+    struct respond_paths p = {sd, paths && paths->vault_dir ? paths->vault_dir : vd,
+                              paths && paths->baseline_dir ? paths->baseline_dir : bd};
+    if (mkdir(sd, 0700) != 0 && errno != EEXIST)
+        BN_WARN("respond", "cannot create the state directory %s: %s", sd, strerror(errno));
+    int rc;
+#define START(mod, call, name)                                                                     \
+    if ((rc = (call)) != 0) {                                                                      \
+        snprintf(r->mod##_err, sizeof(r->mod##_err), "%s", bn_strerror(rc));                       \
+        BN_WARN("respond", "%s actions unavailable: %s", name, bn_strerror(rc));                   \
+        r->mod = NULL;                                                                             \
+    }
+    START(proc, resp_proc_new(&r->proc, &p), "process");
+    START(iso, resp_isolate_new(&r->iso, &p), "isolation");
+    START(block, resp_block_new(&r->block, &p), "exec blocking");
+    START(vault, resp_vault_new(&r->vault, &p), "vault");
+    START(base, resp_baseline_new(&r->base, &p), "baseline");
+#undef START
+    if (r->base && r->vault)
+        resp_baseline_set_vault(r->base, r->vault);
     *out = r;
     return 0;
 }
@@ -110,6 +231,11 @@ respond_free(struct respond *r)
 {
     if (!r)
         return;
+    resp_baseline_free(r->base);
+    resp_vault_free(r->vault);
+    resp_block_free(r->block);
+    resp_isolate_free(r->iso);
+    resp_proc_free(r->proc);
     pthread_mutex_destroy(&r->lock);
     bn_free(r);
 }
@@ -128,6 +254,14 @@ respond_set_host(struct respond *r, const char *host)
 {
     pthread_mutex_lock(&r->lock);
     snprintf(r->host, sizeof(r->host), "%s", host ? host : "");
+    pthread_mutex_unlock(&r->lock);
+}
+
+void
+respond_set_manager(struct respond *r, const char *hostport)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(r->manager, sizeof(r->manager), "%s", hostport ? hostport : "");
     pthread_mutex_unlock(&r->lock);
 }
 

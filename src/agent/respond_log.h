@@ -24,6 +24,8 @@ typedef void (*respond_event_fn)(void *arg, const char *json, size_t len);
 
 /* Sets the event sink (NULL: events are only logged at info level). */
 void respond_set_event_cb(struct respond *r, respond_event_fn fn, void *arg);
+/* The manager "host:port" (IP literal) an isolate without a "manager" list keeps reachable. */
+void respond_set_manager(struct respond *r, const char *hostport);
 /* The "Computer" the events carry (copied; default: none). */
 void respond_set_host(struct respond *r, const char *host);
 

@@ -23,6 +23,7 @@ static const char *const known_types[] = {
     "kill_tree",    "suspend",       "resume",           "block_add",        "block_remove",
     "block_list",   "quarantine",    "unquarantine",     "vault_list",       "baseline_diff",
     "baseline_restore", "baseline_approve", "baseline_list", "forensics",    "scan",
+    "baseline_snapshot",
 };
 
 /*

@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -166,6 +169,43 @@ test_result_buffer_full(void **state)
     respond_free(r);
 }
 
+/* kill_tree through the dispatch table: a child of this test and its own child die. */
+static void
+test_kill_tree_dispatch(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bn-respond-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct respond_paths paths = {dir, NULL, NULL};
+    struct respond *r;
+    assert_int_equal(respond_new(&r, &paths), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        execl("/bin/sh", "sh", "-c", "sleep 30 & wait", (char *)NULL);
+        _exit(127);
+    }
+    usleep(200000);
+    char params[64];
+    snprintf(params, sizeof(params), "{\"pid\":%d}", (int)child);
+    struct bn_buf out;
+    bn_buf_init(&out, BN_RESPOND_RESULT_MAX);
+    assert_int_equal(agent_respond(r, "kill_tree", params, strlen(params), &out), 0);
+    json_t *j = result(&out);
+    if (!json_is_true(json_object_get(j, "ok")))
+        fail_msg("kill_tree failed: %s", out.p);
+    assert_true(json_array_size(json_object_get(j, "pids")) >= 2); /* sh and its sleep */
+    json_decref(j);
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFSIGNALED(st));
+    bn_buf_release(&out);
+    respond_free(r);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -173,6 +213,7 @@ main(void)
         cmocka_unit_test(test_capabilities_and_events),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_result_buffer_full),
+        cmocka_unit_test(test_kill_tree_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
