@@ -701,6 +701,12 @@ resp_baseline_set_root(struct resp_baseline *m, const char *root)
     return 0;
 }
 
+size_t
+resp_baseline_count(const struct resp_baseline *m)
+{
+    return json_object_size(json_object_get(m->index, "files"));
+}
+
 void
 resp_baseline_set_vault(struct resp_baseline *m, struct resp_vault *v)
 {

@@ -36,6 +36,8 @@ void resp_baseline_free(struct resp_baseline *m);
  * at root + "/etc/crontab". Default "" (the real root). Tests use a temp dir.
  */
 int resp_baseline_set_root(struct resp_baseline *m, const char *root);
+/* Number of baselined paths; 0 before the first snapshot (the agent then runs one). */
+size_t resp_baseline_count(const struct resp_baseline *m);
 /* Files added since the baseline are quarantined through v (borrowed) instead of removed. */
 void resp_baseline_set_vault(struct resp_baseline *m, struct resp_vault *v);
 

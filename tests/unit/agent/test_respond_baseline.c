@@ -201,9 +201,11 @@ test_attack_and_restore(void **state)
 {
     (void)state;
     struct resp_baseline *m = open_store();
+    assert_int_equal(resp_baseline_count(m), 0);
     json_t *r = run(m, resp_baseline_snapshot, "{}", 0);
     assert_int_equal(json_integer_value(json_object_get(r, "files")), 5);
     json_decref(r);
+    assert_int_equal(resp_baseline_count(m), 5);
 
     r = run(m, resp_baseline_list, "{}", 0);
     assert_int_equal(json_array_size(json_object_get(r, "changed")), 0);
