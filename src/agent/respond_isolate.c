@@ -24,6 +24,7 @@
 #include "bannin/alloc.h"
 #include "bannin/buf.h"
 #include "bannin/error.h"
+#include "bannin/limits.h"
 #include "bannin/log.h"
 #include "respond_isolate.h"
 
@@ -472,6 +473,11 @@ static int parse_params(const char *params, size_t len, json_t **o, char *why, s
         *o = json_object();
         return *o ? 0 : BN_ENOMEM;
     }
+    if (len > BN_RESPOND_PARAMS_MAX) {
+        snprintf(why, whylen, "params: %zu bytes, at most %u allowed", len,
+                 (unsigned)BN_RESPOND_PARAMS_MAX);
+        return BN_EINVAL;
+    }
     json_error_t je;
     json_t *v = json_loadb(params, len, JSON_REJECT_DUPLICATES, &je);
     if (!v || !json_is_object(v)) {
@@ -869,38 +875,69 @@ static int cut_our_table(char *rs)
 
 /* ---- actions -------------------------------------------------------------------------- */
 
-int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct bn_buf *out)
+/* Parses isolate's params into *c; why gets the reason on BN_EINVAL. */
+static int parse_isolate(const char *params, size_t len, struct iso_conf *c, char *why,
+                         size_t whylen)
 {
-    char why[300] = "";
     json_t *o = NULL;
-    struct iso_conf c;
-    memset(&c, 0, sizeof(c));
-    int rc = parse_params(params, len, &o, why, sizeof(why));
-    if (rc == BN_ENOMEM)
-        return rc;
+    memset(c, 0, sizeof(*c));
+    int rc = parse_params(params, len, &o, why, whylen);
     if (rc == 0) {
         json_t *mg = json_object_get(o, "manager");
         if (!mg) {
-            snprintf(why, sizeof(why), "'manager' is required: the endpoints that stay "
-                                       "reachable (\"192.0.2.1:7443\")");
+            snprintf(why, whylen, "'manager' is required: the endpoints that stay "
+                                  "reachable (\"192.0.2.1:7443\")");
             rc = BN_EINVAL;
         }
         if (rc == 0)
-            rc = parse_list(mg, "manager", true, c.mgr, BN_RESP_ISO_ENDPOINTS_MAX, &c.n_mgr, why,
-                            sizeof(why));
-        if (rc == 0 && c.n_mgr == 0) {
-            snprintf(why, sizeof(why), "'manager' is empty: isolation would cut the agent off");
+            rc = parse_list(mg, "manager", true, c->mgr, BN_RESP_ISO_ENDPOINTS_MAX, &c->n_mgr,
+                            why, whylen);
+        if (rc == 0 && c->n_mgr == 0) {
+            snprintf(why, whylen, "'manager' is empty: isolation would cut the agent off");
             rc = BN_EINVAL;
         }
         if (rc == 0)
-            rc = parse_list(json_object_get(o, "dns"), "dns", false, c.dns, BN_RESP_ISO_DNS_MAX,
-                            &c.n_dns, why, sizeof(why));
+            rc = parse_list(json_object_get(o, "dns"), "dns", false, c->dns,
+                            BN_RESP_ISO_DNS_MAX, &c->n_dns, why, whylen);
         if (rc == 0)
-            rc = text_field(o, "by", c.by, sizeof(c.by), why, sizeof(why));
+            rc = text_field(o, "by", c->by, sizeof(c->by), why, whylen);
         if (rc == 0)
-            rc = text_field(o, "reason", c.reason, sizeof(c.reason), why, sizeof(why));
+            rc = text_field(o, "reason", c->reason, sizeof(c->reason), why, whylen);
     }
     json_decref(o);
+    return rc;
+}
+
+int resp_isolate_check(const char *params, size_t len, struct bn_buf *out)
+{
+    char why[300] = "";
+    struct iso_conf c;
+    int rc = parse_isolate(params, len, &c, why, sizeof(why));
+    if (rc == BN_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        int wrc = put_error(out, why);
+        return wrc == BN_ENOMEM ? wrc : BN_EINVAL;
+    }
+    json_t *o = json_pack("{s:b,s:o,s:o}", "ok", 1, "manager",
+                          endpoints_json(c.mgr, c.n_mgr, true), "dns",
+                          endpoints_json(c.dns, c.n_dns, false));
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!t)
+        return BN_ENOMEM;
+    rc = bn_buf_puts(out, t);
+    free(t);
+    return rc;
+}
+
+int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct bn_buf *out)
+{
+    char why[300] = "";
+    struct iso_conf c;
+    int rc = parse_isolate(params, len, &c, why, sizeof(why));
+    if (rc == BN_ENOMEM)
+        return rc;
     if (rc != 0) {
         int wrc = put_error(out, why);
         return wrc == BN_ENOMEM ? wrc : BN_EINVAL;

@@ -65,6 +65,11 @@ int resp_release(struct resp_isolate *m, const char *params, size_t len, struct 
 int resp_isolation_status(struct resp_isolate *m, const char *params, size_t len,
                           struct bn_buf *out);
 
+/* Validates isolate params without touching the firewall (fuzzing, the manager's checks):
+ * appends {"ok":true,"manager":[canonical endpoints],"dns":[...]} and returns 0, or the
+ * error result and BN_EINVAL; BN_ENOMEM. */
+int resp_isolate_check(const char *params, size_t len, struct bn_buf *out);
+
 /* Times the watchdog re-applied the table since resp_isolate_new (tests, health). */
 uint64_t resp_isolate_reapplied(struct resp_isolate *m);
 
