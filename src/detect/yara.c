@@ -642,6 +642,13 @@ rules_wrap(struct compile_ctx *c, YR_COMPILER *comp, size_t nfiles, struct bn_ya
     r->externals = c->opts && c->opts->externals;
     YR_RULE *rule;
     yr_rules_foreach(rules, rule) r->count++;
+    if (r->count == 0) {
+        yr_rules_destroy(rules);
+        bn_free(r);
+        report_add(c->rep, c->nok == 1 ? c->ok[0].label : "rules", 0, false,
+                   "no rule in the rule files");
+        return BN_EPARSE;
+    }
     if (c->rep) {
         c->rep->files_ok = nfiles;
         c->rep->rules = r->count;
