@@ -65,6 +65,8 @@ struct resp_isolate {
     bool isolated;
     bool verified;
     struct iso_conf conf;
+    struct endpoint defmgr[BN_RESP_ISO_ENDPOINTS_MAX]; /* used when a request names none */
+    size_t n_defmgr;
     char *expect;          /* stateless listing of our table right after the last apply */
     size_t expect_rules;   /* rules we generated (verification) */
     uint64_t reapplied;
@@ -841,6 +843,26 @@ void resp_isolate_free(struct resp_isolate *m)
     bn_free(m);
 }
 
+int resp_isolate_set_manager(struct resp_isolate *m, const char *const *endpoints, size_t n)
+{
+    struct endpoint e[BN_RESP_ISO_ENDPOINTS_MAX];
+    char why[300];
+    if (n > BN_RESP_ISO_ENDPOINTS_MAX)
+        return BN_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!endpoints[i] || parse_endpoint(endpoints[i], true, &e[i], why, sizeof(why)) != 0) {
+            BN_ERROR("isolate", "default manager endpoint: %s",
+                     endpoints[i] ? why : "missing");
+            return BN_EINVAL;
+        }
+    }
+    pthread_mutex_lock(&m->mu);
+    memcpy(m->defmgr, e, n * sizeof(e[0]));
+    m->n_defmgr = n;
+    pthread_mutex_unlock(&m->mu);
+    return 0;
+}
+
 uint64_t resp_isolate_reapplied(struct resp_isolate *m)
 {
     pthread_mutex_lock(&m->mu);
@@ -876,20 +898,23 @@ static int cut_our_table(char *rs)
 /* ---- actions -------------------------------------------------------------------------- */
 
 /* Parses isolate's params into *c; why gets the reason on BN_EINVAL. */
-static int parse_isolate(const char *params, size_t len, struct iso_conf *c, char *why,
-                         size_t whylen)
+static int parse_isolate(const char *params, size_t len, const struct endpoint *defmgr,
+                         size_t n_defmgr, struct iso_conf *c, char *why, size_t whylen)
 {
     json_t *o = NULL;
     memset(c, 0, sizeof(*c));
     int rc = parse_params(params, len, &o, why, whylen);
     if (rc == 0) {
         json_t *mg = json_object_get(o, "manager");
-        if (!mg) {
+        if (!mg && n_defmgr > 0) {
+            memcpy(c->mgr, defmgr, n_defmgr * sizeof(*defmgr));
+            c->n_mgr = n_defmgr;
+        } else if (!mg) {
             snprintf(why, whylen, "'manager' is required: the endpoints that stay "
                                   "reachable (\"192.0.2.1:7443\")");
             rc = BN_EINVAL;
         }
-        if (rc == 0)
+        if (rc == 0 && mg)
             rc = parse_list(mg, "manager", true, c->mgr, BN_RESP_ISO_ENDPOINTS_MAX, &c->n_mgr,
                             why, whylen);
         if (rc == 0 && c->n_mgr == 0) {
@@ -912,7 +937,7 @@ int resp_isolate_check(const char *params, size_t len, struct bn_buf *out)
 {
     char why[300] = "";
     struct iso_conf c;
-    int rc = parse_isolate(params, len, &c, why, sizeof(why));
+    int rc = parse_isolate(params, len, NULL, 0, &c, why, sizeof(why));
     if (rc == BN_ENOMEM)
         return rc;
     if (rc != 0) {
@@ -935,7 +960,12 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
 {
     char why[300] = "";
     struct iso_conf c;
-    int rc = parse_isolate(params, len, &c, why, sizeof(why));
+    struct endpoint defmgr[BN_RESP_ISO_ENDPOINTS_MAX];
+    pthread_mutex_lock(&m->mu);
+    size_t n_defmgr = m->n_defmgr;
+    memcpy(defmgr, m->defmgr, sizeof(defmgr));
+    pthread_mutex_unlock(&m->mu);
+    int rc = parse_isolate(params, len, defmgr, n_defmgr, &c, why, sizeof(why));
     if (rc == BN_ENOMEM)
         return rc;
     if (rc != 0) {

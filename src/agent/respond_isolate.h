@@ -21,7 +21,8 @@
  * Actions (params: a JSON object, params_len bytes; the result object is appended to out):
  *   isolate           {"manager":["192.0.2.1:7443","[2001:db8::1]:7443"], "dns":["192.0.2.53"],
  *                      "by":"analyst@x", "reason":"..."}   manager: 1..BN_RESP_ISO_ENDPOINTS_MAX
- *                     IP literals with port (a single string is accepted too); dns optional.
+ *                     IP literals with port (a single string is accepted too); dns optional;
+ *                     without "manager" the endpoints of resp_isolate_set_manager() are used.
  *                     Isolating an isolated host replaces the allow list, keeps the saved
  *                     ruleset. Result: {"ok":true,"verified":true,"apply_us":N,...state}.
  *   release           {"by":"...","reason":"..."}: deletes the table; if the rest of the
@@ -64,6 +65,11 @@ int resp_isolate(struct resp_isolate *m, const char *params, size_t len, struct 
 int resp_release(struct resp_isolate *m, const char *params, size_t len, struct bn_buf *out);
 int resp_isolation_status(struct resp_isolate *m, const char *params, size_t len,
                           struct bn_buf *out);
+
+/* Sets the endpoints an isolate request without "manager" keeps open (the agent passes its
+ * uplink's resolved server address; local autonomous containment sends no params). Each is an
+ * IP literal with port as in "manager". Returns 0 or BN_EINVAL (logged). */
+int resp_isolate_set_manager(struct resp_isolate *m, const char *const *endpoints, size_t n);
 
 /* Validates isolate params without touching the firewall (fuzzing, the manager's checks):
  * appends {"ok":true,"manager":[canonical endpoints],"dns":[...]} and returns 0, or the

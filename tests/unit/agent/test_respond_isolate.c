@@ -606,6 +606,20 @@ static void test_bad_params(void **st)
         assert_non_null(strstr(out.p, "\"ok\":false,\"error\":\""));
         assert_false(table_present());
     }
+    /* A default manager endpoint: then "manager" may be left out. */
+    static const char *const defm[] = {MGR4 ":7443"};
+    static const char *const badm[] = {"manager.example:7443"};
+    assert_int_equal(resp_isolate_set_manager(iso, badm, 1), BN_EINVAL);
+    assert_int_equal(resp_isolate_set_manager(iso, defm, 1), 0);
+    assert_int_equal(run(resp_isolate, "{\"reason\":\"local\"}", &out), 0);
+    assert_non_null(strstr(out.p, "\"manager\":[\"" MGR4 ":7443\"]"));
+    assert_true(table_present());
+    assert_true(tcp_ok(MGR4, PORT));
+    assert_false(tcp_ok(NET4, PORT));
+    assert_int_equal(run(resp_release, "{}", &out), 0);
+    assert_non_null(strstr(out.p, "\"ok\":true"));
+    assert_false(table_present());
+    assert_int_equal(resp_isolate_set_manager(iso, NULL, 0), 0);
     assert_int_equal(run(resp_release, "{\"by\":[]}", &out), BN_EINVAL);
     assert_int_equal(run(resp_isolation_status, "nope", &out), BN_EINVAL);
     struct stat sb;
