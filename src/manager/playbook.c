@@ -424,14 +424,16 @@ actions_expire(struct store *st, int64_t now, int64_t *n)
 
 struct dup {
     const char *type;
+    const char *params;
     int found;
 };
 
+/* The same type with the same parameters (isolate once; kill_tree once per process). */
 static int
 find_type(void *ctx, const struct store_action *a)
 {
     struct dup *d = ctx;
-    if (strcmp(a->type, d->type) == 0) {
+    if (strcmp(a->type, d->type) == 0 && a->params_json && strcmp(a->params_json, d->params) == 0) {
         d->found = 1;
         return 1;
     }
@@ -461,18 +463,18 @@ playbook_incident(struct store *st, int64_t tenant_id, int64_t incident_id, int 
         for (int k = 0; k < 2; k++) {
             if (k == 1 && t[i].pid <= 1)
                 continue;
-            /* proposed once per incident, host and type (a rejection stands) */
-            struct dup d = {types[k], 0};
-            rc = store_action_list(st, &sc, t[i].agent_id, incident_id, -1, 1000, find_type, &d);
-            if (rc)
-                return rc;
-            if (d.found)
-                continue;
             char params[96];
             if (k == 1)
                 snprintf(params, sizeof(params), "{\"pid\":%lld}", (long long)t[i].pid);
             else
                 snprintf(params, sizeof(params), "{}");
+            /* proposed once per incident, host, type and parameters (a rejection stands) */
+            struct dup d = {types[k], params, 0};
+            rc = store_action_list(st, &sc, t[i].agent_id, incident_id, -1, 1000, find_type, &d);
+            if (rc)
+                return rc;
+            if (d.found)
+                continue;
             struct action_request rq = {t[i].agent_id, incident_id, types[k], params, NULL, 0};
             char reason[160];
             snprintf(reason, sizeof(reason), "playbook: incident %lld reached severity %d",

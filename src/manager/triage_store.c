@@ -468,6 +468,10 @@ triage_one(struct triage *t, const struct triage_alert_in *a, int64_t now_ns,
                 inc.last_ns = now_ns;
                 rc = store_incident_update(t->st, &all, &inc);
             }
+            /* a repeat in an open incident (the same binary run again): its process too */
+            if (rc == 0 && inc.status != STORE_INC_RESOLVED &&
+                inc.status != STORE_INC_FALSE_POSITIVE)
+                run_playbook(t, a, &inc);
             tree_put(t, a->tenant_id, a->process_guid, inc.id, now_ns);
         }
         return rc;

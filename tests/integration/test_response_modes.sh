@@ -1,0 +1,226 @@
+#!/bin/bash
+# test_response_modes.sh - issue 5's service modes end to end on loopback, with the real
+# programs: bannind <- mutual TLS <- bannin-agent (enrolled). A process this test starts
+# (a copy of sleep named bn-resp-evil) matches a critical Sigma rule at the manager; triage
+# opens a critical incident and the response playbook proposes isolate of the host and
+# kill_tree of the process.
+#   semi-managed: both actions wait for approval and nothing runs; a customer_viewer's approve
+#     is 403, an analyst's too; a customer_admin approves the kill_tree (the process dies, the
+#     result comes back and is audited) and rejects the isolate (never executed here).
+#   fully-managed (isolate forbidden by the tenant's policy, so it never runs on this host):
+#     the same incident is contained with no human; exec -> process killed latency measured.
+#   bad requests: unknown host, invalid SHA-256, a path outside policy, a viewer asking ->
+#     4xx with a clear error, each audited.
+# Usage: test_response_modes.sh BUILD_DIR. KEEP=1 keeps the temp dir. ROUNDS=N full-mode runs.
+set -u
+BUILD=${1:?build dir}
+MGR=$BUILD/bannind
+AGENT=$BUILD/bannin-agent
+skip() { echo "skip: $*"; exit 77; }
+[ -x "$MGR" ] || skip "$MGR not built"
+[ -x "$AGENT" ] || skip "$AGENT not built"
+[ "$(id -u)" = 0 ] || skip "needs root (the agent watches the host)"
+command -v curl >/dev/null || skip "curl missing"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3) || skip "python3 missing"
+
+W=$(mktemp -d /tmp/bn-resp-XXXXXX)
+MPID= APID=
+EVIL_PIDS=
+cleanup() {
+    for p in $EVIL_PIDS; do kill -9 "$p" 2>/dev/null; done
+    for p in $APID $MPID; do kill "$p" 2>/dev/null; done
+    for p in $APID $MPID; do wait "$p" 2>/dev/null; done
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+LINK_PORT=$(free_port); API_PORT=$(free_port)
+API=http://127.0.0.1:$API_PORT/api/v1
+jq_py() { "$PY" -c "import sys,json; d=json.load(sys.stdin); $1"; }
+
+# the critical rule (central detection): our own process, nothing else on the host
+mkdir -p "$W/rules"
+cat > "$W/rules/evil.yml" <<'EOF'
+title: Bannin response test process
+id: 7b1f5a40-5e7c-4d8e-9a61-bn0resp0test
+status: test
+level: critical
+tags: [attack.execution, attack.t1059]
+logsource: {product: linux, category: process_creation}
+detection:
+  sel:
+    Image|contains: /bn-resp-evil
+  condition: sel
+EOF
+cp /bin/sleep "$W/bn-resp-evil"
+
+"$MGR" --data "$W/mgr" --init > "$W/init.txt" 2>&1 || { cat "$W/init.txt"; echo "FAIL init"; exit 1; }
+PASS=$(sed -n 's/^password: //p' "$W/init.txt")
+"$MGR" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" --api "127.0.0.1:$API_PORT" \
+    --rules "$W/rules" > "$W/bannind.log" 2>&1 & MPID=$!
+for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null 2>&1 && break; sleep 0.2; done
+login() { curl -s -X POST "$API/auth/login" -d "{\"username\":\"$1\",\"password\":\"$2\"}" |
+    jq_py 'print(d.get("token",""))'; }
+ADMIN=$(login admin "$PASS")
+[ -n "$ADMIN" ] || { echo "FAIL admin login"; cat "$W/bannind.log"; exit 1; }
+call() { # TOKEN METHOD PATH [BODY] -> body; status in $W/status
+    curl -s -o "$W/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
+        -H 'Content-Type: application/json' ${4:+-d "$4"} "$API$3" > "$W/status"
+    cat "$W/body"
+}
+status() { cat "$W/status"; }
+TID=$(call "$ADMIN" GET /tenants | jq_py 'print([t["id"] for t in d["items"] if t["name"]=="default"][0])')
+for u in "cadmin customer_admin" "cviewer customer_viewer"; do
+    set -- $u
+    call "$ADMIN" POST /users "{\"username\":\"$1\",\"password\":\"response-test-pw-1\",\"role\":\"$2\",\"tenant_id\":$TID}" >/dev/null
+    [ "$(status)" = 201 ] || bad "create user $1: $(status) $(cat "$W/body")"
+done
+CADMIN=$(login cadmin response-test-pw-1)
+CVIEW=$(login cviewer response-test-pw-1)
+[ -n "$CADMIN" ] && [ -n "$CVIEW" ] && ok "customer_admin and customer_viewer of tenant default" ||
+    bad "customer logins"
+
+mkdir -p "$W/agent"
+ETOK=$("$MGR" --data "$W/mgr" --new-token default --uses 1)
+"$AGENT" enroll --server "127.0.0.1:$LINK_PORT" --token "$ETOK" --dir "$W/agent/link" \
+    > "$W/enroll.txt" 2>&1 || { cat "$W/enroll.txt"; echo "FAIL enrol"; exit 1; }
+"$AGENT" --link-dir "$W/agent/link" --spool "$W/agent/spool" --no-builtin-rules \
+    --duration 240 > "$W/agent.log" 2>&1 & APID=$!
+AID=
+for _ in $(seq 1 60); do
+    AID=$(call "$ADMIN" GET /agents | jq_py 'a=[x for x in d["items"] if x.get("last_seen")]; print(a[0]["id"] if a else "")')
+    [ -n "$AID" ] && break
+    sleep 0.5
+done
+[ -n "$AID" ] && ok "agent $AID connected" || { bad "agent not seen"; tail "$W/agent.log"; exit 1; }
+sleep 2
+
+actions_of() { # TOKEN INCIDENT -> "type:state ..." sorted
+    call "$1" GET "/actions?incident_id=$2" |
+        jq_py 'print(" ".join(sorted("%s:%s" % (a["type"], a["state"]) for a in d["items"])))'
+}
+action_id() { # TOKEN INCIDENT TYPE
+    call "$1" GET "/actions?incident_id=$2" |
+        jq_py "print([a['id'] for a in d['items'] if a['type']=='$3'][0])"
+}
+wait_incident() { # -> id of the newest open incident with our rule
+    for _ in $(seq 1 80); do
+        i=$(call "$ADMIN" GET /incidents | jq_py '
+its=[i for i in d["items"] if i["severity"]>=4 and i["status"] not in ("resolved","false_positive")]
+print(its[0]["id"] if its else "")')
+        [ -n "$i" ] && { echo "$i"; return 0; }
+        sleep 0.25
+    done
+    return 1
+}
+
+# ---- semi-managed (the default) ----
+"$W/bn-resp-evil" 600 & EVIL=$!; EVIL_PIDS="$EVIL_PIDS $EVIL"
+INC=$(wait_incident) && ok "critical incident $INC for pid $EVIL" ||
+    { bad "no critical incident: $(call "$ADMIN" GET /incidents)"; tail "$W/bannind.log"; exit 1; }
+sleep 1
+got=$(actions_of "$ADMIN" "$INC")
+[ "$got" = "isolate:pending_approval kill_tree:pending_approval" ] &&
+    ok "semi: playbook proposed $got" || bad "semi: actions '$got'"
+KID=$(action_id "$ADMIN" "$INC" kill_tree); IID=$(action_id "$ADMIN" "$INC" isolate)
+call "$ADMIN" GET "/actions/$KID" | grep -q "\"pid\":$EVIL" && ok "kill_tree names pid $EVIL" ||
+    bad "kill_tree params: $(cat "$W/body")"
+sleep 2
+kill -0 "$EVIL" 2>/dev/null && ok "semi: nothing ran before approval" || bad "semi: process died unapproved"
+call "$CVIEW" POST "/actions/$KID/approve" '{"reason":"viewer tries"}' >/dev/null
+[ "$(status)" = 403 ] && ok "customer_viewer approve -> 403: $(cat "$W/body")" || bad "viewer approve: $(status)"
+call "$CVIEW" POST "/agents/$AID/actions" '{"type":"kill","params":{"pid":4242}}' >/dev/null
+[ "$(status)" = 403 ] && ok "customer_viewer request -> 403" || bad "viewer request: $(status)"
+kill -0 "$EVIL" 2>/dev/null || bad "process died after refused approvals"
+T0=$(date +%s%N)
+call "$CADMIN" POST "/actions/$KID/approve" '{"reason":"confirmed ransomware"}' >/dev/null
+[ "$(status)" = 200 ] && ok "customer_admin approved kill_tree" || bad "approve: $(status) $(cat "$W/body")"
+for _ in $(seq 1 300); do kill -0 "$EVIL" 2>/dev/null || break; sleep 0.01; done
+T1=$(date +%s%N)
+kill -0 "$EVIL" 2>/dev/null && bad "process alive after approval" ||
+    ok "approval -> process killed in $(( (T1 - T0) / 1000000 )) ms"
+wait "$EVIL" 2>/dev/null
+for _ in $(seq 1 50); do
+    st=$(call "$ADMIN" GET "/actions/$KID" | jq_py 'print(d["state"], bool((d.get("result") or {}).get("ok")))')
+    [ "$st" = "done True" ] && break; sleep 0.1
+done
+[ "$st" = "done True" ] && ok "result came back: $(call "$ADMIN" GET "/actions/$KID" | jq_py 'print(json.dumps(d["result"]))')" ||
+    bad "kill_tree state: $st"
+call "$CADMIN" POST "/actions/$IID/reject" '{"reason":"contain by hand"}' >/dev/null
+[ "$(status)" = 200 ] && ok "customer_admin rejected isolate (never executed here)" || bad "reject: $(status)"
+call "$ADMIN" GET "/audit?limit=200" > "$W/audit.json"
+"$PY" - "$W/audit.json" <<'EOF' || fails=$((fails + 1))
+import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+acts = [i["action"] + "/" + i["actor"] for i in items]
+bad = 0
+for want in ("action.request/playbook", "action.refused/cviewer", "action.approve/cadmin",
+             "action.result/agent", "action.reject/cadmin"):
+    hit = want in acts
+    print(("ok   " if hit else "FAIL ") + "audit has " + want)
+    bad += 0 if hit else 1
+sys.exit(1 if bad else 0)
+EOF
+
+# ---- bad requests ----
+expect() { # TOKEN BODY AGENT WANT_STATUS WORD
+    call "$1" POST "/agents/$3/actions" "$2" >/dev/null
+    if [ "$(status)" = "$4" ] && grep -q "$5" "$W/body"; then ok "refused $4: $(head -c 140 "$W/body")"
+    else bad "want $4 '$5', got $(status) $(cat "$W/body")"; fi
+}
+expect "$CADMIN" '{"type":"kill","params":{"pid":50}}' 99999 404 "unknown host"
+expect "$CADMIN" '{"type":"block_add","params":{"sha256":"1234"}}' "$AID" 400 "64 hexadecimal"
+expect "$CADMIN" '{"type":"quarantine","params":{"path":"/etc/shadow"}}' "$AID" 400 "outside the response path policy"
+expect "$CADMIN" '{"type":"wipe_disk"}' "$AID" 400 "unknown action type"
+n=$(call "$ADMIN" GET "/audit?limit=300" | jq_py 'print(len([i for i in d["items"] if i["action"]=="action.refused"]))')
+[ "${n:-0}" -ge 6 ] && ok "$n refusals audited" || bad "refusals audited: $n"
+
+# ---- fully-managed: no human; isolate forbidden so it never runs on this host ----
+call "$ADMIN" PATCH "/incidents/$INC" '{"status":"resolved"}' >/dev/null
+call "$ADMIN" PATCH "/tenants/$TID" '{"mode":"full"}' >/dev/null
+[ "$(status)" = 200 ] || bad "tenant mode full: $(status) $(cat "$W/body")"
+call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"policies":{"isolate":"forbidden"}}' >/dev/null
+[ "$(status)" = 200 ] && ok "policy: isolate forbidden, mode full" || bad "policy: $(status) $(cat "$W/body")"
+LAT=
+for round in $(seq 1 "${ROUNDS:-3}"); do
+    cp /bin/sleep "$W/bn-resp-evil-$round" # a new binary: a new alert and incident
+    T0=$(date +%s%N)
+    "$W/bn-resp-evil-$round" 600 & EVIL=$!; EVIL_PIDS="$EVIL_PIDS $EVIL"
+    for _ in $(seq 1 1000); do kill -0 "$EVIL" 2>/dev/null || break; sleep 0.005; done
+    T1=$(date +%s%N)
+    if kill -0 "$EVIL" 2>/dev/null; then bad "full: process $EVIL not contained in 5 s"; continue; fi
+    wait "$EVIL" 2>/dev/null
+    LAT="$LAT $(( (T1 - T0) / 1000000 ))"
+    INC2=$(call "$ADMIN" GET /incidents | jq_py '
+its=[i for i in d["items"] if i["severity"]>=4 and i["status"] not in ("resolved","false_positive")]
+print(its[0]["id"] if its else "")')
+    [ -n "$INC2" ] && call "$ADMIN" PATCH "/incidents/$INC2" '{"status":"resolved"}' >/dev/null
+done
+[ -n "$LAT" ] && ok "full: contained with no human; exec -> killed (ms):$LAT"
+sleep 0.5
+call "$ADMIN" GET "/actions?limit=50" > "$W/actions.json"
+"$PY" - "$W/actions.json" <<'EOF' || fails=$((fails + 1))
+import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+full = [a for a in items if a["requested_by"] == "playbook" and a["approved_by"] == "policy:auto"]
+iso = [a for a in items if a["type"] == "isolate" and a["state"] not in ("rejected", "pending_approval")]
+bad = 0
+ok = full and all(a["type"] == "kill_tree" and a["state"] == "done" for a in full)
+print(("ok   " if ok else "FAIL ") + "full: %d kill_tree actions queued by policy and done" % len(full))
+bad += 0 if ok else 1
+print(("ok   " if not iso else "FAIL ") + "isolate never sent to this host (%d)" % len(iso))
+bad += 1 if iso else 0
+sys.exit(1 if bad else 0)
+EOF
+
+if [ "$fails" -ne 0 ]; then
+    echo "--- bannind log"; tail -n 30 "$W/bannind.log"
+    echo "--- agent log"; tail -n 20 "$W/agent.log"
+    echo "FAIL: $fails check(s)"
+    exit 1
+fi
+echo "PASS: semi-managed approval flow, refusals audited, fully-managed containment"
