@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,7 +106,8 @@ struct resp_block {
     unsigned char *fbuf; /* YARA scan buffer (YARA_SCAN_MAX) */
 
     pthread_mutex_t lat_lock;
-    uint32_t *lat;
+    uint32_t *lat;     /* wall time from event read to answer written */
+    uint32_t *lat_cpu; /* the listener's CPU time for the same interval */
     size_t lat_n, lat_pos, lat_count;
 
     struct {
@@ -719,16 +722,30 @@ match_yara(struct resp_block *m, int fd, uint64_t size, struct verdict *v)
 }
 
 /* Decides one exec. Never blocks past the deadline except inside one YARA scan. */
+/* The event file's path as the agent sees it ("" when unknown). */
 static void
-decide(struct resp_block *m, int fd, const char *path, uint64_t deadline, struct stat *sb,
-       bool *have_sb, struct verdict *v)
+fd_path(int fd, char *path, size_t cap)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t pl = readlink(link, path, cap - 1);
+    path[pl > 0 ? (size_t)pl : 0] = '\0';
+}
+
+static void
+decide(struct resp_block *m, int fd, char *path, size_t pcap, uint64_t deadline,
+       struct stat *sb, bool *have_sb, struct verdict *v)
 {
     memset(v, 0, sizeof(*v));
     *have_sb = false;
     pthread_mutex_lock(&m->lock);
-    if (m->n_path && match_path(m, path, strlen(path), v)) {
-        pthread_mutex_unlock(&m->lock);
-        return;
+    if (m->n_path) {
+        /* only path rules need the path before answering (readlink costs microseconds) */
+        fd_path(fd, path, pcap);
+        if (match_path(m, path, strlen(path), v)) {
+            pthread_mutex_unlock(&m->lock);
+            return;
+        }
     }
     bool content = m->n_sha || m->n_yara;
     bool yara = m->n_yara > 0;
@@ -844,13 +861,22 @@ finish_content(struct resp_block *m, int fd, const struct stat *sb, struct verdi
     cache_store(m, sb, &nv, gen);
 }
 
+static uint64_t
+cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void
-record_latency(struct resp_block *m, uint64_t ns)
+record_latency(struct resp_block *m, uint64_t ns, uint64_t cpu)
 {
     if (!m->lat)
         return;
     pthread_mutex_lock(&m->lat_lock);
     m->lat[m->lat_pos] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+    m->lat_cpu[m->lat_pos] = cpu > UINT32_MAX ? UINT32_MAX : (uint32_t)cpu;
     m->lat_pos = (m->lat_pos + 1) % m->lat_n;
     if (m->lat_count < m->lat_n)
         m->lat_count++;
@@ -869,16 +895,15 @@ static void
 handle_event(struct resp_block *m, const struct fanotify_event_metadata *md, uint64_t t_read)
 {
     uint64_t deadline = t_read + (uint64_t)m->conf.deadline_us * 1000u;
+    uint64_t c0 = m->lat ? cpu_ns() : 0;
     atomic_store(&m->cur_fd, md->fd);
     CNT(m, events);
-    char link[64], path[BN_RESP_BLOCK_PATH_MAX + 1];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", md->fd);
-    ssize_t pl = readlink(link, path, sizeof(path) - 1);
-    path[pl > 0 ? (size_t)pl : 0] = '\0';
+    char path[BN_RESP_BLOCK_PATH_MAX + 1];
+    path[0] = '\0';
     struct verdict v;
     struct stat sb;
     bool have_sb;
-    decide(m, md->fd, path, deadline, &sb, &have_sb, &v);
+    decide(m, md->fd, path, sizeof(path), deadline, &sb, &have_sb, &v);
     bool allow = !v.deny;
     if (v.timeout || v.policy) {
         allow = !m->conf.fail_closed;
@@ -890,7 +915,8 @@ handle_event(struct resp_block *m, const struct fanotify_event_metadata *md, uin
     if (v.timeout)
         CNT(m, timeouts);
     answer(m->fan_fd, md->fd, allow);
-    record_latency(m, now_ns() - t_read);
+    if (m->lat)
+        record_latency(m, now_ns() - t_read, cpu_ns() - c0);
     atomic_store(&m->cur_fd, -1);
     if (allow)
         CNT(m, allowed);
@@ -899,6 +925,8 @@ handle_event(struct resp_block *m, const struct fanotify_event_metadata *md, uin
     if (v.finish && have_sb)
         finish_content(m, md->fd, &sb, &v);
     if (!allow && m->conf.on_deny) {
+        if (!path[0])
+            fd_path(md->fd, path, sizeof(path));
         char hex[65];
         if (v.have_sha)
             to_hex(v.sha, 32, hex);
@@ -919,6 +947,17 @@ static void *
 listener_main(void *arg)
 {
     struct resp_block *m = arg;
+    /* every exec on a marked mount waits for this thread: run it ahead of ordinary work */
+    if (m->conf.rt_priority) {
+        struct sched_param sp = {.sched_priority = m->conf.rt_priority};
+        int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+        if (e)
+            BN_WARN("respond", "exec blocker: cannot run the listener SCHED_FIFO %d: %s",
+                    m->conf.rt_priority, strerror(e));
+    } else if (m->conf.nice && setpriority(PRIO_PROCESS, (id_t)gettid(), m->conf.nice) < 0) {
+        BN_WARN("respond", "exec blocker: cannot set the listener's nice to %d: %s",
+                m->conf.nice, strerror(errno));
+    }
     /* fanotify metadata is aligned; the buffer must be too */
     static _Thread_local union {
         struct fanotify_event_metadata md;
@@ -1161,6 +1200,14 @@ resp_block_new_conf(struct resp_block **out, const struct respond_paths *paths,
     m->conf.n_marks = 0;
     if (!m->conf.deadline_us)
         m->conf.deadline_us = BN_RESP_BLOCK_DEADLINE_US;
+    if (m->conf.rt_priority < 0 || m->conf.rt_priority > 99) {
+        rc = BN_EINVAL;
+        goto fail;
+    }
+    if (!m->conf.nice)
+        m->conf.nice = -10;
+    else if (m->conf.nice > 19)
+        m->conf.nice = 0; /* "keep the agent's priority" */
     if (!m->conf.watchdog_ms)
         m->conf.watchdog_ms = 2000;
     if (!m->conf.cache_slots)
@@ -1194,7 +1241,8 @@ resp_block_new_conf(struct resp_block **out, const struct respond_paths *paths,
     }
     if (m->conf.latency_samples) {
         m->lat = bn_calloc(m->conf.latency_samples, sizeof(*m->lat));
-        if (!m->lat)
+        m->lat_cpu = bn_calloc(m->conf.latency_samples, sizeof(*m->lat_cpu));
+        if (!m->lat || !m->lat_cpu)
             goto fail;
         m->lat_n = m->conf.latency_samples;
     }
@@ -1243,6 +1291,7 @@ resp_block_free(struct resp_block *m)
     bn_free(m->marks);
     bn_free(m->cache);
     bn_free(m->lat);
+    bn_free(m->lat_cpu);
     bn_free(m->fbuf);
     bn_free(m->state_file);
     EVP_MD_CTX_free(m->md);
@@ -1283,15 +1332,19 @@ resp_block_listening(struct resp_block *m)
 }
 
 size_t
-resp_block_latencies(struct resp_block *m, uint32_t *ns, size_t max)
+resp_block_latencies(struct resp_block *m, uint32_t *ns, uint32_t *cpu, size_t max)
 {
     if (!m->lat)
         return 0;
     pthread_mutex_lock(&m->lat_lock);
     size_t n = m->lat_count < max ? m->lat_count : max;
     size_t start = (m->lat_pos + m->lat_n - m->lat_count) % m->lat_n;
-    for (size_t i = 0; i < n; i++)
-        ns[i] = m->lat[(start + i) % m->lat_n];
+    for (size_t i = 0; i < n; i++) {
+        if (ns)
+            ns[i] = m->lat[(start + i) % m->lat_n];
+        if (cpu)
+            cpu[i] = m->lat_cpu[(start + i) % m->lat_n];
+    }
     pthread_mutex_unlock(&m->lat_lock);
     return n;
 }

@@ -62,6 +62,9 @@ struct resp_block_conf {
     bool no_cache;             /* disable the decision cache (benchmarks: cold decisions) */
     uint32_t cache_slots;      /* power of two; default BN_RESP_BLOCK_CACHE_SLOTS */
     uint32_t latency_samples;  /* keep the last N decision latencies (benchmarks); 0: none */
+    int nice;                  /* listener thread's nice: 0 = default -10, 20 = unchanged */
+    int rt_priority;           /* 1..99: run the listener SCHED_FIFO (the watchdog stays
+                                  normal; RT throttling bounds a runaway); 0 = off */
     resp_block_deny_cb on_deny;
     void *deny_ctx;
 };
@@ -95,8 +98,10 @@ void resp_block_free(struct resp_block *m);
 void resp_block_stats(struct resp_block *m, struct resp_block_stats *out);
 /* True while the listener thread runs with its marks in place. */
 bool resp_block_listening(struct resp_block *m);
-/* Copies up to max of the recorded decision latencies (ns, oldest first); returns the count. */
-size_t resp_block_latencies(struct resp_block *m, uint32_t *ns, size_t max);
+/* Copies up to max of the recorded decision latencies, oldest first: ns the wall time from
+ * the event's read to the answer's write, cpu the listener's CPU time for it (either may be
+ * NULL). Returns the count. */
+size_t resp_block_latencies(struct resp_block *m, uint32_t *ns, uint32_t *cpu, size_t max);
 
 /*
  * Parses a persisted block list (the block_list.json format, len bytes) and appends its rules
