@@ -60,6 +60,11 @@ int bn_yara_compile_paths(const char *const *paths, size_t npaths,
 int bn_yara_compile_text(const char *text, size_t len, const char *name,
                          const struct bn_yara_compile_opts *opts, struct bn_yara_rules **out,
                          struct bn_yara_report *report);
+/* Compiles the rule files (*.yar, *.yara) of an uncompressed tar image (borrowed; ustar,
+ * GNU long names, pax path records) named name in the report. */
+int bn_yara_compile_tar(const void *tar, size_t len, const char *name,
+                        const struct bn_yara_compile_opts *opts, struct bn_yara_rules **out,
+                        struct bn_yara_report *report);
 void bn_yara_rules_free(struct bn_yara_rules *r);
 size_t bn_yara_rules_count(const struct bn_yara_rules *r);
 void bn_yara_report_release(struct bn_yara_report *rep);

@@ -415,23 +415,13 @@ tar_octal(const char *p, size_t n, uint64_t *out)
     return any;
 }
 
+/* Walks a tar image (borrowed) and queues its rule files; path names the bundle. */
 static int
-add_bundle(struct compile_ctx *c, const char *path)
+add_tar(struct compile_ctx *c, const char *path, const char *tar, size_t len)
 {
-    char *tar;
-    size_t len;
-    int rc = gunzip_file(path, &tar, &len);
-    if (rc) {
-        if (rc == BN_ENOMEM)
-            return rc;
-        char msg[200];
-        snprintf(msg, sizeof(msg), "cannot unpack bundle: %s", bn_strerror(rc));
-        report_add(c->rep, path, 0, false, msg);
-        return rc == BN_ETOOBIG ? rc : BN_EFORMAT;
-    }
     char longname[1024] = "";
     size_t off = 0;
-    rc = 0;
+    int rc = 0;
     while (off + 512 <= len) {
         const char *h = tar + off;
         bool zero = true;
@@ -522,6 +512,24 @@ add_bundle(struct compile_ctx *c, const char *path)
         report_add(c->rep, path, 0, false, "not a tar archive (no member header)");
         rc = BN_EFORMAT;
     }
+    return rc;
+}
+
+static int
+add_bundle(struct compile_ctx *c, const char *path)
+{
+    char *tar;
+    size_t len;
+    int rc = gunzip_file(path, &tar, &len);
+    if (rc) {
+        if (rc == BN_ENOMEM)
+            return rc;
+        char msg[200];
+        snprintf(msg, sizeof(msg), "cannot unpack bundle: %s", bn_strerror(rc));
+        report_add(c->rep, path, 0, false, msg);
+        return rc == BN_ETOOBIG ? rc : BN_EFORMAT;
+    }
+    rc = add_tar(c, path, tar, len);
     bn_free(tar);
     return rc;
 }
@@ -804,6 +812,29 @@ bn_yara_compile_text(const char *text, size_t len, const char *name,
         memcpy(copy, text, len);
     copy[len] = '\0';
     rc = add_source(&c, name ? name : "rules", copy, len);
+    rc = compile_common(&c, out, rc);
+    if (rc)
+        yara_fini();
+    return rc;
+}
+
+int
+bn_yara_compile_tar(const void *tar, size_t len, const char *name,
+                    const struct bn_yara_compile_opts *opts, struct bn_yara_rules **out,
+                    struct bn_yara_report *report)
+{
+    *out = NULL;
+    if (report)
+        memset(report, 0, sizeof(*report));
+    if (!tar && len)
+        return BN_EINVAL;
+    if (len > BN_YARA_BUNDLE_MAX)
+        return BN_ETOOBIG;
+    int rc = yara_init();
+    if (rc)
+        return rc;
+    struct compile_ctx c = {.opts = opts, .rep = report};
+    rc = add_tar(&c, name ? name : "bundle.tar", tar, len);
     rc = compile_common(&c, out, rc);
     if (rc)
         yara_fini();

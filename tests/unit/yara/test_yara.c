@@ -291,6 +291,39 @@ test_bundle(void **state)
     bn_yara_report_release(&rep);
 }
 
+/* the tar walker on the three header dialects (long names need prefix, GNU 'L', pax) */
+static void
+test_tar_formats(void **state)
+{
+    static const char *const fmts[] = {"ustar", "gnu", "pax"};
+    for (size_t k = 0; k < 3; k++) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/tests/fuzz/corpus/yara_bundle/%s.tar", BN_SOURCE_DIR,
+                 fmts[k]);
+        FILE *f = fopen(p, "rb");
+        assert_non_null(f);
+        static char buf[65536];
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        struct bn_yara_rules *r;
+        struct bn_yara_report rep;
+        assert_int_equal(bn_yara_compile_tar(buf, n, fmts[k], NULL, &r, &rep), 0);
+        assert_int_equal(rep.files, 3);
+        assert_int_equal(rep.files_failed, 1);
+        assert_int_equal(rep.rules, 2);
+        bn_yara_report_release(&rep);
+        struct hits h = {0};
+        assert_int_equal(bn_yara_scan_mem(r, "one", 3, NULL, on_match, &h), 0);
+        assert_true(h.n == 2); /* One (string) and Two (filesize < 10) */
+        bn_yara_rules_free(r);
+        /* one flipped byte in the first header: checksum error, with a reason */
+        buf[0] ^= 0x20;
+        assert_int_equal(bn_yara_compile_tar(buf, n, fmts[k], NULL, &r, &rep), BN_EFORMAT);
+        assert_non_null(strstr(rep.issues[0].message, "checksum"));
+        bn_yara_report_release(&rep);
+    }
+}
+
 static void
 test_alloc_failures(void **state)
 {
@@ -320,6 +353,7 @@ main(void)
         cmocka_unit_test(test_scan_tree_limits_and_counters),
         cmocka_unit_test(test_text_mem_includes_nul),
         cmocka_unit_test(test_bundle),
+        cmocka_unit_test(test_tar_formats),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
