@@ -103,7 +103,7 @@ struct resp_block {
     struct cache_ent *cache;
     uint32_t cache_mask;
     EVP_MD_CTX *md;
-    unsigned char *fbuf; /* YARA scan buffer (YARA_SCAN_MAX) */
+    unsigned char *fbuf; /* YARA scan buffer (YARA_SCAN_MAX), allocated on first use */
 
     pthread_mutex_t lat_lock;
     uint32_t *lat;     /* wall time from event read to answer written */
@@ -690,6 +690,11 @@ match_yara(struct resp_block *m, int fd, uint64_t size, struct verdict *v)
 {
     if (size > YARA_SCAN_MAX)
         return BN_ETOOBIG;
+    if (!m->fbuf) {
+        m->fbuf = bn_malloc(YARA_SCAN_MAX); /* listener-only, kept once YARA rules exist */
+        if (!m->fbuf)
+            return BN_ENOMEM;
+    }
     size_t got = 0;
     while (got < size) {
         ssize_t r = pread(fd, m->fbuf + got, (size_t)size - got, (off_t)got);
@@ -1247,8 +1252,7 @@ resp_block_new_conf(struct resp_block **out, const struct respond_paths *paths,
         m->lat_n = m->conf.latency_samples;
     }
     m->md = EVP_MD_CTX_new();
-    m->fbuf = bn_malloc(YARA_SCAN_MAX);
-    if (!m->md || !m->fbuf)
+    if (!m->md)
         goto fail;
     if (paths && paths->state_dir) {
         if (mkdir(paths->state_dir, 0700) < 0 && errno != EEXIST) {
