@@ -200,7 +200,10 @@ its=[i for i in d["items"] if i["severity"]>=4 and i["status"] not in ("resolved
 print(its[0]["id"] if its else "")')
     [ -n "$INC2" ] && call "$ADMIN" PATCH "/incidents/$INC2" '{"status":"resolved"}' >/dev/null
 done
-[ -n "$LAT" ] && ok "full: contained with no human; exec -> killed (ms):$LAT"
+if [ -n "$LAT" ]; then
+    ok "full: contained with no human; exec -> killed (ms):$LAT"
+    "$PY" -c 'import sys; v=sorted(int(x) for x in sys.argv[1:]); q=lambda p: v[min(len(v)-1, int(p*len(v)))]; print("exec->containment through the manager: n=%d p50=%d ms p99=%d ms max=%d ms (goal <= 1000)" % (len(v), q(0.5), q(0.99), v[-1]))' $LAT
+fi
 sleep 0.5
 call "$ADMIN" GET "/actions?limit=50" > "$W/actions.json"
 "$PY" - "$W/actions.json" <<'EOF' || fails=$((fails + 1))
