@@ -315,6 +315,7 @@ struct ctx {
     json_t *notes;  /* manifest: what was truncated, dropped, unreadable */
     struct sockpid *socks;
     size_t nsocks, capsocks;
+    size_t socks_dropped; /* sockets whose owner is not mapped (map full) */
     uint64_t budget; /* BN_FOR_MEMBER_MAX per generated member: bytes of strings so far */
 };
 
@@ -331,8 +332,10 @@ sock_add(struct ctx *c, unsigned long ino, int pid)
 {
     if (c->nsocks == c->capsocks) {
         size_t ncap = c->capsocks ? c->capsocks * 2 : 256;
-        if (ncap > (size_t)BN_FOR_PROCS_MAX * 64)
+        if (ncap > (size_t)BN_FOR_PROCS_MAX * 64) {
+            c->socks_dropped++;
             return 0;
+        }
         struct sockpid *n = bn_reallocarray(c->socks, ncap, sizeof(*n));
         if (!n)
             return BN_ENOMEM;
@@ -659,6 +662,12 @@ add_connections(struct ctx *c)
     if (dropped) {
         char msg[96];
         snprintf(msg, sizeof(msg), "%zu sockets past BN_FOR_PROCS_MAX not listed", dropped);
+        note(c, "connections", msg);
+    }
+    if (c->socks_dropped) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%zu socket fds not mapped to their pid (map full)",
+                 c->socks_dropped);
         note(c, "connections", msg);
     }
     char *s;
@@ -994,6 +1003,19 @@ put_fail(struct bn_buf *out, const char *msg)
     return rc;
 }
 
+/* True when a path has a "." or ".." segment (archive names must not climb out). */
+static bool
+has_dot_segment(const char *p)
+{
+    for (const char *s = p; (s = strchr(s, '/')) != NULL; s++) {
+        if (s[1] == '.' && (s[2] == '/' || s[2] == '\0'))
+            return true;
+        if (s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 static int
 mkdir_p(const char *path)
 {
@@ -1049,9 +1071,11 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
         {
             if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
                 strlen(json_string_value(v)) != json_string_length(v) ||
-                json_string_length(v) > 4000)
-                bad = k ? "params: every 'watch' entry must be an absolute path"
-                        : "params: every 'files' entry must be an absolute path";
+                json_string_length(v) > 4000 || has_dot_segment(json_string_value(v)))
+                bad = k ? "params: every 'watch' entry must be an absolute path without . or "
+                          ".. segments"
+                        : "params: every 'files' entry must be an absolute path without . or "
+                          ".. segments";
         }
     }
     if (!bad && jev && (!json_is_integer(jev) || json_integer_value(jev) < 0 ||

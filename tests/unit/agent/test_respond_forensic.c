@@ -290,6 +290,60 @@ test_package(void **state)
     json_decref(r);
 }
 
+/* a name past ustar's 100 bytes (pax record) and a file over the per-file cap (sparse) */
+static void
+test_long_name_and_cap(void **state)
+{
+    char deep[512], big[256];
+    snprintf(deep, sizeof(deep),
+             "%s/a-directory-with-a-long-name-to-pass-one-hundred-bytes/and-one-more-level-"
+             "below",
+             dir);
+    char cmd[1400];
+    int status;
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", deep);
+    free(sh(cmd, &status));
+    assert_int_equal(status, 0);
+    size_t dl = strlen(deep);
+    snprintf(deep + dl, sizeof(deep) - dl, "/a-file-with-a-long-name-as-well.conf");
+    FILE *f = fopen(deep, "w");
+    assert_non_null(f);
+    fputs("deep contents\n", f);
+    fclose(f);
+    snprintf(big, sizeof(big), "%s/sparse.img", dir);
+    f = fopen(big, "w");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (33 << 20) + 5), 0);
+    fclose(f);
+    char params[1200];
+    snprintf(params, sizeof(params), "{\"files\":[\"%s\",\"%s\"],\"watch\":[\"%s/watch\"]}",
+             deep, big, dir);
+    json_t *r = call(params, 0);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    const char *path = json_string_value(json_object_get(r, "path"));
+    char name[700];
+    snprintf(name, sizeof(name), "files%s", deep);
+    assert_true(strlen(name) > 100);
+    snprintf(cmd, sizeof(cmd), "tar -I zstd -xOf '%s' '%s'", path, name);
+    char *o = sh(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_string_equal(o, "deep contents\n");
+    free(o);
+    json_t *m = member(json_object_get(r, "manifest"), name);
+    assert_non_null(m);
+    snprintf(name, sizeof(name), "files%s", big);
+    m = member(json_object_get(r, "manifest"), name);
+    assert_non_null(m);
+    assert_true(json_is_true(json_object_get(m, "truncated")));
+    assert_int_equal(json_integer_value(json_object_get(m, "size")), 32 << 20);
+    assert_int_equal(json_integer_value(json_object_get(m, "source_size")), (33 << 20) + 5);
+    snprintf(cmd, sizeof(cmd), "tar -I zstd -xOf '%s' '%s' | wc -c", path, name);
+    o = sh(cmd, &status);
+    assert_int_equal(strtol(o, NULL, 10), 32 << 20);
+    free(o);
+    json_decref(r);
+}
+
 static void
 test_bad_params(void **state)
 {
@@ -298,6 +352,9 @@ test_bad_params(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "files"));
     json_decref(r);
     r = call("{\"files\":[\"etc/passwd\"]}", BN_EINVAL);
+    json_decref(r);
+    r = call("{\"files\":[\"/tmp/../etc/passwd\"]}", BN_EINVAL);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "error")), ".."));
     json_decref(r);
     r = call("{\"events\":-1}", BN_EINVAL);
     json_decref(r);
@@ -313,6 +370,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_package),
+        cmocka_unit_test(test_long_name_and_cap),
         cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
