@@ -793,7 +793,8 @@ int resp_isolate_new(struct resp_isolate **out, const struct respond_paths *path
     rc = load_state(m, &m->conf, &iso);
     note_state_file(m);
     m->isolated = rc == 0 && iso;
-    int arc = m->isolated ? apply_locked(m) : 0;
+    /* restart: the table is usually still there (adopt it, counters kept); reboot: load it */
+    int arc = m->isolated ? adopt_locked(m) : 0;
     unlock_state(m);
     pthread_mutex_unlock(&m->mu);
     if (rc == BN_ECORRUPT)
@@ -805,8 +806,8 @@ int resp_isolate_new(struct resp_isolate **out, const struct respond_paths *path
             BN_ERROR("isolate", "cannot re-apply isolation at start: %s (the watchdog retries)",
                      m->last_error);
         else
-            BN_INFO("isolate", "host isolated since %" PRId64 ": table re-applied in %" PRIu64
-                               " us", m->conf.since, m->last_apply_us);
+            BN_INFO("isolate", "host isolated since %" PRId64 ": table in place and verified",
+                    m->conf.since);
     }
     if (pthread_create(&m->watch, NULL, watch_main, m) != 0) {
         rc = BN_EINTERNAL;

@@ -467,8 +467,7 @@ static void test_cycle(void **st)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     free(nft("flush ruleset", false));
-    assert_false(table_present());
-    long ms = 0;
+    long ms = 0; /* (the watchdog may be quick enough that the table is never seen missing) */
     while (!table_present() && ms < 2000) {
         usleep(10000);
         clock_gettime(CLOCK_MONOTONIC, &t1);
