@@ -187,8 +187,8 @@ atomic_write(const char *path, const void *data, size_t n, mode_t mode, long uid
     const char *slash = strrchr(path, '/');
     if (!slash)
         return BN_EINVAL;
-    int l = snprintf(tmp, sizeof tmp, "%.*s/.%s.bnbase.XXXXXX", (int)(slash - path), path,
-                     slash + 1);
+    int l =
+        snprintf(tmp, sizeof tmp, "%.*s/.%s.bnbase.XXXXXX", (int)(slash - path), path, slash + 1);
     if (l < 0 || (size_t)l >= sizeof tmp)
         return BN_ETOOBIG;
     int fd = mkostemp(tmp, O_CLOEXEC);
@@ -225,8 +225,8 @@ atomic_symlink(const char *path, const char *target, size_t n, long uid, long gi
     randombytes_buf(rnd, sizeof rnd);
     char hex[13];
     hexify(hex, rnd, sizeof rnd);
-    int l = snprintf(tmp, sizeof tmp, "%.*s/.%s.bnbase.%s", (int)(slash - path), path, slash + 1,
-                     hex);
+    int l =
+        snprintf(tmp, sizeof tmp, "%.*s/.%s.bnbase.%s", (int)(slash - path), path, slash + 1, hex);
     if (l < 0 || (size_t)l >= sizeof tmp)
         return BN_ETOOBIG;
     if (symlink(tgt, tmp) < 0)
@@ -716,8 +716,7 @@ resp_baseline_set_vault(struct resp_baseline *m, struct resp_vault *v)
 /* ---- actions ---- */
 
 int
-resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len,
-                       struct bn_buf *out)
+resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
     int rc = parse_params(params, len, &p, out);
@@ -742,8 +741,8 @@ resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len,
         snprintf(msg, sizeof msg, "cannot write the baseline index: %s", bn_strerror(rc));
         return rc == BN_ENOMEM ? rc : put_fail(out, msg);
     }
-    return put_json(out, json_pack("{s:b,s:I,s:o}", "ok", 1, "files", (json_int_t)n, "skipped",
-                                   s.skipped));
+    return put_json(
+        out, json_pack("{s:b,s:I,s:o}", "ok", 1, "files", (json_int_t)n, "skipped", s.skipped));
 }
 
 /* Names of the metadata fields that differ between baseline b and current c. */
@@ -757,8 +756,8 @@ meta_changes(json_t *b, json_t *c)
         if (!json_equal(bv, cv)) {
             if (i == 3) {
                 json_array_append_new(arr, json_pack("{s:s,s:O,s:O}", "field", fields[i],
-                                                     "baseline", bv ? bv : json_null(),
-                                                     "current", cv ? cv : json_null()));
+                                                     "baseline", bv ? bv : json_null(), "current",
+                                                     cv ? cv : json_null()));
             } else if (i == 2) {
                 char bs[16], cs[16];
                 snprintf(bs, sizeof bs, "%04llo", (unsigned long long)json_integer_value(bv));
@@ -790,7 +789,8 @@ resp_baseline_list(struct resp_baseline *m, const char *params, size_t len, stru
            *removed = json_array();
     const char *k;
     json_t *b;
-    json_object_foreach(idx_files(m), k, b) {
+    json_object_foreach(idx_files(m), k, b)
+    {
         json_array_append_new(files, json_string(k));
         json_t *c = json_object_get(s.files, k);
         if (!c) {
@@ -800,21 +800,22 @@ resp_baseline_list(struct resp_baseline *m, const char *params, size_t len, stru
         bool content = !json_equal(json_object_get(b, "sha256"), json_object_get(c, "sha256"));
         json_t *mc = meta_changes(b, c);
         if (content || json_array_size(mc) > 0)
-            json_array_append_new(changed, json_pack("{s:s,s:b,s:o}", "path", k, "content",
-                                                     content, "meta", mc));
+            json_array_append_new(
+                changed, json_pack("{s:s,s:b,s:o}", "path", k, "content", content, "meta", mc));
         else
             json_decref(mc);
     }
     json_t *c;
-    json_object_foreach(s.files, k, c) {
+    json_object_foreach(s.files, k, c)
+    {
         if (!json_object_get(idx_files(m), k))
             json_array_append_new(added, json_string(k));
     }
     json_decref(s.files);
-    return put_json(out, json_pack("{s:b,s:I,s:o,s:o,s:o,s:o,s:o}", "ok", 1, "baselined",
-                                   (json_int_t)json_array_size(files), "files", files, "changed",
-                                   changed, "added", added, "removed", removed, "skipped",
-                                   s.skipped));
+    return put_json(out,
+                    json_pack("{s:b,s:I,s:o,s:o,s:o,s:o,s:o}", "ok", 1, "baselined",
+                              (json_int_t)json_array_size(files), "files", files, "changed",
+                              changed, "added", added, "removed", removed, "skipped", s.skipped));
 }
 
 /* ---- line diff (Myers, bounded) ---- */
@@ -1150,7 +1151,7 @@ resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len, stru
     bool approx = false, truncated = false;
     if (!binary) {
         rc = resp_baseline_udiff(bdata ? bdata : "", bn, s.data ? s.data : "", s.n, path,
-                          redacted(path), &d, &approx);
+                                 redacted(path), &d, &approx);
         if (rc == BN_ETOOBIG) {
             truncated = true;
             rc = 0;
@@ -1166,9 +1167,9 @@ resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len, stru
     } else {
         meta = json_array();
     }
-    json_t *r = json_pack("{s:b,s:s,s:s,s:s#,s:o,s:b,s:b,s:b}", "ok", 1, "path", path,
-                          "status", status, "diff", d.p ? d.p : "", d.len, "meta", meta,
-                          "binary", binary, "truncated", truncated, "approximate", approx);
+    json_t *r = json_pack("{s:b,s:s,s:s,s:s#,s:o,s:b,s:b,s:b}", "ok", 1, "path", path, "status",
+                          status, "diff", d.p ? d.p : "", d.len, "meta", meta, "binary", binary,
+                          "truncated", truncated, "approximate", approx);
     rc = put_json(out, r);
 out:
     bn_buf_release(&d);
@@ -1179,8 +1180,7 @@ out:
 }
 
 int
-resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len,
-                      struct bn_buf *out)
+resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
     int rc = parse_params(params, len, &p, out);
@@ -1189,6 +1189,10 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len,
     struct state s;
     char *bdata = NULL;
     size_t bn = 0;
+    if (bn_buf_reserve(out, 4 * PATH_MAX + 1024) < 0) { /* reporting must not fail */
+        json_decref(p);
+        return BN_ENOMEM;
+    }
     rc = path_state(m, p, &s, out);
     if (rc < 0)
         goto out;
@@ -1217,10 +1221,10 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len,
         }
         BN_INFO("baseline", "'%s' added since the baseline %s", path,
                 m->vault ? "quarantined" : "removed");
-        rc = put_json(out, id[0] ? json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "path", path,
-                                             "action", "quarantined", "vault_id", id)
-                                 : json_pack("{s:b,s:s,s:s}", "ok", 1, "path", path, "action",
-                                             "removed"));
+        rc = put_json(
+            out, id[0] ? json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "path", path, "action",
+                                   "quarantined", "vault_id", id)
+                       : json_pack("{s:b,s:s,s:s}", "ok", 1, "path", path, "action", "removed"));
         goto out;
     }
     const char *sha = json_string_value(json_object_get(s.base, "sha256"));
@@ -1254,14 +1258,17 @@ out:
 }
 
 int
-resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len,
-                      struct bn_buf *out)
+resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
     int rc = parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     struct state s;
+    if (bn_buf_reserve(out, 4 * PATH_MAX + 1024) < 0) { /* reporting must not fail */
+        json_decref(p);
+        return BN_ENOMEM;
+    }
     rc = path_state(m, p, &s, out);
     if (rc < 0)
         goto out;
@@ -1291,8 +1298,8 @@ resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len,
             rc = BN_ENOMEM;
             goto out;
         }
-        r = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "path", path, "action", "approved",
-                      "sha256", s.sha);
+        r = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "path", path, "action", "approved", "sha256",
+                      s.sha);
     }
     rc = save_index(m);
     if (rc < 0) {

@@ -43,10 +43,8 @@ void resp_baseline_set_vault(struct resp_baseline *m, struct resp_vault *v);
 
 int resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len,
                            struct bn_buf *out);
-int resp_baseline_list(struct resp_baseline *m, const char *params, size_t len,
-                       struct bn_buf *out);
-int resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len,
-                       struct bn_buf *out);
+int resp_baseline_list(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out);
+int resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out);
 int resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len,
                           struct bn_buf *out);
 int resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len,

@@ -38,7 +38,7 @@
 #include "bannin/limits.h"
 #include "bannin/log.h"
 
-#define ID_HEX 32
+#define ID_HEX   32
 #define CT_CHUNK (BN_VAULT_CHUNK + crypto_secretstream_xchacha20poly1305_ABYTES)
 
 struct resp_vault {
@@ -202,8 +202,8 @@ load_key(struct resp_vault *v)
     if (fd < 0 && errno == ENOENT) {
         unsigned char k[sizeof v->key];
         crypto_secretstream_xchacha20poly1305_keygen(k);
-        int wfd = openat(v->dirfd, "vault.key.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-                                                       O_CLOEXEC, 0600);
+        int wfd = openat(v->dirfd, "vault.key.tmp",
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (wfd < 0)
             return -errno;
         int rc = write_all(wfd, k, sizeof k);
@@ -227,8 +227,7 @@ load_key(struct resp_vault *v)
     int rc = 0;
     if (fstat(fd, &st) < 0)
         rc = -errno;
-    else if (!S_ISREG(st.st_mode) || st.st_size != (off_t)sizeof v->key ||
-             (st.st_mode & 077) != 0)
+    else if (!S_ISREG(st.st_mode) || st.st_size != (off_t)sizeof v->key || (st.st_mode & 077) != 0)
         rc = BN_ECORRUPT; /* wrong size, or readable by others: refuse to use it */
     else if (read_full(fd, v->key, sizeof v->key) != (ssize_t)sizeof v->key)
         rc = BN_EIO;
@@ -424,15 +423,14 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:o,s:o,s:s,s:s,s:I,s:I,s:I,s:s}",
-                          "id", id_out, "path", path, "uid", (json_int_t)st.st_uid, "gid",
-                          (json_int_t)st.st_gid, "mode", (json_int_t)(st.st_mode & 07777),
-                          "size", (json_int_t)st.st_size, "sha256", shahex, "atime",
-                          ts_json(&st.st_atim), "mtime", ts_json(&st.st_mtim), "ctime",
-                          ts_json(&st.st_ctim), "actor", actor ? actor : "", "reason",
-                          reason ? reason : "", "when", (json_int_t)now.tv_sec, "dev",
-                          (json_int_t)st.st_dev, "ino", (json_int_t)st.st_ino, "cipher",
-                          "xchacha20poly1305-secretstream");
+    json_t *o =
+        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:o,s:o,s:s,s:s,s:I,s:I,s:I,s:s}", "id", id_out,
+                  "path", path, "uid", (json_int_t)st.st_uid, "gid", (json_int_t)st.st_gid, "mode",
+                  (json_int_t)(st.st_mode & 07777), "size", (json_int_t)st.st_size, "sha256",
+                  shahex, "atime", ts_json(&st.st_atim), "mtime", ts_json(&st.st_mtim), "ctime",
+                  ts_json(&st.st_ctim), "actor", actor ? actor : "", "reason", reason ? reason : "",
+                  "when", (json_int_t)now.tv_sec, "dev", (json_int_t)st.st_dev, "ino",
+                  (json_int_t)st.st_ino, "cipher", "xchacha20poly1305-secretstream");
     if (!o) {
         rc = BN_ENOMEM;
         goto out;
@@ -601,6 +599,11 @@ resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_
         rc = BN_EINVAL;
         goto out;
     }
+    /* room for the result first: once the file has moved, reporting it must not fail */
+    if (bn_buf_reserve(out, 4 * PATH_MAX + 4 * BN_VAULT_TEXT_MAX + 1024) < 0) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
     char id[ID_HEX + 1];
     rc = resp_vault_put(m, path, reason, actor, id, msg, sizeof msg);
     if (rc == BN_ENOMEM)
@@ -709,6 +712,10 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         rc = BN_EINVAL;
         goto out;
     }
+    if (bn_buf_reserve(out, 4 * PATH_MAX + 1024) < 0) {
+        rc = BN_ENOMEM;
+        goto out;
+    }
     rc = read_meta(m, id, &mtext, &mlen, &meta);
     if (rc < 0) {
         if (rc == BN_ENOMEM)
@@ -779,8 +786,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         unsigned long long plen;
         unsigned char tag;
         if (crypto_secretstream_xchacha20poly1305_pull(&ss, buf, &plen, &tag, ct,
-                                                       (unsigned long long)r, ad,
-                                                       sizeof ad) != 0) {
+                                                       (unsigned long long)r, ad, sizeof ad) != 0) {
             bad = "authentication failed (ciphertext or metadata was modified)";
             break;
         }
@@ -822,8 +828,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         rc = put_fail(out, msg);
         goto out;
     }
-    int rr = force ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path,
-                                                   RENAME_NOREPLACE);
+    int rr = force ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
     if (rr < 0) {
         snprintf(msg, sizeof msg, "cannot put '%s' back: %s", path, strerror(errno));
         rc = put_fail(out, msg);
@@ -844,8 +849,8 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     snprintf(js, sizeof js, "%s.json", id);
     unlinkat(m->dirfd, js, 0);
     fsync_dir(m->dir);
-    rc = put_json(out, json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "id", id, "path", path,
-                                 "sha256", got, "size", total));
+    rc = put_json(out, json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "id", id, "path", path, "sha256",
+                                 got, "size", total));
 out:
     if (ofd >= 0)
         close(ofd);
@@ -912,14 +917,13 @@ resp_vault_list(struct resp_vault *m, const char *params, size_t len, struct bn_
             json_array_append_new(items, meta);
         } else {
             json_decref(meta);
-            json_array_append_new(bad, json_pack("{s:s,s:s}", "id", id, "error",
-                                                 bn_strerror(r)));
+            json_array_append_new(bad, json_pack("{s:s,s:s}", "id", id, "error", bn_strerror(r)));
         }
         bn_free(text);
     }
     closedir(d);
-    rc = put_json(out, json_pack("{s:b,s:I,s:o,s:o}", "ok", 1, "count",
-                                 (json_int_t)json_array_size(items), "items", items, "damaged",
-                                 bad));
+    rc = put_json(out,
+                  json_pack("{s:b,s:I,s:o,s:o}", "ok", 1, "count",
+                            (json_int_t)json_array_size(items), "items", items, "damaged", bad));
     return rc;
 }

@@ -33,7 +33,7 @@ int resp_vault_list(struct resp_vault *m, const char *params, size_t len, struct
  * file). id_out (>= 33 bytes) receives the item id. Returns 0, -errno or BN_E*; msg (may be
  * NULL, msg_len bytes) receives the reason of a failure.
  */
-int resp_vault_put(struct resp_vault *m, const char *path, const char *reason,
-                   const char *actor, char *id_out, char *msg, size_t msg_len);
+int resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const char *actor,
+                   char *id_out, char *msg, size_t msg_len);
 
 #endif

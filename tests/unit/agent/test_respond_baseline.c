@@ -187,7 +187,8 @@ in_array(json_t *arr, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         const char *p = json_is_string(v) ? json_string_value(v)
                                           : json_string_value(json_object_get(v, "path"));
         if (p && strcmp(p, s) == 0)
@@ -401,15 +402,16 @@ test_vault_and_secrets(void **state)
     r = run(m, resp_baseline_diff, "{\"path\":\"/etc/nothere.conf\"}", BN_EINVAL);
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "watch list"));
     json_decref(r);
-    json_decref(run(m, resp_baseline_restore, "{\"path\":\"/etc/cron.d/../shadow\"}",
-                    BN_EINVAL));
+    json_decref(run(m, resp_baseline_restore, "{\"path\":\"/etc/cron.d/../shadow\"}", BN_EINVAL));
     json_decref(run(m, resp_baseline_diff, "{}", BN_EINVAL));
     json_decref(run(m, resp_baseline_diff, "{\"path\":", BN_EINVAL));
 
     /* a damaged baseline copy is refused, not restored */
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "for f in '%s'/objects/*; do chmod 600 \"$f\"; "
-                              "printf X >> \"$f\"; done", bdir);
+    snprintf(cmd, sizeof cmd,
+             "for f in '%s'/objects/*; do chmod 600 \"$f\"; "
+             "printf X >> \"$f\"; done",
+             bdir);
     assert_int_equal(system(cmd), 0);
     put("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0644);
     r = run_nok(m, resp_baseline_restore, "/etc/passwd");
@@ -583,6 +585,31 @@ test_oom(void **state)
         if (rc == 0)
             break;
         assert_int_equal(rc, BN_ENOMEM);
+    }
+    /* restore under allocation failures: the file is the attacked one or the baseline,
+     * never partial, and no temp file is left */
+    for (unsigned long k = 1;; k++) {
+        assert_true(k < 200);
+        struct bn_buf out;
+        bn_buf_init(&out, 1 << 20);
+        bn_alloc_fail_after(k);
+        int rc = resp_baseline_restore(m, "{\"path\":\"/etc/cron.d/backup\"}", 29, &out);
+        bn_alloc_fail_after(0);
+        bn_buf_release(&out);
+        size_t n;
+        char *d = slurp("/etc/cron.d/backup", &n, NULL);
+        assert_non_null(d);
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "test $(ls -A '%s/etc/cron.d' | wc -l) = 1", root);
+        assert_int_equal(system(cmd), 0);
+        if (rc == 0) {
+            assert_string_equal(d, cron0);
+            free(d);
+            break;
+        }
+        assert_int_equal(rc, BN_ENOMEM);
+        assert_true(strcmp(d, "changed\n") == 0 || strcmp(d, cron0) == 0);
+        free(d);
     }
     resp_baseline_free(m);
 }

@@ -331,6 +331,33 @@ test_oom(void **state)
         }
         assert_int_equal(rc, BN_ENOMEM);
     }
+    /* a quarantine that runs out of memory leaves the original in place and no item */
+    struct resp_vault *v;
+    assert_int_equal(resp_vault_new(&v, &paths), 0);
+    char *data;
+    make_sample(&data);
+    free(data);
+    char params[512];
+    snprintf(params, sizeof params, "{\"path\":\"%s\"}", target);
+    for (unsigned long k = 1;; k++) {
+        assert_true(k < 100);
+        struct bn_buf out;
+        bn_buf_init(&out, 1 << 20);
+        bn_alloc_fail_after(k);
+        int rc = resp_quarantine(v, params, strlen(params), &out);
+        bn_alloc_fail_after(0);
+        bn_buf_release(&out);
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, BN_ENOMEM);
+        assert_int_equal(access(target, F_OK), 0);
+        json_t *r = run(v, resp_vault_list, "{}", 0);
+        assert_int_equal(json_integer_value(json_object_get(r, "count")), 0);
+        assert_int_equal(json_array_size(json_object_get(r, "damaged")), 0);
+        json_decref(r);
+    }
+    assert_int_equal(access(target, F_OK), -1);
+    resp_vault_free(v);
 }
 
 int
