@@ -25,18 +25,18 @@ struct bn_yara_rules;
 
 /* One compile error or warning. */
 struct bn_yara_issue {
-    char file[512];    /* rule file (for tar bundles: archive!member) */
-    int line;          /* 0 when unknown */
+    char file[512]; /* rule file (for tar bundles: archive!member) */
+    int line;       /* 0 when unknown */
     bool warning;
     char message[256];
 };
 
 struct bn_yara_report {
-    size_t files;         /* rule files seen */
-    size_t files_ok;      /* files whose rules are in the set */
-    size_t files_failed;  /* files skipped because they did not compile */
-    size_t rules;         /* rules in the compiled set */
-    size_t errors;        /* compile errors (all files) */
+    size_t files;        /* rule files seen */
+    size_t files_ok;     /* files whose rules are in the set */
+    size_t files_failed; /* files skipped because they did not compile */
+    size_t rules;        /* rules in the compiled set */
+    size_t errors;       /* compile errors (all files) */
     size_t warnings;
     struct bn_yara_issue *issues; /* first BN_YARA_ISSUES_MAX issues; counts are complete */
     size_t nissues;
@@ -70,12 +70,12 @@ size_t bn_yara_rules_count(const struct bn_yara_rules *r);
 void bn_yara_report_release(struct bn_yara_report *rep);
 
 struct bn_yara_scan_opts {
-    uint64_t max_size;  /* files larger are skipped and counted (0 = BN_YARA_FILE_SIZE_DEFAULT) */
-    int timeout_s;      /* per file (0 = BN_YARA_TIMEOUT_DEFAULT) */
-    size_t max_files;   /* files scanned before stopping (0 = BN_YARA_FILES_DEFAULT) */
-    bool follow_links;  /* follow symbolic links below directories (never by default) */
-    bool one_fs;        /* stay on each root's file system (default false) */
-    int max_seconds;    /* whole run: stop before the next file after this (0 = no bound) */
+    uint64_t max_size; /* files larger are skipped and counted (0 = BN_YARA_FILE_SIZE_DEFAULT) */
+    int timeout_s;     /* per file (0 = BN_YARA_TIMEOUT_DEFAULT) */
+    size_t max_files;  /* files scanned before stopping (0 = BN_YARA_FILES_DEFAULT) */
+    bool follow_links; /* follow symbolic links below directories (never by default) */
+    bool one_fs;       /* stay on each root's file system (default false) */
+    int max_seconds;   /* whole run: stop before the next file after this (0 = no bound) */
 };
 
 struct bn_yara_match {
@@ -83,7 +83,7 @@ struct bn_yara_match {
     const char *ns;
     const char *const *tags; /* NULL-terminated */
     size_t ntags;
-    const char *file;        /* NULL for buffers */
+    const char *file; /* NULL for buffers */
 };
 
 /* Called once per (rule, file) match; return non-zero to stop the scan. */
@@ -99,10 +99,10 @@ struct bn_yara_scan_stats {
     uint64_t skipped_size;    /* over max_size */
     uint64_t skipped_special; /* devices, fifos, sockets, links not followed */
     uint64_t timeouts;
-    uint64_t errors;          /* open/read/scan failures */
-    bool max_files_hit;       /* stopped at max_files */
-    bool deadline_hit;        /* stopped at max_seconds */
-    bool stopped;             /* the callback asked to stop */
+    uint64_t errors;    /* open/read/scan failures */
+    bool max_files_hit; /* stopped at max_files */
+    bool deadline_hit;  /* stopped at max_seconds */
+    bool stopped;       /* the callback asked to stop */
 };
 
 /* Scans a buffer. Returns 0, BN_ETOOBIG when the timeout hit, BN_EINTERNAL. */

@@ -40,18 +40,41 @@
 #include "bannin/error.h"
 #include "bannin/limits.h"
 
-#define FOR_EVENTS_DEFAULT 1000
+#define FOR_EVENTS_DEFAULT      1000
 #define FOR_PERSIST_ENTRIES_MAX 20000
-#define FOR_PERSIST_DEPTH 3
+#define FOR_PERSIST_DEPTH       3
 
 static const char *const default_watch[] = {
-    "/etc/crontab", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly",
-    "/etc/cron.monthly", "/var/spool/cron", "/etc/systemd/system", "/lib/systemd/system",
-    "/usr/lib/systemd/system", "/etc/init.d", "/etc/rc.local", "/etc/ld.so.preload",
-    "/etc/profile", "/etc/profile.d", "/etc/bash.bashrc", "/etc/environment", "/etc/passwd",
-    "/etc/shadow", "/etc/group", "/etc/sudoers", "/etc/sudoers.d", "/etc/pam.d",
-    "/etc/ssh/sshd_config", "/root/.ssh/authorized_keys", "/root/.bashrc", "/root/.profile",
-    "/etc/xdg/autostart", "/etc/udev/rules.d", "/etc/modules-load.d",
+    "/etc/crontab",
+    "/etc/cron.d",
+    "/etc/cron.hourly",
+    "/etc/cron.daily",
+    "/etc/cron.weekly",
+    "/etc/cron.monthly",
+    "/var/spool/cron",
+    "/etc/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/etc/init.d",
+    "/etc/rc.local",
+    "/etc/ld.so.preload",
+    "/etc/profile",
+    "/etc/profile.d",
+    "/etc/bash.bashrc",
+    "/etc/environment",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/pam.d",
+    "/etc/ssh/sshd_config",
+    "/root/.ssh/authorized_keys",
+    "/root/.bashrc",
+    "/root/.profile",
+    "/etc/xdg/autostart",
+    "/etc/udev/rules.d",
+    "/etc/modules-load.d",
 };
 
 struct resp_forensic {
@@ -168,8 +191,7 @@ octal(char *dst, size_t width, uint64_t v)
 
 /* Writes a header (pax record first when the name does not fit ustar's 100+155). */
 static int
-tw_header(struct tarw *t, const char *name, uint64_t size, unsigned mode, time_t mtime,
-          char type)
+tw_header(struct tarw *t, const char *name, uint64_t size, unsigned mode, time_t mtime, char type)
 {
     char h[512];
     size_t nl = strlen(name);
@@ -185,8 +207,8 @@ tw_header(struct tarw *t, const char *name, uint64_t size, unsigned mode, time_t
         if (rc)
             return rc;
         char pad[512] = {0};
-        if ((rc = tw_raw(t, rec, len, false)) || (rc = tw_raw(t, pad, (512 - len % 512) % 512,
-                                                              false)))
+        if ((rc = tw_raw(t, rec, len, false)) ||
+            (rc = tw_raw(t, pad, (512 - len % 512) % 512, false)))
             return rc;
     }
     memset(h, 0, sizeof(h));
@@ -218,8 +240,7 @@ tw_member_note(struct tarw *t, const char *name, uint64_t size, const unsigned c
 {
     char hex[65];
     hexify(hash, 32, hex);
-    json_t *e = json_pack("{s:s, s:I, s:s}", "name", name, "size", (json_int_t)size, "sha256",
-                          hex);
+    json_t *e = json_pack("{s:s, s:I, s:s}", "name", name, "size", (json_int_t)size, "sha256", hex);
     if (!e) {
         json_decref(extra);
         return BN_ENOMEM;
@@ -312,11 +333,11 @@ struct sockpid {
 
 struct ctx {
     struct tarw *t;
-    json_t *notes;  /* manifest: what was truncated, dropped, unreadable */
+    json_t *notes; /* manifest: what was truncated, dropped, unreadable */
     struct sockpid *socks;
     size_t nsocks, capsocks;
     size_t socks_dropped; /* sockets whose owner is not mapped (map full) */
-    uint64_t budget; /* BN_FOR_MEMBER_MAX per generated member: bytes of strings so far */
+    uint64_t budget;      /* BN_FOR_MEMBER_MAX per generated member: bytes of strings so far */
 };
 
 static void
@@ -394,10 +415,9 @@ proc_entry(int pid)
         tok = sp ? sp + 1 : NULL;
     }
     char st[2] = {state, '\0'};
-    json_t *e = json_pack("{s:i, s:i, s:s, s:s, s:I, s:I, s:I}", "pid", pid, "ppid", ppid,
-                          "name", comm, "state", st, "start_ticks", (json_int_t)start,
-                          "rss_kb", (json_int_t)(rss * (unsigned long long)sysconf(_SC_PAGESIZE) /
-                                                1024),
+    json_t *e = json_pack("{s:i, s:i, s:s, s:s, s:I, s:I, s:I}", "pid", pid, "ppid", ppid, "name",
+                          comm, "state", st, "start_ticks", (json_int_t)start, "rss_kb",
+                          (json_int_t)(rss * (unsigned long long)sysconf(_SC_PAGESIZE) / 1024),
                           "threads", (json_int_t)threads);
     if (!e)
         return NULL;
@@ -525,8 +545,7 @@ add_processes(struct ctx *c)
     }
     char msg[128];
     if (dropped_procs) {
-        snprintf(msg, sizeof(msg), "%zu processes past BN_FOR_PROCS_MAX not listed",
-                 dropped_procs);
+        snprintf(msg, sizeof(msg), "%zu processes past BN_FOR_PROCS_MAX not listed", dropped_procs);
         note(c, "processes", msg);
     }
     if (dropped_fds) {
@@ -557,9 +576,9 @@ add_processes(struct ctx *c)
 static const char *
 tcp_state(unsigned st)
 {
-    static const char *const n[] = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
-                                    "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
-                                    "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"};
+    static const char *const n[] = {
+        "?",     "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",
+        "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
     return st < sizeof(n) / sizeof(n[0]) ? n[st] : "?";
 }
 
@@ -646,8 +665,8 @@ add_connections(struct ctx *c)
             for (size_t i = lo; pids && ino && i < c->nsocks && c->socks[i].ino == ino; i++)
                 json_array_append_new(pids, json_integer(c->socks[i].pid));
             const char *state = tabs[k].proto[0] == 't' ? tcp_state(st)
-                                : st == 7                ? "UNCONN"
-                                                         : tcp_state(st);
+                                : st == 7               ? "UNCONN"
+                                                        : tcp_state(st);
             json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:i, s:s, s:i, s:I, s:o}",
                                                  "proto", tabs[k].proto, "local", ls, "lport",
                                                  (int)lport, "remote", rs, "rport", (int)rport,
@@ -675,8 +694,8 @@ add_connections(struct ctx *c)
     int rc = member_json(arr, &s, &len);
     if (rc)
         return rc;
-    rc = tw_add_mem(c->t, "connections.json", s, len, json_pack("{s:I}", "count",
-                                                                (json_int_t)rows));
+    rc =
+        tw_add_mem(c->t, "connections.json", s, len, json_pack("{s:I}", "count", (json_int_t)rows));
     free(s);
     return rc;
 }
@@ -698,10 +717,10 @@ add_users(struct ctx *c)
         snprintf(user, sizeof(user), "%.*s", (int)sizeof(u->ut_user), u->ut_user);
         snprintf(line, sizeof(line), "%.*s", (int)sizeof(u->ut_line), u->ut_line);
         snprintf(host, sizeof(host), "%.*s", (int)sizeof(u->ut_host), u->ut_host);
-        json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:i, s:I}", "user",
-                                             safe_string(user), "line", safe_string(line),
-                                             "host", safe_string(host), "pid", (int)u->ut_pid,
-                                             "login_time", (json_int_t)u->ut_tv.tv_sec));
+        json_array_append_new(arr,
+                              json_pack("{s:o, s:o, s:o, s:i, s:I}", "user", safe_string(user),
+                                        "line", safe_string(line), "host", safe_string(host), "pid",
+                                        (int)u->ut_pid, "login_time", (json_int_t)u->ut_tv.tv_sec));
         n++;
     }
     endutxent();
@@ -765,10 +784,9 @@ persist_walk(struct ctx *c, json_t *arr, const char *path, int depth, size_t *dr
                        : S_ISDIR(st.st_mode) ? "dir"
                        : S_ISLNK(st.st_mode) ? "symlink"
                                              : "other";
-    json_t *e = json_pack("{s:o, s:s, s:s, s:i, s:i, s:I, s:I}", "path", safe_string(path),
-                          "type", type, "mode", "", "uid", (int)st.st_uid, "gid",
-                          (int)st.st_gid, "size", (json_int_t)st.st_size, "mtime",
-                          (json_int_t)st.st_mtime);
+    json_t *e = json_pack("{s:o, s:s, s:s, s:i, s:i, s:I, s:I}", "path", safe_string(path), "type",
+                          type, "mode", "", "uid", (int)st.st_uid, "gid", (int)st.st_gid, "size",
+                          (json_int_t)st.st_size, "mtime", (json_int_t)st.st_mtime);
     if (!e)
         return;
     char mode[8];
@@ -800,8 +818,7 @@ persist_walk(struct ctx *c, json_t *arr, const char *path, int depth, size_t *dr
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                 continue;
             char child[4096];
-            if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >=
-                sizeof(child))
+            if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >= sizeof(child))
                 continue;
             persist_walk(c, arr, child, depth + 1, dropped);
         }
@@ -982,9 +999,9 @@ add_chosen_file(struct ctx *c, const char *path)
         return rc;
     unsigned char h[32];
     crypto_hash_sha256_final(&hs, h);
-    json_t *extra = json_pack("{s:s, s:I, s:b, s:b, s:s}", "source", path, "source_size",
-                              (json_int_t)size, "truncated", truncated, "changed_while_read",
-                              shrank, "mode", "");
+    json_t *extra =
+        json_pack("{s:s, s:I, s:b, s:b, s:s}", "source", path, "source_size", (json_int_t)size,
+                  "truncated", truncated, "changed_while_read", shrank, "mode", "");
     char mode[8];
     snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
     if (extra)
@@ -1045,8 +1062,8 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
         return BN_EINVAL;
     }
     json_error_t jerr;
-    json_t *o = params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr)
-                              : json_object();
+    json_t *o =
+        params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
     if (!o || !json_is_object(o)) {
         if (o)
             snprintf(msg, sizeof(msg), "params: not a JSON object");
@@ -1078,8 +1095,9 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
                           ".. segments";
         }
     }
-    if (!bad && jev && (!json_is_integer(jev) || json_integer_value(jev) < 0 ||
-                        json_integer_value(jev) > BN_FOR_EVENTS_MAX))
+    if (!bad && jev &&
+        (!json_is_integer(jev) || json_integer_value(jev) < 0 ||
+         json_integer_value(jev) > BN_FOR_EVENTS_MAX))
         bad = "params: 'events' must be an integer 0..BN_FOR_EVENTS_MAX (100000)";
     if (!bad && jevp && (!json_is_string(jevp) || json_string_value(jevp)[0] != '/'))
         bad = "params: 'events_path' must be an absolute path";
@@ -1102,8 +1120,8 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
     gmtime_r(&ts.tv_sec, &tm);
     char final[4200], part[4300];
     snprintf(final, sizeof(final), "%s/forensics-%04d%02d%02dT%02d%02d%02d.%03ldZ-%d.tar.zst",
-             m->dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, ts.tv_nsec / 1000000, (int)getpid());
+             m->dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             ts.tv_nsec / 1000000, (int)getpid());
     snprintf(part, sizeof(part), "%s.part", final);
     struct tarw t = {.fd = -1};
     struct ctx c = {.t = &t};
@@ -1142,12 +1160,11 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
     gethostname(host, sizeof(host) - 1);
     char when[40];
     snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000000);
-    json_t *manifest = json_pack("{s:s, s:o, s:s, s:s, s:O, s:O, s:O}", "format",
-                                 "bannin-forensics/1", "host", safe_string(host), "created",
-                                 when, "agent_version", BN_VERSION, "params", o, "members",
-                                 t.members, "notes", c.notes);
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    json_t *manifest =
+        json_pack("{s:s, s:o, s:s, s:s, s:O, s:O, s:O}", "format", "bannin-forensics/1", "host",
+                  safe_string(host), "created", when, "agent_version", BN_VERSION, "params", o,
+                  "members", t.members, "notes", c.notes);
     char *ms;
     size_t mlen;
     json_t *mcopy = manifest ? json_incref(manifest) : NULL;

@@ -19,7 +19,6 @@ struct resp_forensic;
 
 int resp_forensic_new(struct resp_forensic **out, const struct respond_paths *paths);
 void resp_forensic_free(struct resp_forensic *m);
-int resp_forensics(struct resp_forensic *m, const char *params, size_t len,
-                   struct bn_buf *out);
+int resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct bn_buf *out);
 
 #endif

@@ -19,8 +19,8 @@
 #include "bannin/yara.h"
 
 #define SCAN_MAX_SECONDS_DEFAULT 300
-#define SCAN_MAX_SECONDS_MAX 3600
-#define SCAN_ISSUES_SHOWN 20
+#define SCAN_MAX_SECONDS_MAX     3600
+#define SCAN_ISSUES_SHOWN        20
 
 struct resp_scan {
     char *rule_dir; /* default rule directory */
@@ -75,8 +75,7 @@ get_uint(json_t *o, const char *key, json_int_t max, json_int_t *val, struct bn_
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "params: '%s' must be an integer 1..%lld", key,
-                 (long long)max);
+        snprintf(msg, sizeof(msg), "params: '%s' must be an integer 1..%lld", key, (long long)max);
         put_fail(out, msg);
         return BN_EINVAL;
     }
@@ -105,8 +104,8 @@ on_match(const struct bn_yara_match *mt, void *ud)
     json_t *tags = json_array();
     for (size_t i = 0; tags && i < mt->ntags; i++)
         json_array_append_new(tags, json_string(mt->tags[i]));
-    json_t *m = json_pack("{s:s, s:s, s:o?, s:s?}", "rule", mt->rule, "namespace", mt->ns,
-                          "tags", tags, "file", mt->file);
+    json_t *m = json_pack("{s:s, s:s, s:o?, s:s?}", "rule", mt->rule, "namespace", mt->ns, "tags",
+                          tags, "file", mt->file);
     if (!m || json_array_append_new(c->matches, m) != 0) {
         c->oom = true;
         return 1;
@@ -225,8 +224,8 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     int crc;
     if (jrules) {
         source = "inline";
-        crc = bn_yara_compile_text(json_string_value(jrules), json_string_length(jrules),
-                                   "inline", &copts, &rules, &rep);
+        crc = bn_yara_compile_text(json_string_value(jrules), json_string_length(jrules), "inline",
+                                   &copts, &rules, &rep);
     } else {
         source = jdir ? json_string_value(jdir) : m->rule_dir;
         crc = bn_yara_compile_paths(&source, 1, &copts, &rules, &rep);
@@ -237,12 +236,11 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
             rc = crc;
             goto done;
         }
-        json_t *r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:o}", "ok", 0, "error",
-                              crc == BN_ENOTFOUND ? "rule source not found"
-                                                  : "no rule compiled",
-                              "rule_source", source, "rule_files", (json_int_t)rep.files,
-                              "rule_errors", (json_int_t)rep.errors, "rule_issues",
-                              issues_json(&rep));
+        json_t *r =
+            json_pack("{s:b, s:s, s:s, s:I, s:I, s:o}", "ok", 0, "error",
+                      crc == BN_ENOTFOUND ? "rule source not found" : "no rule compiled",
+                      "rule_source", source, "rule_files", (json_int_t)rep.files, "rule_errors",
+                      (json_int_t)rep.errors, "rule_issues", issues_json(&rep));
         char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
         json_decref(r);
         rc = s ? bn_buf_puts(out, s) : BN_ENOMEM;

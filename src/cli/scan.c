@@ -136,15 +136,9 @@ cmd_scan(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'r':
-            rules[nrules++] = optarg;
-            break;
-        case 'j':
-            o.json = true;
-            break;
-        case 'e':
-            copts.externals = true;
-            break;
+        case 'r': rules[nrules++] = optarg; break;
+        case 'j': o.json = true; break;
+        case 'e': copts.externals = true; break;
         case 's':
             if (!parse_size(optarg, &sopts.max_size) || sopts.max_size == 0) {
                 fprintf(stderr, "bannin scan: --max-size: not a size: '%s'\n", optarg);
@@ -170,22 +164,14 @@ cmd_scan(int argc, char **argv)
             sopts.max_files = (size_t)n;
             break;
         }
-        case 'L':
-            sopts.follow_links = true;
-            break;
-        case 'x':
-            sopts.one_fs = true;
-            break;
-        case 'E':
-            show_errors = true;
-            break;
+        case 'L': sopts.follow_links = true; break;
+        case 'x': sopts.one_fs = true; break;
+        case 'E': show_errors = true; break;
         case 'h':
             usage(stdout);
             ret = 0;
             goto out;
-        default:
-            usage(stderr);
-            goto out;
+        default: usage(stderr); goto out;
         }
     }
     if (nrules == 0) {
@@ -243,9 +229,9 @@ cmd_scan(int argc, char **argv)
             " matches in %" PRIu64 " files; skipped %" PRIu64 " over the size cap, %" PRIu64
             " not regular files; %" PRIu64 " timeouts, %" PRIu64 " errors%s\n",
             st.files_scanned, st.bytes_scanned,
-            (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9,
-            st.matches, st.files_matched, st.skipped_size, st.skipped_special, st.timeouts,
-            st.errors, st.max_files_hit ? "; stopped at --max-files" : "");
+            (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9, st.matches,
+            st.files_matched, st.skipped_size, st.skipped_special, st.timeouts, st.errors,
+            st.max_files_hit ? "; stopped at --max-files" : "");
     if (rc) {
         fprintf(stderr, "bannin scan: %s\n", bn_strerror(rc));
         goto out;

@@ -60,8 +60,7 @@ yara_fini(void)
 /* ---- report ---- */
 
 static void
-report_add(struct bn_yara_report *rep, const char *file, int line, bool warning,
-           const char *msg)
+report_add(struct bn_yara_report *rep, const char *file, int line, bool warning, const char *msg)
 {
     if (!rep)
         return;
@@ -101,19 +100,19 @@ bn_yara_report_release(struct bn_yara_report *rep)
 struct src_file {
     char *label; /* file path or archive!member */
     char *ns;
-    char *text;  /* NUL-terminated */
+    char *text; /* NUL-terminated */
 };
 
 struct compile_ctx {
     const struct bn_yara_compile_opts *opts;
     struct bn_yara_report *rep;
-    struct src_file *ok;      /* files that compiled alone */
+    struct src_file *ok; /* files that compiled alone */
     size_t nok, capok;
     size_t files;
-    const char *label;        /* file being compiled (for the callback) */
-    bool record;              /* the running pass records issues; the final pass does not */
-    int errors;               /* errors of the current add */
-    int err;                  /* fatal (BN_ENOMEM, BN_ETOOBIG) */
+    const char *label; /* file being compiled (for the callback) */
+    bool record;       /* the running pass records issues; the final pass does not */
+    int errors;        /* errors of the current add */
+    int err;           /* fatal (BN_ENOMEM, BN_ETOOBIG) */
 };
 
 static void
@@ -487,8 +486,7 @@ add_tar(struct compile_ctx *c, const char *path, const char *tar, size_t len)
             char label[1100];
             snprintf(label, sizeof(label), "%s!%s", path, name);
             if (size > BN_YARA_RULE_FILE_MAX) {
-                report_add(c->rep, label, 0, false,
-                           "rule file larger than BN_YARA_RULE_FILE_MAX");
+                report_add(c->rep, label, 0, false, "rule file larger than BN_YARA_RULE_FILE_MAX");
                 if (c->rep) {
                     c->rep->files++;
                     c->rep->files_failed++;
@@ -902,28 +900,20 @@ static const char *
 yr_reason(int yr)
 {
     switch (yr) {
-    case ERROR_SCAN_TIMEOUT:
-        return "scan timed out";
-    case ERROR_INSUFFICIENT_MEMORY:
-        return "out of memory";
-    case ERROR_COULD_NOT_MAP_FILE:
-        return "could not map the file";
-    case ERROR_COULD_NOT_OPEN_FILE:
-        return "could not open the file";
-    case ERROR_TOO_MANY_SCAN_THREADS:
-        return "too many scan threads";
-    case ERROR_CALLBACK_ERROR:
-        return "callback error";
-    case ERROR_TOO_MANY_MATCHES:
-        return "too many matches of one string";
-    default:
-        return "libyara scan error";
+    case ERROR_SCAN_TIMEOUT: return "scan timed out";
+    case ERROR_INSUFFICIENT_MEMORY: return "out of memory";
+    case ERROR_COULD_NOT_MAP_FILE: return "could not map the file";
+    case ERROR_COULD_NOT_OPEN_FILE: return "could not open the file";
+    case ERROR_TOO_MANY_SCAN_THREADS: return "too many scan threads";
+    case ERROR_CALLBACK_ERROR: return "callback error";
+    case ERROR_TOO_MANY_MATCHES: return "too many matches of one string";
+    default: return "libyara scan error";
     }
 }
 
 static int
-scanner_new(struct bn_yara_rules *r, const struct bn_yara_scan_opts *opts,
-            struct scan_ctx *s, YR_SCANNER **out)
+scanner_new(struct bn_yara_rules *r, const struct bn_yara_scan_opts *opts, struct scan_ctx *s,
+            YR_SCANNER **out)
 {
     YR_SCANNER *sc;
     *out = NULL;
@@ -1127,8 +1117,8 @@ walk_path(struct walk *w, const char *path, int depth, bool top)
 
 int
 bn_yara_scan_paths(struct bn_yara_rules *r, const char *const *paths, size_t npaths,
-                   const struct bn_yara_scan_opts *opts, bn_yara_match_fn fn,
-                   bn_yara_error_fn efn, void *ud, struct bn_yara_scan_stats *stats)
+                   const struct bn_yara_scan_opts *opts, bn_yara_match_fn fn, bn_yara_error_fn efn,
+                   void *ud, struct bn_yara_scan_stats *stats)
 {
     struct bn_yara_scan_stats local;
     if (!stats)
