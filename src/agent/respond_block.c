@@ -929,7 +929,15 @@ handle_event(struct resp_block *m, const struct fanotify_event_metadata *md, uin
         CNT(m, denied);
     if (v.finish && have_sb)
         finish_content(m, md->fd, &sb, &v);
-    if (!allow && m->conf.on_deny) {
+    resp_block_deny_cb cb = NULL;
+    void *cb_ctx = NULL;
+    if (!allow) {
+        pthread_mutex_lock(&m->lock);
+        cb = m->conf.on_deny;
+        cb_ctx = m->conf.deny_ctx;
+        pthread_mutex_unlock(&m->lock);
+    }
+    if (cb) {
         if (!path[0])
             fd_path(md->fd, path, sizeof(path));
         char hex[65];
@@ -943,7 +951,7 @@ handle_event(struct resp_block *m, const struct fanotify_event_metadata *md, uin
             .rule = v.rule,
             .rule_id = v.rule_id,
         };
-        m->conf.on_deny(m->conf.deny_ctx, &d);
+        cb(cb_ctx, &d);
     }
     close(md->fd);
 }
@@ -1324,6 +1332,60 @@ resp_block_stats(struct resp_block *m, struct resp_block_stats *out)
     out->too_big = LD(too_big);
     out->watchdog_trips = LD(watchdog_trips);
     out->queue_overflows = LD(queue_overflows);
+}
+
+int
+resp_block_configure(struct resp_block *m, const struct resp_block_conf *conf)
+{
+    if (conf->n_marks > BN_RESP_BLOCK_MARKS_MAX)
+        return BN_ETOOBIG;
+    if (conf->rt_priority < 0 || conf->rt_priority > 99)
+        return BN_EINVAL;
+    struct mark *nm = NULL;
+    if (conf->n_marks) {
+        nm = bn_calloc(conf->n_marks, sizeof(*nm));
+        if (!nm)
+            return BN_ENOMEM;
+        for (size_t i = 0; i < conf->n_marks; i++) {
+            nm[i].path = bn_strdup(conf->marks[i]);
+            nm[i].type = "?";
+            if (!nm[i].path) {
+                for (size_t k = 0; k < i; k++)
+                    bn_free(nm[k].path);
+                bn_free(nm);
+                return BN_ENOMEM;
+            }
+        }
+    }
+    pthread_mutex_lock(&m->ctl);
+    listener_stop(m);
+    for (size_t i = 0; i < m->n_marks; i++)
+        bn_free(m->marks[i].path);
+    bn_free(m->marks);
+    m->marks = nm;
+    m->n_marks = conf->n_marks;
+    pthread_mutex_lock(&m->lock);
+    m->conf.deadline_us = conf->deadline_us ? conf->deadline_us : BN_RESP_BLOCK_DEADLINE_US;
+    m->conf.watchdog_ms = conf->watchdog_ms ? conf->watchdog_ms : 2000;
+    m->conf.fail_closed = conf->fail_closed;
+    m->conf.nice = !conf->nice ? -10 : conf->nice > 19 ? 0 : conf->nice;
+    m->conf.rt_priority = conf->rt_priority;
+    m->conf.on_deny = conf->on_deny;
+    m->conf.deny_ctx = conf->deny_ctx;
+    pthread_mutex_unlock(&m->lock);
+    atomic_store(&m->tripped, false);
+    pthread_mutex_unlock(&m->ctl);
+    sync_listener(m);
+    return 0;
+}
+
+void
+resp_block_set_deny_cb(struct resp_block *m, resp_block_deny_cb cb, void *ctx)
+{
+    pthread_mutex_lock(&m->lock);
+    m->conf.on_deny = cb;
+    m->conf.deny_ctx = ctx;
+    pthread_mutex_unlock(&m->lock);
 }
 
 bool

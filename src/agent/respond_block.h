@@ -94,6 +94,15 @@ int resp_block_new_conf(struct resp_block **out, const struct respond_paths *pat
 /* Stops the listener (pending events are answered by the kernel: allowed) and frees m. */
 void resp_block_free(struct resp_block *m);
 
+/*
+ * Replaces the marks, deadline, watchdog, policy, priority and callback (conf borrowed;
+ * cache_slots, no_cache and latency_samples are fixed at creation) and restarts the listener
+ * when rules exist; also re-arms after a watchdog trip. Returns 0, BN_ETOOBIG, BN_EINVAL or
+ * BN_ENOMEM (m unchanged).
+ */
+int resp_block_configure(struct resp_block *m, const struct resp_block_conf *conf);
+/* Sets (or clears, cb NULL) the denial callback after creation; safe while listening. */
+void resp_block_set_deny_cb(struct resp_block *m, resp_block_deny_cb cb, void *ctx);
 /* Copies the counters. */
 void resp_block_stats(struct resp_block *m, struct resp_block_stats *out);
 /* True while the listener thread runs with its marks in place. */

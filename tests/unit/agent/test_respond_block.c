@@ -64,6 +64,23 @@ on_deny(void *ctx, const struct resp_block_denial *d)
     pthread_mutex_unlock(&x->lock);
 }
 
+/* Denials are reported after the answer: wait (up to 1 s) until n have arrived. */
+static int
+wait_denials(int n)
+{
+    int got = 0;
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&dn.lock);
+        got = dn.n;
+        pthread_mutex_unlock(&dn.lock);
+        if (got >= n)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return got;
+}
+
 static void
 cleanup(void)
 {
@@ -244,6 +261,7 @@ test_block_sha_path(void **st)
     assert_int_equal(run(f_ok), 0);
     assert_int_equal(run(f_ok), 0); /* second time: from the cache */
     assert_int_equal(run("/bin/true"), 0); /* not on the marked mount */
+    assert_int_equal(wait_denials(2), 2);
     pthread_mutex_lock(&dn.lock);
     assert_int_equal(dn.n, 2);
     assert_string_equal(dn.kind[0], "sha256");
@@ -310,6 +328,7 @@ test_block_prefix_yara(void **st)
     assert_int_equal(run(f_yara), EPERM);
     assert_int_equal(run(f_yara), EPERM); /* cached verdict */
     assert_int_equal(run(f_ok), 0);
+    assert_int_equal(wait_denials(3), 3);
     pthread_mutex_lock(&dn.lock);
     assert_int_equal(dn.n, 3);
     assert_string_equal(dn.kind[0], "prefix");
@@ -338,8 +357,8 @@ test_block_deadline_policy(void **st)
         resp_block_stats(m, &s);
         assert_true(s.timeouts >= 2);
         if (closed) {
+            assert_true(wait_denials(2) >= 2);
             pthread_mutex_lock(&dn.lock);
-            assert_true(dn.n >= 2);
             assert_string_equal(dn.kind[0], "timeout");
             pthread_mutex_unlock(&dn.lock);
         }
@@ -395,6 +414,14 @@ test_block_watchdog(void **st)
     assert_false(resp_block_listening(m));
     assert_int_equal(act(resp_block_list, m, "{}", &out), 0);
     assert_non_null(strstr(out.p, "\"watchdog_tripped\":true"));
+    /* re-armed by a new configuration (waits for the stalled thread to come back) */
+    conf.on_deny = on_deny;
+    conf.deny_ctx = &dn;
+    assert_int_equal(resp_block_configure(m, &conf), 0);
+    assert_true(resp_block_listening(m));
+    dn.n = 0;
+    assert_int_equal(run(f_path), EPERM);
+    assert_int_equal(wait_denials(1), 1);
     resp_block_free(m);
     bn_buf_release(&out);
 }
