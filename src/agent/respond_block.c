@@ -713,7 +713,9 @@ match_yara(struct resp_block *m, int fd, uint64_t size, struct verdict *v)
             continue;
         struct yara_hit h = {.hit = false};
         int rc = bn_yara_scan_mem(r->yr, m->fbuf, got, &so, on_yara, &h);
-        if (rc < 0 && rc != BN_ETOOBIG)
+        if (rc == BN_ETOOBIG)
+            return BN_AGAIN; /* libyara's timeout */
+        if (rc < 0)
             return rc;
         if (h.hit) {
             v->deny = true;
@@ -829,6 +831,12 @@ decide(struct resp_block *m, int fd, char *path, size_t pcap, uint64_t deadline,
     match_sha(m, v->sha, v);
     if (!v->deny && m->n_yara) {
         rc = match_yara(m, fd, (uint64_t)sb->st_size, v);
+        if (rc == BN_AGAIN) {
+            pthread_mutex_unlock(&m->lock);
+            v->timeout = true; /* counted by the caller; the hash is cached below */
+            v->have_sha = false;
+            return;
+        }
         if (rc < 0) {
             pthread_mutex_unlock(&m->lock);
             v->policy = true;
@@ -927,7 +935,7 @@ handle_event(struct resp_block *m, const struct fanotify_event_metadata *md, uin
         CNT(m, allowed);
     else
         CNT(m, denied);
-    if (v.finish && have_sb)
+    if (v.finish && have_sb && m->cache)
         finish_content(m, md->fd, &sb, &v);
     resp_block_deny_cb cb = NULL;
     void *cb_ctx = NULL;
