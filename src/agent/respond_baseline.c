@@ -591,6 +591,8 @@ load_object(struct resp_baseline *m, const char *sha, char **data, size_t *n)
     return 0;
 }
 
+static void gc_objects(struct resp_baseline *m);
+
 static int
 save_index(struct resp_baseline *m)
 {
@@ -601,7 +603,41 @@ save_index(struct resp_baseline *m)
     snprintf(p, sizeof p, "%s/index.json", m->dir);
     int rc = atomic_write(p, s, strlen(s), 0600, -1, -1);
     free(s);
+    if (rc == 0)
+        gc_objects(m);
     return rc;
+}
+
+static json_t *idx_files(struct resp_baseline *m);
+
+/* Removes copies no baselined path refers to any more (after a snapshot or an approval). */
+static void
+gc_objects(struct resp_baseline *m)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/objects", m->dir);
+    DIR *d = opendir(p);
+    if (!d)
+        return;
+    json_t *used = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(idx_files(m), k, v)
+    {
+        const char *sha = json_string_value(json_object_get(v, "sha256"));
+        if (used && sha)
+            json_object_set_new(used, sha, json_true());
+    }
+    int dfd = dirfd(d);
+    struct dirent *e;
+    while (used && (e = readdir(d))) {
+        if (e->d_name[0] != '.' && !json_object_get(used, e->d_name))
+            unlinkat(dfd, e->d_name, 0);
+        else if (strncmp(e->d_name, ".", 1) == 0 && strstr(e->d_name, ".bnbase."))
+            unlinkat(dfd, e->d_name, 0); /* a temp left by a crash */
+    }
+    closedir(d);
+    json_decref(used);
 }
 
 static json_t *

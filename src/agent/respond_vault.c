@@ -370,6 +370,11 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
         snprintf(msg, msg_len, "path '%s' is not absolute", path);
         return BN_EINVAL;
     }
+    size_t vl = strlen(m->dir);
+    if (strncmp(path, m->dir, vl) == 0 && path[vl] == '/') {
+        snprintf(msg, msg_len, "'%s' is inside the vault", path);
+        return BN_EINVAL;
+    }
     if (count_items(m) >= BN_VAULT_ITEMS_MAX) {
         snprintf(msg, msg_len, "vault full: %d items", BN_VAULT_ITEMS_MAX);
         return BN_EFULL;

@@ -309,6 +309,10 @@ test_bad_params(void **state)
     snprintf(params, sizeof params, "{\"path\":\"%s\"}", root);
     r = run(v, resp_quarantine, params, BN_EINVAL);
     json_decref(r);
+    snprintf(params, sizeof params, "{\"path\":\"%s/vault.key\"}", vdir);
+    r = run(v, resp_quarantine, params, BN_EINVAL);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "inside the vault"));
+    json_decref(r);
     r = run(v, resp_unquarantine, "{\"id\":\"0123456789abcdef0123456789abcdef\"}", 0);
     assert_false(json_is_true(json_object_get(r, "ok")));
     json_decref(r);
