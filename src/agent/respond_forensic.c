@@ -337,6 +337,7 @@ struct ctx {
     struct sockpid *socks;
     size_t nsocks, capsocks;
     size_t socks_dropped; /* sockets whose owner is not mapped (map full) */
+    size_t fd_bytes;      /* open_files.json so far (bounded by BN_FOR_MEMBER_MAX) */
     uint64_t budget;      /* BN_FOR_MEMBER_MAX per generated member: bytes of strings so far */
 };
 
@@ -489,10 +490,11 @@ proc_fds(struct ctx *c, int pid, size_t *dropped)
         unsigned long ino;
         if (sscanf(target, "socket:[%lu]", &ino) == 1 && sock_add(c, ino, pid) != 0)
             break;
-        if (n >= BN_FOR_FDS_MAX) {
+        if (n >= BN_FOR_FDS_MAX || c->fd_bytes + (size_t)r + 64 > BN_FOR_MEMBER_MAX) {
             (*dropped)++;
             continue;
         }
+        c->fd_bytes += (size_t)r + 64; /* upper bound of the entry's JSON, escaping aside */
         json_array_append_new(arr, json_pack("{s:i, s:o}", "fd", (int)strtol(de->d_name, NULL, 10),
                                              "target", safe_string(target)));
         n++;
@@ -511,7 +513,7 @@ add_processes(struct ctx *c)
         return 0;
     }
     json_t *procs = json_array(), *files = json_array();
-    size_t nprocs = 0, dropped_procs = 0, dropped_fds = 0;
+    size_t nprocs = 0, dropped_procs = 0, dropped_fds = 0, proc_bytes = 0;
     struct dirent *de;
     int rc = 0;
     while (procs && files && (de = readdir(d)) != NULL) {
@@ -525,6 +527,13 @@ add_processes(struct ctx *c)
         json_t *e = proc_entry(pid);
         if (!e)
             continue; /* exited meanwhile */
+        size_t esz = json_dumpb(e, NULL, 0, JSON_COMPACT | JSON_ENSURE_ASCII) + 1;
+        if (proc_bytes + esz > BN_FOR_MEMBER_MAX) {
+            json_decref(e);
+            dropped_procs++;
+            continue;
+        }
+        proc_bytes += esz;
         json_array_append_new(procs, e);
         nprocs++;
         size_t dfd = 0;
@@ -545,12 +554,16 @@ add_processes(struct ctx *c)
     }
     char msg[128];
     if (dropped_procs) {
-        snprintf(msg, sizeof(msg), "%zu processes past BN_FOR_PROCS_MAX not listed", dropped_procs);
+        snprintf(msg, sizeof(msg),
+                 "%zu processes past BN_FOR_PROCS_MAX or BN_FOR_MEMBER_MAX bytes not listed",
+                 dropped_procs);
         note(c, "processes", msg);
     }
     if (dropped_fds) {
-        snprintf(msg, sizeof(msg), "%zu open files past BN_FOR_FDS_MAX per process not listed",
-                 dropped_fds);
+        snprintf(
+            msg, sizeof(msg),
+            "%zu open files past BN_FOR_FDS_MAX per process or BN_FOR_MEMBER_MAX bytes not listed",
+            dropped_fds);
         note(c, "open_files", msg);
     }
     char *s;

@@ -213,6 +213,10 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
         goto done;
     json_t *jrules = json_object_get(o, "rules");
     json_t *jdir = json_object_get(o, "rule_dir");
+    if (jrules && json_is_string(jrules) && json_string_length(jrules) > BN_RESP_RULES_TEXT_MAX) {
+        put_fail(out, "params: 'rules' longer than BN_RESP_RULES_TEXT_MAX");
+        goto done;
+    }
     if ((jrules && !json_is_string(jrules)) || (jdir && !json_is_string(jdir)) ||
         (jrules && jdir)) {
         put_fail(out, "params: give 'rules' (rule text) or 'rule_dir' (a path), as strings");
