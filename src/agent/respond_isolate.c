@@ -10,13 +10,17 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +60,9 @@ struct resp_isolate {
     pthread_t watch;
     bool watch_started;
     bool stop;
+    int nl_fd;             /* nftables change notifications (NFNLGRP_NFTABLES), or -1 */
+    int wake[2];           /* wakes the watchdog for stop */
+    uint64_t nl_events;    /* notification batches that triggered a check */
     struct nft_ctx *nft;
     char *state_path;
     char *ruleset_path;
@@ -596,6 +603,30 @@ static void *watch_main(void *arg)
         }
         if (locked)
             unlock_state(m);
+        if (m->nl_fd >= 0) {
+            /* Sleep until an nftables change anywhere in this namespace (our own included)
+             * or the period ends: a local flush is answered in milliseconds, not 200. */
+            struct pollfd p[2] = {{.fd = m->nl_fd, .events = POLLIN},
+                                  {.fd = m->wake[0], .events = POLLIN}};
+            pthread_mutex_unlock(&m->mu);
+            int n = poll(p, 2, BN_RESP_ISO_WATCH_MS);
+            if (n > 0 && (p[0].revents & POLLIN)) {
+                /* coalesce a burst (a transaction is several messages; at most ~300 checks
+                 * a second however busy the ruleset is) */
+                char buf[8192];
+                for (int round = 0; round < 2; round++) {
+                    while (recv(m->nl_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 ||
+                           errno == ENOBUFS)
+                        ;
+                    if (round == 0)
+                        usleep(3000);
+                }
+            }
+            pthread_mutex_lock(&m->mu);
+            if (n > 0 && (p[0].revents & POLLIN))
+                m->nl_events++;
+            continue;
+        }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += (long)BN_RESP_ISO_WATCH_MS * 1000000L;
@@ -764,6 +795,8 @@ int resp_isolate_new(struct resp_isolate **out, const struct respond_paths *path
     pthread_cond_init(&m->cv, &ca);
     pthread_condattr_destroy(&ca);
     m->lock_fd = -1;
+    m->nl_fd = -1;
+    m->wake[0] = m->wake[1] = -1;
     m->state_path = join_path(paths->state_dir, STATE_FILE);
     m->ruleset_path = join_path(paths->state_dir, RULESET_FILE);
     char *lock_path = join_path(paths->state_dir, LOCK_FILE);
@@ -809,6 +842,19 @@ int resp_isolate_new(struct resp_isolate **out, const struct respond_paths *path
             BN_INFO("isolate", "host isolated since %" PRId64 ": table in place and verified",
                     m->conf.since);
     }
+    m->nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
+    if (m->nl_fd >= 0) {
+        struct sockaddr_nl sa = {.nl_family = AF_NETLINK,
+                                 .nl_groups = 1u << (NFNLGRP_NFTABLES - 1)};
+        if (bind(m->nl_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            pipe2(m->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+            close(m->nl_fd);
+            m->nl_fd = -1;
+        }
+    }
+    if (m->nl_fd < 0)
+        BN_WARN("isolate", "no nftables notifications (%s): the watchdog polls every %d ms",
+                strerror(errno), BN_RESP_ISO_WATCH_MS);
     if (pthread_create(&m->watch, NULL, watch_main, m) != 0) {
         rc = BN_EINTERNAL;
         goto fail;
@@ -830,12 +876,19 @@ void resp_isolate_free(struct resp_isolate *m)
         m->stop = true;
         pthread_cond_signal(&m->cv);
         pthread_mutex_unlock(&m->mu);
+        if (m->wake[1] >= 0 && write(m->wake[1], "x", 1) < 0)
+            BN_WARN("isolate", "cannot wake the watchdog: %s", strerror(errno));
         pthread_join(m->watch, NULL);
     }
     if (m->nft)
         nft_ctx_free(m->nft);
     if (m->lock_fd >= 0)
         close(m->lock_fd);
+    if (m->nl_fd >= 0)
+        close(m->nl_fd);
+    for (int i = 0; i < 2; i++)
+        if (m->wake[i] >= 0)
+            close(m->wake[i]);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
     bn_free(m->expect);
