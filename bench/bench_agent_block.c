@@ -12,7 +12,8 @@
  *   cold      a sha256 rule, cache off: every exec hashes the file
  *   cold+yara sha256 + YARA rule(s), cache off: every exec hashes and scans
  * Usage: bench_agent_block [-n EXECS] [-y RULEFILE] [-r RT_PRIO] (root; default 10000 execs,
- * a built-in two-string YARA rule; -r runs the listener SCHED_FIFO at that priority). Watchdog: the process exits after 300 s, the tmpfs is unmounted.
+ * a built-in two-string YARA rule; -r runs the listener SCHED_FIFO at that priority). Watchdog: the
+ * process exits after 300 s, the tmpfs is unmounted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,13 +151,14 @@ scenario(const char *name, int n, bool with_path, bool no_cache, bool sha, const
            (unsigned long long)st.hashed, (unsigned long long)st.timeouts, failed,
            (double)n / wall);
     printf("%-10s listener CPU time per decision: p50 %.1f us  p99 %.1f us  max %.1f us\n", name,
-           (double)cpu[(got - 1) / 2] / 1000.0, (double)cpu[(size_t)((double)(got - 1) * 0.99)] / 1000.0,
-           (double)cpu[got - 1] / 1000.0);
+           (double)cpu[(got - 1) / 2] / 1000.0,
+           (double)cpu[(size_t)((double)(got - 1) * 0.99)] / 1000.0, (double)cpu[got - 1] / 1000.0);
     printf("{\"bench\":\"block\",\"scenario\":\"%s\",\"decisions\":%zu,\"p50_us\":%.1f,"
            "\"p99_us\":%.1f,\"max_us\":%.1f,\"cpu_p50_us\":%.1f,\"cpu_p99_us\":%.1f,"
            "\"timeouts\":%llu}\n",
            name, got, PCT(0.5), PCT(0.99), (double)lat[got - 1] / 1000.0,
-           (double)cpu[(got - 1) / 2] / 1000.0, (double)cpu[(size_t)((double)(got - 1) * 0.99)] / 1000.0,
+           (double)cpu[(got - 1) / 2] / 1000.0,
+           (double)cpu[(size_t)((double)(got - 1) * 0.99)] / 1000.0,
            (unsigned long long)st.timeouts);
 #undef PCT
     fflush(stdout);
@@ -223,7 +225,8 @@ main(int argc, char **argv)
     atexit(cleanup);
     signal(SIGALRM, on_alarm);
     alarm(300);
-    if (mkdir(mnt, 0755) < 0 || mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m") < 0) {
+    if (mkdir(mnt, 0755) < 0 ||
+        mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m") < 0) {
         perror("tmpfs");
         mnt[0] = '\0';
         return 1;
@@ -239,7 +242,8 @@ main(int argc, char **argv)
     close(in);
     close(out);
     printf("exec of a %lld-byte file on tmpfs, %d execs per scenario, deadline %u us, listener "
-           "%s\n", (long long)sb.st_size, n, BN_RESP_BLOCK_DEADLINE_US,
+           "%s\n",
+           (long long)sb.st_size, n, BN_RESP_BLOCK_DEADLINE_US,
            rt_prio ? "SCHED_FIFO" : "nice -10");
     int rc = 0;
     rc |= scenario("path", n, true, false, false, NULL);

@@ -36,9 +36,9 @@
 #include "bannin/log.h"
 #include "bannin/yara.h"
 
-#define HASH_CHUNK (64u << 10)
+#define HASH_CHUNK    (64u << 10)
 #define YARA_SCAN_MAX (16u << 20) /* bytes of a file scanned with YARA rules on exec */
-#define LIST_FILE "block_list.json"
+#define LIST_FILE     "block_list.json"
 
 enum kind {
     K_SHA256,
@@ -71,7 +71,7 @@ struct cache_ent {
     uint64_t dev, ino, size;
     int64_t mtime_ns, ctime_ns;
     uint64_t gen;
-    uint64_t verdict;  /* rule id that denies, 0 = allowed */
+    uint64_t verdict; /* rule id that denies, 0 = allowed */
     bool valid;
     bool have_sha;
     unsigned char sha[32];
@@ -111,8 +111,8 @@ struct resp_block {
     size_t lat_n, lat_pos, lat_count;
 
     struct {
-        _Atomic uint64_t events, allowed, denied, cache_hits, cache_misses, cache_evictions,
-            hashed, timeouts, errors, too_big, watchdog_trips, queue_overflows;
+        _Atomic uint64_t events, allowed, denied, cache_hits, cache_misses, cache_evictions, hashed,
+            timeouts, errors, too_big, watchdog_trips, queue_overflows;
     } st;
 };
 
@@ -128,8 +128,7 @@ now_ns(void)
 
 /* ---- results ---- */
 
-static int
-fail(struct bn_buf *out, int rc, const char *fmt, ...) BN_PRINTF(3, 4);
+static int fail(struct bn_buf *out, int rc, const char *fmt, ...) BN_PRINTF(3, 4);
 
 static int
 fail(struct bn_buf *out, int rc, const char *fmt, ...)
@@ -191,8 +190,7 @@ to_hex(const unsigned char *b, size_t n, char *out)
  * Returns 0, BN_EINVAL, BN_ETOOBIG or BN_ENOMEM.
  */
 static int
-rule_make(const char *key, const char *val, size_t vlen, struct rule *r, char *err,
-          size_t errlen)
+rule_make(const char *key, const char *val, size_t vlen, struct rule *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
     if (strcmp(key, "sha256") == 0) {
@@ -269,8 +267,8 @@ rule_make(const char *key, const char *val, size_t vlen, struct rule *r, char *e
         int rc = bn_yara_compile_text(val, vlen, "block", NULL, &r->yr, &rep);
         if (rc < 0 || bn_yara_rules_count(r->yr) == 0) {
             if (rep.nissues)
-                snprintf(err, errlen, "'yara' does not compile: line %d: %s",
-                         rep.issues[0].line, rep.issues[0].message);
+                snprintf(err, errlen, "'yara' does not compile: line %d: %s", rep.issues[0].line,
+                         rep.issues[0].message);
             else
                 snprintf(err, errlen, "'yara' does not compile: %s", bn_strerror(rc));
             bn_yara_report_release(&rep);
@@ -404,15 +402,13 @@ save_list(struct resp_block *m)
     rc = 0;
 out:
     if (rc < 0)
-        BN_ERROR("respond", "cannot save the block list '%s': %s", m->state_file,
-                 bn_strerror(rc));
+        BN_ERROR("respond", "cannot save the block list '%s': %s", m->state_file, bn_strerror(rc));
     bn_buf_release(&b);
     return rc;
 }
 
 int
-resp_block_load_text(struct resp_block *m, const char *text, size_t len, char *err,
-                     size_t errlen)
+resp_block_load_text(struct resp_block *m, const char *text, size_t len, char *err, size_t errlen)
 {
     if (len > BN_RESP_BLOCK_LIST_MAX) {
         snprintf(err, errlen, "block list larger than %u bytes", BN_RESP_BLOCK_LIST_MAX);
@@ -441,7 +437,8 @@ resp_block_load_text(struct resp_block *m, const char *text, size_t len, char *e
     }
     size_t i;
     json_t *e;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         json_t *id = json_object_get(e, "id"), *kind = json_object_get(e, "kind");
         json_t *val = json_object_get(e, "value"), *com = json_object_get(e, "comment");
         json_t *added = json_object_get(e, "added");
@@ -455,8 +452,7 @@ resp_block_load_text(struct resp_block *m, const char *text, size_t len, char *e
         const char *key = strcmp(k, "prefix") == 0 ? "path" : k;
         struct rule r;
         char why[512];
-        rc = rule_make(key, json_string_value(val), json_string_length(val), &r, why,
-                       sizeof(why));
+        rc = rule_make(key, json_string_value(val), json_string_length(val), &r, why, sizeof(why));
         if (rc == 0 && strcmp(kind_names[r.kind], k) != 0) {
             snprintf(why, sizeof(why), "kind '%s' does not fit its value", k);
             rule_release(&r);
@@ -552,8 +548,8 @@ load_list(struct resp_block *m)
 
 struct verdict {
     bool deny;
-    bool timeout;       /* answered by policy: deadline passed */
-    bool policy;        /* answered by policy: error or too big */
+    bool timeout; /* answered by policy: deadline passed */
+    bool policy;  /* answered by policy: error or too big */
     uint64_t rule_id;
     const char *kind;
     char rule[BN_RESP_BLOCK_PATH_MAX + 1]; /* rule value shown in the report */
@@ -571,8 +567,7 @@ match_path(struct resp_block *m, const char *path, size_t plen, struct verdict *
     for (size_t i = 0; i < m->n; i++) {
         const struct rule *r = &m->rules[i];
         bool hit = (r->kind == K_PATH && r->vlen == plen && memcmp(r->value, path, plen) == 0) ||
-                   (r->kind == K_PREFIX && plen > r->vlen &&
-                    memcmp(r->value, path, r->vlen) == 0);
+                   (r->kind == K_PREFIX && plen > r->vlen && memcmp(r->value, path, r->vlen) == 0);
         if (hit) {
             v->deny = true;
             v->rule_id = r->id;
@@ -649,7 +644,8 @@ hash_fd(struct resp_block *m, int fd, uint64_t size, uint64_t *off, uint64_t dea
 static struct cache_ent *
 cache_slot(struct resp_block *m, const struct stat *sb)
 {
-    uint64_t h = (uint64_t)sb->st_ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)sb->st_dev * 0xC2B2AE3D27D4EB4Full;
+    uint64_t h =
+        (uint64_t)sb->st_ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)sb->st_dev * 0xC2B2AE3D27D4EB4Full;
     h ^= h >> 29;
     return &m->cache[h & m->cache_mask];
 }
@@ -740,8 +736,8 @@ fd_path(int fd, char *path, size_t cap)
 }
 
 static void
-decide(struct resp_block *m, int fd, char *path, size_t pcap, uint64_t deadline,
-       struct stat *sb, bool *have_sb, struct verdict *v)
+decide(struct resp_block *m, int fd, char *path, size_t pcap, uint64_t deadline, struct stat *sb,
+       bool *have_sb, struct verdict *v)
 {
     memset(v, 0, sizeof(*v));
     *have_sb = false;
@@ -976,8 +972,8 @@ listener_main(void *arg)
             BN_WARN("respond", "exec blocker: cannot run the listener SCHED_FIFO %d: %s",
                     m->conf.rt_priority, strerror(e));
     } else if (m->conf.nice && setpriority(PRIO_PROCESS, (id_t)gettid(), m->conf.nice) < 0) {
-        BN_WARN("respond", "exec blocker: cannot set the listener's nice to %d: %s",
-                m->conf.nice, strerror(errno));
+        BN_WARN("respond", "exec blocker: cannot set the listener's nice to %d: %s", m->conf.nice,
+                strerror(errno));
     }
     /* fanotify metadata is aligned; the buffer must be too */
     static _Thread_local union {
@@ -1064,7 +1060,8 @@ watchdog_main(void *arg)
                 close(md->fd);
             }
         }
-        BN_ERROR("respond", "exec blocker stalled for over %u ms: marks removed, pending "
+        BN_ERROR("respond",
+                 "exec blocker stalled for over %u ms: marks removed, pending "
                  "execs answered by policy (%s); blocking is off until restarted",
                  m->conf.watchdog_ms, allow ? "allow" : "deny");
     }
@@ -1448,12 +1445,15 @@ parse_rule_params(const char *params, size_t len, bool allow_id, struct rule *r,
     }
     const char *key;
     json_t *v;
-    json_object_foreach(j, key, v) {
+    json_object_foreach(j, key, v)
+    {
         if (strcmp(key, "comment") == 0) {
             if (!json_is_string(v) || json_string_length(v) > BN_RESP_BLOCK_COMMENT_MAX ||
                 memchr(json_string_value(v), '\0', json_string_length(v))) {
-                rc = fail(out, BN_EINVAL, "params: 'comment' must be a string of at most %u "
-                          "bytes", BN_RESP_BLOCK_COMMENT_MAX);
+                rc = fail(out, BN_EINVAL,
+                          "params: 'comment' must be a string of at most %u "
+                          "bytes",
+                          BN_RESP_BLOCK_COMMENT_MAX);
                 goto out;
             }
             *comment = bn_strdup(json_string_value(v));
@@ -1488,8 +1488,7 @@ parse_rule_params(const char *params, size_t len, bool allow_id, struct rule *r,
             goto out;
         }
         char why[640];
-        int mr = rule_make(key, json_string_value(v), json_string_length(v), r, why,
-                           sizeof(why));
+        int mr = rule_make(key, json_string_value(v), json_string_length(v), r, why, sizeof(why));
         if (mr == BN_ENOMEM) {
             rc = mr;
             goto out;
@@ -1549,8 +1548,8 @@ resp_block_add(struct resp_block *m, const char *params, size_t len, struct bn_b
     size_t cnt = m->n;
     pthread_mutex_unlock(&m->lock);
     sync_listener(m);
-    bn_buf_printf(out, "{\"ok\":true,\"id\":%" PRIu64 ",\"rules\":%zu,\"listening\":%s", nid,
-                  cnt, resp_block_listening(m) ? "true" : "false");
+    bn_buf_printf(out, "{\"ok\":true,\"id\":%" PRIu64 ",\"rules\":%zu,\"listening\":%s", nid, cnt,
+                  resp_block_listening(m) ? "true" : "false");
     if (sr < 0)
         bn_buf_printf(out, ",\"warning\":\"not persisted: %s\"", bn_strerror(sr));
     if (!m->n_marks)
@@ -1587,8 +1586,8 @@ resp_block_remove(struct resp_block *m, const char *params, size_t len, struct b
     size_t cnt = m->n;
     pthread_mutex_unlock(&m->lock);
     sync_listener(m);
-    bn_buf_printf(out, "{\"ok\":true,\"removed\":%" PRIu64 ",\"rules\":%zu,\"listening\":%s",
-                  rid, cnt, resp_block_listening(m) ? "true" : "false");
+    bn_buf_printf(out, "{\"ok\":true,\"removed\":%" PRIu64 ",\"rules\":%zu,\"listening\":%s", rid,
+                  cnt, resp_block_listening(m) ? "true" : "false");
     if (sr < 0)
         bn_buf_printf(out, ",\"warning\":\"not persisted: %s\"", bn_strerror(sr));
     return bn_buf_putc(out, '}') < 0 ? BN_ENOMEM : 0;
@@ -1616,7 +1615,8 @@ resp_block_list(struct resp_block *m, const char *params, size_t len, struct bn_
             bn_buf_putc(out, ',');
         put_rule(out, &m->rules[i], false);
     }
-    bn_buf_printf(out, "],\"listening\":%s,\"watchdog_tripped\":%s,\"policy\":\"%s\","
+    bn_buf_printf(out,
+                  "],\"listening\":%s,\"watchdog_tripped\":%s,\"policy\":\"%s\","
                   "\"deadline_us\":%u,\"marks\":[",
                   listening ? "true" : "false", atomic_load(&m->tripped) ? "true" : "false",
                   m->conf.fail_closed ? "fail-closed" : "fail-open", m->conf.deadline_us);
@@ -1631,14 +1631,13 @@ resp_block_list(struct resp_block *m, const char *params, size_t len, struct bn_
     }
     pthread_mutex_unlock(&m->lock);
     pthread_mutex_unlock(&m->ctl);
-    bn_buf_printf(out,
-                  "],\"stats\":{\"events\":%" PRIu64 ",\"allowed\":%" PRIu64 ",\"denied\":%" PRIu64
-                  ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64
-                  ",\"cache_evictions\":%" PRIu64 ",\"hashed\":%" PRIu64 ",\"timeouts\":%" PRIu64
-                  ",\"errors\":%" PRIu64 ",\"too_big\":%" PRIu64 ",\"watchdog_trips\":%" PRIu64
-                  ",\"queue_overflows\":%" PRIu64 "}}",
-                  st.events, st.allowed, st.denied, st.cache_hits, st.cache_misses,
-                  st.cache_evictions, st.hashed, st.timeouts, st.errors, st.too_big,
-                  st.watchdog_trips, st.queue_overflows);
+    bn_buf_printf(
+        out,
+        "],\"stats\":{\"events\":%" PRIu64 ",\"allowed\":%" PRIu64 ",\"denied\":%" PRIu64
+        ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64 ",\"cache_evictions\":%" PRIu64
+        ",\"hashed\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"errors\":%" PRIu64
+        ",\"too_big\":%" PRIu64 ",\"watchdog_trips\":%" PRIu64 ",\"queue_overflows\":%" PRIu64 "}}",
+        st.events, st.allowed, st.denied, st.cache_hits, st.cache_misses, st.cache_evictions,
+        st.hashed, st.timeouts, st.errors, st.too_big, st.watchdog_trips, st.queue_overflows);
     return out->len && out->p[out->len - 1] == '}' ? 0 : BN_ENOMEM;
 }

@@ -54,33 +54,33 @@ typedef void (*resp_block_deny_cb)(void *ctx, const struct resp_block_denial *d)
 
 /* Configuration; zeroed fields take the defaults. */
 struct resp_block_conf {
-    const char *const *marks;  /* mount points (mount mark) or directories (their children) */
-    size_t n_marks;            /* 0: no marks, nothing is blocked (the default) */
-    uint32_t deadline_us;      /* answer deadline; default BN_RESP_BLOCK_DEADLINE_US */
-    uint32_t watchdog_ms;      /* listener stall before marks are removed; default 2000 */
-    bool fail_closed;          /* on timeout: deny (true) or allow (false, the default) */
-    bool no_cache;             /* disable the decision cache (benchmarks: cold decisions) */
-    uint32_t cache_slots;      /* power of two; default BN_RESP_BLOCK_CACHE_SLOTS */
-    uint32_t latency_samples;  /* keep the last N decision latencies (benchmarks); 0: none */
-    int nice;                  /* listener thread's nice: 0 = default -10, 20 = unchanged */
-    int rt_priority;           /* 1..99: run the listener SCHED_FIFO (the watchdog stays
-                                  normal; RT throttling bounds a runaway); 0 = off */
+    const char *const *marks; /* mount points (mount mark) or directories (their children) */
+    size_t n_marks;           /* 0: no marks, nothing is blocked (the default) */
+    uint32_t deadline_us;     /* answer deadline; default BN_RESP_BLOCK_DEADLINE_US */
+    uint32_t watchdog_ms;     /* listener stall before marks are removed; default 2000 */
+    bool fail_closed;         /* on timeout: deny (true) or allow (false, the default) */
+    bool no_cache;            /* disable the decision cache (benchmarks: cold decisions) */
+    uint32_t cache_slots;     /* power of two; default BN_RESP_BLOCK_CACHE_SLOTS */
+    uint32_t latency_samples; /* keep the last N decision latencies (benchmarks); 0: none */
+    int nice;                 /* listener thread's nice: 0 = default -10, 20 = unchanged */
+    int rt_priority;          /* 1..99: run the listener SCHED_FIFO (the watchdog stays
+                                 normal; RT throttling bounds a runaway); 0 = off */
     resp_block_deny_cb on_deny;
     void *deny_ctx;
 };
 
 /* Counters since the module was created. */
 struct resp_block_stats {
-    uint64_t events;        /* exec permission events read */
+    uint64_t events; /* exec permission events read */
     uint64_t allowed;
     uint64_t denied;
     uint64_t cache_hits;
     uint64_t cache_misses;
     uint64_t cache_evictions;
-    uint64_t hashed;        /* files hashed */
-    uint64_t timeouts;      /* answers given by policy because the deadline passed */
-    uint64_t errors;        /* events that could not be examined (answered by policy) */
-    uint64_t too_big;       /* files over the hash / YARA size limit (answered by policy) */
+    uint64_t hashed;   /* files hashed */
+    uint64_t timeouts; /* answers given by policy because the deadline passed */
+    uint64_t errors;   /* events that could not be examined (answered by policy) */
+    uint64_t too_big;  /* files over the hash / YARA size limit (answered by policy) */
     uint64_t watchdog_trips;
     uint64_t queue_overflows; /* FAN_Q_OVERFLOW seen */
 };

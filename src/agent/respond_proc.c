@@ -103,8 +103,8 @@ read_pstat(pid_t pid, struct pstat *ps)
         p = end;
     }
     ps->state = state;
-    ps->ppid = (pid_t)v[0];               /* field 4 */
-    ps->flags = (unsigned)v[5];           /* field 9 */
+    ps->ppid = (pid_t)v[0];     /* field 4 */
+    ps->flags = (unsigned)v[5]; /* field 9 */
     long tck = sysconf(_SC_CLK_TCK);
     if (tck <= 0)
         tck = 100;
@@ -260,8 +260,7 @@ walk_tree(struct resp_proc *m, struct tree *t, int stop_sig)
 }
 
 /* Result helpers. */
-static int
-fail(struct bn_buf *out, int rc, const char *fmt, ...) BN_PRINTF(3, 4);
+static int fail(struct bn_buf *out, int rc, const char *fmt, ...) BN_PRINTF(3, 4);
 
 static int
 fail(struct bn_buf *out, int rc, const char *fmt, ...)
@@ -299,7 +298,8 @@ parse_target(const char *params, size_t len, struct target *tg, struct bn_buf *o
     }
     const char *key;
     json_t *v;
-    json_object_foreach(j, key, v) {
+    json_object_foreach(j, key, v)
+    {
         if (strcmp(key, "pid") == 0) {
             json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
             if (x <= 0 || x > INT32_MAX) {
@@ -318,8 +318,7 @@ parse_target(const char *params, size_t len, struct target *tg, struct bn_buf *o
         } else {
             char k[64];
             snprintf(k, sizeof(k), "%.60s", key);
-            rc = fail(out, BN_EINVAL, "params: unknown parameter '%s' (expected pid, start_ns)",
-                      k);
+            rc = fail(out, BN_EINVAL, "params: unknown parameter '%s' (expected pid, start_ns)", k);
             goto out;
         }
     }
@@ -369,10 +368,10 @@ hold_target(struct resp_proc *m, const struct target *tg, bool tree, struct bn_b
     if (tg->start_ns && !agent_proc_same_start(tg->start_ns, ps.start_ns)) {
         close(fd);
         m->st.refused++;
-        *rc_out = fail(out, 0,
-                       "pid %d was reused: start_ns %" PRIu64 " asked, the process started at %"
-                       PRIu64,
-                       (int)tg->pid, tg->start_ns, ps.start_ns);
+        *rc_out =
+            fail(out, 0,
+                 "pid %d was reused: start_ns %" PRIu64 " asked, the process started at %" PRIu64,
+                 (int)tg->pid, tg->start_ns, ps.start_ns);
         return -1;
     }
     return fd;
@@ -542,8 +541,10 @@ resp_kill_tree(struct resp_proc *m, const char *params, size_t len, struct bn_bu
         bn_buf_printf(out, ",\"error\":\"%zu processes had not exited 2 s after SIGKILL\"",
                       survivors);
     else if (t.truncated)
-        bn_buf_printf(out, ",\"error\":\"tree larger than %u processes: the rest was not "
-                      "killed\"", (unsigned)BN_RESP_PROC_TREE_MAX);
+        bn_buf_printf(out,
+                      ",\"error\":\"tree larger than %u processes: the rest was not "
+                      "killed\"",
+                      (unsigned)BN_RESP_PROC_TREE_MAX);
     put_pids(out, "pids", &t, NULL, false);
     put_pids(out, "survivors", &t, dead, false);
     rc = bn_buf_puts(out, ",\"method\":\"sigstop+sigkill\"}") < 0 ? BN_ENOMEM : 0;
@@ -725,8 +726,8 @@ suspend_resume(struct resp_proc *m, const char *params, size_t len, struct bn_bu
     }
     if (rc < 0) {
         tree_release(&t);
-        return fail(out, rc == BN_ENOMEM ? BN_ENOMEM : 0, "walking the tree of %d: %s",
-                    (int)tg.pid, bn_strerror(rc));
+        return fail(out, rc == BN_ENOMEM ? BN_ENOMEM : 0, "walking the tree of %d: %s", (int)tg.pid,
+                    bn_strerror(rc));
     }
     bn_buf_puts(out, "{\"ok\":true");
     if (t.truncated)

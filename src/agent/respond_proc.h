@@ -11,11 +11,11 @@
  * Params and results (JSON):
  *   kill       {"pid":N,"start_ns":optional}  -> {"ok":true,"pids":[N],"method":"pidfd"}
  *   kill_tree  {"pid":N,"start_ns":optional}  -> {"ok":true,"pids":[...],"survivors":[...]}
- *   suspend    {"pid":N,"start_ns":optional}  -> {"ok":true,"pids":[...],"method":"sigstop"|"cgroup"}
- *   resume     {"pid":N,"start_ns":optional}  -> {"ok":true,"pids":[...],"method":"sigcont"|"cgroup"}
- * suspend uses the cgroup v2 freezer when the tree is exactly the members of one cgroup
- * (other than the root cgroup), else SIGSTOP to every member; resume undoes either.
- * The agent itself, pid 1 and kernel threads are refused.
+ *   suspend    {"pid":N,"start_ns":optional}  ->
+ * {"ok":true,"pids":[...],"method":"sigstop"|"cgroup"} resume     {"pid":N,"start_ns":optional}  ->
+ * {"ok":true,"pids":[...],"method":"sigcont"|"cgroup"} suspend uses the cgroup v2 freezer when the
+ * tree is exactly the members of one cgroup (other than the root cgroup), else SIGSTOP to every
+ * member; resume undoes either. The agent itself, pid 1 and kernel threads are refused.
  */
 #ifndef BANNIN_AGENT_RESPOND_PROC_H
 #define BANNIN_AGENT_RESPOND_PROC_H
@@ -29,12 +29,12 @@ struct resp_proc;
 
 /* Counters of what the module did since it was created. */
 struct resp_proc_stats {
-    uint64_t killed;      /* processes sent SIGKILL */
-    uint64_t stopped;     /* processes sent SIGSTOP (suspend or kill_tree's freeze) */
-    uint64_t continued;   /* processes sent SIGCONT */
-    uint64_t frozen;      /* cgroups frozen */
-    uint64_t thawed;      /* cgroups thawed */
-    uint64_t refused;     /* requests refused (bad pid, start time mismatch, protected) */
+    uint64_t killed;    /* processes sent SIGKILL */
+    uint64_t stopped;   /* processes sent SIGSTOP (suspend or kill_tree's freeze) */
+    uint64_t continued; /* processes sent SIGCONT */
+    uint64_t frozen;    /* cgroups frozen */
+    uint64_t thawed;    /* cgroups thawed */
+    uint64_t refused;   /* requests refused (bad pid, start time mismatch, protected) */
 };
 
 /* Creates the module (paths is unused today; may be NULL). */

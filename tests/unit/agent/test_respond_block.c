@@ -34,9 +34,9 @@
 #include "bannin/buf.h"
 #include "bannin/error.h"
 
-static char root[64];      /* temp dir */
-static char mnt[96];       /* tmpfs mount point */
-static char state[96];     /* state_dir */
+static char root[64];  /* temp dir */
+static char mnt[96];   /* tmpfs mount point */
+static char state[96]; /* state_dir */
 static bool mounted;
 static char f_sha[160], f_path[160], f_ok[160], f_yara[160], f_sub[160];
 static char sha_hex[65];
@@ -259,7 +259,7 @@ test_block_sha_path(void **st)
     assert_int_equal(run(f_sha), EPERM);
     assert_int_equal(run(f_path), EPERM);
     assert_int_equal(run(f_ok), 0);
-    assert_int_equal(run(f_ok), 0); /* second time: from the cache */
+    assert_int_equal(run(f_ok), 0);        /* second time: from the cache */
     assert_int_equal(run("/bin/true"), 0); /* not on the marked mount */
     assert_int_equal(wait_denials(2), 2);
     pthread_mutex_lock(&dn.lock);
@@ -315,11 +315,12 @@ test_block_prefix_yara(void **st)
     char params[512];
     snprintf(params, sizeof(params), "{\"path\":\"%s/\"}", f_sub);
     assert_int_equal(act(resp_block_add, m, params, &out), 0);
-    assert_int_equal(act(resp_block_add, m,
-                         "{\"yara\":\"rule bn_test_marker { strings: $a = \\\"BN_EVIL_MARKER_42\\\" "
-                         "condition: $a }\"}",
-                         &out),
-                     0);
+    assert_int_equal(
+        act(resp_block_add, m,
+            "{\"yara\":\"rule bn_test_marker { strings: $a = \\\"BN_EVIL_MARKER_42\\\" "
+            "condition: $a }\"}",
+            &out),
+        0);
     assert_non_null(strstr(out.p, "\"ok\":true"));
     dn.n = 0;
     char inner[200];
@@ -367,7 +368,7 @@ test_block_deadline_policy(void **st)
     /* with the cache, the hash finished after the timeout answer decides the next exec */
     struct resp_block *m = open_module(false, 1, false, false);
     assert_int_equal(act(resp_block_add, m, params, &out), 0);
-    assert_int_equal(run(f_sha), 0);   /* timed out: fail-open */
+    assert_int_equal(run(f_sha), 0);     /* timed out: fail-open */
     assert_int_equal(run(f_sha), EPERM); /* cached hash */
     resp_block_free(m);
     bn_buf_release(&out);
@@ -435,10 +436,11 @@ test_block_bad_params(void **st)
     struct resp_block *m = open_module(false, 0, false, false);
     assert_int_equal(act(resp_block_add, m, "{\"sha256\":\"abc\"}", &out), BN_EINVAL);
     assert_non_null(strstr(out.p, "64 hex digits"));
-    assert_int_equal(act(resp_block_add, m,
-                         "{\"sha256\":\"zz00000000000000000000000000000000000000000000000000000000000000\"}",
-                         &out),
-                     BN_EINVAL);
+    assert_int_equal(
+        act(resp_block_add, m,
+            "{\"sha256\":\"zz00000000000000000000000000000000000000000000000000000000000000\"}",
+            &out),
+        BN_EINVAL);
     assert_non_null(strstr(out.p, "non-hex"));
     assert_int_equal(act(resp_block_add, m, "{\"path\":\"relative/x\"}", &out), BN_EINVAL);
     assert_int_equal(act(resp_block_add, m, "{\"path\":\"/\"}", &out), BN_EINVAL);
@@ -447,8 +449,7 @@ test_block_bad_params(void **st)
     assert_int_equal(act(resp_block_add, m, "{\"yara\":\"rule x { condition: nope }\"}", &out),
                      BN_EINVAL);
     assert_non_null(strstr(out.p, "does not compile"));
-    assert_int_equal(act(resp_block_add, m, "{\"path\":\"/a\",\"sha256\":\"x\"}", &out),
-                     BN_EINVAL);
+    assert_int_equal(act(resp_block_add, m, "{\"path\":\"/a\",\"sha256\":\"x\"}", &out), BN_EINVAL);
     assert_int_equal(act(resp_block_add, m, "{\"md5\":\"x\"}", &out), BN_EINVAL);
     assert_non_null(strstr(out.p, "unknown parameter 'md5'"));
     assert_int_equal(act(resp_block_add, m, "{}", &out), BN_EINVAL);
@@ -474,8 +475,7 @@ main(void)
     }
     int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY);
     if (fd < 0) {
-        fprintf(stderr, "skipping: fanotify FAN_CLASS_CONTENT unavailable: %s\n",
-                strerror(errno));
+        fprintf(stderr, "skipping: fanotify FAN_CLASS_CONTENT unavailable: %s\n", strerror(errno));
         return 77;
     }
     close(fd);
@@ -483,10 +483,8 @@ main(void)
     alarm(25);
     atexit(cleanup);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_sha_path),
-        cmocka_unit_test(test_block_prefix_yara),
-        cmocka_unit_test(test_block_deadline_policy),
-        cmocka_unit_test(test_block_watchdog),
+        cmocka_unit_test(test_block_sha_path),        cmocka_unit_test(test_block_prefix_yara),
+        cmocka_unit_test(test_block_deadline_policy), cmocka_unit_test(test_block_watchdog),
         cmocka_unit_test(test_block_bad_params),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
