@@ -889,6 +889,11 @@ split_lines(const char *d, size_t n, struct line **out, size_t *count)
         (*out)[(*count)++] = (struct line){d + i, l};
         i += l;
     }
+    if (!*out) { /* an empty file: a valid (unused) array keeps pointer arithmetic defined */
+        *out = bn_malloc(sizeof **out);
+        if (!*out)
+            return BN_ENOMEM;
+    }
     return 0;
 }
 
