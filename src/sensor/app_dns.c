@@ -420,12 +420,21 @@ dns_parse(const uint8_t *msg, size_t len, struct net_dns_rec *rec)
  * Reports the query pending at index i as never answered (a record for Zeek's dns.log, which
  * logs such queries; it has no eve form: the request was written when seen) and removes it.
  */
+/*
+ * A struct net_dns_rec is ~75 KB (bounded arrays for every section); allocating one per
+ * message was a large share of the sensor's malloc time. Records are built in per-thread
+ * scratch instead: one for the message being parsed, one for the unanswered query a message
+ * can push out while it is being handled. Sinks must not keep the pointer (sensor.h).
+ */
+static __thread struct net_dns_rec dns_scratch_msg;
+static __thread struct net_dns_rec dns_scratch_unanswered;
+
 static void
 dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_sink *sink)
 {
     struct dns_pending *pd = &st->pending[i];
-    struct net_dns_rec *rec = bn_malloc(sizeof(*rec));
-    if (rec) {
+    struct net_dns_rec *rec = &dns_scratch_unanswered;
+    {
         memset(rec, 0, offsetof(struct net_dns_rec, queries));
         rec->unanswered = 1;
         rec->tcp = st->tcp;
@@ -444,9 +453,6 @@ dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_si
             rec->n_queries = 1;
         }
         app_emit(sink, NET_REC_DNS, pd->ts_ns, f, rec);
-        bn_free(rec);
-    } else {
-        app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
     }
     bn_free(pd->qname);
     memmove(st->pending + i, st->pending + i + 1, (st->n_pending - i - 1) * sizeof(*pd));
@@ -457,11 +463,7 @@ static void
 dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const uint8_t *msg,
             size_t len, uint64_t ts_ns, struct net_sink *sink)
 {
-    struct net_dns_rec *rec = bn_malloc(sizeof(*rec));
-    if (!rec) {
-        app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
-        return;
-    }
+    struct net_dns_rec *rec = &dns_scratch_msg;
     if (dns_parse(msg, len, rec) == 0) {
         rec->tcp = st->tcp;
         rec->link_local = st->link_local;
@@ -498,7 +500,6 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
         }
         app_emit(sink, NET_REC_DNS, ts_ns, f, rec);
     }
-    bn_free(rec);
 }
 
 /* ---- probes ---- */
