@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bannin/alloc.h"
 #include "bannin/buf.h"
 #include "bannin/error.h"
 #include "agent/respond_isolate.h"
@@ -604,6 +605,22 @@ static void test_bad_params(void **st)
         assert_int_equal(run(resp_isolate, bad[i], &out), BN_EINVAL);
         assert_non_null(strstr(out.p, "\"ok\":false,\"error\":\""));
         assert_false(table_present());
+    }
+    /* The parser alone (no firewall): canonical endpoints; every allocation failure is clean. */
+    static const char good[] = "{\"manager\":[\"10.0.0.1:7443\",\"[2001:DB8:0::1]:443\"],"
+                               "\"dns\":[\"::ffff:10.0.0.53\"],\"by\":\"x\"}";
+    bn_buf_reset(&out);
+    assert_int_equal(resp_isolate_check(good, strlen(good), &out), 0);
+    assert_string_equal(out.p, "{\"ok\":true,\"manager\":[\"10.0.0.1:7443\",\"[2001:db8::1]:443\"],"
+                               "\"dns\":[\"::ffff:10.0.0.53\"]}");
+    for (unsigned long n = 1; n < 64; n++) {
+        struct bn_buf o2;
+        bn_buf_init(&o2, 1u << 16);
+        bn_alloc_fail_after(n);
+        int rc = resp_isolate_check(good, strlen(good), &o2);
+        bn_alloc_fail_after(0);
+        assert_true(rc == 0 || rc == BN_ENOMEM || rc == BN_ETOOBIG);
+        bn_buf_release(&o2);
     }
     /* A default manager endpoint: then "manager" may be left out. */
     static const char *const defm[] = {MGR4 ":7443"};
