@@ -108,6 +108,11 @@ struct bn_yara_scan_stats {
 /* Scans a buffer. Returns 0, BN_ETOOBIG when the timeout hit, BN_EINTERNAL. */
 int bn_yara_scan_mem(struct bn_yara_rules *r, const void *data, size_t len,
                      const struct bn_yara_scan_opts *opts, bn_yara_match_fn fn, void *ud);
+/* Scans the memory of process pid (ptrace attach while reading; never this process). Matches
+ * carry file "pid:N". Returns 0, BN_ETOOBIG on timeout, -ESRCH when there is no such process,
+ * BN_EDENIED when it cannot be attached or read, BN_EINVAL for our own pid, BN_EINTERNAL. */
+int bn_yara_scan_pid(struct bn_yara_rules *r, int pid, const struct bn_yara_scan_opts *opts,
+                     bn_yara_match_fn fn, void *ud);
 /* Scans files and directory trees (recursively). Per-file failures are counted and passed to
  * efn (optional); returns 0 unless the arguments are bad or memory ran out. */
 int bn_yara_scan_paths(struct bn_yara_rules *r, const char *const *paths, size_t npaths,

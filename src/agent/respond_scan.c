@@ -4,11 +4,13 @@
  * trees of the host, bounded in files, bytes per file, seconds per file and seconds in all.
  * See respond_scan.h for params and result.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -104,8 +106,13 @@ on_match(const struct bn_yara_match *mt, void *ud)
     json_t *tags = json_array();
     for (size_t i = 0; tags && i < mt->ntags; i++)
         json_array_append_new(tags, json_string(mt->tags[i]));
-    json_t *m = json_pack("{s:s, s:s, s:o?, s:s?}", "rule", mt->rule, "namespace", mt->ns, "tags",
-                          tags, "file", mt->file);
+    json_t *m;
+    if (mt->file && strncmp(mt->file, "pid:", 4) == 0) /* files are absolute paths */
+        m = json_pack("{s:s, s:s, s:o?, s:i}", "rule", mt->rule, "namespace", mt->ns, "tags", tags,
+                      "pid", (int)strtol(mt->file + 4, NULL, 10));
+    else
+        m = json_pack("{s:s, s:s, s:o?, s:s?}", "rule", mt->rule, "namespace", mt->ns, "tags", tags,
+                      "file", mt->file);
     if (!m || json_array_append_new(c->matches, m) != 0) {
         c->oom = true;
         return 1;
@@ -181,15 +188,29 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     struct bn_yara_report rep = {0};
     struct collect col = {0};
 
-    json_t *jp = json_object_get(o, "paths");
+    json_t *jp = json_object_get(o, "paths"), *jpids = json_object_get(o, "pids");
     size_t npaths = json_is_array(jp) ? json_array_size(jp) : 0;
-    if (npaths == 0 || npaths > BN_RESP_SCAN_PATHS_MAX) {
-        snprintf(msg, sizeof(msg), "params: 'paths' must be an array of 1..%u absolute paths",
+    size_t npids = json_is_array(jpids) ? json_array_size(jpids) : 0;
+    if ((jp && !json_is_array(jp)) || (jpids && !json_is_array(jpids)) || npaths + npids == 0 ||
+        npaths > BN_RESP_SCAN_PATHS_MAX || npids > BN_RESP_SCAN_PATHS_MAX) {
+        snprintf(msg, sizeof(msg),
+                 "params: 'paths' (absolute paths) and/or 'pids' (process ids): arrays of at "
+                 "most %u, at least one entry in all",
                  BN_RESP_SCAN_PATHS_MAX);
         put_fail(out, msg);
         goto done;
     }
-    paths = bn_calloc(npaths, sizeof(*paths));
+    for (size_t i = 0; i < npids; i++) {
+        json_t *v = json_array_get(jpids, i);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > 4194304 ||
+            json_integer_value(v) == (json_int_t)getpid()) {
+            snprintf(msg, sizeof(msg),
+                     "params: pids[%zu] is not a process id (1..4194304, not the agent)", i);
+            put_fail(out, msg);
+            goto done;
+        }
+    }
+    paths = bn_calloc(npaths ? npaths : 1, sizeof(*paths));
     if (!paths) {
         rc = BN_ENOMEM;
         goto done;
@@ -268,7 +289,38 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
         .one_fs = false,
     };
     struct bn_yara_scan_stats st;
-    rc = bn_yara_scan_paths(rules, paths, npaths, &sopts, on_match, on_error, &col, &st);
+    memset(&st, 0, sizeof(st));
+    rc = 0;
+    if (npaths)
+        rc = bn_yara_scan_paths(rules, paths, npaths, &sopts, on_match, on_error, &col, &st);
+    uint64_t procs_scanned = 0, procs_matched = 0, proc_errors = 0;
+    for (size_t i = 0; rc == 0 && !col.oom && i < npids; i++) {
+        if (now_s() - t1 >= (double)sopts.max_seconds) {
+            st.deadline_hit = true;
+            break;
+        }
+        int pid = (int)json_integer_value(json_array_get(jpids, i));
+        uint64_t before = col.kept + col.dropped;
+        int prc = bn_yara_scan_pid(rules, pid, &sopts, on_match, &col);
+        if (prc == BN_ENOMEM) {
+            rc = prc;
+            break;
+        }
+        if (prc == 0) {
+            procs_scanned++;
+            procs_matched += col.kept + col.dropped > before;
+            continue;
+        }
+        proc_errors++;
+        char label[32];
+        snprintf(label, sizeof(label), "pid:%d", pid);
+        on_error(label, prc,
+                 prc == -ESRCH       ? "no such process"
+                 : prc == BN_EDENIED ? "cannot attach to or read the process"
+                 : prc == BN_ETOOBIG ? "scan timed out"
+                                     : "libyara scan error",
+                 &col);
+    }
     if (rc || col.oom) {
         rc = rc ? rc : BN_ENOMEM;
         goto done;
@@ -297,6 +349,9 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     json_object_set_new(r, "skipped_special", json_integer((json_int_t)st.skipped_special));
     json_object_set_new(r, "timeouts", json_integer((json_int_t)st.timeouts));
     json_object_set_new(r, "errors", json_integer((json_int_t)st.errors));
+    json_object_set_new(r, "processes_scanned", json_integer((json_int_t)procs_scanned));
+    json_object_set_new(r, "processes_matched", json_integer((json_int_t)procs_matched));
+    json_object_set_new(r, "process_errors", json_integer((json_int_t)proc_errors));
     json_object_set_new(r, "error_files", col.errors);
     col.errors = NULL;
     json_object_set_new(r, "error_files_dropped", json_integer((json_int_t)col.errors_dropped));

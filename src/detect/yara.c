@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -945,6 +946,33 @@ bn_yara_scan_mem(struct bn_yara_rules *r, const void *data, size_t len,
     if (yr == ERROR_SCAN_TIMEOUT)
         return BN_ETOOBIG;
     return yr == ERROR_INSUFFICIENT_MEMORY ? BN_ENOMEM : BN_EINTERNAL;
+}
+
+int
+bn_yara_scan_pid(struct bn_yara_rules *r, int pid, const struct bn_yara_scan_opts *opts,
+                 bn_yara_match_fn fn, void *ud)
+{
+    if (!r || pid <= 0 || pid == (int)getpid())
+        return BN_EINVAL;
+    char label[32];
+    snprintf(label, sizeof(label), "pid:%d", pid);
+    struct scan_ctx s = {.fn = fn, .ud = ud, .file = label};
+    YR_SCANNER *sc;
+    int rc = scanner_new(r, opts, &s, &sc);
+    if (rc)
+        return rc;
+    int yr = yr_scanner_scan_proc(sc, pid);
+    yr_scanner_destroy(sc);
+    if (yr == ERROR_SUCCESS || (yr == ERROR_CALLBACK_ERROR && s.stop))
+        return 0;
+    switch (yr) {
+    case ERROR_SCAN_TIMEOUT: return BN_ETOOBIG;
+    case ERROR_INSUFFICIENT_MEMORY: return BN_ENOMEM;
+    case ERROR_COULD_NOT_ATTACH_TO_PROCESS:
+    case ERROR_COULD_NOT_READ_PROCESS_MEMORY:
+        return kill(pid, 0) < 0 && errno == ESRCH ? -ESRCH : BN_EDENIED;
+    default: return BN_EINTERNAL;
+    }
 }
 
 struct walk {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,16 +111,14 @@ test_configured_rule_dir(void **state)
     assert_int_equal(json_integer_value(json_object_get(r, "rules")), 1);
     assert_int_equal(json_integer_value(json_object_get(r, "rule_files_skipped")), 1);
     assert_int_equal(json_array_size(json_object_get(r, "rule_issues")), 1);
-    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(r, "rule_issues"),
-                                                            0)),
+    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(r, "rule_issues"), 0)),
                            "broken.yar:1:"));
     assert_true(has_match(r, "Evil_Dropper", "/tree/sub/drop.sh"));
     assert_true(has_match(r, "Evil_Dropper", "/tree/sub/drop2.sh"));
     assert_int_equal(json_array_size(json_object_get(r, "matches")), 2);
     assert_int_equal(json_integer_value(json_object_get(r, "files_scanned")), 3);
     json_t *m0 = json_array_get(json_object_get(r, "matches"), 0);
-    assert_string_equal(json_string_value(json_array_get(json_object_get(m0, "tags"), 0)),
-                        "mal");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m0, "tags"), 0)), "mal");
     assert_string_equal(json_string_value(json_object_get(m0, "namespace")), "mal.yar");
     json_decref(r);
 }
@@ -150,6 +149,48 @@ test_inline_rules_and_limits(void **state)
     json_decref(r);
 }
 
+/* process memory: a shell (not this ASan-instrumented binary, whose shadow mappings are
+ * terabytes) holding a marker in a variable; it says "r" on the pipe once it runs */
+static void
+test_pid_scan(void **state)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(pfd[0]);
+        dup2(pfd[1], 1);
+        setpgid(0, 0);
+        execl("/bin/sh", "sh", "-c", "m=BANNIN-MEMORY-; m=${m}MARKER-4711; echo r; sleep 20",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+    char params[512];
+    snprintf(params, sizeof(params),
+             "{\"pids\":[%d, 4194303],\"timeout\":10,\"rules\":\"rule Mem { strings: $m = "
+             "\\\"BANNIN-MEMORY-MARKER-4711\\\" condition: $m }\"}",
+             (int)child);
+    json_t *r = call(params, 0);
+    kill(-child, SIGKILL); /* the shell and its sleep */
+    waitpid(child, NULL, 0);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(r, "processes_scanned")), 1);
+    assert_int_equal(json_integer_value(json_object_get(r, "processes_matched")), 1);
+    assert_int_equal(json_integer_value(json_object_get(r, "process_errors")), 1);
+    json_t *m0 = json_array_get(json_object_get(r, "matches"), 0);
+    assert_string_equal(json_string_value(json_object_get(m0, "rule")), "Mem");
+    assert_int_equal(json_integer_value(json_object_get(m0, "pid")), child);
+    json_t *e0 = json_array_get(json_object_get(r, "error_files"), 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "file")), "pid:4194303");
+    assert_string_equal(json_string_value(json_object_get(e0, "reason")), "no such process");
+    json_decref(r);
+}
+
 static void
 test_bad_params(void **state)
 {
@@ -167,16 +208,14 @@ test_bad_params(void **state)
     /* inline rules that do not compile: bad params, with the compiler's reason */
     r = call("{\"paths\":[\"/tmp\"],\"rules\":\"rule x { condition: nope }\"}", BN_EINVAL);
     assert_true(json_is_false(json_object_get(r, "ok")));
-    const char *issue =
-        json_string_value(json_array_get(json_object_get(r, "rule_issues"), 0));
+    const char *issue = json_string_value(json_array_get(json_object_get(r, "rule_issues"), 0));
     assert_non_null(issue);
     assert_non_null(strstr(issue, "inline:1: undefined identifier \"nope\""));
     json_decref(r);
     /* a rule dir that does not exist: the action ran and says why */
     r = call("{\"paths\":[\"/tmp\"],\"rule_dir\":\"/nonexistent/bannin-rules\"}", 0);
     assert_true(json_is_false(json_object_get(r, "ok")));
-    assert_string_equal(json_string_value(json_object_get(r, "error")),
-                        "rule source not found");
+    assert_string_equal(json_string_value(json_object_get(r, "error")), "rule source not found");
     json_decref(r);
 }
 
@@ -186,6 +225,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_configured_rule_dir),
         cmocka_unit_test(test_inline_rules_and_limits),
+        cmocka_unit_test(test_pid_scan),
         cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
