@@ -45,6 +45,7 @@ usage(FILE *out)
             "      --follow           follow symbolic links below directories\n"
             "      --one-fs           stay on the file system of each PATH\n"
             "      --show-rule-errors list every rule error and warning\n"
+            "  -p, --pid PID          also scan the memory of process PID (repeatable)\n"
             "exit: 0 no match, 1 matches, 2 errors\n");
 }
 
@@ -80,6 +81,19 @@ on_match(const struct bn_yara_match *m, void *ud)
     if (bn_buf_puts(b, "\"}\n") == 0)
         fwrite(b->p, 1, b->len, stdout);
     return 0;
+}
+
+struct pid_count {
+    struct scan_out *o;
+    uint64_t matches;
+};
+
+static int
+count_match(const struct bn_yara_match *m, void *ud)
+{
+    struct pid_count *pc = ud;
+    pc->matches++;
+    return on_match(m, pc->o);
 }
 
 static void
@@ -121,12 +135,18 @@ cmd_scan(int argc, char **argv)
         {"follow", no_argument, NULL, 'L'},
         {"one-fs", no_argument, NULL, 'x'},
         {"show-rule-errors", no_argument, NULL, 'E'},
+        {"pid", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char **rules = bn_calloc((size_t)argc + 1, sizeof(char *));
-    if (!rules)
+    int *pids = bn_calloc((size_t)argc + 1, sizeof(int));
+    size_t npids = 0;
+    if (!rules || !pids) {
+        bn_free(rules);
+        bn_free(pids);
         return 2;
+    }
     size_t nrules = 0;
     struct bn_yara_compile_opts copts = {0};
     struct bn_yara_scan_opts sopts = {0};
@@ -134,10 +154,20 @@ cmd_scan(int argc, char **argv)
     bool show_errors = false;
     int c, ret = 2;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:p:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': rules[nrules++] = optarg; break;
         case 'j': o.json = true; break;
+        case 'p': {
+            char *end;
+            long p = strtol(optarg, &end, 10);
+            if (*end || p <= 0 || p > 4194304) {
+                fprintf(stderr, "bannin scan: --pid: not a process id: '%s'\n", optarg);
+                goto out;
+            }
+            pids[npids++] = (int)p;
+            break;
+        }
         case 'e': copts.externals = true; break;
         case 's':
             if (!parse_size(optarg, &sopts.max_size) || sopts.max_size == 0) {
@@ -179,7 +209,7 @@ cmd_scan(int argc, char **argv)
         if (env && *env)
             rules[nrules++] = env;
     }
-    if (nrules == 0 || optind >= argc) {
+    if (nrules == 0 || (optind >= argc && npids == 0)) {
         fprintf(stderr, "bannin scan: %s\n",
                 nrules == 0 ? "no rules: give -r RULES" : "no path to scan");
         usage(stderr);
@@ -218,8 +248,21 @@ cmd_scan(int argc, char **argv)
     }
     bn_buf_init(&o.line, 1u << 20);
     struct bn_yara_scan_stats st;
-    rc = bn_yara_scan_paths(set, (const char *const *)argv + optind, (size_t)(argc - optind),
-                            &sopts, on_match, on_error, &o, &st);
+    memset(&st, 0, sizeof(st));
+    rc = 0;
+    if (optind < argc)
+        rc = bn_yara_scan_paths(set, (const char *const *)argv + optind, (size_t)(argc - optind),
+                                &sopts, on_match, on_error, &o, &st);
+    struct pid_count pc = {.o = &o};
+    for (size_t i = 0; rc == 0 && i < npids; i++) {
+        int prc = bn_yara_scan_pid(set, pids[i], &sopts, count_match, &pc);
+        if (prc) {
+            fprintf(stderr, "bannin scan: pid %d: %s\n", pids[i],
+                    prc == BN_EDENIED ? "cannot attach to or read the process" : bn_strerror(prc));
+            st.errors++;
+        }
+    }
+    st.matches += pc.matches;
     clock_gettime(CLOCK_MONOTONIC, &t2);
     bn_buf_release(&o.line);
     bn_yara_rules_free(set);
@@ -239,5 +282,6 @@ cmd_scan(int argc, char **argv)
     ret = (st.errors || st.timeouts) ? 2 : st.matches ? 1 : 0;
 out:
     bn_free(rules);
+    bn_free(pids);
     return ret;
 }
