@@ -345,6 +345,32 @@ test_alloc_failures(void **state)
     fail_msg("compile never succeeded");
 }
 
+/* the directory walk, the bad file and the final pass under allocation failures */
+static void
+test_alloc_failures_dir(void **state)
+{
+    char p[128];
+    snprintf(p, sizeof(p), "%s/rules", dir);
+    const char *paths[] = {p};
+    for (unsigned long n = 1; n < 400; n++) {
+        struct bn_yara_rules *r = NULL;
+        struct bn_yara_report rep;
+        bn_alloc_fail_after(n);
+        int rc = bn_yara_compile_paths(paths, 1, NULL, &r, &rep);
+        bn_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_int_equal(rep.rules, 3);
+            bn_yara_report_release(&rep);
+            bn_yara_rules_free(r);
+            return;
+        }
+        bn_yara_report_release(&rep);
+        assert_int_equal(rc, BN_ENOMEM);
+        assert_null(r);
+    }
+    fail_msg("compile never succeeded");
+}
+
 int
 main(void)
 {
@@ -355,6 +381,7 @@ main(void)
         cmocka_unit_test(test_bundle),
         cmocka_unit_test(test_tar_formats),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_alloc_failures_dir),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
