@@ -1171,7 +1171,7 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
     }
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
-    char when[40];
+    char when[96];
     snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
     json_t *manifest =
