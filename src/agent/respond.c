@@ -30,9 +30,11 @@
 #include "agent/respond.h"
 #include "agent/respond_baseline.h"
 #include "agent/respond_block.h"
+#include "agent/respond_forensic.h"
 #include "agent/respond_isolate.h"
 #include "agent/respond_log.h"
 #include "agent/respond_proc.h"
+#include "agent/respond_scan.h"
 #include "agent/respond_vault.h"
 
 struct respond {
@@ -49,7 +51,10 @@ struct respond {
     struct resp_block *block;
     struct resp_vault *vault;
     struct resp_baseline *base;
+    struct resp_scan *scan;
+    struct resp_forensic *forensic;
     char proc_err[120], iso_err[120], block_err[120], vault_err[120], base_err[120];
+    char scan_err[120], forensic_err[120];
 };
 
 static int refuse(struct bn_buf *out, const char *msg);
@@ -89,6 +94,8 @@ WRAP(baseline_list, base, resp_baseline_list, "baseline")
 WRAP(baseline_diff, base, resp_baseline_diff, "baseline")
 WRAP(baseline_restore, base, resp_baseline_restore, "baseline")
 WRAP(baseline_approve, base, resp_baseline_approve, "baseline")
+WRAP(scan, scan, resp_scan, "scan")
+WRAP(forensics, forensic, resp_forensics, "forensics")
 
 /*
  * isolate: the manager the agent is enrolled with stays reachable. A request without a
@@ -157,6 +164,8 @@ static const struct action_def actions[] = {
     {"baseline_diff", act_baseline_diff},
     {"baseline_restore", act_baseline_restore},
     {"baseline_approve", act_baseline_approve},
+    {"scan", act_scan},
+    {"forensics", act_forensics},
 };
 
 #define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
@@ -219,6 +228,8 @@ respond_new(struct respond **out, const struct respond_paths *paths)
     START(block, resp_block_new(&r->block, &p), "exec blocking");
     START(vault, resp_vault_new(&r->vault, &p), "vault");
     START(base, resp_baseline_new(&r->base, &p), "baseline");
+    START(scan, resp_scan_new(&r->scan, &p), "scan");
+    START(forensic, resp_forensic_new(&r->forensic, &p), "forensics");
 #undef START
     if (r->base && r->vault)
         resp_baseline_set_vault(r->base, r->vault);
@@ -231,6 +242,8 @@ respond_free(struct respond *r)
 {
     if (!r)
         return;
+    resp_forensic_free(r->forensic);
+    resp_scan_free(r->scan);
     resp_baseline_free(r->base);
     resp_vault_free(r->vault);
     resp_block_free(r->block);

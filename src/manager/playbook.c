@@ -114,6 +114,25 @@ hex64(const char *s)
 }
 
 static int
+path_normal(const char *p, const char **why)
+{
+    if (p[0] != '/') {
+        *why = "is not an absolute path";
+        return 0;
+    }
+    if (strstr(p, "/../") || strstr(p, "/./") || strstr(p, "//") ||
+        (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
+        *why = "is not a normalised path (., .. or //)";
+        return 0;
+    }
+    if (strlen(p) >= 4096) {
+        *why = "is longer than 4095 bytes";
+        return 0;
+    }
+    return 1;
+}
+
+static int
 path_in_policy(const char *p, const char **why)
 {
     if (p[0] != '/') {
@@ -160,7 +179,10 @@ check_params(const char *type, json_t *o, struct action_err *e)
                 if (!json_is_string(pv))
                     return set_err(e, 400, BN_EINVAL, "%s: '%s' must be a string path", type,
                                    key);
-                if (!path_in_policy(json_string_value(pv), &why))
+                /* read-only actions (scan, forensics) may look anywhere absolute */
+                int ro = strcmp(type, "scan") == 0 || strcmp(type, "forensics") == 0;
+                if (!(ro ? path_normal(json_string_value(pv), &why)
+                         : path_in_policy(json_string_value(pv), &why)))
                     return set_err(e, 400, BN_EINVAL, "%s: path '%.120s' %s", type,
                                    json_string_value(pv), why);
             }
