@@ -52,7 +52,8 @@ struct bn_yara_compile_opts {
 /* Compiles paths (files, directories, .tar.gz bundles). report (optional) is filled and must
  * be released with bn_yara_report_release. Returns 0 with *out set when at least one rule
  * compiled, BN_ENOTFOUND when a path does not exist, BN_EPARSE when no rule compiled (see the
- * report), BN_ETOOBIG past BN_YARA_RULE_FILES_MAX files or BN_YARA_RULE_FILE_MAX bytes. */
+ * report), BN_ETOOBIG past BN_YARA_RULE_FILES_MAX files or BN_YARA_BUNDLE_MAX bytes. A
+ * damaged bundle is reported and skipped (members before the damage are kept). */
 int bn_yara_compile_paths(const char *const *paths, size_t npaths,
                           const struct bn_yara_compile_opts *opts, struct bn_yara_rules **out,
                           struct bn_yara_report *report);

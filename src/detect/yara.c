@@ -612,8 +612,12 @@ add_path(struct compile_ctx *c, const char *path, int depth, bool top)
         return add_dir(c, path, depth);
     if (!S_ISREG(st.st_mode))
         return 0;
-    if (is_bundle_name(path))
-        return add_bundle(c, path);
+    if (is_bundle_name(path)) {
+        /* a damaged bundle is reported (add_bundle did) and skipped; the members read
+         * before the damage stay queued, the other paths go on */
+        int rc = add_bundle(c, path);
+        return rc == BN_EFORMAT ? 0 : rc;
+    }
     if (top || is_rule_name(path))
         return add_rule_file(c, path);
     return 0;
