@@ -208,7 +208,9 @@ respond_new(struct respond **out, const struct respond_paths *paths)
         snprintf(r->state_dir, sizeof(r->state_dir), "%s", paths->state_dir);
     /* Each module in its own subdirectory of the state dir unless told otherwise. */
     char sd[1100], vd[1100], bd[1100];
-    const char *base = r->state_dir[0] ? r->state_dir : ".";
+    if (!r->state_dir[0]) /* never the current directory */
+        snprintf(r->state_dir, sizeof(r->state_dir), "/var/lib/bannin-agent/respond");
+    const char *base = r->state_dir;
     snprintf(sd, sizeof(sd), "%s", base);
     snprintf(vd, sizeof(vd), "%s/vault", base);
     snprintf(bd, sizeof(bd), "%s/baseline", base);

@@ -59,13 +59,31 @@ result(const struct bn_buf *b)
     return j;
 }
 
+/* A fresh state directory for the executors (never the source tree). */
+static struct respond *
+new_respond(char *dir)
+{
+    assert_non_null(mkdtemp(dir));
+    struct respond_paths paths = {dir, NULL, NULL};
+    struct respond *r;
+    assert_int_equal(respond_new(&r, &paths), 0);
+    return r;
+}
+
+static void
+rm_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_capabilities_and_events(void **state)
 {
     (void)state;
-    struct respond *r;
-    struct respond_paths paths = {"/tmp", NULL, NULL};
-    assert_int_equal(respond_new(&r, &paths), 0);
+    char dir[] = "/tmp/bn-respond-test-XXXXXX";
+    struct respond *r = new_respond(dir);
     struct sink s = {0};
     respond_set_event_cb(r, on_event, &s);
     struct bn_buf out;
@@ -100,6 +118,7 @@ test_capabilities_and_events(void **state)
     assert_int_equal(st.ran, 1);
     bn_buf_release(&out);
     respond_free(r);
+    rm_dir(dir);
 }
 
 static void
@@ -128,8 +147,8 @@ static void
 test_refusals(void **state)
 {
     (void)state;
-    struct respond *r;
-    assert_int_equal(respond_new(&r, NULL), 0);
+    char dir[] = "/tmp/bn-respond-test-XXXXXX";
+    struct respond *r = new_respond(dir);
     struct sink s = {0};
     respond_set_event_cb(r, on_event, &s);
     expect_refusal(r, &s, "no_such_action", "{}", 2, "unknown action type 'no_such_action'");
@@ -152,14 +171,15 @@ test_refusals(void **state)
     assert_int_equal(st.refused, 7);
     assert_int_equal(st.ran, 0);
     respond_free(r);
+    rm_dir(dir);
 }
 
 static void
 test_result_buffer_full(void **state)
 {
     (void)state;
-    struct respond *r;
-    assert_int_equal(respond_new(&r, NULL), 0);
+    char dir[] = "/tmp/bn-respond-test-XXXXXX";
+    struct respond *r = new_respond(dir);
     struct bn_buf out;
     bn_buf_init(&out, 8); /* too small for any result */
     int rc = agent_respond(r, "capabilities", "{}", 2, &out);
@@ -167,6 +187,7 @@ test_result_buffer_full(void **state)
     assert_int_equal(out.len, 0);
     bn_buf_release(&out);
     respond_free(r);
+    rm_dir(dir);
 }
 
 /* kill_tree through the dispatch table: a child of this test and its own child die. */
