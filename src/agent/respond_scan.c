@@ -5,6 +5,8 @@
  * See respond_scan.h for params and result.
  */
 #include <errno.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,13 @@
 
 struct resp_scan {
     char *rule_dir; /* default rule directory */
+    /* the last rule set compiled from a directory or file, reused while its files are
+     * unchanged (same names, sizes, mtimes, inodes): compiling signature-base takes seconds */
+    pthread_mutex_t lock;
+    struct bn_yara_rules *cached;
+    struct bn_yara_report cached_rep;
+    char *cached_src;
+    uint64_t cached_sig;
 };
 
 int
@@ -43,6 +52,7 @@ resp_scan_new(struct resp_scan **out, const struct respond_paths *paths)
         return BN_ENOMEM;
     }
     snprintf(m->rule_dir, n, "%s/yara", sd);
+    pthread_mutex_init(&m->lock, NULL);
     *out = m;
     return 0;
 }
@@ -52,8 +62,64 @@ resp_scan_free(struct resp_scan *m)
 {
     if (!m)
         return;
+    bn_yara_rules_free(m->cached);
+    bn_yara_report_release(&m->cached_rep);
+    bn_free(m->cached_src);
+    pthread_mutex_destroy(&m->lock);
     bn_free(m->rule_dir);
     bn_free(m);
+}
+
+/* FNV-1a over the rule source's tree: names, sizes, mtimes, inodes (bounded walk). */
+static void
+sig_mix(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 1099511628211ull;
+    }
+}
+
+static void
+source_sig(const char *path, int depth, size_t *budget, uint64_t *h)
+{
+    struct stat st;
+    if (*budget == 0 || depth > BN_YARA_DEPTH_MAX || (depth ? lstat(path, &st) : stat(path, &st)))
+        return;
+    (*budget)--;
+    sig_mix(h, path, strlen(path) + 1);
+    uint64_t v[4] = {(uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
+                     (uint64_t)st.st_mtim.tv_nsec, (uint64_t)st.st_ino};
+    sig_mix(h, v, sizeof(v));
+    if (!S_ISDIR(st.st_mode))
+        return;
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char child[4096];
+        if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, de->d_name) < sizeof(child))
+            source_sig(child, depth + 1, budget, h);
+    }
+    closedir(d);
+}
+
+static int
+report_copy(struct bn_yara_report *dst, const struct bn_yara_report *src)
+{
+    *dst = *src;
+    dst->issues = NULL;
+    if (src->nissues) {
+        dst->issues = bn_calloc(src->nissues, sizeof(*dst->issues));
+        if (!dst->issues)
+            return BN_ENOMEM;
+        memcpy(dst->issues, src->issues, src->nissues * sizeof(*dst->issues));
+    }
+    return 0;
 }
 
 static int
@@ -186,6 +252,7 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     const char **paths = NULL;
     struct bn_yara_rules *rules = NULL;
     struct bn_yara_report rep = {0};
+    bool locked = false, rules_cached = false, cache_hit = false;
     struct collect col = {0};
 
     json_t *jp = json_object_get(o, "paths"), *jpids = json_object_get(o, "pids");
@@ -253,7 +320,33 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
                                    &copts, &rules, &rep);
     } else {
         source = jdir ? json_string_value(jdir) : m->rule_dir;
-        crc = bn_yara_compile_paths(&source, 1, &copts, &rules, &rep);
+        pthread_mutex_lock(&m->lock);
+        locked = true;
+        uint64_t sig = 14695981039346656037ull;
+        size_t budget = BN_YARA_RULE_FILES_MAX * 2;
+        source_sig(source, 0, &budget, &sig);
+        if (m->cached && strcmp(m->cached_src, source) == 0 && m->cached_sig == sig) {
+            rules = m->cached;
+            rules_cached = true;
+            cache_hit = true;
+            crc = report_copy(&rep, &m->cached_rep);
+        } else {
+            crc = bn_yara_compile_paths(&source, 1, &copts, &rules, &rep);
+            char *src_copy = crc == 0 ? bn_strdup(source) : NULL;
+            struct bn_yara_report rcopy;
+            if (src_copy && report_copy(&rcopy, &rep) == 0) {
+                bn_yara_rules_free(m->cached);
+                bn_yara_report_release(&m->cached_rep);
+                bn_free(m->cached_src);
+                m->cached = rules;
+                m->cached_rep = rcopy;
+                m->cached_src = src_copy;
+                m->cached_sig = sig;
+                rules_cached = true;
+            } else {
+                bn_free(src_copy); /* not cached: this call frees its rules */
+            }
+        }
     }
     double t1 = now_s();
     if (crc) {
@@ -333,6 +426,7 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     }
     json_object_set_new(r, "ok", json_true());
     json_object_set_new(r, "rule_source", json_string(source));
+    json_object_set_new(r, "rules_cached", json_boolean(cache_hit));
     json_object_set_new(r, "rules", json_integer((json_int_t)rep.rules));
     json_object_set_new(r, "rule_files", json_integer((json_int_t)rep.files));
     json_object_set_new(r, "rule_files_skipped", json_integer((json_int_t)rep.files_failed));
@@ -366,7 +460,10 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
 done:
     json_decref(col.matches);
     json_decref(col.errors);
-    bn_yara_rules_free(rules);
+    if (!rules_cached)
+        bn_yara_rules_free(rules);
+    if (locked)
+        pthread_mutex_unlock(&m->lock);
     bn_yara_report_release(&rep);
     bn_free(paths);
     json_decref(o);

@@ -120,7 +120,28 @@ test_configured_rule_dir(void **state)
     json_t *m0 = json_array_get(json_object_get(r, "matches"), 0);
     assert_string_equal(json_string_value(json_array_get(json_object_get(m0, "tags"), 0)), "mal");
     assert_string_equal(json_string_value(json_object_get(m0, "namespace")), "mal.yar");
+    assert_false(json_is_true(json_object_get(r, "rules_cached")));
     json_decref(r);
+
+    /* same rule files: the compiled set is reused, with the same report */
+    r = call(params, 0);
+    assert_true(json_is_true(json_object_get(r, "rules_cached")));
+    assert_int_equal(json_integer_value(json_object_get(r, "rule_files_skipped")), 1);
+    assert_int_equal(json_array_size(json_object_get(r, "rule_issues")), 1);
+    assert_int_equal(json_array_size(json_object_get(r, "matches")), 2);
+    json_decref(r);
+
+    /* a rule file changes: compiled again, the new rule applies */
+    put("yara/more.yar", "rule Clean_Text { strings: $a = \"nothing to see\" condition: $a }\n");
+    r = call(params, 0);
+    assert_false(json_is_true(json_object_get(r, "rules_cached")));
+    assert_int_equal(json_integer_value(json_object_get(r, "rules")), 2);
+    assert_true(has_match(r, "Clean_Text", "/tree/clean.txt"));
+    assert_int_equal(json_array_size(json_object_get(r, "matches")), 3);
+    json_decref(r);
+    char p2[128];
+    snprintf(p2, sizeof(p2), "%s/yara/more.yar", dir);
+    unlink(p2);
 }
 
 static void
