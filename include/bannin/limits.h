@@ -115,6 +115,7 @@
 #define BN_RESPOND_PARAMS_MAX (64u << 10)   /* bytes of one action's params JSON */
 #define BN_RESPOND_RESULT_MAX (1u << 20)    /* bytes of one action's result JSON */
 #define BN_RESPOND_PENDING_MAX 4096         /* unacknowledged results kept in the state dir */
+#define BN_RESPOND_BLOCK_MARKS_MAX 32       /* response.block_marks entries */
 #define BN_ACTIONS_REASON_MAX 1000          /* bytes of a request/approval reason (manager) */
 
 /* --- YARA scanning and forensic packages (R5: src/detect/yara.c, src/agent/respond_scan.c,

@@ -1595,6 +1595,11 @@ start_respond(struct agent *a, const char *link_dir, struct bn_diag *d)
         }
         respond_set_host(a->respond, a->host);
         respond_set_event_cb(a->respond, respond_event_sink, a);
+        if (a->conf.block_marks && *a->conf.block_marks)
+            respond_block_setup(a->respond, a->conf.block_marks, a->conf.block_fail_closed,
+                                (uint32_t)a->conf.block_deadline_us);
+        if (a->conf.baseline)
+            respond_baseline_first(a->respond);
         rc = action_queue_new(&a->actions, a->respond, a->respond_dir);
     }
     if (rc)

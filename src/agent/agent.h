@@ -241,6 +241,10 @@ struct agent_config {
     char *host;                  /* agent.host ("" = gethostname) */
     char *server;                /* server.address: manager HOST:PORT ("" = the enrolled one) */
     char *link_dir;              /* server.dir: enrolment directory ("" = no link) */
+    char *block_marks;           /* response.block_marks: where exec blocking applies */
+    bool block_fail_closed;      /* response.block_fail_closed */
+    int64_t block_deadline_us;   /* response.block_deadline_us */
+    bool baseline;               /* response.baseline: first configuration baseline */
 };
 extern const struct bn_conf_def agent_conf_defs[];
 extern const size_t agent_conf_ndefs;

@@ -85,6 +85,18 @@ const struct bn_conf_def agent_conf_defs[] = {
     {"server.dir", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(link_dir),
      "enrolment directory of the manager link, written by 'bannin-agent enroll' (\"\" = no "
      "link unless server.address is set)"},
+    {"response.block_marks", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(block_marks),
+     "comma-separated mount points or directories where exec blocking (block_add actions) "
+     "applies (\"\" = nowhere: blocked hashes and paths are kept but not enforced)"},
+    {"response.block_fail_closed", BN_CONF_BOOL, "false", 0, 0, NULL, false,
+     OFF(block_fail_closed),
+     "an exec whose verdict is not ready by the deadline is denied (true) or allowed (false); "
+     "every such answer is counted"},
+    {"response.block_deadline_us", BN_CONF_INT, "20000", 100, 1000000, NULL, false,
+     OFF(block_deadline_us), "time the exec blocker may take to answer one exec (us)"},
+    {"response.baseline", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(baseline),
+     "take the first baseline of persistence and configuration files at start (restore "
+     "actions compare with it)"},
 };
 const size_t agent_conf_ndefs = sizeof(agent_conf_defs) / sizeof(agent_conf_defs[0]);
 

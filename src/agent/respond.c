@@ -476,3 +476,113 @@ agent_respond(struct respond *r, const char *type, const char *params, size_t pa
 {
     return agent_respond_ex(r, 0, "local", type, params, params_len, out);
 }
+
+/* ---- exec blocking and the first baseline (agent start) ---- */
+
+static void
+on_exec_denied(void *ctx, const struct resp_block_denial *d)
+{
+    struct respond *r = ctx;
+    char ts[40];
+    struct bn_buf b;
+    bn_buf_init(&b, 16384);
+    bn_time_format(now_ns(CLOCK_REALTIME), ts, sizeof(ts));
+    int rc = bn_buf_printf(&b,
+                           "{\"Channel\":\"Bannin/Response\",\"EventID\":%d,\"UtcTime\":\"%s\","
+                           "\"logsource\":{\"product\":\"linux\",\"service\":\"bannin-response\"},"
+                           "\"Action\":\"exec_denied\",\"ProcessId\":%d,\"Image\":\"",
+                           RESPOND_EVENT_EXEC_DENIED, ts, (int)d->pid);
+    if (!rc && d->path)
+        rc = bn_buf_json_escape(&b, d->path, strlen(d->path));
+    if (!rc)
+        rc = bn_buf_printf(&b, "\",\"Hashes\":\"%s%s\",\"RuleKind\":\"",
+                           d->sha256 ? "SHA256=" : "", d->sha256 ? d->sha256 : "");
+    if (!rc && d->rule_kind)
+        rc = bn_buf_json_escape(&b, d->rule_kind, strlen(d->rule_kind));
+    if (!rc)
+        rc = bn_buf_puts(&b, "\",\"Rule\":\"");
+    if (!rc && d->rule)
+        rc = bn_buf_json_escape(&b, d->rule, strlen(d->rule));
+    if (!rc)
+        rc = bn_buf_printf(&b, "\",\"RuleId\":%llu", (unsigned long long)d->rule_id);
+    if (!rc && r->host[0]) {
+        rc = bn_buf_puts(&b, ",\"Computer\":\"");
+        if (!rc)
+            rc = bn_buf_json_escape(&b, r->host, strlen(r->host));
+        if (!rc)
+            rc = bn_buf_putc(&b, '"');
+    }
+    if (!rc)
+        rc = bn_buf_putc(&b, '}');
+    if (rc) {
+        BN_WARN("respond", "exec denial of pid %d not reported: %s", (int)d->pid,
+                bn_strerror(rc));
+    } else {
+        BN_LOG(BN_LOG_INFO, "respond", "%s", b.p);
+        if (r->ev_fn)
+            r->ev_fn(r->ev_arg, b.p, b.len);
+    }
+    bn_buf_release(&b);
+}
+
+int
+respond_block_setup(struct respond *r, const char *marks_csv, bool fail_closed,
+                    uint32_t deadline_us)
+{
+    if (!r->block)
+        return BN_DECLINED;
+    const char *marks[BN_RESPOND_BLOCK_MARKS_MAX];
+    char *copy = bn_strdup(marks_csv ? marks_csv : "");
+    size_t n = 0;
+    if (!copy)
+        return BN_ENOMEM;
+    for (char *p = copy; *p;) {
+        while (*p == ',' || *p == ' ')
+            *p++ = '\0';
+        if (!*p)
+            break;
+        if (n == BN_ARRAY_SIZE(marks)) {
+            bn_free(copy);
+            BN_WARN("respond", "response.block_marks: more than %d entries",
+                    BN_RESPOND_BLOCK_MARKS_MAX);
+            return BN_ETOOBIG;
+        }
+        marks[n++] = p;
+        while (*p && *p != ',')
+            p++;
+    }
+    for (size_t i = 0; i < n; i++) { /* trailing blanks */
+        char *e = (char *)marks[i] + strlen(marks[i]);
+        while (e > marks[i] && e[-1] == ' ')
+            *--e = '\0';
+    }
+    struct resp_block_conf c;
+    memset(&c, 0, sizeof(c));
+    c.marks = marks;
+    c.n_marks = n;
+    c.fail_closed = fail_closed;
+    c.deadline_us = deadline_us;
+    c.on_deny = on_exec_denied;
+    c.deny_ctx = r;
+    int rc = resp_block_configure(r->block, &c);
+    bn_free(copy);
+    if (rc)
+        BN_WARN("respond", "exec blocking not armed: %s", bn_strerror(rc));
+    return rc;
+}
+
+int
+respond_baseline_first(struct respond *r)
+{
+    if (!r->base || resp_baseline_count(r->base) != 0)
+        return 0;
+    struct bn_buf b;
+    bn_buf_init(&b, 1u << 20);
+    int rc = resp_baseline_snapshot(r->base, "{}", 2, &b);
+    if (rc)
+        BN_WARN("respond", "first configuration baseline not taken: %s", bn_strerror(rc));
+    else
+        BN_INFO("respond", "first configuration baseline taken");
+    bn_buf_release(&b);
+    return rc;
+}

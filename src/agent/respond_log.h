@@ -45,4 +45,15 @@ struct respond_stats {
 };
 void respond_get_stats(struct respond *r, struct respond_stats *s);
 
+/*
+ * Exec blocking where the configuration says (mount points or directories, comma-separated;
+ * "" = nowhere); every denied exec becomes an EventID 152 event through the event sink
+ * (Channel "Bannin/Response": ProcessId, Image, Hashes, RuleKind, Rule, RuleId).
+ */
+#define RESPOND_EVENT_EXEC_DENIED 152
+int respond_block_setup(struct respond *r, const char *marks_csv, bool fail_closed,
+                        uint32_t deadline_us);
+/* Takes the first configuration baseline when none exists yet (agent start). */
+int respond_baseline_first(struct respond *r);
+
 #endif

@@ -9,6 +9,9 @@
 #     result comes back and is audited) and rejects the isolate (never executed here).
 #   fully-managed (isolate forbidden by the tenant's policy, so it never runs on this host):
 #     the same incident is contained with no human; exec -> process killed latency measured.
+#   exec blocking: the agent marks a tmpfs of this test (response.block_marks); a block_add
+#     by SHA-256 through the API reaches it; the blocked file's exec fails with EPERM, another
+#     file on the same tmpfs runs, and the denial (EventID 152) is found through the API;
 #   bad requests: unknown host, invalid SHA-256, a path outside policy, a viewer asking ->
 #     4xx with a clear error, each audited.
 # Usage: test_response_modes.sh BUILD_DIR. KEEP=1 keeps the temp dir. ROUNDS=N full-mode runs.
@@ -31,6 +34,7 @@ cleanup() {
     for p in $EVIL_PIDS; do kill -9 "$p" 2>/dev/null; done
     for p in $APID $MPID; do kill "$p" 2>/dev/null; done
     for p in $APID $MPID; do wait "$p" 2>/dev/null; done
+    mountpoint -q "$W/blk" 2>/dev/null && umount "$W/blk"
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -84,12 +88,19 @@ CVIEW=$(login cviewer response-test-pw-1)
 [ -n "$CADMIN" ] && [ -n "$CVIEW" ] && ok "customer_admin and customer_viewer of tenant default" ||
     bad "customer logins"
 
-mkdir -p "$W/agent"
+mkdir -p "$W/agent" "$W/blk"
+# exec blocking applies only to this test's own tmpfs (a hung permission listener would hang
+# every exec it covers: the agent's blocker has its own watchdog, and the tmpfs goes in cleanup)
+mount -t tmpfs -o size=16m tmpfs "$W/blk" || skip "cannot mount a tmpfs"
+cp /bin/true "$W/blk/evil-true" && printf 'x' >> "$W/blk/evil-true"
+cp /bin/true "$W/blk/ok-true" && printf 'y' >> "$W/blk/ok-true"
+chmod +x "$W/blk/evil-true" "$W/blk/ok-true"
+printf 'response:\n  block_marks: %s\n' "$W/blk" > "$W/agent.yml"
 ETOK=$("$MGR" --data "$W/mgr" --new-token default --uses 1)
 "$AGENT" enroll --server "127.0.0.1:$LINK_PORT" --token "$ETOK" --dir "$W/agent/link" \
     > "$W/enroll.txt" 2>&1 || { cat "$W/enroll.txt"; echo "FAIL enrol"; exit 1; }
-"$AGENT" --link-dir "$W/agent/link" --spool "$W/agent/spool" --no-builtin-rules \
-    --duration 240 > "$W/agent.log" 2>&1 & APID=$!
+"$AGENT" --config "$W/agent.yml" --link-dir "$W/agent/link" --spool "$W/agent/spool" \
+    --no-builtin-rules --duration 240 > "$W/agent.log" 2>&1 & APID=$!
 AID=
 for _ in $(seq 1 60); do
     AID=$(call "$ADMIN" GET /agents | jq_py 'a=[x for x in d["items"] if x.get("last_seen")]; print(a[0]["id"] if a else "")')
@@ -220,10 +231,46 @@ bad += 1 if iso else 0
 sys.exit(1 if bad else 0)
 EOF
 
+# ---- exec blocking through the manager ----
+SHA=$(sha256sum "$W/blk/evil-true" | cut -d' ' -f1)
+"$W/blk/evil-true" && ok "before block_add the file runs" || bad "evil-true does not run before blocking"
+call "$CADMIN" POST "/agents/$AID/actions" "{\"type\":\"block_add\",\"params\":{\"sha256\":\"$SHA\"},\"reason\":\"dropped by the intruder\"}" > "$W/block.json"
+BID=$(jq_py 'print(d.get("id",""))' < "$W/block.json")
+[ -n "$BID" ] || bad "block_add request: $(status) $(cat "$W/block.json")"
+if [ -n "$BID" ] && call "$ADMIN" GET "/actions/$BID" | grep -q '"state":"pending_approval"'; then
+    call "$CADMIN" POST "/actions/$BID/approve" '{"reason":"block it"}' >/dev/null
+fi
+st=
+for _ in $(seq 1 60); do
+    st=$(call "$ADMIN" GET "/actions/$BID" | jq_py 'print(d.get("state",""))')
+    { [ "$st" = done ] || [ "$st" = failed ]; } && break
+    sleep 0.25
+done
+[ "$st" = done ] && ok "block_add by SHA-256 done on the agent" ||
+    bad "block_add state '$st': $(call "$ADMIN" GET "/actions/$BID")"
+out=$("$W/blk/evil-true" 2>&1); rc=$?
+if [ $rc -ne 0 ] && echo "$out" | grep -q "Operation not permitted"; then
+    ok "blocked exec fails with EPERM: $out"
+else
+    bad "blocked exec: rc $rc '$out'"
+fi
+"$W/blk/ok-true" && ok "another file on the marked tmpfs still runs" || bad "ok-true blocked"
+found=
+for _ in $(seq 1 40); do
+    call "$ADMIN" GET "/events?limit=200" > "$W/events.json"
+    if grep -q '"EventID": *152' "$W/events.json" && grep -q "$SHA" "$W/events.json"; then
+        found=1
+        break
+    fi
+    sleep 0.25
+done
+[ -n "$found" ] && ok "the denial (EventID 152, with the SHA-256) is stored and found through the API" ||
+    bad "no EventID 152 event for the blocked exec"
+
 if [ "$fails" -ne 0 ]; then
     echo "--- bannind log"; tail -n 30 "$W/bannind.log"
     echo "--- agent log"; tail -n 20 "$W/agent.log"
     echo "FAIL: $fails check(s)"
     exit 1
 fi
-echo "PASS: semi-managed approval flow, refusals audited, fully-managed containment"
+echo "PASS: semi-managed approval flow, refusals audited, fully-managed containment, exec blocking"
