@@ -87,6 +87,11 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
 #define ALERT_RECENT_SLOTS 1024           /* remembered (rule, process, file) alerts */
 #define ALERT_REPEAT_NS 2000000000LL      /* a file alert repeated within this is not re-raised */
 #define AGENT_SAMPLE_SHIFT_MAX 6
+/* Autonomous containment: jobs waiting for the worker (more are dropped and counted), and
+ * processes remembered as contained (direct-mapped; an overwritten slot can at worst let one
+ * process be contained twice, never skip a new one). */
+#define CONTAIN_QUEUE 64
+#define CONTAIN_SEEN_SLOTS 1024
 #define AGENT_RATE_KEEP_SHIFT 4       /* over the bulk rate, keep 1 of 16 */
 #define AGENT_NORMAL_SAMPLE_LAG 2     /* normal events are sampled from this shift on */
 
@@ -175,6 +180,22 @@ struct agent {
     struct respond *respond;
     struct action_queue *actions;
     char respond_dir[4096];
+
+    /* autonomous containment (response.autonomous): the loop queues a job per process, one
+     * worker runs it through agent_respond_ex (source "local"); the loop never waits */
+    struct contain_job {
+        pid_t pid;
+        uint64_t start_ns;
+        char rule[128];
+    } contain_q[CONTAIN_QUEUE];
+    size_t contain_head, contain_n;
+    pthread_mutex_t contain_mu;
+    pthread_cond_t contain_cv;
+    pthread_t contain_thr;
+    bool contain_running, contain_stop;
+    uint64_t contain_seen[CONTAIN_SEEN_SLOTS]; /* (pid, start_ns) already contained (loop) */
+    const char *contain_actions[2];            /* in the configured order */
+    size_t ncontain_actions;
 
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
@@ -511,6 +532,61 @@ alert_repeated(struct agent *a, uint32_t idx, const struct agent_event *ev)
     return false;
 }
 
+/*
+ * Autonomous containment (loop thread): a local alert at or above response.autonomous_level
+ * queues the configured actions for the triggering process, once per process (pid +
+ * start time). Never the agent itself, pid 1 or a kernel thread. Never blocks: a full queue
+ * drops the job and counts it.
+ */
+static void
+contain_request(struct agent *a, const struct sigma_rule *rule, const struct agent_event *ev)
+{
+    if (!a->conf.autonomous || !ev ||
+        (int)rule->level < a->conf.autonomous_level || rule->level == SIGMA_LEVEL_NONE)
+        return;
+    pid_t pid = ev->proc.pid;
+    if (pid <= 1 || pid == getpid() || ev->kind == AGENT_EV_STATUS)
+        return;
+    if (ev->proc.ppid == 2 || ev->proc.pid == 2)
+        return; /* kernel threads */
+    uint64_t h = 0xcbf29ce484222325ull;
+    const uint64_t parts[2] = {(uint64_t)pid, ev->proc.start_ns};
+    for (size_t i = 0; i < 2; i++) {
+        h ^= parts[i];
+        h *= 0x100000001b3ull;
+    }
+    h |= 1;
+    size_t slot = (size_t)(h >> 32) % CONTAIN_SEEN_SLOTS;
+    if (a->contain_seen[slot] == h) {
+        pthread_mutex_lock(&a->mu);
+        a->cnt.contain_deduped++;
+        pthread_mutex_unlock(&a->mu);
+        return;
+    }
+    a->contain_seen[slot] = h;
+    bool queued = false;
+    pthread_mutex_lock(&a->contain_mu);
+    if (a->contain_running && !a->contain_stop && a->contain_n < CONTAIN_QUEUE) {
+        struct contain_job *j = &a->contain_q[(a->contain_head + a->contain_n) % CONTAIN_QUEUE];
+        j->pid = pid;
+        j->start_ns = ev->proc.start_ns;
+        snprintf(j->rule, sizeof(j->rule), "%s", rule->id ? rule->id : "");
+        a->contain_n++;
+        queued = true;
+        pthread_cond_signal(&a->contain_cv);
+    }
+    pthread_mutex_unlock(&a->contain_mu);
+    pthread_mutex_lock(&a->mu);
+    if (queued)
+        a->cnt.contain_requested++;
+    else
+        a->cnt.contain_dropped++;
+    pthread_mutex_unlock(&a->mu);
+    if (!queued)
+        BN_WARN("agent", "autonomous containment of pid %d dropped: %d jobs waiting", (int)pid,
+                CONTAIN_QUEUE);
+}
+
 /* Builds and outputs one alert for rule idx triggered by ev. */
 static void
 raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const char *group,
@@ -574,6 +650,8 @@ raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const c
         a->cnt.match_errors++;
     a->cnt.alerts++;
     output_event(a, &al, &a->ajson);
+    /* after the alert is out: the 150/151 events of the containment follow it */
+    contain_request(a, rule, ev);
     agent_event_release(&al);
     agent_proc_release(&al.proc);
     agent_proc_release(&al.parent);
@@ -987,6 +1065,13 @@ heartbeat(struct agent *a)
     add_extra_u64(&ev, "filtered", c.filtered);
     add_extra_u64(&ev, "alerts", c.alerts);
     add_extra_u64(&ev, "alerts_repeated", c.alerts_repeated);
+    if (a->conf.autonomous) {
+        add_extra_u64(&ev, "contain_requested", c.contain_requested);
+        add_extra_u64(&ev, "contain_deduped", c.contain_deduped);
+        add_extra_u64(&ev, "contain_dropped", c.contain_dropped);
+        add_extra_u64(&ev, "contain_ran", c.contain_ran);
+        add_extra_u64(&ev, "contain_failed", c.contain_failed);
+    }
     add_extra_u64(&ev, "queue_depth", c.queue_depth);
     snprintf(buf, sizeof(buf), "%.2f", c.cpu_percent);
     add_extra(&ev, "cpu_percent", buf);
@@ -1227,14 +1312,17 @@ dup_config(struct agent_config *dst, const struct agent_config *src)
     *dst = *src;
     char **s[] = {&dst->out_file, &dst->spool_dir, &dst->files_include, &dst->files_exclude,
                   &dst->rules_dirs, &dst->sigmahq_dir, &dst->host, &dst->server,
-                  &dst->link_dir};
+                  &dst->link_dir, &dst->block_marks, &dst->autonomous_actions};
     for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++)
         *s[i] = NULL;
     char *const *from[] = {&src->out_file, &src->spool_dir, &src->files_include,
                            &src->files_exclude, &src->rules_dirs, &src->sigmahq_dir,
-                           &src->host, &src->server, &src->link_dir};
+                           &src->host, &src->server, &src->link_dir, &src->block_marks,
+                           &src->autonomous_actions};
     for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++) {
         if (dup_str(s[i], *from[i] ? *from[i] : "")) {
+            for (size_t k = i + 1; k < BN_ARRAY_SIZE(s); k++)
+                *s[k] = NULL;
             agent_config_release(dst);
             return BN_ENOMEM;
         }
@@ -1252,6 +1340,8 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
         return bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory");
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->spool_mu, NULL);
+    pthread_mutex_init(&a->contain_mu, NULL);
+    pthread_cond_init(&a->contain_cv, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1608,13 +1698,129 @@ start_respond(struct agent *a, const char *link_dir, struct bn_diag *d)
     return 0;
 }
 
+/* The containment worker: runs each queued job's actions through agent_respond_ex. */
+static void *
+contain_main(void *arg)
+{
+    struct agent *a = arg;
+    struct bn_buf params, res;
+    bn_buf_init(&params, 4096);
+    bn_buf_init(&res, 1 << 20);
+    pthread_mutex_lock(&a->contain_mu);
+    for (;;) {
+        while (!a->contain_n && !a->contain_stop)
+            pthread_cond_wait(&a->contain_cv, &a->contain_mu);
+        if (!a->contain_n)
+            break; /* stopping with nothing left: queued jobs still run first */
+        struct contain_job j = a->contain_q[a->contain_head];
+        a->contain_head = (a->contain_head + 1) % CONTAIN_QUEUE;
+        a->contain_n--;
+        pthread_mutex_unlock(&a->contain_mu);
+        for (size_t i = 0; i < a->ncontain_actions; i++) {
+            const char *type = a->contain_actions[i];
+            bn_buf_reset(&params);
+            bn_buf_reset(&res);
+            int prc;
+            if (strcmp(type, "kill_tree") == 0) {
+                prc = bn_buf_printf(&params, "{\"pid\":%d,\"start_ns\":%" PRIu64 "}",
+                                    (int)j.pid, j.start_ns);
+            } else {
+                /* the manager endpoint kept reachable is the enrolled one (respond_set_manager) */
+                prc = bn_buf_puts(&params, "{\"by\":\"bannin-agent autonomous\",\"reason\":\"");
+                if (!prc)
+                    prc = bn_buf_printf(&params, "local detection %.100s by pid %d", j.rule,
+                                        (int)j.pid);
+                if (!prc)
+                    prc = bn_buf_puts(&params, "\"}");
+            }
+            int rc = prc ? prc
+                         : agent_respond_ex(a->respond, 0, "local", type, params.p, params.len,
+                                            &res);
+            bool ok = rc == 0 && res.p && strstr(res.p, "\"ok\":true") != NULL;
+            pthread_mutex_lock(&a->mu);
+            a->cnt.contain_ran++;
+            if (!ok)
+                a->cnt.contain_failed++;
+            pthread_mutex_unlock(&a->mu);
+            if (!ok)
+                BN_WARN("agent", "autonomous %s of pid %d failed: %s", type, (int)j.pid,
+                        res.p ? res.p : bn_strerror(rc));
+        }
+        pthread_mutex_lock(&a->contain_mu);
+    }
+    pthread_mutex_unlock(&a->contain_mu);
+    bn_buf_release(&params);
+    bn_buf_release(&res);
+    return NULL;
+}
+
+/* Autonomous containment on: the executors (without a manager link, their state beside the
+ * spool, else /var/lib/bannin-agent/respond) and the worker. */
+static int
+start_contain(struct agent *a, struct bn_diag *d)
+{
+    if (!a->conf.autonomous)
+        return 0;
+    char buf[256];
+    const char *items[8];
+    size_t n = agent_config_split(a->conf.autonomous_actions, buf, sizeof(buf), items, 8);
+    a->ncontain_actions = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = strcmp(items[i], "kill_tree") == 0 ? "kill_tree"
+                        : strcmp(items[i], "isolate") == 0 ? "isolate"
+                                                           : NULL;
+        if (!t)
+            return bn_diag_set(d, BN_EINVAL, "<config>", 0, 0,
+                               "response.autonomous_actions: '%s' is not kill_tree or isolate",
+                               items[i]);
+        bool dup = false;
+        for (size_t k = 0; k < a->ncontain_actions; k++)
+            dup |= a->contain_actions[k] == t;
+        if (!dup && a->ncontain_actions < BN_ARRAY_SIZE(a->contain_actions))
+            a->contain_actions[a->ncontain_actions++] = t;
+    }
+    if (!a->ncontain_actions)
+        return bn_diag_set(d, BN_EINVAL, "<config>", 0, 0,
+                           "response.autonomous is on but response.autonomous_actions is empty");
+    if (!a->respond) {
+        char base[4000];
+        if (*a->conf.spool_dir) {
+            snprintf(base, sizeof(base), "%s", a->conf.spool_dir);
+            size_t bl = strlen(base);
+            while (bl > 1 && base[bl - 1] == '/')
+                base[--bl] = '\0';
+            /* start_respond takes the parent of the directory it is given */
+        } else {
+            snprintf(base, sizeof(base), "%s", UPLINK_DIR_DEFAULT);
+        }
+        int rc = start_respond(a, base, d);
+        if (rc)
+            return rc;
+    }
+    pthread_mutex_lock(&a->contain_mu);
+    a->contain_stop = false;
+    int rc = pthread_create(&a->contain_thr, NULL, contain_main, a);
+    a->contain_running = rc == 0;
+    pthread_mutex_unlock(&a->contain_mu);
+    if (rc)
+        return bn_diag_set(d, -rc, "<agent>", 0, 0, "autonomous containment worker: %s",
+                           strerror(rc));
+    char detail[160];
+    snprintf(detail, sizeof(detail), "autonomous containment on: %s%s%s at level %s and above",
+             a->contain_actions[0], a->ncontain_actions > 1 ? "," : "",
+             a->ncontain_actions > 1 ? a->contain_actions[1] : "",
+             sigma_level_name((enum sigma_level)a->conf.autonomous_level));
+    status_event(a, "autonomous", detail);
+    return 0;
+}
+
 /* Starts the uplink when the agent is enrolled (server.dir) or a server is named. */
 static int
 start_uplink(struct agent *a, struct bn_diag *d)
 {
     const char *dir = a->conf.link_dir;
     if (!*dir && !*a->conf.server)
-        return 0;
+        return start_contain(a, d);
     if (!*dir)
         dir = UPLINK_DIR_DEFAULT;
     if (!a->spool)
@@ -1634,6 +1840,9 @@ start_uplink(struct agent *a, struct bn_diag *d)
     if (rrc)
         return rrc;
     uc.actions = a->actions;
+    rrc = start_contain(a, d);
+    if (rrc)
+        return rrc;
     char err[512];
     int rc = uplink_start(&a->uplink, &uc, err, sizeof(err));
     if (rc)
@@ -1659,6 +1868,15 @@ agent_stop(struct agent *a)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->loop, NULL);
         a->loop_running = false;
+    }
+    if (a->contain_running) {
+        /* the loop is stopped: nothing more is queued; what is queued still runs */
+        pthread_mutex_lock(&a->contain_mu);
+        a->contain_stop = true;
+        pthread_cond_signal(&a->contain_cv);
+        pthread_mutex_unlock(&a->contain_mu);
+        pthread_join(a->contain_thr, NULL);
+        a->contain_running = false;
     }
     uplink_stop(a->uplink);
     a->uplink = NULL;
@@ -1695,6 +1913,8 @@ agent_free(struct agent *a)
     if (a->spool)
         agent_spool_close(a->spool);
     pthread_mutex_destroy(&a->spool_mu);
+    pthread_mutex_destroy(&a->contain_mu);
+    pthread_cond_destroy(&a->contain_cv);
     bn_buf_release(&a->json);
     bn_buf_release(&a->ajson);
     bn_free(a->inc_buf);

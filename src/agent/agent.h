@@ -245,6 +245,9 @@ struct agent_config {
     bool block_fail_closed;      /* response.block_fail_closed */
     int64_t block_deadline_us;   /* response.block_deadline_us */
     bool baseline;               /* response.baseline: first configuration baseline */
+    bool autonomous;             /* response.autonomous: contain on local detections */
+    int autonomous_level;        /* response.autonomous_level: enum sigma_level */
+    char *autonomous_actions;    /* response.autonomous_actions: kill_tree, isolate */
 };
 extern const struct bn_conf_def agent_conf_defs[];
 extern const size_t agent_conf_ndefs;
@@ -276,6 +279,12 @@ struct agent_counters {
     uint64_t match_errors;
     uint64_t output_errors;
     uint64_t spool_errors;
+    /* autonomous containment (response.autonomous) */
+    uint64_t contain_requested;  /* local alerts at or above the level: containment asked */
+    uint64_t contain_deduped;    /* the same process again: already contained or queued */
+    uint64_t contain_dropped;    /* the containment queue was full (never blocks the loop) */
+    uint64_t contain_ran;        /* actions run by the containment worker */
+    uint64_t contain_failed;     /* of those, refused or with "ok":false */
     uint32_t queue_depth;        /* events waiting now */
     uint32_t sample_shift;       /* keep 1 of 2^shift low-priority events (0 = all) */
     double cpu_percent;          /* last measured */

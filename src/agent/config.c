@@ -12,6 +12,9 @@
 #include "agent/agent.h"
 
 static const char *const tier_names[] = {"auto", "bpf", "netlink", "poll", NULL};
+/* indexes are enum sigma_level values */
+static const char *const level_names[] = {"none", "informational", "low", "medium", "high",
+                                          "critical", NULL};
 
 #define OFF(f) offsetof(struct agent_config, f)
 
@@ -97,6 +100,19 @@ const struct bn_conf_def agent_conf_defs[] = {
     {"response.baseline", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(baseline),
      "take the first baseline of persistence and configuration files at start (restore "
      "actions compare with it)"},
+    {"response.autonomous", BN_CONF_BOOL, "false", 0, 0, NULL, false, OFF(autonomous),
+     "contain on the agent's own, with no round trip to the manager, when a local detection "
+     "at or above response.autonomous_level fires (the tenant's autonomous policy maps onto "
+     "this key; off by default: nothing is contained unless asked)"},
+    {"response.autonomous_level", BN_CONF_ENUM, "critical", 0, 0, level_names, false,
+     OFF(autonomous_level),
+     "lowest rule level that triggers autonomous containment (informational, low, medium, "
+     "high, critical)"},
+    {"response.autonomous_actions", BN_CONF_STRING, "kill_tree", 0, 0, NULL, false,
+     OFF(autonomous_actions),
+     "comma-separated actions taken autonomously, from kill_tree (the triggering process and "
+     "its descendants, pid + start time checked) and isolate (the host, the manager kept "
+     "reachable)"},
 };
 const size_t agent_conf_ndefs = sizeof(agent_conf_defs) / sizeof(agent_conf_defs[0]);
 
