@@ -5,7 +5,11 @@
  * DNS, HTTP, TLS and SSH have full parsers (app_dns.c, app_http.c, app_tls.c, app_ssh.c).
  * SMB, RDP, SMTP and FTP are identified from their first bytes only: their registry entries
  * claim the flow (so flow records say what it is); SMTP, FTP and RDP flows that switch to
- * TLS get the TLS parser from that point.
+ * TLS get the TLS parser from that point. So are DNP3, BitTorrent DHT, PostgreSQL, RFB,
+ * DCE/RPC, DHCP, IKE, IMAP, POP3, SIP and NTP (flow app_proto only, Suricata's names); the
+ * rule of each probe is written above it. IKE and NTP are too loose by content alone: like
+ * Suricata, which registers them on their ports, they are only tried on a flow whose server
+ * port is theirs (port_only below).
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "sensor/app_int.h"
+#include "sensor/app_ident.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 
@@ -390,6 +395,328 @@ app_probe_ftp(const uint8_t *d, size_t n, enum net_dir dir)
     return app_prefix_ci(d, n, "USER ") ? 1 : 0;
 }
 
+/* ---- identification only, Suricata's app_proto names (flow records) ---- */
+
+/* Reads one CRLF- or LF-ended line's length; -1 when no line end in the first n bytes. */
+static long
+line_len(const uint8_t *d, size_t n)
+{
+    const uint8_t *e = memchr(d, '\n', n);
+    return e ? (long)(e - d) : -1;
+}
+
+/* DNP3 link-layer CRC (poly 0x3D65, reflected 0xA6BC, complemented), little-endian. */
+static uint16_t
+dnp3_crc(const uint8_t *d, size_t n)
+{
+    uint16_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= d[i];
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA6BC) : (uint16_t)(crc >> 1);
+    }
+    return (uint16_t)~crc;
+}
+
+/*
+ * DNP3 (TCP/UDP 20000, either direction): a link header of 10 bytes: start 0x05 0x64, a
+ * length byte >= 5 (control, destination, source and the user data), control, destination
+ * and source, then the header's CRC over the first 8 bytes — as Suricata's DNP3ProbingParser
+ * (start bytes, minimum length, header CRC).
+ */
+int
+app_probe_dnp3(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    if (n < 1)
+        return -1;
+    if (d[0] != 0x05)
+        return 0;
+    if (n < 2)
+        return -1;
+    if (d[1] != 0x64)
+        return 0;
+    if (n < 10)
+        return -1;
+    if (d[2] < 5)
+        return 0;
+    uint16_t crc = dnp3_crc(d, 8);
+    return (d[8] == (crc & 0xff) && d[9] == (crc >> 8)) ? 1 : 0;
+}
+
+static bool
+has_bytes(const uint8_t *d, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(d + i, needle, k) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * BitTorrent DHT (UDP, any port; BEP 5 KRPC): a bencoded dictionary — "d", then a key
+ * "1:a", "1:e", "1:r", "1:t", "1:v", "1:y" or "2:ip" — that carries the message type
+ * "1:y1:q" (query), "1:y1:r" (response) or "1:y1:e" (error) and ends in "e". Suricata's
+ * probe parses the same KRPC dictionary.
+ */
+int
+app_probe_bt_dht(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    static const char *const keys[] = {"d1:a", "d1:e", "d1:r", "d1:t", "d1:v", "d1:y", "d2:ip"};
+    bool key = false;
+    if (n < 8 || d[0] != 'd' || d[n - 1] != 'e')
+        return 0;
+    for (size_t i = 0; i < BN_ARRAY_SIZE(keys) && !key; i++)
+        key = n >= strlen(keys[i]) && memcmp(d, keys[i], strlen(keys[i])) == 0;
+    if (!key)
+        return 0;
+    return has_bytes(d, n, "1:y1:q") || has_bytes(d, n, "1:y1:r") || has_bytes(d, n, "1:y1:e")
+               ? 1
+               : 0;
+}
+
+/*
+ * PostgreSQL (TCP 5432). To the server: a startup-phase message, which has no type byte —
+ * a 32-bit big-endian length (8..10000) then the protocol code 3.0 (0x00030000; the length
+ * must leave room for "user"), SSLRequest (length 8, 80877103), GSSENCRequest (8,
+ * 80877104) or CancelRequest (16, 80877102). To the client: an Authentication message
+ * 'R', length 8..2048, auth code 0..12, or 'E' (error) with a length that fits. The
+ * one-byte answers 'S'/'N' to SSLRequest are too short to say anything alone.
+ */
+int
+app_probe_pgsql(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    if (dir == NET_TOSERVER) {
+        if (n < 8)
+            return n && d[0] == 0 ? -1 : 0;
+        uint32_t len = app_be32(d), code = app_be32(d + 4);
+        if (len == 8 && (code == 80877103u || code == 80877104u))
+            return 1;
+        if (len == 16 && code == 80877102u)
+            return 1;
+        return code == 0x00030000u && len >= 13 && len <= 10000 ? 1 : 0;
+    }
+    if (n < 1)
+        return -1;
+    if (d[0] != 'R' && d[0] != 'E')
+        return 0;
+    if (n < 9)
+        return -1;
+    uint32_t len = app_be32(d + 1);
+    if (d[0] == 'R')
+        return len >= 8 && len <= 2048 && app_be32(d + 5) <= 12 ? 1 : 0;
+    /* ErrorResponse: fields "S..." with a NUL-ended severity, then the message ends in 0 */
+    return len >= 8 && len <= 10000 && (d[5] == 'S' || d[5] == 'V') ? 1 : 0;
+}
+
+/* RFB / VNC (TCP 5900-5906, both ways): the 12-byte ProtocolVersion "RFB xxx.yyy\n". */
+int
+app_probe_rfb(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    static const char pre[] = "RFB ";
+    for (size_t i = 0; i < 4; i++) {
+        if (i >= n)
+            return -1;
+        if (d[i] != (uint8_t)pre[i])
+            return 0;
+    }
+    if (n < 12)
+        return -1;
+    for (size_t i = 4; i < 11; i++)
+        if (i == 7 ? d[i] != '.' : (d[i] < '0' || d[i] > '9'))
+            return 0;
+    return d[11] == '\n' ? 1 : 0;
+}
+
+/*
+ * DCE/RPC connection-oriented (TCP 135 and any port, both ways): the 16-byte common
+ * header: version 5, minor version 0 or 1, a PDU type 0..19, a data representation whose
+ * first byte is 0x10 (little-endian, ASCII) or 0x00 (big-endian) and next bytes 0, a
+ * fragment length >= 16 in that byte order and an auth length smaller than it. Suricata's
+ * probe reads the same header.
+ */
+int
+app_probe_dcerpc(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    if (n < 1)
+        return -1;
+    if (d[0] != 5)
+        return 0;
+    if (n < 16)
+        return -1;
+    if (d[1] > 1 || d[2] > 19 || (d[4] != 0x10 && d[4] != 0x00) || d[6] != 0 || d[7] != 0)
+        return 0;
+    bool le = d[4] == 0x10;
+    uint16_t frag = le ? (uint16_t)(d[8] | d[9] << 8) : app_be16(d + 8);
+    uint16_t auth = le ? (uint16_t)(d[10] | d[11] << 8) : app_be16(d + 10);
+    return frag >= 16 && auth < frag ? 1 : 0;
+}
+
+/*
+ * DHCP (UDP 67/68): a BOOTP message (op 1 request / 2 reply, hlen <= 16) of at least 240
+ * bytes with the magic cookie 99.130.83.99 at offset 236 (RFC 2131).
+ */
+int
+app_probe_dhcp(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    static const uint8_t cookie[4] = {99, 130, 83, 99};
+    if (n < 240 || (d[0] != 1 && d[0] != 2) || d[2] > 16)
+        return 0;
+    return memcmp(d + 236, cookie, 4) == 0 ? 1 : 0;
+}
+
+/*
+ * IKE (UDP 500, and 4500 after the 4-byte zero non-ESP marker): the 28-byte ISAKMP header:
+ * a non-zero initiator SPI, a responder SPI that is zero in a request of the first
+ * exchange, next payload < 128, major version 1 or 2, an exchange type of IKEv1 (1..6,
+ * 32..35) or IKEv2 (34..37, 43) and a length equal to the datagram's. Only tried on flows
+ * whose server port is 500 or 4500 (port_only), as Suricata registers IKE there.
+ */
+int
+app_probe_ike(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    static const uint8_t zero[8];
+    if (n >= 4 && memcmp(d, zero, 4) == 0) { /* RFC 3948 non-ESP marker (port 4500) */
+        d += 4;
+        n -= 4;
+    }
+    if (n < 28 || memcmp(d, zero, 8) == 0 || d[16] >= 128)
+        return 0;
+    uint8_t major = d[17] >> 4, x = d[18];
+    if (major == 1 ? !((x >= 1 && x <= 6) || (x >= 32 && x <= 35))
+                   : major != 2 || !((x >= 34 && x <= 37) || x == 43))
+        return 0;
+    return app_be32(d + 24) == n ? 1 : 0;
+}
+
+/*
+ * IMAP (TCP 143). To the client: the greeting "* OK" or "* PREAUTH" (or "* BYE"), a full
+ * line. To the server: a tag (letters, digits, '.') and a command CAPABILITY, LOGIN,
+ * AUTHENTICATE, STARTTLS or NOOP.
+ */
+int
+app_probe_imap(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    if (dir == NET_TOCLIENT) {
+        if (n < 2)
+            return n && d[0] == '*' ? -1 : 0;
+        if (d[0] != '*' || d[1] != ' ')
+            return 0;
+        if (line_len(d, n) < 0)
+            return n < NET_PROBE_MAX ? -1 : 0;
+        return app_prefix_ci(d + 2, n - 2, "OK") || app_prefix_ci(d + 2, n - 2, "PREAUTH") ||
+                       app_prefix_ci(d + 2, n - 2, "BYE")
+                   ? 1
+                   : 0;
+    }
+    static const char *const cmds[] = {"CAPABILITY", "LOGIN ", "AUTHENTICATE ", "STARTTLS",
+                                       "NOOP"};
+    size_t t = 0;
+    while (t < n && t < 32 &&
+           ((d[t] >= 'a' && d[t] <= 'z') || (d[t] >= 'A' && d[t] <= 'Z') ||
+            (d[t] >= '0' && d[t] <= '9') || d[t] == '.'))
+        t++;
+    if (t == n)
+        return t < 32 ? -1 : 0;
+    if (t == 0 || d[t] != ' ')
+        return 0;
+    long ll = line_len(d, n);
+    if (ll < 0)
+        return n < NET_PROBE_MAX ? -1 : 0;
+    for (size_t i = 0; i < BN_ARRAY_SIZE(cmds); i++)
+        if (app_prefix_ci(d + t + 1, n - t - 1, cmds[i]))
+            return 1;
+    return 0;
+}
+
+/*
+ * POP3 (TCP 110). To the client: a greeting line starting "+OK" (the commands' answers
+ * start the same way). To the server: "CAPA", "STLS" or "APOP " first (USER belongs to the
+ * FTP probe, tried before; a POP3 server speaks first anyway).
+ */
+int
+app_probe_pop3(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    if (dir == NET_TOCLIENT) {
+        static const char ok[] = "+OK";
+        for (size_t i = 0; i < 3; i++) {
+            if (i >= n)
+                return -1;
+            if (d[i] != (uint8_t)ok[i])
+                return 0;
+        }
+        if (line_len(d, n) < 0)
+            return n < NET_PROBE_MAX ? -1 : 0;
+        return 1;
+    }
+    if (n < 4)
+        return app_prefix_ci(d, n, "CAPA") || app_prefix_ci(d, n, "STLS") ||
+                       app_prefix_ci(d, n, "APOP")
+                   ? -1
+                   : 0;
+    if (app_prefix_ci(d, n, "CAPA") || app_prefix_ci(d, n, "STLS"))
+        return n < 5 ? -1 : (d[4] == '\r' || d[4] == '\n') ? 1 : 0;
+    return app_prefix_ci(d, n, "APOP ") ? 1 : 0;
+}
+
+/*
+ * SIP (UDP/TCP 5060, any port): a start line "METHOD sip:... SIP/2.0" with one of the RFC
+ * 3261/3262/3265/3311/3428/3515/3903/6086 methods, or a status line "SIP/2.0 NNN".
+ */
+int
+app_probe_sip(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    static const char *const methods[] = {"INVITE ",  "ACK ",     "BYE ",      "CANCEL ",
+                                          "OPTIONS ", "REGISTER ", "PRACK ",   "SUBSCRIBE ",
+                                          "NOTIFY ",  "PUBLISH ", "INFO ",     "REFER ",
+                                          "MESSAGE ", "UPDATE "};
+    long ll = line_len(d, n);
+    if (n >= 8 && memcmp(d, "SIP/2.0 ", 8) == 0)
+        return n >= 11 && d[8] >= '1' && d[8] <= '6' ? 1 : n < 11 ? -1 : 0;
+    if (n < 8 && memcmp(d, "SIP/2.0 ", n) == 0)
+        return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < BN_ARRAY_SIZE(methods) && !m; i++) {
+        size_t k = strlen(methods[i]);
+        if (n < k && memcmp(d, methods[i], n) == 0)
+            return -1;
+        if (n >= k && memcmp(d, methods[i], k) == 0)
+            m = k;
+    }
+    if (!m)
+        return 0;
+    if (ll < 0)
+        return n < NET_PROBE_MAX ? -1 : 0;
+    size_t end = (size_t)ll;
+    if (end && d[end - 1] == '\r')
+        end--;
+    if (end < m + 4 + 8 || !app_prefix_ci(d + m, end - m, "sip"))
+        return 0;
+    return memcmp(d + end - 8, " SIP/2.0", 8) == 0 ? 1 : 0;
+}
+
+/*
+ * NTP (UDP 123): at least the 48-byte header, version 3 or 4 and a mode 1..5 — Suricata's
+ * rule (its NTP parser accepts versions 3 and 4). Only tried on flows whose server port is
+ * 123 (port_only): 48 bytes with two bit fields say little alone.
+ */
+int
+app_probe_ntp(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    (void)dir;
+    if (n < 48)
+        return 0;
+    uint8_t ver = (d[0] >> 3) & 7, mode = d[0] & 7;
+    return (ver == 3 || ver == 4) && mode >= 1 && mode <= 5 ? 1 : 0;
+}
+
 /*
  * Flows of identified-only protocols: nothing is parsed, except that SMTP, FTP and RDP may
  * switch to TLS (STARTTLS, AUTH TLS, RDP's TLS security): a chunk that starts with a TLS
@@ -405,7 +732,7 @@ static char ident_marker; /* open() result for SMB: no state */
 static void *
 ident_open(struct net_flow *f)
 {
-    if (f && f->app == NET_APP_SMB)
+    if (f && (f->app == NET_APP_SMB || f->proto != IPPROTO_TCP))
         return &ident_marker;
     struct ident_state *st = bn_calloc(1, sizeof(*st));
     if (!st)
@@ -449,11 +776,11 @@ ident_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink
     bn_free(st);
 }
 
-#define IDENT_PARSER(var, nm, appid, probefn, p0, p1)                                              \
+#define IDENT_PARSER_P(var, nm, appid, probefn, l4, p0, p1)                                        \
     static const struct net_app_parser var = {                                                     \
         .name = nm,                                                                                \
         .app = appid,                                                                              \
-        .proto = IPPROTO_TCP,                                                                      \
+        .proto = l4,                                                                               \
         .ports = {p0, p1, 0, 0},                                                                   \
         .probe = probefn,                                                                          \
         .open = ident_open,                                                                        \
@@ -461,16 +788,38 @@ ident_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink
         .gap = ident_gap,                                                                          \
         .close = ident_close,                                                                      \
     }
+#define IDENT_PARSER(var, nm, appid, probefn, p0, p1)                                              \
+    IDENT_PARSER_P(var, nm, appid, probefn, IPPROTO_TCP, p0, p1)
 
 IDENT_PARSER(ident_smb, "smb", NET_APP_SMB, app_probe_smb, 445, 139);
 IDENT_PARSER(ident_rdp, "rdp", NET_APP_RDP, app_probe_rdp, 3389, 0);
 IDENT_PARSER(ident_smtp, "smtp", NET_APP_SMTP, app_probe_smtp, 25, 587);
 IDENT_PARSER(ident_ftp, "ftp", NET_APP_FTP, app_probe_ftp, 21, 0);
+IDENT_PARSER(ident_dnp3, "dnp3", NET_APP_DNP3, app_probe_dnp3, 20000, 0);
+IDENT_PARSER_P(ident_dnp3_udp, "dnp3", NET_APP_DNP3, app_probe_dnp3, IPPROTO_UDP, 20000, 0);
+IDENT_PARSER_P(ident_bt_dht, "bittorrent-dht", NET_APP_BT_DHT, app_probe_bt_dht, IPPROTO_UDP, 0,
+               0);
+IDENT_PARSER(ident_pgsql, "pgsql", NET_APP_PGSQL, app_probe_pgsql, 5432, 0);
+IDENT_PARSER(ident_rfb, "rfb", NET_APP_RFB, app_probe_rfb, 5900, 5901);
+IDENT_PARSER(ident_dcerpc, "dcerpc", NET_APP_DCERPC, app_probe_dcerpc, 135, 0);
+IDENT_PARSER_P(ident_dhcp, "dhcp", NET_APP_DHCP, app_probe_dhcp, IPPROTO_UDP, 67, 68);
+IDENT_PARSER_P(ident_ike, "ike", NET_APP_IKE, app_probe_ike, IPPROTO_UDP, 500, 4500);
+IDENT_PARSER(ident_imap, "imap", NET_APP_IMAP, app_probe_imap, 143, 0);
+IDENT_PARSER(ident_pop3, "pop3", NET_APP_POP3, app_probe_pop3, 110, 0);
+IDENT_PARSER(ident_sip_tcp, "sip", NET_APP_SIP, app_probe_sip, 5060, 0);
+IDENT_PARSER_P(ident_sip, "sip", NET_APP_SIP, app_probe_sip, IPPROTO_UDP, 5060, 0);
+IDENT_PARSER_P(ident_ntp, "ntp", NET_APP_NTP, app_probe_ntp, IPPROTO_UDP, 123, 0);
 
-/* Probe order: the most specific signatures first, DNS over TCP (a length word) last. */
+/*
+ * Probe order: the most specific signatures first, DNS over TCP (a length word) last. SIP
+ * goes before HTTP (its start line looks like a request line); IKE and NTP are port_only.
+ */
 const struct net_app_parser *const net_app_parsers[] = {
-    &net_app_tls, &net_app_ssh,     &net_app_http, &ident_smb,    &ident_rdp,       &ident_smtp,
-    &ident_ftp,   &net_app_dns_tcp, &net_app_quic, &net_app_dtls, &net_app_dns_udp,
+    &net_app_tls,  &net_app_ssh,    &ident_sip_tcp,   &net_app_http, &ident_smb,
+    &ident_rdp,    &ident_smtp,     &ident_ftp,       &ident_rfb,    &ident_pgsql,
+    &ident_dcerpc, &ident_dnp3,     &ident_imap,      &ident_pop3,   &net_app_dns_tcp,
+    &net_app_quic, &net_app_dtls,   &ident_dhcp,      &ident_sip,    &ident_bt_dht,
+    &ident_dnp3_udp, &net_app_dns_udp, &ident_ike,    &ident_ntp,
 };
 const size_t net_app_parser_count = BN_ARRAY_SIZE(net_app_parsers);
 
@@ -478,6 +827,10 @@ static const char *const app_names[NET_APP__COUNT] = {
     [NET_APP_UNKNOWN] = "unknown", [NET_APP_DNS] = "dns",   [NET_APP_HTTP] = "http",
     [NET_APP_TLS] = "tls",         [NET_APP_SSH] = "ssh",   [NET_APP_SMB] = "smb",
     [NET_APP_RDP] = "rdp",         [NET_APP_SMTP] = "smtp", [NET_APP_FTP] = "ftp",
+    [NET_APP_DNP3] = "dnp3",       [NET_APP_BT_DHT] = "bittorrent-dht",
+    [NET_APP_PGSQL] = "pgsql",     [NET_APP_RFB] = "rfb",   [NET_APP_DCERPC] = "dcerpc",
+    [NET_APP_DHCP] = "dhcp",       [NET_APP_IKE] = "ike",   [NET_APP_IMAP] = "imap",
+    [NET_APP_POP3] = "pop3",       [NET_APP_SIP] = "sip",   [NET_APP_NTP] = "ntp",
     [NET_APP_FAILED] = "failed",
 };
 
@@ -485,6 +838,13 @@ const char *
 net_app_name(enum net_app app)
 {
     return (unsigned)app < NET_APP__COUNT ? app_names[app] : "unknown";
+}
+
+/* Parsers whose content rule is too loose alone: tried only through the server port hint. */
+static bool
+port_only(const struct net_app_parser *p)
+{
+    return p == &ident_ike || p == &ident_ntp;
 }
 
 int
@@ -495,7 +855,7 @@ net_app_identify(uint8_t proto, const uint8_t *d, size_t n, enum net_dir dir)
         n = NET_PROBE_MAX;
     for (size_t i = 0; i < net_app_parser_count; i++) {
         const struct net_app_parser *p = net_app_parsers[i];
-        if (p->proto != proto)
+        if (p->proto != proto || port_only(p))
             continue;
         int r = p->probe(d, n, dir);
         if (r == 1) {
@@ -527,6 +887,14 @@ net_app_port_hint(uint8_t proto, uint16_t port)
         {IPPROTO_TCP, 445, NET_APP_SMB},   {IPPROTO_TCP, 139, NET_APP_SMB},
         {IPPROTO_TCP, 3389, NET_APP_RDP},  {IPPROTO_TCP, 25, NET_APP_SMTP},
         {IPPROTO_TCP, 587, NET_APP_SMTP},  {IPPROTO_TCP, 21, NET_APP_FTP},
+        {IPPROTO_TCP, 20000, NET_APP_DNP3}, {IPPROTO_UDP, 20000, NET_APP_DNP3},
+        {IPPROTO_TCP, 5432, NET_APP_PGSQL}, {IPPROTO_TCP, 5900, NET_APP_RFB},
+        {IPPROTO_TCP, 5901, NET_APP_RFB},   {IPPROTO_TCP, 135, NET_APP_DCERPC},
+        {IPPROTO_UDP, 67, NET_APP_DHCP},    {IPPROTO_UDP, 68, NET_APP_DHCP},
+        {IPPROTO_UDP, 500, NET_APP_IKE},    {IPPROTO_UDP, 4500, NET_APP_IKE},
+        {IPPROTO_TCP, 143, NET_APP_IMAP},   {IPPROTO_TCP, 110, NET_APP_POP3},
+        {IPPROTO_UDP, 5060, NET_APP_SIP},   {IPPROTO_TCP, 5060, NET_APP_SIP},
+        {IPPROTO_UDP, 123, NET_APP_NTP},
     };
     for (size_t i = 0; i < BN_ARRAY_SIZE(hints); i++)
         if (hints[i].proto == proto && hints[i].port == port)

@@ -136,6 +136,18 @@ enum net_app {
     NET_APP_RDP,
     NET_APP_SMTP,
     NET_APP_FTP,
+    /* identified only (app.c), Suricata's app_proto names */
+    NET_APP_DNP3,
+    NET_APP_BT_DHT,  /* "bittorrent-dht" */
+    NET_APP_PGSQL,
+    NET_APP_RFB,
+    NET_APP_DCERPC,
+    NET_APP_DHCP,
+    NET_APP_IKE,
+    NET_APP_IMAP,
+    NET_APP_POP3,
+    NET_APP_SIP,
+    NET_APP_NTP,
     NET_APP_FAILED,  /* content seen, no parser recognised it */
     NET_APP__COUNT,
 };
