@@ -21,6 +21,8 @@
 #include "sensor/ndr.h"
 #include "sensor/pipeline.h"
 
+#define NET_EVE_TIME_LEN 31 /* "YYYY-MM-DDTHH:MM:SS.uuuuuu+0000" */
+
 #define TRY(x)                                                                                 \
     do {                                                                                       \
         int rc_ = (x);                                                                         \
@@ -43,26 +45,101 @@ net_eve_release(struct net_eve *e)
     bn_buf_release(&e->b);
 }
 
+/* Two decimal digits at out[0..1]. */
+static inline void
+dig2(char *out, unsigned v)
+{
+    out[0] = (char)('0' + v / 10 % 10);
+    out[1] = (char)('0' + v % 10);
+}
+
+/*
+ * Formats by hand (no printf) and keeps the last second's date and time: records come in
+ * time order, so gmtime_r runs about once per second of traffic, not once per record.
+ */
 const char *
 net_eve_time(uint64_t ns, char *buf, size_t size)
 {
+    static _Thread_local time_t last_s = -1;
+    static _Thread_local char last[20]; /* "YYYY-MM-DDTHH:MM:SS" */
     time_t s = (time_t)(ns / 1000000000ull);
-    struct tm tm;
+    unsigned us = (unsigned)((ns / 1000u) % 1000000u);
 
-    if (!gmtime_r(&s, &tm)) {
-        snprintf(buf, size, "1970-01-01T00:00:00.000000+0000");
+    if (size < NET_EVE_TIME_LEN + 1) {
+        if (size)
+            buf[0] = '\0';
         return buf;
     }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (unsigned)((ns / 1000u) % 1000000u));
+    if (s != last_s) {
+        struct tm tm;
+        if (!gmtime_r(&s, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+            snprintf(buf, size, "1970-01-01T00:00:00.000000+0000");
+            return buf;
+        }
+        unsigned y = (unsigned)(tm.tm_year + 1900);
+        dig2(last, y / 100);
+        dig2(last + 2, y % 100);
+        last[4] = '-';
+        dig2(last + 5, (unsigned)tm.tm_mon + 1);
+        last[7] = '-';
+        dig2(last + 8, (unsigned)tm.tm_mday);
+        last[10] = 'T';
+        dig2(last + 11, (unsigned)tm.tm_hour);
+        last[13] = ':';
+        dig2(last + 14, (unsigned)tm.tm_min);
+        last[16] = ':';
+        dig2(last + 17, (unsigned)tm.tm_sec);
+        last[19] = '\0';
+        last_s = s;
+    }
+    memcpy(buf, last, 19);
+    buf[19] = '.';
+    dig2(buf + 20, us / 10000);
+    dig2(buf + 22, us / 100 % 100);
+    dig2(buf + 24, us % 100);
+    memcpy(buf + 26, "+0000", 6);
     return buf;
 }
+
+/* ---- direct formatting: the hot path renders without printf ---- */
+
+#define LIT(b, s) bn_buf_append((b), (s), sizeof(s) - 1)
+
+static int
+put_u64(struct bn_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return bn_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+static int
+put_cstr(struct bn_buf *b, const char *s)
+{
+    return bn_buf_append(b, s, strlen(s));
+}
+
+/* ,"key":<unsigned> */
+static int
+put_kv_u(struct bn_buf *b, const char *key_lit, size_t key_len, uint64_t v)
+{
+    TRY(bn_buf_append(b, key_lit, key_len));
+    return put_u64(b, v);
+}
+
+#define KV_U(b, lit, v) put_kv_u((b), (lit), sizeof(lit) - 1, (v))
 
 static int
 put_str(struct bn_buf *b, const char *key, const char *val)
 {
-    TRY(bn_buf_printf(b, ",\"%s\":\"", key));
+    TRY(LIT(b, ",\""));
+    TRY(put_cstr(b, key));
+    TRY(LIT(b, "\":\""));
     TRY(bn_buf_json_escape(b, val, strlen(val)));
     return bn_buf_putc(b, '"');
 }
@@ -90,86 +167,128 @@ type_name(enum net_rec_type t)
 static const char *
 mac_str(const uint8_t *m, char *buf)
 {
-    snprintf(buf, 24, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 0; i < 6; i++) {
+        buf[i * 3] = hex[m[i] >> 4];
+        buf[i * 3 + 1] = hex[m[i] & 15];
+        buf[i * 3 + 2] = i < 5 ? ':' : '\0';
+    }
     return buf;
 }
+
+/* ,"ether":{"src_mac":"..","dest_mac":".."} */
+static int
+put_ether(struct bn_buf *b, const uint8_t *src, const uint8_t *dst)
+{
+    char m1[24], m2[24];
+
+    TRY(LIT(b, ",\"ether\":{\"src_mac\":\""));
+    TRY(put_cstr(b, mac_str(src, m1)));
+    TRY(LIT(b, "\",\"dest_mac\":\""));
+    TRY(put_cstr(b, mac_str(dst, m2)));
+    return LIT(b, "\"}");
+}
+
+/* ,"key":"<address>" */
+static int
+put_addr(struct bn_buf *b, const char *key_lit, size_t key_len, const struct net_addr *a)
+{
+    char buf[48];
+
+    TRY(bn_buf_append(b, key_lit, key_len));
+    TRY(put_cstr(b, net_addr_eve(a, buf, sizeof(buf))));
+    return bn_buf_putc(b, '"');
+}
+
+#define KV_ADDR(b, lit, a) put_addr((b), (lit), sizeof(lit) - 1, (a))
 
 /* The common header: endpoints from the flow, or from the alert when there is no flow. */
 static int
 header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
 {
     const struct net_flow *f = r->flow;
-    char tbuf[48], a1[48], a2[48], pbuf[8];
+    char tbuf[48], pbuf[8];
 
-    TRY(bn_buf_printf(b, "{\"timestamp\":\"%s\"",
-                      net_eve_time(r->type == NET_REC_FLOW && f ? f->last_ns : r->ts_ns, tbuf,
-                                   sizeof(tbuf))));
+    TRY(LIT(b, "{\"timestamp\":\""));
+    TRY(put_cstr(b, net_eve_time(r->type == NET_REC_FLOW && f ? f->last_ns : r->ts_ns, tbuf,
+                                 sizeof(tbuf))));
+    TRY(bn_buf_putc(b, '"'));
     if (f)
-        TRY(bn_buf_printf(b, ",\"flow_id\":%" PRIu64, f->id));
+        TRY(KV_U(b, ",\"flow_id\":", f->id));
     if (e && e->iface)
         TRY(put_str(b, "in_iface", e->iface));
-    TRY(bn_buf_printf(b, ",\"event_type\":\"%s\"", type_name(r->type)));
+    TRY(LIT(b, ",\"event_type\":\""));
+    TRY(put_cstr(b, type_name(r->type)));
+    TRY(bn_buf_putc(b, '"'));
     if (f && f->vlan[0]) {
-        TRY(bn_buf_printf(b, ",\"vlan\":[%u", f->vlan[0]));
+        TRY(KV_U(b, ",\"vlan\":[", f->vlan[0]));
         if (f->vlan[1])
-            TRY(bn_buf_printf(b, ",%u", f->vlan[1]));
+            TRY(KV_U(b, ",", f->vlan[1]));
         if (f->vlan[1] && f->vlan3)
-            TRY(bn_buf_printf(b, ",%u", f->vlan3));
+            TRY(KV_U(b, ",", f->vlan3));
         TRY(bn_buf_putc(b, ']'));
     }
     if (f) {
         /* DNS records carry the packet's direction (a response comes from the server) */
         bool rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
         const struct net_addr *sa = rev ? &f->srv : &f->cli, *da = rev ? &f->cli : &f->srv;
-        TRY(bn_buf_printf(b, ",\"src_ip\":\"%s\"", net_addr_eve(sa, a1, sizeof(a1))));
+        TRY(KV_ADDR(b, ",\"src_ip\":\"", sa));
         if (has_ports(f->proto))
-            TRY(bn_buf_printf(b, ",\"src_port\":%u", rev ? f->sport : f->cport));
-        TRY(bn_buf_printf(b, ",\"dest_ip\":\"%s\"", net_addr_eve(da, a2, sizeof(a2))));
+            TRY(KV_U(b, ",\"src_port\":", rev ? f->sport : f->cport));
+        TRY(KV_ADDR(b, ",\"dest_ip\":\"", da));
         if (has_ports(f->proto))
-            TRY(bn_buf_printf(b, ",\"dest_port\":%u", rev ? f->cport : f->sport));
-        TRY(bn_buf_printf(b, ",\"proto\":\"%s\",\"ip_v\":%u",
-                          net_proto_name(f->proto, pbuf, sizeof(pbuf)), f->ip_v));
+            TRY(KV_U(b, ",\"dest_port\":", rev ? f->cport : f->sport));
+        TRY(LIT(b, ",\"proto\":\""));
+        TRY(put_cstr(b, net_proto_name(f->proto, pbuf, sizeof(pbuf))));
+        TRY(KV_U(b, "\",\"ip_v\":", f->ip_v));
     } else if (r->type == NET_REC_ALERT && r->body) {
         const struct net_alert *a = r->body;
-        TRY(bn_buf_printf(b, ",\"src_ip\":\"%s\"", net_addr_eve(&a->src, a1, sizeof(a1))));
+        TRY(KV_ADDR(b, ",\"src_ip\":\"", &a->src));
         if (a->has_ports)
-            TRY(bn_buf_printf(b, ",\"src_port\":%u", a->sport));
+            TRY(KV_U(b, ",\"src_port\":", a->sport));
         if (a->has_dst) {
-            TRY(bn_buf_printf(b, ",\"dest_ip\":\"%s\"", net_addr_eve(&a->dst, a2, sizeof(a2))));
+            TRY(KV_ADDR(b, ",\"dest_ip\":\"", &a->dst));
             if (a->has_ports)
-                TRY(bn_buf_printf(b, ",\"dest_port\":%u", a->dport));
+                TRY(KV_U(b, ",\"dest_port\":", a->dport));
         }
-        if (a->proto)
-            TRY(bn_buf_printf(b, ",\"proto\":\"%s\"",
-                              net_proto_name(a->proto, pbuf, sizeof(pbuf))));
-        TRY(bn_buf_printf(b, ",\"ip_v\":%u", a->src.fam == 6 ? 6 : 4));
+        if (a->proto) {
+            TRY(LIT(b, ",\"proto\":\""));
+            TRY(put_cstr(b, net_proto_name(a->proto, pbuf, sizeof(pbuf))));
+            TRY(bn_buf_putc(b, '"'));
+        }
+        TRY(KV_U(b, ",\"ip_v\":", a->src.fam == 6 ? 6 : 4));
     }
     if (!r->eth && r->type != NET_REC_FLOW && f && f->nmacs[0] && f->nmacs[1]) {
         /* emitted without a packet (flow end): the flow's first MAC on each side */
         bool hdr_rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
-        char m1[24], m2[24];
-        TRY(bn_buf_printf(b, ",\"ether\":{\"src_mac\":\"%s\",\"dest_mac\":\"%s\"}",
-                          mac_str(f->macs[hdr_rev ? 1 : 0][0], m1),
-                          mac_str(f->macs[hdr_rev ? 0 : 1][0], m2)));
+        TRY(put_ether(b, f->macs[hdr_rev ? 1 : 0][0], f->macs[hdr_rev ? 0 : 1][0]));
     }
     if (r->eth && r->type != NET_REC_FLOW && f) {
         /* oriented like src_ip/dest_ip: swap when the packet went the other way */
         bool pkt_rev = r->eth_dir == NET_TOCLIENT;
         bool hdr_rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
         const uint8_t *src = r->eth + 6, *dst = r->eth;
-        char m1[24], m2[24];
         if (pkt_rev != hdr_rev) {
             src = r->eth;
             dst = r->eth + 6;
         }
-        TRY(bn_buf_printf(b, ",\"ether\":{\"src_mac\":\"%s\",\"dest_mac\":\"%s\"}",
-                          mac_str(src, m1), mac_str(dst, m2)));
+        TRY(put_ether(b, src, dst));
     }
     if (r->pcap_cnt && r->type != NET_REC_FLOW)
-        TRY(bn_buf_printf(b, ",\"pcap_cnt\":%" PRIu64, r->pcap_cnt));
+        TRY(KV_U(b, ",\"pcap_cnt\":", r->pcap_cnt));
     if (f && f->app != NET_APP_UNKNOWN)
         TRY(put_str(b, "app_proto", net_app_name((enum net_app)f->app)));
     return 0;
+}
+
+static int
+put_hex2(struct bn_buf *b, uint8_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char o[2] = {hex[v >> 4], hex[v & 15]};
+
+    return bn_buf_append(b, o, 2);
 }
 
 static int
@@ -185,16 +304,25 @@ tcp_member(const struct net_flow *f, struct bn_buf *b)
     };
     uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
 
-    TRY(bn_buf_printf(b, ",\"tcp\":{\"tcp_flags\":\"%02x\",\"tcp_flags_ts\":\"%02x\","
-                         "\"tcp_flags_tc\":\"%02x\"",
-                      all, f->tcp_flags[NET_TOSERVER], f->tcp_flags[NET_TOCLIENT]));
+    TRY(LIT(b, ",\"tcp\":{\"tcp_flags\":\""));
+    TRY(put_hex2(b, all));
+    TRY(LIT(b, "\",\"tcp_flags_ts\":\""));
+    TRY(put_hex2(b, f->tcp_flags[NET_TOSERVER]));
+    TRY(LIT(b, "\",\"tcp_flags_tc\":\""));
+    TRY(put_hex2(b, f->tcp_flags[NET_TOCLIENT]));
+    TRY(bn_buf_putc(b, '"'));
     for (size_t i = 0; i < BN_ARRAY_SIZE(names); i++)
-        if (all & names[i].bit)
-            TRY(bn_buf_printf(b, ",\"%s\":true", names[i].name));
+        if (all & names[i].bit) {
+            TRY(LIT(b, ",\""));
+            TRY(put_cstr(b, names[i].name));
+            TRY(LIT(b, "\":true"));
+        }
     if (f->tcp_state != NET_TCP_NONE)
         TRY(put_str(b, "state", net_tcp_state_name(f->tcp_state)));
-    if (f->gaps[0] || f->gaps[1])
-        TRY(bn_buf_printf(b, ",\"gap_ts\":%u,\"gap_tc\":%u", f->gaps[0], f->gaps[1]));
+    if (f->gaps[0] || f->gaps[1]) {
+        TRY(KV_U(b, ",\"gap_ts\":", f->gaps[0]));
+        TRY(KV_U(b, ",\"gap_tc\":", f->gaps[1]));
+    }
     return bn_buf_putc(b, '}');
 }
 
@@ -205,36 +333,47 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
     uint64_t age = f->last_ns / 1000000000ull - f->first_ns / 1000000000ull;
 
     if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
-        TRY(bn_buf_printf(b, ",\"icmp_type\":%u,\"icmp_code\":%u", f->icmp_type[0],
-                          f->icmp_code[0]));
-        if (f->pkts[NET_TOCLIENT])
-            TRY(bn_buf_printf(b, ",\"response_icmp_type\":%u,\"response_icmp_code\":%u",
-                              f->icmp_type[1], f->icmp_code[1]));
+        TRY(KV_U(b, ",\"icmp_type\":", f->icmp_type[0]));
+        TRY(KV_U(b, ",\"icmp_code\":", f->icmp_code[0]));
+        if (f->pkts[NET_TOCLIENT]) {
+            TRY(KV_U(b, ",\"response_icmp_type\":", f->icmp_type[1]));
+            TRY(KV_U(b, ",\"response_icmp_code\":", f->icmp_code[1]));
+        }
     }
-    TRY(bn_buf_printf(b,
-                      ",\"flow\":{\"pkts_toserver\":%" PRIu64 ",\"pkts_toclient\":%" PRIu64
-                      ",\"bytes_toserver\":%" PRIu64 ",\"bytes_toclient\":%" PRIu64
-                      ",\"start\":\"%s\",\"end\":\"%s\",\"age\":%" PRIu64
-                      ",\"state\":\"%s\",\"reason\":\"%s\",\"alerted\":%s}",
-                      f->pkts[0], f->pkts[1], f->bytes[0], f->bytes[1],
-                      net_eve_time(f->first_ns, t1, sizeof(t1)),
-                      net_eve_time(f->last_ns, t2, sizeof(t2)), age,
-                      net_flow_state_name(f->state), net_flow_end_name(f->end),
-                      f->alerted ? "true" : "false"));
+    TRY(KV_U(b, ",\"flow\":{\"pkts_toserver\":", f->pkts[0]));
+    TRY(KV_U(b, ",\"pkts_toclient\":", f->pkts[1]));
+    TRY(KV_U(b, ",\"bytes_toserver\":", f->bytes[0]));
+    TRY(KV_U(b, ",\"bytes_toclient\":", f->bytes[1]));
+    TRY(LIT(b, ",\"start\":\""));
+    TRY(put_cstr(b, net_eve_time(f->first_ns, t1, sizeof(t1))));
+    TRY(LIT(b, "\",\"end\":\""));
+    TRY(put_cstr(b, net_eve_time(f->last_ns, t2, sizeof(t2))));
+    TRY(KV_U(b, "\",\"age\":", age));
+    TRY(LIT(b, ",\"state\":\""));
+    TRY(put_cstr(b, net_flow_state_name(f->state)));
+    TRY(LIT(b, "\",\"reason\":\""));
+    TRY(put_cstr(b, net_flow_end_name(f->end)));
+    TRY(f->alerted ? LIT(b, "\",\"alerted\":true}") : LIT(b, "\",\"alerted\":false}"));
     if (f->community_id[0])
         TRY(put_str(b, "community_id", f->community_id));
     if (f->nmacs[0] || f->nmacs[1]) {
         char m[24];
-        TRY(bn_buf_puts(b, ",\"ether\":{\"src_macs\":["));
-        for (unsigned i = 0; i < f->nmacs[0]; i++)
-            TRY(bn_buf_printf(b, "%s\"%s\"", i ? "," : "", mac_str(f->macs[0][i], m)));
-        TRY(bn_buf_puts(b, "],\"dest_macs\":["));
-        for (unsigned i = 0; i < f->nmacs[1]; i++)
-            TRY(bn_buf_printf(b, "%s\"%s\"", i ? "," : "", mac_str(f->macs[1][i], m)));
-        TRY(bn_buf_puts(b, "]}"));
+        TRY(LIT(b, ",\"ether\":{\"src_macs\":["));
+        for (unsigned i = 0; i < f->nmacs[0]; i++) {
+            TRY(i ? LIT(b, ",\"") : bn_buf_putc(b, '"'));
+            TRY(put_cstr(b, mac_str(f->macs[0][i], m)));
+            TRY(bn_buf_putc(b, '"'));
+        }
+        TRY(LIT(b, "],\"dest_macs\":["));
+        for (unsigned i = 0; i < f->nmacs[1]; i++) {
+            TRY(i ? LIT(b, ",\"") : bn_buf_putc(b, '"'));
+            TRY(put_cstr(b, mac_str(f->macs[1][i], m)));
+            TRY(bn_buf_putc(b, '"'));
+        }
+        TRY(LIT(b, "]}"));
     }
     if (f->proto == IPPROTO_ESP)
-        TRY(bn_buf_printf(b, ",\"spi\":%u", (unsigned)f->cport << 16 | f->sport));
+        TRY(KV_U(b, ",\"spi\":", (unsigned)f->cport << 16 | f->sport));
     if (f->proto == IPPROTO_TCP)
         TRY(tcp_member(f, b));
     return 0;
