@@ -365,6 +365,33 @@ greeting(const uint8_t *d, size_t n)
     return 1;
 }
 
+/*
+ * While net_app_identify runs the probes on content alone, "weak" evidence (bytes two
+ * protocols share) is refused; the same probe called for the flow's server port hint (the
+ * pipeline's fallback after content identification) accepts it: the port decides.
+ */
+static _Thread_local bool tl_identifying;
+static _Thread_local bool tl_weak_seen;
+
+static int
+weak(void)
+{
+    if (tl_identifying)
+        tl_weak_seen = true;
+    return tl_identifying ? 0 : 1;
+}
+
+/* "QUIT" as a client's first line: SMTP and FTP both have it (Suricata 8: port decides). */
+static int
+quit_line(const uint8_t *d, size_t n)
+{
+    if (n < 5)
+        return app_prefix_ci(d, n, "QUIT") ? -1 : 0;
+    if (!app_prefix_ci(d, n, "QUIT") || (d[4] != '\r' && d[4] != '\n'))
+        return 0;
+    return weak();
+}
+
 int
 app_probe_smtp(const uint8_t *d, size_t n, enum net_dir dir)
 {
@@ -376,6 +403,8 @@ app_probe_smtp(const uint8_t *d, size_t n, enum net_dir dir)
             return 0;
         return line_has(d, n, "SMTP") || line_has(d, n, " mail") ? 1 : 0;
     }
+    if (app_prefix_ci(d, n, "QUIT"))
+        return quit_line(d, n);
     if (n < 5)
         return (app_prefix_ci(d, n, "EHLO") || app_prefix_ci(d, n, "HELO")) && n < 5 ? -1 : 0;
     return (app_prefix_ci(d, n, "EHLO ") || app_prefix_ci(d, n, "HELO ")) ? 1 : 0;
@@ -390,6 +419,8 @@ app_probe_ftp(const uint8_t *d, size_t n, enum net_dir dir)
             return g;
         return line_has(d, n, "FTP") && !line_has(d, n, "SMTP") ? 1 : 0;
     }
+    if (app_prefix_ci(d, n, "QUIT"))
+        return quit_line(d, n);
     if (n < 5)
         return app_prefix_ci(d, n, "USER") ? -1 : 0;
     return app_prefix_ci(d, n, "USER ") ? 1 : 0;
@@ -419,7 +450,7 @@ dnp3_crc(const uint8_t *d, size_t n)
 }
 
 /*
- * DNP3 (TCP/UDP 20000, either direction): a link header of 10 bytes: start 0x05 0x64, a
+ * DNP3 (TCP 20000, either direction; Suricata parses DNP3 over TCP only): a link header of 10 bytes: start 0x05 0x64, a
  * length byte >= 5 (control, destination, source and the user data), control, destination
  * and source, then the header's CRC over the first 8 bytes — as Suricata's DNP3ProbingParser
  * (start bytes, minimum length, header CRC).
@@ -796,7 +827,6 @@ IDENT_PARSER(ident_rdp, "rdp", NET_APP_RDP, app_probe_rdp, 3389, 0);
 IDENT_PARSER(ident_smtp, "smtp", NET_APP_SMTP, app_probe_smtp, 25, 587);
 IDENT_PARSER(ident_ftp, "ftp", NET_APP_FTP, app_probe_ftp, 21, 0);
 IDENT_PARSER(ident_dnp3, "dnp3", NET_APP_DNP3, app_probe_dnp3, 20000, 0);
-IDENT_PARSER_P(ident_dnp3_udp, "dnp3", NET_APP_DNP3, app_probe_dnp3, IPPROTO_UDP, 20000, 0);
 IDENT_PARSER_P(ident_bt_dht, "bittorrent-dht", NET_APP_BT_DHT, app_probe_bt_dht, IPPROTO_UDP, 0,
                0);
 IDENT_PARSER(ident_pgsql, "pgsql", NET_APP_PGSQL, app_probe_pgsql, 5432, 0);
@@ -819,7 +849,7 @@ const struct net_app_parser *const net_app_parsers[] = {
     &ident_rdp,    &ident_smtp,     &ident_ftp,       &ident_rfb,    &ident_pgsql,
     &ident_dcerpc, &ident_dnp3,     &ident_imap,      &ident_pop3,   &net_app_dns_tcp,
     &net_app_quic, &net_app_dtls,   &ident_dhcp,      &ident_sip,    &ident_bt_dht,
-    &ident_dnp3_udp, &net_app_dns_udp, &ident_ike,    &ident_ntp,
+    &net_app_dns_udp, &ident_ike,   &ident_ntp,
 };
 const size_t net_app_parser_count = BN_ARRAY_SIZE(net_app_parsers);
 
@@ -853,11 +883,14 @@ net_app_identify(uint8_t proto, const uint8_t *d, size_t n, enum net_dir dir)
     bool more = false;
     if (n > NET_PROBE_MAX)
         n = NET_PROBE_MAX;
+    tl_weak_seen = false;
     for (size_t i = 0; i < net_app_parser_count; i++) {
         const struct net_app_parser *p = net_app_parsers[i];
         if (p->proto != proto || port_only(p))
             continue;
+        tl_identifying = true;
         int r = p->probe(d, n, dir);
+        tl_identifying = false;
         if (r == 1) {
             net_app_stats()->probes[p->app]++;
             return (int)p->app;
@@ -865,6 +898,10 @@ net_app_identify(uint8_t proto, const uint8_t *d, size_t n, enum net_dir dir)
         if (r < 0)
             more = true;
     }
+    /* bytes that two protocols share are a whole message: content has said all it can, the
+     * caller's port hint decides now rather than after more bytes that may never come */
+    if (tl_weak_seen)
+        return NET_APP_UNKNOWN;
     return more ? -1 : NET_APP_UNKNOWN;
 }
 
@@ -887,7 +924,7 @@ net_app_port_hint(uint8_t proto, uint16_t port)
         {IPPROTO_TCP, 445, NET_APP_SMB},   {IPPROTO_TCP, 139, NET_APP_SMB},
         {IPPROTO_TCP, 3389, NET_APP_RDP},  {IPPROTO_TCP, 25, NET_APP_SMTP},
         {IPPROTO_TCP, 587, NET_APP_SMTP},  {IPPROTO_TCP, 21, NET_APP_FTP},
-        {IPPROTO_TCP, 20000, NET_APP_DNP3}, {IPPROTO_UDP, 20000, NET_APP_DNP3},
+        {IPPROTO_TCP, 20000, NET_APP_DNP3},
         {IPPROTO_TCP, 5432, NET_APP_PGSQL}, {IPPROTO_TCP, 5900, NET_APP_RFB},
         {IPPROTO_TCP, 5901, NET_APP_RFB},   {IPPROTO_TCP, 135, NET_APP_DCERPC},
         {IPPROTO_UDP, 67, NET_APP_DHCP},    {IPPROTO_UDP, 68, NET_APP_DHCP},
