@@ -381,12 +381,27 @@ weak(void)
     return tl_identifying ? 0 : 1;
 }
 
+/* The first min(n, strlen(p)) bytes agree with p (case-insensitive), n > 0. */
+static bool
+starts_ci(const uint8_t *d, size_t n, const char *p)
+{
+    char head[16];
+    size_t k = strlen(p);
+    if (n >= k || k >= sizeof(head))
+        return app_prefix_ci(d, n, p);
+    if (!n)
+        return false;
+    memcpy(head, p, n);
+    head[n] = '\0';
+    return app_prefix_ci(d, n, head);
+}
+
 /* "QUIT" as a client's first line: SMTP and FTP both have it (Suricata 8: port decides). */
 static int
 quit_line(const uint8_t *d, size_t n)
 {
     if (n < 5)
-        return app_prefix_ci(d, n, "QUIT") ? -1 : 0;
+        return starts_ci(d, n, "QUIT") ? -1 : 0;
     if (!app_prefix_ci(d, n, "QUIT") || (d[4] != '\r' && d[4] != '\n'))
         return 0;
     return weak();
@@ -403,7 +418,7 @@ app_probe_smtp(const uint8_t *d, size_t n, enum net_dir dir)
             return 0;
         return line_has(d, n, "SMTP") || line_has(d, n, " mail") ? 1 : 0;
     }
-    if (app_prefix_ci(d, n, "QUIT"))
+    if (starts_ci(d, n, "QUIT"))
         return quit_line(d, n);
     if (n < 5)
         return (app_prefix_ci(d, n, "EHLO") || app_prefix_ci(d, n, "HELO")) && n < 5 ? -1 : 0;
@@ -419,7 +434,7 @@ app_probe_ftp(const uint8_t *d, size_t n, enum net_dir dir)
             return g;
         return line_has(d, n, "FTP") && !line_has(d, n, "SMTP") ? 1 : 0;
     }
-    if (app_prefix_ci(d, n, "QUIT"))
+    if (starts_ci(d, n, "QUIT"))
         return quit_line(d, n);
     if (n < 5)
         return app_prefix_ci(d, n, "USER") ? -1 : 0;
