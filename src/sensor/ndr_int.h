@@ -18,8 +18,9 @@
 #define NDR_PORTS_MAX      32 /* entries in one port list */
 #define NDR_BEACON_RING    64 /* connection starts kept per beacon pair */
 #define NDR_HOUSEKEEP_NS   NDR_NS_PER_S
-#define NDR_ANSWERED_SLOTS 4096       /* direct-mapped cache of answered connections */
-#define NDR_EXFIL_SLOTS    1024       /* direct-mapped accumulators of bulk bytes */
+#define NDR_ANSWERED_SLOTS 65536      /* direct-mapped cache of answered connections (one per
+                                         * flow of the default flow table: 512 KiB) */
+#define NDR_EXFIL_SLOTS    8192       /* direct-mapped accumulators of bulk bytes */
 #define NDR_EXFIL_FLUSH    (1u << 20) /* bytes gathered in a slot before it reaches the table */
 
 struct ndr_exfil_slot;

@@ -656,8 +656,11 @@ net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen
         enum net_dir dir;
         struct net_flow *f;
 
-        if (p->ndr)
+        if (p->ndr) {
+            /* the flow entry's cache misses overlap the detector's work */
+            net_flow_prefetch(p->flows, k);
             ndr_packet(p->ndr, k, &p->sink);
+        }
         f = net_flow_packet(p->flows, k, &dir);
         if (!f || p->cfg.no_app)
             continue;
