@@ -21,7 +21,7 @@ SV_GOAL="dns=95,tls=95,http=90,flow=90"
 # reached its goal, which is its floor; TLS reached it at 01:30 and lost one check since
 # (46 checks: one is 2.2 points), so its floor sits one check under the measure like the
 # others until it is back at 95.
-SV_MIN=${BN_SV_MIN:-"dns=95,tls=91,http=77,flow=72"}
+SV_MIN=${BN_SV_MIN:-"dns=95,tls=91,http=77,flow=88"}
 ZEEK_MIN=${BN_ZEEK_MIN:-"conn=50,dns=59,ssl=78,http=70"}
 
 if [ ! -f "$sv/MANIFEST.json" ] || [ ! -f "$zk/MANIFEST.json" ]; then
