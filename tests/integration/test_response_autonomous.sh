@@ -236,8 +236,13 @@ else
         sleep 0.2
     done
     ETOK=$("$MGR" --data "$W/mgr" --new-token default --uses 1 2> /dev/null)
+    mkdir -p "$W/p2"
     ip netns exec "$NS" "$AGENT" enroll --server "127.0.0.1:$PORT" --token "$ETOK" \
-        --dir "$W/p2/link" > "$W/enroll.txt" 2>&1 || { cat "$W/enroll.txt"; bad "enrol"; }
+        --dir "$W/p2/link" > "$W/enroll.txt" 2>&1 || {
+        cat "$W/enroll.txt"
+        bad "enrol"
+        exit 1
+    }
     LINKARGS="--link-dir $W/p2/link" start_agent p2 "isolate, kill_tree" ip netns exec "$NS"
     read -r EPID EMS ERC <<< "$(run_evil "$W/bn-autoc-evil")"
     [ "$EMS" != -1 ] && ok "p2: critical process $EPID killed ${EMS} ms after exec" ||
