@@ -66,6 +66,18 @@ detection:
     Image|endswith: $W/bn-autoc-meh
   condition: sel
 EOF
+# a second critical rule on the same process: one containment per process (deduplicated)
+cat > "$W/rules/crit2.yml" << EOF
+title: Bannin autonomous containment test (critical, second rule)
+id: 2d0c8a51-autoc-crit2-$$
+status: test
+level: critical
+logsource: {product: linux, category: process_creation}
+detection:
+  sel:
+    Image|contains: /bn-autoc-evi
+  condition: sel
+EOF
 cp /bin/sleep "$W/bn-autoc-evil"
 cp /bin/sleep "$W/bn-autoc-meh"
 
@@ -171,16 +183,35 @@ for act in actions:
         errs.append("no 151 result of %s" % act)
     elif res[0].get("Status") != "ok":
         errs.append("%s result %s: %s" % (act, res[0].get("Status"), res[0].get("Result")))
+nalerts = len(alert)
+kills = [e for e in evs if e.get("EventID") == 150 and e.get("Action") == "kill_tree"
+         and (e.get("Params") or {}).get("pid") == pid]
+if len(kills) > 1:
+    errs.append("%d kill_tree requests for one process (not deduplicated)" % len(kills))
 hb = [e for e in evs if e.get("EventID") == 130 and "contain_ran" in json.dumps(e)]
 if not hb:
     errs.append("no heartbeat with contain_* counters")
+elif nalerts >= 2 and int(hb[-1].get("contain_deduped", 0)) < 1:
+    errs.append("%d alerts on pid %d but contain_deduped is 0" % (nalerts, pid))
 if errs:
     sys.exit("; ".join(errs))
-print("alert, %s 150/151 with Source local; heartbeat: %s" % (
-    ",".join(actions), json.dumps({k: v for k, v in hb[-1].items() if k.startswith("contain_")}
+print("%d alerts, %s 150/151 with Source local; heartbeat: %s" % (
+    nalerts, ",".join(actions), json.dumps({k: v for k, v in hb[-1].items() if k.startswith("contain_")}
                                   or hb[-1].get("EventData", ""))[:300]))
 EOF
 }
+
+# a bad action list is refused at start with the reason
+mkdir -p "$W/bad"
+printf 'response:\n  autonomous: true\n  autonomous_actions: kill_tree, reboot\n  baseline: false\n' \
+    > "$W/bad/agent.yml"
+timeout -k 5 60 "$AGENT" --config "$W/bad/agent.yml" --tier bpf --no-builtin-rules \
+    --rules "$W/rules" --output "$W/bad/out.ndjson" --spool "$W/bad/spool" --duration 5 \
+    > "$W/bad/agent.log" 2>&1
+BRC=$?
+[ "$BRC" != 0 ] && grep -q "autonomous_actions: 'reboot' is not kill_tree or isolate" "$W/bad/agent.log" &&
+    ok "autonomous_actions 'reboot' refused at start (exit $BRC)" ||
+    { bad "bad autonomous_actions not refused (exit $BRC)"; tail -3 "$W/bad/agent.log"; }
 
 # ---- phase 1: kill_tree, no manager ----
 start_agent p1 kill_tree
