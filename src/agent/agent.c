@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -563,7 +564,6 @@ contain_request(struct agent *a, const struct sigma_rule *rule, const struct age
         pthread_mutex_unlock(&a->mu);
         return;
     }
-    a->contain_seen[slot] = h;
     bool queued = false;
     pthread_mutex_lock(&a->contain_mu);
     if (a->contain_running && !a->contain_stop && a->contain_n < CONTAIN_QUEUE) {
@@ -573,6 +573,7 @@ contain_request(struct agent *a, const struct sigma_rule *rule, const struct age
         snprintf(j->rule, sizeof(j->rule), "%s", rule->id ? rule->id : "");
         a->contain_n++;
         queued = true;
+        a->contain_seen[slot] = h; /* only once queued: a dropped job is tried again */
         pthread_cond_signal(&a->contain_cv);
     }
     pthread_mutex_unlock(&a->contain_mu);
@@ -1736,7 +1737,12 @@ contain_main(void *arg)
             int rc = prc ? prc
                          : agent_respond_ex(a->respond, 0, "local", type, params.p, params.len,
                                             &res);
-            bool ok = rc == 0 && res.p && strstr(res.p, "\"ok\":true") != NULL;
+            bool ok = false;
+            if (rc == 0 && res.p) {
+                json_t *rj = json_loadb(res.p, res.len, 0, NULL);
+                ok = rj && json_is_true(json_object_get(rj, "ok"));
+                json_decref(rj);
+            }
             pthread_mutex_lock(&a->mu);
             a->cnt.contain_ran++;
             if (!ok)
