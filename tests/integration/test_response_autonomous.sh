@@ -293,6 +293,27 @@ else
     grep '"EventID":130' "$W/p2/out.ndjson" | tail -1 | grep -q '"link":"connected"' &&
         ok "p2: the manager link stays up while isolated" ||
         bad "p2: manager link not connected in the last heartbeat"
+    # what the agent did reached the manager through the spool and the link
+    API=http://127.0.0.1:$((PORT + 1))/api/v1
+    PASS=$(sed -n 's/^password: //p' "$W/init.txt")
+    TOK=$(ip netns exec "$NS" curl -s -X POST "$API/auth/login" \
+        -d "{\"username\":\"admin\",\"password\":\"$PASS\"}" |
+        "$PY" -c 'import sys,json; print(json.load(sys.stdin).get("token",""))' 2> /dev/null)
+    found=
+    for _ in $(seq 1 40); do
+        ip netns exec "$NS" curl -s -H "Authorization: Bearer $TOK" "$API/events?limit=500" \
+            > "$W/mgr_events.json"
+        "$PY" - "$W/mgr_events.json" << 'EOF' && found=1 && break
+import json, re, sys
+t = open(sys.argv[1]).read()
+ok = all(re.search(r'"EventID": *%d' % i, t) for i in (150, 151)) and \
+    re.search(r'"Source": *"local"', t) and re.search(r'"Action": *"isolate"', t)
+sys.exit(0 if ok else 1)
+EOF
+        sleep 0.25
+    done
+    [ -n "$found" ] && ok "p2: the local 150/151 events are stored by the manager (GET /events)" ||
+        bad "p2: the manager has no local 150/151 events"
     stop_agent
     if msg=$(check_events "$W/p2/out.ndjson" "$EPID" isolate kill_tree 2>&1); then
         ok "p2: $msg"
