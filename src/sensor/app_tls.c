@@ -123,13 +123,21 @@ join_u16(char *dst, size_t dsz, size_t *o, const uint16_t *v, size_t n, char sep
 {
     for (size_t i = 0; i < n; i++) {
         char tmp[8];
-        int k = snprintf(tmp, sizeof(tmp), "%s%u", i ? (sep == '-' ? "-" : ",") : "", v[i]);
-        if (*o + (size_t)k + 1 > dsz) {
+        size_t k = sizeof(tmp);
+        unsigned x = v[i];
+        do {
+            tmp[--k] = (char)('0' + x % 10);
+            x /= 10;
+        } while (x);
+        if (i)
+            tmp[--k] = sep == '-' ? '-' : ',';
+        size_t len = sizeof(tmp) - k;
+        if (*o + len + 1 > dsz) {
             *cut = true;
             return;
         }
-        memcpy(dst + *o, tmp, (size_t)k);
-        *o += (size_t)k;
+        memcpy(dst + *o, tmp + k, len);
+        *o += len;
         dst[*o] = '\0';
     }
 }
@@ -145,8 +153,17 @@ cmp_u16(const void *a, const void *b)
 static size_t
 hex_list(char *buf, size_t o, const uint16_t *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        o += (size_t)snprintf(buf + o, 8, "%s%04x", i ? "," : "", v[i]);
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf[o++] = ',';
+        buf[o++] = hex[v[i] >> 12];
+        buf[o++] = hex[(v[i] >> 8) & 15];
+        buf[o++] = hex[(v[i] >> 4) & 15];
+        buf[o++] = hex[v[i] & 15];
+    }
+    buf[o] = '\0';
     return o;
 }
 
