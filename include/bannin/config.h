@@ -49,5 +49,10 @@ int bn_conf_load_yaml_mem(const struct bn_conf_def *defs, size_t n, void *obj, c
 void bn_conf_dump(const struct bn_conf_def *defs, size_t n, const void *obj, FILE *out);
 /* Frees owned strings of obj. */
 void bn_conf_release(const struct bn_conf_def *defs, size_t n, void *obj);
+/*
+ * After a struct copy (*dst = *src), gives dst its own copy of every STRING key so the two
+ * objects can be released separately. 0, or BN_ENOMEM (dst's strings released, all NULL).
+ */
+int bn_conf_copy_strings(const struct bn_conf_def *defs, size_t n, void *dst, const void *src);
 
 #endif

@@ -1310,25 +1310,9 @@ split_owned(const char *list, char **buf, const char **items, size_t *n)
 static int
 dup_config(struct agent_config *dst, const struct agent_config *src)
 {
+    /* every string key of the table, so a new key can never be shared (and freed twice) */
     *dst = *src;
-    char **s[] = {&dst->out_file, &dst->spool_dir, &dst->files_include, &dst->files_exclude,
-                  &dst->rules_dirs, &dst->sigmahq_dir, &dst->host, &dst->server,
-                  &dst->link_dir, &dst->block_marks, &dst->autonomous_actions};
-    for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++)
-        *s[i] = NULL;
-    char *const *from[] = {&src->out_file, &src->spool_dir, &src->files_include,
-                           &src->files_exclude, &src->rules_dirs, &src->sigmahq_dir,
-                           &src->host, &src->server, &src->link_dir, &src->block_marks,
-                           &src->autonomous_actions};
-    for (size_t i = 0; i < BN_ARRAY_SIZE(s); i++) {
-        if (dup_str(s[i], *from[i] ? *from[i] : "")) {
-            for (size_t k = i + 1; k < BN_ARRAY_SIZE(s); k++)
-                *s[k] = NULL;
-            agent_config_release(dst);
-            return BN_ENOMEM;
-        }
-    }
-    return 0;
+    return bn_conf_copy_strings(agent_conf_defs, agent_conf_ndefs, dst, src);
 }
 
 int

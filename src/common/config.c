@@ -749,6 +749,26 @@ bn_conf_dump(const struct bn_conf_def *defs, size_t n, const void *obj, FILE *ou
     }
 }
 
+int
+bn_conf_copy_strings(const struct bn_conf_def *defs, size_t n, void *dst, const void *src)
+{
+    for (size_t i = 0; i < n; i++)
+        if (defs[i].type == BN_CONF_STRING)
+            *(char **)target(&defs[i], dst) = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (defs[i].type != BN_CONF_STRING)
+            continue;
+        const char *from = *(char *const *)target(&defs[i], (void *)src);
+        char *copy = bn_strdup(from ? from : "");
+        if (!copy) {
+            bn_conf_release(defs, n, dst);
+            return BN_ENOMEM;
+        }
+        *(char **)target(&defs[i], dst) = copy;
+    }
+    return 0;
+}
+
 void
 bn_conf_release(const struct bn_conf_def *defs, size_t n, void *obj)
 {
