@@ -80,6 +80,11 @@ zeek_service(uint8_t app)
     case NET_APP_UNKNOWN:
     case NET_APP_FAILED: return NULL;
     case NET_APP_TLS: return "ssl";
+    /* Zeek's service names where they differ from Suricata's app_proto */
+    case NET_APP_DCERPC: return "dce_rpc";
+    case NET_APP_PGSQL: return "postgresql";
+    case NET_APP_DNP3: return "dnp3_tcp";
+    case NET_APP_BT_DHT: return NULL; /* Zeek has no analyzer for it */
     default: return net_app_name((enum net_app)app);
     }
 }
