@@ -85,7 +85,7 @@ PY
 #   seqs strictly increase; each payload is a JSON object whose bannin.seq is the record's
 #   seq; every complete line of OUTPUT_FILE is in B under its bannin.seq.
 cat > "$WORK/check.py" << 'PY'
-import json, sys
+import json, os, sys
 def load(p):
     return [json.loads(l) for l in open(p, encoding="utf-8")]
 a, b = load(sys.argv[1]), load(sys.argv[2])
@@ -104,7 +104,8 @@ for r in a:
     if byseq.get(r["seq"]) != r["data"]:
         bad.append("record %d seen before is %s" %
                    (r["seq"], "gone" if r["seq"] not in byseq else "changed"))
-if len(sys.argv) > 3:
+if len(sys.argv) > 3 and os.path.exists(sys.argv[3]):
+    # (no output file: the agent was killed during start-up, before it opened it)
     raw = open(sys.argv[3], "rb").read()
     lines = raw.split(b"\n")
     for l in lines[:-1]:  # the last piece is a partial line (or empty)
