@@ -29,6 +29,7 @@
 
 #include "agent/respond_baseline.h"
 #include "agent/respond_vault.h"
+#include "agent/respond_json.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
@@ -78,68 +79,6 @@ struct resp_baseline {
 
 /* ---- helpers ---- */
 
-static void
-hexify(char *dst, const unsigned char *src, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        dst[2 * i] = hx[src[i] >> 4];
-        dst[2 * i + 1] = hx[src[i] & 15];
-    }
-    dst[2 * n] = '\0';
-}
-
-static int
-put_fail(struct bn_buf *out, const char *msg)
-{
-    int rc = bn_buf_puts(out, "{\"ok\":false,\"error\":\"");
-    if (rc == 0)
-        rc = bn_buf_json_escape(out, msg, strlen(msg));
-    if (rc == 0)
-        rc = bn_buf_puts(out, "\"}");
-    return rc;
-}
-
-static int
-put_json(struct bn_buf *out, json_t *o)
-{
-    if (!o)
-        return BN_ENOMEM;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!s)
-        return BN_ENOMEM;
-    int rc = bn_buf_puts(out, s);
-    free(s);
-    return rc;
-}
-
-static int
-parse_params(const char *params, size_t len, json_t **obj, struct bn_buf *out)
-{
-    char msg[256];
-    *obj = NULL;
-    if (len > BN_RESP_PARAMS_MAX) {
-        snprintf(msg, sizeof msg, "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
-        put_fail(out, msg);
-        return BN_EINVAL;
-    }
-    if (!params || len == 0) {
-        *obj = json_object();
-        return *obj ? 0 : BN_ENOMEM;
-    }
-    json_error_t err;
-    json_t *o = json_loadb(params, len, JSON_REJECT_DUPLICATES, &err);
-    if (!o || !json_is_object(o)) {
-        snprintf(msg, sizeof msg, "params:%d:%d: %s", o ? 1 : err.line, o ? 1 : err.column,
-                 o ? "not a JSON object" : err.text);
-        json_decref(o);
-        put_fail(out, msg);
-        return BN_EINVAL;
-    }
-    *obj = o;
-    return 0;
-}
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -224,7 +163,7 @@ atomic_symlink(const char *path, const char *target, size_t n, long uid, long gi
     unsigned char rnd[6];
     randombytes_buf(rnd, sizeof rnd);
     char hex[13];
-    hexify(hex, rnd, sizeof rnd);
+    resp_hexify(hex, rnd, sizeof rnd);
     int l =
         snprintf(tmp, sizeof tmp, "%.*s/.%s.bnbase.%s", (int)(slash - path), path, slash + 1, hex);
     if (l < 0 || (size_t)l >= sizeof tmp)
@@ -330,7 +269,7 @@ sha_hex(char out[65], const void *data, size_t n)
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, data, n);
-    hexify(out, h, sizeof h);
+    resp_hexify(out, h, sizeof h);
 }
 
 /* root + host path; returns false when it does not fit. */
@@ -755,7 +694,7 @@ int
 resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     json_decref(p);
@@ -766,7 +705,7 @@ resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len, 
     if (rc < 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "cannot store the baseline: %s", bn_strerror(rc));
-        return put_fail(out, msg);
+        return resp_put_fail(out, msg);
     }
     size_t n = json_object_size(s.files);
     json_object_set_new(m->index, "files", s.files);
@@ -775,9 +714,9 @@ resp_baseline_snapshot(struct resp_baseline *m, const char *params, size_t len, 
         json_decref(s.skipped);
         char msg[256];
         snprintf(msg, sizeof msg, "cannot write the baseline index: %s", bn_strerror(rc));
-        return rc == BN_ENOMEM ? rc : put_fail(out, msg);
+        return rc == BN_ENOMEM ? rc : resp_put_fail(out, msg);
     }
-    return put_json(
+    return resp_put_json(
         out, json_pack("{s:b,s:I,s:o}", "ok", 1, "files", (json_int_t)n, "skipped", s.skipped));
 }
 
@@ -813,7 +752,7 @@ int
 resp_baseline_list(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     json_decref(p);
@@ -848,7 +787,7 @@ resp_baseline_list(struct resp_baseline *m, const char *params, size_t len, stru
             json_array_append_new(added, json_string(k));
     }
     json_decref(s.files);
-    return put_json(out,
+    return resp_put_json(out,
                     json_pack("{s:b,s:I,s:o,s:o,s:o,s:o,s:o}", "ok", 1, "baselined",
                               (json_int_t)json_array_size(files), "files", files, "changed",
                               changed, "added", added, "removed", removed, "skipped", s.skipped));
@@ -1108,17 +1047,17 @@ path_state(struct resp_baseline *m, json_t *p, struct state *s, struct bn_buf *o
     const char *path = json_is_string(pv) ? json_string_value(pv) : NULL;
     char msg[PATH_MAX + 128];
     if (!path || !clean_path(path)) {
-        put_fail(out, "\"path\" (an absolute, normalised host path) is required");
+        resp_put_fail(out, "\"path\" (an absolute, normalised host path) is required");
         return BN_EINVAL;
     }
     s->base = json_object_get(idx_files(m), path);
     if (!s->base && !is_watched(path)) {
         snprintf(msg, sizeof msg, "'%s' is neither baselined nor in the watch list", path);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         return BN_EINVAL;
     }
     if (!real_path(m, path, s->real, sizeof s->real)) {
-        put_fail(out, "path too long");
+        resp_put_fail(out, "path too long");
         return BN_EINVAL;
     }
     s->cur_err = read_entry(s->real, &s->data, &s->n, &s->st);
@@ -1161,7 +1100,7 @@ int
 resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     struct state s;
@@ -1176,14 +1115,14 @@ resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len, stru
     char msg[PATH_MAX + 128];
     if (s.cur_err < 0 && s.cur_err != -ENOENT) {
         snprintf(msg, sizeof msg, "cannot read '%s': %s", path, bn_strerror(s.cur_err));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     if (s.base) {
         rc = load_object(m, json_string_value(json_object_get(s.base, "sha256")), &bdata, &bn);
         if (rc < 0) {
             snprintf(msg, sizeof msg, "baseline copy of '%s': %s", path, bn_strerror(rc));
-            rc = rc == BN_ENOMEM ? rc : put_fail(out, msg);
+            rc = rc == BN_ENOMEM ? rc : resp_put_fail(out, msg);
             goto out;
         }
     }
@@ -1211,7 +1150,7 @@ resp_baseline_diff(struct resp_baseline *m, const char *params, size_t len, stru
     json_t *r = json_pack("{s:b,s:s,s:s,s:s#,s:o,s:b,s:b,s:b}", "ok", 1, "path", path, "status",
                           status, "diff", d.p ? d.p : "", d.len, "meta", meta, "binary", binary,
                           "truncated", truncated, "approximate", approx);
-    rc = put_json(out, r);
+    rc = resp_put_json(out, r);
 out:
     bn_buf_release(&d);
     bn_free(bdata);
@@ -1224,7 +1163,7 @@ int
 resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     struct state s;
@@ -1241,7 +1180,7 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, s
     char msg[PATH_MAX + 256];
     const char *status = status_of(&s);
     if (strcmp(status, "unchanged") == 0 || strcmp(status, "absent") == 0) {
-        rc = put_json(out, json_pack("{s:b,s:s,s:s}", "ok", 1, "path", path, "action", "none"));
+        rc = resp_put_json(out, json_pack("{s:b,s:s,s:s}", "ok", 1, "path", path, "action", "none"));
         goto out;
     }
     if (!s.base) { /* added since the baseline: take it away */
@@ -1250,19 +1189,19 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, s
             rc = resp_vault_put(m->vault, s.real, "baseline_restore: added since the baseline",
                                 "baseline", id, msg, sizeof msg);
             if (rc < 0) {
-                rc = rc == BN_ENOMEM ? rc : put_fail(out, msg);
+                rc = rc == BN_ENOMEM ? rc : resp_put_fail(out, msg);
                 goto out;
             }
         } else if (unlink(s.real) < 0) {
             snprintf(msg, sizeof msg, "cannot remove '%s': %s", path, strerror(errno));
-            rc = put_fail(out, msg);
+            rc = resp_put_fail(out, msg);
             goto out;
         } else {
             fsync_parent(s.real);
         }
         BN_INFO("baseline", "'%s' added since the baseline %s", path,
                 m->vault ? "quarantined" : "removed");
-        rc = put_json(
+        rc = resp_put_json(
             out, id[0] ? json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "path", path, "action",
                                    "quarantined", "vault_id", id)
                        : json_pack("{s:b,s:s,s:s}", "ok", 1, "path", path, "action", "removed"));
@@ -1272,7 +1211,7 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, s
     rc = load_object(m, sha, &bdata, &bn);
     if (rc < 0) {
         snprintf(msg, sizeof msg, "baseline copy of '%s': %s", path, bn_strerror(rc));
-        rc = rc == BN_ENOMEM ? rc : put_fail(out, msg);
+        rc = rc == BN_ENOMEM ? rc : resp_put_fail(out, msg);
         goto out;
     }
     const char *type = json_string_value(json_object_get(s.base, "type"));
@@ -1285,11 +1224,11 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, s
                           (mode_t)json_integer_value(json_object_get(s.base, "mode")), uid, gid);
     if (rc < 0) {
         snprintf(msg, sizeof msg, "cannot restore '%s': %s", path, bn_strerror(rc));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     BN_INFO("baseline", "'%s' restored to its baseline (%s)", path, status);
-    rc = put_json(out, json_pack("{s:b,s:s,s:s,s:s,s:s}", "ok", 1, "path", path, "action",
+    rc = resp_put_json(out, json_pack("{s:b,s:s,s:s,s:s,s:s}", "ok", 1, "path", path, "action",
                                  "restored", "was", status, "sha256", sha));
 out:
     bn_free(bdata);
@@ -1302,7 +1241,7 @@ int
 resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     struct state s;
@@ -1317,7 +1256,7 @@ resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len, s
     char msg[PATH_MAX + 128];
     if (s.cur_err < 0 && s.cur_err != -ENOENT) {
         snprintf(msg, sizeof msg, "cannot read '%s': %s", path, bn_strerror(s.cur_err));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     json_t *r;
@@ -1326,13 +1265,13 @@ resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len, s
         r = json_pack("{s:b,s:s,s:s}", "ok", 1, "path", path, "action", "removed");
     } else {
         if (!s.base && json_object_size(idx_files(m)) >= BN_BASELINE_FILES_MAX) {
-            rc = put_fail(out, "baseline full (BN_BASELINE_FILES_MAX)");
+            rc = resp_put_fail(out, "baseline full (BN_BASELINE_FILES_MAX)");
             goto out;
         }
         rc = store_object(m, s.sha, s.data, s.n);
         if (rc < 0) {
             snprintf(msg, sizeof msg, "cannot store '%s': %s", path, bn_strerror(rc));
-            rc = put_fail(out, msg);
+            rc = resp_put_fail(out, msg);
             goto out;
         }
         if (json_object_set_new(idx_files(m), path, meta_of(&s.st, s.sha)) < 0) {
@@ -1346,10 +1285,10 @@ resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len, s
     if (rc < 0) {
         json_decref(r);
         snprintf(msg, sizeof msg, "cannot write the baseline index: %s", bn_strerror(rc));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
-    rc = put_json(out, r);
+    rc = resp_put_json(out, r);
 out:
     bn_free(s.data);
     json_decref(p);

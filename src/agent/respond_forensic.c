@@ -35,6 +35,7 @@
 #include <sodium.h>
 #include <zstd.h>
 
+#include "agent/respond_json.h"
 #include "agent/respond_forensic.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -1022,17 +1023,6 @@ add_chosen_file(struct ctx *c, const char *path)
     return tw_member_note(c->t, name, take, h, extra);
 }
 
-static int
-put_fail(struct bn_buf *out, const char *msg)
-{
-    int rc = bn_buf_puts(out, "{\"ok\":false,\"error\":\"");
-    if (rc == 0)
-        rc = bn_buf_json_escape(out, msg, strlen(msg));
-    if (rc == 0)
-        rc = bn_buf_puts(out, "\"}");
-    return rc;
-}
-
 /* True when a path has a "." or ".." segment (archive names must not climb out). */
 static bool
 has_dot_segment(const char *p)
@@ -1071,7 +1061,7 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
     char msg[4600];
     if (len > BN_RESP_PARAMS_MAX) {
         snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         return BN_EINVAL;
     }
     json_error_t jerr;
@@ -1083,7 +1073,7 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
         else
             snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
         json_decref(o);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         return BN_EINVAL;
     }
     json_t *jfiles = json_object_get(o, "files"), *jev = json_object_get(o, "events"),
@@ -1116,7 +1106,7 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
         bad = "params: 'events_path' must be an absolute path";
     if (bad) {
         json_decref(o);
-        put_fail(out, bad);
+        resp_put_fail(out, bad);
         return BN_EINVAL;
     }
     size_t nevents = jev ? (size_t)json_integer_value(jev) : FOR_EVENTS_DEFAULT;
@@ -1125,7 +1115,7 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
     if (rc) {
         snprintf(msg, sizeof(msg), "cannot create '%s': %s", m->dir, bn_strerror(rc));
         json_decref(o);
-        return put_fail(out, msg);
+        return resp_put_fail(out, msg);
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -1142,7 +1132,7 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
     if (t.fd < 0) {
         snprintf(msg, sizeof(msg), "cannot create '%s': %s", part, strerror(errno));
         json_decref(o);
-        return put_fail(out, msg);
+        return resp_put_fail(out, msg);
     }
     t.z = ZSTD_createCCtx();
     t.zcap = ZSTD_CStreamOutSize();
@@ -1241,5 +1231,5 @@ fail:
     if (rc == BN_ENOMEM)
         return rc;
     snprintf(msg, sizeof(msg), "writing the package failed: %s", bn_strerror(rc));
-    return put_fail(out, msg);
+    return resp_put_fail(out, msg);
 }

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "agent/respond_json.h"
 #include "agent/respond_scan.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -122,17 +123,6 @@ report_copy(struct bn_yara_report *dst, const struct bn_yara_report *src)
     return 0;
 }
 
-static int
-put_fail(struct bn_buf *out, const char *msg)
-{
-    int rc = bn_buf_puts(out, "{\"ok\":false,\"error\":\"");
-    if (rc == 0)
-        rc = bn_buf_json_escape(out, msg, strlen(msg));
-    if (rc == 0)
-        rc = bn_buf_puts(out, "\"}");
-    return rc;
-}
-
 /* Reads an optional positive integer param within [1, max]; 0 when absent. */
 static int
 get_uint(json_t *o, const char *key, json_int_t max, json_int_t *val, struct bn_buf *out)
@@ -144,7 +134,7 @@ get_uint(json_t *o, const char *key, json_int_t max, json_int_t *val, struct bn_
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max) {
         char msg[160];
         snprintf(msg, sizeof(msg), "params: '%s' must be an integer 1..%lld", key, (long long)max);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         return BN_EINVAL;
     }
     *val = json_integer_value(v);
@@ -232,7 +222,7 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     char msg[512];
     if (len > BN_RESP_PARAMS_MAX) {
         snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         return BN_EINVAL;
     }
     json_error_t jerr;
@@ -245,7 +235,7 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
         else
             snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
         json_decref(o);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         return BN_EINVAL;
     }
     int rc = BN_EINVAL;
@@ -264,7 +254,7 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
                  "params: 'paths' (absolute paths) and/or 'pids' (process ids): arrays of at "
                  "most %u, at least one entry in all",
                  BN_RESP_SCAN_PATHS_MAX);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         goto done;
     }
     for (size_t i = 0; i < npids; i++) {
@@ -273,7 +263,7 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
             json_integer_value(v) == (json_int_t)getpid()) {
             snprintf(msg, sizeof(msg),
                      "params: pids[%zu] is not a process id (1..4194304, not the agent)", i);
-            put_fail(out, msg);
+            resp_put_fail(out, msg);
             goto done;
         }
     }
@@ -287,7 +277,7 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
         if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
             strlen(json_string_value(v)) != json_string_length(v)) {
             snprintf(msg, sizeof(msg), "params: paths[%zu] is not an absolute path", i);
-            put_fail(out, msg);
+            resp_put_fail(out, msg);
             goto done;
         }
         paths[i] = json_string_value(v);
@@ -302,12 +292,12 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     json_t *jrules = json_object_get(o, "rules");
     json_t *jdir = json_object_get(o, "rule_dir");
     if (jrules && json_is_string(jrules) && json_string_length(jrules) > BN_RESP_RULES_TEXT_MAX) {
-        put_fail(out, "params: 'rules' longer than BN_RESP_RULES_TEXT_MAX");
+        resp_put_fail(out, "params: 'rules' longer than BN_RESP_RULES_TEXT_MAX");
         goto done;
     }
     if ((jrules && !json_is_string(jrules)) || (jdir && !json_is_string(jdir)) ||
         (jrules && jdir)) {
-        put_fail(out, "params: give 'rules' (rule text) or 'rule_dir' (a path), as strings");
+        resp_put_fail(out, "params: give 'rules' (rule text) or 'rule_dir' (a path), as strings");
         goto done;
     }
     double t0 = now_s();

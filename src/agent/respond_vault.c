@@ -33,6 +33,7 @@
 #include <sodium.h>
 
 #include "agent/respond_vault.h"
+#include "agent/respond_json.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
@@ -48,71 +49,6 @@ struct resp_vault {
 };
 
 /* ---- small helpers shared by the actions ---- */
-
-static void
-hexify(char *dst, const unsigned char *src, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        dst[2 * i] = hx[src[i] >> 4];
-        dst[2 * i + 1] = hx[src[i] & 15];
-    }
-    dst[2 * n] = '\0';
-}
-
-static int
-put_fail(struct bn_buf *out, const char *msg)
-{
-    int rc = bn_buf_puts(out, "{\"ok\":false,\"error\":\"");
-    if (rc == 0)
-        rc = bn_buf_json_escape(out, msg, strlen(msg));
-    if (rc == 0)
-        rc = bn_buf_puts(out, "\"}");
-    return rc;
-}
-
-/* Appends a jansson object (consumed) as the result. */
-static int
-put_json(struct bn_buf *out, json_t *o)
-{
-    if (!o)
-        return BN_ENOMEM;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!s)
-        return BN_ENOMEM;
-    int rc = bn_buf_puts(out, s);
-    free(s);
-    return rc;
-}
-
-/* Parses params into an object; on failure writes the result and returns BN_EINVAL. */
-static int
-parse_params(const char *params, size_t len, json_t **obj, struct bn_buf *out)
-{
-    char msg[256];
-    *obj = NULL;
-    if (len > BN_RESP_PARAMS_MAX) {
-        snprintf(msg, sizeof msg, "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
-        put_fail(out, msg);
-        return BN_EINVAL;
-    }
-    if (!params || len == 0) {
-        *obj = json_object();
-        return *obj ? 0 : BN_ENOMEM;
-    }
-    json_error_t err;
-    json_t *o = json_loadb(params, len, JSON_REJECT_DUPLICATES, &err);
-    if (!o || !json_is_object(o)) {
-        snprintf(msg, sizeof msg, "params:%d:%d: %s", o ? 1 : err.line, o ? 1 : err.column,
-                 o ? "not a JSON object" : err.text);
-        json_decref(o);
-        put_fail(out, msg);
-        return BN_EINVAL;
-    }
-    *obj = o;
-    return 0;
-}
 
 static int
 fsync_dir(const char *path)
@@ -417,11 +353,11 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
                  bn_strerror(rc));
         goto out;
     }
-    hexify(shahex, sha, sizeof sha);
+    resp_hexify(shahex, sha, sizeof sha);
 
     unsigned char idb[ID_HEX / 2];
     randombytes_buf(idb, sizeof idb);
-    hexify(id_out, idb, sizeof idb);
+    resp_hexify(id_out, idb, sizeof idb);
     snprintf(jsname, sizeof jsname, "%s.json", id_out);
     snprintf(binname, sizeof binname, "%s.bin", id_out);
     snprintf(tmpname, sizeof tmpname, "%s.tmp", id_out);
@@ -584,7 +520,7 @@ int
 resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     const char *path = opt_str(p, "path");
@@ -592,7 +528,7 @@ resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_
     const char *actor = opt_str(p, "actor");
     char msg[PATH_MAX + 256];
     if (!path || !path[0] || strlen(path) >= PATH_MAX) {
-        put_fail(out, "quarantine: \"path\" (an absolute file path) is required");
+        resp_put_fail(out, "quarantine: \"path\" (an absolute file path) is required");
         rc = BN_EINVAL;
         goto out;
     }
@@ -600,7 +536,7 @@ resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_
         (actor && strlen(actor) > BN_VAULT_TEXT_MAX)) {
         snprintf(msg, sizeof msg, "quarantine: \"reason\" and \"actor\" are limited to %d bytes",
                  BN_VAULT_TEXT_MAX);
-        put_fail(out, msg);
+        resp_put_fail(out, msg);
         rc = BN_EINVAL;
         goto out;
     }
@@ -614,7 +550,7 @@ resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_
     if (rc == BN_ENOMEM)
         goto out;
     if (rc < 0) {
-        rc = put_fail(out, msg) < 0 ? BN_ENOMEM : (rc == BN_EINVAL ? BN_EINVAL : 0);
+        rc = resp_put_fail(out, msg) < 0 ? BN_ENOMEM : (rc == BN_EINVAL ? BN_EINVAL : 0);
         goto out;
     }
     char js[ID_HEX + 8];
@@ -628,7 +564,7 @@ resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_
     json_t *r = json_pack("{s:b,s:s,s:s,s:O}", "ok", 1, "id", id, "path", path, "item",
                           meta ? meta : json_null());
     json_decref(meta);
-    rc = put_json(out, r);
+    rc = resp_put_json(out, r);
 out:
     json_decref(p);
     return rc;
@@ -700,7 +636,7 @@ int
 resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p, *meta = NULL;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     char msg[PATH_MAX + 256];
@@ -712,7 +648,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     json_t *fv = json_object_get(p, "force");
     bool force = json_is_true(fv);
     if (!id || !valid_id(id)) {
-        put_fail(out, "unquarantine: \"id\" (32 hex digits from quarantine or vault_list) is "
+        resp_put_fail(out, "unquarantine: \"id\" (32 hex digits from quarantine or vault_list) is "
                       "required");
         rc = BN_EINVAL;
         goto out;
@@ -726,7 +662,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         if (rc == BN_ENOMEM)
             goto out;
         snprintf(msg, sizeof msg, "vault item %s: metadata: %s", id, bn_strerror(rc));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     const char *path = opt_str(meta, "path");
@@ -734,12 +670,12 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     json_int_t size = geti(meta, "size");
     if (!path || path[0] != '/' || strlen(path) >= PATH_MAX || !shahex || size < 0) {
         snprintf(msg, sizeof msg, "vault item %s: metadata lacks path, sha256 or size", id);
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     if (!force && access(path, F_OK) == 0) {
         snprintf(msg, sizeof msg, "'%s' exists; not overwritten (pass \"force\":true)", path);
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     unsigned char ad[crypto_hash_sha256_BYTES];
@@ -749,7 +685,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     bfd = openat(m->dirfd, bin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (bfd < 0) {
         snprintf(msg, sizeof msg, "vault item %s: %s", id, strerror(errno));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     size_t tl = strlen(path) + 32;
@@ -766,7 +702,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         snprintf(msg, sizeof msg, "cannot create a file beside '%s': %s", path, strerror(errno));
         bn_free(tmp);
         tmp = NULL;
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     unsigned char hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
@@ -805,7 +741,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         if (w < 0) {
             EVP_MD_CTX_free(hs);
             snprintf(msg, sizeof msg, "cannot write beside '%s': %s", path, bn_strerror(w));
-            rc = put_fail(out, msg);
+            rc = resp_put_fail(out, msg);
             goto out;
         }
         final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
@@ -816,12 +752,12 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     char got[2 * sizeof sha + 1];
     if (fsha_final(hs, sha) < 0 && !bad)
         bad = "hashing failed";
-    hexify(got, sha, sizeof sha);
+    resp_hexify(got, sha, sizeof sha);
     if (!bad && (total != size || strcmp(got, shahex) != 0))
         bad = "restored bytes do not match the recorded SHA-256";
     if (bad) {
         snprintf(msg, sizeof msg, "vault item %s refused: %s", id, bad);
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     struct timespec times[2] = {getts(meta, "atime"), getts(meta, "mtime")};
@@ -830,13 +766,13 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         fsync(ofd) < 0) {
         snprintf(msg, sizeof msg, "cannot set owner, mode or times on '%s': %s", path,
                  strerror(errno));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     int rr = force ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
     if (rr < 0) {
         snprintf(msg, sizeof msg, "cannot put '%s' back: %s", path, strerror(errno));
-        rc = put_fail(out, msg);
+        rc = resp_put_fail(out, msg);
         goto out;
     }
     bn_free(tmp);
@@ -854,7 +790,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     snprintf(js, sizeof js, "%s.json", id);
     unlinkat(m->dirfd, js, 0);
     fsync_dir(m->dir);
-    rc = put_json(out, json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "id", id, "path", path, "sha256",
+    rc = resp_put_json(out, json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "id", id, "path", path, "sha256",
                                  got, "size", total));
 out:
     if (ofd >= 0)
@@ -881,7 +817,7 @@ int
 resp_vault_list(struct resp_vault *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = parse_params(params, len, &p, out);
+    int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
     json_decref(p);
@@ -898,7 +834,7 @@ resp_vault_list(struct resp_vault *m, const char *params, size_t len, struct bn_
         json_decref(bad);
         char msg[PATH_MAX + 64];
         snprintf(msg, sizeof msg, "cannot list '%s': %s", m->dir, strerror(errno));
-        return put_fail(out, msg);
+        return resp_put_fail(out, msg);
     }
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -927,7 +863,7 @@ resp_vault_list(struct resp_vault *m, const char *params, size_t len, struct bn_
         bn_free(text);
     }
     closedir(d);
-    rc = put_json(out,
+    rc = resp_put_json(out,
                   json_pack("{s:b,s:I,s:o,s:o}", "ok", 1, "count",
                             (json_int_t)json_array_size(items), "items", items, "damaged", bad));
     return rc;
