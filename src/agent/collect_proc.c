@@ -487,6 +487,11 @@ emit_exec(struct proc_state *s, pid_t pid)
             ev.extra_keys[ev.nextra] = "cmdline_truncated";
             ev.extra_vals[ev.nextra++] = "true";
         }
+        if (!ev.proc.cmdline || !*ev.proc.cmdline) {
+            /* read as a zombie: /proc/<pid> was still there but the argv was already gone */
+            ev.extra_keys[ev.nextra] = "proc_gone";
+            ev.extra_vals[ev.nextra++] = "true";
+        }
     }
     /* the parent by pid only: the agent's loop fills it from the process table, which
      * knows it from its own exec (or reads /proc once), instead of two /proc reads here */
