@@ -147,6 +147,22 @@ bn__store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 }
 
 int
+bn__store_update_ids(struct store *st, const char *sql, const char *what, const int64_t *args,
+                     int nargs)
+{
+    int rc = 0;
+    sqlite3_stmt *s = bn__store_prep(st, sql, &rc);
+    if (!s)
+        return rc;
+    for (int i = 0; i < nargs; i++)
+        sqlite3_bind_int64(s, i + 1, args[i]);
+    rc = bn__store_step_done(st, s, what);
+    if (rc == 0 && sqlite3_changes(st->db) == 0)
+        rc = BN_ENOTFOUND;
+    return rc;
+}
+
+int
 bn__store_exec(struct store *st, const char *sql, const char *what)
 {
     char *emsg = NULL;

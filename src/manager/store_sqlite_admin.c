@@ -205,16 +205,8 @@ int
 store_token_revoke(struct store *st, int64_t tenant_id, int64_t id)
 {
     static const char SQL[] = "UPDATE enroll_tokens SET revoked = 1 WHERE id = ? AND tenant_id = ?";
-    int rc = 0;
-    sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, tenant_id);
-    rc = bn__store_step_done(st, s, "revoke enrolment token");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    const int64_t args[] = {id, tenant_id};
+    return bn__store_update_ids(st, SQL, "revoke enrolment token", args, 2);
 }
 
 static int
@@ -363,16 +355,8 @@ int
 store_agent_revoke(struct store *st, int64_t tenant_id, int64_t id)
 {
     static const char SQL[] = "UPDATE agents SET revoked = 1 WHERE id = ? AND tenant_id = ?";
-    int rc = 0;
-    sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, tenant_id);
-    rc = bn__store_step_done(st, s, "revoke agent");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    const int64_t args[] = {id, tenant_id};
+    return bn__store_update_ids(st, SQL, "revoke agent", args, 2);
 }
 
 int

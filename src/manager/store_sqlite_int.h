@@ -61,6 +61,10 @@ void bn__store_done(sqlite3_stmt *s);
 int bn__store_err(struct store *st, int rc, const char *what);
 /* Steps a write statement to completion: 0 or a mapped error. */
 int bn__store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
+/* Runs an UPDATE/DELETE whose parameters are all integers (args[i] binds ?i+1); BN_ENOTFOUND
+ * when no row changed. */
+int bn__store_update_ids(struct store *st, const char *sql, const char *what, const int64_t *args,
+                         int nargs);
 /* Runs SQL text without results. */
 int bn__store_exec(struct store *st, const char *sql, const char *what);
 /* Starts a write transaction unless one is open; *owned tells st_tx_end to commit. */

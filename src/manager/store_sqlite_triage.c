@@ -164,16 +164,8 @@ int
 store_suppression_hit(struct store *st, int64_t id, int64_t n)
 {
     static const char SQL[] = "UPDATE suppressions SET hits = hits + ? WHERE id = ?";
-    int rc = 0;
-    sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, n);
-    sqlite3_bind_int64(s, 2, id);
-    rc = bn__store_step_done(st, s, "suppression hit");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    const int64_t args[] = {n, id};
+    return bn__store_update_ids(st, SQL, "suppression hit", args, 2);
 }
 
 /* ---- IOC lists ------------------------------------------------------------------------- */
@@ -604,16 +596,8 @@ store_outbox_sent(struct store *st, int64_t id, int64_t now_ns)
 {
     static const char SQL[] = "UPDATE outbox SET state = 1, sent_ns = ?, attempts = attempts + 1"
                               " WHERE id = ? AND state = 0";
-    int rc = 0;
-    sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, now_ns);
-    sqlite3_bind_int64(s, 2, id);
-    rc = bn__store_step_done(st, s, "outbox sent");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    const int64_t args[] = {now_ns, id};
+    return bn__store_update_ids(st, SQL, "outbox sent", args, 2);
 }
 
 int
