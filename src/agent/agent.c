@@ -176,6 +176,8 @@ struct agent {
     struct bn_buf ajson;         /* alerts */
     struct agent_spool *spool;
     pthread_mutex_t spool_mu;      /* the spool is shared with the uplink thread */
+    pthread_mutex_t col_mu;        /* collector states vs. the heartbeat reading their stats */
+    bool cols_closing;             /* under col_mu: collectors are being stopped and freed */
     struct uplink *uplink;
     /* response actions (respond.c) run by the manager through the uplink */
     struct respond *respond;
@@ -1102,7 +1104,10 @@ heartbeat(struct agent *a)
             add_extra(&ev, "link_error", us.last_error);
     }
     add_extra_u64(&ev, "truncated", ps.cmdline_truncated + ps.path_truncated);
-    for (size_t i = 0; i < a->ncol; i++) {
+    /* agent_stop frees the collectors while this loop still runs: read their stats only
+     * while they are not being stopped */
+    pthread_mutex_lock(&a->col_mu);
+    for (size_t i = 0; !a->cols_closing && i < a->ncol; i++) {
         if (agent_bpf_stats && &agent_collector_bpf && a->col[i].ops == &agent_collector_bpf) {
             /* events the kernel side could not hand over (ring buffer full) */
             struct agent_bpf_stats bs;
@@ -1110,6 +1115,7 @@ heartbeat(struct agent *a)
             add_extra_u64(&ev, "bpf_drops", bs.drops);
         }
     }
+    pthread_mutex_unlock(&a->col_mu);
     agent_process(a, &ev);
 }
 
@@ -1325,6 +1331,7 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
         return bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory");
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->spool_mu, NULL);
+    pthread_mutex_init(&a->col_mu, NULL);
     pthread_mutex_init(&a->contain_mu, NULL);
     pthread_cond_init(&a->contain_cv, NULL);
     pthread_condattr_t ca;
@@ -1499,9 +1506,11 @@ start_one(struct agent *a, const struct agent_collector_ops *ops, int kind, stru
         rc = ops->start(a, &state, d);
     if (rc)
         return rc;
+    pthread_mutex_lock(&a->col_mu);
     a->col[a->ncol].ops = ops;
     a->col[a->ncol].state = state;
     a->ncol++;
+    pthread_mutex_unlock(&a->col_mu);
     return 0;
 }
 
@@ -1847,6 +1856,9 @@ agent_stop(struct agent *a)
         return;
     if (a->loop_running && !a->stopping)
         status_event(a, "stopping", a->tier ? tier_name(a->tier) : NULL);
+    pthread_mutex_lock(&a->col_mu);
+    a->cols_closing = true;
+    pthread_mutex_unlock(&a->col_mu);
     for (size_t i = a->ncol; i-- > 0;)
         if (a->col[i].ops->stop)
             a->col[i].ops->stop(a, a->col[i].state);
@@ -1903,6 +1915,7 @@ agent_free(struct agent *a)
     if (a->spool)
         agent_spool_close(a->spool);
     pthread_mutex_destroy(&a->spool_mu);
+    pthread_mutex_destroy(&a->col_mu);
     pthread_mutex_destroy(&a->contain_mu);
     pthread_cond_destroy(&a->contain_cv);
     bn_buf_release(&a->json);
