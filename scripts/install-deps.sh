@@ -12,6 +12,7 @@ PACKAGES=(
   libmicrohttpd-dev libyara-dev libnftables-dev
   libndpi-bin openssl iproute2 nftables time
   zstd gzip python3 python3-yaml curl
+  sudo
 )
 
 # Multi-literal matcher: Intel Hyperscan on x86-64. Debian 12's Vectorscan 5.4.9 misses
