@@ -200,12 +200,40 @@ int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf, v
 int agent_auth_parse(const char *ident, pid_t pid, const char *msg, struct agent_event *ev);
 /* Frees the extras agent_auth_parse allocated and clears ev. */
 void agent_auth_event_release(struct agent_event *ev);
-/* Settings of the auth collector: journald unless prefer_file, else this file. */
-struct agent_auth_conf {
-    const char *log_path;        /* "/var/log/auth.log" when NULL (borrowed) */
-    bool prefer_file;            /* skip journald */
-    bool from_start;             /* read the file from its start (tests), not its end */
+/* Where the auth collector reads (auth.source). */
+enum agent_auth_source {
+    AGENT_AUTH_AUTO = 0,         /* journald, else the file, else the syslog socket */
+    AGENT_AUTH_JOURNALD = 1,
+    AGENT_AUTH_FILE = 2,
+    AGENT_AUTH_SOCKET = 3,       /* bind socket_path and receive syslog datagrams */
 };
+/* Settings of the auth collector (strings borrowed). */
+struct agent_auth_conf {
+    const char *log_path;        /* "/var/log/auth.log" when NULL */
+    bool prefer_file;            /* skip journald (as source = AGENT_AUTH_FILE) */
+    bool from_start;             /* read the file from its start (tests), not its end */
+    int source;                  /* enum agent_auth_source */
+    const char *socket_path;     /* syslog socket bound by the socket source; "/dev/log" if NULL */
+    bool auto_bind;              /* auto: bind socket_path when journald and the file are
+                                  * missing and nothing listens there */
+};
+/* One syslog datagram split by agent_syslog_split (pointers into the caller's buffer). */
+struct agent_syslog_msg {
+    int facility, severity;      /* from <PRI>; 1 (user) and 5 (notice) when there is none */
+    bool has_pri, rfc5424;
+    const char *host;            /* "" when absent (glibc's syslog() sends none) */
+    const char *ident;           /* tag / APP-NAME, without "[pid]" */
+    pid_t pid;                   /* "[pid]" / PROCID, 0 when absent */
+    const char *msg;
+    const char *why;             /* what is wrong when BN_EFORMAT is returned */
+};
+/*
+ * Splits the syslog datagram buf[0..len) (buf[len] must be writable; NULs inside become
+ * blanks, trailing NUL/CR/LF are cut) as sent to /dev/log: RFC 3164 "<PRI>Mmm dd hh:mm:ss
+ * [host ]ident[pid]: msg" (glibc omits the host) or RFC 5424 "<PRI>1 TS HOST APP PROCID
+ * MSGID SD MSG". 0, or BN_EFORMAT with m->why.
+ */
+int agent_syslog_split(char *buf, size_t len, struct agent_syslog_msg *m);
 int agent_auth_start_conf(struct agent *a, const struct agent_auth_conf *conf, void **state,
                           struct bn_diag *d);
 /* ---- end agent-tiers ---- */
@@ -219,6 +247,10 @@ struct agent_config {
     uint64_t spool_max;          /* output.spool_max */
     int tier;                    /* collect.tier: 0 auto, else enum agent_tier */
     bool auth;                   /* collect.auth */
+    int auth_source;             /* auth.source: enum agent_auth_source */
+    char *auth_file;             /* auth.file */
+    char *auth_socket;           /* auth.syslog_socket */
+    bool auth_auto_bind;         /* auth.auto_bind */
     bool files;                  /* collect.files */
     bool fanotify_with_bpf;      /* collect.fanotify_with_bpf */
     char *files_include;         /* files.include: path prefixes reported */

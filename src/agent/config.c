@@ -12,6 +12,8 @@
 #include "agent/agent.h"
 
 static const char *const tier_names[] = {"auto", "bpf", "netlink", "poll", NULL};
+/* indexes are enum agent_auth_source values */
+static const char *const auth_source_names[] = {"auto", "journald", "file", "socket", NULL};
 /* indexes are enum sigma_level values */
 static const char *const level_names[] = {"none", "informational", "low", "medium", "high",
                                           "critical", NULL};
@@ -39,7 +41,19 @@ const struct bn_conf_def agent_conf_defs[] = {
      "collection tier: auto (best available), bpf, netlink (proc connector + fanotify) or "
      "poll (/proc polling)"},
     {"collect.auth", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(auth),
-     "read sshd, sudo, su and login outcomes from journald or auth.log (tiers bpf, netlink)"},
+     "read sshd, sudo, su and login outcomes from journald, auth.log or a syslog socket "
+     "(tiers bpf, netlink)"},
+    {"auth.source", BN_CONF_ENUM, "auto", 0, 0, auth_source_names, false, OFF(auth_source),
+     "where auth outcomes come from: auto (journald, else auth.file, else auth.syslog_socket "
+     "if auth.auto_bind), journald, file or socket"},
+    {"auth.file", BN_CONF_STRING, "/var/log/auth.log", 0, 0, NULL, false, OFF(auth_file),
+     "syslog file tailed by the file source (rotations followed)"},
+    {"auth.syslog_socket", BN_CONF_STRING, "/dev/log", 0, 0, NULL, false, OFF(auth_socket),
+     "datagram socket the socket source binds to receive syslog() messages (removed on stop "
+     "if it is still ours)"},
+    {"auth.auto_bind", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(auth_auto_bind),
+     "with auth.source auto: bind auth.syslog_socket when there is no journald, no auth.file "
+     "and no process listening on the socket (else login and sudo outcomes are lost)"},
     {"collect.files", BN_CONF_BOOL, "true", 0, 0, NULL, false, OFF(files),
      "report file create, write, rename, delete and attribute changes (tiers bpf, netlink)"},
     {"collect.fanotify_with_bpf", BN_CONF_BOOL, "false", 0, 0, NULL, false,
