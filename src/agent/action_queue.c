@@ -21,7 +21,6 @@
 #include "bannin/wire.h"
 
 #include "agent/action_queue.h"
-#include "agent/respond_log.h"
 
 struct job {
     uint64_t id, expires_ns;
@@ -39,7 +38,8 @@ struct res {
 };
 
 struct action_queue {
-    struct respond *r;
+    action_exec_fn exec;
+    void *exec_ctx;
     char dir[1100];
     pthread_t thr;
     bool started, stop;
@@ -171,7 +171,7 @@ worker(void *arg)
             q->st.expired++;
         } else {
             bn_buf_reset(&out);
-            int rc = agent_respond_ex(q->r, j.id, "manager", j.type, j.params, j.params_len, &out);
+            int rc = q->exec(q->exec_ctx, j.id, j.type, j.params, j.params_len, &out);
             uint32_t status = rc == 0 ? BN_WIRE_ACT_DONE : BN_WIRE_ACT_FAILED;
             if (out.len)
                 add_result(q, j.id, status, out.p, out.len);
@@ -248,13 +248,17 @@ load_results(struct action_queue *q)
 }
 
 int
-action_queue_new(struct action_queue **out, struct respond *r, const char *state_dir)
+action_queue_new_exec(struct action_queue **out, action_exec_fn exec, void *exec_ctx,
+                      const char *state_dir)
 {
     *out = NULL;
+    if (!exec)
+        return BN_EINVAL;
     struct action_queue *q = bn_calloc(1, sizeof(*q));
     if (!q)
         return BN_ENOMEM;
-    q->r = r;
+    q->exec = exec;
+    q->exec_ctx = exec_ctx;
     snprintf(q->dir, sizeof(q->dir), "%s/actions", state_dir);
     if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
         int rc = -errno;

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/respond.h"
+#include "bannin/buf.h"
+
+struct respond;
 
 #define ACTION_QUEUE_INBOX 64 /* actions waiting to run; more are refused with a result */
 
@@ -21,7 +23,20 @@ struct action_queue_stats {
     uint64_t write_errors;
 };
 
-/* r borrowed. Creates state_dir/actions (0700) and loads the unacknowledged results. */
+/*
+ * Runs one action on the worker thread: appends the result JSON object to out; 0 when the
+ * action ran (its own success or failure is in the result), else an error.
+ */
+typedef int (*action_exec_fn)(void *ctx, uint64_t action_id, const char *type,
+                              const char *params, size_t params_len, struct bn_buf *out);
+
+/* Creates state_dir/actions (0700), loads the unacknowledged results and starts the worker,
+ * which runs each action through exec(exec_ctx, ...). The queue is part of bannin_link
+ * (spool, uplink, actions), which knows nothing of the agent's executors. */
+int action_queue_new_exec(struct action_queue **out, action_exec_fn exec, void *exec_ctx,
+                          const char *state_dir);
+/* The agent's queue: actions run through agent_respond_ex(r, id, "manager", ...); r borrowed.
+ * (action_queue_respond.c, in bannin_agent.) */
 int action_queue_new(struct action_queue **out, struct respond *r, const char *state_dir);
 /* Stops the worker (waits for the action running, bounded by its executor) and frees. */
 void action_queue_free(struct action_queue *q);
