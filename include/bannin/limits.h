@@ -168,4 +168,12 @@
 #define BN_RESP_BLOCK_CACHE_SLOTS_MAX (1u << 20)
 #define BN_RESP_PROC_TREE_MAX 4096            /* processes one tree action acts on */
 
+/* --- response: forensic package upload and attachments (src/wire/frame.c, src/agent/uplink.c,
+ * src/manager/attach.c; docs/RESPONSE.md "Upload and attachment") --- */
+#define BN_WIRE_CHUNK_MAX (1u << 20)          /* bytes of one FILE_CHUNK's data */
+#define BN_ATTACH_NAME_MAX 128                /* bytes of an attachment's file name */
+#define BN_ATTACH_SIZE_MAX (64ull << 20)      /* bytes of one attachment the manager accepts
+                                               * (= BN_API_RESPONSE_MAX: the API serves it whole) */
+#define BN_ATTACH_UPLOADS_MAX 64              /* packages an agent keeps waiting for upload */
+
 #endif

@@ -39,7 +39,12 @@ enum bn_wire_type {
     BN_WIRE_ACTION = 9,    /* manager -> agent: a response action to execute (docs/RESPONSE.md) */
     BN_WIRE_RESULT = 10,   /* agent -> manager: the outcome of an action */
     BN_WIRE_RESULT_ACK = 11, /* manager -> agent: the result is stored (the agent forgets it) */
+    BN_WIRE_FILE_OFFER = 12, /* agent -> manager: a file of an action to upload (signed) */
+    BN_WIRE_FILE_CHUNK = 13, /* agent -> manager: bytes of it at an offset (signed) */
+    BN_WIRE_FILE_END = 14,   /* agent -> manager: all sent, size and SHA-256 (signed) */
+    BN_WIRE_FILE_STATUS = 15, /* manager -> agent: send from offset / stored / refused */
 };
+#define BN_WIRE_TYPE_LAST BN_WIRE_FILE_STATUS
 
 /* Outcome of an action in a RESULT frame. */
 enum bn_wire_action_status {
@@ -134,6 +139,79 @@ struct bn_wire_result {
     uint32_t status;      /* enum bn_wire_action_status */
     struct bn_str result; /* JSON object text, at most BN_WIRE_RESULT_MAX bytes */
 };
+
+/*
+ * File upload (a forensic package attached to its action's incident; docs/RESPONSE.md "Upload
+ * and attachment"). The agent OFFERs (action, name, size, SHA-256); the manager answers a
+ * FILE_STATUS: SEND from the offset it already holds (resume after a reconnect), STORED (it
+ * has the whole file: the agent may delete its copy) or REFUSED (with the reason; the agent
+ * keeps its copy). The agent then sends CHUNKs at increasing offsets and an END; the manager
+ * checks size and SHA-256 and answers STORED or REFUSED. OFFER, CHUNK and END are signed
+ * like batches: Ed25519 over a domain ("BNO1", "BNC1", "BNE1") || session nonce || the
+ * payload up to the signature, so a frame recorded in one session fails in any other.
+ */
+enum bn_wire_file_state {
+    BN_WIRE_FILE_SEND = 0,    /* send chunks from offset */
+    BN_WIRE_FILE_STORED = 1,  /* the manager holds the whole file (verified) */
+    BN_WIRE_FILE_REFUSED = 2, /* not accepted: message says why */
+};
+
+struct bn_wire_file_offer {
+    uint64_t action_id;
+    struct bn_str name; /* [A-Za-z0-9._-], 1..BN_ATTACH_NAME_MAX bytes, not "." or ".." */
+    uint64_t size;
+    const uint8_t *sha256; /* 32 bytes */
+    const uint8_t *sig;    /* decoded: BN_WIRE_SIG bytes; ignored by the encoder */
+    const uint8_t *signed_part;
+    size_t signed_len;
+};
+
+struct bn_wire_file_chunk {
+    uint64_t action_id;
+    uint64_t offset;
+    const uint8_t *data; /* 1..BN_WIRE_CHUNK_MAX bytes */
+    uint32_t len;
+    const uint8_t *sig;
+    const uint8_t *signed_part;
+    size_t signed_len;
+};
+
+struct bn_wire_file_end {
+    uint64_t action_id;
+    uint64_t size;
+    const uint8_t *sha256;
+    const uint8_t *sig;
+    const uint8_t *signed_part;
+    size_t signed_len;
+};
+
+struct bn_wire_file_status {
+    uint64_t action_id;
+    uint32_t state; /* enum bn_wire_file_state */
+    uint64_t offset;
+    struct bn_str msg; /* at most BN_WIRE_ERRMSG_MAX bytes */
+};
+
+/* Encoders of the signed frames: sign with sk (BN_WIRE_SK) over the session nonce. */
+int bn_wire_file_offer_encode(struct bn_buf *out, const struct bn_wire_file_offer *m,
+                              const uint8_t *nonce, const uint8_t *sk);
+int bn_wire_file_chunk_encode(struct bn_buf *out, const struct bn_wire_file_chunk *m,
+                              const uint8_t *nonce, const uint8_t *sk);
+int bn_wire_file_end_encode(struct bn_buf *out, const struct bn_wire_file_end *m,
+                            const uint8_t *nonce, const uint8_t *sk);
+int bn_wire_file_status_encode(struct bn_buf *out, const struct bn_wire_file_status *m);
+/* Decoders check fields and bounds, not the signature (bn_wire_file_verify). */
+int bn_wire_file_offer_decode(const uint8_t *p, size_t n, struct bn_wire_file_offer *m,
+                              struct bn_wire_err *e);
+int bn_wire_file_chunk_decode(const uint8_t *p, size_t n, struct bn_wire_file_chunk *m,
+                              struct bn_wire_err *e);
+int bn_wire_file_end_decode(const uint8_t *p, size_t n, struct bn_wire_file_end *m,
+                            struct bn_wire_err *e);
+int bn_wire_file_status_decode(const uint8_t *p, size_t n, struct bn_wire_file_status *m,
+                               struct bn_wire_err *e);
+/* Checks a decoded OFFER/CHUNK/END's signature (type: its frame type): 0 or BN_EPROTO. */
+int bn_wire_file_verify(int type, const uint8_t *signed_part, size_t signed_len,
+                        const uint8_t *sig, const uint8_t *nonce, const uint8_t *pk);
 
 /*
  * Encoders append one whole frame (header and payload) to out. Return 0, BN_ETOOBIG when a

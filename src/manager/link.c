@@ -27,6 +27,7 @@
 #include "bannin/log.h"
 #include "bannin/wire.h"
 
+#include "manager/attach.h"
 #include "manager/link.h"
 #include "manager/playbook.h"
 
@@ -72,6 +73,7 @@ struct conn {
     int tier;
     uint8_t nonce[BN_WIRE_NONCE];
     struct bn_wire_ack ack; /* waiting for the group commit */
+    struct attach_up *up;   /* a file upload in progress (attach.h) */
     struct conn *next_pending;
     struct conn *prev, *next; /* all connections */
 };
@@ -110,6 +112,7 @@ struct link {
 
     pthread_mutex_t mu; /* guards cnt for link_counters */
     struct link_counters cnt;
+    struct attach_stats att; /* file uploads (attach.h) */
 };
 
 #define CNT(l, f) (l)->cnt.f
@@ -271,6 +274,7 @@ on_closed(uv_handle_t *h)
     pthread_mutex_unlock(&l->mu);
     SSL_free(c->ssl); /* frees the BIOs */
     bn_buf_release(&c->in);
+    attach_up_free(c->up);
     bn_free(c);
 }
 
@@ -814,6 +818,28 @@ handle_result(struct conn *c, const uint8_t *p, uint32_t len)
         conn_close(c);
 }
 
+/* FILE_OFFER / FILE_CHUNK / FILE_END: a forensic package upload (attach.h). */
+static void
+handle_file(struct conn *c, int type, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    char err[300];
+    struct attach_peer peer = {l->st, c->ia.id, c->uid, c->nonce, c->pk, false};
+    /* written on their own (autocommit) when no group is open; inside an open group the row
+     * and audit entry commit with it and STORED waits for the agent's resent END */
+    peer.in_group = ingest_pending(l->in);
+    bn_buf_reset(&l->out);
+    int rc = attach_frame(&c->up, &peer, type, p, len, &l->out, &l->att, err, sizeof(err));
+    if (rc) {
+        COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
+        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", err);
+        conn_refuse(c, rc, "%s", err);
+        return;
+    }
+    if (l->out.len && send_out(c) != 0)
+        conn_close(c);
+}
+
 static void
 handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
 {
@@ -837,6 +863,8 @@ handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
         handle_heartbeat(c, p, len);
     else if (type == BN_WIRE_RESULT)
         handle_result(c, p, len);
+    else if (type == BN_WIRE_FILE_OFFER || type == BN_WIRE_FILE_CHUNK || type == BN_WIRE_FILE_END)
+        handle_file(c, type, p, len);
     else {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "unexpected %s frame in a session",

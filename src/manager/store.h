@@ -702,6 +702,8 @@ enum store_action_state {
     STORE_ACT_FAILED = 4,
     STORE_ACT_REJECTED = 5,
     STORE_ACT_EXPIRED = 6,
+    STORE_ACT_PENDING_OBJECTION = 7, /* fully-managed: runs when the objection window passes
+                                      * unless an authorised user rejects it first */
 };
 const char *store_action_state_name(int state);
 int store_action_state_parse(const char *name); /* -1 when unknown */
@@ -729,6 +731,7 @@ struct store_action {
     const char *decision_reason; /* why it was approved or rejected (borrowed) */
     int64_t created_ns, decided_ns, sent_ns, done_ns, expires_ns;
     const char *result_json; /* the agent's result ("" before one; borrowed) */
+    int64_t run_at_ns;       /* PENDING_OBJECTION: when it runs unless rejected (0 = n/a) */
 };
 typedef int (*store_action_cb)(void *ctx, const struct store_action *a);
 
@@ -766,6 +769,14 @@ int store_action_queued(struct store *st, int64_t agent_id, size_t limit, store_
  */
 int store_action_expire(struct store *st, int64_t now_ns, store_action_cb cb, void *ctx,
                         int64_t *n);
+/*
+ * An action created in PENDING_OBJECTION (store_action_create with a->run_at_ns) runs
+ * (QUEUED) at run_at_ns unless rejected first (store_action_decide with approve = 0 accepts
+ * PENDING_OBJECTION too). This moves those whose time has come to QUEUED and calls cb for
+ * each before the move (audit). *n: how many.
+ */
+int store_action_release_objections(struct store *st, int64_t now_ns, store_action_cb cb,
+                                    void *ctx, int64_t *n);
 
 /* Tenant action policy. Types with no row: APPROVAL in semi-managed, AUTO in fully-managed. */
 int store_action_policy_get(struct store *st, int64_t tenant_id, const char *type, int *policy,
@@ -779,9 +790,38 @@ struct store_response_conf {
     int64_t approval_timeout_s; /* pending approvals escalate (and expire) after this */
     int full_min_severity;      /* fully-managed: playbooks run at or above (0..4) */
     int64_t queue_expiry_s;     /* queued actions for an offline host expire after this */
+    int64_t objection_window_s; /* fully-managed: playbook actions wait this long for an
+                                 * objection before they run (0 = run at once) */
 };
 int store_response_conf_get(struct store *st, int64_t tenant_id, struct store_response_conf *c);
 int store_response_conf_set(struct store *st, int64_t tenant_id,
                             const struct store_response_conf *c);
+
+/* ==== attachments (issue 5: forensic packages uploaded by agents; store_sqlite_actions.c) ==== */
+struct store_attachment {
+    int64_t id;
+    int64_t tenant_id;
+    int64_t agent_id;
+    int64_t incident_id; /* the action's incident, 0 = none */
+    int64_t action_id;
+    char name[136];      /* the file name the agent gave (BN_ATTACH_NAME_MAX) */
+    int64_t size;
+    char sha256[65];     /* lower-case hex */
+    char path[512];      /* the blob, relative to the data directory */
+    int64_t created_ns;
+};
+typedef int (*store_attachment_cb)(void *ctx, const struct store_attachment *a);
+/* The data directory the store was opened on (blobs live below it). */
+const char *store_dir(const struct store *st);
+/* Inserts a (id ignored). BN_EEXIST when the action already has one. */
+int store_attachment_create(struct store *st, const struct store_attachment *a, int64_t *id);
+/* BN_ENOTFOUND when none or out of scope. */
+int store_attachment_get(struct store *st, const struct store_scope *sc, int64_t id,
+                         struct store_attachment *out);
+/* The attachment of an action (unscoped: the link's check of a resent upload). */
+int store_attachment_by_action(struct store *st, int64_t action_id, struct store_attachment *out);
+/* Newest first; incident_id 0 = all in scope. */
+int store_attachment_list(struct store *st, const struct store_scope *sc, int64_t incident_id,
+                          size_t limit, store_attachment_cb cb, void *ctx);
 
 #endif

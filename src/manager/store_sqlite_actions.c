@@ -6,6 +6,8 @@
  *   pending_approval --approve--> queued --sent--> sent --result--> done | failed
  *          |                         |
  *          +--reject--> rejected     +--(expires_ns passed)--> expired   (also from pending)
+ *   pending_objection --(run_at_ns passed, or approve)--> queued
+ *          +--reject (an objection)--> rejected
  *
  * Every transition is a conditional UPDATE on the current state, so two approvers, a late
  * result or a second RESULT frame cannot move an action twice.
@@ -17,8 +19,9 @@
 #include "bannin/limits.h"
 #include "manager/store_sqlite_int.h"
 
-static const char *const state_names[] = {"pending_approval", "queued",   "sent",   "done",
-                                          "failed",           "rejected", "expired"};
+static const char *const state_names[] = {"pending_approval", "queued",   "sent",
+                                          "done",             "failed",   "rejected",
+                                          "expired",          "pending_objection"};
 
 const char *
 store_action_state_name(int state)
@@ -58,7 +61,8 @@ store_action_policy_parse(const char *name)
 
 #define ACT_COLS                                                                                   \
     "id, tenant_id, agent_id, incident_id, type, params_json, state, requested_by, approved_by, "  \
-    "reason, decision_reason, created_ns, decided_ns, sent_ns, done_ns, expires_ns, result_json"
+    "reason, decision_reason, created_ns, decided_ns, sent_ns, done_ns, expires_ns, result_json, " \
+    "run_at_ns"
 
 static int
 act_row(sqlite3_stmt *s, void *cb, void *ctx)
@@ -82,6 +86,7 @@ act_row(sqlite3_stmt *s, void *cb, void *ctx)
     a.done_ns = sqlite3_column_int64(s, 14);
     a.expires_ns = sqlite3_column_int64(s, 15);
     a.result_json = bn__store_col_text(s, 16);
+    a.run_at_ns = sqlite3_column_int64(s, 17);
     return ((store_action_cb)cb)(ctx, &a);
 }
 
@@ -94,8 +99,9 @@ store_action_create(struct store *st, const struct store_action *a, int64_t *id)
         bn__store_seterr(st, "action parameters or reason over the limit");
         return BN_ETOOBIG;
     }
-    if (a->state != STORE_ACT_PENDING_APPROVAL && a->state != STORE_ACT_QUEUED) {
-        bn__store_seterr(st, "a new action is pending_approval or queued, not %s",
+    if (a->state != STORE_ACT_PENDING_APPROVAL && a->state != STORE_ACT_QUEUED &&
+        a->state != STORE_ACT_PENDING_OBJECTION) {
+        bn__store_seterr(st, "a new action is pending_approval, pending_objection or queued, not %s",
                          store_action_state_name(a->state));
         return BN_EINVAL;
     }
@@ -103,8 +109,8 @@ store_action_create(struct store *st, const struct store_action *a, int64_t *id)
     sqlite3_stmt *s = bn__store_prep(st,
                                      "INSERT INTO actions(tenant_id, agent_id, incident_id, type, "
                                      "params_json, state, requested_by, reason, created_ns, "
-                                     "decided_ns, approved_by, expires_ns) "
-                                     "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                                     "decided_ns, approved_by, expires_ns, run_at_ns) "
+                                     "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                      &rc);
     if (!s)
         return rc;
@@ -122,6 +128,7 @@ store_action_create(struct store *st, const struct store_action *a, int64_t *id)
     sqlite3_bind_int64(s, 10, a->state == STORE_ACT_QUEUED ? now : 0);
     bn__store_bind_text(s, 11, a->approved_by);
     sqlite3_bind_int64(s, 12, a->expires_ns);
+    sqlite3_bind_int64(s, 13, a->state == STORE_ACT_PENDING_OBJECTION ? a->run_at_ns : 0);
     rc = bn__store_step_done(st, s, "insert action");
     if (rc == 0 && id)
         *id = sqlite3_last_insert_rowid(st->db);
@@ -223,7 +230,7 @@ store_action_decide(struct store *st, const struct store_scope *sc, int64_t id, 
     sqlite3_stmt *s = bn__store_prep(st,
                                      "UPDATE actions SET state = ?, approved_by = ?, "
                                      "decision_reason = ?, decided_ns = ? "
-                                     "WHERE id = ? AND state = 0",
+                                     "WHERE id = ? AND state IN (0, 7)",
                                      &rc);
     if (!s)
         return rc;
@@ -238,7 +245,8 @@ store_action_decide(struct store *st, const struct store_scope *sc, int64_t id, 
     if (sqlite3_changes(st->db) == 0) {
         int cur = -1;
         current_state(st, id, &cur);
-        bn__store_seterr(st, "action %lld is %s, not pending_approval", (long long)id,
+        bn__store_seterr(st, "action %lld is %s, not pending_approval or pending_objection",
+                         (long long)id,
                          store_action_state_name(cur));
         return BN_EINVAL;
     }
@@ -368,6 +376,45 @@ store_action_expire(struct store *st, int64_t now_ns, store_action_cb cb, void *
 /* ---- policy and settings -------------------------------------------------------------- */
 
 int
+store_action_release_objections(struct store *st, int64_t now_ns, store_action_cb cb, void *ctx,
+                                int64_t *n)
+{
+    if (n)
+        *n = 0;
+    int owned = 0;
+    int rc = bn__store_tx_begin(st, &owned);
+    if (rc != 0)
+        return rc;
+    if (cb) {
+        struct bn_buf b;
+        bn_buf_init(&b, 4096);
+        rc = bn_buf_printf(&b,
+                           "SELECT " ACT_COLS " FROM actions WHERE state = 7 "
+                           "AND run_at_ns <= %lld ORDER BY id",
+                           (long long)now_ns);
+        if (rc == 0)
+            rc = bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
+        else
+            bn_buf_release(&b);
+    }
+    if (rc == 0) {
+        sqlite3_stmt *s = bn__store_prep(st,
+                                         "UPDATE actions SET state = 1, decided_ns = ?, "
+                                         "approved_by = 'objection window' "
+                                         "WHERE state = 7 AND run_at_ns <= ?",
+                                         &rc);
+        if (s) {
+            sqlite3_bind_int64(s, 1, now_ns);
+            sqlite3_bind_int64(s, 2, now_ns);
+            rc = bn__store_step_done(st, s, "release objection windows");
+            if (rc == 0 && n)
+                *n = sqlite3_changes(st->db);
+        }
+    }
+    return bn__store_tx_end(st, owned, rc);
+}
+
+int
 store_action_policy_get(struct store *st, int64_t tenant_id, const char *type, int *policy,
                         int *explicit_row)
 {
@@ -446,10 +493,11 @@ store_response_conf_get(struct store *st, int64_t tenant_id, struct store_respon
     c->approval_timeout_s = 3600;
     c->full_min_severity = 4;
     c->queue_expiry_s = 86400;
+    c->objection_window_s = 0;
     int rc;
     sqlite3_stmt *s = bn__store_prep(st,
-                                     "SELECT approval_timeout_s, full_min_severity, queue_expiry_s "
-                                     "FROM tenant_response WHERE tenant_id = ?",
+                                     "SELECT approval_timeout_s, full_min_severity, queue_expiry_s, "
+                                     "objection_window_s FROM tenant_response WHERE tenant_id = ?",
                                      &rc);
     if (!s)
         return rc;
@@ -459,6 +507,7 @@ store_response_conf_get(struct store *st, int64_t tenant_id, struct store_respon
         c->approval_timeout_s = sqlite3_column_int64(s, 0);
         c->full_min_severity = sqlite3_column_int(s, 1);
         c->queue_expiry_s = sqlite3_column_int64(s, 2);
+        c->objection_window_s = sqlite3_column_int64(s, 3);
     }
     rc = (r == SQLITE_ROW || r == SQLITE_DONE) ? 0 : bn__store_err(st, r, "response settings");
     bn__store_done(s);
@@ -470,18 +519,20 @@ store_response_conf_set(struct store *st, int64_t tenant_id, const struct store_
 {
     if (c->approval_timeout_s < 1 || c->approval_timeout_s > 30 * 86400 ||
         c->full_min_severity < 0 || c->full_min_severity > 4 || c->queue_expiry_s < 1 ||
-        c->queue_expiry_s > 30 * 86400) {
+        c->queue_expiry_s > 30 * 86400 || c->objection_window_s < 0 ||
+        c->objection_window_s > 86400) {
         bn__store_seterr(st, "response settings out of range (timeouts 1 s..30 days, "
-                             "severity 0..4)");
+                             "severity 0..4, objection window 0..86400 s)");
         return BN_EINVAL;
     }
     int rc;
     sqlite3_stmt *s = bn__store_prep(
         st,
         "INSERT INTO tenant_response(tenant_id, approval_timeout_s, full_min_severity, "
-        "queue_expiry_s) VALUES(?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE SET "
-        "approval_timeout_s = excluded.approval_timeout_s, "
-        "full_min_severity = excluded.full_min_severity, queue_expiry_s = excluded.queue_expiry_s",
+        "queue_expiry_s, objection_window_s) VALUES(?,?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE "
+        "SET approval_timeout_s = excluded.approval_timeout_s, "
+        "full_min_severity = excluded.full_min_severity, queue_expiry_s = excluded.queue_expiry_s, "
+        "objection_window_s = excluded.objection_window_s",
         &rc);
     if (!s)
         return rc;
@@ -489,5 +540,145 @@ store_response_conf_set(struct store *st, int64_t tenant_id, const struct store_
     sqlite3_bind_int64(s, 2, c->approval_timeout_s);
     sqlite3_bind_int(s, 3, c->full_min_severity);
     sqlite3_bind_int64(s, 4, c->queue_expiry_s);
+    sqlite3_bind_int64(s, 5, c->objection_window_s);
     return bn__store_step_done(st, s, "set response settings");
+}
+
+/* ---- attachments ------------------------------------------------------------------------ */
+
+const char *
+store_dir(const struct store *st)
+{
+    return st->dir;
+}
+
+#define ATT_COLS                                                                                   \
+    "id, tenant_id, agent_id, incident_id, action_id, name, size, sha256, path, created_ns"
+
+static void
+att_fill(sqlite3_stmt *s, struct store_attachment *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(s, 0);
+    a->tenant_id = sqlite3_column_int64(s, 1);
+    a->agent_id = sqlite3_column_int64(s, 2);
+    a->incident_id = sqlite3_column_int64(s, 3);
+    a->action_id = sqlite3_column_int64(s, 4);
+    bn__store_col_copy(s, 5, a->name, sizeof(a->name));
+    a->size = sqlite3_column_int64(s, 6);
+    bn__store_col_copy(s, 7, a->sha256, sizeof(a->sha256));
+    bn__store_col_copy(s, 8, a->path, sizeof(a->path));
+    a->created_ns = sqlite3_column_int64(s, 9);
+}
+
+static int
+att_row(sqlite3_stmt *s, void *cb, void *ctx)
+{
+    struct store_attachment a;
+    att_fill(s, &a);
+    return ((store_attachment_cb)cb)(ctx, &a);
+}
+
+int
+store_attachment_create(struct store *st, const struct store_attachment *a, int64_t *id)
+{
+    if (strlen(a->name) == 0 || strlen(a->name) > BN_ATTACH_NAME_MAX || strlen(a->sha256) != 64 ||
+        a->size < 0 || (uint64_t)a->size > BN_ATTACH_SIZE_MAX || !a->path[0]) {
+        bn__store_seterr(st, "attachment: bad name, size, sha256 or path");
+        return BN_EINVAL;
+    }
+    int rc;
+    sqlite3_stmt *s = bn__store_prep(st,
+                                     "INSERT INTO attachments(tenant_id, agent_id, incident_id, "
+                                     "action_id, name, size, sha256, path, created_ns) "
+                                     "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(action_id) DO NOTHING",
+                                     &rc);
+    if (!s)
+        return rc;
+    sqlite3_bind_int64(s, 1, a->tenant_id);
+    sqlite3_bind_int64(s, 2, a->agent_id);
+    sqlite3_bind_int64(s, 3, a->incident_id);
+    sqlite3_bind_int64(s, 4, a->action_id);
+    bn__store_bind_text(s, 5, a->name);
+    sqlite3_bind_int64(s, 6, a->size);
+    bn__store_bind_text(s, 7, a->sha256);
+    bn__store_bind_text(s, 8, a->path);
+    sqlite3_bind_int64(s, 9, a->created_ns ? a->created_ns : bn__store_now_ns());
+    rc = bn__store_step_done(st, s, "insert attachment");
+    if (rc == 0 && sqlite3_changes(st->db) == 0) {
+        bn__store_seterr(st, "action %lld already has an attachment", (long long)a->action_id);
+        return BN_EEXIST;
+    }
+    if (rc == 0 && id)
+        *id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+struct att_one {
+    struct store_attachment *out;
+    int found;
+};
+
+static int
+att_keep(void *ctx, const struct store_attachment *a)
+{
+    struct att_one *o = ctx;
+    *o->out = *a;
+    o->found = 1;
+    return 1;
+}
+
+int
+store_attachment_get(struct store *st, const struct store_scope *sc, int64_t id,
+                     struct store_attachment *out)
+{
+    struct bn_buf b;
+    int rc = bn__store_build_sql(&b, "SELECT " ATT_COLS " FROM attachments WHERE ", "tenant_id",
+                                 sc, "");
+    if (rc == 0)
+        rc = bn_buf_printf(&b, " AND id = %lld", (long long)id);
+    if (rc != 0) {
+        bn_buf_release(&b);
+        return rc;
+    }
+    struct att_one o = {out, 0};
+    rc = bn__store_run_list(st, &b, att_row, (void *)att_keep, &o);
+    if (rc == 0 && !o.found)
+        rc = BN_ENOTFOUND;
+    return rc;
+}
+
+int
+store_attachment_by_action(struct store *st, int64_t action_id, struct store_attachment *out)
+{
+    int rc;
+    sqlite3_stmt *s =
+        bn__store_prep(st, "SELECT " ATT_COLS " FROM attachments WHERE action_id = ?", &rc);
+    if (!s)
+        return rc;
+    sqlite3_bind_int64(s, 1, action_id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        att_fill(s, out);
+    rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, "attachment");
+    bn__store_done(s);
+    return rc;
+}
+
+int
+store_attachment_list(struct store *st, const struct store_scope *sc, int64_t incident_id,
+                      size_t limit, store_attachment_cb cb, void *ctx)
+{
+    struct bn_buf b;
+    int rc = bn__store_build_sql(&b, "SELECT " ATT_COLS " FROM attachments WHERE ", "tenant_id",
+                                 sc, "");
+    if (rc == 0 && incident_id)
+        rc = bn_buf_printf(&b, " AND incident_id = %lld", (long long)incident_id);
+    if (rc == 0)
+        rc = bn_buf_printf(&b, " ORDER BY id DESC LIMIT %zu", bn__store_limit(limit));
+    if (rc != 0) {
+        bn_buf_release(&b);
+        return rc;
+    }
+    return bn__store_run_list(st, &b, att_row, (void *)cb, ctx);
 }

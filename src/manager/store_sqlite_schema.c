@@ -272,6 +272,25 @@ static const char V4[] = "CREATE TABLE actions("
                          "  full_min_severity INTEGER NOT NULL DEFAULT 4,"
                          "  queue_expiry_s INTEGER NOT NULL DEFAULT 86400);";
 
+/* Version 5: forensic packages attached to incidents (issue 5: uploaded by agents over the
+ * link, blobs under data_dir/attachments) and "contain unless someone objects within N
+ * seconds" for fully-managed tenants (the tenant's window, the action's run time). */
+static const char V5[] = "CREATE TABLE attachments("
+                         "  id INTEGER PRIMARY KEY,"
+                         "  tenant_id INTEGER NOT NULL,"
+                         "  agent_id INTEGER NOT NULL,"
+                         "  incident_id INTEGER NOT NULL DEFAULT 0,"
+                         "  action_id INTEGER NOT NULL UNIQUE,"
+                         "  name TEXT NOT NULL,"
+                         "  size INTEGER NOT NULL,"
+                         "  sha256 TEXT NOT NULL,"
+                         "  path TEXT NOT NULL,"
+                         "  created_ns INTEGER NOT NULL);"
+                         "CREATE INDEX attachments_incident ON attachments(tenant_id, incident_id);"
+                         "ALTER TABLE tenant_response ADD COLUMN objection_window_s INTEGER NOT NULL "
+                         "DEFAULT 0;"
+                         "ALTER TABLE actions ADD COLUMN run_at_ns INTEGER NOT NULL DEFAULT 0;";
+
 struct migration {
     int version;
     const char *sql;
@@ -282,6 +301,7 @@ static const struct migration migrations[] = {
     {2, V2},
     {3, V3},
     {4, V4},
+    {5, V5},
 };
 
 int

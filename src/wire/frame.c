@@ -64,9 +64,11 @@ fail(struct bn_wire_err *e, int code, const char *fmt, ...)
 const char *
 bn_wire_type_name(int type)
 {
-    static const char *const names[] = {"?",     "enroll", "enroll_ok", "hello", "welcome",
-                                        "batch", "ack",    "heartbeat", "error", "action", "result", "result_ack"};
-    if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_RESULT_ACK)
+    static const char *const names[] = {"?",          "enroll",     "enroll_ok",  "hello",
+                                        "welcome",    "batch",      "ack",        "heartbeat",
+                                        "error",      "action",     "result",     "result_ack",
+                                        "file_offer", "file_chunk", "file_end",   "file_status"};
+    if (type >= BN_WIRE_ENROLL && type <= BN_WIRE_TYPE_LAST)
         return names[type];
     return "unknown";
 }
@@ -91,7 +93,7 @@ bn_wire_hdr_decode(const uint8_t *p, size_t n, int *type, uint32_t *len, struct 
     if (get32(p) != BN_WIRE_MAGIC)
         return fail(e, BN_EPROTO, "frame header: bad magic 0x%08x (not a Bannin link peer?)",
                     get32(p));
-    if (p[4] < BN_WIRE_ENROLL || p[4] > BN_WIRE_RESULT_ACK)
+    if (p[4] < BN_WIRE_ENROLL || p[4] > BN_WIRE_TYPE_LAST)
         return fail(e, BN_EPROTO, "frame header: unknown frame type %u", p[4]);
     if (p[5] || p[6] || p[7])
         return fail(e, BN_EPROTO, "frame header: flags/reserved bytes must be zero");
@@ -578,6 +580,213 @@ bn_wire_result_ack_decode(const uint8_t *p, size_t n, uint64_t *action_id, struc
     *action_id = rd_u64(&r, "action_id");
     if (!r.rc && *action_id == 0)
         r.rc = fail(e, BN_EPROTO, "result_ack frame: action_id 0 is not a valid id");
+    return rd_end(&r);
+}
+
+/* ---- file upload ----------------------------------------------------------------------- */
+
+static const char *
+file_domain(int type)
+{
+    return type == BN_WIRE_FILE_OFFER ? "BNO1" : type == BN_WIRE_FILE_CHUNK ? "BNC1" : "BNE1";
+}
+
+/* Signs what w wrote after the header and appends the signature. */
+static void
+wr_sign(struct wr *w, int type, const uint8_t *nonce, const uint8_t *sk)
+{
+    if (w->rc)
+        return;
+    uint8_t sig[BN_WIRE_SIG];
+    crypto_sign_state st;
+    crypto_sign_init(&st);
+    crypto_sign_update(&st, (const uint8_t *)file_domain(type), 4);
+    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
+    crypto_sign_update(&st, (const uint8_t *)w->out->p + w->start + BN_WIRE_HDR,
+                       w->out->len - w->start - BN_WIRE_HDR);
+    crypto_sign_final_create(&st, sig, NULL, sk);
+    wr_bytes(w, sig, sizeof(sig));
+}
+
+int
+bn_wire_file_verify(int type, const uint8_t *signed_part, size_t signed_len, const uint8_t *sig,
+                    const uint8_t *nonce, const uint8_t *pk)
+{
+    if (!sig || !signed_part)
+        return BN_EPROTO;
+    crypto_sign_state st;
+    crypto_sign_init(&st);
+    crypto_sign_update(&st, (const uint8_t *)file_domain(type), 4);
+    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
+    crypto_sign_update(&st, signed_part, signed_len);
+    return crypto_sign_final_verify(&st, sig, pk) == 0 ? 0 : BN_EPROTO;
+}
+
+/* An attachment name is a plain file name: [A-Za-z0-9._-], not "." or "..". */
+static int
+name_ok(struct bn_str s)
+{
+    if (s.len == 0 || s.len > BN_ATTACH_NAME_MAX)
+        return 0;
+    if ((s.len == 1 && s.p[0] == '.') || (s.len == 2 && s.p[0] == '.' && s.p[1] == '.'))
+        return 0;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int
+bn_wire_file_offer_encode(struct bn_buf *out, const struct bn_wire_file_offer *m,
+                          const uint8_t *nonce, const uint8_t *sk)
+{
+    if (!name_ok(m->name) || m->action_id == 0)
+        return BN_EINVAL;
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_FILE_OFFER);
+    wr_u64(&w, m->action_id);
+    wr_str(&w, m->name, BN_ATTACH_NAME_MAX);
+    wr_u64(&w, m->size);
+    wr_bytes(&w, m->sha256, 32);
+    wr_sign(&w, BN_WIRE_FILE_OFFER, nonce, sk);
+    return wr_end(&w);
+}
+
+int
+bn_wire_file_offer_decode(const uint8_t *p, size_t n, struct bn_wire_file_offer *m,
+                          struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "file_offer", e);
+    m->action_id = rd_u64(&r, "action_id");
+    size_t name_at = r.off;
+    m->name = rd_str(&r, "name", BN_ATTACH_NAME_MAX);
+    if (!r.rc && !name_ok(m->name))
+        r.rc = fail(e, BN_EPROTO,
+                    "file_offer frame: field 'name' at byte %zu is not a plain file name "
+                    "([A-Za-z0-9._-], 1..%u bytes, not . or ..)",
+                    name_at, BN_ATTACH_NAME_MAX);
+    m->size = rd_u64(&r, "size");
+    m->sha256 = rd_take(&r, 32, "sha256");
+    m->signed_part = p;
+    m->signed_len = r.off;
+    m->sig = rd_take(&r, BN_WIRE_SIG, "signature");
+    if (!r.rc && m->action_id == 0)
+        r.rc = fail(e, BN_EPROTO, "file_offer frame: action_id 0 is not a valid id");
+    return rd_end(&r);
+}
+
+int
+bn_wire_file_chunk_encode(struct bn_buf *out, const struct bn_wire_file_chunk *m,
+                          const uint8_t *nonce, const uint8_t *sk)
+{
+    if (m->len == 0 || m->action_id == 0)
+        return BN_EINVAL;
+    if (m->len > BN_WIRE_CHUNK_MAX)
+        return BN_ETOOBIG;
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_FILE_CHUNK);
+    wr_u64(&w, m->action_id);
+    wr_u64(&w, m->offset);
+    wr_u32(&w, m->len);
+    wr_bytes(&w, m->data, m->len);
+    wr_sign(&w, BN_WIRE_FILE_CHUNK, nonce, sk);
+    return wr_end(&w);
+}
+
+int
+bn_wire_file_chunk_decode(const uint8_t *p, size_t n, struct bn_wire_file_chunk *m,
+                          struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "file_chunk", e);
+    m->action_id = rd_u64(&r, "action_id");
+    m->offset = rd_u64(&r, "offset");
+    struct bn_str d = rd_str(&r, "data", BN_WIRE_CHUNK_MAX);
+    m->data = (const uint8_t *)d.p;
+    m->len = (uint32_t)d.len;
+    m->signed_part = p;
+    m->signed_len = r.off;
+    m->sig = rd_take(&r, BN_WIRE_SIG, "signature");
+    if (!r.rc && m->action_id == 0)
+        r.rc = fail(e, BN_EPROTO, "file_chunk frame: action_id 0 is not a valid id");
+    if (!r.rc && m->len == 0)
+        r.rc = fail(e, BN_EPROTO, "file_chunk frame: empty chunk at offset %llu",
+                    (unsigned long long)m->offset);
+    if (!r.rc && (m->offset > BN_ATTACH_SIZE_MAX || m->len > BN_ATTACH_SIZE_MAX - m->offset))
+        r.rc = fail(e, BN_ETOOBIG,
+                    "file_chunk frame: bytes %llu..%llu are past the attachment limit of %llu",
+                    (unsigned long long)m->offset, (unsigned long long)(m->offset + m->len),
+                    (unsigned long long)BN_ATTACH_SIZE_MAX);
+    return rd_end(&r);
+}
+
+int
+bn_wire_file_end_encode(struct bn_buf *out, const struct bn_wire_file_end *m,
+                        const uint8_t *nonce, const uint8_t *sk)
+{
+    if (m->action_id == 0)
+        return BN_EINVAL;
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_FILE_END);
+    wr_u64(&w, m->action_id);
+    wr_u64(&w, m->size);
+    wr_bytes(&w, m->sha256, 32);
+    wr_sign(&w, BN_WIRE_FILE_END, nonce, sk);
+    return wr_end(&w);
+}
+
+int
+bn_wire_file_end_decode(const uint8_t *p, size_t n, struct bn_wire_file_end *m,
+                        struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "file_end", e);
+    m->action_id = rd_u64(&r, "action_id");
+    m->size = rd_u64(&r, "size");
+    m->sha256 = rd_take(&r, 32, "sha256");
+    m->signed_part = p;
+    m->signed_len = r.off;
+    m->sig = rd_take(&r, BN_WIRE_SIG, "signature");
+    if (!r.rc && m->action_id == 0)
+        r.rc = fail(e, BN_EPROTO, "file_end frame: action_id 0 is not a valid id");
+    return rd_end(&r);
+}
+
+int
+bn_wire_file_status_encode(struct bn_buf *out, const struct bn_wire_file_status *m)
+{
+    struct wr w;
+    wr_begin(&w, out, BN_WIRE_FILE_STATUS);
+    wr_u64(&w, m->action_id);
+    wr_u32(&w, m->state);
+    wr_u64(&w, m->offset);
+    wr_str(&w, m->msg, BN_WIRE_ERRMSG_MAX);
+    return wr_end(&w);
+}
+
+int
+bn_wire_file_status_decode(const uint8_t *p, size_t n, struct bn_wire_file_status *m,
+                           struct bn_wire_err *e)
+{
+    struct rd r;
+    memset(m, 0, sizeof(*m));
+    rd_init(&r, p, n, "file_status", e);
+    m->action_id = rd_u64(&r, "action_id");
+    m->state = rd_u32(&r, "state");
+    m->offset = rd_u64(&r, "offset");
+    m->msg = rd_str(&r, "message", BN_WIRE_ERRMSG_MAX);
+    rd_text(&r, m->msg, "message");
+    if (!r.rc && m->state > BN_WIRE_FILE_REFUSED)
+        r.rc = fail(e, BN_EPROTO, "file_status frame: state %u is not 0..2", m->state);
+    if (!r.rc && m->action_id == 0)
+        r.rc = fail(e, BN_EPROTO, "file_status frame: action_id 0 is not a valid id");
     return rd_end(&r);
 }
 
