@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "bannin/alloc.h"
 #include "bannin/buf.h"
 #include "bannin/error.h"
@@ -50,6 +52,8 @@ struct action_queue {
     uint64_t running; /* id of the action running, 0 none */
     struct res *res;
     size_t nres, capres;
+    struct action_upload *up; /* files waiting for upload */
+    size_t nup, capup;
     struct action_queue_stats st;
 };
 
@@ -147,6 +151,220 @@ simple_result(struct action_queue *q, uint64_t id, uint32_t status, const char *
     bn_buf_release(&b);
 }
 
+/* ---- uploads ----------------------------------------------------------------------------- */
+
+static bool
+plain_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > BN_ATTACH_NAME_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void
+upload_name(struct action_upload *u)
+{
+    const char *b = strrchr(u->path, '/');
+    b = b ? b + 1 : u->path;
+    if (plain_name(b))
+        memcpy(u->name, b, strlen(b) + 1); /* plain_name: at most BN_ATTACH_NAME_MAX bytes */
+    else
+        snprintf(u->name, sizeof(u->name), "forensics-%llu.tar.zst", (unsigned long long)u->id);
+}
+
+/* Under q->mu. */
+static int
+upload_insert(struct action_queue *q, const struct action_upload *u)
+{
+    for (size_t i = 0; i < q->nup; i++)
+        if (q->up[i].id == u->id)
+            return BN_EEXIST;
+    if (q->nup >= BN_ATTACH_UPLOADS_MAX)
+        return BN_EFULL;
+    if (q->nup == q->capup) {
+        size_t cap = q->capup ? q->capup * 2 : 4;
+        struct action_upload *nu = bn_realloc(q->up, cap * sizeof(*nu));
+        if (!nu)
+            return BN_ENOMEM;
+        q->up = nu;
+        q->capup = cap;
+    }
+    q->up[q->nup++] = *u;
+    q->st.uploads_pending = q->nup;
+    return 0;
+}
+
+int
+action_queue_upload_add(struct action_queue *q, const struct action_upload *u0)
+{
+    struct action_upload u = *u0;
+    if (!u.name[0])
+        upload_name(&u);
+    char shahex[65], tmp[1200], path[1200];
+    bn_wire_hex(u.sha256, 32, shahex);
+    snprintf(tmp, sizeof(tmp), "%s/%llu.up.tmp", q->dir, (unsigned long long)u.id);
+    snprintf(path, sizeof(path), "%s/%llu.up", q->dir, (unsigned long long)u.id);
+    pthread_mutex_lock(&q->mu);
+    int rc = upload_insert(q, &u);
+    if (rc == BN_EFULL)
+        q->st.uploads_dropped++;
+    pthread_mutex_unlock(&q->mu);
+    if (rc) {
+        if (rc == BN_EFULL)
+            BN_WARN("actions", "package '%s' of action %llu is not uploaded: %d uploads already "
+                    "wait (it stays on disk)", u.path, (unsigned long long)u.id,
+                    BN_ATTACH_UPLOADS_MAX);
+        return rc;
+    }
+    FILE *f = fopen(tmp, "we");
+    bool ok = f && fprintf(f, "%s\n%llu\n%s\n", u.path, (unsigned long long)u.size, shahex) > 0;
+    if (f) {
+        ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+        ok = fclose(f) == 0 && ok;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        pthread_mutex_lock(&q->mu);
+        q->st.write_errors++;
+        pthread_mutex_unlock(&q->mu);
+        BN_WARN("actions", "upload of action %llu not kept on disk: it is uploaded in this run "
+                "only", (unsigned long long)u.id);
+    }
+    return 0;
+}
+
+int
+action_queue_upload_next(struct action_queue *q, uint64_t after_id, struct action_upload *u)
+{
+    pthread_mutex_lock(&q->mu);
+    const struct action_upload *best = NULL;
+    for (size_t i = 0; i < q->nup; i++)
+        if (q->up[i].id > after_id && (!best || q->up[i].id < best->id))
+            best = &q->up[i];
+    if (best)
+        *u = *best;
+    pthread_mutex_unlock(&q->mu);
+    return best ? 0 : BN_ENOTFOUND;
+}
+
+int
+action_queue_upload_done(struct action_queue *q, uint64_t id, bool delete_file)
+{
+    struct action_upload u;
+    bool found = false;
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; i < q->nup; i++)
+        if (q->up[i].id == id) {
+            u = q->up[i];
+            q->up[i] = q->up[--q->nup];
+            found = true;
+            break;
+        }
+    if (found) {
+        if (delete_file)
+            q->st.uploads_stored++;
+        else
+            q->st.uploads_refused++;
+    }
+    q->st.uploads_pending = q->nup;
+    pthread_mutex_unlock(&q->mu);
+    if (!found)
+        return BN_ENOTFOUND;
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%llu.up", q->dir, (unsigned long long)id);
+    unlink(path);
+    if (delete_file && unlink(u.path) != 0 && errno != ENOENT) {
+        int rc = -errno;
+        BN_WARN("actions", "package '%s' stored by the manager but not deleted here: %s", u.path,
+                strerror(errno));
+        return rc;
+    }
+    return 0;
+}
+
+/* A forensics result that succeeded: its package goes to the manager. */
+static void
+upload_from_result(struct action_queue *q, uint64_t id, const char *json, size_t len)
+{
+    json_t *o = json_loadb(json, len, 0, NULL);
+    json_t *ok = o ? json_object_get(o, "ok") : NULL;
+    const char *path = o ? json_string_value(json_object_get(o, "path")) : NULL;
+    const char *sha = o ? json_string_value(json_object_get(o, "sha256")) : NULL;
+    json_t *size = o ? json_object_get(o, "size") : NULL;
+    struct action_upload u;
+    memset(&u, 0, sizeof(u));
+    u.id = id;
+    if (json_is_true(ok) && path && path[0] == '/' && strlen(path) < sizeof(u.path) && sha &&
+        json_is_integer(size) && json_integer_value(size) >= 0 &&
+        bn_wire_unhex(sha, strlen(sha), u.sha256, 32) == 0) {
+        snprintf(u.path, sizeof(u.path), "%s", path);
+        u.size = (uint64_t)json_integer_value(size);
+        action_queue_upload_add(q, &u);
+    } else if (json_is_true(ok)) {
+        BN_WARN("actions", "forensics action %llu: no path, size and sha256 in its result: "
+                "nothing to upload", (unsigned long long)id);
+    }
+    json_decref(o);
+}
+
+static void
+load_uploads(struct action_queue *q)
+{
+    DIR *d = opendir(q->dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end = NULL;
+        unsigned long long id = strtoull(de->d_name, &end, 10);
+        if (!id || !end || strcmp(end, ".up") != 0)
+            continue;
+        char path[1400], line[4200], shahex[80];
+        snprintf(path, sizeof(path), "%s/%s", q->dir, de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        struct action_upload u;
+        memset(&u, 0, sizeof(u));
+        u.id = id;
+        bool ok = fgets(line, sizeof(line), f) != NULL;
+        size_t n = ok ? strcspn(line, "\n") : 0;
+        if (ok && n > 0 && n < sizeof(u.path) && line[0] == '/') {
+            memcpy(u.path, line, n);
+            u.path[n] = '\0';
+        } else {
+            ok = false;
+        }
+        char num[40];
+        ok = ok && fgets(num, sizeof(num), f) != NULL;
+        if (ok) {
+            char *e2 = NULL;
+            u.size = strtoull(num, &e2, 10);
+            ok = e2 && *e2 == '\n';
+        }
+        ok = ok && fgets(shahex, sizeof(shahex), f) != NULL && strlen(shahex) == 65 &&
+             bn_wire_unhex(shahex, 64, u.sha256, 32) == 0;
+        fclose(f);
+        if (!ok) {
+            BN_WARN("actions", "'%s' is not an upload record: ignored", path);
+            continue;
+        }
+        upload_name(&u);
+        if (upload_insert(q, &u) == BN_EFULL)
+            q->st.uploads_dropped++;
+    }
+    closedir(d);
+    if (q->nup)
+        BN_INFO("actions", "%zu packages wait for upload to the manager", q->nup);
+}
+
 static void *
 worker(void *arg)
 {
@@ -175,7 +393,9 @@ worker(void *arg)
             uint32_t status = rc == 0 ? BN_WIRE_ACT_DONE : BN_WIRE_ACT_FAILED;
             if (out.len)
                 add_result(q, j.id, status, out.p, out.len);
-            else
+            if (out.len && rc == 0 && strcmp(j.type, "forensics") == 0)
+                upload_from_result(q, j.id, out.p, out.len);
+            if (!out.len)
                 simple_result(q, j.id, BN_WIRE_ACT_FAILED, bn_strerror(rc));
             pthread_mutex_lock(&q->mu);
             q->st.ran++;
@@ -273,6 +493,7 @@ action_queue_new_exec(struct action_queue **out, action_exec_fn exec, void *exec
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
     load_results(q);
+    load_uploads(q);
     if (pthread_create(&q->thr, NULL, worker, q) != 0) {
         action_queue_free(q);
         return BN_EINTERNAL;
@@ -302,6 +523,7 @@ action_queue_free(struct action_queue *q)
     for (size_t i = 0; i < q->nres; i++)
         bn_free(q->res[i].json);
     bn_free(q->res);
+    bn_free(q->up);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     bn_free(q);

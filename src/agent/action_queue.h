@@ -7,6 +7,7 @@
 #ifndef BANNIN_AGENT_ACTION_QUEUE_H
 #define BANNIN_AGENT_ACTION_QUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct action_queue;
 struct action_queue_stats {
     uint64_t received, ran, expired, refused_full, duplicates, results_pending, acked;
     uint64_t write_errors;
+    uint64_t uploads_pending, uploads_stored, uploads_refused, uploads_dropped;
 };
 
 /*
@@ -62,5 +64,26 @@ void action_queue_session(struct action_queue *q);
 /* The manager stored the result: forget it (file removed). */
 int action_queue_ack(struct action_queue *q, uint64_t id);
 void action_queue_get_stats(struct action_queue *q, struct action_queue_stats *s);
+
+/*
+ * Files to upload to the manager (docs/RESPONSE.md "Upload and attachment"): a forensics
+ * action that succeeded leaves its package here (state_dir/actions/<id>.up: path, size,
+ * SHA-256), kept across restarts until the manager has stored it (the package is then
+ * deleted) or refused it (the package is kept, the refusal logged). At most
+ * BN_ATTACH_UPLOADS_MAX wait; past that the package stays on disk, not queued, and is counted.
+ */
+struct action_upload {
+    uint64_t id; /* the action */
+    char path[4096];
+    char name[129]; /* base name (a plain file name: the manager's attachment name) */
+    uint64_t size;
+    uint8_t sha256[32];
+};
+/* The waiting upload with the lowest id above after_id: 0, or BN_ENOTFOUND. */
+int action_queue_upload_next(struct action_queue *q, uint64_t after_id, struct action_upload *u);
+/* Forgets an upload: stored (delete_file: the package is removed) or refused (kept). */
+int action_queue_upload_done(struct action_queue *q, uint64_t id, bool delete_file);
+/* Queues a file for upload (what a forensics result does; tests). 0, BN_EEXIST, BN_EFULL. */
+int action_queue_upload_add(struct action_queue *q, const struct action_upload *u);
 
 #endif

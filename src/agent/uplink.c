@@ -3,11 +3,14 @@
  * acks back into the spool, heartbeats, reconnects with backoff and jitter.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -188,17 +191,194 @@ on_action(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *p, uint32_
     return 0;
 }
 
+/* ---- file uploads (docs/RESPONSE.md "Upload and attachment") ------------------------------ */
+
+#define UPLOAD_CHUNK     (256u << 10) /* bytes per FILE_CHUNK */
+#define UPLOAD_BURST     4            /* chunks per loop turn (the link stays responsive) */
+#define UPLOAD_RESEND_MS 3000         /* an unanswered OFFER or END is sent again */
+
+enum { UP_IDLE = 0, UP_OFFERED, UP_SENDING, UP_ENDED };
+
+struct upload {
+    struct action_upload a;
+    int fd;
+    int phase;
+    uint64_t off;
+    int64_t t_ms;
+    uint64_t cursor; /* uploads up to this id failed to start in this session: skipped */
+    uint8_t *buf;
+};
+
+static void
+upload_close(struct upload *up)
+{
+    if (up->fd >= 0)
+        close(up->fd);
+    up->fd = -1;
+    up->phase = UP_IDLE;
+}
+
+static int
+upload_send_offer(struct uplink *u, struct bn_wire_conn *conn, struct upload *up,
+                  const uint8_t *nonce)
+{
+    struct bn_wire_file_offer m = {up->a.id,     {up->a.name, strlen(up->a.name)},
+                                   up->a.size,   up->a.sha256,
+                                   NULL,         NULL,
+                                   0};
+    bn_buf_reset(&u->frame);
+    int rc = bn_wire_file_offer_encode(&u->frame, &m, nonce, u->id.sk);
+    if (!rc)
+        rc = bn_wire_send(conn, u->frame.p, u->frame.len);
+    up->phase = UP_OFFERED;
+    up->t_ms = mono_ms();
+    return rc;
+}
+
+static int
+upload_send_end(struct uplink *u, struct bn_wire_conn *conn, struct upload *up,
+                const uint8_t *nonce)
+{
+    struct bn_wire_file_end m = {up->a.id, up->a.size, up->a.sha256, NULL, NULL, 0};
+    bn_buf_reset(&u->frame);
+    int rc = bn_wire_file_end_encode(&u->frame, &m, nonce, u->id.sk);
+    if (!rc)
+        rc = bn_wire_send(conn, u->frame.p, u->frame.len);
+    up->phase = UP_ENDED;
+    up->t_ms = mono_ms();
+    return rc;
+}
+
+/* Starts the next upload, sends chunks, resends an unanswered OFFER/END. 0 or a send error. */
+static int
+upload_step(struct uplink *u, struct bn_wire_conn *conn, struct upload *up, const uint8_t *nonce)
+{
+    if (!u->c.actions)
+        return 0;
+    while (up->phase == UP_IDLE) {
+        if (action_queue_upload_next(u->c.actions, up->cursor, &up->a) != 0)
+            return 0;
+        up->fd = open(up->a.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat sb;
+        if (up->fd < 0 || fstat(up->fd, &sb) != 0 || (uint64_t)sb.st_size != up->a.size) {
+            BN_WARN("uplink", "package '%s' of action %llu cannot be uploaded: %s",
+                    up->a.path, (unsigned long long)up->a.id,
+                    up->fd < 0 ? strerror(errno) : "its size changed since the action");
+            upload_close(up);
+            action_queue_upload_done(u->c.actions, up->a.id, false);
+            STAT_ADD(u, uploads_refused, 1);
+            continue;
+        }
+        return upload_send_offer(u, conn, up, nonce);
+    }
+    int64_t now = mono_ms();
+    if (up->phase == UP_OFFERED && now - up->t_ms > UPLOAD_RESEND_MS)
+        return upload_send_offer(u, conn, up, nonce);
+    if (up->phase == UP_ENDED && now - up->t_ms > UPLOAD_RESEND_MS)
+        return upload_send_end(u, conn, up, nonce);
+    for (int i = 0; up->phase == UP_SENDING && i < UPLOAD_BURST; i++) {
+        if (up->off >= up->a.size)
+            return upload_send_end(u, conn, up, nonce);
+        size_t want = (size_t)BN_MIN((uint64_t)UPLOAD_CHUNK, up->a.size - up->off);
+        ssize_t k = pread(up->fd, up->buf, want, (off_t)up->off);
+        if (k <= 0) {
+            BN_WARN("uplink", "reading '%s' at byte %llu: %s (upload given up; the package stays)",
+                    up->a.path, (unsigned long long)up->off, k < 0 ? strerror(errno) : "short file");
+            upload_close(up);
+            action_queue_upload_done(u->c.actions, up->a.id, false);
+            STAT_ADD(u, uploads_refused, 1);
+            return 0;
+        }
+        struct bn_wire_file_chunk m = {up->a.id, up->off, up->buf, (uint32_t)k, NULL, NULL, 0};
+        bn_buf_reset(&u->frame);
+        int rc = bn_wire_file_chunk_encode(&u->frame, &m, nonce, u->id.sk);
+        if (!rc)
+            rc = bn_wire_send(conn, u->frame.p, u->frame.len);
+        if (rc)
+            return rc;
+        up->off += (uint64_t)k;
+        STAT_ADD(u, upload_bytes, (uint64_t)k);
+    }
+    return 0;
+}
+
+/* A FILE_STATUS frame from the manager. A bad one ends the session. */
+static int
+upload_status(struct uplink *u, struct upload *up, const uint8_t *p, uint32_t len, char *err,
+              size_t errsz)
+{
+    struct bn_wire_file_status m;
+    struct bn_wire_err e;
+    if (bn_wire_file_status_decode(p, len, &m, &e) != 0) {
+        snprintf(err, errsz, "bad file_status frame: %s", e.msg);
+        return BN_EPROTO;
+    }
+    if (up->phase == UP_IDLE || m.action_id != up->a.id)
+        return 0; /* an answer to an OFFER/END sent again for an upload already settled */
+    if (m.state == BN_WIRE_FILE_SEND) {
+        if (up->phase != UP_OFFERED)
+            return 0;
+        if (m.offset > up->a.size) {
+            snprintf(err, errsz, "file_status: resume at %llu past the file's %llu bytes",
+                     (unsigned long long)m.offset, (unsigned long long)up->a.size);
+            return BN_EPROTO;
+        }
+        if (m.offset)
+            BN_INFO("uplink", "upload of action %llu resumes at byte %llu of %llu",
+                    (unsigned long long)up->a.id, (unsigned long long)m.offset,
+                    (unsigned long long)up->a.size);
+        up->off = m.offset;
+        up->phase = UP_SENDING;
+        return 0;
+    }
+    uint64_t id = up->a.id;
+    upload_close(up);
+    if (m.state == BN_WIRE_FILE_STORED) {
+        BN_INFO("uplink", "package '%s' of action %llu stored by the manager: deleted here",
+                up->a.path, (unsigned long long)id);
+        action_queue_upload_done(u->c.actions, id, true);
+        STAT_ADD(u, uploads_stored, 1);
+    } else {
+        BN_WARN("uplink", "the manager refused the package '%s' of action %llu: %.*s (kept here)",
+                up->a.path, (unsigned long long)id, (int)m.msg.len, m.msg.p);
+        action_queue_upload_done(u->c.actions, id, false);
+        STAT_ADD(u, uploads_refused, 1);
+    }
+    return 0;
+}
+
 /* One session: returns when the connection fails or the uplink stops. */
+static void session_loop(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce,
+                         struct upload *up, void **rctx, char *err, size_t errsz);
+
 static void
 session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
+{
+    char err[300];
+    void *rctx[2] = {u, conn};
+    struct upload up;
+    memset(&up, 0, sizeof(up));
+    up.fd = -1;
+    if (u->c.actions) {
+        action_queue_session(u->c.actions);
+        up.buf = bn_malloc(UPLOAD_CHUNK);
+        if (!up.buf) {
+            set_error(u, "out of memory for uploads");
+            return;
+        }
+    }
+    session_loop(u, conn, nonce, &up, rctx, err, sizeof(err));
+    upload_close(&up);
+    bn_free(up.buf);
+}
+
+static void
+session_loop(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce, struct upload *up,
+             void **rctx, char *err, size_t errsz)
 {
     uint64_t inflight[WINDOW_MAX], inflight_n[WINDOW_MAX];
     unsigned head = 0, count = 0;
     int64_t next_hb = 0, last_progress = mono_ms();
-    char err[300];
-    void *rctx[2] = {u, conn};
-    if (u->c.actions)
-        action_queue_session(u->c.actions);
     while (!atomic_load(&u->stop)) {
         int64_t now = mono_ms();
         if (u->c.actions && action_queue_results(u->c.actions, RESULT_RESEND_MS, send_result,
@@ -222,7 +402,7 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
             if (!rc)
                 rc = bn_wire_send(conn, u->frame.p, u->frame.len);
             if (rc) {
-                snprintf(err, sizeof(err), "sending a batch: %s", bn_strerror(rc));
+                snprintf(err, errsz, "sending a batch: %s", bn_strerror(rc));
                 set_error(u, err);
                 return;
             }
@@ -233,7 +413,15 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
             count++;
             STAT_ADD(u, batches_sent, 1);
         }
+        if (upload_step(u, conn, up, nonce) != 0) {
+            set_error(u, "sending a file upload frame failed");
+            return;
+        }
         int wait = count ? 500 : 200;
+        if (up->phase == UP_SENDING)
+            wait = 0; /* chunks to send: only look at what has arrived */
+        else if (up->phase != UP_IDLE && wait > 50)
+            wait = 50;
         if (u->c.actions) {
             /* an action may be running: look for its result soon */
             struct action_queue_stats as;
@@ -257,23 +445,30 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
             continue;
         }
         if (rc) {
-            snprintf(err, sizeof(err), "receiving: %s", rc == BN_EPROTO ? e.msg : bn_strerror(rc));
+            snprintf(err, errsz, "receiving: %s", rc == BN_EPROTO ? e.msg : bn_strerror(rc));
             set_error(u, err);
             return;
         }
         if (type == BN_WIRE_ERROR) {
             struct bn_wire_error m;
             if (bn_wire_error_decode(p, len, &m, &e) == 0)
-                snprintf(err, sizeof(err), "manager refused: %.*s", (int)m.msg.len, m.msg.p);
+                snprintf(err, errsz, "manager refused: %.*s", (int)m.msg.len, m.msg.p);
             else
-                snprintf(err, sizeof(err), "manager sent a bad error frame: %s", e.msg);
+                snprintf(err, errsz, "manager sent a bad error frame: %s", e.msg);
             BN_WARN("uplink", "%s", err);
             set_error(u, err);
             STAT_ADD(u, refusals, 1);
             return;
         }
         if (type == BN_WIRE_ACTION) {
-            if (on_action(u, conn, p, len, err, sizeof(err)) != 0) {
+            if (on_action(u, conn, p, len, err, errsz) != 0) {
+                set_error(u, err);
+                return;
+            }
+            continue;
+        }
+        if (type == BN_WIRE_FILE_STATUS) {
+            if (upload_status(u, up, p, len, err, errsz) != 0) {
                 set_error(u, err);
                 return;
             }
@@ -282,7 +477,7 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
         if (type == BN_WIRE_RESULT_ACK) {
             uint64_t aid;
             if (bn_wire_result_ack_decode(p, len, &aid, &e) != 0) {
-                snprintf(err, sizeof(err), "bad result_ack frame: %s", e.msg);
+                snprintf(err, errsz, "bad result_ack frame: %s", e.msg);
                 set_error(u, err);
                 return;
             }
@@ -293,7 +488,7 @@ session(struct uplink *u, struct bn_wire_conn *conn, const uint8_t *nonce)
         struct bn_wire_ack ack;
         if (type != BN_WIRE_ACK || bn_wire_ack_decode(p, len, &ack, &e) != 0 || !count ||
             ack.last_seq != inflight[head]) {
-            snprintf(err, sizeof(err), "unexpected %s frame from the manager",
+            snprintf(err, errsz, "unexpected %s frame from the manager",
                      bn_wire_type_name(type));
             set_error(u, err);
             return;

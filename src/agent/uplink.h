@@ -39,7 +39,8 @@ struct uplink_conf {
     void (*health)(void *ctx, struct bn_buf *out, int *tier);
     void *health_ctx;
     /* Response actions (ACTION frames) are handed to this queue, its results sent as RESULT
-     * frames until acknowledged; NULL = this agent refuses actions with a failed result. */
+     * frames until acknowledged, and its files (forensic packages) uploaded in signed chunks,
+     * resumed after a reconnect; NULL = this agent refuses actions with a failed result. */
     struct action_queue *actions;
 };
 
@@ -52,6 +53,7 @@ struct uplink_stats {
     uint64_t heartbeats;
     uint64_t refusals; /* ERROR frames from the manager */
     uint64_t actions_received, results_sent, results_acked;
+    uint64_t uploads_stored, uploads_refused, upload_bytes; /* forensic packages to the manager */
     uint64_t acked_seq;
     bool connected;
     char last_error[256];
