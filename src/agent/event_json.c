@@ -430,8 +430,11 @@ proc_fields(struct w *w, const struct agent_proc *p, bool full)
         if (p->tty && p->tty[0])
             str(w, "bannin.Tty", p->tty);
     }
-    if (p->container_id[0])
-        str(w, "ContainerId", p->container_id);
+    if (p->container_id[0]) {
+        /* the short form docker ps and crictl show; the full id beside it */
+        str_n(w, "ContainerId", p->container_id, BN_MIN(strlen(p->container_id), 12));
+        str(w, "bannin.ContainerIdFull", p->container_id);
+    }
 }
 
 static void

@@ -184,27 +184,52 @@ read_link(const char *path, char **out, bool *trunc)
     return 0;
 }
 
-/* Takes the first 64-hex-digit run of a cgroup path as the container id (docker, containerd,
- * cri-o and podman all name the scope after it). */
+static bool
+is_lower_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* The container id in one cgroup path component [c, e), or NULL: 64 lower-case hex digits
+ * that are the whole component or are preceded by "<runtime>-" / "<runtime>:" (docker-,
+ * cri-containerd-, crio-, libpod-, ...) and followed by nothing or ".<suffix>" (.scope). */
+static const char *
+component_id(const char *c, const char *e)
+{
+    const char *dot = memchr(c, '.', (size_t)(e - c));
+    const char *end = dot ? dot : e;
+    if (end - c < 64)
+        return NULL;
+    const char *id = end - 64;
+    if (id > c && id[-1] != '-' && id[-1] != ':')
+        return NULL;
+    for (const char *p = id; p < end; p++)
+        if (!is_lower_hex(*p))
+            return NULL;
+    return id;
+}
+
+/* Takes the container id from the deepest cgroup path component that carries one (docker,
+ * containerd, cri-o and podman name the scope or directory after it; a process may sit in
+ * a sub-group of the container's, such as init.scope under docker-<id>.scope). */
 void
 agent_container_id_from_cgroup(const char *cg, char id[65])
 {
     id[0] = '\0';
-    size_t run = 0;
-    for (const char *c = cg; ; c++) {
-        bool hex = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
-        if (hex) {
-            run++;
-            continue;
-        }
-        if (run == 64) {
-            memcpy(id, c - 64, 64);
+    if (!cg)
+        return;
+    const char *e = cg + strnlen(cg, AGENT_PATH_MAX);
+    while (e > cg) {
+        const char *c = e;
+        while (c > cg && c[-1] != '/')
+            c--;
+        const char *found = component_id(c, e);
+        if (found) {
+            memcpy(id, found, 64);
             id[64] = '\0';
             return;
         }
-        run = 0;
-        if (!*c)
-            return;
+        e = c > cg ? c - 1 : cg;
     }
 }
 

@@ -106,8 +106,9 @@ int agent_proctable_ancestry(struct agent_proctable *pt, pid_t pid, uint64_t sta
 int agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65]);
 void agent_proctable_stats(struct agent_proctable *pt, struct agent_proctable_stats *st);
 
-/* Sets id to the first 64-hex-digit run of a cgroup path (docker, containerd, cri-o and
- * podman name the scope after the container id), or "" when there is none. */
+/* Sets id to the 64-hex container id of the deepest component of a cgroup path that carries
+ * one ("<64 hex>", "docker-<64 hex>.scope", "cri-containerd-<64 hex>.scope", "crio-...",
+ * "libpod-..."), or "" when there is none. cg may be NULL. */
 void agent_container_id_from_cgroup(const char *cg, char id[65]);
 
 #endif

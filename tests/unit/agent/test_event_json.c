@@ -97,7 +97,18 @@ test_process_create(void **state)
     expect(b.p, "bannin.seq", "42");
     expect(b.p, "bannin.tier", "bpf");
     expect(b.p, "bannin.truncated", "");
+    expect(b.p, "ContainerId", "");
     bn_buf_release(&b);
+
+    /* A process in a container: the short id (as docker ps shows it) and the full one. */
+    snprintf(ev.proc.container_id, sizeof(ev.proc.container_id), "%s",
+             "4f66ad9a0b2e4a8f9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b");
+    bn_buf_init(&b, 1 << 20);
+    assert_int_equal(agent_event_to_json(&ev, &b), 0);
+    expect(b.p, "ContainerId", "4f66ad9a0b2e");
+    expect(b.p, "bannin.ContainerIdFull", ev.proc.container_id);
+    bn_buf_release(&b);
+    ev.proc.container_id[0] = '\0';
 
     /* Truncated command lines and deleted executables are flagged. */
     ev.proc.cmdline_truncated = true;

@@ -493,6 +493,53 @@ test_deleted_executable(void **state)
     agent_proctable_free(pt);
 }
 
+/* Container ids from cgroup paths of the usual runtimes; nothing from ordinary groups. */
+static void
+test_container_id_forms(void **state)
+{
+    (void)state;
+    static const char h[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    /* {before the id, after it} */
+    static const char *const with[][2] = {
+        {"/system.slice/docker-", ".scope"},
+        {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+         "cri-containerd-", ".scope"},
+        {"/machine.slice/libpod-", ".scope"},
+        {"/kubepods/besteffort/pod1234/crio-", ".scope"},
+        {"/docker/", ""},
+        {"/kubepods/besteffort/podab12/", ""},
+        {"/bn-test-", ".scope"},
+        {"/system.slice/docker-", ".scope/init.scope"}, /* systemd inside the container */
+    };
+    static const char *const without[][2] = {
+        {"/", NULL}, {"", NULL}, {"/user.slice/user-0.slice/session-3.scope", NULL},
+        {"/system.slice/sshd.service", NULL},
+        {"/docker/", "a"},      /* 65 hex: not an id */
+        {"/x", ".scope"},       /* glued to a word */
+    };
+    char path[512], id[65];
+    for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s%s", with[i][0], h, with[i][1]);
+        agent_container_id_from_cgroup(path, id);
+        assert_string_equal(id, h);
+    }
+    for (size_t i = 0; i < sizeof(without) / sizeof(without[0]); i++) {
+        if (without[i][1])
+            snprintf(path, sizeof(path), "%s%s%s", without[i][0], h, without[i][1]);
+        else
+            snprintf(path, sizeof(path), "%s", without[i][0]);
+        agent_container_id_from_cgroup(path, id);
+        assert_string_equal(id, "");
+    }
+    /* upper-case hex is not what runtimes write */
+    snprintf(path, sizeof(path), "/docker/%s%s", "0123456789ABCDEF0123456789ABCDEF",
+             "0123456789ABCDEF0123456789ABCDEF");
+    agent_container_id_from_cgroup(path, id);
+    assert_string_equal(id, "");
+    agent_container_id_from_cgroup(NULL, id);
+    assert_string_equal(id, "");
+}
+
 /* A fake /proc with a comm that contains ") (" and a container cgroup. */
 static void
 test_fake_proc(void **state)
@@ -571,6 +618,7 @@ main(void)
         cmocka_unit_test(test_huge_and_binary_cmdline),
         cmocka_unit_test(test_deleted_executable),
         cmocka_unit_test(test_fake_proc),
+        cmocka_unit_test(test_container_id_forms),
         cmocka_unit_test(test_same_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
