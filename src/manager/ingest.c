@@ -251,7 +251,8 @@ ingest_event_fields(const char *json, size_t len, struct store_event *ev, char *
             for (q += neg; q < ve && *q >= '0' && *q <= '9' && v < 100000000; q++)
                 v = v * 10 + (*q - '0');
             ev->event_id = (int)(neg ? -v : v);
-        } else if (KEY("UtcTime") && str) {
+        } else if ((KEY("UtcTime") || KEY("timestamp")) && str) {
+            /* UtcTime: agent events; timestamp: the network sensor's eve records */
             int64_t ns;
             unescape(ss, se, ts, part);
             if (bn_time_parse(ts, strlen(ts), &ns) == 0)
