@@ -20,6 +20,9 @@ int api_h_action_approve(struct api_req *r);
 int api_h_action_reject(struct api_req *r);
 int api_h_response_policy_get(struct api_req *r);
 int api_h_response_policy_set(struct api_req *r);
+/* Attachments (attach_api.c): forensic packages uploaded by agents. */
+int api_h_attachment_list(struct api_req *r);
+int api_h_attachment_get(struct api_req *r);
 
 /* One route; its handler api_h_<name> and the spec's operationId are the same name. */
 #define R(method, path, roles, flags, name) {method, path, roles, flags, api_h_##name, #name}
@@ -95,6 +98,8 @@ const struct api_route api_route_table[] = {
     R("POST", "/api/v1/actions/{action_id}/reject", ANY, 0, action_reject),
     R("GET", "/api/v1/tenants/{tenant_id}/response-policy", ANY, 0, response_policy_get),
     R("PUT", "/api/v1/tenants/{tenant_id}/response-policy", PA | CA, 0, response_policy_set),
+    R("GET", "/api/v1/incidents/{incident_id}/attachments", PA | AN | CA, 0, attachment_list),
+    R("GET", "/api/v1/attachments/{attachment_id}", PA | AN | CA, 0, attachment_get),
 };
 
 const size_t api_route_count = sizeof(api_route_table) / sizeof(api_route_table[0]);

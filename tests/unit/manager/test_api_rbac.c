@@ -26,6 +26,7 @@ static int webhook_port;
 
 struct fixtures {
     int64_t agent, alert, incident, suppression, ioc_list, channel, enroll, user, token, action;
+    int64_t attachment;
 };
 
 static int
@@ -97,6 +98,28 @@ make_fixtures(struct tenv *e, int caller, struct fixtures *f)
         return rc;
     struct store_scope all = {.all = 1};
     if ((rc = store_alert_set_incident(e->st, &all, f->alert, f->incident)) < 0)
+        return rc;
+
+    /* a file attached to the incident (what a forensics upload leaves), with its blob */
+    struct store_attachment att;
+    memset(&att, 0, sizeof(att));
+    att.tenant_id = a;
+    att.agent_id = f->agent;
+    att.incident_id = f->incident;
+    att.action_id = f->action;
+    snprintf(att.name, sizeof(att.name), "forensics-%u.tar.zst", k);
+    char blob[64], bdir[128], bpath[700];
+    int blen = snprintf(blob, sizeof(blob), "blob %s %u", TENV_MARK_A, k);
+    snprintf(att.path, sizeof(att.path), "attachments/rbac-%u", k);
+    snprintf(bdir, sizeof(bdir), "%s/attachments", e->dir);
+    snprintf(bpath, sizeof(bpath), "%s/%s", e->dir, att.path);
+    mkdir(bdir, 0700);
+    FILE *bf = fopen(bpath, "w");
+    if (!bf || fwrite(blob, 1, (size_t)blen, bf) != (size_t)blen || fclose(bf) != 0)
+        return BN_EIO;
+    att.size = blen;
+    auth_sha256_hex(blob, (size_t)blen, att.sha256);
+    if ((rc = store_attachment_create(e->st, &att, &f->attachment)) < 0)
         return rc;
 
     struct store_suppression s;
@@ -173,6 +196,8 @@ param_value(const struct tenv *e, const struct fixtures *f, const char *name)
         return f->channel;
     if (strcmp(name, "action_id") == 0)
         return f->action;
+    if (strcmp(name, "attachment_id") == 0)
+        return f->attachment;
     return -1;
 }
 
