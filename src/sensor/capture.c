@@ -4,21 +4,152 @@
  * and a 100 ms read timeout so the caller's loop can tick flow timeouts while idle; the
  * kernel's drop counters are reported (net_capture_kstats) because a sensor that drops must
  * say so.
+ *
+ * Classic pcap files (version 2.4, either byte order, micro- or nanosecond magic) are read
+ * here, not by libpcap's reader: libpcap still opens the file and checks its header (link
+ * type, snapshot length), but the records come from large read()s into one buffer, each
+ * frame borrowed where it lies (libpcap does two stdio reads and a copy per packet: 8% of
+ * `bannin pcap`'s time). Records are judged as libpcap judges them: a captured length over
+ * NET_SNAPLEN is an error, one over the file's snapshot length is cut to it, a record cut
+ * short by the end of the file is an error (BN_EIO) after the frames before it. pcapng,
+ * other versions and files with a BPF filter go through libpcap.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "sensor/sensor.h"
+
+#define FILE_BUF (4u << 20)  /* read() size of the fast file reader; a record is <= 256 KiB */
+#define REC_HDR  16u
 
 struct net_capture {
     pcap_t *pc;
     bool live;
     bool nano;
     volatile int stop;
+    /* fast reader of classic pcap files (fd >= 0) */
+    int fd;
+    bool swap;                   /* the file's byte order is not ours */
+    bool file_nano;              /* nanosecond magic */
+    bool eof;                    /* read() returned 0 */
+    uint32_t snap;               /* the file's snapshot length, as libpcap adjusted it */
+    uint8_t *buf;
+    size_t off, len;             /* unread bytes: buf[off..len) */
 };
+
+static uint32_t
+rd32(const uint8_t *p, bool swap)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return swap ? __builtin_bswap32(v) : v;
+}
+
+/* Sets up the fast reader when path is a classic pcap 2.4 file; otherwise leaves fd -1. */
+static void
+fast_open(struct net_capture *c, const char *path)
+{
+    uint8_t h[24];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    if (read(fd, h, sizeof(h)) != (ssize_t)sizeof(h))
+        goto no;
+    uint32_t magic;
+    memcpy(&magic, h, 4);
+    if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du) {
+        c->swap = false;
+    } else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u) {
+        c->swap = true;
+        magic = __builtin_bswap32(magic);
+    } else {
+        goto no; /* pcapng, Kuznetzov's modified pcap, ...: libpcap */
+    }
+    uint16_t major, minor;
+    memcpy(&major, h + 4, 2);
+    memcpy(&minor, h + 6, 2);
+    if (c->swap) {
+        major = __builtin_bswap16(major);
+        minor = __builtin_bswap16(minor);
+    }
+    if (major != 2 || minor != 4)
+        goto no; /* older versions have per-record quirks libpcap knows */
+    int snap = pcap_snapshot(c->pc);
+    if (snap <= 0)
+        goto no;
+    c->buf = bn_malloc(FILE_BUF);
+    if (!c->buf)
+        goto no;
+    c->file_nano = magic == 0xa1b23c4du;
+    c->snap = (uint32_t)snap;
+    c->fd = fd;
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return;
+no:
+    close(fd);
+}
+
+/* Makes buf[off..) hold at least want bytes if the file has them. 0 or BN_EIO. */
+static int
+fast_fill(struct net_capture *c, size_t want)
+{
+    if (c->len - c->off >= want || c->eof)
+        return 0;
+    memmove(c->buf, c->buf + c->off, c->len - c->off);
+    c->len -= c->off;
+    c->off = 0;
+    while (c->len < want && !c->eof) {
+        ssize_t r = read(c->fd, c->buf + c->len, FILE_BUF - c->len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return BN_EIO;
+        }
+        if (r == 0)
+            c->eof = true;
+        c->len += (size_t)r;
+    }
+    return 0;
+}
+
+static int
+fast_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen, uint32_t *wirelen,
+          uint64_t *ts_ns)
+{
+    if (fast_fill(c, REC_HDR) != 0)
+        return BN_EIO;
+    size_t have = c->len - c->off;
+    if (have == 0)
+        return BN_EOF;
+    if (have < REC_HDR)
+        return BN_EIO; /* a record header cut short */
+    const uint8_t *h = c->buf + c->off;
+    uint32_t sec = rd32(h, c->swap), frac = rd32(h + 4, c->swap);
+    uint32_t cl = rd32(h + 8, c->swap), wl = rd32(h + 12, c->swap);
+    if (cl > NET_SNAPLEN)
+        return BN_EIO; /* libpcap: "invalid packet capture length" */
+    if (fast_fill(c, REC_HDR + cl) != 0 || c->len - c->off < REC_HDR + cl)
+        return BN_EIO; /* the last record cut short */
+    *data = c->buf + c->off + REC_HDR;
+    c->off += REC_HDR + cl;
+    *caplen = cl > c->snap ? c->snap : cl; /* libpcap hands on the snapshot length only */
+    *wirelen = wl;
+    /* as libpcap 1.10 reads them: signed 32-bit fields in our byte order, unsigned when it
+     * swapped them (values past 2^31 only occur in damaged or crafted files) */
+    uint64_t s64 = c->swap ? sec : (uint64_t)(int64_t)(int32_t)sec;
+    uint64_t f64 = c->swap ? frac : (uint64_t)(int64_t)(int32_t)frac;
+    *ts_ns = s64 * 1000000000ull + f64 * (c->file_nano ? 1u : 1000u);
+    return 1;
+}
 
 static int
 finish_open(struct net_capture *c, char *err, size_t errsz)
@@ -44,6 +175,7 @@ net_capture_open_file(struct net_capture **out, const char *path, char *err, siz
     c = bn_calloc(1, sizeof(*c));
     if (!c)
         return BN_ENOMEM;
+    c->fd = -1;
     c->pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
     if (!c->pc) {
         snprintf(err, errsz, "cannot open '%s': %s", path, ebuf);
@@ -56,6 +188,8 @@ net_capture_open_file(struct net_capture **out, const char *path, char *err, siz
         net_capture_close(c);
         return rc;
     }
+    if (c->nano && !getenv("BN_CAPTURE_LIBPCAP")) /* the variable: tests compare the two */
+        fast_open(c, path);
     *out = c;
     return 0;
 }
@@ -71,6 +205,7 @@ net_capture_open_live(struct net_capture **out, const char *iface, char *err, si
     c = bn_calloc(1, sizeof(*c));
     if (!c)
         return BN_ENOMEM;
+    c->fd = -1;
     c->live = true;
     c->pc = pcap_create(iface, ebuf);
     if (!c->pc) {
@@ -104,6 +239,14 @@ net_capture_filter(struct net_capture *c, const char *filter, char *err, size_t 
 {
     struct bpf_program prog;
 
+    if (c->fd >= 0) {
+        /* filtered files go through libpcap (called before the first frame: libpcap is
+         * still at the first record) */
+        close(c->fd);
+        c->fd = -1;
+        bn_free(c->buf);
+        c->buf = NULL;
+    }
     if (pcap_compile(c->pc, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(err, errsz, "bad filter '%s': %s", filter, pcap_geterr(c->pc));
         return BN_EINVAL;
@@ -133,6 +276,8 @@ net_capture_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen,
 
     if (c->stop)
         return BN_EOF;
+    if (c->fd >= 0)
+        return fast_next(c, data, caplen, wirelen, ts_ns);
     rc = pcap_next_ex(c->pc, &h, &d);
     if (rc == 1) {
         *data = d;
@@ -176,5 +321,8 @@ net_capture_close(struct net_capture *c)
         return;
     if (c->pc)
         pcap_close(c->pc);
+    if (c->fd >= 0)
+        close(c->fd);
+    bn_free(c->buf);
     bn_free(c);
 }

@@ -544,7 +544,8 @@ int net_capture_open_file(struct net_capture **out, const char *path, char *err,
 /* Opens an interface for live capture (promiscuous, 100 ms read timeout). */
 int net_capture_open_live(struct net_capture **out, const char *iface, char *err,
                           size_t errsz);
-/* Applies a BPF filter (tcpdump syntax). 0 or BN_EINVAL with the compiler's message. */
+/* Applies a BPF filter (tcpdump syntax), before the first frame. 0 or BN_EINVAL with the
+ * compiler's message. */
 int net_capture_filter(struct net_capture *c, const char *filter, char *err, size_t errsz);
 int net_capture_linktype(const struct net_capture *c);
 /*
