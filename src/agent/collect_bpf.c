@@ -37,6 +37,7 @@
 #include "agent/agent.h"
 #include "bannin/community_id.h"
 #include "agent/persist.h"
+#include "agent/proctable.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 
@@ -61,6 +62,14 @@ const struct agent_bpf_conf agent_bpf_default_conf = {
 
 #define WFD_SLOTS 16384 /* remembered fd -> path for close-after-write (power of two) */
 
+#define CG_SLOTS 256 /* remembered cgroup id -> path (power of two) */
+
+struct cg_slot {
+    uint64_t id;
+    char *path;
+    char container_id[65];
+};
+
 struct wfd_slot {
     uint32_t pid;
     int32_t fd;
@@ -80,6 +89,14 @@ struct bpf_state {
     atomic_uint_fast64_t records, bad, emit_errors, unresolved, wfd_evicted, forks;
     atomic_uint_fast64_t filtered_user;
     uint32_t self_mnt_ns, self_pid_ns; /* the agent's own namespaces (inode numbers) */
+    /* cgroup id (from the exec record) -> cgroup path and container id, resolved once per
+     * cgroup through open_by_handle_at on the cgroup2 mount, else /proc/<pid>/cgroup */
+    int cg_fd;                    /* the cgroup2 mount, or -1 */
+    int cg_handle_type;
+    char cg_mnt[256];
+    size_t cg_mnt_len;
+    struct cg_slot cgs[CG_SLOTS];
+    atomic_uint_fast64_t cg_resolved, cg_unresolved;
 };
 
 /* Inode number of /proc/self/ns/<what>, 0 when unknown. */
@@ -278,6 +295,130 @@ dpath_join(const struct ab_dpath *dp, char *out, size_t size)
     return true;
 }
 
+/* ---- cgroups ---- */
+
+/* Finds the cgroup2 mount and how the kernel names its directories in file handles. */
+static void
+cg_init(struct bpf_state *s)
+{
+    char line[1024];
+    FILE *f;
+
+    s->cg_fd = -1;
+    f = fopen("/proc/self/mounts", "re");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        char dev[256], dir[256], type[64];
+
+        if (sscanf(line, "%255s %255s %63s", dev, dir, type) == 3 && !strcmp(type, "cgroup2")) {
+            snprintf(s->cg_mnt, sizeof(s->cg_mnt), "%s", dir);
+            break;
+        }
+    }
+    fclose(f);
+    if (!s->cg_mnt[0])
+        return;
+    struct {
+        struct file_handle fh;
+        unsigned char id[64];
+    } h;
+    int mount_id;
+
+    h.fh.handle_bytes = sizeof(h.id);
+    if (name_to_handle_at(AT_FDCWD, s->cg_mnt, &h.fh, &mount_id, 0) != 0 ||
+        h.fh.handle_bytes != sizeof(uint64_t))
+        return;
+    s->cg_handle_type = h.fh.handle_type;
+    s->cg_mnt_len = strlen(s->cg_mnt);
+    if (s->cg_mnt_len == 1) /* mounted on "/": every path is already relative to it */
+        s->cg_mnt_len = 0;
+    s->cg_fd = open(s->cg_mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* The path of cgroup id below the cgroup2 root ("/system.slice/x.scope") into out. */
+static bool
+cg_by_handle(struct bpf_state *s, uint64_t id, char *out, size_t size)
+{
+    struct {
+        struct file_handle fh;
+        uint64_t id;
+    } h;
+    char link[64], buf[AGENT_PATH_MAX];
+    ssize_t n;
+    int fd;
+
+    if (s->cg_fd < 0)
+        return false;
+    h.fh.handle_bytes = sizeof(h.id);
+    h.fh.handle_type = s->cg_handle_type;
+    memcpy(h.fh.f_handle, &id, sizeof(id));
+    fd = open_by_handle_at(s->cg_fd, &h.fh, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    n = readlink(link, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0 || (size_t)n < s->cg_mnt_len || memcmp(buf, s->cg_mnt, s->cg_mnt_len) != 0)
+        return false;
+    buf[n] = '\0';
+    snprintf(out, size, "%s", buf[s->cg_mnt_len] ? buf + s->cg_mnt_len : "/");
+    return true;
+}
+
+/* The cgroup path of a live process from /proc/<pid>/cgroup (agent_cgroup_pick). */
+static bool
+cg_by_pid(uint32_t pid, char *out, size_t size)
+{
+    char path[64], buf[AGENT_PATH_MAX], id[65];
+    ssize_t n;
+    char *cg;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cgroup", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    cg = agent_cgroup_pick(buf, id);
+    if (!cg)
+        return false;
+    snprintf(out, size, "%s", cg);
+    bn_free(cg);
+    return true;
+}
+
+/* The remembered cgroup of id (resolved now if new), or NULL when it cannot be named. */
+static const struct cg_slot *
+cg_lookup(struct bpf_state *s, uint64_t id, uint32_t pid)
+{
+    struct cg_slot *c = &s->cgs[(id * 0x9e3779b97f4a7c15ull) >> 56 & (CG_SLOTS - 1)];
+    char path[AGENT_PATH_MAX];
+    char *dup;
+
+    if (!id)
+        return NULL;
+    if (c->id == id && c->path)
+        return c;
+    if (!cg_by_handle(s, id, path, sizeof(path)) && !cg_by_pid(pid, path, sizeof(path))) {
+        atomic_fetch_add(&s->cg_unresolved, 1);
+        return NULL;
+    }
+    dup = bn_strdup(path);
+    if (!dup)
+        return NULL;
+    bn_free(c->path);
+    c->path = dup;
+    c->id = id;
+    agent_container_id_from_cgroup(dup, c->container_id);
+    atomic_fetch_add(&s->cg_resolved, 1);
+    return c;
+}
+
 /* ---- records ---- */
 
 static void
@@ -287,6 +428,7 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
     static __thread char exe[AGENT_PATH_MAX];
     static __thread char real[AGENT_PATH_MAX];
     char tty[AB_TTY_LEN + 8], mntns[32], pidns[32];
+    const struct cg_slot *cg;
     struct agent_event ev;
     bool pseudo, memfd, deleted;
     size_t base = offsetof(struct ab_exec, data);
@@ -315,6 +457,11 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
         rec_str(r->data, pl, exe, sizeof(exe));
     ev.proc.exe = exe;
     ev.proc.exe_deleted = deleted;
+    cg = cg_lookup(s, r->h.cgroup_id, r->h.pid);
+    if (cg) {
+        ev.proc.cgroup = cg->path;
+        memcpy(ev.proc.container_id, cg->container_id, sizeof(ev.proc.container_id));
+    }
     if (memfd || pseudo) {
         ev.extra_keys[ev.nextra] = "fileless";
         ev.extra_vals[ev.nextra++] = memfd ? (char *)"memfd" : (char *)"pseudo";
@@ -773,6 +920,10 @@ bpf_stop(struct agent *a, void *state)
     agent_bpf__destroy(s->skel);
     for (size_t i = 0; i < WFD_SLOTS; i++)
         bn_free(s->wfds[i].path);
+    for (size_t i = 0; i < CG_SLOTS; i++)
+        bn_free(s->cgs[i].path);
+    if (s->cg_fd >= 0)
+        close(s->cg_fd);
     bn_free(s);
 }
 
@@ -802,11 +953,13 @@ agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **
     s = bn_calloc(1, sizeof(*s));
     if (!s)
         return BN_ENOMEM;
+    s->cg_fd = -1;
     s->a = a;
     s->files = conf->files;
     s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
     s->self_mnt_ns = self_ns("mnt");
     s->self_pid_ns = self_ns("pid");
+    cg_init(s);
     libbpf_set_print(silent_print);
     s->skel = agent_bpf__open();
     if (!s->skel) {

@@ -304,21 +304,8 @@ agent_tier_proc_read(const char *proc_root, pid_t pid, struct agent_proc *p,
     rc = read_file(path, AGENT_PATH_MAX, &buf, &len, &trunc);
     if (rc == BN_ENOMEM)
         goto out;
-    if (rc == 0) {
-        /* cgroup v2: "0::/path"; keep the path of the first line */
-        char *nl = strchr(buf, '\n');
-        if (nl)
-            *nl = '\0';
-        char *c = strstr(buf, "::");
-        if (c) {
-            p->cgroup = bn_strdup(c + 2);
-            if (!p->cgroup) {
-                rc = BN_ENOMEM;
-                goto out;
-            }
-            agent_container_id_from_cgroup(p->cgroup, p->container_id);
-        }
-    }
+    if (rc == 0) /* v2 "0::/path", or one line per v1 hierarchy (hybrid: both) */
+        p->cgroup = agent_cgroup_pick(buf, p->container_id); /* optional: NULL is fine */
     rc = 0;
 out:
     bn_free(buf);

@@ -233,6 +233,51 @@ agent_container_id_from_cgroup(const char *cg, char id[65])
     }
 }
 
+/* Line [l, e) of /proc/<pid>/cgroup: "<id>:<controllers>:<path>"; sets the path. */
+static bool
+cgroup_line_path(const char *l, const char *e, const char **path, size_t *len)
+{
+    const char *c1 = memchr(l, ':', (size_t)(e - l));
+    const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(e - c1 - 1)) : NULL;
+    if (!c2)
+        return false;
+    *path = c2 + 1;
+    *len = (size_t)(e - c2 - 1);
+    return true;
+}
+
+char *
+agent_cgroup_pick(const char *text, char id[65])
+{
+    const char *v2 = NULL, *first = NULL, *path;
+    size_t v2_len = 0, first_len = 0, len;
+    char tmp[AGENT_PATH_MAX];
+    id[0] = '\0';
+    for (const char *l = text; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        const char *e = nl ? nl : l + strlen(l);
+        if (cgroup_line_path(l, e, &path, &len) && len < sizeof(tmp)) {
+            memcpy(tmp, path, len);
+            tmp[len] = '\0';
+            agent_container_id_from_cgroup(tmp, id);
+            if (id[0])
+                return bn_strdup(tmp); /* the hierarchy that names the container */
+            if (l[0] == '0' && l[1] == ':' && l[2] == ':' && !v2) {
+                v2 = path;
+                v2_len = len;
+            }
+            if (!first) {
+                first = path;
+                first_len = len;
+            }
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    if (v2)
+        return bn_strndup(v2, v2_len);
+    return first ? bn_strndup(first, first_len) : NULL;
+}
+
 static void
 tty_name(unsigned long tty_nr, char **out)
 {
@@ -419,24 +464,8 @@ agent_proc_read(struct agent_proctable *pt, pid_t pid, struct agent_proc *p)
 
     proc_path(pt, path, sizeof(path), pid, "cgroup");
     if (read_small(path, AGENT_PATH_MAX, &buf, &len, NULL) == 0) {
-        /* cgroup v2: "0::/path"; v1: several lines, take the first path */
-        char *c = strstr(buf, "::");
-        char *start = c ? c + 2 : strchr(buf, ':');
-        if (start && !c)
-            start = strchr(start + 1, ':');
-        if (start) {
-            if (*start == ':')
-                start++;
-            char *nl = strchr(start, '\n');
-            if (nl)
-                *nl = '\0';
-            p->cgroup = bn_strdup(start);
-            if (!p->cgroup) {
-                rc = BN_ENOMEM;
-                goto out;
-            }
-            agent_container_id_from_cgroup(p->cgroup, p->container_id);
-        }
+        /* v2 "0::/path", or one line per v1 hierarchy (hybrid systems have both) */
+        p->cgroup = agent_cgroup_pick(buf, p->container_id); /* optional: NULL is fine */
     }
     bn_free(buf);
     buf = NULL;

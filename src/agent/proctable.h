@@ -110,5 +110,11 @@ void agent_proctable_stats(struct agent_proctable *pt, struct agent_proctable_st
  * one ("<64 hex>", "docker-<64 hex>.scope", "cri-containerd-<64 hex>.scope", "crio-...",
  * "libpod-..."), or "" when there is none. cg may be NULL. */
 void agent_container_id_from_cgroup(const char *cg, char id[65]);
+/*
+ * The cgroup path of a process from the text of /proc/<pid>/cgroup (owned, NULL when there
+ * is no line or no memory): the first hierarchy whose path names a container (its id in
+ * id), else the v2 "0::" line, else the first v1 line. Hybrid hosts list v1 lines first.
+ */
+char *agent_cgroup_pick(const char *text, char id[65]);
 
 #endif

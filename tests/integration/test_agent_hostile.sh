@@ -365,13 +365,19 @@ if nsdone:
             else:
                 fail("namespaced process not flagged with its pid namespace: %r" % e.get("pid_ns"))
         if nsdone == 2:
-            if e.get("ContainerId") == cid:
+            # ContainerId is the short id (as docker ps shows it), the full one beside it
+            if e.get("ContainerId") == cid[:12] and e.get("bannin.ContainerIdFull") == cid:
                 ok("process in a container-like cgroup: ContainerId %s" % cid[:12])
             else:
-                # Known gap: collectors hand the cgroup path over, but the container id is
-                # derived only when the process table reads /proc itself.
-                print("GAP  tier %s: process in cgroup .../bn-test-<64 hex>.scope has ContainerId %r" %
-                      (tier, e.get("ContainerId")))
+                fail("process in cgroup .../bn-test-<64 hex>.scope: ContainerId %r, full %r" %
+                     (e.get("ContainerId"), e.get("bannin.ContainerIdFull")))
+            # its children inherit the cgroup: the sleep it runs carries the id too
+            kids = [k for k in evs if k.get("EventID") == 1 and k.get("ParentProcessId") == e["ProcessId"]
+                    and k.get("CommandLine", "") == "sleep 1.5"]
+            if kids and all(k.get("ContainerId") == cid[:12] for k in kids):
+                ok("child of the container-like process has the ContainerId too")
+            else:
+                fail("child of the container-like process: %r" % [k.get("ContainerId") for k in kids])
 else:
     print("info tier %s: unshare -fp --mount-proc is not available here" % tier)
 sys.exit(1 if bad else 0)

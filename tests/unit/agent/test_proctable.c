@@ -538,6 +538,29 @@ test_container_id_forms(void **state)
     assert_string_equal(id, "");
     agent_container_id_from_cgroup(NULL, id);
     assert_string_equal(id, "");
+
+    /* /proc/<pid>/cgroup: a hybrid host lists v1 hierarchies before the v2 "0::" line */
+    char text[1024], *cg;
+    snprintf(text, sizeof(text),
+             "9:name=systemd:/\n4:memory:/user.slice\n0::/bn-test-%s.scope\n", h);
+    cg = agent_cgroup_pick(text, id);
+    assert_non_null(cg);
+    assert_true(strncmp(cg, "/bn-test-", 9) == 0);
+    assert_string_equal(id, h);
+    bn_free(cg);
+    snprintf(text, sizeof(text), "4:memory:/docker/%s\n0::/\n", h); /* docker on v1 */
+    cg = agent_cgroup_pick(text, id);
+    assert_string_equal(id, h);
+    bn_free(cg);
+    cg = agent_cgroup_pick("9:name=systemd:/init.scope\n0::/system.slice/cron.service\n", id);
+    assert_string_equal(cg, "/system.slice/cron.service"); /* no container: the v2 path */
+    assert_string_equal(id, "");
+    bn_free(cg);
+    cg = agent_cgroup_pick("9:name=systemd:/init.scope", id); /* v1 only, no newline */
+    assert_string_equal(cg, "/init.scope");
+    bn_free(cg);
+    assert_null(agent_cgroup_pick("garbage\n:\n", id));
+    assert_string_equal(id, "");
 }
 
 /* A fake /proc with a comm that contains ") (" and a container cgroup. */
