@@ -176,4 +176,17 @@
                                                * (= BN_API_RESPONSE_MAX: the API serves it whole) */
 #define BN_ATTACH_UPLOADS_MAX 64              /* packages an agent keeps waiting for upload */
 
+/* --- network sensor: HTTP/2 and header lists (sscore3: src/sensor/app_http2*.c, app_http.c;
+ * docs/SENSOR.md "Application protocols") --- */
+#define BN_NET_H2_FRAME_BUF_MAX (64u << 10)  /* bytes of a non-DATA frame payload kept (the
+                                              * rest skipped, counted as a limit drop) */
+#define BN_NET_H2_HBLOCK_MAX (64u << 10)     /* bytes of one header block (HEADERS +
+                                              * CONTINUATION) */
+#define BN_NET_H2_STREAMS_MAX 64             /* open streams tracked per connection */
+#define BN_NET_H2_DYN_TABLE_MAX (64u << 10)  /* HPACK dynamic table bytes (RFC 7541 sizes) */
+#define BN_NET_H2_STRING_MAX 8192            /* bytes of one decoded header name or value */
+#define BN_NET_H2_BODY_MAX 65535             /* DoH message bytes kept from a stream body */
+#define BN_NET_HTTP_HDRLIST_MAX 64           /* headers kept per message (dump-all-headers) */
+#define BN_NET_HTTP_HDRBYTES_MAX (16u << 10) /* name + value bytes kept per message */
+
 #endif

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "bannin/buf.h"
+#include "bannin/limits.h"
 #include "sensor/sensor.h"
 
 /* ---- limits (bytes include the terminating NUL) ---- */
@@ -128,6 +129,47 @@ struct net_dns_rec {
 /* ---- HTTP ---- */
 
 /*
+ * All the headers of one message in order, as Suricata's request_headers / response_headers
+ * arrays list them: HTTP/2 messages always (HPACK-decoded, with dynamic table size updates
+ * as entries of their own), HTTP/1 ones with net_app_http_dump_headers(). Bounded by
+ * BN_NET_HTTP_HDRLIST_MAX entries and BN_NET_HTTP_HDRBYTES_MAX bytes; what does not fit is
+ * counted (net_app_stats.dropped) and flags the record truncated. Built by app_http*.c.
+ */
+struct net_http_hdr {
+    uint32_t name_off, name_len; /* into net_http_hdrs.bytes */
+    uint32_t value_off, value_len;
+    uint32_t size_update; /* is_size_update: the new HPACK table size */
+    uint8_t is_size_update;
+};
+
+struct net_http_hdrs {
+    uint32_t n;
+    uint32_t len; /* bytes used */
+    struct net_http_hdr h[BN_NET_HTTP_HDRLIST_MAX];
+    char bytes[BN_NET_HTTP_HDRBYTES_MAX];
+};
+
+/* HTTP/2 frames of one stream (or one frame of stream 0) that eve's "http2" object shows. */
+struct net_http2_side {
+    uint16_t n_settings;
+    uint8_t has_error_code, has_priority, multiple; /* multiple: 1 error_code, 2 priority */
+    uint32_t error_code;
+    uint32_t priority; /* weight */
+    struct {
+        uint16_t id;
+        uint32_t value;
+    } settings[16]; /* more are counted as dropped */
+};
+
+struct net_http2_info {
+    uint32_t stream_id;
+    struct net_http2_side side[2]; /* [NET_TOSERVER] request, [NET_TOCLIENT] response */
+};
+
+/* Turns on HTTP/1 header lists (eve http dump-all-headers: both) for this thread's parsers. */
+void net_app_http_dump_headers(bool on);
+
+/*
  * One HTTP transaction: a request and the response that answered it (has_request /
  * has_response say which sides were seen). Emitted when the response ends, or at flow end
  * for a request without response.
@@ -157,6 +199,12 @@ struct net_http_rec {
     char status_string[16]; /* the status token when it is not a number (eve) */
     char location[NET_HTTP_LOCATION_MAX];
     char xff[NET_HTTP_XFF_MAX];
+    /* HTTP/2 (version2) and header lists: NULL when absent; owned by the parser */
+    uint8_t version2;
+    uint64_t content_length; /* HTTP/2: the content-length header (has_content_length) */
+    uint8_t has_content_length;
+    const struct net_http_hdrs *hdrs[2]; /* [NET_TOSERVER] request, [NET_TOCLIENT] response */
+    const struct net_http2_info *h2;
 };
 
 /* ---- TLS ---- */

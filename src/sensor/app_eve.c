@@ -527,11 +527,121 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
 
 /* ---- HTTP ---- */
 
+/* "request_headers":[{"name":..,"value":..} | {"table_size_update":N}, ...] */
+static void
+http_hdrs_eve(struct jw *w, const char *key, const struct net_http_hdrs *l)
+{
+    if (!l)
+        return;
+    jw_open(w, key, '[');
+    for (uint32_t i = 0; i < l->n; i++) {
+        const struct net_http_hdr *h = &l->h[i];
+        jw_open(w, NULL, '{');
+        if (h->is_size_update) {
+            jw_u64(w, "table_size_update", h->size_update);
+        } else {
+            jw_key(w, "name");
+            jw_c(w, '"');
+            if (!w->rc)
+                w->rc = bn_buf_json_escape(w->b, l->bytes + h->name_off, h->name_len);
+            jw_c(w, '"');
+            jw_key(w, "value");
+            jw_c(w, '"');
+            if (!w->rc)
+                w->rc = bn_buf_json_escape(w->b, l->bytes + h->value_off, h->value_len);
+            jw_c(w, '"');
+        }
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+/* Suricata's http2 "request" / "response" object: settings, error_code, priority. */
+static void
+http2_side_eve(struct jw *w, const char *key, const struct net_http2_side *s)
+{
+    static const char *const set_names[] = {
+        NULL,
+        "SETTINGSHEADERTABLESIZE",
+        "SETTINGSENABLEPUSH",
+        "SETTINGSMAXCONCURRENTSTREAMS",
+        "SETTINGSINITIALWINDOWSIZE",
+        "SETTINGSMAXFRAMESIZE",
+        "SETTINGSMAXHEADERLISTSIZE",
+    };
+    static const char *const err_names[] = {
+        "NOERROR",       "PROTOCOLERROR",    "INTERNALERROR",     "FLOWCONTROLERROR",
+        "SETTINGSTIMEOUT", "STREAMCLOSED",   "FRAMESIZEERROR",    "REFUSEDSTREAM",
+        "CANCEL",        "COMPRESSIONERROR", "CONNECTERROR",      "ENHANCEYOURCALM",
+        "INADEQUATESECURITY", "HTTP11REQUIRED",
+    };
+    jw_open(w, key, '{');
+    if (s->n_settings) {
+        jw_open(w, "settings", '[');
+        for (unsigned i = 0; i < s->n_settings; i++) {
+            char nb[32];
+            uint16_t id = s->settings[i].id;
+            jw_open(w, NULL, '{');
+            if (id && id < sizeof(set_names) / sizeof(set_names[0])) {
+                jw_str(w, "settings_id", set_names[id]);
+            } else {
+                snprintf(nb, sizeof(nb), "SETTINGS%u", id);
+                jw_str(w, "settings_id", nb);
+            }
+            jw_u64(w, "settings_value", s->settings[i].value);
+            jw_close(w, '}');
+        }
+        jw_close(w, ']');
+    }
+    if (s->has_error_code) {
+        if (s->error_code < sizeof(err_names) / sizeof(err_names[0]))
+            jw_str(w, "error_code", err_names[s->error_code]);
+        else
+            jw_u64(w, "error_code", s->error_code);
+    }
+    if (s->has_priority)
+        jw_u64(w, "priority", s->priority);
+    if (s->multiple)
+        jw_str(w, "has_multiple", s->multiple == 1 ? "error_code" : "priority");
+    jw_close(w, '}');
+}
+
+/* An HTTP/2 stream (or stream 0 frame), as Suricata's http2 logger writes it. */
+static void
+http2_eve(struct jw *w, const struct net_http_rec *r)
+{
+    jw_str_ne(w, "hostname", r->host);
+    jw_str_ne(w, "url", r->uri);
+    jw_str_ne(w, "http_user_agent", r->user_agent);
+    jw_str_ne(w, "http_method", r->method);
+    if (r->status)
+        jw_u64(w, "status", (uint64_t)r->status);
+    if (r->has_content_length)
+        jw_u64(w, "length", r->content_length);
+    jw_str(w, "version", "2");
+    http_hdrs_eve(w, "request_headers", r->hdrs[0]);
+    http_hdrs_eve(w, "response_headers", r->hdrs[1]);
+    if (r->h2) {
+        jw_open(w, "http2", '{');
+        jw_u64(w, "stream_id", r->h2->stream_id);
+        http2_side_eve(w, "request", &r->h2->side[0]);
+        http2_side_eve(w, "response", &r->h2->side[1]);
+        jw_close(w, '}');
+    }
+    if (r->truncated)
+        jw_bool(w, "truncated", true);
+}
+
 static void
 http_eve(struct jw *w, const struct net_http_rec *r)
 {
     jw_u64(w, "tx_id", r->tx_id);
     jw_open(w, "http", '{');
+    if (r->version2) {
+        http2_eve(w, r);
+        jw_close(w, '}');
+        return;
+    }
     jw_str_ne(w, "hostname", r->host);
     if (r->port)
         jw_u64(w, "http_port", r->port);
@@ -558,6 +668,8 @@ http_eve(struct jw *w, const struct net_http_rec *r)
         jw_str_ne(w, "status_string", r->status_string);
     jw_str_ne(w, "redirect", r->location);
     jw_u64(w, "length", r->response_body_len);
+    http_hdrs_eve(w, "request_headers", r->hdrs[0]); /* dump-all-headers */
+    http_hdrs_eve(w, "response_headers", r->hdrs[1]);
     if (r->truncated)
         jw_bool(w, "truncated", true);
     jw_close(w, '}');
@@ -922,6 +1034,8 @@ net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns, cons
     if (t == NET_REC_DNS && !((const struct net_dns_rec *)body)->is_response &&
         !((const struct net_dns_rec *)body)->unanswered)
         return BN_DECLINED; /* Zeek logs a transaction once: with its response */
+    if (t == NET_REC_HTTP && ((const struct net_http_rec *)body)->version2)
+        return BN_DECLINED; /* Zeek's http.log is HTTP/1 only (no HTTP/2 analyzer by default) */
     struct jw w = {out, 0, false};
     char a[64];
     jw_open(&w, NULL, '{');

@@ -4,12 +4,17 @@
  * counted), pipelined requests matched to responses in order, interim 1xx responses, HEAD
  * and CONNECT. One struct net_http_rec per transaction, emitted when its response ends (or
  * at flow end for requests never answered). Lines, header counts and the queue of pending
- * requests are bounded; what exceeds them is counted.
+ * requests are bounded; what exceeds them is counted. HTTP/2 - after the client's connection
+ * preface or an accepted h2c upgrade - goes to app_http2.c. The header lines of each message
+ * are kept (bounded) so that the request of an h2c upgrade, and with dump-all-headers every
+ * message, carries its full header list.
  */
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sensor/app_http2.h"
 #include "sensor/app_int.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -25,6 +30,7 @@ enum hstate {
     H_BODY_CLOSE, /* response body until the connection closes */
     H_TUNNEL,     /* CONNECT accepted / Upgrade: the tunnel's bytes go to st->inner */
     H_RESYNC,     /* after a gap: skip lines until a request / status line */
+    H_H2,         /* HTTP/2: the bytes go to st->h2 */
     H_DEAD,
 };
 
@@ -40,7 +46,10 @@ struct hdir {
     bool gap_tx;             /* tx is a response cut by a gap, emitted at the next message */
     bool maybe09;            /* request line without version: the next line decides */
     bool shared;             /* request side: its tx is answered already (the response owns it) */
+    bool upgrade_h2c;        /* this message's Upgrade header offers / accepts h2c */
     struct net_http_rec *tx; /* the transaction being filled by this direction */
+    struct app_acc raw;      /* this message's header lines, '\n'-terminated (bounded) */
+    bool raw_full;           /* lines past BN_NET_HTTP_HDRBYTES_MAX were not kept */
 };
 
 struct http_state {
@@ -53,12 +62,22 @@ struct http_state {
     struct net_http_rec *queue[NET_HTTP_PENDING_MAX]; /* requests waiting for a response */
     size_t n_queue;
     uint32_t depth;
+    struct h2_conn *h2; /* HTTP/2 after the preface or an h2c upgrade */
 };
+
+static atomic_bool dump_headers;
+
+void
+net_app_http_dump_headers(bool on)
+{
+    atomic_store(&dump_headers, on);
+}
 
 static const char *const methods[] = {
     "GET",    "POST",     "HEAD",      "PUT",   "DELETE", "OPTIONS",   "CONNECT",     "TRACE",
     "PATCH",  "PROPFIND", "PROPPATCH", "MKCOL", "COPY",   "MOVE",      "LOCK",        "UNLOCK",
     "SEARCH", "REPORT",   "CHECKOUT",  "MERGE", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE",
+    "PRI", /* the HTTP/2 connection preface, "PRI * HTTP/2.0" */
 };
 
 int
@@ -98,10 +117,52 @@ tx_new(struct http_state *st)
 }
 
 static void
+tx_free(struct net_http_rec *tx)
+{
+    bn_free((void *)tx->hdrs[0]);
+    bn_free((void *)tx->hdrs[1]);
+    bn_free(tx);
+}
+
+static void
 tx_emit(struct net_http_rec *tx, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
     app_emit(sink, NET_REC_HTTP, ts_ns, f, tx);
-    bn_free(tx);
+    tx_free(tx);
+}
+
+/* The kept header lines of a message as a list (name as sent, value trimmed), or NULL. */
+static struct net_http_hdrs *
+hdrs_build(struct hdir *hd, uint8_t *trunc)
+{
+    struct net_http_hdrs *l = bn_calloc(1, sizeof(*l));
+    if (!l) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    if (hd->raw_full) {
+        app_dropped(1);
+        *trunc = 1;
+    }
+    const uint8_t *p = hd->raw.p, *end = p + hd->raw.len;
+    while (p < end) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const uint8_t *colon = memchr(p, ':', n);
+        if (colon) {
+            size_t kl = (size_t)(colon - p), vl = n - kl - 1;
+            const uint8_t *v = colon + 1;
+            while (kl && (p[kl - 1] == ' ' || p[kl - 1] == '\t'))
+                kl--;
+            while (vl && (v[0] == ' ' || v[0] == '\t'))
+                v++, vl--;
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+                vl--;
+            app_hdrs_add(l, (const char *)p, kl, (const char *)v, vl, trunc);
+        }
+        p += n + 1;
+    }
+    return l;
 }
 
 /* Emits a transaction the response side owns; the request side may still point at it. */
@@ -206,6 +267,9 @@ request_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n)
     hd->n_headers = 0;
     hd->chunked = hd->have_len = false;
     hd->clen = 0;
+    hd->raw.len = 0;
+    hd->raw_full = false;
+    hd->upgrade_h2c = false;
 }
 
 static void
@@ -270,6 +334,9 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n, 
     hd->n_headers = 0;
     hd->chunked = hd->have_len = false;
     hd->clen = 0;
+    hd->raw.len = 0;
+    hd->raw_full = false;
+    hd->upgrade_h2c = false;
 }
 
 static void
@@ -282,6 +349,12 @@ header(struct hdir *hd, enum net_dir dir, const uint8_t *s, size_t n)
             app_dropped(1);
         }
         return;
+    }
+    if (dir == NET_TOSERVER || atomic_load_explicit(&dump_headers, memory_order_relaxed)) {
+        /* kept for the header list (h2c upgrade, dump-all-headers); cut lines are counted */
+        if (hd->raw_full || app_acc_add(&hd->raw, s, n, BN_NET_HTTP_HDRBYTES_MAX) != 0 ||
+            app_acc_add(&hd->raw, (const uint8_t *)"\n", 1, BN_NET_HTTP_HDRBYTES_MAX) != 0)
+            hd->raw_full = true;
     }
     const uint8_t *colon = memchr(s, ':', n);
     if (!colon)
@@ -301,6 +374,11 @@ header(struct hdir *hd, enum net_dir dir, const uint8_t *s, size_t n)
         for (size_t i = 0; i + 7 <= vl; i++)
             if (app_prefix_ci(v + i, vl - i, "chunked"))
                 hd->chunked = true;
+    } else if (IS("upgrade")) {
+        for (size_t i = 0; i + 3 <= vl; i++)
+            if (app_prefix_ci(v + i, vl - i, "h2c") && (i + 3 == vl || v[i + 3] == ',' ||
+                                                        v[i + 3] == ' '))
+                hd->upgrade_h2c = true;
     }
     if (!tx)
         return;
@@ -385,6 +463,9 @@ headers_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
              uint64_t ts_ns, struct net_sink *sink)
 {
     struct net_http_rec *tx = hd->tx;
+    bool dump = atomic_load_explicit(&dump_headers, memory_order_relaxed);
+    if (tx && !tx->hdrs[dir] && (dump || (dir == NET_TOSERVER && hd->upgrade_h2c)))
+        tx->hdrs[dir] = hdrs_build(hd, &tx->truncated);
     if (dir == NET_TOCLIENT) {
         if (hd->interim) {
             hd->state = H_START;
@@ -396,6 +477,18 @@ headers_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
         int status = tx ? tx->status : 0;
         if (tx)
             tx->resp_chunked = hd->chunked;
+        if (status == 101 && hd->upgrade_h2c && tx && !st->h2) {
+            /* h2c accepted: the upgraded request is HTTP/2 stream 1 */
+            st->h2 = app_h2_open(st->depth);
+            app_h2_upgrade(st->h2, tx, tx->hdrs[NET_TOSERVER], f, ts_ns, sink);
+            if (!dump) {
+                bn_free((void *)tx->hdrs[NET_TOSERVER]);
+                tx->hdrs[NET_TOSERVER] = NULL;
+            }
+            message_done(st, hd, dir, f, ts_ns, sink);
+            hd->state = st->d[NET_TOSERVER].state = st->h2 ? H_H2 : H_DEAD;
+            return;
+        }
         if ((connect && status >= 200 && status < 300) || status == 101) {
             message_done(st, hd, dir, f, ts_ns, sink);
             hd->state = H_TUNNEL;
@@ -578,6 +671,7 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
     while (n > 0) {
         switch (hd->state) {
         case H_DEAD: return;
+        case H_H2: app_h2_data(st->h2, f, dir, d, n, ts_ns, sink); return;
         case H_TUNNEL: tunnel_data(st, f, dir, d, n, ts_ns, sink); return;
         case H_BODY_CLOSE: body_bytes(hd, dir, n); return;
         case H_BODY_LEN:
@@ -612,6 +706,13 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
             tx->has_response = 1;
             hd->tx = tx;
             hd->state = H_BODY_CLOSE;
+            continue;
+        }
+        /* the client's HTTP/2 connection preface (prior knowledge): HTTP/2 from here on */
+        if (dir == NET_TOSERVER && hd->state == H_START && hd->line.len == 0 && !st->h2 &&
+            !memcmp(d, APP_H2_PREFACE, BN_MIN(n, (size_t)APP_H2_PREFACE_LEN))) {
+            st->h2 = app_h2_open(st->depth);
+            hd->state = st->d[NET_TOCLIENT].state = st->h2 ? H_H2 : H_DEAD;
             continue;
         }
         /* line-oriented states */
@@ -682,6 +783,10 @@ http_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
             st->inner->gap(st->inner_st, f, dir, n);
         return;
     }
+    if (hd->state == H_H2) {
+        app_h2_gap(st->h2, dir);
+        return;
+    }
     if (hd->state == H_DEAD || hd->state == H_RESYNC)
         return;
     /* framing is lost: the message in progress ends here, look for the next one */
@@ -710,6 +815,13 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     struct http_state *st = vst;
     if (!st)
         return;
+    /* a request line the connection ended before its end of line (libhtp parses it then) */
+    struct hdir *rl = &st->d[NET_TOSERVER];
+    if (rl->state == H_START && rl->line.len &&
+        app_http_probe(rl->line.p, rl->line.len, NET_TOSERVER) == 1) {
+        line(st, rl, NET_TOSERVER, rl->line.p, rl->line.len, f, ts_ns, sink);
+        rl->line.len = 0;
+    }
     /* a response read until close ends here; then requests never answered */
     struct hdir *rs = &st->d[NET_TOCLIENT];
     if (rs->tx) {
@@ -732,8 +844,11 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     }
     for (size_t i = 0; i < st->n_queue; i++)
         tx_emit(st->queue[i], f, ts_ns, sink);
-    for (int i = 0; i < 2; i++)
+    app_h2_close(st->h2, f, ts_ns, sink);
+    for (int i = 0; i < 2; i++) {
         app_acc_release(&st->d[i].line);
+        app_acc_release(&st->d[i].raw);
+    }
     app_acc_release(&st->tunnel_buf);
     bn_free(st);
 }

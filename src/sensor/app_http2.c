@@ -1,0 +1,676 @@
+/*
+ * app_http2.c - HTTP/2 (RFC 9113) over cleartext TCP: the connection preface, frames of each
+ * direction (9-byte header, payload streamed through: DATA is only counted, the other types
+ * are kept up to BN_NET_H2_FRAME_BUF_MAX), header blocks (HEADERS / PUSH_PROMISE +
+ * CONTINUATION, BN_NET_H2_HBLOCK_MAX) decoded by HPACK (app_http2_hpack.c), and streams.
+ *
+ * Records, as Suricata's http2 transactions: one per stream (request and response headers,
+ * its priority and RST_STREAM error code), emitted when both sides ended it (END_STREAM or
+ * RST_STREAM) or at flow end; one per SETTINGS or GOAWAY frame of stream 0. Up to
+ * BN_NET_H2_STREAMS_MAX streams are open at once: past that the oldest is emitted early
+ * (counted as a limit error). Frame length, padding and stream-id errors are counted as
+ * malformed and end the parsing of that direction (framing cannot be trusted after them).
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "sensor/app_http2.h"
+#include "sensor/app_int.h"
+#include "bannin/alloc.h"
+#include "bannin/error.h"
+
+enum {
+    F_DATA = 0,
+    F_HEADERS = 1,
+    F_PRIORITY = 2,
+    F_RST_STREAM = 3,
+    F_SETTINGS = 4,
+    F_PUSH_PROMISE = 5,
+    F_PING = 6,
+    F_GOAWAY = 7,
+    F_WINDOW_UPDATE = 8,
+    F_CONTINUATION = 9,
+};
+
+#define FL_END_STREAM  0x1
+#define FL_END_HEADERS 0x4
+#define FL_PADDED      0x8
+#define FL_PRIORITY    0x20
+
+struct h2_stream {
+    uint32_t id;
+    bool used;
+    bool end[2];
+    struct net_http2_info info;
+    struct net_http_hdrs *hdrs[2];
+    uint8_t truncated;
+    uint32_t tx_id;
+    uint64_t body[2];
+};
+
+struct h2_dir {
+    size_t preface; /* preface bytes still expected (client side) */
+    bool dead;
+    uint8_t hdr[9];
+    uint8_t hlen;
+    /* the frame being read */
+    uint32_t flen, left, sid;
+    uint8_t type, flags;
+    bool keep;           /* payload gathered in pay */
+    bool data_pad_known; /* DATA: its pad length byte was read */
+    uint8_t data_pad;
+    struct app_acc pay;
+    /* a header block waiting for CONTINUATION */
+    bool in_block;
+    uint32_t hb_sid;
+    bool hb_end_stream;
+    uint32_t hb_target; /* stream the headers belong to (the promised one for PUSH_PROMISE) */
+    enum net_dir hb_side;
+    struct app_acc hblock;
+    struct hpack hp;
+};
+
+struct h2_conn {
+    struct h2_dir d[2];
+    struct h2_stream s[BN_NET_H2_STREAMS_MAX];
+    uint32_t next_tx_id;
+};
+
+struct h2_conn *
+app_h2_open(uint32_t first_tx_id)
+{
+    struct h2_conn *c = bn_calloc(1, sizeof(*c));
+    if (!c) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    c->next_tx_id = first_tx_id;
+    for (int i = 0; i < 2; i++)
+        hpack_init(&c->d[i].hp);
+    c->d[NET_TOSERVER].preface = APP_H2_PREFACE_LEN;
+    return c;
+}
+
+/* ---- records ---- */
+
+static bool
+name_is(const struct net_http_hdrs *l, const struct net_http_hdr *h, const char *name)
+{
+    size_t n = strlen(name);
+    return !h->is_size_update && h->name_len == n && !memcmp(l->bytes + h->name_off, name, n);
+}
+
+static void
+take_value(const struct net_http_hdrs *l, const struct net_http_hdr *h, char *dst, size_t dsz,
+           uint8_t *trunc)
+{
+    app_copy(dst, dsz, l->bytes + h->value_off, h->value_len, trunc);
+}
+
+static bool
+side_has(const struct net_http2_side *s)
+{
+    return s->n_settings || s->has_error_code || s->has_priority;
+}
+
+/* Fills a record from the stream's headers (Suricata's common fields) and emits it. */
+static void
+emit_rec(struct h2_conn *c, const struct net_http2_info *info, struct net_http_hdrs *const hdrs[2],
+         uint8_t truncated, uint32_t tx_id, bool settings_rec, const uint64_t body[2],
+         struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    (void)c;
+    if (!hdrs[0] && !hdrs[1] && !side_has(&info->side[0]) && !side_has(&info->side[1]) &&
+        !settings_rec)
+        return; /* nothing Suricata would log (DATA or WINDOW_UPDATE only) */
+    if (!sink)
+        return;
+    struct net_http_rec *r = bn_calloc(1, sizeof(*r));
+    if (!r) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+        return;
+    }
+    r->version2 = 1;
+    r->tx_id = tx_id;
+    r->trans_depth = tx_id + 1;
+    r->truncated = truncated;
+    r->h2 = info;
+    r->has_request = hdrs[0] != NULL;
+    r->has_response = hdrs[1] != NULL;
+    r->request_body_len = body ? body[0] : 0;
+    r->response_body_len = body ? body[1] : 0;
+    for (int side = 0; side < 2; side++) {
+        const struct net_http_hdrs *l = hdrs[side];
+        r->hdrs[side] = l;
+        for (uint32_t i = 0; l && i < l->n; i++) {
+            const struct net_http_hdr *h = &l->h[i];
+            if (name_is(l, h, ":method")) {
+                take_value(l, h, r->method, sizeof(r->method), &r->truncated);
+            } else if (name_is(l, h, ":path")) {
+                take_value(l, h, r->uri, sizeof(r->uri), &r->truncated);
+            } else if (name_is(l, h, ":authority") || name_is(l, h, "host")) {
+                take_value(l, h, r->host, sizeof(r->host), &r->truncated);
+            } else if (name_is(l, h, "user-agent")) {
+                take_value(l, h, r->user_agent, sizeof(r->user_agent), &r->truncated);
+            } else if (name_is(l, h, ":status") || name_is(l, h, "content-length")) {
+                uint64_t v = 0;
+                size_t k = 0;
+                const char *p = l->bytes + h->value_off;
+                for (; k < h->value_len && k < 19 && p[k] >= '0' && p[k] <= '9'; k++)
+                    v = v * 10 + (uint64_t)(p[k] - '0');
+                if (k == 0 || k != h->value_len)
+                    continue; /* not a number: not reported as one */
+                if (name_is(l, h, ":status")) {
+                    r->status = v < 1000 ? (int)v : 0;
+                } else {
+                    r->content_length = v;
+                    r->has_content_length = 1;
+                }
+            }
+        }
+    }
+    app_emit(sink, NET_REC_HTTP, ts_ns, f, r);
+    bn_free(r);
+}
+
+static void
+stream_free(struct h2_stream *s)
+{
+    bn_free(s->hdrs[0]);
+    bn_free(s->hdrs[1]);
+    memset(s, 0, sizeof(*s));
+}
+
+static void
+stream_emit(struct h2_conn *c, struct h2_stream *s, struct net_flow *f, uint64_t ts_ns,
+            struct net_sink *sink)
+{
+    emit_rec(c, &s->info, s->hdrs, s->truncated, s->tx_id, false, s->body, f, ts_ns, sink);
+    stream_free(s);
+}
+
+static struct h2_stream *
+stream_get(struct h2_conn *c, uint32_t id, bool create, struct net_flow *f, uint64_t ts_ns,
+           struct net_sink *sink)
+{
+    struct h2_stream *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++) {
+        struct h2_stream *s = &c->s[i];
+        if (s->used && s->id == id)
+            return s;
+        if (!s->used && !free_slot)
+            free_slot = s;
+        if (s->used && (!oldest || s->id < oldest->id))
+            oldest = s;
+    }
+    if (!create)
+        return NULL;
+    if (!free_slot) {
+        /* too many open streams: the oldest is reported as it stands */
+        app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
+        stream_emit(c, oldest, f, ts_ns, sink);
+        free_slot = oldest;
+    }
+    memset(free_slot, 0, sizeof(*free_slot));
+    free_slot->used = true;
+    free_slot->id = id;
+    free_slot->info.stream_id = id;
+    free_slot->tx_id = c->next_tx_id++;
+    return free_slot;
+}
+
+static void
+stream_end(struct h2_conn *c, struct h2_stream *s, enum net_dir dir, struct net_flow *f,
+           uint64_t ts_ns, struct net_sink *sink)
+{
+    s->end[dir] = true;
+    if (s->end[0] && s->end[1])
+        stream_emit(c, s, f, ts_ns, sink);
+}
+
+/* ---- frames ---- */
+
+static void
+settings_parse(struct net_http2_side *side, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i += 6) {
+        if (side->n_settings >= BN_ARRAY_SIZE(side->settings)) {
+            app_dropped(1);
+            continue;
+        }
+        side->settings[side->n_settings].id = app_be16(p + i);
+        side->settings[side->n_settings].value = app_be32(p + i + 2);
+        side->n_settings++;
+    }
+}
+
+/* A stream 0 frame with settings or an error code: a record of its own. */
+static void
+global_rec(struct h2_conn *c, enum net_dir dir, uint8_t type, const uint8_t *p, size_t n,
+           struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    struct net_http2_info info;
+    struct net_http_hdrs *none[2] = {NULL, NULL};
+    memset(&info, 0, sizeof(info));
+    if (type == F_SETTINGS) {
+        settings_parse(&info.side[dir], p, n);
+    } else { /* GOAWAY: last stream id, error code */
+        info.side[dir].has_error_code = 1;
+        info.side[dir].error_code = app_be32(p + 4);
+    }
+    emit_rec(c, &info, none, 0, c->next_tx_id++, type == F_SETTINGS, NULL, f, ts_ns, sink);
+}
+
+static void
+dir_fail(struct h2_dir *hd, enum net_app_err e)
+{
+    app_err(NET_APP_HTTP, e);
+    hd->dead = true;
+    hd->in_block = false;
+    hd->hblock.len = 0;
+}
+
+/* A complete header block: decoded into its stream's list for that side. */
+static void
+block_done(struct h2_conn *c, struct h2_dir *hd, struct net_flow *f, uint64_t ts_ns,
+           struct net_sink *sink)
+{
+    hd->in_block = false;
+    struct h2_stream *s = stream_get(c, hd->hb_target, true, f, ts_ns, sink);
+    if (!s)
+        return;
+    if (!s->hdrs[hd->hb_side]) {
+        s->hdrs[hd->hb_side] = bn_calloc(1, sizeof(struct net_http_hdrs));
+        if (!s->hdrs[hd->hb_side]) {
+            app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+            hd->hblock.len = 0;
+            return;
+        }
+    }
+    int rc = hpack_decode(&hd->hp, hd->hblock.p, hd->hblock.len, s->hdrs[hd->hb_side],
+                          &s->truncated);
+    hd->hblock.len = 0;
+    if (rc == BN_EPROTO) {
+        s->truncated = 1;
+        dir_fail(hd, NET_APP_ERR_MALFORMED); /* the HPACK table is lost with it */
+        return;
+    }
+    if (rc) {
+        s->truncated = 1;
+        dir_fail(hd, rc == BN_ENOMEM ? NET_APP_ERR_NOMEM : NET_APP_ERR_LIMIT);
+        return;
+    }
+    if (hd->hb_end_stream)
+        stream_end(c, s, hd->hb_side == NET_TOSERVER ? NET_TOSERVER : NET_TOCLIENT, f, ts_ns,
+                   sink);
+}
+
+static void
+block_add(struct h2_dir *hd, const uint8_t *p, size_t n)
+{
+    int rc = app_acc_add(&hd->hblock, p, n, BN_NET_H2_HBLOCK_MAX);
+    if (rc)
+        dir_fail(hd, rc == BN_ENOMEM ? NET_APP_ERR_NOMEM : NET_APP_ERR_LIMIT);
+}
+
+/* The payload of a non-DATA frame is complete in hd->pay. */
+static void
+frame_done(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_flow *f,
+           uint64_t ts_ns, struct net_sink *sink)
+{
+    const uint8_t *p = hd->pay.p;
+    size_t n = hd->pay.len;
+    uint8_t t = hd->type, fl = hd->flags;
+    uint32_t sid = hd->sid;
+
+    if (hd->in_block && t != F_CONTINUATION) {
+        dir_fail(hd, NET_APP_ERR_UNEXPECTED); /* 6.10: only CONTINUATION may follow */
+        return;
+    }
+    switch (t) {
+    case F_HEADERS:
+    case F_PUSH_PROMISE: {
+        size_t off = 0, pad = 0;
+        if (sid == 0) {
+            dir_fail(hd, NET_APP_ERR_MALFORMED);
+            return;
+        }
+        if (fl & FL_PADDED) {
+            if (n < 1) {
+                dir_fail(hd, NET_APP_ERR_MALFORMED);
+                return;
+            }
+            pad = p[0];
+            off = 1;
+        }
+        uint32_t target = sid;
+        enum net_dir side = dir;
+        struct h2_stream *s = stream_get(c, sid, true, f, ts_ns, sink);
+        if (t == F_HEADERS && (fl & FL_PRIORITY)) {
+            if (n < off + 5) {
+                dir_fail(hd, NET_APP_ERR_MALFORMED);
+                return;
+            }
+            if (s) {
+                struct net_http2_side *sd = &s->info.side[dir];
+                if (!sd->has_priority) {
+                    sd->has_priority = 1;
+                    sd->priority = p[off + 4];
+                } else if (!sd->multiple) {
+                    sd->multiple = 2;
+                }
+            }
+            off += 5;
+        }
+        if (t == F_PUSH_PROMISE) {
+            if (n < off + 4) {
+                dir_fail(hd, NET_APP_ERR_MALFORMED);
+                return;
+            }
+            target = app_be32(p + off) & 0x7fffffffu; /* the promised stream's request */
+            side = NET_TOSERVER;
+            off += 4;
+        }
+        if (pad > n - off) {
+            dir_fail(hd, NET_APP_ERR_MALFORMED);
+            return;
+        }
+        hd->in_block = true;
+        hd->hb_sid = sid;
+        hd->hb_target = target;
+        hd->hb_side = side;
+        hd->hb_end_stream = t == F_HEADERS && (fl & FL_END_STREAM);
+        hd->hblock.len = 0;
+        block_add(hd, p + off, n - off - pad);
+        if (!hd->dead && (fl & FL_END_HEADERS))
+            block_done(c, hd, f, ts_ns, sink);
+        return;
+    }
+    case F_CONTINUATION:
+        if (!hd->in_block || sid != hd->hb_sid) {
+            dir_fail(hd, NET_APP_ERR_UNEXPECTED);
+            return;
+        }
+        block_add(hd, p, n);
+        if (!hd->dead && (fl & FL_END_HEADERS))
+            block_done(c, hd, f, ts_ns, sink);
+        return;
+    case F_SETTINGS:
+        if (sid != 0 || n % 6 != 0 || ((fl & 1) && n)) {
+            dir_fail(hd, NET_APP_ERR_MALFORMED);
+            return;
+        }
+        global_rec(c, dir, t, p, n, f, ts_ns, sink);
+        return;
+    case F_GOAWAY:
+        if (sid != 0 || n < 8) {
+            dir_fail(hd, NET_APP_ERR_MALFORMED);
+            return;
+        }
+        global_rec(c, dir, t, p, n, f, ts_ns, sink);
+        return;
+    case F_RST_STREAM: {
+        if (sid == 0 || n != 4) {
+            dir_fail(hd, NET_APP_ERR_MALFORMED);
+            return;
+        }
+        struct h2_stream *s = stream_get(c, sid, true, f, ts_ns, sink);
+        if (!s)
+            return;
+        struct net_http2_side *sd = &s->info.side[dir];
+        if (!sd->has_error_code) {
+            sd->has_error_code = 1;
+            sd->error_code = app_be32(p);
+        } else if (!sd->multiple) {
+            sd->multiple = 1;
+        }
+        stream_emit(c, s, f, ts_ns, sink); /* the stream is closed */
+        return;
+    }
+    case F_PRIORITY: {
+        if (sid == 0 || n != 5) {
+            dir_fail(hd, NET_APP_ERR_MALFORMED);
+            return;
+        }
+        struct h2_stream *s = stream_get(c, sid, true, f, ts_ns, sink);
+        if (!s)
+            return;
+        struct net_http2_side *sd = &s->info.side[dir];
+        if (!sd->has_priority) {
+            sd->has_priority = 1;
+            sd->priority = p[4];
+        } else if (!sd->multiple) {
+            sd->multiple = 2;
+        }
+        return;
+    }
+    default: return; /* PING, WINDOW_UPDATE, extension frames: nothing logged */
+    }
+}
+
+/* Start of a frame: its 9-byte header has been read. */
+static void
+frame_start(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_flow *f,
+            uint64_t ts_ns, struct net_sink *sink)
+{
+    hd->flen = app_be24(hd->hdr);
+    hd->type = hd->hdr[3];
+    hd->flags = hd->hdr[4];
+    hd->sid = app_be32(hd->hdr + 5) & 0x7fffffffu;
+    hd->left = hd->flen;
+    hd->pay.len = 0;
+    hd->data_pad_known = false;
+    hd->data_pad = 0;
+    if (hd->type == F_DATA) {
+        hd->keep = false;
+        if (hd->sid == 0) {
+            dir_fail(hd, NET_APP_ERR_MALFORMED);
+            return;
+        }
+    } else if (hd->flen > BN_NET_H2_FRAME_BUF_MAX) {
+        /* a frame this long: skipped and counted; a header block lost with it breaks HPACK */
+        app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
+        app_dropped(1);
+        hd->keep = false;
+        if (hd->type == F_HEADERS || hd->type == F_CONTINUATION ||
+            hd->type == F_PUSH_PROMISE) {
+            hd->dead = true;
+            return;
+        }
+    } else {
+        hd->keep = true;
+    }
+    if (hd->left == 0) {
+        if (hd->keep)
+            frame_done(c, hd, dir, f, ts_ns, sink);
+        else if (hd->type == F_DATA && (hd->flags & FL_END_STREAM)) {
+            struct h2_stream *s = stream_get(c, hd->sid, false, f, ts_ns, sink);
+            if (s)
+                stream_end(c, s, dir, f, ts_ns, sink);
+        }
+    }
+}
+
+void
+app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+            uint64_t ts_ns, struct net_sink *sink)
+{
+    if (!c || (unsigned)dir > 1)
+        return;
+    struct h2_dir *hd = &c->d[dir];
+    while (n > 0 && !hd->dead) {
+        if (hd->preface) {
+            size_t done = APP_H2_PREFACE_LEN - hd->preface;
+            size_t k = BN_MIN(n, hd->preface);
+            if (memcmp(d, APP_H2_PREFACE + done, k) != 0) {
+                dir_fail(hd, NET_APP_ERR_UNEXPECTED);
+                return;
+            }
+            hd->preface -= k;
+            d += k;
+            n -= k;
+            continue;
+        }
+        if (hd->hlen < 9) {
+            size_t k = BN_MIN(n, (size_t)(9 - hd->hlen));
+            memcpy(hd->hdr + hd->hlen, d, k);
+            hd->hlen = (uint8_t)(hd->hlen + k);
+            d += k;
+            n -= k;
+            if (hd->hlen == 9)
+                frame_start(c, hd, dir, f, ts_ns, sink);
+            if (hd->hlen == 9 && hd->left == 0)
+                hd->hlen = 0;
+            continue;
+        }
+        size_t k = (size_t)BN_MIN((uint64_t)n, (uint64_t)hd->left);
+        if (hd->keep) {
+            if (app_acc_add(&hd->pay, d, k, BN_NET_H2_FRAME_BUF_MAX) != 0) {
+                dir_fail(hd, NET_APP_ERR_NOMEM);
+                return;
+            }
+        } else if (hd->type == F_DATA) {
+            size_t body = k;
+            if ((hd->flags & FL_PADDED) && !hd->data_pad_known) {
+                hd->data_pad = d[0];
+                hd->data_pad_known = true;
+                body--;
+            }
+            struct h2_stream *s = stream_get(c, hd->sid, false, f, ts_ns, sink);
+            if (s)
+                s->body[dir] += body;
+        }
+        hd->left -= (uint32_t)k;
+        d += k;
+        n -= k;
+        if (hd->left == 0) {
+            hd->hlen = 0;
+            if (hd->keep) {
+                frame_done(c, hd, dir, f, ts_ns, sink);
+            } else if (hd->type == F_DATA) {
+                struct h2_stream *s = stream_get(c, hd->sid, false, f, ts_ns, sink);
+                if (s && hd->data_pad <= s->body[dir])
+                    s->body[dir] -= hd->data_pad; /* the padding is not body */
+                if (s && (hd->flags & FL_END_STREAM))
+                    stream_end(c, s, dir, f, ts_ns, sink);
+            }
+        }
+    }
+}
+
+/* ---- h2c upgrade ---- */
+
+static int
+b64url_val(uint8_t ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '-' || ch == '+')
+        return 62;
+    if (ch == '_' || ch == '/')
+        return 63;
+    return -1;
+}
+
+/* base64url (RFC 7540 3.2.1, no padding; '=' tolerated) into out; the length or -1. */
+static long
+b64url_decode(const char *in, size_t n, uint8_t *out, size_t osz)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] == '=')
+            break;
+        int v = b64url_val((uint8_t)in[i]);
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= osz)
+                return -1;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (long)o;
+}
+
+void
+app_h2_upgrade(struct h2_conn *c, const struct net_http_rec *req,
+               const struct net_http_hdrs *req_hdrs, struct net_flow *f, uint64_t ts_ns,
+               struct net_sink *sink)
+{
+    if (!c || !req)
+        return;
+    struct h2_stream *s = stream_get(c, 1, true, f, ts_ns, sink);
+    if (!s)
+        return;
+    struct net_http_hdrs *l = bn_calloc(1, sizeof(*l));
+    if (!l) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+        return;
+    }
+    s->hdrs[NET_TOSERVER] = l;
+    app_hdrs_add(l, ":method", 7, req->method, strlen(req->method), &s->truncated);
+    app_hdrs_add(l, ":path", 5, req->uri, strlen(req->uri), &s->truncated);
+    for (uint32_t i = 0; req_hdrs && i < req_hdrs->n; i++) {
+        const struct net_http_hdr *h = &req_hdrs->h[i];
+        const char *name = req_hdrs->bytes + h->name_off, *val = req_hdrs->bytes + h->value_off;
+        if (h->is_size_update)
+            continue;
+        if (app_prefix_ci((const uint8_t *)name, h->name_len, "http2-settings") &&
+            h->name_len == 14) {
+            uint8_t set[BN_ARRAY_SIZE(((struct net_http2_side *)0)->settings) * 6];
+            long k = b64url_decode(val, h->value_len, set, sizeof(set));
+            if (k < 0 || k % 6) {
+                app_err(NET_APP_HTTP, NET_APP_ERR_MALFORMED);
+                continue;
+            }
+            global_rec(c, NET_TOSERVER, F_SETTINGS, set, (size_t)k, f, ts_ns, sink);
+        } else if (h->name_len == 4 && app_prefix_ci((const uint8_t *)name, 4, "host")) {
+            app_hdrs_add(l, ":authority", 10, val, h->value_len, &s->truncated);
+        } else {
+            app_hdrs_add(l, name, h->name_len, val, h->value_len, &s->truncated);
+        }
+    }
+    s->end[NET_TOSERVER] = true; /* the HTTP/1 request was the whole request */
+}
+
+void
+app_h2_gap(struct h2_conn *c, enum net_dir dir)
+{
+    if (!c || (unsigned)dir > 1 || c->d[dir].dead)
+        return;
+    dir_fail(&c->d[dir], NET_APP_ERR_GAP);
+}
+
+void
+app_h2_close(struct h2_conn *c, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
+{
+    if (!c)
+        return;
+    /* streams in id order, as they were opened */
+    for (;;) {
+        struct h2_stream *first = NULL;
+        for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++)
+            if (c->s[i].used && (!first || c->s[i].id < first->id))
+                first = &c->s[i];
+        if (!first)
+            break;
+        stream_emit(c, first, f, ts_ns, sink);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (c->d[i].in_block || c->d[i].left)
+            app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
+        app_acc_release(&c->d[i].pay);
+        app_acc_release(&c->d[i].hblock);
+        hpack_free(&c->d[i].hp);
+    }
+    bn_free(c);
+}
