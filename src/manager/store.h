@@ -43,7 +43,11 @@ struct store_opts {
     int64_t low_space_bytes;    /* store_health raises the alarm below this much free space
                                  * on the data filesystem; 0 = 64 MiB, -1 = never */
     int compress;               /* zstd level 1..19 for stored event JSON, with a dictionary
-                                 * trained on the first events; 0 = plain text */
+                                 * trained on the first events; 0 = level 1 in blocks, plain
+                                 * text in rows (row_events) */
+    int row_events;             /* 1: the layout before schema 6, each event's JSON in its
+                                 * own row (compressed only when compress > 0); 0: the JSON
+                                 * of each insert call in one zstd block (the default) */
 };
 int store_open_ex(struct store **out, const char *dir, const struct store_opts *opts,
                   struct store_err *err);

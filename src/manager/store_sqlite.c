@@ -327,6 +327,7 @@ store_commit(struct store *st)
 int
 store_rollback(struct store *st)
 {
+    bn__store_blk_forget(st); /* a rolled-back block's id can come back with other events */
     if (sqlite3_get_autocommit(st->db))
         return 0; /* SQLite already rolled back (it does on FULL / IOERR / NOMEM) */
     return bn__store_exec(st, "ROLLBACK", "rollback");
@@ -492,6 +493,8 @@ store_open_ex(struct store **out, const char *dir, const struct store_opts *opts
         goto out;
     rc = bn__store_migrate(st,
                            st->opts.max_version > 0 ? st->opts.max_version : STORE_LATEST_VERSION);
+    if (rc == 0)
+        st->version = store_schema_version(st);
 out:
     if (rc != 0) {
         set_err(err, st->errmsg[0] ? st->errmsg : bn_strerror(rc));

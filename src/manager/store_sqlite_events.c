@@ -61,6 +61,125 @@ flush_usage(struct store *st, const struct agent_acc *ag, size_t nag, const stru
     return rc;
 }
 
+/* Per-agent highest seq and per-tenant usage of one insert call, flushed at the end (or
+ * when more than ACC_MAX agents or tenants appear). */
+struct insert_acc {
+    struct agent_acc ag[ACC_MAX];
+    struct tenant_acc tn[ACC_MAX];
+    size_t nag, ntn;
+};
+
+static int
+acc_event(struct store *st, struct insert_acc *a, int64_t agent_id, int64_t seq, int64_t tenant_id,
+          int64_t events, int64_t bytes)
+{
+    int rc = 0;
+    size_t k;
+    if (agent_id > 0) {
+        for (k = 0; k < a->nag && a->ag[k].agent_id != agent_id; k++)
+            ;
+        if (k == a->nag && a->nag == ACC_MAX) {
+            rc = flush_usage(st, a->ag, a->nag, NULL, 0);
+            a->nag = k = 0;
+        }
+        if (k == a->nag) {
+            a->ag[a->nag].agent_id = agent_id;
+            a->ag[a->nag++].max_seq = seq;
+        } else if (seq > a->ag[k].max_seq) {
+            a->ag[k].max_seq = seq;
+        }
+    }
+    for (k = 0; k < a->ntn && a->tn[k].tenant_id != tenant_id; k++)
+        ;
+    if (k == a->ntn && a->ntn == ACC_MAX) {
+        int r = flush_usage(st, NULL, 0, a->tn, a->ntn);
+        rc = rc ? rc : r;
+        a->ntn = k = 0;
+    }
+    if (k == a->ntn) {
+        a->tn[a->ntn].tenant_id = tenant_id;
+        a->tn[a->ntn].events = 0;
+        a->tn[a->ntn++].bytes = 0;
+    }
+    a->tn[k].events += events;
+    a->tn[k].bytes += bytes;
+    return rc;
+}
+
+/* Inserts one row; *added is 0 for a duplicate (agent_id, seq). */
+static int
+insert_row(struct store *st, sqlite3_stmt *s, const struct store_event *e, const void *blob,
+           size_t blobn, int *added)
+{
+    sqlite3_bind_int64(s, 1, e->tenant_id);
+    sqlite3_bind_int64(s, 2, e->agent_id);
+    sqlite3_bind_int64(s, 3, e->seq);
+    sqlite3_bind_int64(s, 4, e->ts_ns);
+    sqlite3_bind_int64(s, 5, e->received_ns);
+    sqlite3_bind_int(s, 6, e->event_id);
+    bn__store_bind_text(s, 7, e->host);
+    bn__store_bind_text(s, 8, e->image);
+    bn__store_bind_text(s, 9, e->user);
+    if (blob)
+        sqlite3_bind_blob(s, 10, blob, (int)blobn, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(s, 10, e->json, (int)e->json_len, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE)
+        return bn__store_err(st, r, "insert event");
+    *added = sqlite3_changes(st->db) != 0;
+    return 0;
+}
+
+/* Schema 6: events [i, j) of one tenant in one block; *ins and *dup counted. */
+static int
+insert_block(struct store *st, sqlite3_stmt *s, const struct store_event *ev, size_t i, size_t j,
+             struct insert_acc *acc, size_t *ins, size_t *dup)
+{
+    static const char LIVE[] = "UPDATE event_blocks SET live = ? WHERE id = ?";
+    static const char DROP[] = "DELETE FROM event_blocks WHERE id = ?";
+    int64_t blk, zbytes;
+    int rc = bn__store_blk_flush(st, ev[i].tenant_id, (int64_t)(j - i), &blk, &zbytes);
+    if (rc != 0)
+        return rc;
+    size_t off = 0, added = 0;
+    for (size_t k = i; k < j && rc == 0; k++) {
+        const struct store_event *e = &ev[k];
+        uint8_t ref[STORE_BLOCK_REF_MAX];
+        size_t refn = bn__store_blk_ref(ref, blk, off, e->json_len);
+        off += e->json_len + 1;
+        int a = 0;
+        rc = insert_row(st, s, e, ref, refn, &a);
+        if (rc != 0)
+            break;
+        if (!a) {
+            (*dup)++;
+            continue;
+        }
+        added++;
+        rc = acc_event(st, acc, e->agent_id, e->seq, e->tenant_id, 1, event_bytes(e, refn));
+    }
+    if (rc != 0)
+        return rc;
+    *ins += added;
+    if (added == j - i) /* the usual case: every event new */
+        return acc_event(st, acc, 0, 0, ev[i].tenant_id, 0, zbytes);
+    sqlite3_stmt *u = bn__store_prep(st, added ? LIVE : DROP, &rc);
+    if (!u)
+        return rc;
+    if (added) {
+        sqlite3_bind_int64(u, 1, (int64_t)added);
+        sqlite3_bind_int64(u, 2, blk);
+    } else {
+        sqlite3_bind_int64(u, 1, blk);
+    }
+    rc = bn__store_step_done(st, u, "event block count");
+    if (rc == 0 && added)
+        rc = acc_event(st, acc, 0, 0, ev[i].tenant_id, 0, zbytes);
+    return rc;
+}
+
 int
 store_events_insert(struct store *st, const struct store_event *ev, size_t n, size_t *inserted,
                     size_t *dups)
@@ -91,74 +210,47 @@ store_events_insert(struct store *st, const struct store_event *ev, size_t n, si
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    struct agent_acc ag[ACC_MAX];
-    struct tenant_acc tn[ACC_MAX];
-    size_t nag = 0, ntn = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct store_event *e = &ev[i];
-        sqlite3_bind_int64(s, 1, e->tenant_id);
-        sqlite3_bind_int64(s, 2, e->agent_id);
-        sqlite3_bind_int64(s, 3, e->seq);
-        sqlite3_bind_int64(s, 4, e->ts_ns);
-        sqlite3_bind_int64(s, 5, e->received_ns);
-        sqlite3_bind_int(s, 6, e->event_id);
-        bn__store_bind_text(s, 7, e->host);
-        bn__store_bind_text(s, 8, e->image);
-        bn__store_bind_text(s, 9, e->user);
-        const void *z = NULL;
-        size_t zn = 0;
-        rc = bn__store_z_pack(st, e->json, e->json_len, &z, &zn);
-        if (rc != 0)
-            break;
-        if (z)
-            sqlite3_bind_blob(s, 10, z, (int)zn, SQLITE_STATIC);
-        else
-            sqlite3_bind_text(s, 10, e->json, (int)e->json_len, SQLITE_STATIC);
-        int r = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (r != SQLITE_DONE) {
-            rc = bn__store_err(st, r, "insert event");
-            break;
+    struct insert_acc acc;
+    acc.nag = acc.ntn = 0;
+    if (bn__store_blocks_on(st)) {
+        /* runs of one tenant, cut at STORE_BLOCK_RAW_MAX raw bytes */
+        size_t i = 0;
+        while (i < n && rc == 0) {
+            bn__store_blk_reset(st);
+            size_t j = i, off;
+            for (; j < n && rc == 0; j++) {
+                if (j > i && (ev[j].tenant_id != ev[i].tenant_id ||
+                              bn__store_blk_len(st) + ev[j].json_len + 1 > STORE_BLOCK_RAW_MAX))
+                    break;
+                rc = bn__store_blk_add(st, ev[j].json, ev[j].json_len, &off);
+            }
+            if (rc == 0)
+                rc = insert_block(st, s, ev, i, j, &acc, &ins, &dup);
+            i = j;
         }
-        if (sqlite3_changes(st->db) == 0) {
-            dup++;
-            continue;
+    } else {
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct store_event *e = &ev[i];
+            const void *z = NULL;
+            size_t zn = 0;
+            int a = 0;
+            rc = bn__store_z_pack(st, e->json, e->json_len, &z, &zn);
+            if (rc == 0)
+                rc = insert_row(st, s, e, z, zn, &a);
+            if (rc != 0)
+                break;
+            if (!a) {
+                dup++;
+                continue;
+            }
+            ins++;
+            rc = acc_event(st, &acc, e->agent_id, e->seq, e->tenant_id, 1,
+                           event_bytes(e, z ? zn : e->json_len));
         }
-        ins++;
-        size_t k;
-        for (k = 0; k < nag && ag[k].agent_id != e->agent_id; k++)
-            ;
-        if (k == nag && nag == ACC_MAX) {
-            rc = flush_usage(st, ag, nag, NULL, 0);
-            nag = 0;
-            k = 0;
-        }
-        if (k == nag) {
-            ag[nag].agent_id = e->agent_id;
-            ag[nag++].max_seq = e->seq;
-        } else if (e->seq > ag[k].max_seq) {
-            ag[k].max_seq = e->seq;
-        }
-        for (k = 0; k < ntn && tn[k].tenant_id != e->tenant_id; k++)
-            ;
-        if (k == ntn && ntn == ACC_MAX) {
-            rc = flush_usage(st, NULL, 0, tn, ntn);
-            ntn = 0;
-            k = 0;
-        }
-        if (k == ntn) {
-            tn[ntn].tenant_id = e->tenant_id;
-            tn[ntn].events = 0;
-            tn[ntn++].bytes = 0;
-        }
-        tn[k].events++;
-        tn[k].bytes += event_bytes(e, zn ? zn : e->json_len);
-        if (rc != 0)
-            break;
     }
     bn__store_done(s);
     if (rc == 0)
-        rc = flush_usage(st, ag, nag, tn, ntn);
+        rc = flush_usage(st, acc.ag, acc.nag, acc.tn, acc.ntn);
     if (rc == 0) {
         if (inserted)
             *inserted = ins;

@@ -7,12 +7,21 @@
 
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdint.h>
 
 #include "bannin/buf.h"
 #include "manager/store.h"
 
 #define STORE_STMT_CACHE     128
-#define STORE_LATEST_VERSION 4
+#define STORE_LATEST_VERSION 6
+
+/* Event blocks (schema 6, store_sqlite_zstd.c): at most this many raw bytes per block (a
+ * single event of up to BN_STORE_TEXT_MAX always fits), and decompressed blocks kept per
+ * handle for reads. */
+#define STORE_BLOCK_RAW_MAX (2u << 20)
+#define STORE_BLOCK_CACHE   16
+/* A block reference in events.json: "BNK1" then LEB128 block id, offset, length. */
+#define STORE_BLOCK_REF_MAX 34
 
 struct store_stmt_slot {
     const char *sql; /* identity: the static SQL text's address */
@@ -38,6 +47,14 @@ struct store_z {
     int no_dict;       /* training failed: compress without a dictionary */
     struct bn_buf out; /* one compressed event */
     struct bn_buf txt; /* one decompressed event */
+    /* event blocks (schema 6): the one being written, and decompressed ones read lately */
+    struct bn_buf braw, bout;
+    struct store_zblock {
+        int64_t id;     /* 0: free slot */
+        uint64_t used;  /* LRU tick */
+        struct bn_buf raw;
+    } blk[STORE_BLOCK_CACHE];
+    uint64_t tick;
 };
 
 struct store {
@@ -45,6 +62,7 @@ struct store {
     char dir[PATH_MAX];
     char path[PATH_MAX];
     struct store_opts opts;
+    int version; /* schema version after migrations */
     struct store_stmt_slot stmts[STORE_STMT_CACHE];
     size_t nstmts;
     char errmsg[320];
@@ -103,8 +121,27 @@ int bn__store_z_batch(struct store *st);
 /* Compresses one event's JSON into st->z.out (out and n point there), or sets out to NULL
  * to store the text as it is. */
 int bn__store_z_pack(struct store *st, const char *json, size_t len, const void **out, size_t *n);
-/* The text of a json column (decompressed into st->z.txt when it is a compressed blob). */
+/* The text of a json column (decompressed into st->z.txt when it is a compressed blob, or
+ * found in its block - decompressed into the handle's block cache - when it is a block
+ * reference). Valid until the next read on the handle. */
 int bn__store_z_text(struct store *st, sqlite3_stmt *s, int col, const char **p, size_t *n);
+/* Schema 6 layout in use for new events (not opts.row_events). */
+int bn__store_blocks_on(const struct store *st);
+/* Block being written: bn__store_blk_reset, then bn__store_blk_add per event (its offset in
+ * the block); bn__store_blk_flush compresses it and inserts the event_blocks row (*id, the
+ * compressed bytes in *zbytes). */
+void bn__store_blk_reset(struct store *st);
+size_t bn__store_blk_len(const struct store *st);
+int bn__store_blk_add(struct store *st, const char *json, size_t len, size_t *off);
+int bn__store_blk_flush(struct store *st, int64_t tenant_id, int64_t nevents, int64_t *id,
+                        int64_t *zbytes);
+/* Encodes a reference into ref (STORE_BLOCK_REF_MAX bytes); returns its length. */
+size_t bn__store_blk_ref(uint8_t *ref, int64_t id, size_t off, size_t len);
+/* Decodes one: 1 and the fields when blob is a block reference, 0 when it is not one, -1
+ * when it starts like one but is malformed. */
+int bn__store_blk_parse(const void *blob, size_t n, int64_t *id, size_t *off, size_t *len);
+/* Forgets cached blocks (after a rollback: their ids may come back with other contents). */
+void bn__store_blk_forget(struct store *st);
 
 /* Migrations (store_sqlite_schema.c). */
 int bn__store_migrate(struct store *st, int target);

@@ -17,23 +17,62 @@
 
 #define DAY_NS (86400LL * 1000000000LL)
 
+struct blk_count {
+    int64_t id, rows;
+};
+
+/* Takes rows off the blocks they referred to; frees (and counts the bytes of) blocks no row
+ * refers to any more. */
+static int
+release_blocks(struct store *st, const struct blk_count *b, size_t nb, int64_t *bytes)
+{
+    static const char DEC[] =
+        "UPDATE event_blocks SET live = live - ? WHERE id = ? RETURNING live, length(data)";
+    static const char DEL[] = "DELETE FROM event_blocks WHERE id = ?";
+    int rc = 0;
+    for (size_t i = 0; i < nb && rc == 0; i++) {
+        sqlite3_stmt *s = bn__store_prep(st, DEC, &rc);
+        if (!s)
+            break;
+        sqlite3_bind_int64(s, 1, b[i].rows);
+        sqlite3_bind_int64(s, 2, b[i].id);
+        int r = sqlite3_step(s);
+        int64_t live = 1, zbytes = 0;
+        if (r == SQLITE_ROW) {
+            live = sqlite3_column_int64(s, 0);
+            zbytes = sqlite3_column_int64(s, 1);
+            r = sqlite3_step(s);
+        }
+        if (r != SQLITE_DONE)
+            rc = bn__store_err(st, r, "retention: event block count");
+        bn__store_done(s);
+        if (rc != 0 || live > 0)
+            continue;
+        if ((s = bn__store_prep(st, DEL, &rc))) {
+            sqlite3_bind_int64(s, 1, b[i].id);
+            rc = bn__store_step_done(st, s, "retention: free event block");
+            *bytes += zbytes;
+        }
+    }
+    return rc;
+}
+
 /* Deletes up to n of the tenant's oldest events (older than cutoff when cutoff > 0) in one
- * transaction and takes them off the usage counter. */
+ * transaction and takes them off the usage counter (rows, and blocks freed with them). */
 static int
 delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_t *deleted)
 {
+#define RET                                                                                        \
+    " RETURNING json, COALESCE(length(CAST(host AS BLOB)), 0)"                                     \
+    " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"      \
+    " + 64"
     static const char DEL_AGE[] =
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE tenant_id = ?1"
-        " AND ts_ns < ?2 ORDER BY ts_ns LIMIT ?3)"
-        " RETURNING length(CAST(json AS BLOB)) + COALESCE(length(CAST(host AS BLOB)), 0)"
-        " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"
-        " + 64";
+        " AND ts_ns < ?2 ORDER BY ts_ns LIMIT ?3)" RET;
     static const char DEL_OLD[] =
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE tenant_id = ?1"
-        " ORDER BY ts_ns LIMIT ?3)"
-        " RETURNING length(CAST(json AS BLOB)) + COALESCE(length(CAST(host AS BLOB)), 0)"
-        " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"
-        " + 64";
+        " ORDER BY ts_ns LIMIT ?3)" RET;
+#undef RET
     static const char USAGE[] = "UPDATE tenant_usage SET events = MAX(events - ?, 0),"
                                 " bytes = MAX(bytes - ?, 0) WHERE tenant_id = ?";
     *deleted = 0;
@@ -42,6 +81,8 @@ delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_
         return rc;
     sqlite3_stmt *s = bn__store_prep(st, cutoff > 0 ? DEL_AGE : DEL_OLD, &rc);
     int64_t rows = 0, bytes = 0;
+    struct blk_count *blk = NULL;
+    size_t nblk = 0, capblk = 0, last = 0;
     if (s) {
         sqlite3_bind_int64(s, 1, tenant);
         if (cutoff > 0)
@@ -50,12 +91,42 @@ delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_
         int r;
         while ((r = sqlite3_step(s)) == SQLITE_ROW) {
             rows++;
-            bytes += sqlite3_column_int64(s, 0);
+            bytes += sqlite3_column_int64(s, 1) + sqlite3_column_bytes(s, 0);
+            int64_t id;
+            size_t off, len;
+            if (sqlite3_column_type(s, 0) != SQLITE_BLOB ||
+                bn__store_blk_parse(sqlite3_column_blob(s, 0),
+                                    (size_t)sqlite3_column_bytes(s, 0), &id, &off, &len) != 1)
+                continue; /* inline JSON (before schema 6) */
+            if (last < nblk && blk[last].id == id) {
+                blk[last].rows++;
+                continue;
+            }
+            for (last = 0; last < nblk && blk[last].id != id; last++)
+                ;
+            if (last == nblk) {
+                if (nblk == capblk) {
+                    size_t nc = capblk ? capblk * 2 : 64;
+                    struct blk_count *nb = bn_reallocarray(blk, nc, sizeof(*nb));
+                    if (!nb) {
+                        rc = BN_ENOMEM;
+                        break;
+                    }
+                    blk = nb;
+                    capblk = nc;
+                }
+                blk[nblk].id = id;
+                blk[nblk++].rows = 0;
+            }
+            blk[last].rows++;
         }
-        if (r != SQLITE_DONE)
+        if (rc == 0 && r != SQLITE_DONE)
             rc = bn__store_err(st, r, "retention delete");
         bn__store_done(s);
     }
+    if (rc == 0)
+        rc = release_blocks(st, blk, nblk, &bytes);
+    bn_free(blk);
     if (rc == 0 && rows > 0 && (s = bn__store_prep(st, USAGE, &rc))) {
         sqlite3_bind_int64(s, 1, rows);
         sqlite3_bind_int64(s, 2, bytes);

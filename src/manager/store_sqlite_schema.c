@@ -291,6 +291,18 @@ static const char V5[] = "CREATE TABLE attachments("
                          "DEFAULT 0;"
                          "ALTER TABLE actions ADD COLUMN run_at_ns INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 6: event JSON in compressed blocks (store_sqlite_zstd.c). An insert call's events
+ * are stored as one zstd frame (their texts, each followed by a NUL); each event row keeps
+ * its indexed columns and, in json, a small reference BLOB ("BNK1", block id, offset,
+ * length). live counts the rows still referring to the block (retention frees it at 0).
+ * Rows written before version 6 keep their JSON inline and read as before. */
+static const char V6[] = "CREATE TABLE event_blocks("
+                         "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: caches */
+                         "  tenant_id INTEGER NOT NULL,"
+                         "  live INTEGER NOT NULL,"
+                         "  raw_len INTEGER NOT NULL,"
+                         "  data BLOB NOT NULL);";
+
 struct migration {
     int version;
     const char *sql;
@@ -302,6 +314,7 @@ static const struct migration migrations[] = {
     {3, V3},
     {4, V4},
     {5, V5},
+    {6, V6},
 };
 
 int

@@ -800,7 +800,7 @@ static void
 test_compressed_events(void **state)
 {
     (void)state;
-    struct store_opts o = {.compress = 3};
+    struct store_opts o = {.compress = 3, .row_events = 1};
     struct store *st = NULL;
     struct store_err err;
     assert_int_equal(store_open_ex(&st, tdir, &o, &err), 0);
