@@ -1,7 +1,10 @@
 /*
  * collect_auth.c - logins and privilege changes: sshd, sudo, su, login and
- * systemd-logind outcomes from journald (libsystemd sd_journal, following new entries)
- * or, without journald, from tailing /var/log/auth.log across rotations.
+ * systemd-logind outcomes from journald (libsystemd sd_journal, following new entries),
+ * from tailing /var/log/auth.log across rotations, or, on hosts with neither (no syslog
+ * daemon at all), from syslog datagrams received on a Unix socket the agent binds itself
+ * (/dev/log by default): RFC 3164 lines as glibc's syslog() sends them, RFC 5424 too, with
+ * the sender's pid and uid from the kernel (SCM_CREDENTIALS).
  *
  * The parser turns one message into an AGENT_EV_AUTH with extras (user, target_user,
  * source_ip, source_port, method, tty, result, reason, command, program). Lines that are
@@ -14,11 +17,14 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +36,13 @@
 
 #define AUTH_LINE_MAX 8192  /* longer log lines are cut */
 #define AUTH_TOKEN_MAX 256  /* longer user names, hosts, ttys are cut */
+#define AUTH_DGRAM_MAX 65536 /* longer syslog datagrams are cut (counted) */
+#define AUTH_IDENT_MAX 64   /* longer syslog tags are malformed */
+#define AUTH_SD_MAX 4096    /* RFC 5424 structured data longer than this is malformed */
+
+/* The agent's accessors (agent.c). Weak: the collector tests link without the agent. */
+extern const struct agent_config *agent_conf(const struct agent *a) __attribute__((weak));
+extern enum agent_tier agent_tier_in_use(const struct agent *a) __attribute__((weak));
 
 /* ---- parser ---- */
 
@@ -483,6 +496,8 @@ agent_auth_parse(const char *ident, pid_t pid, const char *msg, struct agent_eve
         msg++;
     if (strcmp(prog, "su-l") == 0)
         prog[2] = '\0';
+    if (strcmp(prog, "sshd-session") == 0) /* OpenSSH 9.8+: the per-connection binary */
+        prog[4] = '\0';
 
     rc = BN_DECLINED;
     if ((p = strstr(msg, "authentication failure;")) &&
@@ -507,6 +522,9 @@ agent_auth_parse(const char *ident, pid_t pid, const char *msg, struct agent_eve
         rc = BN_DECLINED;
     if (rc == 0)
         rc = add(ev, "program", prog);
+    /* logsource.service of the JSON line (rules are written per service: sudo, sshd, ...) */
+    if (rc == 0)
+        rc = add(ev, "service", prog);
     /* the log text as written: Sigma keyword rules for sshd / sudo / su match on it */
     if (rc == 0)
         rc = add(ev, "message", msg);
@@ -558,20 +576,253 @@ split_syslog(char *line, const char **ident, pid_t *pid, const char **msg)
     return true;
 }
 
+/* ---- syslog datagram split (socket source) ---- */
+
+static const char months3[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+static bool
+is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Length of an RFC 3164 "Mmm dd hh:mm:ss" stamp at p (day may be space-padded), or 0. */
+static size_t
+bsd_stamp(const char *p)
+{
+    bool mon = false;
+    for (int i = 0; i < 12 && !mon; i++)
+        mon = p[0] == months3[i * 3] && p[0] && p[1] == months3[i * 3 + 1] &&
+              p[2] == months3[i * 3 + 2];
+    if (!mon || p[3] != ' ' || !(p[4] == ' ' || is_digit(p[4])) || !is_digit(p[5]) ||
+        p[6] != ' ' || !is_digit(p[7]) || !is_digit(p[8]) || p[9] != ':' || !is_digit(p[10]) ||
+        !is_digit(p[11]) || p[12] != ':' || !is_digit(p[13]) || !is_digit(p[14]))
+        return 0;
+    return 15;
+}
+
+/* Length of an ISO 8601 stamp "YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm)" at p, or 0. */
+static size_t
+iso_stamp(const char *p)
+{
+    if (strnlen(p, 11) < 11)
+        return 0;
+    if (!is_digit(p[0]) || !is_digit(p[1]) || !is_digit(p[2]) || !is_digit(p[3]) ||
+        p[4] != '-' || p[10] != 'T')
+        return 0;
+    size_t n = 0;
+    while (p[n] && p[n] != ' ' && n < 64)
+        n++;
+    return p[n] == ' ' || p[n] == '\0' ? n : 0;
+}
+
+/*
+ * "ident[pid]:" or "ident:" at [t, t+n): sets ident (NUL-terminated in place) and pid.
+ * False if the token is not a tag.
+ */
+static bool
+take_tag(char *t, size_t n, struct agent_syslog_msg *m)
+{
+    if (n < 2 || t[n - 1] != ':')
+        return false;
+    n--;
+    pid_t pid = 0;
+    if (t[n - 1] == ']') {
+        size_t b = n - 1;
+        while (b > 0 && t[b - 1] != '[')
+            b--;
+        if (b == 0)
+            return false;
+        /* digits only, at most 10 */
+        size_t dn = n - 1 - b;
+        if (dn == 0 || dn > 10)
+            return false;
+        long long v = 0;
+        for (size_t i = b; i < n - 1; i++) {
+            if (!is_digit(t[i]))
+                return false;
+            v = v * 10 + (t[i] - '0');
+        }
+        if (v > 0x7fffffff)
+            return false;
+        pid = (pid_t)v;
+        n = b - 1;
+    }
+    if (n == 0 || n > AUTH_IDENT_MAX)
+        return false;
+    t[n] = '\0';
+    m->ident = t;
+    m->pid = pid;
+    return true;
+}
+
+static int
+bad(struct agent_syslog_msg *m, const char *why)
+{
+    m->why = why;
+    return BN_EFORMAT;
+}
+
+/* RFC 5424 after "<PRI>1 ": TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG] */
+static int
+split_5424(char *p, struct agent_syslog_msg *m)
+{
+    char *f[5];
+    for (int i = 0; i < 5; i++) {
+        if (*p == ' ' || *p == '\0')
+            return bad(m, "RFC 5424 header field missing");
+        f[i] = p;
+        while (*p && *p != ' ')
+            p++;
+        if (*p != ' ')
+            return bad(m, "RFC 5424 header ends early");
+        *p++ = '\0';
+        if (strlen(f[i]) > 255)
+            return bad(m, "RFC 5424 header field longer than 255 bytes");
+    }
+    m->rfc5424 = true;
+    m->host = strcmp(f[1], "-") ? f[1] : "";
+    if (strcmp(f[2], "-") == 0)
+        return bad(m, "RFC 5424 message without APP-NAME");
+    if (strlen(f[2]) > AUTH_IDENT_MAX)
+        return bad(m, "APP-NAME longer than 64 bytes");
+    m->ident = f[2];
+    m->pid = 0;
+    if (strcmp(f[3], "-") != 0) {
+        char *e;
+        long v = strtol(f[3], &e, 10);
+        if (*e == '\0' && v > 0 && v <= 0x7fffffff)
+            m->pid = (pid_t)v;
+    }
+    /* STRUCTURED-DATA: "-" or [id k="v" ...]... with \", \\ and \] escaped in values */
+    char *sd = p;
+    if (*p == '-') {
+        p++;
+    } else if (*p == '[') {
+        while (*p == '[') {
+            bool quoted = false;
+            p++;
+            for (;;) {
+                if (*p == '\0')
+                    return bad(m, "RFC 5424 structured data not closed");
+                if (quoted && *p == '\\' && p[1]) {
+                    p += 2;
+                    continue;
+                }
+                if (*p == '"')
+                    quoted = !quoted;
+                else if (*p == ']' && !quoted)
+                    break;
+                p++;
+            }
+            p++;
+            if (p - sd > AUTH_SD_MAX)
+                return bad(m, "RFC 5424 structured data longer than 4096 bytes");
+        }
+    } else {
+        return bad(m, "RFC 5424 structured data is neither '-' nor '['");
+    }
+    if (*p == ' ')
+        p++;
+    else if (*p != '\0')
+        return bad(m, "RFC 5424 structured data not followed by a blank");
+    if ((unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbb && (unsigned char)p[2] == 0xbf)
+        p += 3; /* the UTF-8 BOM */
+    m->msg = p;
+    return 0;
+}
+
+int
+agent_syslog_split(char *buf, size_t len, struct agent_syslog_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->facility = 1;
+    m->severity = 5;
+    m->host = "";
+    m->ident = "";
+    m->msg = "";
+    if (!buf)
+        return bad(m, "no data");
+    while (len > 0 && (buf[len - 1] == '\0' || buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    buf[len] = '\0';
+    if (len == 0)
+        return bad(m, "empty datagram");
+    /* a NUL inside would cut the text silently: make it visible */
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\0' || buf[i] == '\n')
+            buf[i] = ' ';
+    char *p = buf;
+    if (*p == '<') {
+        int v = 0, nd = 0;
+        p++;
+        while (is_digit(*p) && nd < 4) {
+            v = v * 10 + (*p++ - '0');
+            nd++;
+        }
+        if (nd == 0 || nd > 3 || *p != '>' || v > 191)
+            return bad(m, "bad <PRI> (1 to 3 digits, at most 191)");
+        p++;
+        m->has_pri = true;
+        m->facility = v / 8;
+        m->severity = v % 8;
+        if (p[0] >= '1' && p[0] <= '9' && p[1] == ' ')
+            return split_5424(p + 2, m);
+    }
+    /* RFC 3164: stamp (BSD or ISO, optional), then "[host ]tag: msg" */
+    size_t sl = bsd_stamp(p);
+    if (!sl)
+        sl = iso_stamp(p);
+    p += sl;
+    while (*p == ' ')
+        p++;
+    char *t1 = p;
+    size_t n1 = strcspn(t1, " ");
+    if (n1 > 0 && take_tag(t1, n1, m)) {
+        p = t1 + n1 + (t1[n1] == ' ');
+    } else {
+        char *t2 = t1 + n1;
+        while (*t2 == ' ')
+            t2++;
+        size_t n2 = strcspn(t2, " ");
+        if (n1 == 0 || n1 > 255 || n2 == 0 || !take_tag(t2, n2, m))
+            return bad(m, "no 'ident:' or 'ident[pid]:' tag");
+        char *after = t2 + n2 + (t2[n2] == ' ');
+        t1[n1] = '\0';
+        m->host = t1;
+        p = after;
+    }
+    m->msg = p; /* as written after "tag: " (sudo right-aligns its user name with blanks) */
+    return 0;
+}
+
 /* ---- collector ---- */
+
+enum auth_src { SRC_NONE, SRC_JOURNAL, SRC_FILE, SRC_SOCKET };
 
 struct auth_state {
     struct agent *agent;
     struct agent_auth_conf conf;
     char log_path[AGENT_PATH_MAX];
-    bool use_journal;
+    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    enum auth_src src;
     pthread_t thread;
     bool running;
     atomic_bool stop;
     atomic_uint_fast64_t lines, events, long_lines, rotations, emit_errors;
+    /* socket source */
+    int fd;
+    dev_t sock_dev;
+    ino_t sock_ino;
+    bool took_stale;             /* a dead socket was left at the path: replaced */
+    atomic_bool replaced;        /* another process's socket is at the path now */
+    atomic_uint_fast64_t datagrams, malformed, other, rebinds, spoof_suspects;
+    pthread_mutex_t why_mu;
+    char last_why[96];           /* why the last malformed datagram was refused */
 };
 
-static const char *auth_idents[] = {"sshd", "sudo", "su", "login", "systemd-logind"};
+static const char *auth_idents[] = {"sshd", "sshd-session", "sudo", "su", "login",
+                                    "systemd-logind"};
 
 static bool
 journald_running(void)
@@ -580,43 +831,233 @@ journald_running(void)
            access("/run/systemd/journal/stdout", F_OK) == 0;
 }
 
+/* The collector's settings: the agent's (auth.*) when started by the agent, else defaults. */
+static void
+conf_of(struct agent *a, struct agent_auth_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->auto_bind = true;
+    const struct agent_config *ac = a && agent_conf ? agent_conf(a) : NULL;
+    if (!ac)
+        return;
+    c->source = ac->auth_source;
+    if (ac->auth_file && ac->auth_file[0])
+        c->log_path = ac->auth_file;
+    if (ac->auth_socket && ac->auth_socket[0])
+        c->socket_path = ac->auth_socket;
+    c->auto_bind = ac->auth_auto_bind;
+}
+
+/* What is at a socket path: nothing, a dead socket, a live receiver, or something else. */
+enum sock_at { AT_NOTHING, AT_STALE, AT_LIVE, AT_OTHER, AT_ERROR };
+
+static enum sock_at
+socket_at(const char *path, char *why, size_t size)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return AT_NOTHING;
+        snprintf(why, size, "cannot stat '%s': %s", path, strerror(errno));
+        return AT_ERROR;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(why, size, "'%s' exists and is not a socket (%s)", path,
+                 S_ISLNK(st.st_mode) ? "a symbolic link, e.g. to journald's" : "left alone");
+        return AT_OTHER;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(why, size, "socket: %s", strerror(errno));
+        return AT_ERROR;
+    }
+    int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    if (r == 0) {
+        snprintf(why, size, "another process (a syslog daemon?) receives on '%s'", path);
+        return AT_LIVE;
+    }
+    if (e == ECONNREFUSED)
+        return AT_STALE;
+    snprintf(why, size, "cannot test '%s': %s", path, strerror(e));
+    return AT_ERROR;
+}
+
+/*
+ * Which source start() would use, without side effects: 0 and *src, or an error with the
+ * reason in d. *note says why a socket would be bound.
+ */
+static int
+plan(const struct agent_auth_conf *c, enum auth_src *src, char *note, size_t nsize,
+     struct bn_diag *d)
+{
+    const char *log = c->log_path ? c->log_path : "/var/log/auth.log";
+    const char *sock = c->socket_path ? c->socket_path : "/dev/log";
+    char why[AGENT_PATH_MAX + 128] = "";
+    int source = c->prefer_file && c->source == AGENT_AUTH_AUTO ? AGENT_AUTH_FILE : c->source;
+
+    *src = SRC_NONE;
+    note[0] = '\0';
+    switch (source) {
+    case AGENT_AUTH_JOURNALD:
+        if (!journald_running())
+            return bn_diag_set(d, BN_EUNSUP, "auth", 0, 0,
+                               "auth: source journald, but journald is not running (no "
+                               "/run/systemd/journal/socket)");
+        *src = SRC_JOURNAL;
+        return 0;
+    case AGENT_AUTH_FILE:
+        if (access(log, R_OK) < 0)
+            return bn_diag_set(d, -errno, "auth", 0, 0, "auth: cannot read '%s': %s", log,
+                               strerror(errno));
+        *src = SRC_FILE;
+        return 0;
+    case AGENT_AUTH_SOCKET:
+        break;
+    default:
+        if (journald_running()) {
+            *src = SRC_JOURNAL;
+            return 0;
+        }
+        if (access(log, R_OK) == 0) {
+            *src = SRC_FILE;
+            return 0;
+        }
+        if (!c->auto_bind)
+            return bn_diag_set(d, BN_EUNSUP, "auth", 0, 0,
+                               "auth: journald is not running (no "
+                               "/run/systemd/journal/socket), '%s' cannot be read (%s) and "
+                               "auth.auto_bind is off: no login or sudo outcomes",
+                               log, strerror(errno));
+        break;
+    }
+    if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return bn_diag_set(d, BN_EINVAL, "auth", 0, 0,
+                           "auth: socket path '%s' is longer than 107 bytes", sock);
+    switch (socket_at(sock, why, sizeof(why))) {
+    case AT_NOTHING:
+        snprintf(note, nsize, "nothing was bound at '%s'", sock);
+        break;
+    case AT_STALE:
+        snprintf(note, nsize, "a dead socket was left at '%s' (nobody receiving): replaced",
+                 sock);
+        break;
+    default:
+        if (source == AGENT_AUTH_SOCKET)
+            return bn_diag_set(d, BN_EEXIST, "auth", 0, 0, "auth: cannot bind '%s': %s", sock,
+                               why);
+        return bn_diag_set(d, BN_EUNSUP, "auth", 0, 0,
+                           "auth: journald is not running, '%s' cannot be read, and %s: set "
+                           "auth.file to the file that receiver writes",
+                           log, why);
+    }
+    if (source != AGENT_AUTH_SOCKET) {
+        size_t n = strlen(note);
+        snprintf(note + n, nsize - n, "; no journald and no readable '%s'", log);
+    }
+    *src = SRC_SOCKET;
+    return 0;
+}
+
 static int
 auth_probe(struct agent *a, struct bn_diag *d)
 {
-    (void)a;
-    if (journald_running()) {
+    struct agent_auth_conf c;
+    enum auth_src src;
+    char note[AGENT_PATH_MAX + 256];
+    conf_of(a, &c);
+    if (journald_running() && c.source != AGENT_AUTH_FILE && c.source != AGENT_AUTH_SOCKET) {
         sd_journal *j = NULL;
         int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
-        if (r >= 0) {
-            sd_journal_close(j);
-            return 0;
-        }
-        if (access("/var/log/auth.log", R_OK) == 0)
-            return 0;
-        return bn_diag_set(d, r, "auth", 0, 0,
-                           "auth: cannot open the journal: %s; /var/log/auth.log: %s",
-                           strerror(-r), strerror(errno));
+        if (r < 0)
+            return bn_diag_set(d, r, "auth", 0, 0, "auth: cannot open the journal: %s",
+                               strerror(-r));
+        sd_journal_close(j);
     }
-    if (access("/var/log/auth.log", R_OK) == 0)
-        return 0;
-    int e = errno;
-    return bn_diag_set(d, -e, "auth", 0, 0,
-                       "auth: journald is not running (no /run/systemd/journal/socket) and "
-                       "/var/log/auth.log cannot be read: %s",
-                       strerror(e));
+    return plan(&c, &src, note, sizeof(note), d);
+}
+
+static enum agent_tier
+tier_of(struct auth_state *s)
+{
+    enum agent_tier t = s->agent && agent_tier_in_use ? agent_tier_in_use(s->agent)
+                                                      : AGENT_TIER_NONE;
+    return t == AGENT_TIER_NONE ? AGENT_TIER_NETLINK : t;
+}
+
+/* A status event from this collector ("auth_source", "degraded"). */
+static void
+auth_status(struct auth_state *s, const char *what, const char *detail)
+{
+    struct agent_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_STATUS;
+    ev.prio = AGENT_PRIO_CRITICAL;
+    ev.tier = tier_of(s);
+    ev.ts_ns = now_ns();
+    ev.proc.pid = getpid();
+    if (add(&ev, "status", what) == 0 && add(&ev, "detail", detail) == 0 &&
+        agent_emit(s->agent, &ev) < 0)
+        atomic_fetch_add(&s->emit_errors, 1);
+    agent_auth_event_release(&ev);
+}
+
+/*
+ * Sender check of a socket message (kernel credentials): sshd, login and logind log as
+ * root; su and sudo keep the invoking user's real uid. Anything else may be a local user
+ * forging log lines.
+ */
+static bool
+sender_plausible(const struct agent_event *ev, uid_t uid)
+{
+    if (uid == 0)
+        return true;
+    const char *u = get(ev, "user");
+    if (!u || !u[0])
+        return false;
+    struct passwd pw, *res = NULL;
+    char pb[1024];
+    if (getpwnam_r(u, &pw, pb, sizeof(pb), &res) != 0 || !res)
+        return false;
+    return res->pw_uid == uid;
 }
 
 static void
 handle_message(struct auth_state *s, const char *ident, pid_t pid, const char *msg,
-               int64_t ts_ns)
+               int64_t ts_ns, const struct ucred *cred)
 {
     struct agent_event ev;
     atomic_fetch_add(&s->lines, 1);
     if (agent_auth_parse(ident, pid, msg, &ev) != 0)
         return;
-    ev.tier = AGENT_TIER_NETLINK;
+    ev.tier = tier_of(s);
     if (ts_ns)
         ev.ts_ns = ts_ns;
+    if (cred) {
+        /* the kernel's word, not the message's: who really sent it */
+        char num[24];
+        ev.proc.pid = cred->pid;
+        ev.proc.uid = ev.proc.euid = cred->uid;
+        ev.proc.gid = ev.proc.egid = cred->gid;
+        snprintf(num, sizeof(num), "%u", (unsigned)cred->uid);
+        int rc = add(&ev, "sender_uid", num);
+        if (rc == 0 && pid && pid != cred->pid) {
+            snprintf(num, sizeof(num), "%d", (int)pid);
+            rc = add(&ev, "claimed_pid", num);
+        }
+        if (rc == 0 && !sender_plausible(&ev, cred->uid)) {
+            atomic_fetch_add(&s->spoof_suspects, 1);
+            rc = add(&ev, "sender_mismatch", "true");
+        }
+        if (rc < 0) {
+            atomic_fetch_add(&s->emit_errors, 1);
+            agent_auth_event_release(&ev);
+            return;
+        }
+    }
     atomic_fetch_add(&s->events, 1);
     if (agent_emit(s->agent, &ev) < 0)
         atomic_fetch_add(&s->emit_errors, 1);
@@ -677,7 +1118,7 @@ journal_loop(struct auth_state *s)
         pid_t pid = 0;
         if (jfield(j, "_PID", pidb, sizeof(pidb)))
             pid = (pid_t)strtol(pidb, NULL, 10);
-        handle_message(s, ident, pid, msg, (int64_t)usec * 1000);
+        handle_message(s, ident, pid, msg, (int64_t)usec * 1000, NULL);
     }
 out:
     bn_free(msg);
@@ -725,7 +1166,7 @@ file_loop(struct auth_state *s)
                 const char *ident, *msg;
                 pid_t pid;
                 if (split_syslog(buf + start, &ident, &pid, &msg))
-                    handle_message(s, ident, pid, msg, 0);
+                    handle_message(s, ident, pid, msg, 0, NULL);
                 start = i + 1;
             }
             memmove(buf, buf + start, have - start);
@@ -737,7 +1178,7 @@ file_loop(struct auth_state *s)
                 const char *ident, *msg;
                 pid_t pid;
                 if (split_syslog(buf, &ident, &pid, &msg))
-                    handle_message(s, ident, pid, msg, 0);
+                    handle_message(s, ident, pid, msg, 0, NULL);
                 have = 0;
                 /* skip to the end of that line */
                 char c;
@@ -764,12 +1205,173 @@ file_loop(struct auth_state *s)
     bn_free(buf);
 }
 
+/* ---- socket source ---- */
+
+/*
+ * Binds s->sock_path (a dead socket left there is replaced; anything else is not touched)
+ * as a world-writable datagram socket, as every syslog daemon does, with SO_PASSCRED.
+ */
+static int
+sock_bind(struct auth_state *s, struct bn_diag *d)
+{
+    char why[AGENT_PATH_MAX + 128] = "";
+    enum sock_at at = socket_at(s->sock_path, why, sizeof(why));
+    if (at != AT_NOTHING && at != AT_STALE)
+        return bn_diag_set(d, BN_EEXIST, "auth", 0, 0, "auth: cannot bind '%s': %s",
+                           s->sock_path, why);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return bn_diag_set(d, -errno, "auth", 0, 0, "auth: socket: %s", strerror(errno));
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->sock_path);
+    if (at == AT_STALE) {
+        unlink(s->sock_path);
+        s->took_stale = true;
+    }
+    int one = 1, rcv = 4 << 20;
+    struct stat st;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return bn_diag_set(d, -e, "auth", 0, 0, "auth: cannot bind '%s': %s", s->sock_path,
+                           strerror(e));
+    }
+    /* syslog() from any user (su and sudo log with the caller's real uid) must reach us */
+    if (chmod(s->sock_path, 0666) < 0 || stat(s->sock_path, &st) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+        int e = errno;
+        unlink(s->sock_path);
+        close(fd);
+        return bn_diag_set(d, -e, "auth", 0, 0, "auth: cannot set up '%s': %s", s->sock_path,
+                           strerror(e));
+    }
+    /* a burst of syslog() calls waits in the socket, not in the senders (best effort) */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    s->sock_dev = st.st_dev;
+    s->sock_ino = st.st_ino;
+    s->fd = fd;
+    return 0;
+}
+
+/* Is the socket at the path still the one we bound? */
+static bool
+sock_ours(const struct auth_state *s)
+{
+    struct stat st;
+    return lstat(s->sock_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s->sock_dev &&
+           st.st_ino == s->sock_ino;
+}
+
+static void
+sock_datagram(struct auth_state *s, char *buf, size_t n, const struct ucred *cred)
+{
+    struct agent_syslog_msg m;
+    atomic_fetch_add(&s->datagrams, 1);
+    if (agent_syslog_split(buf, n, &m) != 0) {
+        atomic_fetch_add(&s->malformed, 1);
+        pthread_mutex_lock(&s->why_mu);
+        snprintf(s->last_why, sizeof(s->last_why), "%s", m.why);
+        pthread_mutex_unlock(&s->why_mu);
+        return;
+    }
+    /* auth (4) and authpriv (10) go to the parser, and the known programs whatever their
+     * facility (sshd's SyslogFacility may be LOCAL0); other programs' messages are counted */
+    bool known = false;
+    size_t il = strcspn(m.ident, "([");
+    for (size_t i = 0; i < BN_ARRAY_SIZE(auth_idents) && !known; i++)
+        known = strlen(auth_idents[i]) == il && strncmp(m.ident, auth_idents[i], il) == 0;
+    if (m.facility != 4 && m.facility != 10 && !known) {
+        atomic_fetch_add(&s->other, 1);
+        return;
+    }
+    handle_message(s, m.ident, m.pid, m.msg, 0, cred);
+}
+
+/* Every 2 s: was our socket removed (bind it again) or replaced by another receiver? */
+static void
+sock_check(struct auth_state *s)
+{
+    char detail[AGENT_PATH_MAX + 256];
+    if (atomic_load(&s->replaced) || sock_ours(s))
+        return;
+    struct stat st;
+    if (lstat(s->sock_path, &st) < 0 && errno == ENOENT) {
+        struct bn_diag d;
+        bn_diag_clear(&d);
+        int old = s->fd;
+        if (sock_bind(s, &d) == 0) {
+            close(old);
+            atomic_fetch_add(&s->rebinds, 1);
+            snprintf(detail, sizeof(detail), "auth: '%s' was removed by someone; bound again",
+                     s->sock_path);
+            auth_status(s, "auth_source", detail);
+            return;
+        }
+    }
+    atomic_store(&s->replaced, true);
+    snprintf(detail, sizeof(detail),
+             "auth: '%s' was replaced by another process's socket (a syslog daemon started?): "
+             "syslog auth messages go there now, not to the agent; restart the agent to pick "
+             "the new source",
+             s->sock_path);
+    auth_status(s, "degraded", detail);
+}
+
+static void
+socket_loop(struct auth_state *s)
+{
+    char *buf = bn_malloc(AUTH_DGRAM_MAX + 1);
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(struct ucred))];
+    } cb;
+    int64_t next_check = 0;
+    if (!buf)
+        return;
+    while (!atomic_load(&s->stop)) {
+        struct pollfd pf = {.fd = s->fd, .events = POLLIN};
+        int pr = poll(&pf, 1, 200);
+        int64_t now = now_ns();
+        if (now >= next_check) {
+            sock_check(s);
+            next_check = now + 2000000000ll;
+        }
+        if (pr <= 0)
+            continue;
+        /* a bounded batch, then look at the stop flag again */
+        for (int k = 0; k < 256; k++) {
+            struct iovec iov = {.iov_base = buf, .iov_len = AUTH_DGRAM_MAX};
+            struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+                                .msg_controllen = sizeof(cb.b)};
+            ssize_t n = recvmsg(s->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            if (n < 0)
+                break;
+            if (mh.msg_flags & MSG_TRUNC)
+                atomic_fetch_add(&s->long_lines, 1);
+            const struct ucred *cred = NULL;
+            struct ucred uc;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                    c->cmsg_len >= CMSG_LEN(sizeof(uc))) {
+                    memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+                    cred = &uc;
+                }
+            }
+            sock_datagram(s, buf, (size_t)n, cred);
+        }
+    }
+    bn_free(buf);
+}
+
 static void *
 auth_thread(void *arg)
 {
     struct auth_state *s = arg;
-    if (s->use_journal)
+    if (s->src == SRC_JOURNAL)
         journal_loop(s);
+    else if (s->src == SRC_SOCKET)
+        socket_loop(s);
     else
         file_loop(s);
     return NULL;
@@ -783,29 +1385,46 @@ agent_auth_start_conf(struct agent *a, const struct agent_auth_conf *conf, void 
 {
     struct auth_state *s;
     int rc = 0;
+    char note[AGENT_PATH_MAX + 256];
 
     *state = NULL;
     s = bn_calloc(1, sizeof(*s));
     if (!s)
         return bn_diag_set(d, BN_ENOMEM, "auth", 0, 0, "out of memory");
     s->agent = a;
+    s->fd = -1;
+    pthread_mutex_init(&s->why_mu, NULL);
     if (conf)
         s->conf = *conf;
     snprintf(s->log_path, sizeof(s->log_path), "%s",
              s->conf.log_path ? s->conf.log_path : "/var/log/auth.log");
     s->conf.log_path = s->log_path;
-    s->use_journal = !s->conf.prefer_file && journald_running();
-    if (!s->use_journal && access(s->log_path, R_OK) < 0) {
-        rc = bn_diag_set(d, -errno, "auth", 0, 0, "auth: cannot read '%s': %s", s->log_path,
-                         strerror(errno));
+    const char *sp = s->conf.socket_path ? s->conf.socket_path : "/dev/log";
+    if (strlen(sp) >= sizeof(s->sock_path)) {
+        rc = bn_diag_set(d, BN_EINVAL, "auth", 0, 0,
+                         "auth: socket path '%s' is longer than 107 bytes", sp);
         goto out;
     }
+    snprintf(s->sock_path, sizeof(s->sock_path), "%s", sp);
+    s->conf.socket_path = s->sock_path;
+    if ((rc = plan(&s->conf, &s->src, note, sizeof(note), d)) < 0)
+        goto out;
+    if (s->src == SRC_SOCKET && (rc = sock_bind(s, d)) < 0)
+        goto out;
     rc = -pthread_create(&s->thread, NULL, auth_thread, s);
     if (rc < 0) {
         bn_diag_set(d, rc, "auth", 0, 0, "auth: cannot start thread: %s", strerror(-rc));
         goto out;
     }
     s->running = true;
+    if (s->src == SRC_SOCKET) {
+        char detail[AGENT_PATH_MAX + 512];
+        snprintf(detail, sizeof(detail),
+                 "auth: receiving syslog datagrams on '%s', bound by the agent (%s); removed "
+                 "when the agent stops",
+                 s->sock_path, note);
+        auth_status(s, "auth_source", detail);
+    }
     *state = s;
     s = NULL;
 out:
@@ -817,7 +1436,9 @@ out:
 static int
 auth_start(struct agent *a, void **state, struct bn_diag *d)
 {
-    return agent_auth_start_conf(a, NULL, state, d);
+    struct agent_auth_conf c;
+    conf_of(a, &c);
+    return agent_auth_start_conf(a, &c, state, d);
 }
 
 static void
@@ -831,28 +1452,76 @@ auth_stop(struct agent *a, void *state)
         atomic_store(&s->stop, true);
         pthread_join(s->thread, NULL);
     }
+    if (s->fd >= 0) {
+        /* only our own socket: a syslog daemon may have taken the path since */
+        if (sock_ours(s))
+            unlink(s->sock_path);
+        close(s->fd);
+    }
+    pthread_mutex_destroy(&s->why_mu);
     bn_free(s);
+}
+
+static const char *
+src_name(const struct auth_state *s)
+{
+    switch (s->src) {
+    case SRC_JOURNAL: return "journald";
+    case SRC_SOCKET: return s->sock_path;
+    default: return s->log_path;
+    }
 }
 
 static void
 auth_describe(struct agent *a, void *state, char *buf, size_t size)
 {
     struct auth_state *s = state;
-    (void)a;
     size_t n = strlen(buf);
     if (n >= size)
         return;
     if (!s) {
-        snprintf(buf + n, size - n,
-                 "auth: sshd, sudo, su, login, systemd-logind outcomes from %s\n",
-                 journald_running() ? "journald" : "/var/log/auth.log");
+        struct agent_auth_conf c;
+        enum auth_src src;
+        char note[AGENT_PATH_MAX + 256];
+        struct bn_diag d;
+        bn_diag_clear(&d);
+        conf_of(a, &c);
+        if (plan(&c, &src, note, sizeof(note), &d) < 0) {
+            snprintf(buf + n, size - n, "auth: no source: %s\n", d.msg);
+            return;
+        }
+        if (src == SRC_SOCKET)
+            snprintf(buf + n, size - n,
+                     "auth: sshd, sudo, su, login outcomes from syslog datagrams: the agent "
+                     "would bind '%s' itself (%s)\n",
+                     c.socket_path ? c.socket_path : "/dev/log", note);
+        else
+            snprintf(buf + n, size - n,
+                     "auth: sshd, sudo, su, login, systemd-logind outcomes from %s\n",
+                     src == SRC_JOURNAL ? "journald"
+                                        : (c.log_path ? c.log_path : "/var/log/auth.log"));
         return;
     }
+    int w = snprintf(buf + n, size - n,
+                     "auth: source %s, lines %" PRIuFAST64 ", events %" PRIuFAST64
+                     ", long lines cut %" PRIuFAST64 ", rotations %" PRIuFAST64 "\n",
+                     src_name(s), atomic_load(&s->lines), atomic_load(&s->events),
+                     atomic_load(&s->long_lines), atomic_load(&s->rotations));
+    if (s->src != SRC_SOCKET || w < 0 || (size_t)w >= size - n)
+        return;
+    n += (size_t)w;
+    char why[sizeof(s->last_why)];
+    pthread_mutex_lock(&s->why_mu);
+    snprintf(why, sizeof(why), "%s", s->last_why[0] ? s->last_why : "-");
+    pthread_mutex_unlock(&s->why_mu);
     snprintf(buf + n, size - n,
-             "auth: source %s, lines %" PRIuFAST64 ", events %" PRIuFAST64
-             ", long lines cut %" PRIuFAST64 ", rotations %" PRIuFAST64 "\n",
-             s->use_journal ? "journald" : s->log_path, atomic_load(&s->lines),
-             atomic_load(&s->events), atomic_load(&s->long_lines), atomic_load(&s->rotations));
+             "auth: socket %s: datagrams %" PRIuFAST64 ", malformed %" PRIuFAST64
+             " (last: %s), not auth %" PRIuFAST64 ", sender mismatches %" PRIuFAST64
+             ", rebinds %" PRIuFAST64 "%s%s\n",
+             s->sock_path, atomic_load(&s->datagrams), atomic_load(&s->malformed), why,
+             atomic_load(&s->other), atomic_load(&s->spoof_suspects), atomic_load(&s->rebinds),
+             s->took_stale ? ", replaced a dead socket" : "",
+             atomic_load(&s->replaced) ? ", REPLACED by another receiver" : "");
 }
 
 const struct agent_collector_ops agent_collector_auth = {

@@ -12,9 +12,13 @@
 #     and <tmp>/home/u/.ssh/authorized_keys (classified by basename: the real
 #     /root/.ssh is never touched);
 #   - a kernel module load attempt (finit_module on an empty file: fails, tier 1 reports it);
-#   - login failures: this host has neither journald nor /var/log/auth.log and no sudo, so
-#     the auth collector cannot run: we check that the agent says so (status "degraded")
-#     instead of staying silent, and skip the failed-sudo step with a message.
+#   - a failed sudo: `sudo -S true </dev/null` as user nobody (not in sudoers), which sudo
+#     itself logs with syslog(). Without journald and auth.log (this host, CI) nothing
+#     listens on /dev/log: at tier bpf the agent binds it on its own (auth.source auto), at
+#     tier netlink because it is told to (auth.source socket), with detection on so that
+#     rules/linux/lnx_sudo_auth_failure.yml fires; /dev/log must be gone after the agent
+#     stops. With journald or auth.log and a live /dev/log the existing source is used;
+#     with a live /dev/log and neither, or without sudo, the step is skipped with a message.
 # Usage: test_agent_events.sh BUILD_DIR (CTest passes it). TIERS="bpf netlink" limits the
 # tiers; KEEP=1 keeps the temp dir (events and facts per tier) for a look afterwards.
 set -u
@@ -34,6 +38,28 @@ WORK=$(mktemp -d /tmp/bn-agent-ev-XXXXXX)
 CRON=/etc/cron.d/bannin-itest-$$
 APID=
 SPID=
+# Step 7: how the failed sudo reaches the agent (socket, existing or skip), decided once.
+DEVLOG_OURS=
+sudo_plan() {
+    if ! command -v sudo > /dev/null; then
+        echo "skip no sudo installed"
+        return
+    fi
+    local at
+    at=$("$PY" "$HELP" unix-dgram-state /dev/log) || at=error
+    case "$at" in
+        absent|stale) echo "socket /dev/log is $at: the agent binds it" ;;
+        *)
+            if [ -S /run/systemd/journal/socket ] || [ -r /var/log/auth.log ]; then
+                echo "existing /dev/log is $at; journald or auth.log is read"
+            else
+                echo "skip /dev/log is $at (another receiver) and there is no journald or auth.log to read"
+            fi ;;
+    esac
+}
+SUDO_PLAN=$(sudo_plan)
+SUDO_MODE=${SUDO_PLAN%% *}
+[ "$SUDO_MODE" = socket ] && DEVLOG_OURS=1
 cleanup() {
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     if [ -n "$APID" ]; then
@@ -41,6 +67,12 @@ cleanup() {
         wait "$APID" 2>/dev/null
     fi
     rm -f "$CRON"
+    # an agent killed before its stop may leave its /dev/log: remove it only if nobody
+    # receives on it (it is then the dead socket of our agent)
+    if [ -n "$DEVLOG_OURS" ] && [ -S /dev/log ] &&
+        [ "$("$PY" "$HELP" unix-dgram-state /dev/log 2>/dev/null)" = stale ]; then
+        rm -f /dev/log
+    fi
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -53,6 +85,13 @@ start_agent() {
     # --duration is a backstop; the test stops it with SIGTERM. timeout(1) bounds it too.
     # Functional test, not a budget test: the host may be busy (parallel builds), so the
     # CPU budget and bulk sampling are lifted and files are watched only where we write.
+    # Step 7 (failed sudo): tier netlink is told to bind /dev/log and runs the rule pack;
+    # tier bpf finds the socket source on its own (auth.source auto).
+    local auth_src=auto detect=false
+    if [ "$tier" = netlink ] && [ "$SUDO_MODE" = socket ]; then
+        auth_src=socket
+        detect=true
+    fi
     cat > "$WORK/agent.yml" <<CONF
 files:
   include: $WORK, /etc/cron.d
@@ -60,7 +99,10 @@ limits:
   cpu_percent: 800
   bulk_per_sec: 0
 detect:
-  enabled: false
+  enabled: $detect
+auth:
+  source: $auth_src
+  syslog_socket: /dev/log
 CONF
     timeout -k 5 90 "$AGENT" --config "$WORK/agent.yml" --stdout --tier "$tier" --duration 60 -v \
         > "$out" 2> "$out.err" &
@@ -136,17 +178,30 @@ run_tier() {
     "$PY" "$HELP" finit-module "$d/not-a-module.ko" > "$d/mod.json" || fail "finit-module helper failed"
     echo "{\"what\":\"module\",$(cut -c2- "$d/mod.json")" >> "$facts"
 
-    # 7. failed sudo: no sudo, and no journald / auth.log for the auth collector here
-    if command -v sudo > /dev/null && { [ -S /run/systemd/journal/socket ] || [ -r /var/log/auth.log ]; }; then
-        echo "note: sudo and an auth source exist here, but this test does not type passwords; failed-sudo step skipped"
+    # 7. failed sudo as nobody: sudo asks for a password (none on stdin), then logs
+    #    "nobody : user NOT in sudoers ; ..." to syslog (authpriv) and fails
+    local smode=$SUDO_MODE
+    [ "$tier" = poll ] && smode=skip # tier 3 runs no auth collector
+    if [ "$smode" = skip ]; then
+        echo "note: failed-sudo step skipped at tier $tier: ${SUDO_PLAN#skip }"
+        echo "{\"what\":\"sudo\",\"mode\":\"skip\"}" >> "$facts"
     else
-        echo "note: failed-sudo step skipped: $(command -v sudo > /dev/null || echo 'no sudo;') auth source: $( [ -S /run/systemd/journal/socket ] && echo journald || ([ -r /var/log/auth.log ] && echo auth.log) || echo none)"
+        (cd / && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+            sudo -S -p '' true < /dev/null > /dev/null 2>&1) &
+        local spid=$!
+        local src=0
+        wait "$spid" || src=$?
+        [ "$src" != 0 ] || fail "sudo as nobody succeeded: nobody must not be in sudoers"
+        echo "{\"what\":\"sudo\",\"mode\":\"$smode\",\"pid\":$spid,\"user\":\"nobody\",\"uid\":65534,\"rules\":$( [ "$tier" = netlink ] && [ "$smode" = socket ] && echo true || echo false)}" >> "$facts"
     fi
 
     # Let the loop drain (tier 3 needs one more poll to see the exits), then stop.
     sleep 1.5
     stop_agent "$out"
     rm -f "$CRON"
+    if [ "$SUDO_MODE" = socket ] && [ -e /dev/log ]; then
+        fail "tier $tier: the agent's /dev/log is still there after it stopped"
+    fi
     "$PY" "$CHECK" "$tier" "$out" "$facts" || fail "tier $tier: events do not match (output kept in the log above)"
 }
 

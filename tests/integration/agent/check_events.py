@@ -46,11 +46,11 @@ check(all(e.get("bannin.tier") == tier for e in events), "every event names tier
       show([e for e in events if e.get("bannin.tier") != tier]))
 st = [e.get("status") for e in ev(130)]
 check("started" in st and "stopping" in st, "status started and stopping", str(st[:10]))
-# Never silent about a missing source: the auth collector cannot run here (no journald,
-# no auth.log), so tiers 1 and 2 must say so.
+# Never silent about where auth outcomes come from: at tiers 1 and 2 the agent either says
+# it bound a syslog socket itself ("auth_source") or that it has no auth source ("degraded").
 if tier in ("bpf", "netlink"):
-    check(any("auth" in (e.get("detail") or "") for e in ev(130, status="degraded")),
-          "missing auth source reported as a degraded status", str(st))
+    check(any("auth" in (e.get("detail") or "") for e in ev(130, status="degraded") + ev(130, status="auth_source")),
+          "auth source (or its absence) reported in a status event", str(st))
 
 # 1. short-lived /bin/echo with 40 arguments
 f = facts["echo"]
@@ -188,6 +188,32 @@ if tier == "bpf":
             check(name.endswith("/not-a-module.ko"), "module: the file loaded", name)
 else:
     check(not es, "module: not a tier-%s event" % tier, show(es))
+
+# 7. failed sudo as nobody (sudo logs "nobody : user NOT in sudoers ; ..." with syslog())
+f = facts["sudo"]
+if f["mode"] == "skip":
+    print("info sudo: step skipped (see the note above)")
+else:
+    if f["mode"] == "socket":
+        bound = [e for e in ev(130, status="auth_source") if "/dev/log" in (e.get("detail") or "")]
+        check(len(bound) == 1, "sudo: the agent says it bound /dev/log itself", show(ev(130)))
+    es = [e for e in ev(110) if e.get("user") == f["user"] and e.get("logsource.service") == "sudo"]
+    if check(len(es) >= 1, "sudo: the failed sudo of %s is an auth event" % f["user"], show(ev(110))):
+        e = [x for x in es if x.get("reason") == "user NOT in sudoers"] or es
+        e = e[0]
+        check(e.get("result") == "failure" and e.get("target_user") == "root"
+              and e.get("reason") == "user NOT in sudoers" and e.get("command") == "/usr/bin/true"
+              and e.get("program") == "sudo" and "user NOT in sudoers" in (e.get("message") or ""),
+              "sudo: result failure, target root, reason, command, message", json.dumps(e))
+        if f["mode"] == "socket":
+            # the socket source carries the kernel's view of the sender: sudo's pid, real uid
+            check(e.get("ProcessId") == f["pid"] and e.get("sender_uid") == str(f["uid"])
+                  and "sender_mismatch" not in e,
+                  "sudo: sender pid %d and uid %d from the kernel" % (f["pid"], f["uid"]), json.dumps(e))
+    if f.get("rules"):
+        al = [e for e in ev(140) if "sudo" in json.dumps(e).lower()]
+        check(any("2f696847-9725-4cba-87d1-532c39f3bb31" in json.dumps(e) for e in al),
+              "sudo: rule lnx_sudo_auth_failure fired", show(al or ev(140)))
 
 print("%s: %d events, %d checks failed" % (tier, len(events), failed))
 sys.exit(1 if failed else 0)

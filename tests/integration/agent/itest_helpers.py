@@ -15,6 +15,8 @@ so the test can check the agent's events against what actually happened.
   accept-close PORTFILE ADDR SECONDS
                              listen on ADDR, accept and at once close every connection,
                              for at most SECONDS (a reverse shell's listener that hangs up)
+  unix-dgram-state PATH      print what is at PATH for a syslog sender: absent, stale (a
+                             socket nobody receives on), live, or other (not a socket)
 """
 import ctypes
 import json
@@ -124,6 +126,26 @@ def accept_close(portfile, addr, seconds):
     s.close()
 
 
+def unix_dgram_state(path):
+    import stat
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        print("absent")
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        print("other")
+        return
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.connect(path)
+        print("live")
+    except ConnectionRefusedError:
+        print("stale")
+    finally:
+        s.close()
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "files":
@@ -136,6 +158,8 @@ def main():
         finit_module(sys.argv[2])
     elif cmd == "http-serve":
         http_serve(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+    elif cmd == "unix-dgram-state":
+        unix_dgram_state(sys.argv[2])
     elif cmd == "accept-close":
         accept_close(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:

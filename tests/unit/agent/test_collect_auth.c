@@ -2,7 +2,9 @@
  * test_collect_auth.c - the auth line parser on real-looking sshd, sudo, su, login and
  * logind messages and on the loghub OpenSSH and Linux samples; the auth.log tailer
  * (appends, rotation, long lines); a journald round trip through logger when journald
- * runs here.
+ * runs here; the syslog datagram split (RFC 3164 as glibc sends it, RFC 5424) and the
+ * socket source on a socket in a temp dir (logger round trip, kernel sender credentials,
+ * counted drops, dead/live/replaced sockets), and the auto choice of a source.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -490,6 +494,376 @@ test_message(void **state)
     declined("sudo", "pam_unix(sudo:session): session closed for user root");
 }
 
+/* ---- the syslog socket source ---- */
+
+/* Splits a copy of text (len bytes, or strlen) and checks ident, pid, host, facility, msg. */
+static void
+split_ok(const char *text, size_t len, const char *ident, pid_t pid, const char *host,
+         int facility, int severity, const char *msg)
+{
+    if (len == 0)
+        len = strlen(text);
+    char *b = malloc(len + 1);
+    assert_non_null(b);
+    memcpy(b, text, len);
+    struct agent_syslog_msg m;
+    int rc = agent_syslog_split(b, len, &m);
+    if (rc != 0)
+        fail_msg("'%s' refused: %s", text, m.why);
+    assert_string_equal(m.ident, ident);
+    assert_int_equal(m.pid, pid);
+    assert_string_equal(m.host, host);
+    assert_int_equal(m.facility, facility);
+    assert_int_equal(m.severity, severity);
+    assert_string_equal(m.msg, msg);
+    free(b);
+}
+
+static void
+split_bad(const char *text, const char *why_part)
+{
+    size_t len = strlen(text);
+    char *b = malloc(len + 1);
+    assert_non_null(b);
+    memcpy(b, text, len);
+    struct agent_syslog_msg m;
+    assert_int_equal(agent_syslog_split(b, len, &m), BN_EFORMAT);
+    assert_non_null(m.why);
+    if (!strstr(m.why, why_part))
+        fail_msg("'%s': reason '%s' does not say '%s'", text, m.why, why_part);
+    free(b);
+}
+
+static void
+test_syslog_split(void **state)
+{
+    (void)state;
+    /* as glibc's syslog() sends them (captured from sudo 1.9.13p3 on Debian 12): no host */
+    split_ok("<81>Nov 26 03:05:29 sudo:   nobody : user NOT in sudoers ; PWD=/work/main ; "
+             "USER=root ; COMMAND=/usr/bin/true",
+             0, "sudo", 0, "", 10, 1,
+             "  nobody : user NOT in sudoers ; PWD=/work/main ; USER=root ; COMMAND=/usr/bin/true");
+    split_ok("<83>Nov 26 03:05:29 sudo: pam_unix(sudo:auth): conversation failed", 0, "sudo", 0,
+             "", 10, 3, "pam_unix(sudo:auth): conversation failed");
+    split_ok("<38>Nov  6 10:00:00 sshd[812]: Failed password for root from ::1 port 5 ssh2", 0,
+             "sshd", 812, "", 4, 6, "Failed password for root from ::1 port 5 ssh2");
+    /* with a host (logger --rfc3164, relays), an ISO stamp, no PRI, trailing NUL / LF */
+    split_ok("<13>Nov 26 03:09:10 vm sudo[26451]: z : a", 0, "sudo", 26451, "vm", 1, 5, "z : a");
+    split_ok("<86>2026-11-26T03:05:29.5+01:00 h su[3]: FAILED SU (to root) d on pts/3\n", 0,
+             "su", 3, "h", 10, 6, "FAILED SU (to root) d on pts/3");
+    split_ok("login[9]: ROOT LOGIN  on '/dev/tty1'", 0, "login", 9, "", 1, 5,
+             "ROOT LOGIN  on '/dev/tty1'");
+    split_ok("<86>Nov 26 03:05:29 sshd(pam_unix)[7]: x\0\0", 29 + 13, "sshd(pam_unix)", 7, "",
+             10, 6, "x");
+    /* a NUL inside is shown as a blank, not a silent cut */
+    split_ok("<86>Nov 26 03:05:29 su: a\0b", 28, "su", 0, "", 10, 6, "a b");
+    /* RFC 5424 (logger --rfc5424): structured data with escapes skipped, BOM removed */
+    split_ok("<81>1 2026-11-26T03:09:10.326972+00:00 vm sudo - - [timeQuality tzKnown=\"1\" "
+             "isSynced=\"0\"] y : a",
+             0, "sudo", 0, "vm", 10, 1, "y : a");
+    split_ok("<86>1 2026-11-26T03:05:29Z - sshd 4242 ID47 [a@1 x=\"q\\]\\\"z\"][b@2] "
+             "\xef\xbb\xbf" "Accepted publickey for al from 10.0.0.1 port 2 ssh2",
+             0, "sshd", 4242, "", 10, 6, "Accepted publickey for al from 10.0.0.1 port 2 ssh2");
+    split_ok("<86>1 - - login - - -", 0, "login", 0, "", 10, 6, "");
+    /* refused, each with its reason */
+    split_bad("", "empty");
+    split_bad("\n\0", "empty");
+    split_bad("<999>Nov 26 03:05:29 x: y", "PRI");
+    split_bad("<>x: y", "PRI");
+    split_bad("<12", "PRI");
+    split_bad("<14>Nov 26 03:05:29 no tag here at all", "tag");
+    split_bad("<14>Nov 26 03:05:29 ", "tag");
+    split_bad("<14>1 2026-11-26T03:05:29Z host", "RFC 5424");
+    split_bad("<14>1 2026-11-26T03:05:29Z host - - - x", "APP-NAME");
+    split_bad("<14>1 2026-11-26T03:05:29Z host app - - [unclosed x=\"]", "not closed");
+    split_bad("<14>1 - - app - - x", "structured data");
+    char tag[200];
+    memset(tag, 'i', 100);
+    memcpy(tag + 100, ": m", 4);
+    split_bad(tag, "tag"); /* a 100-byte ident */
+    split_bad("<14>Nov 26 03:05:29 h sudo[12x]: m", "tag");
+    split_bad("<14>Nov 26 03:05:29 h sudo[99999999999]: m", "tag");
+    struct agent_syslog_msg m;
+    assert_int_equal(agent_syslog_split(NULL, 0, &m), BN_EFORMAT);
+}
+
+/* Real sudo 1.9 lines (and OpenSSH 9.8's sshd-session), as the socket source gets them. */
+static void
+test_sudo_real(void **state)
+{
+    (void)state;
+    expect("sudo", "  nobody : user NOT in sudoers ; PWD=/work/main ; USER=root ; "
+                   "COMMAND=/usr/bin/true",
+           (const char *[]){"result", "failure", "user", "nobody", "target_user", "root",
+                            "reason", "user NOT in sudoers", "cwd", "/work/main", "command",
+                            "/usr/bin/true", "tty", NULL, "service", "sudo", "program", "sudo",
+                            NULL});
+    expect("sudo", "   alice : a password is required ; TTY=pts/0 ; PWD=/home/alice ; "
+                   "USER=root ; COMMAND=/usr/bin/id",
+           (const char *[]){"result", "failure", "user", "alice", "reason",
+                            "a password is required", "tty", "pts/0", "command", "/usr/bin/id",
+                            NULL});
+    expect("sudo", "   alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; "
+                   "USER=root ; COMMAND=/usr/bin/apt update",
+           (const char *[]){"result", "failure", "reason", "3 incorrect password attempts",
+                            "command", "/usr/bin/apt update", "service", "sudo", NULL});
+    expect("sudo", "  bob : 1 incorrect password attempt ; TTY=pts/1 ; PWD=/ ; USER=www-data ; "
+                   "COMMAND=/bin/ls",
+           (const char *[]){"result", "failure", "target_user", "www-data", NULL});
+    expect("sudo", "pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 "
+                   "tty=/dev/pts/0 ruser=alice rhost=  user=alice",
+           (const char *[]){"result", "failure", "user", "alice", "reason",
+                            "authentication failure", "method", "pam", NULL});
+    expect("sudo", "    root : PWD=/root ; USER=postgres ; COMMAND=/usr/bin/psql",
+           (const char *[]){"result", "success", "user", "root", "target_user", "postgres",
+                            "command", "/usr/bin/psql", "method", "sudo", NULL});
+    expect("sshd-session", "Failed password for root from 192.0.2.7 port 4711 ssh2",
+           (const char *[]){"result", "failure", "program", "sshd", "service", "sshd", NULL});
+    declined("sudo", "pam_unix(sudo:auth): conversation failed");
+    declined("sudo", "pam_unix(sudo:auth): auth could not identify password for [nobody]");
+    declined("sudo", "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)");
+}
+
+static bool
+is_status(const struct sink_rec *r, const void *arg)
+{
+    char b[1024];
+    return r->kind == AGENT_EV_STATUS && sink_extra(r, "status", b, sizeof(b)) &&
+           strcmp(b, (const char *)arg) == 0;
+}
+
+/* Sends one datagram to path; 0 or -errno. */
+static int
+send_dgram(const char *path, const void *data, size_t len)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    return n == (ssize_t)len ? 0 : -e;
+}
+
+static void
+run_wait(char *const argv[])
+{
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int ws;
+    assert_int_equal(waitpid(c, &ws, 0), c);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+}
+
+static void
+test_socket_source(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bn_authsock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[96], b[256];
+    assert_int_equal(chmod(dir, 0755), 0); /* user nobody sends to it below */
+    snprintf(path, sizeof(path), "%s/log", dir);
+    struct agent_auth_conf conf = {.source = AGENT_AUTH_SOCKET, .socket_path = path};
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    void *st = NULL;
+    sink_reset();
+
+    /* something that is not a socket at the path is left alone */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), BN_EEXIST);
+    assert_non_null(strstr(d.msg, "not a socket"));
+    assert_int_equal(access(path, F_OK), 0);
+    unlink(path);
+    /* a live receiver is not taken over */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int other = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(bind(other, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    bn_diag_clear(&d);
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), BN_EEXIST);
+    assert_non_null(strstr(d.msg, "another process"));
+    /* ... but a dead one (its receiver gone, e.g. an agent killed with -9) is replaced */
+    close(other);
+    bn_diag_clear(&d);
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), 0);
+    long i = sink_wait(is_status, "auth_source", 2000);
+    assert_true(i >= 0);
+    assert_non_null(strstr(sink_recs[i].extras, "dead socket"));
+    struct stat sst;
+    assert_int_equal(stat(path, &sst), 0);
+    assert_true(S_ISSOCK(sst.st_mode));
+    assert_int_equal(sst.st_mode & 0777, 0666);
+
+    /* 1. glibc's format, sent by util-linux logger (the same local header as syslog()) */
+    if (access("/usr/bin/logger", X_OK) == 0) {
+        run_wait((char *const[]){"/usr/bin/logger", "-u", path, "-t", "sudo", "-p",
+                                 "authpriv.alert",
+                                 "  bnsockuser : user NOT in sudoers ; PWD=/ ; USER=root ; "
+                                 "COMMAND=/usr/bin/true",
+                                 NULL});
+        run_wait((char *const[]){"/usr/bin/logger", "-u", path, "--rfc5424", "-t", "sshd",
+                                 "-p", "auth.info",
+                                 "Failed password for bn5424 from 198.51.100.4 port 22 ssh2",
+                                 NULL});
+        i = sink_wait(is_auth_user, "bnsockuser", 3000);
+        assert_true(i >= 0);
+        assert_string_equal(sink_extra(&sink_recs[i], "result", b, sizeof(b)), "failure");
+        assert_string_equal(sink_extra(&sink_recs[i], "target_user", b, sizeof(b)), "root");
+        assert_string_equal(sink_extra(&sink_recs[i], "service", b, sizeof(b)), "sudo");
+        assert_string_equal(sink_extra(&sink_recs[i], "sender_uid", b, sizeof(b)), "0");
+        assert_true(sink_recs[i].proc.pid > 0 && sink_recs[i].proc.pid != getpid());
+        i = sink_wait(is_auth_user, "bn5424", 3000);
+        assert_true(i >= 0);
+        assert_string_equal(sink_extra(&sink_recs[i], "source_ip", b, sizeof(b)),
+                            "198.51.100.4");
+    } else {
+        fprintf(stderr, "no /usr/bin/logger: the logger round trip is not run\n");
+    }
+    /* 2. by hand: the pid the line claims vs the kernel's */
+    const char *l = "<85>Nov 26 03:05:29 su[1]: FAILED SU (to root) bnclaim on pts/9";
+    assert_int_equal(send_dgram(path, l, strlen(l)), 0);
+    i = sink_wait(is_auth_user, "bnclaim", 3000);
+    assert_true(i >= 0);
+    assert_int_equal(sink_recs[i].proc.pid, getpid());
+    assert_string_equal(sink_extra(&sink_recs[i], "claimed_pid", b, sizeof(b)), "1");
+    /* 3. another user forging a sudo line for someone else is flagged */
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(3);
+        const char *f2 = "<81>Nov 26 03:05:29 sudo: bnforged : TTY=pts/0 ; PWD=/ ; USER=root ; "
+                         "COMMAND=/bin/sh";
+        _exit(send_dgram(path, f2, strlen(f2)) == 0 ? 0 : 4);
+    }
+    int ws;
+    assert_int_equal(waitpid(c, &ws, 0), c);
+    bool forged = getuid() == 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+    if (forged) {
+        i = sink_wait(is_auth_user, "bnforged", 3000);
+        assert_true(i >= 0);
+        assert_string_equal(sink_extra(&sink_recs[i], "sender_uid", b, sizeof(b)), "65534");
+        assert_string_equal(sink_extra(&sink_recs[i], "sender_mismatch", b, sizeof(b)), "true");
+    }
+    /* 4. not auth (counted), malformed (counted, with the reason), oversized (cut, counted) */
+    l = "<30>Nov 26 03:05:29 cron[5]: (root) CMD (true)";
+    assert_int_equal(send_dgram(path, l, strlen(l)), 0);
+    assert_int_equal(send_dgram(path, "<999>x", 6), 0);
+    size_t big = 70000;
+    char *bb = malloc(big);
+    assert_non_null(bb);
+    int h = snprintf(bb, big, "<38>Nov 26 03:05:29 sshd[77]: Failed password for bnbig from "
+                              "1.2.3.4 port 1 ssh2 ");
+    memset(bb + h, 'p', big - (size_t)h);
+    assert_int_equal(send_dgram(path, bb, big), 0);
+    free(bb);
+    i = sink_wait(is_auth_user, "bnbig", 3000);
+    assert_true(i >= 0);
+    char desc[1024] = "";
+    for (int k = 0; k < 100; k++) {
+        desc[0] = '\0';
+        agent_collector_auth.describe(NULL, st, desc, sizeof(desc));
+        if (strstr(desc, "not auth 1,"))
+            break;
+        usleep(20 * 1000);
+    }
+    fprintf(stderr, "%s", desc);
+    assert_non_null(strstr(desc, "malformed 1 (last: bad <PRI>"));
+    assert_non_null(strstr(desc, "not auth 1,"));
+    assert_non_null(strstr(desc, "long lines cut 1"));
+    assert_non_null(strstr(desc, forged ? "sender mismatches 1" : "sender mismatches 0"));
+
+    /* 5. removed by someone: bound again; replaced by another receiver: said, and left */
+    unlink(path);
+    i = sink_wait(is_status, "auth_source", 10);
+    assert_true(i >= 0);
+    for (int k = 0; k < 400 && access(path, F_OK) != 0; k++)
+        usleep(10 * 1000);
+    assert_int_equal(access(path, F_OK), 0);
+    l = "<85>Nov 26 03:05:29 su: FAILED SU (to root) bnrebound on pts/9";
+    assert_int_equal(send_dgram(path, l, strlen(l)), 0);
+    assert_true(sink_wait(is_auth_user, "bnrebound", 3000) >= 0);
+    unlink(path);
+    other = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(bind(other, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    i = sink_wait(is_status, "degraded", 5000);
+    assert_true(i >= 0);
+    assert_non_null(strstr(sink_recs[i].extras, "replaced by another process"));
+    agent_collector_auth.stop(NULL, st);
+    /* not ours any more: left in place */
+    assert_int_equal(access(path, F_OK), 0);
+    close(other);
+    unlink(path);
+
+    /* stop removes our own socket */
+    bn_diag_clear(&d);
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), 0);
+    assert_int_equal(access(path, F_OK), 0);
+    agent_collector_auth.stop(NULL, st);
+    assert_int_equal(access(path, F_OK), -1);
+    rmdir(dir);
+    sink_reset();
+}
+
+/* auto: journald, else the file, else the socket (when auto_bind), else an error that says so */
+static void
+test_auto_source(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bn_authauto_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char log[96], sock[96];
+    snprintf(log, sizeof(log), "%s/auth.log", dir);
+    snprintf(sock, sizeof(sock), "%s/log", dir);
+    struct agent_auth_conf conf = {.source = AGENT_AUTH_AUTO, .log_path = log,
+                                   .socket_path = sock, .auto_bind = false};
+    struct bn_diag d;
+    bn_diag_clear(&d);
+    void *st = NULL;
+    if (access("/run/systemd/journal/socket", F_OK) == 0) {
+        fprintf(stderr, "skipping: journald runs here, auto would use it\n");
+        rmdir(dir);
+        skip();
+    }
+    sink_reset();
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), BN_EUNSUP);
+    assert_non_null(strstr(d.msg, "auth.auto_bind is off"));
+    conf.auto_bind = true;
+    bn_diag_clear(&d);
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), 0);
+    char desc[1024] = "";
+    agent_collector_auth.describe(NULL, st, desc, sizeof(desc));
+    assert_non_null(strstr(desc, sock));
+    long i = sink_wait(is_status, "auth_source", 2000);
+    assert_true(i >= 0);
+    assert_non_null(strstr(sink_recs[i].extras, "nothing was bound"));
+    agent_collector_auth.stop(NULL, st);
+    assert_int_equal(access(sock, F_OK), -1);
+    /* a readable file wins over the socket */
+    FILE *f = fopen(log, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(agent_auth_start_conf(NULL, &conf, &st, &d), 0);
+    desc[0] = '\0';
+    agent_collector_auth.describe(NULL, st, desc, sizeof(desc));
+    assert_non_null(strstr(desc, log));
+    assert_int_equal(access(sock, F_OK), -1);
+    agent_collector_auth.stop(NULL, st);
+    unlink(log);
+    rmdir(dir);
+    sink_reset();
+}
+
 int
 main(void)
 {
@@ -502,6 +876,10 @@ main(void)
         cmocka_unit_test(test_loghub_linux),
         cmocka_unit_test(test_tail_file),
         cmocka_unit_test(test_probe_and_journal),
+        cmocka_unit_test(test_syslog_split),
+        cmocka_unit_test(test_sudo_real),
+        cmocka_unit_test(test_socket_source),
+        cmocka_unit_test(test_auto_source),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sink_done();
