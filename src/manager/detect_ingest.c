@@ -19,6 +19,7 @@
 #include "bannin/log.h"
 #include "manager/detect.h"
 #include "manager/ingest.h"
+#include "manager/ingest_net.h"
 #include "manager/metrics.h"
 #include "manager/notify.h"
 #include "manager/triage.h"
@@ -35,6 +36,7 @@ struct detect_ingest {
     struct detect_ingest_opts o;
     struct detect *det;
     struct triage *tri;
+    struct ingest_net *net;      /* the network sensor's records, rendered for detection */
     struct tenant_set *sets;
     size_t nsets;
     atomic_int changed;
@@ -246,6 +248,7 @@ on_batch_stored(void *ctx, const struct ingest_agent *agent, const struct store_
         detect_ingest_tick(di, now);
     di->now_ns = now;
     ensure_set(di, agent->tenant_id);
+    ev = ingest_net_for_detect(di->net, ev, n); /* sensor records: their Zeek rendering */
     int rc = detect_batch(di->det, agent->tenant_id, ev, n, now);
     if (rc)
         BN_WARN("detect", "batch of agent %" PRId64 " not fully matched: %s", agent->id,
@@ -343,6 +346,7 @@ detect_ingest_new(struct detect_ingest **out, const struct detect_ingest_opts *o
     };
     di->tri = triage_new(o->st, &to);
     int rc = di->tri ? detect_new(&di->det, o->rules, on_alert, di, o->metrics) : BN_ENOMEM;
+    rc = rc ? rc : ingest_net_new(&di->net);
     if (rc) {
         detect_ingest_free(di);
         return rc;
@@ -364,6 +368,7 @@ detect_ingest_free(struct detect_ingest *di)
         drop_sets(di);
     bn_free(di->sets);
     detect_free(di->det);
+    ingest_net_free(di->net);
     triage_free(di->tri);
     detect_rules_free(di->owned);
     for (size_t i = 0; i < di->npaths; i++)
