@@ -41,7 +41,7 @@ parsed_or_string(const char *s)
 static json_t *
 action_json(const struct store_action *a)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}",
+    return json_pack("{s:I,s:I,s:I,s:I,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
                      "id", (json_int_t)a->id, "tenant_id", (json_int_t)a->tenant_id, "agent_id",
                      (json_int_t)a->agent_id, "incident_id", (json_int_t)a->incident_id, "type",
                      a->type, "params", parsed_or_string(a->params_json), "state",
@@ -51,7 +51,7 @@ action_json(const struct store_action *a)
                      "created_at", api_jtime(a->created_ns), "decided_at",
                      api_jtime(a->decided_ns), "sent_at", api_jtime(a->sent_ns), "done_at",
                      api_jtime(a->done_ns), "expires_at", api_jtime(a->expires_ns), "result",
-                     parsed_or_string(a->result_json));
+                     parsed_or_string(a->result_json), "runs_at", api_jtime(a->run_at_ns));
 }
 
 static int
@@ -159,8 +159,8 @@ api_h_action_list(struct api_req *r)
     const char *sq = api_query(r, "state");
     if (sq && (state = store_action_state_parse(sq)) < 0)
         return api_fail(r, 400, "invalid_query", "state",
-                        "state '%.40s' is not one of pending_approval, queued, sent, done, failed, "
-                        "rejected, expired",
+                        "state '%.40s' is not one of pending_approval, pending_objection, queued, "
+                        "sent, done, failed, rejected, expired",
                         sq);
     json_t *items = json_array();
     int rc = store_action_list(r->st, &sc, agent, incident, state, (size_t)limit, push_action,
@@ -261,11 +261,12 @@ policy_reply(struct api_req *r, int64_t tenant, int status)
     }
     return api_reply(
         r, status,
-        json_pack("{s:I,s:s,s:s,s:o,s:I,s:i,s:I}", "tenant_id", (json_int_t)tenant, "mode",
+        json_pack("{s:I,s:s,s:s,s:o,s:I,s:i,s:I,s:I}", "tenant_id", (json_int_t)tenant, "mode",
                   t.mode == STORE_MODE_FULL ? "full" : "semi", "default_policy",
                   t.mode == STORE_MODE_FULL ? "auto" : "approval", "policies", pol,
                   "approval_timeout_s", (json_int_t)c.approval_timeout_s, "full_min_severity",
-                  c.full_min_severity, "queue_expiry_s", (json_int_t)c.queue_expiry_s));
+                  c.full_min_severity, "queue_expiry_s", (json_int_t)c.queue_expiry_s,
+                  "objection_window_s", (json_int_t)c.objection_window_s));
 }
 
 int
@@ -280,8 +281,8 @@ api_h_response_policy_get(struct api_req *r)
 int
 api_h_response_policy_set(struct api_req *r)
 {
-    static const char *const keys[] = {"policies", "approval_timeout_s", "full_min_severity",
-                                       "queue_expiry_s", NULL};
+    static const char *const keys[] = {"policies",       "approval_timeout_s", "full_min_severity",
+                                       "queue_expiry_s", "objection_window_s", NULL};
     int64_t id;
     if (api_param_id(r, "tenant_id", &id) < 0 || api_check_tenant(r, id) < 0)
         return BN_EINVAL;
@@ -301,6 +302,8 @@ api_h_response_policy_set(struct api_req *r)
         rc = api_body_int(b, "full_min_severity", 0, 0, 4, &sev, &e);
     if (rc == 0)
         rc = api_body_int(b, "queue_expiry_s", 0, 1, 30 * 86400, &c.queue_expiry_s, &e);
+    if (rc == 0)
+        rc = api_body_int(b, "objection_window_s", 0, 0, 86400, &c.objection_window_s, &e);
     c.full_min_severity = (int)sev;
     json_t *pol = json_object_get(b, "policies");
     if (rc == 0 && pol && !json_is_object(pol))

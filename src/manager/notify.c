@@ -120,6 +120,172 @@ notify_payload(const struct store_incident *inc, const char *tenant_name,
     return rc;
 }
 
+/* ---- approvals and objection windows ------------------------------------------------------ */
+
+struct approvers {
+    json_t *names;
+    int64_t tenant;
+};
+
+static int
+on_approver(void *ctx, const struct store_user *u)
+{
+    struct approvers *a = ctx;
+    if (u->disabled || json_array_size(a->names) >= 20)
+        return 0;
+    if (u->role == STORE_ROLE_PROVIDER_ADMIN ||
+        (u->role == STORE_ROLE_CUSTOMER_ADMIN && u->tenant_id == a->tenant))
+        json_array_append_new(a->names, json_string(u->name));
+    return 0;
+}
+
+int
+notify_approval_payload(struct store *st, const struct store_incident *inc,
+                        const char *tenant_name, const struct notify_approval_item *it, size_t n,
+                        struct bn_buf *out)
+{
+    bn_buf_reset(out);
+    bool objection = n && it[0].state == STORE_ACT_PENDING_OBJECTION;
+    json_t *actions = json_array(), *hosts = json_array(), *tactics = json_array();
+    char what[600] = "";
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *params = json_loads(it[i].params_json ? it[i].params_json : "{}", 0, NULL);
+        json_t *a = json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)it[i].action_id, "type",
+                              it[i].type, "host", it[i].host ? it[i].host : "", "params",
+                              params ? params : json_object());
+        if (a) {
+            char path[80];
+            snprintf(path, sizeof(path), "POST /api/v1/actions/%lld/%s",
+                     (long long)it[i].action_id, objection ? "reject" : "approve");
+            json_object_set_new(a, objection ? "object" : "approve", json_string(path));
+            if (objection) {
+                char t[40];
+                json_object_set_new(a, "runs_at",
+                                    json_string(bn_time_format(it[i].run_at_ns, t, sizeof(t))));
+            }
+            json_array_append_new(actions, a);
+        }
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            seen |= it[k].host && it[i].host && strcmp(it[k].host, it[i].host) == 0;
+        if (!seen && it[i].host)
+            json_array_append_new(hosts, json_string(it[i].host));
+        if (w < sizeof(what))
+            w += (size_t)snprintf(what + w, sizeof(what) - w, "%s%s #%lld on %s", i ? ", " : "",
+                                  it[i].type, (long long)it[i].action_id,
+                                  it[i].host ? it[i].host : "?");
+    }
+    const char *p = inc->tactics;
+    while (p && *p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l)
+            json_array_append_new(tactics, json_stringn(p, l));
+        p += l + (e ? 1 : 0);
+    }
+    struct approvers ap = {json_array(), inc->tenant_id};
+    /* provider users (tenant 0) are in no tenant's scope: all users, filtered by on_approver */
+    struct store_scope sc = {1, NULL, 0};
+    int rc = store_user_list(st, &sc, on_approver, &ap);
+    char title[1000], who[300], t1[40], t2[40];
+    snprintf(who, sizeof(who), "a customer_admin of %s or a provider_admin", tenant_name);
+    if (objection)
+        snprintf(title, sizeof(title),
+                 "Containment runs unless someone objects - incident %lld (%s): %s", (long long)inc->id,
+                 inc->title, what);
+    else
+        snprintf(title, sizeof(title), "Approval needed - incident %lld (%s): %s",
+                 (long long)inc->id, inc->title, what);
+    json_t *j = json_pack(
+        "{s:s,s:s,s:I,s:I,s:s,s:s,s:i,s:s,s:o,s:I,s:o,s:s,s:s,s:s,s:o,s:{s:s,s:[s,s],s:o}}",
+        "kind", objection ? "objection_window" : "approval_needed", "tenant", tenant_name,
+        "tenant_id", (json_int_t)inc->tenant_id, "incident_id", (json_int_t)inc->id, "title",
+        title, "severity", sev_name(inc->severity), "severity_level", inc->severity, "status",
+        objection ? "pending_objection" : "pending_approval", "tactics", tactics, "alert_count",
+        (json_int_t)inc->alert_count, "hosts", hosts, "first_seen",
+        bn_time_format(inc->first_ns, t1, sizeof(t1)), "last_seen",
+        bn_time_format(inc->last_ns, t2, sizeof(t2)), "url", "", "actions", actions,
+        "approvers", "who", who, "roles", "customer_admin", "provider_admin", "users", ap.names);
+    if (!j)
+        return BN_ENOMEM;
+    char *txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!txt)
+        return BN_ENOMEM;
+    int wrc = bn_buf_puts(out, txt);
+    free(txt);
+    return rc < 0 ? rc : wrc;
+}
+
+struct appr_ctx {
+    struct store *st;
+    const char *payload;
+    int64_t tenant, incident, now;
+    int enqueued;
+    int rc;
+};
+
+static int
+on_appr_channel(void *ctx, const struct store_channel *ch)
+{
+    struct appr_ctx *c = ctx;
+    if (!ch->enabled)
+        return 0;
+    struct store_outbox o = {
+        .tenant_id = c->tenant,
+        .channel_id = ch->id,
+        .incident_id = c->incident,
+        .payload = c->payload,
+        .created_ns = c->now,
+        .next_attempt_ns = c->now,
+        .state = STORE_OUTBOX_PENDING,
+    };
+    int64_t id;
+    /* never collapsed into the incident's own pending message: both must go out */
+    c->rc = store_outbox_enqueue(c->st, &o, 0, &id);
+    if (c->rc)
+        return c->rc;
+    c->enqueued++;
+    return 0;
+}
+
+int
+notify_approval(struct store *st, int64_t tenant_id, int64_t incident_id,
+                const struct notify_approval_item *it, size_t n, int64_t now_ns, int *enqueued)
+{
+    if (enqueued)
+        *enqueued = 0;
+    if (!n)
+        return 0;
+    struct store_tenant t;
+    int rc = store_tenant_get(st, tenant_id, &t);
+    struct store_incident inc;
+    memset(&inc, 0, sizeof(inc));
+    int64_t ids[1] = {tenant_id};
+    struct store_scope sc = {0, ids, 1};
+    if (rc == 0 && incident_id)
+        rc = store_incident_get(st, &sc, incident_id, &inc);
+    if (rc)
+        return rc;
+    if (!incident_id) {
+        inc.tenant_id = tenant_id;
+        snprintf(inc.title, sizeof(inc.title), "no incident");
+    }
+    struct bn_buf b;
+    bn_buf_init(&b, 256u << 10);
+    rc = notify_approval_payload(st, &inc, t.name, it, n, &b);
+    struct appr_ctx c = {st, b.p, tenant_id, incident_id, now_ns, 0, 0};
+    if (rc == 0)
+        rc = store_channel_list(st, &sc, on_appr_channel, &c);
+    if (rc == 0)
+        rc = c.rc;
+    bn_buf_release(&b);
+    if (enqueued)
+        *enqueued = c.enqueued;
+    return rc;
+}
+
 /* ---- rendering --------------------------------------------------------------------------- */
 
 struct pl {
@@ -199,6 +365,8 @@ headline(const struct pl *p, char *out, size_t size)
 {
     if (strcmp(p->kind, "test") == 0)
         snprintf(out, size, "Bannin test notification for %s", p->tenant);
+    else if (strcmp(p->kind, "approval_needed") == 0 || strcmp(p->kind, "objection_window") == 0)
+        snprintf(out, size, "[%s] %s", p->severity, p->title);
     else
         snprintf(out, size, "[%s] Incident %" PRId64 ": %s", p->severity, p->incident_id,
                  p->title);

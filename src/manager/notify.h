@@ -42,6 +42,29 @@ int notify_payload(const struct store_incident *inc, const char *tenant_name,
                    struct bn_buf *out);
 
 /* Formats of the same payload, for channels and tests. */
+/*
+ * Response actions that wait for a human (docs/RESPONSE.md "Service modes"): one message per
+ * enabled channel of the tenant for one batch of proposals of an incident (not one per
+ * action), naming the incident, the hosts, the actions and who may approve (the tenant's
+ * customer_admins and the provider_admins, by name). kind "approval_needed" for actions in
+ * pending_approval; "objection_window" for actions that run at run_at_ns unless someone
+ * rejects them first. Enqueued in the outbox (delivered by the notifier like incidents).
+ */
+struct notify_approval_item {
+    int64_t action_id;
+    const char *type;
+    const char *host;
+    const char *params_json; /* NULL = {} */
+    int state;               /* STORE_ACT_PENDING_APPROVAL or STORE_ACT_PENDING_OBJECTION */
+    int64_t run_at_ns;       /* pending_objection: when it runs */
+};
+int notify_approval_payload(struct store *st, const struct store_incident *inc,
+                            const char *tenant_name, const struct notify_approval_item *it,
+                            size_t n, struct bn_buf *out);
+int notify_approval(struct store *st, int64_t tenant_id, int64_t incident_id,
+                    const struct notify_approval_item *it, size_t n, int64_t now_ns,
+                    int *enqueued);
+
 enum notify_format {
     NOTIFY_FMT_GENERIC = 0,      /* the payload itself */
     NOTIFY_FMT_SLACK,            /* {"text":..,"blocks":[..]} */

@@ -15,6 +15,7 @@
 #include "bannin/error.h"
 #include "bannin/limits.h"
 #include "bannin/log.h"
+#include "manager/notify.h"
 #include "manager/playbook.h"
 
 /* What the agents' executors run (src/agent/respond.h). */
@@ -285,6 +286,12 @@ actions_request(struct store *st, const struct store_scope *sc, const struct act
                     : a.state == STORE_ACT_QUEUED ? rcf.queue_expiry_s
                                                   : rcf.approval_timeout_s;
     a.expires_ns = now + exp_s * 1000000000ll;
+    if (a.state == STORE_ACT_QUEUED && rq->objection_s > 0) {
+        /* "contain unless someone objects within N": queued when the window passes */
+        a.state = STORE_ACT_PENDING_OBJECTION;
+        a.run_at_ns = now + rq->objection_s * 1000000000ll;
+        a.expires_ns = a.run_at_ns + exp_s * 1000000000ll;
+    }
     if (a.state == STORE_ACT_QUEUED)
         snprintf(a.approved_by, sizeof(a.approved_by), "policy:auto");
     rc = store_action_create(st, &a, id);
@@ -347,6 +354,8 @@ actions_decide(struct store *st, const struct store_scope *sc, const struct acti
               e->msg, reason);
         return rc;
     }
+    if (!approve && o.a.state == STORE_ACT_PENDING_OBJECTION)
+        what = "action.object";
     rc = store_action_decide(st, sc, id, approve, who->name, reason);
     if (rc == BN_EINVAL) {
         set_err(e, 409, rc, "%s", store_errmsg(st));
@@ -425,13 +434,29 @@ actions_expire(struct store *st, int64_t now, int64_t *n)
     struct exp_list *l = bn_calloc(1, sizeof(*l));
     if (!l)
         return BN_ENOMEM;
-    int rc = store_action_expire(st, now, collect_exp, l, n);
+    /* objection windows that passed with no objection: the actions run now */
+    int64_t released = 0;
+    int rc = store_action_release_objections(st, now, collect_exp, l, &released);
+    for (size_t i = 0; rc == 0 && i < l->n; i++)
+        audit(st, l->r[i].tenant, "system", "action.objection_window_passed", l->r[i].id,
+              l->r[i].type, l->r[i].agent, "state", "queued",
+              "no objection within the tenant's objection window");
+    if (rc) {
+        bn_free(l);
+        return rc;
+    }
+    l->n = 0;
+    rc = store_action_expire(st, now, collect_exp, l, n);
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
         struct exp_row *r = &l->r[i];
         int was_pending = r->state == STORE_ACT_PENDING_APPROVAL;
         audit(st, r->tenant, "system", "action.expire", r->id, r->type, r->agent, "state",
               was_pending ? "expired waiting for approval" : "expired in the queue", NULL);
-        if (was_pending && r->incident) {
+        bool escalated = false; /* once per incident in a pass, however many expired */
+        for (size_t k = 0; k < i; k++)
+            escalated |= l->r[k].incident == r->incident &&
+                         l->r[k].state == STORE_ACT_PENDING_APPROVAL;
+        if (was_pending && r->incident && !escalated) {
             /* nobody answered in time: escalate (notify again at critical) */
             store_incident_set_notified(st, r->incident, -1);
             char obj[40];
@@ -443,6 +468,8 @@ actions_expire(struct store *st, int64_t now, int64_t *n)
     bn_free(l);
     return rc;
 }
+
+#define PLAYBOOK_ITEMS_MAX 48 /* actions of one batch named in its notification */
 
 struct dup {
     const char *type;
@@ -480,9 +507,18 @@ playbook_incident(struct store *st, int64_t tenant_id, int64_t incident_id, int 
         return 0;
     struct store_scope sc = {0, &tenant_id, 1};
     struct action_actor who = {"playbook", -1, tenant_id};
+    /* what waits for a human: told once for this batch (notify_approval) */
+    struct notify_approval_item wait[PLAYBOOK_ITEMS_MAX];
+    char hosts[PLAYBOOK_ITEMS_MAX][256], params_of[PLAYBOOK_ITEMS_MAX][96];
+    size_t nwait = 0, nobj = 0;
+    int64_t objection_s = tn.mode == STORE_MODE_FULL ? rcf.objection_window_s : 0;
     for (size_t i = 0; i < nt; i++) {
-        const char *types[2] = {"isolate", "kill_tree"};
-        for (int k = 0; k < 2; k++) {
+        const char *types[3] = {"isolate", "kill_tree", "forensics"};
+        struct store_agent ag;
+        memset(&ag, 0, sizeof(ag));
+        if (store_agent_get_scoped(st, &sc, t[i].agent_id, &ag) != 0)
+            snprintf(ag.hostname, sizeof(ag.hostname), "agent %lld", (long long)t[i].agent_id);
+        for (int k = 0; k < 3; k++) {
             if (k == 1 && t[i].pid <= 1)
                 continue;
             char params[96];
@@ -497,7 +533,8 @@ playbook_incident(struct store *st, int64_t tenant_id, int64_t incident_id, int 
                 return rc;
             if (d.found)
                 continue;
-            struct action_request rq = {t[i].agent_id, incident_id, types[k], params, NULL, 0};
+            struct action_request rq = {t[i].agent_id, incident_id, types[k], params, NULL, 0,
+                                        objection_s};
             char reason[160];
             snprintf(reason, sizeof(reason), "playbook: incident %lld reached severity %d",
                      (long long)incident_id, severity);
@@ -506,14 +543,50 @@ playbook_incident(struct store *st, int64_t tenant_id, int64_t incident_id, int 
             int state;
             struct action_err e;
             rc = actions_request(st, &sc, &who, &rq, &id, &state, &e);
-            if (rc == 0)
+            if (rc == 0) {
                 (*n)++;
-            else if (rc == BN_EDENIED || rc == BN_EINVAL || rc == BN_ENOTFOUND)
+                bool waits = state == STORE_ACT_PENDING_APPROVAL ||
+                             state == STORE_ACT_PENDING_OBJECTION;
+                if (waits && nwait < PLAYBOOK_ITEMS_MAX) {
+                    snprintf(hosts[nwait], sizeof(hosts[nwait]), "%s", ag.hostname);
+                    snprintf(params_of[nwait], sizeof(params_of[nwait]), "%s", params);
+                    wait[nwait] = (struct notify_approval_item){
+                        id,    types[k], hosts[nwait], params_of[nwait], state,
+                        state == STORE_ACT_PENDING_OBJECTION ? now_ns() + objection_s * 1000000000ll
+                                                             : 0};
+                    nwait++;
+                    nobj += state == STORE_ACT_PENDING_OBJECTION;
+                }
+            } else if (rc == BN_EDENIED || rc == BN_EINVAL || rc == BN_ENOTFOUND)
                 BN_WARN("playbook", "incident %lld: %s not proposed: %s",
                         (long long)incident_id, types[k], e.msg);
             else
                 return rc;
         }
+    }
+    if (nwait) {
+        /* one message per batch; objection-window items first decide its kind */
+        if (nobj && nobj < nwait) {
+            for (size_t i = 0, j = 0; i < nwait; i++)
+                if (wait[i].state == STORE_ACT_PENDING_OBJECTION) {
+                    struct notify_approval_item tmp = wait[j];
+                    wait[j++] = wait[i];
+                    wait[i] = tmp;
+                }
+        }
+        int sent = 0;
+        int nrc = notify_approval(st, tenant_id, incident_id, wait, nobj ? nobj : nwait,
+                                  now_ns(), &sent);
+        if (nrc == 0 && nobj && nobj < nwait)
+            nrc = notify_approval(st, tenant_id, incident_id, wait + nobj, nwait - nobj, now_ns(),
+                                  &sent);
+        if (nrc)
+            BN_WARN("playbook", "incident %lld: approval notification not queued: %s",
+                    (long long)incident_id, bn_strerror(nrc));
+        else
+            BN_INFO("playbook", "incident %lld: %zu actions wait for a human (%s); %d messages "
+                    "queued", (long long)incident_id, nwait,
+                    nobj ? "objection window" : "approval", sent);
     }
     return 0;
 }

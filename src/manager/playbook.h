@@ -26,6 +26,9 @@ struct action_request {
     const char *params_json; /* a JSON object */
     const char *reason;
     int64_t expires_s;       /* 0 = the tenant's queue expiry */
+    /* > 0: an action the policy would queue at once waits this long in pending_objection
+     * (the playbook of a fully-managed tenant with an objection window) */
+    int64_t objection_s;
 };
 
 /* Why a request was refused; http is the status the API answers with. */
@@ -48,7 +51,9 @@ int actions_request(struct store *st, const struct store_scope *sc, const struct
 
 /*
  * Approves or rejects a pending action: customer_admin of its tenant or provider_admin only
- * (BN_EDENIED 403 otherwise, audited). BN_EINVAL 409 when it is not pending.
+ * (BN_EDENIED 403 otherwise, audited). BN_EINVAL 409 when it is not pending. A rejected
+ * pending_objection action is an objection (audited as action.object); approving one runs it
+ * at once.
  */
 int actions_decide(struct store *st, const struct store_scope *sc, const struct action_actor *who,
                    int64_t id, int approve, const char *reason, struct action_err *e);
@@ -61,15 +66,20 @@ int actions_result(struct store *st, int64_t agent_id, int64_t id, int status,
  * Expires pending approvals past the tenant's approval timeout and queued actions past their
  * expiry; each is audited, and an expired approval escalates its incident (severity raised
  * to critical, the expiry noted in the audit log as an escalation). *n: how many expired.
+ * Also queues the pending_objection actions whose window has passed with no objection
+ * (audited as action.objection_window_passed).
  */
 int actions_expire(struct store *st, int64_t now_ns, int64_t *n);
 
 /*
  * The incident playbook: for an incident at critical (or at the tenant's full_min_severity
- * in fully-managed mode), proposes isolate of each host (agent) given, and kill_tree of the
- * alerting process when its pid is known (pid > 1). Semi-managed: pending_approval (the
- * approver is told through the audit trail and the action list); fully-managed: queued at
- * once. Actions already proposed for the incident are not proposed again. *n: how many.
+ * in fully-managed mode), proposes isolate of each host (agent) given, kill_tree of the
+ * alerting process when its pid is known (pid > 1), and forensics of the host (the package is
+ * uploaded and attached to the incident). Semi-managed: pending_approval, and one "approval
+ * needed" notification per batch of proposals (notify_approval); fully-managed: queued at
+ * once, or - with the tenant's objection_window_s > 0 - pending_objection, run when the
+ * window passes unless someone objects (one "objection window" notification). Actions
+ * already proposed for the incident are not proposed again. *n: how many.
  */
 struct playbook_target {
     int64_t agent_id;

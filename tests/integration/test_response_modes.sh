@@ -2,9 +2,9 @@
 # test_response_modes.sh - issue 5's service modes end to end on loopback, with the real
 # programs: bannind <- mutual TLS <- bannin-agent (enrolled). A process this test starts
 # (a copy of sleep named bn-resp-evil) matches a critical Sigma rule at the manager; triage
-# opens a critical incident and the response playbook proposes isolate of the host and
-# kill_tree of the process.
-#   semi-managed: both actions wait for approval and nothing runs; a customer_viewer's approve
+# opens a critical incident and the response playbook proposes isolate of the host,
+# kill_tree of the process and a forensic package of the host.
+#   semi-managed: all three wait for approval and nothing runs; a customer_viewer's approve
 #     is 403, an analyst's too; a customer_admin approves the kill_tree (the process dies, the
 #     result comes back and is audited) and rejects the isolate (never executed here).
 #   fully-managed (isolate forbidden by the tenant's policy, so it never runs on this host):
@@ -135,7 +135,7 @@ INC=$(wait_incident) && ok "critical incident $INC for pid $EVIL" ||
     { bad "no critical incident: $(call "$ADMIN" GET /incidents)"; tail "$W/bannind.log"; exit 1; }
 sleep 1
 got=$(actions_of "$ADMIN" "$INC")
-[ "$got" = "isolate:pending_approval kill_tree:pending_approval" ] &&
+[ "$got" = "forensics:pending_approval isolate:pending_approval kill_tree:pending_approval" ] &&
     ok "semi: playbook proposed $got" || bad "semi: actions '$got'"
 KID=$(action_id "$ADMIN" "$INC" kill_tree); IID=$(action_id "$ADMIN" "$INC" isolate)
 call "$ADMIN" GET "/actions/$KID" | grep -q "\"pid\":$EVIL" && ok "kill_tree names pid $EVIL" ||
@@ -194,8 +194,10 @@ n=$(call "$ADMIN" GET "/audit?limit=300" | jq_py 'print(len([i for i in d["items
 call "$ADMIN" PATCH "/incidents/$INC" '{"status":"resolved"}' >/dev/null
 call "$ADMIN" PATCH "/tenants/$TID" '{"mode":"full"}' >/dev/null
 [ "$(status)" = 200 ] || bad "tenant mode full: $(status) $(cat "$W/body")"
-call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"policies":{"isolate":"forbidden"}}' >/dev/null
-[ "$(status)" = 200 ] && ok "policy: isolate forbidden, mode full" || bad "policy: $(status) $(cat "$W/body")"
+# (forensics forbidden too: a package per round would queue behind the next round's kill_tree;
+# test_response_forensics.sh covers it)
+call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"policies":{"isolate":"forbidden","forensics":"forbidden"}}' >/dev/null
+[ "$(status)" = 200 ] && ok "policy: isolate and forensics forbidden, mode full" || bad "policy: $(status) $(cat "$W/body")"
 LAT=
 for round in $(seq 1 "${ROUNDS:-3}"); do
     cp /bin/sleep "$W/bn-resp-evil-$round" # a new binary: a new alert and incident

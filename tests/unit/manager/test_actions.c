@@ -1,11 +1,13 @@
 /*
  * test_actions.c - response actions on the manager, in-process against a real SQLite store:
- * semi-managed (a critical incident's playbook proposes isolate + kill_tree, nothing is
- * queued before approval, a viewer, an analyst and another tenant's admin cannot approve, the
+ * semi-managed (a critical incident's playbook proposes isolate + kill_tree + forensics,
+ * one "approval needed" message per channel for the batch naming incident, host, actions and
+ * the approvers, nothing is queued before approval, a viewer, an analyst and another tenant's admin cannot approve, the
  * tenant's customer_admin can, the agent's result lands), fully-managed (the same incident is
  * queued with no human), refused requests (unknown host, another tenant's host, bad SHA-256,
  * a path outside policy, a viewer asking, a forbidden type) each with a clear error and an
- * audit entry, expiry with escalation, and an intact audit chain.
+ * audit entry, expiry with escalation, "contain unless someone objects within N" (pending
+ * objection, an objection, the window passing), and an intact audit chain.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,26 +167,106 @@ audited(struct store *st, const char *action, const char *needle)
     return f.n;
 }
 
+static int64_t
+mk_channel(struct store *st, int64_t tenant, const char *name)
+{
+    struct store_channel ch;
+    memset(&ch, 0, sizeof(ch));
+    ch.tenant_id = tenant;
+    snprintf(ch.name, sizeof(ch.name), "%s", name);
+    snprintf(ch.type, sizeof(ch.type), "webhook");
+    ch.config_json = "{\"url\":\"http://127.0.0.1:9/hook\"}";
+    ch.enabled = 1;
+    ch.created_ns = now_ns();
+    int64_t id;
+    assert_int_equal(store_channel_create(st, &ch, &id), 0);
+    return id;
+}
+
+static void
+mk_user(struct store *st, int64_t tenant, const char *name, int role)
+{
+    struct store_user u;
+    memset(&u, 0, sizeof(u));
+    u.tenant_id = tenant;
+    snprintf(u.name, sizeof(u.name), "%s", name);
+    u.role = role;
+    snprintf(u.pwhash, sizeof(u.pwhash), "x");
+    u.created_ns = now_ns();
+    int64_t id;
+    assert_int_equal(store_user_create(st, &u, &id), 0);
+}
+
+struct outbox_find {
+    const char *kind;
+    int n;
+    char payload[8192];
+};
+
+static int
+outbox_cb(void *ctx, const struct store_outbox *o)
+{
+    struct outbox_find *f = ctx;
+    char want[64];
+    snprintf(want, sizeof(want), "\"kind\":\"%s\"", f->kind);
+    if (o->payload && strstr(o->payload, want)) {
+        f->n++;
+        snprintf(f->payload, sizeof(f->payload), "%s", o->payload);
+    }
+    return 0;
+}
+
+static int
+outbox(struct store *st, const char *kind, char *payload, size_t size)
+{
+    struct store_scope all = {.all = 1};
+    struct outbox_find f = {kind, 0, ""};
+    assert_int_equal(store_outbox_list(st, &all, -1, 1000, outbox_cb, &f), 0);
+    if (payload)
+        snprintf(payload, size, "%s", f.payload);
+    return f.n;
+}
+
 static void
 test_semi_managed(void **state)
 {
     struct env *e = *state;
     struct playbook_target t = {e->agent_a, 4242};
     int n = 0;
+    mk_channel(e->st, e->ta, "soc-hook");
+    mk_channel(e->st, e->tb, "other-hook");
+    mk_user(e->st, e->ta, "ca_a", STORE_ROLE_CUSTOMER_ADMIN);
+    mk_user(e->st, e->ta, "cv_a", STORE_ROLE_CUSTOMER_VIEWER);
+    mk_user(e->st, e->tb, "ca_b", STORE_ROLE_CUSTOMER_ADMIN);
+    mk_user(e->st, 0, "pa", STORE_ROLE_PROVIDER_ADMIN);
     /* below critical nothing is proposed in semi-managed mode */
     assert_int_equal(playbook_incident(e->st, e->ta, e->inc_a, 3, &t, 1, &n), 0);
     assert_int_equal(n, 0);
+    assert_int_equal(outbox(e->st, "approval_needed", NULL, 0), 0);
     assert_int_equal(playbook_incident(e->st, e->ta, e->inc_a, 4, &t, 1, &n), 0);
-    assert_int_equal(n, 2);
-    /* proposed once: a second run adds nothing */
+    assert_int_equal(n, 3);
+    /* one message for the batch on the tenant's one channel, naming what and who */
+    char pl[8192];
+    assert_int_equal(outbox(e->st, "approval_needed", pl, sizeof(pl)), 1);
+    const char *want[] = {"\"incident_id\":", "ransomware on web-1", "\"hosts\":[\"web-1\"]",
+                          "\"type\":\"isolate\"", "\"type\":\"kill_tree\"",
+                          "\"type\":\"forensics\"", "\"pid\":4242", "\"ca_a\"", "\"pa\"",
+                          "customer_admin of acme or a provider_admin", "/approve"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (!strstr(pl, want[i]))
+            fail_msg("approval message lacks '%s': %s", want[i], pl);
+    assert_null(strstr(pl, "cv_a")); /* a viewer cannot approve */
+    assert_null(strstr(pl, "ca_b")); /* another tenant's admin neither */
+    /* proposed once: a second run adds nothing and tells nobody again */
     assert_int_equal(playbook_incident(e->st, e->ta, e->inc_a, 4, &t, 1, &n), 0);
     assert_int_equal(n, 0);
+    assert_int_equal(outbox(e->st, "approval_needed", NULL, 0), 1);
 
     struct store_scope sa = {0, &e->ta, 1};
     struct rows r = {0};
     assert_int_equal(store_action_list(e->st, &sa, 0, e->inc_a, -1, 100, collect, &r), 0);
-    assert_int_equal(r.n, 2);
-    for (int i = 0; i < 2; i++)
+    assert_int_equal(r.n, 3);
+    for (int i = 0; i < 3; i++)
         assert_int_equal(r.state[i], STORE_ACT_PENDING_APPROVAL);
     /* nothing runs before approval: the agent's queue is empty */
     struct rows q = {0};
@@ -210,18 +292,18 @@ test_semi_managed(void **state)
     assert_true(audited(e->st, "action.refused", "may not approve") >= 2);
 
     struct action_actor admin = {"ca_a", STORE_ROLE_CUSTOMER_ADMIN, e->ta};
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         assert_int_equal(actions_decide(e->st, &sa, &admin, r.id[i], 1, "contain it", &err), 0);
     /* a second approval is a conflict */
     assert_int_equal(actions_decide(e->st, &sa, &admin, r.id[0], 1, "again", &err), BN_EINVAL);
     assert_int_equal(err.http, 409);
     assert_non_null(strstr(err.msg, "is queued, not pending_approval"));
-    assert_int_equal(audited(e->st, "action.approve", "contain it"), 2);
+    assert_int_equal(audited(e->st, "action.approve", "contain it"), 3);
 
     q.n = 0;
     assert_int_equal(store_action_queued(e->st, e->agent_a, 100, collect, &q), 0);
-    assert_int_equal(q.n, 2);
-    for (int i = 0; i < 2; i++) {
+    assert_int_equal(q.n, 3);
+    for (int i = 0; i < 3; i++) {
         assert_int_equal(store_action_mark_sent(e->st, q.id[i]), 0);
         const char *res = "{\"ok\":true,\"killed\":[4242]}";
         /* another agent cannot report it */
@@ -234,9 +316,9 @@ test_semi_managed(void **state)
     }
     r.n = 0;
     assert_int_equal(store_action_list(e->st, &sa, 0, e->inc_a, -1, 100, collect, &r), 0);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         assert_int_equal(r.state[i], STORE_ACT_DONE);
-    assert_int_equal(audited(e->st, "action.result", "killed"), 2);
+    assert_int_equal(audited(e->st, "action.result", "killed"), 3);
     int64_t bad = 0;
     assert_int_equal(store_audit_verify(e->st, &bad), 0);
 }
@@ -253,22 +335,25 @@ test_fully_managed(void **state)
     int64_t inc = mk_incident(e->st, e->ta, 4);
     struct playbook_target tg = {e->agent_a, 777};
     int n = 0;
+    mk_channel(e->st, e->ta, "soc-hook");
     assert_int_equal(playbook_incident(e->st, e->ta, inc, 4, &tg, 1, &n), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     struct rows q = {0};
     assert_int_equal(store_action_queued(e->st, e->agent_a, 100, collect, &q), 0);
-    assert_int_equal(q.n, 2); /* queued with no human */
+    assert_int_equal(q.n, 3); /* queued with no human */
     assert_string_equal(q.type[0], "isolate");
     assert_string_equal(q.type[1], "kill_tree");
-    assert_true(audited(e->st, "action.request", "\"state\":\"queued\"") >= 2);
+    assert_string_equal(q.type[2], "forensics");
+    assert_true(audited(e->st, "action.request", "\"state\":\"queued\"") >= 3);
+    assert_int_equal(outbox(e->st, "approval_needed", NULL, 0), 0); /* nobody to ask */
 
     /* a lower severity threshold in fully-managed mode */
     struct store_response_conf c = {600, 3, 3600};
     assert_int_equal(store_response_conf_set(e->st, e->ta, &c), 0);
     int64_t inc2 = mk_incident(e->st, e->ta, 3);
-    tg.pid = 0; /* process unknown: isolate only */
+    tg.pid = 0; /* process unknown: isolate and forensics */
     assert_int_equal(playbook_incident(e->st, e->ta, inc2, 3, &tg, 1, &n), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     /* per-type policy: approval even in fully-managed mode */
     assert_int_equal(store_action_policy_set(e->st, e->ta, "isolate", STORE_POLICY_APPROVAL), 0);
     int64_t inc3 = mk_incident(e->st, e->ta, 4);
@@ -276,8 +361,88 @@ test_fully_managed(void **state)
     struct store_scope sa = {0, &e->ta, 1};
     struct rows r = {0};
     assert_int_equal(store_action_list(e->st, &sa, 0, inc3, -1, 100, collect, &r), 0);
-    assert_int_equal(r.n, 1);
-    assert_int_equal(r.state[0], STORE_ACT_PENDING_APPROVAL);
+    assert_int_equal(r.n, 2); /* newest first: forensics queued, isolate waiting */
+    assert_string_equal(r.type[1], "isolate");
+    assert_int_equal(r.state[1], STORE_ACT_PENDING_APPROVAL);
+    assert_int_equal(r.state[0], STORE_ACT_QUEUED);
+    char pl[8192];
+    assert_int_equal(outbox(e->st, "approval_needed", pl, sizeof(pl)), 1);
+    assert_non_null(strstr(pl, "\"type\":\"isolate\""));
+    assert_null(strstr(pl, "\"type\":\"forensics\"")); /* queued: no approval needed */
+}
+
+static void
+test_objection_window(void **state)
+{
+    struct env *e = *state;
+    struct store_scope all = {.all = 1};
+    struct store_tenant t;
+    assert_int_equal(store_tenant_get(e->st, e->ta, &t), 0);
+    t.mode = STORE_MODE_FULL;
+    assert_int_equal(store_tenant_update(e->st, &all, &t), 0);
+    struct store_response_conf c;
+    assert_int_equal(store_response_conf_get(e->st, e->ta, &c), 0);
+    assert_int_equal(c.objection_window_s, 0);
+    c.objection_window_s = 90000; /* over a day: refused */
+    assert_int_equal(store_response_conf_set(e->st, e->ta, &c), BN_EINVAL);
+    c.objection_window_s = 60;
+    assert_int_equal(store_response_conf_set(e->st, e->ta, &c), 0);
+    mk_channel(e->st, e->ta, "soc-hook");
+    mk_user(e->st, e->ta, "ca_a", STORE_ROLE_CUSTOMER_ADMIN);
+
+    int64_t t0 = now_ns();
+    struct playbook_target tg = {e->agent_a, 4242};
+    int n = 0;
+    assert_int_equal(playbook_incident(e->st, e->ta, e->inc_a, 4, &tg, 1, &n), 0);
+    assert_int_equal(n, 3);
+    struct store_scope sa = {0, &e->ta, 1};
+    struct rows r = {0};
+    assert_int_equal(store_action_list(e->st, &sa, 0, e->inc_a, -1, 100, collect, &r), 0);
+    assert_int_equal(r.n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r.state[i], STORE_ACT_PENDING_OBJECTION);
+    /* nothing runs inside the window */
+    struct rows q = {0};
+    assert_int_equal(store_action_queued(e->st, e->agent_a, 100, collect, &q), 0);
+    assert_int_equal(q.n, 0);
+    int64_t nexp = 0;
+    assert_int_equal(actions_expire(e->st, t0 + 30 * 1000000000ll, &nexp), 0);
+    assert_int_equal(store_action_queued(e->st, e->agent_a, 100, collect, &q), 0);
+    assert_int_equal(q.n, 0);
+    char pl[8192];
+    assert_int_equal(outbox(e->st, "objection_window", pl, sizeof(pl)), 1);
+    assert_non_null(strstr(pl, "runs unless someone objects"));
+    assert_non_null(strstr(pl, "\"runs_at\""));
+    assert_non_null(strstr(pl, "/reject"));
+    assert_non_null(strstr(pl, "\"ca_a\""));
+
+    /* a viewer may not object; the customer_admin objects to the isolation */
+    int iso = strcmp(r.type[0], "isolate") == 0 ? 0 : strcmp(r.type[1], "isolate") == 0 ? 1 : 2;
+    struct action_err err;
+    struct action_actor viewer = {"cv_a", STORE_ROLE_CUSTOMER_VIEWER, e->ta};
+    assert_int_equal(actions_decide(e->st, &sa, &viewer, r.id[iso], 0, "no", &err), BN_EDENIED);
+    struct action_actor admin = {"ca_a", STORE_ROLE_CUSTOMER_ADMIN, e->ta};
+    assert_int_equal(
+        actions_decide(e->st, &sa, &admin, r.id[iso], 0, "that server must stay online", &err), 0);
+    assert_int_equal(audited(e->st, "action.object", "must stay online"), 1);
+
+    /* the window passes: the others run, the objected one never does */
+    assert_int_equal(actions_expire(e->st, t0 + 61 * 1000000000ll, &nexp), 0);
+    q.n = 0;
+    assert_int_equal(store_action_queued(e->st, e->agent_a, 100, collect, &q), 0);
+    assert_int_equal(q.n, 2);
+    for (int i = 0; i < 2; i++)
+        assert_string_not_equal(q.type[i], "isolate");
+    assert_int_equal(audited(e->st, "action.objection_window_passed", NULL), 2);
+    r.n = 0;
+    assert_int_equal(store_action_list(e->st, &sa, 0, e->inc_a, -1, 100, collect, &r), 0);
+    assert_int_equal(r.state[iso], STORE_ACT_REJECTED);
+    /* an objection after the window is a conflict */
+    int other = iso == 0 ? 1 : 0;
+    assert_int_equal(actions_decide(e->st, &sa, &admin, r.id[other], 0, "late", &err), BN_EINVAL);
+    assert_int_equal(err.http, 409);
+    int64_t bad = 0;
+    assert_int_equal(store_audit_verify(e->st, &bad), 0);
 }
 
 static void
@@ -351,18 +516,18 @@ test_expiry_escalates(void **state)
     struct playbook_target tg = {e->agent_a, 0};
     int n = 0;
     assert_int_equal(playbook_incident(e->st, e->ta, inc, 4, &tg, 1, &n), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2); /* isolate and forensics (no pid: no kill_tree) */
     int64_t expired = 0;
     assert_int_equal(actions_expire(e->st, now_ns(), &expired), 0);
     assert_int_equal(expired, 0);
     assert_int_equal(actions_expire(e->st, now_ns() + 2000000000ll, &expired), 0);
-    assert_int_equal(expired, 1);
+    assert_int_equal(expired, 2);
     struct store_scope sa = {0, &e->ta, 1};
     struct rows r = {0};
     assert_int_equal(store_action_list(e->st, &sa, 0, inc, -1, 100, collect, &r), 0);
     assert_int_equal(r.state[0], STORE_ACT_EXPIRED);
-    assert_int_equal(audited(e->st, "action.expire", "waiting for approval"), 1);
-    assert_int_equal(audited(e->st, "incident.escalate", NULL), 1);
+    assert_int_equal(audited(e->st, "action.expire", "waiting for approval"), 2);
+    assert_int_equal(audited(e->st, "incident.escalate", NULL), 1); /* once for the incident */
     struct store_incident got;
     assert_int_equal(store_incident_get(e->st, &sa, inc, &got), 0);
     assert_int_equal(got.notified_severity, -1); /* notified again */
@@ -378,6 +543,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_semi_managed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fully_managed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_objection_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_escalates, setup, teardown),
     };
