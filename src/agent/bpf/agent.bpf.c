@@ -2,11 +2,12 @@
  * agent.bpf.c - tier 1 of bannin-agent: eBPF CO-RE programs that report process, network,
  * file, module, BPF and tamper activity into one ring buffer (records in agent_bpf.h).
  *
- * Only BTF tracepoints (tp_btf) are used: fentry does not load on every kernel we meet, and
- * tp_btf needs no tracefs. Process events come from the scheduler tracepoints; the full
- * argv is copied from the new mm at exec time so processes that exit within a millisecond
- * still have their command line. Syscall-based events (files, UDP, modules, bpf, tamper)
- * come from raw_syscalls sys_enter/sys_exit and are x86-64 syscall numbers. File events
+ * Process events come from BTF tracepoints (tp_btf, no tracefs needed): the full argv is
+ * copied from the new mm at exec time so processes that exit within a millisecond still
+ * have their command line. Syscall-based events (files, UDP, modules, bpf, tamper) come from
+ * raw_syscalls sys_enter/sys_exit (fentry, which would run only for the watched syscalls,
+ * does not load on every kernel we meet: EPERM on some VMs) and are x86-64 syscall numbers;
+ * both programs look at the syscall number before anything else. File events
  * pass an in-kernel prefix filter (an LPM trie filled by user space), so bulk file traffic
  * never reaches user space; relative paths are flagged and filtered by user space, which
  * knows the process's cwd.
@@ -693,21 +694,14 @@ static __always_inline int is_file_syscall(long id)
     return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+/*
+ * The syscalls we watch, at entry: everything but the file syscalls is handled here; file
+ * syscalls are handled at exit, when their result is known (sys_exit_file), with their
+ * arguments kept by thread id in between.
+ */
+static __always_inline int sys_enter_body(long id, __u64 a0, __u64 a1, __u64 a2, __u64 a3,
+                                          __u64 a4)
 {
-    __u64 a0, a1, a2, a3, a4;
-
-    if (id != NR_close && id != NR_connect && id != NR_sendto && id != NR_sendmsg &&
-        id != NR_kill && id != NR_tkill && id != NR_tgkill && id != NR_ptrace &&
-        id != NR_init_module && id != NR_finit_module && id != NR_bpf && !is_file_syscall(id))
-        return 0;
-    a0 = BPF_CORE_READ(regs, di);
-    a1 = BPF_CORE_READ(regs, si);
-    a2 = BPF_CORE_READ(regs, dx);
-    a3 = BPF_CORE_READ(regs, r10);
-    a4 = BPF_CORE_READ(regs, r8);
-
     switch (id) {
     case NR_close: {
         __u64 key = (bpf_get_current_pid_tgid() & 0xffffffff00000000ull) | (__u32)a0;
@@ -767,21 +761,49 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
     }
     }
 
-    /* File syscalls: remember the arguments; the work happens at sys_exit on success. */
+    return 0;
+}
+
+/* Whether a file syscall is worth looking at (not the agent's own, not a read-only open). */
+static __always_inline int file_syscall_wanted(long id, __u64 a1, __u64 a2)
+{
     if ((bpf_get_current_pid_tgid() >> 32) == cfg(AB_CFG_AGENT_TGID))
         return 0;
     if (id == NR_open || id == NR_openat) {
         __u64 flags = id == NR_open ? a1 : a2;
 
-        if (!(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)))
-            return 0; /* read-only opens are the bulk of all file traffic */
-    } else if (id == NR_openat2) {
+        return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0;
+    }
+    if (id == NR_openat2) {
         __u64 flags = 0;
 
         bpf_probe_read_user(&flags, sizeof(flags), (const void *)a2); /* open_how.flags */
-        if (!(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)))
-            return 0;
+        return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0;
     }
+    return 1;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+    __u64 a0, a1, a2, a3, a4;
+
+    if (id != NR_close && id != NR_connect && id != NR_sendto && id != NR_sendmsg &&
+        id != NR_kill && id != NR_tkill && id != NR_tgkill && id != NR_ptrace &&
+        id != NR_init_module && id != NR_finit_module && id != NR_bpf && !is_file_syscall(id))
+        return 0;
+    a0 = BPF_CORE_READ(regs, di);
+    a1 = BPF_CORE_READ(regs, si);
+    a2 = BPF_CORE_READ(regs, dx);
+    a3 = BPF_CORE_READ(regs, r10);
+    a4 = BPF_CORE_READ(regs, r8);
+    if (!is_file_syscall(id))
+        return sys_enter_body(id, a0, a1, a2, a3, a4);
+
+    /* File syscalls: remember the arguments; the work happens at sys_exit on success.
+     * Read-only opens, the bulk of all file traffic, stop here. */
+    if (!file_syscall_wanted(id, a1, a2))
+        return 0;
     {
         struct pending p = {};
         __u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -895,22 +917,14 @@ static __always_inline int wanted(struct ab_file *e, __u32 off, __u32 len)
     return path_wanted(&e->data[off], len);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* A file syscall that returned ret >= 0, with its arguments in *ap. */
+static __always_inline int sys_exit_file(const struct pending *ap, long ret)
 {
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct pending *p = bpf_map_lookup_elem(&pending, &tid);
-    struct pending a;
+    struct pending a = *ap;
     struct ab_file *e;
     __u32 zero = 0, l1 = 0, l2 = 0;
     int keep = 0;
 
-    if (!p)
-        return 0;
-    a = *p;
-    bpf_map_delete_elem(&pending, &tid);
-    if (ret < 0)
-        return 0;
     e = bpf_map_lookup_elem(&file_scratch, &zero);
     if (!e)
         return 0;
@@ -1033,4 +1047,24 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
     e->path2_len = l2;
     submit(e, __builtin_offsetof(struct ab_file, data) + l1 + l2);
     return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct pending *p;
+    struct pending a;
+
+    /* the syscall number first: most syscalls are none of ours (no map lookup for them) */
+    if (!is_file_syscall(BPF_CORE_READ(regs, orig_ax)))
+        return 0;
+    p = bpf_map_lookup_elem(&pending, &tid);
+    if (!p)
+        return 0;
+    a = *p;
+    bpf_map_delete_elem(&pending, &tid);
+    if (ret < 0)
+        return 0;
+    return sys_exit_file(&a, ret);
 }
