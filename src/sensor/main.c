@@ -135,28 +135,34 @@ link_health(struct net_pipeline *p, struct net_capture *cap, struct net_link *li
 {
     struct net_pipeline_stats s;
     uint64_t recv, drop, ifdrop, records = 0;
-    char buf[NET_LINK_HEALTH_MAX];
+    struct bn_buf b;
 
     net_pipeline_stats(p, &s);
     net_capture_kstats(cap, &recv, &drop, &ifdrop);
     for (size_t i = 0; i < NET_REC__COUNT; i++)
         records += s.records[i];
-    int n = snprintf(buf, sizeof(buf),
-                     "\"source\":\"%.200s\",\"packets\":%llu,\"records\":%llu,\"alerts\":%llu,"
-                     "\"flows_active\":%llu,\"decode_dropped\":%llu,\"flows_forced\":%llu,"
-                     "\"stream_gaps\":%llu,\"kernel_dropped\":%llu,\"interface_dropped\":%llu,"
-                     "\"output_errors\":%llu",
-                     source, (unsigned long long)s.dec.packets, (unsigned long long)records,
-                     (unsigned long long)(s.alerts_sigma + s.alerts_ndr),
-                     (unsigned long long)s.flow.active,
-                     (unsigned long long)(s.dec.truncated + s.dec.malformed + s.dec.unsupported +
-                                          s.dec.frag_dropped + s.dec.tunnel_too_deep),
-                     (unsigned long long)s.flow.ended_forced,
-                     (unsigned long long)s.stream_gaps, (unsigned long long)drop,
-                     (unsigned long long)ifdrop,
-                     (unsigned long long)(s.eve_errors + s.zeek_errors + s.sigma_errors));
-    if (n > 0 && (size_t)n < sizeof(buf))
-        net_link_set_health(link, buf, (size_t)n);
+    bn_buf_init(&b, NET_LINK_HEALTH_MAX);
+    int rc = bn_buf_puts(&b, "\"source\":\"");
+    rc = rc ? rc : bn_buf_json_escape(&b, source, BN_MIN(strlen(source), 200));
+    rc = rc ? rc
+            : bn_buf_printf(&b,
+                            "\",\"packets\":%llu,\"records\":%llu,\"alerts\":%llu,"
+                            "\"flows_active\":%llu,\"decode_dropped\":%llu,\"flows_forced\":%llu,"
+                            "\"stream_gaps\":%llu,\"kernel_dropped\":%llu,"
+                            "\"interface_dropped\":%llu,\"output_errors\":%llu",
+                            (unsigned long long)s.dec.packets, (unsigned long long)records,
+                            (unsigned long long)(s.alerts_sigma + s.alerts_ndr),
+                            (unsigned long long)s.flow.active,
+                            (unsigned long long)(s.dec.truncated + s.dec.malformed +
+                                                 s.dec.unsupported + s.dec.frag_dropped +
+                                                 s.dec.tunnel_too_deep),
+                            (unsigned long long)s.flow.ended_forced,
+                            (unsigned long long)s.stream_gaps, (unsigned long long)drop,
+                            (unsigned long long)ifdrop,
+                            (unsigned long long)(s.eve_errors + s.zeek_errors + s.sigma_errors));
+    if (rc == 0)
+        net_link_set_health(link, b.p, b.len);
+    bn_buf_release(&b);
 }
 
 int
@@ -334,6 +340,7 @@ main(int argc, char **argv)
         if (!lo.link_dir)
             lo.link_dir = NET_LINK_DIR_DEFAULT;
         lo.tee = eve_fp;
+        lo.source = iface ? iface : file;
         if (net_link_open(&link, &lo, err, sizeof(err)) != 0) {
             fprintf(stderr, "bannin-sensor: manager link: %s\n", err);
             goto out;

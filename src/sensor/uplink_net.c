@@ -210,6 +210,17 @@ net_link_open(struct net_link **out, const struct net_link_opts *o, char *err, s
         net_link_close(l);
         return rc;
     }
+    /* the first heartbeat goes out as the session opens, before the capture loop reports */
+    if (o->source) {
+        char src[NET_LINK_HEALTH_MAX];
+        struct bn_buf sb;
+        bn_buf_init(&sb, sizeof(src));
+        if (bn_buf_puts(&sb, "\"source\":\"") == 0 &&
+            bn_buf_json_escape(&sb, o->source, BN_MIN(strlen(o->source), 200)) == 0 &&
+            bn_buf_putc(&sb, '"') == 0)
+            net_link_set_health(l, sb.p, sb.len);
+        bn_buf_release(&sb);
+    }
     struct uplink_conf uc = {
         .link_dir = o->link_dir,
         .server = o->server,

@@ -36,6 +36,7 @@ struct net_link_opts {
     const char *hostname;   /* HELLO host name, NULL = gethostname() */
     int64_t heartbeat_ms;   /* 0 = 30000 */
     FILE *tee;              /* eve NDJSON also written here (borrowed), NULL = none */
+    const char *source;     /* interface or file, in the health until net_link_set_health */
 };
 
 struct net_link_counters {
