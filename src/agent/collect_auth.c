@@ -877,7 +877,7 @@ socket_at(const char *path, char *why, size_t size)
     int e = errno;
     close(fd);
     if (r == 0) {
-        snprintf(why, size, "another process (a syslog daemon?) receives on '%s'", path);
+        snprintf(why, size, "another process (a syslog daemon, another agent?) receives on '%s'", path);
         return AT_LIVE;
     }
     if (e == ECONNREFUSED)

@@ -57,9 +57,8 @@ sudo_plan() {
             fi ;;
     esac
 }
-SUDO_PLAN=$(sudo_plan)
-SUDO_MODE=${SUDO_PLAN%% *}
-[ "$SUDO_MODE" = socket ] && DEVLOG_OURS=1
+SUDO_PLAN=
+SUDO_MODE=
 cleanup() {
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     if [ -n "$APID" ]; then
@@ -129,6 +128,10 @@ run_tier() {
     local out=$WORK/$tier.ndjson facts=$WORK/$tier.facts d=$WORK/$tier
     mkdir -p "$d" "$d/home/u/.ssh"
     : > "$facts"
+    # step 7's plan, again for each tier (another agent on this host may hold /dev/log now)
+    SUDO_PLAN=$(sudo_plan)
+    SUDO_MODE=${SUDO_PLAN%% *}
+    [ "$SUDO_MODE" = socket ] && DEVLOG_OURS=1
     start_agent "$tier" "$out"
     # Give the collectors a moment after "started" (tier 3 takes its first /proc snapshot).
     sleep 1.2
