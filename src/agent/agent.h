@@ -234,6 +234,19 @@ struct agent_syslog_msg {
  * MSGID SD MSG". 0, or BN_EFORMAT with m->why.
  */
 int agent_syslog_split(char *buf, size_t len, struct agent_syslog_msg *m);
+/* What the auth collector read and could not use (for heartbeats, --check and tests). */
+struct agent_auth_stats {
+    uint64_t lines;              /* messages of auth programs / facilities parsed */
+    uint64_t events;             /* auth outcomes emitted */
+    uint64_t long_lines;         /* lines / datagrams cut (8 KiB lines, 64 KiB datagrams) */
+    uint64_t datagrams;          /* socket source: datagrams received */
+    uint64_t malformed;          /* socket source: datagrams refused by agent_syslog_split */
+    uint64_t other;              /* socket source: other programs' messages (not auth) */
+    uint64_t sender_mismatch;    /* socket source: sender uid neither root nor the user's */
+    uint64_t emit_errors;        /* agent_emit() refused (shed) */
+};
+/* Fills st from a started auth collector's state (NULL state: zeros). */
+void agent_auth_stats(void *state, struct agent_auth_stats *st);
 int agent_auth_start_conf(struct agent *a, const struct agent_auth_conf *conf, void **state,
                           struct bn_diag *d);
 /* ---- end agent-tiers ---- */

@@ -819,6 +819,8 @@ struct auth_state {
     atomic_uint_fast64_t datagrams, malformed, other, rebinds, spoof_suspects;
     pthread_mutex_t why_mu;
     char last_why[96];           /* why the last malformed datagram was refused */
+    int64_t next_malformed_note; /* malformed datagrams are reported at most once a minute */
+    uint64_t malformed_noted;
 };
 
 static const char *auth_idents[] = {"sshd", "sshd-session", "sudo", "su", "login",
@@ -1288,11 +1290,32 @@ sock_datagram(struct auth_state *s, char *buf, size_t n, const struct ucred *cre
     handle_message(s, m.ident, m.pid, m.msg, 0, cred);
 }
 
+/* Malformed datagrams since the last note: one status event a minute at most. */
+static void
+malformed_note(struct auth_state *s, int64_t now)
+{
+    uint64_t bad = atomic_load(&s->malformed);
+    if (bad == s->malformed_noted || now < s->next_malformed_note)
+        return;
+    char why[sizeof(s->last_why)], detail[AGENT_PATH_MAX + 256];
+    pthread_mutex_lock(&s->why_mu);
+    snprintf(why, sizeof(why), "%s", s->last_why);
+    pthread_mutex_unlock(&s->why_mu);
+    snprintf(detail, sizeof(detail),
+             "auth: %" PRIu64 " malformed syslog datagrams on '%s' (%" PRIu64
+             " in all; the last: %s)",
+             bad - s->malformed_noted, s->sock_path, bad, why);
+    auth_status(s, "auth_malformed", detail);
+    s->malformed_noted = bad;
+    s->next_malformed_note = now + 60000000000ll;
+}
+
 /* Every 2 s: was our socket removed (bind it again) or replaced by another receiver? */
 static void
 sock_check(struct auth_state *s)
 {
     char detail[AGENT_PATH_MAX + 256];
+    malformed_note(s, now_ns());
     if (atomic_load(&s->replaced) || sock_ours(s))
         return;
     struct stat st;
@@ -1441,6 +1464,23 @@ auth_start(struct agent *a, void **state, struct bn_diag *d)
     return agent_auth_start_conf(a, &c, state, d);
 }
 
+void
+agent_auth_stats(void *state, struct agent_auth_stats *st)
+{
+    const struct auth_state *s = state;
+    memset(st, 0, sizeof(*st));
+    if (!s)
+        return;
+    st->lines = atomic_load(&s->lines);
+    st->events = atomic_load(&s->events);
+    st->long_lines = atomic_load(&s->long_lines);
+    st->datagrams = atomic_load(&s->datagrams);
+    st->malformed = atomic_load(&s->malformed);
+    st->other = atomic_load(&s->other);
+    st->sender_mismatch = atomic_load(&s->spoof_suspects);
+    st->emit_errors = atomic_load(&s->emit_errors);
+}
+
 static void
 auth_stop(struct agent *a, void *state)
 {
@@ -1451,6 +1491,21 @@ auth_stop(struct agent *a, void *state)
     if (s->running) {
         atomic_store(&s->stop, true);
         pthread_join(s->thread, NULL);
+        if (s->src == SRC_SOCKET) {
+            /* the last word on what the socket got: nothing dropped goes unsaid */
+            char detail[AGENT_PATH_MAX + 512], why[sizeof(s->last_why)];
+            snprintf(why, sizeof(why), "%s", s->last_why[0] ? s->last_why : "-");
+            snprintf(detail, sizeof(detail),
+                     "auth: closing '%s': datagrams %" PRIuFAST64 ", auth events %" PRIuFAST64
+                     ", malformed %" PRIuFAST64 " (last: %s), not auth %" PRIuFAST64
+                     ", cut %" PRIuFAST64 ", sender mismatches %" PRIuFAST64
+                     ", emit errors %" PRIuFAST64,
+                     s->sock_path, atomic_load(&s->datagrams), atomic_load(&s->events),
+                     atomic_load(&s->malformed), why, atomic_load(&s->other),
+                     atomic_load(&s->long_lines), atomic_load(&s->spoof_suspects),
+                     atomic_load(&s->emit_errors));
+            auth_status(s, "auth_source", detail);
+        }
     }
     if (s->fd >= 0) {
         /* only our own socket: a syslog daemon may have taken the path since */

@@ -195,7 +195,7 @@ if f["mode"] == "skip":
     print("info sudo: step skipped (see the note above)")
 else:
     if f["mode"] == "socket":
-        bound = [e for e in ev(130, status="auth_source") if "/dev/log" in (e.get("detail") or "")]
+        bound = [e for e in ev(130, status="auth_source") if "'/dev/log', bound by the agent" in (e.get("detail") or "")]
         check(len(bound) == 1, "sudo: the agent says it bound /dev/log itself", show(ev(130)))
     es = [e for e in ev(110) if e.get("user") == f["user"] and e.get("logsource.service") == "sudo"]
     if check(len(es) >= 1, "sudo: the failed sudo of %s is an auth event" % f["user"], show(ev(110))):

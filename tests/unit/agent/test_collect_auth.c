@@ -632,6 +632,17 @@ is_status(const struct sink_rec *r, const void *arg)
            strcmp(b, (const char *)arg) == 0;
 }
 
+/* A status event whose extras hold arg's text after the '|' and whose status is before it. */
+static bool
+is_status_with(const struct sink_rec *r, const void *arg)
+{
+    const char *a = arg, *bar = strchr(a, '|');
+    char b[1024];
+    return r->kind == AGENT_EV_STATUS && sink_extra(r, "status", b, sizeof(b)) &&
+           strlen(b) == (size_t)(bar - a) && strncmp(b, a, (size_t)(bar - a)) == 0 &&
+           strstr(r->extras, bar + 1);
+}
+
 /* Sends one datagram to path; 0 or -errno. */
 static int
 send_dgram(const char *path, const void *data, size_t len)
@@ -783,12 +794,23 @@ test_socket_source(void **state)
     assert_non_null(strstr(desc, "long lines cut 1"));
     assert_non_null(strstr(desc, forged ? "sender mismatches 1" : "sender mismatches 0"));
 
+    /* the malformed one is said in a status event too (at most one a minute) */
+    i = sink_wait(is_status_with, "auth_malformed|1 malformed syslog datagrams", 3000);
+    assert_true(i >= 0);
+    assert_non_null(strstr(sink_recs[i].extras, "bad <PRI>"));
+    struct agent_auth_stats as;
+    agent_auth_stats(st, &as);
+    assert_int_equal(as.malformed, 1);
+    assert_int_equal(as.other, 1);
+    assert_int_equal(as.long_lines, 1);
+    assert_true(as.datagrams >= 5 && as.events >= 3 && as.events == as.lines);
+    agent_auth_stats(NULL, &as);
+    assert_int_equal(as.datagrams, 0);
+
     /* 5. removed by someone: bound again; replaced by another receiver: said, and left */
     unlink(path);
-    i = sink_wait(is_status, "auth_source", 10);
+    i = sink_wait(is_status_with, "auth_source|was removed by someone; bound again", 5000);
     assert_true(i >= 0);
-    for (int k = 0; k < 400 && access(path, F_OK) != 0; k++)
-        usleep(10 * 1000);
     assert_int_equal(access(path, F_OK), 0);
     l = "<85>Nov 26 03:05:29 su: FAILED SU (to root) bnrebound on pts/9";
     assert_int_equal(send_dgram(path, l, strlen(l)), 0);
@@ -800,6 +822,11 @@ test_socket_source(void **state)
     assert_true(i >= 0);
     assert_non_null(strstr(sink_recs[i].extras, "replaced by another process"));
     agent_collector_auth.stop(NULL, st);
+    /* the last word: what the socket got, drops included */
+    i = sink_wait(is_status_with, "auth_source|closing", 10);
+    assert_true(i >= 0);
+    assert_non_null(strstr(sink_recs[i].extras, "malformed 1 (last: bad <PRI>"));
+    assert_non_null(strstr(sink_recs[i].extras, "not auth 1, cut 1"));
     /* not ours any more: left in place */
     assert_int_equal(access(path, F_OK), 0);
     close(other);
