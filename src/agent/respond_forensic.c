@@ -1055,27 +1055,10 @@ mkdir_p(const char *path)
     return 0;
 }
 
-int
-resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct bn_buf *out)
+/* The parameters' checks (shared with resp_forensic_check): NULL, or why they are bad. */
+static const char *
+forensic_bad(json_t *o)
 {
-    char msg[4600];
-    if (len > BN_RESP_PARAMS_MAX) {
-        snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
-        resp_put_fail(out, msg);
-        return BN_EINVAL;
-    }
-    json_error_t jerr;
-    json_t *o =
-        params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
-    if (!o || !json_is_object(o)) {
-        if (o)
-            snprintf(msg, sizeof(msg), "params: not a JSON object");
-        else
-            snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
-        json_decref(o);
-        resp_put_fail(out, msg);
-        return BN_EINVAL;
-    }
     json_t *jfiles = json_object_get(o, "files"), *jev = json_object_get(o, "events"),
            *jevp = json_object_get(o, "events_path"), *jwatch = json_object_get(o, "watch");
     const char *bad = NULL;
@@ -1102,8 +1085,69 @@ resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct b
         (!json_is_integer(jev) || json_integer_value(jev) < 0 ||
          json_integer_value(jev) > BN_FOR_EVENTS_MAX))
         bad = "params: 'events' must be an integer 0..BN_FOR_EVENTS_MAX (100000)";
-    if (!bad && jevp && (!json_is_string(jevp) || json_string_value(jevp)[0] != '/'))
+    if (!bad && jevp &&
+        (!json_is_string(jevp) || json_string_value(jevp)[0] != '/' ||
+         strlen(json_string_value(jevp)) != json_string_length(jevp) ||
+         json_string_length(jevp) > 4000))
         bad = "params: 'events_path' must be an absolute path";
+    return bad;
+}
+
+int
+resp_forensic_check(const char *params, size_t len, struct bn_buf *out)
+{
+    char msg[300];
+    if (len > BN_RESP_PARAMS_MAX) {
+        snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
+        resp_put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    json_error_t jerr;
+    json_t *o =
+        params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
+    if (!o || !json_is_object(o)) {
+        if (o)
+            snprintf(msg, sizeof(msg), "params: not a JSON object");
+        else
+            snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
+        json_decref(o);
+        resp_put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    const char *bad = forensic_bad(o);
+    int rc = bad ? BN_EINVAL : 0;
+    if (bad)
+        resp_put_fail(out, bad);
+    else
+        rc = resp_put_json(out, json_pack("{s:b,s:O}", "ok", 1, "params", o));
+    json_decref(o);
+    return rc;
+}
+
+int
+resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct bn_buf *out)
+{
+    char msg[4600];
+    if (len > BN_RESP_PARAMS_MAX) {
+        snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
+        resp_put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    json_error_t jerr;
+    json_t *o =
+        params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
+    if (!o || !json_is_object(o)) {
+        if (o)
+            snprintf(msg, sizeof(msg), "params: not a JSON object");
+        else
+            snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
+        json_decref(o);
+        resp_put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    json_t *jfiles = json_object_get(o, "files"), *jev = json_object_get(o, "events"),
+           *jevp = json_object_get(o, "events_path"), *jwatch = json_object_get(o, "watch");
+    const char *bad = forensic_bad(o);
     if (bad) {
         json_decref(o);
         resp_put_fail(out, bad);

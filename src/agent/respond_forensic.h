@@ -20,5 +20,10 @@ struct resp_forensic;
 int resp_forensic_new(struct resp_forensic **out, const struct respond_paths *paths);
 void resp_forensic_free(struct resp_forensic *m);
 int resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct bn_buf *out);
+/*
+ * The parameter checks on their own, reading nothing (tests/fuzz/fuzz_agent_forensic_params.c):
+ * 0 with {"ok":true,"params":{...}} appended to out, or BN_EINVAL with the failed result.
+ */
+int resp_forensic_check(const char *params, size_t len, struct bn_buf *out);
 
 #endif

@@ -329,6 +329,19 @@ out:
     return rc;
 }
 
+int
+resp_proc_check(const char *params, size_t len, struct bn_buf *out)
+{
+    struct target tg;
+    int rc = parse_target(params, len, &tg, out);
+    if (rc)
+        return rc;
+    return bn_buf_printf(out, "{\"ok\":true,\"pid\":%d,\"start_ns\":%llu}", (int)tg.pid,
+                         (unsigned long long)tg.start_ns) < 0
+               ? BN_ENOMEM
+               : 0;
+}
+
 /*
  * Opens a pidfd on the target and checks it may be acted on. Returns the pidfd, or a
  * negative code after writing a failed result (0 returned through *ran: the action ran and

@@ -50,4 +50,11 @@ int resp_kill_tree(struct resp_proc *m, const char *params, size_t len, struct b
 int resp_suspend(struct resp_proc *m, const char *params, size_t len, struct bn_buf *out);
 int resp_resume(struct resp_proc *m, const char *params, size_t len, struct bn_buf *out);
 
+/*
+ * The parameter parser the four actions share, on its own (never touches a process: the
+ * fuzz target's entry, tests/fuzz/fuzz_agent_proc_params.c). 0 with {"ok":true,"pid":N,
+ * "start_ns":S} (the canonical form) appended to out, or BN_EINVAL with the failed result.
+ */
+int resp_proc_check(const char *params, size_t len, struct bn_buf *out);
+
 #endif

@@ -216,6 +216,84 @@ issues_json(const struct bn_yara_report *rep)
     return a;
 }
 
+/*
+ * Every check of the parameters, before anything is compiled or read (resp_scan and
+ * resp_scan_check): 0, or BN_EINVAL with the failed result in out.
+ */
+static int
+scan_params_bad(json_t *o, struct bn_buf *out)
+{
+    char msg[512];
+    json_t *jp = json_object_get(o, "paths"), *jpids = json_object_get(o, "pids");
+    size_t npaths = json_is_array(jp) ? json_array_size(jp) : 0;
+    size_t npids = json_is_array(jpids) ? json_array_size(jpids) : 0;
+    if ((jp && !json_is_array(jp)) || (jpids && !json_is_array(jpids)) || npaths + npids == 0 ||
+        npaths > BN_RESP_SCAN_PATHS_MAX || npids > BN_RESP_SCAN_PATHS_MAX) {
+        snprintf(msg, sizeof(msg),
+                 "params: 'paths' (absolute paths) and/or 'pids' (process ids): arrays of at "
+                 "most %u, at least one entry in all",
+                 BN_RESP_SCAN_PATHS_MAX);
+        resp_put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    for (size_t i = 0; i < npids; i++) {
+        json_t *v = json_array_get(jpids, i);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > 4194304 ||
+            json_integer_value(v) == (json_int_t)getpid()) {
+            snprintf(msg, sizeof(msg),
+                     "params: pids[%zu] is not a process id (1..4194304, not the agent)", i);
+            resp_put_fail(out, msg);
+            return BN_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < npaths; i++) {
+        json_t *v = json_array_get(jp, i);
+        if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            snprintf(msg, sizeof(msg), "params: paths[%zu] is not an absolute path", i);
+            resp_put_fail(out, msg);
+            return BN_EINVAL;
+        }
+    }
+    json_int_t max_size, timeout, max_files, max_matches, max_seconds;
+    if (get_uint(o, "max_size", (json_int_t)1 << 40, &max_size, out) ||
+        get_uint(o, "timeout", 3600, &timeout, out) ||
+        get_uint(o, "max_files", 100000000, &max_files, out) ||
+        get_uint(o, "max_matches", BN_RESP_SCAN_MATCHES_MAX, &max_matches, out) ||
+        get_uint(o, "max_seconds", SCAN_MAX_SECONDS_MAX, &max_seconds, out))
+        return BN_EINVAL;
+    json_t *jrules = json_object_get(o, "rules");
+    json_t *jdir = json_object_get(o, "rule_dir");
+    if (jrules && json_is_string(jrules) && json_string_length(jrules) > BN_RESP_RULES_TEXT_MAX) {
+        resp_put_fail(out, "params: 'rules' longer than BN_RESP_RULES_TEXT_MAX");
+        return BN_EINVAL;
+    }
+    if ((jrules && !json_is_string(jrules)) || (jdir && !json_is_string(jdir)) ||
+        (jrules && jdir)) {
+        resp_put_fail(out, "params: give 'rules' (rule text) or 'rule_dir' (a path), as strings");
+        return BN_EINVAL;
+    }
+    return 0;
+}
+
+int
+resp_scan_check(const char *params, size_t len, struct bn_buf *out)
+{
+    if (len > BN_RESP_PARAMS_MAX)
+        return resp_put_fail(out, "params: over BN_RESP_PARAMS_MAX") < 0 ? BN_ENOMEM : BN_EINVAL;
+    json_error_t jerr;
+    json_t *o = params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return resp_put_fail(out, "params: not a JSON object") < 0 ? BN_ENOMEM : BN_EINVAL;
+    }
+    int rc = scan_params_bad(o, out);
+    if (!rc)
+        rc = resp_put_json(out, json_pack("{s:b,s:O}", "ok", 1, "params", o));
+    json_decref(o);
+    return rc;
+}
+
 int
 resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *out)
 {
@@ -245,61 +323,26 @@ resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *ou
     bool locked = false, rules_cached = false, cache_hit = false;
     struct collect col = {0};
 
+    if (scan_params_bad(o, out) != 0)
+        goto done;
     json_t *jp = json_object_get(o, "paths"), *jpids = json_object_get(o, "pids");
     size_t npaths = json_is_array(jp) ? json_array_size(jp) : 0;
     size_t npids = json_is_array(jpids) ? json_array_size(jpids) : 0;
-    if ((jp && !json_is_array(jp)) || (jpids && !json_is_array(jpids)) || npaths + npids == 0 ||
-        npaths > BN_RESP_SCAN_PATHS_MAX || npids > BN_RESP_SCAN_PATHS_MAX) {
-        snprintf(msg, sizeof(msg),
-                 "params: 'paths' (absolute paths) and/or 'pids' (process ids): arrays of at "
-                 "most %u, at least one entry in all",
-                 BN_RESP_SCAN_PATHS_MAX);
-        resp_put_fail(out, msg);
-        goto done;
-    }
-    for (size_t i = 0; i < npids; i++) {
-        json_t *v = json_array_get(jpids, i);
-        if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > 4194304 ||
-            json_integer_value(v) == (json_int_t)getpid()) {
-            snprintf(msg, sizeof(msg),
-                     "params: pids[%zu] is not a process id (1..4194304, not the agent)", i);
-            resp_put_fail(out, msg);
-            goto done;
-        }
-    }
     paths = bn_calloc(npaths ? npaths : 1, sizeof(*paths));
     if (!paths) {
         rc = BN_ENOMEM;
         goto done;
     }
-    for (size_t i = 0; i < npaths; i++) {
-        json_t *v = json_array_get(jp, i);
-        if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
-            strlen(json_string_value(v)) != json_string_length(v)) {
-            snprintf(msg, sizeof(msg), "params: paths[%zu] is not an absolute path", i);
-            resp_put_fail(out, msg);
-            goto done;
-        }
-        paths[i] = json_string_value(v);
-    }
+    for (size_t i = 0; i < npaths; i++)
+        paths[i] = json_string_value(json_array_get(jp, i));
     json_int_t max_size, timeout, max_files, max_matches, max_seconds;
-    if (get_uint(o, "max_size", (json_int_t)1 << 40, &max_size, out) ||
-        get_uint(o, "timeout", 3600, &timeout, out) ||
-        get_uint(o, "max_files", 100000000, &max_files, out) ||
-        get_uint(o, "max_matches", BN_RESP_SCAN_MATCHES_MAX, &max_matches, out) ||
-        get_uint(o, "max_seconds", SCAN_MAX_SECONDS_MAX, &max_seconds, out))
-        goto done;
+    get_uint(o, "max_size", (json_int_t)1 << 40, &max_size, out);
+    get_uint(o, "timeout", 3600, &timeout, out);
+    get_uint(o, "max_files", 100000000, &max_files, out);
+    get_uint(o, "max_matches", BN_RESP_SCAN_MATCHES_MAX, &max_matches, out);
+    get_uint(o, "max_seconds", SCAN_MAX_SECONDS_MAX, &max_seconds, out);
     json_t *jrules = json_object_get(o, "rules");
     json_t *jdir = json_object_get(o, "rule_dir");
-    if (jrules && json_is_string(jrules) && json_string_length(jrules) > BN_RESP_RULES_TEXT_MAX) {
-        resp_put_fail(out, "params: 'rules' longer than BN_RESP_RULES_TEXT_MAX");
-        goto done;
-    }
-    if ((jrules && !json_is_string(jrules)) || (jdir && !json_is_string(jdir)) ||
-        (jrules && jdir)) {
-        resp_put_fail(out, "params: give 'rules' (rule text) or 'rule_dir' (a path), as strings");
-        goto done;
-    }
     double t0 = now_s();
     struct bn_yara_compile_opts copts = {.externals = true};
     const char *source;

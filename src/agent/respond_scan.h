@@ -22,5 +22,11 @@ struct resp_scan;
 int resp_scan_new(struct resp_scan **out, const struct respond_paths *paths);
 void resp_scan_free(struct resp_scan *m);
 int resp_scan(struct resp_scan *m, const char *params, size_t len, struct bn_buf *out);
+/*
+ * The parameter checks on their own: nothing compiled, read or scanned
+ * (tests/fuzz/fuzz_agent_scan_params.c). 0 with {"ok":true,"params":{...}} appended to out,
+ * or BN_EINVAL with the failed result the action would give.
+ */
+int resp_scan_check(const char *params, size_t len, struct bn_buf *out);
 
 #endif

@@ -516,6 +516,29 @@ opt_str(json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* quarantine's parameters (shared with resp_vault_check): 0 or BN_EINVAL with the result. */
+static int
+quarantine_params(json_t *p, const char **path, const char **reason, const char **actor,
+                  struct bn_buf *out)
+{
+    *path = opt_str(p, "path");
+    *reason = opt_str(p, "reason");
+    *actor = opt_str(p, "actor");
+    if (!*path || !(*path)[0] || strlen(*path) >= PATH_MAX) {
+        resp_put_fail(out, "quarantine: \"path\" (an absolute file path) is required");
+        return BN_EINVAL;
+    }
+    if ((*reason && strlen(*reason) > BN_VAULT_TEXT_MAX) ||
+        (*actor && strlen(*actor) > BN_VAULT_TEXT_MAX)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "quarantine: \"reason\" and \"actor\" are limited to %d bytes",
+                 BN_VAULT_TEXT_MAX);
+        resp_put_fail(out, msg);
+        return BN_EINVAL;
+    }
+    return 0;
+}
+
 int
 resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_buf *out)
 {
@@ -523,23 +546,11 @@ resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_
     int rc = resp_parse_params(params, len, &p, out);
     if (rc < 0)
         return rc;
-    const char *path = opt_str(p, "path");
-    const char *reason = opt_str(p, "reason");
-    const char *actor = opt_str(p, "actor");
+    const char *path, *reason, *actor;
     char msg[PATH_MAX + 256];
-    if (!path || !path[0] || strlen(path) >= PATH_MAX) {
-        resp_put_fail(out, "quarantine: \"path\" (an absolute file path) is required");
-        rc = BN_EINVAL;
+    rc = quarantine_params(p, &path, &reason, &actor, out);
+    if (rc)
         goto out;
-    }
-    if ((reason && strlen(reason) > BN_VAULT_TEXT_MAX) ||
-        (actor && strlen(actor) > BN_VAULT_TEXT_MAX)) {
-        snprintf(msg, sizeof msg, "quarantine: \"reason\" and \"actor\" are limited to %d bytes",
-                 BN_VAULT_TEXT_MAX);
-        resp_put_fail(out, msg);
-        rc = BN_EINVAL;
-        goto out;
-    }
     /* room for the result first: once the file has moved, reporting it must not fail */
     if (bn_buf_reserve(out, 4 * PATH_MAX + 4 * BN_VAULT_TEXT_MAX + 1024) < 0) {
         rc = BN_ENOMEM;
@@ -571,6 +582,49 @@ out:
 }
 
 /* ---- unquarantine ---- */
+
+/* unquarantine's parameters (shared with resp_vault_check). */
+static int
+unquarantine_params(json_t *p, const char **id, bool *force, struct bn_buf *out)
+{
+    *id = opt_str(p, "id");
+    *force = json_is_true(json_object_get(p, "force"));
+    if (!*id || !valid_id(*id)) {
+        resp_put_fail(out, "unquarantine: \"id\" (32 hex digits from quarantine or vault_list) is "
+                      "required");
+        return BN_EINVAL;
+    }
+    return 0;
+}
+
+int
+resp_vault_check(const char *type, const char *params, size_t len, struct bn_buf *out)
+{
+    json_t *p;
+    int rc = resp_parse_params(params, len, &p, out);
+    if (rc < 0)
+        return rc;
+    json_t *r = NULL;
+    if (strcmp(type, "quarantine") == 0) {
+        const char *path, *reason, *actor;
+        rc = quarantine_params(p, &path, &reason, &actor, out);
+        if (!rc)
+            r = json_pack("{s:b,s:s,s:s?,s:s?}", "ok", 1, "path", path, "reason", reason,
+                          "actor", actor);
+    } else if (strcmp(type, "unquarantine") == 0) {
+        const char *id;
+        bool force;
+        rc = unquarantine_params(p, &id, &force, out);
+        if (!rc)
+            r = json_pack("{s:b,s:s,s:b}", "ok", 1, "id", id, "force", force);
+    } else {
+        rc = resp_put_fail(out, "vault: no such action") < 0 ? BN_ENOMEM : BN_EINVAL;
+    }
+    if (!rc)
+        rc = resp_put_json(out, r);
+    json_decref(p);
+    return rc;
+}
 
 static int
 read_meta(struct resp_vault *m, const char *id, char **text, size_t *tlen, json_t **obj)
@@ -644,15 +698,11 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     unsigned char *buf = NULL, *ct = NULL;
     int bfd = -1, ofd = -1;
     size_t mlen = 0;
-    const char *id = opt_str(p, "id");
-    json_t *fv = json_object_get(p, "force");
-    bool force = json_is_true(fv);
-    if (!id || !valid_id(id)) {
-        resp_put_fail(out, "unquarantine: \"id\" (32 hex digits from quarantine or vault_list) is "
-                      "required");
-        rc = BN_EINVAL;
+    const char *id;
+    bool force;
+    rc = unquarantine_params(p, &id, &force, out);
+    if (rc)
         goto out;
-    }
     if (bn_buf_reserve(out, 4 * PATH_MAX + 1024) < 0) {
         rc = BN_ENOMEM;
         goto out;

@@ -27,6 +27,12 @@ void resp_vault_free(struct resp_vault *m);
 int resp_quarantine(struct resp_vault *m, const char *params, size_t len, struct bn_buf *out);
 int resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct bn_buf *out);
 int resp_vault_list(struct resp_vault *m, const char *params, size_t len, struct bn_buf *out);
+/*
+ * The parameter checks of quarantine / unquarantine (type) on their own, touching no file
+ * (tests/fuzz/fuzz_agent_vault_params.c): 0 with {"ok":true, the parameters used} appended
+ * to out, or BN_EINVAL with the failed result the action would give.
+ */
+int resp_vault_check(const char *type, const char *params, size_t len, struct bn_buf *out);
 
 /*
  * Quarantines path (borrowed) for in-process callers (the baseline module removing an added

@@ -241,7 +241,7 @@ on_offer(struct attach_up **upp, const struct attach_peer *p, const uint8_t *pl,
 
     struct attach_up *up = bn_calloc(1, sizeof(*up));
     if (!up)
-        return BN_ENOMEM;
+        return efail(err, errsz, BN_ENOMEM, "out of memory for an upload");
     up->fd = -1;
     up->action_id = m.action_id;
     up->tenant_id = ai.tenant_id;
@@ -251,7 +251,10 @@ on_offer(struct attach_up **upp, const struct attach_peer *p, const uint8_t *pl,
     memcpy(up->sha, m.sha256, 32);
     up->md = EVP_MD_CTX_new();
     char dir[3000], pdir[3000], rel[700], fin[4800];
-    rc = up->md ? mkdirs(store_dir(p->st), dir, sizeof(dir), pdir, sizeof(pdir)) : BN_ENOMEM;
+    rc = !up->md ? BN_ENOMEM
+         : strlen(store_dir(p->st)) > 2000
+             ? BN_ETOOBIG
+             : mkdirs(store_dir(p->st), dir, sizeof(dir), pdir, sizeof(pdir));
     if (rc) {
         attach_up_free(up);
         return efail(err, errsz, rc, "attachments directory under '%s': %s", store_dir(p->st),
