@@ -50,6 +50,8 @@ usage(FILE *f)
             "  --uses N              uses of that token [1]\n"
             "  --ttl SECONDS         lifetime of that token [86400]\n"
             "  --sync normal|full    SQLite durability of acknowledged batches [full]\n"
+            "  --store-layout blocks|rows  new events' JSON in zstd blocks, or inline in each row\n"
+            "                        as before schema 6 (for comparison) [blocks]\n"
             "  --check               open and verify the data directory, then exit\n"
             "  -v, --verbose         more diagnostics on stderr (repeatable)\n"
             "  -h, --help\n");
@@ -225,6 +227,7 @@ main(int argc, char **argv)
         {"uses", required_argument, NULL, 'u'},
         {"ttl", required_argument, NULL, 't'},
         {"sync", required_argument, NULL, 's'},
+        {"store-layout", required_argument, NULL, 'L'},
         {"check", no_argument, NULL, 'C'},
         {"rules", required_argument, NULL, 'r'},
         {"no-detect", no_argument, NULL, 'N'},
@@ -234,7 +237,7 @@ main(int argc, char **argv)
     };
     const char *data = NULL, *listen_hp = "127.0.0.1:7443", *api_hp = "127.0.0.1:8080";
     const char *token_tenant = NULL;
-    bool init = false, check = false, sync_full = true, detect_on = true;
+    bool init = false, check = false, sync_full = true, detect_on = true, row_events = false;
     const char *rule_paths[64];
     size_t nrule_paths = 0;
     int verbose = 0, uses = 1, opt;
@@ -272,6 +275,13 @@ main(int argc, char **argv)
                 return 2;
             }
             sync_full = !strcmp(optarg, "full");
+            break;
+        case 'L':
+            if (strcmp(optarg, "blocks") && strcmp(optarg, "rows")) {
+                fprintf(stderr, "bannind: --store-layout is 'blocks' or 'rows'\n");
+                return 2;
+            }
+            row_events = !strcmp(optarg, "rows");
             break;
         case 'C': check = true; break;
         case 'r':
@@ -324,6 +334,7 @@ main(int argc, char **argv)
     struct store_opts so;
     memset(&so, 0, sizeof(so));
     so.sync_full = sync_full;
+    so.row_events = row_events;
     so.autocheckpoint = -1; /* the checkpoint thread does it */
     so.cache_kib = 65536; /* the ingest handle: index pages of a busy day stay cached */
     if ((rc = store_open_ex(&st, data, &so, &se)) != 0) {

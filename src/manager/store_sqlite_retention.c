@@ -189,8 +189,10 @@ store_retention_step(struct store *st, int64_t now_ns, int64_t budget,
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
         stats->tenants++;
-        if (ts[i].days > 0) {
-            int64_t cutoff = now_ns - ts[i].days * DAY_NS;
+        /* a cutoff before the epoch (now_ns 0 in tests) ages nothing out; DEL_OLD would
+         * delete the oldest rows regardless of age */
+        int64_t cutoff = ts[i].days > 0 ? now_ns - ts[i].days * DAY_NS : 0;
+        if (cutoff > 0) {
             for (;;) {
                 if (budget <= 0) {
                     stats->more = 1;

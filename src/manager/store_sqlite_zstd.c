@@ -338,7 +338,7 @@ blk_text(struct store *st, const void *blob, size_t n, const char **p, size_t *l
         bn__store_seterr(st, "stored event: a malformed block reference (%zu bytes)", n);
         return BN_ECORRUPT;
     }
-    const struct bn_buf *b;
+    const struct bn_buf *b = NULL;
     int rc = blk_get(st, id, &b);
     if (rc != 0)
         return rc;

@@ -2,8 +2,9 @@
  * test_store.c - the manager's SQLite store, core operations: opening an empty data
  * directory, migrations (from empty and from version 1), tenants, enrolment tokens, agents,
  * batched event inserts with (agent, seq) de-duplication, the audit chain and its tamper
- * detection through a raw connection, concurrent handles from two threads, and a full disk
- * (PRAGMA max_page_count, and a real 2 MB tmpfs when we may mount one).
+ * detection through a raw connection, concurrent handles from two threads, a full disk
+ * (PRAGMA max_page_count, and a real 2 MB tmpfs when we may mount one), per-event zstd
+ * compression (the row layout) and schema 6's event blocks (migration from version 5).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -875,6 +876,161 @@ test_compressed_events(void **state)
     store_close(st);
 }
 
+/* Rows' bytes plus the blocks they use: what the usage counter must hold (schema 6). */
+static int64_t
+stored_bytes(void)
+{
+    return sql_int("SELECT (SELECT COALESCE(sum(length(CAST(json AS BLOB)) + length(CAST(host AS "
+                   "BLOB)) + 64), 0) FROM events) + (SELECT COALESCE(sum(length(data)), 0) FROM "
+                   "event_blocks)");
+}
+
+static void
+exec_raw(const char *sql)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/bannin.db", tdir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Schema 6: a version 5 database with inline events is migrated; new events go into zstd
+ * blocks; both read back byte for byte (search, field filters, get, a second handle);
+ * duplicates keep their block's live count right; retention frees blocks and keeps the usage
+ * counter exact; a missing block is a clear BN_ECORRUPT, not a crash or a wrong answer. */
+static void
+test_event_blocks(void **state)
+{
+    (void)state;
+    struct store *st = NULL;
+    struct store_err err;
+    struct store_opts o5 = {.max_version = 5};
+    assert_int_equal(store_open_ex(&st, tdir, &o5, &err), 0);
+    assert_int_equal(store_schema_version(st), 5);
+    int64_t t = mk_tenant(st, "blocks");
+    int64_t a = mk_agent(st, t, "agent-blocks");
+    assert_int_equal(insert_rich(st, t, a, 1, 200, 1), 0); /* seqs 1..200 inline */
+    store_close(st);
+    assert_int_equal(sql_int("SELECT count(*) FROM events WHERE typeof(json) = 'text'"), 200);
+
+    st = open_store();
+    assert_int_equal(store_schema_version(st), 6);
+    int64_t seq = 201;
+    for (int b = 0; b < 10; b++, seq += 200)
+        assert_int_equal(insert_rich(st, t, a, seq, 200, 1), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM events"), 2200);
+    assert_int_equal(sql_int("SELECT count(*) FROM event_blocks"), 10);
+    assert_int_equal(sql_int("SELECT sum(live) FROM event_blocks"), 2000);
+    assert_int_equal(sql_int("SELECT count(*) FROM events WHERE typeof(json) = 'blob' AND "
+                             "length(json) < 20"),
+                     2000);
+    int64_t raw = sql_int("SELECT sum(raw_len) FROM event_blocks");
+    int64_t packed = sql_int("SELECT sum(length(data)) FROM event_blocks");
+    print_message("event blocks: %" PRId64 " -> %" PRId64 " bytes for 2000 events\n", raw,
+                  packed);
+    assert_true(packed * 3 < raw);
+
+    /* a rolled-back block leaves nothing; a later one reuses nothing stale */
+    assert_int_equal(insert_rich(st, t, a, seq, 200, 0), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM event_blocks"), 10);
+
+    /* duplicates: half of a batch (live = the new half), then all of one (no block kept) */
+    assert_int_equal(insert_rich(st, t, a, seq - 100, 200, 1), 0);
+    seq += 100;
+    assert_int_equal(sql_int("SELECT live FROM event_blocks ORDER BY id DESC LIMIT 1"), 100);
+    assert_int_equal(insert_rich(st, t, a, 500, 100, 1), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM event_blocks"), 11);
+    int64_t total = seq - 1;
+    assert_int_equal(sql_int("SELECT count(*) FROM events"), total);
+    assert_int_equal(store_events_count(st, t), total);
+    assert_int_equal(store_events_bytes(st, t), stored_bytes());
+
+    for (int h = 0; h < 2; h++) {
+        struct store *rd = st;
+        if (h == 1)
+            assert_int_equal(store_open(&rd, tdir, &err), 0);
+        struct store_event_query q = {.scope = {.ids = &t, .n = 1}, .limit = 10000};
+        struct check_ctx c = {0};
+        assert_int_equal(store_event_search(rd, &q, check_rich, &c, NULL, NULL), 0);
+        assert_int_equal(c.rows, total);
+        assert_int_equal(c.bad, 0);
+        struct store_field_filter f = {"CommandLine", "job 1777'", STORE_FIELD_CONTAINS};
+        q.fields = &f;
+        q.nfields = 1;
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(store_event_search(rd, &q, check_rich, &c, NULL, NULL), 0);
+        assert_int_equal(c.rows, 1);
+        f.value = "job 77'"; /* an inline (version 5) row */
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(store_event_search(rd, &q, check_rich, &c, NULL, NULL), 0);
+        assert_int_equal(c.rows, 1);
+        struct store_event e;
+        assert_int_equal(store_event_get(rd, &q.scope, a, 1999, &e), 0);
+        assert_non_null(strstr(e.json, "job 1999'"));
+        assert_int_equal(e.json[e.json_len], '\0');
+        if (h == 1)
+            store_close(rd);
+    }
+
+    /* retention by size, then everything: blocks go with their last rows */
+    struct store_tenant tt;
+    assert_int_equal(store_tenant_get(st, t, &tt), 0);
+    int64_t usage = store_events_bytes(st, t);
+    tt.retention_bytes = usage / 2;
+    struct store_scope all = {.all = 1};
+    assert_int_equal(store_tenant_update(st, &all, &tt), 0);
+    struct store_retention_stats rs;
+    do {
+        assert_int_equal(store_retention_step(st, 0, 0, &rs), 0);
+        print_message("retention: usage %" PRId64 " (limit %" PRId64 "), %" PRId64
+                      " events left, %" PRId64 " deleted\n",
+                      store_events_bytes(st, t), usage / 2, store_events_count(st, t),
+                      rs.deleted_size);
+    } while (rs.more);
+    assert_true(store_events_bytes(st, t) <= usage / 2);
+    assert_int_equal(store_events_bytes(st, t), stored_bytes());
+    assert_true(sql_int("SELECT count(*) FROM event_blocks") < 11);
+    print_message("after retention: %" PRId64 " blocks, live %" PRId64 ", rows in blocks %" PRId64
+                  "\n",
+                  sql_int("SELECT count(*) FROM event_blocks"),
+                  sql_int("SELECT sum(live) FROM event_blocks"),
+                  sql_int("SELECT count(*) FROM events WHERE typeof(json) = 'blob' AND "
+                          "substr(json, 1, 4) = CAST('BNK1' AS BLOB)"));
+    assert_int_equal(sql_int("SELECT (SELECT sum(live) FROM event_blocks) = (SELECT count(*) "
+                             "FROM events WHERE typeof(json) = 'blob' AND substr(json, 1, 4) = "
+                             "CAST('BNK1' AS BLOB))"),
+                     1);
+    struct store_event_query q = {.scope = {.ids = &t, .n = 1}, .limit = 10000};
+    struct check_ctx c = {0};
+    assert_int_equal(store_event_search(st, &q, check_rich, &c, NULL, NULL), 0);
+    assert_int_equal(c.rows, store_events_count(st, t));
+    assert_int_equal(c.bad, 0);
+
+    /* a block that vanished: the read fails with BN_ECORRUPT and says which block */
+    int64_t victim = sql_int("SELECT max(id) FROM event_blocks");
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DELETE FROM event_blocks WHERE id = %" PRId64, victim);
+    store_close(st);
+    exec_raw(sql);
+    st = open_store();
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(store_event_search(st, &q, check_rich, &c, NULL, NULL), BN_ECORRUPT);
+    print_message("missing block: %s\n", store_errmsg(st));
+    assert_non_null(strstr(store_errmsg(st), "block"));
+
+    tt.retention_bytes = 1;
+    assert_int_equal(store_tenant_update(st, &all, &tt), 0);
+    do
+        assert_int_equal(store_retention_step(st, 0, 0, &rs), 0);
+    while (rs.more);
+    assert_int_equal(store_events_count(st, t), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM event_blocks"), 0);
+    assert_int_equal(store_check(st, &err), 0);
+    store_close(st);
+}
+
 int
 main(void)
 {
@@ -888,6 +1044,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_during_ingest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_max_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_tmpfs, setup, teardown),
     };
