@@ -183,10 +183,13 @@ run_tier() {
 
     # 7. failed sudo as nobody: sudo asks for a password (none on stdin), then logs
     #    "nobody : user NOT in sudoers ; ..." to syslog (authpriv) and fails
-    local smode=$SUDO_MODE
-    [ "$tier" = poll ] && smode=skip # tier 3 runs no auth collector
+    local smode=$SUDO_MODE why=${SUDO_PLAN#skip }
+    if [ "$tier" = poll ]; then
+        smode=skip
+        why="tier 3 runs no auth collector (docs/AGENT.md)"
+    fi
     if [ "$smode" = skip ]; then
-        echo "note: failed-sudo step skipped at tier $tier: ${SUDO_PLAN#skip }"
+        echo "note: failed-sudo step skipped at tier $tier: $why"
         echo "{\"what\":\"sudo\",\"mode\":\"skip\"}" >> "$facts"
     else
         (cd / && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
