@@ -144,6 +144,8 @@ hdrs_build(struct hdir *hd, uint8_t *trunc)
         app_dropped(1);
         *trunc = 1;
     }
+    if (!hd->raw.p)
+        return l; /* no header lines */
     const uint8_t *p = hd->raw.p, *end = p + hd->raw.len;
     while (p < end) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
@@ -479,7 +481,7 @@ headers_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
             tx->resp_chunked = hd->chunked;
         if (status == 101 && hd->upgrade_h2c && tx && !st->h2) {
             /* h2c accepted: the upgraded request is HTTP/2 stream 1 */
-            st->h2 = app_h2_open(st->depth);
+            st->h2 = app_h2_open(st->depth, 0);
             app_h2_upgrade(st->h2, tx, tx->hdrs[NET_TOSERVER], f, ts_ns, sink);
             if (!dump) {
                 bn_free((void *)tx->hdrs[NET_TOSERVER]);
@@ -545,6 +547,13 @@ line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s,
     case H_START:
         if (n == 0)
             return; /* stray CRLF between messages */
+        if (dir == NET_TOSERVER && n == 14 && !memcmp(s, APP_H2_PREFACE, 14) && !st->h2) {
+            /* the client's HTTP/2 connection preface (prior knowledge): HTTP/2 from here on,
+             * the preface's first line (and its CRLF) already read */
+            st->h2 = app_h2_open(st->depth, 16);
+            hd->state = st->d[NET_TOCLIENT].state = st->h2 ? H_H2 : H_DEAD;
+            return;
+        }
         if (dir == NET_TOSERVER) {
             request_line(st, hd, s, n);
             /* no version: HTTP/0.9 unless header lines follow (libhtp's rule) */
@@ -706,13 +715,6 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
             tx->has_response = 1;
             hd->tx = tx;
             hd->state = H_BODY_CLOSE;
-            continue;
-        }
-        /* the client's HTTP/2 connection preface (prior knowledge): HTTP/2 from here on */
-        if (dir == NET_TOSERVER && hd->state == H_START && hd->line.len == 0 && !st->h2 &&
-            !memcmp(d, APP_H2_PREFACE, BN_MIN(n, (size_t)APP_H2_PREFACE_LEN))) {
-            st->h2 = app_h2_open(st->depth);
-            hd->state = st->d[NET_TOCLIENT].state = st->h2 ? H_H2 : H_DEAD;
             continue;
         }
         /* line-oriented states */

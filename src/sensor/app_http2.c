@@ -77,7 +77,7 @@ struct h2_conn {
 };
 
 struct h2_conn *
-app_h2_open(uint32_t first_tx_id)
+app_h2_open(uint32_t first_tx_id, size_t preface_done)
 {
     struct h2_conn *c = bn_calloc(1, sizeof(*c));
     if (!c) {
@@ -87,7 +87,8 @@ app_h2_open(uint32_t first_tx_id)
     c->next_tx_id = first_tx_id;
     for (int i = 0; i < 2; i++)
         hpack_init(&c->d[i].hp);
-    c->d[NET_TOSERVER].preface = APP_H2_PREFACE_LEN;
+    c->d[NET_TOSERVER].preface =
+        preface_done < APP_H2_PREFACE_LEN ? APP_H2_PREFACE_LEN - preface_done : 0;
     return c;
 }
 
@@ -318,7 +319,8 @@ static void
 frame_done(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_flow *f,
            uint64_t ts_ns, struct net_sink *sink)
 {
-    const uint8_t *p = hd->pay.p;
+    static const uint8_t empty[1];
+    const uint8_t *p = hd->pay.p ? hd->pay.p : empty; /* a frame without payload */
     size_t n = hd->pay.len;
     uint8_t t = hd->type, fl = hd->flags;
     uint32_t sid = hd->sid;
@@ -502,7 +504,7 @@ app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8
         if (hd->preface) {
             size_t done = APP_H2_PREFACE_LEN - hd->preface;
             size_t k = BN_MIN(n, hd->preface);
-            if (memcmp(d, APP_H2_PREFACE + done, k) != 0) {
+            if (memcmp(d, &APP_H2_PREFACE[done], k) != 0) {
                 dir_fail(hd, NET_APP_ERR_UNEXPECTED);
                 return;
             }
