@@ -815,6 +815,7 @@ struct auth_state {
     dev_t sock_dev;
     ino_t sock_ino;
     bool took_stale;             /* a dead socket was left at the path: replaced */
+    bool gone_once;              /* the path was missing at the last check */
     atomic_bool replaced;        /* another process's socket is at the path now */
     atomic_uint_fast64_t datagrams, malformed, other, rebinds, spoof_suspects;
     pthread_mutex_t why_mu;
@@ -831,6 +832,20 @@ journald_running(void)
 {
     return access("/run/systemd/journal/socket", F_OK) == 0 ||
            access("/run/systemd/journal/stdout", F_OK) == 0;
+}
+
+/* journald runs and its journal opens for us (0), else a negative errno. */
+static int
+journal_usable(void)
+{
+    if (!journald_running())
+        return -ENOENT;
+    sd_journal *j = NULL;
+    int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+    if (r < 0)
+        return r;
+    sd_journal_close(j);
+    return 0;
 }
 
 /* The collector's settings: the agent's (auth.*) when started by the agent, else defaults. */
@@ -904,13 +919,18 @@ plan(const struct agent_auth_conf *c, enum auth_src *src, char *note, size_t nsi
     *src = SRC_NONE;
     note[0] = '\0';
     switch (source) {
-    case AGENT_AUTH_JOURNALD:
-        if (!journald_running())
+    case AGENT_AUTH_JOURNALD: {
+        int r = journal_usable();
+        if (r == -ENOENT)
             return bn_diag_set(d, BN_EUNSUP, "auth", 0, 0,
                                "auth: source journald, but journald is not running (no "
                                "/run/systemd/journal/socket)");
+        if (r < 0)
+            return bn_diag_set(d, r, "auth", 0, 0, "auth: cannot open the journal: %s",
+                               strerror(-r));
         *src = SRC_JOURNAL;
         return 0;
+    }
     case AGENT_AUTH_FILE:
         if (access(log, R_OK) < 0)
             return bn_diag_set(d, -errno, "auth", 0, 0, "auth: cannot read '%s': %s", log,
@@ -920,7 +940,8 @@ plan(const struct agent_auth_conf *c, enum auth_src *src, char *note, size_t nsi
     case AGENT_AUTH_SOCKET:
         break;
     default:
-        if (journald_running()) {
+        /* a journal we cannot open (permissions) falls through to the file */
+        if (journal_usable() == 0) {
             *src = SRC_JOURNAL;
             return 0;
         }
@@ -971,14 +992,6 @@ auth_probe(struct agent *a, struct bn_diag *d)
     enum auth_src src;
     char note[AGENT_PATH_MAX + 256];
     conf_of(a, &c);
-    if (journald_running() && c.source != AGENT_AUTH_FILE && c.source != AGENT_AUTH_SOCKET) {
-        sd_journal *j = NULL;
-        int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
-        if (r < 0)
-            return bn_diag_set(d, r, "auth", 0, 0, "auth: cannot open the journal: %s",
-                               strerror(-r));
-        sd_journal_close(j);
-    }
     return plan(&c, &src, note, sizeof(note), d);
 }
 
@@ -1320,6 +1333,13 @@ sock_check(struct auth_state *s)
         return;
     struct stat st;
     if (lstat(s->sock_path, &st) < 0 && errno == ENOENT) {
+        /* a syslog daemon starting unlinks the path and binds it at once: bind again only
+         * if it is still missing 2 s later, not in its way */
+        if (!s->gone_once) {
+            s->gone_once = true;
+            return;
+        }
+        s->gone_once = false;
         struct bn_diag d;
         bn_diag_clear(&d);
         int old = s->fd;

@@ -809,7 +809,7 @@ test_socket_source(void **state)
 
     /* 5. removed by someone: bound again; replaced by another receiver: said, and left */
     unlink(path);
-    i = sink_wait(is_status_with, "auth_source|was removed by someone; bound again", 5000);
+    i = sink_wait(is_status_with, "auth_source|was removed by someone; bound again", 8000);
     assert_true(i >= 0);
     assert_int_equal(access(path, F_OK), 0);
     l = "<85>Nov 26 03:05:29 su: FAILED SU (to root) bnrebound on pts/9";
