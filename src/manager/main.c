@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "bannin/error.h"
+#include "bannin/limits.h"
 #include "bannin/log.h"
 
 #include "manager/api.h"
@@ -53,6 +54,8 @@ usage(FILE *f)
             "  --store-layout blocks|rows  new events' JSON in zstd blocks, or inline in each row\n"
             "                        as before schema 6 (for comparison) [blocks]\n"
             "  --check               open and verify the data directory, then exit\n"
+            "  --grep TEXT           print how many stored events contain TEXT, then exit\n"
+            "                        (reads any store layout; for tests and support)\n"
             "  -v, --verbose         more diagnostics on stderr (repeatable)\n"
             "  -h, --help\n");
 }
@@ -215,6 +218,52 @@ new_token(const char *data, struct enroll *en, const char *tenant, int uses, int
     return 0;
 }
 
+struct grep_ctx {
+    const char *text;
+    size_t len;
+    int64_t found;
+};
+
+static int
+grep_cb(void *ctx, const struct store_event *e)
+{
+    struct grep_ctx *g = ctx;
+    if (e->json_len >= g->len && memmem(e->json, e->json_len, g->text, g->len))
+        g->found++;
+    return 0;
+}
+
+/* --grep: the stored events whose JSON contains text, through the store (compressed blocks,
+ * compressed rows or plain rows alike), every tenant, newest first in pages. */
+static int
+grep_events(const char *data, const char *text)
+{
+    struct store *st = NULL;
+    struct store_err se;
+    if (store_open(&st, data, &se) != 0) {
+        fprintf(stderr, "bannind: cannot open the store in '%s': %s\n", data, se.msg);
+        return 1;
+    }
+    struct grep_ctx g = {text, strlen(text), 0};
+    struct store_event_query q;
+    memset(&q, 0, sizeof(q));
+    q.scope.all = 1;
+    q.limit = BN_STORE_QUERY_ROWS_MAX;
+    int more = 1, rc = 0;
+    while (rc == 0 && more) {
+        struct store_cursor next = {0, 0};
+        more = 0;
+        rc = store_event_search(st, &q, grep_cb, &g, &next, &more);
+        q.after = next;
+    }
+    if (rc != 0)
+        fprintf(stderr, "bannind: event search: %s\n", store_errmsg(st));
+    else
+        printf("%lld\n", (long long)g.found);
+    store_close(st);
+    return rc ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -228,6 +277,7 @@ main(int argc, char **argv)
         {"ttl", required_argument, NULL, 't'},
         {"sync", required_argument, NULL, 's'},
         {"store-layout", required_argument, NULL, 'L'},
+        {"grep", required_argument, NULL, 'G'},
         {"check", no_argument, NULL, 'C'},
         {"rules", required_argument, NULL, 'r'},
         {"no-detect", no_argument, NULL, 'N'},
@@ -236,7 +286,7 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *data = NULL, *listen_hp = "127.0.0.1:7443", *api_hp = "127.0.0.1:8080";
-    const char *token_tenant = NULL;
+    const char *token_tenant = NULL, *grep_text = NULL;
     bool init = false, check = false, sync_full = true, detect_on = true, row_events = false;
     const char *rule_paths[64];
     size_t nrule_paths = 0;
@@ -276,6 +326,7 @@ main(int argc, char **argv)
             }
             sync_full = !strcmp(optarg, "full");
             break;
+        case 'G': grep_text = optarg; break;
         case 'L':
             if (strcmp(optarg, "blocks") && strcmp(optarg, "rows")) {
                 fprintf(stderr, "bannind: --store-layout is 'blocks' or 'rows'\n");
@@ -314,6 +365,8 @@ main(int argc, char **argv)
         fprintf(stderr, "bannind: addresses are HOST:PORT\n");
         return 2;
     }
+    if (grep_text)
+        return grep_events(data, grep_text);
     if (mkdir(data, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "bannind: cannot create '%s': %s\n", data, strerror(errno));
         return 1;
