@@ -96,6 +96,38 @@ message(int type, const uint8_t *p, size_t n)
         }
         break;
     }
+    case BN_WIRE_FILE_OFFER: {
+        struct bn_wire_file_offer m;
+        static const uint8_t nonce[BN_WIRE_NONCE], pk[BN_WIRE_PK];
+        if (bn_wire_file_offer_decode(p, n, &m, &e) == 0) {
+            if (m.action_id == 0 || m.name.len == 0 || m.name.len > BN_ATTACH_NAME_MAX ||
+                memchr(m.name.p, '/', m.name.len) || m.signed_len + BN_WIRE_SIG != n)
+                abort();
+            bn_wire_file_verify(type, m.signed_part, m.signed_len, m.sig, nonce, pk);
+        }
+        break;
+    }
+    case BN_WIRE_FILE_CHUNK: {
+        struct bn_wire_file_chunk m;
+        if (bn_wire_file_chunk_decode(p, n, &m, &e) == 0 &&
+            (m.len == 0 || m.len > BN_WIRE_CHUNK_MAX || m.offset + m.len > BN_ATTACH_SIZE_MAX ||
+             m.signed_len + BN_WIRE_SIG != n))
+            abort();
+        break;
+    }
+    case BN_WIRE_FILE_END: {
+        struct bn_wire_file_end m;
+        if (bn_wire_file_end_decode(p, n, &m, &e) == 0 && m.signed_len + BN_WIRE_SIG != n)
+            abort();
+        break;
+    }
+    case BN_WIRE_FILE_STATUS: {
+        struct bn_wire_file_status m;
+        if (bn_wire_file_status_decode(p, n, &m, &e) == 0 &&
+            (m.state > BN_WIRE_FILE_REFUSED || m.msg.len > BN_WIRE_ERRMSG_MAX))
+            abort();
+        break;
+    }
     default: abort(); /* the header check lets no other type through */
     }
 }
