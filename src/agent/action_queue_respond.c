@@ -7,8 +7,8 @@
 #include "agent/respond_log.h"
 
 static int
-run_action(void *ctx, uint64_t action_id, const char *type, const char *params,
-           size_t params_len, struct bn_buf *out)
+run_action(void *ctx, uint64_t action_id, const char *type, const char *params, size_t params_len,
+           struct bn_buf *out)
 {
     return agent_respond_ex(ctx, action_id, "manager", type, params, params_len, out);
 }

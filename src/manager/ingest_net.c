@@ -37,13 +37,13 @@
 #include "manager/ingest_net.h"
 
 #define ANSWERS_MAX 64
-#define HOST_MAX 64 /* bytes kept of the originator address for the alert's host */
+#define HOST_MAX    64 /* bytes kept of the originator address for the alert's host */
 
 struct ingest_net {
-    struct bn_buf arena;       /* the renderings of one batch */
-    struct store_event *ev;    /* the batch as detection sees it */
+    struct bn_buf arena;    /* the renderings of one batch */
+    struct store_event *ev; /* the batch as detection sees it */
     size_t cap;
-    size_t *off, *host_off;    /* per event: arena offsets (SIZE_MAX = not rendered) */
+    size_t *off, *host_off; /* per event: arena offsets (SIZE_MAX = not rendered) */
     size_t offcap;
     struct ingest_net_stats st;
 };
@@ -167,8 +167,7 @@ time_of(json_t *o, const char *path, int64_t *ns)
 /* ---- the renderings ---- */
 
 static int
-common(struct bn_buf *b, json_t *o, const char *path, bool turn, size_t *orig_off,
-       size_t *orig_len)
+common(struct bn_buf *b, json_t *o, const char *path, bool turn, size_t *orig_off, size_t *orig_len)
 {
     int64_t ns;
     int rc = bn_buf_puts(b, "{");
@@ -394,8 +393,11 @@ ingest_net_zeek(const char *json, size_t len, struct bn_buf *out, size_t *orig_o
     static const struct {
         const char *type, *path;
         int (*fn)(struct bn_buf *, json_t *);
-    } kinds[] = {{"flow", "conn", conn}, {"dns", "dns", dns}, {"http", "http", http},
-                 {"tls", "ssl", ssl},    {"ssh", "ssh", ssh}};
+    } kinds[] = {{"flow", "conn", conn},
+                 {"dns", "dns", dns},
+                 {"http", "http", http},
+                 {"tls", "ssl", ssl},
+                 {"ssh", "ssh", ssh}};
     int rc = et ? BN_DECLINED : BN_EPARSE;
     for (size_t i = 0; et && i < BN_ARRAY_SIZE(kinds); i++) {
         if (strcmp(et, kinds[i].type) != 0)
@@ -468,8 +470,7 @@ ingest_net_for_detect(struct ingest_net *n, const struct store_event *ev, size_t
         size_t hl = BN_MIN(ol, sizeof(host));
         memcpy(host, n->arena.p + oo, hl);
         size_t host_at = n->arena.len;
-        if (bn_buf_putc(&n->arena, '\0') != 0 ||
-            (hl && bn_buf_append(&n->arena, host, hl) != 0) ||
+        if (bn_buf_putc(&n->arena, '\0') != 0 || (hl && bn_buf_append(&n->arena, host, hl) != 0) ||
             bn_buf_putc(&n->arena, '\0') != 0) {
             n->arena.len = start;
             continue;

@@ -20,10 +20,10 @@
 #include "manager/store.h"
 
 struct ingest_net_stats {
-    uint64_t records;     /* sensor records seen (eve objects with an event_type) */
-    uint64_t rendered;    /* flow/dns/http/tls/ssh records given to detection as Zeek */
-    uint64_t passed;      /* alerts, stats and other types given as they are */
-    uint64_t unreadable;  /* eve-looking records that did not parse: given as they are */
+    uint64_t records;    /* sensor records seen (eve objects with an event_type) */
+    uint64_t rendered;   /* flow/dns/http/tls/ssh records given to detection as Zeek */
+    uint64_t passed;     /* alerts, stats and other types given as they are */
+    uint64_t unreadable; /* eve-looking records that did not parse: given as they are */
 };
 
 struct ingest_net;
@@ -37,8 +37,8 @@ void ingest_net_free(struct ingest_net *n);
  * by n, valid until the next call, in which each sensor flow/dns/http/tls/ssh record is its
  * Zeek rendering (same tenant, agent, seq, times; host = the originator's address).
  */
-const struct store_event *ingest_net_for_detect(struct ingest_net *n,
-                                                const struct store_event *ev, size_t count);
+const struct store_event *ingest_net_for_detect(struct ingest_net *n, const struct store_event *ev,
+                                                size_t count);
 
 /*
  * Renders one eve record (json, len bytes) as one Zeek-named JSON object into out.

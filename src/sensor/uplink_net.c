@@ -26,20 +26,20 @@
 #include "sensor/uplink_net.h"
 
 struct net_link {
-    FILE *fp;                    /* the cookie FILE the pipeline writes to */
-    FILE *tee;                   /* borrowed */
+    FILE *fp;  /* the cookie FILE the pipeline writes to */
+    FILE *tee; /* borrowed */
     char host[256];
     char spool_dir[4096];
     struct agent_spool *spool;
-    pthread_mutex_t spool_mu;    /* the spool is shared with the uplink thread */
+    pthread_mutex_t spool_mu; /* the spool is shared with the uplink thread */
     struct uplink *up;
-    struct bn_buf partial;       /* a line cut by a write, waiting for its end */
-    bool overlong;               /* the partial line went over the record limit */
-    struct bn_buf rec;           /* stats records */
+    struct bn_buf partial; /* a line cut by a write, waiting for its end */
+    bool overlong;         /* the partial line went over the record limit */
+    struct bn_buf rec;     /* stats records */
     pthread_mutex_t health_mu;
     char health[NET_LINK_HEALTH_MAX + 1];
     size_t health_len;
-    struct net_link_counters c;  /* capture thread (spool_mu for what the uplink reads) */
+    struct net_link_counters c; /* capture thread (spool_mu for what the uplink reads) */
 };
 
 static uint64_t
@@ -83,8 +83,10 @@ spool_line(struct net_link *l, const char *p, size_t n, enum agent_prio prio)
         l->c.refused++;
     pthread_mutex_unlock(&l->spool_mu);
     if (rc && l->c.refused == 1)
-        BN_WARN("sensor", "a record was not spooled for the manager: %s (counted as "
-                "link.refused)", bn_strerror(rc));
+        BN_WARN("sensor",
+                "a record was not spooled for the manager: %s (counted as "
+                "link.refused)",
+                bn_strerror(rc));
     return rc;
 }
 
@@ -334,11 +336,10 @@ net_link_counters_json(struct net_link *l, struct bn_buf *out)
         out,
         "{\"connected\":%s,\"lines\":%" PRIu64 ",\"spooled\":%" PRIu64 ",\"refused\":%" PRIu64
         ",\"too_long\":%" PRIu64 ",\"tee_errors\":%" PRIu64 ",\"stats_records\":%" PRIu64
-        ",\"spool_next_seq\":%" PRIu64 ",\"spool_acked_seq\":%" PRIu64
-        ",\"spool_bytes\":%" PRIu64 ",\"spool_dropped\":%" PRIu64 ",\"spool_corrupt\":%" PRIu64
-        ",\"connects\":%" PRIu64 ",\"connect_failures\":%" PRIu64 ",\"batches_acked\":%" PRIu64
-        ",\"events_acked\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"refusals\":%" PRIu64
-        ",\"last_error\":\"",
+        ",\"spool_next_seq\":%" PRIu64 ",\"spool_acked_seq\":%" PRIu64 ",\"spool_bytes\":%" PRIu64
+        ",\"spool_dropped\":%" PRIu64 ",\"spool_corrupt\":%" PRIu64 ",\"connects\":%" PRIu64
+        ",\"connect_failures\":%" PRIu64 ",\"batches_acked\":%" PRIu64 ",\"events_acked\":%" PRIu64
+        ",\"heartbeats\":%" PRIu64 ",\"refusals\":%" PRIu64 ",\"last_error\":\"",
         c.connected ? "true" : "false", c.lines, c.spooled, c.refused, c.too_long, c.tee_errors,
         c.stats_records, c.spool_next_seq, c.spool_acked_seq, c.spool_bytes, c.spool_dropped,
         c.spool_corrupt, c.connects, c.connect_failures, c.batches_acked, c.events_acked,
@@ -378,8 +379,14 @@ net_link_close(struct net_link *l)
     if (!l)
         return;
     if (l->fp)
-        fclose(l->fp); /* a cut last line (none in practice) stays counted as not spooled */
+        fclose(l->fp);
     l->fp = NULL;
+    if (l->partial.len || l->overlong) {
+        /* a last line without its newline (the eve writer always ends its lines) */
+        l->c.lines++;
+        l->c.refused++;
+        BN_WARN("sensor", "a cut last record was not spooled for the manager");
+    }
     if (l->tee)
         fflush(l->tee);
     uplink_stop(l->up);
@@ -449,8 +456,8 @@ net_link_enroll_main(int argc, char **argv)
     }
     struct bn_wire_ident id;
     char err[512];
-    int rc = bn_wire_enroll_run(server, token, dir, host, (uint64_t)hb, 15000, &id, err,
-                                sizeof(err));
+    int rc =
+        bn_wire_enroll_run(server, token, dir, host, (uint64_t)hb, 15000, &id, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "bannin-sensor enroll: %s\n", err);
         return 1;

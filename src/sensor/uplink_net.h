@@ -26,17 +26,17 @@
 #include "bannin/buf.h"
 
 #define NET_LINK_DIR_DEFAULT "/var/lib/bannin-sensor/link"
-#define NET_LINK_HEALTH_MAX 900 /* bytes of the health JSON (the wire allows 1000) */
+#define NET_LINK_HEALTH_MAX  900 /* bytes of the health JSON (the wire allows 1000) */
 
 struct net_link_opts {
-    const char *link_dir;   /* enrolment (bannin-sensor enroll --dir); required */
-    const char *server;     /* HOST:PORT, NULL = the enrolled one */
-    const char *spool_dir;  /* NULL = link_dir/spool */
-    uint64_t spool_max;     /* bytes, 0 = the spool's default (256 MiB) */
-    const char *hostname;   /* HELLO host name, NULL = gethostname() */
-    int64_t heartbeat_ms;   /* 0 = 30000 */
-    FILE *tee;              /* eve NDJSON also written here (borrowed), NULL = none */
-    const char *source;     /* interface or file, in the health until net_link_set_health */
+    const char *link_dir;  /* enrolment (bannin-sensor enroll --dir); required */
+    const char *server;    /* HOST:PORT, NULL = the enrolled one */
+    const char *spool_dir; /* NULL = link_dir/spool */
+    uint64_t spool_max;    /* bytes, 0 = the spool's default (256 MiB) */
+    const char *hostname;  /* HELLO host name, NULL = gethostname() */
+    int64_t heartbeat_ms;  /* 0 = 30000 */
+    FILE *tee;             /* eve NDJSON also written here (borrowed), NULL = none */
+    const char *source;    /* interface or file, in the health until net_link_set_health */
 };
 
 struct net_link_counters {

@@ -132,8 +132,7 @@ test_http_tls_ssh(void **state)
     assert_string_equal(s_of(o, "user_agent"), "curl/7.50.1");
     assert_string_equal(s_of(o, "version"), "1.1");
     assert_int_equal(json_integer_value(json_object_get(o, "status_code")), 200);
-    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "resp_mime_types"),
-                                                         0)),
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "resp_mime_types"), 0)),
                         "text/html");
     json_decref(o);
 
@@ -343,12 +342,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flow),
-        cmocka_unit_test(test_dns_response_turned),
-        cmocka_unit_test(test_http_tls_ssh),
-        cmocka_unit_test(test_declined_and_bad),
-        cmocka_unit_test(test_batch_view),
-        cmocka_unit_test(test_detection),
+        cmocka_unit_test(test_flow),         cmocka_unit_test(test_dns_response_turned),
+        cmocka_unit_test(test_http_tls_ssh), cmocka_unit_test(test_declined_and_bad),
+        cmocka_unit_test(test_batch_view),   cmocka_unit_test(test_detection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
