@@ -166,8 +166,17 @@ struct net_http2_info {
     struct net_http2_side side[2]; /* [NET_TOSERVER] request, [NET_TOCLIENT] response */
 };
 
-/* Turns on HTTP/1 header lists (eve http dump-all-headers: both) for this thread's parsers. */
+/*
+ * Eve output options, process-wide (set before the pipeline starts), as Suricata's eve-log
+ * type options: HTTP/1 header lists (http dump-all-headers: both; off by default), the
+ * extended HTTP fields (http extended: yes, the default: method, protocol, status, referer,
+ * redirect, length), TLS records of resumed sessions (tls session-resumption, default on).
+ */
 void net_app_http_dump_headers(bool on);
+void net_app_http_extended(bool on);
+bool net_app_http_extended_on(void);
+void net_app_tls_session_resumption(bool on);
+bool net_app_tls_session_resumption_on(void);
 
 /*
  * One HTTP transaction: a request and the response that answered it (has_request /

@@ -659,6 +659,8 @@ http_eve(struct jw *w, const struct net_http_rec *r)
         mt[n] = '\0';
         jw_str(w, "http_content_type", mt);
     }
+    if (!net_app_http_extended_on()) /* eve http extended: no */
+        goto headers;
     jw_str_ne(w, "http_refer", r->referer);
     jw_str_ne(w, "http_method", r->method);
     jw_str_ne(w, "protocol", r->protocol);
@@ -668,6 +670,7 @@ http_eve(struct jw *w, const struct net_http_rec *r)
         jw_str_ne(w, "status_string", r->status_string);
     jw_str_ne(w, "redirect", r->location);
     jw_u64(w, "length", r->response_body_len);
+headers:
     http_hdrs_eve(w, "request_headers", r->hdrs[0]); /* dump-all-headers */
     http_hdrs_eve(w, "response_headers", r->hdrs[1]);
     if (r->truncated)
@@ -1012,7 +1015,11 @@ net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out)
         dns_eve(&w, body);
         break;
     case NET_REC_HTTP: http_eve(&w, body); break;
-    case NET_REC_TLS: tls_eve(&w, body); break;
+    case NET_REC_TLS:
+        if (((const struct net_tls_rec *)body)->resumed && !net_app_tls_session_resumption_on())
+            return BN_DECLINED; /* eve tls session-resumption: no */
+        tls_eve(&w, body);
+        break;
     case NET_REC_SSH: ssh_eve(&w, body); break;
     default: return BN_EINVAL;
     }

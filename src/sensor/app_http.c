@@ -66,11 +66,24 @@ struct http_state {
 };
 
 static atomic_bool dump_headers;
+static atomic_bool basic_only; /* eve http extended: no */
 
 void
 net_app_http_dump_headers(bool on)
 {
     atomic_store(&dump_headers, on);
+}
+
+void
+net_app_http_extended(bool on)
+{
+    atomic_store(&basic_only, !on);
+}
+
+bool
+net_app_http_extended_on(void)
+{
+    return !atomic_load_explicit(&basic_only, memory_order_relaxed);
 }
 
 static const char *const methods[] = {

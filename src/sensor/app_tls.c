@@ -11,6 +11,7 @@
  * (GREASE values excluded from every list, as both specifications say).
  */
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,21 @@
 #include "sensor/app_int.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
+
+/* eve tls session-resumption (Suricata's default: on; off when its tls entry has no options) */
+static atomic_bool no_resumed;
+
+void
+net_app_tls_session_resumption(bool on)
+{
+    atomic_store(&no_resumed, !on);
+}
+
+bool
+net_app_tls_session_resumption_on(void)
+{
+    return !atomic_load_explicit(&no_resumed, memory_order_relaxed);
+}
 
 #define TLS_HDR      5
 #define TLS_LIST_MAX 256 /* ciphers / extensions / groups / sigalgs kept for fingerprints */

@@ -508,6 +508,26 @@ test_request_line_cut_by_close(void **state)
     assert_string_equal(at_str(run.sink.eve[0], "http.url"), "/");
 }
 
+/* eve http extended: no (Suricata's basic HTTP fields only) */
+static void
+test_http1_basic_fields(void **state)
+{
+    (void)state;
+    static const char req[] = "GET /x HTTP/1.1\r\nHost: a.example\r\nUser-Agent: u\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    net_app_http_extended(false);
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, req, sizeof(req) - 1);
+    at_feed(&run, NET_TOCLIENT, resp, sizeof(resp) - 1);
+    at_close(&run);
+    net_app_http_extended(true);
+    assert_int_equal(run.sink.n, 1);
+    json_t *h = at_json_path(run.sink.eve[0], "http");
+    assert_int_equal(json_object_size(h), 3); /* hostname, url, http_user_agent */
+    assert_string_equal(at_str(run.sink.eve[0], "http.url"), "/x");
+    json_decref(h);
+}
+
 int
 main(void)
 {
@@ -520,6 +540,7 @@ main(void)
         cmocka_unit_test_teardown(test_limits_and_errors, teardown),
         cmocka_unit_test_teardown(test_http1_dump_headers, teardown),
         cmocka_unit_test_teardown(test_request_line_cut_by_close, teardown),
+        cmocka_unit_test_teardown(test_http1_basic_fields, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

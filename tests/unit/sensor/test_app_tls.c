@@ -595,6 +595,29 @@ test_names(void **state)
     assert_string_equal(net_tls_cipher_name(0x0a0a, b, sizeof(b)), "unknown-2570");
 }
 
+/* eve tls session-resumption: resumed sessions are logged unless it is turned off */
+static void
+test_eve_session_resumption(void **state)
+{
+    (void)state;
+    struct net_tls_rec *r = calloc(1, sizeof(*r));
+    struct bn_buf b;
+    bn_buf_init(&b, 1u << 20);
+    r->resumed = 1;
+    r->version = 0x0303;
+    assert_true(net_app_tls_session_resumption_on());
+    assert_int_equal(net_app_eve(NET_REC_TLS, r, &b), 0);
+    assert_non_null(strstr(b.p, "\"session_resumed\":true"));
+    net_app_tls_session_resumption(false);
+    bn_buf_reset(&b);
+    assert_int_equal(net_app_eve(NET_REC_TLS, r, &b), BN_DECLINED);
+    r->resumed = 0;
+    assert_int_equal(net_app_eve(NET_REC_TLS, r, &b), 0); /* full handshakes still are */
+    net_app_tls_session_resumption(true);
+    bn_buf_release(&b);
+    free(r);
+}
+
 int
 main(void)
 {
@@ -609,6 +632,7 @@ main(void)
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_sni_matches_cert),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_eve_session_resumption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
