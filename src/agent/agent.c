@@ -79,6 +79,10 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
 #define AGENT_JSON_MAX (4u << 20)
 #define AGENT_DRAIN_BATCH 256
 #define AGENT_OUT_BUF (256u << 10) /* stdio buffer of an --output file */
+/* An --output file is flushed at most this often while events flow (and as soon as the
+ * loop has nothing left to do after that): one write() per drained batch cost a syscall
+ * per event or two at a few thousand events/s. The spool has its own durability rules. */
+#define AGENT_FLUSH_NS (20 * 1000000ll)
 /* After a wakeup the loop lingers this long before draining, so that a burst of events costs
  * one wakeup (and one output write) per batch instead of one per event: at a few thousand
  * events per second the per-event futex wakeups and context switches of the loop thread cost
@@ -202,6 +206,8 @@ struct agent {
 
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
+    int64_t out_flushed_ns;        /* when the --output file was last flushed */
+    bool out_dirty;                /* written since */
     int64_t last_cpu_ns, last_wall_ns, last_loop_cpu_ns;
     bool cur_gone;                 /* the event being processed: its process has exited */
     bool collectors_over;          /* over the CPU budget outside the loop (reported once) */
@@ -265,7 +271,7 @@ agent_event_copy(struct agent_event *dst, const struct agent_event *src)
     for (int i = 0; i < 2; i++)
         dp[i]->exe = dp[i]->cmdline = dp[i]->cwd = dp[i]->tty = dp[i]->cgroup = NULL;
     dst->query = dst->answers = dst->path = dst->path2 = NULL;
-    for (uint32_t i = 0; i < 16; i++)
+    for (uint32_t i = 0; i < AGENT_EXTRAS_MAX; i++)
         dst->extra_vals[i] = NULL;
     int rc = 0;
     const struct agent_proc *sp[2] = {&src->proc, &src->parent};
@@ -475,36 +481,34 @@ output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
     if (a->out) {
         if (fwrite(b->p, 1, b->len, a->out) != b->len || fputc('\n', a->out) == EOF)
             a->cnt.output_errors++;
+        a->out_dirty = true;
     }
 }
 
 /* ---- detection ---- */
 
-/* Appends the ancestry of ev's process as a JSON array to b. */
+static void
+ancestor_json(void *ctx, size_t i, const struct agent_proc *p)
+{
+    struct bn_buf *b = ctx;
+    bn_buf_printf(b, "%s{\"ProcessId\":%d,\"Image\":\"", i ? "," : "", (int)p->pid);
+    if (p->exe)
+        bn_buf_json_escape(b, p->exe, strlen(p->exe));
+    bn_buf_puts(b, "\",\"CommandLine\":\"");
+    if (p->cmdline) /* the event itself has the full one */
+        bn_buf_json_escape(b, p->cmdline, strnlen(p->cmdline, AGENT_ANCESTOR_CMDLINE_MAX));
+    bn_buf_printf(b, "\",\"UserId\":%u}", (unsigned)p->uid);
+}
+
+/* Appends the ancestry of ev's process as a JSON array to b (written while the process
+ * table is locked: no copy of each ancestor). */
 static void
 ancestry_json(struct agent *a, const struct agent_event *ev, struct bn_buf *b)
 {
-    size_t max = (size_t)a->conf.ancestry_max, n = 0;
     bn_buf_putc(b, '[');
-    if (max && ev->proc.pid > 0) {
-        struct agent_proc *chain = bn_calloc(max, sizeof(*chain));
-        if (chain && agent_proctable_ancestry(a->pt, ev->proc.pid, ev->proc.start_ns, chain,
-                                              max, &n) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                bn_buf_printf(b, "%s{\"ProcessId\":%d,\"Image\":\"", i ? "," : "",
-                              (int)chain[i].pid);
-                if (chain[i].exe)
-                    bn_buf_json_escape(b, chain[i].exe, strlen(chain[i].exe));
-                bn_buf_puts(b, "\",\"CommandLine\":\"");
-                if (chain[i].cmdline) /* the event itself has the full one */
-                    bn_buf_json_escape(b, chain[i].cmdline,
-                                       BN_MIN(strlen(chain[i].cmdline), AGENT_ANCESTOR_CMDLINE_MAX));
-                bn_buf_printf(b, "\",\"UserId\":%u}", (unsigned)chain[i].uid);
-                agent_proc_release(&chain[i]);
-            }
-        }
-        bn_free(chain);
-    }
+    if (a->conf.ancestry_max && ev->proc.pid > 0)
+        agent_proctable_ancestry_each(a->pt, ev->proc.pid, ev->proc.start_ns,
+                                      (size_t)a->conf.ancestry_max, ancestor_json, b);
     bn_buf_putc(b, ']');
 }
 
@@ -638,10 +642,16 @@ raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const c
         rc = add_extra_u64(&al, "trigger_kind", (uint64_t)ev->kind);
     if (!rc && ev && ev->seq)
         rc = add_extra_u64(&al, "trigger_seq", ev->seq);
-    if (!rc && trig.len)
+    /* both are JSON this agent wrote (every string escaped, invalid UTF-8 replaced): they
+     * are embedded without a second validation pass */
+    if (!rc && trig.len) {
+        al.extra_json |= 1u << al.nextra;
         rc = add_extra(&al, "trigger", trig.p);
-    if (!rc && anc.len)
+    }
+    if (!rc && anc.len) {
+        al.extra_json |= 1u << al.nextra;
         rc = add_extra(&al, "ancestry", anc.p);
+    }
     if (!rc && group)
         rc = add_extra(&al, "group", group);
     if (!rc && count)
@@ -867,8 +877,9 @@ enrich(struct agent *a, struct agent_event *ev)
         if (a->conf.hash && !ev->proc.sha256[0]) {
             char path[64];
             snprintf(path, sizeof(path), "/proc/%d/exe", (int)ev->proc.pid);
-            if (agent_proctable_sha256(a->pt, path, ev->proc.sha256) != 0 && ev->proc.exe &&
-                !ev->proc.exe_deleted)
+            /* tier 1 names the file as the kernel saw it: a cache hit needs no stat() */
+            if (agent_proctable_sha256_id(a->pt, &ev->exe_id, path, ev->proc.sha256) != 0 &&
+                ev->proc.exe && !ev->proc.exe_deleted)
                 agent_proctable_sha256(a->pt, ev->proc.exe, ev->proc.sha256);
         }
         agent_proctable_update(a->pt, &ev->proc);
@@ -1156,16 +1167,25 @@ loop_main(void *arg)
     struct agent_event *batch = bn_malloc(AGENT_DRAIN_BATCH * sizeof(*batch));
     for (;;) {
         pthread_mutex_lock(&a->mu);
-        if (a->total == 0 && !a->stopping) {
+        bool idle = a->total == 0 && !a->stopping;
+        if (idle) {
+            /* nothing to do: sleep until an event, the output's flush time or 200 ms */
+            int64_t wait_ns = 200 * 1000000ll;
+            if (a->out_dirty) {
+                int64_t due = a->out_flushed_ns + AGENT_FLUSH_NS - now_ns(CLOCK_MONOTONIC);
+                wait_ns = due < 0 ? 0 : BN_MIN(due, wait_ns);
+            }
             struct timespec dl;
             clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_nsec += 200 * 1000000l;
+            dl.tv_sec += wait_ns / 1000000000ll;
+            dl.tv_nsec += wait_ns % 1000000000ll;
             if (dl.tv_nsec >= 1000000000l) {
                 dl.tv_sec++;
                 dl.tv_nsec -= 1000000000l;
             }
             a->loop_waiting = true;
-            pthread_cond_timedwait(&a->cv, &a->mu, &dl);
+            if (wait_ns > 0)
+                pthread_cond_timedwait(&a->cv, &a->mu, &dl);
             a->loop_waiting = false;
             linger = a->total > 0 && a->total < AGENT_DRAIN_BATCH && !a->stopping;
         }
@@ -1173,6 +1193,12 @@ loop_main(void *arg)
         pthread_mutex_unlock(&a->mu);
         if (done)
             break;
+        if (idle && a->out && a->out_dirty &&
+            now_ns(CLOCK_MONOTONIC) - a->out_flushed_ns >= AGENT_FLUSH_NS) {
+            fflush(a->out);
+            a->out_dirty = false;
+            a->out_flushed_ns = now_ns(CLOCK_MONOTONIC);
+        }
         if (linger) {
             /* woken by the first event of a burst: let the burst gather (emitters do not
              * signal while the loop is not waiting) */
@@ -1199,8 +1225,15 @@ loop_main(void *arg)
             for (int i = 0; i < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; i++)
                 agent_process(a, &ev);
         }
-        if (a->out)
-            fflush(a->out);
+        if (a->out) {
+            /* stdio writes when its buffer fills; here only the time bound */
+            int64_t mono = now_ns(CLOCK_MONOTONIC);
+            if (a->out_dirty && mono - a->out_flushed_ns >= AGENT_FLUSH_NS) {
+                fflush(a->out);
+                a->out_dirty = false;
+                a->out_flushed_ns = mono;
+            }
+        }
         timers(a);
     }
     heartbeat(a);
@@ -1641,6 +1674,7 @@ respond_event_sink(void *arg, const char *json, size_t len)
         flockfile(a->out);
         fwrite(json, 1, len, a->out);
         fputc('\n', a->out);
+        fflush(a->out); /* rare, and not the loop's: written out at once */
         funlockfile(a->out);
     }
 }

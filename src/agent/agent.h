@@ -78,6 +78,13 @@ struct agent_proc {
     bool exe_deleted;
 };
 
+/* A file as the kernel names it: device (user-space dev_t), inode, size and mtime. */
+struct agent_file_id {
+    bool valid;
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+};
+
 struct agent_event {
     enum agent_kind kind;
     enum agent_prio prio;
@@ -109,7 +116,13 @@ struct agent_event {
     const char *extra_keys[AGENT_EXTRAS_MAX];
     char *extra_vals[AGENT_EXTRAS_MAX];
     uint32_t nextra;
+    /* bit i: extra_vals[i] ("trigger", "ancestry" of an alert) is JSON text the agent built
+     * itself, written as a nested value without being checked again */
+    uint32_t extra_json;
     const char *category;        /* e.g. "persistence" for a persistence-path write */
+    /* exec at tier 1: the executed file as the kernel saw it, so its SHA-256 is found in the
+     * cache without a stat() */
+    struct agent_file_id exe_id;
 };
 
 struct agent;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -457,6 +458,13 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
         rec_str(r->data, pl, exe, sizeof(exe));
     ev.proc.exe = exe;
     ev.proc.exe_deleted = deleted;
+    if (r->exe_dev && r->exe_ino && !pseudo) {
+        ev.exe_id.valid = true;
+        ev.exe_id.dev = makedev(r->exe_dev >> 20, r->exe_dev & 0xfffff);
+        ev.exe_id.ino = r->exe_ino;
+        ev.exe_id.size = r->exe_size;
+        ev.exe_id.mtime_ns = r->exe_mtime_sec * 1000000000ll + r->exe_mtime_nsec;
+    }
     cg = cg_lookup(s, r->h.cgroup_id, r->h.pid);
     if (cg) {
         ev.proc.cgroup = cg->path;

@@ -616,7 +616,8 @@ agent_event_to_json(const struct agent_event *ev, struct bn_buf *out)
         if (!k || !k[0] || (ev->kind == AGENT_EV_AUTH && !strcmp(k, "service")))
             continue;
         if (ev->kind == AGENT_EV_ALERT && (!strcmp(k, "trigger") || !strcmp(k, "ancestry")) &&
-            json_embeddable(ev->extra_vals[i])) {
+            ev->extra_vals[i] &&
+            ((ev->extra_json >> i & 1) || json_embeddable(ev->extra_vals[i]))) {
             key(&w, k);
             raw(&w, ev->extra_vals[i]);
             continue;

@@ -862,6 +862,33 @@ agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns)
     pthread_mutex_unlock(&pt->mu);
 }
 
+size_t
+agent_proctable_ancestry_each(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                              size_t max, agent_ancestor_cb cb, void *ctx)
+{
+    if (max == 0)
+        return 0;
+    /* make sure the process and its live ancestors are known */
+    struct agent_proc self;
+    int rc = agent_proctable_get(pt, pid, start_ns, &self);
+    agent_proc_release(&self);
+    if (rc == BN_ENOMEM)
+        return 0;
+    pthread_mutex_lock(&pt->mu);
+    struct pt_entry *e = find(pt, pid, start_ns);
+    size_t k = 0;
+    while (e && k < max && e->p.ppid > 0 && e->p.pid != 1) {
+        struct pt_entry *par = find(pt, e->p.ppid, e->parent_start_ns);
+        if (!par || par == e)
+            break;
+        cb(ctx, k, &par->p);
+        k++;
+        e = par;
+    }
+    pthread_mutex_unlock(&pt->mu);
+    return k;
+}
+
 int
 agent_proctable_ancestry(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                          struct agent_proc *chain, size_t max, size_t *n)
@@ -958,27 +985,46 @@ count_hash_error(struct agent_proctable *pt)
     pthread_mutex_unlock(&pt->mu);
 }
 
+static int64_t
+mtime_of(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000ll + sb->st_mtim.tv_nsec;
+}
+
+static struct pt_hash_slot *
+hash_slot_of(struct agent_proctable *pt, uint64_t dev, uint64_t ino, int64_t mtime)
+{
+    uint64_t key = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full) ^
+                   (uint64_t)mtime;
+    return &pt->hslots[key % pt->opts.hash_cache_slots];
+}
+
 static struct pt_hash_slot *
 hash_slot(struct agent_proctable *pt, const struct stat *sb)
 {
-    int64_t mtime = (int64_t)sb->st_mtim.tv_sec * 1000000000ll + sb->st_mtim.tv_nsec;
-    uint64_t key = ((uint64_t)sb->st_dev * 0x9e3779b97f4a7c15ull) ^
-                   ((uint64_t)sb->st_ino * 0xc2b2ae3d27d4eb4full) ^ (uint64_t)mtime;
-    return &pt->hslots[key % pt->opts.hash_cache_slots];
+    return hash_slot_of(pt, (uint64_t)sb->st_dev, (uint64_t)sb->st_ino, mtime_of(sb));
 }
 
 static bool
 slot_matches(const struct pt_hash_slot *slot, const struct stat *sb)
 {
-    int64_t mtime = (int64_t)sb->st_mtim.tv_sec * 1000000000ll + sb->st_mtim.tv_nsec;
     return slot->used && slot->dev == sb->st_dev && slot->ino == sb->st_ino &&
-           slot->size == sb->st_size && slot->mtime_ns == mtime;
+           slot->size == sb->st_size && slot->mtime_ns == mtime_of(sb);
 }
 
-int
-agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65])
+static bool
+slot_matches_id(const struct pt_hash_slot *slot, const struct agent_file_id *id)
+{
+    return slot->used && (uint64_t)slot->dev == id->dev && (uint64_t)slot->ino == id->ino &&
+           (uint64_t)slot->size == id->size && slot->mtime_ns == id->mtime_ns;
+}
+
+/* agent_proctable_sha256; *seen is the file as read (st_ino 0 when nothing was read). */
+static int
+sha256_path(struct agent_proctable *pt, const char *path, char hex[65], struct stat *seen)
 {
     hex[0] = '\0';
+    memset(seen, 0, sizeof(*seen));
     /* a cache hit costs one stat() (it follows /proc/<pid>/exe to the executable) */
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -996,6 +1042,7 @@ agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65
         memcpy(hex, slot->hex, 65);
         pt->st.hash_hits++;
         pthread_mutex_unlock(&pt->mu);
+        *seen = sb;
         return 0;
     }
     pt->st.hash_misses++;
@@ -1023,13 +1070,55 @@ agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65
         slot->dev = sb.st_dev;
         slot->ino = sb.st_ino;
         slot->size = sb.st_size;
-        slot->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000ll + sb.st_mtim.tv_nsec;
+        slot->mtime_ns = mtime_of(&sb);
         memcpy(slot->hex, hex, 65);
+        *seen = sb;
     } else {
         hex[0] = '\0';
         pt->st.hash_errors++;
     }
     pthread_mutex_unlock(&pt->mu);
+    return rc;
+}
+
+int
+agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65])
+{
+    struct stat seen;
+    return sha256_path(pt, path, hex, &seen);
+}
+
+int
+agent_proctable_sha256_id(struct agent_proctable *pt, const struct agent_file_id *id,
+                          const char *path, char hex[65])
+{
+    if (id && id->valid) {
+        pthread_mutex_lock(&pt->mu);
+        struct pt_hash_slot *slot = hash_slot_of(pt, id->dev, id->ino, id->mtime_ns);
+        if (slot_matches_id(slot, id)) {
+            memcpy(hex, slot->hex, 65);
+            pt->st.hash_hits++;
+            pthread_mutex_unlock(&pt->mu);
+            return 0;
+        }
+        pthread_mutex_unlock(&pt->mu);
+    }
+    struct stat seen;
+    int rc = sha256_path(pt, path, hex, &seen);
+    if (rc == 0 && id && id->valid && (uint64_t)seen.st_size == id->size &&
+        mtime_of(&seen) == id->mtime_ns &&
+        ((uint64_t)seen.st_dev != id->dev || (uint64_t)seen.st_ino != id->ino)) {
+        /* the same version of the file under the kernel's name for it */
+        pthread_mutex_lock(&pt->mu);
+        struct pt_hash_slot *slot = hash_slot_of(pt, id->dev, id->ino, id->mtime_ns);
+        slot->used = true;
+        slot->dev = (dev_t)id->dev;
+        slot->ino = (ino_t)id->ino;
+        slot->size = (off_t)id->size;
+        slot->mtime_ns = id->mtime_ns;
+        memcpy(slot->hex, hex, 65);
+        pthread_mutex_unlock(&pt->mu);
+    }
     return rc;
 }
 

@@ -100,10 +100,25 @@ void agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns);
 int agent_proctable_ancestry(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                              struct agent_proc *chain, size_t max, size_t *n);
 /*
+ * The same walk without copies: cb sees each ancestor (i = 0 for the parent) while the
+ * table is locked; it must not call into the table and must not keep p. Returns the count.
+ */
+typedef void (*agent_ancestor_cb)(void *ctx, size_t i, const struct agent_proc *p);
+size_t agent_proctable_ancestry_each(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                                     size_t max, agent_ancestor_cb cb, void *ctx);
+/*
  * SHA-256 of the file at path as 64 hex digits in hex (NUL-terminated), through the
  * dev+inode+size+mtime cache. Returns 0, or -errno / BN_ETOOBIG / BN_EINTERNAL (hex = "").
  */
 int agent_proctable_sha256(struct agent_proctable *pt, const char *path, char hex[65]);
+/*
+ * The same for an executable whose identity the kernel gave (id may be NULL or not valid):
+ * a cache hit under id costs no syscall; otherwise path is hashed as above and the result
+ * is also remembered under id when the file read has id's size and mtime (a stat may name
+ * a file by another device than the kernel's superblock: btrfs subvolumes, overlayfs).
+ */
+int agent_proctable_sha256_id(struct agent_proctable *pt, const struct agent_file_id *id,
+                              const char *path, char hex[65]);
 void agent_proctable_stats(struct agent_proctable *pt, struct agent_proctable_stats *st);
 
 /* Sets id to the 64-hex container id of the deepest component of a cgroup path that carries

@@ -307,6 +307,48 @@ static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
 
 /* ---- processes ---- */
 
+/* struct inode before 6.11 (mtime a timespec64, named __i_mtime from 6.6) */
+struct inode___tsmtime {
+    struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___oldmtime {
+    struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+/* Device, inode, size and mtime of the executed file (see ab_exec.exe_dev). */
+static __always_inline void exe_identity(struct ab_exec *e, struct file *f)
+{
+    struct inode *ino = f ? BPF_CORE_READ(f, f_inode) : NULL;
+
+    e->exe_dev = 0;
+    e->exe_ino = 0;
+    e->exe_size = 0;
+    e->exe_mtime_sec = 0;
+    e->exe_mtime_nsec = 0;
+    if (!ino)
+        return;
+    e->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
+    e->exe_ino = BPF_CORE_READ(ino, i_ino);
+    e->exe_size = BPF_CORE_READ(ino, i_size);
+    if (bpf_core_field_exists(ino->i_mtime_sec)) {
+        e->exe_mtime_sec = BPF_CORE_READ(ino, i_mtime_sec);
+        e->exe_mtime_nsec = BPF_CORE_READ(ino, i_mtime_nsec);
+    } else if (bpf_core_field_exists(((struct inode___tsmtime *)ino)->__i_mtime)) {
+        struct inode___tsmtime *o = (void *)ino;
+
+        e->exe_mtime_sec = BPF_CORE_READ(o, __i_mtime.tv_sec);
+        e->exe_mtime_nsec = BPF_CORE_READ(o, __i_mtime.tv_nsec);
+    } else if (bpf_core_field_exists(((struct inode___oldmtime *)ino)->i_mtime)) {
+        struct inode___oldmtime *o = (void *)ino;
+
+        e->exe_mtime_sec = BPF_CORE_READ(o, i_mtime.tv_sec);
+        e->exe_mtime_nsec = BPF_CORE_READ(o, i_mtime.tv_nsec);
+    } else {
+        e->exe_dev = 0; /* no usable mtime: no identity */
+    }
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -338,6 +380,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
             e->pid_ns = BPF_CORE_READ(pns, ns.inum);
     }
     dpath_fill(&e->file, BPF_CORE_READ(bprm, file));
+    exe_identity(e, BPF_CORE_READ(bprm, file));
 
     n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, BPF_CORE_READ(bprm, filename));
     if (n <= 0) {

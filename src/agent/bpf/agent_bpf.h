@@ -86,6 +86,13 @@ struct ab_exec {
     char tty[AB_TTY_LEN];        /* "" when there is no controlling tty */
     __u32 mnt_ns;                /* inode number of the task's mount namespace */
     __u32 pid_ns;                /* inode number of the task's (active) pid namespace */
+    /* identity of bprm->file, so user space finds the executable's SHA-256 in its cache
+     * without a stat(); exe_dev is the kernel's encoding (major << 20 | minor), 0 = none */
+    __u32 exe_dev;
+    __u32 exe_mtime_nsec;
+    __u64 exe_ino;
+    __u64 exe_size;
+    __s64 exe_mtime_sec;
     struct ab_dpath file;        /* bprm->file: the file really executed */
     /* bprm->filename (path_len bytes), then argv (args_len bytes); the record ends there */
     char data[AB_PATH_LEN + AB_ARGS_LEN];

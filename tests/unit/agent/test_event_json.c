@@ -360,6 +360,14 @@ test_alert_nested(void **state)
     bn_buf_reset(&b);
     assert_int_equal(agent_event_to_json(&al, &b), 0);
     assert_non_null(strstr(b.p, "\"trigger\":\"[[["));
+    /* JSON the agent built itself (extra_json) is embedded without a second check */
+    al.extra_vals[1] = tb.p;
+    al.extra_json = 1u << 1;
+    bn_buf_reset(&b);
+    assert_int_equal(agent_event_to_json(&al, &b), 0);
+    snprintf(buf, sizeof(buf), "\"trigger\":%s,", tb.p);
+    assert_non_null(strstr(b.p, buf));
+    al.extra_json = 0;
     /* the same nesting on another kind is never embedded */
     al.kind = AGENT_EV_TAMPER;
     al.extra_vals[1] = tb.p;

@@ -104,6 +104,21 @@ wait_exec(pid_t pid, const char *want)
     }
 }
 
+struct each_ctx {
+    size_t n;
+    pid_t pids[16];
+};
+
+static void
+each_cb(void *ctx, size_t i, const struct agent_proc *p)
+{
+    struct each_ctx *c = ctx;
+    assert_int_equal(i, c->n);
+    if (c->n < 16)
+        c->pids[c->n] = p->pid;
+    c->n++;
+}
+
 static void
 test_ancestry_three_deep(void **state)
 {
@@ -131,6 +146,12 @@ test_ancestry_three_deep(void **state)
     assert_non_null(chain[0].exe);
     assert_non_null(strstr(chain[0].cmdline, "sleep 30 & echo"));
     assert_non_null(strstr(chain[1].cmdline, "; true"));
+    /* the copy-free walk sees the same chain */
+    struct each_ctx ec = {0};
+    assert_int_equal(agent_proctable_ancestry_each(pt, sl, 0, 8, each_cb, &ec), n);
+    assert_int_equal(ec.n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ec.pids[i], chain[i].pid);
     for (size_t i = 0; i < n; i++)
         agent_proc_release(&chain[i]);
 
@@ -400,6 +421,28 @@ test_sha256_cache(void **state)
     assert_int_equal(agent_proctable_sha256(pt, path, got), 0);
     agent_proctable_stats(pt, &st);
     assert_int_equal(st.hash_misses, 3);
+
+    /* the kernel's identity of the file (tier 1 exec records): a hit needs no path at all;
+     * a file a stat names differently (btrfs, overlayfs) is remembered under that identity
+     * too when size and mtime agree */
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    sha256sum(path, want);
+    struct agent_file_id id = {.valid = true,
+                               .dev = (uint64_t)sb.st_dev + 1000, /* another name for it */
+                               .ino = (uint64_t)sb.st_ino,
+                               .size = (uint64_t)sb.st_size,
+                               .mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000ll +
+                                           sb.st_mtim.tv_nsec};
+    assert_int_equal(agent_proctable_sha256_id(pt, &id, path, got), 0);
+    assert_string_equal(got, want);
+    assert_int_equal(agent_proctable_sha256_id(pt, &id, "/nonexistent/x", got), 0);
+    assert_string_equal(got, want);
+    id.mtime_ns++; /* another version: never answered from the cache */
+    assert_int_equal(agent_proctable_sha256_id(pt, &id, "/nonexistent/x", got), -ENOENT);
+    assert_string_equal(got, "");
+    assert_int_equal(agent_proctable_sha256_id(pt, NULL, path, got), 0);
+    assert_string_equal(got, want);
 
     /* not a regular file, missing file, over the size limit */
     assert_true(agent_proctable_sha256(pt, "/dev/null", got) != 0);
