@@ -121,7 +121,8 @@ report(struct net_pipeline *p, struct net_capture *cap, struct net_link *link, c
     net_pipeline_flush_out(p);
     bn_buf_init(&b, 1 << 20);
     if (stats_members(p, cap, link, why, &b) == 0) {
-        fprintf(stderr, "{\"event_type\":\"stats\",%s}\n", b.p);
+        if (strcmp(why, "interval") != 0) /* periodic ones only go to the manager */
+            fprintf(stderr, "{\"event_type\":\"stats\",%s}\n", b.p);
         if (link)
             net_link_stats_record(link, b.p, b.len);
     }
