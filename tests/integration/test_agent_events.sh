@@ -86,7 +86,10 @@ start_agent() {
     # CPU budget and bulk sampling are lifted and files are watched only where we write.
     # Step 7 (failed sudo): tier netlink is told to bind /dev/log and runs the rule pack;
     # tier bpf finds the socket source on its own (auth.source auto).
-    local auth_src=auto detect=false
+    # (auth.file points nowhere in socket mode: an old auth.log nobody writes any more must
+    # not win over the socket in auto)
+    local auth_src=auto detect=false auth_file=/var/log/auth.log
+    [ "$SUDO_MODE" = socket ] && auth_file=$WORK/no-auth.log
     if [ "$tier" = netlink ] && [ "$SUDO_MODE" = socket ]; then
         auth_src=socket
         detect=true
@@ -101,6 +104,7 @@ detect:
   enabled: $detect
 auth:
   source: $auth_src
+  file: $auth_file
   syslog_socket: /dev/log
 CONF
     timeout -k 5 90 "$AGENT" --config "$WORK/agent.yml" --stdout --tier "$tier" --duration 60 -v \
