@@ -609,7 +609,7 @@ resp_vault_check(const char *type, const char *params, size_t len, struct bn_buf
         const char *path, *reason, *actor;
         rc = quarantine_params(p, &path, &reason, &actor, out);
         if (!rc)
-            r = json_pack("{s:b,s:s,s:s?,s:s?}", "ok", 1, "path", path, "reason", reason,
+            r = json_pack("{s:b,s:s,s:s*,s:s*}", "ok", 1, "path", path, "reason", reason,
                           "actor", actor);
     } else if (strcmp(type, "unquarantine") == 0) {
         const char *id;
