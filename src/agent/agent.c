@@ -1429,7 +1429,7 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
             goto out;
         }
         a->out_owned = true;
-        /* the loop flushes once per batch: a buffer that holds a batch makes that one write */
+        /* the loop flushes every AGENT_FLUSH_NS: a buffer that holds that much is one write */
         setvbuf(a->out, NULL, _IOFBF, AGENT_OUT_BUF);
     }
     if (*a->conf.spool_dir) {

@@ -428,6 +428,7 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
     static __thread char cmd[AGENT_CMDLINE_MAX];
     static __thread char exe[AGENT_PATH_MAX];
     static __thread char real[AGENT_PATH_MAX];
+    static __thread char cwd[AGENT_PATH_MAX];
     char tty[AB_TTY_LEN + 8], mntns[32], pidns[32];
     const struct cg_slot *cg;
     struct agent_event ev;
@@ -458,6 +459,12 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
         rec_str(r->data, pl, exe, sizeof(exe));
     ev.proc.exe = exe;
     ev.proc.exe_deleted = deleted;
+    /* a cwd walk cut short (deeper than AB_DPATH_DEPTH) is left to the agent's readlink */
+    if ((r->cwd.flags & (AB_DP_VALID | AB_DP_TRUNC | AB_DP_PSEUDO)) == AB_DP_VALID &&
+        r->cwd.n == 0)
+        ev.proc.cwd = (char *)"/"; /* the walk started at the root */
+    else if (!(r->cwd.flags & AB_DP_PSEUDO) && dpath_join(&r->cwd, cwd, sizeof(cwd)))
+        ev.proc.cwd = cwd;
     if (r->exe_dev && r->exe_ino && !pseudo) {
         ev.exe_id.valid = true;
         ev.exe_id.dev = makedev(r->exe_dev >> 20, r->exe_dev & 0xfffff);

@@ -246,21 +246,17 @@ static __always_inline void fill_current(struct ab_hdr *h, __u32 type)
  * what the file is: exec through /proc/self/fd/N or execveat(AT_EMPTY_PATH) of a deleted
  * or memfd file, and finit_module, whose fd the loader may close before user space looks.
  */
-static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
+static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
+                                       struct vfsmount *vmnt)
 {
-    struct vfsmount *vmnt;
     struct mount *mnt;
-    struct dentry *d, *root;
+    struct dentry *root;
     struct inode *ino;
     __u32 n = 0;
     int done = 0;
 
     dp->flags = 0;
     dp->n = 0;
-    if (!f)
-        return;
-    d = BPF_CORE_READ(f, f_path.dentry);
-    vmnt = BPF_CORE_READ(f, f_path.mnt);
     if (!d || !vmnt)
         return;
     dp->flags = AB_DP_VALID;
@@ -287,9 +283,15 @@ static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
         }
         if (n >= AB_DPATH_DEPTH)
             break;
-        if (bpf_probe_read_kernel_str(dp->comp[n], AB_DNAME_LEN,
-                                      BPF_CORE_READ(d, d_name.name)) <= 0)
-            dp->comp[n][0] = 0;
+        {
+            long l = bpf_probe_read_kernel_str(dp->comp[n], AB_DNAME_LEN,
+                                               BPF_CORE_READ(d, d_name.name));
+
+            if (l <= 0)
+                dp->comp[n][0] = 0;
+            else if (l >= AB_DNAME_LEN)
+                dp->flags |= AB_DP_TRUNC; /* a name that may have been cut: not the path */
+        }
         n++;
         parent = BPF_CORE_READ(d, d_parent);
         if (!parent || parent == d) {
@@ -303,6 +305,15 @@ static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
     if (!done)
         dp->flags |= AB_DP_TRUNC;
     dp->n = n;
+}
+
+static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
+{
+    dp->flags = 0;
+    dp->n = 0;
+    if (!f)
+        return;
+    dpath_walk(dp, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
 }
 
 /* ---- processes ---- */
@@ -381,6 +392,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     }
     dpath_fill(&e->file, BPF_CORE_READ(bprm, file));
     exe_identity(e, BPF_CORE_READ(bprm, file));
+    /* the working directory, so user space needs no readlink of /proc/<pid>/cwd */
+    dpath_walk(&e->cwd, BPF_CORE_READ(p, fs, pwd.dentry), BPF_CORE_READ(p, fs, pwd.mnt));
 
     n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, BPF_CORE_READ(bprm, filename));
     if (n <= 0) {
@@ -1100,7 +1113,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
     struct pending a;
 
     /* the syscall number first: most syscalls are none of ours (no map lookup for them) */
-    if (!is_file_syscall(BPF_CORE_READ(regs, orig_ax)))
+    if (!is_file_syscall(regs->orig_ax)) /* a BTF pointer: a direct load, no helper call */
         return 0;
     p = bpf_map_lookup_elem(&pending, &tid);
     if (!p)

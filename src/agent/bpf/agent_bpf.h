@@ -44,7 +44,8 @@ enum ab_type {
 /* Flags in ab_dpath.flags. */
 #define AB_DP_VALID 0x1          /* a struct file was there and was walked */
 #define AB_DP_UNLINKED 0x2       /* inode i_nlink == 0 or the dentry is unhashed (deleted) */
-#define AB_DP_TRUNC 0x4          /* more than AB_DPATH_DEPTH components: the top is missing */
+#define AB_DP_TRUNC 0x4          /* more than AB_DPATH_DEPTH components (the top is missing),
+                                    or a component of AB_DNAME_LEN - 1 bytes or more (cut) */
 #define AB_DP_PSEUDO 0x8         /* no parent mount: pseudo file system (memfd, anon inode) */
 
 /*
@@ -94,6 +95,8 @@ struct ab_exec {
     __u64 exe_size;
     __s64 exe_mtime_sec;
     struct ab_dpath file;        /* bprm->file: the file really executed */
+    struct ab_dpath cwd;         /* the working directory (user space reads /proc/<pid>/cwd
+                                    only when this walk was cut: AB_DP_TRUNC) */
     /* bprm->filename (path_len bytes), then argv (args_len bytes); the record ends there */
     char data[AB_PATH_LEN + AB_ARGS_LEN];
 };
