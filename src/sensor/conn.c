@@ -133,13 +133,19 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
                       icmp ? f->icmp_code[NET_TOSERVER] : f->sport, zeek_proto(f->proto)));
     if (svc)
         TRY(bn_buf_printf(b, ",\"service\":\"%s\"", svc));
+    /* Zeek sets duration, orig_bytes and resp_bytes only when the duration is above 0
+     * (conn.zeek: a one-packet connection has them unset) */
+    if (dur / 1000u > 0)
+        TRY(bn_buf_printf(b,
+                          ",\"duration\":%" PRIu64 ".%06" PRIu64 ",\"orig_bytes\":%" PRIu64
+                          ",\"resp_bytes\":%" PRIu64,
+                          (uint64_t)(dur / 1000000000u), (uint64_t)((dur / 1000u) % 1000000u),
+                          net_flow_app_bytes(f, NET_TOSERVER),
+                          net_flow_app_bytes(f, NET_TOCLIENT)));
     TRY(bn_buf_printf(b,
-                      ",\"duration\":%" PRIu64 ".%06" PRIu64 ",\"orig_bytes\":%" PRIu64
-                      ",\"resp_bytes\":%" PRIu64 ",\"conn_state\":\"%s\",\"missed_bytes\":%" PRIu64
+                      ",\"conn_state\":\"%s\",\"missed_bytes\":%" PRIu64
                       ",\"history\":\"%s\",\"orig_pkts\":%" PRIu64 ",\"orig_ip_bytes\":%" PRIu64
                       ",\"resp_pkts\":%" PRIu64 ",\"resp_ip_bytes\":%" PRIu64,
-                      (uint64_t)(dur / 1000000000u), (uint64_t)((dur / 1000u) % 1000000u),
-                      net_flow_app_bytes(f, NET_TOSERVER), net_flow_app_bytes(f, NET_TOCLIENT),
                       net_conn_state(f),
                       (uint64_t)f->gaps[0] + f->gaps[1], f->history, f->pkts[0],
                       f->ip_bytes[0], f->pkts[1], f->ip_bytes[1]));
