@@ -146,7 +146,7 @@ run_tier() {
     /bin/echo "${args[@]}" > /dev/null &
     local epid=$!
     wait "$epid"
-    echo "{\"what\":\"echo\",\"pid\":$epid,\"shell\":$$,\"cmdline\":\"/bin/echo ${args[*]}\"}" >> "$facts"
+    echo "{\"what\":\"echo\",\"pid\":$epid,\"shell\":$$,\"cmdline\":\"/bin/echo ${args[*]}\",\"cwd\":$("$PY" -c 'import json, os; print(json.dumps(os.getcwd()))')}" >> "$facts"
 
     # 2. three-deep chain; tier 3 polls every second, so its chain lives longer
     local nap=0.3

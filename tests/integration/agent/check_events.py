@@ -5,6 +5,7 @@ ports that really happened) and against what TIER promises in docs/AGENT.md.
 
 Prints one line per check; exits 1 if any check failed."""
 import json
+import os
 import sys
 
 tier, events_path, facts_path = sys.argv[1:4]
@@ -64,6 +65,10 @@ if tier == "bpf":
         check(e.get("ParentProcessId") == f["shell"] and e.get("ParentImage", "").endswith("/bash"),
               "echo: parent is the test shell", show(es))
         check(not e.get("bannin.truncated"), "echo: not truncated")
+        # the exec record carries the working directory: there even though echo is gone
+        # before the agent could read /proc/<pid>/cwd
+        check(e.get("CurrentDirectory") == os.path.realpath(f["cwd"]), "echo: CurrentDirectory",
+              "%r, want %r" % (e.get("CurrentDirectory"), f["cwd"]))
     ex = ev(5, ProcessId=f["pid"])
     check(len(ex) == 1 and ex[0].get("bannin.ExitCode") == 0, "echo: exit with code 0", show(ex))
 elif tier == "netlink":
