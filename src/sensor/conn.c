@@ -119,6 +119,8 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
     char a1[48], a2[48];
     const char *svc = zeek_service(f->app);
     bool icmp = f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6;
+    /* Zeek reads no ports from a transport it does not know (SCTP, ...): 0 and 0 */
+    bool unknown = !icmp && f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP;
     uint64_t dur = f->last_ns - f->first_ns;
 
     TRY(bn_buf_printf(b, "{\"_path\":\"conn\",\"ts\":%" PRIu64 ".%06" PRIu64 ",\"uid\":\"",
@@ -128,9 +130,10 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
     TRY(bn_buf_printf(b, "\",\"id.orig_h\":\"%s\",\"id.orig_p\":%u,\"id.resp_h\":\"%s\","
                          "\"id.resp_p\":%u,\"proto\":\"%s\"",
                       net_addr_str(&f->cli, a1, sizeof(a1)),
-                      icmp ? f->icmp_type[NET_TOSERVER] : f->cport,
+                      icmp ? f->icmp_type[NET_TOSERVER] : unknown ? 0 : f->cport,
                       net_addr_str(&f->srv, a2, sizeof(a2)),
-                      icmp ? f->icmp_code[NET_TOSERVER] : f->sport, zeek_proto(f->proto)));
+                      icmp ? f->icmp_code[NET_TOSERVER] : unknown ? 0 : f->sport,
+                      zeek_proto(f->proto)));
     if (svc)
         TRY(bn_buf_printf(b, ",\"service\":\"%s\"", svc));
     /* Zeek sets duration, orig_bytes and resp_bytes only when the duration is above 0
