@@ -497,14 +497,18 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
     jw_bool(w, "RD", r->rd);
     jw_bool(w, "RA", r->ra);
     jw_u64(w, "Z", (uint64_t)(r->z << 2 | r->ad << 1 | r->cd));
+    /* Zeek's dns.log lists no answer for WKS, TKEY and TSIG records (its handlers of those
+     * types add none) */
+#define ZEEK_ANSWER(rr) ((rr)->section == NET_DNS_ANSWER && (rr)->type != 11 && \
+                         (rr)->type != 249 && (rr)->type != 250)
     bool any = false;
     for (size_t i = 0; i < r->n_rrs; i++)
-        any |= r->rrs[i].section == NET_DNS_ANSWER;
+        any |= ZEEK_ANSWER(&r->rrs[i]);
     if (any) {
         jw_open(w, "answers", '[');
         for (size_t i = 0; i < r->n_rrs; i++) {
             const struct net_dns_rr *rr = &r->rrs[i];
-            if (rr->section != NET_DNS_ANSWER || rr->txt_more)
+            if (!ZEEK_ANSWER(rr) || rr->txt_more)
                 continue;
             char t[8192];
             zeek_rdata(r, i, t, sizeof(t));
@@ -513,7 +517,7 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
         jw_close(w, ']');
         jw_open(w, "TTLs", '[');
         for (size_t i = 0; i < r->n_rrs; i++) {
-            if (r->rrs[i].section != NET_DNS_ANSWER || r->rrs[i].txt_more)
+            if (!ZEEK_ANSWER(&r->rrs[i]) || r->rrs[i].txt_more)
                 continue;
             jw_sep(w);
             if (!w->rc)
@@ -521,6 +525,7 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
         }
         jw_close(w, ']');
     }
+#undef ZEEK_ANSWER
     jw_bool(w, "rejected", r->is_response && r->rcode == 5);
     jw_u64(w, "opcode", r->opcode);
 }
