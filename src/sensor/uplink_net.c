@@ -184,6 +184,17 @@ net_link_open(struct net_link **out, const struct net_link_opts *o, char *err, s
         snprintf(err, errsz, "the manager link needs a link directory (--link-dir)");
         return BN_EINVAL;
     }
+    /* not enrolled: say so before creating anything */
+    struct bn_wire_ident id;
+    int rc = bn_wire_ident_load(o->link_dir, &id, err, errsz);
+    sodium_memzero(&id, sizeof(id));
+    if (rc == BN_ENOTFOUND)
+        snprintf(err, errsz,
+                 "'%s' holds no enrolment: run bannin-sensor enroll --server HOST:PORT "
+                 "--token TOKEN --dir %s",
+                 o->link_dir, o->link_dir);
+    if (rc)
+        return rc;
     struct net_link *l = bn_calloc(1, sizeof(*l));
     if (!l)
         return BN_ENOMEM;
@@ -210,7 +221,7 @@ net_link_open(struct net_link **out, const struct net_link_opts *o, char *err, s
      * 200 ms while records arrive), not every 256 records. A killed process loses nothing
      * either way (appends are in the page cache); a machine crash at most 200 ms. */
     so.sync_every = UINT32_MAX;
-    int rc = agent_spool_open(&l->spool, &so);
+    rc = agent_spool_open(&l->spool, &so);
     if (rc) {
         snprintf(err, errsz, "cannot open the spool '%s': %s", l->spool_dir, bn_strerror(rc));
         net_link_close(l);
