@@ -16,13 +16,13 @@ zk="$corpora/network/zeek"
 
 # Goals from issue 6, and the regression floors in force now (measured minus a margin).
 SV_GOAL="dns=95,tls=95,http=90,flow=90"
-# Measured 2026-11-26 02:20: suricata-verify dns 95.8 tls 93.5 http 81.9 flow 90.1;
-# Zeek conn 56.1 dns 65.6 ssl 84.2 http 81.6 (docs/SENSOR.md, "Corpus scores"). DNS has
-# reached its goal, which is its floor; TLS reached it at 01:30 and lost one check since
-# (46 checks: one is 2.2 points), so its floor sits one check under the measure like the
-# others until it is back at 95.
-SV_MIN=${BN_SV_MIN:-"dns=95,tls=91,http=77,flow=88"}
-ZEEK_MIN=${BN_ZEEK_MIN:-"conn=50,dns=59,ssl=78,http=70"}
+# Measured 2026-11-26 03:40: suricata-verify dns 95.8 tls 95.5 http 96.2 flow 90.1;
+# Zeek conn 69.5 dns 71.9 ssl 89.5 http 81.6 (docs/SENSOR.md, "Corpus scores"). DNS and TLS
+# have reached their goal, which is their floor. HTTP and flow sit one check under the
+# measure (HTTP: 78 checks, one is 1.3 points; flow: 151 checks, 0.7 each), the Zeek logs
+# one row under theirs: one lost check or row is tolerated, a second fails.
+SV_MIN=${BN_SV_MIN:-"dns=95,tls=95,http=94,flow=89"}
+ZEEK_MIN=${BN_ZEEK_MIN:-"conn=69,dns=68,ssl=86,http=79"}
 
 if [ ! -f "$sv/MANIFEST.json" ] || [ ! -f "$zk/MANIFEST.json" ]; then
     echo "SKIP: corpora not found under $corpora/network (set BN_CORPORA)"
