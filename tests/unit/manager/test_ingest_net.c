@@ -15,6 +15,7 @@
 #include "bannin/error.h"
 #include "bannin/ioc.h"
 #include "manager/detect.h"
+#include "manager/ingest.h"
 #include "manager/ingest_net.h"
 #include "manager/triage.h"
 
@@ -338,6 +339,22 @@ test_detection(void **state)
     detect_rules_free(rules);
 }
 
+/* ingest.c reads an eve record's time from "timestamp" (agents: UtcTime) */
+static void
+test_event_time(void **state)
+{
+    (void)state;
+    static const char eve[] = "{\"timestamp\":\"2016-08-07T12:59:40.138288+0000\",\"event_type\":"
+                              "\"flow\",\"src_ip\":\"10.0.2.15\"}";
+    struct store_event e;
+    char scratch[2048];
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(ingest_event_fields(eve, strlen(eve), &e, scratch, sizeof(scratch)), 0);
+    assert_int_equal(e.ts_ns, 1470574780138288000ll);
+    assert_int_equal(e.event_id, 0);
+    assert_null(e.host); /* the sensor's enrolled name is filled in by the ingest */
+}
+
 int
 main(void)
 {
@@ -345,6 +362,7 @@ main(void)
         cmocka_unit_test(test_flow),         cmocka_unit_test(test_dns_response_turned),
         cmocka_unit_test(test_http_tls_ssh), cmocka_unit_test(test_declined_and_bad),
         cmocka_unit_test(test_batch_view),   cmocka_unit_test(test_detection),
+        cmocka_unit_test(test_event_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
