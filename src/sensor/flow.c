@@ -41,6 +41,7 @@ enum cls {
     C__COUNT,
 };
 
+/* 64-byte aligned (384 bytes): struct net_flow's first line is its key (sensor.h) */
 struct ent {
     struct net_flow f;
     uint64_t queued_ns;  /* last_ns when the entry was put at its list's tail */
@@ -49,7 +50,7 @@ struct ent {
     uint32_t next;
     uint8_t cls;
     uint8_t used;
-};
+} __attribute__((aligned(64)));
 
 struct islot {
     uint32_t hash;
@@ -63,7 +64,8 @@ struct lru {
 
 struct net_flowtab {
     struct net_flow_cfg cfg;
-    struct ent *e;
+    struct ent *e;       /* 64-byte aligned, inside e_mem */
+    void *e_mem;
     uint32_t nent;
     uint32_t free_head;
     struct islot *ix;
@@ -73,6 +75,8 @@ struct net_flowtab {
     uint64_t seed;
     uint64_t next_id;
     uint64_t last_expire_ns;
+    const struct net_pkt *peek_pkt;  /* net_flow_peek's packet and its key's hash */
+    uint32_t peek_hash;
     net_flow_end_cb end;
     void *ctx;
     struct net_flow_stats st;
@@ -129,7 +133,10 @@ net_flowtab_new(const struct net_flow_cfg *cfg, net_flow_end_cb end, void *ctx)
     while (cap < t->cfg.max_flows * 2)
         cap *= 2;
     t->nent = (uint32_t)t->cfg.max_flows;
-    t->e = bn_calloc(t->nent, sizeof(*t->e));
+    /* one entry more than needed: room to start the array on a cache line */
+    t->e_mem = bn_calloc((size_t)t->nent + 1, sizeof(*t->e));
+    if (t->e_mem)
+        t->e = (struct ent *)(((uintptr_t)t->e_mem + 63) & ~(uintptr_t)63);
     t->ix = bn_calloc(cap, sizeof(*t->ix));
     if (!t->e || !t->ix) {
         net_flowtab_free(t);
@@ -160,7 +167,7 @@ net_flowtab_free(struct net_flowtab *t)
 {
     if (!t)
         return;
-    bn_free(t->e);
+    bn_free(t->e_mem);
     bn_free(t->ix);
     bn_free(t);
 }
@@ -607,16 +614,32 @@ key_ports(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
 }
 
 /*
- * Starts the memory load net_flow_packet will begin with for this packet (its index slot)
- * without waiting for it, so the caller's other work overlaps the miss. Changes nothing.
+ * The flow this packet belongs to now, if any, without changing anything: the pipeline asks
+ * before running the detectors so the flow's per-flow state can be prefetched while they
+ * work (the result is only a hint: the packet may still end, evict or create flows). The
+ * key's hash is kept for the net_flow_packet call on the same packet that follows.
  */
-void
-net_flow_prefetch(const struct net_flowtab *t, const struct net_pkt *p)
+const struct net_flow *
+net_flow_peek(struct net_flowtab *t, const struct net_pkt *p)
 {
     uint16_t sp, dp;
+    uint32_t h, i;
 
-    if (key_ports(p, &sp, &dp))
-        __builtin_prefetch(&t->ix[pkt_hash(t, p, sp, dp) & t->mask]);
+    if (!key_ports(p, &sp, &dp))
+        return NULL;
+    h = pkt_hash(t, p, sp, dp);
+    t->peek_pkt = p;
+    t->peek_hash = h;
+    for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {
+        struct net_flow *f = &t->e[t->ix[i].idx - 1].f;
+        if (t->ix[i].hash == h && match(f, p, sp, dp)) {
+            /* the counters net_flow_packet will write (lines 2-3 of the entry) */
+            __builtin_prefetch(&f->bytes, 1);
+            __builtin_prefetch(&f->history, 1);
+            return f;
+        }
+    }
+    return NULL;
 }
 
 struct net_flow *
@@ -636,7 +659,9 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         net_flow_expire(t, p->ts_ns);
         t->last_expire_ns = p->ts_ns;
     }
-    h = pkt_hash(t, p, sp, dp);
+    /* the hash net_flow_peek computed for this very packet, if it did */
+    h = t->peek_pkt == p ? t->peek_hash : pkt_hash(t, p, sp, dp);
+    t->peek_pkt = NULL;
     for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {
         if (t->ix[i].hash != h)
             continue;

@@ -641,6 +641,22 @@ clock_to(struct net_pipeline *p, uint64_t ts_ns)
     }
 }
 
+/* Starts loading what app_packet will touch first: the stream states' hot lines (struct
+ * net_stream puts them first) and the parser's state. A macro: gcc 12 at -O2 judges a
+ * function of nothing but __builtin_prefetch side-effect free and drops the call. */
+#define PREFETCH_STATE(f)                                                                  \
+    do {                                                                                   \
+        const struct pflow *pf_ = (f)->stream[0];                                          \
+        if (pf_) {                                                                         \
+            __builtin_prefetch(pf_);                                                       \
+            __builtin_prefetch(&pf_->st_[0]);                                              \
+            __builtin_prefetch(&pf_->st_[1]);                                              \
+            __builtin_prefetch((const char *)&pf_->st_[1] + 48);                           \
+        }                                                                                  \
+        if ((f)->app_state)                                                                \
+            __builtin_prefetch((f)->app_state);                                            \
+    } while (0)
+
 void
 net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen,
                    uint32_t wirelen, uint64_t ts_ns)
@@ -657,8 +673,11 @@ net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen
         struct net_flow *f;
 
         if (p->ndr) {
-            /* the flow entry's cache misses overlap the detector's work */
-            net_flow_prefetch(p->flows, k);
+            /* the flow's per-flow state (separate allocations) is loaded while the
+             * detectors work: the stream state's first touch was a miss on most packets */
+            const struct net_flow *pk_f = net_flow_peek(p->flows, k);
+            if (pk_f && !p->cfg.no_app)
+                PREFETCH_STATE(pk_f);
             ndr_packet(p->ndr, k, &p->sink);
         }
         f = net_flow_packet(p->flows, k, &dir);

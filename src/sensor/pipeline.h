@@ -38,9 +38,10 @@ int net_eve_render(const struct net_eve *e, const struct net_record *r, struct b
 void net_eve_write(struct net_eve *e, const struct net_record *r);
 /* eve timestamp "2016-01-15T11:19:56.456432+0000" (UTC) into buf (at least 32 bytes). */
 const char *net_eve_time(uint64_t ns, char *buf, size_t size);
-/* flow.c: starts loading the flow entry a packet will hit (a hint; changes nothing). The
- * declaration lives here rather than in sensor.h, next to its one caller. */
-void net_flow_prefetch(const struct net_flowtab *t, const struct net_pkt *p);
+/* flow.c: the flow a packet belongs to now, or NULL, changing nothing (a hint for
+ * prefetching; net_flow_packet on the same packet reuses its hash). The declaration lives
+ * here rather than in sensor.h, next to its one caller. */
+const struct net_flow *net_flow_peek(struct net_flowtab *t, const struct net_pkt *p);
 
 /* ---- Zeek conn.log for flows (conn.c) ---- */
 

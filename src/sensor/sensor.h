@@ -191,51 +191,59 @@ struct net_app_parser;
 /*
  * One flow. The client is the side that sent the first packet (the SYN for TCP when seen).
  * Counters are indexed by enum net_dir.
+ *
+ * Laid out by use (flow.c keeps entries 64-byte aligned): the first cache line holds the
+ * key and the small state every packet reads, the second the pointers to the per-flow
+ * states (so a lookup that matched the key can prefetch them) and the clock, the third and
+ * fourth the per-packet counters, history and MACs; what is set once or read at the end
+ * comes last.
  */
 struct net_flow {
-    uint64_t id;                 /* unique per sensor run (eve flow_id) */
+    /* line 0: key and per-packet state */
     struct net_addr cli;
     struct net_addr srv;
     uint16_t cport;
     uint16_t sport;
     uint8_t proto;
-    uint8_t tcp_state;           /* enum net_tcp_state */
-    uint8_t tcp_flags[2];        /* OR of flags seen per direction */
-    uint8_t end;                 /* enum net_flow_end, set when the flow is closed */
-    uint8_t layer;               /* tunnel depth of the packets (0 = not tunnelled); here, in
-                                  * a padding byte, so the whole key shares a cache line */
+    uint8_t layer;               /* tunnel depth of the packets (0 = not tunnelled) */
     uint16_t vlan[2];
-    uint64_t first_ns;
-    uint64_t last_ns;
-    uint64_t pkts[2];
-    uint64_t bytes[2];           /* packet bytes as eve counts them (struct net_pkt pkt_len) */
-    uint64_t payload_bytes[2];
-    char community_id[32];       /* "1:..." */
-    uint8_t app;                 /* enum net_app */
-    const struct net_app_parser *parser;
-    void *app_state;
-    void *stream[2];             /* TCP reassembly state (stream.c) */
-    uint32_t gaps[2];            /* bytes never seen (missing segments) */
-    /* added by flow.c (append only) */
+    uint16_t vlan3;              /* a third VLAN id (part of the key) */
+    uint8_t tcp_state;           /* enum net_tcp_state */
+    uint8_t end;                 /* enum net_flow_end, set when the flow is closed */
+    uint8_t tcp_flags[2];        /* OR of flags seen per direction */
     uint8_t state;               /* enum net_flow_state */
+    uint8_t app;                 /* enum net_app */
     uint8_t alerted;             /* an alert was raised on this flow */
     uint8_t ip_v;                /* 4 or 6 */
-    uint8_t tunnel;              /* enum net_tunnel of the inner packets */
-    uint8_t icmp_type[2];        /* first ICMP type/code seen each way (ICMP flows) */
-    uint8_t icmp_code[2];
     uint8_t app_dir_done[2];     /* pipeline: content identification finished this way */
-    uint64_t first_pcap_cnt;     /* packet that opened the flow */
-    uint64_t last_pcap_cnt;      /* latest packet of the flow */
-    uint64_t ooo_dropped[2];     /* TCP segments the reassembler could not keep */
-    char history[16];            /* Zeek conn history: first S h A D F R (client upper case,
-                                  * server lower case) in the order seen */
+    uint8_t seq_init[2];
     uint8_t nmacs[2];            /* MAC addresses seen on the client [0] / server [1] side */
-    uint8_t macs[2][NET_FLOW_MACS][6];
+    uint8_t tunnel;              /* enum net_tunnel of the inner packets */
+    /* line 1: per-flow states, clock */
+    void *stream[2];             /* TCP reassembly state (stream.c) */
+    void *app_state;
+    const struct net_app_parser *parser;
+    uint64_t last_ns;
+    uint64_t pkts[2];
+    uint64_t last_pcap_cnt;      /* latest packet of the flow */
+    /* lines 2-3: per-packet counters */
+    uint64_t bytes[2];           /* packet bytes as eve counts them (struct net_pkt pkt_len) */
+    uint64_t payload_bytes[2];
     uint64_t ip_bytes[2];        /* IP-level bytes (Zeek orig_ip_bytes / resp_ip_bytes) */
     uint32_t seq_first[2];       /* TCP: first data sequence number seen each way */
     uint32_t seq_end[2];         /* TCP: highest sequence number + length seen */
-    uint8_t seq_init[2];
-    uint16_t vlan3;              /* a third VLAN id (part of the key) */
+    char history[16];            /* Zeek conn history: first S h A D F R (client upper case,
+                                  * server lower case) in the order seen */
+    uint8_t macs[2][NET_FLOW_MACS][6];
+    /* cold: set once, or read when the flow ends */
+    uint64_t id;                 /* unique per sensor run (eve flow_id) */
+    uint64_t first_ns;
+    uint64_t first_pcap_cnt;     /* packet that opened the flow */
+    char community_id[32];       /* "1:..." */
+    uint32_t gaps[2];            /* bytes never seen (missing segments) */
+    uint8_t icmp_type[2];        /* first ICMP type/code seen each way (ICMP flows) */
+    uint8_t icmp_code[2];
+    uint64_t ooo_dropped[2];     /* TCP segments the reassembler could not keep */
 };
 
 /* TCP bytes a direction sent by sequence numbers (retransmissions counted once), as Zeek's
@@ -473,24 +481,25 @@ struct net_stream_seg {
     uint8_t *data;                       /* owned */
 };
 
-/* One direction of a TCP connection. */
+/* One direction of a TCP connection. What every packet touches comes first (one cache line
+ * from the start of the struct); the out-of-order segments and the counters after. */
 struct net_stream {
     uint32_t next;                       /* next sequence number expected */
-    uint8_t init;                        /* next is known */
-    uint8_t nseg;
     uint32_t ooo_bytes;
-    uint64_t delivered;                  /* bytes handed on in order */
-    uint64_t gap_bytes;                  /* bytes given up on */
-    uint64_t ooo_dropped;                /* segments that could not be kept (bound) */
-    struct net_stream_seg seg[NET_STREAM_SEGS_MAX];
-    /* added: acknowledgement-driven delivery (Suricata's IDS mode): in-order bytes are held
-     * (copied) until the other side acknowledges them, net_stream_ack() hands them on */
-    uint8_t ack_mode;
     uint32_t hold_len;
     uint32_t hold_cap;
+    uint8_t init;                        /* next is known */
+    uint8_t nseg;
+    /* acknowledgement-driven delivery (Suricata's IDS mode): in-order bytes are held
+     * (copied) until the other side acknowledges them, net_stream_ack() hands them on */
+    uint8_t ack_mode;
+    uint64_t delivered;                  /* bytes handed on in order */
     uint8_t *hold;                       /* owned */
-    uint64_t hold_forced;                /* bytes handed on unacknowledged: hold full */
     struct net_stream_mem *mem;          /* shared memory budget (NULL = none), borrowed */
+    uint64_t gap_bytes;                  /* bytes given up on */
+    uint64_t ooo_dropped;                /* segments that could not be kept (bound) */
+    uint64_t hold_forced;                /* bytes handed on unacknowledged: hold full */
+    struct net_stream_seg seg[NET_STREAM_SEGS_MAX];
 };
 
 /* A memory budget shared by all streams of one pipeline: held and out-of-order bytes count

@@ -134,6 +134,13 @@ net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *
     s->hold = NULL;
     s->hold_len = s->hold_cap = 0;
     hand_on(s, buf, k, out);
+    if (!s->hold && k == len) {
+        /* all acknowledged: the buffer goes back (kept, the idle flows' empty buffers used
+         * up the shared budget, and later flows' bytes were handed on unacknowledged) */
+        mem_give(s, cap);
+        bn_free(buf);
+        return;
+    }
     if (!s->hold) { /* the usual case: nothing was held meanwhile */
         memmove(buf, buf + k, len - k);
         s->hold = buf;

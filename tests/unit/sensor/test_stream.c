@@ -267,6 +267,41 @@ test_ack_mode(void **state)
     net_stream_release(&a);
     net_stream_release(&b);
     assert_int_equal(mem.used, 0);             /* everything given back */
+
+    /* a hold emptied by an acknowledgement goes back to the budget at once: idle flows'
+     * empty buffers must not starve the others (they did: 1.1 M refusals on the bench mix) */
+    struct net_stream_mem mem2 = {0, 6000, 0}; /* room for one hold */
+    struct sink sc = {0};
+    struct net_stream_out oc = {on_data, on_gap, &sc};
+    net_stream_init(&a);
+    net_stream_init(&b);
+    a.mem = b.mem = &mem2;
+    a.ack_mode = b.ack_mode = 1;
+    net_stream_syn(&a, 0);
+    net_stream_syn(&b, 0);
+    add(&a, 1, "first", &oc);
+    assert_int_equal(mem2.used, 4096);
+    net_stream_ack(&a, 3, &oc);                /* part of it: the buffer stays */
+    assert_int_equal(a.hold_len, 3);
+    assert_int_equal(mem2.used, 4096);
+    net_stream_ack(&a, 6, &oc);                /* the rest: the buffer goes */
+    assert_int_equal(a.hold_len, 0);
+    assert_int_equal(a.hold_cap, 0);
+    assert_null(a.hold);
+    assert_int_equal(mem2.used, 0);
+    add(&b, 1, "second", &oc);                 /* now fits */
+    assert_int_equal(mem2.refused, 0);
+    assert_int_equal(b.hold_len, 6);
+    net_stream_ack(&b, 7, &oc);                /* b's goes back too */
+    assert_int_equal(mem2.used, 0);
+    add(&a, 6, "again", &oc);                  /* and a new hold for the first one */
+    assert_int_equal(mem2.used, 4096);
+    assert_int_equal(mem2.refused, 0);
+    assert_int_equal(sc.n, 11);
+    assert_memory_equal(sc.out, "firstsecond", 11);
+    net_stream_release(&a);
+    net_stream_release(&b);
+    assert_int_equal(mem2.used, 0);
 }
 
 int
