@@ -7,7 +7,7 @@
  * Builds an agent that is not started (default configuration: Bannin's rules/linux, SHA-256
  * on, output to a file under /tmp) and hands agent_process() what tier 1 hands it for an
  * exec storm: per process an exec event (pid, ppid = this process, start time, exe, argv,
- * uids, tty, the kernel's identity of the executable) and its exit event. The children's
+ * cwd, uids, the kernel's identity of the executable) and its exit event. The children's
  * pids do not exist, so /proc reads for them fail as they do for a process that is already
  * gone. Prints CPU time (user + system of this process) per process for:
  *   usr    exe /usr/bin/true (no rule fires)
@@ -111,6 +111,7 @@ run(const char *label, const char *exe, long n, const char *out)
         ev.proc.exe = (char *)exe;
         snprintf(cmd, sizeof(cmd), "%s --bench %ld", exe, i + WARMUP);
         ev.proc.cmdline = cmd;
+        ev.proc.cwd = (char *)"/home/user/src/project"; /* tier 1 walks it in the kernel */
         ev.parent.pid = getpid();
         ev.exe_id.valid = true;
         ev.exe_id.dev = (uint64_t)sb.st_dev;
@@ -122,6 +123,7 @@ run(const char *label, const char *exe, long n, const char *out)
         ev.prio = AGENT_PRIO_NORMAL;
         ev.proc.cmdline = NULL;
         ev.proc.exe = NULL;
+        ev.proc.cwd = NULL;
         memset(&ev.exe_id, 0, sizeof(ev.exe_id));
         process(a, &ev);
     }

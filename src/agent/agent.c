@@ -808,42 +808,7 @@ file_wanted(const struct agent *a, const struct agent_event *ev)
 static int
 fill_proc(struct agent_proc *dst, const struct agent_proc *src)
 {
-#define FILL(f)                                                                                    \
-    do {                                                                                       \
-        if (!dst->f && src->f && dup_str(&dst->f, src->f))                                     \
-            return BN_ENOMEM;                                                                  \
-    } while (0)
-    FILL(exe);
-    FILL(cmdline);
-    FILL(cwd);
-    FILL(tty);
-    FILL(cgroup);
-#undef FILL
-    if (!dst->comm[0])
-        memcpy(dst->comm, src->comm, sizeof(dst->comm));
-    if (!dst->sha256[0])
-        memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
-    if (!dst->container_id[0])
-        memcpy(dst->container_id, src->container_id, sizeof(dst->container_id));
-    if (!dst->container_id[0] && dst->cgroup)
-        agent_container_id_from_cgroup(dst->cgroup, dst->container_id);
-    if (!dst->ppid)
-        dst->ppid = src->ppid;
-    if (!dst->start_ns)
-        dst->start_ns = src->start_ns;
-    if (!dst->cmdline_truncated)
-        dst->cmdline_truncated = src->cmdline_truncated;
-    if (!dst->exe_deleted)
-        dst->exe_deleted = src->exe_deleted;
-    if (!dst->uid && !dst->euid && !dst->gid) {
-        dst->uid = src->uid;
-        dst->euid = src->euid;
-        dst->gid = src->gid;
-        dst->egid = src->egid;
-        dst->loginuid = src->loginuid;
-        dst->sessionid = src->sessionid;
-    }
-    return 0;
+    return agent_proc_fill(dst, src, AGENT_PF_ALL);
 }
 
 static void
@@ -884,19 +849,24 @@ enrich(struct agent *a, struct agent_event *ev)
         }
         agent_proctable_update(a->pt, &ev->proc);
     }
-    if (agent_proctable_get(a->pt, ev->proc.pid, ev->proc.start_ns, &t) == 0) {
-        fill_proc(&ev->proc, &t);
-        agent_proc_release(&t);
-    }
+    /* what the output of this kind shows of the process (a process exit: who it was, not
+     * its command line or directory); only that is copied from the table */
+    unsigned own = ev->kind == AGENT_EV_PROCESS_TERMINATE ? AGENT_PF_EXE | AGENT_PF_CGROUP
+                                                          : AGENT_PF_ALL;
+    agent_proctable_fill(a->pt, ev->proc.pid, ev->proc.start_ns, &ev->proc, own);
     if (ev->kind == AGENT_EV_PROCESS_CREATE && ev->proc.exe && !ev->proc.sha256[0] &&
         a->conf.hash && !ev->proc.exe_deleted)
         agent_proctable_sha256(a->pt, ev->proc.exe, ev->proc.sha256);
+    /* the parent: events and alerts show its image, command line and user; an exit event
+     * shows none of it, unless a rule looks at exits (its alert would carry the parent) */
+    if (ev->kind == AGENT_EV_PROCESS_TERMINATE && a->kind_routed[AGENT_EV_PROCESS_TERMINATE] == 2)
+        return;
     pid_t ppid = ev->parent.pid ? ev->parent.pid : ev->proc.ppid;
     if (ppid > 0 && ppid != ev->proc.pid) {
         size_t n = 0;
-        if (agent_proctable_get(a->pt, ppid, ev->parent.start_ns, &t) == 0) {
-            fill_proc(&ev->parent, &t);
-            agent_proc_release(&t);
+        if (agent_proctable_fill(a->pt, ppid, ev->parent.start_ns, &ev->parent,
+                                 AGENT_PF_EXE | AGENT_PF_CMDLINE) == 0) {
+            /* filled */
         } else if (agent_proctable_ancestry(a->pt, ev->proc.pid, ev->proc.start_ns, &t, 1,
                                             &n) == 0 && n == 1) {
             /* the parent is gone: the table remembers who it was */

@@ -834,6 +834,69 @@ agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
     return BN_ENOTFOUND;
 }
 
+int
+agent_proc_fill(struct agent_proc *dst, const struct agent_proc *src, unsigned fields)
+{
+#define FILL(bit, f)                                                                               \
+    do {                                                                                       \
+        if ((fields & (bit)) && !dst->f && src->f && dup_field(&dst->f, src->f))               \
+            return BN_ENOMEM;                                                                  \
+    } while (0)
+    FILL(AGENT_PF_EXE, exe);
+    FILL(AGENT_PF_CMDLINE, cmdline);
+    FILL(AGENT_PF_CWD, cwd);
+    FILL(AGENT_PF_TTY, tty);
+    FILL(AGENT_PF_CGROUP, cgroup);
+#undef FILL
+    if (!dst->comm[0])
+        memcpy(dst->comm, src->comm, sizeof(dst->comm));
+    if (!dst->sha256[0])
+        memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
+    if (!dst->container_id[0])
+        memcpy(dst->container_id, src->container_id, sizeof(dst->container_id));
+    if (!dst->container_id[0] && dst->cgroup)
+        agent_container_id_from_cgroup(dst->cgroup, dst->container_id);
+    if (!dst->ppid)
+        dst->ppid = src->ppid;
+    if (!dst->start_ns)
+        dst->start_ns = src->start_ns;
+    if (!dst->cmdline_truncated)
+        dst->cmdline_truncated = src->cmdline_truncated;
+    if (!dst->exe_deleted)
+        dst->exe_deleted = src->exe_deleted;
+    if (!dst->uid && !dst->euid && !dst->gid) {
+        dst->uid = src->uid;
+        dst->euid = src->euid;
+        dst->gid = src->gid;
+        dst->egid = src->egid;
+        dst->loginuid = src->loginuid;
+        dst->sessionid = src->sessionid;
+    }
+    return 0;
+}
+
+int
+agent_proctable_fill(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                     struct agent_proc *dst, unsigned fields)
+{
+    if (pid <= 0)
+        return BN_ENOTFOUND;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pthread_mutex_lock(&pt->mu);
+        struct pt_entry *e = find(pt, pid, start_ns);
+        int rc = e ? agent_proc_fill(dst, &e->p, fields) : BN_ENOTFOUND;
+        pthread_mutex_unlock(&pt->mu);
+        if (rc != BN_ENOTFOUND || attempt)
+            return rc;
+        rc = load_from_proc(pt, pid, 0);
+        if (rc == BN_ENOMEM)
+            return rc;
+        if (rc)
+            return BN_ENOTFOUND;
+    }
+    return BN_ENOTFOUND;
+}
+
 void
 agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns, int64_t now_ns)
 {

@@ -87,6 +87,25 @@ int agent_proctable_update(struct agent_proctable *pt, const struct agent_proc *
  */
 int agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                         struct agent_proc *out);
+/* Strings agent_proc_fill / agent_proctable_fill copy (the other fields always). */
+#define AGENT_PF_EXE 0x1u
+#define AGENT_PF_CMDLINE 0x2u
+#define AGENT_PF_CWD 0x4u
+#define AGENT_PF_TTY 0x8u
+#define AGENT_PF_CGROUP 0x10u
+#define AGENT_PF_ALL 0x1fu
+/*
+ * Fills what dst leaves empty from src: the strings named in fields (copied), comm, SHA-256,
+ * container id (derived from dst's cgroup if src has none), ppid, start, the flags, and the
+ * ids when dst has none. Returns 0 or BN_ENOMEM.
+ */
+int agent_proc_fill(struct agent_proc *dst, const struct agent_proc *src, unsigned fields);
+/*
+ * agent_proctable_get + agent_proc_fill without the intermediate copy of the entry: only
+ * what dst lacks is copied, under the table's lock. Returns 0, BN_ENOTFOUND or BN_ENOMEM.
+ */
+int agent_proctable_fill(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                         struct agent_proc *dst, unsigned fields);
 /* Marks a process exited at now_ns; it is kept for exited_keep_ns for ancestry. */
 void agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                           int64_t now_ns);

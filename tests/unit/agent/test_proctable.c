@@ -606,6 +606,50 @@ test_container_id_forms(void **state)
     assert_string_equal(id, "");
 }
 
+/* agent_proctable_fill copies only what the caller lacks, and only the strings it asks for. */
+static void
+test_fill_fields(void **state)
+{
+    (void)state;
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, NULL), 0);
+    struct agent_proc p = {.pid = 4242424, .ppid = 1, .start_ns = 5000000000ull, .uid = 1000};
+    p.exe = (char *)"/usr/bin/x";
+    p.cmdline = (char *)"x --long";
+    p.cwd = (char *)"/home/u";
+    p.cgroup = (char *)"/system.slice/docker-0123456789abcdef0123456789abcdef"
+                       "0123456789abcdef0123456789abcdef.scope";
+    assert_int_equal(agent_proctable_update(pt, &p), 0);
+
+    struct agent_proc d = {.pid = p.pid, .start_ns = p.start_ns};
+    assert_int_equal(
+        agent_proctable_fill(pt, p.pid, p.start_ns, &d, AGENT_PF_EXE | AGENT_PF_CGROUP), 0);
+    assert_string_equal(d.exe, "/usr/bin/x");
+    assert_null(d.cmdline);
+    assert_null(d.cwd);
+    assert_non_null(d.cgroup);
+    assert_string_equal(d.container_id,
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_int_equal(d.uid, 1000);
+    assert_int_equal(d.ppid, 1);
+    agent_proc_release(&d);
+
+    /* what the caller has stays as it is */
+    struct agent_proc e = {.pid = p.pid};
+    e.exe = bn_strdup("/mine");
+    assert_int_equal(agent_proctable_fill(pt, p.pid, 0, &e, AGENT_PF_ALL), 0);
+    assert_string_equal(e.exe, "/mine");
+    assert_string_equal(e.cmdline, "x --long");
+    assert_string_equal(e.cwd, "/home/u");
+    agent_proc_release(&e);
+
+    /* an unknown pid that is not in /proc either */
+    struct agent_proc f = {.pid = 4242425};
+    assert_int_equal(agent_proctable_fill(pt, 4242425, 0, &f, AGENT_PF_ALL), BN_ENOTFOUND);
+    assert_null(f.exe);
+    agent_proctable_free(pt);
+}
+
 /* A fake /proc with a comm that contains ") (" and a container cgroup. */
 static void
 test_fake_proc(void **state)
@@ -685,6 +729,7 @@ main(void)
         cmocka_unit_test(test_deleted_executable),
         cmocka_unit_test(test_fake_proc),
         cmocka_unit_test(test_container_id_forms),
+        cmocka_unit_test(test_fill_fields),
         cmocka_unit_test(test_same_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
