@@ -1,13 +1,15 @@
 /*
  * bench_manager_store.c - the manager store's ingest rate and search latency.
  *
- *   bench_manager_store [-n EVENTS] [-b BATCH] [-a AGENTS] [-d DIR] [--full] [--host-index]
+ *   bench_manager_store [-n EVENTS] [-b BATCH] [-a AGENTS] [-d DIR] [-z LEVEL] [--rows] [--full]
+ *                       [--host-index] [--checkpointer]
  *
  * Inserts EVENTS realistic process-creation events (about 450 bytes of JSON each, NDJSON as
  * agents send it) from AGENTS agents in batches of BATCH, one transaction per batch (what
  * ingest does before it acknowledges), on one thread and one handle; then times the API's
- * typical searches. -z LEVEL compresses the stored JSON (zstd with a trained dictionary,
- * store_opts.compress). --full runs with synchronous=FULL (fsync per commit) instead of NORMAL.
+ * typical searches. Events go into zstd blocks (schema 6, the default); --rows writes the row
+ * layout before it (JSON inline, compressed per event only with -z). -z LEVEL sets the zstd
+ * level (store_opts.compress). --full runs with synchronous=FULL (fsync per commit).
  * --host-index adds a (tenant, host, ts) index first, to show what one more index costs.
  * --checkpointer also runs PASSIVE WAL checkpoints every 20 ms on a second thread and handle
  * maintenance thread does) instead of in the committing thread.
@@ -100,6 +102,40 @@ time_search(struct store *st, const char *what, struct store_event_query *q)
            rc ? " (error)" : "");
 }
 
+/* What the events take once the WAL is checkpointed: bytes per event in the database, and
+ * the JSON text against its compressed blocks. */
+static void
+sizes(const char *dir, long long n)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/bannin.db", dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK || n <= 0) {
+        sqlite3_close(db);
+        return;
+    }
+    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    double dbb = 0, raw = 0, packed = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT page_count * page_size FROM pragma_page_count, "
+                           "pragma_page_size), (SELECT sum(raw_len) FROM event_blocks),"
+                           " (SELECT sum(length(data)) FROM event_blocks)",
+                           -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        dbb = sqlite3_column_double(s, 0);
+        raw = sqlite3_column_double(s, 1);
+        packed = sqlite3_column_double(s, 2);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    printf("  database %.0f bytes per event", dbb / (double)n);
+    if (packed > 0)
+        printf("; blocks: %.0f bytes of JSON per event -> %.0f compressed (%.1fx)", raw / n - 1,
+               packed / n, raw / packed);
+    printf("\n");
+}
+
 static void
 rm_store(const char *dir)
 {
@@ -116,7 +152,7 @@ main(int argc, char **argv)
 {
     long long total = 1000000, batch = 1000, agents = 50;
     const char *dir = NULL;
-    int full = 0, host_index = 0, use_ckpt = 0, zlevel = 0;
+    int full = 0, host_index = 0, use_ckpt = 0, zlevel = 0, rows = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
             total = strtoll(argv[++i], NULL, 10);
@@ -132,12 +168,14 @@ main(int argc, char **argv)
             use_ckpt = 1;
         else if (!strcmp(argv[i], "--full"))
             full = 1;
+        else if (!strcmp(argv[i], "--rows"))
+            rows = 1;
         else if (!strcmp(argv[i], "--host-index"))
             host_index = 1;
         else {
             fprintf(stderr,
                     "usage: %s [-n EVENTS] [-b BATCH] [-a AGENTS] [-d DIR] [-z LEVEL] [--full] "
-                    "[--host-index] [--checkpointer]\n",
+                    "[--host-index] [--checkpointer] [--rows]\n",
                     argv[0]);
             return 2;
         }
@@ -153,7 +191,7 @@ main(int argc, char **argv)
         own_dir = 1;
     }
     rm_store(dir);
-    struct store_opts o = {.sync_full = full, .compress = zlevel};
+    struct store_opts o = {.sync_full = full, .compress = zlevel, .row_events = rows};
     struct store *st;
     struct store_err err;
     int rc = store_open_ex(&st, dir, &o, &err);
@@ -264,11 +302,12 @@ main(int argc, char **argv)
     store_health(st, &h);
     printf("store insert: %lld events, %.2f s wall (%.2f s in store calls) = %.0f events/s; "
            "store CPU %.2f us/event = %.0f events/s per core\n"
-           "  batch %lld, %lld agents, synchronous=%s%s%s, zstd level %d; worst batch %.1f ms; db "
+           "  batch %lld, %lld agents, %s layout, synchronous=%s%s%s, zstd level %d; worst batch "
+           "%.1f ms; db "
            "%.0f MB, "
            "wal %.0f MB\n",
            done, dt, in_store, (double)done / in_store, cpu * 1e6 / (double)done,
-           (double)done / cpu, batch, agents, full ? "FULL" : "NORMAL",
+           (double)done / cpu, batch, agents, rows ? "row" : "block", full ? "FULL" : "NORMAL",
            host_index ? ", with a host index" : "",
            use_ckpt ? ", checkpoints on a second thread" : "", zlevel, worst * 1e3,
            (double)h.db_bytes / 1e6, (double)h.wal_bytes / 1e6);
@@ -298,6 +337,7 @@ main(int argc, char **argv)
     q.nfields = 1;
     time_search(st, "1 hour, CommandLine contains (json_extract)", &q);
     store_close(st);
+    sizes(dir, done);
     rm_store(dir);
     if (own_dir)
         rmdir(dir);
