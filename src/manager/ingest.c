@@ -17,6 +17,7 @@
 #define CHUNK             256  /* events converted and inserted per store call */
 #define SCRATCH           2048 /* bytes of unescaped index columns per event */
 #define GROUP_BATCHES_MAX 256
+#define LAT_MS_MAX        10000 /* receipt -> commit histogram: 1 ms buckets up to 10 s */
 
 struct ingest {
     struct store *st;
@@ -28,6 +29,10 @@ struct ingest {
     char *scratch;              /* CHUNK * SCRATCH */
     struct store_event *stored; /* the inserted events of the batch, for the hook */
     size_t stored_cap;
+    int64_t *group_rx; /* receipt times of the open group's batches */
+    size_t group_rx_cap;
+    uint64_t *lat;     /* LAT_MS_MAX + 1 buckets */
+    uint32_t lat_max;
 };
 
 const char *
@@ -46,7 +51,10 @@ ingest_new(struct ingest **out, struct store *st, const struct ingest_hooks *hoo
     if (!in)
         return BN_ENOMEM;
     in->scratch = bn_malloc((size_t)CHUNK * SCRATCH);
-    if (!in->scratch) {
+    in->lat = bn_calloc(LAT_MS_MAX + 1, sizeof(*in->lat));
+    if (!in->scratch || !in->lat) {
+        bn_free(in->scratch);
+        bn_free(in->lat);
         bn_free(in);
         return BN_ENOMEM;
     }
@@ -65,6 +73,8 @@ ingest_free(struct ingest *in)
     ingest_rollback(in);
     bn_free(in->scratch);
     bn_free(in->stored);
+    bn_free(in->group_rx);
+    bn_free(in->lat);
     bn_free(in);
 }
 
@@ -90,6 +100,28 @@ void
 ingest_counters(const struct ingest *in, struct ingest_counters *c)
 {
     *c = in->cnt;
+    uint64_t n = 0;
+    for (size_t i = 0; i <= LAT_MS_MAX; i++)
+        n += in->lat[i];
+    c->lat_batches = n;
+    c->lat_p50_ms = c->lat_p99_ms = 0;
+    c->lat_max_ms = in->lat_max;
+    if (!n)
+        return;
+    /* nearest rank */
+    uint64_t r50 = (n * 50 + 99) / 100, r99 = (n * 99 + 99) / 100, seen = 0;
+    bool got50 = false;
+    for (size_t i = 0; i <= LAT_MS_MAX; i++) {
+        seen += in->lat[i];
+        if (!got50 && seen >= r50) {
+            c->lat_p50_ms = (uint32_t)i;
+            got50 = true;
+        }
+        if (seen >= r99) {
+            c->lat_p99_ms = (uint32_t)i;
+            break;
+        }
+    }
 }
 
 void
@@ -380,7 +412,38 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
     *last_seq = max_seq;
     in->cnt.inserted += ack->inserted;
     in->cnt.dups += ack->dups;
+    /* its receipt time, for the receipt -> commit latency (not measured if no room) */
+    if (in->group_batches > in->group_rx_cap) {
+        size_t nc = in->group_rx_cap ? in->group_rx_cap * 2 : 64;
+        int64_t *p = bn_reallocarray(in->group_rx, nc, sizeof(*p));
+        if (p) {
+            in->group_rx = p;
+            in->group_rx_cap = nc;
+        }
+    }
+    if (in->group_batches <= in->group_rx_cap)
+        in->group_rx[in->group_batches - 1] = received_ns;
     return 0;
+}
+
+/* Counts the receipt -> commit latency of the committed group's batches. */
+static void
+count_latency(struct ingest *in)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+    size_t n = BN_MIN(in->group_batches, in->group_rx_cap);
+    for (size_t i = 0; i < n; i++) {
+        int64_t ms = (now - in->group_rx[i]) / 1000000;
+        if (ms < 0)
+            ms = 0;
+        if (ms > LAT_MS_MAX)
+            ms = LAT_MS_MAX;
+        in->lat[ms]++;
+        if ((uint32_t)ms > in->lat_max)
+            in->lat_max = (uint32_t)ms;
+    }
 }
 
 int
@@ -405,12 +468,14 @@ ingest_commit(struct ingest *in)
         return 0;
     int rc = store_commit(in->st);
     in->open = false;
-    in->group_batches = 0;
     if (rc) {
+        in->group_batches = 0;
         in->cnt.store_errors++;
         store_rollback(in->st);
         return rc;
     }
+    count_latency(in);
+    in->group_batches = 0;
     in->cnt.commits++;
     return 0;
 }

@@ -68,6 +68,11 @@ struct ingest_counters {
     uint64_t gaps;         /* batches that skipped seqs */
     uint64_t missing;      /* seqs skipped */
     uint64_t health[INGEST_HEALTH_BACK + 1]; /* findings by kind */
+    /* batch receipt -> the commit that made it (and the alerts central detection raised
+     * from it, written in the same transaction) durable: batches measured, and percentiles
+     * in ms (1 ms buckets up to 10 s; 10000 means 10 s or more) */
+    uint64_t lat_batches;
+    uint32_t lat_p50_ms, lat_p99_ms, lat_max_ms;
 };
 
 struct ingest;

@@ -555,6 +555,12 @@ main(int argc, char **argv)
                 (unsigned long long)c.accepted, (unsigned long long)c.sessions,
                 (unsigned long long)c.ingest.batches, (unsigned long long)c.ingest.inserted,
                 (unsigned long long)c.ingest.dups, (unsigned long long)c.bad_frames);
+    if (c.ingest.lat_batches)
+        fprintf(stderr,
+                "bannind: %llu batches, receipt -> durable commit (events and their alerts): "
+                "p50 %u ms, p99 %u ms, max %u ms\n",
+                (unsigned long long)c.ingest.lat_batches, c.ingest.lat_p50_ms,
+                c.ingest.lat_p99_ms, c.ingest.lat_max_ms);
     ret = 0;
 out:
     api_stop(api);
