@@ -159,18 +159,23 @@ skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* p at the opening quote; returns the position after the closing quote, or NULL. */
+/* p at the opening quote; returns the position after the closing quote, or NULL. A quote is
+ * found with memchr (the hot path: most strings have no escapes); it closes the string when
+ * an even number of backslashes precedes it. */
 static const char *
-skip_string(const char *p, const char *end, bool *escaped)
+skip_string(const char *p, const char *end)
 {
-    *escaped = false;
-    for (p++; p < end; p++) {
-        if (*p == '\\') {
-            *escaped = true;
-            p++;
-        } else if (*p == '"') {
-            return p + 1;
-        }
+    const char *s = ++p;
+    while (p < end) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            return NULL;
+        const char *b = q;
+        while (b > s && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q + 1;
+        p = q + 1;
     }
     return NULL;
 }
@@ -179,16 +184,15 @@ skip_string(const char *p, const char *end, bool *escaped)
 static const char *
 skip_value(const char *p, const char *end)
 {
-    bool esc;
     if (p >= end)
         return NULL;
     if (*p == '"')
-        return skip_string(p, end, &esc);
+        return skip_string(p, end);
     if (*p == '{' || *p == '[') {
         int depth = 0;
         while (p < end) {
             if (*p == '"') {
-                p = skip_string(p, end, &esc);
+                p = skip_string(p, end);
                 if (!p)
                     return NULL;
                 continue;
@@ -257,11 +261,10 @@ ingest_event_fields(const char *json, size_t len, struct store_event *ev, char *
     if (p < end && *p == '}')
         goto done;
     for (;;) {
-        bool esc;
         if (p >= end || *p != '"')
             return -1;
         const char *ks = p + 1;
-        const char *ke = skip_string(p, end, &esc);
+        const char *ke = skip_string(p, end);
         if (!ke)
             return -1;
         size_t klen = (size_t)(ke - 1 - ks);
