@@ -2,8 +2,10 @@
 # bench_ingest_matrix.sh - bannind end to end (bench_ingest over mutual TLS on loopback) for
 # each store layout (schema 6 event blocks, and the row layout before it), with and without
 # central detection, with 100 and 1,000 agents. One fresh data directory per run; prints one
-# line per run: events/s acknowledged (= durably stored), send -> ack p50/p99, bannind CPU
-# per event in the timed window (all its threads), bytes on disk per event, bannind peak RSS.
+# line per run: events/s acknowledged (= durably stored), the bench's send -> ack p50/p99
+# (mostly its own lock-step rounds), bannind's batch receipt -> durable commit p50/p99 (with
+# detection on, the commit also makes the batch's alerts durable), bannind CPU per event in
+# the timed window (all its threads), bytes on disk per event, bannind peak RSS.
 #
 #   bench/bench_ingest_matrix.sh [BUILD_DIR] [SECONDS]      (default build/release, 10 s)
 #   LAYOUTS="blocks rows" DETECT="off on" SETUPS="100:1000 1000:200" (agents:batch) override
@@ -28,8 +30,8 @@ trap cleanup EXIT
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
 
-printf '%-7s %-6s %-6s %-6s %10s %9s %9s %8s %7s %7s\n' layout detect agents batch \
-    'events/s' 'p50 ms' 'p99 ms' 'cpu us/ev' 'B/ev' 'RSS MB'
+printf '%-7s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' layout detect agents batch \
+    'events/s' 'ack p50' 'ack p99' 'rx p50' 'rx p99' 'cpu us/ev' 'B/ev' 'RSS MB'
 for setup in $SETUPS; do
     N=${setup%%:*}
     BT=${setup##*:}
@@ -45,7 +47,7 @@ for setup in $SETUPS; do
                 tail -1)
             args=(--data "$D" --listen "127.0.0.1:$PORT" --api off --store-layout "$lay")
             [ "$det" = off ] && args+=(--no-detect)
-            "$B/bannind" "${args[@]}" 2>"$TMP/bannind.log" &
+            "$B/bannind" "${args[@]}" >"$TMP/bannind.log" 2>&1 &
             PID=$!
             for _ in $(seq 50); do
                 grep -q 'agents on' "$TMP/bannind.log" && break
@@ -55,7 +57,7 @@ for setup in $SETUPS; do
                 --threads 2 --batch "$BT" --seconds "$S" --events 1000000000 \
                 >"$TMP/bench.out" 2>&1 &
             BP=$!
-            while kill -0 $BP 2>/dev/null && ! grep -q 'sessions open' "$TMP/bench.out"; do
+            while kill -0 $BP 2>/dev/null && ! grep -qs 'sessions open' "$TMP/bench.out"; do
                 sleep 0.05
             done
             s0=$(ticks "$PID")
@@ -74,8 +76,12 @@ for setup in $SETUPS; do
             # CPU of the timed window only (sessions are opened before it)
             cpu=$(python3 -c "a=${acked:-0}; print(round(($s1-$s0)/$HZ*1e6/a, 2) if a else '-')")
             bpe=$(python3 -c "a=${acked:-0}; print(int($bytes/a) if a else '-')")
-            printf '%-7s %-6s %-6s %-6s %10s %9s %9s %8s %7s %7s\n' "$lay" "$det" "$N" "$BT" \
-                "${rate:--}" "${p50:--}" "${p99:--}" "$cpu" "$bpe" "${rss:--}"
+            rx=$(grep -o 'p50 [0-9]* ms, p99 [0-9]* ms' "$TMP/bannind.log" | head -1)
+            rx50=$(echo "$rx" | sed -nE 's/p50 ([0-9]+) ms.*/\1/p')
+            rx99=$(echo "$rx" | sed -nE 's/.*p99 ([0-9]+) ms/\1/p')
+            printf '%-7s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' "$lay" "$det" "$N" \
+                "$BT" "${rate:--}" "${p50:--}" "${p99:--}" "${rx50:--}" "${rx99:--}" "$cpu" \
+                "$bpe" "${rss:--}"
         done
     done
 done
