@@ -6,10 +6,16 @@
  *
  * Records, as Suricata's http2 transactions: one per stream (request and response headers,
  * its priority and RST_STREAM error code), emitted when both sides ended it (END_STREAM or
- * RST_STREAM) or at flow end; one per SETTINGS or GOAWAY frame of stream 0. Up to
+ * RST_STREAM from each) or at flow end; one per SETTINGS or GOAWAY frame of stream 0. Up to
  * BN_NET_H2_STREAMS_MAX streams are open at once: past that the oldest is emitted early
  * (counted as a limit error). Frame length, padding and stream-id errors are counted as
  * malformed and end the parsing of that direction (framing cannot be trusted after them).
+ *
+ * DNS over HTTPS (RFC 8484) in cleartext HTTP/2: a GET whose :path carries a base64url "dns"
+ * parameter, or a message whose content-type is application/dns-message (its body, kept up
+ * to BN_NET_H2_BODY_MAX), goes to a DNS parser of the connection when the stream is
+ * reported: one dns record per stream as Suricata logs DoH, the response when the server
+ * answered with one, else the query.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -46,6 +52,9 @@ struct h2_stream {
     uint8_t truncated;
     uint32_t tx_id;
     uint64_t body[2];
+    bool doh[2];              /* this side's body is a DNS message */
+    bool doh_done[2];         /* ... and it ended */
+    struct app_acc dohmsg[2]; /* the message, kept until the stream is reported */
 };
 
 struct h2_dir {
@@ -74,6 +83,7 @@ struct h2_conn {
     struct h2_dir d[2];
     struct h2_stream s[BN_NET_H2_STREAMS_MAX];
     uint32_t next_tx_id;
+    void *dns; /* the DNS parser of the DoH messages (opened on the first) */
 };
 
 struct h2_conn *
@@ -179,14 +189,79 @@ stream_free(struct h2_stream *s)
 {
     bn_free(s->hdrs[0]);
     bn_free(s->hdrs[1]);
+    app_acc_release(&s->dohmsg[0]);
+    app_acc_release(&s->dohmsg[1]);
     memset(s, 0, sizeof(*s));
 }
+
+/* ---- DNS over HTTPS ---- */
+
+static void
+doh_message(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8_t *m, size_t n,
+            uint64_t ts_ns, struct net_sink *sink)
+{
+    (void)c;
+    if (!n || !sink)
+        return;
+    if (!c->dns)
+        c->dns = net_app_dns_udp.open(f);
+    if (c->dns)
+        net_app_dns_udp.data(c->dns, f, dir, m, n, ts_ns, sink);
+}
+
+static long b64url_decode(const char *in, size_t n, uint8_t *out, size_t osz);
+
+/* A side's headers are complete: is its body (or its :path) a DNS message? */
+static void
+doh_headers(struct h2_conn *c, struct h2_stream *s, enum net_dir dir, struct net_flow *f,
+            uint64_t ts_ns, struct net_sink *sink)
+{
+    const struct net_http_hdrs *l = s->hdrs[dir];
+    const char *ct = "application/dns-message";
+    for (uint32_t i = 0; l && i < l->n; i++) {
+        const struct net_http_hdr *h = &l->h[i];
+        const char *v = l->bytes + h->value_off;
+        if (name_is(l, h, "content-type") && h->value_len >= strlen(ct) &&
+            app_prefix_ci((const uint8_t *)v, h->value_len, ct))
+            s->doh[dir] = true;
+        if (dir == NET_TOSERVER && name_is(l, h, ":path")) {
+            /* GET /dns-query?dns=<base64url message> */
+            const char *q = memchr(v, '?', h->value_len);
+            size_t k = q ? (size_t)(q - v) : h->value_len;
+            while (k + 5 <= h->value_len) {
+                if ((v[k] == '?' || v[k] == '&') && !memcmp(v + k + 1, "dns=", 4)) {
+                    const char *b = v + k + 5;
+                    size_t bl = 0;
+                    while (b + bl < v + h->value_len && b[bl] != '&')
+                        bl++;
+                    uint8_t *m = bl <= BN_NET_H2_BODY_MAX * 2 ? bn_malloc(bl * 3 / 4 + 3) : NULL;
+                    long ml = m ? b64url_decode(b, bl, m, bl * 3 / 4 + 3) : -1;
+                    app_acc_release(&s->dohmsg[NET_TOSERVER]);
+                    if (ml > 0 && app_acc_add(&s->dohmsg[NET_TOSERVER], m, (size_t)ml,
+                                              BN_NET_H2_BODY_MAX) == 0)
+                        s->doh_done[NET_TOSERVER] = true;
+                    else
+                        app_err(NET_APP_HTTP, m ? NET_APP_ERR_MALFORMED : NET_APP_ERR_LIMIT);
+                    bn_free(m);
+                    break;
+                }
+                k++;
+            }
+        }
+    }
+}
+
+static void doh_message(struct h2_conn *c, struct net_flow *f, enum net_dir dir,
+                        const uint8_t *m, size_t n, uint64_t ts_ns, struct net_sink *sink);
 
 static void
 stream_emit(struct h2_conn *c, struct h2_stream *s, struct net_flow *f, uint64_t ts_ns,
             struct net_sink *sink)
 {
     emit_rec(c, &s->info, s->hdrs, s->truncated, s->tx_id, false, s->body, f, ts_ns, sink);
+    enum net_dir d = s->doh_done[NET_TOCLIENT] ? NET_TOCLIENT : NET_TOSERVER;
+    if (s->doh_done[d])
+        doh_message(c, f, d, s->dohmsg[d].p, s->dohmsg[d].len, ts_ns, sink);
     stream_free(s);
 }
 
@@ -224,6 +299,8 @@ static void
 stream_end(struct h2_conn *c, struct h2_stream *s, enum net_dir dir, struct net_flow *f,
            uint64_t ts_ns, struct net_sink *sink)
 {
+    if (s->doh[dir] && !s->end[dir] && s->dohmsg[dir].len)
+        s->doh_done[dir] = true;
     s->end[dir] = true;
     if (s->end[0] && s->end[1])
         stream_emit(c, s, f, ts_ns, sink);
@@ -301,9 +378,9 @@ block_done(struct h2_conn *c, struct h2_dir *hd, struct net_flow *f, uint64_t ts
         dir_fail(hd, rc == BN_ENOMEM ? NET_APP_ERR_NOMEM : NET_APP_ERR_LIMIT);
         return;
     }
+    doh_headers(c, s, hd->hb_side, f, ts_ns, sink);
     if (hd->hb_end_stream)
-        stream_end(c, s, hd->hb_side == NET_TOSERVER ? NET_TOSERVER : NET_TOCLIENT, f, ts_ns,
-                   sink);
+        stream_end(c, s, hd->hb_side, f, ts_ns, sink);
 }
 
 static void
@@ -426,7 +503,10 @@ frame_done(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_fl
         } else if (!sd->multiple) {
             sd->multiple = 1;
         }
-        stream_emit(c, s, f, ts_ns, sink); /* the stream is closed */
+        /* the sender is done with the stream; frames the peer had in flight may still come
+         * (a cancelled DoH query's answer): it is reported once the peer ends too, or at
+         * the flow's end */
+        stream_end(c, s, dir, f, ts_ns, sink);
         return;
     }
     case F_PRIORITY: {
@@ -541,6 +621,15 @@ app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8
             struct h2_stream *s = stream_get(c, hd->sid, false, f, ts_ns, sink);
             if (s)
                 s->body[dir] += body;
+            if (s && s->doh[dir]) {
+                int rc = app_acc_add(&s->dohmsg[dir], d + (k - body), body, BN_NET_H2_BODY_MAX);
+                if (rc) { /* longer than a DNS message can be: not one, counted */
+                    app_err(NET_APP_HTTP, rc == BN_ENOMEM ? NET_APP_ERR_NOMEM
+                                                          : NET_APP_ERR_LIMIT);
+                    s->doh[dir] = false;
+                    app_acc_release(&s->dohmsg[dir]);
+                }
+            }
         }
         hd->left -= (uint32_t)k;
         d += k;
@@ -553,6 +642,8 @@ app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8
                 struct h2_stream *s = stream_get(c, hd->sid, false, f, ts_ns, sink);
                 if (s && hd->data_pad <= s->body[dir])
                     s->body[dir] -= hd->data_pad; /* the padding is not body */
+                if (s && s->doh[dir])
+                    s->dohmsg[dir].len -= BN_MIN(s->dohmsg[dir].len, (size_t)hd->data_pad);
                 if (s && (hd->flags & FL_END_STREAM))
                     stream_end(c, s, dir, f, ts_ns, sink);
             }
@@ -667,6 +758,8 @@ app_h2_close(struct h2_conn *c, struct net_flow *f, uint64_t ts_ns, struct net_s
             break;
         stream_emit(c, first, f, ts_ns, sink);
     }
+    if (c->dns)
+        net_app_dns_udp.close(c->dns, f, ts_ns, sink);
     for (int i = 0; i < 2; i++) {
         if (c->d[i].in_block || c->d[i].left)
             app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);

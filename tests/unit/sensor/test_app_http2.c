@@ -528,6 +528,93 @@ test_http1_basic_fields(void **state)
     json_decref(h);
 }
 
+/* DNS over HTTPS in cleartext HTTP/2: one dns record per stream, the answer if any */
+static void
+test_doh(void **state)
+{
+    (void)state;
+    static const uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, 'e', 'x',
+                                    'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1};
+    uint8_t answer[64];
+    memcpy(answer, query, sizeof(query));
+    answer[2] = 0x81;
+    answer[3] = 0x80;
+    answer[7] = 1; /* ancount */
+    static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4};
+    memcpy(answer + sizeof(query), rr, sizeof(rr));
+    size_t alen = sizeof(query) + sizeof(rr);
+    uint8_t blk[256];
+    size_t k;
+    struct fb *o = calloc(1, sizeof(*o)), *r = calloc(1, sizeof(*r));
+    memcpy(o->b, APP_H2_PREFACE, APP_H2_PREFACE_LEN);
+    o->n = APP_H2_PREFACE_LEN;
+    /* stream 1: POST with the query as body; stream 3: GET ?dns=, cancelled, answered after */
+    k = 0;
+    blk[k++] = 0x83;
+    k += lit(blk + k, ":path", "/dns-query");
+    k += lit(blk + k, "content-type", "application/dns-message");
+    frame(o, 1, 0x04, 1, blk, k);
+    frame(o, 0, 0x01, 1, query, sizeof(query));
+    k = 0;
+    blk[k++] = 0x82;
+    k += lit(blk + k, ":path", "/dns-query?dns=EjQBAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE");
+    frame(o, 1, 0x05, 3, blk, k);
+    frame(o, 3, 0, 3, "\x00\x00\x00\x08", 4);
+    /* answers: stream 1 padded DATA in two frames, stream 3 after the cancel */
+    for (uint32_t sid = 1; sid <= 3; sid += 2) {
+        k = 0;
+        blk[k++] = 0x88;
+        k += lit(blk + k, "content-type", "application/dns-message");
+        frame(r, 1, 0x04, sid, blk, k);
+        uint8_t d1[64];
+        d1[0] = 2;
+        memcpy(d1 + 1, answer, 10);
+        d1[11] = d1[12] = 0;
+        frame(r, 0, 0x08, sid, d1, 13);
+        frame(r, 0, 0x01, sid, answer + 10, alen - 10);
+    }
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed_steps(&run, NET_TOSERVER, o->b, o->n, 7);
+    at_feed_steps(&run, NET_TOCLIENT, r->b, r->n, 5);
+    at_close(&run);
+    int dns = 0, http = 0;
+    for (size_t i = 0; i < run.sink.n; i++) {
+        if (run.sink.type[i] == NET_REC_DNS) {
+            dns++;
+            assert_string_equal(at_str(run.sink.eve[i], "dns.type"), "response");
+            assert_string_equal(at_str(run.sink.eve[i], "dns.queries[0].rrname"), "example.com");
+            assert_string_equal(at_str(run.sink.eve[i], "dns.answers[0].rdata"), "1.2.3.4");
+        } else if (at_int(run.sink.eve[i], "http.http2.stream_id") > 0) {
+            http++;
+        }
+    }
+    assert_int_equal(dns, 2);
+    assert_int_equal(http, 2); /* the cancelled stream is reported once, with its answer */
+    at_done(&run);
+
+    /* no answer: the query is the stream's dns record */
+    o->n = APP_H2_PREFACE_LEN;
+    frame(o, 1, 0x05, 1, blk, 0);
+    k = 0;
+    blk[k++] = 0x82;
+    k += lit(blk + k, ":path", "/q?x=1&dns=EjQBAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE");
+    frame(o, 1, 0x05, 5, blk, k);
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, o->b, o->n);
+    at_close(&run);
+    dns = 0;
+    for (size_t i = 0; i < run.sink.n; i++) {
+        /* the query, then at the end its Zeek-only "unanswered" copy (no eve form) */
+        if (run.sink.type[i] == NET_REC_DNS && run.sink.eve[i]) {
+            dns++;
+            assert_string_equal(at_str(run.sink.eve[i], "dns.type"), "request");
+        }
+    }
+    assert_int_equal(dns, 1);
+    free(o);
+    free(r);
+}
+
 int
 main(void)
 {
@@ -541,6 +628,7 @@ main(void)
         cmocka_unit_test_teardown(test_http1_dump_headers, teardown),
         cmocka_unit_test_teardown(test_request_line_cut_by_close, teardown),
         cmocka_unit_test_teardown(test_http1_basic_fields, teardown),
+        cmocka_unit_test_teardown(test_doh, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
