@@ -72,7 +72,7 @@ ARG_RULES = [
     (r"^--runmode=single$", "ok", "single-threaded run"),
     (r"^--no-random$", "ok", "no randomness"),
     (r"^--simulate-ips$", "ok", "IPS mode: drop rules checked separately; TCP data parsed on "
-     "arrival (bannin pcap --inline when it has one)"),
+     "arrival (bannin pcap --ips)"),
     (r"^--simulate-", "exclude", "fault injection (--simulate-*) we do not have"),
     (r"^--set (threshold-file|reputation-|security\.lua|stats\.|detect\.)", "ok",
      "signature/alert or stats setting: alert checks are out of scope"),
@@ -595,7 +595,9 @@ def main():
     except (OSError, subprocess.TimeoutExpired):
         helptext = ""
     CAPS["dns_v2"] = "--eve-dns-version" in helptext
-    CAPS["inline"] = re.search(r"--inline\b", helptext) is not None
+    # bannin pcap calls Suricata's IPS-mode stream handling --ips (older builds: --inline)
+    m = re.search(r"(--inline|--ips)\b", helptext)
+    CAPS["inline"] = m.group(1) if m else False
     for k, opt in EVE_OPTS.items():
         CAPS[k] = opt in helptext
 
@@ -673,10 +675,10 @@ def main():
                 if CAPS[opt]:
                     run_args += [EVE_OPTS[opt]]
             # IPS mode parses TCP data as it arrives, IDS mode once the other side ACKs it
-            # (visible in pcap_cnt); bannin's --inline, when it has one, does the former.
+            # (visible in pcap_cnt); bannin pcap --ips does the former.
             if CAPS["inline"] and ("--simulate-ips" in args_text or
                                    truthy(get_path(cfg or {}, "stream.inline", False))):
-                run_args += ["--inline"]
+                run_args += [CAPS["inline"]]
             plans.append({"test": name, "pcap": pcap, "args": tuple(run_args), "checks": keep,
                           "notes": notes,
                           "no_resumed": "tls_no_resumed" in eve_want and
