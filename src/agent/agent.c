@@ -83,6 +83,9 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
  * loop has nothing left to do after that): one write() per drained batch cost a syscall
  * per event or two at a few thousand events/s. The spool has its own durability rules. */
 #define AGENT_FLUSH_NS (20 * 1000000ll)
+/* How often live processes of the table are checked for having vanished without an exit
+ * event (lost in the ring buffer or shed from a full queue). */
+#define AGENT_SWEEP_NS (30 * 1000000000ll)
 /* After a wakeup the loop lingers this long before draining, so that a burst of events costs
  * one wakeup (and one output write) per batch instead of one per event: at a few thousand
  * events per second the per-event futex wakeups and context switches of the loop thread cost
@@ -207,6 +210,7 @@ struct agent {
     /* budgets and heartbeat (loop thread) */
     int64_t next_budget_ns, next_hb_ns;
     int64_t out_flushed_ns;        /* when the --output file was last flushed */
+    int64_t next_sweep_ns;         /* next agent_proctable_sweep */
     bool out_dirty;                /* written since */
     int64_t last_cpu_ns, last_wall_ns, last_loop_cpu_ns;
     bool cur_gone;                 /* the event being processed: its process has exited */
@@ -374,8 +378,22 @@ agent_emit(struct agent *a, const struct agent_event *ev)
     if (!keep)
         a->cnt.sampled++;
     pthread_mutex_unlock(&a->mu);
-    if (!keep)
+    /* a sampled exit still goes through the queue, bare, so the table ends the process in
+     * order after its exec (its strings are not copied, nothing is written or matched) */
+    bool marker = !keep && ev->kind == AGENT_EV_PROCESS_TERMINATE && ev->proc.pid > 0;
+    if (!keep && !marker)
         return BN_ETOOBIG;
+    struct agent_event bare;
+    if (marker) {
+        memset(&bare, 0, sizeof(bare));
+        bare.kind = AGENT_EV_PROCESS_TERMINATE;
+        bare.prio = ev->prio;
+        bare.ts_ns = ev->ts_ns;
+        bare.proc.pid = ev->proc.pid;
+        bare.proc.start_ns = ev->proc.start_ns;
+        bare.table_only = true;
+        ev = &bare;
+    }
 
     struct qent *e = bn_malloc(sizeof(*e));
     if (!e || agent_event_copy(&e->ev, ev) != 0) {
@@ -414,7 +432,8 @@ agent_emit(struct agent *a, const struct agent_event *ev)
     r->v[(r->head + r->n) % a->cap] = e;
     r->n++;
     a->total++;
-    a->cnt.queued++;
+    if (!marker)
+        a->cnt.queued++;
     if (a->loop_waiting)
         pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
@@ -422,7 +441,7 @@ agent_emit(struct agent *a, const struct agent_event *ev)
         agent_event_release(&victim->ev);
         bn_free(victim);
     }
-    return 0;
+    return marker ? BN_ETOOBIG : 0; /* the event itself was sampled away (counted) */
 }
 
 int
@@ -444,7 +463,8 @@ agent_queue_pop(struct agent *a, struct agent_event *ev)
     best->head = (best->head + 1) % a->cap;
     best->n--;
     a->total--;
-    a->cnt.processed++;
+    if (!e->ev.table_only) /* a sampled exit's marker is no event */
+        a->cnt.processed++;
     pthread_mutex_unlock(&a->mu);
     *ev = e->ev;
     bn_free(e);
@@ -883,6 +903,12 @@ agent_process(struct agent *a, struct agent_event *ev)
 {
     if (!ev->ts_ns)
         ev->ts_ns = now_ns(CLOCK_REALTIME);
+    if (ev->table_only) {
+        if (ev->kind == AGENT_EV_PROCESS_TERMINATE && ev->proc.pid > 0)
+            agent_proctable_exit(a->pt, ev->proc.pid, ev->proc.start_ns, ev->ts_ns);
+        agent_event_release(ev);
+        return 0;
+    }
     if (ev->kind != AGENT_EV_STATUS && ev->kind != AGENT_EV_ALERT)
         enrich(a, ev);
     if (is_file_kind(ev->kind)) {
@@ -1106,6 +1132,11 @@ timers(struct agent *a)
     int64_t mono = now_ns(CLOCK_MONOTONIC);
     if (mono >= a->next_budget_ns) {
         check_budget(a, mono);
+        if (mono >= a->next_sweep_ns) {
+            if (a->next_sweep_ns)
+                agent_proctable_sweep(a->pt, now_ns(CLOCK_REALTIME));
+            a->next_sweep_ns = mono + AGENT_SWEEP_NS;
+        }
         agent_proctable_expire(a->pt, now_ns(CLOCK_REALTIME));
         if (a->corr)
             bn_correlator_expire(a->corr, now_ns(CLOCK_REALTIME));

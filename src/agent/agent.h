@@ -123,6 +123,9 @@ struct agent_event {
     /* exec at tier 1: the executed file as the kernel saw it, so its SHA-256 is found in the
      * cache without a stat() */
     struct agent_file_id exe_id;
+    /* an exit sampled away over budget: not written, not matched, but the process table
+     * still learns that the process ended (else its entry would stay "live") */
+    bool table_only;
 };
 
 struct agent;

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -905,6 +906,22 @@ agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns, i
         if (e->p.pid == pid && !e->exited && agent_proc_same_start(e->p.start_ns, start_ns))
             mark_exited(pt, e, now_ns);
     pthread_mutex_unlock(&pt->mu);
+}
+
+size_t
+agent_proctable_sweep(struct agent_proctable *pt, int64_t now_ns)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&pt->mu);
+    for (size_t b = 0; b < PT_BUCKETS; b++)
+        for (struct pt_entry *e = pt->buckets[b]; e; e = e->next)
+            if (!e->exited && e->p.pid > 0 && kill(e->p.pid, 0) != 0 && errno == ESRCH) {
+                mark_exited(pt, e, now_ns);
+                n++;
+            }
+    pt->st.swept += n;
+    pthread_mutex_unlock(&pt->mu);
+    return n;
 }
 
 void

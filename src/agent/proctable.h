@@ -44,6 +44,7 @@ struct agent_proctable_stats {
     uint64_t reused;            /* a pid came back with another start time */
     uint64_t evicted;           /* dropped at max_entries before their time */
     uint64_t expired;           /* exited entries dropped after exited_keep_ns */
+    uint64_t swept;             /* live entries found gone (their exit event was lost) */
     uint64_t proc_reads;
     uint64_t proc_read_errors;  /* processes gone or unreadable */
     uint64_t cmdline_truncated; /* command lines cut at AGENT_CMDLINE_MAX */
@@ -109,6 +110,12 @@ int agent_proctable_fill(struct agent_proctable *pt, pid_t pid, uint64_t start_n
 /* Marks a process exited at now_ns; it is kept for exited_keep_ns for ancestry. */
 void agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                           int64_t now_ns);
+/*
+ * Marks exited (at now_ns) the live entries whose pid no longer exists: their exit event was
+ * lost (ring buffer full, queue shed). Without this they would stay in the table for good.
+ * Returns how many.
+ */
+size_t agent_proctable_sweep(struct agent_proctable *pt, int64_t now_ns);
 /* Drops exited entries older than exited_keep_ns before now_ns. */
 void agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns);
 /*

@@ -643,6 +643,19 @@ test_fill_fields(void **state)
     assert_string_equal(e.cwd, "/home/u");
     agent_proc_release(&e);
 
+    /* a live entry whose process is gone without an exit event is found by the sweep;
+     * this test process is not */
+    struct agent_proc me = {.pid = getpid(), .ppid = getppid(), .start_ns = 1};
+    assert_int_equal(agent_proctable_update(pt, &me), 0);
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.exited, 0);
+    assert_int_equal(agent_proctable_sweep(pt, 1), 1);
+    assert_int_equal(agent_proctable_sweep(pt, 2), 0);
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.exited, 1);
+    assert_int_equal(st.swept, 1);
+
     /* an unknown pid that is not in /proc either */
     struct agent_proc f = {.pid = 4242425};
     assert_int_equal(agent_proctable_fill(pt, 4242425, 0, &f, AGENT_PF_ALL), BN_ENOTFOUND);
