@@ -5,14 +5,19 @@
  * Mounts a tmpfs under a temp dir, copies /bin/true there, starts the exec blocker (marks
  * only that tmpfs) with a block list that does not match the file, and runs it N times
  * (posix_spawn + wait). The module records, per permission event, the time from reading the
- * event to writing the answer; this prints p50/p90/p99/p99.9/max per scenario:
+ * event to the answer's delivery (to the answer's write() plus that write's CPU time: the
+ * kernel releases the exec inside it), and the time to that write() returning (which also
+ * holds any time the listener is preempted by the process its answer woke); this prints
+ * p50/p90/p99/p99.9/max of the first, p99 of the second and how often the listener was
+ * preempted on the return, per scenario:
  *   path      a path rule only (no content verdict needed; the path is read per event)
  *   warm      a sha256 rule, decision cache on (the first exec hashes, the rest hit)
  *   warm+path both
  *   cold      a sha256 rule, cache off: every exec hashes the file
  *   cold+yara sha256 + YARA rule(s), cache off: every exec hashes and scans
- * Usage: bench_agent_block [-n EXECS] [-y RULEFILE] [-r RT_PRIO] (root; default 10000 execs,
- * a built-in two-string YARA rule; -r runs the listener SCHED_FIFO at that priority). Watchdog: the
+ * Usage: bench_agent_block [-n EXECS] [-y RULEFILE] [-r RT_PRIO] [-s SLICE_US] (root; default
+ * 10000 execs, a built-in two-string YARA rule; -r runs the listener SCHED_FIFO at that
+ * priority; -s sets its EEVDF slice, -1 = the kernel's default, 0 = the module's 100 us). Watchdog: the
  * process exits after 300 s, the tmpfs is unmounted.
  */
 #include <errno.h>
@@ -87,6 +92,7 @@ add(struct resp_block *m, const char *json)
 }
 
 static int rt_prio;
+static int slice_us; /* -s: the listener's EEVDF slice (0 = the module's default, -1 = kernel's) */
 
 static int
 scenario(const char *name, int n, bool with_path, bool no_cache, bool sha, const char *yara_json)
@@ -98,6 +104,7 @@ scenario(const char *name, int n, bool with_path, bool no_cache, bool sha, const
         .no_cache = no_cache,
         .latency_samples = (uint32_t)n,
         .rt_priority = rt_prio,
+        .slice_us = slice_us,
     };
     struct resp_block *m;
     int rc = resp_block_new_conf(&m, NULL, &conf);
@@ -130,18 +137,28 @@ scenario(const char *name, int n, bool with_path, bool no_cache, bool sha, const
     double wall = now_s() - t0;
     uint32_t *lat = bn_calloc((size_t)n, sizeof(*lat));
     uint32_t *cpu = bn_calloc((size_t)n, sizeof(*cpu));
-    size_t got = lat && cpu ? resp_block_latencies(m, lat, cpu, (size_t)n) : 0;
+    uint32_t *ret = bn_calloc((size_t)n, sizeof(*ret));
+    uint8_t *pre = bn_calloc((size_t)n, sizeof(*pre));
+    size_t got = lat && cpu && ret && pre
+                     ? resp_block_latencies_ex(m, lat, ret, cpu, pre, (size_t)n)
+                     : 0;
+    size_t npre = 0;
+    for (size_t i = 0; i < got; i++)
+        npre += pre[i];
     struct resp_block_stats st;
     resp_block_stats(m, &st);
     resp_block_free(m);
     if (!got) {
         bn_free(lat);
         bn_free(cpu);
+        bn_free(ret);
+        bn_free(pre);
         fprintf(stderr, "%s: no latencies recorded\n", name);
         return BN_EINTERNAL;
     }
     qsort(lat, got, sizeof(*lat), cmp_u32);
     qsort(cpu, got, sizeof(*cpu), cmp_u32);
+    qsort(ret, got, sizeof(*ret), cmp_u32);
 #define PCT(q) ((double)lat[(size_t)((double)(got - 1) * (q))] / 1000.0)
     printf("%-10s execs %6d  decisions %6zu  p50 %8.1f us  p90 %8.1f  p99 %8.1f  p99.9 %8.1f  "
            "max %9.1f us  | hits %llu misses %llu hashed %llu timeouts %llu failed %d  "
@@ -153,16 +170,24 @@ scenario(const char *name, int n, bool with_path, bool no_cache, bool sha, const
     printf("%-10s listener CPU time per decision: p50 %.1f us  p99 %.1f us  max %.1f us\n", name,
            (double)cpu[(got - 1) / 2] / 1000.0,
            (double)cpu[(size_t)((double)(got - 1) * 0.99)] / 1000.0, (double)cpu[got - 1] / 1000.0);
+    printf("%-10s to the answer's write() returning: p50 %.1f us  p99 %.1f us  (listener "
+           "preempted on that return in %zu of %zu = %.1f%%)\n",
+           name, (double)ret[(got - 1) / 2] / 1000.0,
+           (double)ret[(size_t)((double)(got - 1) * 0.99)] / 1000.0, npre, got,
+           100.0 * (double)npre / (double)got);
     printf("{\"bench\":\"block\",\"scenario\":\"%s\",\"decisions\":%zu,\"p50_us\":%.1f,"
            "\"p99_us\":%.1f,\"max_us\":%.1f,\"cpu_p50_us\":%.1f,\"cpu_p99_us\":%.1f,"
-           "\"timeouts\":%llu}\n",
+           "\"ret_p99_us\":%.1f,\"preempted_pct\":%.1f,\"timeouts\":%llu}\n",
            name, got, PCT(0.5), PCT(0.99), (double)lat[got - 1] / 1000.0,
            (double)cpu[(got - 1) / 2] / 1000.0,
            (double)cpu[(size_t)((double)(got - 1) * 0.99)] / 1000.0,
-           (unsigned long long)st.timeouts);
+           (double)ret[(size_t)((double)(got - 1) * 0.99)] / 1000.0,
+           100.0 * (double)npre / (double)got, (unsigned long long)st.timeouts);
 #undef PCT
     fflush(stdout);
     bn_free(cpu);
+    bn_free(ret);
+    bn_free(pre);
     bn_free(lat);
     return failed ? BN_EIO : 0;
 }
@@ -173,15 +198,19 @@ main(int argc, char **argv)
     int n = 10000;
     const char *yfile = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "n:y:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:y:r:s:")) != -1) {
         if (opt == 'n')
             n = (int)strtol(optarg, NULL, 10);
         else if (opt == 'r')
             rt_prio = (int)strtol(optarg, NULL, 10);
         else if (opt == 'y')
             yfile = optarg;
+        else if (opt == 's')
+            slice_us = (int)strtol(optarg, NULL, 10);
         else {
-            fprintf(stderr, "usage: %s [-n EXECS] [-y YARA_RULE_FILE] [-r RT_PRIORITY]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-n EXECS] [-y YARA_RULE_FILE] [-r RT_PRIORITY] [-s SLICE_US]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -244,7 +273,7 @@ main(int argc, char **argv)
     printf("exec of a %lld-byte file on tmpfs, %d execs per scenario, deadline %u us, listener "
            "%s\n",
            (long long)sb.st_size, n, BN_RESP_BLOCK_DEADLINE_US,
-           rt_prio ? "SCHED_FIFO" : "nice -10");
+           rt_prio ? "SCHED_FIFO" : slice_us < 0 ? "nice -10, kernel's slice" : "nice -10, short slice");
     int rc = 0;
     rc |= scenario("path", n, true, false, false, NULL);
     rc |= scenario("warm", n, false, false, true, NULL);

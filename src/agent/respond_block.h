@@ -65,6 +65,10 @@ struct resp_block_conf {
     int nice;                 /* listener thread's nice: 0 = default -10, 20 = unchanged */
     int rt_priority;          /* 1..99: run the listener SCHED_FIFO (the watchdog stays
                                  normal; RT throttling bounds a runaway); 0 = off */
+    int slice_us;             /* not SCHED_FIFO: the listener's requested EEVDF slice
+                                 (sched_setattr sched_runtime, Linux >= 6.12), which keeps
+                                 the process its answer wakes from preempting it and lets it
+                                 preempt sooner on an event; 0 = 100 us, -1 = kernel default */
     resp_block_deny_cb on_deny;
     void *deny_ctx;
 };
@@ -108,9 +112,14 @@ void resp_block_stats(struct resp_block *m, struct resp_block_stats *out);
 /* True while the listener thread runs with its marks in place. */
 bool resp_block_listening(struct resp_block *m);
 /* Copies up to max of the recorded decision latencies, oldest first: ns the wall time from
- * the event's read to the answer's write, cpu the listener's CPU time for it (either may be
- * NULL). Returns the count. */
+ * the event's read to the answer's delivery (to the answer's write() plus that write's CPU
+ * time: the kernel releases the exec inside it), cpu the listener's CPU time for it (either
+ * may be NULL). Returns the count. */
 size_t resp_block_latencies(struct resp_block *m, uint32_t *ns, uint32_t *cpu, size_t max);
+/* The same, with ret the wall time to the answer's write() returning and preempted 1 when
+ * the listener lost the CPU on that return (to the process its answer woke). */
+size_t resp_block_latencies_ex(struct resp_block *m, uint32_t *ns, uint32_t *ret, uint32_t *cpu,
+                               uint8_t *preempted, size_t max);
 
 /*
  * Parses a persisted block list (the block_list.json format, len bytes) and appends its rules
