@@ -18,7 +18,7 @@
 #define AB_ARGS_CHUNK 4096       /* argv is copied in chunks of this size */
 #define AB_PAYLOAD_LEN 512       /* UDP payload prefix copied for DNS parsing */
 #define AB_PREFIX_LEN 64         /* bytes of a path used for the prefix filter */
-#define AB_RINGBUF_BYTES (4u << 20)
+#define AB_RINGBUF_BYTES (2u << 20)
 #define AB_DNAME_LEN 64          /* bytes kept of one path component (dentry name) */
 #define AB_DPATH_DEPTH 12        /* path components walked up from a struct file */
 
