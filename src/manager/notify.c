@@ -221,7 +221,7 @@ notify_approval_payload(struct store *st, const struct store_incident *inc,
 struct appr_ctx {
     struct store *st;
     const char *payload;
-    int64_t tenant, incident, now;
+    int64_t tenant, now;
     int enqueued;
     int rc;
 };
@@ -232,17 +232,19 @@ on_appr_channel(void *ctx, const struct store_channel *ch)
     struct appr_ctx *c = ctx;
     if (!ch->enabled)
         return 0;
+    /* Not filed under the incident (incident_id 0; the payload names it): the incident's
+     * own updates collapse into the newest pending message of (channel, incident), and must
+     * never replace this one. Both go out. */
     struct store_outbox o = {
         .tenant_id = c->tenant,
         .channel_id = ch->id,
-        .incident_id = c->incident,
+        .incident_id = 0,
         .payload = c->payload,
         .created_ns = c->now,
         .next_attempt_ns = c->now,
         .state = STORE_OUTBOX_PENDING,
     };
     int64_t id;
-    /* never collapsed into the incident's own pending message: both must go out */
     c->rc = store_outbox_enqueue(c->st, &o, 0, &id);
     if (c->rc)
         return c->rc;
@@ -275,7 +277,7 @@ notify_approval(struct store *st, int64_t tenant_id, int64_t incident_id,
     struct bn_buf b;
     bn_buf_init(&b, 256u << 10);
     rc = notify_approval_payload(st, &inc, t.name, it, n, &b);
-    struct appr_ctx c = {st, b.p, tenant_id, incident_id, now_ns, 0, 0};
+    struct appr_ctx c = {st, b.p, tenant_id, now_ns, 0, 0};
     if (rc == 0)
         rc = store_channel_list(st, &sc, on_appr_channel, &c);
     if (rc == 0)

@@ -233,7 +233,7 @@ test_semi_managed(void **state)
     struct env *e = *state;
     struct playbook_target t = {e->agent_a, 4242};
     int n = 0;
-    mk_channel(e->st, e->ta, "soc-hook");
+    int64_t ch = mk_channel(e->st, e->ta, "soc-hook");
     mk_channel(e->st, e->tb, "other-hook");
     mk_user(e->st, e->ta, "ca_a", STORE_ROLE_CUSTOMER_ADMIN);
     mk_user(e->st, e->ta, "cv_a", STORE_ROLE_CUSTOMER_VIEWER);
@@ -257,6 +257,18 @@ test_semi_managed(void **state)
             fail_msg("approval message lacks '%s': %s", want[i], pl);
     assert_null(strstr(pl, "cv_a")); /* a viewer cannot approve */
     assert_null(strstr(pl, "ca_b")); /* another tenant's admin neither */
+    /* the incident's own updates collapse per (channel, incident): never into this one */
+    for (int i = 0; i < 2; i++) {
+        struct store_outbox upd = {.tenant_id = e->ta,
+                                   .channel_id = ch,
+                                   .incident_id = e->inc_a,
+                                   .payload = "{\"kind\":\"incident\"}",
+                                   .state = STORE_OUTBOX_PENDING};
+        int64_t oid;
+        assert_int_equal(store_outbox_enqueue(e->st, &upd, 1, &oid), 0);
+    }
+    assert_int_equal(outbox(e->st, "approval_needed", NULL, 0), 1);
+    assert_int_equal(outbox(e->st, "incident", NULL, 0), 1);
     /* proposed once: a second run adds nothing and tells nobody again */
     assert_int_equal(playbook_incident(e->st, e->ta, e->inc_a, 4, &t, 1, &n), 0);
     assert_int_equal(n, 0);

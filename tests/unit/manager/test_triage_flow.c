@@ -116,6 +116,7 @@ alert(struct fx *f, const char *rule, int level, const char *tags, const char *h
 
 struct outbox_seen {
     int n;
+    int approvals; /* the playbook's "approval needed" messages (not incident notifications) */
     int64_t incident;
     char payload[4096];
     int state;
@@ -126,6 +127,10 @@ static int
 on_outbox(void *ctx, const struct store_outbox *o)
 {
     struct outbox_seen *s = ctx;
+    if (o->payload && strstr(o->payload, "\"kind\":\"approval_needed\"")) {
+        s->approvals++;
+        return 0;
+    }
     s->n++;
     s->incident = o->incident_id;
     s->state = o->state;
@@ -200,6 +205,8 @@ test_flow(void **state)
                      0);
     assert_int_equal(ob.n, 1);
     assert_int_equal(ob.incident, r1.incident_id);
+    /* critical on a host with an agent: the playbook's proposals wait for approval, told once */
+    assert_int_equal(ob.approvals, 1);
     assert_non_null(strstr(ob.payload, "\"alert_count\":3"));
     assert_non_null(strstr(ob.payload, "\"severity\":\"critical\""));
 
@@ -273,20 +280,24 @@ test_flow(void **state)
     assert_int_equal(ts.errors, 0);
     triage_free(t);
 
-    /* the worker: exactly one webhook per notified incident */
+    /* the worker: exactly one webhook per notified incident (and the approval request) */
     struct notify *n;
     struct notify_opts no = {.data_dir = f->dir, .poll_ns = 20000000};
     assert_int_equal(notify_start(&n, &no), 0);
     notify_kick(n);
-    for (int i = 0; i < 500 && http_peer_count(&f->peer) < 2; i++)
+    for (int i = 0; i < 500 && http_peer_count(&f->peer) < 3; i++)
         usleep(10000);
     usleep(200000); /* nothing more may come */
     notify_stop(n);
-    assert_int_equal(http_peer_count(&f->peer), 2);
-    int crit = -1;
-    for (int i = 0; i < 2; i++)
-        if (strstr(f->peer.reqs[i].body, "\"severity\":\"critical\""))
+    assert_int_equal(http_peer_count(&f->peer), 3);
+    int crit = -1, appr = 0;
+    for (int i = 0; i < 3; i++) {
+        if (strstr(f->peer.reqs[i].body, "\"kind\":\"approval_needed\""))
+            appr++;
+        else if (strstr(f->peer.reqs[i].body, "\"severity\":\"critical\""))
             crit = i;
+    }
+    assert_int_equal(appr, 1);
     assert_true(crit >= 0);
     /* the pending message took every update: app-3 and web-9 made it five */
     assert_non_null(strstr(f->peer.reqs[crit].body, "\"alert_count\":5"));
@@ -295,6 +306,7 @@ test_flow(void **state)
     memset(&ob, 0, sizeof(ob));
     assert_int_equal(store_outbox_list(f->st, &sc, STORE_OUTBOX_SENT, 100, on_outbox, &ob), 0);
     assert_int_equal(ob.n, 2);
+    assert_int_equal(ob.approvals, 1);
 
     /* a new alert in the notified incident does not notify again */
     struct triage *t2 = triage_new(f->st, &o);
