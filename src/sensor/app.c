@@ -885,11 +885,15 @@ net_app_name(enum net_app app)
     return (unsigned)app < NET_APP__COUNT ? app_names[app] : "unknown";
 }
 
-/* Parsers whose content rule is too loose alone: tried only through the server port hint. */
+/*
+ * Parsers whose content rule is too loose alone: tried only through the server port hint.
+ * DNS over UDP too: a short binary datagram (ONC RPC, NetBIOS name service) can pass for a
+ * DNS message, and Suricata tries DNS over UDP on port 53 only (the hint: 53, 5353, 5355).
+ */
 static bool
 port_only(const struct net_app_parser *p)
 {
-    return p == &ident_ike || p == &ident_ntp;
+    return p == &ident_ike || p == &ident_ntp || p == &net_app_dns_udp;
 }
 
 int

@@ -399,8 +399,11 @@ test_probes(void **state)
     assert_int_equal(app_dns_probe_udp(q.b, q.n, NET_TOSERVER), 1);
     assert_int_equal(app_dns_probe_udp((const uint8_t *)"GET / HTTP/1.1\r\n", 16, NET_TOSERVER), 0);
     assert_int_equal(app_dns_probe_udp(q.b, 5, NET_TOSERVER), 0);
-    assert_int_equal(net_app_identify(IPPROTO_UDP, q.b, q.n, NET_TOSERVER), NET_APP_DNS);
+    /* over UDP the content alone does not decide (port_only): the server port does */
+    assert_int_equal(net_app_identify(IPPROTO_UDP, q.b, q.n, NET_TOSERVER), NET_APP_UNKNOWN);
     assert_int_equal(net_app_port_hint(IPPROTO_UDP, 53), NET_APP_DNS);
+    assert_int_equal(net_app_port_hint(IPPROTO_UDP, 5353), NET_APP_DNS);
+    assert_int_equal(net_app_port_hint(IPPROTO_UDP, 2049), NET_APP_UNKNOWN);
 }
 
 /* A query never answered is reported at flow end for Zeek only (no second eve record). */
