@@ -19,7 +19,8 @@
 #      (limits.cpu_percent, 5 by default): they are counted and shown, and the rates are run
 #      a second time with limits.cpu_percent: 100 to show what the budget costs.
 # The agent's own CPU comes from /proc/<pid>/stat (all threads), its peak RSS from VmHWM.
-# Tunables (environment): REPS, EXECS, FILES, PASSES, RATES, RATE_SECS, KEEP=1 (keep /tmp data).
+# Tunables (environment): REPS, EXECS, FILES, PASSES, RATES, RATE_SECS, KEEP=1 (keep /tmp data),
+# EXEDIR (where the storm's binary is copied; default the build dir, never a temporary one).
 # Needs root, gcc, make, python3; bpftool for the ring-buffer counter (else "n/a").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -142,7 +143,10 @@ gcc -O2 -o "$tmp/drv" "$tmp/drv.c" || exit 1
 # one outside the temporary directories (an ordinary process storm) and one in /tmp, where
 # the rule "Process Executed From A Temporary Directory" makes every exec an alert too
 cp /bin/true "$tmp/bn_true"
-exedir=$(realpath "$build")/bench_agent.$$
+exedir=${EXEDIR:-$(realpath "$build")}/bench_agent.$$
+case $exedir in /tmp/*|/var/tmp/*|/dev/shm/*)
+    echo "bench_agent: $exedir is a temporary directory: set EXEDIR to another one" >&2; exit 1 ;;
+esac
 mkdir -p "$exedir" && cp /bin/true "$exedir/bn_true" || exit 1
 # the rate target: a static binary that only exits (the cheapest exec there is)
 printf '%s\n' 'void _start(void){__asm__ volatile("mov $60,%eax\n xor %edi,%edi\n syscall");}' \
