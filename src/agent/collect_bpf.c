@@ -1069,13 +1069,15 @@ bpf_describe(struct agent *a, void *state, char *buf, size_t size)
     if (len >= size)
         return;
     len += (size_t)snprintf(buf + len, size - len,
-        "bpf: tier 1, eBPF CO-RE (tp_btf): exec with full argv (%d bytes kept), exe, "
-        "uids, loginuid, session, tty, cgroup id; exit codes; TCP connect/accept/listen "
+        "bpf: tier 1, eBPF CO-RE (tp_btf): exec with full argv (%d bytes kept), exe and its "
+        "identity (SHA-256 cache without a stat), working directory, uids, loginuid, "
+        "session, tty, cgroup (container id); exit codes; TCP connect/accept/listen "
         "with 5-tuple and Community ID (accepts attributed to the listener's owner); "
         "UDP flows and DNS questions; file create, close-after-write, rename, delete, "
         "chmod/chown under the configured prefixes (filtered in the kernel); kernel module "
         "and BPF program loads; signals and ptrace aimed at the agent. Not seen: DNS "
-        "answers, cwd (from /proc), x86-64 syscalls only.\n", AB_ARGS_LEN);
+        "answers; x86-64 syscalls only (every syscall passes the raw sys_enter/sys_exit "
+        "programs).\n", AB_ARGS_LEN);
     if (state && len < size) {
         agent_bpf_stats(state, &st);
         snprintf(buf + len, size - len,
