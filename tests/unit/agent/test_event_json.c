@@ -378,12 +378,47 @@ test_alert_nested(void **state)
     bn_buf_release(&tb);
 }
 
+/* Numbers, times and keys written by hand (not printf): edges. */
+static void
+test_hand_formatting(void **state)
+{
+    (void)state;
+    struct agent_event ev;
+    struct bn_buf b;
+    base_event(&ev, AGENT_EV_PROCESS_TERMINATE);
+    ev.exit_code = -2147483647 - 1;
+    ev.ts_ns = 1795600800005000000LL; /* .005 */
+    ev.seq = 0;
+    ev.extra_keys[0] = "odd \"key\"\\";
+    ev.extra_vals[0] = (char *)"v";
+    ev.nextra = 1;
+    bn_buf_init(&b, 1 << 20);
+    assert_int_equal(agent_event_to_json(&ev, &b), 0);
+    expect(b.p, "bannin.ExitCode", "-2147483648");
+    expect(b.p, "bannin.seq", "0");
+    expect(b.p, "UtcTime", "2026-11-25 10:00:00.005");
+    expect(b.p, "odd \"key\"\\", "v");
+    bn_buf_reset(&b);
+    ev.ts_ns = 1795600801999000000LL; /* the next second, .999 */
+    ev.exit_code = 255;
+    assert_int_equal(agent_event_to_json(&ev, &b), 0);
+    expect(b.p, "UtcTime", "2026-11-25 10:00:01.999");
+    expect(b.p, "bannin.ExitCode", "255");
+    bn_buf_release(&b);
+    char g[48], small[8];
+    agent_process_guid(4007, 0x123456789abcULL, g, sizeof(g));
+    assert_string_equal(g, "{0123abcd-0000-1234-5678-9abc00000fa7}");
+    agent_process_guid(4007, 0x123456789abcULL, small, sizeof(small));
+    assert_string_equal(small, "{0123ab"); /* cut, still terminated */
+}
+
 int
 main(void)
 {
     agent_json_set_host("web-01", BOOT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_process_create), cmocka_unit_test(test_hostile_bytes),
+        cmocka_unit_test(test_process_create),
+        cmocka_unit_test(test_hand_formatting), cmocka_unit_test(test_hostile_bytes),
         cmocka_unit_test(test_network),        cmocka_unit_test(test_files_dns),
         cmocka_unit_test(test_auth),           cmocka_unit_test(test_bound),
         cmocka_unit_test(test_alert_nested),
