@@ -489,6 +489,15 @@ find_type(void *ctx, const struct store_action *a)
     return 0;
 }
 
+/* Counts the actions waiting for a human (pending approval or objection). */
+static int
+count_waiting(void *ctx, const struct store_action *a)
+{
+    if (a->state == STORE_ACT_PENDING_APPROVAL || a->state == STORE_ACT_PENDING_OBJECTION)
+        (*(int *)ctx)++;
+    return 0;
+}
+
 int
 playbook_incident(struct store *st, int64_t tenant_id, int64_t incident_id, int severity,
                   const struct playbook_target *t, size_t nt, int *n)
@@ -512,6 +521,12 @@ playbook_incident(struct store *st, int64_t tenant_id, int64_t incident_id, int 
     char hosts[PLAYBOOK_ITEMS_MAX][256], params_of[PLAYBOOK_ITEMS_MAX][96];
     size_t nwait = 0, nobj = 0;
     int64_t objection_s = tn.mode == STORE_MODE_FULL ? rcf.objection_window_s : 0;
+    /* approvers already told about this incident's waiting actions are not told again for
+     * each repeat alert: they see the new ones in the same list */
+    int waiting_before = 0;
+    rc = store_action_list(st, &sc, 0, incident_id, -1, 1000, count_waiting, &waiting_before);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < nt; i++) {
         const char *types[3] = {"isolate", "kill_tree", "forensics"};
         struct store_agent ag;
@@ -564,7 +579,10 @@ playbook_incident(struct store *st, int64_t tenant_id, int64_t incident_id, int 
                 return rc;
         }
     }
-    if (nwait) {
+    if (nwait && waiting_before) {
+        BN_INFO("playbook", "incident %lld: %zu more actions wait for a human (with %d already "
+                "waiting: not told again)", (long long)incident_id, nwait, waiting_before);
+    } else if (nwait) {
         /* one message per batch; objection-window items first decide its kind */
         if (nobj && nobj < nwait) {
             for (size_t i = 0, j = 0; i < nwait; i++)

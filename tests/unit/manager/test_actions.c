@@ -200,7 +200,8 @@ mk_user(struct store *st, int64_t tenant, const char *name, int role)
 struct outbox_find {
     const char *kind;
     int n;
-    char payload[8192];
+    int64_t newest;
+    char payload[8192]; /* the newest matching message's */
 };
 
 static int
@@ -211,7 +212,10 @@ outbox_cb(void *ctx, const struct store_outbox *o)
     snprintf(want, sizeof(want), "\"kind\":\"%s\"", f->kind);
     if (o->payload && strstr(o->payload, want)) {
         f->n++;
-        snprintf(f->payload, sizeof(f->payload), "%s", o->payload);
+        if (o->id > f->newest) {
+            f->newest = o->id;
+            snprintf(f->payload, sizeof(f->payload), "%s", o->payload);
+        }
     }
     return 0;
 }
@@ -220,7 +224,7 @@ static int
 outbox(struct store *st, const char *kind, char *payload, size_t size)
 {
     struct store_scope all = {.all = 1};
-    struct outbox_find f = {kind, 0, ""};
+    struct outbox_find f = {kind, 0, 0, ""};
     assert_int_equal(store_outbox_list(st, &all, -1, 1000, outbox_cb, &f), 0);
     if (payload)
         snprintf(payload, size, "%s", f.payload);
@@ -331,6 +335,18 @@ test_semi_managed(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(r.state[i], STORE_ACT_DONE);
     assert_int_equal(audited(e->st, "action.result", "killed"), 3);
+
+    /* a repeat alert (another process) once nothing waits: a new batch, told again */
+    t.pid = 5555;
+    assert_int_equal(playbook_incident(e->st, e->ta, e->inc_a, 4, &t, 1, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(outbox(e->st, "approval_needed", pl, sizeof(pl)), 2);
+    assert_non_null(strstr(pl, "\"pid\":5555"));
+    /* and another while that one still waits: listed with it, not told once more */
+    t.pid = 6666;
+    assert_int_equal(playbook_incident(e->st, e->ta, e->inc_a, 4, &t, 1, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(outbox(e->st, "approval_needed", NULL, 0), 2);
     int64_t bad = 0;
     assert_int_equal(store_audit_verify(e->st, &bad), 0);
 }
