@@ -320,7 +320,14 @@ decode_eth(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint8
             decode_eth(c, p + off + 4, n - off - 4, pkt_len, tunnel);
             return;
         default:
-            if (type < 0x0600) { /* 802.3 length: LLC/SNAP, STP, ... */
+            if (type < 0x0600 && n >= off + 8 && p[off] == 0xaa && p[off + 1] == 0xaa &&
+                p[off + 2] == 0x03) {
+                /* 802.3 length, LLC/SNAP (AA AA 03, an OUI): its ethertype follows */
+                type = be16(p + off + 6);
+                off += 8;
+                continue;
+            }
+            if (type < 0x0600) { /* 802.3 length: other LLC (STP, ...) */
                 c->d->st.non_ip += c->n == 0;
                 fail(c, W_UNSUP);
                 return;
