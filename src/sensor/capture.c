@@ -12,7 +12,8 @@
  * `bannin pcap`'s time). Records are judged as libpcap judges them: a captured length over
  * NET_SNAPLEN is an error, one over the file's snapshot length is cut to it, a record cut
  * short by the end of the file is an error (BN_EIO) after the frames before it. pcapng,
- * other versions and files with a BPF filter go through libpcap.
+ * other versions, files with a BPF filter and anything but a regular file (a FIFO) go
+ * through libpcap.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bannin/alloc.h"
@@ -58,10 +60,17 @@ static void
 fast_open(struct net_capture *c, const char *path)
 {
     uint8_t h[24];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO: no wait for a writer */
+
+    struct stat mine, theirs;
+    FILE *pf = pcap_file(c->pc);
 
     if (fd < 0)
         return;
+    /* a regular file, the one libpcap opened (a FIFO would lose the bytes read here) */
+    if (!pf || fstat(fd, &mine) != 0 || fstat(fileno(pf), &theirs) != 0 ||
+        !S_ISREG(mine.st_mode) || mine.st_dev != theirs.st_dev || mine.st_ino != theirs.st_ino)
+        goto no;
     if (read(fd, h, sizeof(h)) != (ssize_t)sizeof(h))
         goto no;
     uint32_t magic;

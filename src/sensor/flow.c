@@ -619,7 +619,7 @@ key_ports(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
  * work (the result is only a hint: the packet may still end, evict or create flows). The
  * key's hash is kept for the net_flow_packet call on the same packet that follows.
  */
-const struct net_flow *
+struct net_flow *
 net_flow_peek(struct net_flowtab *t, const struct net_pkt *p)
 {
     uint16_t sp, dp;

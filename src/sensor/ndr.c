@@ -568,6 +568,13 @@ advance(struct ndr *d, uint64_t ts_ns, struct net_sink *sink)
 void
 ndr_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
 {
+    ndr_packet_flow(d, p, NULL, sink);
+}
+
+void
+ndr_packet_flow(struct ndr *d, const struct net_pkt *p, struct net_flow *f,
+                struct net_sink *sink)
+{
     d->st.packets++;
     advance(d, p->ts_ns, sink);
     if (ndr_ignored(d, &p->src))
@@ -578,7 +585,7 @@ ndr_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
         return;
     }
     if (p->proto == 6 && d->cfg.scan_enabled)
-        ndr_scan_packet(d, p, sink);
+        ndr_scan_packet(d, p, f, sink);
     if ((p->proto == 1 || p->proto == 58) && d->cfg.sweep_enabled)
         ndr_sweep_packet(d, p, sink);
     if (d->cfg.exfil_enabled)

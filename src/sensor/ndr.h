@@ -217,6 +217,10 @@ void ndr_free(struct ndr *d);
 
 /* Per packet: SYN probes and answers, ICMP echo, ARP. pkt is borrowed. */
 void ndr_packet(struct ndr *d, const struct net_pkt *pkt, struct net_sink *sink);
+/* The same, given the packet's flow as the flow table holds it before this packet (NULL:
+ * none yet): per-connection facts are then kept on the flow instead of in a cache. */
+void ndr_packet_flow(struct ndr *d, const struct net_pkt *pkt, struct net_flow *f,
+                     struct net_sink *sink);
 /* Per record: flows at their end, DNS, TLS, SSH and HTTP records. rec is borrowed. */
 void ndr_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink);
 /* Advances the clock to now_ns (capture time): windows close, beacons are scored. */

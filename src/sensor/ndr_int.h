@@ -235,7 +235,8 @@ void ndr_alert_emit(struct ndr *d, struct net_sink *sink, struct net_alert *a, u
 /* ---- the families (ndr_scan.c, ...) ---- */
 
 int ndr_scan_init(struct ndr *d);
-void ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink);
+void ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_flow *f,
+                     struct net_sink *sink);
 void ndr_scan_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns, struct net_sink *sink);
 int ndr_sweep_init(struct ndr *d);
 void ndr_sweep_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink);

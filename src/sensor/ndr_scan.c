@@ -203,15 +203,31 @@ conn_fp(const struct net_addr *cli, const struct net_addr *srv, uint16_t port)
     return ndr_mix(x) | 1;
 }
 
-/* The probe (client, server, port) was answered: count it once in both windows. */
+/*
+ * The probe (client, server, port) was answered: count it once in both windows. Settled on
+ * the connection's first answered packet: the flow remembers it (a bit per orientation, as
+ * the flow's client may be either side), or, for a packet without a flow yet, a
+ * direct-mapped cache of connections.
+ */
 static void
-answered(struct ndr *d, const struct net_addr *cli, const struct net_addr *srv, uint16_t port)
+answered(struct ndr *d, struct net_flow *f, const struct net_addr *cli, uint16_t cport,
+         const struct net_addr *srv, uint16_t port)
 {
-    uint64_t fp = conn_fp(cli, srv, port);
-    uint64_t *slot = &d->scan_answered[fp % NDR_ANSWERED_SLOTS];
-    if (*slot == fp)
-        return; /* this connection's data again: settled on its first packet */
-    *slot = fp;
+    if (f) {
+        uint8_t bit = f->cport == cport && f->cli.fam == cli->fam &&
+                              memcmp(f->cli.a, cli->a, cli->fam == 6 ? 16 : 4) == 0
+                          ? 1
+                          : 2;
+        if (f->ndr_answered & bit)
+            return; /* this connection's data again */
+        f->ndr_answered |= bit;
+    } else {
+        uint64_t fp = conn_fp(cli, srv, port);
+        uint64_t *slot = &d->scan_answered[fp % NDR_ANSWERED_SLOTS];
+        if (*slot == fp)
+            return; /* this connection's data again: settled on its first packet */
+        *slot = fp;
+    }
     struct probe_key k;
     probe_key(&k, cli, srv, port, 6);
     struct probe_val *pv = ndr_tab_get(&d->scan_probe, &k);
@@ -227,7 +243,8 @@ answered(struct ndr *d, const struct net_addr *cli, const struct net_addr *srv, 
 }
 
 void
-ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
+ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_flow *f,
+                struct net_sink *sink)
 {
     uint8_t fl = p->tcp_flags;
     if ((fl & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) == NET_TCP_SYN) {
@@ -242,15 +259,17 @@ ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
         uint64_t fp = conn_fp(&p->src, &p->dst, p->dport);
         if (d->scan_answered[fp % NDR_ANSWERED_SLOTS] == fp)
             d->scan_answered[fp % NDR_ANSWERED_SLOTS] = 0;
+        if (f)
+            f->ndr_answered = 0;
         struct probe pr = {&p->src, &p->dst, p->dport, 6, false, NULL, p->pcap_cnt};
         new_probe(d, &pr, sink);
     } else if ((fl & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) == (NET_TCP_SYN | NET_TCP_ACK)) {
-        answered(d, &p->dst, &p->src, p->sport);
+        answered(d, f, &p->dst, p->dport, &p->src, p->sport);
     } else if ((fl & (NET_TCP_SYN | NET_TCP_RST)) == 0 && (fl & NET_TCP_ACK) &&
                p->payload_len > 0) {
         /* The client sending data: its connection was answered even if the SYN-ACK was not
          * captured (asymmetric routing, a capture of one direction). */
-        answered(d, &p->src, &p->dst, p->dport);
+        answered(d, f, &p->src, p->sport, &p->dst, p->dport);
     }
 }
 

@@ -620,6 +620,7 @@ net_pipeline_free(struct net_pipeline *p)
         bn_free(p->pf_free);
         p->pf_free = n;
     }
+    net_stream_mem_release(&p->smem);
     net_app_stats_bind(NULL);
     bn_free(p);
 }
@@ -675,10 +676,10 @@ net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen
         if (p->ndr) {
             /* the flow's per-flow state (separate allocations) is loaded while the
              * detectors work: the stream state's first touch was a miss on most packets */
-            const struct net_flow *pk_f = net_flow_peek(p->flows, k);
+            struct net_flow *pk_f = net_flow_peek(p->flows, k);
             if (pk_f && !p->cfg.no_app)
                 PREFETCH_STATE(pk_f);
-            ndr_packet(p->ndr, k, &p->sink);
+            ndr_packet_flow(p->ndr, k, pk_f, &p->sink);
         }
         f = net_flow_packet(p->flows, k, &dir);
         if (!f || p->cfg.no_app)

@@ -41,7 +41,7 @@ const char *net_eve_time(uint64_t ns, char *buf, size_t size);
 /* flow.c: the flow a packet belongs to now, or NULL, changing nothing (a hint for
  * prefetching; net_flow_packet on the same packet reuses its hash). The declaration lives
  * here rather than in sensor.h, next to its one caller. */
-const struct net_flow *net_flow_peek(struct net_flowtab *t, const struct net_pkt *p);
+struct net_flow *net_flow_peek(struct net_flowtab *t, const struct net_pkt *p);
 
 /* ---- Zeek conn.log for flows (conn.c) ---- */
 

@@ -219,6 +219,8 @@ struct net_flow {
     uint8_t seq_init[2];
     uint8_t nmacs[2];            /* MAC addresses seen on the client [0] / server [1] side */
     uint8_t tunnel;              /* enum net_tunnel of the inner packets */
+    uint8_t ndr_answered;        /* detections: this connection's answer is counted (bit 0:
+                                  * client = the flow's client, bit 1: its server) */
     /* line 1: per-flow states, clock */
     void *stream[2];             /* TCP reassembly state (stream.c) */
     void *app_state;
@@ -508,7 +510,13 @@ struct net_stream_mem {
     uint64_t used;
     uint64_t cap;
     uint64_t refused;                    /* times the budget said no */
+    uint8_t *cache;                      /* spare 4 KiB hold buffers (a list through their
+                                          * first bytes), not counted in used */
+    uint32_t ncache;
 };
+
+/* Frees the spare hold buffers (call once no stream uses m). */
+void net_stream_mem_release(struct net_stream_mem *m);
 
 #define NET_STREAM_MEMCAP BN_NET_STREAM_MEMCAP /* default budget per pipeline */
 

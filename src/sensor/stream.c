@@ -34,6 +34,54 @@ mem_give(struct net_stream *s, uint64_t n)
         s->mem->used -= BN_MIN(n, s->mem->used);
 }
 
+/*
+ * Hold buffers of the first size come from a per-pipeline cache (struct net_stream_mem):
+ * one is taken for a direction's unacknowledged bytes and given back as soon as they are
+ * all acknowledged, which is nearly every data packet; malloc/free of 4 KiB chunks each time
+ * cost more than the rest of the stream layer.
+ */
+#define HOLD_MIN 4096u
+#define HOLD_CACHE_MAX 1024u /* 4 MiB of spare buffers per pipeline at most */
+
+static uint8_t *
+hold_get(struct net_stream *s)
+{
+    struct net_stream_mem *m = s->mem;
+
+    if (m && m->cache) {
+        uint8_t *b = m->cache;
+        memcpy(&m->cache, b, sizeof(m->cache));
+        m->ncache--;
+        return b;
+    }
+    return bn_malloc(HOLD_MIN);
+}
+
+static void
+hold_put(struct net_stream *s, uint8_t *b, uint32_t cap)
+{
+    struct net_stream_mem *m = s->mem;
+
+    if (b && m && cap == HOLD_MIN && m->ncache < HOLD_CACHE_MAX) {
+        memcpy(b, &m->cache, sizeof(m->cache));
+        m->cache = b;
+        m->ncache++;
+        return;
+    }
+    bn_free(b);
+}
+
+void
+net_stream_mem_release(struct net_stream_mem *m)
+{
+    while (m->cache) {
+        uint8_t *b = m->cache;
+        memcpy(&m->cache, b, sizeof(m->cache));
+        bn_free(b);
+    }
+    m->ncache = 0;
+}
+
 static inline int32_t
 sdiff(uint32_t a, uint32_t b)
 {
@@ -54,7 +102,7 @@ net_stream_release(struct net_stream *s)
     mem_give(s, s->ooo_bytes + s->hold_cap);
     s->nseg = 0;
     s->ooo_bytes = 0;
-    bn_free(s->hold);
+    hold_put(s, s->hold, s->hold_cap);
     s->hold = NULL;
     s->hold_len = s->hold_cap = 0;
 }
@@ -93,13 +141,15 @@ hold_add(struct net_stream *s, const uint8_t *d, uint32_t n, const struct net_st
         return;
     }
     if (s->hold_len + n > s->hold_cap) {
-        uint32_t cap = s->hold_cap ? s->hold_cap : 4096;
+        uint32_t cap = s->hold_cap ? s->hold_cap : HOLD_MIN;
         while (cap < s->hold_len + n)
             cap *= 2;
         if (cap > NET_STREAM_HOLD_MAX)
             cap = NET_STREAM_HOLD_MAX;
         bool took = mem_take(s, cap - s->hold_cap);
-        uint8_t *nb = took ? bn_realloc(s->hold, cap) : NULL;
+        uint8_t *nb = !took                         ? NULL
+                      : !s->hold_cap && cap == HOLD_MIN ? hold_get(s)
+                                                        : bn_realloc(s->hold, cap);
         if (!nb) { /* no memory or over budget: hand on now rather than lose bytes */
             if (took)
                 mem_give(s, cap - s->hold_cap);
@@ -138,7 +188,7 @@ net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *
         /* all acknowledged: the buffer goes back (kept, the idle flows' empty buffers used
          * up the shared budget, and later flows' bytes were handed on unacknowledged) */
         mem_give(s, cap);
-        bn_free(buf);
+        hold_put(s, buf, cap);
         return;
     }
     if (!s->hold) { /* the usual case: nothing was held meanwhile */
@@ -152,7 +202,7 @@ net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *
     if (k < len)
         hand_on(s, buf + k, len - k, out);
     mem_give(s, cap);
-    bn_free(buf);
+    hold_put(s, buf, cap);
 }
 
 void

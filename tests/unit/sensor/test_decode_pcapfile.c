@@ -4,7 +4,7 @@
  * timestamps and the return codes, in both byte orders, micro- and nanosecond files, a
  * record longer than the snapshot length (cut to it), one over 256 KiB (an error), a record
  * or a record header cut short at the end, an empty file, records that straddle the reader's
- * 4 MiB buffer, and a BPF filter.
+ * 4 MiB buffer, a BPF filter, and a FIFO (left to libpcap).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -244,6 +246,44 @@ test_buffer_boundaries(void **state)
     unlink(g_path);
 }
 
+/* A FIFO (the NDR integration test streams its pcaps that way): libpcap reads it, all of it */
+static void
+test_fifo(void **state)
+{
+    struct frame a[64];
+    char fifo[80];
+
+    (void)state;
+    struct w w = start(false, false, 65535);
+    for (uint32_t i = 0; i < 20; i++)
+        record(&w, 100 + i, i, 80, 80, (uint8_t)i);
+    fclose(w.fp);
+    size_t want = read_all(g_path, false, NULL, a, 64);
+    assert_int_equal(want, 21);
+    snprintf(fifo, sizeof(fifo), "%s.fifo", g_path);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the writer */
+        FILE *in = fopen(g_path, "rb"), *out = fopen(fifo, "wb");
+        char buf[4096];
+        size_t n;
+        if (!in || !out)
+            _exit(1);
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            if (fwrite(buf, 1, n, out) != n)
+                _exit(1);
+        _exit(fclose(out) == 0 ? 0 : 1);
+    }
+    assert_int_equal(read_all(fifo, false, NULL, a, 64), want);
+    assert_int_equal(a[want - 1].rc, BN_EOF);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    unlink(fifo);
+    unlink(g_path);
+}
+
 int
 main(void)
 {
@@ -252,6 +292,7 @@ main(void)
         cmocka_unit_test(test_snaplen_and_limits),
         cmocka_unit_test(test_cut_short),
         cmocka_unit_test(test_buffer_boundaries),
+        cmocka_unit_test(test_fifo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
