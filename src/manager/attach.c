@@ -1,8 +1,10 @@
 /*
  * attach.c - uploads of forensic packages over the agent link (attach.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +83,38 @@ mkdirs(const char *data, char *dir, size_t dsz, char *part, size_t psz)
     if (mkdir(part, 0700) != 0 && errno != EEXIST)
         return -errno;
     return 0;
+}
+
+#define PARTIAL_MAX_AGE_S (7 * 86400) /* a partial upload untouched this long is given up */
+
+/*
+ * Removes partial uploads nobody resumed for a week (the agent gave up: its package vanished
+ * or the action was refused later). Each removal is logged. Runs at most once an hour.
+ */
+static void
+sweep_partial(const char *pdir)
+{
+    static int64_t last;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec - last < 3600)
+        return;
+    last = ts.tv_sec;
+    DIR *d = opendir(pdir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        struct stat sb;
+        if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (ts.tv_sec - sb.st_mtime < PARTIAL_MAX_AGE_S)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            BN_WARN("attach", "partial upload '%s/%s' (%lld bytes) untouched for %d days: removed",
+                    pdir, de->d_name, (long long)sb.st_size, PARTIAL_MAX_AGE_S / 86400);
+    }
+    closedir(d);
 }
 
 /* SHA-256 of a whole file into md (fresh) and its size. */
@@ -260,6 +294,7 @@ on_offer(struct attach_up **upp, const struct attach_peer *p, const uint8_t *pl,
         return efail(err, errsz, rc, "attachments directory under '%s': %s", store_dir(p->st),
                      bn_strerror(rc));
     }
+    sweep_partial(pdir);
     /* stored before but its row was rolled back with an ingest group: the blob is in place */
     final_rel(rel, sizeof(rel), m.action_id, name);
     snprintf(fin, sizeof(fin), "%s/%s", store_dir(p->st), rel);
