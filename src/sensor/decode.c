@@ -51,6 +51,7 @@ enum why {
 #define TEREDO_PORT 3544
 #define AYIYA_PORT 5072
 #define GTPU_PORT 2152
+#define GRE_UDP_PORT 4754 /* GRE-in-UDP, RFC 8086 */
 #define ETH_DEPTH_MAX 8
 #define LINK_CHDLC 104
 #define LINK_PPP 9
@@ -631,6 +632,12 @@ decode_l4(struct dctx *c, struct net_pkt *k, const uint8_t *p, uint32_t n)
                     st->tunnel_bad++;
                 return;
             }
+        }
+        if (k->dport == GRE_UDP_PORT && k->payload_len >= 4 && c->n < NET_LAYERS_MAX) {
+            /* GRE-in-UDP (RFC 8086): the GRE header, then its payload (Zeek decodes it);
+             * decode_gre counts what it cannot decode */
+            decode_gre(c, k->payload, k->payload_len);
+            return;
         }
         if (k->dport == VXLAN_PORT && k->payload_len >= 8 + 14 && (k->payload[0] & 0x08)) {
             size_t before = c->n;
