@@ -187,7 +187,7 @@ notify_approval_payload(struct store *st, const struct store_incident *inc,
     struct approvers ap = {json_array(), inc->tenant_id};
     /* provider users (tenant 0) are in no tenant's scope: all users, filtered by on_approver */
     struct store_scope sc = {1, NULL, 0};
-    int rc = store_user_list(st, &sc, on_approver, &ap);
+    int rc = st ? store_user_list(st, &sc, on_approver, &ap) : 0;
     char title[1000], who[300], t1[40], t2[40];
     snprintf(who, sizeof(who), "a customer_admin of %s or a provider_admin", tenant_name);
     if (objection)

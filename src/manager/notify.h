@@ -58,6 +58,7 @@ struct notify_approval_item {
     int state;               /* STORE_ACT_PENDING_APPROVAL or STORE_ACT_PENDING_OBJECTION */
     int64_t run_at_ns;       /* pending_objection: when it runs */
 };
+/* The message's JSON (st NULL: no approver names). */
 int notify_approval_payload(struct store *st, const struct store_incident *inc,
                             const char *tenant_name, const struct notify_approval_item *it,
                             size_t n, struct bn_buf *out);

@@ -141,6 +141,66 @@ chan(struct store_channel *c, const char *type, const char *cfg)
     c->enabled = 1;
 }
 
+/* "approval needed" and "objection window": the payload and how channels show it */
+static void
+test_approval(void **state)
+{
+    (void)state;
+    struct store_incident inc;
+    incident(&inc);
+    struct notify_approval_item it[2] = {
+        {12, "isolate", "web-1", NULL, STORE_ACT_PENDING_APPROVAL, 0},
+        {13, "kill_tree", "web-1", "{\"pid\":4242}", STORE_ACT_PENDING_APPROVAL, 0},
+    };
+    struct bn_buf p, out;
+    bn_buf_init(&p, 1 << 20);
+    bn_buf_init(&out, 1 << 20);
+    assert_int_equal(notify_approval_payload(NULL, &inc, "ACME Corp", it, 2, &p), 0);
+    json_t *j = json_loads(p.p, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "approval_needed");
+    assert_int_equal(json_integer_value(json_object_get(j, "incident_id")), 42);
+    json_t *acts = json_object_get(j, "actions");
+    assert_int_equal(json_array_size(acts), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(json_array_get(acts, 1), "params"),
+                                           "pid")),
+        4242);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 0), "approve")),
+                        "POST /api/v1/actions/12/approve");
+    assert_int_equal(json_array_size(json_object_get(j, "hosts")), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "approvers"), "who")),
+        "a customer_admin of ACME Corp or a provider_admin");
+    json_decref(j);
+    struct notify_render_opts o = {.from = "soc@example.com", .to = "a@example.com",
+                                   .facility = 16, .hostname = "mgr", .now_ns = T0};
+    assert_int_equal(notify_render(NOTIFY_FMT_SLACK, p.p, &o, &out), 0);
+    assert_non_null(strstr(out.p, "[high] Approval needed - incident 42"));
+    assert_non_null(strstr(out.p, "isolate #12 on web-1, kill_tree #13 on web-1"));
+    bn_buf_reset(&out);
+    assert_int_equal(notify_render(NOTIFY_FMT_EMAIL, p.p, &o, &out), 0);
+    assert_non_null(strstr(out.p, "\r\nSubject: [Bannin] [high] Approval needed - incident 42"));
+    assert_null(strstr(out.p, "\r\nBcc:")); /* the incident title's CR LF stays inside */
+
+    it[0].state = it[1].state = STORE_ACT_PENDING_OBJECTION;
+    it[0].run_at_ns = it[1].run_at_ns = T0 + 300000000000LL;
+    assert_int_equal(notify_approval_payload(NULL, &inc, "ACME Corp", it, 2, &p), 0);
+    j = json_loads(p.p, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "objection_window");
+    acts = json_object_get(j, "actions");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 1), "object")),
+                        "POST /api/v1/actions/13/reject");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 1), "runs_at")),
+                        "2025-11-26T00:05:00.000Z");
+    assert_non_null(strstr(json_string_value(json_object_get(j, "title")),
+                           "runs unless someone objects"));
+    json_decref(j);
+    bn_buf_release(&p);
+    bn_buf_release(&out);
+}
+
 static void
 test_webhook(void **state)
 {
@@ -321,6 +381,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_payload),
         cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_approval),
         cmocka_unit_test(test_webhook),
         cmocka_unit_test(test_webhook_failures),
         cmocka_unit_test(test_smtp),
