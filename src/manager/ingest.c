@@ -24,6 +24,7 @@ struct ingest {
     struct ingest_hooks hooks;
     bool open;
     size_t group_batches;
+    size_t group_events; /* inserted in the open group */
     struct ingest_counters cnt;
     struct store_event ev[CHUNK];
     char *scratch;              /* CHUNK * SCRATCH */
@@ -94,6 +95,12 @@ size_t
 ingest_pending_batches(const struct ingest *in)
 {
     return in->group_batches;
+}
+
+size_t
+ingest_pending_events(const struct ingest *in)
+{
+    return in->group_events;
 }
 
 void
@@ -415,6 +422,7 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
     *last_seq = max_seq;
     in->cnt.inserted += ack->inserted;
     in->cnt.dups += ack->dups;
+    in->group_events += ack->inserted;
     /* its receipt time, for the receipt -> commit latency (not measured if no room) */
     if (in->group_batches > in->group_rx_cap) {
         size_t nc = in->group_rx_cap ? in->group_rx_cap * 2 : 64;
@@ -461,6 +469,7 @@ ingest_begin(struct ingest *in)
     }
     in->open = true;
     in->group_batches = 0;
+    in->group_events = 0;
     return 0;
 }
 
@@ -473,12 +482,14 @@ ingest_commit(struct ingest *in)
     in->open = false;
     if (rc) {
         in->group_batches = 0;
+        in->group_events = 0;
         in->cnt.store_errors++;
         store_rollback(in->st);
         return rc;
     }
     count_latency(in);
     in->group_batches = 0;
+    in->group_events = 0;
     in->cnt.commits++;
     return 0;
 }
@@ -491,4 +502,5 @@ ingest_rollback(struct ingest *in)
     store_rollback(in->st);
     in->open = false;
     in->group_batches = 0;
+    in->group_events = 0;
 }

@@ -96,8 +96,9 @@ int ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_
 int ingest_begin(struct ingest *in);
 /* True while a group transaction is open. */
 bool ingest_pending(const struct ingest *in);
-/* Batches in the open group transaction. */
+/* Batches, and events inserted, in the open group transaction. */
 size_t ingest_pending_batches(const struct ingest *in);
+size_t ingest_pending_events(const struct ingest *in);
 /* Commits the group transaction (nothing open: 0). On failure it is rolled back. */
 int ingest_commit(struct ingest *in);
 /* Rolls back the group transaction, if any. */

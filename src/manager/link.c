@@ -35,6 +35,9 @@
 #define SILENT_MAX     65536      /* silent agents remembered (reported once) */
 #define IN_KEEP_MAX    (1u << 20) /* input buffer kept per idle connection at most */
 #define LAZY_COMMIT_MS 100
+/* a group transaction is committed once it holds this many new events, even in the middle of
+ * a loop turn: bounds receipt -> durable commit (and alert) latency under load */
+#define GROUP_EVENTS_MAX 50000
 #define SHUTDOWN_MS    5000 /* an ERROR not flushed by then: the connection is closed */
 #define SLOW_COMMIT_MS                                                                             \
     500 /* a group commit slower than this is logged */ /* small writes wait this long for a group \
@@ -326,7 +329,11 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->last_rx_ms = now_ms();
+    struct link *l = c->l;
     conn_pump(c);
+    /* outside parse_frames: the same flush on_check does at the end of the loop turn */
+    if (ingest_pending_events(l->in) >= GROUP_EVENTS_MAX)
+        group_flush(l);
 }
 
 static void
