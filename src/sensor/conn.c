@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bannin/buf.h"
+#include "bannin/community_id.h"
 #include "sensor/app.h"
 #include "sensor/pipeline.h"
 
@@ -106,6 +107,18 @@ zeek_flips(const struct net_flow *f)
            net_app_port_hint(f->proto, f->sport) == NET_APP_UNKNOWN;
 }
 
+/*
+ * Zeek's ICMP "ports": the originator's type, and for the responder the type that answers it
+ * (echo, timestamp, router/neighbor solicitation, ...: the Community ID's pairs, which come
+ * from Zeek) or, for a one-way message, its code.
+ */
+static unsigned
+zeek_icmp_resp_p(const struct net_flow *f)
+{
+    int peer = bn_icmp_peer_type(f->proto, f->icmp_type[NET_TOSERVER]);
+    return peer >= 0 ? (unsigned)peer : f->icmp_code[NET_TOSERVER];
+}
+
 int
 net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
 {
@@ -132,7 +145,7 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
                       net_addr_str(&f->cli, a1, sizeof(a1)),
                       icmp ? f->icmp_type[NET_TOSERVER] : unknown ? 0 : f->cport,
                       net_addr_str(&f->srv, a2, sizeof(a2)),
-                      icmp ? f->icmp_code[NET_TOSERVER] : unknown ? 0 : f->sport,
+                      icmp ? zeek_icmp_resp_p(f) : unknown ? 0 : f->sport,
                       zeek_proto(f->proto)));
     if (svc)
         TRY(bn_buf_printf(b, ",\"service\":\"%s\"", svc));
