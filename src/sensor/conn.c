@@ -156,8 +156,9 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
                           ",\"duration\":%" PRIu64 ".%06" PRIu64 ",\"orig_bytes\":%" PRIu64
                           ",\"resp_bytes\":%" PRIu64,
                           (uint64_t)(dur / 1000000000u), (uint64_t)((dur / 1000u) % 1000000u),
-                          net_flow_app_bytes(f, NET_TOSERVER),
-                          net_flow_app_bytes(f, NET_TOCLIENT)));
+                          /* no payload sizes for a transport Zeek does not parse */
+                          unknown ? 0 : net_flow_app_bytes(f, NET_TOSERVER),
+                          unknown ? 0 : net_flow_app_bytes(f, NET_TOCLIENT)));
     TRY(bn_buf_printf(b,
                       ",\"conn_state\":\"%s\",\"missed_bytes\":%" PRIu64
                       ",\"history\":\"%s\",\"orig_pkts\":%" PRIu64 ",\"orig_ip_bytes\":%" PRIu64
