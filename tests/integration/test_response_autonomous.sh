@@ -301,8 +301,11 @@ else
         "$PY" -c 'import sys,json; print(json.load(sys.stdin).get("token",""))' 2> /dev/null)
     found=
     for _ in $(seq 1 40); do
-        ip netns exec "$NS" curl -s -H "Authorization: Bearer $TOK" "$API/events?limit=500" \
-            > "$W/mgr_events.json"
+        # by EventID: the host's own activity floods a plain "newest N" search
+        for ev in 150 151; do
+            ip netns exec "$NS" curl -s -H "Authorization: Bearer $TOK" \
+                "$API/events?event_id=$ev&limit=200"
+        done > "$W/mgr_events.json"
         "$PY" - "$W/mgr_events.json" << 'EOF' && found=1 && break
 import json, re, sys
 t = open(sys.argv[1]).read()

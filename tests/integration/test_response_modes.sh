@@ -9,6 +9,9 @@
 #     result comes back and is audited) and rejects the isolate (never executed here).
 #   fully-managed (isolate forbidden by the tenant's policy, so it never runs on this host):
 #     the same incident is contained with no human; exec -> process killed latency measured.
+#   objection window (3 s): kill_tree waits in pending_objection with the process alive, runs
+#     when the window passes; a customer_viewer cannot object, a customer_admin's objection
+#     keeps the process alive past the window; both audited.
 #   exec blocking: the agent marks a tmpfs of this test (response.block_marks); a block_add
 #     by SHA-256 through the API reaches it; the blocked file's exec fails with EPERM, another
 #     file on the same tmpfs runs, and the denial (EventID 152) is found through the API;
@@ -233,6 +236,59 @@ bad += 1 if iso else 0
 sys.exit(1 if bad else 0)
 EOF
 
+# ---- fully-managed, "contain unless someone objects within N seconds" ----
+call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"objection_window_s":3}' >/dev/null
+[ "$(status)" = 200 ] && grep -q '"objection_window_s":3' "$W/body" &&
+    ok "policy: objection window 3 s" || bad "objection window: $(status) $(cat "$W/body")"
+newest_inc() {
+    call "$ADMIN" GET /incidents | jq_py '
+its=[i for i in d["items"] if i["severity"]>=4 and i["status"] not in ("resolved","false_positive")]
+print(its[0]["id"] if its else "")'
+}
+for what in wait object; do
+    cp /bin/sleep "$W/bn-resp-evil-$what"
+    T0=$(date +%s%N)
+    "$W/bn-resp-evil-$what" 600 & EVIL=$!; EVIL_PIDS="$EVIL_PIDS $EVIL"
+    KOB=
+    for _ in $(seq 1 80); do
+        INC3=$(newest_inc)
+        [ -n "$INC3" ] && KOB=$(call "$ADMIN" GET "/actions?incident_id=$INC3&state=pending_objection" |
+            jq_py 'k=[a["id"] for a in d["items"] if a["type"]=="kill_tree"]; print(k[0] if k else "")')
+        [ -n "$KOB" ] && break
+        sleep 0.1
+    done
+    if [ -z "$KOB" ]; then bad "$what: no kill_tree waiting for objections"; continue; fi
+    kill -0 "$EVIL" 2>/dev/null && ok "$what: kill_tree $KOB waits in pending_objection, process alive" ||
+        bad "$what: the process died inside the objection window"
+    if [ "$what" = object ]; then
+        call "$CVIEW" POST "/actions/$KOB/reject" '{"reason":"viewer objects"}' >/dev/null
+        [ "$(status)" = 403 ] && ok "object: a customer_viewer cannot object (403)" || bad "viewer object: $(status)"
+        call "$CADMIN" POST "/actions/$KOB/reject" '{"reason":"planned maintenance job"}' >/dev/null
+        [ "$(status)" = 200 ] && ok "object: customer_admin objected" || bad "objection: $(status) $(cat "$W/body")"
+        sleep 5
+        kill -0 "$EVIL" 2>/dev/null && ok "object: after the window the process is still alive" ||
+            bad "object: the process was killed despite the objection"
+        st=$(call "$ADMIN" GET "/actions/$KOB" | jq_py 'print(d["state"])')
+        [ "$st" = rejected ] && ok "object: action $KOB rejected" || bad "object: state $st"
+        kill -9 "$EVIL" 2>/dev/null; wait "$EVIL" 2>/dev/null
+    else
+        for _ in $(seq 1 1000); do kill -0 "$EVIL" 2>/dev/null || break; sleep 0.01; done
+        T1=$(date +%s%N)
+        if kill -0 "$EVIL" 2>/dev/null; then
+            bad "wait: process not contained after the window"
+        else
+            ok "wait: no objection - contained $(( (T1 - T0) / 1000000 )) ms after the exec (window 3 s)"
+        fi
+        wait "$EVIL" 2>/dev/null
+    fi
+    [ -n "$INC3" ] && call "$ADMIN" PATCH "/incidents/$INC3" '{"status":"resolved"}' >/dev/null
+done
+call "$ADMIN" GET "/audit?limit=300" > "$W/audit2.json"
+for a in action.object action.objection_window_passed; do
+    grep -q "\"$a\"" "$W/audit2.json" && ok "audit has $a" || bad "audit lacks $a"
+done
+call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"objection_window_s":0}' >/dev/null
+
 # ---- exec blocking through the manager ----
 SHA=$(sha256sum "$W/blk/evil-true" | cut -d' ' -f1)
 "$W/blk/evil-true" && ok "before block_add the file runs" || bad "evil-true does not run before blocking"
@@ -259,7 +315,8 @@ fi
 "$W/blk/ok-true" && ok "another file on the marked tmpfs still runs" || bad "ok-true blocked"
 found=
 for _ in $(seq 1 40); do
-    call "$ADMIN" GET "/events?limit=200" > "$W/events.json"
+    # by EventID: the host's own activity floods a plain "newest N" search
+    call "$ADMIN" GET "/events?event_id=152&limit=200" > "$W/events.json"
     if grep -q '"EventID": *152' "$W/events.json" && grep -q "$SHA" "$W/events.json"; then
         found=1
         break
