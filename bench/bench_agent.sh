@@ -200,7 +200,7 @@ agent_start() { # [CONFIG_FILE]
         sleep 0.05
     done
     sleep 0.5
-    tier=$(grep -m1 -o '"bannin.tier":"[a-z]*"' "$out" | cut -d'"' -f4)
+    tier=$(grep -m1 '"status":"started"' "$out" | grep -o '"bannin.tier":"[a-z]*"' | cut -d'"' -f4)
     [ "$tier" = bpf ] || echo "   WARNING: the agent runs tier '$tier', not bpf"
 }
 # Waits until the agent has written WANT events whose Image is IMAGE (EventID EID), at most
