@@ -44,7 +44,29 @@ struct net_capture {
     uint32_t snap;               /* the file's snapshot length, as libpcap adjusted it */
     uint8_t *buf;
     size_t off, len;             /* unread bytes: buf[off..len) */
+    uint64_t nrec;               /* records returned */
+    size_t ahead_off;            /* next record not yet shown to the look-ahead hook */
+    uint64_t ahead_seq;          /* and its number */
 };
+
+/* The look-ahead hook of this thread (net_capture_set_ahead). */
+static _Thread_local net_capture_ahead_fn g_ahead_fn;
+static _Thread_local void *g_ahead_ctx;
+static _Thread_local unsigned g_ahead_dist;
+
+void
+net_capture_set_ahead(net_capture_ahead_fn fn, void *ctx, unsigned distance)
+{
+    g_ahead_fn = fn;
+    g_ahead_ctx = ctx;
+    g_ahead_dist = distance;
+}
+
+void *
+net_capture_ahead_ctx(void)
+{
+    return g_ahead_ctx;
+}
 
 static uint32_t
 rd32(const uint8_t *p, bool swap)
@@ -115,6 +137,7 @@ fast_fill(struct net_capture *c, size_t want)
         return 0;
     memmove(c->buf, c->buf + c->off, c->len - c->off);
     c->len -= c->off;
+    c->ahead_off = c->ahead_off >= c->off ? c->ahead_off - c->off : 0;
     c->off = 0;
     while (c->len < want && !c->eof) {
         ssize_t r = read(c->fd, c->buf + c->len, FILE_BUF - c->len);
@@ -128,6 +151,28 @@ fast_fill(struct net_capture *c, size_t want)
         c->len += (size_t)r;
     }
     return 0;
+}
+
+/* Shows the hook the records up to g_ahead_dist past the one just returned, as far as they
+ * are already in the buffer (each once, in order; none is read for it). */
+static void
+show_ahead(struct net_capture *c)
+{
+    uint64_t target = c->nrec + g_ahead_dist;
+
+    if (c->ahead_seq <= c->nrec || c->ahead_off < c->off) {
+        c->ahead_off = c->off;
+        c->ahead_seq = c->nrec + 1;
+    }
+    while (c->ahead_seq <= target && c->ahead_off + REC_HDR <= c->len) {
+        const uint8_t *h = c->buf + c->ahead_off;
+        uint32_t cl = rd32(h + 8, c->swap);
+        if (cl > NET_SNAPLEN || c->ahead_off + REC_HDR + cl > c->len)
+            break;
+        g_ahead_fn(g_ahead_ctx, c->ahead_seq, h + REC_HDR, cl > c->snap ? c->snap : cl);
+        c->ahead_off += REC_HDR + cl;
+        c->ahead_seq++;
+    }
 }
 
 static int
@@ -150,6 +195,9 @@ fast_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen, uint32_
         return BN_EIO; /* the last record cut short */
     *data = c->buf + c->off + REC_HDR;
     c->off += REC_HDR + cl;
+    c->nrec++;
+    if (g_ahead_fn)
+        show_ahead(c);
     *caplen = cl > c->snap ? c->snap : cl; /* libpcap hands on the snapshot length only */
     *wirelen = wl;
     /* as libpcap 1.10 reads them: signed 32-bit fields in our byte order, unsigned when it

@@ -613,6 +613,93 @@ key_ports(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
     return true;
 }
 
+/* ---- looking ahead (prefetch hints for frames the pipeline has not reached yet) ---- */
+
+static uint16_t
+rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+uint32_t
+net_flow_frame_hash(const struct net_flowtab *t, const uint8_t *f, uint32_t n, bool *ok)
+{
+    struct net_pkt k;
+    uint32_t off = 14;
+    uint16_t type;
+    int nv = 0;
+
+    *ok = false;
+    if (n < 14)
+        return 0;
+    /* only the fields pkt_hash reads; the addresses' unused bytes zero, as decode.c has them */
+    memset(&k.src, 0, sizeof(k.src));
+    memset(&k.dst, 0, sizeof(k.dst));
+    k.vlan[0] = k.vlan[1] = k.vlan3 = 0;
+    k.layer = 0;
+    type = rd16(f + 12);
+    while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
+        if (n < off + 4 || nv == 2)
+            return 0;
+        k.vlan[nv++] = rd16(f + off) & 0x0fff;
+        type = rd16(f + off + 2);
+        off += 4;
+    }
+    const uint8_t *l4;
+    if (type == 0x0800) {
+        const uint8_t *ip = f + off;
+        if (n < off + 20 || (ip[0] >> 4) != 4 || (rd16(ip + 6) & 0x3fff))
+            return 0; /* not IPv4, or a fragment */
+        uint32_t hl = (ip[0] & 15u) * 4;
+        if (hl < 20 || n < off + hl + 4)
+            return 0;
+        k.ip_v = 4;
+        k.proto = ip[9];
+        k.src.fam = k.dst.fam = 4;
+        memcpy(k.src.a, ip + 12, 4);
+        memcpy(k.dst.a, ip + 16, 4);
+        l4 = ip + hl;
+    } else if (type == 0x86dd) {
+        const uint8_t *ip = f + off;
+        if (n < off + 44 || (ip[0] >> 4) != 6)
+            return 0;
+        k.ip_v = 6;
+        k.proto = ip[6];
+        k.src.fam = k.dst.fam = 6;
+        memcpy(k.src.a, ip + 8, 16);
+        memcpy(k.dst.a, ip + 24, 16);
+        l4 = ip + 40;
+    } else {
+        return 0;
+    }
+    if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)
+        return 0;
+    *ok = true;
+    return pkt_hash(t, &k, rd16(l4), rd16(l4 + 2));
+}
+
+void
+net_flow_prefetch_slot(const struct net_flowtab *t, uint32_t h)
+{
+    __builtin_prefetch(&t->ix[h & t->mask]);
+}
+
+struct net_flow *
+net_flow_prefetch_entry(const struct net_flowtab *t, uint32_t h)
+{
+    for (uint32_t i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {
+        if (t->ix[i].hash == h) {
+            struct net_flow *f = &t->e[t->ix[i].idx - 1].f;
+            __builtin_prefetch(f);
+            __builtin_prefetch((const char *)f + 64);
+            __builtin_prefetch(&f->bytes, 1);
+            __builtin_prefetch(&f->history, 1);
+            return f;
+        }
+    }
+    return NULL;
+}
+
 /*
  * The flow this packet belongs to now, if any, without changing anything: the pipeline asks
  * before running the detectors so the flow's per-flow state can be prefetched while they

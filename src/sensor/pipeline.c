@@ -32,6 +32,8 @@
 
 #define NS 1000000000ull
 #define PF_FREE_MAX 4096 /* per-flow states kept for reuse instead of freed */
+#define AHEAD 4          /* frames looked at ahead (capture.c's look-ahead hook) */
+#define AHEAD_RING 8     /* power of two > AHEAD */
 
 /* Pipeline state of one flow with payload (f->stream[0]). */
 struct pflow {
@@ -74,8 +76,17 @@ struct net_pipeline {
     struct net_stream_mem smem;  /* budget of all held and out-of-order TCP bytes */
     struct pflow *pf_free;       /* recycled per-flow state */
     size_t pf_nfree;
+    /* frames ahead (prefetching): flow hash, then the entry it names */
+    struct {
+        uint64_t seq;
+        uint32_t hash;
+        bool ok;
+        struct net_flow *f;
+    } ahead[AHEAD_RING];
     struct net_pipeline_stats st;
 };
+
+static void ahead_hook(void *ctx, uint64_t seq, const uint8_t *frame, uint32_t caplen);
 
 /* Where stream callbacks deliver: the flow and direction being fed. */
 struct feed {
@@ -589,6 +600,7 @@ net_pipeline_new(struct net_pipeline **out, const struct net_pipeline_cfg *cfg, 
         p->ev_ready = true;
     }
     net_app_stats_bind(&p->app_stats);
+    net_capture_set_ahead(ahead_hook, p, AHEAD);
     *out = p;
     return 0;
 nomem:
@@ -601,6 +613,8 @@ net_pipeline_free(struct net_pipeline *p)
 {
     if (!p)
         return;
+    if (net_capture_ahead_ctx() == p)
+        net_capture_set_ahead(NULL, NULL, 0);
     if (p->flows) {
         /* flows still open (no net_pipeline_finish) end without records */
         p->quiet = true;
@@ -658,6 +672,38 @@ clock_to(struct net_pipeline *p, uint64_t ts_ns)
             __builtin_prefetch((f)->app_state);                                            \
     } while (0)
 
+/*
+ * Look-ahead (capture.c shows each frame AHEAD frames before it is processed): the frame's
+ * flow hash is computed and its index slot prefetched; two frames before its turn the slot
+ * names the entry, which is prefetched; one frame before, the entry names the stream and
+ * parser states, which are. Each stage's load has a frame's worth of work to arrive in (a
+ * packet costs several dependent cache misses otherwise: slot, entry, states).
+ */
+static void
+ahead_hook(void *ctx, uint64_t seq, const uint8_t *frame, uint32_t caplen)
+{
+    struct net_pipeline *p = ctx;
+    __typeof__(p->ahead[0]) *a = &p->ahead[seq & (AHEAD_RING - 1)];
+
+    a->seq = seq;
+    a->f = NULL;
+    a->hash = net_flow_frame_hash(p->flows, frame, caplen, &a->ok);
+    if (a->ok)
+        net_flow_prefetch_slot(p->flows, a->hash);
+}
+
+static void
+ahead_stages(struct net_pipeline *p, uint64_t cur)
+{
+    __typeof__(p->ahead[0]) *a2 = &p->ahead[(cur + 2) & (AHEAD_RING - 1)];
+    __typeof__(p->ahead[0]) *a1 = &p->ahead[(cur + 1) & (AHEAD_RING - 1)];
+
+    if (a2->seq == cur + 2 && a2->ok)
+        a2->f = net_flow_prefetch_entry(p->flows, a2->hash);
+    if (a1->seq == cur + 1 && a1->f && !p->cfg.no_app)
+        PREFETCH_STATE(a1->f);
+}
+
 void
 net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen,
                    uint32_t wirelen, uint64_t ts_ns)
@@ -665,6 +711,7 @@ net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen
     struct net_pkt pk[NET_LAYERS_MAX];
     size_t n;
 
+    ahead_stages(p, p->dec.st.packets + 1);
     n = net_decode(&p->dec, frame, caplen, wirelen, ts_ns, p->dec.st.packets + 1, pk);
     p->cur_pcap_cnt = p->dec.st.packets;
     clock_to(p, ts_ns);

@@ -42,6 +42,16 @@ const char *net_eve_time(uint64_t ns, char *buf, size_t size);
  * prefetching; net_flow_packet on the same packet reuses its hash). The declaration lives
  * here rather than in sensor.h, next to its one caller. */
 struct net_flow *net_flow_peek(struct net_flowtab *t, const struct net_pkt *p);
+/*
+ * flow.c, looking ahead at frames not processed yet (prefetch hints, nothing changes): the
+ * flow-table hash of a plain frame (Ethernet, VLAN tags, unfragmented IPv4 or IPv6 with TCP
+ * or UDP right after the header; *ok false otherwise), a prefetch of its index slot, and,
+ * once that slot is loaded, a prefetch of the entry it names (returned: a guess by hash).
+ */
+uint32_t net_flow_frame_hash(const struct net_flowtab *t, const uint8_t *frame, uint32_t caplen,
+                             bool *ok);
+void net_flow_prefetch_slot(const struct net_flowtab *t, uint32_t hash);
+struct net_flow *net_flow_prefetch_entry(const struct net_flowtab *t, uint32_t hash);
 
 /* ---- Zeek conn.log for flows (conn.c) ---- */
 

@@ -571,6 +571,18 @@ int net_capture_linktype(const struct net_capture *c);
  */
 int net_capture_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen,
                      uint32_t *wirelen, uint64_t *ts_ns);
+/*
+ * Look-ahead: when a file is read by capture.c's own reader, each net_capture_next in this
+ * thread shows fn the frames up to distance records past the one it returns that are
+ * already in its buffer (seq: the frame's 1-based number in the file; the frame is borrowed
+ * for the call only). The pipeline uses it to prefetch flow state a few frames early. One
+ * hook per thread; fn NULL removes it.
+ */
+typedef void (*net_capture_ahead_fn)(void *ctx, uint64_t seq, const uint8_t *frame,
+                                     uint32_t caplen);
+void net_capture_set_ahead(net_capture_ahead_fn fn, void *ctx, unsigned distance);
+/* The ctx of this thread's hook (NULL: none). */
+void *net_capture_ahead_ctx(void);
 /* Makes a blocked or later net_capture_next return BN_EOF (async-signal-safe). */
 void net_capture_break(struct net_capture *c);
 /* Kernel counters of a live capture: received, dropped by the kernel (ring full), dropped
