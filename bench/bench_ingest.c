@@ -10,7 +10,12 @@
  *
  *   bench_ingest --server 127.0.0.1:7443 --token T --dir /tmp/bench-agents
  *                [--agents 100] [--threads 2] [--batch 1000] [--events 1000000]
- *                [--seconds 0] [--acked FILE]
+ *                [--seconds 0] [--acked FILE] [--rate EVENTS_PER_S]
+ *
+ * --rate paces the sends (each thread sends its batches at evenly spaced times for its share
+ * of the rate) instead of as fast as acks come back: with a rate under the manager's capacity
+ * the manager is not saturated, and its receipt -> commit latency (printed by bannind at
+ * shutdown) is the latency of a batch, not of a queue.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +52,7 @@ static const char *server, *token, *dir, *acked_path;
 static int nagents = 100, nthreads = 2, batch = 1000;
 static uint64_t total_events = 1000000;
 static double seconds;
+static double rate; /* events/s over all threads; 0 = as fast as acks allow */
 static struct agent_sim *agents;
 static _Atomic uint64_t acked_events, reconnects, refusals;
 static _Atomic bool stop;
@@ -182,9 +188,19 @@ worker(void *arg)
     if (bn_wire_packer_new(&p, 1) != 0)
         return NULL;
     bn_buf_init(&f, BN_WIRE_HDR + BN_WIRE_FRAME_MAX);
+    /* paced: this thread's batches every `gap` seconds */
+    double gap = rate > 0 ? (double)batch / (rate / nthreads) : 0, next = now_s();
     while (!atomic_load(&stop) && atomic_load(&acked_events) < total_events) {
         for (int i = t; i < nagents; i += nthreads) {
             struct agent_sim *a = &agents[i];
+            if (gap > 0) {
+                double now = now_s();
+                if (next > now)
+                    usleep((useconds_t)((next - now) * 1e6));
+                else if (now - next > 1.0)
+                    next = now; /* more than a second behind: do not burst to catch up */
+                next += gap;
+            }
             if (!a->conn) {
                 if (open_session(a) != 0) {
                     usleep(100000);
@@ -232,7 +248,8 @@ main(int argc, char **argv)
         {"dir", required_argument, NULL, 'd'},     {"agents", required_argument, NULL, 'a'},
         {"threads", required_argument, NULL, 'T'}, {"batch", required_argument, NULL, 'b'},
         {"events", required_argument, NULL, 'e'},  {"seconds", required_argument, NULL, 'S'},
-        {"acked", required_argument, NULL, 'A'},   {NULL, 0, NULL, 0},
+        {"acked", required_argument, NULL, 'A'},   {"rate", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -246,13 +263,15 @@ main(int argc, char **argv)
         case 'e': total_events = strtoull(optarg, NULL, 10); break;
         case 'S': seconds = strtod(optarg, NULL); break;
         case 'A': acked_path = optarg; break;
+        case 'r': rate = strtod(optarg, NULL); break;
         default: return 2;
         }
     }
     if (!server || !token || !dir || nagents < 1 || nthreads < 1 || batch < 1 ||
         batch > BN_WIRE_BATCH_EVENTS_MAX) {
         fprintf(stderr, "usage: bench_ingest --server H:P --token T --dir D [--agents N] "
-                        "[--threads T] [--batch B] [--events E] [--seconds S] [--acked FILE]\n");
+                        "[--threads T] [--batch B] [--events E] [--seconds S] [--acked FILE] "
+                        "[--rate EVENTS_PER_S]\n");
         return 2;
     }
     if (nthreads > nagents)
