@@ -481,6 +481,9 @@ headers_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
     bool dump = atomic_load_explicit(&dump_headers, memory_order_relaxed);
     if (tx && !tx->hdrs[dir] && (dump || (dir == NET_TOSERVER && hd->upgrade_h2c)))
         tx->hdrs[dir] = hdrs_build(hd, &tx->truncated);
+    /* the lines are not needed any more: an idle keep-alive flow holds no buffer for them */
+    app_acc_release(&hd->raw);
+    hd->raw_full = false;
     if (dir == NET_TOCLIENT) {
         if (hd->interim) {
             hd->state = H_START;
