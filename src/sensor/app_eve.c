@@ -34,7 +34,7 @@ static void
 jw_c(struct jw *w, char c)
 {
     if (!w->rc)
-        w->rc = bn_buf_putc(w->b, c);
+        w->rc = net_buf_putc(w->b, c);
 }
 
 static void
@@ -52,9 +52,9 @@ jw_key(struct jw *w, const char *k)
     jw_sep(w);
     jw_c(w, '"');
     if (!w->rc)
-        w->rc = bn_buf_append(w->b, k, strlen(k));
+        w->rc = net_buf_add(w->b, k, strlen(k));
     if (!w->rc)
-        w->rc = bn_buf_append(w->b, "\":", 2);
+        w->rc = net_buf_add(w->b, "\":", 2);
 }
 
 static void
@@ -92,7 +92,7 @@ jw_u64(struct jw *w, const char *k, uint64_t v)
     } while (v);
     jw_key(w, k);
     if (!w->rc)
-        w->rc = bn_buf_append(w->b, t + i, sizeof(t) - i);
+        w->rc = net_buf_add(w->b, t + i, sizeof(t) - i);
 }
 
 static void
@@ -499,8 +499,8 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
     jw_u64(w, "Z", (uint64_t)(r->z << 2 | r->ad << 1 | r->cd));
     /* Zeek's dns.log lists no answer for WKS, TKEY and TSIG records (its handlers of those
      * types add none) */
-#define ZEEK_ANSWER(rr) ((rr)->section == NET_DNS_ANSWER && (rr)->type != 11 && \
-                         (rr)->type != 249 && (rr)->type != 250)
+#define ZEEK_ANSWER(rr)                                                                            \
+    ((rr)->section == NET_DNS_ANSWER && (rr)->type != 11 && (rr)->type != 249 && (rr)->type != 250)
     bool any = false;
     for (size_t i = 0; i < r->n_rrs; i++)
         any |= ZEEK_ANSWER(&r->rrs[i]);
@@ -575,10 +575,10 @@ http2_side_eve(struct jw *w, const char *key, const struct net_http2_side *s)
         "SETTINGSMAXHEADERLISTSIZE",
     };
     static const char *const err_names[] = {
-        "NOERROR",       "PROTOCOLERROR",    "INTERNALERROR",     "FLOWCONTROLERROR",
-        "SETTINGSTIMEOUT", "STREAMCLOSED",   "FRAMESIZEERROR",    "REFUSEDSTREAM",
-        "CANCEL",        "COMPRESSIONERROR", "CONNECTERROR",      "ENHANCEYOURCALM",
-        "INADEQUATESECURITY", "HTTP11REQUIRED",
+        "NOERROR",          "PROTOCOLERROR",  "INTERNALERROR",      "FLOWCONTROLERROR",
+        "SETTINGSTIMEOUT",  "STREAMCLOSED",   "FRAMESIZEERROR",     "REFUSEDSTREAM",
+        "CANCEL",           "COMPRESSIONERROR", "CONNECTERROR",     "ENHANCEYOURCALM",
+        "INADEQUATESECURITY", "HTTP11REQUIRED", /* RFC 9113 section 7, in order */
     };
     jw_open(w, key, '{');
     if (s->n_settings) {

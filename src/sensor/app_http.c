@@ -391,8 +391,8 @@ header(struct hdir *hd, enum net_dir dir, const uint8_t *s, size_t n)
                 hd->chunked = true;
     } else if (IS("upgrade")) {
         for (size_t i = 0; i + 3 <= vl; i++)
-            if (app_prefix_ci(v + i, vl - i, "h2c") && (i + 3 == vl || v[i + 3] == ',' ||
-                                                        v[i + 3] == ' '))
+            if (app_prefix_ci(v + i, vl - i, "h2c") &&
+                (i + 3 == vl || v[i + 3] == ',' || v[i + 3] == ' '))
                 hd->upgrade_h2c = true;
     }
     if (!tx)

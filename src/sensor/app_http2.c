@@ -251,8 +251,8 @@ doh_headers(struct h2_conn *c, struct h2_stream *s, enum net_dir dir, struct net
     }
 }
 
-static void doh_message(struct h2_conn *c, struct net_flow *f, enum net_dir dir,
-                        const uint8_t *m, size_t n, uint64_t ts_ns, struct net_sink *sink);
+static void doh_message(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8_t *m,
+                        size_t n, uint64_t ts_ns, struct net_sink *sink);
 
 static void
 stream_emit(struct h2_conn *c, struct h2_stream *s, struct net_flow *f, uint64_t ts_ns,
@@ -365,8 +365,8 @@ block_done(struct h2_conn *c, struct h2_dir *hd, struct net_flow *f, uint64_t ts
             return;
         }
     }
-    int rc = hpack_decode(&hd->hp, hd->hblock.p, hd->hblock.len, s->hdrs[hd->hb_side],
-                          &s->truncated);
+    int rc =
+        hpack_decode(&hd->hp, hd->hblock.p, hd->hblock.len, s->hdrs[hd->hb_side], &s->truncated);
     hd->hblock.len = 0;
     if (rc == BN_EPROTO) {
         s->truncated = 1;
@@ -554,8 +554,7 @@ frame_start(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_f
         app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
         app_dropped(1);
         hd->keep = false;
-        if (hd->type == F_HEADERS || hd->type == F_CONTINUATION ||
-            hd->type == F_PUSH_PROMISE) {
+        if (hd->type == F_HEADERS || hd->type == F_CONTINUATION || hd->type == F_PUSH_PROMISE) {
             hd->dead = true;
             return;
         }
@@ -624,8 +623,7 @@ app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8
             if (s && s->doh[dir]) {
                 int rc = app_acc_add(&s->dohmsg[dir], d + (k - body), body, BN_NET_H2_BODY_MAX);
                 if (rc) { /* longer than a DNS message can be: not one, counted */
-                    app_err(NET_APP_HTTP, rc == BN_ENOMEM ? NET_APP_ERR_NOMEM
-                                                          : NET_APP_ERR_LIMIT);
+                    app_err(NET_APP_HTTP, rc == BN_ENOMEM ? NET_APP_ERR_NOMEM : NET_APP_ERR_LIMIT);
                     s->doh[dir] = false;
                     app_acc_release(&s->dohmsg[dir]);
                 }

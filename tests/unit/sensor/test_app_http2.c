@@ -171,8 +171,8 @@ test_hpack_errors_and_eviction(void **state)
     /* a size update to 60 keeps one 57-byte entry: the second evicts the first */
     memset(l, 0, sizeof(*l));
     /* (:authority, 18 x 'a') is 60 bytes; (:authority, "b") 43 */
-    size_t n = unhex("3f1d 4112 6161 6161 6161 6161 6161 6161 6161 6161 6161 4101 62", b,
-                     sizeof(b));
+    size_t n =
+        unhex("3f1d 4112 6161 6161 6161 6161 6161 6161 6161 6161 6161 4101 62", b, sizeof(b));
     assert_int_equal(hpack_decode(&hp, b, n, l, &trunc), 0);
     assert_int_equal(l->n, 3);
     assert_true(l->h[0].is_size_update);
@@ -239,12 +239,12 @@ build_conversation(void)
     static const uint8_t set_c[] = {0, 3, 0, 0, 0, 100, 0, 2, 0, 0, 0, 0};
     frame(&cli, 4, 0, 0, set_c, sizeof(set_c));
     /* stream 1: GET /a with priority, split over HEADERS + CONTINUATION, padded */
-    blk[k++] = 0x82;                   /* :method GET */
-    blk[k++] = 0x86;                   /* :scheme http */
+    blk[k++] = 0x82; /* :method GET */
+    blk[k++] = 0x86; /* :scheme http */
     k += lit(blk + k, ":path", "/a");
     uint8_t h1[256];
     size_t h1n = 0;
-    h1[h1n++] = 3; /* pad length */
+    h1[h1n++] = 3;                               /* pad length */
     memcpy(h1 + h1n, "\x00\x00\x00\x00\x0f", 5); /* priority: weight 15 */
     h1n += 5;
     memcpy(h1 + h1n, blk, k);
@@ -262,7 +262,7 @@ build_conversation(void)
     k += lit(blk + k, ":path", "/b");
     frame(&cli, 1, 0x04, 3, blk, k);
     frame(&cli, 0, 0, 3, "xyz", 3);
-    frame(&cli, 3, 0, 3, "\x00\x00\x00\x08", 4); /* CANCEL */
+    frame(&cli, 3, 0, 3, "\x00\x00\x00\x08", 4);                 /* CANCEL */
     frame(&cli, 7, 0, 0, "\x00\x00\x00\x03\x00\x00\x00\x00", 8); /* GOAWAY NO_ERROR */
 
     static const uint8_t set_s[] = {0, 1, 0, 0, 0x20, 0};
@@ -272,7 +272,7 @@ build_conversation(void)
     blk[k++] = 0x88; /* :status 200 */
     k += lit(blk + k, "content-length", "5");
     frame(&srv, 1, 0x04, 1, blk, k);
-    frame(&srv, 8, 0, 1, "\x00\x00\x10\x00", 4); /* WINDOW_UPDATE: nothing logged */
+    frame(&srv, 8, 0, 1, "\x00\x00\x10\x00", 4);            /* WINDOW_UPDATE: nothing logged */
     frame(&srv, 0, 0x01 | 0x08, 1, "\x02hello\x00\x00", 8); /* padded DATA, END_STREAM */
 }
 
@@ -308,7 +308,7 @@ check_conversation(struct at_sink *s)
         if (s->eve[i] == e)
             r = s->body[i];
     assert_int_equal(r->response_body_len, 5); /* padding is not body */
-    assert_null(s->zeek[0]); /* Zeek's http.log has no HTTP/2 */
+    assert_null(s->zeek[0]);                   /* Zeek's http.log has no HTTP/2 */
     e = find_stream(s, 3, 0);
     assert_non_null(e);
     assert_string_equal(at_str(e, "http.http_method"), "POST");
@@ -533,8 +533,9 @@ static void
 test_doh(void **state)
 {
     (void)state;
-    static const uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, 'e', 'x',
-                                    'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1};
+    static const uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0,   0,   0,
+                                    0,    0,    7,    'e',  'x', 'a', 'm', 'p', 'l', 'e',
+                                    3,    'c',  'o',  'm',  0,   0,   1,   0,   1};
     uint8_t answer[64];
     memcpy(answer, query, sizeof(query));
     answer[2] = 0x81;
