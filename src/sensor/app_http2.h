@@ -60,7 +60,8 @@ bool app_hdrs_add(struct net_http_hdrs *l, const char *name, size_t nl, const ch
 
 struct h2_conn;
 
-struct h2_conn *app_h2_open(uint32_t first_tx_id);
+/* tx ids start at first_tx_id; preface_done bytes of the client preface were read already. */
+struct h2_conn *app_h2_open(uint32_t first_tx_id, size_t preface_done);
 /*
  * An h2c upgrade: the HTTP/1 request (method, URI and its header list in order) becomes
  * stream 1's request as Suricata builds it (":method", ":path", Host as ":authority"), and its
