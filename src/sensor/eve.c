@@ -103,7 +103,7 @@ net_eve_time(uint64_t ns, char *buf, size_t size)
 
 /* ---- direct formatting: the hot path renders without printf ---- */
 
-#define LIT(b, s) bn_buf_append((b), (s), sizeof(s) - 1)
+#define LIT(b, s) net_buf_add((b), (s), sizeof(s) - 1)
 
 static int
 put_u64(struct bn_buf *b, uint64_t v)
@@ -115,20 +115,20 @@ put_u64(struct bn_buf *b, uint64_t v)
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    return bn_buf_append(b, tmp + i, sizeof(tmp) - i);
+    return net_buf_add(b, tmp + i, sizeof(tmp) - i);
 }
 
 static int
 put_cstr(struct bn_buf *b, const char *s)
 {
-    return bn_buf_append(b, s, strlen(s));
+    return net_buf_add(b, s, strlen(s));
 }
 
 /* ,"key":<unsigned> */
 static int
 put_kv_u(struct bn_buf *b, const char *key_lit, size_t key_len, uint64_t v)
 {
-    TRY(bn_buf_append(b, key_lit, key_len));
+    TRY(net_buf_add(b, key_lit, key_len));
     return put_u64(b, v);
 }
 
@@ -141,7 +141,7 @@ put_str(struct bn_buf *b, const char *key, const char *val)
     TRY(put_cstr(b, key));
     TRY(LIT(b, "\":\""));
     TRY(bn_buf_json_escape(b, val, strlen(val)));
-    return bn_buf_putc(b, '"');
+    return net_buf_putc(b, '"');
 }
 
 static bool
@@ -196,9 +196,9 @@ put_addr(struct bn_buf *b, const char *key_lit, size_t key_len, const struct net
 {
     char buf[48];
 
-    TRY(bn_buf_append(b, key_lit, key_len));
+    TRY(net_buf_add(b, key_lit, key_len));
     TRY(put_cstr(b, net_addr_eve(a, buf, sizeof(buf))));
-    return bn_buf_putc(b, '"');
+    return net_buf_putc(b, '"');
 }
 
 #define KV_ADDR(b, lit, a) put_addr((b), (lit), sizeof(lit) - 1, (a))
@@ -213,21 +213,21 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
     TRY(LIT(b, "{\"timestamp\":\""));
     TRY(put_cstr(b, net_eve_time(r->type == NET_REC_FLOW && f ? f->last_ns : r->ts_ns, tbuf,
                                  sizeof(tbuf))));
-    TRY(bn_buf_putc(b, '"'));
+    TRY(net_buf_putc(b, '"'));
     if (f)
         TRY(KV_U(b, ",\"flow_id\":", f->id));
     if (e && e->iface)
         TRY(put_str(b, "in_iface", e->iface));
     TRY(LIT(b, ",\"event_type\":\""));
     TRY(put_cstr(b, type_name(r->type)));
-    TRY(bn_buf_putc(b, '"'));
+    TRY(net_buf_putc(b, '"'));
     if (f && f->vlan[0]) {
         TRY(KV_U(b, ",\"vlan\":[", f->vlan[0]));
         if (f->vlan[1])
             TRY(KV_U(b, ",", f->vlan[1]));
         if (f->vlan[1] && f->vlan3)
             TRY(KV_U(b, ",", f->vlan3));
-        TRY(bn_buf_putc(b, ']'));
+        TRY(net_buf_putc(b, ']'));
     }
     if (f) {
         /* DNS records carry the packet's direction (a response comes from the server) */
@@ -255,7 +255,7 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
         if (a->proto) {
             TRY(LIT(b, ",\"proto\":\""));
             TRY(put_cstr(b, net_proto_name(a->proto, pbuf, sizeof(pbuf))));
-            TRY(bn_buf_putc(b, '"'));
+            TRY(net_buf_putc(b, '"'));
         }
         TRY(KV_U(b, ",\"ip_v\":", a->src.fam == 6 ? 6 : 4));
     }
@@ -288,7 +288,7 @@ put_hex2(struct bn_buf *b, uint8_t v)
     static const char hex[] = "0123456789abcdef";
     char o[2] = {hex[v >> 4], hex[v & 15]};
 
-    return bn_buf_append(b, o, 2);
+    return net_buf_add(b, o, 2);
 }
 
 static int
@@ -310,7 +310,7 @@ tcp_member(const struct net_flow *f, struct bn_buf *b)
     TRY(put_hex2(b, f->tcp_flags[NET_TOSERVER]));
     TRY(LIT(b, "\",\"tcp_flags_tc\":\""));
     TRY(put_hex2(b, f->tcp_flags[NET_TOCLIENT]));
-    TRY(bn_buf_putc(b, '"'));
+    TRY(net_buf_putc(b, '"'));
     for (size_t i = 0; i < BN_ARRAY_SIZE(names); i++)
         if (all & names[i].bit) {
             TRY(LIT(b, ",\""));
@@ -323,7 +323,7 @@ tcp_member(const struct net_flow *f, struct bn_buf *b)
         TRY(KV_U(b, ",\"gap_ts\":", f->gaps[0]));
         TRY(KV_U(b, ",\"gap_tc\":", f->gaps[1]));
     }
-    return bn_buf_putc(b, '}');
+    return net_buf_putc(b, '}');
 }
 
 static int
@@ -360,15 +360,15 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
         char m[24];
         TRY(LIT(b, ",\"ether\":{\"src_macs\":["));
         for (unsigned i = 0; i < f->nmacs[0]; i++) {
-            TRY(i ? LIT(b, ",\"") : bn_buf_putc(b, '"'));
+            TRY(i ? LIT(b, ",\"") : net_buf_putc(b, '"'));
             TRY(put_cstr(b, mac_str(f->macs[0][i], m)));
-            TRY(bn_buf_putc(b, '"'));
+            TRY(net_buf_putc(b, '"'));
         }
         TRY(LIT(b, "],\"dest_macs\":["));
         for (unsigned i = 0; i < f->nmacs[1]; i++) {
-            TRY(i ? LIT(b, ",\"") : bn_buf_putc(b, '"'));
+            TRY(i ? LIT(b, ",\"") : net_buf_putc(b, '"'));
             TRY(put_cstr(b, mac_str(f->macs[1][i], m)));
-            TRY(bn_buf_putc(b, '"'));
+            TRY(net_buf_putc(b, '"'));
         }
         TRY(LIT(b, "]}"));
     }
@@ -392,7 +392,7 @@ net_eve_render(const struct net_eve *e, const struct net_record *r, struct bn_bu
     case NET_REC_ALERT:
         if (!r->body)
             return BN_EINVAL;
-        TRY(bn_buf_putc(b, ','));
+        TRY(net_buf_putc(b, ','));
         TRY(net_alert_eve(r->body, b));
         if (r->flow && r->flow->community_id[0])
             TRY(put_str(b, "community_id", r->flow->community_id));
@@ -400,13 +400,13 @@ net_eve_render(const struct net_eve *e, const struct net_record *r, struct bn_bu
     default:
         if (!r->body)
             return BN_EINVAL;
-        TRY(bn_buf_putc(b, ','));
+        TRY(net_buf_putc(b, ','));
         TRY(net_app_eve(r->type, r->body, b));
         if (r->flow && r->flow->community_id[0])
             TRY(put_str(b, "community_id", r->flow->community_id));
         break;
     }
-    return bn_buf_putc(b, '}');
+    return net_buf_putc(b, '}');
 }
 
 void
@@ -418,7 +418,7 @@ net_eve_write(struct net_eve *e, const struct net_record *r)
     int rc = net_eve_render(e, r, &e->b);
     if (rc == BN_DECLINED)
         return; /* a record with no eve form (app.h: unanswered queries, mDNS, LLMNR) */
-    if (rc != 0 || bn_buf_putc(&e->b, '\n') != 0) {
+    if (rc != 0 || net_buf_putc(&e->b, '\n') != 0) {
         e->errors++;
         return;
     }
