@@ -205,7 +205,6 @@ struct upload {
     int phase;
     uint64_t off;
     int64_t t_ms;
-    uint64_t cursor; /* uploads up to this id failed to start in this session: skipped */
     uint8_t *buf;
 };
 
@@ -256,7 +255,8 @@ upload_step(struct uplink *u, struct bn_wire_conn *conn, struct upload *up, cons
     if (!u->c.actions)
         return 0;
     while (up->phase == UP_IDLE) {
-        if (action_queue_upload_next(u->c.actions, up->cursor, &up->a) != 0)
+        /* oldest first; one that cannot start is given up (done), so the next one comes */
+        if (action_queue_upload_next(u->c.actions, 0, &up->a) != 0)
             return 0;
         up->fd = open(up->a.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         struct stat sb;
