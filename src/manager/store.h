@@ -240,7 +240,10 @@ int store_agent_silent(struct store *st, int64_t now_ns, int64_t *ids, size_t ma
 
 /*
  * Inserts a batch of events inside the caller's transaction. An event whose (agent_id, seq)
- * is already stored is skipped and counted in *dups. Updates the agent's last_seq.
+ * is already stored is skipped and counted in *dups. Updates the agent's last_seq. With
+ * schema 6 (unless opts.row_events) the events' JSON goes into zstd blocks of at most 2 MiB
+ * of text, one tenant each: one block per call for a batch of one agent (docs/MANAGER.md,
+ * "Event blocks"); callers pass a batch, not single events, to get the compression.
  */
 int store_events_insert(struct store *st, const struct store_event *ev, size_t n,
                         size_t *inserted, size_t *dups);
