@@ -34,7 +34,7 @@ static void
 jw_c(struct jw *w, char c)
 {
     if (!w->rc)
-        w->rc = bn_buf_putc(w->b, c);
+        w->rc = net_buf_putc(w->b, c);
 }
 
 static void
@@ -52,9 +52,9 @@ jw_key(struct jw *w, const char *k)
     jw_sep(w);
     jw_c(w, '"');
     if (!w->rc)
-        w->rc = bn_buf_append(w->b, k, strlen(k));
+        w->rc = net_buf_add(w->b, k, strlen(k));
     if (!w->rc)
-        w->rc = bn_buf_append(w->b, "\":", 2);
+        w->rc = net_buf_add(w->b, "\":", 2);
 }
 
 static void
@@ -92,7 +92,7 @@ jw_u64(struct jw *w, const char *k, uint64_t v)
     } while (v);
     jw_key(w, k);
     if (!w->rc)
-        w->rc = bn_buf_append(w->b, t + i, sizeof(t) - i);
+        w->rc = net_buf_add(w->b, t + i, sizeof(t) - i);
 }
 
 static void
