@@ -17,8 +17,8 @@
  *   cold+yara sha256 + YARA rule(s), cache off: every exec hashes and scans
  * Usage: bench_agent_block [-n EXECS] [-y RULEFILE] [-r RT_PRIO] [-s SLICE_US] (root; default
  * 10000 execs, a built-in two-string YARA rule; -r runs the listener SCHED_FIFO at that
- * priority; -s sets its EEVDF slice, -1 = the kernel's default, 0 = the module's 100 us). Watchdog: the
- * process exits after 300 s, the tmpfs is unmounted.
+ * priority; -s sets its EEVDF slice, -1 = the kernel's default, 0 = the module's 100 us).
+ * Watchdog: the process exits after 300 s, the tmpfs is unmounted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -273,7 +273,9 @@ main(int argc, char **argv)
     printf("exec of a %lld-byte file on tmpfs, %d execs per scenario, deadline %u us, listener "
            "%s\n",
            (long long)sb.st_size, n, BN_RESP_BLOCK_DEADLINE_US,
-           rt_prio ? "SCHED_FIFO" : slice_us < 0 ? "nice -10, kernel's slice" : "nice -10, short slice");
+           rt_prio ? "SCHED_FIFO"
+           : slice_us < 0 ? "nice -10, kernel's slice"
+                          : "nice -10, short slice");
     int rc = 0;
     rc |= scenario("path", n, true, false, false, NULL);
     rc |= scenario("warm", n, false, false, true, NULL);

@@ -283,7 +283,8 @@ upload_step(struct uplink *u, struct bn_wire_conn *conn, struct upload *up, cons
         ssize_t k = pread(up->fd, up->buf, want, (off_t)up->off);
         if (k <= 0) {
             BN_WARN("uplink", "reading '%s' at byte %llu: %s (upload given up; the package stays)",
-                    up->a.path, (unsigned long long)up->off, k < 0 ? strerror(errno) : "short file");
+                    up->a.path, (unsigned long long)up->off,
+                    k < 0 ? strerror(errno) : "short file");
             upload_close(up);
             action_queue_upload_done(u->c.actions, up->a.id, false);
             STAT_ADD(u, uploads_refused, 1);

@@ -192,8 +192,8 @@ notify_approval_payload(struct store *st, const struct store_incident *inc,
     snprintf(who, sizeof(who), "a customer_admin of %s or a provider_admin", tenant_name);
     if (objection)
         snprintf(title, sizeof(title),
-                 "Containment runs unless someone objects - incident %lld (%s): %s", (long long)inc->id,
-                 inc->title, what);
+                 "Containment runs unless someone objects - incident %lld (%s): %s",
+                 (long long)inc->id, inc->title, what);
     else
         snprintf(title, sizeof(title), "Approval needed - incident %lld (%s): %s",
                  (long long)inc->id, inc->title, what);

@@ -101,7 +101,8 @@ store_action_create(struct store *st, const struct store_action *a, int64_t *id)
     }
     if (a->state != STORE_ACT_PENDING_APPROVAL && a->state != STORE_ACT_QUEUED &&
         a->state != STORE_ACT_PENDING_OBJECTION) {
-        bn__store_seterr(st, "a new action is pending_approval, pending_objection or queued, not %s",
+        bn__store_seterr(st,
+                         "a new action is pending_approval, pending_objection or queued, not %s",
                          store_action_state_name(a->state));
         return BN_EINVAL;
     }

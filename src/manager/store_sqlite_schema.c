@@ -287,8 +287,8 @@ static const char V5[] = "CREATE TABLE attachments("
                          "  path TEXT NOT NULL,"
                          "  created_ns INTEGER NOT NULL);"
                          "CREATE INDEX attachments_incident ON attachments(tenant_id, incident_id);"
-                         "ALTER TABLE tenant_response ADD COLUMN objection_window_s INTEGER NOT NULL "
-                         "DEFAULT 0;"
+                         "ALTER TABLE tenant_response ADD COLUMN objection_window_s INTEGER "
+                         "NOT NULL DEFAULT 0;"
                          "ALTER TABLE actions ADD COLUMN run_at_ns INTEGER NOT NULL DEFAULT 0;";
 
 /* Version 6: event JSON in compressed blocks (store_sqlite_zstd.c). An insert call's events

@@ -2,8 +2,9 @@
  * test_actions.c - response actions on the manager, in-process against a real SQLite store:
  * semi-managed (a critical incident's playbook proposes isolate + kill_tree + forensics,
  * one "approval needed" message per channel for the batch naming incident, host, actions and
- * the approvers, nothing is queued before approval, a viewer, an analyst and another tenant's admin cannot approve, the
- * tenant's customer_admin can, the agent's result lands), fully-managed (the same incident is
+ * the approvers, nothing is queued before approval, a viewer, an analyst and another
+ * tenant's admin cannot approve, the tenant's customer_admin can, the agent's result lands),
+ * fully-managed (the same incident is
  * queued with no human), refused requests (unknown host, another tenant's host, bad SHA-256,
  * a path outside policy, a viewer asking, a forbidden type) each with a clear error and an
  * audit entry, expiry with escalation, "contain unless someone objects within N" (pending
