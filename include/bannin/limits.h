@@ -189,4 +189,8 @@
 #define BN_NET_HTTP_HDRLIST_MAX 64           /* headers kept per message (dump-all-headers) */
 #define BN_NET_HTTP_HDRBYTES_MAX (16u << 10) /* name + value bytes kept per message */
 
+/* ---- manager store: event blocks (schema 6; store_sqlite_zstd.c) ---- */
+#define BN_STORE_BLOCK_RAW_MAX (2u << 20) /* event text per zstd block (one event may exceed it) */
+#define BN_STORE_BLOCK_CACHE 16           /* decompressed blocks a store handle keeps for reads */
+
 #endif

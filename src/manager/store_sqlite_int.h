@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bannin/buf.h"
+#include "bannin/limits.h"
 #include "manager/store.h"
 
 #define STORE_STMT_CACHE     128
@@ -18,8 +19,8 @@
 /* Event blocks (schema 6, store_sqlite_zstd.c): at most this many raw bytes per block (a
  * single event of up to BN_STORE_TEXT_MAX always fits), and decompressed blocks kept per
  * handle for reads. */
-#define STORE_BLOCK_RAW_MAX (2u << 20)
-#define STORE_BLOCK_CACHE   16
+#define STORE_BLOCK_RAW_MAX BN_STORE_BLOCK_RAW_MAX
+#define STORE_BLOCK_CACHE   BN_STORE_BLOCK_CACHE
 /* A block reference in events.json: "BNK1" then LEB128 block id, offset, length. */
 #define STORE_BLOCK_REF_MAX 34
 
