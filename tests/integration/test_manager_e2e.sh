@@ -131,8 +131,10 @@ check(any(h for h in [inc.get("group_key", "")]), "grouped on %s" % inc.get("gro
 sys.exit(1 if bad else 0)
 EOF
 fi
-call GET "/events?limit=500" > "$W/events.json"
-grep -q 'suid-true' "$W/events.json" && ok "event search finds the chmod event" || bad "event search"
+# by field, not among the newest N: the host's own activity can push it out of any page
+call GET "/events?event_id=1&contains.CommandLine=suid-true&limit=50" > "$W/events.json"
+grep -q 'chmod u+s' "$W/events.json" && ok "event search finds the chmod event" ||
+    bad "event search: $(head -c 300 "$W/events.json")"
 
 # 5. one notification for the incident, and no more after further alerts of it
 for _ in $(seq 1 40); do
