@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "bannin/buf.h"
 #include "bannin/error.h"
+#include "sensor/app.h"
 #include "sensor/pipeline.h"
 
 static void
@@ -38,6 +39,11 @@ usage(FILE *out)
             "  --ips             parse TCP bytes as they arrive (Suricata IPS mode), not once\n"
             "                    the other side acknowledged them (IDS mode, the default)\n"
             "  --community-id-seed N  seed of the flows' Community IDs (default 0)\n"
+            "  --eve-http-dump-all-headers  eve http records carry every request and\n"
+            "                    response header (Suricata's dump-all-headers: both)\n"
+            "  --eve-http-basic  eve http records without the extended fields\n"
+            "  --eve-tls-no-resumed  no eve tls record for a resumed session (Suricata's\n"
+            "                    session-resumption: no)\n"
             "  --stats FILE      counters as JSON to FILE at the end\n"
             "  -q, --quiet       no summary\n",
             NET_FLOWS_DEFAULT);
@@ -112,7 +118,7 @@ int
 cmd_pcap(int argc, char **argv)
 {
     enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED, O_MIDSTREAM,
-           O_IPS, O_NDRCONF, O_IOC };
+           O_IPS, O_NDRCONF, O_IOC, O_HTTP_HDRS, O_HTTP_BASIC, O_TLS_NORES };
     static const struct option opts[] = {
         {"eve", required_argument, NULL, O_EVE},
         {"zeek", required_argument, NULL, O_ZEEK},
@@ -127,6 +133,9 @@ cmd_pcap(int argc, char **argv)
         {"ips", no_argument, NULL, O_IPS},
         {"ndr-config", required_argument, NULL, O_NDRCONF},
         {"ioc", required_argument, NULL, O_IOC},
+        {"eve-http-dump-all-headers", no_argument, NULL, O_HTTP_HDRS},
+        {"eve-http-basic", no_argument, NULL, O_HTTP_BASIC},
+        {"eve-tls-no-resumed", no_argument, NULL, O_TLS_NORES},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -177,6 +186,9 @@ cmd_pcap(int argc, char **argv)
         case O_STATS: stats_path = optarg; break;
         case O_MIDSTREAM: cfg.flow.midstream = true; break;
         case O_IPS: cfg.ips = true; break;
+        case O_HTTP_HDRS: net_app_http_dump_headers(true); break;
+        case O_HTTP_BASIC: net_app_http_extended(false); break;
+        case O_TLS_NORES: net_app_tls_session_resumption(false); break;
         case O_NDRCONF: ndr_conf = optarg; break;
         case O_IOC:
             if (nioc >= BN_ARRAY_SIZE(ioc_paths)) {

@@ -20,6 +20,7 @@
 #include "bannin/buf.h"
 #include "bannin/error.h"
 #include "bannin/log.h"
+#include "sensor/app.h"
 #include "sensor/pipeline.h"
 #include "sensor/uplink_net.h"
 
@@ -63,6 +64,9 @@ usage(FILE *out)
             "      --no-ndr           no built-in network detections\n"
             "      --ndr-config FILE  YAML of ndr.* keys (thresholds, internal networks, ignores)\n"
             "      --ioc FILE         IOC list (CSV or STIX 2.1, repeatable) for the detections\n"
+            "      --eve-http-dump-all-headers  every request/response header in eve http\n"
+            "      --eve-http-basic   eve http records without the extended fields\n"
+            "      --eve-tls-no-resumed  no eve tls record for a resumed session\n"
             "  -v, --verbose          log more\n"
             "\n"
             "Sending to the manager (after: bannin-sensor enroll --server H:P --token T "
@@ -171,7 +175,7 @@ main(int argc, char **argv)
 {
     enum { O_EVE = 256, O_ZEEK, O_RULES, O_MAXF, O_NOAPP, O_NONDR, O_SEED, O_MIDSTREAM,
            O_IPS, O_NDRCONF, O_IOC, O_SERVER, O_LINKDIR, O_SPOOL, O_SPOOLMAX, O_HOST, O_HB,
-           O_STATSINT, O_DRAIN };
+           O_STATSINT, O_DRAIN, O_HTTP_HDRS, O_HTTP_BASIC, O_TLS_NORES };
     static const struct option opts[] = {
         {"interface", required_argument, NULL, 'i'},
         {"filter", required_argument, NULL, 'f'},
@@ -187,6 +191,9 @@ main(int argc, char **argv)
         {"ips", no_argument, NULL, O_IPS},
         {"ndr-config", required_argument, NULL, O_NDRCONF},
         {"ioc", required_argument, NULL, O_IOC},
+        {"eve-http-dump-all-headers", no_argument, NULL, O_HTTP_HDRS},
+        {"eve-http-basic", no_argument, NULL, O_HTTP_BASIC},
+        {"eve-tls-no-resumed", no_argument, NULL, O_TLS_NORES},
         {"server", required_argument, NULL, O_SERVER},
         {"link-dir", required_argument, NULL, O_LINKDIR},
         {"spool", required_argument, NULL, O_SPOOL},
@@ -259,6 +266,9 @@ main(int argc, char **argv)
         }
         case O_MIDSTREAM: cfg.flow.midstream = true; break;
         case O_IPS: cfg.ips = true; break;
+        case O_HTTP_HDRS: net_app_http_dump_headers(true); break;
+        case O_HTTP_BASIC: net_app_http_extended(false); break;
+        case O_TLS_NORES: net_app_tls_session_resumption(false); break;
         case O_NOAPP: cfg.no_app = true; break;
         case O_NONDR: cfg.ndr = false; break;
         case O_NDRCONF: ndr_conf = optarg; break;
