@@ -67,6 +67,7 @@ extern const struct agent_collector_ops agent_collector_auth __attribute__((weak
 /* Weak too: reading the eBPF counters must not pull the collector into programs (tests)
  * that do not link it. */
 #pragma weak agent_bpf_stats
+#pragma weak agent_auth_stats
 extern int agent_fanotify_start_conf(struct agent *a, const struct agent_fanotify_conf *conf,
                                      void **state, struct bn_diag *d) __attribute__((weak));
 extern int agent_poll_start_conf(struct agent *a, const struct agent_poll_conf *conf,
@@ -1107,6 +1108,9 @@ heartbeat(struct agent *a)
         add_extra(&ev, "link", us.connected ? "connected" : "disconnected");
         add_extra_u64(&ev, "link_acked_seq", us.acked_seq);
         add_extra_u64(&ev, "link_events_acked", us.events_acked);
+        add_extra_u64(&ev, "uploads_stored", us.uploads_stored);
+        add_extra_u64(&ev, "uploads_refused", us.uploads_refused);
+        add_extra_u64(&ev, "upload_bytes", us.upload_bytes);
         if (!us.connected && us.last_error[0])
             add_extra(&ev, "link_error", us.last_error);
     }
@@ -1120,6 +1124,16 @@ heartbeat(struct agent *a)
             struct agent_bpf_stats bs;
             agent_bpf_stats(a->col[i].state, &bs);
             add_extra_u64(&ev, "bpf_drops", bs.drops);
+        }
+        if (agent_auth_stats && &agent_collector_auth &&
+            a->col[i].ops == &agent_collector_auth) {
+            /* login and sudo outcomes: what was parsed, refused or cut */
+            struct agent_auth_stats as;
+            agent_auth_stats(a->col[i].state, &as);
+            add_extra_u64(&ev, "auth_events", as.events);
+            add_extra_u64(&ev, "auth_malformed", as.malformed);
+            add_extra_u64(&ev, "auth_cut", as.long_lines);
+            add_extra_u64(&ev, "auth_emit_errors", as.emit_errors);
         }
     }
     pthread_mutex_unlock(&a->col_mu);

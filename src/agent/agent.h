@@ -57,7 +57,7 @@ enum agent_tier {
 #define AGENT_PATH_MAX 4096
 #define AGENT_CMDLINE_MAX 32768   /* longer command lines are truncated and flagged */
 #define AGENT_COMM_MAX 16
-#define AGENT_EXTRAS_MAX 24       /* free-form key/value extras of one event */
+#define AGENT_EXTRAS_MAX 32       /* free-form key/value extras of one event (extra_json: 32 bits) */
 
 /* Process identity and the context every event carries (filled by the process table). */
 struct agent_proc {
