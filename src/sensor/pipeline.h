@@ -115,7 +115,10 @@ struct net_pipeline_stats {
 
 struct net_pipeline;
 
-/* Returns 0 and a pipeline for frames of linktype (cfg borrowed for its lifetime). */
+/* Returns 0 and a pipeline for frames of linktype (cfg borrowed for its lifetime). The
+ * pipeline becomes its thread's capture look-ahead hook (net_capture_set_ahead; removed by
+ * net_pipeline_free): create it in the thread that reads the capture, the newest pipeline of
+ * a thread gets the look-ahead. */
 int net_pipeline_new(struct net_pipeline **out, const struct net_pipeline_cfg *cfg,
                      int linktype);
 /* Ends remaining flows (net_pipeline_finish) is NOT done here: call it first. */
