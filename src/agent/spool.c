@@ -1,8 +1,10 @@
 /*
  * spool.c - the agent's durable, bounded on-disk spool (format and guarantees in spool.h).
  *
- * Writes are one writev() per record straight into the active segment, so a record whose
- * append returned is in the page cache and survives the agent being killed; fdatasync()
+ * Writes are one writev() per record, or per chunk of a batch (agent_spool_append_many: up to
+ * IOV_MAX / 2 records, cut wherever a single append would roll, shed or sync first), straight
+ * into the active segment, so a record whose append returned is in the page cache and
+ * survives the agent being killed; fdatasync()
  * follows the count/time policy for machine crashes. Shedding rewrites one segment without
  * one priority class (temporary file, fsync, rename, fsync of the directory), so the old
  * bytes stay intact until the new file is complete.
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,12 @@
 
 static const uint8_t file_magic[8] = {'B', 'N', 'S', 'P', 'O', 'O', 'L', '1'};
 static const uint8_t rec_magic[4] = {0xb5, 'B', 'N', 'R'};
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+/* Records of one writev: a header and a payload iovec each, within IOV_MAX. */
+#define SPOOL_CHUNK_RECS (IOV_MAX / 2)
 
 #define SEG_NAME_LEN 28 /* "seg-" + 20 digits + ".bns" */
 
@@ -62,6 +71,9 @@ struct agent_spool {
     size_t rd_off;
     uint8_t *rd_data;
     size_t rd_len, rd_cap;
+    /* scratch of append_many: record headers and the iovecs of one chunk */
+    uint8_t hdrs[SPOOL_CHUNK_RECS * AGENT_SPOOL_REC_HDR];
+    struct iovec iov[2 * SPOOL_CHUNK_RECS];
 };
 
 /* ---- encoding ---------------------------------------------------------------------- */
@@ -817,15 +829,22 @@ shed_one(struct agent_spool *s, enum agent_prio maxp)
     return BN_DECLINED;
 }
 
-int
-agent_spool_append(struct agent_spool *s, const void *data, size_t len, enum agent_prio prio,
-                   uint64_t *seq)
+/* True if the count or the time policy asks for a sync now. */
+static bool
+sync_due(struct agent_spool *s)
 {
-    uint8_t h[AGENT_SPOOL_REC_HDR];
-    int rc;
+    return (s->o.sync_every != UINT32_MAX && s->pending >= s->o.sync_every) ||
+           (s->o.sync_ms != UINT32_MAX && now_ms(s) - s->last_sync_ms >= (int64_t)s->o.sync_ms);
+}
 
-    if (seq)
-        *seq = 0;
+/* Checks record (len, prio) and makes room for it exactly as one append does: rolls the
+ * active segment when it would overflow, sheds lower classes over the bound. Returns 0 when
+ * the record may be written at the end of the active segment, BN_ETOOBIG (refused and
+ * counted), BN_EINVAL or -errno. */
+static int
+make_room(struct agent_spool *s, const void *data, size_t len, enum agent_prio prio)
+{
+    int rc;
     if ((unsigned)prio >= AGENT_SPOOL_PRIOS || (len && !data))
         return BN_EINVAL;
     uint64_t need = AGENT_SPOOL_REC_HDR + (uint64_t)len;
@@ -846,45 +865,124 @@ agent_spool_append(struct agent_spool *s, const void *data, size_t len, enum age
         if (rc)
             return rc;
     }
+    return 0;
+}
 
-    g = &s->segs[s->nsegs - 1];
-    rec_header(h, s->next_seq, prio, data, len);
-    struct iovec iov[2] = {{h, sizeof(h)}, {(void *)data, len}};
-    size_t done = 0, total = sizeof(h) + len;
-    while (done < total) {
-        ssize_t w;
-        if (done == 0) {
-            w = writev(s->afd, iov, len ? 2 : 1);
-        } else if (done < sizeof(h)) {
-            struct iovec rest[2] = {{h + done, sizeof(h) - done}, {(void *)data, len}};
-            w = writev(s->afd, rest, len ? 2 : 1);
-        } else {
-            w = write(s->afd, (const uint8_t *)data + (done - sizeof(h)), total - done);
-        }
+/* Writes iov[0..cnt) whole (short writes continue where they stopped). iov is modified. */
+static int
+writev_all(int fd, struct iovec *iov, int cnt, size_t *written)
+{
+    *written = 0;
+    while (cnt > 0) {
+        ssize_t w = writev(fd, iov, cnt);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0) {
-            rc = -errno;
-            /* Take a partial record back out so the file stays whole. */
-            if (done && ftruncate(s->afd, (off_t)g->bytes) < 0)
-                BN_ERROR(MOD, "cannot truncate a partial record in '%s'", s->dir);
-            return rc;
+        if (w < 0)
+            return -errno;
+        *written += (size_t)w;
+        size_t left = (size_t)w;
+        while (cnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            cnt--;
         }
-        done += (size_t)w;
+        if (cnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
     }
-    g->bytes += total;
-    s->total += total;
-    g->n[prio]++;
-    g->last = s->next_seq;
-    if (seq)
-        *seq = s->next_seq;
-    s->next_seq++;
-    s->st.appended++;
-    s->pending++;
-    if ((s->o.sync_every != UINT32_MAX && s->pending >= s->o.sync_every) ||
-        (s->o.sync_ms != UINT32_MAX && now_ms(s) - s->last_sync_ms >= (int64_t)s->o.sync_ms))
-        return agent_spool_sync(s);
     return 0;
+}
+
+int
+agent_spool_append_many(struct agent_spool *s, const struct iovec *payloads,
+                        const enum agent_prio *prios, size_t n, uint64_t *first_seq,
+                        size_t *done)
+{
+    int rc = 0;
+    size_t i = 0;
+
+    if (first_seq)
+        *first_seq = s->next_seq;
+    if (done)
+        *done = 0;
+    if (n && (!payloads || !prios))
+        return BN_EINVAL;
+    while (i < n) {
+        /* The first record of a chunk gets what a single append does: checks, roll, shed. */
+        if ((rc = make_room(s, payloads[i].iov_base, payloads[i].iov_len, prios[i])))
+            break;
+        struct seg *g = &s->segs[s->nsegs - 1];
+        /* The time policy is read once per chunk: if it is due now, a single append would
+         * sync right after this record, so the chunk is this record alone. */
+        bool time_due = s->o.sync_ms != UINT32_MAX &&
+                        now_ms(s) - s->last_sync_ms >= (int64_t)s->o.sync_ms;
+        uint64_t acc = 0; /* bytes of the chunk */
+        size_t k = 0;     /* records in the chunk */
+        for (;;) {
+            const struct iovec *p = &payloads[i + k];
+            size_t len = p->iov_len;
+            uint64_t need = AGENT_SPOOL_REC_HDR + (uint64_t)len;
+            if (k) {
+                /* A later record joins only if a single append would write it straight
+                 * away: valid, no roll, no shedding, no sync before it. */
+                if ((unsigned)prios[i + k] >= AGENT_SPOOL_PRIOS || (len && !p->iov_base) ||
+                    len > AGENT_SPOOL_RECORD_MAX ||
+                    need + 2 * AGENT_SPOOL_FILE_HDR > s->o.max_bytes ||
+                    g->bytes + acc + need > s->o.segment_bytes ||
+                    s->total + acc + need > s->o.max_bytes)
+                    break;
+            }
+            uint8_t *h = s->hdrs + k * AGENT_SPOOL_REC_HDR;
+            rec_header(h, s->next_seq + k, prios[i + k], p->iov_base, len);
+            s->iov[2 * k].iov_base = h;
+            s->iov[2 * k].iov_len = AGENT_SPOOL_REC_HDR;
+            s->iov[2 * k + 1].iov_base = p->iov_base;
+            s->iov[2 * k + 1].iov_len = len;
+            acc += need;
+            k++;
+            if (i + k == n || k == SPOOL_CHUNK_RECS || time_due ||
+                (s->o.sync_every != UINT32_MAX && s->pending + k >= s->o.sync_every))
+                break;
+        }
+        size_t written;
+        rc = writev_all(s->afd, s->iov, (int)(2 * k), &written);
+        if (rc) {
+            /* Take a partial chunk back out so the file stays whole. */
+            if (written && ftruncate(s->afd, (off_t)g->bytes) < 0)
+                BN_ERROR(MOD, "cannot truncate a partial write in '%s'", s->dir);
+            break;
+        }
+        g->bytes += acc;
+        s->total += acc;
+        for (size_t j = 0; j < k; j++)
+            g->n[prios[i + j]]++;
+        s->next_seq += k;
+        g->last = s->next_seq - 1;
+        s->st.appended += k;
+        s->pending += (uint32_t)k;
+        i += k;
+        if (done)
+            *done = i;
+        if (sync_due(s) && (rc = agent_spool_sync(s)))
+            break;
+    }
+    return rc;
+}
+
+int
+agent_spool_append(struct agent_spool *s, const void *data, size_t len, enum agent_prio prio,
+                   uint64_t *seq)
+{
+    struct iovec iov = {(void *)data, len};
+    uint64_t first;
+    size_t done;
+    if (seq)
+        *seq = 0;
+    int rc = agent_spool_append_many(s, &iov, &prio, 1, &first, &done);
+    if (done && seq)
+        *seq = first;
+    return rc;
 }
 
 /* ---- reader and ack ---------------------------------------------------------------- */

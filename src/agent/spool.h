@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "agent/agent.h"
 
@@ -98,6 +99,23 @@ int agent_spool_open(struct agent_spool **out, const struct agent_spool_opts *o)
  */
 int agent_spool_append(struct agent_spool *s, const void *data, size_t len,
                        enum agent_prio prio, uint64_t *seq);
+
+/*
+ * Appends n records (payloads[i] borrowed, priority prios[i]) in order, with one writev()
+ * for the whole batch where a run of single appends would write them back to back: the
+ * batch is cut into chunks only where a single append would roll the segment, shed, sync
+ * (count or time policy) or refuse a record, and at IOV_MAX / 2 records. Seq numbers,
+ * shedding, drop counters, segment rolls and syncs are exactly those of n calls of
+ * agent_spool_append (with the clock read once per chunk). Records [0, *done) are appended
+ * with the seqs *first_seq, *first_seq + 1, ... when the call returns (either pointer may be
+ * NULL). Returns 0 (all n appended); BN_ETOOBIG: record *done was refused and counted as
+ * agent_spool_append does, the ones after it were not tried (call again with the rest);
+ * BN_EINVAL for a bad record *done; or -errno (a chunk whose write failed is taken back out;
+ * the spool stays usable).
+ */
+int agent_spool_append_many(struct agent_spool *s, const struct iovec *payloads,
+                            const enum agent_prio *prios, size_t n, uint64_t *first_seq,
+                            size_t *done);
 
 /* Makes every appended record durable now (fdatasync). Returns 0 or -errno. */
 int agent_spool_sync(struct agent_spool *s);
