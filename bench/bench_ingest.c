@@ -92,8 +92,8 @@ open_session(struct agent_sim *a)
 static int
 event(char *buf, size_t size, const struct agent_sim *a, uint64_t seq)
 {
-    static const char *const images[] = {"/usr/bin/bash", "/usr/bin/curl", "/usr/sbin/sshd",
-                                         "/usr/bin/python3", "/usr/bin/cat", "/usr/bin/id"};
+    static const char *const images[] = {"/usr/bin/bash",    "/usr/bin/curl", "/usr/sbin/sshd",
+                                         "/usr/bin/python3", "/usr/bin/cat",  "/usr/bin/id"};
     static const int64_t start = 1795000000; /* 2026-11-18 */
     int64_t ms = (int64_t)seq;
     time_t t = (time_t)(start + ms / 1000);
@@ -244,11 +244,16 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},  {"token", required_argument, NULL, 't'},
-        {"dir", required_argument, NULL, 'd'},     {"agents", required_argument, NULL, 'a'},
-        {"threads", required_argument, NULL, 'T'}, {"batch", required_argument, NULL, 'b'},
-        {"events", required_argument, NULL, 'e'},  {"seconds", required_argument, NULL, 'S'},
-        {"acked", required_argument, NULL, 'A'},   {"rate", required_argument, NULL, 'r'},
+        {"server", required_argument, NULL, 's'},
+        {"token", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},
+        {"agents", required_argument, NULL, 'a'},
+        {"threads", required_argument, NULL, 'T'},
+        {"batch", required_argument, NULL, 'b'},
+        {"events", required_argument, NULL, 'e'},
+        {"seconds", required_argument, NULL, 'S'},
+        {"acked", required_argument, NULL, 'A'},
+        {"rate", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     int opt;

@@ -32,7 +32,7 @@ struct ingest {
     size_t stored_cap;
     int64_t *group_rx; /* receipt times of the open group's batches */
     size_t group_rx_cap;
-    uint64_t *lat;     /* LAT_MS_MAX + 1 buckets */
+    uint64_t *lat; /* LAT_MS_MAX + 1 buckets */
     uint32_t lat_max;
 };
 

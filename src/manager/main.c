@@ -389,7 +389,7 @@ main(int argc, char **argv)
     so.sync_full = sync_full;
     so.row_events = row_events;
     so.autocheckpoint = -1; /* the checkpoint thread does it */
-    so.cache_kib = 65536; /* the ingest handle: index pages of a busy day stay cached */
+    so.cache_kib = 65536;   /* the ingest handle: index pages of a busy day stay cached */
     if ((rc = store_open_ex(&st, data, &so, &se)) != 0) {
         fprintf(stderr, "bannind: cannot open the store in '%s': %s\n", data, se.msg);
         goto out;
@@ -559,8 +559,8 @@ main(int argc, char **argv)
         fprintf(stderr,
                 "bannind: %llu batches, receipt -> durable commit (events and their alerts): "
                 "p50 %u ms, p99 %u ms, max %u ms\n",
-                (unsigned long long)c.ingest.lat_batches, c.ingest.lat_p50_ms,
-                c.ingest.lat_p99_ms, c.ingest.lat_max_ms);
+                (unsigned long long)c.ingest.lat_batches, c.ingest.lat_p50_ms, c.ingest.lat_p99_ms,
+                c.ingest.lat_max_ms);
     ret = 0;
 out:
     api_stop(api);

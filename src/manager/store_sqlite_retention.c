@@ -64,7 +64,7 @@ delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_
 {
 #define RET                                                                                        \
     " RETURNING json, COALESCE(length(CAST(host AS BLOB)), 0)"                                     \
-    " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"      \
+    " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"        \
     " + 64"
     static const char DEL_AGE[] =
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE tenant_id = ?1"
@@ -95,8 +95,8 @@ delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_
             int64_t id;
             size_t off, len;
             if (sqlite3_column_type(s, 0) != SQLITE_BLOB ||
-                bn__store_blk_parse(sqlite3_column_blob(s, 0),
-                                    (size_t)sqlite3_column_bytes(s, 0), &id, &off, &len) != 1)
+                bn__store_blk_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                                    &id, &off, &len) != 1)
                 continue; /* inline JSON (before schema 6) */
             if (last < nblk && blk[last].id == id) {
                 blk[last].rows++;

@@ -147,9 +147,8 @@ bn__store_blk_parse(const void *blob, size_t n, int64_t *id, size_t *off, size_t
         return 0;
     p += sizeof(REF_MAGIC);
     uint64_t a, b, c;
-    if (get_varint(&p, end, &a) || get_varint(&p, end, &b) || get_varint(&p, end, &c) ||
-        p != end || a == 0 || a > INT64_MAX || b >= STORE_BLOCK_RAW_MAX ||
-        c > BN_STORE_TEXT_MAX)
+    if (get_varint(&p, end, &a) || get_varint(&p, end, &b) || get_varint(&p, end, &c) || p != end ||
+        a == 0 || a > INT64_MAX || b >= STORE_BLOCK_RAW_MAX || c > BN_STORE_TEXT_MAX)
         return -1;
     *id = (int64_t)a;
     *off = (size_t)b;
@@ -175,8 +174,7 @@ bn__store_blk_len(const struct store *st)
     return st->z.braw.len;
 }
 
-static int
-sample(struct store *st, const char *json, size_t len);
+static int sample(struct store *st, const char *json, size_t len);
 
 int
 bn__store_blk_add(struct store *st, const char *json, size_t len, size_t *off)
@@ -209,10 +207,10 @@ bn__store_blk_flush(struct store *st, int64_t tenant_id, int64_t nevents, int64_
     if (rc != 0)
         return rc;
     int dict = st->z.cdict && st->z.cdict_ready;
-    size_t r = dict ? ZSTD_compress_usingCDict(st->z.cctx, st->z.bout.p, cap, st->z.braw.p, rawn,
-                                               st->z.cdict)
-                    : ZSTD_compressCCtx(st->z.cctx, st->z.bout.p, cap, st->z.braw.p, rawn,
-                                        level(st));
+    size_t r =
+        dict ? ZSTD_compress_usingCDict(st->z.cctx, st->z.bout.p, cap, st->z.braw.p, rawn,
+                                        st->z.cdict)
+             : ZSTD_compressCCtx(st->z.cctx, st->z.bout.p, cap, st->z.braw.p, rawn, level(st));
     if (ZSTD_isError(r)) {
         bn__store_seterr(st, "event block of %zu bytes: zstd: %s", rawn, ZSTD_getErrorName(r));
         return BN_EINTERNAL;
@@ -274,8 +272,8 @@ blk_get(struct store *st, int64_t id, const struct bn_buf **out)
     unsigned long long sz = z ? ZSTD_getFrameContentSize(z, zn) : ZSTD_CONTENTSIZE_ERROR;
     if (rawn <= 0 || rawn > (int64_t)STORE_BLOCK_RAW_MAX + BN_STORE_TEXT_MAX ||
         sz != (unsigned long long)rawn) {
-        bn__store_seterr(st, "event block %lld: not a zstd frame of its %lld bytes",
-                         (long long)id, (long long)rawn);
+        bn__store_seterr(st, "event block %lld: not a zstd frame of its %lld bytes", (long long)id,
+                         (long long)rawn);
         bn__store_done(s);
         return BN_ECORRUPT;
     }
@@ -295,8 +293,10 @@ blk_get(struct store *st, int64_t id, const struct bn_buf **out)
             return rc;
         z = st->z.bout.p;
         if (!(dd = ddict_get(st, did))) {
-            bn__store_seterr(st, "event block %lld: compressed with dictionary %u, which is "
-                             "missing", (long long)id, did);
+            bn__store_seterr(st,
+                             "event block %lld: compressed with dictionary %u, which is "
+                             "missing",
+                             (long long)id, did);
             return BN_ECORRUPT;
         }
     }
@@ -306,8 +306,7 @@ blk_get(struct store *st, int64_t id, const struct bn_buf **out)
         bn_buf_init(&slot->raw, STORE_BLOCK_RAW_MAX + BN_STORE_TEXT_MAX + 1);
     rc = bn_buf_reserve(&slot->raw, (size_t)rawn + 1);
     if (rc == 0) {
-        size_t d = dd ? ZSTD_decompress_usingDDict(st->z.dctx, slot->raw.p, (size_t)rawn, z, zn,
-                                                   dd)
+        size_t d = dd ? ZSTD_decompress_usingDDict(st->z.dctx, slot->raw.p, (size_t)rawn, z, zn, dd)
                       : ZSTD_decompressDCtx(st->z.dctx, slot->raw.p, (size_t)rawn, z, zn);
         if (ZSTD_isError(d) || d != (size_t)rawn) {
             bn__store_seterr(st, "event block %lld: %s", (long long)id,
@@ -343,8 +342,10 @@ blk_text(struct store *st, const void *blob, size_t n, const char **p, size_t *l
     if (rc != 0)
         return rc;
     if (off + tlen >= b->len || b->p[off + tlen] != '\0') {
-        bn__store_seterr(st, "stored event: bytes %zu..%zu are not an event of block %lld (%zu "
-                         "bytes)", off, off + tlen, (long long)id, b->len);
+        bn__store_seterr(st,
+                         "stored event: bytes %zu..%zu are not an event of block %lld (%zu "
+                         "bytes)",
+                         off, off + tlen, (long long)id, b->len);
         return BN_ECORRUPT;
     }
     *p = b->p + off;

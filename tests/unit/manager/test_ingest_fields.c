@@ -39,8 +39,7 @@ test_escapes(void **state)
     assert_int_equal(e.event_id, 3);
     assert_string_equal(e.host, "h-1");
     /* a key with an escaped quote is not "User" */
-    assert_int_equal(fields("{\"Us\\\"er\":\"no\",\"User\":\"yes\"}", &e, scratch,
-                            sizeof(scratch)),
+    assert_int_equal(fields("{\"Us\\\"er\":\"no\",\"User\":\"yes\"}", &e, scratch, sizeof(scratch)),
                      0);
     assert_string_equal(e.user, "yes");
     /* an escaped quote at the very end: the string never closes */
