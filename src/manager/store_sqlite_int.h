@@ -51,8 +51,8 @@ struct store_z {
     /* event blocks (schema 6): the one being written, and decompressed ones read lately */
     struct bn_buf braw, bout;
     struct store_zblock {
-        int64_t id;     /* 0: free slot */
-        uint64_t used;  /* LRU tick */
+        int64_t id;    /* 0: free slot */
+        uint64_t used; /* LRU tick */
         struct bn_buf raw;
     } blk[STORE_BLOCK_CACHE];
     uint64_t tick;
