@@ -29,6 +29,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,6 +80,10 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
 #define AGENT_PATHS_MAX 64
 #define AGENT_JSON_MAX (4u << 20)
 #define AGENT_DRAIN_BATCH 256
+/* Records of a drained batch wait here to be spooled with one write (their events and
+ * alerts): beyond this many records or bytes the loop spools what it has and goes on. */
+#define AGENT_PEND_RECS 1024
+#define AGENT_PEND_BYTES (8u << 20)
 #define AGENT_OUT_BUF (256u << 10) /* stdio buffer of an --output file */
 /* An --output file is flushed at most this often while events flow (and as soon as the
  * loop has nothing left to do after that): one write() per drained batch cost a syscall
@@ -184,6 +189,24 @@ struct agent {
     struct bn_buf ajson;         /* alerts */
     struct agent_spool *spool;
     pthread_mutex_t spool_mu;      /* the spool is shared with the uplink thread */
+    /* With a spool, rendered records wait in pend until the loop has processed its drained
+     * batch, then go to the spool with one agent_spool_append_many and after that to the
+     * output. Each record's bannin.seq is predicted (spool's next seq + records waiting)
+     * when it is rendered. Under spool_mu: the response worker spools what waits before
+     * its own event, so seqs and the order of an alert and its containment hold. */
+    struct bn_buf pend;            /* records back to back, each followed by '\n' */
+    struct bn_buf pend_fix;        /* records whose seq had to be rewritten */
+    struct pend_rec {
+        size_t off, len;           /* in pend (or pend_fix when fixed), '\n' excluded */
+        uint64_t seq;              /* predicted seq, as in the JSON */
+        enum agent_prio prio;
+        bool fixed;
+    } *pend_recs;
+    struct iovec *pend_iov;        /* scratch of the spool write */
+    enum agent_prio *pend_prio;
+    size_t pend_n, pend_spooled, pend_cap;
+    uint64_t pend_errors;          /* records the spool refused or failed, for the loop */
+    bool batching;                 /* loop thread: a drained batch is being processed */
     pthread_mutex_t col_mu;        /* collector states vs. the heartbeat reading their stats */
     bool cols_closing;             /* under col_mu: collectors are being stopped and freed */
     struct uplink *uplink;
@@ -474,30 +497,215 @@ agent_queue_pop(struct agent *a, struct agent_event *ev)
 
 /* ---- output ---- */
 
-/* Serializes ev into b (kept there for detection) and writes it to the spool and the output. */
+/* The seq the next record added to pend will get (spool_mu held). */
+static uint64_t
+pend_next_seq(struct agent *a)
+{
+    struct agent_spool_stats st;
+    agent_spool_stats(a->spool, &st);
+    return st.next_seq + (a->pend_n - a->pend_spooled);
+}
+
+/* Adds a rendered record to pend (spool_mu held). Returns 0 or BN_ENOMEM / BN_ETOOBIG. */
+static int
+pend_add(struct agent *a, const char *p, size_t len, enum agent_prio prio, uint64_t seq)
+{
+    if (a->pend_n == a->pend_cap) {
+        size_t cap = a->pend_cap ? a->pend_cap * 2 : 64;
+        if (cap > AGENT_PEND_RECS)
+            return BN_ETOOBIG;
+        struct pend_rec *r = bn_reallocarray(a->pend_recs, cap, sizeof(*r));
+        if (!r)
+            return BN_ENOMEM;
+        a->pend_recs = r;
+        struct iovec *v = bn_reallocarray(a->pend_iov, cap, sizeof(*v));
+        if (!v)
+            return BN_ENOMEM;
+        a->pend_iov = v;
+        enum agent_prio *q = bn_reallocarray(a->pend_prio, cap, sizeof(*q));
+        if (!q)
+            return BN_ENOMEM;
+        a->pend_prio = q;
+        a->pend_cap = cap;
+    }
+    size_t off = a->pend.len;
+    if (bn_buf_append(&a->pend, p, len) != 0 || bn_buf_putc(&a->pend, '\n') != 0) {
+        a->pend.len = off;
+        return BN_ENOMEM;
+    }
+    a->pend_recs[a->pend_n++] = (struct pend_rec){off, len, seq, prio, false};
+    return 0;
+}
+
+static const char *
+pend_data(const struct agent *a, const struct pend_rec *r)
+{
+    return (r->fixed ? a->pend_fix.p : a->pend.p) + r->off;
+}
+
+/* Rewrites the "bannin.seq" of waiting record i (predicted, but records before it were
+ * refused by the spool or went in ahead of it) to seq, in pend_fix (spool_mu held). */
+static void
+pend_fix_seq(struct agent *a, size_t i, uint64_t seq)
+{
+    static const char key[] = "\"bannin.seq\":";
+    struct pend_rec *r = &a->pend_recs[i];
+    const char *d = pend_data(a, r);
+    char old[24], neu[24];
+    int ol = snprintf(old, sizeof(old), "%" PRIu64, r->seq);
+    int nl = snprintf(neu, sizeof(neu), "%" PRIu64, seq);
+    /* the record's own seq is the last "bannin.seq" key (an alert embeds its trigger's
+     * before it); inside a JSON string the quotes would be escaped */
+    size_t at = SIZE_MAX;
+    for (size_t k = r->len; k >= sizeof(key) - 1 + (size_t)ol; k--) {
+        size_t s0 = k - (sizeof(key) - 1) - (size_t)ol;
+        if (memcmp(d + s0, key, sizeof(key) - 1) == 0) {
+            if (memcmp(d + s0 + sizeof(key) - 1, old, (size_t)ol) == 0 &&
+                (k == r->len || d[k] < '0' || d[k] > '9'))
+                at = s0 + sizeof(key) - 1;
+            break;
+        }
+    }
+    if (at == SIZE_MAX)
+        return; /* not an event this agent rendered with that seq: left as it is */
+    size_t off = a->pend_fix.len, len = r->len - (size_t)ol + (size_t)nl;
+    if (bn_buf_reserve(&a->pend_fix, len + 1) != 0)
+        return;
+    d = pend_data(a, r); /* pend_fix may have moved */
+    bn_buf_append(&a->pend_fix, d, at);
+    bn_buf_append(&a->pend_fix, neu, (size_t)nl);
+    bn_buf_append(&a->pend_fix, d + at + ol, r->len - at - (size_t)ol);
+    bn_buf_putc(&a->pend_fix, '\n');
+    r->off = off;
+    r->len = len;
+    r->fixed = true;
+    r->seq = seq;
+}
+
+/*
+ * Spools the records waiting in pend (spool_mu held): one agent_spool_append_many for the
+ * run whose predicted seqs hold, the common case. A record the spool refuses shifts the
+ * seqs of those after it: each of them then has its bannin.seq rewritten and is spooled on
+ * its own, exactly as if it had been appended when it was rendered. Failures are counted in
+ * pend_errors.
+ */
+static void
+pend_spool(struct agent *a)
+{
+    size_t i = a->pend_spooled, n = a->pend_n;
+    for (size_t j = i; j < n; j++) {
+        a->pend_iov[j].iov_base = (void *)pend_data(a, &a->pend_recs[j]);
+        a->pend_iov[j].iov_len = a->pend_recs[j].len;
+        a->pend_prio[j] = a->pend_recs[j].prio;
+    }
+    while (i < n) {
+        struct agent_spool_stats st;
+        agent_spool_stats(a->spool, &st);
+        size_t m = i;
+        while (m < n && a->pend_recs[m].seq == st.next_seq + (m - i))
+            m++;
+        if (m == i) {
+            pend_fix_seq(a, i, st.next_seq);
+            a->pend_iov[i].iov_base = (void *)pend_data(a, &a->pend_recs[i]);
+            a->pend_iov[i].iov_len = a->pend_recs[i].len;
+            m = i + 1;
+        }
+        size_t done = 0;
+        int rc = agent_spool_append_many(a->spool, a->pend_iov + i, a->pend_prio + i, m - i,
+                                         NULL, &done);
+        if (rc == 0) {
+            i = m;
+            continue;
+        }
+        /* record i + done was refused (counted by the spool) or its write failed */
+        a->pend_errors++;
+        i += done + 1;
+    }
+    a->pend_spooled = n;
+}
+
+/* Loop thread: spools what waits, then writes it to the output in order. */
+static void
+pend_flush(struct agent *a)
+{
+    if (!a->spool)
+        return;
+    pthread_mutex_lock(&a->spool_mu);
+    pend_spool(a);
+    size_t n = a->pend_n;
+    uint64_t errors = a->pend_errors;
+    a->pend_errors = 0;
+    pthread_mutex_unlock(&a->spool_mu);
+    a->cnt.spool_errors += errors;
+    if (!n)
+        return;
+    /* The records are spooled: nobody else touches pend until it is reset below. */
+    if (a->out) {
+        size_t i = 0;
+        while (i < n) {
+            const struct pend_rec *r = &a->pend_recs[i];
+            const char *p = pend_data(a, r);
+            size_t len = r->len + 1, j = i + 1;
+            /* untouched records lie back to back in pend: one fwrite for the run */
+            while (!r->fixed && j < n && !a->pend_recs[j].fixed &&
+                   a->pend_recs[j].off == r->off + len)
+                len += a->pend_recs[j++].len + 1;
+            if (fwrite(p, 1, len, a->out) != len)
+                a->cnt.output_errors++;
+            i = j;
+        }
+        a->out_dirty = true;
+    }
+    pthread_mutex_lock(&a->spool_mu);
+    a->pend_n = a->pend_spooled = 0;
+    bn_buf_reset(&a->pend);
+    bn_buf_reset(&a->pend_fix);
+    pthread_mutex_unlock(&a->spool_mu);
+}
+
+/* Serializes ev into b (kept there for detection) and writes it to the spool and the output:
+ * with a spool, at the end of the drained batch (pend_flush), else now. */
 static void
 output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
 {
-    bn_buf_reset(b);
-    if (a->spool) {
-        struct agent_spool_stats st;
-        pthread_mutex_lock(&a->spool_mu);
-        agent_spool_stats(a->spool, &st);
-        pthread_mutex_unlock(&a->spool_mu);
-        ev->seq = st.next_seq;
-    }
-    if (agent_event_to_json(ev, b) != 0) {
+    if (a->spool && (a->pend_n >= AGENT_PEND_RECS || a->pend.len >= AGENT_PEND_BYTES))
+        pend_flush(a);
+    for (int tries = 0;; tries++) {
         bn_buf_reset(b);
-        a->cnt.output_errors++;
-        return;
-    }
-    if (a->spool) {
+        if (a->spool) {
+            pthread_mutex_lock(&a->spool_mu);
+            ev->seq = pend_next_seq(a);
+            pthread_mutex_unlock(&a->spool_mu);
+        }
+        if (agent_event_to_json(ev, b) != 0) {
+            bn_buf_reset(b);
+            a->cnt.output_errors++;
+            return;
+        }
+        if (!a->spool)
+            break;
+        pthread_mutex_lock(&a->spool_mu);
+        /* the response worker may have spooled an event since: render again */
+        if (ev->seq != pend_next_seq(a) && tries < 2) {
+            pthread_mutex_unlock(&a->spool_mu);
+            continue;
+        }
+        int rc = pend_add(a, b->p, b->len, ev->prio, ev->seq);
+        pthread_mutex_unlock(&a->spool_mu);
+        if (rc == 0) {
+            if (!a->batching)
+                pend_flush(a);
+            return;
+        }
+        /* no room to wait: what waits goes first, then this record on its own */
+        pend_flush(a);
         uint64_t seq = 0;
         pthread_mutex_lock(&a->spool_mu);
         int src = agent_spool_append(a->spool, b->p, b->len, ev->prio, &seq);
         pthread_mutex_unlock(&a->spool_mu);
         if (src != 0)
             a->cnt.spool_errors++;
+        break;
     }
     if (a->out) {
         if (fwrite(b->p, 1, b->len, a->out) != b->len || fputc('\n', a->out) == EOF)
@@ -1221,6 +1429,7 @@ loop_main(void *arg)
             nanosleep(&ls, NULL);
             linger = false;
         }
+        a->batching = true;
         if (batch) {
             size_t n = 0;
             while (n < AGENT_DRAIN_BATCH && agent_queue_pop(a, &batch[n]) == 0)
@@ -1240,6 +1449,10 @@ loop_main(void *arg)
             for (int i = 0; i < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; i++)
                 agent_process(a, &ev);
         }
+        /* the batch's events and alerts: to the spool with one write, then to the output;
+         * each counts as spooled from here */
+        a->batching = false;
+        pend_flush(a);
         if (a->out) {
             /* stdio writes when its buffer fills; here only the time bound */
             int64_t mono = now_ns(CLOCK_MONOTONIC);
@@ -1389,6 +1602,8 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
     pthread_condattr_destroy(&ca);
     bn_buf_init(&a->json, AGENT_JSON_MAX);
     bn_buf_init(&a->ajson, AGENT_JSON_MAX);
+    bn_buf_init(&a->pend, AGENT_PEND_BYTES + AGENT_JSON_MAX + 1);
+    bn_buf_init(&a->pend_fix, AGENT_PEND_BYTES + AGENT_JSON_MAX + 1);
     rc = dup_config(&a->conf, conf);
     if (rc) {
         bn_free(a);
@@ -1680,6 +1895,9 @@ respond_event_sink(void *arg, const char *json, size_t len)
     if (a->spool) {
         uint64_t seq = 0;
         pthread_mutex_lock(&a->spool_mu);
+        /* the loop's waiting records go first: their predicted seqs hold, and an alert is
+         * spooled before the containment it caused */
+        pend_spool(a);
         int src = agent_spool_append(a->spool, json, len, AGENT_PRIO_CRITICAL, &seq);
         pthread_mutex_unlock(&a->spool_mu);
         if (src != 0)
@@ -1969,6 +2187,11 @@ agent_free(struct agent *a)
     pthread_cond_destroy(&a->contain_cv);
     bn_buf_release(&a->json);
     bn_buf_release(&a->ajson);
+    bn_buf_release(&a->pend);
+    bn_buf_release(&a->pend_fix);
+    bn_free(a->pend_recs);
+    bn_free(a->pend_iov);
+    bn_free(a->pend_prio);
     bn_free(a->inc_buf);
     bn_free(a->exc_buf);
     agent_config_release(&a->conf);
