@@ -30,6 +30,7 @@
 #include "manager/attach.h"
 #include "manager/link.h"
 #include "manager/playbook.h"
+#include "manager/writer.h"
 
 #define READ_CHUNK     (64u << 10)
 #define SILENT_MAX     65536      /* silent agents remembered (reported once) */
@@ -79,6 +80,8 @@ struct conn {
     struct attach_up *up;   /* a file upload in progress (attach.h) */
     struct conn *next_pending;
     struct conn *prev, *next; /* all connections */
+    bool inflight; /* its batch is with the writer thread (writer mode) */
+    bool dead;     /* closed while in flight: freed when the writer hands the batch back */
 };
 
 struct wreq {
@@ -113,12 +116,76 @@ struct link {
     int64_t *silent; /* agents reported silent */
     size_t nsilent;
 
+    /* writer mode (link_opts.writer_thread): batches are inserted, run through detection
+     * and committed on the writer thread; every other use of the store, the ingest and its
+     * hooks (on either thread) holds smu */
+    struct writer *w;
+    uv_async_t done_async; /* the writer finished a group */
+    bool locking;
+    pthread_mutex_t smu; /* recursive */
+
     pthread_mutex_t mu; /* guards cnt for link_counters */
     struct link_counters cnt;
     struct attach_stats att; /* file uploads (attach.h) */
 };
 
 #define CNT(l, f) (l)->cnt.f
+
+/* A decoded batch on its way to the writer thread: events and their bytes copied (the
+ * unpacker's buffers are reused by the next batch). */
+struct wjob {
+    struct writer_job wj;
+    struct conn *c;
+    struct ingest_agent ia;
+    char uid[64];
+    char hostname[256];
+    int64_t last_seq;
+    int64_t rx_ns;
+    struct bn_wire_event *ev;
+    size_t n;
+    struct bn_wire_ack ack;
+    int rc;
+};
+
+/* Writer mode: the store lock if it is free now (the writer thread holds it for a whole
+ * group: insert, detection, commit). Always true otherwise. */
+static bool
+stry(struct link *l)
+{
+    return !l->locking || pthread_mutex_trylock(&l->smu) == 0;
+}
+
+static void
+slock(struct link *l)
+{
+    if (l->locking)
+        pthread_mutex_lock(&l->smu);
+}
+
+static void
+sunlock(struct link *l)
+{
+    if (l->locking)
+        pthread_mutex_unlock(&l->smu);
+}
+
+/* ingest_health under the store lock (the hook writes alerts). */
+static void link_health(struct link *l, const struct ingest_agent *a, enum ingest_health kind,
+                        const char *fmt, ...) BN_PRINTF(4, 5);
+
+static void
+link_health(struct link *l, const struct ingest_agent *a, enum ingest_health kind,
+            const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    slock(l);
+    ingest_health(l->in, a, kind, "%s", detail);
+    sunlock(l);
+}
 
 static int64_t
 now_ms(void)
@@ -259,6 +326,8 @@ conn_refuse(struct conn *c, int code, const char *fmt, ...)
 
 /* ---- connections --------------------------------------------------------------------- */
 
+static void conn_free(struct conn *c);
+
 static void
 on_closed(uv_handle_t *h)
 {
@@ -275,6 +344,16 @@ on_closed(uv_handle_t *h)
     pthread_mutex_lock(&l->mu);
     l->cnt.conns_open = l->nconns;
     pthread_mutex_unlock(&l->mu);
+    if (c->inflight) {
+        c->dead = true; /* the writer still has its batch: freed when it comes back */
+        return;
+    }
+    conn_free(c);
+}
+
+static void
+conn_free(struct conn *c)
+{
     SSL_free(c->ssl); /* frees the BIOs */
     bn_buf_release(&c->in);
     attach_up_free(c->up);
@@ -332,7 +411,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct link *l = c->l;
     conn_pump(c);
     /* outside parse_frames: the same flush on_check does at the end of the loop turn */
-    if (ingest_pending_events(l->in) >= GROUP_EVENTS_MAX)
+    if (!l->w && ingest_pending_events(l->in) >= GROUP_EVENTS_MAX)
         group_flush(l);
 }
 
@@ -421,7 +500,7 @@ ssl_fp(X509 *x, char fp[ENROLL_FP_HEX])
 
 /* The handshake is done: find the agent of the client certificate, if any. */
 static void
-on_handshake(struct conn *c)
+on_handshake_locked(struct conn *c)
 {
     struct link *l = c->l;
     X509 *peer = SSL_get1_peer_certificate(c->ssl);
@@ -455,7 +534,7 @@ on_handshake(struct conn *c)
     c->ia.hostname = c->hostname;
     if (a.revoked) {
         COUNTM(l, revoked_refused, MGR_M_LINK_REFUSED_CERT);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_REVOKED,
+        link_health(l, &c->ia, INGEST_HEALTH_REVOKED,
                       "revoked agent tried to connect from %s", c->peer);
         conn_refuse(c, BN_EDENIED, "agent %s is revoked", a.uid);
         return;
@@ -468,6 +547,14 @@ on_handshake(struct conn *c)
     c->last_seq = a.last_seq;
     c->tier = a.tier;
     c->heartbeat_ms = a.heartbeat_interval_ms > 0 ? a.heartbeat_interval_ms : 60000;
+}
+
+static void
+on_handshake(struct conn *c)
+{
+    slock(c->l);
+    on_handshake_locked(c);
+    sunlock(c->l);
 }
 
 static void
@@ -574,7 +661,7 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     int rc = bn_wire_hello_decode(p, len, &m, &e);
     if (rc) {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
         conn_refuse(c, rc, "%s", e.msg);
         return;
     }
@@ -583,7 +670,7 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
          * on a second host. Its new events would all look like duplicates: refuse the session
          * (they wait in its spool) and raise it; re-enrolling the agent starts a new series */
         COUNTM(l, replays, MGR_M_LINK_REPLAYS);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_REPLAY,
+        link_health(l, &c->ia, INGEST_HEALTH_REPLAY,
                       "sequence went back: next seq %llu, already stored up to %lld (spool reset "
                       "or the agent's keys on a second host); re-enrol the agent",
                       (unsigned long long)m.next_seq, (long long)c->last_seq);
@@ -607,7 +694,7 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     for (size_t i = 0; i < l->nsilent; i++)
         if (l->silent[i] == c->ia.id) {
             l->silent[i] = l->silent[--l->nsilent];
-            ingest_health(l->in, &c->ia, INGEST_HEALTH_BACK, "agent connected again from %s",
+            link_health(l, &c->ia, INGEST_HEALTH_BACK, "agent connected again from %s",
                           c->peer);
             break;
         }
@@ -626,6 +713,47 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
             (long long)c->last_seq);
 }
 
+/* Writer mode: copies the decoded batch into a job for the writer thread; the connection
+ * stops reading until the writer hands it back (writer_back). */
+static void
+to_writer(struct conn *c, const struct bn_wire_event *ev, size_t n)
+{
+    struct link *l = c->l;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += (size_t)ev[i].len + 1;
+    struct wjob *j = bn_malloc(sizeof(*j) + n * sizeof(*ev) + bytes);
+    if (!j) {
+        conn_refuse(c, BN_ENOMEM, "out of memory for a batch of %zu events", n);
+        return;
+    }
+    memset(j, 0, sizeof(*j));
+    j->wj.events = n;
+    j->c = c;
+    snprintf(j->uid, sizeof(j->uid), "%s", c->uid);
+    snprintf(j->hostname, sizeof(j->hostname), "%s", c->hostname);
+    j->ia = c->ia;
+    j->ia.uid = j->uid;
+    j->ia.hostname = j->hostname;
+    j->last_seq = c->last_seq;
+    j->rx_ns = wall_ns();
+    j->ev = (struct bn_wire_event *)(j + 1);
+    j->n = n;
+    char *d = (char *)(j->ev + n);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(d, ev[i].data, ev[i].len);
+        d[ev[i].len] = '\0';
+        j->ev[i].seq = ev[i].seq;
+        j->ev[i].data = d;
+        j->ev[i].len = ev[i].len;
+        d += ev[i].len + 1;
+    }
+    c->state = C_WAIT_COMMIT;
+    c->inflight = true;
+    set_reading(c, false);
+    writer_push(l->w, &j->wj);
+}
+
 static void
 handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
 {
@@ -635,7 +763,7 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
     int rc = bn_wire_batch_parse(p, len, &b, &e);
     if (!rc && bn_wire_batch_verify(&b, c->nonce, c->pk) != 0) {
         COUNTM(l, bad_signatures, MGR_M_LINK_BAD_SIGNATURE);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_BAD_SIGNATURE,
+        link_health(l, &c->ia, INGEST_HEALTH_BAD_SIGNATURE,
                       "batch %llu..%llu: signature does not verify for this session",
                       (unsigned long long)b.first_seq, (unsigned long long)b.last_seq);
         conn_refuse(c, BN_EPROTO, "batch %llu..%llu: bad signature",
@@ -644,7 +772,7 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
     }
     if (!rc && b.first_seq <= c->session_last) {
         COUNTM(l, replays, MGR_M_LINK_REPLAYS);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_REPLAY,
+        link_health(l, &c->ia, INGEST_HEALTH_REPLAY,
                       "batch %llu..%llu after %llu in the same session",
                       (unsigned long long)b.first_seq, (unsigned long long)b.last_seq,
                       (unsigned long long)c->session_last);
@@ -660,8 +788,13 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
         if (rc == BN_ETOOBIG)
             COUNT(l, oversized);
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
         conn_refuse(c, rc, "%s", e.msg);
+        return;
+    }
+    if (l->w) {
+        to_writer(c, ev, n);
+        c->session_last = b.last_seq;
         return;
     }
     rc = ingest_batch(l->in, &c->ia, &c->last_seq, ev, n, wall_ns(), &c->ack);
@@ -698,7 +831,7 @@ handle_heartbeat(struct conn *c, const uint8_t *p, uint32_t len)
     int rc = bn_wire_heartbeat_decode(p, len, &m, &e);
     if (rc) {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
         conn_refuse(c, rc, "%s", e.msg);
         return;
     }
@@ -715,7 +848,7 @@ handle_heartbeat(struct conn *c, const uint8_t *p, uint32_t len)
     for (size_t i = 0; i < l->nsilent; i++)
         if (l->silent[i] == c->ia.id) {
             l->silent[i] = l->silent[--l->nsilent];
-            ingest_health(l->in, &c->ia, INGEST_HEALTH_BACK, "heartbeat received again");
+            link_health(l, &c->ia, INGEST_HEALTH_BACK, "heartbeat received again");
             break;
         }
 }
@@ -786,8 +919,11 @@ static void
 on_actions(uv_timer_t *t)
 {
     struct link *l = t->data;
-    if (l->conns)
+    /* writer mode: polled again in ACTIONS_POLL_MS if the writer holds the store now */
+    if (l->conns && stry(l)) {
         dispatch_actions(l, NULL);
+        sunlock(l);
+    }
 }
 
 static void
@@ -799,7 +935,7 @@ handle_result(struct conn *c, const uint8_t *p, uint32_t len)
     int rc = bn_wire_result_decode(p, len, &m, &e);
     if (rc) {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+        link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
         conn_refuse(c, rc, "%s", e.msg);
         return;
     }
@@ -839,7 +975,7 @@ handle_file(struct conn *c, int type, const uint8_t *p, uint32_t len)
     int rc = attach_frame(&c->up, &peer, type, p, len, &l->out, &l->att, err, sizeof(err));
     if (rc) {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", err);
+        link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", err);
         conn_refuse(c, rc, "%s", err);
         return;
     }
@@ -848,10 +984,9 @@ handle_file(struct conn *c, int type, const uint8_t *p, uint32_t len)
 }
 
 static void
-handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
+handle_frame_locked(struct conn *c, int type, const uint8_t *p, uint32_t len)
 {
     struct link *l = c->l;
-    COUNTM(l, frames_in, MGR_M_LINK_FRAMES);
     if (c->state == C_FIRST) {
         if (type == BN_WIRE_ENROLL && !c->has_cert)
             handle_enroll(c, p, len);
@@ -874,13 +1009,29 @@ handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
         handle_file(c, type, p, len);
     else {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
-        ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "unexpected %s frame in a session",
+        link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "unexpected %s frame in a session",
                       bn_wire_type_name(type));
         conn_refuse(c, BN_EPROTO, "%s frame in a session", bn_wire_type_name(type));
     }
 }
 
 /* Parses whole frames from c->in while the connection may take them. */
+/* Batches decode outside the store lock (the writer thread may hold it: writer mode);
+ * every other frame touches the store. */
+static void
+handle_frame(struct conn *c, int type, const uint8_t *p, uint32_t len)
+{
+    struct link *l = c->l;
+    COUNTM(l, frames_in, MGR_M_LINK_FRAMES);
+    if (c->state == C_SESSION && type == BN_WIRE_BATCH) {
+        handle_batch(c, p, len);
+        return;
+    }
+    slock(l);
+    handle_frame_locked(c, type, p, len);
+    sunlock(l);
+}
+
 static void
 parse_frames(struct conn *c)
 {
@@ -902,7 +1053,7 @@ parse_frames(struct conn *c)
                 COUNT(l, oversized);
             COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
             if (c->has_cert && c->state == C_SESSION)
-                ingest_health(l->in, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
+                link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", e.msg);
             conn_refuse(c, rc, "%s", e.msg);
             break;
         }
@@ -993,7 +1144,9 @@ static void
 publish_ingest(struct link *l)
 {
     struct ingest_counters ic;
+    slock(l);
     ingest_counters(l->in, &ic);
+    sunlock(l);
     struct mgr_metrics *m = l->o.metrics;
     mgr_metric_add(m, MGR_M_INGEST_EVENTS, ic.inserted - l->cnt.ingest.inserted);
     mgr_metric_add(m, MGR_M_INGEST_DUPLICATES, ic.dups - l->cnt.ingest.dups);
@@ -1052,19 +1205,126 @@ group_flush(struct link *l)
     publish_ingest(l);
 }
 
+/* ---- writer mode: groups on the writer thread ------------------------------------------- */
+
+/* Writer thread: one group of batches inserted (detection runs in the hooks), committed
+ * together with the link's small writes of the open transaction. */
+static void
+writer_group(void *ctx, struct writer_job *list)
+{
+    struct link *l = ctx;
+    int rc = 0;
+    size_t nb = 0;
+    pthread_mutex_lock(&l->smu);
+    int64_t t0 = now_ms();
+    for (struct writer_job *w = list; w && !rc; w = w->next, nb++) {
+        struct wjob *j = (struct wjob *)w;
+        rc = ingest_batch(l->in, &j->ia, &j->last_seq, j->ev, j->n, j->rx_ns, &j->ack);
+    }
+    if (!rc)
+        rc = ingest_commit(l->in); /* a failed ingest_batch rolled the group back */
+    int64_t took = now_ms() - t0;
+    pthread_mutex_unlock(&l->smu);
+    if (took > SLOW_COMMIT_MS)
+        BN_WARN("link", "writer: group of %zu batches took %lld ms", nb, (long long)took);
+    for (struct writer_job *w = list; w; w = w->next)
+        ((struct wjob *)w)->rc = rc;
+}
+
+static void
+writer_notify(void *ctx)
+{
+    struct link *l = ctx;
+    uv_async_send(&l->done_async);
+}
+
+/* Loop thread: the batches the writer finished - acks for the committed ones, the
+ * connections read again. */
+static void
+writer_back(struct link *l)
+{
+    struct writer_job *list = writer_done(l->w);
+    int failed = 0;
+    while (list) {
+        struct wjob *j = (struct wjob *)list;
+        list = list->next;
+        struct conn *c = j->c;
+        c->inflight = false;
+        int rc = j->rc;
+        if (!rc) {
+            c->last_seq = j->last_seq;
+            c->ack = j->ack;
+        } else
+            failed = rc;
+        bn_free(j);
+        if (c->dead) {
+            conn_free(c);
+            continue;
+        }
+        if (c->closing)
+            continue;
+        if (rc) {
+            conn_refuse(c, BN_EIO, "store write failed: %s", bn_strerror(rc));
+            continue;
+        }
+        bn_buf_reset(&l->out);
+        if (bn_wire_ack_encode(&l->out, &c->ack) != 0 || send_out(c) != 0) {
+            conn_close(c);
+            continue;
+        }
+        COUNTM(l, acks, MGR_M_INGEST_BATCHES);
+        c->state = C_SESSION;
+        if (l->stopping)
+            continue;
+        set_reading(c, true);
+        parse_frames(c); /* frames that came with the batch */
+        if (!c->closing && c->state == C_SESSION)
+            conn_pump(c);
+    }
+    if (failed) {
+        BN_ERROR("link", "writer: group failed: %s (nothing of it acknowledged)",
+                 bn_strerror(failed));
+        if (failed == BN_EFULL)
+            mgr_metric_add(l->o.metrics, MGR_M_INGEST_FULL, 1);
+    }
+    publish_ingest(l);
+}
+
+static void
+on_done(uv_async_t *h)
+{
+    writer_back(h->data);
+}
+
 static void
 on_lazy(uv_timer_t *t)
 {
     struct link *l = t->data;
     l->lazy_on = false;
+    /* writer mode: a busy writer commits the small writes with its group */
+    if (!stry(l))
+        return;
     if (ingest_pending(l->in) || l->pending)
         group_flush(l);
+    sunlock(l);
 }
 
 static void
 on_check(uv_check_t *h)
 {
     struct link *l = h->data;
+    if (l->w) {
+        /* small writes only (heartbeats, last seen): a busy writer commits them with its
+         * group, otherwise they wait up to LAZY_COMMIT_MS */
+        if (!l->lazy_on && !l->stopping && stry(l)) {
+            if (ingest_pending(l->in)) {
+                uv_timer_start(&l->lazy, on_lazy, LAZY_COMMIT_MS, 0);
+                l->lazy_on = true;
+            }
+            sunlock(l);
+        }
+        return;
+    }
     /* batches of this loop turn: one commit, then their acks */
     while (l->pending)
         group_flush(l);
@@ -1088,10 +1348,20 @@ on_idle(uv_idle_t *h)
 
 /* ---- housekeeping -------------------------------------------------------------------------- */
 
+static void on_house_locked(struct link *l);
+
 static void
 on_house(uv_timer_t *t)
 {
     struct link *l = t->data;
+    slock(l);
+    on_house_locked(l);
+    sunlock(l);
+}
+
+static void
+on_house_locked(struct link *l)
+{
     int64_t now = now_ms();
     for (struct conn *c = l->conns, *next; c; c = next) {
         next = c->next;
@@ -1118,7 +1388,7 @@ on_house(uv_timer_t *t)
         struct store_agent a;
         if (store_agent_get(l->st, c->ia.id, &a) == 0 && a.revoked) {
             COUNT(l, revoked_closed);
-            ingest_health(l->in, &c->ia, INGEST_HEALTH_REVOKED, "session closed: agent revoked");
+            link_health(l, &c->ia, INGEST_HEALTH_REVOKED, "session closed: agent revoked");
             conn_refuse(c, BN_EDENIED, "agent %s is revoked", c->uid);
         }
     }
@@ -1149,7 +1419,7 @@ on_house(uv_timer_t *t)
             if (store_agent_get(l->st, ids[i], &a) != 0)
                 continue;
             struct ingest_agent ia = {a.id, a.tenant_id, a.uid, a.hostname};
-            ingest_health(l->in, &ia, INGEST_HEALTH_SILENT,
+            link_health(l, &ia, INGEST_HEALTH_SILENT,
                           "no heartbeat for %lld ms (interval %lld ms): outage or tampering",
                           (long long)((wall_ns() - a.last_seen_ns) / 1000000),
                           (long long)a.heartbeat_interval_ms);
@@ -1165,8 +1435,21 @@ on_stop(uv_async_t *h)
 {
     struct link *l = h->data;
     l->stopping = true;
+    if (l->w) {
+        /* every batch handed over is committed and acknowledged (no connection is read
+         * again: stopping) */
+        do {
+            writer_drain(l->w);
+            writer_back(l);
+        } while (writer_inflight(l->w));
+        writer_free(l->w);
+        l->w = NULL;
+        uv_close((uv_handle_t *)&l->done_async, NULL);
+    }
+    slock(l);
     while (l->pending || ingest_pending(l->in))
         group_flush(l);
+    sunlock(l);
     for (struct conn *c = l->conns; c; c = c->next)
         conn_close(c);
     uv_close((uv_handle_t *)&l->listener, NULL);
@@ -1209,6 +1492,11 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
     l->st = st;
     l->en = en;
     pthread_mutex_init(&l->mu, NULL);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&l->smu, &ma);
+    pthread_mutexattr_destroy(&ma);
     bn_buf_init(&l->out, BN_WIRE_HDR + BN_WIRE_FRAME_MAX);
     l->silent = bn_calloc(SILENT_MAX, sizeof(*l->silent));
     if (!l->silent || (rc = bn_wire_unpacker_new(&l->unpacker)) != 0 ||
@@ -1268,6 +1556,23 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
     uv_timer_init(&l->loop, &l->actions);
     l->actions.data = l;
     uv_timer_start(&l->actions, on_actions, ACTIONS_POLL_MS, ACTIONS_POLL_MS);
+    if (o->writer_thread) {
+        uv_async_init(&l->loop, &l->done_async, on_done);
+        l->done_async.data = l;
+        l->locking = true;
+        if ((rc = writer_new(&l->w, writer_group, writer_notify, l, GROUP_EVENTS_MAX)) != 0) {
+            rc = bn_diag_set(d, rc, "<link>", 0, 0, "cannot start the writer thread");
+            uv_close((uv_handle_t *)&l->done_async, NULL);
+            uv_close((uv_handle_t *)&l->stop_async, NULL);
+            uv_close((uv_handle_t *)&l->house, NULL);
+            uv_close((uv_handle_t *)&l->check, NULL);
+            uv_close((uv_handle_t *)&l->idle, NULL);
+            uv_close((uv_handle_t *)&l->lazy, NULL);
+            uv_close((uv_handle_t *)&l->actions, NULL);
+            goto fail_loop;
+        }
+        BN_INFO("link", "writer thread: batches are stored and committed on their own thread");
+    }
     *out = l;
     return 0;
 
@@ -1281,6 +1586,7 @@ fail_early:
     bn_wire_unpacker_free(l->unpacker);
     bn_free(l->silent);
     bn_buf_release(&l->out);
+    pthread_mutex_destroy(&l->smu);
     pthread_mutex_destroy(&l->mu);
     bn_free(l);
     return rc;
@@ -1304,12 +1610,14 @@ link_free(struct link *l)
 {
     if (!l)
         return;
+    writer_free(l->w); /* only when the loop never ran */
     uv_loop_close(&l->loop);
     SSL_CTX_free(l->ctx);
     ingest_free(l->in);
     bn_wire_unpacker_free(l->unpacker);
     bn_free(l->silent);
     bn_buf_release(&l->out);
+    pthread_mutex_destroy(&l->smu);
     pthread_mutex_destroy(&l->mu);
     bn_free(l);
 }

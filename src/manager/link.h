@@ -10,6 +10,7 @@
 #ifndef BANNIN_MANAGER_LINK_H
 #define BANNIN_MANAGER_LINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bannin/diag.h"
@@ -26,6 +27,10 @@ struct link_opts {
     size_t max_conns;        /* 0 = 8192 */
     int backlog;             /* 0 = 1024 */
     struct mgr_metrics *metrics; /* shared Prometheus counters (borrowed, may be NULL) */
+    /* experimental: batches are inserted, run through detection and committed on a writer
+     * thread while the loop thread does TLS, verification and decoding (acks still after
+     * the commit); the store and the hooks are then used under a lock by both threads */
+    bool writer_thread;
 };
 
 struct link_counters {

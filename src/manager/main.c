@@ -53,6 +53,8 @@ usage(FILE *f)
             "  --sync normal|full    SQLite durability of acknowledged batches [full]\n"
             "  --store-layout blocks|rows  new events' JSON in zstd blocks, or inline in each row\n"
             "                        as before schema 6 (for comparison) [blocks]\n"
+            "  --writer-thread       experimental: store, detect and commit batches on their own\n"
+            "                        thread (also BANNIND_WRITER_THREAD=1) [off]\n"
             "  --check               open and verify the data directory, then exit\n"
             "  --grep TEXT           print how many stored events contain TEXT, then exit\n"
             "                        (reads any store layout; for tests and support)\n"
@@ -281,6 +283,7 @@ main(int argc, char **argv)
         {"check", no_argument, NULL, 'C'},
         {"rules", required_argument, NULL, 'r'},
         {"no-detect", no_argument, NULL, 'N'},
+        {"writer-thread", no_argument, NULL, 'W'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -288,6 +291,8 @@ main(int argc, char **argv)
     const char *data = NULL, *listen_hp = "127.0.0.1:7443", *api_hp = "127.0.0.1:8080";
     const char *token_tenant = NULL, *grep_text = NULL;
     bool init = false, check = false, sync_full = true, detect_on = true, row_events = false;
+    const char *wenv = getenv("BANNIND_WRITER_THREAD");
+    bool writer_thread = wenv && *wenv && strcmp(wenv, "0") != 0;
     const char *rule_paths[64];
     size_t nrule_paths = 0;
     int verbose = 0, uses = 1, opt;
@@ -298,6 +303,7 @@ main(int argc, char **argv)
         case 'l': listen_hp = optarg; break;
         case 'a': api_hp = optarg; break;
         case 'I': init = true; break;
+        case 'W': writer_thread = true; break;
         case 'T': token_tenant = optarg; break;
         case 'u': {
             char *end;
@@ -493,6 +499,7 @@ main(int argc, char **argv)
     lo.host = lhost;
     lo.port = lport;
     lo.metrics = &metrics;
+    lo.writer_thread = writer_thread;
     bn_diag_clear(&d);
     if ((rc = link_new(&link, &lo, st, en, &hooks, &d)) != 0) {
         fprintf(stderr, "bannind: %s\n", d.msg);

@@ -89,6 +89,9 @@ run_link(void *arg)
     return NULL;
 }
 
+/* the link in writer mode (batches stored and committed on the writer thread) */
+static bool g_writer;
+
 static int
 setup(void **state)
 {
@@ -109,6 +112,7 @@ setup(void **state)
     pthread_mutex_init(&f->seen.mu, NULL);
     struct ingest_hooks h = {&f->seen, on_batch_stored, on_health};
     struct link_opts o = {"127.0.0.1", 0, 100, 5000, 0, 0, 0};
+    o.writer_thread = g_writer;
     assert_int_equal(link_new(&f->link, &o, f->st, f->en, &h, &d), 0);
     snprintf(f->server, sizeof(f->server), "127.0.0.1:%d", link_port(f->link));
     assert_int_equal(pthread_create(&f->thr, NULL, run_link, f->link), 0);
@@ -132,6 +136,20 @@ teardown(void **state)
     pthread_mutex_destroy(&f->seen.mu);
     free(f);
     return 0;
+}
+
+static int
+setup_writer(void **state)
+{
+    g_writer = true;
+    return setup(state);
+}
+
+static int
+teardown_writer(void **state)
+{
+    g_writer = false;
+    return teardown(state);
 }
 
 static void
@@ -602,6 +620,15 @@ main(void)
         cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_tls, setup, teardown),
+        /* the same with the writer thread */
+        cmocka_unit_test_setup_teardown(test_enrol_send_ack_dups, setup_writer, teardown_writer),
+        cmocka_unit_test_setup_teardown(test_replay_gap_signature, setup_writer,
+                                        teardown_writer),
+        cmocka_unit_test_setup_teardown(test_wrong_ca_and_tokens, setup_writer,
+                                        teardown_writer),
+        cmocka_unit_test_setup_teardown(test_revoked, setup_writer, teardown_writer),
+        cmocka_unit_test_setup_teardown(test_silent, setup_writer, teardown_writer),
+        cmocka_unit_test_setup_teardown(test_not_tls, setup_writer, teardown_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
