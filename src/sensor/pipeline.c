@@ -36,20 +36,29 @@
 #define AHEAD 4          /* frames looked at ahead (capture.c's look-ahead hook) */
 #define AHEAD_RING 8     /* power of two > AHEAD */
 
+/* The first bytes of each direction, kept until the flow's protocol is identified (then the
+ * buffer goes back to the pipeline: 1 KiB less per TCP flow for the rest of its life). */
+struct probebuf {
+    struct probebuf *next_free;
+    uint8_t b[2][NET_PROBE_MAX];
+};
+
+#define PB_FREE_MAX 4096 /* probe buffers kept for reuse instead of freed */
+
 /* Pipeline state of one flow with payload (f->stream[0]). 64-byte aligned (slab items). */
 struct __attribute__((aligned(64))) pflow {
     struct pflow *next_free;     /* on the pipeline's free list */
     uint8_t flip;                /* the flow was turned round: direction d is slot d ^ flip */
+    uint16_t plen_[2];           /* bytes identification has seen (kept after it) */
+    struct probebuf *pb;         /* while identifying (TCP) */
     struct net_stream st_[2];
-    uint16_t plen_[2];
-    uint8_t probe_[2][NET_PROBE_MAX];
 };
 
 /* Per-direction state by the flow's current orientation (reversal only flips the index, so
  * a stream being delivered from stays where it is). */
 #define ST(pf, d) (&(pf)->st_[(d) ^ (pf)->flip])
 #define PLEN(pf, d) ((pf)->plen_[(d) ^ (pf)->flip])
-#define PROBE(pf, d) ((pf)->probe_[(d) ^ (pf)->flip])
+#define PROBE(pf, d) ((pf)->pb->b[(d) ^ (pf)->flip])
 
 struct net_pipeline {
     struct net_pipeline_cfg cfg;
@@ -80,6 +89,8 @@ struct net_pipeline {
     void **pf_slabs;             /* the slabs (munmap at the end) */
     size_t pf_nslabs;
     char *pf_next, *pf_end;      /* unused part of the newest slab */
+    struct probebuf *pb_free;    /* recycled probe buffers */
+    size_t pb_nfree;
     /* frames ahead (prefetching): flow hash, then the entry it names */
     struct {
         uint64_t seq;
@@ -362,6 +373,38 @@ reverse_by_port(struct net_pipeline *p, struct feed *fd, size_t n)
     return true;
 }
 
+static void
+probe_put(struct net_pipeline *p, struct pflow *pf)
+{
+    struct probebuf *pb = pf->pb;
+
+    if (!pb)
+        return;
+    pf->pb = NULL;
+    if (p->pb_nfree < PB_FREE_MAX) {
+        pb->next_free = p->pb_free;
+        p->pb_free = pb;
+        p->pb_nfree++;
+    } else {
+        bn_free(pb);
+    }
+}
+
+static bool
+probe_get(struct net_pipeline *p, struct pflow *pf)
+{
+    if (pf->pb)
+        return true;
+    if (p->pb_free) {
+        pf->pb = p->pb_free;
+        p->pb_free = pf->pb->next_free;
+        p->pb_nfree--;
+        return true;
+    }
+    pf->pb = bn_malloc(sizeof(*pf->pb));
+    return pf->pb != NULL;
+}
+
 /* Identification from the first bytes of a direction, then parsing. */
 static void
 on_data(void *ctx, const uint8_t *d, size_t n)
@@ -405,6 +448,12 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         return;
     }
     /* TCP: accumulate up to NET_PROBE_MAX bytes per direction */
+    if (!probe_get(p, pf)) {
+        p->st.stream_alloc_failed++;
+        p->st.probe_bytes_dropped += n;
+        f->app = NET_APP_FAILED; /* out of memory: not identified (counted) */
+        return;
+    }
     size_t room = NET_PROBE_MAX - PLEN(pf, dir);
     size_t take = BN_MIN(room, n);
     memcpy(PROBE(pf, dir) + PLEN(pf, dir), d, take);
@@ -423,6 +472,7 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         f->app_dir_done[dir] = 1;
         f->app = NET_APP_FAILED;
         p->st.probe_bytes_dropped += n - take;
+        probe_put(p, pf);
         return;
     }
     if (maybe_reverse(p, fd, (enum net_app)r, PROBE(pf, dir), PLEN(pf, dir)))
@@ -435,6 +485,7 @@ on_data(void *ctx, const uint8_t *d, size_t n)
     enum net_dir o = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
     if (PLEN(pf, o))
         app_feed(p, f, o, PROBE(pf, o), PLEN(pf, o));
+    probe_put(p, pf);
 }
 
 static void
@@ -507,6 +558,7 @@ pflow_get(struct net_pipeline *p, struct net_flow *f)
     pf->st_[0].ack_mode = pf->st_[1].ack_mode = !p->cfg.ips;
     pf->st_[0].mem = pf->st_[1].mem = &p->smem;
     pf->plen_[0] = pf->plen_[1] = 0;
+    pf->pb = NULL;
     f->stream[0] = pf;
     return pf;
 }
@@ -576,6 +628,7 @@ on_flow_end(void *ctx, struct net_flow *f)
             p->st.stream_hold_forced += ST(pf, d)->hold_forced;
             net_stream_release(ST(pf, d));
         }
+        probe_put(p, pf);
         pf->next_free = p->pf_free;
         p->pf_free = pf;
         p->pf_nfree++;
@@ -660,6 +713,11 @@ net_pipeline_free(struct net_pipeline *p)
         bn_event_release(&p->ev);
     bn_evbuilder_free(p->eb);
     bn_scratch_free(p->scratch);
+    while (p->pb_free) {
+        struct probebuf *n = p->pb_free->next_free;
+        bn_free(p->pb_free);
+        p->pb_free = n;
+    }
     for (size_t i = 0; i < p->pf_nslabs; i++)
         munmap(p->pf_slabs[i], PF_SLAB);
     bn_free(p->pf_slabs);
