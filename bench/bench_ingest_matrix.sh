@@ -9,6 +9,7 @@
 #
 #   bench/bench_ingest_matrix.sh [BUILD_DIR] [SECONDS]      (default build/release, 10 s)
 #   LAYOUTS="blocks rows" DETECT="off on" SETUPS="100:1000 1000:200" (agents:batch) override
+#   WRITER="off on": bannind without / with --writer-thread (default: off only)
 #
 # Everything runs on 127.0.0.1; the bench client shares the machine's cores with bannind.
 set -u
@@ -17,6 +18,7 @@ S=${2:-10}
 LAYOUTS=${LAYOUTS:-"blocks rows"}
 DETECT=${DETECT:-"off on"}
 SETUPS=${SETUPS:-"100:1000 1000:200"}
+WRITER=${WRITER:-off}
 for x in bannind bench_ingest; do
     [ -x "$B/$x" ] || { echo "bench_ingest_matrix: no $B/$x (build it first)" >&2; exit 2; }
 done
@@ -30,13 +32,14 @@ trap cleanup EXIT
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
 
-printf '%-7s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' layout detect agents batch \
+printf '%-7s %-6s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' layout writer detect agents batch \
     'events/s' 'ack p50' 'ack p99' 'rx p50' 'rx p99' 'cpu us/ev' 'B/ev' 'RSS MB'
 for setup in $SETUPS; do
     N=${setup%%:*}
     BT=${setup##*:}
     for det in $DETECT; do
         for lay in $LAYOUTS; do
+          for wr in $WRITER; do
             D="$TMP/data"
             A="$TMP/agents"
             rm -rf "$D" "$A"
@@ -47,6 +50,7 @@ for setup in $SETUPS; do
                 tail -1)
             args=(--data "$D" --listen "127.0.0.1:$PORT" --api off --store-layout "$lay")
             [ "$det" = off ] && args+=(--no-detect)
+            [ "$wr" = on ] && args+=(--writer-thread)
             "$B/bannind" "${args[@]}" >"$TMP/bannind.log" 2>&1 &
             PID=$!
             for _ in $(seq 50); do
@@ -79,9 +83,10 @@ for setup in $SETUPS; do
             rx=$(grep -o 'p50 [0-9]* ms, p99 [0-9]* ms' "$TMP/bannind.log" | head -1)
             rx50=$(echo "$rx" | sed -nE 's/p50 ([0-9]+) ms.*/\1/p')
             rx99=$(echo "$rx" | sed -nE 's/.*p99 ([0-9]+) ms/\1/p')
-            printf '%-7s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' "$lay" "$det" "$N" \
+            printf '%-7s %-6s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' "$lay" "$wr" "$det" "$N" \
                 "$BT" "${rate:--}" "${p50:--}" "${p99:--}" "${rx50:--}" "${rx99:--}" "$cpu" \
                 "$bpe" "${rss:--}"
+          done
         done
     done
 done
