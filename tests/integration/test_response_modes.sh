@@ -49,9 +49,10 @@ LINK_PORT=$(free_port); API_PORT=$(free_port)
 API=http://127.0.0.1:$API_PORT/api/v1
 jq_py() { "$PY" -c "import sys,json; d=json.load(sys.stdin); $1"; }
 
-# the critical rule (central detection): our own process, nothing else on the host
+# the critical rule (central detection): our own process, nothing else on the host (this
+# run's directory in the pattern: a concurrent run's process must not match)
 mkdir -p "$W/rules"
-cat > "$W/rules/evil.yml" <<'EOF'
+cat > "$W/rules/evil.yml" <<EOF
 title: Bannin response test process
 id: 7b1f5a40-5e7c-4d8e-9a61-bn0resp0test
 status: test
@@ -60,7 +61,7 @@ tags: [attack.execution, attack.t1059]
 logsource: {product: linux, category: process_creation}
 detection:
   sel:
-    Image|contains: /bn-resp-evil
+    Image|contains: '$W/bn-resp-evil'
   condition: sel
 EOF
 cp /bin/sleep "$W/bn-resp-evil"
@@ -113,9 +114,15 @@ done
 [ -n "$AID" ] && ok "agent $AID connected" || { bad "agent not seen"; tail "$W/agent.log"; exit 1; }
 sleep 2
 
-actions_of() { # TOKEN INCIDENT -> "type:state ..." sorted
+actions_of() { # TOKEN INCIDENT -> "type:state ..." sorted, each once (another process on
+    # this host that trips the same critical rule, e.g. a concurrent run of this test, adds a
+    # kill_tree of its own to the host's incident)
     call "$1" GET "/actions?incident_id=$2" |
-        jq_py 'print(" ".join(sorted("%s:%s" % (a["type"], a["state"]) for a in d["items"])))'
+        jq_py 'print(" ".join(sorted(set("%s:%s" % (a["type"], a["state"]) for a in d["items"]))))'
+}
+kill_id() { # TOKEN INCIDENT PID -> id of the kill_tree action for PID
+    call "$1" GET "/actions?incident_id=$2" |
+        jq_py "print([a['id'] for a in d['items'] if a['type']=='kill_tree' and (a.get('params') or {}).get('pid')==$3][0])"
 }
 action_id() { # TOKEN INCIDENT TYPE
     call "$1" GET "/actions?incident_id=$2" |
@@ -140,7 +147,7 @@ sleep 1
 got=$(actions_of "$ADMIN" "$INC")
 [ "$got" = "forensics:pending_approval isolate:pending_approval kill_tree:pending_approval" ] &&
     ok "semi: playbook proposed $got" || bad "semi: actions '$got'"
-KID=$(action_id "$ADMIN" "$INC" kill_tree); IID=$(action_id "$ADMIN" "$INC" isolate)
+KID=$(kill_id "$ADMIN" "$INC" "$EVIL"); IID=$(action_id "$ADMIN" "$INC" isolate)
 call "$ADMIN" GET "/actions/$KID" | grep -q "\"pid\":$EVIL" && ok "kill_tree names pid $EVIL" ||
     bad "kill_tree params: $(cat "$W/body")"
 sleep 2
