@@ -39,7 +39,7 @@
 /* a group transaction is committed once it holds this many new events, even in the middle of
  * a loop turn: bounds receipt -> durable commit (and alert) latency under load */
 #define GROUP_EVENTS_MAX 50000
-#define SHUTDOWN_MS    5000 /* an ERROR not flushed by then: the connection is closed */
+#define SHUTDOWN_MS      5000 /* an ERROR not flushed by then: the connection is closed */
 #define SLOW_COMMIT_MS                                                                             \
     500 /* a group commit slower than this is logged */ /* small writes wait this long for a group \
                                                            commit */
@@ -80,8 +80,8 @@ struct conn {
     struct attach_up *up;   /* a file upload in progress (attach.h) */
     struct conn *next_pending;
     struct conn *prev, *next; /* all connections */
-    bool inflight; /* its batch is with the writer thread (writer mode) */
-    bool dead;     /* closed while in flight: freed when the writer hands the batch back */
+    bool inflight;            /* its batch is with the writer thread (writer mode) */
+    bool dead; /* closed while in flight: freed when the writer hands the batch back */
 };
 
 struct wreq {
@@ -96,7 +96,7 @@ struct link {
     uv_timer_t house;
     uv_check_t check;
     uv_idle_t idle;
-    uv_timer_t lazy; /* commits a group of small writes (no batch waits on it) */
+    uv_timer_t lazy;    /* commits a group of small writes (no batch waits on it) */
     uv_timer_t actions; /* sends queued response actions to connected agents */
     bool lazy_on;
     bool idle_on;
@@ -174,8 +174,8 @@ static void link_health(struct link *l, const struct ingest_agent *a, enum inges
                         const char *fmt, ...) BN_PRINTF(4, 5);
 
 static void
-link_health(struct link *l, const struct ingest_agent *a, enum ingest_health kind,
-            const char *fmt, ...)
+link_health(struct link *l, const struct ingest_agent *a, enum ingest_health kind, const char *fmt,
+            ...)
 {
     char detail[512];
     va_list ap;
@@ -534,8 +534,8 @@ on_handshake_locked(struct conn *c)
     c->ia.hostname = c->hostname;
     if (a.revoked) {
         COUNTM(l, revoked_refused, MGR_M_LINK_REFUSED_CERT);
-        link_health(l, &c->ia, INGEST_HEALTH_REVOKED,
-                      "revoked agent tried to connect from %s", c->peer);
+        link_health(l, &c->ia, INGEST_HEALTH_REVOKED, "revoked agent tried to connect from %s",
+                    c->peer);
         conn_refuse(c, BN_EDENIED, "agent %s is revoked", a.uid);
         return;
     }
@@ -671,9 +671,9 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
          * (they wait in its spool) and raise it; re-enrolling the agent starts a new series */
         COUNTM(l, replays, MGR_M_LINK_REPLAYS);
         link_health(l, &c->ia, INGEST_HEALTH_REPLAY,
-                      "sequence went back: next seq %llu, already stored up to %lld (spool reset "
-                      "or the agent's keys on a second host); re-enrol the agent",
-                      (unsigned long long)m.next_seq, (long long)c->last_seq);
+                    "sequence went back: next seq %llu, already stored up to %lld (spool reset "
+                    "or the agent's keys on a second host); re-enrol the agent",
+                    (unsigned long long)m.next_seq, (long long)c->last_seq);
         conn_refuse(c, BN_EPROTO,
                     "sequence went back (next %llu, stored up to %lld): re-enrol this agent",
                     (unsigned long long)m.next_seq, (long long)c->last_seq);
@@ -694,8 +694,7 @@ handle_hello(struct conn *c, const uint8_t *p, uint32_t len)
     for (size_t i = 0; i < l->nsilent; i++)
         if (l->silent[i] == c->ia.id) {
             l->silent[i] = l->silent[--l->nsilent];
-            link_health(l, &c->ia, INGEST_HEALTH_BACK, "agent connected again from %s",
-                          c->peer);
+            link_health(l, &c->ia, INGEST_HEALTH_BACK, "agent connected again from %s", c->peer);
             break;
         }
     struct bn_wire_welcome w = {c->nonce, (uint64_t)c->ia.id, (uint64_t)c->last_seq};
@@ -764,8 +763,8 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
     if (!rc && bn_wire_batch_verify(&b, c->nonce, c->pk) != 0) {
         COUNTM(l, bad_signatures, MGR_M_LINK_BAD_SIGNATURE);
         link_health(l, &c->ia, INGEST_HEALTH_BAD_SIGNATURE,
-                      "batch %llu..%llu: signature does not verify for this session",
-                      (unsigned long long)b.first_seq, (unsigned long long)b.last_seq);
+                    "batch %llu..%llu: signature does not verify for this session",
+                    (unsigned long long)b.first_seq, (unsigned long long)b.last_seq);
         conn_refuse(c, BN_EPROTO, "batch %llu..%llu: bad signature",
                     (unsigned long long)b.first_seq, (unsigned long long)b.last_seq);
         return;
@@ -773,9 +772,9 @@ handle_batch(struct conn *c, const uint8_t *p, uint32_t len)
     if (!rc && b.first_seq <= c->session_last) {
         COUNTM(l, replays, MGR_M_LINK_REPLAYS);
         link_health(l, &c->ia, INGEST_HEALTH_REPLAY,
-                      "batch %llu..%llu after %llu in the same session",
-                      (unsigned long long)b.first_seq, (unsigned long long)b.last_seq,
-                      (unsigned long long)c->session_last);
+                    "batch %llu..%llu after %llu in the same session",
+                    (unsigned long long)b.first_seq, (unsigned long long)b.last_seq,
+                    (unsigned long long)c->session_last);
         conn_refuse(c, BN_EPROTO, "batch %llu..%llu replayed", (unsigned long long)b.first_seq,
                     (unsigned long long)b.last_seq);
         return;
@@ -878,8 +877,8 @@ send_action(void *ctx, const struct store_action *a)
 {
     struct act_send *x = ctx;
     struct link *l = x->l;
-    struct conn *c = x->only ? (x->only->ia.id == a->agent_id ? x->only : NULL)
-                             : session_of(l, a->agent_id);
+    struct conn *c =
+        x->only ? (x->only->ia.id == a->agent_id ? x->only : NULL) : session_of(l, a->agent_id);
     if (!c)
         return 0; /* offline: stays queued until it connects or expires */
     struct bn_wire_action m = {(uint64_t)a->id,
@@ -1010,7 +1009,7 @@ handle_frame_locked(struct conn *c, int type, const uint8_t *p, uint32_t len)
     else {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "unexpected %s frame in a session",
-                      bn_wire_type_name(type));
+                    bn_wire_type_name(type));
         conn_refuse(c, BN_EPROTO, "%s frame in a session", bn_wire_type_name(type));
     }
 }
@@ -1420,9 +1419,9 @@ on_house_locked(struct link *l)
                 continue;
             struct ingest_agent ia = {a.id, a.tenant_id, a.uid, a.hostname};
             link_health(l, &ia, INGEST_HEALTH_SILENT,
-                          "no heartbeat for %lld ms (interval %lld ms): outage or tampering",
-                          (long long)((wall_ns() - a.last_seen_ns) / 1000000),
-                          (long long)a.heartbeat_interval_ms);
+                        "no heartbeat for %lld ms (interval %lld ms): outage or tampering",
+                        (long long)((wall_ns() - a.last_seen_ns) / 1000000),
+                        (long long)a.heartbeat_interval_ms);
         }
     }
     publish_ingest(l);

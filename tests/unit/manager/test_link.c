@@ -622,10 +622,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_not_tls, setup, teardown),
         /* the same with the writer thread */
         cmocka_unit_test_setup_teardown(test_enrol_send_ack_dups, setup_writer, teardown_writer),
-        cmocka_unit_test_setup_teardown(test_replay_gap_signature, setup_writer,
-                                        teardown_writer),
-        cmocka_unit_test_setup_teardown(test_wrong_ca_and_tokens, setup_writer,
-                                        teardown_writer),
+        cmocka_unit_test_setup_teardown(test_replay_gap_signature, setup_writer, teardown_writer),
+        cmocka_unit_test_setup_teardown(test_wrong_ca_and_tokens, setup_writer, teardown_writer),
         cmocka_unit_test_setup_teardown(test_revoked, setup_writer, teardown_writer),
         cmocka_unit_test_setup_teardown(test_silent, setup_writer, teardown_writer),
         cmocka_unit_test_setup_teardown(test_not_tls, setup_writer, teardown_writer),
