@@ -27,6 +27,10 @@ size_t app_copy(char *dst, size_t dsz, const void *src, size_t n, uint8_t *trunc
 /* Lower-case hex of n bytes, sep between bytes when not 0. Returns the length or 0 if cut. */
 size_t app_hex(char *dst, size_t dsz, const uint8_t *b, size_t n, char sep, bool upper);
 
+/* Digests by a fetched-once EVP_MD: out needs EVP_MAX_MD_SIZE. Returns 0 or BN_EINTERNAL. */
+enum app_md { APP_MD_MD5, APP_MD_SHA1, APP_MD_SHA256, APP_MD_COUNT };
+int app_digest(enum app_md which, const void *s, size_t n, uint8_t *out, unsigned *outlen);
+
 /* MD5 of s[0..n) as 32 lower-case hex digits into out[33]. Returns 0 or BN_EINTERNAL. */
 int app_md5_hex(const void *s, size_t n, char out[33]);
 /* SHA-256 of s[0..n), the first 12 hex digits into out[13] (JA4 parts). */

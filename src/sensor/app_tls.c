@@ -68,10 +68,18 @@ struct tls_dir {
     bool dead; /* not TLS any more (or lost sync): ignore the rest */
 };
 
+/*
+ * The record (13.5 KB) exists only while the handshake is parsed: allocated at the first
+ * handshake message and freed once emitted, so a long TLS flow keeps ~100 bytes of state.
+ * Handshake messages after the emission cannot change any record and are not parsed.
+ */
 struct tls_state {
     struct tls_dir d[2];
-    struct net_tls_rec rec;
+    struct net_tls_rec *rec; /* NULL before the first handshake message and once emitted */
     bool emitted;
+    bool client_hello_seen; /* rec->has_client_hello, kept past the record (SSLv2 framing) */
+    bool quic;
+    bool dtls;
     bool hello_done; /* ServerHelloDone seen: the metadata is complete (TLS <= 1.2) */
     bool server_ccs_before_cert;
     uint8_t cli_sid[32];
@@ -209,7 +217,7 @@ alnum(uint8_t c)
 static void
 client_hello(struct tls_state *st, const uint8_t *d, size_t n)
 {
-    struct net_tls_rec *r = &st->rec;
+    struct net_tls_rec *r = st->rec;
     struct cur c = {d, n, false};
     uint16_t ciphers[TLS_LIST_MAX], exts[TLS_LIST_MAX], groups[TLS_LIST_MAX];
     uint16_t sigalgs[TLS_LIST_MAX];
@@ -418,7 +426,7 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
 static void
 server_hello(struct tls_state *st, const uint8_t *d, size_t n)
 {
-    struct net_tls_rec *r = &st->rec;
+    struct net_tls_rec *r = st->rec;
     struct cur c = {d, n, false};
     uint16_t exts[TLS_LIST_MAX];
     size_t n_exts = 0;
@@ -560,7 +568,7 @@ leaf_cert_decode(struct net_tls_rec *r, const uint8_t *der, size_t len)
             app_hex(c->serial, sizeof(c->serial), enc + hl, (size_t)el - hl, ':', true);
     }
     OPENSSL_free(enc);
-    if (EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL) == 1)
+    if (app_digest(APP_MD_SHA1, der, len, md, &mdlen) == 0)
         app_hex(c->fingerprint, sizeof(c->fingerprint), md, mdlen, ':', false);
     c->not_before = asn1_secs(X509_get0_notBefore(x));
     c->not_after = asn1_secs(X509_get0_notAfter(x));
@@ -586,16 +594,22 @@ leaf_cert_decode(struct net_tls_rec *r, const uint8_t *der, size_t len)
 /*
  * Leaf certificates come back again and again (every connection to a server sends the same
  * chain), and decoding one with OpenSSL 3 (d2i_X509 decodes the public key through its
- * provider lookups) was a third of the sensor's CPU. A small direct-mapped cache per thread,
- * keyed by the DER's SHA-1 and length, keeps the logged fields; a hit replays the counters
- * the decode added (truncations, dropped names), so statistics do not depend on the cache.
+ * provider lookups) was a third of the sensor's CPU. A small cache per thread, keyed by the
+ * DER's SHA-1 and length, keeps the logged fields; a hit replays the counters the decode
+ * added (truncations, dropped names), so statistics do not depend on the cache. It is fully
+ * associative with least-recently-used replacement (the keys packed apart from the ~9 KB
+ * entries, so a lookup reads 2 KB): the direct-mapped version it replaces thrashed on
+ * colliding certificates (25 distinct leaf certificates in the bench mix missed 1 in 9).
  */
 #define TLS_CERT_CACHE 64
 
-struct cert_cache_entry {
-    bool used;
-    size_t len;
+struct cert_cache_key {
     uint8_t sha1[20];
+    uint32_t len;
+    uint64_t used; /* last use (a per-thread counter); 0 = empty */
+};
+
+struct cert_cache_entry {
     struct net_tls_cert cert;
     uint8_t truncated;
     uint8_t n_san;
@@ -604,21 +618,38 @@ struct cert_cache_entry {
     uint64_t dropped;
 };
 
+static __thread struct cert_cache_key cert_keys[TLS_CERT_CACHE];
 static __thread struct cert_cache_entry cert_cache[TLS_CERT_CACHE];
+static __thread uint64_t cert_clock;
 
 static void
 leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
 {
-    uint8_t sha1[20];
+    uint8_t sha1[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    if (EVP_Digest(der, len, sha1, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != sizeof(sha1)) {
+    if (len > UINT32_MAX || app_digest(APP_MD_SHA1, der, len, sha1, &mdlen) != 0 ||
+        mdlen != 20) {
         leaf_cert_decode(r, der, len);
         return;
     }
-    struct cert_cache_entry *e = &cert_cache[sha1[0] % TLS_CERT_CACHE];
+    size_t slot = 0;
+    uint64_t oldest = UINT64_MAX;
+    struct cert_cache_entry *e = NULL;
+    for (size_t i = 0; i < TLS_CERT_CACHE; i++) {
+        struct cert_cache_key *k = &cert_keys[i];
+        if (k->used && k->len == len && memcmp(k->sha1, sha1, 20) == 0) {
+            e = &cert_cache[i];
+            slot = i;
+            break;
+        }
+        if (k->used < oldest) {
+            oldest = k->used;
+            slot = i;
+        }
+    }
     struct net_app_stats *stats = net_app_stats();
-    if (e->used && e->len == len && memcmp(e->sha1, sha1, sizeof(sha1)) == 0 &&
-        r->n_san == 0) {
+    if (e && r->n_san == 0) {
+        cert_keys[slot].used = ++cert_clock;
         r->has_cert = 1;
         r->cert = e->cert;
         if (e->truncated)
@@ -637,9 +668,10 @@ leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
     r->truncated = tr0 | tr;
     if (!ok || san0 != 0)
         return; /* failures are not cached; nor a record that already had names */
-    e->used = true;
-    e->len = len;
-    memcpy(e->sha1, sha1, sizeof(sha1));
+    e = &cert_cache[slot]; /* the hit's own slot, or the least recently used one */
+    cert_keys[slot].used = ++cert_clock;
+    cert_keys[slot].len = (uint32_t)len;
+    memcpy(cert_keys[slot].sha1, sha1, 20);
     e->cert = r->cert;
     e->truncated = tr;
     e->n_san = r->n_san;
@@ -651,7 +683,7 @@ leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
 static void
 certificate(struct tls_state *st, const uint8_t *d, size_t n)
 {
-    struct net_tls_rec *r = &st->rec;
+    struct net_tls_rec *r = st->rec;
     struct cur c = {d, n, false};
     const uint8_t *p;
     if (r->version == 0x0304 || (r->version & 0xff00) == 0x7f00) {
@@ -678,7 +710,7 @@ certificate(struct tls_state *st, const uint8_t *d, size_t n)
         if (r->n_chain < NET_TLS_CERTS_MAX) {
             uint8_t md[EVP_MAX_MD_SIZE];
             unsigned mdlen = 0;
-            if (EVP_Digest(der, clen, md, &mdlen, EVP_sha256(), NULL) == 1)
+            if (app_digest(APP_MD_SHA256, der, clen, md, &mdlen) == 0)
                 app_hex(r->chain_fp[r->n_chain++], NET_TLS_SHA256_MAX, md, mdlen, 0, false);
         } else {
             app_dropped(1);
@@ -695,20 +727,48 @@ bad:
     app_err(NET_APP_TLS, NET_APP_ERR_MALFORMED);
 }
 
+/* The record being built, allocated on first use; NULL once emitted (or out of memory). */
+static struct net_tls_rec *
+tls_rec(struct tls_state *st)
+{
+    if (st->rec || st->emitted)
+        return st->rec;
+    st->rec = bn_calloc(1, sizeof(*st->rec));
+    if (!st->rec) {
+        app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    st->rec->quic = st->quic;
+    st->rec->dtls = st->dtls;
+    return st->rec;
+}
+
 static void
 handshake(struct tls_state *st, enum net_dir dir, unsigned type, const uint8_t *d, size_t n)
 {
     switch (type) {
     case HS_CLIENT_HELLO:
-        if (dir == NET_TOSERVER && !st->rec.has_client_hello)
+    case HS_SERVER_HELLO:
+    case HS_CERTIFICATE:
+    case HS_SERVER_KEY_EXCHANGE:
+        if (!tls_rec(st))
+            return;
+        break;
+    default: break;
+    }
+    switch (type) {
+    case HS_CLIENT_HELLO:
+        if (dir == NET_TOSERVER && !st->rec->has_client_hello) {
             client_hello(st, d, n);
+            st->client_hello_seen = true;
+        }
         break;
     case HS_SERVER_HELLO:
         if (dir == NET_TOCLIENT)
             server_hello(st, d, n);
         break;
     case HS_CERTIFICATE:
-        if (dir == NET_TOCLIENT && !st->rec.has_cert)
+        if (dir == NET_TOCLIENT && !st->rec->has_cert)
             certificate(st, d, n);
         break;
     case HS_SERVER_HELLO_DONE:
@@ -717,10 +777,10 @@ handshake(struct tls_state *st, enum net_dir dir, unsigned type, const uint8_t *
         break;
     case HS_SERVER_KEY_EXCHANGE:
         /* ECDHE: curve_type named_curve (3), then the group */
-        if (dir == NET_TOCLIENT && !st->rec.curve && n >= 3 && d[0] == 3) {
+        if (dir == NET_TOCLIENT && !st->rec->curve && n >= 3 && d[0] == 3) {
             char cb[NET_TLS_CIPHER_NAME_MAX];
-            if (strstr(net_tls_cipher_name(st->rec.cipher, cb, sizeof(cb)), "ECDH"))
-                st->rec.curve = app_be16(d + 1);
+            if (strstr(net_tls_cipher_name(st->rec->cipher, cb, sizeof(cb)), "ECDH"))
+                st->rec->curve = app_be16(d + 1);
         }
         break;
     default: break;
@@ -730,10 +790,12 @@ handshake(struct tls_state *st, enum net_dir dir, unsigned type, const uint8_t *
 static void
 tls_finish(struct tls_state *st, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
-    if (st->emitted || !(st->rec.has_client_hello || st->rec.has_server_hello))
+    if (st->emitted || !st->rec || !(st->rec->has_client_hello || st->rec->has_server_hello))
         return;
     st->emitted = true;
-    app_emit(sink, NET_REC_TLS, ts_ns, f, &st->rec);
+    app_emit(sink, NET_REC_TLS, ts_ns, f, st->rec);
+    bn_free(st->rec); /* a record body lives only during the emit */
+    st->rec = NULL;
 }
 
 static void hs_stream(struct tls_state *st, enum net_dir dir, const uint8_t *d, size_t n);
@@ -746,7 +808,7 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
     switch (type) {
     case REC_CCS:
         td->encrypted = true;
-        if (dir == NET_TOCLIENT && !st->rec.has_cert)
+        if (dir == NET_TOCLIENT && !(st->rec && st->rec->has_cert))
             st->server_ccs_before_cert = true;
         return;
     case REC_ALERT: return;
@@ -754,9 +816,10 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
         td->appdata = true;
         /* both sides switched to protected records: the handshake completed (Zeek) */
         if ((st->d[0].encrypted || st->d[0].appdata) && (st->d[1].encrypted || st->d[1].appdata))
-            st->rec.established = 1;
+            if (st->rec)
+                st->rec->established = 1;
         /* the handshake is over (or encrypted from here, TLS 1.3): report it */
-        if (st->rec.has_server_hello || dir == NET_TOSERVER)
+        if ((st->rec && st->rec->has_server_hello) || dir == NET_TOSERVER)
             tls_finish(st, f, ts_ns, sink);
         return;
     case REC_HANDSHAKE: break;
@@ -833,16 +896,20 @@ sslv2_hello(struct tls_state *st, const uint8_t *p, size_t n)
         return -1;
     if (n < 2 + len)
         return 0;
-    st->rec.has_client_hello = 1;
-    uint16_t v = app_be16(p + 3);
-    st->rec.client_version = st->rec.client_tls_version = st->rec.client_max_version = v;
+    st->client_hello_seen = true;
+    struct net_tls_rec *r = tls_rec(st);
+    if (r) {
+        r->has_client_hello = 1;
+        uint16_t v = app_be16(p + 3);
+        r->client_version = r->client_tls_version = r->client_max_version = v;
+    }
     return (long)(2 + len);
 }
 
 static bool
 sslv2_start(const struct tls_state *st, enum net_dir dir, const uint8_t *p)
 {
-    return dir == NET_TOSERVER && !st->rec.has_client_hello && (p[0] & 0x80);
+    return dir == NET_TOSERVER && !st->client_hello_seen && (p[0] & 0x80);
 }
 
 /* ---- parser callbacks ---- */
@@ -1006,6 +1073,7 @@ tls_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
         app_acc_release(&st->d[i].rec);
         app_acc_release(&st->d[i].hs);
     }
+    bn_free(st->rec);
     bn_free(st);
 }
 
@@ -1031,7 +1099,7 @@ app_tls_hs_open(bool quic)
         app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
         return NULL;
     }
-    st->rec.quic = quic;
+    st->quic = quic;
     return st;
 }
 
@@ -1046,7 +1114,8 @@ bool
 app_tls_hs_seen(void *vst, enum net_dir dir)
 {
     const struct tls_state *st = vst;
-    return st && (dir == NET_TOSERVER ? st->rec.has_client_hello : st->rec.has_server_hello);
+    return st && st->rec &&
+           (dir == NET_TOSERVER ? st->rec->has_client_hello : st->rec->has_server_hello);
 }
 
 void
@@ -1058,6 +1127,7 @@ app_tls_hs_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink 
     tls_finish(st, f, ts_ns, sink);
     for (int i = 0; i < 2; i++)
         app_acc_release(&st->d[i].hs);
+    bn_free(st->rec);
     bn_free(st);
 }
 
@@ -1086,7 +1156,7 @@ dtls_open(struct net_flow *f)
     (void)f;
     struct tls_state *st = app_tls_hs_open(false);
     if (st)
-        st->rec.dtls = 1;
+        st->dtls = true;
     return st;
 }
 
@@ -1133,7 +1203,8 @@ dtls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
         d += DTLS_HDR + rl;
         n -= DTLS_HDR + rl;
     }
-    if (st->hello_done || (st->rec.has_server_hello && (st->d[0].encrypted || st->d[1].encrypted)))
+    if (st->hello_done ||
+        (st->rec && st->rec->has_server_hello && (st->d[0].encrypted || st->d[1].encrypted)))
         tls_finish(st, f, ts_ns, sink);
 }
 
