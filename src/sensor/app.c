@@ -491,10 +491,10 @@ dnp3_crc(const uint8_t *d, size_t n)
 }
 
 /*
- * DNP3 (TCP 20000, either direction; Suricata parses DNP3 over TCP only): a link header of 10 bytes: start 0x05 0x64, a
- * length byte >= 5 (control, destination, source and the user data), control, destination
- * and source, then the header's CRC over the first 8 bytes — as Suricata's DNP3ProbingParser
- * (start bytes, minimum length, header CRC).
+ * DNP3 (TCP 20000, either direction; Suricata parses DNP3 over TCP only): a link header of
+ * 10 bytes: start 0x05 0x64, a length byte >= 5 (control, destination, source and the user
+ * data), control, destination and source, then the header's CRC over the first 8 bytes —
+ * as Suricata's DNP3ProbingParser (start bytes, minimum length, header CRC).
  */
 int
 app_probe_dnp3(const uint8_t *d, size_t n, enum net_dir dir)
