@@ -26,15 +26,36 @@ struct sdir {
     enum sstate state;
     struct app_acc acc;
     unsigned pre_lines;
-    /* name-lists of this side's KEXINIT, kept for negotiation */
-    char lists[5][NET_SSH_HASSH_STR_MAX]; /* kex, hostkey, enc (own dir), mac, comp */
+};
+
+/*
+ * The record and the name-lists (26 KB) exist only from the first identification line until
+ * the record is emitted (both KEXINITs, or flow end): an SSH session that goes on for hours
+ * keeps ~100 bytes of parser state.
+ */
+struct ssh_work {
+    struct net_ssh_rec rec;
+    /* name-lists of each side's KEXINIT, kept for negotiation */
+    char lists[2][5][NET_SSH_HASSH_STR_MAX]; /* kex, hostkey, enc (own dir), mac, comp */
 };
 
 struct ssh_state {
     struct sdir d[2];
-    struct net_ssh_rec rec;
+    struct ssh_work *w; /* NULL before the first identification line and once emitted */
     bool emitted;
 };
+
+/* The work area, allocated on first use; NULL once emitted or out of memory. */
+static struct ssh_work *
+ssh_work(struct ssh_state *st)
+{
+    if (st->w || st->emitted)
+        return st->w;
+    st->w = bn_calloc(1, sizeof(*st->w));
+    if (!st->w)
+        app_err(NET_APP_SSH, NET_APP_ERR_NOMEM);
+    return st->w;
+}
 
 int
 app_ssh_probe(const uint8_t *d, size_t n, enum net_dir dir)
@@ -50,8 +71,11 @@ app_ssh_probe(const uint8_t *d, size_t n, enum net_dir dir)
 static void
 banner(struct ssh_state *st, enum net_dir dir, const uint8_t *s, size_t n)
 {
-    struct net_ssh_side *side = dir == NET_TOSERVER ? &st->rec.client : &st->rec.server;
-    uint8_t *t = &st->rec.truncated;
+    struct ssh_work *w = ssh_work(st);
+    if (!w)
+        return;
+    struct net_ssh_side *side = dir == NET_TOSERVER ? &w->rec.client : &w->rec.server;
+    uint8_t *t = &w->rec.truncated;
     side->has_banner = 1;
     app_copy(side->banner, sizeof(side->banner), s, n, t);
     const uint8_t *p = s + 4, *e = s + n;
@@ -106,9 +130,12 @@ negotiate(const char *c, const char *s, char *dst, size_t dsz)
 static void
 kexinit(struct ssh_state *st, enum net_dir dir, const uint8_t *pl, size_t n)
 {
-    struct net_ssh_side *side = dir == NET_TOSERVER ? &st->rec.client : &st->rec.server;
-    struct sdir *sd = &st->d[dir];
-    uint8_t *t = &st->rec.truncated;
+    struct ssh_work *w = ssh_work(st);
+    if (!w)
+        return;
+    struct net_ssh_side *side = dir == NET_TOSERVER ? &w->rec.client : &w->rec.server;
+    char(*lists)[NET_SSH_HASSH_STR_MAX] = w->lists[dir];
+    uint8_t *t = &w->rec.truncated;
     char all[10][NET_SSH_HASSH_STR_MAX / 2];
     const uint8_t *p = pl + 17, *e = pl + n; /* msg type + 16-byte cookie */
     if (n < 17) {
@@ -145,29 +172,33 @@ kexinit(struct ssh_state *st, enum net_dir dir, const uint8_t *pl, size_t n)
     }
     side->has_kexinit = 1;
     /* keep the c2s lists of both sides for the negotiated algorithms */
-    app_copy(sd->lists[0], sizeof(sd->lists[0]), all[0], strlen(all[0]), NULL);
-    app_copy(sd->lists[1], sizeof(sd->lists[1]), all[1], strlen(all[1]), NULL);
-    app_copy(sd->lists[2], sizeof(sd->lists[2]), all[2], strlen(all[2]), NULL);
-    app_copy(sd->lists[3], sizeof(sd->lists[3]), all[4], strlen(all[4]), NULL);
-    app_copy(sd->lists[4], sizeof(sd->lists[4]), all[6], strlen(all[6]), NULL);
+    app_copy(lists[0], NET_SSH_HASSH_STR_MAX, all[0], strlen(all[0]), NULL);
+    app_copy(lists[1], NET_SSH_HASSH_STR_MAX, all[1], strlen(all[1]), NULL);
+    app_copy(lists[2], NET_SSH_HASSH_STR_MAX, all[2], strlen(all[2]), NULL);
+    app_copy(lists[3], NET_SSH_HASSH_STR_MAX, all[4], strlen(all[4]), NULL);
+    app_copy(lists[4], NET_SSH_HASSH_STR_MAX, all[6], strlen(all[6]), NULL);
 }
 
 static void
 ssh_finish(struct ssh_state *st, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
-    if (st->emitted || !(st->rec.client.has_banner || st->rec.server.has_banner))
+    struct ssh_work *w = st->w;
+    if (st->emitted || !w || !(w->rec.client.has_banner || w->rec.server.has_banner))
         return;
     st->emitted = true;
-    struct net_ssh_rec *r = &st->rec;
+    struct net_ssh_rec *r = &w->rec;
     if (r->client.has_kexinit && r->server.has_kexinit) {
-        const struct sdir *c = &st->d[NET_TOSERVER], *s = &st->d[NET_TOCLIENT];
-        negotiate(c->lists[0], s->lists[0], r->kex_alg, sizeof(r->kex_alg));
-        negotiate(c->lists[1], s->lists[1], r->host_key_alg, sizeof(r->host_key_alg));
-        negotiate(c->lists[2], s->lists[2], r->cipher_alg, sizeof(r->cipher_alg));
-        negotiate(c->lists[3], s->lists[3], r->mac_alg, sizeof(r->mac_alg));
-        negotiate(c->lists[4], s->lists[4], r->compression_alg, sizeof(r->compression_alg));
+        char(*c)[NET_SSH_HASSH_STR_MAX] = w->lists[NET_TOSERVER];
+        char(*s)[NET_SSH_HASSH_STR_MAX] = w->lists[NET_TOCLIENT];
+        negotiate(c[0], s[0], r->kex_alg, sizeof(r->kex_alg));
+        negotiate(c[1], s[1], r->host_key_alg, sizeof(r->host_key_alg));
+        negotiate(c[2], s[2], r->cipher_alg, sizeof(r->cipher_alg));
+        negotiate(c[3], s[3], r->mac_alg, sizeof(r->mac_alg));
+        negotiate(c[4], s[4], r->compression_alg, sizeof(r->compression_alg));
     }
     app_emit(sink, NET_REC_SSH, ts_ns, f, r);
+    bn_free(w); /* a record body lives only during the emit */
+    st->w = NULL;
 }
 
 static void
@@ -277,6 +308,7 @@ ssh_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     ssh_finish(st, f, ts_ns, sink);
     for (int i = 0; i < 2; i++)
         app_acc_release(&st->d[i].acc);
+    bn_free(st->w);
     bn_free(st);
 }
 
