@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,18 +31,53 @@
             return rc_;                                                                        \
     } while (0)
 
+/*
+ * Offline (no iface), the lines are batched in e->b and written EVE_BATCH bytes at a time:
+ * the callers' FILE buffers are 4 KiB whatever setvbuf was asked (glibc ignores the size
+ * without a buffer), and a write(2) per 4 KiB was 5 % of `bannin pcap`. Live capture, and a
+ * FILE that is unbuffered or line buffered (the manager link's spool: a record written is
+ * on disk), get each line at once as before. net_eve_flush writes the batch out; the
+ * pipeline calls it wherever it flushes its FILEs, and before a Zeek line to the same FILE.
+ */
+#define EVE_BATCH (256u << 10)
+
+static bool
+eve_batching(const struct net_eve *e)
+{
+    return !e->iface && __fbufsize(e->fp) != 1 && !__flbf(e->fp);
+}
+
 void
 net_eve_init(struct net_eve *e, FILE *fp, const char *iface)
 {
     memset(e, 0, sizeof(*e));
     e->fp = fp;
     e->iface = iface;
-    bn_buf_init(&e->b, NET_EVE_LINE_MAX);
+    /* room for a full batch plus one line of the usual bound (checked per line) */
+    bn_buf_init(&e->b, fp && !iface ? EVE_BATCH + NET_EVE_LINE_MAX : NET_EVE_LINE_MAX);
+}
+
+void
+net_eve_flush(struct net_eve *e)
+{
+    if (!e->fp || !e->b.len)
+        return;
+    if (fwrite(e->b.p, 1, e->b.len, e->fp) != e->b.len) {
+        /* the lines of the batch were counted written: they were not */
+        uint64_t n = 0;
+        for (const char *q = e->b.p; (q = memchr(q, '\n', e->b.len - (size_t)(q - e->b.p)));
+             q++)
+            n++;
+        e->lines -= BN_MIN(n, e->lines);
+        e->errors += n;
+    }
+    bn_buf_reset(&e->b);
 }
 
 void
 net_eve_release(struct net_eve *e)
 {
+    net_eve_flush(e);
     bn_buf_release(&e->b);
 }
 
@@ -414,17 +450,23 @@ net_eve_write(struct net_eve *e, const struct net_record *r)
 {
     if (!e->fp)
         return;
-    bn_buf_reset(&e->b);
+    bool batch = eve_batching(e);
+    if (!batch)
+        net_eve_flush(e); /* the FILE changed mode: keep the order */
+    size_t start = e->b.len;
     int rc = net_eve_render(e, r, &e->b);
-    if (rc == BN_DECLINED)
-        return; /* a record with no eve form (app.h: unanswered queries, mDNS, LLMNR) */
-    if (rc != 0 || net_buf_putc(&e->b, '\n') != 0) {
-        e->errors++;
-        return;
-    }
-    if (fwrite(e->b.p, 1, e->b.len, e->fp) != e->b.len) {
-        e->errors++;
+    if (rc == 0)
+        rc = net_buf_putc(&e->b, '\n');
+    if (rc == 0 && e->b.len - start > NET_EVE_LINE_MAX)
+        rc = BN_ETOOBIG; /* the bound of one line, as without batching */
+    if (rc != 0) {
+        e->b.len = start; /* drop the partial line */
+        e->b.p[start] = '\0';
+        if (rc != BN_DECLINED) /* declined: no eve form (app.h: unanswered queries, mDNS) */
+            e->errors++;
         return;
     }
     e->lines++;
+    if (!batch || e->b.len >= EVE_BATCH)
+        net_eve_flush(e);
 }

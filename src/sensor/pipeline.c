@@ -259,6 +259,8 @@ sink_emit(struct net_sink *self, const struct net_record *in)
         ndr_record(p->ndr, &rec, &p->sink);
     net_eve_write(&p->eve, &rec);
     if (zeek_ok && p->cfg.zeek) {
+        if (p->cfg.zeek == p->cfg.eve)
+            net_eve_flush(&p->eve); /* one FILE: the eve line goes first, as it always did */
         if (bn_buf_putc(&p->zb, '\n') == 0 &&
             fwrite(p->zb.p, 1, p->zb.len, p->cfg.zeek) == p->zb.len)
             p->st.zeek_lines++;
@@ -846,6 +848,7 @@ net_pipeline_finish(struct net_pipeline *p)
 void
 net_pipeline_flush_out(struct net_pipeline *p)
 {
+    net_eve_flush(&p->eve);
     if (p->cfg.eve)
         fflush(p->cfg.eve);
     if (p->cfg.zeek)

@@ -550,6 +550,11 @@ void net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_
 
 /* ---- record writers ---- */
 
+/* eve.c: writes out the eve lines batched offline (pipeline.h's net_eve_write); the pipeline
+ * calls it where it flushes its output FILEs. */
+struct net_eve;
+void net_eve_flush(struct net_eve *e);
+
 /*
  * bn_buf_append and bn_buf_putc with their usual case inline (the buffer already has room:
  * bn_buf_reserve keeps cap <= max + 1, so room means within max too). The eve writers
