@@ -111,8 +111,16 @@ print(its[0]["id"] if its else "")')
 done
 [ -n "$INC" ] && ok "incident $INC created" || { bad "no incident: $(call GET /incidents)"; }
 if [ -n "$INC" ]; then
+    # the agent's later batches carry the rest of the activity: wait until the timeline holds
+    # the three alerts (or 15 s), then check
+    for _ in $(seq 1 60); do
+        call GET "/incidents/$INC/timeline" > "$W/timeline.json"
+        grep -q 'SUID Or SGID Bit Set' "$W/timeline.json" &&
+            grep -q 'Shell History Cleared' "$W/timeline.json" &&
+            grep -q 'Cron File' "$W/timeline.json" && break
+        sleep 0.25
+    done
     call GET "/incidents/$INC" > "$W/incident.json"
-    call GET "/incidents/$INC/timeline" > "$W/timeline.json"
     "$PY" - "$W/incident.json" "$W/timeline.json" <<'EOF' || fails=$((fails + 1))
 import json, sys
 inc = json.load(open(sys.argv[1])); tl = json.load(open(sys.argv[2]))
