@@ -485,6 +485,14 @@ bn_wire_error_decode(const uint8_t *p, size_t n, struct bn_wire_error *m, struct
 
 /* ---- response actions ------------------------------------------------------------------ */
 
+/* Every action-scoped frame names its action: id 0 is never valid. */
+static void
+rd_action_id(struct rd *r, uint64_t id)
+{
+    if (!r->rc && id == 0)
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: action_id 0 is not a valid id", r->what);
+}
+
 int
 bn_wire_action_encode(struct bn_buf *out, const struct bn_wire_action *m)
 {
@@ -530,8 +538,7 @@ bn_wire_action_decode(const uint8_t *p, size_t n, struct bn_wire_action *m, stru
     m->params = rd_str(&r, "params", BN_WIRE_ACTION_PARAMS_MAX);
     rd_text(&r, m->params, "params");
     m->expires_ns = rd_u64(&r, "expires_ns");
-    if (!r.rc && m->action_id == 0)
-        r.rc = fail(e, BN_EPROTO, "action frame: action_id 0 is not a valid id");
+    rd_action_id(&r, m->action_id);
     return rd_end(&r);
 }
 
@@ -558,8 +565,7 @@ bn_wire_result_decode(const uint8_t *p, size_t n, struct bn_wire_result *m, stru
     rd_text(&r, m->result, "result");
     if (!r.rc && m->status > BN_WIRE_ACT_EXPIRED)
         r.rc = fail(e, BN_EPROTO, "result frame: status %u is not 0..2", m->status);
-    if (!r.rc && m->action_id == 0)
-        r.rc = fail(e, BN_EPROTO, "result frame: action_id 0 is not a valid id");
+    rd_action_id(&r, m->action_id);
     return rd_end(&r);
 }
 
@@ -578,9 +584,56 @@ bn_wire_result_ack_decode(const uint8_t *p, size_t n, uint64_t *action_id, struc
     struct rd r;
     rd_init(&r, p, n, "result_ack", e);
     *action_id = rd_u64(&r, "action_id");
-    if (!r.rc && *action_id == 0)
-        r.rc = fail(e, BN_EPROTO, "result_ack frame: action_id 0 is not a valid id");
+    rd_action_id(&r, *action_id);
     return rd_end(&r);
+}
+
+/* ---- signed frames (batches, file upload) ---------------------------------------------- */
+
+#define SIG_DOMAIN "BNB1" /* batches; file upload frames: file_domain() */
+
+/* A signed frame carries, last, an Ed25519ph signature over a 4-byte domain (what kind of
+ * frame), the session nonce and the payload before the signature. */
+static void
+sig_start(crypto_sign_state *st, const char *domain, const uint8_t *nonce)
+{
+    crypto_sign_init(st);
+    crypto_sign_update(st, (const uint8_t *)domain, 4);
+    crypto_sign_update(st, nonce, BN_WIRE_NONCE);
+}
+
+/* Signs what w wrote after the header and appends the signature. */
+static void
+wr_sign(struct wr *w, const char *domain, const uint8_t *nonce, const uint8_t *sk)
+{
+    if (w->rc)
+        return;
+    uint8_t sig[BN_WIRE_SIG];
+    crypto_sign_state st;
+    sig_start(&st, domain, nonce);
+    crypto_sign_update(&st, (const uint8_t *)w->out->p + w->start + BN_WIRE_HDR,
+                       w->out->len - w->start - BN_WIRE_HDR);
+    crypto_sign_final_create(&st, sig, NULL, sk);
+    wr_bytes(w, sig, sizeof(sig));
+}
+
+static int
+sig_verify(const char *domain, const uint8_t *signed_part, size_t signed_len,
+           const uint8_t *sig, const uint8_t *nonce, const uint8_t *pk)
+{
+    crypto_sign_state st;
+    sig_start(&st, domain, nonce);
+    crypto_sign_update(&st, signed_part, signed_len);
+    return crypto_sign_final_verify(&st, sig, pk) == 0 ? 0 : BN_EPROTO;
+}
+
+/* Reads the closing signature; what came before it (from the payload's start) is signed. */
+static const uint8_t *
+rd_sig(struct rd *r, const uint8_t **signed_part, size_t *signed_len)
+{
+    *signed_part = r->p;
+    *signed_len = r->off;
+    return rd_take(r, BN_WIRE_SIG, "signature");
 }
 
 /* ---- file upload ----------------------------------------------------------------------- */
@@ -591,35 +644,13 @@ file_domain(int type)
     return type == BN_WIRE_FILE_OFFER ? "BNO1" : type == BN_WIRE_FILE_CHUNK ? "BNC1" : "BNE1";
 }
 
-/* Signs what w wrote after the header and appends the signature. */
-static void
-wr_sign(struct wr *w, int type, const uint8_t *nonce, const uint8_t *sk)
-{
-    if (w->rc)
-        return;
-    uint8_t sig[BN_WIRE_SIG];
-    crypto_sign_state st;
-    crypto_sign_init(&st);
-    crypto_sign_update(&st, (const uint8_t *)file_domain(type), 4);
-    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
-    crypto_sign_update(&st, (const uint8_t *)w->out->p + w->start + BN_WIRE_HDR,
-                       w->out->len - w->start - BN_WIRE_HDR);
-    crypto_sign_final_create(&st, sig, NULL, sk);
-    wr_bytes(w, sig, sizeof(sig));
-}
-
 int
 bn_wire_file_verify(int type, const uint8_t *signed_part, size_t signed_len, const uint8_t *sig,
                     const uint8_t *nonce, const uint8_t *pk)
 {
     if (!sig || !signed_part)
         return BN_EPROTO;
-    crypto_sign_state st;
-    crypto_sign_init(&st);
-    crypto_sign_update(&st, (const uint8_t *)file_domain(type), 4);
-    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
-    crypto_sign_update(&st, signed_part, signed_len);
-    return crypto_sign_final_verify(&st, sig, pk) == 0 ? 0 : BN_EPROTO;
+    return sig_verify(file_domain(type), signed_part, signed_len, sig, nonce, pk);
 }
 
 /* An attachment name is a plain file name: [A-Za-z0-9._-], not "." or "..". */
@@ -651,7 +682,7 @@ bn_wire_file_offer_encode(struct bn_buf *out, const struct bn_wire_file_offer *m
     wr_str(&w, m->name, BN_ATTACH_NAME_MAX);
     wr_u64(&w, m->size);
     wr_bytes(&w, m->sha256, 32);
-    wr_sign(&w, BN_WIRE_FILE_OFFER, nonce, sk);
+    wr_sign(&w, file_domain(BN_WIRE_FILE_OFFER), nonce, sk);
     return wr_end(&w);
 }
 
@@ -672,11 +703,8 @@ bn_wire_file_offer_decode(const uint8_t *p, size_t n, struct bn_wire_file_offer 
                     name_at, BN_ATTACH_NAME_MAX);
     m->size = rd_u64(&r, "size");
     m->sha256 = rd_take(&r, 32, "sha256");
-    m->signed_part = p;
-    m->signed_len = r.off;
-    m->sig = rd_take(&r, BN_WIRE_SIG, "signature");
-    if (!r.rc && m->action_id == 0)
-        r.rc = fail(e, BN_EPROTO, "file_offer frame: action_id 0 is not a valid id");
+    m->sig = rd_sig(&r, &m->signed_part, &m->signed_len);
+    rd_action_id(&r, m->action_id);
     return rd_end(&r);
 }
 
@@ -694,7 +722,7 @@ bn_wire_file_chunk_encode(struct bn_buf *out, const struct bn_wire_file_chunk *m
     wr_u64(&w, m->offset);
     wr_u32(&w, m->len);
     wr_bytes(&w, m->data, m->len);
-    wr_sign(&w, BN_WIRE_FILE_CHUNK, nonce, sk);
+    wr_sign(&w, file_domain(BN_WIRE_FILE_CHUNK), nonce, sk);
     return wr_end(&w);
 }
 
@@ -710,11 +738,8 @@ bn_wire_file_chunk_decode(const uint8_t *p, size_t n, struct bn_wire_file_chunk 
     struct bn_str d = rd_str(&r, "data", BN_WIRE_CHUNK_MAX);
     m->data = (const uint8_t *)d.p;
     m->len = (uint32_t)d.len;
-    m->signed_part = p;
-    m->signed_len = r.off;
-    m->sig = rd_take(&r, BN_WIRE_SIG, "signature");
-    if (!r.rc && m->action_id == 0)
-        r.rc = fail(e, BN_EPROTO, "file_chunk frame: action_id 0 is not a valid id");
+    m->sig = rd_sig(&r, &m->signed_part, &m->signed_len);
+    rd_action_id(&r, m->action_id);
     if (!r.rc && m->len == 0)
         r.rc = fail(e, BN_EPROTO, "file_chunk frame: empty chunk at offset %llu",
                     (unsigned long long)m->offset);
@@ -737,7 +762,7 @@ bn_wire_file_end_encode(struct bn_buf *out, const struct bn_wire_file_end *m,
     wr_u64(&w, m->action_id);
     wr_u64(&w, m->size);
     wr_bytes(&w, m->sha256, 32);
-    wr_sign(&w, BN_WIRE_FILE_END, nonce, sk);
+    wr_sign(&w, file_domain(BN_WIRE_FILE_END), nonce, sk);
     return wr_end(&w);
 }
 
@@ -751,11 +776,8 @@ bn_wire_file_end_decode(const uint8_t *p, size_t n, struct bn_wire_file_end *m,
     m->action_id = rd_u64(&r, "action_id");
     m->size = rd_u64(&r, "size");
     m->sha256 = rd_take(&r, 32, "sha256");
-    m->signed_part = p;
-    m->signed_len = r.off;
-    m->sig = rd_take(&r, BN_WIRE_SIG, "signature");
-    if (!r.rc && m->action_id == 0)
-        r.rc = fail(e, BN_EPROTO, "file_end frame: action_id 0 is not a valid id");
+    m->sig = rd_sig(&r, &m->signed_part, &m->signed_len);
+    rd_action_id(&r, m->action_id);
     return rd_end(&r);
 }
 
@@ -785,14 +807,11 @@ bn_wire_file_status_decode(const uint8_t *p, size_t n, struct bn_wire_file_statu
     rd_text(&r, m->msg, "message");
     if (!r.rc && m->state > BN_WIRE_FILE_REFUSED)
         r.rc = fail(e, BN_EPROTO, "file_status frame: state %u is not 0..2", m->state);
-    if (!r.rc && m->action_id == 0)
-        r.rc = fail(e, BN_EPROTO, "file_status frame: action_id 0 is not a valid id");
+    rd_action_id(&r, m->action_id);
     return rd_end(&r);
 }
 
 /* ---- batches --------------------------------------------------------------------------- */
-
-#define SIG_DOMAIN "BNB1"
 
 int
 bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b, struct bn_wire_err *e)
@@ -828,23 +847,14 @@ bn_wire_batch_parse(const uint8_t *p, size_t n, struct bn_wire_batch *b, struct 
     if (!r.rc && b->codec == BN_WIRE_CODEC_NONE && b->body_len != b->raw_len)
         return fail(e, BN_EPROTO, "batch frame: uncompressed body of %u bytes, raw_len says %u",
                     b->body_len, b->raw_len);
-    b->signed_part = p;
-    b->signed_len = r.off;
-    b->sig = rd_take(&r, BN_WIRE_SIG, "signature");
+    b->sig = rd_sig(&r, &b->signed_part, &b->signed_len);
     return rd_end(&r);
 }
 
 int
 bn_wire_batch_verify(const struct bn_wire_batch *b, const uint8_t *nonce, const uint8_t *pk)
 {
-    crypto_sign_state st;
-    crypto_sign_init(&st);
-    crypto_sign_update(&st, (const uint8_t *)SIG_DOMAIN, 4);
-    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
-    crypto_sign_update(&st, b->signed_part, b->signed_len);
-    if (crypto_sign_final_verify(&st, b->sig, pk) != 0)
-        return BN_EPROTO;
-    return 0;
+    return sig_verify(SIG_DOMAIN, b->signed_part, b->signed_len, b->sig, nonce, pk);
 }
 
 struct bn_wire_unpacker {
@@ -1084,17 +1094,7 @@ bn_wire_packer_seal(struct bn_wire_packer *p, const uint8_t *nonce, const uint8_
     wr_u32(&w, (uint32_t)p->raw.len);
     wr_u32(&w, (uint32_t)clen);
     wr_bytes(&w, p->cbuf, clen);
-    if (w.rc)
-        return wr_end(&w);
-    uint8_t sig[BN_WIRE_SIG];
-    crypto_sign_state st;
-    crypto_sign_init(&st);
-    crypto_sign_update(&st, (const uint8_t *)SIG_DOMAIN, 4);
-    crypto_sign_update(&st, nonce, BN_WIRE_NONCE);
-    crypto_sign_update(&st, (const uint8_t *)out->p + w.start + BN_WIRE_HDR,
-                       out->len - w.start - BN_WIRE_HDR);
-    crypto_sign_final_create(&st, sig, NULL, sk);
-    wr_bytes(&w, sig, sizeof(sig));
+    wr_sign(&w, SIG_DOMAIN, nonce, sk);
     return wr_end(&w);
 }
 
