@@ -376,6 +376,21 @@ struct bn_wire_ident {
 int bn_wire_enroll_run(const char *hostport, const char *token, const char *dir,
                        const char *hostname, uint64_t heartbeat_ms, int timeout_ms,
                        struct bn_wire_ident *id, char *err, size_t errsz);
+/* The `enroll` subcommand of a program that links to the manager (bannin-agent, bannin-sensor). */
+struct bn_wire_enroll_cli {
+    const char *prog;          /* "bannin-agent": starts every message */
+    const char *role;          /* "agent": "enrolled as <role> 7 ..." */
+    const char *dir;           /* default link directory (--dir) */
+    long long heartbeat_ms;    /* default --heartbeat */
+    const char *host_fallback; /* --host when gethostname fails */
+    void (*usage)(int to_stderr);
+};
+/*
+ * Parses --server, --token, --dir, --host, --heartbeat and --help from argv (argv[0] is the
+ * subcommand), runs bn_wire_enroll_run and reports on stdout/stderr. Returns the exit status:
+ * 0 enrolled (or --help), 1 enrolment failed, 2 bad command line.
+ */
+int bn_wire_enroll_main(const struct bn_wire_enroll_cli *cli, int argc, char **argv);
 /* Loads an enrolment from dir. BN_ENOTFOUND when dir holds none, else errors with err. */
 int bn_wire_ident_load(const char *dir, struct bn_wire_ident *id, char *err, size_t errsz);
 

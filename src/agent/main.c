@@ -157,65 +157,25 @@ action_main(int argc, char **argv)
     return ret;
 }
 
+static void
+enroll_usage(int to_stderr)
+{
+    usage(to_stderr ? stderr : stdout);
+}
+
 /* bannin-agent enroll: keys, CSR, CA pinned by the token, files in the link directory. */
 static int
 enroll_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},
-        {"token", required_argument, NULL, 't'},
-        {"dir", required_argument, NULL, 'd'},
-        {"host", required_argument, NULL, 'H'},
-        {"heartbeat", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const struct bn_wire_enroll_cli cli = {
+        .prog = "bannin-agent",
+        .role = "agent",
+        .dir = UPLINK_DIR_DEFAULT,
+        .heartbeat_ms = 60000,
+        .host_fallback = "localhost",
+        .usage = enroll_usage,
     };
-    const char *server = NULL, *token = NULL, *dir = UPLINK_DIR_DEFAULT, *host = NULL;
-    long long hb = 60000;
-    char hostbuf[256];
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 's': server = optarg; break;
-        case 't': token = optarg; break;
-        case 'd': dir = optarg; break;
-        case 'H': host = optarg; break;
-        case 'b': {
-            char *end;
-            hb = strtoll(optarg, &end, 10);
-            if (*end || hb < 100 || hb > 86400000) {
-                fprintf(stderr, "bannin-agent enroll: bad --heartbeat '%s' (100..86400000 ms)\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!server || !token || optind < argc) {
-        fprintf(stderr, "bannin-agent enroll: --server HOST:PORT and --token TOKEN are needed\n");
-        return 2;
-    }
-    if (!host) {
-        if (gethostname(hostbuf, sizeof(hostbuf) - 1) != 0)
-            snprintf(hostbuf, sizeof(hostbuf), "localhost");
-        hostbuf[sizeof(hostbuf) - 1] = '\0';
-        host = hostbuf;
-    }
-    struct bn_wire_ident id;
-    char err[512];
-    int rc = bn_wire_enroll_run(server, token, dir, host, (uint64_t)hb, 15000, &id, err,
-                                sizeof(err));
-    if (rc) {
-        fprintf(stderr, "bannin-agent enroll: %s\n", err);
-        return 1;
-    }
-    printf("enrolled as agent %lld (uid %s) of tenant %lld with %s; link directory %s\n",
-           (long long)id.agent_id, id.uid, (long long)id.tenant_id, server, dir);
-    return 0;
+    return bn_wire_enroll_main(&cli, argc, argv);
 }
 
 static int

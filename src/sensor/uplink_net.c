@@ -416,69 +416,26 @@ net_link_close(struct net_link *l)
 
 /* ---- bannin-sensor enroll ---- */
 
+static void
+enroll_usage(int to_stderr)
+{
+    fputs("usage: bannin-sensor enroll --server HOST:PORT --token TOKEN [--dir DIR] [--host NAME]\n"
+          "                            [--heartbeat MS]\n"
+          "  --dir DIR   link directory (default " NET_LINK_DIR_DEFAULT ")\n"
+          "  --host NAME the name the manager lists this sensor under (default: host name)\n",
+          to_stderr ? stderr : stdout);
+}
+
 int
 net_link_enroll_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},
-        {"token", required_argument, NULL, 't'},
-        {"dir", required_argument, NULL, 'd'},
-        {"host", required_argument, NULL, 'H'},
-        {"heartbeat", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const struct bn_wire_enroll_cli cli = {
+        .prog = "bannin-sensor",
+        .role = "sensor",
+        .dir = NET_LINK_DIR_DEFAULT,
+        .heartbeat_ms = 30000,
+        .host_fallback = "sensor",
+        .usage = enroll_usage,
     };
-    static const char usage[] =
-        "usage: bannin-sensor enroll --server HOST:PORT --token TOKEN [--dir DIR] [--host NAME]\n"
-        "                            [--heartbeat MS]\n"
-        "  --dir DIR   link directory (default " NET_LINK_DIR_DEFAULT ")\n"
-        "  --host NAME the name the manager lists this sensor under (default: host name)\n";
-    const char *server = NULL, *token = NULL, *dir = NET_LINK_DIR_DEFAULT, *host = NULL;
-    long long hb = 30000;
-    char hostbuf[256];
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 's': server = optarg; break;
-        case 't': token = optarg; break;
-        case 'd': dir = optarg; break;
-        case 'H': host = optarg; break;
-        case 'b': {
-            char *end;
-            hb = strtoll(optarg, &end, 10);
-            if (*end || hb < 100 || hb > 86400000) {
-                fprintf(stderr, "bannin-sensor enroll: bad --heartbeat '%s' (100..86400000 ms)\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
-        }
-    }
-    if (!server || !token || optind < argc) {
-        fprintf(stderr, "bannin-sensor enroll: --server HOST:PORT and --token TOKEN are needed\n");
-        fputs(usage, stderr);
-        return 2;
-    }
-    if (!host) {
-        if (gethostname(hostbuf, sizeof(hostbuf) - 1) != 0)
-            snprintf(hostbuf, sizeof(hostbuf), "sensor");
-        hostbuf[sizeof(hostbuf) - 1] = '\0';
-        host = hostbuf;
-    }
-    struct bn_wire_ident id;
-    char err[512];
-    int rc =
-        bn_wire_enroll_run(server, token, dir, host, (uint64_t)hb, 15000, &id, err, sizeof(err));
-    if (rc) {
-        fprintf(stderr, "bannin-sensor enroll: %s\n", err);
-        return 1;
-    }
-    printf("enrolled as sensor %lld (uid %s) of tenant %lld with %s; link directory %s\n",
-           (long long)id.agent_id, id.uid, (long long)id.tenant_id, server, dir);
-    sodium_memzero(id.sk, sizeof(id.sk));
-    return 0;
+    return bn_wire_enroll_main(&cli, argc, argv);
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -529,6 +530,68 @@ out:
     bn_free(csr);
     EVP_PKEY_free(key);
     return rc;
+}
+
+int
+bn_wire_enroll_main(const struct bn_wire_enroll_cli *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'},
+        {"token", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},
+        {"host", required_argument, NULL, 'H'},
+        {"heartbeat", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *server = NULL, *token = NULL, *dir = cli->dir, *host = NULL;
+    long long hb = cli->heartbeat_ms;
+    char hostbuf[256];
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's': server = optarg; break;
+        case 't': token = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'H': host = optarg; break;
+        case 'b': {
+            char *end;
+            hb = strtoll(optarg, &end, 10);
+            if (*end || hb < 100 || hb > 86400000) {
+                fprintf(stderr, "%s enroll: bad --heartbeat '%s' (100..86400000 ms)\n", cli->prog,
+                        optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'h': cli->usage(0); return 0;
+        default: cli->usage(1); return 2;
+        }
+    }
+    if (!server || !token || optind < argc) {
+        fprintf(stderr, "%s enroll: --server HOST:PORT and --token TOKEN are needed\n", cli->prog);
+        cli->usage(1);
+        return 2;
+    }
+    if (!host) {
+        if (gethostname(hostbuf, sizeof(hostbuf) - 1) != 0)
+            snprintf(hostbuf, sizeof(hostbuf), "%s", cli->host_fallback);
+        hostbuf[sizeof(hostbuf) - 1] = '\0';
+        host = hostbuf;
+    }
+    struct bn_wire_ident id;
+    char err[512];
+    int rc =
+        bn_wire_enroll_run(server, token, dir, host, (uint64_t)hb, 15000, &id, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "%s enroll: %s\n", cli->prog, err);
+        return 1;
+    }
+    printf("enrolled as %s %lld (uid %s) of tenant %lld with %s; link directory %s\n", cli->role,
+           (long long)id.agent_id, id.uid, (long long)id.tenant_id, server, dir);
+    sodium_memzero(id.sk, sizeof(id.sk));
+    return 0;
 }
 
 int
