@@ -336,8 +336,13 @@ store_action_queued(struct store *st, int64_t agent_id, size_t limit, store_acti
     return bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
 }
 
-int
-store_action_expire(struct store *st, int64_t now_ns, store_action_cb cb, void *ctx, int64_t *n)
+/*
+ * In one transaction: lists to cb (when given) the actions WHERE `cond` <= now_ns, then runs
+ * `update` (its two ? bound to now_ns) on the same rows; *n = rows changed.
+ */
+static int
+act_sweep(struct store *st, int64_t now_ns, const char *cond, const char *update,
+          const char *what, store_action_cb cb, void *ctx, int64_t *n)
 {
     if (n)
         *n = 0;
@@ -348,30 +353,33 @@ store_action_expire(struct store *st, int64_t now_ns, store_action_cb cb, void *
     if (cb) {
         struct bn_buf b;
         bn_buf_init(&b, 4096);
-        rc = bn_buf_printf(&b,
-                           "SELECT " ACT_COLS " FROM actions WHERE state IN (0, 1) "
-                           "AND expires_ns > 0 AND expires_ns <= %lld ORDER BY id",
-                           (long long)now_ns);
+        rc = bn_buf_printf(&b, "SELECT " ACT_COLS " FROM actions WHERE %s <= %lld ORDER BY id",
+                           cond, (long long)now_ns);
         if (rc == 0)
             rc = bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
         else
             bn_buf_release(&b);
     }
     if (rc == 0) {
-        sqlite3_stmt *s = bn__store_prep(st,
-                                         "UPDATE actions SET state = 6, done_ns = ? "
-                                         "WHERE state IN (0, 1) AND expires_ns > 0 "
-                                         "AND expires_ns <= ?",
-                                         &rc);
+        sqlite3_stmt *s = bn__store_prep(st, update, &rc);
         if (s) {
             sqlite3_bind_int64(s, 1, now_ns);
             sqlite3_bind_int64(s, 2, now_ns);
-            rc = bn__store_step_done(st, s, "expire actions");
+            rc = bn__store_step_done(st, s, what);
             if (rc == 0 && n)
                 *n = sqlite3_changes(st->db);
         }
     }
     return bn__store_tx_end(st, owned, rc);
+}
+
+int
+store_action_expire(struct store *st, int64_t now_ns, store_action_cb cb, void *ctx, int64_t *n)
+{
+    return act_sweep(st, now_ns, "state IN (0, 1) AND expires_ns > 0 AND expires_ns",
+                     "UPDATE actions SET state = 6, done_ns = ? "
+                     "WHERE state IN (0, 1) AND expires_ns > 0 AND expires_ns <= ?",
+                     "expire actions", cb, ctx, n);
 }
 
 /* ---- policy and settings -------------------------------------------------------------- */
@@ -380,39 +388,10 @@ int
 store_action_release_objections(struct store *st, int64_t now_ns, store_action_cb cb, void *ctx,
                                 int64_t *n)
 {
-    if (n)
-        *n = 0;
-    int owned = 0;
-    int rc = bn__store_tx_begin(st, &owned);
-    if (rc != 0)
-        return rc;
-    if (cb) {
-        struct bn_buf b;
-        bn_buf_init(&b, 4096);
-        rc = bn_buf_printf(&b,
-                           "SELECT " ACT_COLS " FROM actions WHERE state = 7 "
-                           "AND run_at_ns <= %lld ORDER BY id",
-                           (long long)now_ns);
-        if (rc == 0)
-            rc = bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
-        else
-            bn_buf_release(&b);
-    }
-    if (rc == 0) {
-        sqlite3_stmt *s = bn__store_prep(st,
-                                         "UPDATE actions SET state = 1, decided_ns = ?, "
-                                         "approved_by = 'objection window' "
-                                         "WHERE state = 7 AND run_at_ns <= ?",
-                                         &rc);
-        if (s) {
-            sqlite3_bind_int64(s, 1, now_ns);
-            sqlite3_bind_int64(s, 2, now_ns);
-            rc = bn__store_step_done(st, s, "release objection windows");
-            if (rc == 0 && n)
-                *n = sqlite3_changes(st->db);
-        }
-    }
-    return bn__store_tx_end(st, owned, rc);
+    return act_sweep(st, now_ns, "state = 7 AND run_at_ns",
+                     "UPDATE actions SET state = 1, decided_ns = ?, "
+                     "approved_by = 'objection window' WHERE state = 7 AND run_at_ns <= ?",
+                     "release objection windows", cb, ctx, n);
 }
 
 int
