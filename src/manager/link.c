@@ -1157,6 +1157,25 @@ publish_ingest(struct link *l)
     pthread_mutex_unlock(&l->mu);
 }
 
+/* A batch of c stored (rc 0) or not: the ack sent, or c refused. True when c is back in its
+ * session (to be read again). */
+static bool
+conn_batch_acked(struct link *l, struct conn *c, int rc, const char *store_op)
+{
+    if (rc) {
+        conn_refuse(c, BN_EIO, "store %s failed: %s", store_op, bn_strerror(rc));
+        return false;
+    }
+    bn_buf_reset(&l->out);
+    if (bn_wire_ack_encode(&l->out, &c->ack) != 0 || send_out(c) != 0) {
+        conn_close(c);
+        return false;
+    }
+    COUNTM(l, acks, MGR_M_INGEST_BATCHES);
+    c->state = C_SESSION;
+    return true;
+}
+
 static void
 group_flush(struct link *l)
 {
@@ -1174,19 +1193,8 @@ group_flush(struct link *l)
         struct conn *c = list;
         list = c->next_pending;
         c->next_pending = NULL;
-        if (c->closing)
+        if (c->closing || !conn_batch_acked(l, c, rc, "commit"))
             continue;
-        if (rc) {
-            conn_refuse(c, BN_EIO, "store commit failed: %s", bn_strerror(rc));
-            continue;
-        }
-        bn_buf_reset(&l->out);
-        if (bn_wire_ack_encode(&l->out, &c->ack) != 0 || send_out(c) != 0) {
-            conn_close(c);
-            continue;
-        }
-        COUNTM(l, acks, MGR_M_INGEST_BATCHES);
-        c->state = C_SESSION;
         set_reading(c, true);
         /* frames that came with the batch (unless this connection is being parsed further
          * up the stack: that loop goes on) */
@@ -1260,19 +1268,8 @@ writer_back(struct link *l)
             conn_free(c);
             continue;
         }
-        if (c->closing)
+        if (c->closing || !conn_batch_acked(l, c, rc, "write"))
             continue;
-        if (rc) {
-            conn_refuse(c, BN_EIO, "store write failed: %s", bn_strerror(rc));
-            continue;
-        }
-        bn_buf_reset(&l->out);
-        if (bn_wire_ack_encode(&l->out, &c->ack) != 0 || send_out(c) != 0) {
-            conn_close(c);
-            continue;
-        }
-        COUNTM(l, acks, MGR_M_INGEST_BATCHES);
-        c->state = C_SESSION;
         if (l->stopping)
             continue;
         set_reading(c, true);
