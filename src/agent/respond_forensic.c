@@ -1093,14 +1093,15 @@ forensic_bad(json_t *o)
     return bad;
 }
 
-int
-resp_forensic_check(const char *params, size_t len, struct bn_buf *out)
+/* The params as a JSON object (none = {}); NULL with the reason put in out. */
+static json_t *
+forensic_params(const char *params, size_t len, struct bn_buf *out)
 {
     char msg[300];
     if (len > BN_RESP_PARAMS_MAX) {
         snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
         resp_put_fail(out, msg);
-        return BN_EINVAL;
+        return NULL;
     }
     json_error_t jerr;
     json_t *o =
@@ -1112,8 +1113,17 @@ resp_forensic_check(const char *params, size_t len, struct bn_buf *out)
             snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
         json_decref(o);
         resp_put_fail(out, msg);
-        return BN_EINVAL;
+        return NULL;
     }
+    return o;
+}
+
+int
+resp_forensic_check(const char *params, size_t len, struct bn_buf *out)
+{
+    json_t *o = forensic_params(params, len, out);
+    if (!o)
+        return BN_EINVAL;
     const char *bad = forensic_bad(o);
     int rc = bad ? BN_EINVAL : 0;
     if (bad)
@@ -1128,23 +1138,9 @@ int
 resp_forensics(struct resp_forensic *m, const char *params, size_t len, struct bn_buf *out)
 {
     char msg[4600];
-    if (len > BN_RESP_PARAMS_MAX) {
-        snprintf(msg, sizeof(msg), "params: %zu bytes, limit %u", len, BN_RESP_PARAMS_MAX);
-        resp_put_fail(out, msg);
+    json_t *o = forensic_params(params, len, out);
+    if (!o)
         return BN_EINVAL;
-    }
-    json_error_t jerr;
-    json_t *o =
-        params && len ? json_loadb(params, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
-    if (!o || !json_is_object(o)) {
-        if (o)
-            snprintf(msg, sizeof(msg), "params: not a JSON object");
-        else
-            snprintf(msg, sizeof(msg), "params:%d:%d: %s", jerr.line, jerr.column, jerr.text);
-        json_decref(o);
-        resp_put_fail(out, msg);
-        return BN_EINVAL;
-    }
     json_t *jfiles = json_object_get(o, "files"), *jev = json_object_get(o, "events"),
            *jevp = json_object_get(o, "events_path"), *jwatch = json_object_get(o, "watch");
     const char *bad = forensic_bad(o);
