@@ -812,17 +812,22 @@ load_from_proc(struct agent_proctable *pt, pid_t pid, int depth)
     return rc;
 }
 
-int
-agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
-                    struct agent_proc *out)
+/*
+ * Copies (whole) or fills in (fields) dst from the entry of (pid, start_ns), under the lock;
+ * a process not in the table is read from /proc once and looked up again.
+ */
+static int
+lookup(struct agent_proctable *pt, pid_t pid, uint64_t start_ns, struct agent_proc *dst,
+       bool whole, unsigned fields)
 {
-    memset(out, 0, sizeof(*out));
     if (pid <= 0)
         return BN_ENOTFOUND;
     for (int attempt = 0; attempt < 2; attempt++) {
         pthread_mutex_lock(&pt->mu);
         struct pt_entry *e = find(pt, pid, start_ns);
-        int rc = e ? agent_proc_copy(out, &e->p) : BN_ENOTFOUND;
+        int rc = BN_ENOTFOUND;
+        if (e)
+            rc = whole ? agent_proc_copy(dst, &e->p) : agent_proc_fill(dst, &e->p, fields);
         pthread_mutex_unlock(&pt->mu);
         if (rc != BN_ENOTFOUND || attempt)
             return rc;
@@ -833,6 +838,14 @@ agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
             return BN_ENOTFOUND;
     }
     return BN_ENOTFOUND;
+}
+
+int
+agent_proctable_get(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
+                    struct agent_proc *out)
+{
+    memset(out, 0, sizeof(*out));
+    return lookup(pt, pid, start_ns, out, true, 0);
 }
 
 int
@@ -880,22 +893,7 @@ int
 agent_proctable_fill(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                      struct agent_proc *dst, unsigned fields)
 {
-    if (pid <= 0)
-        return BN_ENOTFOUND;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        pthread_mutex_lock(&pt->mu);
-        struct pt_entry *e = find(pt, pid, start_ns);
-        int rc = e ? agent_proc_fill(dst, &e->p, fields) : BN_ENOTFOUND;
-        pthread_mutex_unlock(&pt->mu);
-        if (rc != BN_ENOTFOUND || attempt)
-            return rc;
-        rc = load_from_proc(pt, pid, 0);
-        if (rc == BN_ENOMEM)
-            return rc;
-        if (rc)
-            return BN_ENOTFOUND;
-    }
-    return BN_ENOTFOUND;
+    return lookup(pt, pid, start_ns, dst, false, fields);
 }
 
 void
