@@ -618,8 +618,8 @@ wr_sign(struct wr *w, const char *domain, const uint8_t *nonce, const uint8_t *s
 }
 
 static int
-sig_verify(const char *domain, const uint8_t *signed_part, size_t signed_len,
-           const uint8_t *sig, const uint8_t *nonce, const uint8_t *pk)
+sig_verify(const char *domain, const uint8_t *signed_part, size_t signed_len, const uint8_t *sig,
+           const uint8_t *nonce, const uint8_t *pk)
 {
     crypto_sign_state st;
     sig_start(&st, domain, nonce);
