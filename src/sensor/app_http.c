@@ -119,7 +119,7 @@ app_http_probe(const uint8_t *d, size_t n, enum net_dir dir)
 static struct net_http_rec *
 tx_new(struct http_state *st)
 {
-    struct net_http_rec *tx = bn_calloc(1, sizeof(*tx));
+    struct net_http_rec *tx = app_rec_alloc(APP_RC_HTTP, sizeof(*tx));
     if (!tx) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return NULL;
@@ -134,7 +134,7 @@ tx_free(struct net_http_rec *tx)
 {
     bn_free((void *)tx->hdrs[0]);
     bn_free((void *)tx->hdrs[1]);
-    bn_free(tx);
+    app_rec_free(APP_RC_HTTP, tx);
 }
 
 static void

@@ -27,6 +27,16 @@ size_t app_copy(char *dst, size_t dsz, const void *src, size_t n, uint8_t *trunc
 /* Lower-case hex of n bytes, sep between bytes when not 0. Returns the length or 0 if cut. */
 size_t app_hex(char *dst, size_t dsz, const uint8_t *b, size_t n, char sep, bool upper);
 
+/*
+ * Records allocated per handshake/transaction, recycled per thread: app_rec_alloc returns
+ * size zeroed bytes (NULL when out of memory); app_rec_free takes back one of the same kind
+ * and size (any heap block of that size may be given, and one from app_rec_alloc may also be
+ * freed with bn_free).
+ */
+enum app_rc { APP_RC_TLS, APP_RC_HTTP, APP_RC_COUNT };
+void *app_rec_alloc(enum app_rc kind, size_t size);
+void app_rec_free(enum app_rc kind, void *p);
+
 /* Digests by a fetched-once EVP_MD: out needs EVP_MAX_MD_SIZE. Returns 0 or BN_EINTERNAL. */
 enum app_md { APP_MD_MD5, APP_MD_SHA1, APP_MD_SHA256, APP_MD_COUNT };
 int app_digest(enum app_md which, const void *s, size_t n, uint8_t *out, unsigned *outlen);

@@ -733,7 +733,7 @@ tls_rec(struct tls_state *st)
 {
     if (st->rec || st->emitted)
         return st->rec;
-    st->rec = bn_calloc(1, sizeof(*st->rec));
+    st->rec = app_rec_alloc(APP_RC_TLS, sizeof(*st->rec));
     if (!st->rec) {
         app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
         return NULL;
@@ -794,7 +794,7 @@ tls_finish(struct tls_state *st, struct net_flow *f, uint64_t ts_ns, struct net_
         return;
     st->emitted = true;
     app_emit(sink, NET_REC_TLS, ts_ns, f, st->rec);
-    bn_free(st->rec); /* a record body lives only during the emit */
+    app_rec_free(APP_RC_TLS, st->rec); /* a record body lives only during the emit */
     st->rec = NULL;
 }
 
@@ -1073,7 +1073,7 @@ tls_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
         app_acc_release(&st->d[i].rec);
         app_acc_release(&st->d[i].hs);
     }
-    bn_free(st->rec);
+    app_rec_free(APP_RC_TLS, st->rec);
     bn_free(st);
 }
 
@@ -1127,7 +1127,7 @@ app_tls_hs_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink 
     tls_finish(st, f, ts_ns, sink);
     for (int i = 0; i < 2; i++)
         app_acc_release(&st->d[i].hs);
-    bn_free(st->rec);
+    app_rec_free(APP_RC_TLS, st->rec);
     bn_free(st);
 }
 
