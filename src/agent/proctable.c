@@ -940,31 +940,68 @@ agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns)
     pthread_mutex_unlock(&pt->mu);
 }
 
+/*
+ * Looks (pid, start_ns) up first, so that it and its live ancestors are known, then, under the
+ * lock, passes its ancestors, nearest first, to visit until max of them or visit returns
+ * nonzero. *k = ancestors visited. BN_ENOMEM when the lookup or visit ran out of memory.
+ */
+static int
+walk_ancestors(struct agent_proctable *pt, pid_t pid, uint64_t start_ns, size_t max,
+               int (*visit)(void *ctx, size_t i, const struct agent_proc *p), void *ctx, size_t *k)
+{
+    *k = 0;
+    struct agent_proc self;
+    int rc = agent_proctable_get(pt, pid, start_ns, &self);
+    agent_proc_release(&self);
+    if (rc == BN_ENOMEM)
+        return rc;
+    rc = 0;
+    pthread_mutex_lock(&pt->mu);
+    struct pt_entry *e = find(pt, pid, start_ns);
+    while (e && *k < max && e->p.ppid > 0 && e->p.pid != 1) {
+        struct pt_entry *par = find(pt, e->p.ppid, e->parent_start_ns);
+        if (!par || par == e)
+            break;
+        rc = visit(ctx, *k, &par->p);
+        if (rc)
+            break;
+        (*k)++;
+        e = par;
+    }
+    pthread_mutex_unlock(&pt->mu);
+    return rc;
+}
+
+struct each_ctx {
+    agent_ancestor_cb cb;
+    void *ctx;
+};
+
+static int
+visit_each(void *ctx, size_t i, const struct agent_proc *p)
+{
+    struct each_ctx *x = ctx;
+    x->cb(x->ctx, i, p);
+    return 0;
+}
+
 size_t
 agent_proctable_ancestry_each(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
                               size_t max, agent_ancestor_cb cb, void *ctx)
 {
     if (max == 0)
         return 0;
-    /* make sure the process and its live ancestors are known */
-    struct agent_proc self;
-    int rc = agent_proctable_get(pt, pid, start_ns, &self);
-    agent_proc_release(&self);
-    if (rc == BN_ENOMEM)
-        return 0;
-    pthread_mutex_lock(&pt->mu);
-    struct pt_entry *e = find(pt, pid, start_ns);
-    size_t k = 0;
-    while (e && k < max && e->p.ppid > 0 && e->p.pid != 1) {
-        struct pt_entry *par = find(pt, e->p.ppid, e->parent_start_ns);
-        if (!par || par == e)
-            break;
-        cb(ctx, k, &par->p);
-        k++;
-        e = par;
-    }
-    pthread_mutex_unlock(&pt->mu);
+    struct each_ctx x = {cb, ctx};
+    size_t k;
+    walk_ancestors(pt, pid, start_ns, max, visit_each, &x, &k);
     return k;
+}
+
+static int
+visit_copy(void *ctx, size_t i, const struct agent_proc *p)
+{
+    struct agent_proc *chain = ctx;
+    return agent_proc_copy(&chain[i], p) ? BN_ENOMEM : 0;
 }
 
 int
@@ -975,27 +1012,8 @@ agent_proctable_ancestry(struct agent_proctable *pt, pid_t pid, uint64_t start_n
     if (max == 0)
         return 0;
     memset(chain, 0, max * sizeof(*chain));
-    /* make sure the process and its live ancestors are known */
-    struct agent_proc self;
-    int rc = agent_proctable_get(pt, pid, start_ns, &self);
-    agent_proc_release(&self);
-    if (rc == BN_ENOMEM)
-        return rc;
-    pthread_mutex_lock(&pt->mu);
-    struct pt_entry *e = find(pt, pid, start_ns);
-    size_t k = 0;
-    while (e && k < max && e->p.ppid > 0 && e->p.pid != 1) {
-        struct pt_entry *par = find(pt, e->p.ppid, e->parent_start_ns);
-        if (!par || par == e)
-            break;
-        if (agent_proc_copy(&chain[k], &par->p)) {
-            rc = BN_ENOMEM;
-            break;
-        }
-        k++;
-        e = par;
-    }
-    pthread_mutex_unlock(&pt->mu);
+    size_t k;
+    int rc = walk_ancestors(pt, pid, start_ns, max, visit_copy, chain, &k);
     if (rc == BN_ENOMEM) {
         for (size_t i = 0; i < k; i++)
             agent_proc_release(&chain[i]);
