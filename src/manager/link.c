@@ -1426,6 +1426,18 @@ on_house_locked(struct link *l)
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
+/* The loop's own handles (not the listener, the writer's async or the connections). */
+static void
+close_loop_handles(struct link *l)
+{
+    uv_close((uv_handle_t *)&l->stop_async, NULL);
+    uv_close((uv_handle_t *)&l->house, NULL);
+    uv_close((uv_handle_t *)&l->check, NULL);
+    uv_close((uv_handle_t *)&l->idle, NULL);
+    uv_close((uv_handle_t *)&l->lazy, NULL);
+    uv_close((uv_handle_t *)&l->actions, NULL);
+}
+
 static void
 on_stop(uv_async_t *h)
 {
@@ -1449,12 +1461,7 @@ on_stop(uv_async_t *h)
     for (struct conn *c = l->conns; c; c = c->next)
         conn_close(c);
     uv_close((uv_handle_t *)&l->listener, NULL);
-    uv_close((uv_handle_t *)&l->stop_async, NULL);
-    uv_close((uv_handle_t *)&l->house, NULL);
-    uv_close((uv_handle_t *)&l->check, NULL);
-    uv_close((uv_handle_t *)&l->idle, NULL);
-    uv_close((uv_handle_t *)&l->lazy, NULL);
-    uv_close((uv_handle_t *)&l->actions, NULL);
+    close_loop_handles(l);
 }
 
 static int
@@ -1559,12 +1566,7 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
         if ((rc = writer_new(&l->w, writer_group, writer_notify, l, GROUP_EVENTS_MAX)) != 0) {
             rc = bn_diag_set(d, rc, "<link>", 0, 0, "cannot start the writer thread");
             uv_close((uv_handle_t *)&l->done_async, NULL);
-            uv_close((uv_handle_t *)&l->stop_async, NULL);
-            uv_close((uv_handle_t *)&l->house, NULL);
-            uv_close((uv_handle_t *)&l->check, NULL);
-            uv_close((uv_handle_t *)&l->idle, NULL);
-            uv_close((uv_handle_t *)&l->lazy, NULL);
-            uv_close((uv_handle_t *)&l->actions, NULL);
+            close_loop_handles(l);
             goto fail_loop;
         }
         BN_INFO("link", "writer thread: batches are stored and committed on their own thread");
