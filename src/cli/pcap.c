@@ -49,6 +49,12 @@ usage(FILE *out)
             NET_FLOWS_DEFAULT);
 }
 
+/* glibc ignores setvbuf's size without a buffer (it keeps st_blksize, 4 KiB): each output
+ * gets a real one that lives until the process ends (eve, Zeek, stats: at most three) */
+#define OUT_BUF_BYTES (1u << 18)
+static char out_bufs[3][OUT_BUF_BYTES];
+static unsigned out_bufs_used;
+
 static FILE *
 open_out(const char *path, const char *what)
 {
@@ -59,8 +65,8 @@ open_out(const char *path, const char *what)
     f = fopen(path, "w");
     if (!f)
         fprintf(stderr, "bannin pcap: cannot open %s '%s': %m\n", what, path);
-    else
-        setvbuf(f, NULL, _IOFBF, 1 << 18);
+    else if (out_bufs_used < 3)
+        setvbuf(f, out_bufs[out_bufs_used++], _IOFBF, OUT_BUF_BYTES);
     return f;
 }
 
