@@ -15,6 +15,7 @@
 #include "bannin/error.h"
 #include "sensor/app.h"
 #include "sensor/pipeline.h"
+#include "sensor/uplink_net.h"
 
 static void
 usage(FILE *out)
@@ -45,8 +46,13 @@ usage(FILE *out)
             "  --eve-tls-no-resumed  no eve tls record for a resumed session (Suricata's\n"
             "                    session-resumption: no)\n"
             "  --stats FILE      counters as JSON to FILE at the end\n"
+            "  --server H:P      send the eve records to the manager at H:P, like\n"
+            "                    bannin-sensor (enrolment in --link-dir; --eve still works)\n"
+            "  --link-dir DIR    enrolment and spool of the manager link (default %s)\n"
+            "  --drain S         wait up to S seconds for the manager's acknowledgements\n"
+            "                    (default 60; what is left stays spooled for the next run)\n"
             "  -q, --quiet       no summary\n",
-            NET_FLOWS_DEFAULT);
+            NET_FLOWS_DEFAULT, NET_LINK_DIR_DEFAULT);
 }
 
 /* glibc ignores setvbuf's size without a buffer (it keeps st_blksize, 4 KiB): each output
@@ -124,7 +130,8 @@ int
 cmd_pcap(int argc, char **argv)
 {
     enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED, O_MIDSTREAM,
-           O_IPS, O_NDRCONF, O_IOC, O_HTTP_HDRS, O_HTTP_BASIC, O_TLS_NORES };
+           O_IPS, O_NDRCONF, O_IOC, O_HTTP_HDRS, O_HTTP_BASIC, O_TLS_NORES, O_SERVER, O_LINKDIR,
+           O_DRAIN };
     static const struct option opts[] = {
         {"eve", required_argument, NULL, O_EVE},
         {"zeek", required_argument, NULL, O_ZEEK},
@@ -142,6 +149,9 @@ cmd_pcap(int argc, char **argv)
         {"eve-http-dump-all-headers", no_argument, NULL, O_HTTP_HDRS},
         {"eve-http-basic", no_argument, NULL, O_HTTP_BASIC},
         {"eve-tls-no-resumed", no_argument, NULL, O_TLS_NORES},
+        {"server", required_argument, NULL, O_SERVER},
+        {"link-dir", required_argument, NULL, O_LINKDIR},
+        {"drain", required_argument, NULL, O_DRAIN},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -154,7 +164,10 @@ cmd_pcap(int argc, char **argv)
     size_t nrule_paths = 0, nioc = 0;
     struct net_detect_setup det;
     bool quiet = false, have_rules = false;
-    FILE *stats_out = NULL;
+    FILE *stats_out = NULL, *eve_fp = NULL;
+    struct net_link_opts lo;
+    struct net_link *link = NULL;
+    long drain_s = 60;
     int c, rc = 0, failed = 0;
     double t0;
 
@@ -162,6 +175,7 @@ cmd_pcap(int argc, char **argv)
     memset(&total, 0, sizeof(total));
     memset(&rules, 0, sizeof(rules));
     memset(&det, 0, sizeof(det));
+    memset(&lo, 0, sizeof(lo));
     net_flow_cfg_default(&cfg.flow);
     cfg.ndr = true;
     optind = 1;
@@ -213,6 +227,18 @@ cmd_pcap(int argc, char **argv)
             cfg.flow.cid_seed = (uint16_t)v;
             break;
         }
+        case O_SERVER: lo.server = optarg; break;
+        case O_LINKDIR: lo.link_dir = optarg; break;
+        case O_DRAIN: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 86400) {
+                fprintf(stderr, "bannin pcap: --drain must be 0..86400 (seconds)\n");
+                return 2;
+            }
+            drain_s = v;
+            break;
+        }
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -235,9 +261,24 @@ cmd_pcap(int argc, char **argv)
             fprintf(stderr, "iocs         %" PRIu64 " loaded, %" PRIu64 " skipped\n",
                     det.iocs_added, det.iocs_skipped);
     }
-    if (eve_path && !(cfg.eve = open_out(eve_path, "eve output"))) {
+    if (eve_path && !(eve_fp = cfg.eve = open_out(eve_path, "eve output"))) {
         net_detect_setup_release(&det);
         return 1;
+    }
+    if (lo.server || lo.link_dir) {
+        /* the manager link, as bannin-sensor wires it: the pipeline writes to the link,
+         * which copies every line to --eve */
+        char err[512] = "";
+        if (!lo.link_dir)
+            lo.link_dir = NET_LINK_DIR_DEFAULT;
+        lo.tee = eve_fp;
+        lo.source = argv[optind];
+        if (net_link_open(&link, &lo, err, sizeof(err)) != 0) {
+            fprintf(stderr, "bannin pcap: manager link: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+        cfg.eve = net_link_file(link);
     }
     if (zeek_path && !(cfg.zeek = open_out(zeek_path, "Zeek output"))) {
         rc = 1;
@@ -268,12 +309,32 @@ cmd_pcap(int argc, char **argv)
         if (run_file(argv[i], &cfg, filter, &total, stats_out) != 0)
             failed++;
     if (!quiet) {
-        FILE *sum = cfg.eve == stdout || cfg.zeek == stdout ? stderr : stdout;
+        FILE *sum = eve_fp == stdout || cfg.zeek == stdout ? stderr : stdout;
         net_pipeline_summary(&total, cli_now() - t0, sum);
     }
     rc = failed ? 1 : 0;
+    if (link && !net_link_drain(link, (int64_t)drain_s * 1000)) {
+        struct net_link_counters lc;
+        net_link_counters(link, &lc);
+        fprintf(stderr,
+                "bannin pcap: %llu records not yet acknowledged by the manager after %lds "
+                "(%s); they stay in the spool and are sent by the next run\n",
+                (unsigned long long)(lc.spool_next_seq - 1 - lc.spool_acked_seq), drain_s,
+                lc.last_error[0] ? lc.last_error : "no error");
+        rc = 1;
+    }
+    if (link && !quiet) {
+        struct net_link_counters lc;
+        net_link_counters(link, &lc);
+        fprintf(cfg.zeek == stdout || eve_fp == stdout ? stderr : stdout,
+                "manager      %" PRIu64 " records spooled, %" PRIu64 " acknowledged, %" PRIu64
+                " lost (refused %" PRIu64 ", too long %" PRIu64 ", shed %" PRIu64 ")\n",
+                lc.spooled, lc.events_acked, lc.refused + lc.too_long + lc.spool_dropped,
+                lc.refused, lc.too_long, lc.spool_dropped);
+    }
 out:
-    if (cfg.eve && cfg.eve != stdout && fclose(cfg.eve) != 0) {
+    net_link_close(link); /* before the tee file it writes to */
+    if (eve_fp && eve_fp != stdout && fclose(eve_fp) != 0) {
         fprintf(stderr, "bannin pcap: writing '%s' failed: %m\n", eve_path);
         rc = 1;
     }
@@ -281,7 +342,7 @@ out:
         fprintf(stderr, "bannin pcap: writing '%s' failed: %m\n", zeek_path);
         rc = 1;
     }
-    if (cfg.eve == stdout || cfg.zeek == stdout)
+    if (eve_fp == stdout || cfg.zeek == stdout)
         fflush(stdout);
     if (stats_out && stats_out != stdout)
         fclose(stats_out);

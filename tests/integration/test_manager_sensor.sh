@@ -9,6 +9,8 @@
 #      through the event search; the agents list shows the identity as a sensor.
 #   2. kill -9 of the sensor while bannind is frozen (batches in flight, unacknowledged),
 #      then a restart: the spooled records arrive, seqs 1..N stored exactly once.
+#   3. `bannin pcap --server --link-dir` on the same enrolment: its records are stored,
+#      equal to its --eve output.
 # Usage: test_manager_sensor.sh BUILD_DIR. KEEP=1 keeps the temp dir.
 set -u
 BUILD=${1:?build dir}
@@ -40,10 +42,10 @@ API=http://127.0.0.1:$API_PORT/api/v1
 
 # ---- the capture generator (python3 + struct) ----
 cat > "$W/gen.py" <<'EOF'
-import random, struct, sys, time
+import os, random, struct, sys, time
 
 rng = random.Random(6)
-T0 = time.time() - 600  # recent: inside any retention window
+T0 = time.time() - 600 + float(os.environ.get('TSHIFT', '0'))  # recent: inside any retention window
 
 
 class Pcap:
@@ -392,6 +394,47 @@ check(seqs == list(range(1, n + 1)),
 sys.exit(1 if bad else 0)
 EOF
 phase "checked"
+
+# 3. `bannin pcap --server --link-dir` sends its records the same way (same enrolment and
+#    spool: seqs go on where run 3 stopped); stored records equal its --eve output, in order
+if [ -x "$BUILD/bannin" ]; then
+    phase "3. bannin pcap --server"
+    # 400 s later than the other captures: its records are the newest the event search lists
+    TSHIFT=400 "$PY" "$W/gen.py" stream "$W/pcap.pcap" 40
+    before=$("$PY" -c 'import sqlite3,sys; c=sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+print(c.execute("select coalesce(max(seq),0) from events where agent_id=?", (int(sys.argv[2]),)).fetchone()[0])' \
+        "$W/mgr/bannin.db" "$SID")
+    "$BUILD/bannin" pcap --link-dir "$W/link" --server "127.0.0.1:$LINK_PORT" --drain 30 \
+        --eve "$W/pcap.eve" "$W/pcap.pcap" > "$W/pcap.out" 2> "$W/pcap.err"
+    rc=$?
+    [ $rc = 0 ] && ok "bannin pcap --server exited 0: $(grep '^manager' "$W/pcap.out")" ||
+        bad "bannin pcap exit $rc: $(tail -c 600 "$W/pcap.err")"
+    call GET "/events?agent_id=$SID&limit=500" > "$W/pcap_events.json"
+    "$PY" - "$W/pcap_events.json" "$before" "$W/pcap.eve" <<'EOF' || fails=$((fails + 1))
+import collections, json, sys
+first = int(sys.argv[2]) + 1
+rows = sorted((i['seq'], i['event']) for i in json.load(open(sys.argv[1]))['items']
+              if i['seq'] >= first)
+lines = [json.loads(l) for l in open(sys.argv[3])]
+stored = [j for _, j in rows]
+got = collections.Counter(j['event_type'] for j in stored)
+eve = collections.Counter(j['event_type'] for j in lines)
+bad = 0
+def check(c, what):
+    global bad
+    print(('ok   ' if c else 'FAIL ') + what)
+    bad += 0 if c else 1
+check(len(lines) > 0 and got == eve,
+      'bannin pcap: records stored per type equal its --eve output: %s (eve %s)'
+      % (dict(got), dict(eve)))
+check([s for s, _ in rows] == list(range(first, first + len(rows))),
+      'bannin pcap: seqs go on from %d without a hole or repeat' % first)
+check(stored == lines, 'bannin pcap: each record stored as its --eve line has it, in order')
+sys.exit(1 if bad else 0)
+EOF
+else
+    echo "info: $BUILD/bannin not built: the bannin pcap --server step skipped"
+fi
 dups=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/metrics" |
     sed -n 's/^bannin_ingest_duplicates_total \([0-9]*\).*/\1/p')
 echo "info $dups events the restarted sensor sent again were dropped by seq at the manager"
@@ -402,4 +445,4 @@ if [ "$fails" -ne 0 ]; then
     echo "FAIL: $fails check(s)"
     exit 1
 fi
-echo "PASS: sensor records at the manager (counts equal the NDJSON), sensor/Sigma/IOC alerts and incidents, kill -9 loses nothing"
+echo "PASS: sensor and bannin pcap records at the manager (counts equal the NDJSON), sensor/Sigma/IOC alerts and incidents, kill -9 loses nothing"
