@@ -129,9 +129,9 @@ out:
 int
 cmd_pcap(int argc, char **argv)
 {
-    enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED, O_MIDSTREAM,
-           O_IPS, O_NDRCONF, O_IOC, O_HTTP_HDRS, O_HTTP_BASIC, O_TLS_NORES, O_SERVER, O_LINKDIR,
-           O_DRAIN };
+    enum { O_EVE = 256, O_ZEEK, O_RULES, O_FILTER, O_MAXF, O_NOAPP, O_NONDR, O_STATS, O_SEED,
+           O_MIDSTREAM, O_IPS, O_NDRCONF, O_IOC, O_HTTP_HDRS, O_HTTP_BASIC, O_TLS_NORES, O_SERVER,
+           O_LINKDIR, O_DRAIN };
     static const struct option opts[] = {
         {"eve", required_argument, NULL, O_EVE},
         {"zeek", required_argument, NULL, O_ZEEK},
