@@ -432,6 +432,20 @@ check([s for s, _ in rows] == list(range(first, first + len(rows))),
 check(stored == lines, 'bannin pcap: each record stored as its --eve line has it, in order')
 sys.exit(1 if bad else 0)
 EOF
+    # no enrolment: a clear error, exit 1; a manager that does not answer: the records stay
+    # spooled, a message says how many, exit 1
+    mkdir -p "$W/empty"
+    "$BUILD/bannin" pcap -q --link-dir "$W/empty" "$W/pcap.pcap" 2> "$W/pcap2.err"
+    rc=$?
+    [ $rc = 1 ] && grep -q "holds no enrolment" "$W/pcap2.err" &&
+        ok "bannin pcap without an enrolment: exit 1, $(head -c 100 "$W/pcap2.err")" ||
+        bad "bannin pcap without an enrolment: exit $rc: $(head -c 300 "$W/pcap2.err")"
+    "$BUILD/bannin" pcap -q --link-dir "$W/link" --server 127.0.0.1:1 --drain 1 \
+        "$W/pcap.pcap" 2> "$W/pcap3.err"
+    rc=$?
+    [ $rc = 1 ] && grep -q "120 records not yet acknowledged" "$W/pcap3.err" &&
+        ok "bannin pcap, manager unreachable: exit 1, records kept in the spool" ||
+        bad "bannin pcap, manager unreachable: exit $rc: $(head -c 300 "$W/pcap3.err")"
 else
     echo "info: $BUILD/bannin not built: the bannin pcap --server step skipped"
 fi
