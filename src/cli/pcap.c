@@ -76,9 +76,32 @@ open_out(const char *path, const char *what)
     return f;
 }
 
+/* With the manager link, one stats record per file, as bannin-sensor sends at exit:
+ * {"timestamp","event_type":"stats","reason":"exit","file","stats","link"} */
+static void
+link_stats(struct net_link *link, struct net_pipeline *p, const char *path)
+{
+    struct bn_buf b;
+    int rc;
+
+    net_pipeline_flush_out(p); /* the file's records go before its stats */
+    bn_buf_init(&b, 1 << 20);
+    rc = bn_buf_puts(&b, "\"reason\":\"exit\",\"file\":\"");
+    rc = rc ? rc : bn_buf_json_escape(&b, path, strlen(path));
+    rc = rc ? rc : bn_buf_puts(&b, "\",\"stats\":");
+    rc = rc ? rc : net_pipeline_stats_json(p, &b);
+    rc = rc ? rc : bn_buf_puts(&b, ",\"link\":");
+    rc = rc ? rc : net_link_counters_json(link, &b);
+    rc = rc ? rc : net_link_stats_record(link, b.p, b.len);
+    if (rc)
+        fprintf(stderr, "bannin pcap: the stats record of '%s' was not spooled: %s\n", path,
+                bn_strerror(rc));
+    bn_buf_release(&b);
+}
+
 static int
 run_file(const char *path, const struct net_pipeline_cfg *cfg, const char *filter,
-         struct net_pipeline_stats *total, FILE *stats_out)
+         struct net_pipeline_stats *total, FILE *stats_out, struct net_link *link)
 {
     struct net_capture *cap = NULL;
     struct net_pipeline *p = NULL;
@@ -113,6 +136,8 @@ run_file(const char *path, const struct net_pipeline_cfg *cfg, const char *filte
     net_pipeline_finish(p);
     net_pipeline_stats(p, &st);
     net_pipeline_stats_add(total, &st);
+    if (link)
+        link_stats(link, p, path);
     if (stats_out) {
         struct bn_buf b;
         bn_buf_init(&b, 1 << 20);
@@ -306,7 +331,7 @@ cmd_pcap(int argc, char **argv)
     }
     t0 = cli_now();
     for (int i = optind; i < argc; i++)
-        if (run_file(argv[i], &cfg, filter, &total, stats_out) != 0)
+        if (run_file(argv[i], &cfg, filter, &total, stats_out, link) != 0)
             failed++;
     if (!quiet) {
         FILE *sum = eve_fp == stdout || cfg.zeek == stdout ? stderr : stdout;
