@@ -4,7 +4,9 @@
  * timestamps and the return codes, in both byte orders, micro- and nanosecond files, a
  * record longer than the snapshot length (cut to it), one over 256 KiB (an error), a record
  * or a record header cut short at the end, an empty file, records that straddle the reader's
- * buffer and its 256 KiB reads, a BPF filter, and a FIFO (left to libpcap).
+ * buffer and its 256 KiB reads, a BPF filter, and a FIFO (left to libpcap). The reader maps
+ * the file as it was when opened: a file that grows while it is read (the end cut inside a
+ * record, the rest written after the first frame was read) gives every frame all the same.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -249,6 +252,55 @@ test_buffer_boundaries(void **state)
     unlink(g_path);
 }
 
+/* The file grows after it was opened (and mapped): the frames past the mapping are read */
+static void
+test_grows(void **state)
+{
+    struct frame a[16];
+    char err[256];
+
+    (void)state;
+    struct w w = start(false, true, 65535);
+    for (uint32_t i = 0; i < 5; i++)
+        record(&w, 100 + i, i, 3000 + i * 100, 3000 + i * 100, (uint8_t)i);
+    fclose(w.fp);
+    size_t want = read_all(g_path, true, NULL, a, 16);
+    assert_int_equal(want, 6);
+
+    struct stat st;
+    assert_int_equal(stat(g_path, &st), 0);
+    size_t size = (size_t)st.st_size;
+    uint8_t *all = bn_malloc(size);
+    assert_non_null(all);
+    int fd = open(g_path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, all, size, 0), (ssize_t)size);
+    size_t cut = size - (3400 + 16) - 1000; /* inside the fourth record's data */
+    assert_int_equal(ftruncate(fd, (off_t)cut), 0);
+
+    struct net_capture *c = NULL;
+    unsetenv("BN_CAPTURE_LIBPCAP");
+    assert_int_equal(net_capture_open_file(&c, g_path, err, sizeof(err)), 0);
+    for (size_t n = 0; n < want; n++) {
+        const uint8_t *d;
+        struct frame fr = {0};
+        fr.rc = net_capture_next(c, &d, &fr.caplen, &fr.wirelen, &fr.ts);
+        if (n == 0) /* the rest of the file arrives */
+            assert_int_equal(pwrite(fd, all + cut, size - cut, (off_t)cut), (ssize_t)(size - cut));
+        if (fr.rc == 1)
+            for (uint32_t i = 0; i < fr.caplen; i++)
+                fr.sum = fr.sum * 31 + d[i];
+        assert_int_equal(fr.rc, a[n].rc);
+        assert_int_equal(fr.caplen, a[n].caplen);
+        assert_int_equal(fr.ts, a[n].ts);
+        assert_int_equal(fr.sum, a[n].sum);
+    }
+    net_capture_close(c);
+    close(fd);
+    bn_free(all);
+    unlink(g_path);
+}
+
 /* A FIFO (the NDR integration test streams its pcaps that way): libpcap reads it, all of it */
 static void
 test_fifo(void **state)
@@ -296,6 +348,7 @@ main(void)
         cmocka_unit_test(test_cut_short),
         cmocka_unit_test(test_buffer_boundaries),
         cmocka_unit_test(test_fifo),
+        cmocka_unit_test(test_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
