@@ -7,15 +7,9 @@
  *
  * Classic pcap files (version 2.4, either byte order, micro- or nanosecond magic) are read
  * here, not by libpcap's reader: libpcap still opens the file and checks its header (link
- * type, snapshot length), but the records come from a read-only mapping of the file, each
+ * type, snapshot length), but the records come from 256 KiB read()s into one buffer, each
  * frame borrowed where it lies (libpcap does two stdio reads and a copy per packet: 8% of
- * `bannin pcap`'s time; 256 KiB read()s into a buffer still spent 10% in the kernel's copy).
- * The mapping covers the size the file had when opened; the pages behind the reader are
- * released every few MiB (MADV_DONTNEED: they stay in the page cache, the process's RSS does
- * not grow with the file). At the end of the mapping the reader goes on with read()s into a
- * buffer from there, so bytes appended since are read and a record cut short is judged as
- * before; if mmap fails the read() buffer is used from the start. A file truncated while it
- * is read kills the process (SIGBUS), as it does Suricata and Zeek in their mmap modes. Records are judged as libpcap judges them: a captured length over
+ * `bannin pcap`'s time). Records are judged as libpcap judges them: a captured length over
  * NET_SNAPLEN is an error, one over the file's snapshot length is cut to it, a record cut
  * short by the end of the file is an error (BN_EIO) after the frames before it. pcapng,
  * other versions, files with a BPF filter and anything but a regular file (a FIFO) go
@@ -27,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +33,6 @@
                                  * copy of them is still in the L2 cache (with 4 MiB reads the
                                  * first touch of each payload was a cache miss) */
 #define REC_HDR  16u
-#define DROP_STEP (2u << 20) /* mapped bytes behind the reader released at a time */
 
 struct net_capture {
     pcap_t *pc;
@@ -53,12 +45,8 @@ struct net_capture {
     bool file_nano;              /* nanosecond magic */
     bool eof;                    /* read() returned 0 */
     uint32_t snap;               /* the file's snapshot length, as libpcap adjusted it */
-    uint8_t *buf;                /* the mapping (map != NULL) or a FILE_BUF buffer */
+    uint8_t *buf;
     size_t off, len;             /* unread bytes: buf[off..len) */
-    uint8_t *map;                /* the file mapped, maplen bytes; NULL once past its end */
-    size_t maplen;
-    size_t dropped;              /* map[0..dropped) released (page aligned) */
-    size_t page;                 /* the page size */
     uint64_t nrec;               /* records returned */
     size_t ahead_off;            /* next record not yet shown to the look-ahead hook */
     uint64_t ahead_seq;          /* and its number */
@@ -132,24 +120,9 @@ fast_open(struct net_capture *c, const char *path)
     int snap = pcap_snapshot(c->pc);
     if (snap <= 0)
         goto no;
-    long pg = sysconf(_SC_PAGESIZE);
-    c->page = pg > 0 ? (size_t)pg : 4096;
-    if (mine.st_size > (off_t)sizeof(h) && (uint64_t)mine.st_size <= SIZE_MAX) {
-        void *m = mmap(NULL, (size_t)mine.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m != MAP_FAILED) {
-            (void)madvise(m, (size_t)mine.st_size, MADV_SEQUENTIAL);
-            c->map = m;
-            c->maplen = (size_t)mine.st_size;
-            c->buf = m;
-            c->off = sizeof(h);
-            c->len = c->maplen;
-        }
-    }
-    if (!c->map) {
-        c->buf = bn_malloc(FILE_BUF);
-        if (!c->buf)
-            goto no;
-    }
+    c->buf = bn_malloc(FILE_BUF);
+    if (!c->buf)
+        goto no;
     c->file_nano = magic == 0xa1b23c4du;
     c->snap = (uint32_t)snap;
     c->fd = fd;
@@ -159,52 +132,12 @@ no:
     close(fd);
 }
 
-/* Frees the buffer: unmaps the file or frees the read() buffer. */
-static void
-fast_free(struct net_capture *c)
-{
-    if (c->map)
-        munmap(c->map, c->maplen);
-    else
-        bn_free(c->buf);
-    c->map = c->buf = NULL;
-}
-
-/* The end of the mapping reached: the unread tail (part of one record at most) moves to a
- * read() buffer and the file is read from where the mapping ended. 0 or BN_E*. */
-static int
-fast_unmap(struct net_capture *c)
-{
-    size_t tail = c->len - c->off;
-    uint8_t *b = bn_malloc(FILE_BUF);
-
-    if (!b)
-        return BN_ENOMEM;
-    if (lseek(c->fd, (off_t)c->maplen, SEEK_SET) < 0) {
-        bn_free(b);
-        return BN_EIO;
-    }
-    memcpy(b, c->buf + c->off, tail);
-    c->ahead_off = c->ahead_off >= c->off ? c->ahead_off - c->off : 0;
-    munmap(c->map, c->maplen);
-    c->map = NULL;
-    c->buf = b;
-    c->off = 0;
-    c->len = tail;
-    return 0;
-}
-
-/* Makes buf[off..) hold at least want bytes if the file has them. 0 or BN_E*. */
+/* Makes buf[off..) hold at least want bytes if the file has them. 0 or BN_EIO. */
 static int
 fast_fill(struct net_capture *c, size_t want)
 {
     if (c->len - c->off >= want || c->eof)
         return 0;
-    if (c->map) {
-        int rc = fast_unmap(c);
-        if (rc)
-            return rc;
-    }
     memmove(c->buf, c->buf + c->off, c->len - c->off);
     c->len -= c->off;
     c->ahead_off = c->ahead_off >= c->off ? c->ahead_off - c->off : 0;
@@ -264,12 +197,6 @@ fast_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen, uint32_
     if (fast_fill(c, REC_HDR + cl) != 0 || c->len - c->off < REC_HDR + cl)
         return BN_EIO; /* the last record cut short */
     *data = c->buf + c->off + REC_HDR;
-    if (c->map && c->off - c->dropped >= DROP_STEP) {
-        /* the pages wholly behind this record: no frame handed out lies there any more */
-        size_t upto = c->off & ~(c->page - 1);
-        (void)madvise(c->map + c->dropped, upto - c->dropped, MADV_DONTNEED);
-        c->dropped = upto;
-    }
     c->off += REC_HDR + cl;
     c->nrec++;
     if (g_ahead_fn)
@@ -377,7 +304,8 @@ net_capture_filter(struct net_capture *c, const char *filter, char *err, size_t 
          * still at the first record) */
         close(c->fd);
         c->fd = -1;
-        fast_free(c);
+        bn_free(c->buf);
+        c->buf = NULL;
     }
     if (pcap_compile(c->pc, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(err, errsz, "bad filter '%s': %s", filter, pcap_geterr(c->pc));
@@ -455,6 +383,6 @@ net_capture_close(struct net_capture *c)
         pcap_close(c->pc);
     if (c->fd >= 0)
         close(c->fd);
-    fast_free(c);
+    bn_free(c->buf);
     bn_free(c);
 }

@@ -4,9 +4,9 @@
  * timestamps and the return codes, in both byte orders, micro- and nanosecond files, a
  * record longer than the snapshot length (cut to it), one over 256 KiB (an error), a record
  * or a record header cut short at the end, an empty file, records that straddle the reader's
- * buffer and its 256 KiB reads, a BPF filter, and a FIFO (left to libpcap). The reader maps
- * the file as it was when opened: a file that grows while it is read (the end cut inside a
- * record, the rest written after the first frame was read) gives every frame all the same.
+ * buffer and its 256 KiB reads, a BPF filter, and a FIFO (left to libpcap); a file that grows
+ * while it is read (the end cut inside a record, the rest written after the first frame was
+ * read) gives every frame all the same.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -252,7 +252,7 @@ test_buffer_boundaries(void **state)
     unlink(g_path);
 }
 
-/* The file grows after it was opened (and mapped): the frames past the mapping are read */
+/* The file grows after it was opened: the frames written since are read */
 static void
 test_grows(void **state)
 {
