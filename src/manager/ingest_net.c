@@ -212,6 +212,9 @@ conn(struct bn_buf *b, json_t *o)
 {
     const char *svc = jstr(o, "app_proto");
     int rc = 0;
+    /* Zeek's service names: ssl for tls; http for HTTP/2 and DNS over it (as conn.c) */
+    if (svc && (strcmp(svc, "http2") == 0 || strcmp(svc, "doh2") == 0))
+        svc = "http";
     if (svc && strcmp(svc, "failed") != 0)
         rc = put_str(b, "service", strcmp(svc, "tls") == 0 ? "ssl" : svc);
     int64_t s, e;

@@ -991,6 +991,7 @@ static const char *const app_names[NET_APP__COUNT] = {
     [NET_APP_PGSQL] = "pgsql",     [NET_APP_RFB] = "rfb",   [NET_APP_DCERPC] = "dcerpc",
     [NET_APP_DHCP] = "dhcp",       [NET_APP_IKE] = "ike",   [NET_APP_IMAP] = "imap",
     [NET_APP_POP3] = "pop3",       [NET_APP_SIP] = "sip",   [NET_APP_NTP] = "ntp",
+    [NET_APP_HTTP2] = "http2",     [NET_APP_DOH2] = "doh2",
     [NET_APP_FAILED] = "failed",
 };
 

@@ -222,8 +222,13 @@ doh_headers(struct h2_conn *c, struct h2_stream *s, enum net_dir dir, struct net
         const struct net_http_hdr *h = &l->h[i];
         const char *v = l->bytes + h->value_off;
         if (name_is(l, h, "content-type") && h->value_len >= strlen(ct) &&
-            app_prefix_ci((const uint8_t *)v, h->value_len, ct))
+            app_prefix_ci((const uint8_t *)v, h->value_len, ct)) {
             s->doh[dir] = true;
+            if (f && f->app != NET_APP_DOH2) {
+                f->app_orig = NET_APP_HTTP2;
+                f->app = NET_APP_DOH2;
+            }
+        }
         if (dir == NET_TOSERVER && name_is(l, h, ":path")) {
             /* GET /dns-query?dns=<base64url message> */
             const char *q = memchr(v, '?', h->value_len);
@@ -578,6 +583,8 @@ app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8
 {
     if (!c || (unsigned)dir > 1)
         return;
+    if (f && f->app == NET_APP_HTTP)
+        f->app = NET_APP_HTTP2; /* prior knowledge; an upgrade set it already */
     struct h2_dir *hd = &c->d[dir];
     while (n > 0 && !hd->dead) {
         if (hd->preface) {
@@ -699,6 +706,10 @@ app_h2_upgrade(struct h2_conn *c, const struct net_http_rec *req,
 {
     if (!c || !req)
         return;
+    if (f && f->app == NET_APP_HTTP) {
+        f->app_orig = NET_APP_HTTP;
+        f->app = NET_APP_HTTP2;
+    }
     struct h2_stream *s = stream_get(c, 1, true, f, ts_ns, sink);
     if (!s)
         return;

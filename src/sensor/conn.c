@@ -81,6 +81,8 @@ zeek_service(uint8_t app)
     case NET_APP_UNKNOWN:
     case NET_APP_FAILED: return NULL;
     case NET_APP_TLS: return "ssl";
+    case NET_APP_HTTP2:
+    case NET_APP_DOH2: return "http"; /* as before: no http2 analyzer in stock Zeek */
     /* Zeek's service names where they differ from Suricata's app_proto */
     case NET_APP_DCERPC: return "dce_rpc";
     case NET_APP_PGSQL: return "postgresql";

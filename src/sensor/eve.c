@@ -315,6 +315,8 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
         TRY(KV_U(b, ",\"pcap_cnt\":", r->pcap_cnt));
     if (f && f->app != NET_APP_UNKNOWN)
         TRY(put_str(b, "app_proto", net_app_name((enum net_app)f->app)));
+    if (f && f->app_orig != NET_APP_UNKNOWN && r->type == NET_REC_FLOW)
+        TRY(put_str(b, "app_proto_orig", net_app_name((enum net_app)f->app_orig)));
     return 0;
 }
 

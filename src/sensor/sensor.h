@@ -149,6 +149,8 @@ enum net_app {
     NET_APP_POP3,
     NET_APP_SIP,
     NET_APP_NTP,
+    NET_APP_HTTP2,   /* HTTP/2: prior knowledge, or an h2c upgrade (app_orig http) */
+    NET_APP_DOH2,    /* DNS over HTTP/2 (app_orig http2) */
     NET_APP_FAILED,  /* content seen, no parser recognised it */
     NET_APP__COUNT,
 };
@@ -220,6 +222,8 @@ struct net_flow {
     uint8_t seq_init[2];
     uint8_t nmacs[2];            /* MAC addresses seen on the client [0] / server [1] side */
     uint8_t tunnel;              /* enum net_tunnel of the inner packets */
+    uint8_t app_orig;            /* enum net_app before the protocol changed (eve
+                                  * app_proto_orig), NET_APP_UNKNOWN if it did not */
     uint8_t ndr_answered;        /* detections: this connection's answer is counted (bit 0:
                                   * client = the flow's client, bit 1: its server) */
     /* line 1: per-flow states, clock */
