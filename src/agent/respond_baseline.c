@@ -30,6 +30,7 @@
 #include "agent/respond_baseline.h"
 #include "agent/respond_vault.h"
 #include "agent/respond_json.h"
+#include "bannin/fileio.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
@@ -80,41 +81,6 @@ struct resp_baseline {
 /* ---- helpers ---- */
 
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int
-fsync_parent(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    size_t dl = slash ? (size_t)(slash - path) : 0;
-    if (dl >= sizeof dir)
-        return BN_EINVAL;
-    memcpy(dir, path, dl);
-    dir[dl] = '\0';
-    int fd = open(dl ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
 /*
  * Writes data atomically at path: a hidden temp beside it, owner and mode set, fsync, rename,
  * fsync of the directory. uid/gid -1 keep the writer's.
@@ -133,7 +99,7 @@ atomic_write(const char *path, const void *data, size_t n, mode_t mode, long uid
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int rc = write_all(fd, data, n);
+    int rc = bn_write_all(fd, data, n);
     if (rc == 0 && uid >= 0 && fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
         rc = -errno;
     if (rc == 0 && fchmod(fd, mode & 07777) < 0)
@@ -147,7 +113,7 @@ atomic_write(const char *path, const void *data, size_t n, mode_t mode, long uid
         unlink(tmp);
         return rc;
     }
-    return fsync_parent(path);
+    return bn_fsync_parent(path);
 }
 
 /* Replaces path by a symbolic link to target[0..n) atomically (a temp link renamed over). */
@@ -179,7 +145,7 @@ atomic_symlink(const char *path, const char *target, size_t n, long uid, long gi
         unlink(tmp);
         return rc;
     }
-    return fsync_parent(path);
+    return bn_fsync_parent(path);
 }
 
 /* Reads a regular file (not following a final symlink) up to max bytes; returns owned data. */
@@ -1197,7 +1163,7 @@ resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, s
             rc = resp_put_fail(out, msg);
             goto out;
         } else {
-            fsync_parent(s.real);
+            bn_fsync_parent(s.real);
         }
         BN_INFO("baseline", "'%s' added since the baseline %s", path,
                 m->vault ? "quarantined" : "removed");

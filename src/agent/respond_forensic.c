@@ -37,6 +37,7 @@
 
 #include "agent/respond_json.h"
 #include "agent/respond_forensic.h"
+#include "bannin/fileio.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
@@ -138,23 +139,6 @@ hexify(const unsigned char *h, size_t n, char *dst)
 }
 
 static int
-write_all(int fd, const void *p, size_t n)
-{
-    const char *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int
 tw_raw(struct tarw *t, const void *data, size_t n, bool end)
 {
     if (t->err)
@@ -166,7 +150,7 @@ tw_raw(struct tarw *t, const void *data, size_t n, bool end)
         if (ZSTD_isError(left))
             return t->err = BN_EINTERNAL;
         if (ob.pos) {
-            int rc = write_all(t->fd, t->zbuf, ob.pos);
+            int rc = bn_write_all(t->fd, t->zbuf, ob.pos);
             if (rc)
                 return t->err = rc;
             crypto_hash_sha256_update(&t->sha, (const unsigned char *)t->zbuf, ob.pos);

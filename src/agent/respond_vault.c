@@ -34,6 +34,7 @@
 
 #include "agent/respond_vault.h"
 #include "agent/respond_json.h"
+#include "bannin/fileio.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
@@ -49,53 +50,6 @@ struct resp_vault {
 };
 
 /* ---- small helpers shared by the actions ---- */
-
-static int
-fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
-static int
-write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Reads up to n bytes; returns the count (short only at end of file) or -errno. */
-static ssize_t
-read_full(int fd, void *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, (unsigned char *)p + got, n - got);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
 
 static bool
 valid_id(const char *id)
@@ -142,7 +96,7 @@ load_key(struct resp_vault *v)
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (wfd < 0)
             return -errno;
-        int rc = write_all(wfd, k, sizeof k);
+        int rc = bn_write_all(wfd, k, sizeof k);
         if (rc == 0 && fsync(wfd) < 0)
             rc = -errno;
         close(wfd);
@@ -154,7 +108,7 @@ load_key(struct resp_vault *v)
         unlinkat(v->dirfd, "vault.key.tmp", 0);
         if (rc < 0)
             return rc;
-        fsync_dir(v->dir);
+        bn_fsync_dir(v->dir);
         fd = openat(v->dirfd, "vault.key", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0)
@@ -165,7 +119,7 @@ load_key(struct resp_vault *v)
         rc = -errno;
     else if (!S_ISREG(st.st_mode) || st.st_size != (off_t)sizeof v->key || (st.st_mode & 077) != 0)
         rc = BN_ECORRUPT; /* wrong size, or readable by others: refuse to use it */
-    else if (read_full(fd, v->key, sizeof v->key) != (ssize_t)sizeof v->key)
+    else if (bn_read_full(fd, v->key, sizeof v->key) != (ssize_t)sizeof v->key)
         rc = BN_EIO;
     close(fd);
     return rc;
@@ -394,7 +348,7 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
         goto out;
     }
     wrote_json = true;
-    rc = write_all(jfd, meta, mlen);
+    rc = bn_write_all(jfd, meta, mlen);
     if (rc == 0 && fsync(jfd) < 0)
         rc = -errno;
     close(jfd);
@@ -413,7 +367,7 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
     crypto_secretstream_xchacha20poly1305_state ss;
     unsigned char hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
     crypto_secretstream_xchacha20poly1305_init_push(&ss, hdr, m->key);
-    rc = write_all(bfd, hdr, sizeof hdr);
+    rc = bn_write_all(bfd, hdr, sizeof hdr);
     EVP_MD_CTX *hs = fsha_new();
     if (!hs) {
         rc = BN_ENOMEM;
@@ -439,7 +393,7 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
         crypto_secretstream_xchacha20poly1305_push(
             &ss, ct, &clen, buf, (unsigned long long)r, ad, sizeof ad,
             last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
-        rc = write_all(bfd, ct, (size_t)clen);
+        rc = bn_write_all(bfd, ct, (size_t)clen);
         if (last || r == 0)
             break;
     }
@@ -458,7 +412,7 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
     if (rc == 0 && renameat(m->dirfd, tmpname, m->dirfd, binname) < 0)
         rc = -errno;
     if (rc == 0)
-        rc = fsync_dir(m->dir);
+        rc = bn_fsync_dir(m->dir);
     if (rc < 0) {
         if (!msg[0])
             snprintf(msg, msg_len, "cannot write vault item: %s", bn_strerror(rc));
@@ -489,7 +443,7 @@ resp_vault_put(struct resp_vault *m, const char *path, const char *reason, const
         if (dl < sizeof dir) {
             memcpy(dir, path, dl);
             dir[dl] = '\0';
-            fsync_dir(dl ? dir : "/");
+            bn_fsync_dir(dl ? dir : "/");
         }
     }
     wrote_json = wrote_bin = false; /* keep them */
@@ -651,7 +605,7 @@ read_meta(struct resp_vault *m, const char *id, char **text, size_t *tlen, json_
         rc = BN_ENOMEM;
         goto out;
     }
-    ssize_t r = read_full(fd, *text, (size_t)st.st_size);
+    ssize_t r = bn_read_full(fd, *text, (size_t)st.st_size);
     if (r != (ssize_t)st.st_size) {
         rc = BN_EIO;
         goto out;
@@ -758,7 +712,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     unsigned char hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
     crypto_secretstream_xchacha20poly1305_state ss;
     const char *bad = NULL;
-    if (read_full(bfd, hdr, sizeof hdr) != (ssize_t)sizeof hdr ||
+    if (bn_read_full(bfd, hdr, sizeof hdr) != (ssize_t)sizeof hdr ||
         crypto_secretstream_xchacha20poly1305_init_pull(&ss, hdr, m->key) != 0)
         bad = "header is damaged";
     EVP_MD_CTX *hs = fsha_new();
@@ -769,7 +723,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     json_int_t total = 0;
     bool final = false;
     while (!bad && !final) {
-        ssize_t r = read_full(bfd, ct, CT_CHUNK);
+        ssize_t r = bn_read_full(bfd, ct, CT_CHUNK);
         if (r <= 0) {
             bad = "item is truncated";
             break;
@@ -787,7 +741,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
             break;
         }
         EVP_DigestUpdate(hs, buf, plen);
-        int w = write_all(ofd, buf, plen);
+        int w = bn_write_all(ofd, buf, plen);
         if (w < 0) {
             EVP_MD_CTX_free(hs);
             snprintf(msg, sizeof msg, "cannot write beside '%s': %s", path, bn_strerror(w));
@@ -796,7 +750,7 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
         }
         final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
     }
-    if (!bad && read_full(bfd, ct, 1) != 0)
+    if (!bad && bn_read_full(bfd, ct, 1) != 0)
         bad = "data after the final message";
     unsigned char sha[crypto_hash_sha256_BYTES];
     char got[2 * sizeof sha + 1];
@@ -832,14 +786,14 @@ resp_unquarantine(struct resp_vault *m, const char *params, size_t len, struct b
     size_t dl = (size_t)(slash - path);
     memcpy(dir, path, dl);
     dir[dl] = '\0';
-    fsync_dir(dl ? dir : "/");
+    bn_fsync_dir(dl ? dir : "/");
     close(bfd);
     bfd = -1;
     unlinkat(m->dirfd, bin, 0);
     char js[ID_HEX + 8];
     snprintf(js, sizeof js, "%s.json", id);
     unlinkat(m->dirfd, js, 0);
-    fsync_dir(m->dir);
+    bn_fsync_dir(m->dir);
     rc = resp_put_json(out, json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "id", id, "path", path, "sha256",
                                  got, "size", total));
 out:

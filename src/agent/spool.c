@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include "agent/spool.h"
+#include "bannin/fileio.h"
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/log.h"
@@ -257,23 +258,6 @@ parse_seg_name(const char *name, uint64_t *first)
     return true;
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Reads the whole file name (relative to dirfd) into an owned buffer. */
 static int
 read_file(int dirfd, const char *name, uint8_t **out, size_t *outlen)
@@ -414,7 +398,7 @@ new_active(struct agent_spool *s, uint64_t first)
     if (fd < 0)
         return -errno;
     file_header(h);
-    if ((rc = write_all(fd, h, sizeof(h))) || (rc = push_seg(s, first, sizeof(h)))) {
+    if ((rc = bn_write_all(fd, h, sizeof(h))) || (rc = push_seg(s, first, sizeof(h)))) {
         close(fd);
         unlinkat(s->dirfd, name, 0);
         return rc;
@@ -486,7 +470,7 @@ write_ack(struct agent_spool *s)
     int fd = openat(s->dirfd, "ack.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    int rc = write_all(fd, buf, (size_t)n);
+    int rc = bn_write_all(fd, buf, (size_t)n);
     if (!rc && fdatasync(fd) < 0)
         rc = -errno;
     close(fd);
@@ -546,7 +530,7 @@ recover_active(struct agent_spool *s)
             rc = -errno;
             goto out;
         }
-        if ((rc = write_all(fd, h, sizeof(h))))
+        if ((rc = bn_write_all(fd, h, sizeof(h))))
             goto out;
         good_end = sizeof(h);
     } else if (good_end < len) {
@@ -786,7 +770,7 @@ compact(struct agent_spool *s, size_t i, enum agent_prio p)
         goto out;
     }
     fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || (rc = write_all(fd, c.out, c.len)) || fdatasync(fd) < 0 ||
+    if (fd < 0 || (rc = bn_write_all(fd, c.out, c.len)) || fdatasync(fd) < 0 ||
         renameat(s->dirfd, tmp, s->dirfd, name) < 0) {
         if (!rc)
             rc = -errno;
