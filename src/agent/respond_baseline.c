@@ -1125,20 +1125,33 @@ out:
     return rc;
 }
 
+
+/* The parameters of an action that changes files, and room for its report reserved up front:
+ * once a file is changed, reporting it must not fail for memory. */
+static int
+params_reserved(const char *params, size_t len, json_t **p, struct bn_buf *out)
+{
+    int rc = resp_parse_params(params, len, p, out);
+    if (rc < 0)
+        return rc;
+    if (bn_buf_reserve(out, 4 * PATH_MAX + 1024) < 0) {
+        json_decref(*p);
+        *p = NULL;
+        return BN_ENOMEM;
+    }
+    return 0;
+}
+
 int
 resp_baseline_restore(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = resp_parse_params(params, len, &p, out);
+    int rc = params_reserved(params, len, &p, out);
     if (rc < 0)
         return rc;
     struct state s;
     char *bdata = NULL;
     size_t bn = 0;
-    if (bn_buf_reserve(out, 4 * PATH_MAX + 1024) < 0) { /* reporting must not fail */
-        json_decref(p);
-        return BN_ENOMEM;
-    }
     rc = path_state(m, p, &s, out);
     if (rc < 0)
         goto out;
@@ -1207,14 +1220,10 @@ int
 resp_baseline_approve(struct resp_baseline *m, const char *params, size_t len, struct bn_buf *out)
 {
     json_t *p;
-    int rc = resp_parse_params(params, len, &p, out);
+    int rc = params_reserved(params, len, &p, out);
     if (rc < 0)
         return rc;
     struct state s;
-    if (bn_buf_reserve(out, 4 * PATH_MAX + 1024) < 0) { /* reporting must not fail */
-        json_decref(p);
-        return BN_ENOMEM;
-    }
     rc = path_state(m, p, &s, out);
     if (rc < 0)
         goto out;
