@@ -10,15 +10,19 @@
  * Exit status: 0 ok, 1 the server refused (its error is printed), 2 usage or connection error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <unistd.h>
 
 #include "bannin/buf.h"
 #include "bannin/error.h"
+#include "bannin/fileio.h"
 #include "bannin/limits.h"
 
 int cmd_admin(int argc, char **argv);
@@ -56,6 +60,21 @@ admin_usage(FILE *f)
         "  rules list [--tenant ID] [--search TEXT] | upload FILE [--tenant ID]\n"
         "        | enable RULE_ID [--tenant ID]\n"
         "        | disable RULE_ID [--tenant ID]\n"
+        "  suppressions list [--tenant ID] [--all] | delete ID\n"
+        "  iocs list [--tenant ID] | entries ID [--limit N] [--offset N] | delete ID\n"
+        "       | import NAME FILE [--format csv|stix] [--tenant ID] [--source TEXT]\n"
+        "  channels list [--tenant ID] | test ID | delete ID\n"
+        "           | create NAME --type webhook|slack|teams|smtp|syslog [--tenant ID]\n"
+        "             [--url URL] [--set KEY=VALUE]... [--config JSON] [--disabled]\n"
+        "  actions list [--tenant ID] [--agent ID] [--incident ID] [--state S] [--limit N]\n"
+        "          | get ID | approve ID [--reason TEXT] | reject ID [--reason TEXT]\n"
+        "          | request AGENT_ID TYPE [--param KEY=VALUE]... [--params JSON]\n"
+        "            [--reason TEXT] [--incident ID] [--expires-in S]\n"
+        "  policy get TENANT_ID | set TENANT_ID [--type TYPE=auto|approval|forbidden]...\n"
+        "         [--approval-timeout S] [--queue-expiry S] [--objection-window S]\n"
+        "         [--full-min-severity 0-4]\n"
+        "  attachments list INCIDENT_ID | download ID --out FILE\n"
+        "  metrics soc [--tenant ID] [--from T] [--to T] [--per-rule] | prometheus\n"
         "  audit list [--tenant ID] [--limit N]\n"
         "  raw METHOD PATH [JSON_BODY]\n"
         "\n"
@@ -705,6 +724,370 @@ rules(const struct admin *a, const char *verb, int argc, char **argv)
     return bad("rules: unknown verb");
 }
 
+/* KEY=VALUE as JSON: an integer, true/false, or a string. */
+static json_t *
+kv_json(const char *v)
+{
+    long long n;
+    if (num(v, &n) == 0)
+        return json_integer(n);
+    if (strcmp(v, "true") == 0)
+        return json_true();
+    if (strcmp(v, "false") == 0)
+        return json_false();
+    return json_string(v);
+}
+
+/* Adds every "--name KEY=VALUE" of argv to obj; -1 (said why) on a malformed one. */
+static int
+kv_collect(json_t *obj, int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], name) != 0)
+            continue;
+        const char *kv = i + 1 < argc ? argv[i + 1] : "";
+        const char *eq = strchr(kv, '=');
+        if (!eq || eq == kv || eq - kv > 127) {
+            fprintf(stderr, "bannin api: %s takes KEY=VALUE, not '%s'\n", name, kv);
+            return -1;
+        }
+        char key[128];
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+        json_t *v = kv_json(eq + 1);
+        if (!v || json_object_set_new(obj, key, v) != 0)
+            return -1;
+        i++;
+    }
+    return 0;
+}
+
+/* The JSON object given to option name merged into obj (0 when absent, -1 if malformed). */
+static int
+json_opt(json_t *obj, int argc, char **argv, const char *name)
+{
+    const char *s = opt(argc, argv, name);
+    if (!s)
+        return 0;
+    json_error_t je;
+    json_t *j = json_loads(s, 0, &je);
+    if (!json_is_object(j)) {
+        fprintf(stderr, "bannin api: %s needs a JSON object: %s\n", name,
+                j ? "not an object" : je.text);
+        json_decref(j);
+        return -1;
+    }
+    json_object_update(obj, j);
+    json_decref(j);
+    return 0;
+}
+
+static void
+body_str(json_t *body, int argc, char **argv, const char *optname, const char *key)
+{
+    const char *s = opt(argc, argv, optname);
+    if (s)
+        json_object_set_new(body, key, json_string(s));
+}
+
+static const char *const supp_cols[] = {"id", "tenant_id", "host", "rule_id", "hits",
+                                        "expires_at", "author", "reason", NULL};
+
+static int
+suppressions(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    char path[256] = "/api/v1/suppressions";
+    if (strcmp(verb, "list") == 0) {
+        query_add(path, sizeof(path), "tenant_id", opt(argc, argv, "--tenant"));
+        if (flag(argc, argv, "--all"))
+            query_add(path, sizeof(path), "include_expired", "1");
+        return run(a, "GET", path, NULL, supp_cols);
+    }
+    if (strcmp(verb, "delete") == 0 && argc >= 1)
+        return path_id(path, sizeof(path), "/api/v1/suppressions/", argv[0]) < 0
+                   ? 2
+                   : run(a, "DELETE", path, NULL, NULL);
+    return bad("suppressions: unknown verb or missing argument");
+}
+
+static const char *const ioc_cols[] = {"id", "tenant_id", "name", "source", "entries",
+                                       "created_at", NULL};
+static const char *const ioc_entry_cols[] = {"type", "value", "source", NULL};
+
+/* Reads a file the server will take whole (at most max bytes) into out. */
+static int
+slurp(const char *file, size_t max, struct bn_buf *out)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "bannin api: cannot open '%s': %s\n", file, strerror(errno));
+        return -1;
+    }
+    bn_buf_init(out, max);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = bn_buf_append(out, chunk, n);
+    if (ferror(f))
+        rc = -1;
+    fclose(f);
+    if (rc < 0 || out->len == 0) {
+        fprintf(stderr, "bannin api: '%s' is empty, unreadable or larger than %zu bytes\n",
+                file, max);
+        bn_buf_release(out);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+iocs(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    char path[512] = "/api/v1/ioc-lists";
+    if (strcmp(verb, "list") == 0) {
+        query_add(path, sizeof(path), "tenant_id", opt(argc, argv, "--tenant"));
+        return run(a, "GET", path, NULL, ioc_cols);
+    }
+    if (strcmp(verb, "import") == 0) {
+        if (argc < 2)
+            return bad("iocs import: give NAME FILE");
+        struct bn_buf c;
+        if (slurp(argv[1], BN_API_BODY_MAX / 2, &c) < 0)
+            return 2;
+        const char *fmt = opt(argc, argv, "--format");
+        if (!fmt) { /* a STIX bundle is a JSON object; anything else is taken as CSV */
+            size_t i = 0;
+            while (i < c.len && (c.p[i] == ' ' || c.p[i] == '\n' || c.p[i] == '\r' ||
+                                 c.p[i] == '\t'))
+                i++;
+            fmt = i < c.len && c.p[i] == '{' ? "stix" : "csv";
+        }
+        json_t *b = json_pack("{s:s,s:s,s:s%}", "name", argv[0], "format", fmt, "content",
+                              c.p, c.len);
+        bn_buf_release(&c);
+        if (!b)
+            return bad("iocs import: the file is not UTF-8 text");
+        body_str(b, argc, argv, "--source", "source");
+        if (body_int(b, argc, argv, "--tenant", "tenant_id") < 0) {
+            json_decref(b);
+            return 2;
+        }
+        return run(a, "POST", path, b, NULL);
+    }
+    if (argc < 1 || path_id(path, sizeof(path), "/api/v1/ioc-lists/", argv[0]) < 0)
+        return bad("iocs: unknown verb or missing id");
+    if (strcmp(verb, "entries") == 0) {
+        path_append(path, sizeof(path), "/entries");
+        query_add(path, sizeof(path), "limit", opt(argc, argv, "--limit"));
+        query_add(path, sizeof(path), "offset", opt(argc, argv, "--offset"));
+        return run(a, "GET", path, NULL, ioc_entry_cols);
+    }
+    if (strcmp(verb, "delete") == 0)
+        return run(a, "DELETE", path, NULL, NULL);
+    return bad("iocs: unknown verb");
+}
+
+static const char *const channel_cols[] = {"id", "tenant_id", "name", "type", "enabled",
+                                           "created_at", NULL};
+
+static int
+channels(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    char path[256] = "/api/v1/channels";
+    if (strcmp(verb, "list") == 0) {
+        query_add(path, sizeof(path), "tenant_id", opt(argc, argv, "--tenant"));
+        return run(a, "GET", path, NULL, channel_cols);
+    }
+    if (argc < 1)
+        return bad("channels: missing argument");
+    if (strcmp(verb, "create") == 0) {
+        const char *type = opt(argc, argv, "--type");
+        if (!type || !*type)
+            return bad("channels create: --type is required");
+        json_t *cfg = json_object();
+        body_str(cfg, argc, argv, "--url", "url");
+        if (json_opt(cfg, argc, argv, "--config") < 0 ||
+            kv_collect(cfg, argc, argv, "--set") < 0) {
+            json_decref(cfg);
+            return 2;
+        }
+        json_t *b = json_pack("{s:s,s:s,s:o}", "name", argv[0], "type", type, "config", cfg);
+        if (flag(argc, argv, "--disabled"))
+            json_object_set_new(b, "enabled", json_false());
+        if (body_int(b, argc, argv, "--tenant", "tenant_id") < 0) {
+            json_decref(b);
+            return 2;
+        }
+        return run(a, "POST", path, b, NULL);
+    }
+    if (path_id(path, sizeof(path), "/api/v1/channels/", argv[0]) < 0)
+        return 2;
+    if (strcmp(verb, "test") == 0) {
+        path_append(path, sizeof(path), "/test");
+        return run(a, "POST", path, NULL, NULL);
+    }
+    if (strcmp(verb, "delete") == 0)
+        return run(a, "DELETE", path, NULL, NULL);
+    return bad("channels: unknown verb");
+}
+
+static const char *const action_cols[] = {"id", "tenant_id", "agent_id", "incident_id", "type",
+                                          "state", "requested_by", "created_at", NULL};
+
+static int
+actions(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    char path[512] = "/api/v1/actions";
+    if (strcmp(verb, "list") == 0) {
+        static const char *const map[][2] = {{"--tenant", "tenant_id"}, {"--agent", "agent_id"},
+                                             {"--incident", "incident_id"}, {"--state", "state"},
+                                             {"--limit", "limit"}};
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+            query_add(path, sizeof(path), map[i][1], opt(argc, argv, map[i][0]));
+        return run(a, "GET", path, NULL, action_cols);
+    }
+    if (strcmp(verb, "request") == 0) {
+        if (argc < 2 || path_id(path, sizeof(path), "/api/v1/agents/", argv[0]) < 0)
+            return bad("actions request: give AGENT_ID TYPE");
+        path_append(path, sizeof(path), "/actions");
+        json_t *params = json_object();
+        if (json_opt(params, argc, argv, "--params") < 0 ||
+            kv_collect(params, argc, argv, "--param") < 0) {
+            json_decref(params);
+            return 2;
+        }
+        json_t *b = json_pack("{s:s,s:o}", "type", argv[1], "params", params);
+        body_str(b, argc, argv, "--reason", "reason");
+        if (body_int(b, argc, argv, "--incident", "incident_id") < 0 ||
+            body_int(b, argc, argv, "--expires-in", "expires_s") < 0) {
+            json_decref(b);
+            return 2;
+        }
+        return run(a, "POST", path, b, NULL);
+    }
+    if (argc < 1 || path_id(path, sizeof(path), "/api/v1/actions/", argv[0]) < 0)
+        return bad("actions: unknown verb or missing id");
+    if (strcmp(verb, "get") == 0)
+        return run(a, "GET", path, NULL, NULL);
+    if (strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0 ||
+        strcmp(verb, "object") == 0) {
+        path_append(path, sizeof(path), verb[0] == 'a' ? "/approve" : "/reject");
+        json_t *b = json_object();
+        body_str(b, argc, argv, "--reason", "reason");
+        return run(a, "POST", path, b, NULL);
+    }
+    return bad("actions: unknown verb");
+}
+
+static int
+policy(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    char path[256];
+    if (argc < 1 || path_id(path, sizeof(path), "/api/v1/tenants/", argv[0]) < 0)
+        return bad("policy: give a tenant id");
+    path_append(path, sizeof(path), "/response-policy");
+    if (strcmp(verb, "get") == 0)
+        return run(a, "GET", path, NULL, NULL);
+    if (strcmp(verb, "set") != 0)
+        return bad("policy: the verbs are get and set");
+    json_t *types = json_object();
+    if (kv_collect(types, argc, argv, "--type") < 0) {
+        json_decref(types);
+        return 2;
+    }
+    json_t *b = json_object();
+    if (json_object_size(types))
+        json_object_set_new(b, "policies", types);
+    else
+        json_decref(types);
+    if (body_int(b, argc, argv, "--approval-timeout", "approval_timeout_s") < 0 ||
+        body_int(b, argc, argv, "--queue-expiry", "queue_expiry_s") < 0 ||
+        body_int(b, argc, argv, "--objection-window", "objection_window_s") < 0 ||
+        body_int(b, argc, argv, "--full-min-severity", "full_min_severity") < 0) {
+        json_decref(b);
+        return 2;
+    }
+    return run(a, "PUT", path, b, NULL);
+}
+
+static const char *const attach_cols[] = {"id", "tenant_id", "agent_id", "name", "size",
+                                          "sha256", "created_at", NULL};
+
+/* Saves an attachment to a new file (never over an existing one) and prints its SHA-256. */
+static int
+attachment_download(const struct admin *a, const char *path, const char *file)
+{
+    struct resp r;
+    if (http(a, "GET", path, NULL, &r) < 0) {
+        bn_buf_release(&r.body);
+        return 2;
+    }
+    if (r.status != 200) {
+        int rc = print_error(&r);
+        bn_buf_release(&r.body);
+        return rc;
+    }
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int rc = fd < 0 ? -errno : bn_write_all(fd, r.body.p, r.body.len);
+    if (fd >= 0 && rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0) {
+        fprintf(stderr, "bannin api: writing '%s': %s\n", file, strerror(-rc));
+        if (fd >= 0)
+            unlink(file);
+        bn_buf_release(&r.body);
+        return 2;
+    }
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned hl = 0;
+    EVP_Digest(r.body.p ? r.body.p : "", r.body.len, h, &hl, EVP_sha256(), NULL);
+    printf("%s: %zu bytes, sha256 ", file, r.body.len);
+    for (unsigned i = 0; i < hl; i++)
+        printf("%02x", h[i]);
+    printf("\n");
+    bn_buf_release(&r.body);
+    return 0;
+}
+
+static int
+attachments(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    char path[256];
+    if (strcmp(verb, "list") == 0) {
+        if (argc < 1 || path_id(path, sizeof(path), "/api/v1/incidents/", argv[0]) < 0)
+            return bad("attachments list: give an incident id");
+        path_append(path, sizeof(path), "/attachments");
+        return run(a, "GET", path, NULL, attach_cols);
+    }
+    if (strcmp(verb, "download") == 0) {
+        const char *out = opt(argc, argv, "--out");
+        if (argc < 1 || !out || !*out)
+            return bad("attachments download: give ID --out FILE");
+        if (path_id(path, sizeof(path), "/api/v1/attachments/", argv[0]) < 0)
+            return 2;
+        return attachment_download(a, path, out);
+    }
+    return bad("attachments: unknown verb");
+}
+
+static int
+metrics(const struct admin *a, const char *verb, int argc, char **argv)
+{
+    if (strcmp(verb, "prometheus") == 0)
+        return run(a, "GET", "/metrics", NULL, NULL);
+    if (strcmp(verb, "soc") != 0)
+        return bad("metrics: the verbs are soc and prometheus");
+    char path[512] = "/api/v1/soc-metrics";
+    query_add(path, sizeof(path), "tenant_id", opt(argc, argv, "--tenant"));
+    query_add(path, sizeof(path), "from", opt(argc, argv, "--from"));
+    query_add(path, sizeof(path), "to", opt(argc, argv, "--to"));
+    if (flag(argc, argv, "--per-rule"))
+        query_add(path, sizeof(path), "per_rule", "1");
+    return run(a, "GET", path, NULL, NULL);
+}
+
 static int
 login(struct admin *a, int argc, char **argv)
 {
@@ -812,6 +1195,20 @@ cmd_admin(int argc, char **argv)
             rc = rules(&a, verb, rest, args);
         else if (strcmp(noun, "events") == 0)
             rc = events(&a, verb, rest, args);
+        else if (strcmp(noun, "suppressions") == 0)
+            rc = suppressions(&a, verb, rest, args);
+        else if (strcmp(noun, "iocs") == 0 || strcmp(noun, "ioc-lists") == 0)
+            rc = iocs(&a, verb, rest, args);
+        else if (strcmp(noun, "channels") == 0)
+            rc = channels(&a, verb, rest, args);
+        else if (strcmp(noun, "actions") == 0)
+            rc = actions(&a, verb, rest, args);
+        else if (strcmp(noun, "policy") == 0)
+            rc = policy(&a, verb, rest, args);
+        else if (strcmp(noun, "attachments") == 0)
+            rc = attachments(&a, verb, rest, args);
+        else if (strcmp(noun, "metrics") == 0)
+            rc = metrics(&a, verb, rest, args);
         else if (strcmp(noun, "audit") == 0 && strcmp(verb, "list") == 0) {
             char path[256] = "/api/v1/audit";
             query_add(path, sizeof(path), "tenant_id", opt(rest, args, "--tenant"));
