@@ -278,21 +278,26 @@ parse_unary(struct cparser *p, struct sigma_cond **out)
     return 0;
 }
 
+/*
+ * A left-associative chain of one binary operator: "or" over "and" chains, "and" over unary
+ * expressions (so "and" binds tighter than "or").
+ */
 static int
-parse_and(struct cparser *p, struct sigma_cond **out)
+parse_chain(struct cparser *p, const char *op, struct sigma_cond **out)
 {
+    bool is_or = strcmp(op, "or") == 0;
     struct sigma_cond *left = NULL;
     int rc;
 
-    if ((rc = parse_unary(p, &left)) != 0)
+    if ((rc = is_or ? parse_chain(p, "and", &left) : parse_unary(p, &left)) != 0)
         return rc;
-    while (tok_is(p, "and")) {
+    while (tok_is(p, op)) {
         unsigned col = tok_col(p);
         next_token(p);
         struct sigma_cond *right = NULL;
-        if ((rc = parse_unary(p, &right)) != 0)
+        if ((rc = is_or ? parse_chain(p, "and", &right) : parse_unary(p, &right)) != 0)
             return rc;
-        struct sigma_cond *n = node_new(p, SIGMA_C_AND, col);
+        struct sigma_cond *n = node_new(p, is_or ? SIGMA_C_OR : SIGMA_C_AND, col);
         if (!n)
             return BN_ENOMEM;
         n->a = left;
@@ -306,26 +311,7 @@ parse_and(struct cparser *p, struct sigma_cond **out)
 static int
 parse_or(struct cparser *p, struct sigma_cond **out)
 {
-    struct sigma_cond *left = NULL;
-    int rc;
-
-    if ((rc = parse_and(p, &left)) != 0)
-        return rc;
-    while (tok_is(p, "or")) {
-        unsigned col = tok_col(p);
-        next_token(p);
-        struct sigma_cond *right = NULL;
-        if ((rc = parse_and(p, &right)) != 0)
-            return rc;
-        struct sigma_cond *n = node_new(p, SIGMA_C_OR, col);
-        if (!n)
-            return BN_ENOMEM;
-        n->a = left;
-        n->b = right;
-        left = n;
-    }
-    *out = left;
-    return 0;
+    return parse_chain(p, "or", out);
 }
 
 int
