@@ -17,7 +17,7 @@
 
 #include "bannin/error.h"
 #include "bannin/limits.h"
-#include "manager/store_sqlite_int.h"
+#include "manager/store_sqlite_util.h"
 
 static const char *const state_names[] = {"pending_approval", "queued",   "sent",
                                           "done",             "failed",   "rejected",
@@ -64,29 +64,33 @@ store_action_policy_parse(const char *name)
     "reason, decision_reason, created_ns, decided_ns, sent_ns, done_ns, expires_ns, result_json, " \
     "run_at_ns"
 
+/* In the order of ACT_COLS. */
+static const struct store_col act_cols[] = {
+    STORE_NUM(struct store_action, id),
+    STORE_NUM(struct store_action, tenant_id),
+    STORE_NUM(struct store_action, agent_id),
+    STORE_NUM(struct store_action, incident_id),
+    STORE_CHARS(struct store_action, type),
+    STORE_TEXT(struct store_action, params_json),
+    STORE_NUM(struct store_action, state),
+    STORE_CHARS(struct store_action, requested_by),
+    STORE_CHARS(struct store_action, approved_by),
+    STORE_TEXT(struct store_action, reason),
+    STORE_TEXT(struct store_action, decision_reason),
+    STORE_NUM(struct store_action, created_ns),
+    STORE_NUM(struct store_action, decided_ns),
+    STORE_NUM(struct store_action, sent_ns),
+    STORE_NUM(struct store_action, done_ns),
+    STORE_NUM(struct store_action, expires_ns),
+    STORE_TEXT(struct store_action, result_json),
+    STORE_NUM(struct store_action, run_at_ns),
+};
+
 static int
 act_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_action a;
-    memset(&a, 0, sizeof(a));
-    a.id = sqlite3_column_int64(s, 0);
-    a.tenant_id = sqlite3_column_int64(s, 1);
-    a.agent_id = sqlite3_column_int64(s, 2);
-    a.incident_id = sqlite3_column_int64(s, 3);
-    bn__store_col_copy(s, 4, a.type, sizeof(a.type));
-    a.params_json = bn__store_col_text(s, 5);
-    a.state = sqlite3_column_int(s, 6);
-    bn__store_col_copy(s, 7, a.requested_by, sizeof(a.requested_by));
-    bn__store_col_copy(s, 8, a.approved_by, sizeof(a.approved_by));
-    a.reason = bn__store_col_text(s, 9);
-    a.decision_reason = bn__store_col_text(s, 10);
-    a.created_ns = sqlite3_column_int64(s, 11);
-    a.decided_ns = sqlite3_column_int64(s, 12);
-    a.sent_ns = sqlite3_column_int64(s, 13);
-    a.done_ns = sqlite3_column_int64(s, 14);
-    a.expires_ns = sqlite3_column_int64(s, 15);
-    a.result_json = bn__store_col_text(s, 16);
-    a.run_at_ns = sqlite3_column_int64(s, 17);
+    bn__store_cols_read(s, 0, act_cols, BN_ARRAY_SIZE(act_cols), &a, sizeof(a));
     return ((store_action_cb)cb)(ctx, &a);
 }
 
@@ -130,10 +134,7 @@ store_action_create(struct store *st, const struct store_action *a, int64_t *id)
     bn__store_bind_text(s, 11, a->approved_by);
     sqlite3_bind_int64(s, 12, a->expires_ns);
     sqlite3_bind_int64(s, 13, a->state == STORE_ACT_PENDING_OBJECTION ? a->run_at_ns : 0);
-    rc = bn__store_step_done(st, s, "insert action");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    return bn__store_step_insert(st, s, "insert action", id);
 }
 
 int
@@ -178,11 +179,7 @@ store_action_list(struct store *st, const struct store_scope *sc, int64_t agent_
         rc = bn_buf_printf(&b, " AND state = %d", state);
     if (rc == 0)
         rc = bn_buf_printf(&b, " ORDER BY id DESC LIMIT %zu", bn__store_limit(limit));
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, act_row, (void *)cb, ctx);
 }
 
 static int
@@ -193,10 +190,9 @@ current_state(struct store *st, int64_t id, int *state)
     if (!s)
         return rc;
     sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
+    rc = bn__store_step_row(st, s, "action");
+    if (rc == 0)
         *state = sqlite3_column_int(s, 0);
-    rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, "action");
     bn__store_done(s);
     return rc;
 }
@@ -264,10 +260,7 @@ store_action_mark_sent(struct store *st, int64_t id)
         return rc;
     sqlite3_bind_int64(s, 1, bn__store_now_ns());
     sqlite3_bind_int64(s, 2, id);
-    rc = bn__store_step_done(st, s, "action sent");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    return bn__store_step_changed(st, s, "action sent");
 }
 
 int
@@ -312,11 +305,7 @@ store_action_queued_all(struct store *st, size_t limit, store_action_cb cb, void
     bn_buf_init(&b, 4096);
     int rc = bn_buf_printf(&b, "SELECT " ACT_COLS " FROM actions WHERE state = 1 ORDER BY id LIMIT %zu",
                            bn__store_limit(limit));
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, act_row, (void *)cb, ctx);
 }
 
 int
@@ -329,11 +318,7 @@ store_action_queued(struct store *st, int64_t agent_id, size_t limit, store_acti
                            "SELECT " ACT_COLS " FROM actions WHERE agent_id = %lld AND state = 1 "
                            "ORDER BY id LIMIT %zu",
                            (long long)agent_id, bn__store_limit(limit));
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, act_row, (void *)cb, ctx);
 }
 
 /*
@@ -355,10 +340,7 @@ act_sweep(struct store *st, int64_t now_ns, const char *cond, const char *update
         bn_buf_init(&b, 4096);
         rc = bn_buf_printf(&b, "SELECT " ACT_COLS " FROM actions WHERE %s <= %lld ORDER BY id",
                            cond, (long long)now_ns);
-        if (rc == 0)
-            rc = bn__store_run_list(st, &b, act_row, (void *)cb, ctx);
-        else
-            bn_buf_release(&b);
+        rc = bn__store_list_end(st, rc, &b, act_row, (void *)cb, ctx);
     }
     if (rc == 0) {
         sqlite3_stmt *s = bn__store_prep(st, update, &rc);
@@ -535,27 +517,20 @@ store_dir(const struct store *st)
 #define ATT_COLS                                                                                   \
     "id, tenant_id, agent_id, incident_id, action_id, name, size, sha256, path, created_ns"
 
-static void
-att_fill(sqlite3_stmt *s, struct store_attachment *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->id = sqlite3_column_int64(s, 0);
-    a->tenant_id = sqlite3_column_int64(s, 1);
-    a->agent_id = sqlite3_column_int64(s, 2);
-    a->incident_id = sqlite3_column_int64(s, 3);
-    a->action_id = sqlite3_column_int64(s, 4);
-    bn__store_col_copy(s, 5, a->name, sizeof(a->name));
-    a->size = sqlite3_column_int64(s, 6);
-    bn__store_col_copy(s, 7, a->sha256, sizeof(a->sha256));
-    bn__store_col_copy(s, 8, a->path, sizeof(a->path));
-    a->created_ns = sqlite3_column_int64(s, 9);
-}
+/* In the order of ATT_COLS; the INSERT binds all but id. */
+static const struct store_col att_cols[] = {
+    STORE_NUM(struct store_attachment, id),        STORE_NUM(struct store_attachment, tenant_id),
+    STORE_NUM(struct store_attachment, agent_id),  STORE_NUM(struct store_attachment, incident_id),
+    STORE_NUM(struct store_attachment, action_id), STORE_CHARS(struct store_attachment, name),
+    STORE_NUM(struct store_attachment, size),      STORE_CHARS(struct store_attachment, sha256),
+    STORE_CHARS(struct store_attachment, path),    STORE_NUM(struct store_attachment, created_ns),
+};
 
 static int
 att_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_attachment a;
-    att_fill(s, &a);
+    bn__store_cols_read(s, 0, att_cols, BN_ARRAY_SIZE(att_cols), &a, sizeof(a));
     return ((store_attachment_cb)cb)(ctx, &a);
 }
 
@@ -575,17 +550,12 @@ store_attachment_create(struct store *st, const struct store_attachment *a, int6
                                      &rc);
     if (!s)
         return rc;
-    sqlite3_bind_int64(s, 1, a->tenant_id);
-    sqlite3_bind_int64(s, 2, a->agent_id);
-    sqlite3_bind_int64(s, 3, a->incident_id);
-    sqlite3_bind_int64(s, 4, a->action_id);
-    bn__store_bind_text(s, 5, a->name);
-    sqlite3_bind_int64(s, 6, a->size);
-    bn__store_bind_text(s, 7, a->sha256);
-    bn__store_bind_text(s, 8, a->path);
-    sqlite3_bind_int64(s, 9, a->created_ns ? a->created_ns : bn__store_now_ns());
-    rc = bn__store_step_done(st, s, "insert attachment");
-    if (rc == 0 && sqlite3_changes(st->db) == 0) {
+    struct store_attachment v = *a;
+    if (!v.created_ns)
+        v.created_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, att_cols + 1, BN_ARRAY_SIZE(att_cols) - 1, &v);
+    rc = bn__store_step_changed(st, s, "insert attachment");
+    if (rc == BN_ENOTFOUND) {
         bn__store_seterr(st, "action %lld already has an attachment", (long long)a->action_id);
         return BN_EEXIST;
     }
@@ -617,12 +587,8 @@ store_attachment_get(struct store *st, const struct store_scope *sc, int64_t id,
                                  sc, "");
     if (rc == 0)
         rc = bn_buf_printf(&b, " AND id = %lld", (long long)id);
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
     struct att_one o = {out, 0};
-    rc = bn__store_run_list(st, &b, att_row, (void *)att_keep, &o);
+    rc = bn__store_list_end(st, rc, &b, att_row, (void *)att_keep, &o);
     if (rc == 0 && !o.found)
         rc = BN_ENOTFOUND;
     return rc;
@@ -631,18 +597,9 @@ store_attachment_get(struct store *st, const struct store_scope *sc, int64_t id,
 int
 store_attachment_by_action(struct store *st, int64_t action_id, struct store_attachment *out)
 {
-    int rc;
-    sqlite3_stmt *s =
-        bn__store_prep(st, "SELECT " ATT_COLS " FROM attachments WHERE action_id = ?", &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, action_id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        att_fill(s, out);
-    rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, "attachment");
-    bn__store_done(s);
-    return rc;
+    static const char SQL[] = "SELECT " ATT_COLS " FROM attachments WHERE action_id = ?";
+    return bn__store_get_row(st, SQL, action_id, NULL, att_cols, BN_ARRAY_SIZE(att_cols), out,
+                             sizeof(*out), "attachment");
 }
 
 int
@@ -656,9 +613,5 @@ store_attachment_list(struct store *st, const struct store_scope *sc, int64_t in
         rc = bn_buf_printf(&b, " AND incident_id = %lld", (long long)incident_id);
     if (rc == 0)
         rc = bn_buf_printf(&b, " ORDER BY id DESC LIMIT %zu", bn__store_limit(limit));
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, att_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, att_row, (void *)cb, ctx);
 }

@@ -7,7 +7,7 @@
 
 #include "bannin/error.h"
 #include "bannin/limits.h"
-#include "manager/store_sqlite_int.h"
+#include "manager/store_sqlite_util.h"
 
 /* ---- tenants -------------------------------------------------------------------------- */
 
@@ -15,18 +15,16 @@
     "id, name, mode, notify_min_severity, retention_days, retention_bytes, "                       \
     "created_ns"
 
-static void
-tenant_row(sqlite3_stmt *s, struct store_tenant *t)
-{
-    memset(t, 0, sizeof(*t));
-    t->id = sqlite3_column_int64(s, 0);
-    bn__store_col_copy(s, 1, t->name, sizeof(t->name));
-    t->mode = sqlite3_column_int(s, 2);
-    t->notify_min_severity = sqlite3_column_int(s, 3);
-    t->retention_days = sqlite3_column_int64(s, 4);
-    t->retention_bytes = sqlite3_column_int64(s, 5);
-    t->created_ns = sqlite3_column_int64(s, 6);
-}
+/* In the order of TENANT_COLS; the INSERT binds all but id. */
+static const struct store_col tenant_cols[] = {
+    STORE_NUM(struct store_tenant, id),
+    STORE_CHARS(struct store_tenant, name),
+    STORE_NUM(struct store_tenant, mode),
+    STORE_NUM(struct store_tenant, notify_min_severity),
+    STORE_NUM(struct store_tenant, retention_days),
+    STORE_NUM(struct store_tenant, retention_bytes),
+    STORE_NUM(struct store_tenant, created_ns),
+};
 
 int
 store_tenant_create(struct store *st, const struct store_tenant *t, int64_t *id)
@@ -44,39 +42,19 @@ store_tenant_create(struct store *st, const struct store_tenant *t, int64_t *id)
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    bn__store_bind_text(s, 1, t->name);
-    sqlite3_bind_int(s, 2, t->mode);
-    sqlite3_bind_int(s, 3, t->notify_min_severity);
-    sqlite3_bind_int64(s, 4, t->retention_days);
-    sqlite3_bind_int64(s, 5, t->retention_bytes);
-    sqlite3_bind_int64(s, 6, t->created_ns ? t->created_ns : bn__store_now_ns());
-    rc = bn__store_step_done(st, s, "create tenant");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    struct store_tenant v = *t;
+    if (!v.created_ns)
+        v.created_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, tenant_cols + 1, BN_ARRAY_SIZE(tenant_cols) - 1, &v);
+    return bn__store_step_insert(st, s, "create tenant", id);
 }
 
 static int
 tenant_one(struct store *st, const char *sql, int64_t id, const char *name,
            struct store_tenant *out)
 {
-    int rc = 0;
-    sqlite3_stmt *s = bn__store_prep(st, sql, &rc);
-    if (!s)
-        return rc;
-    if (name)
-        bn__store_bind_text(s, 1, name);
-    else
-        sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        tenant_row(s, out);
-    else if (r == SQLITE_DONE)
-        rc = BN_ENOTFOUND;
-    else
-        rc = bn__store_err(st, r, "get tenant");
-    bn__store_done(s);
-    return rc;
+    return bn__store_get_row(st, sql, id, name, tenant_cols, BN_ARRAY_SIZE(tenant_cols), out,
+                             sizeof(*out), "get tenant");
 }
 
 int
@@ -97,17 +75,15 @@ static int
 tenant_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_tenant t;
-    tenant_row(s, &t);
+    bn__store_cols_read(s, 0, tenant_cols, BN_ARRAY_SIZE(tenant_cols), &t, sizeof(t));
     return ((store_tenant_cb)cb)(ctx, &t);
 }
 
 int
 store_tenant_list(struct store *st, const struct store_scope *sc, store_tenant_cb cb, void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b, "SELECT " TENANT_COLS " FROM tenants WHERE ", "id", sc,
-                                 " ORDER BY id");
-    return rc ? rc : bn__store_run_list(st, &b, tenant_cb_row, (void *)cb, ctx);
+    return bn__store_list_scoped(st, "SELECT " TENANT_COLS " FROM tenants WHERE ", "id", sc,
+                                 " ORDER BY id", tenant_cb_row, (void *)cb, ctx);
 }
 
 int
@@ -124,16 +100,10 @@ store_tenant_update(struct store *st, const struct store_scope *sc, const struct
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    bn__store_bind_text(s, 1, t->name);
-    sqlite3_bind_int(s, 2, t->mode);
-    sqlite3_bind_int(s, 3, t->notify_min_severity);
-    sqlite3_bind_int64(s, 4, t->retention_days);
-    sqlite3_bind_int64(s, 5, t->retention_bytes);
+    /* name .. retention_bytes, then the id */
+    bn__store_cols_bind(s, 1, tenant_cols + 1, 5, t);
     sqlite3_bind_int64(s, 6, t->id);
-    rc = bn__store_step_done(st, s, "update tenant");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    return bn__store_step_changed(st, s, "update tenant");
 }
 
 /* ---- enrolment tokens ------------------------------------------------------------------ */
@@ -159,12 +129,10 @@ store_token_create(struct store *st, int64_t tenant_id, const char *hash_hex, in
     sqlite3_bind_int64(s, 4, expires_ns);
     bn__store_bind_text(s, 5, created_by ? created_by : "");
     sqlite3_bind_int64(s, 6, bn__store_now_ns());
-    rc = bn__store_step_done(st, s, "create enrolment token");
+    rc = bn__store_step_insert(st, s, "create enrolment token", id);
     if (rc == BN_EINVAL)
         bn__store_seterr(st, "create enrolment token: tenant %lld does not exist",
                          (long long)tenant_id);
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
     return rc;
 }
 
@@ -209,30 +177,28 @@ store_token_revoke(struct store *st, int64_t tenant_id, int64_t id)
     return bn__store_update_ids(st, SQL, "revoke enrolment token", args, 2);
 }
 
+static const struct store_col token_cols[] = {
+    STORE_NUM(struct store_token, id),         STORE_NUM(struct store_token, tenant_id),
+    STORE_NUM(struct store_token, uses_left),  STORE_NUM(struct store_token, expires_ns),
+    STORE_NUM(struct store_token, revoked),    STORE_CHARS(struct store_token, created_by),
+    STORE_NUM(struct store_token, created_ns),
+};
+
 static int
 token_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_token t;
-    memset(&t, 0, sizeof(t));
-    t.id = sqlite3_column_int64(s, 0);
-    t.tenant_id = sqlite3_column_int64(s, 1);
-    t.uses_left = sqlite3_column_int(s, 2);
-    t.expires_ns = sqlite3_column_int64(s, 3);
-    t.revoked = sqlite3_column_int(s, 4);
-    bn__store_col_copy(s, 5, t.created_by, sizeof(t.created_by));
-    t.created_ns = sqlite3_column_int64(s, 6);
+    bn__store_cols_read(s, 0, token_cols, BN_ARRAY_SIZE(token_cols), &t, sizeof(t));
     return ((store_token_cb)cb)(ctx, &t);
 }
 
 int
 store_token_list(struct store *st, const struct store_scope *sc, store_token_cb cb, void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b,
+    return bn__store_list_scoped(st,
                                  "SELECT id, tenant_id, uses_left, expires_ns, revoked, created_by,"
                                  " created_ns FROM enroll_tokens WHERE ",
-                                 "tenant_id", sc, " ORDER BY id");
-    return rc ? rc : bn__store_run_list(st, &b, token_cb_row, (void *)cb, ctx);
+                                 "tenant_id", sc, " ORDER BY id", token_cb_row, (void *)cb, ctx);
 }
 
 /* ---- agents ---------------------------------------------------------------------------- */
@@ -242,25 +208,23 @@ store_token_list(struct store *st, const struct store_scope *sc, store_token_cb 
     "last_seen_ns, last_seq, heartbeat_interval_ms, health_json, "                                 \
     "asset_criticality, enrolled_ns"
 
-static void
-agent_row(sqlite3_stmt *s, struct store_agent *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->id = sqlite3_column_int64(s, 0);
-    a->tenant_id = sqlite3_column_int64(s, 1);
-    bn__store_col_copy(s, 2, a->uid, sizeof(a->uid));
-    bn__store_col_copy(s, 3, a->hostname, sizeof(a->hostname));
-    bn__store_col_copy(s, 4, a->cert_fp, sizeof(a->cert_fp));
-    bn__store_col_copy(s, 5, a->sign_pk, sizeof(a->sign_pk));
-    a->revoked = sqlite3_column_int(s, 6);
-    a->tier = sqlite3_column_int(s, 7);
-    a->last_seen_ns = sqlite3_column_int64(s, 8);
-    a->last_seq = sqlite3_column_int64(s, 9);
-    a->heartbeat_interval_ms = sqlite3_column_int64(s, 10);
-    bn__store_col_copy(s, 11, a->health_json, sizeof(a->health_json));
-    a->asset_criticality = sqlite3_column_int(s, 12);
-    a->enrolled_ns = sqlite3_column_int64(s, 13);
-}
+/* In the order of AGENT_COLS; the INSERT binds all but id. */
+static const struct store_col agent_cols[] = {
+    STORE_NUM(struct store_agent, id),
+    STORE_NUM(struct store_agent, tenant_id),
+    STORE_CHARS(struct store_agent, uid),
+    STORE_CHARS(struct store_agent, hostname),
+    STORE_CHARS(struct store_agent, cert_fp),
+    STORE_CHARS(struct store_agent, sign_pk),
+    STORE_NUM(struct store_agent, revoked),
+    STORE_NUM(struct store_agent, tier),
+    STORE_NUM(struct store_agent, last_seen_ns),
+    STORE_NUM(struct store_agent, last_seq),
+    STORE_NUM(struct store_agent, heartbeat_interval_ms),
+    STORE_CHARS(struct store_agent, health_json),
+    STORE_NUM(struct store_agent, asset_criticality),
+    STORE_NUM(struct store_agent, enrolled_ns),
+};
 
 int
 store_agent_create(struct store *st, const struct store_agent *a, int64_t *id)
@@ -277,45 +241,22 @@ store_agent_create(struct store *st, const struct store_agent *a, int64_t *id)
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    sqlite3_bind_int64(s, 1, a->tenant_id);
-    bn__store_bind_text(s, 2, a->uid);
-    bn__store_bind_text(s, 3, a->hostname);
-    bn__store_bind_text(s, 4, a->cert_fp);
-    bn__store_bind_text(s, 5, a->sign_pk);
-    sqlite3_bind_int(s, 6, a->revoked);
-    sqlite3_bind_int(s, 7, a->tier);
-    sqlite3_bind_int64(s, 8, a->last_seen_ns);
-    sqlite3_bind_int64(s, 9, a->last_seq);
-    sqlite3_bind_int64(s, 10, a->heartbeat_interval_ms > 0 ? a->heartbeat_interval_ms : 30000);
-    bn__store_bind_text(s, 11, a->health_json[0] ? a->health_json : "{}");
-    sqlite3_bind_int(s, 12, a->asset_criticality);
-    sqlite3_bind_int64(s, 13, a->enrolled_ns ? a->enrolled_ns : bn__store_now_ns());
-    rc = bn__store_step_done(st, s, "create agent");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    struct store_agent v = *a;
+    if (v.heartbeat_interval_ms <= 0)
+        v.heartbeat_interval_ms = 30000;
+    if (!v.health_json[0])
+        memcpy(v.health_json, "{}", 3);
+    if (!v.enrolled_ns)
+        v.enrolled_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, agent_cols + 1, BN_ARRAY_SIZE(agent_cols) - 1, &v);
+    return bn__store_step_insert(st, s, "create agent", id);
 }
 
 static int
 agent_one(struct store *st, const char *sql, int64_t id, const char *key, struct store_agent *out)
 {
-    int rc = 0;
-    sqlite3_stmt *s = bn__store_prep(st, sql, &rc);
-    if (!s)
-        return rc;
-    if (key)
-        bn__store_bind_text(s, 1, key);
-    else
-        sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        agent_row(s, out);
-    else if (r == SQLITE_DONE)
-        rc = BN_ENOTFOUND;
-    else
-        rc = bn__store_err(st, r, "get agent");
-    bn__store_done(s);
-    return rc;
+    return bn__store_get_row(st, sql, id, key, agent_cols, BN_ARRAY_SIZE(agent_cols), out,
+                             sizeof(*out), "get agent");
 }
 
 int
@@ -378,10 +319,7 @@ store_agent_seen(struct store *st, int64_t id, int64_t now_ns, int tier, const c
     sqlite3_bind_int(s, 2, tier);
     bn__store_bind_text(s, 3, health_json);
     sqlite3_bind_int64(s, 4, id);
-    rc = bn__store_step_done(st, s, "agent seen");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    return bn__store_step_changed(st, s, "agent seen");
 }
 
 int
@@ -410,17 +348,15 @@ static int
 agent_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_agent a;
-    agent_row(s, &a);
+    bn__store_cols_read(s, 0, agent_cols, BN_ARRAY_SIZE(agent_cols), &a, sizeof(a));
     return ((store_agent_cb)cb)(ctx, &a);
 }
 
 int
 store_agent_list(struct store *st, const struct store_scope *sc, store_agent_cb cb, void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b, "SELECT " AGENT_COLS " FROM agents WHERE ", "tenant_id", sc,
-                                 " ORDER BY id");
-    return rc ? rc : bn__store_run_list(st, &b, agent_cb_row, (void *)cb, ctx);
+    return bn__store_list_scoped(st, "SELECT " AGENT_COLS " FROM agents WHERE ", "tenant_id", sc,
+                                 " ORDER BY id", agent_cb_row, (void *)cb, ctx);
 }
 
 int

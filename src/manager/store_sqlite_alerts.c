@@ -10,7 +10,7 @@
 #include "bannin/alloc.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
-#include "manager/store_sqlite_int.h"
+#include "manager/store_sqlite_util.h"
 
 /* ---- alerts ------------------------------------------------------------------------- */
 
@@ -19,29 +19,25 @@
     "tactics, techniques, dedupe_key, count, first_ns, last_ns, event_ts_ns, "                     \
     "host, user, source, json"
 
+/* In the order of ALERT_COLS; the INSERT binds all but id. */
+static const struct store_col alert_cols[] = {
+    STORE_NUM(struct store_alert, id),           STORE_NUM(struct store_alert, tenant_id),
+    STORE_NUM(struct store_alert, agent_id),     STORE_NUM(struct store_alert, incident_id),
+    STORE_CHARS(struct store_alert, rule_id),    STORE_CHARS(struct store_alert, rule_title),
+    STORE_NUM(struct store_alert, level),        STORE_NUM(struct store_alert, score),
+    STORE_CHARS(struct store_alert, tactics),    STORE_CHARS(struct store_alert, techniques),
+    STORE_CHARS(struct store_alert, dedupe_key), STORE_NUM(struct store_alert, count),
+    STORE_NUM(struct store_alert, first_ns),     STORE_NUM(struct store_alert, last_ns),
+    STORE_NUM(struct store_alert, event_ts_ns),  STORE_CHARS(struct store_alert, host),
+    STORE_CHARS(struct store_alert, user),       STORE_CHARS(struct store_alert, source),
+    STORE_TEXT(struct store_alert, json),
+};
+enum { ALERT_COL_JSON = 18 };
+
 static void
 alert_row(sqlite3_stmt *s, struct store_alert *a)
 {
-    memset(a, 0, sizeof(*a));
-    a->id = sqlite3_column_int64(s, 0);
-    a->tenant_id = sqlite3_column_int64(s, 1);
-    a->agent_id = sqlite3_column_int64(s, 2);
-    a->incident_id = sqlite3_column_int64(s, 3);
-    bn__store_col_copy(s, 4, a->rule_id, sizeof(a->rule_id));
-    bn__store_col_copy(s, 5, a->rule_title, sizeof(a->rule_title));
-    a->level = sqlite3_column_int(s, 6);
-    a->score = sqlite3_column_int(s, 7);
-    bn__store_col_copy(s, 8, a->tactics, sizeof(a->tactics));
-    bn__store_col_copy(s, 9, a->techniques, sizeof(a->techniques));
-    bn__store_col_copy(s, 10, a->dedupe_key, sizeof(a->dedupe_key));
-    a->count = sqlite3_column_int64(s, 11);
-    a->first_ns = sqlite3_column_int64(s, 12);
-    a->last_ns = sqlite3_column_int64(s, 13);
-    a->event_ts_ns = sqlite3_column_int64(s, 14);
-    bn__store_col_copy(s, 15, a->host, sizeof(a->host));
-    bn__store_col_copy(s, 16, a->user, sizeof(a->user));
-    bn__store_col_copy(s, 17, a->source, sizeof(a->source));
-    a->json = bn__store_col_text(s, 18);
+    bn__store_cols_read(s, 0, alert_cols, BN_ARRAY_SIZE(alert_cols), a, sizeof(*a));
 }
 
 int
@@ -104,28 +100,16 @@ store_alert_upsert(struct store *st, const struct store_alert *a, int64_t window
     } else if (rc == 0) {
         s = bn__store_prep(st, INS, &rc);
         if (s) {
-            sqlite3_bind_int64(s, 1, a->tenant_id);
-            sqlite3_bind_int64(s, 2, a->agent_id);
-            sqlite3_bind_int64(s, 3, a->incident_id);
-            bn__store_bind_text(s, 4, a->rule_id);
-            bn__store_bind_text(s, 5, a->rule_title);
-            sqlite3_bind_int(s, 6, a->level);
-            sqlite3_bind_int(s, 7, a->score);
-            bn__store_bind_text(s, 8, a->tactics);
-            bn__store_bind_text(s, 9, a->techniques);
-            bn__store_bind_text(s, 10, a->dedupe_key);
-            sqlite3_bind_int64(s, 11, count);
-            sqlite3_bind_int64(s, 12, a->first_ns);
-            sqlite3_bind_int64(s, 13, last);
-            sqlite3_bind_int64(s, 14, a->event_ts_ns);
-            bn__store_bind_text(s, 15, a->host);
-            bn__store_bind_text(s, 16, a->user);
-            bn__store_bind_text(s, 17, a->source[0] ? a->source : "central");
-            bn__store_bind_text(s, 18, a->json ? a->json : "{}");
-            rc = bn__store_step_done(st, s, "insert alert");
+            struct store_alert v = *a;
+            v.count = count;
+            v.last_ns = last;
+            if (!v.source[0])
+                memcpy(v.source, "central", sizeof("central"));
+            if (!v.json)
+                v.json = "{}";
+            bn__store_cols_bind(s, 1, alert_cols + 1, BN_ARRAY_SIZE(alert_cols) - 1, &v);
+            rc = bn__store_step_insert(st, s, "insert alert", id);
         }
-        if (rc == 0 && id)
-            *id = sqlite3_last_insert_rowid(st->db);
     }
     rc = bn__store_tx_end(st, owned, rc);
     if (rc != 0 && id)
@@ -137,25 +121,8 @@ int
 store_alert_get(struct store *st, const struct store_scope *sc, int64_t id, struct store_alert *out)
 {
     static const char SQL[] = "SELECT " ALERT_COLS " FROM alerts WHERE id = ?";
-    int rc = 0;
-    memset(out, 0, sizeof(*out));
-    sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW && bn__store_in_scope(sc, sqlite3_column_int64(s, 1))) {
-        alert_row(s, out);
-        rc = bn__store_scratch_text(st, s, 18, &out->json);
-    } else if (r == SQLITE_ROW || r == SQLITE_DONE) {
-        rc = BN_ENOTFOUND;
-    } else {
-        rc = bn__store_err(st, r, "get alert");
-    }
-    bn__store_done(s);
-    if (rc != 0)
-        memset(out, 0, sizeof(*out));
-    return rc;
+    return bn__store_get_scoped(st, SQL, sc, id, alert_cols, BN_ARRAY_SIZE(alert_cols),
+                                ALERT_COL_JSON, out, sizeof(*out), "get alert");
 }
 
 /* Runs a paged dynamic query whose first two columns... are given by the row function. */
@@ -192,11 +159,7 @@ finish_page(struct store *st, struct bn_buf *b, int has_cursor, const struct sto
                            (long long)after->ts_ns, (long long)after->ts_ns, (long long)after->id);
     if (rc == 0)
         rc = bn_buf_printf(b, " ORDER BY last_ns DESC, id DESC LIMIT %zu", limit);
-    if (rc != 0) {
-        bn_buf_release(b);
-        return rc;
-    }
-    rc = bn__store_run_list(st, b, row, NULL, p);
+    rc = bn__store_list_end(st, rc, b, row, NULL, p);
     if (rc == 0 && more)
         *more = p->rows == limit;
     return rc;
@@ -329,25 +292,30 @@ store_alert_add_event(struct store *st, int64_t alert_id, int64_t agent_id, int6
     "alert_count, first_ns, last_ns, created_ns, acknowledged_ns, resolved_ns, "                   \
     "notified_severity"
 
+/* In the order of INC_COLS; the INSERT binds all but id. */
+static const struct store_col inc_cols[] = {
+    STORE_NUM(struct store_incident, id),
+    STORE_NUM(struct store_incident, tenant_id),
+    STORE_CHARS(struct store_incident, title),
+    STORE_NUM(struct store_incident, severity),
+    STORE_NUM(struct store_incident, status),
+    STORE_NUM(struct store_incident, assignee_id),
+    STORE_CHARS(struct store_incident, group_key),
+    STORE_CHARS(struct store_incident, tactics),
+    STORE_NUM(struct store_incident, alert_count),
+    STORE_NUM(struct store_incident, first_ns),
+    STORE_NUM(struct store_incident, last_ns),
+    STORE_NUM(struct store_incident, created_ns),
+    STORE_NUM(struct store_incident, acknowledged_ns),
+    STORE_NUM(struct store_incident, resolved_ns),
+    STORE_NUM(struct store_incident, notified_severity),
+};
+enum { INC_COL_CREATED = 11 };
+
 static void
 incident_row(sqlite3_stmt *s, struct store_incident *i)
 {
-    memset(i, 0, sizeof(*i));
-    i->id = sqlite3_column_int64(s, 0);
-    i->tenant_id = sqlite3_column_int64(s, 1);
-    bn__store_col_copy(s, 2, i->title, sizeof(i->title));
-    i->severity = sqlite3_column_int(s, 3);
-    i->status = sqlite3_column_int(s, 4);
-    i->assignee_id = sqlite3_column_int64(s, 5);
-    bn__store_col_copy(s, 6, i->group_key, sizeof(i->group_key));
-    bn__store_col_copy(s, 7, i->tactics, sizeof(i->tactics));
-    i->alert_count = sqlite3_column_int64(s, 8);
-    i->first_ns = sqlite3_column_int64(s, 9);
-    i->last_ns = sqlite3_column_int64(s, 10);
-    i->created_ns = sqlite3_column_int64(s, 11);
-    i->acknowledged_ns = sqlite3_column_int64(s, 12);
-    i->resolved_ns = sqlite3_column_int64(s, 13);
-    i->notified_severity = sqlite3_column_int(s, 14);
+    bn__store_cols_read(s, 0, inc_cols, BN_ARRAY_SIZE(inc_cols), i, sizeof(*i));
 }
 
 static int
@@ -371,43 +339,19 @@ store_incident_create(struct store *st, const struct store_incident *inc, int64_
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    sqlite3_bind_int64(s, 1, inc->tenant_id);
-    bn__store_bind_text(s, 2, inc->title);
-    sqlite3_bind_int(s, 3, inc->severity);
-    sqlite3_bind_int(s, 4, inc->status);
-    sqlite3_bind_int64(s, 5, inc->assignee_id);
-    bn__store_bind_text(s, 6, inc->group_key);
-    bn__store_bind_text(s, 7, inc->tactics);
-    sqlite3_bind_int64(s, 8, inc->alert_count);
-    sqlite3_bind_int64(s, 9, inc->first_ns);
-    sqlite3_bind_int64(s, 10, inc->last_ns);
-    sqlite3_bind_int64(s, 11, inc->created_ns ? inc->created_ns : bn__store_now_ns());
-    sqlite3_bind_int64(s, 12, inc->acknowledged_ns);
-    sqlite3_bind_int64(s, 13, inc->resolved_ns);
-    sqlite3_bind_int(s, 14, inc->notified_severity);
-    rc = bn__store_step_done(st, s, "create incident");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    struct store_incident v = *inc;
+    if (!v.created_ns)
+        v.created_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, inc_cols + 1, BN_ARRAY_SIZE(inc_cols) - 1, &v);
+    return bn__store_step_insert(st, s, "create incident", id);
 }
 
 static int
 incident_by_id(struct store *st, int64_t id, struct store_incident *out)
 {
     static const char SQL[] = "SELECT " INC_COLS " FROM incidents WHERE id = ?";
-    int rc = 0;
-    memset(out, 0, sizeof(*out));
-    sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        incident_row(s, out);
-    else
-        rc = r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, "get incident");
-    bn__store_done(s);
-    return rc;
+    return bn__store_get_row(st, SQL, id, NULL, inc_cols, BN_ARRAY_SIZE(inc_cols), out,
+                             sizeof(*out), "get incident");
 }
 
 int
@@ -439,18 +383,10 @@ store_incident_update(struct store *st, const struct store_scope *sc,
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    bn__store_bind_text(s, 1, inc->title);
-    sqlite3_bind_int(s, 2, inc->severity);
-    sqlite3_bind_int(s, 3, inc->status);
-    sqlite3_bind_int64(s, 4, inc->assignee_id);
-    bn__store_bind_text(s, 5, inc->group_key);
-    bn__store_bind_text(s, 6, inc->tactics);
-    sqlite3_bind_int64(s, 7, inc->alert_count);
-    sqlite3_bind_int64(s, 8, inc->first_ns);
-    sqlite3_bind_int64(s, 9, inc->last_ns);
-    sqlite3_bind_int64(s, 10, inc->acknowledged_ns);
-    sqlite3_bind_int64(s, 11, inc->resolved_ns);
-    sqlite3_bind_int(s, 12, inc->notified_severity);
+    /* title .. last_ns, acknowledged_ns .. notified_severity (created_ns stays), the id */
+    bn__store_cols_bind(s, 1, inc_cols + 2, INC_COL_CREATED - 2, inc);
+    bn__store_cols_bind(s, INC_COL_CREATED - 1, inc_cols + INC_COL_CREATED + 1,
+                        BN_ARRAY_SIZE(inc_cols) - INC_COL_CREATED - 1, inc);
     sqlite3_bind_int64(s, 13, inc->id);
     return bn__store_step_done(st, s, "update incident");
 }
@@ -507,10 +443,7 @@ store_incident_set_notified(struct store *st, int64_t id, int notified_severity)
         return rc;
     sqlite3_bind_int(s, 1, notified_severity);
     sqlite3_bind_int64(s, 2, id);
-    rc = bn__store_step_done(st, s, "set incident notified");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    return bn__store_step_changed(st, s, "set incident notified");
 }
 
 int
@@ -530,11 +463,9 @@ store_incident_find_open(struct store *st, int64_t tenant_id, const char *group_
     sqlite3_bind_int64(s, 1, tenant_id);
     bn__store_bind_text(s, 2, group_key);
     sqlite3_bind_int64(s, 3, since_ns);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
+    rc = bn__store_step_row(st, s, "find incident");
+    if (rc == 0)
         incident_row(s, out);
-    else
-        rc = r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, "find incident");
     bn__store_done(s);
     return rc;
 }
@@ -610,22 +541,20 @@ store_incident_note_add(struct store *st, const struct store_scope *sc, int64_t 
     bn__store_bind_text(s, 2, author ? author : "");
     bn__store_bind_text(s, 3, text);
     sqlite3_bind_int64(s, 4, now_ns);
-    rc = bn__store_step_done(st, s, "add note");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    return bn__store_step_insert(st, s, "add note", id);
 }
+
+static const struct store_col note_cols[] = {
+    STORE_NUM(struct store_note, id),         STORE_NUM(struct store_note, incident_id),
+    STORE_CHARS(struct store_note, author),   STORE_TEXT(struct store_note, text),
+    STORE_NUM(struct store_note, created_ns),
+};
 
 static int
 note_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_note n;
-    memset(&n, 0, sizeof(n));
-    n.id = sqlite3_column_int64(s, 0);
-    n.incident_id = sqlite3_column_int64(s, 1);
-    bn__store_col_copy(s, 2, n.author, sizeof(n.author));
-    n.text = bn__store_col_text(s, 3);
-    n.created_ns = sqlite3_column_int64(s, 4);
+    bn__store_cols_read(s, 0, note_cols, BN_ARRAY_SIZE(note_cols), &n, sizeof(n));
     return ((store_note_cb)cb)(ctx, &n);
 }
 
@@ -643,11 +572,7 @@ store_incident_notes(struct store *st, const struct store_scope *sc, int64_t inc
                        "SELECT id, incident_id, author, text, created_ns FROM incident_notes"
                        " WHERE incident_id = %lld ORDER BY created_ns, id",
                        (long long)incident_id);
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, note_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, note_cb_row, (void *)cb, ctx);
 }
 
 int

@@ -14,7 +14,7 @@
 
 #include "bannin/error.h"
 #include "bannin/limits.h"
-#include "manager/store_sqlite_int.h"
+#include "manager/store_sqlite_util.h"
 
 static const char GENESIS[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -175,19 +175,18 @@ store_audit_verify(struct store *st, int64_t *bad_id)
     return rc;
 }
 
+static const struct store_col audit_cols[] = {
+    STORE_NUM(struct store_audit_entry, id),           STORE_NUM(struct store_audit_entry, ts_ns),
+    STORE_NUM(struct store_audit_entry, tenant_id),    STORE_TEXT(struct store_audit_entry, actor),
+    STORE_TEXT(struct store_audit_entry, action),      STORE_TEXT(struct store_audit_entry, object),
+    STORE_TEXT(struct store_audit_entry, detail_json), STORE_CHARS(struct store_audit_entry, hash),
+};
+
 static int
 audit_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_audit_entry e;
-    memset(&e, 0, sizeof(e));
-    e.id = sqlite3_column_int64(s, 0);
-    e.ts_ns = sqlite3_column_int64(s, 1);
-    e.tenant_id = sqlite3_column_int64(s, 2);
-    e.actor = bn__store_col_text(s, 3);
-    e.action = bn__store_col_text(s, 4);
-    e.object = bn__store_col_text(s, 5);
-    e.detail_json = bn__store_col_text(s, 6);
-    bn__store_col_copy(s, 7, e.hash, sizeof(e.hash));
+    bn__store_cols_read(s, 0, audit_cols, BN_ARRAY_SIZE(audit_cols), &e, sizeof(e));
     return ((store_audit_cb)cb)(ctx, &e);
 }
 
@@ -204,9 +203,5 @@ store_audit_list(struct store *st, const struct store_scope *sc, int64_t before_
         rc = bn_buf_printf(&b, " AND id < %lld", (long long)before_id);
     if (rc == 0)
         rc = bn_buf_printf(&b, " ORDER BY id DESC LIMIT %zu", bn__store_limit(limit));
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, audit_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, audit_cb_row, (void *)cb, ctx);
 }

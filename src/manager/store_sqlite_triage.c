@@ -9,7 +9,7 @@
 
 #include "bannin/error.h"
 #include "bannin/limits.h"
-#include "manager/store_sqlite_int.h"
+#include "manager/store_sqlite_util.h"
 
 static int
 too_long(struct store *st, const char *what, const char *v, size_t max)
@@ -32,15 +32,13 @@ owned_by_scope(struct store *st, const char *table, const struct store_scope *sc
     int rc = bn__store_prepare_dyn(st, sql, &s);
     if (rc != 0)
         return rc;
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    rc = bn__store_step_row(st, s, table);
+    if (rc == 0) {
         int64_t t = sqlite3_column_int64(s, 0);
         if (tenant)
             *tenant = t;
         if (!(sc && (sc->all || bn__store_in_scope(sc, t))))
             rc = BN_ENOTFOUND;
-    } else {
-        rc = r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, table);
     }
     sqlite3_finalize(s);
     return rc;
@@ -63,21 +61,25 @@ delete_by_id(struct store *st, const char *table, const struct store_scope *sc, 
     "id, tenant_id, host, rule_id, fields_json, expires_ns, reason, author, "                      \
     "created_ns, hits"
 
+/* In the order of SUP_COLS; the INSERT binds tenant_id .. created_ns. */
+static const struct store_col sup_cols[] = {
+    STORE_NUM(struct store_suppression, id),
+    STORE_NUM(struct store_suppression, tenant_id),
+    STORE_CHARS(struct store_suppression, host),
+    STORE_CHARS(struct store_suppression, rule_id),
+    STORE_TEXT(struct store_suppression, fields_json),
+    STORE_NUM(struct store_suppression, expires_ns),
+    STORE_CHARS(struct store_suppression, reason),
+    STORE_CHARS(struct store_suppression, author),
+    STORE_NUM(struct store_suppression, created_ns),
+    STORE_NUM(struct store_suppression, hits),
+};
+
 static int
 sup_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_suppression x;
-    memset(&x, 0, sizeof(x));
-    x.id = sqlite3_column_int64(s, 0);
-    x.tenant_id = sqlite3_column_int64(s, 1);
-    bn__store_col_copy(s, 2, x.host, sizeof(x.host));
-    bn__store_col_copy(s, 3, x.rule_id, sizeof(x.rule_id));
-    x.fields_json = bn__store_col_text(s, 4);
-    x.expires_ns = sqlite3_column_int64(s, 5);
-    bn__store_col_copy(s, 6, x.reason, sizeof(x.reason));
-    bn__store_col_copy(s, 7, x.author, sizeof(x.author));
-    x.created_ns = sqlite3_column_int64(s, 8);
-    x.hits = sqlite3_column_int64(s, 9);
+    bn__store_cols_read(s, 0, sup_cols, BN_ARRAY_SIZE(sup_cols), &x, sizeof(x));
     return ((store_suppression_cb)cb)(ctx, &x);
 }
 
@@ -98,19 +100,12 @@ store_suppression_create(struct store *st, const struct store_suppression *x, in
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    /* json() both validates and normalises the field values. */
-    sqlite3_bind_int64(s, 1, x->tenant_id);
-    bn__store_bind_text(s, 2, x->host);
-    bn__store_bind_text(s, 3, x->rule_id);
-    bn__store_bind_text(s, 4, fields);
-    sqlite3_bind_int64(s, 5, x->expires_ns);
-    bn__store_bind_text(s, 6, x->reason);
-    bn__store_bind_text(s, 7, x->author);
-    sqlite3_bind_int64(s, 8, x->created_ns ? x->created_ns : bn__store_now_ns());
-    rc = bn__store_step_done(st, s, "create suppression");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    struct store_suppression v = *x;
+    v.fields_json = fields;
+    if (!v.created_ns)
+        v.created_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, sup_cols + 1, 8, &v);
+    return bn__store_step_insert(st, s, "create suppression", id);
 }
 
 int
@@ -124,11 +119,7 @@ store_suppression_list(struct store *st, const struct store_scope *sc, int inclu
         rc = bn_buf_printf(&b, " AND (expires_ns = 0 OR expires_ns > %lld)", (long long)now_ns);
     if (rc == 0)
         rc = bn_buf_puts(&b, " ORDER BY id");
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, sup_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, sup_cb_row, (void *)cb, ctx);
 }
 
 int
@@ -189,36 +180,32 @@ store_ioc_list_create(struct store *st, int64_t tenant_id, const char *name, con
     bn__store_bind_text(s, 2, name);
     bn__store_bind_text(s, 3, source ? source : "");
     sqlite3_bind_int64(s, 4, now_ns);
-    rc = bn__store_step_done(st, s, "create IOC list");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    return bn__store_step_insert(st, s, "create IOC list", id);
 }
+
+static const struct store_col ioc_list_cols[] = {
+    STORE_NUM(struct store_ioc_list, id),         STORE_NUM(struct store_ioc_list, tenant_id),
+    STORE_CHARS(struct store_ioc_list, name),     STORE_CHARS(struct store_ioc_list, source),
+    STORE_NUM(struct store_ioc_list, created_ns), STORE_NUM(struct store_ioc_list, entries),
+};
 
 static int
 ioc_list_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_ioc_list l;
-    memset(&l, 0, sizeof(l));
-    l.id = sqlite3_column_int64(s, 0);
-    l.tenant_id = sqlite3_column_int64(s, 1);
-    bn__store_col_copy(s, 2, l.name, sizeof(l.name));
-    bn__store_col_copy(s, 3, l.source, sizeof(l.source));
-    l.created_ns = sqlite3_column_int64(s, 4);
-    l.entries = sqlite3_column_int64(s, 5);
+    bn__store_cols_read(s, 0, ioc_list_cols, BN_ARRAY_SIZE(ioc_list_cols), &l, sizeof(l));
     return ((store_ioc_list_cb)cb)(ctx, &l);
 }
 
 int
 store_ioc_list_list(struct store *st, const struct store_scope *sc, store_ioc_list_cb cb, void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b,
+    return bn__store_list_scoped(st,
                                  "SELECT l.id, l.tenant_id, l.name, l.source, l.created_ns,"
                                  " (SELECT COUNT(*) FROM ioc_entries e WHERE e.list_id = l.id)"
                                  " FROM ioc_lists l WHERE ",
-                                 "l.tenant_id", sc, " ORDER BY l.id");
-    return rc ? rc : bn__store_run_list(st, &b, ioc_list_cb_row, (void *)cb, ctx);
+                                 "l.tenant_id", sc, " ORDER BY l.id", ioc_list_cb_row, (void *)cb,
+                                 ctx);
 }
 
 int
@@ -292,14 +279,12 @@ store_ioc_lookup(struct store *st, int64_t tenant_id, const char *type, const ch
     bn__store_bind_text(s, 1, type);
     bn__store_bind_text(s, 2, value);
     sqlite3_bind_int64(s, 3, tenant_id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    rc = bn__store_step_row(st, s, "IOC lookup");
+    if (rc == 0) {
         out->list_id = sqlite3_column_int64(s, 0);
         out->type = type;
         out->value = value;
         rc = bn__store_scratch_text(st, s, 1, &out->source);
-    } else {
-        rc = r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, "IOC lookup");
     }
     bn__store_done(s);
     return rc;
@@ -327,11 +312,7 @@ store_ioc_each(struct store *st, int64_t tenant_id, store_ioc_cb cb, void *ctx)
                            " JOIN ioc_lists l ON l.id = e.list_id"
                            " WHERE l.tenant_id IN (0, %lld) ORDER BY e.list_id",
                            (long long)tenant_id);
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, ioc_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, ioc_cb_row, (void *)cb, ctx);
 }
 
 int
@@ -347,11 +328,7 @@ store_ioc_entries(struct store *st, const struct store_scope *sc, int64_t list_i
                        "SELECT list_id, type, value, source FROM ioc_entries WHERE list_id = %lld"
                        " ORDER BY type, value",
                        (long long)list_id);
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, ioc_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, ioc_cb_row, (void *)cb, ctx);
 }
 
 /* ---- notification channels -------------------------------------------------------------- */
@@ -378,17 +355,19 @@ valid_channel(struct store *st, const struct store_channel *c)
 
 #define CHAN_COLS "id, tenant_id, name, type, config_json, enabled, created_ns"
 
+/* In the order of CHAN_COLS; the INSERT binds all but id. */
+static const struct store_col chan_cols[] = {
+    STORE_NUM(struct store_channel, id),           STORE_NUM(struct store_channel, tenant_id),
+    STORE_CHARS(struct store_channel, name),       STORE_CHARS(struct store_channel, type),
+    STORE_TEXT(struct store_channel, config_json), STORE_NUM(struct store_channel, enabled),
+    STORE_NUM(struct store_channel, created_ns),
+};
+enum { CHAN_COL_CONFIG = 4 };
+
 static void
 channel_row(sqlite3_stmt *s, struct store_channel *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->id = sqlite3_column_int64(s, 0);
-    c->tenant_id = sqlite3_column_int64(s, 1);
-    bn__store_col_copy(s, 2, c->name, sizeof(c->name));
-    bn__store_col_copy(s, 3, c->type, sizeof(c->type));
-    c->config_json = bn__store_col_text(s, 4);
-    c->enabled = sqlite3_column_int(s, 5);
-    c->created_ns = sqlite3_column_int64(s, 6);
+    bn__store_cols_read(s, 0, chan_cols, BN_ARRAY_SIZE(chan_cols), c, sizeof(*c));
 }
 
 int
@@ -404,16 +383,13 @@ store_channel_create(struct store *st, const struct store_channel *c, int64_t *i
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    sqlite3_bind_int64(s, 1, c->tenant_id);
-    bn__store_bind_text(s, 2, c->name);
-    bn__store_bind_text(s, 3, c->type);
-    bn__store_bind_text(s, 4, c->config_json ? c->config_json : "{}");
-    sqlite3_bind_int(s, 5, c->enabled);
-    sqlite3_bind_int64(s, 6, c->created_ns ? c->created_ns : bn__store_now_ns());
-    rc = bn__store_step_done(st, s, "create channel");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    struct store_channel v = *c;
+    if (!v.config_json)
+        v.config_json = "{}";
+    if (!v.created_ns)
+        v.created_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, chan_cols + 1, BN_ARRAY_SIZE(chan_cols) - 1, &v);
+    return bn__store_step_insert(st, s, "create channel", id);
 }
 
 int
@@ -421,24 +397,8 @@ store_channel_get(struct store *st, const struct store_scope *sc, int64_t id,
                   struct store_channel *out)
 {
     static const char SQL[] = "SELECT " CHAN_COLS " FROM channels WHERE id = ?";
-    int rc = 0;
-    memset(out, 0, sizeof(*out));
-    sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
-    if (!s)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW && bn__store_in_scope(sc, sqlite3_column_int64(s, 1))) {
-        channel_row(s, out);
-        rc = bn__store_scratch_text(st, s, 4, &out->config_json);
-    } else {
-        rc = r == SQLITE_ROW || r == SQLITE_DONE ? BN_ENOTFOUND
-                                                 : bn__store_err(st, r, "get channel");
-    }
-    bn__store_done(s);
-    if (rc != 0)
-        memset(out, 0, sizeof(*out));
-    return rc;
+    return bn__store_get_scoped(st, SQL, sc, id, chan_cols, BN_ARRAY_SIZE(chan_cols),
+                                CHAN_COL_CONFIG, out, sizeof(*out), "get channel");
 }
 
 int
@@ -458,10 +418,10 @@ store_channel_update(struct store *st, const struct store_scope *sc, const struc
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    bn__store_bind_text(s, 1, c->name);
-    bn__store_bind_text(s, 2, c->type);
-    bn__store_bind_text(s, 3, c->config_json ? c->config_json : "{}");
-    sqlite3_bind_int(s, 4, c->enabled);
+    if (!chk.config_json)
+        chk.config_json = "{}";
+    /* name .. enabled, then the id */
+    bn__store_cols_bind(s, 1, chan_cols + 2, 4, &chk);
     sqlite3_bind_int64(s, 5, c->id);
     return bn__store_step_done(st, s, "update channel");
 }
@@ -484,10 +444,8 @@ channel_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 int
 store_channel_list(struct store *st, const struct store_scope *sc, store_channel_cb cb, void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b, "SELECT " CHAN_COLS " FROM channels WHERE ", "tenant_id", sc,
-                                 " ORDER BY id");
-    return rc ? rc : bn__store_run_list(st, &b, channel_cb_row, (void *)cb, ctx);
+    return bn__store_list_scoped(st, "SELECT " CHAN_COLS " FROM channels WHERE ", "tenant_id", sc,
+                                 " ORDER BY id", channel_cb_row, (void *)cb, ctx);
 }
 
 /* ---- outbox ----------------------------------------------------------------------------- */
@@ -496,22 +454,26 @@ store_channel_list(struct store *st, const struct store_scope *sc, store_channel
     "id, tenant_id, channel_id, incident_id, payload, created_ns, next_attempt_ns, "               \
     "attempts, state, sent_ns, last_error"
 
+/* In the order of OUT_COLS; the INSERT binds tenant_id .. next_attempt_ns. */
+static const struct store_col out_cols[] = {
+    STORE_NUM(struct store_outbox, id),
+    STORE_NUM(struct store_outbox, tenant_id),
+    STORE_NUM(struct store_outbox, channel_id),
+    STORE_NUM(struct store_outbox, incident_id),
+    STORE_TEXT(struct store_outbox, payload),
+    STORE_NUM(struct store_outbox, created_ns),
+    STORE_NUM(struct store_outbox, next_attempt_ns),
+    STORE_NUM(struct store_outbox, attempts),
+    STORE_NUM(struct store_outbox, state),
+    STORE_NUM(struct store_outbox, sent_ns),
+    STORE_CHARS(struct store_outbox, last_error),
+};
+
 static int
 outbox_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_outbox o;
-    memset(&o, 0, sizeof(o));
-    o.id = sqlite3_column_int64(s, 0);
-    o.tenant_id = sqlite3_column_int64(s, 1);
-    o.channel_id = sqlite3_column_int64(s, 2);
-    o.incident_id = sqlite3_column_int64(s, 3);
-    o.payload = bn__store_col_text(s, 4);
-    o.created_ns = sqlite3_column_int64(s, 5);
-    o.next_attempt_ns = sqlite3_column_int64(s, 6);
-    o.attempts = sqlite3_column_int(s, 7);
-    o.state = sqlite3_column_int(s, 8);
-    o.sent_ns = sqlite3_column_int64(s, 9);
-    bn__store_col_copy(s, 10, o.last_error, sizeof(o.last_error));
+    bn__store_cols_read(s, 0, out_cols, BN_ARRAY_SIZE(out_cols), &o, sizeof(o));
     return ((store_outbox_cb)cb)(ctx, &o);
 }
 
@@ -558,16 +520,13 @@ store_outbox_enqueue(struct store *st, const struct store_outbox *o, int collaps
         sqlite3_bind_int64(s, 2, found);
         rc = bn__store_step_done(st, s, "outbox collapse");
     } else if (rc == 0 && !found && (s = bn__store_prep(st, INS, &rc))) {
-        int64_t now = o->created_ns ? o->created_ns : bn__store_now_ns();
-        sqlite3_bind_int64(s, 1, o->tenant_id);
-        sqlite3_bind_int64(s, 2, o->channel_id);
-        sqlite3_bind_int64(s, 3, o->incident_id);
-        bn__store_bind_text(s, 4, o->payload);
-        sqlite3_bind_int64(s, 5, now);
-        sqlite3_bind_int64(s, 6, o->next_attempt_ns ? o->next_attempt_ns : now);
-        rc = bn__store_step_done(st, s, "outbox enqueue");
-        if (rc == 0)
-            found = sqlite3_last_insert_rowid(st->db);
+        struct store_outbox v = *o;
+        if (!v.created_ns)
+            v.created_ns = bn__store_now_ns();
+        if (!v.next_attempt_ns)
+            v.next_attempt_ns = v.created_ns;
+        bn__store_cols_bind(s, 1, out_cols + 1, 6, &v);
+        rc = bn__store_step_insert(st, s, "outbox enqueue", &found);
     }
     rc = bn__store_tx_end(st, owned, rc);
     if (rc == 0 && id)
@@ -584,11 +543,7 @@ store_outbox_due(struct store *st, int64_t now_ns, size_t max, store_outbox_cb c
                            "SELECT " OUT_COLS " FROM outbox WHERE state = 0 AND"
                            " next_attempt_ns <= %lld ORDER BY next_attempt_ns, id LIMIT %zu",
                            (long long)now_ns, bn__store_limit(max));
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, outbox_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, outbox_cb_row, (void *)cb, ctx);
 }
 
 int
@@ -617,10 +572,7 @@ store_outbox_failed(struct store *st, int64_t id, int64_t next_attempt_ns, const
     bn__store_bind_text(s, 2, e);
     sqlite3_bind_int(s, 3, max_attempts > 0 ? max_attempts : 1);
     sqlite3_bind_int64(s, 4, id);
-    rc = bn__store_step_done(st, s, "outbox failed");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    return bn__store_step_changed(st, s, "outbox failed");
 }
 
 int
@@ -633,11 +585,7 @@ store_outbox_list(struct store *st, const struct store_scope *sc, int state, siz
         rc = bn_buf_printf(&b, " AND state = %d", state);
     if (rc == 0)
         rc = bn_buf_printf(&b, " ORDER BY id DESC LIMIT %zu", bn__store_limit(limit));
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, outbox_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, outbox_cb_row, (void *)cb, ctx);
 }
 
 /* ---- rules state ------------------------------------------------------------------------ */
@@ -666,29 +614,39 @@ store_rule_set_enabled(struct store *st, int64_t tenant_id, const char *rule_id,
     return bn__store_step_done(st, s, "set rule state");
 }
 
+static const struct store_col rule_state_cols[] = {
+    STORE_NUM(struct store_rule_state, tenant_id),
+    STORE_CHARS(struct store_rule_state, rule_id),
+    STORE_NUM(struct store_rule_state, enabled),
+    STORE_CHARS(struct store_rule_state, updated_by),
+    STORE_NUM(struct store_rule_state, updated_ns),
+};
+
 static int
 rule_state_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_rule_state r;
-    memset(&r, 0, sizeof(r));
-    r.tenant_id = sqlite3_column_int64(s, 0);
-    bn__store_col_copy(s, 1, r.rule_id, sizeof(r.rule_id));
-    r.enabled = sqlite3_column_int(s, 2);
-    bn__store_col_copy(s, 3, r.updated_by, sizeof(r.updated_by));
-    r.updated_ns = sqlite3_column_int64(s, 4);
+    bn__store_cols_read(s, 0, rule_state_cols, BN_ARRAY_SIZE(rule_state_cols), &r, sizeof(r));
     return ((store_rule_state_cb)cb)(ctx, &r);
 }
 
 int
 store_rule_states(struct store *st, const struct store_scope *sc, store_rule_state_cb cb, void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b,
+    return bn__store_list_scoped(st,
                                  "SELECT tenant_id, rule_id, enabled, updated_by, updated_ns"
                                  " FROM rule_states WHERE ",
-                                 "tenant_id", sc, " ORDER BY tenant_id, rule_id");
-    return rc ? rc : bn__store_run_list(st, &b, rule_state_cb_row, (void *)cb, ctx);
+                                 "tenant_id", sc, " ORDER BY tenant_id, rule_id", rule_state_cb_row,
+                                 (void *)cb, ctx);
 }
+
+/* In the order of the uploads list's columns; the INSERT binds all but id. */
+static const struct store_col upload_cols[] = {
+    STORE_NUM(struct store_rule_upload, id),         STORE_NUM(struct store_rule_upload, tenant_id),
+    STORE_CHARS(struct store_rule_upload, rule_id),  STORE_CHARS(struct store_rule_upload, title),
+    STORE_TEXT(struct store_rule_upload, yaml),      STORE_CHARS(struct store_rule_upload, author),
+    STORE_NUM(struct store_rule_upload, created_ns),
+};
 
 int
 store_rule_upload(struct store *st, const struct store_rule_upload *r, int64_t *id)
@@ -709,12 +667,10 @@ store_rule_upload(struct store *st, const struct store_rule_upload *r, int64_t *
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    sqlite3_bind_int64(s, 1, r->tenant_id);
-    bn__store_bind_text(s, 2, r->rule_id);
-    bn__store_bind_text(s, 3, r->title);
-    bn__store_bind_text(s, 4, r->yaml);
-    bn__store_bind_text(s, 5, r->author);
-    sqlite3_bind_int64(s, 6, r->created_ns ? r->created_ns : bn__store_now_ns());
+    struct store_rule_upload v = *r;
+    if (!v.created_ns)
+        v.created_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, upload_cols + 1, BN_ARRAY_SIZE(upload_cols) - 1, &v);
     int x = sqlite3_step(s);
     int64_t got = 0;
     if (x == SQLITE_ROW) {
@@ -733,14 +689,7 @@ static int
 upload_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
     struct store_rule_upload r;
-    memset(&r, 0, sizeof(r));
-    r.id = sqlite3_column_int64(s, 0);
-    r.tenant_id = sqlite3_column_int64(s, 1);
-    bn__store_col_copy(s, 2, r.rule_id, sizeof(r.rule_id));
-    bn__store_col_copy(s, 3, r.title, sizeof(r.title));
-    r.yaml = bn__store_col_text(s, 4);
-    bn__store_col_copy(s, 5, r.author, sizeof(r.author));
-    r.created_ns = sqlite3_column_int64(s, 6);
+    bn__store_cols_read(s, 0, upload_cols, BN_ARRAY_SIZE(upload_cols), &r, sizeof(r));
     return ((store_rule_upload_cb)cb)(ctx, &r);
 }
 
@@ -748,12 +697,10 @@ int
 store_rule_uploads(struct store *st, const struct store_scope *sc, store_rule_upload_cb cb,
                    void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b,
+    return bn__store_list_scoped(st,
                                  "SELECT id, tenant_id, rule_id, title, yaml, author, created_ns"
                                  " FROM rule_uploads WHERE ",
-                                 "tenant_id", sc, " ORDER BY id");
-    return rc ? rc : bn__store_run_list(st, &b, upload_cb_row, (void *)cb, ctx);
+                                 "tenant_id", sc, " ORDER BY id", upload_cb_row, (void *)cb, ctx);
 }
 
 int

@@ -7,21 +7,22 @@
 
 #include "bannin/error.h"
 #include "bannin/limits.h"
-#include "manager/store_sqlite_int.h"
+#include "manager/store_sqlite_util.h"
 
 #define USER_COLS "id, tenant_id, name, role, pwhash, disabled, created_ns"
+
+/* In the order of USER_COLS; the INSERT binds all but id. */
+static const struct store_col user_cols[] = {
+    STORE_NUM(struct store_user, id),         STORE_NUM(struct store_user, tenant_id),
+    STORE_CHARS(struct store_user, name),     STORE_NUM(struct store_user, role),
+    STORE_CHARS(struct store_user, pwhash),   STORE_NUM(struct store_user, disabled),
+    STORE_NUM(struct store_user, created_ns),
+};
 
 static void
 user_row(sqlite3_stmt *s, int c0, struct store_user *u)
 {
-    memset(u, 0, sizeof(*u));
-    u->id = sqlite3_column_int64(s, c0 + 0);
-    u->tenant_id = sqlite3_column_int64(s, c0 + 1);
-    bn__store_col_copy(s, c0 + 2, u->name, sizeof(u->name));
-    u->role = sqlite3_column_int(s, c0 + 3);
-    bn__store_col_copy(s, c0 + 4, u->pwhash, sizeof(u->pwhash));
-    u->disabled = sqlite3_column_int(s, c0 + 5);
-    u->created_ns = sqlite3_column_int64(s, c0 + 6);
+    bn__store_cols_read(s, c0, user_cols, BN_ARRAY_SIZE(user_cols), u, sizeof(*u));
 }
 
 static int
@@ -60,39 +61,18 @@ store_user_create(struct store *st, const struct store_user *u, int64_t *id)
     sqlite3_stmt *s = bn__store_prep(st, SQL, &rc);
     if (!s)
         return rc;
-    sqlite3_bind_int64(s, 1, u->tenant_id);
-    bn__store_bind_text(s, 2, u->name);
-    sqlite3_bind_int(s, 3, u->role);
-    bn__store_bind_text(s, 4, u->pwhash);
-    sqlite3_bind_int(s, 5, u->disabled);
-    sqlite3_bind_int64(s, 6, u->created_ns ? u->created_ns : bn__store_now_ns());
-    rc = bn__store_step_done(st, s, "create user");
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return rc;
+    struct store_user v = *u;
+    if (!v.created_ns)
+        v.created_ns = bn__store_now_ns();
+    bn__store_cols_bind(s, 1, user_cols + 1, BN_ARRAY_SIZE(user_cols) - 1, &v);
+    return bn__store_step_insert(st, s, "create user", id);
 }
 
 static int
 user_one(struct store *st, const char *sql, int64_t id, const char *name, struct store_user *out)
 {
-    int rc = 0;
-    memset(out, 0, sizeof(*out));
-    sqlite3_stmt *s = bn__store_prep(st, sql, &rc);
-    if (!s)
-        return rc;
-    if (name)
-        bn__store_bind_text(s, 1, name);
-    else
-        sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        user_row(s, 0, out);
-    else if (r == SQLITE_DONE)
-        rc = BN_ENOTFOUND;
-    else
-        rc = bn__store_err(st, r, "get user");
-    bn__store_done(s);
-    return rc;
+    return bn__store_get_row(st, sql, id, name, user_cols, BN_ARRAY_SIZE(user_cols), out,
+                             sizeof(*out), "get user");
 }
 
 /* A provider user (tenant 0) is in scope only for "all". */
@@ -132,10 +112,8 @@ user_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
 int
 store_user_list(struct store *st, const struct store_scope *sc, store_user_cb cb, void *ctx)
 {
-    struct bn_buf b;
-    int rc = bn__store_build_sql(&b, "SELECT " USER_COLS " FROM users WHERE ", "tenant_id", sc,
-                                 " ORDER BY id");
-    return rc ? rc : bn__store_run_list(st, &b, user_cb_row, (void *)cb, ctx);
+    return bn__store_list_scoped(st, "SELECT " USER_COLS " FROM users WHERE ", "tenant_id", sc,
+                                 " ORDER BY id", user_cb_row, (void *)cb, ctx);
 }
 
 int
@@ -214,11 +192,9 @@ store_auth_create(struct store *st, int kind, int64_t user_id, const char *hash_
     bn__store_bind_text(s, 4, name ? name : "");
     sqlite3_bind_int64(s, 5, now_ns);
     sqlite3_bind_int64(s, 6, expires_ns);
-    rc = bn__store_step_done(st, s, "create auth token");
+    rc = bn__store_step_insert(st, s, "create auth token", id);
     if (rc == BN_EINVAL)
         bn__store_seterr(st, "auth token: user %lld does not exist", (long long)user_id);
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
     return rc;
 }
 
@@ -226,19 +202,18 @@ store_auth_create(struct store *st, int kind, int64_t user_id, const char *hash_
     "a.id, a.user_id, u.tenant_id, a.kind, a.name, a.created_ns, a.expires_ns, "                   \
     "a.last_used_ns, a.revoked"
 
+static const struct store_col auth_cols[] = {
+    STORE_NUM(struct store_auth, id),         STORE_NUM(struct store_auth, user_id),
+    STORE_NUM(struct store_auth, tenant_id),  STORE_NUM(struct store_auth, kind),
+    STORE_CHARS(struct store_auth, name),     STORE_NUM(struct store_auth, created_ns),
+    STORE_NUM(struct store_auth, expires_ns), STORE_NUM(struct store_auth, last_used_ns),
+    STORE_NUM(struct store_auth, revoked),
+};
+
 static void
 auth_row(sqlite3_stmt *s, struct store_auth *a)
 {
-    memset(a, 0, sizeof(*a));
-    a->id = sqlite3_column_int64(s, 0);
-    a->user_id = sqlite3_column_int64(s, 1);
-    a->tenant_id = sqlite3_column_int64(s, 2);
-    a->kind = sqlite3_column_int(s, 3);
-    bn__store_col_copy(s, 4, a->name, sizeof(a->name));
-    a->created_ns = sqlite3_column_int64(s, 5);
-    a->expires_ns = sqlite3_column_int64(s, 6);
-    a->last_used_ns = sqlite3_column_int64(s, 7);
-    a->revoked = sqlite3_column_int(s, 8);
+    bn__store_cols_read(s, 0, auth_cols, BN_ARRAY_SIZE(auth_cols), a, sizeof(*a));
 }
 
 int
@@ -262,14 +237,12 @@ store_auth_lookup(struct store *st, const char *hash_hex, int64_t now_ns, struct
     if (!s)
         return rc;
     bn__store_bind_text(s, 1, hash_hex);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    rc = bn__store_step_row(st, s, "auth lookup");
+    if (rc == 0) {
         auth_row(s, &a);
-        user_row(s, 9, &u);
-    } else if (r == SQLITE_DONE) {
+        user_row(s, (int)BN_ARRAY_SIZE(auth_cols), &u);
+    } else if (rc == BN_ENOTFOUND) {
         rc = BN_EDENIED;
-    } else {
-        rc = bn__store_err(st, r, "auth lookup");
     }
     bn__store_done(s);
     if (rc != 0)
@@ -307,13 +280,9 @@ store_auth_revoke(struct store *st, const struct store_scope *sc, int64_t id)
     if (!s)
         return rc;
     sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        if (!user_in_scope(sc, sqlite3_column_int64(s, 0)))
-            rc = BN_ENOTFOUND;
-    } else {
-        rc = r == SQLITE_DONE ? BN_ENOTFOUND : bn__store_err(st, r, "revoke auth token");
-    }
+    rc = bn__store_step_row(st, s, "revoke auth token");
+    if (rc == 0 && !user_in_scope(sc, sqlite3_column_int64(s, 0)))
+        rc = BN_ENOTFOUND;
     bn__store_done(s);
     if (rc != 0)
         return rc;
@@ -335,10 +304,7 @@ store_auth_revoke_hash(struct store *st, const char *hash_hex)
     if (!s)
         return rc;
     bn__store_bind_text(s, 1, hash_hex);
-    rc = bn__store_step_done(st, s, "logout");
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = BN_ENOTFOUND;
-    return rc;
+    return bn__store_step_changed(st, s, "logout");
 }
 
 static int
@@ -362,11 +328,7 @@ store_auth_list(struct store *st, const struct store_scope *sc, int64_t user_id,
         rc = bn_buf_printf(&b, " AND a.user_id = %lld", (long long)user_id);
     if (rc == 0)
         rc = bn_buf_puts(&b, " ORDER BY a.id");
-    if (rc != 0) {
-        bn_buf_release(&b);
-        return rc;
-    }
-    return bn__store_run_list(st, &b, auth_cb_row, (void *)cb, ctx);
+    return bn__store_list_end(st, rc, &b, auth_cb_row, (void *)cb, ctx);
 }
 
 int
