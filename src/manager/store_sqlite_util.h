@@ -28,18 +28,11 @@ struct store_col {
     size_t size; /* of the member */
 };
 
-#define STORE_NUM(T, m)                                                                            \
-    {                                                                                              \
-        STORE_COL_NUM, offsetof(T, m), sizeof(((T *)0)->m)                                         \
-    }
-#define STORE_CHARS(T, m)                                                                          \
-    {                                                                                              \
-        STORE_COL_CHARS, offsetof(T, m), sizeof(((T *)0)->m)                                       \
-    }
-#define STORE_TEXT(T, m)                                                                           \
-    {                                                                                              \
-        STORE_COL_TEXT, offsetof(T, m), sizeof(((T *)0)->m)                                        \
-    }
+/* clang-format off */
+#define STORE_NUM(T, m)   {STORE_COL_NUM, offsetof(T, m), sizeof(((T *)0)->m)}
+#define STORE_CHARS(T, m) {STORE_COL_CHARS, offsetof(T, m), sizeof(((T *)0)->m)}
+#define STORE_TEXT(T, m)  {STORE_COL_TEXT, offsetof(T, m), sizeof(((T *)0)->m)}
+/* clang-format on */
 
 /* Clears obj (objsize bytes) and fills it from columns c0, c0 + 1, ... (one per table entry).
  * TEXT members borrow the statement's memory: valid until its next step or reset. */

@@ -7,6 +7,7 @@
  * spool.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -276,20 +277,143 @@ rd_text(struct rd *r, struct bn_str s, const char *field)
         r->rc = fail(r->e, BN_EPROTO, "%s frame: field '%s' is not UTF-8 text", r->what, field);
 }
 
+/* An action type is a short name of [a-z_] (it selects an executor; never free text). */
+static void
+rd_name(struct rd *r, struct bn_str s, const char *field)
+{
+    if (r->rc)
+        return;
+    if (s.len == 0) {
+        r->rc = fail(r->e, BN_EPROTO, "%s frame: field '%s' is empty", r->what, field);
+        return;
+    }
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (!((c >= 'a' && c <= 'z') || c == '_')) {
+            r->rc = fail(r->e, BN_EPROTO,
+                         "%s frame: field '%s' byte %zu is 0x%02x (only a-z and _ allowed)",
+                         r->what, field, i, (unsigned char)c);
+            return;
+        }
+    }
+}
+
+/* ---- field tables ---------------------------------------------------------------------- */
+
+/*
+ * Most frames are a fixed sequence of fields: a table per frame lists them in wire order
+ * (what kind, the message member, the name refusals use, the size limit), and one writer and
+ * one reader walk it. Checks across fields follow the read in the frame's decoder.
+ */
+enum wf_kind {
+    WF_U32,   /* uint32_t */
+    WF_U64,   /* uint64_t */
+    WF_STR,   /* struct bn_str, length-prefixed, at most max bytes, any bytes */
+    WF_TEXT,  /* WF_STR that must be UTF-8 without NULs */
+    WF_NAME,  /* WF_STR of [a-z_], not empty */
+    WF_BYTES, /* const uint8_t * to exactly max bytes */
+};
+
+struct wf {
+    int kind; /* enum wf_kind */
+    const char *name;
+    size_t off; /* of the member in the message struct */
+    size_t max;
+};
+
+/* clang-format off */
+#define WF(kind, T, member, name, max)                                                             \
+    {                                                                                              \
+        kind, name, offsetof(T, member), max                                                       \
+    }
+/* clang-format on */
+
+static void
+wr_fields(struct wr *w, const struct wf *f, size_t n, const void *m)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *at = (const char *)m + f[i].off;
+        if (f[i].kind == WF_U32) {
+            uint32_t v;
+            memcpy(&v, at, sizeof(v));
+            wr_u32(w, v);
+        } else if (f[i].kind == WF_U64) {
+            uint64_t v;
+            memcpy(&v, at, sizeof(v));
+            wr_u64(w, v);
+        } else if (f[i].kind == WF_BYTES) {
+            const uint8_t *v;
+            memcpy(&v, at, sizeof(v));
+            wr_bytes(w, v, f[i].max);
+        } else {
+            struct bn_str v;
+            memcpy(&v, at, sizeof(v));
+            wr_str(w, v, f[i].max);
+        }
+    }
+}
+
+static void
+rd_fields(struct rd *r, const struct wf *f, size_t n, void *m)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *at = (char *)m + f[i].off;
+        if (f[i].kind == WF_U32) {
+            uint32_t v = rd_u32(r, f[i].name);
+            memcpy(at, &v, sizeof(v));
+        } else if (f[i].kind == WF_U64) {
+            uint64_t v = rd_u64(r, f[i].name);
+            memcpy(at, &v, sizeof(v));
+        } else if (f[i].kind == WF_BYTES) {
+            const uint8_t *v = rd_take(r, f[i].max, f[i].name);
+            memcpy(at, &v, sizeof(v));
+        } else {
+            struct bn_str v = rd_str(r, f[i].name, f[i].max);
+            if (f[i].kind == WF_TEXT)
+                rd_text(r, v, f[i].name);
+            else if (f[i].kind == WF_NAME)
+                rd_name(r, v, f[i].name);
+            memcpy(at, &v, sizeof(v));
+        }
+    }
+}
+
+/* Encodes a frame of type whose payload is exactly the fields of m. */
+static int
+wr_frame(struct bn_buf *out, int type, const struct wf *f, size_t n, const void *m)
+{
+    struct wr w;
+    wr_begin(&w, out, type);
+    wr_fields(&w, f, n, m);
+    return wr_end(&w);
+}
+
+/* Clears m (size bytes) and reads the fields of a frame called what into it; the caller adds
+ * its checks across fields and ends with rd_end. */
+static void
+rd_frame(struct rd *r, const uint8_t *p, size_t n, const char *what, struct bn_wire_err *e,
+         const struct wf *f, size_t nf, void *m, size_t size)
+{
+    memset(m, 0, size);
+    rd_init(r, p, n, what, e);
+    rd_fields(r, f, nf, m);
+}
+
 /* ---- control messages ---------------------------------------------------------------- */
+
+static const struct wf enroll_fields[] = {
+    WF(WF_TEXT, struct bn_wire_enroll, token, "token", BN_WIRE_TOKEN_MAX),
+    WF(WF_TEXT, struct bn_wire_enroll, csr_pem, "csr", BN_WIRE_PEM_MAX),
+    WF(WF_BYTES, struct bn_wire_enroll, sign_pk, "sign_pk", BN_WIRE_PK),
+    WF(WF_TEXT, struct bn_wire_enroll, hostname, "hostname", BN_WIRE_NAME_MAX),
+    WF(WF_TEXT, struct bn_wire_enroll, version, "version", BN_WIRE_NAME_MAX),
+    WF(WF_U64, struct bn_wire_enroll, heartbeat_ms, "heartbeat_ms", 0),
+};
 
 int
 bn_wire_enroll_encode(struct bn_buf *out, const struct bn_wire_enroll *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_ENROLL);
-    wr_str(&w, m->token, BN_WIRE_TOKEN_MAX);
-    wr_str(&w, m->csr_pem, BN_WIRE_PEM_MAX);
-    wr_bytes(&w, m->sign_pk, BN_WIRE_PK);
-    wr_str(&w, m->hostname, BN_WIRE_NAME_MAX);
-    wr_str(&w, m->version, BN_WIRE_NAME_MAX);
-    wr_u64(&w, m->heartbeat_ms);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_ENROLL, enroll_fields, BN_ARRAY_SIZE(enroll_fields), m);
 }
 
 static void
@@ -304,33 +428,23 @@ int
 bn_wire_enroll_decode(const uint8_t *p, size_t n, struct bn_wire_enroll *m, struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "enroll", e);
-    m->token = rd_str(&r, "token", BN_WIRE_TOKEN_MAX);
-    rd_text(&r, m->token, "token");
-    m->csr_pem = rd_str(&r, "csr", BN_WIRE_PEM_MAX);
-    rd_text(&r, m->csr_pem, "csr");
-    m->sign_pk = rd_take(&r, BN_WIRE_PK, "sign_pk");
-    m->hostname = rd_str(&r, "hostname", BN_WIRE_NAME_MAX);
-    rd_text(&r, m->hostname, "hostname");
-    m->version = rd_str(&r, "version", BN_WIRE_NAME_MAX);
-    rd_text(&r, m->version, "version");
-    m->heartbeat_ms = rd_u64(&r, "heartbeat_ms");
+    rd_frame(&r, p, n, "enroll", e, enroll_fields, BN_ARRAY_SIZE(enroll_fields), m, sizeof(*m));
     rd_interval(&r, m->heartbeat_ms);
     return rd_end(&r);
 }
 
+static const struct wf enroll_ok_fields[] = {
+    WF(WF_TEXT, struct bn_wire_enroll_ok, cert_pem, "cert", BN_WIRE_PEM_MAX),
+    WF(WF_TEXT, struct bn_wire_enroll_ok, server_ca_pem, "server_ca", BN_WIRE_PEM_MAX),
+    WF(WF_TEXT, struct bn_wire_enroll_ok, uid, "uid", BN_WIRE_NAME_MAX),
+    WF(WF_U64, struct bn_wire_enroll_ok, tenant_id, "tenant_id", 0),
+    WF(WF_U64, struct bn_wire_enroll_ok, agent_id, "agent_id", 0),
+};
+
 int
 bn_wire_enroll_ok_encode(struct bn_buf *out, const struct bn_wire_enroll_ok *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_ENROLL_OK);
-    wr_str(&w, m->cert_pem, BN_WIRE_PEM_MAX);
-    wr_str(&w, m->server_ca_pem, BN_WIRE_PEM_MAX);
-    wr_str(&w, m->uid, BN_WIRE_NAME_MAX);
-    wr_u64(&w, m->tenant_id);
-    wr_u64(&w, m->agent_id);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_ENROLL_OK, enroll_ok_fields, BN_ARRAY_SIZE(enroll_ok_fields), m);
 }
 
 int
@@ -338,109 +452,88 @@ bn_wire_enroll_ok_decode(const uint8_t *p, size_t n, struct bn_wire_enroll_ok *m
                          struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "enroll_ok", e);
-    m->cert_pem = rd_str(&r, "cert", BN_WIRE_PEM_MAX);
-    rd_text(&r, m->cert_pem, "cert");
-    m->server_ca_pem = rd_str(&r, "server_ca", BN_WIRE_PEM_MAX);
-    rd_text(&r, m->server_ca_pem, "server_ca");
-    m->uid = rd_str(&r, "uid", BN_WIRE_NAME_MAX);
-    rd_text(&r, m->uid, "uid");
-    m->tenant_id = rd_u64(&r, "tenant_id");
-    m->agent_id = rd_u64(&r, "agent_id");
+    rd_frame(&r, p, n, "enroll_ok", e, enroll_ok_fields, BN_ARRAY_SIZE(enroll_ok_fields), m,
+             sizeof(*m));
     return rd_end(&r);
 }
+
+static const struct wf hello_fields[] = {
+    WF(WF_TEXT, struct bn_wire_hello, hostname, "hostname", BN_WIRE_NAME_MAX),
+    WF(WF_TEXT, struct bn_wire_hello, version, "version", BN_WIRE_NAME_MAX),
+    WF(WF_U64, struct bn_wire_hello, heartbeat_ms, "heartbeat_ms", 0),
+    WF(WF_U64, struct bn_wire_hello, acked_seq, "acked_seq", 0),
+    WF(WF_U64, struct bn_wire_hello, next_seq, "next_seq", 0),
+};
 
 int
 bn_wire_hello_encode(struct bn_buf *out, const struct bn_wire_hello *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_HELLO);
-    wr_str(&w, m->hostname, BN_WIRE_NAME_MAX);
-    wr_str(&w, m->version, BN_WIRE_NAME_MAX);
-    wr_u64(&w, m->heartbeat_ms);
-    wr_u64(&w, m->acked_seq);
-    wr_u64(&w, m->next_seq);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_HELLO, hello_fields, BN_ARRAY_SIZE(hello_fields), m);
 }
 
 int
 bn_wire_hello_decode(const uint8_t *p, size_t n, struct bn_wire_hello *m, struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "hello", e);
-    m->hostname = rd_str(&r, "hostname", BN_WIRE_NAME_MAX);
-    rd_text(&r, m->hostname, "hostname");
-    m->version = rd_str(&r, "version", BN_WIRE_NAME_MAX);
-    rd_text(&r, m->version, "version");
-    m->heartbeat_ms = rd_u64(&r, "heartbeat_ms");
-    m->acked_seq = rd_u64(&r, "acked_seq");
-    m->next_seq = rd_u64(&r, "next_seq");
+    rd_frame(&r, p, n, "hello", e, hello_fields, BN_ARRAY_SIZE(hello_fields), m, sizeof(*m));
     rd_interval(&r, m->heartbeat_ms);
     return rd_end(&r);
 }
 
+static const struct wf welcome_fields[] = {
+    WF(WF_BYTES, struct bn_wire_welcome, nonce, "nonce", BN_WIRE_NONCE),
+    WF(WF_U64, struct bn_wire_welcome, agent_id, "agent_id", 0),
+    WF(WF_U64, struct bn_wire_welcome, last_seq, "last_seq", 0),
+};
+
 int
 bn_wire_welcome_encode(struct bn_buf *out, const struct bn_wire_welcome *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_WELCOME);
-    wr_bytes(&w, m->nonce, BN_WIRE_NONCE);
-    wr_u64(&w, m->agent_id);
-    wr_u64(&w, m->last_seq);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_WELCOME, welcome_fields, BN_ARRAY_SIZE(welcome_fields), m);
 }
 
 int
 bn_wire_welcome_decode(const uint8_t *p, size_t n, struct bn_wire_welcome *m, struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "welcome", e);
-    m->nonce = rd_take(&r, BN_WIRE_NONCE, "nonce");
-    m->agent_id = rd_u64(&r, "agent_id");
-    m->last_seq = rd_u64(&r, "last_seq");
+    rd_frame(&r, p, n, "welcome", e, welcome_fields, BN_ARRAY_SIZE(welcome_fields), m, sizeof(*m));
     return rd_end(&r);
 }
+
+static const struct wf ack_fields[] = {
+    WF(WF_U64, struct bn_wire_ack, first_seq, "first_seq", 0),
+    WF(WF_U64, struct bn_wire_ack, last_seq, "last_seq", 0),
+    WF(WF_U32, struct bn_wire_ack, inserted, "inserted", 0),
+    WF(WF_U32, struct bn_wire_ack, dups, "dups", 0),
+};
 
 int
 bn_wire_ack_encode(struct bn_buf *out, const struct bn_wire_ack *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_ACK);
-    wr_u64(&w, m->first_seq);
-    wr_u64(&w, m->last_seq);
-    wr_u32(&w, m->inserted);
-    wr_u32(&w, m->dups);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_ACK, ack_fields, BN_ARRAY_SIZE(ack_fields), m);
 }
 
 int
 bn_wire_ack_decode(const uint8_t *p, size_t n, struct bn_wire_ack *m, struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "ack", e);
-    m->first_seq = rd_u64(&r, "first_seq");
-    m->last_seq = rd_u64(&r, "last_seq");
-    m->inserted = rd_u32(&r, "inserted");
-    m->dups = rd_u32(&r, "dups");
+    rd_frame(&r, p, n, "ack", e, ack_fields, BN_ARRAY_SIZE(ack_fields), m, sizeof(*m));
     if (!r.rc && m->last_seq < m->first_seq)
         r.rc = fail(e, BN_EPROTO, "ack frame: last_seq %llu before first_seq %llu",
                     (unsigned long long)m->last_seq, (unsigned long long)m->first_seq);
     return rd_end(&r);
 }
 
+static const struct wf heartbeat_fields[] = {
+    WF(WF_U64, struct bn_wire_heartbeat, ts_ns, "ts_ns", 0),
+    WF(WF_U32, struct bn_wire_heartbeat, tier, "tier", 0),
+    WF(WF_TEXT, struct bn_wire_heartbeat, health_json, "health", BN_WIRE_HEALTH_MAX),
+};
+
 int
 bn_wire_heartbeat_encode(struct bn_buf *out, const struct bn_wire_heartbeat *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_HEARTBEAT);
-    wr_u64(&w, m->ts_ns);
-    wr_u32(&w, m->tier);
-    wr_str(&w, m->health_json, BN_WIRE_HEALTH_MAX);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_HEARTBEAT, heartbeat_fields, BN_ARRAY_SIZE(heartbeat_fields), m);
 }
 
 int
@@ -448,12 +541,8 @@ bn_wire_heartbeat_decode(const uint8_t *p, size_t n, struct bn_wire_heartbeat *m
                          struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "heartbeat", e);
-    m->ts_ns = rd_u64(&r, "ts_ns");
-    m->tier = rd_u32(&r, "tier");
-    m->health_json = rd_str(&r, "health", BN_WIRE_HEALTH_MAX);
-    rd_text(&r, m->health_json, "health");
+    rd_frame(&r, p, n, "heartbeat", e, heartbeat_fields, BN_ARRAY_SIZE(heartbeat_fields), m,
+             sizeof(*m));
     if (!r.rc && m->tier > 3)
         r.rc = fail(e, BN_EPROTO, "heartbeat frame: tier %u is not 0..3", m->tier);
     return rd_end(&r);
@@ -475,11 +564,12 @@ bn_wire_error_encode(struct bn_buf *out, int code, const char *msg)
 int
 bn_wire_error_decode(const uint8_t *p, size_t n, struct bn_wire_error *m, struct bn_wire_err *e)
 {
+    static const struct wf fields[] = {
+        WF(WF_U32, struct bn_wire_error, code, "code", 0),
+        WF(WF_STR, struct bn_wire_error, msg, "message", BN_WIRE_ERRMSG_MAX),
+    };
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "error", e);
-    m->code = rd_u32(&r, "code");
-    m->msg = rd_str(&r, "message", BN_WIRE_ERRMSG_MAX);
+    rd_frame(&r, p, n, "error", e, fields, BN_ARRAY_SIZE(fields), m, sizeof(*m));
     return rd_end(&r);
 }
 
@@ -493,76 +583,45 @@ rd_action_id(struct rd *r, uint64_t id)
         r->rc = fail(r->e, BN_EPROTO, "%s frame: action_id 0 is not a valid id", r->what);
 }
 
+static const struct wf action_fields[] = {
+    WF(WF_U64, struct bn_wire_action, action_id, "action_id", 0),
+    WF(WF_NAME, struct bn_wire_action, type, "type", BN_WIRE_ACTION_TYPE_MAX),
+    WF(WF_TEXT, struct bn_wire_action, params, "params", BN_WIRE_ACTION_PARAMS_MAX),
+    WF(WF_U64, struct bn_wire_action, expires_ns, "expires_ns", 0),
+};
+
 int
 bn_wire_action_encode(struct bn_buf *out, const struct bn_wire_action *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_ACTION);
-    wr_u64(&w, m->action_id);
-    wr_str(&w, m->type, BN_WIRE_ACTION_TYPE_MAX);
-    wr_str(&w, m->params, BN_WIRE_ACTION_PARAMS_MAX);
-    wr_u64(&w, m->expires_ns);
-    return wr_end(&w);
-}
-
-/* An action type is a short name of [a-z_] (it selects an executor; never free text). */
-static void
-rd_type_name(struct rd *r, struct bn_str s)
-{
-    if (r->rc)
-        return;
-    if (s.len == 0) {
-        r->rc = fail(r->e, BN_EPROTO, "%s frame: field 'type' is empty", r->what);
-        return;
-    }
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.p[i];
-        if (!((c >= 'a' && c <= 'z') || c == '_')) {
-            r->rc = fail(r->e, BN_EPROTO,
-                         "%s frame: field 'type' byte %zu is 0x%02x (only a-z and _ allowed)",
-                         r->what, i, (unsigned char)c);
-            return;
-        }
-    }
+    return wr_frame(out, BN_WIRE_ACTION, action_fields, BN_ARRAY_SIZE(action_fields), m);
 }
 
 int
 bn_wire_action_decode(const uint8_t *p, size_t n, struct bn_wire_action *m, struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "action", e);
-    m->action_id = rd_u64(&r, "action_id");
-    m->type = rd_str(&r, "type", BN_WIRE_ACTION_TYPE_MAX);
-    rd_type_name(&r, m->type);
-    m->params = rd_str(&r, "params", BN_WIRE_ACTION_PARAMS_MAX);
-    rd_text(&r, m->params, "params");
-    m->expires_ns = rd_u64(&r, "expires_ns");
+    rd_frame(&r, p, n, "action", e, action_fields, BN_ARRAY_SIZE(action_fields), m, sizeof(*m));
     rd_action_id(&r, m->action_id);
     return rd_end(&r);
 }
 
+static const struct wf result_fields[] = {
+    WF(WF_U64, struct bn_wire_result, action_id, "action_id", 0),
+    WF(WF_U32, struct bn_wire_result, status, "status", 0),
+    WF(WF_TEXT, struct bn_wire_result, result, "result", BN_WIRE_RESULT_MAX),
+};
+
 int
 bn_wire_result_encode(struct bn_buf *out, const struct bn_wire_result *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_RESULT);
-    wr_u64(&w, m->action_id);
-    wr_u32(&w, m->status);
-    wr_str(&w, m->result, BN_WIRE_RESULT_MAX);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_RESULT, result_fields, BN_ARRAY_SIZE(result_fields), m);
 }
 
 int
 bn_wire_result_decode(const uint8_t *p, size_t n, struct bn_wire_result *m, struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "result", e);
-    m->action_id = rd_u64(&r, "action_id");
-    m->status = rd_u32(&r, "status");
-    m->result = rd_str(&r, "result", BN_WIRE_RESULT_MAX);
-    rd_text(&r, m->result, "result");
+    rd_frame(&r, p, n, "result", e, result_fields, BN_ARRAY_SIZE(result_fields), m, sizeof(*m));
     if (!r.rc && m->status > BN_WIRE_ACT_EXPIRED)
         r.rc = fail(e, BN_EPROTO, "result frame: status %u is not 0..2", m->status);
     rd_action_id(&r, m->action_id);
@@ -751,6 +810,13 @@ bn_wire_file_chunk_decode(const uint8_t *p, size_t n, struct bn_wire_file_chunk 
     return rd_end(&r);
 }
 
+/* The signed part of FILE_END; the signature follows. */
+static const struct wf file_end_fields[] = {
+    WF(WF_U64, struct bn_wire_file_end, action_id, "action_id", 0),
+    WF(WF_U64, struct bn_wire_file_end, size, "size", 0),
+    WF(WF_BYTES, struct bn_wire_file_end, sha256, "sha256", 32),
+};
+
 int
 bn_wire_file_end_encode(struct bn_buf *out, const struct bn_wire_file_end *m,
                         const uint8_t *nonce, const uint8_t *sk)
@@ -759,9 +825,7 @@ bn_wire_file_end_encode(struct bn_buf *out, const struct bn_wire_file_end *m,
         return BN_EINVAL;
     struct wr w;
     wr_begin(&w, out, BN_WIRE_FILE_END);
-    wr_u64(&w, m->action_id);
-    wr_u64(&w, m->size);
-    wr_bytes(&w, m->sha256, 32);
+    wr_fields(&w, file_end_fields, BN_ARRAY_SIZE(file_end_fields), m);
     wr_sign(&w, file_domain(BN_WIRE_FILE_END), nonce, sk);
     return wr_end(&w);
 }
@@ -771,26 +835,25 @@ bn_wire_file_end_decode(const uint8_t *p, size_t n, struct bn_wire_file_end *m,
                         struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "file_end", e);
-    m->action_id = rd_u64(&r, "action_id");
-    m->size = rd_u64(&r, "size");
-    m->sha256 = rd_take(&r, 32, "sha256");
+    rd_frame(&r, p, n, "file_end", e, file_end_fields, BN_ARRAY_SIZE(file_end_fields), m,
+             sizeof(*m));
     m->sig = rd_sig(&r, &m->signed_part, &m->signed_len);
     rd_action_id(&r, m->action_id);
     return rd_end(&r);
 }
 
+static const struct wf file_status_fields[] = {
+    WF(WF_U64, struct bn_wire_file_status, action_id, "action_id", 0),
+    WF(WF_U32, struct bn_wire_file_status, state, "state", 0),
+    WF(WF_U64, struct bn_wire_file_status, offset, "offset", 0),
+    WF(WF_TEXT, struct bn_wire_file_status, msg, "message", BN_WIRE_ERRMSG_MAX),
+};
+
 int
 bn_wire_file_status_encode(struct bn_buf *out, const struct bn_wire_file_status *m)
 {
-    struct wr w;
-    wr_begin(&w, out, BN_WIRE_FILE_STATUS);
-    wr_u64(&w, m->action_id);
-    wr_u32(&w, m->state);
-    wr_u64(&w, m->offset);
-    wr_str(&w, m->msg, BN_WIRE_ERRMSG_MAX);
-    return wr_end(&w);
+    return wr_frame(out, BN_WIRE_FILE_STATUS, file_status_fields, BN_ARRAY_SIZE(file_status_fields),
+                    m);
 }
 
 int
@@ -798,13 +861,8 @@ bn_wire_file_status_decode(const uint8_t *p, size_t n, struct bn_wire_file_statu
                            struct bn_wire_err *e)
 {
     struct rd r;
-    memset(m, 0, sizeof(*m));
-    rd_init(&r, p, n, "file_status", e);
-    m->action_id = rd_u64(&r, "action_id");
-    m->state = rd_u32(&r, "state");
-    m->offset = rd_u64(&r, "offset");
-    m->msg = rd_str(&r, "message", BN_WIRE_ERRMSG_MAX);
-    rd_text(&r, m->msg, "message");
+    rd_frame(&r, p, n, "file_status", e, file_status_fields, BN_ARRAY_SIZE(file_status_fields), m,
+             sizeof(*m));
     if (!r.rc && m->state > BN_WIRE_FILE_REFUSED)
         r.rc = fail(e, BN_EPROTO, "file_status frame: state %u is not 0..2", m->state);
     rd_action_id(&r, m->action_id);
