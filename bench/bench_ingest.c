@@ -12,19 +12,30 @@
  *                [--agents 100] [--threads 2] [--batch 1000] [--events 1000000]
  *                [--seconds 0] [--acked FILE] [--rate EVENTS_PER_S]
  *
+ * Each thread polls its sessions and sends an agent's next batch as soon as that agent's ACK
+ * came back (one batch in flight per agent, no lock-step rounds), like independent agents.
+ * Events are rendered from a template (the date text cached per second), so the client costs
+ * about what a real agent's uplink does: compression, signing, TLS.
+ *
  * --rate paces the sends (each thread sends its batches at evenly spaced times for its share
  * of the rate) instead of as fast as acks come back: with a rate under the manager's capacity
  * the manager is not saturated, and its receipt -> commit latency (printed by bannind at
  * shutdown) is the latency of a batch, not of a queue.
+ *
+ * --alert-every K makes every K-th event (by seq) one the shipped rule "Password Hash File
+ * Read Or Copied" alerts on (cat /etc/shadow), so central detection raises alerts and
+ * bannind's receipt -> alert latency is measured (0 = none, the default).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +64,7 @@ static int nagents = 100, nthreads = 2, batch = 1000;
 static uint64_t total_events = 1000000;
 static double seconds;
 static double rate; /* events/s over all threads; 0 = as fast as acks allow */
+static uint64_t alert_every; /* every K-th event alerts; 0 = none */
 static struct agent_sim *agents;
 static _Atomic uint64_t acked_events, reconnects, refusals;
 static _Atomic bool stop;
@@ -65,6 +77,16 @@ now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the whole process (all threads), seconds */
+static double
+cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }
 
 static int
@@ -87,37 +109,94 @@ open_session(struct agent_sim *a)
     return rc;
 }
 
-/* Event seq of agent a: always the same bytes for the same seq. Event times follow the seqs
- * from a fixed start (one event per millisecond per agent), increasing like a real agent's. */
-static int
-event(char *buf, size_t size, const struct agent_sim *a, uint64_t seq)
+/* Per thread: the date text of the last second rendered. */
+struct render {
+    int64_t sec;
+    char date[48]; /* "2026-11-18 08:26:40." */
+};
+
+static char *
+put(char *p, const char *s, size_t n)
 {
-    static const char *const images[] = {"/usr/bin/bash",    "/usr/bin/curl", "/usr/sbin/sshd",
-                                         "/usr/bin/python3", "/usr/bin/cat",  "/usr/bin/id"};
+    memcpy(p, s, n);
+    return p + n;
+}
+#define PUT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *
+put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Event seq of agent a: always the same bytes for the same seq. Event times follow the seqs
+ * from a fixed start (one event per millisecond per agent), increasing like a real agent's.
+ * buf holds at least 1024 bytes. */
+static int
+event(char *buf, struct render *r, const struct agent_sim *a, uint64_t seq)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } images[] = {{"/usr/bin/bash", 13},    {"/usr/bin/curl", 13}, {"/usr/sbin/sshd", 14},
+                  {"/usr/bin/python3", 16}, {"/usr/bin/cat", 12},  {"/usr/bin/id", 11}};
     static const int64_t start = 1795000000; /* 2026-11-18 */
     int64_t ms = (int64_t)seq;
-    time_t t = (time_t)(start + ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return snprintf(buf, size,
-                    "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,"
-                    "\"UtcTime\":\"%04d-%02d-%02d %02d:%02d:%02d.%03d\",\"Computer\":\"bench-%s\","
-                    "\"ProcessId\":%llu,\"Image\":\"%s\",\"CommandLine\":\"%s -c echo %llu\","
-                    "\"User\":\"root\",\"ParentImage\":\"/usr/bin/bash\",\"seq\":%llu}",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                    (int)(ms % 1000), a->id.uid, (unsigned long long)(1000 + seq % 30000),
-                    images[seq % 6], images[seq % 6], (unsigned long long)seq,
-                    (unsigned long long)seq);
+    int64_t sec = start + ms / 1000;
+    if (sec != r->sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(r->date, sizeof(r->date), "%04d-%02d-%02d %02d:%02d:%02d.",
+                 (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100, tm.tm_mday % 100,
+                 tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+        r->sec = sec;
+    }
+    bool alert = alert_every && seq % alert_every == 0;
+    size_t img = alert ? 4 : seq % 6;
+    int msec = (int)(ms % 1000);
+    char *p = buf;
+    p = PUT(p, "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,\"UtcTime\":\"");
+    p = put(p, r->date, 20);
+    *p++ = (char)('0' + msec / 100);
+    *p++ = (char)('0' + msec / 10 % 10);
+    *p++ = (char)('0' + msec % 10);
+    p = PUT(p, "\",\"Computer\":\"bench-");
+    p = put(p, a->id.uid, strnlen(a->id.uid, sizeof(a->id.uid)));
+    p = PUT(p, "\",\"ProcessId\":");
+    p = put_u64(p, 1000 + seq % 30000);
+    p = PUT(p, ",\"Image\":\"");
+    p = put(p, images[img].s, images[img].n);
+    p = PUT(p, "\",\"CommandLine\":\"");
+    if (alert) {
+        p = PUT(p, "cat /etc/shadow");
+    } else {
+        p = put(p, images[img].s, images[img].n);
+        p = PUT(p, " -c echo ");
+        p = put_u64(p, seq);
+    }
+    p = PUT(p, "\",\"User\":\"root\",\"ParentImage\":\"/usr/bin/bash\",\"seq\":");
+    p = put_u64(p, seq);
+    *p++ = '}';
+    return (int)(p - buf);
 }
 
 static int
-send_batch(struct agent_sim *a, struct bn_wire_packer *p, struct bn_buf *f)
+send_batch(struct agent_sim *a, struct bn_wire_packer *p, struct bn_buf *f, struct render *r)
 {
     char ev[1024];
     bn_wire_packer_reset(p);
     for (int i = 1; i <= batch; i++) {
         uint64_t seq = a->acked + (uint64_t)i;
-        int n = event(ev, sizeof(ev), a, seq);
+        int n = event(ev, r, a, seq);
         if (bn_wire_packer_add(p, seq, ev, (size_t)n) != 0)
             return BN_EINTERNAL;
     }
@@ -132,14 +211,16 @@ send_batch(struct agent_sim *a, struct bn_wire_packer *p, struct bn_buf *f)
     return rc;
 }
 
+/* The ACK of a's batch: 0, BN_AGAIN when it is not complete yet (timeout_ms 0), or an
+ * error (the session is to be closed). */
 static int
-take_ack(struct agent_sim *a)
+take_ack(struct agent_sim *a, int timeout_ms)
 {
     int type;
     const uint8_t *pl;
     uint32_t len;
     struct bn_wire_err e;
-    int rc = bn_wire_recv(a->conn, 10000, &type, &pl, &len, &e);
+    int rc = bn_wire_recv(a->conn, timeout_ms, &type, &pl, &len, &e);
     if (rc)
         return rc;
     if (type == BN_WIRE_ERROR) {
@@ -179,48 +260,104 @@ opener(void *arg)
     return NULL;
 }
 
+static void
+drop_session(struct agent_sim *a)
+{
+    bn_wire_close(a->conn);
+    a->conn = NULL;
+    a->sent_last = 0;
+}
+
+/*
+ * Thread t drives agents t, t + nthreads, ...: every agent with a session and no batch in
+ * flight sends one (paced when --rate), then the thread polls the sessions with a batch in
+ * flight and takes each ACK as it comes, so the agent's next batch goes out at once.
+ */
 static void *
 worker(void *arg)
 {
     int t = (int)(intptr_t)arg;
     struct bn_wire_packer *p;
     struct bn_buf f;
+    struct render r = {-1, ""};
     if (bn_wire_packer_new(&p, 1) != 0)
         return NULL;
     bn_buf_init(&f, BN_WIRE_HDR + BN_WIRE_FRAME_MAX);
+    size_t mine = (size_t)((nagents - t + nthreads - 1) / nthreads);
+    struct pollfd *pfd = calloc(mine ? mine : 1, sizeof(*pfd));
+    struct agent_sim **pa = calloc(mine ? mine : 1, sizeof(*pa));
     /* paced: this thread's batches every `gap` seconds */
     double gap = rate > 0 ? (double)batch / (rate / nthreads) : 0, next = now_s();
-    while (!atomic_load(&stop) && atomic_load(&acked_events) < total_events) {
+    double retry_at = 0; /* agents without a session: next reconnect attempt */
+    while (pfd && pa && !atomic_load(&stop) && atomic_load(&acked_events) < total_events) {
+        double now = now_s();
+        double wait = 0.1; /* seconds until something is due when nothing comes in */
+        bool retry = now >= retry_at, failed = false;
         for (int i = t; i < nagents; i += nthreads) {
             struct agent_sim *a = &agents[i];
-            if (gap > 0) {
-                double now = now_s();
-                if (next > now)
-                    usleep((useconds_t)((next - now) * 1e6));
-                else if (now - next > 1.0)
-                    next = now; /* more than a second behind: do not burst to catch up */
-                next += gap;
-            }
+            if (a->conn && a->sent_last)
+                continue;
             if (!a->conn) {
+                if (!retry)
+                    continue;
                 if (open_session(a) != 0) {
-                    usleep(100000);
+                    failed = true;
                     continue;
                 }
                 atomic_fetch_add(&reconnects, 1);
             }
-            if (send_batch(a, p, &f) != 0) {
-                bn_wire_close(a->conn);
-                a->conn = NULL;
+            if (gap > 0) {
+                now = now_s();
+                if (now - next > 1.0)
+                    next = now; /* more than a second behind: do not burst to catch up */
+                if (next > now) {
+                    wait = BN_MIN(wait, next - now);
+                    break;
+                }
+                next += gap;
             }
+            if (send_batch(a, p, &f, &r) != 0)
+                drop_session(a);
         }
+        if (failed)
+            retry_at = now_s() + 0.1;
+        size_t n = 0;
         for (int i = t; i < nagents; i += nthreads) {
             struct agent_sim *a = &agents[i];
-            if (a->conn && a->sent_last && take_ack(a) != 0) {
-                bn_wire_close(a->conn);
-                a->conn = NULL;
-            }
+            if (!a->conn || !a->sent_last)
+                continue;
+            /* nothing is left buffered: one batch in flight, and take_ack reads everything
+             * the socket has before it says BN_AGAIN */
+            pfd[n].fd = bn_wire_fd(a->conn);
+            pfd[n].events = POLLIN;
+            pfd[n].revents = 0;
+            pa[n++] = a;
+        }
+        if (!n) {
+            /* no session, or paced and nothing due yet */
+            usleep((useconds_t)(BN_MIN(wait, 0.01) * 1e6));
+            continue;
+        }
+        int pr = poll(pfd, n, (int)(wait * 1000) + 1);
+        if (pr <= 0)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            if (!pfd[k].revents)
+                continue;
+            int rc = take_ack(pa[k], 0);
+            if (rc && rc != BN_AGAIN)
+                drop_session(pa[k]);
         }
     }
+    /* the batches still in flight: their ACKs, for --acked (nothing acknowledged is left
+     * unrecorded) */
+    for (int i = t; i < nagents; i += nthreads) {
+        struct agent_sim *a = &agents[i];
+        if (a->conn && a->sent_last && take_ack(a, 2000) != 0)
+            drop_session(a);
+    }
+    free(pfd);
+    free(pa);
     bn_buf_release(&f);
     bn_wire_packer_free(p);
     return NULL;
@@ -254,6 +391,7 @@ main(int argc, char **argv)
         {"seconds", required_argument, NULL, 'S'},
         {"acked", required_argument, NULL, 'A'},
         {"rate", required_argument, NULL, 'r'},
+        {"alert-every", required_argument, NULL, 'x'},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -269,6 +407,7 @@ main(int argc, char **argv)
         case 'S': seconds = strtod(optarg, NULL); break;
         case 'A': acked_path = optarg; break;
         case 'r': rate = strtod(optarg, NULL); break;
+        case 'x': alert_every = strtoull(optarg, NULL, 10); break;
         default: return 2;
         }
     }
@@ -276,7 +415,7 @@ main(int argc, char **argv)
         batch > BN_WIRE_BATCH_EVENTS_MAX) {
         fprintf(stderr, "usage: bench_ingest --server H:P --token T --dir D [--agents N] "
                         "[--threads T] [--batch B] [--events E] [--seconds S] [--acked FILE] "
-                        "[--rate EVENTS_PER_S]\n");
+                        "[--rate EVENTS_PER_S] [--alert-every K]\n");
         return 2;
     }
     if (nthreads > nagents)
@@ -335,6 +474,7 @@ main(int argc, char **argv)
             (unsigned long long)atomic_load(&reconnects), now_s() - t_open);
     lat = calloc(LAT_MAX, sizeof(*lat));
     atomic_store(&timing, lat != NULL);
+    double cpu0 = cpu_s();
     t1 = now_s();
     for (int t = 0; t < nthreads; t++)
         pthread_create(&thr[t], NULL, worker, (void *)(intptr_t)t);
@@ -355,12 +495,15 @@ main(int argc, char **argv)
     for (int t = 0; t < nthreads; t++)
         pthread_join(thr[t], NULL);
     double t2 = now_s();
+    double cpu = cpu_s() - cpu0;
     uint64_t v = atomic_load(&acked_events);
     printf("agents %d threads %d batch %d: %llu events acknowledged in %.2f s = %.0f events/s "
            "(sessions opened %llu, refusals %llu)\n",
            nagents, nthreads, batch, (unsigned long long)v, t2 - t1, v / (t2 - t1),
            (unsigned long long)atomic_load(&reconnects),
            (unsigned long long)atomic_load(&refusals));
+    if (v)
+        printf("bench client CPU: %.2f us per acknowledged event (%.2f s)\n", cpu * 1e6 / v, cpu);
     size_t nl = BN_MIN(atomic_load(&nlat), (size_t)LAT_MAX);
     if (nl) {
         qsort(lat, nl, sizeof(*lat), cmp_double);

@@ -43,6 +43,7 @@ struct detect_ingest {
     int64_t last_tick_ns;
     int64_t now_ns;              /* of the batch being processed */
     uint64_t enqueued_since_kick;
+    uint64_t alerts_written;     /* alert rows written or raised by triage (not suppressed) */
     uint64_t health_alerts;
     uint64_t ioc_reloads;
     uint64_t ioc_load_errors;
@@ -74,8 +75,12 @@ on_alert(void *ctx, const struct triage_alert_in *a)
     struct detect_ingest *di = ctx;
     struct triage_result r;
     /* a store failure is counted by triage; detection goes on with the next alert */
-    if (triage_alert(di->tri, a, di->now_ns, &r) == 0 && r.enqueued)
-        di->enqueued_since_kick += (uint64_t)r.enqueued;
+    if (triage_alert(di->tri, a, di->now_ns, &r) == 0) {
+        if (r.enqueued)
+            di->enqueued_since_kick += (uint64_t)r.enqueued;
+        if (!r.suppressed)
+            di->alerts_written++;
+    }
     return 0;
 }
 
@@ -460,6 +465,12 @@ on_tick(void *ctx, int64_t now_ns)
     detect_ingest_tick(ctx, now_ns);
 }
 
+static uint64_t
+alerts_raised(void *ctx)
+{
+    return ((struct detect_ingest *)ctx)->alerts_written;
+}
+
 void
 detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks)
 {
@@ -467,6 +478,7 @@ detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks)
     hooks->on_batch_stored = on_batch_stored;
     hooks->on_health = on_health;
     hooks->on_tick = on_tick;
+    hooks->alerts_raised = alerts_raised;
 }
 
 void

@@ -19,10 +19,25 @@
 #define GROUP_BATCHES_MAX 256
 #define LAT_MS_MAX        10000 /* receipt -> commit histogram: 1 ms buckets up to 10 s */
 
+/* a committed batch waiting for the sync that makes it durable (deferred mode), or a batch of
+ * the open group */
+struct rx_mark {
+    uint64_t gen;   /* the commit it belongs to (deferred mode) */
+    int64_t rx_ns;  /* its receipt */
+    bool alert;     /* central detection raised an alert from it */
+};
+
+struct lat_hist {
+    uint64_t *b; /* LAT_MS_MAX + 1 buckets of 1 ms */
+    uint32_t max;
+};
+
 struct ingest {
     struct store *st;
     struct ingest_hooks hooks;
     bool open;
+    bool deferred; /* groups commit without waiting for the disk (ingest_set_deferred) */
+    uint64_t gen;  /* successful group commits */
     size_t group_batches;
     size_t group_events; /* inserted in the open group */
     struct ingest_counters cnt;
@@ -30,10 +45,12 @@ struct ingest {
     char *scratch;              /* CHUNK * SCRATCH */
     struct store_event *stored; /* the inserted events of the batch, for the hook */
     size_t stored_cap;
-    int64_t *group_rx; /* receipt times of the open group's batches */
+    struct rx_mark *group_rx; /* the open group's batches */
     size_t group_rx_cap;
-    uint64_t *lat; /* LAT_MS_MAX + 1 buckets */
-    uint32_t lat_max;
+    struct rx_mark *unsynced; /* deferred mode: committed batches waiting for their sync */
+    size_t nunsynced, unsynced_cap;
+    struct lat_hist lat;   /* receipt -> durable, every batch */
+    struct lat_hist alat;  /* receipt -> durable, batches that raised alerts */
 };
 
 const char *
@@ -52,10 +69,12 @@ ingest_new(struct ingest **out, struct store *st, const struct ingest_hooks *hoo
     if (!in)
         return BN_ENOMEM;
     in->scratch = bn_malloc((size_t)CHUNK * SCRATCH);
-    in->lat = bn_calloc(LAT_MS_MAX + 1, sizeof(*in->lat));
-    if (!in->scratch || !in->lat) {
+    in->lat.b = bn_calloc(LAT_MS_MAX + 1, sizeof(*in->lat.b));
+    in->alat.b = bn_calloc(LAT_MS_MAX + 1, sizeof(*in->alat.b));
+    if (!in->scratch || !in->lat.b || !in->alat.b) {
         bn_free(in->scratch);
-        bn_free(in->lat);
+        bn_free(in->lat.b);
+        bn_free(in->alat.b);
         bn_free(in);
         return BN_ENOMEM;
     }
@@ -75,7 +94,9 @@ ingest_free(struct ingest *in)
     bn_free(in->scratch);
     bn_free(in->stored);
     bn_free(in->group_rx);
-    bn_free(in->lat);
+    bn_free(in->unsynced);
+    bn_free(in->lat.b);
+    bn_free(in->alat.b);
     bn_free(in);
 }
 
@@ -104,31 +125,63 @@ ingest_pending_events(const struct ingest *in)
 }
 
 void
-ingest_counters(const struct ingest *in, struct ingest_counters *c)
+ingest_set_deferred(struct ingest *in, bool on)
 {
-    *c = in->cnt;
+    in->deferred = on && store_needs_sync(in->st);
+}
+
+bool
+ingest_deferred(const struct ingest *in)
+{
+    return in->deferred;
+}
+
+uint64_t
+ingest_commit_gen(const struct ingest *in)
+{
+    return in->gen;
+}
+
+int64_t
+ingest_group_first_ns(const struct ingest *in)
+{
+    return in->open && in->group_batches && in->group_rx_cap ? in->group_rx[0].rx_ns : 0;
+}
+
+/* p50, p99 (nearest rank) of a histogram */
+static uint64_t
+lat_pct(const struct lat_hist *h, uint32_t *p50, uint32_t *p99, uint32_t *max)
+{
     uint64_t n = 0;
     for (size_t i = 0; i <= LAT_MS_MAX; i++)
-        n += in->lat[i];
-    c->lat_batches = n;
-    c->lat_p50_ms = c->lat_p99_ms = 0;
-    c->lat_max_ms = in->lat_max;
+        n += h->b[i];
+    *p50 = *p99 = 0;
+    *max = h->max;
     if (!n)
-        return;
-    /* nearest rank */
+        return 0;
     uint64_t r50 = (n * 50 + 99) / 100, r99 = (n * 99 + 99) / 100, seen = 0;
     bool got50 = false;
     for (size_t i = 0; i <= LAT_MS_MAX; i++) {
-        seen += in->lat[i];
+        seen += h->b[i];
         if (!got50 && seen >= r50) {
-            c->lat_p50_ms = (uint32_t)i;
+            *p50 = (uint32_t)i;
             got50 = true;
         }
         if (seen >= r99) {
-            c->lat_p99_ms = (uint32_t)i;
+            *p99 = (uint32_t)i;
             break;
         }
     }
+    return n;
+}
+
+void
+ingest_counters(const struct ingest *in, struct ingest_counters *c)
+{
+    *c = in->cnt;
+    c->lat_batches = lat_pct(&in->lat, &c->lat_p50_ms, &c->lat_p99_ms, &c->lat_max_ms);
+    c->alert_batches =
+        lat_pct(&in->alat, &c->alert_p50_ms, &c->alert_p99_ms, &c->alert_max_ms);
 }
 
 void
@@ -368,6 +421,7 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
     }
     size_t nstored = 0, i = 0;
     int64_t max_seq = *last_seq;
+    uint64_t alerts0 = in->hooks.alerts_raised ? in->hooks.alerts_raised(in->hooks.ctx) : 0;
     while (i < n) {
         size_t k = 0;
         for (; i < n && k < CHUNK; i++) {
@@ -426,35 +480,87 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
     /* its receipt time, for the receipt -> commit latency (not measured if no room) */
     if (in->group_batches > in->group_rx_cap) {
         size_t nc = in->group_rx_cap ? in->group_rx_cap * 2 : 64;
-        int64_t *p = bn_reallocarray(in->group_rx, nc, sizeof(*p));
+        struct rx_mark *p = bn_reallocarray(in->group_rx, nc, sizeof(*p));
         if (p) {
             in->group_rx = p;
             in->group_rx_cap = nc;
         }
     }
-    if (in->group_batches <= in->group_rx_cap)
-        in->group_rx[in->group_batches - 1] = received_ns;
+    if (in->group_batches <= in->group_rx_cap) {
+        struct rx_mark *m = &in->group_rx[in->group_batches - 1];
+        m->gen = 0;
+        m->rx_ns = received_ns;
+        m->alert = in->hooks.alerts_raised && in->hooks.alerts_raised(in->hooks.ctx) != alerts0;
+    }
     return 0;
 }
 
-/* Counts the receipt -> commit latency of the committed group's batches. */
-static void
-count_latency(struct ingest *in)
+static int64_t
+wall_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-    size_t n = BN_MIN(in->group_batches, in->group_rx_cap);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void
+lat_add(struct lat_hist *h, int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms > LAT_MS_MAX)
+        ms = LAT_MS_MAX;
+    h->b[ms]++;
+    if ((uint32_t)ms > h->max)
+        h->max = (uint32_t)ms;
+}
+
+static void
+count_marks(struct ingest *in, const struct rx_mark *m, size_t n, int64_t now)
+{
     for (size_t i = 0; i < n; i++) {
-        int64_t ms = (now - in->group_rx[i]) / 1000000;
-        if (ms < 0)
-            ms = 0;
-        if (ms > LAT_MS_MAX)
-            ms = LAT_MS_MAX;
-        in->lat[ms]++;
-        if ((uint32_t)ms > in->lat_max)
-            in->lat_max = (uint32_t)ms;
+        int64_t ms = (now - m[i].rx_ns) / 1000000;
+        lat_add(&in->lat, ms);
+        if (m[i].alert)
+            lat_add(&in->alat, ms);
     }
+}
+
+/* The committed group's batches: counted now (durable), or kept until their sync. */
+static void
+count_latency(struct ingest *in)
+{
+    size_t n = BN_MIN(in->group_batches, in->group_rx_cap);
+    if (!in->deferred) {
+        count_marks(in, in->group_rx, n, wall_now_ns());
+        return;
+    }
+    if (in->nunsynced + n > in->unsynced_cap) {
+        size_t nc = BN_MAX(in->unsynced_cap * 2, in->nunsynced + n + 64);
+        struct rx_mark *p = bn_reallocarray(in->unsynced, nc, sizeof(*p));
+        if (!p)
+            return; /* not measured */
+        in->unsynced = p;
+        in->unsynced_cap = nc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        in->unsynced[in->nunsynced] = in->group_rx[i];
+        in->unsynced[in->nunsynced++].gen = in->gen;
+    }
+}
+
+void
+ingest_durable(struct ingest *in, uint64_t gen, bool ok)
+{
+    size_t k = 0;
+    while (k < in->nunsynced && in->unsynced[k].gen <= gen)
+        k++;
+    if (!k)
+        return;
+    if (ok)
+        count_marks(in, in->unsynced, k, wall_now_ns());
+    memmove(in->unsynced, in->unsynced + k, (in->nunsynced - k) * sizeof(*in->unsynced));
+    in->nunsynced -= k;
 }
 
 int
@@ -462,7 +568,7 @@ ingest_begin(struct ingest *in)
 {
     if (in->open)
         return 0;
-    int rc = store_begin(in->st);
+    int rc = in->deferred ? store_begin_deferred(in->st) : store_begin(in->st);
     if (rc) {
         in->cnt.store_errors++;
         return rc;
@@ -487,6 +593,7 @@ ingest_commit(struct ingest *in)
         store_rollback(in->st);
         return rc;
     }
+    in->gen++;
     count_latency(in);
     in->group_batches = 0;
     in->group_events = 0;

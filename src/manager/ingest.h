@@ -55,6 +55,9 @@ struct ingest_hooks {
                       const char *detail);
     /* Housekeeping on the link's thread, every link_opts.housekeeping_ms (may be NULL). */
     void (*on_tick)(void *ctx, int64_t now_ns);
+    /* Alerts the hooks have written so far (may be NULL): a batch during which it grows
+     * raised alerts, and its receipt -> durable time is also counted as receipt -> alert. */
+    uint64_t (*alerts_raised)(void *ctx);
 };
 
 struct ingest_counters {
@@ -73,6 +76,10 @@ struct ingest_counters {
      * in ms (1 ms buckets up to 10 s; 10000 means 10 s or more) */
     uint64_t lat_batches;
     uint32_t lat_p50_ms, lat_p99_ms, lat_max_ms;
+    /* the same for the batches central detection raised alerts from: receipt -> the alert
+     * durable (hooks.alerts_raised) */
+    uint64_t alert_batches;
+    uint32_t alert_p50_ms, alert_p99_ms, alert_max_ms;
 };
 
 struct ingest;
@@ -101,6 +108,19 @@ size_t ingest_pending_batches(const struct ingest *in);
 size_t ingest_pending_events(const struct ingest *in);
 /* Commits the group transaction (nothing open: 0). On failure it is rolled back. */
 int ingest_commit(struct ingest *in);
+/*
+ * Deferred mode (off by default; only with a synchronous=FULL store): group transactions
+ * begin with store_begin_deferred, so ingest_commit writes the WAL without waiting for the
+ * disk and the caller must store_wal_sync() before acknowledging anything of the group; it
+ * then reports the sync with ingest_durable(in, gen, ok), gen being ingest_commit_gen() read
+ * after the commit (the receipt -> durable latencies are counted then).
+ */
+void ingest_set_deferred(struct ingest *in, bool on);
+bool ingest_deferred(const struct ingest *in);
+uint64_t ingest_commit_gen(const struct ingest *in);
+void ingest_durable(struct ingest *in, uint64_t gen, bool ok);
+/* Receipt time of the oldest batch in the open group, 0 when none. */
+int64_t ingest_group_first_ns(const struct ingest *in);
 /* Rolls back the group transaction, if any. */
 void ingest_rollback(struct ingest *in);
 

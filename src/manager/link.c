@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +37,11 @@
 #define SILENT_MAX     65536      /* silent agents remembered (reported once) */
 #define IN_KEEP_MAX    (1u << 20) /* input buffer kept per idle connection at most */
 #define LAZY_COMMIT_MS 100
-/* a group transaction is committed once it holds this many new events, even in the middle of
- * a loop turn: bounds receipt -> durable commit (and alert) latency under load */
+/* a group transaction is committed once it holds this many new events, or once its oldest
+ * batch was received link_opts.group_ms ago, even in the middle of a loop turn: bounds
+ * receipt -> durable commit (and alert) latency under load */
 #define GROUP_EVENTS_MAX 50000
+#define GROUP_MS_DEFAULT 10
 #define SHUTDOWN_MS      5000 /* an ERROR not flushed by then: the connection is closed */
 #define SLOW_COMMIT_MS                                                                             \
     500 /* a group commit slower than this is logged */ /* small writes wait this long for a group \
@@ -80,6 +83,7 @@ struct conn {
     struct attach_up *up;   /* a file upload in progress (attach.h) */
     struct conn *next_pending;
     struct conn *prev, *next; /* all connections */
+    uint64_t sync_gen;        /* its batch's commit, waiting for the WAL sync (l->syncing) */
     bool inflight;            /* its batch is with the writer thread (writer mode) */
     bool dead; /* closed while in flight: freed when the writer hands the batch back */
 };
@@ -110,6 +114,20 @@ struct link {
     struct conn *conns;
     size_t nconns;
     struct conn *pending; /* sessions whose batch waits for the commit */
+    /* sync pipeline (default; not link_opts.sync_inline): a group commit writes the WAL
+     * without waiting for the disk, the syncer thread fdatasyncs it while the loop goes on
+     * with the next group, and the sessions of the group are acknowledged after that */
+    struct conn *syncing; /* sessions whose batch is committed, waiting for the sync */
+    bool sy_on;
+    pthread_t sy_thr;
+    pthread_mutex_t sy_mu;
+    pthread_cond_t sy_cv;
+    uint64_t sy_want, sy_done; /* commit generations asked for / made durable (sy_mu) */
+    int sy_rc;                 /* the syncs' result (sticky: store_wal_sync) */
+    bool sy_quit;
+    uv_async_t sy_async;
+    uint64_t synced; /* loop thread: generations acknowledged */
+    _Atomic uint64_t sy_pub; /* sy_done, read without the lock by the loop mid-turn */
     char rbuf[READ_CHUNK];
     struct bn_buf out; /* frame being built */
     struct bn_wire_unpacker *unpacker;
@@ -221,6 +239,8 @@ cnt_add(struct link *l, uint64_t *f, uint64_t n)
 static void conn_pump(struct conn *c);
 static void conn_close(struct conn *c);
 static void group_flush(struct link *l);
+static int durable_now(struct link *l);
+static void sync_back(struct link *l);
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
@@ -363,11 +383,16 @@ conn_free(struct conn *c)
 static void
 unpend(struct conn *c)
 {
-    struct conn **pp = &c->l->pending;
-    while (*pp && *pp != c)
-        pp = &(*pp)->next_pending;
-    if (*pp)
-        *pp = c->next_pending;
+    struct conn **lists[] = {&c->l->pending, &c->l->syncing};
+    for (size_t i = 0; i < BN_ARRAY_SIZE(lists); i++) {
+        struct conn **pp = lists[i];
+        while (*pp && *pp != c)
+            pp = &(*pp)->next_pending;
+        if (*pp) {
+            *pp = c->next_pending;
+            break;
+        }
+    }
     c->next_pending = NULL;
 }
 
@@ -410,9 +435,18 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->last_rx_ms = now_ms();
     struct link *l = c->l;
     conn_pump(c);
-    /* outside parse_frames: the same flush on_check does at the end of the loop turn */
-    if (!l->w && ingest_pending_events(l->in) >= GROUP_EVENTS_MAX)
-        group_flush(l);
+    /* outside parse_frames: the same flush on_check does at the end of the loop turn, early
+     * when the group is big or its oldest batch waited long enough */
+    if (!l->w && l->pending) {
+        int64_t first = ingest_group_first_ns(l->in);
+        if (ingest_pending_events(l->in) >= GROUP_EVENTS_MAX ||
+            (first && wall_ns() - first >= l->o.group_ms * 1000000))
+            group_flush(l);
+    }
+    /* a loop turn over many busy connections is long: acknowledge what the syncer made
+     * durable meanwhile now, not at the end of the turn */
+    if (l->sy_on && l->syncing && atomic_load(&l->sy_pub) > l->synced)
+        sync_back(l);
 }
 
 static void
@@ -955,6 +989,11 @@ handle_result(struct conn *c, const uint8_t *p, uint32_t len)
     }
     if (in_group)
         return;
+    /* a repeat (BN_EEXIST) of a result that joined a group: that group durable first */
+    if ((rc = durable_now(l)) != 0) {
+        conn_refuse(c, BN_EIO, "store sync failed: %s", bn_strerror(rc));
+        return;
+    }
     bn_buf_reset(&l->out);
     if (bn_wire_result_ack_encode(&l->out, m.action_id) != 0 || send_out(c) != 0)
         conn_close(c);
@@ -976,6 +1015,10 @@ handle_file(struct conn *c, int type, const uint8_t *p, uint32_t len)
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", err);
         conn_refuse(c, rc, "%s", err);
+        return;
+    }
+    if (l->out.len && !peer.in_group && durable_now(l) != 0) {
+        conn_refuse(c, BN_EIO, "store sync failed");
         return;
     }
     if (l->out.len && send_out(c) != 0)
@@ -1176,19 +1219,10 @@ conn_batch_acked(struct link *l, struct conn *c, int rc, const char *store_op)
     return true;
 }
 
+/* The sessions of list acknowledged (rc 0) or refused, and read again. */
 static void
-group_flush(struct link *l)
+ack_list(struct link *l, struct conn *list, int rc)
 {
-    if (!ingest_pending(l->in) && !l->pending)
-        return;
-    int64_t t0 = now_ms();
-    size_t nb = ingest_pending_batches(l->in);
-    int rc = ingest_commit(l->in);
-    int64_t took = now_ms() - t0;
-    if (took > SLOW_COMMIT_MS)
-        BN_WARN("link", "group commit of %zu batches took %lld ms", nb, (long long)took);
-    struct conn *list = l->pending;
-    l->pending = NULL;
     while (list) {
         struct conn *c = list;
         list = c->next_pending;
@@ -1204,6 +1238,144 @@ group_flush(struct link *l)
         if (!c->closing && c->state == C_SESSION)
             conn_pump(c);
     }
+}
+
+/* Syncer thread: fdatasync of the WAL for every generation asked for; the loop hears of it
+ * through sy_async. */
+static void *
+syncer_main(void *arg)
+{
+    struct link *l = arg;
+    pthread_mutex_lock(&l->sy_mu);
+    for (;;) {
+        while (!l->sy_quit && l->sy_want == l->sy_done)
+            pthread_cond_wait(&l->sy_cv, &l->sy_mu);
+        if (l->sy_want == l->sy_done)
+            break; /* quit, nothing left */
+        uint64_t g = l->sy_want;
+        pthread_mutex_unlock(&l->sy_mu);
+        int rc = store_wal_sync(l->st); /* only the WAL's fd: the loop goes on writing */
+        pthread_mutex_lock(&l->sy_mu);
+        if (rc && !l->sy_rc)
+            l->sy_rc = rc;
+        l->sy_done = g;
+        atomic_store(&l->sy_pub, g);
+        pthread_cond_broadcast(&l->sy_cv);
+        uv_async_send(&l->sy_async);
+    }
+    pthread_mutex_unlock(&l->sy_mu);
+    return NULL;
+}
+
+/* Loop thread: the sessions whose commit the syncer made durable are acknowledged (or, after
+ * a failed sync, refused: they resend, and the store's dedupe keeps them once). */
+static void
+sync_back(struct link *l)
+{
+    pthread_mutex_lock(&l->sy_mu);
+    uint64_t done = l->sy_done;
+    int rc = l->sy_rc;
+    pthread_mutex_unlock(&l->sy_mu);
+    if (done <= l->synced && !rc)
+        return;
+    struct conn *ready = NULL, **tail = &ready;
+    for (struct conn **pp = &l->syncing; *pp;) {
+        struct conn *c = *pp;
+        if (c->sync_gen <= done || rc) {
+            *pp = c->next_pending;
+            c->next_pending = NULL;
+            *tail = c;
+            tail = &c->next_pending;
+        } else
+            pp = &c->next_pending;
+    }
+    l->synced = done;
+    slock(l);
+    ingest_durable(l->in, rc ? UINT64_MAX : done, rc == 0);
+    sunlock(l);
+    ack_list(l, ready, rc);
+    if (rc && ready) {
+        BN_ERROR("link", "sync of the WAL failed: %s (nothing acknowledged)", bn_strerror(rc));
+        if (rc == BN_EFULL)
+            mgr_metric_add(l->o.metrics, MGR_M_INGEST_FULL, 1);
+    }
+    publish_ingest(l);
+}
+
+static void
+on_synced(uv_async_t *h)
+{
+    sync_back(h->data);
+}
+
+/* Waits until the syncer made generation gen durable (inline: syncs on this thread). */
+static int
+sync_wait(struct link *l, uint64_t gen)
+{
+    pthread_mutex_lock(&l->sy_mu);
+    if (gen > l->sy_want) {
+        l->sy_want = gen;
+        pthread_cond_signal(&l->sy_cv);
+    }
+    while (l->sy_done < gen && !l->sy_rc)
+        pthread_cond_wait(&l->sy_cv, &l->sy_mu);
+    int rc = l->sy_rc;
+    pthread_mutex_unlock(&l->sy_mu);
+    return rc;
+}
+
+/* Before acknowledging something that may have been written in a group not yet durable (an
+ * action result or file chunk that joined a group and came again): 0 once it is. */
+static int
+durable_now(struct link *l)
+{
+    if (!l->sy_on)
+        return 0;
+    uint64_t gen = ingest_commit_gen(l->in);
+    if (ingest_pending(l->in)) {
+        group_flush(l); /* what joined the open group */
+        gen = ingest_commit_gen(l->in);
+    }
+    int rc = gen > l->synced ? sync_wait(l, gen) : 0;
+    return rc;
+}
+
+static void
+group_flush(struct link *l)
+{
+    if (!ingest_pending(l->in) && !l->pending)
+        return;
+    int64_t t0 = now_ms();
+    size_t nb = ingest_pending_batches(l->in);
+    int rc = ingest_commit(l->in);
+    int64_t took = now_ms() - t0;
+    if (took > SLOW_COMMIT_MS)
+        BN_WARN("link", "group commit of %zu batches took %lld ms", nb, (long long)took);
+    struct conn *list = l->pending;
+    l->pending = NULL;
+    if (!rc && l->sy_on && ingest_deferred(l->in)) {
+        /* committed, not yet durable: the syncer's fdatasync comes before the acks */
+        uint64_t gen = ingest_commit_gen(l->in);
+        for (struct conn *c = list, *next; c; c = next) {
+            next = c->next_pending;
+            c->sync_gen = gen;
+            c->next_pending = l->syncing;
+            l->syncing = c;
+        }
+        pthread_mutex_lock(&l->sy_mu);
+        if (gen > l->sy_want) {
+            l->sy_want = gen;
+            pthread_cond_signal(&l->sy_cv);
+        }
+        pthread_mutex_unlock(&l->sy_mu);
+        if (l->stopping) {
+            sync_wait(l, gen);
+            sync_back(l);
+        }
+        publish_ingest(l);
+        return;
+    }
+    ack_list(l, list, rc);
     if (rc) {
         BN_ERROR("link", "group commit failed: %s (nothing acknowledged)", bn_strerror(rc));
         if (rc == BN_EFULL)
@@ -1439,6 +1611,20 @@ close_loop_handles(struct link *l)
 }
 
 static void
+syncer_stop(struct link *l)
+{
+    if (!l->sy_on)
+        return;
+    pthread_mutex_lock(&l->sy_mu);
+    l->sy_quit = true;
+    pthread_cond_signal(&l->sy_cv);
+    pthread_mutex_unlock(&l->sy_mu);
+    pthread_join(l->sy_thr, NULL);
+    l->sy_on = false;
+    uv_close((uv_handle_t *)&l->sy_async, NULL);
+}
+
+static void
 on_stop(uv_async_t *h)
 {
     struct link *l = h->data;
@@ -1458,6 +1644,12 @@ on_stop(uv_async_t *h)
     while (l->pending || ingest_pending(l->in))
         group_flush(l);
     sunlock(l);
+    if (l->sy_on) {
+        /* every committed batch made durable and acknowledged, then the syncer stops */
+        sync_wait(l, ingest_commit_gen(l->in));
+        sync_back(l);
+        syncer_stop(l);
+    }
     for (struct conn *c = l->conns; c; c = c->next)
         conn_close(c);
     uv_close((uv_handle_t *)&l->listener, NULL);
@@ -1492,6 +1684,8 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
         l->o.max_conns = 8192;
     if (!l->o.backlog)
         l->o.backlog = 1024;
+    if (l->o.group_ms <= 0)
+        l->o.group_ms = GROUP_MS_DEFAULT;
     l->st = st;
     l->en = en;
     pthread_mutex_init(&l->mu, NULL);
@@ -1500,6 +1694,8 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&l->smu, &ma);
     pthread_mutexattr_destroy(&ma);
+    pthread_mutex_init(&l->sy_mu, NULL);
+    pthread_cond_init(&l->sy_cv, NULL);
     bn_buf_init(&l->out, BN_WIRE_HDR + BN_WIRE_FRAME_MAX);
     l->silent = bn_calloc(SILENT_MAX, sizeof(*l->silent));
     if (!l->silent || (rc = bn_wire_unpacker_new(&l->unpacker)) != 0 ||
@@ -1570,6 +1766,17 @@ link_new(struct link **out, const struct link_opts *o, struct store *st, struct 
             goto fail_loop;
         }
         BN_INFO("link", "writer thread: batches are stored and committed on their own thread");
+    } else if (!o->sync_inline && store_needs_sync(st)) {
+        uv_async_init(&l->loop, &l->sy_async, on_synced);
+        l->sy_async.data = l;
+        if (pthread_create(&l->sy_thr, NULL, syncer_main, l) != 0) {
+            rc = bn_diag_set(d, BN_EINTERNAL, "<link>", 0, 0, "cannot start the sync thread");
+            uv_close((uv_handle_t *)&l->sy_async, NULL);
+            close_loop_handles(l);
+            goto fail_loop;
+        }
+        l->sy_on = true;
+        ingest_set_deferred(l->in, true);
     }
     *out = l;
     return 0;
@@ -1586,6 +1793,8 @@ fail_early:
     bn_buf_release(&l->out);
     pthread_mutex_destroy(&l->smu);
     pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->sy_cv);
+    pthread_mutex_destroy(&l->sy_mu);
     bn_free(l);
     return rc;
 }
@@ -1617,6 +1826,15 @@ link_free(struct link *l)
     bn_buf_release(&l->out);
     pthread_mutex_destroy(&l->smu);
     pthread_mutex_destroy(&l->mu);
+    if (l->sy_on) { /* the loop never ran */
+        pthread_mutex_lock(&l->sy_mu);
+        l->sy_quit = true;
+        pthread_cond_signal(&l->sy_cv);
+        pthread_mutex_unlock(&l->sy_mu);
+        pthread_join(l->sy_thr, NULL);
+    }
+    pthread_cond_destroy(&l->sy_cv);
+    pthread_mutex_destroy(&l->sy_mu);
     bn_free(l);
 }
 

@@ -31,6 +31,12 @@ struct link_opts {
      * thread while the loop thread does TLS, verification and decoding (acks still after
      * the commit); the store and the hooks are then used under a lock by both threads */
     bool writer_thread;
+    /* the group commit waits for the disk on the loop thread (before the sync pipeline):
+     * otherwise (default, with a synchronous=FULL store) the commit only writes the WAL, a
+     * sync thread fdatasyncs it while the loop reads, verifies, decodes and inserts the next
+     * group, and the acks follow the sync (docs/MANAGER.md, "Guarantees") */
+    bool sync_inline;
+    int64_t group_ms; /* a group is committed once its oldest batch is this old; 0 = 10 ms */
 };
 
 struct link_counters {

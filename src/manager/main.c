@@ -55,6 +55,10 @@ usage(FILE *f)
             "                        as before schema 6 (for comparison) [blocks]\n"
             "  --writer-thread       experimental: store, detect and commit batches on their own\n"
             "                        thread (also BANNIND_WRITER_THREAD=1) [off]\n"
+            "  --sync-inline         the group commit waits for the disk on the link thread, as\n"
+            "                        before the sync pipeline (also BANNIND_SYNC_INLINE=1) [off]\n"
+            "  --group-ms N          commit a group of batches once its oldest batch is N ms old\n"
+            "                        (1..1000) [10]\n"
             "  --check               open and verify the data directory, then exit\n"
             "  --grep TEXT           print how many stored events contain TEXT, then exit\n"
             "                        (reads any store layout; for tests and support)\n"
@@ -284,6 +288,8 @@ main(int argc, char **argv)
         {"rules", required_argument, NULL, 'r'},
         {"no-detect", no_argument, NULL, 'N'},
         {"writer-thread", no_argument, NULL, 'W'},
+        {"sync-inline", no_argument, NULL, 'S'},
+        {"group-ms", required_argument, NULL, 'g'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -293,6 +299,9 @@ main(int argc, char **argv)
     bool init = false, check = false, sync_full = true, detect_on = true, row_events = false;
     const char *wenv = getenv("BANNIND_WRITER_THREAD");
     bool writer_thread = wenv && *wenv && strcmp(wenv, "0") != 0;
+    const char *senv = getenv("BANNIND_SYNC_INLINE");
+    bool sync_inline = senv && *senv && strcmp(senv, "0") != 0;
+    int64_t group_ms = 0;
     const char *rule_paths[64];
     size_t nrule_paths = 0;
     int verbose = 0, uses = 1, opt;
@@ -304,6 +313,17 @@ main(int argc, char **argv)
         case 'a': api_hp = optarg; break;
         case 'I': init = true; break;
         case 'W': writer_thread = true; break;
+        case 'S': sync_inline = true; break;
+        case 'g': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000) {
+                fprintf(stderr, "bannind: bad --group-ms '%s' (1..1000)\n", optarg);
+                return 2;
+            }
+            group_ms = v;
+            break;
+        }
         case 'T': token_tenant = optarg; break;
         case 'u': {
             char *end;
@@ -455,7 +475,8 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct ingest_hooks hooks = {NULL, NULL, NULL, NULL};
+    struct ingest_hooks hooks;
+    memset(&hooks, 0, sizeof(hooks));
     if (detect_on) {
         /* central detection and triage in the batch's transaction (detect.h), notifications
          * from the outbox on their own thread */
@@ -500,6 +521,8 @@ main(int argc, char **argv)
     lo.port = lport;
     lo.metrics = &metrics;
     lo.writer_thread = writer_thread;
+    lo.sync_inline = sync_inline;
+    lo.group_ms = group_ms;
     bn_diag_clear(&d);
     if ((rc = link_new(&link, &lo, st, en, &hooks, &d)) != 0) {
         fprintf(stderr, "bannind: %s\n", d.msg);
@@ -568,6 +591,12 @@ main(int argc, char **argv)
                 "p50 %u ms, p99 %u ms, max %u ms\n",
                 (unsigned long long)c.ingest.lat_batches, c.ingest.lat_p50_ms, c.ingest.lat_p99_ms,
                 c.ingest.lat_max_ms);
+    if (c.ingest.alert_batches)
+        fprintf(stderr,
+                "bannind: %llu batches raised alerts, receipt -> alert durable: "
+                "p50 %u ms, p99 %u ms, max %u ms\n",
+                (unsigned long long)c.ingest.alert_batches, c.ingest.alert_p50_ms,
+                c.ingest.alert_p99_ms, c.ingest.alert_max_ms);
     ret = 0;
 out:
     api_stop(api);

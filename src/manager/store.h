@@ -90,6 +90,22 @@ int store_check(struct store *st, struct store_err *err);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
+/*
+ * Group commit with the sync taken off the writer's thread (the link's pipeline,
+ * docs/MANAGER.md "Store"): store_begin_deferred opens a transaction whose COMMIT writes the
+ * WAL without waiting for the disk (synchronous=NORMAL for it, the handle's own setting back
+ * after the commit or rollback); store_wal_sync then makes every transaction committed on
+ * the database before the call durable (fdatasync of the WAL). Nothing of a deferred
+ * transaction may be acknowledged before a store_wal_sync that started after its commit
+ * returned 0. store_wal_sync touches only a file descriptor: any thread may call it while
+ * the handle's thread goes on writing. A failed sync is sticky (the kernel may have dropped
+ * the pages it could not write, so a later sync proves nothing): every later call fails too,
+ * until the store is reopened. With synchronous=NORMAL chosen for the handle
+ * (store_opts.sync_full = 0) there is nothing to sync: store_needs_sync() is false.
+ */
+int store_begin_deferred(struct store *st);
+int store_wal_sync(struct store *st);
+bool store_needs_sync(const struct store *st);
 
 /* ---- tenants, users, tokens ---------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * disk-full alarm. The areas live in store_sqlite_<area>.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bannin/alloc.h"
 #include "bannin/error.h"
@@ -294,6 +296,8 @@ bn__store_build_sql(struct bn_buf *b, const char *head, const char *col,
 
 /* ---- transactions ---------------------------------------------------------------------- */
 
+static void deferred_end(struct store *st);
+
 int
 store_begin(struct store *st)
 {
@@ -317,8 +321,10 @@ store_commit(struct store *st)
          * spilling): roll it back so nothing half-written stays pending. */
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        deferred_end(st);
         return rc;
     }
+    deferred_end(st);
     st->health.full = 0;
     st->health.io_error = 0;
     return 0;
@@ -328,9 +334,88 @@ int
 store_rollback(struct store *st)
 {
     bn__store_blk_forget(st); /* a rolled-back block's id can come back with other events */
-    if (sqlite3_get_autocommit(st->db))
-        return 0; /* SQLite already rolled back (it does on FULL / IOERR / NOMEM) */
-    return bn__store_exec(st, "ROLLBACK", "rollback");
+    int rc = 0;
+    if (!sqlite3_get_autocommit(st->db))
+        rc = bn__store_exec(st, "ROLLBACK", "rollback");
+    /* else SQLite already rolled back (it does on FULL / IOERR / NOMEM) */
+    deferred_end(st);
+    return rc;
+}
+
+/* ---- deferred sync --------------------------------------------------------------------- */
+
+bool
+store_needs_sync(const struct store *st)
+{
+    return st->opts.sync_full != 0;
+}
+
+/* The handle's own synchronous setting back after a deferred transaction (outside it: SQLite
+ * refuses to change it inside one). */
+static void
+deferred_end(struct store *st)
+{
+    if (!st->deferred || !sqlite3_get_autocommit(st->db))
+        return;
+    st->deferred = 0;
+    if (st->opts.sync_full)
+        sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+}
+
+int
+store_begin_deferred(struct store *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        bn__store_seterr(st, "a transaction is already open on this handle");
+        return BN_EINVAL;
+    }
+    int rc = atomic_load(&st->sync_rc);
+    if (rc) {
+        bn__store_seterr(st, "an earlier sync of the WAL failed (%s): restart bannind",
+                         bn_strerror(rc));
+        return rc;
+    }
+    if (st->opts.sync_full && st->wal_fd < 0) {
+        /* the WAL exists while a handle is open in WAL mode; its inode stays the same
+         * (checkpoints restart or truncate it, never replace it) */
+        char wal[PATH_MAX + 8];
+        snprintf(wal, sizeof(wal), "%s-wal", st->path);
+        st->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+        if (st->wal_fd < 0) {
+            rc = -errno;
+            bn__store_seterr(st, "cannot open '%s' to sync it: %s", wal, bn_strerror(rc));
+            return rc;
+        }
+    }
+    if (st->opts.sync_full) {
+        rc = bn__store_exec(st, "PRAGMA synchronous=NORMAL", "deferred sync");
+        if (rc)
+            return rc;
+        st->deferred = 1;
+    }
+    rc = bn__store_exec(st, "BEGIN IMMEDIATE", "begin");
+    if (rc)
+        deferred_end(st);
+    return rc;
+}
+
+int
+store_wal_sync(struct store *st)
+{
+    int rc = atomic_load(&st->sync_rc);
+    if (rc || !st->opts.sync_full)
+        return rc;
+    if (st->wal_fd < 0)
+        return 0; /* nothing was committed deferred */
+    if (fdatasync(st->wal_fd) == 0)
+        return atomic_load(&st->sync_rc);
+    rc = errno == ENOSPC || errno == EDQUOT ? BN_EFULL : BN_EIO;
+    int zero = 0;
+    atomic_compare_exchange_strong(&st->sync_rc, &zero, rc);
+    BN_ERROR("store", "fdatasync of the WAL of '%s' failed: %s; nothing more is acknowledged "
+                      "until bannind restarts",
+             st->path, strerror(errno));
+    return rc;
 }
 
 int
@@ -423,6 +508,7 @@ store_open_ex(struct store **out, const char *dir, const struct store_opts *opts
         set_err(err, "out of memory");
         return BN_ENOMEM;
     }
+    st->wal_fd = -1;
     if (opts)
         st->opts = *opts;
     if (st->opts.busy_timeout_ms <= 0)
@@ -525,6 +611,8 @@ store_close(struct store *st)
     }
     bn__store_z_close(st);
     bn_buf_release(&st->scratch);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
     bn_free(st);
 }
 

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "bannin/buf.h"
@@ -70,6 +71,10 @@ struct store {
     struct store_health health;
     struct bn_buf scratch; /* json returned by *_get, valid until the next call */
     struct store_z z;
+    /* deferred sync (store_begin_deferred / store_wal_sync) */
+    int deferred;          /* the open transaction runs with synchronous=NORMAL */
+    int wal_fd;            /* the -wal file, opened at the first deferred commit; -1 before */
+    _Atomic int sync_rc;   /* a failed fdatasync (sticky), 0 */
 };
 
 /* A cached prepared statement for static SQL text, reset and unbound; NULL on error. */
