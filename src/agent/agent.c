@@ -1309,6 +1309,8 @@ heartbeat(struct agent *a)
     struct agent_proctable_stats ps;
     agent_proctable_stats(a->pt, &ps);
     add_extra_u64(&ev, "processes", ps.entries);
+    if (ps.evicted) /* exited processes ended early (process.exited_max / max_entries) */
+        add_extra_u64(&ev, "processes_evicted", ps.evicted);
     if (a->uplink) {
         /* the manager link: connected or not, how far acknowledged, the last refusal */
         struct uplink_stats us;
@@ -1625,6 +1627,7 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
     struct agent_proctable_opts po = {
         .max_entries = (size_t)a->conf.proc_max,
         .exited_keep_ns = a->conf.proc_keep_ms * 1000000ll,
+        .exited_max = (size_t)a->conf.proc_exited_max,
         .hash = a->conf.hash,
         .hash_max_bytes = a->conf.hash_max,
     };
@@ -1719,6 +1722,7 @@ start_bpf(struct agent *a, const struct agent_collector_ops *ops, void **state,
         struct agent_bpf_conf bc;
         memset(&bc, 0, sizeof(bc));
         bc.files = a->conf.files;
+        bc.syscalls = a->conf.bpf_syscalls;
         for (size_t i = 0; i < a->ninc && bc.ninclude < AGENT_BPF_PATHS_MAX; i++) {
             size_t n = strlen(a->inc[i]);
             if (n == 0 || n + 2 > sizeof(a->bpf_paths[0]))
@@ -1824,6 +1828,22 @@ agent_start(struct agent *a, struct bn_diag *d)
         snprintf(detail, sizeof(detail), "running at tier %s: the better tiers are unavailable",
                  tier_name(a->tier));
         status_event(a, "degraded", detail);
+    }
+    if (a->tier == AGENT_TIER_BPF && agent_bpf_stats &&
+        a->conf.bpf_syscalls == AGENT_BPF_SC_AUTO) {
+        /* the raw syscall programs cost every syscall of every process a program run */
+        for (size_t i = 0; i < a->ncol; i++) {
+            struct agent_bpf_stats bs;
+            if (a->col[i].ops != &agent_collector_bpf)
+                continue;
+            agent_bpf_stats(a->col[i].state, &bs);
+            if (!bs.syscalls_raw)
+                continue;
+            snprintf(detail, sizeof(detail),
+                     "watched syscalls through the raw sys_enter/sys_exit programs (every "
+                     "syscall pays a program run): %s", bs.syscalls_why);
+            status_event(a, "degraded", detail);
+        }
     }
     if (a->tier == AGENT_TIER_BPF || a->tier == AGENT_TIER_NETLINK) {
         /* at tier 1 the eBPF programs report file events; fanotify as well would report
@@ -2239,7 +2259,7 @@ agent_check(struct agent *a, FILE *out)
                     cd.msg[0] ? cd.msg : bn_strerror(rc));
             continue;
         }
-        char desc[1024] = "";
+        char desc[2048] = "";
         if (all[i].ops->describe)
             all[i].ops->describe(a, NULL, desc, sizeof(desc));
         size_t dl = strlen(desc);

@@ -282,6 +282,7 @@ struct agent_config {
     bool auth_auto_bind;         /* auth.auto_bind */
     bool files;                  /* collect.files */
     bool fanotify_with_bpf;      /* collect.fanotify_with_bpf */
+    int bpf_syscalls;            /* collect.bpf_syscalls: enum agent_bpf_syscalls */
     char *files_include;         /* files.include: path prefixes reported */
     char *files_exclude;         /* files.exclude: path prefixes never reported */
     int64_t queue_events;        /* limits.queue_events: events waiting for the loop */
@@ -299,6 +300,7 @@ struct agent_config {
     uint64_t hash_max;           /* process.hash_max */
     int64_t proc_keep_ms;        /* process.exited_keep */
     int64_t proc_max;            /* process.max_entries */
+    int64_t proc_exited_max;     /* process.exited_max */
     char *host;                  /* agent.host ("" = gethostname) */
     char *server;                /* server.address: manager HOST:PORT ("" = the enrolled one) */
     char *link_dir;              /* server.dir: enrolment directory ("" = no link) */
@@ -383,6 +385,13 @@ extern const struct agent_collector_ops agent_collector_bpf;
 
 /* Settings of the eBPF collector; the ops' start() uses agent_bpf_default_conf. */
 #define AGENT_BPF_PATHS_MAX 64
+/* How tier 1 sees the syscalls it watches (collect.bpf_syscalls). */
+enum agent_bpf_syscalls {
+    AGENT_BPF_SC_AUTO = 0,       /* per-syscall tracepoints, else the raw pair */
+    AGENT_BPF_SC_TRACEPOINT = 1, /* per-syscall tracepoints only (an error if they fail) */
+    AGENT_BPF_SC_RAW = 2,        /* raw sys_enter/sys_exit: a program run on every syscall */
+};
+
 struct agent_bpf_conf {
     /* File path prefixes (absolute, borrowed; at most 64 bytes; "<dir>/" + "*" + "/.ssh/"
      * is the one wildcard form). The longest matching prefix decides; no match = dropped. */
@@ -392,6 +401,7 @@ struct agent_bpf_conf {
     size_t nexclude;
     bool files;                  /* false: no file syscalls are traced */
     bool files_all;              /* true: every file operation, no prefix filter */
+    int syscalls;                /* enum agent_bpf_syscalls */
 };
 extern const struct agent_bpf_conf agent_bpf_default_conf;
 /* start() with explicit settings (conf is read during the call only). */
@@ -408,6 +418,8 @@ struct agent_bpf_stats {
     uint64_t emit_errors;        /* agent_emit() refused (shed) */
     uint64_t unresolved;         /* relative paths / fds whose process was already gone */
     uint64_t forks;              /* process forks seen */
+    bool syscalls_raw;           /* watched syscalls through the raw sys_enter/sys_exit pair */
+    char syscalls_why[160];      /* why raw (or "": per-syscall tracepoints) */
 };
 /* Fills st from a started collector's state (NULL state: zeros). */
 void agent_bpf_stats(void *state, struct agent_bpf_stats *st);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -77,6 +78,15 @@ struct wfd_slot {
     char *path;
 };
 
+/* The outcome of choosing (sc_choose), for --check and the started collector. */
+struct sc_mode {
+    bool tracepoints;             /* per-syscall tracepoints (else raw sys_enter/sys_exit) */
+    int attached;                 /* sc_* programs set to load (tracepoints) */
+    int absent;                   /* watched syscalls without a tracepoint (not in the kernel) */
+    char absent_names[128];       /* their names */
+    char why_raw[160];            /* why the raw pair is used */
+};
+
 struct bpf_state {
     struct agent *a;
     struct agent_bpf *skel;
@@ -98,7 +108,85 @@ struct bpf_state {
     size_t cg_mnt_len;
     struct cg_slot cgs[CG_SLOTS];
     atomic_uint_fast64_t cg_resolved, cg_unresolved;
+    struct sc_mode scm;           /* how the watched syscalls are seen */
 };
+
+/* ---- how the watched syscalls are seen: per-syscall tracepoints or the raw pair ---- */
+
+
+/* libbpf looks the tracepoint ids up in debugfs' tracing dir if it exists, else tracefs. */
+static const char *
+sc_events_dir(void)
+{
+    if (access("/sys/kernel/debug/tracing", F_OK) == 0)
+        return "/sys/kernel/debug/tracing/events/syscalls";
+    return "/sys/kernel/tracing/events/syscalls";
+}
+
+/* Whether the syscall tracepoints can be found; mounts tracefs where it is expected but
+ * absent (what perf and bpftrace do). */
+static bool
+sc_events_present(bool may_mount)
+{
+    char p[128];
+
+    snprintf(p, sizeof(p), "%s/sys_enter_openat/id", sc_events_dir());
+    if (access(p, R_OK) == 0)
+        return true;
+    if (!may_mount || access("/sys/kernel/debug/tracing", F_OK) == 0 ||
+        access("/sys/kernel/tracing/events", F_OK) == 0 ||
+        mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              NULL) != 0)
+        return false;
+    return access(p, R_OK) == 0;
+}
+
+/*
+ * Sets which syscall programs the skeleton loads: with tracepoints, the sc_* programs whose
+ * tracepoint exists (a watched syscall without one is not in this kernel: init_module
+ * without module support) and not the raw pair; else the raw pair and no sc_* program.
+ * files: whether file syscalls are traced at all.
+ */
+static void
+sc_choose(struct agent_bpf *skel, bool tracepoints, bool files, struct sc_mode *m)
+{
+    struct bpf_program *prog;
+    const char *dir = sc_events_dir();
+
+    m->tracepoints = tracepoints;
+    m->attached = 0;
+    m->absent = 0;
+    m->absent_names[0] = '\0';
+    bpf_object__for_each_program(prog, skel->obj) {
+        const char *sec = bpf_program__section_name(prog);
+        const char *tp = strncmp(sec, "tracepoint/syscalls/", 20) == 0 ? sec + 20 : NULL;
+        bool is_exit = tp && strncmp(tp, "sys_exit_", 9) == 0;
+        bool load;
+        char p[192];
+
+        if (prog == skel->progs.on_sys_enter || prog == skel->progs.on_sys_exit) {
+            load = !tracepoints && (prog == skel->progs.on_sys_enter || files);
+        } else if (tp) {
+            snprintf(p, sizeof(p), "%s/%s/id", dir, tp);
+            load = tracepoints && (!is_exit || files);
+            if (load && access(p, R_OK) != 0) {
+                load = false;
+                if (!is_exit) {
+                    size_t n = strlen(m->absent_names);
+
+                    m->absent++;
+                    snprintf(m->absent_names + n, sizeof(m->absent_names) - n, "%s%s",
+                             n ? ", " : "", tp + 10);
+                }
+            }
+            if (load)
+                m->attached++;
+        } else {
+            continue;
+        }
+        bpf_program__set_autoload(prog, load);
+    }
+}
 
 /* Inode number of /proc/self/ns/<what>, 0 when unknown. */
 static uint32_t
@@ -918,6 +1006,9 @@ agent_bpf_stats(void *state, struct agent_bpf_stats *st)
     st->filtered = counter_sum(s, AB_CNT_FILTERED) + atomic_load(&s->filtered_user);
     st->drops = counter_sum(s, AB_CNT_DROPS);
     st->kernel_events = counter_sum(s, AB_CNT_EVENTS);
+    st->syscalls_raw = !s->scm.tracepoints;
+    if (st->syscalls_raw)
+        snprintf(st->syscalls_why, sizeof(st->syscalls_why), "%s", s->scm.why_raw);
 }
 
 static void
@@ -951,13 +1042,68 @@ silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
     return 0;
 }
 
+/* Opens, loads, configures and attaches the programs; the syscall programs as tracepoints
+ * says. On failure the skeleton and ring buffer are freed again (s->skel, s->rb NULL). */
+static int
+bpf_setup(struct bpf_state *s, const struct agent_bpf_conf *conf, bool tracepoints,
+          struct bn_diag *d)
+{
+    uint32_t key;
+    uint64_t val;
+    int rc = 0;
+
+    s->skel = agent_bpf__open();
+    if (!s->skel)
+        return bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF skeleton: %s",
+                           strerror(errno));
+    sc_choose(s->skel, tracepoints, conf->files, &s->scm);
+    rc = agent_bpf__load(s->skel);
+    if (rc) {
+        rc = bn_diag_set(d, rc, "<bpf>", 0, 0, "cannot load the eBPF programs%s: %s",
+                         tracepoints ? " (per-syscall tracepoints)" : "", strerror(-rc));
+        goto fail;
+    }
+    key = AB_CFG_AGENT_TGID;
+    val = (uint64_t)getpid();
+    bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
+    key = AB_CFG_FILE_ALL;
+    val = conf->files_all ? 1 : 0;
+    bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
+    for (size_t i = 0; i < conf->ninclude; i++)
+        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->include[i],
+                             AB_PF_INCLUDE, d)))
+            goto fail;
+    for (size_t i = 0; i < conf->nexclude; i++)
+        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->exclude[i],
+                             AB_PF_EXCLUDE, d)))
+            goto fail;
+    s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
+    if (!s->rb) {
+        rc = bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF ring buffer: %s",
+                         strerror(errno));
+        goto fail;
+    }
+    rc = agent_bpf__attach(s->skel);
+    if (rc) {
+        rc = bn_diag_set(d, rc, "<bpf>", 0, 0, "cannot attach the eBPF programs%s: %s",
+                         tracepoints ? " (per-syscall tracepoints)" : "", strerror(-rc));
+        goto fail;
+    }
+    return 0;
+fail:
+    ring_buffer__free(s->rb);
+    s->rb = NULL;
+    agent_bpf__destroy(s->skel);
+    s->skel = NULL;
+    return rc;
+}
+
 int
 agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **state,
                      struct bn_diag *d)
 {
     struct bpf_state *s = NULL;
-    uint32_t key;
-    uint64_t val;
+    bool tracepoints;
     int rc = 0;
 
     *state = NULL;
@@ -976,46 +1122,35 @@ agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **
     s->self_pid_ns = self_ns("pid");
     cg_init(s);
     libbpf_set_print(silent_print);
-    s->skel = agent_bpf__open();
-    if (!s->skel) {
-        rc = bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF skeleton: %s",
-                         strerror(errno));
-        goto out;
-    }
-    if (!conf->files)
-        bpf_program__set_autoload(s->skel->progs.on_sys_exit, false);
-    rc = agent_bpf__load(s->skel);
-    if (rc) {
-        rc = bn_diag_set(d, rc, "<bpf>", 0, 0, "cannot load the eBPF programs: %s",
-                         strerror(-rc));
-        goto out;
-    }
-    key = AB_CFG_AGENT_TGID;
-    val = (uint64_t)getpid();
-    bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
-    key = AB_CFG_FILE_ALL;
-    val = conf->files_all ? 1 : 0;
-    bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
-    for (size_t i = 0; i < conf->ninclude; i++)
-        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->include[i],
-                             AB_PF_INCLUDE, d)))
+    tracepoints = conf->syscalls != AGENT_BPF_SC_RAW;
+    if (tracepoints && !sc_events_present(true)) {
+        if (conf->syscalls == AGENT_BPF_SC_TRACEPOINT) {
+            rc = bn_diag_set(d, BN_EUNSUP, "<bpf>", 0, 0,
+                             "collect.bpf_syscalls is tracepoint but %s is not there (no "
+                             "tracefs, or a kernel without syscall tracepoints)",
+                             sc_events_dir());
             goto out;
-    for (size_t i = 0; i < conf->nexclude; i++)
-        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->exclude[i],
-                             AB_PF_EXCLUDE, d)))
-            goto out;
-    s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
-    if (!s->rb) {
-        rc = bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF ring buffer: %s",
-                         strerror(errno));
-        goto out;
+        }
+        tracepoints = false;
+        snprintf(s->scm.why_raw, sizeof(s->scm.why_raw), "no syscall tracepoints in %s",
+                 sc_events_dir());
     }
-    rc = agent_bpf__attach(s->skel);
-    if (rc) {
-        rc = bn_diag_set(d, rc, "<bpf>", 0, 0, "cannot attach the eBPF programs: %s",
-                         strerror(-rc));
-        goto out;
+    rc = bpf_setup(s, conf, tracepoints, d);
+    if (rc && tracepoints && conf->syscalls == AGENT_BPF_SC_AUTO) {
+        char why[sizeof(s->scm.why_raw)];
+        const char *m = d && d->msg[0] ? d->msg : "per-syscall tracepoints failed";
+        size_t n = strnlen(m, sizeof(why) - 1);
+
+        memcpy(why, m, n); /* cut: the reason's start says what failed */
+        why[n] = '\0';
+        bn_diag_clear(d);
+        rc = bpf_setup(s, conf, false, d);
+        memcpy(s->scm.why_raw, why, n + 1);
     }
+    if (rc)
+        goto out;
+    if (!s->scm.tracepoints && !s->scm.why_raw[0])
+        snprintf(s->scm.why_raw, sizeof(s->scm.why_raw), "collect.bpf_syscalls is raw");
     rc = pthread_create(&s->thread, NULL, poll_thread, s);
     if (rc) {
         rc = bn_diag_set(d, -rc, "<bpf>", 0, 0, "cannot start the eBPF reader thread");
@@ -1039,6 +1174,7 @@ static int
 bpf_probe(struct agent *a, struct bn_diag *d)
 {
     struct agent_bpf *skel;
+    struct sc_mode m;
     int rc;
 
     (void)a;
@@ -1050,6 +1186,8 @@ bpf_probe(struct agent *a, struct bn_diag *d)
     if (!skel)
         return bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot open the eBPF skeleton: %s",
                            strerror(errno));
+    /* the raw syscall pair: the fallback, so what must load for the tier to run */
+    sc_choose(skel, false, true, &m);
     rc = agent_bpf__load(skel);
     agent_bpf__destroy(skel);
     if (rc)
@@ -1076,8 +1214,41 @@ bpf_describe(struct agent *a, void *state, char *buf, size_t size)
         "UDP flows and DNS questions; file create, close-after-write, rename, delete, "
         "chmod/chown under the configured prefixes (filtered in the kernel); kernel module "
         "and BPF program loads; signals and ptrace aimed at the agent. Not seen: DNS "
-        "answers; x86-64 syscalls only (every syscall passes the raw sys_enter/sys_exit "
-        "programs).\n", AB_ARGS_LEN);
+        "answers; x86-64 syscalls only.\n", AB_ARGS_LEN);
+    if (len >= size)
+        return;
+    {
+        struct sc_mode m;
+        struct bpf_state *s = state;
+
+        memset(&m, 0, sizeof(m));
+        if (s) {
+            m = s->scm;
+        } else {
+            struct agent_bpf *skel = agent_bpf__open();
+            bool present = sc_events_present(false);
+
+            if (skel) {
+                sc_choose(skel, present, true, &m);
+                agent_bpf__destroy(skel);
+            }
+            if (!present)
+                snprintf(m.why_raw, sizeof(m.why_raw),
+                         "no syscall tracepoints in %s (the agent mounts tracefs at "
+                         "/sys/kernel/tracing if it is absent)", sc_events_dir());
+        }
+        if (m.tracepoints)
+            len += (size_t)snprintf(buf + len, size - len,
+                "bpf: watched syscalls %s per-syscall tracepoints (%d programs in %s): other "
+                "syscalls run no BPF program%s%s\n", s ? "through" : "would use", m.attached,
+                sc_events_dir(), m.absent ? "; not in this kernel (no tracepoint): " : "",
+                m.absent_names);
+        else
+            len += (size_t)snprintf(buf + len, size - len,
+                "bpf: watched syscalls %s the raw sys_enter/sys_exit programs (a program run "
+                "on every syscall of every process): %s\n", s ? "through" : "would use",
+                m.why_raw[0] ? m.why_raw : "per-syscall tracepoints unavailable");
+    }
     if (state && len < size) {
         agent_bpf_stats(state, &st);
         snprintf(buf + len, size - len,

@@ -12,6 +12,8 @@
 #include "agent/agent.h"
 
 static const char *const tier_names[] = {"auto", "bpf", "netlink", "poll", NULL};
+/* indexes are enum agent_bpf_syscalls values */
+static const char *const bpf_syscall_names[] = {"auto", "tracepoint", "raw", NULL};
 /* indexes are enum agent_auth_source values */
 static const char *const auth_source_names[] = {"auto", "journald", "file", "socket", NULL};
 /* indexes are enum sigma_level values */
@@ -59,6 +61,11 @@ const struct bn_conf_def agent_conf_defs[] = {
     {"collect.fanotify_with_bpf", BN_CONF_BOOL, "false", 0, 0, NULL, false,
      OFF(fanotify_with_bpf),
      "at tier bpf, also run fanotify for file events (each file event is then seen twice)"},
+    {"collect.bpf_syscalls", BN_CONF_ENUM, "auto", 0, 0, bpf_syscall_names, false,
+     OFF(bpf_syscalls),
+     "how tier bpf sees the syscalls it watches: auto (per-syscall tracepoints, else raw), "
+     "tracepoint (only those) or raw (raw sys_enter/sys_exit: a program run on every "
+     "syscall of every process)"},
     {"files.include", BN_CONF_STRING, FILES_INCLUDE_DEFAULT, 0, 0, NULL, false,
      OFF(files_include), "comma-separated path prefixes whose file events are reported"},
     {"files.exclude", BN_CONF_STRING, FILES_EXCLUDE_DEFAULT, 0, 0, NULL, false,
@@ -94,6 +101,9 @@ const struct bn_conf_def agent_conf_defs[] = {
      OFF(proc_keep_ms), "how long exited processes stay in the table for ancestry"},
     {"process.max_entries", BN_CONF_INT, "65536", 1024, 4194304, NULL, false, OFF(proc_max),
      "processes (live and recently exited) in the table"},
+    {"process.exited_max", BN_CONF_INT, "4096", 256, 4194304, NULL, false, OFF(proc_exited_max),
+     "exited processes kept for ancestry at most; above it (a process storm) the oldest "
+     "leave before process.exited_keep (counted)"},
     {"agent.host", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(host),
      "host name put on events (\"\" = the system's)"},
     {"server.address", BN_CONF_STRING, "", 0, 0, NULL, false, OFF(server),

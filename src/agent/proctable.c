@@ -57,6 +57,7 @@ struct agent_proctable {
     char proc_root[256];
     struct pt_entry *buckets[PT_BUCKETS];
     struct pt_entry *xhead, *xtail;
+    size_t nx;                     /* entries on the exited list */
     size_t count;
     struct pt_hash_slot *hslots;
     struct agent_proctable_stats st;
@@ -507,6 +508,8 @@ agent_proctable_new(struct agent_proctable **out, const struct agent_proctable_o
         pt->opts.max_entries = 65536;
     if (!pt->opts.exited_keep_ns)
         pt->opts.exited_keep_ns = 5ll * 1000000000ll;
+    if (!pt->opts.exited_max)
+        pt->opts.exited_max = 4096;
     if (!pt->opts.hash_max_bytes)
         pt->opts.hash_max_bytes = 256ull << 20;
     if (!pt->opts.hash_cache_slots)
@@ -605,6 +608,7 @@ xlist_remove(struct agent_proctable *pt, struct pt_entry *e)
     else if (pt->xtail == e)
         pt->xtail = e->xprev;
     e->xprev = e->xnext = NULL;
+    pt->nx--;
 }
 
 static void
@@ -618,6 +622,7 @@ xlist_append(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
     else
         pt->xhead = e;
     pt->xtail = e;
+    pt->nx++;
 }
 
 static void
@@ -659,7 +664,8 @@ unlink_entry(struct agent_proctable *pt, struct pt_entry *e, int64_t now_ns)
     if (*pp)
         *pp = e->next;
     if (e->exited) {
-        xlist_remove(pt, e);
+        if (!e->parked)
+            xlist_remove(pt, e);
         pt->st.exited--;
     }
     drop_child_ref(pt, e, now_ns);
@@ -896,6 +902,8 @@ agent_proctable_fill(struct agent_proctable *pt, pid_t pid, uint64_t start_ns,
     return lookup(pt, pid, start_ns, dst, false, fields);
 }
 
+static void expire_locked(struct agent_proctable *pt, int64_t now_ns);
+
 void
 agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns, int64_t now_ns)
 {
@@ -903,6 +911,8 @@ agent_proctable_exit(struct agent_proctable *pt, pid_t pid, uint64_t start_ns, i
     for (struct pt_entry *e = pt->buckets[bucket_of(pid)]; e; e = e->next)
         if (e->p.pid == pid && !e->exited && agent_proc_same_start(e->p.start_ns, start_ns))
             mark_exited(pt, e, now_ns);
+    if (pt->nx > pt->opts.exited_max)
+        expire_locked(pt, now_ns);
     pthread_mutex_unlock(&pt->mu);
 }
 
@@ -918,16 +928,25 @@ agent_proctable_sweep(struct agent_proctable *pt, int64_t now_ns)
                 n++;
             }
     pt->st.swept += n;
+    if (pt->nx > pt->opts.exited_max)
+        expire_locked(pt, now_ns);
     pthread_mutex_unlock(&pt->mu);
     return n;
 }
 
-void
-agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns)
+/*
+ * Ends exited entries from the head of the exited list (oldest first) while they are older
+ * than exited_keep_ns or, beyond exited_max of them, whatever their age (evicted). An entry
+ * with descendants in the table is parked instead: kept while they last.
+ */
+static void
+expire_locked(struct agent_proctable *pt, int64_t now_ns)
 {
-    pthread_mutex_lock(&pt->mu);
-    while (pt->xhead && now_ns - pt->xhead->exit_ns > pt->opts.exited_keep_ns) {
+    while (pt->xhead) {
         struct pt_entry *e = pt->xhead;
+        bool old = now_ns - e->exit_ns > pt->opts.exited_keep_ns;
+        if (!old && pt->nx <= pt->opts.exited_max)
+            break;
         if (e->children) {
             /* still an ancestor of something in the table: kept while that lasts */
             xlist_remove(pt, e);
@@ -935,8 +954,18 @@ agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns)
             continue;
         }
         unlink_entry(pt, e, now_ns);
-        pt->st.expired++;
+        if (old)
+            pt->st.expired++;
+        else
+            pt->st.evicted++;
     }
+}
+
+void
+agent_proctable_expire(struct agent_proctable *pt, int64_t now_ns)
+{
+    pthread_mutex_lock(&pt->mu);
+    expire_locked(pt, now_ns);
     pthread_mutex_unlock(&pt->mu);
 }
 

@@ -31,6 +31,9 @@ struct agent_proctable_opts {
     int64_t exited_keep_ns;     /* how long an exited process without descendants in the
                                    table stays (0 = 5 s); one with descendants stays while
                                    they do */
+    size_t exited_max;          /* exited entries waiting for expiry at most (0 = 4096): at
+                                   a higher exit rate the oldest go first (counted: evicted),
+                                   so a process storm cannot grow the table for exited_keep */
     bool hash;                  /* compute SHA-256 of executables */
     uint64_t hash_max_bytes;    /* larger executables are not hashed (0 = 256 MiB) */
     size_t hash_cache_slots;    /* SHA-256 cache entries (0 = 4096) */
@@ -42,7 +45,7 @@ struct agent_proctable_stats {
     uint64_t exited;            /* of which exited (kept for ancestry) */
     uint64_t inserts;
     uint64_t reused;            /* a pid came back with another start time */
-    uint64_t evicted;           /* dropped at max_entries before their time */
+    uint64_t evicted;           /* dropped at max_entries or exited_max before their time */
     uint64_t expired;           /* exited entries dropped after exited_keep_ns */
     uint64_t swept;             /* live entries found gone (their exit event was lost) */
     uint64_t proc_reads;

@@ -34,6 +34,18 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || skip "python3 missing"
 [ "$(uname -m)" = x86_64 ] || skip "the module-load step uses the x86-64 syscall number"
 
+# Tier 1 sees the syscalls it watches through per-syscall tracepoints (collect.bpf_syscalls
+# auto). A kernel built without module support has no init_module/finit_module (and no
+# tracepoint for them): the attempt of step 6 then reaches only the raw sys_enter program,
+# so on such a kernel tier 1 runs with collect.bpf_syscalls: raw here (the tracepoint path
+# is what test_agent_hostile.sh and test_agent_rules.sh run, and test_collect_bpf both).
+BPF_SC=auto
+if [ ! -e /sys/kernel/tracing/events/syscalls/sys_enter_finit_module ] &&
+   [ ! -e /sys/kernel/debug/tracing/events/syscalls/sys_enter_finit_module ]; then
+    BPF_SC=raw
+    echo "note: no finit_module tracepoint (a kernel without modules): tier bpf runs with collect.bpf_syscalls: raw"
+fi
+
 WORK=$(mktemp -d /tmp/bn-agent-ev-XXXXXX)
 CRON=/etc/cron.d/bannin-itest-$$
 APID=
@@ -95,6 +107,8 @@ start_agent() {
         detect=true
     fi
     cat > "$WORK/agent.yml" <<CONF
+collect:
+  bpf_syscalls: $BPF_SC
 files:
   include: $WORK, /etc/cron.d
 limits:

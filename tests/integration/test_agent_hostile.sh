@@ -199,7 +199,7 @@ ctypes.CDLL(None).syscall(313, f, b"", 0)' "$tier" "$d/hostile-mod.ko" 2> /dev/n
     fi
 
     python3 - "$out" "$tier" "$d/reuse" "$nsdone" "$CID" << 'PY'
-import collections, json, sys
+import collections, json, os, sys
 out, tier, reuse_file, nsdone, cid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 raw = open(out, "rb").read()
 evs = []
@@ -291,7 +291,14 @@ if tier == "bpf":
     else:
         fail("fileless exec from a memfd: %r" % [(e.get("Image"), e.get("fileless"), e.get("bannin.exe_deleted")) for e in mf])
     md = [e for e in evs if e.get("EventID") == 120 and e.get("TargetFilename", "").endswith("/hostile-mod.ko")]
-    if md:
+    if not md and not any(os.path.exists("%s/events/syscalls/sys_enter_finit_module" % t)
+                          for t in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")):
+        # a kernel without module support has no finit_module syscall and no tracepoint
+        # for it: tier 1's per-syscall tracepoints cannot see a call to it (the raw
+        # fallback can: test_agent_events.sh runs it there)
+        print("info tier bpf: module step not checked: this kernel has no finit_module "
+              "(no module support), so no syscall tracepoint sees the attempt")
+    elif md:
         ok("module load by a loader that exits at once: TargetFilename %s" % md[0]["TargetFilename"])
     else:
         fail("module load by a loader that exits at once: no EventID 120 with the module file")

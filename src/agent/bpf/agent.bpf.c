@@ -839,25 +839,17 @@ static __always_inline int file_syscall_wanted(long id, __u64 a1, __u64 a2)
     return 1;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+/*
+ * A watched syscall at entry (raw or per-syscall tracepoint alike): file syscalls remember
+ * their arguments for sys_exit_watched (read-only opens, the bulk of all file traffic, stop
+ * here); the others are handled now. Inlined with a constant id into each per-syscall
+ * program, so each keeps only its own branch.
+ */
+static __always_inline int sys_enter_watched(long id, __u64 a0, __u64 a1, __u64 a2, __u64 a3,
+                                             __u64 a4)
 {
-    __u64 a0, a1, a2, a3, a4;
-
-    if (id != NR_close && id != NR_connect && id != NR_sendto && id != NR_sendmsg &&
-        id != NR_kill && id != NR_tkill && id != NR_tgkill && id != NR_ptrace &&
-        id != NR_init_module && id != NR_finit_module && id != NR_bpf && !is_file_syscall(id))
-        return 0;
-    a0 = BPF_CORE_READ(regs, di);
-    a1 = BPF_CORE_READ(regs, si);
-    a2 = BPF_CORE_READ(regs, dx);
-    a3 = BPF_CORE_READ(regs, r10);
-    a4 = BPF_CORE_READ(regs, r8);
     if (!is_file_syscall(id))
         return sys_enter_body(id, a0, a1, a2, a3, a4);
-
-    /* File syscalls: remember the arguments; the work happens at sys_exit on success.
-     * Read-only opens, the bulk of all file traffic, stop here. */
     if (!file_syscall_wanted(id, a1, a2))
         return 0;
     {
@@ -879,6 +871,23 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
         bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
     }
     return 0;
+}
+
+/*
+ * Raw syscall programs (the fallback when per-syscall tracepoints cannot be attached: see
+ * the sc_* programs below). They run on every syscall of every process; the syscall
+ * number is tested before anything else.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+    if (id != NR_close && id != NR_connect && id != NR_sendto && id != NR_sendmsg &&
+        id != NR_kill && id != NR_tkill && id != NR_tgkill && id != NR_ptrace &&
+        id != NR_init_module && id != NR_finit_module && id != NR_bpf && !is_file_syscall(id))
+        return 0;
+    return sys_enter_watched(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
+                             BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10),
+                             BPF_CORE_READ(regs, r8));
 }
 
 /* State of the <dir>/<user>/.ssh/ scan over a prefix key (see path_wanted). */
@@ -973,8 +982,9 @@ static __always_inline int wanted(struct ab_file *e, __u32 off, __u32 len)
     return path_wanted(&e->data[off], len);
 }
 
-/* A file syscall that returned ret >= 0, with its arguments in *ap. */
-static __always_inline int sys_exit_file(const struct pending *ap, long ret)
+/* File syscall id that returned ret >= 0, with its arguments in *ap (a constant id leaves
+ * only its own case in a per-syscall program). */
+static __always_inline int sys_exit_file(long id, const struct pending *ap, long ret)
 {
     struct pending a = *ap;
     struct ab_file *e;
@@ -990,15 +1000,15 @@ static __always_inline int sys_exit_file(const struct pending *ap, long ret)
     e->mode = 0;
     e->uid = e->gid = (__u32)-1;
 
-    switch (a.id) {
+    switch (id) {
     case NR_open:
     case NR_creat:
     case NR_openat:
     case NR_openat2:
-        if (a.id == NR_open) {
+        if (id == NR_open) {
             l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
             e->mode = (__u32)a.args[1];
-        } else if (a.id == NR_creat) {
+        } else if (id == NR_creat) {
             l1 = read_path(e, 0, (const void *)a.args[0], AT_FDCWD);
             e->mode = O_CREAT | O_WRONLY | O_TRUNC;
         } else {
@@ -1105,22 +1115,84 @@ static __always_inline int sys_exit_file(const struct pending *ap, long ret)
     return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* A watched file syscall at exit (id: -1 = whichever its entry kept): the arguments its
+ * entry kept, if any. */
+static __always_inline int sys_exit_watched(long id, long ret)
 {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct pending *p;
     struct pending a;
 
-    /* the syscall number first: most syscalls are none of ours (no map lookup for them) */
-    if (!is_file_syscall(regs->orig_ax)) /* a BTF pointer: a direct load, no helper call */
-        return 0;
     p = bpf_map_lookup_elem(&pending, &tid);
     if (!p)
         return 0;
     a = *p;
     bpf_map_delete_elem(&pending, &tid);
-    if (ret < 0)
+    if (ret < 0 || (id >= 0 && (long)a.id != id))
         return 0;
-    return sys_exit_file(&a, ret);
+    return sys_exit_file(id >= 0 ? id : (long)a.id, &a, ret);
 }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+    /* the syscall number first: most syscalls are none of ours (no map lookup for them) */
+    if (!is_file_syscall(regs->orig_ax)) /* a BTF pointer: a direct load, no helper call */
+        return 0;
+    return sys_exit_watched(-1, ret);
+}
+
+/*
+ * Per-syscall tracepoints (tracepoint/syscalls/sys_{enter,exit}_<name>), the default: the
+ * kernel runs a BPF program only for the syscalls attached, so the other syscalls of every
+ * process pay no BPF program run (they still take the syscall-tracing slow path while any
+ * syscall tracepoint is on). collect_bpf.c attaches these (those whose tracepoint exists:
+ * a kernel without modules has no init_module tracepoint, and no such syscall) or, when
+ * tracefs or the attach fails, the raw pair above instead; never both.
+ */
+/* A syscall's record holds only its own arguments (reading past them fails the attach):
+ * nargs is how many it has, the others are 0. */
+#define SC_ARG(n, nargs) ((nargs) > (n) ? ctx->args[n] : 0)
+#define SC_ENTER(name, nargs)                                                               \
+    SEC("tracepoint/syscalls/sys_enter_" #name)                                             \
+    int sc_enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
+    {                                                                                       \
+        return sys_enter_watched(NR_##name, SC_ARG(0, nargs), SC_ARG(1, nargs),             \
+                                 SC_ARG(2, nargs), SC_ARG(3, nargs), SC_ARG(4, nargs));     \
+    }
+#define SC_EXIT(name)                                                                       \
+    SEC("tracepoint/syscalls/sys_exit_" #name)                                              \
+    int sc_exit_##name(struct trace_event_raw_sys_exit *ctx)                                \
+    {                                                                                       \
+        return sys_exit_watched(NR_##name, ctx->ret);                                                  \
+    }
+#define SC_FILE(name, nargs) SC_ENTER(name, nargs) SC_EXIT(name)
+
+SC_ENTER(close, 1)
+SC_ENTER(connect, 3)
+SC_ENTER(sendto, 6)
+SC_ENTER(sendmsg, 3)
+SC_ENTER(kill, 2)
+SC_ENTER(tkill, 2)
+SC_ENTER(tgkill, 3)
+SC_ENTER(ptrace, 4)
+SC_ENTER(init_module, 3)
+SC_ENTER(finit_module, 3)
+SC_ENTER(bpf, 3)
+SC_FILE(open, 3)
+SC_FILE(openat, 4)
+SC_FILE(openat2, 4)
+SC_FILE(creat, 2)
+SC_FILE(unlink, 1)
+SC_FILE(unlinkat, 3)
+SC_FILE(rename, 2)
+SC_FILE(renameat, 4)
+SC_FILE(renameat2, 5)
+SC_FILE(chmod, 2)
+SC_FILE(fchmod, 2)
+SC_FILE(fchmodat, 3)
+SC_FILE(fchmodat2, 4)
+SC_FILE(chown, 3)
+SC_FILE(fchown, 3)
+SC_FILE(lchown, 3)
+SC_FILE(fchownat, 5)

@@ -570,8 +570,9 @@ m_file(const struct rec *r, const void *arg)
            (!f->path2 || (r->path2 && strcmp(r->path2, f->path2) == 0));
 }
 
+/* File operations of a child under the temporary directory, through the running collector. */
 static void
-test_files(void **st)
+files_check(void)
 {
     char a[128], b[128], rel[128], outside[128];
     struct file_match f;
@@ -581,9 +582,6 @@ test_files(void **st)
     int fd, dfd, gate[2], status;
     pid_t child;
 
-    (void)st;
-    if (!bpf_state)
-        skip();
     assert_true(tmpdir[0] != '\0');
     snprintf(a, sizeof(a), "%s/a", tmpdir);
     snprintf(b, sizeof(b), "%s/b", tmpdir);
@@ -683,6 +681,50 @@ test_files(void **st)
 }
 
 static void
+test_files(void **st)
+{
+    struct agent_bpf_stats bs;
+
+    (void)st;
+    if (!bpf_state)
+        skip();
+    files_check();
+    /* by default the watched syscalls come from per-syscall tracepoints where the kernel
+     * has them (the raw pair would run a program on every syscall of every process) */
+    agent_bpf_stats(bpf_state, &bs);
+    if (access("/sys/kernel/tracing/events/syscalls/sys_enter_openat/id", R_OK) == 0 ||
+        access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_openat/id", R_OK) == 0)
+        assert_false(bs.syscalls_raw);
+    else
+        assert_true(bs.syscalls_raw && bs.syscalls_why[0]);
+}
+
+/* The same file events through the raw sys_enter/sys_exit fallback (collect.bpf_syscalls). */
+static void
+test_files_raw(void **st)
+{
+    struct agent_bpf_conf conf = agent_bpf_default_conf;
+    struct agent_bpf_stats bs;
+    struct bn_diag d;
+    char buf[2048] = "";
+
+    (void)st;
+    if (!bpf_state)
+        skip();
+    agent_collector_bpf.stop(NULL, bpf_state);
+    bpf_state = NULL;
+    conf.syscalls = AGENT_BPF_SC_RAW;
+    bn_diag_clear(&d);
+    assert_int_equal(agent_bpf_start_conf(NULL, &conf, &bpf_state, &d), 0);
+    agent_bpf_stats(bpf_state, &bs);
+    assert_true(bs.syscalls_raw);
+    assert_non_null(strstr(bs.syscalls_why, "raw"));
+    agent_collector_bpf.describe(NULL, bpf_state, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "through the raw sys_enter/sys_exit programs"));
+    files_check();
+}
+
+static void
 test_describe(void **st)
 {
     char buf[2048] = "";
@@ -705,6 +747,7 @@ main(void)
         cmocka_unit_test(test_tcp_loopback),
         cmocka_unit_test(test_dns_udp),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_files_raw),
         cmocka_unit_test(test_describe),
     };
 

@@ -338,6 +338,58 @@ test_exited_ancestor_kept(void **state)
     agent_proctable_free(pt);
 }
 
+/* Beyond exited_max exited entries the oldest leave early (evicted), whatever their age;
+ * an exited ancestor of a live process is parked instead, never evicted. */
+static void
+test_exited_max(void **state)
+{
+    (void)state;
+    struct agent_proctable_opts o = {.exited_max = 3};
+    struct agent_proctable *pt;
+    assert_int_equal(agent_proctable_new(&pt, &o), 0);
+    struct agent_proc par = {.pid = 4000300, .ppid = 1, .start_ns = 9000000000ull};
+    struct agent_proc kid = {.pid = 4000301, .ppid = 4000300, .start_ns = 9100000000ull};
+    par.exe = "/usr/bin/make";
+    kid.exe = "/usr/bin/gcc";
+    assert_int_equal(agent_proctable_update(pt, &par), 0);
+    assert_int_equal(agent_proctable_update(pt, &kid), 0);
+    const int64_t s = 1000000000ll;
+    agent_proctable_exit(pt, par.pid, par.start_ns, 1 * s);
+    for (int i = 0; i < 5; i++) {
+        struct agent_proc leaf = {.pid = 4000310 + i, .ppid = 1,
+                                  .start_ns = 9200000000ull + (uint64_t)i};
+        leaf.exe = "/usr/bin/true";
+        assert_int_equal(agent_proctable_update(pt, &leaf), 0);
+        agent_proctable_exit(pt, leaf.pid, leaf.start_ns, 1 * s + i);
+    }
+    struct agent_proc out;
+    for (int i = 0; i < 5; i++) {
+        int rc = agent_proctable_get(pt, 4000310 + i, 9200000000ull + (uint64_t)i, &out);
+        assert_int_equal(rc, i < 2 ? BN_ENOTFOUND : 0); /* the two oldest leaves went */
+        if (rc == 0)
+            agent_proc_release(&out);
+    }
+    /* the exited parent of a live child stayed (parked), and still gives its ancestry */
+    struct agent_proc chain[2];
+    size_t n;
+    assert_int_equal(agent_proctable_ancestry(pt, kid.pid, kid.start_ns, chain, 2, &n), 0);
+    assert_true(n >= 1);
+    assert_string_equal(chain[0].exe, "/usr/bin/make");
+    for (size_t i = 0; i < n; i++)
+        agent_proc_release(&chain[i]);
+    struct agent_proctable_stats st;
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.evicted, 2);
+    assert_int_equal(st.expired, 0);
+    assert_int_equal(st.entries, 5);
+    /* the ones left expire at exited_keep as before */
+    agent_proctable_expire(pt, 10 * s);
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.expired, 3);
+    assert_int_equal(st.entries, 2);
+    agent_proctable_free(pt);
+}
+
 static void
 test_max_entries(void **state)
 {
@@ -737,6 +789,7 @@ main(void)
         cmocka_unit_test(test_parent_exited_first),
         cmocka_unit_test(test_exited_ancestor_kept),
         cmocka_unit_test(test_max_entries),
+        cmocka_unit_test(test_exited_max),
         cmocka_unit_test(test_sha256_cache),
         cmocka_unit_test(test_huge_and_binary_cmdline),
         cmocka_unit_test(test_deleted_executable),
