@@ -457,22 +457,21 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
         if (!w->rc)
             w->rc = bn_buf_printf(w->b, "%.6f", (double)r->rtt_ns / 1e9);
     }
-    /* Zeek knows qclass/qtype from the query; a reply it cannot pair gets only a name */
+    /* Zeek knows query, qclass and qtype from the query; a reply it cannot pair gets only
+     * the owner name of its first answer (Zeek's DNS::do_reply sets query from ans$query),
+     * none when the reply has no answer */
     bool qinfo = !r->is_response || r->query_seen;
-    if (!r->n_queries && r->is_response) {
+    if (!qinfo) {
         for (size_t i = 0; i < r->n_rrs; i++) {
-            if (r->rrs[i].section == NET_DNS_ANSWER) {
+            const struct net_dns_rr *rr = &r->rrs[i];
+            if (rr->section == NET_DNS_ANSWER && rr->type != 11 && rr->type != 249 &&
+                rr->type != 250) {
                 char qn[NET_DNS_NAME_MAX];
-                snprintf(qn, sizeof(qn), "%s", r->rrs[i].name);
+                snprintf(qn, sizeof(qn), "%s", rr->name);
                 jw_str(w, "query", lower(qn));
                 break;
             }
         }
-    }
-    if (r->n_queries && !qinfo) {
-        char qn[NET_DNS_QNAME_MAX];
-        snprintf(qn, sizeof(qn), "%s", r->queries[0].name);
-        jw_str(w, "query", lower(qn));
     } else if (r->n_queries) {
         const struct net_dns_query *q = &r->queries[0];
         char qn[NET_DNS_QNAME_MAX];

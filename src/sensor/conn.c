@@ -23,14 +23,53 @@
             return rc_;                                                                        \
     } while (0)
 
+/*
+ * The SYN, FIN and RST flags one side sent in the current Zeek connection, read from its
+ * history letters (S/H, F, R: upper case for the client, lower case for the server) since
+ * the flow's tcp_flags cover the whole flow and a flow can hold several Zeek connections.
+ */
+static uint8_t
+hist_flags(const struct net_flow *f, bool client)
+{
+    uint8_t fl = 0;
+    int up = client ? 0 : 'a' - 'A';
+
+    for (size_t i = 0; i < sizeof(f->history) && f->history[i]; i++) {
+        int c = f->history[i];
+        if (c == 'S' + up || c == 'H' + up)
+            fl |= NET_TCP_SYN;
+        else if (c == 'F' + up)
+            fl |= NET_TCP_FIN;
+        else if (c == 'R' + up)
+            fl |= NET_TCP_RST;
+    }
+    return fl;
+}
+
+/* Packets and payload bytes of dir in the current Zeek connection (flow.c, zk_*). */
+static uint64_t
+zk_pkts(const struct net_flow *f, enum net_dir dir)
+{
+    return f->zk_first_ns ? (uint32_t)((uint32_t)f->pkts[dir] - f->zk_pkts0[dir]) : f->pkts[dir];
+}
+
+static uint64_t
+zk_bytes(const struct net_flow *f, enum net_dir dir)
+{
+    if (f->proto == IPPROTO_TCP && f->seq_init[dir])
+        return net_flow_app_bytes(f, dir);
+    return f->zk_first_ns ? (uint32_t)((uint32_t)f->payload_bytes[dir] - f->zk_pay0[dir])
+                          : f->payload_bytes[dir];
+}
+
 const char *
 net_conn_state(const struct net_flow *f)
 {
-    uint8_t o = f->tcp_flags[NET_TOSERVER], r = f->tcp_flags[NET_TOCLIENT];
+    uint8_t o = hist_flags(f, true), r = hist_flags(f, false);
     bool syn = (o & NET_TCP_SYN) != 0, synack = (r & NET_TCP_SYN) != 0;
 
     if (f->proto != IPPROTO_TCP)
-        return f->pkts[NET_TOCLIENT] ? "SF" : "S0";
+        return zk_pkts(f, NET_TOCLIENT) ? "SF" : "S0";
     if (syn && !synack) {
         if (o & NET_TCP_RST)
             return "RSTOS0";
@@ -101,7 +140,7 @@ zeek_service(uint8_t app)
 static bool
 zeek_flips(const struct net_flow *f)
 {
-    if (f->proto == IPPROTO_TCP && ((f->tcp_flags[0] | f->tcp_flags[1]) & NET_TCP_SYN))
+    if (f->proto == IPPROTO_TCP && ((hist_flags(f, true) | hist_flags(f, false)) & NET_TCP_SYN))
         return false;
     if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
         return false;
@@ -136,11 +175,13 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
     bool icmp = f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6;
     /* Zeek reads no ports from a transport it does not know (SCTP, ...): 0 and 0 */
     bool unknown = !icmp && f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP;
-    uint64_t dur = f->last_ns - f->first_ns;
+    /* Zeek reads captures through libpcap at microsecond precision (nanosecond files are
+     * truncated per packet): the duration is between truncated timestamps */
+    uint64_t first = f->zk_first_ns ? f->zk_first_ns : f->first_ns;
+    uint64_t dur = (f->last_ns / 1000u - first / 1000u) * 1000u;
 
     TRY(bn_buf_printf(b, "{\"_path\":\"conn\",\"ts\":%" PRIu64 ".%06" PRIu64 ",\"uid\":\"",
-                      (uint64_t)(f->first_ns / 1000000000u),
-                      (uint64_t)((f->first_ns / 1000u) % 1000000u)));
+                      (uint64_t)(first / 1000000000u), (uint64_t)((first / 1000u) % 1000000u)));
     TRY(bn_buf_json_escape(b, f->community_id, strlen(f->community_id)));
     TRY(bn_buf_printf(b, "\",\"id.orig_h\":\"%s\",\"id.orig_p\":%u,\"id.resp_h\":\"%s\","
                          "\"id.resp_p\":%u,\"proto\":\"%s\"",
@@ -159,15 +200,18 @@ net_conn_zeek(const struct net_flow *f, struct bn_buf *b)
                           ",\"resp_bytes\":%" PRIu64,
                           (uint64_t)(dur / 1000000000u), (uint64_t)((dur / 1000u) % 1000000u),
                           /* no payload sizes for a transport Zeek does not parse */
-                          unknown ? 0 : net_flow_app_bytes(f, NET_TOSERVER),
-                          unknown ? 0 : net_flow_app_bytes(f, NET_TOCLIENT)));
+                          unknown ? 0 : zk_bytes(f, NET_TOSERVER),
+                          unknown ? 0 : zk_bytes(f, NET_TOCLIENT)));
+    /* a transport Zeek does not parse: state OTH, no history */
+    TRY(bn_buf_printf(b, ",\"conn_state\":\"%s\",\"missed_bytes\":%" PRIu64,
+                      unknown ? "OTH" : net_conn_state(f), (uint64_t)f->gaps[0] + f->gaps[1]));
+    if (!unknown)
+        TRY(bn_buf_printf(b, ",\"history\":\"%s\"", f->history));
     TRY(bn_buf_printf(b,
-                      ",\"conn_state\":\"%s\",\"missed_bytes\":%" PRIu64
-                      ",\"history\":\"%s\",\"orig_pkts\":%" PRIu64 ",\"orig_ip_bytes\":%" PRIu64
+                      ",\"orig_pkts\":%" PRIu64 ",\"orig_ip_bytes\":%" PRIu64
                       ",\"resp_pkts\":%" PRIu64 ",\"resp_ip_bytes\":%" PRIu64,
-                      net_conn_state(f),
-                      (uint64_t)f->gaps[0] + f->gaps[1], f->history, f->pkts[0],
-                      f->ip_bytes[0], f->pkts[1], f->ip_bytes[1]));
+                      zk_pkts(f, NET_TOSERVER), f->ip_bytes[0], zk_pkts(f, NET_TOCLIENT),
+                      f->ip_bytes[1]));
     if (f->vlan[0])
         TRY(bn_buf_printf(b, ",\"vlan\":%u", f->vlan[0]));
     if (f->vlan[1])

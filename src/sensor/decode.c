@@ -825,7 +825,9 @@ decode_ipv6(struct dctx *c, const uint8_t *p, uint32_t n, uint32_t pkt_len, uint
         return;
     }
     plen = be16(p + 4);
-    if (plen == 0) { /* jumbograms are not used on links we capture */
+    /* a jumbogram (length 0 and a hop-by-hop header) is not used on links we capture; length
+     * 0 with another next header is a packet with no payload (Teredo bubbles, probes) */
+    if (plen == 0 && p[6] == 0) {
         fail(c, W_MALFORMED);
         return;
     }

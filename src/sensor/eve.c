@@ -452,6 +452,8 @@ net_eve_write(struct net_eve *e, const struct net_record *r)
 {
     if (!e->fp)
         return;
+    if (r->type == NET_REC_FLOW && r->flow && r->flow->zeek_only)
+        return; /* a flow Suricata does not make (flow.c): Zeek's conn.log only */
     bool batch = eve_batching(e);
     if (!batch)
         net_eve_flush(e); /* the FILE changed mode: keep the order */

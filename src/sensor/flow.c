@@ -51,6 +51,7 @@ struct ent {
     uint8_t cls;
     uint8_t used;
 } __attribute__((aligned(64)));
+_Static_assert(sizeof(struct ent) == 384, "a flow entry is six cache lines (sensor.h)");
 
 struct islot {
     uint32_t hash;
@@ -506,6 +507,18 @@ flow_proto(uint8_t proto)
     }
 }
 
+/*
+ * Zeek logs a conn.log row (proto unknown_transport, ports 0) for every IP protocol it does
+ * not parse (OSPF, VRRP, PIM, IGMP, ...), where Suricata makes no flow: those packets get a
+ * flow marked zeek_only, which reaches the Zeek writer and Sigma but not eve or the detectors.
+ * GRE carriers (a tunnel for both) and IPv6's "no next header" (Teredo bubbles) make none.
+ */
+static bool
+zeek_only_proto(uint8_t proto)
+{
+    return !flow_proto(proto) && proto != IPPROTO_GRE && proto != IPPROTO_NONE;
+}
+
 static void
 mac_add(struct net_flow *f, int side, const uint8_t *mac)
 {
@@ -568,7 +581,8 @@ init_flow(struct net_flowtab *t, struct net_flow *f, const struct net_pkt *p, ui
           uint16_t dp, bool reverse)
 {
     memset(f, 0, sizeof(*f));
-    f->id = ++t->next_id;
+    f->zeek_only = zeek_only_proto(p->proto);
+    f->id = f->zeek_only ? 0 : ++t->next_id; /* eve flow_ids stay Suricata's sequence */
     f->cli = reverse ? p->dst : p->src;
     f->srv = reverse ? p->src : p->dst;
     f->cport = reverse ? dp : sp;
@@ -581,7 +595,6 @@ init_flow(struct net_flowtab *t, struct net_flow *f, const struct net_pkt *p, ui
     f->layer = p->layer;
     f->tunnel = p->tunnel;
     f->first_ns = p->ts_ns;
-    f->first_pcap_cnt = p->pcap_cnt;
     int fam = p->ip_v == 6 ? AF_INET6 : AF_INET;
     if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
         bn_community_id(t->cfg.cid_seed, fam, p->proto, p->src.a, p->dst.a, p->sport,
@@ -591,13 +604,131 @@ init_flow(struct net_flowtab *t, struct net_flow *f, const struct net_pkt *p, ui
                         f->sport, f->community_id, sizeof(f->community_id));
 }
 
+/* ---- Zeek's connections inside a flow ----
+ *
+ * Zeek ends a connection where Suricata's flow goes on, and logs what follows as a new one
+ * (conn.log rows, Sigma): a SYN nobody answered within 5 s (tcp_attempt_delay), 5 s after a
+ * close (a RST, or a FIN when the peer already closed or never spoke: tcp_close_delay), a
+ * new initial sequence number on a pure SYN (connection reuse), inactivity (TCP 5 min, UDP
+ * and ICMP 1 min) and, for DNS over UDP, a pause of 9 s or more seen by its 10 s session
+ * timer. The flow keeps counting for eve; the Zeek connection that ended is handed to the end
+ * callback as a copy marked zeek_only (counters relative to its start), and the flow's Zeek
+ * fields (zk_*, history, ip_bytes, sequence range) start again. Per packet this costs a few
+ * comparisons; the copy is made only at a split.
+ */
+#define ZK_ATTEMPT_NS (5 * NS)
+#define ZK_CLOSE_MS   5000u
+#define ZK_DNS_NS     (10 * NS)
+
+static uint64_t
+zk_start(const struct net_flow *f)
+{
+    return f->zk_first_ns ? f->zk_first_ns : f->first_ns;
+}
+
+static bool
+hist_has(const struct net_flow *f, char c)
+{
+    return memchr(f->history, c, strnlen(f->history, sizeof(f->history))) != NULL;
+}
+
+/* Does Zeek see this packet (m: 1 to server, 2 to client) start a new connection? */
+static bool
+zk_split_due(const struct net_flow *f, const struct net_pkt *p, int m)
+{
+    uint64_t ts = p->ts_ns, start;
+
+    if (ts <= f->last_ns)
+        return false;
+    if (f->proto == IPPROTO_TCP) {
+        if (ts - f->last_ns > 300 * NS)
+            return true;
+        start = zk_start(f);
+        if (f->zk_close_ms && ts >= start + (uint64_t)f->zk_close_ms * 1000000u)
+            return true;
+        /* the attempt timer: a pure SYN opened it, no answer and no close since */
+        if (f->history[0] == 'S' && ts >= start + ZK_ATTEMPT_NS &&
+            (uint32_t)f->pkts[NET_TOCLIENT] == f->zk_pkts0[NET_TOCLIENT] && !hist_has(f, 'F') &&
+            !hist_has(f, 'R'))
+            return true;
+        /* reuse: the client's pure SYN with another initial sequence number */
+        uint8_t fl = p->tcp_flags & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST);
+        return m == 1 && fl == NET_TCP_SYN && f->seq_init[NET_TOSERVER] &&
+               p->tcp_seq + 1 != f->seq_first[NET_TOSERVER];
+    }
+    if (f->proto == IPPROTO_UDP || f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
+        if (ts - f->last_ns > 60 * NS)
+            return true;
+        if (f->proto == IPPROTO_UDP && f->app == NET_APP_DNS && ts - f->last_ns >= 9 * NS) {
+            /* the DNS session timer fires every 10 s from the start and ends the connection
+             * when the last packet is 9 s or more before it */
+            start = zk_start(f);
+            uint64_t k = (f->last_ns + 9 * NS - start + ZK_DNS_NS - 1) / ZK_DNS_NS;
+            return start + (k ? k : 1) * ZK_DNS_NS <= ts;
+        }
+    }
+    return false;
+}
+
+/* Hands the Zeek connection that ended to the end callback and starts the next one at ts. */
+static void
+zk_split(struct net_flowtab *t, struct net_flow *f, uint64_t ts)
+{
+    struct net_flow c = *f;
+
+    c.zeek_only = 1;
+    c.end = NET_END_ZEEK;
+    c.stream[0] = c.stream[1] = NULL;
+    c.app_state = NULL;
+    c.parser = NULL;
+    c.first_ns = zk_start(f);
+    c.zk_first_ns = 0;
+    for (int d = 0; d < 2; d++) {
+        c.pkts[d] = (uint32_t)((uint32_t)f->pkts[d] - f->zk_pkts0[d]);
+        c.payload_bytes[d] = (uint32_t)((uint32_t)f->payload_bytes[d] - f->zk_pay0[d]);
+        c.zk_pkts0[d] = c.zk_pay0[d] = 0;
+        f->zk_pkts0[d] = (uint32_t)f->pkts[d];
+        f->zk_pay0[d] = (uint32_t)f->payload_bytes[d];
+        f->ip_bytes[d] = 0;
+        f->seq_init[d] = 0;
+    }
+    c.zk_close_ms = 0;
+    t->st.zeek_splits++;
+    if (t->end)
+        t->end(t->ctx, &c);
+    f->zk_first_ns = ts;
+    f->zk_close_ms = 0;
+    f->history[0] = '\0';
+}
+
+/* After a packet with FIN or RST from dir: has Zeek seen the close complete? */
+static void
+zk_closed(struct net_flow *f, enum net_dir dir, uint8_t fl, uint64_t ts)
+{
+    enum net_dir peer = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
+    bool done = (fl & NET_TCP_RST) != 0;
+
+    if (f->zk_close_ms || !(fl & (NET_TCP_FIN | NET_TCP_RST)))
+        return;
+    if (!done)
+        done = (uint32_t)f->pkts[peer] == f->zk_pkts0[peer] ||
+               hist_has(f, peer == NET_TOSERVER ? 'F' : 'f') ||
+               hist_has(f, peer == NET_TOSERVER ? 'R' : 'r');
+    if (done) {
+        uint64_t since = ts - zk_start(f);
+        uint64_t ms = (since + 999999u) / 1000000u + ZK_CLOSE_MS;
+        f->zk_close_ms = ms < UINT32_MAX ? (uint32_t)ms : UINT32_MAX;
+    }
+}
+
 /* The flow key's ports; false when the packet makes no flow. */
 static bool
 key_ports(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
 {
     /* As in Suricata, flows are made for TCP, UDP, ICMP, SCTP, ESP and IP-in-IP carriers;
-     * GRE carriers and other protocols (IGMP, OSPF, PIM, ...) make none (counted) */
-    if (p->is_arp || !p->ip_v || !flow_proto(p->proto))
+     * GRE carriers make none (counted); other protocols (IGMP, OSPF, PIM, ...) make Zeek-only
+     * flows (zeek_only_proto) */
+    if (p->is_arp || !p->ip_v || (!flow_proto(p->proto) && !zeek_only_proto(p->proto)))
         return false;
     *sp = *dp = 0;
     if (p->l4_ok && (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)) {
@@ -764,6 +895,8 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         end_flow(t, entry, NET_END_SHUTDOWN);
         entry = NIL;
     }
+    if (entry != NIL && zk_split_due(&t->e[entry].f, p, m))
+        zk_split(t, &t->e[entry].f, p->ts_ns);
     if (entry == NIL) {
         bool reverse = false;
         if (t->free_head == NIL) {
@@ -803,7 +936,6 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     f->ip_bytes[*dir] += p->ip_len;
     if (p->ts_ns > f->last_ns)
         f->last_ns = p->ts_ns;
-    f->last_pcap_cnt = p->pcap_cnt;
     history(f, *dir, p);
     if (p->eth) {
         /* the packet's source MAC is on its sender's side, the destination on the other */
@@ -824,6 +956,8 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         }
         f->tcp_flags[*dir] |= p->tcp_flags;
         tcp_update(f, *dir, p->tcp_flags, t->cfg.midstream);
+        if (p->tcp_flags & (NET_TCP_FIN | NET_TCP_RST))
+            zk_closed(f, *dir, p->tcp_flags, p->ts_ns);
     } else {
         if ((p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) && f->pkts[*dir] == 1) {
             f->icmp_type[*dir] = (uint8_t)p->sport;
@@ -868,6 +1002,8 @@ net_flow_swap(struct net_flow *f)
     SWAP(f->app_dir_done[0], f->app_dir_done[1]);
     SWAP(f->ooo_dropped[0], f->ooo_dropped[1]);
     SWAP(f->nmacs[0], f->nmacs[1]);
+    SWAP(f->zk_pkts0[0], f->zk_pkts0[1]);
+    SWAP(f->zk_pay0[0], f->zk_pay0[1]);
     uint8_t m[NET_FLOW_MACS][6];
     memcpy(m, f->macs[0], sizeof(m));
     memcpy(f->macs[0], f->macs[1], sizeof(m));

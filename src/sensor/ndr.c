@@ -597,6 +597,8 @@ ndr_record(struct ndr *d, const struct net_record *rec, struct net_sink *sink)
 {
     if (rec->type == NET_REC_ALERT)
         return; /* our own alerts (and Sigma's) come back through a fan-out sink */
+    if (rec->type == NET_REC_FLOW && rec->flow && rec->flow->zeek_only)
+        return; /* a flow only Zeek makes (flow.c): the detectors see Suricata's flows */
     d->st.records++;
     advance(d, rec->ts_ns, sink);
     const struct net_flow *f = rec->flow;

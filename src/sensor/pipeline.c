@@ -621,6 +621,10 @@ on_flow_end(void *ctx, struct net_flow *f)
     struct net_pipeline *p = ctx;
     struct pflow *pf = f->stream[0];
 
+    if (f->end == NET_END_ZEEK) { /* a Zeek connection inside the flow ended: conn.log */
+        net_emit(&p->sink, NET_REC_FLOW, f->last_ns, f, 0, f);
+        return;
+    }
     if (pf) {
         for (int d = 0; d < 2; d++) {
             struct feed fd = {p, f, (enum net_dir)d};
@@ -914,6 +918,7 @@ net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
     rc |= J("tcp_midstream", s.flow.tcp_midstream);
     rc |= J("tcp_reversed", s.flow.tcp_reversed);
     rc |= J("tcp_reused", s.flow.tcp_reused);
+    rc |= J("zeek_splits", s.flow.zeek_splits);
     first = 0;
     rc |= bn_buf_puts(b, "},\"stream\":{");
     rc |= J("gaps", s.stream_gaps);

@@ -162,6 +162,8 @@ enum net_flow_end {
     NET_END_TIMEOUT = 0,
     NET_END_FORCED,    /* evicted to respect the table bound */
     NET_END_SHUTDOWN,  /* end of capture */
+    NET_END_ZEEK,      /* not an end: a Zeek connection inside the flow ended (flow.c);
+                        * the callback gets a zeek_only copy for conn.log */
 };
 
 /* TCP state as eve reports it. */
@@ -232,7 +234,8 @@ struct net_flow {
     const struct net_app_parser *parser;
     uint64_t last_ns;
     uint64_t pkts[2];
-    uint64_t last_pcap_cnt;      /* latest packet of the flow */
+    uint64_t zk_first_ns;        /* Zeek: first packet of the current Zeek connection when
+                                  * Zeek's rules split this flow (conn.c), else 0 */
     /* lines 2-3: per-packet counters */
     uint64_t bytes[2];           /* packet bytes as eve counts them (struct net_pkt pkt_len) */
     uint64_t payload_bytes[2];
@@ -245,12 +248,18 @@ struct net_flow {
     /* cold: set once, or read when the flow ends */
     uint64_t id;                 /* unique per sensor run (eve flow_id) */
     uint64_t first_ns;
-    uint64_t first_pcap_cnt;     /* packet that opened the flow */
+    uint32_t zk_pkts0[2];        /* Zeek: pkts[] and payload_bytes[] (low 32 bits) when the */
+    uint32_t zk_pay0[2];         /* current Zeek connection began (0 before any split) */
     char community_id[32];       /* "1:..." */
     uint32_t gaps[2];            /* bytes never seen (missing segments) */
     uint8_t icmp_type[2];        /* first ICMP type/code seen each way (ICMP flows) */
     uint8_t icmp_code[2];
+    uint8_t zeek_only;           /* a flow Suricata would not make (an IP protocol it has no
+                                  * flow for): Zeek's conn.log and Sigma only, no eve record,
+                                  * not seen by the detectors */
     uint64_t ooo_dropped[2];     /* TCP segments the reassembler could not keep */
+    uint32_t zk_close_ms;        /* Zeek: ms after zk_first_ns (or first_ns) at which Zeek
+                                  * forgets the closed connection (close or RST + 5 s), 0 */
 };
 
 /* TCP bytes a direction sent by sequence numbers (retransmissions counted once), as Zeek's
@@ -449,6 +458,7 @@ struct net_flow_stats {
     uint64_t tcp_midstream;      /* TCP flows whose first packet was not a SYN */
     uint64_t tcp_reversed;       /* TCP flows whose first packet was the SYN-ACK */
     uint64_t tcp_reused;         /* closed TCP flows ended by a new SYN on their tuple */
+    uint64_t zeek_splits;        /* Zeek connections ended inside a flow (flow.c) */
 };
 
 struct net_flowtab;
