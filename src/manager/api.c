@@ -132,6 +132,24 @@ api_reply(struct api_req *r, int status, json_t *j)
     return 0;
 }
 
+int
+api_push(struct api_collect *c, json_t *j)
+{
+    if (!j || json_array_append_new(c->arr, j) < 0)
+        return BN_ENOMEM;
+    return 0;
+}
+
+int
+api_reply_items(struct api_req *r, int rc, json_t *items, const char *what)
+{
+    if (rc < 0) {
+        json_decref(items);
+        return api_fail_rc(r, rc, what);
+    }
+    return api_reply(r, 200, json_pack("{s:o}", "items", items));
+}
+
 static int
 parse_id(const char *s, int64_t *out)
 {

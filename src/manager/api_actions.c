@@ -21,14 +21,6 @@
 #include "manager/playbook.h"
 #include "manager/store.h"
 
-int api_h_action_request(struct api_req *r);
-int api_h_action_list(struct api_req *r);
-int api_h_action_get(struct api_req *r);
-int api_h_action_approve(struct api_req *r);
-int api_h_action_reject(struct api_req *r);
-int api_h_response_policy_get(struct api_req *r);
-int api_h_response_policy_set(struct api_req *r);
-
 static json_t *
 parsed_or_string(const char *s)
 {
@@ -69,6 +61,17 @@ keep_action(void *ctx, const struct store_action *a)
     json_t **out = ctx;
     *out = action_json(a);
     return *out ? 1 : BN_ENOMEM;
+}
+
+/* Replies with action id as it is stored now (after a request or a decision). */
+static int
+action_reply(struct api_req *r, const struct store_scope *sc, int64_t id, int status)
+{
+    json_t *out = NULL;
+    int rc = store_action_get(r->st, sc, id, keep_action, &out);
+    if (rc < 0 || !out)
+        return api_fail_rc(r, rc < 0 ? rc : BN_ENOMEM, "action");
+    return api_reply(r, status, out);
 }
 
 static void
@@ -136,11 +139,7 @@ api_h_action_request(struct api_req *r)
     json_decref(b);
     if (rc)
         return fail_action(r, rc, &ae);
-    json_t *out = NULL;
-    rc = store_action_get(r->st, &sc, id, keep_action, &out);
-    if (rc < 0 || !out)
-        return api_fail_rc(r, rc < 0 ? rc : BN_ENOMEM, "action");
-    return api_reply(r, 201, out);
+    return action_reply(r, &sc, id, 201);
 }
 
 int
@@ -165,11 +164,7 @@ api_h_action_list(struct api_req *r)
     json_t *items = json_array();
     int rc = store_action_list(r->st, &sc, agent, incident, state, (size_t)limit, push_action,
                                items);
-    if (rc < 0) {
-        json_decref(items);
-        return api_fail_rc(r, rc, "actions");
-    }
-    return api_reply(r, 200, json_pack("{s:o}", "items", items));
+    return api_reply_items(r, rc, items, "actions");
 }
 
 int
@@ -181,11 +176,7 @@ api_h_action_get(struct api_req *r)
     struct store_scope sc;
     int64_t idb;
     api_scope_caller(r, &sc, &idb);
-    json_t *out = NULL;
-    int rc = store_action_get(r->st, &sc, id, keep_action, &out);
-    if (rc < 0 || !out)
-        return api_fail_rc(r, rc < 0 ? rc : BN_ENOMEM, "action");
-    return api_reply(r, 200, out);
+    return action_reply(r, &sc, id, 200);
 }
 
 static int
@@ -217,11 +208,7 @@ decide(struct api_req *r, int approve)
     json_decref(b);
     if (rc)
         return fail_action(r, rc, &ae);
-    json_t *out = NULL;
-    rc = store_action_get(r->st, &sc, id, keep_action, &out);
-    if (rc < 0 || !out)
-        return api_fail_rc(r, rc < 0 ? rc : BN_ENOMEM, "action");
-    return api_reply(r, 200, out);
+    return action_reply(r, &sc, id, 200);
 }
 
 int

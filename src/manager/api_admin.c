@@ -55,31 +55,6 @@ agent_json(const struct store_agent *a)
                      "enrolled_at", api_jtime(a->enrolled_ns));
 }
 
-/* Appends rows to a JSON array from the list callbacks. */
-struct collect {
-    json_t *arr;
-    const struct api_req *r;
-    int64_t user_id;
-};
-
-static int
-push(struct collect *c, json_t *j)
-{
-    if (!j || json_array_append_new(c->arr, j) < 0)
-        return BN_ENOMEM;
-    return 0;
-}
-
-static int
-list_reply(struct api_req *r, int rc, json_t *arr, const char *what)
-{
-    if (rc < 0) {
-        json_decref(arr);
-        return api_fail_rc(r, rc, what);
-    }
-    return api_reply(r, 200, json_pack("{s:o}", "items", arr));
-}
-
 /* ---- health, login, logout, me, routes, metrics --------------------------------------- */
 
 int
@@ -230,7 +205,7 @@ api_h_prom_metrics(struct api_req *r)
 static int
 tenant_cb(void *ctx, const struct store_tenant *t)
 {
-    return push(ctx, tenant_json(t));
+    return api_push(ctx, tenant_json(t));
 }
 
 int
@@ -239,9 +214,9 @@ api_h_tenant_list(struct api_req *r)
     int64_t idb;
     struct store_scope sc;
     api_scope_caller(r, &sc, &idb);
-    struct collect c = {json_array(), r, 0};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_tenant_list(r->st, &sc, tenant_cb, &c) : BN_ENOMEM;
-    return list_reply(r, rc, c.arr, "tenants");
+    return api_reply_items(r, rc, c.arr, "tenants");
 }
 
 /* Reads the tenant fields of a create or update body into t. */
@@ -350,7 +325,7 @@ api_h_tenant_update(struct api_req *r)
 static int
 user_cb(void *ctx, const struct store_user *u)
 {
-    return push(ctx, user_json(u));
+    return api_push(ctx, user_json(u));
 }
 
 int
@@ -360,9 +335,9 @@ api_h_user_list(struct api_req *r)
     struct store_scope sc;
     if (api_scope(r, &sc, &idb) < 0)
         return BN_EINVAL;
-    struct collect c = {json_array(), r, 0};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_user_list(r->st, &sc, user_cb, &c) : BN_ENOMEM;
-    return list_reply(r, rc, c.arr, "users");
+    return api_reply_items(r, rc, c.arr, "users");
 }
 
 static int
@@ -634,7 +609,7 @@ auth_json(const struct store_auth *a)
 static int
 auth_cb(void *ctx, const struct store_auth *a)
 {
-    return push(ctx, auth_json(a));
+    return api_push(ctx, auth_json(a));
 }
 
 int
@@ -643,9 +618,9 @@ api_h_token_list(struct api_req *r)
     int64_t idb;
     struct store_scope sc;
     api_scope_caller(r, &sc, &idb);
-    struct collect c = {json_array(), r, 0};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_auth_list(r->st, &sc, r->who.user_id, auth_cb, &c) : BN_ENOMEM;
-    return list_reply(r, rc, c.arr, "tokens");
+    return api_reply_items(r, rc, c.arr, "tokens");
 }
 
 int
@@ -739,7 +714,7 @@ enroll_json(const struct store_token *t)
 static int
 enroll_cb(void *ctx, const struct store_token *t)
 {
-    return push(ctx, enroll_json(t));
+    return api_push(ctx, enroll_json(t));
 }
 
 int
@@ -749,9 +724,9 @@ api_h_enroll_list(struct api_req *r)
     struct store_scope sc;
     if (api_scope(r, &sc, &idb) < 0)
         return BN_EINVAL;
-    struct collect c = {json_array(), r, 0};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_token_list(r->st, &sc, enroll_cb, &c) : BN_ENOMEM;
-    return list_reply(r, rc, c.arr, "enrollment tokens");
+    return api_reply_items(r, rc, c.arr, "enrollment tokens");
 }
 
 /* The server CA fingerprint; the PKI is created when bannind's link has not made it yet. */
@@ -859,7 +834,7 @@ api_h_enroll_delete(struct api_req *r)
 static int
 agent_cb(void *ctx, const struct store_agent *a)
 {
-    return push(ctx, agent_json(a));
+    return api_push(ctx, agent_json(a));
 }
 
 int
@@ -869,9 +844,9 @@ api_h_agent_list(struct api_req *r)
     struct store_scope sc;
     if (api_scope(r, &sc, &idb) < 0)
         return BN_EINVAL;
-    struct collect c = {json_array(), r, 0};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_agent_list(r->st, &sc, agent_cb, &c) : BN_ENOMEM;
-    return list_reply(r, rc, c.arr, "agents");
+    return api_reply_items(r, rc, c.arr, "agents");
 }
 
 static int
@@ -946,12 +921,12 @@ static int
 audit_cb(void *ctx, const struct store_audit_entry *e)
 {
     json_t *detail = e->detail_json ? json_loads(e->detail_json, 0, NULL) : NULL;
-    return push(ctx, json_pack("{s:I,s:o,s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)e->id,
-                               "time", api_jtime(e->ts_ns), "tenant_id",
-                               (json_int_t)e->tenant_id, "actor", e->actor ? e->actor : "",
-                               "action", e->action ? e->action : "", "object",
-                               e->object ? e->object : "", "detail",
-                               detail ? detail : json_null(), "hash", e->hash));
+    return api_push(ctx,
+                    json_pack("{s:I,s:o,s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)e->id, "time",
+                              api_jtime(e->ts_ns), "tenant_id", (json_int_t)e->tenant_id, "actor",
+                              e->actor ? e->actor : "", "action", e->action ? e->action : "",
+                              "object", e->object ? e->object : "", "detail",
+                              detail ? detail : json_null(), "hash", e->hash));
 }
 
 int
@@ -963,8 +938,8 @@ api_h_audit_list(struct api_req *r)
         api_query_int(r, "before_id", 1, INT64_MAX, 0, &before) < 0 ||
         api_query_int(r, "limit", 1, BN_API_PAGE_MAX, 100, &limit) < 0)
         return BN_EINVAL;
-    struct collect c = {json_array(), r, 0};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_audit_list(r->st, &sc, before, (size_t)limit, audit_cb, &c)
                    : BN_ENOMEM;
-    return list_reply(r, rc, c.arr, "audit log");
+    return api_reply_items(r, rc, c.arr, "audit log");
 }

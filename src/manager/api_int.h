@@ -122,6 +122,18 @@ int api_fail(struct api_req *r, int status, const char *code, const char *field,
 int api_fail_rc(struct api_req *r, int rc, const char *what);
 /* Sets the reply body (consumes j) and status. */
 int api_reply(struct api_req *r, int status, json_t *j);
+
+/* Rows of a list, appended to arr from the store's list callbacks. */
+struct api_collect {
+    json_t *arr;
+    const struct api_req *r;
+    int64_t user_id;
+};
+/* Appends j (consumed; NULL means it could not be built) to c->arr: 0 or BN_ENOMEM. */
+int api_push(struct api_collect *c, json_t *j);
+/* Ends a list handler: when rc < 0, frees items and fails the request (what names the list);
+ * else replies 200 {"items": items} (consumed). */
+int api_reply_items(struct api_req *r, int rc, json_t *items, const char *what);
 /* Path parameter by name, parsed as a positive int64 (fails the request when not). */
 int api_param_id(struct api_req *r, const char *name, int64_t *out);
 /* Query argument (NULL when absent). */
@@ -194,7 +206,9 @@ int api_error_set(struct api_error *err, int status, const char *code, const cha
 extern const struct api_route api_route_table[];
 extern const size_t api_route_count;
 
-/* Handlers (api_admin.c, api_soc.c). */
+/* Handlers (api_admin.c, api_soc.c; actions and response policy api_actions.c, attachments
+ * attach_api.c). */
+/* clang-format off */
 #define API_HANDLERS(X)                                                                          \
     X(health) X(login) X(logout) X(me) X(routes) X(prom_metrics) X(tenant_list)                 \
     X(tenant_create) X(tenant_get) X(tenant_update) X(user_list) X(user_create) X(user_get)     \
@@ -205,7 +219,10 @@ extern const size_t api_route_count;
     X(incident_timeline) X(rule_list) X(rule_upload) X(rule_update) X(suppression_list)         \
     X(suppression_delete) X(ioc_list_list) X(ioc_list_create) X(ioc_list_entries)               \
     X(ioc_list_delete) X(channel_list) X(channel_create) X(channel_delete) X(channel_test)      \
-    X(audit_list) X(soc_metrics)
+    X(audit_list) X(soc_metrics) X(action_request) X(action_list) X(action_get)                 \
+    X(action_approve) X(action_reject) X(response_policy_get) X(response_policy_set)            \
+    X(attachment_list) X(attachment_get)
+/* clang-format on */
 #define API_DECLARE(name) int api_h_##name(struct api_req *r);
 API_HANDLERS(API_DECLARE)
 #undef API_DECLARE

@@ -11,18 +11,6 @@
 #define CA AUTH_R_CUSTOMER_ADMIN
 #define CV AUTH_R_CUSTOMER_VIEWER
 #define ANY AUTH_R_ANY
-/* Response actions (api_actions.c). The handlers check the roles themselves (x-roles in
- * docs/openapi.yaml say who succeeds) so a refusal is audited. */
-int api_h_action_request(struct api_req *r);
-int api_h_action_list(struct api_req *r);
-int api_h_action_get(struct api_req *r);
-int api_h_action_approve(struct api_req *r);
-int api_h_action_reject(struct api_req *r);
-int api_h_response_policy_get(struct api_req *r);
-int api_h_response_policy_set(struct api_req *r);
-/* Attachments (attach_api.c): forensic packages uploaded by agents. */
-int api_h_attachment_list(struct api_req *r);
-int api_h_attachment_get(struct api_req *r);
 
 /* One route; its handler api_h_<name> and the spec's operationId are the same name. */
 #define R(method, path, roles, flags, name) {method, path, roles, flags, api_h_##name, #name}
@@ -91,6 +79,8 @@ const struct api_route api_route_table[] = {
     R("GET", "/api/v1/audit", PA | CA, 0, audit_list),
     R("GET", "/api/v1/soc-metrics", ANY, 0, soc_metrics),
 
+    /* Response actions (api_actions.c): the handlers check the roles themselves (x-roles in
+     * docs/openapi.yaml say who succeeds) so a refusal is audited. */
     R("POST", "/api/v1/agents/{agent_id}/actions", ANY, 0, action_request),
     R("GET", "/api/v1/actions", ANY, 0, action_list),
     R("GET", "/api/v1/actions/{action_id}", ANY, 0, action_get),
@@ -98,6 +88,7 @@ const struct api_route api_route_table[] = {
     R("POST", "/api/v1/actions/{action_id}/reject", ANY, 0, action_reject),
     R("GET", "/api/v1/tenants/{tenant_id}/response-policy", ANY, 0, response_policy_get),
     R("PUT", "/api/v1/tenants/{tenant_id}/response-policy", PA | CA, 0, response_policy_set),
+    /* Attachments (attach_api.c): forensic packages uploaded by agents. */
     R("GET", "/api/v1/incidents/{incident_id}/attachments", PA | AN | CA, 0, attachment_list),
     R("GET", "/api/v1/attachments/{attachment_id}", PA | AN | CA, 0, attachment_get),
 };

@@ -58,29 +58,23 @@ csv_array(const char *s)
     return a;
 }
 
-struct collect {
-    json_t *arr;
-    struct api_req *r;
-};
-
+/* Ends a paged list handler: like api_reply_items, with the cursor of the next page (null
+ * on the last). */
 static int
-push(struct collect *c, json_t *j)
+page_reply(struct api_req *r, int rc, json_t *arr, const struct store_cursor *next, int more,
+           const char *what)
 {
-    if (!j || json_array_append_new(c->arr, j) < 0)
-        return BN_ENOMEM;
-    return 0;
-}
-
-static json_t *
-page_reply(json_t *arr, const struct store_cursor *next, int more)
-{
+    if (rc < 0) {
+        json_decref(arr);
+        return api_fail_rc(r, rc, what);
+    }
     json_t *cur = json_null();
     if (more) {
         char buf[64];
         snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64, next->ts_ns, next->id);
         cur = json_string(buf);
     }
-    return json_pack("{s:o,s:o}", "items", arr, "next_cursor", cur);
+    return api_reply(r, 200, json_pack("{s:o,s:o}", "items", arr, "next_cursor", cur));
 }
 
 static int
@@ -128,7 +122,7 @@ event_json(const struct store_event *ev)
 static int
 event_cb(void *ctx, const struct store_event *ev)
 {
-    return push(ctx, event_json(ev));
+    return api_push(ctx, event_json(ev));
 }
 
 struct field_args {
@@ -198,15 +192,11 @@ api_h_event_search(struct api_req *r)
     q.fields = fa.f;
     q.nfields = fa.n;
     q.limit = (size_t)limit;
-    struct collect c = {json_array(), r};
+    struct api_collect c = {json_array(), r, 0};
     struct store_cursor next = {0, 0};
     int more = 0;
     int rc = c.arr ? store_event_search(r->st, &q, event_cb, &c, &next, &more) : BN_ENOMEM;
-    if (rc < 0) {
-        json_decref(c.arr);
-        return api_fail_rc(r, rc, "event search");
-    }
-    return api_reply(r, 200, page_reply(c.arr, &next, more));
+    return page_reply(r, rc, c.arr, &next, more, "event search");
 }
 
 struct find_sup {
@@ -254,7 +244,7 @@ alert_json(const struct store_alert *a)
 static int
 alert_cb(void *ctx, const struct store_alert *a)
 {
-    return push(ctx, alert_json(a));
+    return api_push(ctx, alert_json(a));
 }
 
 int
@@ -275,15 +265,11 @@ api_h_alert_list(struct api_req *r)
     q.incident_id = incident_id;
     q.agent_id = agent_id;
     q.limit = (size_t)limit;
-    struct collect c = {json_array(), r};
+    struct api_collect c = {json_array(), r, 0};
     struct store_cursor next = {0, 0};
     int more = 0;
     int rc = c.arr ? store_alert_list(r->st, &q, alert_cb, &c, &next, &more) : BN_ENOMEM;
-    if (rc < 0) {
-        json_decref(c.arr);
-        return api_fail_rc(r, rc, "alerts");
-    }
-    return api_reply(r, 200, page_reply(c.arr, &next, more));
+    return page_reply(r, rc, c.arr, &next, more, "alerts");
 }
 
 static int
@@ -415,7 +401,7 @@ incident_json(const struct store_incident *i)
 static int
 incident_cb(void *ctx, const struct store_incident *i)
 {
-    return push(ctx, incident_json(i));
+    return api_push(ctx, incident_json(i));
 }
 
 int
@@ -439,15 +425,11 @@ api_h_incident_list(struct api_req *r)
     q.min_severity = (int)min_sev;
     q.assignee_id = assignee;
     q.limit = (size_t)limit;
-    struct collect c = {json_array(), r};
+    struct api_collect c = {json_array(), r, 0};
     struct store_cursor next = {0, 0};
     int more = 0;
     int rc = c.arr ? store_incident_list(r->st, &q, incident_cb, &c, &next, &more) : BN_ENOMEM;
-    if (rc < 0) {
-        json_decref(c.arr);
-        return api_fail_rc(r, rc, "incidents");
-    }
-    return api_reply(r, 200, page_reply(c.arr, &next, more));
+    return page_reply(r, rc, c.arr, &next, more, "incidents");
 }
 
 static int
@@ -465,17 +447,17 @@ incident_load(struct api_req *r, struct store_incident *inc, struct store_scope 
 static int
 host_cb(void *ctx, const char *host, int64_t alerts, int64_t first_ns, int64_t last_ns)
 {
-    return push(ctx, json_pack("{s:s,s:I,s:o,s:o}", "host", host, "alerts", (json_int_t)alerts,
-                               "first_seen", api_jtime(first_ns), "last_seen",
-                               api_jtime(last_ns)));
+    return api_push(ctx,
+                    json_pack("{s:s,s:I,s:o,s:o}", "host", host, "alerts", (json_int_t)alerts,
+                              "first_seen", api_jtime(first_ns), "last_seen", api_jtime(last_ns)));
 }
 
 static int
 note_cb(void *ctx, const struct store_note *n)
 {
-    return push(ctx, json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)n->id, "author",
-                               n->author, "text", n->text ? n->text : "", "created_at",
-                               api_jtime(n->created_ns)));
+    return api_push(ctx, json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)n->id, "author",
+                                   n->author, "text", n->text ? n->text : "", "created_at",
+                                   api_jtime(n->created_ns)));
 }
 
 int
@@ -486,7 +468,7 @@ api_h_incident_get(struct api_req *r)
     int64_t idb;
     if (incident_load(r, &inc, &sc, &idb) < 0)
         return BN_EINVAL;
-    struct collect hosts = {json_array(), r}, notes = {json_array(), r};
+    struct api_collect hosts = {json_array(), r, 0}, notes = {json_array(), r, 0};
     int rc = hosts.arr && notes.arr ? 0 : BN_ENOMEM;
     if (rc == 0)
         rc = store_incident_hosts(r->st, &sc, inc.id, host_cb, &hosts);
@@ -613,7 +595,7 @@ tl_alert_cb(void *ctx, const struct store_alert *a)
     json_t *j = alert_json(a);
     if (j)
         json_object_set_new(j, "kind", json_string("alert"));
-    return push(ctx, j);
+    return api_push(ctx, j);
 }
 
 static int
@@ -622,7 +604,7 @@ tl_event_cb(void *ctx, const struct store_event *ev)
     json_t *j = event_json(ev);
     if (j)
         json_object_set_new(j, "kind", json_string("event"));
-    return push(ctx, j);
+    return api_push(ctx, j);
 }
 
 int
@@ -633,7 +615,7 @@ api_h_incident_timeline(struct api_req *r)
     int64_t idb;
     if (incident_load(r, &inc, &sc, &idb) < 0)
         return BN_EINVAL;
-    struct collect c = {json_array(), r};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_incident_timeline(r->st, &sc, inc.id, tl_alert_cb, tl_event_cb, &c)
                    : BN_ENOMEM;
     if (rc < 0) {
@@ -681,11 +663,11 @@ rule_state_cb(void *ctx, const struct store_rule_state *st)
 static int
 rule_upload_cb(void *ctx, const struct store_rule_upload *u)
 {
-    struct collect *c = ctx;
-    return push(c, json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)u->id,
-                             "tenant_id", (json_int_t)u->tenant_id, "rule_id", u->rule_id,
-                             "title", u->title, "author", u->author, "created_at",
-                             api_jtime(u->created_ns), "yaml", u->yaml ? u->yaml : ""));
+    struct api_collect *c = ctx;
+    return api_push(c, json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)u->id,
+                                 "tenant_id", (json_int_t)u->tenant_id, "rule_id", u->rule_id,
+                                 "title", u->title, "author", u->author, "created_at",
+                                 api_jtime(u->created_ns), "yaml", u->yaml ? u->yaml : ""));
 }
 
 static int
@@ -707,7 +689,7 @@ api_h_rule_list(struct api_req *r)
         return BN_EINVAL;
     const char *q = api_query(r, "q");
     struct rule_states rs = {json_array(), json_object(), json_object(), sc.all ? 0 : idb};
-    struct collect ups = {json_array(), r};
+    struct api_collect ups = {json_array(), r, 0};
     json_t *shipped = json_array();
     int rc = rs.arr && rs.own && rs.global && ups.arr && shipped ? 0 : BN_ENOMEM;
     if (rc == 0)
@@ -880,7 +862,7 @@ api_h_rule_update(struct api_req *r)
 static int
 suppression_cb(void *ctx, const struct store_suppression *s)
 {
-    return push(ctx, suppression_json(s));
+    return api_push(ctx, suppression_json(s));
 }
 
 int
@@ -891,15 +873,11 @@ api_h_suppression_list(struct api_req *r)
     if (api_scope(r, &sc, &idb) < 0 ||
         api_query_int(r, "include_expired", 0, 1, 0, &expired) < 0)
         return BN_EINVAL;
-    struct collect c = {json_array(), r};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_suppression_list(r->st, &sc, (int)expired, api__now_ns(),
                                             suppression_cb, &c)
                    : BN_ENOMEM;
-    if (rc < 0) {
-        json_decref(c.arr);
-        return api_fail_rc(r, rc, "suppressions");
-    }
-    return api_reply(r, 200, json_pack("{s:o}", "items", c.arr));
+    return api_reply_items(r, rc, c.arr, "suppressions");
 }
 
 int
@@ -937,7 +915,7 @@ ioc_list_json(const struct store_ioc_list *l)
 static int
 ioc_list_cb(void *ctx, const struct store_ioc_list *l)
 {
-    return push(ctx, ioc_list_json(l));
+    return api_push(ctx, ioc_list_json(l));
 }
 
 int
@@ -947,13 +925,9 @@ api_h_ioc_list_list(struct api_req *r)
     struct store_scope sc;
     if (api_scope(r, &sc, &idb) < 0)
         return BN_EINVAL;
-    struct collect c = {json_array(), r};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_ioc_list_list(r->st, &sc, ioc_list_cb, &c) : BN_ENOMEM;
-    if (rc < 0) {
-        json_decref(c.arr);
-        return api_fail_rc(r, rc, "IOC lists");
-    }
-    return api_reply(r, 200, json_pack("{s:o}", "items", c.arr));
+    return api_reply_items(r, rc, c.arr, "IOC lists");
 }
 
 struct ioc_page {
@@ -1257,11 +1231,7 @@ api_h_channel_list(struct api_req *r)
     /* Channel configs hold webhook URLs and SMTP credentials: admins only see them. */
     struct chan_collect c = {json_array(), r->who.role != STORE_ROLE_ANALYST};
     int rc = c.arr ? store_channel_list(r->st, &sc, channel_cb, &c) : BN_ENOMEM;
-    if (rc < 0) {
-        json_decref(c.arr);
-        return api_fail_rc(r, rc, "channels");
-    }
-    return api_reply(r, 200, json_pack("{s:o}", "items", c.arr));
+    return api_reply_items(r, rc, c.arr, "channels");
 }
 
 int
@@ -1399,10 +1369,10 @@ stats_json(const struct store_metric_stats *s)
 static int
 metrics_cb(void *ctx, const struct store_metrics *m)
 {
-    return push(ctx, json_pack("{s:I,s:s?,s:o,s:o,s:o}", "tenant_id", (json_int_t)m->tenant_id,
-                               "rule_id", m->rule_id[0] ? m->rule_id : NULL, "mttd",
-                               stats_json(&m->mttd), "mtta", stats_json(&m->mtta), "mttr",
-                               stats_json(&m->mttr)));
+    return api_push(ctx, json_pack("{s:I,s:s?,s:o,s:o,s:o}", "tenant_id", (json_int_t)m->tenant_id,
+                                   "rule_id", m->rule_id[0] ? m->rule_id : NULL, "mttd",
+                                   stats_json(&m->mttd), "mtta", stats_json(&m->mtta), "mttr",
+                                   stats_json(&m->mttr)));
 }
 
 int
@@ -1417,7 +1387,7 @@ api_h_soc_metrics(struct api_req *r)
         to = api__now_ns() + NS_PER_S;
     if (from == 0)
         from = to - 30 * 86400 * NS_PER_S;
-    struct collect c = {json_array(), r};
+    struct api_collect c = {json_array(), r, 0};
     int rc = c.arr ? store_metrics(r->st, &sc, from, to, (int)per_rule, metrics_cb, &c)
                    : BN_ENOMEM;
     if (rc < 0) {

@@ -20,9 +20,6 @@
 #include "manager/api_int.h"
 #include "manager/store.h"
 
-int api_h_attachment_list(struct api_req *r);
-int api_h_attachment_get(struct api_req *r);
-
 static json_t *
 attachment_json(const struct store_attachment *a)
 {
@@ -63,11 +60,7 @@ api_h_attachment_list(struct api_req *r)
         return api_fail_rc(r, rc, "incident");
     json_t *items = json_array();
     rc = store_attachment_list(r->st, &sc, incident, (size_t)limit, push_attachment, items);
-    if (rc < 0) {
-        json_decref(items);
-        return api_fail_rc(r, rc, "attachments");
-    }
-    return api_reply(r, 200, json_pack("{s:o}", "items", items));
+    return api_reply_items(r, rc, items, "attachments");
 }
 
 int
