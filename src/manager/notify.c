@@ -122,6 +122,21 @@ notify_payload(const struct store_incident *inc, const char *tenant_name,
 
 /* ---- approvals and objection windows ------------------------------------------------------ */
 
+/* Appends j (consumed; NULL means it could not be built) to out as compact JSON. */
+static int
+dump_into(json_t *j, struct bn_buf *out)
+{
+    if (!j)
+        return BN_ENOMEM;
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!s)
+        return BN_ENOMEM;
+    int rc = bn_buf_puts(out, s);
+    free(s);
+    return rc;
+}
+
 struct approvers {
     json_t *names;
     int64_t tenant;
@@ -207,14 +222,7 @@ notify_approval_payload(struct store *st, const struct store_incident *inc,
         bn_time_format(inc->first_ns, t1, sizeof(t1)), "last_seen",
         bn_time_format(inc->last_ns, t2, sizeof(t2)), "url", "", "actions", actions,
         "approvers", "who", who, "roles", "customer_admin", "provider_admin", "users", ap.names);
-    if (!j)
-        return BN_ENOMEM;
-    char *txt = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!txt)
-        return BN_ENOMEM;
-    int wrc = bn_buf_puts(out, txt);
-    free(txt);
+    int wrc = dump_into(j, out);
     return rc < 0 ? rc : wrc;
 }
 
@@ -346,20 +354,6 @@ pl_parse(struct pl *p, const char *payload)
     join_array(json_object_get(p->root, "tactics"), p->tactics, sizeof(p->tactics));
     join_array(json_object_get(p->root, "hosts"), p->hosts, sizeof(p->hosts));
     return 0;
-}
-
-static int
-dump_into(json_t *j, struct bn_buf *out)
-{
-    if (!j)
-        return BN_ENOMEM;
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!s)
-        return BN_ENOMEM;
-    int rc = bn_buf_puts(out, s);
-    free(s);
-    return rc;
 }
 
 static void
