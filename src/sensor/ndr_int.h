@@ -46,28 +46,45 @@ ndr_mix(uint64_t x)
  * (seen_ns), and the entry moves to the young end when expiry or eviction reaches it (second
  * chance, as CLOCK does): a lookup of a live entry touches no other entry's memory. When the
  * table is full the oldest entry not seen since it was queued is reused (evictions).
+ *
+ * The index is open addressing with linear probing (load at most 1/2 while it can grow,
+ * backward-shift deletion, no tombstones): a slot holds 32 bits of the entry's hash and its
+ * number, so a probe reads one cache line of slots and only the entry whose hash bits match.
+ * Entries live in slabs of NDR_TAB_SLAB entries, numbered; freed ones are reused first.
  */
+#define NDR_TAB_SLAB_SHIFT 8
+#define NDR_TAB_SLAB       (1u << NDR_TAB_SLAB_SHIFT)
+
 struct ndr_ent {
-    struct ndr_ent *hnext;
     struct ndr_ent *prev;
-    struct ndr_ent *next;
-    uint64_t t_ns;    /* the time the entry was queued at (list order) */
-    uint64_t seen_ns; /* the last put or touch */
+    struct ndr_ent *next; /* also the spare list's link */
+    uint64_t t_ns;        /* the time the entry was queued at (list order) */
+    uint64_t seen_ns;     /* the last put or touch */
     uint64_t hash;
+    uint32_t idx; /* its number: slab idx >> NDR_TAB_SLAB_SHIFT, place in it the low bits */
+};
+
+struct ndr_slot {
+    uint32_t hash; /* the low 32 bits of the entry's hash */
+    uint32_t idx;  /* the entry's number + 1; 0: empty */
 };
 
 struct ndr_tab {
     const char *name;
     size_t key_size;
     size_t val_size;
-    size_t key_off; /* offset of the key in an entry */
-    size_t val_off; /* offset of the value in an entry */
+    size_t key_off;  /* offset of the key in an entry */
+    size_t val_off;  /* offset of the value in an entry */
+    size_t ent_size; /* val_off + val_size, rounded to 16 */
     size_t max;
     size_t n;
-    size_t nbuckets; /* power of two */
-    struct ndr_ent **buckets;
+    size_t nslots; /* power of two */
+    struct ndr_slot *slots;
+    char **slabs; /* NDR_TAB_SLAB entries each */
+    size_t nslabs, slabs_cap;
+    size_t used;           /* entries ever taken from the slabs (numbers below it exist) */
     struct ndr_ent lru;    /* sentinel: lru.next is the oldest */
-    struct ndr_ent *spare; /* freed entries, reused before allocating */
+    struct ndr_ent *spare; /* freed entries, reused before new slab space */
     size_t nspare;
     uint64_t evictions;
     uint64_t nomem;      /* puts that failed for lack of memory */

@@ -2,10 +2,12 @@
  * ndr_table.c - the bounded LRU hash table behind every piece of NDR state (per source, per
  * pair, per probe), plus the detector's SipHash and the distinct-count sketch.
  *
- * Chained buckets keyed by SipHash-2-4 with a per-detector random key, so an attacker who
- * picks addresses and ports cannot aim at one chain. The table doubles its buckets up to
- * its entry bound; at the bound, the oldest entry not seen since it was queued is reused
- * (evictions; approximate LRU with second chances, see ndr_int.h).
+ * Open addressing keyed by SipHash-2-4 with a per-detector random key, so an attacker who
+ * picks addresses and ports cannot aim at one run of slots. The table doubles its slots up
+ * to twice its entry bound; at the bound, the oldest entry not seen since it was queued is
+ * reused (evictions; approximate LRU with second chances, see ndr_int.h). Entries come from
+ * slabs and stay there until the table is released (at most `max` of them: a table's memory
+ * is its high-water mark, bounded by its configuration).
  */
 #include <math.h>
 #include <stddef.h>
@@ -19,7 +21,7 @@
 
 #include "sensor/ndr_int.h"
 
-#define INITIAL_BUCKETS 64
+#define INITIAL_SLOTS  128
 #define SECOND_CHANCES  8 /* entries requeued before one is evicted regardless */
 
 static size_t
@@ -66,6 +68,24 @@ val_ent(const struct ndr_tab *t, const void *val)
     return (struct ndr_ent *)((char *)val - t->val_off);
 }
 
+/* The entry numbered idx (idx < t->used). */
+static inline struct ndr_ent *
+ent_at(const struct ndr_tab *t, uint32_t idx)
+{
+    return (struct ndr_ent *)(t->slabs[idx >> NDR_TAB_SLAB_SHIFT] +
+                              (size_t)(idx & (NDR_TAB_SLAB - 1)) * t->ent_size);
+}
+
+/* Slots for max entries at load 1/2 (a power of two, at least INITIAL_SLOTS). */
+static size_t
+slots_max(size_t max)
+{
+    size_t n = INITIAL_SLOTS;
+    while (n < max * 2 && n < ((size_t)1 << 32))
+        n *= 2;
+    return n;
+}
+
 int
 ndr_tab_init(struct ndr_tab *t, const char *name, size_t key_size, size_t val_size, size_t max,
              const uint8_t *hkey)
@@ -76,41 +96,44 @@ ndr_tab_init(struct ndr_tab *t, const char *name, size_t key_size, size_t val_si
     t->val_size = val_size;
     t->key_off = align16(sizeof(struct ndr_ent));
     t->val_off = t->key_off + align16(key_size);
+    t->ent_size = align16(t->val_off + val_size);
     t->max = max ? max : 1;
+    if (t->max > UINT32_MAX - 1)
+        t->max = UINT32_MAX - 1; /* entry numbers are 32 bits */
     t->hkey = hkey;
     t->lru.next = t->lru.prev = &t->lru;
-    t->nbuckets = INITIAL_BUCKETS;
-    t->buckets = bn_calloc(t->nbuckets, sizeof(*t->buckets));
-    return t->buckets ? 0 : BN_ENOMEM;
+    t->nslots = INITIAL_SLOTS;
+    t->slots = bn_calloc(t->nslots, sizeof(*t->slots));
+    return t->slots ? 0 : BN_ENOMEM;
 }
 
 void
 ndr_tab_release(struct ndr_tab *t)
 {
-    if (!t->buckets && !t->spare)
+    if (!t->slots && !t->slabs)
         return;
-    struct ndr_ent *e = t->lru.next;
-    while (e && e != &t->lru) {
-        struct ndr_ent *next = e->next;
-        bn_free(e);
-        e = next;
-    }
-    while (t->spare) {
-        struct ndr_ent *next = t->spare->hnext;
-        bn_free(t->spare);
-        t->spare = next;
-    }
-    bn_free(t->buckets);
+    for (size_t i = 0; i < t->nslabs; i++)
+        bn_free(t->slabs[i]);
+    bn_free(t->slabs);
+    bn_free(t->slots);
     memset(t, 0, sizeof(*t));
 }
 
 static struct ndr_ent *
-find(struct ndr_tab *t, const void *key, uint64_t h)
+find(const struct ndr_tab *t, const void *key, uint64_t h)
 {
-    for (struct ndr_ent *e = t->buckets[h & (t->nbuckets - 1)]; e; e = e->hnext)
+    size_t mask = t->nslots - 1;
+    uint32_t h32 = (uint32_t)h;
+    for (size_t i = h32 & mask;; i = (i + 1) & mask) {
+        const struct ndr_slot *s = &t->slots[i];
+        if (!s->idx)
+            return NULL;
+        if (s->hash != h32)
+            continue;
+        struct ndr_ent *e = ent_at(t, s->idx - 1);
         if (e->hash == h && memcmp(ent_key(t, e), key, t->key_size) == 0)
             return e;
-    return NULL;
+    }
 }
 
 void *
@@ -148,32 +171,84 @@ requeue(struct ndr_tab *t, struct ndr_ent *e)
 }
 
 static void
-bucket_unlink(struct ndr_tab *t, struct ndr_ent *e)
+slot_put(struct ndr_slot *slots, size_t nslots, uint32_t h32, uint32_t idx)
 {
-    struct ndr_ent **pp = &t->buckets[e->hash & (t->nbuckets - 1)];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
+    size_t mask = nslots - 1;
+    size_t i = h32 & mask;
+    while (slots[i].idx)
+        i = (i + 1) & mask;
+    slots[i].hash = h32;
+    slots[i].idx = idx + 1;
 }
 
-/* Doubles the buckets while there are more entries than buckets (failure is harmless). */
+/* Removes e's slot; the slots after it in its run move back (backward-shift deletion). */
+static void
+slot_unlink(struct ndr_tab *t, const struct ndr_ent *e)
+{
+    size_t mask = t->nslots - 1;
+    size_t i = (uint32_t)e->hash & mask;
+    while (t->slots[i].idx != e->idx + 1)
+        i = (i + 1) & mask;
+    for (size_t j = (i + 1) & mask; t->slots[j].idx; j = (j + 1) & mask) {
+        size_t home = t->slots[j].hash & mask;
+        /* the slot at j may move to the hole at i if i lies on its way from home to j */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].idx = 0;
+}
+
+/* Doubles the slots while the load is over 1/2 (failure is harmless up to 7/8: longer
+ * probes, still correct). */
 static void
 maybe_grow(struct ndr_tab *t)
 {
-    if (t->n < t->nbuckets || t->nbuckets >= t->max)
+    if (t->n * 2 <= t->nslots || t->nslots >= slots_max(t->max))
         return;
-    size_t nb = t->nbuckets * 2;
-    struct ndr_ent **b = bn_calloc(nb, sizeof(*b));
-    if (!b)
-        return; /* longer chains, still correct */
-    for (struct ndr_ent *e = t->lru.next; e != &t->lru; e = e->next) {
-        size_t i = e->hash & (nb - 1);
-        e->hnext = b[i];
-        b[i] = e;
+    size_t ns = t->nslots * 2;
+    struct ndr_slot *s = bn_calloc(ns, sizeof(*s));
+    if (!s)
+        return;
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->slots[i].idx)
+            slot_put(s, ns, t->slots[i].hash, t->slots[i].idx - 1);
+    bn_free(t->slots);
+    t->slots = s;
+    t->nslots = ns;
+}
+
+/* A fresh entry from the spare list or the slabs; NULL when memory runs out. */
+static struct ndr_ent *
+ent_new(struct ndr_tab *t)
+{
+    if (t->spare) {
+        struct ndr_ent *e = t->spare;
+        t->spare = e->next;
+        t->nspare--;
+        return e;
     }
-    bn_free(t->buckets);
-    t->buckets = b;
-    t->nbuckets = nb;
+    if (t->used == t->nslabs * NDR_TAB_SLAB) {
+        if (t->nslabs == t->slabs_cap) {
+            size_t cap = t->slabs_cap ? t->slabs_cap * 2 : 4;
+            char **v = bn_realloc(t->slabs, cap * sizeof(*v));
+            if (!v)
+                return NULL;
+            t->slabs = v;
+            t->slabs_cap = cap;
+        }
+        /* small tables get a small first slab */
+        size_t per = t->max < NDR_TAB_SLAB ? t->max : NDR_TAB_SLAB;
+        char *slab = bn_malloc(per * t->ent_size);
+        if (!slab)
+            return NULL;
+        t->slabs[t->nslabs++] = slab; /* used never passes max: n + nspare == used */
+    }
+    uint32_t idx = (uint32_t)t->used++;
+    struct ndr_ent *e = ent_at(t, idx);
+    e->idx = idx;
+    return e;
 }
 
 void *
@@ -195,30 +270,25 @@ ndr_tab_put(struct ndr_tab *t, const void *key, uint64_t now_ns, bool *created)
             e = t->lru.next;
         }
         lru_unlink(e);
-        bucket_unlink(t, e);
+        slot_unlink(t, e);
         t->n--;
         t->evictions++;
-    } else if (t->spare) {
-        e = t->spare;
-        t->spare = e->hnext;
-        t->nspare--;
     } else {
-        e = bn_malloc(t->val_off + t->val_size);
-        if (!e) {
+        maybe_grow(t);
+        if ((t->n + 1) * 8 > t->nslots * 7 || !(e = ent_new(t))) {
             t->nomem++;
             return NULL;
         }
     }
+    uint32_t idx = e->idx;
     memset(e, 0, t->val_off + t->val_size);
     memcpy(ent_key(t, e), key, t->key_size);
+    e->idx = idx;
     e->hash = h;
     e->t_ns = e->seen_ns = now_ns;
-    size_t i = h & (t->nbuckets - 1);
-    e->hnext = t->buckets[i];
-    t->buckets[i] = e;
+    slot_put(t->slots, t->nslots, (uint32_t)h, idx);
     lru_append(t, e);
     t->n++;
-    maybe_grow(t);
     if (created)
         *created = true;
     return ent_val(t, e);
@@ -237,9 +307,9 @@ ndr_tab_del(struct ndr_tab *t, void *val)
 {
     struct ndr_ent *e = val_ent(t, val);
     lru_unlink(e);
-    bucket_unlink(t, e);
+    slot_unlink(t, e);
     t->n--;
-    e->hnext = t->spare;
+    e->next = t->spare;
     t->spare = e;
     t->nspare++;
 }
@@ -256,14 +326,6 @@ ndr_tab_expire(struct ndr_tab *t, uint64_t cutoff_ns)
         }
         ndr_tab_del(t, ent_val(t, e));
         n++;
-    }
-    /* Keep the spare list from pinning memory after a burst: free beyond a quarter. */
-    size_t keep = t->max / 4 + 16;
-    while (t->nspare > keep) {
-        struct ndr_ent *e = t->spare;
-        t->spare = e->hnext;
-        t->nspare--;
-        bn_free(e);
     }
     return n;
 }

@@ -363,6 +363,69 @@ test_table(void **state)
     ndr_free(NULL);
 }
 
+/* Open addressing with backward-shift deletion against a plain array: random puts, gets and
+ * deletes over a key space larger than the table (no evictions: max is above the live count),
+ * then the same with a small bound (evictions keep n at max, every live key still found). */
+static void
+test_table_model(void **state)
+{
+    (void)state;
+    uint8_t key[16] = {9, 8, 7};
+    enum { KEYS = 4096, OPS = 200000 };
+    static uint32_t model[KEYS]; /* 0: absent, else value + 1 */
+    memset(model, 0, sizeof(model));
+    struct ndr_tab t;
+    assert_int_equal(ndr_tab_init(&t, "m", sizeof(uint32_t), sizeof(uint32_t), KEYS, key), 0);
+    uint64_t x = 0x243f6a8885a308d3ull;
+    size_t live = 0;
+    for (uint32_t op = 0; op < OPS; op++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t k = (uint32_t)(x >> 8) % KEYS;
+        uint32_t *v = ndr_tab_get(&t, &k);
+        assert_int_equal(v != NULL, model[k] != 0);
+        if (v)
+            assert_int_equal(*v + 1, model[k]);
+        if ((x & 3) == 0 && v) {
+            ndr_tab_del(&t, v);
+            model[k] = 0;
+            live--;
+        } else {
+            bool created;
+            v = ndr_tab_put(&t, &k, op, &created);
+            assert_non_null(v);
+            assert_int_equal(created, model[k] == 0);
+            live += created;
+            *v = op;
+            model[k] = op + 1;
+        }
+        assert_int_equal(t.n, live);
+    }
+    assert_int_equal(t.evictions, 0);
+    assert_true(t.used <= KEYS);
+    ndr_tab_release(&t);
+
+    assert_int_equal(ndr_tab_init(&t, "e", sizeof(uint32_t), sizeof(uint32_t), 300, key), 0);
+    for (uint32_t k = 0; k < 10000; k++) {
+        uint32_t *v = ndr_tab_put(&t, &k, k, NULL);
+        assert_non_null(v);
+        *v = k;
+        assert_true(t.n <= 300);
+    }
+    assert_int_equal(t.n, 300);
+    assert_int_equal(t.evictions, 10000 - 300);
+    size_t found = 0;
+    for (uint32_t k = 0; k < 10000; k++) {
+        uint32_t *v = ndr_tab_get(&t, &k);
+        if (v) {
+            assert_int_equal(*v, k);
+            found++;
+        }
+    }
+    assert_int_equal(found, 300);
+    assert_true(t.used <= 300);
+    ndr_tab_release(&t);
+}
+
 static void
 test_benign_hour(void **state)
 {
@@ -395,6 +458,7 @@ main(void)
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_model),
         cmocka_unit_test(test_benign_hour),
     };
     /* clang-format on */
