@@ -27,12 +27,14 @@ struct dns_pending {
     uint8_t dir; /* the direction the query went (a reply comes the other way) */
     uint32_t tx_id;
     uint64_t ts_ns;
-    char *qname; /* owned; NULL when the query had no question */
+    uint64_t xv_key; /* its cross-VLAN index key (dns_xv_key), when the flow has VLANs */
+    char *qname;     /* owned; NULL when the query had no question */
 };
 
 struct dns_state {
     bool tcp;
     bool link_local; /* mDNS or LLMNR */
+    bool xvlan;      /* the flow has VLAN ids: its queries are in the cross-VLAN index */
     uint32_t next_tx;
     struct dns_pending pending[DNS_PENDING_MAX];
     size_t n_pending;
@@ -286,6 +288,15 @@ dns_rdata(const uint8_t *msg, size_t len, size_t off, size_t rdlen, struct net_d
         }
         app_copy(rr->rdata, sizeof(rr->rdata), d, rdlen, trunc);
         return 0;
+    case 29: /* LOC (RFC 1876): version, size, horizontal and vertical precision (Zeek) */
+        if (rdlen >= 4) {
+            rr->n[0] = d[0];
+            rr->n[1] = d[1];
+            rr->n[2] = d[2];
+            rr->n[3] = d[3];
+        }
+        app_copy(rr->rdata, sizeof(rr->rdata), d, rdlen, trunc);
+        return 0;
     case 48: /* DNSKEY: flags, protocol, algorithm */
         if (rdlen >= 4)
             rr->n[0] = d[3];
@@ -429,6 +440,105 @@ dns_parse(const uint8_t *msg, size_t len, struct net_dns_rec *rec)
 static __thread struct net_dns_rec dns_scratch_msg;
 static __thread struct net_dns_rec dns_scratch_unanswered;
 
+/*
+ * Queries and replies on different VLANs (asymmetric routing on a trunk): Suricata's flows
+ * and ours key on the VLAN ids, Zeek's connections do not, so Zeek pairs the reply with its
+ * query (rtt, qtype, one dns.log row) where we see two flows. Queries of flows that carry
+ * VLAN ids are also entered in a small per-thread index keyed by the endpoints (without
+ * VLANs) and the message id; a reply with no query in its own flow looks there. Only Zeek's
+ * rendering uses the pairing (eve has none). An entry is removed with its query, so the
+ * index never points to a freed state; when the probe window is full the oldest entry is
+ * overwritten (counted as a dropped item: that reply stays unpaired).
+ */
+#define DNS_XV_SLOTS 1024u
+#define DNS_XV_PROBE 8u
+
+struct dns_xv {
+    uint64_t key; /* 0 = empty */
+    struct dns_state *st;
+};
+static __thread struct dns_xv dns_xv[DNS_XV_SLOTS];
+
+/* The key of a query sent in direction qdir of f with message id: endpoints, no VLAN. */
+static uint64_t
+dns_xv_key(const struct net_flow *f, enum net_dir qdir, uint16_t id)
+{
+    bool ts = qdir == NET_TOSERVER;
+    const struct net_addr *a = ts ? &f->cli : &f->srv, *b = ts ? &f->srv : &f->cli;
+    uint16_t pa = ts ? f->cport : f->sport, pb = ts ? f->sport : f->cport;
+    uint64_t h = 0xcbf29ce484222325ull;
+    uint8_t v[40];
+    memcpy(v, a->a, 16);
+    memcpy(v + 16, b->a, 16);
+    v[32] = (uint8_t)(pa >> 8);
+    v[33] = (uint8_t)pa;
+    v[34] = (uint8_t)(pb >> 8);
+    v[35] = (uint8_t)pb;
+    v[36] = (uint8_t)(id >> 8);
+    v[37] = (uint8_t)id;
+    v[38] = f->proto;
+    v[39] = a->fam;
+    for (size_t i = 0; i < sizeof(v); i++)
+        h = (h ^ v[i]) * 0x100000001b3ull;
+    return h | 1;
+}
+
+static void
+dns_xv_add(struct dns_state *st, uint64_t key)
+{
+    size_t home = key & (DNS_XV_SLOTS - 1), pick = home;
+    for (size_t i = 0; i < DNS_XV_PROBE; i++) {
+        size_t j = (home + i) & (DNS_XV_SLOTS - 1);
+        if (!dns_xv[j].key) {
+            pick = j;
+            goto put;
+        }
+    }
+    app_dropped(1); /* the window is full: the entry at home is forgotten */
+put:
+    dns_xv[pick].key = key;
+    dns_xv[pick].st = st;
+}
+
+static void
+dns_xv_del(const struct dns_state *st, uint64_t key)
+{
+    size_t home = key & (DNS_XV_SLOTS - 1);
+    for (size_t i = 0; i < DNS_XV_PROBE; i++) {
+        size_t j = (home + i) & (DNS_XV_SLOTS - 1);
+        if (dns_xv[j].key == key && dns_xv[j].st == st) {
+            dns_xv[j].key = 0;
+            dns_xv[j].st = NULL;
+            return;
+        }
+    }
+}
+
+static struct dns_state *
+dns_xv_find(const struct dns_state *self, uint64_t key)
+{
+    size_t home = key & (DNS_XV_SLOTS - 1);
+    for (size_t i = 0; i < DNS_XV_PROBE; i++) {
+        size_t j = (home + i) & (DNS_XV_SLOTS - 1);
+        if (dns_xv[j].key == key && dns_xv[j].st != self)
+            return dns_xv[j].st;
+    }
+    return NULL;
+}
+
+/* Forgets pending query i of st (its name and its index entry). */
+static void
+pending_drop(struct dns_state *st, const struct net_flow *f, size_t i)
+{
+    struct dns_pending *pd = &st->pending[i];
+    (void)f;
+    if (st->xvlan)
+        dns_xv_del(st, pd->xv_key);
+    bn_free(pd->qname);
+    memmove(st->pending + i, st->pending + i + 1, (st->n_pending - i - 1) * sizeof(*pd));
+    st->n_pending--;
+}
+
 static void
 dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_sink *sink)
 {
@@ -454,9 +564,7 @@ dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_si
         }
         app_emit(sink, NET_REC_DNS, pd->ts_ns, f, rec);
     }
-    bn_free(pd->qname);
-    memmove(st->pending + i, st->pending + i + 1, (st->n_pending - i - 1) * sizeof(*pd));
-    st->n_pending--;
+    pending_drop(st, f, i);
 }
 
 static void
@@ -475,8 +583,12 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
             if (st->n_pending == DNS_PENDING_MAX)
                 dns_unanswered(st, f, 0, sink); /* the oldest never will be */
             struct dns_pending *pd = &st->pending[st->n_pending++];
-            *pd = (struct dns_pending){rec->id,      rec->flags, 0,     0,
-                                       (uint8_t)dir, rec->tx_id, ts_ns, NULL};
+            *pd = (struct dns_pending){rec->id,      rec->flags, 0, 0, (uint8_t)dir,
+                                       rec->tx_id,   ts_ns,      0, NULL};
+            if (st->xvlan) {
+                pd->xv_key = dns_xv_key(f, dir, rec->id);
+                dns_xv_add(st, pd->xv_key);
+            }
             if (rec->n_queries) {
                 pd->qtype = rec->queries[0].type;
                 pd->qclass = rec->queries[0].qclass;
@@ -489,13 +601,24 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
             while (i < st->n_pending &&
                    (st->pending[i].id != rec->id || st->pending[i].dir == (uint8_t)dir))
                 i++;
-            if (i < st->n_pending) {
+            struct dns_state *qst = st;
+            if (i == st->n_pending && f) {
+                /* the query may have come on another VLAN (Zeek pairs them) */
+                enum net_dir qdir = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
+                uint64_t key = dns_xv_key(f, qdir, rec->id);
+                qst = dns_xv_find(st, key);
+                i = 0;
+                while (qst && i < qst->n_pending &&
+                       (qst->pending[i].id != rec->id || qst->pending[i].xv_key != key))
+                    i++;
+                if (!qst)
+                    qst = st, i = st->n_pending;
+            }
+            if (i < qst->n_pending) {
                 rec->query_seen = 1;
-                rec->rtt_ns = ts_ns >= st->pending[i].ts_ns ? ts_ns - st->pending[i].ts_ns : 0;
-                bn_free(st->pending[i].qname);
-                memmove(st->pending + i, st->pending + i + 1,
-                        (st->n_pending - i - 1) * sizeof(st->pending[0]));
-                st->n_pending--;
+                uint64_t qts = qst->pending[i].ts_ns;
+                rec->rtt_ns = ts_ns >= qts ? ts_ns - qts : 0;
+                pending_drop(qst, f, i);
             }
         }
         app_emit(sink, NET_REC_DNS, ts_ns, f, rec);
@@ -574,17 +697,21 @@ static void *
 dns_open_udp(struct net_flow *f)
 {
     struct dns_state *st = dns_open_common(false);
-    if (st && f)
+    if (st && f) {
         st->link_local =
             f->sport == 5353 || f->sport == 5355 || f->cport == 5353 || f->cport == 5355;
+        st->xvlan = f->vlan[0] || f->vlan[1] || f->vlan3;
+    }
     return st;
 }
 
 static void *
 dns_open_tcp(struct net_flow *f)
 {
-    (void)f;
-    return dns_open_common(true);
+    struct dns_state *st = dns_open_common(true);
+    if (st && f)
+        st->xvlan = f->vlan[0] || f->vlan[1] || f->vlan3;
+    return st;
 }
 
 static void

@@ -436,6 +436,9 @@ zeek_rdata(const struct net_dns_rec *r, size_t i, char *t, size_t tsz)
         snprintf(t, tsz, "RRSIG %u %s", rr->n[0], lower(signer));
         return;
     }
+    case 29: /* as Zeek's dns_LOC handler writes a version 0 record: size and precisions */
+        snprintf(t, tsz, "LOC:  %u %u %u", rr->n[1], rr->n[2], rr->n[3]);
+        return;
     case 43: snprintf(t, tsz, "DS %u %u", rr->n[0], rr->n[1]); return;
     case 48: snprintf(t, tsz, "DNSKEY %u", rr->n[0]); return;
     case 51: snprintf(t, tsz, "NSEC3PARAM"); return;

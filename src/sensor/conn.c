@@ -138,14 +138,23 @@ zeek_service(uint8_t app)
  * sender), the conn rendering follows Zeek so conn.log consumers and rules see Zeek's view.
  */
 static bool
+zeek_server_port(uint8_t proto, uint16_t port)
+{
+    if (net_app_port_hint(proto, port) != NET_APP_UNKNOWN)
+        return true;
+    /* the ports Zeek's tunnel analyzers register: Teredo, AYIYA, GTP-U/-C, VXLAN, GENEVE */
+    return proto == IPPROTO_UDP && (port == 3544 || port == 5072 || port == 2152 ||
+                                    port == 2123 || port == 4789 || port == 6081);
+}
+
+static bool
 zeek_flips(const struct net_flow *f)
 {
     if (f->proto == IPPROTO_TCP && ((hist_flags(f, true) | hist_flags(f, false)) & NET_TCP_SYN))
         return false;
     if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
         return false;
-    return net_app_port_hint(f->proto, f->cport) != NET_APP_UNKNOWN &&
-           net_app_port_hint(f->proto, f->sport) == NET_APP_UNKNOWN;
+    return zeek_server_port(f->proto, f->cport) && !zeek_server_port(f->proto, f->sport);
 }
 
 /*

@@ -2,8 +2,9 @@
  * test_zeek_conn.c - Zeek's view of the traffic where it differs from Suricata's flows:
  * a flow holding several Zeek connections (the attempt timer, the close delay, a reused
  * initial sequence number, inactivity, the DNS session timer; flow.c zk_*, conn.c), IP
- * protocols only Zeek logs (zeek_only flows: conn.log, no eve record), and the query Zeek
- * logs for a DNS reply it cannot pair (app_eve.c).
+ * protocols only Zeek logs (zeek_only flows: conn.log, no eve record), the query Zeek logs
+ * for a DNS reply it cannot pair (app_eve.c), DNS replies paired with their query across
+ * VLANs (Zeek's connections have no VLAN in their key) and Zeek's LOC answer text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -375,6 +376,72 @@ test_dns_unpaired_reply_query(void **state)
     HAS(z, "\"rcode\":0");
 }
 
+/* A DNS parser on a flow 10.0.0.1:40000 -> 10.0.0.2:53 tagged with VLAN vlan. */
+static void
+open_vlan(struct at_run *r, uint16_t vlan)
+{
+    at_flow(&r->f, IPPROTO_UDP, "10.0.0.1", 40000, "10.0.0.2", 53);
+    r->f.vlan[0] = vlan;
+    r->p = &net_app_dns_udp;
+    r->f.parser = r->p;
+    r->f.app = NET_APP_DNS;
+    at_sink_init(&r->sink);
+    r->st = r->p->open(&r->f);
+    r->ts = 1700000000ull * 1000000000ull;
+}
+
+static void
+test_dns_pairs_across_vlans(void **state)
+{
+    (void)state;
+    struct at_run qa, rb, qc, rd;
+    struct at_bytes q, a;
+    hdr(&q, 40916, 0x0000, 1, 0, 0);
+    put_name(&q, "mon.lbl.gov");
+    at_u16(&q, 44);
+    at_u16(&q, 1);
+    hdr(&a, 40916, 0x8400, 1, 1, 0);
+    put_name(&a, "mon.lbl.gov");
+    at_u16(&a, 44);
+    at_u16(&a, 1);
+    at_u16(&a, 0xc00c);
+    at_u16(&a, 29); /* LOC, version 0, size 0x12, precisions 0x15 and 0x13 */
+    at_u16(&a, 1);
+    at_u32(&a, 600);
+    at_u16(&a, 16);
+    static const uint8_t loc[16] = {0,    0x12, 0x15, 0x13, 0x88, 5,    2,    0x50,
+                                    0x65, 0xd2, 0xd4, 0,    0,    0x98, 0x96, 0x80};
+    at_put(&a, loc, sizeof(loc));
+
+    /* query on VLAN 34, reply on VLAN 47: Zeek's one transaction */
+    open_vlan(&qa, 34);
+    open_vlan(&rb, 47);
+    at_feed(&qa, NET_TOSERVER, q.b, q.n);
+    rb.ts = qa.ts + 200000;
+    at_feed(&rb, NET_TOCLIENT, a.b, a.n);
+    assert_int_equal(rb.sink.n, 1);
+    const char *z = rb.sink.zeek[0];
+    assert_non_null(z);
+    HAS(z, "\"rtt\":0.001200");
+    HAS(z, "\"qtype\":44");
+    HAS(z, "\"answers\":[\"LOC:  18 21 19\"]");
+    at_close(&qa);
+    assert_int_equal(qa.sink.n, 1); /* the query only: it was answered */
+    at_done(&qa);
+    at_done(&rb);
+
+    /* the query's flow ends first: the reply finds nothing (and no freed state) */
+    open_vlan(&qc, 5);
+    open_vlan(&rd, 6);
+    at_feed(&qc, NET_TOSERVER, q.b, q.n);
+    at_done(&qc);
+    at_feed(&rd, NET_TOCLIENT, a.b, a.n);
+    assert_int_equal(rd.sink.n, 1);
+    HASNT(rd.sink.zeek[0], "rtt");
+    HASNT(rd.sink.zeek[0], "qtype");
+    at_done(&rd);
+}
+
 int
 main(void)
 {
@@ -385,6 +452,7 @@ main(void)
         cmocka_unit_test(test_udp_dns_timer_and_inactivity),
         cmocka_unit_test(test_unknown_protocol),
         cmocka_unit_test_teardown(test_dns_unpaired_reply_query, teardown),
+        cmocka_unit_test(test_dns_pairs_across_vlans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
