@@ -8,13 +8,14 @@
 # Usage: test_agent_baseline_vault.sh BUILD_DIR
 set -eu
 B=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 AG=$B/bannin-agent
-[ -x "$AG" ] || { echo "skip: $AG not built"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (mount namespace)"; exit 77; }
-command -v unshare >/dev/null || { echo "skip: no unshare"; exit 77; }
-command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
-[ -d /etc/cron.d ] && [ -d /etc/systemd/system ] || { echo "skip: no cron.d/systemd"; exit 77; }
-unshare --mount --propagation private true 2>/dev/null || { echo "skip: unshare -m"; exit 77; }
+bn_need_exec "$AG"
+bn_need_root "mount namespace"
+bn_need_cmd unshare
+bn_need_cmd python3
+[ -d /etc/cron.d ] && [ -d /etc/systemd/system ] || bn_skip "no cron.d/systemd"
+unshare --mount --propagation private true 2>/dev/null || bn_skip "unshare -m"
 
 T=$(mktemp -d /tmp/bn-baseline-it-XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM

@@ -7,14 +7,10 @@
 # Usage: test_manager_api_rbac.sh BUILD_DIR (CTest passes it).
 set -u
 BUILD=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 MGR=$BUILD/bannind
 CLI=$BUILD/bannin
-for b in "$MGR" "$CLI"; do
-    if [ ! -x "$b" ]; then
-        echo "skip: $b not built"
-        exit 77
-    fi
-done
+bn_need_exec "$MGR" "$CLI"
 WORK=$(mktemp -d /tmp/bn-api-itest-XXXXXX)
 MPID=
 cleanup() {
@@ -29,20 +25,11 @@ fail() {
 }
 
 DATA=$WORK/data
-"$MGR" --data "$DATA" --init > "$WORK/init.txt" 2>&1 || fail "bannind --init: $(cat "$WORK/init.txt")"
-PW=$(sed -n 's/^password: //p' "$WORK/init.txt")
-[ -n "$PW" ] || fail "--init printed no password"
+bn_mgr_init "$DATA" "$WORK/init.txt" || fail "bannind --init printed no password"
+PW=$PASS
 # port 0: the system picks free ports, and bannind prints where the API is
-"$MGR" --data "$DATA" --listen 127.0.0.1:0 --api 127.0.0.1:0 > "$WORK/mgr.log" 2>&1 &
-MPID=$!
-APORT=
-for _ in $(seq 1 200); do
-    APORT=$(sed -n 's|.*API on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$WORK/mgr.log")
-    [ -n "$APORT" ] && break
-    kill -0 "$MPID" 2>/dev/null || fail "bannind exited at start"
-    sleep 0.05
-done
-[ -n "$APORT" ] || fail "bannind printed no API address"
+bn_mgr_start_any "$WORK/mgr.log" --data "$DATA" --listen 127.0.0.1:0 --api 127.0.0.1:0 ||
+    fail "bannind exited at start or printed no API address"
 export BANNIN_SERVER=http://127.0.0.1:$APORT
 
 ADMIN=$(BANNIN_PASSWORD=$PW "$CLI" api login admin) || fail "admin login"

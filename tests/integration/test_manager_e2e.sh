@@ -8,16 +8,13 @@
 # Usage: test_manager_e2e.sh BUILD_DIR. KEEP=1 keeps the temp dir.
 set -u
 BUILD=${1:?build dir}
-HERE=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 MGR=$BUILD/bannind
 AGENT=$BUILD/bannin-agent
-skip() { echo "skip: $*"; exit 77; }
-[ -x "$MGR" ] || skip "$MGR not built"
-[ -x "$AGENT" ] || skip "$AGENT not built"
-[ "$(id -u)" = 0 ] || skip "needs root (the agent watches the host)"
-command -v curl >/dev/null || skip "curl missing"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3) || skip "python3 missing"
+bn_need_exec "$MGR" "$AGENT"
+bn_need_root "the agent watches the host"
+bn_need_cmd curl
+bn_need_python
 
 W=$(mktemp -d /tmp/bn-e2e-XXXXXX)
 CRON=/etc/cron.d/bannin-e2e-$$
@@ -29,11 +26,7 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 LINK_PORT=$(free_port); API_PORT=$(free_port); HOOK_PORT=$(free_port)
 API=http://127.0.0.1:$API_PORT/api/v1
 
@@ -53,29 +46,20 @@ EOF
 "$PY" "$W/hook.py" "$HOOK_PORT" "$W/hooks.ndjson" & LPID=$!
 
 # 1. the manager: initialise (password printed once), then serve
-"$MGR" --data "$W/mgr" --init > "$W/init.txt" 2>&1 || { cat "$W/init.txt"; bad "bannind --init"; exit 1; }
-PASS=$(sed -n 's/^password: //p' "$W/init.txt")
-[ -n "$PASS" ] && ok "bannind --init printed the admin password once" || bad "no password printed"
-"$MGR" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" --api "127.0.0.1:$API_PORT" \
-    > "$W/bannind.log" 2>&1 & MPID=$!
-for _ in $(seq 1 100); do
-    curl -sf "$API/health" >/dev/null 2>&1 && break
-    sleep 0.2
-done
-curl -sf "$API/health" >/dev/null || { cat "$W/bannind.log"; bad "API not up"; exit 1; }
+if bn_mgr_init "$W/mgr" "$W/init.txt"; then
+    ok "bannind --init printed the admin password once"
+else
+    bad "bannind --init printed no password"
+    exit 1
+fi
+bn_mgr_start "$W/bannind.log" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" \
+    --api "127.0.0.1:$API_PORT" || { cat "$W/bannind.log"; bad "API not up"; exit 1; }
 
-TOKEN=$(curl -s -X POST "$API/auth/login" \
-    -d "{\"username\":\"admin\",\"password\":\"$PASS\"}" |
-    "$PY" -c 'import sys,json; print(json.load(sys.stdin)["token"])')
+TOKEN=$(bn_login admin "$PASS")
 [ -n "$TOKEN" ] && ok "admin login" || { bad "login"; exit 1; }
-call() { # METHOD PATH [BODY]
-    curl -s -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "$API$2"
-}
-jq_py() { "$PY" -c "import sys,json; d=json.load(sys.stdin); $1"; }
 
-TID=$(call GET /tenants | jq_py 'print([t["id"] for t in d["items"] if t["name"]=="default"][0])')
-call POST /channels "{\"tenant_id\":$TID,\"name\":\"soc-hook\",\"type\":\"webhook\",\"config\":{\"url\":\"http://127.0.0.1:$HOOK_PORT/hook\"}}" > "$W/channel.json"
+TID=$(bn_api GET /tenants | jq_py 'print([t["id"] for t in d["items"] if t["name"]=="default"][0])')
+bn_api POST /channels "{\"tenant_id\":$TID,\"name\":\"soc-hook\",\"type\":\"webhook\",\"config\":{\"url\":\"http://127.0.0.1:$HOOK_PORT/hook\"}}" > "$W/channel.json"
 grep -q '"id"' "$W/channel.json" && ok "webhook channel created" || bad "channel: $(cat "$W/channel.json")"
 
 # 2. the agent: enrolled with a one-use token, then linked over mutual TLS
@@ -87,11 +71,11 @@ ETOK=$("$MGR" --data "$W/mgr" --new-token default --uses 1)
 "$AGENT" --server "127.0.0.1:$LINK_PORT" --link-dir "$W/link" --spool "$W/spool" --duration 150 \
     > "$W/agent.log" 2>&1 & APID=$!
 for _ in $(seq 1 60); do
-    call GET /agents | grep -q '"last_seen":"' && break
+    bn_api GET /agents | grep -q '"last_seen":"' && break
     sleep 0.5
 done
-call GET /agents | grep -q '"tier":1\|"tier":2\|"tier":3' && ok "agent listed with its tier" ||
-    bad "agent not seen: $(call GET /agents)"
+bn_api GET /agents | grep -q '"tier":1\|"tier":2\|"tier":3' && ok "agent listed with its tier" ||
+    bad "agent not seen: $(bn_api GET /agents)"
 sleep 2
 
 # 3. attacker-style activity (all local, all undone by the trap)
@@ -103,24 +87,24 @@ bash -c "echo 'cHJpbnRmIGhp' | base64 -d | sh >/dev/null"
 # 4. the incident, through the API
 INC=
 for _ in $(seq 1 60); do
-    INC=$(call GET /incidents | jq_py '
+    INC=$(bn_api GET /incidents | jq_py '
 its=[i for i in d["items"] if i["alert_count"]>=2]
 print(its[0]["id"] if its else "")')
     [ -n "$INC" ] && break
     sleep 0.5
 done
-[ -n "$INC" ] && ok "incident $INC created" || { bad "no incident: $(call GET /incidents)"; }
+[ -n "$INC" ] && ok "incident $INC created" || { bad "no incident: $(bn_api GET /incidents)"; }
 if [ -n "$INC" ]; then
     # the agent's later batches carry the rest of the activity: wait until the timeline holds
     # the three alerts (or 15 s), then check
     for _ in $(seq 1 60); do
-        call GET "/incidents/$INC/timeline" > "$W/timeline.json"
+        bn_api GET "/incidents/$INC/timeline" > "$W/timeline.json"
         grep -q 'SUID Or SGID Bit Set' "$W/timeline.json" &&
             grep -q 'Shell History Cleared' "$W/timeline.json" &&
             grep -q 'Cron File' "$W/timeline.json" && break
         sleep 0.25
     done
-    call GET "/incidents/$INC" > "$W/incident.json"
+    bn_api GET "/incidents/$INC" > "$W/incident.json"
     "$PY" - "$W/incident.json" "$W/timeline.json" <<'EOF' || fails=$((fails + 1))
 import json, sys
 inc = json.load(open(sys.argv[1])); tl = json.load(open(sys.argv[2]))
@@ -140,7 +124,7 @@ sys.exit(1 if bad else 0)
 EOF
 fi
 # by field, not among the newest N: the host's own activity can push it out of any page
-call GET "/events?event_id=1&contains.CommandLine=suid-true&limit=50" > "$W/events.json"
+bn_api GET "/events?event_id=1&contains.CommandLine=suid-true&limit=50" > "$W/events.json"
 grep -q 'chmod u+s' "$W/events.json" && ok "event search finds the chmod event" ||
     bad "event search: $(head -c 300 "$W/events.json")"
 
@@ -159,11 +143,11 @@ n=0
 for l in open(sys.argv[1]):
     n += json.loads(json.loads(l)["body"]).get("kind") == "incident"
 print(n)' "$W/hooks.ndjson" 2>/dev/null || echo 0)
-ninc=$(call GET /incidents | jq_py 'print(len([i for i in d["items"] if i["severity"]>=3]))')
+ninc=$(bn_api GET /incidents | jq_py 'print(len([i for i in d["items"] if i["severity"]>=3]))')
 [ "$n" = "$ninc" ] && [ "$n" -ge 1 ] &&
     ok "$n webhook notification(s) for $ninc incident(s) at or above the threshold" ||
     bad "$n webhook notifications for $ninc incidents: $(cat "$W/hooks.ndjson" 2>/dev/null | head -c 600)"
-alerts=$(call GET /alerts | jq_py 'print(sum(a.get("count",1) for a in d["items"]))')
+alerts=$(bn_api GET /alerts | jq_py 'print(sum(a.get("count",1) for a in d["items"]))')
 [ "${alerts:-0}" -gt "$n" ] && ok "$alerts alerts (with repeats) gave $n notification(s): curated" ||
     bad "alerts $alerts vs notifications $n"
 

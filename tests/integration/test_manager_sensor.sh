@@ -14,14 +14,12 @@
 # Usage: test_manager_sensor.sh BUILD_DIR. KEEP=1 keeps the temp dir.
 set -u
 BUILD=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 MGR=$BUILD/bannind
 SENSOR=$BUILD/bannin-sensor
-skip() { echo "skip: $*"; exit 77; }
-[ -x "$MGR" ] || skip "$MGR not built"
-[ -x "$SENSOR" ] || skip "$SENSOR not built"
-command -v curl >/dev/null || skip "curl missing"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3) || skip "python3 missing"
+bn_need_exec "$MGR" "$SENSOR"
+bn_need_cmd curl
+bn_need_python
 
 W=$(mktemp -d /tmp/bn-msensor-XXXXXX)
 MPID= SPID= GPID=
@@ -31,12 +29,8 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
 phase() { echo "---- $* (at ${SECONDS} s)"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 LINK_PORT=$(free_port); API_PORT=$(free_port)
 API=http://127.0.0.1:$API_PORT/api/v1
 
@@ -182,33 +176,19 @@ EOF
 SIGMAHQ=${BN_CORPORA:-../shared/corpora}/sigma/rules/rules/network/zeek
 RULES=(--rules "$W/rules")
 [ -d "$SIGMAHQ" ] && RULES+=(--rules "$SIGMAHQ") || echo "info: no SigmaHQ corpus at $SIGMAHQ: own rule only"
-"$MGR" --data "$W/mgr" --init > "$W/init.txt" 2>&1 || { cat "$W/init.txt"; bad "bannind --init"; exit 1; }
-PASS=$(sed -n 's/^password: //p' "$W/init.txt")
-"$MGR" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" --api "127.0.0.1:$API_PORT" \
-    "${RULES[@]}" > "$W/bannind.log" 2>&1 & MPID=$!
-for _ in $(seq 1 100); do
-    curl -sf "$API/health" >/dev/null 2>&1 && break
-    sleep 0.2
-done
-curl -sf "$API/health" >/dev/null || { cat "$W/bannind.log"; bad "API not up"; exit 1; }
-TOKEN=$(curl -s -X POST "$API/auth/login" -d "{\"username\":\"admin\",\"password\":\"$PASS\"}" |
-    "$PY" -c 'import sys,json; print(json.load(sys.stdin)["token"])')
+bn_mgr_init "$W/mgr" "$W/init.txt" || { bad "bannind --init"; exit 1; }
+bn_mgr_start "$W/bannind.log" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" \
+    --api "127.0.0.1:$API_PORT" "${RULES[@]}" || { cat "$W/bannind.log"; bad "API not up"; exit 1; }
+TOKEN=$(bn_login admin "$PASS")
 [ -n "$TOKEN" ] || { bad "login"; exit 1; }
-call() { # METHOD PATH [BODY]
-    curl -s -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "$API$2"
-}
-jq_py() { "$PY" -c "import sys,json; d=json.load(sys.stdin); $1"; }
-TID=$(call GET /tenants | jq_py 'print([t["id"] for t in d["items"] if t["name"]=="default"][0])')
-call POST /ioc-lists "{\"name\":\"sensor-test\",\"tenant_id\":$TID,\"format\":\"csv\",\"content\":\"type,value\\nip,198.51.100.77\\ndomain,ioc-test.example\\n\"}" > "$W/ioc.json"
+TID=$(bn_api GET /tenants | jq_py 'print([t["id"] for t in d["items"] if t["name"]=="default"][0])')
+bn_api POST /ioc-lists "{\"name\":\"sensor-test\",\"tenant_id\":$TID,\"format\":\"csv\",\"content\":\"type,value\\nip,198.51.100.77\\ndomain,ioc-test.example\\n\"}" > "$W/ioc.json"
 grep -q '"entries":2' "$W/ioc.json" && ok "IOC list imported (an address and a domain)" ||
     bad "IOC import: $(cat "$W/ioc.json")"
 
 phase "manager up"
 # ---- enrolment ----
-ETOK=$("$MGR" --data "$W/mgr" --new-token default --uses 1)
-"$SENSOR" enroll --server "127.0.0.1:$LINK_PORT" --token "$ETOK" --dir "$W/link" \
-    --host span-sensor-1 > "$W/enroll.txt" 2>&1 &&
+bn_enroll "$SENSOR" "$W/link" "$W/enroll.txt" --host span-sensor-1 &&
     ok "sensor enrolled: $(head -c 90 "$W/enroll.txt")" || { cat "$W/enroll.txt"; bad "enrol"; exit 1; }
 
 SID=$(sed -n 's/^enrolled as sensor \([0-9]*\) .*/\1/p' "$W/enroll.txt")
@@ -265,7 +245,7 @@ EOF
 phase "alerts"
 # alerts: the sensor's scan alert, the central Sigma hit on the Zeek rendering, IOC matches
 for _ in $(seq 1 20); do
-    call GET "/alerts?limit=100" > "$W/alerts.json"
+    bn_api GET "/alerts?limit=100" > "$W/alerts.json"
     grep -q 'sensor\.' "$W/alerts.json" && grep -q '"ioc.ip"\|ioc\.ip' "$W/alerts.json" && break
     sleep 0.5
 done
@@ -303,7 +283,7 @@ if sys.argv[2] == '1':
 check(all(a.get('incident_id') for a in scan + sig + ipm + dom), 'every one of them is in an incident')
 sys.exit(1 if bad else 0)
 EOF
-call GET "/incidents?limit=100" > "$W/incidents.json"
+bn_api GET "/incidents?limit=100" > "$W/incidents.json"
 ninc=$(jq_py 'print(len(d["items"]))' < "$W/incidents.json")
 [ "${ninc:-0}" -ge 2 ] && ok "$ninc incidents (scanner, clients)" || bad "incidents: $(head -c 400 "$W/incidents.json")"
 
@@ -314,7 +294,7 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     if r["event_type"] == "flow" and r.get("dest_ip") == "198.51.100.77":
         print(r["community_id"])' "$W/run1.eve")
-call GET "/events?field.community_id=$(printf %s "$CID" | "$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))')&limit=50" > "$W/cid.json"
+bn_api GET "/events?field.community_id=$(printf %s "$CID" | "$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))')&limit=50" > "$W/cid.json"
 "$PY" - "$W/cid.json" "$CID" <<'EOF' || fails=$((fails + 1))
 import json, sys
 items = json.load(open(sys.argv[1])).get('items', [])
@@ -325,7 +305,7 @@ print(('ok   ' if ok else 'FAIL ') + 'event search by community_id %s finds %s' 
 sys.exit(0 if ok else 1)
 EOF
 
-call GET /agents > "$W/agents.json"
+bn_api GET /agents > "$W/agents.json"
 "$PY" - "$W/agents.json" <<'EOF' || fails=$((fails + 1))
 import json, sys
 ags = json.load(open(sys.argv[1]))['items']
@@ -344,7 +324,7 @@ phase "2. kill -9 while the manager is frozen, then a restart"
 "$SENSOR" -r "$W/stream.pcap" --link-dir "$W/link" --heartbeat 500 2> "$W/run2.err" & SPID=$!
 # the newest DNS record's seq at the manager (newest first by event time)
 newest_dns() {
-    call GET "/events?agent_id=$SID&field.event_type=dns&limit=1" |
+    bn_api GET "/events?agent_id=$SID&field.event_type=dns&limit=1" |
         jq_py 'print(d["items"][0]["seq"] if d["items"] else 0)'
 }
 base=$(newest_dns)
@@ -409,7 +389,7 @@ print(c.execute("select coalesce(max(seq),0) from events where agent_id=?", (int
     rc=$?
     [ $rc = 0 ] && ok "bannin pcap --server exited 0: $(grep '^manager' "$W/pcap.out")" ||
         bad "bannin pcap exit $rc: $(tail -c 600 "$W/pcap.err")"
-    call GET "/events?agent_id=$SID&limit=500" > "$W/pcap_events.json"
+    bn_api GET "/events?agent_id=$SID&limit=500" > "$W/pcap_events.json"
     "$PY" - "$W/pcap_events.json" "$before" "$W/pcap.eve" <<'EOF' || fails=$((fails + 1))
 import collections, json, sys
 first = int(sys.argv[2]) + 1

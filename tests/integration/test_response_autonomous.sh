@@ -18,13 +18,13 @@
 # Usage: test_response_autonomous.sh BUILD_DIR   (KEEP=1 keeps the temp dir)
 set -u
 BUILD=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 AGENT=$BUILD/bannin-agent
 MGR=$BUILD/bannind
-skip() { echo "skip: $*"; exit 77; }
-[ -x "$AGENT" ] || skip "$AGENT not built"
-[ "$(id -u)" = 0 ] || skip "needs root (the agent watches the host)"
-PY=$(command -v python3) || skip "python3 missing"
-"$AGENT" --check 2> /dev/null | grep -q '^tier: bpf' || skip "tier 1 (eBPF) cannot run here"
+bn_need_exec "$AGENT"
+bn_need_root "the agent watches the host"
+bn_need_python
+"$AGENT" --check 2> /dev/null | grep -q '^tier: bpf' || bn_skip "tier 1 (eBPF) cannot run here"
 
 W=$(mktemp -d /tmp/bn-autoc-XXXXXX)
 chmod 755 "$W"
@@ -38,46 +38,16 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 now_ms() { date +%s%3N; }
 
 mkdir -p "$W/rules"
-cat > "$W/rules/crit.yml" << EOF
-title: Bannin autonomous containment test (critical)
-id: 2d0c8a51-autoc-crit-$$
-status: test
-level: critical
-logsource: {product: linux, category: process_creation}
-detection:
-  sel:
-    Image|endswith: $W/bn-autoc-evil
-  condition: sel
-EOF
-cat > "$W/rules/high.yml" << EOF
-title: Bannin autonomous containment test (high)
-id: 2d0c8a51-autoc-high-$$
-status: test
-level: high
-logsource: {product: linux, category: process_creation}
-detection:
-  sel:
-    Image|endswith: $W/bn-autoc-meh
-  condition: sel
-EOF
+bn_proc_rule "$W/rules/crit.yml" "Bannin autonomous containment test (critical)" \
+    "2d0c8a51-autoc-crit-$$" critical 'Image|endswith' "$W/bn-autoc-evil"
+bn_proc_rule "$W/rules/high.yml" "Bannin autonomous containment test (high)" \
+    "2d0c8a51-autoc-high-$$" high 'Image|endswith' "$W/bn-autoc-meh"
 # a second critical rule on the same process: one containment per process (deduplicated)
-cat > "$W/rules/crit2.yml" << EOF
-title: Bannin autonomous containment test (critical, second rule)
-id: 2d0c8a51-autoc-crit2-$$
-status: test
-level: critical
-logsource: {product: linux, category: process_creation}
-detection:
-  sel:
-    Image|contains: /bn-autoc-evi
-  condition: sel
-EOF
+bn_proc_rule "$W/rules/crit2.yml" "Bannin autonomous containment test (critical, second rule)" \
+    "2d0c8a51-autoc-crit2-$$" critical 'Image|contains' /bn-autoc-evi
 cp /bin/sleep "$W/bn-autoc-evil"
 cp /bin/sleep "$W/bn-autoc-meh"
 

@@ -16,16 +16,14 @@
 # the manager running (measures request -> attachment without the restart).
 set -u
 BUILD=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 MGR=$BUILD/bannind
 AGENT=$BUILD/bannin-agent
-skip() { echo "skip: $*"; exit 77; }
-[ -x "$MGR" ] || skip "$MGR not built"
-[ -x "$AGENT" ] || skip "$AGENT not built"
-[ "$(id -u)" = 0 ] || skip "needs root (the agent watches the host)"
-command -v curl >/dev/null || skip "curl missing"
-command -v zstd >/dev/null || skip "zstd missing (to open the package)"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3) || skip "python3 missing"
+bn_need_exec "$MGR" "$AGENT"
+bn_need_root "the agent watches the host"
+bn_need_cmd curl
+bn_need_cmd zstd "to open the package"
+bn_need_python
 
 W=$(mktemp -d /tmp/bn-resp-for-XXXXXX)
 MPID= APID= EVIL=
@@ -36,77 +34,39 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 LINK_PORT=$(free_port); API_PORT=$(free_port)
 API=http://127.0.0.1:$API_PORT/api/v1
-jq_py() { "$PY" -c "import sys,json; d=json.load(sys.stdin); $1"; }
 
 mkdir -p "$W/rules"
-cat > "$W/rules/evil.yml" <<'EOF'
-title: Bannin forensics test process
-id: 3c9e1d52-7a44-4f0e-8c1b-bn0resp0fore
-status: test
-level: critical
-tags: [attack.execution, attack.t1059]
-logsource: {product: linux, category: process_creation}
-detection:
-  sel:
-    Image|contains: /bn-for-evil
-  condition: sel
-EOF
+bn_proc_rule "$W/rules/evil.yml" "Bannin forensics test process" \
+    3c9e1d52-7a44-4f0e-8c1b-bn0resp0fore critical 'Image|contains' /bn-for-evil \
+    "attack.execution, attack.t1059"
 cp /bin/sleep "$W/bn-for-evil"
 head -c $((24 << 20)) /dev/urandom > "$W/dropped.bin"
 printf 'a small chosen file\n' > "$W/note.txt"
 
 start_mgr() {
-    "$MGR" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" --api "127.0.0.1:$API_PORT" \
-        --rules "$W/rules" -v >> "$W/bannind.log" 2>&1 & MPID=$!
-    for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null 2>&1 && return 0; sleep 0.2; done
-    return 1
+    bn_mgr_start "$W/bannind.log" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" \
+        --api "127.0.0.1:$API_PORT" --rules "$W/rules" -v
 }
-"$MGR" --data "$W/mgr" --init > "$W/init.txt" 2>&1 || { cat "$W/init.txt"; echo "FAIL init"; exit 1; }
-PASS=$(sed -n 's/^password: //p' "$W/init.txt")
+bn_mgr_init "$W/mgr" "$W/init.txt" || { echo "FAIL init"; exit 1; }
 start_mgr || { echo "FAIL bannind did not start"; cat "$W/bannind.log"; exit 1; }
-login() { curl -s -X POST "$API/auth/login" -d "{\"username\":\"$1\",\"password\":\"$2\"}" |
-    jq_py 'print(d.get("token",""))'; }
-ADMIN=$(login admin "$PASS")
+ADMIN=$(bn_login admin "$PASS")
 [ -n "$ADMIN" ] || { echo "FAIL admin login"; cat "$W/bannind.log"; exit 1; }
-call() { # TOKEN METHOD PATH [BODY] -> body; status in $W/status
-    curl -s -o "$W/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
-        -H 'Content-Type: application/json' ${4:+-d "$4"} "$API$3" > "$W/status"
-    cat "$W/body"
-}
-status() { cat "$W/status"; }
-TID=$(call "$ADMIN" GET /tenants | jq_py 'print([t["id"] for t in d["items"] if t["name"]=="default"][0])')
-for u in "cadmin customer_admin" "cviewer customer_viewer"; do
-    set -- $u
-    call "$ADMIN" POST /users "{\"username\":\"$1\",\"password\":\"forensics-test-pw-1\",\"role\":\"$2\",\"tenant_id\":$TID}" >/dev/null
-    [ "$(status)" = 201 ] || bad "create user $1: $(status) $(cat "$W/body")"
-done
-CADMIN=$(login cadmin forensics-test-pw-1)
-CVIEW=$(login cviewer forensics-test-pw-1)
+TID=$(bn_default_tenant "$ADMIN")
+bn_customers forensics-test-pw-1
 
 mkdir -p "$W/agent"
-ETOK=$("$MGR" --data "$W/mgr" --new-token default --uses 1)
-"$AGENT" enroll --server "127.0.0.1:$LINK_PORT" --token "$ETOK" --dir "$W/agent/link" \
-    > "$W/enroll.txt" 2>&1 || { cat "$W/enroll.txt"; echo "FAIL enrol"; exit 1; }
+bn_enroll "$AGENT" "$W/agent/link" "$W/enroll.txt" || { cat "$W/enroll.txt"; echo "FAIL enrol"; exit 1; }
 "$AGENT" --link-dir "$W/agent/link" --spool "$W/agent/spool" --no-builtin-rules \
     --duration 240 > "$W/agent.log" 2>&1 & APID=$!
-AID=
-for _ in $(seq 1 60); do
-    AID=$(call "$ADMIN" GET /agents | jq_py 'a=[x for x in d["items"] if x.get("last_seen")]; print(a[0]["id"] if a else "")')
-    [ -n "$AID" ] && break
-    sleep 0.5
-done
+AID=$(bn_wait_agent "$ADMIN")
 [ -n "$AID" ] && ok "agent $AID connected" || { bad "agent not seen"; tail "$W/agent.log"; exit 1; }
 
 "$W/bn-for-evil" 600 & EVIL=$!
 INC=
 for _ in $(seq 1 80); do
-    INC=$(call "$ADMIN" GET /incidents | jq_py '
+    INC=$(bn_call "$ADMIN" GET /incidents | jq_py '
 its=[i for i in d["items"] if i["severity"]>=4]
 print(its[0]["id"] if its else "")')
     [ -n "$INC" ] && break
@@ -115,13 +75,13 @@ done
 [ -n "$INC" ] && ok "critical incident $INC" || { bad "no incident"; tail "$W/bannind.log"; exit 1; }
 
 # forensics runs without approval; the playbook's own proposals stay pending (semi-managed)
-call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"policies":{"forensics":"auto"}}' >/dev/null
-[ "$(status)" = 200 ] && ok "policy: forensics auto" || bad "policy: $(status) $(cat "$W/body")"
-call "$CADMIN" POST "/agents/$AID/actions" "{\"type\":\"forensics\",\"incident_id\":$INC,\"reason\":\"evidence\",\"params\":{\"files\":[\"$W/dropped.bin\",\"$W/note.txt\"],\"events\":200}}" > "$W/req.json"
+bn_call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"policies":{"forensics":"auto"}}' >/dev/null
+[ "$(bn_status)" = 200 ] && ok "policy: forensics auto" || bad "policy: $(bn_status) $(cat "$W/body")"
+bn_call "$CADMIN" POST "/agents/$AID/actions" "{\"type\":\"forensics\",\"incident_id\":$INC,\"reason\":\"evidence\",\"params\":{\"files\":[\"$W/dropped.bin\",\"$W/note.txt\"],\"events\":200}}" > "$W/req.json"
 T0=$(date +%s%N)
 FID=$(jq_py 'print(d.get("id",""))' < "$W/req.json")
 [ -n "$FID" ] && ok "forensics action $FID requested for incident $INC" ||
-    { bad "forensics request: $(status) $(cat "$W/req.json")"; exit 1; }
+    { bad "forensics request: $(bn_status) $(cat "$W/req.json")"; exit 1; }
 
 # stop and kill the manager while the package is on its way, then start it again
 PART=
@@ -147,7 +107,7 @@ fi
 
 ATT=
 for _ in $(seq 1 240); do
-    call "$ADMIN" GET "/incidents/$INC/attachments" > "$W/atts.json"
+    bn_call "$ADMIN" GET "/incidents/$INC/attachments" > "$W/atts.json"
     ATT=$(jq_py 'print(d["items"][0]["id"] if d.get("items") else "")' < "$W/atts.json" 2>/dev/null)
     [ -n "$ATT" ] && break
     sleep 0.25
@@ -163,7 +123,7 @@ else
     bad "the upload did not resume after the manager's restart"
 fi
 
-call "$ADMIN" GET "/actions/$FID" > "$W/action.json"
+bn_call "$ADMIN" GET "/actions/$FID" > "$W/action.json"
 read -r RPATH RSIZE RSHA < <(jq_py 'r=d["result"]; print(r["path"], r["size"], r["sha256"])' < "$W/action.json")
 read -r ASIZE ASHA ANAME < <(jq_py 'a=d["items"][0]; print(a["size"], a["sha256"], a["name"])' < "$W/atts.json")
 [ "$RSIZE" = "$ASIZE" ] && [ "$RSHA" = "$ASHA" ] &&
@@ -173,7 +133,7 @@ read -r ASIZE ASHA ANAME < <(jq_py 'a=d["items"][0]; print(a["size"], a["sha256"
 
 curl -s -o "$W/dl.tar.zst" -w '%{http_code}' -H "Authorization: Bearer $CADMIN" \
     "$API/attachments/$ATT" > "$W/status"
-[ "$(status)" = 200 ] || bad "customer_admin download: $(status)"
+[ "$(bn_status)" = 200 ] || bad "customer_admin download: $(bn_status)"
 DSHA=$(sha256sum "$W/dl.tar.zst" | cut -d' ' -f1)
 [ "$DSHA" = "$RSHA" ] && [ "$(stat -c %s "$W/dl.tar.zst")" = "$RSIZE" ] &&
     ok "download is the agent's package byte for byte (sha256 $DSHA)" ||
@@ -191,14 +151,14 @@ for _ in $(seq 1 20); do [ -e "$RPATH" ] || break; sleep 0.25; done
 ls "$W"/mgr/attachments/partial/*.part >/dev/null 2>&1 && bad "partial file left on the manager" ||
     ok "no partial file left on the manager"
 
-call "$CVIEW" GET "/incidents/$INC/attachments" >/dev/null
-[ "$(status)" = 403 ] && ok "customer_viewer cannot list attachments (403)" || bad "viewer list: $(status)"
-call "$CVIEW" GET "/attachments/$ATT" >/dev/null
-[ "$(status)" = 403 ] && ok "customer_viewer cannot download (403)" || bad "viewer download: $(status)"
-call "$ADMIN" GET "/attachments/999999" >/dev/null
-[ "$(status)" = 404 ] && ok "unknown attachment: 404" || bad "unknown attachment: $(status)"
+bn_call "$CVIEW" GET "/incidents/$INC/attachments" >/dev/null
+[ "$(bn_status)" = 403 ] && ok "customer_viewer cannot list attachments (403)" || bad "viewer list: $(bn_status)"
+bn_call "$CVIEW" GET "/attachments/$ATT" >/dev/null
+[ "$(bn_status)" = 403 ] && ok "customer_viewer cannot download (403)" || bad "viewer download: $(bn_status)"
+bn_call "$ADMIN" GET "/attachments/999999" >/dev/null
+[ "$(bn_status)" = 404 ] && ok "unknown attachment: 404" || bad "unknown attachment: $(bn_status)"
 
-call "$ADMIN" GET "/audit?limit=200" > "$W/audit.json"
+bn_call "$ADMIN" GET "/audit?limit=200" > "$W/audit.json"
 n_st=$(jq_py 'print(len([i for i in d["items"] if i["action"]=="attachment.stored"]))' < "$W/audit.json")
 n_dl=$(jq_py 'print(len([i for i in d["items"] if i["action"]=="attachment.download"]))' < "$W/audit.json")
 [ "$n_st" = 1 ] && [ "${n_dl:-0}" -ge 1 ] && ok "audited: attachment.stored x$n_st, attachment.download x$n_dl" ||

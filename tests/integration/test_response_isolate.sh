@@ -17,13 +17,12 @@
 # Root only; exits 77 when namespaces or tools are missing. Usage: $0 BUILD_DIR
 set -u
 BUILD=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 AGENT=$BUILD/bannin-agent
 HOLD=$BUILD/unit_agent_test_respond_isolate
-if [ "$(id -u)" != 0 ]; then echo "skip: needs root (network namespaces)"; exit 77; fi
-for t in ip nft python3; do
-    command -v $t > /dev/null || { echo "skip: $t not found"; exit 77; }
-done
-[ -x "$HOLD" ] || { echo "skip: $HOLD not built"; exit 77; }
+bn_need_root "network namespaces"
+for t in ip nft python3; do bn_need_cmd $t; done
+bn_need_exec "$HOLD"
 
 ID=$$
 H=bn-isoi-h-$ID M=bn-isoi-m-$ID I=bn-isoi-i-$ID
@@ -43,7 +42,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 ip netns add "$H" 2> /dev/null && ip netns add "$M" && ip netns add "$I" ||
-    { echo "skip: cannot create network namespaces"; exit 77; }
+    bn_skip "cannot create network namespaces"
 set -e
 ip link add vh0 netns "$H" type veth peer name vm0 netns "$M"
 ip link add vh1 netns "$H" type veth peer name vi0 netns "$I"

@@ -20,15 +20,13 @@
 # Usage: test_response_modes.sh BUILD_DIR. KEEP=1 keeps the temp dir. ROUNDS=N full-mode runs.
 set -u
 BUILD=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 MGR=$BUILD/bannind
 AGENT=$BUILD/bannin-agent
-skip() { echo "skip: $*"; exit 77; }
-[ -x "$MGR" ] || skip "$MGR not built"
-[ -x "$AGENT" ] || skip "$AGENT not built"
-[ "$(id -u)" = 0 ] || skip "needs root (the agent watches the host)"
-command -v curl >/dev/null || skip "curl missing"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3) || skip "python3 missing"
+bn_need_exec "$MGR" "$AGENT"
+bn_need_root "the agent watches the host"
+bn_need_cmd curl
+bn_need_python
 
 W=$(mktemp -d /tmp/bn-resp-XXXXXX)
 MPID= APID=
@@ -41,96 +39,59 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 LINK_PORT=$(free_port); API_PORT=$(free_port)
 API=http://127.0.0.1:$API_PORT/api/v1
-jq_py() { "$PY" -c "import sys,json; d=json.load(sys.stdin); $1"; }
 
 # the critical rule (central detection): our own process, nothing else on the host (this
 # run's directory in the pattern: a concurrent run's process must not match)
 mkdir -p "$W/rules"
-cat > "$W/rules/evil.yml" <<EOF
-title: Bannin response test process
-id: 7b1f5a40-5e7c-4d8e-9a61-bn0resp0test
-status: test
-level: critical
-tags: [attack.execution, attack.t1059]
-logsource: {product: linux, category: process_creation}
-detection:
-  sel:
-    Image|contains: '$W/bn-resp-evil'
-  condition: sel
-EOF
+bn_proc_rule "$W/rules/evil.yml" "Bannin response test process" \
+    7b1f5a40-5e7c-4d8e-9a61-bn0resp0test critical 'Image|contains' "$W/bn-resp-evil" \
+    "attack.execution, attack.t1059"
 cp /bin/sleep "$W/bn-resp-evil"
 
-"$MGR" --data "$W/mgr" --init > "$W/init.txt" 2>&1 || { cat "$W/init.txt"; echo "FAIL init"; exit 1; }
-PASS=$(sed -n 's/^password: //p' "$W/init.txt")
-"$MGR" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" --api "127.0.0.1:$API_PORT" \
-    --rules "$W/rules" > "$W/bannind.log" 2>&1 & MPID=$!
-for _ in $(seq 1 100); do curl -sf "$API/health" >/dev/null 2>&1 && break; sleep 0.2; done
-login() { curl -s -X POST "$API/auth/login" -d "{\"username\":\"$1\",\"password\":\"$2\"}" |
-    jq_py 'print(d.get("token",""))'; }
-ADMIN=$(login admin "$PASS")
+bn_mgr_init "$W/mgr" "$W/init.txt" || { echo "FAIL init"; exit 1; }
+bn_mgr_start "$W/bannind.log" --data "$W/mgr" --listen "127.0.0.1:$LINK_PORT" \
+    --api "127.0.0.1:$API_PORT" --rules "$W/rules"
+ADMIN=$(bn_login admin "$PASS")
 [ -n "$ADMIN" ] || { echo "FAIL admin login"; cat "$W/bannind.log"; exit 1; }
-call() { # TOKEN METHOD PATH [BODY] -> body; status in $W/status
-    curl -s -o "$W/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
-        -H 'Content-Type: application/json' ${4:+-d "$4"} "$API$3" > "$W/status"
-    cat "$W/body"
-}
-status() { cat "$W/status"; }
-TID=$(call "$ADMIN" GET /tenants | jq_py 'print([t["id"] for t in d["items"] if t["name"]=="default"][0])')
-for u in "cadmin customer_admin" "cviewer customer_viewer"; do
-    set -- $u
-    call "$ADMIN" POST /users "{\"username\":\"$1\",\"password\":\"response-test-pw-1\",\"role\":\"$2\",\"tenant_id\":$TID}" >/dev/null
-    [ "$(status)" = 201 ] || bad "create user $1: $(status) $(cat "$W/body")"
-done
-CADMIN=$(login cadmin response-test-pw-1)
-CVIEW=$(login cviewer response-test-pw-1)
+TID=$(bn_default_tenant "$ADMIN")
+bn_customers response-test-pw-1
 [ -n "$CADMIN" ] && [ -n "$CVIEW" ] && ok "customer_admin and customer_viewer of tenant default" ||
     bad "customer logins"
 
 mkdir -p "$W/agent" "$W/blk"
 # exec blocking applies only to this test's own tmpfs (a hung permission listener would hang
 # every exec it covers: the agent's blocker has its own watchdog, and the tmpfs goes in cleanup)
-mount -t tmpfs -o size=16m tmpfs "$W/blk" || skip "cannot mount a tmpfs"
+mount -t tmpfs -o size=16m tmpfs "$W/blk" || bn_skip "cannot mount a tmpfs"
 cp /bin/true "$W/blk/evil-true" && printf 'x' >> "$W/blk/evil-true"
 cp /bin/true "$W/blk/ok-true" && printf 'y' >> "$W/blk/ok-true"
 chmod +x "$W/blk/evil-true" "$W/blk/ok-true"
 printf 'response:\n  block_marks: %s\n' "$W/blk" > "$W/agent.yml"
-ETOK=$("$MGR" --data "$W/mgr" --new-token default --uses 1)
-"$AGENT" enroll --server "127.0.0.1:$LINK_PORT" --token "$ETOK" --dir "$W/agent/link" \
-    > "$W/enroll.txt" 2>&1 || { cat "$W/enroll.txt"; echo "FAIL enrol"; exit 1; }
+bn_enroll "$AGENT" "$W/agent/link" "$W/enroll.txt" || { cat "$W/enroll.txt"; echo "FAIL enrol"; exit 1; }
 "$AGENT" --config "$W/agent.yml" --link-dir "$W/agent/link" --spool "$W/agent/spool" \
     --no-builtin-rules --duration 240 > "$W/agent.log" 2>&1 & APID=$!
-AID=
-for _ in $(seq 1 60); do
-    AID=$(call "$ADMIN" GET /agents | jq_py 'a=[x for x in d["items"] if x.get("last_seen")]; print(a[0]["id"] if a else "")')
-    [ -n "$AID" ] && break
-    sleep 0.5
-done
+AID=$(bn_wait_agent "$ADMIN")
 [ -n "$AID" ] && ok "agent $AID connected" || { bad "agent not seen"; tail "$W/agent.log"; exit 1; }
 sleep 2
 
 actions_of() { # TOKEN INCIDENT -> "type:state ..." sorted, each once (another process on
     # this host that trips the same critical rule, e.g. a concurrent run of this test, adds a
     # kill_tree of its own to the host's incident)
-    call "$1" GET "/actions?incident_id=$2" |
+    bn_call "$1" GET "/actions?incident_id=$2" |
         jq_py 'print(" ".join(sorted(set("%s:%s" % (a["type"], a["state"]) for a in d["items"]))))'
 }
 kill_id() { # TOKEN INCIDENT PID -> id of the kill_tree action for PID
-    call "$1" GET "/actions?incident_id=$2" |
+    bn_call "$1" GET "/actions?incident_id=$2" |
         jq_py "print([a['id'] for a in d['items'] if a['type']=='kill_tree' and (a.get('params') or {}).get('pid')==$3][0])"
 }
 action_id() { # TOKEN INCIDENT TYPE
-    call "$1" GET "/actions?incident_id=$2" |
+    bn_call "$1" GET "/actions?incident_id=$2" |
         jq_py "print([a['id'] for a in d['items'] if a['type']=='$3'][0])"
 }
 wait_incident() { # -> id of the newest open incident with our rule
     for _ in $(seq 1 80); do
-        i=$(call "$ADMIN" GET /incidents | jq_py '
+        i=$(bn_call "$ADMIN" GET /incidents | jq_py '
 its=[i for i in d["items"] if i["severity"]>=4 and i["status"] not in ("resolved","false_positive")]
 print(its[0]["id"] if its else "")')
         [ -n "$i" ] && { echo "$i"; return 0; }
@@ -142,38 +103,38 @@ print(its[0]["id"] if its else "")')
 # ---- semi-managed (the default) ----
 "$W/bn-resp-evil" 600 & EVIL=$!; EVIL_PIDS="$EVIL_PIDS $EVIL"
 INC=$(wait_incident) && ok "critical incident $INC for pid $EVIL" ||
-    { bad "no critical incident: $(call "$ADMIN" GET /incidents)"; tail "$W/bannind.log"; exit 1; }
+    { bad "no critical incident: $(bn_call "$ADMIN" GET /incidents)"; tail "$W/bannind.log"; exit 1; }
 sleep 1
 got=$(actions_of "$ADMIN" "$INC")
 [ "$got" = "forensics:pending_approval isolate:pending_approval kill_tree:pending_approval" ] &&
     ok "semi: playbook proposed $got" || bad "semi: actions '$got'"
 KID=$(kill_id "$ADMIN" "$INC" "$EVIL"); IID=$(action_id "$ADMIN" "$INC" isolate)
-call "$ADMIN" GET "/actions/$KID" | grep -q "\"pid\":$EVIL" && ok "kill_tree names pid $EVIL" ||
+bn_call "$ADMIN" GET "/actions/$KID" | grep -q "\"pid\":$EVIL" && ok "kill_tree names pid $EVIL" ||
     bad "kill_tree params: $(cat "$W/body")"
 sleep 2
 kill -0 "$EVIL" 2>/dev/null && ok "semi: nothing ran before approval" || bad "semi: process died unapproved"
-call "$CVIEW" POST "/actions/$KID/approve" '{"reason":"viewer tries"}' >/dev/null
-[ "$(status)" = 403 ] && ok "customer_viewer approve -> 403: $(cat "$W/body")" || bad "viewer approve: $(status)"
-call "$CVIEW" POST "/agents/$AID/actions" '{"type":"kill","params":{"pid":4242}}' >/dev/null
-[ "$(status)" = 403 ] && ok "customer_viewer request -> 403" || bad "viewer request: $(status)"
+bn_call "$CVIEW" POST "/actions/$KID/approve" '{"reason":"viewer tries"}' >/dev/null
+[ "$(bn_status)" = 403 ] && ok "customer_viewer approve -> 403: $(cat "$W/body")" || bad "viewer approve: $(bn_status)"
+bn_call "$CVIEW" POST "/agents/$AID/actions" '{"type":"kill","params":{"pid":4242}}' >/dev/null
+[ "$(bn_status)" = 403 ] && ok "customer_viewer request -> 403" || bad "viewer request: $(bn_status)"
 kill -0 "$EVIL" 2>/dev/null || bad "process died after refused approvals"
 T0=$(date +%s%N)
-call "$CADMIN" POST "/actions/$KID/approve" '{"reason":"confirmed ransomware"}' >/dev/null
-[ "$(status)" = 200 ] && ok "customer_admin approved kill_tree" || bad "approve: $(status) $(cat "$W/body")"
+bn_call "$CADMIN" POST "/actions/$KID/approve" '{"reason":"confirmed ransomware"}' >/dev/null
+[ "$(bn_status)" = 200 ] && ok "customer_admin approved kill_tree" || bad "approve: $(bn_status) $(cat "$W/body")"
 for _ in $(seq 1 300); do kill -0 "$EVIL" 2>/dev/null || break; sleep 0.01; done
 T1=$(date +%s%N)
 kill -0 "$EVIL" 2>/dev/null && bad "process alive after approval" ||
     ok "approval -> process killed in $(( (T1 - T0) / 1000000 )) ms"
 wait "$EVIL" 2>/dev/null
 for _ in $(seq 1 50); do
-    st=$(call "$ADMIN" GET "/actions/$KID" | jq_py 'print(d["state"], bool((d.get("result") or {}).get("ok")))')
+    st=$(bn_call "$ADMIN" GET "/actions/$KID" | jq_py 'print(d["state"], bool((d.get("result") or {}).get("ok")))')
     [ "$st" = "done True" ] && break; sleep 0.1
 done
-[ "$st" = "done True" ] && ok "result came back: $(call "$ADMIN" GET "/actions/$KID" | jq_py 'print(json.dumps(d["result"]))')" ||
+[ "$st" = "done True" ] && ok "result came back: $(bn_call "$ADMIN" GET "/actions/$KID" | jq_py 'print(json.dumps(d["result"]))')" ||
     bad "kill_tree state: $st"
-call "$CADMIN" POST "/actions/$IID/reject" '{"reason":"contain by hand"}' >/dev/null
-[ "$(status)" = 200 ] && ok "customer_admin rejected isolate (never executed here)" || bad "reject: $(status)"
-call "$ADMIN" GET "/audit?limit=200" > "$W/audit.json"
+bn_call "$CADMIN" POST "/actions/$IID/reject" '{"reason":"contain by hand"}' >/dev/null
+[ "$(bn_status)" = 200 ] && ok "customer_admin rejected isolate (never executed here)" || bad "reject: $(bn_status)"
+bn_call "$ADMIN" GET "/audit?limit=200" > "$W/audit.json"
 "$PY" - "$W/audit.json" <<'EOF' || fails=$((fails + 1))
 import json, sys
 items = json.load(open(sys.argv[1]))["items"]
@@ -189,25 +150,25 @@ EOF
 
 # ---- bad requests ----
 expect() { # TOKEN BODY AGENT WANT_STATUS WORD
-    call "$1" POST "/agents/$3/actions" "$2" >/dev/null
-    if [ "$(status)" = "$4" ] && grep -q "$5" "$W/body"; then ok "refused $4: $(head -c 140 "$W/body")"
-    else bad "want $4 '$5', got $(status) $(cat "$W/body")"; fi
+    bn_call "$1" POST "/agents/$3/actions" "$2" >/dev/null
+    if [ "$(bn_status)" = "$4" ] && grep -q "$5" "$W/body"; then ok "refused $4: $(head -c 140 "$W/body")"
+    else bad "want $4 '$5', got $(bn_status) $(cat "$W/body")"; fi
 }
 expect "$CADMIN" '{"type":"kill","params":{"pid":50}}' 99999 404 "unknown host"
 expect "$CADMIN" '{"type":"block_add","params":{"sha256":"1234"}}' "$AID" 400 "64 hexadecimal"
 expect "$CADMIN" '{"type":"quarantine","params":{"path":"/etc/shadow"}}' "$AID" 400 "outside the response path policy"
 expect "$CADMIN" '{"type":"wipe_disk"}' "$AID" 400 "unknown action type"
-n=$(call "$ADMIN" GET "/audit?limit=300" | jq_py 'print(len([i for i in d["items"] if i["action"]=="action.refused"]))')
+n=$(bn_call "$ADMIN" GET "/audit?limit=300" | jq_py 'print(len([i for i in d["items"] if i["action"]=="action.refused"]))')
 [ "${n:-0}" -ge 6 ] && ok "$n refusals audited" || bad "refusals audited: $n"
 
 # ---- fully-managed: no human; isolate forbidden so it never runs on this host ----
-call "$ADMIN" PATCH "/incidents/$INC" '{"status":"resolved"}' >/dev/null
-call "$ADMIN" PATCH "/tenants/$TID" '{"mode":"full"}' >/dev/null
-[ "$(status)" = 200 ] || bad "tenant mode full: $(status) $(cat "$W/body")"
+bn_call "$ADMIN" PATCH "/incidents/$INC" '{"status":"resolved"}' >/dev/null
+bn_call "$ADMIN" PATCH "/tenants/$TID" '{"mode":"full"}' >/dev/null
+[ "$(bn_status)" = 200 ] || bad "tenant mode full: $(bn_status) $(cat "$W/body")"
 # (forensics forbidden too: a package per round would queue behind the next round's kill_tree;
 # test_response_forensics.sh covers it)
-call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"policies":{"isolate":"forbidden","forensics":"forbidden"}}' >/dev/null
-[ "$(status)" = 200 ] && ok "policy: isolate and forensics forbidden, mode full" || bad "policy: $(status) $(cat "$W/body")"
+bn_call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"policies":{"isolate":"forbidden","forensics":"forbidden"}}' >/dev/null
+[ "$(bn_status)" = 200 ] && ok "policy: isolate and forensics forbidden, mode full" || bad "policy: $(bn_status) $(cat "$W/body")"
 LAT=
 for round in $(seq 1 "${ROUNDS:-3}"); do
     cp /bin/sleep "$W/bn-resp-evil-$round" # a new binary: a new alert and incident
@@ -218,17 +179,17 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
     if kill -0 "$EVIL" 2>/dev/null; then bad "full: process $EVIL not contained in 5 s"; continue; fi
     wait "$EVIL" 2>/dev/null
     LAT="$LAT $(( (T1 - T0) / 1000000 ))"
-    INC2=$(call "$ADMIN" GET /incidents | jq_py '
+    INC2=$(bn_call "$ADMIN" GET /incidents | jq_py '
 its=[i for i in d["items"] if i["severity"]>=4 and i["status"] not in ("resolved","false_positive")]
 print(its[0]["id"] if its else "")')
-    [ -n "$INC2" ] && call "$ADMIN" PATCH "/incidents/$INC2" '{"status":"resolved"}' >/dev/null
+    [ -n "$INC2" ] && bn_call "$ADMIN" PATCH "/incidents/$INC2" '{"status":"resolved"}' >/dev/null
 done
 if [ -n "$LAT" ]; then
     ok "full: contained with no human; exec -> killed (ms):$LAT"
     "$PY" -c 'import sys; v=sorted(int(x) for x in sys.argv[1:]); q=lambda p: v[min(len(v)-1, int(p*len(v)))]; print("exec->containment through the manager: n=%d p50=%d ms p99=%d ms max=%d ms (goal <= 1000)" % (len(v), q(0.5), q(0.99), v[-1]))' $LAT
 fi
 sleep 0.5
-call "$ADMIN" GET "/actions?limit=50" > "$W/actions.json"
+bn_call "$ADMIN" GET "/actions?limit=50" > "$W/actions.json"
 "$PY" - "$W/actions.json" <<'EOF' || fails=$((fails + 1))
 import json, sys
 items = json.load(open(sys.argv[1]))["items"]
@@ -244,11 +205,11 @@ sys.exit(1 if bad else 0)
 EOF
 
 # ---- fully-managed, "contain unless someone objects within N seconds" ----
-call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"objection_window_s":3}' >/dev/null
-[ "$(status)" = 200 ] && grep -q '"objection_window_s":3' "$W/body" &&
-    ok "policy: objection window 3 s" || bad "objection window: $(status) $(cat "$W/body")"
+bn_call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"objection_window_s":3}' >/dev/null
+[ "$(bn_status)" = 200 ] && grep -q '"objection_window_s":3' "$W/body" &&
+    ok "policy: objection window 3 s" || bad "objection window: $(bn_status) $(cat "$W/body")"
 newest_inc() {
-    call "$ADMIN" GET /incidents | jq_py '
+    bn_call "$ADMIN" GET /incidents | jq_py '
 its=[i for i in d["items"] if i["severity"]>=4 and i["status"] not in ("resolved","false_positive")]
 print(its[0]["id"] if its else "")'
 }
@@ -259,7 +220,7 @@ for what in wait object; do
     KOB=
     for _ in $(seq 1 80); do
         INC3=$(newest_inc)
-        [ -n "$INC3" ] && KOB=$(call "$ADMIN" GET "/actions?incident_id=$INC3&state=pending_objection" |
+        [ -n "$INC3" ] && KOB=$(bn_call "$ADMIN" GET "/actions?incident_id=$INC3&state=pending_objection" |
             jq_py 'k=[a["id"] for a in d["items"] if a["type"]=="kill_tree"]; print(k[0] if k else "")')
         [ -n "$KOB" ] && break
         sleep 0.1
@@ -268,14 +229,14 @@ for what in wait object; do
     kill -0 "$EVIL" 2>/dev/null && ok "$what: kill_tree $KOB waits in pending_objection, process alive" ||
         bad "$what: the process died inside the objection window"
     if [ "$what" = object ]; then
-        call "$CVIEW" POST "/actions/$KOB/reject" '{"reason":"viewer objects"}' >/dev/null
-        [ "$(status)" = 403 ] && ok "object: a customer_viewer cannot object (403)" || bad "viewer object: $(status)"
-        call "$CADMIN" POST "/actions/$KOB/reject" '{"reason":"planned maintenance job"}' >/dev/null
-        [ "$(status)" = 200 ] && ok "object: customer_admin objected" || bad "objection: $(status) $(cat "$W/body")"
+        bn_call "$CVIEW" POST "/actions/$KOB/reject" '{"reason":"viewer objects"}' >/dev/null
+        [ "$(bn_status)" = 403 ] && ok "object: a customer_viewer cannot object (403)" || bad "viewer object: $(bn_status)"
+        bn_call "$CADMIN" POST "/actions/$KOB/reject" '{"reason":"planned maintenance job"}' >/dev/null
+        [ "$(bn_status)" = 200 ] && ok "object: customer_admin objected" || bad "objection: $(bn_status) $(cat "$W/body")"
         sleep 5
         kill -0 "$EVIL" 2>/dev/null && ok "object: after the window the process is still alive" ||
             bad "object: the process was killed despite the objection"
-        st=$(call "$ADMIN" GET "/actions/$KOB" | jq_py 'print(d["state"])')
+        st=$(bn_call "$ADMIN" GET "/actions/$KOB" | jq_py 'print(d["state"])')
         [ "$st" = rejected ] && ok "object: action $KOB rejected" || bad "object: state $st"
         kill -9 "$EVIL" 2>/dev/null; wait "$EVIL" 2>/dev/null
     else
@@ -288,31 +249,31 @@ for what in wait object; do
         fi
         wait "$EVIL" 2>/dev/null
     fi
-    [ -n "$INC3" ] && call "$ADMIN" PATCH "/incidents/$INC3" '{"status":"resolved"}' >/dev/null
+    [ -n "$INC3" ] && bn_call "$ADMIN" PATCH "/incidents/$INC3" '{"status":"resolved"}' >/dev/null
 done
-call "$ADMIN" GET "/audit?limit=300" > "$W/audit2.json"
+bn_call "$ADMIN" GET "/audit?limit=300" > "$W/audit2.json"
 for a in action.object action.objection_window_passed; do
     grep -q "\"$a\"" "$W/audit2.json" && ok "audit has $a" || bad "audit lacks $a"
 done
-call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"objection_window_s":0}' >/dev/null
+bn_call "$CADMIN" PUT "/tenants/$TID/response-policy" '{"objection_window_s":0}' >/dev/null
 
 # ---- exec blocking through the manager ----
 SHA=$(sha256sum "$W/blk/evil-true" | cut -d' ' -f1)
 "$W/blk/evil-true" && ok "before block_add the file runs" || bad "evil-true does not run before blocking"
-call "$CADMIN" POST "/agents/$AID/actions" "{\"type\":\"block_add\",\"params\":{\"sha256\":\"$SHA\"},\"reason\":\"dropped by the intruder\"}" > "$W/block.json"
+bn_call "$CADMIN" POST "/agents/$AID/actions" "{\"type\":\"block_add\",\"params\":{\"sha256\":\"$SHA\"},\"reason\":\"dropped by the intruder\"}" > "$W/block.json"
 BID=$(jq_py 'print(d.get("id",""))' < "$W/block.json")
-[ -n "$BID" ] || bad "block_add request: $(status) $(cat "$W/block.json")"
-if [ -n "$BID" ] && call "$ADMIN" GET "/actions/$BID" | grep -q '"state":"pending_approval"'; then
-    call "$CADMIN" POST "/actions/$BID/approve" '{"reason":"block it"}' >/dev/null
+[ -n "$BID" ] || bad "block_add request: $(bn_status) $(cat "$W/block.json")"
+if [ -n "$BID" ] && bn_call "$ADMIN" GET "/actions/$BID" | grep -q '"state":"pending_approval"'; then
+    bn_call "$CADMIN" POST "/actions/$BID/approve" '{"reason":"block it"}' >/dev/null
 fi
 st=
 for _ in $(seq 1 60); do
-    st=$(call "$ADMIN" GET "/actions/$BID" | jq_py 'print(d.get("state",""))')
+    st=$(bn_call "$ADMIN" GET "/actions/$BID" | jq_py 'print(d.get("state",""))')
     { [ "$st" = done ] || [ "$st" = failed ]; } && break
     sleep 0.25
 done
 [ "$st" = done ] && ok "block_add by SHA-256 done on the agent" ||
-    bad "block_add state '$st': $(call "$ADMIN" GET "/actions/$BID")"
+    bad "block_add state '$st': $(bn_call "$ADMIN" GET "/actions/$BID")"
 out=$("$W/blk/evil-true" 2>&1); rc=$?
 if [ $rc -ne 0 ] && echo "$out" | grep -q "Operation not permitted"; then
     ok "blocked exec fails with EPERM: $out"
@@ -323,7 +284,7 @@ fi
 found=
 for _ in $(seq 1 40); do
     # by EventID: the host's own activity floods a plain "newest N" search
-    call "$ADMIN" GET "/events?event_id=152&limit=200" > "$W/events.json"
+    bn_call "$ADMIN" GET "/events?event_id=152&limit=200" > "$W/events.json"
     if grep -q '"EventID": *152' "$W/events.json" && grep -q "$SHA" "$W/events.json"; then
         found=1
         break
