@@ -839,6 +839,121 @@ static __always_inline int file_syscall_wanted(long id, __u64 a1, __u64 a2)
     return 1;
 }
 
+/* State of the <dir>/<user>/.ssh/ scan over a prefix key (see path_wanted). */
+struct ssh_scan {
+    struct ab_prefix_key *k;
+    __u32 i;
+    int result;
+};
+
+static long ssh_step(__u32 idx, void *arg)
+{
+    struct ssh_scan *c = arg;
+    __u32 i = c->i;
+    __u8 *d = c->k->data;
+
+    if (i >= AB_PREFIX_LEN - 5)
+        return 1;
+    if (d[i] == 0)
+        return 1;
+    if (d[i] == '/') {
+        c->result = d[i + 1] == '.' && d[i + 2] == 's' && d[i + 3] == 's' && d[i + 4] == 'h' &&
+                    (d[i + 5] == '/' || d[i + 5] == 0);
+        return 1;
+    }
+    c->i = i + 1;
+    return 0;
+}
+
+/*
+ * Whether an absolute path is of interest is decided from its first AB_PREFIX_LEN bytes:
+ * the longest matching prefix in the trie wins; no match means not interesting. This is
+ * the verdict on a key whose data and prefixlen are set.
+ */
+static __always_inline int key_wanted(struct ab_prefix_key *k)
+{
+    __u32 *v = bpf_map_lookup_elem(&prefixes, k);
+
+    if (!v)
+        return 0;
+    if ((*v & 0xff) == AB_PF_HOME_SSH) {
+        struct ssh_scan c = {.k = k, .i = (*v >> 8) + 1, .result = 0};
+
+        /* bpf_loop: the callback is verified once, not once per byte and call site */
+        bpf_loop(AB_PREFIX_LEN, ssh_step, &c, 0);
+        return c.result;
+    }
+    return (*v & 0xff) == AB_PF_INCLUDE;
+}
+
+/* The verdict on a path in kernel memory (the record) of len bytes with its NUL. */
+static __always_inline int path_wanted(const char *path, __u32 len)
+{
+    struct ab_prefix_key k;
+    __u32 n = len;
+
+    if (cfg(AB_CFG_FILE_ALL))
+        return 1;
+    if (n > 0)
+        n--; /* the NUL */
+    if (n > AB_PREFIX_LEN)
+        n = AB_PREFIX_LEN;
+    __builtin_memset(k.data, 0, sizeof(k.data));
+    if (bpf_probe_read_kernel(k.data, sizeof(k.data), path))
+        return 0;
+    k.prefixlen = n * 8;
+    return key_wanted(&k);
+}
+
+/*
+ * At syscall entry: whether a user path is absolute and outside every prefix, so the
+ * syscall needs no look at its exit (no pending entry, no record). The same verdict as
+ * path_wanted on the same first AB_PREFIX_LEN bytes; relative or unreadable paths are
+ * left to the exit (and to user space, which knows the cwd).
+ */
+static __always_inline int upath_unwanted(const void *upath)
+{
+    struct ab_prefix_key k;
+    char buf[AB_PREFIX_LEN + 8];
+    long n;
+
+    if (!upath || cfg(AB_CFG_FILE_ALL))
+        return 0;
+    __builtin_memset(buf, 0, sizeof(buf));
+    n = bpf_probe_read_user_str(buf, AB_PREFIX_LEN + 1, upath);
+    if (n <= 1 || buf[0] != '/')
+        return 0;
+    n--; /* the NUL */
+    if (n > AB_PREFIX_LEN)
+        n = AB_PREFIX_LEN;
+    __builtin_memcpy(k.data, buf, AB_PREFIX_LEN);
+    k.prefixlen = (__u32)n * 8;
+    return !key_wanted(&k);
+}
+
+/*
+ * Whether file syscall id with these arguments can be dropped at entry: its path (both, for
+ * a rename) absolute and unwanted. fchmod/fchown name only an fd: never dropped here.
+ */
+static __always_inline int file_syscall_unwanted(long id, __u64 a0, __u64 a1, __u64 a2,
+                                                 __u64 a3)
+{
+    switch (id) {
+    case NR_open: case NR_creat: case NR_unlink: case NR_chmod: case NR_chown:
+    case NR_lchown:
+        return upath_unwanted((const void *)a0);
+    case NR_openat: case NR_openat2: case NR_unlinkat: case NR_fchmodat: case NR_fchmodat2:
+    case NR_fchownat:
+        return upath_unwanted((const void *)a1);
+    case NR_rename:
+        return upath_unwanted((const void *)a0) && upath_unwanted((const void *)a1);
+    case NR_renameat:
+    case NR_renameat2:
+        return upath_unwanted((const void *)a1) && upath_unwanted((const void *)a3);
+    }
+    return 0;
+}
+
 /*
  * A watched syscall at entry (raw or per-syscall tracepoint alike): file syscalls remember
  * their arguments for sys_exit_watched (read-only opens, the bulk of all file traffic, stop
@@ -852,6 +967,10 @@ static __always_inline int sys_enter_watched(long id, __u64 a0, __u64 a1, __u64 
         return sys_enter_body(id, a0, a1, a2, a3, a4);
     if (!file_syscall_wanted(id, a1, a2))
         return 0;
+    if (file_syscall_unwanted(id, a0, a1, a2, a3)) {
+        count(AB_CNT_FILTERED);
+        return 0;
+    }
     {
         struct pending p = {};
         __u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -888,65 +1007,6 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
     return sys_enter_watched(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
                              BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10),
                              BPF_CORE_READ(regs, r8));
-}
-
-/* State of the <dir>/<user>/.ssh/ scan over a prefix key (see path_wanted). */
-struct ssh_scan {
-    struct ab_prefix_key *k;
-    __u32 i;
-    int result;
-};
-
-static long ssh_step(__u32 idx, void *arg)
-{
-    struct ssh_scan *c = arg;
-    __u32 i = c->i;
-    __u8 *d = c->k->data;
-
-    if (i >= AB_PREFIX_LEN - 5)
-        return 1;
-    if (d[i] == 0)
-        return 1;
-    if (d[i] == '/') {
-        c->result = d[i + 1] == '.' && d[i + 2] == 's' && d[i + 3] == 's' && d[i + 4] == 'h' &&
-                    (d[i + 5] == '/' || d[i + 5] == 0);
-        return 1;
-    }
-    c->i = i + 1;
-    return 0;
-}
-
-/*
- * Decides whether an absolute path is of interest from its first AB_PREFIX_LEN bytes:
- * the longest matching prefix in the trie wins; no match means not interesting.
- */
-static __always_inline int path_wanted(const char *path, __u32 len)
-{
-    struct ab_prefix_key k;
-    __u32 *v;
-    __u32 n = len;
-
-    if (cfg(AB_CFG_FILE_ALL))
-        return 1;
-    if (n > 0)
-        n--; /* the NUL */
-    if (n > AB_PREFIX_LEN)
-        n = AB_PREFIX_LEN;
-    __builtin_memset(k.data, 0, sizeof(k.data));
-    if (bpf_probe_read_kernel(k.data, sizeof(k.data), path))
-        return 0;
-    k.prefixlen = n * 8;
-    v = bpf_map_lookup_elem(&prefixes, &k);
-    if (!v)
-        return 0;
-    if ((*v & 0xff) == AB_PF_HOME_SSH) {
-        struct ssh_scan c = {.k = &k, .i = (*v >> 8) + 1, .result = 0};
-
-        /* bpf_loop: the callback is verified once, not once per byte and call site */
-        bpf_loop(AB_PREFIX_LEN, ssh_step, &c, 0);
-        return c.result;
-    }
-    return (*v & 0xff) == AB_PF_INCLUDE;
 }
 
 /* Reads a user path into the scratch at off; sets flags for relative paths. Returns len. */
