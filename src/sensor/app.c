@@ -130,7 +130,8 @@ app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns, const struc
 
 /*
  * TLS records (13.5 KB) and HTTP transactions (5.5 KB) are allocated per handshake / per
- * request and freed once emitted. Fresh heap for each was a page fault per 4 KiB (the
+ * request and freed once emitted, HTTP/2 header lists (18 KB) per header block and the HPACK
+ * decoder's string scratch (16 KB) per block decoded. Fresh heap for each was a page fault per 4 KiB (the
  * record's calloc and first touch were 2.6% of the run for TLS alone); a few freed ones are
  * kept per thread and zeroed again. A thread's spares are freed when it exits.
  */
@@ -198,6 +199,28 @@ app_rec_alloc(enum app_rc kind, size_t size)
         return p;
     }
     return bn_calloc(1, size);
+}
+
+void *
+app_buf_alloc(enum app_rc kind, size_t size)
+{
+    struct recycle_bin *b = tl_bin;
+    if ((unsigned)kind < APP_RC_COUNT && b && b->head[kind]) {
+        void *p = b->head[kind];
+        memcpy(&b->head[kind], p, sizeof(void *));
+        b->n[kind]--;
+        return p;
+    }
+    return bn_malloc(size);
+}
+
+struct net_http_hdrs *
+app_hdrs_new(void)
+{
+    struct net_http_hdrs *l = app_buf_alloc(APP_RC_HDRS, sizeof(*l));
+    if (l)
+        l->n = l->len = 0; /* entries are written whole as they are added (app_hdrs_add) */
+    return l;
 }
 
 void

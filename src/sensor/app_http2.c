@@ -136,7 +136,7 @@ emit_rec(struct h2_conn *c, const struct net_http2_info *info, struct net_http_h
         return; /* nothing Suricata would log (DATA or WINDOW_UPDATE only) */
     if (!sink)
         return;
-    struct net_http_rec *r = bn_calloc(1, sizeof(*r));
+    struct net_http_rec *r = app_rec_alloc(APP_RC_HTTP, sizeof(*r));
     if (!r) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return;
@@ -181,14 +181,14 @@ emit_rec(struct h2_conn *c, const struct net_http2_info *info, struct net_http_h
         }
     }
     app_emit(sink, NET_REC_HTTP, ts_ns, f, r);
-    bn_free(r);
+    app_rec_free(APP_RC_HTTP, r);
 }
 
 static void
 stream_free(struct h2_stream *s)
 {
-    bn_free(s->hdrs[0]);
-    bn_free(s->hdrs[1]);
+    app_rec_free(APP_RC_HDRS, s->hdrs[0]);
+    app_rec_free(APP_RC_HDRS, s->hdrs[1]);
     app_acc_release(&s->dohmsg[0]);
     app_acc_release(&s->dohmsg[1]);
     memset(s, 0, sizeof(*s));
@@ -363,7 +363,7 @@ block_done(struct h2_conn *c, struct h2_dir *hd, struct net_flow *f, uint64_t ts
     if (!s)
         return;
     if (!s->hdrs[hd->hb_side]) {
-        s->hdrs[hd->hb_side] = bn_calloc(1, sizeof(struct net_http_hdrs));
+        s->hdrs[hd->hb_side] = app_hdrs_new();
         if (!s->hdrs[hd->hb_side]) {
             app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
             hd->hblock.len = 0;
@@ -713,7 +713,7 @@ app_h2_upgrade(struct h2_conn *c, const struct net_http_rec *req,
     struct h2_stream *s = stream_get(c, 1, true, f, ts_ns, sink);
     if (!s)
         return;
-    struct net_http_hdrs *l = bn_calloc(1, sizeof(*l));
+    struct net_http_hdrs *l = app_hdrs_new();
     if (!l) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return;

@@ -359,7 +359,7 @@ rd_str(const uint8_t *d, size_t n, size_t *pos, char *buf, size_t *len)
 int
 hpack_decode(struct hpack *h, const uint8_t *d, size_t n, struct net_http_hdrs *out, uint8_t *trunc)
 {
-    char *nbuf = bn_malloc(2 * BN_NET_H2_STRING_MAX);
+    char *nbuf = app_buf_alloc(APP_RC_H2STR, 2 * BN_NET_H2_STRING_MAX);
     if (!nbuf)
         return BN_ENOMEM;
     char *vbuf = nbuf + BN_NET_H2_STRING_MAX;
@@ -430,6 +430,6 @@ hpack_decode(struct hpack *h, const uint8_t *d, size_t n, struct net_http_hdrs *
         if (incr)
             rc = dyn_add(h, nbuf, nl, vbuf, vl);
     }
-    bn_free(nbuf);
+    app_rec_free(APP_RC_H2STR, nbuf);
     return rc;
 }

@@ -33,9 +33,13 @@ size_t app_hex(char *dst, size_t dsz, const uint8_t *b, size_t n, char sep, bool
  * and size (any heap block of that size may be given, and one from app_rec_alloc may also be
  * freed with bn_free).
  */
-enum app_rc { APP_RC_TLS, APP_RC_HTTP, APP_RC_COUNT };
+enum app_rc { APP_RC_TLS, APP_RC_HTTP, APP_RC_HDRS, APP_RC_H2STR, APP_RC_COUNT };
 void *app_rec_alloc(enum app_rc kind, size_t size);
 void app_rec_free(enum app_rc kind, void *p);
+/* As app_rec_alloc without the zeroing (scratch buffers). */
+void *app_buf_alloc(enum app_rc kind, size_t size);
+/* An empty header list (n = len = 0; the rest not zeroed), recycled as APP_RC_HDRS. */
+struct net_http_hdrs *app_hdrs_new(void);
 
 /* Digests by a fetched-once EVP_MD: out needs EVP_MAX_MD_SIZE. Returns 0 or BN_EINTERNAL. */
 enum app_md { APP_MD_MD5, APP_MD_SHA1, APP_MD_SHA256, APP_MD_COUNT };
