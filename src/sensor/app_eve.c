@@ -449,6 +449,36 @@ zeek_rdata(const struct net_dns_rec *r, size_t i, char *t, size_t tsz)
     snprintf(t, tsz, "%s", rr->rdata);
 }
 
+/*
+ * A dynamic update's records as Zeek writes them (its forms seen in its test baselines): a
+ * prerequisite that an RRset does not exist (class NONE, no data) "pre: NoRRSet TYPE name",
+ * an RRset deleted (class ANY, no data) "del: RRSet TYPE", a record added (the zone's class)
+ * "add: TYPE name data". Other prerequisites and deletions keep the plain answer text.
+ */
+static void
+zeek_update(const struct net_dns_rr *rr, char *t, size_t tsz)
+{
+    char tb[24], nm[NET_DNS_NAME_MAX], pre[NET_DNS_NAME_MAX + 48];
+    const char *tn = net_dns_rrtype_name(rr->type, tb, sizeof(tb));
+    snprintf(nm, sizeof(nm), "%s", rr->name);
+    lower(nm);
+    if (rr->section == NET_DNS_ANSWER && rr->rclass == 254 && !rr->rdata[0])
+        snprintf(t, tsz, "pre: NoRRSet %s %s", tn, nm);
+    else if (rr->section == NET_DNS_AUTHORITY && rr->rclass == 255 && !rr->rdata[0])
+        snprintf(t, tsz, "del: RRSet %s", tn);
+    else if (rr->section == NET_DNS_AUTHORITY && rr->rclass != 254 && rr->rclass != 255) {
+        int n = snprintf(pre, sizeof(pre), "add: %s %s ", tn, nm);
+        size_t pl = n < 0 ? 0 : BN_MIN((size_t)n, sizeof(pre) - 1), dl = strlen(t);
+        if (pl + 1 >= tsz)
+            return;
+        if (pl + dl + 1 > tsz)
+            dl = tsz - pl - 1; /* cut, as every answer text is at its bound */
+        memmove(t + pl, t, dl);
+        memcpy(t, pre, pl);
+        t[pl + dl] = '\0';
+    }
+}
+
 static void
 dns_zeek(struct jw *w, const struct net_dns_rec *r)
 {
@@ -463,7 +493,8 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
     /* Zeek knows query, qclass and qtype from the query; a reply it cannot pair gets only
      * the owner name of its first answer (Zeek's DNS::do_reply sets query from ans$query),
      * none when the reply has no answer */
-    bool qinfo = !r->is_response || r->query_seen;
+    bool update = r->opcode == 5; /* RFC 2136: zone, prerequisites, updates */
+    bool qinfo = (!r->is_response || r->query_seen) && !update;
     if (!qinfo) {
         for (size_t i = 0; i < r->n_rrs; i++) {
             const struct net_dns_rr *rr = &r->rrs[i];
@@ -502,7 +533,8 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
     /* Zeek's dns.log lists no answer for WKS, TKEY and TSIG records (its handlers of those
      * types add none) */
 #define ZEEK_ANSWER(rr)                                                                            \
-    ((rr)->section == NET_DNS_ANSWER && (rr)->type != 11 && (rr)->type != 249 && (rr)->type != 250)
+    (((rr)->section == NET_DNS_ANSWER || (update && (rr)->section == NET_DNS_AUTHORITY)) &&      \
+     (rr)->type != 11 && (rr)->type != 249 && (rr)->type != 250)
     bool any = false;
     for (size_t i = 0; i < r->n_rrs; i++)
         any |= ZEEK_ANSWER(&r->rrs[i]);
@@ -514,6 +546,8 @@ dns_zeek(struct jw *w, const struct net_dns_rec *r)
                 continue;
             char t[8192];
             zeek_rdata(r, i, t, sizeof(t));
+            if (update)
+                zeek_update(rr, t, sizeof(t));
             jw_elem(w, t);
         }
         jw_close(w, ']');

@@ -4,7 +4,8 @@
  * initial sequence number, inactivity, the DNS session timer; flow.c zk_*, conn.c), IP
  * protocols only Zeek logs (zeek_only flows: conn.log, no eve record), the query Zeek logs
  * for a DNS reply it cannot pair (app_eve.c), DNS replies paired with their query across
- * VLANs (Zeek's connections have no VLAN in their key) and Zeek's LOC answer text.
+ * VLANs (Zeek's connections have no VLAN in their key), Zeek's LOC answer text and its
+ * rendering of a dynamic update.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -442,6 +443,47 @@ test_dns_pairs_across_vlans(void **state)
     at_done(&rd);
 }
 
+/* A record without compression: name, type, class, ttl, rdata. */
+static void
+rr(struct at_bytes *m, const char *name, unsigned type, unsigned cls, uint32_t ttl, const void *rd,
+   size_t rdlen)
+{
+    put_name(m, name);
+    at_u16(m, type);
+    at_u16(m, cls);
+    at_u32(m, ttl);
+    at_u16(m, (unsigned)rdlen);
+    at_put(m, rd, rdlen);
+}
+
+static void
+test_dns_dynamic_update(void **state)
+{
+    (void)state;
+    struct at_bytes u;
+    static const uint8_t addr[4] = {192, 168, 1, 106};
+    hdr(&u, 47952, 0x8000 | 5 << 11 | 5, 1, 1, 3); /* UPDATE, REFUSED */
+    put_name(&u, "stratolab.org");
+    at_u16(&u, 6);
+    at_u16(&u, 1);
+    rr(&u, "nwin2.stratolab.org", 5, 254, 0, "", 0);    /* CNAME must not exist */
+    rr(&u, "nwin2.stratolab.org", 28, 255, 0, "", 0);   /* delete the AAAA RRset */
+    rr(&u, "nwin2.stratolab.org", 1, 255, 0, "", 0);    /* delete the A RRset */
+    rr(&u, "nwin2.stratolab.org", 1, 1, 1200, addr, 4); /* add an A */
+    at_open(&run, &net_app_dns_udp, IPPROTO_UDP, 53);
+    at_feed(&run, NET_TOCLIENT, u.b, u.n);
+    assert_int_equal(run.sink.n, 1);
+    const char *z = run.sink.zeek[0];
+    assert_non_null(z);
+    assert_string_equal(at_str(z, "query"), "nwin2.stratolab.org");
+    HASNT(z, "qtype");
+    HAS(z, "\"rcode\":5");
+    HAS(z, "\"answers\":[\"pre: NoRRSet CNAME nwin2.stratolab.org\",\"del: RRSet AAAA\","
+           "\"del: RRSet A\",\"add: A nwin2.stratolab.org 192.168.1.106\"]");
+    HAS(z, "\"TTLs\":[0.0,0.0,0.0,1200.0]");
+    HAS(z, "\"opcode\":5");
+}
+
 int
 main(void)
 {
@@ -453,6 +495,7 @@ main(void)
         cmocka_unit_test(test_unknown_protocol),
         cmocka_unit_test_teardown(test_dns_unpaired_reply_query, teardown),
         cmocka_unit_test(test_dns_pairs_across_vlans),
+        cmocka_unit_test_teardown(test_dns_dynamic_update, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
