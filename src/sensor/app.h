@@ -190,6 +190,8 @@ struct net_http_rec {
     uint8_t req_chunked;
     uint8_t resp_chunked;
     uint8_t http09;            /* HTTP/0.9: a request line without version, a bare response */
+    uint8_t zeek_empty;        /* the empty entry Zeek logs when a connection that carried an
+                                * HTTP/0.9 exchange ends: http.log only, no eve form */
     uint16_t port;             /* port from the Host header (0 = none) */
     int status;                /* 0 = no response */
     uint32_t trans_depth;      /* 1-based position in the flow (Zeek trans_depth) */

@@ -763,6 +763,8 @@ static void
 http_zeek(struct jw *w, const struct net_http_rec *r)
 {
     jw_u64(w, "trans_depth", r->trans_depth);
+    if (r->zeek_empty)
+        return;
     jw_str_ne(w, "method", r->method);
     if (r->host[0] && r->port) {
         char hp[NET_HTTP_HOST_MAX + 8];
@@ -1055,7 +1057,11 @@ net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out)
             return BN_DECLINED; /* Suricata parses DNS on port 53 only */
         dns_eve(&w, body);
         break;
-    case NET_REC_HTTP: http_eve(&w, body); break;
+    case NET_REC_HTTP:
+        if (((const struct net_http_rec *)body)->zeek_empty)
+            return BN_DECLINED; /* Zeek's empty entry after HTTP/0.9: no eve form */
+        http_eve(&w, body);
+        break;
     case NET_REC_TLS:
         if (((const struct net_tls_rec *)body)->resumed && !net_app_tls_session_resumption_on())
             return BN_DECLINED; /* eve tls session-resumption: no */
@@ -1084,6 +1090,9 @@ net_app_zeek(enum net_rec_type t, const struct net_flow *f, uint64_t ts_ns, cons
         return BN_DECLINED; /* Zeek logs a transaction once: with its response */
     if (t == NET_REC_HTTP && ((const struct net_http_rec *)body)->version2)
         return BN_DECLINED; /* Zeek's http.log is HTTP/1 only (no HTTP/2 analyzer by default) */
+    if (t == NET_REC_HTTP && ((const struct net_http_rec *)body)->http09 &&
+        !((const struct net_http_rec *)body)->uri[0])
+        return BN_DECLINED; /* Zeek refuses an HTTP/0.9 request line without a URI */
     struct jw w = {out, 0, false};
     char a[64];
     jw_open(&w, NULL, '{');

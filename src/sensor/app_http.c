@@ -842,6 +842,8 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     }
     /* a response read until close ends here; then requests never answered */
     struct hdir *rs = &st->d[NET_TOCLIENT];
+    /* Zeek logs one more, empty, transaction when an HTTP/0.9 exchange ends the connection */
+    bool zeek09 = rs->tx && rs->tx->http09 && rs->tx->uri[0];
     if (rs->tx) {
         if (rs->state != H_BODY_CLOSE)
             app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
@@ -862,6 +864,11 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     }
     for (size_t i = 0; i < st->n_queue; i++)
         tx_emit(st->queue[i], f, ts_ns, sink);
+    struct net_http_rec *ze = zeek09 ? tx_new(st) : NULL;
+    if (ze) {
+        ze->zeek_empty = 1;
+        tx_emit(ze, f, ts_ns, sink);
+    }
     app_h2_close(st->h2, f, ts_ns, sink);
     for (int i = 0; i < 2; i++) {
         app_acc_release(&st->d[i].line);

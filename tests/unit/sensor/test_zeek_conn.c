@@ -5,7 +5,8 @@
  * protocols only Zeek logs (zeek_only flows: conn.log, no eve record), the query Zeek logs
  * for a DNS reply it cannot pair (app_eve.c), DNS replies paired with their query across
  * VLANs (Zeek's connections have no VLAN in their key), Zeek's LOC answer text and its
- * rendering of a dynamic update.
+ * rendering of a dynamic update; HTTP/0.9 as Zeek logs it (the empty entry after the
+ * exchange is in test_app_http.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -484,6 +485,20 @@ test_dns_dynamic_update(void **state)
     HAS(z, "\"opcode\":5");
 }
 
+/* Zeek refuses an HTTP/0.9 request line without a URI: no http.log entry at all. */
+static void
+test_http09_without_uri(void **state)
+{
+    (void)state;
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOSERVER, "GET \n", 5);
+    at_feed(&run, NET_TOCLIENT, "missing uri\n", 12);
+    at_close(&run);
+    assert_int_equal(run.sink.n, 1);
+    assert_non_null(run.sink.eve[0]); /* eve keeps Suricata's record */
+    assert_null(run.sink.zeek[0]);
+}
+
 int
 main(void)
 {
@@ -496,6 +511,7 @@ main(void)
         cmocka_unit_test_teardown(test_dns_unpaired_reply_query, teardown),
         cmocka_unit_test(test_dns_pairs_across_vlans),
         cmocka_unit_test_teardown(test_dns_dynamic_update, teardown),
+        cmocka_unit_test_teardown(test_http09_without_uri, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
