@@ -12,6 +12,8 @@ void
 bn__store_cols_read(sqlite3_stmt *s, int c0, const struct store_col *cols, size_t n, void *obj,
                     size_t objsize)
 {
+    /* a table longer than the statement's column list is a bug in the table */
+    assert(c0 >= 0 && (size_t)c0 + n <= (size_t)sqlite3_column_count(s));
     memset(obj, 0, objsize);
     for (size_t i = 0; i < n; i++) {
         const struct store_col *c = &cols[i];
@@ -38,6 +40,7 @@ void
 bn__store_cols_bind(sqlite3_stmt *s, int p0, const struct store_col *cols, size_t n,
                     const void *obj)
 {
+    assert(p0 >= 1 && (size_t)p0 - 1 + n <= (size_t)sqlite3_bind_parameter_count(s));
     for (size_t i = 0; i < n; i++) {
         const struct store_col *c = &cols[i];
         int p = p0 + (int)i;
