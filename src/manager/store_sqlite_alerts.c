@@ -125,14 +125,25 @@ store_alert_get(struct store *st, const struct store_scope *sc, int64_t id, stru
                                 ALERT_COL_JSON, out, sizeof(*out), "get alert");
 }
 
-/* Runs a paged dynamic query whose first two columns... are given by the row function. */
+/* A page of alerts or incidents, newest last_ns first: the caller's callback and context, the
+ * rows seen, and the cursor after the last one. */
 struct paged {
     void *cb;
     void *ctx;
     size_t rows;
     struct store_cursor *next;
-    int ts_col;
 };
+
+/* Counts a row of the page and moves the cursor past it. */
+static void
+paged_row(struct paged *p, int64_t last_ns, int64_t id)
+{
+    p->rows++;
+    if (p->next) {
+        p->next->ts_ns = last_ns;
+        p->next->id = id;
+    }
+}
 
 static int
 alert_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
@@ -140,11 +151,7 @@ alert_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
     struct paged *p = ctx;
     struct store_alert a;
     alert_row(s, &a);
-    p->rows++;
-    if (p->next) {
-        p->next->ts_ns = a.last_ns;
-        p->next->id = a.id;
-    }
+    paged_row(p, a.last_ns, a.id);
     (void)cb;
     return ((store_alert_cb)p->cb)(p->ctx, &a);
 }
@@ -476,11 +483,7 @@ incident_cb_row(sqlite3_stmt *s, void *cb, void *ctx)
     struct paged *p = ctx;
     struct store_incident i;
     incident_row(s, &i);
-    p->rows++;
-    if (p->next) {
-        p->next->ts_ns = i.last_ns;
-        p->next->id = i.id;
-    }
+    paged_row(p, i.last_ns, i.id);
     (void)cb;
     return ((store_incident_cb)p->cb)(p->ctx, &i);
 }
