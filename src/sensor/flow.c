@@ -175,13 +175,18 @@ net_flowtab_free(struct net_flowtab *t)
 
 /* ---- hashing ---- */
 
+/* wyhash's folded 64x64->128 multiply: the key words are mixed by independent products. */
 static inline uint64_t
-mix(uint64_t h, uint64_t v)
+mum(uint64_t a, uint64_t b)
 {
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 32);
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
+
+#define HK0 0xa0761d6478bd642full
+#define HK1 0xe7037ed1a0b428dbull
+#define HK2 0x8ebc6af09c88c6e3ull
+#define HK3 0x589965cc75374cc3ull
 
 static uint64_t
 addr_word(const struct net_addr *a, int i)
@@ -221,14 +226,17 @@ pkt_hash(const struct net_flowtab *t, const struct net_pkt *p, uint16_t sp, uint
         pa = dp;
         pb = sp;
     }
-    h = mix(h, addr_word(a, 0));
-    h = mix(h, addr_word(a, 1));
-    h = mix(h, addr_word(b, 0));
-    h = mix(h, addr_word(b, 1));
-    h = mix(h, ((uint64_t)pa << 48) | ((uint64_t)pb << 32) | ((uint64_t)p->proto << 24) |
-                   ((uint64_t)p->layer << 16) | p->ip_v);
-    h = mix(h, ((uint64_t)p->vlan3 << 32) | ((uint64_t)p->vlan[0] << 16) | p->vlan[1]);
-    return (uint32_t)(h ^ (h >> 29));
+    uint64_t w = ((uint64_t)pa << 48) | ((uint64_t)pb << 32) | ((uint64_t)p->proto << 24) |
+                 ((uint64_t)p->layer << 16) | p->ip_v;
+    uint64_t v = ((uint64_t)p->vlan3 << 32) | ((uint64_t)p->vlan[0] << 16) | p->vlan[1];
+    /* both factors of each product keyed (a factor an attacker could zero would cancel the
+     * other); three independent products overlap in the pipeline, a fourth folds them */
+    uint64_t r = (h >> 23) | (h << 41);
+    h = mum(addr_word(a, 0) ^ h ^ HK0, addr_word(b, 0) ^ r ^ HK1) ^
+        mum(addr_word(a, 1) ^ h ^ HK2, addr_word(b, 1) ^ r ^ HK3) ^
+        mum(w ^ h ^ HK1, v ^ r ^ HK2);
+    h = mum(h ^ HK3, t->seed ^ HK0);
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 static bool
