@@ -8,15 +8,11 @@
 # Usage: test_manager_cli.sh BUILD_DIR (CTest passes it).
 set -u
 BUILD=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
 MGR=$BUILD/bannind
 CLI=$BUILD/bannin
-for b in "$MGR" "$CLI"; do
-    if [ ! -x "$b" ]; then
-        echo "skip: $b not built"
-        exit 77
-    fi
-done
-command -v python3 > /dev/null || { echo "skip: python3 missing"; exit 77; }
+bn_need_exec "$MGR" "$CLI"
+bn_need_python
 WORK=$(mktemp -d /tmp/bn-cli-itest-XXXXXX)
 MPID=
 LPID=
@@ -33,19 +29,10 @@ fail() {
 }
 
 DATA=$WORK/data
-"$MGR" --data "$DATA" --init > "$WORK/init.txt" 2>&1 || fail "bannind --init: $(cat "$WORK/init.txt")"
-PW=$(sed -n 's/^password: //p' "$WORK/init.txt")
-[ -n "$PW" ] || fail "--init printed no password"
-"$MGR" --data "$DATA" --listen 127.0.0.1:0 --api 127.0.0.1:0 > "$WORK/mgr.log" 2>&1 &
-MPID=$!
-APORT=
-for _ in $(seq 1 200); do
-    APORT=$(sed -n 's|.*API on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$WORK/mgr.log")
-    [ -n "$APORT" ] && break
-    kill -0 "$MPID" 2>/dev/null || fail "bannind exited at start"
-    sleep 0.05
-done
-[ -n "$APORT" ] || fail "bannind printed no API address"
+bn_mgr_init "$DATA" "$WORK/init.txt" || fail "bannind --init printed no password"
+PW=$PASS
+bn_mgr_start_any "$WORK/mgr.log" --data "$DATA" --listen 127.0.0.1:0 --api 127.0.0.1:0 ||
+    fail "bannind exited at start or printed no API address"
 export BANNIN_SERVER=http://127.0.0.1:$APORT
 BANNIN_TOKEN=$(BANNIN_PASSWORD=$PW "$CLI" api login admin) || fail "admin login"
 export BANNIN_TOKEN
@@ -102,7 +89,7 @@ s = http.server.HTTPServer(('127.0.0.1', 0), H)
 open(sys.argv[1], 'w').write(str(s.server_address[1]))
 s.serve_forever()
 PY
-python3 "$WORK/listen.py" "$WORK/lport" "$WORK/hooks" &
+"$PY" "$WORK/listen.py" "$WORK/lport" "$WORK/hooks" &
 LPID=$!
 for _ in $(seq 1 100); do [ -s "$WORK/lport" ] && break; sleep 0.05; done
 [ -s "$WORK/lport" ] || fail "webhook listener did not start"
