@@ -509,6 +509,8 @@ headers_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
         }
         if ((connect && status >= 200 && status < 300) || status == 101) {
             message_done(st, hd, dir, f, ts_ns, sink);
+            if (connect && f)
+                f->app_orig = NET_APP_HTTP; /* Suricata: a protocol change, detection again */
             hd->state = H_TUNNEL;
             st->d[NET_TOSERVER].state = H_TUNNEL;
             return;
@@ -641,6 +643,8 @@ static void
 tunnel_data(struct http_state *st, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
             uint64_t ts_ns, struct net_sink *sink)
 {
+    if (!st->tunnel_probed && dir == NET_TOCLIENT && app_tls_probe(d, n, dir) != 1)
+        return; /* the client speaks first in a tunnel: the server's stray bytes decide nothing */
     if (!st->tunnel_probed) {
         /* the first bytes may come in pieces: keep them until the probes can decide */
         struct app_acc *b = &st->tunnel_buf;
@@ -651,6 +655,10 @@ tunnel_data(struct http_state *st, struct net_flow *f, enum net_dir dir, const u
             return;
         }
         int tls = app_tls_probe(b->p, b->len, dir);
+        /* Suricata's detection after the change matches a TLS record header (16 03 0x) */
+        if (tls != 1 && dir == NET_TOSERVER && b->len >= 3 && b->p[0] == 0x16 && b->p[1] == 3 &&
+            b->p[2] <= 4)
+            tls = 1;
         int http = dir == NET_TOSERVER ? app_http_probe(b->p, b->len, dir) : 0;
         if (tls == 1) {
             st->inner = &net_app_tls;
