@@ -21,6 +21,7 @@
 #include "bannin/limits.h"
 #include "bannin/log.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 
 #include "agent/action_queue.h"
 
@@ -208,7 +209,7 @@ action_queue_upload_add(struct action_queue *q, const struct action_upload *u0)
     if (!u.name[0])
         upload_name(&u);
     char shahex[65], tmp[1200], path[1200];
-    bn_wire_hex(u.sha256, 32, shahex);
+    bn_hex_encode(u.sha256, 32, shahex);
     snprintf(tmp, sizeof(tmp), "%s/%llu.up.tmp", q->dir, (unsigned long long)u.id);
     snprintf(path, sizeof(path), "%s/%llu.up", q->dir, (unsigned long long)u.id);
     pthread_mutex_lock(&q->mu);
@@ -303,7 +304,7 @@ upload_from_result(struct action_queue *q, uint64_t id, const char *json, size_t
     u.id = id;
     if (json_is_true(ok) && path && path[0] == '/' && strlen(path) < sizeof(u.path) && sha &&
         json_is_integer(size) && json_integer_value(size) >= 0 &&
-        bn_wire_unhex(sha, strlen(sha), u.sha256, 32) == 0) {
+        bn_hex_decode(sha, strlen(sha), u.sha256, 32, NULL) == 0) {
         snprintf(u.path, sizeof(u.path), "%s", path);
         u.size = (uint64_t)json_integer_value(size);
         action_queue_upload_add(q, &u);
@@ -350,7 +351,7 @@ load_uploads(struct action_queue *q)
             ok = e2 && *e2 == '\n';
         }
         ok = ok && fgets(shahex, sizeof(shahex), f) != NULL && strlen(shahex) == 65 &&
-             bn_wire_unhex(shahex, 64, u.sha256, 32) == 0;
+             bn_hex_decode(shahex, 64, u.sha256, 32, NULL) == 0;
         fclose(f);
         if (!ok) {
             BN_WARN("actions", "'%s' is not an upload record: ignored", path);

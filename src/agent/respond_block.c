@@ -36,6 +36,7 @@
 #include "bannin/limits.h"
 #include "bannin/log.h"
 #include "bannin/yara.h"
+#include "bannin/hex.h"
 
 #define HASH_CHUNK    (64u << 10)
 #define YARA_SCAN_MAX (16u << 20) /* bytes of a file scanned with YARA rules on exec */
@@ -165,29 +166,6 @@ rule_release(struct rule *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static void
-to_hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /*
  * Builds a rule from (key, string value) after checking it. err gets the reason on failure.
  * Returns 0, BN_EINVAL, BN_ETOOBIG or BN_ENOMEM.
@@ -201,20 +179,16 @@ rule_make(const char *key, const char *val, size_t vlen, struct rule *r, char *e
             snprintf(err, errlen, "'sha256' must be 64 hex digits (got %zu characters)", vlen);
             return BN_EINVAL;
         }
-        for (size_t i = 0; i < 32; i++) {
-            int hi = hexval((unsigned char)val[2 * i]), lo = hexval((unsigned char)val[2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                snprintf(err, errlen, "'sha256' has a non-hex character at offset %zu",
-                         hi < 0 ? 2 * i : 2 * i + 1);
-                return BN_EINVAL;
-            }
-            r->sha[i] = (unsigned char)(hi << 4 | lo);
+        size_t bad = 0;
+        if (bn_hex_decode(val, vlen, r->sha, 32, &bad) != 0) {
+            snprintf(err, errlen, "'sha256' has a non-hex character at offset %zu", bad);
+            return BN_EINVAL;
         }
         r->kind = K_SHA256;
         r->value = bn_malloc(65);
         if (!r->value)
             return BN_ENOMEM;
-        to_hex(r->sha, 32, r->value);
+        bn_hex_encode(r->sha, 32, r->value);
         r->vlen = 64;
         return 0;
     }
@@ -968,7 +942,7 @@ handle_event(struct resp_block *m, const struct fanotify_event_metadata *md, uin
             fd_path(md->fd, path, sizeof(path));
         char hex[65];
         if (v.have_sha)
-            to_hex(v.sha, 32, hex);
+            bn_hex_encode(v.sha, 32, hex);
         struct resp_block_denial d = {
             .pid = md->pid,
             .path = path,

@@ -26,6 +26,7 @@
 #include "bannin/limits.h"
 #include "bannin/pool.h"
 #include "bannin/timeutil.h"
+#include "bannin/hex.h"
 #include "../common/hash.h"
 
 #define IOC_TRIE_NODES_MAX (32u << 20)
@@ -173,18 +174,6 @@ bn_ioc_foreach(const struct bn_ioc_set *set, bn_ioc_each_cb cb, void *ctx)
 
 /* ---- normalisation ----------------------------------------------------------------------- */
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t
 hash_len(int type)
 {
@@ -199,21 +188,6 @@ hash_len(int type)
     default:
         return 0;
     }
-}
-
-/* Hex text of exactly 2*n digits -> n bytes. */
-static bool
-unhex(const char *s, size_t len, uint8_t *out, size_t n)
-{
-    if (len != 2 * n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
 }
 
 /*
@@ -561,7 +535,7 @@ bn_ioc_add(struct bn_ioc_set *set, int type, const char *value, size_t len, cons
     case BN_IOC_MD5:
     case BN_IOC_JA3: {
         size_t hl = hash_len(type);
-        if (!unhex(v, n, key, hl))
+        if (bn_hex_decode(v, n, key, hl, NULL) != 0)
             return bn_diag_set(d, BN_EINVAL, "<input>", 0, 0,
                                "%s must be %zu hex digits: '%.80s'", bn_ioc_type_name(type),
                                2 * hl, v);
@@ -703,7 +677,7 @@ bn_ioc_match(const struct bn_ioc_set *set, int type, const char *s, size_t len,
     case BN_IOC_MD5:
     case BN_IOC_JA3: {
         size_t hl = hash_len(type);
-        if (set->count[type] == 0 || !unhex(s, len, key, hl))
+        if (set->count[type] == 0 || bn_hex_decode(s, len, key, hl, NULL) != 0)
             return false;
         return fill(table_find(set, type, key, hl), m);
     }

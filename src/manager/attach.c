@@ -18,6 +18,7 @@
 #include "bannin/limits.h"
 #include "bannin/log.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 
 #include "manager/attach.h"
 
@@ -179,7 +180,7 @@ record(const struct attach_peer *p, const struct attach_up *up, const char *rel,
     a.action_id = (int64_t)up->action_id;
     snprintf(a.name, sizeof(a.name), "%s", up->name);
     a.size = (int64_t)up->size;
-    bn_wire_hex(up->sha, 32, a.sha256);
+    bn_hex_encode(up->sha, 32, a.sha256);
     snprintf(a.path, sizeof(a.path), "%s", rel);
     int64_t id = 0;
     int rc = store_attachment_create(p->st, &a, &id);
@@ -259,7 +260,7 @@ on_offer(struct attach_up **upp, const struct attach_peer *p, const uint8_t *pl,
         return refuse(out, stats, p, m.action_id, why);
     }
     char shahex[65];
-    bn_wire_hex(m.sha256, 32, shahex);
+    bn_hex_encode(m.sha256, 32, shahex);
     struct store_attachment have;
     rc = store_attachment_by_action(p->st, (int64_t)m.action_id, &have);
     if (rc == 0) {
@@ -429,7 +430,7 @@ on_end(struct attach_up **upp, const struct attach_peer *p, const uint8_t *pl, u
     char why[300];
     uint8_t h[32];
     char want[65], got[65];
-    bn_wire_hex(up->sha, 32, want);
+    bn_hex_encode(up->sha, 32, want);
     if (m.size != up->size || memcmp(m.sha256, up->sha, 32) != 0 || up->offset != up->size) {
         snprintf(why, sizeof(why),
                  "end of action %llu's file does not match its offer (%llu of %llu bytes "
@@ -445,7 +446,7 @@ on_end(struct attach_up **upp, const struct attach_peer *p, const uint8_t *pl, u
         return efail(err, errsz, BN_EINTERNAL, "sha256 of action %llu's file failed",
                      (unsigned long long)m.action_id);
     if (memcmp(h, up->sha, 32) != 0) {
-        bn_wire_hex(h, 32, got);
+        bn_hex_encode(h, 32, got);
         snprintf(why, sizeof(why), "SHA-256 of the %llu bytes received is %s, the agent said %s",
                  (unsigned long long)up->size, got, want);
         unlink(up->part);

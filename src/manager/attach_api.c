@@ -17,6 +17,7 @@
 #include "bannin/error.h"
 #include "bannin/limits.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 #include "manager/api_int.h"
 #include "manager/store.h"
 
@@ -111,7 +112,7 @@ api_h_attachment_get(struct api_req *r)
     char hex[65];
     unsigned hl = 0;
     EVP_Digest(r->text.p, got, h, &hl, EVP_sha256(), NULL);
-    bn_wire_hex(h, 32, hex);
+    bn_hex_encode(h, 32, hex);
     if (strcmp(hex, a.sha256) != 0) {
         bn_buf_reset(&r->text);
         return api_fail(r, 500, "internal", NULL,

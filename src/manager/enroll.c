@@ -23,6 +23,7 @@
 #include "bannin/error.h"
 #include "bannin/log.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 
 #include "manager/enroll.h"
 #include "manager/store.h"
@@ -66,7 +67,7 @@ enroll_cert_fp(X509 *x, char fp[ENROLL_FP_HEX])
     fp[0] = '\0';
     if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32)
         return BN_EINTERNAL;
-    bn_wire_hex(md, 32, fp);
+    bn_hex_encode(md, 32, fp);
     return 0;
 }
 
@@ -457,7 +458,7 @@ sha256_hex(const void *p, size_t n, char out[ENROLL_FP_HEX])
     unsigned char md[32];
     unsigned int len = 0;
     EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-    bn_wire_hex(md, 32, out);
+    bn_hex_encode(md, 32, out);
 }
 
 int
@@ -467,7 +468,8 @@ enroll_token_parse(const char *tok, size_t len, char hash[ENROLL_FP_HEX], char c
     uint8_t tmp[32];
     hash[0] = ca_fp[0] = '\0';
     if (len != 5 + 32 + 1 + 64 || memcmp(tok, "bnt1.", 5) != 0 || tok[37] != '.' ||
-        bn_wire_unhex(tok + 5, 32, tmp, 16) != 0 || bn_wire_unhex(tok + 38, 64, tmp, 32) != 0)
+        bn_hex_decode(tok + 5, 32, tmp, 16, NULL) != 0 ||
+        bn_hex_decode(tok + 38, 64, tmp, 32, NULL) != 0)
         return BN_EINVAL;
     sha256_hex(tok + 5, 32, hash);
     memcpy(ca_fp, tok + 38, 64);
@@ -488,7 +490,7 @@ enroll_token_make(const char *ca_fp, char *token, size_t size, char hash[ENROLL_
         return BN_EINVAL;
     if (RAND_bytes(secret, sizeof(secret)) != 1)
         return BN_EINTERNAL;
-    bn_wire_hex(secret, sizeof(secret), hex);
+    bn_hex_encode(secret, sizeof(secret), hex);
     sha256_hex(hex, 32, hash);
     snprintf(token, size, "bnt1.%s.%s", hex, ca_fp);
     return 0;

@@ -32,6 +32,7 @@
 #include "bannin/error.h"
 #include "bannin/log.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 
 struct bn_wire_conn {
     int fd;
@@ -150,7 +151,7 @@ check_pin(SSL *ssl, const char *pin, char *err, size_t errsz)
         char fp[65];
         if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32)
             continue;
-        bn_wire_hex(md, 32, fp);
+        bn_hex_encode(md, 32, fp);
         if (strcasecmp(fp, pin) != 0)
             continue;
         EVP_PKEY *capub = X509_get0_pubkey(x);
@@ -500,7 +501,7 @@ bn_wire_enroll_run(const char *hostport, const char *token, const char *dir, con
                   ? BIO_get_mem_data(kb, &kp)
                   : 0;
     char skhex[2 * BN_WIRE_SK + 2];
-    bn_wire_hex(sk, BN_WIRE_SK, skhex);
+    bn_hex_encode(sk, BN_WIRE_SK, skhex);
     size_t skl = strlen(skhex);
     skhex[skl] = '\n';
     char info[1024];
@@ -631,7 +632,8 @@ bn_wire_ident_load(const char *dir, struct bn_wire_ident *id, char *err, size_t 
         return seterr(err, errsz, (int)n, "cannot read '%s/sign.key': %s", dir, strerror((int)-n));
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         n--;
-    if (!id->server[0] || !id->uid[0] || bn_wire_unhex(buf, (size_t)n, id->sk, BN_WIRE_SK) != 0)
+    if (!id->server[0] || !id->uid[0] ||
+        bn_hex_decode(buf, (size_t)n, id->sk, BN_WIRE_SK, NULL) != 0)
         return seterr(err, errsz, BN_ECORRUPT, "enrolment in '%s' is incomplete or damaged", dir);
     sodium_memzero(buf, sizeof(buf));
     if (sodium_init() < 0)

@@ -27,6 +27,7 @@
 #include "bannin/error.h"
 #include "bannin/log.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 #include "manager/attach.h"
 #include "manager/store.h"
 
@@ -132,7 +133,7 @@ check_stored(int64_t action)
     EVP_DigestFinal_ex(md, h, NULL);
     EVP_MD_CTX_free(md);
     char hex[65];
-    if ((int64_t)total != a.size || strcmp(bn_wire_hex(h, 32, hex), a.sha256) != 0)
+    if ((int64_t)total != a.size || strcmp(bn_hex_encode(h, 32, hex), a.sha256) != 0)
         abort();
 }
 

@@ -28,6 +28,7 @@
 #include "bannin/error.h"
 #include "bannin/limits.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 #include "manager/attach.h"
 #include "manager/store.h"
 
@@ -274,7 +275,7 @@ test_upload_resume(void **state)
     assert_int_equal(a.tenant_id, e->tenant);
     assert_string_equal(a.name, name);
     char hex[65];
-    assert_string_equal(a.sha256, bn_wire_hex(sha, 32, hex));
+    assert_string_equal(a.sha256, bn_hex_encode(sha, 32, hex));
     char path[700];
     snprintf(path, sizeof(path), "%s/%s", e->dir, a.path);
     FILE *f = fopen(path, "rb");

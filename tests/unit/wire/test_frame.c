@@ -17,6 +17,7 @@
 #include "bannin/buf.h"
 #include "bannin/error.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 
 static const uint8_t *
 payload(const struct bn_buf *b, int want_type, uint32_t *len)
@@ -372,11 +373,16 @@ test_hex(void **state)
     (void)state;
     uint8_t in[4] = {0, 0xab, 0x10, 0xff}, out[4];
     char h[9];
-    assert_string_equal(bn_wire_hex(in, 4, h), "00ab10ff");
-    assert_int_equal(bn_wire_unhex(h, 8, out, 4), 0);
+    assert_string_equal(bn_hex_encode(in, 4, h), "00ab10ff");
+    assert_int_equal(bn_hex_decode(h, 8, out, 4, NULL), 0);
     assert_memory_equal(in, out, 4);
-    assert_int_equal(bn_wire_unhex("00ab10fg", 8, out, 4), BN_EINVAL);
-    assert_int_equal(bn_wire_unhex("00ab", 4, out, 4), BN_EINVAL);
+    assert_int_equal(bn_hex_decode("00ab10fg", 8, out, 4, NULL), BN_EINVAL);
+    size_t bad = 0;
+    assert_int_equal(bn_hex_decode("00aB1x0f", 8, out, 4, &bad), BN_EINVAL);
+    assert_int_equal(bad, 5);
+    assert_int_equal(bn_hex_decode("00ab", 4, out, 4, &bad), BN_EINVAL);
+    assert_int_equal(bad, 4);
+    assert_int_equal(bn_hex_decode("00ab", 4, out, 4, NULL), BN_EINVAL);
 }
 
 int
