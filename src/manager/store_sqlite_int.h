@@ -15,7 +15,7 @@
 #include "manager/store.h"
 
 #define STORE_STMT_CACHE     128
-#define STORE_LATEST_VERSION 6
+#define STORE_LATEST_VERSION 7
 
 /* Event blocks (schema 6, store_sqlite_zstd.c): at most this many raw bytes per block (a
  * single event of up to BN_STORE_TEXT_MAX always fits), and decompressed blocks kept per
@@ -148,6 +148,9 @@ size_t bn__store_blk_ref(uint8_t *ref, int64_t id, size_t off, size_t len);
 int bn__store_blk_parse(const void *blob, size_t n, int64_t *id, size_t *off, size_t *len);
 /* Forgets cached blocks (after a rollback: their ids may come back with other contents). */
 void bn__store_blk_forget(struct store *st);
+
+/* Schema 7: event spans (store_sqlite_schema.c, V7) instead of the (tenant_id, ts_ns) index. */
+int bn__store_spans_on(const struct store *st);
 
 /* Migrations (store_sqlite_schema.c). */
 int bn__store_migrate(struct store *st, int target);

@@ -57,72 +57,163 @@ release_blocks(struct store *st, const struct blk_count *b, size_t nb, int64_t *
     return rc;
 }
 
+/* The RETURNING rows of a DELETE of events: counted (rows, bytes) and their blocks noted. */
+static int
+take_deleted(struct store *st, sqlite3_stmt *s, int64_t *rows, int64_t *bytes,
+             struct blk_count **blk, size_t *nblk, size_t *capblk)
+{
+    int rc = 0, r;
+    size_t last = 0;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        (*rows)++;
+        *bytes += sqlite3_column_int64(s, 1) + sqlite3_column_bytes(s, 0);
+        int64_t id;
+        size_t off, len;
+        if (sqlite3_column_type(s, 0) != SQLITE_BLOB ||
+            bn__store_blk_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &id,
+                                &off, &len) != 1)
+            continue; /* inline JSON (before schema 6) */
+        if (last < *nblk && (*blk)[last].id == id) {
+            (*blk)[last].rows++;
+            continue;
+        }
+        for (last = 0; last < *nblk && (*blk)[last].id != id; last++)
+            ;
+        if (last == *nblk) {
+            if (*nblk == *capblk) {
+                size_t nc = *capblk ? *capblk * 2 : 64;
+                struct blk_count *nb = bn_reallocarray(*blk, nc, sizeof(*nb));
+                if (!nb) {
+                    rc = BN_ENOMEM;
+                    break;
+                }
+                *blk = nb;
+                *capblk = nc;
+            }
+            (*blk)[*nblk].id = id;
+            (*blk)[(*nblk)++].rows = 0;
+        }
+        (*blk)[last].rows++;
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = bn__store_err(st, r, "retention delete");
+    bn__store_done(s);
+    return rc;
+}
+
+#define RET                                                                                        \
+    " RETURNING json, COALESCE(length(CAST(host AS BLOB)), 0)"                                     \
+    " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"        \
+    " + 64"
+
+/* Schema 7: up to n rows of the tenant's oldest spans (rows older than cutoff when cutoff >
+ * 0), span by span; each span visited is fitted to the rows it has left (its ids and min_ts:
+ * a span that keeps newer rows is not visited again by the age pass), or deleted when it has
+ * none. Inside the caller's transaction. */
+#define SPANS_PER_PASS 64
+static int
+delete_spans(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_t *rows,
+             int64_t *bytes, struct blk_count **blk, size_t *nblk, size_t *capblk)
+{
+    static const char SP_AGE[] = "SELECT id, agent_id, first_id, last_id FROM event_spans"
+                                 " WHERE tenant_id = ?1 AND min_ts < ?2 ORDER BY min_ts LIMIT ?3";
+    static const char SP_OLD[] = "SELECT id, agent_id, first_id, last_id FROM event_spans"
+                                 " WHERE tenant_id = ?1 ORDER BY min_ts LIMIT ?3";
+    static const char DEL_AGE[] =
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id BETWEEN ?1 AND ?2"
+        " AND +tenant_id = ?3 AND +agent_id = ?4 AND ts_ns < ?5 LIMIT ?6)" RET;
+    static const char DEL_OLD[] =
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id BETWEEN ?1 AND ?2"
+        " AND +tenant_id = ?3 AND +agent_id = ?4 ORDER BY ts_ns, id LIMIT ?6)" RET;
+    static const char FIT[] =
+        "UPDATE event_spans SET (first_id, last_id, min_ts) = (SELECT COALESCE(MIN(id), 0),"
+        " COALESCE(MAX(id), 0), COALESCE(MIN(ts_ns), event_spans.min_ts) FROM events"
+        " WHERE id BETWEEN ?1 AND ?2 AND +tenant_id = ?3 AND +agent_id = ?4) WHERE id = ?5";
+    static const char DROP[] = "DELETE FROM event_spans WHERE id = ? AND last_id = 0";
+    int rc = 0;
+    for (;;) {
+        struct {
+            int64_t id, agent, lo, hi;
+        } sp[SPANS_PER_PASS];
+        size_t nsp = 0;
+        sqlite3_stmt *s = bn__store_prep(st, cutoff > 0 ? SP_AGE : SP_OLD, &rc);
+        if (!s)
+            return rc;
+        sqlite3_bind_int64(s, 1, tenant);
+        if (cutoff > 0)
+            sqlite3_bind_int64(s, 2, cutoff);
+        sqlite3_bind_int64(s, 3, SPANS_PER_PASS);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW && nsp < SPANS_PER_PASS) {
+            sp[nsp].id = sqlite3_column_int64(s, 0);
+            sp[nsp].agent = sqlite3_column_int64(s, 1);
+            sp[nsp].lo = sqlite3_column_int64(s, 2);
+            sp[nsp++].hi = sqlite3_column_int64(s, 3);
+        }
+        if (r != SQLITE_DONE && r != SQLITE_ROW)
+            rc = bn__store_err(st, r, "retention spans");
+        bn__store_done(s);
+        if (rc != 0 || nsp == 0)
+            return rc;
+        for (size_t i = 0; i < nsp && rc == 0 && *rows < n; i++) {
+            if ((s = bn__store_prep(st, cutoff > 0 ? DEL_AGE : DEL_OLD, &rc))) {
+                sqlite3_bind_int64(s, 1, sp[i].lo);
+                sqlite3_bind_int64(s, 2, sp[i].hi);
+                sqlite3_bind_int64(s, 3, tenant);
+                sqlite3_bind_int64(s, 4, sp[i].agent);
+                if (cutoff > 0)
+                    sqlite3_bind_int64(s, 5, cutoff);
+                sqlite3_bind_int64(s, 6, n - *rows);
+                rc = take_deleted(st, s, rows, bytes, blk, nblk, capblk);
+            }
+            if (rc == 0 && (s = bn__store_prep(st, FIT, &rc))) {
+                sqlite3_bind_int64(s, 1, sp[i].lo);
+                sqlite3_bind_int64(s, 2, sp[i].hi);
+                sqlite3_bind_int64(s, 3, tenant);
+                sqlite3_bind_int64(s, 4, sp[i].agent);
+                sqlite3_bind_int64(s, 5, sp[i].id);
+                rc = bn__store_step_done(st, s, "retention: fit span");
+            }
+            if (rc == 0 && (s = bn__store_prep(st, DROP, &rc))) {
+                sqlite3_bind_int64(s, 1, sp[i].id);
+                rc = bn__store_step_done(st, s, "retention: drop span");
+            }
+        }
+        if (rc != 0 || *rows >= n || nsp < SPANS_PER_PASS)
+            return rc;
+    }
+}
+
 /* Deletes up to n of the tenant's oldest events (older than cutoff when cutoff > 0) in one
  * transaction and takes them off the usage counter (rows, and blocks freed with them). */
 static int
 delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_t *deleted)
 {
-#define RET                                                                                        \
-    " RETURNING json, COALESCE(length(CAST(host AS BLOB)), 0)"                                     \
-    " + COALESCE(length(CAST(image AS BLOB)), 0) + COALESCE(length(CAST(user AS BLOB)), 0)"        \
-    " + 64"
     static const char DEL_AGE[] =
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE tenant_id = ?1"
         " AND ts_ns < ?2 ORDER BY ts_ns LIMIT ?3)" RET;
     static const char DEL_OLD[] =
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE tenant_id = ?1"
         " ORDER BY ts_ns LIMIT ?3)" RET;
-#undef RET
     static const char USAGE[] = "UPDATE tenant_usage SET events = MAX(events - ?, 0),"
                                 " bytes = MAX(bytes - ?, 0) WHERE tenant_id = ?";
     *deleted = 0;
     int rc = bn__store_exec(st, "BEGIN IMMEDIATE", "retention");
     if (rc != 0)
         return rc;
-    sqlite3_stmt *s = bn__store_prep(st, cutoff > 0 ? DEL_AGE : DEL_OLD, &rc);
     int64_t rows = 0, bytes = 0;
     struct blk_count *blk = NULL;
-    size_t nblk = 0, capblk = 0, last = 0;
-    if (s) {
+    size_t nblk = 0, capblk = 0;
+    sqlite3_stmt *s = NULL;
+    if (bn__store_spans_on(st)) {
+        rc = delete_spans(st, tenant, cutoff, n, &rows, &bytes, &blk, &nblk, &capblk);
+    } else if ((s = bn__store_prep(st, cutoff > 0 ? DEL_AGE : DEL_OLD, &rc))) {
+        /* before schema 7: the (tenant_id, ts_ns) index */
         sqlite3_bind_int64(s, 1, tenant);
         if (cutoff > 0)
             sqlite3_bind_int64(s, 2, cutoff);
         sqlite3_bind_int64(s, 3, n);
-        int r;
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            rows++;
-            bytes += sqlite3_column_int64(s, 1) + sqlite3_column_bytes(s, 0);
-            int64_t id;
-            size_t off, len;
-            if (sqlite3_column_type(s, 0) != SQLITE_BLOB ||
-                bn__store_blk_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-                                    &id, &off, &len) != 1)
-                continue; /* inline JSON (before schema 6) */
-            if (last < nblk && blk[last].id == id) {
-                blk[last].rows++;
-                continue;
-            }
-            for (last = 0; last < nblk && blk[last].id != id; last++)
-                ;
-            if (last == nblk) {
-                if (nblk == capblk) {
-                    size_t nc = capblk ? capblk * 2 : 64;
-                    struct blk_count *nb = bn_reallocarray(blk, nc, sizeof(*nb));
-                    if (!nb) {
-                        rc = BN_ENOMEM;
-                        break;
-                    }
-                    blk = nb;
-                    capblk = nc;
-                }
-                blk[nblk].id = id;
-                blk[nblk++].rows = 0;
-            }
-            blk[last].rows++;
-        }
-        if (rc == 0 && r != SQLITE_DONE)
-            rc = bn__store_err(st, r, "retention delete");
-        bn__store_done(s);
+        rc = take_deleted(st, s, &rows, &bytes, &blk, &nblk, &capblk);
     }
     if (rc == 0)
         rc = release_blocks(st, blk, nblk, &bytes);
@@ -141,6 +232,7 @@ delete_batch(struct store *st, int64_t tenant, int64_t cutoff, int64_t n, int64_
         *deleted = rows;
     return rc;
 }
+#undef RET
 
 struct tenant_ret {
     int64_t id, days, bytes;
