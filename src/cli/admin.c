@@ -9,11 +9,13 @@
  * read from BANNIN_PASSWORD or the first line of standard input, never from the command line.
  * Exit status: 0 ok, 1 the server refused (its error is printed), 2 usage or connection error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -23,6 +25,7 @@
 #include "bannin/buf.h"
 #include "bannin/error.h"
 #include "bannin/fileio.h"
+#include "bannin/hex.h"
 #include "bannin/limits.h"
 
 int cmd_admin(int argc, char **argv);
@@ -86,7 +89,30 @@ admin_usage(FILE *f)
 struct resp {
     struct bn_buf body;
     long status;
+    char sha256[65]; /* the X-Content-SHA256 header of a download, "" when absent */
 };
+
+/* Keeps the X-Content-SHA256 header (64 hex digits) of a reply. */
+static size_t
+on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    struct resp *r = ud;
+    static const char name[] = "x-content-sha256:";
+    size_t len = sz * n, nl = sizeof(name) - 1;
+    if (len > nl && strncasecmp(p, name, nl) == 0) {
+        size_t i = nl;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        size_t j = i;
+        while (j < len && j - i < 64 && isxdigit((unsigned char)p[j]))
+            j++;
+        if (j - i == 64) {
+            memcpy(r->sha256, p + i, 64);
+            r->sha256[64] = '\0';
+        }
+    }
+    return len;
+}
 
 static size_t
 on_data(char *p, size_t sz, size_t n, void *ud)
@@ -104,6 +130,7 @@ http(const struct admin *a, const char *method, const char *path, json_t *body,
 {
     bn_buf_init(&out->body, BN_API_CLIENT_RESPONSE_MAX);
     out->status = 0;
+    out->sha256[0] = '\0';
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     CURL *c = curl_easy_init();
@@ -127,6 +154,8 @@ http(const struct admin *a, const char *method, const char *path, json_t *body,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -1027,6 +1056,17 @@ attachment_download(const struct admin *a, const char *path, const char *file)
         bn_buf_release(&r.body);
         return rc;
     }
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned hl = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    EVP_Digest(r.body.p ? r.body.p : "", r.body.len, h, &hl, EVP_sha256(), NULL);
+    bn_hex_encode(h, hl, hex);
+    if (r.sha256[0] && strcasecmp(r.sha256, hex) != 0) {
+        fprintf(stderr, "bannin api: the download's SHA-256 is %s, the server sent %s: "
+                        "not saved\n", hex, r.sha256);
+        bn_buf_release(&r.body);
+        return 1;
+    }
     int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int rc = fd < 0 ? -errno : bn_write_all(fd, r.body.p, r.body.len);
     if (fd >= 0 && rc == 0 && fsync(fd) != 0)
@@ -1040,13 +1080,8 @@ attachment_download(const struct admin *a, const char *path, const char *file)
         bn_buf_release(&r.body);
         return 2;
     }
-    unsigned char h[EVP_MAX_MD_SIZE];
-    unsigned hl = 0;
-    EVP_Digest(r.body.p ? r.body.p : "", r.body.len, h, &hl, EVP_sha256(), NULL);
-    printf("%s: %zu bytes, sha256 ", file, r.body.len);
-    for (unsigned i = 0; i < hl; i++)
-        printf("%02x", h[i]);
-    printf("\n");
+    printf("%s: %zu bytes, sha256 %s%s\n", file, r.body.len, hex,
+           r.sha256[0] ? " (as the server checked it)" : "");
     bn_buf_release(&r.body);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -462,6 +463,8 @@ req_free(struct api_req *r)
     bn_buf_release(&r->body);
     bn_buf_release(&r->text);
     json_decref(r->resp);
+    if (r->file_set)
+        close(r->file_fd);
     if (r->st)
         api_store_put(r->api, r->st);
     bn_free(r);
@@ -508,7 +511,14 @@ send_reply(struct api_req *r)
         }
     }
     struct MHD_Response *resp;
-    if (r->text_type && !r->failed) {
+    if (r->file_set && !r->failed) {
+        ctype = "application/octet-stream";
+        resp = MHD_create_response_from_fd64(r->file_size, r->file_fd);
+        if (resp) {
+            r->file_set = 0; /* libmicrohttpd closes it */
+            MHD_add_response_header(resp, "X-Content-SHA256", r->file_sha256);
+        }
+    } else if (r->text_type && !r->failed) {
         resp = MHD_create_response_from_buffer(r->text.len, r->text.p ? r->text.p : (void *)"",
                                                MHD_RESPMEM_MUST_COPY);
     } else {

@@ -93,6 +93,10 @@ struct api_req {
     json_t *resp;                /* reply body (owned) */
     struct bn_buf text;          /* or a text reply (/metrics) */
     const char *text_type;
+    int file_set;                /* or a file reply (attachments): file_fd is owned until */
+    int file_fd;                 /* libmicrohttpd takes it; streamed, never read into memory */
+    uint64_t file_size;
+    char file_sha256[65];        /* its SHA-256, checked before, sent as X-Content-SHA256 */
     struct api_error err;
     int failed;
 };

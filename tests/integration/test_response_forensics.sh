@@ -131,9 +131,19 @@ read -r ASIZE ASHA ANAME < <(jq_py 'a=d["items"][0]; print(a["size"], a["sha256"
     bad "result $RSIZE $RSHA vs attachment $ASIZE $ASHA"
 [ "$ANAME" = "$(basename "$RPATH")" ] && ok "named $ANAME" || bad "name $ANAME vs $RPATH"
 
-curl -s -o "$W/dl.tar.zst" -w '%{http_code}' -H "Authorization: Bearer $CADMIN" \
+curl -s -D "$W/dl.hdr" -o "$W/dl.tar.zst" -w '%{http_code}' -H "Authorization: Bearer $CADMIN" \
     "$API/attachments/$ATT" > "$W/status"
 [ "$(bn_status)" = 200 ] || bad "customer_admin download: $(bn_status)"
+HSHA=$(tr -d '\r' < "$W/dl.hdr" | sed -n 's/^[Xx]-[Cc]ontent-[Ss][Hh][Aa]256: *//p')
+[ "$HSHA" = "$RSHA" ] && ok "X-Content-SHA256 header is the package's SHA-256" ||
+    bad "X-Content-SHA256 '$HSHA', agent said $RSHA"
+if [ -x "$BUILD/bannin" ]; then
+    BANNIN_SERVER=${API%/api/v1} BANNIN_TOKEN=$CADMIN "$BUILD/bannin" api attachments download \
+        "$ATT" --out "$W/dl2.tar.zst" > "$W/cli.out" 2>&1 &&
+        cmp -s "$W/dl2.tar.zst" "$W/dl.tar.zst" && grep -q "sha256 $RSHA (as the server" "$W/cli.out" &&
+        ok "bannin api attachments download: same bytes, checked against the header" ||
+        bad "bannin api attachments download: $(cat "$W/cli.out")"
+fi
 DSHA=$(sha256sum "$W/dl.tar.zst" | cut -d' ' -f1)
 [ "$DSHA" = "$RSHA" ] && [ "$(stat -c %s "$W/dl.tar.zst")" = "$RSIZE" ] &&
     ok "download is the agent's package byte for byte (sha256 $DSHA)" ||
