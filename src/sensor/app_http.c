@@ -61,6 +61,7 @@ struct http_state {
     struct app_acc tunnel_buf;                        /* first tunnel bytes until a probe decides */
     struct net_http_rec *queue[NET_HTTP_PENDING_MAX]; /* requests waiting for a response */
     size_t n_queue;
+    uint32_t orphans; /* requests pushed out of the queue unanswered: their responses are next */
     uint32_t depth;
     struct h2_conn *h2; /* HTTP/2 after the preface or an h2c upgrade */
 };
@@ -317,7 +318,14 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n, 
     struct net_http_rec *tx = NULL;
     if (!hd->interim) {
         struct hdir *rq = &st->d[NET_TOSERVER];
-        if (st->n_queue) {
+        if (st->orphans) {
+            st->orphans--; /* the answer to a request already reported alone */
+            tx = tx_new(st);
+            if (!tx) {
+                hd->state = H_DEAD;
+                return;
+            }
+        } else if (st->n_queue) {
             tx = st->queue[0];
             memmove(st->queue, st->queue + 1, (st->n_queue - 1) * sizeof(st->queue[0]));
             st->n_queue--;
@@ -335,7 +343,9 @@ status_line(struct http_state *st, struct hdir *hd, const uint8_t *s, size_t n, 
         tx->status = (int)code;
         if (!numeric)
             app_copy(tx->status_string, sizeof(tx->status_string), tok, tl, &tx->truncated);
-        if (!tx->protocol[0])
+        /* eve's protocol is the request's (libhtp request_protocol): a response without its
+         * request has none */
+        if (!tx->protocol[0] && tx->has_request)
             app_copy(tx->protocol, sizeof(tx->protocol), s, (size_t)(sp1 - s), &tx->truncated);
         const uint8_t *m = sp1 + 1;
         while (m < s + n && *m != ' ')
@@ -464,6 +474,7 @@ message_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
             struct net_http_rec *old = st->queue[0];
             memmove(st->queue, st->queue + 1, (st->n_queue - 1) * sizeof(st->queue[0]));
             st->n_queue--;
+            st->orphans++; /* the next response is its answer, not the new oldest's */
             tx_emit(old, f, ts_ns, sink);
         }
         st->queue[st->n_queue++] = tx;

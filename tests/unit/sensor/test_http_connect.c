@@ -2,7 +2,9 @@
  * test_http_connect.c - an accepted HTTP CONNECT is a protocol change, as Suricata reports
  * it (suricata-verify http-connect-tls, http-connect-fail): the flow keeps `http` as
  * app_proto_orig, the tunnel's first client bytes decide the new protocol (a TLS record
- * header makes it tls), and bytes the server sends before the client spoke decide nothing.
+ * header makes it tls), and bytes the server sends before the client spoke decide nothing;
+ * eve's http.protocol, which is the request's; responses stay with their requests when
+ * more are pipelined than the parser keeps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,6 +71,54 @@ test_refused_connect_is_no_change(void **state)
     assert_int_equal(run.f.app_orig, NET_APP_UNKNOWN);
 }
 
+/* eve's http.protocol is the request's (libhtp's request_protocol): a response that came
+ * without its request has none (suricata-verify http-protocol-nodup counts on it). */
+static void
+test_response_only_has_no_protocol(void **state)
+{
+    (void)state;
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    at_feed(&run, NET_TOCLIENT, S("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"));
+    at_feed(&run, NET_TOSERVER, S("GET /a HTTP/1.0\r\n\r\n"));
+    at_feed(&run, NET_TOCLIENT, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    at_close(&run);
+    assert_int_equal(run.sink.n, 2);
+    assert_false(at_has(run.sink.eve[0], "http.protocol"));
+    assert_int_equal(at_int(run.sink.eve[0], "http.status"), 404);
+    assert_string_equal(at_str(run.sink.eve[1], "http.protocol"), "HTTP/1.0");
+}
+
+/* More pipelined requests than NET_HTTP_PENDING_MAX: the oldest is reported alone and the
+ * response that answers it does not shift onto the next request. */
+static void
+test_pipeline_overflow_keeps_pairs(void **state)
+{
+    (void)state;
+    char req[64], resp[96];
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    for (int i = 0; i <= NET_HTTP_PENDING_MAX; i++) {
+        int n = snprintf(req, sizeof(req), "GET /%d HTTP/1.1\r\n\r\n", i);
+        at_feed(&run, NET_TOSERVER, req, (size_t)n);
+    }
+    assert_int_equal(run.sink.n, 1); /* /0 pushed out unanswered */
+    for (int i = 0; i <= NET_HTTP_PENDING_MAX; i++) {
+        int n = snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", 200 + i);
+        at_feed(&run, NET_TOCLIENT, resp, (size_t)n);
+    }
+    at_close(&run);
+    assert_int_equal(run.sink.n, NET_HTTP_PENDING_MAX + 2);
+    assert_string_equal(at_str(run.sink.eve[0], "http.url"), "/0");
+    assert_false(at_has(run.sink.eve[0], "http.status"));
+    assert_int_equal(at_int(run.sink.eve[1], "http.status"), 200); /* /0's answer, alone */
+    assert_false(at_has(run.sink.eve[1], "http.url"));
+    for (int i = 1; i <= NET_HTTP_PENDING_MAX; i++) {
+        char u[16];
+        snprintf(u, sizeof(u), "/%d", i);
+        assert_string_equal(at_str(run.sink.eve[i + 1], "http.url"), u);
+        assert_int_equal(at_int(run.sink.eve[i + 1], "http.status"), 200 + i);
+    }
+}
+
 int
 main(void)
 {
@@ -76,6 +126,8 @@ main(void)
         cmocka_unit_test_teardown(test_connect_tls, teardown),
         cmocka_unit_test_teardown(test_connect_other, teardown),
         cmocka_unit_test_teardown(test_refused_connect_is_no_change, teardown),
+        cmocka_unit_test_teardown(test_response_only_has_no_protocol, teardown),
+        cmocka_unit_test_teardown(test_pipeline_overflow_keeps_pairs, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
