@@ -902,6 +902,34 @@ app_probe_ntp(const uint8_t *d, size_t n, enum net_dir dir)
 }
 
 /*
+ * XMPP (RFC 6120), as Zeek's dpd_xmpp signature finds it: an optional XML declaration,
+ * white space, then the <stream:stream opening tag, either way. Identified so that its
+ * STARTTLS (<starttls/>, <proceed/>) hands the TLS that follows to the TLS parser below.
+ */
+int
+app_probe_xmpp(const uint8_t *d, size_t n, enum net_dir dir)
+{
+    static const char decl[] = "<?xml", tag[] = "<stream:stream";
+    size_t i = 0;
+    (void)dir;
+    if (n < sizeof(decl) - 1)
+        return memcmp(d, decl, n) == 0 || memcmp(d, tag, n) == 0 ? -1 : 0;
+    if (memcmp(d, decl, sizeof(decl) - 1) == 0) {
+        while (i + 1 < n && !(d[i] == '?' && d[i + 1] == '>'))
+            i++;
+        if (i + 1 >= n)
+            return n < NET_PROBE_MAX ? -1 : 0;
+        i += 2;
+    }
+    while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+        i++;
+    size_t k = BN_MIN(n - i, sizeof(tag) - 1);
+    if (memcmp(d + i, tag, k) != 0)
+        return 0;
+    return k == sizeof(tag) - 1 ? 1 : n < NET_PROBE_MAX ? -1 : 0;
+}
+
+/*
  * Flows of identified-only protocols: nothing is parsed, except that SMTP, FTP and RDP may
  * switch to TLS (STARTTLS, AUTH TLS, RDP's TLS security): a chunk that starts with a TLS
  * hello hands the rest of the flow to the TLS parser, so the session's tls record (and
@@ -992,6 +1020,7 @@ IDENT_PARSER(ident_pop3, "pop3", NET_APP_POP3, app_probe_pop3, 110, 0);
 IDENT_PARSER(ident_sip_tcp, "sip", NET_APP_SIP, app_probe_sip, 5060, 0);
 IDENT_PARSER_P(ident_sip, "sip", NET_APP_SIP, app_probe_sip, IPPROTO_UDP, 5060, 0);
 IDENT_PARSER_P(ident_ntp, "ntp", NET_APP_NTP, app_probe_ntp, IPPROTO_UDP, 123, 0);
+IDENT_PARSER(ident_xmpp, "xmpp", NET_APP_XMPP, app_probe_xmpp, 5222, 5269);
 
 /*
  * Probe order: the most specific signatures first, DNS over TCP (a length word) last. SIP
@@ -1000,7 +1029,8 @@ IDENT_PARSER_P(ident_ntp, "ntp", NET_APP_NTP, app_probe_ntp, IPPROTO_UDP, 123, 0
 const struct net_app_parser *const net_app_parsers[] = {
     &net_app_tls,  &net_app_ssh,    &ident_sip_tcp,   &net_app_http, &ident_smb,
     &ident_rdp,    &ident_smtp,     &ident_ftp,       &ident_rfb,    &ident_pgsql,
-    &ident_dcerpc, &ident_dnp3,     &ident_imap,      &ident_pop3,   &net_app_dns_tcp,
+    &ident_dcerpc, &ident_dnp3,     &ident_imap,      &ident_pop3,   &ident_xmpp,
+    &net_app_dns_tcp,
     &net_app_quic, &net_app_dtls,   &ident_dhcp,      &ident_sip,    &ident_bt_dht,
     &net_app_dns_udp, &ident_ike,   &ident_ntp,
 };
@@ -1014,7 +1044,7 @@ static const char *const app_names[NET_APP__COUNT] = {
     [NET_APP_PGSQL] = "pgsql",     [NET_APP_RFB] = "rfb",   [NET_APP_DCERPC] = "dcerpc",
     [NET_APP_DHCP] = "dhcp",       [NET_APP_IKE] = "ike",   [NET_APP_IMAP] = "imap",
     [NET_APP_POP3] = "pop3",       [NET_APP_SIP] = "sip",   [NET_APP_NTP] = "ntp",
-    [NET_APP_HTTP2] = "http2",     [NET_APP_DOH2] = "doh2",
+    [NET_APP_HTTP2] = "http2",     [NET_APP_DOH2] = "doh2", [NET_APP_XMPP] = "xmpp",
     [NET_APP_FAILED] = "failed",
 };
 
@@ -1089,7 +1119,8 @@ net_app_port_hint(uint8_t proto, uint16_t port)
         {IPPROTO_UDP, 500, NET_APP_IKE},    {IPPROTO_UDP, 4500, NET_APP_IKE},
         {IPPROTO_TCP, 143, NET_APP_IMAP},   {IPPROTO_TCP, 110, NET_APP_POP3},
         {IPPROTO_UDP, 5060, NET_APP_SIP},   {IPPROTO_TCP, 5060, NET_APP_SIP},
-        {IPPROTO_UDP, 123, NET_APP_NTP},
+        {IPPROTO_UDP, 123, NET_APP_NTP},    {IPPROTO_TCP, 5222, NET_APP_XMPP},
+        {IPPROTO_TCP, 5269, NET_APP_XMPP},
     };
     for (size_t i = 0; i < BN_ARRAY_SIZE(hints); i++)
         if (hints[i].proto == proto && hints[i].port == port)

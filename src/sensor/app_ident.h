@@ -22,5 +22,6 @@ int app_probe_imap(const uint8_t *d, size_t n, enum net_dir dir);
 int app_probe_pop3(const uint8_t *d, size_t n, enum net_dir dir);
 int app_probe_sip(const uint8_t *d, size_t n, enum net_dir dir);
 int app_probe_ntp(const uint8_t *d, size_t n, enum net_dir dir);
+int app_probe_xmpp(const uint8_t *d, size_t n, enum net_dir dir);
 
 #endif

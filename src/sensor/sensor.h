@@ -151,6 +151,7 @@ enum net_app {
     NET_APP_NTP,
     NET_APP_HTTP2,   /* HTTP/2: prior knowledge, or an h2c upgrade (app_orig http) */
     NET_APP_DOH2,    /* DNS over HTTP/2 (app_orig http2) */
+    NET_APP_XMPP,    /* identified only, for STARTTLS (Zeek's xmpp; no Suricata app_proto) */
     NET_APP_FAILED,  /* content seen, no parser recognised it */
     NET_APP__COUNT,
 };
