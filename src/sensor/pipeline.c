@@ -643,6 +643,13 @@ on_flow_end(void *ctx, struct net_flow *f)
     if (f->parser && f->app_state && f->parser->close)
         f->parser->close(f->app_state, f, f->last_ns, &p->sink);
     f->app_state = NULL;
+    /* Suricata: a one-way UDP flow whose datagrams no parser recognised (on a port none is
+     * registered for) ends with detection failed */
+    if (f->proto == IPPROTO_UDP && f->app == NET_APP_UNKNOWN &&
+        f->app_dir_done[NET_TOSERVER] != f->app_dir_done[NET_TOCLIENT] &&
+        !f->pkts[f->app_dir_done[NET_TOSERVER] ? NET_TOCLIENT : NET_TOSERVER] &&
+        !net_app_parser_for(net_app_port_hint(f->proto, f->sport), f->proto))
+        f->app = NET_APP_FAILED;
     p->st.app_flows[f->app < NET_APP__COUNT ? f->app : 0]++;
     net_emit(&p->sink, NET_REC_FLOW, f->last_ns, f, 0, f);
 }
