@@ -317,6 +317,8 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
         TRY(put_str(b, "app_proto", net_app_name((enum net_app)f->app)));
     if (f && f->app_orig != NET_APP_UNKNOWN && r->type == NET_REC_FLOW)
         TRY(put_str(b, "app_proto_orig", net_app_name((enum net_app)f->app_orig)));
+    if (f && f->app_tc != NET_APP_UNKNOWN && f->app_tc != f->app && r->type == NET_REC_FLOW)
+        TRY(put_str(b, "app_proto_tc", net_app_name((enum net_app)f->app_tc)));
     return 0;
 }
 

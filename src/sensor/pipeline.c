@@ -407,6 +407,25 @@ probe_get(struct net_pipeline *p, struct pflow *pf)
     return pf->pb != NULL;
 }
 
+/*
+ * Suricata runs its detection on each direction of a TCP flow: when the server's first bytes
+ * are another protocol than the one the flow was identified as (an HTTP answer to a DCERPC
+ * request, an SMTP banner before a TLS hello), eve says so in app_proto_tc. Checked once per
+ * direction, the flow's own probe first (the usual case costs one probe call).
+ */
+static void
+other_direction(struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n)
+{
+    f->app_dir_done[dir] = 1;
+    if (dir != NET_TOCLIENT || f->proto != IPPROTO_TCP || !n)
+        return;
+    if (f->parser && f->parser->probe && f->parser->probe(d, n, dir) == 1)
+        return;
+    int r = net_app_identify(f->proto, d, n, dir);
+    if (r > 0 && r != f->app && f->app != NET_APP_FAILED)
+        f->app_tc = (uint8_t)r;
+}
+
 /* Identification from the first bytes of a direction, then parsing. */
 static void
 on_data(void *ctx, const uint8_t *d, size_t n)
@@ -419,6 +438,8 @@ on_data(void *ctx, const uint8_t *d, size_t n)
     int r;
 
     if (f->app != NET_APP_UNKNOWN) {
+        if (!f->app_dir_done[dir] && f->proto == IPPROTO_TCP)
+            other_direction(f, dir, d, n);
         app_feed(p, f, dir, d, n);
         return;
     }
@@ -480,13 +501,16 @@ on_data(void *ctx, const uint8_t *d, size_t n)
     if (maybe_reverse(p, fd, (enum net_app)r, PROBE(pf, dir), PLEN(pf, dir)))
         dir = fd->dir;
     app_start(p, f, (enum net_app)r);
+    f->app_dir_done[dir] = 1;
     /* what this direction sent so far, then what the other one had buffered */
     app_feed(p, f, dir, PROBE(pf, dir), PLEN(pf, dir));
     if (n > take)
         app_feed(p, f, dir, d + take, n - take);
     enum net_dir o = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
-    if (PLEN(pf, o))
+    if (PLEN(pf, o)) {
+        other_direction(f, o, PROBE(pf, o), PLEN(pf, o));
         app_feed(p, f, o, PROBE(pf, o), PLEN(pf, o));
+    }
     probe_put(p, pf);
 }
 
