@@ -154,6 +154,13 @@ zeek_flips(const struct net_flow *f)
         return false;
     if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
         return false;
+    /* DHCP: Zeek registers both 67 and 68, yet a reply seen first (server 67 to client 68)
+     * is turned round, the client being the originator, unless it went to the broadcast
+     * address (the client has none yet) */
+    static const uint8_t bcast[4] = {255, 255, 255, 255};
+    if (f->proto == IPPROTO_UDP && f->cport == 67 && f->sport == 68 &&
+        !(f->srv.fam == 4 && memcmp(f->srv.a, bcast, 4) == 0))
+        return true;
     return zeek_server_port(f->proto, f->cport) && !zeek_server_port(f->proto, f->sport);
 }
 

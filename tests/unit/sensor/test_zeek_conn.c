@@ -295,6 +295,37 @@ test_unknown_protocol(void **state)
     net_flowtab_free(t);
 }
 
+/* Zeek turns round a DHCP reply seen first unless it was broadcast, and a flow from a port
+ * of its tunnel analyzers (Teredo 3544) to another port. */
+static void
+test_zeek_orientation(void **state)
+{
+    (void)state;
+    struct ended e = {0};
+    struct net_flowtab *t = net_flowtab_new(NULL, on_end, &e);
+    assert_non_null(t);
+    struct net_pkt k = mk(true, IPPROTO_UDP, 0, 0, 300, 0);
+    enum net_dir dir;
+    k.sport = 67;
+    k.dport = 68;
+    struct net_flow *f = net_flow_packet(t, &k, &dir);
+    assert_non_null(f);
+    HAS(zeek(f), "\"id.orig_h\":\"10.0.0.2\",\"id.orig_p\":68,\"id.resp_h\":\"10.0.0.1\","
+                 "\"id.resp_p\":67");
+    inet_pton(AF_INET, "255.255.255.255", k.dst.a);
+    f = net_flow_packet(t, &k, &dir);
+    assert_non_null(f);
+    HAS(zeek(f), "\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":67,"
+                 "\"id.resp_h\":\"255.255.255.255\",\"id.resp_p\":68");
+    inet_pton(AF_INET, "10.0.0.2", k.dst.a);
+    k.sport = 3544;
+    k.dport = 3797;
+    f = net_flow_packet(t, &k, &dir);
+    assert_non_null(f);
+    HAS(zeek(f), "\"id.orig_p\":3797,\"id.resp_h\":\"10.0.0.1\",\"id.resp_p\":3544");
+    net_flowtab_free(t);
+}
+
 /* ---- DNS: the query of a reply Zeek cannot pair ---- */
 
 static void
@@ -508,6 +539,7 @@ main(void)
         cmocka_unit_test(test_normal_close_then_late_packet),
         cmocka_unit_test(test_udp_dns_timer_and_inactivity),
         cmocka_unit_test(test_unknown_protocol),
+        cmocka_unit_test(test_zeek_orientation),
         cmocka_unit_test_teardown(test_dns_unpaired_reply_query, teardown),
         cmocka_unit_test(test_dns_pairs_across_vlans),
         cmocka_unit_test_teardown(test_dns_dynamic_update, teardown),
