@@ -203,31 +203,36 @@ static __always_inline void submit(void *rec, __u64 size)
         count(AB_CNT_EVENTS);
 }
 
+/*
+ * t is a BTF pointer (bpf_get_current_task_btf() or a tp_btf argument): its fields, its
+ * parent's and its cred's are read with direct loads (the verifier turns them into guarded
+ * loads), not a bpf_probe_read_kernel() call each; this runs for every record.
+ */
 static __always_inline void fill_hdr(struct ab_hdr *h, struct task_struct *t, __u32 type)
 {
-    struct task_struct *parent = BPF_CORE_READ(t, real_parent);
-    const struct cred *cred = BPF_CORE_READ(t, cred);
+    struct task_struct *parent = t->real_parent;
+    const struct cred *cred = t->cred;
 
     h->type = type;
     h->flags = 0;
     h->ts_boot_ns = bpf_ktime_get_boot_ns();
-    h->pid = BPF_CORE_READ(t, tgid);
-    h->tid = BPF_CORE_READ(t, pid);
-    h->ppid = BPF_CORE_READ(parent, tgid);
-    h->uid = BPF_CORE_READ(cred, uid.val);
-    h->gid = BPF_CORE_READ(cred, gid.val);
-    h->euid = BPF_CORE_READ(cred, euid.val);
-    h->egid = BPF_CORE_READ(cred, egid.val);
+    h->pid = t->tgid;
+    h->tid = t->pid;
+    h->ppid = parent->tgid;
+    h->uid = cred->uid.val;
+    h->gid = cred->gid.val;
+    h->euid = cred->euid.val;
+    h->egid = cred->egid.val;
     if (bpf_core_field_exists(t->loginuid)) {
-        h->loginuid = BPF_CORE_READ(t, loginuid.val);
-        h->sessionid = BPF_CORE_READ(t, sessionid);
+        h->loginuid = t->loginuid.val;
+        h->sessionid = t->sessionid;
     } else {
         h->loginuid = (__u32)-1;
         h->sessionid = (__u32)-1;
     }
     h->pad0 = 0;
-    h->start_ns = BPF_CORE_READ(t, start_boottime);
-    h->pstart_ns = BPF_CORE_READ(parent, start_boottime);
+    h->start_ns = t->start_boottime;
+    h->pstart_ns = parent->start_boottime;
     h->cgroup_id = 0;
     BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
 }
