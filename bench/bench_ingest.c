@@ -28,7 +28,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -51,6 +51,7 @@ struct agent_sim {
     uint64_t acked;     /* last acknowledged seq */
     uint64_t sent_last; /* last seq of the batch in flight (0 = none) */
     double sent_at;     /* when it was sent */
+    int ep_fd;          /* the session's fd as registered with the thread's epoll, or -1 */
 };
 
 /* send -> ack latencies of the timed run (a sample of at most LAT_MAX) */
@@ -63,7 +64,7 @@ static const char *server, *token, *dir, *acked_path;
 static int nagents = 100, nthreads = 2, batch = 1000;
 static uint64_t total_events = 1000000;
 static double seconds;
-static double rate; /* events/s over all threads; 0 = as fast as acks allow */
+static double rate;          /* events/s over all threads; 0 = as fast as acks allow */
 static uint64_t alert_every; /* every K-th event alerts; 0 = none */
 static struct agent_sim *agents;
 static _Atomic uint64_t acked_events, reconnects, refusals;
@@ -100,6 +101,7 @@ open_session(struct agent_sim *a)
     bn_wire_close(a->conn);
     a->conn = NULL;
     a->sent_last = 0;
+    a->ep_fd = -1;
     int rc =
         bn_wire_session_open(&a->conn, &a->id, server, &h, 5000, a->nonce, &last, err, sizeof(err));
     if (rc && !acked_path)
@@ -266,6 +268,7 @@ drop_session(struct agent_sim *a)
     bn_wire_close(a->conn);
     a->conn = NULL;
     a->sent_last = 0;
+    a->ep_fd = -1; /* closing the fd took it out of the epoll set */
 }
 
 /*
@@ -283,20 +286,24 @@ worker(void *arg)
     if (bn_wire_packer_new(&p, 1) != 0)
         return NULL;
     bn_buf_init(&f, BN_WIRE_HDR + BN_WIRE_FRAME_MAX);
-    size_t mine = (size_t)((nagents - t + nthreads - 1) / nthreads);
-    struct pollfd *pfd = calloc(mine ? mine : 1, sizeof(*pfd));
-    struct agent_sim **pa = calloc(mine ? mine : 1, sizeof(*pa));
+    /* sessions with a batch in flight wake the thread through epoll (level-triggered: an
+     * ACK not taken yet is reported again) */
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event evs[256];
     /* paced: this thread's batches every `gap` seconds */
     double gap = rate > 0 ? (double)batch / (rate / nthreads) : 0, next = now_s();
     double retry_at = 0; /* agents without a session: next reconnect attempt */
-    while (pfd && pa && !atomic_load(&stop) && atomic_load(&acked_events) < total_events) {
+    while (ep >= 0 && !atomic_load(&stop) && atomic_load(&acked_events) < total_events) {
         double now = now_s();
         double wait = 0.1; /* seconds until something is due when nothing comes in */
         bool retry = now >= retry_at, failed = false;
+        size_t inflight = 0;
         for (int i = t; i < nagents; i += nthreads) {
             struct agent_sim *a = &agents[i];
-            if (a->conn && a->sent_last)
+            if (a->conn && a->sent_last) {
+                inflight++;
                 continue;
+            }
             if (!a->conn) {
                 if (!retry)
                     continue;
@@ -316,37 +323,41 @@ worker(void *arg)
                 }
                 next += gap;
             }
-            if (send_batch(a, p, &f, &r) != 0)
+            if (send_batch(a, p, &f, &r) != 0) {
                 drop_session(a);
+                continue;
+            }
+            inflight++;
+            int fd = bn_wire_fd(a->conn);
+            if (a->ep_fd != fd) {
+                struct epoll_event e = {.events = EPOLLIN, .data.ptr = a};
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) != 0 &&
+                    (errno != EEXIST || epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e) != 0)) {
+                    drop_session(a);
+                    inflight--;
+                    continue;
+                }
+                a->ep_fd = fd;
+            }
         }
         if (failed)
             retry_at = now_s() + 0.1;
-        size_t n = 0;
-        for (int i = t; i < nagents; i += nthreads) {
-            struct agent_sim *a = &agents[i];
-            if (!a->conn || !a->sent_last)
-                continue;
-            /* nothing is left buffered: one batch in flight, and take_ack reads everything
-             * the socket has before it says BN_AGAIN */
-            pfd[n].fd = bn_wire_fd(a->conn);
-            pfd[n].events = POLLIN;
-            pfd[n].revents = 0;
-            pa[n++] = a;
-        }
-        if (!n) {
+        if (!inflight) {
             /* no session, or paced and nothing due yet */
             usleep((useconds_t)(BN_MIN(wait, 0.01) * 1e6));
             continue;
         }
-        int pr = poll(pfd, n, (int)(wait * 1000) + 1);
-        if (pr <= 0)
-            continue;
-        for (size_t k = 0; k < n; k++) {
-            if (!pfd[k].revents)
+        int nr = epoll_wait(ep, evs, (int)BN_ARRAY_SIZE(evs), (int)(wait * 1000) + 1);
+        for (int k = 0; k < nr; k++) {
+            struct agent_sim *a = evs[k].data.ptr;
+            if (!a->conn)
                 continue;
-            int rc = take_ack(pa[k], 0);
+            /* nothing is left buffered between two ACKs: one batch in flight, and take_ack
+             * reads everything the socket has before it says BN_AGAIN; data on a session
+             * with nothing in flight is an ERROR or the close */
+            int rc = a->sent_last ? take_ack(a, 0) : BN_EPROTO;
             if (rc && rc != BN_AGAIN)
-                drop_session(pa[k]);
+                drop_session(a);
         }
     }
     /* the batches still in flight: their ACKs, for --acked (nothing acknowledged is left
@@ -356,8 +367,8 @@ worker(void *arg)
         if (a->conn && a->sent_last && take_ack(a, 2000) != 0)
             drop_session(a);
     }
-    free(pfd);
-    free(pa);
+    if (ep >= 0)
+        close(ep);
     bn_buf_release(&f);
     bn_wire_packer_free(p);
     return NULL;
@@ -381,18 +392,12 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},
-        {"token", required_argument, NULL, 't'},
-        {"dir", required_argument, NULL, 'd'},
-        {"agents", required_argument, NULL, 'a'},
-        {"threads", required_argument, NULL, 'T'},
-        {"batch", required_argument, NULL, 'b'},
-        {"events", required_argument, NULL, 'e'},
-        {"seconds", required_argument, NULL, 'S'},
-        {"acked", required_argument, NULL, 'A'},
-        {"rate", required_argument, NULL, 'r'},
-        {"alert-every", required_argument, NULL, 'x'},
-        {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},      {"token", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},         {"agents", required_argument, NULL, 'a'},
+        {"threads", required_argument, NULL, 'T'},     {"batch", required_argument, NULL, 'b'},
+        {"events", required_argument, NULL, 'e'},      {"seconds", required_argument, NULL, 'S'},
+        {"acked", required_argument, NULL, 'A'},       {"rate", required_argument, NULL, 'r'},
+        {"alert-every", required_argument, NULL, 'x'}, {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -425,6 +430,8 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     mkdir(dir, 0700);
     agents = calloc((size_t)nagents, sizeof(*agents));
+    for (int i = 0; agents && i < nagents; i++)
+        agents[i].ep_fd = -1;
     if (acked_path && !(acked_file = fopen(acked_path, "a"))) {
         fprintf(stderr, "bench_ingest: cannot open '%s': %s\n", acked_path, strerror(errno));
         return 1;

@@ -2,14 +2,18 @@
 # bench_ingest_matrix.sh - bannind end to end (bench_ingest over mutual TLS on loopback) for
 # each store layout (schema 6 event blocks, and the row layout before it), with and without
 # central detection, with 100 and 1,000 agents. One fresh data directory per run; prints one
-# line per run: events/s acknowledged (= durably stored), the bench's send -> ack p50/p99
-# (mostly its own lock-step rounds), bannind's batch receipt -> durable commit p50/p99 (with
-# detection on, the commit also makes the batch's alerts durable), bannind CPU per event in
-# the timed window (all its threads), bytes on disk per event, bannind peak RSS.
+# line per run: events/s acknowledged (= durably stored), the bench's send -> ack p50/p99,
+# bannind's batch receipt -> durable p50/p99 (with detection on, the same commit makes the
+# batch's alerts durable) and receipt -> alert p99 (batches that raised one: with detection on
+# every 5000th event is one a shipped rule alerts on), bannind CPU per event in the timed
+# window (all its threads), the bench client's CPU per event, bytes on disk per event,
+# bannind peak RSS.
 #
 #   bench/bench_ingest_matrix.sh [BUILD_DIR] [SECONDS]      (default build/release, 10 s)
 #   LAYOUTS="blocks rows" DETECT="off on" SETUPS="100:1000 1000:200" (agents:batch) override
 #   WRITER="off on": bannind without / with --writer-thread (default: off only)
+#   SYNC="pipeline inline": the sync pipeline (default) / --sync-inline (before it)
+#   GROUP_MS=N: bannind --group-ms N; RATE=E: bench_ingest --rate E (paced, not saturating)
 #
 # Everything runs on 127.0.0.1; the bench client shares the machine's cores with bannind.
 set -u
@@ -19,6 +23,9 @@ LAYOUTS=${LAYOUTS:-"blocks rows"}
 DETECT=${DETECT:-"off on"}
 SETUPS=${SETUPS:-"100:1000 1000:200"}
 WRITER=${WRITER:-off}
+SYNC=${SYNC:-pipeline}
+GROUP_MS=${GROUP_MS:-}
+RATE=${RATE:-}
 for x in bannind bench_ingest; do
     [ -x "$B/$x" ] || { echo "bench_ingest_matrix: no $B/$x (build it first)" >&2; exit 2; }
 done
@@ -32,14 +39,16 @@ trap cleanup EXIT
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
 
-printf '%-7s %-6s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' layout writer detect agents batch \
-    'events/s' 'ack p50' 'ack p99' 'rx p50' 'rx p99' 'cpu us/ev' 'B/ev' 'RSS MB'
+printf '%-7s %-6s %-8s %-6s %-6s %-6s %9s %8s %8s %7s %7s %7s %9s %8s %6s %6s\n' layout writer \
+    sync detect agents batch 'events/s' 'ack p50' 'ack p99' 'rx p50' 'rx p99' 'al p99' \
+    'cpu us/ev' 'cli us' 'B/ev' 'RSS MB'
 for setup in $SETUPS; do
     N=${setup%%:*}
     BT=${setup##*:}
     for det in $DETECT; do
         for lay in $LAYOUTS; do
           for wr in $WRITER; do
+          for sy in $SYNC; do
             D="$TMP/data"
             A="$TMP/agents"
             rm -rf "$D" "$A"
@@ -51,6 +60,11 @@ for setup in $SETUPS; do
             args=(--data "$D" --listen "127.0.0.1:$PORT" --api off --store-layout "$lay")
             [ "$det" = off ] && args+=(--no-detect)
             [ "$wr" = on ] && args+=(--writer-thread)
+            [ "$sy" = inline ] && args+=(--sync-inline)
+            [ -n "$GROUP_MS" ] && args+=(--group-ms "$GROUP_MS")
+            bargs=()
+            [ "$det" = on ] && bargs+=(--alert-every 5000)
+            [ -n "$RATE" ] && bargs+=(--rate "$RATE")
             "$B/bannind" "${args[@]}" >"$TMP/bannind.log" 2>&1 &
             PID=$!
             for _ in $(seq 50); do
@@ -58,7 +72,7 @@ for setup in $SETUPS; do
                 sleep 0.1
             done
             "$B/bench_ingest" --server "127.0.0.1:$PORT" --token "$T" --dir "$A" --agents "$N" \
-                --threads 2 --batch "$BT" --seconds "$S" --events 1000000000 \
+                --threads 2 --batch "$BT" --seconds "$S" --events 1000000000 "${bargs[@]}" \
                 >"$TMP/bench.out" 2>&1 &
             BP=$!
             while kill -0 $BP 2>/dev/null && ! grep -qs 'sessions open' "$TMP/bench.out"; do
@@ -80,12 +94,15 @@ for setup in $SETUPS; do
             # CPU of the timed window only (sessions are opened before it)
             cpu=$(python3 -c "a=${acked:-0}; print(round(($s1-$s0)/$HZ*1e6/a, 2) if a else '-')")
             bpe=$(python3 -c "a=${acked:-0}; print(int($bytes/a) if a else '-')")
-            rx=$(grep -o 'p50 [0-9]* ms, p99 [0-9]* ms' "$TMP/bannind.log" | head -1)
+            rx=$(grep 'receipt -> durable' "$TMP/bannind.log" | grep -o 'p50 [0-9]* ms, p99 [0-9]* ms')
             rx50=$(echo "$rx" | sed -nE 's/p50 ([0-9]+) ms.*/\1/p')
             rx99=$(echo "$rx" | sed -nE 's/.*p99 ([0-9]+) ms/\1/p')
-            printf '%-7s %-6s %-6s %-6s %-6s %9s %8s %8s %8s %8s %9s %6s %6s\n' "$lay" "$wr" "$det" "$N" \
-                "$BT" "${rate:--}" "${p50:--}" "${p99:--}" "${rx50:--}" "${rx99:--}" "$cpu" \
-                "$bpe" "${rss:--}"
+            al99=$(grep 'receipt -> alert' "$TMP/bannind.log" | sed -nE 's/.*p99 ([0-9]+) ms.*/\1/p')
+            cli=$(sed -nE 's/bench client CPU: ([0-9.]+) us.*/\1/p' "$TMP/bench.out")
+            printf '%-7s %-6s %-8s %-6s %-6s %-6s %9s %8s %8s %7s %7s %7s %9s %8s %6s %6s\n' \
+                "$lay" "$wr" "$sy" "$det" "$N" "$BT" "${rate:--}" "${p50:--}" "${p99:--}" \
+                "${rx50:--}" "${rx99:--}" "${al99:--}" "$cpu" "${cli:--}" "$bpe" "${rss:--}"
+          done
           done
         done
     done

@@ -22,9 +22,9 @@
 /* a committed batch waiting for the sync that makes it durable (deferred mode), or a batch of
  * the open group */
 struct rx_mark {
-    uint64_t gen;   /* the commit it belongs to (deferred mode) */
-    int64_t rx_ns;  /* its receipt */
-    bool alert;     /* central detection raised an alert from it */
+    uint64_t gen;  /* the commit it belongs to (deferred mode) */
+    int64_t rx_ns; /* its receipt */
+    bool alert;    /* central detection raised an alert from it */
 };
 
 struct lat_hist {
@@ -49,8 +49,8 @@ struct ingest {
     size_t group_rx_cap;
     struct rx_mark *unsynced; /* deferred mode: committed batches waiting for their sync */
     size_t nunsynced, unsynced_cap;
-    struct lat_hist lat;   /* receipt -> durable, every batch */
-    struct lat_hist alat;  /* receipt -> durable, batches that raised alerts */
+    struct lat_hist lat;  /* receipt -> durable, every batch */
+    struct lat_hist alat; /* receipt -> durable, batches that raised alerts */
 };
 
 const char *
@@ -180,8 +180,7 @@ ingest_counters(const struct ingest *in, struct ingest_counters *c)
 {
     *c = in->cnt;
     c->lat_batches = lat_pct(&in->lat, &c->lat_p50_ms, &c->lat_p99_ms, &c->lat_max_ms);
-    c->alert_batches =
-        lat_pct(&in->alat, &c->alert_p50_ms, &c->alert_p99_ms, &c->alert_max_ms);
+    c->alert_batches = lat_pct(&in->alat, &c->alert_p50_ms, &c->alert_p99_ms, &c->alert_max_ms);
 }
 
 void

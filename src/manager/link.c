@@ -126,7 +126,7 @@ struct link {
     int sy_rc;                 /* the syncs' result (sticky: store_wal_sync) */
     bool sy_quit;
     uv_async_t sy_async;
-    uint64_t synced; /* loop thread: generations acknowledged */
+    uint64_t synced;         /* loop thread: generations acknowledged */
     _Atomic uint64_t sy_pub; /* sy_done, read without the lock by the loop mid-turn */
     char rbuf[READ_CHUNK];
     struct bn_buf out; /* frame being built */

@@ -412,8 +412,9 @@ store_wal_sync(struct store *st)
     rc = errno == ENOSPC || errno == EDQUOT ? BN_EFULL : BN_EIO;
     int zero = 0;
     atomic_compare_exchange_strong(&st->sync_rc, &zero, rc);
-    BN_ERROR("store", "fdatasync of the WAL of '%s' failed: %s; nothing more is acknowledged "
-                      "until bannind restarts",
+    BN_ERROR("store",
+             "fdatasync of the WAL of '%s' failed: %s; nothing more is acknowledged "
+             "until bannind restarts",
              st->path, strerror(errno));
     return rc;
 }

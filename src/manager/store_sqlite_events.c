@@ -447,8 +447,9 @@ search_filters(struct store *st, const struct store_event_query *q, struct bn_bu
         rc = rc ? rc : bn_buf_printf(sql, " AND %sagent_id = :agent", by_rowid ? "+" : "");
     if (q->host)
         rc = rc ? rc
-                : bn_buf_printf(sql, " AND %sagent_id IN (SELECT id FROM agents WHERE hostname ="
-                                     " :host) AND host = :host",
+                : bn_buf_printf(sql,
+                                " AND %sagent_id IN (SELECT id FROM agents WHERE hostname ="
+                                " :host) AND host = :host",
                                 by_rowid ? "+" : "");
     if (q->event_id)
         rc = rc ? rc : bn_buf_puts(sql, " AND event_id = :eid");
@@ -599,8 +600,9 @@ search_spans(struct store *st, const struct store_event_query *q, const char *fi
     struct hit *h = bn_calloc(limit, sizeof(*h));
     if (!h)
         return BN_ENOMEM;
-    int rc = bn__store_build_sql(&sql, "SELECT tenant_id, max_ts, first_id, last_id, agent_id"
-                                       " FROM event_spans WHERE ",
+    int rc = bn__store_build_sql(&sql,
+                                 "SELECT tenant_id, max_ts, first_id, last_id, agent_id"
+                                 " FROM event_spans WHERE ",
                                  "tenant_id", &q->scope, "");
     if (q->from_ns)
         rc = rc ? rc : bn_buf_puts(&sql, " AND max_ts >= :from");

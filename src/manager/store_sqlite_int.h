@@ -72,9 +72,9 @@ struct store {
     struct bn_buf scratch; /* json returned by *_get, valid until the next call */
     struct store_z z;
     /* deferred sync (store_begin_deferred / store_wal_sync) */
-    int deferred;          /* the open transaction runs with synchronous=NORMAL */
-    int wal_fd;            /* the -wal file, opened at the first deferred commit; -1 before */
-    _Atomic int sync_rc;   /* a failed fdatasync (sticky), 0 */
+    int deferred;        /* the open transaction runs with synchronous=NORMAL */
+    int wal_fd;          /* the -wal file, opened at the first deferred commit; -1 before */
+    _Atomic int sync_rc; /* a failed fdatasync (sticky), 0 */
 };
 
 /* A cached prepared statement for static SQL text, reset and unbound; NULL on error. */

@@ -108,8 +108,8 @@ fill(struct db *d, int calls, int64_t t0)
             e->seq = ++seq[a];
             /* out of order within and across calls, coarse (so equal times happen); mixed
              * calls spread over half an hour (wide spans) */
-            e->ts_ns = t0 + (int64_t)c * 150 * NS +
-                       (int64_t)(next_rand() % (mixed ? 1800 : 40)) * NS;
+            e->ts_ns =
+                t0 + (int64_t)c * 150 * NS + (int64_t)(next_rand() % (mixed ? 1800 : 40)) * NS;
             e->received_ns = t0;
             e->event_id = 1 + (int)(next_rand() % 3);
             e->host = hosts[a];
@@ -146,9 +146,9 @@ on_row(void *ctx, const struct store_event *e)
         c->buf = realloc(c->buf, c->cap);
         assert_non_null(c->buf);
     }
-    c->len += (size_t)snprintf(c->buf + c->len, c->cap - c->len, "%lld/%lld/%lld/%lld;",
-                               (long long)e->id, (long long)e->agent_id, (long long)e->seq,
-                               (long long)e->ts_ns);
+    c->len +=
+        (size_t)snprintf(c->buf + c->len, c->cap - c->len, "%lld/%lld/%lld/%lld;", (long long)e->id,
+                         (long long)e->agent_id, (long long)e->seq, (long long)e->ts_ns);
     assert_non_null(e->json);
     c->rows++;
     return 0;
@@ -252,8 +252,7 @@ test_same_answers_as_the_index(void **state)
     }
     assert_int_equal(a[0].rows, store_events_count(v6.st, v6.tenant[0]) +
                                     store_events_count(v6.st, v6.tenant[1]));
-    assert_true(a[2].rows > 0 && a[3].rows > 0 && a[4].rows > 0 && a[5].rows > 0 &&
-                a[6].rows > 0);
+    assert_true(a[2].rows > 0 && a[3].rows > 0 && a[4].rows > 0 && a[5].rows > 0 && a[6].rows > 0);
     assert_int_equal(a[7].rows, 5);
     assert_int_equal(a[8].rows, 0);
     free_all(a, 9);

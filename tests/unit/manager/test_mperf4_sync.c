@@ -86,8 +86,8 @@ put_events(struct store *st, int64_t tenant, int64_t agent, int64_t first, size_
         ev[i].seq = first + (int64_t)i;
         ev[i].ts_ns = ev[i].received_ns = 1795000000000000000ll + ev[i].seq;
         ev[i].host = "host-a";
-        int k = snprintf(json[i], sizeof(json[i]), "{\"EventID\":1,\"n\":%lld}",
-                         (long long)ev[i].seq);
+        int k =
+            snprintf(json[i], sizeof(json[i]), "{\"EventID\":1,\"n\":%lld}", (long long)ev[i].seq);
         ev[i].json = json[i];
         ev[i].json_len = (size_t)k;
     }
@@ -410,10 +410,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_deferred),
-        cmocka_unit_test(test_ingest_deferred_latency),
-        cmocka_unit_test(test_link_pipeline),
-        cmocka_unit_test(test_link_pipeline_group_1ms),
+        cmocka_unit_test(test_store_deferred), cmocka_unit_test(test_ingest_deferred_latency),
+        cmocka_unit_test(test_link_pipeline),  cmocka_unit_test(test_link_pipeline_group_1ms),
         cmocka_unit_test(test_link_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
