@@ -660,13 +660,19 @@ zk_split_due(const struct net_flow *f, const struct net_pkt *p, int m)
     if (f->proto == IPPROTO_TCP) {
         if (ts - f->last_ns > 300 * NS)
             return true;
-        start = zk_start(f);
-        if (f->zk_close_ms && ts >= start + (uint64_t)f->zk_close_ms * 1000000u)
+        /* An open connection's packets read only the flow's first cache lines: zk_close_ms
+         * is set only after a FIN or RST (tcp_flags keeps them), the start (first_ns) is read
+         * only when a timer may fire, and zk_pkts0 is 0 while zk_first_ns is (no split yet:
+         * a split sets zk_first_ns to a packet's time, > last_ns >= 0). */
+        bool closing = ((f->tcp_flags[0] | f->tcp_flags[1]) & (NET_TCP_FIN | NET_TCP_RST)) != 0;
+        if (closing && f->zk_close_ms &&
+            ts >= zk_start(f) + (uint64_t)f->zk_close_ms * 1000000u)
             return true;
         /* the attempt timer: a pure SYN opened it, no answer and no close since */
-        if (f->history[0] == 'S' && ts >= start + ZK_ATTEMPT_NS &&
-            (uint32_t)f->pkts[NET_TOCLIENT] == f->zk_pkts0[NET_TOCLIENT] && !hist_has(f, 'F') &&
-            !hist_has(f, 'R'))
+        if (f->history[0] == 'S' &&
+            (uint32_t)f->pkts[NET_TOCLIENT] ==
+                (f->zk_first_ns ? f->zk_pkts0[NET_TOCLIENT] : 0) &&
+            ts >= zk_start(f) + ZK_ATTEMPT_NS && !hist_has(f, 'F') && !hist_has(f, 'R'))
             return true;
         /* reuse: the client's pure SYN with another initial sequence number */
         uint8_t fl = p->tcp_flags & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST);
@@ -842,6 +848,8 @@ net_flow_prefetch_entry(const struct net_flowtab *t, uint32_t h)
             __builtin_prefetch((const char *)f + 64);
             __builtin_prefetch(&f->bytes, 1);
             __builtin_prefetch(&f->history, 1);
+            /* the entry's list links and class (line 5), moved on every packet */
+            __builtin_prefetch(&t->e[t->ix[i].idx - 1].queued_ns, 1);
             return f;
         }
     }
@@ -871,6 +879,7 @@ net_flow_peek(struct net_flowtab *t, const struct net_pkt *p)
             /* the counters net_flow_packet will write (lines 2-3 of the entry) */
             __builtin_prefetch(&f->bytes, 1);
             __builtin_prefetch(&f->history, 1);
+            __builtin_prefetch(&t->e[t->ix[i].idx - 1].queued_ns, 1);
             return f;
         }
     }
