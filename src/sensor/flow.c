@@ -976,7 +976,13 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
                 f->seq_first[*dir] = start;
                 f->seq_end[*dir] = end;
                 f->seq_init[*dir] = 1;
-            } else if (p->payload_len && (int32_t)(end - f->seq_end[*dir]) > 0) {
+                f->seq_wraps[*dir] = 0;
+            } else if ((p->payload_len || (p->tcp_flags & NET_TCP_FIN)) &&
+                       (int32_t)(end - f->seq_end[*dir]) > 0) {
+                /* a FIN's sequence number counts too (Zeek: data it never saw is still sent
+                 * bytes, as missed_bytes) */
+                if (end < f->seq_end[*dir] && f->seq_wraps[*dir] < UINT8_MAX)
+                    f->seq_wraps[*dir]++;
                 f->seq_end[*dir] = end;
             }
         }
@@ -1022,6 +1028,7 @@ net_flow_swap(struct net_flow *f)
     SWAP(f->seq_first[0], f->seq_first[1]);
     SWAP(f->seq_end[0], f->seq_end[1]);
     SWAP(f->seq_init[0], f->seq_init[1]);
+    SWAP(f->seq_wraps[0], f->seq_wraps[1]);
     SWAP(f->gaps[0], f->gaps[1]);
     SWAP(f->icmp_type[0], f->icmp_type[1]);
     SWAP(f->icmp_code[0], f->icmp_code[1]);
@@ -1043,6 +1050,8 @@ net_flow_app_bytes(const struct net_flow *f, enum net_dir dir)
 {
     if (f->proto != IPPROTO_TCP || !f->seq_init[dir])
         return f->payload_bytes[dir];
+    if (f->seq_wraps[dir]) /* over 4 GiB: the sequence numbers went round, as Zeek counts */
+        return ((uint64_t)f->seq_wraps[dir] << 32) + f->seq_end[dir] - f->seq_first[dir];
     /* a span larger than what was seen is a wild sequence number: trust the count */
     uint32_t span = f->seq_end[dir] - f->seq_first[dir];
     return span <= f->payload_bytes[dir] + 65536u ? span : f->payload_bytes[dir];

@@ -260,6 +260,8 @@ struct net_flow {
                                   * not seen by the detectors */
     uint8_t app_tc;              /* enum net_app the server's first bytes were identified as
                                   * when that differs from app (eve app_proto_tc), else 0 */
+    uint8_t seq_wraps[2];        /* TCP: times seq_end went round 2^32 (Zeek's byte counts
+                                  * of transfers over 4 GiB) */
     uint64_t ooo_dropped[2];     /* TCP segments the reassembler could not keep */
     uint32_t zk_close_ms;        /* Zeek: ms after zk_first_ns (or first_ns) at which Zeek
                                   * forgets the closed connection (close or RST + 5 s), 0 */

@@ -17,12 +17,12 @@ zk="$corpora/network/zeek"
 # Goals from issue 6, and the regression floors in force now (measured minus a margin).
 SV_GOAL="dns=95,tls=95,http=90,flow=90"
 # Measured 2026-11-26 07:25: suricata-verify dns 100 tls 95.7 http 97.6 flow 96.7;
-# Zeek conn 94.3 dns 96.9 ssl 94.7 http 91.8 (docs/SENSOR.md, "Corpus scores"). TLS and flow
+# Zeek conn 95.0 dns 96.9 ssl 94.7 http 91.8 (docs/SENSOR.md, "Corpus scores"). TLS and flow
 # have reached their goal, which is their floor. DNS and HTTP sit one check under the
 # measure (DNS: 212 checks, 0.5 points each; HTTP: 83, 1.2 each), the Zeek logs one row under
 # theirs: one lost check or row is tolerated, a second fails (for flow too: 151 checks).
 SV_MIN=${BN_SV_MIN:-"dns=99.5,tls=95,http=96,flow=96"}
-ZEEK_MIN=${BN_ZEEK_MIN:-"conn=93.8,dns=93.5,ssl=92,http=89.5"}
+ZEEK_MIN=${BN_ZEEK_MIN:-"conn=94.6,dns=93.5,ssl=92,http=89.5"}
 
 if [ ! -f "$sv/MANIFEST.json" ] || [ ! -f "$zk/MANIFEST.json" ]; then
     echo "SKIP: corpora not found under $corpora/network (set BN_CORPORA)"

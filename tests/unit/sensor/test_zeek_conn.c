@@ -295,6 +295,41 @@ test_unknown_protocol(void **state)
     net_flowtab_free(t);
 }
 
+/* Zeek's byte counts come from sequence numbers: a FIN after data the capture missed counts
+ * it, and a transfer over 4 GiB counts every time the numbers went round. */
+static void
+test_bytes_by_sequence(void **state)
+{
+    (void)state;
+    struct ended e = {0};
+    struct net_flowtab *t = net_flowtab_new(NULL, on_end, &e);
+    assert_non_null(t);
+    pkt(t, true, IPPROTO_TCP, NET_TCP_SYN, 1000, 0, 0);
+    pkt(t, false, IPPROTO_TCP, NET_TCP_SYN | NET_TCP_ACK, 0xf0000000u, 0, 1 * MS);
+    pkt(t, true, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_PSH, 1001, 538, 2 * MS);
+    /* the server's data, 1.5 GB apart each time (the capture kept 100 bytes of each) */
+    uint32_t seq = 0xf0000001u;
+    for (int i = 0; i < 3; i++) {
+        pkt(t, false, IPPROTO_TCP, NET_TCP_ACK, seq, 100, (3 + (uint64_t)i) * MS);
+        seq += 1500000000u;
+    }
+    struct net_flow *f = pkt(t, false, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_FIN, seq, 0, 10 * MS);
+    assert_int_equal(f->seq_wraps[NET_TOCLIENT], 1);
+    HAS(zeek(f), "\"orig_bytes\":538,\"resp_bytes\":4500000000");
+    net_flowtab_free(t);
+
+    /* a FIN whose data was never captured (core.tcp.miss-end-data) */
+    memset(&e, 0, sizeof(e));
+    t = net_flowtab_new(NULL, on_end, &e);
+    assert_non_null(t);
+    pkt(t, true, IPPROTO_TCP, NET_TCP_SYN, 1000, 0, 0);
+    pkt(t, false, IPPROTO_TCP, NET_TCP_SYN | NET_TCP_ACK, 5000, 0, 1 * MS);
+    pkt(t, false, IPPROTO_TCP, NET_TCP_ACK, 5001, 0, 2 * MS);
+    f = pkt(t, false, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_FIN, 5001 + 2902, 0, 10 * S);
+    HAS(zeek(f), "\"orig_bytes\":0,\"resp_bytes\":2902");
+    net_flowtab_free(t);
+}
+
 /* Zeek turns round a DHCP reply seen first unless it was broadcast, and a flow from a port
  * of its tunnel analyzers (Teredo 3544) to another port. */
 static void
@@ -540,6 +575,7 @@ main(void)
         cmocka_unit_test(test_udp_dns_timer_and_inactivity),
         cmocka_unit_test(test_unknown_protocol),
         cmocka_unit_test(test_zeek_orientation),
+        cmocka_unit_test(test_bytes_by_sequence),
         cmocka_unit_test_teardown(test_dns_unpaired_reply_query, teardown),
         cmocka_unit_test(test_dns_pairs_across_vlans),
         cmocka_unit_test_teardown(test_dns_dynamic_update, teardown),
