@@ -183,7 +183,7 @@ echo "   agent $agent_bin (build type ${btype:-?}), load before: $(cut -d' ' -f1
 if [[ $SECTIONS == *" 0 "* ]]; then
     echo "== 0. syscall cost in the calling process (CPU ns per operation; $SYSREPS alternating rounds, median and min-max)"
     echo "      getppid: a syscall no program watches; open_ro: open read-only + close (both watched, stopped at entry);"
-    echo "      open_w: open for write + close of $wfile (watched to its exit, filtered in the kernel: outside files.include)"
+    echo "      open_w: open for write + close of $wfile (watched; outside files.include, so dropped at entry since 2026-11-26)"
     printf 'collect:\n  bpf_syscalls: raw\n' > "$tmp/raw.yml"
     printf 'collect:\n  bpf_syscalls: tracepoint\n' > "$tmp/tp.yml"
     declare -A S
