@@ -520,7 +520,7 @@ test_huge_and_binary_cmdline(void **state)
     memset(arg, 'A', big);
     arg[big] = '\0';
     char bin[] = "x\xff\xfe\x80y";
-    char *argv[] = {"/bin/sh", "-c", "echo $$; sleep 30; true", bin, arg, NULL};
+    char *argv[] = {"/bin/sh", "-c", "echo $$; sleep 30 > /dev/null 2>&1; true", bin, arg, NULL};
     int fd = -1;
     pid_t pid = spawn(argv, &fd);
     assert_true(pid > 0);
