@@ -22,7 +22,7 @@
  * the manager is not saturated, and its receipt -> commit latency (printed by bannind at
  * shutdown) is the latency of a batch, not of a queue.
  *
- * --alert-every K makes every K-th event (by seq) one the shipped rule "Password Hash File
+ * --alert-every K makes every K-th event of an agent one the shipped rule "Password Hash File
  * Read Or Copied" alerts on (cat /etc/shadow), so central detection raises alerts and
  * bannind's receipt -> alert latency is measured (0 = none, the default).
  */
@@ -162,7 +162,8 @@ event(char *buf, struct render *r, const struct agent_sim *a, uint64_t seq)
                  tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
         r->sec = sec;
     }
-    bool alert = alert_every && seq % alert_every == 0;
+    /* offset per agent, so that short runs with many agents alert too */
+    bool alert = alert_every && (seq + (uint64_t)(a - agents) * 7919) % alert_every == 0;
     size_t img = alert ? 4 : seq % 6;
     int msec = (int)(ms % 1000);
     char *p = buf;

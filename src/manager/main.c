@@ -4,7 +4,7 @@
  *
  *   bannind --data DIR [--listen HOST:PORT] [--api HOST:PORT|off] [--rules DIR]...
  *           [--no-detect] [--init] [--new-token TENANT [--uses N] [--ttl SECONDS]]
- *           [--check] [-v]
+ *           [--sync normal|full] [--sync-inline] [--group-ms N] [--check] [-v]
  *
  * --init creates the first tenant ("default") and a provider_admin ("admin"), prints the
  * password once and exits. --new-token prints an enrolment token for a tenant and exits (the API
