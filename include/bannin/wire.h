@@ -400,17 +400,4 @@ int bn_wire_session_open(struct bn_wire_conn **out, const struct bn_wire_ident *
                          const char *server, const struct bn_wire_hello *hello, int timeout_ms,
                          uint8_t *nonce, uint64_t *last_seq, char *err, size_t errsz);
 
-/* The old names of bn_hex_encode / bn_hex_decode (hex.h), until the last caller moves. */
-static inline char *
-bn_wire_hex(const uint8_t *p, size_t n, char *out)
-{
-    return bn_hex_encode(p, n, out);
-}
-
-static inline int
-bn_wire_unhex(const char *s, size_t slen, uint8_t *out, size_t n)
-{
-    return bn_hex_decode(s, slen, out, n, NULL);
-}
-
 #endif

@@ -27,6 +27,7 @@
 #include "bannin/error.h"
 #include "bannin/log.h"
 #include "bannin/wire.h"
+#include "bannin/hex.h"
 
 #include "manager/attach.h"
 #include "manager/link.h"
@@ -573,7 +574,7 @@ on_handshake_locked(struct conn *c)
         conn_refuse(c, BN_EDENIED, "agent %s is revoked", a.uid);
         return;
     }
-    if (bn_wire_unhex(a.sign_pk, strlen(a.sign_pk), c->pk, BN_WIRE_PK) != 0) {
+    if (bn_hex_decode(a.sign_pk, strlen(a.sign_pk), c->pk, BN_WIRE_PK, NULL) != 0) {
         conn_refuse(c, BN_ECORRUPT, "stored signing key of agent %s is unreadable", a.uid);
         return;
     }
@@ -634,10 +635,10 @@ handle_enroll(struct conn *c, const uint8_t *p, uint32_t len)
     EVP_Digest(m.sign_pk, BN_WIRE_PK, h, &hl, EVP_sha256(), NULL);
     struct store_agent a;
     memset(&a, 0, sizeof(a));
-    bn_wire_hex(h, 16, a.uid);
+    bn_hex_encode(h, 16, a.uid);
     a.tenant_id = tenant;
     snprintf(a.hostname, sizeof(a.hostname), "%.*s", (int)m.hostname.len, m.hostname.p);
-    bn_wire_hex(m.sign_pk, BN_WIRE_PK, a.sign_pk);
+    bn_hex_encode(m.sign_pk, BN_WIRE_PK, a.sign_pk);
     a.heartbeat_interval_ms = (int64_t)m.heartbeat_ms;
     a.enrolled_ns = wall_ns();
     char *cert = NULL;
@@ -1010,7 +1011,14 @@ handle_file(struct conn *c, int type, const uint8_t *p, uint32_t len)
      * and audit entry commit with it and STORED waits for the agent's resent END */
     peer.in_group = ingest_pending(l->in);
     bn_buf_reset(&l->out);
+    struct attach_stats was = l->att;
     int rc = attach_frame(&c->up, &peer, type, p, len, &l->out, &l->att, err, sizeof(err));
+    struct mgr_metrics *m = l->o.metrics;
+    mgr_metric_add(m, MGR_M_ATTACH_OFFERS, l->att.offers - was.offers);
+    mgr_metric_add(m, MGR_M_ATTACH_RESUMED, l->att.resumed - was.resumed);
+    mgr_metric_add(m, MGR_M_ATTACH_BYTES, l->att.bytes - was.bytes);
+    mgr_metric_add(m, MGR_M_ATTACH_STORED, l->att.stored - was.stored);
+    mgr_metric_add(m, MGR_M_ATTACH_REFUSED, l->att.refused - was.refused);
     if (rc) {
         COUNTM(l, bad_frames, MGR_M_LINK_FRAMES_BAD);
         link_health(l, &c->ia, INGEST_HEALTH_MALFORMED, "%s", err);

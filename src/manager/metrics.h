@@ -31,6 +31,12 @@ enum mgr_metric {
     MGR_M_INGEST_DUPLICATES,      /* events dropped as (agent, seq) duplicates */
     MGR_M_INGEST_FULL,            /* commits refused for a full disk (acks withheld) */
     MGR_M_AGENTS_SILENT,          /* silence alerts raised */
+    /* forensic uploads (attach.c) */
+    MGR_M_ATTACH_OFFERS,          /* upload offers taken (new or resumed) */
+    MGR_M_ATTACH_RESUMED,         /* offers that resumed a partial upload */
+    MGR_M_ATTACH_BYTES,           /* chunk bytes received */
+    MGR_M_ATTACH_STORED,          /* packages stored and attached */
+    MGR_M_ATTACH_REFUSED,         /* offers or ends refused (not a forensics action, size, hash) */
     /* triage and detection */
     MGR_M_DETECT_EVENTS,          /* events run through central detection */
     MGR_M_ALERTS,                 /* alerts raised (before dedupe) */

@@ -161,6 +161,13 @@ for _ in $(seq 1 20); do [ -e "$RPATH" ] || break; sleep 0.25; done
 ls "$W"/mgr/attachments/partial/*.part >/dev/null 2>&1 && bad "partial file left on the manager" ||
     ok "no partial file left on the manager"
 
+curl -s -H "Authorization: Bearer $ADMIN" "${API%/api/v1}/metrics" > "$W/metrics"
+grep -q '^bannin_attach_stored_total 1$' "$W/metrics" &&
+    grep -q '^bannin_attach_bytes_total [1-9]' "$W/metrics" &&
+    { [ "${NO_RESTART:-0}" = 1 ] || grep -q '^bannin_attach_resumed_total [1-9]' "$W/metrics"; } &&
+    ok "/metrics counts the upload: $(grep '^bannin_attach_' "$W/metrics" | tr '\n' ' ')" ||
+    bad "/metrics: $(grep '^bannin_attach_' "$W/metrics" | tr '\n' ' ')"
+
 bn_call "$CVIEW" GET "/incidents/$INC/attachments" >/dev/null
 [ "$(bn_status)" = 403 ] && ok "customer_viewer cannot list attachments (403)" || bad "viewer list: $(bn_status)"
 bn_call "$CVIEW" GET "/attachments/$ATT" >/dev/null
