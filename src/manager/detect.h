@@ -135,6 +135,10 @@ struct detect_ingest_opts {
     const char *data_dir;
     const char *const *rule_paths;
     size_t nrule_paths;
+    /* match on a worker thread while the link decodes and inserts the next batches; alerts
+     * are triaged on the link thread before the group's COMMIT (ingest hook before_commit):
+     * same transaction, same order, acks still after durability */
+    bool offload;
 };
 
 struct detect_ingest;
@@ -182,6 +186,9 @@ struct detect_ingest_stats {
     uint64_t ioc_load_errors;
     uint64_t rule_reloads;             /* rule sets compiled and switched to */
     uint64_t rule_reload_errors;
+    uint64_t offload_jobs;             /* chunks matched on the worker thread */
+    uint64_t offload_waits;            /* the link waited for a free slot */
+    uint64_t offload_dropped;          /* alerts lost: no memory for their copy */
 };
 void detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_stats *st);
 

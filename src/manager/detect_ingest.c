@@ -59,6 +59,58 @@ struct detect_ingest {
     struct detect_rules *owned;          /* a set this pipeline loaded (freed by it) */
     uint64_t rule_reloads;
     uint64_t rule_reload_errors;
+    /* offload (detect_ingest_opts.offload): matching on a worker thread (see struct off) */
+    struct off *off;
+};
+
+/*
+ * Matching on a second thread. The link thread copies each stored chunk into a slot of a
+ * ring and goes on decoding and inserting; the worker runs detect_batch() on the slots in
+ * order (the struct detect, its correlator and di->net are the worker's while slots are
+ * queued) and keeps every alert as an owned copy. Triage (it writes through the link's store
+ * handle) stays on the link thread: before the group's COMMIT (ingest hook before_commit),
+ * the link waits for the ring to empty and triages the copies in the order they were raised,
+ * so a batch's alerts commit with it and before its ack, as without the worker. Everything
+ * else that touches the struct detect (tick, reloads, IOC sets, rule switch, health alerts)
+ * first waits for the ring to empty (drain).
+ */
+#define OFF_SLOTS 16
+#define TAG_NONE UINT32_MAX
+
+struct off_job {
+    int64_t tenant_id;
+    int64_t now_ns;
+    uint32_t tag;
+    size_t n;
+    struct store_event *ev;
+    size_t ev_cap;
+    char *bytes;
+    size_t bytes_cap;
+};
+
+struct pend_alert {
+    struct triage_alert_in a;    /* strings and fields point into the same block */
+    int64_t now_ns;
+    uint32_t tag;
+};
+
+struct off {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    bool stop;
+    size_t head, count;          /* ring: slots head-count .. head-1 queued */
+    struct off_job ring[OFF_SLOTS];
+    uint32_t cur_tag;            /* worker: tag of the slot being matched */
+    int64_t cur_now;
+    /* alerts raised, not yet triaged: appended by whoever owns the detect (worker while
+     * slots are queued, the link after a drain) */
+    struct pend_alert **pend;
+    size_t npend, pend_cap;
+    uint64_t pend_dropped;       /* copies that could not be allocated (counted) */
+    uint32_t *alerted;           /* tags triaged with an alert, reported at before_commit */
+    size_t nalerted, alerted_cap;
+    uint64_t jobs, waits;        /* slots matched; times the link waited for a full ring */
 };
 
 static int64_t
@@ -69,24 +121,226 @@ clock_ns(void)
     return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
-static int
-on_alert(void *ctx, const struct triage_alert_in *a)
+static size_t
+slen(const char *p)
 {
-    struct detect_ingest *di = ctx;
+    return p ? strlen(p) + 1 : 0;
+}
+
+static char *
+put_str(char **w, const char *p, size_t len)
+{
+    if (!p)
+        return NULL;
+    char *r = *w;
+    memcpy(r, p, len);
+    r[len] = '\0';
+    *w += len + 1;
+    return r;
+}
+
+/* An owned copy of a borrowed alert (one block). */
+static struct pend_alert *
+alert_copy(const struct triage_alert_in *a)
+{
+    size_t n = sizeof(struct pend_alert) + a->nfields * sizeof(struct triage_field);
+    const char *str[] = {a->rule_id, a->rule_title, a->tags, a->host, a->user,
+                         a->key, a->process_guid, a->parent_guid, a->source, a->json};
+    for (size_t i = 0; i < BN_ARRAY_SIZE(str); i++)
+        n += slen(str[i]);
+    for (size_t i = 0; i < a->nfields; i++)
+        n += a->fields[i].name_len + a->fields[i].value_len + 2;
+    struct pend_alert *p = bn_malloc(n);
+    if (!p)
+        return NULL;
+    p->a = *a;
+    struct triage_field *f = (struct triage_field *)(p + 1);
+    char *w = (char *)(f + a->nfields);
+    p->a.rule_id = put_str(&w, a->rule_id, slen(a->rule_id) - !!a->rule_id);
+    p->a.rule_title = put_str(&w, a->rule_title, slen(a->rule_title) - !!a->rule_title);
+    p->a.tags = put_str(&w, a->tags, slen(a->tags) - !!a->tags);
+    p->a.host = put_str(&w, a->host, slen(a->host) - !!a->host);
+    p->a.user = put_str(&w, a->user, slen(a->user) - !!a->user);
+    p->a.key = put_str(&w, a->key, slen(a->key) - !!a->key);
+    p->a.process_guid = put_str(&w, a->process_guid, slen(a->process_guid) - !!a->process_guid);
+    p->a.parent_guid = put_str(&w, a->parent_guid, slen(a->parent_guid) - !!a->parent_guid);
+    p->a.source = put_str(&w, a->source, slen(a->source) - !!a->source);
+    p->a.json = put_str(&w, a->json, slen(a->json) - !!a->json);
+    for (size_t i = 0; i < a->nfields; i++) {
+        f[i] = a->fields[i];
+        f[i].name = put_str(&w, a->fields[i].name ? a->fields[i].name : "", f[i].name_len);
+        f[i].value = put_str(&w, a->fields[i].value ? a->fields[i].value : "", f[i].value_len);
+    }
+    p->a.fields = a->nfields ? f : NULL;
+    return p;
+}
+
+static int
+triage_one(struct detect_ingest *di, const struct triage_alert_in *a, bool *alerted)
+{
     struct triage_result r;
+    *alerted = false;
     /* a store failure is counted by triage; detection goes on with the next alert */
     if (triage_alert(di->tri, a, di->now_ns, &r) == 0) {
         if (r.enqueued)
             di->enqueued_since_kick += (uint64_t)r.enqueued;
-        if (!r.suppressed)
+        if (!r.suppressed) {
             di->alerts_written++;
+            *alerted = true;
+        }
     }
     return 0;
 }
 
+static int
+on_alert(void *ctx, const struct triage_alert_in *a)
+{
+    struct detect_ingest *di = ctx;
+    if (di->off) {
+        struct off *o = di->off;
+        struct pend_alert *p = NULL;
+        if (o->npend == o->pend_cap) {
+            size_t cap = o->pend_cap ? o->pend_cap * 2 : 64;
+            struct pend_alert **np = bn_reallocarray(o->pend, cap, sizeof(*np));
+            if (np) {
+                o->pend = np;
+                o->pend_cap = cap;
+            }
+        }
+        if (o->npend < o->pend_cap && (p = alert_copy(a)) != NULL) {
+            p->tag = o->cur_tag;
+            p->now_ns = o->cur_now;
+            o->pend[o->npend++] = p;
+        } else {
+            o->pend_dropped++;
+            BN_WARN("detect", "alert %s not kept: out of memory", a->rule_id);
+        }
+        return 0;
+    }
+    bool alerted;
+    return triage_one(di, a, &alerted);
+}
+
+static void *
+off_main(void *arg)
+{
+    struct detect_ingest *di = arg;
+    struct off *o = di->off;
+    pthread_mutex_lock(&o->mu);
+    for (;;) {
+        while (!o->count && !o->stop)
+            pthread_cond_wait(&o->work, &o->mu);
+        if (!o->count)
+            break; /* stop, ring empty */
+        struct off_job *j = &o->ring[(o->head + OFF_SLOTS - o->count) % OFF_SLOTS];
+        pthread_mutex_unlock(&o->mu);
+        o->cur_tag = j->tag;
+        o->cur_now = j->now_ns;
+        const struct store_event *ev = ingest_net_for_detect(di->net, j->ev, j->n);
+        int rc = detect_batch(di->det, j->tenant_id, ev, j->n, j->now_ns);
+        if (rc)
+            BN_WARN("detect", "batch of agent %" PRId64 " not fully matched: %s",
+                    j->n ? j->ev[0].agent_id : 0, bn_strerror(rc));
+        o->cur_tag = TAG_NONE;
+        pthread_mutex_lock(&o->mu);
+        o->count--;
+        o->jobs++;
+        pthread_cond_signal(&o->done);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return NULL;
+}
+
+/* Waits until the worker matched every queued slot: the detect is the caller's after it. */
+static void
+off_drain(struct off *o)
+{
+    if (!o)
+        return;
+    pthread_mutex_lock(&o->mu);
+    while (o->count)
+        pthread_cond_wait(&o->done, &o->mu);
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Triages the alerts raised so far, in order (the link thread, after a drain). */
+static void
+off_triage(struct detect_ingest *di)
+{
+    struct off *o = di->off;
+    for (size_t i = 0; i < o->npend; i++) {
+        struct pend_alert *p = o->pend[i];
+        bool alerted = false;
+        di->now_ns = p->now_ns;
+        triage_one(di, &p->a, &alerted);
+        if (alerted && p->tag != TAG_NONE) {
+            if (o->nalerted == o->alerted_cap) {
+                size_t cap = o->alerted_cap ? o->alerted_cap * 2 : 64;
+                uint32_t *na = bn_reallocarray(o->alerted, cap, sizeof(*na));
+                if (na) {
+                    o->alerted = na;
+                    o->alerted_cap = cap;
+                }
+            }
+            if (o->nalerted < o->alerted_cap)
+                o->alerted[o->nalerted++] = p->tag;
+        }
+        bn_free(p);
+    }
+    o->npend = 0;
+}
+
+static void
+off_free(struct off *o)
+{
+    if (!o)
+        return;
+    pthread_mutex_lock(&o->mu);
+    o->stop = true;
+    pthread_cond_signal(&o->work);
+    pthread_mutex_unlock(&o->mu);
+    pthread_join(o->thread, NULL);
+    for (size_t i = 0; i < OFF_SLOTS; i++) {
+        bn_free(o->ring[i].ev);
+        bn_free(o->ring[i].bytes);
+    }
+    for (size_t i = 0; i < o->npend; i++)
+        bn_free(o->pend[i]);
+    bn_free(o->pend);
+    bn_free(o->alerted);
+    pthread_mutex_destroy(&o->mu);
+    pthread_cond_destroy(&o->work);
+    pthread_cond_destroy(&o->done);
+    bn_free(o);
+}
+
+static int
+off_start(struct detect_ingest *di)
+{
+    struct off *o = bn_calloc(1, sizeof(*o));
+    if (!o)
+        return BN_ENOMEM;
+    o->cur_tag = TAG_NONE;
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->work, NULL);
+    pthread_cond_init(&o->done, NULL);
+    di->off = o;
+    if (pthread_create(&o->thread, NULL, off_main, di) != 0) {
+        pthread_mutex_destroy(&o->mu);
+        pthread_cond_destroy(&o->work);
+        pthread_cond_destroy(&o->done);
+        bn_free(o);
+        di->off = NULL;
+        return BN_ENOMEM;
+    }
+    return 0;
+}
+
+
 static void
 drop_sets(struct detect_ingest *di)
 {
+    off_drain(di->off);
     for (size_t i = 0; i < di->nsets; i++) {
         detect_set_iocs(di->det, di->sets[i].tenant_id, NULL);
         bn_ioc_set_free(di->sets[i].set);
@@ -145,6 +399,7 @@ ensure_set(struct detect_ingest *di, int64_t tenant)
     for (size_t i = 0; i < di->nsets; i++)
         if (di->sets[i].tenant_id == tenant)
             return;
+    off_drain(di->off); /* detect_set_iocs below: the worker must not be matching */
     if (di->nsets >= TENANT_SETS_MAX)
         drop_sets(di);
     struct tenant_set *n = bn_reallocarray(di->sets, di->nsets + 1, sizeof(*n));
@@ -232,10 +487,16 @@ void
 detect_ingest_tick(struct detect_ingest *di, int64_t now_ns)
 {
     di->last_tick_ns = now_ns;
+    if (di->off) {
+        off_drain(di->off);
+        off_triage(di); /* joins the open group transaction, if any */
+    }
     rules_housekeeping(di);
     detect_tick(di->det, now_ns);
     if (atomic_exchange(&di->changed, 0))
         reload(di);
+    if (di->off)
+        off_triage(di); /* correlation windows closed by detect_tick */
     if (di->enqueued_since_kick && di->o.notify) {
         notify_kick(di->o.notify);
         di->enqueued_since_kick = 0;
@@ -258,6 +519,102 @@ on_batch_stored(void *ctx, const struct ingest_agent *agent, const struct store_
     if (rc)
         BN_WARN("detect", "batch of agent %" PRId64 " not fully matched: %s", agent->id,
                 bn_strerror(rc));
+}
+
+static size_t
+ev_bytes(const struct store_event *e)
+{
+    return e->json_len + 1 + slen(e->host) + slen(e->image) + slen(e->user);
+}
+
+/* Offload: copies the chunk into a free slot of the ring for the worker. */
+static void
+on_batch_queued(void *ctx, const struct ingest_agent *agent, const struct store_event *ev,
+                size_t n, uint32_t tag)
+{
+    struct detect_ingest *di = ctx;
+    struct off *o = di->off;
+    int64_t now = clock_ns();
+    if (now - di->last_tick_ns >= NS_PER_SEC || atomic_load(&di->changed) ||
+        atomic_load(&di->ready))
+        detect_ingest_tick(di, now);
+    ensure_set(di, agent->tenant_id);
+    pthread_mutex_lock(&o->mu);
+    if (o->count == OFF_SLOTS)
+        o->waits++;
+    while (o->count == OFF_SLOTS)
+        pthread_cond_wait(&o->done, &o->mu);
+    struct off_job *j = &o->ring[o->head]; /* not queued: the worker does not touch it */
+    pthread_mutex_unlock(&o->mu);
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += ev_bytes(&ev[i]);
+    if (j->ev_cap < n) {
+        struct store_event *ne = bn_reallocarray(j->ev, n, sizeof(*ne));
+        if (ne) {
+            j->ev = ne;
+            j->ev_cap = n;
+        }
+    }
+    if (j->bytes_cap < need) {
+        char *nb = bn_realloc(j->bytes, need);
+        if (nb) {
+            j->bytes = nb;
+            j->bytes_cap = need;
+        }
+    }
+    if (j->ev_cap < n || j->bytes_cap < need) {
+        /* no memory for the copy: match it here, after the worker (same order) */
+        off_drain(o);
+        o->cur_tag = tag;
+        o->cur_now = now;
+        on_batch_stored(di, agent, ev, n);
+        o->cur_tag = TAG_NONE;
+        return;
+    }
+    char *w = j->bytes;
+    for (size_t i = 0; i < n; i++) {
+        struct store_event *e = &j->ev[i];
+        *e = ev[i];
+        e->json = put_str(&w, ev[i].json ? ev[i].json : "", ev[i].json_len);
+        e->host = put_str(&w, ev[i].host, slen(ev[i].host) - !!ev[i].host);
+        e->image = put_str(&w, ev[i].image, slen(ev[i].image) - !!ev[i].image);
+        e->user = put_str(&w, ev[i].user, slen(ev[i].user) - !!ev[i].user);
+    }
+    j->tenant_id = agent->tenant_id;
+    j->now_ns = now;
+    j->tag = tag;
+    j->n = n;
+    pthread_mutex_lock(&o->mu);
+    o->head = (o->head + 1) % OFF_SLOTS;
+    o->count++;
+    pthread_cond_signal(&o->work);
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Offload: before the group's COMMIT, its alerts into its transaction. */
+static void
+before_commit(void *ctx, void (*alerted)(void *arg, uint32_t tag), void *arg)
+{
+    struct detect_ingest *di = ctx;
+    off_drain(di->off);
+    off_triage(di);
+    for (size_t i = 0; i < di->off->nalerted; i++)
+        alerted(arg, di->off->alerted[i]);
+    di->off->nalerted = 0;
+}
+
+/* Offload: the group is rolled back; what its batches raised goes with it. */
+static void
+on_rollback(void *ctx)
+{
+    struct detect_ingest *di = ctx;
+    struct off *o = di->off;
+    off_drain(o);
+    for (size_t i = 0; i < o->npend; i++)
+        bn_free(o->pend[i]);
+    o->npend = 0;
+    o->nalerted = 0;
 }
 
 static void
@@ -313,8 +670,13 @@ on_health(void *ctx, const struct ingest_agent *agent, enum ingest_health kind,
         .json = json,
     };
     di->health_alerts++;
+    if (di->off) { /* after the alerts raised before it, as without the worker */
+        off_drain(di->off);
+        off_triage(di);
+    }
     di->now_ns = clock_ns();
-    on_alert(di, &a);
+    bool alerted;
+    triage_one(di, &a, &alerted);
 }
 
 int
@@ -356,6 +718,10 @@ detect_ingest_new(struct detect_ingest **out, const struct detect_ingest_opts *o
         detect_ingest_free(di);
         return rc;
     }
+    if (o->offload && (rc = off_start(di)) != 0) {
+        detect_ingest_free(di);
+        return rc;
+    }
     reload(di);
     *out = di;
     return 0;
@@ -368,6 +734,8 @@ detect_ingest_free(struct detect_ingest *di)
         return;
     if (di->compiling)
         pthread_join(di->compiler, NULL);
+    off_free(di->off); /* matches what is queued; its alerts are dropped (no transaction) */
+    di->off = NULL;
     detect_rules_free(atomic_exchange(&di->ready, NULL));
     if (di->det)
         drop_sets(di);
@@ -479,6 +847,13 @@ detect_ingest_hooks(struct detect_ingest *di, struct ingest_hooks *hooks)
     hooks->on_health = on_health;
     hooks->on_tick = on_tick;
     hooks->alerts_raised = alerts_raised;
+    if (di->off) {
+        hooks->on_batch_stored = NULL;
+        hooks->alerts_raised = NULL; /* before_commit tells which batches alerted */
+        hooks->on_batch_queued = on_batch_queued;
+        hooks->before_commit = before_commit;
+        hooks->on_rollback = on_rollback;
+    }
 }
 
 void
@@ -499,6 +874,13 @@ detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_sta
     st->ioc_load_errors = di->ioc_load_errors;
     st->rule_reloads = di->rule_reloads;
     st->rule_reload_errors = di->rule_reload_errors;
+    if (di->off) {
+        pthread_mutex_lock(&di->off->mu);
+        st->offload_jobs = di->off->jobs;
+        st->offload_waits = di->off->waits;
+        pthread_mutex_unlock(&di->off->mu);
+        st->offload_dropped = di->off->pend_dropped;
+    }
 }
 
 /* ---- IOC import -------------------------------------------------------------------------- */

@@ -467,7 +467,11 @@ ingest_batch(struct ingest *in, const struct ingest_agent *a, int64_t *last_seq,
             max_seq = in->ev[k - 1].seq;
         /* the strings of in->ev point into scratch, reused by the next chunk: hand them to
          * the hook now */
-        if (in->hooks.on_batch_stored && nstored) {
+        if (in->hooks.on_batch_queued && nstored) {
+            in->hooks.on_batch_queued(in->hooks.ctx, a, in->stored, nstored,
+                                      (uint32_t)(in->group_batches - 1));
+            nstored = 0;
+        } else if (in->hooks.on_batch_stored && nstored) {
             in->hooks.on_batch_stored(in->hooks.ctx, a, in->stored, nstored);
             nstored = 0;
         }
@@ -578,11 +582,22 @@ ingest_begin(struct ingest *in)
     return 0;
 }
 
+/* before_commit: a batch of the group raised an alert */
+static void
+mark_alerted(void *arg, uint32_t tag)
+{
+    struct ingest *in = arg;
+    if (tag < BN_MIN(in->group_batches, in->group_rx_cap))
+        in->group_rx[tag].alert = true;
+}
+
 int
 ingest_commit(struct ingest *in)
 {
     if (!in->open)
         return 0;
+    if (in->hooks.before_commit)
+        in->hooks.before_commit(in->hooks.ctx, mark_alerted, in);
     int rc = store_commit(in->st);
     in->open = false;
     if (rc) {
@@ -605,6 +620,8 @@ ingest_rollback(struct ingest *in)
 {
     if (!in->open)
         return;
+    if (in->hooks.on_rollback)
+        in->hooks.on_rollback(in->hooks.ctx);
     store_rollback(in->st);
     in->open = false;
     in->group_batches = 0;

@@ -58,6 +58,15 @@ struct ingest_hooks {
     /* Alerts the hooks have written so far (may be NULL): a batch during which it grows
      * raised alerts, and its receipt -> durable time is also counted as receipt -> alert. */
     uint64_t (*alerts_raised)(void *ctx);
+    /* Detection on another thread (all three set, on_batch_stored NULL): a stored chunk is
+     * handed over with its batch's tag (its index in the group); before_commit, called by
+     * ingest_commit before the COMMIT, waits for the matching of the group and writes its
+     * alerts in the transaction, calling alerted(arg, tag) for each batch that raised one;
+     * on_rollback drops what the group's batches raised. */
+    void (*on_batch_queued)(void *ctx, const struct ingest_agent *agent,
+                            const struct store_event *ev, size_t n, uint32_t tag);
+    void (*before_commit)(void *ctx, void (*alerted)(void *arg, uint32_t tag), void *arg);
+    void (*on_rollback)(void *ctx);
 };
 
 struct ingest_counters {

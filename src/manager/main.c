@@ -57,6 +57,8 @@ usage(FILE *f)
             "                        thread (also BANNIND_WRITER_THREAD=1) [off]\n"
             "  --sync-inline         the group commit waits for the disk on the link thread, as\n"
             "                        before the sync pipeline (also BANNIND_SYNC_INLINE=1) [off]\n"
+            "  --detect-inline       central detection on the link thread itself, not on its own\n"
+            "                        thread (also BANNIND_DETECT_THREAD=0) [own thread]\n"
             "  --group-ms N          commit a group of batches once its oldest batch is N ms old\n"
             "                        (1..1000) [10]\n"
             "  --check               open and verify the data directory, then exit\n"
@@ -289,6 +291,8 @@ main(int argc, char **argv)
         {"no-detect", no_argument, NULL, 'N'},
         {"writer-thread", no_argument, NULL, 'W'},
         {"sync-inline", no_argument, NULL, 'S'},
+        {"detect-inline", no_argument, NULL, 'D'},
+        {"detect-thread", no_argument, NULL, 'E'},
         {"group-ms", required_argument, NULL, 'g'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -301,6 +305,8 @@ main(int argc, char **argv)
     bool writer_thread = wenv && *wenv && strcmp(wenv, "0") != 0;
     const char *senv = getenv("BANNIND_SYNC_INLINE");
     bool sync_inline = senv && *senv && strcmp(senv, "0") != 0;
+    const char *denv = getenv("BANNIND_DETECT_THREAD");
+    bool detect_thread = !denv || !*denv || strcmp(denv, "0") != 0;
     int64_t group_ms = 0;
     const char *rule_paths[64];
     size_t nrule_paths = 0;
@@ -314,6 +320,8 @@ main(int argc, char **argv)
         case 'I': init = true; break;
         case 'W': writer_thread = true; break;
         case 'S': sync_inline = true; break;
+        case 'D': detect_thread = false; break;
+        case 'E': detect_thread = true; break;
         case 'g': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -506,6 +514,7 @@ main(int argc, char **argv)
         dio.data_dir = data;
         dio.rule_paths = rule_paths;
         dio.nrule_paths = nrule_paths;
+        dio.offload = detect_thread;
         if ((rc = detect_ingest_new(&di, &dio)) != 0) {
             fprintf(stderr, "bannind: cannot start central detection: %s\n", bn_strerror(rc));
             goto out;
@@ -513,7 +522,8 @@ main(int argc, char **argv)
         detect_ingest_hooks(di, &hooks);
         if (!hooks.on_tick)
             hooks.on_tick = pipeline_tick;
-        BN_INFO("bannind", "central detection: %zu rules", detect_rules_count(rules));
+        BN_INFO("bannind", "central detection: %zu rules, %s", detect_rules_count(rules),
+                detect_thread ? "on its own thread" : "on the link thread");
     }
     struct link_opts lo;
     memset(&lo, 0, sizeof(lo));
