@@ -199,9 +199,13 @@ struct agent {
     struct pend_rec {
         size_t off, len;           /* in pend (or pend_fix when fixed), '\n' excluded */
         uint64_t seq;              /* predicted seq, as in the JSON */
+        uint64_t seq0;             /* the seq predicted when it was rendered */
+        uint64_t trig;             /* an alert: its trigger's seq0 (0: none) */
         enum agent_prio prio;
         bool fixed;
+        bool refused;              /* the spool refused it: it has no seq */
     } *pend_recs;
+    uint64_t out_trig;             /* loop thread: trigger seq of the alert being output */
     struct iovec *pend_iov;        /* scratch of the spool write */
     enum agent_prio *pend_prio;
     size_t pend_n, pend_spooled, pend_cap;
@@ -508,7 +512,8 @@ pend_next_seq(struct agent *a)
 
 /* Adds a rendered record to pend (spool_mu held). Returns 0 or BN_ENOMEM / BN_ETOOBIG. */
 static int
-pend_add(struct agent *a, const char *p, size_t len, enum agent_prio prio, uint64_t seq)
+pend_add(struct agent *a, const char *p, size_t len, enum agent_prio prio, uint64_t seq,
+         uint64_t trig)
 {
     if (a->pend_n == a->pend_cap) {
         size_t cap = a->pend_cap ? a->pend_cap * 2 : 64;
@@ -533,7 +538,7 @@ pend_add(struct agent *a, const char *p, size_t len, enum agent_prio prio, uint6
         a->pend.len = off;
         return BN_ENOMEM;
     }
-    a->pend_recs[a->pend_n++] = (struct pend_rec){off, len, seq, prio, false};
+    a->pend_recs[a->pend_n++] = (struct pend_rec){off, len, seq, seq, trig, prio, false, false};
     return 0;
 }
 
@@ -543,43 +548,88 @@ pend_data(const struct agent *a, const struct pend_rec *r)
     return (r->fixed ? a->pend_fix.p : a->pend.p) + r->off;
 }
 
-/* Rewrites the "bannin.seq" of waiting record i (predicted, but records before it were
- * refused by the spool or went in ahead of it) to seq, in pend_fix (spool_mu held). */
-static void
-pend_fix_seq(struct agent *a, size_t i, uint64_t seq)
+/*
+ * Rewrites the number old after key (`"key":old`, or `"key":"old"` when quoted) in waiting
+ * record i to neu, in pend_fix (spool_mu held): the last such occurrence when last, else the
+ * first. Returns whether it was found.
+ */
+static bool
+pend_rewrite(struct agent *a, size_t i, const char *key, bool quoted, uint64_t old, uint64_t neu,
+             bool last)
 {
-    static const char key[] = "\"bannin.seq\":";
     struct pend_rec *r = &a->pend_recs[i];
     const char *d = pend_data(a, r);
-    char old[24], neu[24];
-    int ol = snprintf(old, sizeof(old), "%" PRIu64, r->seq);
-    int nl = snprintf(neu, sizeof(neu), "%" PRIu64, seq);
-    /* the record's own seq is the last "bannin.seq" key (an alert embeds its trigger's
-     * before it); inside a JSON string the quotes would be escaped */
+    char pat[64], rep[64];
+    int kl = snprintf(pat, sizeof(pat), "\"%s\":%s", key, quoted ? "\"" : "");
+    int pl = kl + snprintf(pat + kl, sizeof(pat) - (size_t)kl, "%" PRIu64, old);
+    int rl = snprintf(rep, sizeof(rep), "%" PRIu64, neu);
     size_t at = SIZE_MAX;
-    for (size_t k = r->len; k >= sizeof(key) - 1 + (size_t)ol; k--) {
-        size_t s0 = k - (sizeof(key) - 1) - (size_t)ol;
-        if (memcmp(d + s0, key, sizeof(key) - 1) == 0) {
-            if (memcmp(d + s0 + sizeof(key) - 1, old, (size_t)ol) == 0 &&
-                (k == r->len || d[k] < '0' || d[k] > '9'))
-                at = s0 + sizeof(key) - 1;
+    for (size_t n = 0; n + (size_t)pl <= r->len; n++) {
+        size_t s0 = last ? r->len - (size_t)pl - n : n;
+        size_t end = s0 + (size_t)pl;
+        /* a whole number: not a prefix of a longer one */
+        if (memcmp(d + s0, pat, (size_t)pl) == 0 &&
+            (end == r->len || d[end] < '0' || d[end] > '9')) {
+            at = s0 + (size_t)kl;
             break;
         }
     }
     if (at == SIZE_MAX)
-        return; /* not an event this agent rendered with that seq: left as it is */
-    size_t off = a->pend_fix.len, len = r->len - (size_t)ol + (size_t)nl;
+        return false;
+    size_t ol = (size_t)(pl - kl), off = a->pend_fix.len, len = r->len - ol + (size_t)rl;
     if (bn_buf_reserve(&a->pend_fix, len + 1) != 0)
-        return;
+        return false;
     d = pend_data(a, r); /* pend_fix may have moved */
     bn_buf_append(&a->pend_fix, d, at);
-    bn_buf_append(&a->pend_fix, neu, (size_t)nl);
-    bn_buf_append(&a->pend_fix, d + at + ol, r->len - at - (size_t)ol);
+    bn_buf_append(&a->pend_fix, rep, (size_t)rl);
+    bn_buf_append(&a->pend_fix, d + at + ol, r->len - at - ol);
     bn_buf_putc(&a->pend_fix, '\n');
     r->off = off;
     r->len = len;
     r->fixed = true;
-    r->seq = seq;
+    return true;
+}
+
+/* Rewrites the "bannin.seq" of waiting record i (predicted, but records before it were
+ * refused by the spool or went in ahead of it) to seq (spool_mu held). The record's own seq
+ * is the last "bannin.seq" key (an alert embeds its trigger's before it). */
+static void
+pend_fix_seq(struct agent *a, size_t i, uint64_t seq)
+{
+    struct pend_rec *r = &a->pend_recs[i];
+    if (pend_rewrite(a, i, "bannin.seq", false, r->seq, seq, true))
+        r->seq = seq;
+}
+
+/*
+ * An alert waiting at j whose trigger is a record of this batch before `done` (spooled or
+ * refused: final) that the spool refused or gave another seq (spool_mu held): its
+ * trigger_seq and its embedded trigger's bannin.seq are set to the seq the trigger has now,
+ * or 0 when it was refused (it is in no spool; the embedded copy is all there is). A trigger
+ * not final yet is left for a later call.
+ */
+static void
+pend_fix_trigger(struct agent *a, size_t j, size_t done)
+{
+    struct pend_rec *r = &a->pend_recs[j];
+    if (!r->trig)
+        return;
+    for (size_t k = j; k-- > 0;) {
+        const struct pend_rec *t = &a->pend_recs[k];
+        if (t->seq0 < r->trig)
+            break; /* spooled in an earlier batch: it kept its seq */
+        if (t->seq0 != r->trig)
+            continue;
+        if (k >= done)
+            return;
+        uint64_t now = t->refused ? 0 : t->seq;
+        if (now != t->seq0) {
+            pend_rewrite(a, j, "trigger_seq", true, t->seq0, now, false);
+            pend_rewrite(a, j, "bannin.seq", false, t->seq0, now, false);
+        }
+        break;
+    }
+    r->trig = 0;
 }
 
 /*
@@ -598,14 +648,23 @@ pend_spool(struct agent *a)
         a->pend_iov[j].iov_len = a->pend_recs[j].len;
         a->pend_prio[j] = a->pend_recs[j].prio;
     }
+    bool moved = false; /* a record before i was refused or given another seq */
     while (i < n) {
         struct agent_spool_stats st;
         agent_spool_stats(a->spool, &st);
+        if (moved)
+            for (size_t j = i; j < n; j++)
+                if (a->pend_recs[j].trig) {
+                    pend_fix_trigger(a, j, i);
+                    a->pend_iov[j].iov_base = (void *)pend_data(a, &a->pend_recs[j]);
+                    a->pend_iov[j].iov_len = a->pend_recs[j].len;
+                }
         size_t m = i;
         while (m < n && a->pend_recs[m].seq == st.next_seq + (m - i))
             m++;
         if (m == i) {
             pend_fix_seq(a, i, st.next_seq);
+            moved = true;
             a->pend_iov[i].iov_base = (void *)pend_data(a, &a->pend_recs[i]);
             a->pend_iov[i].iov_len = a->pend_recs[i].len;
             m = i + 1;
@@ -619,6 +678,8 @@ pend_spool(struct agent *a)
         }
         /* record i + done was refused (counted by the spool) or its write failed */
         a->pend_errors++;
+        a->pend_recs[i + done].refused = true;
+        moved = true;
         i += done + 1;
     }
     a->pend_spooled = n;
@@ -690,7 +751,7 @@ output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
             pthread_mutex_unlock(&a->spool_mu);
             continue;
         }
-        int rc = pend_add(a, b->p, b->len, ev->prio, ev->seq);
+        int rc = pend_add(a, b->p, b->len, ev->prio, ev->seq, a->out_trig);
         pthread_mutex_unlock(&a->spool_mu);
         if (rc == 0) {
             if (!a->batching)
@@ -891,7 +952,9 @@ raise_alert(struct agent *a, uint32_t idx, const struct agent_event *ev, const c
     if (rc)
         a->cnt.match_errors++;
     a->cnt.alerts++;
+    a->out_trig = ev ? ev->seq : 0;
     output_event(a, &al, &a->ajson);
+    a->out_trig = 0;
     /* after the alert is out: the 150/151 events of the containment follow it */
     contain_request(a, rule, ev);
     agent_event_release(&al);

@@ -6,7 +6,9 @@
  * events (every output line is in the spool) and once with an event now and then whose JSON
  * is over the spool's record limit, so that the spool refuses a record in the middle of a
  * batch: the records after it in the batch get their bannin.seq rewritten (a refused record
- * does not use up a seq) and still match the output.
+ * does not use up a seq) and still match the output. Run a third time with a rule that
+ * alerts on every process event: an alert's trigger_seq and its embedded trigger's
+ * bannin.seq name the spool record of its trigger also when a refusal moved that record.
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -69,8 +71,16 @@ cmp_str(const void *x, const void *y)
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
+/* The number after key in p (0 when absent). */
+static uint64_t
+num_after(const char *p, const char *key)
+{
+    const char *q = strstr(p, key);
+    return q ? strtoull(q + strlen(key), NULL, 10) : 0;
+}
+
 static void
-run(bool oversize)
+run(bool oversize, bool alerts)
 {
     char spool[400], out[400];
     snprintf(spool, sizeof(spool), "%s/spool", tmpdir);
@@ -87,8 +97,26 @@ run(bool oversize)
         bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "output.spool_max", "64m", &d), 0);
     assert_int_equal(bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "collect.tier", "poll",
                                  &d), 0);
-    assert_int_equal(
-        bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "detect.enabled", "false", &d), 0);
+    if (alerts) {
+        char rule[400];
+        snprintf(rule, sizeof(rule), "%s/every.yml", tmpdir);
+        FILE *rf = fopen(rule, "w");
+        assert_non_null(rf);
+        fputs("title: every test process\nid: 7d0e0a52-5a54-4c3e-9b1e-0a1f1c2b3d4e\n"
+              "status: test\nlevel: high\n"
+              "logsource: {product: linux, category: process_creation}\n"
+              "detection:\n  sel:\n    CommandLine|contains: cccccccc\n  condition: sel\n",
+              rf);
+        assert_int_equal(fclose(rf), 0);
+        assert_int_equal(
+            bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "detect.builtin", "false", &d), 0);
+        assert_int_equal(
+            bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "detect.rules", rule, &d), 0);
+    } else {
+        assert_int_equal(
+            bn_conf_set(agent_conf_defs, agent_conf_ndefs, &c, "detect.enabled", "false", &d),
+            0);
+    }
     struct agent *a = NULL;
     assert_int_equal(agent_new(&a, &c, &d), 0);
     bn_diag_clear(&d);
@@ -179,7 +207,17 @@ run(bool oversize)
     size_t nrec = 0;
     char *buf = malloc(AGENT_SPOOL_RECORD_MAX + 1);
     assert_non_null(buf);
+    /* the records by seq, for the alerts' triggers */
+    size_t nseq = 0, seqcap = 16384;
+    char **byseq = calloc(seqcap, sizeof(*byseq));
+    assert_non_null(byseq);
+    uint64_t seq_first = 0;
     while (agent_spool_next(s, &r) == 0) {
+        if (!nseq)
+            seq_first = r.seq;
+        assert_true(r.seq - seq_first < seqcap);
+        byseq[r.seq - seq_first] = strndup(r.data, r.len);
+        nseq = (size_t)(r.seq - seq_first) + 1;
         uint64_t js = json_seq(r.data, r.len);
         if (js != r.seq)
             fail_msg("spool record %" PRIu64 " carries bannin.seq %" PRIu64 ": %.*s", r.seq, js,
@@ -195,6 +233,30 @@ run(bool oversize)
     agent_spool_stats(s, &st);
     agent_spool_close(s);
     free(buf);
+    /* every alert names its trigger's spool record (trigger_seq 0: the trigger was refused) */
+    size_t nalerts = 0;
+    for (size_t i = 0; i < nseq; i++) {
+        const char *rec = byseq[i];
+        if (!rec || !strstr(rec, "\"trigger_seq\":\""))
+            continue;
+        nalerts++;
+        uint64_t t = num_after(rec, "\"trigger_seq\":\"");
+        const char *trig = strstr(rec, "\"trigger\":{");
+        assert_non_null(trig);
+        assert_true(t > 0);
+        assert_int_equal(num_after(trig, "\"bannin.seq\":"), t);
+        assert_true(t >= seq_first && t - seq_first < nseq && byseq[t - seq_first]);
+        const char *tr = byseq[t - seq_first];
+        uint64_t pid = num_after(trig, "\"ProcessId\":");
+        if (pid != num_after(tr, "\"ProcessId\":") || json_seq(tr, strlen(tr)) != t)
+            fail_msg("alert %zu: trigger_seq %" PRIu64 " is another record: trigger pid %" PRIu64
+                     ", record: %.200s", i, t, pid, tr);
+    }
+    for (size_t i = 0; i < nseq; i++)
+        free(byseq[i]);
+    free(byseq);
+    if (alerts)
+        assert_true(nalerts > 1000);
     /* every output line is in the spool but the refused ones */
     assert_int_equal(k.spool_errors, (uint64_t)big);
     assert_int_equal(nrec + (size_t)big, nlines);
@@ -209,13 +271,19 @@ run(bool oversize)
 static void
 test_batches(void **state)
 {
-    run(false);
+    run(false, false);
 }
 
 static void
 test_batches_refused(void **state)
 {
-    run(true);
+    run(true, false);
+}
+
+static void
+test_batches_refused_alerts(void **state)
+{
+    run(true, true);
 }
 
 int
@@ -224,6 +292,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batches_refused_alerts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
