@@ -131,9 +131,10 @@ app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns, const struc
 /*
  * TLS records (13.5 KB) and HTTP transactions (5.5 KB) are allocated per handshake / per
  * request and freed once emitted, HTTP/2 header lists (18 KB) per header block and the HPACK
- * decoder's string scratch (16 KB) per block decoded. Fresh heap for each was a page fault per 4 KiB (the
- * record's calloc and first touch were 2.6% of the run for TLS alone); a few freed ones are
- * kept per thread and zeroed again. A thread's spares are freed when it exits.
+ * decoder's string scratch (16 KB) per block decoded. Fresh heap for each was a page fault
+ * per 4 KiB (the record's calloc and first touch were 2.6% of the run for TLS alone); a few
+ * freed ones are kept per thread (records zeroed again, header lists and scratch only reset).
+ * A thread's spares are freed when it exits.
  */
 #define APP_RECYCLE_MAX 64 /* spares kept per kind and thread */
 

@@ -22,7 +22,7 @@
 #include "sensor/ndr_int.h"
 
 #define INITIAL_SLOTS  128
-#define SECOND_CHANCES  8 /* entries requeued before one is evicted regardless */
+#define SECOND_CHANCES 8 /* entries requeued before one is evicted regardless */
 
 static size_t
 align16(size_t n)
