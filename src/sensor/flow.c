@@ -233,8 +233,7 @@ pkt_hash(const struct net_flowtab *t, const struct net_pkt *p, uint16_t sp, uint
      * other); three independent products overlap in the pipeline, a fourth folds them */
     uint64_t r = (h >> 23) | (h << 41);
     h = mum(addr_word(a, 0) ^ h ^ HK0, addr_word(b, 0) ^ r ^ HK1) ^
-        mum(addr_word(a, 1) ^ h ^ HK2, addr_word(b, 1) ^ r ^ HK3) ^
-        mum(w ^ h ^ HK1, v ^ r ^ HK2);
+        mum(addr_word(a, 1) ^ h ^ HK2, addr_word(b, 1) ^ r ^ HK3) ^ mum(w ^ h ^ HK1, v ^ r ^ HK2);
     h = mum(h ^ HK3, t->seed ^ HK0);
     return (uint32_t)(h ^ (h >> 32));
 }
@@ -665,13 +664,11 @@ zk_split_due(const struct net_flow *f, const struct net_pkt *p, int m)
          * only when a timer may fire, and zk_pkts0 is 0 while zk_first_ns is (no split yet:
          * a split sets zk_first_ns to a packet's time, > last_ns >= 0). */
         bool closing = ((f->tcp_flags[0] | f->tcp_flags[1]) & (NET_TCP_FIN | NET_TCP_RST)) != 0;
-        if (closing && f->zk_close_ms &&
-            ts >= zk_start(f) + (uint64_t)f->zk_close_ms * 1000000u)
+        if (closing && f->zk_close_ms && ts >= zk_start(f) + (uint64_t)f->zk_close_ms * 1000000u)
             return true;
         /* the attempt timer: a pure SYN opened it, no answer and no close since */
         if (f->history[0] == 'S' &&
-            (uint32_t)f->pkts[NET_TOCLIENT] ==
-                (f->zk_first_ns ? f->zk_pkts0[NET_TOCLIENT] : 0) &&
+            (uint32_t)f->pkts[NET_TOCLIENT] == (f->zk_first_ns ? f->zk_pkts0[NET_TOCLIENT] : 0) &&
             ts >= zk_start(f) + ZK_ATTEMPT_NS && !hist_has(f, 'F') && !hist_has(f, 'R'))
             return true;
         /* reuse: the client's pure SYN with another initial sequence number */
