@@ -13,6 +13,9 @@
 #   LAYOUTS="blocks rows" DETECT="off on" SETUPS="100:1000 1000:200" (agents:batch) override
 #   WRITER="off on": bannind without / with --writer-thread (default: off only)
 #   SYNC="pipeline inline": the sync pipeline (default) / --sync-inline (before it)
+#   DTHREAD="thread inline": central detection on its own thread (--detect-thread, the
+#   default) / on the link thread (--detect-inline, before it); default: bannind's default
+#   DETLOG=1: also print bannind's central detection counters after each run
 #   GROUP_MS=N: bannind --group-ms N; RATE=E: bench_ingest --rate E (paced, not saturating)
 #
 # Everything runs on 127.0.0.1; the bench client shares the machine's cores with bannind.
@@ -24,6 +27,7 @@ DETECT=${DETECT:-"off on"}
 SETUPS=${SETUPS:-"100:1000 1000:200"}
 WRITER=${WRITER:-off}
 SYNC=${SYNC:-pipeline}
+DTHREAD=${DTHREAD:-default}
 GROUP_MS=${GROUP_MS:-}
 RATE=${RATE:-}
 for x in bannind bench_ingest; do
@@ -39,8 +43,8 @@ trap cleanup EXIT
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
 
-printf '%-7s %-6s %-8s %-6s %-6s %-6s %9s %8s %8s %7s %7s %7s %9s %8s %6s %6s\n' layout writer \
-    sync detect agents batch 'events/s' 'ack p50' 'ack p99' 'rx p50' 'rx p99' 'al p99' \
+printf '%-7s %-6s %-8s %-6s %-7s %-6s %-6s %9s %8s %8s %7s %7s %7s %9s %8s %6s %6s\n' layout \
+    writer sync detect det-at agents batch 'events/s' 'ack p50' 'ack p99' 'rx p50' 'rx p99' 'al p99' \
     'cpu us/ev' 'cli us' 'B/ev' 'RSS MB'
 for setup in $SETUPS; do
     N=${setup%%:*}
@@ -49,6 +53,7 @@ for setup in $SETUPS; do
         for lay in $LAYOUTS; do
           for wr in $WRITER; do
           for sy in $SYNC; do
+          for dt in $DTHREAD; do
             D="$TMP/data"
             A="$TMP/agents"
             rm -rf "$D" "$A"
@@ -61,6 +66,8 @@ for setup in $SETUPS; do
             [ "$det" = off ] && args+=(--no-detect)
             [ "$wr" = on ] && args+=(--writer-thread)
             [ "$sy" = inline ] && args+=(--sync-inline)
+            [ "$dt" = thread ] && args+=(--detect-thread)
+            [ "$dt" = inline ] && args+=(--detect-inline)
             [ -n "$GROUP_MS" ] && args+=(--group-ms "$GROUP_MS")
             bargs=()
             [ "$det" = on ] && bargs+=(--alert-every 5000)
@@ -99,9 +106,11 @@ for setup in $SETUPS; do
             rx99=$(echo "$rx" | sed -nE 's/.*p99 ([0-9]+) ms/\1/p')
             al99=$(grep 'receipt -> alert' "$TMP/bannind.log" | sed -nE 's/.*p99 ([0-9]+) ms.*/\1/p')
             cli=$(sed -nE 's/bench client CPU: ([0-9.]+) us.*/\1/p' "$TMP/bench.out")
-            printf '%-7s %-6s %-8s %-6s %-6s %-6s %9s %8s %8s %7s %7s %7s %9s %8s %6s %6s\n' \
-                "$lay" "$wr" "$sy" "$det" "$N" "$BT" "${rate:--}" "${p50:--}" "${p99:--}" \
+            printf '%-7s %-6s %-8s %-6s %-7s %-6s %-6s %9s %8s %8s %7s %7s %7s %9s %8s %6s %6s\n' \
+                "$lay" "$wr" "$sy" "$det" "$dt" "$N" "$BT" "${rate:--}" "${p50:--}" "${p99:--}" \
                 "${rx50:--}" "${rx99:--}" "${al99:--}" "$cpu" "${cli:--}" "$bpe" "${rss:--}"
+            [ -n "${DETLOG:-}" ] && grep -h 'central detection: [0-9]* events' "$TMP/bannind.log"
+          done
           done
           done
         done

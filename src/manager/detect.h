@@ -187,7 +187,9 @@ struct detect_ingest_stats {
     uint64_t rule_reloads;             /* rule sets compiled and switched to */
     uint64_t rule_reload_errors;
     uint64_t offload_jobs;             /* chunks matched on the worker thread */
-    uint64_t offload_waits;            /* the link waited for a free slot */
+    uint64_t offload_waits;            /* the ring was full when the link queued a chunk */
+    uint64_t offload_helped;           /* chunks the link matched itself (worker busy or off
+                                        * the CPU when the link needed the result) */
     uint64_t offload_dropped;          /* alerts lost: no memory for their copy */
 };
 void detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_stats *st);

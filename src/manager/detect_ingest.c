@@ -100,6 +100,7 @@ struct off {
     pthread_cond_t work, done;
     bool stop;
     size_t head, count;          /* ring: slots head-count .. head-1 queued */
+    bool busy;                   /* the oldest slot is being matched (by either thread) */
     struct off_job ring[OFF_SLOTS];
     uint32_t cur_tag;            /* worker: tag of the slot being matched */
     int64_t cur_now;
@@ -111,6 +112,7 @@ struct off {
     uint32_t *alerted;           /* tags triaged with an alert, reported at before_commit */
     size_t nalerted, alerted_cap;
     uint64_t jobs, waits;        /* slots matched; times the link waited for a full ring */
+    uint64_t helped;             /* slots the link matched itself instead of waiting */
 };
 
 static int64_t
@@ -221,6 +223,28 @@ on_alert(void *ctx, const struct triage_alert_in *a)
     return triage_one(di, a, &alerted);
 }
 
+/* Matches the oldest slot; the caller set busy (it owns the detect until it clears it). */
+static void
+off_match_oldest(struct detect_ingest *di)
+{
+    struct off *o = di->off;
+    struct off_job *j = &o->ring[(o->head + OFF_SLOTS - o->count) % OFF_SLOTS];
+    pthread_mutex_unlock(&o->mu);
+    o->cur_tag = j->tag;
+    o->cur_now = j->now_ns;
+    const struct store_event *ev = ingest_net_for_detect(di->net, j->ev, j->n);
+    int rc = detect_batch(di->det, j->tenant_id, ev, j->n, j->now_ns);
+    if (rc)
+        BN_WARN("detect", "batch of agent %" PRId64 " not fully matched: %s",
+                j->n ? j->ev[0].agent_id : 0, bn_strerror(rc));
+    o->cur_tag = TAG_NONE;
+    pthread_mutex_lock(&o->mu);
+    o->count--;
+    o->jobs++;
+    o->busy = false;
+    pthread_cond_broadcast(&o->done);
+}
+
 static void *
 off_main(void *arg)
 {
@@ -228,38 +252,46 @@ off_main(void *arg)
     struct off *o = di->off;
     pthread_mutex_lock(&o->mu);
     for (;;) {
-        while (!o->count && !o->stop)
+        while ((!o->count || o->busy) && !o->stop)
             pthread_cond_wait(&o->work, &o->mu);
-        if (!o->count)
-            break; /* stop, ring empty */
-        struct off_job *j = &o->ring[(o->head + OFF_SLOTS - o->count) % OFF_SLOTS];
-        pthread_mutex_unlock(&o->mu);
-        o->cur_tag = j->tag;
-        o->cur_now = j->now_ns;
-        const struct store_event *ev = ingest_net_for_detect(di->net, j->ev, j->n);
-        int rc = detect_batch(di->det, j->tenant_id, ev, j->n, j->now_ns);
-        if (rc)
-            BN_WARN("detect", "batch of agent %" PRId64 " not fully matched: %s",
-                    j->n ? j->ev[0].agent_id : 0, bn_strerror(rc));
-        o->cur_tag = TAG_NONE;
-        pthread_mutex_lock(&o->mu);
-        o->count--;
-        o->jobs++;
-        pthread_cond_signal(&o->done);
+        if (o->stop && (!o->count || o->busy))
+            break;
+        o->busy = true;
+        off_match_oldest(di);
     }
     pthread_mutex_unlock(&o->mu);
     return NULL;
 }
 
-/* Waits until the worker matched every queued slot: the detect is the caller's after it. */
+/*
+ * The link thread: until at most `keep` slots are queued, matches the oldest slot itself when
+ * nobody is matching it (the worker may be off the CPU on a busy machine: the link does not
+ * wait for it to be scheduled), else waits for the one in progress. Called with mu held.
+ */
 static void
-off_drain(struct off *o)
+off_help(struct detect_ingest *di, size_t keep)
 {
+    struct off *o = di->off;
+    while (o->count > keep) {
+        if (o->busy) {
+            pthread_cond_wait(&o->done, &o->mu);
+            continue;
+        }
+        o->busy = true;
+        o->helped++;
+        off_match_oldest(di);
+    }
+}
+
+/* Every queued slot matched: the detect is the caller's (the link thread's) after it. */
+static void
+off_drain(struct detect_ingest *di)
+{
+    struct off *o = di->off;
     if (!o)
         return;
     pthread_mutex_lock(&o->mu);
-    while (o->count)
-        pthread_cond_wait(&o->done, &o->mu);
+    off_help(di, 0);
     pthread_mutex_unlock(&o->mu);
 }
 
@@ -340,7 +372,7 @@ off_start(struct detect_ingest *di)
 static void
 drop_sets(struct detect_ingest *di)
 {
-    off_drain(di->off);
+    off_drain(di);
     for (size_t i = 0; i < di->nsets; i++) {
         detect_set_iocs(di->det, di->sets[i].tenant_id, NULL);
         bn_ioc_set_free(di->sets[i].set);
@@ -399,7 +431,7 @@ ensure_set(struct detect_ingest *di, int64_t tenant)
     for (size_t i = 0; i < di->nsets; i++)
         if (di->sets[i].tenant_id == tenant)
             return;
-    off_drain(di->off); /* detect_set_iocs below: the worker must not be matching */
+    off_drain(di); /* detect_set_iocs below: the worker must not be matching */
     if (di->nsets >= TENANT_SETS_MAX)
         drop_sets(di);
     struct tenant_set *n = bn_reallocarray(di->sets, di->nsets + 1, sizeof(*n));
@@ -488,7 +520,7 @@ detect_ingest_tick(struct detect_ingest *di, int64_t now_ns)
 {
     di->last_tick_ns = now_ns;
     if (di->off) {
-        off_drain(di->off);
+        off_drain(di);
         off_triage(di); /* joins the open group transaction, if any */
     }
     rules_housekeeping(di);
@@ -540,10 +572,10 @@ on_batch_queued(void *ctx, const struct ingest_agent *agent, const struct store_
         detect_ingest_tick(di, now);
     ensure_set(di, agent->tenant_id);
     pthread_mutex_lock(&o->mu);
-    if (o->count == OFF_SLOTS)
+    if (o->count == OFF_SLOTS) {
         o->waits++;
-    while (o->count == OFF_SLOTS)
-        pthread_cond_wait(&o->done, &o->mu);
+        off_help(di, OFF_SLOTS - 1);
+    }
     struct off_job *j = &o->ring[o->head]; /* not queued: the worker does not touch it */
     pthread_mutex_unlock(&o->mu);
     size_t need = 0;
@@ -565,7 +597,7 @@ on_batch_queued(void *ctx, const struct ingest_agent *agent, const struct store_
     }
     if (j->ev_cap < n || j->bytes_cap < need) {
         /* no memory for the copy: match it here, after the worker (same order) */
-        off_drain(o);
+        off_drain(di);
         o->cur_tag = tag;
         o->cur_now = now;
         on_batch_stored(di, agent, ev, n);
@@ -597,7 +629,7 @@ static void
 before_commit(void *ctx, void (*alerted)(void *arg, uint32_t tag), void *arg)
 {
     struct detect_ingest *di = ctx;
-    off_drain(di->off);
+    off_drain(di);
     off_triage(di);
     for (size_t i = 0; i < di->off->nalerted; i++)
         alerted(arg, di->off->alerted[i]);
@@ -610,7 +642,7 @@ on_rollback(void *ctx)
 {
     struct detect_ingest *di = ctx;
     struct off *o = di->off;
-    off_drain(o);
+    off_drain(di);
     for (size_t i = 0; i < o->npend; i++)
         bn_free(o->pend[i]);
     o->npend = 0;
@@ -671,7 +703,7 @@ on_health(void *ctx, const struct ingest_agent *agent, enum ingest_health kind,
     };
     di->health_alerts++;
     if (di->off) { /* after the alerts raised before it, as without the worker */
-        off_drain(di->off);
+        off_drain(di);
         off_triage(di);
     }
     di->now_ns = clock_ns();
@@ -878,6 +910,7 @@ detect_ingest_get_stats(const struct detect_ingest *di, struct detect_ingest_sta
         pthread_mutex_lock(&di->off->mu);
         st->offload_jobs = di->off->jobs;
         st->offload_waits = di->off->waits;
+        st->offload_helped = di->off->helped;
         pthread_mutex_unlock(&di->off->mu);
         st->offload_dropped = di->off->pend_dropped;
     }

@@ -607,6 +607,16 @@ main(int argc, char **argv)
                 "p50 %u ms, p99 %u ms, max %u ms\n",
                 (unsigned long long)c.ingest.alert_batches, c.ingest.alert_p50_ms,
                 c.ingest.alert_p99_ms, c.ingest.alert_max_ms);
+    if (di) {
+        struct detect_ingest_stats ds;
+        detect_ingest_get_stats(di, &ds);
+        fprintf(stderr,
+                "bannind: central detection: %llu events, %llu alerts; on its own thread: %llu "
+                "chunks, %llu matched by the link itself, ring full %llu times\n",
+                (unsigned long long)ds.detect.events, (unsigned long long)ds.detect.alerts,
+                (unsigned long long)ds.offload_jobs, (unsigned long long)ds.offload_helped,
+                (unsigned long long)ds.offload_waits);
+    }
     ret = 0;
 out:
     api_stop(api);
