@@ -91,6 +91,52 @@ test_buf_limit_and_escape(void **state)
     bn_buf_release(&b);
 }
 
+/*
+ * The escaper against expectations built token by token (plain ASCII runs, quotes,
+ * backslashes, control bytes, valid 2-4 byte UTF-8, bytes that are never valid UTF-8, lone
+ * continuation bytes) in random orders and lengths, so every special byte lands at every
+ * offset of the eight-byte fast path.
+ */
+static void
+test_json_escape_tokens(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } tok[] = {
+        {"abcdefgh", "abcdefgh"}, {"x", "x"}, {"0123", "0123"}, {" ~", " ~"},
+        {"\"", "\\\""}, {"\\", "\\\\"}, {"\n", "\\n"}, {"\t", "\\t"},
+        {"\x01", "\\u0001"}, {"\x1f", "\\u001f"}, {"\x7f", "\x7f"},
+        {"\xc3\xa9", "\xc3\xa9"}, {"\xe2\x82\xac", "\xe2\x82\xac"},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"}, {"\xff", "\\ufffd"},
+        {"\xfe", "\\ufffd"}, {"\x80", "\\ufffd"},
+    };
+    const size_t ntok = sizeof(tok) / sizeof(tok[0]);
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    struct bn_buf in, want, got;
+    for (int round = 0; round < 3000; round++) {
+        bn_buf_init(&in, 1 << 16);
+        bn_buf_init(&want, 1 << 16);
+        bn_buf_init(&got, 1 << 16);
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t ntoks = (size_t)(seed >> 58); /* 0..63 */
+        for (size_t t = 0; t < ntoks; t++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            /* mostly plain text, as in real records */
+            size_t j = (seed >> 60) < 9 ? (size_t)(seed >> 33) % 4 : (size_t)(seed >> 33) % ntok;
+            assert_int_equal(bn_buf_puts(&in, tok[j].in), 0);
+            assert_int_equal(bn_buf_puts(&want, tok[j].out), 0);
+        }
+        assert_int_equal(bn_buf_json_escape(&got, in.p ? in.p : "", in.len), 0);
+        assert_int_equal(got.len, want.len);
+        if (want.len)
+            assert_memory_equal(got.p, want.p, want.len);
+        bn_buf_release(&in);
+        bn_buf_release(&want);
+        bn_buf_release(&got);
+    }
+}
+
 static void
 test_fieldtab_event(void **state)
 {
@@ -135,6 +181,7 @@ main(void)
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_pool_oom),
         cmocka_unit_test(test_buf_limit_and_escape),
+        cmocka_unit_test(test_json_escape_tokens),
         cmocka_unit_test(test_fieldtab_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
