@@ -14,6 +14,7 @@
 #include "sensor/app_int.h"
 #include "bannin/error.h"
 #include "bannin/timeutil.h"
+#include "bannin/hex.h"
 
 /* ---- a tiny JSON writer over bn_buf: first error sticks ---- */
 
@@ -719,18 +720,6 @@ headers:
     jw_close(w, '}');
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Zeek logs the URI %-decoded, with the bytes that are not printable ASCII written as \xNN
  * (our stored URI may already hold \xNN escapes for bytes that were not UTF-8: kept).
@@ -743,7 +732,8 @@ zeek_unescape_uri(const char *in, char *out, size_t osz)
     for (size_t i = 0; in[i] && o + 5 < osz; i++) {
         unsigned c = (uint8_t)in[i];
         int h1, h2;
-        if (c == '%' && (h1 = hexval(in[i + 1])) >= 0 && (h2 = hexval(in[i + 2])) >= 0) {
+        if (c == '%' && (h1 = bn_hexval((uint8_t)in[i + 1])) >= 0 &&
+            (h2 = bn_hexval((uint8_t)in[i + 2])) >= 0) {
             c = (unsigned)(h1 << 4 | h2);
             i += 2;
         }
