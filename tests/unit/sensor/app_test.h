@@ -160,6 +160,18 @@ at_done(struct at_run *r)
     at_sink_reset(&r->sink);
 }
 
+/* The run a test file's cases share (`run`), closed and emptied after each case by
+ * at_teardown (cmocka_unit_test_teardown(case, at_teardown)). */
+static struct at_run run __attribute__((unused));
+
+static inline int
+at_teardown(void **state)
+{
+    (void)state;
+    at_done(&run);
+    return 0;
+}
+
 /* Looks up a dotted path ("dns.answers[1].rdata") in a JSON text; returns a new reference. */
 static inline json_t *
 at_json_path(const char *text, const char *path)

@@ -68,16 +68,6 @@ rr_end(struct at_bytes *m, size_t len_at)
     at_patch16(m, len_at, (unsigned)(m->n - len_at - 2));
 }
 
-static struct at_run run;
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    at_done(&run);
-    return 0;
-}
-
 static void
 test_query_and_answer_udp(void **state)
 {
@@ -475,16 +465,16 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_query_and_answer_udp, teardown),
-        cmocka_unit_test_teardown(test_rdata_types, teardown),
-        cmocka_unit_test_teardown(test_compression_hostile, teardown),
-        cmocka_unit_test_teardown(test_long_name_truncated, teardown),
-        cmocka_unit_test_teardown(test_every_prefix, teardown),
-        cmocka_unit_test_teardown(test_tcp_framing, teardown),
-        cmocka_unit_test_teardown(test_limits, teardown),
-        cmocka_unit_test_teardown(test_probes, teardown),
-        cmocka_unit_test_teardown(test_unanswered, teardown),
-        cmocka_unit_test_teardown(test_link_local, teardown),
+        cmocka_unit_test_teardown(test_query_and_answer_udp, at_teardown),
+        cmocka_unit_test_teardown(test_rdata_types, at_teardown),
+        cmocka_unit_test_teardown(test_compression_hostile, at_teardown),
+        cmocka_unit_test_teardown(test_long_name_truncated, at_teardown),
+        cmocka_unit_test_teardown(test_every_prefix, at_teardown),
+        cmocka_unit_test_teardown(test_tcp_framing, at_teardown),
+        cmocka_unit_test_teardown(test_limits, at_teardown),
+        cmocka_unit_test_teardown(test_probes, at_teardown),
+        cmocka_unit_test_teardown(test_unanswered, at_teardown),
+        cmocka_unit_test_teardown(test_link_local, at_teardown),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,16 +13,6 @@
 
 #include "unit/sensor/app_test.h"
 
-static struct at_run run;
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    at_done(&run);
-    return 0;
-}
-
 #define S(x) (const uint8_t *)(x), sizeof(x) - 1
 
 static const char req2[] = "GET /index.html?a=1 HTTP/1.1\r\n"
@@ -429,18 +419,18 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_pipelined, teardown),
-        cmocka_unit_test_teardown(test_segmentation, teardown),
-        cmocka_unit_test_teardown(test_head_204_close, teardown),
-        cmocka_unit_test_teardown(test_unanswered_and_unsolicited, teardown),
-        cmocka_unit_test_teardown(test_connect_tls, teardown),
-        cmocka_unit_test_teardown(test_connect_http, teardown),
-        cmocka_unit_test_teardown(test_gap_resync, teardown),
-        cmocka_unit_test_teardown(test_limits, teardown),
-        cmocka_unit_test_teardown(test_malformed, teardown),
-        cmocka_unit_test_teardown(test_zeek_uri, teardown),
-        cmocka_unit_test_teardown(test_early_response, teardown),
-        cmocka_unit_test_teardown(test_http09, teardown),
+        cmocka_unit_test_teardown(test_pipelined, at_teardown),
+        cmocka_unit_test_teardown(test_segmentation, at_teardown),
+        cmocka_unit_test_teardown(test_head_204_close, at_teardown),
+        cmocka_unit_test_teardown(test_unanswered_and_unsolicited, at_teardown),
+        cmocka_unit_test_teardown(test_connect_tls, at_teardown),
+        cmocka_unit_test_teardown(test_connect_http, at_teardown),
+        cmocka_unit_test_teardown(test_gap_resync, at_teardown),
+        cmocka_unit_test_teardown(test_limits, at_teardown),
+        cmocka_unit_test_teardown(test_malformed, at_teardown),
+        cmocka_unit_test_teardown(test_zeek_uri, at_teardown),
+        cmocka_unit_test_teardown(test_early_response, at_teardown),
+        cmocka_unit_test_teardown(test_http09, at_teardown),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_probe),
     };

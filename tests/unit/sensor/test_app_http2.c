@@ -15,8 +15,6 @@
 #include "unit/sensor/app_test.h"
 #include "sensor/app_http2.h"
 
-static struct at_run run;
-
 static int
 teardown(void **state)
 {

@@ -21,16 +21,6 @@
     "curve25519-sha256;aes256-gcm@openssh.com,aes128-ctr;hmac-sha2-512,hmac-sha2-256;none"
 #define SRV_HASSH "6366fa3d29b08bc22455979d272a023f"
 
-static struct at_run run;
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    at_done(&run);
-    return 0;
-}
-
 static void
 name_list(struct at_bytes *m, const char *s)
 {
@@ -342,13 +332,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_session, teardown),
-        cmocka_unit_test_teardown(test_banners_only, teardown),
-        cmocka_unit_test_teardown(test_hostile, teardown),
+        cmocka_unit_test_teardown(test_session, at_teardown),
+        cmocka_unit_test_teardown(test_banners_only, at_teardown),
+        cmocka_unit_test_teardown(test_hostile, at_teardown),
         cmocka_unit_test(test_ident_probes),
-        cmocka_unit_test_teardown(test_starttls, teardown),
+        cmocka_unit_test_teardown(test_starttls, at_teardown),
         cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test_teardown(test_stats_json, teardown),
+        cmocka_unit_test_teardown(test_stats_json, at_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,16 +17,6 @@
 
 #define S(s) s, sizeof(s) - 1
 
-static struct at_run run;
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    at_done(&run);
-    return 0;
-}
-
 static void
 connect_ok(void)
 {
@@ -123,11 +113,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_connect_tls, teardown),
-        cmocka_unit_test_teardown(test_connect_other, teardown),
-        cmocka_unit_test_teardown(test_refused_connect_is_no_change, teardown),
-        cmocka_unit_test_teardown(test_response_only_has_no_protocol, teardown),
-        cmocka_unit_test_teardown(test_pipeline_overflow_keeps_pairs, teardown),
+        cmocka_unit_test_teardown(test_connect_tls, at_teardown),
+        cmocka_unit_test_teardown(test_connect_other, at_teardown),
+        cmocka_unit_test_teardown(test_refused_connect_is_no_change, at_teardown),
+        cmocka_unit_test_teardown(test_response_only_has_no_protocol, at_teardown),
+        cmocka_unit_test_teardown(test_pipeline_overflow_keeps_pairs, at_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -389,16 +389,6 @@ hdr(struct at_bytes *m, unsigned id, unsigned flags, unsigned qd, unsigned an, u
     at_u16(m, 0);
 }
 
-static struct at_run run;
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    at_done(&run);
-    return 0;
-}
-
 static void
 test_dns_unpaired_reply_query(void **state)
 {
@@ -576,10 +566,10 @@ main(void)
         cmocka_unit_test(test_unknown_protocol),
         cmocka_unit_test(test_zeek_orientation),
         cmocka_unit_test(test_bytes_by_sequence),
-        cmocka_unit_test_teardown(test_dns_unpaired_reply_query, teardown),
+        cmocka_unit_test_teardown(test_dns_unpaired_reply_query, at_teardown),
         cmocka_unit_test(test_dns_pairs_across_vlans),
-        cmocka_unit_test_teardown(test_dns_dynamic_update, teardown),
-        cmocka_unit_test_teardown(test_http09_without_uri, teardown),
+        cmocka_unit_test_teardown(test_dns_dynamic_update, at_teardown),
+        cmocka_unit_test_teardown(test_http09_without_uri, at_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
