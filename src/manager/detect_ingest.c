@@ -141,6 +141,13 @@ put_str(char **w, const char *p, size_t len)
     return r;
 }
 
+/* A NUL-terminated copy of p (NULL stays NULL) at *w, which it advances. */
+static char *
+put_cstr(char **w, const char *p)
+{
+    return p ? put_str(w, p, strlen(p)) : NULL;
+}
+
 /* An owned copy of a borrowed alert (one block). */
 static struct pend_alert *
 alert_copy(const struct triage_alert_in *a)
@@ -158,16 +165,16 @@ alert_copy(const struct triage_alert_in *a)
     p->a = *a;
     struct triage_field *f = (struct triage_field *)(p + 1);
     char *w = (char *)(f + a->nfields);
-    p->a.rule_id = put_str(&w, a->rule_id, slen(a->rule_id) - !!a->rule_id);
-    p->a.rule_title = put_str(&w, a->rule_title, slen(a->rule_title) - !!a->rule_title);
-    p->a.tags = put_str(&w, a->tags, slen(a->tags) - !!a->tags);
-    p->a.host = put_str(&w, a->host, slen(a->host) - !!a->host);
-    p->a.user = put_str(&w, a->user, slen(a->user) - !!a->user);
-    p->a.key = put_str(&w, a->key, slen(a->key) - !!a->key);
-    p->a.process_guid = put_str(&w, a->process_guid, slen(a->process_guid) - !!a->process_guid);
-    p->a.parent_guid = put_str(&w, a->parent_guid, slen(a->parent_guid) - !!a->parent_guid);
-    p->a.source = put_str(&w, a->source, slen(a->source) - !!a->source);
-    p->a.json = put_str(&w, a->json, slen(a->json) - !!a->json);
+    p->a.rule_id = put_cstr(&w, a->rule_id);
+    p->a.rule_title = put_cstr(&w, a->rule_title);
+    p->a.tags = put_cstr(&w, a->tags);
+    p->a.host = put_cstr(&w, a->host);
+    p->a.user = put_cstr(&w, a->user);
+    p->a.key = put_cstr(&w, a->key);
+    p->a.process_guid = put_cstr(&w, a->process_guid);
+    p->a.parent_guid = put_cstr(&w, a->parent_guid);
+    p->a.source = put_cstr(&w, a->source);
+    p->a.json = put_cstr(&w, a->json);
     for (size_t i = 0; i < a->nfields; i++) {
         f[i] = a->fields[i];
         f[i].name = put_str(&w, a->fields[i].name ? a->fields[i].name : "", f[i].name_len);
@@ -367,7 +374,6 @@ off_start(struct detect_ingest *di)
     }
     return 0;
 }
-
 
 static void
 drop_sets(struct detect_ingest *di)
@@ -609,9 +615,9 @@ on_batch_queued(void *ctx, const struct ingest_agent *agent, const struct store_
         struct store_event *e = &j->ev[i];
         *e = ev[i];
         e->json = put_str(&w, ev[i].json ? ev[i].json : "", ev[i].json_len);
-        e->host = put_str(&w, ev[i].host, slen(ev[i].host) - !!ev[i].host);
-        e->image = put_str(&w, ev[i].image, slen(ev[i].image) - !!ev[i].image);
-        e->user = put_str(&w, ev[i].user, slen(ev[i].user) - !!ev[i].user);
+        e->host = put_cstr(&w, ev[i].host);
+        e->image = put_cstr(&w, ev[i].image);
+        e->user = put_cstr(&w, ev[i].user);
     }
     j->tenant_id = agent->tenant_id;
     j->now_ns = now;
