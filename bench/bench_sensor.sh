@@ -64,7 +64,7 @@ run() {
     shift 3
     cat "$pcap" > /dev/null  # page cache warm for both tools
     if [ "$tool" = bannin ]; then
-        /usr/bin/time -v -o "$log.time" "$BANNIN" pcap "$@" --eve "${EVE_TO:-$WORK/$tag.eve.json}" "$pcap" \
+        /usr/bin/time -v -o "$log.time" "$BANNIN" pcap "$@" --eve "$WORK/$tag.eve.json" "$pcap" \
             > "$log" 2>&1 || { echo "bench_sensor: bannin failed, see $log" >&2; exit 1; }
     else
         /usr/bin/time -v -o "$log.time" ndpiReader -i "$pcap" > "$log" 2>&1 \
@@ -95,23 +95,18 @@ for i in $(seq 1 "$RUNS"); do
     done
 done
 echo "== bannin modes on mix.pcap ($RUNS alternating runs each, median)" >&2
-MF_CPU=""; MA_CPU=""; MN_CPU=""
+MF_CPU=""; MA_CPU=""
 for i in $(seq 1 "$RUNS"); do
     read -r _ c _ < <(run bannin "$WORK/mix.pcap" mix-flows-only --no-app --no-ndr)
     MF_CPU+=" $c"
     read -r _ c _ < <(run bannin "$WORK/mix.pcap" mix-no-ndr --no-ndr)
     MA_CPU+=" $c"
-    # everything, the eve records rendered but not stored (ndpiReader stores no records)
-    read -r _ c _ < <(EVE_TO=/dev/null run bannin "$WORK/mix.pcap" mix-all-null)
-    MN_CPU+=" $c"
-    echo "   run $i: flows only cpu ${MF_CPU##* }s, no detections cpu ${MA_CPU##* }s, eve to /dev/null cpu ${c}s" >&2
+    echo "   run $i: flows only cpu ${MF_CPU##* }s, no detections cpu ${c}s" >&2
 done
 # shellcheck disable=SC2086
 mode_flows=$(median $MF_CPU)
 # shellcheck disable=SC2086
 mode_app=$(median $MA_CPU)
-# shellcheck disable=SC2086
-mode_null=$(median $MN_CPU)
 echo "== flows captures (memory per flow)" >&2
 # room for every flow (the default table bound, 65,536, would evict and cap memory)
 MF=$((FLOWS * 2)); [ "$MF" -gt 16777216 ] && MF=16777216
@@ -128,14 +123,14 @@ EVE=$WORK/mix-bannin-1.eve.json
 
 python3 - "$PK" "$BY" "$NFL" "$NFS" "$bf" "$bs" "$nf" "$ns" "$EVE" "$WORK" "$RUNS" \
     "${WALL[bannin]}" "${CPU[bannin]}" "${RSS[bannin]}" \
-    "${WALL[ndpi]}" "${CPU[ndpi]}" "${RSS[ndpi]}" "$mode_flows" "$mode_app" "$mode_null" \
+    "${WALL[ndpi]}" "${CPU[ndpi]}" "${RSS[ndpi]}" "$mode_flows" "$mode_app" \
     > "$WORK/result.md" <<'EOF'
 import collections, json, re, statistics, sys, datetime, os
 (pk, by, nfl, nfs, bf, bs, nf, ns) = [int(x) for x in sys.argv[1:9]]
 eve, work, runs = sys.argv[9], sys.argv[10], int(sys.argv[11])
 def fl(s): return [float(x) for x in s.split()]
 bw, bc, br, nw, nc, nr = (fl(x) for x in sys.argv[12:18])
-mode_flows, mode_app, mode_null = float(sys.argv[18]), float(sys.argv[19]), float(sys.argv[20])
+mode_flows, mode_app = float(sys.argv[18]), float(sys.argv[19])
 med = statistics.median
 types = collections.Counter()
 try:
@@ -182,9 +177,6 @@ print("- bannin modes (packets/s per core, median of %d runs each): flows only (
       "--no-ndr`) %s; flows + protocol metadata (`--no-ndr`) %s; everything %s" % (runs,
           format(int(pk / mode_flows), ","), format(int(pk / mode_app), ","),
           format(int(rate(bcm)), ",")))
-print("- everything with the eve records rendered but not stored (`--eve /dev/null`; ndpiReader "
-      "stores no records either): %s packets/s per core, **%.2fx** ndpiReader (median of %d runs)"
-      % (format(int(pk / mode_null), ","), ncm / mode_null, runs))
 print("- bannin on the mix: flows %s; drops %s" % (
     grab(os.path.join(work, "mix-bannin-1.log"), r"\nflows\s+(.*)"),
     grab(os.path.join(work, "mix-bannin-1.log"), r"\ndrops\s+(.*)")))
