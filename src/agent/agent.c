@@ -89,6 +89,10 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
  * loop has nothing left to do after that): one write() per drained batch cost a syscall
  * per event or two at a few thousand events/s. The spool has its own durability rules. */
 #define AGENT_FLUSH_NS (20 * 1000000ll)
+/* ... and after a drained batch once this much has passed since the last flush: at low rates
+ * (a batch per ring-buffer poll, every ~10 ms) the batch's own wakeup then does the flush,
+ * instead of a second wakeup of the loop for the flush alone */
+#define AGENT_FLUSH_AFTER_BATCH_NS (5 * 1000000ll)
 /* How often live processes of the table are checked for having vanished without an exit
  * event (lost in the ring buffer or shed from a full queue). */
 #define AGENT_SWEEP_NS (30 * 1000000000ll)
@@ -140,6 +144,7 @@ struct agent {
     uint64_t rate_count;
     bool stopping;
     bool loop_waiting;             /* the loop sleeps on cv: only then is a wakeup needed */
+    bool burst_done;               /* an emitter's burst ended: no need to linger for more */
     _Atomic uint32_t sample_shift;
 
     /* loop thread */
@@ -247,6 +252,8 @@ struct agent {
 
 /* The agent whose loop runs on this thread (NULL on other threads). */
 static _Thread_local struct agent *tl_loop;
+/* agent_emit_burst_begin/end: this thread's emits do not wake the loop one by one */
+static _Thread_local bool tl_burst;
 
 static int64_t
 now_ns(clockid_t clk)
@@ -394,6 +401,28 @@ sample_keep(struct agent *a, const struct agent_event *ev)
     return true;
 }
 
+void
+agent_emit_burst_begin(struct agent *a)
+{
+    (void)a;
+    tl_burst = true;
+}
+
+void
+agent_emit_burst_end(struct agent *a)
+{
+    if (!tl_burst)
+        return;
+    tl_burst = false;
+    pthread_mutex_lock(&a->mu);
+    if (a->total > 0) {
+        a->burst_done = true; /* the loop takes what is queued without lingering */
+        if (a->loop_waiting)
+            pthread_cond_signal(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
 int
 agent_emit(struct agent *a, const struct agent_event *ev)
 {
@@ -462,7 +491,7 @@ agent_emit(struct agent *a, const struct agent_event *ev)
     a->total++;
     if (!marker)
         a->cnt.queued++;
-    if (a->loop_waiting)
+    if (a->loop_waiting && (!tl_burst || a->total >= AGENT_DRAIN_BATCH))
         pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
     if (victim) {
@@ -1475,8 +1504,10 @@ loop_main(void *arg)
             if (wait_ns > 0)
                 pthread_cond_timedwait(&a->cv, &a->mu, &dl);
             a->loop_waiting = false;
-            linger = a->total > 0 && a->total < AGENT_DRAIN_BATCH && !a->stopping;
+            linger = a->total > 0 && a->total < AGENT_DRAIN_BATCH && !a->stopping &&
+                     !a->burst_done;
         }
+        a->burst_done = false;
         bool done = a->stopping && a->total == 0;
         pthread_mutex_unlock(&a->mu);
         if (done)
@@ -1521,7 +1552,7 @@ loop_main(void *arg)
         if (a->out) {
             /* stdio writes when its buffer fills; here only the time bound */
             int64_t mono = now_ns(CLOCK_MONOTONIC);
-            if (a->out_dirty && mono - a->out_flushed_ns >= AGENT_FLUSH_NS) {
+            if (a->out_dirty && mono - a->out_flushed_ns >= AGENT_FLUSH_AFTER_BATCH_NS) {
                 fflush(a->out);
                 a->out_dirty = false;
                 a->out_flushed_ns = mono;

@@ -150,6 +150,15 @@ struct agent_collector_ops {
  */
 int agent_emit(struct agent *a, const struct agent_event *ev);
 
+/*
+ * Brackets a burst of agent_emit() calls from one thread (the eBPF collector: the records of
+ * one ring-buffer poll). Inside the burst the loop is not woken per event (only when a whole
+ * drained batch is waiting); agent_emit_burst_end wakes it once for the burst, which it then
+ * takes without lingering. Only saves wakeups: nothing waits longer than the burst itself.
+ */
+void agent_emit_burst_begin(struct agent *a);
+void agent_emit_burst_end(struct agent *a);
+
 /* Releases the strings an event owns (used by code that built events with heap strings). */
 void agent_event_release(struct agent_event *ev);
 

@@ -950,6 +950,25 @@ bad:
 
 #define AB_POLL_MS 10
 
+/* In agent.c; weak, so that a test linking this collector with its own agent_emit (and no
+ * agent loop) needs no more of the agent: then there is no loop to wake and no burst. */
+#pragma weak agent_emit_burst_begin
+#pragma weak agent_emit_burst_end
+
+static void
+burst_begin(struct bpf_state *s)
+{
+    if (agent_emit_burst_begin && s->a)
+        agent_emit_burst_begin(s->a);
+}
+
+static void
+burst_end(struct bpf_state *s)
+{
+    if (agent_emit_burst_end && s->a)
+        agent_emit_burst_end(s->a);
+}
+
 static void *
 poll_thread(void *arg)
 {
@@ -957,12 +976,16 @@ poll_thread(void *arg)
 
     while (!atomic_load(&s->stop)) {
         /* The BPF side wakes us only when the ring holds AB_WAKEUP_BYTES; below that, records
-         * wait at most AB_POLL_MS (the bound on event latency at a low rate). */
+         * wait at most AB_POLL_MS (the bound on event latency at a low rate). The records one
+         * poll takes are one burst for the loop: it is woken once for them (or per full
+         * drained batch), not per record and then again after its linger. */
+        burst_begin(s);
         int rc = ring_buffer__poll(s->rb, AB_POLL_MS);
 
         /* A timed-out poll processes nothing: take what was submitted without a wakeup. */
         if (rc == 0)
             rc = ring_buffer__consume(s->rb);
+        burst_end(s);
 
         if (rc < 0 && rc != -EINTR)
             break;
