@@ -541,6 +541,14 @@ hit_before(struct hit a, struct hit b)
     return a.ts > b.ts || (a.ts == b.ts && a.id > b.id);
 }
 
+static void
+hit_swap(struct hit *h, size_t i, size_t j)
+{
+    struct hit t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
 /* heap[0] is the last of the kept hits in the result order */
 static void
 heap_down(struct hit *h, size_t n, size_t i)
@@ -553,9 +561,7 @@ heap_down(struct hit *h, size_t n, size_t i)
             m = r;
         if (m == i)
             return;
-        struct hit t = h[i];
-        h[i] = h[m];
-        h[m] = t;
+        hit_swap(h, i, m);
         i = m;
     }
 }
@@ -569,9 +575,7 @@ heap_push(struct hit *h, size_t *n, struct hit x)
         size_t p = (i - 1) / 2;
         if (!hit_before(h[p], h[i]))
             break;
-        struct hit t = h[i];
-        h[i] = h[p];
-        h[p] = t;
+        hit_swap(h, i, p);
         i = p;
     }
 }
