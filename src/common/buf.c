@@ -2,6 +2,8 @@
  * buf.c - bounded growable buffer and JSON string escaping.
  */
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,16 +146,105 @@ bn_utf8_valid(const char *s, size_t n)
     return true;
 }
 
+/* Writes the escape of c (below 0x80 and not plain) at o; returns its length. */
+static size_t
+json_esc(char *o, unsigned c)
+{
+    static const char hex[] = "0123456789abcdef";
+    o[0] = '\\';
+    switch (c) {
+    case '"': o[1] = '"'; return 2;
+    case '\\': o[1] = '\\'; return 2;
+    case '\n': o[1] = 'n'; return 2;
+    case '\r': o[1] = 'r'; return 2;
+    case '\t': o[1] = 't'; return 2;
+    case '\b': o[1] = 'b'; return 2;
+    case '\f': o[1] = 'f'; return 2;
+    default:
+        o[1] = 'u'; o[2] = '0'; o[3] = '0';
+        o[4] = hex[c >> 4]; o[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+/* Printable ASCII but '"' and '\\': the bytes a JSON string body takes as they are. */
+static inline bool
+json_plain(unsigned c)
+{
+    return c - 0x20u < 0x60u && c != '"' && c != '\\';
+}
+
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* True when all 8 bytes of x are plain. Each term is exact as "some byte is ...": below
+ * 0x20, 0x80 or above, '"', '\\' (the borrow tricks only err in bytes above a true hit). */
+static inline bool
+json_plain8(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"'), bs = x ^ (ONES * '\\');
+    uint64_t bad = ((x - ONES * 0x20) & ~x) | x | ((q - ONES) & ~q) | ((bs - ONES) & ~bs);
+    return (bad & HIGHS) == 0;
+}
+
+/*
+ * The common case: room for the worst (6 bytes out per byte in) is there, so the output is
+ * written straight into the buffer, 8 plain bytes at a time, with one bounds check for the
+ * whole string instead of an append per run. Same bytes as the general loop below.
+ */
+static void
+json_escape_fast(struct bn_buf *b, const unsigned char *u, size_t n)
+{
+    char *o = b->p + b->len;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t x;
+        if (n - i >= 8 && (memcpy(&x, u + i, 8), json_plain8(x))) {
+            memcpy(o, &x, 8);
+            o += 8;
+            i += 8;
+            continue;
+        }
+        unsigned c = u[i];
+        if (json_plain(c)) {
+            *o++ = (char)c;
+            i++;
+        } else if (c >= 0x80) {
+            size_t l = utf8_seq(u + i, n - i);
+            if (l) {
+                memcpy(o, u + i, l);
+                o += l;
+                i += l;
+            } else {
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
+                i++;
+            }
+        } else {
+            o += json_esc(o, c);
+            i++;
+        }
+    }
+    *o = '\0';
+    b->len = (size_t)(o - b->p);
+}
+
 int
 bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0;
     int rc;
+    /* room for 6n more and the NUL: the fast path (a buffer near its maximum that cannot
+     * take 6n goes the general way, so errors and partial output are as before) */
+    if (n < (SIZE_MAX - 1) / 6 &&
+        (6 * n < b->cap - b->len || (b->len + 6 * n <= b->max && bn_buf_reserve(b, 6 * n) == 0))) {
+        json_escape_fast(b, u, n);
+        return 0;
+    }
     while (i < n) {
         unsigned c = u[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (json_plain(c)) {
             i++;
             run++;
             continue;
@@ -174,23 +265,8 @@ bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n)
             }
             continue;
         }
-        char esc[7];
-        size_t el = 2;
-        esc[0] = '\\';
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-            el = 6;
-        }
-        if ((rc = bn_buf_append(b, esc, el)))
+        char esc[6];
+        if ((rc = bn_buf_append(b, esc, json_esc(esc, c))))
             return rc;
         i++;
     }
