@@ -101,6 +101,10 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
  * events per second the per-event futex wakeups and context switches of the loop thread cost
  * more CPU than the processing itself. It bounds the added latency of an event. */
 #define AGENT_LINGER_NS (2 * 1000000l)
+/* A burst of at most this many queued events is processed on the emitter's thread when the
+ * loop sleeps (bigger ones, or more than AGENT_HELP_BATCHES batches, are the loop's). */
+#define AGENT_HELP_MAX AGENT_DRAIN_BATCH
+#define AGENT_HELP_BATCHES 4
 #define AGENT_ANCESTOR_CMDLINE_MAX 4096 /* bytes of each ancestor command line in an alert */
 #define ALERT_RECENT_SLOTS 1024           /* remembered (rule, process, file) alerts */
 #define ALERT_REPEAT_NS 2000000000LL      /* a file alert repeated within this is not re-raised */
@@ -144,6 +148,12 @@ struct agent {
     uint64_t rate_count;
     bool stopping;
     bool loop_waiting;             /* the loop sleeps on cv: only then is a wakeup needed */
+    /* The loop's work (draining the queue, enrichment, detection, output, timers) runs under
+     * work_mu: on the loop thread, or on an emitter's thread at the end of a small burst
+     * while the loop sleeps (agent_emit_burst_end: no hand-off wakeup at low rates). */
+    pthread_mutex_t work_mu;
+    struct agent_event *batch;     /* work_mu: the drained batch (AGENT_DRAIN_BATCH) */
+    int64_t help_cpu_ns;           /* work_mu: thread CPU of the loop's work done by emitters */
     bool burst_done;               /* an emitter's burst ended: no need to linger for more */
     _Atomic uint32_t sample_shift;
 
@@ -244,7 +254,7 @@ struct agent {
     int64_t next_budget_ns, next_hb_ns;
     int64_t out_flushed_ns;        /* when the --output file was last flushed */
     int64_t next_sweep_ns;         /* next agent_proctable_sweep */
-    bool out_dirty;                /* written since */
+    _Atomic bool out_dirty;        /* written since (read by an emitter to flush) */
     int64_t last_cpu_ns, last_wall_ns, last_loop_cpu_ns;
     bool cur_gone;                 /* the event being processed: its process has exited */
     bool collectors_over;          /* over the CPU budget outside the loop (reported once) */
@@ -408,6 +418,28 @@ agent_emit_burst_begin(struct agent *a)
     tl_burst = true;
 }
 
+static void help_work(struct agent *a);
+static void out_flush_due(struct agent *a, int64_t after_ns);
+
+/* Wakes the loop for what is queued (mu held): it takes it without lingering. */
+static void
+wake_loop_locked(struct agent *a)
+{
+    if (a->total > 0) {
+        a->burst_done = true;
+        if (a->loop_waiting)
+            pthread_cond_signal(&a->cv);
+    }
+}
+
+/*
+ * The end of an emitter's burst. While the loop sleeps, a small burst is processed right
+ * here, on the emitter's thread (the loop's work is serialized by work_mu): at low rates
+ * that saves the hand-off (a futex wakeup and a context switch of the loop per ring-buffer
+ * poll). A bigger burst, or one arriving while the loop works, wakes the loop once. A burst
+ * that brought nothing flushes the --output file if it has waited AGENT_FLUSH_NS, so the
+ * loop needs no wakeup of its own for that either.
+ */
 void
 agent_emit_burst_end(struct agent *a)
 {
@@ -415,12 +447,27 @@ agent_emit_burst_end(struct agent *a)
         return;
     tl_burst = false;
     pthread_mutex_lock(&a->mu);
-    if (a->total > 0) {
-        a->burst_done = true; /* the loop takes what is queued without lingering */
-        if (a->loop_waiting)
-            pthread_cond_signal(&a->cv);
-    }
+    bool queued = a->total > 0;
+    bool help = queued && a->loop_waiting && a->total <= AGENT_HELP_MAX && !a->stopping;
+    if (!help)
+        wake_loop_locked(a);
     pthread_mutex_unlock(&a->mu);
+    if (!help && (queued || !atomic_load(&a->out_dirty)))
+        return;
+    if (pthread_mutex_trylock(&a->work_mu) != 0) {
+        /* the loop is at work (it flushes, and takes what is queued) */
+        if (help) {
+            pthread_mutex_lock(&a->mu);
+            wake_loop_locked(a);
+            pthread_mutex_unlock(&a->mu);
+        }
+        return;
+    }
+    if (help)
+        help_work(a);
+    else
+        out_flush_due(a, AGENT_FLUSH_NS);
+    pthread_mutex_unlock(&a->work_mu);
 }
 
 int
@@ -1304,7 +1351,8 @@ cpu_ns(void)
 static void
 check_budget(struct agent *a, int64_t mono)
 {
-    int64_t cpu = cpu_ns(), loop_cpu = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    /* the loop's work: this thread's CPU and what emitters did of it (help_work) */
+    int64_t cpu = cpu_ns(), loop_cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) + a->help_cpu_ns;
     double pct = 0, loop_pct = 0;
     if (a->last_wall_ns && mono > a->last_wall_ns) {
         double wall = (double)(mono - a->last_wall_ns);
@@ -1469,11 +1517,80 @@ timers(struct agent *a)
     }
 }
 
+/* Flushes the --output file if it was written and last flushed at least after_ns ago
+ * (work_mu held). */
+static void
+out_flush_due(struct agent *a, int64_t after_ns)
+{
+    if (!a->out || !atomic_load(&a->out_dirty))
+        return;
+    int64_t mono = now_ns(CLOCK_MONOTONIC);
+    if (mono - a->out_flushed_ns >= after_ns) {
+        fflush(a->out);
+        atomic_store(&a->out_dirty, false);
+        a->out_flushed_ns = mono;
+    }
+}
+
+/* Drains and processes one batch, then spools and writes it (work_mu held). Returns the
+ * number of queue entries taken. */
+static size_t
+work_batch(struct agent *a)
+{
+    size_t n = 0;
+    a->batching = true;
+    if (a->batch) {
+        struct agent_event *batch = a->batch;
+        while (n < AGENT_DRAIN_BATCH && agent_queue_pop(a, &batch[n]) == 0)
+            n++;
+        for (size_t i = 0; i < n; i++) {
+            /* a process whose exit is already queued behind its exec has no
+             * /proc/<pid>/cwd left to read: skip the readlink */
+            a->cur_gone = false;
+            if (batch[i].kind == AGENT_EV_PROCESS_CREATE && !batch[i].proc.cwd)
+                for (size_t j = i + 1; j < n && !a->cur_gone; j++)
+                    a->cur_gone = batch[j].kind == AGENT_EV_PROCESS_TERMINATE &&
+                                  batch[j].proc.pid == batch[i].proc.pid;
+            agent_process(a, &batch[i]);
+            a->cur_gone = false;
+        }
+    } else {
+        struct agent_event ev;
+        for (; n < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; n++)
+            agent_process(a, &ev);
+    }
+    /* the batch's events and alerts: to the spool with one write, then to the output;
+     * each counts as spooled from here */
+    a->batching = false;
+    pend_flush(a);
+    /* stdio writes when its buffer fills; here only the time bound */
+    out_flush_due(a, AGENT_FLUSH_AFTER_BATCH_NS);
+    return n;
+}
+
+/* The loop's work on an emitter's thread (work_mu held, the loop sleeping): what is queued,
+ * at most AGENT_HELP_BATCHES batches; anything left wakes the loop. Its CPU time counts as
+ * the loop's for the budget. The timers stay the loop's (the heartbeat reads collector
+ * state that an emitter's own collector may be tearing down). */
+static void
+help_work(struct agent *a)
+{
+    struct agent *prev = tl_loop;
+    tl_loop = a; /* status events from this work go straight to the output, as on the loop */
+    int64_t t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i < AGENT_HELP_BATCHES && work_batch(a) > 0; i++)
+        ;
+    a->help_cpu_ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+    tl_loop = prev;
+    pthread_mutex_lock(&a->mu);
+    wake_loop_locked(a);
+    pthread_mutex_unlock(&a->mu);
+}
+
 static void *
 loop_main(void *arg)
 {
     struct agent *a = arg;
-    struct agent_event ev;
     tl_loop = a;
     a->next_budget_ns = now_ns(CLOCK_MONOTONIC) + a->conf.budget_ms * 1000000ll;
     a->next_hb_ns = now_ns(CLOCK_MONOTONIC) + a->conf.heartbeat_ms * 1000000ll;
@@ -1481,7 +1598,6 @@ loop_main(void *arg)
     a->last_loop_cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID);
     a->last_wall_ns = now_ns(CLOCK_MONOTONIC);
     bool linger = false;
-    struct agent_event *batch = bn_malloc(AGENT_DRAIN_BATCH * sizeof(*batch));
     for (;;) {
         pthread_mutex_lock(&a->mu);
         bool idle = a->total == 0 && !a->stopping;
@@ -1512,12 +1628,6 @@ loop_main(void *arg)
         pthread_mutex_unlock(&a->mu);
         if (done)
             break;
-        if (idle && a->out && a->out_dirty &&
-            now_ns(CLOCK_MONOTONIC) - a->out_flushed_ns >= AGENT_FLUSH_NS) {
-            fflush(a->out);
-            a->out_dirty = false;
-            a->out_flushed_ns = now_ns(CLOCK_MONOTONIC);
-        }
         if (linger) {
             /* woken by the first event of a burst: let the burst gather (emitters do not
              * signal while the loop is not waiting) */
@@ -1525,47 +1635,20 @@ loop_main(void *arg)
             nanosleep(&ls, NULL);
             linger = false;
         }
-        a->batching = true;
-        if (batch) {
-            size_t n = 0;
-            while (n < AGENT_DRAIN_BATCH && agent_queue_pop(a, &batch[n]) == 0)
-                n++;
-            for (size_t i = 0; i < n; i++) {
-                /* a process whose exit is already queued behind its exec has no
-                 * /proc/<pid>/cwd left to read: skip the readlink */
-                a->cur_gone = false;
-                if (batch[i].kind == AGENT_EV_PROCESS_CREATE && !batch[i].proc.cwd)
-                    for (size_t j = i + 1; j < n && !a->cur_gone; j++)
-                        a->cur_gone = batch[j].kind == AGENT_EV_PROCESS_TERMINATE &&
-                                      batch[j].proc.pid == batch[i].proc.pid;
-                agent_process(a, &batch[i]);
-                a->cur_gone = false;
-            }
-        } else {
-            for (int i = 0; i < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; i++)
-                agent_process(a, &ev);
-        }
-        /* the batch's events and alerts: to the spool with one write, then to the output;
-         * each counts as spooled from here */
-        a->batching = false;
-        pend_flush(a);
-        if (a->out) {
-            /* stdio writes when its buffer fills; here only the time bound */
-            int64_t mono = now_ns(CLOCK_MONOTONIC);
-            if (a->out_dirty && mono - a->out_flushed_ns >= AGENT_FLUSH_AFTER_BATCH_NS) {
-                fflush(a->out);
-                a->out_dirty = false;
-                a->out_flushed_ns = mono;
-            }
-        }
+        pthread_mutex_lock(&a->work_mu);
+        if (idle)
+            out_flush_due(a, AGENT_FLUSH_NS);
+        work_batch(a);
         timers(a);
+        pthread_mutex_unlock(&a->work_mu);
     }
+    pthread_mutex_lock(&a->work_mu);
     heartbeat(a);
     if (a->corr)
         bn_correlator_expire(a->corr, INT64_MAX);
     if (a->out)
         fflush(a->out);
-    bn_free(batch);
+    pthread_mutex_unlock(&a->work_mu);
     return NULL;
 }
 
@@ -1687,6 +1770,7 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
     if (!a)
         return bn_diag_set(d, BN_ENOMEM, "<agent>", 0, 0, "out of memory");
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->work_mu, NULL);
     pthread_mutex_init(&a->spool_mu, NULL);
     pthread_mutex_init(&a->col_mu, NULL);
     pthread_mutex_init(&a->contain_mu, NULL);
@@ -1696,6 +1780,8 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->cv, &ca);
     pthread_condattr_destroy(&ca);
+    /* without it (no memory) the loop pops and processes one event at a time */
+    a->batch = bn_malloc(AGENT_DRAIN_BATCH * sizeof(*a->batch));
     bn_buf_init(&a->json, AGENT_JSON_MAX);
     bn_buf_init(&a->ajson, AGENT_JSON_MAX);
     bn_buf_init(&a->pend, AGENT_PEND_BYTES + AGENT_JSON_MAX + 1);
@@ -2310,7 +2396,9 @@ agent_free(struct agent *a)
     bn_free(a->exc_buf);
     agent_config_release(&a->conf);
     pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->work_mu);
     pthread_mutex_destroy(&a->mu);
+    bn_free(a->batch);
     bn_free(a);
 }
 
