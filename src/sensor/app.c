@@ -978,6 +978,30 @@ ident_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
         net_app_tls.gap(st->tls, f, dir, n);
 }
 
+/* Before STARTTLS each chunk's first bytes are probed: nothing is skipped until then. */
+static size_t
+ident_skippable(void *vst, enum net_dir dir)
+{
+    struct ident_state *st = vst;
+    if (!st || vst == &ident_marker)
+        return SIZE_MAX; /* nothing is parsed */
+    return st->tls ? net_app_tls.skippable(st->tls, dir) : 0;
+}
+
+static bool
+ident_skip(void *vst, struct net_flow *f, enum net_dir dir, size_t n, uint64_t ts_ns,
+           struct net_sink *sink)
+{
+    struct ident_state *st = vst;
+    if (!st || vst == &ident_marker)
+        return true;
+    if (!st->tls) { /* not reached: no skip range before the TLS */
+        ident_gap(vst, f, dir, n);
+        return false;
+    }
+    return net_app_tls.skip(st->tls, f, dir, n, ts_ns, sink);
+}
+
 static void
 ident_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
@@ -1000,6 +1024,8 @@ ident_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink
         .data = ident_data,                                                                        \
         .gap = ident_gap,                                                                          \
         .close = ident_close,                                                                      \
+        .skippable = ident_skippable,                                                              \
+        .skip = ident_skip,                                                                        \
     }
 #define IDENT_PARSER(var, nm, appid, probefn, p0, p1)                                              \
     IDENT_PARSER_P(var, nm, appid, probefn, IPPROTO_TCP, p0, p1)

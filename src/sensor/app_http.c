@@ -846,6 +846,65 @@ http_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
     hd->state = H_RESYNC;
 }
 
+/* Bytes of dir http_data would take without reading them: bodies, a dead direction. */
+static size_t
+http_skippable(void *vst, enum net_dir dir)
+{
+    struct http_state *st = vst;
+    if (!st || (unsigned)dir > 1)
+        return 0;
+    const struct hdir *hd = &st->d[dir];
+    switch (hd->state) {
+    case H_DEAD:
+    case H_BODY_CLOSE: return SIZE_MAX;
+    case H_BODY_LEN:
+    case H_CHUNK_DATA: return (size_t)BN_MIN(hd->left, (uint64_t)SIZE_MAX);
+    case H_TUNNEL:
+        if (!st->tunnel_probed)
+            return 0; /* the first bytes decide what the tunnel holds */
+        if (st->inner && st->inner_st)
+            return st->inner->skippable ? st->inner->skippable(st->inner_st, dir) : 0;
+        return SIZE_MAX;
+    default: return 0;
+    }
+}
+
+/* n bytes http_skippable allowed, without their content: what http_data does with them. */
+static bool
+http_skip(void *vst, struct net_flow *f, enum net_dir dir, size_t n, uint64_t ts_ns,
+          struct net_sink *sink)
+{
+    struct http_state *st = vst;
+    if (!st || (unsigned)dir > 1)
+        return true;
+    struct hdir *hd = &st->d[dir];
+    if (n > http_skippable(st, dir)) {
+        /* the other direction switched this one meanwhile (an upgrade, a CONNECT answered
+         * while a body was still coming): the bytes were needed, they are a hole now */
+        http_gap(st, f, dir, n);
+        return false;
+    }
+    switch (hd->state) {
+    case H_BODY_CLOSE: body_bytes(hd, dir, n); return true;
+    case H_BODY_LEN:
+    case H_CHUNK_DATA:
+        body_bytes(hd, dir, n);
+        hd->left -= n;
+        if (hd->left == 0) {
+            if (hd->state == H_CHUNK_DATA)
+                hd->state = H_CHUNK_END;
+            else
+                message_done(st, hd, dir, f, ts_ns, sink);
+        }
+        return true;
+    case H_TUNNEL:
+        if (st->inner && st->inner_st)
+            return st->inner->skip(st->inner_st, f, dir, n, ts_ns, sink);
+        return true;
+    default: return true; /* H_DEAD */
+    }
+}
+
 static void
 http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
@@ -907,4 +966,6 @@ const struct net_app_parser net_app_http = {
     .data = http_data,
     .gap = http_gap,
     .close = http_close,
+    .skippable = http_skippable,
+    .skip = http_skip,
 };

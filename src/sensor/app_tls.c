@@ -66,6 +66,11 @@ struct tls_dir {
     bool encrypted;     /* ChangeCipherSpec seen (TLS <= 1.2): handshake records opaque */
     bool appdata;
     bool dead; /* not TLS any more (or lost sync): ignore the rest */
+    /* a record whose content nothing reads (body_unread) goes by count, not copied:
+     * body_left bytes of it to come (0: none in progress) */
+    uint8_t body_type;
+    uint16_t body_len;
+    uint32_t body_left;
 };
 
 /*
@@ -836,6 +841,41 @@ record(struct tls_state *st, struct net_flow *f, enum net_dir dir, unsigned type
         tls_finish(st, f, ts_ns, sink);
 }
 
+/*
+ * Is a record of this type skipped by record() whatever it holds? Everything but a handshake
+ * record before the direction's ChangeCipherSpec (record() decides by type, and
+ * td->encrypted cannot change before this record ends: records are handled in order).
+ */
+static bool
+body_unread(const struct tls_dir *td, unsigned type)
+{
+    return type != REC_HANDSHAKE || td->encrypted;
+}
+
+/* Takes up to n bytes of the unread record in progress; at its end the record is handled as
+ * if it had come whole (its content is not read). Returns the bytes taken. */
+static size_t
+body_take(struct tls_state *st, struct net_flow *f, enum net_dir dir, size_t n, uint64_t ts_ns,
+          struct net_sink *sink)
+{
+    struct tls_dir *td = &st->d[dir];
+    size_t k = BN_MIN(n, (size_t)td->body_left);
+
+    td->body_left -= (uint32_t)k;
+    if (!td->body_left)
+        record(st, f, dir, td->body_type, NULL, td->body_len, ts_ns, sink);
+    return k;
+}
+
+/* An unread record of type with len body bytes starts; have of them are here. */
+static void
+body_start(struct tls_dir *td, unsigned type, size_t len, size_t have)
+{
+    td->body_type = (uint8_t)type;
+    td->body_len = (uint16_t)len;
+    td->body_left = (uint32_t)(len - have);
+}
+
 /* Handshake bytes in order (record payloads, or QUIC CRYPTO frames): complete messages. */
 static void
 hs_stream(struct tls_state *st, enum net_dir dir, const uint8_t *d, size_t n)
@@ -963,8 +1003,16 @@ tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size
     if (!st || (unsigned)dir > 1)
         return;
     struct tls_dir *td = &st->d[dir];
+again:
     if (td->dead)
         return;
+    if (td->body_left) {
+        size_t k = body_take(st, f, dir, n, ts_ns, sink);
+        d += k;
+        n -= k;
+        if (td->dead)
+            return;
+    }
     /* whole records straight from the chunk while nothing is pending */
     while (td->rec.len == 0 && n >= TLS_HDR) {
         if (sslv2_start(st, dir, d)) {
@@ -984,8 +1032,13 @@ tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size
             return;
         }
         size_t rl = app_be16(d + 3);
-        if (n < TLS_HDR + rl)
+        if (n < TLS_HDR + rl) {
+            if (body_unread(td, d[0])) { /* the rest of it goes by count */
+                body_start(td, d[0], rl, n - TLS_HDR);
+                return;
+            }
             break;
+        }
         record(st, f, dir, d[0], d + TLS_HDR, rl, ts_ns, sink);
         d += TLS_HDR + rl;
         n -= TLS_HDR + rl;
@@ -994,6 +1047,30 @@ tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size
     }
     if (n == 0)
         return;
+    if (td->rec.len < TLS_HDR) {
+        /* a record header split between chunks: complete it first; an unread record's
+         * body then goes by count */
+        size_t h = BN_MIN(n, (size_t)TLS_HDR - td->rec.len);
+        if (app_acc_add(&td->rec, d, h, TLS_HDR + NET_TLS_RECORD_MAX) != 0) {
+            app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
+            td->dead = true;
+            return;
+        }
+        d += h;
+        n -= h;
+        const uint8_t *hp = td->rec.p;
+        if (td->rec.len == TLS_HDR && !sslv2_start(st, dir, hp) && record_header_ok(hp) &&
+            body_unread(td, hp[0])) {
+            body_start(td, hp[0], app_be16(hp + 3), 0);
+            td->rec.len = 0;
+            if (!td->body_left) {
+                record(st, f, dir, td->body_type, NULL, 0, ts_ns, sink);
+                if (td->dead)
+                    return;
+            }
+            goto again;
+        }
+    }
     if (app_acc_add(&td->rec, d, n, TLS_HDR + NET_TLS_RECORD_MAX) != 0) {
         /* more bytes than one record can hold: bulk data we do not need, keep framing */
         size_t room = TLS_HDR + NET_TLS_RECORD_MAX - td->rec.len;
@@ -1026,8 +1103,15 @@ tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size
                 return;
             }
             size_t rl = app_be16(td->rec.p + 3);
-            if (td->rec.len < TLS_HDR + rl)
+            if (td->rec.len < TLS_HDR + rl) {
+                if (body_unread(td, td->rec.p[0])) {
+                    /* the rest of it goes by count, then whatever is left of the chunk */
+                    body_start(td, td->rec.p[0], rl, td->rec.len - TLS_HDR);
+                    td->rec.len = 0;
+                    goto again;
+                }
                 break;
+            }
             record(st, f, dir, td->rec.p[0], td->rec.p + TLS_HDR, rl, ts_ns, sink);
             app_acc_consume(&td->rec, TLS_HDR + rl);
             if (td->dead)
@@ -1058,8 +1142,34 @@ tls_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
     app_err(NET_APP_TLS, NET_APP_ERR_GAP);
     /* record framing is lost: handshake metadata after a gap would be guesswork */
     td->dead = true;
+    td->body_left = 0;
     app_acc_release(&td->rec);
     app_acc_release(&td->hs);
+}
+
+/* Bytes of dir the parser takes by count: the rest of an unread record, or all (dead). */
+static size_t
+tls_skippable(void *vst, enum net_dir dir)
+{
+    struct tls_state *st = vst;
+    if (!st || (unsigned)dir > 1)
+        return 0;
+    return st->d[dir].dead ? SIZE_MAX : st->d[dir].body_left;
+}
+
+static bool
+tls_skip(void *vst, struct net_flow *f, enum net_dir dir, size_t n, uint64_t ts_ns,
+         struct net_sink *sink)
+{
+    struct tls_state *st = vst;
+    if (!st || (unsigned)dir > 1 || st->d[dir].dead)
+        return true;
+    if (n > st->d[dir].body_left) { /* not reached: nothing else moves a direction's records */
+        tls_gap(st, f, dir, n);
+        return false;
+    }
+    body_take(st, f, dir, n, ts_ns, sink);
+    return true;
 }
 
 static void
@@ -1087,6 +1197,8 @@ const struct net_app_parser net_app_tls = {
     .data = tls_data,
     .gap = tls_gap,
     .close = tls_close,
+    .skippable = tls_skippable,
+    .skip = tls_skip,
 };
 
 /* ---- the handshake parser for QUIC (app_quic.c): CRYPTO streams instead of records ---- */

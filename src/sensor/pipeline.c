@@ -282,6 +282,22 @@ app_feed(struct net_pipeline *p, struct net_flow *f, enum net_dir dir, const uin
     }
 }
 
+/*
+ * After a parser took bytes of dir: how many of dir's next bytes it ignores goes to the
+ * direction's stream, which then keeps them as a count instead of copying them and hands
+ * them on through on_skip (an encrypted TLS record's body, an HTTP body).
+ */
+static void
+skip_hint(struct net_flow *f, enum net_dir dir)
+{
+    struct pflow *pf = f->stream[0];
+
+    if (pf && f->proto == IPPROTO_TCP)
+        net_stream_skip_hint(ST(pf, dir), f->parser && f->app_state && f->parser->skippable
+                                              ? f->parser->skippable(f->app_state, dir)
+                                              : 0);
+}
+
 static void
 app_start(struct net_pipeline *p, struct net_flow *f, enum net_app app)
 {
@@ -441,6 +457,7 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         if (!f->app_dir_done[dir] && f->proto == IPPROTO_TCP)
             other_direction(f, dir, d, n);
         app_feed(p, f, dir, d, n);
+        skip_hint(f, dir);
         return;
     }
     if (reverse_by_port(p, fd, n))
@@ -512,6 +529,24 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         app_feed(p, f, o, PROBE(pf, o), PLEN(pf, o));
     }
     probe_put(p, pf);
+}
+
+/* n bytes the parser declared it ignores (skip_hint), without their content. */
+static void
+on_skip(void *ctx, size_t n)
+{
+    struct feed *fd = ctx;
+    struct net_pipeline *p = fd->p;
+    struct net_flow *f = fd->f;
+
+    p->st.stream_skipped += n;
+    if (f->parser && f->app_state && f->parser->skip) {
+        p->cur_dir = (uint8_t)fd->dir;
+        if (!f->parser->skip(f->app_state, f, fd->dir, n, p->now_ns, &p->sink))
+            p->st.stream_skip_lost += n;
+        p->cur_dir = NET_TOSERVER;
+    }
+    skip_hint(f, fd->dir);
 }
 
 static void
@@ -604,7 +639,7 @@ app_packet(struct net_pipeline *p, struct net_flow *f, enum net_dir dir,
          * in Suricata's IDS mode (records then carry the acknowledging packet's number) */
         if (pf && (k->tcp_flags & (NET_TCP_ACK | NET_TCP_RST))) {
             struct feed fo = {p, f, o};
-            struct net_stream_out oo = {on_data, on_gap, &fo};
+            struct net_stream_out oo = {on_data, on_gap, &fo, on_skip};
             if (k->tcp_flags & NET_TCP_RST)
                 net_stream_flush(ST(pf, o), &oo);
             else
@@ -622,14 +657,14 @@ app_packet(struct net_pipeline *p, struct net_flow *f, enum net_dir dir,
         pf = pflow_get(p, f);
         if (!pf)
             return;
-        struct net_stream_out out = {on_data, on_gap, &fd};
+        struct net_stream_out out = {on_data, on_gap, &fd, on_skip};
         if (k->tcp_flags & NET_TCP_SYN)
             net_stream_syn(ST(pf, dir), k->tcp_seq);
         if (k->payload_len)
             net_stream_add(ST(pf, dir), k->tcp_seq + ((k->tcp_flags & NET_TCP_SYN) ? 1 : 0),
                            k->payload, k->payload_len, &out);
         if (k->tcp_flags & NET_TCP_RST) {
-            struct net_stream_out o2 = {on_data, on_gap, &fd};
+            struct net_stream_out o2 = {on_data, on_gap, &fd, on_skip};
             net_stream_flush(ST(pf, fd.dir), &o2);
         }
     } else if (k->proto == IPPROTO_UDP && k->payload_len) {
@@ -652,7 +687,7 @@ on_flow_end(void *ctx, struct net_flow *f)
     if (pf) {
         for (int d = 0; d < 2; d++) {
             struct feed fd = {p, f, (enum net_dir)d};
-            struct net_stream_out out = {on_data, on_gap, &fd};
+            struct net_stream_out out = {on_data, on_gap, &fd, on_skip};
             net_stream_flush(ST(pf, d), &out);
             f->ooo_dropped[d] = ST(pf, d)->ooo_dropped;
             p->st.stream_hold_forced += ST(pf, d)->hold_forced;
@@ -956,6 +991,8 @@ net_pipeline_stats_json(const struct net_pipeline *p, struct bn_buf *b)
     rc |= J("gap_bytes", s.stream_gap_bytes);
     rc |= J("alloc_failed", s.stream_alloc_failed);
     rc |= J("hold_forced", s.stream_hold_forced);
+    rc |= J("skipped", s.stream_skipped);
+    rc |= J("skip_lost", s.stream_skip_lost);
     rc |= J("memcap_refused", p->smem.refused);
     rc |= J("mem_used", p->smem.used);
     rc |= J("probe_bytes_dropped", s.probe_bytes_dropped);
@@ -1095,6 +1132,9 @@ net_pipeline_summary(const struct net_pipeline_stats *s, double seconds, FILE *o
             d->frag_dropped, d->frag_timeout, d->tunnel_too_deep, d->tunnel_bad,
             s->stream_gaps, s->stream_gap_bytes, s->probe_bytes_dropped, s->sigma_errors,
             s->eve_errors + s->zeek_errors);
+    fprintf(out, "stream       %" PRIu64 " bytes handed on unread and uncopied (encrypted TLS"
+                 " records, HTTP bodies), %" PRIu64 " of them a gap (parser state changed)\n",
+            s->stream_skipped, s->stream_skip_lost);
     if (seconds > 0)
         fprintf(out, "speed        %.0f packets/s, %.1f Mbit/s (%.3f s)\n",
                 (double)d->packets / seconds, (double)d->bytes * 8 / seconds / 1e6, seconds);

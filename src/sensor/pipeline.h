@@ -105,6 +105,10 @@ struct net_pipeline_stats {
     uint64_t stream_alloc_failed;       /* TCP flows not reassembled: out of memory */
     uint64_t stream_hold_forced;        /* bytes parsed before their acknowledgement (the
                                          * per-direction hold was full) */
+    uint64_t stream_skipped;            /* bytes handed on unread and uncopied: the parser
+                                         * ignores them (TLS record bodies, HTTP bodies) */
+    uint64_t stream_skip_lost;          /* of those, bytes the parser wanted after all (the
+                                         * other direction switched its state): a gap */
     uint64_t app_flows[NET_APP__COUNT]; /* flows by identified protocol */
     uint64_t flows_reversed;            /* flows turned around: first payload was a reply */
     uint64_t probe_bytes_dropped;       /* payload seen before identification, beyond

@@ -291,6 +291,16 @@ struct net_app_parser {
     /* n bytes missing in dir (a hole the reassembler gave up on): resynchronise or give up. */
     void (*gap)(void *st, struct net_flow *f, enum net_dir dir, size_t n);
     void (*close)(void *st, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink);
+    /*
+     * Optional, together: how many of dir's next bytes the parser ignores whatever they are
+     * (SIZE_MAX: all of them), and n <= that many such bytes given without their content,
+     * with exactly the effect data() would have had. The pipeline then neither copies nor
+     * reads them. skip returns false if the parser's state changed meanwhile (the other
+     * direction switched it) and it needed the bytes: it took them as a gap (counted).
+     */
+    size_t (*skippable)(void *st, enum net_dir dir);
+    bool (*skip)(void *st, struct net_flow *f, enum net_dir dir, size_t n, uint64_t ts_ns,
+                 struct net_sink *sink);
 };
 
 #define NET_PROBE_MAX 512
@@ -515,12 +525,20 @@ struct net_stream {
     /* acknowledgement-driven delivery (Suricata's IDS mode): in-order bytes are held
      * (copied) until the other side acknowledges them, net_stream_ack() hands them on */
     uint8_t ack_mode;
-    uint64_t delivered;                  /* bytes handed on in order */
+    uint8_t skip_ok;                     /* skip_end is set (net_stream_skip_hint) */
+    /* Bytes the consumer said it will not read (an encrypted TLS record's body, an HTTP
+     * body) are held as a count, not copied: hold_virt of them at the head of the hold,
+     * handed on through out->skip. fed + hold_virt + hold_len == next between calls. */
+    uint32_t hold_virt;
+    uint32_t skip_end;                   /* the consumer skips the bytes before this seq */
+    uint32_t fed;                        /* sequence number of the next byte handed on */
+    uint64_t delivered;                  /* bytes handed on in order (skipped ones too) */
     uint8_t *hold;                       /* owned */
     struct net_stream_mem *mem;          /* shared memory budget (NULL = none), borrowed */
     uint64_t gap_bytes;                  /* bytes given up on */
     uint64_t ooo_dropped;                /* segments that could not be kept (bound) */
     uint64_t hold_forced;                /* bytes handed on unacknowledged: hold full */
+    uint64_t skipped;                    /* bytes handed on through out->skip (not copied) */
     struct net_stream_seg seg[NET_STREAM_SEGS_MAX];
 };
 
@@ -547,6 +565,9 @@ struct net_stream_out {
     void (*data)(void *ctx, const uint8_t *d, size_t n);
     void (*gap)(void *ctx, size_t n);
     void *ctx;
+    /* n in-order bytes inside a range the consumer declared it skips (net_stream_skip_hint),
+     * handed on without their content; NULL: never skip, every byte goes to data */
+    void (*skip)(void *ctx, size_t n);
 };
 
 void net_stream_init(struct net_stream *s);
@@ -566,6 +587,13 @@ void net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32
 void net_stream_flush(struct net_stream *s, const struct net_stream_out *out);
 /* ack_mode: the other side acknowledged up to ack; held bytes before it are handed on. */
 void net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *out);
+/*
+ * The consumer (called from out->data or out->skip, or after it) will not read the next n
+ * bytes after those handed on so far: ack_mode keeps them as a count instead of a copy and
+ * hands them on through out->skip, at the same acknowledgement as their bytes would have
+ * gone. n = 0 withdraws the hint. A gap ends it.
+ */
+void net_stream_skip_hint(struct net_stream *s, uint64_t n);
 
 /* ---- record writers ---- */
 

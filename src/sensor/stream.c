@@ -104,7 +104,8 @@ net_stream_release(struct net_stream *s)
     s->ooo_bytes = 0;
     hold_put(s, s->hold, s->hold_cap);
     s->hold = NULL;
-    s->hold_len = s->hold_cap = 0;
+    s->hold_len = s->hold_cap = s->hold_virt = 0;
+    s->skip_ok = 0;
 }
 
 /* Hands n held bytes on (the callback must not touch s's hold). */
@@ -112,15 +113,56 @@ static void
 hand_on(struct net_stream *s, const uint8_t *d, size_t n, const struct net_stream_out *out)
 {
     s->delivered += n;
+    s->fed += (uint32_t)n;
     if (out->data && n)
         out->data(out->ctx, d, n);
+}
+
+/* Hands n bytes of a declared skip range on without their content. */
+static void
+hand_skip(struct net_stream *s, uint32_t n, const struct net_stream_out *out)
+{
+    s->delivered += n;
+    s->fed += n;
+    s->skipped += n;
+    if (out->skip)
+        out->skip(out->ctx, n);
+    else if (out->gap) /* not reached: a skip range needs out->skip when it is made */
+        out->gap(out->ctx, n);
+}
+
+void
+net_stream_skip_hint(struct net_stream *s, uint64_t n)
+{
+    /* a bound far inside the sequence space's half (the compares are modulo 2^32) */
+    s->skip_end = s->fed + (uint32_t)BN_MIN(n, (uint64_t)1 << 30);
+    s->skip_ok = n != 0;
+}
+
+/* How many bytes from sequence number at on the consumer skips (0: none or no hint). */
+static uint32_t
+skip_room(const struct net_stream *s, uint32_t at)
+{
+    int32_t r = (int32_t)(s->skip_end - at);
+    return s->skip_ok && r > 0 ? (uint32_t)r : 0;
+}
+
+/* A gap: the sequence jumps to next; what was skippable before it no longer is. */
+static void
+jumped(struct net_stream *s)
+{
+    s->fed = s->next;
+    s->skip_ok = 0;
 }
 
 static void
 hold_flush(struct net_stream *s, const struct net_stream_out *out)
 {
-    uint32_t n = s->hold_len;
+    uint32_t v = s->hold_virt, n = s->hold_len;
 
+    s->hold_virt = 0;
+    if (v)
+        hand_skip(s, v, out);
     if (!n)
         return;
     s->hold_len = 0;
@@ -131,14 +173,25 @@ hold_flush(struct net_stream *s, const struct net_stream_out *out)
 static void
 hold_add(struct net_stream *s, const uint8_t *d, uint32_t n, const struct net_stream_out *out)
 {
-    if (s->hold_len + (uint64_t)n > NET_STREAM_HOLD_MAX) {
-        s->hold_forced += s->hold_len;
+    uint32_t held = s->hold_virt + s->hold_len;
+
+    if (held + (uint64_t)n > NET_STREAM_HOLD_MAX) {
+        s->hold_forced += held;
         hold_flush(s, out);
     }
     if (n > NET_STREAM_HOLD_MAX) {
         s->hold_forced += n;
         hand_on(s, d, n, out);
         return;
+    }
+    if (!s->hold_len && out->skip) {
+        /* bytes the consumer skips: counted at the head of the hold, not copied */
+        uint32_t m = BN_MIN(n, skip_room(s, s->fed + s->hold_virt));
+        s->hold_virt += m;
+        d += m;
+        n -= m;
+        if (!n)
+            return;
     }
     if (s->hold_len + n > s->hold_cap) {
         uint32_t cap = s->hold_cap ? s->hold_cap : HOLD_MIN;
@@ -168,41 +221,55 @@ hold_add(struct net_stream *s, const uint8_t *d, uint32_t n, const struct net_st
 void
 net_stream_ack(struct net_stream *s, uint32_t ack, const struct net_stream_out *out)
 {
-    uint32_t start, k;
+    uint32_t held = s->hold_virt + s->hold_len, k, v, kd;
     int32_t rel;
 
-    if (!s->hold_len)
+    if (!held)
         return;
-    start = s->next - s->hold_len;
-    rel = (int32_t)(ack - start);
+    rel = (int32_t)(ack - s->fed); /* fed: the first held byte */
     if (rel <= 0)
         return;
-    k = (uint32_t)rel < s->hold_len ? (uint32_t)rel : s->hold_len;
+    k = (uint32_t)rel < held ? (uint32_t)rel : held;
+    v = BN_MIN(k, s->hold_virt); /* skipped bytes first, then stored ones */
+    kd = k - v;
     /* the callback may feed parsers that emit records: take the bytes out first */
     uint8_t *buf = s->hold;
-    uint32_t len = s->hold_len, cap = s->hold_cap;
+    uint32_t len = s->hold_len, cap = s->hold_cap, virt = s->hold_virt - v;
     s->hold = NULL;
-    s->hold_len = s->hold_cap = 0;
-    hand_on(s, buf, k, out);
-    if (!s->hold && k == len) {
+    s->hold_len = s->hold_cap = s->hold_virt = 0;
+    if (v)
+        hand_skip(s, v, out);
+    if (kd)
+        hand_on(s, buf, kd, out);
+    if (s->hold || s->hold_len || s->hold_virt) {
+        /* the callback held new bytes (it cannot, today): keep order by handing ours on */
+        if (virt)
+            hand_skip(s, virt, out);
+        if (kd < len)
+            hand_on(s, buf + kd, len - kd, out);
+        mem_give(s, cap);
+        hold_put(s, buf, cap);
+        return;
+    }
+    /* what is left: virt skipped bytes, then the stored ones from buf + kd; a stored prefix
+     * the consumer now says it skips becomes a count too (no move of those bytes) */
+    uint32_t rem = len - kd, m = 0;
+    if (!virt && rem && out->skip)
+        m = BN_MIN(rem, skip_room(s, s->fed));
+    s->hold_virt = virt + m;
+    rem -= m;
+    if (!rem) {
         /* all acknowledged: the buffer goes back (kept, the idle flows' empty buffers used
          * up the shared budget, and later flows' bytes were handed on unacknowledged) */
         mem_give(s, cap);
         hold_put(s, buf, cap);
         return;
     }
-    if (!s->hold) { /* the usual case: nothing was held meanwhile */
-        memmove(buf, buf + k, len - k);
-        s->hold = buf;
-        s->hold_len = len - k;
-        s->hold_cap = cap;
-        return;
-    }
-    /* the callback held new bytes (it cannot, today): keep order by handing ours on */
-    if (k < len)
-        hand_on(s, buf + k, len - k, out);
-    mem_give(s, cap);
-    hold_put(s, buf, cap);
+    if (kd + m)
+        memmove(buf, buf + kd + m, rem);
+    s->hold = buf;
+    s->hold_len = rem;
+    s->hold_cap = cap;
 }
 
 void
@@ -212,6 +279,7 @@ net_stream_syn(struct net_stream *s, uint32_t seq)
         return;
     s->next = seq + 1;
     s->init = 1;
+    jumped(s);
 }
 
 static void
@@ -279,8 +347,9 @@ skip_hole(struct net_stream *s, const struct net_stream_out *out)
             lo = i;
     uint32_t n = (uint32_t)sdiff(s->seg[lo].seq, s->next);
     s->gap_bytes += n;
-    s->next = s->seg[lo].seq;
     hold_flush(s, out); /* what came before the hole goes first */
+    s->next = s->seg[lo].seq;
+    jumped(s);
     if (out->gap)
         out->gap(out->ctx, n);
     drain(s, out);
@@ -295,6 +364,7 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
     if (!s->init) {
         s->next = seq; /* picked up mid-stream */
         s->init = 1;
+        jumped(s);
     }
     if (sdiff(seq, s->next) <= 0) {
         deliver(s, seq, d, n, out);
@@ -331,8 +401,9 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
     /* nothing buffered and this segment still cannot be kept: jump to it */
     uint32_t hole = (uint32_t)sdiff(seq, s->next);
     s->gap_bytes += hole;
-    s->next = seq;
     hold_flush(s, out);
+    s->next = seq;
+    jumped(s);
     if (out->gap)
         out->gap(out->ctx, hole);
     deliver(s, seq, d, n, out);

@@ -588,6 +588,109 @@ test_eve_session_resumption(void **state)
     free(r);
 }
 
+/*
+ * Feeds n bytes in pieces of at most step bytes the way the pipeline does once a parser
+ * declares what it skips: the skippable prefix of each piece goes through skip (no content),
+ * the rest through data. Logs the record count after each piece.
+ */
+static void
+feed_skipping(struct at_run *r, enum net_dir dir, const uint8_t *d, size_t n, size_t step,
+              size_t *skipped, size_t *log, size_t *nlog)
+{
+    while (n) {
+        size_t k = n < step ? n : step, sk = r->p->skippable(r->st, dir);
+        r->ts += 1000000;
+        if (sk > k)
+            sk = k;
+        if (sk) {
+            assert_true((r->p->skip)(r->st, &r->f, dir, sk, r->ts, &r->sink.base));
+            *skipped += sk;
+        }
+        if (k > sk)
+            r->p->data(r->st, &r->f, dir, d + sk, k - sk, r->ts, &r->sink.base);
+        log[(*nlog)++] = r->sink.n;
+        d += k;
+        n -= k;
+    }
+}
+
+/* Encrypted records' bodies taken by count give the same records at the same moment, the
+ * same errors, as their bytes did (TLS 1.3 style: the record is emitted at the client's
+ * first application data, and a heartbeat record later is still malformed). */
+static void
+test_skip_unread_records(void **state)
+{
+    (void)state;
+    static uint8_t body[3000];
+    struct at_bytes c, sv, c2, s2;
+    c.n = sv.n = c2.n = s2.n = 0;
+    record(&c, 22, client_hello, sizeof(client_hello));
+    record(&sv, 22, server_hello, sizeof(server_hello));
+    static const uint8_t ccs = 1;
+    record(&sv, 20, &ccs, 1);
+    record(&sv, 23, body, 1500);
+    record(&c2, 20, &ccs, 1);
+    record(&c2, 23, body, sizeof(body));
+    record(&c2, 23, body, 10);
+    record(&s2, 23, body, 2000);
+    record(&s2, 24, body, 700); /* heartbeat: not a type record() takes */
+    record(&s2, 23, body, 100);
+    for (size_t step = 1; step <= 1500; step = step * 7 + 3) {
+        struct at_run r[2];
+        static size_t log[2][16384], log3[16384];
+        size_t skipped[2] = {0, 0}, nlog[2] = {0, 0};
+        uint64_t err[2];
+        for (int k = 0; k < 2; k++) {
+            struct net_app_stats *stt = net_app_stats();
+            uint64_t e0 = stt->errors[NET_APP_TLS][NET_APP_ERR_MALFORMED];
+            at_open(&r[k], &net_app_tls, IPPROTO_TCP, 443);
+            if (k == 0) { /* every byte through data */
+                at_feed_steps(&r[k], NET_TOSERVER, c.b, c.n, step);
+                at_feed_steps(&r[k], NET_TOCLIENT, sv.b, sv.n, step);
+                at_feed_steps(&r[k], NET_TOSERVER, c2.b, c2.n, step);
+                at_feed_steps(&r[k], NET_TOCLIENT, s2.b, s2.n, step);
+                nlog[k] = 0;
+            } else {
+                feed_skipping(&r[k], NET_TOSERVER, c.b, c.n, step, &skipped[k], log[k], &nlog[k]);
+                feed_skipping(&r[k], NET_TOCLIENT, sv.b, sv.n, step, &skipped[k], log[k],
+                              &nlog[k]);
+                feed_skipping(&r[k], NET_TOSERVER, c2.b, c2.n, step, &skipped[k], log[k],
+                              &nlog[k]);
+                feed_skipping(&r[k], NET_TOCLIENT, s2.b, s2.n, step, &skipped[k], log[k],
+                              &nlog[k]);
+            }
+            err[k] = stt->errors[NET_APP_TLS][NET_APP_ERR_MALFORMED] - e0;
+        }
+        /* the same record, emitted after the same piece */
+        struct at_run r3;
+        size_t nlog3 = 0;
+        at_open(&r3, &net_app_tls, IPPROTO_TCP, 443);
+        for (size_t i = 0; i < c.n; i += step) /* data only, logged like feed_skipping */
+            at_feed(&r3, NET_TOSERVER, c.b + i, BN_MIN(step, c.n - i)), log3[nlog3++] = r3.sink.n;
+        for (size_t i = 0; i < sv.n; i += step)
+            at_feed(&r3, NET_TOCLIENT, sv.b + i, BN_MIN(step, sv.n - i)), log3[nlog3++] = r3.sink.n;
+        for (size_t i = 0; i < c2.n; i += step)
+            at_feed(&r3, NET_TOSERVER, c2.b + i, BN_MIN(step, c2.n - i)), log3[nlog3++] = r3.sink.n;
+        for (size_t i = 0; i < s2.n; i += step)
+            at_feed(&r3, NET_TOCLIENT, s2.b + i, BN_MIN(step, s2.n - i)), log3[nlog3++] = r3.sink.n;
+        assert_int_equal(nlog3, nlog[1]);
+        assert_memory_equal(log3, log[1], nlog3 * sizeof(log3[0]));
+        assert_int_equal(r[0].sink.n, 1);
+        assert_int_equal(r[1].sink.n, 1);
+        assert_string_equal(r[0].sink.eve[0], r[1].sink.eve[0]);
+        assert_string_equal(r[0].sink.zeek[0], r[1].sink.zeek[0]);
+        assert_int_equal(err[0], 1); /* the heartbeat record */
+        assert_int_equal(err[1], 1);
+        if (step < 1500) /* most of the encrypted bytes went by count */
+            assert_true(skipped[1] > 4000);
+        /* dead after the heartbeat: everything is skippable */
+        assert_int_equal(r[1].p->skippable(r[1].st, NET_TOCLIENT), SIZE_MAX);
+        at_done(&r[0]);
+        at_done(&r[1]);
+        at_done(&r3);
+    }
+}
+
 int
 main(void)
 {
@@ -603,6 +706,7 @@ main(void)
         cmocka_unit_test(test_sni_matches_cert),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_eve_session_resumption),
+        cmocka_unit_test(test_skip_unread_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct sink {
     size_t n;
     size_t gaps;
     size_t gap_bytes;
+    size_t skipped;
     const uint8_t *last_ptr;
 };
 
@@ -308,6 +310,166 @@ test_ack_mode(void **state)
     assert_int_equal(mem2.ncache, 0);
 }
 
+/*
+ * A consumer of length-prefixed records (one length byte, then 16 times that many bytes it
+ * never reads) that tells its stream what it will skip, like the TLS and HTTP parsers do. Each
+ * record's end is logged with the call (ack) that completed it.
+ */
+struct rec_consumer {
+    struct net_stream *st;
+    bool hint;             /* tells the stream what it skips */
+    uint32_t body_left;
+    uint32_t call;         /* which test step is running */
+    uint32_t ends[4096];   /* step at which record i ended */
+    size_t nends;
+    size_t data_bytes, skip_bytes;
+};
+
+static void
+rc_end(struct rec_consumer *c)
+{
+    assert_true(c->nends < BN_ARRAY_SIZE(c->ends));
+    c->ends[c->nends++] = c->call;
+}
+
+static void
+rc_hint(struct rec_consumer *c)
+{
+    if (c->hint)
+        net_stream_skip_hint(c->st, c->body_left);
+}
+
+static void
+rc_data(void *ctx, const uint8_t *d, size_t n)
+{
+    struct rec_consumer *c = ctx;
+    c->data_bytes += n;
+    while (n) {
+        if (c->body_left) {
+            size_t k = BN_MIN(n, (size_t)c->body_left);
+            c->body_left -= (uint32_t)k;
+            d += k;
+            n -= k;
+            if (!c->body_left)
+                rc_end(c);
+            continue;
+        }
+        c->body_left = 16u * *d++;
+        n--;
+        if (!c->body_left)
+            rc_end(c);
+    }
+    rc_hint(c);
+}
+
+static void
+rc_skip(void *ctx, size_t n)
+{
+    struct rec_consumer *c = ctx;
+    c->skip_bytes += n;
+    assert_true(n <= c->body_left); /* only what it said it skips */
+    c->body_left -= (uint32_t)n;
+    if (!c->body_left)
+        rc_end(c);
+    rc_hint(c);
+}
+
+static void
+sink_skip(void *ctx, size_t n)
+{
+    struct sink *s = ctx;
+    s->skipped += n;
+    for (size_t i = 0; i < n && s->n < sizeof(s->out); i++)
+        s->out[s->n++] = '#';
+}
+
+/* Skipped bytes are held as a count and handed on at the same acknowledgements, in order. */
+static void
+test_skip_hint(void **state)
+{
+    static uint8_t msg[400000];
+    size_t len = 0;
+    uint32_t seed = 12345;
+    (void)state;
+    while (len < sizeof(msg) - 16 * 256) {
+        seed = seed * 1103515245u + 12345u;
+        uint8_t l = (uint8_t)(seed >> 16);
+        msg[len++] = l;
+        for (unsigned i = 0; i < 16u * l; i++)
+            msg[len++] = (uint8_t)i;
+    }
+    struct net_stream st[2];
+    struct rec_consumer *c = bn_calloc(2, sizeof(*c));
+    assert_non_null(c);
+    struct net_stream_out o[2] = {{rc_data, on_gap, &c[0], NULL}, {rc_data, on_gap, &c[1], rc_skip}};
+    for (int k = 0; k < 2; k++) {
+        net_stream_init(&st[k]);
+        st[k].ack_mode = 1;
+        net_stream_syn(&st[k], 1000);
+        c[k].st = &st[k];
+        c[k].hint = k == 1;
+    }
+    /* segments of 1..1460 bytes, an acknowledgement of a random part of what is held after
+     * about every second one */
+    size_t off = 0;
+    uint32_t step = 0;
+    while (off < len) {
+        seed = seed * 1103515245u + 12345u;
+        size_t n = BN_MIN(len - off, 1 + (size_t)(seed >> 16) % 1460);
+        bool ack = (seed >> 8) & 1;
+        uint32_t ackto = 1001 + (uint32_t)(off + n - (seed >> 20) % (n + 1));
+        step++;
+        for (int k = 0; k < 2; k++) {
+            c[k].call = step;
+            net_stream_add(&st[k], 1001 + (uint32_t)off, msg + off, (uint32_t)n, &o[k]);
+            if (ack)
+                net_stream_ack(&st[k], ackto, &o[k]);
+            assert_int_equal(st[k].fed + st[k].hold_virt + st[k].hold_len, st[k].next);
+        }
+        off += n;
+    }
+    step++;
+    for (int k = 0; k < 2; k++) {
+        c[k].call = step;
+        net_stream_ack(&st[k], 1001 + (uint32_t)len, &o[k]);
+        assert_int_equal(st[k].hold_len + st[k].hold_virt, 0);
+    }
+    assert_true(c[0].nends > 150);
+    assert_int_equal(c[0].nends, c[1].nends);
+    assert_memory_equal(c[0].ends, c[1].ends, c[0].nends * sizeof(c[0].ends[0]));
+    assert_int_equal(c[0].data_bytes, len);
+    assert_int_equal(c[1].data_bytes + c[1].skip_bytes, len);
+    assert_true(c[1].skip_bytes > len / 2); /* most body bytes were never copied */
+    assert_int_equal(st[1].skipped, c[1].skip_bytes);
+    assert_int_equal(st[0].delivered, st[1].delivered);
+
+    /* a gap ends the skip range: after it, bytes are held (and copied) again */
+    struct sink s = {0};
+    struct net_stream_out og = {on_data, on_gap, &s, sink_skip};
+    struct net_stream g;
+    net_stream_init(&g);
+    g.ack_mode = 1;
+    net_stream_syn(&g, 0);
+    net_stream_skip_hint(&g, 100);
+    add(&g, 1, "abc", &og);
+    assert_int_equal(g.hold_virt, 3);
+    assert_int_equal(g.hold_len, 0);
+    for (int i = 0; i < NET_STREAM_SEGS_MAX + 1; i++)
+        add(&g, 200 + (uint32_t)i * 10, "x", &og); /* past the bound: the hole is given up */
+    assert_int_equal(s.gaps, 1);
+    assert_int_equal(s.skipped, 3); /* handed on before the hole */
+    assert_memory_equal(s.out, "###_", 4);
+    assert_int_equal(g.skip_ok, 0);
+    add(&g, g.next, "yz", &og); /* after the "x" the hole's end made contiguous */
+    assert_int_equal(g.hold_virt, 0);
+    assert_int_equal(g.hold_len, 3);
+    assert_memory_equal(g.hold, "xyz", 3);
+    net_stream_release(&g);
+    net_stream_release(&st[0]);
+    net_stream_release(&st[1]);
+    bn_free(c);
+}
+
 int
 main(void)
 {
@@ -319,6 +481,7 @@ main(void)
         cmocka_unit_test(test_wraparound_and_midstream),
         cmocka_unit_test(test_alloc_failure),
         cmocka_unit_test(test_ack_mode),
+        cmocka_unit_test(test_skip_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
