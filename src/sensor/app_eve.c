@@ -41,12 +41,13 @@ jw_sep(struct jw *w)
 
 /*
  * Keys are our own literals: no escaping needed. `,"key":` goes in with one bounds check
- * when the buffer has room (it nearly always has: eve batches into a 256 KiB buffer).
+ * when the buffer has room (it nearly always has: eve batches into a 256 KiB buffer). The
+ * functions taking a key get its length from the macros of the same name below, where
+ * strlen of a literal key is a constant.
  */
 static void
-jw_key(struct jw *w, const char *k)
+jw_key_n(struct jw *w, const char *k, size_t n)
 {
-    size_t n = strlen(k);
     struct bn_buf *b = w->b;
     if (!w->rc && n + 4 < b->cap - b->len) {
         char *o = b->p + b->len;
@@ -80,22 +81,22 @@ jw_strval(struct jw *w, const char *v)
 }
 
 static void
-jw_str(struct jw *w, const char *k, const char *v)
+jw_str_n(struct jw *w, const char *k, size_t kn, const char *v)
 {
-    jw_key(w, k);
+    jw_key_n(w, k, kn);
     jw_strval(w, v);
 }
 
 /* A string member only when v is not empty. */
 static void
-jw_str_ne(struct jw *w, const char *k, const char *v)
+jw_str_ne_n(struct jw *w, const char *k, size_t kn, const char *v)
 {
     if (v[0])
-        jw_str(w, k, v);
+        jw_str_n(w, k, kn, v);
 }
 
 static void
-jw_u64(struct jw *w, const char *k, uint64_t v)
+jw_u64_n(struct jw *w, const char *k, size_t kn, uint64_t v)
 {
     char t[24];
     size_t i = sizeof(t);
@@ -103,24 +104,25 @@ jw_u64(struct jw *w, const char *k, uint64_t v)
         t[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    jw_key(w, k);
+    jw_key_n(w, k, kn);
     if (!w->rc)
         w->rc = net_buf_add(w->b, t + i, sizeof(t) - i);
 }
 
 static void
-jw_bool(struct jw *w, const char *k, bool v)
+jw_bool_n(struct jw *w, const char *k, size_t kn, bool v)
 {
-    jw_key(w, k);
+    jw_key_n(w, k, kn);
     if (!w->rc)
         w->rc = v ? net_buf_add(w->b, "true", 4) : net_buf_add(w->b, "false", 5);
 }
 
+/* k NULL: an array element (no key) */
 static void
-jw_open(struct jw *w, const char *k, char c)
+jw_open_n(struct jw *w, const char *k, size_t kn, char c)
 {
     if (k)
-        jw_key(w, k);
+        jw_key_n(w, k, kn);
     else
         jw_sep(w);
     jw_c(w, c == '{' ? '{' : '[');
@@ -144,9 +146,9 @@ jw_elem(struct jw *w, const char *v)
 
 /* Seconds with microseconds, Zeek's ts. */
 static void
-jw_ts(struct jw *w, const char *k, uint64_t ns)
+jw_ts_n(struct jw *w, const char *k, size_t kn, uint64_t ns)
 {
-    jw_key(w, k);
+    jw_key_n(w, k, kn);
     if (!w->rc)
         w->rc = bn_buf_printf(w->b, "%" PRIu64 ".%06" PRIu64, ns / 1000000000u,
                               (ns % 1000000000u) / 1000u);
@@ -154,7 +156,7 @@ jw_ts(struct jw *w, const char *k, uint64_t ns)
 
 /* "2016-09-29T09:01:48" as Suricata prints certificate times (UTC). */
 static void
-jw_time(struct jw *w, const char *k, int64_t secs)
+jw_time_n(struct jw *w, const char *k, size_t kn, int64_t secs)
 {
     struct tm tm;
     time_t t = (time_t)secs;
@@ -162,8 +164,24 @@ jw_time(struct jw *w, const char *k, int64_t secs)
     if (!gmtime_r(&t, &tm))
         return;
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    jw_str(w, k, buf);
+    jw_str_n(w, k, kn, buf);
 }
+
+/* The key's length: a constant for a literal (inlined), 0 for NULL. */
+static inline __attribute__((always_inline)) size_t
+jw_klen(const char *k)
+{
+    return k ? strlen(k) : 0;
+}
+
+#define jw_key(w, k)       jw_key_n((w), (k), jw_klen(k))
+#define jw_str(w, k, v)    jw_str_n((w), (k), jw_klen(k), (v))
+#define jw_str_ne(w, k, v) jw_str_ne_n((w), (k), jw_klen(k), (v))
+#define jw_u64(w, k, v)    jw_u64_n((w), (k), jw_klen(k), (v))
+#define jw_bool(w, k, v)   jw_bool_n((w), (k), jw_klen(k), (v))
+#define jw_open(w, k, c)   jw_open_n((w), (k), jw_klen(k), (c))
+#define jw_ts(w, k, v)     jw_ts_n((w), (k), jw_klen(k), (v))
+#define jw_time(w, k, v)   jw_time_n((w), (k), jw_klen(k), (v))
 
 /* ---- names ---- */
 

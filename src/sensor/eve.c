@@ -141,17 +141,17 @@ net_eve_time(uint64_t ns, char *buf, size_t size)
 
 #define LIT(b, s) net_buf_add((b), (s), sizeof(s) - 1)
 
-static int
-put_u64(struct bn_buf *b, uint64_t v)
+/* The decimal digits of v at the end of tmp[24]; returns where they start. */
+static inline size_t
+u64_digits(char *tmp, uint64_t v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
+    size_t i = 24;
 
     do {
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    return net_buf_add(b, tmp + i, sizeof(tmp) - i);
+    return i;
 }
 
 static int
@@ -160,25 +160,37 @@ put_cstr(struct bn_buf *b, const char *s)
     return net_buf_add(b, s, strlen(s));
 }
 
-/* ,"key":<unsigned> */
-static int
+/* ,"key":<unsigned>. Inlined so the key's copy has a constant length; one bounds check. */
+static inline __attribute__((always_inline)) int
 put_kv_u(struct bn_buf *b, const char *key_lit, size_t key_len, uint64_t v)
 {
+    char tmp[24];
+    size_t i = u64_digits(tmp, v), n = sizeof(tmp) - i;
+
+    if (key_len + n < b->cap - b->len) {
+        char *o = b->p + b->len;
+        memcpy(o, key_lit, key_len);
+        memcpy(o + key_len, tmp + i, n);
+        b->len += key_len + n;
+        b->p[b->len] = '\0';
+        return 0;
+    }
     TRY(net_buf_add(b, key_lit, key_len));
-    return put_u64(b, v);
+    return net_buf_add(b, tmp + i, n);
 }
 
 #define KV_U(b, lit, v) put_kv_u((b), (lit), sizeof(lit) - 1, (v))
 
+/* ,"key":"<escaped val>" (key_open: the literal ,"key":" and its length) */
 static int
-put_str(struct bn_buf *b, const char *key, const char *val)
+put_str_n(struct bn_buf *b, const char *key_open, size_t key_len, const char *val)
 {
-    TRY(LIT(b, ",\""));
-    TRY(put_cstr(b, key));
-    TRY(LIT(b, "\":\""));
+    TRY(net_buf_add(b, key_open, key_len));
     TRY(bn_buf_json_escape(b, val, strlen(val)));
     return net_buf_putc(b, '"');
 }
+
+#define put_str(b, key, val) put_str_n((b), ",\"" key "\":\"", sizeof(",\"" key "\":\"") - 1, (val))
 
 static bool
 has_ports(uint8_t proto)
@@ -186,19 +198,22 @@ has_ports(uint8_t proto)
     return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
 }
 
-static const char *
-type_name(enum net_rec_type t)
+/* ,"event_type":"<type>" */
+static int
+put_type(struct bn_buf *b, enum net_rec_type t)
 {
     switch (t) {
-    case NET_REC_FLOW: return "flow";
-    case NET_REC_DNS: return "dns";
-    case NET_REC_HTTP: return "http";
-    case NET_REC_TLS: return "tls";
-    case NET_REC_SSH: return "ssh";
-    case NET_REC_ALERT: return "alert";
-    default: return "unknown";
+    case NET_REC_FLOW: return LIT(b, ",\"event_type\":\"flow\"");
+    case NET_REC_DNS: return LIT(b, ",\"event_type\":\"dns\"");
+    case NET_REC_HTTP: return LIT(b, ",\"event_type\":\"http\"");
+    case NET_REC_TLS: return LIT(b, ",\"event_type\":\"tls\"");
+    case NET_REC_SSH: return LIT(b, ",\"event_type\":\"ssh\"");
+    case NET_REC_ALERT: return LIT(b, ",\"event_type\":\"alert\"");
+    default: return LIT(b, ",\"event_type\":\"unknown\"");
     }
 }
+
+#define MAC_LEN 17 /* "xx:xx:xx:xx:xx:xx" */
 
 static const char *
 mac_str(const uint8_t *m, char *buf)
@@ -220,9 +235,9 @@ put_ether(struct bn_buf *b, const uint8_t *src, const uint8_t *dst)
     char m1[24], m2[24];
 
     TRY(LIT(b, ",\"ether\":{\"src_mac\":\""));
-    TRY(put_cstr(b, mac_str(src, m1)));
+    TRY(net_buf_add(b, mac_str(src, m1), MAC_LEN));
     TRY(LIT(b, "\",\"dest_mac\":\""));
-    TRY(put_cstr(b, mac_str(dst, m2)));
+    TRY(net_buf_add(b, mac_str(dst, m2), MAC_LEN));
     return LIT(b, "\"}");
 }
 
@@ -230,8 +245,40 @@ put_ether(struct bn_buf *b, const uint8_t *src, const uint8_t *dst)
 static int
 put_addr(struct bn_buf *b, const char *key_lit, size_t key_len, const struct net_addr *a)
 {
+    static const char hex[] = "0123456789abcdef";
     char buf[48];
 
+    if (key_len + 41 < b->cap - b->len) {
+        /* net_addr_eve's text written in place: dotted quad, or IPv6 fully expanded */
+        char *o = b->p + b->len;
+        memcpy(o, key_lit, key_len);
+        o += key_len;
+        if (a->fam != 6) {
+            for (int i = 0; i < 4; i++) {
+                unsigned v = a->a[i];
+                if (i)
+                    *o++ = '.';
+                if (v >= 100)
+                    *o++ = (char)('0' + v / 100);
+                if (v >= 10)
+                    *o++ = (char)('0' + v / 10 % 10);
+                *o++ = (char)('0' + v % 10);
+            }
+        } else {
+            for (int i = 0; i < 16; i += 2) {
+                if (i)
+                    *o++ = ':';
+                *o++ = hex[a->a[i] >> 4];
+                *o++ = hex[a->a[i] & 15];
+                *o++ = hex[a->a[i + 1] >> 4];
+                *o++ = hex[a->a[i + 1] & 15];
+            }
+        }
+        *o++ = '"';
+        *o = '\0';
+        b->len = (size_t)(o - b->p);
+        return 0;
+    }
     TRY(net_buf_add(b, key_lit, key_len));
     TRY(put_cstr(b, net_addr_eve(a, buf, sizeof(buf))));
     return net_buf_putc(b, '"');
@@ -247,16 +294,16 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
     char tbuf[48], pbuf[8];
 
     TRY(LIT(b, "{\"timestamp\":\""));
-    TRY(put_cstr(b, net_eve_time(r->type == NET_REC_FLOW && f ? f->last_ns : r->ts_ns, tbuf,
-                                 sizeof(tbuf))));
+    TRY(net_buf_add(b,
+                    net_eve_time(r->type == NET_REC_FLOW && f ? f->last_ns : r->ts_ns, tbuf,
+                                 sizeof(tbuf)),
+                    NET_EVE_TIME_LEN));
     TRY(net_buf_putc(b, '"'));
     if (f)
         TRY(KV_U(b, ",\"flow_id\":", f->id));
     if (e && e->iface)
         TRY(put_str(b, "in_iface", e->iface));
-    TRY(LIT(b, ",\"event_type\":\""));
-    TRY(put_cstr(b, type_name(r->type)));
-    TRY(net_buf_putc(b, '"'));
+    TRY(put_type(b, r->type));
     if (f && f->vlan[0]) {
         TRY(KV_U(b, ",\"vlan\":[", f->vlan[0]));
         if (f->vlan[1])
@@ -336,11 +383,12 @@ tcp_member(const struct net_flow *f, struct bn_buf *b)
 {
     static const struct {
         uint8_t bit;
-        const char *name;
+        const char *member; /* ,"name":true (11 bytes) */
     } names[] = {
-        {NET_TCP_SYN, "syn"}, {NET_TCP_FIN, "fin"}, {NET_TCP_RST, "rst"},
-        {NET_TCP_PSH, "psh"}, {NET_TCP_ACK, "ack"}, {NET_TCP_URG, "urg"},
-        {NET_TCP_ECE, "ecn"}, {NET_TCP_CWR, "cwr"},
+        {NET_TCP_SYN, ",\"syn\":true"}, {NET_TCP_FIN, ",\"fin\":true"},
+        {NET_TCP_RST, ",\"rst\":true"}, {NET_TCP_PSH, ",\"psh\":true"},
+        {NET_TCP_ACK, ",\"ack\":true"}, {NET_TCP_URG, ",\"urg\":true"},
+        {NET_TCP_ECE, ",\"ecn\":true"}, {NET_TCP_CWR, ",\"cwr\":true"},
     };
     uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
 
@@ -352,11 +400,8 @@ tcp_member(const struct net_flow *f, struct bn_buf *b)
     TRY(put_hex2(b, f->tcp_flags[NET_TOCLIENT]));
     TRY(net_buf_putc(b, '"'));
     for (size_t i = 0; i < BN_ARRAY_SIZE(names); i++)
-        if (all & names[i].bit) {
-            TRY(LIT(b, ",\""));
-            TRY(put_cstr(b, names[i].name));
-            TRY(LIT(b, "\":true"));
-        }
+        if (all & names[i].bit)
+            TRY(net_buf_add(b, names[i].member, 11));
     if (f->tcp_state != NET_TCP_NONE)
         TRY(put_str(b, "state", net_tcp_state_name(f->tcp_state)));
     if (f->gaps[0] || f->gaps[1]) {
@@ -385,9 +430,9 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
     TRY(KV_U(b, ",\"bytes_toserver\":", f->bytes[0]));
     TRY(KV_U(b, ",\"bytes_toclient\":", f->bytes[1]));
     TRY(LIT(b, ",\"start\":\""));
-    TRY(put_cstr(b, net_eve_time(f->first_ns, t1, sizeof(t1))));
+    TRY(net_buf_add(b, net_eve_time(f->first_ns, t1, sizeof(t1)), NET_EVE_TIME_LEN));
     TRY(LIT(b, "\",\"end\":\""));
-    TRY(put_cstr(b, net_eve_time(f->last_ns, t2, sizeof(t2))));
+    TRY(net_buf_add(b, net_eve_time(f->last_ns, t2, sizeof(t2)), NET_EVE_TIME_LEN));
     TRY(KV_U(b, "\",\"age\":", age));
     TRY(LIT(b, ",\"state\":\""));
     TRY(put_cstr(b, net_flow_state_name(f->state)));
@@ -401,13 +446,13 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
         TRY(LIT(b, ",\"ether\":{\"src_macs\":["));
         for (unsigned i = 0; i < f->nmacs[0]; i++) {
             TRY(i ? LIT(b, ",\"") : net_buf_putc(b, '"'));
-            TRY(put_cstr(b, mac_str(f->macs[0][i], m)));
+            TRY(net_buf_add(b, mac_str(f->macs[0][i], m), MAC_LEN));
             TRY(net_buf_putc(b, '"'));
         }
         TRY(LIT(b, "],\"dest_macs\":["));
         for (unsigned i = 0; i < f->nmacs[1]; i++) {
             TRY(i ? LIT(b, ",\"") : net_buf_putc(b, '"'));
-            TRY(put_cstr(b, mac_str(f->macs[1][i], m)));
+            TRY(net_buf_add(b, mac_str(f->macs[1][i], m), MAC_LEN));
             TRY(net_buf_putc(b, '"'));
         }
         TRY(LIT(b, "]}"));

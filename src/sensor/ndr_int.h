@@ -101,6 +101,27 @@ void *ndr_tab_get(struct ndr_tab *t, const void *key);
  * it to the LRU tail with time now. NULL only when memory runs out (counted in nomem).
  */
 void *ndr_tab_put(struct ndr_tab *t, const void *key, uint64_t now_ns, bool *created);
+/*
+ * The same with the key's hash computed beforehand (ndr_tab_hash: the table's SipHash), so
+ * a caller about to look up several tables can hash all its keys, prefetch their slots
+ * (ndr_tab_prefetch) and then their entries (ndr_tab_prefetch_ent), and take the cache
+ * misses of the lookups together instead of one after the other. h must be
+ * ndr_tab_hash(t, key); prefetching is only a hint (a table grown since costs a wasted load).
+ */
+uint64_t ndr_tab_hash(const struct ndr_tab *t, const void *key);
+void *ndr_tab_get_h(struct ndr_tab *t, const void *key, uint64_t h);
+void *ndr_tab_put_h(struct ndr_tab *t, const void *key, uint64_t h, uint64_t now_ns,
+                    bool *created);
+/* Reads the slot run of h (waits for it) and prefetches the entry whose tag matches. */
+void ndr_tab_prefetch_ent(const struct ndr_tab *t, uint64_t h);
+
+static inline void
+ndr_tab_prefetch(const struct ndr_tab *t, uint64_t h)
+{
+    if (t->slots)
+        __builtin_prefetch(&t->slots[(uint32_t)h & (t->nslots - 1)]);
+}
+
 /* Moves the entry of val to the LRU tail with time now. */
 void ndr_tab_touch(struct ndr_tab *t, void *val, uint64_t now_ns);
 /* Removes the entry of val. */

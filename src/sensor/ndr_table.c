@@ -136,13 +136,46 @@ find(const struct ndr_tab *t, const void *key, uint64_t h)
     }
 }
 
+uint64_t
+ndr_tab_hash(const struct ndr_tab *t, const void *key)
+{
+    return tab_hash(t, key);
+}
+
+void
+ndr_tab_prefetch_ent(const struct ndr_tab *t, uint64_t h)
+{
+    if (t->n == 0)
+        return;
+    size_t mask = t->nslots - 1;
+    uint32_t h32 = (uint32_t)h;
+    /* the first entry of the run whose tag matches (a few slots at most at load 1/2) */
+    for (size_t i = h32 & mask, k = 0; k < 4; i = (i + 1) & mask, k++) {
+        const struct ndr_slot *s = &t->slots[i];
+        if (!s->idx)
+            return;
+        if (s->hash == h32) {
+            __builtin_prefetch(ent_at(t, s->idx - 1));
+            return;
+        }
+    }
+}
+
+void *
+ndr_tab_get_h(struct ndr_tab *t, const void *key, uint64_t h)
+{
+    if (t->n == 0)
+        return NULL;
+    struct ndr_ent *e = find(t, key, h);
+    return e ? ent_val(t, e) : NULL;
+}
+
 void *
 ndr_tab_get(struct ndr_tab *t, const void *key)
 {
     if (t->n == 0)
         return NULL;
-    struct ndr_ent *e = find(t, key, tab_hash(t, key));
-    return e ? ent_val(t, e) : NULL;
+    return ndr_tab_get_h(t, key, tab_hash(t, key));
 }
 
 static void
@@ -254,7 +287,12 @@ ent_new(struct ndr_tab *t)
 void *
 ndr_tab_put(struct ndr_tab *t, const void *key, uint64_t now_ns, bool *created)
 {
-    uint64_t h = tab_hash(t, key);
+    return ndr_tab_put_h(t, key, tab_hash(t, key), now_ns, created);
+}
+
+void *
+ndr_tab_put_h(struct ndr_tab *t, const void *key, uint64_t h, uint64_t now_ns, bool *created)
+{
     struct ndr_ent *e = find(t, key, h);
     if (created)
         *created = false;
