@@ -996,12 +996,9 @@ tls_open(struct net_flow *f)
 }
 
 static void
-tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
-         uint64_t ts_ns, struct net_sink *sink)
+tls_data_in(struct tls_state *st, struct net_flow *f, enum net_dir dir, const uint8_t *d,
+            size_t n, uint64_t ts_ns, struct net_sink *sink)
 {
-    struct tls_state *st = vst;
-    if (!st || (unsigned)dir > 1)
-        return;
     struct tls_dir *td = &st->d[dir];
 again:
     if (td->dead)
@@ -1129,6 +1126,24 @@ again:
         d += k;
         n -= k;
     }
+}
+
+static void
+tls_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, size_t n,
+         uint64_t ts_ns, struct net_sink *sink)
+{
+    struct tls_state *st = vst;
+    if (!st || (unsigned)dir > 1)
+        return;
+    tls_data_in(st, f, dir, d, n, ts_ns, sink);
+    /* once the handshake is reported or this side encrypts, an empty accumulator is rarely
+     * needed again (a record header split between chunks): free it rather than keep up to
+     * 16 KB per direction for the flow's lifetime (it was a tenth of the mix's peak heap) */
+    struct tls_dir *td = &st->d[dir];
+    if ((st->emitted || td->encrypted) && !td->rec.len && td->rec.cap)
+        app_acc_release(&td->rec);
+    if ((st->emitted || td->encrypted) && !td->hs.len && td->hs.cap)
+        app_acc_release(&td->hs);
 }
 
 static void
