@@ -589,7 +589,7 @@ ndr_packet_flow(struct ndr *d, const struct net_pkt *p, struct net_flow *f,
     if ((p->proto == 1 || p->proto == 58) && d->cfg.sweep_enabled)
         ndr_sweep_packet(d, p, sink);
     if (d->cfg.exfil_enabled)
-        ndr_exfil_packet(d, p, sink);
+        ndr_exfil_packet(d, p, f, sink);
 }
 
 void

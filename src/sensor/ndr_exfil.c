@@ -127,12 +127,48 @@ ndr_exfil_flush(struct ndr *d, struct net_sink *sink)
         drain(d, &d->exfil_slots[i], sink);
 }
 
+static inline bool
+same_addr(const struct net_addr *x, const struct net_addr *y)
+{
+    return x->fam == y->fam && memcmp(x->a, y->a, 16) == 0;
+}
+
+/*
+ * Are the packet's source and destination internal? Known once per flow: the first packet
+ * of a flow with payload matches both endpoints against the CIDR list and the flow keeps
+ * the answers (ndr_int.h, NDR_FLOW_*); later ones only see which way they go. A packet
+ * whose addresses are not exactly its flow's endpoints (never expected) is matched afresh.
+ */
+static void
+endpoints_internal(const struct ndr *d, const struct net_pkt *p, struct net_flow *f,
+                   bool *src_in, bool *dst_in)
+{
+    if (f) {
+        bool fwd = same_addr(&p->src, &f->cli) && same_addr(&p->dst, &f->srv);
+        if (fwd || (same_addr(&p->src, &f->srv) && same_addr(&p->dst, &f->cli))) {
+            if (!(f->ndr_answered & NDR_FLOW_IN_KNOWN))
+                f->ndr_answered |= (uint8_t)(NDR_FLOW_IN_KNOWN |
+                                             (ndr_internal(d, &f->cli) ? NDR_FLOW_CLI_IN : 0) |
+                                             (ndr_internal(d, &f->srv) ? NDR_FLOW_SRV_IN : 0));
+            bool cli_in = f->ndr_answered & NDR_FLOW_CLI_IN;
+            bool srv_in = f->ndr_answered & NDR_FLOW_SRV_IN;
+            *src_in = fwd ? cli_in : srv_in;
+            *dst_in = fwd ? srv_in : cli_in;
+            return;
+        }
+    }
+    *src_in = ndr_internal(d, &p->src);
+    *dst_in = ndr_internal(d, &p->dst);
+}
+
 void
-ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink)
+ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_flow *f,
+                 struct net_sink *sink)
 {
     if ((p->proto != 6 && p->proto != 17) || p->payload_len == 0)
         return;
-    bool src_in = ndr_internal(d, &p->src), dst_in = ndr_internal(d, &p->dst);
+    bool src_in, dst_in;
+    endpoints_internal(d, p, f, &src_in, &dst_in);
     if (src_in == dst_in)
         return;
     const struct net_addr *in = src_in ? &p->src : &p->dst, *out = src_in ? &p->dst : &p->src;

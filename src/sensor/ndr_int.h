@@ -37,6 +37,14 @@ ndr_mix(uint64_t x)
     return x;
 }
 
+/* struct net_flow's ndr_answered bits: the scan detector's answered orientations (bits 0-1,
+ * reset by a new SYN) and the exfil detector's cache of which endpoints are internal (set
+ * once per flow: addresses and configuration do not change during it). */
+#define NDR_FLOW_ANSWERED 0x03
+#define NDR_FLOW_IN_KNOWN 0x10 /* the two bits below are set */
+#define NDR_FLOW_CLI_IN   0x20 /* the flow's client is internal */
+#define NDR_FLOW_SRV_IN   0x40 /* the flow's server is internal */
+
 /* ---- bounded LRU hash table ---- */
 
 /*
@@ -289,7 +297,9 @@ int ndr_lateral_init(struct ndr *d);
 void ndr_lateral_flow(struct ndr *d, const struct net_flow *f, uint64_t ts_ns,
                       struct net_sink *sink);
 int ndr_exfil_init(struct ndr *d);
-void ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_sink *sink);
+/* f: the packet's flow when known (its endpoints' internal-ness is cached on it), or NULL. */
+void ndr_exfil_packet(struct ndr *d, const struct net_pkt *p, struct net_flow *f,
+                      struct net_sink *sink);
 /* Moves every gathered byte into the table (housekeeping, end of capture). */
 void ndr_exfil_flush(struct ndr *d, struct net_sink *sink);
 void ndr_exfil_release(struct ndr *d);

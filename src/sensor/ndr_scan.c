@@ -273,7 +273,7 @@ ndr_scan_packet(struct ndr *d, const struct net_pkt *p, struct net_flow *f,
         if (d->scan_answered[fp % NDR_ANSWERED_SLOTS] == fp)
             d->scan_answered[fp % NDR_ANSWERED_SLOTS] = 0;
         if (f)
-            f->ndr_answered = 0;
+            f->ndr_answered &= (uint8_t)~NDR_FLOW_ANSWERED;
         struct probe pr = {&p->src, &p->dst, p->dport, 6, false, NULL, p->pcap_cnt};
         new_probe(d, &pr, &sk, sink);
     } else if ((fl & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) == (NET_TCP_SYN | NET_TCP_ACK)) {

@@ -228,7 +228,8 @@ struct net_flow {
     uint8_t app_orig;            /* enum net_app before the protocol changed (eve
                                   * app_proto_orig), NET_APP_UNKNOWN if it did not */
     uint8_t ndr_answered;        /* detections: this connection's answer is counted (bit 0:
-                                  * client = the flow's client, bit 1: its server) */
+                                  * client = the flow's client, bit 1: its server); bits 4-6:
+                                  * which endpoints are internal (NDR_FLOW_* in ndr_int.h) */
     /* line 1: per-flow states, clock */
     void *stream[2];             /* TCP reassembly state (stream.c) */
     void *app_state;
