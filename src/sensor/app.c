@@ -141,6 +141,7 @@ app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns, const struc
 struct recycle_bin {
     void *head[APP_RC_COUNT]; /* singly linked through each record's first bytes */
     unsigned n[APP_RC_COUNT];
+    EVP_MD_CTX *mdctx[APP_MD_COUNT]; /* app_digest's contexts, reused */
 };
 
 static _Thread_local struct recycle_bin *tl_bin;
@@ -159,6 +160,8 @@ bin_free(void *v)
             b->head[k] = next;
         }
     }
+    for (int k = 0; k < APP_MD_COUNT; k++)
+        EVP_MD_CTX_free(b->mdctx[k]);
     bn_free(b);
 }
 
@@ -334,12 +337,27 @@ md_get(enum app_md which)
     return which == APP_MD_MD5 ? EVP_md5() : which == APP_MD_SHA1 ? EVP_sha1() : EVP_sha256();
 }
 
+/*
+ * One context per digest and thread, initialised again for each message: EVP_Digest makes
+ * and frees a context (and the provider's state in it) per call, which cost as much as the
+ * hashing of the short JA3/JA4 strings and certificates a TLS handshake needs.
+ */
 int
 app_digest(enum app_md which, const void *s, size_t n, uint8_t *out, unsigned *outlen)
 {
     if ((unsigned)which >= APP_MD_COUNT)
         return BN_EINVAL;
-    return EVP_Digest(s, n, out, outlen, md_get(which), NULL) == 1 ? 0 : BN_EINTERNAL;
+    const EVP_MD *md = md_get(which);
+    struct recycle_bin *b = bin_get();
+    if (b && !b->mdctx[which])
+        b->mdctx[which] = EVP_MD_CTX_new();
+    if (!b || !b->mdctx[which])
+        return EVP_Digest(s, n, out, outlen, md, NULL) == 1 ? 0 : BN_EINTERNAL;
+    EVP_MD_CTX *c = b->mdctx[which];
+    if (EVP_DigestInit_ex2(c, md, NULL) != 1 || EVP_DigestUpdate(c, s, n) != 1 ||
+        EVP_DigestFinal_ex(c, out, outlen) != 1)
+        return BN_EINTERNAL;
+    return 0;
 }
 
 static int

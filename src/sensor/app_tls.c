@@ -627,13 +627,80 @@ static __thread struct cert_cache_key cert_keys[TLS_CERT_CACHE];
 static __thread struct cert_cache_entry cert_cache[TLS_CERT_CACHE];
 static __thread uint64_t cert_clock;
 
+/*
+ * The digests of the certificates seen last: a server sends the same chain to every client,
+ * and hashing each certificate twice per handshake (SHA-1 for the cache below and
+ * tls.fingerprint's lookup, SHA-256 for Zeek's cert_chain_fps) was most of the TLS parser's
+ * digest time. Keyed by length and a tag of the DER's bytes (its end is the signature),
+ * confirmed by comparing the whole DER kept in the entry: a hit is the digest of exactly
+ * these bytes. Fully associative, least recently used replaced; longer DERs are hashed
+ * each time.
+ */
+#define TLS_DER_CACHE 64
+#define TLS_DER_MAX   2048
+
+struct der_key {
+    uint64_t tag;
+    uint32_t len;
+    uint64_t used; /* last use (a per-thread counter); 0 = empty */
+};
+
+struct der_entry {
+    uint8_t sha1[20];
+    uint8_t sha256[32];
+    uint8_t der[TLS_DER_MAX];
+};
+
+static __thread struct der_key der_keys[TLS_DER_CACHE];
+static __thread struct der_entry der_cache[TLS_DER_CACHE];
+static __thread uint64_t der_clock;
+
+/* The SHA-1 and SHA-256 of der, from the cache or computed into it; NULL if not cached. */
+static const struct der_entry *
+der_digests(const uint8_t *der, size_t len)
+{
+    if (len < 16 || len > TLS_DER_MAX)
+        return NULL;
+    uint64_t a, b;
+    memcpy(&a, der + len - 8, 8);
+    memcpy(&b, der + len / 2, 8);
+    uint64_t tag = (a ^ (b * 0x9e3779b97f4a7c15ull)) | 1;
+    size_t slot = 0;
+    uint64_t oldest = UINT64_MAX;
+    for (size_t i = 0; i < TLS_DER_CACHE; i++) {
+        struct der_key *k = &der_keys[i];
+        if (k->used && k->tag == tag && k->len == len && !memcmp(der_cache[i].der, der, len)) {
+            k->used = ++der_clock;
+            return &der_cache[i];
+        }
+        if (k->used < oldest) {
+            oldest = k->used;
+            slot = i;
+        }
+    }
+    uint8_t s1[EVP_MAX_MD_SIZE], s256[EVP_MAX_MD_SIZE];
+    unsigned l1 = 0, l256 = 0;
+    if (app_digest(APP_MD_SHA1, der, len, s1, &l1) != 0 || l1 != 20 ||
+        app_digest(APP_MD_SHA256, der, len, s256, &l256) != 0 || l256 != 32)
+        return NULL;
+    struct der_entry *e = &der_cache[slot];
+    memcpy(e->sha1, s1, 20);
+    memcpy(e->sha256, s256, 32);
+    memcpy(e->der, der, len);
+    der_keys[slot] = (struct der_key){tag, (uint32_t)len, ++der_clock};
+    return e;
+}
+
+/* de: der's cached digests, or NULL (computed here). */
 static void
-leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len)
+leaf_cert(struct net_tls_rec *r, const uint8_t *der, size_t len, const struct der_entry *de)
 {
     uint8_t sha1[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    if (len > UINT32_MAX || app_digest(APP_MD_SHA1, der, len, sha1, &mdlen) != 0 ||
-        mdlen != 20) {
+    if (de) {
+        memcpy(sha1, de->sha1, 20);
+    } else if (len > UINT32_MAX || app_digest(APP_MD_SHA1, der, len, sha1, &mdlen) != 0 ||
+               mdlen != 20) {
         leaf_cert_decode(r, der, len);
         return;
     }
@@ -708,14 +775,18 @@ certificate(struct tls_state *st, const uint8_t *d, size_t n)
         const uint8_t *der;
         if (!cur_take(&l, clen, &der))
             goto bad;
+        const struct der_entry *de =
+            first || r->n_chain < NET_TLS_CERTS_MAX ? der_digests(der, clen) : NULL;
         if (first) {
-            leaf_cert(r, der, clen);
+            leaf_cert(r, der, clen, de);
             first = false;
         }
         if (r->n_chain < NET_TLS_CERTS_MAX) {
             uint8_t md[EVP_MAX_MD_SIZE];
             unsigned mdlen = 0;
-            if (app_digest(APP_MD_SHA256, der, clen, md, &mdlen) == 0)
+            if (de)
+                app_hex(r->chain_fp[r->n_chain++], NET_TLS_SHA256_MAX, de->sha256, 32, 0, false);
+            else if (app_digest(APP_MD_SHA256, der, clen, md, &mdlen) == 0)
                 app_hex(r->chain_fp[r->n_chain++], NET_TLS_SHA256_MAX, md, mdlen, 0, false);
         } else {
             app_dropped(1);
