@@ -206,6 +206,15 @@ app_rec_alloc(enum app_rc kind, size_t size)
 }
 
 void *
+app_rec_alloc_head(enum app_rc kind, size_t size, size_t zero)
+{
+    void *p = app_buf_alloc(kind, size);
+    if (p)
+        memset(p, 0, BN_MIN(zero, size));
+    return p;
+}
+
+void *
 app_buf_alloc(enum app_rc kind, size_t size)
 {
     struct recycle_bin *b = tl_bin;

@@ -38,6 +38,9 @@ void *app_rec_alloc(enum app_rc kind, size_t size);
 void app_rec_free(enum app_rc kind, void *p);
 /* As app_rec_alloc without the zeroing (scratch buffers). */
 void *app_buf_alloc(enum app_rc kind, size_t size);
+/* As app_rec_alloc with only the first zero bytes zeroed (a record whose tail is an array
+ * read up to a count kept before it). */
+void *app_rec_alloc_head(enum app_rc kind, size_t size, size_t zero);
 /* An empty header list (n = len = 0; the rest not zeroed), recycled as APP_RC_HDRS. */
 struct net_http_hdrs *app_hdrs_new(void);
 

@@ -12,6 +12,7 @@
  */
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -809,7 +810,8 @@ tls_rec(struct tls_state *st)
 {
     if (st->rec || st->emitted)
         return st->rec;
-    st->rec = app_rec_alloc(APP_RC_TLS, sizeof(*st->rec));
+    /* the subjectAltName array (8 KB of the 13.5) is read up to n_san only: not zeroed */
+    st->rec = app_rec_alloc_head(APP_RC_TLS, sizeof(*st->rec), offsetof(struct net_tls_rec, san));
     if (!st->rec) {
         app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
         return NULL;
