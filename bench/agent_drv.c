@@ -11,9 +11,10 @@
  *   agent_drv sys KIND N [PATH]       N syscalls of one kind in a loop, KIND getppid, open_ro
  *                                     (open PATH read-only + close), open_w (open PATH for
  *                                     write + close): "<n> <ns wall per op> <ns CPU per op>"
- *   agent_drv cpu CMD [ARG...]        runs CMD and waits for it: "<wall s> <user+sys s>", the
- *                                     CPU of CMD's whole process tree (every process waited
- *                                     for by its parent: wait4 rusage of the children)
+ *   agent_drv cpu CMD [ARG...]        runs CMD and waits for it: "<wall s> <user+sys s>
+ *                                     <voluntary> <involuntary context switches>" of CMD's
+ *                                     whole process tree (every process waited for by its
+ *                                     parent: wait4 rusage of the children)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -211,7 +212,9 @@ mode_cpu(char **argv)
         fprintf(stderr, "%s failed (status %d)\n", argv[0], status);
         return 1;
     }
-    printf("%.6f %.6f\n", t1 - t0, tv(ru.ru_utime) + tv(ru.ru_stime));
+    /* and the tree's voluntary / involuntary context switches (preemptions) */
+    printf("%.6f %.6f %ld %ld\n", t1 - t0, tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_nvcsw,
+           ru.ru_nivcsw);
     return 0;
 }
 

@@ -234,14 +234,14 @@ measure() { # KIND LABEL UNITS UNIT [SCALE SCALE_NAME] (per-unit figures in µs,
         for mode in $order; do
             local w c
             if [ $mode = off ]; then
-                read -r w c < <(run_workload "$kind")
+                read -r w c _ < <(run_workload "$kind")
                 wall0+=("$w") cpu0+=("$c")
                 continue
             fi
             agent_start
             local c0 c1 n hwm
             c0=$(cpu_ticks "$apid")
-            read -r w c < <(run_workload "$kind")
+            read -r w c _ < <(run_workload "$kind")
             wall1+=("$w") cpu1+=("$c")
             case $kind in
             exec) n=$(agent_wait_count 1 "$exedir/bn_true" "$EXECS") ;;

@@ -90,8 +90,8 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
  * per event or two at a few thousand events/s. The spool has its own durability rules. */
 #define AGENT_FLUSH_NS (20 * 1000000ll)
 /* ... and after a drained batch once this much has passed since the last flush: at low rates
- * (a batch per ring-buffer poll, every ~10 ms) the batch's own wakeup then does the flush,
- * instead of a second wakeup of the loop for the flush alone */
+ * (a batch per ring-buffer poll, every collect.bpf_poll_ms) the batch's own wakeup then does
+ * the flush, instead of a second wakeup of the loop for the flush alone */
 #define AGENT_FLUSH_AFTER_BATCH_NS (5 * 1000000ll)
 /* How often live processes of the table are checked for having vanished without an exit
  * event (lost in the ring buffer or shed from a full queue). */
@@ -1903,6 +1903,7 @@ start_bpf(struct agent *a, const struct agent_collector_ops *ops, void **state,
         memset(&bc, 0, sizeof(bc));
         bc.files = a->conf.files;
         bc.syscalls = a->conf.bpf_syscalls;
+        bc.poll_ms = (int)a->conf.bpf_poll_ms;
         for (size_t i = 0; i < a->ninc && bc.ninclude < AGENT_BPF_PATHS_MAX; i++) {
             size_t n = strlen(a->inc[i]);
             if (n == 0 || n + 2 > sizeof(a->bpf_paths[0]))

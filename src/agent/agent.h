@@ -292,6 +292,7 @@ struct agent_config {
     bool files;                  /* collect.files */
     bool fanotify_with_bpf;      /* collect.fanotify_with_bpf */
     int bpf_syscalls;            /* collect.bpf_syscalls: enum agent_bpf_syscalls */
+    int64_t bpf_poll_ms;         /* collect.bpf_poll_ms: ring-buffer poll interval */
     char *files_include;         /* files.include: path prefixes reported */
     char *files_exclude;         /* files.exclude: path prefixes never reported */
     int64_t queue_events;        /* limits.queue_events: events waiting for the loop */
@@ -411,7 +412,10 @@ struct agent_bpf_conf {
     bool files;                  /* false: no file syscalls are traced */
     bool files_all;              /* true: every file operation, no prefix filter */
     int syscalls;                /* enum agent_bpf_syscalls */
+    int poll_ms;                 /* ring-buffer poll interval (0: AGENT_BPF_POLL_MS) */
 };
+/* Records below the BPF side's wakeup threshold wait at most this long for the reader. */
+#define AGENT_BPF_POLL_MS 20
 extern const struct agent_bpf_conf agent_bpf_default_conf;
 /* start() with explicit settings (conf is read during the call only). */
 int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **state,

@@ -109,6 +109,7 @@ struct bpf_state {
     struct cg_slot cgs[CG_SLOTS];
     atomic_uint_fast64_t cg_resolved, cg_unresolved;
     struct sc_mode scm;           /* how the watched syscalls are seen */
+    int poll_ms;                  /* ring-buffer poll interval */
 };
 
 /* ---- how the watched syscalls are seen: per-syscall tracepoints or the raw pair ---- */
@@ -948,8 +949,6 @@ bad:
     return 0;
 }
 
-#define AB_POLL_MS 10
-
 /* In agent.c; weak, so that a test linking this collector with its own agent_emit (and no
  * agent loop) needs no more of the agent: then there is no loop to wake and no burst. */
 #pragma weak agent_emit_burst_begin
@@ -976,11 +975,11 @@ poll_thread(void *arg)
 
     while (!atomic_load(&s->stop)) {
         /* The BPF side wakes us only when the ring holds AB_WAKEUP_BYTES; below that, records
-         * wait at most AB_POLL_MS (the bound on event latency at a low rate). The records one
+         * wait at most poll_ms (the bound on event latency at a low rate). The records one
          * poll takes are one burst for the loop: it is woken once for them (or per full
          * drained batch), not per record and then again after its linger. */
         burst_begin(s);
-        int rc = ring_buffer__poll(s->rb, AB_POLL_MS);
+        int rc = ring_buffer__poll(s->rb, s->poll_ms);
 
         /* A timed-out poll processes nothing: take what was submitted without a wakeup. */
         if (rc == 0)
@@ -1140,6 +1139,7 @@ agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **
     s->cg_fd = -1;
     s->a = a;
     s->files = conf->files;
+    s->poll_ms = conf->poll_ms > 0 ? conf->poll_ms : AGENT_BPF_POLL_MS;
     s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
     s->self_mnt_ns = self_ns("mnt");
     s->self_pid_ns = self_ns("pid");

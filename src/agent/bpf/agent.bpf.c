@@ -183,7 +183,7 @@ static __always_inline __u64 cfg(__u32 idx)
 
 /*
  * Wakeups are batched: a record only wakes the agent's reader when at least AB_WAKEUP_BYTES
- * wait in the ring; otherwise the reader finds it on its next timed poll (AB_POLL_MS in
+ * wait in the ring; otherwise the reader finds it on its next timed poll (collect.bpf_poll_ms,
  * collect_bpf.c). One wakeup per record cost a context switch per exec, fork and exit.
  */
 #define AB_WAKEUP_BYTES (64 * 1024)
