@@ -27,6 +27,7 @@
 #include "bannin/alloc.h"
 #include "bannin/community_id.h"
 #include "bannin/error.h"
+#include "sensor/pipeline.h"
 #include "sensor/sensor.h"
 
 #define NS 1000000000ull
@@ -773,7 +774,8 @@ rd16(const uint8_t *p)
 }
 
 uint32_t
-net_flow_frame_hash(const struct net_flowtab *t, const uint8_t *f, uint32_t n, bool *ok)
+net_flow_frame_hash(const struct net_flowtab *t, const uint8_t *f, uint32_t n, bool *ok,
+                    struct net_flow_fkey *key)
 {
     struct net_pkt k;
     uint32_t off = 14;
@@ -826,7 +828,30 @@ net_flow_frame_hash(const struct net_flowtab *t, const uint8_t *f, uint32_t n, b
     if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)
         return 0;
     *ok = true;
-    return pkt_hash(t, &k, rd16(l4), rd16(l4 + 2));
+    key->src = k.src;
+    key->dst = k.dst;
+    key->sport = rd16(l4);
+    key->dport = rd16(l4 + 2);
+    key->vlan[0] = k.vlan[0];
+    key->vlan[1] = k.vlan[1];
+    key->proto = k.proto;
+    key->ip_v = k.ip_v;
+    return pkt_hash(t, &k, key->sport, key->dport);
+}
+
+void
+net_flow_hash_hint(struct net_flowtab *t, const struct net_pkt *p, const struct net_flow_fkey *key,
+                   uint32_t h)
+{
+    /* every field pkt_hash reads (frame_hash's layer and third VLAN are 0), and the ports
+     * key_ports gives a TCP or UDP packet whose header was there */
+    if (p->layer == 0 && p->vlan3 == 0 && p->l4_ok && !p->is_arp && p->proto == key->proto &&
+        p->ip_v == key->ip_v && p->sport == key->sport && p->dport == key->dport &&
+        p->vlan[0] == key->vlan[0] && p->vlan[1] == key->vlan[1] && addr_eq(&p->src, &key->src) &&
+        addr_eq(&p->dst, &key->dst)) {
+        t->peek_pkt = p;
+        t->peek_hash = h;
+    }
 }
 
 void
@@ -867,7 +892,7 @@ net_flow_peek(struct net_flowtab *t, const struct net_pkt *p)
 
     if (!key_ports(p, &sp, &dp))
         return NULL;
-    h = pkt_hash(t, p, sp, dp);
+    h = t->peek_pkt == p ? t->peek_hash : pkt_hash(t, p, sp, dp);
     t->peek_pkt = p;
     t->peek_hash = h;
     for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {

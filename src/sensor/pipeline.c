@@ -97,6 +97,7 @@ struct net_pipeline {
         uint32_t hash;
         bool ok;
         struct net_flow *f;
+        struct net_flow_fkey key; /* what hash was computed from */
     } ahead[AHEAD_RING];
     struct net_pipeline_stats st;
 };
@@ -846,7 +847,7 @@ ahead_hook(void *ctx, uint64_t seq, const uint8_t *frame, uint32_t caplen)
 
     a->seq = seq;
     a->f = NULL;
-    a->hash = net_flow_frame_hash(p->flows, frame, caplen, &a->ok);
+    a->hash = net_flow_frame_hash(p->flows, frame, caplen, &a->ok, &a->key);
     if (a->ok)
         net_flow_prefetch_slot(p->flows, a->hash);
 }
@@ -869,11 +870,16 @@ net_pipeline_frame(struct net_pipeline *p, const uint8_t *frame, uint32_t caplen
 {
     struct net_pkt pk[NET_LAYERS_MAX];
     size_t n;
+    uint64_t cur = p->dec.st.packets + 1;
 
-    ahead_stages(p, p->dec.st.packets + 1);
-    n = net_decode(&p->dec, frame, caplen, wirelen, ts_ns, p->dec.st.packets + 1, pk);
+    ahead_stages(p, cur);
+    n = net_decode(&p->dec, frame, caplen, wirelen, ts_ns, cur, pk);
     p->cur_pcap_cnt = p->dec.st.packets;
     clock_to(p, ts_ns);
+    /* the look-ahead hashed this frame already: its hash serves if the key is the same */
+    __typeof__(p->ahead[0]) *a0 = &p->ahead[cur & (AHEAD_RING - 1)];
+    if (n && a0->seq == cur && a0->ok)
+        net_flow_hash_hint(p->flows, &pk[0], &a0->key, a0->hash);
     for (size_t i = 0; i < n; i++) {
         struct net_pkt *k = &pk[i];
         enum net_dir dir;

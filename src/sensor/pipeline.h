@@ -48,8 +48,22 @@ struct net_flow *net_flow_peek(struct net_flowtab *t, const struct net_pkt *p);
  * or UDP right after the header; *ok false otherwise), a prefetch of its index slot, and,
  * once that slot is loaded, a prefetch of the entry it names (returned: a guess by hash).
  */
+/* The key fields a frame's hash was computed from (net_flow_frame_hash). */
+struct net_flow_fkey {
+    struct net_addr src, dst;
+    uint16_t sport, dport;
+    uint16_t vlan[2];
+    uint8_t proto, ip_v;
+};
 uint32_t net_flow_frame_hash(const struct net_flowtab *t, const uint8_t *frame, uint32_t caplen,
-                             bool *ok);
+                             bool *ok, struct net_flow_fkey *key);
+/*
+ * p was decoded from a frame net_flow_frame_hash gave h and key for: if p's key is that key
+ * (checked field by field: the look-ahead's parse is not the decoder's), net_flow_peek and
+ * net_flow_packet on p take h instead of hashing again.
+ */
+void net_flow_hash_hint(struct net_flowtab *t, const struct net_pkt *p,
+                        const struct net_flow_fkey *key, uint32_t h);
 void net_flow_prefetch_slot(const struct net_flowtab *t, uint32_t hash);
 struct net_flow *net_flow_prefetch_entry(const struct net_flowtab *t, uint32_t hash);
 
