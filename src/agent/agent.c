@@ -85,14 +85,13 @@ extern int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *co
 #define AGENT_PEND_RECS 1024
 #define AGENT_PEND_BYTES (8u << 20)
 #define AGENT_OUT_BUF (256u << 10) /* stdio buffer of an --output file */
-/* An --output file is flushed at most this often while events flow (and as soon as the
- * loop has nothing left to do after that): one write() per drained batch cost a syscall
- * per event or two at a few thousand events/s. The spool has its own durability rules. */
-#define AGENT_FLUSH_NS (20 * 1000000ll)
-/* ... and after a drained batch once this much has passed since the last flush: at low rates
- * (a batch per ring-buffer poll, every collect.bpf_poll_ms) the batch's own wakeup then does
- * the flush, instead of a second wakeup of the loop for the flush alone */
-#define AGENT_FLUSH_AFTER_BATCH_NS (5 * 1000000ll)
+/* An --output file is flushed at most this often while ordinary events flow (by the drained
+ * batch, the collector's next empty poll or the loop's idle wait, whichever comes first): a
+ * write() per drained batch cost a syscall per event or two at a few thousand events/s, and
+ * one per ring-buffer poll (~30-40 us into ext4 each) ~10 % of the agent's CPU at a build's
+ * rate. A batch that wrote a critical record (an alert, tamper or status event) flushes at
+ * its end. The spool has its own durability rules. */
+#define AGENT_FLUSH_NS (100 * 1000000ll)
 /* How often live processes of the table are checked for having vanished without an exit
  * event (lost in the ring buffer or shed from a full queue). */
 #define AGENT_SWEEP_NS (30 * 1000000000ll)
@@ -255,6 +254,7 @@ struct agent {
     int64_t out_flushed_ns;        /* when the --output file was last flushed */
     int64_t next_sweep_ns;         /* next agent_proctable_sweep */
     _Atomic bool out_dirty;        /* written since (read by an emitter to flush) */
+    bool out_urgent;               /* work_mu: a critical record is among what was written */
     int64_t last_cpu_ns, last_wall_ns, last_loop_cpu_ns;
     bool cur_gone;                 /* the event being processed: its process has exited */
     bool collectors_over;          /* over the CPU budget outside the loop (reported once) */
@@ -789,6 +789,8 @@ pend_flush(struct agent *a)
                 len += a->pend_recs[j++].len + 1;
             if (fwrite(p, 1, len, a->out) != len)
                 a->cnt.output_errors++;
+            for (size_t k = i; k < j; k++)
+                a->out_urgent |= a->pend_recs[k].prio == AGENT_PRIO_CRITICAL;
             i = j;
         }
         a->out_dirty = true;
@@ -848,6 +850,7 @@ output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
         if (fwrite(b->p, 1, b->len, a->out) != b->len || fputc('\n', a->out) == EOF)
             a->cnt.output_errors++;
         a->out_dirty = true;
+        a->out_urgent |= ev->prio == AGENT_PRIO_CRITICAL;
     }
 }
 
@@ -1517,17 +1520,18 @@ timers(struct agent *a)
     }
 }
 
-/* Flushes the --output file if it was written and last flushed at least after_ns ago
- * (work_mu held). */
+/* Flushes the --output file if it was written and last flushed at least after_ns ago, or
+ * holds a critical record (work_mu held). */
 static void
 out_flush_due(struct agent *a, int64_t after_ns)
 {
     if (!a->out || !atomic_load(&a->out_dirty))
         return;
     int64_t mono = now_ns(CLOCK_MONOTONIC);
-    if (mono - a->out_flushed_ns >= after_ns) {
+    if (a->out_urgent || mono - a->out_flushed_ns >= after_ns) {
         fflush(a->out);
         atomic_store(&a->out_dirty, false);
+        a->out_urgent = false;
         a->out_flushed_ns = mono;
     }
 }
@@ -1563,8 +1567,8 @@ work_batch(struct agent *a)
      * each counts as spooled from here */
     a->batching = false;
     pend_flush(a);
-    /* stdio writes when its buffer fills; here only the time bound */
-    out_flush_due(a, AGENT_FLUSH_AFTER_BATCH_NS);
+    /* stdio writes when its buffer fills; here the time bound and critical records */
+    out_flush_due(a, AGENT_FLUSH_NS);
     return n;
 }
 
@@ -1972,7 +1976,9 @@ agent_start(struct agent *a, struct bn_diag *d)
     int rc;
     a->started = false;
     /* the loop runs first so status events about tiers flow at once */
-    if (pthread_create(&a->loop, NULL, loop_main, a) != 0)
+    if (pthread_create(&a->loop, NULL, loop_main, a) == 0)
+        pthread_setname_np(a->loop, "bn-loop"); /* for top -H, perf and the bench */
+    else
         return bn_diag_set(d, BN_EINTERNAL, "<agent>", 0, 0, "cannot start the loop thread");
     a->loop_running = true;
     a->started = true;

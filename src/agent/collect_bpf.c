@@ -1175,6 +1175,8 @@ agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **
     if (!s->scm.tracepoints && !s->scm.why_raw[0])
         snprintf(s->scm.why_raw, sizeof(s->scm.why_raw), "collect.bpf_syscalls is raw");
     rc = pthread_create(&s->thread, NULL, poll_thread, s);
+    if (rc == 0)
+        pthread_setname_np(s->thread, "bn-bpf"); /* for top -H, perf and the bench */
     if (rc) {
         rc = bn_diag_set(d, -rc, "<bpf>", 0, 0, "cannot start the eBPF reader thread");
         goto out;
