@@ -3,7 +3,8 @@
  * a sequence of stream chunks in both directions, with gaps, and renders every record as eve
  * and Zeek JSON. Input layout: a chunk header byte (bit 7: to client, bit 6: a gap of the low
  * 6 bits * 16 bytes instead of data, low 6 bits: chunk length - 1, 63: the length is the
- * next two bytes), then the chunk. Seeds can be written as one header per chunk.
+ * next two bytes), then the chunk. Seeds can be written as one header per chunk. In every
+ * other chunk the bytes the parser declares it skips go through its skip callback.
  */
 #ifndef BANNIN_FUZZ_NET_APP_H
 #define BANNIN_FUZZ_NET_APP_H
@@ -62,7 +63,16 @@ fuzz_app_run(const struct net_app_parser *p, const uint8_t *data, size_t size)
         }
         if (len > size - i)
             len = size - i;
-        p->data(st, &f, dir, data + i, len, ts++, &sink);
+        /* every other chunk: the prefix the parser says it ignores goes through skip, as
+         * the pipeline hands such bytes on (it must have the effect data would have had) */
+        size_t sk = p->skippable && (ts & 1) ? p->skippable(st, dir) : 0;
+        if (sk > len)
+            sk = len;
+        if (sk)
+            (void)(p->skip)(st, &f, dir, sk, ts, &sink);
+        if (len > sk)
+            p->data(st, &f, dir, data + i + sk, len - sk, ts, &sink);
+        ts++;
         i += len;
     }
     p->close(st, &f, ts, &sink);
