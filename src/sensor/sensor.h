@@ -533,13 +533,13 @@ struct net_stream {
     uint32_t hold_virt;
     uint32_t skip_end;                   /* the consumer skips the bytes before this seq */
     uint32_t fed;                        /* sequence number of the next byte handed on */
-    uint64_t delivered;                  /* bytes handed on in order (skipped ones too) */
+    /* 32-bit counters saturating at UINT32_MAX (a stream state per TCP flow: kept small) */
+    uint32_t delivered;                  /* bytes handed on in order (skipped ones too) */
+    uint32_t gap_bytes;                  /* bytes given up on */
     uint8_t *hold;                       /* owned */
     struct net_stream_mem *mem;          /* shared memory budget (NULL = none), borrowed */
-    uint64_t gap_bytes;                  /* bytes given up on */
     uint64_t ooo_dropped;                /* segments that could not be kept (bound) */
     uint64_t hold_forced;                /* bytes handed on unacknowledged: hold full */
-    uint64_t skipped;                    /* bytes handed on through out->skip (not copied) */
     struct net_stream_seg seg[NET_STREAM_SEGS_MAX];
 };
 

@@ -82,6 +82,12 @@ net_stream_mem_release(struct net_stream_mem *m)
     m->ncache = 0;
 }
 
+static inline uint32_t
+sat_add(uint32_t a, uint64_t n)
+{
+    return n >= (uint64_t)(UINT32_MAX - a) ? UINT32_MAX : a + (uint32_t)n;
+}
+
 static inline int32_t
 sdiff(uint32_t a, uint32_t b)
 {
@@ -112,7 +118,7 @@ net_stream_release(struct net_stream *s)
 static void
 hand_on(struct net_stream *s, const uint8_t *d, size_t n, const struct net_stream_out *out)
 {
-    s->delivered += n;
+    s->delivered = sat_add(s->delivered, n);
     s->fed += (uint32_t)n;
     if (out->data && n)
         out->data(out->ctx, d, n);
@@ -122,9 +128,8 @@ hand_on(struct net_stream *s, const uint8_t *d, size_t n, const struct net_strea
 static void
 hand_skip(struct net_stream *s, uint32_t n, const struct net_stream_out *out)
 {
-    s->delivered += n;
+    s->delivered = sat_add(s->delivered, n);
     s->fed += n;
-    s->skipped += n;
     if (out->skip)
         out->skip(out->ctx, n);
     else if (out->gap) /* not reached: a skip range needs out->skip when it is made */
@@ -346,7 +351,7 @@ skip_hole(struct net_stream *s, const struct net_stream_out *out)
         if (sdiff(s->seg[i].seq, s->seg[lo].seq) < 0)
             lo = i;
     uint32_t n = (uint32_t)sdiff(s->seg[lo].seq, s->next);
-    s->gap_bytes += n;
+    s->gap_bytes = sat_add(s->gap_bytes, n);
     hold_flush(s, out); /* what came before the hole goes first */
     s->next = s->seg[lo].seq;
     jumped(s);
@@ -400,7 +405,7 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
     }
     /* nothing buffered and this segment still cannot be kept: jump to it */
     uint32_t hole = (uint32_t)sdiff(seq, s->next);
-    s->gap_bytes += hole;
+    s->gap_bytes = sat_add(s->gap_bytes, hole);
     hold_flush(s, out);
     s->next = seq;
     jumped(s);

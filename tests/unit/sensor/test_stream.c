@@ -440,7 +440,6 @@ test_skip_hint(void **state)
     assert_int_equal(c[0].data_bytes, len);
     assert_int_equal(c[1].data_bytes + c[1].skip_bytes, len);
     assert_true(c[1].skip_bytes > len / 2); /* most body bytes were never copied */
-    assert_int_equal(st[1].skipped, c[1].skip_bytes);
     assert_int_equal(st[0].delivered, st[1].delivered);
 
     /* a gap ends the skip range: after it, bytes are held (and copied) again */
