@@ -79,8 +79,14 @@ struct h2_dir {
     struct hpack hp;
 };
 
+_Static_assert(BN_NET_H2_STREAMS_MAX <= 64, "open streams are a 64-bit mask");
+
 struct h2_conn {
     struct h2_dir d[2];
+    /* the open streams' ids apart from the ~400-byte slots: a lookup reads 256 bytes, not
+     * a line of every slot (and slots never used are never touched) */
+    uint64_t open;                        /* bit i: s[i] is in use */
+    uint32_t sid[BN_NET_H2_STREAMS_MAX]; /* s[i].id */
     struct h2_stream s[BN_NET_H2_STREAMS_MAX];
     uint32_t next_tx_id;
     void *dns; /* the DNS parser of the DoH messages (opened on the first) */
@@ -268,6 +274,7 @@ stream_emit(struct h2_conn *c, struct h2_stream *s, struct net_flow *f, uint64_t
     if (s->doh_done[d])
         doh_message(c, f, d, s->dohmsg[d].p, s->dohmsg[d].len, ts_ns, sink);
     stream_free(s);
+    c->open &= ~(1ull << (size_t)(s - c->s));
 }
 
 static struct h2_stream *
@@ -275,17 +282,24 @@ stream_get(struct h2_conn *c, uint32_t id, bool create, struct net_flow *f, uint
            struct net_sink *sink)
 {
     struct h2_stream *free_slot = NULL, *oldest = NULL;
-    for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++) {
-        struct h2_stream *s = &c->s[i];
-        if (s->used && s->id == id)
-            return s;
-        if (!s->used && !free_slot)
-            free_slot = s;
-        if (s->used && (!oldest || s->id < oldest->id))
-            oldest = s;
+    size_t oi = 0;
+    for (uint64_t u = c->open; u; u &= u - 1) {
+        size_t i = (size_t)__builtin_ctzll(u);
+        if (c->sid[i] == id)
+            return &c->s[i];
+        if (!oldest || c->sid[i] < c->sid[oi]) {
+            oldest = &c->s[i];
+            oi = i;
+        }
     }
     if (!create)
         return NULL;
+    for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++) { /* the lowest slot not in use */
+        if (!(c->open & (1ull << i))) {
+            free_slot = &c->s[i];
+            break;
+        }
+    }
     if (!free_slot) {
         /* too many open streams: the oldest is reported as it stands */
         app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
@@ -295,6 +309,8 @@ stream_get(struct h2_conn *c, uint32_t id, bool create, struct net_flow *f, uint
     memset(free_slot, 0, sizeof(*free_slot));
     free_slot->used = true;
     free_slot->id = id;
+    c->sid[free_slot - c->s] = id;
+    c->open |= 1ull << (size_t)(free_slot - c->s);
     free_slot->info.stream_id = id;
     free_slot->tx_id = c->next_tx_id++;
     return free_slot;
@@ -758,14 +774,14 @@ app_h2_close(struct h2_conn *c, struct net_flow *f, uint64_t ts_ns, struct net_s
     if (!c)
         return;
     /* streams in id order, as they were opened */
-    for (;;) {
-        struct h2_stream *first = NULL;
-        for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++)
-            if (c->s[i].used && (!first || c->s[i].id < first->id))
-                first = &c->s[i];
-        if (!first)
-            break;
-        stream_emit(c, first, f, ts_ns, sink);
+    while (c->open) {
+        size_t fi = (size_t)__builtin_ctzll(c->open);
+        for (uint64_t u = c->open; u; u &= u - 1) {
+            size_t i = (size_t)__builtin_ctzll(u);
+            if (c->sid[i] < c->sid[fi])
+                fi = i;
+        }
+        stream_emit(c, &c->s[fi], f, ts_ns, sink);
     }
     if (c->dns)
         net_app_dns_udp.close(c->dns, f, ts_ns, sink);
