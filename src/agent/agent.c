@@ -199,6 +199,7 @@ struct agent {
     /* output (loop thread) */
     FILE *out;
     bool out_owned;
+    char *out_buf;                 /* the --output file's stdio buffer (AGENT_OUT_BUF) */
     struct bn_buf json;          /* the event being processed, as written */
     struct bn_buf ajson;         /* alerts */
     struct agent_spool *spool;
@@ -1846,8 +1847,11 @@ agent_new(struct agent **out, const struct agent_config *conf, struct bn_diag *d
             goto out;
         }
         a->out_owned = true;
-        /* the loop flushes every AGENT_FLUSH_NS: a buffer that holds that much is one write */
-        setvbuf(a->out, NULL, _IOFBF, AGENT_OUT_BUF);
+        /* the loop flushes every AGENT_FLUSH_NS: a buffer that holds that much is one write.
+         * glibc ignores the size when it is given no buffer (it then uses st_blksize, 4 KiB:
+         * a write() every ~6 events), so the buffer is ours. */
+        a->out_buf = bn_malloc(AGENT_OUT_BUF);
+        setvbuf(a->out, a->out_buf, _IOFBF, a->out_buf ? AGENT_OUT_BUF : 0);
     }
     if (*a->conf.spool_dir) {
         struct agent_spool_opts so;
@@ -2386,6 +2390,7 @@ agent_free(struct agent *a)
         fclose(a->out);
     else if (a->out)
         fflush(a->out);
+    bn_free(a->out_buf); /* after fclose: it was the stream's buffer */
     if (a->spool)
         agent_spool_close(a->spool);
     pthread_mutex_destroy(&a->spool_mu);
