@@ -87,6 +87,32 @@ jw_str_n(struct jw *w, const char *k, size_t kn, const char *v)
     jw_strval(w, v);
 }
 
+/*
+ * A value of our own making (a name from one of our tables, digits): printable ASCII without
+ * '"' or '\\', so escaping would copy it unchanged; it is copied directly.
+ */
+static void
+jw_str_c_n(struct jw *w, const char *k, size_t kn, const char *v)
+{
+    size_t n = strlen(v);
+    jw_key_n(w, k, kn);
+    struct bn_buf *b = w->b;
+    if (!w->rc && n + 2 < b->cap - b->len) {
+        char *o = b->p + b->len;
+        *o++ = '"';
+        memcpy(o, v, n);
+        o += n;
+        *o++ = '"';
+        *o = '\0';
+        b->len = (size_t)(o - b->p);
+        return;
+    }
+    jw_c(w, '"');
+    if (!w->rc)
+        w->rc = bn_buf_json_escape(w->b, v, n);
+    jw_c(w, '"');
+}
+
 /* A string member only when v is not empty. */
 static void
 jw_str_ne_n(struct jw *w, const char *k, size_t kn, const char *v)
@@ -177,6 +203,7 @@ jw_klen(const char *k)
 #define jw_key(w, k)       jw_key_n((w), (k), jw_klen(k))
 #define jw_str(w, k, v)    jw_str_n((w), (k), jw_klen(k), (v))
 #define jw_str_ne(w, k, v) jw_str_ne_n((w), (k), jw_klen(k), (v))
+#define jw_str_c(w, k, v)  jw_str_c_n((w), (k), jw_klen(k), (v))
 #define jw_u64(w, k, v)    jw_u64_n((w), (k), jw_klen(k), (v))
 #define jw_bool(w, k, v)   jw_bool_n((w), (k), jw_klen(k), (v))
 #define jw_open(w, k, c)   jw_open_n((w), (k), jw_klen(k), (c))
@@ -291,7 +318,7 @@ dns_rrs(struct jw *w, const struct net_dns_rec *r, unsigned section, const char 
         jw_str(w, "rrname", rr->name);
         if (rr->name_truncated)
             jw_bool(w, "rrname_truncated", true);
-        jw_str(w, "rrtype", net_dns_rrtype_name(rr->type, tb, sizeof(tb)));
+        jw_str_c(w, "rrtype", net_dns_rrtype_name(rr->type, tb, sizeof(tb)));
         jw_u64(w, "ttl", rr->ttl);
         if (rr->type == 6)
             dns_soa(w, "soa", rr);
@@ -367,11 +394,11 @@ dns_eve(struct jw *w, const struct net_dns_rec *r)
     char tb[16], fl[8];
     jw_open(w, "dns", '{');
     jw_u64(w, "version", 3);
-    jw_str(w, "type", r->is_response ? "response" : "request");
+    jw_str_c(w, "type", r->is_response ? "response" : "request");
     jw_u64(w, "tx_id", r->tx_id);
     jw_u64(w, "id", r->id);
     hex_u16(fl, r->flags);
-    jw_str(w, "flags", fl);
+    jw_str_c(w, "flags", fl);
     if (r->is_response)
         jw_bool(w, "qr", true);
     if (r->aa)
@@ -385,13 +412,13 @@ dns_eve(struct jw *w, const struct net_dns_rec *r)
     if (r->z)
         jw_bool(w, "z", true);
     jw_u64(w, "opcode", r->opcode);
-    jw_str(w, "rcode", net_dns_rcode_name(r->rcode, tb, sizeof(tb)));
+    jw_str_c(w, "rcode", net_dns_rcode_name(r->rcode, tb, sizeof(tb)));
     if (r->n_queries) {
         jw_open(w, "queries", '[');
         for (size_t i = 0; i < r->n_queries; i++) {
             jw_open(w, NULL, '{');
             jw_str(w, "rrname", r->queries[i].name);
-            jw_str(w, "rrtype", net_dns_rrtype_name(r->queries[i].type, tb, sizeof(tb)));
+            jw_str_c(w, "rrtype", net_dns_rrtype_name(r->queries[i].type, tb, sizeof(tb)));
             if (r->queries[i].name_truncated)
                 jw_bool(w, "rrname_truncated", true);
             jw_close(w, '}');
@@ -922,7 +949,7 @@ tls_eve(struct jw *w, const struct net_tls_rec *r)
     jw_str_ne(w, "sni", r->sni);
     /* Suricata reports the server's version, or the client's offer when no ServerHello */
     uint16_t v = r->has_server_hello ? r->version : r->client_tls_version;
-    jw_str(w, "version", net_tls_version_name(v, vb, sizeof(vb)));
+    jw_str_c(w, "version", net_tls_version_name(v, vb, sizeof(vb)));
     if (r->has_cert) {
         jw_time(w, "notbefore", r->cert.not_before);
         jw_time(w, "notafter", r->cert.not_after);
@@ -1000,7 +1027,7 @@ tls_zeek(struct jw *w, const struct net_tls_rec *r)
     char vb[32], cb[NET_TLS_CIPHER_NAME_MAX];
     if (r->has_server_hello) {
         jw_str(w, "version", zeek_tls_version(r->version, vb, sizeof(vb)));
-        jw_str(w, "cipher", net_tls_cipher_name(r->cipher, cb, sizeof(cb)));
+        jw_str_c(w, "cipher", net_tls_cipher_name(r->cipher, cb, sizeof(cb)));
     }
     const char *curve = zeek_curve(r->curve);
     if (curve)
