@@ -48,6 +48,7 @@ struct pt_hash_slot {
     off_t size;
     int64_t mtime_ns;
     bool used;
+    int err;                       /* 0, or how hashing this version of the file failed */
     char hex[65];
 };
 
@@ -1164,11 +1165,17 @@ sha256_path(struct agent_proctable *pt, const char *path, char hex[65], struct s
     pthread_mutex_lock(&pt->mu);
     struct pt_hash_slot *slot = hash_slot(pt, &sb);
     if (slot_matches(slot, &sb)) {
+        int err = slot->err;
         memcpy(hex, slot->hex, 65);
-        pt->st.hash_hits++;
+        if (err) {
+            pt->st.hash_errors++;
+            pt->st.hash_errors_cached++;
+        } else {
+            pt->st.hash_hits++;
+        }
         pthread_mutex_unlock(&pt->mu);
         *seen = sb;
-        return 0;
+        return err;
     }
     pt->st.hash_misses++;
     pthread_mutex_unlock(&pt->mu);
@@ -1181,7 +1188,8 @@ sha256_path(struct agent_proctable *pt, const char *path, char hex[65], struct s
     }
     int rc;
     /* the file read is the one to key the result by (it may have changed since stat) */
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    bool known = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (!known)
         rc = BN_EINVAL;
     else if ((uint64_t)sb.st_size > pt->opts.hash_max_bytes)
         rc = BN_ETOOBIG;
@@ -1189,18 +1197,23 @@ sha256_path(struct agent_proctable *pt, const char *path, char hex[65], struct s
         rc = sha256_fd(fd, pt->opts.hash_max_bytes, hex);
     close(fd);
     pthread_mutex_lock(&pt->mu);
-    if (rc == 0) {
+    if (rc != 0) {
+        hex[0] = '\0';
+        pt->st.hash_errors++;
+    }
+    /* A failure of this very version of the file (over the size limit, a read error) is
+     * remembered like a digest: the next exec of it costs a stat, not another read. (Not
+     * an open that failed: the process may just have gone.) */
+    if (known && rc != BN_ENOMEM) {
         slot = hash_slot(pt, &sb);
         slot->used = true;
+        slot->err = rc;
         slot->dev = sb.st_dev;
         slot->ino = sb.st_ino;
         slot->size = sb.st_size;
         slot->mtime_ns = mtime_of(&sb);
         memcpy(slot->hex, hex, 65);
         *seen = sb;
-    } else {
-        hex[0] = '\0';
-        pt->st.hash_errors++;
     }
     pthread_mutex_unlock(&pt->mu);
     return rc;
@@ -1221,22 +1234,30 @@ agent_proctable_sha256_id(struct agent_proctable *pt, const struct agent_file_id
         pthread_mutex_lock(&pt->mu);
         struct pt_hash_slot *slot = hash_slot_of(pt, id->dev, id->ino, id->mtime_ns);
         if (slot_matches_id(slot, id)) {
+            int err = slot->err;
             memcpy(hex, slot->hex, 65);
-            pt->st.hash_hits++;
+            if (err) {
+                pt->st.hash_errors++;
+                pt->st.hash_errors_cached++;
+            } else {
+                pt->st.hash_hits++;
+            }
             pthread_mutex_unlock(&pt->mu);
-            return 0;
+            return err;
         }
         pthread_mutex_unlock(&pt->mu);
     }
     struct stat seen;
     int rc = sha256_path(pt, path, hex, &seen);
-    if (rc == 0 && id && id->valid && (uint64_t)seen.st_size == id->size &&
+    /* seen.st_ino is 0 unless the file was read (or its failure is remembered) */
+    if (seen.st_ino && id && id->valid && (uint64_t)seen.st_size == id->size &&
         mtime_of(&seen) == id->mtime_ns &&
         ((uint64_t)seen.st_dev != id->dev || (uint64_t)seen.st_ino != id->ino)) {
         /* the same version of the file under the kernel's name for it */
         pthread_mutex_lock(&pt->mu);
         struct pt_hash_slot *slot = hash_slot_of(pt, id->dev, id->ino, id->mtime_ns);
         slot->used = true;
+        slot->err = rc;
         slot->dev = (dev_t)id->dev;
         slot->ino = (ino_t)id->ino;
         slot->size = (off_t)id->size;

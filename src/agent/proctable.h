@@ -55,6 +55,8 @@ struct agent_proctable_stats {
     uint64_t hash_hits;
     uint64_t hash_misses;
     uint64_t hash_errors;       /* unreadable or over hash_max_bytes */
+    uint64_t hash_errors_cached; /* of which answered from the cache: that version of the
+                                  * file failed before (over the limit, a read error) */
 };
 
 /* Returns 0 and an owned table in *out, or BN_ENOMEM. opts may be NULL (defaults). */

@@ -507,6 +507,41 @@ test_sha256_cache(void **state)
     write_file(path, "0123456789abcdef", 16);
     assert_int_equal(agent_proctable_sha256(pt, path, got), BN_ETOOBIG);
     assert_string_equal(got, "");
+    /* a failure is remembered for that version of the file, like a digest: the next call
+     * (every exec of it) is answered from the cache, also under the kernel's identity */
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_misses, 1);
+    assert_int_equal(st.hash_errors, 1);
+    assert_int_equal(st.hash_errors_cached, 0);
+    assert_int_equal(agent_proctable_sha256(pt, path, got), BN_ETOOBIG);
+    assert_string_equal(got, "");
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_misses, 1);
+    assert_int_equal(st.hash_errors, 2);
+    assert_int_equal(st.hash_errors_cached, 1);
+    assert_int_equal(stat(path, &sb), 0);
+    id.dev = (uint64_t)sb.st_dev + 1000;
+    id.ino = (uint64_t)sb.st_ino;
+    id.size = (uint64_t)sb.st_size;
+    id.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000ll + sb.st_mtim.tv_nsec;
+    assert_int_equal(agent_proctable_sha256_id(pt, &id, path, got), BN_ETOOBIG);
+    assert_int_equal(agent_proctable_sha256_id(pt, &id, "/nonexistent/x", got), BN_ETOOBIG);
+    assert_string_equal(got, "");
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_misses, 1);
+    assert_int_equal(st.hash_errors_cached, 3);
+    assert_int_equal(st.hash_hits, 0);
+    /* a new version of the file is hashed again (and fits now) */
+    write_file(path, "0123", 4);
+    sha256sum(path, want);
+    assert_int_equal(agent_proctable_sha256(pt, path, got), 0);
+    assert_string_equal(got, want);
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_misses, 2);
+    /* a file that cannot be opened (gone) is not remembered as failed */
+    assert_int_equal(agent_proctable_sha256(pt, "/nonexistent/x", got), -ENOENT);
+    agent_proctable_stats(pt, &st);
+    assert_int_equal(st.hash_errors_cached, 3);
     agent_proctable_free(pt);
 }
 
