@@ -46,6 +46,7 @@ enum {
 struct h2_stream {
     uint32_t id;
     bool used;
+    uint8_t slot; /* its index in h2_conn.s */
     bool end[2];
     struct net_http2_info info;
     struct net_http_hdrs *hdrs[2];
@@ -84,10 +85,12 @@ _Static_assert(BN_NET_H2_STREAMS_MAX <= 64, "open streams are a 64-bit mask");
 struct h2_conn {
     struct h2_dir d[2];
     /* the open streams' ids apart from the ~400-byte slots: a lookup reads 256 bytes, not
-     * a line of every slot (and slots never used are never touched) */
+     * a line of every slot. Slots are allocated at their first use and kept until the
+     * connection ends (a connection rarely has more than a few streams open: 64 slots
+     * inline were 26 KB per connection, most of it never used) */
     uint64_t open;                        /* bit i: s[i] is in use */
-    uint32_t sid[BN_NET_H2_STREAMS_MAX]; /* s[i].id */
-    struct h2_stream s[BN_NET_H2_STREAMS_MAX];
+    uint32_t sid[BN_NET_H2_STREAMS_MAX]; /* s[i]->id */
+    struct h2_stream *s[BN_NET_H2_STREAMS_MAX];
     uint32_t next_tx_id;
     void *dns; /* the DNS parser of the DoH messages (opened on the first) */
 };
@@ -273,8 +276,10 @@ stream_emit(struct h2_conn *c, struct h2_stream *s, struct net_flow *f, uint64_t
     enum net_dir d = s->doh_done[NET_TOCLIENT] ? NET_TOCLIENT : NET_TOSERVER;
     if (s->doh_done[d])
         doh_message(c, f, d, s->dohmsg[d].p, s->dohmsg[d].len, ts_ns, sink);
+    size_t slot = s->slot;
     stream_free(s);
-    c->open &= ~(1ull << (size_t)(s - c->s));
+    s->slot = (uint8_t)slot;
+    c->open &= ~(1ull << slot);
 }
 
 static struct h2_stream *
@@ -286,9 +291,9 @@ stream_get(struct h2_conn *c, uint32_t id, bool create, struct net_flow *f, uint
     for (uint64_t u = c->open; u; u &= u - 1) {
         size_t i = (size_t)__builtin_ctzll(u);
         if (c->sid[i] == id)
-            return &c->s[i];
+            return c->s[i];
         if (!oldest || c->sid[i] < c->sid[oi]) {
-            oldest = &c->s[i];
+            oldest = c->s[i];
             oi = i;
         }
     }
@@ -296,7 +301,15 @@ stream_get(struct h2_conn *c, uint32_t id, bool create, struct net_flow *f, uint
         return NULL;
     for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++) { /* the lowest slot not in use */
         if (!(c->open & (1ull << i))) {
-            free_slot = &c->s[i];
+            if (!c->s[i]) {
+                c->s[i] = bn_calloc(1, sizeof(*c->s[i]));
+                if (!c->s[i]) {
+                    app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+                    return NULL;
+                }
+                c->s[i]->slot = (uint8_t)i;
+            }
+            free_slot = c->s[i];
             break;
         }
     }
@@ -306,11 +319,13 @@ stream_get(struct h2_conn *c, uint32_t id, bool create, struct net_flow *f, uint
         stream_emit(c, oldest, f, ts_ns, sink);
         free_slot = oldest;
     }
+    size_t slot = free_slot->slot;
     memset(free_slot, 0, sizeof(*free_slot));
+    free_slot->slot = (uint8_t)slot;
     free_slot->used = true;
     free_slot->id = id;
-    c->sid[free_slot - c->s] = id;
-    c->open |= 1ull << (size_t)(free_slot - c->s);
+    c->sid[slot] = id;
+    c->open |= 1ull << slot;
     free_slot->info.stream_id = id;
     free_slot->tx_id = c->next_tx_id++;
     return free_slot;
@@ -781,8 +796,10 @@ app_h2_close(struct h2_conn *c, struct net_flow *f, uint64_t ts_ns, struct net_s
             if (c->sid[i] < c->sid[fi])
                 fi = i;
         }
-        stream_emit(c, &c->s[fi], f, ts_ns, sink);
+        stream_emit(c, c->s[fi], f, ts_ns, sink);
     }
+    for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++)
+        bn_free(c->s[i]);
     if (c->dns)
         net_app_dns_udp.close(c->dns, f, ts_ns, sink);
     for (int i = 0; i < 2; i++) {
