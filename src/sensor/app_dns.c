@@ -18,6 +18,9 @@
 
 #define DNS_HDR         12
 #define DNS_PENDING_MAX 32 /* queries remembered per flow for tx ids and rtt */
+/* kept in the state itself: a flow rarely has more than one query in flight, and 32 inline
+ * (1.3 KB) were most of a DNS flow's memory; more go to a heap array grown to 32 */
+#define DNS_PENDING_INLINE 2
 
 struct dns_pending {
     uint16_t id;
@@ -36,8 +39,10 @@ struct dns_state {
     bool link_local; /* mDNS or LLMNR */
     bool xvlan;      /* the flow has VLAN ids: its queries are in the cross-VLAN index */
     uint32_t next_tx;
-    struct dns_pending pending[DNS_PENDING_MAX];
+    struct dns_pending *pending; /* inl, or a heap array of pending_cap */
     size_t n_pending;
+    size_t pending_cap;
+    struct dns_pending inl[DNS_PENDING_INLINE];
     struct app_acc acc[2]; /* TCP: bytes of an incomplete message per direction */
     bool skip[2];          /* TCP: lost framing after a gap, waiting for a plausible start */
 };
@@ -580,7 +585,20 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
         rec->unanswered = 0;
         rec->tx_id = st->next_tx++; /* Suricata 8: every message is its own transaction */
         if (!rec->is_response) {
-            if (st->n_pending == DNS_PENDING_MAX)
+            if (st->n_pending == st->pending_cap && st->pending_cap < DNS_PENDING_MAX) {
+                size_t cap = BN_MIN(st->pending_cap * 2, (size_t)DNS_PENDING_MAX);
+                struct dns_pending *np = bn_malloc(cap * sizeof(*np));
+                if (np) {
+                    memcpy(np, st->pending, st->n_pending * sizeof(*np));
+                    if (st->pending != st->inl)
+                        bn_free(st->pending);
+                    st->pending = np;
+                    st->pending_cap = cap;
+                } else {
+                    app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
+                }
+            }
+            if (st->n_pending == st->pending_cap)
                 dns_unanswered(st, f, 0, sink); /* the oldest never will be */
             struct dns_pending *pd = &st->pending[st->n_pending++];
             *pd = (struct dns_pending){rec->id,      rec->flags, 0, 0, (uint8_t)dir,
@@ -690,6 +708,8 @@ dns_open_common(bool tcp)
         return NULL;
     }
     st->tcp = tcp;
+    st->pending = st->inl;
+    st->pending_cap = DNS_PENDING_INLINE;
     return st;
 }
 
@@ -787,6 +807,8 @@ dns_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
             app_err(NET_APP_DNS, NET_APP_ERR_TRUNCATED);
         app_acc_release(&st->acc[i]);
     }
+    if (st->pending != st->inl)
+        bn_free(st->pending);
     bn_free(st);
 }
 

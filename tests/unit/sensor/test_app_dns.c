@@ -421,6 +421,51 @@ test_unanswered(void **state)
     assert_false(at_has(z, "answers"));
 }
 
+/*
+ * Up to 32 queries are remembered per flow (the first two in the state, more in an array
+ * grown to 32): the 33rd reports the oldest as unanswered, replies pair with their queries
+ * wherever they sit, and the rest are reported at the flow's end, oldest first.
+ */
+static void
+test_many_pending(void **state)
+{
+    (void)state;
+    struct at_bytes q;
+    at_open(&run, &net_app_dns_udp, IPPROTO_UDP, 53);
+    for (unsigned id = 1; id <= 34; id++) {
+        hdr(&q, id, 0x0100, 1, 0, 0, 0);
+        question(&q, "many.example", 1);
+        at_feed(&run, NET_TOSERVER, q.b, q.n);
+    }
+    assert_int_equal(run.sink.n, 36); /* 34 queries, q1 and q2 pushed out */
+    const struct net_dns_rec *r = run.sink.body[32];
+    assert_true(r->unanswered);
+    assert_int_equal(r->id, 1);
+    r = run.sink.body[34];
+    assert_true(r->unanswered);
+    assert_int_equal(r->id, 2);
+    unsigned answer[] = {3, 34, 17, 1};
+    for (size_t i = 0; i < BN_ARRAY_SIZE(answer); i++) {
+        hdr(&q, answer[i], 0x8180, 1, 0, 0, 0);
+        question(&q, "many.example", 1);
+        at_feed(&run, NET_TOCLIENT, q.b, q.n);
+        r = run.sink.body[36 + i];
+        assert_false(r->unanswered);
+        assert_int_equal(r->id, answer[i]);
+        assert_int_equal(r->query_seen, answer[i] != 1); /* q1 was given up */
+    }
+    at_close(&run);
+    assert_int_equal(run.sink.n, AT_MAX); /* 29 more; the sink keeps 64 */
+    unsigned want = 4;
+    for (size_t i = 40; i < AT_MAX; i++, want++) {
+        if (want == 17)
+            want++;
+        r = run.sink.body[i];
+        assert_true(r->unanswered);
+        assert_int_equal(r->id, want);
+    }
+}
+
 /* mDNS / LLMNR: parsed and rendered for Zeek, no eve form (Suricata does not log them). */
 static void
 test_link_local(void **state)
@@ -474,6 +519,7 @@ main(void)
         cmocka_unit_test_teardown(test_limits, at_teardown),
         cmocka_unit_test_teardown(test_probes, at_teardown),
         cmocka_unit_test_teardown(test_unanswered, at_teardown),
+        cmocka_unit_test_teardown(test_many_pending, at_teardown),
         cmocka_unit_test_teardown(test_link_local, at_teardown),
         cmocka_unit_test(test_alloc_failures),
     };
