@@ -59,12 +59,38 @@ struct http_state {
     void *inner_st;
     bool tunnel_probed;
     struct app_acc tunnel_buf;                        /* first tunnel bytes until a probe decides */
-    struct net_http_rec *queue[NET_HTTP_PENDING_MAX]; /* requests waiting for a response */
+    /* requests waiting for a response: two in the state, more in a heap array grown to
+     * NET_HTTP_PENDING_MAX (32 pointers inline were half of an HTTP flow's parser state) */
+    struct net_http_rec **queue; /* queue_inl or the heap array */
     size_t n_queue;
+    size_t queue_cap;
+    struct net_http_rec *queue_inl[2];
     uint32_t orphans; /* requests pushed out of the queue unanswered: their responses are next */
     uint32_t depth;
     struct h2_conn *h2; /* HTTP/2 after the preface or an h2c upgrade */
 };
+
+/* Room for one more pending request (the queue grown if it can be); false when full. */
+static bool
+queue_room(struct http_state *st)
+{
+    if (st->n_queue < st->queue_cap)
+        return true;
+    if (st->queue_cap >= NET_HTTP_PENDING_MAX)
+        return false;
+    size_t cap = BN_MIN(st->queue_cap * 2, (size_t)NET_HTTP_PENDING_MAX);
+    struct net_http_rec **q = bn_malloc(cap * sizeof(*q));
+    if (!q) {
+        app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+        return false;
+    }
+    memcpy(q, st->queue, st->n_queue * sizeof(*q));
+    if (st->queue != st->queue_inl)
+        bn_free(st->queue);
+    st->queue = q;
+    st->queue_cap = cap;
+    return true;
+}
 
 static atomic_bool dump_headers;
 static atomic_bool basic_only; /* eve http extended: no */
@@ -468,7 +494,7 @@ message_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
         return;
     }
     if (dir == NET_TOSERVER) {
-        if (st->n_queue == NET_HTTP_PENDING_MAX) {
+        if (!queue_room(st) && st->n_queue) {
             /* the oldest request will never be matched: report it alone */
             app_err(NET_APP_HTTP, NET_APP_ERR_LIMIT);
             struct net_http_rec *old = st->queue[0];
@@ -789,8 +815,12 @@ http_open(struct net_flow *f)
 {
     (void)f;
     struct http_state *st = bn_calloc(1, sizeof(*st));
-    if (!st)
+    if (!st) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
+        return NULL;
+    }
+    st->queue = st->queue_inl;
+    st->queue_cap = BN_ARRAY_SIZE(st->queue_inl);
     return st;
 }
 
@@ -834,7 +864,7 @@ http_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
         hd->shared = false;
     } else if (hd->tx) {
         hd->tx->truncated = 1;
-        if (dir == NET_TOSERVER && st->n_queue < NET_HTTP_PENDING_MAX) {
+        if (dir == NET_TOSERVER && queue_room(st)) {
             st->queue[st->n_queue++] = hd->tx;
             hd->tx = NULL;
         } else if (dir == NET_TOCLIENT) {
@@ -934,7 +964,7 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     if (rq->tx) {
         /* a request whose headers or body did not complete */
         app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
-        if (st->n_queue < NET_HTTP_PENDING_MAX)
+        if (queue_room(st))
             st->queue[st->n_queue++] = rq->tx;
         else
             tx_emit(rq->tx, f, ts_ns, sink);
@@ -953,6 +983,8 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
         app_acc_release(&st->d[i].raw);
     }
     app_acc_release(&st->tunnel_buf);
+    if (st->queue != st->queue_inl)
+        bn_free(st->queue);
     bn_free(st);
 }
 

@@ -104,6 +104,46 @@ test_pipelined(void **state)
     check_pipelined(&run.sink);
 }
 
+/*
+ * Up to 32 requests wait for their responses (two in the state, more in an array grown to
+ * 32): the 33rd reports the oldest alone (and its response comes alone), the others pair in
+ * order, and what is still waiting is reported at the flow's end.
+ */
+static void
+test_many_pipelined(void **state)
+{
+    (void)state;
+    char buf[64];
+    at_open(&run, &net_app_http, IPPROTO_TCP, 80);
+    for (int i = 1; i <= 34; i++) {
+        int k = snprintf(buf, sizeof(buf), "GET /r%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
+        at_feed(&run, NET_TOSERVER, buf, (size_t)k);
+    }
+    assert_int_equal(run.sink.n, 2); /* /r1 and /r2 pushed out, unanswered so far */
+    assert_string_equal(((const struct net_http_rec *)run.sink.body[0])->uri, "/r1");
+    assert_string_equal(((const struct net_http_rec *)run.sink.body[1])->uri, "/r2");
+    static const char resp[] = "HTTP/1.1 204 No Content\r\n\r\n";
+    for (int i = 0; i < 4; i++)
+        at_feed(&run, NET_TOCLIENT, resp, sizeof(resp) - 1);
+    /* the first two responses answer the requests pushed out (reported alone: response
+     * only), the next two /r3 and /r4 */
+    assert_int_equal(run.sink.n, 6);
+    const struct net_http_rec *r;
+    for (int i = 2; i < 6; i++) {
+        r = run.sink.body[i];
+        assert_string_equal(r->uri, i < 4 ? "" : i == 4 ? "/r3" : "/r4");
+        assert_int_equal(r->status, 204);
+    }
+    at_close(&run);
+    assert_int_equal(run.sink.n, 36);
+    for (int i = 6; i < 36; i++) {
+        snprintf(buf, sizeof(buf), "/r%d", i - 1);
+        r = run.sink.body[i];
+        assert_string_equal(r->uri, buf);
+        assert_int_equal(r->status, 0);
+    }
+}
+
 /* Every segment size from 1 to 17 gives the same transactions. */
 static void
 test_segmentation(void **state)
@@ -420,6 +460,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_pipelined, at_teardown),
+        cmocka_unit_test_teardown(test_many_pipelined, at_teardown),
         cmocka_unit_test_teardown(test_segmentation, at_teardown),
         cmocka_unit_test_teardown(test_head_204_close, at_teardown),
         cmocka_unit_test_teardown(test_unanswered_and_unsolicited, at_teardown),
