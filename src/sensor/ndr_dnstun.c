@@ -33,6 +33,7 @@
 #define TUNNEL_RANDOM_MIN  0.5 /* mean ndr_dga_score of the subdomain parts: encoded data */
 #define TUNNEL_TXT_SUB_MIN 8   /* a TXT/NULL query counts when its subdomain is this long */
 #define DGA_LIKE           0.5 /* ndr_dga_score at or above: machine-generated */
+#define SEEN_EXACT         64  /* names per window remembered exactly (32-bit fingerprints) */
 
 /*
  * -log2 P(next letter | letter) in 1/16 bit, add-one smoothed, computed from the English
@@ -177,6 +178,39 @@ ndr_dns_base_len(const char *name, size_t len)
     return base;
 }
 
+/*
+ * Which names a window has seen. The first SEEN_EXACT distinct names are kept as 32-bit
+ * fingerprints of their keyed hash, so up to and past the thresholds (50 names, 30 TXT) a
+ * name is counted once and never lost to a collision; beyond, a 512-bit sketch answers
+ * (a colliding new name is then taken for a repeat: an undercount, never an overcount).
+ * With the sketch alone, ~5 % of the bins collide by 50 names and which names were skipped
+ * moved with the per-run hash key, so a trace near a threshold alerted in some runs only.
+ */
+struct seen_names {
+    struct ndr_distinct sketch;
+    uint32_t fp[SEEN_EXACT];
+    uint32_t nfp;
+};
+
+/* Records h; true when it was not seen before in this window. */
+static bool
+seen_add(struct seen_names *s, uint64_t h)
+{
+    unsigned bit = (unsigned)(h & 511);
+    bool in_sketch = (s->sketch.bits[bit >> 6] >> (bit & 63)) & 1;
+    if (s->nfp < SEEN_EXACT) {
+        uint32_t fp = (uint32_t)(h >> 32);
+        for (uint32_t i = 0; i < s->nfp; i++)
+            if (s->fp[i] == fp)
+                return false;
+        s->fp[s->nfp++] = fp;
+    } else if (in_sketch) {
+        return false;
+    }
+    ndr_distinct_add(&s->sketch, h);
+    return true;
+}
+
 struct dom_key {
     struct net_addr cli;
     uint64_t base_hash;
@@ -190,7 +224,7 @@ struct dom_counts {
     uint64_t sub_len; /* over distinct names */
     double entropy;   /* sum over distinct names with a subdomain part */
     double random;    /* sum of ndr_dga_score of the subdomain parts */
-    struct ndr_distinct seen;
+    struct seen_names seen;
 };
 
 struct dom_val {
@@ -208,7 +242,7 @@ struct cli_counts {
     uint32_t dga; /* distinct DGA-like registered domains */
     uint32_t nx;  /* NXDOMAIN answers for DGA-like names */
     uint32_t lookups;
-    struct ndr_distinct seen;
+    struct seen_names seen;
     char example[EXAMPLE_SHOWN];
 };
 
@@ -281,12 +315,8 @@ tunnel_query(struct ndr *d, const struct net_record *rec, const char *name, size
     ndr_window_roll(&v->w, now, (uint64_t)d->cfg.dns_window_ms * NDR_NS_PER_MS, &v->c,
                     sizeof(v->c));
     v->c.queries++;
-    uint64_t h = ndr_hash(d, name, n);
-    unsigned bit = (unsigned)(h & 511);
-    bool fresh = !(v->c.seen.bits[bit >> 6] & (1ull << (bit & 63)));
-    if (!fresh || sub == 0)
+    if (sub == 0 || !seen_add(&v->c.seen, ndr_hash(d, name, n)))
         return;
-    ndr_distinct_add(&v->c.seen, h);
     /* The subdomain part without its dots: what carries the data. */
     char buf[NET_DNS_NAME_MAX];
     size_t m = 0;
@@ -370,11 +400,8 @@ dga_query(struct ndr *d, const struct net_record *rec, const char *name, size_t 
     } else {
         v->c.lookups++;
         size_t bl = ndr_dns_base_len(name, n);
-        uint64_t h = ndr_hash(d, name + n - bl, bl);
-        unsigned bit = (unsigned)(h & 511);
-        if (v->c.seen.bits[bit >> 6] & (1ull << (bit & 63)))
+        if (!seen_add(&v->c.seen, ndr_hash(d, name + n - bl, bl)))
             return;
-        ndr_distinct_add(&v->c.seen, h);
         v->c.dga++;
         if (!v->c.example[0])
             copy_shown(v->c.example, sizeof(v->c.example), name + n - bl, bl);
