@@ -105,6 +105,8 @@ net_stream_release(struct net_stream *s)
 {
     for (unsigned i = 0; i < s->nseg; i++)
         bn_free(s->seg[i].data);
+    bn_free(s->seg);
+    s->seg = NULL;
     mem_give(s, s->ooo_bytes + s->hold_cap);
     s->nseg = 0;
     s->ooo_bytes = 0;
@@ -379,6 +381,7 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
     /* ahead of the stream: keep a copy if the bounds allow */
     for (int attempt = 0; attempt < 2; attempt++) {
         if (s->nseg < NET_STREAM_SEGS_MAX && s->ooo_bytes + n <= NET_STREAM_OOO_MAX &&
+            (s->seg || (s->seg = bn_malloc(NET_STREAM_SEGS_MAX * sizeof(*s->seg)))) &&
             mem_take(s, n)) {
             uint8_t *c = bn_malloc(n);
             if (!c)
