@@ -172,11 +172,18 @@ join_u16(char *dst, size_t dsz, size_t *o, const uint16_t *v, size_t n, char sep
     }
 }
 
-static int
-cmp_u16(const void *a, const void *b)
+/* Ascending, in place: JA4's lists are at most TLS_LIST_MAX short values, where qsort's
+ * merge sort (a scratch allocation, a call per compare) cost more than the sorting. */
+static void
+sort_u16(uint16_t *v, size_t n)
 {
-    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-    return x < y ? -1 : x > y;
+    for (size_t i = 1; i < n; i++) {
+        uint16_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
 }
 
 /* "abcd,0a0b,..." of n values into buf (4 hex digits each). */
@@ -409,7 +416,7 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
     char b[13] = "000000000000", cc[13] = "000000000000";
     static _Thread_local char list[TLS_LIST_MAX * 5 * 2 + 8];
     if (n_ciphers) {
-        qsort(ciphers, n_ciphers, sizeof(ciphers[0]), cmp_u16);
+        sort_u16(ciphers, n_ciphers);
         size_t l = hex_list(list, 0, ciphers, n_ciphers);
         app_sha256_12(list, l, b);
     }
@@ -419,7 +426,7 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
         if (exts[i] != 0x0000 && exts[i] != 0x0010)
             exts[n_e++] = exts[i];
     if (n_e) {
-        qsort(exts, n_e, sizeof(exts[0]), cmp_u16);
+        sort_u16(exts, n_e);
         size_t l = hex_list(list, 0, exts, n_e);
         /* Suricata (and FoxIO's reference code) keep the '_' even without algorithms */
         list[l++] = '_';
