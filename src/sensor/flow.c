@@ -79,6 +79,10 @@ struct net_flowtab {
     uint64_t last_expire_ns;
     const struct net_pkt *peek_pkt;  /* net_flow_peek's packet and its key's hash */
     uint32_t peek_hash;
+    /* what net_flow_peek found for peek_pkt (entry, NIL for none, and match()'s answer;
+     * peek_m < 0: not looked up, only hashed) */
+    uint32_t peek_entry;
+    int peek_m;
     net_flow_end_cb end;
     void *ctx;
     struct net_flow_stats st;
@@ -851,6 +855,7 @@ net_flow_hash_hint(struct net_flowtab *t, const struct net_pkt *p, const struct 
         addr_eq(&p->dst, &key->dst)) {
         t->peek_pkt = p;
         t->peek_hash = h;
+        t->peek_m = -1;
     }
 }
 
@@ -895,13 +900,18 @@ net_flow_peek(struct net_flowtab *t, const struct net_pkt *p)
     h = t->peek_pkt == p ? t->peek_hash : pkt_hash(t, p, sp, dp);
     t->peek_pkt = p;
     t->peek_hash = h;
+    t->peek_entry = NIL;
+    t->peek_m = 0;
     for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {
         struct net_flow *f = &t->e[t->ix[i].idx - 1].f;
-        if (t->ix[i].hash == h && match(f, p, sp, dp)) {
+        int m;
+        if (t->ix[i].hash == h && (m = match(f, p, sp, dp)) != 0) {
             /* the counters net_flow_packet will write (lines 2-3 of the entry) */
             __builtin_prefetch(&f->bytes, 1);
             __builtin_prefetch(&f->history, 1);
             __builtin_prefetch(&t->e[t->ix[i].idx - 1].queued_ns, 1);
+            t->peek_entry = t->ix[i].idx - 1;
+            t->peek_m = m;
             return f;
         }
     }
@@ -921,20 +931,29 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         t->st.no_flow++;
         return NULL;
     }
+    /* what net_flow_peek found for this very packet, if it looked (nothing changes the
+     * table between the two: only the detectors run, and they read it) */
+    bool peeked = t->peek_pkt == p && t->peek_m >= 0;
     if (p->ts_ns >= t->last_expire_ns + NS) {
         net_flow_expire(t, p->ts_ns);
         t->last_expire_ns = p->ts_ns;
+        peeked = false; /* flows may have ended: look again */
     }
-    /* the hash net_flow_peek computed for this very packet, if it did */
+    /* the hash computed for this very packet (look-ahead or peek), if it was */
     h = t->peek_pkt == p ? t->peek_hash : pkt_hash(t, p, sp, dp);
     t->peek_pkt = NULL;
-    for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {
-        if (t->ix[i].hash != h)
-            continue;
-        m = match(&t->e[t->ix[i].idx - 1].f, p, sp, dp);
-        if (m) {
-            entry = t->ix[i].idx - 1;
-            break;
+    if (peeked) {
+        entry = t->peek_entry;
+        m = t->peek_m;
+    } else {
+        for (i = h & t->mask; t->ix[i].idx; i = (i + 1) & t->mask) {
+            if (t->ix[i].hash != h)
+                continue;
+            m = match(&t->e[t->ix[i].idx - 1].f, p, sp, dp);
+            if (m) {
+                entry = t->ix[i].idx - 1;
+                break;
+            }
         }
     }
     if (entry != NIL && p->proto == IPPROTO_TCP && tcp_reused(&t->e[entry].f, p)) {
