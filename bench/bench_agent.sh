@@ -111,6 +111,8 @@ mkdir -p "$tmp/proj"
 # ---- helpers ----
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# context switches (voluntary + involuntary) of all the agent's threads: its wakeups
+ctx_sw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {t += $2} END {print t + 0}'; }
 hz=$(getconf CLK_TCK)
 out=$tmp/agent.ndjson
 
@@ -227,7 +229,7 @@ run_workload() {
 
 declare -A R
 measure() { # KIND LABEL UNITS UNIT [SCALE SCALE_NAME] (per-unit figures in µs, or ms: 1e3 ms)
-    local kind=$1 label=$2 units=$3 unit=$4 sc=${5:-1e6} scn=${6:-µs} wall0=() wall1=() cpu0=() cpu1=() acpu=() aus=() rss=() extra=()
+    local kind=$1 label=$2 units=$3 unit=$4 sc=${5:-1e6} scn=${6:-µs} wall0=() wall1=() cpu0=() cpu1=() acpu=() aus=() rss=() extra=() acs=()
     for rep in $(seq "$REPS"); do
         local order="off on"
         [ $((rep % 2)) = 0 ] && order="on off"
@@ -241,6 +243,8 @@ measure() { # KIND LABEL UNITS UNIT [SCALE SCALE_NAME] (per-unit figures in µs,
             agent_start
             local c0 c1 n hwm
             c0=$(cpu_ticks "$apid")
+            local s0 s1
+            s0=$(ctx_sw "$apid")
             read -r w c _ < <(run_workload "$kind")
             wall1+=("$w") cpu1+=("$c")
             case $kind in
@@ -251,8 +255,10 @@ measure() { # KIND LABEL UNITS UNIT [SCALE SCALE_NAME] (per-unit figures in µs,
             build) sleep 1; n=$(grep -c '^{"Channel":"Linux-Sysmon/Operational","EventID":1,' "$out") ;;
             esac
             c1=$(cpu_ticks "$apid")
+            s1=$(ctx_sw "$apid")
             hwm=$(hwm_kb "$apid")
             agent_stop
+            acs+=("$(awk -v s=$((s1 - s0)) -v u="$units" 'BEGIN {printf "%.1f", s / u}')")
             acpu+=("$(awk -v c=$((c1 - c0)) -v hz="$hz" -v w="$w" 'BEGIN {printf "%.1f", c / hz / w * 100}')")
             aus+=("$(awk -v c=$((c1 - c0)) -v hz="$hz" -v u="$units" -v sc="$sc" 'BEGIN {printf "%.1f", c / hz / u * sc}')")
             rss+=("$(awk -v k="$hwm" 'BEGIN {printf "%.1f", k / 1024}')")
@@ -268,9 +274,9 @@ measure() { # KIND LABEL UNITS UNIT [SCALE SCALE_NAME] (per-unit figures in µs,
         "" "$k0" "$(spread "${cpu0[@]}")" "$k1" "$(spread "${cpu1[@]}")" "$(pct "$k0" "$k1")" \
         "$(awk -v c="$k0" -v u="$units" -v sc="$sc" 'BEGIN {printf "%.1f", c / u * sc}')" \
         "$(awk -v c="$k1" -v u="$units" -v sc="$sc" 'BEGIN {printf "%.1f", c / u * sc}')" "$scn" "$unit"
-    printf '   %-11s agent   CPU %s %% of a core (%s), %s %s per %s; peak RSS %s MB (%s)\n' "" \
+    printf '   %-11s agent   CPU %s %% of a core (%s), %s %s per %s; peak RSS %s MB (%s); %s context switches per %s (%s)\n' "" \
         "$(median "${acpu[@]}")" "$(spread "${acpu[@]}")" "$(median "${aus[@]}")" "$scn" "$unit" \
-        "$(median "${rss[@]}")" "$(spread "${rss[@]}")"
+        "$(median "${rss[@]}")" "$(spread "${rss[@]}")" "$(median "${acs[@]}")" "$unit" "$(spread "${acs[@]}")"
     echo "               agent per run: $(IFS=';'; echo "${extra[*]}"); load now $(cut -d' ' -f1-3 /proc/loadavg)"
     R[$kind.slow]=$(pct "$m0" "$m1")
     R[$kind.cslow]=$(pct "$k0" "$k1")
