@@ -13,6 +13,7 @@
  */
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -225,6 +226,31 @@ app_buf_alloc(enum app_rc kind, size_t size)
         return p;
     }
     return bn_malloc(size);
+}
+
+struct net_http_rec *
+app_http_rec_new(void)
+{
+    /* zeroing all 5.5 KB per transaction was 0.6% of a --no-ndr run on the bench mix and
+     * touched 86 cache lines, most of them never written */
+    struct net_http_rec *r = app_buf_alloc(APP_RC_HTTP, sizeof(*r));
+    if (!r)
+        return NULL;
+    memset(r, 0, offsetof(struct net_http_rec, method));
+    r->method[0] = r->uri[0] = r->host[0] = r->user_agent[0] = r->referer[0] = '\0';
+    r->req_content_type[0] = r->content_type[0] = r->protocol[0] = r->status_msg[0] = '\0';
+    r->status_string[0] = r->location[0] = r->xff[0] = '\0';
+    /* a text field added between method and xff must be emptied above too */
+    _Static_assert(offsetof(struct net_http_rec, version2) ==
+                       offsetof(struct net_http_rec, xff) + NET_HTTP_XFF_MAX &&
+                   offsetof(struct net_http_rec, method) + NET_HTTP_METHOD_MAX + NET_HTTP_URI_MAX +
+                           NET_HTTP_HOST_MAX + NET_HTTP_UA_MAX + NET_HTTP_REFERER_MAX +
+                           2 * NET_HTTP_CTYPE_MAX + NET_HTTP_PROTO_MAX +
+                           NET_HTTP_STATUS_MSG_MAX + 16 + NET_HTTP_LOCATION_MAX ==
+                       offsetof(struct net_http_rec, xff),
+                   "net_http_rec's text fields changed: update app_http_rec_new");
+    memset(&r->version2, 0, sizeof(*r) - offsetof(struct net_http_rec, version2));
+    return r;
 }
 
 struct net_http_hdrs *

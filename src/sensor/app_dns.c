@@ -21,17 +21,23 @@
 /* kept in the state itself: a flow rarely has more than one query in flight, and 32 inline
  * (1.3 KB) were most of a DNS flow's memory; more go to a heap array grown to 32 */
 #define DNS_PENDING_INLINE 2
+/* a pending query's name up to this length (with its NUL) is kept in the entry, a longer one
+ * in an owned heap copy: most names are short, and the copy is read only when the query goes
+ * unanswered, so a malloc + free per query was most of what remembering it cost */
+#define DNS_QNAME_SHORT 40
 
 struct dns_pending {
     uint16_t id;
     uint16_t flags;
     uint16_t qtype;
     uint16_t qclass;
-    uint8_t dir; /* the direction the query went (a reply comes the other way) */
+    uint8_t dir;   /* the direction the query went (a reply comes the other way) */
+    uint8_t has_q; /* the query had a question: its name in qname if set, else in qshort */
     uint32_t tx_id;
     uint64_t ts_ns;
     uint64_t xv_key; /* its cross-VLAN index key (dns_xv_key), when the flow has VLANs */
-    char *qname;     /* owned; NULL when the query had no question */
+    char *qname;     /* owned copy of a name too long for qshort; NULL otherwise */
+    char qshort[DNS_QNAME_SHORT];
 };
 
 struct dns_state {
@@ -559,9 +565,10 @@ dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_si
         rec->rd = (pd->flags >> 8) & 1;
         rec->opcode = (pd->flags >> 11) & 0xf;
         rec->tx_id = pd->tx_id;
-        if (pd->qname) {
+        if (pd->has_q) {
             struct net_dns_query *q = &rec->queries[0];
-            app_copy(q->name, sizeof(q->name), pd->qname, strlen(pd->qname), NULL);
+            const char *name = pd->qname ? pd->qname : pd->qshort;
+            app_copy(q->name, sizeof(q->name), name, strlen(name), NULL);
             q->type = pd->qtype;
             q->qclass = pd->qclass;
             q->name_truncated = 0;
@@ -601,8 +608,15 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
             if (st->n_pending == st->pending_cap)
                 dns_unanswered(st, f, 0, sink); /* the oldest never will be */
             struct dns_pending *pd = &st->pending[st->n_pending++];
-            *pd = (struct dns_pending){rec->id,      rec->flags, 0, 0, (uint8_t)dir,
-                                       rec->tx_id,   ts_ns,      0, NULL};
+            pd->id = rec->id;
+            pd->flags = rec->flags;
+            pd->qtype = pd->qclass = 0;
+            pd->dir = (uint8_t)dir;
+            pd->has_q = 0;
+            pd->tx_id = rec->tx_id;
+            pd->ts_ns = ts_ns;
+            pd->xv_key = 0;
+            pd->qname = NULL;
             if (st->xvlan) {
                 pd->xv_key = dns_xv_key(f, dir, rec->id);
                 dns_xv_add(st, pd->xv_key);
@@ -610,9 +624,16 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
             if (rec->n_queries) {
                 pd->qtype = rec->queries[0].type;
                 pd->qclass = rec->queries[0].qclass;
-                pd->qname = bn_strdup(rec->queries[0].name);
-                if (!pd->qname)
+                const char *name = rec->queries[0].name;
+                size_t nl = strlen(name);
+                if (nl < sizeof(pd->qshort)) {
+                    memcpy(pd->qshort, name, nl + 1);
+                    pd->has_q = 1;
+                } else if ((pd->qname = bn_strdup(name)) != NULL) {
+                    pd->has_q = 1;
+                } else {
                     app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
+                }
             }
         } else {
             size_t i = 0;

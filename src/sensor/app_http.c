@@ -146,7 +146,7 @@ app_http_probe(const uint8_t *d, size_t n, enum net_dir dir)
 static struct net_http_rec *
 tx_new(struct http_state *st)
 {
-    struct net_http_rec *tx = app_rec_alloc(APP_RC_HTTP, sizeof(*tx));
+    struct net_http_rec *tx = app_http_rec_new();
     if (!tx) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return NULL;

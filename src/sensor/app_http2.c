@@ -145,7 +145,7 @@ emit_rec(struct h2_conn *c, const struct net_http2_info *info, struct net_http_h
         return; /* nothing Suricata would log (DATA or WINDOW_UPDATE only) */
     if (!sink)
         return;
-    struct net_http_rec *r = app_rec_alloc(APP_RC_HTTP, sizeof(*r));
+    struct net_http_rec *r = app_http_rec_new();
     if (!r) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return;

@@ -41,6 +41,10 @@ void *app_buf_alloc(enum app_rc kind, size_t size);
 /* As app_rec_alloc with only the first zero bytes zeroed (a record whose tail is an array
  * read up to a count kept before it). */
 void *app_rec_alloc_head(enum app_rc kind, size_t size, size_t zero);
+/* An empty HTTP transaction, recycled as APP_RC_HTTP: the numbers and pointers zeroed and
+ * each text field an empty string (the bytes after a field's NUL are not zeroed: every field
+ * is written by app_copy, which ends it with a NUL, and read as a string). */
+struct net_http_rec *app_http_rec_new(void);
 /* An empty header list (n = len = 0; the rest not zeroed), recycled as APP_RC_HDRS. */
 struct net_http_hdrs *app_hdrs_new(void);
 
