@@ -415,7 +415,7 @@ struct agent_bpf_conf {
     int poll_ms;                 /* ring-buffer poll interval (0: AGENT_BPF_POLL_MS) */
 };
 /* Records below the BPF side's wakeup threshold wait at most this long for the reader. */
-#define AGENT_BPF_POLL_MS 20
+#define AGENT_BPF_POLL_MS 15
 extern const struct agent_bpf_conf agent_bpf_default_conf;
 /* start() with explicit settings (conf is read during the call only). */
 int agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **state,

@@ -66,7 +66,7 @@ const struct bn_conf_def agent_conf_defs[] = {
      "how tier bpf sees the syscalls it watches: auto (per-syscall tracepoints, else raw), "
      "tracepoint (only those) or raw (raw sys_enter/sys_exit: a program run on every "
      "syscall of every process)"},
-    {"collect.bpf_poll_ms", BN_CONF_INT, "20", 1, 1000, NULL, false, OFF(bpf_poll_ms),
+    {"collect.bpf_poll_ms", BN_CONF_INT, "15", 1, 1000, NULL, false, OFF(bpf_poll_ms),
      "tier bpf: how often the ring buffer is read when the kernel side has not woken the "
      "reader (it wakes it at 64 KiB waiting): the bound on event latency at low rates; each "
      "poll that finds records is one wakeup of the agent"},
