@@ -33,7 +33,7 @@ size_t app_hex(char *dst, size_t dsz, const uint8_t *b, size_t n, char sep, bool
  * and size (any heap block of that size may be given, and one from app_rec_alloc may also be
  * freed with bn_free).
  */
-enum app_rc { APP_RC_TLS, APP_RC_HTTP, APP_RC_HDRS, APP_RC_H2STR, APP_RC_COUNT };
+enum app_rc { APP_RC_TLS, APP_RC_HTTP, APP_RC_HDRS, APP_RC_H2STR, APP_RC_ACC, APP_RC_COUNT };
 void *app_rec_alloc(enum app_rc kind, size_t size);
 void app_rec_free(enum app_rc kind, void *p);
 /* As app_rec_alloc without the zeroing (scratch buffers). */
