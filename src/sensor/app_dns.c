@@ -24,7 +24,7 @@
 /* a pending query's name up to this length (with its NUL) is kept in the entry, a longer one
  * in an owned heap copy: most names are short, and the copy is read only when the query goes
  * unanswered, so a malloc + free per query was most of what remembering it cost */
-#define DNS_QNAME_SHORT 40
+#define DNS_QNAME_SHORT 32 /* 74% of the bench mix's query names fit (31 + NUL) */
 
 struct dns_pending {
     uint16_t id;
@@ -32,12 +32,14 @@ struct dns_pending {
     uint16_t qtype;
     uint16_t qclass;
     uint8_t dir;   /* the direction the query went (a reply comes the other way) */
-    uint8_t has_q; /* the query had a question: its name in qname if set, else in qshort */
+    uint8_t has_q; /* the query had a question: 1 its name in q.s, 2 in q.heap */
     uint32_t tx_id;
     uint64_t ts_ns;
     uint64_t xv_key; /* its cross-VLAN index key (dns_xv_key), when the flow has VLANs */
-    char *qname;     /* owned copy of a name too long for qshort; NULL otherwise */
-    char qshort[DNS_QNAME_SHORT];
+    union {
+        char s[DNS_QNAME_SHORT]; /* a name that fits */
+        char *heap;              /* owned copy of a longer one */
+    } q;
 };
 
 struct dns_state {
@@ -545,7 +547,8 @@ pending_drop(struct dns_state *st, const struct net_flow *f, size_t i)
     (void)f;
     if (st->xvlan)
         dns_xv_del(st, pd->xv_key);
-    bn_free(pd->qname);
+    if (pd->has_q == 2)
+        bn_free(pd->q.heap);
     memmove(st->pending + i, st->pending + i + 1, (st->n_pending - i - 1) * sizeof(*pd));
     st->n_pending--;
 }
@@ -567,7 +570,7 @@ dns_unanswered(struct dns_state *st, struct net_flow *f, size_t i, struct net_si
         rec->tx_id = pd->tx_id;
         if (pd->has_q) {
             struct net_dns_query *q = &rec->queries[0];
-            const char *name = pd->qname ? pd->qname : pd->qshort;
+            const char *name = pd->has_q == 2 ? pd->q.heap : pd->q.s;
             app_copy(q->name, sizeof(q->name), name, strlen(name), NULL);
             q->type = pd->qtype;
             q->qclass = pd->qclass;
@@ -616,7 +619,6 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
             pd->tx_id = rec->tx_id;
             pd->ts_ns = ts_ns;
             pd->xv_key = 0;
-            pd->qname = NULL;
             if (st->xvlan) {
                 pd->xv_key = dns_xv_key(f, dir, rec->id);
                 dns_xv_add(st, pd->xv_key);
@@ -626,11 +628,11 @@ dns_message(struct dns_state *st, struct net_flow *f, enum net_dir dir, const ui
                 pd->qclass = rec->queries[0].qclass;
                 const char *name = rec->queries[0].name;
                 size_t nl = strlen(name);
-                if (nl < sizeof(pd->qshort)) {
-                    memcpy(pd->qshort, name, nl + 1);
+                if (nl < sizeof(pd->q.s)) {
+                    memcpy(pd->q.s, name, nl + 1);
                     pd->has_q = 1;
-                } else if ((pd->qname = bn_strdup(name)) != NULL) {
-                    pd->has_q = 1;
+                } else if ((pd->q.heap = bn_strdup(name)) != NULL) {
+                    pd->has_q = 2;
                 } else {
                     app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
                 }
