@@ -279,6 +279,24 @@ app_rec_free(enum app_rc kind, void *p)
 
 /* ---- byte helpers ---- */
 
+/* The length of the longest prefix of s[0..n) of ASCII bytes other than NUL. */
+static size_t
+ascii_prefix(const uint8_t *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        /* a byte 0x80 or above, or (exact when none is) a zero byte */
+        if ((x | ((x - ones) & ~x)) & highs)
+            break;
+    }
+    while (i < n && s[i] && s[i] < 0x80)
+        i++;
+    return i;
+}
+
 size_t
 app_copy(char *dst, size_t dsz, const void *src, size_t n, uint8_t *trunc)
 {
@@ -288,9 +306,26 @@ app_copy(char *dst, size_t dsz, const void *src, size_t n, uint8_t *trunc)
     bool cut = false;
     if (!dsz)
         return 0;
+    /*
+     * The common case first: a prefix of ASCII without NUL is copied as it is by the loop
+     * below, so it goes in with one memcpy (and when it is all of s and fits, that is the
+     * whole copy). Its bytes are single UTF-8 sequences: the rest is valid UTF-8 exactly
+     * when all of s is, so only the rest is checked.
+     */
+    size_t a = ascii_prefix(s, n);
+    if (a == n && n < dsz) {
+        if (n)
+            memcpy(dst, s, n);
+        dst[n] = '\0';
+        return n;
+    }
+    size_t i = BN_MIN(a, dsz - 1);
+    if (i)
+        memcpy(dst, s, i);
+    o = i;
     /* Suricata's rule: valid UTF-8 is kept, otherwise bytes past ASCII become \xNN */
-    bool esc_high = !bn_utf8_valid((const char *)s, n);
-    for (size_t i = 0; i < n; i++) {
+    bool esc_high = !bn_utf8_valid((const char *)s + a, n - a);
+    for (; i < n; i++) {
         if (s[i] == 0 || (esc_high && s[i] >= 0x80)) {
             if (o + 4 >= dsz) {
                 cut = true;
