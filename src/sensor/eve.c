@@ -9,12 +9,14 @@
  * members rendered by ndr.c (net_alert_eve). IPv6 addresses are written fully expanded, as
  * Suricata does; times are UTC with "+0000".
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bannin/buf.h"
 #include "bannin/error.h"
@@ -57,12 +59,38 @@ net_eve_init(struct net_eve *e, FILE *fp, const char *iface)
     bn_buf_init(&e->b, fp && !iface ? EVE_BATCH + NET_EVE_LINE_MAX : NET_EVE_LINE_MAX);
 }
 
+/*
+ * Writes the batch to the FILE's descriptor itself when it has one: stdio would copy most of
+ * it through the FILE's buffer first (fwrite fills what is left of that buffer, writes it,
+ * and buffers the tail). What the FILE holds goes first, so the order is kept. Whatever a
+ * write(2) failed to take goes through fwrite as before, so a failure leaves the FILE in the
+ * state it did (its error flag, fclose's result).
+ */
+static size_t
+eve_write_fd(FILE *fp, const char *p, size_t n)
+{
+    int fd = fileno(fp);
+    size_t done = 0;
+    if (fd < 0 || fflush(fp) != 0)
+        return 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    return done;
+}
+
 void
 net_eve_flush(struct net_eve *e)
 {
     if (!e->fp || !e->b.len)
         return;
-    if (fwrite(e->b.p, 1, e->b.len, e->fp) != e->b.len) {
+    size_t done = eve_write_fd(e->fp, e->b.p, e->b.len);
+    if (done < e->b.len && fwrite(e->b.p + done, 1, e->b.len - done, e->fp) != e->b.len - done) {
         /* the lines of the batch were counted written: they were not */
         uint64_t n = 0;
         for (const char *q = e->b.p; (q = memchr(q, '\n', e->b.len - (size_t)(q - e->b.p)));
