@@ -1055,13 +1055,18 @@ bpf_stop(struct agent *a, void *state)
     bn_free(s);
 }
 
+/* libbpf's messages (verifier logs included) are silent unless BANNIN_BPF_LOG is set in
+ * the environment: then they go to stderr, for whoever debugs a load failure. */
 static int
 silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-    (void)level;
-    (void)fmt;
-    (void)ap;
-    return 0;
+    static int verbose = -1;
+
+    if (verbose < 0)
+        verbose = getenv("BANNIN_BPF_LOG") != NULL;
+    if (!verbose || level == LIBBPF_DEBUG)
+        return 0;
+    return vfprintf(stderr, fmt, ap);
 }
 
 /* Opens, loads, configures and attaches the programs; the syscall programs as tracepoints

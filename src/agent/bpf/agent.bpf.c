@@ -39,6 +39,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define O_RDWR 02
 #define O_CREAT 0100
 #define O_TRUNC 01000
+#define FMODE_WRITE_BIT 0x2 /* FMODE_WRITE: include/linux/fs.h, unchanged since 2.6 */
 
 /* x86-64 syscall numbers. */
 #define NR_open 2
@@ -141,6 +142,14 @@ struct {
     __type(key, __u32);
     __type(value, struct pending);
 } pending SEC(".maps");
+
+/*
+ * Entries stored in pending and not yet taken back: while 0 (read-only opens store none,
+ * and they are the bulk of all file traffic) the exit programs return without a hash
+ * lookup, which was most of their cost. It only ever overcounts (an entry replaced or
+ * evicted instead of taken back), which costs lookups, never an event.
+ */
+static volatile __u64 pending_live;
 
 /* fds opened for write (key: tgid << 32 | fd), so close can be reported. */
 struct {
@@ -246,19 +255,97 @@ static __always_inline void fill_current(struct ab_hdr *h, __u32 type)
 /* ---- file paths from the kernel's own objects ---- */
 
 /*
+ * The dentry and mount fields the walk needs lie close together in both structs (on every
+ * kernel we know: d_hash.pprev, d_parent, d_name and d_inode within 64 bytes; mnt_parent,
+ * mnt_mountpoint and mnt.mnt_root within 32), so each is read with one bpf_probe_read_kernel
+ * of a span instead of a call per field: a call costs ~100 ns, and a walk made four per
+ * component (the exec storm's main eBPF cost). The offsets are CO-RE relocations: constants
+ * when the program loads, so a layout where they do not fit takes the per-field reads.
+ */
+#define DSPAN 64
+#define MSPAN 32
+
+struct dfields {
+    struct dentry *parent;
+    const unsigned char *name;
+    struct inode *inode;
+    void *pprev;
+};
+
+/* the pointer at byte rel of a span (pointers are 8-aligned in both structs, and so is the
+ * span's start) */
+static __always_inline __u64 span_u64(const __u64 *buf, __u32 rel)
+{
+    return buf[rel / 8];
+}
+
+static __always_inline void dentry_fields(struct dentry *d, struct dfields *f)
+{
+    __u32 base = bpf_core_field_offset(struct dentry, d_hash.pprev);
+    __u32 rp = bpf_core_field_offset(struct dentry, d_parent) - base;
+    __u32 rn = bpf_core_field_offset(struct dentry, d_name.name) - base;
+    __u32 ri = bpf_core_field_offset(struct dentry, d_inode) - base;
+    __u64 buf[DSPAN / 8];
+
+    if (rp <= DSPAN - 8 && rn <= DSPAN - 8 && ri <= DSPAN - 8 && base % 8 == 0 &&
+        (rp | rn | ri) % 8 == 0) {
+        if (bpf_probe_read_kernel(buf, sizeof(buf), (const void *)d + base)) {
+            __builtin_memset(f, 0, sizeof(*f));
+            return;
+        }
+        f->pprev = (void *)span_u64(buf, 0);
+        f->parent = (struct dentry *)span_u64(buf, rp);
+        f->name = (const unsigned char *)span_u64(buf, rn);
+        f->inode = (struct inode *)span_u64(buf, ri);
+        return;
+    }
+    f->pprev = BPF_CORE_READ(d, d_hash.pprev);
+    f->parent = BPF_CORE_READ(d, d_parent);
+    f->name = BPF_CORE_READ(d, d_name.name);
+    f->inode = BPF_CORE_READ(d, d_inode);
+}
+
+/* mnt's parent mount, its mountpoint there, and the root dentry of mnt itself */
+static __always_inline void mount_fields(struct mount *mnt, struct mount **parent,
+                                         struct dentry **mountpoint, struct dentry **root)
+{
+    __u32 base = bpf_core_field_offset(struct mount, mnt_parent);
+    __u32 rm = bpf_core_field_offset(struct mount, mnt_mountpoint) - base;
+    __u32 rr = bpf_core_field_offset(struct mount, mnt.mnt_root) - base;
+    __u64 buf[MSPAN / 8];
+
+    if (rm <= MSPAN - 8 && rr <= MSPAN - 8 && base % 8 == 0 && (rm | rr) % 8 == 0) {
+        if (bpf_probe_read_kernel(buf, sizeof(buf), (const void *)mnt + base)) {
+            *parent = NULL;
+            *mountpoint = NULL;
+            *root = NULL;
+            return;
+        }
+        *parent = (struct mount *)span_u64(buf, 0);
+        *mountpoint = (struct dentry *)span_u64(buf, rm);
+        *root = (struct dentry *)span_u64(buf, rr);
+        return;
+    }
+    *parent = BPF_CORE_READ(mnt, mnt_parent);
+    *mountpoint = BPF_CORE_READ(mnt, mnt_mountpoint);
+    *root = BPF_CORE_READ(mnt, mnt.mnt_root);
+}
+
+/*
  * Walks a struct file's dentry up to the root, crossing mounts, and stores the component
  * names leaf first (struct ab_dpath). Used where the name a syscall was given does not say
  * what the file is: exec through /proc/self/fd/N or execveat(AT_EMPTY_PATH) of a deleted
- * or memfd file, and finit_module, whose fd the loader may close before user space looks.
+ * or memfd file, and finit_module, whose fd the loader may close before user space looks;
+ * and for the working directory of every exec. Per component: one span read and the name.
  */
 static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
                                        struct vfsmount *vmnt)
 {
-    struct mount *mnt;
-    struct dentry *root;
-    struct inode *ino;
+    struct mount *mnt, *mp;
+    struct dentry *root, *mpoint;
+    struct dfields f;
     __u32 n = 0;
-    int done = 0;
+    int done = 0, fresh = 1;
 
     dp->flags = 0;
     dp->n = 0;
@@ -266,31 +353,33 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
         return;
     dp->flags = AB_DP_VALID;
     mnt = container_of(vmnt, struct mount, mnt);
-    ino = BPF_CORE_READ(d, d_inode);
-    if ((ino && BPF_CORE_READ(ino, i_nlink) == 0) ||
-        (!BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d))
-        dp->flags |= AB_DP_UNLINKED;
+    mount_fields(mnt, &mp, &mpoint, &root);
+    dentry_fields(d, &f); /* f describes d while fresh */
+    {
+        struct inode *ino = f.inode;
+
+        if ((ino && BPF_CORE_READ(ino, i_nlink) == 0) || (!f.pprev && f.parent != d))
+            dp->flags |= AB_DP_UNLINKED;
+    }
 #pragma unroll
     for (int i = 0; i < AB_DPATH_DEPTH + 4; i++) {
-        struct dentry *parent;
-
-        root = BPF_CORE_READ(mnt, mnt.mnt_root);
         if (d == root) {
-            struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-
             if (!mp || mp == mnt) {
                 done = 1; /* the root of the tree (or of an internal mount) */
                 break;
             }
-            d = BPF_CORE_READ(mnt, mnt_mountpoint);
+            d = mpoint;
             mnt = mp;
+            mount_fields(mnt, &mp, &mpoint, &root);
+            fresh = 0;
             continue;
         }
         if (n >= AB_DPATH_DEPTH)
             break;
+        if (!fresh)
+            dentry_fields(d, &f);
         {
-            long l = bpf_probe_read_kernel_str(dp->comp[n], AB_DNAME_LEN,
-                                               BPF_CORE_READ(d, d_name.name));
+            long l = bpf_probe_read_kernel_str(dp->comp[n], AB_DNAME_LEN, f.name);
 
             if (l <= 0)
                 dp->comp[n][0] = 0;
@@ -298,14 +387,14 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
                 dp->flags |= AB_DP_TRUNC; /* a name that may have been cut: not the path */
         }
         n++;
-        parent = BPF_CORE_READ(d, d_parent);
-        if (!parent || parent == d) {
+        if (!f.parent || f.parent == d) {
             /* a root dentry that is not a mount root: pseudo file (memfd, anon inode) */
             dp->flags |= AB_DP_PSEUDO;
             done = 1;
             break;
         }
-        d = parent;
+        d = f.parent;
+        fresh = 0;
     }
     if (!done)
         dp->flags |= AB_DP_TRUNC;
@@ -335,7 +424,7 @@ struct inode___oldmtime {
 /* Device, inode, size and mtime of the executed file (see ab_exec.exe_dev). */
 static __always_inline void exe_identity(struct ab_exec *e, struct file *f)
 {
-    struct inode *ino = f ? BPF_CORE_READ(f, f_inode) : NULL;
+    struct inode *ino = f ? f->f_inode : NULL; /* f: a BTF pointer (bprm->file) */
 
     e->exe_dev = 0;
     e->exe_ino = 0;
@@ -344,12 +433,12 @@ static __always_inline void exe_identity(struct ab_exec *e, struct file *f)
     e->exe_mtime_nsec = 0;
     if (!ino)
         return;
-    e->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
-    e->exe_ino = BPF_CORE_READ(ino, i_ino);
-    e->exe_size = BPF_CORE_READ(ino, i_size);
+    e->exe_dev = ino->i_sb->s_dev;
+    e->exe_ino = ino->i_ino;
+    e->exe_size = ino->i_size;
     if (bpf_core_field_exists(ino->i_mtime_sec)) {
-        e->exe_mtime_sec = BPF_CORE_READ(ino, i_mtime_sec);
-        e->exe_mtime_nsec = BPF_CORE_READ(ino, i_mtime_nsec);
+        e->exe_mtime_sec = ino->i_mtime_sec;
+        e->exe_mtime_nsec = ino->i_mtime_nsec;
     } else if (bpf_core_field_exists(((struct inode___tsmtime *)ino)->__i_mtime)) {
         struct inode___tsmtime *o = (void *)ino;
 
@@ -381,26 +470,36 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     fill_current(&e->h, AB_EXEC);
     e->old_pid = old_pid;
     e->tty[0] = 0;
-    tty = BPF_CORE_READ(p, signal, tty);
+    /* p and bprm are BTF pointers: their fields (and the fields of the structs they point
+     * to) are direct loads, not a helper call each; only strings and the variably indexed
+     * pid level take bpf_probe_read_kernel */
+    tty = p->signal->tty;
     if (tty)
         BPF_CORE_READ_STR_INTO(&e->tty, tty, name);
-    e->mnt_ns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
+    e->mnt_ns = p->nsproxy->mnt_ns->ns.inum;
     e->pid_ns = 0;
     {
-        struct pid *tp = BPF_CORE_READ(p, thread_pid);
-        unsigned int lvl = BPF_CORE_READ(tp, level);
+        struct pid *tp = p->thread_pid;
+        unsigned int lvl = tp->level;
         struct pid_namespace *pns = NULL;
 
         if (tp && lvl < 64 &&
             bpf_probe_read_kernel(&pns, sizeof(pns), &tp->numbers[lvl].ns) == 0 && pns)
             e->pid_ns = BPF_CORE_READ(pns, ns.inum);
     }
-    dpath_fill(&e->file, BPF_CORE_READ(bprm, file));
-    exe_identity(e, BPF_CORE_READ(bprm, file));
-    /* the working directory, so user space needs no readlink of /proc/<pid>/cwd */
-    dpath_walk(&e->cwd, BPF_CORE_READ(p, fs, pwd.dentry), BPF_CORE_READ(p, fs, pwd.mnt));
+    {
+        struct file *f = bprm->file;
 
-    n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, BPF_CORE_READ(bprm, filename));
+        if (f)
+            dpath_walk(&e->file, f->f_path.dentry, f->f_path.mnt);
+        else
+            e->file.flags = e->file.n = 0;
+        exe_identity(e, f);
+    }
+    /* the working directory, so user space needs no readlink of /proc/<pid>/cwd */
+    dpath_walk(&e->cwd, p->fs->pwd.dentry, p->fs->pwd.mnt);
+
+    n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, bprm->filename);
     if (n <= 0) {
         e->data[0] = 0;
         n = 1;
@@ -410,9 +509,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         pl = AB_PATH_LEN;
     e->path_len = pl;
 
-    mm = BPF_CORE_READ(p, mm);
-    as = BPF_CORE_READ(mm, arg_start);
-    ae = BPF_CORE_READ(mm, arg_end);
+    mm = p->mm;
+    as = mm->arg_start;
+    ae = mm->arg_end;
     total = ae > as ? ae - as : 0;
     if (total > 0xffffffffull)
         total = 0xffffffffull;
@@ -454,7 +553,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 {
     struct ab_exit *e;
 
-    if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
+    if (p->pid != p->tgid) /* p: a BTF pointer, direct loads */
         return 0;
     e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
@@ -462,7 +561,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
         return 0;
     }
     fill_hdr(&e->h, p, AB_EXIT);
-    e->exit_code = (__u32)BPF_CORE_READ(p, exit_code);
+    e->exit_code = (__u32)p->exit_code;
     e->pad = 0;
     bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
@@ -474,7 +573,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
     struct ab_fork *e;
 
-    if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+    /* parent and child are BTF pointers: direct loads (no helper call) */
+    if (child->pid != child->tgid)
         return 0; /* a new thread, not a process */
     e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
@@ -482,9 +582,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
         return 0;
     }
     fill_hdr(&e->h, parent, AB_FORK);
-    e->child_pid = BPF_CORE_READ(child, tgid);
+    e->child_pid = child->tgid;
     e->pad = 0;
-    e->child_start_ns = BPF_CORE_READ(child, start_boottime);
+    e->child_start_ns = child->start_boottime;
     bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
     return 0;
@@ -705,14 +805,15 @@ static __always_inline void tamper(long nr, __u32 target, __u32 arg)
 /* The current task's struct file for fd, or NULL. */
 static __always_inline struct file *fd_file(__s64 fd)
 {
-    struct task_struct *t = bpf_get_current_task_btf();
-    struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+    /* the task and its fd table are BTF pointers (direct loads); the fd array holds plain
+     * pointers, read with one helper call */
+    struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
     struct file **fds;
     struct file *f = NULL;
 
-    if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+    if (!fdt || fd < 0 || fd >= fdt->max_fds)
         return NULL;
-    fds = BPF_CORE_READ(fdt, fd);
+    fds = fdt->fd;
     if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
         return NULL;
     return f;
@@ -769,6 +870,12 @@ static __always_inline int sys_enter_body(long id, __u64 a0, __u64 a1, __u64 a2,
         struct ab_file *e;
         __u32 zero = 0;
 
+        struct file *f = fd_file((__s64)a0);
+
+        /* only a file open for writing can be in wfds: most closes are of read-only files
+         * (libraries, configuration), and their f_mode costs less than a hash lookup */
+        if (!f || !(BPF_CORE_READ(f, f_mode) & FMODE_WRITE_BIT))
+            return 0;
         if (!bpf_map_lookup_elem(&wfds, &key))
             return 0;
         bpf_map_delete_elem(&wfds, &key);
@@ -992,7 +1099,8 @@ static __always_inline int sys_enter_watched(long id, __u64 a0, __u64 a1, __u64 
             bpf_probe_read_user(&flags, sizeof(flags), (const void *)a2);
             p.args[2] = flags;
         }
-        bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+        if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY) == 0)
+            __sync_fetch_and_add(&pending_live, 1);
     }
     return 0;
 }
@@ -1184,15 +1292,19 @@ static __always_inline int sys_exit_file(long id, const struct pending *ap, long
  * entry kept, if any. */
 static __always_inline int sys_exit_watched(long id, long ret)
 {
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    __u32 tid;
     struct pending *p;
     struct pending a;
 
+    if (!pending_live)
+        return 0;
+    tid = (__u32)bpf_get_current_pid_tgid();
     p = bpf_map_lookup_elem(&pending, &tid);
     if (!p)
         return 0;
     a = *p;
-    bpf_map_delete_elem(&pending, &tid);
+    if (bpf_map_delete_elem(&pending, &tid) == 0)
+        __sync_fetch_and_sub(&pending_live, 1);
     if (ret < 0 || (id >= 0 && (long)a.id != id))
         return 0;
     return sys_exit_file(id >= 0 ? id : (long)a.id, &a, ret);
