@@ -458,6 +458,8 @@ bad:
     c->d->st.tunnel_bad++;
 }
 
+static const struct net_pkt zero_pkt;
+
 /* Starts the packet of an IP layer; NULL when the frame already has NET_LAYERS_MAX. */
 static struct net_pkt *
 new_layer(struct dctx *c, uint8_t ipv, uint32_t pkt_len, uint8_t tunnel, bool reassembled)
@@ -469,7 +471,10 @@ new_layer(struct dctx *c, uint8_t ipv, uint32_t pkt_len, uint8_t tunnel, bool re
         return NULL;
     }
     k = &c->out[c->n];
-    memset(k, 0, sizeof(*k));
+    /* every other member zero: a copy of a zero packet, which gcc makes with vector moves
+     * (a memset of the struct, or an initializer, became a `rep stos`, whose start-up cost
+     * was most of this function's time: ~2 % of `bannin pcap`) */
+    *k = zero_pkt;
     k->ts_ns = c->ts_ns;
     k->pcap_cnt = c->pcap_cnt;
     k->caplen = c->caplen;
