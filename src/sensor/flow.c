@@ -66,8 +66,8 @@ struct lru {
 
 struct net_flowtab {
     struct net_flow_cfg cfg;
-    struct ent *e;       /* 64-byte aligned, inside e_mem */
-    void *e_mem;
+    struct ent *e;       /* 64-byte aligned, inside mem (after the index) */
+    void *mem;
     uint32_t nent;
     uint32_t free_head;
     struct islot *ix;
@@ -139,17 +139,24 @@ net_flowtab_new(const struct net_flow_cfg *cfg, net_flow_end_cb end, void *ctx)
     while (cap < t->cfg.max_flows * 2)
         cap *= 2;
     t->nent = (uint32_t)t->cfg.max_flows;
-    /* one entry more than needed: room to start the array on a cache line */
-    t->e_mem = bn_calloc((size_t)t->nent + 1, sizeof(*t->e));
-    if (t->e_mem)
-        t->e = (struct ent *)(((uintptr_t)t->e_mem + 63) & ~(uintptr_t)63);
-    t->ix = bn_calloc(cap, sizeof(*t->ix));
-    if (!t->e || !t->ix) {
+    /*
+     * One allocation: the index, then the entries (the index's size, a power of two of at
+     * least 128 bytes, keeps them on a cache line). A large table starts on a 2 MiB
+     * boundary so the index, touched by every packet at a random place, sits on a huge page
+     * with the first entries (on its own, 1 MiB at the default bound, it had no aligned
+     * 2 MiB inside and each of its 256 small pages missed the TLB in turn); a small one
+     * only needs room to start on a cache line.
+     */
+    size_t ixn = cap * sizeof(*t->ix), en = (size_t)t->nent * sizeof(*t->e);
+    size_t align = ixn + en >= (4u << 20) ? (2u << 20) : 64;
+    t->mem = bn_calloc(1, align + ixn + en);
+    if (!t->mem) {
         net_flowtab_free(t);
         return NULL;
     }
-    advise_huge(t->e, t->nent * sizeof(*t->e));
-    advise_huge(t->ix, cap * sizeof(*t->ix));
+    t->ix = (struct islot *)(((uintptr_t)t->mem + align - 1) & ~(uintptr_t)(align - 1));
+    t->e = (struct ent *)((char *)t->ix + ixn);
+    advise_huge(t->ix, ixn + en);
     t->mask = (uint32_t)cap - 1;
     for (uint32_t i = 0; i < t->nent; i++)
         t->e[i].next = i + 1 < t->nent ? i + 1 : NIL;
@@ -173,8 +180,7 @@ net_flowtab_free(struct net_flowtab *t)
 {
     if (!t)
         return;
-    bn_free(t->e_mem);
-    bn_free(t->ix);
+    bn_free(t->mem);
     bn_free(t);
 }
 
@@ -202,45 +208,56 @@ addr_word(const struct net_addr *a, int i)
 }
 
 /*
- * Orders two endpoints so both directions hash alike: <0 if (a,pa) < (b,pb). Any total order
- * does (the hash is seeded per table); the addresses' unused bytes are zero (decode.c), so
- * the whole 16 bytes compare as two words without a call to memcmp.
+ * The hash of a flow key given as words: each address as two 64-bit words of its 16 bytes
+ * (unused bytes zero, as decode.c leaves them), the ports, and the rest of the key packed
+ * in w (protocol, tunnel depth, IP version) and v (the VLAN ids). The endpoints are ordered
+ * first so both directions hash alike: any total order does (the hash is seeded per table),
+ * and comparing the words needs no call to memcmp.
  */
-static int
-ep_cmp(const struct net_addr *a, uint16_t pa, const struct net_addr *b, uint16_t pb)
+static inline uint32_t
+key_hash(uint64_t seed, uint64_t a0, uint64_t a1, uint16_t pa, uint64_t b0, uint64_t b1,
+         uint16_t pb, uint64_t w, uint64_t v)
 {
-    uint64_t a0 = addr_word(a, 0), b0 = addr_word(b, 0);
-    if (a0 != b0)
-        return a0 < b0 ? -1 : 1;
-    uint64_t a1 = addr_word(a, 1), b1 = addr_word(b, 1);
-    if (a1 != b1)
-        return a1 < b1 ? -1 : 1;
-    return (int)pa - (int)pb;
+    uint64_t h = seed;
+
+    if (a0 > b0 || (a0 == b0 && (a1 > b1 || (a1 == b1 && pa > pb)))) {
+        uint64_t x0 = a0, x1 = a1;
+        uint16_t px = pa;
+        a0 = b0;
+        a1 = b1;
+        pa = pb;
+        b0 = x0;
+        b1 = x1;
+        pb = px;
+    }
+    w |= ((uint64_t)pa << 48) | ((uint64_t)pb << 32);
+    /* both factors of each product keyed (a factor an attacker could zero would cancel the
+     * other); three independent products overlap in the pipeline, a fourth folds them */
+    uint64_t r = (h >> 23) | (h << 41);
+    h = mum(a0 ^ h ^ HK0, b0 ^ r ^ HK1) ^ mum(a1 ^ h ^ HK2, b1 ^ r ^ HK3) ^
+        mum(w ^ h ^ HK1, v ^ r ^ HK2);
+    h = mum(h ^ HK3, seed ^ HK0);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline uint64_t
+key_w(uint8_t proto, uint8_t layer, uint8_t ip_v)
+{
+    return ((uint64_t)proto << 24) | ((uint64_t)layer << 16) | ip_v;
+}
+
+static inline uint64_t
+key_v(uint16_t vlan0, uint16_t vlan1, uint16_t vlan3)
+{
+    return ((uint64_t)vlan3 << 32) | ((uint64_t)vlan0 << 16) | vlan1;
 }
 
 static uint32_t
 pkt_hash(const struct net_flowtab *t, const struct net_pkt *p, uint16_t sp, uint16_t dp)
 {
-    const struct net_addr *a = &p->src, *b = &p->dst;
-    uint16_t pa = sp, pb = dp;
-    uint64_t h = t->seed;
-
-    if (ep_cmp(a, pa, b, pb) > 0) {
-        a = &p->dst;
-        b = &p->src;
-        pa = dp;
-        pb = sp;
-    }
-    uint64_t w = ((uint64_t)pa << 48) | ((uint64_t)pb << 32) | ((uint64_t)p->proto << 24) |
-                 ((uint64_t)p->layer << 16) | p->ip_v;
-    uint64_t v = ((uint64_t)p->vlan3 << 32) | ((uint64_t)p->vlan[0] << 16) | p->vlan[1];
-    /* both factors of each product keyed (a factor an attacker could zero would cancel the
-     * other); three independent products overlap in the pipeline, a fourth folds them */
-    uint64_t r = (h >> 23) | (h << 41);
-    h = mum(addr_word(a, 0) ^ h ^ HK0, addr_word(b, 0) ^ r ^ HK1) ^
-        mum(addr_word(a, 1) ^ h ^ HK2, addr_word(b, 1) ^ r ^ HK3) ^ mum(w ^ h ^ HK1, v ^ r ^ HK2);
-    h = mum(h ^ HK3, t->seed ^ HK0);
-    return (uint32_t)(h ^ (h >> 32));
+    return key_hash(t->seed, addr_word(&p->src, 0), addr_word(&p->src, 1), sp,
+                    addr_word(&p->dst, 0), addr_word(&p->dst, 1), dp,
+                    key_w(p->proto, p->layer, p->ip_v), key_v(p->vlan[0], p->vlan[1], p->vlan3));
 }
 
 static bool
@@ -560,12 +577,49 @@ tcp_reused(const struct net_flow *f, const struct net_pkt *p)
            f->tcp_state == NET_TCP_LAST_ACK;
 }
 
+/*
+ * The history string's length (16: no NUL) and whether c is in it, reading its 16 bytes as
+ * two words (every packet asks: strnlen and memchr calls were 3 % of a flows-only run). In
+ * a word, (x - 0x01..01) & ~x & 0x80..80 marks every zero byte, and its lowest mark is
+ * exact (a false mark can only follow a true one); bytes after the NUL may be stale
+ * (zk_split empties the string by its first byte), so only a c before the NUL counts.
+ */
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static size_t
+hist_find(const char *h, char c, bool *has)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w[2], cc = ONES * (uint8_t)c;
+    unsigned n = 16, at = 16;
+
+    memcpy(w, h, 16);
+    for (int i = 1; i >= 0; i--) {
+        uint64_t z = (w[i] - ONES) & ~w[i] & HIGHS;
+        uint64_t m = ((w[i] ^ cc) - ONES) & ~(w[i] ^ cc) & HIGHS;
+        if (z)
+            n = (unsigned)(8 * i + __builtin_ctzll(z) / 8);
+        if (m)
+            at = (unsigned)(8 * i + __builtin_ctzll(m) / 8);
+    }
+    *has = at < n;
+    return n;
+#else
+    size_t n = strnlen(h, 16);
+    *has = memchr(h, c, n) != NULL;
+    return n;
+#endif
+}
+
 static void
 history_add(struct net_flow *f, char c)
 {
-    size_t n = strnlen(f->history, sizeof(f->history));
+    _Static_assert(sizeof(f->history) == 16, "hist_find reads 16 bytes");
+    bool has;
+    size_t n = hist_find(f->history, c, &has);
 
-    if (memchr(f->history, c, n) || n + 1 >= sizeof(f->history))
+    if (has || n + 1 >= sizeof(f->history))
         return;
     f->history[n] = c;
     f->history[n + 1] = '\0';
@@ -650,7 +704,9 @@ zk_start(const struct net_flow *f)
 static bool
 hist_has(const struct net_flow *f, char c)
 {
-    return memchr(f->history, c, strnlen(f->history, sizeof(f->history))) != NULL;
+    bool has;
+    (void)hist_find(f->history, c, &has);
+    return has;
 }
 
 /* Does Zeek see this packet (m: 1 to server, 2 to client) start a new connection? */
@@ -664,12 +720,13 @@ zk_split_due(const struct net_flow *f, const struct net_pkt *p, int m)
     if (f->proto == IPPROTO_TCP) {
         if (ts - f->last_ns > 300 * NS)
             return true;
-        /* An open connection's packets read only the flow's first cache lines: zk_close_ms
-         * is set only after a FIN or RST (tcp_flags keeps them), the start (first_ns) is read
-         * only when a timer may fire, and zk_pkts0 is 0 while zk_first_ns is (no split yet:
-         * a split sets zk_first_ns to a packet's time, > last_ns >= 0). */
+        /* An open connection's packets read only the flow's first cache lines: zk_close_ns
+         * (line 1) is set only after a FIN or RST (tcp_flags keeps them), the start
+         * (first_ns) is read only when the attempt timer may fire, and zk_pkts0 is 0 while
+         * zk_first_ns is (no split yet: a split sets zk_first_ns to a packet's time,
+         * > last_ns >= 0). */
         bool closing = ((f->tcp_flags[0] | f->tcp_flags[1]) & (NET_TCP_FIN | NET_TCP_RST)) != 0;
-        if (closing && f->zk_close_ms && ts >= zk_start(f) + (uint64_t)f->zk_close_ms * 1000000u)
+        if (closing && f->zk_close_ns && ts >= f->zk_close_ns)
             return true;
         /* the attempt timer: a pure SYN opened it, no answer and no close since */
         if (f->history[0] == 'S' &&
@@ -703,7 +760,7 @@ zk_split(struct net_flowtab *t, struct net_flow *f, uint64_t ts)
 
     c.zeek_only = 1;
     c.end = NET_END_ZEEK;
-    c.stream[0] = c.stream[1] = NULL;
+    c.stream = NULL;
     c.app_state = NULL;
     c.parser = NULL;
     c.first_ns = zk_start(f);
@@ -717,12 +774,12 @@ zk_split(struct net_flowtab *t, struct net_flow *f, uint64_t ts)
         f->ip_bytes[d] = 0;
         f->seq_init[d] = 0;
     }
-    c.zk_close_ms = 0;
+    c.zk_close_ns = 0;
     t->st.zeek_splits++;
     if (t->end)
         t->end(t->ctx, &c);
     f->zk_first_ns = ts;
-    f->zk_close_ms = 0;
+    f->zk_close_ns = 0;
     f->history[0] = '\0';
 }
 
@@ -733,16 +790,18 @@ zk_closed(struct net_flow *f, enum net_dir dir, uint8_t fl, uint64_t ts)
     enum net_dir peer = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
     bool done = (fl & NET_TCP_RST) != 0;
 
-    if (f->zk_close_ms || !(fl & (NET_TCP_FIN | NET_TCP_RST)))
+    if (f->zk_close_ns || !(fl & (NET_TCP_FIN | NET_TCP_RST)))
         return;
     if (!done)
         done = (uint32_t)f->pkts[peer] == f->zk_pkts0[peer] ||
                hist_has(f, peer == NET_TOSERVER ? 'F' : 'f') ||
                hist_has(f, peer == NET_TOSERVER ? 'R' : 'r');
     if (done) {
-        uint64_t since = ts - zk_start(f);
+        /* Zeek's timer counts whole ms from the connection's start (the bound as when this
+         * was kept as 32-bit ms) */
+        uint64_t start = zk_start(f), since = ts - start;
         uint64_t ms = (since + 999999u) / 1000000u + ZK_CLOSE_MS;
-        f->zk_close_ms = ms < UINT32_MAX ? (uint32_t)ms : UINT32_MAX;
+        f->zk_close_ns = start + (ms < UINT32_MAX ? ms : UINT32_MAX) * 1000000u;
     }
 }
 
@@ -777,70 +836,102 @@ rd16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static uint64_t
+rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* The first word of a 16-byte address holding 4 bytes (x, as loaded from them) and zeros. */
+static inline uint64_t
+v4_word(uint32_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return x;
+#else
+    return (uint64_t)x << 32;
+#endif
+}
+
+/* An address given as key_hash's two words into a key (stores only: reading back the bytes
+ * of a struct just written in pieces stalls on store forwarding). */
+static void
+put_addr_words(struct net_addr *a, uint8_t fam, uint64_t w0, uint64_t w1)
+{
+    a->fam = fam;
+    memcpy(a->a, &w0, 8);
+    memcpy(a->a + 8, &w1, 8);
+}
+
 uint32_t
 net_flow_frame_hash(const struct net_flowtab *t, const uint8_t *f, uint32_t n, bool *ok,
                     struct net_flow_fkey *key)
 {
-    struct net_pkt k;
     uint32_t off = 14;
-    uint16_t type;
+    uint16_t type, vlan[2] = {0, 0};
+    uint64_t a0, a1, b0, b1;
+    uint8_t proto, ipv;
     int nv = 0;
 
     *ok = false;
     if (n < 14)
         return 0;
-    /* only the fields pkt_hash reads; the addresses' unused bytes zero, as decode.c has them */
-    memset(&k.src, 0, sizeof(k.src));
-    memset(&k.dst, 0, sizeof(k.dst));
-    k.vlan[0] = k.vlan[1] = k.vlan3 = 0;
-    k.layer = 0;
     type = rd16(f + 12);
     while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
         if (n < off + 4 || nv == 2)
             return 0;
-        k.vlan[nv++] = rd16(f + off) & 0x0fff;
+        vlan[nv++] = rd16(f + off) & 0x0fff;
         type = rd16(f + off + 2);
         off += 4;
     }
     const uint8_t *l4;
+    /* the addresses as decode.c stores them (an IPv4 address in the first 4 of 16 bytes,
+     * the rest zero), read as words */
     if (type == 0x0800) {
         const uint8_t *ip = f + off;
         if (n < off + 20 || (ip[0] >> 4) != 4 || (rd16(ip + 6) & 0x3fff))
             return 0; /* not IPv4, or a fragment */
-        uint32_t hl = (ip[0] & 15u) * 4;
+        uint32_t hl = (ip[0] & 15u) * 4, x, y;
         if (hl < 20 || n < off + hl + 4)
             return 0;
-        k.ip_v = 4;
-        k.proto = ip[9];
-        k.src.fam = k.dst.fam = 4;
-        memcpy(k.src.a, ip + 12, 4);
-        memcpy(k.dst.a, ip + 16, 4);
+        ipv = 4;
+        proto = ip[9];
+        memcpy(&x, ip + 12, 4);
+        memcpy(&y, ip + 16, 4);
+        a0 = v4_word(x);
+        b0 = v4_word(y);
+        a1 = b1 = 0;
         l4 = ip + hl;
     } else if (type == 0x86dd) {
         const uint8_t *ip = f + off;
         if (n < off + 44 || (ip[0] >> 4) != 6)
             return 0;
-        k.ip_v = 6;
-        k.proto = ip[6];
-        k.src.fam = k.dst.fam = 6;
-        memcpy(k.src.a, ip + 8, 16);
-        memcpy(k.dst.a, ip + 24, 16);
+        ipv = 6;
+        proto = ip[6];
+        a0 = rd64(ip + 8);
+        a1 = rd64(ip + 16);
+        b0 = rd64(ip + 24);
+        b1 = rd64(ip + 32);
         l4 = ip + 40;
     } else {
         return 0;
     }
-    if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
         return 0;
     *ok = true;
-    key->src = k.src;
-    key->dst = k.dst;
+    put_addr_words(&key->src, ipv, a0, a1);
+    put_addr_words(&key->dst, ipv, b0, b1);
     key->sport = rd16(l4);
     key->dport = rd16(l4 + 2);
-    key->vlan[0] = k.vlan[0];
-    key->vlan[1] = k.vlan[1];
-    key->proto = k.proto;
-    key->ip_v = k.ip_v;
-    return pkt_hash(t, &k, key->sport, key->dport);
+    key->vlan[0] = vlan[0];
+    key->vlan[1] = vlan[1];
+    key->proto = proto;
+    key->ip_v = ipv;
+    /* frame_hash's layer and third VLAN are 0 (net_flow_hash_hint checks the packet's) */
+    return key_hash(t->seed, a0, a1, key->sport, b0, b1, key->dport, key_w(proto, 0, ipv),
+                    key_v(vlan[0], vlan[1], 0));
 }
 
 void
@@ -875,8 +966,6 @@ net_flow_prefetch_entry(const struct net_flowtab *t, uint32_t h)
             __builtin_prefetch((const char *)f + 64);
             __builtin_prefetch(&f->bytes, 1);
             __builtin_prefetch(&f->history, 1);
-            /* the entry's list links and class (line 5), moved on every packet */
-            __builtin_prefetch(&t->e[t->ix[i].idx - 1].queued_ns, 1);
             return f;
         }
     }
@@ -909,7 +998,6 @@ net_flow_peek(struct net_flowtab *t, const struct net_pkt *p)
             /* the counters net_flow_packet will write (lines 2-3 of the entry) */
             __builtin_prefetch(&f->bytes, 1);
             __builtin_prefetch(&f->history, 1);
-            __builtin_prefetch(&t->e[t->ix[i].idx - 1].queued_ns, 1);
             t->peek_entry = t->ix[i].idx - 1;
             t->peek_m = m;
             return f;
@@ -996,6 +1084,9 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         m = reverse ? 2 : 1;
     }
     f = &t->e[entry].f;
+    /* the flow's timeout class before this packet: the entry's cls (line 5 of the entry,
+     * which a packet then need not touch) always equals class_of() between calls */
+    uint8_t cls0 = class_of(f);
     *dir = m == 1 ? NET_TOSERVER : NET_TOCLIENT;
     f->pkts[*dir]++;
     f->bytes[*dir] += p->pkt_len;
@@ -1042,7 +1133,7 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     /* a new timeout class moves the flow to the tail of that list; otherwise it stays and
      * is re-queued lazily when it reaches the head (see net_flow_expire) */
     uint8_t cls = class_of(f);
-    if (cls != t->e[entry].cls) {
+    if (cls != cls0) {
         lru_unlink(t, entry);
         lru_push(t, entry, cls);
     }

@@ -45,7 +45,7 @@ struct probebuf {
 
 #define PB_FREE_MAX 4096 /* probe buffers kept for reuse instead of freed */
 
-/* Pipeline state of one flow with payload (f->stream[0]). 64-byte aligned (slab items). */
+/* Pipeline state of one flow with payload (f->stream). 64-byte aligned (slab items). */
 struct __attribute__((aligned(64))) pflow {
     struct pflow *next_free;     /* on the pipeline's free list */
     uint8_t flip;                /* the flow was turned round: direction d is slot d ^ flip */
@@ -291,7 +291,7 @@ app_feed(struct net_pipeline *p, struct net_flow *f, enum net_dir dir, const uin
 static void
 skip_hint(struct net_flow *f, enum net_dir dir)
 {
-    struct pflow *pf = f->stream[0];
+    struct pflow *pf = f->stream;
 
     if (pf && f->proto == IPPROTO_TCP)
         net_stream_skip_hint(ST(pf, dir), f->parser && f->app_state && f->parser->skippable
@@ -315,7 +315,7 @@ app_start(struct net_pipeline *p, struct net_flow *f, enum net_app app)
 static bool
 other_sent(const struct net_flow *f)
 {
-    const struct pflow *pf = f->stream[0];
+    const struct pflow *pf = f->stream;
 
     if (!pf)
         return f->payload_bytes[NET_TOCLIENT] != 0;
@@ -334,7 +334,7 @@ maybe_reverse(struct net_pipeline *p, struct feed *fd, enum net_app app, const u
 {
     struct net_flow *f = fd->f;
     const struct net_app_parser *ap = net_app_parser_for(app, f->proto);
-    struct pflow *pf = f->stream[0];
+    struct pflow *pf = f->stream;
 
     if (fd->dir != NET_TOSERVER || other_sent(f) || !ap || !ap->probe)
         return false;
@@ -369,7 +369,7 @@ static bool
 reverse_by_port(struct net_pipeline *p, struct feed *fd, size_t n)
 {
     struct net_flow *f = fd->f;
-    struct pflow *pf = f->stream[0];
+    struct pflow *pf = f->stream;
     enum net_app hc;
     /* only the flow's very first payload (this chunk) */
     bool first = pf ? ST(pf, NET_TOSERVER)->delivered == n && !PLEN(pf, NET_TOSERVER)
@@ -450,7 +450,7 @@ on_data(void *ctx, const uint8_t *d, size_t n)
     struct feed *fd = ctx;
     struct net_pipeline *p = fd->p;
     struct net_flow *f = fd->f;
-    struct pflow *pf = f->stream[0];
+    struct pflow *pf = f->stream;
     enum net_dir dir = fd->dir;
     int r;
 
@@ -598,7 +598,7 @@ pf_slab_new(struct net_pipeline *p)
 static struct pflow *
 pflow_get(struct net_pipeline *p, struct net_flow *f)
 {
-    struct pflow *pf = f->stream[0];
+    struct pflow *pf = f->stream;
 
     if (pf)
         return pf;
@@ -621,7 +621,7 @@ pflow_get(struct net_pipeline *p, struct net_flow *f)
     pf->st_[0].mem = pf->st_[1].mem = &p->smem;
     pf->plen_[0] = pf->plen_[1] = 0;
     pf->pb = NULL;
-    f->stream[0] = pf;
+    f->stream = pf;
     return pf;
 }
 
@@ -634,7 +634,7 @@ app_packet(struct net_pipeline *p, struct net_flow *f, enum net_dir dir,
     if (f->app == NET_APP_FAILED || (f->app != NET_APP_UNKNOWN && !f->parser))
         return;
     if (k->proto == IPPROTO_TCP) {
-        struct pflow *pf = f->stream[0];
+        struct pflow *pf = f->stream;
         enum net_dir o = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
         /* what this packet acknowledges of the other direction goes to the parser now, as
          * in Suricata's IDS mode (records then carry the acknowledging packet's number) */
@@ -679,7 +679,7 @@ static void
 on_flow_end(void *ctx, struct net_flow *f)
 {
     struct net_pipeline *p = ctx;
-    struct pflow *pf = f->stream[0];
+    struct pflow *pf = f->stream;
 
     if (f->end == NET_END_ZEEK) { /* a Zeek connection inside the flow ended: conn.log */
         net_emit(&p->sink, NET_REC_FLOW, f->last_ns, f, 0, f);
@@ -698,7 +698,7 @@ on_flow_end(void *ctx, struct net_flow *f)
         pf->next_free = p->pf_free;
         p->pf_free = pf;
         p->pf_nfree++;
-        f->stream[0] = NULL;
+        f->stream = NULL;
     }
     if (f->parser && f->app_state && f->parser->close)
         f->parser->close(f->app_state, f, f->last_ns, &p->sink);
@@ -821,7 +821,7 @@ clock_to(struct net_pipeline *p, uint64_t ts_ns)
  * function of nothing but __builtin_prefetch side-effect free and drops the call. */
 #define PREFETCH_STATE(f)                                                                  \
     do {                                                                                   \
-        const struct pflow *pf_ = (f)->stream[0];                                          \
+        const struct pflow *pf_ = (f)->stream;                                          \
         if (pf_) {                                                                         \
             __builtin_prefetch(pf_);                                                       \
             __builtin_prefetch(&pf_->st_[0]);                                              \

@@ -200,9 +200,9 @@ struct net_app_parser;
  *
  * Laid out by use (flow.c keeps entries 64-byte aligned): the first cache line holds the
  * key and the small state every packet reads, the second the pointers to the per-flow
- * states (so a lookup that matched the key can prefetch them) and the clock, the third and
- * fourth the per-packet counters, history and MACs; what is set once or read at the end
- * comes last.
+ * states (so a lookup that matched the key can prefetch them), the clock and Zeek's close
+ * timer, the third and fourth the per-packet counters, history and MACs; what is set once
+ * or read at the end comes last. A packet of an open flow reads these four lines only.
  */
 struct net_flow {
     /* line 0: key and per-packet state */
@@ -231,7 +231,10 @@ struct net_flow {
                                   * client = the flow's client, bit 1: its server); bits 4-6:
                                   * which endpoints are internal (NDR_FLOW_* in ndr_int.h) */
     /* line 1: per-flow states, clock */
-    void *stream[2];             /* TCP reassembly state (stream.c) */
+    void *stream;                /* the pipeline's state of the flow: TCP reassembly
+                                  * (stream.c), identification buffers (pipeline.c) */
+    uint64_t zk_close_ns;        /* Zeek: when Zeek forgets the closed connection (close or
+                                  * RST + 5 s, in whole ms from the connection's start), 0 */
     void *app_state;
     const struct net_app_parser *parser;
     uint64_t last_ns;
@@ -264,8 +267,6 @@ struct net_flow {
     uint8_t seq_wraps[2];        /* TCP: times seq_end went round 2^32 (Zeek's byte counts
                                   * of transfers over 4 GiB) */
     uint64_t ooo_dropped[2];     /* TCP segments the reassembler could not keep */
-    uint32_t zk_close_ms;        /* Zeek: ms after zk_first_ns (or first_ns) at which Zeek
-                                  * forgets the closed connection (close or RST + 5 s), 0 */
 };
 
 /* TCP bytes a direction sent by sequence numbers (retransmissions counted once), as Zeek's
