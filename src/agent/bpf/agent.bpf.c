@@ -345,7 +345,7 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
     struct dentry *root, *mpoint;
     struct dfields f;
     __u32 n = 0;
-    int done = 0, fresh = 1;
+    int done = 0;
 
     dp->flags = 0;
     dp->n = 0;
@@ -354,7 +354,7 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
     dp->flags = AB_DP_VALID;
     mnt = container_of(vmnt, struct mount, mnt);
     mount_fields(mnt, &mp, &mpoint, &root);
-    dentry_fields(d, &f); /* f describes d while fresh */
+    dentry_fields(d, &f); /* f describes d whenever d is not the mount's root */
     {
         struct inode *ino = f.inode;
 
@@ -371,13 +371,12 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
             d = mpoint;
             mnt = mp;
             mount_fields(mnt, &mp, &mpoint, &root);
-            fresh = 0;
+            if (d != root)
+                dentry_fields(d, &f);
             continue;
         }
         if (n >= AB_DPATH_DEPTH)
             break;
-        if (!fresh)
-            dentry_fields(d, &f);
         {
             long l = bpf_probe_read_kernel_str(dp->comp[n], AB_DNAME_LEN, f.name);
 
@@ -394,7 +393,8 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
             break;
         }
         d = f.parent;
-        fresh = 0;
+        if (d != root && n < AB_DPATH_DEPTH)
+            dentry_fields(d, &f);
     }
     if (!done)
         dp->flags |= AB_DP_TRUNC;
