@@ -546,15 +546,18 @@ struct net_stream {
     struct net_stream_seg *seg;
 };
 
+#define NET_STREAM_HOLD_CLASSES 4
+
 /* A memory budget shared by all streams of one pipeline: held and out-of-order bytes count
  * against it; past it, bytes are handed on at once and segments ahead are not kept. */
 struct net_stream_mem {
     uint64_t used;
     uint64_t cap;
     uint64_t refused;                    /* times the budget said no */
-    uint8_t *cache;                      /* spare 4 KiB hold buffers (a list through their
-                                          * first bytes), not counted in used */
-    uint32_t ncache;
+    /* spare hold buffers by size class, 512 B to 4 KiB (lists through their headers, see
+     * stream.c), not counted in used */
+    uint8_t *cache[NET_STREAM_HOLD_CLASSES];
+    uint32_t ncache;                     /* buffers in all of them */
 };
 
 /* Frees the spare hold buffers (call once no stream uses m). */
