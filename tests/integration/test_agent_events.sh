@@ -80,6 +80,8 @@ cleanup() {
         wait "$APID" 2>/dev/null
     fi
     rm -f "$CRON"
+    local m
+    for m in "$WORK"/*/mnt; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
     # an agent killed before its stop may leave its /dev/log: remove it only if nobody
     # receives on it (it is then the dead socket of our agent)
     if [ -n "$DEVLOG_OURS" ] && [ -S /dev/log ] &&
@@ -164,6 +166,19 @@ run_tier() {
     local epid=$!
     wait "$epid"
     echo "{\"what\":\"echo\",\"pid\":$epid,\"shell\":$$,\"cmdline\":\"/bin/echo ${args[*]}\",\"cwd\":$("$PY" -c 'import json, os; print(json.dumps(os.getcwd()))')}" >> "$facts"
+
+    # 1b. the working directory across a mount (a tmpfs of our own): from a directory inside
+    # it, and from its root (the walk meets the mount root at its first step)
+    mkdir -p "$d/mnt" && mount -t tmpfs bn-itest "$d/mnt" && mkdir -p "$d/mnt/sub/dir" ||
+        fail "cannot mount a tmpfs at $d/mnt"
+    local mpid1 mpid2
+    (cd "$d/mnt/sub/dir" && exec /bin/echo "bn-mnt1-$tier" > /dev/null) &
+    mpid1=$!
+    wait "$mpid1"
+    (cd "$d/mnt" && exec /bin/echo "bn-mnt2-$tier" > /dev/null) &
+    mpid2=$!
+    wait "$mpid2"
+    echo "{\"what\":\"mnt_cwd\",\"pids\":[$mpid1,$mpid2],\"cwds\":[$("$PY" -c 'import json, os, sys; print(json.dumps(os.path.realpath(sys.argv[1])))' "$d/mnt/sub/dir"),$("$PY" -c 'import json, os, sys; print(json.dumps(os.path.realpath(sys.argv[1])))' "$d/mnt")]}" >> "$facts"
 
     # 2. three-deep chain; tier 3 polls every second, so its chain lives longer
     local nap=0.3

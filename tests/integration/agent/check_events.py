@@ -71,6 +71,12 @@ if tier == "bpf":
               "%r, want %r" % (e.get("CurrentDirectory"), f["cwd"]))
     ex = ev(5, ProcessId=f["pid"])
     check(len(ex) == 1 and ex[0].get("bannin.ExitCode") == 0, "echo: exit with code 0", show(ex))
+    # the working directory walked across a mount, from inside it and from its root
+    f = facts["mnt_cwd"]
+    for pid, cwd in zip(f["pids"], f["cwds"]):
+        es = ev(1, ProcessId=pid)
+        check(len(es) == 1 and es[0].get("CurrentDirectory") == cwd,
+              "CurrentDirectory across a mount (%s)" % cwd, show(es))
 elif tier == "netlink":
     if check(len(es) == 1, "echo: one exec event for pid %d" % f["pid"], show(es)):
         e = es[0]
