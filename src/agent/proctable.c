@@ -64,11 +64,20 @@ struct agent_proctable {
     struct agent_proctable_stats st;
 };
 
+/* Nanoseconds per clock tick (/proc start times are in ticks); looked up once: this runs
+ * for every process event and sysconf is not free. */
 static uint64_t
 tick_ns(void)
 {
-    long hz = sysconf(_SC_CLK_TCK);
-    return hz > 0 ? 1000000000ull / (uint64_t)hz : 10000000ull;
+    static _Atomic uint64_t ns;
+    uint64_t v = ns;
+
+    if (!v) {
+        long hz = sysconf(_SC_CLK_TCK);
+        v = hz > 0 ? 1000000000ull / (uint64_t)hz : 10000000ull;
+        ns = v;
+    }
+    return v;
 }
 
 bool
