@@ -205,6 +205,18 @@ json_escape_fast(struct bn_buf *b, const unsigned char *u, size_t n)
             i += 8;
             continue;
         }
+        /*
+         * Fewer than 8 bytes left of a string of 8 or more: when its last 8 bytes are all
+         * plain, they go in as one word ending where the output ends. The word's first
+         * bytes were already handled; being plain, each was written as itself, so the
+         * last 8 - (n - i) bytes written are those same bytes and writing them again
+         * changes nothing.
+         */
+        if (n - i < 8 && n >= 8 && (memcpy(&x, u + n - 8, 8), json_plain8(x))) {
+            memcpy(o - (8 - (n - i)), &x, 8);
+            o += n - i;
+            break;
+        }
         unsigned c = u[i];
         if (json_plain(c)) {
             *o++ = (char)c;
