@@ -384,10 +384,10 @@ dir_fail(struct h2_dir *hd, enum net_app_err e)
     hd->hblock.len = 0;
 }
 
-/* A complete header block: decoded into its stream's list for that side. */
+/* A complete header block, blk[0..n): decoded into its stream's list for that side. */
 static void
-block_done(struct h2_conn *c, struct h2_dir *hd, struct net_flow *f, uint64_t ts_ns,
-           struct net_sink *sink)
+block_done(struct h2_conn *c, struct h2_dir *hd, const uint8_t *blk, size_t n,
+           struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
     hd->in_block = false;
     struct h2_stream *s = stream_get(c, hd->hb_target, true, f, ts_ns, sink);
@@ -401,8 +401,7 @@ block_done(struct h2_conn *c, struct h2_dir *hd, struct net_flow *f, uint64_t ts
             return;
         }
     }
-    int rc =
-        hpack_decode(&hd->hp, hd->hblock.p, hd->hblock.len, s->hdrs[hd->hb_side], &s->truncated);
+    int rc = hpack_decode(&hd->hp, blk, n, s->hdrs[hd->hb_side], &s->truncated);
     hd->hblock.len = 0;
     if (rc == BN_EPROTO) {
         s->truncated = 1;
@@ -427,14 +426,16 @@ block_add(struct h2_dir *hd, const uint8_t *p, size_t n)
         dir_fail(hd, rc == BN_ENOMEM ? NET_APP_ERR_NOMEM : NET_APP_ERR_LIMIT);
 }
 
-/* The payload of a non-DATA frame is complete in hd->pay. */
+/*
+ * The payload of a non-DATA frame is complete: pay[0..n), hd->pay or, when the frame came
+ * whole in one chunk, borrowed from it.
+ */
 static void
-frame_done(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_flow *f,
-           uint64_t ts_ns, struct net_sink *sink)
+frame_done(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, const uint8_t *pay,
+           size_t n, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
 {
     static const uint8_t empty[1];
-    const uint8_t *p = hd->pay.p ? hd->pay.p : empty; /* a frame without payload */
-    size_t n = hd->pay.len;
+    const uint8_t *p = pay ? pay : empty; /* a frame without payload */
     uint8_t t = hd->type, fl = hd->flags;
     uint32_t sid = hd->sid;
 
@@ -496,9 +497,15 @@ frame_done(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_fl
         hd->hb_side = side;
         hd->hb_end_stream = t == F_HEADERS && (fl & FL_END_STREAM);
         hd->hblock.len = 0;
+        if (fl & FL_END_HEADERS) {
+            /* the whole block is this frame's: decoded where it lies */
+            if (n - off - pad > BN_NET_H2_HBLOCK_MAX)
+                dir_fail(hd, NET_APP_ERR_LIMIT);
+            else
+                block_done(c, hd, p + off, n - off - pad, f, ts_ns, sink);
+            return;
+        }
         block_add(hd, p + off, n - off - pad);
-        if (!hd->dead && (fl & FL_END_HEADERS))
-            block_done(c, hd, f, ts_ns, sink);
         return;
     }
     case F_CONTINUATION:
@@ -508,7 +515,7 @@ frame_done(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_fl
         }
         block_add(hd, p, n);
         if (!hd->dead && (fl & FL_END_HEADERS))
-            block_done(c, hd, f, ts_ns, sink);
+            block_done(c, hd, hd->hblock.p, hd->hblock.len, f, ts_ns, sink);
         return;
     case F_SETTINGS:
         if (sid != 0 || n % 6 != 0 || ((fl & 1) && n)) {
@@ -599,7 +606,7 @@ frame_start(struct h2_conn *c, struct h2_dir *hd, enum net_dir dir, struct net_f
     }
     if (hd->left == 0) {
         if (hd->keep)
-            frame_done(c, hd, dir, f, ts_ns, sink);
+            frame_done(c, hd, dir, NULL, 0, f, ts_ns, sink);
         else if (hd->type == F_DATA && (hd->flags & FL_END_STREAM)) {
             struct h2_stream *s = stream_get(c, hd->sid, false, f, ts_ns, sink);
             if (s)
@@ -643,7 +650,10 @@ app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8
             continue;
         }
         size_t k = (size_t)BN_MIN((uint64_t)n, (uint64_t)hd->left);
-        if (hd->keep) {
+        const uint8_t *whole = NULL; /* the frame's whole payload is in this chunk */
+        if (hd->keep && hd->pay.len == 0 && k == hd->left) {
+            whole = d;
+        } else if (hd->keep) {
             if (app_acc_add(&hd->pay, d, k, BN_NET_H2_FRAME_BUF_MAX) != 0) {
                 dir_fail(hd, NET_APP_ERR_NOMEM);
                 return;
@@ -672,8 +682,10 @@ app_h2_data(struct h2_conn *c, struct net_flow *f, enum net_dir dir, const uint8
         n -= k;
         if (hd->left == 0) {
             hd->hlen = 0;
-            if (hd->keep) {
-                frame_done(c, hd, dir, f, ts_ns, sink);
+            if (whole) {
+                frame_done(c, hd, dir, whole, k, f, ts_ns, sink);
+            } else if (hd->keep) {
+                frame_done(c, hd, dir, hd->pay.p, hd->pay.len, f, ts_ns, sink);
             } else if (hd->type == F_DATA) {
                 struct h2_stream *s = stream_get(c, hd->sid, false, f, ts_ns, sink);
                 if (s && hd->data_pad <= s->body[dir])

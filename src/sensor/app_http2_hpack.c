@@ -70,39 +70,51 @@ huff_build(void)
     huff = t;
 }
 
+/*
+ * Canonical decoding: the next up to 64 bits sit left-aligned in a word, and for each
+ * symbol the code lengths are tried from the shortest (5) up; the first length whose
+ * leading bits fall in that length's range of codes is the symbol's (a shorter prefix that
+ * is no code lies below its length's first code, so it is passed over). The same results
+ * as reading bit by bit: -1 for EOS inside the string, for more than 30 bits that make no
+ * code, for a symbol past osz, and for padding longer than 7 bits or not all ones.
+ */
 long
 hpack_huffman_decode(const uint8_t *in, size_t n, char *out, size_t osz)
 {
-    size_t o = 0;
-    uint32_t code = 0;
-    unsigned len = 0;
-    bool ones = true; /* the pending bits are all ones (a valid padding so far) */
+    size_t i = 0, o = 0;
+    uint64_t acc = 0; /* the next `bits` bits of the input, from bit 63 down */
+    unsigned bits = 0;
 
     pthread_once(&huff_once, huff_build);
-    for (size_t i = 0; i < n; i++) {
-        for (int b = 7; b >= 0; b--) {
-            unsigned bit = (in[i] >> b) & 1u;
-            code = code << 1 | bit;
-            len++;
-            ones = ones && bit;
-            if (len > HUFF_MAXLEN)
-                return -1;
-            uint32_t idx = code - huff.first[len];
-            if (huff.count[len] && code >= huff.first[len] && idx < huff.count[len]) {
-                uint16_t s = huff.sym[huff.offset[len] + idx];
-                if (s == 256)
-                    return -1; /* EOS inside a string is an error (5.2) */
-                if (o >= osz)
-                    return -1;
-                out[o++] = (char)s;
-                code = 0;
-                len = 0;
-                ones = true;
-            }
+    for (;;) {
+        while (bits <= 56 && i < n) {
+            acc |= (uint64_t)in[i++] << (56 - bits);
+            bits += 8;
         }
+        unsigned max = bits < HUFF_MAXLEN ? bits : HUFF_MAXLEN, len = 5;
+        uint32_t idx = 0;
+        for (; len <= max; len++) {
+            idx = (uint32_t)(acc >> (64 - len)) - huff.first[len];
+            if (idx < huff.count[len])
+                break;
+        }
+        if (len > max) {
+            if (bits >= HUFF_MAXLEN)
+                return -1; /* 30 bits and no code */
+            break;         /* the input's end: what is left is padding */
+        }
+        uint16_t s = huff.sym[huff.offset[len] + idx];
+        if (s == 256)
+            return -1; /* EOS inside a string is an error (5.2) */
+        if (o >= osz)
+            return -1;
+        out[o++] = (char)s;
+        acc <<= len;
+        bits -= len;
     }
-    if (len > 7 || !ones)
-        return -1; /* padding: at most 7 bits, the EOS prefix (all ones) */
+    /* padding: at most 7 bits, the EOS prefix (all ones) */
+    if (bits > 7 || (bits && (acc >> (64 - bits)) != (1u << bits) - 1))
+        return -1;
     return (long)o;
 }
 
