@@ -220,6 +220,31 @@ put_str_n(struct bn_buf *b, const char *key_open, size_t key_len, const char *va
 
 #define put_str(b, key, val) put_str_n((b), ",\"" key "\":\"", sizeof(",\"" key "\":\"") - 1, (val))
 
+/*
+ * put_str_n for a value of our own making (a name from one of our tables, a Community ID:
+ * printable ASCII without '"' or '\\'), which escaping would copy unchanged: copied in place
+ * with one bounds check.
+ */
+static int
+put_str_c_n(struct bn_buf *b, const char *key_open, size_t key_len, const char *val)
+{
+    size_t n = strlen(val);
+
+    if (key_len + n + 1 < b->cap - b->len) {
+        char *o = b->p + b->len;
+        memcpy(o, key_open, key_len);
+        memcpy(o + key_len, val, n);
+        o[key_len + n] = '"';
+        o[key_len + n + 1] = '\0';
+        b->len += key_len + n + 1;
+        return 0;
+    }
+    return put_str_n(b, key_open, key_len, val);
+}
+
+#define put_str_c(b, key, val)                                                                 \
+    put_str_c_n((b), ",\"" key "\":\"", sizeof(",\"" key "\":\"") - 1, (val))
+
 static bool
 has_ports(uint8_t proto)
 {
@@ -389,11 +414,11 @@ header(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
     if (r->pcap_cnt && r->type != NET_REC_FLOW)
         TRY(KV_U(b, ",\"pcap_cnt\":", r->pcap_cnt));
     if (f && f->app != NET_APP_UNKNOWN)
-        TRY(put_str(b, "app_proto", net_app_name((enum net_app)f->app)));
+        TRY(put_str_c(b, "app_proto", net_app_name((enum net_app)f->app)));
     if (f && f->app_orig != NET_APP_UNKNOWN && r->type == NET_REC_FLOW)
-        TRY(put_str(b, "app_proto_orig", net_app_name((enum net_app)f->app_orig)));
+        TRY(put_str_c(b, "app_proto_orig", net_app_name((enum net_app)f->app_orig)));
     if (f && f->app_tc != NET_APP_UNKNOWN && f->app_tc != f->app && r->type == NET_REC_FLOW)
-        TRY(put_str(b, "app_proto_tc", net_app_name((enum net_app)f->app_tc)));
+        TRY(put_str_c(b, "app_proto_tc", net_app_name((enum net_app)f->app_tc)));
     return 0;
 }
 
@@ -431,7 +456,7 @@ tcp_member(const struct net_flow *f, struct bn_buf *b)
         if (all & names[i].bit)
             TRY(net_buf_add(b, names[i].member, 11));
     if (f->tcp_state != NET_TCP_NONE)
-        TRY(put_str(b, "state", net_tcp_state_name(f->tcp_state)));
+        TRY(put_str_c(b, "state", net_tcp_state_name(f->tcp_state)));
     if (f->gaps[0] || f->gaps[1]) {
         TRY(KV_U(b, ",\"gap_ts\":", f->gaps[0]));
         TRY(KV_U(b, ",\"gap_tc\":", f->gaps[1]));
@@ -468,7 +493,7 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
     TRY(put_cstr(b, net_flow_end_name(f->end)));
     TRY(f->alerted ? LIT(b, "\",\"alerted\":true}") : LIT(b, "\",\"alerted\":false}"));
     if (f->community_id[0])
-        TRY(put_str(b, "community_id", f->community_id));
+        TRY(put_str_c(b, "community_id", f->community_id));
     if (f->nmacs[0] || f->nmacs[1]) {
         char m[24];
         TRY(LIT(b, ",\"ether\":{\"src_macs\":["));
@@ -508,7 +533,7 @@ net_eve_render(const struct net_eve *e, const struct net_record *r, struct bn_bu
         TRY(net_buf_putc(b, ','));
         TRY(net_alert_eve(r->body, b));
         if (r->flow && r->flow->community_id[0])
-            TRY(put_str(b, "community_id", r->flow->community_id));
+            TRY(put_str_c(b, "community_id", r->flow->community_id));
         break;
     default:
         if (!r->body)
@@ -516,7 +541,7 @@ net_eve_render(const struct net_eve *e, const struct net_record *r, struct bn_bu
         TRY(net_buf_putc(b, ','));
         TRY(net_app_eve(r->type, r->body, b));
         if (r->flow && r->flow->community_id[0])
-            TRY(put_str(b, "community_id", r->flow->community_id));
+            TRY(put_str_c(b, "community_id", r->flow->community_id));
         break;
     }
     return net_buf_putc(b, '}');
