@@ -99,7 +99,25 @@ dns_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t osz, uin
                 else
                     cut = true;
             }
-            for (size_t i = 0; i < l && !cut; i++) {
+            /*
+             * The common case: a label of printable ASCII with room for all of it is copied
+             * as it is, in one pass that checks as it copies (the loop below writes exactly
+             * these bytes then: no escape, no cut); otherwise the loop redoes it.
+             */
+            size_t i = 0;
+            if (!cut && o + l < osz) {
+                const uint8_t *lab = msg + pos + 1;
+                unsigned bad = 0;
+                for (size_t k = 0; k < l; k++) {
+                    out[o + k] = (char)lab[k];
+                    bad |= (unsigned)(lab[k] - 0x21) > 0x7e - 0x21;
+                }
+                if (!bad) {
+                    o += l;
+                    i = l;
+                }
+            }
+            for (; i < l && !cut; i++) {
                 uint8_t c = msg[pos + 1 + i];
                 if (c > 0x20 && c < 0x7f) {
                     if (o + 1 < osz)
