@@ -26,6 +26,12 @@ int bn_buf_puts(struct bn_buf *b, const char *s);
 int bn_buf_printf(struct bn_buf *b, const char *fmt, ...) BN_PRINTF(2, 3);
 /* Appends s as the body of a JSON string (escaped, without quotes); invalid UTF-8 -> \ufffd. */
 int bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n);
+/*
+ * bn_buf_json_escape of the NUL-terminated string s, which lies in an array of max bytes
+ * (borrowed): every byte of the array may be read, none past it. The same output as
+ * bn_buf_json_escape(b, s, strnlen(s, max)), without a separate pass to find the length.
+ */
+int bn_buf_json_escape_z(struct bn_buf *b, const char *s, size_t max);
 /* True if s[0..n) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 bool bn_utf8_valid(const char *s, size_t n);
 /* Ensures room for n more bytes. */

@@ -193,10 +193,10 @@ json_plain8(uint64_t x)
  * whole string instead of an append per run. Same bytes as the general loop below.
  */
 static void
-json_escape_fast(struct bn_buf *b, const unsigned char *u, size_t n)
+json_escape_fast(struct bn_buf *b, const unsigned char *u, size_t n, size_t i)
 {
-    char *o = b->p + b->len;
-    size_t i = 0;
+    /* u[0..i) are plain and already written at b->p + b->len (bn_buf_json_escape_z) */
+    char *o = b->p + b->len + i;
     while (i < n) {
         uint64_t x;
         if (n - i >= 8 && (memcpy(&x, u + i, 8), json_plain8(x))) {
@@ -251,7 +251,7 @@ bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n)
      * take 6n goes the general way, so errors and partial output are as before) */
     if (n < (SIZE_MAX - 1) / 6 &&
         (6 * n < b->cap - b->len || (b->len + 6 * n <= b->max && bn_buf_reserve(b, 6 * n) == 0))) {
-        json_escape_fast(b, u, n);
+        json_escape_fast(b, u, n, 0);
         return 0;
     }
     while (i < n) {
@@ -285,6 +285,37 @@ bn_buf_json_escape(struct bn_buf *b, const char *s, size_t n)
     if (run && (rc = bn_buf_append(b, s + n - run, run)))
         return rc;
     return bn_buf_reserve(b, 0);
+}
+
+int
+bn_buf_json_escape_z(struct bn_buf *b, const char *s, size_t max)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    /*
+     * With room for 6 * max: the words before the first one that is not all plain are
+     * copied while the string's length is still unknown (a NUL is not plain), which saves
+     * the strlen pass; that word's lowest zero byte (exact: the borrow trick errs only
+     * above a true zero) or else strnlen gives the length, and the fast path goes on
+     * from there as for a known length.
+     */
+    if (max < (SIZE_MAX - 1) / 6 && 6 * max < b->cap - b->len) {
+        char *o = b->p + b->len;
+        size_t i = 0, n;
+        uint64_t x = 0, zero;
+        for (; max - i >= 8; i += 8) {
+            memcpy(&x, u + i, 8);
+            if (!json_plain8(x))
+                break;
+            memcpy(o + i, &x, 8);
+        }
+        if (max - i >= 8 && (zero = (x - ONES) & ~x & HIGHS) != 0)
+            n = i + (size_t)__builtin_ctzll(zero) / 8;
+        else
+            n = i + strnlen(s + i, max - i);
+        json_escape_fast(b, u, n, i);
+        return 0;
+    }
+    return bn_buf_json_escape(b, s, strnlen(s, max));
 }
 
 char *

@@ -71,20 +71,25 @@ jw_key_n(struct jw *w, const char *k, size_t n)
         w->rc = net_buf_add(w->b, "\":", 2);
 }
 
+/*
+ * A string value. vmax: the size of the array v lies in (a record's text field), so the
+ * escape finds the NUL as it goes instead of a strlen pass first; 0 when v is a pointer
+ * (JW_VMAX below tells them apart).
+ */
 static void
-jw_strval(struct jw *w, const char *v)
+jw_strval(struct jw *w, const char *v, size_t vmax)
 {
     jw_c(w, '"');
     if (!w->rc)
-        w->rc = bn_buf_json_escape(w->b, v, strlen(v));
+        w->rc = vmax ? bn_buf_json_escape_z(w->b, v, vmax) : bn_buf_json_escape(w->b, v, strlen(v));
     jw_c(w, '"');
 }
 
 static void
-jw_str_n(struct jw *w, const char *k, size_t kn, const char *v)
+jw_str_n(struct jw *w, const char *k, size_t kn, const char *v, size_t vmax)
 {
     jw_key_n(w, k, kn);
-    jw_strval(w, v);
+    jw_strval(w, v, vmax);
 }
 
 /*
@@ -115,10 +120,10 @@ jw_str_c_n(struct jw *w, const char *k, size_t kn, const char *v)
 
 /* A string member only when v is not empty. */
 static void
-jw_str_ne_n(struct jw *w, const char *k, size_t kn, const char *v)
+jw_str_ne_n(struct jw *w, const char *k, size_t kn, const char *v, size_t vmax)
 {
     if (v[0])
-        jw_str_n(w, k, kn, v);
+        jw_str_n(w, k, kn, v, vmax);
 }
 
 static void
@@ -164,10 +169,10 @@ jw_close(struct jw *w, char c)
 
 /* An array element string. */
 static void
-jw_elem(struct jw *w, const char *v)
+jw_elem_n(struct jw *w, const char *v, size_t vmax)
 {
     jw_sep(w);
-    jw_strval(w, v);
+    jw_strval(w, v, vmax);
 }
 
 /* Seconds with microseconds, Zeek's ts. */
@@ -190,7 +195,7 @@ jw_time_n(struct jw *w, const char *k, size_t kn, int64_t secs)
     if (!gmtime_r(&t, &tm))
         return;
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    jw_str_n(w, k, kn, buf);
+    jw_str_n(w, k, kn, buf, sizeof(buf));
 }
 
 /* The key's length: a constant for a literal (inlined), 0 for NULL. */
@@ -200,9 +205,15 @@ jw_klen(const char *k)
     return k ? strlen(k) : 0;
 }
 
+/* sizeof(v) when v is an array, 0 when it is a pointer (jw_strval) */
+#define JW_VMAX(v)                                                                             \
+    __builtin_choose_expr(__builtin_types_compatible_p(__typeof__(v), __typeof__(&(v)[0])),  \
+                          (size_t)0, sizeof(v))
+
 #define jw_key(w, k)       jw_key_n((w), (k), jw_klen(k))
-#define jw_str(w, k, v)    jw_str_n((w), (k), jw_klen(k), (v))
-#define jw_str_ne(w, k, v) jw_str_ne_n((w), (k), jw_klen(k), (v))
+#define jw_str(w, k, v)    jw_str_n((w), (k), jw_klen(k), (v), JW_VMAX(v))
+#define jw_str_ne(w, k, v) jw_str_ne_n((w), (k), jw_klen(k), (v), JW_VMAX(v))
+#define jw_elem(w, v)      jw_elem_n((w), (v), JW_VMAX(v))
 #define jw_str_c(w, k, v)  jw_str_c_n((w), (k), jw_klen(k), (v))
 #define jw_u64(w, k, v)    jw_u64_n((w), (k), jw_klen(k), (v))
 #define jw_bool(w, k, v)   jw_bool_n((w), (k), jw_klen(k), (v))

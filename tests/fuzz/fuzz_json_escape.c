@@ -6,6 +6,9 @@
  * the errors at the buffer's maximum; and the output must be valid UTF-8 without a raw
  * control byte, quote or backslash that is not part of an escape.
  *
+ * bn_buf_json_escape_z, the string taken as a NUL-terminated one in an array of its bytes,
+ * must give what the reference gives for its strnlen bytes.
+ *
  * Input: byte 0 picks the buffer's maximum (0: 1 MiB, else byte 0 * 3), byte 1 how many
  * bytes are in the buffer before (at most the maximum); the rest is the string.
  */
@@ -65,6 +68,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (ra != BN_ETOOBIG) {
         abort();
     }
+    bn_buf_release(&a);
+    bn_buf_release(&r);
+
+    /* the same string as a NUL-terminated one in an array of n bytes (s ends where the
+     * fuzzer's buffer ends: a read past it is caught) */
+    bn_buf_init(&a, max);
+    bn_buf_init(&r, max);
+    for (size_t i = 0; i < pre; i++) {
+        if (bn_buf_putc(&a, 'p') || bn_buf_putc(&r, 'p'))
+            abort();
+    }
+    ra = bn_buf_json_escape_z(&a, s, n);
+    rr = ref_escape(&r, s, strnlen(s, n));
+    if (ra != rr || a.len != r.len || (r.len && memcmp(a.p, r.p, r.len) != 0))
+        abort();
+    if (ra == 0 && a.p[a.len] != '\0')
+        abort();
     bn_buf_release(&a);
     bn_buf_release(&r);
     return 0;

@@ -5,6 +5,7 @@
  * that loop (append per run, as it was before the fast path) is the oracle: fixed cases,
  * every escape class at every offset of the 8-byte blocks, and random strings (ASCII, control
  * bytes, quotes, valid and broken UTF-8) into buffers of every fill level up to their max.
+ * bn_buf_json_escape_z (a NUL-terminated string in an array) must equal it on strnlen bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,11 +49,44 @@ check_one(const char *s, size_t n, size_t max, size_t pre)
     bn_buf_release(&r);
 }
 
+/*
+ * bn_buf_json_escape_z over s taken as an array of n bytes (a heap copy of exactly n, so
+ * ASan sees a read past it): the general loop's output for strnlen(s, n) bytes.
+ */
+static void
+check_z(const char *s, size_t n, size_t max, size_t pre)
+{
+    char *arr = malloc(n ? n : 1);
+    assert_non_null(arr);
+    if (n)
+        memcpy(arr, s, n);
+    struct bn_buf a, r;
+    bn_buf_init(&a, max);
+    bn_buf_init(&r, max);
+    for (size_t i = 0; i < pre && i < max; i++) {
+        assert_int_equal(bn_buf_putc(&a, 'p'), 0);
+        assert_int_equal(bn_buf_putc(&r, 'p'), 0);
+    }
+    int ra = bn_buf_json_escape_z(&a, arr, n);
+    int rr = ref_escape(&r, arr, strnlen(arr, n));
+    assert_int_equal(ra, rr);
+    assert_int_equal(a.len, r.len);
+    if (r.len)
+        assert_memory_equal(a.p, r.p, r.len);
+    if (ra == 0)
+        assert_int_equal(a.p[a.len], '\0');
+    bn_buf_release(&a);
+    bn_buf_release(&r);
+    free(arr);
+}
+
 static void
 check(const char *s, size_t n)
 {
     check_one(s, n, 1u << 20, 0);
     check_one(s, n, 1u << 20, 300); /* a buffer already in use */
+    check_z(s, n, 1u << 20, 0);
+    check_z(s, n, 1u << 20, 300);
 }
 
 static void
@@ -107,7 +141,10 @@ test_near_max(void **state)
     size_t n = strlen(s);
     for (size_t max = 0; max < 3 * n; max++)
         for (size_t pre = 0; pre <= max && pre < 40; pre += 3)
+        {
             check_one(s, n, max, pre);
+            check_z(s, n, max, pre);
+        }
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -147,6 +184,8 @@ test_random(void **state)
         }
         check_one(s, n, 1u << 16, rnd() % 64);
         check_one(s, n, rnd() % 2048, rnd() % 64); /* often too small: the error path */
+        check_z(s, n, 1u << 16, rnd() % 64);
+        check_z(s, n, rnd() % 2048, rnd() % 64);
     }
 }
 
