@@ -257,6 +257,11 @@ struct agent {
     _Atomic bool out_dirty;        /* written since (read by an emitter to flush) */
     bool out_urgent;               /* work_mu: a critical record is among what was written */
     int64_t last_cpu_ns, last_wall_ns, last_loop_cpu_ns;
+    /* Until the collectors have started, and at the first check after, a budget check only
+     * takes a baseline: their start-up (eBPF verification, /proc snapshots) is not the
+     * steady cost the budget is about. */
+    _Atomic bool budget_armed;     /* collectors started */
+    _Atomic bool budget_rebase;    /* the next check takes a baseline */
     bool cur_gone;                 /* the event being processed: its process has exited */
     bool collectors_over;          /* over the CPU budget outside the loop (reported once) */
 };
@@ -1358,7 +1363,8 @@ check_budget(struct agent *a, int64_t mono)
     /* the loop's work: this thread's CPU and what emitters did of it (help_work) */
     int64_t cpu = cpu_ns(), loop_cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) + a->help_cpu_ns;
     double pct = 0, loop_pct = 0;
-    if (a->last_wall_ns && mono > a->last_wall_ns) {
+    bool rebase = atomic_exchange(&a->budget_rebase, false) || !atomic_load(&a->budget_armed);
+    if (!rebase && a->last_wall_ns && mono > a->last_wall_ns) {
         double wall = (double)(mono - a->last_wall_ns);
         pct = 100.0 * (double)(cpu - a->last_cpu_ns) / wall;
         loop_pct = 100.0 * (double)(loop_cpu - a->last_loop_cpu_ns) / wall;
@@ -1478,6 +1484,8 @@ heartbeat(struct agent *a)
             struct agent_bpf_stats bs;
             agent_bpf_stats(a->col[i].state, &bs);
             add_extra_u64(&ev, "bpf_drops", bs.drops);
+            /* quiet spells of the ring-buffer reader (every record wakes it then) */
+            add_extra_u64(&ev, "bpf_idle_spells", bs.idle_spells);
         }
         if (agent_auth_stats && &agent_collector_auth &&
             a->col[i].ops == &agent_collector_auth) {
@@ -2066,6 +2074,8 @@ agent_start(struct agent *a, struct bn_diag *d)
     }
     snprintf(detail, sizeof(detail), "tier %s, %zu collectors, %zu rules", tier_name(a->tier),
              a->ncol, a->nrules);
+    atomic_store(&a->budget_rebase, true);
+    atomic_store(&a->budget_armed, true);
     status_event(a, "started", detail);
     return start_uplink(a, d);
 }

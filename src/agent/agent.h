@@ -431,6 +431,9 @@ struct agent_bpf_stats {
     uint64_t emit_errors;        /* agent_emit() refused (shed) */
     uint64_t unresolved;         /* relative paths / fds whose process was already gone */
     uint64_t forks;              /* process forks seen */
+    uint64_t idle_spells;        /* times the reader found the ring empty long enough to
+                                  * stop timed polls (records then wake it) */
+    uint64_t idle_wakeups;       /* times records woke it from such a spell */
     bool syscalls_raw;           /* watched syscalls through the raw sys_enter/sys_exit pair */
     char syscalls_why[160];      /* why raw (or "": per-syscall tracepoints) */
 };

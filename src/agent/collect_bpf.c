@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -110,6 +112,8 @@ struct bpf_state {
     atomic_uint_fast64_t cg_resolved, cg_unresolved;
     struct sc_mode scm;           /* how the watched syscalls are seen */
     int poll_ms;                  /* ring-buffer poll interval */
+    int stop_fd;                  /* eventfd in the ring buffer's epoll set: wakes an idle poll */
+    atomic_uint_fast64_t idle_spells, idle_wakeups; /* reader went idle / was woken from it */
 };
 
 /* ---- how the watched syscalls are seen: per-syscall tracepoints or the raw pair ---- */
@@ -968,10 +972,18 @@ burst_end(struct bpf_state *s)
         agent_emit_burst_end(s->a);
 }
 
+/* Empty timed polls in a row after which the reader goes idle (see reader_idle in
+ * agent.bpf.c), and how long an idle poll waits for a wakeup before it looks at the stop
+ * flag again (bpf_stop also wakes it through s->stop_fd). */
+#define IDLE_AFTER_POLLS 8
+#define IDLE_POLL_MS 1000
+
 static void *
 poll_thread(void *arg)
 {
     struct bpf_state *s = arg;
+    int empty = 0;
+    bool idle = false;
 
     while (!atomic_load(&s->stop)) {
         /* The BPF side wakes us only when the ring holds AB_WAKEUP_BYTES; below that, records
@@ -979,7 +991,7 @@ poll_thread(void *arg)
          * poll takes are one burst for the loop: it is woken once for them (or per full
          * drained batch), not per record and then again after its linger. */
         burst_begin(s);
-        int rc = ring_buffer__poll(s->rb, s->poll_ms);
+        int rc = ring_buffer__poll(s->rb, idle ? IDLE_POLL_MS : s->poll_ms);
 
         /* A timed-out poll processes nothing: take what was submitted without a wakeup. */
         if (rc == 0)
@@ -988,6 +1000,22 @@ poll_thread(void *arg)
 
         if (rc < 0 && rc != -EINTR)
             break;
+        if (rc > 0) {
+            empty = 0;
+            if (idle) { /* records again: back to timed polls, records batched */
+                idle = false;
+                s->skel->bss->reader_idle = 0;
+                atomic_fetch_add(&s->idle_wakeups, 1);
+            }
+        } else if (!idle && ++empty >= IDLE_AFTER_POLLS) {
+            /* nothing for a while: every record wakes us from now on. A record submitted
+             * before the kernel side saw the flag is found by the next poll, which looks
+             * at the ring before it sleeps. */
+            idle = true;
+            s->skel->bss->reader_idle = 1;
+            atomic_thread_fence(memory_order_seq_cst);
+            atomic_fetch_add(&s->idle_spells, 1);
+        }
     }
     /* whatever is still in the buffer */
     ring_buffer__consume(s->rb);
@@ -1025,6 +1053,8 @@ agent_bpf_stats(void *state, struct agent_bpf_stats *st)
     st->emit_errors = atomic_load(&s->emit_errors);
     st->unresolved = atomic_load(&s->unresolved);
     st->forks = atomic_load(&s->forks);
+    st->idle_spells = atomic_load(&s->idle_spells);
+    st->idle_wakeups = atomic_load(&s->idle_wakeups);
     st->filtered = counter_sum(s, AB_CNT_FILTERED) + atomic_load(&s->filtered_user);
     st->drops = counter_sum(s, AB_CNT_DROPS);
     st->kernel_events = counter_sum(s, AB_CNT_EVENTS);
@@ -1042,8 +1072,17 @@ bpf_stop(struct agent *a, void *state)
     if (!s)
         return;
     atomic_store(&s->stop, true);
+    if (s->stop_fd >= 0) {
+        uint64_t one = 1;
+
+        if (write(s->stop_fd, &one, sizeof(one)) < 0) {
+            /* the idle poll then sees the stop flag within IDLE_POLL_MS */
+        }
+    }
     if (s->thread_started)
         pthread_join(s->thread, NULL);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
     ring_buffer__free(s->rb);
     agent_bpf__destroy(s->skel);
     for (size_t i = 0; i < WFD_SLOTS; i++)
@@ -1110,6 +1149,19 @@ bpf_setup(struct bpf_state *s, const struct agent_bpf_conf *conf, bool tracepoin
                          strerror(errno));
         goto fail;
     }
+    /* An eventfd in the ring buffer's epoll set, so bpf_stop wakes an idle reader at once.
+     * libbpf takes an epoll event's data as a ring index: 0 (our only ring), whose
+     * processing finds nothing then. Without it the reader sees the stop flag within
+     * IDLE_POLL_MS. */
+    s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->stop_fd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = 0};
+
+        if (epoll_ctl(ring_buffer__epoll_fd(s->rb), EPOLL_CTL_ADD, s->stop_fd, &ev) != 0) {
+            close(s->stop_fd);
+            s->stop_fd = -1;
+        }
+    }
     rc = agent_bpf__attach(s->skel);
     if (rc) {
         rc = bn_diag_set(d, rc, "<bpf>", 0, 0, "cannot attach the eBPF programs%s: %s",
@@ -1118,6 +1170,10 @@ bpf_setup(struct bpf_state *s, const struct agent_bpf_conf *conf, bool tracepoin
     }
     return 0;
 fail:
+    if (s->stop_fd >= 0) {
+        close(s->stop_fd);
+        s->stop_fd = -1;
+    }
     ring_buffer__free(s->rb);
     s->rb = NULL;
     agent_bpf__destroy(s->skel);
@@ -1142,6 +1198,7 @@ agent_bpf_start_conf(struct agent *a, const struct agent_bpf_conf *conf, void **
     if (!s)
         return BN_ENOMEM;
     s->cg_fd = -1;
+    s->stop_fd = -1;
     s->a = a;
     s->files = conf->files;
     s->poll_ms = conf->poll_ms > 0 ? conf->poll_ms : AGENT_BPF_POLL_MS;

@@ -197,8 +197,18 @@ static __always_inline __u64 cfg(__u32 idx)
  */
 #define AB_WAKEUP_BYTES (64 * 1024)
 
+/*
+ * Set by the reader (through the mmapped .bss) when its polls have found nothing for a
+ * while and it has stopped polling on a timer: then every record wakes it, so an idle
+ * agent is not woken ~66 times a second to find an empty ring, and the first record after
+ * a quiet spell is read at once. The reader clears it when it is back to timed polls.
+ */
+volatile __u32 reader_idle;
+
 static __always_inline __u64 rb_flags(void)
 {
+    if (reader_idle)
+        return BPF_RB_FORCE_WAKEUP;
     return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= AB_WAKEUP_BYTES
                ? BPF_RB_FORCE_WAKEUP
                : BPF_RB_NO_WAKEUP;
