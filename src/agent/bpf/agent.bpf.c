@@ -348,8 +348,8 @@ static __always_inline void mount_fields(struct mount *mnt, struct mount **paren
  * or memfd file, and finit_module, whose fd the loader may close before user space looks;
  * and for the working directory of every exec. Per component: one span read and the name.
  */
-static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
-                                       struct vfsmount *vmnt)
+static __always_inline void dpath_walk_if(struct ab_dpath *dp, struct dentry *d,
+                                          struct vfsmount *vmnt, int flags_only)
 {
     struct mount *mnt, *mp;
     struct dentry *root, *mpoint;
@@ -371,6 +371,10 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
         if ((ino && BPF_CORE_READ(ino, i_nlink) == 0) || (!f.pprev && f.parent != d))
             dp->flags |= AB_DP_UNLINKED;
     }
+    /* flags_only: the caller needs the names only for a deleted or pseudo file (a root
+     * dentry that is not its mount's root); the flags of any other file are final here */
+    if (flags_only && !(dp->flags & AB_DP_UNLINKED) && (d == root || (f.parent && f.parent != d)))
+        return;
 #pragma unroll
     for (int i = 0; i < AB_DPATH_DEPTH + 4; i++) {
         if (d == root) {
@@ -409,6 +413,12 @@ static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
     if (!done)
         dp->flags |= AB_DP_TRUNC;
     dp->n = n;
+}
+
+static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
+                                       struct vfsmount *vmnt)
+{
+    dpath_walk_if(dp, d, vmnt, 0);
 }
 
 static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
@@ -497,18 +507,6 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
             bpf_probe_read_kernel(&pns, sizeof(pns), &tp->numbers[lvl].ns) == 0 && pns)
             e->pid_ns = BPF_CORE_READ(pns, ns.inum);
     }
-    {
-        struct file *f = bprm->file;
-
-        if (f)
-            dpath_walk(&e->file, f->f_path.dentry, f->f_path.mnt);
-        else
-            e->file.flags = e->file.n = 0;
-        exe_identity(e, f);
-    }
-    /* the working directory, so user space needs no readlink of /proc/<pid>/cwd */
-    dpath_walk(&e->cwd, p->fs->pwd.dentry, p->fs->pwd.mnt);
-
     n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, bprm->filename);
     if (n <= 0) {
         e->data[0] = 0;
@@ -518,6 +516,26 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     if (pl > AB_PATH_LEN)
         pl = AB_PATH_LEN;
     e->path_len = pl;
+    {
+        struct file *f = bprm->file;
+        /* User space takes the executed file's own path (this walk) only where the name
+         * exec was given does not say what ran: relative, /proc/.../fd, /dev/fd, deleted or
+         * pseudo (memfd) files. For an ordinary absolute name only the flags are needed. */
+        int plain = e->data[0] == '/' &&
+                    !(e->data[1] == 'p' && e->data[2] == 'r' && e->data[3] == 'o' &&
+                      e->data[4] == 'c' && e->data[5] == '/') &&
+                    !(e->data[1] == 'd' && e->data[2] == 'e' && e->data[3] == 'v' &&
+                      e->data[4] == '/' && e->data[5] == 'f' && e->data[6] == 'd' &&
+                      e->data[7] == '/');
+
+        if (f)
+            dpath_walk_if(&e->file, f->f_path.dentry, f->f_path.mnt, plain);
+        else
+            e->file.flags = e->file.n = 0;
+        exe_identity(e, f);
+    }
+    /* the working directory, so user space needs no readlink of /proc/<pid>/cwd */
+    dpath_walk(&e->cwd, p->fs->pwd.dentry, p->fs->pwd.mnt);
 
     mm = p->mm;
     as = mm->arg_start;
