@@ -49,6 +49,16 @@ int bn_reader_open(struct bn_reader **out, const char *path, enum bn_format fmt,
 int bn_reader_open_mem(struct bn_reader **out, const void *data, size_t len, const char *name,
                        enum bn_format fmt, struct bn_diag *d);
 /*
+ * Parses one NDJSON line (one JSON object; a trailing newline and surrounding blanks are
+ * allowed) held in memory into rec (reset first; rec from bn_record_init), exactly as the
+ * NDJSON reader does for a line of a file: the same keys, values, types, raw bytes and time,
+ * format "ndjson", file name, line 1. For callers that render one event and match it at
+ * once (the agent's local detection): no reader or source to set up per event. p is
+ * borrowed and must outlive rec's use. Returns 0, or an error with d (line 1, column).
+ */
+int bn_record_parse_ndjson(struct bn_record *rec, const char *p, size_t len, const char *name,
+                           struct bn_diag *d);
+/*
  * Reads the next record. Returns 0 with *rec set (borrowed, valid until the next call),
  * BN_EOF at the end, or a negative error: the record at d's position was skipped; call again
  * to continue unless bn_reader_done() is now true (the rest of the file is unreadable).

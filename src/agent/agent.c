@@ -181,6 +181,8 @@ struct agent {
     struct bn_mapping *map;
     struct bn_evbuilder *eb;
     struct bn_event bev;
+    struct bn_record drec;         /* the event being matched, parsed from its NDJSON line */
+    bool drec_ok;                  /* drec initialised */
     struct bn_correlator *corr;
     struct agent_event *cur;       /* the event being matched, for correlation alerts */
     const struct agent_event *matching; /* the event whose NDJSON line a->json holds */
@@ -1091,12 +1093,10 @@ detect(struct agent *a, struct agent_event *ev)
     bool fixed = (unsigned)ev->kind <= AGENT_EV_ALERT && ev->kind != AGENT_EV_AUTH;
     if (fixed && a->kind_routed[ev->kind] == 2)
         return;
-    struct bn_reader *r = NULL;
-    struct bn_record *rec;
+    struct bn_record *rec = &a->drec;
     struct bn_diag d;
-    bn_diag_clear(&d);
-    if (bn_reader_open_mem(&r, a->json.p, a->json.len, "agent", BN_FMT_NDJSON, &d) != 0 ||
-        bn_reader_next(r, &rec, &d) != 0) {
+    /* the line as the NDJSON reader would read it, into a record kept from event to event */
+    if (bn_record_parse_ndjson(rec, a->json.p, a->json.len, "agent", &d) != 0) {
         a->cnt.match_errors++;
         goto out;
     }
@@ -1132,7 +1132,6 @@ detect(struct agent *a, struct agent_event *ev)
     }
 out:
     a->matching = NULL;
-    bn_reader_free(r);
 }
 
 /* ---- enrichment and filters ---- */
@@ -1741,7 +1740,8 @@ load_rules(struct agent *a, struct bn_diag *d)
     a->scratch = bn_scratch_new(a->rs);
     a->eb = bn_evbuilder_new(a->map, bn_ruleset_fields(a->rs));
     a->corr = bn_correlator_new(a->rs, on_corr, a);
-    if (!a->scratch || !a->eb || !a->corr ||
+    a->drec_ok = bn_record_init(&a->drec) == 0;
+    if (!a->scratch || !a->eb || !a->corr || !a->drec_ok ||
         bn_event_init(&a->bev, bn_fieldtab_count(bn_ruleset_fields(a->rs))) != 0) {
         rc = bn_diag_set(d, BN_ENOMEM, "<rules>", 0, 0, "out of memory loading rules");
         goto out;
@@ -2394,6 +2394,8 @@ agent_free(struct agent *a)
     bn_scratch_free(a->scratch);
     if (a->rs)
         bn_event_release(&a->bev);
+    if (a->drec_ok)
+        bn_record_release(&a->drec);
     bn_mapping_free(a->map);
     bn_ruleset_free(a->rs);
     if (a->out_owned && a->out)

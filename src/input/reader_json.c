@@ -682,6 +682,59 @@ ndjson_next(struct bn_reader *r, struct bn_record *rec, struct bn_diag *d)
     }
 }
 
+int
+bn_record_parse_ndjson(struct bn_record *rec, const char *p, size_t len, const char *name,
+                       struct bn_diag *d)
+{
+    struct jstate st;
+    struct jp j;
+    const char *start = p, *end = p + len;
+
+    bn_diag_clear(d);
+    if (!name)
+        name = "<memory>";
+    if (len > BN_RECORD_MAX)
+        return bn_diag_set(d, BN_ETOOBIG, name, 1, 0,
+                           "line longer than %u bytes (BN_RECORD_MAX)", (unsigned)BN_RECORD_MAX);
+    st.mode = JM_NDJSON;
+    st.started = true;
+    st.in_array = false;
+    st.line = 1;
+    st.bol_off = 0;
+    bn_record_reset(rec);
+    rec->format = "ndjson";
+    rec->file = name;
+    rec->index = 0;
+    if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+        p += 3;
+    p = skip_ws(p, end);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+        end--;
+    if (p == end || *p != '{') {
+        j.err = BN_EPARSE;
+        j.err_at = p;
+        j.why = "expected a JSON object ('{') at the start of the line";
+    } else if (parse_top(&j, &st, rec, p, end) == 0) {
+        const char *q = skip_ws(j.p, end);
+        if (q != end) {
+            j.err = BN_EPARSE;
+            j.err_at = q;
+            j.why = "unexpected data after the object";
+        }
+    }
+    if (j.err) {
+        int code = j.err == BN_AGAIN ? BN_EPARSE : j.err;
+        const char *why = j.err == BN_AGAIN ? "line ends inside the object" : j.why;
+        return bn_diag_set(d, code, name, 1, (unsigned long)(j.err_at - start) + 1, "%s", why);
+    }
+    rec->raw = p;
+    rec->raw_len = (size_t)(end - p);
+    rec->line = 1;
+    rec->offset = (uint64_t)(p - start);
+    set_ts(rec);
+    return 0;
+}
+
 /* --- concatenated objects / top-level array --- */
 
 static size_t

@@ -19,6 +19,7 @@
 #include "bannin/error.h"
 #include "bannin/limits.h"
 #include "bannin/reader.h"
+#include "../../fuzz/ndjson_same.h"
 
 /* Value of the n-th pair with key k (0-based among equal keys), or NULL. */
 static const struct bn_kv *
@@ -786,10 +787,47 @@ test_alloc_failures(void **state)
     free(gz);
 }
 
+/* bn_record_parse_ndjson (one line, no reader) gives what the NDJSON reader gives */
+static void
+test_parse_ndjson_same(void **state)
+{
+    (void)state;
+    static const char *lines[] = {
+        "{\"Channel\":\"Linux-Sysmon/Operational\",\"EventID\":1,\"UtcTime\":\"2026-11-26 11:00:00.123\","
+        "\"Image\":\"/usr/bin/x\",\"CommandLine\":\"a \\\"b\\\" \\u00e9\\n\",\"bannin.seq\":7}",
+        "  {\"a\":{\"b\":[1,2,{\"c\":null}],\"d\":true},\"e\":-1.5e3}  \r",
+        "\xef\xbb\xbf{\"k\":\"v\"}",
+        "{\"ts\":1700000000.5,\"x\":\"\\ud83d\\ude00\"}",
+        "{\"k\":\"v\"} trailing",
+        "[1,2]",
+        "{\"k\":",
+        "{\"k\":\"\\x\"}",
+        "{\"a\":1,\"a\":2}",
+        "{}",
+        "   ",
+        "{\"bad\":\"\xff\xfe\"}",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        const char *why = ndjson_same(lines[i], strlen(lines[i]));
+        if (why)
+            fail_msg("line %zu: %s differs", i, why);
+    }
+    /* and a trailing newline is allowed */
+    struct bn_record r;
+    struct bn_diag d;
+    assert_int_equal(bn_record_init(&r), 0);
+    assert_int_equal(bn_record_parse_ndjson(&r, "{\"k\":\"v\"}\n", 10, "x", &d), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(bn_record_parse_ndjson(&r, "{\"k\":", 5, "x", &d), BN_EPARSE);
+    assert_int_equal(d.line, 1);
+    bn_record_release(&r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_ndjson_same),
         cmocka_unit_test(test_json_values),
         cmocka_unit_test(test_json_escapes),
         cmocka_unit_test(test_ndjson_bad_line_skipped),
