@@ -48,6 +48,7 @@ struct hdir {
     bool shared;             /* request side: its tx is answered already (the response owns it) */
     bool upgrade_h2c;        /* this message's Upgrade header offers / accepts h2c */
     struct net_http_rec *tx; /* the transaction being filled by this direction */
+    uint64_t body_pend;      /* body bytes http_skip took, not yet added to tx (bodies_flush) */
     struct app_acc raw;      /* this message's header lines, '\n'-terminated (bounded) */
     bool raw_full;           /* lines past BN_NET_HTTP_HDRBYTES_MAX were not kept */
 };
@@ -591,6 +592,33 @@ body_bytes(struct hdir *hd, enum net_dir dir, size_t k)
         hd->tx->response_body_len += k;
 }
 
+/*
+ * Bodies go by in many skipped chunks (http_skip), and adding each to its transaction was
+ * a cache miss per chunk (the record is cold while its body streams): http_skip counts
+ * them in the direction's state instead, and they are added here before anything can read
+ * or replace a transaction: at the start of http_data, http_gap and http_close, and before
+ * http_skip ends a message. Both directions: one side may emit the other's transaction.
+ */
+static void
+bodies_flush(struct http_state *st)
+{
+    for (int d = 0; d < 2; d++) {
+        struct hdir *hd = &st->d[d];
+        if (hd->body_pend) {
+            body_bytes(hd, (enum net_dir)d, hd->body_pend);
+            hd->body_pend = 0;
+        }
+    }
+}
+
+/* Body bytes http_skip took: counted now, added to the transaction by bodies_flush. */
+static void
+body_skipped(struct hdir *hd, size_t k)
+{
+    if (hd->tx)
+        hd->body_pend += k;
+}
+
 /* Handles one complete line (without the LF) in the current state. */
 static void
 line(struct http_state *st, struct hdir *hd, enum net_dir dir, const uint8_t *s, size_t n,
@@ -737,6 +765,7 @@ http_data(void *vst, struct net_flow *f, enum net_dir dir, const uint8_t *d, siz
     struct http_state *st = vst;
     if (!st || (unsigned)dir > 1)
         return;
+    bodies_flush(st);
     struct hdir *hd = &st->d[dir];
     while (n > 0) {
         switch (hd->state) {
@@ -831,6 +860,7 @@ http_gap(void *vst, struct net_flow *f, enum net_dir dir, size_t n)
     (void)f;
     if (!st || (unsigned)dir > 1)
         return;
+    bodies_flush(st);
     struct hdir *hd = &st->d[dir];
     /* a hole inside a counted body is harmless: count it as body and go on */
     if ((hd->state == H_BODY_LEN || hd->state == H_CHUNK_DATA) && n <= hd->left) {
@@ -915,16 +945,18 @@ http_skip(void *vst, struct net_flow *f, enum net_dir dir, size_t n, uint64_t ts
         return false;
     }
     switch (hd->state) {
-    case H_BODY_CLOSE: body_bytes(hd, dir, n); return true;
+    case H_BODY_CLOSE: body_skipped(hd, n); return true;
     case H_BODY_LEN:
     case H_CHUNK_DATA:
-        body_bytes(hd, dir, n);
+        body_skipped(hd, n);
         hd->left -= n;
         if (hd->left == 0) {
-            if (hd->state == H_CHUNK_DATA)
+            if (hd->state == H_CHUNK_DATA) {
                 hd->state = H_CHUNK_END;
-            else
+            } else {
+                bodies_flush(st);
                 message_done(st, hd, dir, f, ts_ns, sink);
+            }
         }
         return true;
     case H_TUNNEL:
@@ -941,6 +973,7 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     struct http_state *st = vst;
     if (!st)
         return;
+    bodies_flush(st);
     /* a request line the connection ended before its end of line (libhtp parses it then) */
     struct hdir *rl = &st->d[NET_TOSERVER];
     if (rl->state == H_START && rl->line.len &&
