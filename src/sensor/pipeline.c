@@ -75,6 +75,8 @@ struct net_pipeline {
     struct bn_evbuilder *eb;
     struct bn_event ev;
     bool ev_ready;
+    struct bn_record srec;       /* the record being matched, parsed from its rendering */
+    bool srec_ready;
     /* clock and current packet */
     uint64_t now_ns;
     uint64_t cur_pcap_cnt;
@@ -184,36 +186,32 @@ sigma_alert(struct net_pipeline *p, const struct net_record *rec, uint32_t idx)
 static void
 sigma_match(struct net_pipeline *p, const struct net_record *rec, const struct bn_buf *json)
 {
-    struct bn_reader *r = NULL;
-    struct bn_record *brec;
+    struct bn_record *brec = &p->srec;
     struct bn_diag d;
     const uint32_t *hits;
     size_t nhits;
 
-    bn_diag_clear(&d);
-    if (bn_reader_open_mem(&r, json->p, json->len, "sensor", BN_FMT_NDJSON, &d) != 0 ||
-        bn_reader_next(r, &brec, &d) != 0) {
+    /* parsed as the NDJSON reader would, into a record kept from record to record */
+    if (bn_record_parse_ndjson(brec, json->p, json->len, "sensor", &d) != 0) {
         p->st.sigma_errors++;
-        goto out;
+        return;
     }
     bn_event_clear(&p->ev);
     if (bn_evbuilder_build(p->eb, brec, &p->ev) != 0) {
         p->st.sigma_errors++;
-        goto out;
+        return;
     }
     if (p->ev.ts_ns == INT64_MIN)
         p->ev.ts_ns = (int64_t)rec->ts_ns;
     if (bn_ruleset_match(p->cfg.rules, p->scratch, &p->ev, &hits, &nhits) != 0) {
         p->st.sigma_errors++;
-        goto out;
+        return;
     }
     for (size_t i = 0; i < nhits; i++) {
         const struct sigma_rule *sr = bn_ruleset_rule(p->cfg.rules, hits[i]);
         if (bn_ruleset_rule_alerts(p->cfg.rules, hits[i]) && sr->kind != SIGMA_KIND_FILTER)
             sigma_alert(p, rec, hits[i]);
     }
-out:
-    bn_reader_free(r);
 }
 
 /* ---- the fan-out sink ---- */
@@ -755,6 +753,9 @@ net_pipeline_new(struct net_pipeline **out, const struct net_pipeline_cfg *cfg, 
             bn_event_init(&p->ev, bn_fieldtab_count(bn_ruleset_fields(cfg->rules))) != 0)
             goto nomem;
         p->ev_ready = true;
+        if (bn_record_init(&p->srec) != 0)
+            goto nomem;
+        p->srec_ready = true;
     }
     net_app_stats_bind(&p->app_stats);
     net_capture_set_ahead(ahead_hook, p, AHEAD);
@@ -784,6 +785,8 @@ net_pipeline_free(struct net_pipeline *p)
     ndr_free(p->ndr);
     if (p->ev_ready)
         bn_event_release(&p->ev);
+    if (p->srec_ready)
+        bn_record_release(&p->srec);
     bn_evbuilder_free(p->eb);
     bn_scratch_free(p->scratch);
     while (p->pb_free) {
