@@ -132,7 +132,7 @@ static int sa_of(const char *addr, unsigned port, struct sockaddr_storage *ss, s
 static bool tcp_ok(const char *addr, unsigned port)
 {
     struct sockaddr_storage ss;
-    socklen_t sl;
+    socklen_t sl = 0;
     int fam = sa_of(addr, port, &ss, &sl);
     int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -157,7 +157,7 @@ static bool tcp_ok(const char *addr, unsigned port)
 static bool udp_ok(const char *addr, unsigned port)
 {
     struct sockaddr_storage ss;
-    socklen_t sl;
+    socklen_t sl = 0;
     int fam = sa_of(addr, port, &ss, &sl);
     int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -190,7 +190,7 @@ static bool icmp_ok(const char *addr)
 {
     static uint16_t seq;
     struct sockaddr_storage ss;
-    socklen_t sl;
+    socklen_t sl = 0;
     int fam = sa_of(addr, 0, &ss, &sl);
     int fd = socket(fam, SOCK_RAW | SOCK_CLOEXEC,
                     fam == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
@@ -245,7 +245,7 @@ static int listen_in(const char *ns, int type, const char *addr, unsigned port)
     if (setns_name(ns) != 0)
         return -1;
     struct sockaddr_storage ss;
-    socklen_t sl;
+    socklen_t sl = 0;
     int fam = sa_of(addr, port, &ss, &sl);
     int fd = socket(fam, type | SOCK_CLOEXEC, 0);
     int one = 1;
