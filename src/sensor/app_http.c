@@ -731,6 +731,19 @@ tunnel_data(struct http_state *st, struct net_flow *f, enum net_dir dir, const u
             if (f)
                 f->app = NET_APP_TLS;
         } else if (http == 1) {
+            /* a message cut short by the switch (a request pipelined behind the CONNECT,
+             * its headers unfinished) ends here, truncated: the restart must not drop it */
+            struct hdir *rs = &st->d[NET_TOCLIENT], *rq = &st->d[NET_TOSERVER];
+            if (rs->tx) { /* first: resp_emit clears the request side if it is the same */
+                app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
+                resp_emit(st, rs->tx, f, ts_ns, sink);
+                rs->tx = NULL;
+            }
+            if (rq->tx) {
+                app_err(NET_APP_HTTP, NET_APP_ERR_TRUNCATED);
+                tx_emit(rq->tx, f, ts_ns, sink);
+                rq->tx = NULL;
+            }
             st->depth = 0;
             st->d[0].state = st->d[1].state = H_START;
         } else if ((tls < 0 || http < 0) && b->len < NET_PROBE_MAX) {
