@@ -1227,6 +1227,27 @@ fill_proc(struct agent_proc *dst, const struct agent_proc *src)
     return agent_proc_fill(dst, src, AGENT_PF_ALL);
 }
 
+/* "/proc/<pid>/<what>" into buf (64 bytes), without printf: this runs for every exec. */
+static void
+proc_path(char *buf, pid_t pid, const char *what)
+{
+    char digits[16];
+    size_t n = 0, off = 6;
+    unsigned v = pid > 0 ? (unsigned)pid : 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < sizeof(digits));
+    memcpy(buf, "/proc/", 6);
+    while (n)
+        buf[off++] = digits[--n];
+    buf[off++] = '/';
+    size_t wl = strnlen(what, 64 - off - 1);
+    memcpy(buf + off, what, wl);
+    buf[off + wl] = '\0';
+}
+
 static void
 enrich(struct agent *a, struct agent_event *ev)
 {
@@ -1247,7 +1268,7 @@ enrich(struct agent *a, struct agent_event *ev)
     if (ev->kind == AGENT_EV_PROCESS_CREATE && !ev->proc.cwd && !a->cur_gone) {
         /* the eBPF exec record has no working directory: one readlink while it lives */
         char path[64], buf[AGENT_PATH_MAX + 1];
-        snprintf(path, sizeof(path), "/proc/%d/cwd", (int)ev->proc.pid);
+        proc_path(path, ev->proc.pid, "cwd");
         ssize_t n = readlink(path, buf, sizeof(buf) - 1);
         if (n > 0) {
             buf[n] = '\0';
@@ -1257,7 +1278,7 @@ enrich(struct agent *a, struct agent_event *ev)
     if (ev->kind == AGENT_EV_PROCESS_CREATE && (ev->proc.exe || ev->proc.cmdline)) {
         if (a->conf.hash && !ev->proc.sha256[0]) {
             char path[64];
-            snprintf(path, sizeof(path), "/proc/%d/exe", (int)ev->proc.pid);
+            proc_path(path, ev->proc.pid, "exe");
             /* tier 1 names the file as the kernel saw it: a cache hit needs no stat() */
             if (agent_proctable_sha256_id(a->pt, &ev->exe_id, path, ev->proc.sha256) != 0 &&
                 ev->proc.exe && !ev->proc.exe_deleted)
