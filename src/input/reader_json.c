@@ -629,6 +629,48 @@ stream_error(struct bn_reader *r, int rc, uint64_t line, struct bn_diag *d)
     return bn_diag_set(d, rc, r->path, line, 0, "%s", *msg ? msg : bn_strerror(rc));
 }
 
+/*
+ * Parses one NDJSON line [start, end) (without its newline) into rec: a BOM on the first
+ * line and blanks around the object are allowed. Returns 0 (rec filled, raw set), 1 for a
+ * blank line, or an error with d (st->line, column).
+ */
+static int
+ndjson_line(struct jstate *st, struct bn_record *rec, const char *start, const char *end,
+            const char *path, struct bn_diag *d)
+{
+    const char *p = start;
+    if (st->line == 1 && end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+        p += 3;
+    p = skip_ws(p, end);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    if (p == end)
+        return 1;
+    struct jp j;
+    if (*p != '{') {
+        j.err = BN_EPARSE;
+        j.err_at = p;
+        j.why = "expected a JSON object ('{') at the start of the line";
+    } else if (parse_top(&j, st, rec, p, end) == 0) {
+        const char *q = skip_ws(j.p, end);
+        if (q != end) {
+            j.err = BN_EPARSE;
+            j.err_at = q;
+            j.why = "unexpected data after the object";
+        }
+    }
+    if (j.err) {
+        int code = j.err == BN_AGAIN ? BN_EPARSE : j.err;
+        const char *why = j.err == BN_AGAIN ? "line ends inside the object" : j.why;
+        return bn_diag_set(d, code, path, st->line, (unsigned long)(j.err_at - start) + 1, "%s",
+                           why);
+    }
+    rec->raw = p;
+    rec->raw_len = (size_t)(end - p);
+    set_ts(rec);
+    return 0;
+}
+
 static int
 ndjson_next(struct bn_reader *r, struct bn_record *rec, struct bn_diag *d)
 {
@@ -646,38 +688,13 @@ ndjson_next(struct bn_reader *r, struct bn_record *rec, struct bn_diag *d)
                                (unsigned)BN_RECORD_MAX);
         if (rc)
             return stream_error(r, rc, st->line, d);
-        const char *p = line.p, *end = line.p + line.len;
-        if (st->line == 1 && line.len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-            p += 3;
-        p = skip_ws(p, end);
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-            end--;
-        if (p == end)
+        rc = ndjson_line(st, rec, line.p, line.p + line.len, r->path, d);
+        if (rc == 1)
             continue;
-        struct jp j;
-        if (*p != '{') {
-            j.err = BN_EPARSE;
-            j.err_at = p;
-            j.why = "expected a JSON object ('{') at the start of the line";
-        } else if (parse_top(&j, st, rec, p, end) == 0) {
-            const char *q = skip_ws(j.p, end);
-            if (q != end) {
-                j.err = BN_EPARSE;
-                j.err_at = q;
-                j.why = "unexpected data after the object";
-            }
-        }
-        if (j.err) {
-            int code = j.err == BN_AGAIN ? BN_EPARSE : j.err;
-            const char *why = j.err == BN_AGAIN ? "line ends inside the object" : j.why;
-            return bn_diag_set(d, code, r->path, st->line,
-                               (unsigned long)(j.err_at - line.p) + 1, "%s", why);
-        }
-        rec->raw = p;
-        rec->raw_len = (size_t)(end - p);
+        if (rc)
+            return rc;
         rec->line = st->line;
-        rec->offset = off + (uint64_t)(p - line.p);
-        set_ts(rec);
+        rec->offset = off + (uint64_t)(rec->raw - line.p);
         return 0;
     }
 }
@@ -687,8 +704,7 @@ bn_record_parse_ndjson(struct bn_record *rec, const char *p, size_t len, const c
                        struct bn_diag *d)
 {
     struct jstate st;
-    struct jp j;
-    const char *start = p, *end = p + len;
+    const char *end = p + len;
 
     bn_diag_clear(d);
     if (!name)
@@ -705,33 +721,16 @@ bn_record_parse_ndjson(struct bn_record *rec, const char *p, size_t len, const c
     rec->format = "ndjson";
     rec->file = name;
     rec->index = 0;
-    if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-        p += 3;
-    p = skip_ws(p, end);
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+    if (end > p && end[-1] == '\n')
         end--;
-    if (p == end || *p != '{') {
-        j.err = BN_EPARSE;
-        j.err_at = p;
-        j.why = "expected a JSON object ('{') at the start of the line";
-    } else if (parse_top(&j, &st, rec, p, end) == 0) {
-        const char *q = skip_ws(j.p, end);
-        if (q != end) {
-            j.err = BN_EPARSE;
-            j.err_at = q;
-            j.why = "unexpected data after the object";
-        }
-    }
-    if (j.err) {
-        int code = j.err == BN_AGAIN ? BN_EPARSE : j.err;
-        const char *why = j.err == BN_AGAIN ? "line ends inside the object" : j.why;
-        return bn_diag_set(d, code, name, 1, (unsigned long)(j.err_at - start) + 1, "%s", why);
-    }
-    rec->raw = p;
-    rec->raw_len = (size_t)(end - p);
+    int rc = ndjson_line(&st, rec, p, end, name, d);
+    if (rc == 1)
+        return bn_diag_set(d, BN_EPARSE, name, 1, (unsigned long)len + 1,
+                           "expected a JSON object ('{') at the start of the line");
+    if (rc)
+        return rc;
     rec->line = 1;
-    rec->offset = (uint64_t)(p - start);
-    set_ts(rec);
+    rec->offset = (uint64_t)(rec->raw - p);
     return 0;
 }
 
