@@ -241,22 +241,11 @@ dns_rdata(const uint8_t *msg, size_t len, size_t off, size_t rdlen, struct net_d
     if (off + rdlen > len)
         return BN_EPARSE;
     switch (rr->type) {
-    case 1: { /* A: the dotted quad by hand, as inet_ntop prints it (through sprintf) */
+    case 1: { /* A: the dotted quad, as inet_ntop prints it */
         if (rdlen != 4)
             return BN_EPARSE;
         _Static_assert(sizeof(rr->rdata) >= 16, "a dotted quad fits rdata");
-        size_t o = 0;
-        for (size_t i = 0; i < 4; i++) {
-            unsigned v = d[i];
-            if (i)
-                rr->rdata[o++] = '.';
-            if (v >= 100)
-                rr->rdata[o++] = (char)('0' + v / 100);
-            if (v >= 10)
-                rr->rdata[o++] = (char)('0' + v / 10 % 10);
-            rr->rdata[o++] = (char)('0' + v % 10);
-        }
-        rr->rdata[o] = '\0';
+        rr->rdata[net_ip4_dotted(rr->rdata, d)] = '\0';
         return 0;
     }
     case 28: { /* AAAA: Suricata prints all eight groups with leading zeros */

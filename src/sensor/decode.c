@@ -1159,19 +1159,7 @@ const char *
 net_addr_str(const struct net_addr *a, char *buf, size_t size)
 {
     if (a->fam != 6 && size >= 16) {
-        /* dotted quad by hand: inet_ntop formats through sprintf */
-        size_t o = 0;
-        for (int i = 0; i < 4; i++) {
-            unsigned v = a->a[i];
-            if (i)
-                buf[o++] = '.';
-            if (v >= 100)
-                buf[o++] = (char)('0' + v / 100);
-            if (v >= 10)
-                buf[o++] = (char)('0' + v / 10 % 10);
-            buf[o++] = (char)('0' + v % 10);
-        }
-        buf[o] = '\0';
+        buf[net_ip4_dotted(buf, a->a)] = '\0';
         return buf;
     }
     if (!inet_ntop(a->fam == 6 ? AF_INET6 : AF_INET, a->a, buf, (socklen_t)size)) {

@@ -307,16 +307,7 @@ put_addr(struct bn_buf *b, const char *key_lit, size_t key_len, const struct net
         memcpy(o, key_lit, key_len);
         o += key_len;
         if (a->fam != 6) {
-            for (int i = 0; i < 4; i++) {
-                unsigned v = a->a[i];
-                if (i)
-                    *o++ = '.';
-                if (v >= 100)
-                    *o++ = (char)('0' + v / 100);
-                if (v >= 10)
-                    *o++ = (char)('0' + v / 10 % 10);
-                *o++ = (char)('0' + v % 10);
-            }
+            o += net_ip4_dotted(o, a->a);
         } else {
             for (int i = 0; i < 16; i += 2) {
                 if (i)

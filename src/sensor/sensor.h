@@ -357,6 +357,25 @@ static inline void net_emit(struct net_sink *sink, enum net_rec_type type, uint6
     sink->emit(sink, &r);
 }
 
+/* Writes the dotted quad of the 4 bytes at a to o (at most 15 bytes, no NUL) and returns how
+ * many it wrote: as inet_ntop prints it, without going through sprintf. */
+static inline size_t
+net_ip4_dotted(char *o, const uint8_t *a)
+{
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (i)
+            o[n++] = '.';
+        if (v >= 100)
+            o[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            o[n++] = (char)('0' + v / 10 % 10);
+        o[n++] = (char)('0' + v % 10);
+    }
+    return n;
+}
+
 /* Formats an address as text (inet_ntop); returns buf. */
 const char *net_addr_str(const struct net_addr *a, char *buf, size_t size);
 /* Formats an address the way Suricata's eve does: IPv6 fully expanded

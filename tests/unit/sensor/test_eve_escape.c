@@ -21,17 +21,24 @@
 
 #include "../../fuzz/json_escape_ref.h"
 
+/* Two buffers of max bytes, each already holding the same `pre` bytes. */
+static void
+two_bufs(struct bn_buf *a, struct bn_buf *r, size_t max, size_t pre)
+{
+    bn_buf_init(a, max);
+    bn_buf_init(r, max);
+    for (size_t i = 0; i < pre && i < max; i++) {
+        assert_int_equal(bn_buf_putc(a, 'p'), 0);
+        assert_int_equal(bn_buf_putc(r, 'p'), 0);
+    }
+}
+
 /* Escapes s into a buffer of max bytes already holding `pre` bytes, both ways; compares. */
 static void
 check_one(const char *s, size_t n, size_t max, size_t pre)
 {
     struct bn_buf a, r;
-    bn_buf_init(&a, max);
-    bn_buf_init(&r, max);
-    for (size_t i = 0; i < pre && i < max; i++) {
-        assert_int_equal(bn_buf_putc(&a, 'p'), 0);
-        assert_int_equal(bn_buf_putc(&r, 'p'), 0);
-    }
+    two_bufs(&a, &r, max, pre);
     int ra = bn_buf_json_escape(&a, s, n);
     int rr = ref_escape(&r, s, n);
     assert_int_equal(ra, rr);
@@ -61,12 +68,7 @@ check_z(const char *s, size_t n, size_t max, size_t pre)
     if (n)
         memcpy(arr, s, n);
     struct bn_buf a, r;
-    bn_buf_init(&a, max);
-    bn_buf_init(&r, max);
-    for (size_t i = 0; i < pre && i < max; i++) {
-        assert_int_equal(bn_buf_putc(&a, 'p'), 0);
-        assert_int_equal(bn_buf_putc(&r, 'p'), 0);
-    }
+    two_bufs(&a, &r, max, pre);
     int ra = bn_buf_json_escape_z(&a, arr, n);
     int rr = ref_escape(&r, arr, strnlen(arr, n));
     assert_int_equal(ra, rr);
