@@ -422,16 +422,10 @@ __noinline int dpath_walk_g(struct ab_dpath *dp, __u64 dentry, __u64 vfsmnt, int
     return 0;
 }
 
-static __always_inline void dpath_walk_if(struct ab_dpath *dp, struct dentry *d,
-                                          struct vfsmount *vmnt, int flags_only)
-{
-    dpath_walk_g(dp, (__u64)d, (__u64)vmnt, flags_only);
-}
-
 static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
                                        struct vfsmount *vmnt)
 {
-    dpath_walk_if(dp, d, vmnt, 0);
+    dpath_walk_g(dp, (__u64)d, (__u64)vmnt, 0);
 }
 
 static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
@@ -549,7 +543,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         if (f)
             bpf_probe_read_kernel(&fp, sizeof(fp), &f->f_path);
         if (fp.dentry)
-            dpath_walk_if(&e->file, fp.dentry, fp.mnt, plain);
+            dpath_walk_g(&e->file, (__u64)fp.dentry, (__u64)fp.mnt, plain);
         else
             e->file.flags = e->file.n = 0;
         exe_identity(e, f);
