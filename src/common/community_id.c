@@ -3,8 +3,14 @@
  * SHA-1. Used by the agent (socket events) and the sensor (flows), so both sides agree.
  */
 #include <netinet/in.h>
+/*
+ * SHA-1 by the low-level functions (deprecated in OpenSSL 3.0, still exported, same
+ * assembly): EVP_Digest made and freed a context and the provider's state in it per call,
+ * two mallocs and 2.5 times the hashing of the 40 bytes (124 against 50 ns), per flow.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
-#include <pthread.h>
+#include <openssl/sha.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,31 +65,13 @@ bn_icmp_peer_type(uint8_t proto, uint8_t type)
     return -1;
 }
 
-/* SHA-1 fetched once: EVP_sha1() in EVP_Digest is looked up in the provider on every call
- * (1.6 % of the sensor's CPU, one digest per flow) */
-static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
-static EVP_MD *sha1_fetched;
-
-static void
-sha1_fetch(void)
-{
-    sha1_fetched = EVP_MD_fetch(NULL, "SHA1", NULL);
-}
-
-static const EVP_MD *
-sha1_md(void)
-{
-    pthread_once(&sha1_once, sha1_fetch);
-    return sha1_fetched ? sha1_fetched : EVP_sha1();
-}
-
 int
 bn_community_id(uint16_t seed, int family, uint8_t proto, const uint8_t *saddr,
                 const uint8_t *daddr, uint16_t sport, uint16_t dport, char *out, size_t size)
 {
     uint8_t buf[2 + 16 + 16 + 4 + 4];
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    uint8_t md[SHA_DIGEST_LENGTH];
+    SHA_CTX sha;
     const uint8_t *a = saddr, *b = daddr;
     uint16_t pa = sport, pb = dport;
     size_t alen, n = 0;
@@ -132,11 +120,11 @@ bn_community_id(uint16_t seed, int family, uint8_t proto, const uint8_t *saddr,
         buf[n++] = (uint8_t)(pb >> 8);
         buf[n++] = (uint8_t)pb;
     }
-    if (EVP_Digest(buf, n, md, &mdlen, sha1_md(), NULL) != 1 || mdlen != 20)
+    if (!SHA1_Init(&sha) || !SHA1_Update(&sha, buf, n) || !SHA1_Final(md, &sha))
         return BN_EINTERNAL;
     out[0] = '1';
     out[1] = ':';
     /* 20 bytes -> 28 base64 characters and a NUL */
-    EVP_EncodeBlock((unsigned char *)out + 2, md, (int)mdlen);
+    EVP_EncodeBlock((unsigned char *)out + 2, md, (int)sizeof(md));
     return 0;
 }

@@ -48,7 +48,8 @@ struct net_http_rec *app_http_rec_new(void);
 /* An empty header list (n = len = 0; the rest not zeroed), recycled as APP_RC_HDRS. */
 struct net_http_hdrs *app_hdrs_new(void);
 
-/* Digests by a fetched-once EVP_MD: out needs EVP_MAX_MD_SIZE. Returns 0 or BN_EINTERNAL. */
+/* Digest of s[0..n) into out (EVP_MAX_MD_SIZE bytes), its length in *outlen. Returns 0,
+ * BN_EINVAL (which) or BN_EINTERNAL. */
 enum app_md { APP_MD_MD5, APP_MD_SHA1, APP_MD_SHA256, APP_MD_COUNT };
 int app_digest(enum app_md which, const void *s, size_t n, uint8_t *out, unsigned *outlen);
 
