@@ -22,6 +22,63 @@
 #include "bannin/limits.h"
 #include "sensor/sensor.h"
 
+/*
+ * The decimal digits of v at the end of tmp[24], two at a time from a table (half the
+ * divisions of a digit loop: eve records are mostly numbers); returns where they start.
+ */
+static inline size_t
+net_u64_dec(char tmp[24], uint64_t v)
+{
+    static const char d2[201] =
+        "0001020304050607080910111213141516171819"
+        "2021222324252627282930313233343536373839"
+        "4041424344454647484950515253545556575859"
+        "6061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    size_t i = 24;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        i -= 2;
+        __builtin_memcpy(tmp + i, d2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        i -= 2;
+        __builtin_memcpy(tmp + i, d2 + 2 * v, 2);
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    return i;
+}
+
+/*
+ * Copies n bytes (no NUL): up to 16 with two overlapping loads and stores that stay inside
+ * both ranges, instead of a call to memcpy, whose size dispatch cost more than the copy of
+ * the short keys and values eve records are made of; longer ones by memcpy.
+ */
+static inline void
+net_copy_short(char *dst, const char *src, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        __builtin_memcpy(&a, src, 8);
+        __builtin_memcpy(&b, src + n - 8, 8);
+        __builtin_memcpy(dst, &a, 8);
+        __builtin_memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        __builtin_memcpy(&a, src, 4);
+        __builtin_memcpy(&b, src + n - 4, 4);
+        __builtin_memcpy(dst, &a, 4);
+        __builtin_memcpy(dst + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i];
+    } else {
+        __builtin_memcpy(dst, src, n);
+    }
+}
+
 /* ---- limits (bytes include the terminating NUL) ---- */
 #define NET_DNS_NAME_MAX    256   /* a presentation-form name: 253 chars + escapes cut */
 #define NET_DNS_QNAME_MAX   1026  /* a question name (compression can make it long: flagged) */

@@ -54,7 +54,7 @@ jw_key_n(struct jw *w, const char *k, size_t n)
         if (w->comma)
             *o++ = ',';
         *o++ = '"';
-        memcpy(o, k, n);
+        net_copy_short(o, k, n);
         o += n;
         *o++ = '"';
         *o++ = ':';
@@ -105,7 +105,7 @@ jw_str_c_n(struct jw *w, const char *k, size_t kn, const char *v)
     if (!w->rc && n + 2 < b->cap - b->len) {
         char *o = b->p + b->len;
         *o++ = '"';
-        memcpy(o, v, n);
+        net_copy_short(o, v, n);
         o += n;
         *o++ = '"';
         *o = '\0';
@@ -130,12 +130,15 @@ static void
 jw_u64_n(struct jw *w, const char *k, size_t kn, uint64_t v)
 {
     char t[24];
-    size_t i = sizeof(t);
-    do {
-        t[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    size_t i = net_u64_dec(t, v);
     jw_key_n(w, k, kn);
+    struct bn_buf *b = w->b;
+    if (!w->rc && sizeof(t) - i < b->cap - b->len) {
+        net_copy_short(b->p + b->len, t + i, sizeof(t) - i);
+        b->len += sizeof(t) - i;
+        b->p[b->len] = '\0';
+        return;
+    }
     if (!w->rc)
         w->rc = net_buf_add(w->b, t + i, sizeof(t) - i);
 }

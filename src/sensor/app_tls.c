@@ -152,13 +152,8 @@ static void
 join_u16(char *dst, size_t dsz, size_t *o, const uint16_t *v, size_t n, char sep, bool *cut)
 {
     for (size_t i = 0; i < n; i++) {
-        char tmp[8];
-        size_t k = sizeof(tmp);
-        unsigned x = v[i];
-        do {
-            tmp[--k] = (char)('0' + x % 10);
-            x /= 10;
-        } while (x);
+        char tmp[24];
+        size_t k = net_u64_dec(tmp, v[i]);
         if (i)
             tmp[--k] = sep == '-' ? '-' : ',';
         size_t len = sizeof(tmp) - k;
@@ -176,12 +171,8 @@ join_u16(char *dst, size_t dsz, size_t *o, const uint16_t *v, size_t n, char sep
 static size_t
 put_dec(char *dst, unsigned x)
 {
-    char tmp[10];
-    size_t k = sizeof(tmp);
-    do {
-        tmp[--k] = (char)('0' + x % 10);
-        x /= 10;
-    } while (x);
+    char tmp[24];
+    size_t k = net_u64_dec(tmp, x);
     memcpy(dst, tmp + k, sizeof(tmp) - k);
     return sizeof(tmp) - k;
 }

@@ -169,19 +169,6 @@ net_eve_time(uint64_t ns, char *buf, size_t size)
 
 #define LIT(b, s) net_buf_add((b), (s), sizeof(s) - 1)
 
-/* The decimal digits of v at the end of tmp[24]; returns where they start. */
-static inline size_t
-u64_digits(char *tmp, uint64_t v)
-{
-    size_t i = 24;
-
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return i;
-}
-
 static int
 put_cstr(struct bn_buf *b, const char *s)
 {
@@ -193,12 +180,12 @@ static inline __attribute__((always_inline)) int
 put_kv_u(struct bn_buf *b, const char *key_lit, size_t key_len, uint64_t v)
 {
     char tmp[24];
-    size_t i = u64_digits(tmp, v), n = sizeof(tmp) - i;
+    size_t i = net_u64_dec(tmp, v), n = sizeof(tmp) - i;
 
     if (key_len + n < b->cap - b->len) {
         char *o = b->p + b->len;
         memcpy(o, key_lit, key_len);
-        memcpy(o + key_len, tmp + i, n);
+        net_copy_short(o + key_len, tmp + i, n);
         b->len += key_len + n;
         b->p[b->len] = '\0';
         return 0;
@@ -232,8 +219,8 @@ put_str_c_n(struct bn_buf *b, const char *key_open, size_t key_len, const char *
 
     if (key_len + n + 1 < b->cap - b->len) {
         char *o = b->p + b->len;
-        memcpy(o, key_open, key_len);
-        memcpy(o + key_len, val, n);
+        net_copy_short(o, key_open, key_len);
+        net_copy_short(o + key_len, val, n);
         o[key_len + n] = '"';
         o[key_len + n + 1] = '\0';
         b->len += key_len + n + 1;
@@ -304,7 +291,7 @@ put_addr(struct bn_buf *b, const char *key_lit, size_t key_len, const struct net
     if (key_len + 41 < b->cap - b->len) {
         /* net_addr_eve's text written in place: dotted quad, or IPv6 fully expanded */
         char *o = b->p + b->len;
-        memcpy(o, key_lit, key_len);
+        net_copy_short(o, key_lit, key_len);
         o += key_len;
         if (a->fam != 6) {
             o += net_ip4_dotted(o, a->a);
