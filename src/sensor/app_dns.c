@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "sensor/app_int.h"
 #include "bannin/alloc.h"
@@ -105,7 +108,26 @@ dns_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t osz, uin
              * these bytes then: no escape, no cut); otherwise the loop redoes it.
              */
             size_t i = 0;
-            if (!cut && o + l < osz) {
+#ifdef __SSE2__
+            /*
+             * A label of up to 16 bytes with 16 to read and 16 to write: one load, one
+             * compare for printable (signed: bytes of 0x80 and above are below 0x21), one
+             * store; what lies after the label is written over or after the NUL.
+             */
+            if (!cut && l <= 16 && o + 16 < osz && pos + 1 + 16 <= len) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(msg + pos + 1));
+                unsigned ok = (unsigned)_mm_movemask_epi8(
+                    _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
+                unsigned want = (1u << l) - 1;
+                if ((ok & want) == want) {
+                    _mm_storeu_si128((__m128i *)(void *)(out + o), v);
+                    o += l;
+                    i = l;
+                }
+            }
+#endif
+            if (!cut && i < l && o + l < osz) {
                 const uint8_t *lab = msg + pos + 1;
                 unsigned bad = 0;
                 for (size_t k = 0; k < l; k++) {
