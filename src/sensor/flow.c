@@ -650,17 +650,31 @@ hist_find(const char *h, char c, bool *has)
 #endif
 }
 
-static void
+/* Adds c to the history unless it is there; whether it is there now (false: the string is
+ * full). */
+static bool
 history_add(struct net_flow *f, char c)
 {
     _Static_assert(sizeof(f->history) == 16, "hist_find reads 16 bytes");
     bool has;
     size_t n = hist_find(f->history, c, &has);
 
-    if (has || n + 1 >= sizeof(f->history))
-        return;
+    if (has)
+        return true;
+    if (n + 1 >= sizeof(f->history))
+        return false;
     f->history[n] = c;
     f->history[n + 1] = '\0';
+    return true;
+}
+
+/* history_add for a letter with a bit in hist_bits: most packets repeat A or D, whose search
+ * of the string the bit saves */
+static inline void
+history_once(struct net_flow *f, char c, uint8_t bit)
+{
+    if (!(f->hist_bits & bit) && history_add(f, c))
+        f->hist_bits |= bit;
 }
 
 /* Zeek's conn history letters for one packet. */
@@ -668,11 +682,12 @@ static void
 history(struct net_flow *f, enum net_dir dir, const struct net_pkt *p)
 {
     int up = dir == NET_TOSERVER ? 0 : 'a' - 'A';
+    unsigned sh = dir == NET_TOSERVER ? 0 : 4; /* hist_bits: A 1, D 2, F 4, R 8 per side */
     uint8_t fl = p->tcp_flags;
 
     if (p->proto != IPPROTO_TCP) {
         if (p->payload_len)
-            history_add(f, (char)('D' + up));
+            history_once(f, (char)('D' + up), (uint8_t)(2u << sh));
         return;
     }
     if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN)
@@ -680,13 +695,13 @@ history(struct net_flow *f, enum net_dir dir, const struct net_pkt *p)
     else if ((fl & (NET_TCP_SYN | NET_TCP_ACK)) == (NET_TCP_SYN | NET_TCP_ACK))
         history_add(f, (char)('H' + up));
     else if ((fl & NET_TCP_ACK) && !p->payload_len && !(fl & (NET_TCP_FIN | NET_TCP_RST)))
-        history_add(f, (char)('A' + up));
+        history_once(f, (char)('A' + up), (uint8_t)(1u << sh));
     if (p->payload_len)
-        history_add(f, (char)('D' + up));
+        history_once(f, (char)('D' + up), (uint8_t)(2u << sh));
     if (fl & NET_TCP_FIN)
-        history_add(f, (char)('F' + up));
+        history_once(f, (char)('F' + up), (uint8_t)(4u << sh));
     if (fl & NET_TCP_RST)
-        history_add(f, (char)('R' + up));
+        history_once(f, (char)('R' + up), (uint8_t)(8u << sh));
 }
 
 static void
@@ -819,6 +834,7 @@ zk_split(struct net_flowtab *t, struct net_flow *f, uint64_t ts)
     f->zk_first_ns = ts;
     f->zk_close_ns = 0;
     f->history[0] = '\0';
+    f->hist_bits = 0;
 }
 
 /* After a packet with FIN or RST from dir: has Zeek seen the close complete? */
@@ -845,7 +861,7 @@ zk_closed(struct net_flow *f, enum net_dir dir, uint8_t fl, uint64_t ts)
 
 /* The flow key's ports; false when the packet makes no flow. */
 static bool
-key_ports(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
+key_ports_slow(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
 {
     /* As in Suricata, flows are made for TCP, UDP, ICMP, SCTP, ESP and IP-in-IP carriers;
      * GRE carriers make none (counted); other protocols (IGMP, OSPF, PIM, ...) make Zeek-only
@@ -864,6 +880,19 @@ key_ports(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
         *dp = p->dport;
     }
     return true;
+}
+
+/* The flow key's ports (key_ports_slow), TCP and UDP without a call. */
+static inline bool
+key_ports(const struct net_pkt *p, uint16_t *sp, uint16_t *dp)
+{
+    if (p->l4_ok && (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && !p->is_arp &&
+        p->ip_v) {
+        *sp = p->sport;
+        *dp = p->dport;
+        return true;
+    }
+    return key_ports_slow(p, sp, dp);
 }
 
 /* ---- looking ahead (prefetch hints for frames the pipeline has not reached yet) ---- */
@@ -1213,6 +1242,7 @@ net_flow_swap(struct net_flow *f)
     memcpy(f->macs[1], m, sizeof(m));
     for (char *c = f->history; *c; c++)
         *c = (char)(*c >= 'a' ? *c - ('a' - 'A') : *c + ('a' - 'A'));
+    f->hist_bits = (uint8_t)(f->hist_bits << 4 | f->hist_bits >> 4);
 }
 
 uint64_t

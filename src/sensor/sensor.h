@@ -230,6 +230,9 @@ struct net_flow {
     uint8_t ndr_answered;        /* detections: this connection's answer is counted (bit 0:
                                   * client = the flow's client, bit 1: its server); bits 4-6:
                                   * which endpoints are internal (NDR_FLOW_* in ndr_int.h) */
+    uint8_t hist_bits;           /* flow.c: history letters known to be in history (A, D, F,
+                                  * R from the client in bits 0-3, from the server in 4-7), so
+                                  * a packet repeating one need not search the string */
     /* line 1: per-flow states, clock */
     void *stream;                /* the pipeline's state of the flow: TCP reassembly
                                   * (stream.c), identification buffers (pipeline.c) */
