@@ -190,8 +190,10 @@ struct agent {
     struct bn_mapping *map;
     struct bn_evbuilder *eb;
     struct bn_event bev;
-    struct bn_record drec;         /* the event being matched, parsed from its NDJSON line */
+    struct bn_record drec;         /* the event being matched, as read from its NDJSON line */
     bool drec_ok;                  /* drec initialised */
+    bool drec_direct;              /* drec holds the record of a->json, built as it was
+                                    * rendered (else detection parses the line) */
     struct bn_correlator *corr;
     struct agent_event *cur;       /* the event being matched, for correlation alerts */
     const struct agent_event *matching; /* the event whose NDJSON line a->json holds */
@@ -292,6 +294,15 @@ now_ns(clockid_t clk)
 
 /* ---- events ---- */
 
+/* Frees s unless it lies in ev's string block (freed as a whole). */
+static void
+free_str(const struct agent_event *ev, char *s)
+{
+    if (s && !(ev->strblk && (uintptr_t)s >= (uintptr_t)ev->strblk &&
+               (uintptr_t)s < (uintptr_t)ev->strblk + ev->strblk_len))
+        bn_free(s);
+}
+
 void
 agent_event_release(struct agent_event *ev)
 {
@@ -299,23 +310,26 @@ agent_event_release(struct agent_event *ev)
         return;
     struct agent_proc *ps[2] = {&ev->proc, &ev->parent};
     for (int i = 0; i < 2; i++) {
-        bn_free(ps[i]->exe);
-        bn_free(ps[i]->cmdline);
-        bn_free(ps[i]->cwd);
-        bn_free(ps[i]->tty);
-        bn_free(ps[i]->cgroup);
+        free_str(ev, ps[i]->exe);
+        free_str(ev, ps[i]->cmdline);
+        free_str(ev, ps[i]->cwd);
+        free_str(ev, ps[i]->tty);
+        free_str(ev, ps[i]->cgroup);
         ps[i]->exe = ps[i]->cmdline = ps[i]->cwd = ps[i]->tty = ps[i]->cgroup = NULL;
     }
-    bn_free(ev->query);
-    bn_free(ev->answers);
-    bn_free(ev->path);
-    bn_free(ev->path2);
+    free_str(ev, ev->query);
+    free_str(ev, ev->answers);
+    free_str(ev, ev->path);
+    free_str(ev, ev->path2);
     ev->query = ev->answers = ev->path = ev->path2 = NULL;
     for (uint32_t i = 0; i < ev->nextra && i < AGENT_EXTRAS_MAX; i++) {
-        bn_free(ev->extra_vals[i]);
+        free_str(ev, ev->extra_vals[i]);
         ev->extra_vals[i] = NULL;
     }
     ev->nextra = 0;
+    bn_free(ev->strblk);
+    ev->strblk = NULL;
+    ev->strblk_len = 0;
 }
 
 static int
@@ -328,45 +342,59 @@ dup_str(char **dst, const char *src)
     return *dst ? 0 : BN_ENOMEM;
 }
 
+/* The string fields of an event, in one order (agent_event_copy). */
+#define EV_STRS(ev)                                                                              \
+    {&(ev)->proc.exe,     &(ev)->proc.cmdline,   &(ev)->proc.cwd,   &(ev)->proc.tty,             \
+     &(ev)->proc.cgroup,  &(ev)->parent.exe,     &(ev)->parent.cmdline, &(ev)->parent.cwd,       \
+     &(ev)->parent.tty,   &(ev)->parent.cgroup,  &(ev)->query,      &(ev)->answers,              \
+     &(ev)->path,         &(ev)->path2}
+#define EV_NSTRS 14
+
+/* The copies go into one block: this runs for every queued event (two per process), and a
+ * malloc per string was ~6 % of the agent's CPU in an exec storm. */
 int
 agent_event_copy(struct agent_event *dst, const struct agent_event *src)
 {
     *dst = *src;
     dst->nextra = src->nextra > AGENT_EXTRAS_MAX ? AGENT_EXTRAS_MAX : src->nextra;
-    struct agent_proc *dp[2] = {&dst->proc, &dst->parent};
-    for (int i = 0; i < 2; i++)
-        dp[i]->exe = dp[i]->cmdline = dp[i]->cwd = dp[i]->tty = dp[i]->cgroup = NULL;
-    dst->query = dst->answers = dst->path = dst->path2 = NULL;
-    for (uint32_t i = 0; i < AGENT_EXTRAS_MAX; i++)
-        dst->extra_vals[i] = NULL;
-    int rc = 0;
-    const struct agent_proc *sp[2] = {&src->proc, &src->parent};
-    for (int i = 0; i < 2 && !rc; i++) {
-        rc = dup_str(&dp[i]->exe, sp[i]->exe);
-        if (!rc)
-            rc = dup_str(&dp[i]->cmdline, sp[i]->cmdline);
-        if (!rc)
-            rc = dup_str(&dp[i]->cwd, sp[i]->cwd);
-        if (!rc)
-            rc = dup_str(&dp[i]->tty, sp[i]->tty);
-        if (!rc)
-            rc = dup_str(&dp[i]->cgroup, sp[i]->cgroup);
+    dst->strblk = NULL;
+    dst->strblk_len = 0;
+    char **d[EV_NSTRS] = EV_STRS(dst);
+    char *const *s[EV_NSTRS] = EV_STRS(src);
+    size_t len[EV_NSTRS + AGENT_EXTRAS_MAX], total = 0;
+    for (size_t i = 0; i < EV_NSTRS; i++) {
+        len[i] = *s[i] ? strlen(*s[i]) + 1 : 0;
+        total += len[i];
     }
-    if (!rc)
-        rc = dup_str(&dst->query, src->query);
-    if (!rc)
-        rc = dup_str(&dst->answers, src->answers);
-    if (!rc)
-        rc = dup_str(&dst->path, src->path);
-    if (!rc)
-        rc = dup_str(&dst->path2, src->path2);
-    for (uint32_t i = 0; i < dst->nextra && !rc; i++)
-        rc = dup_str(&dst->extra_vals[i], src->extra_vals[i]);
-    if (rc) {
-        agent_event_release(dst);
+    for (uint32_t i = 0; i < dst->nextra; i++) {
+        len[EV_NSTRS + i] = src->extra_vals[i] ? strlen(src->extra_vals[i]) + 1 : 0;
+        total += len[EV_NSTRS + i];
+    }
+    char *blk = total ? bn_malloc(total) : NULL;
+    if (total && !blk) {
         memset(dst, 0, sizeof(*dst));
+        return BN_ENOMEM;
     }
-    return rc;
+    char *p = blk;
+    for (size_t i = 0; i < EV_NSTRS; i++) {
+        *d[i] = NULL;
+        if (len[i]) {
+            memcpy(p, *s[i], len[i]);
+            *d[i] = p;
+            p += len[i];
+        }
+    }
+    for (uint32_t i = 0; i < AGENT_EXTRAS_MAX; i++) {
+        dst->extra_vals[i] = NULL;
+        if (i < dst->nextra && len[EV_NSTRS + i]) {
+            memcpy(p, src->extra_vals[i], len[EV_NSTRS + i]);
+            dst->extra_vals[i] = p;
+            p += len[EV_NSTRS + i];
+        }
+    }
+    dst->strblk = blk;
+    dst->strblk_len = total;
+    return 0;
 }
 
 /* Adds an owned copy of val under a static key. */
@@ -850,11 +878,17 @@ pend_flush(struct agent *a)
     pthread_mutex_unlock(&a->spool_mu);
 }
 
+static bool detect_wanted(const struct agent *a, const struct agent_event *ev);
+
 /* Serializes ev into b (kept there for detection) and writes it to the spool and the output:
- * with a spool, at the end of the drained batch (pend_flush), else now. */
+ * with a spool, at the end of the drained batch (pend_flush), else now. An event detection
+ * will match gets its record built while it is rendered into a->json (a->drec_direct). */
 static void
 output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
 {
+    bool want_rec = b == &a->json && a->drec_ok && detect_wanted(a, ev);
+    if (b == &a->json)
+        a->drec_direct = false;
     if (a->spool && (a->pend_n >= AGENT_PEND_RECS || a->pend.len >= AGENT_PEND_BYTES))
         pend_flush(a);
     for (int tries = 0;; tries++) {
@@ -864,7 +898,9 @@ output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
             ev->seq = pend_next_seq(a);
             pthread_mutex_unlock(&a->spool_mu);
         }
-        if (agent_event_to_json(ev, b) != 0) {
+        int jrc = want_rec ? agent_event_to_json_rec(ev, b, &a->drec, "agent", &a->drec_direct)
+                           : agent_event_to_json(ev, b);
+        if (jrc != 0) {
             bn_buf_reset(b);
             a->cnt.output_errors++;
             return;
@@ -1124,19 +1160,29 @@ any_rule_applies(const struct agent *a, const struct bn_event *bev)
     return false;
 }
 
+/* Whether detect() will match ev (its kind is not known to have no rule). */
+static bool
+detect_wanted(const struct agent *a, const struct agent_event *ev)
+{
+    if (!a->rs || ev->kind == AGENT_EV_STATUS || ev->kind == AGENT_EV_ALERT)
+        return false;
+    /* the logsource of an auth event depends on its service; every other kind has one */
+    bool fixed = (unsigned)ev->kind <= AGENT_EV_ALERT && ev->kind != AGENT_EV_AUTH;
+    return !(fixed && a->kind_routed[ev->kind] == 2);
+}
+
 static void
 detect(struct agent *a, struct agent_event *ev)
 {
-    if (!a->rs || !a->json.len || ev->kind == AGENT_EV_STATUS || ev->kind == AGENT_EV_ALERT)
+    if (!a->json.len || !detect_wanted(a, ev))
         return;
-    /* the logsource of an auth event depends on its service; every other kind has one */
     bool fixed = (unsigned)ev->kind <= AGENT_EV_ALERT && ev->kind != AGENT_EV_AUTH;
-    if (fixed && a->kind_routed[ev->kind] == 2)
-        return;
     struct bn_record *rec = &a->drec;
     struct bn_diag d;
-    /* the line as the NDJSON reader would read it, into a record kept from event to event */
-    if (bn_record_parse_ndjson(rec, a->json.p, a->json.len, "agent", &d) != 0) {
+    /* the line as the NDJSON reader would read it, into a record kept from event to event:
+     * built beside the line when it was rendered, else parsed from it */
+    if (!a->drec_direct &&
+        bn_record_parse_ndjson(rec, a->json.p, a->json.len, "agent", &d) != 0) {
         a->cnt.match_errors++;
         goto out;
     }
@@ -1172,6 +1218,7 @@ detect(struct agent *a, struct agent_event *ev)
     }
 out:
     a->matching = NULL;
+    a->drec_direct = false;
 }
 
 /* ---- enrichment and filters ---- */

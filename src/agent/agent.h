@@ -126,6 +126,11 @@ struct agent_event {
     /* an exit sampled away over budget: not written, not matched, but the process table
      * still learns that the process ended (else its entry would stay "live") */
     bool table_only;
+    /* agent_event_copy: one owned block holding the copies of all the strings above (one
+     * allocation per queued event, not one per string); strings outside it (added later,
+     * by enrichment) are owned one by one. NULL for events built any other way. */
+    char *strblk;
+    size_t strblk_len;
 };
 
 struct agent;
@@ -159,7 +164,8 @@ int agent_emit(struct agent *a, const struct agent_event *ev);
 void agent_emit_burst_begin(struct agent *a);
 void agent_emit_burst_end(struct agent *a);
 
-/* Releases the strings an event owns (used by code that built events with heap strings). */
+/* Releases the strings an event owns (used by code that built events with heap strings;
+ * also an agent_event_copy's block). */
 void agent_event_release(struct agent_event *ev);
 
 /* ---- agent-tiers: tier 2 and 3 collectors (collect_proc.c, collect_fanotify.c,

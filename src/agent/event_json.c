@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include "agent/event_json.h"
 #include "bannin/error.h"
 #include "bannin/limits.h"
+#include "bannin/record.h"
+#include "bannin/timeutil.h"
 
 #define CHANNEL "Linux-Sysmon/Operational"
 
@@ -138,17 +141,53 @@ struct user_ent {
 static struct user_ent users[USER_CACHE];
 static unsigned user_next;
 static pthread_mutex_t user_mu = PTHREAD_MUTEX_INITIALIZER;
+/* bumped (under user_mu) whenever the shared cache changes: a thread's memo of what it
+ * found there is good only while the generation is the one it saw */
+static _Atomic unsigned user_gen;
 
-/* Writes the name of uid (or the number when it has none) into buf. */
-static void
+/* A thread's last few names found in the shared cache (an event names two or three users,
+ * nearly always the same ones): no lock, scan or printf per name. */
+#define USER_MEMO 4
+static _Thread_local struct {
+    unsigned gen;
+    unsigned n, next;
+    struct {
+        uid_t uid;
+        uint8_t len;
+        char name[64];
+    } e[USER_MEMO];
+} user_memo;
+
+/* Writes the name of uid (or the number when it has none) into buf (64 bytes at least); returns its
+ * length. */
+static size_t
 user_name(uid_t uid, char *buf, size_t size)
 {
+    unsigned gen = atomic_load_explicit(&user_gen, memory_order_acquire);
+    if (user_memo.gen != gen) {
+        user_memo.gen = gen;
+        user_memo.n = 0;
+    }
+    for (unsigned i = 0; i < user_memo.n; i++)
+        if (user_memo.e[i].uid == uid) {
+            size_t n = BN_MIN((size_t)user_memo.e[i].len, size - 1);
+            memcpy(buf, user_memo.e[i].name, n);
+            buf[n] = '\0';
+            return n;
+        }
     pthread_mutex_lock(&user_mu);
     for (unsigned i = 0; i < USER_CACHE; i++)
         if (users[i].used && users[i].uid == uid) {
             snprintf(buf, size, "%s", users[i].name);
+            if (atomic_load_explicit(&user_gen, memory_order_relaxed) == gen) {
+                unsigned k = user_memo.n < USER_MEMO ? user_memo.n++ : user_memo.next++ % USER_MEMO;
+                user_memo.e[k].uid = uid;
+                size_t n = strlen(users[i].name);
+                user_memo.e[k].len = (uint8_t)n;
+                memcpy(user_memo.e[k].name, users[i].name, n + 1);
+            }
             pthread_mutex_unlock(&user_mu);
-            return;
+            return strlen(buf);
         }
     pthread_mutex_unlock(&user_mu);
 
@@ -165,7 +204,9 @@ user_name(uid_t uid, char *buf, size_t size)
     e->uid = uid;
     e->used = true;
     snprintf(e->name, sizeof(e->name), "%s", buf);
+    atomic_fetch_add_explicit(&user_gen, 1, memory_order_release);
     pthread_mutex_unlock(&user_mu);
+    return strlen(buf);
 }
 
 /* ---- embedded JSON ------------------------------------------------------------------ */
@@ -340,11 +381,36 @@ json_embeddable(const char *s)
 
 /* ---- writer ------------------------------------------------------------------------ */
 
+/* Members written, for the record agent_event_to_json_rec builds beside the line. */
+#define WPAIRS_MAX 96
+
 struct w {
     struct bn_buf *b;
     int rc;
     bool first;
+    bool rec;                    /* collect pairs */
+    bool rec_bad;                /* a member the reader would not read back byte for byte */
+    uint32_t npairs;
+    struct wpair {
+        const char *k;           /* borrowed: a literal or the event's extra key */
+        uint32_t kl;
+        uint32_t off, len;       /* the value in b */
+        uint8_t type;            /* enum bn_vtype */
+    } pairs[WPAIRS_MAX];
 };
+
+/* Notes a member whose value is b->p[off..off+len) (the key was written as it is). */
+static void
+pair(struct w *w, const char *k, size_t kl, size_t off, size_t len, enum bn_vtype t)
+{
+    if (!w->rec || w->rec_bad || w->rc)
+        return;
+    if (w->npairs == WPAIRS_MAX || off > UINT32_MAX || len > UINT32_MAX) {
+        w->rec_bad = true;
+        return;
+    }
+    w->pairs[w->npairs++] = (struct wpair){k, (uint32_t)kl, (uint32_t)off, (uint32_t)len, t};
+}
 
 static void
 raw(struct w *w, const char *s)
@@ -361,6 +427,27 @@ raw_n(struct w *w, const char *s, size_t n)
         w->rc = bn_buf_append(w->b, s, n);
 }
 
+/* `,"key":` (and the opening quote of a string value when quote) in one append, for a key of
+ * n < 120 bytes that needs no escaping (our own keys never do). */
+static void
+key_plain(struct w *w, const char *k, size_t n, bool quote)
+{
+    if (w->rc)
+        return;
+    char tmp[128], *p = tmp;
+    if (!w->first)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, k, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    if (quote)
+        *p++ = '"';
+    w->first = false;
+    raw_n(w, tmp, (size_t)(p - tmp));
+}
+
 /* Writes the key of the next member; quote: and the opening quote of a string value. */
 static void
 key_ex(struct w *w, const char *k, bool quote)
@@ -374,21 +461,10 @@ key_ex(struct w *w, const char *k, bool quote)
         plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
     }
     if (plain) {
-        /* `,"key":` in one append: our own keys never need escaping */
-        char tmp[128], *p = tmp;
-        if (!w->first)
-            *p++ = ',';
-        *p++ = '"';
-        memcpy(p, k, n);
-        p += n;
-        *p++ = '"';
-        *p++ = ':';
-        if (quote)
-            *p++ = '"';
-        w->first = false;
-        raw_n(w, tmp, (size_t)(p - tmp));
+        key_plain(w, k, n, quote);
         return;
     }
+    w->rec_bad = true; /* the reader would hold the key unescaped: not done here */
     if (!w->first)
         raw(w, ",");
     w->first = false;
@@ -398,19 +474,56 @@ key_ex(struct w *w, const char *k, bool quote)
     raw(w, quote ? "\":\"" : "\":");
 }
 
+/* The key of a nested value (an alert's trigger and ancestry): not part of a record. */
 static void
 key(struct w *w, const char *k)
 {
+    w->rec_bad = true;
     key_ex(w, k, false);
+}
+
+/* Keys the NDJSON reader takes a record's time from (reader_json.c ts_keys): a record built
+ * here only knows UtcTime's. */
+static bool
+ts_key(const char *k)
+{
+    static const char *const keys[] = {"Event.System.TimeCreated.#attributes.SystemTime",
+                                       "__REALTIME_TIMESTAMP",
+                                       "@timestamp",
+                                       "Event.EventData.UtcTime",
+                                       "UtcTime",
+                                       "timestamp",
+                                       "ts",
+                                       "EventTime",
+                                       "TimeCreated",
+                                       "time"};
+    for (size_t i = 0; i < BN_ARRAY_SIZE(keys); i++)
+        if (!strcmp(k, keys[i]))
+            return true;
+    return false;
+}
+
+/* A string value: escaping always lengthens, so an unchanged length means the line holds
+ * the bytes themselves, as the reader would give them back. */
+static void
+str_val(struct w *w, const char *k, size_t kl, const char *v, size_t n)
+{
+    size_t off = w->b->len;
+    if (!w->rc && n)
+        w->rc = bn_buf_json_escape(w->b, v, n);
+    if (w->rec && !w->rc && w->b->len - off != n)
+        w->rec_bad = true;
+    pair(w, k, kl, off, n, BN_VT_STR);
+    raw_n(w, "\"", 1);
 }
 
 static void
 str_n(struct w *w, const char *k, const char *v, size_t n)
 {
     key_ex(w, k, true);
-    if (!w->rc && n)
-        w->rc = bn_buf_json_escape(w->b, v, n);
-    raw(w, "\"");
+    if (w->rec && ts_key(k))
+        w->rec_bad = true;
+    str_val(w, k, strlen(k), v, n);
 }
 
 static void
@@ -419,10 +532,25 @@ str(struct w *w, const char *k, const char *v)
     str_n(w, k, v ? v : "", v ? strlen(v) : 0);
 }
 
+/* The same with a plain key of kl bytes (the macros below: a literal's length is known when
+ * this compiles, so no strlen or escape check of the key per event). */
 static void
-num(struct w *w, const char *k, long long v)
+str_nk(struct w *w, const char *k, size_t kl, const char *v, size_t n)
 {
-    key(w, k);
+    key_plain(w, k, kl, true);
+    str_val(w, k, kl, v, n);
+}
+
+static void
+str_k(struct w *w, const char *k, size_t kl, const char *v)
+{
+    str_nk(w, k, kl, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void
+num_k(struct w *w, const char *k, size_t kl, long long v)
+{
+    key_plain(w, k, kl, false);
     /* decimal by hand: a printf per number was a good part of an event's cost */
     char tmp[24], *p = tmp + sizeof(tmp);
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
@@ -432,15 +560,24 @@ num(struct w *w, const char *k, long long v)
     } while (u);
     if (v < 0)
         *--p = '-';
+    pair(w, k, kl, w->b->len, (size_t)(tmp + sizeof(tmp) - p), BN_VT_NUM);
     raw_n(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static void
-boolean(struct w *w, const char *k, bool v)
+boolean_k(struct w *w, const char *k, size_t kl, bool v)
 {
-    key(w, k);
+    key_plain(w, k, kl, false);
+    pair(w, k, kl, w->b->len, v ? 4 : 5, BN_VT_BOOL);
     raw(w, v ? "true" : "false");
 }
+
+/* Members under a literal key ("" k "": only a literal compiles). */
+#define STR(w, k, v) str_k(w, "" k "", sizeof(k) - 1, v)
+#define STRN(w, k, v, n) str_nk(w, "" k "", sizeof(k) - 1, v, n)
+#define NUM(w, k, v) num_k(w, "" k "", sizeof(k) - 1, v)
+#define BOOL(w, k, v) boolean_k(w, "" k "", sizeof(k) - 1, v)
+#define KEY(w, k) key_plain(w, "" k "", sizeof(k) - 1, false)
 
 static void
 utc_time(struct w *w, int64_t ns)
@@ -470,7 +607,7 @@ utc_time(struct w *w, int64_t ns)
     buf[n + 1] = (char)('0' + ms / 100);
     buf[n + 2] = (char)('0' + ms / 10 % 10);
     buf[n + 3] = (char)('0' + ms % 10);
-    str_n(w, "UtcTime", buf, n + 4);
+    STRN(w, "UtcTime", buf, n + 4);
 }
 
 static const char *
@@ -486,18 +623,17 @@ proc_fields(struct w *w, const struct agent_proc *p, bool full)
 {
     char guid[48], user[64];
     agent_process_guid(p->pid, p->start_ns, guid, sizeof(guid));
-    str(w, "ProcessGuid", guid);
-    num(w, "ProcessId", p->pid);
-    str(w, "Image", image_of(p));
+    STR(w, "ProcessGuid", guid);
+    NUM(w, "ProcessId", p->pid);
+    STR(w, "Image", image_of(p));
     if (full) {
-        str(w, "CommandLine", p->cmdline);
-        str(w, "CurrentDirectory", p->cwd);
+        STR(w, "CommandLine", p->cmdline);
+        STR(w, "CurrentDirectory", p->cwd);
     }
-    user_name(p->uid, user, sizeof(user));
-    str(w, "User", user);
+    STRN(w, "User", user, user_name(p->uid, user, sizeof(user)));
     if (full) {
-        num(w, "LogonId", (long long)p->loginuid);
-        num(w, "TerminalSessionId", (long long)p->sessionid);
+        NUM(w, "LogonId", (long long)p->loginuid);
+        NUM(w, "TerminalSessionId", (long long)p->sessionid);
         if (p->sha256[0]) {
             char h[80];
             size_t i;
@@ -507,19 +643,18 @@ proc_fields(struct w *w, const struct agent_proc *p, bool full)
                 h[7 + i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
             }
             h[7 + i] = '\0';
-            str(w, "Hashes", h);
+            STR(w, "Hashes", h);
         }
         if (p->euid != p->uid) {
-            user_name(p->euid, user, sizeof(user));
-            str(w, "bannin.EffectiveUser", user);
+            STRN(w, "bannin.EffectiveUser", user, user_name(p->euid, user, sizeof(user)));
         }
         if (p->tty && p->tty[0])
-            str(w, "bannin.Tty", p->tty);
+            STR(w, "bannin.Tty", p->tty);
     }
     if (p->container_id[0]) {
         /* the short form docker ps and crictl show; the full id beside it */
-        str_n(w, "ContainerId", p->container_id, BN_MIN(strlen(p->container_id), 12));
-        str(w, "bannin.ContainerIdFull", p->container_id);
+        STRN(w, "ContainerId", p->container_id, BN_MIN(strlen(p->container_id), 12));
+        STR(w, "bannin.ContainerIdFull", p->container_id);
     }
 }
 
@@ -530,12 +665,11 @@ parent_fields(struct w *w, const struct agent_proc *p)
     if (!p->pid)
         return;
     agent_process_guid(p->pid, p->start_ns, guid, sizeof(guid));
-    str(w, "ParentProcessGuid", guid);
-    num(w, "ParentProcessId", p->pid);
-    str(w, "ParentImage", image_of(p));
-    str(w, "ParentCommandLine", p->cmdline);
-    user_name(p->uid, user, sizeof(user));
-    str(w, "ParentUser", user);
+    STR(w, "ParentProcessGuid", guid);
+    NUM(w, "ParentProcessId", p->pid);
+    STR(w, "ParentImage", image_of(p));
+    STR(w, "ParentCommandLine", p->cmdline);
+    STRN(w, "ParentUser", user, user_name(p->uid, user, sizeof(user)));
 }
 
 static void
@@ -601,102 +735,153 @@ logsource(struct w *w, const struct agent_event *ev)
     default:
         return;
     }
-    str(w, "logsource.product", "linux");
+    STR(w, "logsource.product", "linux");
     if (cat)
-        str(w, "logsource.category", cat);
+        STR(w, "logsource.category", cat);
     if (svc)
-        str(w, "logsource.service", svc);
+        STR(w, "logsource.service", svc);
 }
+
+/* The record of the line just written (w->pairs), as bn_record_parse_ndjson would read it:
+ * the same keys, values (pointing at the same bytes of the line), types, raw bytes and time.
+ * Returns true, or false when the record could not be built here. */
+static bool
+record_of(struct w *w, size_t start, struct bn_record *rec, const char *name)
+{
+    const struct bn_buf *out = w->b;
+    bn_record_reset(rec);
+    rec->format = "ndjson";
+    rec->file = name ? name : "<memory>";
+    rec->index = 0;
+    for (uint32_t i = 0; i < w->npairs; i++) {
+        const struct wpair *pr = &w->pairs[i];
+        if (bn_record_add(rec, pr->k, pr->kl, out->p + pr->off, pr->len,
+                          (enum bn_vtype)pr->type) != 0)
+            return false;
+        /* the one time key of ours (a string: reader_json.c's set_ts parses it so) */
+        int64_t ns;
+        if (pr->kl == 7 && !memcmp(pr->k, "UtcTime", 7) &&
+            bn_time_parse(out->p + pr->off, pr->len, &ns) == 0)
+            rec->ts_ns = ns;
+    }
+    rec->raw = out->p + start;
+    rec->raw_len = out->len - start;
+    rec->line = 1;
+    rec->offset = 0;
+    return true;
+}
+
+static int render(const struct agent_event *ev, struct w *w);
 
 int
 agent_event_to_json(const struct agent_event *ev, struct bn_buf *out)
 {
-    struct w w = {out, 0, true};
+    struct w w = {.b = out, .first = true};
+    return render(ev, &w);
+}
+
+int
+agent_event_to_json_rec(const struct agent_event *ev, struct bn_buf *out, struct bn_record *rec,
+                        const char *name, bool *rec_ok)
+{
+    struct w w = {.b = out, .first = true, .rec = rec != NULL};
     size_t start = out->len;
-    char host[256];
+    *rec_ok = false;
+    int rc = render(ev, &w);
+    if (rc == 0 && rec && !w.rec_bad && out->len - start <= BN_RECORD_MAX)
+        *rec_ok = record_of(&w, start, rec, name);
+    return rc;
+}
+
+static int
+render(const struct agent_event *ev, struct w *w)
+{
+    struct bn_buf *out = w->b;
+    size_t start = out->len;
 
     pthread_once(&host_once, host_init);
-    snprintf(host, sizeof(host), "%s", host_name);
-    raw(&w, "{");
-    str(&w, "Channel", CHANNEL);
-    num(&w, "EventID", (long long)ev->kind);
-    logsource(&w, ev);
-    utc_time(&w, ev->ts_ns);
-    str(&w, "Computer", host);
+    const char *host = host_name;
+    size_t host_len = strnlen(host_name, sizeof(host_name) - 1);
+    raw(w, "{");
+    STR(w, "Channel", CHANNEL);
+    NUM(w, "EventID", (long long)ev->kind);
+    logsource(w, ev);
+    utc_time(w, ev->ts_ns);
+    STRN(w, "Computer", host, host_len);
     if (ev->kind == AGENT_EV_AUTH)
-        str(&w, "host", host); /* the auth rules group by host, as in auth.log records */
+        STRN(w, "host", host, host_len); /* the auth rules group by host, as in auth.log records */
 
     switch (ev->kind) {
     case AGENT_EV_PROCESS_CREATE:
-        proc_fields(&w, &ev->proc, true);
-        parent_fields(&w, &ev->parent);
+        proc_fields(w, &ev->proc, true);
+        parent_fields(w, &ev->parent);
         break;
     case AGENT_EV_PROCESS_TERMINATE:
-        proc_fields(&w, &ev->proc, false);
-        num(&w, "bannin.ExitCode", ev->exit_code);
+        proc_fields(w, &ev->proc, false);
+        NUM(w, "bannin.ExitCode", ev->exit_code);
         break;
     case AGENT_EV_NET_CONNECT:
-        proc_fields(&w, &ev->proc, false);
-        str(&w, "Protocol", ev->proto == IPPROTO_UDP ? "udp" : "tcp");
-        str(&w, "Initiated", ev->initiated ? "true" : "false");
-        str(&w, "SourceIsIpv6", ev->family == AF_INET6 ? "true" : "false");
-        ip(&w, "SourceIp", ev->family, ev->saddr);
-        num(&w, "SourcePort", ev->sport);
-        str(&w, "DestinationIsIpv6", ev->family == AF_INET6 ? "true" : "false");
-        ip(&w, "DestinationIp", ev->family, ev->daddr);
-        num(&w, "DestinationPort", ev->dport);
-        str(&w, "DestinationHostname", "");
+        proc_fields(w, &ev->proc, false);
+        STR(w, "Protocol", ev->proto == IPPROTO_UDP ? "udp" : "tcp");
+        STR(w, "Initiated", ev->initiated ? "true" : "false");
+        STR(w, "SourceIsIpv6", ev->family == AF_INET6 ? "true" : "false");
+        ip(w, "SourceIp", ev->family, ev->saddr);
+        NUM(w, "SourcePort", ev->sport);
+        STR(w, "DestinationIsIpv6", ev->family == AF_INET6 ? "true" : "false");
+        ip(w, "DestinationIp", ev->family, ev->daddr);
+        NUM(w, "DestinationPort", ev->dport);
+        STR(w, "DestinationHostname", "");
         if (ev->community_id[0])
-            str(&w, "CommunityId", ev->community_id);
+            STR(w, "CommunityId", ev->community_id);
         if (ev->listen)
-            boolean(&w, "bannin.Listen", true);
+            BOOL(w, "bannin.Listen", true);
         break;
     case AGENT_EV_DNS_QUERY:
-        proc_fields(&w, &ev->proc, false);
-        str(&w, "QueryName", ev->query);
-        str(&w, "QueryResults", ev->answers);
+        proc_fields(w, &ev->proc, false);
+        STR(w, "QueryName", ev->query);
+        STR(w, "QueryResults", ev->answers);
         break;
     case AGENT_EV_FILE_CREATE:
     case AGENT_EV_FILE_DELETE:
     case AGENT_EV_FILE_WRITE:
-        proc_fields(&w, &ev->proc, false);
-        str(&w, "TargetFilename", ev->path);
+        proc_fields(w, &ev->proc, false);
+        STR(w, "TargetFilename", ev->path);
         break;
     case AGENT_EV_FILE_RENAME:
-        proc_fields(&w, &ev->proc, false);
-        str(&w, "SourceFilename", ev->path);
-        str(&w, "TargetFilename", ev->path2);
+        proc_fields(w, &ev->proc, false);
+        STR(w, "SourceFilename", ev->path);
+        STR(w, "TargetFilename", ev->path2);
         break;
     case AGENT_EV_FILE_ATTR:
-        proc_fields(&w, &ev->proc, false);
-        str(&w, "TargetFilename", ev->path);
+        proc_fields(w, &ev->proc, false);
+        STR(w, "TargetFilename", ev->path);
         if (ev->mode) {
             char m[16];
             snprintf(m, sizeof(m), "%04o", (unsigned)(ev->mode & 07777));
-            str(&w, "bannin.Mode", m);
+            STR(w, "bannin.Mode", m);
         } else {
-            num(&w, "bannin.OwnerUid", (long long)ev->new_uid);
-            num(&w, "bannin.OwnerGid", (long long)ev->new_gid);
+            NUM(w, "bannin.OwnerUid", (long long)ev->new_uid);
+            NUM(w, "bannin.OwnerGid", (long long)ev->new_gid);
         }
         break;
     case AGENT_EV_ALERT:
         /* the acting process and its parent, as on the triggering event */
         if (ev->proc.pid) {
-            proc_fields(&w, &ev->proc, true);
-            parent_fields(&w, &ev->parent);
+            proc_fields(w, &ev->proc, true);
+            parent_fields(w, &ev->parent);
         }
         if (ev->path)
-            str(&w, "TargetFilename", ev->path);
+            STR(w, "TargetFilename", ev->path);
         break;
     default:
         if (ev->proc.pid)
-            proc_fields(&w, &ev->proc, ev->kind != AGENT_EV_STATUS);
+            proc_fields(w, &ev->proc, ev->kind != AGENT_EV_STATUS);
         if (ev->path)
-            str(&w, "TargetFilename", ev->path);
+            STR(w, "TargetFilename", ev->path);
         break;
     }
     if (ev->category && ev->category[0])
-        str(&w, "bannin.category", ev->category);
+        STR(w, "bannin.category", ev->category);
     for (uint32_t i = 0; i < ev->nextra && i < AGENT_EXTRAS_MAX; i++) {
         const char *k = ev->extra_keys[i];
         if (!k || !k[0] || (ev->kind == AGENT_EV_AUTH && !strcmp(k, "service")))
@@ -704,23 +889,23 @@ agent_event_to_json(const struct agent_event *ev, struct bn_buf *out)
         if (ev->kind == AGENT_EV_ALERT && (!strcmp(k, "trigger") || !strcmp(k, "ancestry")) &&
             ev->extra_vals[i] &&
             ((ev->extra_json >> i & 1) || json_embeddable(ev->extra_vals[i]))) {
-            key(&w, k);
-            raw(&w, ev->extra_vals[i]);
+            key(w, k);
+            raw(w, ev->extra_vals[i]);
             continue;
         }
-        str(&w, k, ev->extra_vals[i]);
+        str(w, k, ev->extra_vals[i]);
     }
-    num(&w, "bannin.seq", (long long)ev->seq);
-    str(&w, "bannin.tier", agent_tier_name(ev->tier));
+    NUM(w, "bannin.seq", (long long)ev->seq);
+    STR(w, "bannin.tier", agent_tier_name(ev->tier));
     if (ev->proc.cmdline_truncated || ev->parent.cmdline_truncated)
-        boolean(&w, "bannin.truncated", true);
+        BOOL(w, "bannin.truncated", true);
     if (ev->proc.exe_deleted)
-        boolean(&w, "bannin.exe_deleted", true);
-    raw(&w, "}");
-    if (w.rc) {
+        BOOL(w, "bannin.exe_deleted", true);
+    raw(w, "}");
+    if (w->rc) {
         out->len = start;
         if (out->p)
             out->p[start] = '\0';
     }
-    return w.rc;
+    return w->rc;
 }

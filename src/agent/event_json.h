@@ -19,6 +19,19 @@
 int agent_event_to_json(const struct agent_event *ev, struct bn_buf *out);
 
 /*
+ * agent_event_to_json, and beside it the record bn_record_parse_ndjson(rec, line, len, name)
+ * would read from the line written (the same keys, values, types, raw bytes and time; values
+ * point into out, so rec is valid until out changes), without parsing the line back. rec
+ * (from bn_record_init) is reset. *rec_ok is true when rec was filled; false when the event
+ * has a member this does not give exactly as the reader would (a value or key that needed
+ * escaping, nested JSON, a second time key): the caller then parses the line. Returns as
+ * agent_event_to_json.
+ */
+struct bn_record;
+int agent_event_to_json_rec(const struct agent_event *ev, struct bn_buf *out, struct bn_record *rec,
+                            const char *name, bool *rec_ok);
+
+/*
  * Sets the "Computer" name and the boot id (36-character UUID text) ProcessGuid is derived
  * from; both borrowed for the call. NULL keeps the current value. Without a call the host
  * name and /proc/sys/kernel/random/boot_id are read on first use. Not thread-safe with
