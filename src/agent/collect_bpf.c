@@ -99,7 +99,7 @@ struct bpf_state {
     int64_t boot_to_real_ns;
     bool files;
     struct wfd_slot wfds[WFD_SLOTS];
-    atomic_uint_fast64_t records, bad, emit_errors, unresolved, wfd_evicted, forks;
+    atomic_uint_fast64_t records, bad, emit_errors, unresolved, wfd_evicted;
     atomic_uint_fast64_t filtered_user;
     uint32_t self_mnt_ns, self_pid_ns; /* the agent's own namespaces (inode numbers) */
     /* cgroup id (from the exec record) -> cgroup path and container id, resolved once per
@@ -362,28 +362,44 @@ emit(struct bpf_state *s, struct agent_event *ev)
 }
 
 /*
- * Joins a kernel-walked path (components leaf first) into out as an absolute path. A
- * pseudo file (memfd, anon inode) is "/<name>", as /proc/<pid>/exe shows it. Returns
- * false when the record holds no usable path (no file, no component, walk truncated).
+ * Joins a kernel-walked path (dp: components leaf first, their names packed in names, of
+ * which avail bytes are in the record) into out as an absolute path. A pseudo file (memfd,
+ * anon inode) is "/<name>", as /proc/<pid>/exe shows it. Returns false when the record
+ * holds no usable path (no file, no component, walk truncated, names that do not fit).
  */
-static bool
-dpath_join(const struct ab_dpath *dp, char *out, size_t size)
+bool
+agent_bpf_dpath_join(const struct ab_dpath *dp, const char *names, size_t avail, char *out,
+                     size_t size)
 {
+    uint32_t at[AB_DPATH_DEPTH + 1];
+    uint32_t n = dp->n, len = dp->len, pos = 0;
     size_t off = 0;
-    uint32_t n = dp->n;
 
-    out[0] = '\0';
+    if (size > 0)
+        out[0] = '\0';
     if (!(dp->flags & AB_DP_VALID) || (dp->flags & AB_DP_TRUNC) || n == 0 ||
-        n > AB_DPATH_DEPTH || size < 2)
+        n > AB_DPATH_DEPTH || len > avail || len > AB_DNAMES_LEN || size < 2)
         return false;
-    for (uint32_t i = n; i-- > 0;) {
-        size_t len = strnlen(dp->comp[i], AB_DNAME_LEN);
+    /* where each name starts; each must end (NUL) inside the walk's len bytes */
+    for (uint32_t i = 0; i < n; i++) {
+        const char *z = pos < len ? memchr(names + pos, '\0', len - pos) : NULL;
 
-        if (off + 1 + len + 1 > size)
+        if (!z)
             return false;
+        at[i] = pos;
+        pos = (uint32_t)(z - names) + 1;
+    }
+    at[n] = pos;
+    for (uint32_t i = n; i-- > 0;) {
+        size_t l = at[i + 1] - at[i] - 1;
+
+        if (off + 1 + l + 1 > size) {
+            out[0] = '\0';
+            return false;
+        }
         out[off++] = '/';
-        memcpy(out + off, dp->comp[i], len);
-        off += len;
+        memcpy(out + off, names + at[i], l);
+        off += l;
     }
     out[off] = '\0';
     return true;
@@ -527,10 +543,12 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
     struct agent_event ev;
     bool pseudo, memfd, deleted;
     size_t base = offsetof(struct ab_exec, data);
-    uint32_t pl = r->path_len, al = r->args_len;
+    uint32_t pl = r->path_len, al = r->args_len, fl = r->file.len, cl = r->cwd.len;
+    const char *fnames = r->data + pl, *cnames = fnames + fl, *args = cnames + cl;
     size_t n;
 
-    if (pl > AB_PATH_LEN || al > AB_ARGS_LEN || base + pl + al > size) {
+    if (pl > AB_PATH_LEN || al > AB_ARGS_LEN || fl > AB_DNAMES_LEN || cl > AB_DNAMES_LEN ||
+        base + pl + fl + cl + al > size) {
         atomic_fetch_add(&s->bad, 1);
         return;
     }
@@ -542,11 +560,12 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
     /* the file really executed, from bprm->file: used when the exec'd name does not say
      * what ran (fd / memfd / deleted file) */
     pseudo = (r->file.flags & AB_DP_PSEUDO) != 0;
-    memfd = pseudo && r->file.n > 0 && strncmp(r->file.comp[0], "memfd:", 6) == 0;
+    /* the first name is the file's own; a shorter one has a NUL among its first 6 bytes */
+    memfd = pseudo && r->file.n > 0 && fl >= 6 && memcmp(fnames, "memfd:", 6) == 0;
     deleted = (r->file.flags & AB_DP_VALID) && ((r->file.flags & AB_DP_UNLINKED) || memfd);
     if ((deleted || pseudo || exe[0] != '/' || strncmp(exe, "/proc/", 6) == 0 ||
          strncmp(exe, "/dev/fd/", 8) == 0) &&
-        dpath_join(&r->file, real, sizeof(real)))
+        agent_bpf_dpath_join(&r->file, fnames, fl, real, sizeof(real)))
         memcpy(exe, real, strlen(real) + 1);
     else if (exe[0] != '/' && proc_link(r->h.pid, "exe", exe, sizeof(exe)) < 0)
         rec_str(r->data, pl, exe, sizeof(exe));
@@ -556,7 +575,8 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
     if ((r->cwd.flags & (AB_DP_VALID | AB_DP_TRUNC | AB_DP_PSEUDO)) == AB_DP_VALID &&
         r->cwd.n == 0)
         ev.proc.cwd = (char *)"/"; /* the walk started at the root */
-    else if (!(r->cwd.flags & AB_DP_PSEUDO) && dpath_join(&r->cwd, cwd, sizeof(cwd)))
+    else if (!(r->cwd.flags & AB_DP_PSEUDO) &&
+             agent_bpf_dpath_join(&r->cwd, cnames, cl, cwd, sizeof(cwd)))
         ev.proc.cwd = cwd;
     if (r->exe_dev && r->exe_ino && !pseudo) {
         ev.exe_id.valid = true;
@@ -586,7 +606,7 @@ on_exec(struct bpf_state *s, const struct ab_exec *r, size_t size)
     }
     /* argv: NUL-separated -> joined by spaces; a trailing NUL ends it */
     n = al < sizeof(cmd) - 1 ? al : sizeof(cmd) - 1;
-    memcpy(cmd, r->data + pl, n);
+    memcpy(cmd, args, n);
     while (n > 0 && cmd[n - 1] == '\0')
         n--;
     for (size_t i = 0; i < n; i++)
@@ -859,7 +879,8 @@ on_misc(struct bpf_state *s, const struct ab_misc *r)
         ev.category = "persistence.kernel_module";
         /* the kernel read the module file's path at the syscall: the loader may close
          * the fd (or exit) before /proc/<pid>/fd could be read */
-        if (r->fd >= 0 && dpath_join(&r->file, fdpath, sizeof(fdpath))) {
+        if (r->fd >= 0 && agent_bpf_dpath_join(&r->file, r->names, sizeof(r->names), fdpath,
+                                               sizeof(fdpath))) {
             ev.path = fdpath;
             if (r->file.flags & AB_DP_UNLINKED) {
                 ev.extra_keys[ev.nextra] = "file_deleted";
@@ -921,10 +942,6 @@ on_record(void *ctx, void *data, size_t size)
         if (size < sizeof(struct ab_exit))
             goto bad;
         on_exit_rec(s, data);
-        break;
-    case AB_FORK:
-        /* the process table learns parents from exec records; forks are only counted */
-        atomic_fetch_add(&s->forks, 1);
         break;
     case AB_TCP:
     case AB_UDP:
@@ -1052,7 +1069,9 @@ agent_bpf_stats(void *state, struct agent_bpf_stats *st)
     st->bad_records = atomic_load(&s->bad);
     st->emit_errors = atomic_load(&s->emit_errors);
     st->unresolved = atomic_load(&s->unresolved);
-    st->forks = atomic_load(&s->forks);
+    /* the process table learns parents from exec records: forks are only counted, in
+     * the kernel (AB_CNT_FORKS) */
+    st->forks = counter_sum(s, AB_CNT_FORKS);
     st->idle_spells = atomic_load(&s->idle_spells);
     st->idle_wakeups = atomic_load(&s->idle_wakeups);
     st->filtered = counter_sum(s, AB_CNT_FILTERED) + atomic_load(&s->filtered_user);

@@ -253,7 +253,9 @@ static __always_inline void fill_hdr(struct ab_hdr *h, struct task_struct *t, __
     h->start_ns = t->start_boottime;
     h->pstart_ns = parent->start_boottime;
     h->cgroup_id = 0;
-    BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
+    /* comm is NUL-padded in the task (set with strscpy_pad): two direct loads, not a
+     * bpf_probe_read_kernel_str call */
+    __builtin_memcpy(h->comm, t->comm, AB_COMM_LEN);
 }
 
 static __always_inline void fill_current(struct ab_hdr *h, __u32 type)
@@ -342,16 +344,21 @@ static __always_inline void mount_fields(struct mount *mnt, struct mount **paren
 }
 
 /*
- * Walks a struct file's dentry up to the root, crossing mounts, and stores the component
- * names leaf first (struct ab_dpath). Used where the name a syscall was given does not say
- * what the file is: exec through /proc/self/fd/N or execveat(AT_EMPTY_PATH) of a deleted
- * or memfd file, and finit_module, whose fd the loader may close before user space looks;
- * and for the working directory of every exec. Per component: one span read and the name.
+ * Walks a struct file's dentry up to the root, crossing mounts, and packs the component
+ * names leaf first into nb (struct ab_dpath: dp->len bytes). Used where the name a syscall
+ * was given does not say what the file is: exec through /proc/self/fd/N or
+ * execveat(AT_EMPTY_PATH) of a deleted or memfd file, and finit_module, whose fd the loader
+ * may close before user space looks; and for the working directory of every exec. Per
+ * component: one span read and the name.
  */
 /* A global function: the verifier checks it once, for any arguments of its prototype,
  * instead of once per call site and per state reaching it (inlined, the two walks of an
  * exec made on_exec's verification 8 times longer: ~0.9 s of agent CPU at every start). */
-__noinline int dpath_walk_g(struct ab_dpath *dp, __u64 dentry, __u64 vfsmnt, int flags_only)
+#define DW_FLAGS_ONLY 0x1 /* names only for a deleted or pseudo file (see below) */
+#define DW_NO_UNLINKED 0x2 /* the caller does not use AB_DP_UNLINKED: no i_nlink read */
+
+__noinline int dpath_walk_g(struct ab_dpath *dp, struct ab_dnames *nb, __u64 dentry,
+                            __u64 vfsmnt, int mode)
 {
     struct dentry *d = (struct dentry *)dentry;
     struct vfsmount *vmnt = (struct vfsmount *)vfsmnt;
@@ -361,25 +368,27 @@ __noinline int dpath_walk_g(struct ab_dpath *dp, __u64 dentry, __u64 vfsmnt, int
     __u32 n = 0;
     int done = 0;
 
-    if (!dp)
+    if (!dp || !nb)
         return 0;
     dp->flags = 0;
     dp->n = 0;
+    dp->len = 0;
     if (!d || !vmnt)
         return 0;
     dp->flags = AB_DP_VALID;
     mnt = container_of(vmnt, struct mount, mnt);
     mount_fields(mnt, &mp, &mpoint, &root);
     dentry_fields(d, &f); /* f describes d whenever d is not the mount's root */
-    {
+    if (!(mode & DW_NO_UNLINKED)) {
         struct inode *ino = f.inode;
 
         if ((ino && BPF_CORE_READ(ino, i_nlink) == 0) || (!f.pprev && f.parent != d))
             dp->flags |= AB_DP_UNLINKED;
     }
-    /* flags_only: the caller needs the names only for a deleted or pseudo file (a root
+    /* DW_FLAGS_ONLY: the caller needs the names only for a deleted or pseudo file (a root
      * dentry that is not its mount's root); the flags of any other file are final here */
-    if (flags_only && !(dp->flags & AB_DP_UNLINKED) && (d == root || (f.parent && f.parent != d)))
+    if ((mode & DW_FLAGS_ONLY) && !(dp->flags & AB_DP_UNLINKED) &&
+        (d == root || (f.parent && f.parent != d)))
         return 0;
 #pragma unroll
     for (int i = 0; i < AB_DPATH_DEPTH + 4; i++) {
@@ -398,12 +407,22 @@ __noinline int dpath_walk_g(struct ab_dpath *dp, __u64 dentry, __u64 vfsmnt, int
         if (n >= AB_DPATH_DEPTH)
             break;
         {
-            long l = bpf_probe_read_kernel_str(dp->comp[n], AB_DNAME_LEN, f.name);
+            /* the running length lives in dp, not in a register: the verifier then knows
+             * only its bound at each step, the same on every path, and prunes; as a register
+             * its range differed per path through the loop (~0.5 -> ~3 s of agent start) */
+            __u32 off = dp->len;
+            long l;
 
-            if (l <= 0)
-                dp->comp[n][0] = 0;
-            else if (l >= AB_DNAME_LEN)
+            if (off > AB_DNAMES_LEN - AB_DNAME_LEN)
+                break;
+            l = bpf_probe_read_kernel_str(&nb->b[off], AB_DNAME_LEN, f.name);
+            if (l <= 0) {
+                nb->b[off] = 0;
+                l = 1;
+            } else if (l >= AB_DNAME_LEN) {
                 dp->flags |= AB_DP_TRUNC; /* a name that may have been cut: not the path */
+            }
+            dp->len = (__u16)(off + ((__u32)l & (2 * AB_DNAME_LEN - 1)));
         }
         n++;
         if (!f.parent || f.parent == d) {
@@ -422,19 +441,15 @@ __noinline int dpath_walk_g(struct ab_dpath *dp, __u64 dentry, __u64 vfsmnt, int
     return 0;
 }
 
-static __always_inline void dpath_walk(struct ab_dpath *dp, struct dentry *d,
-                                       struct vfsmount *vmnt)
-{
-    dpath_walk_g(dp, (__u64)d, (__u64)vmnt, 0);
-}
-
-static __always_inline void dpath_fill(struct ab_dpath *dp, struct file *f)
+static __always_inline void dpath_fill(struct ab_dpath *dp, struct ab_dnames *nb, struct file *f)
 {
     dp->flags = 0;
     dp->n = 0;
+    dp->len = 0;
     if (!f)
         return;
-    dpath_walk(dp, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+    dpath_walk_g(dp, nb, (__u64)BPF_CORE_READ(f, f_path.dentry),
+                 (__u64)BPF_CORE_READ(f, f_path.mnt), 0);
 }
 
 /* ---- processes ---- */
@@ -490,7 +505,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     struct mm_struct *mm;
     __u64 as, ae, total, want, got = 0;
     long n;
-    __u32 pl;
+    __u32 pl, fl, cl, base;
 
     if (!e)
         return 0;
@@ -510,9 +525,16 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         unsigned int lvl = tp->level;
         struct pid_namespace *pns = NULL;
 
-        if (tp && lvl < 64 &&
-            bpf_probe_read_kernel(&pns, sizeof(pns), &tp->numbers[lvl].ns) == 0 && pns)
+        /* the host's own processes (level 0): two direct loads; only a process in a child
+         * pid namespace takes the variably indexed read (two helper calls) */
+        if (tp && lvl == 0) {
+            pns = tp->numbers[0].ns;
+            if (pns)
+                e->pid_ns = pns->ns.inum;
+        } else if (tp && lvl < 64 &&
+                   bpf_probe_read_kernel(&pns, sizeof(pns), &tp->numbers[lvl].ns) == 0 && pns) {
             e->pid_ns = BPF_CORE_READ(pns, ns.inum);
+        }
     }
     n = bpf_probe_read_kernel_str(e->data, AB_PATH_LEN, bprm->filename);
     if (n <= 0) {
@@ -542,15 +564,26 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
          * not gives the verifier states it cannot prune (the agent's start took ~1.5 s) */
         if (f)
             bpf_probe_read_kernel(&fp, sizeof(fp), &f->f_path);
+        /* the names of both walks go right after the filename: a record is as long as
+         * what it carries */
+        e->file.flags = e->file.n = e->file.len = 0;
         if (fp.dentry)
-            dpath_walk_g(&e->file, (__u64)fp.dentry, (__u64)fp.mnt, plain);
-        else
-            e->file.flags = e->file.n = 0;
+            dpath_walk_g(&e->file, (struct ab_dnames *)&e->data[pl], (__u64)fp.dentry,
+                         (__u64)fp.mnt, plain ? DW_FLAGS_ONLY : 0);
+        fl = e->file.len;
+        if (fl > AB_DNAMES_LEN)
+            fl = AB_DNAMES_LEN;
         exe_identity(e, f);
-        /* the working directory, so user space needs no readlink of /proc/<pid>/cwd */
+        /* the working directory, so user space needs no readlink of /proc/<pid>/cwd (which
+         * does not look at whether it was removed: AB_DP_UNLINKED is not set for it) */
         bpf_probe_read_kernel(&cwd, sizeof(cwd), &p->fs->pwd);
-        dpath_walk(&e->cwd, cwd.dentry, cwd.mnt);
+        dpath_walk_g(&e->cwd, (struct ab_dnames *)&e->data[pl + fl], (__u64)cwd.dentry,
+                     (__u64)cwd.mnt, DW_NO_UNLINKED);
+        cl = e->cwd.len;
+        if (cl > AB_DNAMES_LEN)
+            cl = AB_DNAMES_LEN;
     }
+    base = pl + fl + cl; /* argv's offset in data */
 
     mm = p->mm;
     as = mm->arg_start;
@@ -575,8 +608,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         len = want - off;
         if (len > AB_ARGS_CHUNK)
             len = AB_ARGS_CHUNK;
-        dst = pl + (__u32)off;
-        if (dst > AB_PATH_LEN + AB_ARGS_LEN - AB_ARGS_CHUNK)
+        dst = base + (__u32)off;
+        if (dst > AB_PATH_LEN + 2 * AB_DNAMES_LEN + AB_ARGS_LEN - AB_ARGS_CHUNK)
             break;
         if (bpf_probe_read_user(&e->data[dst], len, (const void *)(as + off))) {
             e->h.flags |= AB_F_ARGS_FAULT;
@@ -587,7 +620,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     e->args_len = (__u32)got;
     if (got > AB_ARGS_LEN)
         got = AB_ARGS_LEN;
-    submit(e, __builtin_offsetof(struct ab_exec, data) + pl + got);
+    submit(e, __builtin_offsetof(struct ab_exec, data) + base + got);
     return 0;
 }
 
@@ -611,25 +644,19 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
     return 0;
 }
 
+/*
+ * User space learns a process's parent from its exec record (ab_hdr.ppid, pstart_ns) and
+ * only counted fork records, so a fork is a per-CPU counter, not a record: a ring-buffer
+ * record per fork cost every fork ~0.4 us here (reserve, header, commit) and the reader a
+ * record to take.
+ */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-    struct ab_fork *e;
-
-    /* parent and child are BTF pointers: direct loads (no helper call) */
+    /* child is a BTF pointer: a direct load (no helper call) */
     if (child->pid != child->tgid)
         return 0; /* a new thread, not a process */
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count(AB_CNT_DROPS);
-        return 0;
-    }
-    fill_hdr(&e->h, parent, AB_FORK);
-    e->child_pid = child->tgid;
-    e->pad = 0;
-    e->child_start_ns = child->start_boottime;
-    bpf_ringbuf_submit(e, rb_flags());
-    count(AB_CNT_EVENTS);
+    count(AB_CNT_FORKS);
     return 0;
 }
 
@@ -841,6 +868,7 @@ static __always_inline void tamper(long nr, __u32 target, __u32 arg)
     e->name[0] = 0;
     e->file.flags = 0;
     e->file.n = 0;
+    e->file.len = 0;
     bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
 }
@@ -880,8 +908,9 @@ static __always_inline void misc(__u32 type, long nr, __s32 fd, __u32 arg, const
         bpf_probe_read_user_str(e->name, sizeof(e->name), uname);
     e->file.flags = 0;
     e->file.n = 0;
+    e->file.len = 0;
     if (type == AB_MODULE && fd >= 0)
-        dpath_fill(&e->file, fd_file(fd));
+        dpath_fill(&e->file, (struct ab_dnames *)e->names, fd_file(fd));
     bpf_ringbuf_submit(e, rb_flags());
     count(AB_CNT_EVENTS);
 }
@@ -978,13 +1007,18 @@ static __always_inline int sys_enter_body(long id, __u64 a0, __u64 a1, __u64 a2,
 /* Whether a file syscall is worth looking at (not the agent's own, not a read-only open). */
 static __always_inline int file_syscall_wanted(long id, __u64 a1, __u64 a2)
 {
-    if ((bpf_get_current_pid_tgid() >> 32) == cfg(AB_CFG_AGENT_TGID))
-        return 0;
+    /* a read-only open (most file syscalls) is decided from its flags alone, before the
+     * helper call and map lookup that tell the agent's own calls */
     if (id == NR_open || id == NR_openat) {
         __u64 flags = id == NR_open ? a1 : a2;
 
-        return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0;
+        if (!(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)))
+            return 0;
     }
+    if ((bpf_get_current_pid_tgid() >> 32) == cfg(AB_CFG_AGENT_TGID))
+        return 0;
+    if (id == NR_open || id == NR_openat)
+        return 1;
     if (id == NR_openat2) {
         __u64 flags = 0;
 

@@ -25,7 +25,7 @@
 enum ab_type {
     AB_EXEC = 1,
     AB_EXIT = 2,
-    AB_FORK = 3,
+    AB_FORK = 3,                 /* no longer written (forks are counted: AB_CNT_FORKS) */
     AB_TCP = 4,
     AB_UDP = 5,
     AB_FILE = 6,
@@ -48,16 +48,25 @@ enum ab_type {
                                     or a component of AB_DNAME_LEN - 1 bytes or more (cut) */
 #define AB_DP_PSEUDO 0x8         /* no parent mount: pseudo file system (memfd, anon inode) */
 
+#define AB_DNAMES_LEN (AB_DPATH_DEPTH * AB_DNAME_LEN) /* most bytes one walk's names take */
+
 /*
  * The path of a struct file as the kernel sees it, from its dentry and mount: up to
- * AB_DPATH_DEPTH component names, leaf first (comp[0] is the file's own name), each
- * NUL-terminated and cut at AB_DNAME_LEN - 1 bytes. User space joins them with '/'.
- * Read at event time, so it is there even when the file is gone or the fd closed.
+ * AB_DPATH_DEPTH component names, leaf first (the first is the file's own name), each
+ * NUL-terminated and cut at AB_DNAME_LEN - 1 bytes, packed one after the other (len bytes
+ * in all) in the record's tail. User space joins them with '/'. Read at event time, so it
+ * is there even when the file is gone or the fd closed. (Until 2026-11-26 each walk was
+ * 12 fixed 64-byte slots: 776 bytes, twice in every exec record, mostly zeros.)
  */
 struct ab_dpath {
     __u32 flags;                 /* AB_DP_* */
-    __u32 n;                     /* components filled */
-    char comp[AB_DPATH_DEPTH][AB_DNAME_LEN];
+    __u16 n;                     /* components */
+    __u16 len;                   /* bytes of their packed names, NULs included */
+};
+
+/* Where the kernel's walk writes the packed names (the BPF side only). */
+struct ab_dnames {
+    char b[AB_DNAMES_LEN];
 };
 
 /* The acting task, filled by every program. */
@@ -94,24 +103,20 @@ struct ab_exec {
     __u64 exe_ino;
     __u64 exe_size;
     __s64 exe_mtime_sec;
-    struct ab_dpath file;        /* bprm->file: the file really executed */
+    struct ab_dpath file;        /* bprm->file: the file really executed (names only where
+                                    user space needs them, else n == 0) */
     struct ab_dpath cwd;         /* the working directory (user space reads /proc/<pid>/cwd
-                                    only when this walk was cut: AB_DP_TRUNC) */
-    /* bprm->filename (path_len bytes), then argv (args_len bytes); the record ends there */
-    char data[AB_PATH_LEN + AB_ARGS_LEN];
+                                    only when this walk was cut: AB_DP_TRUNC); AB_DP_UNLINKED
+                                    is not looked for here */
+    /* bprm->filename (path_len bytes), the names of file (file.len bytes), those of cwd
+     * (cwd.len bytes), then argv (args_len bytes); the record ends there */
+    char data[AB_PATH_LEN + 2 * AB_DNAMES_LEN + AB_ARGS_LEN];
 };
 
 struct ab_exit {
     struct ab_hdr h;
     __u32 exit_code;             /* wait status: (code << 8) | signal */
     __u32 pad;
-};
-
-struct ab_fork {
-    struct ab_hdr h;             /* the parent */
-    __u32 child_pid;
-    __u32 pad;
-    __u64 child_start_ns;
 };
 
 /* TCP events (inet_sock_set_state). */
@@ -166,6 +171,7 @@ struct ab_misc {
     __u32 arg;                   /* tamper: signal or ptrace request; bpf: prog type */
     char name[64];               /* module params or BPF program name */
     struct ab_dpath file;        /* finit_module: the module file behind fd */
+    char names[AB_DNAMES_LEN];   /* file's names (file.len bytes; the record is this size) */
 };
 
 /* Key of the path prefix filter (LPM trie over the first AB_PREFIX_LEN bytes of a path). */
@@ -185,6 +191,7 @@ enum ab_counter {
     AB_CNT_DROPS = 0,            /* ring buffer reserve/output failures */
     AB_CNT_EVENTS = 1,           /* records written */
     AB_CNT_FILTERED = 2,         /* file operations dropped by the prefix filter */
+    AB_CNT_FORKS = 3,            /* processes forked (counted, no record: see on_fork) */
     AB_CNT_MAX = 4,
 };
 
@@ -194,5 +201,19 @@ enum ab_config {
     AB_CFG_FILE_ALL = 1,         /* 1: send every file operation (no prefix filter) */
     AB_CFG_MAX = 4,
 };
+
+#ifndef __bpf__
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Joins the path of a kernel walk (dp, with its packed names: avail bytes of the record
+ * from names on) into out as "/a/b/c"; a pseudo file is "/<name>". Borrows everything.
+ * Returns false, with out "", when the record holds no usable path: no file, no
+ * component, a walk cut short (AB_DP_TRUNC), or names that do not fit their length.
+ */
+bool agent_bpf_dpath_join(const struct ab_dpath *dp, const char *names, size_t avail,
+                          char *out, size_t size);
+#endif
 
 #endif
