@@ -182,20 +182,28 @@ static int
 fast_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen, uint32_t *wirelen,
           uint64_t *ts_ns)
 {
-    if (fast_fill(c, REC_HDR) != 0)
-        return BN_EIO;
     size_t have = c->len - c->off;
-    if (have == 0)
-        return BN_EOF;
-    if (have < REC_HDR)
-        return BN_EIO; /* a record header cut short */
+    uint32_t cl;
+
+    /* the common case, a whole record in the buffer, needs no fill (both would return at
+     * once); otherwise fill and judge step by step */
+    if (have < REC_HDR || (cl = rd32(c->buf + c->off + 8, c->swap)) > NET_SNAPLEN ||
+        have - REC_HDR < cl) {
+        if (fast_fill(c, REC_HDR) != 0)
+            return BN_EIO;
+        have = c->len - c->off;
+        if (have == 0)
+            return BN_EOF;
+        if (have < REC_HDR)
+            return BN_EIO; /* a record header cut short */
+        cl = rd32(c->buf + c->off + 8, c->swap);
+        if (cl > NET_SNAPLEN)
+            return BN_EIO; /* libpcap: "invalid packet capture length" */
+        if (fast_fill(c, REC_HDR + cl) != 0 || c->len - c->off < REC_HDR + cl)
+            return BN_EIO; /* the last record cut short */
+    }
     const uint8_t *h = c->buf + c->off;
-    uint32_t sec = rd32(h, c->swap), frac = rd32(h + 4, c->swap);
-    uint32_t cl = rd32(h + 8, c->swap), wl = rd32(h + 12, c->swap);
-    if (cl > NET_SNAPLEN)
-        return BN_EIO; /* libpcap: "invalid packet capture length" */
-    if (fast_fill(c, REC_HDR + cl) != 0 || c->len - c->off < REC_HDR + cl)
-        return BN_EIO; /* the last record cut short */
+    uint32_t sec = rd32(h, c->swap), frac = rd32(h + 4, c->swap), wl = rd32(h + 12, c->swap);
     *data = c->buf + c->off + REC_HDR;
     c->off += REC_HDR + cl;
     c->nrec++;
