@@ -88,6 +88,29 @@ jw_strval(struct jw *w, const char *v, size_t vmax)
 static void
 jw_str_n(struct jw *w, const char *k, size_t kn, const char *v, size_t vmax)
 {
+    struct bn_buf *b = w->b;
+    /*
+     * A text field with room for its worst case: key, quotes and value behind one bounds
+     * check (the escape then takes its fast path) instead of one per piece.
+     */
+    if (!w->rc && vmax && vmax < SIZE_MAX / 8 && kn + 6 * vmax + 8 < b->cap - b->len) {
+        char *o = b->p + b->len;
+        if (w->comma)
+            *o++ = ',';
+        *o++ = '"';
+        net_copy_short(o, k, kn);
+        o += kn;
+        memcpy(o, "\":\"", 3);
+        o += 3;
+        b->len = (size_t)(o - b->p);
+        w->comma = true;
+        w->rc = bn_buf_json_escape_z(b, v, vmax);
+        if (!w->rc) {
+            b->p[b->len++] = '"';
+            b->p[b->len] = '\0';
+        }
+        return;
+    }
     jw_key_n(w, k, kn);
     jw_strval(w, v, vmax);
 }

@@ -255,16 +255,25 @@ put_type(struct bn_buf *b, enum net_rec_type t)
 
 #define MAC_LEN 17 /* "xx:xx:xx:xx:xx:xx" */
 
+/* "xx:xx:xx:xx:xx:xx" at buf (MAC_LEN bytes and a NUL), a byte's two digits at a time. */
 static const char *
 mac_str(const uint8_t *m, char *buf)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex2[513] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
     for (int i = 0; i < 6; i++) {
-        buf[i * 3] = hex[m[i] >> 4];
-        buf[i * 3 + 1] = hex[m[i] & 15];
-        buf[i * 3 + 2] = i < 5 ? ':' : '\0';
+        memcpy(buf + i * 3, hex2 + 2 * m[i], 2);
+        buf[i * 3 + 2] = ':';
     }
+    buf[MAC_LEN] = '\0';
     return buf;
 }
 
@@ -272,11 +281,27 @@ mac_str(const uint8_t *m, char *buf)
 static int
 put_ether(struct bn_buf *b, const uint8_t *src, const uint8_t *dst)
 {
+    static const char k1[] = ",\"ether\":{\"src_mac\":\"", k2[] = "\",\"dest_mac\":\"";
     char m1[24], m2[24];
 
-    TRY(LIT(b, ",\"ether\":{\"src_mac\":\""));
+    if (sizeof(k1) + sizeof(k2) + 2 * MAC_LEN + 2 < b->cap - b->len) {
+        /* written in place: the MACs' NULs land where the next piece goes */
+        char *o = b->p + b->len;
+        memcpy(o, k1, sizeof(k1) - 1);
+        o += sizeof(k1) - 1;
+        mac_str(src, o);
+        o += MAC_LEN;
+        memcpy(o, k2, sizeof(k2) - 1);
+        o += sizeof(k2) - 1;
+        mac_str(dst, o);
+        o += MAC_LEN;
+        memcpy(o, "\"}", 3);
+        b->len = (size_t)(o + 2 - b->p);
+        return 0;
+    }
+    TRY(net_buf_add(b, k1, sizeof(k1) - 1));
     TRY(net_buf_add(b, mac_str(src, m1), MAC_LEN));
-    TRY(LIT(b, "\",\"dest_mac\":\""));
+    TRY(net_buf_add(b, k2, sizeof(k2) - 1));
     TRY(net_buf_add(b, mac_str(dst, m2), MAC_LEN));
     return LIT(b, "\"}");
 }
