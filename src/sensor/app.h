@@ -22,12 +22,9 @@
 #include "bannin/limits.h"
 #include "sensor/sensor.h"
 
-/*
- * The decimal digits of v at the end of tmp[24], two at a time from a table (half the
- * divisions of a digit loop: eve records are mostly numbers); returns where they start.
- */
-static inline size_t
-net_u64_dec(char tmp[24], uint64_t v)
+/* "00" to "99": the two decimal digits of v < 100 at 2 * v. */
+static inline const char *
+net_dec2(void)
 {
     static const char d2[201] =
         "0001020304050607080910111213141516171819"
@@ -35,6 +32,17 @@ net_u64_dec(char tmp[24], uint64_t v)
         "4041424344454647484950515253545556575859"
         "6061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
+    return d2;
+}
+
+/*
+ * The decimal digits of v at the end of tmp[24], two at a time from a table (half the
+ * divisions of a digit loop: eve records are mostly numbers); returns where they start.
+ */
+static inline size_t
+net_u64_dec(char tmp[24], uint64_t v)
+{
+    const char *d2 = net_dec2();
     size_t i = 24;
     while (v >= 100) {
         unsigned r = (unsigned)(v % 100);

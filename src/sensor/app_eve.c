@@ -45,22 +45,30 @@ jw_sep(struct jw *w)
  * functions taking a key get its length from the macros of the same name below, where
  * strlen of a literal key is a constant.
  */
+
+/* Writes [,]"key": at o, which has room for kn + 4 bytes; returns the end. */
+static inline char *
+jw_key_at(struct jw *w, char *o, const char *k, size_t kn)
+{
+    if (w->comma)
+        *o++ = ',';
+    *o++ = '"';
+    net_copy_short(o, k, kn);
+    o += kn;
+    *o++ = '"';
+    *o++ = ':';
+    w->comma = true;
+    return o;
+}
+
 static void
 jw_key_n(struct jw *w, const char *k, size_t n)
 {
     struct bn_buf *b = w->b;
     if (!w->rc && n + 4 < b->cap - b->len) {
-        char *o = b->p + b->len;
-        if (w->comma)
-            *o++ = ',';
-        *o++ = '"';
-        net_copy_short(o, k, n);
-        o += n;
-        *o++ = '"';
-        *o++ = ':';
+        char *o = jw_key_at(w, b->p + b->len, k, n);
         *o = '\0';
         b->len = (size_t)(o - b->p);
-        w->comma = true;
         return;
     }
     jw_sep(w);
@@ -94,16 +102,9 @@ jw_str_n(struct jw *w, const char *k, size_t kn, const char *v, size_t vmax)
      * check (the escape then takes its fast path) instead of one per piece.
      */
     if (!w->rc && vmax && vmax < SIZE_MAX / 8 && kn + 6 * vmax + 8 < b->cap - b->len) {
-        char *o = b->p + b->len;
-        if (w->comma)
-            *o++ = ',';
+        char *o = jw_key_at(w, b->p + b->len, k, kn);
         *o++ = '"';
-        net_copy_short(o, k, kn);
-        o += kn;
-        memcpy(o, "\":\"", 3);
-        o += 3;
         b->len = (size_t)(o - b->p);
-        w->comma = true;
         w->rc = bn_buf_json_escape_z(b, v, vmax);
         if (!w->rc) {
             b->p[b->len++] = '"';
@@ -123,10 +124,9 @@ static void
 jw_str_c_n(struct jw *w, const char *k, size_t kn, const char *v)
 {
     size_t n = strlen(v);
-    jw_key_n(w, k, kn);
     struct bn_buf *b = w->b;
-    if (!w->rc && n + 2 < b->cap - b->len) {
-        char *o = b->p + b->len;
+    if (!w->rc && kn + n + 6 < b->cap - b->len) {
+        char *o = jw_key_at(w, b->p + b->len, k, kn);
         *o++ = '"';
         net_copy_short(o, v, n);
         o += n;
@@ -135,6 +135,7 @@ jw_str_c_n(struct jw *w, const char *k, size_t kn, const char *v)
         b->len = (size_t)(o - b->p);
         return;
     }
+    jw_key_n(w, k, kn);
     jw_c(w, '"');
     if (!w->rc)
         w->rc = bn_buf_json_escape(w->b, v, n);
@@ -153,22 +154,35 @@ static void
 jw_u64_n(struct jw *w, const char *k, size_t kn, uint64_t v)
 {
     char t[24];
-    size_t i = net_u64_dec(t, v);
-    jw_key_n(w, k, kn);
+    size_t i = net_u64_dec(t, v), n = sizeof(t) - i;
     struct bn_buf *b = w->b;
-    if (!w->rc && sizeof(t) - i < b->cap - b->len) {
-        net_copy_short(b->p + b->len, t + i, sizeof(t) - i);
-        b->len += sizeof(t) - i;
-        b->p[b->len] = '\0';
+    if (!w->rc && kn + n + 4 < b->cap - b->len) {
+        /* key and number behind one bounds check, as jw_str */
+        char *o = jw_key_at(w, b->p + b->len, k, kn);
+        net_copy_short(o, t + i, n);
+        o += n;
+        *o = '\0';
+        b->len = (size_t)(o - b->p);
         return;
     }
+    jw_key_n(w, k, kn);
     if (!w->rc)
-        w->rc = net_buf_add(w->b, t + i, sizeof(t) - i);
+        w->rc = net_buf_add(w->b, t + i, n);
 }
 
 static void
 jw_bool_n(struct jw *w, const char *k, size_t kn, bool v)
 {
+    struct bn_buf *b = w->b;
+    if (!w->rc && kn + 9 < b->cap - b->len) {
+        char *o = jw_key_at(w, b->p + b->len, k, kn);
+        if (v)
+            memcpy(o, "true", 5); /* with its NUL */
+        else
+            memcpy(o, "false", 6);
+        b->len = (size_t)(o + (v ? 4 : 5) - b->p);
+        return;
+    }
     jw_key_n(w, k, kn);
     if (!w->rc)
         w->rc = v ? net_buf_add(w->b, "true", 4) : net_buf_add(w->b, "false", 5);

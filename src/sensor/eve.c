@@ -109,12 +109,11 @@ net_eve_release(struct net_eve *e)
     bn_buf_release(&e->b);
 }
 
-/* Two decimal digits at out[0..1]. */
+/* Two decimal digits of v (below 100) at out[0..1]. */
 static inline void
 dig2(char *out, unsigned v)
 {
-    out[0] = (char)('0' + v / 10 % 10);
-    out[1] = (char)('0' + v % 10);
+    memcpy(out, net_dec2() + 2 * v, 2);
 }
 
 /*
