@@ -1154,45 +1154,48 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
     /* the flow's timeout class before this packet: the entry's cls (line 5 of the entry,
      * which a packet then need not touch) always equals class_of() between calls */
     uint8_t cls0 = class_of(f);
-    *dir = m == 1 ? NET_TOSERVER : NET_TOCLIENT;
-    f->pkts[*dir]++;
-    f->bytes[*dir] += p->pkt_len;
-    f->payload_bytes[*dir] += p->payload_len;
-    f->ip_bytes[*dir] += p->ip_len;
+    /* the direction in a local: the stores to f below could alias *dir for all the
+     * compiler knows, and it reloaded *dir after each (a chain of store-to-load forwards) */
+    enum net_dir d = m == 1 ? NET_TOSERVER : NET_TOCLIENT;
+    *dir = d;
+    f->pkts[d]++;
+    f->bytes[d] += p->pkt_len;
+    f->payload_bytes[d] += p->payload_len;
+    f->ip_bytes[d] += p->ip_len;
     if (p->ts_ns > f->last_ns)
         f->last_ns = p->ts_ns;
-    history(f, *dir, p);
+    history(f, d, p);
     if (p->eth) {
         /* the packet's source MAC is on its sender's side, the destination on the other */
-        mac_add(f, *dir == NET_TOSERVER ? 0 : 1, p->eth + 6);
-        mac_add(f, *dir == NET_TOSERVER ? 1 : 0, p->eth);
+        mac_add(f, d == NET_TOSERVER ? 0 : 1, p->eth + 6);
+        mac_add(f, d == NET_TOSERVER ? 1 : 0, p->eth);
     }
     if (p->proto == IPPROTO_TCP) {
         uint32_t start = p->tcp_seq + ((p->tcp_flags & NET_TCP_SYN) ? 1 : 0);
         uint32_t end = start + p->payload_len;
         if (!(p->tcp_flags & NET_TCP_RST)) {
-            if (!f->seq_init[*dir]) {
-                f->seq_first[*dir] = start;
-                f->seq_end[*dir] = end;
-                f->seq_init[*dir] = 1;
-                f->seq_wraps[*dir] = 0;
+            if (!f->seq_init[d]) {
+                f->seq_first[d] = start;
+                f->seq_end[d] = end;
+                f->seq_init[d] = 1;
+                f->seq_wraps[d] = 0;
             } else if ((p->payload_len || (p->tcp_flags & NET_TCP_FIN)) &&
-                       (int32_t)(end - f->seq_end[*dir]) > 0) {
+                       (int32_t)(end - f->seq_end[d]) > 0) {
                 /* a FIN's sequence number counts too (Zeek: data it never saw is still sent
                  * bytes, as missed_bytes) */
-                if (end < f->seq_end[*dir] && f->seq_wraps[*dir] < UINT8_MAX)
-                    f->seq_wraps[*dir]++;
-                f->seq_end[*dir] = end;
+                if (end < f->seq_end[d] && f->seq_wraps[d] < UINT8_MAX)
+                    f->seq_wraps[d]++;
+                f->seq_end[d] = end;
             }
         }
-        f->tcp_flags[*dir] |= p->tcp_flags;
-        tcp_update(f, *dir, p->tcp_flags, t->cfg.midstream);
+        f->tcp_flags[d] |= p->tcp_flags;
+        tcp_update(f, d, p->tcp_flags, t->cfg.midstream);
         if (p->tcp_flags & (NET_TCP_FIN | NET_TCP_RST))
-            zk_closed(f, *dir, p->tcp_flags, p->ts_ns);
+            zk_closed(f, d, p->tcp_flags, p->ts_ns);
     } else {
-        if ((p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) && f->pkts[*dir] == 1) {
-            f->icmp_type[*dir] = (uint8_t)p->sport;
-            f->icmp_code[*dir] = (uint8_t)p->dport;
+        if ((p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) && f->pkts[d] == 1) {
+            f->icmp_type[d] = (uint8_t)p->sport;
+            f->icmp_code[d] = (uint8_t)p->dport;
         }
         if (f->pkts[NET_TOSERVER] && f->pkts[NET_TOCLIENT])
             f->state = NET_FLOW_ESTABLISHED;
