@@ -356,6 +356,8 @@ static __always_inline void mount_fields(struct mount *mnt, struct mount **paren
  * exec made on_exec's verification 8 times longer: ~0.9 s of agent CPU at every start). */
 #define DW_FLAGS_ONLY 0x1 /* names only for a deleted or pseudo file (see below) */
 #define DW_NO_UNLINKED 0x2 /* the caller does not use AB_DP_UNLINKED: no i_nlink read */
+#define DW_NLINK_KNOWN 0x4 /* the caller read the inode's i_nlink (a direct load): ... */
+#define DW_NLINK0 0x8      /* ... and it was 0 */
 
 __noinline int dpath_walk_g(struct ab_dpath *dp, struct ab_dnames *nb, __u64 dentry,
                             __u64 vfsmnt, int mode)
@@ -379,7 +381,10 @@ __noinline int dpath_walk_g(struct ab_dpath *dp, struct ab_dnames *nb, __u64 den
     mnt = container_of(vmnt, struct mount, mnt);
     mount_fields(mnt, &mp, &mpoint, &root);
     dentry_fields(d, &f); /* f describes d whenever d is not the mount's root */
-    if (!(mode & DW_NO_UNLINKED)) {
+    if (mode & DW_NLINK_KNOWN) {
+        if ((mode & DW_NLINK0) || (!f.pprev && f.parent != d))
+            dp->flags |= AB_DP_UNLINKED;
+    } else if (!(mode & DW_NO_UNLINKED)) {
         struct inode *ino = f.inode;
 
         if ((ino && BPF_CORE_READ(ino, i_nlink) == 0) || (!f.pprev && f.parent != d))
@@ -567,9 +572,18 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         /* the names of both walks go right after the filename: a record is as long as
          * what it carries */
         e->file.flags = e->file.n = e->file.len = 0;
-        if (fp.dentry)
+        /* the executed file's inode is its dentry's (vfs_open: d_backing_inode, the same
+         * but for union mounts, which mainline does not have): its i_nlink is a direct load
+         * here, a helper call in the walk */
+        if (fp.dentry) {
+            struct inode *ino = f->f_inode;
+            int mode = plain ? DW_FLAGS_ONLY : 0;
+
+            if (ino)
+                mode |= DW_NLINK_KNOWN | (ino->i_nlink == 0 ? DW_NLINK0 : 0);
             dpath_walk_g(&e->file, (struct ab_dnames *)&e->data[pl], (__u64)fp.dentry,
-                         (__u64)fp.mnt, plain ? DW_FLAGS_ONLY : 0);
+                         (__u64)fp.mnt, mode);
+        }
         fl = e->file.len;
         if (fl > AB_DNAMES_LEN)
             fl = AB_DNAMES_LEN;
