@@ -651,6 +651,53 @@ agent_queue_pop(struct agent *a, struct agent_event *ev)
     return 0;
 }
 
+/*
+ * Takes up to max of the oldest queued events into evs (owned strings), in arrival order, as
+ * agent_queue_pop would one by one, under one lock of the queue and one of the free list
+ * (the loop's drain: two lock round trips and a clear of the event per event saved).
+ * Returns how many.
+ */
+static size_t
+queue_pop_many(struct agent *a, struct agent_event *evs, size_t max)
+{
+    struct qent *taken[AGENT_DRAIN_BATCH];
+    size_t n = 0;
+    if (max > AGENT_DRAIN_BATCH)
+        max = AGENT_DRAIN_BATCH;
+    pthread_mutex_lock(&a->mu);
+    while (n < max) {
+        struct qring *best = NULL;
+        for (unsigned p = 0; p < 4; p++) {
+            struct qring *r = &a->q[p];
+            if (r->n && (!best || r->v[r->head]->order < best->v[best->head]->order))
+                best = r;
+        }
+        if (!best)
+            break;
+        struct qent *e = best->v[best->head];
+        best->head = (best->head + 1) % a->cap;
+        best->n--;
+        a->total--;
+        if (!e->ev.table_only) /* a sampled exit's marker is no event */
+            a->cnt.processed++;
+        taken[n++] = e;
+    }
+    pthread_mutex_unlock(&a->mu);
+    for (size_t i = 0; i < n; i++)
+        evs[i] = taken[i]->ev;
+    pthread_mutex_lock(&a->qfree_mu);
+    size_t i = 0;
+    for (; i < n && a->nqfree < QENT_FREE_MAX; i++) {
+        taken[i]->next_free = a->qfree;
+        a->qfree = taken[i];
+        a->nqfree++;
+    }
+    pthread_mutex_unlock(&a->qfree_mu);
+    for (; i < n; i++)
+        bn_free(taken[i]);
+    return n;
+}
+
 /* ---- output ---- */
 
 /* The seq the next record added to pend will get (spool_mu held). */
@@ -1661,8 +1708,7 @@ work_batch(struct agent *a)
     a->batching = true;
     if (a->batch) {
         struct agent_event *batch = a->batch;
-        while (n < AGENT_DRAIN_BATCH && agent_queue_pop(a, &batch[n]) == 0)
-            n++;
+        n = queue_pop_many(a, batch, AGENT_DRAIN_BATCH);
         for (size_t i = 0; i < n; i++) {
             /* a process whose exit is already queued behind its exec has no
              * /proc/<pid>/cwd left to read: skip the readlink */

@@ -412,19 +412,43 @@ pair(struct w *w, const char *k, size_t kl, size_t off, size_t len, enum bn_vtyp
     w->pairs[w->npairs++] = (struct wpair){k, (uint32_t)kl, (uint32_t)off, (uint32_t)len, t};
 }
 
-static void
-raw(struct w *w, const char *s)
+/* Room for m more bytes and the NUL at the end of the buffer: where they go, or NULL with
+ * w->rc set (as bn_buf_append of m bytes would fail: past the maximum, out of memory). The
+ * writer appends in place, without a call per piece. */
+static inline char *
+room(struct w *w, size_t m)
 {
-    if (!w->rc)
-        w->rc = bn_buf_puts(w->b, s);
+    struct bn_buf *b = w->b;
+    if (w->rc)
+        return NULL;
+    if (b->len + m >= b->cap && (w->rc = bn_buf_reserve(b, m)) != 0)
+        return NULL;
+    return b->p + b->len;
+}
+
+/* Ends an in-place append at p. */
+static inline void
+done(struct w *w, char *p)
+{
+    *p = '\0';
+    w->b->len = (size_t)(p - w->b->p);
 }
 
 /* Appends n bytes at once. */
-static void
+static inline void
 raw_n(struct w *w, const char *s, size_t n)
 {
-    if (!w->rc)
-        w->rc = bn_buf_append(w->b, s, n);
+    char *p = room(w, n);
+    if (p) {
+        memcpy(p, s, n);
+        done(w, p + n);
+    }
+}
+
+static void
+raw(struct w *w, const char *s)
+{
+    raw_n(w, s, strlen(s));
 }
 
 /* `,"key":` (and the opening quote of a string value when quote) in one append, for a key of
@@ -432,9 +456,10 @@ raw_n(struct w *w, const char *s, size_t n)
 static void
 key_plain(struct w *w, const char *k, size_t n, bool quote)
 {
-    if (w->rc)
+    size_t m = n + 3 + !w->first + quote;
+    char *p = room(w, m);
+    if (!p)
         return;
-    char tmp[128], *p = tmp;
     if (!w->first)
         *p++ = ',';
     *p++ = '"';
@@ -445,7 +470,7 @@ key_plain(struct w *w, const char *k, size_t n, bool quote)
     if (quote)
         *p++ = '"';
     w->first = false;
-    raw_n(w, tmp, (size_t)(p - tmp));
+    done(w, p);
 }
 
 /* Writes the key of the next member; quote: and the opening quote of a string value. */
