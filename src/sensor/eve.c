@@ -614,20 +614,46 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
             TRY(KV_U(b, ",\"response_icmp_code\":", f->icmp_code[1]));
         }
     }
-    TRY(KV_U(b, ",\"flow\":{\"pkts_toserver\":", f->pkts[0]));
-    TRY(KV_U(b, ",\"pkts_toclient\":", f->pkts[1]));
-    TRY(KV_U(b, ",\"bytes_toserver\":", f->bytes[0]));
-    TRY(KV_U(b, ",\"bytes_toclient\":", f->bytes[1]));
-    TRY(LIT(b, ",\"start\":\""));
-    TRY(net_buf_add(b, net_eve_time(f->first_ns, t1, sizeof(t1)), NET_EVE_TIME_LEN));
-    TRY(LIT(b, "\",\"end\":\""));
-    TRY(net_buf_add(b, net_eve_time(f->last_ns, t2, sizeof(t2)), NET_EVE_TIME_LEN));
-    TRY(KV_U(b, "\",\"age\":", age));
-    TRY(LIT(b, ",\"state\":\""));
-    TRY(put_cstr(b, net_flow_state_name(f->state)));
-    TRY(LIT(b, "\",\"reason\":\""));
-    TRY(put_cstr(b, net_flow_end_name(f->end)));
-    TRY(f->alerted ? LIT(b, "\",\"alerted\":true}") : LIT(b, "\",\"alerted\":false}"));
+    if (512 < b->cap - b->len) {
+        /* the "flow" member in place behind one bounds check (the same bytes as below) */
+        char *o = b->p + b->len;
+        o = AT_U(o, ",\"flow\":{\"pkts_toserver\":", f->pkts[0]);
+        o = AT_U(o, ",\"pkts_toclient\":", f->pkts[1]);
+        o = AT_U(o, ",\"bytes_toserver\":", f->bytes[0]);
+        o = AT_U(o, ",\"bytes_toclient\":", f->bytes[1]);
+        o = AT_LIT(o, ",\"start\":\"");
+        net_eve_time(f->first_ns, o, NET_EVE_TIME_LEN + 1);
+        o = AT_LIT(o + NET_EVE_TIME_LEN, "\",\"end\":\"");
+        net_eve_time(f->last_ns, o, NET_EVE_TIME_LEN + 1);
+        o = AT_U(o + NET_EVE_TIME_LEN, "\",\"age\":", age);
+        o = AT_LIT(o, ",\"state\":\"");
+        const char *nm = net_flow_state_name(f->state);
+        size_t nl = strlen(nm);
+        net_copy_short(o, nm, nl);
+        o = AT_LIT(o + nl, "\",\"reason\":\"");
+        nm = net_flow_end_name(f->end);
+        nl = strlen(nm);
+        net_copy_short(o, nm, nl);
+        o += nl;
+        o = f->alerted ? AT_LIT(o, "\",\"alerted\":true}") : AT_LIT(o, "\",\"alerted\":false}");
+        *o = '\0';
+        b->len = (size_t)(o - b->p);
+    } else {
+        TRY(KV_U(b, ",\"flow\":{\"pkts_toserver\":", f->pkts[0]));
+        TRY(KV_U(b, ",\"pkts_toclient\":", f->pkts[1]));
+        TRY(KV_U(b, ",\"bytes_toserver\":", f->bytes[0]));
+        TRY(KV_U(b, ",\"bytes_toclient\":", f->bytes[1]));
+        TRY(LIT(b, ",\"start\":\""));
+        TRY(net_buf_add(b, net_eve_time(f->first_ns, t1, sizeof(t1)), NET_EVE_TIME_LEN));
+        TRY(LIT(b, "\",\"end\":\""));
+        TRY(net_buf_add(b, net_eve_time(f->last_ns, t2, sizeof(t2)), NET_EVE_TIME_LEN));
+        TRY(KV_U(b, "\",\"age\":", age));
+        TRY(LIT(b, ",\"state\":\""));
+        TRY(put_cstr(b, net_flow_state_name(f->state)));
+        TRY(LIT(b, "\",\"reason\":\""));
+        TRY(put_cstr(b, net_flow_end_name(f->end)));
+        TRY(f->alerted ? LIT(b, "\",\"alerted\":true}") : LIT(b, "\",\"alerted\":false}"));
+    }
     if (f->community_id[0])
         TRY(put_str_c(b, "community_id", f->community_id));
     if (f->nmacs[0] || f->nmacs[1]) {
