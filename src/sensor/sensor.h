@@ -360,23 +360,36 @@ static inline void net_emit(struct net_sink *sink, enum net_rec_type type, uint6
     sink->emit(sink, &r);
 }
 
-/* Writes the dotted quad of the 4 bytes at a to o (at most 15 bytes, no NUL) and returns how
- * many it wrote: as inet_ntop prints it, without going through sprintf. */
+/* One byte of a dotted quad: its decimal digits then '.', and in [4] how many of those are
+ * there (digits + 1). Filled at compile time. */
+#define NET_IP4_DIG_(v)                                                                        \
+    {(char)((v) >= 100 ? '0' + (v) / 100 : (v) >= 10 ? '0' + (v) / 10 : '0' + (v)),            \
+     (char)((v) >= 100 ? '0' + (v) / 10 % 10 : (v) >= 10 ? '0' + (v) % 10 : '.'),              \
+     (char)((v) >= 100 ? '0' + (v) % 10 : (v) >= 10 ? '.' : 0), (char)((v) >= 100 ? '.' : 0),   \
+     (char)((v) >= 100 ? 4 : (v) >= 10 ? 3 : 2)}
+#define NET_IP4_DIG4_(v) NET_IP4_DIG_(v), NET_IP4_DIG_((v) + 1), NET_IP4_DIG_((v) + 2),        \
+    NET_IP4_DIG_((v) + 3)
+#define NET_IP4_DIG16_(v) NET_IP4_DIG4_(v), NET_IP4_DIG4_((v) + 4), NET_IP4_DIG4_((v) + 8),    \
+    NET_IP4_DIG4_((v) + 12)
+#define NET_IP4_DIG64_(v) NET_IP4_DIG16_(v), NET_IP4_DIG16_((v) + 16),                         \
+    NET_IP4_DIG16_((v) + 32), NET_IP4_DIG16_((v) + 48)
+
+/*
+ * Writes the dotted quad of the 4 bytes at a to o and returns its length (at most 15, no
+ * NUL): as inet_ntop prints it, without going through sprintf. Each byte is 4 bytes stored
+ * from a table, so o needs room for 16 bytes (the byte after the quad is overwritten).
+ */
 static inline size_t
 net_ip4_dotted(char *o, const uint8_t *a)
 {
+    static const char dig[256][5] = {NET_IP4_DIG64_(0), NET_IP4_DIG64_(64),
+                                     NET_IP4_DIG64_(128), NET_IP4_DIG64_(192)};
     size_t n = 0;
     for (int i = 0; i < 4; i++) {
-        unsigned v = a[i];
-        if (i)
-            o[n++] = '.';
-        if (v >= 100)
-            o[n++] = (char)('0' + v / 100);
-        if (v >= 10)
-            o[n++] = (char)('0' + v / 10 % 10);
-        o[n++] = (char)('0' + v % 10);
+        __builtin_memcpy(o + n, dig[a[i]], 4);
+        n += (size_t)dig[a[i]][4];
     }
-    return n;
+    return n - 1;
 }
 
 /* Formats an address as text (inet_ntop); returns buf. */

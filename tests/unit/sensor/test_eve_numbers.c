@@ -3,8 +3,10 @@
  * net_u64_dec (decimal digits two at a time from a table) must give snprintf's "%llu" for
  * every value around each power of ten and for random ones, and net_copy_short (overlapping
  * loads for up to 16 bytes) must copy exactly n bytes for every n up to 40, at every offset,
- * touching nothing before or after.
+ * touching nothing before or after; net_ip4_dotted (a table of each byte's digits) must give
+ * inet_ntop's dotted quad for every byte value in every position, in a 16-byte buffer.
  */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,12 +79,45 @@ test_copy_short(void **st)
     }
 }
 
+static void
+check_dotted(const uint8_t a[4])
+{
+    char want[INET_ADDRSTRLEN];
+    char *got = malloc(16); /* the room net_ip4_dotted asks for, exactly: ASan checks it */
+    assert_non_null(got);
+    assert_non_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+    size_t n = net_ip4_dotted(got, a);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(got, want, n);
+    free(got);
+}
+
+static void
+test_dotted(void **st)
+{
+    (void)st;
+    for (unsigned v = 0; v < 256; v++)
+        for (int pos = 0; pos < 4; pos++) {
+            uint8_t a[4] = {7, 77, 177, 0};
+            a[pos] = (uint8_t)v;
+            check_dotted(a);
+        }
+    srand(7);
+    for (int i = 0; i < 100000; i++) {
+        uint32_t r = ((uint32_t)rand() << 16) ^ (uint32_t)rand();
+        uint8_t a[4];
+        memcpy(a, &r, 4);
+        check_dotted(a);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dec),
         cmocka_unit_test(test_copy_short),
+        cmocka_unit_test(test_dotted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
