@@ -253,8 +253,8 @@ static __always_inline void fill_hdr(struct ab_hdr *h, struct task_struct *t, __
     h->start_ns = t->start_boottime;
     h->pstart_ns = parent->start_boottime;
     h->cgroup_id = 0;
-    /* comm is NUL-padded in the task (set with strscpy_pad): two direct loads, not a
-     * bpf_probe_read_kernel_str call */
+    /* comm always holds its NUL (and is NUL-padded since 5.9: strscpy_pad); user space
+     * reads it up to the NUL: a 16-byte direct copy, not a bpf_probe_read_kernel_str call */
     __builtin_memcpy(h->comm, t->comm, AB_COMM_LEN);
 }
 
@@ -351,14 +351,15 @@ static __always_inline void mount_fields(struct mount *mnt, struct mount **paren
  * may close before user space looks; and for the working directory of every exec. Per
  * component: one span read and the name.
  */
-/* A global function: the verifier checks it once, for any arguments of its prototype,
- * instead of once per call site and per state reaching it (inlined, the two walks of an
- * exec made on_exec's verification 8 times longer: ~0.9 s of agent CPU at every start). */
+/* the walk's mode bits */
 #define DW_FLAGS_ONLY 0x1 /* names only for a deleted or pseudo file (see below) */
 #define DW_NO_UNLINKED 0x2 /* the caller does not use AB_DP_UNLINKED: no i_nlink read */
 #define DW_NLINK_KNOWN 0x4 /* the caller read the inode's i_nlink (a direct load): ... */
 #define DW_NLINK0 0x8      /* ... and it was 0 */
 
+/* A global function: the verifier checks it once, for any arguments of its prototype,
+ * instead of once per call site and per state reaching it (inlined, the two walks of an
+ * exec made on_exec's verification 8 times longer: ~0.9 s of agent CPU at every start). */
 __noinline int dpath_walk_g(struct ab_dpath *dp, struct ab_dnames *nb, __u64 dentry,
                             __u64 vfsmnt, int mode)
 {
