@@ -624,28 +624,36 @@ agent_emit(struct agent *a, const struct agent_event *ev)
     return marker ? BN_ETOOBIG : 0; /* the event itself was sampled away (counted) */
 }
 
-int
-agent_queue_pop(struct agent *a, struct agent_event *ev)
+/* Takes the oldest queued entry of any priority off its ring, or NULL; a->mu held. */
+static struct qent *
+queue_take_locked(struct agent *a)
 {
-    memset(ev, 0, sizeof(*ev));
-    pthread_mutex_lock(&a->mu);
     struct qring *best = NULL;
     for (unsigned p = 0; p < 4; p++) {
         struct qring *r = &a->q[p];
         if (r->n && (!best || r->v[r->head]->order < best->v[best->head]->order))
             best = r;
     }
-    if (!best) {
-        pthread_mutex_unlock(&a->mu);
-        return BN_EOF;
-    }
+    if (!best)
+        return NULL;
     struct qent *e = best->v[best->head];
     best->head = (best->head + 1) % a->cap;
     best->n--;
     a->total--;
     if (!e->ev.table_only) /* a sampled exit's marker is no event */
         a->cnt.processed++;
+    return e;
+}
+
+int
+agent_queue_pop(struct agent *a, struct agent_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    pthread_mutex_lock(&a->mu);
+    struct qent *e = queue_take_locked(a);
     pthread_mutex_unlock(&a->mu);
+    if (!e)
+        return BN_EOF;
     *ev = e->ev;
     qent_put(a, e);
     return 0;
@@ -665,23 +673,8 @@ queue_pop_many(struct agent *a, struct agent_event *evs, size_t max)
     if (max > AGENT_DRAIN_BATCH)
         max = AGENT_DRAIN_BATCH;
     pthread_mutex_lock(&a->mu);
-    while (n < max) {
-        struct qring *best = NULL;
-        for (unsigned p = 0; p < 4; p++) {
-            struct qring *r = &a->q[p];
-            if (r->n && (!best || r->v[r->head]->order < best->v[best->head]->order))
-                best = r;
-        }
-        if (!best)
-            break;
-        struct qent *e = best->v[best->head];
-        best->head = (best->head + 1) % a->cap;
-        best->n--;
-        a->total--;
-        if (!e->ev.table_only) /* a sampled exit's marker is no event */
-            a->cnt.processed++;
+    for (struct qent *e; n < max && (e = queue_take_locked(a));)
         taken[n++] = e;
-    }
     pthread_mutex_unlock(&a->mu);
     for (size_t i = 0; i < n; i++)
         evs[i] = taken[i]->ev;
