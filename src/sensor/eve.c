@@ -406,37 +406,20 @@ at_u(char *o, const char *key_lit, size_t key_len, uint64_t v)
  * (nearly all), written in place behind one bounds check: the same bytes as header_general,
  * which takes every other case. False when it does not apply.
  */
-static bool
-header_lead_fast(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
-{
-    static const struct {
-        const char *lit;
-        uint8_t len;
-    } types[] = {
-#define TY(t, s) [t] = {s, sizeof(s) - 1}
-        TY(NET_REC_FLOW, ",\"event_type\":\"flow\""),
-        TY(NET_REC_DNS, ",\"event_type\":\"dns\""),
-        TY(NET_REC_HTTP, ",\"event_type\":\"http\""),
-        TY(NET_REC_TLS, ",\"event_type\":\"tls\""),
-        TY(NET_REC_SSH, ",\"event_type\":\"ssh\""),
-#undef TY
-    };
-    const struct net_flow *f = r->flow;
-    char pbuf[8];
+/* Room endpoints_at needs: two IPv6 addresses, ports, the protocol's name, keys. */
+#define ENDPOINTS_ROOM 256
 
-    if (!f || (e && e->iface) || f->vlan[0] || (unsigned)r->type >= BN_ARRAY_SIZE(types) ||
-        !types[r->type].lit || 512 >= b->cap - b->len)
-        return false;
-    char *o = b->p + b->len;
-    o = AT_LIT(o, "{\"timestamp\":\"");
-    net_eve_time(r->type == NET_REC_FLOW ? f->last_ns : r->ts_ns, o, NET_EVE_TIME_LEN + 1);
-    o += NET_EVE_TIME_LEN;
-    *o++ = '"';
-    o = AT_U(o, ",\"flow_id\":", f->id);
-    memcpy(o, types[r->type].lit, types[r->type].len);
-    o += types[r->type].len;
-    /* DNS records carry the packet's direction (a response comes from the server) */
+/*
+ * A flow record's endpoints, src_ip to ip_v, written at o (ENDPOINTS_ROOM bytes of room); DNS
+ * records carry the packet's direction (a response comes from the server). Returns the end,
+ * NUL-terminated.
+ */
+static char *
+endpoints_at(char *o, const struct net_record *r, const struct net_flow *f)
+{
+    char pbuf[8];
     bool rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
+
     o = AT_LIT(o, ",\"src_ip\":\"");
     o = addr_at(o, rev ? &f->srv : &f->cli);
     *o++ = '"';
@@ -453,7 +436,38 @@ header_lead_fast(const struct net_eve *e, const struct net_record *r, struct bn_
     net_copy_short(o, pn, pl);
     o = AT_U(o + pl, "\",\"ip_v\":", f->ip_v);
     *o = '\0';
-    b->len = (size_t)(o - b->p);
+    return o;
+}
+
+static bool
+header_lead_fast(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
+{
+    static const struct {
+        const char *lit;
+        uint8_t len;
+    } types[] = {
+#define TY(t, s) [t] = {s, sizeof(s) - 1}
+        TY(NET_REC_FLOW, ",\"event_type\":\"flow\""),
+        TY(NET_REC_DNS, ",\"event_type\":\"dns\""),
+        TY(NET_REC_HTTP, ",\"event_type\":\"http\""),
+        TY(NET_REC_TLS, ",\"event_type\":\"tls\""),
+        TY(NET_REC_SSH, ",\"event_type\":\"ssh\""),
+#undef TY
+    };
+    const struct net_flow *f = r->flow;
+
+    if (!f || (e && e->iface) || f->vlan[0] || (unsigned)r->type >= BN_ARRAY_SIZE(types) ||
+        !types[r->type].lit || 512 >= b->cap - b->len)
+        return false;
+    char *o = b->p + b->len;
+    o = AT_LIT(o, "{\"timestamp\":\"");
+    net_eve_time(r->type == NET_REC_FLOW ? f->last_ns : r->ts_ns, o, NET_EVE_TIME_LEN + 1);
+    o += NET_EVE_TIME_LEN;
+    *o++ = '"';
+    o = AT_U(o, ",\"flow_id\":", f->id);
+    memcpy(o, types[r->type].lit, types[r->type].len);
+    o += types[r->type].len;
+    b->len = (size_t)(endpoints_at(o, r, f) - b->p);
     return true;
 }
 
@@ -493,18 +507,8 @@ header_general(const struct net_eve *e, const struct net_record *r, struct bn_bu
         TRY(net_buf_putc(b, ']'));
     }
     if (f) {
-        /* DNS records carry the packet's direction (a response comes from the server) */
-        bool rev = r->type == NET_REC_DNS && r->dir == NET_TOCLIENT;
-        const struct net_addr *sa = rev ? &f->srv : &f->cli, *da = rev ? &f->cli : &f->srv;
-        TRY(KV_ADDR(b, ",\"src_ip\":\"", sa));
-        if (has_ports(f->proto))
-            TRY(KV_U(b, ",\"src_port\":", rev ? f->sport : f->cport));
-        TRY(KV_ADDR(b, ",\"dest_ip\":\"", da));
-        if (has_ports(f->proto))
-            TRY(KV_U(b, ",\"dest_port\":", rev ? f->cport : f->sport));
-        TRY(LIT(b, ",\"proto\":\""));
-        TRY(put_cstr(b, net_proto_name(f->proto, pbuf, sizeof(pbuf))));
-        TRY(KV_U(b, "\",\"ip_v\":", f->ip_v));
+        TRY(bn_buf_reserve(b, ENDPOINTS_ROOM));
+        b->len = (size_t)(endpoints_at(b->p + b->len, r, f) - b->p);
     } else if (r->type == NET_REC_ALERT && r->body) {
         const struct net_alert *a = r->body;
         TRY(KV_ADDR(b, ",\"src_ip\":\"", &a->src));
