@@ -21,15 +21,24 @@
 
 struct hpack_entry {
     uint32_t name_len, value_len;
-    char *data; /* name then value, one allocation */
+    uint32_t off; /* its name then value at bytes + (off - base) */
 };
 
-/* One direction's decoder: the dynamic table, newest entry first. */
+/*
+ * One direction's decoder: the dynamic table, newest entry first. The entries' bytes are
+ * appended to one buffer in the order they were added, so the live ones (eviction takes the
+ * oldest) are one run, from the oldest's offset to the end; when the buffer's end is reached
+ * that run moves to its start (base makes the offsets follow without touching the entries).
+ */
 struct hpack {
     struct hpack_entry *ent; /* ring of cap entries */
     uint32_t cap, head, n;
     uint32_t size;     /* RFC 7541 size: sum of name + value + 32 */
     uint32_t max_size; /* current limit (size updates), <= BN_NET_H2_DYN_TABLE_MAX */
+    char *bytes;       /* bcap bytes, owned */
+    uint32_t bcap;
+    uint32_t base; /* offset of bytes[0] */
+    uint32_t end;  /* offset of the next entry */
 };
 
 void hpack_init(struct hpack *h);

@@ -196,9 +196,8 @@ hpack_init(struct hpack *h)
 void
 hpack_free(struct hpack *h)
 {
-    for (uint32_t i = 0; i < h->n; i++)
-        bn_free(h->ent[(h->head + i) % h->cap].data);
     bn_free(h->ent);
+    bn_free(h->bytes);
     memset(h, 0, sizeof(*h));
 }
 
@@ -209,10 +208,40 @@ dyn_evict(struct hpack *h, uint32_t limit)
     while (h->n && h->size > limit) {
         struct hpack_entry *e = &h->ent[(h->head + h->n - 1) % h->cap];
         h->size -= e->name_len + e->value_len + 32;
-        bn_free(e->data);
-        e->data = NULL;
         h->n--;
     }
+}
+
+/*
+ * Room for need more bytes at the end of h's buffer: the live run moved to the start, the
+ * buffer first doubled until that leaves at least half of it free (each byte moves at most
+ * once per half buffer added). Live bytes are less than max_size, so the buffer stays
+ * under twice BN_NET_H2_DYN_TABLE_MAX.
+ */
+static int
+bytes_room(struct hpack *h, uint32_t need)
+{
+    if (h->bytes && (uint64_t)(h->end - h->base) + need <= h->bcap)
+        return 0;
+    uint32_t oldest = h->n ? h->ent[(h->head + h->n - 1) % h->cap].off : h->end;
+    uint32_t live = h->end - oldest;
+    uint32_t cap = h->bcap ? h->bcap : 1024;
+    while ((uint64_t)live + need > cap / 2)
+        cap *= 2;
+    if (cap != h->bcap) {
+        char *nb = bn_malloc(cap);
+        if (!nb)
+            return BN_ENOMEM;
+        if (live)
+            memcpy(nb, h->bytes + (oldest - h->base), live);
+        bn_free(h->bytes);
+        h->bytes = nb;
+        h->bcap = cap;
+    } else if (live) {
+        memmove(h->bytes, h->bytes + (oldest - h->base), live);
+    }
+    h->base = oldest;
+    return 0;
 }
 
 static int
@@ -236,13 +265,14 @@ dyn_add(struct hpack *h, const char *name, size_t nl, const char *value, size_t 
         h->cap = cap;
         h->head = 0;
     }
-    char *data = bn_malloc(nl + vl + 1);
-    if (!data)
+    if (bytes_room(h, (uint32_t)(nl + vl)) != 0)
         return BN_ENOMEM;
+    char *data = h->bytes + (h->end - h->base);
     memcpy(data, name, nl);
     memcpy(data + nl, value, vl);
     h->head = (h->head + h->cap - 1) % h->cap;
-    h->ent[h->head] = (struct hpack_entry){(uint32_t)nl, (uint32_t)vl, data};
+    h->ent[h->head] = (struct hpack_entry){(uint32_t)nl, (uint32_t)vl, h->end};
+    h->end += (uint32_t)(nl + vl);
     h->n++;
     h->size += (uint32_t)esz;
     return 0;
@@ -266,9 +296,9 @@ lookup(const struct hpack *h, uint64_t idx, const char **name, size_t *nl, const
     if (idx >= h->n)
         return false;
     const struct hpack_entry *e = &h->ent[(h->head + idx) % h->cap];
-    *name = e->data;
+    *name = h->bytes + (e->off - h->base);
     *nl = e->name_len;
-    *value = e->data + e->name_len;
+    *value = *name + e->name_len;
     *vl = e->value_len;
     return true;
 }
