@@ -139,9 +139,20 @@ app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns, const struc
  * decoder's string scratch (16 KB) per block decoded. Fresh heap for each was a page fault
  * per 4 KiB (the record's calloc and first touch were 2.6% of the run for TLS alone); a few
  * freed ones are kept per thread (records zeroed again, header lists and scratch only reset).
- * A thread's spares are freed when it exits.
+ * A thread's spares are freed when it exits. Up to 8 MiB of each kind are kept (at most 1024
+ * blocks): spares are only blocks that were in use at once, so this does not raise the peak,
+ * it keeps the peak's blocks for the next rise of transactions in flight (with 64 of each,
+ * thousands of HTTP transactions and header lists of the bench mix went back to malloc and
+ * came from it again, through glibc's bins for blocks of their size).
  */
-#define APP_RECYCLE_MAX 64 /* spares kept per kind and thread */
+#define APP_RECYCLE_BYTES (8u << 20)
+static const unsigned recycle_max[APP_RC_COUNT] = {
+    [APP_RC_TLS] = APP_RECYCLE_BYTES / (13u << 10),
+    [APP_RC_HTTP] = 1024,
+    [APP_RC_HDRS] = APP_RECYCLE_BYTES / (18u << 10),
+    [APP_RC_H2STR] = 64,
+    [APP_RC_ACC] = 1024,
+};
 
 struct recycle_bin {
     void *head[APP_RC_COUNT]; /* singly linked through each record's first bytes */
@@ -269,7 +280,7 @@ app_rec_free(enum app_rc kind, void *p)
     if (!p)
         return;
     struct recycle_bin *b = (unsigned)kind < APP_RC_COUNT ? bin_get() : NULL;
-    if (!b || b->n[kind] >= APP_RECYCLE_MAX) {
+    if (!b || b->n[kind] >= recycle_max[kind]) {
         bn_free(p);
         return;
     }
@@ -497,6 +508,29 @@ app_acc_add(struct app_acc *a, const uint8_t *d, size_t n, size_t max)
         memcpy(a->p + a->len, d, n);
     a->len += n;
     return 0;
+}
+
+void
+app_acc_reserve(struct app_acc *a, size_t need, size_t max)
+{
+    if (need > max)
+        need = max;
+    if (need <= a->cap || need <= ACC_FIRST)
+        return;
+    uint8_t *p;
+    if (a->cap > ACC_FIRST) {
+        if (!(p = bn_realloc(a->p, need)))
+            return;
+    } else {
+        if (!(p = bn_malloc(need)))
+            return;
+        if (a->len)
+            memcpy(p, a->p, a->len);
+        if (a->cap)
+            app_rec_free(APP_RC_ACC, a->p); /* cap == ACC_FIRST: a recycled first buffer */
+    }
+    a->p = p;
+    a->cap = need;
 }
 
 void

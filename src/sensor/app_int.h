@@ -89,6 +89,10 @@ struct app_acc {
 
 /* Appends n bytes; BN_ETOOBIG past max (nothing appended), BN_ENOMEM. */
 int app_acc_add(struct app_acc *a, const uint8_t *d, size_t n, size_t max);
+/* Makes room for need bytes in all (at most max) when that is more than a first buffer: a
+ * message whose length is known goes to one buffer of its size instead of doubling into it
+ * (a realloc and a copy per step). Failure is left to app_acc_add to count. */
+void app_acc_reserve(struct app_acc *a, size_t need, size_t max);
 /* Drops the first n bytes. */
 void app_acc_consume(struct app_acc *a, size_t n);
 void app_acc_release(struct app_acc *a);

@@ -1058,6 +1058,8 @@ hs_stream(struct tls_state *st, enum net_dir dir, const uint8_t *d, size_t n)
     if (td->hs.len) {
         app_acc_consume(&td->hs, used);
     } else if (used < left) {
+        if (left - used >= 4) /* the message's length is known */
+            app_acc_reserve(&td->hs, 4 + app_be24(p + used + 1), NET_TLS_HS_MAX);
         if (app_acc_add(&td->hs, p + used, left - used, NET_TLS_HS_MAX) != 0) {
             app_err(NET_APP_TLS, NET_APP_ERR_LIMIT);
             td->dead = true;
@@ -1216,6 +1218,12 @@ again:
             goto again;
         }
     }
+    /* the record's length is known: one buffer for it and this chunk */
+    const uint8_t *rh = td->rec.len >= TLS_HDR ? td->rec.p : td->rec.len == 0 && n >= TLS_HDR ? d
+                                                                                              : NULL;
+    if (rh && record_header_ok(rh))
+        app_acc_reserve(&td->rec, BN_MAX((size_t)TLS_HDR + app_be16(rh + 3), td->rec.len + n),
+                        TLS_HDR + NET_TLS_RECORD_MAX);
     if (app_acc_add(&td->rec, d, n, TLS_HDR + NET_TLS_RECORD_MAX) != 0) {
         /* more bytes than one record can hold: bulk data we do not need, keep framing */
         size_t room = TLS_HDR + NET_TLS_RECORD_MAX - td->rec.len;
