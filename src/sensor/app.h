@@ -425,6 +425,10 @@ const struct net_app_parser *net_app_parser_for(enum net_app app, uint8_t proto)
  * the server (Suricata 8); the other records are written client -> server.
  */
 int net_app_eve(enum net_rec_type t, const void *body, struct bn_buf *out);
+/* Starts loading the parts of a record net_app_eve will read (the record is usually cold: an
+ * HTTP transaction is filled when its request came, long before the response emits it);
+ * called before the line's header is written, so the loads overlap that work. */
+void net_app_eve_prefetch(enum net_rec_type t, const void *body);
 
 /*
  * Appends one flat JSON object with Zeek's field names (dns.log, http.log, ssl.log,

@@ -686,6 +686,8 @@ flow_body(const struct net_flow *f, struct bn_buf *b)
 int
 net_eve_render(const struct net_eve *e, const struct net_record *r, struct bn_buf *b)
 {
+    if (r->type != NET_REC_FLOW && r->type != NET_REC_ALERT)
+        net_app_eve_prefetch(r->type, r->body);
     TRY(header(e, r, b));
     switch (r->type) {
     case NET_REC_FLOW:
