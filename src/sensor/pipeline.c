@@ -15,7 +15,6 @@
  */
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,7 +31,6 @@
 #include "sensor/pipeline.h"
 
 #define NS 1000000000ull
-#define PF_SLAB (2u << 20) /* per-flow states come from 2 MiB slabs on huge pages */
 #define AHEAD 4          /* frames looked at ahead (capture.c's look-ahead hook) */
 #define AHEAD_RING 8     /* power of two > AHEAD */
 
@@ -45,9 +43,8 @@ struct probebuf {
 
 #define PB_FREE_MAX 4096 /* probe buffers kept for reuse instead of freed */
 
-/* Pipeline state of one flow with payload (f->stream). 64-byte aligned (slab items). */
+/* Pipeline state of one flow with payload (f->stream), from the pipeline's slabs. */
 struct __attribute__((aligned(64))) pflow {
-    struct pflow *next_free;     /* on the pipeline's free list */
     uint8_t flip;                /* the flow was turned round: direction d is slot d ^ flip */
     uint16_t plen_[2];           /* bytes identification has seen (kept after it) */
     struct probebuf *pb;         /* while identifying (TCP) */
@@ -86,11 +83,8 @@ struct net_pipeline {
     uint64_t last_tick_ns;
     bool quiet;                  /* freeing: flows end without records */
     struct net_stream_mem smem;  /* budget of all held and out-of-order TCP bytes */
-    struct pflow *pf_free;       /* recycled per-flow state */
-    size_t pf_nfree;
-    void **pf_slabs;             /* the slabs (munmap at the end) */
-    size_t pf_nslabs;
-    char *pf_next, *pf_end;      /* unused part of the newest slab */
+    struct net_slab slab;        /* per-flow states: ours (struct pflow) and the parsers'
+                                  * (bound to the thread: net_slab_state_new) */
     struct probebuf *pb_free;    /* recycled probe buffers */
     size_t pb_nfree;
     /* frames ahead (prefetching): flow hash, then the entry it names */
@@ -564,35 +558,10 @@ on_gap(void *ctx, size_t n)
 }
 
 /*
- * A new 2 MiB slab of per-flow states, 2 MiB aligned with transparent huge pages advised:
- * the pipeline touches a flow's state on every TCP packet, and from malloc's 4 KiB pages
- * each touch was also a TLB miss (a page walk, slow under virtualisation). States are
- * recycled through the free list and the slabs kept until the pipeline ends (at most one
- * state per flow with payload: 1.7 KiB x the flow table bound).
+ * The flow's pipeline state, from the pipeline's huge-page slabs (slab.c): the pipeline
+ * touches it on every TCP packet, and from malloc's 4 KiB pages each touch was also a TLB
+ * miss (a page walk, slow under virtualisation).
  */
-static bool
-pf_slab_new(struct net_pipeline *p)
-{
-    void **list = bn_reallocarray(p->pf_slabs, p->pf_nslabs + 1, sizeof(*list));
-    if (!list)
-        return false;
-    p->pf_slabs = list;
-    char *m = mmap(NULL, 2 * PF_SLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return false;
-    char *a = (char *)(((uintptr_t)m + PF_SLAB - 1) & ~(uintptr_t)(PF_SLAB - 1));
-    if (a > m)
-        munmap(m, (size_t)(a - m));
-    munmap(a + PF_SLAB, (size_t)(m + 2 * PF_SLAB - (a + PF_SLAB)));
-#ifdef MADV_HUGEPAGE
-    (void)madvise(a, PF_SLAB, MADV_HUGEPAGE);
-#endif
-    p->pf_slabs[p->pf_nslabs++] = a;
-    p->pf_next = a;
-    p->pf_end = a + PF_SLAB;
-    return true;
-}
-
 static struct pflow *
 pflow_get(struct net_pipeline *p, struct net_flow *f)
 {
@@ -600,17 +569,10 @@ pflow_get(struct net_pipeline *p, struct net_flow *f)
 
     if (pf)
         return pf;
-    if (p->pf_free) {
-        pf = p->pf_free;
-        p->pf_free = pf->next_free;
-        p->pf_nfree--;
-    } else {
-        if ((size_t)(p->pf_end - p->pf_next) < sizeof(*pf) && !pf_slab_new(p)) {
-            p->st.stream_alloc_failed++;
-            return NULL;
-        }
-        pf = (struct pflow *)p->pf_next;
-        p->pf_next += sizeof(*pf);
+    pf = net_slab_alloc(&p->slab, sizeof(*pf));
+    if (!pf) {
+        p->st.stream_alloc_failed++;
+        return NULL;
     }
     pf->flip = 0;
     net_stream_init(&pf->st_[0]);
@@ -693,9 +655,7 @@ on_flow_end(void *ctx, struct net_flow *f)
             net_stream_release(ST(pf, d));
         }
         probe_put(p, pf);
-        pf->next_free = p->pf_free;
-        p->pf_free = pf;
-        p->pf_nfree++;
+        net_slab_put(&p->slab, pf, sizeof(*pf));
         f->stream = NULL;
     }
     if (f->parser && f->app_state && f->parser->close)
@@ -733,6 +693,8 @@ net_pipeline_new(struct net_pipeline **out, const struct net_pipeline_cfg *cfg, 
         return rc;
     }
     p->sink.emit = sink_emit;
+    net_slab_init(&p->slab);
+    net_slab_bind(&p->slab);
     p->smem.cap = cfg->stream_memcap ? cfg->stream_memcap : NET_STREAM_MEMCAP;
     net_eve_init(&p->eve, cfg->eve, cfg->iface);
     bn_buf_init(&p->zb, NET_EVE_LINE_MAX);
@@ -794,9 +756,7 @@ net_pipeline_free(struct net_pipeline *p)
         bn_free(p->pb_free);
         p->pb_free = n;
     }
-    for (size_t i = 0; i < p->pf_nslabs; i++)
-        munmap(p->pf_slabs[i], PF_SLAB);
-    bn_free(p->pf_slabs);
+    net_slab_release(&p->slab); /* after the flows: their states came from it */
     net_stream_mem_release(&p->smem);
     net_app_stats_bind(NULL);
     bn_free(p);

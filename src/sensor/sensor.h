@@ -310,6 +310,46 @@ struct net_app_parser {
 
 #define NET_PROBE_MAX 512
 
+/*
+ * Per-flow states on huge-page slabs (slab.c): size classes of 64-byte lines up to
+ * NET_SLAB_CLASSES lines, recycled per class, the slabs kept until net_slab_release. A
+ * pipeline binds its allocator to its thread (net_pipeline_new) so parsers' open() can take
+ * their state from it: a state touched on most packets of a flow is then not also a TLB miss
+ * on a random 4 KiB heap page.
+ */
+#define NET_SLAB_CLASSES 32 /* up to 2 KiB */
+
+struct net_slab {
+    void *free_[NET_SLAB_CLASSES]; /* recycled items by class, linked through their first
+                                    * bytes */
+    char *next, *end;              /* unused part of the newest slab */
+    void **slabs;
+    size_t nslabs;
+    struct net_slab *bound_next;   /* the thread's other bound allocators */
+    bool bound;
+};
+
+void net_slab_init(struct net_slab *s);
+/* Unbinds and unmaps every slab: every item must have been freed or be dead. */
+void net_slab_release(struct net_slab *s);
+/* Makes s the calling thread's allocator for net_slab_state_new (the newest bound wins)
+ * and lets net_slab_state_free recognise its items; unbind before s is released or
+ * moves. */
+void net_slab_bind(struct net_slab *s);
+void net_slab_unbind(struct net_slab *s);
+/* An item of size bytes (not zeroed), or NULL: out of memory, or size over the classes. */
+void *net_slab_alloc(struct net_slab *s, size_t size);
+/* Gives back an item net_slab_alloc returned with the same size. */
+void net_slab_put(struct net_slab *s, void *p, size_t size);
+/* Does p lie in one of s's slabs? */
+bool net_slab_owns(const struct net_slab *s, const void *p);
+/* size zeroed bytes from the thread's bound allocator, or from the heap (none bound, too
+ * large, or out of slab memory); returns owned memory, free it with net_slab_state_free and
+ * the same size. NULL when out of memory. */
+void *net_slab_state_new(size_t size);
+/* Frees what net_slab_state_new returned (NULL: nothing). */
+void net_slab_state_free(void *p, size_t size);
+
 /* The parsers, in probe order (app_registry in app.c). */
 extern const struct net_app_parser *const net_app_parsers[];
 extern const size_t net_app_parser_count;
