@@ -139,20 +139,11 @@ app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns, const struc
  * decoder's string scratch (16 KB) per block decoded. Fresh heap for each was a page fault
  * per 4 KiB (the record's calloc and first touch were 2.6% of the run for TLS alone); a few
  * freed ones are kept per thread (records zeroed again, header lists and scratch only reset).
- * A thread's spares are freed when it exits. Up to 8 MiB of each kind are kept (at most 1024
- * blocks): spares are only blocks that were in use at once, so this does not raise the peak,
- * it keeps the peak's blocks for the next rise of transactions in flight (with 64 of each,
- * thousands of HTTP transactions and header lists of the bench mix went back to malloc and
- * came from it again, through glibc's bins for blocks of their size).
+ * A thread's spares are freed when it exits. (Keeping up to 8 MiB of each kind instead of
+ * 64 blocks took a few thousand malloc/free pairs off a run of the bench mix and added 3 MB
+ * to its peak: the spares of one kind sit unused while another kind needs fresh heap.)
  */
-#define APP_RECYCLE_BYTES (8u << 20)
-static const unsigned recycle_max[APP_RC_COUNT] = {
-    [APP_RC_TLS] = APP_RECYCLE_BYTES / (13u << 10),
-    [APP_RC_HTTP] = 1024,
-    [APP_RC_HDRS] = APP_RECYCLE_BYTES / (18u << 10),
-    [APP_RC_H2STR] = 64,
-    [APP_RC_ACC] = 1024,
-};
+#define APP_RECYCLE_MAX 64 /* spares kept per kind and thread */
 
 struct recycle_bin {
     void *head[APP_RC_COUNT]; /* singly linked through each record's first bytes */
@@ -280,7 +271,7 @@ app_rec_free(enum app_rc kind, void *p)
     if (!p)
         return;
     struct recycle_bin *b = (unsigned)kind < APP_RC_COUNT ? bin_get() : NULL;
-    if (!b || b->n[kind] >= recycle_max[kind]) {
+    if (!b || b->n[kind] >= APP_RECYCLE_MAX) {
         bn_free(p);
         return;
     }

@@ -213,10 +213,11 @@ dyn_evict(struct hpack *h, uint32_t limit)
 }
 
 /*
- * Room for need more bytes at the end of h's buffer: the live run moved to the start, the
- * buffer first doubled until that leaves at least half of it free (each byte moves at most
- * once per half buffer added). Live bytes are less than max_size, so the buffer stays
- * under twice BN_NET_H2_DYN_TABLE_MAX.
+ * Room for need more bytes at the end of h's buffer: the live run moved to its start, into
+ * a new buffer of one and a half times the live bytes and need when they would fill more
+ * than four fifths of it (so a move comes at most once per fifth of the buffer added). Live
+ * bytes are fewer than max_size, so the buffer stays under 1.5 BN_NET_H2_DYN_TABLE_MAX;
+ * a 4096-byte table (the usual) fills about 5 KB.
  */
 static int
 bytes_room(struct hpack *h, uint32_t need)
@@ -224,11 +225,9 @@ bytes_room(struct hpack *h, uint32_t need)
     if (h->bytes && (uint64_t)(h->end - h->base) + need <= h->bcap)
         return 0;
     uint32_t oldest = h->n ? h->ent[(h->head + h->n - 1) % h->cap].off : h->end;
-    uint32_t live = h->end - oldest;
-    uint32_t cap = h->bcap ? h->bcap : 1024;
-    while ((uint64_t)live + need > cap / 2)
-        cap *= 2;
-    if (cap != h->bcap) {
+    uint32_t live = h->end - oldest, want = live + need;
+    if (!h->bytes || want + want / 4 > h->bcap) {
+        uint32_t cap = ((want + want / 2) | 255u) + 1;
         char *nb = bn_malloc(cap);
         if (!nb)
             return BN_ENOMEM;

@@ -48,7 +48,7 @@ mem_give(struct net_stream *s, uint64_t n)
  */
 #define HOLD_MIN 4096u       /* the budget's first unit, and the largest class */
 #define HOLD_CLASS0 512u     /* the smallest class (NET_STREAM_HOLD_CLASSES of them) */
-#define HOLD_CACHE_MAX 16384u/* spare buffers per pipeline, all classes (4 MiB at most) */
+#define HOLD_CACHE_MAX 1024u /* spare buffers per pipeline, all classes (4 MiB at most) */
 #define HDR 8u               /* the header: the buffer's size (uint32_t) */
 
 _Static_assert(HOLD_CLASS0 << (NET_STREAM_HOLD_CLASSES - 1) == HOLD_MIN, "hold classes");
@@ -98,23 +98,6 @@ hbuf_put(struct net_stream *s, uint8_t *b)
         return;
     }
     bn_free(blk);
-}
-
-/*
- * A copy of an out-of-order segment's n bytes: up to HOLD_MIN from the hold classes (the
- * smallest that fits), so that they are not a malloc and free per segment either (a
- * segment of one MSS was past glibc's per-thread cache); larger ones exactly. Given back
- * with hbuf_put.
- */
-static uint8_t *
-seg_get(struct net_stream *s, uint32_t n)
-{
-    uint32_t size = n;
-
-    if (n <= HOLD_MIN)
-        for (size = HOLD_CLASS0; size < n; size *= 2)
-            ;
-    return hbuf_get(s, size);
 }
 
 /*
@@ -180,7 +163,7 @@ void
 net_stream_release(struct net_stream *s)
 {
     for (unsigned i = 0; i < s->nseg; i++)
-        hbuf_put(s, s->seg[i].data);
+        bn_free(s->seg[i].data);
     bn_free(s->seg);
     s->seg = NULL;
     mem_give(s, s->ooo_bytes + s->hold_cap);
@@ -372,7 +355,7 @@ remove_seg(struct net_stream *s, unsigned i)
 {
     s->ooo_bytes -= s->seg[i].len;
     mem_give(s, s->seg[i].len);
-    hbuf_put(s, s->seg[i].data);
+    bn_free(s->seg[i].data);
     s->seg[i] = s->seg[s->nseg - 1];
     s->nseg--;
 }
@@ -411,7 +394,7 @@ drain(struct net_stream *s, const struct net_stream_out *out)
                 s->seg[i].data = NULL;
                 remove_seg(s, i);
                 deliver(s, g.seq, g.data, g.len, out);
-                hbuf_put(s, g.data);
+                bn_free(g.data);
                 again = true;
                 break;
             }
@@ -461,7 +444,7 @@ net_stream_add(struct net_stream *s, uint32_t seq, const uint8_t *d, uint32_t n,
         if (s->nseg < NET_STREAM_SEGS_MAX && s->ooo_bytes + n <= NET_STREAM_OOO_MAX &&
             (s->seg || (s->seg = bn_malloc(NET_STREAM_SEGS_MAX * sizeof(*s->seg)))) &&
             mem_take(s, n)) {
-            uint8_t *c = seg_get(s, n);
+            uint8_t *c = bn_malloc(n);
             if (!c)
                 mem_give(s, n);
             if (c) {
