@@ -1063,7 +1063,7 @@ ident_open(struct net_flow *f)
     if (f && (f->app == NET_APP_SMB || f->app == NET_APP_DCERPC || f->app == NET_APP_DNP3 ||
               f->proto != IPPROTO_TCP))
         return &ident_marker;
-    struct ident_state *st = bn_calloc(1, sizeof(*st));
+    struct ident_state *st = net_slab_state_new(sizeof(*st));
     if (!st)
         app_err((enum net_app)(f ? f->app : NET_APP_UNKNOWN), NET_APP_ERR_NOMEM);
     return st;
@@ -1126,7 +1126,7 @@ ident_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink
         return;
     if (st->tls)
         net_app_tls.close(st->tls, f, ts_ns, sink);
-    bn_free(st);
+    net_slab_state_free(st, sizeof(*st));
 }
 
 #define IDENT_PARSER_P(var, nm, appid, probefn, l4, p0, p1)                                        \

@@ -767,7 +767,7 @@ app_dns_probe_tcp(const uint8_t *d, size_t n, enum net_dir dir)
 static void *
 dns_open_common(bool tcp)
 {
-    struct dns_state *st = bn_calloc(1, sizeof(*st));
+    struct dns_state *st = net_slab_state_new(sizeof(*st));
     if (!st) {
         app_err(NET_APP_DNS, NET_APP_ERR_NOMEM);
         return NULL;
@@ -874,7 +874,7 @@ dns_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     }
     if (st->pending != st->inl)
         bn_free(st->pending);
-    bn_free(st);
+    net_slab_state_free(st, sizeof(*st));
 }
 
 const struct net_app_parser net_app_dns_udp = {

@@ -856,7 +856,7 @@ static void *
 http_open(struct net_flow *f)
 {
     (void)f;
-    struct http_state *st = bn_calloc(1, sizeof(*st));
+    struct http_state *st = net_slab_state_new(sizeof(*st));
     if (!st) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return NULL;
@@ -1031,7 +1031,7 @@ http_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     app_acc_release(&st->tunnel_buf);
     if (st->queue != st->queue_inl)
         bn_free(st->queue);
-    bn_free(st);
+    net_slab_state_free(st, sizeof(*st));
 }
 
 const struct net_app_parser net_app_http = {

@@ -98,7 +98,7 @@ struct h2_conn {
 struct h2_conn *
 app_h2_open(uint32_t first_tx_id, size_t preface_done)
 {
-    struct h2_conn *c = bn_calloc(1, sizeof(*c));
+    struct h2_conn *c = net_slab_state_new(sizeof(*c));
     if (!c) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return NULL;
@@ -118,6 +118,31 @@ name_is(const struct net_http_hdrs *l, const struct net_http_hdr *h, const char 
 {
     size_t n = strlen(name);
     return !h->is_size_update && h->name_len == n && !memcmp(l->bytes + h->name_off, name, n);
+}
+
+enum h2_name { H2_OTHER, H2_METHOD, H2_PATH, H2_HOST, H2_UA, H2_STATUS, H2_CLEN };
+
+/* Which of the names a record takes h is (by its length first: one compare per header). */
+static enum h2_name
+common_name(const struct net_http_hdrs *l, const struct net_http_hdr *h)
+{
+    const char *b = l->bytes + h->name_off;
+    if (h->is_size_update)
+        return H2_OTHER;
+    switch (h->name_len) {
+    case 4: return !memcmp(b, "host", 4) ? H2_HOST : H2_OTHER;
+    case 5: return !memcmp(b, ":path", 5) ? H2_PATH : H2_OTHER;
+    case 7:
+        return !memcmp(b, ":method", 7)   ? H2_METHOD
+               : !memcmp(b, ":status", 7) ? H2_STATUS
+                                          : H2_OTHER;
+    case 10:
+        return !memcmp(b, ":authority", 10)   ? H2_HOST
+               : !memcmp(b, "user-agent", 10) ? H2_UA
+                                              : H2_OTHER;
+    case 14: return !memcmp(b, "content-length", 14) ? H2_CLEN : H2_OTHER;
+    default: return H2_OTHER;
+    }
 }
 
 static void
@@ -145,6 +170,19 @@ emit_rec(struct h2_conn *c, const struct net_http2_info *info, struct net_http_h
         return; /* nothing Suricata would log (DATA or WINDOW_UPDATE only) */
     if (!sink)
         return;
+    /* the request's list was written when it came, long before: its entries and first
+     * bytes load while the record is made */
+    for (int side = 0; side < 2; side++) {
+        const struct net_http_hdrs *l = hdrs[side];
+        if (l) {
+            __builtin_prefetch(l);
+            __builtin_prefetch((const char *)l + 64);
+            __builtin_prefetch((const char *)l + 128);
+            __builtin_prefetch((const char *)l + 192);
+            __builtin_prefetch(l->bytes);
+            __builtin_prefetch(l->bytes + 64);
+        }
+    }
     struct net_http_rec *r = app_http_rec_new();
     if (!r) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
@@ -164,15 +202,15 @@ emit_rec(struct h2_conn *c, const struct net_http2_info *info, struct net_http_h
         r->hdrs[side] = l;
         for (uint32_t i = 0; l && i < l->n; i++) {
             const struct net_http_hdr *h = &l->h[i];
-            if (name_is(l, h, ":method")) {
-                take_value(l, h, r->method, sizeof(r->method), &r->truncated);
-            } else if (name_is(l, h, ":path")) {
-                take_value(l, h, r->uri, sizeof(r->uri), &r->truncated);
-            } else if (name_is(l, h, ":authority") || name_is(l, h, "host")) {
-                take_value(l, h, r->host, sizeof(r->host), &r->truncated);
-            } else if (name_is(l, h, "user-agent")) {
+            switch (common_name(l, h)) {
+            case H2_METHOD: take_value(l, h, r->method, sizeof(r->method), &r->truncated); break;
+            case H2_PATH: take_value(l, h, r->uri, sizeof(r->uri), &r->truncated); break;
+            case H2_HOST: take_value(l, h, r->host, sizeof(r->host), &r->truncated); break;
+            case H2_UA:
                 take_value(l, h, r->user_agent, sizeof(r->user_agent), &r->truncated);
-            } else if (name_is(l, h, ":status") || name_is(l, h, "content-length")) {
+                break;
+            case H2_STATUS:
+            case H2_CLEN: {
                 uint64_t v = 0;
                 size_t k = 0;
                 const char *p = l->bytes + h->value_off;
@@ -180,12 +218,15 @@ emit_rec(struct h2_conn *c, const struct net_http2_info *info, struct net_http_h
                     v = v * 10 + (uint64_t)(p[k] - '0');
                 if (k == 0 || k != h->value_len)
                     continue; /* not a number: not reported as one */
-                if (name_is(l, h, ":status")) {
+                if (common_name(l, h) == H2_STATUS) {
                     r->status = v < 1000 ? (int)v : 0;
                 } else {
                     r->content_length = v;
                     r->has_content_length = 1;
                 }
+                break;
+            }
+            default: break;
             }
         }
     }
@@ -302,7 +343,7 @@ stream_get(struct h2_conn *c, uint32_t id, bool create, struct net_flow *f, uint
     for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++) { /* the lowest slot not in use */
         if (!(c->open & (1ull << i))) {
             if (!c->s[i]) {
-                c->s[i] = bn_calloc(1, sizeof(*c->s[i]));
+                c->s[i] = net_slab_state_new(sizeof(*c->s[i]));
                 if (!c->s[i]) {
                     app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
                     return NULL;
@@ -811,7 +852,7 @@ app_h2_close(struct h2_conn *c, struct net_flow *f, uint64_t ts_ns, struct net_s
         stream_emit(c, c->s[fi], f, ts_ns, sink);
     }
     for (size_t i = 0; i < BN_NET_H2_STREAMS_MAX; i++)
-        bn_free(c->s[i]);
+        net_slab_state_free(c->s[i], sizeof(*c->s[i]));
     if (c->dns)
         net_app_dns_udp.close(c->dns, f, ts_ns, sink);
     for (int i = 0; i < 2; i++) {
@@ -821,5 +862,5 @@ app_h2_close(struct h2_conn *c, struct net_flow *f, uint64_t ts_ns, struct net_s
         app_acc_release(&c->d[i].hblock);
         hpack_free(&c->d[i].hp);
     }
-    bn_free(c);
+    net_slab_state_free(c, sizeof(*c));
 }

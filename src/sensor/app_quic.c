@@ -366,14 +366,14 @@ static void *
 quic_open(struct net_flow *f)
 {
     (void)f;
-    struct quic_state *st = bn_calloc(1, sizeof(*st));
+    struct quic_state *st = net_slab_state_new(sizeof(*st));
     if (!st) {
         app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
         return NULL;
     }
     st->tls = app_tls_hs_open(true);
     if (!st->tls) {
-        bn_free(st);
+        net_slab_state_free(st, sizeof(*st));
         return NULL;
     }
     return st;
@@ -418,7 +418,7 @@ quic_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
         bn_free(st->d[i].buf);
         bn_free(st->d[i].have);
     }
-    bn_free(st);
+    net_slab_state_free(st, sizeof(*st));
 }
 
 const struct net_app_parser net_app_quic = {

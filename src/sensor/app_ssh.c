@@ -281,7 +281,7 @@ static void *
 ssh_open(struct net_flow *f)
 {
     (void)f;
-    struct ssh_state *st = bn_calloc(1, sizeof(*st));
+    struct ssh_state *st = net_slab_state_new(sizeof(*st));
     if (!st)
         app_err(NET_APP_SSH, NET_APP_ERR_NOMEM);
     return st;
@@ -309,7 +309,7 @@ ssh_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
     for (int i = 0; i < 2; i++)
         app_acc_release(&st->d[i].acc);
     bn_free(st->w);
-    bn_free(st);
+    net_slab_state_free(st, sizeof(*st));
 }
 
 const struct net_app_parser net_app_ssh = {

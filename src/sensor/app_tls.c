@@ -1136,7 +1136,7 @@ app_tls_probe(const uint8_t *d, size_t n, enum net_dir dir)
 static void *
 tls_open(struct net_flow *f)
 {
-    struct tls_state *st = bn_calloc(1, sizeof(*st));
+    struct tls_state *st = net_slab_state_new(sizeof(*st));
     if (!st) {
         app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
         return NULL;
@@ -1355,7 +1355,7 @@ tls_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink *sink)
         app_acc_release(&st->d[i].hs);
     }
     app_rec_free(APP_RC_TLS, st->rec);
-    bn_free(st);
+    net_slab_state_free(st, sizeof(*st));
 }
 
 const struct net_app_parser net_app_tls = {
@@ -1377,7 +1377,7 @@ const struct net_app_parser net_app_tls = {
 void *
 app_tls_hs_open(bool quic)
 {
-    struct tls_state *st = bn_calloc(1, sizeof(*st));
+    struct tls_state *st = net_slab_state_new(sizeof(*st));
     if (!st) {
         app_err(NET_APP_TLS, NET_APP_ERR_NOMEM);
         return NULL;
@@ -1411,7 +1411,7 @@ app_tls_hs_close(void *vst, struct net_flow *f, uint64_t ts_ns, struct net_sink 
     for (int i = 0; i < 2; i++)
         app_acc_release(&st->d[i].hs);
     app_rec_free(APP_RC_TLS, st->rec);
-    bn_free(st);
+    net_slab_state_free(st, sizeof(*st));
 }
 
 /* ---- DTLS (RFC 6347, 9147): the unencrypted hellos of each datagram ---- */
