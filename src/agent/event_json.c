@@ -73,14 +73,22 @@ agent_json_set_host(const char *computer, const char *boot_id)
         boot_word = parse_boot_word(boot_id);
 }
 
-/* Writes v as n lower-case hex digits at p. */
+/* Writes v as n (even) lower-case hex digits at p, two a step. */
 static char *
 put_hex(char *p, uint32_t v, int n)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = digits[v & 15];
-        v >>= 4;
+    static const char pairs[513] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    for (int i = n - 2; i >= 0; i -= 2) {
+        memcpy(p + i, pairs + 2 * (v & 0xff), 2);
+        v >>= 8;
     }
     return p + n;
 }
@@ -391,6 +399,11 @@ struct w {
     bool rec;                    /* collect pairs */
     bool rec_bad;                /* a member the reader would not read back byte for byte */
     uint32_t npairs;
+    /* the UtcTime member this writer wrote from a time (pairs index, else UINT32_MAX) and
+     * the time the reader parses back from its text: the record needs no parse of it */
+    uint32_t utc_pair;
+    int64_t utc_ns;
+    /* not cleared when a writer starts (2.3 KB per event): only pairs[0..npairs) are read */
     struct wpair {
         const char *k;           /* borrowed: a literal or the event's extra key */
         uint32_t kl;
@@ -566,6 +579,47 @@ str_nk(struct w *w, const char *k, size_t kl, const char *v, size_t n)
     str_val(w, k, kl, v, n);
 }
 
+/*
+ * A member whose value the agent made itself from plain bytes only (printable ASCII, no '"'
+ * or '\\': a literal, digits of a time, hex of a GUID), which escaping would copy as they
+ * are: key, value and quotes in one append.
+ */
+static void
+plain_nk(struct w *w, const char *k, size_t kl, const char *v, size_t n)
+{
+    key_plain(w, k, kl, true);
+    char *p = room(w, n + 1);
+    if (!p)
+        return;
+    pair(w, k, kl, w->b->len, n, BN_VT_STR);
+    memcpy(p, v, n);
+    p[n] = '"';
+    done(w, p + n + 1);
+}
+
+/* Whether escaping would copy v[0..n) as it is (printable ASCII but '"' and '\\'); for the
+ * short names (host, users) written on every event. */
+static bool
+plain_bytes(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)v[i];
+        if (c - 0x20u >= 0x60u || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* A member of a short value that is usually plain. */
+static void
+short_nk(struct w *w, const char *k, size_t kl, const char *v, size_t n)
+{
+    if (plain_bytes(v, n))
+        plain_nk(w, k, kl, v, n);
+    else
+        str_nk(w, k, kl, v, n);
+}
+
 static void
 str_k(struct w *w, const char *k, size_t kl, const char *v)
 {
@@ -575,14 +629,26 @@ str_k(struct w *w, const char *k, size_t kl, const char *v)
 static void
 num_k(struct w *w, const char *k, size_t kl, long long v)
 {
+    static const char two[201] = "00010203040506070809101112131415161718192021222324"
+                                 "25262728293031323334353637383940414243444546474849"
+                                 "50515253545556575859606162636465666768697071727374"
+                                 "75767778798081828384858687888990919293949596979899";
     key_plain(w, k, kl, false);
-    /* decimal by hand: a printf per number was a good part of an event's cost */
+    /* decimal by hand, two digits a step: a printf per number was a good part of an
+     * event's cost */
     char tmp[24], *p = tmp + sizeof(tmp);
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        p -= 2;
+        memcpy(p, two + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, two + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
     pair(w, k, kl, w->b->len, (size_t)(tmp + sizeof(tmp) - p), BN_VT_NUM);
@@ -603,6 +669,8 @@ boolean_k(struct w *w, const char *k, size_t kl, bool v)
 #define NUM(w, k, v) num_k(w, "" k "", sizeof(k) - 1, v)
 #define BOOL(w, k, v) boolean_k(w, "" k "", sizeof(k) - 1, v)
 #define KEY(w, k) key_plain(w, "" k "", sizeof(k) - 1, false)
+#define PLAIN(w, k, v, n) plain_nk(w, "" k "", sizeof(k) - 1, v, n)
+#define SHORT(w, k, v, n) short_nk(w, "" k "", sizeof(k) - 1, v, n)
 
 static void
 utc_time(struct w *w, int64_t ns)
@@ -610,6 +678,7 @@ utc_time(struct w *w, int64_t ns)
     /* the date and time of the last second formatted, per thread: events come in bursts */
     static _Thread_local int64_t last_sec = INT64_MIN;
     static _Thread_local char last[64];
+    static _Thread_local bool last_ok; /* gmtime_r worked, year 0..9999 */
     char buf[72];
     int64_t sec = ns / 1000000000, rem = ns % 1000000000;
     if (rem < 0) {
@@ -619,8 +688,10 @@ utc_time(struct w *w, int64_t ns)
     if (sec != last_sec) {
         time_t t = (time_t)sec;
         struct tm tm;
-        if (!gmtime_r(&t, &tm))
+        last_ok = gmtime_r(&t, &tm) != NULL;
+        if (!last_ok)
             memset(&tm, 0, sizeof(tm));
+        last_ok = last_ok && tm.tm_year >= -1900 && tm.tm_year <= 9999 - 1900;
         snprintf(last, sizeof(last), "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         last_sec = sec;
@@ -632,7 +703,15 @@ utc_time(struct w *w, int64_t ns)
     buf[n + 1] = (char)('0' + ms / 100);
     buf[n + 2] = (char)('0' + ms / 10 % 10);
     buf[n + 3] = (char)('0' + ms % 10);
-    STRN(w, "UtcTime", buf, n + 4);
+    uint32_t at = w->npairs;
+    PLAIN(w, "UtcTime", buf, n + 4); /* digits, '-', ':', ' ' and '.' */
+    /* what bn_time_parse gives for this text: the formatted second and milliseconds, for a
+     * four-digit year of a time whose nanoseconds fit in int64 (its range test) */
+    if (last_ok && sec > INT64_MIN / 1000000000 && sec < INT64_MAX / 1000000000 &&
+        w->npairs == at + 1) {
+        w->utc_pair = at;
+        w->utc_ns = sec * 1000000000 + (int64_t)ms * 1000000;
+    }
 }
 
 static const char *
@@ -643,35 +722,53 @@ image_of(const struct agent_proc *p)
     return p->comm;
 }
 
+/* dst[0..n) = src[0..n) with a-z in upper case (8 bytes a step: the 64 hex digits of a
+ * digest are written for every exec). */
+static void
+upper_ascii(char *dst, const char *src, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, src + i, 8);
+        uint64_t low7 = x & ~high;
+        /* per byte, bit 7: at least 'a' (0x61 + 0x1f), above 'z' (0x7b + 0x05), ASCII */
+        uint64_t lower = (low7 + 0x1f * ones) & ~(low7 + 0x05 * ones) & ~x & high;
+        x ^= lower >> 2; /* 0x20 off */
+        memcpy(dst + i, &x, 8);
+    }
+    for (; i < n; i++) {
+        char c = src[i];
+        dst[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+    }
+}
+
 static void
 proc_fields(struct w *w, const struct agent_proc *p, bool full)
 {
     char guid[48], user[64];
     agent_process_guid(p->pid, p->start_ns, guid, sizeof(guid));
-    STR(w, "ProcessGuid", guid);
+    PLAIN(w, "ProcessGuid", guid, strlen(guid)); /* braces, hex and '-' */
     NUM(w, "ProcessId", p->pid);
     STR(w, "Image", image_of(p));
     if (full) {
         STR(w, "CommandLine", p->cmdline);
         STR(w, "CurrentDirectory", p->cwd);
     }
-    STRN(w, "User", user, user_name(p->uid, user, sizeof(user)));
+    SHORT(w, "User", user, user_name(p->uid, user, sizeof(user)));
     if (full) {
         NUM(w, "LogonId", (long long)p->loginuid);
         NUM(w, "TerminalSessionId", (long long)p->sessionid);
         if (p->sha256[0]) {
             char h[80];
-            size_t i;
+            size_t n = strnlen(p->sha256, 64);
             memcpy(h, "SHA256=", 7);
-            for (i = 0; p->sha256[i] && i < 64; i++) {
-                char c = p->sha256[i];
-                h[7 + i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
-            }
-            h[7 + i] = '\0';
-            STR(w, "Hashes", h);
+            upper_ascii(h + 7, p->sha256, n);
+            STRN(w, "Hashes", h, 7 + n);
         }
         if (p->euid != p->uid) {
-            STRN(w, "bannin.EffectiveUser", user, user_name(p->euid, user, sizeof(user)));
+            SHORT(w, "bannin.EffectiveUser", user, user_name(p->euid, user, sizeof(user)));
         }
         if (p->tty && p->tty[0])
             STR(w, "bannin.Tty", p->tty);
@@ -690,11 +787,11 @@ parent_fields(struct w *w, const struct agent_proc *p)
     if (!p->pid)
         return;
     agent_process_guid(p->pid, p->start_ns, guid, sizeof(guid));
-    STR(w, "ParentProcessGuid", guid);
+    PLAIN(w, "ParentProcessGuid", guid, strlen(guid));
     NUM(w, "ParentProcessId", p->pid);
     STR(w, "ParentImage", image_of(p));
     STR(w, "ParentCommandLine", p->cmdline);
-    STRN(w, "ParentUser", user, user_name(p->uid, user, sizeof(user)));
+    SHORT(w, "ParentUser", user, user_name(p->uid, user, sizeof(user)));
 }
 
 static void
@@ -785,9 +882,12 @@ record_of(struct w *w, size_t start, struct bn_record *rec, const char *name)
             return false;
         /* the one time key of ours (a string: reader_json.c's set_ts parses it so) */
         int64_t ns;
-        if (pr->kl == 7 && !memcmp(pr->k, "UtcTime", 7) &&
-            bn_time_parse(out->p + pr->off, pr->len, &ns) == 0)
-            rec->ts_ns = ns;
+        if (pr->kl == 7 && !memcmp(pr->k, "UtcTime", 7)) {
+            if (i == w->utc_pair)
+                rec->ts_ns = w->utc_ns;
+            else if (bn_time_parse(out->p + pr->off, pr->len, &ns) == 0)
+                rec->ts_ns = ns;
+        }
     }
     rec->raw = out->p + start;
     rec->raw_len = out->len - start;
@@ -798,10 +898,25 @@ record_of(struct w *w, size_t start, struct bn_record *rec, const char *name)
 
 static int render(const struct agent_event *ev, struct w *w);
 
+/* Starts a writer into out (pairs are left as they are: only the first npairs are read). */
+static void
+w_start(struct w *w, struct bn_buf *out, bool rec)
+{
+    w->b = out;
+    w->rc = 0;
+    w->first = true;
+    w->rec = rec;
+    w->rec_bad = false;
+    w->npairs = 0;
+    w->utc_pair = UINT32_MAX;
+    w->utc_ns = 0;
+}
+
 int
 agent_event_to_json(const struct agent_event *ev, struct bn_buf *out)
 {
-    struct w w = {.b = out, .first = true};
+    struct w w;
+    w_start(&w, out, false);
     return render(ev, &w);
 }
 
@@ -809,7 +924,8 @@ int
 agent_event_to_json_rec(const struct agent_event *ev, struct bn_buf *out, struct bn_record *rec,
                         const char *name, bool *rec_ok)
 {
-    struct w w = {.b = out, .first = true, .rec = rec != NULL};
+    struct w w;
+    w_start(&w, out, rec != NULL);
     size_t start = out->len;
     *rec_ok = false;
     int rc = render(ev, &w);
@@ -828,11 +944,11 @@ render(const struct agent_event *ev, struct w *w)
     const char *host = host_name;
     size_t host_len = strnlen(host_name, sizeof(host_name) - 1);
     raw(w, "{");
-    STR(w, "Channel", CHANNEL);
+    PLAIN(w, "Channel", CHANNEL, sizeof(CHANNEL) - 1);
     NUM(w, "EventID", (long long)ev->kind);
     logsource(w, ev);
     utc_time(w, ev->ts_ns);
-    STRN(w, "Computer", host, host_len);
+    SHORT(w, "Computer", host, host_len);
     if (ev->kind == AGENT_EV_AUTH)
         STRN(w, "host", host, host_len); /* the auth rules group by host, as in auth.log records */
 
@@ -921,7 +1037,8 @@ render(const struct agent_event *ev, struct w *w)
         str(w, k, ev->extra_vals[i]);
     }
     NUM(w, "bannin.seq", (long long)ev->seq);
-    STR(w, "bannin.tier", agent_tier_name(ev->tier));
+    const char *tier = agent_tier_name(ev->tier); /* a literal */
+    PLAIN(w, "bannin.tier", tier, strlen(tier));
     if (ev->proc.cmdline_truncated || ev->parent.cmdline_truncated)
         BOOL(w, "bannin.truncated", true);
     if (ev->proc.exe_deleted)
