@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,10 @@
 
 struct pt_entry {
     struct agent_proc p;
+    /* p's strings as the entry was made lie right behind it, in the same allocation
+     * (entry_new: one malloc per process, not one per string); strings merged in later are
+     * owned one by one */
+    size_t strs_len;
     uint64_t parent_start_ns;      /* start of the parent this entry descends from */
     bool exited;
     bool parked;                   /* exited, off the expiry list while descendants remain */
@@ -537,10 +542,60 @@ agent_proctable_new(struct agent_proctable **out, const struct agent_proctable_o
     return 0;
 }
 
+/* Whether s lies in the block of strings behind e. */
+static bool
+in_entry(const struct pt_entry *e, const char *s)
+{
+    const char *b = (const char *)(e + 1);
+    return (uintptr_t)s >= (uintptr_t)b && (uintptr_t)s < (uintptr_t)b + e->strs_len;
+}
+
+/* Frees one of e's strings unless it lies in e's block. */
+static void
+entry_free_str(const struct pt_entry *e, char *s)
+{
+    if (s && !in_entry(e, s))
+        bn_free(s);
+}
+
+/* A zeroed entry holding a copy of p, its strings in the same allocation; NULL when out of
+ * memory. */
+static struct pt_entry *
+entry_new(const struct agent_proc *p)
+{
+    const char *src[5] = {p->exe, p->cmdline, p->cwd, p->tty, p->cgroup};
+    size_t len[5], total = 0;
+    for (int i = 0; i < 5; i++) {
+        len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+        total += len[i];
+    }
+    struct pt_entry *e = bn_malloc(sizeof(*e) + total);
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof(*e));
+    e->p = *p;
+    e->strs_len = total;
+    char *at = (char *)(e + 1), **dst[5] = {&e->p.exe, &e->p.cmdline, &e->p.cwd, &e->p.tty,
+                                           &e->p.cgroup};
+    for (int i = 0; i < 5; i++) {
+        *dst[i] = NULL;
+        if (len[i]) {
+            memcpy(at, src[i], len[i]);
+            *dst[i] = at;
+            at += len[i];
+        }
+    }
+    return e;
+}
+
 static void
 entry_free(struct pt_entry *e)
 {
-    agent_proc_release(&e->p);
+    entry_free_str(e, e->p.exe);
+    entry_free_str(e, e->p.cmdline);
+    entry_free_str(e, e->p.cwd);
+    entry_free_str(e, e->p.tty);
+    entry_free_str(e, e->p.cgroup);
     bn_free(e);
 }
 
@@ -691,17 +746,17 @@ now_wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-/* Fills fields of dst that src has and dst lacks or that changed (exec replaces image). */
+/* Fills fields of e that src has and e lacks or that changed (exec replaces image). */
 static int
-merge(struct agent_proc *dst, const struct agent_proc *src)
+merge(struct pt_entry *e, const struct agent_proc *src)
 {
-    struct agent_proc tmp;
+    struct agent_proc tmp, *dst = &e->p;
     if (agent_proc_copy(&tmp, src))
         return BN_ENOMEM;
 #define TAKE(f)                                                                                    \
     do {                                                                                       \
         if (tmp.f) {                                                                           \
-            bn_free(dst->f);                                                                   \
+            entry_free_str(e, dst->f);                                                         \
             dst->f = tmp.f;                                                                    \
             tmp.f = NULL;                                                                      \
         }                                                                                      \
@@ -767,7 +822,7 @@ update_locked(struct agent_proctable *pt, const struct agent_proc *p)
         }
     }
     if (e)
-        return merge(&e->p, p);
+        return merge(e, p);
     /* a live entry with another start time: that process is gone, the pid was reused */
     for (struct pt_entry *c = pt->buckets[bucket_of(p->pid)]; c; c = c->next) {
         if (c->p.pid == p->pid && !c->exited) {
@@ -777,13 +832,9 @@ update_locked(struct agent_proctable *pt, const struct agent_proc *p)
     }
     if (!make_room(pt))
         return BN_ETOOBIG;
-    e = bn_calloc(1, sizeof(*e));
+    e = entry_new(p);
     if (!e)
         return BN_ENOMEM;
-    if (agent_proc_copy(&e->p, p)) {
-        bn_free(e);
-        return BN_ENOMEM;
-    }
     struct pt_entry *parent = p->ppid ? find_parent(pt, p->ppid) : NULL;
     e->parent_start_ns = parent ? parent->p.start_ns : 0;
     if (parent)
