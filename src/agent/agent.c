@@ -160,7 +160,7 @@ struct agent {
      * work_mu: on the loop thread, or on an emitter's thread at the end of a small burst
      * while the loop sleeps (agent_emit_burst_end: no hand-off wakeup at low rates). */
     pthread_mutex_t work_mu;
-    struct agent_event *batch;     /* work_mu: the drained batch (AGENT_DRAIN_BATCH) */
+    struct qent **batch;           /* work_mu: the drained batch (AGENT_DRAIN_BATCH) */
     int64_t help_cpu_ns;           /* work_mu: thread CPU of the loop's work done by emitters */
     bool burst_done;               /* an emitter's burst ended: no need to linger for more */
     _Atomic uint32_t sample_shift;
@@ -660,35 +660,37 @@ agent_queue_pop(struct agent *a, struct agent_event *ev)
 }
 
 /*
- * Takes up to max of the oldest queued events into evs (owned strings), in arrival order, as
- * agent_queue_pop would one by one, under one lock of the queue and one of the free list
- * (the loop's drain: two lock round trips and a clear of the event per event saved).
+ * Takes up to max of the oldest queued entries into out, in arrival order, as agent_queue_pop
+ * would one by one, under one lock of the queue. Their events are processed where they lie
+ * (no 1.2 KB copy of each into a batch array) and the entries go back with qent_put_many.
  * Returns how many.
  */
 static size_t
-queue_pop_many(struct agent *a, struct agent_event *evs, size_t max)
+queue_take_many(struct agent *a, struct qent **out, size_t max)
 {
-    struct qent *taken[AGENT_DRAIN_BATCH];
     size_t n = 0;
-    if (max > AGENT_DRAIN_BATCH)
-        max = AGENT_DRAIN_BATCH;
     pthread_mutex_lock(&a->mu);
     for (struct qent *e; n < max && (e = queue_take_locked(a));)
-        taken[n++] = e;
+        out[n++] = e;
     pthread_mutex_unlock(&a->mu);
-    for (size_t i = 0; i < n; i++)
-        evs[i] = taken[i]->ev;
+    return n;
+}
+
+/* Gives back n entries whose events were released, under one lock of the free list. The last
+ * one goes on top: the next event reuses the entry touched last. */
+static void
+qent_put_many(struct agent *a, struct qent **es, size_t n)
+{
     pthread_mutex_lock(&a->qfree_mu);
     size_t i = 0;
     for (; i < n && a->nqfree < QENT_FREE_MAX; i++) {
-        taken[i]->next_free = a->qfree;
-        a->qfree = taken[i];
+        es[i]->next_free = a->qfree;
+        a->qfree = es[i];
         a->nqfree++;
     }
     pthread_mutex_unlock(&a->qfree_mu);
     for (; i < n; i++)
-        bn_free(taken[i]);
-    return n;
+        bn_free(es[i]);
 }
 
 /* ---- output ---- */
@@ -1700,19 +1702,21 @@ work_batch(struct agent *a)
     size_t n = 0;
     a->batching = true;
     if (a->batch) {
-        struct agent_event *batch = a->batch;
-        n = queue_pop_many(a, batch, AGENT_DRAIN_BATCH);
+        struct qent **batch = a->batch;
+        n = queue_take_many(a, batch, AGENT_DRAIN_BATCH);
         for (size_t i = 0; i < n; i++) {
+            struct agent_event *ev = &batch[i]->ev;
             /* a process whose exit is already queued behind its exec has no
              * /proc/<pid>/cwd left to read: skip the readlink */
             a->cur_gone = false;
-            if (batch[i].kind == AGENT_EV_PROCESS_CREATE && !batch[i].proc.cwd)
+            if (ev->kind == AGENT_EV_PROCESS_CREATE && !ev->proc.cwd)
                 for (size_t j = i + 1; j < n && !a->cur_gone; j++)
-                    a->cur_gone = batch[j].kind == AGENT_EV_PROCESS_TERMINATE &&
-                                  batch[j].proc.pid == batch[i].proc.pid;
-            agent_process(a, &batch[i]);
+                    a->cur_gone = batch[j]->ev.kind == AGENT_EV_PROCESS_TERMINATE &&
+                                  batch[j]->ev.proc.pid == ev->proc.pid;
+            agent_process(a, ev);
             a->cur_gone = false;
         }
+        qent_put_many(a, batch, n);
     } else {
         struct agent_event ev;
         for (; n < AGENT_DRAIN_BATCH && agent_queue_pop(a, &ev) == 0; n++)
