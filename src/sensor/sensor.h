@@ -311,18 +311,20 @@ struct net_app_parser {
 #define NET_PROBE_MAX 512
 
 /*
- * Per-flow states on huge-page slabs (slab.c): size classes of 64-byte lines up to
- * NET_SLAB_CLASSES lines, recycled per class, the slabs kept until net_slab_release. A
+ * Per-flow states on huge-page slabs (slab.c): size classes of 16 bytes up to
+ * NET_SLAB_CLASSES of them, recycled per class, the slabs kept until net_slab_release. A
  * pipeline binds its allocator to its thread (net_pipeline_new) so parsers' open() can take
  * their state from it: a state touched on most packets of a flow is then not also a TLB miss
  * on a random 4 KiB heap page.
  */
-#define NET_SLAB_CLASSES 32 /* up to 2 KiB */
+#define NET_SLAB_CLASSES 128 /* up to 2 KiB */
 
 struct net_slab {
     void *free_[NET_SLAB_CLASSES]; /* recycled items by class, linked through their first
                                     * bytes */
-    char *next, *end;              /* unused part of the newest slab */
+    char *run_[NET_SLAB_CLASSES];  /* unused part of each class's current run */
+    char *run_end_[NET_SLAB_CLASSES];
+    char *next, *end;              /* unused part of the newest slab (whole runs) */
     void **slabs;
     size_t nslabs;
     struct net_slab *bound_next;   /* the thread's other bound allocators */
@@ -337,7 +339,8 @@ void net_slab_release(struct net_slab *s);
  * moves. */
 void net_slab_bind(struct net_slab *s);
 void net_slab_unbind(struct net_slab *s);
-/* An item of size bytes (not zeroed), or NULL: out of memory, or size over the classes. */
+/* An item of size bytes (not zeroed; aligned to the largest power of two up to 64 that
+ * divides size rounded up to 16), or NULL: out of memory, or size over the classes. */
 void *net_slab_alloc(struct net_slab *s, size_t size);
 /* Gives back an item net_slab_alloc returned with the same size. */
 void net_slab_put(struct net_slab *s, void *p, size_t size);

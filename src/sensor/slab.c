@@ -5,10 +5,13 @@
  * over tens of thousands of flows. From malloc the states (100-1100 bytes) lie scattered
  * over the whole heap's 4 KiB pages, and each touch was also a TLB miss: a page walk,
  * costly under virtualisation (the look-ahead's prefetch of the state stalled on it). Here
- * they come from 2 MiB-aligned slabs advised as huge pages, in size classes of 64-byte
- * lines (a state starts on a cache line), recycled through a free list per class; the slabs
- * are kept until their allocator is released (a pipeline's lifetime), as malloc keeps its
- * heap.
+ * they come from 2 MiB-aligned slabs advised as huge pages, in size classes of 16 bytes
+ * (as malloc's chunks, without their 8-byte header: no more memory per flow than the heap;
+ * each class is carved from runs of 16 KiB of its own, so an item is aligned to the largest
+ * power of two up to 64 that divides its class, and a 64-byte multiple starts on a cache
+ * line, without padding between items), recycled through a free list per class; the
+ * slabs are kept until their allocator is released (a pipeline's lifetime), as malloc keeps
+ * its heap.
  *
  * A thread's newest allocator serves net_slab_state_new (the pipeline binds its own); a
  * free is matched to its allocator by the slab its address lies in, so a state outlives the
@@ -31,9 +34,11 @@
 #endif
 
 #define SLAB_SIZE (2u << 20)
-#define LINE 64u
+#define GRAIN 16u
+#define RUN (16u << 10) /* bytes a class takes from a slab at a time */
 
-_Static_assert(NET_SLAB_CLASSES * LINE <= SLAB_SIZE / 16, "a class fits a slab many times");
+_Static_assert(NET_SLAB_CLASSES * GRAIN <= RUN / 8 && SLAB_SIZE % RUN == 0,
+               "a run holds several items of any class, a slab whole runs");
 
 /* The thread's allocators, newest first (net_slab_state_new uses the first). */
 static _Thread_local struct net_slab *tl_slabs;
@@ -41,8 +46,12 @@ static _Thread_local struct net_slab *tl_slabs;
 static size_t
 class_of(size_t size)
 {
-    return (size + LINE - 1) / LINE - 1; /* 1..64 bytes: class 0 */
+    return (size + GRAIN - 1) / GRAIN - 1; /* 1..16 bytes: class 0 */
 }
+
+/* Bytes of an item of class c, and the alignment it gets. */
+#define CLASS_BYTES(c) (((c) + 1) * GRAIN)
+
 
 void
 net_slab_init(struct net_slab *s)
@@ -122,15 +131,21 @@ net_slab_alloc(struct net_slab *s, size_t size)
         return NULL;
     if (s->free_[c]) {
         p = s->free_[c];
-        UNPOISON(p, (c + 1) * LINE);
+        UNPOISON(p, CLASS_BYTES(c));
         memcpy(&s->free_[c], p, sizeof(void *));
         return p;
     }
-    if ((size_t)(s->end - s->next) < (c + 1) * LINE && !slab_new(s))
-        return NULL;
-    p = s->next;
-    s->next += (c + 1) * LINE;
-    UNPOISON(p, (c + 1) * LINE);
+    if ((size_t)(s->run_end_[c] - s->run_[c]) < CLASS_BYTES(c)) {
+        /* a new run for the class (runs start on 16 KiB boundaries) */
+        if (s->next == s->end && !slab_new(s))
+            return NULL;
+        s->run_[c] = s->next;
+        s->run_end_[c] = s->next + RUN;
+        s->next += RUN;
+    }
+    p = s->run_[c];
+    s->run_[c] += CLASS_BYTES(c);
+    UNPOISON(p, CLASS_BYTES(c));
     return p;
 }
 
@@ -152,7 +167,7 @@ net_slab_put(struct net_slab *s, void *p, size_t size)
 
     memcpy(p, &s->free_[c], sizeof(void *));
     s->free_[c] = p;
-    POISON(p, (c + 1) * LINE);
+    POISON(p, CLASS_BYTES(c));
 }
 
 void *
