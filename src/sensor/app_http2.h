@@ -31,7 +31,7 @@ struct hpack_entry {
  * that run moves to its start (base makes the offsets follow without touching the entries).
  */
 struct hpack {
-    struct hpack_entry *ent; /* ring of cap entries */
+    struct hpack_entry *ent; /* ring of cap entries (a power of two) */
     uint32_t cap, head, n;
     uint32_t size;     /* RFC 7541 size: sum of name + value + 32 */
     uint32_t max_size; /* current limit (size updates), <= BN_NET_H2_DYN_TABLE_MAX */

@@ -206,7 +206,7 @@ static void
 dyn_evict(struct hpack *h, uint32_t limit)
 {
     while (h->n && h->size > limit) {
-        struct hpack_entry *e = &h->ent[(h->head + h->n - 1) % h->cap];
+        struct hpack_entry *e = &h->ent[(h->head + h->n - 1) & (h->cap - 1)];
         h->size -= e->name_len + e->value_len + 32;
         h->n--;
     }
@@ -224,7 +224,7 @@ bytes_room(struct hpack *h, uint32_t need)
 {
     if (h->bytes && (uint64_t)(h->end - h->base) + need <= h->bcap)
         return 0;
-    uint32_t oldest = h->n ? h->ent[(h->head + h->n - 1) % h->cap].off : h->end;
+    uint32_t oldest = h->n ? h->ent[(h->head + h->n - 1) & (h->cap - 1)].off : h->end;
     uint32_t live = h->end - oldest, want = live + need;
     if (!h->bytes || want + want / 4 > h->bcap) {
         uint32_t cap = ((want + want / 2) | 255u) + 1;
@@ -252,13 +252,13 @@ dyn_add(struct hpack *h, const char *name, size_t nl, const char *value, size_t 
         return 0;
     }
     dyn_evict(h, (uint32_t)(h->max_size - esz));
-    if (h->n == h->cap) {
+    if (h->n == h->cap) { /* a power of two: ring positions are masked, not divided */
         uint32_t cap = h->cap ? h->cap * 2 : 16;
         struct hpack_entry *ne = bn_calloc(cap, sizeof(*ne));
         if (!ne)
             return BN_ENOMEM;
         for (uint32_t i = 0; i < h->n; i++)
-            ne[i] = h->ent[(h->head + i) % h->cap];
+            ne[i] = h->ent[(h->head + i) & (h->cap - 1)];
         bn_free(h->ent);
         h->ent = ne;
         h->cap = cap;
@@ -269,7 +269,7 @@ dyn_add(struct hpack *h, const char *name, size_t nl, const char *value, size_t 
     char *data = h->bytes + (h->end - h->base);
     memcpy(data, name, nl);
     memcpy(data + nl, value, vl);
-    h->head = (h->head + h->cap - 1) % h->cap;
+    h->head = (h->head + h->cap - 1) & (h->cap - 1);
     h->ent[h->head] = (struct hpack_entry){(uint32_t)nl, (uint32_t)vl, h->end};
     h->end += (uint32_t)(nl + vl);
     h->n++;
@@ -294,7 +294,7 @@ lookup(const struct hpack *h, uint64_t idx, const char **name, size_t *nl, const
     idx -= 62;
     if (idx >= h->n)
         return false;
-    const struct hpack_entry *e = &h->ent[(h->head + idx) % h->cap];
+    const struct hpack_entry *e = &h->ent[(h->head + idx) & (h->cap - 1)];
     *name = h->bytes + (e->off - h->base);
     *nl = e->name_len;
     *value = *name + e->name_len;
