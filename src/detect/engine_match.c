@@ -492,6 +492,18 @@ pred_eval(struct bn_scratch *s, const struct bn_event *ev, uint32_t id)
     return v;
 }
 
+static bool node_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__crule *cr,
+                      uint32_t node);
+
+/* A kid of an AND/OR: a predicate (most kids) without another call of node_eval. */
+static inline bool
+kid_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__crule *cr,
+         uint32_t node)
+{
+    const struct bn__node *nd = &cr->nodes[node];
+    return nd->op == BN__OP_PRED ? pred_eval(s, ev, nd->a) : node_eval(s, ev, cr, node);
+}
+
 static bool
 node_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__crule *cr,
           uint32_t node)
@@ -502,12 +514,12 @@ node_eval(struct bn_scratch *s, const struct bn_event *ev, const struct bn__crul
         return pred_eval(s, ev, nd->a);
     case BN__OP_AND:
         for (uint32_t i = 0; i < nd->n; i++)
-            if (!node_eval(s, ev, cr, cr->kids[nd->a + i]))
+            if (!kid_eval(s, ev, cr, cr->kids[nd->a + i]))
                 return false;
         return true;
     case BN__OP_OR:
         for (uint32_t i = 0; i < nd->n; i++)
-            if (node_eval(s, ev, cr, cr->kids[nd->a + i]))
+            if (kid_eval(s, ev, cr, cr->kids[nd->a + i]))
                 return true;
         return false;
     case BN__OP_NOT:
