@@ -480,25 +480,39 @@ on_data(void *ctx, const uint8_t *d, size_t n)
             f->app = NET_APP_FAILED;
         return;
     }
-    /* TCP: accumulate up to NET_PROBE_MAX bytes per direction */
-    if (!probe_get(p, pf)) {
-        p->st.stream_alloc_failed++;
-        p->st.probe_bytes_dropped += n;
-        f->app = NET_APP_FAILED; /* out of memory: not identified (counted) */
-        return;
+    /*
+     * TCP: up to NET_PROBE_MAX bytes per direction are identified. A direction's first
+     * chunk is looked at where it lies, and copied into a probe buffer only when it cannot
+     * decide alone (most flows decide on their first bytes: no buffer, no copy).
+     */
+    size_t have = PLEN(pf, dir);
+    size_t take = BN_MIN(NET_PROBE_MAX - have, n);
+    const uint8_t *pd = d; /* the bytes identification sees: pd[0..PLEN(pf, dir)) */
+    if (have == 0)
+        r = net_app_identify(f->proto, d, take, dir);
+    if (have != 0 || (r < 0 && take < NET_PROBE_MAX)) {
+        if (!probe_get(p, pf)) {
+            p->st.stream_alloc_failed++;
+            p->st.probe_bytes_dropped += n;
+            f->app = NET_APP_FAILED; /* out of memory: not identified (counted) */
+            return;
+        }
+        memcpy(PROBE(pf, dir) + have, d, take);
+        PLEN(pf, dir) = (uint16_t)(have + take);
+        if (have == 0)
+            return; /* more bytes may decide */
+        pd = PROBE(pf, dir);
+        r = net_app_identify(f->proto, pd, PLEN(pf, dir), dir);
+        if (r < 0 && PLEN(pf, dir) < NET_PROBE_MAX)
+            return; /* more bytes may decide */
+    } else {
+        PLEN(pf, dir) = (uint16_t)take;
     }
-    size_t room = NET_PROBE_MAX - PLEN(pf, dir);
-    size_t take = BN_MIN(room, n);
-    memcpy(PROBE(pf, dir) + PLEN(pf, dir), d, take);
-    PLEN(pf, dir) = (uint16_t)(PLEN(pf, dir) + take);
-    r = net_app_identify(f->proto, PROBE(pf, dir), PLEN(pf, dir), dir);
-    if (r < 0 && PLEN(pf, dir) < NET_PROBE_MAX)
-        return; /* more bytes may decide */
+    size_t pn = PLEN(pf, dir);
     if (r <= 0) {
         enum net_app hint = net_app_port_hint(f->proto, f->sport);
         const struct net_app_parser *hp = net_app_parser_for(hint, f->proto);
-        if (hint != NET_APP_UNKNOWN && hp && hp->probe &&
-            hp->probe(PROBE(pf, dir), PLEN(pf, dir), dir) == 1)
+        if (hint != NET_APP_UNKNOWN && hp && hp->probe && hp->probe(pd, pn, dir) == 1)
             r = (int)hint;
     }
     if (r <= 0) {
@@ -508,12 +522,12 @@ on_data(void *ctx, const uint8_t *d, size_t n)
         probe_put(p, pf);
         return;
     }
-    if (maybe_reverse(p, fd, (enum net_app)r, PROBE(pf, dir), PLEN(pf, dir)))
+    if (maybe_reverse(p, fd, (enum net_app)r, pd, pn))
         dir = fd->dir;
     app_start(p, f, (enum net_app)r);
     f->app_dir_done[dir] = 1;
     /* what this direction sent so far, then what the other one had buffered */
-    app_feed(p, f, dir, PROBE(pf, dir), PLEN(pf, dir));
+    app_feed(p, f, dir, pd, pn);
     if (n > take)
         app_feed(p, f, dir, d + take, n - take);
     enum net_dir o = dir == NET_TOSERVER ? NET_TOCLIENT : NET_TOSERVER;
