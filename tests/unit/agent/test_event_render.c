@@ -2,7 +2,8 @@
  * test_event_render.c - the renderer's shortcuts give what the slow forms gave: the time a
  * record built beside the line carries is the one the reader parses from its UtcTime, for
  * times at the edges (before 1970, around the ends of int64 nanoseconds: 1677 and 2262), the
- * digest in Hashes is upper-cased byte for byte as before, and the process GUID's hex digits.
+ * digest in Hashes is upper-cased byte for byte as before, the process GUID's hex digits, and
+ * an event copied into a reused queue entry renders the same.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,6 +155,43 @@ test_hostile_host(void **state)
     bn_buf_release(&b);
 }
 
+/* An event copied by agent_event_copy into a reused queue entry (stale bytes, a released
+ * event before) renders as the original does, extras included. */
+static void
+test_copy_extras(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"user", "service", "result", "detail", "trigger"};
+    static const char *const vals[] = {"root", "sshd", "fail\"ed", "", "x y z"};
+    struct bn_buf a, b;
+    bn_buf_init(&a, 1 << 20);
+    bn_buf_init(&b, 1 << 20);
+    struct agent_event *dst = malloc(sizeof(*dst));
+    assert_non_null(dst);
+    memset(dst, 0xa5, sizeof(*dst)); /* stale bytes, as in a reused entry */
+    for (int i = 0; i < 200; i++) {
+        struct agent_event ev = exec_event(1795600800123456789LL + i);
+        ev.kind = i % 3 == 0 ? AGENT_EV_AUTH : i % 3 == 1 ? AGENT_EV_STATUS : AGENT_EV_PROCESS_CREATE;
+        ev.nextra = (uint32_t)(i % 6);
+        for (uint32_t k = 0; k < ev.nextra; k++) {
+            ev.extra_keys[k] = keys[(i + k) % 5];
+            ev.extra_vals[k] = k == 2 && i % 4 == 0 ? NULL : (char *)vals[(i * 7 + k) % 5];
+        }
+        ev.proc.tty = i % 2 ? "pts/1" : NULL;
+        assert_int_equal(agent_event_copy(dst, &ev), 0);
+        bn_buf_reset(&a);
+        bn_buf_reset(&b);
+        assert_int_equal(agent_event_to_json(&ev, &a), 0);
+        assert_int_equal(agent_event_to_json(dst, &b), 0);
+        if (a.len != b.len || memcmp(a.p, b.p, a.len))
+            fail_msg("copy renders\n%s\nnot\n%s", b.p, a.p);
+        agent_event_release(dst); /* the slots stay as they were: the next copy reuses them */
+    }
+    free(dst);
+    bn_buf_release(&a);
+    bn_buf_release(&b);
+}
+
 static void
 test_guid(void **state)
 {
@@ -175,6 +213,7 @@ main(void)
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_hostile_host),
+        cmocka_unit_test(test_copy_extras),
         cmocka_unit_test(test_guid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
