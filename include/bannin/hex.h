@@ -21,6 +21,9 @@ bn_hexval(int c)
     return -1;
 }
 
+/* A byte's two lower-case hex digits at bn_hex_pairs + 2 * byte (for writers that put them in place). */
+extern const char bn_hex_pairs[513];
+
 /* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). Returns out. */
 char *bn_hex_encode(const uint8_t *p, size_t n, char *out);
 /*
