@@ -52,15 +52,41 @@ pkt(struct net_flowtab *t, bool to_server, uint8_t proto, uint8_t flags, uint32_
     return f;
 }
 
+/* Each test's flow table and the count of flows it ended. */
+struct fixture {
+    int ended;
+    struct net_flowtab *t;
+};
+
+static int
+setup(void **st)
+{
+    struct fixture *fx = test_calloc(1, sizeof(*fx));
+
+    if (!fx)
+        return -1;
+    fx->t = net_flowtab_new(NULL, on_end, &fx->ended);
+    *st = fx;
+    return fx->t ? 0 : -1;
+}
+
+static int
+teardown(void **st)
+{
+    struct fixture *fx = *st;
+
+    net_flowtab_free(fx->t);
+    test_free(fx);
+    return 0;
+}
+
 static void
 test_repeats_once(void **st)
 {
-    int ended = 0;
-    struct net_flowtab *t = net_flowtab_new(NULL, on_end, &ended);
+    struct fixture *fx = *st;
+    struct net_flowtab *t = fx->t;
     struct net_flow *f;
 
-    (void)st;
-    assert_non_null(t);
     pkt(t, true, IPPROTO_TCP, NET_TCP_SYN, 0, 1 * S);
     pkt(t, false, IPPROTO_TCP, NET_TCP_SYN | NET_TCP_ACK, 0, 1 * S + 1);
     for (int i = 0; i < 5; i++) {
@@ -73,18 +99,15 @@ test_repeats_once(void **st)
     f = pkt(t, false, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_FIN, 0, 2 * S + 1);
     pkt(t, true, IPPROTO_TCP, NET_TCP_ACK | NET_TCP_FIN, 0, 2 * S + 2); /* a repeat */
     assert_string_equal(f->history, "ShADdaFf");
-    net_flowtab_free(t);
 }
 
 static void
 test_swap(void **st)
 {
-    int ended = 0;
-    struct net_flowtab *t = net_flowtab_new(NULL, on_end, &ended);
+    struct fixture *fx = *st;
+    struct net_flowtab *t = fx->t;
     struct net_flow *f;
 
-    (void)st;
-    assert_non_null(t);
     f = pkt(t, true, IPPROTO_UDP, 0, 20, 1 * S);
     pkt(t, true, IPPROTO_UDP, 0, 20, 1 * S + 1);
     assert_string_equal(f->history, "D");
@@ -97,38 +120,34 @@ test_swap(void **st)
     pkt(t, true, IPPROTO_UDP, 0, 20, 1 * S + 3);
     pkt(t, false, IPPROTO_UDP, 0, 20, 1 * S + 4);
     assert_string_equal(f->history, "dD");
-    net_flowtab_free(t);
 }
 
 static void
 test_split_empties(void **st)
 {
-    int ended = 0;
-    struct net_flowtab *t = net_flowtab_new(NULL, on_end, &ended);
+    struct fixture *fx = *st;
+    struct net_flowtab *t = fx->t;
     struct net_flow *f;
 
-    (void)st;
-    assert_non_null(t);
     f = pkt(t, true, IPPROTO_UDP, 0, 20, 1 * S);
     pkt(t, false, IPPROTO_UDP, 0, 20, 1 * S + 1);
     assert_string_equal(f->history, "Dd");
     /* Zeek's UDP inactivity (1 min) ends the connection; the flow goes on (Suricata's UDP
      * timeout is 5 min once established) with an empty history */
     f = pkt(t, false, IPPROTO_UDP, 0, 20, 100 * S);
-    assert_int_equal(ended, 1);
+    assert_int_equal(fx->ended, 1);
     assert_string_equal(f->history, "d");
     pkt(t, true, IPPROTO_UDP, 0, 20, 100 * S + 1);
     assert_string_equal(f->history, "dD");
-    net_flowtab_free(t);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_repeats_once),
-        cmocka_unit_test(test_swap),
-        cmocka_unit_test(test_split_empties),
+        cmocka_unit_test_setup_teardown(test_repeats_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_empties, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
