@@ -14,6 +14,32 @@ struct bn_buf {
     size_t max;   /* hard limit on len */
 };
 
+/* "00" to "99": the two decimal digits of v < 100 at bn_dec_pairs + 2 * v. */
+extern const char bn_dec_pairs[201];
+
+/*
+ * The decimal digits of v at the end of tmp[24], two at a time from bn_dec_pairs (half the
+ * divisions of a digit loop: records are mostly numbers); returns where they start.
+ */
+static inline size_t
+bn_u64_dec(char tmp[24], uint64_t v)
+{
+    size_t i = 24;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        i -= 2;
+        __builtin_memcpy(tmp + i, bn_dec_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        i -= 2;
+        __builtin_memcpy(tmp + i, bn_dec_pairs + 2 * v, 2);
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    return i;
+}
+
 /* Initialises an embedded buffer that may grow to max bytes. */
 void bn_buf_init(struct bn_buf *b, size_t max);
 /* Frees the storage; the buffer can be reused after bn_buf_init. */

@@ -621,26 +621,12 @@ str_k(struct w *w, const char *k, size_t kl, const char *v)
 static void
 num_k(struct w *w, const char *k, size_t kl, long long v)
 {
-    static const char two[201] = "00010203040506070809101112131415161718192021222324"
-                                 "25262728293031323334353637383940414243444546474849"
-                                 "50515253545556575859606162636465666768697071727374"
-                                 "75767778798081828384858687888990919293949596979899";
     key_plain(w, k, kl, false);
     /* decimal by hand, two digits a step: a printf per number was a good part of an
-     * event's cost */
-    char tmp[24], *p = tmp + sizeof(tmp);
+     * event's cost (at most 20 digits: tmp keeps room for the sign) */
+    char tmp[24];
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    while (u >= 100) {
-        p -= 2;
-        memcpy(p, two + 2 * (u % 100), 2);
-        u /= 100;
-    }
-    if (u >= 10) {
-        p -= 2;
-        memcpy(p, two + 2 * u, 2);
-    } else {
-        *--p = (char)('0' + u);
-    }
+    char *p = tmp + bn_u64_dec(tmp, u);
     if (v < 0)
         *--p = '-';
     pair(w, k, kl, w->b->len, (size_t)(tmp + sizeof(tmp) - p), BN_VT_NUM);

@@ -22,43 +22,6 @@
 #include "bannin/limits.h"
 #include "sensor/sensor.h"
 
-/* "00" to "99": the two decimal digits of v < 100 at 2 * v. */
-static inline const char *
-net_dec2(void)
-{
-    static const char d2[201] =
-        "0001020304050607080910111213141516171819"
-        "2021222324252627282930313233343536373839"
-        "4041424344454647484950515253545556575859"
-        "6061626364656667686970717273747576777879"
-        "8081828384858687888990919293949596979899";
-    return d2;
-}
-
-/*
- * The decimal digits of v at the end of tmp[24], two at a time from a table (half the
- * divisions of a digit loop: eve records are mostly numbers); returns where they start.
- */
-static inline size_t
-net_u64_dec(char tmp[24], uint64_t v)
-{
-    const char *d2 = net_dec2();
-    size_t i = 24;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        i -= 2;
-        __builtin_memcpy(tmp + i, d2 + 2 * r, 2);
-    }
-    if (v >= 10) {
-        i -= 2;
-        __builtin_memcpy(tmp + i, d2 + 2 * v, 2);
-    } else {
-        tmp[--i] = (char)('0' + v);
-    }
-    return i;
-}
-
 /*
  * Copies n bytes (no NUL): up to 16 with two overlapping loads and stores that stay inside
  * both ranges, instead of a call to memcpy, whose size dispatch cost more than the copy of

@@ -154,7 +154,7 @@ static void
 jw_u64_n(struct jw *w, const char *k, size_t kn, uint64_t v)
 {
     char t[24];
-    size_t i = net_u64_dec(t, v), n = sizeof(t) - i;
+    size_t i = bn_u64_dec(t, v), n = sizeof(t) - i;
     struct bn_buf *b = w->b;
     if (!w->rc && kn + n + 4 < b->cap - b->len) {
         /* key and number behind one bounds check, as jw_str */

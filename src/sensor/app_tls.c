@@ -153,7 +153,7 @@ join_u16(char *dst, size_t dsz, size_t *o, const uint16_t *v, size_t n, char sep
 {
     for (size_t i = 0; i < n; i++) {
         char tmp[24];
-        size_t k = net_u64_dec(tmp, v[i]);
+        size_t k = bn_u64_dec(tmp, v[i]);
         if (i)
             tmp[--k] = sep == '-' ? '-' : ',';
         size_t len = sizeof(tmp) - k;
@@ -172,7 +172,7 @@ static size_t
 put_dec(char *dst, unsigned x)
 {
     char tmp[24];
-    size_t k = net_u64_dec(tmp, x);
+    size_t k = bn_u64_dec(tmp, x);
     memcpy(dst, tmp + k, sizeof(tmp) - k);
     return sizeof(tmp) - k;
 }

@@ -149,7 +149,7 @@ net_eve_release(struct net_eve *e)
 static inline void
 dig2(char *out, unsigned v)
 {
-    memcpy(out, net_dec2() + 2 * v, 2);
+    memcpy(out, bn_dec_pairs + 2 * v, 2);
 }
 
 /*
@@ -215,7 +215,7 @@ static inline __attribute__((always_inline)) int
 put_kv_u(struct bn_buf *b, const char *key_lit, size_t key_len, uint64_t v)
 {
     char tmp[24];
-    size_t i = net_u64_dec(tmp, v), n = sizeof(tmp) - i;
+    size_t i = bn_u64_dec(tmp, v), n = sizeof(tmp) - i;
 
     if (key_len + n < b->cap - b->len) {
         char *o = b->p + b->len;
@@ -384,7 +384,7 @@ static inline __attribute__((always_inline)) char *
 at_u(char *o, const char *key_lit, size_t key_len, uint64_t v)
 {
     char tmp[24];
-    size_t i = net_u64_dec(tmp, v);
+    size_t i = bn_u64_dec(tmp, v);
     memcpy(o, key_lit, key_len);
     net_copy_short(o + key_len, tmp + i, sizeof(tmp) - i);
     return o + key_len + sizeof(tmp) - i;

@@ -1,6 +1,6 @@
 /*
- * test_eve_numbers.c - the two small writers under every eve record (src/sensor/app.h):
- * net_u64_dec (decimal digits two at a time from a table) must give snprintf's "%llu" for
+ * test_eve_numbers.c - the two small writers under every eve record (src/sensor/app.h, bannin/buf.h):
+ * bn_u64_dec (decimal digits two at a time from a table) must give snprintf's "%llu" for
  * every value around each power of ten and for random ones, and net_copy_short (overlapping
  * loads for up to 16 bytes) must copy exactly n bytes for every n up to 40, at every offset,
  * touching nothing before or after; net_ip4_dotted (a table of each byte's digits) must give
@@ -22,7 +22,7 @@ static void
 check_dec(uint64_t v)
 {
     char tmp[24], want[32];
-    size_t i = net_u64_dec(tmp, v);
+    size_t i = bn_u64_dec(tmp, v);
     int n = snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
     assert_int_equal(sizeof(tmp) - i, (size_t)n);
     assert_memory_equal(tmp + i, want, (size_t)n);
