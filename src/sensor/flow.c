@@ -69,7 +69,8 @@ struct net_flowtab {
     struct ent *e;       /* 64-byte aligned, inside mem (after the index) */
     void *mem;
     uint32_t nent;
-    uint32_t free_head;
+    uint32_t free_head;  /* entries freed by ended flows, newest first */
+    uint32_t fresh;      /* entries fresh..nent-1 were never used (and never touched) */
     struct islot *ix;
     uint32_t mask;
     struct lru lists[C__COUNT];
@@ -158,9 +159,15 @@ net_flowtab_new(const struct net_flow_cfg *cfg, net_flow_end_cb end, void *ctx)
     t->e = (struct ent *)((char *)t->ix + ixn);
     advise_huge(t->ix, ixn + en);
     t->mask = (uint32_t)cap - 1;
-    for (uint32_t i = 0; i < t->nent; i++)
-        t->e[i].next = i + 1 < t->nent ? i + 1 : NIL;
-    t->free_head = 0;
+    /*
+     * Entries are handed out in index order the first time, then freed ones newest first
+     * (the order a free list threaded through all of them gave), but an entry's memory is
+     * first written when a flow takes it: calloc's fresh pages stay untouched until then,
+     * so a table sized for more flows than a capture has costs no memory or page clearing
+     * for the rest (threading the list wrote to every page of it at start).
+     */
+    t->free_head = NIL;
+    t->fresh = 0;
     for (int i = 0; i < C__COUNT; i++)
         t->lists[i].head = t->lists[i].tail = NIL;
     t->to[C_TCP_NEW] = t->cfg.tcp_new_ns;
@@ -1121,12 +1128,16 @@ net_flow_packet(struct net_flowtab *t, const struct net_pkt *p, enum net_dir *di
         zk_split(t, &t->e[entry].f, p->ts_ns);
     if (entry == NIL) {
         bool reverse = false;
-        if (t->free_head == NIL) {
-            evict_oldest(t);
-            /* the index may have shifted: find the insertion slot again below */
+        if (t->free_head == NIL && t->fresh < t->nent) {
+            entry = t->fresh++;
+        } else {
+            if (t->free_head == NIL) {
+                evict_oldest(t);
+                /* the index may have shifted: find the insertion slot again below */
+            }
+            entry = t->free_head;
+            t->free_head = t->e[entry].next;
         }
-        entry = t->free_head;
-        t->free_head = t->e[entry].next;
         if (p->proto == IPPROTO_TCP) {
             uint8_t fl = p->tcp_flags & (NET_TCP_SYN | NET_TCP_ACK);
             if (fl == (NET_TCP_SYN | NET_TCP_ACK)) {
