@@ -327,6 +327,9 @@ struct net_slab {
     char *next, *end;              /* unused part of the newest slab (whole runs) */
     void **slabs;
     size_t nslabs;
+    uintptr_t *set;                /* the slabs' addresses, open addressing (0 = empty): a
+                                    * free finds its slab in O(1) however many there are */
+    size_t set_mask;
     struct net_slab *bound_next;   /* the thread's other bound allocators */
     bool bound;
 };

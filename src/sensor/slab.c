@@ -68,6 +68,7 @@ net_slab_release(struct net_slab *s)
         munmap(s->slabs[i], SLAB_SIZE);
     }
     bn_free(s->slabs);
+    bn_free(s->set);
     memset(s, 0, sizeof(*s));
 }
 
@@ -95,6 +96,43 @@ net_slab_unbind(struct net_slab *s)
     s->bound_next = NULL;
 }
 
+/* A slab's slot in the set: its address's bits above the slab size, mixed (slabs come
+ * from mmap at neighbouring addresses). */
+static inline size_t
+set_slot(uintptr_t a, size_t mask)
+{
+    uint64_t h = (uint64_t)(a / SLAB_SIZE) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & mask;
+}
+
+static void
+set_put(uintptr_t *set, size_t mask, uintptr_t a)
+{
+    size_t i = set_slot(a, mask);
+
+    while (set[i])
+        i = (i + 1) & mask;
+    set[i] = a;
+}
+
+/* Room in the set for one more slab (at most a quarter full). */
+static bool
+set_grow(struct net_slab *s)
+{
+    if (s->set && (s->nslabs + 1) * 4 <= s->set_mask + 1)
+        return true;
+    size_t n = s->set ? (s->set_mask + 1) * 2 : 16;
+    uintptr_t *set = bn_calloc(n, sizeof(*set));
+    if (!set)
+        return false;
+    for (size_t i = 0; i < s->nslabs; i++)
+        set_put(set, n - 1, (uintptr_t)s->slabs[i]);
+    bn_free(s->set);
+    s->set = set;
+    s->set_mask = n - 1;
+    return true;
+}
+
 /* A new 2 MiB-aligned slab (mapped twice the size, the unaligned ends returned). */
 static bool
 slab_new(struct net_slab *s)
@@ -103,6 +141,8 @@ slab_new(struct net_slab *s)
     if (!list)
         return false;
     s->slabs = list;
+    if (!set_grow(s))
+        return false;
     char *m = mmap(NULL, 2 * SLAB_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                    -1, 0);
     if (m == MAP_FAILED)
@@ -116,6 +156,7 @@ slab_new(struct net_slab *s)
 #endif
     POISON(a, SLAB_SIZE);
     s->slabs[s->nslabs++] = a;
+    set_put(s->set, s->set_mask, (uintptr_t)a);
     s->next = a;
     s->end = a + SLAB_SIZE;
     return true;
@@ -154,8 +195,10 @@ net_slab_owns(const struct net_slab *s, const void *p)
 {
     uintptr_t base = (uintptr_t)p & ~(uintptr_t)(SLAB_SIZE - 1);
 
-    for (size_t i = s->nslabs; i-- > 0;)
-        if ((uintptr_t)s->slabs[i] == base)
+    if (!s->set)
+        return false;
+    for (size_t i = set_slot(base, s->set_mask); s->set[i]; i = (i + 1) & s->set_mask)
+        if (s->set[i] == base)
             return true;
     return false;
 }

@@ -2,7 +2,8 @@
  * test_slab.c - the per-flow state slabs (slab.c): items of a class are aligned (to 64 bytes
  * for a multiple of 64), do not overlap and are recycled; the thread's bound allocator serves net_slab_state_new
  * (zeroed) and net_slab_state_free gives each item back to the allocator whose slab holds it,
- * heap memory (nothing bound, or too large) to the heap; a pipeline binds its own.
+ * heap memory (nothing bound, or too large) to the heap; a pipeline binds its own; with
+ * many slabs every item is still found in its own (the set of slab addresses grows).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,6 +128,42 @@ test_pipeline_binds(void **state)
     net_slab_state_free(st, 300);
 }
 
+#define MANY 41000 /* items of 2 KiB: 41 slabs, the slab set grown four times */
+
+static void
+test_many_slabs(void **state)
+{
+    (void)state;
+    static uint8_t *it[MANY];
+    struct net_slab s;
+
+    net_slab_init(&s);
+    for (int i = 0; i < MANY; i++) {
+        it[i] = net_slab_alloc(&s, 2048);
+        assert_non_null(it[i]);
+    }
+    assert_true(s.nslabs > 40);
+    for (int i = 0; i < MANY; i++) {
+        assert_true(net_slab_owns(&s, it[i]));
+        assert_true(net_slab_owns(&s, it[i] + 2047));
+    }
+    /* the address just past a slab that is no neighbour's, and heap memory: not the slab's */
+    uint8_t *after = (uint8_t *)s.slabs[0] + (2u << 20);
+    bool neighbour = false;
+    for (size_t k = 0; k < s.nslabs; k++)
+        neighbour |= (uint8_t *)s.slabs[k] == after;
+    assert_true(net_slab_owns(&s, after) == neighbour);
+    int x;
+    assert_false(net_slab_owns(&s, &x));
+    /* bound: frees find the slab whichever it is and the items come back newest first */
+    net_slab_bind(&s);
+    net_slab_state_free(it[5], 2048);
+    net_slab_state_free(it[MANY - 5], 2048);
+    assert_ptr_equal(net_slab_alloc(&s, 2048), it[MANY - 5]);
+    assert_ptr_equal(net_slab_alloc(&s, 2048), it[5]);
+    net_slab_release(&s);
+}
+
 int
 main(void)
 {
@@ -134,6 +171,7 @@ main(void)
         cmocka_unit_test(test_alloc_recycle),
         cmocka_unit_test(test_state_binding),
         cmocka_unit_test(test_pipeline_binds),
+        cmocka_unit_test(test_many_slabs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
