@@ -974,7 +974,15 @@ app_probe_sip(const uint8_t *d, size_t n, enum net_dir dir)
                                           "OPTIONS ", "REGISTER ", "PRACK ",   "SUBSCRIBE ",
                                           "NOTIFY ",  "PUBLISH ", "INFO ",     "REFER ",
                                           "MESSAGE ", "UPDATE "};
-    long ll = line_len(d, n);
+    /* the first letters of "SIP/2.0 " and of the methods: any other first byte matches none
+     * of them, so the answer is 0 without the compares or the search for the line's end
+     * (the probe runs on every undecided flow's data, most of it no SIP at all) */
+    const uint32_t first = 1u << ('A' - 'A') | 1u << ('B' - 'A') | 1u << ('C' - 'A') |
+                           1u << ('I' - 'A') | 1u << ('M' - 'A') | 1u << ('N' - 'A') |
+                           1u << ('O' - 'A') | 1u << ('P' - 'A') | 1u << ('R' - 'A') |
+                           1u << ('S' - 'A') | 1u << ('U' - 'A');
+    if (n && ((unsigned)(d[0] - 'A') >= 26 || !(first >> (d[0] - 'A') & 1)))
+        return 0;
     if (n >= 8 && memcmp(d, "SIP/2.0 ", 8) == 0)
         return n >= 11 && d[8] >= '1' && d[8] <= '6' ? 1 : n < 11 ? -1 : 0;
     if (n < 8 && memcmp(d, "SIP/2.0 ", n) == 0)
@@ -989,6 +997,7 @@ app_probe_sip(const uint8_t *d, size_t n, enum net_dir dir)
     }
     if (!m)
         return 0;
+    long ll = line_len(d, n);
     if (ll < 0)
         return n < NET_PROBE_MAX ? -1 : 0;
     size_t end = (size_t)ll;

@@ -131,6 +131,15 @@ app_http_probe(const uint8_t *d, size_t n, enum net_dir dir)
             return 0;
         return n >= sizeof(h) - 1 ? 1 : -1;
     }
+    /* the methods' first letters: with any other first byte none can match (each compare
+     * below reads that byte), so the answer is 0 without them (undecided flows' data) */
+    const uint32_t first = 1u << ('C' - 'A') | 1u << ('D' - 'A') | 1u << ('G' - 'A') |
+                           1u << ('H' - 'A') | 1u << ('L' - 'A') | 1u << ('M' - 'A') |
+                           1u << ('N' - 'A') | 1u << ('O' - 'A') | 1u << ('P' - 'A') |
+                           1u << ('R' - 'A') | 1u << ('S' - 'A') | 1u << ('T' - 'A') |
+                           1u << ('U' - 'A');
+    if (n && ((unsigned)(d[0] - 'A') >= 26 || !(first >> (d[0] - 'A') & 1)))
+        return 0;
     bool partial = false;
     for (size_t i = 0; i < BN_ARRAY_SIZE(methods); i++) {
         size_t ml = strlen(methods[i]);
@@ -160,8 +169,8 @@ tx_new(struct http_state *st)
 static void
 tx_free(struct net_http_rec *tx)
 {
-    bn_free((void *)tx->hdrs[0]);
-    bn_free((void *)tx->hdrs[1]);
+    app_rec_free(APP_RC_HDRS, (void *)tx->hdrs[0]);
+    app_rec_free(APP_RC_HDRS, (void *)tx->hdrs[1]);
     app_rec_free(APP_RC_HTTP, tx);
 }
 
@@ -176,7 +185,8 @@ tx_emit(struct net_http_rec *tx, struct net_flow *f, uint64_t ts_ns, struct net_
 static struct net_http_hdrs *
 hdrs_build(struct hdir *hd, uint8_t *trunc)
 {
-    struct net_http_hdrs *l = bn_calloc(1, sizeof(*l));
+    /* a recycled list (HTTP/2's kind): calloc zeroed 18 KB per message here */
+    struct net_http_hdrs *l = app_hdrs_new();
     if (!l) {
         app_err(NET_APP_HTTP, NET_APP_ERR_NOMEM);
         return NULL;
@@ -538,7 +548,7 @@ headers_done(struct http_state *st, struct hdir *hd, enum net_dir dir, struct ne
             st->h2 = app_h2_open(st->depth, 0);
             app_h2_upgrade(st->h2, tx, tx->hdrs[NET_TOSERVER], f, ts_ns, sink);
             if (!dump) {
-                bn_free((void *)tx->hdrs[NET_TOSERVER]);
+                app_rec_free(APP_RC_HDRS, (void *)tx->hdrs[NET_TOSERVER]);
                 tx->hdrs[NET_TOSERVER] = NULL;
             }
             message_done(st, hd, dir, f, ts_ns, sink);
