@@ -204,11 +204,9 @@ fast_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen, uint32_
     }
     const uint8_t *h = c->buf + c->off;
     uint32_t sec = rd32(h, c->swap), frac = rd32(h + 4, c->swap), wl = rd32(h + 12, c->swap);
-    *data = c->buf + c->off + REC_HDR;
+    *data = h + REC_HDR;
     c->off += REC_HDR + cl;
     c->nrec++;
-    if (g_ahead_fn)
-        show_ahead(c);
     *caplen = cl > c->snap ? c->snap : cl; /* libpcap hands on the snapshot length only */
     *wirelen = wl;
     /* as libpcap 1.10 reads them: signed 32-bit fields in our byte order, unsigned when it
@@ -216,6 +214,9 @@ fast_next(struct net_capture *c, const uint8_t **data, uint32_t *caplen, uint32_
     uint64_t s64 = c->swap ? sec : (uint64_t)(int64_t)(int32_t)sec;
     uint64_t f64 = c->swap ? frac : (uint64_t)(int64_t)(int32_t)frac;
     *ts_ns = s64 * 1000000000ull + f64 * (c->file_nano ? 1u : 1000u);
+    /* last: nothing of this record stays live across the hook's call */
+    if (g_ahead_fn)
+        show_ahead(c);
     return 1;
 }
 
