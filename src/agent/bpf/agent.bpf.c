@@ -976,6 +976,7 @@ static __always_inline int sys_enter_body(long id, __u64 a0, __u64 a1, __u64 a2,
         e->mode = 0;
         e->uid = e->gid = (__u32)-1;
         e->path_len = e->path2_len = 0;
+        e->base.flags = e->base.n = e->base.len = 0;
         submit(e, __builtin_offsetof(struct ab_file, data));
         return 0;
     }
@@ -1253,7 +1254,7 @@ static __always_inline int sys_exit_file(long id, const struct pending *ap, long
 {
     struct pending a = *ap;
     struct ab_file *e;
-    __u32 zero = 0, l1 = 0, l2 = 0;
+    __u32 zero = 0, l1 = 0, l2 = 0, l3 = 0;
     int keep = 0;
 
     e = bpf_map_lookup_elem(&file_scratch, &zero);
@@ -1264,6 +1265,7 @@ static __always_inline int sys_exit_file(long id, const struct pending *ap, long
     e->dirfd = AT_FDCWD;
     e->mode = 0;
     e->uid = e->gid = (__u32)-1;
+    e->base.flags = e->base.n = e->base.len = 0;
 
     switch (id) {
     case NR_open:
@@ -1376,7 +1378,30 @@ static __always_inline int sys_exit_file(long id, const struct pending *ap, long
         l2 = AB_PATH_LEN;
     e->path_len = l1;
     e->path2_len = l2;
-    submit(e, __builtin_offsetof(struct ab_file, data) + l1 + l2);
+    if (e->h.flags & (AB_F_RELATIVE | AB_F_DIRFD)) {
+        /* the directory a relative path starts from, walked now: by the time user space
+         * reads /proc/<pid>/cwd or fd/<dirfd> a short-lived process (the assembler writing
+         * obj/x.o, rm -rf's unlinkat) has exited and the path could not be resolved. The
+         * same base user space used: the dirfd (args[0]) when a path was relative to a
+         * dirfd, else the cwd. Plain addresses, as on_exec's walks start. */
+        struct path bp = {};
+
+        if (e->h.flags & AB_F_DIRFD) {
+            struct file *f = fd_file(e->dirfd);
+
+            if (f)
+                bpf_probe_read_kernel(&bp, sizeof(bp), &f->f_path);
+        } else {
+            bpf_probe_read_kernel(&bp, sizeof(bp), &bpf_get_current_task_btf()->fs->pwd);
+        }
+        if (bp.dentry)
+            dpath_walk_g(&e->base, (struct ab_dnames *)&e->data[l1 + l2], (__u64)bp.dentry,
+                         (__u64)bp.mnt, DW_NO_UNLINKED);
+        l3 = e->base.len;
+        if (l3 > AB_DNAMES_LEN)
+            l3 = AB_DNAMES_LEN;
+    }
+    submit(e, __builtin_offsetof(struct ab_file, data) + l1 + l2 + l3);
     return 0;
 }
 

@@ -159,8 +159,15 @@ struct ab_file {
     __u32 uid, gid;              /* chown (-1: unchanged) */
     __u32 path_len;              /* including the NUL; 0 when only fd is known */
     __u32 path2_len;             /* rename target */
-    /* path (path_len bytes), then the rename target (path2_len bytes); the record ends there */
-    char data[2 * AB_PATH_LEN];
+    struct ab_dpath base;        /* with AB_F_RELATIVE / AB_F_DIRFD: the directory the
+                                    relative path(s) start from (the cwd or dirfd), walked
+                                    at the syscall, so user space needs no readlink of
+                                    /proc/<pid>/cwd or fd/<dirfd>, which is gone once a
+                                    short-lived process (as, rm) has exited; AB_DP_VALID
+                                    clear when not walked */
+    /* path (path_len bytes), then the rename target (path2_len bytes), then base's names
+     * (base.len bytes); the record ends there */
+    char data[2 * AB_PATH_LEN + AB_DNAMES_LEN];
 };
 
 struct ab_misc {
