@@ -940,7 +940,8 @@ output_event(struct agent *a, struct agent_event *ev, struct bn_buf *b)
             ev->seq = pend_next_seq(a);
             pthread_mutex_unlock(&a->spool_mu);
         }
-        int jrc = want_rec ? agent_event_to_json_rec(ev, b, &a->drec, "agent", &a->drec_direct)
+        int jrc = want_rec ? agent_event_to_json_rec_copy(ev, b, &a->drec, "agent",
+                                                          &a->drec_direct)
                            : agent_event_to_json(ev, b);
         if (jrc != 0) {
             bn_buf_reset(b);
@@ -1418,7 +1419,7 @@ agent_process(struct agent *a, struct agent_event *ev)
     if (ev->kind != AGENT_EV_STATUS && ev->kind != AGENT_EV_ALERT)
         enrich(a, ev);
     if (is_file_kind(ev->kind)) {
-        if (!ev->category)
+        if (!ev->category && !ev->persist_tagged)
             agent_persist_tag(ev);
         if (!file_wanted(a, ev)) {
             a->cnt.filtered++;

@@ -126,6 +126,9 @@ struct agent_event {
     /* an exit sampled away over budget: not written, not matched, but the process table
      * still learns that the process ended (else its entry would stay "live") */
     bool table_only;
+    /* agent_persist_tag has looked at path and path2 (the collector did): the loop does not
+     * classify them again */
+    bool persist_tagged;
     /* agent_event_copy: one owned block holding the copies of all the strings above (one
      * allocation per queued event, not one per string); strings outside it (added later,
      * by enrichment) are owned one by one. NULL for events built any other way. */

@@ -21,6 +21,7 @@
 #include "bannin/error.h"
 #include "bannin/hex.h"
 #include "bannin/limits.h"
+#include "bannin/pool.h"
 #include "bannin/record.h"
 #include "bannin/timeutil.h"
 
@@ -390,6 +391,10 @@ struct w {
     bool first;
     bool rec;                    /* collect pairs */
     bool rec_bad;                /* a member the reader would not read back byte for byte */
+    /* where a string value the reader would unescape back to its own bytes (ASCII with
+     * quotes, backslashes or control characters) is copied for the record, or NULL: then
+     * such a value makes the record bad (agent_event_to_json_rec_copy) */
+    struct bn_pool *copy_pool;
     uint32_t npairs;
     /* the UtcTime member this writer wrote from a time (pairs index, else UINT32_MAX) and
      * the time the reader parses back from its text: the record needs no parse of it */
@@ -398,8 +403,9 @@ struct w {
     /* not cleared when a writer starts (2.3 KB per event): only pairs[0..npairs) are read */
     struct wpair {
         const char *k;           /* borrowed: a literal or the event's extra key */
+        const char *copy;        /* the value's unescaped copy in copy_pool, or NULL */
         uint32_t kl;
-        uint32_t off, len;       /* the value in b */
+        uint32_t off, len;       /* the value in b (when copy is NULL) */
         uint8_t type;            /* enum bn_vtype */
     } pairs[WPAIRS_MAX];
 };
@@ -414,7 +420,7 @@ pair(struct w *w, const char *k, size_t kl, size_t off, size_t len, enum bn_vtyp
         w->rec_bad = true;
         return;
     }
-    w->pairs[w->npairs++] = (struct wpair){k, (uint32_t)kl, (uint32_t)off, (uint32_t)len, t};
+    w->pairs[w->npairs++] = (struct wpair){k, NULL, (uint32_t)kl, (uint32_t)off, (uint32_t)len, t};
 }
 
 /* Room for m more bytes and the NUL at the end of the buffer: where they go, or NULL with
@@ -533,6 +539,21 @@ ts_key(const char *k)
     return false;
 }
 
+/* Whether the JSON reader reads the escaped text of v[0..n) back as v's own bytes: ASCII
+ * without NUL (quotes, backslashes and control characters are escaped and unescaped back;
+ * invalid UTF-8 would come back as U+FFFD, so anything at or above 0x80 is left to the
+ * reader). */
+static bool
+unescapes_to_itself(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)v[i];
+        if (c == 0 || c >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 /* A string value: escaping always lengthens, so an unchanged length means the line holds
  * the bytes themselves, as the reader would give them back. */
 static void
@@ -541,8 +562,23 @@ str_val(struct w *w, const char *k, size_t kl, const char *v, size_t n)
     size_t off = w->b->len;
     if (!w->rc && n)
         w->rc = bn_buf_json_escape(w->b, v, n);
-    if (w->rec && !w->rc && w->b->len - off != n)
-        w->rec_bad = true;
+    if (w->rec && !w->rc && w->b->len - off != n) {
+        if (!w->copy_pool || w->rec_bad || !unescapes_to_itself(v, n)) {
+            w->rec_bad = true;
+        } else {
+            /* the reader would give back v's own bytes, decoded into its pool: so does the
+             * record, from a copy (the line holds the escaped text) */
+            char *c = bn_pool_strndup(w->copy_pool, v, n);
+            uint32_t i = w->npairs;
+            pair(w, k, kl, off, n, BN_VT_STR);
+            if (!c)
+                w->rec_bad = true;
+            else if (!w->rec_bad && w->npairs == i + 1)
+                w->pairs[i].copy = c;
+            raw_n(w, "\"", 1);
+            return;
+        }
+    }
     pair(w, k, kl, off, n, BN_VT_STR);
     raw_n(w, "\"", 1);
 }
@@ -849,21 +885,22 @@ static bool
 record_of(struct w *w, size_t start, struct bn_record *rec, const char *name)
 {
     const struct bn_buf *out = w->b;
-    bn_record_reset(rec);
+    if (!w->copy_pool) /* else reset when the writer started: the copies are in its pool */
+        bn_record_reset(rec);
     rec->format = "ndjson";
     rec->file = name ? name : "<memory>";
     rec->index = 0;
     for (uint32_t i = 0; i < w->npairs; i++) {
         const struct wpair *pr = &w->pairs[i];
-        if (bn_record_add(rec, pr->k, pr->kl, out->p + pr->off, pr->len,
-                          (enum bn_vtype)pr->type) != 0)
+        const char *val = pr->copy ? pr->copy : out->p + pr->off;
+        if (bn_record_add(rec, pr->k, pr->kl, val, pr->len, (enum bn_vtype)pr->type) != 0)
             return false;
         /* the one time key of ours (a string: reader_json.c's set_ts parses it so) */
         int64_t ns;
         if (pr->kl == 7 && !memcmp(pr->k, "UtcTime", 7)) {
             if (i == w->utc_pair)
                 rec->ts_ns = w->utc_ns;
-            else if (bn_time_parse(out->p + pr->off, pr->len, &ns) == 0)
+            else if (bn_time_parse(val, pr->len, &ns) == 0)
                 rec->ts_ns = ns;
         }
     }
@@ -885,6 +922,7 @@ w_start(struct w *w, struct bn_buf *out, bool rec)
     w->first = true;
     w->rec = rec;
     w->rec_bad = false;
+    w->copy_pool = NULL;
     w->npairs = 0;
     w->utc_pair = UINT32_MAX;
     w->utc_ns = 0;
@@ -908,6 +946,22 @@ agent_event_to_json_rec(const struct agent_event *ev, struct bn_buf *out, struct
     *rec_ok = false;
     int rc = render(ev, &w);
     if (rc == 0 && rec && !w.rec_bad && out->len - start <= BN_RECORD_MAX)
+        *rec_ok = record_of(&w, start, rec, name);
+    return rc;
+}
+
+int
+agent_event_to_json_rec_copy(const struct agent_event *ev, struct bn_buf *out,
+                             struct bn_record *rec, const char *name, bool *rec_ok)
+{
+    struct w w;
+    w_start(&w, out, true);
+    bn_record_reset(rec);
+    w.copy_pool = rec->pool;
+    size_t start = out->len;
+    *rec_ok = false;
+    int rc = render(ev, &w);
+    if (rc == 0 && !w.rec_bad && out->len - start <= BN_RECORD_MAX)
         *rec_ok = record_of(&w, start, rec, name);
     return rc;
 }

@@ -32,6 +32,17 @@ int agent_event_to_json_rec(const struct agent_event *ev, struct bn_buf *out, st
                             const char *name, bool *rec_ok);
 
 /*
+ * agent_event_to_json_rec, but a string value the reader reads back as its own bytes although
+ * the line holds it escaped (ASCII with quotes, backslashes or control characters: command
+ * lines with quoted arguments) does not stop the record: the record holds a copy of it in
+ * rec's pool, as the reader's record would hold it decoded. Such a value does not point into
+ * out; every key, value, type and the time are the reader's. rec is valid until it is reset
+ * or out changes.
+ */
+int agent_event_to_json_rec_copy(const struct agent_event *ev, struct bn_buf *out,
+                                 struct bn_record *rec, const char *name, bool *rec_ok);
+
+/*
  * Sets the "Computer" name and the boot id (36-character UUID text) ProcessGuid is derived
  * from; both borrowed for the call. NULL keeps the current value. Without a call the host
  * name and /proc/sys/kernel/random/boot_id are read on first use. Not thread-safe with

@@ -203,9 +203,11 @@ rule_matches(const struct rule *r, const char *path, const char *rel, const char
 {
     switch (r->how) {
     case M_EXACT:
-        return strcmp(path, r->pat) == 0;
+        /* both start with '/': the byte after it rejects most paths (a build's /tmp/cc*.s
+         * against the /etc, /usr, /lib, /var, /run entries) without a string compare */
+        return path[1] == r->pat[1] && strcmp(path, r->pat) == 0;
     case M_UNDER:
-        return is_under(path, r->pat);
+        return path[1] == r->pat[1] && is_under(path, r->pat);
     case M_HOME_EXACT:
         return rel && strcmp(rel, r->pat) == 0;
     case M_HOME_UNDER: {
@@ -241,6 +243,7 @@ agent_persist_tag(struct agent_event *ev)
 
     if (!ev)
         return NULL;
+    ev->persist_tagged = true;
     if (ev->path)
         cat = agent_persist_classify(ev->path);
     if (!cat && ev->path2)

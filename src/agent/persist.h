@@ -24,8 +24,9 @@ const char *agent_persist_classify(const char *path);
 
 /*
  * Sets ev->category from ev->path, else ev->path2 (a rename onto a sensitive path
- * counts), and raises ev->prio to AGENT_PRIO_HIGH when one matches. Leaves ev alone
- * otherwise. Returns the category or NULL.
+ * counts), and raises ev->prio to AGENT_PRIO_HIGH when one matches; otherwise leaves them
+ * alone. Either way sets ev->persist_tagged, so the loop does not classify the same paths
+ * a second time. Returns the category or NULL.
  */
 const char *agent_persist_tag(struct agent_event *ev);
 
