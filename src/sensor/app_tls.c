@@ -151,7 +151,40 @@ cur_sub(struct cur *c, size_t len)
 static void
 join_u16(char *dst, size_t dsz, size_t *o, const uint16_t *v, size_t n, char sep, bool *cut)
 {
+    char sc = sep == '-' ? '-' : ',';
     for (size_t i = 0; i < n; i++) {
+        if (*o + 7 <= dsz) {
+            /* room for the longest (separator, 5 digits, NUL): written in place, two digits
+             * at a time (through a temporary and a memcpy call this was 0.5 % of the
+             * instructions on the bench mix) */
+            char *q = dst + *o;
+            unsigned x = v[i];
+            if (i)
+                *q++ = sc;
+            if (x >= 10000) {
+                *q++ = (char)('0' + x / 10000);
+                x %= 10000;
+                memcpy(q, bn_dec_pairs + 2 * (x / 100), 2);
+                memcpy(q + 2, bn_dec_pairs + 2 * (x % 100), 2);
+                q += 4;
+            } else if (x >= 1000) {
+                memcpy(q, bn_dec_pairs + 2 * (x / 100), 2);
+                memcpy(q + 2, bn_dec_pairs + 2 * (x % 100), 2);
+                q += 4;
+            } else if (x >= 100) {
+                *q++ = (char)('0' + x / 100);
+                memcpy(q, bn_dec_pairs + 2 * (x % 100), 2);
+                q += 2;
+            } else if (x >= 10) {
+                memcpy(q, bn_dec_pairs + 2 * x, 2);
+                q += 2;
+            } else {
+                *q++ = (char)('0' + x);
+            }
+            *q = '\0';
+            *o = (size_t)(q - dst);
+            continue;
+        }
         char tmp[24];
         size_t k = bn_u64_dec(tmp, v[i]);
         if (i)
