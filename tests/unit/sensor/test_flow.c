@@ -302,6 +302,55 @@ test_churn(void **st)
     net_flowtab_free(t);
 }
 
+/*
+ * Entries come fresh until the bound, except that a flow's freed entry is taken first (the
+ * newest freed first): the table touches no entry before a flow needs it, and evicts only
+ * when every entry is in use.
+ */
+static void
+test_fresh_and_freed_entries(void **st)
+{
+    struct ended e = {0};
+    struct net_flow_cfg cfg;
+    struct net_flowtab *t;
+    struct net_flow_stats fs;
+    struct net_flow *a, *b, *c, *f[5];
+    char src[32];
+
+    (void)st;
+    net_flow_cfg_default(&cfg);
+    cfg.max_flows = 4;
+    t = net_flowtab_new(&cfg, on_end, &e);
+    a = feed(t, mk("10.1.0.1", 1000, "10.2.0.1", 53, IPPROTO_UDP, 0, 30, S), NET_TOSERVER);
+    b = feed(t, mk("10.1.0.2", 1000, "10.2.0.1", 53, IPPROTO_UDP, 0, 30, S + 1), NET_TOSERVER);
+    c = feed(t, mk("10.1.0.3", 1000, "10.2.0.1", 53, IPPROTO_UDP, 0, 30, S + 2), NET_TOSERVER);
+    assert_true(a != b && b != c && a != c);
+    net_flow_expire(t, 40 * S); /* a, b, c time out in that order */
+    net_flowtab_stats(t, &fs);
+    assert_int_equal(fs.ended_timeout, 3);
+    assert_int_equal(fs.active, 0);
+    for (int i = 0; i < 5; i++) {
+        snprintf(src, sizeof(src), "10.3.0.%d", i + 1);
+        f[i] = feed(t, mk(src, 2000, "10.2.0.1", 53, IPPROTO_UDP, 0, 30, 50 * S + (uint64_t)i),
+                    NET_TOSERVER);
+        net_flowtab_stats(t, &fs);
+        assert_int_equal(fs.ended_forced, i < 4 ? 0 : 1); /* no eviction below the bound */
+    }
+    /* the freed entries newest first, then a fresh one; the fifth flow evicted the oldest
+     * (f[0]) and took its entry */
+    assert_ptr_equal(f[0], c);
+    assert_ptr_equal(f[1], b);
+    assert_ptr_equal(f[2], a);
+    assert_true(f[3] != a && f[3] != b && f[3] != c);
+    assert_ptr_equal(f[4], c);
+    assert_int_equal(e.f[e.n - 1].end, NET_END_FORCED);
+    assert_int_equal(e.f[e.n - 1].cli.a[3], 1); /* 10.3.0.1 */
+    net_flowtab_stats(t, &fs);
+    assert_int_equal(fs.active, 4);
+    net_flow_flush(t, NET_END_SHUTDOWN);
+    net_flowtab_free(t);
+}
+
 int
 main(void)
 {
@@ -311,6 +360,7 @@ main(void)
         cmocka_unit_test(test_icmp_keys_and_community_id),
         cmocka_unit_test(test_bound_and_timeouts),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_fresh_and_freed_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
