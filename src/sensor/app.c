@@ -442,15 +442,18 @@ digest(enum app_md which, const void *s, size_t n, uint8_t *out, unsigned *outle
 #define FP_MEMO_MAX 1024
 enum { FP_MD5, FP_SHA256_12, FP_KINDS };
 
-struct fp_memo_ent {
-    uint32_t n; /* input bytes (0: unused) */
-    char hex[33];
-    unsigned char in[FP_MEMO_MAX];
+/* One kind's entries: lengths and tags apart from the inputs and digests, so a lookup reads
+ * the two lines of lengths, a tag where the length matches and the bytes of a likely match. */
+struct fp_memo_kind {
+    uint32_t n[FP_MEMO_N]; /* input bytes (0: unused) */
+    uint64_t tag[FP_MEMO_N];  /* its first and last 8 bytes mixed (fp_tag) */
+    unsigned next;            /* the entry to replace next (round robin) */
+    char hex[FP_MEMO_N][33];
+    unsigned char in[FP_MEMO_N][FP_MEMO_MAX];
 };
 
 struct fp_memo {
-    unsigned next[FP_KINDS]; /* the entry to replace next (round robin) */
-    struct fp_memo_ent e[FP_KINDS][FP_MEMO_N];
+    struct fp_memo_kind k[FP_KINDS];
 };
 
 static struct fp_memo *
@@ -462,16 +465,30 @@ fp_memo(void)
     return b ? b->memo : NULL;
 }
 
+/* A tag of s[0..n) (n > 0): its first and last 8 bytes (fingerprints of one length often
+ * share their start, the version and first cipher). */
+static uint64_t
+fp_tag(const void *s, size_t n)
+{
+    uint64_t h = 0, t = 0;
+    memcpy(&h, s, BN_MIN(n, sizeof(h)));
+    if (n > sizeof(t))
+        memcpy(&t, (const char *)s + n - sizeof(t), sizeof(t));
+    return h ^ t * 0x9e3779b97f4a7c15ull;
+}
+
 /* The hex digest of s[0..n) (hexlen digits) for kind, from the memo or computed. */
 static int
 fp_hex(unsigned kind, const void *s, size_t n, char *out, size_t hexlen)
 {
     struct fp_memo *m = n && n <= FP_MEMO_MAX ? fp_memo() : NULL;
-    if (m) {
+    struct fp_memo_kind *k = m ? &m->k[kind] : NULL;
+    uint64_t tag = 0;
+    if (k) {
+        tag = fp_tag(s, n);
         for (unsigned i = 0; i < FP_MEMO_N; i++) {
-            const struct fp_memo_ent *e = &m->e[kind][i];
-            if (e->n == n && memcmp(e->in, s, n) == 0) {
-                memcpy(out, e->hex, hexlen + 1);
+            if (k->n[i] == n && k->tag[i] == tag && memcmp(k->in[i], s, n) == 0) {
+                memcpy(out, k->hex[i], hexlen + 1);
                 return 0;
             }
         }
@@ -483,12 +500,13 @@ fp_hex(unsigned kind, const void *s, size_t n, char *out, size_t hexlen)
     if (rc)
         return rc;
     app_hex(out, hexlen + 1, md, hexlen / 2, 0, false);
-    if (m) {
-        struct fp_memo_ent *e = &m->e[kind][m->next[kind]];
-        m->next[kind] = (m->next[kind] + 1) % FP_MEMO_N;
-        e->n = (uint32_t)n;
-        memcpy(e->in, s, n);
-        memcpy(e->hex, out, hexlen + 1);
+    if (k) {
+        unsigned i = k->next;
+        k->next = (i + 1) % FP_MEMO_N;
+        k->n[i] = (uint32_t)n;
+        k->tag[i] = tag;
+        memcpy(k->in[i], s, n);
+        memcpy(k->hex[i], out, hexlen + 1);
     }
     return 0;
 }
