@@ -145,12 +145,10 @@ app_emit(struct net_sink *sink, enum net_rec_type t, uint64_t ts_ns, const struc
  */
 #define APP_RECYCLE_MAX 64 /* spares kept per kind and thread */
 
-struct fp_memo;
-
 struct recycle_bin {
     void *head[APP_RC_COUNT]; /* singly linked through each record's first bytes */
     unsigned n[APP_RC_COUNT];
-    struct fp_memo *memo; /* the thread's recent fingerprint digests (app_md5_hex...), owned */
+    void *scratch[APP_TS_COUNT]; /* app_thread_scratch, owned */
 };
 
 static _Thread_local struct recycle_bin *tl_bin;
@@ -169,7 +167,8 @@ bin_free(void *v)
             b->head[k] = next;
         }
     }
-    bn_free(b->memo);
+    for (int k = 0; k < APP_TS_COUNT; k++)
+        bn_free(b->scratch[k]);
     bn_free(b);
 }
 
@@ -456,13 +455,19 @@ struct fp_memo {
     struct fp_memo_kind k[FP_KINDS];
 };
 
+void *
+app_thread_scratch(enum app_ts which, size_t size)
+{
+    struct recycle_bin *b = (unsigned)which < APP_TS_COUNT ? bin_get() : NULL;
+    if (b && !b->scratch[which])
+        b->scratch[which] = bn_calloc(1, size);
+    return b ? b->scratch[which] : NULL;
+}
+
 static struct fp_memo *
 fp_memo(void)
 {
-    struct recycle_bin *b = bin_get();
-    if (b && !b->memo)
-        b->memo = bn_calloc(1, sizeof(*b->memo));
-    return b ? b->memo : NULL;
+    return app_thread_scratch(APP_TS_FP, sizeof(struct fp_memo));
 }
 
 /* A tag of s[0..n) (n > 0): its first and last 8 bytes (fingerprints of one length often

@@ -48,6 +48,12 @@ struct net_http_rec *app_http_rec_new(void);
 /* An empty header list (n = len = 0; the rest not zeroed), recycled as APP_RC_HDRS. */
 struct net_http_hdrs *app_hdrs_new(void);
 
+/* Per-thread scratch: size zeroed bytes at the first call for which (the same size at every
+ * call), kept until the thread exits (freed with its recycled records); NULL when out of
+ * memory. */
+enum app_ts { APP_TS_FP, APP_TS_CH, APP_TS_COUNT };
+void *app_thread_scratch(enum app_ts which, size_t size);
+
 /* Digest of s[0..n) into out (EVP_MAX_MD_SIZE bytes), its length in *outlen. Returns 0,
  * BN_EINVAL (which) or BN_EINTERNAL. */
 enum app_md { APP_MD_MD5, APP_MD_SHA1, APP_MD_SHA256, APP_MD_COUNT };
