@@ -90,6 +90,8 @@ struct sc_mode {
     char why_raw[160];            /* why the raw pair is used */
 };
 
+#define PFX_MAX 64
+
 struct bpf_state {
     struct agent *a;
     struct agent_bpf *skel;
@@ -115,6 +117,13 @@ struct bpf_state {
     int poll_ms;                  /* ring-buffer poll interval */
     int stop_fd;                  /* eventfd in the ring buffer's epoll set: wakes an idle poll */
     atomic_uint_fast64_t idle_spells, idle_wakeups; /* reader went idle / was woken from it */
+    /* the prefixes map's entries, mirrored: path_wanted looks here instead of making a bpf()
+     * call per resolved relative path (npfx > PFX_MAX: too many, the map is asked) */
+    struct pfx_ent {
+        struct ab_prefix_key k;
+        uint32_t val;
+    } pfx[PFX_MAX];
+    size_t npfx;
 };
 
 /* ---- how the watched syscalls are seen: per-syscall tracepoints or the raw pair ---- */
@@ -218,9 +227,46 @@ clock_ns(clockid_t c)
 
 /* ---- prefix filter ---- */
 
+/* Notes an entry of the prefixes map in s's mirror (an update of the same key replaces). */
+static void
+pfx_note(struct bpf_state *s, const struct ab_prefix_key *k, uint32_t val)
+{
+    for (size_t i = 0; i < s->npfx && i < PFX_MAX; i++)
+        if (s->pfx[i].k.prefixlen == k->prefixlen &&
+            !memcmp(s->pfx[i].k.data, k->data, sizeof(k->data))) {
+            s->pfx[i].val = val;
+            return;
+        }
+    if (s->npfx < PFX_MAX)
+        s->pfx[s->npfx] = (struct pfx_ent){*k, val};
+    s->npfx++;
+}
+
+/* The LPM trie's lookup of k (whole-byte prefixes), on s's mirror: the longest entry that is
+ * a prefix of k. Returns 0 and sets *val, or -1 when none is; -2 when the mirror is not
+ * whole (the map must be asked). */
+static int
+pfx_lookup(const struct bpf_state *s, const struct ab_prefix_key *k, uint32_t *val)
+{
+    const struct pfx_ent *best = NULL;
+
+    if (s->npfx > PFX_MAX)
+        return -2;
+    for (size_t i = 0; i < s->npfx; i++) {
+        const struct pfx_ent *e = &s->pfx[i];
+        if (e->k.prefixlen <= k->prefixlen && (!best || e->k.prefixlen > best->k.prefixlen) &&
+            !memcmp(e->k.data, k->data, e->k.prefixlen / 8))
+            best = e;
+    }
+    if (!best)
+        return -1;
+    *val = best->val;
+    return 0;
+}
+
 /* Adds one pattern ("/etc/", or "/home/" + star + "/.ssh/") to the LPM map with action. */
 static int
-prefix_add(int mapfd, const char *pat, uint32_t action, struct bn_diag *d)
+prefix_add(struct bpf_state *s, int mapfd, const char *pat, uint32_t action, struct bn_diag *d)
 {
     struct ab_prefix_key k;
     const char *star = strstr(pat, "/*/");
@@ -248,10 +294,11 @@ prefix_add(int mapfd, const char *pat, uint32_t action, struct bn_diag *d)
     if (bpf_map_update_elem(mapfd, &k, &val, BPF_ANY))
         return bn_diag_set(d, -errno, "<bpf>", 0, 0, "cannot add file path prefix '%s': %s",
                            pat, strerror(errno));
+    pfx_note(s, &k, val);
     return 0;
 }
 
-/* The user-space twin of the kernel's path_wanted(), on the same map. */
+/* The user-space twin of the kernel's path_wanted(), on the same entries. */
 static bool
 path_wanted(struct bpf_state *s, const char *path)
 {
@@ -266,7 +313,10 @@ path_wanted(struct bpf_state *s, const char *path)
         n = AB_PREFIX_LEN;
     memcpy(k.data, path, n);
     k.prefixlen = (uint32_t)n * 8;
-    if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.prefixes), &k, &v))
+    int rc = pfx_lookup(s, &k, &v);
+    if (rc == -2 && bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.prefixes), &k, &v) == 0)
+        rc = 0;
+    if (rc != 0)
         return false;
     if ((v & 0xff) != AB_PF_HOME_SSH)
         return (v & 0xff) == AB_PF_INCLUDE;
@@ -1199,11 +1249,11 @@ bpf_setup(struct bpf_state *s, const struct agent_bpf_conf *conf, bool tracepoin
     val = conf->files_all ? 1 : 0;
     bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
     for (size_t i = 0; i < conf->ninclude; i++)
-        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->include[i],
+        if ((rc = prefix_add(s, bpf_map__fd(s->skel->maps.prefixes), conf->include[i],
                              AB_PF_INCLUDE, d)))
             goto fail;
     for (size_t i = 0; i < conf->nexclude; i++)
-        if ((rc = prefix_add(bpf_map__fd(s->skel->maps.prefixes), conf->exclude[i],
+        if ((rc = prefix_add(s, bpf_map__fd(s->skel->maps.prefixes), conf->exclude[i],
                              AB_PF_EXCLUDE, d)))
             goto fail;
     s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);

@@ -9,8 +9,8 @@
  * does not load on every kernel we meet: EPERM on some VMs) and are x86-64 syscall numbers;
  * both programs look at the syscall number before anything else. File events
  * pass an in-kernel prefix filter (an LPM trie filled by user space), so bulk file traffic
- * never reaches user space; relative paths are flagged and filtered by user space, which
- * knows the process's cwd.
+ * never reaches user space; relative paths are flagged and carry the directory they start
+ * from (the cwd or the dirfd, walked at the syscall), and user space joins and filters them.
  *
  * Accepted TCP connections change state in softirq, where the current task is unrelated:
  * we attribute them to the task that put the listening socket into LISTEN (remembered per
