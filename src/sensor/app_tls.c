@@ -298,7 +298,7 @@ alnum(uint8_t c)
  * Inputs whose key or JA3 string is long, and hellos whose JA3 string was cut (they count
  * a truncation), are not kept.
  */
-#define CH_MEMO_N 16
+#define CH_MEMO_N 64
 #define CH_KEY_MAX 1024
 #define CH_JA3_KEEP 512
 
