@@ -120,9 +120,10 @@ jw_str_n(struct jw *w, const char *k, size_t kn, const char *v, size_t vmax)
  * A value of our own making (a name from one of our tables, digits): printable ASCII without
  * '"' or '\\', so escaping would copy it unchanged; it is copied directly.
  */
-static void
+static inline __attribute__((always_inline)) void
 jw_str_c_n(struct jw *w, const char *k, size_t kn, const char *v)
 {
+    /* inlined: the length of a literal value (or a choice of two) is a constant */
     size_t n = strlen(v);
     struct bn_buf *b = w->b;
     if (!w->rc && kn + n + 6 < b->cap - b->len) {
