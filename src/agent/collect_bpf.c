@@ -181,6 +181,8 @@ sc_choose(struct agent_bpf *skel, bool tracepoints, bool files, struct sc_mode *
 
         if (prog == skel->progs.on_sys_enter || prog == skel->progs.on_sys_exit) {
             load = !tracepoints && (prog == skel->progs.on_sys_enter || files);
+        } else if (prog == skel->progs.sc_file_base) {
+            load = tracepoints && files; /* the exit programs' tail (file_tail) */
         } else if (tp) {
             snprintf(p, sizeof(p), "%s/%s/id", dir, tp);
             load = tracepoints && (!is_exit || files);
@@ -1242,6 +1244,14 @@ bpf_setup(struct bpf_state *s, const struct agent_bpf_conf *conf, bool tracepoin
      * glibc gives that back depends on what was allocated above it meanwhile (with the
      * file record's base walk added the agent kept it: RSS 33 MB instead of 25 MB) */
     malloc_trim(0);
+    if (bpf_program__autoload(s->skel->progs.sc_file_base)) {
+        /* without it a relative path's record is submitted without its base directory,
+         * and user space reads /proc as before */
+        int pfd = bpf_program__fd(s->skel->progs.sc_file_base);
+
+        key = 0;
+        bpf_map_update_elem(bpf_map__fd(s->skel->maps.file_tail), &key, &pfd, BPF_ANY);
+    }
     key = AB_CFG_AGENT_TGID;
     val = (uint64_t)getpid();
     bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);

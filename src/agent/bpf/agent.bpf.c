@@ -114,6 +114,14 @@ struct {
     __type(value, struct ab_file);
 } file_scratch SEC(".maps");
 
+/* sc_file_base at 0 (set by user space in the per-syscall mode): see sys_exit_file. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} file_tail SEC(".maps");
+
 /* connect(): the task that moved a socket to SYN_SENT, until it leaves SYN_SENT. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -1248,9 +1256,44 @@ static __always_inline int wanted(struct ab_file *e, __u32 off, __u32 len)
     return path_wanted(&e->data[off], len);
 }
 
+/*
+ * The directory a file record's relative path starts from, walked now into e->base (names at
+ * e->data[off]): by the time user space reads /proc/<pid>/cwd or fd/<dirfd> a short-lived
+ * process (the assembler writing obj/x.o, rm -rf's unlinkat) has exited and the path could
+ * not be resolved. The same base user space used: the dirfd when a path was relative to a
+ * dirfd (AB_F_DIRFD), else the cwd. A global function, verified once for any record and
+ * offset (inlined into each file syscall's exit program it made the agent's start ~0.8 s of
+ * CPU longer). Returns the bytes of names written.
+ */
+__noinline int file_base_g(struct ab_file *e, __u64 off)
+{
+    struct path bp = {};
+
+    if (!e)
+        return 0;
+    e->base.flags = e->base.n = e->base.len = 0;
+    if (off > 2 * AB_PATH_LEN) /* 64-bit: a u32 argument's upper half is unknown to the verifier */
+        return 0;
+    /* plain addresses, as on_exec's walks start */
+    if (e->h.flags & AB_F_DIRFD) {
+        struct file *f = fd_file(e->dirfd);
+
+        if (f)
+            bpf_probe_read_kernel(&bp, sizeof(bp), &f->f_path);
+    } else {
+        bpf_probe_read_kernel(&bp, sizeof(bp), &bpf_get_current_task_btf()->fs->pwd);
+    }
+    if (!bp.dentry)
+        return 0;
+    dpath_walk_g(&e->base, (struct ab_dnames *)&e->data[off], (__u64)bp.dentry, (__u64)bp.mnt,
+                 DW_NO_UNLINKED);
+    return e->base.len;
+}
+
 /* File syscall id that returned ret >= 0, with its arguments in *ap (a constant id leaves
  * only its own case in a per-syscall program). */
-static __always_inline int sys_exit_file(long id, const struct pending *ap, long ret)
+static __always_inline int sys_exit_file(long id, const struct pending *ap, long ret, void *ctx,
+                                         int tail)
 {
     struct pending a = *ap;
     struct ab_file *e;
@@ -1379,35 +1422,54 @@ static __always_inline int sys_exit_file(long id, const struct pending *ap, long
     e->path_len = l1;
     e->path2_len = l2;
     if (e->h.flags & (AB_F_RELATIVE | AB_F_DIRFD)) {
-        /* the directory a relative path starts from, walked now: by the time user space
-         * reads /proc/<pid>/cwd or fd/<dirfd> a short-lived process (the assembler writing
-         * obj/x.o, rm -rf's unlinkat) has exited and the path could not be resolved. The
-         * same base user space used: the dirfd (args[0]) when a path was relative to a
-         * dirfd, else the cwd. Plain addresses, as on_exec's walks start. */
-        struct path bp = {};
-
-        if (e->h.flags & AB_F_DIRFD) {
-            struct file *f = fd_file(e->dirfd);
-
-            if (f)
-                bpf_probe_read_kernel(&bp, sizeof(bp), &f->f_path);
-        } else {
-            bpf_probe_read_kernel(&bp, sizeof(bp), &bpf_get_current_task_btf()->fs->pwd);
+        /* a per-syscall program hands the record to sc_file_base, which walks the base and
+         * submits: verified there once, not in each of the 15 exit programs (~31k
+         * instructions each: ~0.8 s of the agent's start). Only if that is not possible (the
+         * raw program, or no tail program) is the walk done here, or not at all. */
+        if (tail) { /* a constant once inlined: the raw program passes 0 */
+            bpf_tail_call(ctx, &file_tail, 0);
+            goto out;
         }
-        if (bp.dentry)
-            dpath_walk_g(&e->base, (struct ab_dnames *)&e->data[l1 + l2], (__u64)bp.dentry,
-                         (__u64)bp.mnt, DW_NO_UNLINKED);
-        l3 = e->base.len;
+        file_base_g(e, (__u64)l1 + l2);
+        l3 = e->base.len; /* a u16 load: bounded for the verifier, unlike the return value */
         if (l3 > AB_DNAMES_LEN)
             l3 = AB_DNAMES_LEN;
     }
+out:
+    submit(e, __builtin_offsetof(struct ab_file, data) + l1 + l2 + l3);
+    return 0;
+}
+
+/*
+ * The end of a file record with a relative path, tail-called by the per-syscall exit
+ * programs (sys_exit_file; collect_bpf.c puts it in file_tail): the record waits in this
+ * CPU's file_scratch with its paths; the base directory is walked and the record submitted.
+ */
+SEC("tracepoint")
+int sc_file_base(void *ctx)
+{
+    __u32 zero = 0, l1, l2, l3;
+    struct ab_file *e = bpf_map_lookup_elem(&file_scratch, &zero);
+
+    if (!e)
+        return 0;
+    l1 = e->path_len;
+    l2 = e->path2_len;
+    if (l1 > AB_PATH_LEN)
+        l1 = AB_PATH_LEN;
+    if (l2 > AB_PATH_LEN)
+        l2 = AB_PATH_LEN;
+    file_base_g(e, (__u64)l1 + l2);
+    l3 = e->base.len;
+    if (l3 > AB_DNAMES_LEN)
+        l3 = AB_DNAMES_LEN;
     submit(e, __builtin_offsetof(struct ab_file, data) + l1 + l2 + l3);
     return 0;
 }
 
 /* A watched file syscall at exit (id: -1 = whichever its entry kept): the arguments its
  * entry kept, if any. */
-static __always_inline int sys_exit_watched(long id, long ret)
+static __always_inline int sys_exit_watched(long id, long ret, void *ctx, int tail)
 {
     __u32 tid;
     struct pending *p;
@@ -1424,7 +1486,7 @@ static __always_inline int sys_exit_watched(long id, long ret)
         __sync_fetch_and_sub(&pending_live, 1);
     if (ret < 0 || (id >= 0 && (long)a.id != id))
         return 0;
-    return sys_exit_file(id >= 0 ? id : (long)a.id, &a, ret);
+    return sys_exit_file(id >= 0 ? id : (long)a.id, &a, ret, ctx, tail);
 }
 
 SEC("tp_btf/sys_exit")
@@ -1433,7 +1495,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
     /* the syscall number first: most syscalls are none of ours (no map lookup for them) */
     if (!is_file_syscall(regs->orig_ax)) /* a BTF pointer: a direct load, no helper call */
         return 0;
-    return sys_exit_watched(-1, ret);
+    return sys_exit_watched(-1, ret, NULL, 0);
 }
 
 /*
@@ -1458,7 +1520,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
     SEC("tracepoint/syscalls/sys_exit_" #name)                                              \
     int sc_exit_##name(struct trace_event_raw_sys_exit *ctx)                                \
     {                                                                                       \
-        return sys_exit_watched(NR_##name, ctx->ret);                                                  \
+        return sys_exit_watched(NR_##name, ctx->ret, ctx, 1);                               \
     }
 #define SC_FILE(name, nargs) SC_ENTER(name, nargs) SC_EXIT(name)
 
