@@ -134,8 +134,8 @@ same_values(const struct bn_record *a, const struct bn_record *b, const char *li
     for (uint32_t i = 0; i < a->n; i++) {
         const struct bn_kv *x = &a->kv[i], *y = &b->kv[i];
         if (x->key_len != y->key_len || memcmp(x->key, y->key, x->key_len) ||
-            x->val_len != y->val_len || x->type != y->type || (x->val == NULL) != (y->val == NULL) ||
-            (x->val && memcmp(x->val, y->val, x->val_len)))
+            x->val_len != y->val_len || x->type != y->type ||
+            (x->val == NULL) != (y->val == NULL) || (x->val && memcmp(x->val, y->val, x->val_len)))
             fail_msg("pair %u (%.*s) differs from the reader's: %s", i, (int)y->key_len, y->key,
                      line);
         bool in_line = x->val >= line && x->val <= line + a->raw_len;
