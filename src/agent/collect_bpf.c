@@ -124,6 +124,7 @@ struct bpf_state {
         uint32_t val;
     } pfx[PFX_MAX];
     size_t npfx;
+    bool files_all; /* files.all: every path is wanted (the kernel's AB_CFG_FILE_ALL) */
 };
 
 /* ---- how the watched syscalls are seen: per-syscall tracepoints or the raw pair ---- */
@@ -310,6 +311,8 @@ path_wanted(struct bpf_state *s, const char *path)
 
     if (path[0] != '/')
         return false;
+    if (s->files_all)
+        return true;
     memset(&k, 0, sizeof(k));
     if (n > AB_PREFIX_LEN)
         n = AB_PREFIX_LEN;
@@ -1257,6 +1260,7 @@ bpf_setup(struct bpf_state *s, const struct agent_bpf_conf *conf, bool tracepoin
     bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
     key = AB_CFG_FILE_ALL;
     val = conf->files_all ? 1 : 0;
+    s->files_all = conf->files_all;
     bpf_map_update_elem(bpf_map__fd(s->skel->maps.agent_config), &key, &val, BPF_ANY);
     for (size_t i = 0; i < conf->ninclude; i++)
         if ((rc = prefix_add(s, bpf_map__fd(s->skel->maps.prefixes), conf->include[i],

@@ -588,8 +588,9 @@ files_check(void)
     snprintf(rel, sizeof(rel), "%s/rel", tmpdir);
     /*
      * The agent's own file activity is never reported (its tgid is in the kernel's config),
-     * so a child does the work. It stays alive until the parent has its events, so its
-     * directory fd can still be resolved through /proc.
+     * so a child does the work. It stays alive until the parent has its events (its
+     * relative path no longer needs that: the kernel walks the dirfd's directory at the
+     * syscall; test_collect_bpf_relative checks a child that has exited).
      */
     snprintf(outside, sizeof(outside), "/run/bn-bpf-test-%d", (int)getpid());
     assert_int_equal(pipe(gate), 0);

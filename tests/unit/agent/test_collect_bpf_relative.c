@@ -4,7 +4,8 @@
  * at once, before user space reads the record, are reported with their absolute paths, from
  * the base directory the kernel walked at the syscall (a readlink of /proc/<pid>/cwd or
  * fd/<n> would find the process gone: an assembler's "-o obj/x.o", rm -rf's unlinkat). A
- * relative path outside every files.include prefix is still not reported. Without root or a
+ * relative path outside every files.include prefix is still not reported, unless files.all
+ * is set (the user-space filter honours it as the kernel's does). Without root or a
  * loadable skeleton the test is skipped with the reason.
  *
  * agent_emit is defined here (events go into an in-memory list), which keeps the agent's
@@ -206,11 +207,52 @@ test_relative_after_exit(void **st)
     assert_false(seen(AGENT_EV_FILE_CREATE, child, outside, 0));
 }
 
+/* With files.all every path is wanted: a relative create under /run (outside every
+ * default prefix) is reported, resolved, by the user-space filter as by the kernel's. */
+static void
+test_relative_files_all(void **st)
+{
+    struct agent_bpf_conf conf = agent_bpf_default_conf;
+    struct bn_diag d;
+    char name[64], abs_path[96];
+    int status;
+    pid_t child;
+
+    (void)st;
+    if (!bpf_state)
+        skip();
+    agent_collector_bpf.stop(NULL, bpf_state);
+    bpf_state = NULL;
+    conf.files_all = true;
+    bn_diag_clear(&d);
+    assert_int_equal(agent_bpf_start_conf(NULL, &conf, &bpf_state, &d), 0);
+    snprintf(name, sizeof(name), "bn-bpf-all-%d", (int)getpid());
+    snprintf(abs_path, sizeof(abs_path), "/run/%s", name);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int fd;
+
+        if (chdir("/run"))
+            _exit(1);
+        fd = open(name, O_CREAT | O_WRONLY, 0600);
+        if (fd < 0)
+            _exit(2);
+        close(fd);
+        _exit(unlink(name) ? 3 : 0);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(seen(AGENT_EV_FILE_CREATE, child, abs_path, 5000));
+    assert_true(seen(AGENT_EV_FILE_DELETE, child, abs_path, 5000));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relative_after_exit),
+        cmocka_unit_test(test_relative_files_all),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
