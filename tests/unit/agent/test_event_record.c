@@ -4,6 +4,11 @@
  * types, the bytes they point at, raw, time, format, file, line), for every kind and for
  * hostile strings; when it cannot be (escapes, nested JSON, a second time key) it says so
  * and the caller parses. Local detection matches that record.
+ * agent_event_to_json_rec_copy (what the agent uses): string values that needed escaping are
+ * copied unescaped into the record's pool, so the record must hold what the reader reads back
+ * for every kind and for hostile strings; it declines only what the reader would not give
+ * back as the event's bytes (invalid UTF-8, anything non-ASCII among escapes), a key that
+ * needed escaping, nested JSON or a second time key.
  */
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -42,6 +47,7 @@ static const char *const plain[] = {
 };
 static const char *const hostile[] = {
     "quote \" inside", "back\\slash", "tab\there", "nl\n", "bad \xff utf8", "ctl \x01",
+    "gcc -DX=\\\"/work\\\" -c a.c", "caf\xc3\xa9 \"q\"",
 };
 
 static const char *
@@ -248,6 +254,130 @@ test_declines(void **state)
     bn_record_release(&rec);
 }
 
+/* agent_event_to_json_rec_copy: compares its record with the reader's record of the same
+ * line: same keys, types and values (by bytes: an unescaped copy does not point into the line; the others do). */
+static void
+same_values(const struct bn_record *a, const struct bn_record *b, const char *line, size_t *copies)
+{
+    if (a->n != b->n)
+        fail_msg("%u pairs, the reader has %u: %s", a->n, b->n, line);
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct bn_kv *x = &a->kv[i], *y = &b->kv[i];
+        if (x->key_len != y->key_len || memcmp(x->key, y->key, x->key_len) ||
+            x->val_len != y->val_len || x->type != y->type ||
+            (x->val == NULL) != (y->val == NULL) || (x->val && memcmp(x->val, y->val, x->val_len)))
+            fail_msg("pair %u (%.*s) differs from the reader's: %s", i, (int)y->key_len, y->key,
+                     line);
+        bool in_line = x->val >= line && x->val <= line + a->raw_len;
+        if (!in_line)
+            (*copies)++;
+        else if (x->val != y->val)
+            fail_msg("pair %u (%.*s) points elsewhere in the line: %s", i, (int)y->key_len,
+                     y->key, line);
+    }
+    assert_ptr_equal(a->raw, b->raw);
+    assert_int_equal(a->raw_len, b->raw_len);
+    assert_true(a->ts_ns == b->ts_ns);
+    assert_string_equal(a->format, b->format);
+    assert_string_equal(a->file, b->file);
+    assert_int_equal(a->index, b->index);
+    assert_int_equal(a->line, b->line);
+    assert_int_equal(a->offset, b->offset);
+}
+
+static void
+test_copy_events(void **state)
+{
+    (void)state;
+    struct bn_record mine, theirs;
+    struct bn_buf b, plain_b;
+    struct bn_diag d;
+    size_t direct = 0, parsed = 0, copies = 0, plain_ok = 0;
+    assert_int_equal(bn_record_init(&mine), 0);
+    assert_int_equal(bn_record_init(&theirs), 0);
+    bn_buf_init(&b, 1 << 20);
+    bn_buf_init(&plain_b, 1 << 20);
+    agent_json_set_host("host-1", "0123abcd-1111-2222-3333-444455556666");
+    for (int i = 0; i < 40000; i++) {
+        struct agent_event ev;
+        bool hostile_ok = i % 2;
+        random_event(&ev, hostile_ok);
+        bool ok = false, ok_plain = false;
+        bn_buf_reset(&b);
+        bn_buf_reset(&plain_b);
+        assert_int_equal(agent_event_to_json_rec_copy(&ev, &b, &mine, "agent", &ok), 0);
+        assert_int_equal(agent_event_to_json(&ev, &plain_b), 0);
+        assert_int_equal(b.len, plain_b.len);
+        assert_memory_equal(b.p, plain_b.p, b.len);
+        /* whatever agent_event_to_json_rec gives a record for, so does this */
+        bn_buf_reset(&plain_b);
+        assert_int_equal(agent_event_to_json_rec(&ev, &plain_b, &theirs, "agent", &ok_plain), 0);
+        if (ok_plain) {
+            plain_ok++;
+            assert_true(ok);
+        }
+        if (!hostile_ok)
+            assert_true(ok);
+        assert_int_equal(bn_record_parse_ndjson(&theirs, b.p, b.len, "agent", &d), 0);
+        if (!ok) {
+            parsed++;
+            continue;
+        }
+        direct++;
+        same_values(&mine, &theirs, b.p, &copies);
+    }
+    /* all three ways are taken: plain records, records with copies, and declines */
+    assert_true(copies > 1000);
+    assert_true(parsed > 100);
+    assert_true(direct > plain_ok);
+    bn_buf_release(&b);
+    bn_buf_release(&plain_b);
+    bn_record_release(&mine);
+    bn_record_release(&theirs);
+}
+
+/* agent_event_to_json_rec_copy: a quoted command line gets a record with its own bytes; invalid UTF-8 and nested JSON
+ * do not. */
+static void
+test_copy_cases(void **state)
+{
+    (void)state;
+    struct bn_record rec;
+    struct bn_buf b;
+    assert_int_equal(bn_record_init(&rec), 0);
+    bn_buf_init(&b, 1 << 20);
+    struct agent_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_PROCESS_CREATE;
+    ev.ts_ns = 1795600800123456789LL;
+    ev.proc.pid = 7;
+    ev.proc.cmdline = "gcc -DX=\\\"/w\\\" -c a.c\t";
+    bool ok = false;
+    assert_int_equal(agent_event_to_json_rec_copy(&ev, &b, &rec, "agent", &ok), 0);
+    assert_true(ok);
+    const struct bn_kv *kv = bn_record_get(&rec, "CommandLine");
+    assert_non_null(kv);
+    assert_int_equal(kv->val_len, strlen(ev.proc.cmdline));
+    assert_memory_equal(kv->val, ev.proc.cmdline, kv->val_len);
+    assert_true(rec.ts_ns == 1795600800123000000LL);
+    ev.proc.cmdline = "bad \"\xff\"";
+    bn_buf_reset(&b);
+    assert_int_equal(agent_event_to_json_rec_copy(&ev, &b, &rec, "agent", &ok), 0);
+    assert_false(ok);
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = AGENT_EV_ALERT;
+    ev.ts_ns = 1795600800123456789LL;
+    ev.extra_keys[0] = "trigger";
+    ev.extra_vals[0] = "{\"a\":1}";
+    ev.extra_json = 1;
+    ev.nextra = 1;
+    bn_buf_reset(&b);
+    assert_int_equal(agent_event_to_json_rec_copy(&ev, &b, &rec, "agent", &ok), 0);
+    assert_false(ok);
+    bn_buf_release(&b);
+    bn_record_release(&rec);
+}
+
 int
 main(void)
 {
@@ -255,6 +385,8 @@ main(void)
         cmocka_unit_test(test_plain_events),
         cmocka_unit_test(test_hostile_events),
         cmocka_unit_test(test_declines),
+        cmocka_unit_test(test_copy_events),
+        cmocka_unit_test(test_copy_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
