@@ -311,6 +311,9 @@ measure() { # KIND LABEL UNITS UNIT [SCALE SCALE_NAME] (per-unit figures in µs,
         "${pw[0]}" "${pw[1]}" "${pw[2]}" "${pc[0]}" "${pc[1]}" "${pc[2]}"
     printf '   %-11s paired, the machine'"'"'s CPU (its CPU + the agent'"'"'s): %s %% (95 %% CI %s .. %s)\n' "" \
         "${pm[0]}" "${pm[1]}" "${pm[2]}"
+    # every repetition's figures, so runs can be pooled or checked afterwards
+    echo "               raw wall without: ${wall0[*]}; with: ${wall1[*]}"
+    echo "               raw its CPU without: ${cpu0[*]}; with: ${cpu1[*]}; agent CPU s: ${asec[*]}"
     R[$kind.slow]=$(pct "$m0" "$m1")
     R[$kind.cslow]=$(pct "$k0" "$k1")
     R[$kind.pslow]="${pw[0]} % (CI ${pw[1]} .. ${pw[2]})"
