@@ -432,23 +432,20 @@ digest(enum app_md which, const void *s, size_t n, uint8_t *out, unsigned *outle
  * The fingerprint digests (JA3 and JA3S MD5, JA4's two SHA-256 parts, HASSH) hash strings
  * that repeat: a fingerprint names a client or server build, and a network has few of them
  * (37 distinct JA3 strings in the 21,850 ClientHellos of the bench mix). Each thread keeps its
- * last FP_MEMO_N inputs of up to FP_MEMO_MAX bytes per kind with their hex digest, and a
+ * last APP_MEMO_N inputs of up to FP_MEMO_MAX bytes per kind with their hex digest, and a
  * repeated input is answered by a compare of its bytes instead of the hash (the hashes were
  * 0.8 % of a --no-ndr run on the mix). The compare is of the whole input, so an answer is
  * always the digest of these bytes; crafted inputs can only make it miss.
  */
-#define FP_MEMO_N 64
 #define FP_MEMO_MAX 1024
 enum { FP_MD5, FP_SHA256_12, FP_KINDS };
 
 /* One kind's entries: lengths and tags apart from the inputs and digests, so a lookup reads
  * the two lines of lengths, a tag where the length matches and the bytes of a likely match. */
 struct fp_memo_kind {
-    uint32_t n[FP_MEMO_N]; /* input bytes (0: unused) */
-    uint64_t tag[FP_MEMO_N];  /* its first and last 8 bytes mixed (fp_tag) */
-    unsigned next;            /* the entry to replace next (round robin) */
-    char hex[FP_MEMO_N][33];
-    unsigned char in[FP_MEMO_N][FP_MEMO_MAX];
+    struct app_memo_ix ix;
+    char hex[APP_MEMO_N][33];
+    uint8_t in[APP_MEMO_N][FP_MEMO_MAX];
 };
 
 struct fp_memo {
@@ -470,16 +467,38 @@ fp_memo(void)
     return app_thread_scratch(APP_TS_FP, sizeof(struct fp_memo));
 }
 
-/* A tag of s[0..n) (n > 0): its first and last 8 bytes (fingerprints of one length often
- * share their start, the version and first cipher). */
-static uint64_t
-fp_tag(const void *s, size_t n)
+/* Its first and last 8 bytes (inputs of one length often share their start: a
+ * fingerprint's version and first cipher). */
+uint64_t
+app_memo_tag(const void *key, size_t n)
 {
     uint64_t h = 0, t = 0;
-    memcpy(&h, s, BN_MIN(n, sizeof(h)));
+    memcpy(&h, key, BN_MIN(n, sizeof(h)));
     if (n > sizeof(t))
-        memcpy(&t, (const char *)s + n - sizeof(t), sizeof(t));
+        memcpy(&t, (const char *)key + n - sizeof(t), sizeof(t));
     return h ^ t * 0x9e3779b97f4a7c15ull;
+}
+
+int
+app_memo_find(const struct app_memo_ix *ix, const uint8_t *keys, size_t stride,
+              const void *key, size_t n, uint64_t tag)
+{
+    for (unsigned i = 0; i < APP_MEMO_N; i++)
+        if (ix->n[i] == n && ix->tag[i] == tag && memcmp(keys + i * stride, key, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+unsigned
+app_memo_put(struct app_memo_ix *ix, uint8_t *keys, size_t stride, const void *key, size_t n,
+             uint64_t tag)
+{
+    unsigned i = ix->next;
+    ix->next = (i + 1) % APP_MEMO_N;
+    ix->n[i] = (uint32_t)n;
+    ix->tag[i] = tag;
+    memcpy(keys + i * stride, key, n);
+    return i;
 }
 
 /* The hex digest of s[0..n) (hexlen digits) for kind, from the memo or computed. */
@@ -490,12 +509,11 @@ fp_hex(unsigned kind, const void *s, size_t n, char *out, size_t hexlen)
     struct fp_memo_kind *k = m ? &m->k[kind] : NULL;
     uint64_t tag = 0;
     if (k) {
-        tag = fp_tag(s, n);
-        for (unsigned i = 0; i < FP_MEMO_N; i++) {
-            if (k->n[i] == n && k->tag[i] == tag && memcmp(k->in[i], s, n) == 0) {
-                memcpy(out, k->hex[i], hexlen + 1);
-                return 0;
-            }
+        tag = app_memo_tag(s, n);
+        int i = app_memo_find(&k->ix, (const uint8_t *)k->in, FP_MEMO_MAX, s, n, tag);
+        if (i >= 0) {
+            memcpy(out, k->hex[i], hexlen + 1);
+            return 0;
         }
     }
     uint8_t md[EVP_MAX_MD_SIZE];
@@ -506,11 +524,7 @@ fp_hex(unsigned kind, const void *s, size_t n, char *out, size_t hexlen)
         return rc;
     app_hex(out, hexlen + 1, md, hexlen / 2, 0, false);
     if (k) {
-        unsigned i = k->next;
-        k->next = (i + 1) % FP_MEMO_N;
-        k->n[i] = (uint32_t)n;
-        k->tag[i] = tag;
-        memcpy(k->in[i], s, n);
+        unsigned i = app_memo_put(&k->ix, (uint8_t *)k->in, FP_MEMO_MAX, s, n, tag);
         memcpy(k->hex[i], out, hexlen + 1);
     }
     return 0;

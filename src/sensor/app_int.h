@@ -54,6 +54,27 @@ struct net_http_hdrs *app_hdrs_new(void);
 enum app_ts { APP_TS_FP, APP_TS_CH, APP_TS_COUNT };
 void *app_thread_scratch(enum app_ts which, size_t size);
 
+/* The index of a per-thread memo of recent inputs (app.c): APP_MEMO_N entries whose keys of
+ * at most `stride` bytes lie at keys + i * stride, found by their length, a tag of their
+ * first and last 8 bytes and a compare of the whole key (so an answer is always for these
+ * bytes: crafted inputs can only miss), replaced round robin. The memo's owner keeps the
+ * keys and what each entry answers. */
+#define APP_MEMO_N 64
+struct app_memo_ix {
+    uint32_t n[APP_MEMO_N]; /* key bytes (0: unused) */
+    uint64_t tag[APP_MEMO_N];
+    unsigned next; /* the entry to replace next */
+};
+/* The tag of key[0..n) (n > 0). */
+uint64_t app_memo_tag(const void *key, size_t n);
+/* The entry holding key[0..n) with this tag, or -1. */
+int app_memo_find(const struct app_memo_ix *ix, const uint8_t *keys, size_t stride,
+                  const void *key, size_t n, uint64_t tag);
+/* Takes the next entry for key[0..n) (n <= stride; the key is copied to its place) and
+ * returns its index, for the owner to store the answer. */
+unsigned app_memo_put(struct app_memo_ix *ix, uint8_t *keys, size_t stride, const void *key,
+                      size_t n, uint64_t tag);
+
 /* Digest of s[0..n) into out (EVP_MAX_MD_SIZE bytes), its length in *outlen. Returns 0,
  * BN_EINVAL (which) or BN_EINTERNAL. */
 enum app_md { APP_MD_MD5, APP_MD_SHA1, APP_MD_SHA256, APP_MD_COUNT };

@@ -292,27 +292,24 @@ alnum(uint8_t c)
  * hello (versions, the cipher, extension, group, point format and signature algorithm lists,
  * SNI and ALPN presence, the first ALPN value's ends, QUIC/DTLS), which repeat: the same
  * client build sends the same lists (37 distinct JA3 strings in the bench mix's 21,850
- * ClientHellos). Each thread keeps the last CH_MEMO_N inputs (as a byte key) with the three
+ * ClientHellos). Each thread keeps the last APP_MEMO_N inputs (as a byte key) with the three
  * strings they gave, and a hello whose key is one of them (compared whole) takes its strings
  * instead of building, sorting and hashing the lists again (~3,500 instructions a hello).
  * Inputs whose key or JA3 string is long, and hellos whose JA3 string was cut (they count
  * a truncation), are not kept.
  */
-#define CH_MEMO_N 64
 #define CH_KEY_MAX 1024
 #define CH_JA3_KEEP 512
 
 struct ch_memo {
-    uint32_t n[CH_MEMO_N];  /* key bytes (0: unused) */
-    uint64_t tag[CH_MEMO_N];
-    unsigned next;          /* the entry to replace next (round robin) */
+    struct app_memo_ix ix;
     struct {
         uint16_t ja3_len;
         char ja3_hash[NET_TLS_HASH_MAX];
         char ja4[NET_TLS_JA4_MAX];
         char ja3[CH_JA3_KEEP];
-    } out[CH_MEMO_N];
-    uint8_t key[CH_MEMO_N][CH_KEY_MAX];
+    } out[APP_MEMO_N];
+    uint8_t key[APP_MEMO_N][CH_KEY_MAX];
 };
 
 /* Appends n bytes to a key of *kn bytes in k[CH_KEY_MAX]; false when it would not fit. */
@@ -324,15 +321,6 @@ ch_key_add(uint8_t *k, size_t *kn, const void *p, size_t n)
     memcpy(k + *kn, p, n);
     *kn += n;
     return true;
-}
-
-static uint64_t
-ch_tag(const uint8_t *k, size_t n)
-{
-    uint64_t h = 0, t = 0; /* n >= 16: the fixed head of every key */
-    memcpy(&h, k, sizeof(h));
-    memcpy(&t, k + n - sizeof(t), sizeof(t));
-    return h ^ t * 0x9e3779b97f4a7c15ull;
 }
 
 static void
@@ -491,15 +479,14 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
                  ch_key_add(key, &kn, groups, n_groups * 2) &&
                  ch_key_add(key, &kn, sigalgs, n_sigalgs * 2) && ch_key_add(key, &kn, pfs, n_pfs);
     struct ch_memo *m = keyed ? app_thread_scratch(APP_TS_CH, sizeof(struct ch_memo)) : NULL;
-    uint64_t tag = m ? ch_tag(key, kn) : 0;
-    for (unsigned i = 0; m && i < CH_MEMO_N; i++) {
-        if (m->n[i] == kn && m->tag[i] == tag && memcmp(m->key[i], key, kn) == 0) {
-            memcpy(r->ja3, m->out[i].ja3, m->out[i].ja3_len);
-            r->ja3[m->out[i].ja3_len] = '\0';
-            memcpy(r->ja3_hash, m->out[i].ja3_hash, sizeof(r->ja3_hash));
-            memcpy(r->ja4, m->out[i].ja4, sizeof(r->ja4));
-            return;
-        }
+    uint64_t tag = m ? app_memo_tag(key, kn) : 0;
+    int hit = m ? app_memo_find(&m->ix, (const uint8_t *)m->key, CH_KEY_MAX, key, kn, tag) : -1;
+    if (hit >= 0) {
+        memcpy(r->ja3, m->out[hit].ja3, m->out[hit].ja3_len);
+        r->ja3[m->out[hit].ja3_len] = '\0';
+        memcpy(r->ja3_hash, m->out[hit].ja3_hash, sizeof(r->ja3_hash));
+        memcpy(r->ja4, m->out[hit].ja4, sizeof(r->ja4));
+        return;
     }
 
     /* JA3: version,ciphers,extensions,groups,point formats */
@@ -587,11 +574,7 @@ client_hello(struct tls_state *st, const uint8_t *d, size_t n)
     jl += put_strn(r->ja4 + jl, cc, 12);
     r->ja4[jl] = '\0';
     if (m && !cut && o < CH_JA3_KEEP && r->ja3_hash[0] && b[0] && cc[0]) {
-        unsigned i = m->next;
-        m->next = (i + 1) % CH_MEMO_N;
-        m->n[i] = (uint32_t)kn;
-        m->tag[i] = tag;
-        memcpy(m->key[i], key, kn);
+        unsigned i = app_memo_put(&m->ix, (uint8_t *)m->key, CH_KEY_MAX, key, kn, tag);
         m->out[i].ja3_len = (uint16_t)o;
         memcpy(m->out[i].ja3, r->ja3, o);
         memcpy(m->out[i].ja3_hash, r->ja3_hash, sizeof(r->ja3_hash));
