@@ -315,8 +315,8 @@ test_copy_events(void **state)
     bn_record_release(&theirs);
 }
 
-/* agent_event_to_json_rec_copy: a quoted command line gets a record with its own bytes; invalid UTF-8 and nested JSON
- * do not. */
+/* agent_event_to_json_rec_copy: a quoted command line gets a record with its own bytes;
+ * invalid UTF-8 and nested JSON do not. */
 static void
 test_copy_cases(void **state)
 {

@@ -285,6 +285,16 @@ at_str_bytes(struct at_bytes *m, const char *s)
     at_put(m, s, strlen(s));
 }
 
+/* A TLS record (TLS 1.2 record version) of type holding d[0..n). */
+static inline void
+at_tls_record(struct at_bytes *m, unsigned type, const uint8_t *d, size_t n)
+{
+    at_u8(m, type);
+    at_u16(m, 0x0303);
+    at_u16(m, (unsigned)n);
+    at_put(m, d, n);
+}
+
 /* Writes at offset off a big-endian 16/24-bit length (to patch after building). */
 static inline void
 at_patch16(struct at_bytes *m, size_t off, unsigned v)

@@ -101,15 +101,6 @@ static const uint8_t client_hello_plain[] = {
 #define CERT_NOTAFTER  "2027-11-26T00:42:29"
 #define CERT_SHA256    "ffa52ec1cc7b89ca0285b1f2e34ddeebd52efae48ae72d61f5ab17b391ed0197"
 
-static void
-record(struct at_bytes *m, unsigned type, const uint8_t *d, size_t n)
-{
-    at_u8(m, type);
-    at_u16(m, 0x0303);
-    at_u16(m, (unsigned)n);
-    at_put(m, d, n);
-}
-
 /* The server's first flight: ServerHello, Certificate, ServerHelloDone in one record. */
 static void
 server_flight(struct at_bytes *s)
@@ -125,11 +116,11 @@ server_flight(struct at_bytes *s)
     at_u8(&hs, 14);
     at_u24(&hs, 0);
     s->n = 0;
-    record(s, 22, hs.b, hs.n);
+    at_tls_record(s, 22, hs.b, hs.n);
     static const uint8_t ccs = 1;
-    record(s, 20, &ccs, 1);
+    at_tls_record(s, 20, &ccs, 1);
     static const uint8_t enc[40] = {0x99};
-    record(s, 22, enc, sizeof(enc)); /* encrypted Finished: opaque */
+    at_tls_record(s, 22, enc, sizeof(enc)); /* encrypted Finished: opaque */
 }
 
 static void
@@ -137,10 +128,10 @@ feed_handshake(struct at_run *r, size_t step)
 {
     struct at_bytes c, s, app;
     c.n = app.n = 0;
-    record(&c, 22, client_hello, sizeof(client_hello));
+    at_tls_record(&c, 22, client_hello, sizeof(client_hello));
     server_flight(&s);
     static const uint8_t data[64] = {0x17};
-    record(&app, 23, data, sizeof(data));
+    at_tls_record(&app, 23, data, sizeof(data));
     at_feed_steps(r, NET_TOSERVER, c.b, c.n, step);
     at_feed_steps(r, NET_TOCLIENT, s.b, s.n, step);
     at_feed_steps(r, NET_TOSERVER, app.b, app.n, step);
@@ -212,8 +203,8 @@ test_fragmented_hello_client_only(void **state)
     struct at_bytes c;
     c.n = 0;
     size_t half = sizeof(client_hello_plain) / 2;
-    record(&c, 22, client_hello_plain, half);
-    record(&c, 22, client_hello_plain + half, sizeof(client_hello_plain) - half);
+    at_tls_record(&c, 22, client_hello_plain, half);
+    at_tls_record(&c, 22, client_hello_plain + half, sizeof(client_hello_plain) - half);
     at_open(&run, &net_app_tls, IPPROTO_TCP, 443);
     at_feed(&run, NET_TOSERVER, c.b, c.n);
     assert_int_equal(run.sink.n, 0);
@@ -232,7 +223,7 @@ test_probe(void **state)
     (void)state;
     struct at_bytes c;
     c.n = 0;
-    record(&c, 22, client_hello, sizeof(client_hello));
+    at_tls_record(&c, 22, client_hello, sizeof(client_hello));
     assert_int_equal(app_tls_probe(c.b, c.n, NET_TOSERVER), 1);
     assert_int_equal(app_tls_probe(c.b, 3, NET_TOSERVER), -1);
     assert_int_equal(app_tls_probe(c.b, c.n, NET_TOCLIENT), 0); /* not a ServerHello */
@@ -273,7 +264,7 @@ test_hostile(void **state)
     at_u24(&hs, 13);
     at_u24(&hs, 10);
     at_str_bytes(&hs, "not a cert");
-    record(&s, 22, hs.b, hs.n);
+    at_tls_record(&s, 22, hs.b, hs.n);
     at_open(&run, &net_app_tls, IPPROTO_TCP, 443);
     at_feed(&run, NET_TOCLIENT, s.b, s.n);
     at_close(&run);
@@ -285,7 +276,7 @@ test_hostile(void **state)
     /* every prefix of the client's record, each in its own flow */
     struct at_bytes c;
     c.n = 0;
-    record(&c, 22, client_hello, sizeof(client_hello));
+    at_tls_record(&c, 22, client_hello, sizeof(client_hello));
     for (size_t n = 0; n < c.n; n++) {
         uint8_t *copy = malloc(n ? n : 1);
         memcpy(copy, c.b, n);
@@ -301,7 +292,7 @@ test_hostile(void **state)
         m[i] = 0xff;
         struct at_bytes r;
         r.n = 0;
-        record(&r, 22, m, sizeof(m));
+        at_tls_record(&r, 22, m, sizeof(m));
         at_open(&run, &net_app_tls, IPPROTO_TCP, 443);
         at_feed(&run, NET_TOSERVER, r.b, r.n);
         at_done(&run);
@@ -315,7 +306,7 @@ test_gap(void **state)
     (void)state;
     struct at_bytes c;
     c.n = 0;
-    record(&c, 22, client_hello, sizeof(client_hello));
+    at_tls_record(&c, 22, client_hello, sizeof(client_hello));
     uint64_t gaps = net_app_stats()->errors[NET_APP_TLS][NET_APP_ERR_GAP];
     at_open(&run, &net_app_tls, IPPROTO_TCP, 443);
     at_feed(&run, NET_TOSERVER, c.b, c.n);
@@ -624,17 +615,17 @@ test_skip_unread_records(void **state)
     static uint8_t body[3000];
     struct at_bytes c, sv, c2, s2;
     c.n = sv.n = c2.n = s2.n = 0;
-    record(&c, 22, client_hello, sizeof(client_hello));
-    record(&sv, 22, server_hello, sizeof(server_hello));
+    at_tls_record(&c, 22, client_hello, sizeof(client_hello));
+    at_tls_record(&sv, 22, server_hello, sizeof(server_hello));
     static const uint8_t ccs = 1;
-    record(&sv, 20, &ccs, 1);
-    record(&sv, 23, body, 1500);
-    record(&c2, 20, &ccs, 1);
-    record(&c2, 23, body, sizeof(body));
-    record(&c2, 23, body, 10);
-    record(&s2, 23, body, 2000);
-    record(&s2, 24, body, 700); /* heartbeat: not a type record() takes */
-    record(&s2, 23, body, 100);
+    at_tls_record(&sv, 20, &ccs, 1);
+    at_tls_record(&sv, 23, body, 1500);
+    at_tls_record(&c2, 20, &ccs, 1);
+    at_tls_record(&c2, 23, body, sizeof(body));
+    at_tls_record(&c2, 23, body, 10);
+    at_tls_record(&s2, 23, body, 2000);
+    at_tls_record(&s2, 24, body, 700); /* heartbeat: not a type record() takes */
+    at_tls_record(&s2, 23, body, 100);
     for (size_t step = 1; step <= 1500; step = step * 7 + 3) {
         struct at_run r[2];
         static size_t log[2][16384], log3[16384];

@@ -22,15 +22,6 @@
 
 #define NV (sizeof(client_hello) + 1) /* the variants and the hello itself (last) */
 
-static void
-record(struct at_bytes *m, unsigned type, const uint8_t *d, size_t n)
-{
-    at_u8(m, type);
-    at_u16(m, 0x0303);
-    at_u16(m, (unsigned)n);
-    at_put(m, d, n);
-}
-
 /* The eve lines of variant v's flow joined with '\n' (owned), "" when it gave none. */
 static char *
 parse_variant(size_t v)
@@ -41,7 +32,7 @@ parse_variant(size_t v)
         m[v] ^= 0x01;
     struct at_bytes r;
     r.n = 0;
-    record(&r, 22, m, sizeof(m));
+    at_tls_record(&r, 22, m, sizeof(m));
     at_open(&run, &net_app_tls, IPPROTO_TCP, 443);
     at_feed(&run, NET_TOSERVER, r.b, r.n);
     at_close(&run);
